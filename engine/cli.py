@@ -1,0 +1,211 @@
+"""The `tracecode` command.
+
+    tracecode init DIR
+    tracecode schemes [--data DIR] [--show NAME]
+    tracecode issue DIR --scheme NAME --product FIELD=VALUE... --count N [--render R] [--out FILE]
+    tracecode check (--scheme NAME | --system NAME) [--data DIR] [CODE...]
+
+Errors are one line on stderr and a non-zero exit, never a traceback.
+"""
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+
+from . import __version__, checks
+from . import schemes as _schemes
+from .datadir import DataDir
+from .errors import TracecodeError
+
+PROGRESS_MIN = 1_000_000  # show a progress bar on a terminal from this many codes
+
+
+class CliError(Exception):
+    """A usage error found after parsing: printed as one line, exit 2."""
+
+
+def _pairs(items, what):
+    out = {}
+    for item in items or ():
+        name, sep, value = item.partition("=")
+        if not sep:
+            raise CliError(f"{what} {item!r} must look like NAME=VALUE")
+        out[name.strip()] = value
+    return out
+
+
+def _product(scheme, items) -> dict:
+    # A lone VALUE is fine when the scheme has a single product field.
+    fields = scheme.product_fields
+    if items and len(items) == 1 and "=" not in items[0] and len(fields) == 1:
+        return {fields[0].name: items[0]}
+    return _pairs(items, "--product")
+
+
+def _progress_bar(total):
+    if total < PROGRESS_MIN or not sys.stderr.isatty():
+        return None
+    t0 = time.perf_counter()
+
+    def show(done):
+        width = 30
+        filled = width * done // total
+        rate = done / max(time.perf_counter() - t0, 1e-9)
+        sys.stderr.write(f"\r[{'#' * filled}{'.' * (width - filled)}] {100 * done // total:3d}% "
+                         f"{done:,}/{total:,} codes, {rate / 1e6:.1f} M/s")
+        if done == total:
+            sys.stderr.write("\n")
+        sys.stderr.flush()
+    return show
+
+
+# -- commands --------------------------------------------------------------------------
+
+def cmd_init(args):
+    dd = DataDir.init(args.dir)
+    dd.close()
+    print(f"initialised {args.dir}: master key {dd.master_key.fingerprint()} (fingerprint), "
+          f"schemes in {Path(args.dir) / 'schemes'}, index in {Path(args.dir) / 'index'}",
+          file=sys.stderr)
+
+
+def _available(data):
+    return DataDir(data).schemes if data else _schemes.builtin()
+
+
+def cmd_schemes(args):
+    pool = _available(args.data)
+    if args.show:
+        sch = _schemes.get(args.show, pool)
+        sys.stdout.write(Path(sch.source).read_text())
+        return
+    for name in sorted(pool):
+        sch = pool[name]
+        layout = " + ".join(f"{f.name}({f.length})" for f in sch.code_fields)
+        print(f"{name:18} {sch.length:3} chars  {layout}")
+        print(f"{'':18} {sch.title}; renders: {', '.join(sch.renders)}; "
+              f"{sch.capacity:,} codes per product")
+
+
+def cmd_issue(args):
+    if args.count < 1:
+        raise CliError("--count must be at least 1")
+    with DataDir(args.dir) as dd:
+        scheme = dd.scheme(args.scheme)
+        product = _product(scheme, args.product)
+        attributes = _pairs(args.attr, "--attr")
+        iss = dd.issuer(scheme.name, product)
+        iss.layout(args.render, attributes)  # refuse a bad render or attribute before reserving
+        t0 = time.perf_counter()
+        batch = dd.issue(scheme.name, product, args.count)
+        progress = _progress_bar(args.count) if args.out else None
+        if args.out:
+            with open(args.out, "wb") as f:
+                batch.write(f, args.render, attributes, progress=progress)
+        else:
+            batch.write(sys.stdout.buffer, args.render, attributes)
+            sys.stdout.flush()
+        dt = time.perf_counter() - t0
+    print(f"issued {batch.count:,} {scheme.name} codes for "
+          f"{', '.join(f'{k}={v}' for k, v in iss.product.items())} "
+          f"(counters {batch.start:,}..{batch.start + batch.count - 1:,}) in {dt:.2f} s",
+          file=sys.stderr)
+
+
+def _read_codes(args):
+    if args.codes:
+        return [c.strip() for c in args.codes]
+    return [line for line in sys.stdin.read().split() if line]
+
+
+def cmd_check(args):
+    if (args.scheme is None) == (args.system is None):
+        raise CliError("give exactly one of --scheme or --system")
+    codes = _read_codes(args)
+    if args.system:
+        validator = checks.get(args.system)
+    else:
+        validator = _schemes.get(args.scheme, _available(args.data))
+    compact = [validator.compact(c) for c in codes] if args.codes else codes
+    arr = np.array([c.encode("utf-8", "replace") for c in compact] or [b""], dtype="S")[:len(compact)]
+    ok = validator.validate_many(arr) if len(arr) else np.zeros(0, bool)
+    bad = 0
+    for i in np.flatnonzero(~ok):
+        bad += 1
+        try:
+            validator.validate(codes[i])
+            reason = "invalid"
+        except ValueError as exc:
+            reason = str(exc)
+        print(f"INVALID {codes[i]}: {reason}")
+    if args.codes:
+        for i in np.flatnonzero(ok):
+            print(f"valid   {codes[i]}")
+    print(f"checked {len(codes):,} codes: {len(codes) - bad:,} valid, {bad:,} invalid",
+          file=sys.stderr)
+    return 1 if bad else 0
+
+
+# -- parser ----------------------------------------------------------------------------
+
+def build_parser():
+    p = argparse.ArgumentParser(prog="tracecode", description="Issue and check product trace codes.")
+    p.add_argument("--version", action="version", version=f"tracecode {__version__}")
+    sub = p.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    s = sub.add_parser("init", help="create a data directory with a new master key")
+    s.add_argument("dir")
+    s.set_defaults(func=cmd_init)
+
+    s = sub.add_parser("schemes", help="list the code schemes, or show one's definition")
+    s.add_argument("--data", help="data directory whose custom schemes to include")
+    s.add_argument("--show", metavar="NAME", help="print a scheme's definition file")
+    s.set_defaults(func=cmd_schemes)
+
+    s = sub.add_parser("issue", help="reserve and write a batch of new codes")
+    s.add_argument("dir", help="data directory (see init)")
+    s.add_argument("--scheme", required=True)
+    s.add_argument("--product", "-p", action="append", metavar="FIELD=VALUE",
+                   help="a product field; repeat for each (a lone VALUE if there is one field)")
+    s.add_argument("--count", "-n", type=int, required=True)
+    s.add_argument("--render", "-r", default="bare", help="bare (default), element, hri or dl")
+    s.add_argument("--attr", "-a", action="append", metavar="FIELD=VALUE",
+                   help="a batch attribute, e.g. expiry=261231 or lot=ABC123 for GS1")
+    s.add_argument("--out", "-o", help="file to write (default: standard output)")
+    s.set_defaults(func=cmd_issue)
+
+    s = sub.add_parser("check", help="check the structure and check characters of codes")
+    g = s.add_mutually_exclusive_group()
+    g.add_argument("--scheme", help="check codes of this scheme")
+    g.add_argument("--system", help=f"check with one system: {', '.join(checks.SYSTEMS)}")
+    s.add_argument("--data", help="data directory whose custom schemes to include")
+    s.add_argument("codes", nargs="*", metavar="CODE", help="codes (default: whitespace-separated on stdin)")
+    s.set_defaults(func=cmd_check)
+    return p
+
+
+def main(argv=None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    try:
+        return args.func(args) or 0
+    except CliError as exc:
+        parser.error(str(exc))  # exits 2
+    except BrokenPipeError:  # e.g. `tracecode issue ... | head`: the reader has enough
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 0
+    except (TracecodeError, KeyError, ValueError, OSError) as exc:
+        msg = exc.args[0] if isinstance(exc, KeyError) and exc.args else exc
+        print(f"tracecode: error: {msg}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

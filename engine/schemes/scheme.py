@@ -1,0 +1,456 @@
+"""A code scheme: the fields of a code, read from a TOML or JSON definition.
+
+A scheme is data, not a class per format. Its fields, in code order, each have
+a role:
+
+- ``product``: fixed for a product (GTIN, 7-digit drug identifier, date and
+  enterprise id...). Product fields are part of the code, bind the FF1 key
+  and tweak, and may carry their own check character (a GTIN's).
+- ``serial``: the FF1 serial, ``FF1(key, tweak, counter)``.
+- ``check``: check character(s) computed per code by a check system over the
+  code characters before it (``over = "code"``) or over the serial only.
+- ``attribute``: not part of the code's identity but rendered with it (GS1
+  expiry and lot); fixed for a batch.
+
+Fields with a GS1 Application Identifier (``ai``) make the scheme renderable
+as an element string, a human-readable string and a Digital Link URI.
+"""
+from __future__ import annotations
+
+import datetime as _dt
+import json
+import re
+import tomllib
+from dataclasses import dataclass, field as _field
+from pathlib import Path
+
+import numpy as np
+
+from .. import checks
+from ..errors import (DefinitionError, InvalidComponent, InvalidFormat, InvalidLength,
+                      ValidationError)
+
+ROLES = ("product", "serial", "check", "attribute")
+ALPHABETS = {
+    "digits": "0123456789",
+    "alnum": "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZ",
+    # GS1 AI encodable character set 82 (X in the AI table).
+    "gs1": "!\"%&'()*+,-./0123456789:;<=>?ABCDEFGHIJKLMNOPQRSTUVWXYZ_abcdefghijklmnopqrstuvwxyz",
+}
+DATE_FORMATS = ("YYYYMMDD", "YYMMDD")
+
+
+class _AllowedTables(dict):
+    """alphabet -> 256-entry bool table, built on first use."""
+
+    def __missing__(self, alphabet):
+        table = np.zeros(256, dtype=bool)
+        table[list(alphabet.encode("ascii"))] = True
+        self[alphabet] = table
+        return table
+
+
+_ALLOWED = _AllowedTables()
+_NAME = re.compile(r"^[a-z][a-z0-9_-]{0,62}$")
+_FIELD_KEYS = {"name", "role", "length", "max_length", "alphabet", "choices", "date",
+               "check", "system", "over", "ai", "description", "example"}
+
+
+@dataclass(frozen=True)
+class Field:
+    name: str
+    role: str
+    length: int | None = None          # exact length; None for variable attributes
+    max_length: int | None = None      # attributes of variable length (GS1 lot X..20)
+    alphabet: str = ALPHABETS["digits"]
+    choices: tuple[str, ...] | None = None
+    date: str | None = None            # "YYYYMMDD" or "YYMMDD" (GS1: DD may be 00)
+    check: str | None = None           # product field whose last char is this system's check
+    system: str | None = None          # role == "check": the check system
+    over: str = "code"                 # role == "check": "code" or "serial"
+    ai: str | None = None              # GS1 Application Identifier
+    description: str = ""
+    example: str | None = None
+
+    @property
+    def variable(self) -> bool:
+        return self.length is None
+
+    def normalise(self, value) -> str:
+        """The canonical form of a value for this field, or a ValidationError naming it."""
+        if value is None:
+            raise InvalidComponent(f"field {self.name!r} needs a value", field=self.name)
+        text = str(value).strip()
+        if self.alphabet == ALPHABETS["alnum"] or self.alphabet == ALPHABETS["digits"]:
+            text = text.upper()
+        if self.length is not None and len(text) != self.length:
+            raise InvalidLength(
+                f"field {self.name!r} must be {self.length} characters, got {len(text)}",
+                field=self.name)
+        if self.length is None and not 1 <= len(text) <= self.max_length:
+            raise InvalidLength(
+                f"field {self.name!r} must be 1 to {self.max_length} characters, got {len(text)}",
+                field=self.name)
+        for pos, ch in enumerate(text):
+            if ch not in self.alphabet:
+                raise InvalidFormat(
+                    f"field {self.name!r}: character {ch!r} at position {pos} is not allowed",
+                    field=self.name, position=pos)
+        if self.choices is not None and text not in self.choices:
+            raise InvalidComponent(
+                f"field {self.name!r} must be one of {', '.join(self.choices)}, got {text!r}",
+                field=self.name)
+        if self.date is not None:
+            _check_date(self, text)
+        if self.check is not None and not checks.get(self.check).is_valid(text):
+            raise InvalidComponent(
+                f"field {self.name!r}: {text!r} fails its {self.check} check character",
+                field=self.name)
+        return text
+
+
+def _check_date(f: Field, text: str) -> None:
+    if f.date == "YYYYMMDD":
+        year, month, day = int(text[:4]), int(text[4:6]), int(text[6:8])
+    else:  # GS1 YYMMDD: a two-digit year and DD 00 meaning the month's last day
+        year, month, day = 2000 + int(text[:2]), int(text[2:4]), int(text[4:6]) or 1
+    try:
+        _dt.date(year, month, day)
+    except ValueError:
+        raise InvalidComponent(f"field {f.name!r}: {text!r} is not a valid {f.date} date",
+                               field=f.name) from None
+
+
+@dataclass(frozen=True)
+class Scheme:
+    name: str
+    title: str
+    fields: tuple[Field, ...]
+    description: str = ""
+    dl_base: str = "https://id.gs1.org"
+    source: str | None = None          # the file it came from
+    _by_name: dict = _field(default_factory=dict, repr=False, compare=False)
+
+    # -- structure -------------------------------------------------------------
+    @property
+    def code_fields(self) -> tuple[Field, ...]:
+        return tuple(f for f in self.fields if f.role != "attribute")
+
+    @property
+    def product_fields(self) -> tuple[Field, ...]:
+        return tuple(f for f in self.fields if f.role == "product")
+
+    @property
+    def attribute_fields(self) -> tuple[Field, ...]:
+        return tuple(f for f in self.fields if f.role == "attribute")
+
+    @property
+    def serial(self) -> Field:
+        return next(f for f in self.fields if f.role == "serial")
+
+    @property
+    def check(self) -> Field | None:
+        return next((f for f in self.fields if f.role == "check"), None)
+
+    @property
+    def check_system(self):
+        return checks.get(self.check.system) if self.check else None
+
+    @property
+    def length(self) -> int:
+        """Characters in the bare code."""
+        return sum(f.length for f in self.code_fields)
+
+    @property
+    def is_gs1(self) -> bool:
+        return any(f.ai for f in self.fields)
+
+    @property
+    def renders(self) -> tuple[str, ...]:
+        return ("bare", "element", "hri", "dl") if self.is_gs1 else ("bare",)
+
+    def field(self, name: str) -> Field:
+        try:
+            return self._by_name[name]
+        except KeyError:
+            raise InvalidComponent(f"scheme {self.name!r} has no field {name!r}", field=name) from None
+
+    def offset(self, name: str) -> int:
+        """Start of a code field in the bare code."""
+        pos = 0
+        for f in self.code_fields:
+            if f.name == name:
+                return pos
+            pos += f.length
+        raise InvalidComponent(f"{name!r} is not a code field of {self.name!r}", field=name)
+
+    # -- FF1 domain and the guessing bound ------------------------------------------
+    @property
+    def serial_domain(self) -> int:
+        return len(self.serial.alphabet) ** self.serial.length
+
+    @property
+    def capacity(self) -> int:
+        """Codes one product may ever receive: a guess hits with p < 1/10,000 (EU 2016/161 Art. 4)."""
+        return self.serial_domain // 10_000
+
+    # -- values --------------------------------------------------------------------
+    def product_values(self, values: dict) -> dict:
+        """Validate and normalise the product fields; unknown names are an error."""
+        return self._values(values, self.product_fields, "product")
+
+    def attribute_values(self, values: dict | None) -> dict:
+        """Validate the batch attributes (all optional)."""
+        values = {k: v for k, v in (values or {}).items() if v not in (None, "")}
+        return self._values(values, self.attribute_fields, "attribute", required=False)
+
+    def _values(self, values, fields, role, required=True):
+        known = {f.name for f in fields}
+        unknown = sorted(set(values) - known)
+        if unknown:
+            raise InvalidComponent(
+                f"scheme {self.name!r} has no {role} field {unknown[0]!r}; "
+                f"its {role} fields are: {', '.join(sorted(known)) or 'none'}", field=unknown[0])
+        out = {}
+        for f in fields:
+            if f.name in values:
+                out[f.name] = f.normalise(values[f.name])
+            elif required:
+                raise InvalidComponent(f"scheme {self.name!r} needs a value for {f.name!r}",
+                                       field=f.name)
+        return out
+
+    def product_key(self, product: dict) -> bytes:
+        """Canonical bytes naming a product: binds its FF1 key, tweak and counter."""
+        return "\x1f".join(f"{f.name}={product[f.name]}" for f in self.product_fields).encode()
+
+    def tweak(self, product: dict) -> bytes:
+        return b"tracecode\x00" + self.name.encode() + b"\x00" + self.product_key(product)
+
+    # -- codes ---------------------------------------------------------------------
+    def split(self, code: str) -> dict:
+        """The code fields of a bare code, by name (no validation)."""
+        out, pos = {}, 0
+        for f in self.code_fields:
+            out[f.name] = code[pos:pos + f.length]
+            pos += f.length
+        return out
+
+    def compact(self, code: str) -> str:
+        """Strip whitespace and separators; upper-case where the alphabets allow."""
+        text = re.sub(r"[\s\-]", "", str(code))
+        if all(f.alphabet in (ALPHABETS["digits"], ALPHABETS["alnum"]) for f in self.code_fields):
+            text = text.upper()
+        return text
+
+    def validate(self, code: str) -> str:
+        """The compact bare code if it is well-formed and its check characters match.
+
+        Raises InvalidLength, InvalidFormat (with field and position),
+        InvalidComponent or InvalidChecksum. This says nothing about whether
+        the code was issued: that is the index's job.
+        """
+        text = self.compact(code)
+        if len(text) != self.length:
+            raise InvalidLength(f"{self.name} codes have {self.length} characters, got {len(text)}")
+        pos = 0
+        for f in self.code_fields:
+            part = text[pos:pos + f.length]
+            for i, ch in enumerate(part):
+                if ch not in f.alphabet:
+                    raise InvalidFormat(
+                        f"character {ch!r} at position {pos + i} is not allowed in field {f.name!r}",
+                        field=f.name, position=pos + i)
+            if f.role == "product":
+                f.normalise(part)
+            pos += f.length
+        if self.check is not None:
+            start = 0 if self.check.over == "code" else self.offset(self.serial.name)
+            end = self.offset(self.check.name) + self.check.length
+            try:
+                self.check_system.validate(text[start:end])
+            except ValidationError as exc:  # name the field for the caller
+                exc.field = self.check.name
+                raise
+        return text
+
+    def validate_many(self, codes) -> np.ndarray:
+        """Bulk is_valid over a numpy ``S`` array of bare codes, vectorised.
+
+        Lower case is accepted where the alphabets allow, as compact() does;
+        other separators are not stripped here.
+        """
+        arr = np.asarray(codes)
+        if arr.dtype.kind != "S":
+            raise TypeError(f"expected a numpy bytes (S) array, got {arr.dtype}")
+        if self.compact("a") == "A":
+            arr = np.char.upper(arr)
+        ok = np.char.str_len(arr) == self.length
+        rows = np.ascontiguousarray(arr.astype(f"S{self.length}")).view(np.uint8)
+        rows = rows.reshape(len(arr), self.length)
+        pos = 0
+        for f in self.code_fields:
+            cols = rows[:, pos:pos + f.length]
+            ok &= _ALLOWED[f.alphabet][cols].all(axis=1)
+            if f.role == "product" and (f.choices or f.date or f.check):
+                # Few distinct products per batch: validate each distinct value once.
+                values, inverse = np.unique(cols.copy().view(f"S{f.length}").ravel(),
+                                            return_inverse=True)
+                good = np.array([self._field_ok(f, v) for v in values], dtype=bool)
+                ok &= good[inverse]
+            pos += f.length
+        if self.check is not None:
+            start = 0 if self.check.over == "code" else self.offset(self.serial.name)
+            ok &= self.check_system.validate_many(np.ascontiguousarray(rows[:, start:pos]))
+        return ok
+
+    @staticmethod
+    def _field_ok(f: Field, value: bytes) -> bool:
+        try:
+            f.normalise(value.decode("ascii"))
+        except (ValueError, UnicodeDecodeError):
+            return False
+        return True
+
+    def is_valid(self, code: str) -> bool:
+        try:
+            self.validate(code)
+        except ValueError:
+            return False
+        return True
+
+
+# -- loading ---------------------------------------------------------------------------
+
+def _field_from(raw: dict, where: str) -> Field:
+    unknown = set(raw) - _FIELD_KEYS
+    if unknown:
+        raise DefinitionError(f"{where}: unknown key {sorted(unknown)[0]!r}")
+    name = raw.get("name")
+    if not isinstance(name, str) or not _NAME.match(name):
+        raise DefinitionError(f"{where}: field name must be lower-case letters, digits, '_' or '-'")
+    where = f"{where} field {name!r}"
+    role = raw.get("role")
+    if role not in ROLES:
+        raise DefinitionError(f"{where}: role must be one of {', '.join(ROLES)}, got {role!r}")
+    alphabet = raw.get("alphabet", "digits")
+    alphabet = ALPHABETS.get(alphabet, alphabet)
+    if not isinstance(alphabet, str) or len(set(alphabet)) != len(alphabet) or len(alphabet) < 2 \
+            or not alphabet.isascii():
+        raise DefinitionError(f"{where}: alphabet must be a name ({', '.join(ALPHABETS)}) "
+                              f"or at least 2 distinct ASCII characters")
+    length, max_length = raw.get("length"), raw.get("max_length")
+    for key, val in (("length", length), ("max_length", max_length)):
+        if val is not None and (not isinstance(val, int) or isinstance(val, bool) or not 1 <= val <= 64):
+            raise DefinitionError(f"{where}: {key} must be an integer from 1 to 64")
+    if length is None and (role != "attribute" or max_length is None):
+        raise DefinitionError(f"{where}: needs a length (only attributes may give max_length instead)")
+    system = raw.get("system")
+    if role == "check":
+        if system not in checks.SYSTEMS:
+            raise DefinitionError(f"{where}: system must be one of {', '.join(checks.SYSTEMS)}")
+        sysobj = checks.get(system)
+        if length != sysobj.check_len:
+            raise DefinitionError(f"{where}: {system} gives {sysobj.check_len} character(s), "
+                                  f"length says {length}")
+        alphabet = sysobj.check_alphabet
+    elif system is not None:
+        raise DefinitionError(f"{where}: only check fields take a system")
+    if raw.get("over", "code") not in ("code", "serial"):
+        raise DefinitionError(f"{where}: over must be 'code' or 'serial'")
+    if raw.get("check") is not None and raw["check"] not in checks.SYSTEMS:
+        raise DefinitionError(f"{where}: check must be one of {', '.join(checks.SYSTEMS)}")
+    date = raw.get("date")
+    if date is not None and (date not in DATE_FORMATS or length != len(date)):
+        raise DefinitionError(f"{where}: date must be one of {', '.join(DATE_FORMATS)} "
+                              f"with a matching length")
+    choices = raw.get("choices")
+    if choices is not None:
+        choices = tuple(str(c) for c in choices)
+    ai = raw.get("ai")
+    if ai is not None and not (isinstance(ai, str) and ai.isdigit() and 2 <= len(ai) <= 4):
+        raise DefinitionError(f"{where}: ai must be a 2-4 digit GS1 Application Identifier")
+    return Field(name=name, role=role, length=length, max_length=max_length, alphabet=alphabet,
+                 choices=choices, date=date, check=raw.get("check"), system=system,
+                 over=raw.get("over", "code"), ai=ai, description=raw.get("description", ""),
+                 example=raw.get("example"))
+
+
+def scheme_from_dict(data: dict, source: str | None = None) -> Scheme:
+    """Build and check a Scheme from a parsed definition."""
+    where = source or "scheme definition"
+    head = data.get("scheme")
+    if not isinstance(head, dict):
+        raise DefinitionError(f"{where}: missing [scheme] table")
+    name = head.get("name")
+    if not isinstance(name, str) or not _NAME.match(name):
+        raise DefinitionError(f"{where}: scheme name must be lower-case letters, digits, '_' or '-'")
+    raw_fields = data.get("field")
+    if not isinstance(raw_fields, list) or not raw_fields:
+        raise DefinitionError(f"{where}: needs at least one [[field]]")
+    fields = tuple(_field_from(f, f"{where}") for f in raw_fields)
+    by_name = {}
+    for f in fields:
+        if f.name in by_name:
+            raise DefinitionError(f"{where}: field {f.name!r} is defined twice")
+        by_name[f.name] = f
+    serials = [f for f in fields if f.role == "serial"]
+    if len(serials) != 1:
+        raise DefinitionError(f"{where}: needs exactly one serial field, has {len(serials)}")
+    ser = serials[0]
+    domain = len(ser.alphabet) ** ser.length
+    if domain < 1_000_000:
+        raise DefinitionError(
+            f"{where}: serial {ser.name!r} has {domain:,} values; FF1 (NIST SP 800-38G) needs "
+            f"at least 1,000,000")
+    if domain // 10_000 < 1:
+        raise DefinitionError(f"{where}: serial domain too small for the 1/10,000 guessing bound")
+    checks_ = [f for f in fields if f.role == "check"]
+    if len(checks_) > 1:
+        raise DefinitionError(f"{where}: at most one check field")
+    code_fields = [f for f in fields if f.role != "attribute"]
+    if checks_:
+        chk = checks_[0]
+        if code_fields[-1] is not chk:
+            raise DefinitionError(f"{where}: the check field must be the last code field")
+        covered = code_fields[:-1] if chk.over == "code" else [ser]
+        system = checks.get(chk.system)
+        for f in covered:
+            if set(f.alphabet) - set(system.alphabet):
+                raise DefinitionError(
+                    f"{where}: field {f.name!r} uses characters the {chk.system} system cannot check")
+        if chk.over == "serial" and code_fields[-2] is not ser:
+            raise DefinitionError(f"{where}: over = 'serial' needs the check right after the serial")
+    ais = [f for f in fields if f.ai]
+    if ais:
+        if len(ais) != len(fields):
+            raise DefinitionError(f"{where}: in a GS1 scheme every field needs an ai")
+        if checks_:  # AI 21 defines no check character; the GTIN carries its own
+            raise DefinitionError(f"{where}: a GS1 scheme has no per-code check field")
+    scheme = Scheme(name=name, title=head.get("title", name), fields=fields,
+                    description=head.get("description", ""),
+                    dl_base=head.get("dl_base", "https://id.gs1.org").rstrip("/"),
+                    source=source, _by_name=by_name)
+    for f in fields:
+        if f.example is not None:
+            try:
+                f.normalise(f.example)
+            except ValueError as exc:
+                raise DefinitionError(f"{where}: example of {f.name!r} is invalid: {exc}") from None
+    return scheme
+
+
+def load_scheme(path: str | Path) -> Scheme:
+    """Read a scheme definition from a .toml or .json file."""
+    path = Path(path)
+    try:
+        text = path.read_bytes()
+        if path.suffix == ".json":
+            data = json.loads(text)
+        else:
+            data = tomllib.loads(text.decode("utf-8"))
+    except (OSError, UnicodeDecodeError, ValueError) as exc:  # TOMLDecodeError is a ValueError
+        raise DefinitionError(f"{path}: {exc}") from None
+    if not isinstance(data, dict):
+        raise DefinitionError(f"{path}: a definition is a table/object")
+    return scheme_from_dict(data, source=str(path))
