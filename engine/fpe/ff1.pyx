@@ -75,6 +75,22 @@ cdef inline uint64_t _mod64(uint64_t y, uint64_t m, uint64_t minv) noexcept nogi
     return r
 
 
+cdef inline u128 _reduce(u128 v, u128 m) noexcept nogil:
+    """v mod m for v < 2m, without a branch: v >= m is a coin flip here, and a
+    mispredicted 128-bit compare-and-jump cost more than the rest of the round."""
+    cdef u128 mask = (<u128>0) - <u128>(v >= m)
+    return v - (m & mask)
+
+
+cdef void _write_blocks(uint8_t *blk, const u128 *src, Py_ssize_t count,
+                        uint64_t hi, uint64_t lo) noexcept nogil:
+    """Each code's last Q block, chain value folded in: (hi, lo) XOR NUM_b(B)."""
+    cdef Py_ssize_t j
+    for j in range(count):
+        _store_be64(blk + 16 * j, hi ^ <uint64_t>(src[j] >> 64))
+        _store_be64(blk + 16 * j + 8, lo ^ <uint64_t>src[j])
+
+
 cdef inline void _write_numerals(uint8_t *out, int count, u128 x, int radix,
                                  const uint8_t *alphabet) noexcept nogil:
     """Write x as `count` numerals, most significant first."""
@@ -246,54 +262,51 @@ cdef class FF1:
     # -- the Feistel network over the chunk held in A, B ----------------------
 
     cdef int _rounds(self, Py_ssize_t count, bint decrypt) except -1:
+        # Encrypting, round i sets A = (A + F_i(B)) mod radix**m, then swaps A and B;
+        # decrypting runs i = 9..0, sets B = (B - F_i(A)) mod radix**m, then swaps.
+        # Either way the value just computed is the next round's F input, so the
+        # loop that finishes round i also writes round i+1's block for that code
+        # (one pass over the chunk per round instead of two).
         cdef u128 *X = self.A
         cdef u128 *Y = self.B
-        cdef u128 *src
         cdef u128 *tmp
-        cdef u128 M, y, r
+        cdef u128 M, r, val
         cdef uint64_t m64, minv, hi, lo
         cdef Py_ssize_t j
-        cdef int rnd, i, d = self.d
-        cdef bint fast
+        cdef int rnd, i, nxt, d = self.d
+        cdef bint fast, more
         cdef uint8_t *blk = self.blocks
-        cdef uint8_t *mac = self.macs
+        cdef const uint8_t *mac = self.macs
         blocks_in = self._blocks_mv[:count * 16]
+        i = _ROUNDS - 1 if decrypt else 0
+        _write_blocks(blk, X if decrypt else Y, count, self.round_hi[i], self.round_lo[i])
         for rnd in range(_ROUNDS):
             i = _ROUNDS - 1 - rnd if decrypt else rnd
             if i % 2 == 0:
                 M, minv = self.mod_u, self.minv_u
             else:
                 M, minv = self.mod_v, self.minv_v
-            # Encrypting, F reads B; decrypting, F reads the A half (which is B_i).
-            src = X if decrypt else Y
-            hi, lo = self.round_hi[i], self.round_lo[i]
-            with nogil:
-                for j in range(count):
-                    _store_be64(blk + 16 * j, hi ^ <uint64_t>(src[j] >> 64))
-                    _store_be64(blk + 16 * j + 8, lo ^ <uint64_t>src[j])
             self._ecb.update_into(blocks_in, self._macs_mv)
+            more = rnd + 1 < _ROUNDS
+            nxt = (i - 1 if decrypt else i + 1) if more else i
+            hi, lo = self.round_hi[nxt], self.round_lo[nxt]
             fast = d == 8 and minv != 0
             m64 = <uint64_t>M
             with nogil:
-                if not decrypt:
+                for j in range(count):
                     if fast:
-                        for j in range(count):
-                            r = _mod64(_load_be64(mac + 16 * j), m64, minv)
-                            y = X[j] + r
-                            X[j] = y - M if y >= M else y
-                    else:
-                        for j in range(count):
-                            r = _num_s(mac + 16 * j, d) % M
-                            y = X[j] + r
-                            X[j] = y - M if y >= M else y
-                elif fast:
-                    for j in range(count):
                         r = _mod64(_load_be64(mac + 16 * j), m64, minv)
-                        Y[j] = Y[j] - r if Y[j] >= r else Y[j] + M - r
-                else:
-                    for j in range(count):
+                    else:
                         r = _num_s(mac + 16 * j, d) % M
-                        Y[j] = Y[j] - r if Y[j] >= r else Y[j] + M - r
+                    if decrypt:
+                        val = _reduce(Y[j] + (M - r), M)
+                        Y[j] = val
+                    else:
+                        val = _reduce(X[j] + r, M)
+                        X[j] = val
+                    if more:
+                        _store_be64(blk + 16 * j, hi ^ <uint64_t>(val >> 64))
+                        _store_be64(blk + 16 * j + 8, lo ^ <uint64_t>val)
             tmp = X
             X = Y
             Y = tmp

@@ -1,0 +1,138 @@
+"""The tracecode command, run as a real process."""
+import os
+import stat
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+
+from tracecode import schemes
+
+
+def run(*args, stdin=None, check=True):
+    proc = subprocess.run([sys.executable, "-m", "tracecode", *map(str, args)], input=stdin,
+                          capture_output=True, timeout=120)
+    assert b"Traceback" not in proc.stderr, proc.stderr.decode()
+    if check:
+        assert proc.returncode == 0, proc.stderr.decode()
+    return proc
+
+
+@pytest.fixture
+def data(tmp_path):
+    d = tmp_path / "data"
+    run("init", d)
+    return d
+
+
+def test_init_makes_a_private_data_directory(data):
+    key = data / "master.key"
+    assert stat.S_IMODE(key.stat().st_mode) == 0o600
+    assert stat.S_IMODE(data.stat().st_mode) == 0o700
+    assert len(key.read_bytes()) == 32
+    again = run("init", data, check=False)
+    assert again.returncode == 1 and b"not empty" in again.stderr
+
+
+def test_issue_writes_fresh_valid_codes_every_time(data, tmp_path):
+    out1, out2 = tmp_path / "a.txt", tmp_path / "b.txt"
+    p = run("issue", data, "--scheme", "cn-drug-20", "--product", "8177322", "-n", 20000, "-o", out1)
+    assert b"counters 0..19,999" in p.stderr
+    run("issue", data, "--scheme", "cn-drug-20", "-p", "drug_id=8177322", "-n", 5000, "-o", out2)
+    a, b = out1.read_bytes().split(), out2.read_bytes().split()
+    assert len(a) == 20000 and len(b) == 5000
+    assert len(set(a) | set(b)) == 25000  # the second batch continues the counters
+    drug = schemes.get("cn-drug-20")
+    assert drug.validate_many(np.array(a + b)).all()
+
+
+def test_issue_gs1_renders_to_stdout(data):
+    p = run("issue", data, "--scheme", "gs1-sgtin", "-p", "gtin=09521234543213", "-n", 3,
+            "--render", "dl", "--attr", "expiry=261231", "--attr", "lot=L1")
+    lines = p.stdout.decode().splitlines()
+    assert len(lines) == 3
+    assert all(line.startswith("https://id.gs1.org/01/09521234543213/10/L1/21/") for line in lines)
+    assert all(line.endswith("?17=261231") for line in lines)
+
+
+def test_check_arguments_and_stdin(data, tmp_path):
+    out = tmp_path / "codes.txt"
+    run("issue", data, "--scheme", "cn-vet-24", "-p", "date=20140327", "-p", "enterprise=00002",
+        "-n", 1000, "-o", out)
+    codes = out.read_text().split()
+    good = run("check", "--scheme", "cn-vet-24", stdin=out.read_bytes())
+    assert b"1,000 valid, 0 invalid" in good.stderr
+    typo = codes[0][:-3] + codes[0][-2] + codes[0][-3] + codes[0][-1]  # swap two digits
+    assert typo != codes[0]
+    bad = run("check", "--scheme", "cn-vet-24", codes[1], typo, check=False)
+    assert bad.returncode == 1
+    assert f"valid   {codes[1]}".encode() in bad.stdout
+    assert f"INVALID {typo}".encode() in bad.stdout and b"check" in bad.stdout
+    sys_ok = run("check", "--system", "gs1", "6291041500213")
+    assert b"valid   6291041500213" in sys_ok.stdout
+
+
+@pytest.mark.parametrize("args,message", [
+    (["issue", "{data}", "--scheme", "nope", "-p", "1", "-n", "1"], b"unknown scheme 'nope'"),
+    (["issue", "{data}", "--scheme", "cn-drug-20", "-p", "123", "-n", "1"], b"must be 7 characters"),
+    (["issue", "{data}", "--scheme", "cn-drug-20", "-p", "8177322", "-n", "0"], b"at least 1"),
+    (["issue", "{data}", "--scheme", "cn-drug-20", "-p", "8177322", "-n", "x"], b"invalid int"),
+    (["issue", "{data}", "--scheme", "cn-drug-20", "-p", "8177322", "-n", "5", "-r", "dl"],
+     b"renders as bare"),
+    (["issue", "{data}/missing", "--scheme", "cn-drug-20", "-p", "8177322", "-n", "1"],
+     b"not a data directory"),
+    (["issue", "{data}", "--scheme", "cn-vet-24", "-p", "date=20140327", "-p", "enterprise=00002",
+      "-n", "1000001"], b"1,000,000 left"),
+    (["check", "--system", "crc", "123"], b"unknown check system"),
+    (["check", "123"], b"exactly one of --scheme or --system"),
+])
+def test_bad_arguments_get_one_clear_line(data, args, message):
+    p = run(*[a.format(data=data) for a in args], check=False)
+    assert p.returncode in (1, 2)
+    assert message in p.stderr, p.stderr
+    lines = p.stderr.decode().strip().splitlines()
+    errors = [line for line in lines if "error:" in line]
+    assert errors == [lines[-1]] and lines[-1].startswith("tracecode")  # usage may precede it
+
+
+def test_malformed_custom_scheme_is_reported(data):
+    (data / "schemes" / "broken.toml").write_text('[scheme]\nname = "broken"\n')
+    p = run("issue", data, "--scheme", "broken", "-p", "1", "-n", "1", check=False)
+    assert p.returncode == 1 and b"broken.toml" in p.stderr and b"[[field]]" in p.stderr
+
+
+def test_custom_scheme_issues(data):
+    (data / "schemes" / "cyl.toml").write_text(
+        '[scheme]\nname = "gas-cylinder"\n'
+        '[[field]]\nname = "station"\nrole = "product"\nlength = 4\n'
+        '[[field]]\nname = "serial"\nrole = "serial"\nlength = 9\n'
+        '[[field]]\nname = "check"\nrole = "check"\nlength = 1\nsystem = "verhoeff"\n')
+    p = run("issue", data, "--scheme", "gas-cylinder", "-p", "0571", "-n", 100)
+    codes = p.stdout.split()
+    assert len(set(codes)) == 100 and all(c.startswith(b"0571") and len(c) == 14 for c in codes)
+    listing = run("schemes", "--data", data).stdout
+    assert b"gas-cylinder" in listing and b"cn-drug-20" in listing
+
+
+def test_broken_pipe_is_quiet(data):
+    proc = subprocess.Popen([sys.executable, "-m", "tracecode", "issue", str(data), "--scheme",
+                             "cn-drug-20", "-p", "8177322", "-n", "3000000"],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    proc.stdout.read(100)
+    proc.stdout.close()
+    err = proc.stderr.read()
+    assert proc.wait(timeout=60) == 0 and b"Traceback" not in err
+
+
+def test_master_key_never_printed(data):
+    key = (data / "master.key").read_bytes()
+    p = run("issue", data, "--scheme", "generic", "-p", "HZ0001", "-n", 10)
+    for blob in (p.stdout, p.stderr):
+        assert key.hex().encode() not in blob.lower() and key not in blob
+
+
+def test_unsafe_key_permissions_are_refused(data):
+    os.chmod(data / "master.key", 0o644)
+    p = run("issue", data, "--scheme", "generic", "-p", "HZ0001", "-n", 1, check=False)
+    assert p.returncode == 1 and b"chmod 600" in p.stderr
