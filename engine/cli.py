@@ -117,38 +117,40 @@ def cmd_issue(args):
           file=sys.stderr)
 
 
-def _read_codes(args):
-    if args.codes:
-        return [c.strip() for c in args.codes]
-    return [line for line in sys.stdin.read().split() if line]
+def _read_codes(args, validator) -> list[bytes]:
+    if args.codes:  # a few typed codes: normalise them like validate() would
+        return [validator.compact(c).encode("utf-8", "replace") for c in args.codes]
+    # Bulk from stdin: split and convert in C, no per-code Python.
+    return sys.stdin.buffer.read().split()
 
 
 def cmd_check(args):
     if (args.scheme is None) == (args.system is None):
         raise CliError("give exactly one of --scheme or --system")
-    codes = _read_codes(args)
     if args.system:
         validator = checks.get(args.system)
     else:
         validator = _schemes.get(args.scheme, _available(args.data))
-    compact = [validator.compact(c) for c in codes] if args.codes else codes
-    arr = np.array([c.encode("utf-8", "replace") for c in compact] or [b""], dtype="S")[:len(compact)]
-    ok = validator.validate_many(arr) if len(arr) else np.zeros(0, bool)
-    bad = 0
-    for i in np.flatnonzero(~ok):
-        bad += 1
+    codes = _read_codes(args, validator)
+    arr = np.array(codes, dtype="S") if codes else np.zeros(0, "S1")
+    ok = validator.validate_many(arr)
+    def shown(i):
+        return args.codes[i] if args.codes else codes[i].decode("utf-8", "replace")
+
+    bad = np.flatnonzero(~ok)
+    for i in bad:  # only the failures get a Python-level explanation
         try:
-            validator.validate(codes[i])
+            validator.validate(shown(i))
             reason = "invalid"
         except ValueError as exc:
             reason = str(exc)
-        print(f"INVALID {codes[i]}: {reason}")
+        print(f"INVALID {shown(i)}: {reason}")
     if args.codes:
         for i in np.flatnonzero(ok):
-            print(f"valid   {codes[i]}")
-    print(f"checked {len(codes):,} codes: {len(codes) - bad:,} valid, {bad:,} invalid",
+            print(f"valid   {shown(i)}")
+    print(f"checked {len(codes):,} codes: {len(codes) - len(bad):,} valid, {len(bad):,} invalid",
           file=sys.stderr)
-    return 1 if bad else 0
+    return 1 if len(bad) else 0
 
 
 # -- parser ----------------------------------------------------------------------------

@@ -63,8 +63,9 @@ def test_check_arguments_and_stdin(data, tmp_path):
     codes = out.read_text().split()
     good = run("check", "--scheme", "cn-vet-24", stdin=out.read_bytes())
     assert b"1,000 valid, 0 invalid" in good.stderr
-    typo = codes[0][:-3] + codes[0][-2] + codes[0][-3] + codes[0][-1]  # swap two digits
-    assert typo != codes[0]
+    code = codes[0]
+    k = next(k for k in range(13, 22) if code[k] != code[k + 1])  # swap two unequal digits
+    typo = code[:k] + code[k + 1] + code[k] + code[k + 2:]
     bad = run("check", "--scheme", "cn-vet-24", codes[1], typo, check=False)
     assert bad.returncode == 1
     assert f"valid   {codes[1]}".encode() in bad.stdout
