@@ -18,8 +18,9 @@ cdef class FF1:
     cdef object _ecb                  # cryptography AES-ECB encryptor
     # Scratch for one chunk, reused across calls (FF1 objects are not thread-safe).
     cdef Py_ssize_t cap
-    cdef u128 *A
-    cdef u128 *B
+    cdef bint narrow                  # A, B held as uint64_t (else u128)
+    cdef void *A
+    cdef void *B
     cdef uint8_t *blocks
     cdef uint8_t *macs
     cdef object _blocks_mv, _macs_mv

@@ -25,7 +25,7 @@ from libc.stdint cimport uint8_t, uint32_t, uint64_t
 from libc.stdlib cimport free, malloc
 from libc.string cimport memcpy
 
-from tracecode.fpe.u128 cimport bswap32, bswap64, u128
+from tracecode.fpe.u128 cimport bswap32, bswap64, u64, u128
 
 from tracecode.errors import DomainError, InvalidFormat, InvalidLength
 
@@ -75,20 +75,107 @@ cdef inline uint64_t _mod64(uint64_t y, uint64_t m, uint64_t minv) noexcept nogi
     return r
 
 
-cdef inline u128 _reduce(u128 v, u128 m) noexcept nogil:
-    """v mod m for v < 2m, without a branch: v >= m is a coin flip here, and a
-    mispredicted 128-bit compare-and-jump cost more than the rest of the round."""
-    cdef u128 mask = (<u128>0) - <u128>(v >= m)
-    return v - (m & mask)
+# Chunk state is NUM(A), NUM(B) per code: 64-bit words when radix**v < 2**63
+# (every built-in scheme), 128-bit otherwise; the loops below serve both.
+ctypedef fused word_t:
+    u64
+    u128
 
 
-cdef void _write_blocks(uint8_t *blk, const u128 *src, Py_ssize_t count,
+cdef void _write_blocks(uint8_t *blk, const word_t *src, Py_ssize_t count,
                         uint64_t hi, uint64_t lo) noexcept nogil:
     """Each code's last Q block, chain value folded in: (hi, lo) XOR NUM_b(B)."""
     cdef Py_ssize_t j
     for j in range(count):
-        _store_be64(blk + 16 * j, hi ^ <uint64_t>(src[j] >> 64))
+        _store_be64(blk + 16 * j, hi ^ <uint64_t>((<u128>src[j]) >> 64))
         _store_be64(blk + 16 * j + 8, lo ^ <uint64_t>src[j])
+
+
+cdef void _round_pass(word_t *V, const uint8_t *mac, uint8_t *blk, Py_ssize_t count, int d,
+                      u128 M, uint64_t minv, bint decrypt, bint more,
+                      uint64_t hi, uint64_t lo) noexcept nogil:
+    """Finish one round for a chunk: V = V +/- NUM(S) mod M, and if another
+    round follows, write its block from the new value (it is that round's F input)."""
+    cdef Py_ssize_t j
+    cdef word_t m = <word_t>M
+    cdef word_t r, val, zero = 0
+    cdef bint fast = d == 8 and minv != 0
+    for j in range(count):
+        if fast:
+            r = <word_t>_mod64(_load_be64(mac + 16 * j), <uint64_t>M, minv)
+        else:
+            r = <word_t>(_num_s(mac + 16 * j, d) % M)
+        val = V[j] + (m - r) if decrypt else V[j] + r
+        # val mod m for val < 2m, branch-free: val >= m is a coin flip here, and a
+        # mispredicted compare-and-jump cost more than the rest of the round.
+        val = val - (m & (zero - <word_t>(val >= m)))
+        V[j] = val
+        if more:
+            _store_be64(blk + 16 * j, hi ^ <uint64_t>((<u128>val) >> 64))
+            _store_be64(blk + 16 * j + 8, lo ^ <uint64_t>val)
+
+
+cdef void _split_counters(word_t *A, word_t *B, uint64_t start, const uint64_t *counters,
+                          Py_ssize_t count, u128 mod_v) noexcept nogil:
+    """Counter c as the numeral string (A, B): A = c // radix**v, B = c % radix**v."""
+    cdef Py_ssize_t j
+    cdef uint64_t c, mv = <uint64_t>mod_v
+    cdef bint wide = (mod_v >> 64) != 0
+    for j in range(count):
+        c = counters[j] if counters != NULL else start + <uint64_t>j
+        if wide:
+            A[j] = 0
+            B[j] = c
+        else:
+            A[j] = c // mv
+            B[j] = c % mv
+
+
+cdef void _join_counters(const word_t *A, const word_t *B, Py_ssize_t count, u128 mod_v,
+                         uint64_t *out, uint8_t *ok) noexcept nogil:
+    """c = A * radix**v + B; ok = 0 where c needs more than 64 bits (never issued)."""
+    cdef Py_ssize_t j
+    cdef u128 x, a
+    cdef bint wide = (mod_v >> 64) != 0
+    for j in range(count):
+        a = A[j]
+        if a != 0 and (wide or (a >> 64) != 0):
+            x = (<u128>1) << 64  # the product would overflow: certainly too large
+        else:
+            x = a * mod_v + B[j]
+        if (x >> 64) != 0:
+            ok[j] = 0
+            out[j] = 0
+        else:
+            out[j] = <uint64_t>x
+
+
+cdef Py_ssize_t _parse_rows(word_t *A, word_t *B, const uint8_t *src, Py_ssize_t stride,
+                            Py_ssize_t count, int u, int v, int radix,
+                            const uint8_t *digit_of, uint8_t *ok) noexcept nogil:
+    cdef Py_ssize_t j, bad = 0
+    cdef u128 a, b
+    for j in range(count):
+        if (_read_numerals(src + j * stride, u, radix, digit_of, &a)
+                and _read_numerals(src + j * stride + u, v, radix, digit_of, &b)):
+            ok[j] = 1
+            A[j] = <word_t>a
+            B[j] = <word_t>b
+        else:
+            ok[j] = 0
+            A[j] = 0
+            B[j] = 0
+            bad += 1
+    return bad
+
+
+cdef void _format_rows(const word_t *A, const word_t *B, uint8_t *dst, Py_ssize_t stride,
+                       Py_ssize_t count, int u, int v, int radix,
+                       const uint8_t *alphabet) noexcept nogil:
+    cdef Py_ssize_t j
+    for j in range(count):
+        _write_numerals(dst + j * stride, u, A[j], radix, alphabet)
+        _write_numerals(dst + j * stride + u, v, B[j], radix, alphabet)
 
 
 cdef inline void _write_numerals(uint8_t *out, int count, u128 x, int radix,
@@ -197,6 +284,7 @@ cdef class FF1:
         self.mod_v = (<u128>(mv >> 64) << 64) | <uint64_t>(mv & _U64_MAX)
         self.minv_u = _U64_MAX // mu if mu <= _U64_MAX else 0
         self.minv_v = _U64_MAX // mv if mv <= _U64_MAX else 0
+        self.narrow = mv < (1 << 63)  # then A + r < 2 * radix**v fits 64 bits too
 
         self._ecb = Cipher(algorithms.AES(key), modes.ECB()).encryptor()
         self._precompute(tweak)
@@ -224,8 +312,8 @@ cdef class FF1:
         if count <= self.cap:
             return 0
         self._free()
-        self.A = <u128 *>malloc(count * sizeof(u128))
-        self.B = <u128 *>malloc(count * sizeof(u128))
+        self.A = malloc(count * sizeof(u128))
+        self.B = malloc(count * sizeof(u128))
         self.blocks = <uint8_t *>malloc(count * 16)
         self.macs = <uint8_t *>malloc(count * 16 + 16)  # update_into wants len + 15
         if self.A == NULL or self.B == NULL or self.blocks == NULL or self.macs == NULL:
@@ -265,21 +353,24 @@ cdef class FF1:
         # Encrypting, round i sets A = (A + F_i(B)) mod radix**m, then swaps A and B;
         # decrypting runs i = 9..0, sets B = (B - F_i(A)) mod radix**m, then swaps.
         # Either way the value just computed is the next round's F input, so the
-        # loop that finishes round i also writes round i+1's block for that code
-        # (one pass over the chunk per round instead of two).
-        cdef u128 *X = self.A
-        cdef u128 *Y = self.B
-        cdef u128 *tmp
-        cdef u128 M, r, val
-        cdef uint64_t m64, minv, hi, lo
-        cdef Py_ssize_t j
+        # pass that finishes round i also writes round i+1's block for that code.
+        cdef void *X = self.A
+        cdef void *Y = self.B
+        cdef void *tmp
+        cdef void *V
+        cdef u128 M
+        cdef uint64_t minv, hi, lo
         cdef int rnd, i, nxt, d = self.d
-        cdef bint fast, more
+        cdef bint more, narrow = self.narrow
         cdef uint8_t *blk = self.blocks
         cdef const uint8_t *mac = self.macs
         blocks_in = self._blocks_mv[:count * 16]
         i = _ROUNDS - 1 if decrypt else 0
-        _write_blocks(blk, X if decrypt else Y, count, self.round_hi[i], self.round_lo[i])
+        V = X if decrypt else Y
+        if narrow:
+            _write_blocks[u64](blk, <u64 *>V, count, self.round_hi[i], self.round_lo[i])
+        else:
+            _write_blocks[u128](blk, <u128 *>V, count, self.round_hi[i], self.round_lo[i])
         for rnd in range(_ROUNDS):
             i = _ROUNDS - 1 - rnd if decrypt else rnd
             if i % 2 == 0:
@@ -290,84 +381,47 @@ cdef class FF1:
             more = rnd + 1 < _ROUNDS
             nxt = (i - 1 if decrypt else i + 1) if more else i
             hi, lo = self.round_hi[nxt], self.round_lo[nxt]
-            fast = d == 8 and minv != 0
-            m64 = <uint64_t>M
+            V = Y if decrypt else X
             with nogil:
-                for j in range(count):
-                    if fast:
-                        r = _mod64(_load_be64(mac + 16 * j), m64, minv)
-                    else:
-                        r = _num_s(mac + 16 * j, d) % M
-                    if decrypt:
-                        val = _reduce(Y[j] + (M - r), M)
-                        Y[j] = val
-                    else:
-                        val = _reduce(X[j] + r, M)
-                        X[j] = val
-                    if more:
-                        _store_be64(blk + 16 * j, hi ^ <uint64_t>(val >> 64))
-                        _store_be64(blk + 16 * j + 8, lo ^ <uint64_t>val)
+                if narrow:
+                    _round_pass[u64](<u64 *>V, mac, blk, count, d, M, minv, decrypt, more, hi, lo)
+                else:
+                    _round_pass[u128](<u128 *>V, mac, blk, count, d, M, minv, decrypt, more, hi, lo)
             tmp = X
             X = Y
             Y = tmp
         return 0
 
-    # -- loading and storing a chunk ------------------------------------------
-
     cdef void _load_counters(self, uint64_t start, const uint64_t *counters,
                              Py_ssize_t count) noexcept nogil:
-        cdef Py_ssize_t j
-        cdef uint64_t c, mv
-        cdef bint wide = (self.mod_v >> 64) != 0
-        mv = <uint64_t>self.mod_v
-        for j in range(count):
-            c = counters[j] if counters != NULL else start + <uint64_t>j
-            if wide:
-                self.A[j] = 0
-                self.B[j] = c
-            else:
-                self.A[j] = c // mv
-                self.B[j] = c % mv
+        if self.narrow:
+            _split_counters[u64](<u64 *>self.A, <u64 *>self.B, start, counters, count, self.mod_v)
+        else:
+            _split_counters[u128](<u128 *>self.A, <u128 *>self.B, start, counters, count, self.mod_v)
 
     cdef Py_ssize_t _load_numerals(self, const uint8_t *src, Py_ssize_t stride,
                                    Py_ssize_t count, uint8_t *ok) noexcept nogil:
-        cdef Py_ssize_t j, bad = 0
-        cdef const uint8_t *row
-        for j in range(count):
-            row = src + j * stride
-            if (_read_numerals(row, self.u, self.radix, self.digit_of, &self.A[j])
-                    and _read_numerals(row + self.u, self.v, self.radix, self.digit_of, &self.B[j])):
-                ok[j] = 1
-            else:
-                ok[j] = 0
-                self.A[j] = 0
-                self.B[j] = 0
-                bad += 1
-        return bad
+        if self.narrow:
+            return _parse_rows[u64](<u64 *>self.A, <u64 *>self.B, src, stride, count,
+                               self.u, self.v, self.radix, self.digit_of, ok)
+        return _parse_rows[u128](<u128 *>self.A, <u128 *>self.B, src, stride, count,
+                           self.u, self.v, self.radix, self.digit_of, ok)
 
     cdef void _store_numerals(self, uint8_t *dst, Py_ssize_t stride,
                               Py_ssize_t count) noexcept nogil:
-        cdef Py_ssize_t j
-        cdef const uint8_t *alpha = self.numeral
-        for j in range(count):
-            _write_numerals(dst + j * stride, self.u, self.A[j], self.radix, alpha)
-            _write_numerals(dst + j * stride + self.u, self.v, self.B[j], self.radix, alpha)
+        if self.narrow:
+            _format_rows[u64](<u64 *>self.A, <u64 *>self.B, dst, stride, count,
+                         self.u, self.v, self.radix, self.numeral)
+        else:
+            _format_rows[u128](<u128 *>self.A, <u128 *>self.B, dst, stride, count,
+                         self.u, self.v, self.radix, self.numeral)
 
     cdef void _store_counters(self, uint64_t *out, uint8_t *ok,
                               Py_ssize_t count) noexcept nogil:
-        cdef Py_ssize_t j
-        cdef u128 x
-        cdef bint wide = (self.mod_v >> 64) != 0
-        for j in range(count):
-            if self.A[j] != 0 and (wide or (self.A[j] >> 64) != 0):
-                x = <u128>1 << 64  # would overflow: certainly beyond 64 bits
-            else:
-                x = self.A[j] * self.mod_v + self.B[j]
-            if (x >> 64) != 0:  # no counter this large was ever issued
-                ok[j] = 0
-                out[j] = 0
-            else:
-                out[j] = <uint64_t>x
+        if self.narrow:
+            _join_counters[u64](<u64 *>self.A, <u64 *>self.B, count, self.mod_v, out, ok)
+        else:
+            _join_counters[u128](<u128 *>self.A, <u128 *>self.B, count, self.mod_v, out, ok)
 
     # -- C-level entry points ---------------------------------------------------
 
