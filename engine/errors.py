@@ -40,6 +40,13 @@ class InvalidComponent(ValidationError):
     """A part of the code is well-formed but not acceptable (a bad date, a bad prefix)."""
 
 
+class UnknownCheckSystem(TracecodeError, KeyError):
+    """No check system has that name."""
+
+    def __str__(self):  # KeyError would show the message quoted
+        return str(self.args[0])
+
+
 class DefinitionError(TracecodeError):
     """A scheme definition (TOML/JSON) is malformed or inconsistent."""
 

@@ -10,4 +10,5 @@ cdef class CheckSystem:
     cdef readonly str alphabet
     # Characters a check character may be (e.g. MOD 11-2 adds 'X').
     cdef readonly str check_alphabet
-    cdef calc_fn calc
+    # The C kernel: other Cython modules call it without touching Python.
+    cdef calc_fn kernel

@@ -39,4 +39,4 @@ def fill(FF1 ff1, CheckSystem check, const uint8_t[::1] template, Py_ssize_t ser
             with nogil:
                 for j in range(k):
                     row = &out[off + j, 0]
-                    check.calc(row + check_from, span, row + check_to)
+                    check.kernel(row + check_from, span, row + check_to)
