@@ -236,12 +236,15 @@ class Scheme:
             pos += f.length
         return out
 
+    @property
+    def case_insensitive(self) -> bool:
+        """Lower case may be read as upper case: no field's alphabet has lower case."""
+        return all(f.alphabet in (ALPHABETS["digits"], ALPHABETS["alnum"]) for f in self.code_fields)
+
     def compact(self, code: str) -> str:
         """Strip whitespace and separators; upper-case where the alphabets allow."""
         text = re.sub(r"[\s\-]", "", str(code))
-        if all(f.alphabet in (ALPHABETS["digits"], ALPHABETS["alnum"]) for f in self.code_fields):
-            text = text.upper()
-        return text
+        return text.upper() if self.case_insensitive else text
 
     def validate(self, code: str) -> str:
         """The compact bare code if it is well-formed and its check characters match.
@@ -283,7 +286,7 @@ class Scheme:
         arr = np.asarray(codes)
         if arr.dtype.kind != "S":
             raise TypeError(f"expected a numpy bytes (S) array, got {arr.dtype}")
-        if self.compact("a") == "A":
+        if self.case_insensitive:
             arr = np.char.upper(arr)
         ok = np.char.str_len(arr) == self.length
         rows = np.ascontiguousarray(arr.astype(f"S{self.length}")).view(np.uint8)
