@@ -92,25 +92,31 @@ cdef void _write_blocks(uint8_t *blk, const word_t *src, Py_ssize_t count,
 
 
 cdef void _round_pass(word_t *V, const uint8_t *mac, uint8_t *blk, Py_ssize_t count, int d,
-                      u128 M, uint64_t minv, bint decrypt, bint more,
-                      uint64_t hi, uint64_t lo) noexcept nogil:
-    """Finish one round for a chunk: V = V +/- NUM(S) mod M, and if another
-    round follows, write its block from the new value (it is that round's F input)."""
+                      u128 M, uint64_t minv, bint decrypt, uint64_t hi, uint64_t lo) noexcept nogil:
+    """Finish one round for a chunk: V = V +/- NUM(S) mod M, then write the next
+    round's block from the new value (it is that round's F input; after the last
+    round the block is scratch). No branch per code: the direction is a mask and
+    the reduction a choice of loop."""
     cdef Py_ssize_t j
     cdef word_t m = <word_t>M
     cdef word_t r, val, zero = 0
-    cdef bint fast = d == 8 and minv != 0
-    for j in range(count):
-        if fast:
+    cdef word_t dmask = zero - <word_t>decrypt   # all ones when decrypting
+    if d == 8 and minv != 0:
+        for j in range(count):
             r = <word_t>_mod64(_load_be64(mac + 16 * j), <uint64_t>M, minv)
-        else:
+            val = V[j] + (r ^ ((r ^ (m - r)) & dmask))   # + r, or + (m - r) to subtract
+            # val mod m for val < 2m, branch-free: val >= m is a coin flip here, and
+            # a mispredicted compare-and-jump cost more than the rest of the round.
+            val = val - (m & (zero - <word_t>(val >= m)))
+            V[j] = val
+            _store_be64(blk + 16 * j, hi ^ <uint64_t>((<u128>val) >> 64))
+            _store_be64(blk + 16 * j + 8, lo ^ <uint64_t>val)
+    else:
+        for j in range(count):
             r = <word_t>(_num_s(mac + 16 * j, d) % M)
-        val = V[j] + (m - r) if decrypt else V[j] + r
-        # val mod m for val < 2m, branch-free: val >= m is a coin flip here, and a
-        # mispredicted compare-and-jump cost more than the rest of the round.
-        val = val - (m & (zero - <word_t>(val >= m)))
-        V[j] = val
-        if more:
+            val = V[j] + (r ^ ((r ^ (m - r)) & dmask))
+            val = val - (m & (zero - <word_t>(val >= m)))
+            V[j] = val
             _store_be64(blk + 16 * j, hi ^ <uint64_t>((<u128>val) >> 64))
             _store_be64(blk + 16 * j + 8, lo ^ <uint64_t>val)
 
@@ -361,7 +367,7 @@ cdef class FF1:
         cdef u128 M
         cdef uint64_t minv, hi, lo
         cdef int rnd, i, nxt, d = self.d
-        cdef bint more, narrow = self.narrow
+        cdef bint narrow = self.narrow
         cdef uint8_t *blk = self.blocks
         cdef const uint8_t *mac = self.macs
         blocks_in = self._blocks_mv[:count * 16]
@@ -378,15 +384,14 @@ cdef class FF1:
             else:
                 M, minv = self.mod_v, self.minv_v
             self._ecb.update_into(blocks_in, self._macs_mv)
-            more = rnd + 1 < _ROUNDS
-            nxt = (i - 1 if decrypt else i + 1) if more else i
+            nxt = (i - 1 if decrypt else i + 1) if rnd + 1 < _ROUNDS else i
             hi, lo = self.round_hi[nxt], self.round_lo[nxt]
             V = Y if decrypt else X
             with nogil:
                 if narrow:
-                    _round_pass[u64](<u64 *>V, mac, blk, count, d, M, minv, decrypt, more, hi, lo)
+                    _round_pass[u64](<u64 *>V, mac, blk, count, d, M, minv, decrypt, hi, lo)
                 else:
-                    _round_pass[u128](<u128 *>V, mac, blk, count, d, M, minv, decrypt, more, hi, lo)
+                    _round_pass[u128](<u128 *>V, mac, blk, count, d, M, minv, decrypt, hi, lo)
             tmp = X
             X = Y
             Y = tmp
