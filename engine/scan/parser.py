@@ -1,0 +1,274 @@
+"""Parsing what scanners send: one scan, or millions in one call.
+
+Forms understood (the C core in _parse.pyx does the per-scan work):
+
+- bare codes of every scheme, with surrounding whitespace, typed spaces or
+  dashes, full-width characters and lower case (where the scheme's alphabets
+  allow) normalised;
+- GS1 element strings with or without a symbology identifier (]d2 ]Q3 ]C1 ]e0
+  ]J1), GS-separated variable fields, AIs in any order; the human-readable
+  form with parentheses; GS1 Digital Link URIs on any domain (path qualifiers,
+  query attributes, percent-encoding);
+- QR payloads of fields: the veterinary five-field form (code, product
+  information, approval number, company, phone), and trace URLs ending in a
+  code (the pesticide label QR).
+
+Precedence when a scan could be read more than one way: (1) a GS1 symbology
+identifier or a leading GS means an element string; (2) the shape: '(' starts
+the human-readable form, http(s):// a URL, a ',' ';' or line break a QR payload
+of fields; (3) a bare code is the first scheme in PRECEDENCE order (custom
+schemes after the built-ins, by name) whose length, alphabets and check
+characters it satisfies; (4) a code of no scheme's length that starts with AI
+00 or 01 is an element string sent without separators.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field as _field
+
+import numpy as np
+
+from .. import schemes as _schemes
+from ..errors import ValidationError
+from ..issuance import Issuer
+from ..schemes.scheme import ALPHABETS
+from ._parse import SCAN_DTYPE, Fault, Form, ScanCore
+
+PRECEDENCE = ("cn-drug-20", "cn-vet-24", "cn-pesticide-32", "gs1-sgtin", "generic")
+FORM_NAMES = {Form.BARE: "bare", Form.ELEMENT: "element", Form.HRI: "hri",
+              Form.DIGITAL_LINK: "digital-link", Form.QR_FIELDS: "qr-fields", Form.URL: "url",
+              Form.NO_FORM: None}
+VET_QR_FIELDS = ("product", "approval_number", "company", "phone")
+
+
+class ScanError(ValidationError):
+    """A scan that fits no scheme, or fits one but is wrong.
+
+    ``fault`` says what (a Fault), ``field`` which field or AI, ``position``
+    where in the normalised scan (within the compact code for a bare code).
+    """
+
+    def __init__(self, message, *, fault, form=None, scheme=None, field=None, position=None):
+        super().__init__(message, field=field, position=position)
+        self.fault = fault
+        self.form = form
+        self.scheme = scheme
+
+
+@dataclass(frozen=True)
+class Scan:
+    text: str                       # the scan after normalisation
+    form: str                       # bare, element, hri, digital-link, qr-fields or url
+    scheme: str | None              # None: GS1 data no scheme of ours issued
+    code: str | None                # the canonical bare code (GTIN + serial for GS1)
+    fields: dict = _field(default_factory=dict)   # scheme fields, GS1 attributes
+    ais: dict = _field(default_factory=dict)      # every GS1 AI read, "01" -> value
+    extra: dict = _field(default_factory=dict)    # other QR payload fields
+    check_ok: bool = True
+    counter: int | None = None      # FF1 counter, when a master key was given
+
+
+def _ordered(pool: dict) -> list:
+    builtin = [pool[n] for n in PRECEDENCE if n in pool]
+    return builtin + [pool[n] for n in sorted(pool) if n not in PRECEDENCE]
+
+
+class ScanBatch:
+    """parse_many's result: one record per scan, numpy arrays throughout.
+
+    ``records`` has fault, form, scheme (index into ``scheme_names``, -1 none),
+    field, position, code, expiry and lot; ``counter``/``counter_ok`` come from
+    FF1 when the parser has a master key.
+    """
+
+    def __init__(self, records, scheme_names, counter, counter_ok):
+        self.records = records
+        self.scheme_names = scheme_names
+        self.counter = counter
+        self.counter_ok = counter_ok
+
+    def __len__(self):
+        return len(self.records)
+
+    @property
+    def ok(self) -> np.ndarray:
+        return self.records["fault"] == Fault.OK
+
+    def __getitem__(self, name):
+        return self.records[name]
+
+
+class ScanParser:
+    """Parses scans against a set of schemes; with a master key, recovers counters."""
+
+    def __init__(self, schemes: dict | None = None, master_key=None):
+        pool = _schemes.builtin() if schemes is None else schemes
+        self.schemes = _ordered(pool)
+        self.names = [s.name for s in self.schemes]
+        self._core = ScanCore(self.schemes, ALPHABETS["gs1"].encode("ascii"))
+        self.master_key = master_key
+        self._issuers: dict = {}
+        self._products: dict = {}
+
+    # -- bulk --------------------------------------------------------------------------
+    def parse_many(self, scans, offsets=None) -> ScanBatch:
+        """Parse many scans in one call: a list of str/bytes, or a packed buffer
+        (bytes or uint8 array) with int64 ``offsets`` (len N + 1)."""
+        if offsets is None:
+            items = [s.encode("utf-8", "surrogatepass") if isinstance(s, str) else s for s in scans]
+            lengths = np.fromiter(map(len, items), np.int64, len(items))
+            offsets = np.zeros(len(items) + 1, np.int64)
+            np.cumsum(lengths, out=offsets[1:])
+            data = np.frombuffer(b"".join(items), np.uint8)
+        else:
+            data = np.frombuffer(scans, np.uint8) if isinstance(scans, (bytes, bytearray)) \
+                else np.ascontiguousarray(scans, np.uint8)
+            offsets = np.ascontiguousarray(offsets, np.int64)
+        records = self._core.parse_packed(data if len(data) else np.zeros(1, np.uint8), offsets)
+        counter = np.zeros(len(records), np.uint64)
+        counter_ok = np.zeros(len(records), bool)
+        self._finish(records, counter, counter_ok)
+        return ScanBatch(records, self.names, counter, counter_ok)
+
+    def _finish(self, rec, counter, counter_ok):
+        """Per distinct product: its field rules, and FF1 back to counters."""
+        ok = rec["fault"] == Fault.OK
+        for si, scheme in enumerate(self.schemes):
+            rows = np.flatnonzero(ok & (rec["scheme"] == si))
+            if not len(rows):
+                continue
+            codes = rec["code"][rows].astype(f"S{scheme.length}")
+            raw = codes.view(np.uint8).reshape(len(rows), scheme.length)
+            spans = [(scheme.offset(f.name), f.length) for f in scheme.product_fields]
+            width = sum(n for _, n in spans)
+            prod = np.concatenate([raw[:, a:a + n] for a, n in spans], axis=1) if spans \
+                else np.zeros((len(rows), 0), np.uint8)
+            keys, inverse, counts = np.unique(
+                np.ascontiguousarray(prod).view(f"V{width}").ravel() if width
+                else np.zeros(len(rows), "V1"), return_inverse=True, return_counts=True)
+            groups = np.split(rows[np.argsort(inverse.ravel(), kind="stable")], np.cumsum(counts)[:-1])
+            for key, members in zip(keys, groups):
+                product = self._product(scheme, bytes(key)[:width], spans)
+                if isinstance(product, ScanError):
+                    rec["fault"][members] = Fault.INVALID_FIELD
+                    rec["field"][members] = scheme.code_fields.index(scheme.field(product.field))
+                    continue
+                if self.master_key is None:
+                    continue
+                iss = self._issuer(scheme, product)
+                c, good = iss.counters(rec["code"][members].astype(f"S{scheme.length}"))
+                counter[members] = c
+                # Past the guessing bound no counter was ever issued.
+                counter_ok[members] = good & (c < scheme.capacity)
+
+    def _product(self, scheme, key: bytes, spans):
+        cache_key = (scheme.name, key)
+        if cache_key not in self._products:
+            values, pos = {}, 0
+            for f, (_, n) in zip(scheme.product_fields, spans):
+                values[f.name] = key[pos:pos + n].decode("ascii")
+                pos += n
+            try:
+                self._products[cache_key] = scheme.product_values(values)
+            except ValidationError as exc:
+                self._products[cache_key] = ScanError(str(exc), fault=Fault.INVALID_FIELD,
+                                                      scheme=scheme.name, field=exc.field)
+        return self._products[cache_key]
+
+    def _issuer(self, scheme, product):
+        key = (scheme.name, scheme.product_key(product))
+        if key not in self._issuers:
+            self._issuers[key] = Issuer(scheme, product, self.master_key)
+        return self._issuers[key]
+
+    # -- one scan ----------------------------------------------------------------------
+    def parse(self, text) -> Scan:
+        """One scan (str or bytes) to a Scan, or a ScanError saying what is wrong."""
+        raw = text.encode("utf-8", "surrogatepass") if isinstance(text, str) else bytes(text)
+        rec, details = self._core.parse_packed(
+            np.frombuffer(raw or b"\0", np.uint8), np.array([0, len(raw)], np.int64), True)
+        norm, ai_values, first_sep = details[0]
+        counter = np.zeros(1, np.uint64)
+        counter_ok = np.zeros(1, bool)
+        self._finish(rec, counter, counter_ok)
+        r = rec[0]
+        fault, form = Fault(int(r["fault"])), FORM_NAMES[Form(int(r["form"]))]
+        scheme = self.schemes[r["scheme"]] if r["scheme"] >= 0 else None
+        shown = norm.decode("utf-8", "replace")
+        ais = {f"{ai:02d}": v.decode("utf-8", "replace") for ai, v in ai_values}
+        if fault != Fault.OK:
+            raise self._error(fault, r, form, scheme, shown)
+        code = r["code"].decode("ascii", "replace") or None
+        fields = scheme.split(code) if scheme is not None else {}
+        if scheme is not None and scheme.is_gs1:
+            by_ai = {f.ai: f.name for f in scheme.fields}
+            fields.update({by_ai[a]: v for a, v in ais.items() if a in by_ai})
+        extra = {}
+        if form == "qr-fields":
+            parts = [p.strip() for p in shown[first_sep + 1:].replace(";", ",").split(",")]
+            extra = dict(zip(VET_QR_FIELDS, parts)) if len(parts) == 4 else {"rest": parts}
+        return Scan(text=shown, form=form, scheme=scheme.name if scheme else None, code=code,
+                    fields=fields, ais=ais, extra=extra, check_ok=True,
+                    counter=int(counter[0]) if counter_ok[0] else None)
+
+    def _error(self, fault, r, form, scheme, shown):
+        pos = int(r["position"]) if r["position"] >= 0 else None
+        fld = int(r["field"])
+        name = None
+        if scheme is not None and 0 <= fld < len(scheme.code_fields) and fault in (
+                Fault.BAD_CHARACTER, Fault.CHECK_MISMATCH, Fault.INVALID_FIELD):
+            name = scheme.code_fields[fld].name
+        elif fld >= 0:
+            name = f"AI {fld:02d}"
+        lengths = sorted({s.length for s in self.schemes})
+        where = f" of {scheme.name}" if scheme is not None else ""
+        code = r["code"].decode("ascii", "replace")
+        messages = {
+            Fault.EMPTY: "empty scan",
+            Fault.TOO_LONG: "scan too long (at most 4096 bytes and 16 AIs)",
+            Fault.NOT_UTF8: f"invalid UTF-8 at byte {pos}",
+            Fault.UNKNOWN_FORMAT: f"{shown[:60]!r} is not a code of any scheme",
+            Fault.WRONG_LENGTH: f"{len(code) if code else len(shown)} characters fits no scheme "
+                                f"(codes have {', '.join(map(str, lengths))})",
+            Fault.BAD_CHARACTER: f"character {code[pos]!r} at position {pos} is not allowed in "
+                                 f"field {name!r}{where}" if pos is not None and pos < len(code)
+                                 else f"bad character in field {name!r}{where}",
+            Fault.CHECK_MISMATCH: f"check character mismatch in {name!r}{where}",
+            Fault.UNKNOWN_AI: f"unknown GS1 Application Identifier at position {pos}",
+            Fault.BAD_AI_VALUE: f"bad value for ({name[3:] if name else '?'}) at position {pos}",
+            Fault.MISSING_AI: "no GS1 key (01 GTIN or 00 SSCC) in the Digital Link",
+            Fault.INVALID_DATE: f"({name[3:] if name else '?'}) is not a valid YYMMDD date",
+            Fault.DUPLICATE_AI: f"({name[3:] if name else '?'}) appears twice",
+        }
+        if fault == Fault.INVALID_FIELD:
+            product = self._product_error(scheme, code)
+            msg = str(product) if product is not None else f"invalid field {name!r}{where}"
+        else:
+            msg = messages[fault]
+        return ScanError(msg, fault=fault, form=form, scheme=scheme.name if scheme else None,
+                         field=name, position=pos)
+
+    def _product_error(self, scheme, code):
+        try:
+            scheme.product_values({f.name: v for f, v in zip(
+                scheme.code_fields, scheme.split(code).values()) if f.role == "product"})
+        except ValidationError as exc:
+            return exc
+        return None
+
+
+_last = [None, None, None]  # schemes, master key, parser: reused while both are the same objects
+
+
+def parse(text, *, schemes: dict | None = None, master_key=None) -> Scan:
+    """Parse one scan with the built-in (or given) schemes; see ScanParser.parse."""
+    if _last[2] is None or _last[0] is not schemes or _last[1] is not master_key:
+        _last[:] = [schemes, master_key, ScanParser(schemes, master_key)]
+    return _last[2].parse(text)
+
+
+def parse_many(scans, offsets=None, *, schemes: dict | None = None, master_key=None) -> ScanBatch:
+    return ScanParser(schemes, master_key).parse_many(scans, offsets)
+
+
+__all__ = ["PRECEDENCE", "SCAN_DTYPE", "Fault", "Form", "Scan", "ScanBatch", "ScanError",
+           "ScanParser", "parse", "parse_many"]
