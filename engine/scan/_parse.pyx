@@ -19,7 +19,7 @@ Faults carry a position in the normalised scan and, for a bare code, the
 scheme field (its index) or, for GS1, the AI.
 """
 from libc.stdint cimport int16_t, int32_t, uint8_t
-from libc.string cimport memcpy
+from libc.string cimport memcpy, memset
 
 from tracecode.checks.kernels cimport calc_fn
 from tracecode.checks._systems cimport CheckSystem
@@ -29,7 +29,7 @@ import numpy as np
 
 cdef enum:
     MAX_SCAN = 4096       # bytes; longer input is TOO_LONG before any work
-    MAX_CODE = 64         # longest bare code kept
+    MAX_CODE = 40         # longest code kept (GTIN + a 20-character serial is 34)
     MAX_FIELDS = 16
     MAX_SCHEMES = 64
     MAX_AIS = 16
@@ -677,10 +677,12 @@ cdef class ScanCore:
         self._keep.append(b)
         return <const uint8_t *><const char *>b
 
-    def parse_packed(self, const uint8_t[::1] data, const long long[::1] offsets, bint detail=False):
-        """Parse scans data[offsets[i]:offsets[i+1]]; a SCAN_DTYPE record array.
+    def parse_packed(self, const uint8_t[::1] data, const long long[::1] offsets, bint detail=False,
+                     out=None):
+        """Parse scans data[offsets[i]:offsets[i+1]]; a SCAN_DTYPE record array
+        (``out`` if given: reuse one to skip allocating and first-touching it).
 
-        With detail, also the normalised text and the AI spans of each scan
+        With detail, also the normalised text and the AI values of each scan
         (for the single-scan API; the bulk path never builds them).
         """
         cdef Py_ssize_t count = offsets.shape[0] - 1, i, k, start, n
@@ -688,14 +690,16 @@ cdef class ScanCore:
         cdef scan_t o
         if count < 0:
             raise ValueError("offsets needs at least one entry")
-        out = np.zeros(count, SCAN_DTYPE)
+        if out is None:
+            out = np.empty(count, SCAN_DTYPE)
+        elif out.dtype != SCAN_DTYPE or out.shape != (count,) or not out.flags.c_contiguous:
+            raise ValueError(f"out must be a contiguous SCAN_DTYPE array of {count} records")
         cdef uint8_t[:, ::1] rec = out.view(np.uint8).reshape(count, SCAN_DTYPE.itemsize)
         cdef Py_ssize_t o_code = SCAN_DTYPE.fields["code"][1]
         cdef Py_ssize_t o_exp = SCAN_DTYPE.fields["expiry"][1]
         cdef Py_ssize_t o_lot = SCAN_DTYPE.fields["lot"][1]
         cdef uint8_t *r
-        cdef int16_t h16
-        cdef int32_t h32
+        cdef Py_ssize_t SCAN_SIZE = SCAN_DTYPE.itemsize
         details = [] if detail else None
         for i in range(count):
             start = offsets[i]
@@ -708,6 +712,7 @@ cdef class ScanCore:
                 n = offsets[i + 1] - start
                 _parse_one(&self.P, &data[start] if n else NULL, n, norm, &o)
                 r = &rec[i, 0]
+                memset(r, 0, SCAN_SIZE)
                 r[0] = o.fault
                 r[1] = o.form
                 memcpy(r + 2, &o.scheme, 2)

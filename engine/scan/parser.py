@@ -110,9 +110,10 @@ class ScanParser:
         self._products: dict = {}
 
     # -- bulk --------------------------------------------------------------------------
-    def parse_many(self, scans, offsets=None) -> ScanBatch:
+    def parse_many(self, scans, offsets=None, out=None) -> ScanBatch:
         """Parse many scans in one call: a list of str/bytes, or a packed buffer
-        (bytes or uint8 array) with int64 ``offsets`` (len N + 1)."""
+        (bytes or uint8 array) with int64 ``offsets`` (len N + 1). ``out``: a
+        SCAN_DTYPE array of N records to reuse."""
         if offsets is None:
             items = [s.encode("utf-8", "surrogatepass") if isinstance(s, str) else s for s in scans]
             lengths = np.fromiter(map(len, items), np.int64, len(items))
@@ -123,7 +124,8 @@ class ScanParser:
             data = np.frombuffer(scans, np.uint8) if isinstance(scans, (bytes, bytearray)) \
                 else np.ascontiguousarray(scans, np.uint8)
             offsets = np.ascontiguousarray(offsets, np.int64)
-        records = self._core.parse_packed(data if len(data) else np.zeros(1, np.uint8), offsets)
+        records = self._core.parse_packed(data if len(data) else np.zeros(1, np.uint8), offsets,
+                                          out=out)
         counter = np.zeros(len(records), np.uint64)
         counter_ok = np.zeros(len(records), bool)
         self._finish(records, counter, counter_ok)
@@ -136,17 +138,24 @@ class ScanParser:
             rows = np.flatnonzero(ok & (rec["scheme"] == si))
             if not len(rows):
                 continue
+            if len(rows) == len(rec):  # one scheme, all well-formed: slices, not copies
+                rows = slice(None)
             codes = rec["code"][rows].astype(f"S{scheme.length}")
-            raw = codes.view(np.uint8).reshape(len(rows), scheme.length)
+            raw = codes.view(np.uint8).reshape(len(codes), scheme.length)
             spans = [(scheme.offset(f.name), f.length) for f in scheme.product_fields]
             width = sum(n for _, n in spans)
             prod = np.concatenate([raw[:, a:a + n] for a, n in spans], axis=1) if spans \
-                else np.zeros((len(rows), 0), np.uint8)
-            keys, inverse, counts = np.unique(
-                np.ascontiguousarray(prod).view(f"V{width}").ravel() if width
-                else np.zeros(len(rows), "V1"), return_inverse=True, return_counts=True)
-            groups = np.split(rows[np.argsort(inverse.ravel(), kind="stable")], np.cumsum(counts)[:-1])
-            for key, members in zip(keys, groups):
+                else np.zeros((len(codes), 0), np.uint8)
+            if not width or (prod == prod[0]).all():  # the usual batch: one product
+                keys, groups = [prod[0].tobytes()], [(rows, codes)]
+            else:
+                rows = np.arange(len(rec))[rows]
+                keys, inverse, counts = np.unique(np.ascontiguousarray(prod).view(f"V{width}").ravel(),
+                                                  return_inverse=True, return_counts=True)
+                order = np.argsort(inverse.ravel(), kind="stable")
+                cuts = np.cumsum(counts)[:-1]
+                groups = zip(np.split(rows[order], cuts), np.split(codes[order], cuts))
+            for key, (members, member_codes) in zip(keys, groups):
                 product = self._product(scheme, bytes(key)[:width], spans)
                 if isinstance(product, ScanError):
                     rec["fault"][members] = Fault.INVALID_FIELD
@@ -155,7 +164,7 @@ class ScanParser:
                 if self.master_key is None:
                     continue
                 iss = self._issuer(scheme, product)
-                c, good = iss.counters(rec["code"][members].astype(f"S{scheme.length}"))
+                c, good = iss.counters(member_codes)
                 counter[members] = c
                 # Past the guessing bound no counter was ever issued.
                 counter_ok[members] = good & (c < scheme.capacity)
