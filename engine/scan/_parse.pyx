@@ -19,7 +19,7 @@ Faults carry a position in the normalised scan and, for a bare code, the
 scheme field (its index) or, for GS1, the AI.
 """
 from libc.stdint cimport int16_t, int32_t, uint8_t
-from libc.string cimport memcpy, memset
+from libc.string cimport memchr, memcpy, memset
 
 from tracecode.checks.kernels cimport calc_fn
 from tracecode.checks._systems cimport CheckSystem
@@ -582,7 +582,7 @@ cdef void _parse_one(const parser_t *P, const uint8_t *src, Py_ssize_t n, uint8_
         if m == 0:
             _fail(o, EMPTY, -1, -1)
             return
-    if gs1 or s[0] == GS:
+    if gs1 or memchr(s, GS, m) != NULL:  # only GS1 data carries FNC1 as GS
         _element(P, s, m, <int>base, o)
     elif s[0] == 40:
         _hri(P, s, m, <int>base, o)
@@ -599,15 +599,15 @@ cdef void _parse_one(const parser_t *P, const uint8_t *src, Py_ssize_t n, uint8_
                 return
         o.form = BARE
         _match_bare(P, s, m, <int>base, o)
-        if o.fault == WRONG_LENGTH and m >= 16 and s[0] == 48 and (s[1] == 49 or s[1] == 48):
-            # no scheme is this long: an element string sent without separators
-            o.fault = OK
-            o.scheme = -1
-            o.position = -1
-            o.field = -1
-            _element(P, s, m, <int>base, o)
-        else:
+        # No scheme is this long and it starts with AI 00, 01 or 02 (SSCC,
+        # GTIN): an element string sent without a symbology identifier or GS.
+        # (Other leading AIs are not guessed at: "8177..." would read as AI 8177.)
+        if o.fault != WRONG_LENGTH or m < 16 or s[0] != 48 or not (48 <= s[1] <= 50):
             return
+        o.fault = OK
+        o.position = -1
+        o.field = -1
+        _element(P, s, m, <int>base, o)
     if o.fault == OK:
         _resolve_gs1(P, norm, o)
 
