@@ -137,3 +137,19 @@ def test_unsafe_key_permissions_are_refused(data):
     os.chmod(data / "master.key", 0o644)
     p = run("issue", data, "--scheme", "generic", "-p", "HZ0001", "-n", 1, check=False)
     assert p.returncode == 1 and b"chmod 600" in p.stderr
+
+
+def test_scan_reads_scans_and_recovers_counters(data, tmp_path):
+    p = run("issue", data, "--scheme", "gs1-sgtin", "-p", "09521234543213", "-n", 5, "-r", "element",
+            "-a", "expiry=261231", "-a", "lot=A1")
+    element = p.stdout.split(b"\n")[2].decode()
+    one = run("scan", "--data", data, element)
+    assert b"OK      gs1-sgtin element 09521234543213" in one.stdout and b"counter=2" in one.stdout
+    assert b"lot = A1" in one.stdout
+    bad = run("scan", "81773220000000000002", check=False)
+    assert bad.returncode == 1 and b"[CHECK_MISMATCH]" in bad.stdout
+    bulk = run("scan", "--data", data, stdin=p.stdout + b"junk\n", check=False)
+    rows = [line.split(b"\t") for line in bulk.stdout.splitlines()]
+    assert [r[0] for r in rows] == [b"OK"] * 5 + [b"WRONG_LENGTH"]
+    assert [r[3] for r in rows[:5]] == [b"0", b"1", b"2", b"3", b"4"]
+    assert bulk.returncode == 1 and b"5 ok, 1 with faults" in bulk.stderr
