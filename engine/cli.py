@@ -5,6 +5,7 @@
     tracecode issue DIR --scheme NAME --product FIELD=VALUE... --count N [--render R] [--out FILE]
     tracecode check (--scheme NAME | --system NAME) [--data DIR] [CODE...]
     tracecode scan [--data DIR] [SCAN...]
+    tracecode label [CODE...] --symbol datamatrix|qr|gs1-128 (--out FILE | --dir DIR | --sheet FILE)
 
 Errors are one line on stderr and a non-zero exit, never a traceback.
 """
@@ -22,6 +23,7 @@ from . import __version__, checks
 from . import schemes as _schemes
 from .datadir import DataDir
 from .errors import TracecodeError
+from .labels.cli import add_parser as add_label_parser
 
 PROGRESS_MIN = 1_000_000  # show a progress bar on a terminal from this many codes
 
@@ -240,6 +242,8 @@ def build_parser():
     s.add_argument("scans", nargs="*", metavar="SCAN",
                    help="scans (default: one per line on stdin, printed as tab-separated results)")
     s.set_defaults(func=cmd_scan)
+
+    add_label_parser(sub)
     return p
 
 

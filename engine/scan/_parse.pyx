@@ -355,9 +355,10 @@ cdef void _element(const parser_t *P, const uint8_t *s, Py_ssize_t n, int base,
 
 cdef void _hri(const parser_t *P, const uint8_t *s, Py_ssize_t n, int base,
                scan_t *o) noexcept nogil:
-    """(AI)value(AI)value...: a value runs to the next '(' or the end."""
+    """(AI)value(AI)value...: a value runs to the next "(AI)" or the end, so a lot
+    may itself hold parentheses, as GS1 character set 82 allows."""
     cdef Py_ssize_t i = 0, j
-    cdef int ai = 0, d = 0
+    cdef int ai = 0, d = 0, nai = 0, nd = 0
     o.form = HRI
     while i < n:
         if s[i] != 40 or _read_ai(s, n, i + 1, &ai, &d) or i + 1 + d >= n or s[i + 1 + d] != 41:
@@ -365,7 +366,8 @@ cdef void _hri(const parser_t *P, const uint8_t *s, Py_ssize_t n, int base,
             return
         i += d + 2
         j = i
-        while j < n and s[j] != 40:
+        while j < n and not (s[j] == 40 and not _read_ai(s, n, j + 1, &nai, &nd)
+                             and j + 1 + nd < n and s[j + 1 + nd] == 41):
             j += 1
         if _add_ai(P, o, s, ai, d, <int>i, <int>(j - i), base):
             return

@@ -18,9 +18,15 @@ from ..errors import InvalidComponent
 from .scheme import Scheme
 
 GS = "\x1d"  # FNC1 as transmitted by a scanner: ends a variable-length field
-# AIs whose length GS1 predefines: no separator needed after them.
-PREDEFINED_LENGTH_AIS = frozenset(
-    ["00", "01", "02", "03", "04", "11", "12", "13", "14", "15", "16", "17", "18", "19", "20"])
+# AI prefixes whose length GS1 predefines (General Specifications 7.8): no
+# separator is needed after them (31nn-36nn measures and 41n GLNs included).
+PREDEFINED_LENGTH_PREFIXES = frozenset(
+    ["00", "01", "02", "03", "04", "11", "12", "13", "14", "15", "16", "17", "18", "19", "20",
+     "31", "32", "33", "34", "35", "36", "41"])
+
+
+def predefined_length(ai: str) -> bool:
+    return ai[:2] in PREDEFINED_LENGTH_PREFIXES
 # GS1 Digital Link: key qualifiers of a GTIN, in path order.
 DL_QUALIFIERS = ("22", "10", "21")
 SERIAL_SLOT = "~"  # marks the serial in a GS1 template; overwritten per code
@@ -50,8 +56,8 @@ def _values(scheme: Scheme, product: dict, attributes: dict, serial: str, check:
 def _gs1_order(scheme: Scheme, vals: dict):
     """(field, value) in element-string order: predefined lengths first, serial last."""
     present = [f for f in scheme.fields if f.name in vals]
-    fixed = [f for f in present if f.ai in PREDEFINED_LENGTH_AIS]
-    variable = [f for f in present if f.ai not in PREDEFINED_LENGTH_AIS and f.role != "serial"]
+    fixed = [f for f in present if predefined_length(f.ai)]
+    variable = [f for f in present if not predefined_length(f.ai) and f.role != "serial"]
     return [(f, vals[f.name]) for f in fixed + variable + [scheme.serial]]
 
 
@@ -69,7 +75,7 @@ def render(scheme: Scheme, product: dict, attributes: dict, serial: str, check: 
         parts = []
         for i, (f, v) in enumerate(order):
             last = i == len(order) - 1
-            parts.append(f.ai + v + ("" if last or f.ai in PREDEFINED_LENGTH_AIS else GS))
+            parts.append(f.ai + v + ("" if last or predefined_length(f.ai) else GS))
         return "".join(parts)
     if how == "hri":
         return "".join(f"({f.ai}){v}" for f, v in order)
