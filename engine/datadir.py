@@ -12,7 +12,7 @@ from pathlib import Path
 
 from . import schemes as _schemes
 from .errors import KeyStoreError
-from .index import Counters, open_env
+from .index import BatchRecord, Index, open_env
 from .issuance import Issuer
 from .keys import create_master_key, load_master_key
 
@@ -24,10 +24,21 @@ Start from a copy of a built-in one: `tracecode schemes --show generic`.
 
 @dataclass(frozen=True)
 class Batch:
-    """Counters reserved for one product: codes start .. start+count-1."""
+    """A batch: counters reserved for one product, codes start .. start+count-1."""
     issuer: Issuer
-    start: int
-    count: int
+    record: BatchRecord
+
+    @property
+    def id(self) -> int:
+        return self.record.id
+
+    @property
+    def start(self) -> int:
+        return self.record.start
+
+    @property
+    def count(self) -> int:
+        return self.record.count
 
     def codes(self, render: str = "bare", attributes: dict | None = None):
         return self.issuer.codes(self.start, self.count, render, attributes)
@@ -48,8 +59,7 @@ class DataDir:
         self.schemes = (_schemes.load_dir(custom, base=_schemes.builtin())
                         if custom.is_dir() else dict(_schemes.builtin()))
         self._env = None
-        self._counters = None
-        self._issuers: dict = {}
+        self._index = None
 
     @classmethod
     def init(cls, path: str | Path) -> "DataDir":
@@ -63,7 +73,7 @@ class DataDir:
         (path / "schemes").mkdir(mode=0o700)
         (path / "schemes" / "README.txt").write_text(SCHEMES_README)
         dd = cls(path)
-        dd.counters  # create the index now, so a bad location fails at init
+        dd.index  # create the index now, so a bad location fails at init
         return dd
 
     def __repr__(self):
@@ -76,42 +86,51 @@ class DataDir:
         self.close()
 
     def close(self) -> None:
-        if self._env is not None:
+        if self._index is not None:
+            self._index.close()  # commits pending scans
             self._env.close()
-            self._env = self._counters = None
+            self._env = self._index = None
 
     @property
-    def counters(self) -> Counters:
-        if self._counters is None:
+    def index(self) -> Index:
+        if self._index is None:
             self._env = open_env(self.path / "index")
-            self._counters = Counters(self._env)
-        return self._counters
+            self._index = Index(self._env, self.schemes, self.master_key)
+        return self._index
 
     def scheme(self, name: str):
         return _schemes.get(name, self.schemes)
 
     def issuer(self, scheme: str, product: dict) -> Issuer:
         """The (cached) issuer of one product of a scheme."""
-        sch = self.scheme(scheme)
-        norm = sch.product_values(product)
-        key = (sch.name, sch.product_key(norm))
-        if key not in self._issuers:
-            self._issuers[key] = Issuer(sch, norm, self.master_key)
-        return self._issuers[key]
+        return self.index.issuer(self.scheme(scheme).name, product)
 
-    def issue(self, scheme: str, product: dict, count: int) -> Batch:
-        """Durably reserve `count` fresh counters for a product and return the batch.
+    def issue(self, scheme: str, product: dict, count: int, **details) -> Batch:
+        """Durably reserve `count` fresh counters for a product and record the batch.
 
+        details: lot, expiry, line, requester, attributes (GS1 expiry/lot...).
         The reservation is committed before this returns, so the codes may
         leave the engine; a retry after a crash gets new counters, never reused ones.
         """
-        iss = self.issuer(scheme, product)
-        start = self.counters.reserve(iss.scheme.name, iss.product_key, count, iss.capacity)
-        return Batch(iss, start, count)
+        record = self.index.issue(self.scheme(scheme).name, product, count, **details)
+        return Batch(self.issuer(scheme, product), record)
 
     def issued(self, scheme: str, product: dict) -> int:
         iss = self.issuer(scheme, product)
-        return self.counters.issued(iss.scheme.name, iss.product_key)
+        return self.index.batches.issued(iss.scheme.name, iss.product_key)
+
+    # -- the index's verbs, for convenience ----------------------------------------------------
+    def verify(self, scan, **kw):
+        return self.index.verify(scan, **kw)
+
+    def verify_many(self, scans, **kw):
+        return self.index.verify_many(scans, **kw)
+
+    def apply(self, events, **kw):
+        return self.index.apply(events, **kw)
+
+    def history(self, code):
+        return self.index.history(code)
 
 
 def init(path: str | Path) -> DataDir:

@@ -1,0 +1,133 @@
+"""Batches: durable counter reservations and the one record each batch leaves.
+
+Each (scheme, product) has a next-free counter. Issuing N codes advances it by
+N, writes one batch record (product, lot, expiry, production line, requester,
+counter range, time) and one range entry, all in one write transaction; the
+codes are computed by FF1 only after that commit. So issuing 100 million
+codes adds three small records, and a crash at any point can lose counters
+but never hand one out twice.
+
+Databases (keys big-endian so LMDB orders them numerically):
+    counters   scheme \\0 product_key                 -> next counter (u64)
+    batches    batch id (u64)                        -> JSON record
+    ranges     scheme \\0 product_key \\0 start (u64)  -> batch id (u64)
+    meta       b"next_batch"                         -> next batch id (u64)
+"""
+from __future__ import annotations
+
+import json
+import time
+from dataclasses import asdict, dataclass, field
+
+import numpy as np
+
+from ..errors import CapacityExceeded
+
+_U64 = 8
+
+
+def u64(n: int) -> bytes:
+    return n.to_bytes(_U64, "big")
+
+
+def product_prefix(scheme: str, product_key: bytes) -> bytes:
+    return scheme.encode() + b"\x00" + product_key + b"\x00"
+
+
+@dataclass(frozen=True)
+class BatchRecord:
+    id: int
+    scheme: str
+    product: dict
+    start: int
+    count: int
+    lot: str | None = None
+    expiry: str | None = None         # YYMMDD (GS1) or YYYYMMDD, as given
+    line: str | None = None           # production line
+    requester: str | None = None
+    time: float = 0.0
+    attributes: dict = field(default_factory=dict)
+
+    def to_bytes(self) -> bytes:
+        return json.dumps(asdict(self), separators=(",", ":"), ensure_ascii=False).encode()
+
+    @classmethod
+    def from_bytes(cls, raw: bytes) -> "BatchRecord":
+        return cls(**json.loads(raw))
+
+
+class Batches:
+    def __init__(self, env):
+        self.env = env
+        self.counters = env.open_db(b"counters")
+        self.records = env.open_db(b"batches")
+        self.ranges = env.open_db(b"ranges")
+        self.meta = env.open_db(b"meta")
+
+    def issued(self, scheme: str, product_key: bytes) -> int:
+        """Counters reserved so far for this product (the next start)."""
+        with self.env.begin(db=self.counters) as txn:
+            raw = txn.get(product_prefix(scheme, product_key)[:-1])
+        return int.from_bytes(raw, "big") if raw else 0
+
+    def reserve(self, scheme: str, product_key: bytes, product: dict, count: int, capacity: int,
+                **details) -> BatchRecord:
+        """Reserve `count` counters and record the batch; refuses past `capacity`."""
+        if count < 1:
+            raise ValueError(f"count must be at least 1, got {count}")
+        key = product_prefix(scheme, product_key)[:-1]
+        with self.env.begin(write=True) as txn:
+            raw = txn.get(key, db=self.counters)
+            start = int.from_bytes(raw, "big") if raw else 0
+            if start + count > capacity:
+                remaining = capacity - start
+                raise CapacityExceeded(
+                    f"refusing to issue {count:,} codes: this product has {remaining:,} of its "
+                    f"{capacity:,} left under the 1/10,000 guessing bound (EU 2016/161 Art. 4)",
+                    remaining=remaining)
+            raw = txn.get(b"next_batch", db=self.meta)
+            batch_id = int.from_bytes(raw, "big") if raw else 1
+            record = BatchRecord(id=batch_id, scheme=scheme, product=dict(product), start=start,
+                                 count=count, time=time.time(), **details)
+            txn.put(key, u64(start + count), db=self.counters)
+            txn.put(b"next_batch", u64(batch_id + 1), db=self.meta)
+            txn.put(u64(batch_id), record.to_bytes(), db=self.records)
+            txn.put(product_prefix(scheme, product_key) + u64(start), u64(batch_id), db=self.ranges)
+        return record
+
+    def get(self, batch_id: int, txn=None) -> BatchRecord | None:
+        if txn is None:
+            with self.env.begin() as txn:
+                return self.get(batch_id, txn)
+        raw = txn.get(u64(batch_id), db=self.records)
+        return BatchRecord.from_bytes(raw) if raw else None
+
+    def list(self, txn=None):
+        """Every batch record, oldest first."""
+        with self.env.begin() as txn:
+            return [BatchRecord.from_bytes(v) for _, v in txn.cursor(db=self.records)]
+
+    def table(self, txn, scheme: str, product_key: bytes):
+        """(starts, ends, ids) of a product's batches as sorted numpy arrays."""
+        prefix = product_prefix(scheme, product_key)
+        starts, ids = [], []
+        cur = txn.cursor(db=self.ranges)
+        if cur.set_range(prefix):
+            for k, v in cur:
+                if not k.startswith(prefix):
+                    break
+                starts.append(int.from_bytes(k[len(prefix):], "big"))
+                ids.append(int.from_bytes(v, "big"))
+        starts = np.array(starts, np.uint64)
+        ids = np.array(ids, np.uint64)
+        counts = np.array([self.get(int(i), txn).count for i in ids], np.uint64)
+        return starts, starts + counts, ids
+
+    def find(self, txn, scheme: str, product_key: bytes, counters: np.ndarray, table=None):
+        """Batch id holding each counter, 0 where none does (never issued)."""
+        starts, ends, ids = table if table is not None else self.table(txn, scheme, product_key)
+        if not len(starts):
+            return np.zeros(len(counters), np.uint64)
+        pos = np.searchsorted(starts, counters, side="right") - 1
+        inside = (pos >= 0) & (counters < ends[np.maximum(pos, 0)])
+        return np.where(inside, ids[np.maximum(pos, 0)], 0).astype(np.uint64)

@@ -1,0 +1,492 @@
+"""The index: batches, per-code state (sparse), lifecycle events, scans, verdicts.
+
+Databases besides those of batches.py (keys are "code keys": the scheme name,
+NUL, the bare code; imported codes use "ext" as the scheme; SSCCs "sscc"):
+
+    state        code key -> status (u8), event seq (u64)     only codes with events
+    parent       child key -> parent key                      aggregation, both ways:
+    children     parent key -> child key (dupsort)
+    code_events  code key -> event seq (dupsort)               for history()
+    events       seq (u64) -> JSON event
+    event_ids    sender's event id -> seq                    refuses duplicates
+    recalls      b"B" batch id | b"L" scheme\\0product\\0lot -> event seq
+    imported     code key -> JSON record                       codes issued elsewhere
+    scans        seq (u64) -> JSON scan                       append-only scan log
+    code_scans   code key -> scan seq (dupsort)
+    seen         code key -> scan count (u32), first scan seq (u64), places seen (u32 hashes)
+"""
+from __future__ import annotations
+
+import datetime as _dt
+import json
+import struct
+import time as _time
+import zlib
+from dataclasses import dataclass, field
+from enum import IntEnum
+
+import numpy as np
+
+from ..errors import TracecodeError
+from ..issuance import Issuer
+from ..scan import Fault, ScanParser
+from .batches import Batches, BatchRecord, product_prefix, u64
+from .env import run_write
+from .lifecycle import ACTIONS, EventError, Status, check_transition
+from .scanlog import ScanLog
+
+_STATE = struct.Struct(">BQ")
+_SEEN_HEAD = struct.Struct(">IQB")
+MAX_PLACES = 8          # distinct places remembered per code
+MAX_DEPTH = 8           # unit < case < pallet < ... containers followed upwards
+
+
+class _Refused(Exception):
+    def __init__(self, results):
+        self.results = results
+
+
+class Verdict(IntEnum):
+    GENUINE = 0
+    UNKNOWN = 1
+    NOT_COMMISSIONED = 2
+    RECALLED = 3
+    EXPIRED = 4
+    DESTROYED = 5
+    ALREADY_SOLD = 6
+    SUSPICIOUS = 7
+
+
+@dataclass
+class Answer:
+    verdict: Verdict
+    reasons: list
+    scheme: str | None = None
+    code: str | None = None
+    product: dict = field(default_factory=dict)
+    batch: int | None = None
+    lot: str | None = None
+    expiry: str | None = None
+    status: str | None = None
+    first_scan_time: float | None = None
+    first_scan_place: str | None = None
+    scan_count: int = 0
+
+
+def code_key(scheme: str, code: str) -> bytes:
+    return scheme.encode() + b"\x00" + code.encode()
+
+
+def _expired(expiry: str | None, today: _dt.date) -> bool:
+    if not expiry:
+        return False
+    if len(expiry) == 6:  # GS1 YYMMDD, DD 00 = end of month
+        y, m, d = 2000 + int(expiry[:2]), int(expiry[2:4]), int(expiry[4:6])
+    else:
+        y, m, d = int(expiry[:4]), int(expiry[4:6]), int(expiry[6:8])
+    if d == 0:
+        d = 28
+        while True:
+            try:
+                _dt.date(y, m, d + 1)
+                d += 1
+            except ValueError:
+                break
+    return _dt.date(y, m, d) < today
+
+
+class Index:
+    """Issuance, lifecycle and verification over one LMDB environment."""
+
+    def __init__(self, env, schemes: dict, master_key, *, record_scans: bool = True,
+                 flush_interval: float = 0.005, max_places: int = 3):
+        self.env = env
+        self.schemes = schemes
+        self.master_key = master_key
+        self.batches = Batches(env)
+        dbs = ("state", "parent", "events", "event_ids", "recalls", "imported", "scans", "seen")
+        for name in dbs:
+            setattr(self, f"db_{name}", env.open_db(name.encode()))
+        self.db_children = env.open_db(b"children", dupsort=True)
+        self.db_code_events = env.open_db(b"code_events", dupsort=True)
+        self.db_code_scans = env.open_db(b"code_scans", dupsort=True)
+        self.parser = ScanParser(schemes, master_key)
+        self.max_places = max_places
+        self.record_scans = record_scans
+        self.log = ScanLog(self, flush_interval)
+        self._issuers: dict = {}
+        self._tables: dict = {}
+
+    def close(self):
+        self.log.close()
+
+    # -- issuance --------------------------------------------------------------------------
+    def issuer(self, scheme: str, product: dict) -> Issuer:
+        sch = self.schemes[scheme] if isinstance(scheme, str) else scheme
+        norm = sch.product_values(product)
+        key = (sch.name, sch.product_key(norm))
+        if key not in self._issuers:
+            self._issuers[key] = Issuer(sch, norm, self.master_key)
+        return self._issuers[key]
+
+    def issue(self, scheme: str, product: dict, count: int, **details) -> BatchRecord:
+        """Reserve counters and record the batch (committed before this returns)."""
+        iss = self.issuer(scheme, product)
+        attrs = iss.scheme.attribute_values(details.pop("attributes", None))
+        for k in ("lot", "expiry"):
+            if details.get(k) is None and k in attrs:
+                details[k] = attrs[k]
+        rec = self.batches.reserve(iss.scheme.name, iss.product_key, iss.product, count,
+                                   iss.capacity, attributes=attrs, **details)
+        self._tables.pop((iss.scheme.name, iss.product_key), None)
+        return rec
+
+    # -- imported codes ----------------------------------------------------------------------
+    @staticmethod
+    def _ext_key(text: str) -> bytes:
+        return b"ext\x00" + "".join(str(text).split()).replace("-", "").upper().encode()
+
+    def import_codes(self, codes, **record) -> int:
+        """Store codes issued by other systems, per code; they then verify like ours.
+
+        `codes` is any iterable of text (a file object works: one code per line);
+        `record` (product, lot, expiry, approval_number, source...) goes with each.
+        """
+        value = json.dumps(record, ensure_ascii=False, separators=(",", ":")).encode()
+        n = 0
+        chunk = []
+
+        def flush():
+            run_write(self.env, lambda txn: txn.cursor(db=self.db_imported).putmulti(
+                [(self._ext_key(c), value) for c in chunk]))
+        for line in codes:
+            line = line.strip()
+            if line:
+                chunk.append(line)
+                n += 1
+            if len(chunk) >= 100_000:
+                flush()
+                chunk = []
+        if chunk:
+            flush()
+        return n
+
+    # -- resolving codes ---------------------------------------------------------------------
+    def _table(self, txn, scheme, product_key):
+        key = (scheme, product_key)
+        if key not in self._tables:
+            self._tables[key] = self.batches.table(txn, scheme, product_key)
+        return self._tables[key]
+
+    def _resolve(self, txn, texts):
+        """Parse texts; for each, its code key, batch id (0 none) and imported record.
+
+        Returns (batch of parse results, keys list, batch ids array, batch records by id,
+        imported dict by index).
+        """
+        parsed = self.parser.parse_many(texts)
+        rec = parsed.records
+        n = len(rec)
+        batch_ids = np.zeros(n, np.uint64)
+        keys = [None] * n
+        ok = rec["fault"] == Fault.OK
+        for si, scheme in enumerate(self.parser.schemes):
+            rows = np.flatnonzero(ok & (rec["scheme"] == si) & parsed.counter_ok)
+            if not len(rows):
+                continue
+            codes = rec["code"][rows].astype(f"S{scheme.length}")
+            raw = codes.view(np.uint8).reshape(len(rows), scheme.length)
+            spans = [(scheme.offset(f.name), f.length) for f in scheme.product_fields]
+            prod = np.ascontiguousarray(np.concatenate([raw[:, a:a + n] for a, n in spans], axis=1))
+            values, inverse = np.unique(prod.view(f"S{prod.shape[1]}").ravel(), return_inverse=True)
+            for k, value in enumerate(values.tolist()):  # per distinct product
+                fields, pos = {}, 0
+                for f, (_, n) in zip(scheme.product_fields, spans):
+                    fields[f.name] = value[pos:pos + n].decode()
+                    pos += n
+                pk = scheme.product_key(scheme.product_values(fields))
+                sel = rows[inverse.ravel() == k]
+                batch_ids[sel] = self.batches.find(txn, scheme.name, pk, parsed.counter[sel],
+                                                   self._table(txn, scheme.name, pk))
+        for si, scheme in enumerate(self.parser.schemes):
+            prefix = scheme.name.encode() + b"\x00"
+            for i in np.flatnonzero((batch_ids != 0) & (rec["scheme"] == si)).tolist():
+                keys[i] = prefix + rec["code"][i]
+        imported = {}
+        for i in np.flatnonzero(batch_ids == 0).tolist():
+            code = rec["code"][i].decode() if rec["code"][i] else texts[i] \
+                if isinstance(texts[i], str) else texts[i].decode("utf-8", "replace")
+            raw = txn.get(self._ext_key(code), db=self.db_imported)
+            if raw is not None:
+                keys[i] = self._ext_key(code)
+                imported[i] = json.loads(raw)
+        records = {int(b): self.batches.get(int(b), txn) for b in set(batch_ids.tolist()) if b}
+        return parsed, keys, batch_ids, records, imported
+
+    def _state(self, txn, key):
+        raw = txn.get(key, db=self.db_state)
+        return _STATE.unpack(raw) if raw else (Status.ISSUED, 0)
+
+    def _effective(self, txn, key, batch_id=0, batch=None):
+        """(status, seq) after the code's own events, its containers' and recalls."""
+        status, seq = self._state(txn, key)
+        k = key
+        for _ in range(MAX_DEPTH):
+            k = txn.get(k, db=self.db_parent)
+            if k is None:
+                break
+            s2, q2 = self._state(txn, k)
+            if q2 > seq:
+                status, seq = s2, q2
+        recalls = []
+        if batch_id:
+            recalls.append(b"B" + u64(batch_id))
+            if batch is not None and batch.lot:
+                recalls.append(b"L" + product_prefix(batch.scheme, self._pk(batch)) + batch.lot.encode())
+        for rk in recalls:
+            raw = txn.get(rk, db=self.db_recalls)
+            if raw is not None and int.from_bytes(raw, "big") > seq and status != Status.DESTROYED:
+                status, seq = Status.RECALLED, int.from_bytes(raw, "big")
+        return Status(status), seq
+
+    def _pk(self, batch: BatchRecord) -> bytes:
+        return self.schemes[batch.scheme].product_key(batch.product)
+
+    # -- verification ------------------------------------------------------------------------
+    def verify(self, scan, *, scanner: str | None = None, place: str | None = None,
+               when: float | None = None, record: bool | None = None,
+               today: _dt.date | None = None) -> Answer:
+        """The verdict on one scan, with its reasons; recorded in the scan log by default."""
+        return self.verify_many([scan], scanner=scanner, place=place, when=when, record=record,
+                                today=today)[0]
+
+    def verify_many(self, scans, *, scanner=None, place=None, when=None, record=None,
+                    today: _dt.date | None = None) -> list:
+        """Verdicts on many scans: one read transaction, one (group-committed) log write."""
+        when = _time.time() if when is None else when
+        today = today or _dt.date.fromtimestamp(when)
+        answers = []
+        with self.env.begin() as txn:
+            parsed, keys, batch_ids, records, imported = self._resolve(txn, scans)
+            rec = parsed.records
+            for i in range(len(rec)):
+                answers.append(self._answer(txn, i, rec[i], parsed, keys[i], int(batch_ids[i]),
+                                            records, imported.get(i), place, today))
+        if self.record_scans if record is None else record:
+            self.log.add([(keys[i] or b"", scanner, place, when, int(a.verdict))
+                          for i, a in enumerate(answers)])
+        return answers
+
+    def _answer(self, txn, i, r, parsed, key, batch_id, records, imported, place, today):
+        scheme = parsed.scheme_names[r["scheme"]] if r["scheme"] >= 0 else None
+        code = r["code"].decode() or None
+        if key is None:
+            why = "never issued" if r["fault"] == Fault.OK else f"unreadable: {Fault(r['fault']).name}"
+            return Answer(Verdict.UNKNOWN, [why], scheme=scheme, code=code)
+        batch = records.get(batch_id)
+        ans = Answer(Verdict.GENUINE, [], scheme=scheme, code=code, batch=batch_id or None)
+        if batch is not None:
+            ans.product, ans.lot, ans.expiry = batch.product, batch.lot, batch.expiry
+        else:
+            ans.product = imported.get("product", {})
+            ans.lot, ans.expiry = imported.get("lot"), imported.get("expiry")
+            ans.reasons.append("imported code")
+        status, _ = self._effective(txn, key, batch_id, batch)
+        ans.status = status.name.lower()
+        count, first_seq, places = self._seen(txn, key)
+        ans.scan_count = count + 1
+        if first_seq:
+            first = json.loads(txn.get(u64(first_seq), db=self.db_scans))
+            ans.first_scan_time, ans.first_scan_place = first["t"], first.get("p")
+        verdict = {Status.RECALLED: Verdict.RECALLED, Status.DESTROYED: Verdict.DESTROYED,
+                   Status.DECOMMISSIONED: Verdict.UNKNOWN, Status.ISSUED: Verdict.NOT_COMMISSIONED,
+                   Status.SOLD: Verdict.ALREADY_SOLD, Status.DISPENSED: Verdict.ALREADY_SOLD}.get(status)
+        if batch is None and status == Status.ISSUED:
+            verdict = None  # imported codes need no commissioning here
+        if verdict is not None:
+            ans.verdict = verdict
+            ans.reasons.append("issued but never commissioned" if status == Status.ISSUED
+                               else f"code is {status.name.lower()}")
+        elif _expired(ans.expiry, today):
+            ans.verdict = Verdict.EXPIRED
+            ans.reasons.append(f"expired {ans.expiry}")
+        elif place is not None and len(places | {zlib.crc32(place.encode())}) > self.max_places:
+            ans.verdict = Verdict.SUSPICIOUS
+            ans.reasons.append(f"scanned at {len(places) + 1} places (at most {self.max_places} expected)")
+        return ans
+
+    def _seen(self, txn, key):
+        raw = txn.get(key, db=self.db_seen)
+        if raw is None:
+            return 0, 0, set()
+        count, first, n = _SEEN_HEAD.unpack_from(raw)
+        places = set(struct.unpack_from(f">{n}I", raw, _SEEN_HEAD.size))
+        return count, first, places
+
+    # -- lifecycle -------------------------------------------------------------------------
+    def apply(self, events, *, atomic: bool = False):
+        """Apply lifecycle events in order; returns one result per event.
+
+        Each event is all-or-nothing over its codes. With atomic=False (default)
+        invalid events are rejected with their reason and the valid ones
+        applied; with atomic=True one invalid event refuses the whole call.
+        A result is {"id", "ok", "seq" or "error"}.
+        """
+        def body(txn):
+            results = []
+            for ev in events:
+                try:  # a nested transaction: an event is applied whole or not at all
+                    with self.env.begin(write=True, parent=txn) as child:
+                        seq = self._apply_one(child, ev)
+                    results.append({"id": ev.get("id"), "ok": True, "seq": seq})
+                except (EventError, TracecodeError, ValueError, KeyError) as exc:
+                    results.append({"id": ev.get("id"), "ok": False, "error": str(exc)})
+            if atomic and not all(r["ok"] for r in results):
+                raise _Refused(results)
+            return results
+        try:
+            return run_write(self.env, body)
+        except _Refused as refused:
+            return [r if not r["ok"] else {"id": r["id"], "ok": False,
+                                           "error": "not applied: another event in the call is invalid"}
+                    for r in refused.results]
+
+    def _next_seq(self, txn, name=b"next_event"):
+        raw = txn.get(name, db=self.batches.meta)
+        seq = int.from_bytes(raw, "big") if raw else 1
+        txn.put(name, u64(seq + 1), db=self.batches.meta)
+        return seq
+
+    def _sscc_key(self, text):
+        digits = "".join(ch for ch in str(text) if ch.isdigit())
+        from ..checks import GS1
+        if str(text).startswith("(00)") or str(text).startswith("00") and len(digits) == 20:
+            digits = digits[2:]
+        if len(digits) == 18 and GS1.is_valid(digits):
+            return b"sscc\x00" + digits.encode()
+        return None
+
+    def _keys_of(self, txn, codes, event_id):
+        """Code keys of event codes (our codes, imported ones or SSCCs), or EventError."""
+        out = [None] * len(codes)
+        todo = []
+        for i, c in enumerate(codes):
+            k = self._sscc_key(c)
+            if k is not None:
+                out[i] = k
+            else:
+                todo.append(i)
+        if todo:
+            texts = [codes[i] for i in todo]
+            parsed, keys, batch_ids, records, imported = self._resolve(txn, texts)
+            for j, i in enumerate(todo):
+                if keys[j] is None:
+                    raise EventError(f"unknown code {codes[i]!r}: never issued or imported",
+                                     event_id=event_id, code=codes[i])
+                out[i] = keys[j]
+        return out
+
+    def _apply_one(self, txn, ev):
+        eid = ev.get("id")
+        if not eid:
+            raise EventError("every event needs an id (unique per sender)")
+        eid_key = str(eid).encode()
+        if txn.get(eid_key, db=self.db_event_ids) is not None:
+            raise EventError(f"duplicate event id {eid!r}", event_id=eid)
+        action = ACTIONS.get(ev.get("action"))
+        if action is None:
+            raise EventError(f"unknown action {ev.get('action')!r}; actions: {', '.join(ACTIONS)}",
+                             event_id=eid)
+        codes = list(ev.get("codes") or [])
+        targets = []
+        if action.name == "recall" and (ev.get("batch") or ev.get("lot")):
+            targets = self._recall_targets(txn, ev)
+        elif not codes:
+            raise EventError(f"event {eid!r} names no codes", event_id=eid)
+        keys = self._keys_of(txn, codes, eid)
+        parent = None
+        if action.epcis_type == "AggregationEvent":
+            if not ev.get("parent"):
+                raise EventError(f"{action.name} needs a parent (an SSCC or a case's code)", event_id=eid)
+            parent = self._keys_of(txn, [ev["parent"]], eid)[0]
+        seq = self._next_seq(txn)
+        for k, text in zip(keys, codes):
+            status, _ = self._effective(txn, k)
+            if action.name == "pack" and k.startswith(b"sscc\x00") and status == Status.ISSUED:
+                status = Status.COMMISSIONED
+            check_transition(action, status, text, eid)
+            if action.name == "pack":
+                if txn.get(k, db=self.db_parent) is not None:
+                    raise EventError(f"{text} is already packed; unpack it first", event_id=eid, code=text)
+                if k == parent:
+                    raise EventError(f"{text} cannot contain itself", event_id=eid, code=text)
+                txn.put(k, parent, db=self.db_parent)
+                txn.put(parent, k, db=self.db_children, dupdata=True)
+            elif action.name == "unpack":
+                if txn.get(k, db=self.db_parent) != parent:
+                    raise EventError(f"{text} is not in {ev['parent']}", event_id=eid, code=text)
+                txn.delete(k, db=self.db_parent)
+                txn.delete(parent, k, db=self.db_children)
+            else:
+                txn.put(k, _STATE.pack(action.to, seq), db=self.db_state)
+            txn.put(k, u64(seq), db=self.db_code_events, dupdata=True)
+        if parent is not None:
+            if txn.get(parent, db=self.db_state) is None:  # a new logistic unit comes alive
+                txn.put(parent, _STATE.pack(Status.COMMISSIONED, seq), db=self.db_state)
+            txn.put(parent, u64(seq), db=self.db_code_events, dupdata=True)
+        for rk in targets:
+            txn.put(rk, u64(seq), db=self.db_recalls)
+        record = {"seq": seq, "id": eid, "action": action.name, "type": action.epcis_type,
+                  "epcis_action": action.epcis_action, "bizStep": action.biz_step,
+                  "disposition": action.disposition, "codes": [k.decode() for k in keys],
+                  "parent": parent.decode() if parent else None, "time": ev.get("time", _time.time()),
+                  "place": ev.get("place"), "batch": ev.get("batch"), "lot": ev.get("lot"),
+                  "reason": ev.get("reason")}
+        txn.put(u64(seq), json.dumps(record, ensure_ascii=False).encode(), db=self.db_events)
+        txn.put(eid_key, u64(seq), db=self.db_event_ids)
+        return seq
+
+    def _recall_targets(self, txn, ev):
+        if ev.get("batch"):
+            batch = self.batches.get(int(ev["batch"]), txn)
+            if batch is None:
+                raise EventError(f"no batch {ev['batch']}", event_id=ev.get("id"))
+            return [b"B" + u64(batch.id)]
+        scheme = self.schemes[ev["scheme"]]
+        product = scheme.product_values(ev.get("product") or {})
+        return [b"L" + product_prefix(scheme.name, scheme.product_key(product)) + str(ev["lot"]).encode()]
+
+    # -- history ---------------------------------------------------------------------------
+    def history(self, code) -> list:
+        """Every event and scan of a code and of the containers it is in, in time order."""
+        with self.env.begin() as txn:
+            key = self._keys_of(txn, [code], None)[0]
+            chain = [key]
+            k = key
+            for _ in range(MAX_DEPTH):
+                k = txn.get(k, db=self.db_parent)
+                if k is None:
+                    break
+                chain.append(k)
+            items = []
+            for k in chain:
+                cur = txn.cursor(db=self.db_code_events)
+                if cur.set_key(k):
+                    for seq in cur.iternext_dup():
+                        ev = json.loads(txn.get(seq, db=self.db_events))
+                        ev["kind"], ev["via"] = "event", None if k == key else k.decode()
+                        items.append(ev)
+                cur = txn.cursor(db=self.db_code_scans)
+                if cur.set_key(k):
+                    for seq in cur.iternext_dup():
+                        sc = json.loads(txn.get(seq, db=self.db_scans))
+                        items.append({"kind": "scan", "time": sc["t"], "scanner": sc.get("s"),
+                                      "place": sc.get("p"), "verdict": Verdict(sc["v"]).name,
+                                      "via": None if k == key else k.decode()})
+        seen, unique = set(), []
+        for item in items:  # a pack event is on the unit and on its container: once
+            tag = (item["kind"], item.get("seq", id(item)))
+            if tag not in seen:
+                seen.add(tag)
+                unique.append(item)
+        return sorted(unique, key=lambda e: (e["time"], e.get("seq", 0)))

@@ -1,0 +1,77 @@
+"""Lifecycle vocabulary: what can happen to a code, in GS1 EPCIS 2.0 terms.
+
+Each action maps to a Core Business Vocabulary bizStep and disposition, and is
+allowed only from some states; an event that is not gets a clear error naming
+the code, its state and what would have been allowed. ``pack``/``unpack`` are
+EPCIS AggregationEvents (ADD/DELETE); the others are ObjectEvents.
+
+A code's *effective* state is the state set by the most recent event on the
+code itself or on any container it is packed in: shipping a pallet ships every
+case and unit on it without a record per child.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from enum import IntEnum
+
+
+class Status(IntEnum):
+    ISSUED = 0            # reserved and rendered; no event yet (nothing stored)
+    COMMISSIONED = 1
+    DECOMMISSIONED = 2
+    SHIPPED = 3
+    RECEIVED = 4
+    SOLD = 5
+    DISPENSED = 6
+    RECALLED = 7
+    DESTROYED = 8
+
+
+@dataclass(frozen=True)
+class Action:
+    name: str
+    biz_step: str                   # EPCIS CBV bizStep
+    disposition: str | None         # EPCIS CBV disposition it sets
+    allowed_from: frozenset
+    to: Status | None               # None: aggregation, the state is unchanged
+    epcis_type: str = "ObjectEvent"
+    epcis_action: str = "OBSERVE"
+
+
+_LIVE = frozenset({Status.COMMISSIONED, Status.RECEIVED})
+_ANY_BUT_DESTROYED = frozenset(set(Status) - {Status.DESTROYED})
+
+ACTIONS = {a.name: a for a in (
+    Action("commission", "commissioning", "active", frozenset({Status.ISSUED}),
+           Status.COMMISSIONED, epcis_action="ADD"),
+    Action("decommission", "decommissioning", "inactive",
+           frozenset({Status.ISSUED, Status.COMMISSIONED}), Status.DECOMMISSIONED,
+           epcis_action="DELETE"),
+    Action("pack", "packing", "in_progress", _LIVE, None, "AggregationEvent", "ADD"),
+    Action("unpack", "unpacking", "in_progress", _LIVE | {Status.RECALLED}, None,
+           "AggregationEvent", "DELETE"),
+    Action("ship", "shipping", "in_transit", _LIVE, Status.SHIPPED),
+    Action("receive", "receiving", "in_progress", frozenset({Status.SHIPPED}), Status.RECEIVED),
+    Action("sell", "retail_selling", "retail_sold", _LIVE, Status.SOLD),
+    Action("dispense", "dispensing", "dispensed", _LIVE, Status.DISPENSED),
+    Action("recall", "holding", "recalled", _ANY_BUT_DESTROYED - {Status.RECALLED},
+           Status.RECALLED),
+    Action("destroy", "destroying", "destroyed", _ANY_BUT_DESTROYED, Status.DESTROYED,
+           epcis_action="DELETE"),
+)}
+
+
+class EventError(ValueError):
+    """One event that cannot be applied; `reason` says why, `code` which code."""
+
+    def __init__(self, message, *, event_id=None, code=None):
+        super().__init__(message)
+        self.event_id = event_id
+        self.code = code
+
+
+def check_transition(action: Action, status: Status, code: str, event_id=None) -> None:
+    if status not in action.allowed_from:
+        allowed = ", ".join(s.name.lower() for s in sorted(action.allowed_from))
+        raise EventError(f"cannot {action.name} {code}: it is {status.name.lower()} "
+                         f"({action.name} needs {allowed})", event_id=event_id, code=code)

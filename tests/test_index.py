@@ -1,0 +1,209 @@
+"""The LMDB index: batch records, verdicts, lifecycle, scan log, history, imports."""
+import datetime as dt
+import json
+
+import pytest
+
+import tracecode
+from tracecode.index import IndexFull, Verdict, open_env, run_write
+
+DRUG = {"drug_id": "8177322"}
+SSCC = "(00)106141411234567897"
+
+
+@pytest.fixture
+def d(tmp_path):
+    dd = tracecode.init(tmp_path / "data")
+    yield dd
+    dd.close()
+
+
+def issue(d, count=100, **details):
+    b = d.issue("cn-drug-20", DRUG, count, **details)
+    return b, [c.decode() for c in b.codes()]
+
+
+def ok(results):
+    assert all(r["ok"] for r in results), results
+    return results
+
+
+def test_issuing_stores_one_record_per_batch(d):
+    b1, _ = issue(d, 1000, lot="L1", expiry="20281231", line="line-3", requester="factory-a")
+    b2, _ = issue(d, 10_000_000)  # ten million codes, one record
+    assert (b1.id, b1.start, b2.id, b2.start) == (1, 0, 2, 1000)
+    batches = d.index.batches.list()
+    assert [(r.id, r.start, r.count, r.lot, r.line) for r in batches] == [
+        (1, 0, 1000, "L1", "line-3"), (2, 1000, 10_000_000, None, None)]
+    with d.index.env.begin() as txn:
+        entries = sum(txn.stat(db)["entries"] for db in (d.index.batches.records, d.index.batches.ranges))
+    assert entries == 4
+    assert d.index.env.info()["last_pgno"] < 50  # no per-code storage
+
+
+def test_verdicts_follow_the_lifecycle(d):
+    b, codes = issue(d, lot="L1", expiry="20281231")
+    a = d.verify(codes[0])
+    assert a.verdict == Verdict.NOT_COMMISSIONED and a.batch == b.id and a.lot == "L1"
+    ok(d.apply([{"id": "c1", "action": "commission", "codes": codes[:20]}]))
+    a = d.verify(codes[0])
+    assert (a.verdict, a.status, a.product, a.expiry) == (Verdict.GENUINE, "commissioned", DRUG, "20281231")
+    ok(d.apply([{"id": "s1", "action": "sell", "codes": [codes[1]]},
+                {"id": "x1", "action": "destroy", "codes": [codes[2]]},
+                {"id": "r1", "action": "recall", "codes": [codes[3]]},
+                {"id": "d1", "action": "decommission", "codes": [codes[30]]}]))
+    assert d.verify(codes[1]).verdict == Verdict.ALREADY_SOLD
+    assert d.verify(codes[2]).verdict == Verdict.DESTROYED
+    assert d.verify(codes[3]).verdict == Verdict.RECALLED
+    assert d.verify(codes[30]).verdict == Verdict.UNKNOWN
+    assert d.verify(codes[4], today=dt.date(2029, 1, 1)).verdict == Verdict.EXPIRED
+
+
+def test_unknown_codes(d):
+    _, codes = issue(d, 10)
+    assert d.verify("81773220000000000002").verdict == Verdict.UNKNOWN  # bad check digit
+    later = d.issuer("cn-drug-20", DRUG).codes(10, 1)[0].decode()  # valid, never issued
+    a = d.verify(later)
+    assert a.verdict == Verdict.UNKNOWN and a.reasons == ["never issued"]
+    assert d.verify("junk").reasons == ["unreadable: WRONG_LENGTH"]
+
+
+def test_illegal_moves_are_refused_with_reasons(d):
+    _, codes = issue(d, 10)
+    res = d.apply([{"id": "a", "action": "ship", "codes": [codes[0]]},
+                   {"id": "b", "action": "commission", "codes": [codes[1], "81773220000000000002"]},
+                   {"id": "c", "action": "teleport", "codes": [codes[2]]},
+                   {"id": "d", "action": "commission", "codes": [codes[3]]},
+                   {"id": "d", "action": "commission", "codes": [codes[4]]},
+                   {"action": "commission", "codes": [codes[5]]}])
+    assert [r["ok"] for r in res] == [False, False, False, True, False, False]
+    assert "it is issued (ship needs commissioned, received)" in res[0]["error"]
+    assert "unknown code" in res[1]["error"]
+    assert "unknown action" in res[2]["error"]
+    assert "duplicate event id" in res[4]["error"]
+    assert "needs an id" in res[5]["error"]
+    # event b was refused whole: its valid code stayed uncommissioned
+    assert d.verify(codes[1]).verdict == Verdict.NOT_COMMISSIONED
+
+
+def test_atomic_calls_refuse_everything_or_nothing(d):
+    _, codes = issue(d, 10)
+    res = d.apply([{"id": "a", "action": "commission", "codes": codes[:5]},
+                   {"id": "b", "action": "sell", "codes": [codes[9]]}], atomic=True)
+    assert [r["ok"] for r in res] == [False, False]
+    assert "another event" in res[0]["error"]
+    assert d.verify(codes[0]).verdict == Verdict.NOT_COMMISSIONED
+    ok(d.apply([{"id": "a", "action": "commission", "codes": codes[:5]}], atomic=True))
+
+
+def test_aggregation_applies_to_everything_inside(d):
+    _, codes = issue(d, 20)
+    ok(d.apply([{"id": "c", "action": "commission", "codes": codes}]))
+    case = codes[19]
+    ok(d.apply([{"id": "p1", "action": "pack", "codes": codes[:10], "parent": case},
+                {"id": "p2", "action": "pack", "codes": [case], "parent": SSCC},
+                {"id": "ship", "action": "ship", "codes": [SSCC]}]))
+    assert d.verify(codes[3]).status == "shipped"  # unit < case < pallet
+    assert d.verify(codes[15]).status == "commissioned"
+    res = d.apply([{"id": "again", "action": "pack", "codes": [codes[3]], "parent": codes[18]}])
+    assert not res[0]["ok"]
+    ok(d.apply([{"id": "recv", "action": "receive", "codes": [SSCC]},
+                {"id": "u", "action": "unpack", "codes": [codes[3]], "parent": case},
+                {"id": "sell", "action": "sell", "codes": [codes[3]]}]))
+    assert d.verify(codes[3]).verdict == Verdict.ALREADY_SOLD
+    assert d.verify(codes[4]).status == "received"
+    with d.index.env.begin() as txn:  # no record per child for the pallet's events
+        assert txn.get(tracecode.index.index.code_key("cn-drug-20", codes[5]),
+                       db=d.index.db_state)[0] == 1  # still its own commissioned record
+
+
+def test_recall_by_lot_and_by_batch(d):
+    b1, c1 = issue(d, 10, lot="L1")
+    b2, c2 = issue(d, 10, lot="L2")
+    b3, c3 = issue(d, 10, lot="L3")
+    ok(d.apply([{"id": "c", "action": "commission", "codes": c1 + c2 + c3}]))
+    ok(d.apply([{"id": "r1", "action": "recall", "scheme": "cn-drug-20", "product": DRUG, "lot": "L2"},
+                {"id": "r2", "action": "recall", "batch": b3.id}]))
+    assert [d.verify(c[0]).verdict for c in (c1, c2, c3)] == [
+        Verdict.GENUINE, Verdict.RECALLED, Verdict.RECALLED]
+    ok(d.apply([{"id": "x", "action": "destroy", "codes": [c2[1]]}]))
+    assert d.verify(c2[1]).verdict == Verdict.DESTROYED
+
+
+def test_bulk_commissioning(d):
+    b, _ = issue(d, 200_000)
+    codes = [c.decode() for c in b.codes()]
+    res = d.apply([{"id": "line-3/0001", "action": "commission", "codes": codes}])
+    assert res[0]["ok"]
+    answers = d.verify_many(codes[::1000], record=False)
+    assert {a.verdict for a in answers} == {Verdict.GENUINE}
+
+
+def test_scans_are_logged_and_counted(d):
+    _, codes = issue(d, 10)
+    ok(d.apply([{"id": "c", "action": "commission", "codes": codes, "time": 1.0}]))
+    d.verify(codes[0], scanner="pda-1", place="Hangzhou", when=1000.0)
+    d.index.log.flush()
+    a = d.verify(codes[0], scanner="pda-2", place="Ningbo", when=2000.0)
+    assert (a.scan_count, a.first_scan_time, a.first_scan_place) == (2, 1000.0, "Hangzhou")
+    for when, p in ((3000.0, "Wenzhou"), (4000.0, "Shaoxing")):
+        d.index.log.flush()
+        a = d.verify(codes[0], place=p, when=when)
+    assert a.verdict == Verdict.SUSPICIOUS and "4 places" in a.reasons[0]
+    d.index.log.flush()
+    hist = d.history(codes[0])
+    assert [h["kind"] for h in hist] == ["event", "scan", "scan", "scan", "scan"]
+    assert hist[1]["place"] == "Hangzhou" and hist[1]["verdict"] == "GENUINE"
+
+
+def test_history_includes_the_containers(d):
+    _, codes = issue(d, 5)
+    ok(d.apply([{"id": "c", "action": "commission", "codes": codes, "time": 1.0},
+                {"id": "p", "action": "pack", "codes": codes[:2], "parent": SSCC, "time": 2.0},
+                {"id": "s", "action": "ship", "codes": [SSCC], "time": 3.0}]))
+    hist = d.history(codes[0])
+    assert [(h["action"], h["via"]) for h in hist] == [
+        ("commission", None), ("pack", None), ("ship", "sscc\x00106141411234567897")]
+    assert hist[0]["bizStep"] == "commissioning" and hist[2]["disposition"] == "in_transit"
+
+
+def test_imported_codes_verify_like_ours(d, tmp_path):
+    national = ["201403270000200101860785", "201403270000200101860786"]
+    path = tmp_path / "vet.txt"
+    path.write_text("\n".join(national) + "\n")
+    with open(path) as f:
+        n = d.index.import_codes(f, product={"name": "阿莫西林"}, approval_number="兽药字(2015)010012345",
+                                 lot="B7", expiry="20301231")
+    assert n == 2
+    a = d.verify(national[0])
+    assert (a.verdict, a.lot, a.product) == (Verdict.GENUINE, "B7", {"name": "阿莫西林"})
+    assert "imported code" in a.reasons
+    assert d.verify("201403270000200101860787").verdict == Verdict.UNKNOWN
+    ok(d.apply([{"id": "r", "action": "recall", "codes": [national[1]]}]))
+    assert d.verify(national[1]).verdict == Verdict.RECALLED
+
+
+def test_a_full_map_is_a_clear_error_and_changes_nothing(tmp_path):
+    env = open_env(tmp_path / "small", map_size=64 * 4096, map_limit=128 * 4096)
+    db = env.open_db(b"x")
+    run_write(env, lambda txn: txn.put(b"a", b"1", db=db))
+    with pytest.raises(IndexFull, match="map limit"):
+        run_write(env, lambda txn: [txn.put(b"k%08d" % i, b"v" * 200, db=db) for i in range(10_000)])
+    with env.begin(db=db) as txn:
+        assert txn.get(b"a") == b"1" and txn.stat(db)["entries"] == 1
+    grown = open_env(tmp_path / "grow", map_size=64 * 4096)
+    gdb = grown.open_db(b"x")
+    run_write(grown, lambda txn: [txn.put(b"k%08d" % i, b"v" * 200, db=gdb) for i in range(10_000)])
+    assert grown.info()["map_size"] > 64 * 4096
+
+
+def test_batch_records_survive_reopen(tmp_path):
+    path = tmp_path / "d"
+    with tracecode.init(path) as d:
+        b, codes = issue(d, 50, lot="L9")
+        ok(d.apply([{"id": "c", "action": "commission", "codes": codes}]))
+        d.verify(codes[0], place="here")
+    with tracecode.open(path) as d:
+        a = d.verify(codes[0])
+        assert (a.verdict, a.lot, a.scan_count, a.first_scan_place) == (Verdict.GENUINE, "L9", 2, "here")
+        assert json.loads(json.dumps(d.history(codes[0])))  # plain data
