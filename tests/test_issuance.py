@@ -114,3 +114,32 @@ def test_bad_render_and_attributes_are_refused():
         issuer("cn-drug-20").codes(0, 1, render="dl")
     with pytest.raises(InvalidComponent, match="no attribute field 'colour'"):
         issuer("gs1-sgtin").codes(0, 1, attributes={"colour": "red"})
+
+
+def test_one_issuer_shared_by_threads_gives_the_same_codes():
+    """FF1 scratch is shared and the GIL is released mid-chunk: the lock keeps threads apart."""
+    import threading
+    iss = issuer("cn-drug-20")
+    ref = {s: iss.codes(s, 100_000) for s in (0, 1_000_000)}
+    bad = []
+
+    def work(s):
+        for _ in range(5):
+            if not np.array_equal(iss.codes(s, 100_000), ref[s]):
+                bad.append(s)
+            c, good = iss.counters(ref[s])
+            if not (good.all() and (c == np.arange(s, s + 100_000)).all()):
+                bad.append(-s)
+    threads = [threading.Thread(target=work, args=(s,)) for s in (0, 1_000_000, 0)]
+    [t.start() for t in threads]
+    [t.join() for t in threads]
+    assert bad == []
+
+
+def test_ff1_refuses_a_wrong_out_buffer():
+    from tracecode.fpe.ff1 import FF1
+    f = FF1(bytes(16), b"", 10, 12)
+    with pytest.raises(ValueError, match="out must be"):
+        f.encrypt_counters(0, 200_000, out=np.empty(1, "S12"))
+    with pytest.raises(ValueError, match="chunk"):
+        FF1(bytes(16), b"", 10, 10, chunk=2**60 + 1)

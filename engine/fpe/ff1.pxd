@@ -16,6 +16,7 @@ cdef class FF1:
     # block_i = chain XOR (T-tail || i || 0...), so each code only XORs NUM(B).
     cdef uint64_t round_hi[10], round_lo[10]
     cdef object _ecb                  # cryptography AES-ECB encryptor
+    cdef object _lock                 # guards the scratch below
     # Scratch for one chunk, reused across calls (FF1 objects are not thread-safe).
     cdef Py_ssize_t cap
     cdef bint narrow                  # A, B held as uint64_t (else u128)

@@ -17,6 +17,7 @@ Numerals are integers internally: a string of n numerals is the pair
 (NUM(A), NUM(B)), never an array of digits, so a round is one modular addition.
 """
 import sys
+import threading
 
 import numpy as np
 from cryptography.hazmat.primitives.ciphers import Cipher, algorithms, modes
@@ -35,6 +36,7 @@ if sys.byteorder != "little":  # the block packing below writes big-endian via b
 MIN_DOMAIN = 1_000_000          # NIST SP 800-38G: radix**minlen >= 1,000,000
 MAX_TWEAK = 4096                # bytes; NIST leaves maxTlen to the implementation
 DEFAULT_CHUNK = 8192            # codes per AES call: fits L2 with all scratch
+MAX_CHUNK = 1 << 20
 _ROUNDS = 10
 _U64_MAX = (1 << 64) - 1
 DEFAULT_ALPHABET = "0123456789abcdefghijklmnopqrstuvwxyz"
@@ -253,8 +255,8 @@ cdef class FF1:
         tweak = bytes(tweak)
         if len(key) not in (16, 24, 32):
             raise ValueError(f"FF1 key must be 16, 24 or 32 bytes (AES-128/192/256), got {len(key)} bytes")
-        if not 2 <= radix <= 256:
-            raise DomainError(f"radix must be between 2 and 256, got {radix}")
+        if not 2 <= radix <= 255:  # 255 marks "not a numeral" in the byte tables
+            raise DomainError(f"radix must be between 2 and 255, got {radix}")
         if length < 2:
             raise DomainError(f"FF1 needs at least 2 numerals, got {length}")
         R = <object>radix  # Python ints: powers below exceed 64 bits
@@ -264,8 +266,8 @@ cdef class FF1:
                 f"NIST SP 800-38G minimum of {MIN_DOMAIN:,}; use more numerals or a larger alphabet")
         if len(tweak) > MAX_TWEAK:
             raise DomainError(f"tweak is {len(tweak)} bytes; at most {MAX_TWEAK} are allowed")
-        if chunk < 1:
-            raise ValueError("chunk must be positive")
+        if not 1 <= chunk <= MAX_CHUNK:
+            raise ValueError(f"chunk must be between 1 and {MAX_CHUNK:,}")
 
         self.radix = radix
         self.length = length
@@ -293,6 +295,7 @@ cdef class FF1:
         self.narrow = mv < (1 << 63)  # then A + r < 2 * radix**v fits 64 bits too
 
         self._ecb = Cipher(algorithms.AES(key), modes.ECB()).encryptor()
+        self._lock = threading.Lock()
         self._precompute(tweak)
         self._reserve(chunk)
 
@@ -317,6 +320,8 @@ cdef class FF1:
     cdef int _reserve(self, Py_ssize_t count) except -1:
         if count <= self.cap:
             return 0
+        if count > MAX_CHUNK:
+            raise ValueError(f"at most {MAX_CHUNK:,} codes per chunk")
         self._free()
         self.A = malloc(count * sizeof(u128))
         self.B = malloc(count * sizeof(u128))
@@ -325,9 +330,9 @@ cdef class FF1:
         if self.A == NULL or self.B == NULL or self.blocks == NULL or self.macs == NULL:
             self._free()
             raise MemoryError()
-        self.cap = count
         self._blocks_mv = <uint8_t[:count * 16]>self.blocks
         self._macs_mv = <uint8_t[:count * 16 + 16]>self.macs
+        self.cap = count  # last: a failure above leaves no half-built scratch in use
         return 0
 
     cdef _free(self):
@@ -430,26 +435,30 @@ cdef class FF1:
 
     # -- C-level entry points ---------------------------------------------------
 
+    # The scratch buffers are shared and the GIL is released inside a chunk, so
+    # every use of them holds the object's lock: issuers are shared between threads.
     cdef int encrypt_counters_into(self, uint64_t start, Py_ssize_t count,
                                    uint8_t *dst, Py_ssize_t stride) except -1:
         """Write the serials of counters start .. start+count-1 to dst rows."""
-        self._reserve(count)
-        self._load_counters(start, NULL, count)
-        self._rounds(count, False)
-        with nogil:
-            self._store_numerals(dst, stride, count)
+        with self._lock:
+            self._reserve(count)
+            self._load_counters(start, NULL, count)
+            self._rounds(count, False)
+            with nogil:
+                self._store_numerals(dst, stride, count)
         return 0
 
     cdef int decrypt_numerals_into(self, const uint8_t *src, Py_ssize_t stride,
                                    Py_ssize_t count, uint64_t *counters,
                                    uint8_t *ok) except -1:
         """Recover counters from serial rows; ok[j] = 0 for a malformed serial."""
-        self._reserve(count)
-        with nogil:
-            self._load_numerals(src, stride, count, ok)
-        self._rounds(count, True)
-        with nogil:
-            self._store_counters(counters, ok, count)
+        with self._lock:
+            self._reserve(count)
+            with nogil:
+                self._load_numerals(src, stride, count, ok)
+            self._rounds(count, True)
+            with nogil:
+                self._store_counters(counters, ok, count)
         return 0
 
     # -- Python API -------------------------------------------------------------
@@ -468,9 +477,10 @@ cdef class FF1:
         cdef uint8_t ok
         raw = bytearray(self._string(numerals))
         cdef uint8_t[::1] buf = raw
-        self._load_numerals(&buf[0], self.length, 1, &ok)
-        self._rounds(1, decrypt)
-        self._store_numerals(&buf[0], self.length, 1)
+        with self._lock:
+            self._load_numerals(&buf[0], self.length, 1, &ok)
+            self._rounds(1, decrypt)
+            self._store_numerals(&buf[0], self.length, 1)
         out = bytes(raw)
         return out.decode("ascii") if isinstance(numerals, str) else out
 
@@ -490,7 +500,12 @@ cdef class FF1:
             raise DomainError(f"counters up to {start + count - 1} exceed the domain {self.domain}")
         if out is None:
             out = np.empty(count, dtype=f"S{self.length}")
-        cdef uint8_t[:, ::1] rows = out.view(np.uint8).reshape(len(out), self.length)
+        elif (not isinstance(out, np.ndarray) or out.dtype != np.dtype(f"S{self.length}")
+              or out.shape != (count,) or not out.flags.c_contiguous or not out.flags.writeable):
+            raise ValueError(f"out must be a writeable contiguous S{self.length} array of {count} serials")
+        if count == 0:
+            return out
+        cdef uint8_t[:, ::1] rows = out.view(np.uint8).reshape(count, self.length)
         cdef Py_ssize_t off, k
         for off in range(0, count, self.cap):
             k = min(self.cap, count - off)

@@ -29,6 +29,8 @@ def fill(FF1 ff1, CheckSystem check, const uint8_t[::1] template, Py_ssize_t ser
         raise ValueError("check slot outside the row")
     if rows == 0:
         return
+    if start + <object>rows > ff1.domain:
+        raise ValueError(f"counters up to {start + rows - 1} exceed the FF1 domain {ff1.domain}")
     for off in range(0, rows, chunk):
         k = min(chunk, rows - off)
         with nogil:
