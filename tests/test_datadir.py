@@ -61,9 +61,9 @@ def test_capacity_counts_across_batches(tmp_path):
         prod = {"date": "20140327", "enterprise": "00002"}
         d.issue("cn-vet-24", prod, 999_000)
         with pytest.raises(CapacityExceeded) as exc:
-            d.issue("cn-vet-24", prod, 1001)
-        assert exc.value.remaining == 1000
-        assert d.issue("cn-vet-24", prod, 1000).start == 999_000
+            d.issue("cn-vet-24", prod, 1000)
+        assert exc.value.remaining == 999
+        assert d.issue("cn-vet-24", prod, 999).start == 999_000
 
 
 RESERVER = """

@@ -67,10 +67,10 @@ def test_serials_look_random():
 
 def test_capacity_is_enforced_with_the_remaining_count():
     iss = issuer("cn-vet-24")  # 10 FF1 digits: 10**6 codes per enterprise and day
-    assert iss.capacity == 1_000_000
-    iss.codes(999_990, 10)
+    assert iss.capacity == 999_999  # strictly below 1 in 10,000
+    iss.codes(999_989, 10)
     with pytest.raises(CapacityExceeded) as exc:
-        iss.codes(999_990, 11)
+        iss.codes(999_989, 11)
     assert exc.value.remaining == 10 and "10 remain" in str(exc.value)
 
 

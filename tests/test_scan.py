@@ -333,3 +333,33 @@ def test_module_level_parse_uses_builtin_schemes():
 def test_hri_values_may_hold_parentheses():
     s = PARSER.parse("(01)09521234543213(10)A(1)B(21)S(2)")
     assert s.ais == {"01": "09521234543213", "10": "A(1)B", "21": "S(2)"}
+
+
+def test_review_cases():
+    # Digital Link faults point into the URL, not into a scratch copy
+    e = fault_of("https://example.com/01/09521234543213/17/261331")
+    assert e.fault == Fault.INVALID_DATE and e.position == 41
+    # GTIN-13 in a Digital Link path is padded to 14 digits, as biip does
+    s = PARSER.parse("https://example.com/01/9521234543213/21/1")
+    assert s.ais["01"] == "09521234543213" == _biip_fields("https://example.com/01/9521234543213/21/1")["01"]
+    # unseparated element strings whose length happens to be a national scheme's
+    for text in ("01095212345432131012", "010952123454321321123456",
+                 "01095212345432132112345678901234"):
+        assert PARSER.parse(text).ais == _biip_fields(text), text
+    # repeated separators are harmless
+    assert PARSER.parse("]d20109521234543213\x1d\x1d21123").ais == {"01": "09521234543213", "21": "123"}
+    # the code may end a trace URL's path, before its query
+    _, (code,) = issued("cn-pesticide-32", count=1)
+    assert PARSER.parse(f"https://www.icama.cn/q/{code}?from=qr").code == code
+    # line-separated QR fields
+    _, (vet,) = issued("cn-vet-24", count=1)
+    s = PARSER.parse(f"{vet}\n产品\n兽药字(2015)010012345\n公司\n0571")
+    assert s.extra["approval_number"] == "兽药字(2015)010012345"
+
+
+def test_hri_render_refuses_ambiguous_values():
+    iss = Issuer(schemes.get("gs1-sgtin"), PRODUCTS["gs1-sgtin"], MASTER)
+    with pytest.raises(ValueError, match="ambiguous"):
+        iss.codes(0, 1, "hri", {"lot": "A(21)B"})
+    text = iss.codes(0, 1, "element", {"lot": "A(21)B"})[0].decode()
+    assert PARSER.parse(text).fields["lot"] == "A(21)B"

@@ -28,8 +28,8 @@ def test_builtins_match_the_national_layouts():
 
 
 def test_capacity_is_the_guessing_bound():
-    assert schemes.get("cn-drug-20").capacity == 10**12 // 10_000
-    assert schemes.get("generic").capacity == 36**12 // 10_000
+    assert schemes.get("cn-drug-20").capacity == (10**12 - 1) // 10_000 == 99_999_999
+    assert schemes.get("generic").capacity == (36**12 - 1) // 10_000
 
 
 def test_product_values_are_validated_with_field_names():

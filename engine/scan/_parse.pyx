@@ -19,7 +19,7 @@ Faults carry a position in the normalised scan and, for a bare code, the
 scheme field (its index) or, for GS1, the AI.
 """
 from libc.stdint cimport int16_t, int32_t, uint8_t
-from libc.string cimport memchr, memcpy, memset
+from libc.string cimport memchr, memcpy, memmove, memset
 
 from tracecode.checks.kernels cimport calc_fn
 from tracecode.checks._systems cimport CheckSystem
@@ -269,30 +269,35 @@ cdef inline bint _date_ok(const uint8_t *v) noexcept nogil:
 
 
 cdef int _add_ai(const parser_t *P, scan_t *o, const uint8_t *s, int ai, int ai_digits,
-                 int start, int length, int base) noexcept nogil:
-    """Record AI `ai` with value s[start:start+length]; validate it. 1 on a fault."""
+                 int start, int length, int base, int src=-1) noexcept nogil:
+    """Record AI `ai` with value s[start:start+length]; validate it. 1 on a fault.
+
+    `src`: where the value is in the scan when `start` points to a decoded copy
+    (Digital Link), so faults name a position the user can see."""
     cdef int k, prefix
     cdef const uint8_t *v = s + start
+    if src < 0:
+        src = start
     prefix = ai
     while prefix >= 100:
         prefix //= 10
     for k in range(o.nais):
         if o.ai[k] == ai:
-            _fail(o, DUPLICATE_AI, base + start - ai_digits, ai)
+            _fail(o, DUPLICATE_AI, base + src - ai_digits, ai)
             return 1
     if o.nais == MAX_AIS:
-        _fail(o, TOO_LONG, base + start, ai)
+        _fail(o, TOO_LONG, base + src, ai)
         return 1
     if length == 0 or length > tc_ai_table[prefix].data_len or \
             (tc_ai_table[prefix].predefined and length != tc_ai_table[prefix].data_len):
-        _fail(o, BAD_AI_VALUE, base + start, ai)
+        _fail(o, BAD_AI_VALUE, base + src, ai)
         return 1
     for k in range(length):
         if (tc_ai_table[prefix].numeric and not _digit(v[k])) or not P.gs1_x[v[k]]:
-            _fail(o, BAD_AI_VALUE, base + start + k, ai)
+            _fail(o, BAD_AI_VALUE, base + src + k, ai)
             return 1
     if 11 <= ai <= 19 and not _date_ok(v):
-        _fail(o, INVALID_DATE, base + start, ai)
+        _fail(o, INVALID_DATE, base + src, ai)
         return 1
     o.ai[o.nais] = <int16_t>ai
     o.ai_start[o.nais] = <int16_t>(base + start)
@@ -349,7 +354,7 @@ cdef void _element(const parser_t *P, const uint8_t *s, Py_ssize_t n, int base,
         if _add_ai(P, o, s, ai, d, <int>i, length, base):
             return
         i += length
-        if i < n and s[i] == GS:
+        while i < n and s[i] == GS:  # one separator, or several: harmless
             i += 1
 
 
@@ -423,7 +428,7 @@ cdef void _url(const parser_t *P, uint8_t *s, Py_ssize_t n, int base, scan_t *o)
     """A GS1 Digital Link (key AI 01 or 00 in the path, qualifiers after it,
     attributes in the query) or, failing that, a trace URL ending in a code."""
     cdef Py_ssize_t i = 0, path, qry, end, a, b, c, d2, m
-    cdef int ai = 0, dg = 0, found = 0
+    cdef int ai = 0, dg = 0, found = 0, k
     # Decoded values go to the scratch area past the normalised text (the
     # text itself stays as scanned); spans there are still relative to s.
     cdef Py_ssize_t dec = DECODED_AT - base, used = 0
@@ -473,7 +478,11 @@ cdef void _url(const parser_t *P, uint8_t *s, Py_ssize_t n, int base, scan_t *o)
             _fail(o, BAD_AI_VALUE, base + c - m - 1, ai)
             o.form = DIGITAL_LINK
             return
-        if _add_ai(P, o, s, ai, dg, <int>(dec + used), <int>m, base):
+        if ai == 1 and (m == 8 or m == 12 or m == 13):  # GTIN-8/12/13: pad to 14 digits
+            memmove(s + dec + used + 14 - m, s + dec + used, m)
+            memset(s + dec + used, 48, 14 - m)
+            m = 14
+        if _add_ai(P, o, s, ai, dg, <int>(dec + used), <int>m, base, <int>c):
             o.form = DIGITAL_LINK
             return
         used += m
@@ -494,24 +503,29 @@ cdef void _url(const parser_t *P, uint8_t *s, Py_ssize_t n, int base, scan_t *o)
                 if m < 0:
                     _fail(o, BAD_AI_VALUE, base + c + 1, ai)
                     return
-                if _add_ai(P, o, s, ai, dg, <int>(dec + used), <int>m, base):
+                if _add_ai(P, o, s, ai, dg, <int>(dec + used), <int>m, base, <int>(c + 1)):
                     return
                 used += m
             a = b + 1
         return
-    # Not a Digital Link: the code is the last run of letters and digits.
+    # Not a Digital Link: the code is the last run of letters and digits of the
+    # URL (…?code=<code>) or, failing that, of its path (…/<code>?from=qr).
     o.form = URL
-    b = end
-    a = b
-    while a > path and (_digit(s[a - 1]) or 65 <= _upper(s[a - 1]) <= 90):
-        a -= 1
-    if a == b:
-        _fail(o, UNKNOWN_FORMAT, base + b, -1)
-        return
-    _match_bare(P, s + a, b - a, base + <int>a, o)
-    if o.fault == OK or o.fault != WRONG_LENGTH:
-        return
-    _fail(o, UNKNOWN_FORMAT, base + <int>a, -1)
+    cdef Py_ssize_t ends[2]
+    ends[0] = end
+    ends[1] = qry
+    for k in range(2):
+        b = ends[k]
+        a = b
+        while a > path and (_digit(s[a - 1]) or 65 <= _upper(s[a - 1]) <= 90):
+            a -= 1
+        if a == b:
+            continue
+        _match_bare(P, s + a, b - a, base + <int>a, o)
+        if o.fault != WRONG_LENGTH:
+            return
+        o.fault = OK
+    _fail(o, UNKNOWN_FORMAT, base + <int>path, -1)
 
 
 cdef void _resolve_gs1(const parser_t *P, const uint8_t *s, scan_t *o) noexcept nogil:
@@ -548,11 +562,7 @@ cdef void _resolve_gs1(const parser_t *P, const uint8_t *s, scan_t *o) noexcept 
 
 # -- one scan ------------------------------------------------------------------------
 
-cdef void _parse_one(const parser_t *P, const uint8_t *src, Py_ssize_t n, uint8_t *norm,
-                     scan_t *o) noexcept nogil:
-    cdef Py_ssize_t m, i, base = 0
-    cdef uint8_t *s
-    cdef bint gs1 = False
+cdef inline void _reset(scan_t *o) noexcept nogil:
     o.fault = OK
     o.form = NO_FORM
     o.scheme = -1
@@ -562,6 +572,15 @@ cdef void _parse_one(const parser_t *P, const uint8_t *src, Py_ssize_t n, uint8_
     o.code_len = 0
     o.norm_len = 0
     o.first_sep = -1
+
+
+cdef void _parse_one(const parser_t *P, const uint8_t *src, Py_ssize_t n, uint8_t *norm,
+                     scan_t *o) noexcept nogil:
+    cdef Py_ssize_t m, i, base = 0
+    cdef uint8_t *s
+    cdef bint gs1 = False
+    cdef scan_t trial
+    _reset(o)
     if n > MAX_SCAN:
         _fail(o, TOO_LONG, MAX_SCAN, -1)
         return
@@ -601,15 +620,21 @@ cdef void _parse_one(const parser_t *P, const uint8_t *src, Py_ssize_t n, uint8_
                 return
         o.form = BARE
         _match_bare(P, s, m, <int>base, o)
-        # No scheme is this long and it starts with AI 00, 01 or 02 (SSCC,
-        # GTIN): an element string sent without a symbology identifier or GS.
-        # (Other leading AIs are not guessed at: "8177..." would read as AI 8177.)
-        if o.fault != WRONG_LENGTH or m < 16 or s[0] != 48 or not (48 <= s[1] <= 50):
+        # Not a bare code, and it starts with AI 00, 01 or 02 (SSCC, GTIN): an
+        # element string sent without a symbology identifier or GS. It wins if
+        # it reads cleanly (GTIN check digit included); its own fault is
+        # reported only when no scheme had this length. Other leading AIs are
+        # not guessed at: "8177..." would read as AI 8177.
+        if o.fault == OK or m < 16 or s[0] != 48 or not (48 <= s[1] <= 50):
             return
-        o.fault = OK
-        o.position = -1
-        o.field = -1
-        _element(P, s, m, <int>base, o)
+        _reset(&trial)
+        _element(P, s, m, <int>base, &trial)
+        if trial.fault == OK:
+            _resolve_gs1(P, norm, &trial)
+        if trial.fault == OK or o.fault == WRONG_LENGTH:
+            trial.norm_len = o.norm_len
+            memcpy(o, &trial, sizeof(scan_t))
+        return
     if o.fault == OK:
         _resolve_gs1(P, norm, o)
 

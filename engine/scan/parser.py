@@ -213,7 +213,8 @@ class ScanParser:
             fields.update({by_ai[a]: v for a, v in ais.items() if a in by_ai})
         extra = {}
         if form == "qr-fields":
-            parts = [p.strip() for p in shown[first_sep + 1:].replace(";", ",").split(",")]
+            rest = shown[first_sep + 1:].replace(";", ",").replace("\r\n", ",").replace("\n", ",")
+            parts = [p.strip() for p in rest.replace("\r", ",").split(",")]
             extra = dict(zip(VET_QR_FIELDS, parts)) if len(parts) == 4 else {"rest": parts}
         return Scan(text=shown, form=form, scheme=scheme.name if scheme else None, code=code,
                     fields=fields, ais=ais, extra=extra, check_ok=True,

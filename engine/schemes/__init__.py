@@ -4,8 +4,8 @@
 >>> drug = schemes.get("cn-drug-20")
 >>> drug.length, [f.name for f in drug.code_fields]
 (20, ['drug_id', 'serial', 'check'])
->>> drug.capacity  # codes per drug identifier under the 1/10,000 guessing bound
-100000000
+>>> drug.capacity  # codes per drug identifier, guessing odds strictly below 1/10,000
+99999999
 >>> drug.validate("81773220000000000001")
 '81773220000000000001'
 >>> drug.is_valid("81773220000000000007")

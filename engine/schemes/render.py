@@ -11,6 +11,7 @@ parenthesised human-readable form) and ``dl`` (a GS1 Digital Link URI).
 """
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from urllib.parse import quote
 
@@ -29,6 +30,7 @@ def predefined_length(ai: str) -> bool:
     return ai[:2] in PREDEFINED_LENGTH_PREFIXES
 # GS1 Digital Link: key qualifiers of a GTIN, in path order.
 DL_QUALIFIERS = ("22", "10", "21")
+_AI_IN_PARENS = re.compile(r"\(\d{2,4}\)")
 SERIAL_SLOT = "~"  # marks the serial in a GS1 template; overwritten per code
 
 
@@ -78,6 +80,10 @@ def render(scheme: Scheme, product: dict, attributes: dict, serial: str, check: 
             parts.append(f.ai + v + ("" if last or predefined_length(f.ai) else GS))
         return "".join(parts)
     if how == "hri":
+        for f, v in order:  # "(21)" inside a lot would read back as another AI
+            if _AI_IN_PARENS.search(v):
+                raise InvalidComponent(f"{f.name} {v!r} holds an (AI) pattern, which makes the "
+                                       f"human-readable form ambiguous; render element or dl")
         return "".join(f"({f.ai}){v}" for f, v in order)
     # Digital Link: primary key, then qualifiers in path order, the rest as query.
     by_ai = {f.ai: v for f, v in order}

@@ -51,6 +51,8 @@ class _AllowedTables(dict):
 
 
 _ALLOWED = _AllowedTables()
+MAX_FIELDS = 16         # the scan parser's C tables are sized by these two
+MAX_CODE_LENGTH = 40
 _NAME = re.compile(r"^[a-z][a-z0-9_-]{0,62}$")
 _FIELD_KEYS = {"name", "role", "length", "max_length", "alphabet", "choices", "date",
                "check", "system", "over", "ai", "description", "example"}
@@ -191,8 +193,9 @@ class Scheme:
 
     @property
     def capacity(self) -> int:
-        """Codes one product may ever receive: a guess hits with p < 1/10,000 (EU 2016/161 Art. 4)."""
-        return self.serial_domain // 10_000
+        """Codes one product may ever receive: a guess hits with p < 1/10,000 (EU 2016/161
+        Art. 4), strictly below, so one less than a ten-thousandth of the serial domain."""
+        return (self.serial_domain - 1) // 10_000
 
     # -- values --------------------------------------------------------------------
     def product_values(self, values: dict) -> dict:
@@ -239,7 +242,7 @@ class Scheme:
     @property
     def case_insensitive(self) -> bool:
         """Lower case may be read as upper case: no field's alphabet has lower case."""
-        return all(f.alphabet in (ALPHABETS["digits"], ALPHABETS["alnum"]) for f in self.code_fields)
+        return not any(ch.islower() for f in self.code_fields for ch in f.alphabet)
 
     def compact(self, code: str) -> str:
         """Strip whitespace and separators; upper-case where the alphabets allow."""
@@ -406,8 +409,9 @@ def scheme_from_dict(data: dict, source: str | None = None) -> Scheme:
         raise DefinitionError(
             f"{where}: serial {ser.name!r} has {domain:,} values; FF1 (NIST SP 800-38G) needs "
             f"at least 1,000,000")
-    if domain // 10_000 < 1:
-        raise DefinitionError(f"{where}: serial domain too small for the 1/10,000 guessing bound")
+    if len(fields) > MAX_FIELDS or sum(f.length for f in fields if f.role != "attribute") > MAX_CODE_LENGTH:
+        raise DefinitionError(f"{where}: at most {MAX_FIELDS} fields and {MAX_CODE_LENGTH} code "
+                              f"characters (the scan parser's limits)")
     checks_ = [f for f in fields if f.role == "check"]
     if len(checks_) > 1:
         raise DefinitionError(f"{where}: at most one check field")
@@ -430,6 +434,12 @@ def scheme_from_dict(data: dict, source: str | None = None) -> Scheme:
             raise DefinitionError(f"{where}: in a GS1 scheme every field needs an ai")
         if checks_:  # AI 21 defines no check character; the GTIN carries its own
             raise DefinitionError(f"{where}: a GS1 scheme has no per-code check field")
+        by_ai = {f.ai: f for f in fields}
+        gtin = by_ai.get("01")
+        if gtin is None or gtin.role != "product" or gtin.length != 14 or ser.ai != "21" \
+                or ser.length > 20 or any(f.role == "product" and f.ai != "01" for f in fields):
+            raise DefinitionError(f"{where}: a GS1 scheme is (01) GTIN-14 + (21) serial of at most "
+                                  f"20 characters, with attributes for other AIs")
     scheme = Scheme(name=name, title=head.get("title", name), fields=fields,
                     description=head.get("description", ""),
                     dl_base=head.get("dl_base", "https://id.gs1.org").rstrip("/"),
