@@ -136,10 +136,8 @@ class Index:
         for k in ("lot", "expiry"):
             if details.get(k) is None and k in attrs:
                 details[k] = attrs[k]
-        rec = self.batches.reserve(iss.scheme.name, iss.product_key, iss.product, count,
-                                   iss.capacity, attributes=attrs, **details)
-        self._tables.pop((iss.scheme.name, iss.product_key), None)
-        return rec
+        return self.batches.reserve(iss.scheme.name, iss.product_key, iss.product, count,
+                                    iss.capacity, attributes=attrs, **details)
 
     # -- imported codes ----------------------------------------------------------------------
     @staticmethod
@@ -173,10 +171,14 @@ class Index:
 
     # -- resolving codes ---------------------------------------------------------------------
     def _table(self, txn, scheme, product_key):
+        """A product's batch table, cached until its counter moves (other processes
+        issue into the same environment, so the counter is read in this txn)."""
         key = (scheme, product_key)
-        if key not in self._tables:
-            self._tables[key] = self.batches.table(txn, scheme, product_key)
-        return self._tables[key]
+        mark = txn.get(product_prefix(scheme, product_key)[:-1], db=self.batches.counters)
+        cached = self._tables.get(key)
+        if cached is None or cached[0] != mark:
+            cached = self._tables[key] = (mark, self.batches.table(txn, scheme, product_key))
+        return cached[1]
 
     def _resolve(self, txn, texts):
         """Parse texts; for each, its code key, batch id (0 none) and imported record.
