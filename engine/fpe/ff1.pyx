@@ -484,6 +484,16 @@ cdef class FF1:
         out = bytes(raw)
         return out.decode("ascii") if isinstance(numerals, str) else out
 
+    def decrypt_counter(self, const uint8_t[::1] serial):
+        """The counter of one serial (bytes of alphabet characters), or -1 if it is
+        malformed or beyond 64 bits: the single-scan verification path."""
+        cdef uint64_t counter
+        cdef uint8_t ok
+        if serial.shape[0] != self.length:
+            return -1
+        self.decrypt_numerals_into(&serial[0], self.length, 1, &counter, &ok)
+        return counter if ok else -1
+
     def encrypt(self, numerals):
         """Encrypt one numeral string (str or bytes of alphabet characters)."""
         return self._one(numerals, False)

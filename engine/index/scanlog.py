@@ -18,7 +18,23 @@ from .batches import u64
 from .env import run_write
 
 MAX_PENDING = 50_000
-_SEEN_HEAD = struct.Struct(">IQB")
+MAX_PLACES = 8          # distinct places remembered per code
+# seen record: scan count, first scan time, number of place hashes, the hashes,
+# then the first scan's place (UTF-8)
+_SEEN_HEAD = struct.Struct(">IdB")
+
+
+def pack_seen(count, places, first_time, first_place) -> bytes:
+    places = sorted(places)
+    return (_SEEN_HEAD.pack(count, first_time, len(places)) + struct.pack(f">{len(places)}I", *places)
+            + (first_place or "").encode())
+
+
+def unpack_seen(raw: bytes):
+    count, first_time, n = _SEEN_HEAD.unpack_from(raw)
+    places = set(struct.unpack_from(f">{n}I", raw, _SEEN_HEAD.size))
+    first_place = raw[_SEEN_HEAD.size + 4 * n:].decode() or None
+    return count, places, first_time, first_place
 
 
 class ScanLog:
@@ -72,24 +88,19 @@ class ScanLog:
             scans.put(u64(seq), json.dumps(rec, ensure_ascii=False).encode(), append=True)
             if key:
                 txn.put(key, u64(seq), db=ix.db_code_scans, dupdata=True)
-                self._seen(txn, key, seq, place)
+                self._seen(txn, key, when, place)
             seq += 1
         txn.put(b"next_scan", u64(seq), db=meta)
 
-    def _seen(self, txn, key, seq, place):
-        from .index import MAX_PLACES
+    def _seen(self, txn, key, when, place):
         raw = txn.get(key, db=self.index.db_seen)
         if raw is None:
-            count, first, places = 0, seq, []
+            count, places, first_time, first_place = 0, set(), when, place
         else:
-            count, first, n = _SEEN_HEAD.unpack_from(raw)
-            places = list(struct.unpack_from(f">{n}I", raw, _SEEN_HEAD.size))
-        if place is not None:
-            h = zlib.crc32(place.encode())
-            if h not in places and len(places) < MAX_PLACES:
-                places.append(h)
-        txn.put(key, _SEEN_HEAD.pack(count + 1, first, len(places))
-                + struct.pack(f">{len(places)}I", *places), db=self.index.db_seen)
+            count, places, first_time, first_place = unpack_seen(raw)
+        if place is not None and len(places) < MAX_PLACES:
+            places.add(zlib.crc32(place.encode()))
+        txn.put(key, pack_seen(count + 1, places, first_time, first_place), db=self.index.db_seen)
 
     def close(self) -> None:
         self._stop = True

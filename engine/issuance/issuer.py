@@ -40,6 +40,7 @@ class Issuer:
         self._ff1 = FF1(bytes(key), scheme.tweak(self.product), len(ser.alphabet), ser.length,
                         alphabet=ser.alphabet)
         self._check = scheme.check_system
+        self._serial_at = scheme.offset(ser.name)
 
     def __repr__(self):
         return f"Issuer({self.scheme.name!r}, {self.product!r})"
@@ -94,6 +95,12 @@ class Issuer:
             if progress is not None:
                 progress(off + k)
         return written
+
+    def counter(self, code: bytes) -> int | None:
+        """The counter of one bare code (bytes), None if its serial is malformed."""
+        at = self._serial_at
+        c = self._ff1.decrypt_counter(code[at:at + self._ff1.length])
+        return None if c < 0 else c
 
     def counters(self, codes) -> tuple[np.ndarray, np.ndarray]:
         """Counters of bare codes (``S{length}`` array): ``(counters, ok)``.

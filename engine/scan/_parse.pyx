@@ -704,6 +704,17 @@ cdef class ScanCore:
         self._keep.append(b)
         return <const uint8_t *><const char *>b
 
+    def parse_one(self, const uint8_t[::1] data):
+        """One scan without the numpy record: (fault, form, scheme, field, position, code).
+
+        The single-scan verification path; product field rules and counters are
+        the caller's (see ScanParser.parse_many for the bulk equivalent)."""
+        cdef uint8_t norm[MAX_SCAN * 3]
+        cdef scan_t o
+        cdef Py_ssize_t n = data.shape[0]
+        _parse_one(&self.P, &data[0] if n else NULL, n, norm, &o)
+        return o.fault, o.form, o.scheme, o.field, o.position, bytes(o.code[:o.code_len])
+
     def parse_packed(self, const uint8_t[::1] data, const long long[::1] offsets, bint detail=False,
                      out=None):
         """Parse scans data[offsets[i]:offsets[i+1]]; a SCAN_DTYPE record array

@@ -22,6 +22,7 @@ import json
 import re
 import tomllib
 from dataclasses import dataclass, field as _field
+from functools import cached_property
 from pathlib import Path
 
 import numpy as np
@@ -134,40 +135,40 @@ class Scheme:
     _by_name: dict = _field(default_factory=dict, repr=False, compare=False)
 
     # -- structure -------------------------------------------------------------
-    @property
+    @cached_property
     def code_fields(self) -> tuple[Field, ...]:
         return tuple(f for f in self.fields if f.role != "attribute")
 
-    @property
+    @cached_property
     def product_fields(self) -> tuple[Field, ...]:
         return tuple(f for f in self.fields if f.role == "product")
 
-    @property
+    @cached_property
     def attribute_fields(self) -> tuple[Field, ...]:
         return tuple(f for f in self.fields if f.role == "attribute")
 
-    @property
+    @cached_property
     def serial(self) -> Field:
         return next(f for f in self.fields if f.role == "serial")
 
-    @property
+    @cached_property
     def check(self) -> Field | None:
         return next((f for f in self.fields if f.role == "check"), None)
 
-    @property
+    @cached_property
     def check_system(self):
         return checks.get(self.check.system) if self.check else None
 
-    @property
+    @cached_property
     def length(self) -> int:
         """Characters in the bare code."""
         return sum(f.length for f in self.code_fields)
 
-    @property
+    @cached_property
     def is_gs1(self) -> bool:
         return any(f.ai for f in self.fields)
 
-    @property
+    @cached_property
     def renders(self) -> tuple[str, ...]:
         return ("bare", "element", "hri", "dl") if self.is_gs1 else ("bare",)
 
@@ -187,11 +188,11 @@ class Scheme:
         raise InvalidComponent(f"{name!r} is not a code field of {self.name!r}", field=name)
 
     # -- FF1 domain and the guessing bound ------------------------------------------
-    @property
+    @cached_property
     def serial_domain(self) -> int:
         return len(self.serial.alphabet) ** self.serial.length
 
-    @property
+    @cached_property
     def capacity(self) -> int:
         """Codes one product may ever receive: a guess hits with p < 1/10,000 (EU 2016/161
         Art. 4), strictly below, so one less than a ten-thousandth of the serial domain."""
@@ -239,7 +240,7 @@ class Scheme:
             pos += f.length
         return out
 
-    @property
+    @cached_property
     def case_insensitive(self) -> bool:
         """Lower case may be read as upper case: no field's alphabet has lower case."""
         return not any(ch.islower() for f in self.code_fields for ch in f.alphabet)
