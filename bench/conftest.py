@@ -39,7 +39,7 @@ def _rows(config):
                      "role": info.get("role", "engine"), "codes": info["codes"],
                      "median_s": median, "codes_per_s": info["codes"] / median if median else 0.0,
                      "note": info.get("note", "")})
-    for row in rows:
+    for row in rows:  # a group's first baseline is the one ratios are against
         base = [r for r in rows if r["group"] == row["group"] and r["role"] == "baseline"]
         row["ratio"] = row["codes_per_s"] / base[0]["codes_per_s"] if base else None
     return rows
@@ -52,7 +52,7 @@ def pytest_terminal_summary(terminalreporter, config):
     tr = terminalreporter
     tr.section("tracecode rates (codes per second; ratio to the baseline of the same group)")
     last = None
-    for r in sorted(rows, key=lambda r: (r["group"], r["role"] != "baseline", r["name"])):
+    for r in sorted(rows, key=lambda r: (r["group"], r["role"] != "baseline")):
         group = r["group"] if r["group"] != last else ""
         last = r["group"]
         ratio = f"{r['ratio']:8.1f}x" if r["ratio"] is not None else "        -"
