@@ -73,6 +73,64 @@ class Answer:
     scan_count: int = 0
 
 
+VERIFY_DTYPE = np.dtype([("verdict", "u1"), ("status", "u1"), ("fault", "u1"), ("batch", "u8"),
+                         ("seq", "u8"), ("scan_count", "u4"), ("places", "u1"),
+                         ("first_scan_time", "f8")])
+# verdict by effective status; COMMISSIONED, SHIPPED, RECEIVED are genuine
+_VERDICT_OF_STATUS = np.array([Verdict.NOT_COMMISSIONED, Verdict.GENUINE, Verdict.UNKNOWN,
+                               Verdict.GENUINE, Verdict.GENUINE, Verdict.ALREADY_SOLD,
+                               Verdict.ALREADY_SOLD, Verdict.RECALLED, Verdict.DESTROYED], np.uint8)
+
+
+class VerifyBatch:
+    """verify_many's result: numpy records (``records``: verdict, status, batch,
+    scan_count...) and, on demand, one Answer per scan (iterate, or index)."""
+
+    def __init__(self, index, parsed, keys, records, batches, imported, first_places):
+        self.records = records
+        self._index, self._parsed, self._keys = index, parsed, keys
+        self._batches, self._imported, self._first_places = batches, imported, first_places
+
+    def __len__(self):
+        return len(self.records)
+
+    @property
+    def verdicts(self) -> np.ndarray:
+        return self.records["verdict"]
+
+    def __iter__(self):
+        return (self[i] for i in range(len(self)))
+
+    def __getitem__(self, i) -> Answer:
+        r, p = self.records[i], self._parsed.records[i]
+        scheme = self._parsed.scheme_names[p["scheme"]] if p["scheme"] >= 0 else None
+        code = p["code"].decode() or None
+        verdict, status = Verdict(int(r["verdict"])), Status(int(r["status"]))
+        if self._keys[i] is None:
+            why = "never issued" if r["fault"] == Fault.OK else f"unreadable: {Fault(int(r['fault'])).name}"
+            return Answer(verdict, [why], scheme=scheme, code=code)
+        ans = Answer(verdict, [], scheme=scheme, code=code, batch=int(r["batch"]) or None,
+                     status=status.name.lower(), scan_count=int(r["scan_count"]))
+        batch = self._batches.get(int(r["batch"]))
+        if batch is not None:
+            ans.product, ans.lot, ans.expiry = batch.product, batch.lot, batch.expiry
+        else:
+            rec = self._imported.get(i, {})
+            ans.product, ans.lot, ans.expiry = rec.get("product", {}), rec.get("lot"), rec.get("expiry")
+            ans.reasons.append("imported code")
+        if i in self._first_places:
+            ans.first_scan_time, ans.first_scan_place = float(r["first_scan_time"]), self._first_places[i]
+        if verdict == Verdict.EXPIRED:
+            ans.reasons.append(f"expired {ans.expiry}")
+        elif verdict == Verdict.SUSPICIOUS:
+            ans.reasons.append(f"scanned at {int(r['places'])} places "
+                               f"(at most {self._index.max_places} expected)")
+        elif verdict != Verdict.GENUINE:
+            ans.reasons.append("issued but never commissioned" if status == Status.ISSUED
+                               else f"code is {status.name.lower()}")
+        return ans
+
+
 _STATUS_VERDICT = {Status.RECALLED: Verdict.RECALLED, Status.DESTROYED: Verdict.DESTROYED,
                    Status.DECOMMISSIONED: Verdict.UNKNOWN, Status.ISSUED: Verdict.NOT_COMMISSIONED,
                    Status.SOLD: Verdict.ALREADY_SOLD, Status.DISPENSED: Verdict.ALREADY_SOLD}
@@ -201,14 +259,15 @@ class Index:
     def _resolve(self, txn, texts):
         """Parse texts; for each, its code key, batch id (0 none) and imported record.
 
-        Returns (batch of parse results, keys list, batch ids array, batch records by id,
-        imported dict by index).
+        Returns (parse results, keys as an object array (None: unknown), batch ids,
+        batch records by id, imported records by row). Vectorised per scheme and
+        product; only scans of no batch of ours are looked up one by one.
         """
         parsed = self.parser.parse_many(texts)
         rec = parsed.records
-        n = len(rec)
-        batch_ids = np.zeros(n, np.uint64)
-        keys = [None] * n
+        count = len(rec)
+        batch_ids = np.zeros(count, np.uint64)
+        keys = np.full(count, None, dtype=object)
         ok = rec["fault"] == Fault.OK
         for si, scheme in enumerate(self.parser.schemes):
             rows = np.flatnonzero(ok & (rec["scheme"] == si) & parsed.counter_ok)
@@ -217,21 +276,26 @@ class Index:
             codes = rec["code"][rows].astype(f"S{scheme.length}")
             raw = codes.view(np.uint8).reshape(len(rows), scheme.length)
             spans = [(scheme.offset(f.name), f.length) for f in scheme.product_fields]
-            prod = np.ascontiguousarray(np.concatenate([raw[:, a:a + n] for a, n in spans], axis=1))
-            values, inverse = np.unique(prod.view(f"S{prod.shape[1]}").ravel(), return_inverse=True)
-            for k, value in enumerate(values.tolist()):  # per distinct product
-                fields, pos = {}, 0
-                for f, (_, n) in zip(scheme.product_fields, spans):
-                    fields[f.name] = value[pos:pos + n].decode()
-                    pos += n
-                pk = scheme.product_key(scheme.product_values(fields))
-                sel = rows[inverse.ravel() == k]
+            prod = np.ascontiguousarray(np.concatenate([raw[:, a:a + w] for a, w in spans], axis=1))
+            values, inverse, sizes = np.unique(prod.view(f"S{prod.shape[1]}").ravel(),
+                                               return_inverse=True, return_counts=True)
+            order = np.argsort(inverse.ravel(), kind="stable")
+            groups = np.split(rows[order], np.cumsum(sizes)[:-1])
+            for value, sel in zip(values.tolist(), groups):  # per distinct product
+                found = self._product_of(scheme, self._product_code(scheme, spans, value))
+                if isinstance(found, Exception):
+                    continue
+                pk = found.product_key
                 batch_ids[sel] = self.batches.find(txn, scheme.name, pk, parsed.counter[sel],
                                                    self._table(txn, scheme.name, pk))
-        for si, scheme in enumerate(self.parser.schemes):
-            prefix = scheme.name.encode() + b"\x00"
-            for i in np.flatnonzero((batch_ids != 0) & (rec["scheme"] == si)).tolist():
-                keys[i] = prefix + rec["code"][i]
+            mine = rows[batch_ids[rows] != 0]
+            if len(mine):  # code keys built as bytes rows (np.char would drop the NUL)
+                prefix = np.frombuffer(scheme.name.encode() + b"\x00", np.uint8)
+                buf = np.empty((len(mine), len(prefix) + scheme.length), np.uint8)
+                buf[:, :len(prefix)] = prefix
+                buf[:, len(prefix):] = rec["code"][mine].astype(f"S{scheme.length}").view(
+                    np.uint8).reshape(len(mine), scheme.length)
+                keys[mine] = buf.view(f"S{buf.shape[1]}").ravel().tolist()
         imported = {}
         for i in np.flatnonzero(batch_ids == 0).tolist():
             code = rec["code"][i].decode() if rec["code"][i] else texts[i] \
@@ -240,8 +304,18 @@ class Index:
             if raw is not None:
                 keys[i] = self._ext_key(code)
                 imported[i] = json.loads(raw)
-        records = {int(b): self.batches.get(int(b), txn) for b in set(batch_ids.tolist()) if b}
+        records = {int(b): self._batch(txn, int(b)) for b in np.unique(batch_ids).tolist() if b}
         return parsed, keys, batch_ids, records, imported
+
+    @staticmethod
+    def _product_code(scheme, spans, value: bytes) -> bytes:
+        """A bare code carrying these product characters (the rest zeros), for _product_of."""
+        code = bytearray(b"0" * scheme.length)
+        pos = 0
+        for a, w in spans:
+            code[a:a + w] = value[pos:pos + w]
+            pos += w
+        return bytes(code)
 
     def _state(self, txn, key):
         raw = txn.get(key, db=self.db_state)
@@ -343,25 +417,83 @@ class Index:
         return hit
 
     def verify_many(self, scans, *, scanner=None, place=None, when=None, record=None,
-                    today: _dt.date | None = None) -> list:
-        """Verdicts on many scans: one read transaction, one (group-committed) log write."""
+                    today: _dt.date | None = None) -> "VerifyBatch":
+        """Verdicts on many scans: one read transaction, one (group-committed) log write.
+
+        Vectorised: parsing, FF1 and batch lookup run over arrays; state, seen and
+        container lookups are sorted getmulti calls; only codes inside containers,
+        imported codes and codes scanned before take a per-code step.
+        """
         when = _time.time() if when is None else when
         today = today or _dt.date.fromtimestamp(when)
-        answers = []
         with self.env.begin() as txn:
             parsed, keys, batch_ids, records, imported = self._resolve(txn, scans)
-            rec = parsed.records
-            for i in range(len(rec)):
-                r = rec[i]
-                scheme = parsed.scheme_names[r["scheme"]] if r["scheme"] >= 0 else None
-                answers.append(self._answer(txn, scheme, r["code"].decode() or None, r["fault"],
-                                            keys[i], int(batch_ids[i]),
-                                            records.get(int(batch_ids[i])), imported.get(i),
-                                            place, today))
+            out = self._verdicts(txn, parsed, keys, batch_ids, records, imported, place, today)
         if self.record_scans if record is None else record:
-            self.log.add([(keys[i] or b"", scanner, place, when, int(a.verdict))
-                          for i, a in enumerate(answers)])
-        return answers
+            verdicts = out.records["verdict"].tolist()
+            self.log.add([(k or b"", scanner, place, when, v) for k, v in zip(keys.tolist(), verdicts)])
+        return out
+
+    def _verdicts(self, txn, parsed, keys, batch_ids, records, imported, place, today):
+        n = len(keys)
+        res = np.zeros(n, VERIFY_DTYPE)
+        res["batch"] = batch_ids
+        res["fault"] = parsed.records["fault"]
+        known = np.flatnonzero(keys != None)  # noqa: E711 - elementwise
+        res["verdict"][:] = Verdict.UNKNOWN
+        first_places = {}
+        if len(known):
+            karr = np.array(keys[known].tolist(), dtype="S")
+            order = np.argsort(karr, kind="stable")
+            sorted_keys = karr[order]
+            klist = sorted_keys.tolist()
+
+            def lookup(db):
+                found = txn.cursor(db=db).getmulti(klist)
+                if not found:
+                    return np.zeros(0, np.intp), []
+                ks, vs = zip(*found)
+                rows = known[order[np.searchsorted(sorted_keys, np.array(ks, dtype="S"))]]
+                return rows, vs
+
+            rows, vs = lookup(self.db_state)
+            if len(rows):
+                st = np.frombuffer(b"".join(vs), dtype=[("s", "u1"), ("q", ">u8")])
+                res["status"][rows] = st["s"]
+                res["seq"][rows] = st["q"]
+            # inside a container, or in a recalled batch or lot: the careful path
+            inside, _ = lookup(self.db_parent)
+            slow = set(inside.tolist())
+            for bid, batch in records.items():
+                if any(txn.get(rk, db=self.db_recalls) is not None for rk in self._recall_keys(bid, batch)):
+                    slow.update(np.flatnonzero(batch_ids == bid).tolist())
+            for i in slow:
+                status, seq = self._effective(txn, keys[i], int(batch_ids[i]), records.get(int(batch_ids[i])))
+                res["status"][i], res["seq"][i] = status, seq
+            rows, vs = lookup(self.db_seen)
+            for i, raw in zip(rows.tolist(), vs):
+                count, places, first_time, first_place = unpack_seen(raw)
+                res["scan_count"][i] = count
+                res["first_scan_time"][i] = first_time
+                res["places"][i] = len(places | {zlib.crc32(place.encode())}) if place else len(places)
+                first_places[i] = first_place
+            res["verdict"][known] = _VERDICT_OF_STATUS[res["status"][known]]
+            ours = known[batch_ids[known] != 0]
+            # imported codes need no commissioning here
+            theirs = known[(batch_ids[known] == 0) & (res["status"][known] == Status.ISSUED)]
+            res["verdict"][theirs] = Verdict.GENUINE
+            genuine = res["verdict"] == Verdict.GENUINE
+            expired = np.zeros(n, bool)
+            for bid, batch in records.items():
+                if _expired(batch.expiry, today):
+                    expired[ours[batch_ids[ours] == bid]] = True
+            for i, rec in imported.items():
+                expired[i] = _expired(rec.get("expiry"), today)
+            res["verdict"][genuine & expired] = Verdict.EXPIRED
+            if place is not None:
+                res["verdict"][genuine & ~expired & (res["places"] > self.max_places)] = Verdict.SUSPICIOUS
+        res["scan_count"] += keys != None  # noqa: E711 - this scan counts
+        return VerifyBatch(self, parsed, keys, res, records, imported, first_places)
 
     def _answer(self, txn, scheme, code, fault, key, batch_id, batch, imported, place, today):
         if key is None:
