@@ -363,3 +363,16 @@ def test_hri_render_refuses_ambiguous_values():
         iss.codes(0, 1, "hri", {"lot": "A(21)B"})
     text = iss.codes(0, 1, "element", {"lot": "A(21)B"})[0].decode()
     assert PARSER.parse(text).fields["lot"] == "A(21)B"
+
+
+def test_expired_date_fault_when_asked():
+    import datetime as dt
+    parser = ScanParser(master_key=MASTER, expired_before=dt.date(2026, 12, 1))
+    assert parser.parse("(01)09521234543213(17)261231(21)1").ais["17"] == "261231"
+    assert parser.parse("(01)09521234543213(17)261200(21)1").ais["17"] == "261200"  # 00: 31 Dec
+    assert fault_of("(01)09521234543213(17)261100(21)1", parser).fault == Fault.EXPIRED_DATE  # 30 Nov
+    e = fault_of("(01)09521234543213(17)261130(21)1", parser)
+    assert (e.fault, e.field) == (Fault.EXPIRED_DATE, "AI 17") and "expired" in str(e)
+    batch = parser.parse_many(["(01)09521234543213(17)250101(21)1", "(01)09521234543213(17)270101(21)1"])
+    assert batch["fault"].tolist() == [Fault.EXPIRED_DATE, Fault.OK]
+    assert PARSER.parse("(01)09521234543213(17)200101(21)1").ais["17"] == "200101"  # off by default

@@ -52,6 +52,7 @@ cpdef enum Fault:
     INVALID_DATE = 11
     DUPLICATE_AI = 12
     INVALID_FIELD = 13    # set by parser.py: a product field's rule (choice, date, GTIN)
+    EXPIRED_DATE = 14     # set by parser.py when asked: a GS1 expiry (17) before today
 
 
 cpdef enum Form:

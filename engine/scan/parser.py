@@ -100,7 +100,9 @@ class ScanBatch:
 class ScanParser:
     """Parses scans against a set of schemes; with a master key, recovers counters."""
 
-    def __init__(self, schemes: dict | None = None, master_key=None):
+    def __init__(self, schemes: dict | None = None, master_key=None, *, expired_before=None):
+        """expired_before: a date; GS1 scans whose expiry (17) is earlier fail with
+        EXPIRED_DATE (off by default: verification reports EXPIRED with the product)."""
         pool = _schemes.builtin() if schemes is None else schemes
         self.schemes = _ordered(pool)
         self.names = [s.name for s in self.schemes]
@@ -108,6 +110,7 @@ class ScanParser:
         self.master_key = master_key
         self._issuers: dict = {}
         self._products: dict = {}
+        self.expired_before = expired_before
 
     # -- bulk --------------------------------------------------------------------------
     def parse_many(self, scans, offsets=None, out=None) -> ScanBatch:
@@ -133,6 +136,8 @@ class ScanParser:
 
     def _finish(self, rec, counter, counter_ok):
         """Per distinct product: its field rules, and FF1 back to counters."""
+        if self.expired_before is not None:
+            self._mark_expired(rec)
         ok = rec["fault"] == Fault.OK
         for si, scheme in enumerate(self.schemes):
             rows = np.flatnonzero(ok & (rec["scheme"] == si))
@@ -168,6 +173,20 @@ class ScanParser:
                 counter[members] = c
                 # Past the guessing bound no counter was ever issued.
                 counter_ok[members] = good & (c < scheme.capacity)
+
+    def _mark_expired(self, rec):
+        """EXPIRED_DATE where AI 17 is before expired_before; YYMMDD compares as
+        text, and DD 00 (the month's last day) as 99, which is late enough."""
+        exp = rec["expiry"]
+        has = (rec["fault"] == Fault.OK) & (np.char.str_len(exp) == 6)
+        if not has.any():
+            return
+        day = np.where(np.char.endswith(exp, b"00"), np.char.add(np.char.ljust(
+            exp.astype("S4"), 4), b"99"), exp)
+        limit = self.expired_before.strftime("%y%m%d").encode()
+        late = has & (day < limit)
+        rec["fault"][late] = Fault.EXPIRED_DATE
+        rec["field"][late] = 17
 
     def _product(self, scheme, key: bytes, spans):
         cache_key = (scheme.name, key)
@@ -248,6 +267,7 @@ class ScanParser:
             Fault.MISSING_AI: "no GS1 key (01 GTIN or 00 SSCC) in the Digital Link",
             Fault.INVALID_DATE: f"({name[3:] if name else '?'}) is not a valid YYMMDD date",
             Fault.DUPLICATE_AI: f"({name[3:] if name else '?'}) appears twice",
+            Fault.EXPIRED_DATE: f"expired: (17) is before {self.expired_before}",
         }
         if fault == Fault.INVALID_FIELD:
             product = self._product_error(scheme, code)
