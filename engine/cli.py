@@ -5,6 +5,11 @@
     tracecode issue DIR --scheme NAME --product FIELD=VALUE... --count N [--render R] [--out FILE]
     tracecode check (--scheme NAME | --system NAME) [--data DIR] [CODE...]
     tracecode scan [--data DIR] [SCAN...]
+    tracecode verify DIR [SCAN...] [--scanner ID] [--place P]
+    tracecode events DIR [FILE.jsonl] [--atomic]
+    tracecode history DIR CODE
+    tracecode import DIR FILE [--field NAME=VALUE...]
+    tracecode batches DIR
     tracecode label [CODE...] --symbol datamatrix|qr|gs1-128 (--out FILE | --dir DIR | --sheet FILE)
 
 Errors are one line on stderr and a non-zero exit, never a traceback.
@@ -105,7 +110,8 @@ def cmd_issue(args):
         iss = dd.issuer(scheme.name, product)
         iss.layout(args.render, attributes)  # refuse a bad render or attribute before reserving
         t0 = time.perf_counter()
-        batch = dd.issue(scheme.name, product, args.count)
+        batch = dd.issue(scheme.name, product, args.count, line=args.line, requester=args.requester,
+                         lot=args.lot, expiry=args.expiry, attributes=attributes)
         progress = _progress_bar(args.count) if args.out else None
         if args.out:
             with open(args.out, "wb") as f:
@@ -201,6 +207,84 @@ def cmd_scan(args):
     return 1 if bad else 0
 
 
+def _answer_line(a) -> str:
+    parts = [a.verdict.name, a.scheme or "-", a.code or "-"]
+    if a.batch:
+        parts.append(f"batch={a.batch}")
+    if a.lot:
+        parts.append(f"lot={a.lot}")
+    if a.expiry:
+        parts.append(f"expiry={a.expiry}")
+    parts.append(f"scans={a.scan_count}")
+    if a.first_scan_place:
+        parts.append(f"first={a.first_scan_place}")
+    if a.reasons:
+        parts.append("(" + "; ".join(a.reasons) + ")")
+    return " ".join(parts)
+
+
+def cmd_verify(args):
+    """Verdicts from the index: arguments one by one, or stdin lines in one batch."""
+    with DataDir(args.dir) as dd:
+        opts = dict(scanner=args.scanner, place=args.place, record=not args.no_record)
+        if args.scans:
+            answers = [dd.verify(s, **opts) for s in args.scans]
+        else:
+            lines = [line for line in sys.stdin.buffer.read().split(b"\n") if line.strip()]
+            answers = dd.verify_many(lines, **opts)
+        bad = 0
+        for a in answers:
+            print(_answer_line(a))
+            bad += a.verdict.name != "GENUINE"
+    return 1 if bad else 0
+
+
+def cmd_events(args):
+    """Lifecycle events from a JSON Lines file (or stdin), applied in order."""
+    import json
+    stream = open(args.file, encoding="utf-8") if args.file and args.file != "-" else sys.stdin
+    with stream:
+        events = []
+        for n, line in enumerate(stream, 1):
+            if line.strip():
+                try:
+                    events.append(json.loads(line))
+                except ValueError as exc:
+                    raise CliError(f"line {n} is not JSON: {exc}") from None
+    with DataDir(args.dir) as dd:
+        results = dd.apply(events, atomic=args.atomic)
+    failed = [r for r in results if not r["ok"]]
+    for r in failed:
+        print(f"REJECTED {r['id']}: {r['error']}")
+    print(f"{len(results) - len(failed):,} events applied, {len(failed):,} rejected", file=sys.stderr)
+    return 1 if failed else 0
+
+
+def cmd_history(args):
+    import json
+    with DataDir(args.dir) as dd:
+        for item in dd.history(args.code):
+            print(json.dumps(item, ensure_ascii=False))
+
+
+def cmd_import(args):
+    """Codes issued by other systems, one per line, stored per code."""
+    with DataDir(args.dir) as dd:
+        record = _pairs(args.field, "--field")
+        stream = open(args.file, encoding="utf-8") if args.file != "-" else sys.stdin
+        with stream:
+            n = dd.index.import_codes(stream, **record)
+    print(f"imported {n:,} codes", file=sys.stderr)
+
+
+def cmd_batches(args):
+    with DataDir(args.dir) as dd:
+        for b in dd.index.batches.list():
+            product = ",".join(f"{k}={v}" for k, v in b.product.items())
+            print(f"{b.id}\t{b.scheme}\t{product}\t{b.start}\t{b.count}\t{b.lot or '-'}\t"
+                  f"{b.expiry or '-'}\t{b.line or '-'}")
+
+
 # -- parser ----------------------------------------------------------------------------
 
 def build_parser():
@@ -227,6 +311,10 @@ def build_parser():
     s.add_argument("--attr", "-a", action="append", metavar="FIELD=VALUE",
                    help="a batch attribute, e.g. expiry=261231 or lot=ABC123 for GS1")
     s.add_argument("--out", "-o", help="file to write (default: standard output)")
+    s.add_argument("--lot", help="lot recorded with the batch (GS1: also --attr lot=...)")
+    s.add_argument("--expiry", help="expiry recorded with the batch, YYYYMMDD or YYMMDD")
+    s.add_argument("--line", help="production line, recorded with the batch")
+    s.add_argument("--requester", help="who asked for the batch, recorded with it")
     s.set_defaults(func=cmd_issue)
 
     s = sub.add_parser("check", help="check the structure and check characters of codes")
@@ -242,6 +330,37 @@ def build_parser():
     s.add_argument("scans", nargs="*", metavar="SCAN",
                    help="scans (default: one per line on stdin, printed as tab-separated results)")
     s.set_defaults(func=cmd_scan)
+
+    s = sub.add_parser("verify", help="verdicts on scans from the index (recorded in the scan log)")
+    s.add_argument("dir")
+    s.add_argument("scans", nargs="*", metavar="SCAN", help="scans (default: one per line on stdin)")
+    s.add_argument("--scanner", help="scanner id to record")
+    s.add_argument("--place", help="place to record")
+    s.add_argument("--no-record", action="store_true", help="do not log these scans")
+    s.set_defaults(func=cmd_verify)
+
+    s = sub.add_parser("events", help="apply lifecycle events (JSON Lines) to the index")
+    s.add_argument("dir")
+    s.add_argument("file", nargs="?", help="JSON Lines file (default: stdin)")
+    s.add_argument("--atomic", action="store_true",
+                   help="refuse the whole file if any event is invalid (default: reject one by one)")
+    s.set_defaults(func=cmd_events)
+
+    s = sub.add_parser("history", help="every event and scan of a code and its containers")
+    s.add_argument("dir")
+    s.add_argument("code")
+    s.set_defaults(func=cmd_history)
+
+    s = sub.add_parser("import", help="store codes issued by other systems (one per line)")
+    s.add_argument("dir")
+    s.add_argument("file", help="file of codes, or - for stdin")
+    s.add_argument("--field", action="append", metavar="NAME=VALUE",
+                   help="recorded with every code: lot=..., expiry=YYYYMMDD, approval_number=...")
+    s.set_defaults(func=cmd_import)
+
+    s = sub.add_parser("batches", help="list issued batches (tab-separated)")
+    s.add_argument("dir")
+    s.set_defaults(func=cmd_batches)
 
     add_label_parser(sub)
     return p

@@ -1,4 +1,5 @@
 """The tracecode command, run as a real process."""
+import json
 import os
 import stat
 import subprocess
@@ -153,3 +154,31 @@ def test_scan_reads_scans_and_recovers_counters(data, tmp_path):
     assert [r[0] for r in rows] == [b"OK"] * 5 + [b"WRONG_LENGTH"]
     assert [r[3] for r in rows[:5]] == [b"0", b"1", b"2", b"3", b"4"]
     assert bulk.returncode == 1 and b"5 ok, 1 with faults" in bulk.stderr
+
+
+def test_index_verbs(data, tmp_path):
+    p = run("issue", data, "--scheme", "cn-drug-20", "-p", "8177322", "-n", 4, "--lot", "L7",
+            "--expiry", "20301231", "--line", "line-2")
+    codes = p.stdout.decode().split()
+    events = tmp_path / "events.jsonl"
+    events.write_text(json.dumps({"id": "e1", "action": "commission", "codes": codes[:3]}) + "\n"
+                      + json.dumps({"id": "e2", "action": "sell", "codes": [codes[3]]}) + "\n")
+    e = run("events", data, events, check=False)
+    assert e.returncode == 1 and b"REJECTED e2: cannot sell" in e.stdout
+    assert b"1 events applied, 1 rejected" in e.stderr
+    v = run("verify", data, codes[0], "--place", "Hangzhou")
+    assert v.stdout.startswith(b"GENUINE cn-drug-20 " + codes[0].encode()) and b"lot=L7" in v.stdout
+    bulk = run("verify", data, "--no-record", stdin=("\n".join(codes) + "\njunk\n").encode(), check=False)
+    verdicts = [line.split()[0] for line in bulk.stdout.splitlines()]
+    assert verdicts == [b"GENUINE"] * 3 + [b"NOT_COMMISSIONED", b"UNKNOWN"] and bulk.returncode == 1
+    h = run("history", data, codes[0])
+    kinds = [json.loads(line)["kind"] for line in h.stdout.splitlines()]
+    assert kinds == ["event", "scan"]
+    (tmp_path / "ext.txt").write_text("201403270000200101860785\n")
+    run("import", data, tmp_path / "ext.txt", "--field", "lot=B1")
+    assert run("verify", data, "201403270000200101860785").stdout.startswith(b"GENUINE")
+    listing = run("batches", data).stdout.decode().split("\t")
+    assert listing[:5] == ["1", "cn-drug-20", "drug_id=8177322", "0", "4"] and "line-2\n" in listing
+    bad = run("issue", data, "--scheme", "cn-drug-20", "-p", "8177322", "-n", 1, "--expiry", "2030",
+              check=False)
+    assert bad.returncode == 1 and b"not a YYYYMMDD" in bad.stderr

@@ -206,6 +206,14 @@ class Index:
         for k in ("lot", "expiry"):
             if details.get(k) is None and k in attrs:
                 details[k] = attrs[k]
+        if details.get("expiry") is not None:
+            exp = str(details["expiry"])
+            try:
+                if len(exp) not in (6, 8) or not exp.isdigit():
+                    raise ValueError
+                _expiry_date(exp)
+            except ValueError:
+                raise ValueError(f"expiry {exp!r} is not a YYYYMMDD or YYMMDD date") from None
         return self.batches.reserve(iss.scheme.name, iss.product_key, iss.product, count,
                                     iss.capacity, attributes=attrs, **details)
 
