@@ -11,7 +11,7 @@ NUL, the bare code; imported codes use "ext" as the scheme; SSCCs "sscc"):
     event_ids    sender's event id -> seq                    refuses duplicates
     recalls      b"B" batch id | b"L" scheme\\0product\\0lot -> event seq
     imported     code key -> JSON record                       codes issued elsewhere
-    scans        seq (u64) -> JSON scan                       append-only scan log
+    scans        seq (u64) -> time, verdict, scanner, place, code key   append-only scan log
     code_scans   code key -> scan seq (dupsort)
     seen         code key -> scan count, first scan time and place, places seen (hashes)
 """
@@ -23,7 +23,6 @@ import functools
 import json
 import struct
 import time as _time
-import zlib
 from dataclasses import dataclass, field
 from enum import IntEnum
 
@@ -35,9 +34,10 @@ from ..scan import Fault, ScanParser
 from .batches import Batches, BatchRecord, product_prefix, u64
 from .env import run_write
 from .lifecycle import ACTIONS, EventError, Status, check_transition
-from .scanlog import ScanLog, unpack_seen
+from .scanlog import ScanLog, place_hash, read_seen, unpack_scan
 
 _STATE = struct.Struct(">BQ")
+_SEEN = struct.Struct("<IdQB8I")  # scanlog.SEEN_DTYPE, read one at a time
 MAX_DEPTH = 8           # unit < case < pallet < ... containers followed upwards
 
 
@@ -75,7 +75,7 @@ class Answer:
 
 VERIFY_DTYPE = np.dtype([("verdict", "u1"), ("status", "u1"), ("fault", "u1"), ("batch", "u8"),
                          ("seq", "u8"), ("scan_count", "u4"), ("places", "u1"),
-                         ("first_scan_time", "f8")])
+                         ("first_scan_time", "f8"), ("first_seq", "u8")])
 # verdict by effective status; COMMISSIONED, SHIPPED, RECEIVED are genuine
 _VERDICT_OF_STATUS = np.array([Verdict.NOT_COMMISSIONED, Verdict.GENUINE, Verdict.UNKNOWN,
                                Verdict.GENUINE, Verdict.GENUINE, Verdict.ALREADY_SOLD,
@@ -86,10 +86,10 @@ class VerifyBatch:
     """verify_many's result: numpy records (``records``: verdict, status, batch,
     scan_count...) and, on demand, one Answer per scan (iterate, or index)."""
 
-    def __init__(self, index, parsed, keys, records, batches, imported, first_places):
+    def __init__(self, index, parsed, keys, records, batches, imported):
         self.records = records
         self._index, self._parsed, self._keys = index, parsed, keys
-        self._batches, self._imported, self._first_places = batches, imported, first_places
+        self._batches, self._imported = batches, imported
 
     def __len__(self):
         return len(self.records)
@@ -118,8 +118,10 @@ class VerifyBatch:
             rec = self._imported.get(i, {})
             ans.product, ans.lot, ans.expiry = rec.get("product", {}), rec.get("lot"), rec.get("expiry")
             ans.reasons.append("imported code")
-        if i in self._first_places:
-            ans.first_scan_time, ans.first_scan_place = float(r["first_scan_time"]), self._first_places[i]
+        if r["first_seq"]:
+            ans.first_scan_time = float(r["first_scan_time"])
+            with self._index.env.begin() as txn:
+                ans.first_scan_place = self._index._scan_place(txn, int(r["first_seq"]))
         if verdict == Verdict.EXPIRED:
             ans.reasons.append(f"expired {ans.expiry}")
         elif verdict == Verdict.SUSPICIOUS:
@@ -398,7 +400,7 @@ class Index:
             ans = self._answer(txn, scheme, code.decode() or None, fault, key, batch_id, batch,
                                imported, place, today or _dt.date.fromtimestamp(when))
         if self.record_scans if record is None else record:
-            self.log.add([(key or b"", scanner, place, when, int(ans.verdict))])
+            self.log.add([key], [int(ans.verdict)], scanner, place, when)
         return ans
 
     def _product_of(self, scheme, code: bytes):
@@ -438,8 +440,7 @@ class Index:
             parsed, keys, batch_ids, records, imported = self._resolve(txn, scans)
             out = self._verdicts(txn, parsed, keys, batch_ids, records, imported, place, today)
         if self.record_scans if record is None else record:
-            verdicts = out.records["verdict"].tolist()
-            self.log.add([(k or b"", scanner, place, when, v) for k, v in zip(keys.tolist(), verdicts)])
+            self.log.add(keys.tolist(), out.records["verdict"], scanner, place, when)
         return out
 
     def _verdicts(self, txn, parsed, keys, batch_ids, records, imported, place, today):
@@ -449,7 +450,6 @@ class Index:
         res["fault"] = parsed.records["fault"]
         known = np.flatnonzero(keys != None)  # noqa: E711 - elementwise
         res["verdict"][:] = Verdict.UNKNOWN
-        first_places = {}
         if len(known):
             karr = np.array(keys[known].tolist(), dtype="S")
             order = np.argsort(karr, kind="stable")
@@ -479,12 +479,14 @@ class Index:
                 status, seq = self._effective(txn, keys[i], int(batch_ids[i]), records.get(int(batch_ids[i])))
                 res["status"][i], res["seq"][i] = status, seq
             rows, vs = lookup(self.db_seen)
-            for i, raw in zip(rows.tolist(), vs):
-                count, places, first_time, first_place = unpack_seen(raw)
-                res["scan_count"][i] = count
-                res["first_scan_time"][i] = first_time
-                res["places"][i] = len(places | {zlib.crc32(place.encode())}) if place else len(places)
-                first_places[i] = first_place
+            if len(rows):
+                seen = read_seen(vs)
+                res["scan_count"][rows] = seen["count"]
+                res["first_scan_time"][rows] = seen["first_time"]
+                res["first_seq"][rows] = seen["first_seq"]
+                h = place_hash(place)
+                new = (~(seen["places"] == h).any(axis=1) & (seen["n"] < 255)) if h else False
+                res["places"][rows] = seen["n"] + new
             res["verdict"][known] = _VERDICT_OF_STATUS[res["status"][known]]
             ours = known[batch_ids[known] != 0]
             # imported codes need no commissioning here
@@ -499,9 +501,10 @@ class Index:
                 expired[i] = _expired(rec.get("expiry"), today)
             res["verdict"][genuine & expired] = Verdict.EXPIRED
             if place is not None:
+                res["places"][known[res["scan_count"][known] == 0]] = 1
                 res["verdict"][genuine & ~expired & (res["places"] > self.max_places)] = Verdict.SUSPICIOUS
         res["scan_count"] += keys != None  # noqa: E711 - this scan counts
-        return VerifyBatch(self, parsed, keys, res, records, imported, first_places)
+        return VerifyBatch(self, parsed, keys, res, records, imported)
 
     def _answer(self, txn, scheme, code, fault, key, batch_id, batch, imported, place, today):
         if key is None:
@@ -528,7 +531,7 @@ class Index:
         elif _expired(ans.expiry, today):
             ans.verdict = Verdict.EXPIRED
             ans.reasons.append(f"expired {ans.expiry}")
-        elif place is not None and len(places | {zlib.crc32(place.encode())}) > self.max_places:
+        elif place is not None and len(places | {place_hash(place)}) > self.max_places:
             ans.verdict = Verdict.SUSPICIOUS
             ans.reasons.append(f"scanned at {len(places) + 1} places (at most {self.max_places} expected)")
         return ans
@@ -538,7 +541,12 @@ class Index:
         raw = txn.get(key, db=self.db_seen)
         if raw is None:
             return 0, set(), None, None
-        return unpack_seen(raw)
+        count, first_time, first_seq, n, *places = _SEEN.unpack(raw)  # struct: no numpy per scan
+        return count, set(places[:n]), first_time, self._scan_place(txn, first_seq)
+
+    def _scan_place(self, txn, seq: int):
+        raw = txn.get(u64(seq), db=self.db_scans)
+        return unpack_scan(raw)["place"] if raw is not None else None
 
     # -- lifecycle -------------------------------------------------------------------------
     def apply(self, events, *, atomic: bool = False):
@@ -696,9 +704,9 @@ class Index:
                 cur = txn.cursor(db=self.db_code_scans)
                 if cur.set_key(k):
                     for seq in cur.iternext_dup():
-                        sc = json.loads(txn.get(seq, db=self.db_scans))
-                        items.append({"kind": "scan", "time": sc["t"], "scanner": sc.get("s"),
-                                      "place": sc.get("p"), "verdict": Verdict(sc["v"]).name,
+                        sc = unpack_scan(txn.get(seq, db=self.db_scans))
+                        items.append({"kind": "scan", "time": sc["time"], "scanner": sc["scanner"],
+                                      "place": sc["place"], "verdict": Verdict(sc["verdict"]).name,
                                       "via": None if k == key else k.decode()})
         seen, unique = set(), []
         for item in items:  # a pack event is on the unit and on its container: once

@@ -1,40 +1,58 @@
 """The scan log: append-only, group-committed.
 
-Verification answers at once and hands its scans to this log; a background
-thread commits whatever has gathered every `interval` seconds (5 ms by default)
-in one write transaction, or at once when MAX_PENDING scans wait. A crash
-(kill -9) can therefore lose at most the scans of the last interval plus
-MAX_PENDING, never a committed one and never a lifecycle event (those commit
-before they are acknowledged). flush() and close() commit what is pending.
+Verification answers at once and hands its scans to this log, one chunk per
+call (the codes, their verdicts, and the scanner, place and time they share);
+a background thread commits whatever has gathered every `interval` seconds
+(5 ms by default) in one write transaction, or at once when MAX_PENDING scans
+wait. A crash (kill -9) can therefore lose at most the scans of the last
+interval plus MAX_PENDING, never a committed one and never a lifecycle event
+(those commit before they are acknowledged). flush() and close() commit what
+is pending.
+
+Per code, a fixed-width "seen" record (count, first scan time and sequence,
+up to MAX_PLACES place hashes) is updated with numpy over a whole chunk.
 """
 from __future__ import annotations
 
-import json
 import struct
 import threading
 import zlib
+
+import numpy as np
 
 from .batches import u64
 from .env import run_write
 
 MAX_PENDING = 50_000
 MAX_PLACES = 8          # distinct places remembered per code
-# seen record: scan count, first scan time, number of place hashes, the hashes,
-# then the first scan's place (UTF-8)
-_SEEN_HEAD = struct.Struct(">IdB")
+SEEN_DTYPE = np.dtype([("count", "<u4"), ("first_time", "<f8"), ("first_seq", "<u8"),
+                       ("n", "u1"), ("places", "<u4", (MAX_PLACES,))])  # index._SEEN mirrors it
+_SCAN_HEAD = struct.Struct(">dHH")
 
 
-def pack_seen(count, places, first_time, first_place) -> bytes:
-    places = sorted(places)
-    return (_SEEN_HEAD.pack(count, first_time, len(places)) + struct.pack(f">{len(places)}I", *places)
-            + (first_place or "").encode())
+def place_hash(place: str | None) -> int:
+    return zlib.crc32(place.encode()) | 1 if place is not None else 0  # 0 means "no place"
 
 
-def unpack_seen(raw: bytes):
-    count, first_time, n = _SEEN_HEAD.unpack_from(raw)
-    places = set(struct.unpack_from(f">{n}I", raw, _SEEN_HEAD.size))
-    first_place = raw[_SEEN_HEAD.size + 4 * n:].decode() or None
-    return count, places, first_time, first_place
+def scan_prefix(scanner, place, when) -> bytes:
+    """What the scans of one chunk share: time, then scanner and place (lengths first)."""
+    s = (scanner or "").encode()
+    p = (place or "").encode()
+    return _SCAN_HEAD.pack(when, len(s), len(p)) + s + p
+
+
+def unpack_scan(raw: bytes) -> dict:
+    """A scan record: the chunk's prefix, then the verdict (one byte) and the code key."""
+    when, ls, lp = _SCAN_HEAD.unpack_from(raw)
+    at = _SCAN_HEAD.size
+    return {"time": when, "scanner": raw[at:at + ls].decode() or None,
+            "place": raw[at + ls:at + ls + lp].decode() or None,
+            "verdict": raw[at + ls + lp], "key": raw[at + ls + lp + 1:]}
+
+
+def read_seen(values) -> np.ndarray:
+    """Seen records (bytes each) as a SEEN_DTYPE array."""
+    return np.frombuffer(b"".join(values), SEEN_DTYPE)
 
 
 class ScanLog:
@@ -42,16 +60,18 @@ class ScanLog:
         self.index = index
         self.interval = interval
         self._pending: list = []
+        self._count = 0
         self._lock = threading.Lock()
         self._wake = threading.Event()
         self._stop = False
         self._thread = None
 
-    def add(self, items) -> None:
-        """Queue (code key, scanner, place, time, verdict) tuples for the next commit."""
+    def add(self, keys, verdicts, scanner, place, when) -> None:
+        """Queue one call's scans: code keys (None for unknown codes), verdicts (uint8)."""
         with self._lock:
-            self._pending.extend(items)
-            full = len(self._pending) >= MAX_PENDING
+            self._pending.append((keys, np.asarray(verdicts, np.uint8), scanner, place, when))
+            self._count += len(keys)
+            full = self._count >= MAX_PENDING
             if self._thread is None and not self._stop:
                 self._thread = threading.Thread(target=self._run, name="tracecode-scanlog",
                                                 daemon=True)
@@ -68,39 +88,56 @@ class ScanLog:
     def flush(self) -> int:
         """Commit the pending scans now; returns how many."""
         with self._lock:
-            items, self._pending = self._pending, []
-        if items:
-            run_write(self.index.env, lambda txn: self._write(txn, items))
-        return len(items)
+            chunks, self._pending, n, self._count = self._pending, [], self._count, 0
+        if chunks:
+            run_write(self.index.env, lambda txn: self._write(txn, chunks))
+        return n
 
-    def _write(self, txn, items):
+    def _write(self, txn, chunks):
         ix = self.index
         meta = ix.batches.meta
         raw = txn.get(b"next_scan", db=meta)
         seq = int.from_bytes(raw, "big") if raw else 1
-        scans = txn.cursor(db=ix.db_scans)
-        for key, scanner, place, when, verdict in items:
-            rec = {"k": key.decode("utf-8", "replace"), "t": when, "v": verdict}
-            if scanner is not None:
-                rec["s"] = scanner
-            if place is not None:
-                rec["p"] = place
-            scans.put(u64(seq), json.dumps(rec, ensure_ascii=False).encode(), append=True)
-            if key:
-                txn.put(key, u64(seq), db=ix.db_code_scans, dupdata=True)
-                self._seen(txn, key, when, place)
-            seq += 1
+        for keys, verdicts, scanner, place, when in chunks:
+            n = len(keys)
+            seqs = [u64(s) for s in range(seq, seq + n)]
+            prefix = scan_prefix(scanner, place, when)
+            tails = [bytes((v,)) for v in range(256)]
+            txn.cursor(db=ix.db_scans).putmulti(
+                zip(seqs, [prefix + tails[v] + (k or b"") for v, k in zip(verdicts.tolist(), keys)]),
+                append=True)
+            rows = [i for i, k in enumerate(keys) if k]
+            if rows:
+                self._index_chunk(txn, [keys[i] for i in rows], [seqs[i] for i in rows],
+                                  seq + np.array(rows, np.uint64), place, when)
+            seq += n
         txn.put(b"next_scan", u64(seq), db=meta)
 
-    def _seen(self, txn, key, when, place):
-        raw = txn.get(key, db=self.index.db_seen)
-        if raw is None:
-            count, places, first_time, first_place = 0, set(), when, place
-        else:
-            count, places, first_time, first_place = unpack_seen(raw)
-        if place is not None and len(places) < MAX_PLACES:
-            places.add(zlib.crc32(place.encode()))
-        txn.put(key, pack_seen(count + 1, places, first_time, first_place), db=self.index.db_seen)
+    def _index_chunk(self, txn, keys, seq_bytes, seqs, place, when):
+        ix = self.index
+        txn.cursor(db=ix.db_code_scans).putmulti(zip(keys, seq_bytes), dupdata=True)
+        karr = np.array(keys, dtype=object)
+        uniq, first, counts = np.unique(np.array(keys, dtype="S"), return_index=True,
+                                        return_counts=True)
+        ukeys = karr[first].tolist()  # the bytes themselves: S arrays would drop a trailing NUL
+        order = np.argsort(np.array(ukeys, dtype="S"), kind="stable")
+        ukeys = [ukeys[i] for i in order]
+        first, counts = first[order], counts[order]
+        rec = np.zeros(len(ukeys), SEEN_DTYPE)
+        rec["first_time"] = when
+        rec["first_seq"] = seqs[first]
+        found = txn.cursor(db=ix.db_seen).getmulti(ukeys)
+        if found:
+            fk, fv = zip(*found)
+            pos = np.searchsorted(np.array(ukeys, dtype="S"), np.array(fk, dtype="S"))
+            rec[pos] = read_seen(fv)
+        rec["count"] += counts.astype(np.uint32)
+        h = place_hash(place)
+        if h:
+            add = ~(rec["places"] == h).any(axis=1) & (rec["n"] < MAX_PLACES)
+            rec["places"][np.flatnonzero(add), rec["n"][add]] = h
+            rec["n"][add] += 1
+        txn.cursor(db=ix.db_seen).putmulti(zip(ukeys, [r.tobytes() for r in rec]))
 
     def close(self) -> None:
         self._stop = True
