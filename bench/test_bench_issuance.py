@@ -20,12 +20,7 @@ from tracecode.issuance import Issuer
 MASTER = Key(bytes(range(32)))
 N = size(2_000_000, 20_000_000)
 N_NAIVE = size(50_000, 500_000)
-PRODUCTS = {
-    "cn-drug-20": {"drug_id": "8177322"},
-    "cn-pesticide-32": {"reg_class": "1", "reg_number": "092927", "production_type": "1", "spec": "001"},
-    "gs1-sgtin": {"gtin": "09521234543213"},
-    "generic": {"prefix": "HZ0001"},
-}
+PRODUCTS = {name: s.example_product() for name, s in schemes.builtin().items()}
 
 
 def naive_issue(n):

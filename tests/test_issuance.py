@@ -12,13 +12,7 @@ from tracecode.issuance import Issuer
 from tracecode.schemes import render
 
 MASTER = Key(bytes(range(32)))
-PRODUCTS = {
-    "cn-drug-20": {"drug_id": "8177322"},
-    "cn-vet-24": {"date": "20140327", "enterprise": "00002"},
-    "cn-pesticide-32": {"reg_class": "1", "reg_number": "092927", "production_type": "1", "spec": "001"},
-    "gs1-sgtin": {"gtin": "09521234543213"},
-    "generic": {"prefix": "HZ0001"},
-}
+PRODUCTS = {name: s.example_product() for name, s in schemes.builtin().items()}
 
 
 def issuer(name, master=MASTER):

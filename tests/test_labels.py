@@ -23,14 +23,7 @@ from tracecode.labels import cli as label_cli  # noqa: E402
 from tracecode.labels.symbols import padded  # noqa: E402
 
 KEY = Key(bytes(32))
-PRODUCTS = {
-    "cn-drug-20": {"drug_id": "8177322"},
-    "cn-vet-24": {"date": "20140327", "enterprise": "00002"},
-    "cn-pesticide-32": {"reg_class": "1", "reg_number": "092927", "production_type": "1",
-                        "spec": "001"},
-    "gs1-sgtin": {"gtin": "09521234543213"},
-    "generic": {"prefix": "HZ0001"},
-}
+PRODUCTS = {name: s.example_product() for name, s in schemes.builtin().items()}
 ATTRS = {"gs1-sgtin": {"expiry": "261231", "lot": "A1"}}
 START, COUNT = 4242, 2
 SVG_NS = "{http://www.w3.org/2000/svg}"

@@ -224,6 +224,10 @@ class Scheme:
                                        field=f.name)
         return out
 
+    def example_product(self) -> dict:
+        """The product fields' example values from the definition (for docs and tests)."""
+        return {f.name: f.example for f in self.product_fields}
+
     def product_key(self, product: dict) -> bytes:
         """Canonical bytes naming a product: binds its FF1 key, tweak and counter."""
         return "\x1f".join(f"{f.name}={product[f.name]}" for f in self.product_fields).encode()
