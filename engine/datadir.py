@@ -94,8 +94,13 @@ class DataDir:
     @property
     def index(self) -> Index:
         if self._index is None:
-            self._env = open_env(self.path / "index")
-            self._index = Index(self._env, self.schemes, self.master_key)
+            env = open_env(self.path / "index")
+            try:
+                self._index = Index(env, self.schemes, self.master_key)
+            except BaseException:
+                env.close()
+                raise
+            self._env = env
         return self._index
 
     def scheme(self, name: str):

@@ -207,3 +207,14 @@ def test_batch_records_survive_reopen(tmp_path):
         a = d.verify(codes[0])
         assert (a.verdict, a.lot, a.scan_count, a.first_scan_place) == (Verdict.GENUINE, "L9", 2, "here")
         assert json.loads(json.dumps(d.history(codes[0])))  # plain data
+
+
+def test_an_index_of_another_format_is_refused(tmp_path):
+    path = tmp_path / "d"
+    tracecode.init(path).close()
+    env = open_env(path / "index")
+    meta = env.open_db(b"meta")
+    run_write(env, lambda txn: txn.put(b"format", b"99", db=meta))
+    env.close()
+    with pytest.raises(tracecode.TracecodeError, match="format 99"):
+        tracecode.open(path).index

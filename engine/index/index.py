@@ -36,6 +36,7 @@ from .env import run_write
 from .lifecycle import ACTIONS, EventError, Status, check_transition
 from .scanlog import ScanLog, place_hash, read_seen, unpack_scan
 
+FORMAT = b"1"  # bump when a record layout below changes
 _STATE = struct.Struct(">BQ")
 _SEEN = struct.Struct("<IdQB8I")  # scanlog.SEEN_DTYPE, read one at a time
 MAX_DEPTH = 8           # unit < case < pallet < ... containers followed upwards
@@ -178,6 +179,7 @@ class Index:
         self.db_children = env.open_db(b"children", dupsort=True)
         self.db_code_events = env.open_db(b"code_events", dupsort=True)
         self.db_code_scans = env.open_db(b"code_scans", dupsort=True)
+        self._check_format()
         self.parser = ScanParser(schemes, master_key)
         self.max_places = max_places
         self.record_scans = record_scans
@@ -188,6 +190,17 @@ class Index:
         self._products: dict = {}
         self._batch_cache: dict = {}
         self._recall_cache: dict = {}
+
+    def _check_format(self):
+        """Stamp a new index with its record format; refuse one written in another."""
+        def stamp(txn):
+            have = txn.get(b"format", db=self.batches.meta)
+            if have is None:
+                txn.put(b"format", FORMAT, db=self.batches.meta)
+            elif have != FORMAT:
+                raise TracecodeError(f"this index uses record format {have.decode()}; this "
+                                     f"tracecode reads format {FORMAT.decode()}")
+        run_write(self.env, stamp)
 
     def close(self):
         self.log.close()
