@@ -469,8 +469,8 @@ class Index:
             sorted_keys = karr[order]
             klist = sorted_keys.tolist()
 
-            def lookup(db):
-                found = txn.cursor(db=db).getmulti(klist)
+            def lookup(db, keys=None):
+                found = txn.cursor(db=db).getmulti(klist if keys is None else keys)
                 if not found:
                     return np.zeros(0, np.intp), []
                 ks, vs = zip(*found)
@@ -482,8 +482,12 @@ class Index:
                 st = np.frombuffer(b"".join(vs), dtype=[("s", "u1"), ("q", ">u8")])
                 res["status"][rows] = st["s"]
                 res["seq"][rows] = st["q"]
-            # inside a container, or in a recalled batch or lot: the careful path
-            inside, _ = lookup(self.db_parent)
+            # inside a container, or in a recalled batch or lot: the careful path. Only a
+            # code with a state record (commissioned at least) can have been packed.
+            with_state = sorted_keys[np.isin(order, np.searchsorted(known, rows))] \
+                if len(rows) else sorted_keys[:0]
+            inside, _ = lookup(self.db_parent, with_state.tolist()) if len(with_state) \
+                else (np.zeros(0, np.intp), [])
             slow = set(inside.tolist())
             for bid, batch in records.items():
                 if any(txn.get(rk, db=self.db_recalls) is not None for rk in self._recall_keys(bid, batch)):

@@ -3,11 +3,12 @@
 Verification answers at once and hands its scans to this log, one chunk per
 call (the codes, their verdicts, and the scanner, place and time they share);
 a background thread commits whatever has gathered every `interval` seconds
-(5 ms by default) in one write transaction, or at once when MAX_PENDING scans
-wait. A crash (kill -9) can therefore lose at most the scans of the last
-interval plus MAX_PENDING, never a committed one and never a lifecycle event
-(those commit before they are acknowledged). flush() and close() commit what
-is pending.
+(5 ms by default) in one write transaction, and a caller that finds
+MAX_PENDING scans waiting commits them itself (backpressure). A crash (kill -9)
+can therefore lose at most the scans of the last interval and never more than
+2 x MAX_PENDING (those waiting plus those being written), never a committed
+one and never a lifecycle event (those commit before they are acknowledged).
+flush() and close() commit what is pending.
 
 Per code, a fixed-width "seen" record (count, first scan time and sequence,
 up to MAX_PLACES place hashes) is updated with numpy over a whole chunk.
@@ -23,7 +24,7 @@ import numpy as np
 from .batches import u64
 from .env import run_write
 
-MAX_PENDING = 50_000
+MAX_PENDING = 4096
 MAX_PLACES = 8          # distinct places remembered per code
 SEEN_DTYPE = np.dtype([("count", "<u4"), ("first_time", "<f8"), ("first_seq", "<u8"),
                        ("n", "u1"), ("places", "<u4", (MAX_PLACES,))])  # index._SEEN mirrors it
@@ -94,48 +95,57 @@ class ScanLog:
         return n
 
     def _write(self, txn, chunks):
+        """All pending chunks in one pass: the scan records appended, the per-code
+        index, and the seen summaries (one sorted getmulti, numpy, one putmulti).
+        Merging chunks keeps the cost per scan, not per verify call, so a stream of
+        single-scan verifications never outruns the writer."""
         ix = self.index
         meta = ix.batches.meta
         raw = txn.get(b"next_scan", db=meta)
-        seq = int.from_bytes(raw, "big") if raw else 1
-        for keys, verdicts, scanner, place, when in chunks:
-            n = len(keys)
-            seqs = [u64(s) for s in range(seq, seq + n)]
-            prefix = scan_prefix(scanner, place, when)
-            tails = [bytes((v,)) for v in range(256)]
-            txn.cursor(db=ix.db_scans).putmulti(
-                zip(seqs, [prefix + tails[v] + (k or b"") for v, k in zip(verdicts.tolist(), keys)]),
-                append=True)
-            rows = [i for i, k in enumerate(keys) if k]
-            if rows:
-                self._index_chunk(txn, [keys[i] for i in rows], [seqs[i] for i in rows],
-                                  seq + np.array(rows, np.uint64), place, when)
-            seq += n
-        txn.put(b"next_scan", u64(seq), db=meta)
+        first = int.from_bytes(raw, "big") if raw else 1
+        keys, verdicts, which, prefixes, hashes, whens = [], [], [], [], [], []
+        for c, (ks, vs, scanner, place, when) in enumerate(chunks):
+            keys += ks
+            verdicts.append(vs)
+            which += [c] * len(ks)
+            prefixes.append(scan_prefix(scanner, place, when))
+            hashes.append(place_hash(place))
+            whens.append(when)
+        n = len(keys)
+        seqs = [u64(q) for q in range(first, first + n)]
+        tails = [bytes((v,)) for v in range(256)]
+        verdicts = np.concatenate(verdicts).tolist()
+        txn.cursor(db=ix.db_scans).putmulti(
+            zip(seqs, [prefixes[c] + tails[v] + (k or b"") for c, v, k in zip(which, verdicts, keys)]),
+            append=True)
+        rows = [i for i, k in enumerate(keys) if k]
+        if rows:
+            self._index_scans(txn, [keys[i] for i in rows], [seqs[i] for i in rows],
+                              first + np.array(rows, np.uint64),
+                              np.array(hashes, np.uint32)[np.array(which)[rows]],
+                              np.array(whens)[np.array(which)[rows]])
+        txn.put(b"next_scan", u64(first + n), db=meta)
 
-    def _index_chunk(self, txn, keys, seq_bytes, seqs, place, when):
+    def _index_scans(self, txn, keys, seq_bytes, seqs, hashes, whens):
         ix = self.index
         txn.cursor(db=ix.db_code_scans).putmulti(zip(keys, seq_bytes), dupdata=True)
-        karr = np.array(keys, dtype=object)
-        uniq, first, counts = np.unique(np.array(keys, dtype="S"), return_index=True,
-                                        return_counts=True)
-        ukeys = karr[first].tolist()  # the bytes themselves: S arrays would drop a trailing NUL
-        order = np.argsort(np.array(ukeys, dtype="S"), kind="stable")
-        ukeys = [ukeys[i] for i in order]
-        first, counts = first[order], counts[order]
+        karr = np.array(keys, dtype="S")
+        uniq, first, inverse, counts = np.unique(karr, return_index=True, return_inverse=True,
+                                                 return_counts=True)
+        inverse = inverse.ravel()
+        ukeys = [keys[i] for i in first.tolist()]  # sorted, as LMDB orders them
         rec = np.zeros(len(ukeys), SEEN_DTYPE)
-        rec["first_time"] = when
+        rec["first_time"] = whens[first]
         rec["first_seq"] = seqs[first]
         found = txn.cursor(db=ix.db_seen).getmulti(ukeys)
         if found:
             fk, fv = zip(*found)
-            pos = np.searchsorted(np.array(ukeys, dtype="S"), np.array(fk, dtype="S"))
-            rec[pos] = read_seen(fv)
+            rec[np.searchsorted(uniq, np.array(fk, dtype="S"))] = read_seen(fv)
         rec["count"] += counts.astype(np.uint32)
-        h = place_hash(place)
-        if h:
-            add = ~(rec["places"] == h).any(axis=1) & (rec["n"] < MAX_PLACES)
-            rec["places"][np.flatnonzero(add), rec["n"][add]] = h
+        for h in np.unique(hashes[hashes != 0]).tolist():  # usually one place per flush
+            at = np.unique(inverse[hashes == h])
+            add = at[~(rec["places"][at] == h).any(axis=1) & (rec["n"][at] < MAX_PLACES)]
+            rec["places"][add, rec["n"][add]] = h
             rec["n"][add] += 1
         txn.cursor(db=ix.db_seen).putmulti(zip(ukeys, [r.tobytes() for r in rec]))
 

@@ -118,11 +118,18 @@ class ScanParser:
         (bytes or uint8 array) with int64 ``offsets`` (len N + 1). ``out``: a
         SCAN_DTYPE array of N records to reuse."""
         if offsets is None:
-            items = [s.encode("utf-8", "surrogatepass") if isinstance(s, str) else s for s in scans]
+            scans = scans if isinstance(scans, list) else list(scans)
+            joined = None
+            if all(map(str.__instancecheck__, scans)):
+                joined = "".join(scans)
+            if joined is not None and joined.isascii():  # one encode, lengths in C
+                items, data = scans, np.frombuffer(joined.encode("ascii"), np.uint8)
+            else:
+                items = [s.encode("utf-8", "surrogatepass") if isinstance(s, str) else s for s in scans]
+                data = np.frombuffer(b"".join(items), np.uint8)
             lengths = np.fromiter(map(len, items), np.int64, len(items))
             offsets = np.zeros(len(items) + 1, np.int64)
             np.cumsum(lengths, out=offsets[1:])
-            data = np.frombuffer(b"".join(items), np.uint8)
         else:
             data = np.frombuffer(scans, np.uint8) if isinstance(scans, (bytes, bytearray)) \
                 else np.ascontiguousarray(scans, np.uint8)
