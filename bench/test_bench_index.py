@@ -5,7 +5,6 @@ a key, looked up per scan — in py-lmdb and in SQLite with a primary key. The
 engine stores nothing per issued code (one record per batch) and recovers the
 batch from the serial with FF1.
 """
-import os
 import secrets
 import sqlite3
 import statistics
@@ -31,7 +30,7 @@ def run(benchmark, fn, codes, role="engine", note=""):
 def data(tmp_path_factory):
     path = tmp_path_factory.mktemp("bench") / "data"
     d = tracecode.init(path)
-    b = d.issue("cn-drug-20", {"drug_id": "8177322"}, N_ISSUED, lot="L1", expiry="20301231")
+    d.issue("cn-drug-20", {"drug_id": "8177322"}, N_ISSUED, lot="L1", expiry="20301231")
     step = max(1, N_ISSUED // N_SCANS)
     scans = [c.decode() for c in d.issuer("cn-drug-20", {"drug_id": "8177322"}).codes(0, N_ISSUED)[::step]]
     d.apply([{"id": "c", "action": "commission", "codes": scans[: len(scans) // 2]}])

@@ -102,7 +102,7 @@ class Batches:
         raw = txn.get(u64(batch_id), db=self.records)
         return BatchRecord.from_bytes(raw) if raw else None
 
-    def list(self, txn=None):
+    def list(self):
         """Every batch record, oldest first."""
         with self.env.begin() as txn:
             return [BatchRecord.from_bytes(v) for _, v in txn.cursor(db=self.records)]
