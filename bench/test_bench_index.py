@@ -101,3 +101,38 @@ def test_engine_verify_single(benchmark, data):
         d.verify(s, record=False)
         lat.append(time.perf_counter() - t)
     benchmark.extra_info["note"] += f", median {statistics.median(lat) * 1e6:.1f} us"
+
+
+def _db_bytes(env, names):
+    """Bytes of the LMDB pages the named databases occupy."""
+    total = 0
+    with env.begin() as txn:
+        for name in names:
+            st = txn.stat(env.open_db(name))
+            total += st["psize"] * (st["branch_pages"] + st["leaf_pages"] + st["overflow_pages"])
+    return total
+
+
+@pytest.mark.parametrize("issued", [10**6, 10**9])
+@pytest.mark.benchmark(group="verify-scale")
+def test_engine_verify_at_scale(benchmark, tmp_path, issued):
+    """Throughput and index size as the number of issued codes grows 1000-fold."""
+    d = tracecode.init(tmp_path / "data")
+    per_batch = min(issued, 10**7)
+    product = tracecode.schemes.get("cn-pesticide-32").example_product()  # room for 10**16
+    for _ in range(issued // per_batch):
+        d.issue("cn-pesticide-32", product, per_batch, lot="L1", expiry="20301231")
+    iss = d.issuer("cn-pesticide-32", product)
+    step = issued // 2000
+    sample = [iss.codes(k * step, 1)[0].decode() for k in range(2000)]
+    d.apply([{"id": "c", "action": "commission", "codes": sample}])
+    scans = sample * 10
+    run(benchmark, lambda: d.verify_many(scans, record=False), len(scans),
+        note=f"{issued:,} issued in {issued // per_batch} batches")
+    env = d.index.env
+    untouched = _db_bytes(env, [b"counters", b"batches", b"ranges"])
+    touched = _db_bytes(env, [b"state", b"code_events"])
+    benchmark.extra_info["note"] += (f"; index {untouched / issued:.6f} bytes per issued code, "
+                                     f"{touched / len(sample):.0f} bytes per code with an event")
+    assert untouched / issued < 0.001 or issued < 10**7
+    d.close()
