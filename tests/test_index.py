@@ -218,3 +218,15 @@ def test_an_index_of_another_format_is_refused(tmp_path):
     env.close()
     with pytest.raises(tracecode.TracecodeError, match="format 99"):
         tracecode.open(path).index
+
+
+def test_transitions_see_batch_recalls_and_refuse_repeated_codes(d):
+    b, codes = issue(d, 10)
+    ok(d.apply([{"id": "c", "action": "commission", "codes": codes},
+                {"id": "r", "action": "recall", "batch": b.id}]))
+    res = d.apply([{"id": "s", "action": "sell", "codes": [codes[0]]},
+                   {"id": "x", "action": "destroy", "codes": [codes[1], codes[1]]},
+                   {"id": "y", "action": "destroy", "codes": [codes[1]]}])
+    assert not res[0]["ok"] and "it is recalled" in res[0]["error"]
+    assert not res[1]["ok"] and "listed twice" in res[1]["error"]
+    assert res[2]["ok"] and d.verify(codes[1]).verdict == Verdict.DESTROYED

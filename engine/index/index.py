@@ -28,6 +28,7 @@ from enum import IntEnum
 
 import numpy as np
 
+from ..checks import GS1
 from ..errors import TracecodeError
 from ..issuance import Issuer
 from ..scan import Fault, ScanParser
@@ -599,18 +600,22 @@ class Index:
         txn.put(name, u64(seq + 1), db=self.batches.meta)
         return seq
 
-    def _sscc_key(self, text):
-        digits = "".join(ch for ch in str(text) if ch.isdigit())
-        from ..checks import GS1
-        if str(text).startswith("(00)") or str(text).startswith("00") and len(digits) == 20:
-            digits = digits[2:]
-        if len(digits) == 18 and GS1.is_valid(digits):
-            return b"sscc\x00" + digits.encode()
+    @staticmethod
+    def _sscc_key(text):
+        """The key of an SSCC-18 written as 18 digits or as (00) + 18 digits, else None
+        (cheap for the common case: a trace code, which is neither)."""
+        t = text.strip() if isinstance(text, str) else str(text)
+        if t.startswith("(00)"):
+            t = t[4:]
+        if len(t) == 18 and t.isdigit() and GS1.is_valid(t):
+            return b"sscc\x00" + t.encode()
         return None
 
     def _keys_of(self, txn, codes, event_id):
-        """Code keys of event codes (our codes, imported ones or SSCCs), or EventError."""
+        """Code keys of event codes (our codes, imported ones or SSCCs) and their batch
+        ids (0: not ours), or EventError."""
         out = [None] * len(codes)
+        bids = [0] * len(codes)
         todo = []
         for i, c in enumerate(codes):
             k = self._sscc_key(c)
@@ -626,6 +631,31 @@ class Index:
                     raise EventError(f"unknown code {codes[i]!r}: never issued or imported",
                                      event_id=event_id, code=codes[i])
                 out[i] = keys[j]
+                bids[i] = int(batch_ids[j])
+        return out, bids
+
+    def _statuses(self, txn, keys, batch_ids):
+        """Effective status of each code, in bulk: sorted getmulti for own states,
+        containers only for codes with a state, recalls once per batch."""
+        uniq = sorted(set(keys))
+        own = dict(txn.cursor(db=self.db_state).getmulti(uniq))
+        with_state = [k for k in uniq if k in own]
+        packed = {k for k, _ in txn.cursor(db=self.db_parent).getmulti(with_state)} if with_state else set()
+        recalled = {}
+        for b in set(batch_ids):
+            if b:
+                seqs = [txn.get(rk, db=self.db_recalls) for rk in self._recall_keys(b, self._batch(txn, b))]
+                recalled[b] = max([int.from_bytes(q, "big") for q in seqs if q] or [0])
+        out = []
+        for k, b in zip(keys, batch_ids):
+            if k in packed:
+                out.append(self._effective(txn, k, b, self._batch(txn, b) if b else None)[0])
+                continue
+            raw = own.get(k)
+            status, seq = _STATE.unpack(raw) if raw else (Status.ISSUED, 0)
+            if recalled.get(b, 0) > seq and status != Status.DESTROYED:
+                status = Status.RECALLED
+            out.append(Status(status))
         return out
 
     def _apply_one(self, txn, ev):
@@ -645,18 +675,27 @@ class Index:
             targets = self._recall_targets(txn, ev)
         elif not codes:
             raise EventError(f"event {eid!r} names no codes", event_id=eid)
-        keys = self._keys_of(txn, codes, eid)
+        keys, bids = self._keys_of(txn, codes, eid)
+        if len(set(keys)) != len(keys):
+            dup = next(c for c, k in zip(codes, keys) if keys.count(k) > 1)
+            raise EventError(f"{dup} is listed twice in event {eid!r}", event_id=eid, code=dup)
         parent = None
         if action.epcis_type == "AggregationEvent":
             if not ev.get("parent"):
                 raise EventError(f"{action.name} needs a parent (an SSCC or a case's code)", event_id=eid)
-            parent = self._keys_of(txn, [ev["parent"]], eid)[0]
-        seq = self._next_seq(txn)
-        for k, text in zip(keys, codes):
-            status, _ = self._effective(txn, k)
+            parent = self._keys_of(txn, [ev["parent"]], eid)[0][0]
+        statuses = self._statuses(txn, keys, bids)
+        for k, text, status in zip(keys, codes, statuses):
             if action.name == "pack" and k.startswith(b"sscc\x00") and status == Status.ISSUED:
                 status = Status.COMMISSIONED
             check_transition(action, status, text, eid)
+        seq = self._next_seq(txn)
+        if action.to is not None:  # a state change: written in bulk, sorted
+            value = _STATE.pack(action.to, seq)
+            txn.cursor(db=self.db_state).putmulti([(k, value) for k in sorted(keys)])
+            txn.cursor(db=self.db_code_events).putmulti([(k, u64(seq)) for k in sorted(keys)],
+                                                        dupdata=True)
+        for k, text in zip(keys, codes) if action.to is None else ():
             if action.name == "pack":
                 if txn.get(k, db=self.db_parent) is not None:
                     raise EventError(f"{text} is already packed; unpack it first", event_id=eid, code=text)
@@ -669,8 +708,6 @@ class Index:
                     raise EventError(f"{text} is not in {ev['parent']}", event_id=eid, code=text)
                 txn.delete(k, db=self.db_parent)
                 txn.delete(parent, k, db=self.db_children)
-            else:
-                txn.put(k, _STATE.pack(action.to, seq), db=self.db_state)
             txn.put(k, u64(seq), db=self.db_code_events, dupdata=True)
         if parent is not None:
             if txn.get(parent, db=self.db_state) is None:  # a new logistic unit comes alive
@@ -702,7 +739,7 @@ class Index:
     def history(self, code) -> list:
         """Every event and scan of a code and of the containers it is in, in time order."""
         with self.env.begin() as txn:
-            key = self._keys_of(txn, [code], None)[0]
+            key = self._keys_of(txn, [code], None)[0][0]
             chain = [key]
             k = key
             for _ in range(MAX_DEPTH):
