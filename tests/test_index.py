@@ -230,3 +230,11 @@ def test_transitions_see_batch_recalls_and_refuse_repeated_codes(d):
     assert not res[0]["ok"] and "it is recalled" in res[0]["error"]
     assert not res[1]["ok"] and "listed twice" in res[1]["error"]
     assert res[2]["ok"] and d.verify(codes[1]).verdict == Verdict.DESTROYED
+
+
+def test_unreadable_expiry_is_refused_before_it_is_stored(d):
+    with pytest.raises(ValueError, match="YYYYMMDD"):
+        d.issue("cn-drug-20", DRUG, 10, expiry="2030-12-31")
+    with pytest.raises(ValueError, match="YYYYMMDD"):
+        d.index.import_codes(["201403270000200101860785"], expiry="20301332")
+    assert d.index.batches.list() == []

@@ -140,6 +140,19 @@ _STATUS_VERDICT = {Status.RECALLED: Verdict.RECALLED, Status.DESTROYED: Verdict.
                    Status.SOLD: Verdict.ALREADY_SOLD, Status.DISPENSED: Verdict.ALREADY_SOLD}
 
 
+def _check_expiry(expiry) -> None:
+    """Refuse an expiry verification could not read later: YYYYMMDD or YYMMDD only."""
+    if expiry is None:
+        return
+    exp = str(expiry)
+    try:
+        if len(exp) not in (6, 8) or not exp.isdigit():
+            raise ValueError
+        _expiry_date(exp)
+    except ValueError:
+        raise ValueError(f"expiry {exp!r} is not a YYYYMMDD or YYMMDD date") from None
+
+
 def code_key(scheme: str, code: str) -> bytes:
     return scheme.encode() + b"\x00" + code.encode()
 
@@ -222,14 +235,7 @@ class Index:
         for k in ("lot", "expiry"):
             if details.get(k) is None and k in attrs:
                 details[k] = attrs[k]
-        if details.get("expiry") is not None:
-            exp = str(details["expiry"])
-            try:
-                if len(exp) not in (6, 8) or not exp.isdigit():
-                    raise ValueError
-                _expiry_date(exp)
-            except ValueError:
-                raise ValueError(f"expiry {exp!r} is not a YYYYMMDD or YYMMDD date") from None
+        _check_expiry(details.get("expiry"))
         return self.batches.reserve(iss.scheme.name, iss.product_key, iss.product, count,
                                     iss.capacity, attributes=attrs, **details)
 
@@ -244,6 +250,7 @@ class Index:
         `codes` is any iterable of text (a file object works: one code per line);
         `record` (product, lot, expiry, approval_number, source...) goes with each.
         """
+        _check_expiry(record.get("expiry"))
         value = json.dumps(record, ensure_ascii=False, separators=(",", ":")).encode()
         n = 0
         chunk = []
