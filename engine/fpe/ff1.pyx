@@ -158,17 +158,30 @@ cdef void _join_counters(const word_t *A, const word_t *B, Py_ssize_t count, u12
             out[j] = <uint64_t>x
 
 
+cdef inline bint _read_word(const uint8_t *src, int count, word_t radix,
+                            const uint8_t *digit_of, word_t *x) noexcept nogil:
+    """Horner in the chunk's word size: 64-bit multiplies when the domain allows."""
+    cdef int k
+    cdef uint8_t dv
+    cdef word_t acc = 0
+    for k in range(count):
+        dv = digit_of[src[k]]
+        if dv == 255:
+            return False
+        acc = acc * radix + dv
+    x[0] = acc
+    return True
+
+
 cdef Py_ssize_t _parse_rows(word_t *A, word_t *B, const uint8_t *src, Py_ssize_t stride,
                             Py_ssize_t count, int u, int v, int radix,
                             const uint8_t *digit_of, uint8_t *ok) noexcept nogil:
     cdef Py_ssize_t j, bad = 0
-    cdef u128 a, b
+    cdef word_t r = <word_t>radix
     for j in range(count):
-        if (_read_numerals(src + j * stride, u, radix, digit_of, &a)
-                and _read_numerals(src + j * stride + u, v, radix, digit_of, &b)):
+        if (_read_word(src + j * stride, u, r, digit_of, &A[j])
+                and _read_word(src + j * stride + u, v, r, digit_of, &B[j])):
             ok[j] = 1
-            A[j] = <word_t>a
-            B[j] = <word_t>b
         else:
             ok[j] = 0
             A[j] = 0
@@ -205,20 +218,6 @@ cdef inline void _write_numerals(uint8_t *out, int count, u128 x, int radix,
         for k in range(count - 1, -1, -1):
             out[k] = alphabet[<int>(x % radix)]
             x //= radix
-
-
-cdef inline bint _read_numerals(const uint8_t *src, int count, int radix,
-                                const uint8_t *digit_of, u128 *x) noexcept nogil:
-    cdef int k
-    cdef uint8_t dv
-    cdef u128 acc = 0
-    for k in range(count):
-        dv = digit_of[src[k]]
-        if dv == 255:
-            return False
-        acc = acc * radix + dv
-    x[0] = acc
-    return True
 
 
 def _as_alphabet(alphabet, int radix):

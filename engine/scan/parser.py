@@ -146,12 +146,17 @@ class ScanParser:
         if self.expired_before is not None:
             self._mark_expired(rec)
         ok = rec["fault"] == Fault.OK
+        # scheme index + 1 for well-formed scans, 0 otherwise: one pass finds which
+        # schemes are present, so absent ones cost nothing
+        tagged = np.where(ok, rec["scheme"] + 1, 0)
+        present = np.bincount(tagged, minlength=len(self.schemes) + 1)
         for si, scheme in enumerate(self.schemes):
-            rows = np.flatnonzero(ok & (rec["scheme"] == si))
-            if not len(rows):
+            if not present[si + 1]:
                 continue
-            if len(rows) == len(rec):  # one scheme, all well-formed: slices, not copies
+            if present[si + 1] == len(rec):  # one scheme, all well-formed: slices, not copies
                 rows = slice(None)
+            else:
+                rows = np.flatnonzero(tagged == si + 1)
             codes = rec["code"][rows].astype(f"S{scheme.length}")
             raw = codes.view(np.uint8).reshape(len(codes), scheme.length)
             spans = [(scheme.offset(f.name), f.length) for f in scheme.product_fields]
