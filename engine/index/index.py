@@ -198,10 +198,7 @@ class Index:
         self.max_places = max_places
         self.record_scans = record_scans
         self.log = ScanLog(self, flush_interval)
-        self._issuers: dict = {}
         self._tables: dict = {}
-        self._spans: dict = {}
-        self._products: dict = {}
         self._batch_cache: dict = {}
         self._recall_cache: dict = {}
 
@@ -222,11 +219,7 @@ class Index:
     # -- issuance --------------------------------------------------------------------------
     def issuer(self, scheme: str, product: dict) -> Issuer:
         sch = self.schemes[scheme] if isinstance(scheme, str) else scheme
-        norm = sch.product_values(product)
-        key = (sch.name, sch.product_key(norm))
-        if key not in self._issuers:
-            self._issuers[key] = Issuer(sch, norm, self.master_key)
-        return self._issuers[key]
+        return self.parser.issuer(sch, sch.product_values(product))
 
     def issue(self, scheme: str, product: dict, count: int, **details) -> BatchRecord:
         """Reserve counters and record the batch (committed before this returns)."""
@@ -299,26 +292,13 @@ class Index:
         count = len(rec)
         batch_ids = np.zeros(count, np.uint64)
         keys = np.full(count, None, dtype=object)
-        ok = rec["fault"] == Fault.OK
-        for si, scheme in enumerate(self.parser.schemes):
-            rows = np.flatnonzero(ok & (rec["scheme"] == si) & parsed.counter_ok)
+        for scheme, iss, members in parsed.groups:  # per distinct product the parser found
+            rows = np.arange(count)[members]
+            rows = rows[parsed.counter_ok[rows]]
             if not len(rows):
                 continue
-            codes = rec["code"][rows].astype(f"S{scheme.length}")
-            raw = codes.view(np.uint8).reshape(len(rows), scheme.length)
-            spans = [(scheme.offset(f.name), f.length) for f in scheme.product_fields]
-            prod = np.ascontiguousarray(np.concatenate([raw[:, a:a + w] for a, w in spans], axis=1))
-            values, inverse, sizes = np.unique(prod.view(f"S{prod.shape[1]}").ravel(),
-                                               return_inverse=True, return_counts=True)
-            order = np.argsort(inverse.ravel(), kind="stable")
-            groups = np.split(rows[order], np.cumsum(sizes)[:-1])
-            for value, sel in zip(values.tolist(), groups):  # per distinct product
-                found = self._product_of(scheme, self._product_code(scheme, spans, value))
-                if isinstance(found, Exception):
-                    continue
-                pk = found.product_key
-                batch_ids[sel] = self.batches.find(txn, scheme.name, pk, parsed.counter[sel],
-                                                   self._table(txn, scheme.name, pk))
+            batch_ids[rows] = self.batches.find(txn, scheme.name, iss.product_key, parsed.counter[rows],
+                                                self._table(txn, scheme.name, iss.product_key))
             mine = rows[batch_ids[rows] != 0]
             if len(mine):  # code keys built as bytes rows (np.char would drop the NUL)
                 prefix = np.frombuffer(scheme.name.encode() + b"\x00", np.uint8)
@@ -337,16 +317,6 @@ class Index:
                 imported[i] = json.loads(raw)
         records = {int(b): self._batch(txn, int(b)) for b in np.unique(batch_ids).tolist() if b}
         return parsed, keys, batch_ids, records, imported
-
-    @staticmethod
-    def _product_code(scheme, spans, value: bytes) -> bytes:
-        """A bare code carrying these product characters (the rest zeros), for _product_of."""
-        code = bytearray(b"0" * scheme.length)
-        pos = 0
-        for a, w in spans:
-            code[a:a + w] = value[pos:pos + w]
-            pos += w
-        return bytes(code)
 
     def _state(self, txn, key):
         raw = txn.get(key, db=self.db_state)
@@ -399,7 +369,7 @@ class Index:
             if fault == Fault.OK and si >= 0:
                 sch = self.parser.schemes[si]
                 scheme = sch.name
-                found = self._product_of(sch, code)
+                found = self.parser.product_of(sch, code)
                 if isinstance(found, Exception):
                     fault = Fault.INVALID_FIELD
                 else:
@@ -423,23 +393,6 @@ class Index:
         if self.record_scans if record is None else record:
             self.log.add([key], [int(ans.verdict)], scanner, place, when)
         return ans
-
-    def _product_of(self, scheme, code: bytes):
-        """The issuer of a bare code's product (cached by the product's characters),
-        or the ValidationError its product fields raise."""
-        spans = self._spans.get(scheme.name)
-        if spans is None:
-            spans = self._spans[scheme.name] = [(scheme.offset(f.name), f.length, f.name)
-                                                for f in scheme.product_fields]
-        mark = (scheme.name, b"".join(code[a:a + n] for a, n, _ in spans))
-        hit = self._products.get(mark)
-        if hit is None:
-            try:
-                hit = self.issuer(scheme, {name: code[a:a + n].decode() for a, n, name in spans})
-            except ValueError as exc:
-                hit = exc
-            self._products[mark] = hit
-        return hit
 
     def _batch(self, txn, batch_id):
         hit = self._batch_cache.get(batch_id)

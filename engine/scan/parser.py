@@ -80,11 +80,14 @@ class ScanBatch:
     FF1 when the parser has a master key.
     """
 
-    def __init__(self, records, scheme_names, counter, counter_ok):
+    def __init__(self, records, scheme_names, counter, counter_ok, groups=()):
         self.records = records
         self.scheme_names = scheme_names
         self.counter = counter
         self.counter_ok = counter_ok
+        # (scheme, Issuer, rows) per distinct valid product, when there is a key:
+        # the index looks batches up per group instead of grouping again
+        self.groups = list(groups)
 
     def __len__(self):
         return len(self.records)
@@ -138,11 +141,13 @@ class ScanParser:
                                           out=out)
         counter = np.zeros(len(records), np.uint64)
         counter_ok = np.zeros(len(records), bool)
-        self._finish(records, counter, counter_ok)
-        return ScanBatch(records, self.names, counter, counter_ok)
+        groups = self._finish(records, counter, counter_ok)
+        return ScanBatch(records, self.names, counter, counter_ok, groups)
 
-    def _finish(self, rec, counter, counter_ok):
-        """Per distinct product: its field rules, and FF1 back to counters."""
+    def _finish(self, rec, counter, counter_ok) -> list:
+        """Per distinct product: its field rules, and FF1 back to counters.
+        Returns the (scheme, Issuer, rows) groups that have a key."""
+        groups_out = []
         if self.expired_before is not None:
             self._mark_expired(rec)
         ok = rec["fault"] == Fault.OK
@@ -159,7 +164,7 @@ class ScanParser:
                 rows = np.flatnonzero(tagged == si + 1)
             codes = rec["code"][rows].astype(f"S{scheme.length}")
             raw = codes.view(np.uint8).reshape(len(codes), scheme.length)
-            spans = [(scheme.offset(f.name), f.length) for f in scheme.product_fields]
+            spans = self._spans(scheme)
             width = sum(n for _, n in spans)
             prod = np.concatenate([raw[:, a:a + n] for a, n in spans], axis=1) if spans \
                 else np.zeros((len(codes), 0), np.uint8)
@@ -173,18 +178,20 @@ class ScanParser:
                 cuts = np.cumsum(counts)[:-1]
                 groups = zip(np.split(rows[order], cuts), np.split(codes[order], cuts))
             for key, (members, member_codes) in zip(keys, groups):
-                product = self._product(scheme, bytes(key)[:width], spans)
+                product = self._product(scheme, bytes(key)[:width])
                 if isinstance(product, ScanError):
                     rec["fault"][members] = Fault.INVALID_FIELD
                     rec["field"][members] = scheme.code_fields.index(scheme.field(product.field))
                     continue
                 if self.master_key is None:
                     continue
-                iss = self._issuer(scheme, product)
+                iss = self.issuer(scheme, product)
                 c, good = iss.counters(member_codes)
                 counter[members] = c
                 # Past the guessing bound no counter was ever issued.
                 counter_ok[members] = good & (c < scheme.capacity)
+                groups_out.append((scheme, iss, members))
+        return groups_out
 
     def _mark_expired(self, rec):
         """EXPIRED_DATE where AI 17 is before expired_before; YYMMDD compares as
@@ -200,13 +207,24 @@ class ScanParser:
         rec["fault"][late] = Fault.EXPIRED_DATE
         rec["field"][late] = 17
 
-    def _product(self, scheme, key: bytes, spans):
+    def _spans(self, scheme):
+        """(offset, length) of each product field in the bare code."""
+        return [(scheme.offset(f.name), f.length) for f in scheme.product_fields]
+
+    def product_of(self, scheme, code: bytes):
+        """The Issuer of the product a bare code carries (needs a master key), or the
+        ScanError its product fields raise; cached by the product's characters."""
+        product = self._product(scheme, b"".join(code[a:a + n] for a, n in self._spans(scheme)))
+        return product if isinstance(product, ScanError) else self.issuer(scheme, product)
+
+    def _product(self, scheme, key: bytes):
+        """Validated product fields (a dict) from their characters, or a ScanError."""
         cache_key = (scheme.name, key)
         if cache_key not in self._products:
             values, pos = {}, 0
-            for f, (_, n) in zip(scheme.product_fields, spans):
-                values[f.name] = key[pos:pos + n].decode("ascii")
-                pos += n
+            for f in scheme.product_fields:
+                values[f.name] = key[pos:pos + f.length].decode("ascii")
+                pos += f.length
             try:
                 self._products[cache_key] = scheme.product_values(values)
             except ValidationError as exc:
@@ -214,7 +232,8 @@ class ScanParser:
                                                       scheme=scheme.name, field=exc.field)
         return self._products[cache_key]
 
-    def _issuer(self, scheme, product):
+    def issuer(self, scheme, product: dict) -> Issuer:
+        """The (cached) Issuer of a validated product."""
         key = (scheme.name, scheme.product_key(product))
         if key not in self._issuers:
             self._issuers[key] = Issuer(scheme, product, self.master_key)
