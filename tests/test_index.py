@@ -126,8 +126,11 @@ def test_recall_by_lot_and_by_batch(d):
                 {"id": "r2", "action": "recall", "batch": b3.id}]))
     assert [d.verify(c[0]).verdict for c in (c1, c2, c3)] == [
         Verdict.GENUINE, Verdict.RECALLED, Verdict.RECALLED]
+    assert [a.verdict for a in d.verify_many([c1[0], c2[0], c3[0]])] == [
+        Verdict.GENUINE, Verdict.RECALLED, Verdict.RECALLED]
     ok(d.apply([{"id": "x", "action": "destroy", "codes": [c2[1]]}]))
     assert d.verify(c2[1]).verdict == Verdict.DESTROYED
+    assert [a.verdict for a in d.verify_many([c2[1], c2[2]])] == [Verdict.DESTROYED, Verdict.RECALLED]
 
 
 def test_bulk_commissioning(d):

@@ -333,11 +333,15 @@ class Index:
             s2, q2 = self._state(txn, k)
             if q2 > seq:
                 status, seq = s2, q2
-        for rk in self._recall_keys(batch_id, batch):
-            raw = txn.get(rk, db=self.db_recalls)
-            if raw is not None and int.from_bytes(raw, "big") > seq and status != Status.DESTROYED:
-                status, seq = Status.RECALLED, int.from_bytes(raw, "big")
+        recall = self._recall_seq(txn, batch_id, batch)
+        if recall > seq and status != Status.DESTROYED:
+            status, seq = Status.RECALLED, recall
         return Status(status), seq
+
+    def _recall_seq(self, txn, batch_id, batch) -> int:
+        """The event seq of the latest recall of the code's batch or lot, 0 if none."""
+        seqs = [txn.get(rk, db=self.db_recalls) for rk in self._recall_keys(batch_id, batch)]
+        return max([int.from_bytes(q, "big") for q in seqs if q] or [0])
 
     def _recall_keys(self, batch_id, batch):
         """Where a recall of the code's batch or lot would be recorded (cached per batch)."""
@@ -443,17 +447,19 @@ class Index:
                 st = np.frombuffer(b"".join(vs), dtype=[("s", "u1"), ("q", ">u8")])
                 res["status"][rows] = st["s"]
                 res["seq"][rows] = st["q"]
-            # inside a container, or in a recalled batch or lot: the careful path. Only a
-            # code with a state record (commissioned at least) can have been packed.
+            # batch and lot recalls, per batch: later than the code's own event wins
+            for bid, batch in records.items():
+                recall = self._recall_seq(txn, bid, batch)
+                if recall:
+                    hit = (batch_ids == bid) & (res["seq"] < recall) & (res["status"] != Status.DESTROYED)
+                    res["status"][hit], res["seq"][hit] = Status.RECALLED, recall
+            # inside a container: the careful path. Only a code with a state record
+            # (commissioned at least) can have been packed.
             with_state = sorted_keys[np.isin(order, np.searchsorted(known, rows))] \
                 if len(rows) else sorted_keys[:0]
             inside, _ = lookup(self.db_parent, with_state.tolist()) if len(with_state) \
                 else (np.zeros(0, np.intp), [])
-            slow = set(inside.tolist())
-            for bid, batch in records.items():
-                if any(txn.get(rk, db=self.db_recalls) is not None for rk in self._recall_keys(bid, batch)):
-                    slow.update(np.flatnonzero(batch_ids == bid).tolist())
-            for i in slow:
+            for i in inside.tolist():
                 status, seq = self._effective(txn, keys[i], int(batch_ids[i]), records.get(int(batch_ids[i])))
                 res["status"][i], res["seq"][i] = status, seq
             rows, vs = lookup(self.db_seen)
@@ -601,11 +607,7 @@ class Index:
         own = dict(txn.cursor(db=self.db_state).getmulti(uniq))
         with_state = [k for k in uniq if k in own]
         packed = {k for k, _ in txn.cursor(db=self.db_parent).getmulti(with_state)} if with_state else set()
-        recalled = {}
-        for b in set(batch_ids):
-            if b:
-                seqs = [txn.get(rk, db=self.db_recalls) for rk in self._recall_keys(b, self._batch(txn, b))]
-                recalled[b] = max([int.from_bytes(q, "big") for q in seqs if q] or [0])
+        recalled = {b: self._recall_seq(txn, b, self._batch(txn, b)) for b in set(batch_ids) if b}
         out = []
         for k, b in zip(keys, batch_ids):
             if k in packed:
