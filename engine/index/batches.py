@@ -11,7 +11,13 @@ Databases (keys big-endian so LMDB orders them numerically):
     counters   scheme \\0 product_key                 -> next counter (u64)
     batches    batch id (u64)                        -> JSON record
     ranges     scheme \\0 product_key \\0 start (u64)  -> batch id (u64)
-    meta       b"next_batch"                         -> next batch id (u64)
+    products   scheme \\0 product_key                 -> product id (u32)
+    product_ids product id (u32)                     -> JSON {scheme, product}
+    meta       b"next_batch", b"next_product"        -> next batch / product id (u64)
+
+A product id, given at the product's first issuance, is the first part of the
+12-byte code key (product id, counter) under which the index keeps what it
+knows about a code (see _codes.pyx).
 """
 from __future__ import annotations
 
@@ -24,6 +30,8 @@ import numpy as np
 from ..errors import CapacityExceeded
 
 _U64 = 8
+FIRST_PRODUCT_ID = 16      # code keys of ours start with a zero byte; below 2**24
+LAST_PRODUCT_ID = (1 << 24) - 1
 
 
 def u64(n: int) -> bytes:
@@ -63,6 +71,46 @@ class Batches:
         self.records = env.open_db(b"batches")
         self.ranges = env.open_db(b"ranges")
         self.meta = env.open_db(b"meta")
+        self.products = env.open_db(b"products")
+        self.product_ids = env.open_db(b"product_ids")
+        self._pids: dict = {}
+        self._products: dict = {}
+
+    def product_id(self, txn, scheme: str, product_key: bytes) -> int | None:
+        """The product's id, None if it never had a batch (ids never change: cached)."""
+        key = (scheme, product_key)
+        pid = self._pids.get(key)
+        if pid is None:
+            raw = txn.get(product_prefix(scheme, product_key)[:-1], db=self.products)
+            if raw is None:
+                return None
+            pid = self._pids[key] = int.from_bytes(raw, "big")
+        return pid
+
+    def product_of(self, txn, pid: int) -> tuple[str, dict] | None:
+        """(scheme, product) of a product id."""
+        hit = self._products.get(pid)
+        if hit is None:
+            raw = txn.get(pid.to_bytes(4, "big"), db=self.product_ids)
+            if raw is None:
+                return None
+            rec = json.loads(raw)
+            hit = self._products[pid] = (rec["scheme"], rec["product"])
+        return hit
+
+    def _assign_product_id(self, txn, scheme, product_key, product) -> None:
+        key = product_prefix(scheme, product_key)[:-1]
+        if txn.get(key, db=self.products) is not None:
+            return
+        raw = txn.get(b"next_product", db=self.meta)
+        pid = int.from_bytes(raw, "big") if raw else FIRST_PRODUCT_ID
+        if pid > LAST_PRODUCT_ID:
+            raise CapacityExceeded(f"this index holds {LAST_PRODUCT_ID - FIRST_PRODUCT_ID + 1:,} "
+                                   f"products, the most it can", remaining=0)
+        txn.put(key, pid.to_bytes(4, "big"), db=self.products)
+        txn.put(pid.to_bytes(4, "big"), json.dumps({"scheme": scheme, "product": product},
+                                                   ensure_ascii=False).encode(), db=self.product_ids)
+        txn.put(b"next_product", u64(pid + 1), db=self.meta)
 
     def issued(self, scheme: str, product_key: bytes) -> int:
         """Counters reserved so far for this product (the next start)."""
@@ -87,6 +135,7 @@ class Batches:
                     remaining=remaining)
             raw = txn.get(b"next_batch", db=self.meta)
             batch_id = int.from_bytes(raw, "big") if raw else 1
+            self._assign_product_id(txn, scheme, product_key, dict(product))
             record = BatchRecord(id=batch_id, scheme=scheme, product=dict(product), start=start,
                                  count=count, time=time.time(), **details)
             txn.put(key, u64(start + count), db=self.counters)

@@ -1,19 +1,17 @@
-"""The index: batches, per-code state (sparse), lifecycle events, scans, verdicts.
+"""The index: batches, per-code records (sparse), lifecycle events, scans, verdicts.
 
-Databases besides those of batches.py (keys are "code keys": the scheme name,
-NUL, the bare code; imported codes use "ext" as the scheme; SSCCs "sscc"):
+Databases besides those of batches.py (code keys: see codekeys.py):
 
-    state        code key -> status (u8), event seq (u64)     only codes with events
-    parent       child key -> parent key                      aggregation, both ways:
-    children     parent key -> child key (dupsort)
-    code_events  code key -> event seq (dupsort)               for history()
+    codes        code key + kind -> state, parent or seen record   only codes with
+                 events or scans; layouts and the C kernels in _codes.pyx
+    children     parent key -> child key (dupsort)                aggregation, the
+                 other way round from the parent records
+    code_events  code key -> event seq (dupsort)                  for history()
     events       seq (u64) -> JSON event
-    event_ids    sender's event id -> seq                    refuses duplicates
+    event_ids    sender's event id -> seq                        refuses duplicates
     recalls      b"B" batch id | b"L" scheme\\0product\\0lot -> event seq
-    imported     code key -> JSON record                       codes issued elsewhere
-    scans        seq (u64) -> time, verdict, scanner, place, code key   append-only scan log
-    code_scans   code key -> scan seq (dupsort)
-    seen         code key -> scan count, first scan time and place, places seen (hashes)
+    imported     code key of an imported code -> JSON record      codes issued elsewhere
+    scans        seq (u64) -> scan record (scanlog.py)            append-only scan log
 """
 from __future__ import annotations
 
@@ -28,18 +26,19 @@ from enum import IntEnum
 
 import numpy as np
 
-from ..checks import GS1
 from ..errors import TracecodeError
 from ..issuance import Issuer
 from ..scan import Fault, ScanParser
+from . import _codes, codekeys
 from .batches import Batches, BatchRecord, product_prefix, u64
+from .codekeys import Keys
 from .env import run_write
 from .lifecycle import ACTIONS, EventError, Status, check_transition
-from .scanlog import ScanLog, place_hash, read_seen, unpack_scan
+from .scanlog import ScanLog, place_hash, unpack_scan
 
-FORMAT = b"1"  # bump when a record layout below changes
-_STATE = struct.Struct(">BQ")
-_SEEN = struct.Struct("<IdQB8I")  # scanlog.SEEN_DTYPE, read one at a time
+FORMAT = b"2"  # bump when a record layout changes
+_STATE = struct.Struct("<BQ")   # _codes.State
+STATE, PARENT = b"\x00", b"\x01"  # record kinds under a code key (_codes.pyx)
 MAX_DEPTH = 8           # unit < case < pallet < ... containers followed upwards
 
 
@@ -75,9 +74,9 @@ class Answer:
     scan_count: int = 0
 
 
-VERIFY_DTYPE = np.dtype([("verdict", "u1"), ("status", "u1"), ("fault", "u1"), ("batch", "u8"),
-                         ("seq", "u8"), ("scan_count", "u4"), ("places", "u1"),
-                         ("first_scan_time", "f8"), ("first_seq", "u8")])
+VERIFY_DTYPE = np.dtype([("verdict", "u1"), ("status", "u1"), ("fault", "u1"), ("packed", "u1"),
+                         ("places", "u1"), ("scan_count", "u4"), ("batch", "u8"), ("seq", "u8"),
+                         ("first_scan_time", "f8"), ("first_seq", "u8")], align=True)
 # verdict by effective status; COMMISSIONED, SHIPPED, RECEIVED are genuine
 _VERDICT_OF_STATUS = np.array([Verdict.NOT_COMMISSIONED, Verdict.GENUINE, Verdict.UNKNOWN,
                                Verdict.GENUINE, Verdict.GENUINE, Verdict.ALREADY_SOLD,
@@ -153,10 +152,6 @@ def _check_expiry(expiry) -> None:
         raise ValueError(f"expiry {exp!r} is not a YYYYMMDD or YYMMDD date") from None
 
 
-def code_key(scheme: str, code: str) -> bytes:
-    return scheme.encode() + b"\x00" + code.encode()
-
-
 def _expired(expiry: str | None, today: _dt.date) -> bool:
     return bool(expiry) and _expiry_date(expiry) < today
 
@@ -187,12 +182,10 @@ class Index:
         self.schemes = schemes
         self.master_key = master_key
         self.batches = Batches(env)
-        dbs = ("state", "parent", "events", "event_ids", "recalls", "imported", "scans", "seen")
-        for name in dbs:
+        for name in ("codes", "events", "event_ids", "recalls", "imported", "scans"):
             setattr(self, f"db_{name}", env.open_db(name.encode()))
         self.db_children = env.open_db(b"children", dupsort=True)
         self.db_code_events = env.open_db(b"code_events", dupsort=True)
-        self.db_code_scans = env.open_db(b"code_scans", dupsort=True)
         self._check_format()
         self.parser = ScanParser(schemes, master_key)
         self.max_places = max_places
@@ -233,10 +226,6 @@ class Index:
                                     iss.capacity, attributes=attrs, **details)
 
     # -- imported codes ----------------------------------------------------------------------
-    @staticmethod
-    def _ext_key(text: str) -> bytes:
-        return b"ext\x00" + "".join(str(text).split()).replace("-", "").upper().encode()
-
     def import_codes(self, codes, **record) -> int:
         """Store codes issued by other systems, per code; they then verify like ours.
 
@@ -250,10 +239,13 @@ class Index:
 
         def flush():
             run_write(self.env, lambda txn: txn.cursor(db=self.db_imported).putmulti(
-                [(self._ext_key(c), value) for c in chunk]))
+                [(codekeys.ext(c), value) for c in chunk]))
         for line in codes:
             line = line.strip()
             if line:
+                if len(codekeys.ext(line)) > _codes.KEY_LIMIT:
+                    raise ValueError(f"imported code {line[:60]!r} is longer than "
+                                     f"{_codes.KEY_LIMIT - 4} characters")
                 chunk.append(line)
                 n += 1
             if len(chunk) >= 100_000:
@@ -283,60 +275,40 @@ class Index:
     def _resolve(self, txn, texts):
         """Parse texts; for each, its code key, batch id (0 none) and imported record.
 
-        Returns (parse results, keys as an object array (None: unknown), batch ids,
-        batch records by id, imported records by row). Vectorised per scheme and
-        product; only scans of no batch of ours are looked up one by one.
+        Returns (parse results, Keys, batch ids, batch records by id, imported
+        records by row). Vectorised per scheme and product; only scans of no batch
+        of ours are looked up one by one (imported codes, unknown ones).
         """
         parsed = self.parser.parse_many(texts)
         rec = parsed.records
         count = len(rec)
         batch_ids = np.zeros(count, np.uint64)
-        keys = np.full(count, None, dtype=object)
+        ours_rows, ours_keys = [], []
         for scheme, iss, members in parsed.groups:  # per distinct product the parser found
             rows = np.arange(count)[members]
             rows = rows[parsed.counter_ok[rows]]
-            if not len(rows):
+            pid = self.batches.product_id(txn, scheme.name, iss.product_key) if len(rows) else None
+            if pid is None:
                 continue
             batch_ids[rows] = self.batches.find(txn, scheme.name, iss.product_key, parsed.counter[rows],
                                                 self._table(txn, scheme.name, iss.product_key))
             mine = rows[batch_ids[rows] != 0]
-            if len(mine):  # code keys built as bytes rows (np.char would drop the NUL)
-                prefix = np.frombuffer(scheme.name.encode() + b"\x00", np.uint8)
-                buf = np.empty((len(mine), len(prefix) + scheme.length), np.uint8)
-                buf[:, :len(prefix)] = prefix
-                buf[:, len(prefix):] = rec["code"][mine].astype(f"S{scheme.length}").view(
-                    np.uint8).reshape(len(mine), scheme.length)
-                keys[mine] = buf.view(f"S{buf.shape[1]}").ravel().tolist()
-        imported = {}
+            k = np.empty(len(mine), codekeys.OUR_KEY)
+            k["pid"], k["counter"] = pid, parsed.counter[mine]
+            ours_rows.append(mine)
+            ours_keys.append(k)
+        imported, other = {}, {}
         for i in np.flatnonzero(batch_ids == 0).tolist():
-            code = rec["code"][i].decode() if rec["code"][i] else texts[i] \
-                if isinstance(texts[i], str) else texts[i].decode("utf-8", "replace")
-            raw = txn.get(self._ext_key(code), db=self.db_imported)
+            code = rec["code"][i] or texts[i]
+            key = codekeys.ext(code)
+            raw = txn.get(key, db=self.db_imported) if len(key) <= _codes.KEY_LIMIT else None
             if raw is not None:
-                keys[i] = self._ext_key(code)
+                other[i] = key
                 imported[i] = json.loads(raw)
+        keys = Keys(count, np.concatenate(ours_rows) if ours_rows else None,
+                    np.concatenate(ours_keys) if ours_keys else None, other)
         records = {int(b): self._batch(txn, int(b)) for b in np.unique(batch_ids).tolist() if b}
         return parsed, keys, batch_ids, records, imported
-
-    def _state(self, txn, key):
-        raw = txn.get(key, db=self.db_state)
-        return _STATE.unpack(raw) if raw else (Status.ISSUED, 0)
-
-    def _effective(self, txn, key, batch_id=0, batch=None):
-        """(status, seq) after the code's own events, its containers' and recalls."""
-        status, seq = self._state(txn, key)
-        k = key
-        for _ in range(MAX_DEPTH):
-            k = txn.get(k, db=self.db_parent)
-            if k is None:
-                break
-            s2, q2 = self._state(txn, k)
-            if q2 > seq:
-                status, seq = s2, q2
-        recall = self._recall_seq(txn, batch_id, batch)
-        if recall > seq and status != Status.DESTROYED:
-            status, seq = Status.RECALLED, recall
-        return Status(status), seq
 
     def _recall_seq(self, txn, batch_id, batch) -> int:
         """The event seq of the latest recall of the code's batch or lot, 0 if none."""
@@ -356,14 +328,29 @@ class Index:
             self._recall_cache[batch_id] = hit
         return hit
 
+    def _read(self, txn, keys: Keys, batch_ids, records, place=None) -> np.ndarray:
+        """Effective status (own, containers', batch and lot recalls), seq and scan
+        summary of every row with a key: the C kernel, then recalls per batch."""
+        res = np.zeros(len(keys), VERIFY_DTYPE)
+        res["batch"] = batch_ids
+        _codes.read_codes(self.env, txn, self.db_codes, keys.buf, keys.off, place_hash(place),
+                          res["status"], res["seq"], res["packed"], res["scan_count"], res["places"],
+                          res["first_scan_time"], res["first_seq"])
+        for bid, batch in records.items():  # later than the code's own event wins
+            recall = self._recall_seq(txn, bid, batch)
+            if recall:
+                hit = (batch_ids == bid) & (res["seq"] < recall) & (res["status"] != Status.DESTROYED)
+                res["status"][hit], res["seq"][hit] = Status.RECALLED, recall
+        return res
+
     # -- verification ------------------------------------------------------------------------
     def verify(self, scan, *, scanner: str | None = None, place: str | None = None,
                when: float | None = None, record: bool | None = None,
                today: _dt.date | None = None) -> Answer:
         """The verdict on one scan, with its reasons; recorded in the scan log by default.
 
-        The single-scan path: no numpy, one parse, one FF1 decryption, a handful
-        of LMDB gets in one read transaction.
+        The single-scan path: no numpy, one parse, one FF1 decryption, one descent
+        into the code's records (and its containers') in one read transaction.
         """
         when = _time.time() if when is None else when
         raw = scan.encode("utf-8", "surrogatepass") if isinstance(scan, str) else bytes(scan)
@@ -379,23 +366,23 @@ class Index:
                 else:
                     iss = found
                     counter = iss.counter(code)
-                    if counter is not None and counter < sch.capacity:
+                    pid = self.batches.product_id(txn, sch.name, iss.product_key)
+                    if counter is not None and counter < sch.capacity and pid is not None:
                         starts, ends, ids = self._table_lists(txn, sch.name, iss.product_key)
                         pos = bisect.bisect_right(starts, counter) - 1
                         if pos >= 0 and counter < ends[pos]:
                             batch_id = ids[pos]
                             batch = self._batch(txn, batch_id)
-                            key = sch.name.encode() + b"\x00" + code
+                            key = codekeys.ours(pid, counter)
             if key is None:
-                text = code.decode() if code else raw.decode("utf-8", "replace")
-                ext = self._ext_key(text)
-                hit = txn.get(ext, db=self.db_imported)
+                ext = codekeys.ext(code or raw)
+                hit = txn.get(ext, db=self.db_imported) if len(ext) <= _codes.KEY_LIMIT else None
                 if hit is not None:
                     key, imported = ext, json.loads(hit)
             ans = self._answer(txn, scheme, code.decode() or None, fault, key, batch_id, batch,
                                imported, place, today or _dt.date.fromtimestamp(when))
         if self.record_scans if record is None else record:
-            self.log.add([key], [int(ans.verdict)], scanner, place, when)
+            self.log.add(Keys.of([key]), np.array([ans.verdict], np.uint8), scanner, place, when)
         return ans
 
     def _batch(self, txn, batch_id):
@@ -408,9 +395,8 @@ class Index:
                     today: _dt.date | None = None) -> "VerifyBatch":
         """Verdicts on many scans: one read transaction, one (group-committed) log write.
 
-        Vectorised: parsing, FF1 and batch lookup run over arrays; state, seen and
-        container lookups are sorted getmulti calls; only codes inside containers,
-        imported codes and codes scanned before take a per-code step.
+        Parsing, FF1, the batch lookup and the code records (a C loop over LMDB)
+        run over arrays; only imported and unknown codes take a per-scan step.
         """
         when = _time.time() if when is None else when
         today = today or _dt.date.fromtimestamp(when)
@@ -418,76 +404,27 @@ class Index:
             parsed, keys, batch_ids, records, imported = self._resolve(txn, scans)
             out = self._verdicts(txn, parsed, keys, batch_ids, records, imported, place, today)
         if self.record_scans if record is None else record:
-            self.log.add(keys.tolist(), out.records["verdict"], scanner, place, when)
+            self.log.add(keys, out.records["verdict"], scanner, place, when)
         return out
 
     def _verdicts(self, txn, parsed, keys, batch_ids, records, imported, place, today):
-        n = len(keys)
-        res = np.zeros(n, VERIFY_DTYPE)
-        res["batch"] = batch_ids
+        res = self._read(txn, keys, batch_ids, records, place)
         res["fault"] = parsed.records["fault"]
-        known = np.flatnonzero(keys != None)  # noqa: E711 - elementwise
-        res["verdict"][:] = Verdict.UNKNOWN
-        if len(known):
-            karr = np.array(keys[known].tolist(), dtype="S")
-            order = np.argsort(karr, kind="stable")
-            sorted_keys = karr[order]
-            klist = sorted_keys.tolist()
-
-            def lookup(db, keys=None):
-                found = txn.cursor(db=db).getmulti(klist if keys is None else keys)
-                if not found:
-                    return np.zeros(0, np.intp), []
-                ks, vs = zip(*found)
-                rows = known[order[np.searchsorted(sorted_keys, np.array(ks, dtype="S"))]]
-                return rows, vs
-
-            rows, vs = lookup(self.db_state)
-            if len(rows):
-                st = np.frombuffer(b"".join(vs), dtype=[("s", "u1"), ("q", ">u8")])
-                res["status"][rows] = st["s"]
-                res["seq"][rows] = st["q"]
-            # batch and lot recalls, per batch: later than the code's own event wins
-            for bid, batch in records.items():
-                recall = self._recall_seq(txn, bid, batch)
-                if recall:
-                    hit = (batch_ids == bid) & (res["seq"] < recall) & (res["status"] != Status.DESTROYED)
-                    res["status"][hit], res["seq"][hit] = Status.RECALLED, recall
-            # inside a container: the careful path. Only a code with a state record
-            # (commissioned at least) can have been packed.
-            with_state = sorted_keys[np.isin(order, np.searchsorted(known, rows))] \
-                if len(rows) else sorted_keys[:0]
-            inside, _ = lookup(self.db_parent, with_state.tolist()) if len(with_state) \
-                else (np.zeros(0, np.intp), [])
-            for i in inside.tolist():
-                status, seq = self._effective(txn, keys[i], int(batch_ids[i]), records.get(int(batch_ids[i])))
-                res["status"][i], res["seq"][i] = status, seq
-            rows, vs = lookup(self.db_seen)
-            if len(rows):
-                seen = read_seen(vs)
-                res["scan_count"][rows] = seen["count"]
-                res["first_scan_time"][rows] = seen["first_time"]
-                res["first_seq"][rows] = seen["first_seq"]
-                h = place_hash(place)
-                new = (~(seen["places"] == h).any(axis=1) & (seen["n"] < 255)) if h else False
-                res["places"][rows] = seen["n"] + new
-            res["verdict"][known] = _VERDICT_OF_STATUS[res["status"][known]]
-            ours = known[batch_ids[known] != 0]
-            # imported codes need no commissioning here
-            theirs = known[(batch_ids[known] == 0) & (res["status"][known] == Status.ISSUED)]
-            res["verdict"][theirs] = Verdict.GENUINE
-            genuine = res["verdict"] == Verdict.GENUINE
-            expired = np.zeros(n, bool)
-            for bid, batch in records.items():
-                if _expired(batch.expiry, today):
-                    expired[ours[batch_ids[ours] == bid]] = True
-            for i, rec in imported.items():
-                expired[i] = _expired(rec.get("expiry"), today)
-            res["verdict"][genuine & expired] = Verdict.EXPIRED
-            if place is not None:
-                res["places"][known[res["scan_count"][known] == 0]] = 1
-                res["verdict"][genuine & ~expired & (res["places"] > self.max_places)] = Verdict.SUSPICIOUS
-        res["scan_count"] += keys != None  # noqa: E711 - this scan counts
+        known = keys.known
+        res["verdict"] = np.where(known, _VERDICT_OF_STATUS[res["status"]], Verdict.UNKNOWN)
+        theirs = known & (batch_ids == 0)  # imported codes need no commissioning here
+        res["verdict"][theirs & (res["status"] == Status.ISSUED)] = Verdict.GENUINE
+        expired = np.zeros(len(res), bool)
+        for bid, batch in records.items():
+            if _expired(batch.expiry, today):
+                expired |= batch_ids == bid
+        for i, rec in imported.items():
+            expired[i] = _expired(rec.get("expiry"), today)
+        genuine = res["verdict"] == Verdict.GENUINE
+        res["verdict"][genuine & expired] = Verdict.EXPIRED
+        if place is not None:
+            res["verdict"][genuine & ~expired & (res["places"] > self.max_places)] = Verdict.SUSPICIOUS
+        res["scan_count"] += known  # this scan counts
         return VerifyBatch(self, parsed, keys, res, records, imported)
 
     def _answer(self, txn, scheme, code, fault, key, batch_id, batch, imported, place, today):
@@ -501,9 +438,14 @@ class Index:
             ans.product = imported.get("product", {})
             ans.lot, ans.expiry = imported.get("lot"), imported.get("expiry")
             ans.reasons.append("imported code")
-        status, _ = self._effective(txn, key, batch_id, batch)
+        status, seq, _, count, places, ans.first_scan_time, first_seq, _ = _codes.read_code(
+            self.env, txn, self.db_codes, key, 0)
+        recall = self._recall_seq(txn, batch_id, batch)
+        if recall > seq and status != Status.DESTROYED:
+            status = Status.RECALLED
+        status = Status(status)
         ans.status = status.name.lower()
-        count, places, ans.first_scan_time, ans.first_scan_place = self._seen(txn, key)
+        ans.first_scan_place = self._scan_place(txn, first_seq) if first_seq else None
         ans.scan_count = count + 1
         verdict = _STATUS_VERDICT.get(status)
         if batch is None and status == Status.ISSUED:
@@ -515,18 +457,10 @@ class Index:
         elif _expired(ans.expiry, today):
             ans.verdict = Verdict.EXPIRED
             ans.reasons.append(f"expired {ans.expiry}")
-        elif place is not None and len(places | {place_hash(place)}) > self.max_places:
+        elif place is not None and len(set(places) | {place_hash(place)}) > self.max_places:
             ans.verdict = Verdict.SUSPICIOUS
             ans.reasons.append(f"scanned at {len(places) + 1} places (at most {self.max_places} expected)")
         return ans
-
-    def _seen(self, txn, key):
-        """(scan count, place hashes, first scan time, first scan place) of a code."""
-        raw = txn.get(key, db=self.db_seen)
-        if raw is None:
-            return 0, set(), None, None
-        count, first_time, first_seq, n, *places = _SEEN.unpack(raw)  # struct: no numpy per scan
-        return count, set(places[:n]), first_time, self._scan_place(txn, first_seq)
 
     def _scan_place(self, txn, seq: int):
         raw = txn.get(u64(seq), db=self.db_scans)
@@ -566,17 +500,6 @@ class Index:
         txn.put(name, u64(seq + 1), db=self.batches.meta)
         return seq
 
-    @staticmethod
-    def _sscc_key(text):
-        """The key of an SSCC-18 written as 18 digits or as (00) + 18 digits, else None
-        (cheap for the common case: a trace code, which is neither)."""
-        t = text.strip() if isinstance(text, str) else str(text)
-        if t.startswith("(00)"):
-            t = t[4:]
-        if len(t) == 18 and t.isdigit() and GS1.is_valid(t):
-            return b"sscc\x00" + t.encode()
-        return None
-
     def _keys_of(self, txn, codes, event_id):
         """Code keys of event codes (our codes, imported ones or SSCCs) and their batch
         ids (0: not ours), or EventError."""
@@ -584,7 +507,7 @@ class Index:
         bids = [0] * len(codes)
         todo = []
         for i, c in enumerate(codes):
-            k = self._sscc_key(c)
+            k = codekeys.sscc(c)
             if k is not None:
                 out[i] = k
             else:
@@ -593,32 +516,19 @@ class Index:
             texts = [codes[i] for i in todo]
             parsed, keys, batch_ids, records, imported = self._resolve(txn, texts)
             for j, i in enumerate(todo):
-                if keys[j] is None:
-                    raise EventError(f"unknown code {codes[i]!r}: never issued or imported",
-                                     event_id=event_id, code=codes[i])
-                out[i] = keys[j]
+                k = keys[j]
+                if k is None:
+                    raise EventError(f"unknown code {_text(codes[i])!r}: never issued or imported",
+                                     event_id=event_id, code=_text(codes[i]))
+                out[i] = k
                 bids[i] = int(batch_ids[j])
         return out, bids
 
     def _statuses(self, txn, keys, batch_ids):
-        """Effective status of each code, in bulk: sorted getmulti for own states,
-        containers only for codes with a state, recalls once per batch."""
-        uniq = sorted(set(keys))
-        own = dict(txn.cursor(db=self.db_state).getmulti(uniq))
-        with_state = [k for k in uniq if k in own]
-        packed = {k for k, _ in txn.cursor(db=self.db_parent).getmulti(with_state)} if with_state else set()
-        recalled = {b: self._recall_seq(txn, b, self._batch(txn, b)) for b in set(batch_ids) if b}
-        out = []
-        for k, b in zip(keys, batch_ids):
-            if k in packed:
-                out.append(self._effective(txn, k, b, self._batch(txn, b) if b else None)[0])
-                continue
-            raw = own.get(k)
-            status, seq = _STATE.unpack(raw) if raw else (Status.ISSUED, 0)
-            if recalled.get(b, 0) > seq and status != Status.DESTROYED:
-                status = Status.RECALLED
-            out.append(Status(status))
-        return out
+        """Effective status of each code, in bulk (the verdict kernel's reading)."""
+        bids = np.array(batch_ids, np.uint64)
+        records = {b: self._batch(txn, b) for b in set(batch_ids) if b}
+        return self._read(txn, Keys.of(keys), bids, records)["status"].tolist()
 
     def _apply_one(self, txn, ev):
         eid = ev.get("id")
@@ -631,7 +541,7 @@ class Index:
         if action is None:
             raise EventError(f"unknown action {ev.get('action')!r}; actions: {', '.join(ACTIONS)}",
                              event_id=eid)
-        codes = list(ev.get("codes") or [])
+        codes = [_text(c) for c in (ev.get("codes") if ev.get("codes") is not None else ())]
         targets = []
         if action.name == "recall" and (ev.get("batch") or ev.get("lot")):
             targets = self._recall_targets(txn, ev)
@@ -646,43 +556,42 @@ class Index:
             if not ev.get("parent"):
                 raise EventError(f"{action.name} needs a parent (an SSCC or a case's code)", event_id=eid)
             parent = self._keys_of(txn, [ev["parent"]], eid)[0][0]
-        statuses = self._statuses(txn, keys, bids)
+        statuses = self._statuses(txn, keys, bids) if keys else []
         for k, text, status in zip(keys, codes, statuses):
-            if action.name == "pack" and k.startswith(b"sscc\x00") and status == Status.ISSUED:
+            if action.name == "pack" and codekeys.kind(k) == codekeys.SSCC and status == Status.ISSUED:
                 status = Status.COMMISSIONED
-            check_transition(action, status, text, eid)
+            check_transition(action, Status(status), text, eid)
         seq = self._next_seq(txn)
+        order = sorted(keys)
         if action.to is not None:  # a state change: written in bulk, sorted
             value = _STATE.pack(action.to, seq)
-            txn.cursor(db=self.db_state).putmulti([(k, value) for k in sorted(keys)])
-            txn.cursor(db=self.db_code_events).putmulti([(k, u64(seq)) for k in sorted(keys)],
-                                                        dupdata=True)
-        for k, text in zip(keys, codes) if action.to is None else ():
+            txn.cursor(db=self.db_codes).putmulti([(k + STATE, value) for k in order])
+        txn.cursor(db=self.db_code_events).putmulti([(k, u64(seq)) for k in order], dupdata=True)
+        for k, text in zip(keys, codes) if parent is not None else ():
             if action.name == "pack":
-                if txn.get(k, db=self.db_parent) is not None:
+                if txn.get(k + PARENT, db=self.db_codes) is not None:
                     raise EventError(f"{text} is already packed; unpack it first", event_id=eid, code=text)
                 if k == parent:
                     raise EventError(f"{text} cannot contain itself", event_id=eid, code=text)
-                txn.put(k, parent, db=self.db_parent)
+                txn.put(k + PARENT, parent, db=self.db_codes)
                 txn.put(parent, k, db=self.db_children, dupdata=True)
-            elif action.name == "unpack":
-                if txn.get(k, db=self.db_parent) != parent:
+            else:
+                if txn.get(k + PARENT, db=self.db_codes) != parent:
                     raise EventError(f"{text} is not in {ev['parent']}", event_id=eid, code=text)
-                txn.delete(k, db=self.db_parent)
+                txn.delete(k + PARENT, db=self.db_codes)
                 txn.delete(parent, k, db=self.db_children)
-            txn.put(k, u64(seq), db=self.db_code_events, dupdata=True)
         if parent is not None:
-            if txn.get(parent, db=self.db_state) is None:  # a new logistic unit comes alive
-                txn.put(parent, _STATE.pack(Status.COMMISSIONED, seq), db=self.db_state)
+            if txn.get(parent + STATE, db=self.db_codes) is None:  # a new logistic unit comes alive
+                txn.put(parent + STATE, _STATE.pack(Status.COMMISSIONED, seq), db=self.db_codes)
             txn.put(parent, u64(seq), db=self.db_code_events, dupdata=True)
         for rk in targets:
             txn.put(rk, u64(seq), db=self.db_recalls)
         record = {"seq": seq, "id": eid, "action": action.name, "type": action.epcis_type,
                   "epcis_action": action.epcis_action, "bizStep": action.biz_step,
-                  "disposition": action.disposition, "codes": [k.decode() for k in keys],
-                  "parent": parent.decode() if parent else None, "time": ev.get("time", _time.time()),
-                  "place": ev.get("place"), "batch": ev.get("batch"), "lot": ev.get("lot"),
-                  "reason": ev.get("reason")}
+                  "disposition": action.disposition, "codes": codes,
+                  "parent": _text(ev["parent"]) if parent is not None else None,
+                  "time": ev.get("time", _time.time()), "place": ev.get("place"),
+                  "batch": ev.get("batch"), "lot": ev.get("lot"), "reason": ev.get("reason")}
         txn.put(u64(seq), json.dumps(record, ensure_ascii=False).encode(), db=self.db_events)
         txn.put(eid_key, u64(seq), db=self.db_event_ids)
         return seq
@@ -698,6 +607,17 @@ class Index:
         return [b"L" + product_prefix(scheme.name, scheme.product_key(product)) + str(ev["lot"]).encode()]
 
     # -- history ---------------------------------------------------------------------------
+    def code_text(self, txn, key: bytes) -> str:
+        """A code key written out as the code it names."""
+        kind = codekeys.kind(key)
+        if kind == codekeys.EXT:
+            return key[4:].decode()
+        if kind == codekeys.SSCC:
+            return "(00)" + key[5:].decode()
+        pid, counter = codekeys.split_ours(key)
+        scheme, product = self.batches.product_of(txn, pid)
+        return self.issuer(scheme, product).codes(counter, 1)[0].decode()
+
     def history(self, code) -> list:
         """Every event and scan of a code and of the containers it is in, in time order."""
         with self.env.begin() as txn:
@@ -705,29 +625,34 @@ class Index:
             chain = [key]
             k = key
             for _ in range(MAX_DEPTH):
-                k = txn.get(k, db=self.db_parent)
+                k = txn.get(k + PARENT, db=self.db_codes)
                 if k is None:
                     break
                 chain.append(k)
             items = []
             for k in chain:
+                via = None if k == key else self.code_text(txn, k)
                 cur = txn.cursor(db=self.db_code_events)
                 if cur.set_key(k):
                     for seq in cur.iternext_dup():
                         ev = json.loads(txn.get(seq, db=self.db_events))
-                        ev["kind"], ev["via"] = "event", None if k == key else k.decode()
+                        ev["kind"], ev["via"] = "event", via
                         items.append(ev)
-                cur = txn.cursor(db=self.db_code_scans)
-                if cur.set_key(k):
-                    for seq in cur.iternext_dup():
-                        sc = unpack_scan(txn.get(seq, db=self.db_scans))
-                        items.append({"kind": "scan", "time": sc["time"], "scanner": sc["scanner"],
-                                      "place": sc["place"], "verdict": Verdict(sc["verdict"]).name,
-                                      "via": None if k == key else k.decode()})
+                seq = _codes.read_code(self.env, txn, self.db_codes, k, 0)[7]
+                while seq:  # the code's scans, newest first, each naming the one before
+                    sc = unpack_scan(txn.get(u64(seq), db=self.db_scans))
+                    items.append({"kind": "scan", "time": sc["time"], "scanner": sc["scanner"],
+                                  "place": sc["place"], "verdict": Verdict(sc["verdict"]).name,
+                                  "via": via, "scan": seq})
+                    seq = sc["prev"]
         seen, unique = set(), []
         for item in items:  # a pack event is on the unit and on its container: once
-            tag = (item["kind"], item.get("seq", id(item)))
+            tag = (item["kind"], item.get("seq", item.get("scan")))
             if tag not in seen:
                 seen.add(tag)
                 unique.append(item)
-        return sorted(unique, key=lambda e: (e["time"], e.get("seq", 0)))
+        return sorted(unique, key=lambda e: (e["time"], e.get("seq", 0), e.get("scan", 0)))
+
+
+def _text(code) -> str:
+    return code.decode("utf-8", "replace") if isinstance(code, (bytes, np.bytes_)) else str(code)

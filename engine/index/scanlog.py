@@ -10,8 +10,8 @@ can therefore lose at most the scans of the last interval and never more than
 one and never a lifecycle event (those commit before they are acknowledged).
 flush() and close() commit what is pending.
 
-Per code, a fixed-width "seen" record (count, first scan time and sequence,
-up to MAX_PLACES place hashes) is updated with numpy over a whole chunk.
+Writing is one C loop (_codes.record_scans) that runs without the GIL, so
+the log commits on one core while verification goes on on another.
 """
 from __future__ import annotations
 
@@ -21,13 +21,11 @@ import zlib
 
 import numpy as np
 
-from .batches import u64
+from . import _codes
+from .codekeys import Keys
 from .env import run_write
 
 MAX_PENDING = 4096
-MAX_PLACES = 8          # distinct places remembered per code
-SEEN_DTYPE = np.dtype([("count", "<u4"), ("first_time", "<f8"), ("first_seq", "<u8"),
-                       ("n", "u1"), ("places", "<u4", (MAX_PLACES,))])  # index._SEEN mirrors it
 _SCAN_HEAD = struct.Struct(">dHH")
 
 
@@ -43,17 +41,13 @@ def scan_prefix(scanner, place, when) -> bytes:
 
 
 def unpack_scan(raw: bytes) -> dict:
-    """A scan record: the chunk's prefix, then the verdict (one byte) and the code key."""
+    """A scan record: the chunk's prefix, the verdict (u8), the seq of the code's
+    previous scan (u64, 0: none) and the code key (empty: an unknown code)."""
     when, ls, lp = _SCAN_HEAD.unpack_from(raw)
-    at = _SCAN_HEAD.size
-    return {"time": when, "scanner": raw[at:at + ls].decode() or None,
-            "place": raw[at + ls:at + ls + lp].decode() or None,
-            "verdict": raw[at + ls + lp], "key": raw[at + ls + lp + 1:]}
-
-
-def read_seen(values) -> np.ndarray:
-    """Seen records (bytes each) as a SEEN_DTYPE array."""
-    return np.frombuffer(b"".join(values), SEEN_DTYPE)
+    at = _SCAN_HEAD.size + ls + lp
+    return {"time": when, "scanner": raw[_SCAN_HEAD.size:_SCAN_HEAD.size + ls].decode() or None,
+            "place": raw[_SCAN_HEAD.size + ls:at].decode() or None, "verdict": raw[at],
+            "prev": int.from_bytes(raw[at + 1:at + 9], "little"), "key": raw[at + 9:]}
 
 
 class ScanLog:
@@ -67,8 +61,8 @@ class ScanLog:
         self._stop = False
         self._thread = None
 
-    def add(self, keys, verdicts, scanner, place, when) -> None:
-        """Queue one call's scans: code keys (None for unknown codes), verdicts (uint8)."""
+    def add(self, keys: Keys, verdicts, scanner, place, when) -> None:
+        """Queue one call's scans: code keys (empty for unknown codes), verdicts (uint8)."""
         with self._lock:
             self._pending.append((keys, np.asarray(verdicts, np.uint8), scanner, place, when))
             self._count += len(keys)
@@ -95,59 +89,22 @@ class ScanLog:
         return n
 
     def _write(self, txn, chunks):
-        """All pending chunks in one pass: the scan records appended, the per-code
-        index, and the seen summaries (one sorted getmulti, numpy, one putmulti).
-        Merging chunks keeps the cost per scan, not per verify call, so a stream of
-        single-scan verifications never outruns the writer."""
+        """All pending chunks in one C loop: the scan records appended and each
+        code's Seen record updated (count, first scan, last scan, places)."""
         ix = self.index
         meta = ix.batches.meta
         raw = txn.get(b"next_scan", db=meta)
         first = int.from_bytes(raw, "big") if raw else 1
-        keys, verdicts, which, prefixes, hashes, whens = [], [], [], [], [], []
-        for c, (ks, vs, scanner, place, when) in enumerate(chunks):
-            keys += ks
-            verdicts.append(vs)
-            which += [c] * len(ks)
-            prefixes.append(scan_prefix(scanner, place, when))
-            hashes.append(place_hash(place))
-            whens.append(when)
-        n = len(keys)
-        seqs = [u64(q) for q in range(first, first + n)]
-        tails = [bytes((v,)) for v in range(256)]
-        verdicts = np.concatenate(verdicts).tolist()
-        txn.cursor(db=ix.db_scans).putmulti(
-            zip(seqs, [prefixes[c] + tails[v] + (k or b"") for c, v, k in zip(which, verdicts, keys)]),
-            append=True)
-        rows = [i for i, k in enumerate(keys) if k]
-        if rows:
-            self._index_scans(txn, [keys[i] for i in rows], [seqs[i] for i in rows],
-                              first + np.array(rows, np.uint64),
-                              np.array(hashes, np.uint32)[np.array(which)[rows]],
-                              np.array(whens)[np.array(which)[rows]])
-        txn.put(b"next_scan", u64(first + n), db=meta)
-
-    def _index_scans(self, txn, keys, seq_bytes, seqs, hashes, whens):
-        ix = self.index
-        txn.cursor(db=ix.db_code_scans).putmulti(zip(keys, seq_bytes), dupdata=True)
-        karr = np.array(keys, dtype="S")
-        uniq, first, inverse, counts = np.unique(karr, return_index=True, return_inverse=True,
-                                                 return_counts=True)
-        inverse = inverse.ravel()
-        ukeys = [keys[i] for i in first.tolist()]  # sorted, as LMDB orders them
-        rec = np.zeros(len(ukeys), SEEN_DTYPE)
-        rec["first_time"] = whens[first]
-        rec["first_seq"] = seqs[first]
-        found = txn.cursor(db=ix.db_seen).getmulti(ukeys)
-        if found:
-            fk, fv = zip(*found)
-            rec[np.searchsorted(uniq, np.array(fk, dtype="S"))] = read_seen(fv)
-        rec["count"] += counts.astype(np.uint32)
-        for h in np.unique(hashes[hashes != 0]).tolist():  # usually one place per flush
-            at = np.unique(inverse[hashes == h])
-            add = at[~(rec["places"][at] == h).any(axis=1) & (rec["n"][at] < MAX_PLACES)]
-            rec["places"][add, rec["n"][add]] = h
-            rec["n"][add] += 1
-        txn.cursor(db=ix.db_seen).putmulti(zip(ukeys, [r.tobytes() for r in rec]))
+        keys = Keys.concat([c[0] for c in chunks])
+        verdicts = np.concatenate([c[1] for c in chunks])
+        which = np.repeat(np.arange(len(chunks), dtype=np.int32), [len(c[1]) for c in chunks])
+        prefixes = [scan_prefix(scanner, place, when) for _, _, scanner, place, when in chunks]
+        prefix_off = np.cumsum([0] + [len(p) for p in prefixes]).astype(np.int64)
+        _codes.record_scans(ix.env, txn, ix.db_codes, ix.db_scans, first, keys.buf, keys.off,
+                            verdicts, which, np.frombuffer(b"".join(prefixes), np.uint8), prefix_off,
+                            np.array([place_hash(c[3]) for c in chunks], np.uint32),
+                            np.array([c[4] for c in chunks], np.float64))
+        txn.put(b"next_scan", (first + len(verdicts)).to_bytes(8, "big"), db=meta)
 
     def close(self) -> None:
         self._stop = True

@@ -1,0 +1,288 @@
+"""Per-code records: read for verdicts, written for scans, in C over LMDB.
+
+The `codes` database keeps everything tracecode knows about one code under
+keys that share the code key as prefix, so a single B-tree descent (a cursor
+set to the code key, then `next`) finds all of them:
+
+    code key + 0x00   State   status (u8), seq of the event that set it (u64)
+    code key + 0x01   parent  the code key of the container it is packed in
+    code key + 0x02   Seen    scan count, first scan time and seq, last scan
+                              seq, the distinct places it was scanned at
+
+A code key is 12 bytes for a code of ours (product id u32 and counter u64,
+big-endian, so a product's codes sort by counter), b"ext\\0" + the code for an
+imported code and b"sscc\\0" + 18 digits for a logistic unit. Codes that never
+had an event or a scan have no record at all.
+
+Scans are appended to the `scans` database (seq -> the record written by
+record_scans); each names the previous scan of the same code, so a code's
+scans are a chain from its Seen.last_seq and need no per-scan index.
+"""
+import numpy as np
+
+from libc.stdint cimport int32_t, int64_t, uint8_t, uint32_t, uint64_t
+from libc.stdlib cimport free, malloc
+from libc.string cimport memcmp, memcpy, memset
+
+from tracecode.index._lmdb cimport (MDB_APPEND, MDB_NEXT, MDB_NOTFOUND, MDB_SET_RANGE, MDB_cursor,
+                                    MDB_dbi, MDB_val, Txn, dbi_of, fail, open_txn, wrote)
+
+cdef enum:
+    KIND_STATE = 0
+    KIND_PARENT = 1
+    KIND_SEEN = 2
+    MAX_KEY = 64        # longest code key (an imported code of at most 40 characters fits)
+    MAX_DEPTH = 8       # unit < case < pallet < ... containers followed upwards
+    MAX_PLACES_C = 8
+
+MAX_PLACES = MAX_PLACES_C
+KEY_LIMIT = MAX_KEY
+
+cdef packed struct State:
+    uint8_t status
+    uint64_t seq
+
+cdef packed struct Seen:
+    uint32_t count
+    uint8_t n
+    double first_time
+    uint64_t first_seq
+    uint64_t last_seq
+    uint32_t places[MAX_PLACES_C]
+
+STATE_SIZE = sizeof(State)
+SEEN_SIZE = sizeof(Seen)
+
+cdef struct Found:
+    uint8_t status
+    uint64_t seq
+    size_t parent_len         # 0: not packed
+    uint8_t parent[MAX_KEY]
+    bint seen
+    Seen s
+
+
+cdef int _records(Txn *t, MDB_cursor *cur, const uint8_t *key, size_t klen,
+                  uint8_t *scratch, Found *f) noexcept nogil:
+    """All records of one code in one descent; returns an LMDB error or 0."""
+    cdef MDB_val k, v
+    cdef int rc
+    cdef uint8_t kind
+    cdef State st
+    f.status = 0
+    f.seq = 0
+    f.parent_len = 0
+    f.seen = False
+    memcpy(scratch, key, klen)
+    scratch[klen] = KIND_STATE
+    k.mv_size = klen + 1
+    k.mv_data = scratch
+    rc = t.api.cursor_get(cur, &k, &v, MDB_SET_RANGE)
+    while rc == 0:
+        if k.mv_size != klen + 1 or memcmp(k.mv_data, key, klen) != 0:
+            break
+        kind = (<uint8_t *>k.mv_data)[klen]
+        if kind == KIND_STATE and v.mv_size == sizeof(State):
+            memcpy(&st, v.mv_data, sizeof(State))
+            f.status = st.status
+            f.seq = st.seq
+        elif kind == KIND_PARENT and 0 < v.mv_size <= MAX_KEY:
+            f.parent_len = v.mv_size
+            memcpy(f.parent, v.mv_data, v.mv_size)
+        elif kind == KIND_SEEN and v.mv_size == sizeof(Seen):
+            f.seen = True
+            memcpy(&f.s, v.mv_data, sizeof(Seen))
+        rc = t.api.cursor_get(cur, &k, &v, MDB_NEXT)
+    return 0 if rc == 0 or rc == MDB_NOTFOUND else rc
+
+
+cdef int _effective(Txn *t, MDB_cursor *cur, const uint8_t *key, size_t klen, uint8_t *scratch,
+                    Found *f, Found *up) noexcept nogil:
+    """The code's own records in f, its status and seq replaced by those of the
+    most recent event on a container it is in (shipping a pallet ships its cases)."""
+    cdef int rc = _records(t, cur, key, klen, scratch, f)
+    cdef int depth = 0
+    cdef uint8_t pkey[MAX_KEY]
+    cdef size_t plen = f.parent_len
+    if rc:
+        return rc
+    memcpy(pkey, f.parent, plen)
+    while plen and depth < MAX_DEPTH:
+        rc = _records(t, cur, pkey, plen, scratch, up)
+        if rc:
+            return rc
+        if up.seq > f.seq:
+            f.status = up.status
+            f.seq = up.seq
+        plen = up.parent_len
+        memcpy(pkey, up.parent, plen)
+        depth += 1
+    return 0
+
+
+cdef inline bint _has_place(Seen *s, uint32_t h) noexcept nogil:
+    cdef int j
+    for j in range(s.n):
+        if s.places[j] == h:
+            return True
+    return False
+
+
+def read_codes(env, txn, db, const uint8_t[::1] keys, const int64_t[::1] offsets,
+               uint32_t place_hash, uint8_t[:] status, uint64_t[:] seq, uint8_t[:] packed,
+               uint32_t[:] count, uint8_t[:] places, double[:] first_time, uint64_t[:] first_seq):
+    """For each code key (keys[offsets[i]:offsets[i+1]], empty: skip): effective
+    status and seq, whether it is packed, and its scan summary; `places` counts
+    the distinct places including place_hash (0: no place)."""
+    cdef Txn t
+    cdef MDB_cursor *cur = NULL
+    cdef Found f, up
+    cdef uint8_t scratch[MAX_KEY + 1]
+    cdef Py_ssize_t i, n = offsets.shape[0] - 1
+    cdef size_t klen
+    cdef int rc = 0
+    open_txn(env, txn, &t)
+    cdef MDB_dbi dbi = dbi_of(env, db)
+    for i in range(n):
+        if <size_t>(offsets[i + 1] - offsets[i]) > MAX_KEY:
+            raise ValueError(f"code key {i} longer than {MAX_KEY} bytes")
+    rc = t.api.cursor_open(t.txn, dbi, &cur)
+    if rc:
+        fail(&t, rc)
+    try:
+        for i in range(n):
+            klen = offsets[i + 1] - offsets[i]
+            if klen == 0:
+                continue
+            rc = _effective(&t, cur, &keys[offsets[i]], klen, scratch, &f, &up)
+            if rc:
+                break
+            status[i] = f.status
+            seq[i] = f.seq
+            packed[i] = f.parent_len != 0
+            if f.seen:
+                count[i] = f.s.count
+                places[i] = f.s.n + (place_hash != 0 and not _has_place(&f.s, place_hash))
+                first_time[i] = f.s.first_time
+                first_seq[i] = f.s.first_seq
+            else:
+                places[i] = place_hash != 0
+    finally:
+        t.api.cursor_close(cur)
+    if rc:
+        fail(&t, rc)
+
+
+def read_code(env, txn, db, bytes key, uint32_t place_hash):
+    """One code: (status, seq, packed, scan count, place hashes, first time, first seq, last seq)."""
+    cdef Txn t
+    cdef MDB_cursor *cur = NULL
+    cdef Found f, up
+    cdef uint8_t scratch[MAX_KEY + 1]
+    cdef int rc, j
+    if len(key) > MAX_KEY:
+        raise ValueError(f"code key longer than {MAX_KEY} bytes")
+    open_txn(env, txn, &t)
+    rc = t.api.cursor_open(t.txn, dbi_of(env, db), &cur)
+    if rc:
+        fail(&t, rc)
+    rc = _effective(&t, cur, <const uint8_t *>key, len(key), scratch, &f, &up)
+    t.api.cursor_close(cur)
+    if rc:
+        fail(&t, rc)
+    if not f.seen:
+        return f.status, f.seq, f.parent_len != 0, 0, (), None, 0, 0
+    return (f.status, f.seq, f.parent_len != 0, f.s.count, tuple([f.s.places[j] for j in range(f.s.n)]),
+            f.s.first_time, f.s.first_seq, f.s.last_seq)
+
+
+def record_scans(env, txn, db_codes, db_scans, uint64_t first,
+                 const uint8_t[::1] keys, const int64_t[::1] offsets, const uint8_t[::1] verdicts,
+                 const int32_t[::1] chunk, const uint8_t[::1] prefixes,
+                 const int64_t[::1] prefix_off, const uint32_t[::1] hashes,
+                 const double[::1] times):
+    """Append scans first, first+1, ... and update each code's Seen record.
+
+    Scan i has code key keys[offsets[i]:offsets[i+1]] (empty: an unknown code),
+    verdict verdicts[i] and belongs to chunk c = chunk[i], whose prefix bytes
+    (time, scanner, place), place hash and time are prefixes[prefix_off[c]:...],
+    hashes[c] and times[c]. A scan record is the prefix, the verdict (u8), the
+    seq of the code's previous scan (u64, 0: none) and the code key. Runs
+    without the GIL: it is a write transaction, so nothing can resize the map.
+    """
+    cdef Txn t
+    cdef Py_ssize_t i, n = verdicts.shape[0], c
+    cdef size_t klen, plen, longest = 0
+    cdef int rc = 0, j
+    cdef uint64_t seq, prev
+    cdef uint8_t skey[MAX_KEY + 1]
+    cdef uint8_t seqkey[8]
+    cdef Seen s
+    cdef MDB_val k, v
+    cdef uint8_t *buf
+    open_txn(env, txn, &t)
+    cdef MDB_dbi codes_dbi = dbi_of(env, db_codes), scans_dbi = dbi_of(env, db_scans)
+    if offsets.shape[0] != n + 1 or chunk.shape[0] != n:
+        raise ValueError("keys, verdicts and chunks disagree in length")
+    for c in range(prefix_off.shape[0] - 1):
+        longest = max(longest, <size_t>(prefix_off[c + 1] - prefix_off[c]))
+    for i in range(n):
+        if <size_t>(offsets[i + 1] - offsets[i]) > MAX_KEY:
+            raise ValueError(f"code key {i} longer than {MAX_KEY} bytes")
+        if not 0 <= chunk[i] < hashes.shape[0]:
+            raise ValueError(f"scan {i} names chunk {chunk[i]}, of {hashes.shape[0]}")
+    buf = <uint8_t *>malloc(longest + 9 + MAX_KEY)
+    if buf == NULL:
+        raise MemoryError()
+    with nogil:
+        for i in range(n):
+            seq = first + i
+            klen = offsets[i + 1] - offsets[i]
+            c = chunk[i]
+            prev = 0
+            if klen:
+                memcpy(skey, &keys[offsets[i]], klen)
+                skey[klen] = KIND_SEEN
+                k.mv_size = klen + 1
+                k.mv_data = skey
+                rc = t.api.get(t.txn, codes_dbi, &k, &v)
+                if rc == 0 and v.mv_size == sizeof(Seen):
+                    memcpy(&s, v.mv_data, sizeof(Seen))
+                elif rc == 0 or rc == MDB_NOTFOUND:
+                    memset(&s, 0, sizeof(Seen))
+                    s.first_time = times[c]
+                    s.first_seq = seq
+                else:
+                    break
+                prev = s.last_seq
+                s.count += 1
+                s.last_seq = seq
+                if hashes[c] and s.n < MAX_PLACES_C and not _has_place(&s, hashes[c]):
+                    s.places[s.n] = hashes[c]
+                    s.n += 1
+                k.mv_size = klen + 1      # get() pointed k at the map: point it back
+                k.mv_data = skey
+                v.mv_size = sizeof(Seen)
+                v.mv_data = &s
+                rc = t.api.put(t.txn, codes_dbi, &k, &v, 0)
+                if rc:
+                    break
+            plen = prefix_off[c + 1] - prefix_off[c]
+            memcpy(buf, &prefixes[prefix_off[c]], plen)
+            buf[plen] = verdicts[i]
+            memcpy(buf + plen + 1, &prev, 8)
+            if klen:
+                memcpy(buf + plen + 9, &keys[offsets[i]], klen)
+            for j in range(8):
+                seqkey[j] = (seq >> (56 - 8 * j)) & 0xFF
+            k.mv_size = 8
+            k.mv_data = seqkey
+            v.mv_size = plen + 9 + klen
+            v.mv_data = buf
+            rc = t.api.put(t.txn, scans_dbi, &k, &v, MDB_APPEND)
+            if rc:
+                break
+    free(buf)
+    wrote(&t)
+    if rc:
+        fail(&t, rc)

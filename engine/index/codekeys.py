@@ -1,0 +1,99 @@
+"""Code keys: how the index names a code (see _codes.pyx for the records under them).
+
+    ours      product id (u32, big-endian) + counter (u64, big-endian)   12 bytes
+    imported  b"ext\\0" + the code, compacted and upper-cased
+    SSCC      b"sscc\\0" + the 18 digits
+
+Product ids stay below 2**24, so a key of ours starts with a zero byte and
+never collides with the other two kinds.
+"""
+from __future__ import annotations
+
+import numpy as np
+
+from ..checks import GS1
+
+OUR_KEY = np.dtype([("pid", ">u4"), ("counter", ">u8")])
+OURS, EXT, SSCC = "ours", "ext", "sscc"
+
+
+def ours(pid: int, counter: int) -> bytes:
+    return pid.to_bytes(4, "big") + counter.to_bytes(8, "big")
+
+
+def ext(text) -> bytes:
+    if isinstance(text, bytes):
+        text = text.decode("utf-8", "replace")
+    return b"ext\x00" + "".join(str(text).split()).replace("-", "").upper().encode()
+
+
+def sscc(text) -> bytes | None:
+    """The key of an SSCC-18 written as 18 digits or as (00) + 18 digits, else None
+    (cheap for the common case: a trace code, which is neither)."""
+    t = text.decode("ascii", "replace") if isinstance(text, bytes) else str(text)
+    t = t.strip()
+    if t.startswith("(00)"):
+        t = t[4:]
+    if len(t) == 18 and t.isdigit() and GS1.is_valid(t):
+        return b"sscc\x00" + t.encode()
+    return None
+
+
+def kind(key: bytes) -> str:
+    return OURS if key[0] == 0 else EXT if key.startswith(b"ext\x00") else SSCC
+
+
+def split_ours(key: bytes) -> tuple[int, int]:
+    """(product id, counter) of a key of ours."""
+    return int.from_bytes(key[:4], "big"), int.from_bytes(key[4:12], "big")
+
+
+class Keys:
+    """Code keys of many rows packed in one buffer: row i is
+    buf[off[i]:off[i+1]], empty for a row with no code (unknown)."""
+
+    def __init__(self, n: int, ours_rows=None, ours_keys=None, other: dict | None = None):
+        """ours_rows (int array) get the 12-byte keys ours_keys (an OUR_KEY array);
+        other maps rows to bytes keys (imported codes, SSCCs)."""
+        lengths = np.zeros(n, np.int64)
+        other = other or {}
+        if ours_rows is not None and len(ours_rows):
+            lengths[ours_rows] = OUR_KEY.itemsize
+        for i, k in other.items():
+            lengths[i] = len(k)
+        self.off = np.zeros(n + 1, np.int64)
+        np.cumsum(lengths, out=self.off[1:])
+        self.buf = np.zeros(int(self.off[-1]), np.uint8)
+        if ours_rows is not None and len(ours_rows):
+            at = self.off[ours_rows][:, None] + np.arange(OUR_KEY.itemsize)
+            self.buf[at] = np.ascontiguousarray(ours_keys, OUR_KEY).view(np.uint8).reshape(
+                len(ours_rows), OUR_KEY.itemsize)
+        for i, k in other.items():
+            self.buf[self.off[i]:self.off[i + 1]] = np.frombuffer(k, np.uint8)
+
+    @classmethod
+    def of(cls, keys) -> "Keys":
+        """From a list of bytes keys (None: no code)."""
+        return cls(len(keys), other={i: k for i, k in enumerate(keys) if k})
+
+    @classmethod
+    def concat(cls, parts) -> "Keys":
+        out = cls(0)
+        out.buf = np.concatenate([p.buf for p in parts]) if parts else out.buf
+        ends = np.cumsum([0] + [len(p.buf) for p in parts])
+        out.off = np.concatenate([[0]] + [p.off[1:] + e for p, e in zip(parts, ends)]).astype(np.int64)
+        return out
+
+    def __len__(self):
+        return len(self.off) - 1
+
+    @property
+    def known(self) -> np.ndarray:
+        return self.off[1:] > self.off[:-1]
+
+    def __getitem__(self, i) -> bytes | None:
+        a, b = int(self.off[i]), int(self.off[i + 1])
+        return self.buf[a:b].tobytes() if b > a else None
+
+    def tolist(self) -> list:
+        return [self[i] for i in range(len(self))]
