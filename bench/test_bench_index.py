@@ -131,7 +131,7 @@ def test_engine_verify_at_scale(benchmark, tmp_path, issued):
         note=f"{issued:,} issued in {issued // per_batch} batches")
     env = d.index.env
     untouched = _db_bytes(env, [b"counters", b"batches", b"ranges"])
-    touched = _db_bytes(env, [b"state", b"code_events"])
+    touched = _db_bytes(env, [b"codes", b"code_events"])
     benchmark.extra_info["note"] += (f"; index {untouched / issued:.6f} bytes per issued code, "
                                      f"{touched / len(sample):.0f} bytes per code with an event")
     assert untouched / issued < 0.001 or issued < 10**7

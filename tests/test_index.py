@@ -241,3 +241,42 @@ def test_unreadable_expiry_is_refused_before_it_is_stored(d):
     with pytest.raises(ValueError, match="YYYYMMDD"):
         d.index.import_codes(["201403270000200101860785"], expiry="20301332")
     assert d.index.batches.list() == []
+
+
+def test_the_c_kernels_refuse_transactions_they_cannot_read(d, tmp_path):
+    import lmdb
+
+    from tracecode.index import _codes
+    ix = d.index
+    key = b"\x00" * 12
+    with ix.env.begin() as txn:
+        assert _codes.read_code(ix.env, txn, ix.db_codes, key, 0)[:4] == (0, 0, False, 0)
+    with ix.env.begin(db=ix.db_codes) as txn, pytest.raises(ValueError, match="without db="):
+        _codes.read_code(ix.env, txn, ix.db_codes, key, 0)
+    txn = ix.env.begin()
+    txn.abort()
+    with pytest.raises(lmdb.Error, match="no longer valid"):
+        _codes.read_code(ix.env, txn, ix.db_codes, key, 0)
+    with ix.env.begin() as txn, pytest.raises(TypeError):
+        _codes.read_code(ix.env, object(), ix.db_codes, key, 0)
+    other = lmdb.open(str(tmp_path / "other"), max_dbs=2)
+    with ix.env.begin() as txn, pytest.raises(lmdb.Error, match="another"):
+        _codes.read_code(ix.env, txn, other.open_db(b"x"), key, 0)
+    with other.begin() as txn, pytest.raises(tracecode.index._lmdb.IncompatibleLmdb):
+        _codes.read_code(ix.env, txn, ix.db_codes, key, 0)  # a transaction of another environment
+    other.close()
+
+
+def test_each_scan_names_the_previous_one_of_its_code(d):
+    _, codes = issue(d, 3)
+    ok(d.apply([{"id": "c", "action": "commission", "codes": codes}]))
+    for k, place in enumerate(["A", "B", "A", "C"]):
+        d.verify_many([codes[0], codes[1]] if k % 2 else [codes[0]], place=place, when=100.0 + k)
+    d.index.log.flush()
+    scans = [h for h in d.history(codes[0]) if h["kind"] == "scan"]
+    assert [(s["time"], s["place"]) for s in scans] == [(100.0, "A"), (101.0, "B"), (102.0, "A"),
+                                                        (103.0, "C")]
+    assert [s["time"] for s in d.history(codes[1]) if s["kind"] == "scan"] == [101.0, 103.0]
+    a = d.verify(codes[0], place="D", record=False)
+    assert (a.scan_count, a.first_scan_place, a.first_scan_time) == (5, "A", 100.0)
+    assert a.verdict == Verdict.SUSPICIOUS  # A, B, C and now D: more than 3 places

@@ -113,6 +113,7 @@ class ScanParser:
         self.master_key = master_key
         self._issuers: dict = {}
         self._products: dict = {}
+        self._product_issuers: dict = {}   # (scheme, product characters) -> Issuer or ScanError
         self.expired_before = expired_before
 
     # -- bulk --------------------------------------------------------------------------
@@ -214,8 +215,13 @@ class ScanParser:
     def product_of(self, scheme, code: bytes):
         """The Issuer of the product a bare code carries (needs a master key), or the
         ScanError its product fields raise; cached by the product's characters."""
-        product = self._product(scheme, b"".join(code[a:a + n] for a, n in self._spans(scheme)))
-        return product if isinstance(product, ScanError) else self.issuer(scheme, product)
+        key = (scheme.name, b"".join(code[a:a + n] for a, n in self._spans(scheme)))
+        hit = self._product_issuers.get(key)
+        if hit is None:
+            product = self._product(scheme, key[1])
+            hit = product if isinstance(product, ScanError) else self.issuer(scheme, product)
+            self._product_issuers[key] = hit
+        return hit
 
     def _product(self, scheme, key: bytes):
         """Validated product fields (a dict) from their characters, or a ScanError."""
