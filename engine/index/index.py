@@ -336,12 +336,19 @@ class Index:
         _codes.read_codes(self.env, txn, self.db_codes, keys.buf, keys.off, place_hash(place),
                           res["status"], res["seq"], res["packed"], res["scan_count"], res["places"],
                           res["first_scan_time"], res["first_seq"])
-        for bid, batch in records.items():  # later than the code's own event wins
-            recall = self._recall_seq(txn, bid, batch)
-            if recall:
-                hit = (batch_ids == bid) & (res["seq"] < recall) & (res["status"] != Status.DESTROYED)
-                res["status"][hit], res["seq"][hit] = Status.RECALLED, recall
+        if records:  # batch and lot recalls, later than the code's own event, win
+            recall = self._per_batch(batch_ids, records, lambda b, r: self._recall_seq(txn, b, r))
+            hit = (recall > res["seq"]) & (res["status"] != Status.DESTROYED)
+            res["status"][hit], res["seq"][hit] = Status.RECALLED, recall[hit]
         return res
+
+    @staticmethod
+    def _per_batch(batch_ids, records, fn, dtype=np.uint64):
+        """fn(batch id, record) for each row's batch (0 where none), computed once
+        per distinct batch: the cost follows the batches in a call, not the rows."""
+        ids, inverse = np.unique(batch_ids, return_inverse=True)
+        values = np.array([fn(int(b), records[int(b)]) if b else 0 for b in ids.tolist()], dtype)
+        return values[inverse.ravel()]
 
     # -- verification ------------------------------------------------------------------------
     def verify(self, scan, *, scanner: str | None = None, place: str | None = None,
@@ -414,10 +421,7 @@ class Index:
         res["verdict"] = np.where(known, _VERDICT_OF_STATUS[res["status"]], Verdict.UNKNOWN)
         theirs = known & (batch_ids == 0)  # imported codes need no commissioning here
         res["verdict"][theirs & (res["status"] == Status.ISSUED)] = Verdict.GENUINE
-        expired = np.zeros(len(res), bool)
-        for bid, batch in records.items():
-            if _expired(batch.expiry, today):
-                expired |= batch_ids == bid
+        expired = self._per_batch(batch_ids, records, lambda b, r: _expired(r.expiry, today), bool)
         for i, rec in imported.items():
             expired[i] = _expired(rec.get("expiry"), today)
         genuine = res["verdict"] == Verdict.GENUINE
