@@ -2,6 +2,7 @@
 import datetime as dt
 import json
 
+import numpy as np
 import pytest
 
 import tracecode
@@ -250,7 +251,7 @@ def test_the_c_kernels_refuse_transactions_they_cannot_read(d, tmp_path):
     ix = d.index
     key = b"\x00" * 12
     with ix.env.begin() as txn:
-        assert _codes.read_code(ix.env, txn, ix.db_codes, key, 0)[:4] == (0, 0, False, 0)
+        assert _codes.read_code(ix.env, txn, ix.db_codes, key, 0)[:4] == (0, 0, 0, ())
     with ix.env.begin(db=ix.db_codes) as txn, pytest.raises(ValueError, match="without db="):
         _codes.read_code(ix.env, txn, ix.db_codes, key, 0)
     txn = ix.env.begin()
@@ -262,9 +263,106 @@ def test_the_c_kernels_refuse_transactions_they_cannot_read(d, tmp_path):
     other = lmdb.open(str(tmp_path / "other"), max_dbs=2)
     with ix.env.begin() as txn, pytest.raises(lmdb.Error, match="another"):
         _codes.read_code(ix.env, txn, other.open_db(b"x"), key, 0)
-    with other.begin() as txn, pytest.raises(tracecode.index._lmdb.IncompatibleLmdb):
-        _codes.read_code(ix.env, txn, ix.db_codes, key, 0)  # a transaction of another environment
+    with other.begin() as txn, pytest.raises(ValueError, match="another environment"):
+        _codes.read_code(ix.env, txn, ix.db_codes, key, 0)
     other.close()
+    with pytest.raises(lmdb.Error, match="closed"):
+        with other.begin() as txn:
+            _codes.read_code(other, txn, ix.db_codes, key, 0)
+
+
+def test_the_c_kernels_check_their_arrays(d):
+    from tracecode.index import _codes
+    ix = d.index
+    keys = np.zeros(24, np.uint8)
+    out = [np.zeros(2, t) for t in ("u1", "u8", "u4", "u1", "f8", "u8")]
+    with ix.env.begin() as txn:
+        _codes.read_codes(ix.env, txn, ix.db_codes, keys, np.array([0, 12, 24]), 0, *out)
+        with pytest.raises(ValueError, match="shorter"):
+            _codes.read_codes(ix.env, txn, ix.db_codes, keys, np.array([0, 12, 24, 24]), 0, *out)
+        with pytest.raises(ValueError, match="outside"):
+            _codes.read_codes(ix.env, txn, ix.db_codes, keys, np.array([12, 24, 36]), 0, *out)
+        with pytest.raises(ValueError, match="longer than"):
+            _codes.read_codes(ix.env, txn, ix.db_codes, np.zeros(99, np.uint8), np.array([0, 99, 99]),
+                              0, *out)
+    args = dict(prefixes=np.zeros(4, np.uint8), hashes=np.zeros(1, np.uint32), times=np.zeros(1))
+
+    def record(prefix_off, chunk=(0, 0), **kw):
+        a = {**args, **kw}
+        with ix.env.begin(write=True) as txn:
+            _codes.record_scans(ix.env, txn, ix.db_codes, ix.db_scans, 1, keys, np.array([0, 12, 24]),
+                                np.zeros(2, np.uint8), np.array(chunk, np.int32), a["prefixes"],
+                                np.array(prefix_off, np.int64), a["hashes"], a["times"])
+    with pytest.raises(ValueError, match="disagree"):
+        record([0, 4], hashes=np.zeros(2, np.uint32))
+    with pytest.raises(ValueError, match="outside"):
+        record([0, 40])
+    with pytest.raises(ValueError, match="names chunk 1"):
+        record([0, 4], chunk=(0, 1))
+
+
+def test_after_fork_the_parent_environment_is_refused(d):
+    import os
+    _, codes = issue(d, 2)
+    d.verify(codes[0], record=False)
+    r, w = os.pipe()
+    pid = os.fork()
+    if pid == 0:  # the child: report what verify said, and leave without cleanup
+        try:
+            d.index.verify(codes[0], record=False)
+            os.write(w, b"verified")
+        except Exception as exc:  # noqa: BLE001 - the message is the result
+            os.write(w, str(exc).encode())
+        os._exit(0)
+    os.close(w)
+    message = os.read(r, 1000).decode()
+    os.waitpid(pid, 0)
+    assert "another process" in message
+
+
+def test_packing_refuses_cycles_and_nesting_deeper_than_the_limit(d):
+    from tracecode.index.index import MAX_DEPTH
+    _, codes = issue(d, MAX_DEPTH + 3)
+    ok(d.apply([{"id": "c", "action": "commission", "codes": codes}]))
+    for k in range(MAX_DEPTH):  # codes[0] < codes[1] < ... < codes[MAX_DEPTH]
+        ok(d.apply([{"id": f"p{k}", "action": "pack", "codes": [codes[k]], "parent": codes[k + 1]}]))
+    res = d.apply([{"id": "deep", "action": "pack", "codes": [codes[MAX_DEPTH]],
+                    "parent": codes[MAX_DEPTH + 1]}])
+    assert "containers deep" in res[0]["error"]
+    res = d.apply([{"id": "cycle", "action": "pack", "codes": [codes[MAX_DEPTH]], "parent": codes[2]}])
+    assert "contains" in res[0]["error"]
+    ok(d.apply([{"id": "ship", "action": "ship", "codes": [codes[MAX_DEPTH]]}]))
+    assert d.verify(codes[0], record=False).status == "shipped"  # through all 8 levels
+    assert d.contents(codes[3]) == [codes[2]]
+    assert d.contents(codes[0]) == []
+
+
+def test_max_places_and_imported_codes_are_checked(tmp_path):
+    with pytest.raises(ValueError, match="max_places"):
+        tracecode.index.Index(open_env(tmp_path / "e"), tracecode.schemes.builtin(), None,
+                              max_places=8)
+    with tracecode.init(tmp_path / "d") as d, pytest.raises(ValueError, match="control character"):
+        d.index.import_codes(["AB\x01C"])
+
+
+def test_a_failed_scan_log_commit_keeps_the_scans_for_the_next(d, monkeypatch):
+    from tracecode.index import scanlog
+    _, codes = issue(d, 2)
+    real, calls = scanlog.run_write, []
+
+    def flaky(env, fn):
+        calls.append(1)
+        if len(calls) == 1:
+            raise tracecode.index.IndexFull("disk full (simulated)")
+        return real(env, fn)
+    monkeypatch.setattr(scanlog, "run_write", flaky)
+    d.verify_many(codes, record=False)
+    d.index.log.add(tracecode.index.codekeys.Keys.of([None]), np.zeros(1, np.uint8), None, None, 1.0)
+    with pytest.raises(tracecode.index.IndexFull):
+        d.index.log.flush()
+    d.verify(codes[0])
+    assert d.index.log.flush() == 2   # the refused scan and the new one
+    assert d.verify(codes[0], record=False).scan_count == 2
 
 
 def test_each_scan_names_the_previous_one_of_its_code(d):

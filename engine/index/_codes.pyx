@@ -11,8 +11,11 @@ set to the code key, then `next`) finds all of them:
 
 A code key is 12 bytes for a code of ours (product id u32 and counter u64,
 big-endian, so a product's codes sort by counter), b"ext\\0" + the code for an
-imported code and b"sscc\\0" + 18 digits for a logistic unit. Codes that never
-had an event or a scan have no record at all.
+imported code and b"sscc\\0" + 18 digits for a logistic unit; no key holds a byte
+below 0x20, so the records of one code are never interleaved with another's.
+Codes that never had an event or a scan have no record at all. Values are in
+the machine's byte order, like LMDB's own pages (an LMDB file does not move
+between machines of different byte order either).
 
 Scans are appended to the `scans` database (seq -> the record written by
 record_scans); each names the previous scan of the same code, so a code's
@@ -31,12 +34,14 @@ cdef enum:
     KIND_STATE = 0
     KIND_PARENT = 1
     KIND_SEEN = 2
-    MAX_KEY = 64        # longest code key (an imported code of at most 40 characters fits)
+    MAX_KEY = 64        # longest code key: an imported code of up to 60 bytes after b"ext\\0"
     MAX_DEPTH = 8       # unit < case < pallet < ... containers followed upwards
     MAX_PLACES_C = 8
 
 MAX_PLACES = MAX_PLACES_C
 KEY_LIMIT = MAX_KEY
+CONTAINER_DEPTH = MAX_DEPTH
+STATE, PARENT, SEEN = bytes([KIND_STATE]), bytes([KIND_PARENT]), bytes([KIND_SEEN])
 
 cdef packed struct State:
     uint8_t status
@@ -49,9 +54,6 @@ cdef packed struct Seen:
     uint64_t first_seq
     uint64_t last_seq
     uint32_t places[MAX_PLACES_C]
-
-STATE_SIZE = sizeof(State)
-SEEN_SIZE = sizeof(Seen)
 
 cdef struct Found:
     uint8_t status
@@ -92,6 +94,7 @@ cdef int _records(Txn *t, MDB_cursor *cur, const uint8_t *key, size_t klen,
         elif kind == KIND_SEEN and v.mv_size == sizeof(Seen):
             f.seen = True
             memcpy(&f.s, v.mv_data, sizeof(Seen))
+            f.s.n = min(f.s.n, MAX_PLACES_C)
         rc = t.api.cursor_get(cur, &k, &v, MDB_NEXT)
     return 0 if rc == 0 or rc == MDB_NOTFOUND else rc
 
@@ -128,12 +131,23 @@ cdef inline bint _has_place(Seen *s, uint32_t h) noexcept nogil:
     return False
 
 
+cdef int _check_keys(const uint8_t[::1] keys, const int64_t[::1] offsets) except -1:
+    """Offsets must rise within the key buffer, each key at most MAX_KEY bytes."""
+    cdef Py_ssize_t i
+    if offsets.shape[0] < 1 or offsets[0] < 0 or offsets[offsets.shape[0] - 1] > keys.shape[0]:
+        raise ValueError("key offsets outside the key buffer")
+    for i in range(offsets.shape[0] - 1):
+        if not 0 <= offsets[i + 1] - offsets[i] <= MAX_KEY:
+            raise ValueError(f"code key {i} is negative or longer than {MAX_KEY} bytes")
+    return 0
+
+
 def read_codes(env, txn, db, const uint8_t[::1] keys, const int64_t[::1] offsets,
-               uint32_t place_hash, uint8_t[:] status, uint64_t[:] seq, uint8_t[:] packed,
+               uint32_t place_hash, uint8_t[:] status, uint64_t[:] seq,
                uint32_t[:] count, uint8_t[:] places, double[:] first_time, uint64_t[:] first_seq):
     """For each code key (keys[offsets[i]:offsets[i+1]], empty: skip): effective
-    status and seq, whether it is packed, and its scan summary; `places` counts
-    the distinct places including place_hash (0: no place)."""
+    status and seq, and its scan summary; `places` counts the distinct places
+    including place_hash (0: no place)."""
     cdef Txn t
     cdef MDB_cursor *cur = NULL
     cdef Found f, up
@@ -141,11 +155,12 @@ def read_codes(env, txn, db, const uint8_t[::1] keys, const int64_t[::1] offsets
     cdef Py_ssize_t i, n = offsets.shape[0] - 1
     cdef size_t klen
     cdef int rc = 0
+    _check_keys(keys, offsets)
+    if min(status.shape[0], seq.shape[0], count.shape[0], places.shape[0], first_time.shape[0],
+           first_seq.shape[0]) < n:
+        raise ValueError(f"an output array is shorter than the {n} keys")
     open_txn(env, txn, &t)
     cdef MDB_dbi dbi = dbi_of(env, db)
-    for i in range(n):
-        if <size_t>(offsets[i + 1] - offsets[i]) > MAX_KEY:
-            raise ValueError(f"code key {i} longer than {MAX_KEY} bytes")
     rc = t.api.cursor_open(t.txn, dbi, &cur)
     if rc:
         fail(&t, rc)
@@ -159,7 +174,6 @@ def read_codes(env, txn, db, const uint8_t[::1] keys, const int64_t[::1] offsets
                 break
             status[i] = f.status
             seq[i] = f.seq
-            packed[i] = f.parent_len != 0
             if f.seen:
                 count[i] = f.s.count
                 places[i] = f.s.n + (place_hash != 0 and not _has_place(&f.s, place_hash))
@@ -174,7 +188,7 @@ def read_codes(env, txn, db, const uint8_t[::1] keys, const int64_t[::1] offsets
 
 
 def read_code(env, txn, db, bytes key, uint32_t place_hash):
-    """One code: (status, seq, packed, scan count, place hashes, first time, first seq, last seq)."""
+    """One code: (status, seq, scan count, place hashes, first time, first seq, last seq)."""
     cdef Txn t
     cdef MDB_cursor *cur = NULL
     cdef Found f, up
@@ -191,8 +205,8 @@ def read_code(env, txn, db, bytes key, uint32_t place_hash):
     if rc:
         fail(&t, rc)
     if not f.seen:
-        return f.status, f.seq, f.parent_len != 0, 0, (), None, 0, 0
-    return (f.status, f.seq, f.parent_len != 0, f.s.count, tuple([f.s.places[j] for j in range(f.s.n)]),
+        return f.status, f.seq, 0, (), None, 0, 0
+    return (f.status, f.seq, f.s.count, tuple([f.s.places[j] for j in range(f.s.n)]),
             f.s.first_time, f.s.first_seq, f.s.last_seq)
 
 
@@ -207,7 +221,7 @@ def record_scans(env, txn, db_codes, db_scans, uint64_t first,
     verdict verdicts[i] and belongs to chunk c = chunk[i], whose prefix bytes
     (time, scanner, place), place hash and time are prefixes[prefix_off[c]:...],
     hashes[c] and times[c]. A scan record is the prefix, the verdict (u8), the
-    seq of the code's previous scan (u64, 0: none) and the code key. Runs
+    seq of the code's previous scan (u64 in machine order, 0: none) and the code key. Runs
     without the GIL: it is a write transaction, so nothing can resize the map.
     """
     cdef Txn t
@@ -220,17 +234,22 @@ def record_scans(env, txn, db_codes, db_scans, uint64_t first,
     cdef Seen s
     cdef MDB_val k, v
     cdef uint8_t *buf
-    open_txn(env, txn, &t)
-    cdef MDB_dbi codes_dbi = dbi_of(env, db_codes), scans_dbi = dbi_of(env, db_scans)
     if offsets.shape[0] != n + 1 or chunk.shape[0] != n:
         raise ValueError("keys, verdicts and chunks disagree in length")
+    _check_keys(keys, offsets)
+    if not prefix_off.shape[0] == hashes.shape[0] + 1 == times.shape[0] + 1:
+        raise ValueError("prefixes, place hashes and times disagree in length")
+    if prefix_off[0] < 0 or prefix_off[prefix_off.shape[0] - 1] > prefixes.shape[0]:
+        raise ValueError("prefix offsets outside the prefix buffer")
     for c in range(prefix_off.shape[0] - 1):
+        if prefix_off[c + 1] < prefix_off[c]:
+            raise ValueError("prefix offsets must not decrease")
         longest = max(longest, <size_t>(prefix_off[c + 1] - prefix_off[c]))
     for i in range(n):
-        if <size_t>(offsets[i + 1] - offsets[i]) > MAX_KEY:
-            raise ValueError(f"code key {i} longer than {MAX_KEY} bytes")
         if not 0 <= chunk[i] < hashes.shape[0]:
             raise ValueError(f"scan {i} names chunk {chunk[i]}, of {hashes.shape[0]}")
+    open_txn(env, txn, &t)
+    cdef MDB_dbi codes_dbi = dbi_of(env, db_codes), scans_dbi = dbi_of(env, db_scans)
     buf = <uint8_t *>malloc(longest + 9 + MAX_KEY)
     if buf == NULL:
         raise MemoryError()
@@ -248,6 +267,7 @@ def record_scans(env, txn, db_codes, db_scans, uint64_t first,
                 rc = t.api.get(t.txn, codes_dbi, &k, &v)
                 if rc == 0 and v.mv_size == sizeof(Seen):
                     memcpy(&s, v.mv_data, sizeof(Seen))
+                    s.n = min(s.n, MAX_PLACES_C)
                 elif rc == 0 or rc == MDB_NOTFOUND:
                     memset(&s, 0, sizeof(Seen))
                     s.first_time = times[c]
@@ -260,8 +280,6 @@ def record_scans(env, txn, db_codes, db_scans, uint64_t first,
                 if hashes[c] and s.n < MAX_PLACES_C and not _has_place(&s, hashes[c]):
                     s.places[s.n] = hashes[c]
                     s.n += 1
-                k.mv_size = klen + 1      # get() pointed k at the map: point it back
-                k.mv_data = skey
                 v.mv_size = sizeof(Seen)
                 v.mv_data = &s
                 rc = t.api.put(t.txn, codes_dbi, &k, &v, 0)

@@ -7,9 +7,10 @@ import lmdb
 
 from ..errors import TracecodeError
 
-# LMDB reserves address space, not disk; the map starts here and doubles when
-# full, up to the limit (DataDir passes the configured one).
-INITIAL_MAP_SIZE = 1 << 30
+# LMDB reserves address space, not disk: the file grows as data is written. The
+# map is reserved at its limit from the start, because growing it later
+# (set_mapsize) invalidates the transactions other threads hold; an environment
+# opened smaller still doubles when full, up to the limit.
 DEFAULT_MAP_LIMIT = 1 << 40
 MAX_DBS = 32
 
@@ -18,7 +19,7 @@ class IndexFull(TracecodeError):
     """The LMDB map reached its configured limit, or the disk is full."""
 
 
-def open_env(path: str | Path, *, readonly: bool = False, map_size: int = INITIAL_MAP_SIZE,
+def open_env(path: str | Path, *, readonly: bool = False, map_size: int | None = None,
              map_limit: int = DEFAULT_MAP_LIMIT):
     """Open (creating if needed) the environment at `path`, durable by default.
 
@@ -28,7 +29,7 @@ def open_env(path: str | Path, *, readonly: bool = False, map_size: int = INITIA
     path = Path(path)
     if not readonly:
         path.mkdir(mode=0o700, parents=True, exist_ok=True)
-    env = lmdb.open(str(path), map_size=map_size, max_dbs=MAX_DBS, readonly=readonly,
+    env = lmdb.open(str(path), map_size=map_limit if map_size is None else map_size, max_dbs=MAX_DBS, readonly=readonly,
                     subdir=True, sync=True, metasync=True, lock=True)
     _LIMITS[id(env)] = map_limit
     return env

@@ -37,9 +37,9 @@ from .lifecycle import ACTIONS, EventError, Status, check_transition
 from .scanlog import ScanLog, place_hash, unpack_scan
 
 FORMAT = b"2"  # bump when a record layout changes
-_STATE = struct.Struct("<BQ")   # _codes.State
-STATE, PARENT = b"\x00", b"\x01"  # record kinds under a code key (_codes.pyx)
-MAX_DEPTH = 8           # unit < case < pallet < ... containers followed upwards
+_STATE = struct.Struct("=BQ")   # _codes.State, machine byte order
+STATE, PARENT = _codes.STATE, _codes.PARENT   # record kinds under a code key
+MAX_DEPTH = _codes.CONTAINER_DEPTH            # unit < case < pallet < ... at most this deep
 
 
 class _Refused(Exception):
@@ -74,8 +74,8 @@ class Answer:
     scan_count: int = 0
 
 
-VERIFY_DTYPE = np.dtype([("verdict", "u1"), ("status", "u1"), ("fault", "u1"), ("packed", "u1"),
-                         ("places", "u1"), ("scan_count", "u4"), ("batch", "u8"), ("seq", "u8"),
+VERIFY_DTYPE = np.dtype([("verdict", "u1"), ("status", "u1"), ("fault", "u1"), ("places", "u1"),
+                         ("scan_count", "u4"), ("batch", "u8"), ("seq", "u8"),
                          ("first_scan_time", "f8"), ("first_seq", "u8")], align=True)
 # verdict by effective status; COMMISSIONED, SHIPPED, RECEIVED are genuine
 _VERDICT_OF_STATUS = np.array([Verdict.NOT_COMMISSIONED, Verdict.GENUINE, Verdict.UNKNOWN,
@@ -85,7 +85,8 @@ _VERDICT_OF_STATUS = np.array([Verdict.NOT_COMMISSIONED, Verdict.GENUINE, Verdic
 
 class VerifyBatch:
     """verify_many's result: numpy records (``records``: verdict, status, batch,
-    scan_count...) and, on demand, one Answer per scan (iterate, or index)."""
+    scan_count...), the parse of each scan (``parsed``), which scans name a known
+    code (``found``) and, on demand, one Answer per scan (iterate, or index)."""
 
     def __init__(self, index, parsed, keys, records, batches, imported):
         self.records = records
@@ -98,6 +99,16 @@ class VerifyBatch:
     @property
     def verdicts(self) -> np.ndarray:
         return self.records["verdict"]
+
+    @property
+    def parsed(self):
+        """The scan parser's reading of each scan (a ScanBatch: fault, form, scheme, code...)."""
+        return self._parsed
+
+    @property
+    def found(self) -> np.ndarray:
+        """True where the scan names a code of ours (in a batch) or an imported one."""
+        return self._keys.known
 
     def __iter__(self):
         return (self[i] for i in range(len(self)))
@@ -188,6 +199,8 @@ class Index:
         self.db_code_events = env.open_db(b"code_events", dupsort=True)
         self._check_format()
         self.parser = ScanParser(schemes, master_key)
+        if not 1 <= max_places < _codes.MAX_PLACES:  # a code remembers MAX_PLACES places
+            raise ValueError(f"max_places must be 1 to {_codes.MAX_PLACES - 1}, got {max_places}")
         self.max_places = max_places
         self.record_scans = record_scans
         self.log = ScanLog(self, flush_interval)
@@ -245,7 +258,9 @@ class Index:
             if line:
                 if len(codekeys.ext(line)) > _codes.KEY_LIMIT:
                     raise ValueError(f"imported code {line[:60]!r} is longer than "
-                                     f"{_codes.KEY_LIMIT - 4} characters")
+                                     f"{_codes.KEY_LIMIT - 4} bytes (UTF-8, spaces and dashes removed)")
+                if any(ch < " " for ch in line):
+                    raise ValueError(f"imported code {line[:60]!r} holds a control character")
                 chunk.append(line)
                 n += 1
             if len(chunk) >= 100_000:
@@ -334,7 +349,7 @@ class Index:
         res = np.zeros(len(keys), VERIFY_DTYPE)
         res["batch"] = batch_ids
         _codes.read_codes(self.env, txn, self.db_codes, keys.buf, keys.off, place_hash(place),
-                          res["status"], res["seq"], res["packed"], res["scan_count"], res["places"],
+                          res["status"], res["seq"], res["scan_count"], res["places"],
                           res["first_scan_time"], res["first_seq"])
         if records:  # batch and lot recalls, later than the code's own event, win
             recall = self._per_batch(batch_ids, records, lambda b, r: self._recall_seq(txn, b, r))
@@ -442,7 +457,7 @@ class Index:
             ans.product = imported.get("product", {})
             ans.lot, ans.expiry = imported.get("lot"), imported.get("expiry")
             ans.reasons.append("imported code")
-        status, seq, _, count, places, ans.first_scan_time, first_seq, _ = _codes.read_code(
+        status, seq, count, places, ans.first_scan_time, first_seq, _ = _codes.read_code(
             self.env, txn, self.db_codes, key, 0)
         recall = self._recall_seq(txn, batch_id, batch)
         if recall > seq and status != Status.DESTROYED:
@@ -463,7 +478,8 @@ class Index:
             ans.reasons.append(f"expired {ans.expiry}")
         elif place is not None and len(set(places) | {place_hash(place)}) > self.max_places:
             ans.verdict = Verdict.SUSPICIOUS
-            ans.reasons.append(f"scanned at {len(places) + 1} places (at most {self.max_places} expected)")
+            ans.reasons.append(f"scanned at {len(set(places) | {place_hash(place)})} places "
+                               f"(at most {self.max_places} expected)")
         return ans
 
     def _scan_place(self, txn, seq: int):
@@ -571,12 +587,17 @@ class Index:
             value = _STATE.pack(action.to, seq)
             txn.cursor(db=self.db_codes).putmulti([(k + STATE, value) for k in order])
         txn.cursor(db=self.db_code_events).putmulti([(k, u64(seq)) for k in order], dupdata=True)
+        above = self._containers(txn, parent) if action.name == "pack" else []
         for k, text in zip(keys, codes) if parent is not None else ():
             if action.name == "pack":
                 if txn.get(k + PARENT, db=self.db_codes) is not None:
                     raise EventError(f"{text} is already packed; unpack it first", event_id=eid, code=text)
-                if k == parent:
-                    raise EventError(f"{text} cannot contain itself", event_id=eid, code=text)
+                if k in above:
+                    raise EventError(f"{text} cannot be packed into {_text(ev['parent'])}: "
+                                     f"it is, or contains, that container", event_id=eid, code=text)
+                if len(above) + self._height(txn, k) > MAX_DEPTH:
+                    raise EventError(f"packing {text} into {_text(ev['parent'])} would nest codes more "
+                                     f"than {MAX_DEPTH} containers deep", event_id=eid, code=text)
                 txn.put(k + PARENT, parent, db=self.db_codes)
                 txn.put(parent, k, db=self.db_children, dupdata=True)
             else:
@@ -599,6 +620,33 @@ class Index:
         txn.put(u64(seq), json.dumps(record, ensure_ascii=False).encode(), db=self.db_events)
         txn.put(eid_key, u64(seq), db=self.db_event_ids)
         return seq
+
+    def _containers(self, txn, key) -> list:
+        """key and the containers above it, innermost first."""
+        chain = [key]
+        while len(chain) <= MAX_DEPTH:
+            k = txn.get(chain[-1] + PARENT, db=self.db_codes)
+            if k is None:
+                break
+            chain.append(k)
+        return chain
+
+    def _height(self, txn, key) -> int:
+        """How many levels of contents lie below key (0: none), counted up to MAX_DEPTH + 1."""
+        level, height, cur = [key], 0, txn.cursor(db=self.db_children)
+        while height <= MAX_DEPTH:
+            below = [c for k in level if cur.set_key(k) for c in cur.iternext_dup()]
+            if not below:
+                break
+            level, height = below, height + 1
+        return height
+
+    def contents(self, code) -> list[str]:
+        """The codes packed directly in a container (a case's code or an SSCC)."""
+        with self.env.begin() as txn:
+            key = self._keys_of(txn, [code], None)[0][0]
+            cur = txn.cursor(db=self.db_children)
+            return [self.code_text(txn, k) for k in (cur.iternext_dup() if cur.set_key(key) else ())]
 
     def _recall_targets(self, txn, ev):
         if ev.get("batch"):
@@ -626,15 +674,8 @@ class Index:
         """Every event and scan of a code and of the containers it is in, in time order."""
         with self.env.begin() as txn:
             key = self._keys_of(txn, [code], None)[0][0]
-            chain = [key]
-            k = key
-            for _ in range(MAX_DEPTH):
-                k = txn.get(k + PARENT, db=self.db_codes)
-                if k is None:
-                    break
-                chain.append(k)
             items = []
-            for k in chain:
+            for k in self._containers(txn, key):
                 via = None if k == key else self.code_text(txn, k)
                 cur = txn.cursor(db=self.db_code_events)
                 if cur.set_key(k):
@@ -642,7 +683,7 @@ class Index:
                         ev = json.loads(txn.get(seq, db=self.db_events))
                         ev["kind"], ev["via"] = "event", via
                         items.append(ev)
-                seq = _codes.read_code(self.env, txn, self.db_codes, k, 0)[7]
+                seq = _codes.read_code(self.env, txn, self.db_codes, k, 0)[6]
                 while seq:  # the code's scans, newest first, each naming the one before
                     sc = unpack_scan(txn.get(u64(seq), db=self.db_scans))
                     items.append({"kind": "scan", "time": sc["time"], "scanner": sc["scanner"],

@@ -15,7 +15,9 @@ the log commits on one core while verification goes on on another.
 """
 from __future__ import annotations
 
+import logging
 import struct
+import sys
 import threading
 import zlib
 
@@ -26,6 +28,7 @@ from .codekeys import Keys
 from .env import run_write
 
 MAX_PENDING = 4096
+_log = logging.getLogger("tracecode.scanlog")
 _SCAN_HEAD = struct.Struct(">dHH")
 
 
@@ -42,12 +45,12 @@ def scan_prefix(scanner, place, when) -> bytes:
 
 def unpack_scan(raw: bytes) -> dict:
     """A scan record: the chunk's prefix, the verdict (u8), the seq of the code's
-    previous scan (u64, 0: none) and the code key (empty: an unknown code)."""
+    previous scan (u64, machine order, 0: none) and the code key (empty: unknown code)."""
     when, ls, lp = _SCAN_HEAD.unpack_from(raw)
     at = _SCAN_HEAD.size + ls + lp
     return {"time": when, "scanner": raw[_SCAN_HEAD.size:_SCAN_HEAD.size + ls].decode() or None,
             "place": raw[_SCAN_HEAD.size + ls:at].decode() or None, "verdict": raw[at],
-            "prev": int.from_bytes(raw[at + 1:at + 9], "little"), "key": raw[at + 9:]}
+            "prev": int.from_bytes(raw[at + 1:at + 9], sys.byteorder), "key": raw[at + 9:]}
 
 
 class ScanLog:
@@ -78,14 +81,23 @@ class ScanLog:
         while not self._stop:
             self._wake.wait(self.interval)
             self._wake.clear()
-            self.flush()
+            try:
+                self.flush()
+            except Exception:  # the scans went back in the queue: say so, try again
+                _log.exception("could not commit scans; retrying in %.3f s", self.interval)
 
     def flush(self) -> int:
         """Commit the pending scans now; returns how many."""
         with self._lock:
             chunks, self._pending, n, self._count = self._pending, [], self._count, 0
         if chunks:
-            run_write(self.index.env, lambda txn: self._write(txn, chunks))
+            try:
+                run_write(self.index.env, lambda txn: self._write(txn, chunks))
+            except BaseException:
+                with self._lock:  # nothing was committed: the next flush takes them again
+                    self._pending[:0] = chunks
+                    self._count += n
+                raise
         return n
 
     def _write(self, txn, chunks):

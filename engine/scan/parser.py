@@ -37,6 +37,7 @@ PRECEDENCE = ("cn-drug-20", "cn-vet-24", "cn-pesticide-32", "gs1-sgtin", "generi
 FORM_NAMES = {Form.BARE: "bare", Form.ELEMENT: "element", Form.HRI: "hri",
               Form.DIGITAL_LINK: "digital-link", Form.QR_FIELDS: "qr-fields", Form.URL: "url",
               Form.NO_FORM: None}
+CACHE_LIMIT = 65536      # distinct product field values remembered per parser
 VET_QR_FIELDS = ("product", "approval_number", "company", "phone")
 
 
@@ -218,6 +219,9 @@ class ScanParser:
         key = (scheme.name, b"".join(code[a:a + n] for a, n in self._spans(scheme)))
         hit = self._product_issuers.get(key)
         if hit is None:
+            if len(self._product_issuers) >= CACHE_LIMIT:  # junk scans must not grow it forever
+                self._product_issuers.clear()
+                self._products.clear()
             product = self._product(scheme, key[1])
             hit = product if isinstance(product, ScanError) else self.issuer(scheme, product)
             self._product_issuers[key] = hit
