@@ -185,6 +185,15 @@ def test_imported_codes_verify_like_ours(d, tmp_path):
     assert d.verify("201403270000200101860787").verdict == Verdict.UNKNOWN
     ok(d.apply([{"id": "r", "action": "recall", "codes": [national[1]]}]))
     assert d.verify(national[1]).verdict == Verdict.RECALLED
+    # codes no scheme reads are found by their text, spaces and dashes removed, any case
+    d.index.import_codes(["ab-12 cd"], lot="T1")
+    scans = ["AB12CD", " ab-12-cd ", national[0], "AB12CE", national[1]]
+    batch = d.verify_many(scans, record=False)
+    assert [a.verdict for a in batch] == [Verdict.GENUINE, Verdict.GENUINE, Verdict.GENUINE,
+                                          Verdict.UNKNOWN, Verdict.RECALLED]
+    assert [a.lot for a in batch] == ["T1", "T1", "B7", None, "B7"]
+    assert [bool(f) for f in batch.found] == [True, True, True, False, True]
+    assert d.verify(" ab 12 CD").lot == "T1"
 
 
 def test_a_full_map_is_a_clear_error_and_changes_nothing(tmp_path):

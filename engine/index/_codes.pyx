@@ -210,6 +210,35 @@ def read_code(env, txn, db, bytes key, uint32_t place_hash):
             f.s.first_time, f.s.first_seq, f.s.last_seq)
 
 
+def get_values(env, txn, db, const uint8_t[::1] keys, const int64_t[::1] offsets,
+               uint8_t[:] found):
+    """Plain lookups: found[i] = whether key i (empty: skip) is in db; returns the
+    values of the found keys, in order."""
+    cdef Txn t
+    cdef MDB_val k, v
+    cdef Py_ssize_t i, n = offsets.shape[0] - 1
+    cdef int rc
+    _check_keys(keys, offsets)
+    if found.shape[0] < n:
+        raise ValueError(f"the found array is shorter than the {n} keys")
+    open_txn(env, txn, &t)
+    cdef MDB_dbi dbi = dbi_of(env, db)
+    values = []
+    for i in range(n):
+        found[i] = 0
+        if offsets[i + 1] == offsets[i]:
+            continue
+        k.mv_size = offsets[i + 1] - offsets[i]
+        k.mv_data = <void *>&keys[offsets[i]]
+        rc = t.api.get(t.txn, dbi, &k, &v)
+        if rc == 0:
+            found[i] = 1
+            values.append((<const char *>v.mv_data)[:v.mv_size])
+        elif rc != MDB_NOTFOUND:
+            fail(&t, rc)
+    return values
+
+
 def record_scans(env, txn, db_codes, db_scans, uint64_t first,
                  const uint8_t[::1] keys, const int64_t[::1] offsets, const uint8_t[::1] verdicts,
                  const int32_t[::1] chunk, const uint8_t[::1] prefixes,

@@ -52,24 +52,45 @@ class Keys:
     """Code keys of many rows packed in one buffer: row i is
     buf[off[i]:off[i+1]], empty for a row with no code (unknown)."""
 
-    def __init__(self, n: int, ours_rows=None, ours_keys=None, other: dict | None = None):
-        """ours_rows (int array) get the 12-byte keys ours_keys (an OUR_KEY array);
-        other maps rows to bytes keys (imported codes, SSCCs)."""
+    def __init__(self, n: int, parts=(), other: dict | None = None):
+        """parts: (rows, matrix, lengths) triples giving rows[j] the key
+        matrix[j, :lengths[j]] (numpy, no per-row Python); other maps rows to
+        bytes keys (the odd SSCC or free text)."""
         lengths = np.zeros(n, np.int64)
         other = other or {}
-        if ours_rows is not None and len(ours_rows):
-            lengths[ours_rows] = OUR_KEY.itemsize
+        parts = [(rows, m, np.broadcast_to(np.asarray(lens), (len(rows),))) for rows, m, lens in parts]
+        for rows, _, lens in parts:
+            lengths[rows] = lens
         for i, k in other.items():
             lengths[i] = len(k)
         self.off = np.zeros(n + 1, np.int64)
         np.cumsum(lengths, out=self.off[1:])
         self.buf = np.zeros(int(self.off[-1]), np.uint8)
-        if ours_rows is not None and len(ours_rows):
-            at = self.off[ours_rows][:, None] + np.arange(OUR_KEY.itemsize)
-            self.buf[at] = np.ascontiguousarray(ours_keys, OUR_KEY).view(np.uint8).reshape(
-                len(ours_rows), OUR_KEY.itemsize)
+        for rows, matrix, lens in parts:
+            if len(rows):
+                width = matrix.shape[1]
+                inside = np.arange(width) < lens[:, None]
+                self.buf[(self.off[rows][:, None] + np.arange(width))[inside]] = matrix[inside]
         for i, k in other.items():
             self.buf[self.off[i]:self.off[i + 1]] = np.frombuffer(k, np.uint8)
+
+    @staticmethod
+    def ours(pids, counters):
+        """The (matrix, lengths) of keys of ours."""
+        k = np.empty(len(counters), OUR_KEY)
+        k["pid"], k["counter"] = pids, counters
+        return k.view(np.uint8).reshape(len(k), OUR_KEY.itemsize), OUR_KEY.itemsize
+
+    @staticmethod
+    def ext(codes):
+        """The (matrix, lengths) of imported-code keys of bare codes (an S array,
+        already compact and upper-case, as the scan parser leaves them)."""
+        codes = np.ascontiguousarray(codes)
+        width = codes.dtype.itemsize
+        matrix = np.empty((len(codes), 4 + width), np.uint8)
+        matrix[:, :4] = np.frombuffer(b"ext\x00", np.uint8)
+        matrix[:, 4:] = codes.view(np.uint8).reshape(len(codes), width)
+        return matrix, 4 + np.char.str_len(codes)
 
     @classmethod
     def of(cls, keys) -> "Keys":

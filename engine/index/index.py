@@ -291,14 +291,14 @@ class Index:
         """Parse texts; for each, its code key, batch id (0 none) and imported record.
 
         Returns (parse results, Keys, batch ids, batch records by id, imported
-        records by row). Vectorised per scheme and product; only scans of no batch
-        of ours are looked up one by one (imported codes, unknown ones).
+        records by row). Vectorised per scheme and product; scans of no batch of
+        ours are looked up among imported codes in one C loop.
         """
         parsed = self.parser.parse_many(texts)
         rec = parsed.records
         count = len(rec)
         batch_ids = np.zeros(count, np.uint64)
-        ours_rows, ours_keys = [], []
+        parts = []
         for scheme, iss, members in parsed.groups:  # per distinct product the parser found
             rows = np.arange(count)[members]
             rows = rows[parsed.counter_ok[rows]]
@@ -308,22 +308,35 @@ class Index:
             batch_ids[rows] = self.batches.find(txn, scheme.name, iss.product_key, parsed.counter[rows],
                                                 self._table(txn, scheme.name, iss.product_key))
             mine = rows[batch_ids[rows] != 0]
-            k = np.empty(len(mine), codekeys.OUR_KEY)
-            k["pid"], k["counter"] = pid, parsed.counter[mine]
-            ours_rows.append(mine)
-            ours_keys.append(k)
-        imported, other = {}, {}
-        for i in np.flatnonzero(batch_ids == 0).tolist():
-            code = rec["code"][i] or texts[i]
-            key = codekeys.ext(code)
-            raw = txn.get(key, db=self.db_imported) if len(key) <= _codes.KEY_LIMIT else None
-            if raw is not None:
-                other[i] = key
-                imported[i] = json.loads(raw)
-        keys = Keys(count, np.concatenate(ours_rows) if ours_rows else None,
-                    np.concatenate(ours_keys) if ours_keys else None, other)
+            parts.append((mine, *Keys.ours(pid, parsed.counter[mine])))
+        imported, more, other = self._imported(txn, texts, rec["code"], np.flatnonzero(batch_ids == 0))
+        keys = Keys(count, parts + more, other)
         records = {int(b): self._batch(txn, int(b)) for b in np.unique(batch_ids).tolist() if b}
         return parsed, keys, batch_ids, records, imported
+
+    def _imported(self, txn, texts, codes, rows):
+        """Imported records of the rows (by row), and their keys: a Keys part for
+        rows the parser read a bare code from (numpy), the rest by row (from the
+        text). One C lookup each; a record is decoded once per distinct value."""
+        if not len(rows):
+            return {}, [], {}
+        read = codes[rows] != b""
+        bare = np.flatnonzero(read)
+        matrix, lens = Keys.ext(codes[rows[bare]])
+        from_text = {j: codekeys.ext(texts[rows[j]]) for j in np.flatnonzero(~read).tolist()}
+        cand = Keys(len(rows), [(bare, matrix, lens)],
+                    {j: k for j, k in from_text.items() if len(k) <= _codes.KEY_LIMIT})
+        found = np.zeros(len(rows), np.uint8)
+        values = _codes.get_values(self.env, txn, self.db_imported, cand.buf, cand.off, found)
+        imported, decoded = {}, {}
+        for j, raw in zip(np.flatnonzero(found).tolist(), values):
+            hit = decoded.get(raw)
+            if hit is None:
+                hit = decoded[raw] = json.loads(raw)
+            imported[int(rows[j])] = hit
+        hits = found[bare].astype(bool)
+        part = (rows[bare[hits]], matrix[hits], lens[hits])
+        return imported, [part], {int(rows[j]): k for j, k in from_text.items() if found[j]}
 
     def _recall_seq(self, txn, batch_id, batch) -> int:
         """The event seq of the latest recall of the code's batch or lot, 0 if none."""
