@@ -65,3 +65,26 @@ class CapacityExceeded(TracecodeError):
 
 class KeyStoreError(TracecodeError):
     """The data directory or its master key is missing, unreadable or unsafe."""
+
+
+class RegistryError(TracecodeError):
+    """A product registry (approvals, registrations, national code data) refuses an operation."""
+
+
+class UnknownApproval(RegistryError, KeyError):
+    """No approval or registration with that number is in the registry."""
+
+    def __str__(self):  # KeyError would show the message quoted
+        return str(self.args[0])
+
+
+class ApprovalNotValid(RegistryError):
+    """The approval is suspended, revoked or past its validity for what was asked (issuing codes)."""
+
+
+class ImportRefused(RegistryError):
+    """A strict import found rejected rows and wrote nothing; `report` lists them."""
+
+    def __init__(self, message, *, report):
+        super().__init__(message)
+        self.report = report

@@ -1,0 +1,533 @@
+"""The comparison: veterinary and pesticide scans checked against the registry, by name.
+
+Each scan gets every check below, each passed, failed or unchecked (nothing to
+check against, e.g. the expiry of a code that does not exist). The verdict is
+GENUINE only when every check passed; otherwise NOT_GENUINE, naming the failed
+and unchecked checks. Scans of other schemes are NOT_COVERED (the index's
+answer stands alone).
+
+code_exists            issued by us and commissioned, or imported from the national
+                       code data; a decommissioned (void) code, one never commissioned
+                       and an unreadable scan fail
+enterprise_matches     vet: the enterprise id in the code (digits 9-13) is that of the
+                       approval's holder; with no approval to compare, it fails when the
+                       enterprise holds no approval at all. Pesticide: the company spec
+                       code (digits 9-11) is one the registrant declared (if it declared any)
+approval_matches       vet: the approval number in the QR payload, when there is one, is
+                       well-formed, equals the one on the code's record, and is in the
+                       registry; the code's record must name one. Pesticide: digits 1-7
+                       encode a registered number, the one on the code's record if any
+approval_valid         the approval is valid on the scan date: not suspended or revoked
+                       (from status_since, if given) and not past valid_until
+not_expired            the product's expiry (batch or code record) is not before the scan
+                       date; no expiry on record leaves it unchecked
+not_recalled           the code is not recalled or destroyed, itself, through a container
+                       in the index, or through a parent in the national code data
+plausible_query_count  queries of the code (this one included) are within its packaging
+                       level's plausible number, and the index does not find it at more
+                       places than plausible: otherwise a possible copy
+
+The per-scan work is numpy over the batch (the index's verify_many, one parse, one
+getmulti for national code records); Python runs once per distinct batch, per
+distinct (approval, enterprise, QR approval) combination and per distinct container.
+"""
+from __future__ import annotations
+
+import datetime as _dt
+import time as _time
+from dataclasses import dataclass
+
+import numpy as np
+
+from ..index import Answer, Status, Verdict
+from ..scan import Fault, Form
+from .payload import approval_fields, pack
+from .records import LEVEL_NAMES, ApprovalRecord, RowError, canonical_number, ymd
+
+CHECKS = ("code_exists", "enterprise_matches", "approval_matches", "approval_valid",
+          "not_expired", "not_recalled", "plausible_query_count")
+BIT = {name: 1 << i for i, name in enumerate(CHECKS)}
+ALL = (1 << len(CHECKS)) - 1
+ROW_CHECKS = BIT["code_exists"] | BIT["not_expired"] | BIT["not_recalled"] | BIT["plausible_query_count"]
+KINDS = (None, "vet", "pesticide")             # index = the kind column
+KIND_OF_SCHEME = {"cn-vet-24": 1, "cn-pesticide-32": 2}
+# Queries a code of each packaging level plausibly gets (this one included): the
+# buyer's, the seller's, a few repeats; more per level up as each hop scans cases.
+PLAUSIBLE_QUERIES = {1: 5, 2: 10, 3: 20, 4: 50}
+MAX_DEPTH = 8                                  # parents followed in the national code data
+SOURCE_OURS, SOURCE_NATIONAL = 1, 2           # the source column; 0: not found
+NOTHING = "nothing to check"     # the detail of a check the scan leaves nothing to check against
+
+# plain ints: numpy compares them without an enum lookup per call
+_NOT_COMMISSIONED, _SUSPICIOUS = map(int, (Verdict.NOT_COMMISSIONED, Verdict.SUSPICIOUS))
+_DECOMMISSIONED, _RECALLED, _DESTROYED = map(int, (Status.DECOMMISSIONED, Status.RECALLED,
+                                                   Status.DESTROYED))
+
+RESULT_DTYPE = np.dtype([("kind", "u1"), ("genuine", "?"), ("failed", "<u2"), ("unchecked", "<u2"),
+                         ("source", "u1"), ("level", "u1"), ("expiry", "<u4"), ("combo", "<i4"),
+                         ("parent_bad", "?")])
+
+
+def names(mask: int) -> tuple:
+    """Check names of a failed or unchecked bitmask, in CHECKS order."""
+    return tuple(n for n in CHECKS if mask & BIT[n])
+
+
+def expiry_ymd(expiry: str | None) -> int:
+    """YYYYMMDD (or GS1 YYMMDD, DD 00 = the month's last day) as an int; 0 for none."""
+    if not expiry:
+        return 0
+    e = str(expiry)
+    if len(e) == 6:
+        e = "20" + e
+    y, m, d = int(e[:4]), int(e[4:6]), int(e[6:8])
+    if d == 0:
+        d = ((_dt.date(y + m // 12, m % 12 + 1, 1)) - _dt.timedelta(days=1)).day
+    return y * 10000 + m * 100 + d
+
+
+def _date_text(v: int) -> str:
+    return f"{v // 10000:04d}-{v // 100 % 100:02d}-{v % 100:02d}"
+
+
+@dataclass(frozen=True)
+class Check:
+    name: str
+    ok: bool | None          # None: nothing to check against
+    detail: str
+
+
+@dataclass
+class RegistryAnswer:
+    verdict: str                            # GENUINE, NOT_GENUINE or NOT_COVERED
+    kind: str | None                        # vet, pesticide, or None (not covered / unreadable)
+    code: str | None
+    checks: tuple = ()                      # Check, in CHECKS order
+    approval: ApprovalRecord | None = None  # the registry record compared against
+    scan_approval: str | None = None        # the approval number the QR payload gives
+    level: int | None = None                # packaging level
+    index: Answer | None = None             # the index's answer (product, lot, status, scans)
+
+    @property
+    def genuine(self) -> bool:
+        return self.verdict == "GENUINE"
+
+    @property
+    def failed(self) -> tuple:
+        return tuple(c.name for c in self.checks if c.ok is False)
+
+    @property
+    def unchecked(self) -> tuple:
+        return tuple(c.name for c in self.checks if c.ok is None)
+
+    def __str__(self):
+        if self.verdict != "NOT_GENUINE":
+            return self.verdict
+        parts = [f"failed {', '.join(self.failed)}"] if self.failed else []
+        parts += [f"unchecked {', '.join(self.unchecked)}"] if self.unchecked else []
+        return f"NOT_GENUINE: {'; '.join(parts)}"
+
+
+class _Numbers:
+    """Approval numbers met in one batch, interned: ref -> number, record, or why invalid."""
+
+    def __init__(self, store, txn):
+        self.store, self.txn = store, txn
+        self.refs: dict = {}
+        self.numbers: list = []
+        self.records: list = []
+        self.invalid: dict = {}     # ref -> why the text is not a number
+
+    def ref(self, number: str, invalid: str | None = None) -> int:
+        r = self.refs.get(number)
+        if r is None:
+            r = self.refs[number] = len(self.numbers)
+            self.numbers.append(number)
+            self.records.append(None if invalid else self.store.get(self.txn, number))
+            if invalid:
+                self.invalid[r] = invalid
+        return r
+
+    def record(self, ref: int):
+        return self.records[ref] if ref >= 0 else None
+
+
+class CheckBatch:
+    """check_many's result: ``records`` (RESULT_DTYPE: kind, genuine, failed and unchecked
+    bitmasks over CHECKS...), ``index`` (the VerifyBatch), one RegistryAnswer per scan
+    on demand (iterate, or index)."""
+
+    def __init__(self, records, index, parsed, numbers, combos, today, limits):
+        self.records = records
+        self.index = index
+        self._codes, self._faults = parsed["code"], parsed["fault"]
+        self._numbers, self._combos = numbers, combos
+        self.today, self._limits = today, limits
+
+    def __len__(self):
+        return len(self.records)
+
+    @property
+    def genuine(self) -> np.ndarray:
+        return self.records["genuine"]
+
+    def __iter__(self):
+        return (self[i] for i in range(len(self)))
+
+    def __getitem__(self, i) -> RegistryAnswer:
+        r = self.records[i]
+        ia = self.index[i]
+        kind = KINDS[r["kind"]]
+        code = self._codes[i].decode("ascii", "replace") or None
+        if r["unchecked"] == ALL:
+            return RegistryAnswer("NOT_COVERED", None, code, index=ia)
+        combo = self._combos[r["combo"]] if r["combo"] >= 0 else {}
+        details = {**self._row_details(r, ia, int(self._faults[i])), **combo.get("details", {})}
+        checks = tuple(Check(n, None if r["unchecked"] & BIT[n] else not r["failed"] & BIT[n],
+                             details[n]) for n in CHECKS)
+        return RegistryAnswer("GENUINE" if r["genuine"] else "NOT_GENUINE", kind, code, checks,
+                              self._numbers.record(combo.get("approval", -1)),
+                              combo.get("scan_approval"), int(r["level"]) or None, ia)
+
+    def _row_details(self, r, ia, fault) -> dict:
+        out = dict.fromkeys(CHECKS, NOTHING)
+        if r["failed"] & BIT["code_exists"]:
+            out["code_exists"] = (
+                "decommissioned (a void code)" if ia.status == "decommissioned" else
+                "issued but never commissioned" if ia.verdict == Verdict.NOT_COMMISSIONED else
+                "neither issued by us nor in the national code data" if fault == Fault.OK else
+                "neither issued by us (check digit mismatch: a typo, or not our code) nor in "
+                "the national code data" if fault == Fault.CHECK_MISMATCH else
+                f"unreadable: {Fault(fault).name}")
+        elif r["source"]:
+            out["code_exists"] = (f"issued by us, batch {ia.batch}" if r["source"] == SOURCE_OURS
+                                  else "imported: issued elsewhere (national code data)")
+        if r["expiry"]:
+            e = _date_text(int(r["expiry"]))
+            out["not_expired"] = f"expired {e}" if r["failed"] & BIT["not_expired"] else f"expires {e}"
+        elif r["source"]:
+            out["not_expired"] = "no expiry on record"
+        if r["source"]:
+            out["not_recalled"] = ("a container it is in (national code data) is recalled or "
+                                   "destroyed" if r["parent_bad"] else f"status {ia.status}")
+            level = int(r["level"]) or 1
+            name = LEVEL_NAMES.get(level, f"level {level}")
+            limit = self._limits[level]
+            if ia.verdict == Verdict.SUSPICIOUS:
+                out["plausible_query_count"] = f"{'; '.join(ia.reasons)}: possible copy"
+            elif r["failed"] & BIT["plausible_query_count"]:
+                out["plausible_query_count"] = (f"{ia.scan_count} queries; a {name} is plausibly "
+                                                f"queried at most {limit} times: possible copy")
+            else:
+                out["plausible_query_count"] = f"{ia.scan_count} of at most {limit} queries ({name})"
+        return out
+
+
+def compare(registry, scans, *, scanner=None, place=None, when=None, record=None,
+            today: _dt.date | None = None) -> CheckBatch:
+    """Check scans against the registry; see the module doc. The scans go through the
+    index's verify_many (recorded in the scan log unless record=False)."""
+    index, store = registry.index, registry.store
+    when = _time.time() if when is None else when
+    today = today or _dt.date.fromtimestamp(when)
+    scans = scans if isinstance(scans, list) else list(scans)
+    vb = index.verify_many(scans, scanner=scanner, place=place, when=when, record=record,
+                           today=today)
+    data, offsets = pack(scans)
+    parsed = vb.parsed
+    pr, ir = parsed.records, vb.records
+    n = len(pr)
+    res = np.zeros(n, RESULT_DTYPE)
+    res["combo"] = -1
+    kind = np.array([0] + [KIND_OF_SCHEME.get(s, 0) for s in parsed.scheme_names],
+                    np.uint8)[pr["scheme"] + 1]
+    res["kind"] = kind
+    known = vb.found
+    # unreadable scans the index does not know either are checked (and fail code_exists)
+    covered = (kind != 0) | ((pr["scheme"] < 0) & ~known)
+    found = covered & known
+    exists = found & (ir["status"] != _DECOMMISSIONED) & (ir["verdict"] != _NOT_COMMISSIONED)
+    res["source"][found & (ir["batch"] != 0)] = SOURCE_OURS
+    res["source"][found & (ir["batch"] == 0)] = SOURCE_NATIONAL
+    rec_ref = np.full(n, -1, np.int32)
+    parent = np.zeros(n, "S32")
+    with index.env.begin() as txn:
+        nums = _Numbers(store, txn)
+        _our_batches(vb, store, txn, nums, np.flatnonzero(res["source"] == SOURCE_OURS), res, rec_ref)
+        _national(store, txn, nums, np.flatnonzero((res["source"] == SOURCE_NATIONAL) & (kind != 0)),
+                  pr["code"], res, rec_ref, parent)
+        scan_ref = _scan_approvals(data, offsets, pr, kind, nums)
+        combos = _combos(store, txn, nums, kind, found, pr["code"], rec_ref, scan_ref, res, today)
+        contained = found & (parent != b"")
+        chain = _chain(store, txn, np.unique(parent[contained])) if contained.any() else {}
+    if chain:
+        _containers(index, chain, parent, found, res, today)
+
+    failed, unchecked = res["failed"], res["unchecked"]
+    failed[covered & ~exists] |= BIT["code_exists"]
+    unchecked[covered & ~found] |= ROW_CHECKS & ~BIT["code_exists"]
+    unchecked[covered & (kind == 0)] |= ALL & ~ROW_CHECKS
+    exp = res["expiry"]
+    unchecked[found & (exp == 0)] |= BIT["not_expired"]
+    failed[found & (exp != 0) & (exp < ymd(today))] |= BIT["not_expired"]
+    recalled = (ir["status"] == _RECALLED) | (ir["status"] == _DESTROYED) | res["parent_bad"]
+    failed[found & recalled] |= BIT["not_recalled"]
+    over = ir["scan_count"] > registry.limits[res["level"]]
+    failed[found & (over | (ir["verdict"] == _SUSPICIOUS))] |= BIT["plausible_query_count"]
+    unchecked[~covered] = ALL
+    res["genuine"] = covered & (failed == 0) & (unchecked == 0)
+    return CheckBatch(res, vb, pr, nums, combos, today, registry.limits)
+
+
+def _our_batches(vb, store, txn, nums, rows, res, rec_ref):
+    """Approval (the batch's link), level and expiry of our codes: once per batch."""
+    if not len(rows):
+        return
+    batch = vb.records["batch"][rows]
+    bids, first = np.unique(batch, return_index=True)
+    links = store.links(txn, bids.tolist())
+    ref = np.full(len(bids), -1, np.int32)
+    level = np.ones(len(bids), np.uint8)
+    expiry = np.zeros(len(bids), np.uint32)
+    for k, b in enumerate(bids.tolist()):
+        if b in links:
+            ref[k], level[k] = nums.ref(links[b]["number"]), links[b]["level"]
+        expiry[k] = expiry_ymd(vb[int(rows[first[k]])].expiry)
+    at = np.searchsorted(bids, batch)
+    rec_ref[rows], res["level"][rows], res["expiry"][rows] = ref[at], level[at], expiry[at]
+
+
+def _national(store, txn, nums, rows, codes, res, rec_ref, parent):
+    """Approval, level, expiry and parent of national codes: one getmulti, numpy."""
+    if not len(rows):
+        return
+    uniq, inv = np.unique(codes[rows].astype("S32"), return_inverse=True)
+    at, recs = store.code_records(txn, uniq)
+    if not len(at):
+        return
+    slot = np.full(len(uniq), -1)
+    slot[at] = np.arange(len(at))
+    which = slot[inv]
+    rows, r = rows[which >= 0], recs[which[which >= 0]]
+    numbers, num_inv = np.unique(r["number"], return_inverse=True)
+    refs = np.array([nums.ref(x.decode()) for x in numbers.tolist()], np.int32)
+    rec_ref[rows] = refs[num_inv]
+    res["level"][rows], res["expiry"][rows], parent[rows] = r["level"], r["expiry"], r["parent"]
+
+
+def _scan_approvals(data, offsets, pr, kind, nums) -> np.ndarray:
+    """Ref of the approval number each veterinary QR payload gives (-1: none)."""
+    scan_ref = np.full(len(pr), -1, np.int32)
+    qr = (pr["form"] == Form.QR_FIELDS) & (kind == 1)
+    if not qr.any():
+        return scan_ref
+    fields = approval_fields(data, offsets, qr)
+    rows = np.flatnonzero(qr & (fields != b""))
+    if not len(rows):
+        return scan_ref
+    first, inv = _distinct(np.ascontiguousarray(fields[rows]).view(np.uint64).reshape(len(rows), -1))
+    refs = []
+    for raw in fields[rows][first].tolist():
+        text = raw.decode("utf-8", "replace").strip()
+        try:
+            refs.append(nums.ref(canonical_number(text, "vet")[1]))
+        except RowError as exc:
+            refs.append(nums.ref(text, invalid=str(exc)))
+    scan_ref[rows] = np.array(refs, np.int32)[inv]
+    return scan_ref
+
+
+_MIX = np.uint64(0x9E3779B97F4A7C15)
+
+
+def _distinct(words: np.ndarray):
+    """(first row, inverse) of the distinct rows of an (n, k) uint64 array. Rows are
+    grouped by a hash (an integer sort, not a sort of byte strings) and then compared
+    with their group's first row; a collision takes the exact, slower path."""
+    if len(words) == 1:
+        return np.zeros(1, np.intp), np.zeros(1, np.intp)
+    h = np.bitwise_xor.reduce(words * (np.arange(1, 2 * words.shape[1], 2, dtype=np.uint64)
+                                       * _MIX), axis=1)
+    _, first, inv = np.unique(h, return_index=True, return_inverse=True)
+    inv = inv.ravel()
+    if not (words == words[first][inv]).all():
+        _, first, inv = np.unique(words, axis=0, return_index=True, return_inverse=True)
+    return first, inv.ravel()
+
+
+
+def _combos(store, txn, nums, kind, found, codes, rec_ref, scan_ref, res, today) -> list:
+    """The approval checks, once per distinct (kind, found, record approval, QR approval,
+    enterprise or registration+spec digits); their bits scattered back to the rows."""
+    rows = np.flatnonzero(kind != 0)
+    if not len(rows):
+        return []
+    raw = np.ascontiguousarray(codes[rows]).view(np.uint8).reshape(len(rows), -1)
+    vet = (kind[rows] == 1)[:, None]
+    # vet: the enterprise id (digits 9-13); pesticide: registration (1-7) and spec code (9-11)
+    key = np.zeros((len(rows), 3), np.uint64)
+    digits = key[:, 1:].view(np.uint8)
+    digits[:, :5] = np.where(vet, raw[:, 8:13], raw[:, :5])
+    digits[:, 5:7] = np.where(vet, 0, raw[:, 5:7])
+    digits[:, 7:10] = np.where(vet, 0, raw[:, 8:11])
+    key[:, 0] = (kind[rows].astype(np.uint64) | (found[rows].astype(np.uint64) << np.uint64(2))
+                 | ((rec_ref[rows] + 1).astype(np.uint64) << np.uint64(3))
+                 | ((scan_ref[rows] + 1).astype(np.uint64) << np.uint64(33)))
+    first, inv = _distinct(key)
+    combos = []
+    for i in rows[first].tolist():
+        evaluate = _vet if kind[i] == 1 else _pesticide
+        code = codes[i].decode()
+        digits_of = code[8:13] if kind[i] == 1 else code[:7] + code[8:11]
+        combos.append(evaluate(store, txn, nums, bool(found[i]), int(rec_ref[i]),
+                               int(scan_ref[i]), digits_of, today))
+    fl = np.array([c["failed"] for c in combos], np.uint16)
+    un = np.array([c["unchecked"] for c in combos], np.uint16)
+    inv = inv.ravel()
+    res["failed"][rows] |= fl[inv]
+    res["unchecked"][rows] |= un[inv]
+    res["combo"][rows] = inv
+    return combos
+
+
+class _Verdicts:
+    """Collects one combination's check outcomes."""
+
+    def __init__(self):
+        self.failed = self.unchecked = 0
+        self.details = {}
+
+    def set(self, name, ok, detail):
+        if ok is False:
+            self.failed |= BIT[name]
+        elif ok is None:
+            self.unchecked |= BIT[name]
+        self.details[name] = detail
+
+    def done(self, approval, scan_approval=None) -> dict:
+        return {"failed": self.failed, "unchecked": self.unchecked, "details": self.details,
+                "approval": approval, "scan_approval": scan_approval}
+
+
+def _validity(v, nums, ref, today):
+    rec = nums.record(ref)
+    if rec is not None:
+        ok, why = rec.validity(today)
+        v.set("approval_valid", ok, f"{rec.number} {why}" if ok else f"{rec.number} is {why}")
+    elif ref >= 0 and ref not in nums.invalid:
+        v.set("approval_valid", False, f"{nums.numbers[ref]} is not in the registry")
+    else:
+        v.set("approval_valid", None, "no approval to check")
+    return rec
+
+
+def _vet(store, txn, nums, found, rec, scan, enterprise, today) -> dict:
+    v = _Verdicts()
+    number = nums.numbers.__getitem__
+    if scan >= 0 and scan in nums.invalid:
+        v.set("approval_matches", False, f"the QR payload's approval number {number(scan)!r} is "
+                                         f"not valid: {nums.invalid[scan]}")
+    elif scan >= 0 and rec >= 0 and scan != rec:
+        v.set("approval_matches", False, f"the QR payload says {number(scan)}, the code's record "
+                                         f"{number(rec)}")
+    elif rec < 0 and found:
+        v.set("approval_matches", False, "the code's record names no approval" + (
+            f" (the QR payload names {number(scan)})" if scan >= 0 else ""))
+    elif rec < 0 and scan < 0:
+        v.set("approval_matches", None, "no approval number to compare")
+    elif nums.record(rec if rec >= 0 else scan) is None:
+        v.set("approval_matches", False, f"{number(rec if rec >= 0 else scan)} is not in the "
+                                         f"registry")
+    else:
+        v.set("approval_matches", True, f"{number(rec if rec >= 0 else scan)}" + (
+            ": the QR payload and the code's record agree" if rec >= 0 and scan >= 0 else ""))
+    eff = rec if rec >= 0 else scan if scan not in nums.invalid else -1
+    approval = _validity(v, nums, eff, today)
+    if approval is not None:
+        ok = approval.enterprise_id == enterprise
+        v.set("enterprise_matches", ok,
+              f"enterprise {enterprise} holds {approval.number} ({approval.company})" if ok else
+              f"enterprise {enterprise} in the code, but {approval.number} is held by enterprise "
+              f"{approval.enterprise_id} ({approval.company})")
+    else:
+        held = store.numbers(txn, b"e" + enterprise.encode())
+        v.set("enterprise_matches", None if held else False,
+              f"enterprise {enterprise} holds {len(held)} approval{'s' * (len(held) > 1)}; none "
+              f"is named to compare"
+              if held else f"enterprise {enterprise} holds no approval in the registry")
+    return v.done(eff, number(scan) if scan >= 0 else None)
+
+
+def _pesticide(store, txn, nums, found, rec, scan, digits, today) -> dict:
+    v = _Verdicts()
+    prefix, spec = digits[:7], digits[7:10]
+    registered = store.numbers(txn, b"r" + prefix.encode())
+    record = nums.record(rec)
+    if rec >= 0:
+        eff = rec
+        if record is None:
+            v.set("approval_matches", False, f"{nums.numbers[rec]} on the code's record is not "
+                                             f"in the registry")
+        elif record.code_prefix != prefix:
+            v.set("approval_matches", False, f"digits 1-7 {prefix} do not encode "
+                                             f"{record.number} ({record.code_prefix}), the "
+                                             f"code's record")
+        else:
+            v.set("approval_matches", True, f"digits 1-7 {prefix} encode {record.number}")
+    elif registered:
+        refs = [nums.ref(r) for r in registered]  # several only across eras: prefer a valid one
+        eff = next((r for r in refs if nums.record(r).validity(today)[0]), refs[0])
+        v.set("approval_matches", True, f"digits 1-7 {prefix} encode {nums.numbers[eff]}")
+    else:
+        eff = -1
+        v.set("approval_matches", False, f"digits 1-7 {prefix}: no registration of class "
+                                         f"{prefix[0]} ends in {prefix[1:]}")
+    approval = _validity(v, nums, eff, today)
+    if approval is None:
+        v.set("enterprise_matches", None, "no registration to compare the company with")
+    elif not approval.spec_codes:
+        v.set("enterprise_matches", True, f"{approval.company} declares no spec codes; "
+                                          f"spec {spec} taken as theirs")
+    else:
+        ok = spec in approval.spec_codes
+        v.set("enterprise_matches", ok, f"spec code {spec} is "
+                                        f"{'' if ok else 'not '}one {approval.company} declared "
+                                        f"for {approval.number}")
+    return v.done(eff)
+
+
+def _chain(store, txn, parents) -> dict:
+    """code -> parent (b"" at the top) for the given containers and theirs, from the
+    national code data, up to MAX_DEPTH levels."""
+    chain: dict = {}
+    frontier = parents
+    for _ in range(MAX_DEPTH):
+        if not len(frontier):
+            break
+        at, recs = store.code_records(txn, frontier)
+        up = np.zeros(len(frontier), "S32")
+        up[at] = recs["parent"]
+        chain.update(zip(frontier.tolist(), up.tolist()))
+        nxt = np.unique(up[up != b""])
+        frontier = nxt[~np.isin(nxt, np.array(list(chain), dtype="S32"))]
+    return chain
+
+
+def _containers(index, chain, parent, found, res, today):
+    """parent_bad: some container above the code (national data) is recalled or destroyed.
+    Their statuses come from the index in one verify_many, not recorded."""
+    codes = list(chain)
+    status = index.verify_many([c.decode() for c in codes], record=False, today=today).records["status"]
+    bad = dict(zip(codes, ((status == _RECALLED) | (status == _DESTROYED)).tolist()))
+
+    def up(code):
+        for _ in range(MAX_DEPTH):
+            if not code or code not in bad:
+                return False
+            if bad[code]:
+                return True
+            code = chain[code]
+        return False
+    rows = np.flatnonzero(found & (parent != b""))
+    uniq, inv = np.unique(parent[rows], return_inverse=True)
+    res["parent_bad"][rows] = np.array([up(c) for c in uniq.tolist()], bool)[inv.ravel()]

@@ -1,0 +1,175 @@
+"""The Registry: approvals and registrations, national code data, and the comparison."""
+from __future__ import annotations
+
+import datetime as _dt
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from ..errors import ApprovalNotValid, UnknownApproval
+from . import approvals, compare, importer, registrations
+from .records import ApprovalRecord, RowError, canonical_number
+from .store import Store
+
+
+@dataclass(frozen=True)
+class ApprovalInfo:
+    """What manual entry of a number answers: the record, its validity, what it covers."""
+    record: ApprovalRecord
+    valid: bool
+    validity: str               # "valid until ...", "revoked since ...", "expired ..."
+    on: _dt.date
+
+    @property
+    def products(self) -> tuple:
+        return self.record.products
+
+    @property
+    def companies(self) -> tuple:
+        return (self.record.company,)
+
+
+class Registry:
+    """Product registries over an Index's LMDB environment (see store.py for the layout).
+
+    ``plausible``: packaging level -> queries a code of that level plausibly gets
+    (compare.PLAUSIBLE_QUERIES by default); a level without a figure takes the next lower
+    level's, and an unknown level (0) the lowest level's.
+    """
+
+    def __init__(self, index, *, plausible: dict | None = None):
+        self.index = index
+        self.store = Store(index.env)
+        table = dict(plausible or compare.PLAUSIBLE_QUERIES)
+        self.limits = np.array([table[max([lv for lv in table if lv <= level] or [min(table)])]
+                                for level in range(10)], np.uint32)
+
+    # -- imports -----------------------------------------------------------------------------
+    def import_file(self, source, *, kind: str | None = None, fmt: str | None = None,
+                    strict: bool = False) -> importer.ImportReport:
+        """Approvals or registrations from a CSV or JSON file (path or text stream)."""
+        return self._import(importer.import_approvals, importer.REGISTRY_COLUMNS, source, fmt,
+                            kind=kind, strict=strict)
+
+    def import_rows(self, rows, *, kind: str | None = None, strict: bool = False,
+                    source: str = "rows") -> importer.ImportReport:
+        """Approvals from dicts keyed like the file columns, numbered from 1 in the report."""
+        return self._import(importer.import_approvals, importer.REGISTRY_COLUMNS, rows, None,
+                            kind=kind, strict=strict, name=source)
+
+    def import_codes_file(self, source, *, fmt: str | None = None, allow_unknown: bool = False,
+                          strict: bool = False) -> importer.ImportReport:
+        """National code data from a CSV or JSON file (path or text stream)."""
+        return self._import(importer.import_codes, importer.CODE_COLUMNS, source, fmt,
+                            allow_unknown=allow_unknown, strict=strict)
+
+    def import_code_rows(self, rows, *, allow_unknown: bool = False, strict: bool = False,
+                         source: str = "rows") -> importer.ImportReport:
+        """National code data from dicts keyed like the file columns."""
+        return self._import(importer.import_codes, importer.CODE_COLUMNS, rows, None,
+                            allow_unknown=allow_unknown, strict=strict, name=source)
+
+    def _import(self, run, columns, source, fmt, name=None, **kw):
+        ignored: set = set()
+        if name is not None:
+            rows = importer.dict_rows(source, columns, ignored)
+        else:
+            rows = importer.read_rows(source, columns, fmt, ignored)
+            name = str(getattr(source, "name", None) or (
+                source if isinstance(source, (str, Path)) else "<stream>"))
+        report = run(self.store, rows, source=name, **kw)
+        report.ignored_columns = sorted(ignored)
+        return report
+
+    def imports(self) -> list[dict]:
+        """The audit trail: one summary per import, oldest first."""
+        with self.index.env.begin() as txn:
+            return self.store.imports(txn)
+
+    # -- reading -----------------------------------------------------------------------------
+    def get(self, number: str):
+        """The record of an approval or registration number (any spelling)."""
+        try:
+            _, canonical = canonical_number(number)
+        except RowError as exc:
+            raise UnknownApproval(str(exc)) from None
+        with self.index.env.begin() as txn:
+            rec = self.store.get(txn, canonical)
+        if rec is None:
+            raise UnknownApproval(f"{canonical} is not in the registry")
+        return rec
+
+    def lookup(self, number: str, today: _dt.date | None = None) -> ApprovalInfo:
+        """Manual entry of an approval number: its record and whether it is valid."""
+        rec = self.get(number)
+        on = today or _dt.date.today()
+        valid, why = rec.validity(on)
+        return ApprovalInfo(rec, valid, why, on)
+
+    def approvals_of(self, enterprise_id: str) -> list:
+        """The veterinary approvals an enterprise (5-digit id) holds."""
+        return self._by(b"e" + enterprise_id.encode())
+
+    def registrations_for(self, code: str) -> list:
+        """The pesticide registrations a 32-digit label code's first 7 digits can mean."""
+        return self._by(b"r" + code[:7].encode())
+
+    def _by(self, key):
+        with self.index.env.begin() as txn:
+            return [self.store.get(txn, n) for n in self.store.numbers(txn, key)]
+
+    def records(self) -> list:
+        with self.index.env.begin() as txn:
+            return list(self.store.records(txn))
+
+    def count(self) -> dict:
+        """Records per kind: {"vet": n, "pesticide": m}."""
+        with self.index.env.begin() as txn:
+            kinds = [r.kind for r in self.store.records(txn)]
+        return {k: kinds.count(k) for k in ("vet", "pesticide")}
+
+    def __bool__(self):
+        with self.index.env.begin() as txn:
+            return next(self.store.records(txn), None) is not None
+
+    # -- our own issuance under an approval --------------------------------------------------
+    def product_for(self, number: str, *, date: _dt.date | None = None, spec: str | None = None,
+                    production_type: str = "1") -> tuple[str, dict]:
+        """(scheme, product fields) for issuing codes under an approval valid on ``date``
+        (today): cn-vet-24 with the holder's enterprise id, or cn-pesticide-32 with the
+        registration's digits and a declared spec code."""
+        rec = self.get(number)
+        on = date or _dt.date.today()
+        valid, why = rec.validity(on)
+        if not valid:
+            raise ApprovalNotValid(f"refusing to issue codes under {rec.number}: it is {why}")
+        if rec.kind == "vet":
+            return "cn-vet-24", {"date": on.strftime("%Y%m%d"), "enterprise": rec.enterprise_id}
+        if spec is None or (rec.spec_codes and spec not in rec.spec_codes):
+            raise ApprovalNotValid(f"{rec.number} needs one of its spec codes "
+                                   f"({', '.join(rec.spec_codes) or 'any 3 digits'}), got {spec!r}")
+        prefix = rec.code_prefix
+        return "cn-pesticide-32", {"reg_class": prefix[0], "reg_number": prefix[1:],
+                                   "production_type": production_type, "spec": spec}
+
+    def link_batch(self, batch_id: int, number: str, level: int = 1) -> None:
+        """Record that one of our batches carries this approval (and packaging level)."""
+        self.store.link(batch_id, self.get(number).number, level)
+
+    # -- the comparison ----------------------------------------------------------------------
+    def check_many(self, scans, **kw) -> compare.CheckBatch:
+        """Every named check on many scans, in one batch (see compare.py); ``kw`` as
+        Index.verify_many: scanner, place, when, record, today."""
+        return compare.compare(self, scans, **kw)
+
+    def check(self, scan, **kw) -> compare.RegistryAnswer:
+        """One scan (any form the parser reads, or a typed code), the same rules."""
+        return self.check_many([scan], **kw)[0]
+
+    def manual(self, text: str, **kw):
+        """Manual entry: an approval or registration number gives its ApprovalInfo,
+        anything else is checked as a scan (a typed 24- or 32-digit code)."""
+        if approvals.looks_like(text) or registrations.looks_like(text):
+            return self.lookup(text, kw.get("today"))
+        return self.check(text, **kw)

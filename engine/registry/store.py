@@ -1,0 +1,118 @@
+"""Where the registry lives: named databases in the index's LMDB environment.
+
+    registry        b"a" + number            -> ApprovalRecord JSON (vet numbers start with
+                                                兽药, pesticide ones with two letters: no clash)
+                    b"b" + batch id (u64)    -> JSON link of one of our batches to an approval
+                    b"i" + import seq (u64)  -> JSON summary of one import (the audit trail)
+                    b"n"                     -> next import seq
+    registry_index  (dupsort)
+                    b"e" + enterprise id     -> number    veterinary approvals by holder
+                    b"r" + 7-digit prefix    -> number    pesticide registrations by label code
+    registry_codes  code (24 or 32 digits)   -> CODE_DTYPE record: national code data,
+                                                fixed width so a batch of them is one numpy view
+    imported        the index's database (key b"ext\\0" + code, JSON record): written with
+                    the national code data, in the same transaction, so those codes verify
+"""
+from __future__ import annotations
+
+import json
+import time
+
+import numpy as np
+
+from ..index import run_write
+from .records import ApprovalRecord
+
+CODE_DTYPE = np.dtype([("number", "S32"), ("lot", "S32"), ("produced", "<u4"), ("expiry", "<u4"),
+                       ("level", "u1"), ("parent", "S32")])
+EXT_PREFIX = b"ext\x00"   # the index's key for codes issued elsewhere (Index.import_codes)
+
+
+def u64(n: int) -> bytes:
+    return n.to_bytes(8, "big")
+
+
+class Store:
+    def __init__(self, env):
+        self.env = env
+        self.main = env.open_db(b"registry")
+        self.by = env.open_db(b"registry_index", dupsort=True)
+        self.codes = env.open_db(b"registry_codes")
+        self.imported = env.open_db(b"imported")
+
+    # -- approvals -------------------------------------------------------------------------
+    def get(self, txn, number: str) -> ApprovalRecord | None:
+        raw = txn.get(b"a" + number.encode(), db=self.main)
+        return ApprovalRecord.from_bytes(raw) if raw is not None else None
+
+    @staticmethod
+    def _index_keys(rec: ApprovalRecord) -> list:
+        if rec.kind == "vet":
+            return [b"e" + rec.enterprise_id.encode()]
+        return [b"r" + rec.code_prefix.encode()]
+
+    def put(self, txn, rec: ApprovalRecord, old: ApprovalRecord | None) -> None:
+        value = rec.number.encode()
+        if old is not None:
+            for k in self._index_keys(old):
+                txn.delete(k, value, db=self.by)
+        txn.put(b"a" + value, rec.to_bytes(), db=self.main)
+        for k in self._index_keys(rec):
+            txn.put(k, value, db=self.by, dupdata=True)
+
+    def numbers(self, txn, key: bytes) -> list[str]:
+        """Numbers under one secondary key (b"e" + enterprise id, b"r" + code prefix)."""
+        cur = txn.cursor(db=self.by)
+        return [v.decode() for v in cur.iternext_dup()] if cur.set_key(key) else []
+
+    def records(self, txn):
+        """Every approval and registration record, in number order."""
+        cur = txn.cursor(db=self.main)
+        if cur.set_range(b"a"):
+            for k, v in cur:
+                if not k.startswith(b"a"):
+                    break
+                yield ApprovalRecord.from_bytes(v)
+
+    # -- our batches -----------------------------------------------------------------------
+    def link(self, batch_id: int, number: str, level: int) -> None:
+        value = json.dumps({"number": number, "level": level}, ensure_ascii=False).encode()
+        run_write(self.env, lambda txn: txn.put(b"b" + u64(batch_id), value, db=self.main))
+
+    def links(self, txn, batch_ids) -> dict:
+        """batch id -> {"number", "level"} for the linked ones."""
+        out = {}
+        for b in batch_ids:
+            raw = txn.get(b"b" + u64(b), db=self.main)
+            if raw is not None:
+                out[b] = json.loads(raw)
+        return out
+
+    # -- national code data ----------------------------------------------------------------
+    def code_records(self, txn, codes: np.ndarray):
+        """For a sorted, unique S array of codes: (positions found, CODE_DTYPE records)."""
+        found = txn.cursor(db=self.codes).getmulti(codes.tolist())
+        if not found:
+            return np.zeros(0, np.intp), np.zeros(0, CODE_DTYPE)
+        keys, values = zip(*found)
+        return (np.searchsorted(codes, np.array(keys, dtype=codes.dtype)),
+                np.frombuffer(b"".join(values), CODE_DTYPE))
+
+    # -- audit trail -----------------------------------------------------------------------
+    def log_import(self, txn, summary: dict) -> int:
+        raw = txn.get(b"n", db=self.main)
+        seq = int.from_bytes(raw, "big") if raw else 1
+        txn.put(b"n", u64(seq + 1), db=self.main)
+        summary = {"seq": seq, "time": time.time(), **summary}
+        txn.put(b"i" + u64(seq), json.dumps(summary, ensure_ascii=False).encode(), db=self.main)
+        return seq
+
+    def imports(self, txn) -> list[dict]:
+        cur = txn.cursor(db=self.main)
+        out = []
+        if cur.set_range(b"i"):
+            for k, v in cur:
+                if not k.startswith(b"i"):
+                    break
+                out.append(json.loads(v))
+        return out
