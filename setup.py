@@ -1,9 +1,16 @@
 """Build the Cython kernels under engine/ as extensions of the `tracecode` package.
 
+Also generates the gRPC stubs of proto/tracecode/v1/*.proto into bindings/ (the
+package tracecode.v1) with grpcio-tools: they are build products, like the .c files,
+and stay out of git. Running setup.py again (pip install, or
+`python setup.py build_ext --inplace`) regenerates stubs older than their .proto.
+
 Everything else (metadata, dependencies) lives in pyproject.toml. Set
 TRACECODE_CYTHON_TRACE=1 to build with line tracing for profiling and coverage.
 """
 import os
+import shutil
+import tempfile
 from pathlib import Path
 
 import numpy
@@ -12,6 +19,8 @@ from setuptools import Extension, setup
 
 ROOT = Path(__file__).parent
 ENGINE = ROOT / "engine"
+PROTO = ROOT / "proto"
+BINDINGS = ROOT / "bindings"
 TRACE = os.environ.get("TRACECODE_CYTHON_TRACE") == "1"
 
 
@@ -43,6 +52,28 @@ def extensions():
     return exts
 
 
+def generate_stubs():
+    """protoc over proto/ into bindings/. The proto path is proto/, so generated modules
+    import each other as tracecode.v1.*, which is where setup installs bindings/."""
+    protos = sorted((PROTO / "tracecode" / "v1").glob("*.proto"))
+    outputs = [BINDINGS / (p.stem + suffix) for p in protos
+               for suffix in ("_pb2.py", "_pb2.pyi", "_pb2_grpc.py")]
+    newest = max(p.stat().st_mtime for p in protos)
+    if all(o.exists() and o.stat().st_mtime >= newest for o in outputs):
+        return
+    from grpc_tools import protoc
+    import grpc_tools
+    well_known = Path(grpc_tools.__file__).parent / "_proto"  # google/protobuf/*.proto
+    with tempfile.TemporaryDirectory() as tmp:
+        args = ["protoc", f"--proto_path={PROTO}", f"--proto_path={well_known}",
+                f"--python_out={tmp}", f"--pyi_out={tmp}", f"--grpc_python_out={tmp}"]
+        if protoc.main(args + [str(p) for p in protos]) != 0:
+            raise SystemExit("protoc failed on proto/ (see above)")
+        for out in outputs:
+            shutil.copyfile(Path(tmp, "tracecode", "v1", out.name), out)
+
+
+generate_stubs()
 setup(
     ext_modules=cythonize(
         extensions(),

@@ -1,0 +1,204 @@
+"""The asyncio client: AsyncClient has Client's methods as coroutines (downloads are
+async iterators), on grpc.aio, sharing client.py's request building and decoding."""
+from __future__ import annotations
+
+import json
+import asyncio
+import time as _time
+from pathlib import Path
+
+import grpc
+import numpy as np
+
+from . import admin_pb2 as apb
+from . import admin_pb2_grpc
+from . import issuance_pb2 as ipb
+from . import issuance_pb2_grpc
+from . import lifecycle_pb2 as lpb
+from . import lifecycle_pb2_grpc
+from . import verification_pb2 as vpb
+from . import verification_pb2_grpc
+from .client import (EVENT_BATCH, RENDERS, RETRYABLE, VERIFY_BATCH, CodeWriter, Verdicts,
+                     batch_request, channel_setup, chunk_array, code_report, event_batches,
+                     event_result, verify_batches)
+from .convert import answer, batch_record
+from .status import ServiceError
+
+
+class AsyncDownload:
+    """Download for asyncio: ``async for codes in dl`` or ``await dl.write(path)``."""
+
+    def __init__(self, client, batch_id, offset=0, count=None, render="bare", chunk_codes=0,
+                 batch=None):
+        self.client, self.batch_id, self.offset, self.count = client, batch_id, offset, count
+        self.render, self.chunk_codes, self.batch = render, chunk_codes, batch
+        self.received = 0
+        self.resumed = 0
+
+    def _request(self):
+        count = 0 if self.count is None else self.count - self.received
+        return ipb.DownloadCodesRequest(batch_id=self.batch_id, offset=self.offset + self.received,
+                                        count=count, render=RENDERS[self.render],
+                                        chunk_codes=self.chunk_codes)
+
+    async def __aiter__(self):
+        if self.count is not None and self.received >= self.count:
+            return
+        deadline = _time.monotonic() + self.client.retry_timeout
+        while True:
+            try:
+                call = self.client._issuance.DownloadCodes(self._request(), metadata=self.client._md,
+                                                           wait_for_ready=True)
+                async for chunk in call:
+                    codes = chunk_array(chunk)
+                    self.received += len(codes)
+                    yield codes
+                return
+            except grpc.RpcError as exc:
+                if exc.code() not in RETRYABLE or _time.monotonic() > deadline:
+                    raise ServiceError.from_rpc_error(exc) from None
+                self.resumed += 1
+                await asyncio.sleep(0.2)
+
+    async def write(self, out, newline: bytes = b"\n") -> int:
+        if isinstance(out, (str, Path)):
+            with open(out, "wb") as f:
+                return await self.write(f, newline)
+        writer = CodeWriter(out, newline)
+        async for codes in self:
+            writer.write(codes)
+        return writer.count
+
+    async def all(self) -> np.ndarray:
+        parts = [codes async for codes in self]
+        return np.concatenate(parts) if parts else np.zeros(0, "S1")
+
+
+class AsyncClient:
+    """Client for asyncio; see tracecode.v1.Client for the methods."""
+
+    def __init__(self, address: str, *, token: str | None = None, tls=None,
+                 timeout: float | None = 60.0, retry_timeout: float = 30.0):
+        options, self._md, creds = channel_setup(token, tls)
+        self._channel = grpc.aio.secure_channel(address, creds, options) if creds \
+            else grpc.aio.insecure_channel(address, options)
+        self.timeout, self.retry_timeout = timeout, retry_timeout
+        self._issuance = issuance_pb2_grpc.IssuanceStub(self._channel)
+        self._verification = verification_pb2_grpc.VerificationStub(self._channel)
+        self._lifecycle = lifecycle_pb2_grpc.LifecycleStub(self._channel)
+        self._admin = admin_pb2_grpc.AdminStub(self._channel)
+
+    async def close(self) -> None:
+        await self._channel.close()
+
+    async def __aenter__(self):
+        return self
+
+    async def __aexit__(self, *exc):
+        await self.close()
+
+    async def _call(self, method, request, *, retry: bool = True, done_if_exists: bool = False):
+        deadline = _time.monotonic() + self.retry_timeout
+        attempt = 0
+        while True:
+            try:
+                return await method(request, timeout=self.timeout, metadata=self._md,
+                                    wait_for_ready=retry)
+            except grpc.RpcError as exc:
+                if done_if_exists and attempt and exc.code() == grpc.StatusCode.ALREADY_EXISTS:
+                    return None
+                if not retry or exc.code() not in RETRYABLE or _time.monotonic() > deadline:
+                    raise ServiceError.from_rpc_error(exc) from None
+                attempt += 1
+                await asyncio.sleep(0.2)
+
+    # -- issuance ----------------------------------------------------------------------------
+    async def request_batch(self, scheme, product, count, **options):
+        return batch_record(await self._call(self._issuance.RequestBatch,
+                                             batch_request(scheme, product, count, **options)))
+
+    async def request_codes(self, scheme, product, count, *, render="bare", chunk_codes=0,
+                            **batch_options) -> AsyncDownload:
+        batch = await self.request_batch(scheme, product, count, **batch_options)
+        return AsyncDownload(self, batch.id, 0, batch.count, render, chunk_codes, batch)
+
+    def download(self, batch_id, offset=0, count=None, *, render="bare",
+                 chunk_codes=0) -> AsyncDownload:
+        return AsyncDownload(self, batch_id, offset, count, render, chunk_codes)
+
+    async def report_commissioned(self, event_id, *, batch_id=0, ranges=(), codes=(), place=None,
+                                  time=None) -> dict:
+        return await self._report(self._issuance.ReportCommissioned,
+                                  code_report(event_id, batch_id, ranges, codes, place, time))
+
+    async def report_spoiled(self, event_id, *, batch_id=0, ranges=(), codes=(), place=None,
+                             time=None, reason="spoiled") -> dict:
+        return await self._report(self._issuance.ReportSpoiled,
+                                  code_report(event_id, batch_id, ranges, codes, place, time, reason))
+
+    async def _report(self, method, req) -> dict:
+        r = await self._call(method, req, done_if_exists=True)
+        return {"id": req.event_id, "ok": True, "seq": r.seq if r is not None else None}
+
+    # -- verification --------------------------------------------------------------------------
+    async def verify(self, scan, *, scanner=None, place=None, time=None, record=True):
+        raw = scan.encode("utf-8", "surrogatepass") if isinstance(scan, str) else bytes(scan)
+        req = vpb.VerifyRequest(scan=raw, scanner=scanner or "", place=place or "",
+                                time=time or 0.0, no_record=not record)
+        return answer(await self._call(self._verification.Verify, req, retry=False))
+
+    async def verify_many(self, scans, offsets=None, *, scanner=None, place=None, time=None,
+                          record=True, answers=False, batch_size=VERIFY_BATCH) -> Verdicts:
+        count, requests = verify_batches(scans, offsets, scanner=scanner, place=place, time=time,
+                                         record=record, answers=answers, batch_size=batch_size)
+        out = Verdicts(count, answers)
+        try:
+            async for reply in self._verification.VerifyStream(requests, metadata=self._md):
+                out.add(reply)
+        except grpc.RpcError as exc:
+            raise ServiceError.from_rpc_error(exc) from None
+        return out
+
+    # -- lifecycle -------------------------------------------------------------------------------
+    async def send_events(self, events, *, atomic=False, batch_size=EVENT_BATCH) -> list:
+        batches = event_batches(events, atomic, batch_size)
+        results: list = []
+        acked, resent_from = 0, len(batches)
+        deadline = _time.monotonic() + self.retry_timeout
+        while acked < len(batches):
+            try:
+                call = self._lifecycle.SendEvents(iter(batches[acked:]), metadata=self._md,
+                                                  wait_for_ready=True)
+                async for ack in call:
+                    results += [event_result(r, acked >= resent_from) for r in ack.results]
+                    acked += 1
+            except grpc.RpcError as exc:
+                if exc.code() not in RETRYABLE or _time.monotonic() > deadline:
+                    raise ServiceError.from_rpc_error(exc) from None
+                resent_from = min(resent_from, acked)
+                await asyncio.sleep(0.2)
+        return results
+
+    async def history(self, code: str, limit: int = 0) -> list:
+        reply = await self._call(self._lifecycle.History, lpb.HistoryRequest(code=code, limit=limit))
+        return [json.loads(i.record) for i in reply.items]
+
+    # -- administration -----------------------------------------------------------------------
+    async def schemes(self) -> list:
+        return list((await self._call(self._admin.ListSchemes, apb.ListSchemesRequest())).schemes)
+
+    async def batches(self, scheme: str | None = None) -> list:
+        out, after = [], 0
+        while True:
+            page = await self._call(self._admin.ListBatches,
+                                    apb.ListBatchesRequest(after_id=after, scheme=scheme or ""))
+            out += [batch_record(b) for b in page.batches]
+            if not page.more:
+                return out
+            after = page.batches[-1].id
+
+    async def stats(self) -> apb.StatsReply:
+        return await self._call(self._admin.Stats, apb.StatsRequest())
+
+    async def whoami(self) -> apb.WhoAmIReply:
+        return await self._call(self._admin.WhoAmI, apb.WhoAmIRequest())

@@ -1,0 +1,247 @@
+"""Who is calling, and what they may do.
+
+Clients are listed in a TOML file (``tracecode token add`` writes it) that holds
+only SHA-256 hashes of bearer tokens, never a token:
+
+    [[client]]
+    name = "line-3"
+    roles = ["issuer"]
+    products = ["cn-drug-20:drug_id=8177322", "gs1-sgtin:gtin=0952123*"]
+    token_sha256 = "9f86d081884c7d65..."
+    # certificate_cn = "line-3.plant.example"   # or: identified by its TLS client certificate
+
+Roles: issuer (request codes and send events for its listed products only),
+scanner (verify only), regulator (read everything, recall), admin (everything).
+A product rule is a scheme, or a scheme and field values; a value ending in *
+matches by prefix (a GS1 company prefix, say). The server re-reads the file when
+it changes, so adding or revoking a client needs no restart.
+"""
+from __future__ import annotations
+
+import hashlib
+import logging
+import os
+import secrets
+import stat
+import time
+import tomllib
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from ..errors import TracecodeError
+
+log = logging.getLogger("tracecode.serve")
+ROLES = ("issuer", "scanner", "regulator", "admin")
+TOKEN_PREFIX = "tc_"
+
+
+class ClientsFileError(TracecodeError):
+    """The clients (tokens) file is malformed or unsafe."""
+
+
+@dataclass(frozen=True)
+class ProductRule:
+    scheme: str
+    fields: tuple = ()          # ((name, value or prefix*), ...)
+
+    @classmethod
+    def parse(cls, text: str) -> "ProductRule":
+        """"scheme" or "scheme:field=value,field=value"."""
+        scheme, _, rest = text.strip().partition(":")
+        pairs = []
+        for item in filter(None, (p.strip() for p in rest.split(","))):
+            name, sep, value = item.partition("=")
+            if not sep or not name.strip() or not value.strip():
+                raise ClientsFileError(f"product rule {text!r}: {item!r} is not FIELD=VALUE")
+            pairs.append((name.strip(), value.strip()))
+        if not scheme:
+            raise ClientsFileError(f"product rule {text!r} names no scheme")
+        return cls(scheme, tuple(pairs))
+
+    def __str__(self):
+        return self.scheme + (":" + ",".join(f"{k}={v}" for k, v in self.fields) if self.fields else "")
+
+    def matches(self, scheme: str, product: dict) -> bool:
+        if scheme != self.scheme:
+            return False
+        for name, want in self.fields:
+            have = str(product.get(name, ""))
+            if not (have.startswith(want[:-1]) if want.endswith("*") else have == want):
+                return False
+        return True
+
+
+@dataclass(frozen=True)
+class Identity:
+    name: str
+    roles: frozenset
+    products: tuple = ()        # ProductRules, for issuers
+    via: str = "token"          # "token", "certificate" or "none"
+
+    def has(self, roles) -> bool:
+        return not self.roles.isdisjoint(roles)
+
+    @property
+    def admin(self) -> bool:
+        return "admin" in self.roles
+
+    def owns(self, scheme: str, product: dict) -> bool:
+        """May issue for and send events about this product."""
+        return self.admin or ("issuer" in self.roles
+                              and any(r.matches(scheme, product) for r in self.products))
+
+
+LOCAL = Identity("local", frozenset({"admin"}), via="none")
+
+
+def token_hash(token: str) -> str:
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
+def new_token() -> str:
+    return TOKEN_PREFIX + secrets.token_urlsafe(32)
+
+
+@dataclass
+class ClientsFile:
+    """The parsed file: identities by token hash and by certificate common name."""
+    path: Path | None
+    by_hash: dict = field(default_factory=dict)
+    by_cn: dict = field(default_factory=dict)
+    entries: list = field(default_factory=list)   # raw tables, for rewriting
+
+    @classmethod
+    def load(cls, path) -> "ClientsFile":
+        path = Path(path)
+        mode = path.stat().st_mode
+        if mode & (stat.S_IWGRP | stat.S_IWOTH):
+            raise ClientsFileError(f"{path} is writable by others than its owner; "
+                                   f"chmod go-w {path}")
+        try:
+            data = tomllib.loads(path.read_text(encoding="utf-8"))
+        except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
+            raise ClientsFileError(f"{path}: {exc}") from None
+        out = cls(path)
+        for n, entry in enumerate(data.get("client", []), 1):
+            out._add(entry, f"{path}: client {n}")
+        return out
+
+    def _add(self, entry: dict, where: str) -> None:
+        name = entry.get("name")
+        if not name or not isinstance(name, str):
+            raise ClientsFileError(f"{where} has no name")
+        if any(e["name"] == name for e in self.entries):
+            raise ClientsFileError(f"{where}: the name {name!r} is used twice")
+        roles = entry.get("roles") or []
+        bad = [r for r in roles if r not in ROLES]
+        if not roles or bad:
+            raise ClientsFileError(f"{where} ({name}): roles must be some of {', '.join(ROLES)}"
+                                   + (f"; not {bad[0]!r}" if bad else ""))
+        rules = tuple(ProductRule.parse(p) for p in entry.get("products") or ())
+        if "issuer" in roles and not rules and "admin" not in roles:
+            raise ClientsFileError(f"{where} ({name}): an issuer needs products")
+        h, cn = entry.get("token_sha256"), entry.get("certificate_cn")
+        if not h and not cn:
+            raise ClientsFileError(f"{where} ({name}): give token_sha256 or certificate_cn")
+        ident = Identity(name, frozenset(roles), rules)
+        if h:
+            h = h.lower()
+            if len(h) != 64 or any(c not in "0123456789abcdef" for c in h) or h in self.by_hash:
+                raise ClientsFileError(f"{where} ({name}): token_sha256 must be a new SHA-256 in hex")
+            self.by_hash[h] = ident
+        if cn:
+            if cn in self.by_cn:
+                raise ClientsFileError(f"{where} ({name}): certificate_cn {cn!r} is used twice")
+            self.by_cn[cn] = Identity(name, ident.roles, rules, via="certificate")
+        self.entries.append(dict(entry))
+
+    def by_token(self, token: str) -> Identity | None:
+        return self.by_hash.get(token_hash(token))
+
+    # -- writing (tracecode token) ---------------------------------------------------------
+    def add(self, name: str, roles, products=(), certificate_cn: str | None = None) -> str | None:
+        """Add a client; returns its new bearer token (shown once, stored hashed), or None
+        for a client identified by certificate only."""
+        token = None if certificate_cn else new_token()
+        entry = {"name": name, "roles": list(roles), "products": [str(ProductRule.parse(p))
+                                                                   for p in products]}
+        if token:
+            entry["token_sha256"] = token_hash(token)
+        else:
+            entry["certificate_cn"] = certificate_cn
+        self._add(entry, str(self.path))
+        self.save()
+        return token
+
+    def revoke(self, name: str) -> None:
+        keep = [e for e in self.entries if e["name"] != name]
+        if len(keep) == len(self.entries):
+            raise ClientsFileError(f"{self.path} has no client named {name!r}")
+        self.entries = keep
+        self.save()
+
+    def save(self) -> None:
+        lines = ["# tracecode clients: who may call the gRPC service (see `tracecode token`).",
+                 "# Bearer tokens are stored as SHA-256 hashes only.", ""]
+        for e in self.entries:
+            lines.append("[[client]]")
+            for key in ("name", "roles", "products", "token_sha256", "certificate_cn"):
+                if e.get(key) not in (None, []):
+                    lines.append(f"{key} = {_toml(e[key])}")
+            lines.append("")
+        tmp = self.path.with_name(self.path.name + ".tmp")
+        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        with os.fdopen(fd, "w", encoding="utf-8") as f:
+            f.write("\n".join(lines))
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, self.path)
+
+    @classmethod
+    def open_or_create(cls, path) -> "ClientsFile":
+        path = Path(path)
+        return cls.load(path) if path.exists() else cls(path)
+
+
+def _toml(value) -> str:
+    if isinstance(value, list):
+        return "[" + ", ".join(_toml(v) for v in value) + "]"
+    return '"' + str(value).replace("\\", "\\\\").replace('"', '\\"') + '"'
+
+
+class Clients:
+    """The server's view of the clients file, re-read when it changes (checked at most
+    once a second). Without a file the server is open: every caller is LOCAL (admin);
+    server.py allows that on loopback addresses only."""
+
+    def __init__(self, path=None):
+        self.path = Path(path) if path else None
+        self._file = ClientsFile.load(self.path) if self.path else None
+        self._stamp = self._mtime()
+        self._checked = time.monotonic()
+
+    @property
+    def open(self) -> bool:
+        return self.path is None
+
+    def _mtime(self):
+        return self.path.stat().st_mtime_ns if self.path else None
+
+    def _current(self) -> ClientsFile:
+        now = time.monotonic()
+        if now - self._checked >= 1.0:
+            self._checked = now
+            stamp = self._mtime()
+            if stamp != self._stamp:  # a broken edit keeps the last good file in force
+                self._stamp = stamp
+                try:
+                    self._file = ClientsFile.load(self.path)
+                except (ClientsFileError, OSError) as exc:
+                    log.warning("clients file not reloaded, the previous one stays in force: %s", exc)
+        return self._file
+
+    def by_token(self, token: str) -> Identity | None:
+        return None if self._file is None else self._current().by_token(token)
+
+    def by_cn(self, cn: str) -> Identity | None:
+        return None if self._file is None else self._current().by_cn.get(cn)

@@ -1,0 +1,202 @@
+"""The command line's gRPC side: `tracecode serve`, `tracecode token`, and the
+--server form of issue, verify, events and history (same output as the local verbs).
+gRPC is imported only when one of them runs."""
+from __future__ import annotations
+
+import json
+import os
+import sys
+import time
+from pathlib import Path
+
+from ..errors import TracecodeError
+
+
+class RemoteUsageError(TracecodeError):
+    """A --server invocation that cannot work (printed as one line)."""
+
+
+# -- serve ------------------------------------------------------------------------------------
+def add_serve_parser(sub) -> None:
+    s = sub.add_parser("serve", help="serve the data directory over gRPC (every core, one port)")
+    s.add_argument("dir", help="data directory (see init)")
+    s.add_argument("--address", default="localhost:50051",
+                   help="HOST:PORT to listen on (default localhost:50051; port 0: any free port)")
+    s.add_argument("--workers", type=int, default=0,
+                   help="server processes sharing the port (default: one per core)")
+    s.add_argument("--tls-cert", type=Path, help="server certificate chain (PEM)")
+    s.add_argument("--tls-key", type=Path, help="server private key (PEM)")
+    s.add_argument("--client-ca", type=Path,
+                   help="mutual TLS: require client certificates signed by this CA (PEM)")
+    s.add_argument("--tokens", type=Path,
+                   help="clients file: token hashes, roles, products (see `tracecode token`)")
+    s.add_argument("--allow-insecure", action="store_true",
+                   help="allow plain text on an address beyond loopback")
+    s.add_argument("--grace", type=float, default=10.0,
+                   help="seconds in-flight calls get to finish on SIGTERM (default 10)")
+    s.set_defaults(func=cmd_serve)
+
+
+def cmd_serve(args):
+    import logging
+
+    from .server import Config, serve
+    logging.basicConfig(level=logging.INFO, format="tracecode serve: %(message)s")
+    return serve(Config(datadir=Path(args.dir), address=args.address, workers=args.workers,
+                        tls_cert=args.tls_cert, tls_key=args.tls_key, client_ca=args.client_ca,
+                        tokens=args.tokens, allow_insecure=args.allow_insecure, grace=args.grace))
+
+
+# -- token ------------------------------------------------------------------------------------
+def add_token_parser(sub) -> None:
+    from .auth import ROLES
+    s = sub.add_parser("token", help="manage the server's clients file (token hashes, roles)")
+    verbs = s.add_subparsers(dest="token_command", required=True, metavar="ACTION")
+    a = verbs.add_parser("add", help="add a client; prints its new token once")
+    a.add_argument("file", type=Path, help="clients file (created if missing, mode 0600)")
+    a.add_argument("--name", required=True, help="client name, shown in the audit log")
+    a.add_argument("--role", action="append", required=True, choices=ROLES,
+                   help="a role; repeat for several")
+    a.add_argument("--product", action="append", default=[], metavar="SCHEME[:FIELD=VALUE,...]",
+                   help="issuers: a product they may issue for (a value ending in * is a prefix)")
+    a.add_argument("--certificate-cn", metavar="CN",
+                   help="identify the client by its TLS certificate's common name, not a token")
+    a.set_defaults(func=cmd_token_add)
+    ls = verbs.add_parser("list", help="list the clients (never a token)")
+    ls.add_argument("file", type=Path)
+    ls.set_defaults(func=cmd_token_list)
+    r = verbs.add_parser("revoke", help="remove a client (servers notice within a second)")
+    r.add_argument("file", type=Path)
+    r.add_argument("name")
+    r.set_defaults(func=cmd_token_revoke)
+
+
+def cmd_token_add(args):
+    from .auth import ClientsFile
+    clients = ClientsFile.open_or_create(args.file)
+    token = clients.add(args.name, args.role, args.product, args.certificate_cn)
+    if token:
+        print(token)
+        print(f"added {args.name} to {args.file}; the token above is shown once and stored only "
+              "as its SHA-256", file=sys.stderr)
+    else:
+        print(f"added {args.name} to {args.file} (certificate CN={args.certificate_cn})",
+              file=sys.stderr)
+
+
+def cmd_token_list(args):
+    from .auth import ClientsFile
+    for e in ClientsFile.load(args.file).entries:
+        how = f"certificate CN={e['certificate_cn']}" if e.get("certificate_cn") else "token"
+        print(f"{e['name']}\t{','.join(e['roles'])}\t{','.join(e.get('products') or []) or '-'}\t{how}")
+
+
+def cmd_token_revoke(args):
+    from .auth import ClientsFile
+    ClientsFile.load(args.file).revoke(args.name)
+    print(f"revoked {args.name}", file=sys.stderr)
+
+
+# -- the verbs with --server --------------------------------------------------------------------
+def add_server_options(p) -> None:
+    g = p.add_argument_group("talking to a server (then DIR is left out)")
+    g.add_argument("--server", metavar="HOST:PORT", help="a tracecode server instead of DIR")
+    g.add_argument("--token", help="bearer token (default: $TRACECODE_TOKEN)")
+    g.add_argument("--token-file", type=Path, help="file holding the bearer token")
+    g.add_argument("--tls", action="store_true", help="TLS, the server checked against system CAs")
+    g.add_argument("--ca", type=Path, help="TLS, the server checked against this CA (PEM)")
+    g.add_argument("--cert", type=Path, help="client certificate (PEM) for mutual TLS")
+    g.add_argument("--key", type=Path, help="client private key (PEM) for mutual TLS")
+    g.add_argument("--server-name", help="name to check the server's certificate against")
+
+
+def client(args):
+    # gRPC's own log lines (a failed TLS handshake...) would break "errors are one line":
+    # the status the call fails with says the same
+    os.environ.setdefault("GRPC_VERBOSITY", "ERROR")
+    from .client import TLS, Client
+    token = args.token or os.environ.get("TRACECODE_TOKEN")
+    if args.token_file:
+        token = args.token_file.read_text().strip()
+    tls = None
+    if args.tls or args.ca or args.cert:
+        if (args.cert is None) != (args.key is None):
+            raise RemoteUsageError("give --cert and --key together")
+        tls = TLS(ca=args.ca, cert=args.cert, key=args.key, server_name=args.server_name)
+    return Client(args.server, token=token, tls=tls)
+
+
+def positionals(args, name: str) -> list:
+    """Without DIR, the first positional belongs to the verb."""
+    rest = getattr(args, name)
+    rest = list(rest) if isinstance(rest, list) else [rest] if rest is not None else []
+    return ([args.dir] if args.dir is not None else []) + rest
+
+
+def cmd_issue(args, product_of, progress_bar):
+    if args.dir is not None:
+        raise RemoteUsageError(f"give DIR or --server, not both (DIR was {args.dir!r})")
+    if args.requester:
+        raise RemoteUsageError("--requester is recorded by the server: the client's name")
+    with client(args) as c:
+        scheme = next((s for s in c.schemes() if s.name == args.scheme), None)
+        if scheme is None:
+            raise RemoteUsageError(f"the server has no scheme {args.scheme!r}")
+        product = product_of([f.name for f in scheme.fields if f.role == "product"], args.product)
+        t0 = time.perf_counter()
+        dl = c.request_codes(scheme.name, product, args.count, render=args.render, lot=args.lot,
+                             expiry=args.expiry, line=args.line, attributes=args.attributes)
+        if args.out:
+            progress = progress_bar(args.count)
+            with open(args.out, "wb") as f:
+                from .client import CodeWriter
+                writer = CodeWriter(f)
+                for codes in dl:
+                    writer.write(codes)
+                    if progress:
+                        progress(writer.count)
+        else:
+            dl.write(sys.stdout.buffer)
+            sys.stdout.flush()
+        dt = time.perf_counter() - t0
+    b = dl.batch
+    print(f"issued {b.count:,} {b.scheme} codes for "
+          f"{', '.join(f'{k}={v}' for k, v in b.product.items())} "
+          f"(counters {b.start:,}..{b.start + b.count - 1:,}) in {dt:.2f} s", file=sys.stderr)
+
+
+def cmd_verify(args, answer_line):
+    scans = positionals(args, "scans")
+    if not scans:
+        scans = [line for line in sys.stdin.buffer.read().split(b"\n") if line.strip()]
+    with client(args) as c:
+        answers = c.verify_many(scans, scanner=args.scanner, place=args.place,
+                                record=not args.no_record, answers=True)
+    bad = 0
+    for a in answers:
+        print(answer_line(a))
+        bad += a.verdict.name != "GENUINE"
+    return 1 if bad else 0
+
+
+def cmd_events(args, read_events):
+    files = positionals(args, "file")
+    if len(files) > 1:
+        raise RemoteUsageError("with --server, give one events file (or none: stdin)")
+    events = read_events(files[0] if files else None)
+    with client(args) as c:
+        results = c.send_events(events, atomic=args.atomic)
+    failed = [r for r in results if not r["ok"]]
+    for r in failed:
+        print(f"REJECTED {r['id']}: {r['error']}")
+    print(f"{len(results) - len(failed):,} events applied, {len(failed):,} rejected", file=sys.stderr)
+    return 1 if failed else 0
+
+
+def cmd_history(args):
+    codes = positionals(args, "code")
+    if len(codes) != 1:
+        raise RemoteUsageError("give one CODE")
+    with client(args) as c:
+        for item in c.history(codes[0]):
+            print(json.dumps(item, ensure_ascii=False))

@@ -1,0 +1,411 @@
+"""The Python client: production lines request and download codes, scanners verify,
+sub-platforms send events. Blocking calls over one channel; see aio.py for asyncio.
+
+    from tracecode.v1 import Client
+    with Client("localhost:50051", token=TOKEN) as c:
+        dl = c.request_codes("cn-drug-20", {"drug_id": "8177322"}, 1_000_000)
+        dl.write("codes.txt")                     # or: for chunk in dl: ... (numpy S20)
+        c.verify_many(scans).verdicts             # numpy, one per scan
+
+Codes arrive as packed fixed-width bytes and become numpy arrays with np.frombuffer;
+scans leave packed the same way: no Python work per code on the bulk paths. Calls
+that are safe to repeat (issuance with its idempotency key, downloads, events with
+their ids, reads) wait for the server and resume across a restart within
+`retry_timeout`; verification records scans, so it is never repeated behind your back.
+"""
+from __future__ import annotations
+
+import json
+import time as _time
+import uuid
+from dataclasses import dataclass
+from pathlib import Path
+
+import grpc
+import numpy as np
+
+from . import admin_pb2 as apb
+from . import admin_pb2_grpc
+from . import common_pb2 as cpb
+from . import issuance_pb2 as ipb
+from . import issuance_pb2_grpc
+from . import lifecycle_pb2 as lpb
+from . import lifecycle_pb2_grpc
+from . import limits
+from . import verification_pb2 as vpb
+from . import verification_pb2_grpc
+from .convert import (answer, batch_record, event_pb, pack_scans, result_records)
+from .status import Code, ServiceError
+
+RENDERS = {"bare": ipb.RENDER_BARE, "element": ipb.RENDER_ELEMENT, "hri": ipb.RENDER_HRI,
+           "dl": ipb.RENDER_DIGITAL_LINK}
+VERIFY_BATCH = 16_384          # scans per VerifyBatchRequest
+VERIFY_BATCH_BYTES = 4 << 20
+EVENT_BATCH = 1_000            # events per EventBatch
+RETRYABLE = (grpc.StatusCode.UNAVAILABLE,)
+
+
+def _read(value) -> bytes | None:
+    if value is None or isinstance(value, bytes):
+        return value
+    return Path(value).read_bytes()
+
+
+@dataclass(frozen=True)
+class TLS:
+    """TLS settings: `ca` the CA that signed the server's certificate (PEM bytes or a
+    path; None: the system's roots), `cert` and `key` a client certificate for mutual
+    TLS, `server_name` the name to check the server's certificate against."""
+    ca: bytes | str | Path | None = None
+    cert: bytes | str | Path | None = None
+    key: bytes | str | Path | None = None
+    server_name: str | None = None
+
+    def credentials(self):
+        return grpc.ssl_channel_credentials(root_certificates=_read(self.ca),
+                                            private_key=_read(self.key),
+                                            certificate_chain=_read(self.cert))
+
+
+def channel_setup(token: str | None, tls) -> tuple[list, tuple, object]:
+    """(channel options, call metadata, credentials or None) for a client."""
+    options = list(limits.GRPC_OPTIONS)
+    creds = None
+    if tls:
+        tls = TLS() if tls is True else tls
+        creds = tls.credentials()
+        if tls.server_name:
+            options.append(("grpc.ssl_target_name_override", tls.server_name))
+    metadata = (("authorization", f"Bearer {token}"),) if token else ()
+    return options, metadata, creds
+
+
+def batch_request(scheme, product, count, *, lot=None, expiry=None, line=None, attributes=None,
+                  idempotency_key=None) -> ipb.RequestBatchRequest:
+    return ipb.RequestBatchRequest(
+        idempotency_key=idempotency_key or str(uuid.uuid4()),
+        product=cpb.Product(scheme=scheme, fields={k: str(v) for k, v in product.items()}),
+        count=count, lot=lot or "", expiry=expiry or "", line=line or "",
+        attributes={k: str(v) for k, v in (attributes or {}).items()})
+
+
+def code_report(event_id, batch_id=0, ranges=(), codes=(), place=None, time=None, reason=None):
+    return ipb.CodeReport(event_id=event_id, batch_id=batch_id,
+                          ranges=[ipb.CodeRange(offset=o, count=n) for o, n in ranges],
+                          codes=[c.decode() if isinstance(c, bytes) else str(c) for c in codes],
+                          place=place or "", time=time or 0.0, reason=reason or "")
+
+
+def verify_batches(scans, offsets, *, scanner=None, place=None, time=None, record=True,
+                   answers=False, batch_size=VERIFY_BATCH):
+    """(count, requests): the VerifyBatchRequests of a list of scans, each under
+    batch_size scans and VERIFY_BATCH_BYTES bytes."""
+    data, lengths = pack_scans(scans, offsets)
+    ends = np.cumsum(lengths, dtype=np.int64)
+    common = dict(scanner=scanner or "", place=place or "", time=time or 0.0,
+                  no_record=not record, answers=answers)
+
+    def requests():
+        i, seq = 0, 0
+        while i < len(lengths):
+            start = int(ends[i - 1]) if i else 0
+            j = min(i + batch_size, int(np.searchsorted(ends, start + VERIFY_BATCH_BYTES, "right")))
+            j = max(j, i + 1)
+            seq += 1
+            yield vpb.VerifyBatchRequest(sequence=seq, data=data[start:int(ends[j - 1])],
+                                         lengths=lengths[i:j].tobytes(), **common)
+            i = j
+    return len(lengths), requests()
+
+
+class Verdicts:
+    """verify_many's result: ``records`` (numpy: verdict, status, fault, batch, scan_count,
+    places, first_scan_time; the engine's numbering), ``batches`` (id -> BatchRecord),
+    and with answers=True one Answer per scan (iterate, or index)."""
+
+    def __init__(self, count: int, want_answers: bool):
+        from .convert import RESULT_DTYPE
+        self.records = np.zeros(count, RESULT_DTYPE)
+        self.batches: dict = {}
+        self.answers = [] if want_answers else None
+        self._filled = 0
+
+    def add(self, reply: vpb.VerifyBatchReply) -> None:
+        self.records[self._filled:self._filled + reply.count] = result_records(reply)
+        self._filled += reply.count
+        self.batches.update((b.id, batch_record(b)) for b in reply.batches)
+        if self.answers is not None:
+            self.answers += [answer(a) for a in reply.answers]
+
+    def __len__(self):
+        return len(self.records)
+
+    @property
+    def verdicts(self) -> np.ndarray:
+        return self.records["verdict"]
+
+    def _need_answers(self):
+        if self.answers is None:
+            raise TypeError("ask verify_many(..., answers=True) for Answers; records has the verdicts")
+        return self.answers
+
+    def __iter__(self):
+        return iter(self._need_answers())
+
+    def __getitem__(self, i):
+        return self._need_answers()[i]
+
+
+def event_batches(events, atomic: bool, batch_size: int) -> list:
+    events = list(events)
+    if atomic and len(events) > limits.MAX_EVENTS_PER_BATCH:
+        raise ValueError(f"an atomic call holds at most {limits.MAX_EVENTS_PER_BATCH:,} events")
+    size = len(events) if atomic else batch_size
+    return [lpb.EventBatch(sequence=n + 1, atomic=atomic,
+                           events=[e if isinstance(e, lpb.Event) else event_pb(e)
+                                   for e in events[i:i + size]])
+            for n, i in enumerate(range(0, len(events), max(size, 1)))]
+
+
+def event_result(r: lpb.EventResult, resent: bool) -> dict:
+    """As Index.apply reports it, and a rejection's status code by name ("status"). A
+    resent event the server already has was applied by the attempt whose
+    acknowledgement was lost."""
+    if r.ok:
+        return {"id": r.id, "ok": True, "seq": r.seq}
+    if resent and r.code == Code.ALREADY_EXISTS.value[0]:
+        return {"id": r.id, "ok": True, "seq": None}
+    return {"id": r.id, "ok": False, "error": r.error, "status": _CODE_NAMES.get(r.code, "UNKNOWN")}
+
+
+_CODE_NAMES = {c.value[0]: c.name for c in grpc.StatusCode}
+
+
+def chunk_array(chunk: ipb.CodeChunk) -> np.ndarray:
+    return np.frombuffer(chunk.codes, f"S{chunk.width}", chunk.count)
+
+
+class CodeWriter:
+    """Codes one per line into a binary file, through one reused buffer."""
+
+    def __init__(self, f, newline: bytes = b"\n"):
+        self.f, self.newline, self.buf, self.count = f, newline, None, 0
+
+    def write(self, codes: np.ndarray) -> None:
+        k, w = len(codes), codes.dtype.itemsize
+        if not self.newline:
+            self.f.write(memoryview(codes).cast("B"))
+        else:
+            if self.buf is None or self.buf.shape[0] < k or self.buf.shape[1] != w + len(self.newline):
+                self.buf = np.empty((k, w + len(self.newline)), np.uint8)
+            out = self.buf[:k]
+            out[:, :w] = codes.view(np.uint8).reshape(k, w)
+            out[:, w:] = np.frombuffer(self.newline, np.uint8)
+            self.f.write(memoryview(out).cast("B"))
+        self.count += k
+
+
+class Download:
+    """The codes of a batch (or part of one), chunk by chunk: iterate for numpy arrays
+    (dtype S<width>), or write() them to a file. A broken stream resumes from the offset
+    reached: the same codes, FF1 being deterministic."""
+
+    def __init__(self, client, batch_id: int, offset: int = 0, count: int | None = None,
+                 render: str = "bare", chunk_codes: int = 0, batch=None):
+        self.client, self.batch_id, self.offset, self.count = client, batch_id, offset, count
+        self.render, self.chunk_codes, self.batch = render, chunk_codes, batch
+        self.received = 0          # codes delivered so far
+        self.resumed = 0           # streams resumed after a break
+
+    def _request(self):
+        count = 0 if self.count is None else self.count - self.received
+        return ipb.DownloadCodesRequest(batch_id=self.batch_id, offset=self.offset + self.received,
+                                        count=count, render=RENDERS[self.render],
+                                        chunk_codes=self.chunk_codes)
+
+    def __iter__(self):
+        if self.count is not None and self.received >= self.count:
+            return
+        deadline = _time.monotonic() + self.client.retry_timeout
+        while True:
+            try:
+                for chunk in self.client._stream(self.client._issuance.DownloadCodes, self._request()):
+                    codes = chunk_array(chunk)
+                    self.received += len(codes)
+                    yield codes
+                return
+            except grpc.RpcError as exc:
+                if exc.code() not in RETRYABLE or _time.monotonic() > deadline:
+                    raise ServiceError.from_rpc_error(exc) from None
+                self.resumed += 1
+                _time.sleep(0.2)
+
+    def write(self, out, newline: bytes = b"\n") -> int:
+        """Write the codes one per line to a path or a binary file; returns the count."""
+        if isinstance(out, (str, Path)):
+            with open(out, "wb") as f:
+                return self.write(f, newline)
+        writer = CodeWriter(out, newline)
+        for codes in self:
+            writer.write(codes)
+        return writer.count
+
+    def all(self) -> np.ndarray:
+        parts = list(self)
+        return np.concatenate(parts) if parts else np.zeros(0, "S1")
+
+
+class Client:
+    """A connection to a tracecode server. `token`: a bearer token (see `tracecode token
+    add`); `tls`: True (system roots), a TLS(...) (own CA, client certificate), or
+    None for plain text (loopback). `timeout` bounds each unary call."""
+
+    def __init__(self, address: str, *, token: str | None = None, tls=None,
+                 timeout: float | None = 60.0, retry_timeout: float = 30.0):
+        options, self._md, creds = channel_setup(token, tls)
+        self._channel = grpc.secure_channel(address, creds, options) if creds \
+            else grpc.insecure_channel(address, options)
+        self.timeout, self.retry_timeout = timeout, retry_timeout
+        self._issuance = issuance_pb2_grpc.IssuanceStub(self._channel)
+        self._verification = verification_pb2_grpc.VerificationStub(self._channel)
+        self._lifecycle = lifecycle_pb2_grpc.LifecycleStub(self._channel)
+        self._admin = admin_pb2_grpc.AdminStub(self._channel)
+
+    def close(self) -> None:
+        self._channel.close()
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.close()
+
+    # -- plumbing ----------------------------------------------------------------------------
+    def _call(self, method, request, *, retry: bool = True, done_if_exists: bool = False):
+        """A unary call; safe ones wait for the server (wait_for_ready) and are retried
+        while it is unavailable, up to retry_timeout. done_if_exists: ALREADY_EXISTS on a
+        retry means the lost attempt succeeded (returns None)."""
+        deadline = _time.monotonic() + self.retry_timeout
+        attempt = 0
+        while True:
+            try:
+                return method(request, timeout=self.timeout, metadata=self._md, wait_for_ready=retry)
+            except grpc.RpcError as exc:
+                if done_if_exists and attempt and exc.code() == grpc.StatusCode.ALREADY_EXISTS:
+                    return None
+                if not retry or exc.code() not in RETRYABLE or _time.monotonic() > deadline:
+                    raise ServiceError.from_rpc_error(exc) from None
+                attempt += 1
+                _time.sleep(0.2)
+
+    def _stream(self, method, request):
+        return method(request, metadata=self._md, wait_for_ready=True)
+
+    # -- issuance ----------------------------------------------------------------------------
+    def request_batch(self, scheme: str, product: dict, count: int, *, lot=None, expiry=None,
+                      line=None, attributes=None, idempotency_key: str | None = None):
+        """Reserve a batch; returns its BatchRecord. Retried with the same idempotency key
+        (a fresh UUID if none is given), so a retry never makes a second batch."""
+        req = batch_request(scheme, product, count, lot=lot, expiry=expiry, line=line,
+                            attributes=attributes, idempotency_key=idempotency_key)
+        return batch_record(self._call(self._issuance.RequestBatch, req))
+
+    def request_codes(self, scheme: str, product: dict, count: int, *, render: str = "bare",
+                      chunk_codes: int = 0, **batch_options) -> Download:
+        """Reserve a batch and download its codes (``.batch`` is the record)."""
+        batch = self.request_batch(scheme, product, count, **batch_options)
+        return Download(self, batch.id, 0, batch.count, render, chunk_codes, batch)
+
+    def download(self, batch_id: int, offset: int = 0, count: int | None = None, *,
+                 render: str = "bare", chunk_codes: int = 0) -> Download:
+        """Codes of an issued batch again, all or `count` from `offset`."""
+        return Download(self, batch_id, offset, count, render, chunk_codes)
+
+    def report_commissioned(self, event_id: str, *, batch_id: int = 0, ranges=(), codes=(),
+                            place=None, time=None) -> dict:
+        """Codes applied to products: ranges are (offset, count) in the batch."""
+        return self._report(self._issuance.ReportCommissioned,
+                            code_report(event_id, batch_id, ranges, codes, place, time))
+
+    def report_spoiled(self, event_id: str, *, batch_id: int = 0, ranges=(), codes=(),
+                       place=None, time=None, reason="spoiled") -> dict:
+        return self._report(self._issuance.ReportSpoiled,
+                            code_report(event_id, batch_id, ranges, codes, place, time, reason))
+
+    def _report(self, method, req) -> dict:
+        r = self._call(method, req, done_if_exists=True)
+        return {"id": req.event_id, "ok": True, "seq": r.seq if r is not None else None}
+
+    # -- verification --------------------------------------------------------------------------
+    def verify(self, scan, *, scanner=None, place=None, time=None, record: bool = True):
+        """The verdict on one scan (an Answer). An unreadable scan raises ServiceError
+        (INVALID_ARGUMENT) whose violations say what is wrong where."""
+        raw = scan.encode("utf-8", "surrogatepass") if isinstance(scan, str) else bytes(scan)
+        req = vpb.VerifyRequest(scan=raw, scanner=scanner or "", place=place or "",
+                                time=time or 0.0, no_record=not record)
+        return answer(self._call(self._verification.Verify, req, retry=False))
+
+    def verify_many(self, scans, offsets=None, *, scanner=None, place=None, time=None,
+                    record: bool = True, answers: bool = False,
+                    batch_size: int = VERIFY_BATCH) -> Verdicts:
+        """Verdicts on many scans over one stream, batches pipelined. `scans`: a list of
+        str/bytes, an S array, or a packed buffer with int64 `offsets`."""
+        count, requests = verify_batches(scans, offsets, scanner=scanner, place=place, time=time,
+                                         record=record, answers=answers, batch_size=batch_size)
+        out = Verdicts(count, answers)
+        try:
+            for reply in self._verification.VerifyStream(requests, metadata=self._md):
+                out.add(reply)
+        except grpc.RpcError as exc:
+            raise ServiceError.from_rpc_error(exc) from None
+        return out
+
+    # -- lifecycle -------------------------------------------------------------------------------
+    def send_events(self, events, *, atomic: bool = False, batch_size: int = EVENT_BATCH) -> list:
+        """Apply lifecycle events (dicts as `tracecode events` reads them, or Event
+        messages); one result per event, as Index.apply gives. Each batch is acknowledged
+        once committed; after a break, unacknowledged batches are sent again (event ids
+        make that safe)."""
+        batches = event_batches(events, atomic, batch_size)
+        results: list = []
+        acked, resent_from = 0, len(batches)
+        deadline = _time.monotonic() + self.retry_timeout
+        while acked < len(batches):
+            try:
+                replies = self._lifecycle.SendEvents(iter(batches[acked:]), metadata=self._md,
+                                                     wait_for_ready=True)
+                for ack in replies:
+                    results += [event_result(r, acked >= resent_from) for r in ack.results]
+                    acked += 1
+            except grpc.RpcError as exc:
+                if exc.code() not in RETRYABLE or _time.monotonic() > deadline:
+                    raise ServiceError.from_rpc_error(exc) from None
+                resent_from = min(resent_from, acked)
+                _time.sleep(0.2)
+        return results
+
+    def history(self, code: str, limit: int = 0) -> list:
+        """Every event and scan of a code and its containers, as Index.history gives them."""
+        reply = self._call(self._lifecycle.History, lpb.HistoryRequest(code=code, limit=limit))
+        return [json.loads(i.record) for i in reply.items]
+
+    # -- administration -----------------------------------------------------------------------
+    def schemes(self) -> list:
+        return list(self._call(self._admin.ListSchemes, apb.ListSchemesRequest()).schemes)
+
+    def batches(self, scheme: str | None = None) -> list:
+        """Every batch record the caller may see, oldest first."""
+        out, after = [], 0
+        while True:  # a page with more=True is never empty
+            page = self._call(self._admin.ListBatches,
+                              apb.ListBatchesRequest(after_id=after, scheme=scheme or ""))
+            out += [batch_record(b) for b in page.batches]
+            if not page.more:
+                return out
+            after = page.batches[-1].id
+
+    def stats(self) -> apb.StatsReply:
+        return self._call(self._admin.Stats, apb.StatsRequest())
+
+    def whoami(self) -> apb.WhoAmIReply:
+        return self._call(self._admin.WhoAmI, apb.WhoAmIRequest())

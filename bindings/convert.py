@@ -1,0 +1,186 @@
+"""Between the engine's values and the wire's messages, both directions.
+
+Bulk data never becomes one Python object per code here: codes and scans travel
+as packed bytes and per-scan results as little-endian columns, turned into numpy
+arrays with np.frombuffer. Enum numbers on the wire are the engine's plus one
+(proto3 keeps 0 for "unspecified"); FAULT_* numbers are the engine's.
+"""
+from __future__ import annotations
+
+import json
+
+import numpy as np
+
+from ..index import Answer, BatchRecord, Status, Verdict
+from . import common_pb2 as cpb
+from . import lifecycle_pb2 as lpb
+from . import verification_pb2 as vpb
+
+# verify_many's results as the client returns them (the engine's numbering, so
+# Verdict(records["verdict"][i]) works as it does on a local VerifyBatch)
+RESULT_DTYPE = np.dtype([("verdict", "u1"), ("status", "u1"), ("fault", "u1"), ("batch", "u8"),
+                         ("scan_count", "u4"), ("places", "u1"), ("first_scan_time", "f8")])
+_COLUMNS = (("verdicts", "verdict", "u1"), ("statuses", "status", "u1"), ("faults", "fault", "u1"),
+            ("batch_ids", "batch", "<u8"), ("scan_counts", "scan_count", "<u4"),
+            ("places", "places", "u1"), ("first_scan_times", "first_scan_time", "<f8"))
+
+
+# -- batches -------------------------------------------------------------------------------
+def batch_pb(b: BatchRecord, code_width: int = 0) -> cpb.Batch:
+    return cpb.Batch(id=b.id, product=cpb.Product(scheme=b.scheme, fields=b.product), count=b.count,
+                     first_counter=b.start, lot=b.lot or "", expiry=b.expiry or "",
+                     line=b.line or "", requester=b.requester or "", issued_at=b.time,
+                     attributes={k: str(v) for k, v in (b.attributes or {}).items()},
+                     code_width=code_width)
+
+
+def batch_record(m: cpb.Batch) -> BatchRecord:
+    return BatchRecord(id=m.id, scheme=m.product.scheme, product=dict(m.product.fields),
+                       start=m.first_counter, count=m.count, lot=m.lot or None,
+                       expiry=m.expiry or None, line=m.line or None,
+                       requester=m.requester or None, time=m.issued_at,
+                       attributes=dict(m.attributes))
+
+
+# -- answers -------------------------------------------------------------------------------
+def status_number(status: str | None) -> int:
+    return Status[status.upper()] + 1 if status else 0
+
+
+def answer_pb(a: Answer, fault: int = 0) -> vpb.Answer:
+    return vpb.Answer(verdict=int(a.verdict) + 1, reasons=a.reasons, scheme=a.scheme or "",
+                      code=a.code or "", product={k: str(v) for k, v in (a.product or {}).items()},
+                      batch_id=a.batch or 0, lot=a.lot or "", expiry=a.expiry or "",
+                      status=status_number(a.status), first_scan_time=a.first_scan_time or 0.0,
+                      first_scan_place=a.first_scan_place or "", scan_count=a.scan_count,
+                      fault=fault)
+
+
+def answer(m: vpb.Answer) -> Answer:
+    return Answer(verdict=Verdict(m.verdict - 1), reasons=list(m.reasons), scheme=m.scheme or None,
+                  code=m.code or None, product=dict(m.product), batch=m.batch_id or None,
+                  lot=m.lot or None, expiry=m.expiry or None,
+                  status=Status(m.status - 1).name.lower() if m.status else None,
+                  first_scan_time=m.first_scan_time or None,
+                  first_scan_place=m.first_scan_place or None, scan_count=m.scan_count)
+
+
+# -- scans in, verdicts out ------------------------------------------------------------------
+def pack_scans(scans, offsets=None) -> tuple[bytes, np.ndarray]:
+    """(data, uint32 lengths) from a list of str/bytes, an ``S`` array, or a packed
+    buffer with int64 offsets (as ScanParser.parse_many takes)."""
+    if offsets is not None:
+        offsets = np.asarray(offsets, np.int64)
+        data = bytes(memoryview(np.ascontiguousarray(np.frombuffer(scans, np.uint8)
+                                                     if isinstance(scans, (bytes, bytearray))
+                                                     else scans, np.uint8)))
+        return data[offsets[0]:offsets[-1]], np.diff(offsets).astype(np.uint32)
+    if isinstance(scans, np.ndarray) and scans.dtype.kind == "S":
+        width = scans.dtype.itemsize
+        lengths = np.char.str_len(scans).astype(np.uint32)
+        raw = np.ascontiguousarray(scans).view(np.uint8).reshape(len(scans), width)
+        if (lengths == width).all():  # the usual bulk case: codes of one scheme
+            return raw.tobytes(), lengths
+        return raw[np.arange(width) < lengths[:, None]].tobytes(), lengths
+    items = [s.encode("utf-8", "surrogatepass") if isinstance(s, str) else bytes(s) for s in scans]
+    return b"".join(items), np.fromiter(map(len, items), np.uint32, len(items))
+
+
+def unpack_scans(data: bytes, lengths: np.ndarray) -> list:
+    """The scans of a batch as a list of bytes (what Index.verify_many takes)."""
+    if len(lengths) and (lengths == lengths[0]).all() and b"\x00" not in data:
+        # one width: numpy splits in C (S arrays drop trailing NULs, hence the test)
+        return np.frombuffer(data, f"S{max(int(lengths[0]), 1)}").tolist() if lengths[0] \
+            else [b""] * len(lengths)
+    ends = np.cumsum(lengths, dtype=np.int64).tolist()
+    starts = [0] + ends[:-1]
+    return [data[a:b] for a, b in zip(starts, ends)]
+
+
+def verdict_columns(records) -> dict:
+    """VerifyBatchReply's columns from VerifyBatch.records (the engine's numbering)."""
+    verdict = records["verdict"].astype(np.uint8)
+    unknown = (verdict == Verdict.UNKNOWN) & (records["status"] == Status.ISSUED)
+    out = {"verdicts": (verdict + 1).tobytes(),
+           "statuses": np.where(unknown, 0, records["status"] + 1).astype(np.uint8).tobytes()}
+    for wire, name, dtype in _COLUMNS[2:]:
+        out[wire] = records[name].astype(dtype).tobytes()
+    return out
+
+
+def result_records(reply: vpb.VerifyBatchReply) -> np.ndarray:
+    out = np.empty(reply.count, RESULT_DTYPE)
+    for wire, name, dtype in _COLUMNS:
+        out[name] = np.frombuffer(getattr(reply, wire), dtype)
+    out["verdict"] -= 1
+    out["status"] = np.where(out["status"] > 0, out["status"] - 1, 0)
+    return out
+
+
+# -- events and history ------------------------------------------------------------------------
+def event_dict(e: lpb.Event) -> dict:
+    """An Event message as Index.apply takes it (action already checked)."""
+    codes = list(e.codes)
+    if e.packed_codes.count:
+        pc = e.packed_codes
+        codes += np.frombuffer(pc.data, f"S{pc.width}", pc.count).astype(f"U{pc.width}").tolist()
+    ev = {"id": e.id, "action": lpb.Action.Name(e.action)[len("ACTION_"):].lower(), "codes": codes}
+    for name in ("parent", "lot", "place", "reason"):
+        if getattr(e, name):
+            ev[name] = getattr(e, name)
+    if e.batch_id:
+        ev["batch"] = e.batch_id
+    if e.time:
+        ev["time"] = e.time
+    if e.HasField("product"):
+        ev["scheme"], ev["product"] = e.product.scheme, dict(e.product.fields)
+    return ev
+
+
+def event_pb(ev: dict) -> lpb.Event:
+    """An event dict (the JSON Lines form `tracecode events` reads) as a message."""
+    m = lpb.Event(id=str(ev.get("id") or ""), parent=str(ev.get("parent") or ""),
+                  lot=str(ev.get("lot") or ""), place=str(ev.get("place") or ""),
+                  reason=str(ev.get("reason") or ""), batch_id=int(ev.get("batch") or 0),
+                  time=float(ev.get("time") or 0.0))
+    action = str(ev.get("action") or "")
+    m.action = lpb.Action.Value(f"ACTION_{action.upper()}") \
+        if f"ACTION_{action.upper()}" in lpb.Action.keys() else 0
+    codes = ev.get("codes")
+    if isinstance(codes, np.ndarray) and codes.dtype.kind == "S":
+        m.packed_codes.width, m.packed_codes.count = codes.dtype.itemsize, len(codes)
+        m.packed_codes.data = np.ascontiguousarray(codes).tobytes()
+    else:
+        m.codes.extend(c.decode() if isinstance(c, (bytes, np.bytes_)) else str(c)
+                       for c in codes or ())
+    if ev.get("scheme") or ev.get("product"):
+        m.product.scheme = str(ev.get("scheme") or "")
+        m.product.fields.update({k: str(v) for k, v in (ev.get("product") or {}).items()})
+    return m
+
+
+_OPTIONAL = ("disposition", "parent", "place", "lot", "reason")
+
+
+def history_pb(item: dict) -> lpb.HistoryItem:
+    t = item.get("time")
+    m = lpb.HistoryItem(kind=item["kind"], time=float(t) if isinstance(t, (int, float)) else 0.0,
+                        record=json.dumps(item, ensure_ascii=False))
+    if item.get("via") is not None:
+        m.via = item["via"]
+    if item["kind"] == "scan":
+        if item.get("scanner") is not None:
+            m.scanner = item["scanner"]
+        if item.get("place") is not None:
+            m.place = item["place"]
+        m.verdict = item.get("verdict") or ""
+        return m
+    m.seq, m.id, m.action = item["seq"], str(item["id"]), item["action"]
+    m.type, m.epcis_action, m.biz_step = item["type"], item["epcis_action"], item["bizStep"]
+    m.codes.extend(item.get("codes") or ())
+    for name in _OPTIONAL:
+        if item.get(name) is not None:
+            setattr(m, name, str(item[name]))
+    if item.get("batch") is not None:
+        m.batch = int(item["batch"])
+    return m

@@ -1,0 +1,30 @@
+"""The service's limits, enforced by the server and announced by Admin.WhoAmI.
+
+They bound what one message may make a server process hold or do: a request over a
+limit is refused with INVALID_ARGUMENT naming the field, before any work.
+"""
+from . import common_pb2 as pb
+
+MAX_MESSAGE_BYTES = 16 << 20        # either direction (gRPC's default is 4 MiB received)
+MAX_BATCH_CODES = 100_000_000       # per RequestBatch: a few minutes of download
+DEFAULT_CHUNK_CODES = 1 << 16       # per CodeChunk: about 1.3 MB of cn-drug-20 codes
+MAX_CHUNK_CODES = 1 << 20
+MAX_CHUNK_BYTES = 8 << 20           # a chunk stays well under MAX_MESSAGE_BYTES
+MAX_SCANS_PER_BATCH = 100_000       # per VerifyBatchRequest (about 0.2 s of verification)
+MAX_EVENTS_PER_BATCH = 10_000       # per EventBatch
+MAX_CODES_PER_EVENT = 1_000_000     # per event or code report
+MAX_SCAN_BYTES = 4096               # the scan parser refuses longer input anyway
+MAX_HISTORY_ITEMS = 10_000
+MAX_BATCH_PAGE = 10_000             # Admin.ListBatches
+DEFAULT_BATCH_PAGE = 1_000
+MAX_KEY_LENGTH = 128                # idempotency keys and event ids
+
+GRPC_OPTIONS = [("grpc.max_send_message_length", MAX_MESSAGE_BYTES),
+                ("grpc.max_receive_message_length", MAX_MESSAGE_BYTES)]
+
+
+def message() -> pb.Limits:
+    return pb.Limits(max_message_bytes=MAX_MESSAGE_BYTES, max_batch_codes=MAX_BATCH_CODES,
+                     max_chunk_codes=MAX_CHUNK_CODES, max_scans_per_batch=MAX_SCANS_PER_BATCH,
+                     max_events_per_batch=MAX_EVENTS_PER_BATCH,
+                     max_codes_per_event=MAX_CODES_PER_EVENT, max_scan_bytes=MAX_SCAN_BYTES)

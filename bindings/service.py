@@ -1,0 +1,142 @@
+"""What the servicers share in one server process: the data directory, the clients,
+the audit log, idempotent issuance, and the checks every servicer needs (lookups
+that answer NOT_FOUND, request fields that answer INVALID_ARGUMENT, rights that
+answer PERMISSION_DENIED)."""
+from __future__ import annotations
+
+import time
+
+import numpy as np
+
+from .. import __version__
+from ..checks import GS1
+from ..errors import ValidationError
+from ..index import BatchRecord
+from ..scan import ScanError
+from . import limits, status
+from .audit import AuditLog
+from .auth import Identity
+from .idempotency import IdempotentIssuer
+
+OVERSEERS = frozenset({"regulator", "admin"})
+FUTURE_SLACK_S = 300    # a scan or event time may run this far ahead of the server's clock
+
+
+def is_sscc(code: str) -> bool:
+    c = code.strip()
+    c = c[4:] if c.startswith("(00)") else c
+    return len(c) == 18 and c.isdigit() and GS1.is_valid(c)
+
+
+class Service:
+    def __init__(self, datadir, clients):
+        self.dd = datadir
+        self.index = datadir.index
+        self.clients = clients
+        self.audit = AuditLog(datadir.path / "audit.log")
+        self.issuing = IdempotentIssuer(datadir)
+        self.version = __version__
+        self._batches: dict = {}     # batch records never change: cached per process
+
+    def close(self) -> None:
+        self.audit.close()
+
+    # -- lookups ---------------------------------------------------------------------------
+    def scheme(self, name: str, field: str = "product.scheme"):
+        if not name:
+            raise status.invalid(field, "a scheme name is required")
+        found = self.dd.schemes.get(name)
+        if found is None:
+            raise status.not_found("scheme", name, f"unknown scheme {name!r}; known: "
+                                   f"{', '.join(sorted(self.dd.schemes))}")
+        return found
+
+    def batch(self, batch_id: int, field: str = "batch_id") -> BatchRecord:
+        if not batch_id:
+            raise status.invalid(field, "a batch id is required")
+        hit = self._batches.get(batch_id)
+        if hit is None:
+            hit = self.index.batches.get(batch_id)
+            if hit is None:
+                raise status.not_found("batch", batch_id, f"no batch {batch_id}")
+            self._batches[batch_id] = hit
+        return hit
+
+    @staticmethod
+    def values(fn, values: dict, field: str) -> dict:
+        """A scheme's validation of product or attribute fields, refusals naming the field."""
+        try:
+            return fn(values)
+        except ValidationError as exc:
+            raise status.invalid(f"{field}.{exc.field}" if exc.field else field, str(exc)) from None
+
+    # -- request fields ------------------------------------------------------------------------
+    @staticmethod
+    def key(field: str, value: str) -> str:
+        if not value:
+            raise status.invalid(field, "required")
+        if len(value) > limits.MAX_KEY_LENGTH or not value.isascii() or not value.isprintable():
+            raise status.invalid(field, f"must be 1 to {limits.MAX_KEY_LENGTH} printable ASCII "
+                                        "characters")
+        return value
+
+    @staticmethod
+    def when(t: float, field: str = "time") -> float | None:
+        if not t:
+            return None
+        if t < 0 or t > time.time() + FUTURE_SLACK_S:
+            raise status.invalid(field, f"{t} is not a time up to now (seconds since the epoch)")
+        return t
+
+    @staticmethod
+    def scanner(who: Identity, scanner: str) -> str:
+        """Scans are recorded under the authenticated client's name: a scanner id
+        cannot be borrowed."""
+        return f"{who.name}/{scanner}" if scanner else who.name
+
+    @staticmethod
+    def record(who: Identity, no_record: bool) -> bool:
+        if no_record and who.roles.isdisjoint(OVERSEERS):
+            raise status.denied(f"{who.name} may not verify without recording the scan "
+                                "(regulators and admins only)", client=who.name)
+        return not no_record
+
+    # -- rights over products ------------------------------------------------------------------
+    def require_owner(self, who: Identity, scheme: str, product: dict, what: str) -> None:
+        if not who.owns(scheme, product):
+            shown = ",".join(f"{k}={v}" for k, v in product.items())
+            raise status.denied(f"{who.name} may not {what} {scheme}:{shown}", client=who.name,
+                                scheme=scheme, product=shown)
+
+    def require_codes(self, who: Identity, codes, what: str, *, read: bool = False) -> None:
+        """Every code is of a product the client owns (or an SSCC). Regulators and admins
+        may read any code; admins may act on any."""
+        if who.admin or (read and not who.roles.isdisjoint(OVERSEERS)) or not len(codes):
+            return
+        parsed = self.index.parser.parse_many(list(codes))
+        owned = np.zeros(len(codes), bool)
+        for scheme, iss, rows in parsed.groups:
+            if who.owns(scheme.name, iss.product):
+                owned[rows] = True
+        for i in np.flatnonzero(~owned).tolist():
+            code = codes[i] if isinstance(codes[i], str) else codes[i].decode("utf-8", "replace")
+            if not is_sscc(code):
+                raise status.denied(f"{who.name} may not {what} {code}: not a code of its "
+                                    "products", client=who.name, code=code)
+
+    # -- scans ---------------------------------------------------------------------------------
+    def unreadable(self, scan: bytes) -> status.Refusal:
+        """INVALID_ARGUMENT for a scan verification could not read, saying why."""
+        try:
+            self.index.parser.parse(scan)
+        except ScanError as exc:
+            where = f" at position {exc.position}" if exc.position is not None else ""
+            return status.invalid("scan", f"{exc} [{exc.fault.name}{where}]",
+                                  reason=f"SCAN_{exc.fault.name}", fault=exc.fault.name,
+                                  scheme=exc.scheme, scan_field=exc.field, position=exc.position)
+        return status.invalid("scan", "the scan names no code of a known product",
+                              reason="SCAN_INVALID_FIELD", fault="INVALID_FIELD")
+
+    def denied_audit(self, who: Identity | None, method: str, peer: str, refusal) -> None:
+        event = "unauthenticated" if refusal.code is status.Code.UNAUTHENTICATED else "denied"
+        self.audit.write(event, who.name if who else None, method, peer, reason=refusal.message)

@@ -1,0 +1,323 @@
+"""The gRPC service end to end: `tracecode serve` in its own processes, driven by the
+client library over loopback: issuance, downloads, the lifecycle, verification,
+errors with details, access control and the audit log."""
+import time
+
+import grpc
+import numpy as np
+import pytest
+from grpc_health.v1 import health_pb2, health_pb2_grpc
+from grpc_reflection.v1alpha import reflection_pb2, reflection_pb2_grpc
+
+import tracecode
+from tracecode.index import Verdict
+from tracecode.v1 import Client, ServiceError
+from tracecode.v1 import verification_pb2 as vpb
+from tracecode.v1 import verification_pb2_grpc
+from tracecode.v1.audit import read as read_audit
+from tracecode.v1.auth import ClientsFile
+from tracecode.v1.testing import ServerProcess
+
+DRUG = {"drug_id": "8177322"}
+OTHER_DRUG = {"drug_id": "1234567"}
+GTIN = {"gtin": "09521234543213"}
+Code = grpc.StatusCode
+
+
+@pytest.fixture(scope="module")
+def world(tmp_path_factory):
+    """A data directory, a clients file with one client per role, and a server (2 workers)."""
+    root = tmp_path_factory.mktemp("service")
+    tracecode.init(root / "data").close()
+    clients = ClientsFile.open_or_create(root / "clients.toml")
+    tokens = {
+        "admin": clients.add("ops", ["admin"]),
+        "line": clients.add("line-3", ["issuer"], ["cn-drug-20:drug_id=8177322",
+                                                   "gs1-sgtin:gtin=0952123*"]),
+        "other": clients.add("line-9", ["issuer"], ["cn-drug-20:drug_id=1234567"]),
+        "scanner": clients.add("pda-7", ["scanner"]),
+        "regulator": clients.add("nmpa", ["regulator"]),
+    }
+    with ServerProcess(root / "data", "--tokens", root / "clients.toml", workers=2) as server:
+        conns = {role: Client(server.address, token=t, retry_timeout=10) for role, t in tokens.items()}
+        yield {"root": root, "data": root / "data", "server": server, "tokens": tokens,
+               "clients_file": root / "clients.toml", **conns}
+        for c in conns.values():
+            c.close()
+
+
+def refused(code, fn, *args, **kw) -> ServiceError:
+    with pytest.raises(ServiceError) as info:
+        fn(*args, **kw)
+    assert info.value.code == code, info.value
+    return info.value
+
+
+def test_issue_download_and_download_again(world):
+    line = world["line"]
+    dl = line.request_codes("cn-drug-20", DRUG, 150_000, lot="L1", expiry="20301231",
+                            line="packing-3", chunk_codes=40_000)
+    chunks = list(dl)
+    assert [len(c) for c in chunks] == [40_000, 40_000, 40_000, 30_000]
+    codes = np.concatenate(chunks)
+    assert codes.dtype == np.dtype("S20") and len(np.unique(codes)) == 150_000
+    assert tracecode.schemes.get("cn-drug-20").validate_many(codes).all()
+    assert dl.batch.count == 150_000 and dl.batch.lot == "L1" and dl.batch.line == "packing-3"
+    assert dl.batch.requester.startswith("line-3 request ")
+    # any part again, in other chunk sizes: the same codes (FF1 of the same counters)
+    again = line.download(dl.batch.id, offset=12_345, count=54_321, chunk_codes=7_000).all()
+    assert (again == codes[12_345:12_345 + 54_321]).all()
+    assert (line.download(dl.batch.id, offset=149_990).all() == codes[-10:]).all()
+    with tracecode.open(world["data"]) as d:  # what the server issued is what the engine renders
+        assert (d.issuer("cn-drug-20", DRUG).codes(dl.batch.start, 10) == codes[:10]).all()
+
+
+def test_gs1_renders_and_writing_a_file(world, tmp_path):
+    line = world["line"]
+    dl = line.request_codes("gs1-sgtin", GTIN, 1000, render="element",
+                            attributes={"expiry": "261231", "lot": "A1"})
+    first = dl.all()
+    assert first[0].startswith(b"0109521234543213" + b"17261231" + b"10A1\x1d21")
+    hri = line.download(dl.batch.id, render="hri", count=3).all()
+    assert hri[0].startswith(b"(01)09521234543213(17)261231(10)A1(21)")
+    assert line.download(dl.batch.id, render="dl").write(tmp_path / "codes.txt") == 1000
+    lines = (tmp_path / "codes.txt").read_bytes().split(b"\n")
+    assert len(lines) == 1001 and lines[0].startswith(b"https://id.gs1.org/01/09521234543213/")
+    refused(Code.INVALID_ARGUMENT, lambda: line.download(1, render="dl").all())  # not GS1
+
+
+def test_a_retried_request_returns_the_same_batch(world):
+    line = world["line"]
+    first = line.request_batch("cn-drug-20", DRUG, 500, idempotency_key="order-17")
+    for _ in range(3):
+        again = line.request_batch("cn-drug-20", DRUG, 500, idempotency_key="order-17")
+        assert again == first
+    err = refused(Code.ALREADY_EXISTS, line.request_batch, "cn-drug-20", DRUG, 501,
+                  idempotency_key="order-17")
+    assert "different request" in err.message
+    # keys belong to a client: another client's key of the same name is its own
+    other = world["other"].request_batch("cn-drug-20", OTHER_DRUG, 500, idempotency_key="order-17")
+    assert other.id != first.id
+    issued = [r for r in read_audit(world["data"] / "audit.log")
+              if r["event"] == "issue" and r["idempotency_key"] == "order-17"]
+    assert [(r["client"], r["replayed"]) for r in issued] == [
+        ("line-3", False), ("line-3", True), ("line-3", True), ("line-3", True), ("line-9", False)]
+
+
+def test_lifecycle_over_the_service(world):
+    line, scanner, regulator = world["line"], world["scanner"], world["regulator"]
+    dl = line.request_codes("cn-drug-20", DRUG, 100, lot="LX", expiry="20301231")
+    codes = [c.decode() for c in dl.all()]
+    bid = dl.batch.id
+    assert scanner.verify(codes[0]).verdict == Verdict.NOT_COMMISSIONED
+    assert line.report_commissioned("c-1", batch_id=bid, ranges=[(0, 90)], place="plant")["ok"]
+    assert line.report_spoiled("s-1", batch_id=bid, ranges=[(90, 10)], reason="misprint")["ok"]
+    sscc = "(00)106141411234567897"
+    results = line.send_events([
+        {"id": "p-1", "action": "pack", "codes": codes[:24], "parent": sscc},
+        {"id": "sh-1", "action": "ship", "codes": [sscc], "place": "Shanghai"},
+        {"id": "rc-1", "action": "receive", "codes": codes[:24], "place": "Hangzhou"},
+        {"id": "se-1", "action": "sell", "codes": [codes[0]], "place": "pharmacy"},
+        {"id": "se-2", "action": "sell", "codes": [codes[0]], "place": "pharmacy"},
+    ])
+    assert [r["ok"] for r in results] == [True, True, True, True, False]
+    assert "cannot sell" in results[4]["error"]
+    a = scanner.verify(codes[1], place="Hangzhou", scanner="till-2")
+    assert (a.verdict, a.status, a.batch, a.lot, a.product) == (Verdict.GENUINE, "received", bid,
+                                                                "LX", DRUG)
+    assert scanner.verify(codes[0]).verdict == Verdict.ALREADY_SOLD
+    assert scanner.verify(codes[95]).verdict == Verdict.UNKNOWN  # spoiled: decommissioned
+    # the regulator recalls the lot; every code of it answers RECALLED, even the packed ones
+    ack = regulator.send_events([{"id": "recall-LX", "action": "recall", "scheme": "cn-drug-20",
+                                  "product": DRUG, "lot": "LX", "reason": "contamination"}])
+    assert ack[0]["ok"], ack
+    verdicts = scanner.verify_many(codes[1:90])
+    assert set(verdicts.verdicts.tolist()) == {Verdict.RECALLED}
+    assert verdicts.batches[bid].lot == "LX"
+    time.sleep(0.05)  # scans are group-committed every 5 ms
+    history = regulator.history(codes[1])
+    assert [(h["action"], h["via"]) for h in history if h["kind"] == "event"] == [
+        ("commission", None), ("pack", None), ("ship", sscc),
+        ("receive", None)]
+    scans = [(h["scanner"], h["place"]) for h in history if h["kind"] == "scan"]
+    assert scans == [("pda-7/till-2", "Hangzhou"), ("pda-7", None)]  # named by the server
+    with tracecode.open(world["data"]) as d:  # the same history the engine gives
+        assert d.history(codes[1]) == history
+    audit = read_audit(world["data"] / "audit.log")
+    assert any(r["event"] == "recall" and r["client"] == "nmpa" and r["lot"] == "LX" for r in audit)
+
+
+def test_verify_many_packed_answers_and_offsets(world):
+    line, scanner = world["line"], world["scanner"]
+    dl = line.request_codes("cn-drug-20", DRUG, 3000)
+    codes = dl.all()
+    line.report_commissioned("c-many", batch_id=dl.batch.id, ranges=[(0, 1500)])
+    scans = [c.decode() for c in codes[:20]] + ["nonsense", "8177322" + "0" * 13, ""]
+    res = scanner.verify_many(scans, answers=True, place="Wuhan")
+    assert [a.verdict for a in res][:20] == [Verdict.GENUINE] * 20
+    assert res[20].verdict == Verdict.UNKNOWN and res[20].reasons[0].startswith("unreadable")
+    assert res.records["fault"][20] != 0 and res.records["fault"][:20].tolist() == [0] * 20
+    # an S array, and a packed buffer with offsets, in batches of 700 scans; scan counts
+    # include committed scans, and the scan log commits every 5 ms
+    time.sleep(0.05)
+    many = scanner.verify_many(codes, batch_size=700)
+    assert (many.verdicts[:1500] == Verdict.GENUINE).all()
+    assert (many.verdicts[1500:] == Verdict.NOT_COMMISSIONED).all()
+    assert (many.records["scan_count"][:20] == 2).all() and (many.records["batch"] == dl.batch.id).all()
+    packed = codes.tobytes()
+    offsets = np.arange(0, len(packed) + 1, 20, dtype=np.int64)
+    time.sleep(0.05)
+    again = scanner.verify_many(packed, offsets)
+    assert (again.verdicts == many.verdicts).all()
+    assert (again.records["scan_count"] == many.records["scan_count"] + 1).all()
+    with pytest.raises(TypeError):
+        list(again)  # no answers asked for
+
+
+def test_errors_carry_status_codes_and_details(world):
+    admin, line, scanner = world["admin"], world["line"], world["scanner"]
+    err = refused(Code.INVALID_ARGUMENT, scanner.verify, "81773220000000000000")
+    assert err.reason == "SCAN_CHECK_MISMATCH" and err.violations[0][0] == "scan"
+    assert err.metadata["scheme"] == "cn-drug-20" and err.metadata["scan_field"] == "check"
+    assert refused(Code.INVALID_ARGUMENT, scanner.verify, "").metadata["fault"] == "EMPTY"
+    err = refused(Code.NOT_FOUND, line.request_batch, "cn-nothing-9", DRUG, 10)
+    assert err.metadata["resource"] == "scheme"
+    err = refused(Code.INVALID_ARGUMENT, line.request_batch, "cn-drug-20", {"drug_id": "81773"}, 10)
+    assert err.violations[0][0] == "product.fields.drug_id"
+    err = refused(Code.INVALID_ARGUMENT, line.request_batch, "cn-drug-20", DRUG, 10, expiry="2030")
+    assert err.violations[0][0] == "expiry"
+    assert refused(Code.INVALID_ARGUMENT, line.request_batch, "cn-drug-20", DRUG, 0).violations[0][0] \
+        == "count"
+    assert refused(Code.NOT_FOUND, lambda: line.download(999_999).all()).metadata["resource"] == "batch"
+    b = line.request_batch("cn-drug-20", DRUG, 10)
+    refused(Code.INVALID_ARGUMENT, lambda: line.download(b.id, offset=5, count=6).all())
+    line.report_commissioned("e-twice", batch_id=b.id, ranges=[(0, 5)])
+    err = refused(Code.FAILED_PRECONDITION, line.report_commissioned, "e-again", batch_id=b.id,
+                  ranges=[(0, 1)])
+    assert "it is commissioned" in err.message and err.violations[0][0] == "e-again"
+    refused(Code.ALREADY_EXISTS, line.report_commissioned, "e-twice", batch_id=b.id, ranges=[(5, 1)])
+    # the guessing bound: a veterinary product has 999,999 codes; the 1,000,000th is refused
+    vet = {"date": "20260101", "enterprise": "00002"}
+    admin.request_batch("cn-vet-24", vet, 999_999)
+    err = refused(Code.RESOURCE_EXHAUSTED, admin.request_batch, "cn-vet-24", vet, 1)
+    assert err.reason == "CAPACITY_EXCEEDED" and err.metadata["remaining"] == "0"
+    # malformed stream messages: INVALID_ARGUMENT naming the field
+    with world["server"].channel() as ch:
+        stub = verification_pb2_grpc.VerificationStub(ch)
+        md = (("authorization", "Bearer " + world["tokens"]["scanner"]),)
+        for req, field in [(vpb.VerifyBatchRequest(data=b"abc", lengths=b"\x04\x00\x00\x00"), "data"),
+                           (vpb.VerifyBatchRequest(data=b"abc", lengths=b"\x03\x00"), "lengths"),
+                           (vpb.VerifyBatchRequest(), "lengths")]:
+            with pytest.raises(grpc.RpcError) as info:
+                list(stub.VerifyStream(iter([req]), metadata=md))
+            assert ServiceError.from_rpc_error(info.value).violations[0][0] == field
+    # events: each rejection has its own status code
+    with tracecode.open(world["data"]) as d:
+        never = d.issuer("cn-drug-20", DRUG).codes(90_000_000, 1)[0].decode()
+    fresh = line.download(b.id, offset=9).all()[0].decode()
+    results = line.send_events([{"id": "", "action": "ship", "codes": [fresh]},
+                                {"id": "u-1", "action": "ship", "codes": [never]},
+                                {"id": "e-twice", "action": "decommission", "codes": [fresh]},
+                                {"id": "u-2", "action": "ship", "codes": [fresh]},
+                                {"id": "u-3", "action": "decommission", "codes": [fresh]}])
+    assert [r.get("status") for r in results] == ["INVALID_ARGUMENT", "NOT_FOUND", "ALREADY_EXISTS",
+                                                  "FAILED_PRECONDITION", None]
+    results = line.send_events([{"id": "a-1", "action": "commission", "codes": [never]},
+                                {"id": "a-2", "action": "destroy", "codes": [fresh]}], atomic=True)
+    assert [r.get("status") for r in results] == ["NOT_FOUND", "ABORTED"]
+
+
+def test_access_control_and_audit(world):
+    line, other, scanner, regulator = world["line"], world["other"], world["scanner"], world["regulator"]
+    b = line.request_batch("cn-drug-20", DRUG, 10)
+    code = line.download(b.id, count=1).all()[0].decode()
+    refused(Code.PERMISSION_DENIED, scanner.request_batch, "cn-drug-20", DRUG, 10)
+    refused(Code.PERMISSION_DENIED, other.request_batch, "cn-drug-20", DRUG, 10)
+    refused(Code.PERMISSION_DENIED, lambda: other.download(b.id).all())
+    refused(Code.PERMISSION_DENIED, lambda: regulator.download(b.id).all())  # codes are secrets
+    refused(Code.PERMISSION_DENIED, other.send_events, [{"id": "x-1", "action": "commission",
+                                                         "codes": [code]}])
+    refused(Code.PERMISSION_DENIED, regulator.send_events, [{"id": "x-2", "action": "commission",
+                                                             "codes": [code]}])
+    refused(Code.PERMISSION_DENIED, scanner.send_events, [{"id": "x-3", "action": "recall",
+                                                           "codes": [code]}])
+    refused(Code.PERMISSION_DENIED, scanner.verify, code, record=False)
+    refused(Code.PERMISSION_DENIED, scanner.history, code)
+    refused(Code.PERMISSION_DENIED, other.history, code)
+    refused(Code.PERMISSION_DENIED, line.stats)
+    assert regulator.verify(code, record=False).verdict == Verdict.NOT_COMMISSIONED
+    assert regulator.stats().codes_issued >= 10
+    assert {x.id for x in other.batches()}.isdisjoint({x.id for x in line.batches()})
+    assert b.id in {x.id for x in regulator.batches()}
+    who = line.whoami()
+    assert (who.name, list(who.roles), who.authenticated_by) == ("line-3", ["issuer"], "token")
+    assert who.limits.max_scans_per_batch == 100_000
+    with Client(world["server"].address, token="tc_forged", retry_timeout=1) as forged:
+        assert refused(Code.UNAUTHENTICATED, forged.whoami).reason == "UNAUTHENTICATED"
+    with Client(world["server"].address, retry_timeout=1) as anonymous:
+        refused(Code.UNAUTHENTICATED, anonymous.verify, code)
+    audit = read_audit(world["data"] / "audit.log")
+    denied = [(r["client"], r["method"]) for r in audit if r["event"] == "denied"]
+    for entry in [("pda-7", "RequestBatch"), ("line-9", "RequestBatch"), ("line-9", "DownloadCodes"),
+                  ("nmpa", "DownloadCodes"), ("line-9", "SendEvents"), ("nmpa", "SendEvents"),
+                  ("pda-7", "SendEvents"), ("pda-7", "Verify"), ("pda-7", "History"),
+                  ("line-9", "History"), ("line-3", "Stats")]:
+        assert entry in denied
+    assert sum(r["event"] == "unauthenticated" for r in audit) >= 2
+    assert all(r["peer"] for r in audit)
+
+
+def test_token_revocation_takes_effect_without_restart(world):
+    clients = ClientsFile.load(world["clients_file"])
+    token = clients.add("temp-scanner", ["scanner"])
+    with Client(world["server"].address, token=token, retry_timeout=1) as c:
+        deadline = time.monotonic() + 5
+        while True:  # the server re-reads the file within a second
+            try:
+                assert c.whoami().name == "temp-scanner"
+                break
+            except ServiceError:
+                assert time.monotonic() < deadline
+                time.sleep(0.2)
+        ClientsFile.load(world["clients_file"]).revoke("temp-scanner")
+        deadline = time.monotonic() + 5
+        while True:
+            try:
+                c.whoami()
+                assert time.monotonic() < deadline
+                time.sleep(0.2)
+            except ServiceError as exc:
+                assert exc.code == Code.UNAUTHENTICATED
+                break
+    text = world["clients_file"].read_text()
+    assert token not in text and "token_sha256" in text
+
+
+def test_health_and_reflection(world):
+    with world["server"].channel() as ch:
+        health = health_pb2_grpc.HealthStub(ch)
+        for name in ("", "tracecode.v1.Issuance", "tracecode.v1.Verification",
+                     "tracecode.v1.Lifecycle", "tracecode.v1.Admin"):
+            assert health.Check(health_pb2.HealthCheckRequest(service=name)).status == \
+                health_pb2.HealthCheckResponse.SERVING
+        refl = reflection_pb2_grpc.ServerReflectionStub(ch)
+        reply = next(refl.ServerReflectionInfo(iter([reflection_pb2.ServerReflectionRequest(
+            list_services="")])))
+        names = {s.name for s in reply.list_services_response.service}
+        assert {"tracecode.v1.Issuance", "tracecode.v1.Verification", "tracecode.v1.Lifecycle",
+                "tracecode.v1.Admin", "grpc.health.v1.Health"} <= names
+        reply = next(refl.ServerReflectionInfo(iter([reflection_pb2.ServerReflectionRequest(
+            file_containing_symbol="tracecode.v1.Issuance")])))
+        assert reply.file_descriptor_response.file_descriptor_proto
+
+
+def test_schemes_and_stats(world):
+    schemes = {s.name: s for s in world["scanner"].schemes()}
+    assert schemes["cn-drug-20"].capacity == 99_999_999
+    assert [f.role for f in schemes["gs1-sgtin"].fields] == ["product", "serial", "attribute",
+                                                            "attribute"]
+    stats = world["admin"].stats()
+    by_scheme = {s.scheme: s for s in stats.schemes}
+    assert by_scheme["cn-drug-20"].products >= 2 and stats.events > 0 and stats.scans > 0
+    assert stats.index_bytes > 0 and stats.map_bytes >= stats.index_bytes
+    assert stats.server_version == tracecode.__version__
