@@ -6,13 +6,13 @@ set to refuse repeats. Engine figures say whether allocation is included:
 "reused buffer" fills a pre-faulted array, "fresh array" allocates each round.
 """
 import os
-import secrets
 
 import numpy as np
 import pytest
-from stdnum import damm
 
 from bench.conftest import size
+from bench.naive import naive_issue
+import tracecode
 from tracecode import Key, schemes
 from tracecode.fpe.ff1 import FF1
 from tracecode.issuance import Issuer
@@ -21,18 +21,6 @@ MASTER = Key(bytes(range(32)))
 N = size(2_000_000, 20_000_000)
 N_NAIVE = size(50_000, 500_000)
 PRODUCTS = {name: s.example_product() for name, s in schemes.builtin().items()}
-
-
-def naive_issue(n):
-    seen, out = set(), []
-    while len(out) < n:
-        serial = f"{secrets.randbelow(10**12):012d}"
-        if serial in seen:
-            continue
-        seen.add(serial)
-        body = "8177322" + serial
-        out.append(body + damm.calc_check_digit(body))
-    return out
 
 
 def run(benchmark, fn, codes, role="engine", note=""):
@@ -75,6 +63,22 @@ def test_engine_write_file(benchmark, tmp_path):
             iss.write(f, 0, N)
     run(benchmark, write, N, note="cn-drug-20 to a file, 1M-code chunks")
     assert path.stat().st_size == N * 21
+
+
+@pytest.mark.benchmark(group="issue")
+def test_engine_through_index(benchmark, tmp_path):
+    d = tracecode.init(tmp_path / "data")
+    per_request = N // 10
+    drugs = iter(range(8177322, 9999999))  # a drug per round: rounds of BENCH_FULL outgrow one's 10^8 codes
+
+    def issue():
+        product = {"drug_id": str(next(drugs))}
+        with open(os.devnull, "wb") as sink:
+            for _ in range(10):
+                d.issue("cn-drug-20", product, per_request).write(sink)
+    run(benchmark, issue, N, note=f"cn-drug-20 through the index: durable reservation, codes written "
+                                  f"to /dev/null, {per_request:,} per request")
+    d.close()
 
 
 @pytest.mark.benchmark(group="ff1")

@@ -1,0 +1,92 @@
+"""`tracecode capacity`: what a workload needs, from measurements made on this machine.
+
+    tracecode capacity [--workload FILE.toml|.json] [--codes-per-year N | --codes-per-day N]
+                       [--peak-scans-per-second N] [--events-per-code N] [--packaging-levels N]
+                       [--retention-years N] [--replicas N] [...assumptions]
+                       [--quick | --reuse REPORT.json] [--out DIR] [--name STEM]
+
+Measures (or reuses a previous report's measurements), sizes the workload and writes
+DIR/STEM.md, .html, .json and the PNG plots; prints the answer.
+"""
+from __future__ import annotations
+
+import json
+import sys
+import tempfile
+from pathlib import Path
+
+from ..errors import TracecodeError
+from . import machine, measure, report, sizing, workload
+from .progress import Progress
+
+
+class CapacityError(TracecodeError):
+    """A measurement file that cannot be reused, or options that do not go together."""
+
+
+def add_parser(subparsers):
+    s = subparsers.add_parser("capacity", help="size a platform for a workload from measurements on this machine")
+    s.add_argument("--workload", metavar="FILE", help="workload as TOML or JSON (fields as the options below)")
+    s.add_argument("--codes-per-year", metavar="N", help="codes issued per year (instead of --codes-per-day)")
+    for f in workload.FIELDS:
+        default = "" if f.default is None else f" (default {f.default:g})"
+        s.add_argument("--" + f.name.replace("_", "-"), metavar="N", help=f.help + default)
+    how = s.add_mutually_exclusive_group()
+    how.add_argument("--quick", action="store_true", help="small measurements (seconds; for tests)")
+    how.add_argument("--reuse", metavar="REPORT.json", help="reuse the measurements of an earlier report")
+    s.add_argument("--out", default="capacity-report", metavar="DIR",
+                   help="directory for the report (default capacity-report)")
+    s.add_argument("--name", default="capacity", metavar="STEM", help="file name stem (default capacity)")
+    s.add_argument("--workdir", metavar="DIR",
+                   help="where measurements write their throw-away data (default: the temp directory)")
+    s.set_defaults(func=cmd_capacity)
+    return s
+
+
+def reused(path) -> tuple[dict, dict]:
+    """(measurements, context) of an earlier report's JSON."""
+    try:
+        data = json.loads(Path(path).read_text(encoding="utf-8"))
+    except OSError as exc:
+        raise CapacityError(f"cannot read {path}: {exc.strerror}") from None
+    except ValueError as exc:
+        raise CapacityError(f"{path} is not JSON: {exc}") from None
+    if not isinstance(data, dict) or "measurements" not in data or "context" not in data:
+        raise CapacityError(f"{path} is not a capacity report's JSON (no measurements); "
+                            f"write one with `tracecode capacity --out DIR`")
+    return data["measurements"], data["context"]
+
+
+def measured(args) -> tuple[dict, dict]:
+    sizes = measure.QUICK if args.quick else measure.STANDARD
+    progress = Progress(measure.step_count(sizes))
+    with tempfile.TemporaryDirectory(prefix="tracecode-capacity-", dir=args.workdir) as tmp:
+        ctx = machine.context(disk_path=tmp)
+        try:
+            m = measure.run(Path(tmp), sizes, progress)
+        finally:
+            progress.close()
+    return m, ctx
+
+
+def cmd_capacity(args):
+    options = {f.name: getattr(args, f.name) for f in workload.FIELDS} | {"codes_per_year": args.codes_per_year}
+    if args.reuse:
+        m, ctx = reused(args.reuse)
+    else:
+        workload.load(args.workload, options, machine.machine())  # refuse a bad workload before measuring
+        m, ctx = measured(args)
+    w = workload.load(args.workload, options, ctx["machine"])
+    try:
+        plan = sizing.plan(w, sizing.Rates.of(m, w))
+    except (KeyError, TypeError, ValueError) as exc:
+        raise CapacityError(f"the measurements in {args.reuse} lack what sizing needs ({exc!r}); "
+                            f"measure again without --reuse") from None
+    result = {"workload": w.as_dict(), "plan": plan.as_dict(), "measurements": m, "context": ctx}
+    if args.reuse:
+        now = machine.context()
+        result["reused"] = {"file": str(args.reuse), "command": now["command"], "date": now["date"]}
+    paths = report.write(result, Path(args.out), args.name)
+    print(report.summary(result), flush=True)
+    print(f"report: {paths['markdown']}, {paths['html']}, {paths['json']} and "
+          f"{len(paths) - 3} plots in {args.out}", file=sys.stderr)

@@ -1,0 +1,87 @@
+"""`tracecode capacity` as a real process: a --quick measurement writes the whole report,
+--reuse sizes another workload from it, bad input gets one clear line."""
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+PROVINCE = Path(__file__).parent / "data" / "workload-province.toml"
+PNG = b"\x89PNG\r\n\x1a\n"
+
+
+def capacity(*args, check=True):
+    proc = subprocess.run([sys.executable, "-m", "tracecode", "capacity", *map(str, args)],
+                          capture_output=True, text=True, timeout=120)
+    assert "Traceback" not in proc.stderr, proc.stderr
+    if check:
+        assert proc.returncode == 0, proc.stderr
+    return proc
+
+
+@pytest.fixture(scope="module")
+def quick(tmp_path_factory):
+    out = tmp_path_factory.mktemp("capacity")
+    proc = capacity("--quick", "--workload", PROVINCE, "--out", out, "--workdir", out)
+    return out, proc
+
+
+def test_quick_run_writes_markdown_html_json_and_plots(quick):
+    out, proc = quick
+    names = sorted(p.name for p in out.iterdir())
+    assert names == ["capacity-latency.png", "capacity-memory.png", "capacity-scale.png",
+                     "capacity-throughput.png", "capacity.html", "capacity.json", "capacity.md"]
+    for png in out.glob("*.png"):
+        assert png.read_bytes()[:8] == PNG and png.stat().st_size > 10_000
+    html = (out / "capacity.html").read_text()
+    assert all(f'<img src="capacity-{n}.png"' in html for n in ("throughput", "latency", "scale", "memory"))
+    assert "machines" in proc.stdout and "bottleneck" in proc.stdout
+
+
+def test_the_report_records_the_machine_versions_date_and_command(quick):
+    out, _ = quick
+    result = json.loads((out / "capacity.json").read_text())
+    ctx = result["context"]
+    assert ctx["machine"]["cpu"] and ctx["machine"]["cores"] >= 1 and ctx["machine"]["memory_bytes"] > 1e8
+    assert {"python", "tracecode", "numpy", "py-lmdb", "OpenSSL"} <= set(ctx["versions"])
+    assert ctx["command"].startswith("tracecode capacity --quick") and ctx["date"][:2] == "20"
+    md = (out / "capacity.md").read_text()
+    assert "## Machine and versions" in md and ctx["machine"]["cpu"] in md and ctx["versions"]["OpenSSL"] in md
+    plan = result["plan"]
+    assert plan["machines"] == plan["machines_per_replica"] * 2 and plan["cores"] >= 1
+    assert [s["name"] for s in plan["stages"]] == ["issuance", "verification", "recording",
+                                                   "event ingestion", "disk growth"]
+    m = result["measurements"]
+    assert [r["issued"] for r in m["scale"]] == [10**6, 10**9]
+    assert m["scale"][-1]["issuance_bytes_per_code"] < 0.001
+
+
+def test_reuse_sizes_another_workload_without_measuring(quick, tmp_path):
+    out, _ = quick
+    proc = capacity("--reuse", out / "capacity.json", "--codes-per-day", "1e6",
+                    "--peak-scans-per-second", "100", "--out", tmp_path, "--name", "small")
+    result = json.loads((tmp_path / "small.json").read_text())
+    assert result["workload"]["peak_scans_per_second"] == 100
+    assert result["measurements"] == json.loads((out / "capacity.json").read_text())["measurements"]
+    assert result["reused"]["file"].endswith("capacity.json") and "--reuse" in result["reused"]["command"]
+    assert "machines" in proc.stdout
+
+
+@pytest.mark.parametrize("args,message", [
+    (["--codes-per-day", "many", "--peak-scans-per-second", "1"], "codes_per_day (options) must be a number"),
+    (["--codes-per-day", "1"], "needs peak_scans_per_second"),
+    (["--workload", "/nonexistent/w.toml"], "cannot read workload file"),
+])
+def test_a_bad_workload_is_refused_before_measuring(args, message):
+    proc = capacity(*args, check=False)
+    assert proc.returncode == 1 and message in proc.stderr
+
+
+def test_a_bad_reuse_file(tmp_path):
+    bad = tmp_path / "x.json"
+    bad.write_text('{"rates": []}')
+    proc = capacity("--reuse", bad, "--codes-per-day", "1", "--peak-scans-per-second", "1", check=False)
+    assert proc.returncode == 1 and "is not a capacity report's JSON" in proc.stderr
+    proc = capacity("--quick", "--reuse", bad, check=False)
+    assert proc.returncode == 2 and "not allowed with" in proc.stderr

@@ -1,0 +1,115 @@
+"""The sizing arithmetic against cases worked out by hand, on made-up measurements."""
+import copy
+
+import pytest
+
+from tracecode.capacity import sizing, workload
+
+MACHINE = {"cores": 8, "memory_bytes": 64e9, "disk_bytes": 1e12}
+
+
+def curve(rate):
+    return [{"batch": 1, "codes_per_s": rate}, {"batch": 100_000, "codes_per_s": rate}]
+
+
+# Round numbers: every rate 1 M/s per core except single verification (10 k/s), recording
+# free (recorded curves equal the plain ones), 100 bytes per code on commissioning (read by
+# verification), nothing else per code, 50 bytes per recorded scan, 10 MB per worker.
+MEASURED = {
+    "issuance": curve(1e6),
+    "verification": {"single": {"codes_per_s": 10_000}, "single_recorded_one_core": {"codes_per_s": 10_000},
+                     "batches": curve(1e6), "recorded": curve(1e6)},
+    "events": {**{a: {"rates": curve(1e6), "verdict_bytes_per_code": 0.0, "history_bytes_per_code": 0.0}
+                  for a in ("commission", "pack", "ship")},
+               "verify_packed": {"levels": 3, "codes_per_s": 1e6, "loose_codes_per_s": 1e6}},
+    "scan_storage": {"scan_bytes": 50.0, "seen_bytes_per_code": 0.0},
+    "scale": [{"issued": 10**9, "issuance_bytes_per_code": 0.0}],
+    "memory": {"issue": [{"peak_private_bytes": 10e6}], "verify": [{"peak_private_bytes": 10e6}]},
+}
+MEASURED["events"]["commission"]["verdict_bytes_per_code"] = 100.0
+
+
+def plan(measured=MEASURED, **values):
+    base = {"codes_per_day": 0, "peak_scans_per_second": 0, "events_per_code": 1, "packaging_levels": 1,
+            "headroom": 0, "replicas": 1, "hot_days": 0}
+    w = workload.build({**base, **values}, MACHINE)
+    return sizing.plan(w, sizing.Rates.of(measured, w)), w
+
+
+def test_a_workload_needing_exactly_three_cores():
+    p, _ = plan(peak_scans_per_second=30_000)  # 10 k/s per core, one scan per call
+    assert p.cores == 3
+    assert [s.name for s in p.stages][:4] == ["issuance", "verification", "recording", "event ingestion"]
+    assert p.stages[1].cores == pytest.approx(3.0)
+
+
+def test_headroom_multiplies_before_rounding_up():
+    assert plan(peak_scans_per_second=30_000, headroom=0.5)[0].cores == 5  # 4.5 -> 5
+    assert plan(peak_scans_per_second=30_000, headroom=1)[0].cores == 6
+
+
+def test_batched_scans_use_the_verify_many_curve():
+    assert plan(peak_scans_per_second=3e6, scan_batch=1000)[0].cores == 3  # 1 M/s per core
+
+
+def test_issuance_spreads_over_the_working_hours():
+    # 8 h x 3,600 s x 2 M codes/s = 57.6 G codes a day: two cores' worth at 1 M/s each,
+    # plus commissioning them (1 event a code at 1 M/s): two more, all on the writer.
+    p, _ = plan(codes_per_day=57.6e9, working_hours=8)
+    assert p.stages[0].cores == pytest.approx(2.0) and p.stages[3].writer == pytest.approx(2.0)
+    assert p.cores == 4
+    assert p.shards == 2  # two seconds of writer time a second: two indexes
+
+
+def test_events_per_code_split_into_commission_pack_and_the_rest():
+    m = copy.deepcopy(MEASURED)
+    m["events"]["pack"]["rates"] = curve(0.5e6)   # 2 us a code
+    m["events"]["ship"]["rates"] = curve(0.25e6)  # 4 us a code
+    # 28,800 s x 100 k codes/s; per code 1 + 2 + 2 x 4 = 11 us: 1.1 writer-seconds a second.
+    p, _ = plan(m, codes_per_day=2.88e9, events_per_code=4, packaging_levels=3)
+    assert p.stages[3].writer == pytest.approx(1.1)
+    assert p.shards == 2
+
+
+def test_recording_costs_the_difference_and_the_writer_its_share():
+    m = copy.deepcopy(MEASURED)
+    m["verification"]["single_recorded_one_core"] = {"codes_per_s": 5_000}  # 200 us against 100 us
+    m["verification"]["recorded"] = curve(0.5e6)  # 2 us against 1 us at the largest batch: the commit
+    p, _ = plan(m, peak_scans_per_second=10_000)
+    assert p.stages[2].cores == pytest.approx(1.0)    # 10 k x 100 us
+    assert p.stages[2].writer == pytest.approx(0.01)  # 10 k x 1 us
+    assert p.cores == 2
+
+
+def test_packed_codes_verify_at_the_measured_packed_rate():
+    m = copy.deepcopy(MEASURED)
+    m["events"]["verify_packed"]["codes_per_s"] = 0.5e6  # half the loose rate
+    p, _ = plan(m, peak_scans_per_second=30_000, events_per_code=2, packaging_levels=3)
+    assert p.cores == 6
+    assert p.stages[2].cores == 0  # recording costs what it cost on the (loose) codes it was measured on
+    assert plan(m, peak_scans_per_second=30_000, packaging_levels=1)[0].cores == 3
+
+
+def test_disk_memory_and_machines():
+    # Codes: 1 M/day x 100 B. Scans: 1,000/s x 0.1 x 86,400 = 8.64 M/day x 50 B = 432 MB.
+    # 532 MB a day x 365 x 2 years = 388.36 GB per replica.
+    p, _ = plan(codes_per_day=1e6, peak_scans_per_second=1_000, mean_to_peak=0.1, retention_years=2,
+                replicas=3, machine_disk_tb=0.1, hot_days=10)
+    assert p.disk_bytes == pytest.approx(388.36e9)
+    assert p.disk_per_year["scan log"] == pytest.approx(432e6 * 365)
+    assert p.machines_per_replica == 4 and p.machines == 12 and p.limited_by == "disk"
+    # one core (0.1 for scans) x 10 MB, and 10 days x 1 M codes x 100 B read by verification
+    assert p.memory_bytes == pytest.approx(10e6 + 1e9)
+    assert p.stages[-1].name == "disk growth" and "scan log" in p.stages[-1].bottleneck
+
+
+def test_interpolation_is_log_log_and_clamped():
+    pts = [{"batch": 1, "codes_per_s": 100}, {"batch": 100, "codes_per_s": 10_000}]
+    assert sizing.interpolate(pts, 10) == pytest.approx(1_000)
+    assert sizing.interpolate(pts, 0.5) == 100 and sizing.interpolate(pts, 10**6) == 10_000
+
+
+def test_assumptions_are_written_out():
+    text = " ".join(plan(peak_scans_per_second=1_000)[0].assumptions)
+    for fact in ("replica", "hours a day", "single writer", "Headroom", "cores"):
+        assert fact in text
