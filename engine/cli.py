@@ -11,6 +11,12 @@
     tracecode import DIR FILE [--field NAME=VALUE...]
     tracecode batches DIR
     tracecode label [CODE...] --symbol datamatrix|qr|gs1-128 (--out FILE | --dir DIR | --sheet FILE)
+    tracecode serve DIR [--address HOST:PORT] [--workers N] [--tls-cert F --tls-key F] [--tokens F]
+    tracecode token add|list|revoke FILE ...
+    tracecode issue|verify|events|history --server HOST:PORT [--token T] ... (no DIR)
+    tracecode registry import DIR FILE [--kind vet|pesticide] [--format csv|json] [--codes]
+    tracecode registry show DIR NUMBER
+    tracecode capacity [--workload FILE] [--codes-per-year N] [--peak-scans-per-second N] ... [--quick | --reuse F]
 
 Errors are one line on stderr and a non-zero exit, never a traceback.
 """
@@ -28,7 +34,11 @@ from . import __version__, checks
 from . import schemes as _schemes
 from .datadir import DataDir
 from .errors import TracecodeError
+from .capacity.cli import add_parser as add_capacity_parser
 from .labels.cli import add_parser as add_label_parser
+from .v1 import cli as remote
+from .registry.cli import add_parser as add_registry_parser
+from .registry.cli import verify_with_registry
 
 PROGRESS_MIN = 1_000_000  # show a progress bar on a terminal from this many codes
 
@@ -53,6 +63,19 @@ def _product(scheme, items) -> dict:
     if items and len(items) == 1 and "=" not in items[0] and len(fields) == 1:
         return {fields[0].name: items[0]}
     return _pairs(items, "--product")
+
+
+def _remote_product(fields, items) -> dict:
+    """--product for a scheme the server describes (field names only)."""
+    if items and len(items) == 1 and "=" not in items[0] and len(fields) == 1:
+        return {fields[0]: items[0]}
+    return _pairs(items, "--product")
+
+
+def _data(args):
+    if args.dir is None:
+        raise CliError("give a data directory DIR, or --server HOST:PORT")
+    return args.dir
 
 
 def _progress_bar(total):
@@ -103,7 +126,10 @@ def cmd_schemes(args):
 def cmd_issue(args):
     if args.count < 1:
         raise CliError("--count must be at least 1")
-    with DataDir(args.dir) as dd:
+    if args.server:
+        args.attributes = _pairs(args.attr, "--attr")
+        return remote.cmd_issue(args, _remote_product, _progress_bar)
+    with DataDir(_data(args)) as dd:
         scheme = dd.scheme(args.scheme)
         product = _product(scheme, args.product)
         attributes = _pairs(args.attr, "--attr")
@@ -225,8 +251,12 @@ def _answer_line(a) -> str:
 
 def cmd_verify(args):
     """Verdicts from the index: arguments one by one, or stdin lines in one batch."""
-    with DataDir(args.dir) as dd:
+    if args.server:
+        return remote.cmd_verify(args, _answer_line)
+    with DataDir(_data(args)) as dd:
         opts = dict(scanner=args.scanner, place=args.place, record=not args.no_record)
+        if dd.registry:  # registry checks for veterinary and pesticide scans
+            return verify_with_registry(dd.registry, args.scans, opts, _answer_line)
         if args.scans:
             answers = [dd.verify(s, **opts) for s in args.scans]
         else:
@@ -241,17 +271,10 @@ def cmd_verify(args):
 
 def cmd_events(args):
     """Lifecycle events from a JSON Lines file (or stdin), applied in order."""
-    import json
-    stream = open(args.file, encoding="utf-8") if args.file and args.file != "-" else sys.stdin
-    with stream:
-        events = []
-        for n, line in enumerate(stream, 1):
-            if line.strip():
-                try:
-                    events.append(json.loads(line))
-                except ValueError as exc:
-                    raise CliError(f"line {n} is not JSON: {exc}") from None
-    with DataDir(args.dir) as dd:
+    if args.server:
+        return remote.cmd_events(args, _read_events)
+    events = _read_events(args.file)
+    with DataDir(_data(args)) as dd:
         results = dd.apply(events, atomic=args.atomic)
     failed = [r for r in results if not r["ok"]]
     for r in failed:
@@ -260,9 +283,27 @@ def cmd_events(args):
     return 1 if failed else 0
 
 
+def _read_events(path) -> list:
+    import json
+    stream = open(path, encoding="utf-8") if path and path != "-" else sys.stdin
+    with stream:
+        events = []
+        for n, line in enumerate(stream, 1):
+            if line.strip():
+                try:
+                    events.append(json.loads(line))
+                except ValueError as exc:
+                    raise CliError(f"line {n} is not JSON: {exc}") from None
+    return events
+
+
 def cmd_history(args):
     import json
-    with DataDir(args.dir) as dd:
+    if args.server:
+        return remote.cmd_history(args)
+    if args.code is None:
+        raise CliError("give DIR and CODE")
+    with DataDir(_data(args)) as dd:
         for item in dd.history(args.code):
             print(json.dumps(item, ensure_ascii=False))
 
@@ -302,7 +343,7 @@ def build_parser():
     s.set_defaults(func=cmd_schemes)
 
     s = sub.add_parser("issue", help="reserve and write a batch of new codes")
-    s.add_argument("dir", help="data directory (see init)")
+    s.add_argument("dir", nargs="?", help="data directory (see init); or --server")
     s.add_argument("--scheme", required=True)
     s.add_argument("--product", "-p", action="append", metavar="FIELD=VALUE",
                    help="a product field; repeat for each (a lone VALUE if there is one field)")
@@ -315,6 +356,7 @@ def build_parser():
     s.add_argument("--expiry", help="expiry recorded with the batch, YYYYMMDD or YYMMDD")
     s.add_argument("--line", help="production line, recorded with the batch")
     s.add_argument("--requester", help="who asked for the batch, recorded with it")
+    remote.add_server_options(s)
     s.set_defaults(func=cmd_issue)
 
     s = sub.add_parser("check", help="check the structure and check characters of codes")
@@ -332,23 +374,26 @@ def build_parser():
     s.set_defaults(func=cmd_scan)
 
     s = sub.add_parser("verify", help="verdicts on scans from the index (recorded in the scan log)")
-    s.add_argument("dir")
+    s.add_argument("dir", nargs="?", help="data directory; or --server (then every positional is a scan)")
     s.add_argument("scans", nargs="*", metavar="SCAN", help="scans (default: one per line on stdin)")
     s.add_argument("--scanner", help="scanner id to record")
     s.add_argument("--place", help="place to record")
     s.add_argument("--no-record", action="store_true", help="do not log these scans")
+    remote.add_server_options(s)
     s.set_defaults(func=cmd_verify)
 
     s = sub.add_parser("events", help="apply lifecycle events (JSON Lines) to the index")
-    s.add_argument("dir")
+    s.add_argument("dir", nargs="?", help="data directory; or --server")
     s.add_argument("file", nargs="?", help="JSON Lines file (default: stdin)")
     s.add_argument("--atomic", action="store_true",
                    help="refuse the whole file if any event is invalid (default: reject one by one)")
+    remote.add_server_options(s)
     s.set_defaults(func=cmd_events)
 
     s = sub.add_parser("history", help="every event and scan of a code and its containers")
-    s.add_argument("dir")
-    s.add_argument("code")
+    s.add_argument("dir", nargs="?", help="data directory; or --server")
+    s.add_argument("code", nargs="?")
+    remote.add_server_options(s)
     s.set_defaults(func=cmd_history)
 
     s = sub.add_parser("import", help="store codes issued by other systems (one per line)")
@@ -363,6 +408,10 @@ def build_parser():
     s.set_defaults(func=cmd_batches)
 
     add_label_parser(sub)
+    remote.add_serve_parser(sub)
+    remote.add_token_parser(sub)
+    add_registry_parser(sub)
+    add_capacity_parser(sub)
     return p
 
 

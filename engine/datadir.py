@@ -15,6 +15,7 @@ from .errors import KeyStoreError
 from .index import BatchRecord, Index, open_env
 from .issuance import Issuer
 from .keys import create_master_key, load_master_key
+from .registry import Registry
 
 SCHEMES_README = """\
 Put scheme definitions here (*.toml or *.json), one scheme per file.
@@ -60,6 +61,7 @@ class DataDir:
                         if custom.is_dir() else dict(_schemes.builtin()))
         self._env = None
         self._index = None
+        self._registry = None
 
     @classmethod
     def init(cls, path: str | Path) -> "DataDir":
@@ -89,7 +91,7 @@ class DataDir:
         if self._index is not None:
             self._index.close()  # commits pending scans
             self._env.close()
-            self._env = self._index = None
+            self._env = self._index = self._registry = None
 
     @property
     def index(self) -> Index:
@@ -136,6 +138,36 @@ class DataDir:
 
     def history(self, code):
         return self.index.history(code)
+
+    def contents(self, code):
+        return self.index.contents(code)
+
+    # -- product registries (veterinary approvals, pesticide registrations) -------------------
+    @property
+    def registry(self):
+        """The product registries and the counterfeit check, in the index's environment."""
+        if self._registry is None:
+            self._registry = Registry(self.index)
+        return self._registry
+
+    def check(self, scan, **kw):
+        """Every registry check on one scan (a RegistryAnswer); kw as verify."""
+        return self.registry.check(scan, **kw)
+
+    def check_many(self, scans, **kw):
+        return self.registry.check_many(scans, **kw)
+
+    def issue_approved(self, number: str, count: int, *, level: int = 1, date=None, spec=None,
+                       production_type: str = "1", **details) -> Batch:
+        """Issue codes under a registry approval valid today (or on ``date``, the code's
+        application date): cn-vet-24 for the holder's enterprise, cn-pesticide-32 for the
+        registration and a declared spec code. The batch is then linked to the approval;
+        a crash between the two leaves an unlinked batch, whose codes fail approval_matches."""
+        scheme, product = self.registry.product_for(number, date=date, spec=spec,
+                                                    production_type=production_type)
+        batch = self.issue(scheme, product, count, **details)
+        self.registry.link_batch(batch.id, number, level)
+        return batch
 
 
 def init(path: str | Path) -> DataDir:
