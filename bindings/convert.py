@@ -86,17 +86,6 @@ def pack_scans(scans, offsets=None) -> tuple[bytes, np.ndarray]:
     return b"".join(items), np.fromiter(map(len, items), np.uint32, len(items))
 
 
-def unpack_scans(data: bytes, lengths: np.ndarray) -> list:
-    """The scans of a batch as a list of bytes (what Index.verify_many takes)."""
-    if len(lengths) and (lengths == lengths[0]).all() and b"\x00" not in data:
-        # one width: numpy splits in C (S arrays drop trailing NULs, hence the test)
-        return np.frombuffer(data, f"S{max(int(lengths[0]), 1)}").tolist() if lengths[0] \
-            else [b""] * len(lengths)
-    ends = np.cumsum(lengths, dtype=np.int64).tolist()
-    starts = [0] + ends[:-1]
-    return [data[a:b] for a, b in zip(starts, ends)]
-
-
 def verdict_columns(records) -> dict:
     """VerifyBatchReply's columns from VerifyBatch.records (the engine's numbering)."""
     verdict = records["verdict"].astype(np.uint8)

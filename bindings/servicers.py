@@ -16,7 +16,7 @@ import logging
 
 import numpy as np
 
-from ..index import ACTIONS, BatchRecord
+from ..index import ACTIONS, BatchRecord, lifecycle
 from ..index.batches import u64
 from ..issuance import Issuer
 from . import admin_pb2 as apb
@@ -29,8 +29,7 @@ from . import limits, status
 from . import verification_pb2 as vpb
 from . import verification_pb2_grpc
 from .auth import LOCAL, ROLES, Identity
-from .convert import (answer_pb, batch_pb, event_dict, history_pb, unpack_scans,
-                      verdict_columns)
+from .convert import answer_pb, batch_pb, event_dict, history_pb, verdict_columns
 from .service import Service, is_sscc
 
 log = logging.getLogger("tracecode.serve")
@@ -204,7 +203,7 @@ class Issuance(_Servicer, issuance_pb2_grpc.IssuanceServicer):
             event["time"] = svc.when(req.time)
         result = self.dd.apply([event])[0]
         if not result["ok"]:
-            raise event_refusal(event_id, result["error"])
+            raise event_refusal(event_id, result)
         return lpb.EventResult(id=event_id, ok=True, seq=result["seq"])
 
     @rpc(*ISSUING)
@@ -227,7 +226,7 @@ class Verification(_Servicer, verification_pb2_grpc.VerificationServicer):
                                  reason="SCAN_TOO_LONG", fault="TOO_LONG")
         ans = self.dd.verify(scan, scanner=svc.scanner(who, req.scanner), place=req.place or None,
                              when=svc.when(req.time), record=svc.record(who, req.no_record))
-        if ans.reasons and ans.reasons[0].startswith("unreadable"):
+        if ans.fault:
             raise svc.unreadable(scan)
         return answer_pb(ans)
 
@@ -245,7 +244,9 @@ class Verification(_Servicer, verification_pb2_grpc.VerificationServicer):
             if total != len(req.data):
                 raise status.invalid("data", f"{len(req.data):,} bytes, but the lengths add up "
                                              f"to {total:,}")
-            found = self.dd.verify_many(unpack_scans(req.data, lengths),
+            offsets = np.zeros(len(lengths) + 1, np.int64)
+            np.cumsum(lengths, out=offsets[1:])
+            found = self.dd.verify_many(req.data, offsets,
                                         scanner=svc.scanner(who, req.scanner),
                                         place=req.place or None, when=svc.when(req.time),
                                         record=svc.record(who, req.no_record))
@@ -259,8 +260,8 @@ class Verification(_Servicer, verification_pb2_grpc.VerificationServicer):
             yield reply
 
 
-def event_refusal(event_id: str, error: str) -> status.Refusal:
-    code = event_code(error)
+def event_refusal(event_id: str, result: dict) -> status.Refusal:
+    code, error = event_code(result), result["error"]
     if code is status.Code.ALREADY_EXISTS:
         return status.already_exists("event", event_id, error)
     if code is status.Code.NOT_FOUND:
@@ -270,18 +271,15 @@ def event_refusal(event_id: str, error: str) -> status.Refusal:
     return status.invalid("event", error)
 
 
-def event_code(error: str) -> status.Code:
-    """The status code of an event Index.apply rejected, from its reason (the index
-    reports reasons as text)."""
-    if error.startswith("duplicate event id"):
-        return status.Code.ALREADY_EXISTS
-    if error.startswith(("unknown code", "no batch")):
-        return status.Code.NOT_FOUND
-    if error.startswith("not applied:"):
-        return status.Code.ABORTED
-    if error.startswith("cannot ") or "is already packed" in error or " is not in " in error:
-        return status.Code.FAILED_PRECONDITION
-    return status.Code.INVALID_ARGUMENT
+_EVENT_CODES = {lifecycle.DUPLICATE_EVENT: status.Code.ALREADY_EXISTS,
+                lifecycle.UNKNOWN_CODE: status.Code.NOT_FOUND,
+                lifecycle.ILLEGAL_TRANSITION: status.Code.FAILED_PRECONDITION,
+                lifecycle.NOT_APPLIED: status.Code.ABORTED}
+
+
+def event_code(result: dict) -> status.Code:
+    """The status code of an event Index.apply rejected, from its machine-readable reason."""
+    return _EVENT_CODES.get(result.get("reason"), status.Code.INVALID_ARGUMENT)
 
 
 class Lifecycle(_Servicer, lifecycle_pb2_grpc.LifecycleServicer):
@@ -308,7 +306,7 @@ class Lifecycle(_Servicer, lifecycle_pb2_grpc.LifecycleServicer):
             applied = self.dd.apply([ev for _, ev in todo], atomic=req.atomic) if todo else []
             for (i, ev), r in zip(todo, applied):
                 results[i] = lpb.EventResult(id=str(r["id"]), ok=True, seq=r["seq"]) if r["ok"] \
-                    else lpb.EventResult(id=str(r["id"]), code=event_code(r["error"]).value[0],
+                    else lpb.EventResult(id=str(r["id"]), code=event_code(r).value[0],
                                          error=r["error"])
                 if ev["action"] == "recall":
                     self.svc.audit.write("recall", who.name, "SendEvents", context.peer(),

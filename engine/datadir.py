@@ -130,8 +130,8 @@ class DataDir:
     def verify(self, scan, **kw):
         return self.index.verify(scan, **kw)
 
-    def verify_many(self, scans, **kw):
-        return self.index.verify_many(scans, **kw)
+    def verify_many(self, scans, offsets=None, **kw):
+        return self.index.verify_many(scans, offsets, **kw)
 
     def apply(self, events, **kw):
         return self.index.apply(events, **kw)

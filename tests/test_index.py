@@ -387,3 +387,27 @@ def test_each_scan_names_the_previous_one_of_its_code(d):
     a = d.verify(codes[0], place="D", record=False)
     assert (a.scan_count, a.first_scan_place, a.first_scan_time) == (5, "A", 100.0)
     assert a.verdict == Verdict.SUSPICIOUS  # A, B, C and now D: more than 3 places
+
+
+def test_machine_readable_refusals_faults_and_packed_scans(d):
+    from tracecode.index import lifecycle
+    _, codes = issue(d, 150)
+    res = d.apply([{"id": "c", "action": "commission", "codes": codes},
+                   {"id": "c", "action": "commission", "codes": codes[:1]},
+                   {"id": "s", "action": "receive", "codes": codes[:1]},
+                   {"id": "u", "action": "sell", "codes": ["81773229999999999990"]},
+                   {"id": "x", "action": "melt", "codes": codes[:1]}])
+    assert [r.get("reason") for r in res] == [None, lifecycle.DUPLICATE_EVENT, lifecycle.ILLEGAL_TRANSITION,
+                                              lifecycle.UNKNOWN_CODE, lifecycle.INVALID_EVENT]
+    res = d.apply([{"id": "a1", "action": "sell", "codes": codes[:1]},
+                   {"id": "a2", "action": "sell", "codes": codes[:1]}], atomic=True)
+    assert [r["reason"] for r in res] == [lifecycle.NOT_APPLIED, lifecycle.ILLEGAL_TRANSITION]
+    hist = d.history(codes[0])
+    assert hist[0]["codes_total"] == 150 and len(hist[0]["codes"]) == 100
+    assert d.verify("81773220000").fault == "WRONG_LENGTH"
+    scans = [codes[0], "garbage", codes[1]]
+    data = "".join(scans).encode()
+    offsets = np.cumsum([0] + [len(s) for s in scans])
+    batch = d.verify_many(data, offsets, record=False)
+    assert [a.verdict for a in batch] == [Verdict.GENUINE, Verdict.UNKNOWN, Verdict.GENUINE]
+    assert [a.fault for a in batch] == [None, "WRONG_LENGTH", None]

@@ -33,6 +33,7 @@ from . import _codes, codekeys
 from .batches import Batches, BatchRecord, product_prefix, u64
 from .codekeys import Keys
 from .env import run_write
+from . import lifecycle
 from .lifecycle import ACTIONS, EventError, Status, check_transition
 from .scanlog import ScanLog, place_hash, unpack_scan
 
@@ -40,6 +41,7 @@ FORMAT = b"2"  # bump when a record layout changes
 _STATE = struct.Struct("=BQ")   # _codes.State, machine byte order
 STATE, PARENT = _codes.STATE, _codes.PARENT   # record kinds under a code key
 MAX_DEPTH = _codes.CONTAINER_DEPTH            # unit < case < pallet < ... at most this deep
+HISTORY_CODES = 100     # codes of one event shown in a history item (codes_total: all)
 
 
 class _Refused(Exception):
@@ -72,6 +74,7 @@ class Answer:
     first_scan_time: float | None = None
     first_scan_place: str | None = None
     scan_count: int = 0
+    fault: str | None = None        # why an unreadable scan could not be read (a Fault name)
 
 
 VERIFY_DTYPE = np.dtype([("verdict", "u1"), ("status", "u1"), ("fault", "u1"), ("places", "u1"),
@@ -119,8 +122,9 @@ class VerifyBatch:
         code = p["code"].decode() or None
         verdict, status = Verdict(int(r["verdict"])), Status(int(r["status"]))
         if self._keys[i] is None:
-            why = "never issued" if r["fault"] == Fault.OK else f"unreadable: {Fault(int(r['fault'])).name}"
-            return Answer(verdict, [why], scheme=scheme, code=code)
+            fault = None if r["fault"] == Fault.OK else Fault(int(r["fault"])).name
+            return Answer(verdict, [f"unreadable: {fault}" if fault else "never issued"],
+                          scheme=scheme, code=code, fault=fault)
         ans = Answer(verdict, [], scheme=scheme, code=code, batch=int(r["batch"]) or None,
                      status=status.name.lower(), scan_count=int(r["scan_count"]))
         batch = self._batches.get(int(r["batch"]))
@@ -287,14 +291,17 @@ class Index:
         self._table(txn, scheme, product_key)
         return self._tables[(scheme, product_key)][2]
 
-    def _resolve(self, txn, texts):
+    def _resolve(self, txn, texts, offsets=None):
         """Parse texts; for each, its code key, batch id (0 none) and imported record.
 
         Returns (parse results, Keys, batch ids, batch records by id, imported
         records by row). Vectorised per scheme and product; scans of no batch of
         ours are looked up among imported codes in one C loop.
         """
-        parsed = self.parser.parse_many(texts)
+        parsed = self.parser.parse_many(texts, offsets)
+        if offsets is not None:  # the text of a row, for the few the parser could not read
+            data, offsets = memoryview(texts).cast("B"), np.asarray(offsets)
+            texts = _Slices(data, offsets)
         rec = parsed.records
         count = len(rec)
         batch_ids = np.zeros(count, np.uint64)
@@ -426,17 +433,18 @@ class Index:
             hit = self._batch_cache[batch_id] = self.batches.get(batch_id, txn)
         return hit
 
-    def verify_many(self, scans, *, scanner=None, place=None, when=None, record=None,
+    def verify_many(self, scans, offsets=None, *, scanner=None, place=None, when=None, record=None,
                     today: _dt.date | None = None) -> "VerifyBatch":
         """Verdicts on many scans: one read transaction, one (group-committed) log write.
 
-        Parsing, FF1, the batch lookup and the code records (a C loop over LMDB)
-        run over arrays; only imported and unknown codes take a per-scan step.
+        ``scans``: a list of str/bytes, or a packed buffer (bytes or uint8 array) with
+        int64 ``offsets`` (N + 1), as the scan parser takes them. Parsing, FF1, the
+        batch lookup and the code records (a C loop over LMDB) run over arrays.
         """
         when = _time.time() if when is None else when
         today = today or _dt.date.fromtimestamp(when)
         with self.env.begin() as txn:
-            parsed, keys, batch_ids, records, imported = self._resolve(txn, scans)
+            parsed, keys, batch_ids, records, imported = self._resolve(txn, scans, offsets)
             out = self._verdicts(txn, parsed, keys, batch_ids, records, imported, place, today)
         if self.record_scans if record is None else record:
             self.log.add(keys, out.records["verdict"], scanner, place, when)
@@ -461,8 +469,9 @@ class Index:
 
     def _answer(self, txn, scheme, code, fault, key, batch_id, batch, imported, place, today):
         if key is None:
-            why = "never issued" if fault == Fault.OK else f"unreadable: {Fault(fault).name}"
-            return Answer(Verdict.UNKNOWN, [why], scheme=scheme, code=code)
+            name = None if fault == Fault.OK else Fault(fault).name
+            return Answer(Verdict.UNKNOWN, [f"unreadable: {name}" if name else "never issued"],
+                          scheme=scheme, code=code, fault=name)
         ans = Answer(Verdict.GENUINE, [], scheme=scheme, code=code, batch=batch_id or None)
         if batch is not None:
             ans.product, ans.lot, ans.expiry = batch.product, batch.lot, batch.expiry
@@ -506,7 +515,9 @@ class Index:
         Each event is all-or-nothing over its codes. With atomic=False (default)
         invalid events are rejected with their reason and the valid ones
         applied; with atomic=True one invalid event refuses the whole call.
-        A result is {"id", "ok", "seq" or "error"}.
+        A result is {"id", "ok", and "seq" or "error" and "reason"}: reason is one of
+        lifecycle.INVALID_EVENT, DUPLICATE_EVENT, UNKNOWN_CODE, ILLEGAL_TRANSITION,
+        NOT_APPLIED.
         """
         def body(txn):
             results = []
@@ -516,14 +527,15 @@ class Index:
                         seq = self._apply_one(child, ev)
                     results.append({"id": ev.get("id"), "ok": True, "seq": seq})
                 except (EventError, TracecodeError, ValueError, KeyError) as exc:
-                    results.append({"id": ev.get("id"), "ok": False, "error": str(exc)})
+                    results.append({"id": ev.get("id"), "ok": False, "error": str(exc),
+                                    "reason": getattr(exc, "reason", lifecycle.INVALID_EVENT)})
             if atomic and not all(r["ok"] for r in results):
                 raise _Refused(results)
             return results
         try:
             return run_write(self.env, body)
         except _Refused as refused:
-            return [r if not r["ok"] else {"id": r["id"], "ok": False,
+            return [r if not r["ok"] else {"id": r["id"], "ok": False, "reason": lifecycle.NOT_APPLIED,
                                            "error": "not applied: another event in the call is invalid"}
                     for r in refused.results]
 
@@ -552,7 +564,8 @@ class Index:
                 k = keys[j]
                 if k is None:
                     raise EventError(f"unknown code {_text(codes[i])!r}: never issued or imported",
-                                     event_id=event_id, code=_text(codes[i]))
+                                     event_id=event_id, code=_text(codes[i]),
+                                     reason=lifecycle.UNKNOWN_CODE)
                 out[i] = k
                 bids[i] = int(batch_ids[j])
         return out, bids
@@ -569,7 +582,8 @@ class Index:
             raise EventError("every event needs an id (unique per sender)")
         eid_key = str(eid).encode()
         if txn.get(eid_key, db=self.db_event_ids) is not None:
-            raise EventError(f"duplicate event id {eid!r}", event_id=eid)
+            raise EventError(f"duplicate event id {eid!r}", event_id=eid,
+                             reason=lifecycle.DUPLICATE_EVENT)
         action = ACTIONS.get(ev.get("action"))
         if action is None:
             raise EventError(f"unknown action {ev.get('action')!r}; actions: {', '.join(ACTIONS)}",
@@ -604,7 +618,8 @@ class Index:
         for k, text in zip(keys, codes) if parent is not None else ():
             if action.name == "pack":
                 if txn.get(k + PARENT, db=self.db_codes) is not None:
-                    raise EventError(f"{text} is already packed; unpack it first", event_id=eid, code=text)
+                    raise EventError(f"{text} is already packed; unpack it first", event_id=eid, code=text,
+                                     reason=lifecycle.ILLEGAL_TRANSITION)
                 if k in above:
                     raise EventError(f"{text} cannot be packed into {_text(ev['parent'])}: "
                                      f"it is, or contains, that container", event_id=eid, code=text)
@@ -615,7 +630,8 @@ class Index:
                 txn.put(parent, k, db=self.db_children, dupdata=True)
             else:
                 if txn.get(k + PARENT, db=self.db_codes) != parent:
-                    raise EventError(f"{text} is not in {ev['parent']}", event_id=eid, code=text)
+                    raise EventError(f"{text} is not in {ev['parent']}", event_id=eid, code=text,
+                                     reason=lifecycle.ILLEGAL_TRANSITION)
                 txn.delete(k + PARENT, db=self.db_codes)
                 txn.delete(parent, k, db=self.db_children)
         if parent is not None:
@@ -665,7 +681,8 @@ class Index:
         if ev.get("batch"):
             batch = self.batches.get(int(ev["batch"]), txn)
             if batch is None:
-                raise EventError(f"no batch {ev['batch']}", event_id=ev.get("id"))
+                raise EventError(f"no batch {ev['batch']}", event_id=ev.get("id"),
+                                 reason=lifecycle.UNKNOWN_CODE)
             return [b"B" + u64(batch.id)]
         scheme = self.schemes[ev["scheme"]]
         product = scheme.product_values(ev.get("product") or {})
@@ -684,7 +701,8 @@ class Index:
         return self.issuer(scheme, product).codes(counter, 1)[0].decode()
 
     def history(self, code) -> list:
-        """Every event and scan of a code and of the containers it is in, in time order."""
+        """Every event and scan of a code and of the containers it is in, in time order.
+        An event lists its first HISTORY_CODES codes, and codes_total when it had more."""
         with self.env.begin() as txn:
             key = self._keys_of(txn, [code], None)[0][0]
             items = []
@@ -695,6 +713,8 @@ class Index:
                     for seq in cur.iternext_dup():
                         ev = json.loads(txn.get(seq, db=self.db_events))
                         ev["kind"], ev["via"] = "event", via
+                        if len(ev["codes"]) > HISTORY_CODES:  # a 200,000-code commission
+                            ev["codes_total"], ev["codes"] = len(ev["codes"]), ev["codes"][:HISTORY_CODES]
                         items.append(ev)
                 seq = _codes.read_code(self.env, txn, self.db_codes, k, 0)[6]
                 while seq:  # the code's scans, newest first, each naming the one before
@@ -710,6 +730,16 @@ class Index:
                 seen.add(tag)
                 unique.append(item)
         return sorted(unique, key=lambda e: (e["time"], e.get("seq", 0), e.get("scan", 0)))
+
+
+class _Slices:
+    """Row i of a packed buffer, as bytes (texts[i] for packed scans)."""
+
+    def __init__(self, data, offsets):
+        self.data, self.offsets = data, offsets
+
+    def __getitem__(self, i):
+        return bytes(self.data[int(self.offsets[i]):int(self.offsets[i + 1])])
 
 
 def _text(code) -> str:

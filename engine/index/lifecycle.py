@@ -61,17 +61,28 @@ ACTIONS = {a.name: a for a in (
 )}
 
 
-class EventError(ValueError):
-    """One event that cannot be applied; `reason` says why, `code` which code."""
+# Why an event was refused, for machines (Index.apply's results carry it as "reason")
+INVALID_EVENT = "invalid_event"             # malformed: no id, no codes, unknown action...
+DUPLICATE_EVENT = "duplicate_event"         # its id was applied before
+UNKNOWN_CODE = "unknown_code"               # a code never issued nor imported, an unknown batch
+ILLEGAL_TRANSITION = "illegal_transition"   # not allowed from the code's current state
+NOT_APPLIED = "not_applied"                 # atomic call refused because of another event
 
-    def __init__(self, message, *, event_id=None, code=None):
+
+class EventError(ValueError):
+    """One event that cannot be applied: the message says why, `reason` (one of the
+    constants above) says it for machines, `code` names the code."""
+
+    def __init__(self, message, *, event_id=None, code=None, reason=INVALID_EVENT):
         super().__init__(message)
         self.event_id = event_id
         self.code = code
+        self.reason = reason
 
 
 def check_transition(action: Action, status: Status, code: str, event_id=None) -> None:
     if status not in action.allowed_from:
         allowed = ", ".join(s.name.lower() for s in sorted(action.allowed_from))
         raise EventError(f"cannot {action.name} {code}: it is {status.name.lower()} "
-                         f"({action.name} needs {allowed})", event_id=event_id, code=code)
+                         f"({action.name} needs {allowed})", event_id=event_id, code=code,
+                         reason=ILLEGAL_TRANSITION)
