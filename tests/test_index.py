@@ -294,20 +294,22 @@ def test_the_c_kernels_check_their_arrays(d):
         with pytest.raises(ValueError, match="longer than"):
             _codes.read_codes(ix.env, txn, ix.db_codes, np.zeros(99, np.uint8), np.array([0, 99, 99]),
                               0, *out)
-    args = dict(prefixes=np.zeros(4, np.uint8), hashes=np.zeros(1, np.uint32), times=np.zeros(1))
+    args = dict(prefixes=np.zeros(4, np.uint8), hashes=np.zeros(1, np.uint32), times=np.zeros(2))
 
-    def record(prefix_off, chunk=(0, 0), **kw):
+    def record(prefix_off, sources=(0, 0), **kw):
         a = {**args, **kw}
         with ix.env.begin(write=True) as txn:
             _codes.record_scans(ix.env, txn, ix.db_codes, ix.db_scans, 1, keys, np.array([0, 12, 24]),
-                                np.zeros(2, np.uint8), np.array(chunk, np.int32), a["prefixes"],
+                                np.zeros(2, np.uint8), np.array(sources, np.int32), a["prefixes"],
                                 np.array(prefix_off, np.int64), a["hashes"], a["times"])
     with pytest.raises(ValueError, match="disagree"):
         record([0, 4], hashes=np.zeros(2, np.uint32))
+    with pytest.raises(ValueError, match="disagree"):
+        record([0, 4], times=np.zeros(1))
     with pytest.raises(ValueError, match="outside"):
         record([0, 40])
-    with pytest.raises(ValueError, match="names chunk 1"):
-        record([0, 4], chunk=(0, 1))
+    with pytest.raises(ValueError, match="names source 1"):
+        record([0, 4], sources=(0, 1))
 
 
 def test_after_fork_the_parent_environment_is_refused(d):

@@ -60,12 +60,14 @@ def test_kill_9_at_random_points_never_hands_out_a_counter_twice(tmp_path):
     for round_ in range(50):
         procs = [subprocess.Popen([sys.executable, "-c", ISSUER, str(path), f"line-{k}"],
                                   stdout=subprocess.PIPE) for k in range(2)]
-        time.sleep(rng.uniform(0.25, 0.6))
+        # kill at a random point of the issuing loop, whatever the start-up takes
+        firsts = [p.stdout.readline() for p in procs]
+        time.sleep(rng.uniform(0.0, 0.3))
         for p in procs:
             p.send_signal(signal.SIGKILL)
-        for p in procs:
+        for p, first in zip(procs, firsts):
             out, _ = p.communicate(timeout=60)
-            handed_out += _read_lines(out)
+            handed_out += _read_lines(first + out)
         if round_ % 10 == 9:
             check_invariants(path, handed_out)
     check_invariants(path, handed_out)

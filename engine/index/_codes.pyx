@@ -241,33 +241,34 @@ def get_values(env, txn, db, const uint8_t[::1] keys, const int64_t[::1] offsets
 
 def record_scans(env, txn, db_codes, db_scans, uint64_t first,
                  const uint8_t[::1] keys, const int64_t[::1] offsets, const uint8_t[::1] verdicts,
-                 const int32_t[::1] chunk, const uint8_t[::1] prefixes,
+                 const int32_t[::1] sources, const uint8_t[::1] prefixes,
                  const int64_t[::1] prefix_off, const uint32_t[::1] hashes,
                  const double[::1] times):
     """Append scans first, first+1, ... and update each code's Seen record.
 
     Scan i has code key keys[offsets[i]:offsets[i+1]] (empty: an unknown code),
-    verdict verdicts[i] and belongs to chunk c = chunk[i], whose prefix bytes
-    (time, scanner, place), place hash and time are prefixes[prefix_off[c]:...],
-    hashes[c] and times[c]. A scan record is the prefix, the verdict (u8), the
-    seq of the code's previous scan (u64 in machine order, 0: none) and the code key. Runs
-    without the GIL: it is a write transaction, so nothing can resize the map.
+    verdict verdicts[i], time times[i] and comes from source c = sources[i] (a
+    scanner at a place), whose prefix bytes and place hash are
+    prefixes[prefix_off[c]:prefix_off[c+1]] and hashes[c]. A scan record is the
+    time (big-endian double), the source's prefix, the verdict (u8), the seq of
+    the code's previous scan (u64 in machine order, 0: none) and the code key.
+    Runs without the GIL: it is a write transaction, so nothing can resize the map.
     """
     cdef Txn t
     cdef Py_ssize_t i, n = verdicts.shape[0], c
     cdef size_t klen, plen, longest = 0
     cdef int rc = 0, j
-    cdef uint64_t seq, prev
+    cdef uint64_t seq, prev, bits
     cdef uint8_t skey[MAX_KEY + 1]
     cdef uint8_t seqkey[8]
     cdef Seen s
     cdef MDB_val k, v
     cdef uint8_t *buf
-    if offsets.shape[0] != n + 1 or chunk.shape[0] != n:
-        raise ValueError("keys, verdicts and chunks disagree in length")
+    if offsets.shape[0] != n + 1 or sources.shape[0] != n or times.shape[0] != n:
+        raise ValueError("keys, verdicts, sources and times disagree in length")
     _check_keys(keys, offsets)
-    if not prefix_off.shape[0] == hashes.shape[0] + 1 == times.shape[0] + 1:
-        raise ValueError("prefixes, place hashes and times disagree in length")
+    if prefix_off.shape[0] != hashes.shape[0] + 1:
+        raise ValueError("prefixes and place hashes disagree in length")
     if prefix_off[0] < 0 or prefix_off[prefix_off.shape[0] - 1] > prefixes.shape[0]:
         raise ValueError("prefix offsets outside the prefix buffer")
     for c in range(prefix_off.shape[0] - 1):
@@ -275,18 +276,18 @@ def record_scans(env, txn, db_codes, db_scans, uint64_t first,
             raise ValueError("prefix offsets must not decrease")
         longest = max(longest, <size_t>(prefix_off[c + 1] - prefix_off[c]))
     for i in range(n):
-        if not 0 <= chunk[i] < hashes.shape[0]:
-            raise ValueError(f"scan {i} names chunk {chunk[i]}, of {hashes.shape[0]}")
+        if not 0 <= sources[i] < hashes.shape[0]:
+            raise ValueError(f"scan {i} names source {sources[i]}, of {hashes.shape[0]}")
     open_txn(env, txn, &t)
     cdef MDB_dbi codes_dbi = dbi_of(env, db_codes), scans_dbi = dbi_of(env, db_scans)
-    buf = <uint8_t *>malloc(longest + 9 + MAX_KEY)
+    buf = <uint8_t *>malloc(8 + longest + 9 + MAX_KEY)
     if buf == NULL:
         raise MemoryError()
     with nogil:
         for i in range(n):
             seq = first + i
             klen = offsets[i + 1] - offsets[i]
-            c = chunk[i]
+            c = sources[i]
             prev = 0
             if klen:
                 memcpy(skey, &keys[offsets[i]], klen)
@@ -299,7 +300,7 @@ def record_scans(env, txn, db_codes, db_scans, uint64_t first,
                     s.n = min(s.n, MAX_PLACES_C)
                 elif rc == 0 or rc == MDB_NOTFOUND:
                     memset(&s, 0, sizeof(Seen))
-                    s.first_time = times[c]
+                    s.first_time = times[i]
                     s.first_seq = seq
                 else:
                     break
@@ -314,8 +315,12 @@ def record_scans(env, txn, db_codes, db_scans, uint64_t first,
                 rc = t.api.put(t.txn, codes_dbi, &k, &v, 0)
                 if rc:
                     break
+            memcpy(&bits, &times[i], 8)
+            for j in range(8):
+                buf[j] = (bits >> (56 - 8 * j)) & 0xFF
             plen = prefix_off[c + 1] - prefix_off[c]
-            memcpy(buf, &prefixes[prefix_off[c]], plen)
+            memcpy(buf + 8, &prefixes[prefix_off[c]], plen)
+            plen += 8
             buf[plen] = verdicts[i]
             memcpy(buf + plen + 1, &prev, 8)
             if klen:

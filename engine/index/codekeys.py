@@ -93,6 +93,23 @@ class Keys:
         return matrix, 4 + np.char.str_len(codes)
 
     @classmethod
+    def one(cls, key: bytes | None) -> "Keys":
+        """One row (the single-scan path: no per-row numpy work)."""
+        out = cls.__new__(cls)
+        out.buf = np.frombuffer(key or b"", np.uint8)
+        out.off = np.array([0, len(key or b"")], np.int64)
+        return out
+
+    @classmethod
+    def packed(cls, keys: list) -> "Keys":
+        """From a list of bytes keys (b"": no code), joined in one go."""
+        out = cls.__new__(cls)
+        out.buf = np.frombuffer(b"".join(keys), np.uint8)
+        out.off = np.zeros(len(keys) + 1, np.int64)
+        np.cumsum(np.fromiter(map(len, keys), np.int64, len(keys)), out=out.off[1:])
+        return out
+
+    @classmethod
     def of(cls, keys) -> "Keys":
         """From a list of bytes keys (None: no code)."""
         return cls(len(keys), other={i: k for i, k in enumerate(keys) if k})

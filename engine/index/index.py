@@ -424,7 +424,7 @@ class Index:
             ans = self._answer(txn, scheme, code.decode() or None, fault, key, batch_id, batch,
                                imported, place, today or _dt.date.fromtimestamp(when))
         if self.record_scans if record is None else record:
-            self.log.add(Keys.of([key]), np.array([ans.verdict], np.uint8), scanner, place, when)
+            self.log.add_one(key, int(ans.verdict), scanner, place, when)
         return ans
 
     def _batch(self, txn, batch_id):

@@ -1,8 +1,7 @@
 """The scan log: append-only, group-committed.
 
-Verification answers at once and hands its scans to this log, one chunk per
-call (the codes, their verdicts, and the scanner, place and time they share);
-a background thread commits whatever has gathered every `interval` seconds
+Verification answers at once and hands its scans to this log (a batch call
+as it came, a single scan as a few list appends); a background thread commits whatever has gathered every `interval` seconds
 (5 ms by default) in one write transaction, and a caller that finds
 MAX_PENDING scans waiting commits them itself (backpressure). A crash (kill -9)
 can therefore lose at most the scans of the last interval and never more than
@@ -29,18 +28,34 @@ from .env import run_write
 
 MAX_PENDING = 4096
 _log = logging.getLogger("tracecode.scanlog")
-_SCAN_HEAD = struct.Struct(">dHH")
+_SCAN_HEAD = struct.Struct(">dHH")   # a scan record's time, then its source's head
+_SOURCE_HEAD = struct.Struct(">HH")
 
 
 def place_hash(place: str | None) -> int:
     return zlib.crc32(place.encode()) | 1 if place is not None else 0  # 0 means "no place"
 
 
-def scan_prefix(scanner, place, when) -> bytes:
-    """What the scans of one chunk share: time, then scanner and place (lengths first)."""
+def source_prefix(scanner, place) -> bytes:
+    """What scans from one scanner at one place share: the lengths, then the texts
+    (a scan record starts with its time, then this)."""
     s = (scanner or "").encode()
     p = (place or "").encode()
-    return _SCAN_HEAD.pack(when, len(s), len(p)) + s + p
+    return _SOURCE_HEAD.pack(len(s), len(p)) + s + p
+
+
+def _merge(old: _Pending, new: _Pending) -> _Pending:
+    """Scans that failed to commit, put back before those queued since."""
+    out = _Pending()
+    for part in (old, new):
+        remap = [out.source(*name) for name in part.source_ids]
+        out.calls += [(k, v, remap[src], when) for k, v, src, when in part.calls]
+        out.keys += part.keys
+        out.verdicts += part.verdicts
+        out.sources += [remap[src] for src in part.sources]
+        out.times += part.times
+        out.count += part.count
+    return out
 
 
 def unpack_scan(raw: bytes) -> dict:
@@ -53,12 +68,28 @@ def unpack_scan(raw: bytes) -> dict:
             "prev": int.from_bytes(raw[at + 1:at + 9], sys.byteorder), "key": raw[at + 9:]}
 
 
+class _Pending:
+    """Scans waiting for a commit: whole calls as they came (Keys, verdicts), and
+    single scans gathered row by row, so one scan costs a few list appends."""
+
+    def __init__(self):
+        self.calls: list = []      # (keys, verdicts, source, when)
+        self.keys: list = []       # single scans: key bytes (b"": unknown), verdict, source, time
+        self.verdicts = bytearray()
+        self.sources: list = []
+        self.times: list = []
+        self.source_ids: dict = {}  # (scanner, place) -> source id
+        self.count = 0
+
+    def source(self, scanner, place) -> int:
+        return self.source_ids.setdefault((scanner, place), len(self.source_ids))
+
+
 class ScanLog:
     def __init__(self, index, interval: float = 0.005):
         self.index = index
         self.interval = interval
-        self._pending: list = []
-        self._count = 0
+        self._pending = _Pending()
         self._lock = threading.Lock()
         self._wake = threading.Event()
         self._stop = False
@@ -67,15 +98,32 @@ class ScanLog:
     def add(self, keys: Keys, verdicts, scanner, place, when) -> None:
         """Queue one call's scans: code keys (empty for unknown codes), verdicts (uint8)."""
         with self._lock:
-            self._pending.append((keys, np.asarray(verdicts, np.uint8), scanner, place, when))
-            self._count += len(keys)
-            full = self._count >= MAX_PENDING
-            if self._thread is None and not self._stop:
-                self._thread = threading.Thread(target=self._run, name="tracecode-scanlog",
-                                                daemon=True)
-                self._thread.start()
+            p = self._pending
+            p.calls.append((keys, np.asarray(verdicts, np.uint8), p.source(scanner, place), when))
+            p.count += len(keys)
+            full = self._started()
         if full:
             self.flush()
+
+    def add_one(self, key: bytes | None, verdict: int, scanner, place, when) -> None:
+        """Queue one scan (the single-scan path)."""
+        with self._lock:
+            p = self._pending
+            p.keys.append(key or b"")
+            p.verdicts.append(verdict)
+            p.sources.append(p.source(scanner, place))
+            p.times.append(when)
+            p.count += 1
+            full = self._started()
+        if full:
+            self.flush()
+
+    def _started(self) -> bool:
+        """Start the writer thread if needed (under the lock); True when full."""
+        if self._thread is None and not self._stop:
+            self._thread = threading.Thread(target=self._run, name="tracecode-scanlog", daemon=True)
+            self._thread.start()
+        return self._pending.count >= MAX_PENDING
 
     def _run(self):
         while not self._stop:
@@ -89,33 +137,37 @@ class ScanLog:
     def flush(self) -> int:
         """Commit the pending scans now; returns how many."""
         with self._lock:
-            chunks, self._pending, n, self._count = self._pending, [], self._count, 0
-        if chunks:
+            pending, self._pending = self._pending, _Pending()
+        if pending.count:
             try:
-                run_write(self.index.env, lambda txn: self._write(txn, chunks))
+                run_write(self.index.env, lambda txn: self._write(txn, pending))
             except BaseException:
                 with self._lock:  # nothing was committed: the next flush takes them again
-                    self._pending[:0] = chunks
-                    self._count += n
+                    self._pending = _merge(pending, self._pending)
                 raise
-        return n
+        return pending.count
 
-    def _write(self, txn, chunks):
-        """All pending chunks in one C loop: the scan records appended and each
+    def _write(self, txn, p: _Pending):
+        """All pending scans in one C loop: the scan records appended and each
         code's Seen record updated (count, first scan, last scan, places)."""
         ix = self.index
         meta = ix.batches.meta
         raw = txn.get(b"next_scan", db=meta)
         first = int.from_bytes(raw, "big") if raw else 1
-        keys = Keys.concat([c[0] for c in chunks])
-        verdicts = np.concatenate([c[1] for c in chunks])
-        which = np.repeat(np.arange(len(chunks), dtype=np.int32), [len(c[1]) for c in chunks])
-        prefixes = [scan_prefix(scanner, place, when) for _, _, scanner, place, when in chunks]
-        prefix_off = np.cumsum([0] + [len(p) for p in prefixes]).astype(np.int64)
+        sizes = [len(c[1]) for c in p.calls]
+        singles = Keys.packed(p.keys)
+        keys = Keys.concat([c[0] for c in p.calls] + [singles])
+        verdicts = np.concatenate([c[1] for c in p.calls] + [np.frombuffer(p.verdicts, np.uint8)])
+        sources = np.concatenate([np.repeat(np.array([c[2] for c in p.calls], np.int32), sizes),
+                                  np.array(p.sources, np.int32)])
+        times = np.concatenate([np.repeat(np.array([c[3] for c in p.calls], np.float64), sizes),
+                                np.array(p.times, np.float64)])
+        names = list(p.source_ids)  # in id order
+        prefixes = [source_prefix(scanner, place) for scanner, place in names]
+        prefix_off = np.cumsum([0] + [len(x) for x in prefixes]).astype(np.int64)
         _codes.record_scans(ix.env, txn, ix.db_codes, ix.db_scans, first, keys.buf, keys.off,
-                            verdicts, which, np.frombuffer(b"".join(prefixes), np.uint8), prefix_off,
-                            np.array([place_hash(c[3]) for c in chunks], np.uint32),
-                            np.array([c[4] for c in chunks], np.float64))
+                            verdicts, sources, np.frombuffer(b"".join(prefixes), np.uint8), prefix_off,
+                            np.array([place_hash(place) for _, place in names], np.uint32), times)
         txn.put(b"next_scan", (first + len(verdicts)).to_bytes(8, "big"), db=meta)
 
     def close(self) -> None:
