@@ -118,6 +118,41 @@ def test_engine_verify_single(benchmark, data):
     benchmark.extra_info["note"] += f", median {lat['p50_us']:.1f} us, p99 {lat['p99_us']:.1f} us"
 
 
+@pytest.mark.benchmark(group="verify")
+def test_engine_verify_single_recorded(benchmark, data):
+    d, scans = data
+    sample = scans[:5000]
+
+    def one_by_one():
+        for s in sample:
+            d.verify(s, place="bench")
+        d.index.log.flush()
+    run(benchmark, one_by_one, len(sample), note="single-scan verify() calls, each recorded, committed")
+
+
+@pytest.mark.benchmark(group="verify")
+def test_engine_verify_imported(benchmark, data):
+    """Codes issued elsewhere (national veterinary codes), imported per code."""
+    d, _ = data
+    codes = [f"2024010100001{i:011d}" for i in range(N_SCANS)]
+    d.index.import_codes(codes, lot="N1", expiry="20301231", source="national")
+    answers = run(benchmark, lambda: d.verify_many(codes, record=False), len(codes),
+                  note="imported codes, one record each")
+    assert set(answers.verdicts.tolist()) == {Verdict.GENUINE}
+
+
+@pytest.mark.benchmark(group="verify")
+def test_engine_verify_unknown(benchmark, data):
+    """A flood of guessed codes: right length and check digit, never issued."""
+    d, _ = data
+    from tracecode import checks
+    body = [f"8177322{secrets.randbelow(10**12):012d}" for _ in range(N_SCANS)]
+    guesses = [b + checks.DAMM.calc(b) for b in body]
+    answers = run(benchmark, lambda: d.verify_many(guesses, record=False), len(guesses),
+                  note="guessed codes with a valid check digit")
+    assert set(answers.verdicts.tolist()) == {Verdict.UNKNOWN}
+
+
 @pytest.mark.parametrize("issued", [10**6, 10**9])
 @pytest.mark.benchmark(group="verify-scale")
 def test_engine_verify_at_scale(benchmark, tmp_path, issued):

@@ -67,10 +67,17 @@ class Keys:
         np.cumsum(lengths, out=self.off[1:])
         self.buf = np.zeros(int(self.off[-1]), np.uint8)
         for rows, matrix, lens in parts:
-            if len(rows):
-                width = matrix.shape[1]
-                inside = np.arange(width) < lens[:, None]
-                self.buf[(self.off[rows][:, None] + np.arange(width))[inside]] = matrix[inside]
+            if not len(rows):
+                continue
+            starts, width = self.off[rows], int(lens[0])
+            if (lens == width).all():  # the usual case: one scheme, one key length
+                if len(rows) == n and self.off[-1] == n * width:  # every row, nothing between
+                    self.buf.reshape(n, width)[:] = matrix[:, :width]
+                else:
+                    self.buf[starts[:, None] + np.arange(width)] = matrix[:, :width]
+            else:
+                inside = np.arange(matrix.shape[1]) < lens[:, None]
+                self.buf[(starts[:, None] + np.arange(matrix.shape[1]))[inside]] = matrix[inside]
         for i, k in other.items():
             self.buf[self.off[i]:self.off[i + 1]] = np.frombuffer(k, np.uint8)
 
@@ -85,12 +92,13 @@ class Keys:
     def ext(codes):
         """The (matrix, lengths) of imported-code keys of bare codes (an S array,
         already compact and upper-case, as the scan parser leaves them)."""
-        codes = np.ascontiguousarray(codes)
-        width = codes.dtype.itemsize
-        matrix = np.empty((len(codes), 4 + width), np.uint8)
+        lens = np.char.str_len(codes)
+        width = int(lens.max()) if len(codes) else 0
+        codes = np.ascontiguousarray(codes, f"S{max(width, 1)}")  # no wider than the longest
+        matrix = np.empty((len(codes), 4 + codes.dtype.itemsize), np.uint8)
         matrix[:, :4] = np.frombuffer(b"ext\x00", np.uint8)
-        matrix[:, 4:] = codes.view(np.uint8).reshape(len(codes), width)
-        return matrix, 4 + np.char.str_len(codes)
+        matrix[:, 4:] = codes.view(np.uint8).reshape(len(codes), codes.dtype.itemsize)
+        return matrix, 4 + lens
 
     @classmethod
     def one(cls, key: bytes | None) -> "Keys":

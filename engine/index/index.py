@@ -294,8 +294,8 @@ class Index:
     def _resolve(self, txn, texts, offsets=None):
         """Parse texts; for each, its code key, batch id (0 none) and imported record.
 
-        Returns (parse results, Keys, batch ids, batch records by id, imported
-        records by row). Vectorised per scheme and product; scans of no batch of
+        Returns (parse results, Keys, batch ids, batch records by id, the
+        imported records of the rows). Vectorised per scheme and product; scans of no batch of
         ours are looked up among imported codes in one C loop.
         """
         parsed = self.parser.parse_many(texts, offsets)
@@ -322,11 +322,12 @@ class Index:
         return parsed, keys, batch_ids, records, imported
 
     def _imported(self, txn, texts, codes, rows):
-        """Imported records of the rows (by row), and their keys: a Keys part for
-        rows the parser read a bare code from (numpy), the rest by row (from the
-        text). One C lookup each; a record is decoded once per distinct value."""
+        """Imported records of the rows (an _Imported), and their keys: a Keys part
+        for rows the parser read a bare code from (numpy), the rest by row (from
+        the text). One C lookup each; a record is decoded once per distinct value."""
+        imported = _Imported(len(codes))
         if not len(rows):
-            return {}, [], {}
+            return imported, [], {}
         read = codes[rows] != b""
         bare = np.flatnonzero(read)
         matrix, lens = Keys.ext(codes[rows[bare]])
@@ -335,12 +336,7 @@ class Index:
                     {j: k for j, k in from_text.items() if len(k) <= _codes.KEY_LIMIT})
         found = np.zeros(len(rows), np.uint8)
         values = _codes.get_values(self.env, txn, self.db_imported, cand.buf, cand.off, found)
-        imported, decoded = {}, {}
-        for j, raw in zip(np.flatnonzero(found).tolist(), values):
-            hit = decoded.get(raw)
-            if hit is None:
-                hit = decoded[raw] = json.loads(raw)
-            imported[int(rows[j])] = hit
+        imported.add(rows[found.astype(bool)], values)
         hits = found[bare].astype(bool)
         part = (rows[bare[hits]], matrix[hits], lens[hits])
         return imported, [part], {int(rows[j]): k for j, k in from_text.items() if found[j]}
@@ -458,8 +454,7 @@ class Index:
         theirs = known & (batch_ids == 0)  # imported codes need no commissioning here
         res["verdict"][theirs & (res["status"] == Status.ISSUED)] = Verdict.GENUINE
         expired = self._per_batch(batch_ids, records, lambda b, r: _expired(r.expiry, today), bool)
-        for i, rec in imported.items():
-            expired[i] = _expired(rec.get("expiry"), today)
+        expired |= imported.expired(today)
         genuine = res["verdict"] == Verdict.GENUINE
         res["verdict"][genuine & expired] = Verdict.EXPIRED
         if place is not None:
@@ -730,6 +725,30 @@ class Index:
                 seen.add(tag)
                 unique.append(item)
         return sorted(unique, key=lambda e: (e["time"], e.get("seq", 0), e.get("scan", 0)))
+
+
+class _Imported:
+    """The imported records of a call's rows: each distinct record decoded once,
+    and for each row which one it has (-1: none)."""
+
+    def __init__(self, n: int):
+        self.which = np.full(n, -1, np.int32)
+        self.records: list = []
+
+    def add(self, rows, values) -> None:
+        """rows[j] has the record whose JSON is values[j]."""
+        index_of: dict = {}
+        at = [index_of.setdefault(raw, len(index_of)) for raw in values]
+        self.which[rows] = np.array(at, np.int32) + len(self.records)
+        self.records += [json.loads(raw) for raw in index_of]  # in first-seen order
+
+    def get(self, i, default=None):
+        k = self.which[i]
+        return self.records[k] if k >= 0 else default
+
+    def expired(self, today) -> np.ndarray:
+        per_record = np.array([_expired(r.get("expiry"), today) for r in self.records] + [False])
+        return per_record[self.which]   # -1 takes the trailing False
 
 
 class _Slices:
