@@ -9,8 +9,8 @@ verbs that need it.
 """
 import importlib
 
-_EXPORTS = {"AsyncClient": "aio", "Client": "client", "Download": "client", "TLS": "client",
-            "Verdicts": "client", "ServiceError": "status"}
+_EXPORTS = {"AsyncClient": "aio", "Checks": "client", "Client": "client", "Download": "client",
+            "TLS": "client", "Verdicts": "client", "ServiceError": "status"}
 __all__ = sorted(_EXPORTS)
 
 

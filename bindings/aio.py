@@ -18,10 +18,10 @@ from . import lifecycle_pb2 as lpb
 from . import lifecycle_pb2_grpc
 from . import verification_pb2 as vpb
 from . import verification_pb2_grpc
-from .client import (EVENT_BATCH, RENDERS, RETRYABLE, VERIFY_BATCH, CodeWriter, Verdicts,
-                     batch_request, channel_setup, chunk_array, code_report, event_batches,
-                     event_result, verify_batches)
-from .convert import answer, batch_record
+from .client import (EVENT_BATCH, RENDERS, RETRYABLE, VERIFY_BATCH, Checks, CodeWriter, Verdicts,
+                     batch_request, channel_setup, check_batches, check_request, chunk_array,
+                     code_report, event_batches, event_result, verify_batches)
+from .convert import answer, approval_info, batch_record, registry_answer
 from .status import ServiceError
 
 
@@ -158,6 +158,27 @@ class AsyncClient:
         except grpc.RpcError as exc:
             raise ServiceError.from_rpc_error(exc) from None
         return out
+
+    # -- the counterfeit check (product registries) ---------------------------------------------
+    async def check(self, scan, *, scanner=None, place=None, time=None, record=True):
+        req = check_request(scan, scanner, place, time, record)
+        return registry_answer(await self._call(self._verification.Check, req, retry=False))
+
+    async def check_many(self, scans, offsets=None, *, scanner=None, place=None, time=None,
+                         record=True, answers=False, batch_size=None) -> Checks:
+        count, requests = check_batches(scans, offsets, scanner=scanner, place=place, time=time,
+                                        record=record, answers=answers, batch_size=batch_size)
+        out = Checks(count, answers)
+        try:
+            async for reply in self._verification.CheckStream(requests, metadata=self._md):
+                out.add(reply)
+        except grpc.RpcError as exc:
+            raise ServiceError.from_rpc_error(exc) from None
+        return out
+
+    async def lookup_approval(self, number: str, date=None):
+        req = vpb.LookupApprovalRequest(number=number, date=str(date) if date else "")
+        return approval_info(await self._call(self._verification.LookupApproval, req))
 
     # -- lifecycle -------------------------------------------------------------------------------
     async def send_events(self, events, *, atomic=False, batch_size=EVENT_BATCH) -> list:

@@ -6,6 +6,7 @@ sub-platforms send events. Blocking calls over one channel; see aio.py for async
         dl = c.request_codes("cn-drug-20", {"drug_id": "8177322"}, 1_000_000)
         dl.write("codes.txt")                     # or: for chunk in dl: ... (numpy S20)
         c.verify_many(scans).verdicts             # numpy, one per scan
+        c.check(qr_payload).verdict               # the registry's counterfeit check: GENUINE...
 
 Codes arrive as packed fixed-width bytes and become numpy arrays with np.frombuffer;
 scans leave packed the same way: no Python work per code on the bulk paths. Calls
@@ -34,13 +35,15 @@ from . import lifecycle_pb2_grpc
 from . import limits
 from . import verification_pb2 as vpb
 from . import verification_pb2_grpc
-from .convert import (answer, batch_record, event_pb, pack_scans, result_records)
+from .convert import (CHECK_DTYPE, answer, approval_info, approval_record, batch_record,
+                      check_records, event_pb, pack_scans, registry_answer, result_records)
 from .status import Code, ServiceError
 
 RENDERS = {"bare": ipb.RENDER_BARE, "element": ipb.RENDER_ELEMENT, "hri": ipb.RENDER_HRI,
            "dl": ipb.RENDER_DIGITAL_LINK}
 VERIFY_BATCH = 16_384          # scans per VerifyBatchRequest
 VERIFY_BATCH_BYTES = 4 << 20
+CHECK_ANSWERS_BATCH = 2_048    # scans per CheckBatchRequest asking for answers (~1 KB each)
 EVENT_BATCH = 1_000            # events per EventBatch
 RETRYABLE = (grpc.StatusCode.UNAVAILABLE,)
 
@@ -97,9 +100,9 @@ def code_report(event_id, batch_id=0, ranges=(), codes=(), place=None, time=None
 
 
 def verify_batches(scans, offsets, *, scanner=None, place=None, time=None, record=True,
-                   answers=False, batch_size=VERIFY_BATCH):
-    """(count, requests): the VerifyBatchRequests of a list of scans, each under
-    batch_size scans and VERIFY_BATCH_BYTES bytes."""
+                   answers=False, batch_size=VERIFY_BATCH, message=vpb.VerifyBatchRequest):
+    """(count, requests): the VerifyBatchRequests (or CheckBatchRequests: `message`) of a
+    list of scans, each under batch_size scans and VERIFY_BATCH_BYTES bytes."""
     data, lengths = pack_scans(scans, offsets)
     ends = np.cumsum(lengths, dtype=np.int64)
     common = dict(scanner=scanner or "", place=place or "", time=time or 0.0,
@@ -112,8 +115,8 @@ def verify_batches(scans, offsets, *, scanner=None, place=None, time=None, recor
             j = min(i + batch_size, int(np.searchsorted(ends, start + VERIFY_BATCH_BYTES, "right")))
             j = max(j, i + 1)
             seq += 1
-            yield vpb.VerifyBatchRequest(sequence=seq, data=data[start:int(ends[j - 1])],
-                                         lengths=lengths[i:j].tobytes(), **common)
+            yield message(sequence=seq, data=data[start:int(ends[j - 1])],
+                          lengths=lengths[i:j].tobytes(), **common)
             i = j
     return len(lengths), requests()
 
@@ -147,6 +150,79 @@ class Verdicts:
     def _need_answers(self):
         if self.answers is None:
             raise TypeError("ask verify_many(..., answers=True) for Answers; records has the verdicts")
+        return self.answers
+
+    def __iter__(self):
+        return iter(self._need_answers())
+
+    def __getitem__(self, i):
+        return self._need_answers()[i]
+
+
+def check_request(scan, scanner=None, place=None, time=None, record=True) -> vpb.CheckRequest:
+    raw = scan.encode("utf-8", "surrogatepass") if isinstance(scan, str) else bytes(scan)
+    return vpb.CheckRequest(scan=raw, scanner=scanner or "", place=place or "", time=time or 0.0,
+                            no_record=not record)
+
+
+def check_batches(scans, offsets, *, answers=False, batch_size=None, **kw):
+    """(count, requests): the CheckBatchRequests of a list of scans."""
+    if batch_size is None:
+        batch_size = CHECK_ANSWERS_BATCH if answers else VERIFY_BATCH
+    return verify_batches(scans, offsets, answers=answers, batch_size=batch_size,
+                          message=vpb.CheckBatchRequest, **kw)
+
+
+class Checks:
+    """check_many's result, the counterfeit check of each scan:
+
+    ``records`` (numpy): verdict (1 GENUINE, 2 NOT_GENUINE, 3 NOT_COVERED), kind (0 none,
+    1 vet, 2 pesticide), genuine, failed and unchecked (bitmasks: bit i is ``checks[i]``),
+    source (0 not found, 1 issued by us, 2 national code data), level, expiry (YYYYMMDD,
+    0 none) and approval (index in ``approvals``, -1 none); ``approvals``: the registry
+    records compared against, each once; ``index``: the index's Verdicts on the same
+    scans; with answers=True one RegistryAnswer per scan (iterate, or index)."""
+
+    def __init__(self, count: int, want_answers: bool):
+        self.records = np.zeros(count, CHECK_DTYPE)
+        self.index = Verdicts(count, False)
+        self.approvals: list = []
+        self.checks: tuple = ()
+        self.answers = [] if want_answers else None
+        self._slot: dict = {}
+        self._filled = 0
+
+    def add(self, reply: vpb.CheckBatchReply) -> None:
+        rec = check_records(reply)
+        local = []
+        for a in reply.approvals:
+            if a.number not in self._slot:
+                self._slot[a.number] = len(self.approvals)
+                self.approvals.append(approval_record(a))
+            local.append(self._slot[a.number])
+        rec["approval"] = np.array(local + [-1], np.int32)[rec["approval"]]  # -1 stays -1
+        self.records[self._filled:self._filled + reply.count] = rec
+        self._filled += reply.count
+        self.checks = self.checks or tuple(reply.checks)
+        self.index.add(reply.index)
+        if self.answers is not None:
+            self.answers += [registry_answer(a) for a in reply.answers]
+
+    def __len__(self):
+        return len(self.records)
+
+    @property
+    def genuine(self) -> np.ndarray:
+        return self.records["genuine"]
+
+    def names(self, mask: int) -> tuple:
+        """The check names of a failed or unchecked bitmask."""
+        return tuple(n for i, n in enumerate(self.checks) if int(mask) >> i & 1)
+
+    def _need_answers(self):
+        if self.answers is None:
+            raise TypeError("ask check_many(..., answers=True) for RegistryAnswers; records has "
+                            "the verdicts and failed checks")
         return self.answers
 
     def __iter__(self):
@@ -360,6 +436,38 @@ class Client:
             raise ServiceError.from_rpc_error(exc) from None
         return out
 
+    # -- the counterfeit check (product registries) ---------------------------------------------
+    def check(self, scan, *, scanner=None, place=None, time=None, record: bool = True):
+        """The counterfeit check of one scan against the server's registry: a RegistryAnswer
+        (verdict GENUINE, NOT_GENUINE or NOT_COVERED; checks as (name, ok, detail); the
+        approval compared against; the index's Answer). An unreadable scan is an answer
+        (code_exists fails), not an error. Recorded like verify."""
+        req = check_request(scan, scanner, place, time, record)
+        return registry_answer(self._call(self._verification.Check, req, retry=False))
+
+    def check_many(self, scans, offsets=None, *, scanner=None, place=None, time=None,
+                   record: bool = True, answers: bool = False, batch_size: int | None = None) -> Checks:
+        """The counterfeit check of many scans over one stream (packed columns; with
+        answers=True also one RegistryAnswer per scan, in batches of 2,048). `scans` as
+        verify_many takes them."""
+        count, requests = check_batches(scans, offsets, scanner=scanner, place=place, time=time,
+                                        record=record, answers=answers, batch_size=batch_size)
+        out = Checks(count, answers)
+        try:
+            for reply in self._verification.CheckStream(requests, metadata=self._md):
+                out.add(reply)
+        except grpc.RpcError as exc:
+            raise ServiceError.from_rpc_error(exc) from None
+        return out
+
+    def lookup_approval(self, number: str, date=None):
+        """Manual entry of an approval or registration number (any spelling): an ApprovalInfo
+        (record, valid, validity, on, products, companies), validity on `date` (a date or
+        YYYY-MM-DD; default the server's today). NOT_FOUND for a number not in the registry,
+        INVALID_ARGUMENT for text that is no such number."""
+        req = vpb.LookupApprovalRequest(number=number, date=str(date) if date else "")
+        return approval_info(self._call(self._verification.LookupApproval, req))
+
     # -- lifecycle -------------------------------------------------------------------------------
     def send_events(self, events, *, atomic: bool = False, batch_size: int = EVENT_BATCH) -> list:
         """Apply lifecycle events (dicts as `tracecode events` reads them, or Event
@@ -407,5 +515,7 @@ class Client:
     def stats(self) -> apb.StatsReply:
         return self._call(self._admin.Stats, apb.StatsRequest())
 
-    def whoami(self) -> apb.WhoAmIReply:
-        return self._call(self._admin.WhoAmI, apb.WhoAmIRequest())
+    def whoami(self, *, retry: bool = True) -> apb.WhoAmIReply:
+        """Who the server takes the caller for, its limits, whether it has a registry.
+        retry=False: fail at once if the server is unreachable."""
+        return self._call(self._admin.WhoAmI, apb.WhoAmIRequest(), retry=retry)

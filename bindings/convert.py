@@ -3,15 +3,18 @@
 Bulk data never becomes one Python object per code here: codes and scans travel
 as packed bytes and per-scan results as little-endian columns, turned into numpy
 arrays with np.frombuffer. Enum numbers on the wire are the engine's plus one
-(proto3 keeps 0 for "unspecified"); FAULT_* numbers are the engine's.
+(proto3 keeps 0 for "unspecified"); FAULT_* numbers are the engine's, and so are the
+registry's kinds (REGISTRY_KIND_*: compare.KINDS) and verdicts (CheckBatch.verdicts).
 """
 from __future__ import annotations
 
+import datetime as _dt
 import json
 
 import numpy as np
 
 from ..index import Answer, BatchRecord, Status, Verdict
+from ..registry import ApprovalInfo, ApprovalRecord, Check, Product, RegistryAnswer
 from . import common_pb2 as cpb
 from . import lifecycle_pb2 as lpb
 from . import verification_pb2 as vpb
@@ -173,3 +176,106 @@ def history_pb(item: dict) -> lpb.HistoryItem:
     if item.get("batch") is not None:
         m.batch = int(item["batch"])
     return m
+
+
+# -- the counterfeit check ---------------------------------------------------------------------
+REGISTRY_VERDICTS = {"GENUINE": vpb.REGISTRY_VERDICT_GENUINE,
+                     "NOT_GENUINE": vpb.REGISTRY_VERDICT_NOT_GENUINE,
+                     "NOT_COVERED": vpb.REGISTRY_VERDICT_NOT_COVERED}
+_VERDICT_NAMES = {v: k for k, v in REGISTRY_VERDICTS.items()}
+KINDS = {None: vpb.REGISTRY_KIND_UNSPECIFIED, "vet": vpb.REGISTRY_KIND_VET,
+         "pesticide": vpb.REGISTRY_KIND_PESTICIDE}   # the numbers of compare.KINDS
+_KIND_NAMES = {v: k for k, v in KINDS.items()}
+APPROVAL_STATUSES = {"valid": vpb.APPROVAL_STATUS_VALID, "suspended": vpb.APPROVAL_STATUS_SUSPENDED,
+                     "revoked": vpb.APPROVAL_STATUS_REVOKED}
+_STATUS_NAMES = {v: k for k, v in APPROVAL_STATUSES.items()}
+_OUTCOMES = {True: vpb.CHECK_OUTCOME_PASSED, False: vpb.CHECK_OUTCOME_FAILED,
+             None: vpb.CHECK_OUTCOME_UNCHECKED}
+_OUTCOME_OK = {v: k for k, v in _OUTCOMES.items()}
+# check_many's results as the client returns them: verdict (RegistryVerdict numbers),
+# kind (0 none, 1 vet, 2 pesticide: compare.KINDS), genuine, failed and unchecked
+# bitmasks (bit i: the reply's checks[i]), source, level, expiry YYYYMMDD, approval
+# (index in the result's approvals, -1 none)
+CHECK_DTYPE = np.dtype([("verdict", "u1"), ("kind", "u1"), ("genuine", "?"), ("failed", "<u2"),
+                        ("unchecked", "<u2"), ("source", "u1"), ("level", "u1"),
+                        ("expiry", "<u4"), ("approval", "<i4")])
+_CHECK_COLUMNS = (("kinds", "kind", "u1"), ("failed", "failed", "<u2"),
+                  ("unchecked", "unchecked", "<u2"), ("sources", "source", "u1"),
+                  ("levels", "level", "u1"), ("expiries", "expiry", "<u4"))
+
+
+def approval_pb(rec) -> vpb.Approval:
+    """An engine ApprovalRecord as a message."""
+    return vpb.Approval(
+        kind=KINDS[rec.kind], number=rec.number, company=rec.company,
+        products=[vpb.ApprovedProduct(name=p.name, dosage_form=p.dosage_form or "",
+                                      specification=p.specification or "") for p in rec.products],
+        valid_until=rec.valid_until, status=APPROVAL_STATUSES.get(rec.status, 0),
+        status_since=rec.status_since or "", enterprise_id=rec.enterprise_id or "",
+        spec_codes=list(rec.spec_codes), code_prefix=rec.code_prefix or "",
+        source=rec.source or "", updated=rec.updated or 0.0)
+
+
+def approval_record(m: vpb.Approval):
+    return ApprovalRecord(
+        kind=_KIND_NAMES.get(m.kind), number=m.number, company=m.company,
+        products=tuple(Product(p.name, p.dosage_form or None, p.specification or None)
+                       for p in m.products),
+        valid_until=m.valid_until, status=_STATUS_NAMES.get(m.status, "valid"),
+        status_since=m.status_since or None, enterprise_id=m.enterprise_id or None,
+        spec_codes=tuple(m.spec_codes), source=m.source or None, updated=m.updated)
+
+
+def check_answer_pb(a, fault: int = 0) -> vpb.CheckAnswer:
+    """A RegistryAnswer as a message; `fault` the index's fault number for the scan."""
+    m = vpb.CheckAnswer(verdict=REGISTRY_VERDICTS[a.verdict], kind=KINDS[a.kind], code=a.code or "",
+                        checks=[vpb.RegistryCheck(name=c.name, outcome=_OUTCOMES[c.ok],
+                                                  detail=c.detail) for c in a.checks],
+                        scan_approval=a.scan_approval or "", level=a.level or 0,
+                        index=answer_pb(a.index, fault))
+    if a.approval is not None:
+        m.approval.CopyFrom(approval_pb(a.approval))
+    return m
+
+
+def registry_answer(m: vpb.CheckAnswer):
+    """A CheckAnswer as the engine's RegistryAnswer (what `tracecode verify` prints)."""
+    return RegistryAnswer(
+        _VERDICT_NAMES[m.verdict], _KIND_NAMES.get(m.kind), m.code or None,
+        tuple(Check(c.name, _OUTCOME_OK[c.outcome], c.detail) for c in m.checks),
+        approval_record(m.approval) if m.HasField("approval") else None,
+        m.scan_approval or None, m.level or None, answer(m.index))
+
+
+def check_columns(batch) -> dict:
+    """CheckBatchReply's columns and approvals from a CheckBatch (numpy, no step per scan)."""
+    rec = batch.records
+    out = {"verdicts": batch.verdicts().tobytes()}
+    for wire, name, dtype in _CHECK_COLUMNS:
+        out[wire] = rec[name].astype(dtype).tobytes()
+    refs, records = batch.approvals()
+    out["approval_indexes"] = refs.astype("<i4").tobytes()
+    out["approvals"] = [approval_pb(r) for r in records]
+    return out
+
+
+def check_records(reply: vpb.CheckBatchReply) -> np.ndarray:
+    out = np.empty(reply.count, CHECK_DTYPE)
+    out["verdict"] = np.frombuffer(reply.verdicts, "u1")
+    for wire, name, dtype in _CHECK_COLUMNS:
+        out[name] = np.frombuffer(getattr(reply, wire), dtype)
+    out["genuine"] = out["verdict"] == vpb.REGISTRY_VERDICT_GENUINE
+    out["approval"] = np.frombuffer(reply.approval_indexes, "<i4")
+    return out
+
+
+def info_pb(info) -> vpb.ApprovalInfo:
+    """An engine ApprovalInfo (manual entry of a number) as a message."""
+    return vpb.ApprovalInfo(record=approval_pb(info.record), valid=info.valid,
+                            validity=info.validity, on=info.on.isoformat(),
+                            companies=list(info.companies))
+
+
+def approval_info(m: vpb.ApprovalInfo):
+    return ApprovalInfo(approval_record(m.record), m.valid, m.validity,
+                        _dt.date.fromisoformat(m.on))

@@ -11,6 +11,7 @@ DEFAULT_CHUNK_CODES = 1 << 16       # per CodeChunk: about 1.3 MB of cn-drug-20 
 MAX_CHUNK_CODES = 1 << 20
 MAX_CHUNK_BYTES = 8 << 20           # a chunk stays well under MAX_MESSAGE_BYTES
 MAX_SCANS_PER_BATCH = 100_000       # per VerifyBatchRequest (about 0.2 s of verification)
+MAX_CHECK_ANSWERS = 10_000          # per CheckBatchRequest with answers (about 1 KB each)
 MAX_EVENTS_PER_BATCH = 10_000       # per EventBatch
 MAX_CODES_PER_EVENT = 1_000_000     # per event or code report
 MAX_SCAN_BYTES = 4096               # the scan parser refuses longer input anyway
@@ -27,4 +28,5 @@ def message() -> pb.Limits:
     return pb.Limits(max_message_bytes=MAX_MESSAGE_BYTES, max_batch_codes=MAX_BATCH_CODES,
                      max_chunk_codes=MAX_CHUNK_CODES, max_scans_per_batch=MAX_SCANS_PER_BATCH,
                      max_events_per_batch=MAX_EVENTS_PER_BATCH,
-                     max_codes_per_event=MAX_CODES_PER_EVENT, max_scan_bytes=MAX_SCAN_BYTES)
+                     max_codes_per_event=MAX_CODES_PER_EVENT, max_scan_bytes=MAX_SCAN_BYTES,
+                     max_check_answers_per_batch=MAX_CHECK_ANSWERS)

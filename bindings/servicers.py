@@ -10,15 +10,19 @@ and the processes share the port.
 """
 from __future__ import annotations
 
+import datetime as _dt
 import functools
 import inspect
 import logging
 
 import numpy as np
 
+from ..errors import UnknownApproval
 from ..index import ACTIONS, BatchRecord, lifecycle
 from ..index.batches import u64
 from ..issuance import Issuer
+from ..registry import CHECKS
+from ..registry.records import RowError, canonical_number
 from . import admin_pb2 as apb
 from . import admin_pb2_grpc
 from . import issuance_pb2 as ipb
@@ -29,13 +33,15 @@ from . import limits, status
 from . import verification_pb2 as vpb
 from . import verification_pb2_grpc
 from .auth import LOCAL, ROLES, Identity
-from .convert import answer_pb, batch_pb, event_dict, history_pb, verdict_columns
+from .convert import (answer_pb, batch_pb, check_answer_pb, check_columns, event_dict, history_pb,
+                      info_pb, verdict_columns)
 from .service import Service, is_sscc
 
 log = logging.getLogger("tracecode.serve")
 
 ISSUING = ("issuer", "admin")
 VERIFYING = ("scanner", "issuer", "regulator", "admin")
+CHECKING = ("scanner", "regulator", "admin")   # the registry's counterfeit check
 EVENTS = ("issuer", "regulator", "admin")
 READING = ("issuer", "regulator", "admin")
 OVERSEEING = ("regulator", "admin")
@@ -234,18 +240,7 @@ class Verification(_Servicer, verification_pb2_grpc.VerificationServicer):
     async def VerifyStream(self, requests, context, who):
         svc = self.svc
         async for req in requests:
-            if len(req.lengths) % 4:
-                raise status.invalid("lengths", "must be little-endian uint32s (a multiple of 4 bytes)")
-            lengths = np.frombuffer(req.lengths, "<u4")
-            if not 1 <= len(lengths) <= limits.MAX_SCANS_PER_BATCH:
-                raise status.invalid("lengths", f"{len(lengths):,} scans; 1 to "
-                                                f"{limits.MAX_SCANS_PER_BATCH:,} per batch")
-            total = int(lengths.sum(dtype=np.uint64))
-            if total != len(req.data):
-                raise status.invalid("data", f"{len(req.data):,} bytes, but the lengths add up "
-                                             f"to {total:,}")
-            offsets = np.zeros(len(lengths) + 1, np.int64)
-            np.cumsum(lengths, out=offsets[1:])
+            offsets = scan_offsets(req)
             found = self.dd.verify_many(req.data, offsets,
                                         scanner=svc.scanner(who, req.scanner),
                                         place=req.place or None, when=svc.when(req.time),
@@ -258,6 +253,88 @@ class Verification(_Servicer, verification_pb2_grpc.VerificationServicer):
             if req.answers:
                 reply.answers.extend(answer_pb(a, f) for a, f in zip(found, rec["fault"].tolist()))
             yield reply
+
+    # -- the counterfeit check (engine/registry) -------------------------------------------
+    def _registry(self):
+        registry = self.dd.registry
+        if not registry:
+            raise status.precondition("NO_REGISTRY", "registry", "the server has no product "
+                                      "registry (import one with `tracecode registry import`)")
+        return registry
+
+    @rpc(*CHECKING)
+    async def Check(self, req, context, who):
+        svc, scan = self.svc, req.scan
+        if not scan:
+            raise status.invalid("scan", "empty scan", reason="SCAN_EMPTY", fault="EMPTY")
+        if len(scan) > limits.MAX_SCAN_BYTES:
+            raise status.invalid("scan", f"{len(scan):,} bytes; at most {limits.MAX_SCAN_BYTES:,}",
+                                 reason="SCAN_TOO_LONG", fault="TOO_LONG")
+        checked = self._registry().check_many(
+            [scan], scanner=svc.scanner(who, req.scanner), place=req.place or None,
+            when=svc.when(req.time), record=svc.record(who, req.no_record))
+        return check_answer_pb(checked[0], int(checked.index.records["fault"][0]))
+
+    @rpc(*CHECKING)
+    async def CheckStream(self, requests, context, who):
+        svc = self.svc
+        async for req in requests:
+            offsets = scan_offsets(req)
+            if req.answers and len(offsets) - 1 > limits.MAX_CHECK_ANSWERS:
+                raise status.invalid("lengths", f"{len(offsets) - 1:,} scans; at most "
+                                                f"{limits.MAX_CHECK_ANSWERS:,} per batch with answers")
+            checked = self._registry().check_many(
+                req.data, offsets, scanner=svc.scanner(who, req.scanner), place=req.place or None,
+                when=svc.when(req.time), record=svc.record(who, req.no_record))
+            rec = checked.index.records
+            reply = vpb.CheckBatchReply(sequence=req.sequence, count=len(rec), checks=CHECKS,
+                                        **check_columns(checked))
+            reply.index.MergeFrom(vpb.VerifyBatchReply(sequence=req.sequence, count=len(rec),
+                                                       **verdict_columns(rec)))
+            ids = np.unique(rec["batch"])
+            reply.index.batches.extend(batch_pb(svc.batch(b)) for b in ids[ids != 0].tolist())
+            if req.answers:
+                reply.answers.extend(check_answer_pb(a, f)
+                                     for a, f in zip(checked, rec["fault"].tolist()))
+            yield reply
+
+    @rpc(*ROLES)
+    async def LookupApproval(self, req, context, who):
+        text = req.number.strip()
+        if not text:
+            raise status.invalid("number", "required")
+        try:
+            _, number = canonical_number(text)
+        except RowError as exc:
+            raise status.invalid("number", str(exc), reason="INVALID_NUMBER") from None
+        on = None
+        if req.date:
+            try:
+                on = _dt.date.fromisoformat(req.date)
+            except ValueError:
+                raise status.invalid("date", f"{req.date!r} is not a date (YYYY-MM-DD)") from None
+        try:
+            info = self.dd.registry.lookup(number, on)
+        except UnknownApproval as exc:
+            raise status.not_found("approval", number, str(exc)) from None
+        return info_pb(info)
+
+
+def scan_offsets(req) -> np.ndarray:
+    """The int64 offsets (N + 1) of a VerifyBatchRequest's or CheckBatchRequest's packed
+    scans, its lengths checked."""
+    if len(req.lengths) % 4:
+        raise status.invalid("lengths", "must be little-endian uint32s (a multiple of 4 bytes)")
+    lengths = np.frombuffer(req.lengths, "<u4")
+    if not 1 <= len(lengths) <= limits.MAX_SCANS_PER_BATCH:
+        raise status.invalid("lengths", f"{len(lengths):,} scans; 1 to "
+                                        f"{limits.MAX_SCANS_PER_BATCH:,} per batch")
+    total = int(lengths.sum(dtype=np.uint64))
+    if total != len(req.data):
+        raise status.invalid("data", f"{len(req.data):,} bytes, but the lengths add up to {total:,}")
+    offsets = np.zeros(len(lengths) + 1, np.int64)
+    np.cumsum(lengths, out=offsets[1:])
+    return offsets
 
 
 def event_refusal(event_id: str, result: dict) -> status.Refusal:
@@ -440,7 +517,7 @@ class Admin(_Servicer, admin_pb2_grpc.AdminServicer):
     async def WhoAmI(self, req, context, who):
         return apb.WhoAmIReply(name=who.name, authenticated_by=who.via, roles=sorted(who.roles),
                                products=[str(r) for r in who.products], limits=limits.message(),
-                               server_version=self.svc.version)
+                               server_version=self.svc.version, registry=bool(self.dd.registry))
 
 
 SERVICERS = (Issuance, Verification, Lifecycle, Admin)

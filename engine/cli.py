@@ -15,7 +15,7 @@
     tracecode token add|list|revoke FILE ...
     tracecode issue|verify|events|history --server HOST:PORT [--token T] ... (no DIR)
     tracecode registry import DIR FILE [--kind vet|pesticide] [--format csv|json] [--codes]
-    tracecode registry show DIR NUMBER
+    tracecode registry show DIR NUMBER    (or --server HOST:PORT NUMBER)
     tracecode capacity [--workload FILE] [--codes-per-year N] [--peak-scans-per-second N] ... [--quick | --reuse F]
 
 Errors are one line on stderr and a non-zero exit, never a traceback.

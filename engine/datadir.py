@@ -154,8 +154,8 @@ class DataDir:
         """Every registry check on one scan (a RegistryAnswer); kw as verify."""
         return self.registry.check(scan, **kw)
 
-    def check_many(self, scans, **kw):
-        return self.registry.check_many(scans, **kw)
+    def check_many(self, scans, offsets=None, **kw):
+        return self.registry.check_many(scans, offsets, **kw)
 
     def issue_approved(self, number: str, count: int, *, level: int = 1, date=None, spec=None,
                        production_type: str = "1", **details) -> Batch:

@@ -3,9 +3,11 @@
     tracecode registry import DIR FILE [--kind vet|pesticide] [--format csv|json] [--strict]
     tracecode registry import DIR FILE --codes [--format csv|json] [--allow-unknown-approval] [--strict]
     tracecode registry show DIR NUMBER [--date YYYY-MM-DD]
+    tracecode registry show --server HOST:PORT NUMBER [--date YYYY-MM-DD] (token, TLS as verify)
 
 and the registry checks `tracecode verify` prints for veterinary and pesticide
-scans once a registry is imported (verify_with_registry).
+scans once a registry is imported (verify_with_registry; print_answers for
+`tracecode verify --server` too).
 """
 from __future__ import annotations
 
@@ -14,6 +16,7 @@ import sys
 
 from ..datadir import DataDir
 from ..errors import ImportRefused
+from ..v1 import cli as remote
 from .compare import NOTHING
 from .records import LEVEL_NAMES
 
@@ -42,9 +45,10 @@ def add_parser(subparsers):
 
     s = sub.add_parser("show", help="an approval or registration: record, validity, products "
                                     "(exit 1 if it is not valid)")
-    s.add_argument("dir")
-    s.add_argument("number", help="e.g. 兽药字(2015)010012345 or PD20092927, any spelling")
+    s.add_argument("dir", nargs="?", help="data directory; or --server")
+    s.add_argument("number", nargs="?", help="e.g. 兽药字(2015)010012345 or PD20092927, any spelling")
     s.add_argument("--date", type=_dt.date.fromisoformat, help="validity on this date (default today)")
+    remote.add_server_options(s)
     s.set_defaults(func=cmd_show)
 
 
@@ -75,8 +79,20 @@ def cmd_import(args):
 
 
 def cmd_show(args):
+    if args.server:
+        numbers = remote.positionals(args, "number")
+        if len(numbers) != 1:
+            raise remote.RemoteUsageError("give one NUMBER")
+        with remote.client(args) as c:
+            return show(c.lookup_approval(numbers[0], args.date))
+    if args.dir is None or args.number is None:
+        raise ValueError("give DIR and NUMBER, or --server HOST:PORT and NUMBER")
     with DataDir(args.dir) as dd:
-        info = dd.registry.lookup(args.number, args.date)
+        return show(dd.registry.lookup(args.number, args.date))
+
+
+def show(info) -> int:
+    """Print an ApprovalInfo (manual entry of a number); 0 if valid, else 1."""
     rec = info.record
     kind = "veterinary drug approval" if rec.kind == "vet" else "pesticide registration"
     print(f"{rec.number}  {kind}  {'VALID' if info.valid else 'NOT VALID'} on {info.on}: "
@@ -127,6 +143,12 @@ def verify_with_registry(registry, scans, opts, index_line) -> int:
     else:
         lines = [line for line in sys.stdin.buffer.read().split(b"\n") if line.strip()]
         answers = registry.check_many(lines, **opts)
+    return print_answers(answers, index_line)
+
+
+def print_answers(answers, index_line) -> int:
+    """One line per RegistryAnswer (index_line for scans the registry does not cover);
+    1 if any is not genuine, else 0."""
     bad = 0
     for a in answers:
         if a.verdict == "NOT_COVERED":

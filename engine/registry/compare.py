@@ -174,6 +174,31 @@ class CheckBatch:
     def __iter__(self):
         return (self[i] for i in range(len(self)))
 
+    def verdicts(self) -> np.ndarray:
+        """uint8 per scan: 1 GENUINE, 2 NOT_GENUINE, 3 NOT_COVERED (as RegistryAnswer.verdict;
+        the numbers of the gRPC RegistryVerdict)."""
+        r = self.records
+        return np.where(r["genuine"], 1, np.where(r["unchecked"] == ALL, 3, 2)).astype(np.uint8)
+
+    def approvals(self) -> tuple[np.ndarray, list]:
+        """(int32 per scan: the index in the list of the registry record the scan was
+        compared against, -1 none; the distinct ApprovalRecords). A Python step per
+        distinct approval combination only."""
+        records, slot = [], {}
+        per_combo = np.full(len(self._combos), -1, np.int32)
+        for k, combo in enumerate(self._combos):
+            rec = self._numbers.record(combo.get("approval", -1))
+            if rec is not None:
+                if rec.number not in slot:
+                    slot[rec.number] = len(records)
+                    records.append(rec)
+                per_combo[k] = slot[rec.number]
+        combo = self.records["combo"]
+        out = np.full(len(combo), -1, np.int32)
+        has = combo >= 0
+        out[has] = per_combo[combo[has]]
+        return out, records
+
     def __getitem__(self, i) -> RegistryAnswer:
         r = self.records[i]
         ia = self.index[i]
@@ -223,17 +248,24 @@ class CheckBatch:
         return out
 
 
-def compare(registry, scans, *, scanner=None, place=None, when=None, record=None,
+def compare(registry, scans, offsets=None, *, scanner=None, place=None, when=None, record=None,
             today: _dt.date | None = None) -> CheckBatch:
     """Check scans against the registry; see the module doc. The scans go through the
-    index's verify_many (recorded in the scan log unless record=False)."""
+    index's verify_many (recorded in the scan log unless record=False): a list of
+    str/bytes, or a packed buffer (bytes or uint8 array) with int64 ``offsets`` (N + 1)."""
     index, store = registry.index, registry.store
     when = _time.time() if when is None else when
     today = today or _dt.date.fromtimestamp(when)
-    scans = scans if isinstance(scans, list) else list(scans)
-    vb = index.verify_many(scans, scanner=scanner, place=place, when=when, record=record,
-                           today=today)
-    data, offsets = pack(scans)
+    kw = dict(scanner=scanner, place=place, when=when, record=record, today=today)
+    if offsets is None:
+        scans = scans if isinstance(scans, list) else list(scans)
+        vb = index.verify_many(scans, **kw)
+        data, offsets = pack(scans)
+    else:
+        data = np.frombuffer(scans, np.uint8) if isinstance(scans, (bytes, bytearray)) \
+            else np.ascontiguousarray(scans, np.uint8)
+        offsets = np.ascontiguousarray(offsets, np.int64)
+        vb = index.verify_many(data, offsets, **kw)
     parsed = vb.parsed
     pr, ir = parsed.records, vb.records
     n = len(pr)

@@ -158,10 +158,11 @@ class Registry:
         self.store.link(batch_id, self.get(number).number, level)
 
     # -- the comparison ----------------------------------------------------------------------
-    def check_many(self, scans, **kw) -> compare.CheckBatch:
-        """Every named check on many scans, in one batch (see compare.py); ``kw`` as
-        Index.verify_many: scanner, place, when, record, today."""
-        return compare.compare(self, scans, **kw)
+    def check_many(self, scans, offsets=None, **kw) -> compare.CheckBatch:
+        """Every named check on many scans, in one batch (see compare.py): a list of
+        str/bytes, or a packed buffer with int64 ``offsets``; ``kw`` as Index.verify_many:
+        scanner, place, when, record, today."""
+        return compare.compare(self, scans, offsets, **kw)
 
     def check(self, scan, **kw) -> compare.RegistryAnswer:
         """One scan (any form the parser reads, or a typed code), the same rules."""
