@@ -186,18 +186,14 @@ def cmd_verify(args, answer_line):
     return 1 if bad else 0
 
 
-def cmd_events(args, read_events):
+def cmd_events(args, read_events, report):
+    """Events to the server; `report` prints the results as the local verb does."""
     files = positionals(args, "file")
     if len(files) > 1:
         raise RemoteUsageError("with --server, give one events file (or none: stdin)")
     events = read_events(files[0] if files else None)
     with client(args) as c:
-        results = c.send_events(events, atomic=args.atomic)
-    failed = [r for r in results if not r["ok"]]
-    for r in failed:
-        print(f"REJECTED {r['id']}: {r['error']}")
-    print(f"{len(results) - len(failed):,} events applied, {len(failed):,} rejected", file=sys.stderr)
-    return 1 if failed else 0
+        return report(c.send_events(events, atomic=args.atomic))
 
 
 def cmd_history(args):

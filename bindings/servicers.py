@@ -221,15 +221,20 @@ class Issuance(_Servicer, issuance_pb2_grpc.IssuanceServicer):
         return await self._report(req, context, who, "decommission")
 
 
+def one_scan(scan: bytes) -> None:
+    """A scan of a unary call must be there and within the size limit."""
+    if not scan:
+        raise status.invalid("scan", "empty scan", reason="SCAN_EMPTY", fault="EMPTY")
+    if len(scan) > limits.MAX_SCAN_BYTES:
+        raise status.invalid("scan", f"{len(scan):,} bytes; at most {limits.MAX_SCAN_BYTES:,}",
+                             reason="SCAN_TOO_LONG", fault="TOO_LONG")
+
+
 class Verification(_Servicer, verification_pb2_grpc.VerificationServicer):
     @rpc(*VERIFYING)
     async def Verify(self, req, context, who):
         svc, scan = self.svc, req.scan
-        if not scan:
-            raise status.invalid("scan", "empty scan", reason="SCAN_EMPTY", fault="EMPTY")
-        if len(scan) > limits.MAX_SCAN_BYTES:
-            raise status.invalid("scan", f"{len(scan):,} bytes; at most {limits.MAX_SCAN_BYTES:,}",
-                                 reason="SCAN_TOO_LONG", fault="TOO_LONG")
+        one_scan(scan)
         ans = self.dd.verify(scan, scanner=svc.scanner(who, req.scanner), place=req.place or None,
                              when=svc.when(req.time), record=svc.record(who, req.no_record))
         if ans.fault:
@@ -265,11 +270,7 @@ class Verification(_Servicer, verification_pb2_grpc.VerificationServicer):
     @rpc(*CHECKING)
     async def Check(self, req, context, who):
         svc, scan = self.svc, req.scan
-        if not scan:
-            raise status.invalid("scan", "empty scan", reason="SCAN_EMPTY", fault="EMPTY")
-        if len(scan) > limits.MAX_SCAN_BYTES:
-            raise status.invalid("scan", f"{len(scan):,} bytes; at most {limits.MAX_SCAN_BYTES:,}",
-                                 reason="SCAN_TOO_LONG", fault="TOO_LONG")
+        one_scan(scan)
         checked = self._registry().check_many(
             [scan], scanner=svc.scanner(who, req.scanner), place=req.place or None,
             when=svc.when(req.time), record=svc.record(who, req.no_record))

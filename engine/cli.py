@@ -272,10 +272,14 @@ def cmd_verify(args):
 def cmd_events(args):
     """Lifecycle events from a JSON Lines file (or stdin), applied in order."""
     if args.server:
-        return remote.cmd_events(args, _read_events)
+        return remote.cmd_events(args, _read_events, _event_results)
     events = _read_events(args.file)
     with DataDir(_data(args)) as dd:
-        results = dd.apply(events, atomic=args.atomic)
+        return _event_results(dd.apply(events, atomic=args.atomic))
+
+
+def _event_results(results) -> int:
+    """Rejected events on stdout, the counts on stderr; exit 1 if any was rejected."""
     failed = [r for r in results if not r["ok"]]
     for r in failed:
         print(f"REJECTED {r['id']}: {r['error']}")
