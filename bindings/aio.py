@@ -18,8 +18,8 @@ from . import lifecycle_pb2 as lpb
 from . import lifecycle_pb2_grpc
 from . import verification_pb2 as vpb
 from . import verification_pb2_grpc
-from .client import (EVENT_BATCH, RENDERS, RETRYABLE, VERIFY_BATCH, Checks, CodeWriter, Verdicts,
-                     batch_request, channel_setup, check_batches, check_request, chunk_array,
+from .client import (EVENT_BATCH, IDEMPOTENT_RETRY, RENDERS, RETRYABLE, VERIFY_BATCH, Checks,
+                     CodeWriter, Verdicts, batch_request, channel_setup, check_batches, check_request, chunk_array,
                      code_report, event_batches, event_result, verify_batches)
 from .convert import answer, approval_info, batch_record, registry_answer
 from .status import ServiceError
@@ -52,6 +52,7 @@ class AsyncDownload:
                 async for chunk in call:
                     codes = chunk_array(chunk)
                     self.received += len(codes)
+                    deadline = _time.monotonic() + self.client.retry_timeout  # from the last progress
                     yield codes
                 return
             except grpc.RpcError as exc:
@@ -97,7 +98,8 @@ class AsyncClient:
     async def __aexit__(self, *exc):
         await self.close()
 
-    async def _call(self, method, request, *, retry: bool = True, done_if_exists: bool = False):
+    async def _call(self, method, request, *, retry: bool = True, done_if_exists: bool = False,
+                    retry_on=RETRYABLE):
         deadline = _time.monotonic() + self.retry_timeout
         attempt = 0
         while True:
@@ -107,7 +109,7 @@ class AsyncClient:
             except grpc.RpcError as exc:
                 if done_if_exists and attempt and exc.code() == grpc.StatusCode.ALREADY_EXISTS:
                     return None
-                if not retry or exc.code() not in RETRYABLE or _time.monotonic() > deadline:
+                if not retry or exc.code() not in retry_on or _time.monotonic() > deadline:
                     raise ServiceError.from_rpc_error(exc) from None
                 attempt += 1
                 await asyncio.sleep(0.2)
@@ -115,7 +117,8 @@ class AsyncClient:
     # -- issuance ----------------------------------------------------------------------------
     async def request_batch(self, scheme, product, count, **options):
         return batch_record(await self._call(self._issuance.RequestBatch,
-                                             batch_request(scheme, product, count, **options)))
+                                             batch_request(scheme, product, count, **options),
+                                             retry_on=IDEMPOTENT_RETRY))
 
     async def request_codes(self, scheme, product, count, *, render="bare", chunk_codes=0,
                             **batch_options) -> AsyncDownload:
@@ -193,6 +196,7 @@ class AsyncClient:
                 async for ack in call:
                     results += [event_result(r, acked >= resent_from) for r in ack.results]
                     acked += 1
+                    deadline = _time.monotonic() + self.retry_timeout  # from the last ack
             except grpc.RpcError as exc:
                 if exc.code() not in RETRYABLE or _time.monotonic() > deadline:
                     raise ServiceError.from_rpc_error(exc) from None

@@ -231,7 +231,13 @@ class Clients:
         now = time.monotonic()
         if now - self._checked >= 1.0:
             self._checked = now
-            stamp = self._mtime()
+            try:
+                stamp = self._mtime()
+            except OSError as exc:  # the file is gone: nobody is let in until it is back
+                if self._file.by_hash or self._file.by_cn:
+                    log.error("clients file unreadable, refusing every client: %s", exc)
+                self._stamp, self._file = None, ClientsFile(self.path)
+                return self._file
             if stamp != self._stamp:  # a broken edit keeps the last good file in force
                 self._stamp = stamp
                 try:

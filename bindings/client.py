@@ -46,6 +46,9 @@ VERIFY_BATCH_BYTES = 4 << 20
 CHECK_ANSWERS_BATCH = 2_048    # scans per CheckBatchRequest asking for answers (~1 KB each)
 EVENT_BATCH = 1_000            # events per EventBatch
 RETRYABLE = (grpc.StatusCode.UNAVAILABLE,)
+# a request carrying an idempotency key may also be retried after a timeout: the lost
+# attempt may have reserved the batch, and the same key returns it
+IDEMPOTENT_RETRY = RETRYABLE + (grpc.StatusCode.DEADLINE_EXCEEDED,)
 
 
 def _read(value) -> bytes | None:
@@ -308,6 +311,7 @@ class Download:
                 for chunk in self.client._stream(self.client._issuance.DownloadCodes, self._request()):
                     codes = chunk_array(chunk)
                     self.received += len(codes)
+                    deadline = _time.monotonic() + self.client.retry_timeout  # from the last progress
                     yield codes
                 return
             except grpc.RpcError as exc:
@@ -357,7 +361,8 @@ class Client:
         self.close()
 
     # -- plumbing ----------------------------------------------------------------------------
-    def _call(self, method, request, *, retry: bool = True, done_if_exists: bool = False):
+    def _call(self, method, request, *, retry: bool = True, done_if_exists: bool = False,
+              retry_on=RETRYABLE):
         """A unary call; safe ones wait for the server (wait_for_ready) and are retried
         while it is unavailable, up to retry_timeout. done_if_exists: ALREADY_EXISTS on a
         retry means the lost attempt succeeded (returns None)."""
@@ -369,7 +374,7 @@ class Client:
             except grpc.RpcError as exc:
                 if done_if_exists and attempt and exc.code() == grpc.StatusCode.ALREADY_EXISTS:
                     return None
-                if not retry or exc.code() not in RETRYABLE or _time.monotonic() > deadline:
+                if not retry or exc.code() not in retry_on or _time.monotonic() > deadline:
                     raise ServiceError.from_rpc_error(exc) from None
                 attempt += 1
                 _time.sleep(0.2)
@@ -384,7 +389,7 @@ class Client:
         (a fresh UUID if none is given), so a retry never makes a second batch."""
         req = batch_request(scheme, product, count, lot=lot, expiry=expiry, line=line,
                             attributes=attributes, idempotency_key=idempotency_key)
-        return batch_record(self._call(self._issuance.RequestBatch, req))
+        return batch_record(self._call(self._issuance.RequestBatch, req, retry_on=IDEMPOTENT_RETRY))
 
     def request_codes(self, scheme: str, product: dict, count: int, *, render: str = "bare",
                       chunk_codes: int = 0, **batch_options) -> Download:
@@ -485,6 +490,7 @@ class Client:
                 for ack in replies:
                     results += [event_result(r, acked >= resent_from) for r in ack.results]
                     acked += 1
+                    deadline = _time.monotonic() + self.retry_timeout  # from the last ack
             except grpc.RpcError as exc:
                 if exc.code() not in RETRYABLE or _time.monotonic() > deadline:
                     raise ServiceError.from_rpc_error(exc) from None

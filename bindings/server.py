@@ -179,7 +179,9 @@ def _banner(config: Config, bind: str, workers: int) -> str:
     return (f"tracecode: serving {config.datadir} on {bind} with {workers} worker processes "
             f"({'TLS' if config.tls_cert else 'plain text'}"
             f"{', client certificates' if config.client_ca else ''}"
-            f"{', clients from ' + str(config.tokens) if config.tokens else ''})")
+            f"{', clients from ' + str(config.tokens) if config.tokens else ''})"
+            + ("" if config.tokens else "\ntracecode: WARNING: no --tokens file: every local user "
+               "of this machine is an admin of this server"))
 
 
 def _worker(config: Config, bind: str, ready) -> None:

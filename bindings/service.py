@@ -12,9 +12,11 @@ from .. import __version__
 from ..checks import GS1
 from ..errors import ValidationError
 from ..index import BatchRecord
+from ..index.index import MAX_DEPTH
 from ..scan import ScanError
 from . import limits, status
 from .audit import AuditLog
+from .convert import batch_pb
 from .auth import Identity
 from .idempotency import IdempotentIssuer
 
@@ -61,6 +63,16 @@ class Service:
                 raise status.not_found("batch", batch_id, f"no batch {batch_id}")
             self._batches[batch_id] = hit
         return hit
+
+    def batch_seen_by(self, who: Identity, batch_id: int):
+        """A batch as a verification reply shows it: whole to its issuer and to
+        overseers; to others only what a label shows (product, lot, expiry), not
+        the production line, the requester or the volumes."""
+        b = self.batch(batch_id)
+        if who.admin or not who.roles.isdisjoint(OVERSEERS) or who.owns(b.scheme, b.product):
+            return batch_pb(b)
+        return batch_pb(BatchRecord(id=b.id, scheme=b.scheme, product=b.product, start=0, count=0,
+                                    lot=b.lot, expiry=b.expiry, attributes=b.attributes))
 
     @staticmethod
     def values(fn, values: dict, field: str) -> dict:
@@ -109,20 +121,34 @@ class Service:
                                 scheme=scheme, product=shown)
 
     def require_codes(self, who: Identity, codes, what: str, *, read: bool = False) -> None:
-        """Every code is of a product the client owns (or an SSCC). Regulators and admins
-        may read any code; admins may act on any."""
+        """Every code is of a product the client owns, or an SSCC whose contents (at
+        any depth) all are: an empty SSCC is anybody's until something is packed in
+        it. Regulators and admins may read any code; admins may act on any."""
         if who.admin or (read and not who.roles.isdisjoint(OVERSEERS)) or not len(codes):
             return
-        parsed = self.index.parser.parse_many(list(codes))
-        owned = np.zeros(len(codes), bool)
-        for scheme, iss, rows in parsed.groups:
-            if who.owns(scheme.name, iss.product):
-                owned[rows] = True
-        for i in np.flatnonzero(~owned).tolist():
-            code = codes[i] if isinstance(codes[i], str) else codes[i].decode("utf-8", "replace")
-            if not is_sscc(code):
-                raise status.denied(f"{who.name} may not {what} {code}: not a code of its "
-                                    "products", client=who.name, code=code)
+        texts = [c if isinstance(c, str) else c.decode("utf-8", "replace") for c in codes]
+        for i in np.flatnonzero(~self._owned(who, texts)).tolist():
+            if not (is_sscc(texts[i]) and self._container_owned(who, texts[i])):
+                raise status.denied(f"{who.name} may not {what} {texts[i]}: not a code of its "
+                                    "products", client=who.name, code=texts[i])
+
+    def _owned(self, who: Identity, texts: list) -> np.ndarray:
+        """Which codes are of the client's products (SSCCs are not)."""
+        owned = np.zeros(len(texts), bool)
+        if texts:
+            for scheme, iss, rows in self.index.parser.parse_many(texts).groups:
+                if who.owns(scheme.name, iss.product):
+                    owned[rows] = True
+        return owned
+
+    def _container_owned(self, who: Identity, sscc: str) -> bool:
+        inside, level = [], [sscc]
+        for _ in range(MAX_DEPTH):
+            level = [c for parent in level for c in self.index.contents(parent)]
+            if not level:
+                break
+            inside += [c for c in level if not is_sscc(c)]
+        return bool(self._owned(who, inside).all())
 
     # -- scans ---------------------------------------------------------------------------------
     def unreadable(self, scan: bytes) -> status.Refusal:

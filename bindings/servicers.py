@@ -182,25 +182,27 @@ class Issuance(_Servicer, issuance_pb2_grpc.IssuanceServicer):
     async def _report(self, req, context, who, action: str):
         svc = self.svc
         event_id = svc.key("event_id", req.event_id)
+        total = sum(r.count for r in req.ranges) + len(req.codes)  # before building any code
+        if not total:
+            raise status.invalid("ranges", "name the codes: ranges of the batch, or codes")
+        if total > limits.MAX_CODES_PER_EVENT:
+            raise status.invalid("ranges", f"{total:,} codes; at most "
+                                           f"{limits.MAX_CODES_PER_EVENT:,} per report")
         codes = []
         if req.ranges:
             batch = svc.batch(req.batch_id)
             svc.require_owner(who, batch.scheme, batch.product, action)
-            iss = self.dd.issuer(batch.scheme, batch.product)
             for i, r in enumerate(req.ranges):
                 if not r.count or r.offset + r.count > batch.count:
                     raise status.invalid(f"ranges[{i}]", f"{r.offset:,} + {r.count:,} is not a "
                                          f"non-empty run inside batch {batch.id} ({batch.count:,} codes)")
+            iss = self.dd.issuer(batch.scheme, batch.product)
+            for r in req.ranges:
                 run = iss.codes(batch.start + r.offset, r.count)
                 codes += run.astype(f"U{run.dtype.itemsize}").tolist()
         if req.codes:
             svc.require_codes(who, list(req.codes), action)
             codes += list(req.codes)
-        if not codes:
-            raise status.invalid("ranges", "name the codes: ranges of the batch, or codes")
-        if len(codes) > limits.MAX_CODES_PER_EVENT:
-            raise status.invalid("ranges", f"{len(codes):,} codes; at most "
-                                           f"{limits.MAX_CODES_PER_EVENT:,} per report")
         event = {"id": event_id, "action": action, "codes": codes}
         for name in ("place", "reason"):
             if getattr(req, name):
@@ -254,7 +256,7 @@ class Verification(_Servicer, verification_pb2_grpc.VerificationServicer):
             reply = vpb.VerifyBatchReply(sequence=req.sequence, count=len(rec),
                                          **verdict_columns(rec))
             ids = np.unique(rec["batch"])
-            reply.batches.extend(batch_pb(svc.batch(b)) for b in ids[ids != 0].tolist())
+            reply.batches.extend(svc.batch_seen_by(who, b) for b in ids[ids != 0].tolist())
             if req.answers:
                 reply.answers.extend(answer_pb(a, f) for a, f in zip(found, rec["fault"].tolist()))
             yield reply
@@ -293,7 +295,7 @@ class Verification(_Servicer, verification_pb2_grpc.VerificationServicer):
             reply.index.MergeFrom(vpb.VerifyBatchReply(sequence=req.sequence, count=len(rec),
                                                        **verdict_columns(rec)))
             ids = np.unique(rec["batch"])
-            reply.index.batches.extend(batch_pb(svc.batch(b)) for b in ids[ids != 0].tolist())
+            reply.index.batches.extend(svc.batch_seen_by(who, b) for b in ids[ids != 0].tolist())
             if req.answers:
                 reply.answers.extend(check_answer_pb(a, f)
                                      for a, f in zip(checked, rec["fault"].tolist()))
@@ -315,7 +317,7 @@ class Verification(_Servicer, verification_pb2_grpc.VerificationServicer):
             except ValueError:
                 raise status.invalid("date", f"{req.date!r} is not a date (YYYY-MM-DD)") from None
         try:
-            info = self.dd.registry.lookup(number, on)
+            info = self._registry().lookup(number, on)
         except UnknownApproval as exc:
             raise status.not_found("approval", number, str(exc)) from None
         return info_pb(info)
@@ -443,13 +445,12 @@ class Lifecycle(_Servicer, lifecycle_pb2_grpc.LifecycleServicer):
         code = req.code.strip()
         if not code:
             raise status.invalid("code", "required")
+        if not is_sscc(code) and self.dd.verify(code, record=False).fault:  # before any rights:
+            raise self.svc.unreadable(code.encode())  # a typo is not a refusal to audit
         self.svc.require_codes(who, [code], "read the history of", read=True)
         try:
             items = self.dd.history(code)
         except ValueError as exc:  # EventError: the index knows no such code
-            readable = is_sscc(code) or self.dd.index.parser.parse_many([code]).records["fault"][0] == 0
-            if not readable:
-                raise self.svc.unreadable(code.encode()) from None
             raise status.not_found("code", code, str(exc)) from None
         limit = min(req.limit or limits.MAX_HISTORY_ITEMS, limits.MAX_HISTORY_ITEMS)
         return lpb.HistoryReply(items=[history_pb(i) for i in items[-limit:]],

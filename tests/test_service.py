@@ -321,3 +321,46 @@ def test_schemes_and_stats(world):
     assert by_scheme["cn-drug-20"].products >= 2 and stats.events > 0 and stats.scans > 0
     assert stats.index_bytes > 0 and stats.map_bytes >= stats.index_bytes
     assert stats.server_version == tracecode.__version__
+
+
+def test_an_issuer_cannot_reach_others_goods_through_an_sscc(world):
+    line, other, scanner = world["line"], world["other"], world["scanner"]
+    theirs = [c.decode() for c in other.request_codes("cn-drug-20", OTHER_DRUG, 30).all()]
+    sscc = "(00)106141411234567880"
+    assert all(r["ok"] for r in other.send_events([
+        {"id": "o-c", "action": "commission", "codes": theirs},
+        {"id": "o-p", "action": "pack", "codes": theirs[:20], "parent": sscc}]))
+    for action in ("recall", "destroy", "ship"):
+        refused(Code.PERMISSION_DENIED, line.send_events, [{"id": f"x-{action}", "action": action,
+                                                            "codes": [sscc]}])
+    refused(Code.PERMISSION_DENIED, line.report_spoiled, "x-spoil", codes=[sscc])
+    refused(Code.PERMISSION_DENIED, line.history, sscc)
+    mine = [c.decode() for c in line.request_codes("cn-drug-20", DRUG, 5).all()]
+    assert all(r["ok"] for r in line.send_events([{"id": "m-c", "action": "commission", "codes": mine}]))
+    refused(Code.PERMISSION_DENIED, line.send_events, [{"id": "x-into", "action": "pack",
+                                                        "codes": mine, "parent": sscc}])
+    assert scanner.verify(theirs[0]).verdict == Verdict.GENUINE  # nothing happened to them
+    # an empty SSCC is anybody's; once it holds line-3's codes it is line-3's
+    own = "(00)106141411234567873"
+    assert all(r["ok"] for r in line.send_events([{"id": "m-p", "action": "pack", "codes": mine,
+                                                   "parent": own}]))
+    assert line.history(own)
+    refused(Code.PERMISSION_DENIED, other.send_events, [{"id": "o-x", "action": "ship", "codes": [own]}])
+
+
+def test_huge_reports_are_refused_before_any_code_is_built(world):
+    line = world["line"]
+    batch = line.request_batch("cn-drug-20", DRUG, 10)
+    started = time.monotonic()
+    err = refused(Code.INVALID_ARGUMENT, line.report_commissioned, "huge", batch_id=batch.id,
+                  ranges=[(0, 10)] * 200_000)
+    assert "at most" in err.message and time.monotonic() - started < 5
+
+
+def test_scanners_see_only_what_a_label_shows_of_a_batch(world):
+    line, scanner = world["line"], world["scanner"]
+    dl = line.request_codes("cn-drug-20", DRUG, 10, lot="LB", line="secret-line-7")
+    codes = [c.decode() for c in dl.all()]
+    seen = scanner.verify_many(codes).batches[dl.batch.id]
+    assert (seen.lot, seen.line, seen.requester, seen.count, seen.start) == ("LB", None, None, 0, 0)
+    assert line.verify_many(codes).batches[dl.batch.id].line == "secret-line-7"

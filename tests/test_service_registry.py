@@ -244,7 +244,7 @@ def test_a_server_without_a_registry(tmp_path):
         err = refused(Code.FAILED_PRECONDITION, c.check, "20230301000020123456789")
         assert err.reason == "NO_REGISTRY"
         assert not c.whoami().registry
-        refused(Code.NOT_FOUND, c.lookup_approval, VALID)
+        assert refused(Code.FAILED_PRECONDITION, c.lookup_approval, VALID).reason == "NO_REGISTRY"
         # `verify --server` then prints the index's verdicts, as `verify DIR` does
         r = tc("verify", "--server", server.address, "--no-record", "81773220000000000001")
         assert r.stdout == b"UNKNOWN cn-drug-20 81773220000000000001 scans=0 (never issued)\n"

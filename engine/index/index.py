@@ -679,8 +679,12 @@ class Index:
                 raise EventError(f"no batch {ev['batch']}", event_id=ev.get("id"),
                                  reason=lifecycle.UNKNOWN_CODE)
             return [b"B" + u64(batch.id)]
-        scheme = self.schemes[ev["scheme"]]
-        product = scheme.product_values(ev.get("product") or {})
+        if not ev.get("scheme") or not ev.get("product"):
+            raise EventError("a recall by lot names the lot's scheme and product", event_id=ev.get("id"))
+        scheme = self.schemes.get(ev["scheme"])
+        if scheme is None:
+            raise EventError(f"unknown scheme {ev['scheme']!r}", event_id=ev.get("id"))
+        product = scheme.product_values(ev["product"])
         return [b"L" + product_prefix(scheme.name, scheme.product_key(product)) + str(ev["lot"]).encode()]
 
     # -- history ---------------------------------------------------------------------------
