@@ -165,4 +165,5 @@ class Service:
 
     def denied_audit(self, who: Identity | None, method: str, peer: str, refusal) -> None:
         event = "unauthenticated" if refusal.code is status.Code.UNAUTHENTICATED else "denied"
-        self.audit.write(event, who.name if who else None, method, peer, reason=refusal.message)
+        self.audit.write(event, who.name if who else None, method, peer, reason=refusal.message,
+                         sync=who is not None)

@@ -135,6 +135,8 @@ class Issuance(_Servicer, issuance_pb2_grpc.IssuanceServicer):
     async def RequestBatch(self, req, context, who):
         svc = self.svc
         key = svc.key("idempotency_key", req.idempotency_key)
+        if " " in key:  # the batch's requester is "<client> request <key>": keep it unambiguous
+            raise status.invalid("idempotency_key", "must not contain spaces")
         scheme = svc.scheme(req.product.scheme)
         product = svc.values(scheme.product_values, dict(req.product.fields), "product.fields")
         svc.require_owner(who, scheme.name, product, "issue codes for")
