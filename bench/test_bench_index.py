@@ -7,6 +7,7 @@ code (one record per batch) and recovers the batch from the serial with FF1.
 The data sets and the index-size and latency helpers are those of
 `tracecode capacity` (tracecode.capacity.measure).
 """
+import random
 import secrets
 import sqlite3
 
@@ -143,14 +144,16 @@ def test_engine_verify_imported(benchmark, data):
 
 @pytest.mark.benchmark(group="verify")
 def test_engine_verify_unknown(benchmark, data):
-    """A flood of guessed codes: right length and check digit, never issued."""
+    """A flood of guessed codes: right length and check digit. A guess finds an issued
+    code with probability issued / 10^12 (10^-6 here), so a handful may."""
     d, _ = data
     from tracecode import checks
-    body = [f"8177322{secrets.randbelow(10**12):012d}" for _ in range(N_SCANS)]
+    rng = random.Random(7)
+    body = [f"8177322{rng.randrange(10**12):012d}" for _ in range(N_SCANS)]
     guesses = [b + checks.DAMM.calc(b) for b in body]
     answers = run(benchmark, lambda: d.verify_many(guesses, record=False), len(guesses),
                   note="guessed codes with a valid check digit")
-    assert set(answers.verdicts.tolist()) == {Verdict.UNKNOWN}
+    assert (answers.verdicts != Verdict.UNKNOWN).sum() <= 1 + N_SCANS * N_ISSUED // 10**11
 
 
 @pytest.mark.parametrize("issued", [10**6, 10**9])
