@@ -142,4 +142,6 @@ class Keys:
         return self.buf[a:b].tobytes() if b > a else None
 
     def tolist(self) -> list:
-        return [self[i] for i in range(len(self))]
+        """The keys as bytes (None for rows with none)."""
+        data, off = self.buf.tobytes(), self.off.tolist()
+        return [data[a:b] or None for a, b in zip(off, off[1:])]

@@ -542,34 +542,33 @@ class Index:
 
     def _keys_of(self, txn, codes, event_id):
         """Code keys of event codes (our codes, imported ones or SSCCs) and their batch
-        ids (0: not ours), or EventError."""
+        ids (0: not ours, a uint64 array), or EventError."""
         out = [None] * len(codes)
-        bids = [0] * len(codes)
         todo = []
-        for i, c in enumerate(codes):
-            k = codekeys.sscc(c)
+        for i, c in enumerate(codes):  # an SSCC is 18 digits, or (00) and 18 digits
+            k = codekeys.sscc(c) if len(c) in (18, 22) else None
             if k is not None:
                 out[i] = k
             else:
                 todo.append(i)
+        bids = np.zeros(len(codes), np.uint64)
         if todo:
-            texts = [codes[i] for i in todo]
-            parsed, keys, batch_ids, records, imported = self._resolve(txn, texts)
-            for j, i in enumerate(todo):
-                k = keys[j]
-                if k is None:
-                    raise EventError(f"unknown code {_text(codes[i])!r}: never issued or imported",
-                                     event_id=event_id, code=_text(codes[i]),
-                                     reason=lifecycle.UNKNOWN_CODE)
+            texts = codes if len(todo) == len(codes) else [codes[i] for i in todo]
+            _, keys, batch_ids, _, _ = self._resolve(txn, texts)
+            missing = np.flatnonzero(~keys.known)
+            if len(missing):
+                bad = _text(texts[missing[0]])
+                raise EventError(f"unknown code {bad!r}: never issued or imported",
+                                 event_id=event_id, code=bad, reason=lifecycle.UNKNOWN_CODE)
+            for i, k in zip(todo, keys.tolist()):
                 out[i] = k
-                bids[i] = int(batch_ids[j])
+            bids[todo] = batch_ids
         return out, bids
 
-    def _statuses(self, txn, keys, batch_ids):
+    def _statuses(self, txn, keys, batch_ids) -> np.ndarray:
         """Effective status of each code, in bulk (the verdict kernel's reading)."""
-        bids = np.array(batch_ids, np.uint64)
-        records = {b: self._batch(txn, b) for b in set(batch_ids) if b}
-        return self._read(txn, Keys.of(keys), bids, records)["status"].tolist()
+        records = {b: self._batch(txn, b) for b in np.unique(batch_ids).tolist() if b}
+        return self._read(txn, Keys.packed(keys), batch_ids, records)["status"]
 
     def _apply_one(self, txn, ev):
         eid = ev.get("id")
@@ -583,32 +582,38 @@ class Index:
         if action is None:
             raise EventError(f"unknown action {ev.get('action')!r}; actions: {', '.join(ACTIONS)}",
                              event_id=eid)
-        codes = [_text(c) for c in (ev.get("codes") if ev.get("codes") is not None else ())]
+        codes = [c if type(c) is str else _text(c)
+                 for c in (ev.get("codes") if ev.get("codes") is not None else ())]
         targets = []
         if action.name == "recall" and (ev.get("batch") or ev.get("lot")):
             targets = self._recall_targets(txn, ev)
         elif not codes:
             raise EventError(f"event {eid!r} names no codes", event_id=eid)
-        keys, bids = self._keys_of(txn, codes, eid)
-        if len(set(keys)) != len(keys):
-            dup = next(c for c, k in zip(codes, keys) if keys.count(k) > 1)
-            raise EventError(f"{dup} is listed twice in event {eid!r}", event_id=eid, code=dup)
         parent = None
         if action.epcis_type == "AggregationEvent":
             if not ev.get("parent"):
                 raise EventError(f"{action.name} needs a parent (an SSCC or a case's code)", event_id=eid)
-            parent = self._keys_of(txn, [ev["parent"]], eid)[0][0]
-        statuses = self._statuses(txn, keys, bids) if keys else []
-        for k, text, status in zip(keys, codes, statuses):
-            if action.name == "pack" and codekeys.kind(k) == codekeys.SSCC and status == Status.ISSUED:
-                status = Status.COMMISSIONED
-            check_transition(action, Status(status), text, eid)
+            keys, bids = self._keys_of(txn, codes + [_text(ev["parent"])], eid)  # one parse
+            parent, keys, bids = keys.pop(), keys, bids[:-1]
+        else:
+            keys, bids = self._keys_of(txn, codes, eid)
+        if len(set(keys)) != len(keys):
+            dup = next(c for c, k in zip(codes, keys) if keys.count(k) > 1)
+            raise EventError(f"{dup} is listed twice in event {eid!r}", event_id=eid, code=dup)
+        statuses = self._statuses(txn, keys, bids) if keys else np.zeros(0, np.uint8)
+        if action.name == "pack":  # a logistic unit comes alive when something is packed in it
+            sscc = np.array([codekeys.kind(k) == codekeys.SSCC for k in keys], bool)
+            statuses[sscc & (statuses == Status.ISSUED)] = Status.COMMISSIONED
+        wrong = np.flatnonzero(~np.isin(statuses, list(action.allowed_from)))
+        if len(wrong):
+            check_transition(action, Status(int(statuses[wrong[0]])), codes[wrong[0]], eid)
         seq = self._next_seq(txn)
         order = sorted(keys)
         if action.to is not None:  # a state change: written in bulk, sorted
             value = _STATE.pack(action.to, seq)
             txn.cursor(db=self.db_codes).putmulti([(k + STATE, value) for k in order])
-        txn.cursor(db=self.db_code_events).putmulti([(k, u64(seq)) for k in order], dupdata=True)
+        at = u64(seq)
+        txn.cursor(db=self.db_code_events).putmulti([(k, at) for k in order], dupdata=True)
         above = self._containers(txn, parent) if action.name == "pack" else []
         for k, text in zip(keys, codes) if parent is not None else ():
             if action.name == "pack":
