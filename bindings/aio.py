@@ -19,8 +19,8 @@ from . import lifecycle_pb2_grpc
 from . import verification_pb2 as vpb
 from . import verification_pb2_grpc
 from .client import (EVENT_BATCH, IDEMPOTENT_RETRY, RENDERS, RETRYABLE, VERIFY_BATCH, Checks,
-                     CodeWriter, Verdicts, batch_request, channel_setup, check_batches, check_request, chunk_array,
-                     code_report, event_batches, event_result, verify_batches)
+                     CodeWriter, Verdicts, batch_request, channel_setup, check_batches, chunk_array,
+                     code_report, event_batches, event_result, scan_request, verify_batches)
 from .convert import answer, approval_info, batch_record, registry_answer
 from .status import ServiceError
 
@@ -145,9 +145,7 @@ class AsyncClient:
 
     # -- verification --------------------------------------------------------------------------
     async def verify(self, scan, *, scanner=None, place=None, time=None, record=True):
-        raw = scan.encode("utf-8", "surrogatepass") if isinstance(scan, str) else bytes(scan)
-        req = vpb.VerifyRequest(scan=raw, scanner=scanner or "", place=place or "",
-                                time=time or 0.0, no_record=not record)
+        req = scan_request(vpb.VerifyRequest, scan, scanner, place, time, record)
         return answer(await self._call(self._verification.Verify, req, retry=False))
 
     async def verify_many(self, scans, offsets=None, *, scanner=None, place=None, time=None,
@@ -164,7 +162,7 @@ class AsyncClient:
 
     # -- the counterfeit check (product registries) ---------------------------------------------
     async def check(self, scan, *, scanner=None, place=None, time=None, record=True):
-        req = check_request(scan, scanner, place, time, record)
+        req = scan_request(vpb.CheckRequest, scan, scanner, place, time, record)
         return registry_answer(await self._call(self._verification.Check, req, retry=False))
 
     async def check_many(self, scans, offsets=None, *, scanner=None, place=None, time=None,

@@ -162,10 +162,11 @@ class Verdicts:
         return self._need_answers()[i]
 
 
-def check_request(scan, scanner=None, place=None, time=None, record=True) -> vpb.CheckRequest:
+def scan_request(message, scan, scanner=None, place=None, time=None, record=True):
+    """A VerifyRequest or a CheckRequest (the same fields) for one scan."""
     raw = scan.encode("utf-8", "surrogatepass") if isinstance(scan, str) else bytes(scan)
-    return vpb.CheckRequest(scan=raw, scanner=scanner or "", place=place or "", time=time or 0.0,
-                            no_record=not record)
+    return message(scan=raw, scanner=scanner or "", place=place or "", time=time or 0.0,
+                   no_record=not record)
 
 
 def check_batches(scans, offsets, *, answers=False, batch_size=None, **kw):
@@ -421,9 +422,7 @@ class Client:
     def verify(self, scan, *, scanner=None, place=None, time=None, record: bool = True):
         """The verdict on one scan (an Answer). An unreadable scan raises ServiceError
         (INVALID_ARGUMENT) whose violations say what is wrong where."""
-        raw = scan.encode("utf-8", "surrogatepass") if isinstance(scan, str) else bytes(scan)
-        req = vpb.VerifyRequest(scan=raw, scanner=scanner or "", place=place or "",
-                                time=time or 0.0, no_record=not record)
+        req = scan_request(vpb.VerifyRequest, scan, scanner, place, time, record)
         return answer(self._call(self._verification.Verify, req, retry=False))
 
     def verify_many(self, scans, offsets=None, *, scanner=None, place=None, time=None,
@@ -447,7 +446,7 @@ class Client:
         (verdict GENUINE, NOT_GENUINE or NOT_COVERED; checks as (name, ok, detail); the
         approval compared against; the index's Answer). An unreadable scan is an answer
         (code_exists fails), not an error. Recorded like verify."""
-        req = check_request(scan, scanner, place, time, record)
+        req = scan_request(vpb.CheckRequest, scan, scanner, place, time, record)
         return registry_answer(self._call(self._verification.Check, req, retry=False))
 
     def check_many(self, scans, offsets=None, *, scanner=None, place=None, time=None,

@@ -9,9 +9,9 @@ import time
 import numpy as np
 
 from .. import __version__
-from ..checks import GS1
 from ..errors import ValidationError
 from ..index import BatchRecord
+from ..index import codekeys
 from ..index.index import MAX_DEPTH
 from ..scan import ScanError
 from . import limits, status
@@ -25,9 +25,7 @@ FUTURE_SLACK_S = 300    # a scan or event time may run this far ahead of the ser
 
 
 def is_sscc(code: str) -> bool:
-    c = code.strip()
-    c = c[4:] if c.startswith("(00)") else c
-    return len(c) == 18 and c.isdigit() and GS1.is_valid(c)
+    return codekeys.sscc(code) is not None
 
 
 class Service:

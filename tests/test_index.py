@@ -368,7 +368,7 @@ def test_a_failed_scan_log_commit_keeps_the_scans_for_the_next(d, monkeypatch):
         return real(env, fn)
     monkeypatch.setattr(scanlog, "run_write", flaky)
     d.verify_many(codes, record=False)
-    d.index.log.add(tracecode.index.codekeys.Keys.of([None]), np.zeros(1, np.uint8), None, None, 1.0)
+    d.index.log.add(tracecode.index.codekeys.Keys.packed([None]), np.zeros(1, np.uint8), None, None, 1.0)
     with pytest.raises(tracecode.index.IndexFull):
         d.index.log.flush()
     d.verify(codes[0])

@@ -30,8 +30,9 @@ def ext(text) -> bytes:
 def sscc(text) -> bytes | None:
     """The key of an SSCC-18 written as 18 digits or as (00) + 18 digits, else None
     (cheap for the common case: a trace code, which is neither)."""
-    t = text.decode("ascii", "replace") if isinstance(text, bytes) else str(text)
-    t = t.strip()
+    t = (text.decode("ascii", "replace") if isinstance(text, bytes) else str(text)).strip()
+    if len(t) not in (18, 22):  # most codes stop here
+        return None
     if t.startswith("(00)"):
         t = t[4:]
     if len(t) == 18 and t.isdigit() and GS1.is_valid(t):
@@ -101,26 +102,14 @@ class Keys:
         return matrix, 4 + lens
 
     @classmethod
-    def one(cls, key: bytes | None) -> "Keys":
-        """One row (the single-scan path: no per-row numpy work)."""
-        out = cls.__new__(cls)
-        out.buf = np.frombuffer(key or b"", np.uint8)
-        out.off = np.array([0, len(key or b"")], np.int64)
-        return out
-
-    @classmethod
     def packed(cls, keys: list) -> "Keys":
-        """From a list of bytes keys (b"": no code), joined in one go."""
+        """From a list of bytes keys (b"" or None: no code), joined in one go."""
+        keys = [k or b"" for k in keys]
         out = cls.__new__(cls)
         out.buf = np.frombuffer(b"".join(keys), np.uint8)
         out.off = np.zeros(len(keys) + 1, np.int64)
         np.cumsum(np.fromiter(map(len, keys), np.int64, len(keys)), out=out.off[1:])
         return out
-
-    @classmethod
-    def of(cls, keys) -> "Keys":
-        """From a list of bytes keys (None: no code)."""
-        return cls(len(keys), other={i: k for i, k in enumerate(keys) if k})
 
     @classmethod
     def concat(cls, parts) -> "Keys":

@@ -545,8 +545,8 @@ class Index:
         ids (0: not ours, a uint64 array), or EventError."""
         out = [None] * len(codes)
         todo = []
-        for i, c in enumerate(codes):  # an SSCC is 18 digits, or (00) and 18 digits
-            k = codekeys.sscc(c) if len(c) in (18, 22) else None
+        for i, c in enumerate(codes):
+            k = codekeys.sscc(c)
             if k is not None:
                 out[i] = k
             else:
