@@ -209,8 +209,8 @@ def credentials(config: Config):
 async def _serve_worker(config: Config, bind: str, ready) -> None:
     import grpc
     from grpc_health.v1 import health, health_pb2, health_pb2_grpc
-    from grpc_reflection.v1alpha import reflection
 
+    from . import reflection
     from .service import Service
 
     dd = DataDir(config.datadir)
@@ -228,9 +228,7 @@ async def _serve_worker(config: Config, bind: str, ready) -> None:
         ours.append(service.full_name)
     health_servicer = health.aio.HealthServicer()
     health_pb2_grpc.add_HealthServicer_to_server(health_servicer, server)
-    reflection.enable_server_reflection(
-        [*ours, health_pb2.DESCRIPTOR.services_by_name["Health"].full_name, reflection.SERVICE_NAME],
-        server)
+    reflection.enable([*ours, health_pb2.DESCRIPTOR.services_by_name["Health"].full_name], server)
     creds = credentials(config)
     if creds is None:
         server.add_insecure_port(bind)

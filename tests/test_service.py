@@ -7,7 +7,8 @@ import grpc
 import numpy as np
 import pytest
 from grpc_health.v1 import health_pb2, health_pb2_grpc
-from grpc_reflection.v1alpha import reflection_pb2, reflection_pb2_grpc
+from google.protobuf import descriptor_pb2, descriptor_pool
+from grpc_reflection.v1alpha import reflection_pb2
 
 import tracecode
 from tracecode.index import Verdict
@@ -300,15 +301,39 @@ def test_health_and_reflection(world):
                      "tracecode.v1.Lifecycle", "tracecode.v1.Admin"):
             assert health.Check(health_pb2.HealthCheckRequest(service=name)).status == \
                 health_pb2.HealthCheckResponse.SERVING
-        refl = reflection_pb2_grpc.ServerReflectionStub(ch)
-        reply = next(refl.ServerReflectionInfo(iter([reflection_pb2.ServerReflectionRequest(
-            list_services="")])))
-        names = {s.name for s in reply.list_services_response.service}
-        assert {"tracecode.v1.Issuance", "tracecode.v1.Verification", "tracecode.v1.Lifecycle",
-                "tracecode.v1.Admin", "grpc.health.v1.Health"} <= names
-        reply = next(refl.ServerReflectionInfo(iter([reflection_pb2.ServerReflectionRequest(
-            file_containing_symbol="tracecode.v1.Issuance")])))
-        assert reply.file_descriptor_response.file_descriptor_proto
+        for service in ("grpc.reflection.v1.ServerReflection",
+                        "grpc.reflection.v1alpha.ServerReflection"):
+            # v1 is what current grpcurl tries first; both names speak the same messages
+            call = ch.stream_stream(f"/{service}/ServerReflectionInfo",
+                                    request_serializer=reflection_pb2.ServerReflectionRequest.SerializeToString,
+                                    response_deserializer=reflection_pb2.ServerReflectionResponse.FromString)
+            reply = next(call(iter([reflection_pb2.ServerReflectionRequest(list_services="")])))
+            names = {s.name for s in reply.list_services_response.service}
+            assert {"tracecode.v1.Issuance", "tracecode.v1.Verification", "tracecode.v1.Lifecycle",
+                    "tracecode.v1.Admin", "grpc.health.v1.Health",
+                    "grpc.reflection.v1.ServerReflection",
+                    "grpc.reflection.v1alpha.ServerReflection"} <= names, service
+            for symbol in ("tracecode.v1.Issuance", service):
+                reply = next(call(iter([reflection_pb2.ServerReflectionRequest(
+                    file_containing_symbol=symbol)])))
+                files = reply.file_descriptor_response.file_descriptor_proto
+                assert files, (service, symbol, reply.error_response)
+                pool = descriptor_pool.DescriptorPool()  # what a tool rebuilds: it must resolve
+                todo = [descriptor_pb2.FileDescriptorProto.FromString(raw) for raw in files]
+                while todo:  # dependencies first
+                    ready = [f for f in todo if all(_in_pool(pool, d) for d in f.dependency)]
+                    assert ready, [f.name for f in todo]
+                    for f in ready:
+                        pool.Add(f)
+                        todo.remove(f)
+                assert pool.FindServiceByName(symbol).full_name == symbol
+
+
+def _in_pool(pool, name) -> bool:
+    try:
+        return bool(pool.FindFileByName(name))
+    except KeyError:
+        return False
 
 
 def test_schemes_and_stats(world):
