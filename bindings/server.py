@@ -7,7 +7,9 @@ data directory, serves the four services plus health and reflection on the port
 with SO_REUSEPORT (the kernel spreads connections over the workers), and on SIGTERM
 or SIGINT reports NOT_SERVING, drains in-flight calls for `grace` seconds,
 commits the scan log, closes the index and exits 0. A worker that dies is
-replaced; one that cannot start stops the server.
+replaced; one that cannot start stops the server. Workers die with their parent: a
+parent killed with SIGKILL sends them SIGTERM (Linux PR_SET_PDEATHSIG), so none is
+left serving unsupervised on the port.
 """
 from __future__ import annotations
 
@@ -124,8 +126,10 @@ def serve(config: Config) -> int:
     ready_r, ready_w = ctx.Pipe(duplex=False)
     stopping = []
 
+    parent = os.getpid()
+
     def start():
-        p = ctx.Process(target=_worker, args=(config, bind, ready_w), daemon=False)
+        p = ctx.Process(target=_worker, args=(config, bind, ready_w, parent), daemon=False)
         p.start()
         return p, time.monotonic()
 
@@ -184,17 +188,41 @@ def _banner(config: Config, bind: str, workers: int) -> str:
                "of this machine is an admin of this server"))
 
 
-def _worker(config: Config, bind: str, ready) -> None:
-    logging.basicConfig(level=logging.INFO, format=f"tracecode serve [{os.getpid()}]: %(message)s",
-                        force=True)
+PR_SET_PDEATHSIG = 1
+
+
+def die_with_parent(parent: int) -> None:
+    """SIGTERM to this process when its parent dies (a drain, as on a normal stop), and
+    exit now if the parent died before the request took effect (the fork race)."""
+    if sys.platform.startswith("linux"):
+        import ctypes
+        libc = ctypes.CDLL(None, use_errno=True)
+        if libc.prctl(PR_SET_PDEATHSIG, signal.SIGTERM, 0, 0, 0) != 0:
+            log.error("prctl(PR_SET_PDEATHSIG): %s", os.strerror(ctypes.get_errno()))
+            os._exit(1)
+    if os.getppid() != parent:
+        os._exit(1)
+
+
+def _worker(config: Config, bind: str, ready, parent: int) -> None:
     signal.signal(signal.SIGINT, signal.SIG_DFL)
     signal.signal(signal.SIGTERM, signal.SIG_DFL)
+    die_with_parent(parent)
+    logging.basicConfig(level=logging.INFO, format=f"tracecode serve [{os.getpid()}]: %(message)s",
+                        force=True)
     try:
-        asyncio.run(_serve_worker(config, bind, ready))
+        asyncio.run(_serve_worker(config, bind, ready, parent))
     except Exception as exc:  # noqa: BLE001 - one line, then a non-zero exit
         log.error("%s", exc)
         os._exit(1)
     os._exit(0)  # skip the parent's atexit handlers inherited by fork
+
+
+async def _watch_parent(parent: int, stop: asyncio.Event) -> None:
+    while os.getppid() == parent:
+        await asyncio.sleep(0.5)
+    log.error("the supervising process %d is gone; stopping", parent)
+    stop.set()
 
 
 def credentials(config: Config):
@@ -206,7 +234,7 @@ def credentials(config: Config):
     return grpc.ssl_server_credentials([pair], root_certificates=ca, require_client_auth=ca is not None)
 
 
-async def _serve_worker(config: Config, bind: str, ready) -> None:
+async def _serve_worker(config: Config, bind: str, ready, parent: int) -> None:
     import grpc
     from grpc_health.v1 import health, health_pb2, health_pb2_grpc
 
@@ -242,7 +270,9 @@ async def _serve_worker(config: Config, bind: str, ready) -> None:
     for sig in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(sig, stop.set)
     ready.send(os.getpid())
+    orphaned = asyncio.ensure_future(_watch_parent(parent, stop))  # where PDEATHSIG is missing
     await stop.wait()
+    orphaned.cancel()
     await health_servicer.enter_graceful_shutdown()
     await server.stop(config.grace)
     dd.close()  # commits the scan log

@@ -1,6 +1,8 @@
 """`tracecode serve` in a child process, for tests (ours, and those of sub-platforms
 built against the service): a free port, ready once the health service says SERVING,
-stopped with SIGTERM or killed with SIGKILL, restartable on the same port.
+stopped with SIGTERM or killed with SIGKILL, restartable on the same port. Stopping
+and killing return once every process of the server (the parent and all its workers,
+which share its process group) is gone, so the port is free for the next start.
 
     with ServerProcess(datadir, "--tokens", tokens) as server:
         client = Client(server.address, token=...)
@@ -74,20 +76,49 @@ class ServerProcess:
                         raise
                 time.sleep(0.05)
 
+    def processes(self) -> list:
+        """The live processes of this server's process group (parent and workers), pids."""
+        return [] if self.proc is None else live_group(self.proc.pid)
+
+    def worker_pids(self) -> list:
+        return [pid for pid in self.processes() if pid != self.proc.pid]
+
+    def wait_gone(self, timeout: float = 30.0) -> None:
+        """Until no process of the server is left (workers too, not only the parent)."""
+        deadline = time.monotonic() + timeout
+        while self.processes():
+            if time.monotonic() > deadline:
+                raise RuntimeError(f"tracecode serve processes {self.processes()} still running "
+                                   f"{timeout:.0f} s after the server stopped:\n{self.output()}")
+            time.sleep(0.02)
+
     def stop(self, timeout: float = 30.0) -> int:
-        """SIGTERM, as an init system would; returns the exit status."""
-        if self.proc is None or self.proc.poll() is not None:
-            return self.proc.returncode if self.proc else 0
-        self.proc.send_signal(signal.SIGTERM)
-        return self.proc.wait(timeout)
+        """SIGTERM, as an init system would; returns the exit status once every worker
+        is gone too."""
+        if self.proc is None:
+            return 0
+        if self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGTERM)
+        status = self.proc.wait(timeout)
+        self.wait_gone(timeout)
+        return status
 
     def kill(self) -> None:
         """SIGKILL to the server and its workers at once: a crash."""
+        if self.proc is None:
+            return
+        try:
+            os.killpg(self.proc.pid, signal.SIGKILL)
+        except ProcessLookupError:
+            pass
+        self.proc.wait()
+        self.wait_gone()
+
+    def kill_parent(self) -> None:
+        """SIGKILL to the supervising parent only: its workers must follow it by
+        themselves (see server.py); wait_gone() waits for them."""
         if self.proc is not None and self.proc.poll() is None:
-            try:
-                os.killpg(self.proc.pid, signal.SIGKILL)
-            except ProcessLookupError:
-                pass
+            self.proc.kill()
             self.proc.wait()
 
     def __enter__(self):
@@ -97,3 +128,20 @@ class ServerProcess:
         if self.stop() != 0 and exc[0] is None:
             raise RuntimeError(f"tracecode serve exited with {self.proc.returncode}:\n{self.output()}")
         self.log.close()
+
+
+def live_group(pgid: int) -> list:
+    """Pids of the processes in process group `pgid` that are not zombies (Linux /proc)."""
+    out = []
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit():
+            continue
+        try:
+            with open(f"/proc/{entry}/stat", "rb") as f:
+                stat = f.read()
+        except OSError:  # gone meanwhile
+            continue
+        fields = stat[stat.rindex(b")") + 2:].split()  # after "pid (comm) "
+        if int(fields[2]) == pgid and fields[0] != b"Z":
+            out.append(int(entry))
+    return out
