@@ -95,7 +95,7 @@ def test_bad_parameters_are_refused_clearly():
         FF1(KEY, b"", 10, 60)
     with pytest.raises(DomainError, match="distinct"):
         FF1(KEY, b"", 10, 10, alphabet="0123456788")
-    with pytest.raises(DomainError, match="exceed the domain"):
+    with pytest.raises(DomainError, match="outside this FF1's counters"):
         FF1(KEY, b"", 10, 6).encrypt_counters(999_990, 11)
 
 
@@ -117,3 +117,87 @@ def test_decrypt_flags_malformed_serials():
     counters, ok = f.decrypt_counters(arr)
     assert ok.tolist() == [True, False, True]
     assert counters[[0, 2]].tolist() == [7, 8]
+
+
+def test_counters_never_wrap_past_64_bits():
+    """10**20 > 2**64: counters near 2**64 used to wrap to 0 and repeat serials."""
+    f = FF1(KEY, b"", 10, 20)
+    last = f.encrypt_counters(2**64 - 1, 1)    # the last counter a u64 holds is fine
+    assert last[0] not in f.encrypt_counters(0, 4).tolist()
+    for start, count in ((2**64 - 1, 2), (2**64, 1), (2**70, 1), (-1, 1), (-5, 3)):
+        with pytest.raises(DomainError, match="64 bits"):
+            f.encrypt_counters(start, count)
+
+
+def test_counters_at_the_end_of_a_small_domain_are_refused():
+    """Past radix**length a counter folds onto a smaller one: a duplicate serial."""
+    f = FF1(KEY, b"", 10, 6)
+    assert len(set(f.encrypt_counters(0, 10**6).tolist())) == 10**6
+    with pytest.raises(DomainError):
+        f.encrypt_counters(10**6 - 1, 2)
+    with pytest.raises(DomainError):
+        f.encrypt_counters(10**6, 1)
+
+
+def test_bulk_issuance_kernel_refuses_wrapping_ranges():
+    """The C path (issuance's fill) checks the range before it writes a row."""
+    from tracecode.issuance._bulk import fill
+    f = FF1(KEY, b"", 10, 20)
+    out = np.zeros((3, 20), np.uint8)
+    for start in (2**64 - 2, 2**64, -1):
+        with pytest.raises(DomainError):
+            fill(f, None, bytes(20), 0, 0, 0, start, out)
+        assert not out.any()
+    fill(f, None, bytes(20), 0, 0, 0, 2**64 - 3, out)   # ends exactly at 2**64 - 1
+    assert len({bytes(r) for r in out}) == 3
+
+
+def test_limits_are_those_the_scheme_loader_uses():
+    from tracecode.fpe.ff1 import check_domain, max_length
+    assert max_length(10) == 56 and max_length(36) == 36
+    check_domain(36, 36)
+    with pytest.raises(DomainError, match="at most 36 numerals"):
+        check_domain(36, 37)
+    with pytest.raises(DomainError, match="1,000,000"):
+        check_domain(10, 5)
+    with pytest.raises(DomainError, match="radix"):
+        check_domain(256, 10)
+
+
+def _rss() -> int:
+    with open("/proc/self/statm") as f:
+        return int(f.read().split()[1]) * 4096
+
+
+def test_objects_share_one_scratch_per_thread():
+    """A cached FF1 costs its key schedule, not a chunk of scratch each: 200 objects
+    that each ran a full chunk used to keep 200 x 512 KB = 100 MB resident."""
+    FF1(KEY, b"warm", 10, 12).encrypt_counters(0, 8192)  # the thread's scratch exists now
+    before = _rss()
+    many = [FF1(KEY, str(i).encode(), 10, 12) for i in range(200)]
+    for f in many:
+        f.encrypt_counters(0, 8192)
+        f.decrypt_counters(f.encrypt_counters(0, 8192))
+    grown = _rss() - before
+    assert grown < 20 * 2**20, f"{len(many)} FF1 objects grew the process by {grown / 2**20:.1f} MB"
+
+
+def test_threads_sharing_objects_get_correct_serials():
+    import threading
+    fs = [FF1(KEY, str(i).encode(), 10, 12, chunk=512) for i in range(4)]
+    want = [f.encrypt_counters(0, 5000) for f in fs]
+    errors = []
+
+    def work(k):
+        for r in range(20):
+            f = fs[(k + r) % 4]
+            got = f.encrypt_counters(0, 5000)
+            back, ok = f.decrypt_counters(got)
+            if not (got == want[(k + r) % 4]).all() or not ok.all() or back[-1] != 4999:
+                errors.append((k, r))
+    threads = [threading.Thread(target=work, args=(k,)) for k in range(4)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert not errors

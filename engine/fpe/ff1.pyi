@@ -5,6 +5,10 @@ MAX_TWEAK: int
 DEFAULT_CHUNK: int
 DEFAULT_ALPHABET: str
 
+def check_domain(radix: int, length: int) -> None: ...
+def max_length(radix: int) -> int: ...
+def check_counters(f: FF1, start: int, count: int) -> None: ...
+
 class FF1:
     radix: int
     length: int

@@ -231,6 +231,104 @@ def _as_alphabet(alphabet, int radix):
     return raw
 
 
+cdef class _Scratch:
+    """One thread's chunk buffers (NUM(A), NUM(B), AES blocks in and out), shared by
+    every FF1 object the thread uses: a cached FF1 costs its key schedule, not the
+    ~512 KB of a chunk's scratch (the scan parser caches one per product)."""
+
+    def __cinit__(self):
+        self.A = NULL
+        self.B = NULL
+        self.blocks = NULL
+        self.macs = NULL
+        self.cap = 0
+        self.busy = False
+
+    cdef int reserve(self, Py_ssize_t count) except -1:
+        if count <= self.cap:
+            return 0
+        if count > MAX_CHUNK:
+            raise ValueError(f"at most {MAX_CHUNK:,} codes per chunk")
+        self._free()
+        self.A = malloc(count * sizeof(u128))
+        self.B = malloc(count * sizeof(u128))
+        self.blocks = <uint8_t *>malloc(count * 16)
+        self.macs = <uint8_t *>malloc(count * 16 + 16)  # update_into wants len + 15
+        if self.A == NULL or self.B == NULL or self.blocks == NULL or self.macs == NULL:
+            self._free()
+            raise MemoryError()
+        self.blocks_mv = <uint8_t[:count * 16]>self.blocks
+        self.macs_mv = <uint8_t[:count * 16 + 16]>self.macs
+        self.cap = count  # last: a failure above leaves no half-built scratch in use
+        return 0
+
+    cdef _free(self):
+        free(self.A); free(self.B); free(self.blocks); free(self.macs)
+        self.A = self.B = NULL
+        self.blocks = self.macs = NULL
+        self.cap = 0
+        self.blocks_mv = self.macs_mv = None
+
+    def __dealloc__(self):
+        free(self.A); free(self.B); free(self.blocks); free(self.macs)
+
+
+_local = threading.local()
+
+
+cdef _Scratch _thread_scratch(Py_ssize_t count):
+    """This thread's scratch, reserved for count codes and marked busy (release:
+    busy = False). Re-entered on one thread (a signal handler using FF1 in the
+    middle of a call), it hands out a private one instead of corrupting the first."""
+    cdef _Scratch sc = getattr(_local, "scratch", None)
+    if sc is None:
+        sc = _Scratch()
+        _local.scratch = sc
+    elif sc.busy:
+        sc = _Scratch()
+    sc.reserve(count)
+    sc.busy = True
+    return sc
+
+
+def check_domain(int radix, int length):
+    """Refuse (DomainError) an FF1 domain outside NIST SP 800-38G or this implementation.
+
+    The one statement of the limits: FF1 itself and the scheme loader both call it,
+    so a scheme that loads is a scheme FF1 can serve."""
+    if not 2 <= radix <= 255:  # 255 marks "not a numeral" in the byte tables
+        raise DomainError(f"radix must be between 2 and 255, got {radix}")
+    if length < 2:
+        raise DomainError(f"FF1 needs at least 2 numerals, got {length}")
+    R = <object>radix  # Python ints: powers below exceed 64 bits
+    if R ** length < MIN_DOMAIN:
+        raise DomainError(
+            f"domain radix**length = {radix}**{length} = {R ** length:,} is below the "
+            f"NIST SP 800-38G minimum of {MIN_DOMAIN:,}; use more numerals or a larger alphabet")
+    if ((R ** (length - length // 2) - 1).bit_length() + 7) // 8 > 12:
+        raise DomainError(
+            f"{length} numerals of radix {radix} is beyond this FF1's limit "
+            f"(NUM(B) must fit 12 bytes: at most {max_length(radix)} numerals); use a shorter serial")
+
+
+def max_length(int radix):
+    """The most numerals of this radix this FF1 serves (NUM(B) in 12 bytes)."""
+    n = 2
+    while ((<object>radix ** ((n + 1) - (n + 1) // 2) - 1).bit_length() + 7) // 8 <= 12:
+        n += 1
+    return n
+
+
+def check_counters(FF1 f, start, count):
+    """DomainError unless counters start .. start+count-1 are all below the domain and 2**64."""
+    if count < 0:
+        raise ValueError("count must be >= 0")
+    if start < 0 or start + count > min(f.domain, 1 << 64):
+        raise DomainError(
+            f"counters {start:,}..{start + count - 1:,} are outside this FF1's counters "
+            f"0..{min(f.domain, 1 << 64) - 1:,} (the domain {f.radix}**{f.length} and 64 bits)")
+
+
 cdef class FF1:
     """FF1 over n-numeral strings in one radix, for one key and one tweak.
 
@@ -238,14 +336,11 @@ cdef class FF1:
     bytes (AES-128/192/256). Encrypts and decrypts single strings
     (:meth:`encrypt`, :meth:`decrypt`) and, the reason this exists, whole
     ranges of counters (:meth:`encrypt_counters`, :meth:`decrypt_counters`).
-    Objects keep scratch buffers: use one per thread.
+    Scratch buffers belong to the thread (shared by all its FF1 objects); an
+    object may be shared between threads.
     """
 
     def __cinit__(self):
-        self.A = NULL
-        self.B = NULL
-        self.blocks = NULL
-        self.macs = NULL
         self.cap = 0
 
     def __init__(self, key, tweak, int radix, int length, alphabet=None,
@@ -254,15 +349,7 @@ cdef class FF1:
         tweak = bytes(tweak)
         if len(key) not in (16, 24, 32):
             raise ValueError(f"FF1 key must be 16, 24 or 32 bytes (AES-128/192/256), got {len(key)} bytes")
-        if not 2 <= radix <= 255:  # 255 marks "not a numeral" in the byte tables
-            raise DomainError(f"radix must be between 2 and 255, got {radix}")
-        if length < 2:
-            raise DomainError(f"FF1 needs at least 2 numerals, got {length}")
-        R = <object>radix  # Python ints: powers below exceed 64 bits
-        if R ** length < MIN_DOMAIN:
-            raise DomainError(
-                f"domain radix**length = {radix}**{length} = {R ** length:,} is below the "
-                f"NIST SP 800-38G minimum of {MIN_DOMAIN:,}; use more numerals or a larger alphabet")
+        check_domain(radix, length)
         if len(tweak) > MAX_TWEAK:
             raise DomainError(f"tweak is {len(tweak)} bytes; at most {MAX_TWEAK} are allowed")
         if not 1 <= chunk <= MAX_CHUNK:
@@ -272,11 +359,8 @@ cdef class FF1:
         self.length = length
         self.u = length // 2
         self.v = length - self.u
+        R = <object>radix  # Python ints: powers below exceed 64 bits
         b = ((R ** self.v - 1).bit_length() + 7) // 8
-        if b > 12:
-            raise DomainError(
-                f"{length} numerals of radix {radix} is beyond this FF1's limit "
-                f"(NUM(B) must fit 12 bytes); use a shorter serial")
         self.b = b
         self.d = 4 * ((b + 3) // 4) + 4
         self.alphabet = _as_alphabet(alphabet, radix)
@@ -292,11 +376,15 @@ cdef class FF1:
         self.minv_u = _U64_MAX // mu if mu <= _U64_MAX else 0
         self.minv_v = _U64_MAX // mv if mv <= _U64_MAX else 0
         self.narrow = mv < (1 << 63)  # then A + r < 2 * radix**v fits 64 bits too
+        # Counters are u64 and must be below the domain: past either end they would
+        # wrap or fold onto smaller counters and give duplicate serials.
+        lim = min(R ** length, 1 << 64)
+        self.limit = (<u128>(lim >> 64) << 64) | <uint64_t>(lim & _U64_MAX)
 
         self._ecb = Cipher(algorithms.AES(key), modes.ECB()).encryptor()
         self._lock = threading.Lock()
         self._precompute(tweak)
-        self._reserve(chunk)
+        self.cap = chunk
 
     cdef _precompute(self, bytes tweak):
         """Chain value of P and the constant blocks of Q, folded into each round's last block."""
@@ -316,34 +404,6 @@ cdef class FF1:
             self.round_hi[i] = int.from_bytes(block[:8], "big")
             self.round_lo[i] = int.from_bytes(block[8:], "big")
 
-    cdef int _reserve(self, Py_ssize_t count) except -1:
-        if count <= self.cap:
-            return 0
-        if count > MAX_CHUNK:
-            raise ValueError(f"at most {MAX_CHUNK:,} codes per chunk")
-        self._free()
-        self.A = malloc(count * sizeof(u128))
-        self.B = malloc(count * sizeof(u128))
-        self.blocks = <uint8_t *>malloc(count * 16)
-        self.macs = <uint8_t *>malloc(count * 16 + 16)  # update_into wants len + 15
-        if self.A == NULL or self.B == NULL or self.blocks == NULL or self.macs == NULL:
-            self._free()
-            raise MemoryError()
-        self._blocks_mv = <uint8_t[:count * 16]>self.blocks
-        self._macs_mv = <uint8_t[:count * 16 + 16]>self.macs
-        self.cap = count  # last: a failure above leaves no half-built scratch in use
-        return 0
-
-    cdef _free(self):
-        free(self.A); free(self.B); free(self.blocks); free(self.macs)
-        self.A = self.B = NULL
-        self.blocks = self.macs = NULL
-        self.cap = 0
-        self._blocks_mv = self._macs_mv = None
-
-    def __dealloc__(self):
-        free(self.A); free(self.B); free(self.blocks); free(self.macs)
-
     def __repr__(self):  # never shows the key
         return f"FF1(radix={self.radix}, length={self.length})"
 
@@ -359,22 +419,22 @@ cdef class FF1:
 
     # -- the Feistel network over the chunk held in A, B ----------------------
 
-    cdef int _rounds(self, Py_ssize_t count, bint decrypt) except -1:
+    cdef int _rounds(self, _Scratch sc, Py_ssize_t count, bint decrypt) except -1:
         # Encrypting, round i sets A = (A + F_i(B)) mod radix**m, then swaps A and B;
         # decrypting runs i = 9..0, sets B = (B - F_i(A)) mod radix**m, then swaps.
         # Either way the value just computed is the next round's F input, so the
         # pass that finishes round i also writes round i+1's block for that code.
-        cdef void *X = self.A
-        cdef void *Y = self.B
+        cdef void *X = sc.A
+        cdef void *Y = sc.B
         cdef void *tmp
         cdef void *V
         cdef u128 M
         cdef uint64_t minv, hi, lo
         cdef int rnd, i, nxt, d = self.d
         cdef bint narrow = self.narrow
-        cdef uint8_t *blk = self.blocks
-        cdef const uint8_t *mac = self.macs
-        blocks_in = self._blocks_mv[:count * 16]
+        cdef uint8_t *blk = sc.blocks
+        cdef const uint8_t *mac = sc.macs
+        blocks_in = sc.blocks_mv[:count * 16]
         i = _ROUNDS - 1 if decrypt else 0
         V = X if decrypt else Y
         if narrow:
@@ -387,7 +447,7 @@ cdef class FF1:
                 M, minv = self.mod_u, self.minv_u
             else:
                 M, minv = self.mod_v, self.minv_v
-            self._ecb.update_into(blocks_in, self._macs_mv)
+            self._ecb.update_into(blocks_in, sc.macs_mv)
             nxt = (i - 1 if decrypt else i + 1) if rnd + 1 < _ROUNDS else i
             hi, lo = self.round_hi[nxt], self.round_lo[nxt]
             V = Y if decrypt else X
@@ -401,63 +461,74 @@ cdef class FF1:
             Y = tmp
         return 0
 
-    cdef void _load_counters(self, uint64_t start, const uint64_t *counters,
+    cdef void _load_counters(self, void *A, void *B, uint64_t start, const uint64_t *counters,
                              Py_ssize_t count) noexcept nogil:
         if self.narrow:
-            _split_counters[u64](<u64 *>self.A, <u64 *>self.B, start, counters, count, self.mod_v)
+            _split_counters[u64](<u64 *>A, <u64 *>B, start, counters, count, self.mod_v)
         else:
-            _split_counters[u128](<u128 *>self.A, <u128 *>self.B, start, counters, count, self.mod_v)
+            _split_counters[u128](<u128 *>A, <u128 *>B, start, counters, count, self.mod_v)
 
-    cdef Py_ssize_t _load_numerals(self, const uint8_t *src, Py_ssize_t stride,
+    cdef Py_ssize_t _load_numerals(self, void *A, void *B, const uint8_t *src, Py_ssize_t stride,
                                    Py_ssize_t count, uint8_t *ok) noexcept nogil:
         if self.narrow:
-            return _parse_rows[u64](<u64 *>self.A, <u64 *>self.B, src, stride, count,
+            return _parse_rows[u64](<u64 *>A, <u64 *>B, src, stride, count,
                                self.u, self.v, self.radix, self.digit_of, ok)
-        return _parse_rows[u128](<u128 *>self.A, <u128 *>self.B, src, stride, count,
+        return _parse_rows[u128](<u128 *>A, <u128 *>B, src, stride, count,
                            self.u, self.v, self.radix, self.digit_of, ok)
 
-    cdef void _store_numerals(self, uint8_t *dst, Py_ssize_t stride,
+    cdef void _store_numerals(self, void *A, void *B, uint8_t *dst, Py_ssize_t stride,
                               Py_ssize_t count) noexcept nogil:
         if self.narrow:
-            _format_rows[u64](<u64 *>self.A, <u64 *>self.B, dst, stride, count,
+            _format_rows[u64](<u64 *>A, <u64 *>B, dst, stride, count,
                          self.u, self.v, self.radix, self.numeral)
         else:
-            _format_rows[u128](<u128 *>self.A, <u128 *>self.B, dst, stride, count,
+            _format_rows[u128](<u128 *>A, <u128 *>B, dst, stride, count,
                          self.u, self.v, self.radix, self.numeral)
 
-    cdef void _store_counters(self, uint64_t *out, uint8_t *ok,
+    cdef void _store_counters(self, void *A, void *B, uint64_t *out, uint8_t *ok,
                               Py_ssize_t count) noexcept nogil:
         if self.narrow:
-            _join_counters[u64](<u64 *>self.A, <u64 *>self.B, count, self.mod_v, out, ok)
+            _join_counters[u64](<u64 *>A, <u64 *>B, count, self.mod_v, out, ok)
         else:
-            _join_counters[u128](<u128 *>self.A, <u128 *>self.B, count, self.mod_v, out, ok)
+            _join_counters[u128](<u128 *>A, <u128 *>B, count, self.mod_v, out, ok)
 
     # -- C-level entry points ---------------------------------------------------
 
-    # The scratch buffers are shared and the GIL is released inside a chunk, so
-    # every use of them holds the object's lock: issuers are shared between threads.
+    # Issuers are shared between threads: the object's lock guards its AES context
+    # (cryptography's contexts are not for concurrent use); the chunk's scratch is
+    # the calling thread's own.
     cdef int encrypt_counters_into(self, uint64_t start, Py_ssize_t count,
                                    uint8_t *dst, Py_ssize_t stride) except -1:
         """Write the serials of counters start .. start+count-1 to dst rows."""
+        if count > 0 and <u128>start + <u128>count > self.limit:
+            check_counters(self, start, count)  # raises, with the message
+        cdef _Scratch sc
         with self._lock:
-            self._reserve(count)
-            self._load_counters(start, NULL, count)
-            self._rounds(count, False)
-            with nogil:
-                self._store_numerals(dst, stride, count)
+            sc = _thread_scratch(count)
+            try:
+                self._load_counters(sc.A, sc.B, start, NULL, count)
+                self._rounds(sc, count, False)
+                with nogil:
+                    self._store_numerals(sc.A, sc.B, dst, stride, count)
+            finally:
+                sc.busy = False
         return 0
 
     cdef int decrypt_numerals_into(self, const uint8_t *src, Py_ssize_t stride,
                                    Py_ssize_t count, uint64_t *counters,
                                    uint8_t *ok) except -1:
         """Recover counters from serial rows; ok[j] = 0 for a malformed serial."""
+        cdef _Scratch sc
         with self._lock:
-            self._reserve(count)
-            with nogil:
-                self._load_numerals(src, stride, count, ok)
-            self._rounds(count, True)
-            with nogil:
-                self._store_counters(counters, ok, count)
+            sc = _thread_scratch(count)
+            try:
+                with nogil:
+                    self._load_numerals(sc.A, sc.B, src, stride, count, ok)
+                self._rounds(sc, count, True)
+                with nogil:
+                    self._store_counters(sc.A, sc.B, counters, ok, count)
+            finally:
+                sc.busy = False
         return 0
 
     # -- Python API -------------------------------------------------------------
@@ -476,10 +547,15 @@ cdef class FF1:
         cdef uint8_t ok
         raw = bytearray(self._string(numerals))
         cdef uint8_t[::1] buf = raw
+        cdef _Scratch sc
         with self._lock:
-            self._load_numerals(&buf[0], self.length, 1, &ok)
-            self._rounds(1, decrypt)
-            self._store_numerals(&buf[0], self.length, 1)
+            sc = _thread_scratch(1)
+            try:
+                self._load_numerals(sc.A, sc.B, &buf[0], self.length, 1, &ok)
+                self._rounds(sc, 1, decrypt)
+                self._store_numerals(sc.A, sc.B, &buf[0], self.length, 1)
+            finally:
+                sc.busy = False
         out = bytes(raw)
         return out.decode("ascii") if isinstance(numerals, str) else out
 
@@ -501,12 +577,12 @@ cdef class FF1:
         """Decrypt one numeral string."""
         return self._one(numerals, True)
 
-    def encrypt_counters(self, uint64_t start, Py_ssize_t count, out=None):
-        """Serials of counters start .. start+count-1 as a numpy ``S{length}`` array."""
-        if count < 0:
-            raise ValueError("count must be >= 0")
-        if start + <object>count - 1 >= self.domain:
-            raise DomainError(f"counters up to {start + count - 1} exceed the domain {self.domain}")
+    def encrypt_counters(self, start, Py_ssize_t count, out=None):
+        """Serials of counters start .. start+count-1 as a numpy ``S{length}`` array.
+
+        DomainError if any counter is negative, reaches the domain or needs more
+        than 64 bits: never a wrapped counter (a duplicate serial)."""
+        check_counters(self, start, count)
         if out is None:
             out = np.empty(count, dtype=f"S{self.length}")
         elif (not isinstance(out, np.ndarray) or out.dtype != np.dtype(f"S{self.length}")

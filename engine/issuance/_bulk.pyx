@@ -9,10 +9,11 @@ from libc.string cimport memcpy
 
 from tracecode.checks._systems cimport CheckSystem
 from tracecode.fpe.ff1 cimport FF1
+from tracecode.fpe.ff1 import check_counters
 
 
 def fill(FF1 ff1, CheckSystem check, const uint8_t[::1] template, Py_ssize_t serial_at,
-         Py_ssize_t check_from, Py_ssize_t check_to, uint64_t start, uint8_t[:, ::1] out):
+         Py_ssize_t check_from, Py_ssize_t check_to, start, uint8_t[:, ::1] out):
     """Write the codes of counters start .. start+len(out)-1 into the rows of `out`.
 
     `out` is (N, width) with width == len(template); `check` may be None.
@@ -29,14 +30,13 @@ def fill(FF1 ff1, CheckSystem check, const uint8_t[::1] template, Py_ssize_t ser
         raise ValueError("check slot outside the row")
     if rows == 0:
         return
-    if start + <object>rows > ff1.domain:
-        raise ValueError(f"counters up to {start + rows - 1} exceed the FF1 domain {ff1.domain}")
+    check_counters(ff1, start, rows)  # DomainError before any row is written, never a wrap
     for off in range(0, rows, chunk):
         k = min(chunk, rows - off)
         with nogil:
             for j in range(k):
                 memcpy(&out[off + j, 0], &template[0], width)
-        ff1.encrypt_counters_into(start + off, k, &out[off, serial_at], width)
+        ff1.encrypt_counters_into(<uint64_t>(start + off), k, &out[off, serial_at], width)
         if check is not None:
             with nogil:
                 for j in range(k):
