@@ -28,7 +28,7 @@ ATTRS = {"gs1-sgtin": {"expiry": "261231", "lot": "A1"}}
 START, COUNT = 4242, 2
 SVG_NS = "{http://www.w3.org/2000/svg}"
 F = zxingcpp.BarcodeFormat
-SYMBOLOGY = {"datamatrix": F.DataMatrix, "qr": F.QRCode, "gs1-128": F.Code128}
+SYMBOLOGY = {"datamatrix": F.DataMatrix, "qr": F.QRCode, "gs1-128": F.Code128, "code128": F.Code128}
 
 # (scheme, render, symbol, symbology identifier a scanner reports)
 CASES = [(s, "bare", sym, aim) for s in ("cn-drug-20", "cn-vet-24", "cn-pesticide-32", "generic")
@@ -37,6 +37,9 @@ CASES += [("gs1-sgtin", r, sym, aim) for r in ("element", "hri")
           for sym, aim in (("datamatrix", "]d2"), ("qr", "]Q3"), ("gs1-128", "]C1"))]
 CASES += [("gs1-sgtin", "dl", "datamatrix", "]d1"), ("gs1-sgtin", "dl", "qr", "]Q1"),
           ("gs1-sgtin", "bare", "datamatrix", "]d1")]
+# Bare national codes as the plain linear symbol Chinese drug packs carry.
+CASES += [(s, "bare", "code128", "]C0") for s in ("cn-drug-20", "cn-vet-24", "cn-pesticide-32",
+                                                   "generic")]
 IDS = [f"{s}-{r}-{sym}" for s, r, sym, _ in CASES]
 
 
@@ -123,6 +126,66 @@ def test_parser_reads_the_decoded_scan(scheme, how, symbol, aim):
         assert {k: s.fields.get(k) for k in expected} == expected
 
 
+# -- GS1 by content -------------------------------------------------------------------
+
+@pytest.mark.parametrize("attrs", [{}, {"expiry": "261231"}], ids=["no-attributes", "expiry-only"])
+@pytest.mark.parametrize("symbol,aim", [("datamatrix", "]d2"), ("qr", "]Q3"), ("gs1-128", "]C1")])
+def test_element_strings_without_a_separator_get_a_gs1_symbol(attrs, symbol, aim):
+    """No lot, so no GS anywhere: nothing in the form says GS1, the content does."""
+    codes = [c.decode() for c in issuer("gs1-sgtin").codes(START, COUNT, "element", attrs)]
+    for i, text in enumerate(codes):
+        assert GS not in text and not text.startswith("(")
+        sym = make(text, symbol)
+        (bc,) = read(write(sym, "png"))
+        assert (bc.symbology_identifier, sym.aim, bc.text) == (aim, aim, text)
+        assert bc.content_type == zxingcpp.ContentType.GS1
+        assert scan_module().parse(bc.text, master_key=KEY).counter == START + i
+
+
+def scan_module():
+    return pytest.importorskip("tracecode.scan")
+
+
+def test_code128_refuses_gs1_data_and_gs1_128_refuses_bare_codes():
+    element = issued("gs1-sgtin", "element")[0]
+    with pytest.raises(LabelError, match="is GS1 data.*gs1-128"):
+        make(element, "code128")
+    with pytest.raises(LabelError, match="GS1 data"):
+        make(issued("gs1-sgtin", "hri")[0], "code128")
+    with pytest.raises(LabelError, match="gs1-128 carries GS1 element strings only"):
+        make(issued("cn-drug-20")[0], "gs1-128")
+
+
+def test_broken_gs1_text_without_separators_is_refused_not_encoded_plain():
+    text = issuer("gs1-sgtin").codes(START, 1, "element", {})[0].decode()
+    assert GS not in text
+    broken = text[:15] + str((int(text[15]) + 1) % 10) + text[16:]  # the GTIN's check digit
+    with pytest.raises(LabelError, match="check character"):
+        make(broken, "datamatrix")
+
+
+def test_issue_piped_to_label_makes_gs1_symbols(tmp_path):
+    """The reported pipe: gs1-sgtin without a lot, `-r element`, into `label --symbol datamatrix`."""
+    import subprocess
+    data, out = tmp_path / "data", tmp_path / "labels"
+    tc = [sys.executable, "-m", "tracecode"]
+    subprocess.run([*tc, "init", str(data)], check=True, capture_output=True, timeout=60)
+    issue = subprocess.run([*tc, "issue", str(data), "--scheme", "gs1-sgtin", "-p", "09521234543213",
+                            "-n", "3", "-r", "element"], check=True, capture_output=True, timeout=60)
+    label = subprocess.run([*tc, "label", "--symbol", "datamatrix", "--dir", str(out)],
+                           input=issue.stdout, capture_output=True, timeout=60)
+    assert label.returncode == 0, label.stderr
+    found = [read(f.read_bytes()) for f in sorted(out.iterdir())]
+    assert len(found) == 3
+    assert {b[0].symbology_identifier for b in found} == {"]d2"}
+    assert sorted(b[0].text for b in found) == sorted(issue.stdout.decode().split())
+
+
+def test_cli_stdin_that_is_not_text_names_the_line(monkeypatch):
+    with pytest.raises(LabelError, match="standard input line 2: not UTF-8"):
+        run(["--out", "x.png"], monkeypatch, b"81773220000000000001\n\xff\xfe\n")
+
+
 # -- GS1 text -------------------------------------------------------------------------
 
 def test_gs1_element_strings_split_like_biip():
@@ -142,11 +205,14 @@ def test_lot_with_parentheses_round_trips():
     assert [b.text for b in read(write(sym, "png"))] == [text]
 
 
-def test_forced_gs1_without_separators():
+def test_gs1_without_separators_by_content_and_forced():
     text = "0109521234543213" "21000000000001"  # only the last AI is variable: no GS anywhere
-    assert make(text, "datamatrix").gs1 is False
-    sym = make(text, "datamatrix", gs1=True)
-    assert [(b.text, b.symbology_identifier) for b in read(write(sym, "png"))] == [(text, "]d2")]
+    for sym in (make(text, "datamatrix"), make(text, "datamatrix", gs1=True)):
+        assert [(b.text, b.symbology_identifier) for b in read(write(sym, "png"))] == [(text, "]d2")]
+    lot_only = "10ABC"  # no AI 00/01/02 first: the parser reads no element string, --gs1 forces it
+    assert make(lot_only, "datamatrix").gs1 is False
+    sym = make(lot_only, "datamatrix", gs1=True)
+    assert [(b.text, b.symbology_identifier) for b in read(write(sym, "png"))] == [(lot_only, "]d2")]
 
 
 @pytest.mark.parametrize("text,symbol,message", [
@@ -289,4 +355,4 @@ def test_cli_wired_into_tracecode(tmp_path, capsys):
         pytest.skip("`tracecode label` is not wired into tracecode.cli yet")
     assert cli.main(["label", "81773220000000000001", "--symbol", "gs1-128", "--out",
                      str(tmp_path / "x.png")]) == 1
-    assert capsys.readouterr().err.startswith("tracecode: error: gs1-128 carries")
+    assert capsys.readouterr().err.startswith("tracecode label: gs1-128 carries")

@@ -1,6 +1,6 @@
 """`tracecode label`: codes to barcode images, one file, a folder or printable sheets.
 
-    tracecode label [CODE...] [--symbol datamatrix|qr|gs1-128] [--format png|svg]
+    tracecode label [CODE...] [--symbol datamatrix|qr|gs1-128|code128] [--format png|svg]
                     (--out FILE | --dir DIR | --sheet FILE) [--gs1] [--scale N] [--quiet-zone N]
                     [--dpi N] [--page a4|letter]
 
@@ -15,16 +15,20 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
+from .. import textinput
 from .sheet import PAGES, write_folder, write_sheet
 from .symbols import DEFAULT_DPI, DEFAULT_SCALE, FORMATS, SYMBOLS, LabelError, make, write
 
+MAX_LINE = 8192  # bytes: a payload longer than any symbol holds is no code
+
 
 def add_parser(subparsers):
-    s = subparsers.add_parser("label", help="render codes as DataMatrix, QR or GS1-128 images")
+    s = subparsers.add_parser("label", help="render codes as DataMatrix, QR, GS1-128 or Code 128 images")
     s.add_argument("codes", nargs="*", metavar="CODE",
                    help="codes to render (default: one per line on standard input)")
     s.add_argument("--symbol", "-s", choices=SYMBOLS, default="datamatrix",
-                   help="symbology (default: datamatrix; GS1 data gets FNC1 / GS1 mode)")
+                   help="symbology (default: datamatrix; GS1 data always gets FNC1 / GS1 mode; "
+                        "code128: plain Code 128 for bare national codes)")
     s.add_argument("--format", "-f", choices=FORMATS,
                    help="image format (default: from the file name's extension, else png)")
     out = s.add_mutually_exclusive_group(required=True)
@@ -52,8 +56,15 @@ def read_codes(args) -> list[str]:
     if sys.stdin.isatty():  # nothing piped in: say so rather than wait for typing
         return []
     # One code per line; only CR/LF/space/tab are stripped, never GS (str.strip() would).
-    lines = sys.stdin.buffer.read().decode("utf-8").split("\n")
-    return [c for c in (line.strip(" \t\r") for line in lines) if c]
+    # A line that is no code (binary, huge) stops the print job: a sheet is printed whole.
+    codes = []
+    for n, line in textinput.lines(sys.stdin, MAX_LINE):
+        if isinstance(line, textinput.BadLine):
+            raise LabelError(f"standard input line {n}: {line.reason}")
+        code = line.strip(" \t\r\n")
+        if code:
+            codes.append(code)
+    return codes
 
 
 def _format(args, path) -> str:

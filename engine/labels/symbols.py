@@ -15,11 +15,16 @@ Which library writes what, and why:
   DPI) and SVG (one path in module units) are written here, so every symbol comes out
   the same way, with our quiet zones, and sheets can reuse the matrices.
 
-GS1 content is recognised by form: an element string with GS (0x1D) separators, or the
-human-readable form ``(01)...(21)...``; ``gs1=True`` forces it for element strings that
-need no separator. Both are split into (AI, value) pairs with GS1's table of AI lengths by
-their first two digits, and handed to zint in its bracketed syntax ``[01]...[21]...``
-(unambiguous even when a lot contains parentheses).
+- **Code 128** (``code128``, plain, ``]C0``): the linear symbol Chinese drug packs carry next to
+  the matrix, for bare national codes; GS1 data goes into GS1-128 instead.
+
+GS1 content is recognised by its content, as the scan parser reads it (the same precedence as
+verification): the human-readable form ``(01)...(21)...``, an element string with GS (0x1D)
+separators, or one without any separator (a GS1 scheme's code with no lot: ``01`` GTIN ``21``
+serial) that fits no bare scheme and starts with AI 00, 01 or 02. ``gs1=True`` forces it for
+other element strings that need no separator. They are split into (AI, value) pairs and handed
+to zint in its bracketed syntax ``[01]...[21]...`` (unambiguous even when a lot contains
+parentheses), so a GS1 element string always gets a GS1 symbol (FNC1 first).
 """
 from __future__ import annotations
 
@@ -34,11 +39,12 @@ from ..errors import TracecodeError
 from ..scan import ScanError, ScanParser
 from ..schemes.render import predefined_length
 
-SYMBOLS = ("datamatrix", "qr", "gs1-128")
+SYMBOLS = ("datamatrix", "qr", "gs1-128", "code128")
 FORMATS = ("png", "svg")
 GS = "\x1d"
 # Minimum quiet zones in modules (ISO/IEC 16022, 18004, 15417); (vertical, horizontal).
-QUIET_ZONE = {"datamatrix": (1, 1), "qr": (4, 4), "gs1-128": (2, 10)}
+QUIET_ZONE = {"datamatrix": (1, 1), "qr": (4, 4), "gs1-128": (2, 10), "code128": (2, 10)}
+LINEAR = ("gs1-128", "code128")
 GS1_128_MAX = 48  # GS1 General Specifications: data characters in one GS1-128 symbol
 DEFAULT_SCALE = 4  # pixels per module: 0.34 mm at 300 dpi, in GS1's healthcare X range
 DEFAULT_DPI = 300
@@ -48,8 +54,17 @@ class LabelError(TracecodeError, ValueError):
 
 
 def is_gs1(text: str) -> bool:
-    """GS1 by form: HRI ``(01)...`` or an element string with GS separators."""
-    return text.startswith("(") or GS in text
+    """GS1 by content: HRI ``(01)...``, an element string with GS separators, or one without
+    separators that the scan parser reads as an element string (see the module doc). GS1
+    text that does not parse (a bad GTIN check digit...) is GS1 too: make() then says why."""
+    if text.startswith("(") or GS in text:
+        return True
+    try:
+        return _gs1_reader().parse(text).form in ("element", "hri")
+    except ScanError as exc:
+        return str(exc.field or "").startswith("AI ")  # the parser read AIs: it is GS1 data
+    except ValueError:
+        return False
 
 
 def gs1_pairs(text: str) -> list[tuple[str, str]]:
@@ -101,7 +116,7 @@ class Symbol:
     def aim(self) -> str:
         """The AIM symbology identifier a scanner reports for this symbol."""
         return {"datamatrix": "]d2" if self.gs1 else "]d1", "qr": "]Q3" if self.gs1 else "]Q1",
-                "gs1-128": "]C1"}[self.symbol]
+                "gs1-128": "]C1", "code128": "]C0"}[self.symbol]
 
     def quiet(self, quiet_zone: int | None = None) -> tuple[int, int]:
         v, h = QUIET_ZONE[self.symbol]
@@ -109,14 +124,14 @@ class Symbol:
             return v, h
         if quiet_zone < 0:
             raise LabelError("the quiet zone cannot be negative")
-        return (min(v, quiet_zone) if self.symbol == "gs1-128" else quiet_zone), quiet_zone
+        return (min(v, quiet_zone) if self.symbol in LINEAR else quiet_zone), quiet_zone
 
 
 def _zxing(data: str, symbol: str, gs1: bool, shown: str) -> np.ndarray:
     import zxingcpp
 
     fmt = {"datamatrix": zxingcpp.BarcodeFormat.DataMatrix, "qr": zxingcpp.BarcodeFormat.QRCode,
-           "gs1-128": zxingcpp.BarcodeFormat.Code128}[symbol]
+           "gs1-128": zxingcpp.BarcodeFormat.Code128, "code128": zxingcpp.BarcodeFormat.Code128}[symbol]
     opts = {"gs1": True} if gs1 else {}
     if symbol == "datamatrix":
         opts["forceSquare"] = True
@@ -149,9 +164,13 @@ def make(text: str, symbol: str = "datamatrix", *, gs1: bool | None = None) -> S
     if not gs1:
         if symbol == "gs1-128":
             raise LabelError(f"gs1-128 carries GS1 element strings only, not {text[:40]!r}; render "
-                             f"GS1 codes as element or hri, or use --symbol datamatrix or qr")
+                             f"GS1 codes as element or hri, or use --symbol code128, datamatrix "
+                             f"or qr")
         dark = _segno(text) if symbol == "qr" else _zxing(text, symbol, False, text)
         return Symbol(symbol, dark, text, text, False)
+    if symbol == "code128":
+        raise LabelError(f"{text[:60]!r} is GS1 data, which a plain Code 128 would lose (no "
+                         f"FNC1): use --symbol gs1-128, datamatrix or qr")
     pairs = gs1_pairs(text)
     content = element_string(pairs)
     if symbol == "gs1-128" and len(content) > GS1_128_MAX:
