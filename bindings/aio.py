@@ -9,6 +9,7 @@ from pathlib import Path
 
 import grpc
 import numpy as np
+from grpc_health.v1 import health_pb2, health_pb2_grpc
 
 from . import admin_pb2 as apb
 from . import admin_pb2_grpc
@@ -18,9 +19,10 @@ from . import lifecycle_pb2 as lpb
 from . import lifecycle_pb2_grpc
 from . import verification_pb2 as vpb
 from . import verification_pb2_grpc
-from .client import (EVENT_BATCH, IDEMPOTENT_RETRY, RENDERS, RETRYABLE, VERIFY_BATCH, Checks,
-                     CodeWriter, Verdicts, batch_request, channel_setup, check_batches, chunk_array,
-                     code_report, event_batches, event_result, scan_request, verify_batches)
+from .client import (CONNECT_TIMEOUT, EVENT_BATCH, IDEMPOTENT_RETRY, RENDERS, RETRYABLE,
+                     VERIFY_BATCH, Checks, CodeWriter, Unreachable, Verdicts, announce_retry,
+                     batch_request, channel_setup, check_batches, chunk_array, code_report,
+                     event_batches, event_result, retry_pause, scan_request, verify_batches)
 from .convert import answer, approval_info, batch_record, registry_answer
 from .status import ServiceError
 
@@ -45,10 +47,11 @@ class AsyncDownload:
         if self.count is not None and self.received >= self.count:
             return
         deadline = _time.monotonic() + self.client.retry_timeout
+        await self.client.reach()
         while True:
             try:
                 call = self.client._issuance.DownloadCodes(self._request(), metadata=self.client._md,
-                                                           wait_for_ready=True)
+                                                           wait_for_ready=False)
                 async for chunk in call:
                     codes = chunk_array(chunk)
                     self.received += len(codes)
@@ -58,8 +61,10 @@ class AsyncDownload:
             except grpc.RpcError as exc:
                 if exc.code() not in RETRYABLE or _time.monotonic() > deadline:
                     raise ServiceError.from_rpc_error(exc) from None
+                pause = retry_pause(self.resumed)
+                self.client._announce(exc, pause, deadline)
                 self.resumed += 1
-                await asyncio.sleep(0.2)
+                await asyncio.sleep(pause)
 
     async def write(self, out, newline: bytes = b"\n") -> int:
         if isinstance(out, (str, Path)):
@@ -79,11 +84,16 @@ class AsyncClient:
     """Client for asyncio; see tracecode.v1.Client for the methods."""
 
     def __init__(self, address: str, *, token: str | None = None, tls=None,
-                 timeout: float | None = 60.0, retry_timeout: float = 30.0):
+                 timeout: float | None = 60.0, retry_timeout: float = 30.0,
+                 connect_timeout: float = CONNECT_TIMEOUT, on_retry=None):
         options, self._md, creds = channel_setup(token, tls)
         self._channel = grpc.aio.secure_channel(address, creds, options) if creds \
             else grpc.aio.insecure_channel(address, options)
+        self.address = address
         self.timeout, self.retry_timeout = timeout, retry_timeout
+        self.connect_timeout, self.on_retry = connect_timeout, on_retry
+        self._reached = False
+        self._health = health_pb2_grpc.HealthStub(self._channel)
         self._issuance = issuance_pb2_grpc.IssuanceStub(self._channel)
         self._verification = verification_pb2_grpc.VerificationStub(self._channel)
         self._lifecycle = lifecycle_pb2_grpc.LifecycleStub(self._channel)
@@ -98,21 +108,40 @@ class AsyncClient:
     async def __aexit__(self, *exc):
         await self.close()
 
+    async def reach(self) -> None:
+        """As Client.reach: Unreachable at once if the server does not answer."""
+        if self._reached:
+            return
+        try:
+            await self._health.Check(health_pb2.HealthCheckRequest(), timeout=self.connect_timeout,
+                                     wait_for_ready=False)
+        except grpc.RpcError as exc:
+            if exc.code() not in (grpc.StatusCode.UNAVAILABLE, grpc.StatusCode.DEADLINE_EXCEEDED):
+                raise ServiceError.from_rpc_error(exc) from None
+            raise Unreachable.of(self.address, exc, self.connect_timeout) from None
+        self._reached = True
+
+    def _announce(self, exc, pause: float, deadline: float) -> None:
+        announce_retry(self.on_retry, self.address, exc, pause, deadline - _time.monotonic())
+
     async def _call(self, method, request, *, retry: bool = True, done_if_exists: bool = False,
                     retry_on=RETRYABLE):
+        await self.reach()
         deadline = _time.monotonic() + self.retry_timeout
         attempt = 0
         while True:
             try:
                 return await method(request, timeout=self.timeout, metadata=self._md,
-                                    wait_for_ready=retry)
+                                    wait_for_ready=False)
             except grpc.RpcError as exc:
                 if done_if_exists and attempt and exc.code() == grpc.StatusCode.ALREADY_EXISTS:
                     return None
                 if not retry or exc.code() not in retry_on or _time.monotonic() > deadline:
                     raise ServiceError.from_rpc_error(exc) from None
+                pause = retry_pause(attempt)
+                self._announce(exc, pause, deadline)
                 attempt += 1
-                await asyncio.sleep(0.2)
+                await asyncio.sleep(pause)
 
     # -- issuance ----------------------------------------------------------------------------
     async def request_batch(self, scheme, product, count, **options):
@@ -153,6 +182,7 @@ class AsyncClient:
         count, requests = verify_batches(scans, offsets, scanner=scanner, place=place, time=time,
                                          record=record, answers=answers, batch_size=batch_size)
         out = Verdicts(count, answers)
+        await self.reach()
         try:
             async for reply in self._verification.VerifyStream(requests, metadata=self._md):
                 out.add(reply)
@@ -170,6 +200,7 @@ class AsyncClient:
         count, requests = check_batches(scans, offsets, scanner=scanner, place=place, time=time,
                                         record=record, answers=answers, batch_size=batch_size)
         out = Checks(count, answers)
+        await self.reach()
         try:
             async for reply in self._verification.CheckStream(requests, metadata=self._md):
                 out.add(reply)
@@ -186,20 +217,26 @@ class AsyncClient:
         batches = event_batches(events, atomic, batch_size)
         results: list = []
         acked, resent_from = 0, len(batches)
+        await self.reach()
         deadline = _time.monotonic() + self.retry_timeout
+        attempt = 0
         while acked < len(batches):
             try:
                 call = self._lifecycle.SendEvents(iter(batches[acked:]), metadata=self._md,
-                                                  wait_for_ready=True)
+                                                  wait_for_ready=False)
                 async for ack in call:
                     results += [event_result(r, acked >= resent_from) for r in ack.results]
                     acked += 1
+                    attempt = 0
                     deadline = _time.monotonic() + self.retry_timeout  # from the last ack
             except grpc.RpcError as exc:
                 if exc.code() not in RETRYABLE or _time.monotonic() > deadline:
                     raise ServiceError.from_rpc_error(exc) from None
                 resent_from = min(resent_from, acked)
-                await asyncio.sleep(0.2)
+                pause = retry_pause(attempt)
+                self._announce(exc, pause, deadline)
+                attempt += 1
+                await asyncio.sleep(pause)
         return results
 
     async def history(self, code: str, limit: int = 0) -> list:
@@ -223,5 +260,5 @@ class AsyncClient:
     async def stats(self) -> apb.StatsReply:
         return await self._call(self._admin.Stats, apb.StatsRequest())
 
-    async def whoami(self) -> apb.WhoAmIReply:
-        return await self._call(self._admin.WhoAmI, apb.WhoAmIRequest())
+    async def whoami(self, *, retry: bool = True) -> apb.WhoAmIReply:
+        return await self._call(self._admin.WhoAmI, apb.WhoAmIRequest(), retry=retry)

@@ -123,7 +123,13 @@ def client(args):
         if (args.cert is None) != (args.key is None):
             raise RemoteUsageError("give --cert and --key together")
         tls = TLS(ca=args.ca, cert=args.cert, key=args.key, server_name=args.server_name)
-    return Client(args.server, token=token, tls=tls)
+    # an unreachable server is one line at once (Client.reach); a retry after a
+    # restart is one line each, never a silent wait
+    return Client(args.server, token=token, tls=tls, on_retry=say_retry)
+
+
+def say_retry(message: str) -> None:
+    print(f"tracecode: {message}", file=sys.stderr, flush=True)
 
 
 def positionals(args, name: str) -> list:

@@ -11,12 +11,18 @@ sub-platforms send events. Blocking calls over one channel; see aio.py for async
 Codes arrive as packed fixed-width bytes and become numpy arrays with np.frombuffer;
 scans leave packed the same way: no Python work per code on the bulk paths. Calls
 that are safe to repeat (issuance with its idempotency key, downloads, events with
-their ids, reads) wait for the server and resume across a restart within
-`retry_timeout`; verification records scans, so it is never repeated behind your back.
+their ids, reads) are retried across a server restart within `retry_timeout`, each
+retry announced through `on_retry` (default: a logging warning, which Python prints on
+stderr); verification records scans, so it is never repeated behind your back. The
+first call checks that the server answers at all (its health service, `connect_timeout`)
+and raises Unreachable at once ("cannot reach HOST:PORT: connection refused") rather
+than waiting for a server that is not there.
 """
 from __future__ import annotations
 
 import json
+import logging
+import re
 import time as _time
 import uuid
 from dataclasses import dataclass
@@ -24,6 +30,7 @@ from pathlib import Path
 
 import grpc
 import numpy as np
+from grpc_health.v1 import health_pb2, health_pb2_grpc
 
 from . import admin_pb2 as apb
 from . import admin_pb2_grpc
@@ -49,6 +56,54 @@ RETRYABLE = (grpc.StatusCode.UNAVAILABLE,)
 # a request carrying an idempotency key may also be retried after a timeout: the lost
 # attempt may have reserved the batch, and the same key returns it
 IDEMPOTENT_RETRY = RETRYABLE + (grpc.StatusCode.DEADLINE_EXCEEDED,)
+CONNECT_TIMEOUT = 5.0          # seconds the first call waits for the server to answer
+RETRY_PAUSES = (0.2, 0.5, 1.0, 2.0)   # between retries, then 2 s each: one message each
+
+log = logging.getLogger("tracecode.client")
+
+
+class Unreachable(ServiceError):
+    """The server cannot be reached: nothing listens there, no answer, or no TLS
+    handshake. Raised by the first call, at once; nothing was sent."""
+
+    def __init__(self, address: str, why: str):
+        super().__init__(grpc.StatusCode.UNAVAILABLE, f"cannot reach {address}: {why}",
+                         reason="UNREACHABLE")
+        self.args = (f"cannot reach {address}: {why}",)
+        self.address = address
+
+    @classmethod
+    def of(cls, address: str, exc: grpc.RpcError, timeout: float) -> "Unreachable":
+        return cls(address, why_unreachable(exc, timeout))
+
+
+def why_unreachable(exc: grpc.RpcError, timeout: float) -> str:
+    """A short reason from gRPC's "failed to connect to all addresses; last error: ..."."""
+    if exc.code() == grpc.StatusCode.DEADLINE_EXCEEDED:
+        return f"no answer within {timeout:g} s"
+    details = exc.details() or exc.code().name
+    for pattern, why in ((r"connection refused", "connection refused"),
+                         (r"dns resolution failed|name or service not known|not resolve",
+                          "unknown host"),
+                         (r"ssl|tls|handshake|certificate", "TLS handshake failed"),
+                         (r"no route to host", "no route to host"),
+                         (r"network is unreachable", "network unreachable"),
+                         (r"connection reset", "connection reset")):
+        if re.search(pattern, details, re.I):
+            return why
+    return " ".join(details.split())[:200]
+
+
+def retry_pause(attempt: int) -> float:
+    return RETRY_PAUSES[min(attempt, len(RETRY_PAUSES) - 1)]
+
+
+def announce_retry(on_retry, address: str, exc: grpc.RpcError, pause: float, left: float) -> None:
+    """One visible line per retry: the caller must not wait on a silent client."""
+    why = why_unreachable(exc, 0) if exc.code() == grpc.StatusCode.UNAVAILABLE \
+        else exc.code().name
+    (on_retry or log.warning)(f"{address}: {why}; retrying in {pause:g} s "
+                              f"(giving up in {max(left, 0):.0f} s)")
 
 
 def _read(value) -> bytes | None:
@@ -249,12 +304,11 @@ def event_batches(events, atomic: bool, batch_size: int) -> list:
 
 def event_result(r: lpb.EventResult, resent: bool) -> dict:
     """As Index.apply reports it, and a rejection's status code by name ("status"). A
-    resent event the server already has was applied by the attempt whose
-    acknowledgement was lost."""
+    resent event the server already applied is acknowledged as applied by the server
+    itself (the same event from the same client, its first seq); ALREADY_EXISTS means
+    another event holds the id, a refusal even on a resend."""
     if r.ok:
         return {"id": r.id, "ok": True, "seq": r.seq}
-    if resent and r.code == Code.ALREADY_EXISTS.value[0]:
-        return {"id": r.id, "ok": True, "seq": None}
     return {"id": r.id, "ok": False, "error": r.error, "status": _CODE_NAMES.get(r.code, "UNKNOWN")}
 
 
@@ -318,8 +372,10 @@ class Download:
             except grpc.RpcError as exc:
                 if exc.code() not in RETRYABLE or _time.monotonic() > deadline:
                     raise ServiceError.from_rpc_error(exc) from None
+                pause = retry_pause(self.resumed)
+                self.client._announce(exc, pause, deadline)
                 self.resumed += 1
-                _time.sleep(0.2)
+                _time.sleep(pause)
 
     def write(self, out, newline: bytes = b"\n") -> int:
         """Write the codes one per line to a path or a binary file; returns the count."""
@@ -339,14 +395,20 @@ class Download:
 class Client:
     """A connection to a tracecode server. `token`: a bearer token (see `tracecode token
     add`); `tls`: True (system roots), a TLS(...) (own CA, client certificate), or
-    None for plain text (loopback). `timeout` bounds each unary call."""
+    None for plain text (loopback). `timeout` bounds each unary call; `connect_timeout`
+    the first contact (Unreachable past it); `on_retry(message)` hears of each retry."""
 
     def __init__(self, address: str, *, token: str | None = None, tls=None,
-                 timeout: float | None = 60.0, retry_timeout: float = 30.0):
+                 timeout: float | None = 60.0, retry_timeout: float = 30.0,
+                 connect_timeout: float = CONNECT_TIMEOUT, on_retry=None):
         options, self._md, creds = channel_setup(token, tls)
         self._channel = grpc.secure_channel(address, creds, options) if creds \
             else grpc.insecure_channel(address, options)
+        self.address = address
         self.timeout, self.retry_timeout = timeout, retry_timeout
+        self.connect_timeout, self.on_retry = connect_timeout, on_retry
+        self._reached = False
+        self._health = health_pb2_grpc.HealthStub(self._channel)
         self._issuance = issuance_pb2_grpc.IssuanceStub(self._channel)
         self._verification = verification_pb2_grpc.VerificationStub(self._channel)
         self._lifecycle = lifecycle_pb2_grpc.LifecycleStub(self._channel)
@@ -362,26 +424,49 @@ class Client:
         self.close()
 
     # -- plumbing ----------------------------------------------------------------------------
+    def reach(self) -> None:
+        """Check once that the server answers (its health service, within
+        connect_timeout); raises Unreachable otherwise. Every call does this first."""
+        if self._reached:
+            return
+        try:
+            self._health.Check(health_pb2.HealthCheckRequest(), timeout=self.connect_timeout,
+                               wait_for_ready=False)
+        except grpc.RpcError as exc:
+            if exc.code() not in (grpc.StatusCode.UNAVAILABLE, grpc.StatusCode.DEADLINE_EXCEEDED):
+                raise ServiceError.from_rpc_error(exc) from None
+            raise Unreachable.of(self.address, exc, self.connect_timeout) from None
+        self._reached = True
+
+    def _announce(self, exc, pause: float, deadline: float) -> None:
+        announce_retry(self.on_retry, self.address, exc, pause, deadline - _time.monotonic())
+
     def _call(self, method, request, *, retry: bool = True, done_if_exists: bool = False,
               retry_on=RETRYABLE):
-        """A unary call; safe ones wait for the server (wait_for_ready) and are retried
-        while it is unavailable, up to retry_timeout. done_if_exists: ALREADY_EXISTS on a
-        retry means the lost attempt succeeded (returns None)."""
+        """A unary call; safe ones are retried while the server is unavailable (a
+        restart), each retry announced, up to retry_timeout. Attempts fail fast
+        (wait_for_ready=False): a silent wait for a server that is gone helps nobody.
+        done_if_exists: ALREADY_EXISTS on a retry means the lost attempt succeeded
+        (returns None)."""
+        self.reach()
         deadline = _time.monotonic() + self.retry_timeout
         attempt = 0
         while True:
             try:
-                return method(request, timeout=self.timeout, metadata=self._md, wait_for_ready=retry)
+                return method(request, timeout=self.timeout, metadata=self._md, wait_for_ready=False)
             except grpc.RpcError as exc:
                 if done_if_exists and attempt and exc.code() == grpc.StatusCode.ALREADY_EXISTS:
                     return None
                 if not retry or exc.code() not in retry_on or _time.monotonic() > deadline:
                     raise ServiceError.from_rpc_error(exc) from None
+                pause = retry_pause(attempt)
+                self._announce(exc, pause, deadline)
                 attempt += 1
-                _time.sleep(0.2)
+                _time.sleep(pause)
 
     def _stream(self, method, request):
-        return method(request, metadata=self._md, wait_for_ready=True)
+        self.reach()
+        return method(request, metadata=self._md, wait_for_ready=False)
 
     # -- issuance ----------------------------------------------------------------------------
     def request_batch(self, scheme: str, product: dict, count: int, *, lot=None, expiry=None,
@@ -433,6 +518,7 @@ class Client:
         count, requests = verify_batches(scans, offsets, scanner=scanner, place=place, time=time,
                                          record=record, answers=answers, batch_size=batch_size)
         out = Verdicts(count, answers)
+        self.reach()
         try:
             for reply in self._verification.VerifyStream(requests, metadata=self._md):
                 out.add(reply)
@@ -457,6 +543,7 @@ class Client:
         count, requests = check_batches(scans, offsets, scanner=scanner, place=place, time=time,
                                         record=record, answers=answers, batch_size=batch_size)
         out = Checks(count, answers)
+        self.reach()
         try:
             for reply in self._verification.CheckStream(requests, metadata=self._md):
                 out.add(reply)
@@ -481,20 +568,26 @@ class Client:
         batches = event_batches(events, atomic, batch_size)
         results: list = []
         acked, resent_from = 0, len(batches)
+        self.reach()
         deadline = _time.monotonic() + self.retry_timeout
+        attempt = 0
         while acked < len(batches):
             try:
                 replies = self._lifecycle.SendEvents(iter(batches[acked:]), metadata=self._md,
-                                                     wait_for_ready=True)
+                                                     wait_for_ready=False)
                 for ack in replies:
                     results += [event_result(r, acked >= resent_from) for r in ack.results]
                     acked += 1
+                    attempt = 0
                     deadline = _time.monotonic() + self.retry_timeout  # from the last ack
             except grpc.RpcError as exc:
                 if exc.code() not in RETRYABLE or _time.monotonic() > deadline:
                     raise ServiceError.from_rpc_error(exc) from None
                 resent_from = min(resent_from, acked)
-                _time.sleep(0.2)
+                pause = retry_pause(attempt)
+                self._announce(exc, pause, deadline)
+                attempt += 1
+                _time.sleep(pause)
         return results
 
     def history(self, code: str, limit: int = 0) -> list:

@@ -103,6 +103,9 @@ def _reserve(host: str, port: int) -> tuple[socket.socket, int]:
     family, kind, proto, _, addr = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)[0]
     if port:
         probe = socket.socket(family, kind, proto)
+        # SO_REUSEADDR: the connections of a crashed server linger in TIME_WAIT and must not
+        # stop its restart; a socket listening there still refuses the probe (Linux)
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         try:
             probe.bind(addr)
         except OSError as exc:
@@ -110,6 +113,7 @@ def _reserve(host: str, port: int) -> tuple[socket.socket, int]:
         finally:
             probe.close()
     sock = socket.socket(family, kind, proto)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT, 1)
     sock.bind(addr)
     return sock, sock.getsockname()[1]

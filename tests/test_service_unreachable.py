@@ -1,0 +1,111 @@
+"""A server that is not there is said at once, in one line; one that restarts is
+waited for with a visible line per retry, never in silence."""
+import asyncio
+import socket
+import subprocess
+import sys
+import threading
+import time
+
+import pytest
+
+import tracecode
+from tracecode.v1 import AsyncClient, Client, Unreachable
+from tracecode.v1.testing import ServerProcess
+
+DRUG = {"drug_id": "8177322"}
+CODE = "81773220000000000001"
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def tc(*args, stdin=b""):
+    return subprocess.run([sys.executable, "-m", "tracecode", *args], input=stdin,
+                          capture_output=True, timeout=60)
+
+
+@pytest.mark.parametrize("verb", [
+    ["issue", "--scheme", "cn-drug-20", "-p", "8177322", "-n", "10"],
+    ["verify", CODE],
+    ["events"],
+    ["history", CODE],
+    ["registry", "show", "兽药字(2015)010012345"],
+], ids=lambda v: " ".join(v[:2]))
+def test_the_command_line_says_at_once_that_nothing_listens(verb):
+    address = f"127.0.0.1:{free_port()}"  # bound and closed: nothing listens there
+    *head, last = verb if verb[0] == "registry" else (verb[:1] + [verb[1:]])
+    args = [*verb[:2], "--server", address, *verb[2:]] if verb[0] == "registry" \
+        else [verb[0], "--server", address, *verb[1:]]
+    t0 = time.monotonic()
+    out = tc(*args, stdin=b'{"id": "e1", "action": "commission", "codes": ["%s"]}\n' % CODE.encode())
+    elapsed = time.monotonic() - t0
+    err = out.stderr.decode()
+    assert out.returncode == 1, err
+    assert err.count("\n") == 1 and f"cannot reach {address}: connection refused" in err, err
+    assert elapsed < 10, f"{elapsed:.1f} s"  # the interpreter's start-up included
+
+
+def test_the_library_raises_unreachable_at_once():
+    address = f"127.0.0.1:{free_port()}"
+    with Client(address) as c:
+        t0 = time.monotonic()
+        with pytest.raises(Unreachable) as info:
+            c.history(CODE)
+        assert time.monotonic() - t0 < 2
+        assert str(info.value) == f"cannot reach {address}: connection refused"
+        assert info.value.reason == "UNREACHABLE"
+        for call in (lambda: c.verify_many([CODE]), lambda: c.send_events([]),
+                     lambda: c.download(1).all(), lambda: c.verify(CODE)):
+            with pytest.raises(Unreachable):
+                call()
+
+    async def asynchronous():
+        async with AsyncClient(address) as ac:
+            with pytest.raises(Unreachable):
+                await ac.history(CODE)
+            with pytest.raises(Unreachable):
+                await ac.verify_many([CODE])
+    asyncio.run(asynchronous())
+
+
+def test_a_server_that_never_answers_is_unreachable_after_connect_timeout():
+    with socket.socket() as silent:  # accepts TCP connections, never speaks HTTP/2
+        silent.bind(("127.0.0.1", 0))
+        silent.listen(16)
+        address = f"127.0.0.1:{silent.getsockname()[1]}"
+        with Client(address, connect_timeout=1.0) as c:
+            t0 = time.monotonic()
+            with pytest.raises(Unreachable) as info:
+                c.schemes()
+            assert 0.9 < time.monotonic() - t0 < 5
+            assert "no answer within 1 s" in str(info.value)
+
+
+def test_a_restart_is_waited_for_with_one_message_per_retry(tmp_path):
+    tracecode.init(tmp_path / "data").close()
+    server = ServerProcess(tmp_path / "data").start()
+    try:
+        heard = []
+        with Client(server.address, retry_timeout=30, on_retry=heard.append) as c:
+            batch = c.request_batch("cn-drug-20", DRUG, 10)
+            server.kill()
+            restarted = threading.Event()
+
+            def restart():
+                while len(heard) < 2:  # the client has retried (visibly) twice
+                    time.sleep(0.01)
+                server.start()
+                restarted.set()
+            t = threading.Thread(target=restart)
+            t.start()
+            assert [b.id for b in c.batches()] == [batch.id]  # waited across the restart
+            t.join()
+            assert restarted.is_set()
+        assert len(heard) >= 2
+        assert all(server.address in m and "retrying in" in m for m in heard), heard
+    finally:
+        server.kill()
