@@ -10,6 +10,7 @@ from tracecode.index import IndexFull, Verdict, open_env, run_write
 
 DRUG = {"drug_id": "8177322"}
 SSCC = "(00)106141411234567897"
+T0 = 1_700_000_000.0    # event and scan times are checked: from 2000 to now
 
 
 @pytest.fixture
@@ -145,12 +146,12 @@ def test_bulk_commissioning(d):
 
 def test_scans_are_logged_and_counted(d):
     _, codes = issue(d, 10)
-    ok(d.apply([{"id": "c", "action": "commission", "codes": codes, "time": 1.0}]))
-    d.verify(codes[0], scanner="pda-1", place="Hangzhou", when=1000.0)
+    ok(d.apply([{"id": "c", "action": "commission", "codes": codes, "time": T0 + 1}]))
+    d.verify(codes[0], scanner="pda-1", place="Hangzhou", when=T0 + 1000)
     d.index.log.flush()
-    a = d.verify(codes[0], scanner="pda-2", place="Ningbo", when=2000.0)
-    assert (a.scan_count, a.first_scan_time, a.first_scan_place) == (2, 1000.0, "Hangzhou")
-    for when, p in ((3000.0, "Wenzhou"), (4000.0, "Shaoxing")):
+    a = d.verify(codes[0], scanner="pda-2", place="Ningbo", when=T0 + 2000)
+    assert (a.scan_count, a.first_scan_time, a.first_scan_place) == (2, T0 + 1000, "Hangzhou")
+    for when, p in ((T0 + 3000, "Wenzhou"), (T0 + 4000, "Shaoxing")):
         d.index.log.flush()
         a = d.verify(codes[0], place=p, when=when)
     assert a.verdict == Verdict.SUSPICIOUS and "4 places" in a.reasons[0]
@@ -162,9 +163,9 @@ def test_scans_are_logged_and_counted(d):
 
 def test_history_includes_the_containers(d):
     _, codes = issue(d, 5)
-    ok(d.apply([{"id": "c", "action": "commission", "codes": codes, "time": 1.0},
-                {"id": "p", "action": "pack", "codes": codes[:2], "parent": SSCC, "time": 2.0},
-                {"id": "s", "action": "ship", "codes": [SSCC], "time": 3.0}]))
+    ok(d.apply([{"id": "c", "action": "commission", "codes": codes, "time": T0 + 1},
+                {"id": "p", "action": "pack", "codes": codes[:2], "parent": SSCC, "time": T0 + 2},
+                {"id": "s", "action": "ship", "codes": [SSCC], "time": T0 + 3}]))
     hist = d.history(codes[0])
     assert [(h["action"], h["via"]) for h in hist] == [
         ("commission", None), ("pack", None), ("ship", SSCC)]
@@ -380,14 +381,14 @@ def test_each_scan_names_the_previous_one_of_its_code(d):
     _, codes = issue(d, 3)
     ok(d.apply([{"id": "c", "action": "commission", "codes": codes}]))
     for k, place in enumerate(["A", "B", "A", "C"]):
-        d.verify_many([codes[0], codes[1]] if k % 2 else [codes[0]], place=place, when=100.0 + k)
+        d.verify_many([codes[0], codes[1]] if k % 2 else [codes[0]], place=place, when=T0 + 100 + k)
     d.index.log.flush()
     scans = [h for h in d.history(codes[0]) if h["kind"] == "scan"]
-    assert [(s["time"], s["place"]) for s in scans] == [(100.0, "A"), (101.0, "B"), (102.0, "A"),
-                                                        (103.0, "C")]
-    assert [s["time"] for s in d.history(codes[1]) if s["kind"] == "scan"] == [101.0, 103.0]
+    assert [(s["time"], s["place"]) for s in scans] == [(T0 + 100, "A"), (T0 + 101, "B"), (T0 + 102, "A"),
+                                                        (T0 + 103, "C")]
+    assert [s["time"] for s in d.history(codes[1]) if s["kind"] == "scan"] == [T0 + 101, T0 + 103]
     a = d.verify(codes[0], place="D", record=False)
-    assert (a.scan_count, a.first_scan_place, a.first_scan_time) == (5, "A", 100.0)
+    assert (a.scan_count, a.first_scan_place, a.first_scan_time) == (5, "A", T0 + 100)
     assert a.verdict == Verdict.SUSPICIOUS  # A, B, C and now D: more than 3 places
 
 

@@ -8,7 +8,9 @@ Databases besides those of batches.py (code keys: see codekeys.py):
                  other way round from the parent records
     code_events  code key -> event seq (dupsort)                  for history()
     events       seq (u64) -> JSON event
-    event_ids    sender's event id -> seq                        refuses duplicates
+    event_ids    [client \0] event id -> seq + content digest     duplicates per client;
+                 a resend of the same event is recognised
+    sscc_users   SSCC key -> client name                          the first to pack into it
     recalls      b"B" batch id | b"L" scheme\\0product\\0lot -> event seq
     imported     code key of an imported code -> JSON record      codes issued elsewhere
     scans        seq (u64) -> scan record (scanlog.py)            append-only scan log
@@ -19,6 +21,7 @@ import bisect
 import datetime as _dt
 import functools
 import json
+import math
 import struct
 import time as _time
 from dataclasses import dataclass, field
@@ -26,13 +29,15 @@ from enum import IntEnum
 
 import numpy as np
 
-from ..errors import TracecodeError
+from .. import limits
+from ..errors import InvalidComponent, InvalidFormat, TracecodeError
 from ..issuance import Issuer
 from ..scan import Fault, ScanParser
+from ..schemes import gs1_ai
 from . import _codes, codekeys
 from .batches import Batches, BatchRecord, product_prefix, u64
 from .codekeys import Keys
-from .env import run_write
+from .env import IndexFull, open_db, read_only_error, run_write
 from . import lifecycle
 from .lifecycle import ACTIONS, EventError, Status, check_transition
 from .scanlog import ScanLog, place_hash, unpack_scan
@@ -47,6 +52,13 @@ HISTORY_CODES = 100     # codes of one event shown in a history item (codes_tota
 class _Refused(Exception):
     def __init__(self, results):
         self.results = results
+
+
+class _Replayed(Exception):
+    """The very event this client applied before, sent again: acknowledged, not applied twice."""
+
+    def __init__(self, seq):
+        self.seq = seq
 
 
 class Verdict(IntEnum):
@@ -167,14 +179,42 @@ def _check_expiry(expiry) -> None:
         raise ValueError(f"expiry {exp!r} is not a YYYYMMDD or YYMMDD date") from None
 
 
+def _check_batch_text(scheme, details: dict, attrs: dict) -> None:
+    """Refuse batch text past its bounds (limits.py): a batch record travels with
+    every verdict on its codes, so a 12 MB lot would break every reply that names it."""
+    gs1 = scheme.is_gs1
+    details["lot"] = limits.lot(details.get("lot"), gs1=gs1)
+    if "lot" in attrs and attrs["lot"] != details["lot"]:
+        raise InvalidComponent(f"lot {details['lot']!r} and attributes.lot {attrs['lot']!r} "
+                               "differ: the label would show one, verification the other",
+                               field="lot")
+    limits.text("line", details.get("line"), limits.LINE_BYTES)
+    limits.text("requester", details.get("requester"), limits.REQUESTER_BYTES)
+    for name, value in attrs.items():
+        limits.text(f"attributes.{name}", value, limits.ATTRIBUTE_BYTES)
+
+
+def _check_import_record(record: dict) -> None:
+    """An imported code's record goes with each of its codes and into every verdict on
+    them: its text values are bounded like a batch's (limits.py)."""
+    limits.lot(record.get("lot"), gs1=False)
+    for name, value in record.items():
+        for sub, v in (value.items() if isinstance(value, dict) else [(None, value)]):
+            where = f"{name}.{sub}" if sub is not None else name
+            if isinstance(v, str):
+                limits.text(where, v, limits.IMPORT_FIELD_BYTES)
+            elif not (v is None or isinstance(v, (int, float))):
+                raise InvalidFormat(f"{where} must be text or a number", field=where)
+
+
 def _expired(expiry: str | None, today: _dt.date) -> bool:
     return bool(expiry) and _expiry_date(expiry) < today
 
 
 @functools.lru_cache(maxsize=4096)
 def _expiry_date(expiry: str) -> _dt.date:
-    if len(expiry) == 6:  # GS1 YYMMDD, DD 00 = end of month
-        y, m, d = 2000 + int(expiry[:2]), int(expiry[2:4]), int(expiry[4:6])
+    if len(expiry) == 6:  # GS1 YYMMDD: the century rule's year, DD 00 = end of month
+        y, m, d = gs1_ai.full_year(int(expiry[:2])), int(expiry[2:4]), int(expiry[4:6])
     else:
         y, m, d = int(expiry[:4]), int(expiry[4:6]), int(expiry[6:8])
     if d == 0:
@@ -197,10 +237,10 @@ class Index:
         self.schemes = schemes
         self.master_key = master_key
         self.batches = Batches(env)
-        for name in ("codes", "events", "event_ids", "recalls", "imported", "scans"):
-            setattr(self, f"db_{name}", env.open_db(name.encode()))
-        self.db_children = env.open_db(b"children", dupsort=True)
-        self.db_code_events = env.open_db(b"code_events", dupsort=True)
+        for name in ("codes", "events", "event_ids", "recalls", "imported", "scans", "sscc_users"):
+            setattr(self, f"db_{name}", open_db(env, name.encode()))
+        self.db_children = open_db(env, b"children", dupsort=True)
+        self.db_code_events = open_db(env, b"code_events", dupsort=True)
         self._check_format()
         self.parser = ScanParser(schemes, master_key)
         if not 1 <= max_places < _codes.MAX_PLACES:  # a code remembers MAX_PLACES places
@@ -211,6 +251,7 @@ class Index:
         self._tables: dict = {}
         self._batch_cache: dict = {}
         self._recall_cache: dict = {}
+        self._last_source = (None, None)    # the last (scanner, place) found within bounds
 
     def _check_format(self):
         """Stamp a new index with its record format; refuse one written in another."""
@@ -221,7 +262,18 @@ class Index:
             elif have != FORMAT:
                 raise TracecodeError(f"this index uses record format {have.decode()}; this "
                                      f"tracecode reads format {FORMAT.decode()}")
-        run_write(self.env, stamp)
+        with self.env.begin() as txn:
+            ready = txn.get(b"format", db=self.batches.meta) == FORMAT
+        if not ready:  # only a new index needs a write to open (a read-only one must not)
+            run_write(self.env, stamp)
+
+    def _recording(self, record) -> bool:
+        """Whether to log this call's scans; a clear error on a read-only index."""
+        if not (self.record_scans if record is None else record):
+            return False
+        if self.batches.readonly:
+            raise read_only_error(self.env.path(), "record scans")
+        return True
 
     def close(self):
         self.log.close()
@@ -239,6 +291,7 @@ class Index:
             if details.get(k) is None and k in attrs:
                 details[k] = attrs[k]
         _check_expiry(details.get("expiry"))
+        _check_batch_text(iss.scheme, details, attrs)
         return self.batches.reserve(iss.scheme.name, iss.product_key, iss.product, count,
                                     iss.capacity, attributes=attrs, **details)
 
@@ -250,13 +303,18 @@ class Index:
         `record` (product, lot, expiry, approval_number, source...) goes with each.
         """
         _check_expiry(record.get("expiry"))
+        _check_import_record(record)
         value = json.dumps(record, ensure_ascii=False, separators=(",", ":")).encode()
         n = 0
         chunk = []
 
         def flush():
-            run_write(self.env, lambda txn: txn.cursor(db=self.db_imported).putmulti(
-                [(codekeys.ext(c), value) for c in chunk]))
+            try:
+                run_write(self.env, lambda txn: txn.cursor(db=self.db_imported).putmulti(
+                    [(codekeys.ext(c), value) for c in chunk]))
+            except IndexFull as exc:  # say what is in: each chunk is whole, importing again finishes
+                raise IndexFull(f"{exc}; {n - len(chunk):,} codes were imported before this "
+                                f"chunk of {len(chunk):,} (import them again to finish)") from None
         for line in codes:
             line = line.strip()
             if line:
@@ -390,7 +448,7 @@ class Index:
         The single-scan path: no numpy, one parse, one FF1 decryption, one descent
         into the code's records (and its containers') in one read transaction.
         """
-        when = _time.time() if when is None else when
+        when = self._scan_source(scanner, place, when)
         raw = scan.encode("utf-8", "surrogatepass") if isinstance(scan, str) else bytes(scan)
         fault, _, si, _, _, code = self.parser._core.parse_one(raw)
         key, batch_id, batch, imported, scheme = None, 0, None, None, None
@@ -419,9 +477,18 @@ class Index:
                     key, imported = ext, json.loads(hit)
             ans = self._answer(txn, scheme, code.decode() or None, fault, key, batch_id, batch,
                                imported, place, today or _dt.date.fromtimestamp(when))
-        if self.record_scans if record is None else record:
+        if self._recording(record):
             self.log.add_one(key, int(ans.verdict), scanner, place, when)
         return ans
+
+    def _scan_source(self, scanner, place, when) -> float:
+        """The scan's time; scanner and place checked against their bounds (the scan log
+        packs their lengths in 16 bits), once per distinct pair in a row."""
+        if (scanner, place) != self._last_source:
+            limits.text("scanner", scanner, limits.SCANNER_BYTES)
+            limits.text("place", place, limits.PLACE_BYTES)
+            self._last_source = (scanner, place)
+        return _time.time() if when is None else limits.epoch("when", when)
 
     def _batch(self, txn, batch_id):
         hit = self._batch_cache.get(batch_id)
@@ -437,12 +504,12 @@ class Index:
         int64 ``offsets`` (N + 1), as the scan parser takes them. Parsing, FF1, the
         batch lookup and the code records (a C loop over LMDB) run over arrays.
         """
-        when = _time.time() if when is None else when
+        when = self._scan_source(scanner, place, when)
         today = today or _dt.date.fromtimestamp(when)
         with self.env.begin() as txn:
             parsed, keys, batch_ids, records, imported = self._resolve(txn, scans, offsets)
             out = self._verdicts(txn, parsed, keys, batch_ids, records, imported, place, today)
-        if self.record_scans if record is None else record:
+        if self._recording(record):
             self.log.add(keys, out.records["verdict"], scanner, place, when)
         return out
 
@@ -504,7 +571,7 @@ class Index:
         return unpack_scan(raw)["place"] if raw is not None else None
 
     # -- lifecycle -------------------------------------------------------------------------
-    def apply(self, events, *, atomic: bool = False):
+    def apply(self, events, *, atomic: bool = False, client: str | None = None):
         """Apply lifecycle events in order; returns one result per event.
 
         Each event is all-or-nothing over its codes. With atomic=False (default)
@@ -512,18 +579,32 @@ class Index:
         applied; with atomic=True one invalid event refuses the whole call.
         A result is {"id", "ok", and "seq" or "error" and "reason"}: reason is one of
         lifecycle.INVALID_EVENT, DUPLICATE_EVENT, UNKNOWN_CODE, ILLEGAL_TRANSITION,
-        NOT_APPLIED.
+        NOT_APPLIED; "field" names the event field at fault when one is.
+
+        Event ids are the sending client's (None: this data directory's own caller):
+        another client's same id is its own event. The same event sent again by the
+        same client is acknowledged with the first one's seq and "replayed": True;
+        a different event under an id already used is DUPLICATE_EVENT. The first
+        client that packs into an SSCC is recorded as its user (sscc_user).
         """
+        if client is not None:
+            limits.text("client", client, limits.CLIENT_BYTES, required=True)
+
         def body(txn):
             results = []
             for ev in events:
+                eid = ev.get("id") if isinstance(ev, dict) else None
                 try:  # a nested transaction: an event is applied whole or not at all
                     with self.env.begin(write=True, parent=txn) as child:
-                        seq = self._apply_one(child, ev)
-                    results.append({"id": ev.get("id"), "ok": True, "seq": seq})
+                        seq = self._apply_one(child, ev, client)
+                    results.append({"id": eid, "ok": True, "seq": seq})
+                except _Replayed as again:
+                    results.append({"id": eid, "ok": True, "seq": again.seq, "replayed": True})
                 except (EventError, TracecodeError, ValueError, KeyError) as exc:
-                    results.append({"id": ev.get("id"), "ok": False, "error": str(exc),
+                    results.append({"id": eid, "ok": False, "error": str(exc),
                                     "reason": getattr(exc, "reason", lifecycle.INVALID_EVENT)})
+                    if getattr(exc, "field", None):
+                        results[-1]["field"] = exc.field
             if atomic and not all(r["ok"] for r in results):
                 raise _Refused(results)
             return results
@@ -558,8 +639,9 @@ class Index:
             missing = np.flatnonzero(~keys.known)
             if len(missing):
                 bad = _text(texts[missing[0]])
-                raise EventError(f"unknown code {bad!r}: never issued or imported",
-                                 event_id=event_id, code=bad, reason=lifecycle.UNKNOWN_CODE)
+                shown = bad if len(bad) <= 80 else bad[:80] + "..."  # not all of a 12 MB one
+                raise EventError(f"unknown code {shown!r}: never issued or imported",
+                                 event_id=event_id, code=shown, reason=lifecycle.UNKNOWN_CODE)
             for i, k in zip(todo, keys.tolist()):
                 out[i] = k
             bids[todo] = batch_ids
@@ -570,23 +652,26 @@ class Index:
         records = {b: self._batch(txn, b) for b in np.unique(batch_ids).tolist() if b}
         return self._read(txn, Keys.packed(keys), batch_ids, records)["status"]
 
-    def _apply_one(self, txn, ev):
-        eid = ev.get("id")
-        if not eid:
-            raise EventError("every event needs an id (unique per sender)")
-        eid_key = str(eid).encode()
-        if txn.get(eid_key, db=self.db_event_ids) is not None:
-            raise EventError(f"duplicate event id {eid!r}", event_id=eid,
-                             reason=lifecycle.DUPLICATE_EVENT)
+    def _apply_one(self, txn, ev, client=None):
+        checked = lifecycle.check_event(ev, _time.time())
+        eid = checked["id"]
+        eid_key = _event_id_key(client, eid)
         action = ACTIONS.get(ev.get("action"))
         if action is None:
-            raise EventError(f"unknown action {ev.get('action')!r}; actions: {', '.join(ACTIONS)}",
-                             event_id=eid)
+            raise EventError(f"unknown action {str(ev.get('action'))[:40]!r}; actions: "
+                             f"{', '.join(ACTIONS)}", event_id=eid, field="action")
         codes = [c if type(c) is str else _text(c)
                  for c in (ev.get("codes") if ev.get("codes") is not None else ())]
+        said = lifecycle.digest(checked, ev, codes, _text(ev["parent"]) if ev.get("parent") else None)
+        seen = txn.get(eid_key, db=self.db_event_ids)
+        if seen is not None:
+            if seen[8:] == said:  # this client's own event, sent again (an acknowledgement lost)
+                raise _Replayed(int.from_bytes(seen[:8], "big"))
+            raise EventError(f"duplicate event id {eid!r}: this client applied a different event "
+                             "under it", event_id=eid, reason=lifecycle.DUPLICATE_EVENT, field="id")
         targets = []
-        if action.name == "recall" and (ev.get("batch") or ev.get("lot")):
-            targets = self._recall_targets(txn, ev)
+        if action.name == "recall" and (checked["batch"] or ev.get("lot")):
+            targets = self._recall_targets(txn, ev, checked["batch"])
         elif not codes:
             raise EventError(f"event {eid!r} names no codes", event_id=eid)
         parent = None
@@ -638,17 +723,30 @@ class Index:
             if txn.get(parent + STATE, db=self.db_codes) is None:  # a new logistic unit comes alive
                 txn.put(parent + STATE, _STATE.pack(Status.COMMISSIONED, seq), db=self.db_codes)
             txn.put(parent, u64(seq), db=self.db_code_events, dupdata=True)
+            if client is not None and codekeys.kind(parent) == codekeys.SSCC:  # its first user
+                txn.put(parent, client.encode(), db=self.db_sscc_users, overwrite=False)
         for rk in targets:
             txn.put(rk, u64(seq), db=self.db_recalls)
         record = {"seq": seq, "id": eid, "action": action.name, "type": action.epcis_type,
                   "epcis_action": action.epcis_action, "bizStep": action.biz_step,
                   "disposition": action.disposition, "codes": codes,
                   "parent": _text(ev["parent"]) if parent is not None else None,
-                  "time": ev.get("time", _time.time()), "place": ev.get("place"),
-                  "batch": ev.get("batch"), "lot": ev.get("lot"), "reason": ev.get("reason")}
+                  "time": checked["time"], "time_offset": checked["time_offset"],
+                  "place": ev.get("place"), "batch": checked["batch"], "lot": ev.get("lot"),
+                  "reason": ev.get("reason"), "client": client}
         txn.put(u64(seq), json.dumps(record, ensure_ascii=False).encode(), db=self.db_events)
-        txn.put(eid_key, u64(seq), db=self.db_event_ids)
+        txn.put(eid_key, u64(seq) + said, db=self.db_event_ids)
         return seq
+
+    def sscc_user(self, sscc) -> str | None:
+        """The client that first packed into an SSCC (None: nobody yet, or only this data
+        directory's own caller): the service binds the SSCC to it (see bindings/service.py)."""
+        key = codekeys.sscc(_text(sscc))
+        if key is None:
+            raise InvalidFormat(f"{_text(sscc)[:40]!r} is not an SSCC", field="sscc")
+        with self.env.begin() as txn:
+            raw = txn.get(key, db=self.db_sscc_users)
+        return raw.decode() if raw is not None else None
 
     def _containers(self, txn, key) -> list:
         """key and the containers above it, innermost first."""
@@ -677,11 +775,11 @@ class Index:
             cur = txn.cursor(db=self.db_children)
             return [self.code_text(txn, k) for k in (cur.iternext_dup() if cur.set_key(key) else ())]
 
-    def _recall_targets(self, txn, ev):
-        if ev.get("batch"):
-            batch = self.batches.get(int(ev["batch"]), txn)
+    def _recall_targets(self, txn, ev, batch_id):
+        if batch_id:
+            batch = self.batches.get(batch_id, txn)
             if batch is None:
-                raise EventError(f"no batch {ev['batch']}", event_id=ev.get("id"),
+                raise EventError(f"no batch {batch_id}", event_id=ev.get("id"),
                                  reason=lifecycle.UNKNOWN_CODE)
             return [b"B" + u64(batch.id)]
         if not ev.get("scheme") or not ev.get("product"):
@@ -717,6 +815,7 @@ class Index:
                     for seq in cur.iternext_dup():
                         ev = json.loads(txn.get(seq, db=self.db_events))
                         ev["kind"], ev["via"] = "event", via
+                        _readable_time(ev)
                         if len(ev["codes"]) > HISTORY_CODES:  # a 200,000-code commission
                             ev["codes_total"], ev["codes"] = len(ev["codes"]), ev["codes"][:HISTORY_CODES]
                         items.append(ev)
@@ -733,7 +832,25 @@ class Index:
             if tag not in seen:
                 seen.add(tag)
                 unique.append(item)
-        return sorted(unique, key=lambda e: (e["time"], e.get("seq", 0), e.get("scan", 0)))
+        return sorted(unique, key=_history_order)
+
+
+def _readable_time(ev: dict) -> None:
+    """An event stored before times were checked may hold any JSON as its time
+    ("yesterday", NaN, 1e20): such a time is kept as time_given and time is None,
+    so history still sorts (those first) and answers."""
+    t = ev.get("time")
+    if isinstance(t, (int, float)) and not isinstance(t, bool) and math.isfinite(t):
+        return
+    try:
+        ev["time"], ev["time_offset"] = limits.event_time("time", t, now=float("inf"))
+    except (ValueError, TypeError):
+        ev["time_given"], ev["time"] = t, None
+
+
+def _history_order(item: dict):
+    t = item["time"]
+    return (t is not None, t if t is not None else 0.0, item.get("seq", 0), item.get("scan", 0))
 
 
 class _Imported:
@@ -768,6 +885,12 @@ class _Slices:
 
     def __getitem__(self, i):
         return bytes(self.data[int(self.offsets[i]):int(self.offsets[i + 1])])
+
+
+def _event_id_key(client: str | None, event_id: str) -> bytes:
+    """Where an event id is recorded: per client (NUL cannot occur in either part), the
+    data directory's own caller (None) under the bare id, as before ids were scoped."""
+    return event_id.encode() if client is None else client.encode() + b"\0" + event_id.encode()
 
 
 def _text(code) -> str:

@@ -11,8 +11,15 @@ case and unit on it without a record per child.
 """
 from __future__ import annotations
 
+import hashlib
+import json
 from dataclasses import dataclass
 from enum import IntEnum
+
+import numpy as np
+
+from .. import limits
+from ..errors import ValidationError
 
 
 class Status(IntEnum):
@@ -73,11 +80,12 @@ class EventError(ValueError):
     """One event that cannot be applied: the message says why, `reason` (one of the
     constants above) says it for machines, `code` names the code."""
 
-    def __init__(self, message, *, event_id=None, code=None, reason=INVALID_EVENT):
+    def __init__(self, message, *, event_id=None, code=None, reason=INVALID_EVENT, field=None):
         super().__init__(message)
         self.event_id = event_id
         self.code = code
         self.reason = reason
+        self.field = field     # the event field at fault, when one is
 
 
 def check_transition(action: Action, status: Status, code: str, event_id=None) -> None:
@@ -86,3 +94,58 @@ def check_transition(action: Action, status: Status, code: str, event_id=None) -
         raise EventError(f"cannot {action.name} {code}: it is {status.name.lower()} "
                          f"({action.name} needs {allowed})", event_id=event_id, code=code,
                          reason=ILLEGAL_TRANSITION)
+
+
+_CODE_TYPES = (list, tuple, np.ndarray)
+
+
+def check_event(ev, now: float) -> dict:
+    """An event's fields checked against their bounds (limits.py) and normalised:
+    id (text), time (seconds since the epoch; `now` if none was given), time_offset
+    (the offset an RFC 3339 time gave, for EPCIS's eventTimeZoneOffset), batch (int).
+    Raises EventError naming the field; what reaches storage is bounded."""
+    if not isinstance(ev, dict):
+        raise EventError(f"an event is an object with an id and an action, got {type(ev).__name__}")
+    raw_id = ev.get("id")
+    try:
+        if raw_id is None or raw_id == "":
+            raise ValidationError("every event needs an id (unique per sender)", field="id")
+        eid = limits.ascii_key("id", raw_id, limits.EVENT_ID_CHARS)
+        out = {"id": eid, "time_offset": None, "batch": None}
+        if ev.get("time") is None:
+            out["time"] = now
+        else:
+            out["time"], out["time_offset"] = limits.event_time("time", ev["time"], now=now)
+        limits.text("place", ev.get("place"), limits.PLACE_BYTES)
+        limits.text("reason", ev.get("reason"), limits.REASON_BYTES)
+        limits.lot(ev.get("lot"), gs1=False)
+        limits.text("scheme", ev.get("scheme"), limits.EVENT_ID_CHARS)
+        if ev.get("codes") is not None and not isinstance(ev["codes"], _CODE_TYPES):
+            raise ValidationError(f"codes must be a list of codes, got {type(ev['codes']).__name__}",
+                                  field="codes")
+        if ev.get("product") is not None and not isinstance(ev["product"], dict):
+            raise ValidationError("product must be an object of field values", field="product")
+        if ev.get("batch") not in (None, "", 0):
+            b = ev["batch"]
+            if isinstance(b, str) and b.isascii() and b.isdigit():
+                b = int(b)
+            if isinstance(b, bool) or not isinstance(b, int) or not 1 <= b < 1 << 64:
+                raise ValidationError(f"batch must be a batch id (a positive integer), got "
+                                      f"{str(b)[:40]!r}", field="batch")
+            out["batch"] = b
+    except ValidationError as exc:
+        raise EventError(f"event {str(raw_id)[:limits.EVENT_ID_CHARS]!r}: {exc}",
+                         event_id=raw_id if isinstance(raw_id, (str, int)) else None,
+                         field=exc.field) from None
+    return out
+
+
+def digest(checked: dict, ev: dict, codes: list, parent) -> bytes:
+    """What an event says, hashed: a resend of the same event by the same client is
+    recognised (and acknowledged as the event applied before), a different event under
+    a used id is not."""
+    content = [checked["id"], ev.get("action"), codes, parent, checked["batch"], ev.get("lot"),
+               ev.get("scheme"), ev.get("product"), ev.get("place"), ev.get("reason"),
+               None if ev.get("time") is None else [checked["time"], checked["time_offset"]]]
+    return hashlib.blake2b(json.dumps(content, ensure_ascii=False, sort_keys=True, default=str)
+                           .encode("utf-8", "surrogatepass"), digest_size=16).digest()

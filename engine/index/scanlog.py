@@ -9,6 +9,13 @@ can therefore lose at most the scans of the last interval and never more than
 one and never a lifecycle event (those commit before they are acknowledged).
 flush() and close() commit what is pending.
 
+When a commit fails (a full disk: IndexFull), the scans go back in the queue and
+the writer thread retries with a growing pause (up to MAX_BACKOFF); while commits
+fail the queue holds at most MAX_PENDING scans (plus the call that reached it) and
+a recording call that would pass that is refused with the commit's error, its scans
+neither recorded nor queued. A call that returned was queued; the first commit
+that works again (the disk has room) clears the failure.
+
 Writing is one C loop (_codes.record_scans) that runs without the GIL, so
 the log commits on one core while verification goes on on another.
 """
@@ -24,12 +31,15 @@ import numpy as np
 
 from . import _codes
 from .codekeys import Keys
-from .env import run_write
+from ..errors import TracecodeError
+from .env import IndexFull, run_write
 
 MAX_PENDING = 4096
+MAX_BACKOFF = 0.5   # seconds between the writer's retries while commits fail
 _log = logging.getLogger("tracecode.scanlog")
 _SCAN_HEAD = struct.Struct(">dHH")   # a scan record's time, then its source's head
 _SOURCE_HEAD = struct.Struct(">HH")
+_MAX_TEXT = 0xFFFF   # a scanner's or place's length in a record (the index's bounds are far lower)
 
 
 def place_hash(place: str | None) -> int:
@@ -82,7 +92,13 @@ class _Pending:
         self.count = 0
 
     def source(self, scanner, place) -> int:
-        return self.source_ids.setdefault((scanner, place), len(self.source_ids))
+        sid = self.source_ids.get((scanner, place))
+        if sid is None:  # a record packs each length in 16 bits: past that, no commit could succeed
+            for name, value in (("scanner", scanner), ("place", place)):
+                if value is not None and len(value.encode()) > _MAX_TEXT:
+                    raise ValueError(f"{name} is over {_MAX_TEXT:,} bytes; the scan log cannot hold it")
+            sid = self.source_ids[(scanner, place)] = len(self.source_ids)
+        return sid
 
 
 class ScanLog:
@@ -94,29 +110,54 @@ class ScanLog:
         self._wake = threading.Event()
         self._stop = False
         self._thread = None
+        self._failure: BaseException | None = None   # why the last commit failed; None: it worked
+        self._committing = 0   # scans taken out of the queue by a commit under way
+
+    @property
+    def failure(self) -> BaseException | None:
+        """The error of the last commit if it failed (scans are waiting), else None."""
+        return self._failure
+
+    @property
+    def pending(self) -> int:
+        """Scans queued or being committed."""
+        with self._lock:
+            return self._pending.count + self._committing
+
+    def _admit(self, n: int) -> None:
+        """Under the lock: refuse n more scans while commits fail and the queue is at its bound."""
+        failure = self._failure
+        waiting = self._pending.count + self._committing
+        if failure is not None and waiting + n > MAX_PENDING:
+            kind = IndexFull if isinstance(failure, IndexFull) else TracecodeError
+            raise kind(f"scans are not being recorded: {waiting:,} wait for a commit that "
+                       f"fails ({failure}); these {n:,} were not recorded")
 
     def add(self, keys: Keys, verdicts, scanner, place, when) -> None:
         """Queue one call's scans: code keys (empty for unknown codes), verdicts (uint8)."""
         with self._lock:
+            self._admit(len(keys))
             p = self._pending
             p.calls.append((keys, np.asarray(verdicts, np.uint8), p.source(scanner, place), when))
             p.count += len(keys)
             full = self._started()
         if full:
-            self.flush()
+            self._commit_queued()
 
     def add_one(self, key: bytes | None, verdict: int, scanner, place, when) -> None:
         """Queue one scan (the single-scan path)."""
         with self._lock:
+            self._admit(1)
             p = self._pending
+            src = p.source(scanner, place)  # first: a refusal leaves the queue as it was
             p.keys.append(key or b"")
             p.verdicts.append(verdict)
-            p.sources.append(p.source(scanner, place))
+            p.sources.append(src)
             p.times.append(when)
             p.count += 1
             full = self._started()
         if full:
-            self.flush()
+            self._commit_queued()
 
     def _started(self) -> bool:
         """Start the writer thread if needed (under the lock); True when full."""
@@ -125,26 +166,47 @@ class ScanLog:
             self._thread.start()
         return self._pending.count >= MAX_PENDING
 
+    def _commit_queued(self) -> None:
+        """A caller's commit of a full queue: its own scans are queued already, so a
+        failure (recorded by flush, retried by the writer) is not this call's error."""
+        try:
+            self.flush()
+        except Exception:  # noqa: BLE001 - kept in self._failure, refused calls report it
+            pass
+
     def _run(self):
+        delay = self.interval
         while not self._stop:
-            self._wake.wait(self.interval)
+            self._wake.wait(delay)
             self._wake.clear()
             try:
                 self.flush()
-            except Exception:  # the scans went back in the queue: say so, try again
-                _log.exception("could not commit scans; retrying in %.3f s", self.interval)
+                delay = self.interval
+            except Exception:  # noqa: BLE001 - the scans went back in the queue: retry, slower
+                delay = min(delay * 2, MAX_BACKOFF)
 
     def flush(self) -> int:
         """Commit the pending scans now; returns how many."""
         with self._lock:
             pending, self._pending = self._pending, _Pending()
+            self._committing += pending.count
         if pending.count:
             try:
                 run_write(self.index.env, lambda txn: self._write(txn, pending))
-            except BaseException:
+            except BaseException as exc:
                 with self._lock:  # nothing was committed: the next flush takes them again
                     self._pending = _merge(pending, self._pending)
+                    self._committing -= pending.count
+                    first, self._failure = self._failure is None, exc
+                if first:  # once per failure, not every retry
+                    _log.error("could not commit %d scans, keeping them and retrying: %s",
+                               pending.count, exc)
                 raise
+            with self._lock:
+                self._committing -= pending.count
+                recovered, self._failure = self._failure is not None, None
+            if recovered:
+                _log.warning("scans commit again (%d committed)", pending.count)
         return pending.count
 
     def _write(self, txn, p: _Pending):
