@@ -1,40 +1,164 @@
 """The audit log: DIR/audit.log, one JSON object a line, appended by every server process.
 
-Written: every issuance, every recall, every call refused for want of rights
-(PERMISSION_DENIED) or of credentials (UNAUTHENTICATED). Each line is one
-O_APPEND write followed by fsync, so lines from several processes never interleave
-and a line that was written survives a crash.
+Written: every issuance (its intent before the batch, its outcome after), every recall
+(likewise), every call refused for want of rights (PERMISSION_DENIED) or of credentials
+(UNAUTHENTICATED). Each record is one O_APPEND write of the whole line, followed by
+fsync, so lines from several processes never interleave and a line that was written
+survives a crash. The byte count is checked: a write the disk cut short (ENOSPC) raises
+AuditError and leaves a torn line, which is never truncated (other processes append
+to the same file); the next record, from any process, starts on a new line (a file
+not ending in a newline gets one first), and read() skips torn or garbled lines,
+recovers records glued to them and reports them.
+
+Refusals of unauthenticated calls, which anyone can cause, are rate-limited per
+process (a token bucket: UNAUTHENTICATED_BURST, then UNAUTHENTICATED_RATE a second);
+the ones left out are counted in one "suppressed" record, written before the next
+one that is let through, or on close.
 """
 from __future__ import annotations
 
 import json
 import os
 import time
+from dataclasses import dataclass
+
+from ..errors import TracecodeError
+
+UNAUTHENTICATED_BURST = 100     # records of unauthenticated refusals a process writes at once
+UNAUTHENTICATED_RATE = 10.0     # and then a second, at most
+_RECORD_START = '{"time":'      # every record starts so; in a value the quotes are escaped
+
+
+class AuditError(TracecodeError):
+    """The audit log could not take a whole record (a full disk, a failing one)."""
+
+
+class _Bucket:
+    """A token bucket: `burst` at once, refilled at `rate` a second."""
+
+    def __init__(self, burst: int, rate: float):
+        self.burst, self.rate = burst, rate
+        self.tokens, self.at = float(burst), time.monotonic()
+
+    def take(self) -> bool:
+        now = time.monotonic()
+        self.tokens = min(self.burst, self.tokens + (now - self.at) * self.rate)
+        self.at = now
+        if self.tokens >= 1:
+            self.tokens -= 1
+            return True
+        return False
 
 
 class AuditLog:
-    def __init__(self, path):
+    def __init__(self, path, *, unauthenticated_burst: int = UNAUTHENTICATED_BURST,
+                 unauthenticated_rate: float = UNAUTHENTICATED_RATE):
         self.path = path
-        self._fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600)
+        self._fd = os.open(path, os.O_RDWR | os.O_APPEND | os.O_CREAT, 0o600)
+        self._bucket = _Bucket(unauthenticated_burst, unauthenticated_rate)
+        self._suppressed = 0       # unauthenticated refusals left out since the last summary
+        self._suppressed_since = 0.0
 
     def write(self, event: str, client: str | None, method: str, peer: str = "", *,
               sync: bool = True, **detail) -> None:
-        """Append one record; sync=False leaves the flush to the OS (for records anyone
-        can cause without a token, so they cannot make the server fsync at will)."""
+        """Append one record, whole or not at all (AuditError); sync=False leaves the
+        flush to the OS (for records anyone can cause, so they cannot make the server
+        fsync at will)."""
         record = {"time": round(time.time(), 6), "event": event, "client": client,
                   "method": method, "peer": peer, **detail}
         line = json.dumps(record, ensure_ascii=False, separators=(",", ":"), default=str) + "\n"
-        os.write(self._fd, line.encode())
+        self._append(line.encode(), sync)
+
+    def write_unauthenticated(self, method: str, peer: str, reason: str) -> bool:
+        """Record an unauthenticated refusal, within the rate limit; False if left out."""
+        if not self._bucket.take():
+            if not self._suppressed:
+                self._suppressed_since = round(time.time(), 6)
+            self._suppressed += 1
+            return False
+        self._write_suppressed()
+        self.write("unauthenticated", None, method, peer, sync=False, reason=reason)
+        return True
+
+    def _write_suppressed(self) -> None:
+        if self._suppressed:
+            n, self._suppressed = self._suppressed, 0
+            self.write("suppressed", None, "-", count=n, since=self._suppressed_since, sync=False,
+                       reason=f"{n} refused unauthenticated calls suppressed (rate limit: "
+                              f"{self._bucket.burst} at once, {self._bucket.rate:g} a second)")
+
+    def _append(self, data: bytes, sync: bool) -> None:
+        try:
+            end = os.fstat(self._fd).st_size
+            if end and os.pread(self._fd, 1, end - 1) not in (b"\n", b""):
+                data = b"\n" + data   # a torn line before (any process's): start a new one
+            n = os.write(self._fd, data)
+        except OSError as exc:
+            raise AuditError(f"the audit log {self.path} took no record ({exc.strerror}); "
+                             f"free space on its disk") from None
+        if n != len(data):
+            raise AuditError(f"the audit log {self.path} took {n} of a record's {len(data)} bytes "
+                             f"(its disk is full); free space: readers skip the torn line")
         if sync:
-            os.fsync(self._fd)
+            try:
+                os.fsync(self._fd)
+            except OSError as exc:
+                raise AuditError(f"the audit log {self.path} could not sync a record "
+                                 f"({exc.strerror}); it may not survive a crash") from None
 
     def close(self) -> None:
         if self._fd is not None:
+            try:
+                self._write_suppressed()
+            except AuditError:
+                pass  # closing: the count is lost with the disk full, the records are not
             os.close(self._fd)
             self._fd = None
 
 
-def read(path) -> list[dict]:
-    """Every record of an audit log, oldest first."""
-    with open(path, encoding="utf-8") as f:
-        return [json.loads(line) for line in f if line.strip()]
+@dataclass(frozen=True)
+class Damage:
+    """A stretch of an audit log that is no whole record: a torn write, or garbage."""
+    line: int        # 1-based line number
+    text: str        # its first 80 characters
+    tail: bool       # the file's last line, without its newline (a write cut short)
+
+
+class AuditRecords(list):
+    """The records of an audit log, oldest first; ``damaged`` lists what was skipped."""
+
+    def __init__(self, records=(), damaged=()):
+        super().__init__(records)
+        self.damaged: list[Damage] = list(damaged)
+
+
+_decoder = json.JSONDecoder()
+
+
+def read(path) -> AuditRecords:
+    """Every whole record of an audit log, oldest first. Torn or garbled lines are
+    skipped and listed in ``.damaged``; a record glued to a torn one is recovered."""
+    out = AuditRecords()
+    with open(path, "rb") as f:
+        for number, raw in enumerate(f, 1):
+            tail = not raw.endswith(b"\n")
+            text = raw.decode("utf-8", "replace").strip()
+            at = 0
+            while at < len(text):
+                try:
+                    record, end = _decoder.raw_decode(text, at)
+                    if isinstance(record, dict) and "event" in record:
+                        out.append(record)
+                        at = end
+                        while at < len(text) and text[at].isspace():
+                            at += 1
+                        continue
+                except ValueError:
+                    pass
+                resume = text.find(_RECORD_START, at + 1)
+                out.damaged.append(Damage(number, text[at:resume if resume >= 0 else len(text)][:80],
+                                          tail and resume < 0))
+                if resume < 0:
+                    break
+                at = resume
+    return out

@@ -12,18 +12,24 @@ request arriving at two processes at once cannot both issue. Three commits:
 A crash between 1 and 3 leaves the key pending: the retry looks for a batch from
 that id on whose requester names this key, binds it if the reservation had
 committed, and issues only if it had not. So a retried request gets the batch the
-first attempt reserved, and a key never has two batches.
+first attempt reserved, and a key never has two batches. A full disk (IndexFull)
+at 1 or 2 refuses the request with nothing issued; at 3 the batch is committed and
+found that way, so the request gets it and the binding is left to a retry.
 """
 from __future__ import annotations
 
 import fcntl
 import hashlib
 import json
+import logging
 from contextlib import contextmanager
 
-from ..index import BatchRecord, run_write
+from ..index import BatchRecord, IndexFull, run_write
 from ..index.batches import u64
+from ..index.env import open_db
 from . import status
+
+log = logging.getLogger("tracecode.serve")
 
 
 class IdempotentIssuer:
@@ -31,7 +37,7 @@ class IdempotentIssuer:
         self.dd = datadir
         self.index = datadir.index
         self.env = self.index.env
-        self.db = self.env.open_db(b"idempotency")
+        self.db = open_db(self.env, b"idempotency")
         self.lock_path = datadir.path / "idempotency.lock"
 
     @contextmanager
@@ -62,14 +68,22 @@ class IdempotentIssuer:
                 batch = self._batch(entry["batch"]) if entry.get("batch") \
                     else self._find(entry["from"], requester)
                 if batch is not None:
-                    self._put(dbkey, {**entry, "batch": batch.id})
+                    self._bind(dbkey, entry, batch)
                     return batch, True
             else:
                 entry = {"fingerprint": fingerprint, "from": self._next_batch_id()}
                 self._put(dbkey, entry)
             batch = self.index.issue(scheme, product, count, requester=requester, **details)
-            self._put(dbkey, {**entry, "batch": batch.id})
+            self._bind(dbkey, entry, batch)
             return batch, False
+
+    def _bind(self, dbkey: bytes, entry: dict, batch: BatchRecord) -> None:
+        """Step 3. The batch is committed and a retry finds it by its requester (as
+        after a crash), so a full disk here does not refuse the request."""
+        try:
+            self._put(dbkey, {**entry, "batch": batch.id})
+        except IndexFull as exc:
+            log.warning("batch %d is issued; its idempotency key waits to be bound: %s", batch.id, exc)
 
     def _put(self, dbkey: bytes, entry: dict) -> None:
         value = json.dumps(entry).encode()

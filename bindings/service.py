@@ -4,24 +4,28 @@ that answer NOT_FOUND, request fields that answer INVALID_ARGUMENT, rights that
 answer PERMISSION_DENIED)."""
 from __future__ import annotations
 
-import time
+import logging
 
 import numpy as np
 
 from .. import __version__
+from .. import limits as bounds
 from ..errors import ValidationError
 from ..index import BatchRecord
 from ..index import codekeys
 from ..index.index import MAX_DEPTH
 from ..scan import ScanError
 from . import limits, status
-from .audit import AuditLog
+from .audit import AuditError, AuditLog
 from .convert import batch_pb
 from .auth import Identity
 from .idempotency import IdempotentIssuer
 
+log = logging.getLogger("tracecode.serve")
 OVERSEERS = frozenset({"regulator", "admin"})
-FUTURE_SLACK_S = 300    # a scan or event time may run this far ahead of the server's clock
+GS1_MIN_PREFIX = 6      # a product rule's GTIN prefix must give at least a company prefix's digits
+EXACT_GTIN_PREFIX = 7   # an exact GTIN claims its first 7 (China's shortest company prefix)
+FUTURE_SLACK_S = bounds.FUTURE_SLACK_S   # a scan or event time may run this far ahead of the clock
 
 
 def is_sscc(code: str) -> bool:
@@ -94,14 +98,19 @@ class Service:
     def when(t: float, field: str = "time") -> float | None:
         if not t:
             return None
-        if t < 0 or t > time.time() + FUTURE_SLACK_S:
-            raise status.invalid(field, f"{t} is not a time up to now (seconds since the epoch)")
-        return t
+        try:  # NaN and infinities too: they would break every history that holds them
+            return bounds.epoch(field, t)
+        except ValidationError as exc:
+            raise status.invalid(field, str(exc)) from None
 
     @staticmethod
     def scanner(who: Identity, scanner: str) -> str:
         """Scans are recorded under the authenticated client's name: a scanner id
         cannot be borrowed."""
+        try:
+            bounds.text("scanner", scanner, bounds.SCANNER_ID_BYTES)
+        except ValidationError as exc:
+            raise status.invalid("scanner", str(exc)) from None
         return f"{who.name}/{scanner}" if scanner else who.name
 
     @staticmethod
@@ -119,16 +128,54 @@ class Service:
                                 scheme=scheme, product=shown)
 
     def require_codes(self, who: Identity, codes, what: str, *, read: bool = False) -> None:
-        """Every code is of a product the client owns, or an SSCC whose contents (at
-        any depth) all are: an empty SSCC is anybody's until something is packed in
-        it. Regulators and admins may read any code; admins may act on any."""
+        """Every code is of a product the client owns, or an SSCC that is the client's
+        (sscc_holder) and whose contents (at any depth) all are. Regulators and admins
+        may read any code; admins may act on any."""
         if who.admin or (read and not who.roles.isdisjoint(OVERSEERS)) or not len(codes):
             return
         texts = [c if isinstance(c, str) else c.decode("utf-8", "replace") for c in codes]
         for i in np.flatnonzero(~self._owned(who, texts)).tolist():
-            if not (is_sscc(texts[i]) and self._container_owned(who, texts[i])):
+            if not is_sscc(texts[i]):
                 raise status.denied(f"{who.name} may not {what} {texts[i]}: not a code of its "
                                     "products", client=who.name, code=texts[i])
+            holders = self.sscc_holders(texts[i])
+            if holders and who.name not in holders:
+                raise status.denied(f"{who.name} may not {what} {texts[i]}: that SSCC is "
+                                    f"{' or '.join(sorted(holders))}'s", client=who.name,
+                                    code=texts[i])
+            if not self._container_owned(who, texts[i]):
+                raise status.denied(f"{who.name} may not {what} {texts[i]}: it holds codes of "
+                                    "other products", client=who.name, code=texts[i])
+
+    # -- who an SSCC belongs to ----------------------------------------------------------------
+    def sscc_holders(self, sscc: str) -> set:
+        """The clients an SSCC belongs to: those whose GS1 company prefix it carries
+        (extension digit, then the prefix: the GTIN's digits after its indicator), or
+        else the first client that packed into it (recorded by the index); an empty set
+        while neither names anybody."""
+        digits = codekeys.sscc(sscc)[-18:].decode()
+        claimed = {name for name, prefixes in self._gs1_prefixes().items()
+                   if any(digits[1:].startswith(p) for p in prefixes)}
+        if claimed:
+            return claimed
+        first = self.index.sscc_user(sscc)
+        return {first} if first else set()
+
+    def _gs1_prefixes(self) -> dict:
+        """Client name -> the GS1 company prefixes of its products: a GTIN rule with a
+        wildcard (gtin=0952123*) gives its digits after the indicator; an exact GTIN its
+        first EXACT_GTIN_PREFIX digits after the indicator (clients are few: read each time)."""
+        out: dict = {}
+        for who in self.clients.identities():
+            for rule in who.products if "issuer" in who.roles else ():
+                scheme = self.dd.schemes.get(rule.scheme)
+                if scheme is None or not scheme.is_gs1:
+                    continue
+                gtin = dict(rule.fields).get(scheme.product_fields[0].name) or ""
+                prefix = gtin[1:-1] if gtin.endswith("*") else gtin[1:1 + EXACT_GTIN_PREFIX]
+                if len(prefix) >= GS1_MIN_PREFIX and prefix.isdigit():
+                    out.setdefault(who.name, set()).add(prefix)
+        return out
 
     def _owned(self, who: Identity, texts: list) -> np.ndarray:
         """Which codes are of the client's products (SSCCs are not)."""
@@ -162,6 +209,16 @@ class Service:
                               reason="SCAN_INVALID_FIELD", fault="INVALID_FIELD")
 
     def denied_audit(self, who: Identity | None, method: str, peer: str, refusal) -> None:
+        """Record a refusal; the call is refused either way, so an audit log that cannot
+        take the record is said in the server's log, not in the reply. Unauthenticated
+        refusals (anyone can cause them) are rate-limited and not fsynced."""
         event = "unauthenticated" if refusal.code is status.Code.UNAUTHENTICATED else "denied"
-        self.audit.write(event, who.name if who else None, method, peer, reason=refusal.message,
-                         sync=who is not None)
+        try:
+            if who is None:
+                self.audit.write_unauthenticated(method, peer, refusal.message)
+            else:
+                self.audit.write(event, who.name if who else None, method, peer,
+                                 reason=refusal.message)
+        except AuditError as exc:
+            log.error("%s refusal of %s by %s not audited: %s", event, method,
+                      who.name if who else peer, exc)

@@ -30,12 +30,14 @@ from . import issuance_pb2_grpc
 from . import lifecycle_pb2 as lpb
 from . import lifecycle_pb2_grpc
 from . import limits, status
+from .audit import AuditError
 from . import verification_pb2 as vpb
 from . import verification_pb2_grpc
 from .auth import LOCAL, ROLES, Identity
 from .convert import (answer_pb, batch_pb, check_answer_pb, check_columns, event_dict, history_pb,
                       info_pb, verdict_columns)
 from .service import Service, is_sscc
+from .streams import STREAMS
 
 log = logging.getLogger("tracecode.serve")
 
@@ -105,8 +107,9 @@ def rpc(*roles):
                 try:
                     who = identify(self.svc, context)
                     admit(who)
-                    async for reply in fn(self, request, context, who):
-                        yield reply
+                    with STREAMS.hold(who.name, name):  # streams per client are capped
+                        async for reply in fn(self, request, context, who):
+                            yield reply
                 except Exception as exc:  # noqa: BLE001 - every error becomes a status
                     await refuse(self, context, who, exc)
         else:
@@ -145,15 +148,35 @@ class Issuance(_Servicer, issuance_pb2_grpc.IssuanceServicer):
                                           f"{limits.MAX_BATCH_CODES:,}")
         attributes = dict(req.attributes)
         svc.values(scheme.attribute_values, attributes, "attributes")
+        # audited before and after: no batch exists without its intent in the audit log
+        asked = {"scheme": scheme.name, "product": product, "count": req.count,
+                 "idempotency_key": key}
+        try:
+            svc.audit.write("issue_intent", who.name, "RequestBatch", context.peer(), **asked)
+        except AuditError as exc:
+            raise status.exhausted("audit_log", f"nothing issued: {exc}", "AUDIT_LOG_FULL") from None
         try:
             batch, replayed = svc.issuing.issue(
                 who.name, key, scheme.name, product, req.count, lot=req.lot or None,
                 expiry=req.expiry or None, line=req.line or None, attributes=attributes)
-        except ValueError as exc:  # the index's date check: the only request field left
-            raise status.refusal_of(exc, "expiry") from None
-        svc.audit.write("issue", who.name, "RequestBatch", context.peer(), batch=batch.id,
-                        scheme=scheme.name, product=product, count=batch.count,
-                        first_counter=batch.start, idempotency_key=key, replayed=replayed)
+        except Exception as exc:  # noqa: BLE001 - the intent's outcome, then the refusal
+            try:
+                svc.audit.write("issue_refused", who.name, "RequestBatch", context.peer(),
+                                error=str(exc), **asked)
+            except AuditError:
+                pass  # the intent is there; the refusal goes to the caller either way
+            if isinstance(exc, ValueError):  # the index's checks: the expiry, bounded text (named)
+                raise status.refusal_of(exc, "" if getattr(exc, "field", None) else "expiry") from None
+            raise
+        try:
+            svc.audit.write("issue", who.name, "RequestBatch", context.peer(), batch=batch.id,
+                            scheme=scheme.name, product=product, count=batch.count,
+                            first_counter=batch.start, idempotency_key=key, replayed=replayed)
+        except AuditError as exc:
+            raise status.exhausted(
+                "audit_log", f"batch {batch.id} committed, audit line not written ({exc}); its "
+                f"intent is in the audit log: retry with the same idempotency key for the batch",
+                "AUDIT_INCOMPLETE", batch=batch.id) from None
         return batch_pb(batch, scheme.length)
 
     @rpc(*ISSUING)
@@ -178,8 +201,10 @@ class Issuance(_Servicer, issuance_pb2_grpc.IssuanceServicer):
         end = req.offset + count
         for off in range(req.offset, end, per):
             k = min(per, end - off)
-            codes = iss.codes(batch.start + off, k, render, batch.attributes)
-            yield ipb.CodeChunk(offset=off, count=k, width=width, codes=codes.tobytes())
+            # a chunk is made only when the client has taken the last one (the yield waits
+            # on flow control); no array or bytes of it stay referenced here meanwhile
+            yield ipb.CodeChunk(offset=off, count=k, width=width, codes=iss.codes(
+                batch.start + off, k, render, batch.attributes).tobytes())
 
     async def _report(self, req, context, who, action: str):
         svc = self.svc
@@ -211,7 +236,7 @@ class Issuance(_Servicer, issuance_pb2_grpc.IssuanceServicer):
                 event[name] = getattr(req, name)
         if req.time:
             event["time"] = svc.when(req.time)
-        result = self.dd.apply([event])[0]
+        result = self.dd.apply([event], client=who.name)[0]   # event ids are per client
         if not result["ok"]:
             raise event_refusal(event_id, result)
         return lpb.EventResult(id=event_id, ok=True, seq=result["seq"])
@@ -385,16 +410,31 @@ class Lifecycle(_Servicer, lifecycle_pb2_grpc.LifecycleServicer):
                 todo.append((i, ev))
             if req.atomic and len(todo) < n:
                 todo = []
-            applied = self.dd.apply([ev for _, ev in todo], atomic=req.atomic) if todo else []
+            recalls = [ev for _, ev in todo if ev["action"] == "recall"]
+            try:  # audited before they are applied: no recall without its intent in the log
+                for ev in recalls:
+                    self.svc.audit.write("recall_intent", who.name, "SendEvents", context.peer(),
+                                         event_id=ev["id"], codes=len(ev["codes"]),
+                                         batch=ev.get("batch"), lot=ev.get("lot"),
+                                         reason=ev.get("reason"))
+            except AuditError as exc:
+                raise status.exhausted("audit_log", f"events of message {req.sequence} not "
+                                       f"applied: {exc}", "AUDIT_LOG_FULL") from None
+            applied = self.dd.apply([ev for _, ev in todo], atomic=req.atomic,  # ids per client
+                                    client=who.name) if todo else []
             for (i, ev), r in zip(todo, applied):
                 results[i] = lpb.EventResult(id=str(r["id"]), ok=True, seq=r["seq"]) if r["ok"] \
                     else lpb.EventResult(id=str(r["id"]), code=event_code(r).value[0],
                                          error=r["error"])
                 if ev["action"] == "recall":
-                    self.svc.audit.write("recall", who.name, "SendEvents", context.peer(),
-                                         event_id=ev["id"], ok=r["ok"], error=r.get("error"),
-                                         codes=len(ev["codes"]), batch=ev.get("batch"),
-                                         lot=ev.get("lot"), reason=ev.get("reason"))
+                    try:
+                        self.svc.audit.write("recall", who.name, "SendEvents", context.peer(),
+                                             event_id=ev["id"], ok=r["ok"], error=r.get("error"),
+                                             codes=len(ev["codes"]), batch=ev.get("batch"),
+                                             lot=ev.get("lot"), reason=ev.get("reason"))
+                    except AuditError as exc:  # applied, and its intent is in the log: ack it
+                        log.error("recall %s (ok=%s) audited by its intent only: %s", ev["id"],
+                                  r["ok"], exc)
             for i, r in enumerate(results):
                 if r is None:  # atomic: refused because of another event
                     results[i] = lpb.EventResult(id=req.events[i].id, code=status.Code.ABORTED.value[0],
@@ -521,7 +561,8 @@ class Admin(_Servicer, admin_pb2_grpc.AdminServicer):
     async def WhoAmI(self, req, context, who):
         return apb.WhoAmIReply(name=who.name, authenticated_by=who.via, roles=sorted(who.roles),
                                products=[str(r) for r in who.products], limits=limits.message(),
-                               server_version=self.svc.version, registry=bool(self.dd.registry))
+                               server_version=self.svc.version, registry=bool(self.dd.registry),
+                               field_limits=limits.field_limits())
 
 
 SERVICERS = (Issuance, Verification, Lifecycle, Admin)

@@ -16,6 +16,7 @@ from google.rpc import status_pb2
 
 from ..errors import CapacityExceeded, TracecodeError, ValidationError
 from ..index import EventError, IndexFull
+from .audit import AuditError
 
 DOMAIN = "tracecode"
 DETAILS_KEY = "grpc-status-details-bin"
@@ -101,6 +102,8 @@ def refusal_of(exc: BaseException, field: str = "") -> Refusal | None:
         return exhausted("product", str(exc), "CAPACITY_EXCEEDED", remaining=exc.remaining)
     if isinstance(exc, IndexFull):
         return exhausted("index", str(exc), "INDEX_FULL")
+    if isinstance(exc, AuditError):
+        return exhausted("audit_log", str(exc), "AUDIT_LOG_FULL")
     if isinstance(exc, ValidationError):
         name = f"{field}.{exc.field}" if field and exc.field else field or exc.field or "request"
         return invalid(name, str(exc), reason=type(exc).__name__.upper())

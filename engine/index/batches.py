@@ -14,6 +14,8 @@ Databases (keys big-endian so LMDB orders them numerically):
     products   scheme \\0 product_key                 -> product id (u32)
     product_ids product id (u32)                     -> JSON {scheme, product}
     meta       b"next_batch", b"next_product"        -> next batch / product id (u64)
+               b"journal_end"                        -> the journal's length at the last
+                                                        reservation (journal.py, lineage.py)
 
 A product id, given at the product's first issuance, is the first part of the
 12-byte code key (product id, counter) under which the index keeps what it
@@ -28,6 +30,8 @@ from dataclasses import asdict, dataclass, field
 import numpy as np
 
 from ..errors import CapacityExceeded
+from .env import read_only_error, run_write
+from .journal import Entry as JournalEntry
 
 _U64 = 8
 FIRST_PRODUCT_ID = 16      # code keys of ours start with a zero byte; below 2**24
@@ -75,6 +79,8 @@ class Batches:
         self.product_ids = env.open_db(b"product_ids")
         self._pids: dict = {}
         self._products: dict = {}
+        self.readonly = env.flags()["readonly"]
+        self.journal = None   # a journal.Writer, set by the data directory (lineage.attach)
 
     def product_id(self, txn, scheme: str, product_key: bytes) -> int | None:
         """The product's id, None if it never had a batch (ids never change: cached)."""
@@ -98,10 +104,11 @@ class Batches:
             hit = self._products[pid] = (rec["scheme"], rec["product"])
         return hit
 
-    def _assign_product_id(self, txn, scheme, product_key, product) -> None:
+    def _assign_product_id(self, txn, scheme, product_key, product) -> int:
         key = product_prefix(scheme, product_key)[:-1]
-        if txn.get(key, db=self.products) is not None:
-            return
+        have = txn.get(key, db=self.products)
+        if have is not None:
+            return int.from_bytes(have, "big")
         raw = txn.get(b"next_product", db=self.meta)
         pid = int.from_bytes(raw, "big") if raw else FIRST_PRODUCT_ID
         if pid > LAST_PRODUCT_ID:
@@ -111,6 +118,7 @@ class Batches:
         txn.put(pid.to_bytes(4, "big"), json.dumps({"scheme": scheme, "product": product},
                                                    ensure_ascii=False).encode(), db=self.product_ids)
         txn.put(b"next_product", u64(pid + 1), db=self.meta)
+        return pid
 
     def issued(self, scheme: str, product_key: bytes) -> int:
         """Counters reserved so far for this product (the next start)."""
@@ -123,8 +131,11 @@ class Batches:
         """Reserve `count` counters and record the batch; refuses past `capacity`."""
         if count < 1:
             raise ValueError(f"count must be at least 1, got {count}")
+        if self.readonly:
+            raise read_only_error(self.env.path(), "reserve counters")
         key = product_prefix(scheme, product_key)[:-1]
-        with self.env.begin(write=True) as txn:
+
+        def body(txn):  # through run_write: a full disk is IndexFull, nothing reserved
             raw = txn.get(key, db=self.counters)
             start = int.from_bytes(raw, "big") if raw else 0
             if start + count > capacity:
@@ -135,14 +146,21 @@ class Batches:
                     remaining=remaining)
             raw = txn.get(b"next_batch", db=self.meta)
             batch_id = int.from_bytes(raw, "big") if raw else 1
-            self._assign_product_id(txn, scheme, product_key, dict(product))
+            pid = self._assign_product_id(txn, scheme, product_key, dict(product))
             record = BatchRecord(id=batch_id, scheme=scheme, product=dict(product), start=start,
                                  count=count, time=time.time(), **details)
             txn.put(key, u64(start + count), db=self.counters)
             txn.put(b"next_batch", u64(batch_id + 1), db=self.meta)
             txn.put(u64(batch_id), record.to_bytes(), db=self.records)
             txn.put(product_prefix(scheme, product_key) + u64(start), u64(batch_id), db=self.ranges)
-        return record
+            if self.journal is not None:
+                # fsynced before the commit: a reservation that returned is in the journal,
+                # so restoring an older backup cannot hand these counters out again
+                end = self.journal.append(JournalEntry(key, start + count, batch_id, pid,
+                                                       asdict(record)))
+                txn.put(b"journal_end", u64(end), db=self.meta)
+            return record
+        return run_write(self.env, body)
 
     def get(self, batch_id: int, txn=None) -> BatchRecord | None:
         if txn is None:

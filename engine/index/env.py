@@ -1,11 +1,14 @@
 """Opening the LMDB environment of a data directory, and writing to it safely."""
 from __future__ import annotations
 
+import errno
+import os
 from pathlib import Path
 
 import lmdb
 
 from ..errors import TracecodeError
+from .lmdbfile import IndexDamaged, check_data_file
 
 # LMDB reserves address space, not disk: the file grows as data is written. The
 # map is reserved at its limit from the start, because growing it later
@@ -19,18 +22,47 @@ class IndexFull(TracecodeError):
     """The LMDB map reached its configured limit, or the disk is full."""
 
 
+class IndexReadOnly(TracecodeError):
+    """A write (issuance, an event, a recorded scan) on an index opened read-only."""
+
+
+def read_only_error(path, what: str = "write to the index") -> IndexReadOnly:
+    return IndexReadOnly(f"cannot {what}: the index at {path} is read-only (a read-only disk or "
+                         f"directory); only verification without recording works there "
+                         f"(`--no-record`, record=False)")
+
+
 def open_env(path: str | Path, *, readonly: bool = False, map_size: int | None = None,
-             map_limit: int = DEFAULT_MAP_LIMIT):
-    """Open (creating if needed) the environment at `path`, durable by default.
+             map_limit: int = DEFAULT_MAP_LIMIT, create: bool = True,
+             restore_hint: str = "restore it from a backup (`tracecode restore`)"):
+    """Open the environment at `path` (creating it if `create` and it is missing),
+    durable by default.
 
     sync stays on: a write transaction that returned has reached the disk,
     which is what makes reservations and lifecycle events safe across a crash.
+    An existing data.mdb is checked against its meta pages first (lmdbfile.py):
+    LMDB would start a fresh index in an empty file and die of SIGBUS in a
+    truncated one. Read-only, LMDB runs without its lock file on a read-only
+    file system (it does so itself on EROFS), as no writer can exist there.
     """
     path = Path(path)
-    if not readonly:
+    data = path / "data.mdb"
+    if data.exists() or not create:
+        check_data_file(data, restore_hint)
+    elif not readonly:
         path.mkdir(mode=0o700, parents=True, exist_ok=True)
-    env = lmdb.open(str(path), map_size=map_limit if map_size is None else map_size, max_dbs=MAX_DBS, readonly=readonly,
-                    subdir=True, sync=True, metasync=True, lock=True)
+    try:
+        env = lmdb.open(str(path), map_size=map_limit if map_size is None else map_size,
+                        max_dbs=MAX_DBS, readonly=readonly, subdir=True, sync=True,
+                        metasync=True, lock=True, create=create and not readonly)
+    except lmdb.ReadonlyError:
+        raise read_only_error(path, "open the index for writing") from None
+    except lmdb.InvalidError as exc:
+        raise IndexDamaged(f"{data} is not a valid LMDB file ({exc}); {restore_hint}") from None
+    except lmdb.Error as exc:
+        if "Permission denied" in str(exc) or "Read-only" in str(exc):
+            raise read_only_error(path, "open the index") from None
+        raise
     _LIMITS[id(env)] = map_limit
     return env
 
@@ -41,7 +73,9 @@ _LIMITS: dict = {}
 def run_write(env, fn):
     """Run fn(txn) in a write transaction and commit; a full map grows (doubling,
     up to the limit) and the whole transaction is retried, so callers see either
-    a commit or a clear IndexFull with nothing written."""
+    a commit or a clear IndexFull with nothing written (a failed commit aborts the
+    transaction: LMDB's last committed state stays, and the next write works as
+    soon as the disk has room again)."""
     while True:
         try:
             with env.begin(write=True) as txn:
@@ -53,5 +87,47 @@ def run_write(env, fn):
                 raise IndexFull(f"the index reached its map limit of {limit:,} bytes; raise it "
                                 f"in the data directory's configuration") from None
             env.set_mapsize(min(size * 2, limit))
-        except lmdb.DiskError as exc:
-            raise IndexFull(f"the disk under the index is full or failing: {exc}") from None
+        except lmdb.ReadonlyError:
+            raise read_only_error(env.path()) from None
+        except lmdb.Error as exc:
+            full = disk_full(env, exc)
+            if full is None:
+                raise
+            raise full from None
+
+
+def open_db(env, name: bytes, **kw):
+    """env.open_db, whose first call writes (creates the database): a full disk is IndexFull."""
+    try:
+        return env.open_db(name, **kw)
+    except lmdb.ReadonlyError:
+        raise read_only_error(env.path(), f"create the database {name.decode()!r}") from None
+    except lmdb.Error as exc:
+        full = disk_full(env, exc)
+        if full is None:
+            raise
+        raise full from None
+
+
+# How LMDB says the disk took no more: ENOSPC (py-lmdb's DiskError), EDQUOT and EFBIG
+# (a plain lmdb.Error), and a short write, which LMDB reports as EIO.
+_FULL = {os.strerror(errno.ENOSPC): "full", os.strerror(errno.EDQUOT): "over its quota",
+         os.strerror(errno.EFBIG): "at its file size limit", os.strerror(errno.EIO): "full or failing"}
+
+
+def disk_full(env, exc: BaseException) -> IndexFull | None:
+    """The IndexFull a write error of LMDB's stands for, None if it is not about the disk."""
+    if isinstance(exc, lmdb.PanicError):  # a failed meta page write: LMDB refuses every write since
+        return IndexFull(f"the index at {env.path()} stopped writing after a failed disk write "
+                         f"({exc}); free space, then restart the process to reopen it")
+    text = str(exc)
+    what = next((w for err, w in _FULL.items() if err in text), None)
+    if what is None and not isinstance(exc, lmdb.DiskError):
+        return None
+    try:
+        st = os.statvfs(env.path())
+        free = f"{st.f_bavail * st.f_frsize:,} bytes free"
+    except OSError:
+        free = "free space unknown"
+    return IndexFull(f"the disk under the index at {env.path()} is {what or 'full'} ({free}; "
+                     f"{text}): nothing was written; free space and retry")

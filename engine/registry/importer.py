@@ -33,13 +33,15 @@ from pathlib import Path
 
 import numpy as np
 
+from .. import textinput
 from ..errors import ImportRefused
-from ..index import run_write
+from ..index import IndexFull, run_write
 from .records import (CodeRow, RowError, StatusChange, approval_from_row, clean, code_from_row,
                       merge, ymd)
 from .store import CODE_DTYPE, EXT_PREFIX
 
 CHUNK = 100_000
+MAX_CSV_LINE = 1 << 20   # bytes; csv refuses fields over 131,072 characters anyway
 
 REGISTRY_COLUMNS = {
     "number": ("number", "approval_number", "registration_number", "批准文号", "兽药批准文号",
@@ -121,11 +123,6 @@ def _format_of(path, fmt):
     return "json" if suffix in (".json", ".jsonl", ".ndjson") else "csv"
 
 
-def _without_bom(stream):
-    for n, line in enumerate(stream):
-        yield line.lstrip("\ufeff") if n == 0 else line
-
-
 def canonical_row(raw: dict, names: dict, ignored: set) -> dict:
     """A row keyed by canonical column names (names: _column_map); others into ignored."""
     out = {}
@@ -148,8 +145,11 @@ def dict_rows(rows, columns: dict, ignored: set):
 def read_rows(source, columns: dict, fmt: str | None = None, ignored: set | None = None):
     """Yield (line, row dict with canonical column names, or a RowError), streaming.
 
-    ``source``: a path, or a text stream (then ``fmt`` says which format);
-    column names that mean nothing here are added to ``ignored``."""
+    ``source``: a path, or a binary or text stream (then ``fmt`` says which format);
+    column names that mean nothing here are added to ``ignored``. A row that cannot be
+    read (not UTF-8, a line or field too long, broken quoting, not a JSON object) is a
+    RowError on its line and the others are read; a file that cannot be read at all (no
+    header, not a JSON array) is an InputError naming it."""
     names = _column_map(columns)
     ignored = set() if ignored is None else ignored
 
@@ -157,42 +157,105 @@ def read_rows(source, columns: dict, fmt: str | None = None, ignored: set | None
         return canonical_row(raw, names, ignored)
 
     if isinstance(source, (str, Path)):
-        with open(source, encoding="utf-8-sig", newline="") as f:
-            yield from read_rows(f, columns, _format_of(source, fmt), ignored)
+        with textinput.open_input(source) as f:
+            yield from read_rows(_Named(f, str(source)), columns, _format_of(source, fmt), ignored)
         return
-    source = _without_bom(source)
+    name = textinput.name_of(getattr(source, "name", None))
     if (fmt or "csv") == "csv":
-        reader = csv.DictReader(source)
-        for raw in reader:
-            if None in raw:  # DictReader files surplus cells under None
-                yield reader.line_num, RowError(f"{len(reader.fieldnames) + len(raw[None])} "
-                                                f"cells, the header has {len(reader.fieldnames)}")
-            elif any(clean(v) for v in raw.values()):
-                yield reader.line_num, canon(raw)
+        yield from _csv_rows(source, name, canon)
         return
-    lines = enumerate(source, 1)
+    lines = textinput.lines(source)
     for n, line in lines:
-        if line.strip():
+        if isinstance(line, textinput.BadLine) or line.strip():
             break
     else:
-        return
-    if line.lstrip().startswith("["):  # one JSON array: read whole, items numbered
+        raise textinput.InputError(f"{name}: no rows (the file is empty)")
+    if isinstance(line, str) and line.lstrip().startswith("["):  # one JSON array, items numbered
+        text = [line]
+        for m, rest in lines:
+            if isinstance(rest, textinput.BadLine):
+                raise textinput.InputError(f"{name} line {m}: {rest.reason}")
+            text.append(rest)
         try:
-            items = json.loads(line + "".join(rest for _, rest in lines))
+            items = textinput.json_value("".join(text))
         except ValueError as exc:
-            raise ValueError(f"not a JSON array: {exc}") from None
+            raise textinput.InputError(f"{name}: not a JSON array ({exc})") from None
+        if not isinstance(items, list):
+            raise textinput.InputError(f"{name}: not a JSON array")
         for k, item in enumerate(items, 1):
             yield k, canon(item) if isinstance(item, dict) else RowError("item is not a JSON object")
         return
     for n, line in itertools.chain([(n, line)], lines):
-        if not line.strip():
-            continue
+        if isinstance(line, textinput.BadLine):
+            yield n, RowError(line.reason)
+        elif line.strip():
+            try:
+                item = textinput.json_value(line)
+            except ValueError as exc:
+                yield n, RowError(str(exc))
+                continue
+            yield n, canon(item) if isinstance(item, dict) else RowError("line is not a JSON object")
+
+
+class _Named:
+    """A stream with the name of the file it reads (for messages)."""
+
+    def __init__(self, stream, name):
+        self._stream, self.name = stream, name
+
+    def __getattr__(self, attr):
+        return getattr(self._stream, attr)
+
+
+def _csv_rows(source, name, canon):
+    """(line, row or RowError) of a CSV stream: its lines are read bounded and decoded
+    strictly here, then split by the csv module; an unreadable line rejects its row."""
+    bad = {}                      # physical line -> why it could not be read
+
+    def text_lines():
+        for n, line in textinput.lines(source, MAX_CSV_LINE):
+            if isinstance(line, textinput.BadLine):
+                bad[n] = line.reason
+                yield "\n"      # an empty row keeps the csv module's line count right
+            else:
+                yield line
+    reader = csv.reader(text_lines())
+    header = None
+    last = 0                      # the last physical line of the previous row
+    while True:
         try:
-            item = json.loads(line)
-        except ValueError as exc:
-            yield n, RowError(f"not JSON: {exc}")
+            cells = next(reader)
+        except StopIteration:
+            break
+        except csv.Error as exc:  # a field over the limit, quoting broken by binary data
+            why = str(exc)
+            if "field larger" in why:
+                why = f"a field is longer than {csv.field_size_limit():,} characters"
+            if header is None:
+                raise textinput.InputError(f"{name} line {reader.line_num}: the header row "
+                                           f"cannot be read: {why}") from None
+            yield reader.line_num, RowError(why)
+            last = reader.line_num
             continue
-        yield n, canon(item) if isinstance(item, dict) else RowError("line is not a JSON object")
+        first, last = last + 1, reader.line_num
+        at = next((k for k in range(first, last + 1) if k in bad), None) if bad else None
+        why = None if at is None else bad[at] if at == first else f"line {at}: {bad[at]}"
+        if header is None:
+            if why:
+                raise textinput.InputError(f"{name} line {at}: the header row is unusable: "
+                                           f"{bad[at]}")
+            if not any(c.strip() for c in cells):
+                continue
+            header = [c.lstrip("\ufeff") for c in cells]
+            continue
+        if why:
+            yield first, RowError(why)
+        elif len(cells) > len(header):
+            yield first, RowError(f"{len(cells)} cells, the header has {len(header)}")
+        elif any(clean(v) for v in cells):
+            yield first, canon(dict(itertools.zip_longest(header, cells[:len(header)])))
+    if header is None:
+        raise textinput.InputError(f"{name}: no header row (the file is empty)")
 
 
 # -- registry files -----------------------------------------------------------------------
@@ -320,9 +383,17 @@ def import_codes(store, rows, *, source="-", allow_unknown=False, strict=False,
     if strict and report.rejected:
         raise ImportRefused(f"{len(report.rejected)} rejected rows; nothing imported", report=report)
     for start in range(0, len(kept), chunk):
-        _write_codes(store, kept[start:start + chunk], records, report)
-
-    run_write(store.env, lambda txn: store.log_import(txn, report.summary()))
+        try:
+            _write_codes(store, kept[start:start + chunk], records, report)
+        except IndexFull as exc:  # earlier chunks are in, whole: say so, and how to finish
+            raise IndexFull(f"{exc}; {start:,} of {len(kept):,} accepted code rows were imported "
+                            f"before it (in chunks of {chunk:,}); import the file again to "
+                            f"finish") from None
+    try:
+        run_write(store.env, lambda txn: store.log_import(txn, report.summary()))
+    except IndexFull as exc:
+        raise IndexFull(f"{exc}; all {len(kept):,} accepted code rows were imported, but not "
+                        f"the import's summary: import the file again to record it") from None
     report.seconds = time.perf_counter() - t0
     return report
 

@@ -21,6 +21,7 @@ import time
 import numpy as np
 
 from ..index import run_write
+from ..index.env import open_db
 from .records import ApprovalRecord
 
 CODE_DTYPE = np.dtype([("number", "S32"), ("lot", "S32"), ("produced", "<u4"), ("expiry", "<u4"),
@@ -35,10 +36,11 @@ def u64(n: int) -> bytes:
 class Store:
     def __init__(self, env):
         self.env = env
-        self.main = env.open_db(b"registry")
-        self.by = env.open_db(b"registry_index", dupsort=True)
-        self.codes = env.open_db(b"registry_codes")
-        self.imported = env.open_db(b"imported")
+        # created on first use, which writes: a full disk is IndexFull
+        self.main = open_db(env, b"registry")
+        self.by = open_db(env, b"registry_index", dupsort=True)
+        self.codes = open_db(env, b"registry_codes")
+        self.imported = open_db(env, b"imported")
 
     # -- approvals -------------------------------------------------------------------------
     def get(self, txn, number: str) -> ApprovalRecord | None:
