@@ -26,6 +26,7 @@ import argparse
 import os
 import sys
 import time
+import warnings
 from pathlib import Path
 
 import numpy as np
@@ -419,7 +420,13 @@ def build_parser():
     return p
 
 
+def _warning_line(message, category, filename, lineno, file=None, line=None):
+    """A warning (a scheme file refused, the others loaded) as one line on stderr."""
+    print(f"tracecode: warning: {_one_line(message)}", file=sys.stderr)
+
+
 def main(argv=None) -> int:
+    warnings.showwarning = _warning_line
     parser = build_parser()
     args = parser.parse_args(argv)
     try:

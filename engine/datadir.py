@@ -7,6 +7,7 @@
 from __future__ import annotations
 
 import os
+import warnings
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -57,8 +58,12 @@ class DataDir:
             raise KeyStoreError(f"{self.path} is not a data directory; run `tracecode init {path}`")
         self.master_key = load_master_key(self.path)
         custom = self.path / "schemes"
-        self.schemes = (_schemes.load_dir(custom, base=_schemes.builtin())
+        # A bad definition is listed and warned about; the other schemes keep working.
+        self.scheme_errors: list = []
+        self.schemes = (_schemes.load_dir(custom, base=_schemes.builtin(), errors=self.scheme_errors)
                         if custom.is_dir() else dict(_schemes.builtin()))
+        for err in self.scheme_errors:
+            warnings.warn(f"scheme not loaded: {err}", _schemes.DefinitionWarning, stacklevel=2)
         self._env = None
         self._index = None
         self._registry = None

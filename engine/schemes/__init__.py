@@ -16,34 +16,20 @@ from __future__ import annotations
 from functools import lru_cache
 from pathlib import Path
 
-from ..errors import DefinitionError
+from .definition import DefinitionWarning, load_dir, load_scheme, scheme_from_dict
 from .render import Layout, layout, render
-from .scheme import ALPHABETS, Field, Scheme, load_scheme, scheme_from_dict
+from .scheme import ALPHABETS, Field, Scheme
 
 BUILTIN_DIR = Path(__file__).parent / "builtin"
 
-__all__ = ["ALPHABETS", "Field", "Layout", "Scheme", "builtin", "get", "layout", "load_dir",
-           "load_scheme", "render", "scheme_from_dict"]
+__all__ = ["ALPHABETS", "DefinitionWarning", "Field", "Layout", "Scheme", "builtin", "get", "layout",
+           "load_dir", "load_scheme", "render", "scheme_from_dict"]
 
 
 @lru_cache(maxsize=None)
 def builtin() -> dict[str, Scheme]:
     """The schemes shipped with tracecode, by name."""
     return load_dir(BUILTIN_DIR)
-
-
-def load_dir(directory: str | Path, base: dict[str, Scheme] | None = None) -> dict[str, Scheme]:
-    """Schemes from every .toml/.json file in a folder, added to `base` (names must be new)."""
-    out = dict(base or {})
-    for path in sorted(Path(directory).glob("*")):
-        if path.suffix not in (".toml", ".json"):
-            continue
-        scheme = load_scheme(path)
-        if scheme.name in out:
-            raise DefinitionError(f"{path}: scheme {scheme.name!r} is already defined"
-                                  f" by {out[scheme.name].source}")
-        out[scheme.name] = scheme
-    return out
 
 
 def get(name: str, available: dict[str, Scheme] | None = None) -> Scheme:

@@ -18,18 +18,14 @@ as an element string, a human-readable string and a Digital Link URI.
 from __future__ import annotations
 
 import datetime as _dt
-import json
 import re
-import tomllib
 from dataclasses import dataclass, field as _field
 from functools import cached_property
-from pathlib import Path
 
 import numpy as np
 
 from .. import checks
-from ..errors import (DefinitionError, InvalidComponent, InvalidFormat, InvalidLength,
-                      ValidationError)
+from ..errors import InvalidComponent, InvalidFormat, InvalidLength, ValidationError
 
 ROLES = ("product", "serial", "check", "attribute")
 ALPHABETS = {
@@ -54,9 +50,7 @@ class _AllowedTables(dict):
 _ALLOWED = _AllowedTables()
 MAX_FIELDS = 16         # the scan parser's C tables are sized by these two
 MAX_CODE_LENGTH = 40
-_NAME = re.compile(r"^[a-z][a-z0-9_-]{0,62}$")
-_FIELD_KEYS = {"name", "role", "length", "max_length", "alphabet", "choices", "date",
-               "check", "system", "over", "ai", "description", "example"}
+COUNTER_LIMIT = (1 << 64) - 1   # counters are u64: reservations, code keys, FF1's bulk path
 
 
 @dataclass(frozen=True)
@@ -195,8 +189,9 @@ class Scheme:
     @cached_property
     def capacity(self) -> int:
         """Codes one product may ever receive: a guess hits with p < 1/10,000 (EU 2016/161
-        Art. 4), strictly below, so one less than a ten-thousandth of the serial domain."""
-        return (self.serial_domain - 1) // 10_000
+        Art. 4), strictly below, so one less than a ten-thousandth of the serial domain;
+        and counters are 64-bit (LMDB keys, FF1's bulk path), so at most 2**64 - 1."""
+        return min((self.serial_domain - 1) // 10_000, COUNTER_LIMIT)
 
     # -- values --------------------------------------------------------------------
     def product_values(self, values: dict) -> dict:
@@ -329,146 +324,3 @@ class Scheme:
         except ValueError:
             return False
         return True
-
-
-# -- loading ---------------------------------------------------------------------------
-
-def _field_from(raw: dict, where: str) -> Field:
-    unknown = set(raw) - _FIELD_KEYS
-    if unknown:
-        raise DefinitionError(f"{where}: unknown key {sorted(unknown)[0]!r}")
-    name = raw.get("name")
-    if not isinstance(name, str) or not _NAME.match(name):
-        raise DefinitionError(f"{where}: field name must be lower-case letters, digits, '_' or '-'")
-    where = f"{where} field {name!r}"
-    role = raw.get("role")
-    if role not in ROLES:
-        raise DefinitionError(f"{where}: role must be one of {', '.join(ROLES)}, got {role!r}")
-    alphabet = raw.get("alphabet", "digits")
-    alphabet = ALPHABETS.get(alphabet, alphabet)
-    if not isinstance(alphabet, str) or len(set(alphabet)) != len(alphabet) or len(alphabet) < 2 \
-            or not alphabet.isascii():
-        raise DefinitionError(f"{where}: alphabet must be a name ({', '.join(ALPHABETS)}) "
-                              f"or at least 2 distinct ASCII characters")
-    length, max_length = raw.get("length"), raw.get("max_length")
-    for key, val in (("length", length), ("max_length", max_length)):
-        if val is not None and (not isinstance(val, int) or isinstance(val, bool) or not 1 <= val <= 64):
-            raise DefinitionError(f"{where}: {key} must be an integer from 1 to 64")
-    if length is None and (role != "attribute" or max_length is None):
-        raise DefinitionError(f"{where}: needs a length (only attributes may give max_length instead)")
-    system = raw.get("system")
-    if role == "check":
-        if system not in checks.SYSTEMS:
-            raise DefinitionError(f"{where}: system must be one of {', '.join(checks.SYSTEMS)}")
-        sysobj = checks.get(system)
-        if length != sysobj.check_len:
-            raise DefinitionError(f"{where}: {system} gives {sysobj.check_len} character(s), "
-                                  f"length says {length}")
-        alphabet = sysobj.check_alphabet
-    elif system is not None:
-        raise DefinitionError(f"{where}: only check fields take a system")
-    if raw.get("over", "code") not in ("code", "serial"):
-        raise DefinitionError(f"{where}: over must be 'code' or 'serial'")
-    if raw.get("check") is not None and raw["check"] not in checks.SYSTEMS:
-        raise DefinitionError(f"{where}: check must be one of {', '.join(checks.SYSTEMS)}")
-    date = raw.get("date")
-    if date is not None and (date not in DATE_FORMATS or length != len(date)):
-        raise DefinitionError(f"{where}: date must be one of {', '.join(DATE_FORMATS)} "
-                              f"with a matching length")
-    choices = raw.get("choices")
-    if choices is not None:
-        choices = tuple(str(c) for c in choices)
-    ai = raw.get("ai")
-    if ai is not None and not (isinstance(ai, str) and ai.isdigit() and 2 <= len(ai) <= 4):
-        raise DefinitionError(f"{where}: ai must be a 2-4 digit GS1 Application Identifier")
-    return Field(name=name, role=role, length=length, max_length=max_length, alphabet=alphabet,
-                 choices=choices, date=date, check=raw.get("check"), system=system,
-                 over=raw.get("over", "code"), ai=ai, description=raw.get("description", ""),
-                 example=raw.get("example"))
-
-
-def scheme_from_dict(data: dict, source: str | None = None) -> Scheme:
-    """Build and check a Scheme from a parsed definition."""
-    where = source or "scheme definition"
-    head = data.get("scheme")
-    if not isinstance(head, dict):
-        raise DefinitionError(f"{where}: missing [scheme] table")
-    name = head.get("name")
-    if not isinstance(name, str) or not _NAME.match(name):
-        raise DefinitionError(f"{where}: scheme name must be lower-case letters, digits, '_' or '-'")
-    raw_fields = data.get("field")
-    if not isinstance(raw_fields, list) or not raw_fields:
-        raise DefinitionError(f"{where}: needs at least one [[field]]")
-    fields = tuple(_field_from(f, f"{where}") for f in raw_fields)
-    by_name = {}
-    for f in fields:
-        if f.name in by_name:
-            raise DefinitionError(f"{where}: field {f.name!r} is defined twice")
-        by_name[f.name] = f
-    serials = [f for f in fields if f.role == "serial"]
-    if len(serials) != 1:
-        raise DefinitionError(f"{where}: needs exactly one serial field, has {len(serials)}")
-    ser = serials[0]
-    domain = len(ser.alphabet) ** ser.length
-    if domain < 1_000_000:
-        raise DefinitionError(
-            f"{where}: serial {ser.name!r} has {domain:,} values; FF1 (NIST SP 800-38G) needs "
-            f"at least 1,000,000")
-    if len(fields) > MAX_FIELDS or sum(f.length for f in fields if f.role != "attribute") > MAX_CODE_LENGTH:
-        raise DefinitionError(f"{where}: at most {MAX_FIELDS} fields and {MAX_CODE_LENGTH} code "
-                              f"characters (the scan parser's limits)")
-    checks_ = [f for f in fields if f.role == "check"]
-    if len(checks_) > 1:
-        raise DefinitionError(f"{where}: at most one check field")
-    code_fields = [f for f in fields if f.role != "attribute"]
-    if checks_:
-        chk = checks_[0]
-        if code_fields[-1] is not chk:
-            raise DefinitionError(f"{where}: the check field must be the last code field")
-        covered = code_fields[:-1] if chk.over == "code" else [ser]
-        system = checks.get(chk.system)
-        for f in covered:
-            if set(f.alphabet) - set(system.alphabet):
-                raise DefinitionError(
-                    f"{where}: field {f.name!r} uses characters the {chk.system} system cannot check")
-        if chk.over == "serial" and code_fields[-2] is not ser:
-            raise DefinitionError(f"{where}: over = 'serial' needs the check right after the serial")
-    ais = [f for f in fields if f.ai]
-    if ais:
-        if len(ais) != len(fields):
-            raise DefinitionError(f"{where}: in a GS1 scheme every field needs an ai")
-        if checks_:  # AI 21 defines no check character; the GTIN carries its own
-            raise DefinitionError(f"{where}: a GS1 scheme has no per-code check field")
-        by_ai = {f.ai: f for f in fields}
-        gtin = by_ai.get("01")
-        if gtin is None or gtin.role != "product" or gtin.length != 14 or ser.ai != "21" \
-                or ser.length > 20 or any(f.role == "product" and f.ai != "01" for f in fields):
-            raise DefinitionError(f"{where}: a GS1 scheme is (01) GTIN-14 + (21) serial of at most "
-                                  f"20 characters, with attributes for other AIs")
-    scheme = Scheme(name=name, title=head.get("title", name), fields=fields,
-                    description=head.get("description", ""),
-                    dl_base=head.get("dl_base", "https://id.gs1.org").rstrip("/"),
-                    source=source, _by_name=by_name)
-    for f in fields:
-        if f.example is not None:
-            try:
-                f.normalise(f.example)
-            except ValueError as exc:
-                raise DefinitionError(f"{where}: example of {f.name!r} is invalid: {exc}") from None
-    return scheme
-
-
-def load_scheme(path: str | Path) -> Scheme:
-    """Read a scheme definition from a .toml or .json file."""
-    path = Path(path)
-    try:
-        text = path.read_bytes()
-        if path.suffix == ".json":
-            data = json.loads(text)
-        else:
-            data = tomllib.loads(text.decode("utf-8"))
-    except (OSError, UnicodeDecodeError, ValueError) as exc:  # TOMLDecodeError is a ValueError
-        raise DefinitionError(f"{path}: {exc}") from None
-    if not isinstance(data, dict):
-        raise DefinitionError(f"{path}: a definition is a table/object")
-    return scheme_from_dict(data, source=str(path))
