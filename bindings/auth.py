@@ -251,3 +251,10 @@ class Clients:
 
     def by_cn(self, cn: str) -> Identity | None:
         return None if self._file is None else self._current().by_cn.get(cn)
+
+    def identities(self) -> list:
+        """Every client the file lists (none for an open server)."""
+        if self._file is None:
+            return []
+        f = self._current()
+        return list({w.name: w for w in (*f.by_hash.values(), *f.by_cn.values())}.values())

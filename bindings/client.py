@@ -44,7 +44,7 @@ from . import verification_pb2 as vpb
 from . import verification_pb2_grpc
 from .convert import (CHECK_DTYPE, answer, approval_info, approval_record, batch_record,
                       check_records, event_pb, pack_scans, registry_answer, result_records)
-from .status import Code, ServiceError
+from .status import ServiceError
 
 RENDERS = {"bare": ipb.RENDER_BARE, "element": ipb.RENDER_ELEMENT, "hri": ipb.RENDER_HRI,
            "dl": ipb.RENDER_DIGITAL_LINK}

@@ -3,6 +3,8 @@
 They bound what one message may make a server process hold or do: a request over a
 limit is refused with INVALID_ARGUMENT naming the field, before any work.
 """
+from .. import limits as engine
+from . import admin_pb2 as apb
 from . import common_pb2 as pb
 
 MAX_MESSAGE_BYTES = 16 << 20        # either direction (gRPC's default is 4 MiB received)
@@ -16,9 +18,11 @@ MAX_EVENTS_PER_BATCH = 10_000       # per EventBatch
 MAX_CODES_PER_EVENT = 1_000_000     # per event or code report
 MAX_SCAN_BYTES = 4096               # the scan parser refuses longer input anyway
 MAX_HISTORY_ITEMS = 10_000
+MAX_STREAMS_PER_CLIENT = 8          # open streaming calls per client and server process
 MAX_BATCH_PAGE = 10_000             # Admin.ListBatches
 DEFAULT_BATCH_PAGE = 1_000
-MAX_KEY_LENGTH = 128                # idempotency keys and event ids
+MAX_KEY_LENGTH = engine.EVENT_ID_CHARS   # idempotency keys and event ids
+# stored text (place, scanner, lot, reason...) is bounded by the engine: engine/limits.py
 
 GRPC_OPTIONS = [("grpc.max_send_message_length", MAX_MESSAGE_BYTES),
                 ("grpc.max_receive_message_length", MAX_MESSAGE_BYTES)]
@@ -29,4 +33,16 @@ def message() -> pb.Limits:
                      max_chunk_codes=MAX_CHUNK_CODES, max_scans_per_batch=MAX_SCANS_PER_BATCH,
                      max_events_per_batch=MAX_EVENTS_PER_BATCH,
                      max_codes_per_event=MAX_CODES_PER_EVENT, max_scan_bytes=MAX_SCAN_BYTES,
-                     max_check_answers_per_batch=MAX_CHECK_ANSWERS)
+                     max_check_answers_per_batch=MAX_CHECK_ANSWERS,
+                     max_streams_per_client=MAX_STREAMS_PER_CLIENT)
+
+
+def field_limits() -> apb.FieldLimits:
+    """The engine's bounds on stored text, as Admin.WhoAmI announces them."""
+    return apb.FieldLimits(place_bytes=engine.PLACE_BYTES, scanner_id_bytes=engine.SCANNER_ID_BYTES,
+                           event_id_chars=engine.EVENT_ID_CHARS,
+                           idempotency_key_chars=engine.IDEMPOTENCY_KEY_CHARS,
+                           reason_bytes=engine.REASON_BYTES, lot_chars=engine.LOT_CHARS,
+                           line_bytes=engine.LINE_BYTES, attribute_bytes=engine.ATTRIBUTE_BYTES,
+                           earliest_time=engine.EARLIEST_TIME,
+                           future_slack_seconds=engine.FUTURE_SLACK_S)

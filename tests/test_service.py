@@ -389,3 +389,95 @@ def test_scanners_see_only_what_a_label_shows_of_a_batch(world):
     seen = scanner.verify_many(codes).batches[dl.batch.id]
     assert (seen.lot, seen.line, seen.requester, seen.count, seen.start) == ("LB", None, None, 0, 0)
     assert line.verify_many(codes).batches[dl.batch.id].line == "secret-line-7"
+
+
+def wait_for(fn, timeout=10.0):
+    """fn() once it is truthy, or fail after timeout seconds."""
+    deadline = time.monotonic() + timeout
+    while not (value := fn()):
+        assert time.monotonic() < deadline, "condition not met in time"
+        time.sleep(0.01)
+    return value
+
+
+def sscc_with(digits17: str) -> str:
+    return "(00)" + digits17 + tracecode.checks.GS1.calc(digits17)
+
+
+def test_free_text_fields_are_bounded_over_the_service(world):
+    """Issue 11: a place over 65,535 bytes wedged the worker's scan log; every stored text
+    field is bounded by the engine and refused with INVALID_ARGUMENT naming the field."""
+    line, scanner = world["line"], world["scanner"]
+    codes = [c.decode() for c in line.request_codes("cn-drug-20", DRUG, 5).all()]
+    assert all(r["ok"] for r in line.send_events([{"id": "b-c", "action": "commission", "codes": codes}]))
+    for kw, field in [({"place": "x" * 70_000}, "place"), ({"scanner": "s" * 129}, "scanner"),
+                      ({"place": "Hang\nzhou"}, "place")]:
+        err = refused(Code.INVALID_ARGUMENT, scanner.verify, codes[0], **kw)
+        assert err.violations[0][0] == field and len(err.message) < 300, err
+        err = refused(Code.INVALID_ARGUMENT, lambda kw=kw: scanner.verify_many(codes, **kw).verdicts)
+        assert err.violations[0][0] == field
+    # the worker's scan log still commits: a good scan shows up in the code's history
+    scanner.verify(codes[0], place="Hangzhou")
+    wait_for(lambda: [h for h in line.history(codes[0]) if h["kind"] == "scan"])
+    for lot in ("L" * 1_000_000, "A\nB", "A\x00", "L" * 21):
+        err = refused(Code.INVALID_ARGUMENT, line.request_batch, "cn-drug-20", DRUG, 10, lot=lot)
+        assert err.violations[0][0] == "lot" and len(err.message) < 300
+    err = refused(Code.INVALID_ARGUMENT, line.request_batch, "gs1-sgtin", GTIN, 10, lot="批号")
+    assert err.violations[0][0] == "lot"
+    err = refused(Code.INVALID_ARGUMENT, line.request_batch, "cn-drug-20", DRUG, 10, line="l" * 200)
+    assert err.violations[0][0] == "line"
+    results = line.send_events([
+        {"id": "b-p", "action": "ship", "codes": codes[:1], "place": "p" * 70_000},
+        {"id": "b-r", "action": "ship", "codes": codes[1:2], "reason": "r" * 513},
+        {"id": "b-t", "action": "ship", "codes": codes[2:3], "time": float("nan")},
+        {"id": "b-ok", "action": "ship", "codes": codes[3:4], "place": "杭州"}])
+    assert [r.get("status") for r in results] == ["INVALID_ARGUMENT"] * 3 + [None]
+    assert "place" in results[0]["error"] and "reason" in results[1]["error"]
+    assert "time" in results[2]["error"]
+    assert [h["action"] for h in line.history(codes[3]) if h["kind"] == "event"] == ["commission", "ship"]
+    limits = line.whoami().field_limits
+    assert (limits.place_bytes, limits.scanner_id_bytes, limits.event_id_chars, limits.lot_chars,
+            limits.reason_bytes) == (256, 128, 128, 20, 512)
+    assert limits.earliest_time == tracecode.limits.EARLIEST_TIME
+
+
+def test_event_ids_are_per_client_and_a_refused_resend_is_not_success(world):
+    line, other = world["line"], world["other"]
+    mine = [c.decode() for c in line.request_codes("cn-drug-20", DRUG, 4).all()]
+    theirs = [c.decode() for c in other.request_codes("cn-drug-20", OTHER_DRUG, 4).all()]
+    first = line.send_events([{"id": "shared-1", "action": "commission", "codes": mine}])[0]
+    # another client's same id is its own event: no squatting of ids
+    assert other.send_events([{"id": "shared-1", "action": "commission", "codes": theirs}])[0]["ok"]
+    # the same event again (its acknowledgement lost): acknowledged with the first seq
+    again = line.send_events([{"id": "shared-1", "action": "commission", "codes": mine}])[0]
+    assert first["ok"] and again == first
+    # a different event under a used id: refused, and reported as refused
+    r = line.send_events([{"id": "shared-1", "action": "ship", "codes": mine}])[0]
+    assert not r["ok"] and r["status"] == "ALREADY_EXISTS"
+    assert [h["action"] for h in line.history(mine[0])] == ["commission"]   # once, not shipped
+
+
+def test_an_sscc_is_bound_to_its_company_prefix_or_its_first_user(world):
+    line, other = world["line"], world["other"]
+    mine = [c.decode() for c in line.request_codes("cn-drug-20", DRUG, 4).all()]
+    theirs = [c.decode() for c in other.request_codes("cn-drug-20", OTHER_DRUG, 4).all()]
+    assert all(r["ok"] for r in line.send_events([{"id": "s-c", "action": "commission", "codes": mine}]))
+    assert all(r["ok"] for r in other.send_events([{"id": "s-c9", "action": "commission",
+                                                    "codes": theirs}]))
+    # line-3's GS1 company prefix (gs1-sgtin:gtin=0952123*): only line-3 packs into its SSCCs
+    prefixed = sscc_with("0952123" + "0000000001")
+    err = refused(Code.PERMISSION_DENIED, other.send_events, [
+        {"id": "s-squat", "action": "pack", "codes": theirs[:1], "parent": prefixed}])
+    assert "line-3" in err.message
+    assert line.send_events([{"id": "s-p", "action": "pack", "codes": mine[:2],
+                              "parent": prefixed}])[0]["ok"]
+    # an SSCC of no client's prefix: bound to the first client that packs into it, for good
+    free = sscc_with("3061414" + "1000000001")
+    assert all(r["ok"] for r in other.send_events([
+        {"id": "s-p1", "action": "pack", "codes": theirs[:2], "parent": free},
+        {"id": "s-u1", "action": "unpack", "codes": theirs[:2], "parent": free}]))
+    err = refused(Code.PERMISSION_DENIED, line.send_events, [
+        {"id": "s-p2", "action": "pack", "codes": mine[2:], "parent": free}])
+    assert "line-9" in err.message
+    assert other.send_events([{"id": "s-p3", "action": "pack", "codes": theirs[2:],
+                               "parent": free}])[0]["ok"]
