@@ -55,3 +55,69 @@ def test_kill_returns_once_every_worker_is_gone(data):
     assert server.processes() == [] and not any(os.path.exists(f"/proc/{p}/stat") and
                                                  open(f"/proc/{p}/stat").read().split(") ")[1][0] != "Z"
                                                  for p in workers)
+
+
+def vm_rss_mb(pid: int) -> float:
+    with open(f"/proc/{pid}/status") as f:
+        return next(int(line.split()[1]) for line in f if line.startswith("VmRSS")) / 1024
+
+
+def test_stalled_downloads_are_capped_and_hold_bounded_memory(data):
+    import grpc
+
+    from tracecode.v1 import issuance_pb2 as ipb
+    from tracecode.v1 import issuance_pb2_grpc
+    from tracecode.v1 import limits
+
+    server = ServerProcess(data, workers=1).start()
+    channels = []
+    try:
+        (worker,) = server.worker_pids()
+        with Client(server.address) as c:
+            batch = c.request_batch("cn-drug-20", DRUG, 10_000_000)  # 200 MB of codes
+            assert c.whoami().limits.max_streams_per_client == limits.MAX_STREAMS_PER_CLIENT
+        before = vm_rss_mb(worker)
+
+        def open_download():  # its own connection, never read: the client's window fills
+            ch = grpc.insecure_channel(server.address, [("grpc.use_local_subchannel_pool", 1)])
+            channels.append(ch)
+            return issuance_pb2_grpc.IssuanceStub(ch).DownloadCodes(
+                ipb.DownloadCodesRequest(batch_id=batch.id))
+
+        cap = limits.MAX_STREAMS_PER_CLIENT
+        calls = [open_download() for _ in range(20)]
+        wait_until(lambda: sum(c.done() for c in calls) == 20 - cap, 20,
+                   f"{sum(c.done() for c in calls)} of 20 downloads refused, expected {20 - cap}")
+        refused = [c for c in calls if c.done()]
+        assert {c.code() for c in refused} == {grpc.StatusCode.RESOURCE_EXHAUSTED}
+        assert "at most" in refused[0].details() and "streams open" in refused[0].details()
+        open_calls = [c for c in calls if not c.done()]
+        assert len(open_calls) == cap
+        # each open stream holds about one chunk (1.3 MB) and its copies, not its 200 MB:
+        # the server makes the next chunk only when the client takes one
+        samples = []
+        for _ in range(10):
+            time.sleep(0.2)
+            samples.append(vm_rss_mb(worker))
+        chunk_mb = limits.DEFAULT_CHUNK_CODES * 20 / 2**20
+        assert max(samples) - before < cap * 6 * chunk_mb, (before, samples)
+        assert samples[-1] - samples[4] < 2 * chunk_mb, samples  # flat, not growing
+        # a cancelled stream gives its slot back
+        open_calls[0].cancel()
+
+        def one_more_admitted():
+            call = open_download()
+            try:
+                next(call)  # a chunk: admitted; RESOURCE_EXHAUSTED: not yet
+            except grpc.RpcError as exc:
+                assert exc.code() == grpc.StatusCode.RESOURCE_EXHAUSTED
+                return False
+            call.cancel()
+            return True
+        wait_until(one_more_admitted, 20, "no slot freed by a cancelled stream")
+        for call in open_calls:
+            call.cancel()
+    finally:
+        for ch in channels:
+            ch.close()
+        server.kill()
