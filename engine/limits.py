@@ -28,6 +28,8 @@ LINE_BYTES = 128                # a batch's production line
 REQUESTER_BYTES = 256           # a batch's requester ("<client> request <key>" over gRPC)
 ATTRIBUTE_BYTES = 256           # a batch attribute's value (the scheme may bound it tighter)
 IMPORT_FIELD_BYTES = 256        # a value of an imported code's record (product, source...)
+REGISTRY_TEXT_BYTES = 512       # a registry record's product, company, dosage form, specification
+REGISTRY_LOT_BYTES = 32         # a national code data row's lot (the width of its record)
 EARLIEST_TIME = 946684800.0     # 2000-01-01T00:00:00Z: older event or scan times are mistakes
 FUTURE_SLACK_S = 300.0          # how far a given time may run ahead of this machine's clock
 

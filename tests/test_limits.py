@@ -242,3 +242,31 @@ def test_the_first_client_packing_into_an_sscc_is_recorded(d):
                     {"id": "p3", "action": "pack", "codes": codes[2:], "parent": other}])[1]["ok"]
     assert d.index.sscc_user(other) is None    # the data directory's own caller binds nothing
     refused_field(lambda: d.index.sscc_user("123"), "sscc")
+
+
+# -- registry rows: their text is bounded too, row by row --------------------------------------
+REG_HEADER = "approval_number,product,company,enterprise_id,dosage_form,specification,status," \
+             "status_since,valid_until\n"
+CODE_HEADER = "code,approval_number,lot,production_date,expiry_date,packaging_level,parent_code\n"
+
+
+def test_registry_rows_with_oversized_or_control_text_are_rejected_alone(d):
+    import io
+    body = ("兽药字(2015)010012345,阿莫西林,甲公司,00002,粉剂,100g,valid,,2030-12-31\n"
+            f"兽药字(2015)010012346,{'x' * 600},甲公司,00002,粉剂,,valid,,2030-12-31\n"
+            f"兽药字(2015)010012347,恩诺沙星,{'公' * 200},00002,粉剂,,valid,,2030-12-31\n"
+            "兽药字(2015)010012348,恩诺沙星,甲公司,00002,\"注\x00射液\",,valid,,2030-12-31\n"
+            f"兽药字(2015)010012349,恩诺沙星,甲公司,00002,注射液,{'s' * 513},valid,,2030-12-31\n")
+    report = d.registry.import_file(io.StringIO(REG_HEADER + body), fmt="csv")
+    assert report.added == ["兽药字(2015)010012345"]
+    reasons = {i.line: i.reason for i in report.rejected}
+    assert sorted(reasons) == [3, 4, 5, 6]
+    assert "product is 600 bytes" in reasons[3] and "company is 600 bytes" in reasons[4]
+    assert "dosage_form holds a control character" in reasons[5]
+    assert "specification" in reasons[6] and all(len(r) < 300 for r in reasons.values())
+    codes = ("201403270000200101860785,兽药字(2015)010012345,\"L\n1\",2026-01-01,2030-12-31,1,\n"
+             f"201403270000200101860786,兽药字(2015)010012345,{'L' * 5000},2026-01-01,2030-12-31,1,\n"
+             "201403270000200101860787,兽药字(2015)010012345,L1,2026-01-01,2030-12-31,1,\n")
+    report = d.registry.import_codes_file(io.StringIO(CODE_HEADER + codes), fmt="csv")
+    reasons = [i.reason for i in report.rejected]
+    assert len(reasons) == 2 and all("printable" in r and len(r) < 200 for r in reasons), reasons

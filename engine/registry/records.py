@@ -18,6 +18,7 @@ import re
 import unicodedata
 from dataclasses import asdict, dataclass, replace
 
+from .. import limits
 from ..errors import ValidationError
 from . import approvals, registrations
 
@@ -27,7 +28,7 @@ _STATUS_ALIASES = {"有效": "valid", "正常": "valid", "暂停": "suspended", 
 LEVELS = {"unit": 1, "box": 2, "case": 3, "pallet": 4}   # national packaging levels 1..9
 LEVEL_NAMES = {v: k for k, v in LEVELS.items()}
 _DATE = re.compile(r"(\d{4})[-/.年](\d{1,2})[-/.月](\d{1,2})日?")
-MAX_LOT = 32          # bytes (UTF-8): the width of the code-data record's lot
+MAX_LOT = limits.REGISTRY_LOT_BYTES   # bytes (UTF-8): the width of the code-data record's lot
 
 
 class RowError(ValueError):
@@ -39,6 +40,16 @@ def clean(value) -> str:
     if value is None:
         return ""
     return unicodedata.normalize("NFKC", str(value)).strip()
+
+
+def bounded(value, what: str, max_bytes: int = limits.REGISTRY_TEXT_BYTES) -> str:
+    """A cell's text (clean), within the bounds of stored text (limits.py), or RowError."""
+    text = clean(value)
+    try:
+        limits.text(what, text, max_bytes)
+    except ValidationError as exc:
+        raise RowError(str(exc)) from None
+    return text
 
 
 def parse_date(text: str, what: str) -> _dt.date:
@@ -198,9 +209,10 @@ def approval_from_row(row: dict, kind: str | None = None):
     spec = _spec_codes(row.get("spec_codes")) if kind == "pesticide" else ()
     if kind == "vet" and clean(row.get("spec_codes")):
         raise RowError(f"{number}: spec_codes belong to pesticide registrations")
-    product = Product(clean(row["product"]), clean(row.get("dosage_form")) or None,
-                      clean(row.get("specification")) or None)
-    return ApprovalRecord(kind=kind, number=number, company=clean(row["company"]),
+    product = Product(bounded(row["product"], "product"),
+                      bounded(row.get("dosage_form"), "dosage_form") or None,
+                      bounded(row.get("specification"), "specification") or None)
+    return ApprovalRecord(kind=kind, number=number, company=bounded(row["company"], "company"),
                           products=(product,), enterprise_id=enterprise, spec_codes=spec,
                           valid_until=parse_date(row["valid_until"], "valid_until").isoformat(),
                           status=status, status_since=since)
@@ -253,8 +265,9 @@ def code_from_row(row: dict) -> CodeRow:
         raise RowError(f"{code}: no approval or registration number")
     _, number = canonical_number(row["number"], kind)
     lot = clean(row.get("lot"))
-    if not lot or len(lot.encode()) > MAX_LOT:
-        raise RowError(f"{code}: lot must be 1 to {MAX_LOT} bytes, got {lot!r}")
+    if not lot or len(lot.encode()) > MAX_LOT or not lot.isprintable():
+        raise RowError(f"{code}: lot must be 1 to {MAX_LOT} bytes of printable text, got "
+                       f"{lot[:MAX_LOT + 8]!r}{'...' if len(lot) > MAX_LOT + 8 else ''}")
     produced = parse_date(row.get("production_date"), "production_date")
     expiry = parse_date(row.get("expiry_date"), "expiry_date")
     if expiry < produced:
