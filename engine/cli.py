@@ -10,7 +10,9 @@
     tracecode history DIR CODE
     tracecode import DIR FILE [--field NAME=VALUE...]
     tracecode batches DIR
-    tracecode label [CODE...] --symbol datamatrix|qr|gs1-128 (--out FILE | --dir DIR | --sheet FILE)
+    tracecode backup DIR DEST [--with-key]
+    tracecode restore BACKUP DIR [--journal FILE]... [--key FILE]
+    tracecode label [CODE...] --symbol datamatrix|qr|gs1-128|code128 (--out FILE | --dir DIR | --sheet FILE)
     tracecode serve DIR [--address HOST:PORT] [--workers N] [--tls-cert F --tls-key F] [--tokens F]
     tracecode token add|list|revoke FILE ...
     tracecode issue|verify|events|history --server HOST:PORT [--token T] ... (no DIR)
@@ -23,7 +25,9 @@ Errors are one line on stderr and a non-zero exit, never a traceback.
 from __future__ import annotations
 
 import argparse
+import itertools
 import os
+import re
 import sys
 import time
 import warnings
@@ -31,7 +35,7 @@ from pathlib import Path
 
 import numpy as np
 
-from . import __version__, checks
+from . import __version__, checks, textinput
 from . import schemes as _schemes
 from .datadir import DataDir
 from .errors import TracecodeError
@@ -42,10 +46,20 @@ from .registry.cli import add_parser as add_registry_parser
 from .registry.cli import verify_with_registry
 
 PROGRESS_MIN = 1_000_000  # show a progress bar on a terminal from this many codes
+MAX_CODE = 4096          # longer "codes" on stdin are refused, as the scan parser refuses them
+MAX_IMPORT_LINE = 1 << 16
+_CONTROL = re.compile(r"[\x00-\x1f]")
 
 
 class CliError(Exception):
     """A usage error found after parsing: printed as one line, exit 2."""
+
+
+class _Parser(argparse.ArgumentParser):
+    """argparse, but a usage error is one line like every other error (usage is in --help)."""
+
+    def error(self, message):
+        self.exit(2, f"{self.prog}: {_one_line(message)} (see {self.prog} --help)\n")
 
 
 def _pairs(items, what):
@@ -168,14 +182,27 @@ def cmd_check(args):
     else:
         validator = _schemes.get(args.scheme, _available(args.data))
     codes = _read_codes(args, validator)
-    arr = np.array(codes, dtype="S") if codes else np.zeros(0, "S1")
+    if not codes:
+        raise textinput.InputError("no codes: give them as arguments or on standard input")
+    # One huge token must not widen the whole array (n codes x its length): it is refused alone.
+    long = {i: c for i, c in enumerate(codes) if len(c) > MAX_CODE} \
+        if max(map(len, codes)) > MAX_CODE else {}
+    for i in long:
+        codes[i] = b""
+    arr = np.array(codes, dtype="S")
     ok = validator.validate_many(arr)
+    ok[list(long)] = False
+
     def shown(i):
+        if i in long:
+            return long[i][:40].decode("utf-8", "replace") + "..."
         return args.codes[i] if args.codes else codes[i].decode("utf-8", "replace")
 
     bad = np.flatnonzero(~ok)
-    for i in bad:  # only the failures get a Python-level explanation
+    for i in bad.tolist():  # only the failures get a Python-level explanation
         try:
+            if i in long:
+                raise ValueError(f"longer than {MAX_CODE:,} characters")
             validator.validate(shown(i))
             reason = "invalid"
         except ValueError as exc:
@@ -271,35 +298,59 @@ def cmd_verify(args):
 
 
 def cmd_events(args):
-    """Lifecycle events from a JSON Lines file (or stdin), applied in order."""
+    """Lifecycle events from a JSON Lines file (or stdin), applied in order.
+
+    A line that is not one JSON object is rejected with its number and the other lines are
+    applied, like an event the index refuses; with --atomic, nothing is applied."""
+    path = args.file
+    if args.server:  # DIR is left out: the file is the first positional
+        files = remote.positionals(args, "file")
+        if len(files) > 1:
+            raise remote.RemoteUsageError("with --server, give one events file (or none: stdin)")
+        path = files[0] if files else None
+    lines, events, bad = _read_events(path)
+    if args.atomic and bad:
+        results = [{"id": e.get("id"), "ok": False,
+                    "error": "not applied: another line of the file is invalid"} for e in events]
+        return _event_results(results, lines, bad)
     if args.server:
-        return remote.cmd_events(args, _read_events, _event_results)
-    events = _read_events(args.file)
+        return remote.cmd_events(args, lambda _path: events,
+                                 lambda results: _event_results(results, lines, bad))
     with DataDir(_data(args)) as dd:
-        return _event_results(dd.apply(events, atomic=args.atomic))
+        return _event_results(dd.apply(events, atomic=args.atomic), lines, bad)
 
 
-def _event_results(results) -> int:
-    """Rejected events on stdout, the counts on stderr; exit 1 if any was rejected."""
-    failed = [r for r in results if not r["ok"]]
-    for r in failed:
-        print(f"REJECTED {r['id']}: {r['error']}")
-    print(f"{len(results) - len(failed):,} events applied, {len(failed):,} rejected", file=sys.stderr)
-    return 1 if failed else 0
+def _event_results(results, lines=None, bad=()) -> int:
+    """Rejected events and lines on stdout (with their line numbers), the counts on stderr;
+    exit 1 if anything was rejected."""
+    numbers = lines if lines is not None else itertools.repeat(None)
+    failed = [(n or 0, f"{r['id']}: {r['error']}" + (f" [line {n}]" if n else ""))
+              for n, r in zip(numbers, results) if not r["ok"]]
+    rejected = sorted(failed + list(bad), key=lambda x: x[0])
+    for _, why in rejected:
+        print(f"REJECTED {why}")
+    print(f"{len(results) - len(failed):,} events applied, {len(rejected):,} rejected",
+          file=sys.stderr)
+    return 1 if rejected else 0
 
 
-def _read_events(path) -> list:
-    import json
-    stream = open(path, encoding="utf-8") if path and path != "-" else sys.stdin
-    with stream:
-        events = []
-        for n, line in enumerate(stream, 1):
-            if line.strip():
+def _read_events(path) -> tuple[list, list, list]:
+    """(line number of each event, the events, [(line number, reason)] of unusable lines)."""
+    name = textinput.name_of(path)
+    numbers, events, bad = [], [], []
+    with textinput.open_input(path) as stream:
+        for n, line in textinput.lines(stream):
+            if isinstance(line, textinput.BadLine):
+                bad.append((n, f"line {n}: {line.reason}"))
+            elif line.strip():
                 try:
-                    events.append(json.loads(line))
+                    events.append(textinput.json_object(line))
+                    numbers.append(n)
                 except ValueError as exc:
-                    raise CliError(f"line {n} is not JSON: {exc}") from None
-    return events
+                    bad.append((n, f"line {n}: {exc}"))
+    if not events and not bad:
+        raise textinput.InputError(f"{name}: no events (the input is empty)")
+    return numbers, events, bad
 
 
 def cmd_history(args):
@@ -314,13 +365,36 @@ def cmd_history(args):
 
 
 def cmd_import(args):
-    """Codes issued by other systems, one per line, stored per code."""
+    """Codes issued by other systems, one per line, stored per code. A line that cannot be a
+    code is reported with its number and the other lines are imported; exit 1 if any was."""
+    from .index import _codes, codekeys
+
+    name = textinput.name_of(args.file)
     with DataDir(args.dir) as dd:
         record = _pairs(args.field, "--field")
-        stream = open(args.file, encoding="utf-8") if args.file != "-" else sys.stdin
-        with stream:
-            n = dd.index.import_codes(stream, **record)
-    print(f"imported {n:,} codes", file=sys.stderr)
+        codes, bad = [], []
+        with textinput.open_input(args.file) as stream:
+            for n, line in textinput.lines(stream, MAX_IMPORT_LINE):
+                code = line.strip() if isinstance(line, str) else line
+                if isinstance(code, textinput.BadLine):
+                    bad.append((n, code.reason))
+                elif not code:
+                    continue
+                elif _CONTROL.search(code):
+                    bad.append((n, "holds a control character"))
+                elif len(codekeys.ext(code)) > _codes.KEY_LIMIT:
+                    bad.append((n, f"longer than {_codes.KEY_LIMIT - 4} bytes (UTF-8, spaces and "
+                                   f"dashes removed)"))
+                else:
+                    codes.append(code)
+        if not codes and not bad:
+            raise textinput.InputError(f"{name}: no codes (the input is empty)")
+        n = dd.index.import_codes(codes, **record) if codes else 0
+    for line, why in bad:
+        print(f"REJECTED line {line}: {why}")
+    print(f"imported {n:,} codes" + (f", {len(bad):,} lines rejected" if bad else ""),
+          file=sys.stderr)
+    return 1 if bad else 0
 
 
 def cmd_batches(args):
@@ -331,10 +405,31 @@ def cmd_batches(args):
                   f"{b.expiry or '-'}\t{b.line or '-'}")
 
 
+def cmd_backup(args):
+    """A consistent copy of the index (online), its stamp, journal and schemes."""
+    from .index.backup import backup
+    m = backup(args.dir, args.dest, with_key=args.with_key)
+    key = ("master.key included (keep the backup as secret as the key)" if args.with_key else
+           f"master.key NOT included: keep it apart, a restore needs it "
+           f"(fingerprint {m['key_fingerprint']})")
+    print(f"backed up {args.dir} to {args.dest}: index {m['index']}, {m['size']:,} bytes "
+          f"compacted; {key}", file=sys.stderr)
+
+
+def cmd_restore(args):
+    """Put a backup in place and replay the reservation journals over it."""
+    from .index.backup import restore
+    r = restore(args.backup, args.dir, journals=args.journal or (), key_file=args.key)
+    print(f"restored index {r['index']} (backup of {r['backup_created']}) into {args.dir}: "
+          f"{r['journal_entries']:,} journal entries replayed from {', '.join(r['journals'])}, "
+          f"{r['batches_put_back']:,} later batches put back; lifecycle events and scans "
+          f"after the backup are not in it", file=sys.stderr)
+
+
 # -- parser ----------------------------------------------------------------------------
 
 def build_parser():
-    p = argparse.ArgumentParser(prog="tracecode", description="Issue and check product trace codes.")
+    p = _Parser(prog="tracecode", description="Issue and check product trace codes.")
     p.add_argument("--version", action="version", version=f"tracecode {__version__}")
     sub = p.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
@@ -412,12 +507,40 @@ def build_parser():
     s.add_argument("dir")
     s.set_defaults(func=cmd_batches)
 
+    s = sub.add_parser("backup", help="copy the index consistently (while serving) to a new directory")
+    s.add_argument("dir")
+    s.add_argument("dest", help="a new (or empty) directory for the backup")
+    s.add_argument("--with-key", action="store_true",
+                   help="copy master.key too (default: not; keep the key apart)")
+    s.set_defaults(func=cmd_backup)
+
+    s = sub.add_parser("restore", help="restore a backup, replaying reservations made since")
+    s.add_argument("backup")
+    s.add_argument("dir", help="the data directory (its damaged index is kept aside) or a new one")
+    s.add_argument("--journal", action="append", metavar="FILE",
+                   help="a reservation journal of the index (DIR's own is always used)")
+    s.add_argument("--key", metavar="FILE", help="the master key, when DIR is new and the "
+                   "backup has none")
+    s.set_defaults(func=cmd_restore)
+
     add_label_parser(sub)
     remote.add_serve_parser(sub)
     remote.add_token_parser(sub)
     add_registry_parser(sub)
     add_capacity_parser(sub)
     return p
+
+
+def _verb(args) -> str:
+    """`tracecode VERB` (with the action of registry and token), the prefix of its errors."""
+    words = [args.command, getattr(args, "registry_command", None), getattr(args, "token_command", None)]
+    return " ".join(["tracecode"] + [w for w in words if w])
+
+
+def _one_line(msg) -> str:
+    # A message quoting hostile input could hold line breaks or be huge: keep it one short line.
+    text = " ".join(str(msg).split())
+    return text if len(text) <= 500 else text[:497] + "..."
 
 
 def _warning_line(message, category, filename, lineno, file=None, line=None):
@@ -432,13 +555,18 @@ def main(argv=None) -> int:
     try:
         return args.func(args) or 0
     except CliError as exc:
-        parser.error(str(exc))  # exits 2
+        print(f"{_verb(args)}: {_one_line(exc)} (see {_verb(args)} --help)", file=sys.stderr)
+        return 2
     except BrokenPipeError:  # e.g. `tracecode issue ... | head`: the reader has enough
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
         return 0
     except (TracecodeError, KeyError, ValueError, OSError) as exc:
         msg = exc.args[0] if isinstance(exc, KeyError) and exc.args else exc
-        print(f"tracecode: error: {msg}", file=sys.stderr)
+        print(f"{_verb(args)}: {_one_line(msg)}", file=sys.stderr)
+        return 1
+    except MemoryError:
+        print(f"{_verb(args)}: out of memory: the input is too large for this machine",
+              file=sys.stderr)
         return 1
     except KeyboardInterrupt:
         return 130

@@ -3,6 +3,13 @@
     DIR/master.key     32 random bytes, mode 0600 (see keys.py)
     DIR/schemes/       optional *.toml / *.json scheme definitions
     DIR/index/         the LMDB environment
+    DIR/index.stamp    the index's identity (its uuid, also inside the LMDB environment)
+    DIR/reservations.journal   every reservation's high-water mark, append-only (journal.py)
+
+A data directory knows it has an index: one whose data.mdb is missing, empty
+or truncated is refused (restore a backup), never recreated at counter 0.
+On a read-only disk it opens read-only: verification without recording works,
+anything that writes is a clear IndexReadOnly.
 """
 from __future__ import annotations
 
@@ -13,7 +20,10 @@ from pathlib import Path
 
 from . import schemes as _schemes
 from .errors import KeyStoreError
-from .index import BatchRecord, Index, open_env
+from .index.env import IndexReadOnly, run_write
+from .index.index import FORMAT
+from .index import BatchRecord, Index, lineage, open_env, stamp
+from .index import journal as _journal
 from .issuance import Issuer
 from .keys import create_master_key, load_master_key
 from .registry import Registry
@@ -80,8 +90,28 @@ class DataDir:
         (path / "schemes").mkdir(mode=0o700)
         (path / "schemes" / "README.txt").write_text(SCHEMES_README)
         dd = cls(path)
-        dd.index  # create the index now, so a bad location fails at init
+        dd._create_index()
         return dd
+
+    def _create_index(self) -> None:
+        """The index, its uuid inside it, the journal, then the stamp (last: a crash
+        before it leaves an index that the next open adopts)."""
+        env = open_env(self.path / "index")
+        try:
+            index = Index(env, self.schemes, self.master_key)
+            uuid = stamp.new_uuid()
+            end = _journal.create(self.path / _journal.NAME, uuid)
+
+            def mark(txn):
+                txn.put(stamp.UUID_KEY, uuid.encode(), db=index.batches.meta)
+                txn.put(lineage.JOURNAL_END, end.to_bytes(8, "big"), db=index.batches.meta)
+            run_write(env, mark)
+            stamp.write(self.path, uuid, FORMAT.decode())
+            index.batches.journal = _journal.Writer(self.path / _journal.NAME)
+        except BaseException:
+            env.close()
+            raise
+        self._env, self._index = env, index
 
     def __repr__(self):
         return f"DataDir({str(self.path)!r})"
@@ -95,19 +125,32 @@ class DataDir:
     def close(self) -> None:
         if self._index is not None:
             self._index.close()  # commits pending scans
+            if self._index.batches.journal is not None:
+                self._index.batches.journal.close()
             self._env.close()
             self._env = self._index = self._registry = None
 
     @property
+    def readonly(self) -> bool:
+        """The index cannot be written here (a read-only disk or directory)."""
+        return not os.access(self.path / "index", os.W_OK)
+
+    @property
     def index(self) -> Index:
         if self._index is None:
-            env = open_env(self.path / "index")
+            readonly = self.readonly
+            hint = (f"restore this data directory's last backup (`tracecode restore BACKUP "
+                    f"{self.path}`); a new index would issue the same codes again")
+            env = open_env(self.path / "index", readonly=readonly, create=False,
+                           restore_hint=hint)
             try:
-                self._index = Index(env, self.schemes, self.master_key)
+                index = Index(env, self.schemes, self.master_key)
+                index.batches.journal = lineage.attach(self.path, env, index.batches,
+                                                       readonly=readonly)
             except BaseException:
                 env.close()
                 raise
-            self._env = env
+            self._env, self._index = env, index
         return self._index
 
     def scheme(self, name: str):
@@ -152,7 +195,10 @@ class DataDir:
     def registry(self):
         """The product registries and the counterfeit check, in the index's environment."""
         if self._registry is None:
-            self._registry = Registry(self.index)
+            try:
+                self._registry = Registry(self.index)
+            except IndexReadOnly:  # its databases were never made: read-only, there is none
+                return None
         return self._registry
 
     def check(self, scan, **kw):

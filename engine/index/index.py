@@ -62,14 +62,17 @@ class _Replayed(Exception):
 
 
 class Verdict(IntEnum):
-    GENUINE = 0
-    UNKNOWN = 1
-    NOT_COMMISSIONED = 2
-    RECALLED = 3
-    EXPIRED = 4
-    DESTROYED = 5
-    ALREADY_SOLD = 6
-    SUSPICIOUS = 7
+    """The numbers of the gRPC contract's Verdict (VERDICT_GENUINE = 1...; 0 is no verdict),
+    in numpy verdict columns, Answers and on the wire alike. Scan records on disk keep
+    their own byte (scanlog.VERDICT_BIAS)."""
+    GENUINE = 1
+    UNKNOWN = 2
+    NOT_COMMISSIONED = 3
+    RECALLED = 4
+    EXPIRED = 5
+    DESTROYED = 6
+    ALREADY_SOLD = 7
+    SUSPICIOUS = 8
 
 
 @dataclass

@@ -1,0 +1,259 @@
+"""Backup and restore of a data directory's index.
+
+    tracecode backup DIR DEST        (online: `tracecode serve` may keep running)
+    tracecode restore BACKUP DIR [--journal FILE]... [--key FILE]
+
+A backup is a directory:
+
+    DEST/index/data.mdb          LMDB's compacting copy, made in one read transaction:
+                                 consistent while writers go on
+    DEST/index.stamp             the index's identity
+    DEST/reservations.journal    the journal, copied after the index (so it holds at
+                                 least every reservation the copy does)
+    DEST/schemes/                custom schemes (codes of them verify only with them)
+    DEST/backup.json             what the backup holds, with a SHA-256 of each file
+    DEST/master.key              only with --with-key: without the key no code can be
+                                 verified or issued, so it is kept apart by default
+
+It is built under a temporary name and renamed into place once complete, so a
+backup that exists is whole.
+
+A restore must never let counters handed out after the backup be handed out
+again. The backup is a moment in the past; the journal of reservations kept
+beside the live index knows what came after. A restore therefore replays
+every journal it is given over the restored index (raising each product's next
+counter, batch and product ids to their marks and putting back the batch
+records the backup lacks) and refuses to run with only the backup's own
+journal unless that journal is named explicitly (--journal BACKUP/...), which
+says "nothing was issued since".
+"""
+from __future__ import annotations
+
+import datetime as _dt
+import hashlib
+import json
+import os
+import shutil
+import time
+from pathlib import Path
+
+from ..errors import TracecodeError
+from ..keys import MASTER_KEY_FILE, load_master_key
+from . import journal, lineage, stamp
+from .batches import Batches, u64
+from .env import open_env, run_write
+from .lmdbfile import check_data_file
+
+MANIFEST = "backup.json"
+FORMAT = 1
+
+
+class BackupError(TracecodeError):
+    """A backup cannot be made, or a restore is refused (and nothing was changed)."""
+
+
+def _fsync(path: Path) -> None:
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def _sha256(path: Path) -> str:
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        for chunk in iter(lambda: f.read(1 << 20), b""):
+            h.update(chunk)
+    return h.hexdigest()
+
+
+def _files(root: Path):
+    return sorted(p for p in root.rglob("*") if p.is_file() and p.name != MANIFEST)
+
+
+def _empty_or_missing(path: Path) -> bool:
+    return not path.exists() or (path.is_dir() and not any(path.iterdir()))
+
+
+def backup(datadir: str | Path, dest: str | Path, *, with_key: bool = False) -> dict:
+    """Copy a data directory's index (consistently, while it is in use) to `dest`."""
+    datadir, dest = Path(datadir), Path(dest)
+    if not _empty_or_missing(dest):
+        raise BackupError(f"{dest} exists and is not empty; give a new directory for the backup")
+    st = stamp.read(datadir)
+    if st is None:
+        raise BackupError(f"{datadir} has no {stamp.NAME}; open it once with this tracecode "
+                          f"(it adopts an older index), then back it up")
+    key = load_master_key(datadir)
+    env = open_env(datadir / "index", readonly=True, create=False,
+                   restore_hint="nothing to back up; restore an earlier backup instead")
+    work = dest.with_name(f".{dest.name}.partial-{os.getpid()}")
+    shutil.rmtree(work, ignore_errors=True)
+    try:
+        work.mkdir(mode=0o700)   # the index is as private as the data directory
+        (work / "index").mkdir(mode=0o700)
+        meta = env.open_db(b"meta")
+        with env.begin() as txn:
+            inner = txn.get(stamp.UUID_KEY, db=meta)
+            end = txn.get(lineage.JOURNAL_END, db=meta)
+            if inner is None or inner.decode() != st["index"]:
+                raise BackupError(f"{datadir / 'index'} is not the index {datadir / stamp.NAME} "
+                                  f"names; open the data directory to see why")
+            env.copy(str(work / "index"), compact=True, txn=txn)
+        # after the copy: the journal holds at least every reservation the copy holds
+        shutil.copyfile(datadir / journal.NAME, work / journal.NAME)
+        shutil.copyfile(datadir / stamp.NAME, work / stamp.NAME)
+        if (datadir / "schemes").is_dir():
+            shutil.copytree(datadir / "schemes", work / "schemes")
+        if with_key:
+            shutil.copy2(datadir / MASTER_KEY_FILE, work / MASTER_KEY_FILE)
+            os.chmod(work / MASTER_KEY_FILE, 0o600)
+        manifest = {
+            "tracecode_backup": FORMAT, "index": st["index"],
+            "created": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
+            "source": str(datadir.resolve()), "journal_end": int.from_bytes(end or b"", "big"),
+            "key_fingerprint": key.fingerprint(), "key_included": with_key,
+            "files": {str(p.relative_to(work)): _sha256(p) for p in _files(work)},
+        }
+        (work / MANIFEST).write_text(json.dumps(manifest, indent=1) + "\n")
+        for p in _files(work) + [work / MANIFEST]:
+            os.chmod(p, 0o600)
+        for p in _files(work) + [work / MANIFEST]:
+            _fsync(p)
+        for d in [work, work / "index"] + ([work / "schemes"] if (work / "schemes").exists() else []):
+            _fsync(d)
+        if dest.exists():
+            dest.rmdir()   # empty (checked above)
+        os.rename(work, dest)
+        _fsync(dest.parent)
+    except BaseException:
+        shutil.rmtree(work, ignore_errors=True)
+        raise
+    finally:
+        env.close()
+    manifest["size"] = (dest / "index" / "data.mdb").stat().st_size
+    return manifest
+
+
+def read_manifest(backup_dir: Path) -> dict:
+    """The manifest, after checking every file it lists against its SHA-256."""
+    path = backup_dir / MANIFEST
+    try:
+        manifest = json.loads(path.read_text())
+        files = manifest["files"]
+        manifest["index"]
+    except FileNotFoundError:
+        raise BackupError(f"{path} is missing: {backup_dir} is not a complete tracecode "
+                          f"backup") from None
+    except (ValueError, KeyError, TypeError):
+        raise BackupError(f"{path} is damaged; use another backup") from None
+    for name, digest in files.items():
+        p = backup_dir / name
+        if not p.is_file() or _sha256(p) != digest:
+            raise BackupError(f"{p} is missing or changed since the backup was made "
+                              f"(SHA-256 differs); use another backup")
+    return manifest
+
+
+def _journals(sources, uuid: str) -> list:
+    """Every entry of the given journals, each checked to be of index `uuid`."""
+    entries = []
+    for src in sources:
+        try:
+            owner, found, _, _ = journal.read(src)
+        except journal.JournalError as exc:
+            raise BackupError(f"{exc}; give a journal of this index, or leave it out") from None
+        if owner != uuid:
+            raise BackupError(f"{src} is the journal of index {owner}, not of the backed-up "
+                              f"index {uuid}")
+        entries += found
+    return entries
+
+
+def restore(backup_dir: str | Path, datadir: str | Path, *, journals=(),
+            key_file: str | Path | None = None) -> dict:
+    """Put a backup's index in place in `datadir` and replay the reservation journals.
+
+    The data directory's own journal (if it is there) and `journals` are replayed;
+    at least one journal besides the one inside the backup is required, or the
+    backup's own named in `journals` (meaning: nothing was issued since the backup).
+    The replaced index/ and journal are kept aside (…-before-restore-TIME), never
+    deleted. Stop every process using the data directory first."""
+    backup_dir, datadir = Path(backup_dir), Path(datadir)
+    manifest = read_manifest(backup_dir)
+    uuid = manifest["index"]
+    check_data_file(backup_dir / "index" / "data.mdb", "use another backup")
+    own = datadir / journal.NAME
+    sources = [Path(j) for j in journals] + ([own] if own.exists() else [])
+    if not sources:
+        raise BackupError(
+            f"no reservation journal besides the backup's: codes issued after the backup "
+            f"({manifest['created']}) could be issued again; give the surviving journal of "
+            f"{manifest.get('source', 'the data directory')} with --journal FILE (or "
+            f"--journal {backup_dir / journal.NAME} if nothing was issued since the backup)")
+    fresh = _empty_or_missing(datadir)
+    if not fresh:
+        have = stamp.read(datadir)
+        if have is not None and have["index"] != uuid:
+            raise BackupError(f"{datadir} is index {have['index']}, the backup is of index "
+                              f"{uuid}; restore it into its own data directory or a new one")
+    key_src = Path(key_file) if key_file else None
+    if fresh and key_src is None:
+        if not manifest.get("key_included"):
+            raise BackupError(f"{backup_dir} holds no master key: give the data directory's "
+                              f"key with --key FILE (fingerprint {manifest['key_fingerprint']})")
+        key_src = backup_dir / MASTER_KEY_FILE
+    if key_src is not None:
+        _check_key(key_src, manifest["key_fingerprint"])
+    elif load_master_key(datadir).fingerprint() != manifest["key_fingerprint"]:
+        raise BackupError(f"{datadir / MASTER_KEY_FILE} is not the key of the backup "
+                          f"(fingerprint {manifest['key_fingerprint']}); its codes would not verify")
+    entries = _journals([backup_dir / journal.NAME] + sources, uuid)
+
+    datadir.mkdir(mode=0o700, parents=True, exist_ok=True)
+    stage = datadir / "index.restoring"
+    shutil.rmtree(stage, ignore_errors=True)
+    stage.mkdir(mode=0o700)
+    shutil.copyfile(backup_dir / "index" / "data.mdb", stage / "data.mdb")
+    jstage = datadir / (journal.NAME + ".restoring")
+    end = journal.create(jstage, uuid, entries)
+    env = open_env(stage, create=False)
+    try:
+        batches = Batches(env)
+
+        def body(txn):
+            n = lineage.replay(txn, batches, entries)
+            txn.put(lineage.JOURNAL_END, u64(end), db=batches.meta)
+            return n
+        put_back = run_write(env, body)
+    finally:
+        env.close()
+    (stage / "lock.mdb").unlink(missing_ok=True)
+    _fsync(stage / "data.mdb")
+
+    when = time.strftime("%Y%m%dT%H%M%S")
+    if (datadir / "index").exists():
+        os.rename(datadir / "index", datadir / f"index-before-restore-{when}")
+    if own.exists():
+        os.rename(own, datadir / f"{journal.NAME}-before-restore-{when}")
+    os.rename(stage, datadir / "index")
+    os.rename(jstage, own)
+    if key_src is not None and not (datadir / MASTER_KEY_FILE).exists():
+        shutil.copyfile(key_src, datadir / MASTER_KEY_FILE)
+        os.chmod(datadir / MASTER_KEY_FILE, 0o600)
+    if (backup_dir / "schemes").is_dir() and not (datadir / "schemes").exists():
+        shutil.copytree(backup_dir / "schemes", datadir / "schemes")
+    old = stamp.read(backup_dir)
+    stamp.write(datadir, uuid, old.get("format", ""), old.get("created"))
+    _fsync(datadir)
+    return {"index": uuid, "backup_created": manifest["created"], "journal_entries": len(entries),
+            "batches_put_back": put_back, "journals": [str(s) for s in sources]}
+
+
+def _check_key(path: Path, fingerprint: str) -> None:
+    from ..keys import Key
+    raw = path.read_bytes()
+    if len(raw) != 32 or Key(raw).fingerprint() != fingerprint:
+        raise BackupError(f"{path} is not the master key of the backup (fingerprint "
+                          f"{fingerprint}); its codes would not verify")

@@ -1,0 +1,157 @@
+"""Keeping an opened index continuous with its past: identity and reservation marks.
+
+When a data directory's index opens, its stamp (stamp.py) and the uuid inside
+the LMDB environment must agree, and the reservation journal (journal.py) must
+hold nothing the index lacks; what it holds beyond the index's `journal_end`
+(an older copy of data.mdb put in place, or a crash between the journal's
+fsync and the commit) is replayed first: counters, batch and product ids are
+raised to the journal's marks and missing batch records put back. An index
+with no stamp (made before stamps existed) is adopted once: given a uuid, a
+stamp and a journal rebuilt from its counters, with a warning.
+"""
+from __future__ import annotations
+
+import json
+import logging
+import time
+from dataclasses import asdict
+from pathlib import Path
+
+from . import journal, stamp
+from .batches import BatchRecord, Batches, u64
+from .env import run_write
+
+_log = logging.getLogger("tracecode.index")
+JOURNAL_END = b"journal_end"
+
+
+class LineageError(stamp.StampError):
+    """index/ is not the index this data directory's stamp or journal names."""
+
+
+def _get_u64(txn, key, db) -> int | None:
+    raw = txn.get(key, db=db)
+    return int.from_bytes(raw, "big") if raw is not None else None
+
+
+def index_uuid(env, batches: Batches) -> str | None:
+    with env.begin() as txn:
+        raw = txn.get(stamp.UUID_KEY, db=batches.meta)
+    return raw.decode() if raw is not None else None
+
+
+def replay(txn, batches: Batches, entries) -> int:
+    """Raise counters, batch and product ids to the entries' marks and put back the
+    batch records (and ranges, product ids) the index lacks; returns how many were."""
+    put_back = 0
+    for e in entries:
+        have = _get_u64(txn, e.counter_key, batches.counters) or 0
+        if e.end > have:
+            txn.put(e.counter_key, u64(e.end), db=batches.counters)
+        for key, value in ((b"next_batch", e.batch + 1), (b"next_product", e.product_id + 1)):
+            if value > 1 and value > (_get_u64(txn, key, batches.meta) or 0):
+                txn.put(key, u64(value), db=batches.meta)
+        if not e.record or txn.get(u64(e.batch), db=batches.records) is not None:
+            continue
+        rec = BatchRecord(**e.record)
+        pid = e.product_id.to_bytes(4, "big")
+        if txn.get(e.counter_key, db=batches.products) is None \
+                and txn.get(pid, db=batches.product_ids) is None:
+            txn.put(e.counter_key, pid, db=batches.products)
+            txn.put(pid, json.dumps({"scheme": rec.scheme, "product": rec.product},
+                                    ensure_ascii=False).encode(), db=batches.product_ids)
+        txn.put(u64(rec.id), rec.to_bytes(), db=batches.records)
+        txn.put(e.counter_key + b"\x00" + u64(rec.start), u64(rec.id), db=batches.ranges)
+        put_back += 1
+    return put_back
+
+
+def snapshot(txn, batches: Batches) -> list:
+    """The index's marks as journal entries (no batch records): a journal rebuilt from it."""
+    last_batch = (_get_u64(txn, b"next_batch", batches.meta) or 1) - 1
+    out = []
+    for key, raw in txn.cursor(db=batches.counters):
+        pid = txn.get(key, db=batches.products)
+        out.append(journal.Entry(bytes(key), int.from_bytes(raw, "big"), last_batch,
+                                 int.from_bytes(pid, "big") if pid else 0, {}))
+    return out
+
+
+def rebuild_journal(env, batches: Batches, path: Path, uuid: str, why: str) -> None:
+    """A new journal holding the index's current marks (the old one kept aside)."""
+    def body(txn):
+        if path.exists():
+            path.rename(path.with_name(f"{path.name}.damaged-{int(time.time())}"))
+        end = journal.create(path, uuid, snapshot(txn, batches))
+        txn.put(JOURNAL_END, u64(end), db=batches.meta)
+    run_write(env, body)
+    _log.warning("%s: %s; rebuilt it from the index's counters", path, why)
+
+
+def attach(datadir: Path, env, batches: Batches, *, readonly: bool) -> journal.Writer | None:
+    """Check the index against the stamp and the journal, replay or adopt as needed;
+    the journal's writer (None when read-only)."""
+    st = stamp.read(datadir)
+    inner = index_uuid(env, batches)
+    index_dir = datadir / "index"
+    restore = f"restore this directory's backup (`tracecode restore BACKUP {datadir}`)"
+    if st is not None and inner != st["index"]:
+        what = f"index {inner}" if inner else "an index with no identity"
+        raise LineageError(f"{index_dir} holds {what}, but {datadir / stamp.NAME} names index "
+                           f"{st['index']}: it is not this directory's index; {restore}")
+    if readonly:
+        if st is None:
+            _log.warning("%s has no %s (made by an older tracecode); open it writable once "
+                         "to adopt it", datadir, stamp.NAME)
+        return None
+    path = datadir / journal.NAME
+    if st is None:
+        uuid = inner or stamp.new_uuid()
+        if inner is None:
+            run_write(env, lambda txn: txn.put(stamp.UUID_KEY, uuid.encode(), db=batches.meta))
+        rebuild_journal(env, batches, path, uuid, "the data directory had no index stamp "
+                        "(made by an older tracecode): adopted its index")
+        stamp.write(datadir, uuid, _format(env, batches))
+        return journal.Writer(path)
+    uuid = st["index"]
+    with env.begin() as txn:
+        end = _get_u64(txn, JOURNAL_END, batches.meta) or 0
+    have = journal.size(path)
+    if have < end:
+        rebuild_journal(env, batches, path, uuid, "missing" if have < 0 else
+                        f"shorter ({have:,} bytes) than the index's record of it ({end:,})")
+        return journal.Writer(path)
+    owner, _, _, _ = journal.read(path, have)   # the header only
+    if owner != uuid:
+        raise LineageError(f"{path} is the journal of index {owner}, not of this directory's "
+                           f"index {uuid}; put back this directory's journal or {restore}")
+    if have > end:
+        catch_up(env, batches, path)
+    return journal.Writer(path)
+
+
+def catch_up(env, batches: Batches, path: Path) -> int:
+    """Replay the journal past the index's `journal_end` (under the writer lock, so a
+    reservation in flight in another process is not mistaken for a missing one)."""
+    def body(txn):
+        end = _get_u64(txn, JOURNAL_END, batches.meta) or 0
+        _, entries, read_to, _ = journal.read(path, end)
+        n = replay(txn, batches, entries)
+        txn.put(JOURNAL_END, u64(read_to), db=batches.meta)
+        return len(entries), n
+    seen, put_back = run_write(env, body)
+    if seen:
+        _log.warning("%s held %d reservations the index lacked: counters raised past them, "
+                     "%d batch records put back", path, seen, put_back)
+    return seen
+
+
+def _format(env, batches) -> str:
+    with env.begin() as txn:
+        raw = txn.get(b"format", db=batches.meta)
+    return raw.decode() if raw else ""
+
+
+def entry(counter_key: bytes, record: BatchRecord, product_id: int) -> journal.Entry:
+    return journal.Entry(counter_key, record.start + record.count, record.id, product_id,
+                         asdict(record))

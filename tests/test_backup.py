@@ -1,0 +1,163 @@
+"""`tracecode backup` and `tracecode restore`: a consistent online copy, and a restore
+that never hands out again a counter issued after the backup was taken."""
+import json
+import os
+import stat
+import subprocess
+import sys
+import threading
+import time
+
+import numpy as np
+import pytest
+
+import tracecode
+from tracecode.index import Verdict, journal, stamp
+from tracecode.index.backup import BackupError, backup, restore
+
+DRUG = {"drug_id": "8177322"}
+OTHER = {"drug_id": "1234567"}
+
+
+def _cli(*args):
+    return subprocess.run([sys.executable, "-m", "tracecode", *map(str, args)],
+                          capture_output=True, text=True, timeout=120)
+
+
+def _wait(cond, timeout=60.0):
+    deadline = time.monotonic() + timeout
+    while not cond():
+        assert time.monotonic() < deadline, "timed out"
+        time.sleep(0.005)
+
+
+def _codes(d, product, n):
+    return d.issue("cn-drug-20", product, n).codes()
+
+
+def test_issue_backup_issue_restore_issue_every_code_stays_unique(tmp_path):
+    path = tmp_path / "d"
+    with tracecode.init(path) as d:
+        before = _codes(d, DRUG, 1000)
+    run = _cli("backup", path, tmp_path / "bk")
+    assert run.returncode == 0, run.stderr
+    assert "master.key NOT included" in run.stderr
+    with tracecode.open(path) as d:
+        after = np.concatenate([_codes(d, DRUG, 700), _codes(d, OTHER, 300)])  # OTHER: new product
+    (path / "index" / "data.mdb").unlink()          # the disk under the index failed
+    run = _cli("restore", tmp_path / "bk", path)
+    assert run.returncode == 0, run.stderr
+    with tracecode.open(path) as d:
+        again = np.concatenate([_codes(d, DRUG, 1000), _codes(d, OTHER, 1000)])
+        everything = np.concatenate([before, after, again])
+        assert len(np.unique(everything)) == len(everything)
+        # the batches issued after the backup came back from the journal: still ours
+        verdicts = {a.verdict for a in d.verify_many(after, record=False)}
+        assert verdicts == {Verdict.NOT_COMMISSIONED}
+        ids = [b.id for b in d.index.batches.list()]
+        assert ids == sorted(set(ids)) and len(ids) == 5
+    # the replaced index is kept aside, never deleted
+    assert [p.name for p in path.iterdir() if p.name.startswith("index-before-restore-")]
+
+
+def test_restore_into_a_new_directory_needs_the_journal_and_the_key(tmp_path):
+    path = tmp_path / "d"
+    with tracecode.init(path) as d:
+        before = _codes(d, DRUG, 100)
+    backup(path, tmp_path / "bk")
+    assert not (tmp_path / "bk" / "master.key").exists()
+    with tracecode.open(path) as d:
+        after = _codes(d, DRUG, 100)
+    new = tmp_path / "new"
+    with pytest.raises(BackupError, match="could be issued again"):
+        restore(tmp_path / "bk", new)                   # no journal newer than the backup
+    with pytest.raises(BackupError, match="no master key"):
+        restore(tmp_path / "bk", new, journals=[path / journal.NAME])
+    (tmp_path / "wrong.key").write_bytes(os.urandom(32))
+    with pytest.raises(BackupError, match="not the master key"):
+        restore(tmp_path / "bk", new, journals=[path / journal.NAME], key_file=tmp_path / "wrong.key")
+    assert not new.exists()                              # refused: nothing written
+    restore(tmp_path / "bk", new, journals=[path / journal.NAME], key_file=path / "master.key")
+    with tracecode.open(new) as d:
+        again = _codes(d, DRUG, 100)
+        assert d.verify_many(after, record=False)[0].verdict == Verdict.NOT_COMMISSIONED
+    assert stat.S_IMODE((new / "master.key").stat().st_mode) == 0o600
+    everything = np.concatenate([before, after, again])
+    assert len(np.unique(everything)) == len(everything)
+
+
+def test_a_backup_with_its_key_and_a_damaged_backup(tmp_path):
+    path = tmp_path / "d"
+    with tracecode.init(path) as d:
+        _codes(d, DRUG, 10)
+    run = _cli("backup", path, tmp_path / "bk", "--with-key")
+    assert run.returncode == 0 and "master.key included" in run.stderr
+    assert (tmp_path / "bk" / "master.key").read_bytes() == (path / "master.key").read_bytes()
+    assert all(stat.S_IMODE(p.stat().st_mode) & 0o077 == 0 for p in (tmp_path / "bk").rglob("*"))
+    # explicitly the backup's own journal: "nothing was issued since"
+    restore(tmp_path / "bk", tmp_path / "new", journals=[tmp_path / "bk" / journal.NAME])
+    with tracecode.open(tmp_path / "new") as d:
+        assert d.issue("cn-drug-20", DRUG, 1).start == 10
+    with open(tmp_path / "bk" / "index" / "data.mdb", "r+b") as f:
+        f.seek(5000)
+        f.write(b"\x00\x01")
+    with pytest.raises(BackupError, match="SHA-256 differs"):
+        restore(tmp_path / "bk", tmp_path / "new2", journals=[tmp_path / "bk" / journal.NAME])
+    run = _cli("backup", path, tmp_path / "bk")
+    assert run.returncode == 1 and "not empty" in run.stderr and "Traceback" not in run.stderr
+
+
+def test_a_backup_of_another_index_is_refused(tmp_path):
+    tracecode.init(tmp_path / "a").close()
+    tracecode.init(tmp_path / "b").close()
+    backup(tmp_path / "a", tmp_path / "bk")
+    with pytest.raises(BackupError, match="is index .* the backup is of index"):
+        restore(tmp_path / "bk", tmp_path / "b")
+    with pytest.raises(BackupError, match="journal of index"):
+        restore(tmp_path / "bk", tmp_path / "new", journals=[tmp_path / "b" / journal.NAME],
+                key_file=tmp_path / "a" / "master.key")
+
+
+def test_backup_while_the_server_issues(tmp_path):
+    """An online backup while `tracecode serve` keeps issuing; restored from it and the
+    journal, the index hands out nothing twice and knows every batch the server gave out."""
+    from tracecode.v1 import Client
+    from tracecode.v1.auth import ClientsFile
+    from tracecode.v1.testing import ServerProcess
+    path = tmp_path / "d"
+    tracecode.init(path).close()
+    clients = ClientsFile.open_or_create(tmp_path / "clients.toml")
+    token = clients.add("line-3", ["issuer"], ["cn-drug-20:drug_id=8177322"])
+    handed_out, stop = [], threading.Event()
+    with ServerProcess(path, "--tokens", tmp_path / "clients.toml") as server:
+        client = Client(server.address, token=token, retry_timeout=10)
+
+        def issue():
+            while not stop.is_set():
+                b = client.request_batch("cn-drug-20", DRUG, 5000)
+                handed_out.append((b.id, b.start, b.count))
+        worker = threading.Thread(target=issue)
+        worker.start()
+        try:
+            _wait(lambda: len(handed_out) >= 5 or not worker.is_alive())
+            run = _cli("backup", path, tmp_path / "bk")
+            at_backup = len(handed_out)
+            _wait(lambda: len(handed_out) >= at_backup + 10 or not worker.is_alive())
+        finally:
+            stop.set()
+            worker.join()
+            client.close()
+    assert run.returncode == 0, run.stderr
+    assert len(handed_out) >= at_backup + 10, "the server stopped issuing"
+    manifest = json.loads((tmp_path / "bk" / "backup.json").read_text())
+    assert manifest["index"] == stamp.read(path)["index"]
+    restore(tmp_path / "bk", tmp_path / "new", journals=[path / journal.NAME],
+            key_file=path / "master.key")
+    with tracecode.open(tmp_path / "new") as d:
+        recorded = {b.id: (b.start, b.count) for b in d.index.batches.list()}
+        for bid, start, count in handed_out:
+            assert recorded[bid] == (start, count)
+        nxt = d.issue("cn-drug-20", DRUG, 1).start
+    assert nxt >= max(s + c for _, s, c in handed_out)
+    spans = sorted(recorded.values())
+    assert all(a + n <= b for (a, n), (b, _) in zip(spans, spans[1:]))

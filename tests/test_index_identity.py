@@ -1,0 +1,201 @@
+"""A data directory knows its index: a deleted, emptied, truncated, damaged or foreign
+index/data.mdb is refused with one line naming the file (never recreated at counter 0,
+never a SIGBUS), and the reservation journal keeps counters ahead of an older copy."""
+import json
+import logging
+import os
+import shutil
+import subprocess
+import sys
+
+import lmdb
+import pytest
+
+import tracecode
+from tracecode.index import IndexDamaged, StampError
+from tracecode.index import journal, stamp
+from tracecode.index.lmdbfile import check_data_file
+
+DRUG = {"drug_id": "8177322"}
+
+
+def _issued_dir(path, batches=200):
+    """A data directory with a few pages of index: batches, and events on 2,000 codes."""
+    with tracecode.init(path) as d:
+        for i in range(batches):
+            d.issue("cn-drug-20", DRUG, 10, lot=f"L{i}")
+        codes = d.issue("cn-drug-20", DRUG, 2000).codes()
+        d.apply([{"id": "c1", "action": "commission", "codes": codes}])
+        return d.issued("cn-drug-20", DRUG)
+
+
+# A child process: a SIGBUS (what LMDB does on a truncated file) must show as such, and a
+# fresh index would issue counter 0 again.
+OPEN_AND_ISSUE = """
+import sys, tracecode
+d = tracecode.open(sys.argv[1])
+print(d.issue("cn-drug-20", {"drug_id": "8177322"}, 5).start, flush=True)
+"""
+
+
+def _open_and_issue(path):
+    return subprocess.run([sys.executable, "-c", OPEN_AND_ISSUE, str(path)],
+                          capture_output=True, text=True, timeout=60)
+
+
+@pytest.mark.parametrize("damage", ["deleted", "emptied", "half", "short by 4 KiB"])
+def test_a_lost_or_cut_index_is_refused_not_recreated_or_crashing(tmp_path, damage):
+    path = tmp_path / "d"
+    issued = _issued_dir(path)
+    data = path / "index" / "data.mdb"
+    size = data.stat().st_size
+    assert size > 16 * 4096
+    if damage == "deleted":
+        data.unlink()
+    else:
+        os.truncate(data, {"emptied": 0, "half": size // 2, "short by 4 KiB": size - 4096}[damage])
+    run = _open_and_issue(path)
+    assert run.returncode == 1, (run.returncode, run.stdout, run.stderr[-500:])  # not -SIGBUS
+    assert run.stdout == ""   # nothing issued, certainly not counter 0 again
+    last = run.stderr.strip().splitlines()[-1]
+    assert "IndexDamaged" in last and str(data) in last and "tracecode restore" in last
+    with pytest.raises(IndexDamaged, match="missing|empty|truncated"):
+        tracecode.open(path).index
+    assert not data.exists() or data.stat().st_size < size   # nothing recreated in its place
+    assert issued > 2000
+
+
+def test_meta_pages_are_read_as_lmdb_does(tmp_path):
+    """The check reads LMDB's own meta pages: the newer one (higher txnid) decides."""
+    env = lmdb.open(str(tmp_path / "e"), map_size=1 << 30, max_dbs=2)
+    db = env.open_db(b"x")
+    for i in range(3):
+        with env.begin(write=True) as txn:
+            for j in range(2000):
+                txn.put(b"%d-%d" % (i, j), b"v" * 100, db=db)
+    info, psize = env.info(), env.stat()["psize"]
+    env.close()
+    meta = check_data_file(tmp_path / "e" / "data.mdb", "restore")
+    assert (meta.last_pg, meta.txnid, meta.psize) == (info["last_pgno"], info["last_txnid"], psize)
+    assert meta.needed == (info["last_pgno"] + 1) * psize
+
+
+@pytest.mark.parametrize("page", [0, 1])
+def test_a_damaged_meta_page_is_refused(tmp_path, page):
+    path = tmp_path / "d"
+    _issued_dir(path, batches=5)
+    data = path / "index" / "data.mdb"
+    with open(data, "r+b") as f:
+        f.seek(page * 4096 + 16)
+        f.write(b"\xff" * 8)   # the magic and version
+    with pytest.raises(IndexDamaged, match=f"meta page {page} is damaged") as info:
+        tracecode.open(path).index
+    assert str(data) in str(info.value) and "\n" not in str(info.value)
+
+
+def test_garbage_in_place_of_the_index_is_refused(tmp_path):
+    path = tmp_path / "d"
+    _issued_dir(path, batches=1)
+    (path / "index" / "data.mdb").write_bytes(os.urandom(3 * 4096))
+    with pytest.raises(IndexDamaged, match="not an LMDB file"):
+        tracecode.open(path).index
+
+
+def test_another_directorys_index_is_refused(tmp_path):
+    _issued_dir(tmp_path / "a", batches=1)
+    _issued_dir(tmp_path / "b", batches=1)
+    shutil.rmtree(tmp_path / "b" / "index")
+    shutil.copytree(tmp_path / "a" / "index", tmp_path / "b" / "index")
+    with pytest.raises(StampError, match="not this directory's index"):
+        tracecode.open(tmp_path / "b").index
+
+
+def test_the_stamp_and_the_uuid_inside_agree(tmp_path):
+    path = tmp_path / "d"
+    tracecode.init(path).close()
+    st = json.loads((path / stamp.NAME).read_text())
+    with tracecode.open(path) as d:
+        with d.index.env.begin() as txn:
+            assert txn.get(stamp.UUID_KEY, db=d.index.batches.meta).decode() == st["index"]
+    assert journal.read(path / journal.NAME)[0] == st["index"]
+    (path / stamp.NAME).write_text("{not json")
+    with pytest.raises(StampError, match="index.stamp is damaged"):
+        tracecode.open(path).index
+
+
+def test_an_older_copy_of_the_index_put_in_place_catches_up_from_the_journal(tmp_path):
+    """No restore command used: the journal still raises the counters past every batch."""
+    path = tmp_path / "d"
+    with tracecode.init(path) as d:
+        first = d.issue("cn-drug-20", DRUG, 100)
+    shutil.copy2(path / "index" / "data.mdb", tmp_path / "old.mdb")
+    with tracecode.open(path) as d:
+        later = d.issue("cn-drug-20", DRUG, 100)
+        later_code = later.codes()[:1].tolist()
+    shutil.copy2(tmp_path / "old.mdb", path / "index" / "data.mdb")
+    with tracecode.open(path) as d:
+        again = d.issue("cn-drug-20", DRUG, 100)
+        assert again.start == later.start + later.count > first.count
+        # the later batch is put back from the journal: its codes are still ours
+        assert d.verify_many(later_code, record=False)[0].batch == later.id
+        assert again.id == later.id + 1
+
+
+def test_a_torn_journal_line_is_skipped_and_the_next_one_starts_afresh(tmp_path):
+    path = tmp_path / "d"
+    with tracecode.init(path) as d:
+        d.issue("cn-drug-20", DRUG, 10)
+    with open(path / journal.NAME, "ab") as f:
+        f.write(b'{"k":"00","end":99999')   # a crash in the middle of a line
+    with tracecode.open(path) as d:
+        b = d.issue("cn-drug-20", DRUG, 10)
+    uuid, entries, _, skipped = journal.read(path / journal.NAME)
+    assert skipped == 1 and [e.end for e in entries] == [10, 20] and entries[-1].batch == b.id
+
+
+def test_a_lost_journal_is_rebuilt_from_the_index(tmp_path, caplog):
+    path = tmp_path / "d"
+    with tracecode.init(path) as d:
+        d.issue("cn-drug-20", DRUG, 10)
+    (path / journal.NAME).unlink()
+    with caplog.at_level(logging.WARNING, "tracecode.index"):
+        with tracecode.open(path) as d:
+            assert d.issue("cn-drug-20", DRUG, 10).start == 10
+    assert "rebuilt it from the index" in caplog.text
+    assert [e.end for e in journal.read(path / journal.NAME)[1]] == [10, 20]
+
+
+def test_a_directory_made_before_stamps_is_adopted_once(tmp_path, caplog):
+    """Older tracecode wrote no stamp, uuid or journal: the first open adopts the index."""
+    path = tmp_path / "d"
+    with tracecode.init(path) as d:
+        d.issue("cn-drug-20", DRUG, 10)
+        with d.index.env.begin(write=True) as txn:
+            for k in (stamp.UUID_KEY, b"journal_end"):
+                txn.delete(k, db=d.index.batches.meta)
+    (path / stamp.NAME).unlink()
+    (path / journal.NAME).unlink()
+    with caplog.at_level(logging.WARNING, "tracecode.index"):
+        with tracecode.open(path) as d:
+            assert d.issue("cn-drug-20", DRUG, 10).start == 10
+    assert "adopted its index" in caplog.text
+    st = stamp.read(path)
+    assert st is not None and journal.read(path / journal.NAME)[0] == st["index"]
+    caplog.clear()
+    with caplog.at_level(logging.WARNING, "tracecode.index"):
+        tracecode.open(path).close()
+        with tracecode.open(path) as d:
+            assert d.issue("cn-drug-20", DRUG, 1).start == 20
+    assert caplog.text == ""   # once
+
+
+def test_the_cli_says_it_in_one_line(tmp_path):
+    path = tmp_path / "d"
+    tracecode.init(path).close()
+    (path / "index" / "data.mdb").unlink()
+    run = subprocess.run([sys.executable, "-m", "tracecode", "issue", str(path), "--scheme",
+                          "cn-drug-20", "-p", "8177322", "-n", "5"],
+                         capture_output=True, text=True, timeout=60)
+    assert run.returncode == 1 and run.stdout == ""
+    lines = run.stderr.strip().splitlines()
+    assert len(lines) == 1 and "data.mdb is missing" in lines[0] and "restore" in lines[0]
