@@ -169,8 +169,8 @@ class AsyncClient:
                                   code_report(event_id, batch_id, ranges, codes, place, time, reason))
 
     async def _report(self, method, req) -> dict:
-        r = await self._call(method, req, done_if_exists=True)
-        return {"id": req.event_id, "ok": True, "seq": r.seq if r is not None else None}
+        r = await self._call(method, req)   # a resend is acknowledged by the server (client.py)
+        return {"id": req.event_id, "ok": True, "seq": r.seq}
 
     # -- verification --------------------------------------------------------------------------
     async def verify(self, scan, *, scanner=None, place=None, time=None, record=True):

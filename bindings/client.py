@@ -500,8 +500,10 @@ class Client:
                             code_report(event_id, batch_id, ranges, codes, place, time, reason))
 
     def _report(self, method, req) -> dict:
-        r = self._call(method, req, done_if_exists=True)
-        return {"id": req.event_id, "ok": True, "seq": r.seq if r is not None else None}
+        # a resent report the server applied before is acknowledged by the server (same
+        # client, same event); ALREADY_EXISTS means another event holds the id: a refusal
+        r = self._call(method, req)
+        return {"id": req.event_id, "ok": True, "seq": r.seq}
 
     # -- verification --------------------------------------------------------------------------
     def verify(self, scan, *, scanner=None, place=None, time=None, record: bool = True):

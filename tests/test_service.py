@@ -455,6 +455,11 @@ def test_event_ids_are_per_client_and_a_refused_resend_is_not_success(world):
     r = line.send_events([{"id": "shared-1", "action": "ship", "codes": mine}])[0]
     assert not r["ok"] and r["status"] == "ALREADY_EXISTS"
     assert [h["action"] for h in line.history(mine[0])] == ["commission"]   # once, not shipped
+    # a code report resent (its answer lost) is acknowledged with its seq, not ALREADY_EXISTS
+    batch = line.request_batch("cn-drug-20", DRUG, 3)
+    once = line.report_commissioned("r-1", batch_id=batch.id, ranges=[(0, 2)])
+    assert line.report_commissioned("r-1", batch_id=batch.id, ranges=[(0, 2)]) == once
+    refused(Code.ALREADY_EXISTS, line.report_commissioned, "r-1", batch_id=batch.id, ranges=[(2, 1)])
 
 
 def test_an_sscc_is_bound_to_its_company_prefix_or_its_first_user(world):
