@@ -166,10 +166,11 @@ def test_a_batch_whose_audit_line_is_lost_is_said_so_and_a_retry_audits_it(tmp_p
         assert len(records.damaged) == 1   # the outcome line the disk cut short
 
 
-def test_a_full_disk_under_a_server_is_resource_exhausted_and_passes(tmp_path, clients):
+@pytest.mark.parametrize("leave", [0, 4096], ids=["enospc", "short-write"])
+def test_a_full_disk_under_a_server_is_resource_exhausted_and_passes(tmp_path, clients, leave):
     """The data directory on a full tmpfs (the audit log elsewhere): every write path
-    answers RESOURCE_EXHAUSTED, nothing half-done; once space is freed the same server
-    issues, applies and records again."""
+    answers RESOURCE_EXHAUSTED, nothing half-done, whether LMDB sees ENOSPC or a short
+    write (EIO); once space is freed the same server issues, applies and records again."""
     tokens_file, tokens = clients
     with small_disk(tmp_path / "disk", "32m") as disk:
         d = tracecode.init(disk / "data")
@@ -181,7 +182,7 @@ def test_a_full_disk_under_a_server_is_resource_exhausted_and_passes(tmp_path, c
         with ServerProcess(disk / "data", "--tokens", tokens_file) as server:
             line = Client(server.address, token=tokens["line"], retry_timeout=5)
             line.whoami()  # the server's own start-up writes are done
-            filler = Filler(disk).fill()
+            filler = Filler(disk).fill(leave=leave)
             with pytest.raises(ServiceError) as info:
                 line.request_batch("cn-drug-20", DRUG, 1000, idempotency_key="full-1")
             assert (info.value.code, info.value.reason) == (Code.RESOURCE_EXHAUSTED, "INDEX_FULL")

@@ -222,3 +222,24 @@ def test_the_writer_backs_off_instead_of_spinning(full, monkeypatch, caplog):
     filler.free()
     wait_for(lambda: d.index.log.pending == 0, "the commit once space is back")
     assert any("commit again" in r.getMessage() for r in caplog.records)
+
+
+def test_idempotent_issuance_full_at_the_binding_returns_the_batch(tmp_path, monkeypatch):
+    """The reservation committed, then the disk filled before the key was bound: the
+    request gets its batch (a retry finds it by its requester), never a second one."""
+    from tracecode.v1.idempotency import IdempotentIssuer
+    d = tracecode.init(tmp_path / "d")
+    issuing = IdempotentIssuer(d)
+    put = issuing._put
+
+    def full_at_binding(dbkey, entry):
+        if entry.get("batch"):
+            raise IndexFull("the disk under the index is full (test)")
+        put(dbkey, entry)
+    monkeypatch.setattr(issuing, "_put", full_at_binding)
+    batch, replayed = issuing.issue("line-3", "k", "cn-drug-20", DRUG, 100)
+    assert not replayed
+    monkeypatch.setattr(issuing, "_put", put)
+    assert issuing.issue("line-3", "k", "cn-drug-20", DRUG, 100) == (batch, True)
+    assert [b.id for b in d.index.batches.list()] == [batch.id]
+    d.close()
