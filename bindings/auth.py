@@ -28,6 +28,7 @@ import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from .. import limits
 from ..errors import TracecodeError
 
 log = logging.getLogger("tracecode.serve")
@@ -130,6 +131,12 @@ class ClientsFile:
         name = entry.get("name")
         if not name or not isinstance(name, str):
             raise ClientsFileError(f"{where} has no name")
+        # the name is stored (requester "<name> request <key>", scanner "<name>/<id>", event
+        # ids and SSCCs are bound to it): bounded, and free of the separators it is read by
+        if len(name.encode()) > limits.CLIENT_BYTES or not name.isprintable() or " " in name \
+                or "/" in name:
+            raise ClientsFileError(f"{where}: client name {name[:limits.CLIENT_BYTES]!r} must be 1 "
+                                   f"to {limits.CLIENT_BYTES} bytes, printable, without spaces or '/'")
         if any(e["name"] == name for e in self.entries):
             raise ClientsFileError(f"{where}: the name {name!r} is used twice")
         roles = entry.get("roles") or []

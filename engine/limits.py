@@ -19,7 +19,7 @@ from .errors import InvalidComponent, InvalidFormat, InvalidLength
 PLACE_BYTES = 256               # verify(place=...), an event's place
 SCANNER_BYTES = 256             # verify(scanner=...) as recorded (the service records "client/id")
 SCANNER_ID_BYTES = 128          # the scanner id a client of the service gives
-CLIENT_BYTES = 128              # the client an event id and an SSCC are bound to
+CLIENT_BYTES = 64               # a client's name: event ids and SSCCs are bound to it
 EVENT_ID_CHARS = 128            # printable ASCII
 IDEMPOTENCY_KEY_CHARS = 128     # printable ASCII (the service's RequestBatch)
 REASON_BYTES = 512              # an event's reason

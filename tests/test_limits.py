@@ -270,3 +270,12 @@ def test_registry_rows_with_oversized_or_control_text_are_rejected_alone(d):
     report = d.registry.import_codes_file(io.StringIO(CODE_HEADER + codes), fmt="csv")
     reasons = [i.reason for i in report.rejected]
     assert len(reasons) == 2 and all("printable" in r and len(r) < 200 for r in reasons), reasons
+
+
+def test_client_names_are_bounded_when_the_clients_file_is_read(tmp_path):
+    from tracecode.v1.auth import ClientsFile, ClientsFileError
+    clients = ClientsFile.open_or_create(tmp_path / "clients.toml")
+    assert clients.add("浙江-line-3", ["scanner"])
+    for bad in ("n" * 65, "line 3", "a/b", "line\n3"):
+        with pytest.raises(ClientsFileError, match="client name"):
+            clients.add(bad, ["scanner"])
