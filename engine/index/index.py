@@ -35,7 +35,9 @@ from ..issuance import Issuer
 from ..scan import Fault, ScanParser
 from ..schemes import gs1_ai
 from . import _codes, codekeys
+from ..cache import BoundedCache
 from .batches import Batches, BatchRecord, product_prefix, u64
+from .known import KnownProducts
 from .codekeys import Keys
 from .env import IndexFull, open_db, read_only_error, run_write
 from . import lifecycle
@@ -47,6 +49,8 @@ _STATE = struct.Struct("=BQ")   # _codes.State, machine byte order
 STATE, PARENT = _codes.STATE, _codes.PARENT   # record kinds under a code key
 MAX_DEPTH = _codes.CONTAINER_DEPTH            # unit < case < pallet < ... at most this deep
 HISTORY_CODES = 100     # codes of one event shown in a history item (codes_total: all)
+TABLE_CACHE = 4096      # products whose batch tables are kept (LRU)
+BATCH_CACHE = 16384     # batch records and their recall keys kept (LRU)
 
 
 class _Refused(Exception):
@@ -251,9 +255,11 @@ class Index:
         self.max_places = max_places
         self.record_scans = record_scans
         self.log = ScanLog(self, flush_interval)
-        self._tables: dict = {}
-        self._batch_cache: dict = {}
-        self._recall_cache: dict = {}
+        # Bounded (LRU): keyed by products and batches that scans name.
+        self._tables = BoundedCache(TABLE_CACHE)     # (scheme, product key) -> batch table
+        self._batch_cache = BoundedCache(BATCH_CACHE)
+        self._recall_cache = BoundedCache(BATCH_CACHE)
+        self._known = KnownProducts(self.batches, schemes)   # no Issuer for the others
         self._last_source = (None, None)    # the last (scanner, place) found within bounds
 
     def _check_format(self):
@@ -339,18 +345,20 @@ class Index:
     def _table(self, txn, scheme, product_key):
         """A product's batch table, cached until its counter moves (other processes
         issue into the same environment, so the counter is read in this txn)."""
+        return self._table_entry(txn, scheme, product_key)[1]
+
+    def _table_entry(self, txn, scheme, product_key):
         key = (scheme, product_key)
         mark = txn.get(product_prefix(scheme, product_key)[:-1], db=self.batches.counters)
         cached = self._tables.get(key)
         if cached is None or cached[0] != mark:
             table = self.batches.table(txn, scheme, product_key)
             cached = self._tables[key] = (mark, table, tuple(a.tolist() for a in table))
-        return cached[1]
+        return cached
 
     def _table_lists(self, txn, scheme, product_key):
         """The same table as Python lists, for bisect on the single-scan path."""
-        self._table(txn, scheme, product_key)
-        return self._tables[(scheme, product_key)][2]
+        return self._table_entry(txn, scheme, product_key)[2]
 
     def _resolve(self, txn, texts, offsets=None):
         """Parse texts; for each, its code key, batch id (0 none) and imported record.
@@ -359,7 +367,7 @@ class Index:
         imported records of the rows). Vectorised per scheme and product; scans of no batch of
         ours are looked up among imported codes in one C loop.
         """
-        parsed = self.parser.parse_many(texts, offsets)
+        parsed = self.parser.parse_many(texts, offsets, known=self._known.refresh(txn))
         if offsets is not None:  # the text of a row, for the few the parser could not read
             data, offsets = memoryview(texts).cast("B"), np.asarray(offsets)
             texts = _Slices(data, offsets)
@@ -459,10 +467,10 @@ class Index:
             if fault == Fault.OK and si >= 0:
                 sch = self.parser.schemes[si]
                 scheme = sch.name
-                found = self.parser.product_of(sch, code)
+                found = self.parser.product_of(sch, code, self._known.refresh(txn))
                 if isinstance(found, Exception):
                     fault = Fault.INVALID_FIELD
-                else:
+                elif found is not None:  # None: a product never issued, so no genuine code
                     iss = found
                     counter = iss.counter(code)
                     pid = self.batches.product_id(txn, sch.name, iss.product_key)

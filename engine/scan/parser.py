@@ -28,6 +28,7 @@ from dataclasses import dataclass, field as _field
 import numpy as np
 
 from .. import schemes as _schemes
+from ..cache import BoundedCache
 from ..errors import ValidationError
 from ..issuance import Issuer
 from ..schemes.scheme import ALPHABETS
@@ -37,7 +38,8 @@ PRECEDENCE = ("cn-drug-20", "cn-vet-24", "cn-pesticide-32", "gs1-sgtin", "generi
 FORM_NAMES = {Form.BARE: "bare", Form.ELEMENT: "element", Form.HRI: "hri",
               Form.DIGITAL_LINK: "digital-link", Form.QR_FIELDS: "qr-fields", Form.URL: "url",
               Form.NO_FORM: None}
-CACHE_LIMIT = 65536      # distinct product field values remembered per parser
+PRODUCT_CACHE = 4096     # validated products remembered per parser (LRU)
+ISSUER_CACHE = 1024      # issuers (HKDF key, AES key schedule) remembered per parser (LRU)
 VET_QR_FIELDS = ("product", "approval_number", "company", "phone")
 
 
@@ -112,16 +114,22 @@ class ScanParser:
         self.names = [s.name for s in self.schemes]
         self._core = ScanCore(self.schemes, ALPHABETS["gs1"].encode("ascii"))
         self.master_key = master_key
-        self._issuers: dict = {}
-        self._products: dict = {}
-        self._product_issuers: dict = {}   # (scheme, product characters) -> Issuer or ScanError
+        # Bounded: every distinct product a scan names would otherwise stay for good.
+        self._issuers = BoundedCache(ISSUER_CACHE)     # (scheme, product key) -> Issuer
+        self._products = BoundedCache(PRODUCT_CACHE)   # (scheme, characters) -> dict or ScanError
+        self._span_cache: dict = {}                    # scheme name -> spans (one per scheme)
         self.expired_before = expired_before
 
     # -- bulk --------------------------------------------------------------------------
-    def parse_many(self, scans, offsets=None, out=None) -> ScanBatch:
+    def parse_many(self, scans, offsets=None, out=None, *, known=None) -> ScanBatch:
         """Parse many scans in one call: a list of str/bytes, or a packed buffer
         (bytes or uint8 array) with int64 ``offsets`` (len N + 1). ``out``: a
-        SCAN_DTYPE array of N records to reuse."""
+        SCAN_DTYPE array of N records to reuse.
+
+        ``known``: the products that can have genuine codes (the index's issued
+        products: ``rows(scheme, characters)`` -> bool array, ``has(scheme, chars)``).
+        Scans of other products get no counter and no group, without an Issuer or
+        FF1: a flood of made-up products costs no more than genuine scans."""
         if offsets is None:
             scans = scans if isinstance(scans, list) else list(scans)
             joined = None
@@ -143,10 +151,10 @@ class ScanParser:
                                           out=out)
         counter = np.zeros(len(records), np.uint64)
         counter_ok = np.zeros(len(records), bool)
-        groups = self._finish(records, counter, counter_ok)
+        groups = self._finish(records, counter, counter_ok, known)
         return ScanBatch(records, self.names, counter, counter_ok, groups)
 
-    def _finish(self, rec, counter, counter_ok) -> list:
+    def _finish(self, rec, counter, counter_ok, known=None) -> list:
         """Per distinct product: its field rules, and FF1 back to counters.
         Returns the (scheme, Issuer, rows) groups that have a key."""
         groups_out = []
@@ -174,6 +182,20 @@ class ScanParser:
                 keys, groups = [prod[0].tobytes()], [(rows, codes)]
             else:
                 rows = np.arange(len(rec))[rows]
+                # Field rules in bulk: Python runs per distinct live product, not per scan.
+                bad = scheme.product_faults(prod)
+                live = bad < 0
+                if not live.all():
+                    rec["fault"][rows[~live]] = Fault.INVALID_FIELD
+                    rec["field"][rows[~live]] = bad[~live]
+                if self.master_key is None:
+                    continue
+                if known is not None:
+                    live &= known.rows(scheme, prod)
+                if not live.all():
+                    rows, codes, prod = rows[live], codes[live], prod[live]
+                if not len(rows):
+                    continue
                 keys, inverse, counts = np.unique(np.ascontiguousarray(prod).view(f"V{width}").ravel(),
                                                   return_inverse=True, return_counts=True)
                 order = np.argsort(inverse.ravel(), kind="stable")
@@ -187,6 +209,8 @@ class ScanParser:
                     continue
                 if self.master_key is None:
                     continue
+                if known is not None and not known.has(scheme, bytes(key)[:width]):
+                    continue  # never issued: no genuine code, no FF1
                 iss = self.issuer(scheme, product)
                 c, good = iss.counters(member_codes)
                 counter[members] = c
@@ -211,43 +235,49 @@ class ScanParser:
 
     def _spans(self, scheme):
         """(offset, length) of each product field in the bare code."""
-        return [(scheme.offset(f.name), f.length) for f in scheme.product_fields]
+        spans = self._span_cache.get(scheme.name)
+        if spans is None:
+            spans = [(scheme.offset(f.name), f.length) for f in scheme.product_fields]
+            self._span_cache[scheme.name] = spans
+        return spans
 
-    def product_of(self, scheme, code: bytes):
-        """The Issuer of the product a bare code carries (needs a master key), or the
-        ScanError its product fields raise; cached by the product's characters."""
-        key = (scheme.name, b"".join(code[a:a + n] for a, n in self._spans(scheme)))
-        hit = self._product_issuers.get(key)
-        if hit is None:
-            if len(self._product_issuers) >= CACHE_LIMIT:  # junk scans must not grow it forever
-                self._product_issuers.clear()
-                self._products.clear()
-            product = self._product(scheme, key[1])
-            hit = product if isinstance(product, ScanError) else self.issuer(scheme, product)
-            self._product_issuers[key] = hit
-        return hit
+    def product_of(self, scheme, code: bytes, known=None):
+        """The Issuer of the product a bare code carries (needs a master key), the
+        ScanError its product fields raise, or None when ``known`` (see parse_many)
+        says the product was never issued: then no Issuer is built and nothing is
+        remembered, so made-up products cannot fill the caches."""
+        chars = b"".join(code[a:a + n] for a, n in self._spans(scheme))
+        if known is not None and not known.has(scheme, chars):
+            product = self._product(scheme, chars, remember=False)
+            return product if isinstance(product, ScanError) else None
+        product = self._product(scheme, chars)
+        return product if isinstance(product, ScanError) else self.issuer(scheme, product)
 
-    def _product(self, scheme, key: bytes):
+    def _product(self, scheme, key: bytes, remember: bool = True):
         """Validated product fields (a dict) from their characters, or a ScanError."""
         cache_key = (scheme.name, key)
-        if cache_key not in self._products:
+        hit = self._products.get(cache_key)
+        if hit is None:
             values, pos = {}, 0
             for f in scheme.product_fields:
                 values[f.name] = key[pos:pos + f.length].decode("ascii")
                 pos += f.length
             try:
-                self._products[cache_key] = scheme.product_values(values)
+                hit = scheme.product_values(values)
             except ValidationError as exc:
-                self._products[cache_key] = ScanError(str(exc), fault=Fault.INVALID_FIELD,
-                                                      scheme=scheme.name, field=exc.field)
-        return self._products[cache_key]
+                hit = ScanError(str(exc), fault=Fault.INVALID_FIELD, scheme=scheme.name,
+                                field=exc.field)
+            if remember:
+                self._products[cache_key] = hit
+        return hit
 
     def issuer(self, scheme, product: dict) -> Issuer:
         """The (cached) Issuer of a validated product."""
         key = (scheme.name, scheme.product_key(product))
-        if key not in self._issuers:
-            self._issuers[key] = Issuer(scheme, product, self.master_key)
-        return self._issuers[key]
+        hit = self._issuers.get(key)
+        if hit is None:
+            hit = self._issuers[key] = Issuer(scheme, product, self.master_key)
+        return hit
 
     # -- one scan ----------------------------------------------------------------------
     def parse(self, text) -> Scan:
