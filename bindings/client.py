@@ -181,7 +181,7 @@ def verify_batches(scans, offsets, *, scanner=None, place=None, time=None, recor
 
 class Verdicts:
     """verify_many's result: ``records`` (numpy: verdict, status, fault, batch, scan_count,
-    places, first_scan_time; the engine's numbering), ``batches`` (id -> BatchRecord),
+    places, first_scan_time; Verdict's numbers, the wire's), ``batches`` (id -> BatchRecord),
     and with answers=True one Answer per scan (iterate, or index)."""
 
     def __init__(self, count: int, want_answers: bool):

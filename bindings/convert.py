@@ -19,8 +19,8 @@ from . import common_pb2 as cpb
 from . import lifecycle_pb2 as lpb
 from . import verification_pb2 as vpb
 
-# verify_many's results as the client returns them (the engine's numbering, so
-# Verdict(records["verdict"][i]) works as it does on a local VerifyBatch)
+# verify_many's results as the client returns them (Verdict's numbers, which are the
+# wire's, so Verdict(records["verdict"][i]) works as it does on a local VerifyBatch)
 RESULT_DTYPE = np.dtype([("verdict", "u1"), ("status", "u1"), ("fault", "u1"), ("batch", "u8"),
                          ("scan_count", "u4"), ("places", "u1"), ("first_scan_time", "f8")])
 _COLUMNS = (("verdicts", "verdict", "u1"), ("statuses", "status", "u1"), ("faults", "fault", "u1"),
@@ -51,7 +51,7 @@ def status_number(status: str | None) -> int:
 
 
 def answer_pb(a: Answer, fault: int = 0) -> vpb.Answer:
-    return vpb.Answer(verdict=int(a.verdict) + 1, reasons=a.reasons, scheme=a.scheme or "",
+    return vpb.Answer(verdict=int(a.verdict), reasons=a.reasons, scheme=a.scheme or "",
                       code=a.code or "", product={k: str(v) for k, v in (a.product or {}).items()},
                       batch_id=a.batch or 0, lot=a.lot or "", expiry=a.expiry or "",
                       status=status_number(a.status), first_scan_time=a.first_scan_time or 0.0,
@@ -60,7 +60,7 @@ def answer_pb(a: Answer, fault: int = 0) -> vpb.Answer:
 
 
 def answer(m: vpb.Answer) -> Answer:
-    return Answer(verdict=Verdict(m.verdict - 1), reasons=list(m.reasons), scheme=m.scheme or None,
+    return Answer(verdict=Verdict(m.verdict), reasons=list(m.reasons), scheme=m.scheme or None,
                   code=m.code or None, product=dict(m.product), batch=m.batch_id or None,
                   lot=m.lot or None, expiry=m.expiry or None,
                   status=Status(m.status - 1).name.lower() if m.status else None,
@@ -93,7 +93,7 @@ def verdict_columns(records) -> dict:
     """VerifyBatchReply's columns from VerifyBatch.records (the engine's numbering)."""
     verdict = records["verdict"].astype(np.uint8)
     unknown = (verdict == Verdict.UNKNOWN) & (records["status"] == Status.ISSUED)
-    out = {"verdicts": (verdict + 1).tobytes(),
+    out = {"verdicts": verdict.tobytes(),  # Verdict's numbers are the wire's
            "statuses": np.where(unknown, 0, records["status"] + 1).astype(np.uint8).tobytes()}
     for wire, name, dtype in _COLUMNS[2:]:
         out[wire] = records[name].astype(dtype).tobytes()
@@ -104,7 +104,6 @@ def result_records(reply: vpb.VerifyBatchReply) -> np.ndarray:
     out = np.empty(reply.count, RESULT_DTYPE)
     for wire, name, dtype in _COLUMNS:
         out[name] = np.frombuffer(getattr(reply, wire), dtype)
-    out["verdict"] -= 1
     out["status"] = np.where(out["status"] > 0, out["status"] - 1, 0)
     return out
 

@@ -6,6 +6,7 @@ import pytest
 
 import tracecode
 from tracecode.errors import ImportRefused, UnknownApproval
+from tracecode.index import Verdict
 from tracecode.registry import ApprovalRecord
 
 HEADER = "approval_number,product,company,enterprise_id,dosage_form,specification,status," \
@@ -209,7 +210,7 @@ def test_large_code_imports_are_chunked_and_idempotent(d):
     report = importer.import_codes(d.registry.store, importer.dict_rows(rows, importer.CODE_COLUMNS,
                                                                         set()), chunk=1000)
     assert len(report.added) == 2500
-    assert d.verify_many([r["code"] for r in rows[::250]], record=False).verdicts.tolist() == [0] * 10
+    assert d.verify_many([r["code"] for r in rows[::250]], record=False).verdicts.tolist() == [Verdict.GENUINE] * 10
     assert len(d.registry.import_code_rows(rows).unchanged) == 2500
 
 

@@ -68,13 +68,20 @@ def _merge(old: _Pending, new: _Pending) -> _Pending:
     return out
 
 
+# A scan record's verdict byte is Verdict - VERDICT_BIAS (0 GENUINE ... 7 SUSPICIOUS): the
+# numbering Verdict had when index format 2 was written, kept so those indexes read as
+# they are, with no rewrite of their scans.
+VERDICT_BIAS = 1
+
+
 def unpack_scan(raw: bytes) -> dict:
     """A scan record: the chunk's prefix, the verdict (u8), the seq of the code's
     previous scan (u64, machine order, 0: none) and the code key (empty: unknown code)."""
     when, ls, lp = _SCAN_HEAD.unpack_from(raw)
     at = _SCAN_HEAD.size + ls + lp
     return {"time": when, "scanner": raw[_SCAN_HEAD.size:_SCAN_HEAD.size + ls].decode() or None,
-            "place": raw[_SCAN_HEAD.size + ls:at].decode() or None, "verdict": raw[at],
+            "place": raw[_SCAN_HEAD.size + ls:at].decode() or None,
+            "verdict": raw[at] + VERDICT_BIAS,
             "prev": int.from_bytes(raw[at + 1:at + 9], sys.byteorder), "key": raw[at + 9:]}
 
 
@@ -220,6 +227,7 @@ class ScanLog:
         singles = Keys.packed(p.keys)
         keys = Keys.concat([c[0] for c in p.calls] + [singles])
         verdicts = np.concatenate([c[1] for c in p.calls] + [np.frombuffer(p.verdicts, np.uint8)])
+        verdicts -= VERDICT_BIAS  # the stored byte (a copy: the queue keeps Verdicts for a retry)
         sources = np.concatenate([np.repeat(np.array([c[2] for c in p.calls], np.int32), sizes),
                                   np.array(p.sources, np.int32)])
         times = np.concatenate([np.repeat(np.array([c[3] for c in p.calls], np.float64), sizes),
