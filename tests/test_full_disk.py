@@ -154,7 +154,7 @@ def test_imports_say_what_got_in_and_finish_later(full):
     national = [f"NC{k:022d}" for k in range(120_000)]
     with pytest.raises(IndexFull, match="codes were imported before this chunk"):
         d.index.import_codes(national, product={"name": "x"}, lot="N1")
-    rows = "".join(f"兽药字(2015)0100{k:05d},产品{k},甲,00002,粉剂,{'规格' * 200},valid,,2030-12-31\n"
+    rows = "".join(f"兽药字(2015)0100{k:05d},产品{k},甲,00002,粉剂,{'规格' * 80},valid,,2030-12-31\n"
                    for k in range(400))
     with pytest.raises(IndexFull):
         d.registry.import_file(io.StringIO(REG_HEADER + rows), fmt="csv")
