@@ -18,6 +18,15 @@ def test_the_engines_verdicts_are_the_wires():
     assert 0 not in set(Verdict)  # 0 is no verdict on the wire (an unset field)
 
 
+def test_the_other_enums_that_cross_the_wire_keep_their_stated_relation():
+    from tracecode.index import Status
+    from tracecode.scan import Fault
+    faults = {n[len("FAULT_"):]: v for n, v in cpb.Fault.items()}
+    assert {("NONE" if f.name == "OK" else f.name): f.value for f in Fault} == faults  # equal
+    states = {n[len("STATUS_"):]: v for n, v in cpb.Status.items() if n != "STATUS_UNSPECIFIED"}
+    assert {s.name: s.value + 1 for s in Status} == states  # the engine's number plus one
+
+
 def test_columns_and_answers_cross_the_wire_unchanged(tmp_path):
     with tracecode.init(tmp_path / "data") as d:
         batch = d.issue("cn-drug-20", DRUG, 3)
