@@ -1,5 +1,7 @@
 """The scan parser: every form a scan arrives in, its faults, bulk and scalar agreeing."""
+import datetime as dt
 import random
+import re
 
 import biip
 import numpy as np
@@ -370,3 +372,64 @@ def test_expired_date_fault_when_asked():
     batch = parser.parse_many(["(01)09521234543213(17)250101(21)1", "(01)09521234543213(17)270101(21)1"])
     assert batch["fault"].tolist() == [Fault.EXPIRED_DATE, Fault.OK]
     assert PARSER.parse("(01)09521234543213(17)200101(21)1").ais["17"] == "200101"  # off by default
+
+
+# -- human-readable strings as people type them from a label --------------------------------
+
+def test_hri_with_spaces_as_typed_from_a_label():
+    s = PARSER.parse("(01) 09521234543213 (21) ABC")
+    assert (s.form, s.ais) == ("hri", {"01": "09521234543213", "21": "ABC"})
+    iss, (hri,) = issued("gs1-sgtin", count=1, render="hri", attributes=ATTRS)
+    spaced = hri.replace("(", " (").replace(")", ") ").strip()
+    s = PARSER.parse(spaced)
+    assert (s.scheme, s.counter, s.fields["lot"]) == ("gs1-sgtin", 100, "LOT/7-A")
+    assert PARSER.parse(spaced.replace(" ", "\u3000\u3000")).counter == 100   # ideographic spaces
+    assert PARSER.parse(full_width(hri).replace("）", "） ")).counter == 100   # full-width input
+    # strict elsewhere: a space inside a value ends it, and what follows must be an (AI)
+    e = fault_of("(01)09521234543213(10)AB CD")
+    assert (e.fault, e.position) == (Fault.UNKNOWN_AI, 25)
+    assert fault_of("(01)0952123454 3213").fault == Fault.BAD_AI_VALUE
+    assert fault_of("(01) 09521234543213 (8000) 1").fault == Fault.UNKNOWN_AI
+    # a numeric value ends at "(": the unassigned AI after it is named, not the GTIN
+    e = fault_of("(01)09521234543213(3109)123456")
+    assert (e.fault, e.position) == (Fault.UNKNOWN_AI, 18)
+
+
+hri_values = st.fixed_dictionaries({
+    "expiry": st.dates(dt.date(1980, 1, 1), dt.date(2070, 12, 31)).map(lambda d: d.strftime("%y%m%d")),
+    "lot": st.text(alphabet="ABCXYZ0123456789-./_()", min_size=1, max_size=20),
+}).filter(lambda a: not re.search(r"\(\d{2,4}\)", a["lot"]))
+blanks = st.lists(st.sampled_from([" ", "\u3000", "  "]), min_size=0, max_size=2).map("".join)
+
+
+@settings(max_examples=150, deadline=None)
+@given(st.integers(0, 10 ** 6), hri_values, st.data())
+def test_hri_with_spaces_at_group_boundaries_round_trips(counter, attrs, data):
+    iss = Issuer(schemes.get("gs1-sgtin"), PRODUCTS["gs1-sgtin"], MASTER)
+    hri = iss.codes(counter, 1, "hri", attrs)[0].decode()
+    expected = PARSER.parse(hri)
+    groups = re.findall(r"\(\d{2,4}\)[^ ]*?(?=\(\d{2,4}\)|$)", hri)
+    assert "".join(groups) == hri
+    spaced = data.draw(blanks)
+    for g in groups:
+        ai, value = g[:g.index(")") + 1], g[g.index(")") + 1:]
+        spaced += ai + data.draw(blanks) + value + data.draw(blanks)
+    s = PARSER.parse(spaced)
+    assert (s.scheme, s.code, s.counter, s.ais, s.fields) == (
+        expected.scheme, expected.code, counter, expected.ais, expected.fields), spaced
+    assert PARSER.parse_many([spaced]).records["fault"][0] == Fault.OK
+
+
+def test_symbology_identifiers_are_a_bracket_a_letter_and_a_modifier():
+    _, (code,) = issued("cn-drug-20", count=1)
+    for sid in ("]C0", "]d1", "]Q1", "]E0", "]z9"):   # other identifiers are dropped
+        assert PARSER.parse(sid + code).code == code, sid
+    # "]a" and a character cut or whole: not an identifier, so the scan stays as it is;
+    # a non-ASCII character counts as one, and is a bad one when the length fits a scheme
+    for text in ("]a中" + code[3:], "]中" + code[2:], "]" + code[1:], "中" + code[1:]):
+        assert fault_of(text).fault == Fault.BAD_CHARACTER, text
+    assert fault_of("]a中" + code[2:]).fault == Fault.WRONG_LENGTH
+    e = fault_of(b"]a\xe4" + code.encode())
+    assert (e.fault, e.position) == (Fault.NOT_UTF8, 2)
+    e = fault_of("]a中" + code[3:])
+    assert "'中'" in str(e) and e.position == 2

@@ -22,6 +22,10 @@ def ours(pid: int, counter: int) -> bytes:
 
 
 def ext(text) -> bytes:
+    # A scan may be any bytes, or a str with lone surrogates: both get a key (that no
+    # imported code has), the same either way, never an exception for the batch.
+    if isinstance(text, str) and not text.isascii():
+        text = text.encode("utf-8", "surrogatepass")
     if isinstance(text, bytes):
         text = text.decode("utf-8", "replace")
     return b"ext\x00" + "".join(str(text).split()).replace("-", "").upper().encode()

@@ -41,6 +41,7 @@ import numpy as np
 
 from ..index import Answer, Status, Verdict
 from ..scan import Fault, Form
+from ..schemes import gs1_ai
 from .payload import approval_fields, pack
 from .records import LEVEL_NAMES, ApprovalRecord, RowError, canonical_number, ymd
 
@@ -78,8 +79,8 @@ def expiry_ymd(expiry: str | None) -> int:
     if not expiry:
         return 0
     e = str(expiry)
-    if len(e) == 6:
-        e = "20" + e
+    if len(e) == 6:  # GS1 YYMMDD: the century rule's year
+        e = f"{gs1_ai.full_year(int(e[:2])):04d}{e[2:]}"
     y, m, d = int(e[:4]), int(e[4:6]), int(e[6:8])
     if d == 0:
         d = ((_dt.date(y + m // 12, m % 12 + 1, 1)) - _dt.timedelta(days=1)).day

@@ -23,9 +23,18 @@ from libc.string cimport memchr, memcpy, memmove, memset
 
 from tracecode.checks.kernels cimport calc_fn
 from tracecode.checks._systems cimport CheckSystem
-from tracecode.scan.gs1_ai cimport tc_ai_table
+from tracecode.scan.gs1_ai cimport TC_AI_PARTS, TC_AI_SLOTS, tc_ai, tc_ai_table
 
 import numpy as np
+
+from tracecode.schemes import gs1_ai
+
+cdef extern from "<time.h>" nogil:
+    ctypedef long time_t
+    struct tm:
+        int tm_year
+    time_t time(time_t *t)
+    tm *gmtime_r(const time_t *t, tm *out)
 
 cdef enum:
     MAX_SCAN = 4096       # bytes; longer input is TOO_LONG before any work
@@ -104,7 +113,8 @@ cdef struct scan_t:
 cdef struct parser_t:
     int nschemes
     scheme_t schemes[MAX_SCHEMES]
-    const uint8_t *gs1_x  # GS1 character set 82
+    const uint8_t *cset[5]  # by AI component kind: 1 digits, 2 GS1 set 82, 3 set 39, 4 base64url
+    int year              # the current year, for the GS1 century rule of YYMMDD dates
 
 
 cdef calc_fn gs1_check  # the GTIN's check digit; set when the first ScanCore is built
@@ -212,14 +222,23 @@ cdef void _match_bare(const parser_t *P, const uint8_t *s, Py_ssize_t n, int bas
     """The first scheme (in precedence order) that the compacted s satisfies."""
     cdef uint8_t raw[MAX_CODE]
     cdef uint8_t up[MAX_CODE]
-    cdef Py_ssize_t i, m = 0
+    cdef Py_ssize_t i, m = 0, wide = -1
     cdef int si, first = -1
     cdef scan_t trial
     cdef const uint8_t *cand
     for i in range(n):
         if s[i] == 32 or s[i] == 45:  # typed spaces and dashes
             continue
-        if m == MAX_CODE:
+        if s[i] >= 0x80:
+            # No scheme's alphabet holds a non-ASCII character: its bytes never
+            # enter the code; it counts as one character, so the length still
+            # decides between WRONG_LENGTH and BAD_CHARACTER.
+            if wide < 0:
+                wide = i
+            if s[i] >= 0xC0:
+                m += 1
+            continue
+        if m >= MAX_CODE:
             _fail(o, WRONG_LENGTH, -1, -1)
             return
         raw[m] = s[i]
@@ -227,6 +246,13 @@ cdef void _match_bare(const parser_t *P, const uint8_t *s, Py_ssize_t n, int bas
         m += 1
     if m == 0:
         _fail(o, EMPTY, -1, -1)
+        return
+    if wide >= 0:
+        for si in range(P.nschemes):
+            if P.schemes[si].length == m:
+                _fail(o, BAD_CHARACTER, base + <int>wide, -1)
+                return
+        _fail(o, WRONG_LENGTH, -1, -1)
         return
     for si in range(P.nschemes):
         if P.schemes[si].length != m:
@@ -253,35 +279,60 @@ cdef void _match_bare(const parser_t *P, const uint8_t *s, Py_ssize_t n, int bas
 
 # -- GS1 -----------------------------------------------------------------------------
 
-cdef inline bint _date_ok(const uint8_t *v) noexcept nogil:
-    cdef int mm = (v[2] - 48) * 10 + v[3] - 48
-    cdef int dd = (v[4] - 48) * 10 + v[5] - 48
-    cdef int yy = (v[0] - 48) * 10 + v[1] - 48
-    cdef int days
+cdef inline int _full_year(int yy, int this_year) noexcept nogil:
+    """GS1 General Specifications 7.12: the century that puts YY within -49..+50
+    years of the current year ((17)991231 is 1999 in 2026, 761231 is 2076)."""
+    cdef int cy = this_year % 100
+    cdef int century = this_year - cy
+    if yy - cy >= 51:
+        return century - 100 + yy
+    if yy - cy <= -50:
+        return century + 100 + yy
+    return century + yy
+
+
+cdef inline bint _date_ok(const uint8_t *v, int kind, int this_year) noexcept nogil:
+    """A date component (digits already checked): kind 1 YYMMDD with DD 00 (the
+    month's last day), 2 YYMMDD, 3 YYYYMMDD."""
+    cdef int year, mm, dd, days
+    if kind == 3:
+        year = ((v[0] - 48) * 10 + v[1] - 48) * 100 + (v[2] - 48) * 10 + v[3] - 48
+        v += 2
+    else:
+        year = _full_year((v[0] - 48) * 10 + v[1] - 48, this_year)
+    mm = (v[2] - 48) * 10 + v[3] - 48
+    dd = (v[4] - 48) * 10 + v[5] - 48
     if mm < 1 or mm > 12:
         return False
     if mm == 2:
-        days = 29 if yy % 4 == 0 else 28
+        days = 29 if year % 4 == 0 and (year % 100 != 0 or year % 400 == 0) else 28
     elif mm in (4, 6, 9, 11):
         days = 30
     else:
         days = 31
-    return dd <= days   # DD = 00 means the month's last day
+    if dd == 0:
+        return kind == 1
+    return dd <= days
+
+
+cdef inline int _slot(int ai, int digits) noexcept nogil:
+    """Where AI `ai` of `digits` digits sits in tc_ai_table (see gs1_ai.pxd)."""
+    return ai if digits == 2 else (100 + ai if digits == 3 else 1100 + ai)
 
 
 cdef int _add_ai(const parser_t *P, scan_t *o, const uint8_t *s, int ai, int ai_digits,
                  int start, int length, int base, int src=-1) noexcept nogil:
-    """Record AI `ai` with value s[start:start+length]; validate it. 1 on a fault.
+    """Record AI `ai` with value s[start:start+length]; validate it against the
+    AI's format (its components' kinds, lengths and dates). 1 on a fault.
 
     `src`: where the value is in the scan when `start` points to a decoded copy
     (Digital Link), so faults name a position the user can see."""
-    cdef int k, prefix
+    cdef int k, p, pos = 0, plen
     cdef const uint8_t *v = s + start
+    cdef const tc_ai *spec = &tc_ai_table[_slot(ai, ai_digits)]
+    cdef const uint8_t *allowed
     if src < 0:
         src = start
-    prefix = ai
-    while prefix >= 100:
-        prefix //= 10
     for k in range(o.nais):
         if o.ai[k] == ai:
             _fail(o, DUPLICATE_AI, base + src - ai_digits, ai)
@@ -289,16 +340,28 @@ cdef int _add_ai(const parser_t *P, scan_t *o, const uint8_t *s, int ai, int ai_
     if o.nais == MAX_AIS:
         _fail(o, TOO_LONG, base + src, ai)
         return 1
-    if length == 0 or length > tc_ai_table[prefix].data_len or \
-            (tc_ai_table[prefix].predefined and length != tc_ai_table[prefix].data_len):
+    if length < spec.min_len or length > spec.max_len:
         _fail(o, BAD_AI_VALUE, base + src, ai)
         return 1
-    for k in range(length):
-        if (tc_ai_table[prefix].numeric and not _digit(v[k])) or not P.gs1_x[v[k]]:
-            _fail(o, BAD_AI_VALUE, base + src + k, ai)
+    for p in range(spec.nparts):
+        if pos == length and spec.parts[p].optional:
+            break
+        # only a format's last component may vary in length
+        plen = spec.parts[p].max if spec.parts[p].min == spec.parts[p].max else length - pos
+        if plen > length - pos or plen < spec.parts[p].min or plen > spec.parts[p].max:
+            _fail(o, BAD_AI_VALUE, base + src + pos, ai)
             return 1
-    if 11 <= ai <= 19 and not _date_ok(v):
-        _fail(o, INVALID_DATE, base + src, ai)
+        allowed = P.cset[spec.parts[p].kind]
+        for k in range(pos, pos + plen):
+            if not allowed[v[k]]:
+                _fail(o, BAD_AI_VALUE, base + src + k, ai)
+                return 1
+        if spec.parts[p].date and not _date_ok(v + pos, spec.parts[p].date, P.year):
+            _fail(o, INVALID_DATE, base + src + pos, ai)
+            return 1
+        pos += plen
+    if pos != length:
+        _fail(o, BAD_AI_VALUE, base + src + pos, ai)
         return 1
     o.ai[o.nais] = <int16_t>ai
     o.ai_start[o.nais] = <int16_t>(base + start)
@@ -308,28 +371,25 @@ cdef int _add_ai(const parser_t *P, scan_t *o, const uint8_t *s, int ai, int ai_
 
 
 cdef int _read_ai(const uint8_t *s, Py_ssize_t n, Py_ssize_t i, int *ai, int *digits) noexcept nogil:
-    """The AI starting at s[i]: 0 and ai/digits set, or 1 if unknown."""
-    cdef int k, prefix, d
-    if i + 2 > n or not _digit(s[i]) or not _digit(s[i + 1]):
-        return 1
-    prefix = (s[i] - 48) * 10 + s[i + 1] - 48
-    d = tc_ai_table[prefix].ai_digits
-    if d == 0 or i + d > n:
-        return 1
-    ai[0] = 0
-    for k in range(d):
-        if not _digit(s[i + k]):
+    """The assigned AI starting at s[i]: 0 and ai/digits set, or 1 if there is none
+    (AIs are prefix-free, so the first 2-, 3- or 4-digit reading that GS1 assigned is it)."""
+    cdef int d, value = 0
+    for d in range(1, 5):
+        if i + d > n or not _digit(s[i + d - 1]):
             return 1
-        ai[0] = ai[0] * 10 + s[i + k] - 48
-    digits[0] = d
-    return 0
+        value = value * 10 + s[i + d - 1] - 48
+        if d >= 2 and tc_ai_table[_slot(value, d)].digits == d:
+            ai[0] = value
+            digits[0] = d
+            return 0
+    return 1
 
 
 cdef void _element(const parser_t *P, const uint8_t *s, Py_ssize_t n, int base,
                    scan_t *o) noexcept nogil:
     """An element string: AIs back to back, variable ones ended by GS or the end."""
     cdef Py_ssize_t i = 0, j
-    cdef int ai = 0, d = 0, prefix, length
+    cdef int ai = 0, d = 0, length
     o.form = ELEMENT
     while i < n and s[i] == GS:  # leading FNC1
         i += 1
@@ -340,10 +400,9 @@ cdef void _element(const parser_t *P, const uint8_t *s, Py_ssize_t n, int base,
         if _read_ai(s, n, i, &ai, &d):
             _fail(o, UNKNOWN_AI, base + i, -1)
             return
-        prefix = (s[i] - 48) * 10 + s[i + 1] - 48
         i += d
-        if tc_ai_table[prefix].predefined:
-            length = tc_ai_table[prefix].data_len
+        if tc_ai_table[_slot(ai, d)].predefined:
+            length = tc_ai_table[_slot(ai, d)].max_len
             if i + length > n:
                 _fail(o, BAD_AI_VALUE, base + i, ai)
                 return
@@ -359,25 +418,46 @@ cdef void _element(const parser_t *P, const uint8_t *s, Py_ssize_t n, int base,
             i += 1
 
 
+cdef inline bint _hri_ai(const uint8_t *s, Py_ssize_t n, Py_ssize_t i, int *ai,
+                        int *d) noexcept nogil:
+    """Whether an "(AI)" of an assigned AI starts at s[i]."""
+    return i < n and s[i] == 40 and not _read_ai(s, n, i + 1, ai, d) and i + 1 + d[0] < n \
+        and s[i + 1 + d[0]] == 41
+
+
 cdef void _hri(const parser_t *P, const uint8_t *s, Py_ssize_t n, int base,
                scan_t *o) noexcept nogil:
-    """(AI)value(AI)value...: a value runs to the next "(AI)" or the end, so a lot
-    may itself hold parentheses, as GS1 character set 82 allows."""
+    """(AI)value(AI)value...: a value runs to the next "(AI)", a space or the end,
+    so a lot may itself hold parentheses, as GS1 character set 82 allows. Spaces
+    (the ideographic space is one after normalising) between groups and after
+    ")" are how people type a label; no GS1 character set holds one, so a space
+    inside a value ends it, and what follows must be the next "(AI)"; so does a
+    "(" in a numeric value, so "(01)…(3109)…" names the unknown (3109)."""
     cdef Py_ssize_t i = 0, j
-    cdef int ai = 0, d = 0, nai = 0, nd = 0
+    cdef int ai = 0, d = 0, nai = 0, nd = 0, p
+    cdef bint numeric
     o.form = HRI
     while i < n:
-        if s[i] != 40 or _read_ai(s, n, i + 1, &ai, &d) or i + 1 + d >= n or s[i + 1 + d] != 41:
+        while i < n and s[i] == 32:
+            i += 1
+        if not _hri_ai(s, n, i, &ai, &d):
             _fail(o, UNKNOWN_AI, base + i, -1)
             return
         i += d + 2
+        while i < n and s[i] == 32:
+            i += 1
+        numeric = True
+        for p in range(tc_ai_table[_slot(ai, d)].nparts):
+            numeric = numeric and tc_ai_table[_slot(ai, d)].parts[p].kind == 1
         j = i
-        while j < n and not (s[j] == 40 and not _read_ai(s, n, j + 1, &nai, &nd)
-                             and j + 1 + nd < n and s[j + 1 + nd] == 41):
+        while j < n and s[j] != 32 and not (numeric and s[j] == 40) \
+                and not _hri_ai(s, n, j, &nai, &nd):
             j += 1
         if _add_ai(P, o, s, ai, d, <int>i, <int>(j - i), base):
             return
         i = j
+        while i < n and s[i] == 32:
+            i += 1
 
 
 cdef int _hexval(uint8_t c) noexcept nogil:
@@ -594,7 +674,9 @@ cdef void _parse_one(const parser_t *P, const uint8_t *src, Py_ssize_t n, uint8_
         _fail(o, EMPTY, -1, -1)
         return
     s = norm
-    if m >= 3 and s[0] == 93:  # ']' symbology identifier
+    # ']' + a letter + a modifier character: a symbology identifier (ISO/IEC 15424);
+    # anything else (']a' and a multi-byte character) is not one, and stays in the scan
+    if m >= 3 and s[0] == 93 and 65 <= _upper(s[1]) <= 90 and (_digit(s[2]) or 65 <= _upper(s[2]) <= 90):
         gs1 = (s[1] == 100 and s[2] == 50) or (s[1] == 81 and s[2] == 51) or \
               (s[1] == 67 and s[2] == 49) or (s[1] == 101 and s[2] == 48) or \
               (s[1] == 74 and s[2] == 49)
@@ -648,11 +730,53 @@ SCAN_DTYPE = np.dtype([
 ])
 
 
+# GS1 character sets 39 and 64 (General Specifications 7.11), for AI components Y and Z
+CSET_39 = b"#-/0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZ"
+CSET_64 = b"-0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZ_abcdefghijklmnopqrstuvwxyz="
+_KINDS = {"N": 1, "X": 2, "Y": 3, "Z": 4}
+
+
+cdef void _load_ai_table(dict table) except *:
+    """Fill the C table from the dictionary's AIs (tracecode.schemes.gs1_ai)."""
+    cdef tc_ai *t
+    cdef int p
+    memset(tc_ai_table, 0, sizeof(tc_ai_table))
+    for code, spec in table.items():
+        t = &tc_ai_table[_slot(int(code), len(code))]
+        if len(spec.components) > TC_AI_PARTS or spec.max_length > 255:
+            raise ValueError(f"AI {code}: format too large for the scan parser's table")
+        t.digits = len(code)
+        t.predefined = spec.predefined
+        t.min_len = spec.min_length
+        t.max_len = spec.max_length
+        t.nparts = len(spec.components)
+        for p, c in enumerate(spec.components):
+            t.parts[p].kind = _KINDS[c.kind]
+            t.parts[p].min = c.min
+            t.parts[p].max = c.max
+            t.parts[p].optional = c.optional
+            # 1 yymmd0, 2 yymmdd, 3 yyyymmdd (gs1_ai.DATE_LINTERS order); 0 none
+            t.parts[p].date = ((None,) + gs1_ai.DATE_LINTERS).index(c.date) if c.kind == "N" else 0
+
+
+_load_ai_table(gs1_ai.TABLE)
+
+
+cdef int _this_year() noexcept nogil:
+    cdef time_t now = time(NULL)
+    cdef tm t
+    gmtime_r(&now, &t)
+    return t.tm_year + 1900
+
+
 cdef class ScanCore:
     """The C tables for a list of schemes (in precedence order) and the bulk loop."""
     cdef parser_t P
     cdef list _keep        # Python buffers the C tables point into
     cdef readonly list names
+    # The year the GS1 century rule counts from; 0: the current year (UTC), read
+    # at each call, so a long-running server moves with the calendar.
+    cdef public int year
 
     def __init__(self, schemes, bytes gs1_charset):
         cdef int si, f
@@ -666,7 +790,12 @@ cdef class ScanCore:
         from tracecode.checks import GS1
         cs = GS1
         gs1_check = cs.kernel
-        self.P.gs1_x = self._table(gs1_charset)
+        self.P.cset[0] = self._table(b"")
+        self.P.cset[1] = self._table(b"0123456789")
+        self.P.cset[2] = self._table(gs1_charset)
+        self.P.cset[3] = self._table(CSET_39)
+        self.P.cset[4] = self._table(CSET_64)
+        self.year = 0
         self.P.nschemes = 0
         for scheme in schemes:
             sc = &self.P.schemes[self.P.nschemes]
@@ -713,6 +842,7 @@ cdef class ScanCore:
         cdef uint8_t norm[MAX_SCAN * 3]
         cdef scan_t o
         cdef Py_ssize_t n = data.shape[0]
+        self.P.year = self.year or _this_year()
         _parse_one(&self.P, &data[0] if n else NULL, n, norm, &o)
         return o.fault, o.form, o.scheme, o.field, o.position, bytes(o.code[:o.code_len])
 
@@ -740,6 +870,7 @@ cdef class ScanCore:
         cdef uint8_t *r
         cdef Py_ssize_t SCAN_SIZE = SCAN_DTYPE.itemsize
         details = [] if detail else None
+        self.P.year = self.year or _this_year()
         for i in range(count):
             start = offsets[i]
             n = offsets[i + 1] - start

@@ -23,6 +23,7 @@ characters it satisfies; (4) a code of no scheme's length that starts with AI
 """
 from __future__ import annotations
 
+import datetime as _dt
 from dataclasses import dataclass, field as _field
 
 import numpy as np
@@ -220,16 +221,24 @@ class ScanParser:
         return groups_out
 
     def _mark_expired(self, rec):
-        """EXPIRED_DATE where AI 17 is before expired_before; YYMMDD compares as
-        text, and DD 00 (the month's last day) as 99, which is late enough."""
+        """EXPIRED_DATE where AI 17 is before expired_before. YYMMDD becomes
+        YYYYMMDD by the GS1 century rule (gs1_ai.full_year, counted from the
+        parser's year), and DD 00 (the month's last day) compares as 99, which
+        is late enough."""
         exp = rec["expiry"]
         has = (rec["fault"] == Fault.OK) & (np.char.str_len(exp) == 6)
         if not has.any():
             return
-        day = np.where(np.char.endswith(exp, b"00"), np.char.add(np.char.ljust(
-            exp.astype("S4"), 4), b"99"), exp)
-        limit = self.expired_before.strftime("%y%m%d").encode()
-        late = has & (day < limit)
+        digits = exp[has].view(np.uint8).reshape(-1, 6).astype(np.int64) - 48
+        yy = digits[:, 0] * 10 + digits[:, 1]
+        this_year = self._core.year or _dt.datetime.now(_dt.timezone.utc).year
+        cy, century = this_year % 100, this_year - this_year % 100
+        year = century + yy - 100 * (yy - cy >= 51) + 100 * (yy - cy <= -50)
+        dd = digits[:, 4] * 10 + digits[:, 5]
+        day = year * 10000 + (digits[:, 2] * 10 + digits[:, 3]) * 100 + np.where(dd == 0, 99, dd)
+        b = self.expired_before
+        late = np.zeros(len(rec), bool)
+        late[has] = day < b.year * 10000 + b.month * 100 + b.day
         rec["fault"][late] = Fault.EXPIRED_DATE
         rec["field"][late] = 17
 
@@ -295,7 +304,7 @@ class ScanParser:
         shown = norm.decode("utf-8", "replace")
         ais = {f"{ai:02d}": v.decode("utf-8", "replace") for ai, v in ai_values}
         if fault != Fault.OK:
-            raise self._error(fault, r, form, scheme, shown)
+            raise self._error(fault, r, form, scheme, shown, norm)
         code = r["code"].decode("ascii", "replace") or None
         fields = scheme.split(code) if scheme is not None else {}
         if scheme is not None and scheme.is_gs1:
@@ -310,7 +319,12 @@ class ScanParser:
                     fields=fields, ais=ais, extra=extra, check_ok=True,
                     counter=int(counter[0]) if counter_ok[0] else None)
 
-    def _error(self, fault, r, form, scheme, shown):
+    @staticmethod
+    def _char_at(norm: bytes, pos) -> str:
+        """The character starting at byte pos of the normalised scan."""
+        return norm[pos or 0:(pos or 0) + 4].decode("utf-8", "ignore")[:1] or "?"
+
+    def _error(self, fault, r, form, scheme, shown, norm=b""):
         pos = int(r["position"]) if r["position"] >= 0 else None
         fld = int(r["field"])
         name = None
@@ -330,8 +344,9 @@ class ScanParser:
             Fault.WRONG_LENGTH: f"{len(code) if code else len(shown)} characters fits no scheme "
                                 f"(codes have {', '.join(map(str, lengths))})",
             Fault.BAD_CHARACTER: f"character {code[pos]!r} at position {pos} is not allowed in "
-                                 f"field {name!r}{where}" if pos is not None and pos < len(code)
-                                 else f"bad character in field {name!r}{where}",
+                                 f"field {name!r}{where}" if scheme is not None and pos is not None
+                                 and pos < len(code) else f"character {self._char_at(norm, pos)!r}"
+                                 f" at byte {pos} of the scan is in no code's alphabet",
             Fault.CHECK_MISMATCH: f"check character mismatch in {name!r}{where}",
             Fault.UNKNOWN_AI: f"unknown GS1 Application Identifier at position {pos}",
             Fault.BAD_AI_VALUE: f"bad value for ({name[3:] if name else '?'}) at position {pos}",

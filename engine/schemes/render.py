@@ -16,21 +16,21 @@ from dataclasses import dataclass
 from urllib.parse import quote
 
 from ..errors import InvalidComponent
+from . import gs1_ai
 from .scheme import Scheme
 
 GS = "\x1d"  # FNC1 as transmitted by a scanner: ends a variable-length field
-# AI prefixes whose length GS1 predefines (General Specifications 7.8): no
-# separator is needed after them (31nn-36nn measures and 41n GLNs included).
-PREDEFINED_LENGTH_PREFIXES = frozenset(
-    ["00", "01", "02", "03", "04", "11", "12", "13", "14", "15", "16", "17", "18", "19", "20",
-     "31", "32", "33", "34", "35", "36", "41"])
 
 
 def predefined_length(ai: str) -> bool:
-    return ai[:2] in PREDEFINED_LENGTH_PREFIXES
+    """No separator after this AI: GS1 predefines its length (the "*" flag of
+    the Barcode Syntax Dictionary, which the scan parser reads too)."""
+    return gs1_ai.predefined(ai)
+
+
 # GS1 Digital Link: key qualifiers of a GTIN, in path order.
 DL_QUALIFIERS = ("22", "10", "21")
-_AI_IN_PARENS = re.compile(r"\(\d{2,4}\)")
+_AI_IN_PARENS = re.compile(r"\((\d{2,4})\)")
 SERIAL_SLOT = "~"  # marks the serial in a GS1 template; overwritten per code
 
 
@@ -81,7 +81,7 @@ def render(scheme: Scheme, product: dict, attributes: dict, serial: str, check: 
         return "".join(parts)
     if how == "hri":
         for f, v in order:  # "(21)" inside a lot would read back as another AI
-            if _AI_IN_PARENS.search(v):
+            if any(m[1] in gs1_ai.TABLE for m in _AI_IN_PARENS.finditer(v)):
                 raise InvalidComponent(f"{f.name} {v!r} holds an (AI) pattern, which makes the "
                                        f"human-readable form ambiguous; render element or dl")
         return "".join(f"({f.ai}){v}" for f, v in order)

@@ -25,6 +25,7 @@ from functools import cached_property
 import numpy as np
 
 from .. import checks
+from . import gs1_ai
 from ..errors import InvalidComponent, InvalidFormat, InvalidLength, ValidationError
 
 ROLES = ("product", "serial", "check", "attribute")
@@ -109,8 +110,8 @@ class Field:
 def _check_date(f: Field, text: str) -> None:
     if f.date == "YYYYMMDD":
         year, month, day = int(text[:4]), int(text[4:6]), int(text[6:8])
-    else:  # GS1 YYMMDD: a two-digit year and DD 00 meaning the month's last day
-        year, month, day = 2000 + int(text[:2]), int(text[2:4]), int(text[4:6]) or 1
+    else:  # GS1 YYMMDD: the century rule's year, and DD 00 meaning the month's last day
+        year, month, day = gs1_ai.full_year(int(text[:2])), int(text[2:4]), int(text[4:6]) or 1
     try:
         _dt.date(year, month, day)
     except ValueError:
