@@ -147,6 +147,8 @@ def test_backup_while_the_server_issues(tmp_path):
             stop.set()
             worker.join()
             client.close()
+        with pytest.raises(BackupError, match="open in another process"):
+            restore(tmp_path / "bk", path)    # the server still has it open
     assert run.returncode == 0, run.stderr
     assert len(handed_out) >= at_backup + 10, "the server stopped issuing"
     manifest = json.loads((tmp_path / "bk" / "backup.json").read_text())

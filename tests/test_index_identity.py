@@ -10,6 +10,8 @@ import sys
 
 import lmdb
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 import tracecode
 from tracecode.index import IndexDamaged, StampError
@@ -199,3 +201,29 @@ def test_the_cli_says_it_in_one_line(tmp_path):
     assert run.returncode == 1 and run.stdout == ""
     lines = run.stderr.strip().splitlines()
     assert len(lines) == 1 and "data.mdb is missing" in lines[0] and "restore" in lines[0]
+
+
+@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(ends=st.lists(st.integers(1, 2**63), min_size=1, max_size=12),
+       cut=st.integers(0, 10**6), noise=st.binary(max_size=40), at=st.integers(0, 11))
+def test_the_journal_reader_keeps_every_whole_line_and_only_those(tmp_path, ends, cut, noise, at):
+    """Whatever a crash or a bad disk leaves after a line (a torn line, garbage without a
+    newline), the reader returns exactly the whole lines before it, and appending goes on."""
+    path = tmp_path / f"j-{abs(hash((tuple(ends), cut, noise, at)))}"
+    uuid = stamp.new_uuid()
+    entries = [journal.Entry(b"s\x00k", e, i + 1, 16, {}) for i, e in enumerate(ends)]
+    journal.create(path, uuid, entries)
+    raw = path.read_bytes()
+    head = len(journal.header(uuid))
+    lines = [journal.entry_line(e) for e in entries]
+    keep = min(at, len(lines))
+    body = b"".join(lines[:keep])
+    torn = lines[keep][: cut % len(lines[keep])] if keep < len(lines) else b""
+    path.write_bytes(raw[:head] + body + torn + noise.replace(b"\n", b""))
+    owner, got, _, skipped = journal.read(path)
+    assert owner == uuid and [e.end for e in got] == ends[:keep]
+    assert skipped == (1 if torn or noise.replace(b"\n", b"") else 0)
+    writer = journal.Writer(path)
+    writer.append(journal.Entry(b"s\x00k", 7, 99, 16, {}))
+    writer.close()
+    assert [e.end for e in journal.read(path)[1]] == ends[:keep] + [7]

@@ -30,6 +30,7 @@ says "nothing was issued since".
 from __future__ import annotations
 
 import datetime as _dt
+import fcntl
 import hashlib
 import json
 import os
@@ -193,6 +194,9 @@ def restore(backup_dir: str | Path, datadir: str | Path, *, journals=(),
             f"{manifest.get('source', 'the data directory')} with --journal FILE (or "
             f"--journal {backup_dir / journal.NAME} if nothing was issued since the backup)")
     fresh = _empty_or_missing(datadir)
+    if _in_use(datadir / "index"):
+        raise BackupError(f"{datadir / 'index'} is open in another process (a server, an "
+                          f"issuer): stop it before restoring")
     if not fresh:
         have = stamp.read(datadir)
         if have is not None and have["index"] != uuid:
@@ -249,6 +253,23 @@ def restore(backup_dir: str | Path, datadir: str | Path, *, journals=(),
     _fsync(datadir)
     return {"index": uuid, "backup_created": manifest["created"], "journal_entries": len(entries),
             "batches_put_back": put_back, "journals": [str(s) for s in sources]}
+
+
+def _in_use(index_dir: Path) -> bool:
+    """Whether a process has the environment open: LMDB holds a shared lock on byte 0
+    of lock.mdb in each (mdb_env_excl_lock), so an exclusive one is refused. Only with
+    the environment closed in this process (closing the fd drops this process's locks)."""
+    try:
+        fd = os.open(index_dir / "lock.mdb", os.O_RDWR)
+    except OSError:
+        return False
+    try:
+        fcntl.lockf(fd, fcntl.LOCK_EX | fcntl.LOCK_NB, 1, 0)
+    except OSError:
+        return True
+    finally:
+        os.close(fd)
+    return False
 
 
 def _check_key(path: Path, fingerprint: str) -> None:
