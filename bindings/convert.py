@@ -121,8 +121,8 @@ def event_dict(e: lpb.Event) -> dict:
             ev[name] = getattr(e, name)
     if e.batch_id:
         ev["batch"] = e.batch_id
-    if e.time:
-        ev["time"] = e.time
+    if e.time or e.time_text:
+        ev["time"] = e.time_text or e.time
     if e.HasField("product"):
         ev["scheme"], ev["product"] = e.product.scheme, dict(e.product.fields)
     return ev
@@ -133,7 +133,8 @@ def event_pb(ev: dict) -> lpb.Event:
     m = lpb.Event(id=str(ev.get("id") or ""), parent=str(ev.get("parent") or ""),
                   lot=str(ev.get("lot") or ""), place=str(ev.get("place") or ""),
                   reason=str(ev.get("reason") or ""), batch_id=int(ev.get("batch") or 0),
-                  time=float(ev.get("time") or 0.0))
+                  time=float(ev.get("time") or 0.0) if not isinstance(ev.get("time"), str) else 0.0,
+                  time_text=ev["time"] if isinstance(ev.get("time"), str) else "")
     action = str(ev.get("action") or "")
     m.action = lpb.Action.Value(f"ACTION_{action.upper()}") \
         if f"ACTION_{action.upper()}" in lpb.Action.keys() else 0

@@ -454,6 +454,8 @@ class Lifecycle(_Servicer, lifecycle_pb2_grpc.LifecycleServicer):
         pc = e.packed_codes
         if pc.count and (not pc.width or len(pc.data) != pc.width * pc.count):
             return f"events[{i}].packed_codes.data must hold count * width bytes"
+        if e.time and e.time_text:
+            return f"events[{i}]: give time or time_text, not both"
         if e.time:
             try:
                 self.svc.when(e.time, f"events[{i}].time")

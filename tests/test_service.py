@@ -486,3 +486,15 @@ def test_an_sscc_is_bound_to_its_company_prefix_or_its_first_user(world):
     assert "line-9" in err.message
     assert other.send_events([{"id": "s-p3", "action": "pack", "codes": theirs[2:],
                                "parent": free}])[0]["ok"]
+
+
+def test_event_times_with_offsets_over_the_service(world):
+    line = world["line"]
+    codes = [c.decode() for c in line.request_codes("cn-drug-20", DRUG, 3).all()]
+    results = line.send_events([
+        {"id": "t-c", "action": "commission", "codes": codes, "time": "2026-11-30T09:15:00+08:00"},
+        {"id": "t-s", "action": "ship", "codes": codes, "time": "yesterday"},
+        {"id": "t-s2", "action": "ship", "codes": codes, "time": 1e20}])
+    assert results[0]["ok"] and [r.get("status") for r in results[1:]] == ["INVALID_ARGUMENT"] * 2
+    (event,) = line.history(codes[0])
+    assert (event["time"], event["time_offset"]) == (1796001300.0, "+08:00")
