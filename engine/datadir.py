@@ -212,13 +212,14 @@ class DataDir:
                        production_type: str = "1", **details) -> Batch:
         """Issue codes under a registry approval valid today (or on ``date``, the code's
         application date): cn-vet-24 for the holder's enterprise, cn-pesticide-32 for the
-        registration and a declared spec code. The batch is then linked to the approval;
-        a crash between the two leaves an unlinked batch, whose codes fail approval_matches."""
+        registration and a declared spec code. The batch and its link to the approval are
+        one transaction: a crash or a full disk leaves neither."""
         scheme, product = self.registry.product_for(number, date=date, spec=spec,
                                                     production_type=production_type)
-        batch = self.issue(scheme, product, count, **details)
-        self.registry.link_batch(batch.id, number, level)
-        return batch
+        number = self.registry.get(number).number   # the stored spelling
+        store = self.registry.store
+        return self.issue(scheme, product, count, **details,
+                          also=lambda txn, record: store.put_link(txn, record.id, number, level))
 
 
 def init(path: str | Path) -> DataDir:

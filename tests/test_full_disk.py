@@ -243,3 +243,27 @@ def test_idempotent_issuance_full_at_the_binding_returns_the_batch(tmp_path, mon
     assert issuing.issue("line-3", "k", "cn-drug-20", DRUG, 100) == (batch, True)
     assert [b.id for b in d.index.batches.list()] == [batch.id]
     d.close()
+
+
+def test_an_approved_issuance_full_at_its_link_issues_nothing(tmp_path, monkeypatch):
+    """issue_approved's batch and its link to the approval are one commit: a full disk
+    (here at the link's write) leaves no unlinked batch behind that a retry would double."""
+    from tracecode.registry import store as store_module
+    d = tracecode.init(tmp_path / "d")
+    d.registry.import_file(io.StringIO(REG_HEADER + f"{AMOX},阿莫西林,甲,00002,粉剂,,valid,,"
+                                                    f"2030-12-31\n"), fmt="csv")
+
+    def full(*args, **kw):
+        raise IndexFull("the disk under the index is full (test)")
+    monkeypatch.setattr(store_module, "run_write", full)           # a separate link commit
+    monkeypatch.setattr(d.registry.store, "put_link", full, raising=False)  # or the link itself
+    with pytest.raises(IndexFull):
+        d.issue_approved(AMOX, 100)
+    assert d.index.batches.list() == []
+    monkeypatch.undo()
+    batch = d.issue_approved(AMOX, 100)
+    assert [b.id for b in d.index.batches.list()] == [batch.id]
+    with d.index.env.begin() as txn:
+        assert d.registry.store.links(txn, [batch.id]) == {
+            batch.id: {"number": d.registry.get(AMOX).number, "level": 1}}
+    d.close()

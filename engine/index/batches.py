@@ -127,8 +127,9 @@ class Batches:
         return int.from_bytes(raw, "big") if raw else 0
 
     def reserve(self, scheme: str, product_key: bytes, product: dict, count: int, capacity: int,
-                **details) -> BatchRecord:
-        """Reserve `count` counters and record the batch; refuses past `capacity`."""
+                *, also=None, **details) -> BatchRecord:
+        """Reserve `count` counters and record the batch; refuses past `capacity`.
+        also(txn, record), if given, writes what belongs with the batch in its transaction."""
         if count < 1:
             raise ValueError(f"count must be at least 1, got {count}")
         if self.readonly:
@@ -153,6 +154,8 @@ class Batches:
             txn.put(b"next_batch", u64(batch_id + 1), db=self.meta)
             txn.put(u64(batch_id), record.to_bytes(), db=self.records)
             txn.put(product_prefix(scheme, product_key) + u64(start), u64(batch_id), db=self.ranges)
+            if also is not None:
+                also(txn, record)
             if self.journal is not None:
                 # fsynced before the commit: a reservation that returned is in the journal,
                 # so restoring an older backup cannot hand these counters out again

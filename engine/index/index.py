@@ -292,8 +292,9 @@ class Index:
         sch = self.schemes[scheme] if isinstance(scheme, str) else scheme
         return self.parser.issuer(sch, sch.product_values(product))
 
-    def issue(self, scheme: str, product: dict, count: int, **details) -> BatchRecord:
-        """Reserve counters and record the batch (committed before this returns)."""
+    def issue(self, scheme: str, product: dict, count: int, *, also=None, **details) -> BatchRecord:
+        """Reserve counters and record the batch (committed before this returns);
+        also(txn, record) writes what belongs with it in the same transaction."""
         iss = self.issuer(scheme, product)
         attrs = iss.scheme.attribute_values(details.pop("attributes", None))
         for k in ("lot", "expiry"):
@@ -302,7 +303,7 @@ class Index:
         _check_expiry(details.get("expiry"))
         _check_batch_text(iss.scheme, details, attrs)
         return self.batches.reserve(iss.scheme.name, iss.product_key, iss.product, count,
-                                    iss.capacity, attributes=attrs, **details)
+                                    iss.capacity, attributes=attrs, also=also, **details)
 
     # -- imported codes ----------------------------------------------------------------------
     def import_codes(self, codes, **record) -> int:

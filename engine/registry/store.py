@@ -78,8 +78,11 @@ class Store:
 
     # -- our batches -----------------------------------------------------------------------
     def link(self, batch_id: int, number: str, level: int) -> None:
+        run_write(self.env, lambda txn: self.put_link(txn, batch_id, number, level))
+
+    def put_link(self, txn, batch_id: int, number: str, level: int) -> None:
         value = json.dumps({"number": number, "level": level}, ensure_ascii=False).encode()
-        run_write(self.env, lambda txn: txn.put(b"b" + u64(batch_id), value, db=self.main))
+        txn.put(b"b" + u64(batch_id), value, db=self.main)
 
     def links(self, txn, batch_ids) -> dict:
         """batch id -> {"number", "level"} for the linked ones."""
