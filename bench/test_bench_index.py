@@ -185,3 +185,59 @@ def test_engine_verify_at_scale(benchmark, tmp_path, issued):
                                      f"({read / len(sample):.0f} read by verification)")
     assert untouched / issued < 0.001 or issued < 10**7
     d.close()
+
+
+# -- scans that name nothing: they must cost no more than genuine ones ------------------------
+N_FLOOD = size(100_000, 1_000_000)
+
+
+def _with_check(bodies):
+    from tracecode import checks
+    return [b + checks.DAMM.calc(b) for b in bodies]
+
+
+@pytest.fixture(scope="module")
+def floods(data):
+    """Same-run scan sets of N_FLOOD each against the 10^6 issued codes: genuine bare codes,
+    guesses at the issued product, codes of never-issued products (a different drug id
+    per scan, check digit valid), and junk text."""
+    _, scans = data
+    rng = random.Random(11)
+    genuine = (scans * (N_FLOOD // len(scans) + 1))[:N_FLOOD]
+    guessed = _with_check([f"8177322{rng.randrange(10**12):012d}" for _ in range(N_FLOOD)])
+    never = _with_check([f"{1_000_000 + i % 7_000_000:07d}{rng.randrange(10**12):012d}"
+                         for i in range(N_FLOOD)])
+    junk = ["".join(rng.choice("0123456789ABCXYZ-:/ ") for _ in range(rng.randrange(5, 40)))
+            for _ in range(N_FLOOD)]
+    return {"genuine": genuine, "guessed": guessed, "never": never, "junk": junk}
+
+
+@pytest.mark.parametrize("kind", ["genuine", "guessed", "never", "junk"])
+@pytest.mark.benchmark(group="verify-flood")
+def test_flood_verify_many(benchmark, data, floods, kind):
+    """verify_many of 10^5 scans: genuine codes are the baseline; the ratio of the others
+    is their speed against genuine ones (>= 1: no dearer)."""
+    d, _ = data
+    notes = {"genuine": "genuine bare codes (baseline)",
+             "guessed": "guesses with a valid check digit at an issued product",
+             "never": "valid check digit, never-issued products (one per scan)",
+             "junk": "junk text"}
+    scans = floods[kind]
+    out = run(benchmark, lambda: d.verify_many(scans, record=False), len(scans),
+              "baseline" if kind == "genuine" else "engine", notes[kind])
+    if kind != "genuine":
+        assert (out.verdicts != Verdict.UNKNOWN).sum() <= 1 + len(scans) * N_ISSUED // 10**11
+    assert len(d.index.parser._issuers) <= 4   # no Issuer per made-up product
+
+
+@pytest.mark.parametrize("kind", ["genuine", "never", "junk"])
+@pytest.mark.benchmark(group="verify-flood-single")
+def test_flood_verify_single(benchmark, data, floods, kind):
+    d, _ = data
+    sample = floods[kind][:5000]
+
+    def one_by_one():
+        for s in sample:
+            d.verify(s, record=False)
+    run(benchmark, one_by_one, len(sample), "baseline" if kind == "genuine" else "engine",
+        f"single verify() calls, {kind}")

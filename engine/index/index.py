@@ -38,6 +38,7 @@ from . import _codes, codekeys
 from ..cache import BoundedCache
 from .batches import Batches, BatchRecord, product_prefix, u64
 from .known import KnownProducts
+from . import scankeys
 from .codekeys import Keys
 from .env import IndexFull, open_db, read_only_error, run_write
 from . import lifecycle
@@ -386,12 +387,13 @@ class Index:
                                                 self._table(txn, scheme.name, iss.product_key))
             mine = rows[batch_ids[rows] != 0]
             parts.append((mine, *Keys.ours(pid, parsed.counter[mine])))
-        imported, more, other = self._imported(txn, texts, rec["code"], np.flatnonzero(batch_ids == 0))
+        imported, more, other = self._imported(txn, texts, rec["code"], np.flatnonzero(batch_ids == 0),
+                                               parsed.packed)
         keys = Keys(count, parts + more, other)
         records = {int(b): self._batch(txn, int(b)) for b in np.unique(batch_ids).tolist() if b}
         return parsed, keys, batch_ids, records, imported
 
-    def _imported(self, txn, texts, codes, rows):
+    def _imported(self, txn, texts, codes, rows, packed):
         """Imported records of the rows (an _Imported), and their keys: a Keys part
         for rows the parser read a bare code from (numpy), the rest by row (from
         the text). One C lookup each; a record is decoded once per distinct value."""
@@ -401,15 +403,21 @@ class Index:
         read = codes[rows] != b""
         bare = np.flatnonzero(read)
         matrix, lens = Keys.ext(codes[rows[bare]])
-        from_text = {j: codekeys.ext(texts[rows[j]]) for j in np.flatnonzero(~read).tolist()}
-        cand = Keys(len(rows), [(bare, matrix, lens)],
-                    {j: k for j, k in from_text.items() if len(k) <= _codes.KEY_LIMIT})
+        cand = Keys(len(rows), [(bare, matrix, lens)])
         found = np.zeros(len(rows), np.uint8)
         values = _codes.get_values(self.env, txn, self.db_imported, cand.buf, cand.off, found)
         imported.add(rows[found.astype(bool)], values)
         hits = found[bare].astype(bool)
         part = (rows[bare[hits]], matrix[hits], lens[hits])
-        return imported, [part], {int(rows[j]): k for j, k in from_text.items() if found[j]}
+        unread, other = rows[~read], {}
+        if len(unread):  # keyed by their text, built in numpy: junk costs no Python per scan
+            buf, off = scankeys.text_keys(*packed, unread, texts, _codes.KEY_LIMIT)
+            found = np.zeros(len(unread), np.uint8)
+            values = _codes.get_values(self.env, txn, self.db_imported, buf, off, found)
+            hit = np.flatnonzero(found)
+            imported.add(unread[hit], values)
+            other = {int(unread[j]): buf[off[j]:off[j + 1]].tobytes() for j in hit.tolist()}
+        return imported, [part], other
 
     def _recall_seq(self, txn, batch_id, batch) -> int:
         """The event seq of the latest recall of the code's batch or lot, 0 if none."""

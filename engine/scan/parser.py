@@ -153,7 +153,9 @@ class ScanParser:
         counter = np.zeros(len(records), np.uint64)
         counter_ok = np.zeros(len(records), bool)
         groups = self._finish(records, counter, counter_ok, known)
-        return ScanBatch(records, self.names, counter, counter_ok, groups)
+        batch = ScanBatch(records, self.names, counter, counter_ok, groups)
+        batch.packed = (data, offsets)  # the scans as parsed: keys of unreadable ones in bulk
+        return batch
 
     def _finish(self, rec, counter, counter_ok, known=None) -> list:
         """Per distinct product: its field rules, and FF1 back to counters.
