@@ -1,5 +1,6 @@
 """`tracecode backup` and `tracecode restore`: a consistent online copy, and a restore
 that never hands out again a counter issued after the backup was taken."""
+import itertools
 import json
 import os
 import stat
@@ -10,7 +11,6 @@ import time
 
 import numpy as np
 import pytest
-
 import tracecode
 from tracecode.index import Verdict, journal, stamp
 from tracecode.index.backup import BackupError, backup, restore
@@ -162,4 +162,4 @@ def test_backup_while_the_server_issues(tmp_path):
         nxt = d.issue("cn-drug-20", DRUG, 1).start
     assert nxt >= max(s + c for _, s, c in handed_out)
     spans = sorted(recorded.values())
-    assert all(a + n <= b for (a, n), (b, _) in zip(spans, spans[1:]))
+    assert all(a + n <= b for (a, n), (b, _) in itertools.pairwise(spans))

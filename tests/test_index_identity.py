@@ -10,15 +10,22 @@ import sys
 
 import lmdb
 import pytest
+import tracecode
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-
-import tracecode
-from tracecode.index import IndexDamaged, StampError
-from tracecode.index import journal, stamp
+from tracecode.index import IndexDamaged, StampError, journal, stamp
 from tracecode.index.lmdbfile import check_data_file
 
 DRUG = {"drug_id": "8177322"}
+
+
+def _open_index(path):
+    """Open a data directory's index (where the checks happen), then close it."""
+    d = tracecode.open(path)
+    try:
+        return d.index
+    finally:
+        d.close()
 
 
 def _issued_dir(path, batches=200):
@@ -62,7 +69,7 @@ def test_a_lost_or_cut_index_is_refused_not_recreated_or_crashing(tmp_path, dama
     last = run.stderr.strip().splitlines()[-1]
     assert "IndexDamaged" in last and str(data) in last and "tracecode restore" in last
     with pytest.raises(IndexDamaged, match="missing|empty|truncated"):
-        tracecode.open(path).index
+        _open_index(path)
     assert not data.exists() or data.stat().st_size < size   # nothing recreated in its place
     assert issued > 2000
 
@@ -91,7 +98,7 @@ def test_a_damaged_meta_page_is_refused(tmp_path, page):
         f.seek(page * 4096 + 16)
         f.write(b"\xff" * 8)   # the magic and version
     with pytest.raises(IndexDamaged, match=f"meta page {page} is damaged") as info:
-        tracecode.open(path).index
+        _open_index(path)
     assert str(data) in str(info.value) and "\n" not in str(info.value)
 
 
@@ -100,7 +107,7 @@ def test_garbage_in_place_of_the_index_is_refused(tmp_path):
     _issued_dir(path, batches=1)
     (path / "index" / "data.mdb").write_bytes(os.urandom(3 * 4096))
     with pytest.raises(IndexDamaged, match="not an LMDB file"):
-        tracecode.open(path).index
+        _open_index(path)
 
 
 def test_another_directorys_index_is_refused(tmp_path):
@@ -109,20 +116,19 @@ def test_another_directorys_index_is_refused(tmp_path):
     shutil.rmtree(tmp_path / "b" / "index")
     shutil.copytree(tmp_path / "a" / "index", tmp_path / "b" / "index")
     with pytest.raises(StampError, match="not this directory's index"):
-        tracecode.open(tmp_path / "b").index
+        _open_index(tmp_path / "b")
 
 
 def test_the_stamp_and_the_uuid_inside_agree(tmp_path):
     path = tmp_path / "d"
     tracecode.init(path).close()
     st = json.loads((path / stamp.NAME).read_text())
-    with tracecode.open(path) as d:
-        with d.index.env.begin() as txn:
-            assert txn.get(stamp.UUID_KEY, db=d.index.batches.meta).decode() == st["index"]
+    with tracecode.open(path) as d, d.index.env.begin() as txn:
+        assert txn.get(stamp.UUID_KEY, db=d.index.batches.meta).decode() == st["index"]
     assert journal.read(path / journal.NAME)[0] == st["index"]
     (path / stamp.NAME).write_text("{not json")
     with pytest.raises(StampError, match="index.stamp is damaged"):
-        tracecode.open(path).index
+        _open_index(path)
 
 
 def test_an_older_copy_of_the_index_put_in_place_catches_up_from_the_journal(tmp_path):
@@ -151,7 +157,7 @@ def test_a_torn_journal_line_is_skipped_and_the_next_one_starts_afresh(tmp_path)
         f.write(b'{"k":"00","end":99999')   # a crash in the middle of a line
     with tracecode.open(path) as d:
         b = d.issue("cn-drug-20", DRUG, 10)
-    uuid, entries, _, skipped = journal.read(path / journal.NAME)
+    _, entries, _, skipped = journal.read(path / journal.NAME)
     assert skipped == 1 and [e.end for e in entries] == [10, 20] and entries[-1].batch == b.id
 
 

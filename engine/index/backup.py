@@ -112,7 +112,7 @@ def backup(datadir: str | Path, dest: str | Path, *, with_key: bool = False) -> 
             os.chmod(work / MASTER_KEY_FILE, 0o600)
         manifest = {
             "tracecode_backup": FORMAT, "index": st["index"],
-            "created": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
+            "created": _dt.datetime.now(_dt.UTC).isoformat(timespec="seconds"),
             "source": str(datadir.resolve()), "journal_end": int.from_bytes(end or b"", "big"),
             "key_fingerprint": key.fingerprint(), "key_included": with_key,
             "files": {str(p.relative_to(work)): _sha256(p) for p in _files(work)},

@@ -32,6 +32,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from ..errors import TracecodeError
+from .env import IndexFull
 
 NAME = "reservations.journal"
 VERSION = 1
@@ -151,7 +152,6 @@ class Writer:
 
     def append(self, e: Entry) -> int:
         """Append and fdatasync one entry; returns the journal's new length."""
-        from .env import IndexFull   # env imports lmdbfile only; no cycle at import time
         if self._fd is not None and _inode(self.path) != os.fstat(self._fd).st_ino:
             self.close()   # rebuilt or restored by another process: append to the new file
         if self._fd is None:

@@ -14,11 +14,10 @@ from __future__ import annotations
 import json
 import logging
 import time
-from dataclasses import asdict
 from pathlib import Path
 
 from . import journal, stamp
-from .batches import BatchRecord, Batches, u64
+from .batches import Batches, BatchRecord, u64
 from .env import run_write
 
 _log = logging.getLogger("tracecode.index")
@@ -77,15 +76,36 @@ def snapshot(txn, batches: Batches) -> list:
     return out
 
 
+def _rebuild(txn, batches: Batches, path: Path, uuid: str) -> None:
+    if path.exists():
+        path.rename(path.with_name(f"{path.name}.damaged-{int(time.time())}"))
+    end = journal.create(path, uuid, snapshot(txn, batches))
+    txn.put(JOURNAL_END, u64(end), db=batches.meta)
+
+
 def rebuild_journal(env, batches: Batches, path: Path, uuid: str, why: str) -> None:
     """A new journal holding the index's current marks (the old one kept aside)."""
-    def body(txn):
-        if path.exists():
-            path.rename(path.with_name(f"{path.name}.damaged-{int(time.time())}"))
-        end = journal.create(path, uuid, snapshot(txn, batches))
-        txn.put(JOURNAL_END, u64(end), db=batches.meta)
-    run_write(env, body)
+    run_write(env, lambda txn: _rebuild(txn, batches, path, uuid))
     _log.warning("%s: %s; rebuilt it from the index's counters", path, why)
+
+
+def adopt(datadir: Path, env, batches: Batches, path: Path) -> None:
+    """Give an index made before stamps a uuid, a journal and a stamp, all under the
+    writer lock, so two processes opening it at once agree on one uuid."""
+    def body(txn):
+        if stamp.read(datadir) is not None:
+            return None           # another process adopted it meanwhile
+        raw = txn.get(stamp.UUID_KEY, db=batches.meta)   # one that committed first wins
+        uuid = raw.decode() if raw is not None else stamp.new_uuid()
+        txn.put(stamp.UUID_KEY, uuid.encode(), db=batches.meta)
+        _rebuild(txn, batches, path, uuid)
+        fmt = txn.get(b"format", db=batches.meta)
+        return uuid, fmt.decode() if fmt else ""
+    done = run_write(env, body)
+    if done:   # the stamp after the commit: it never names a uuid the index lacks
+        stamp.write(datadir, *done)
+        _log.warning("%s had no %s (made by an older tracecode): adopted its index, "
+                     "rebuilt %s from its counters", datadir, stamp.NAME, path.name)
 
 
 def attach(datadir: Path, env, batches: Batches, *, readonly: bool) -> journal.Writer | None:
@@ -106,12 +126,7 @@ def attach(datadir: Path, env, batches: Batches, *, readonly: bool) -> journal.W
         return None
     path = datadir / journal.NAME
     if st is None:
-        uuid = inner or stamp.new_uuid()
-        if inner is None:
-            run_write(env, lambda txn: txn.put(stamp.UUID_KEY, uuid.encode(), db=batches.meta))
-        rebuild_journal(env, batches, path, uuid, "the data directory had no index stamp "
-                        "(made by an older tracecode): adopted its index")
-        stamp.write(datadir, uuid, _format(env, batches))
+        adopt(datadir, env, batches, path)
         return journal.Writer(path)
     uuid = st["index"]
     with env.begin() as txn:
@@ -121,7 +136,11 @@ def attach(datadir: Path, env, batches: Batches, *, readonly: bool) -> journal.W
         rebuild_journal(env, batches, path, uuid, "missing" if have < 0 else
                         f"shorter ({have:,} bytes) than the index's record of it ({end:,})")
         return journal.Writer(path)
-    owner, _, _, _ = journal.read(path, have)   # the header only
+    try:
+        owner, _, _, _ = journal.read(path, have)   # the header only
+    except journal.JournalError as exc:
+        rebuild_journal(env, batches, path, uuid, f"unreadable ({exc})")
+        return journal.Writer(path)
     if owner != uuid:
         raise LineageError(f"{path} is the journal of index {owner}, not of this directory's "
                            f"index {uuid}; put back this directory's journal or {restore}")
@@ -145,13 +164,3 @@ def catch_up(env, batches: Batches, path: Path) -> int:
                      "%d batch records put back", path, seen, put_back)
     return seen
 
-
-def _format(env, batches) -> str:
-    with env.begin() as txn:
-        raw = txn.get(b"format", db=batches.meta)
-    return raw.decode() if raw else ""
-
-
-def entry(counter_key: bytes, record: BatchRecord, product_id: int) -> journal.Entry:
-    return journal.Entry(counter_key, record.start + record.count, record.id, product_id,
-                         asdict(record))

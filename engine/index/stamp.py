@@ -52,7 +52,7 @@ def write(datadir: str | Path, index_uuid: str, fmt: str, created: str | None = 
     """Write the stamp atomically (temporary file, fsync, rename, fsync of the directory)."""
     datadir = Path(datadir)
     stamp = {"index": index_uuid, "format": fmt,
-             "created": created or _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds")}
+             "created": created or _dt.datetime.now(_dt.UTC).isoformat(timespec="seconds")}
     tmp = datadir / (NAME + ".tmp")
     fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
     try:
