@@ -106,6 +106,31 @@ def test_verify_many_and_verify_answer_every_scan(world, bad):
     assert packed.verdicts.tolist() == many.verdicts.tolist()
 
 
+@settings(max_examples=30, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(st.lists(bad_scans, min_size=1, max_size=8))
+def test_registry_check_answers_every_scan(tmp_path_factory, bad):
+    root = tmp_path_factory.mktemp("registry")
+    with tracecode.init(root / "data") as d:
+        d.registry.import_rows([{"approval_number": "兽药字(2020)010010001", "product": "产品",
+                                 "company": "公司", "enterprise_id": "00002", "status": "valid",
+                                 "valid_until": "2030-01-01"}], kind="vet")
+        scheme = d.schemes["cn-vet-24"]
+        codes = [c.decode() for c in d.issue("cn-vet-24", scheme.example_product(), 3).codes()]
+        alone = d.check_many(codes, record=False)
+        batch, where = mixed(codes, bad)
+        got = d.check_many(batch, record=False)
+        assert len(got) == len(batch)
+        # a row's answer does not depend on the unreadable scans around it
+        assert [got[row].checks for row in where] == [alone[codes.index(batch[row])].checks
+                                                      for row in where]
+        # the last row by -1, as by its number (keys and imported records are by row)
+        assert alone[-1] == alone[len(codes) - 1] and got[-1] == got[len(batch) - 1]
+        many = d.verify_many(codes, record=False)
+        assert many[-1] == many[len(codes) - 1] and many[-1].status == "issued"
+        for i in set(range(len(batch))) - set(where):
+            assert got[i].verdict in ("NOT_GENUINE", "UNVERIFIABLE", "GENUINE"), batch[i]
+
+
 @pytest.fixture(scope="module")
 def server(world):
     world["d"].close()  # the server process opens the data directory itself

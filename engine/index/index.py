@@ -137,6 +137,7 @@ class VerifyBatch:
         return (self[i] for i in range(len(self)))
 
     def __getitem__(self, i) -> Answer:
+        i = range(len(self))[i]  # -1 is the last row: keys and imported records are by row
         r, p = self.records[i], self._parsed.records[i]
         scheme = self._parsed.scheme_names[p["scheme"]] if p["scheme"] >= 0 else None
         code = p["code"].decode() or None

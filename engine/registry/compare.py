@@ -201,6 +201,7 @@ class CheckBatch:
         return out, records
 
     def __getitem__(self, i) -> RegistryAnswer:
+        i = range(len(self.records))[i]  # -1 is the last row, as in VerifyBatch
         r = self.records[i]
         ia = self.index[i]
         kind = KINDS[r["kind"]]
