@@ -7,7 +7,7 @@ import math
 import time
 
 import pytest
-from hypothesis import given, settings, strategies as st
+from hypothesis import example, given, settings, strategies as st
 
 import tracecode
 from tracecode import limits
@@ -279,3 +279,33 @@ def test_client_names_are_bounded_when_the_clients_file_is_read(tmp_path):
     for bad in ("n" * 65, "line 3", "a/b", "line\n3"):
         with pytest.raises(ClientsFileError, match="client name"):
             clients.add(bad, ["scanner"])
+
+
+# -- whatever an event holds, apply answers for it alone -------------------------------------------
+JSONISH = st.recursive(st.none() | st.booleans() | st.integers() | st.floats() | st.text(max_size=30),
+                       lambda inner: st.lists(inner, max_size=3)
+                       | st.dictionaries(st.text(max_size=5), inner, max_size=3), max_leaves=6)
+FIELDS = ["id", "action", "codes", "parent", "time", "place", "batch", "lot", "reason", "scheme",
+          "product"]
+
+
+@pytest.fixture(scope="module")
+def shared(tmp_path_factory):
+    dd = tracecode.init(tmp_path_factory.mktemp("fuzz") / "data")
+    yield dd, [c.decode() for c in dd.issue("cn-drug-20", DRUG, 50).codes()]
+    dd.close()
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.dictionaries(st.sampled_from(FIELDS), JSONISH, max_size=8), st.sampled_from(
+    ["commission", "pack", "recall", "ship"]))
+@example({"action": ["pack"]}, "pack")
+@example({"parent": ["(00)106141411234567897"]}, "pack")
+@example({"lot": "A", "scheme": "cn-drug-20", "product": {"drug_id": ["8177322"]}}, "recall")
+@example({"time": [1.0]}, "ship")
+def test_any_event_gets_a_result_of_its_own(shared, ev, action):
+    d, codes = shared
+    ev = {"action": action, "codes": codes[:2], **ev}
+    results = d.apply([ev, {"id": "never", "action": "nonsense"}])
+    assert len(results) == 2 and not results[1]["ok"]
+    assert all(len(r.get("error", "")) < 1000 for r in results)

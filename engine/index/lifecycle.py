@@ -123,7 +123,14 @@ def check_event(ev, now: float) -> dict:
         if ev.get("codes") is not None and not isinstance(ev["codes"], _CODE_TYPES):
             raise ValidationError(f"codes must be a list of codes, got {type(ev['codes']).__name__}",
                                   field="codes")
-        if ev.get("product") is not None and not isinstance(ev["product"], dict):
+        if not isinstance(ev.get("action"), str):
+            raise ValidationError(f"action must be one of: {', '.join(ACTIONS)}", field="action")
+        if ev.get("parent") is not None and not isinstance(ev["parent"], (str, bytes)):
+            raise ValidationError("parent must be a code (text)", field="parent")
+        product = ev.get("product")
+        if product is not None and not (isinstance(product, dict) and all(
+                isinstance(k, str) and isinstance(v, (str, int)) and not isinstance(v, bool)
+                for k, v in product.items())):
             raise ValidationError("product must be an object of field values", field="product")
         if ev.get("batch") not in (None, "", 0):
             b = ev["batch"]
