@@ -9,6 +9,7 @@ import logging
 import numpy as np
 
 from .. import __version__
+from ..cache import BoundedCache
 from .. import limits as bounds
 from ..errors import ValidationError
 from ..index import BatchRecord
@@ -23,6 +24,7 @@ from .idempotency import IdempotentIssuer
 
 log = logging.getLogger("tracecode.serve")
 OVERSEERS = frozenset({"regulator", "admin"})
+BATCH_CACHE = 16384     # batch records kept per server process
 GS1_MIN_PREFIX = 6      # a product rule's GTIN prefix must give at least a company prefix's digits
 EXACT_GTIN_PREFIX = 7   # an exact GTIN claims its first 7 (China's shortest company prefix)
 FUTURE_SLACK_S = bounds.FUTURE_SLACK_S   # a scan or event time may run this far ahead of the clock
@@ -40,7 +42,8 @@ class Service:
         self.audit = AuditLog(datadir.path / "audit.log")
         self.issuing = IdempotentIssuer(datadir)
         self.version = __version__
-        self._batches: dict = {}     # batch records never change: cached per process
+        # batch records never change: cached per process, the most recently used
+        self._batches = BoundedCache(BATCH_CACHE)
 
     def close(self) -> None:
         self.audit.close()

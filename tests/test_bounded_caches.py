@@ -160,3 +160,27 @@ def test_twenty_thousand_never_issued_products_do_not_grow_the_process(tmp_path)
     assert run.returncode == 0, run.stderr[-2000:]
     grown = int(run.stdout.split()[-1])
     assert grown < 8 * 2**20, f"20,000 never-issued products grew the process by {grown / 2**20:.1f} MB"
+
+
+def test_verdicts_stay_right_when_every_cache_evicts(tmp_path, monkeypatch):
+    """Caches of two entries against six products: each lookup may miss, none may lie."""
+    from tracecode.index import batches as batches_mod, index as index_mod
+    from tracecode.scan import parser as parser_mod
+    for mod, name in ((batches_mod, "PRODUCT_ID_CACHE"), (index_mod, "TABLE_CACHE"),
+                      (index_mod, "BATCH_CACHE"), (parser_mod, "ISSUER_CACHE"),
+                      (parser_mod, "PRODUCT_CACHE")):
+        monkeypatch.setattr(mod, name, 2)
+    with tracecode.init(tmp_path / "d") as d:
+        codes = []
+        for k in range(6):
+            b = d.issue("cn-drug-20", {"drug_id": f"{8177300 + k}"}, 50, lot=f"L{k}")
+            codes += [c.decode() for c in b.codes()[:3]]
+        d.apply([{"id": "c", "action": "commission", "codes": codes[::2]}])
+        want = [Verdict.GENUINE if i % 2 == 0 else Verdict.NOT_COMMISSIONED for i in range(len(codes))]
+        for _ in range(3):
+            assert [d.verify(c, record=False).verdict for c in codes] == want
+            assert d.verify_many(codes[::-1], record=False).verdicts.tolist() == want[::-1]
+        assert [d.verify(c, record=False).lot for c in codes[::3]] == [f"L{k}" for k in range(6)]
+        idx = d.index
+        assert max(len(idx.batches._pids), len(idx._tables), len(idx._batch_cache),
+                   len(idx.parser._issuers), len(idx.parser._products)) <= 2

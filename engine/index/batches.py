@@ -29,6 +29,7 @@ from dataclasses import asdict, dataclass, field
 
 import numpy as np
 
+from ..cache import BoundedCache
 from ..errors import CapacityExceeded
 from .env import read_only_error, run_write
 from .journal import Entry as JournalEntry
@@ -36,6 +37,7 @@ from .journal import Entry as JournalEntry
 _U64 = 8
 FIRST_PRODUCT_ID = 16      # code keys of ours start with a zero byte; below 2**24
 LAST_PRODUCT_ID = (1 << 24) - 1
+PRODUCT_ID_CACHE = 65536
 
 
 def u64(n: int) -> bytes:
@@ -77,8 +79,9 @@ class Batches:
         self.meta = env.open_db(b"meta")
         self.products = env.open_db(b"products")
         self.product_ids = env.open_db(b"product_ids")
-        self._pids: dict = {}
-        self._products: dict = {}
+        # Ids never change, so an LRU is exact; bounded, as an index may hold millions.
+        self._pids = BoundedCache(PRODUCT_ID_CACHE)       # (scheme, product key) -> id
+        self._products = BoundedCache(PRODUCT_ID_CACHE)   # id -> (scheme, product)
         self.readonly = env.flags()["readonly"]
         self.journal = None   # a journal.Writer, set by the data directory (lineage.attach)
 
