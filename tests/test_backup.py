@@ -163,3 +163,18 @@ def test_backup_while_the_server_issues(tmp_path):
     assert nxt >= max(s + c for _, s, c in handed_out)
     spans = sorted(recorded.values())
     assert all(a + n <= b for (a, n), (b, _) in itertools.pairwise(spans))
+
+
+def test_restore_into_a_directory_that_lost_its_key_too(tmp_path):
+    path = tmp_path / "d"
+    with tracecode.init(path) as d:
+        _codes(d, DRUG, 10)
+    backup(path, tmp_path / "bk")
+    (path / "master.key").rename(tmp_path / "kept.key")   # the operator kept it apart
+    (path / "index" / "data.mdb").unlink()
+    with pytest.raises(BackupError, match="give the data directory's key with --key"):
+        restore(tmp_path / "bk", path)
+    run = _cli("restore", tmp_path / "bk", path, "--key", tmp_path / "kept.key")
+    assert run.returncode == 0, run.stderr
+    with tracecode.open(path) as d:
+        assert d.issue("cn-drug-20", DRUG, 1).start == 10

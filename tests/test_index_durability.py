@@ -6,10 +6,13 @@ import subprocess
 import sys
 import time
 
+import pytest
 
 import tracecode
 from tracecode.index import Verdict
 from tracecode.index.scanlog import MAX_PENDING
+
+from conftest import read_lines
 
 DRUG = {"drug_id": "8177322"}
 
@@ -52,6 +55,7 @@ def check_invariants(path, handed_out):
             assert {a.verdict for a in d.verify_many(sample, record=False)} == {Verdict.NOT_COMMISSIONED}
 
 
+@pytest.mark.slow  # 50 rounds of two processes: about 25 s
 def test_kill_9_at_random_points_never_hands_out_a_counter_twice(tmp_path):
     path = tmp_path / "d"
     tracecode.init(path).close()
@@ -102,9 +106,10 @@ def test_a_killed_scanner_loses_at_most_the_group_commit_window(tmp_path):
                 before = txn.stat(d.index.db_scans)["entries"]
         p = subprocess.Popen([sys.executable, "-c", SCANNER, str(path), str(tmp_path / "codes.txt")],
                              stdout=subprocess.PIPE)
-        time.sleep(1.5)
+        first = read_lines(p.stdout, 5, timeout=120)  # 1,000 scans in, however slow the start
         p.send_signal(signal.SIGKILL)
         out, _ = p.communicate(timeout=60)
+        out = first + out
         reports = [line.split() for line in out.decode().splitlines() if len(line.split()) == 2]
         assert reports, "the scanner made no progress"
         acknowledged = int(reports[-1][0])
@@ -166,3 +171,33 @@ def test_parallel_writers_and_readers_lose_and_double_nothing(tmp_path):
         with d.index.env.begin() as txn:
             assert txn.stat(d.index.db_events)["entries"] == 120
             assert txn.stat(d.index.db_codes)["entries"] == 120 * 50  # one state record each
+
+
+def test_kill_9_then_restore_of_an_older_backup_hands_out_nothing_twice(tmp_path):
+    """Issuers killed at random points, a backup taken between rounds, more killed rounds,
+    the index lost: the backup restored with the journal knows every batch handed out."""
+    from tracecode.index import journal
+    from tracecode.index.backup import backup, restore
+    path = tmp_path / "d"
+    tracecode.init(path).close()
+    rng = random.Random(2)
+    handed_out = []
+    for round_ in range(12):
+        if round_ == 4:
+            backup(path, tmp_path / "bk")
+        procs = [subprocess.Popen([sys.executable, "-c", ISSUER, str(path), f"line-{k}"],
+                                  stdout=subprocess.PIPE) for k in range(2)]
+        firsts = [p.stdout.readline() for p in procs]
+        time.sleep(rng.uniform(0.0, 0.2))
+        for p in procs:
+            p.send_signal(signal.SIGKILL)
+        for p, first in zip(procs, firsts):
+            out, _ = p.communicate(timeout=60)
+            handed_out += _read_lines(first + out)
+    (path / "index" / "data.mdb").unlink()
+    restore(tmp_path / "bk", path)          # with DIR's own journal
+    check_invariants(path, handed_out)
+    with tracecode.open(path) as d:
+        nxt = d.issue("cn-drug-20", DRUG, 1).start
+    assert nxt >= max(s + c for _, s, c, _ in handed_out)
+    assert journal.read(path / journal.NAME)[0] == json.loads((path / "index.stamp").read_text())["index"]

@@ -203,7 +203,7 @@ def restore(backup_dir: str | Path, datadir: str | Path, *, journals=(),
             raise BackupError(f"{datadir} is index {have['index']}, the backup is of index "
                               f"{uuid}; restore it into its own data directory or a new one")
     key_src = Path(key_file) if key_file else None
-    if fresh and key_src is None:
+    if key_src is None and not (datadir / MASTER_KEY_FILE).exists():
         if not manifest.get("key_included"):
             raise BackupError(f"{backup_dir} holds no master key: give the data directory's "
                               f"key with --key FILE (fingerprint {manifest['key_fingerprint']})")
