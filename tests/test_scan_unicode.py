@@ -16,6 +16,9 @@ DRUG = {"drug_id": "8177322"}
 GTIN = {"gtin": "09521234543213"}
 CUT = "]a中".encode()[:3]      # "]a" and the first byte of a 3-byte character
 
+APPROVAL = {"approval_number": "兽药字(2020)010010001", "product": "产品", "company": "公司",
+            "enterprise_id": "00002", "status": "valid", "valid_until": "2030-01-01"}
+
 lone_surrogate = st.integers(0xD800, 0xDFFF).map(chr)
 bad_scans = st.one_of(
     st.binary(max_size=48),
@@ -36,9 +39,12 @@ def world(tmp_path_factory):
     sgtin = [c.decode() for c in d.issue("gs1-sgtin", GTIN, 20, expiry="301231").codes()]
     elements = [c.decode() for c in d.issuer("gs1-sgtin", GTIN).codes(0, 20, "element",
                                                                     {"expiry": "301231"})]
-    res = d.apply([{"id": "c1", "action": "commission", "codes": drug + sgtin}])
+    d.registry.import_rows([APPROVAL], kind="vet")
+    vet = [c.decode() for c in d.issue("cn-vet-24", d.schemes["cn-vet-24"].example_product(),
+                                       5).codes()]
+    res = d.apply([{"id": "c1", "action": "commission", "codes": drug + sgtin + vet}])
     assert all(r["ok"] for r in res), res
-    yield {"root": root, "d": d, "genuine": drug + elements}
+    yield {"root": root, "d": d, "genuine": drug + elements, "vet": vet}
     d.close()
 
 
@@ -111,9 +117,7 @@ def test_verify_many_and_verify_answer_every_scan(world, bad):
 def test_registry_check_answers_every_scan(tmp_path_factory, bad):
     root = tmp_path_factory.mktemp("registry")
     with tracecode.init(root / "data") as d:
-        d.registry.import_rows([{"approval_number": "兽药字(2020)010010001", "product": "产品",
-                                 "company": "公司", "enterprise_id": "00002", "status": "valid",
-                                 "valid_until": "2030-01-01"}], kind="vet")
+        d.registry.import_rows([APPROVAL], kind="vet")
         scheme = d.schemes["cn-vet-24"]
         codes = [c.decode() for c in d.issue("cn-vet-24", scheme.example_product(), 3).codes()]
         alone = d.check_many(codes, record=False)
@@ -158,3 +162,18 @@ def test_unary_verify_of_a_bad_scan_is_invalid_argument(world, server):
         assert exc.value.code == grpc.StatusCode.INVALID_ARGUMENT, exc.value
         assert exc.value.reason in ("SCAN_NOT_UTF8", "SCAN_WRONG_LENGTH", "SCAN_BAD_CHARACTER"), exc.value
     assert server.verify(world["genuine"][0], record=False).verdict == Verdict.GENUINE
+
+
+@settings(max_examples=15, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(st.lists(bad_scans, min_size=1, max_size=8))
+def test_check_stream_and_check_answer_every_scan(world, server, bad):
+    vet = world["vet"]
+    alone = server.check_many(vet, record=False, answers=True)
+    batch, where = mixed(vet, bad)
+    got = server.check_many(batch, record=False, answers=True)
+    assert len(got.answers) == len(batch)
+    assert [got.answers[row].checks for row in where] == [
+        alone.answers[vet.index(batch[row])].checks for row in where]
+    for scan in bad:   # unary: an unreadable scan is an answer, not an error
+        if scan:
+            assert server.check(scan, record=False).verdict in ("NOT_GENUINE", "NOT_COVERED")
