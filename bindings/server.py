@@ -58,6 +58,18 @@ class Config:
     tokens: Path | None = None        # the clients file (auth.py)
     allow_insecure: bool = False      # plain text beyond loopback
     grace: float = 10.0               # seconds in-flight calls get on SIGTERM
+    keepalive: float = 60.0           # seconds between pings of a quiet connection
+
+
+def keepalive_options(seconds: float) -> list:
+    """Ping each connection after `seconds` without traffic and close it when the ping is
+    not answered within min(20 s, seconds): a client that vanished (power, network) must
+    not keep its streams, and their slots (streams.py), open for ever. A live client that
+    merely stops reading answers pings (its transport does) and keeps them."""
+    ms = max(int(seconds * 1000), 1000)
+    return [("grpc.keepalive_time_ms", ms), ("grpc.keepalive_timeout_ms", min(ms, 20_000)),
+            ("grpc.http2.max_pings_without_data", 0),   # a stalled stream sends no data
+            ("grpc.keepalive_permit_without_calls", 1)]
 
 
 def split_address(address: str) -> tuple[str, int]:
@@ -248,7 +260,8 @@ async def _serve_worker(config: Config, bind: str, ready, parent: int) -> None:
     dd = DataDir(config.datadir)
     dd.index  # opened here, after the fork
     svc = Service(dd, Clients(config.tokens))
-    server = grpc.aio.server(options=[("grpc.so_reuseport", 1), *limits.GRPC_OPTIONS])
+    server = grpc.aio.server(options=[("grpc.so_reuseport", 1), *limits.GRPC_OPTIONS,
+                                      *keepalive_options(config.keepalive)])
     ours = []
     for cls, module, add in SERVICES:
         servicer = cls(svc)
@@ -279,5 +292,7 @@ async def _serve_worker(config: Config, bind: str, ready, parent: int) -> None:
     orphaned.cancel()
     await health_servicer.enter_graceful_shutdown()
     await server.stop(config.grace)
-    dd.close()  # commits the scan log
-    svc.close()
+    try:
+        dd.close()  # commits the scan log (a full disk: IndexFull, the worker's last line)
+    finally:
+        svc.close()  # the audit log's last records, whatever the index said

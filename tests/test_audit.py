@@ -215,3 +215,36 @@ def test_a_full_disk_under_a_server_is_resource_exhausted_and_passes(tmp_path, c
         assert [(r["batch"], r["replayed"]) for r in issued] == [(again.id, False)]
         assert [r["event"] for r in audit if r.get("idempotency_key") == "full-1"] == [
             "issue_intent", "issue_refused", "issue_intent", "issue"]
+
+
+def test_stopping_on_a_full_disk_says_so_and_still_closes_the_audit_log(tmp_path, clients):
+    """SIGTERM while recorded scans cannot be committed: the server exits non-zero naming
+    the full disk, and the audit log still gets its last record (the suppressed count)."""
+    tokens_file, tokens = clients
+    with small_disk(tmp_path / "disk", "16m") as disk:
+        d = tracecode.init(disk / "data")
+        codes = [c.decode() for c in d.issue("cn-drug-20", DRUG, 2000).codes()]
+        use_up_free_pages(d)
+        d.close()
+        os.symlink(tmp_path / "audit.log", disk / "data" / "audit.log")
+        server = ServerProcess(disk / "data", "--tokens", tokens_file).start()
+        try:
+            line = Client(server.address, token=tokens["line"], retry_timeout=5)
+            line.whoami()
+            filler = Filler(disk).fill()
+            line.verify_many(codes)   # queued; its commit fails
+            anonymous = Client(server.address, retry_timeout=5)
+            for _ in range(300):
+                with pytest.raises(ServiceError):
+                    anonymous.whoami(retry=False)
+            line.close()
+            anonymous.close()
+            assert server.stop() != 0
+            assert "disk under the index" in server.output()
+        finally:
+            server.kill()
+            filler.free()
+        audit = read(tmp_path / "audit.log")
+        assert sum(r["event"] == "unauthenticated" for r in audit) + \
+            sum(r["count"] for r in audit if r["event"] == "suppressed") == 300
+        assert audit[-1]["event"] == "suppressed"
