@@ -375,10 +375,13 @@ def event_refusal(event_id: str, result: dict) -> status.Refusal:
         return status.not_found("code", event_id, error)
     if code is status.Code.FAILED_PRECONDITION:
         return status.precondition("TRANSITION", event_id, error)
+    if code is status.Code.PERMISSION_DENIED:  # an SSCC another client packed into first
+        return status.denied(error)
     return status.invalid("event", error)
 
 
 _EVENT_CODES = {lifecycle.DUPLICATE_EVENT: status.Code.ALREADY_EXISTS,
+                lifecycle.NOT_HOLDER: status.Code.PERMISSION_DENIED,
                 lifecycle.UNKNOWN_CODE: status.Code.NOT_FOUND,
                 lifecycle.ILLEGAL_TRANSITION: status.Code.FAILED_PRECONDITION,
                 lifecycle.NOT_APPLIED: status.Code.ABORTED}
@@ -421,7 +424,7 @@ class Lifecycle(_Servicer, lifecycle_pb2_grpc.LifecycleServicer):
                 raise status.exhausted("audit_log", f"events of message {req.sequence} not "
                                        f"applied: {exc}", "AUDIT_LOG_FULL") from None
             applied = self.dd.apply([ev for _, ev in todo], atomic=req.atomic,  # ids per client
-                                    client=who.name) if todo else []
+                                    client=who.name, bind_ssccs=not who.admin) if todo else []
             for (i, ev), r in zip(todo, applied):
                 results[i] = lpb.EventResult(id=str(r["id"]), ok=True, seq=r["seq"]) if r["ok"] \
                     else lpb.EventResult(id=str(r["id"]), code=event_code(r).value[0],

@@ -234,8 +234,13 @@ def test_the_first_client_packing_into_an_sscc_is_recorded(d):
     assert d.index.sscc_user(SSCC) is None
     assert d.apply([{"id": "p", "action": "pack", "codes": codes[:2], "parent": SSCC}],
                    client="line-9")[0]["ok"]
+    # another client's pack into it is refused in the same transaction (no race between
+    # the service's check and the write), unless the caller acts for others (an admin)
+    r = d.apply([{"id": "p2", "action": "pack", "codes": codes[2:], "parent": SSCC}],
+                client="line-3")[0]
+    assert not r["ok"] and r["reason"] == lifecycle.NOT_HOLDER and "line-9" in r["error"]
     assert d.apply([{"id": "p2", "action": "pack", "codes": codes[2:], "parent": SSCC}],
-                   client="line-3")[0]["ok"]   # the engine records; the service decides rights
+                   client="ops", bind_ssccs=False)[0]["ok"]
     assert d.index.sscc_user("106141411234567897") == "line-9"
     other = "(00)106141411234567880"
     assert d.apply([{"id": "u", "action": "unpack", "codes": codes[2:], "parent": SSCC},

@@ -592,7 +592,8 @@ class Index:
         return unpack_scan(raw)["place"] if raw is not None else None
 
     # -- lifecycle -------------------------------------------------------------------------
-    def apply(self, events, *, atomic: bool = False, client: str | None = None):
+    def apply(self, events, *, atomic: bool = False, client: str | None = None,
+              bind_ssccs: bool = True):
         """Apply lifecycle events in order; returns one result per event.
 
         Each event is all-or-nothing over its codes. With atomic=False (default)
@@ -600,13 +601,15 @@ class Index:
         applied; with atomic=True one invalid event refuses the whole call.
         A result is {"id", "ok", and "seq" or "error" and "reason"}: reason is one of
         lifecycle.INVALID_EVENT, DUPLICATE_EVENT, UNKNOWN_CODE, ILLEGAL_TRANSITION,
-        NOT_APPLIED; "field" names the event field at fault when one is.
+        NOT_HOLDER, NOT_APPLIED; "field" names the event field at fault when one is.
 
         Event ids are the sending client's (None: this data directory's own caller):
         another client's same id is its own event. The same event sent again by the
         same client is acknowledged with the first one's seq and "replayed": True;
         a different event under an id already used is DUPLICATE_EVENT. The first
-        client that packs into an SSCC is recorded as its user (sscc_user).
+        client that packs into an SSCC is recorded as its user (sscc_user), and another
+        client's pack into it is NOT_HOLDER, in the same transaction (bind_ssccs=False:
+        neither, for a caller acting for others, such as an admin).
         """
         if client is not None:
             limits.text("client", client, limits.CLIENT_BYTES, required=True)
@@ -617,7 +620,7 @@ class Index:
                 eid = ev.get("id") if isinstance(ev, dict) else None
                 try:  # a nested transaction: an event is applied whole or not at all
                     with self.env.begin(write=True, parent=txn) as child:
-                        seq = self._apply_one(child, ev, client)
+                        seq = self._apply_one(child, ev, client if bind_ssccs else None, client)
                     results.append({"id": eid, "ok": True, "seq": seq})
                 except _Replayed as again:
                     results.append({"id": eid, "ok": True, "seq": again.seq, "replayed": True})
@@ -673,7 +676,9 @@ class Index:
         records = {b: self._batch(txn, b) for b in np.unique(batch_ids).tolist() if b}
         return self._read(txn, Keys.packed(keys), batch_ids, records)["status"]
 
-    def _apply_one(self, txn, ev, client=None):
+    def _apply_one(self, txn, ev, binder=None, client=None):
+        """binder: the client an SSCC packed into becomes bound to (None: nobody);
+        client: whose event ids these are (None: this data directory's own caller)."""
         checked = lifecycle.check_event(ev, _time.time())
         eid = checked["id"]
         eid_key = _event_id_key(client, eid)
@@ -701,6 +706,12 @@ class Index:
                 raise EventError(f"{action.name} needs a parent (an SSCC or a case's code)", event_id=eid)
             keys, bids = self._keys_of(txn, codes + [_text(ev["parent"])], eid)  # one parse
             parent, keys, bids = keys.pop(), keys, bids[:-1]
+            if binder is not None and action.name == "pack" and codekeys.kind(parent) == codekeys.SSCC:
+                user = txn.get(parent, db=self.db_sscc_users)
+                if user is not None and user != binder.encode():
+                    raise EventError(f"{_text(ev['parent'])} is {user.decode()}'s: the first client "
+                                     "that packed into it", event_id=eid, code=_text(ev["parent"]),
+                                     reason=lifecycle.NOT_HOLDER)
         else:
             keys, bids = self._keys_of(txn, codes, eid)
         if len(set(keys)) != len(keys):
@@ -744,8 +755,8 @@ class Index:
             if txn.get(parent + STATE, db=self.db_codes) is None:  # a new logistic unit comes alive
                 txn.put(parent + STATE, _STATE.pack(Status.COMMISSIONED, seq), db=self.db_codes)
             txn.put(parent, u64(seq), db=self.db_code_events, dupdata=True)
-            if client is not None and codekeys.kind(parent) == codekeys.SSCC:  # its first user
-                txn.put(parent, client.encode(), db=self.db_sscc_users, overwrite=False)
+            if binder is not None and codekeys.kind(parent) == codekeys.SSCC:  # its first user
+                txn.put(parent, binder.encode(), db=self.db_sscc_users, overwrite=False)
         for rk in targets:
             txn.put(rk, u64(seq), db=self.db_recalls)
         record = {"seq": seq, "id": eid, "action": action.name, "type": action.epcis_type,

@@ -74,6 +74,7 @@ DUPLICATE_EVENT = "duplicate_event"         # its id was applied before
 UNKNOWN_CODE = "unknown_code"               # a code never issued nor imported, an unknown batch
 ILLEGAL_TRANSITION = "illegal_transition"   # not allowed from the code's current state
 NOT_APPLIED = "not_applied"                 # atomic call refused because of another event
+NOT_HOLDER = "not_holder"                   # a pack into an SSCC another client packed into first
 
 
 class EventError(ValueError):
