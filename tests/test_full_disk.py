@@ -267,3 +267,34 @@ def test_an_approved_issuance_full_at_its_link_issues_nothing(tmp_path, monkeypa
         assert d.registry.store.links(txn, [batch.id]) == {
             batch.id: {"number": d.registry.get(AMOX).number, "level": 1}}
     d.close()
+
+
+def test_a_map_that_must_grow_on_a_full_disk_is_index_full_and_grows_later(disk):
+    """An environment opened small grows its map before the retry; the disk then refuses
+    the pages: IndexFull, and the same environment takes the write once space is back."""
+    from tracecode.index.env import open_env, run_write
+    env = open_env(disk / "small", map_size=1 << 20, map_limit=1 << 30)
+    db = env.open_db(b"t")
+    big = [(b"k%06d" % i, os.urandom(1000)) for i in range(3000)]   # 3 MB > the 1 MiB map
+    filler = Filler(disk).fill(leave=4096)   # a page: the commit's write is cut short (EIO)
+    with pytest.raises(IndexFull, match="disk under the index"):
+        run_write(env, lambda txn: txn.cursor(db=db).putmulti(big))
+    assert env.info()["map_size"] > 1 << 20   # it grew, then the disk said no
+    with env.begin(db=db) as txn:
+        assert txn.stat(db)["entries"] == 0
+    filler.free()
+    run_write(env, lambda txn: txn.cursor(db=db).putmulti(big))
+    with env.begin(db=db) as txn:
+        assert txn.stat(db)["entries"] == 3000
+    env.close()
+
+
+def test_what_lmdb_says_about_a_disk_is_told_apart_from_other_errors(tmp_path):
+    import lmdb
+    from tracecode.index.env import disk_full
+    env = lmdb.open(str(tmp_path / "e"), map_size=1 << 20)
+    assert "over its quota" in str(disk_full(env, lmdb.Error("mdb_txn_commit: Disk quota exceeded")))
+    assert "full or failing" in str(disk_full(env, lmdb.Error("mdb_txn_commit: Input/output error")))
+    assert "restart the process" in str(disk_full(env, lmdb.PanicError("mdb_txn_begin: MDB_PANIC")))
+    assert disk_full(env, lmdb.BadValsizeError("mdb_put: MDB_BAD_VALSIZE")) is None
+    env.close()
