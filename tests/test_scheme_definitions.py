@@ -217,3 +217,27 @@ def test_random_definitions_load_and_serve_or_get_a_definition_error(data, draw)
     for i, code in enumerate(issuer.codes(start, 3).tolist()):
         scan = parser.parse(code)
         assert (scan.scheme, scan.code, scan.counter) == (scheme.name, code.decode(), start + i)
+
+
+def _gs1(field: int, **over):
+    import tomllib
+    d = tomllib.loads((schemes.BUILTIN_DIR / "gs1-sgtin.toml").read_text())
+    d["field"][field].update(over)
+    d["field"][field] = {k: v for k, v in d["field"][field].items() if v is not None}
+    return d
+
+
+@pytest.mark.parametrize("field,over,rule", [
+    (3, {"max_length": 30}, r"\(10\) values have 1 to 20 characters"),
+    (2, {"date": None}, r"\(17\) is a YYMMDD date"),
+    (3, {"ai": "7003"}, "several parts"),
+    (2, {"ai": "400", "date": None, "length": 6, "alphabet": "alnum", "example": None}, None),
+    (2, {"ai": "11", "alphabet": "alnum", "date": None, "example": None}, r"\(11\) values are digits"),
+])
+def test_gs1_fields_follow_the_syntax_dictionary(field, over, rule):
+    """What a GS1 scheme renders ((17) expiry, (10) lot) must be what the parser reads back."""
+    if rule is None:
+        assert scheme_from_dict(_gs1(field, **over)).is_gs1
+        return
+    with pytest.raises(DefinitionError, match=rule):
+        scheme_from_dict(_gs1(field, **over), source="g.toml")

@@ -266,6 +266,30 @@ def _check_layout(fields, where: str) -> None:
             raise DefinitionError(f"{where}: a GS1 scheme is (01) GTIN-14 (digits, check = \"gs1\") "
                                   f"+ (21) serial of at most 20 characters, with attributes for "
                                   f"other AIs")
+        for f in fields:
+            _check_ai(f, where)
+
+
+def _check_ai(f: Field, where: str) -> None:
+    """A field's value is what GS1's syntax dictionary allows for its AI, so the element
+    string, HRI and Digital Link renderings read back."""
+    where = f"{where} field {f.name!r}"
+    spec = gs1_ai.TABLE.get(f.ai)
+    if spec is None:
+        raise DefinitionError(f"{where}: ai ({f.ai}) is not in GS1's syntax dictionary")
+    if len(spec.components) != 1 or spec.components[0].kind not in "NX":
+        raise DefinitionError(f"{where}: ai ({f.ai}) has a value of several parts or of "
+                              f"character set 39/64; only single N or X values are supported")
+    comp = spec.components[0]
+    lo, hi = (f.length, f.length) if f.length is not None else (1, f.max_length)
+    if lo < comp.min or hi > comp.max:
+        raise DefinitionError(f"{where}: ({f.ai}) values have {comp.min} to {comp.max} "
+                              f"characters; the field allows {lo} to {hi}")
+    if comp.kind == "N" and set(f.alphabet) - set(ALPHABETS["digits"]):
+        raise DefinitionError(f"{where}: ({f.ai}) values are digits; the alphabet is not")
+    if comp.date is not None and f.date != "YYMMDD":
+        raise DefinitionError(f"{where}: ({f.ai}) is a YYMMDD date; the field needs "
+                              f'date = "YYMMDD"')
 
 
 def load_scheme(path: str | Path) -> Scheme:
