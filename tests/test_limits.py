@@ -314,3 +314,19 @@ def test_any_event_gets_a_result_of_its_own(shared, ev, action):
     results = d.apply([ev, {"id": "never", "action": "nonsense"}])
     assert len(results) == 2 and not results[1]["ok"]
     assert all(len(r.get("error", "")) < 1000 for r in results)
+
+
+def test_an_index_from_before_sscc_users_still_opens_read_only(d):
+    from tracecode.index import Index, open_env
+    codes = codes_of(d, 2)
+    path = d.path / "index"
+    with d.index.env.begin(write=True) as txn:  # as an older tracecode left it
+        txn.drop(d.index.db_sscc_users, delete=True)
+    d.close()
+    env = open_env(path, readonly=True)
+    try:
+        ix = Index(env, d.schemes, d.master_key, record_scans=False)
+        assert ix.sscc_user(SSCC) is None
+        assert ix.verify(codes[0]).status == "issued"
+    finally:
+        env.close()

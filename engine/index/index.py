@@ -40,7 +40,7 @@ from .batches import Batches, BatchRecord, product_prefix, u64
 from .known import KnownProducts
 from . import scankeys
 from .codekeys import Keys
-from .env import IndexFull, open_db, read_only_error, run_write
+from .env import IndexFull, IndexReadOnly, open_db, read_only_error, run_write
 from . import lifecycle
 from .lifecycle import ACTIONS, EventError, Status, check_transition
 from .scanlog import ScanLog, place_hash, unpack_scan
@@ -246,8 +246,12 @@ class Index:
         self.schemes = schemes
         self.master_key = master_key
         self.batches = Batches(env)
-        for name in ("codes", "events", "event_ids", "recalls", "imported", "scans", "sscc_users"):
+        for name in ("codes", "events", "event_ids", "recalls", "imported", "scans"):
             setattr(self, f"db_{name}", open_db(env, name.encode()))
+        try:
+            self.db_sscc_users = open_db(env, b"sscc_users")
+        except IndexReadOnly:  # an index from before SSCC users, read-only: nobody recorded
+            self.db_sscc_users = None
         self.db_children = open_db(env, b"children", dupsort=True)
         self.db_code_events = open_db(env, b"code_events", dupsort=True)
         self._check_format()
@@ -776,6 +780,8 @@ class Index:
         key = codekeys.sscc(_text(sscc))
         if key is None:
             raise InvalidFormat(f"{_text(sscc)[:40]!r} is not an SSCC", field="sscc")
+        if self.db_sscc_users is None:
+            return None
         with self.env.begin() as txn:
             raw = txn.get(key, db=self.db_sscc_users)
         return raw.decode() if raw is not None else None
