@@ -33,6 +33,7 @@ import time
 import warnings
 from pathlib import Path
 
+import lmdb
 import numpy as np
 
 from . import __version__, checks, textinput
@@ -563,6 +564,10 @@ def main(argv=None) -> int:
     except (TracecodeError, KeyError, ValueError, OSError) as exc:
         msg = exc.args[0] if isinstance(exc, KeyError) and exc.args else exc
         print(f"{_verb(args)}: {_one_line(msg)}", file=sys.stderr)
+        return 1
+    except lmdb.Error as exc:   # e.g. damaged pages inside the index, met after it opened
+        print(f"{_verb(args)}: the index failed: {_one_line(exc)}; if its data.mdb is damaged, "
+              f"restore a backup (`tracecode restore`)", file=sys.stderr)
         return 1
     except MemoryError:
         print(f"{_verb(args)}: out of memory: the input is too large for this machine",

@@ -18,9 +18,12 @@ import warnings
 from dataclasses import dataclass
 from pathlib import Path
 
+import lmdb
+
 from . import schemes as _schemes
 from .errors import KeyStoreError
 from .index.env import IndexReadOnly, run_write
+from .index.lmdbfile import IndexDamaged
 from .index.index import FORMAT
 from .index import BatchRecord, Index, lineage, open_env, stamp
 from .index import journal as _journal
@@ -147,6 +150,11 @@ class DataDir:
                 index = Index(env, self.schemes, self.master_key)
                 index.batches.journal = lineage.attach(self.path, env, index.batches,
                                                        readonly=readonly)
+            except (lmdb.CorruptedError, lmdb.PageNotFoundError) as exc:
+                # pages inside the file are damaged (its meta pages were fine)
+                env.close()
+                raise IndexDamaged(f"{self.path / 'index' / 'data.mdb'} is damaged ({exc}); "
+                                   f"{hint}") from None
             except BaseException:
                 env.close()
                 raise

@@ -233,3 +233,19 @@ def test_the_journal_reader_keeps_every_whole_line_and_only_those(tmp_path, ends
     writer.append(journal.Entry(b"s\x00k", 7, 99, 16, {}))
     writer.close()
     assert [e.end for e in journal.read(path)[1]] == ends[:keep] + [7]
+
+
+def test_damaged_pages_inside_the_index_are_one_line_not_a_traceback(tmp_path):
+    """Meta pages intact, the pages after them zeroed: LMDB's MDB_CORRUPTED is one line."""
+    path = tmp_path / "d"
+    _issued_dir(path)
+    data = path / "index" / "data.mdb"
+    with open(data, "r+b") as f:   # every page but the two metas: the trees' roots too
+        f.seek(2 * 4096)
+        f.write(bytes(data.stat().st_size - 2 * 4096))
+    run = subprocess.run([sys.executable, "-m", "tracecode", "issue", str(path), "--scheme",
+                          "cn-drug-20", "-p", "8177322", "-n", "5"],
+                         capture_output=True, text=True, timeout=60)
+    lines = run.stderr.strip().splitlines()
+    assert run.returncode == 1 and run.stdout == "" and len(lines) == 1, run.stderr
+    assert "damaged" in lines[0] and "restore" in lines[0]
