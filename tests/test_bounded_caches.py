@@ -184,3 +184,33 @@ def test_verdicts_stay_right_when_every_cache_evicts(tmp_path, monkeypatch):
         idx = d.index
         assert max(len(idx.batches._pids), len(idx._tables), len(idx._batch_cache),
                    len(idx.parser._issuers), len(idx.parser._products)) <= 2
+
+
+def test_products_issued_while_other_threads_verify(tmp_path):
+    """The issued-product set is replaced, never mutated, under readers in other threads."""
+    import threading
+    with tracecode.init(tmp_path / "d") as d:
+        d.issue("cn-drug-20", DRUG, 10)
+        junk = _junk_drug_codes(2000, first=5_000_000)
+        stop, errors = threading.Event(), []
+
+        def verify():
+            try:
+                while not stop.is_set():
+                    d.verify_many(junk, record=False)
+                    d.verify(junk[0], record=False)
+            except Exception as exc:  # noqa: BLE001 - the test reports any
+                errors.append(exc)
+        threads = [threading.Thread(target=verify) for _ in range(3)]
+        for t in threads:
+            t.start()
+        try:
+            codes = [d.issue("cn-drug-20", {"drug_id": f"{5_000_000 + k}"}, 5).codes()[0].decode()
+                     for k in range(40)]
+        finally:
+            stop.set()
+            for t in threads:
+                t.join()
+        assert not errors
+        assert (d.verify_many(codes, record=False).verdicts == Verdict.NOT_COMMISSIONED).all()
+        assert all(d.verify(c, record=False).verdict == Verdict.NOT_COMMISSIONED for c in codes)

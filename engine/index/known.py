@@ -26,8 +26,8 @@ class KnownProducts:
         self.schemes = schemes
         self._mark = None                  # next_product as last read
         self._next = FIRST_PRODUCT_ID      # the first product id not read yet
-        self._chars: dict = {}             # scheme name -> set of product characters
-        self._sorted: dict = {}            # scheme name -> sorted S array of the same
+        self._chars: dict = {}             # scheme name -> frozenset of product characters
+        self._sorted: dict = {}            # scheme name -> (that set, its sorted S array)
         self._lock = threading.Lock()
 
     def refresh(self, txn) -> "KnownProducts":
@@ -43,26 +43,33 @@ class KnownProducts:
         cur = txn.cursor(db=self.batches.product_ids)
         if not cur.set_range(self._next.to_bytes(4, "big")):
             return
+        added: dict = {}
+        last = self._next - 1
         for key, raw in cur:
             rec = json.loads(raw)
             scheme = self.schemes.get(rec.get("scheme"))
             if scheme is not None:  # a scheme this process did not load has no scans here
                 product = rec.get("product") or {}
                 chars = b"".join(str(product.get(f.name, "")).encode() for f in scheme.product_fields)
-                self._chars.setdefault(scheme.name, set()).add(chars)
-                self._sorted.pop(scheme.name, None)
-            self._next = int.from_bytes(key, "big") + 1
+                added.setdefault(scheme.name, []).append(chars)
+            last = int.from_bytes(key, "big")
+        # New sets replace the old ones (never mutated): other threads may be reading them.
+        for name, chars in added.items():
+            self._chars[name] = self._chars.get(name, frozenset()) | frozenset(chars)
+        self._next = last + 1
 
     def has(self, scheme, chars: bytes) -> bool:
         return chars in self._chars.get(scheme.name, ())
 
     def rows(self, scheme, prod: np.ndarray) -> np.ndarray:
         """Which rows of (N, width) product characters name an issued product."""
-        table = self._sorted.get(scheme.name)
-        if table is None:
+        chars = self._chars.get(scheme.name, frozenset())
+        cached = self._sorted.get(scheme.name)
+        if cached is None or cached[0] is not chars:  # built from the set it belongs to
             width = prod.shape[1]
-            table = np.array(sorted(self._chars.get(scheme.name, ())), f"S{max(width, 1)}")
-            self._sorted[scheme.name] = table
+            cached = (chars, np.array(sorted(chars), f"S{max(width, 1)}"))
+            self._sorted[scheme.name] = cached
+        table = cached[1]
         if not len(table) or not len(prod):
             return np.zeros(len(prod), bool)
         keys = np.ascontiguousarray(prod).view(f"S{prod.shape[1]}").ravel()
