@@ -34,6 +34,9 @@ def add_serve_parser(sub) -> None:
                    help="allow plain text on an address beyond loopback")
     s.add_argument("--grace", type=float, default=10.0,
                    help="seconds in-flight calls get to finish on SIGTERM (default 10)")
+    s.add_argument("--keepalive", type=float, default=60.0, metavar="SECONDS",
+                   help="ping a quiet connection after this long and drop it if the ping goes "
+                        "unanswered (a vanished client frees its streams; default 60)")
     s.set_defaults(func=cmd_serve)
 
 
@@ -44,7 +47,8 @@ def cmd_serve(args):
     logging.basicConfig(level=logging.INFO, format="tracecode serve: %(message)s")
     return serve(Config(datadir=Path(args.dir), address=args.address, workers=args.workers,
                         tls_cert=args.tls_cert, tls_key=args.tls_key, client_ca=args.client_ca,
-                        tokens=args.tokens, allow_insecure=args.allow_insecure, grace=args.grace))
+                        tokens=args.tokens, allow_insecure=args.allow_insecure, grace=args.grace,
+                        keepalive=args.keepalive))
 
 
 # -- token ------------------------------------------------------------------------------------

@@ -68,6 +68,7 @@ def keepalive_options(seconds: float) -> list:
     merely stops reading answers pings (its transport does) and keeps them."""
     ms = max(int(seconds * 1000), 1000)
     return [("grpc.keepalive_time_ms", ms), ("grpc.keepalive_timeout_ms", min(ms, 20_000)),
+            ("grpc.http2.ping_timeout_ms", min(ms, 20_000)),   # what newer gRPC core times out
             ("grpc.http2.max_pings_without_data", 0),   # a stalled stream sends no data
             ("grpc.keepalive_permit_without_calls", 1)]
 

@@ -121,3 +121,65 @@ def test_stalled_downloads_are_capped_and_hold_bounded_memory(data):
         for ch in channels:
             ch.close()
         server.kill()
+
+
+HOLDER = r"""
+import sys, threading, grpc
+from tracecode.v1 import verification_pb2 as vpb, verification_pb2_grpc
+ch = grpc.insecure_channel(sys.argv[1])
+stub = verification_pb2_grpc.VerificationStub(ch)
+never = threading.Event()
+
+def requests():  # one batch, then nothing more: a quiet stream
+    yield vpb.VerifyBatchRequest(sequence=1, data=b"x", lengths=(1).to_bytes(4, "little"),
+                                 no_record=True)
+    never.wait()
+calls = [stub.VerifyStream(requests()) for _ in range(int(sys.argv[2]))]
+for call in calls:
+    next(call)  # each stream is open and answered once
+print("open", flush=True)
+sys.stdin.read()
+"""
+
+
+def test_a_vanished_client_gives_its_stream_slots_back(data):
+    import subprocess
+    import sys
+
+    import grpc
+
+    from tracecode.v1 import issuance_pb2 as ipb
+    from tracecode.v1 import issuance_pb2_grpc
+    from tracecode.v1 import limits
+
+    server = ServerProcess(data, "--keepalive", "1", workers=1).start()
+    holder = None
+    try:
+        with Client(server.address) as c:
+            batch = c.request_batch("cn-drug-20", DRUG, 10_000_000)
+        cap = limits.MAX_STREAMS_PER_CLIENT
+        holder = subprocess.Popen([sys.executable, "-c", HOLDER, server.address, str(cap)],
+                                  stdin=subprocess.PIPE, stdout=subprocess.PIPE)
+        assert holder.stdout.readline() == b"open\n"
+
+        def ninth_admitted():
+            with grpc.insecure_channel(server.address,
+                                       [("grpc.use_local_subchannel_pool", 1)]) as ch:
+                call = issuance_pb2_grpc.IssuanceStub(ch).DownloadCodes(
+                    ipb.DownloadCodesRequest(batch_id=batch.id))
+                try:
+                    next(call)
+                except grpc.RpcError as exc:
+                    assert exc.code() == grpc.StatusCode.RESOURCE_EXHAUSTED, exc
+                    return False
+                call.cancel()
+                return True
+        wait_until(lambda: not ninth_admitted(), 10, "the holder's streams were not counted")
+        # a client that vanished with its streams open and quiet: no ping is answered
+        holder.send_signal(signal.SIGSTOP)
+        wait_until(ninth_admitted, 30, "the vanished client's streams still hold their slots")
+    finally:
+        if holder is not None:
+            holder.kill()
+            holder.wait()
+        server.kill()
