@@ -225,14 +225,17 @@ def test_the_journal_reader_keeps_every_whole_line_and_only_those(tmp_path, ends
     keep = min(at, len(lines))
     body = b"".join(lines[:keep])
     torn = lines[keep][: cut % len(lines[keep])] if keep < len(lines) else b""
-    path.write_bytes(raw[:head] + body + torn + noise.replace(b"\n", b""))
+    tail = torn + noise.replace(b"\n", b"")
+    path.write_bytes(raw[:head] + body + tail)
+    # a whole line that only lost its newline still counts (a mark kept is always safe)
+    whole = [ends[keep]] if keep < len(lines) and tail == lines[keep][:-1] else []
     owner, got, _, skipped = journal.read(path)
-    assert owner == uuid and [e.end for e in got] == ends[:keep]
-    assert skipped == (1 if torn or noise.replace(b"\n", b"") else 0)
+    assert owner == uuid and [e.end for e in got] == ends[:keep] + whole
+    assert skipped == (1 if tail and not whole else 0)
     writer = journal.Writer(path)
     writer.append(journal.Entry(b"s\x00k", 7, 99, 16, {}))
     writer.close()
-    assert [e.end for e in journal.read(path)[1]] == ends[:keep] + [7]
+    assert [e.end for e in journal.read(path)[1]] == ends[:keep] + whole + [7]
 
 
 def test_damaged_pages_inside_the_index_are_one_line_not_a_traceback(tmp_path):
@@ -249,3 +252,15 @@ def test_damaged_pages_inside_the_index_are_one_line_not_a_traceback(tmp_path):
     lines = run.stderr.strip().splitlines()
     assert run.returncode == 1 and run.stdout == "" and len(lines) == 1, run.stderr
     assert "damaged" in lines[0] and "restore" in lines[0]
+
+
+def test_a_journal_line_that_lost_only_its_newline_still_counts(tmp_path):
+    path = tmp_path / "j"
+    uuid = stamp.new_uuid()
+    journal.create(path, uuid, [journal.Entry(b"s\x00k", 5, 1, 16, {})])
+    path.write_bytes(path.read_bytes() + journal.entry_line(journal.Entry(b"s\x00k", 9, 2, 16, {}))[:-1])
+    assert [e.end for e in journal.read(path)[1]] == [5, 9]
+    writer = journal.Writer(path)
+    writer.append(journal.Entry(b"s\x00k", 12, 3, 16, {}))
+    writer.close()
+    assert [e.end for e in journal.read(path)[1]] == [5, 9, 12]

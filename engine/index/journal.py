@@ -115,10 +115,9 @@ def read(path: str | Path, start: int = 0):
     if not head or head.get("journal") != VERSION or "index" not in head:
         raise JournalError(f"{path} is not a tracecode reservation journal (bad first line)")
     entries, skipped = [], 0
-    lines = body.split(b"\n")
-    lines.pop()   # after the last newline: empty, or a torn line
-    skipped += bool(body) and not body.endswith(b"\n")
-    for line in lines:
+    # the part after the last newline is empty, or a torn line (skipped: its CRC fails),
+    # or a whole line whose newline was lost (kept: the next append completes it anyway)
+    for line in body.split(b"\n"):
         obj = _parse(line)
         if obj is None or "k" not in obj:
             skipped += bool(line)
