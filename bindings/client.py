@@ -83,8 +83,8 @@ def why_unreachable(exc: grpc.RpcError, timeout: float) -> str:
         return f"no answer within {timeout:g} s"
     details = exc.details() or exc.code().name
     for pattern, why in ((r"connection refused", "connection refused"),
-                         (r"dns resolution failed|name or service not known|not resolve",
-                          "unknown host"),
+                         (r"dns resolution failed|name or service not known|not resolve|"
+                          r"errors resolving|domain name not found", "unknown host"),
                          (r"ssl|tls|handshake|certificate", "TLS handshake failed"),
                          (r"no route to host", "no route to host"),
                          (r"network is unreachable", "network unreachable"),

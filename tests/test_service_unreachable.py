@@ -37,7 +37,6 @@ def tc(*args, stdin=b""):
 ], ids=lambda v: " ".join(v[:2]))
 def test_the_command_line_says_at_once_that_nothing_listens(verb):
     address = f"127.0.0.1:{free_port()}"  # bound and closed: nothing listens there
-    *head, last = verb if verb[0] == "registry" else (verb[:1] + [verb[1:]])
     args = [*verb[:2], "--server", address, *verb[2:]] if verb[0] == "registry" \
         else [verb[0], "--server", address, *verb[1:]]
     t0 = time.monotonic()
@@ -70,6 +69,12 @@ def test_the_library_raises_unreachable_at_once():
             with pytest.raises(Unreachable):
                 await ac.verify_many([CODE])
     asyncio.run(asynchronous())
+
+
+def test_an_unknown_host_is_said_so():
+    with Client("nosuchhost.invalid:50051") as c:
+        with pytest.raises(Unreachable, match="cannot reach nosuchhost.invalid:50051: unknown host$"):
+            c.schemes()
 
 
 def test_a_server_that_never_answers_is_unreachable_after_connect_timeout():
@@ -109,3 +114,37 @@ def test_a_restart_is_waited_for_with_one_message_per_retry(tmp_path):
         assert all(server.address in m and "retrying in" in m for m in heard), heard
     finally:
         server.kill()
+
+
+def test_the_command_line_prints_each_retry():
+    """A server that answers its health check but is unavailable for the call twice (a
+    restart under way): two lines saying so, then the answer."""
+    from concurrent import futures
+
+    import grpc
+    from grpc_health.v1 import health, health_pb2_grpc
+
+    from tracecode.v1 import lifecycle_pb2 as lpb
+    from tracecode.v1 import lifecycle_pb2_grpc
+
+    class Flaky(lifecycle_pb2_grpc.LifecycleServicer):
+        calls = 0
+
+        def History(self, request, context):
+            Flaky.calls += 1
+            if Flaky.calls <= 2:
+                context.abort(grpc.StatusCode.UNAVAILABLE, "restarting")
+            return lpb.HistoryReply()
+
+    server = grpc.server(futures.ThreadPoolExecutor(2))
+    health_pb2_grpc.add_HealthServicer_to_server(health.HealthServicer(), server)
+    lifecycle_pb2_grpc.add_LifecycleServicer_to_server(Flaky(), server)
+    port = server.add_insecure_port("127.0.0.1:0")
+    server.start()
+    try:
+        out = tc("history", "--server", f"127.0.0.1:{port}", CODE)
+    finally:
+        server.stop(None)
+    lines = out.stderr.decode().splitlines()
+    assert out.returncode == 0 and Flaky.calls == 3, out.stderr
+    assert len(lines) == 2 and all(f"127.0.0.1:{port}: " in x and "retrying in" in x for x in lines), lines
