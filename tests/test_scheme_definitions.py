@@ -241,3 +241,17 @@ def test_gs1_fields_follow_the_syntax_dictionary(field, over, rule):
         return
     with pytest.raises(DefinitionError, match=rule):
         scheme_from_dict(_gs1(field, **over), source="g.toml")
+
+
+@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(st.one_of(st.binary(max_size=300),
+                 st.text(st.sampled_from('[]{}",=:\n a1x"'), max_size=300).map(str.encode),
+                 _definitions.map(lambda d: json.dumps(d, default=str).encode())),
+       st.sampled_from([".toml", ".json"]))
+def test_any_file_content_loads_or_is_a_definition_error(tmp_path, content, suffix):
+    path = tmp_path / f"x{suffix}"
+    path.write_bytes(content)
+    try:
+        load_scheme(path)
+    except DefinitionError as exc:
+        assert str(exc).startswith(str(path))
