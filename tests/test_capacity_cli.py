@@ -27,6 +27,7 @@ def quick(tmp_path_factory):
     return out, proc
 
 
+@pytest.mark.slow  # the three tests of the `quick` fixture share one measuring run (~10 s)
 def test_quick_run_writes_markdown_html_json_and_plots(quick):
     out, proc = quick
     names = sorted(p.name for p in out.iterdir())
@@ -39,6 +40,7 @@ def test_quick_run_writes_markdown_html_json_and_plots(quick):
     assert "machines" in proc.stdout and "bottleneck" in proc.stdout
 
 
+@pytest.mark.slow
 def test_the_report_records_the_machine_versions_date_and_command(quick):
     out, _ = quick
     result = json.loads((out / "capacity.json").read_text())
@@ -57,6 +59,7 @@ def test_the_report_records_the_machine_versions_date_and_command(quick):
     assert m["scale"][-1]["issuance_bytes_per_code"] < 0.001
 
 
+@pytest.mark.slow
 def test_reuse_sizes_another_workload_without_measuring(quick, tmp_path):
     out, _ = quick
     proc = capacity("--reuse", out / "capacity.json", "--codes-per-day", "1e6",

@@ -1,6 +1,7 @@
 """The tracecode command, run as a real process."""
 import json
 import os
+import re
 import stat
 import subprocess
 import sys
@@ -93,9 +94,8 @@ def test_bad_arguments_get_one_clear_line(data, args, message):
     p = run(*[a.format(data=data) for a in args], check=False)
     assert p.returncode in (1, 2)
     assert message in p.stderr, p.stderr
-    lines = p.stderr.decode().strip().splitlines()
-    errors = [line for line in lines if "error:" in line]
-    assert errors == [lines[-1]] and lines[-1].startswith("tracecode")  # usage may precede it
+    verb = "tracecode " + args[0]
+    assert p.stderr.count(b"\n") == 1 and p.stderr.startswith(verb.encode() + b": "), p.stderr
 
 
 def test_malformed_custom_scheme_is_reported(data):
@@ -182,3 +182,169 @@ def test_index_verbs(data, tmp_path):
     bad = run("issue", data, "--scheme", "cn-drug-20", "-p", "8177322", "-n", 1, "--expiry", "2030",
               check=False)
     assert bad.returncode == 1 and b"not a YYYYMMDD" in bad.stderr
+
+
+# -- hostile input: every verb that reads a file or stdin answers in one line --------------
+
+_RANDOM = np.random.default_rng(11).integers(0, 256, 4096, dtype=np.uint8).tobytes()
+HOSTILE = {  # name -> content; None: no such file; "dir": a directory in its place
+    "json-array": b"[1, 2]\n",
+    "json-scalar": b'"81773220000000000001"\n',
+    "nested-100k": b"[" * 100_000 + b"]" * 100_000 + b"\n",
+    "nan": b'{"id": "e1", "action": "commission", "codes": NaN}\n',
+    "binary": _RANDOM,
+    "invalid-utf8": b"number,code\n\xff\xfe\xfd,\xc3\n",
+    "huge-field": b"number,product\n" + b"9" * 200_000 + b",x\n",
+    "huge-line": b"8" * (65 << 20) + b"\n",
+    "empty": b"",
+    "missing": None,
+    "directory": "dir",
+}
+JSON_SHAPES = ("json-array", "json-scalar", "nested-100k", "nan")
+TEXT = ("binary", "invalid-utf8", "huge-field", "huge-line", "empty")
+# (verb arguments, the hostile inputs for it: JSON shapes only where JSON is what is read)
+FILE_VERBS = {
+    "events": (["events", "{data}", "{file}"], JSON_SHAPES + TEXT),
+    "import": (["import", "{data}", "{file}"], TEXT),
+    "registry-csv": (["registry", "import", "{data}", "{file}"], TEXT),
+    "registry-json": (["registry", "import", "{data}", "{file}", "--format", "json"],
+                      JSON_SHAPES + TEXT),
+    "registry-codes": (["registry", "import", "{data}", "{file}", "--codes"], TEXT),
+    "capacity-workload": (["capacity", "--quick", "--workload", "{file}"], JSON_SHAPES + TEXT),
+    "capacity-reuse": (["capacity", "--reuse", "{file}", "--codes-per-day", "5",
+                        "--peak-scans-per-second", "5", "--out", "{tmp}/report"], JSON_SHAPES + TEXT),
+}
+STDIN_VERBS = {
+    "events": ["events", "{data}"],
+    "import": ["import", "{data}", "-"],
+    "registry": ["registry", "import", "{data}", "-"],
+    "check": ["check", "--scheme", "cn-drug-20"],
+    "scan": ["scan"],
+    "verify": ["verify", "{data}", "--no-record"],
+    "label": ["label", "--out", "{tmp}/x.png"],
+}
+# Verbs whose errors come per line; the others read a file whole or answer per token.
+LINE_NUMBERED = ("events", "import", "registry")
+SLOW = {"huge-line"}  # 65 MiB through each verb
+
+
+# The default run takes these (each case is a process, ~0.5 s of CPU): every reported defect,
+# every verb and every input at least once; the slow run takes all of them.
+DEFAULT = {"events-json-array", "events-nested-100k", "events-nan", "events-binary",
+           "events-missing", "events-directory", "events-empty", "import-invalid-utf8",
+           "import-empty", "registry-csv-huge-field", "registry-csv-binary",
+           "registry-json-json-scalar", "registry-json-nested-100k", "registry-codes-invalid-utf8",
+           "capacity-workload-nested-100k", "capacity-reuse-directory", "import-huge-field",
+           "registry-binary", "check-invalid-utf8", "scan-binary", "verify-binary", "label-binary"}
+
+
+def _cases(table, inputs_of):
+    out = []
+    for verb, entry in table.items():
+        for name in inputs_of(entry):
+            case = f"{verb}-{name}"
+            slow = name in SLOW or case not in DEFAULT
+            out.append(pytest.param(verb, name, marks=[pytest.mark.slow] if slow else [], id=case))
+    return out
+
+
+@pytest.fixture(scope="module")
+def hostile_data(tmp_path_factory):
+    d = tmp_path_factory.mktemp("hostile") / "data"
+    run("init", d)
+    return d
+
+
+def _one_line_error(p, line_numbered: bool, where: str):
+    err = p.stderr.decode("utf-8", "replace")
+    assert p.returncode in (1, 2), (p.returncode, err)
+    assert "Traceback" not in err
+    assert err.endswith("\n") and err.count("\n") == 1, err
+    assert err.startswith("tracecode ") or " rejected" in err or " faults" in err or "invalid" in err, err
+    if line_numbered:
+        assert re.search(r"line \d+", err + p.stdout.decode("utf-8", "replace")), (err, p.stdout[:300])
+    if where:
+        assert where in err, err
+
+
+@pytest.mark.parametrize("verb,name", _cases(FILE_VERBS, lambda e: e[1] + ("missing", "directory")))
+def test_hostile_files_get_one_line(verb, name, hostile_data, tmp_path):
+    content = HOSTILE[name]
+    suffix = ".json" if verb.startswith("capacity") or verb == "registry-json" else ".csv"
+    path = tmp_path / f"input{suffix}"
+    if content == "dir":
+        path.mkdir()
+    elif content is not None:
+        path.write_bytes(content)
+    args, _ = FILE_VERBS[verb]
+    p = run(*[a.format(data=hostile_data, file=path, tmp=tmp_path) for a in args], check=False)
+    whole_file = content is None or content == "dir" or name == "empty"
+    line_numbered = not whole_file and not verb.startswith("capacity") and name != "nested-100k"
+    _one_line_error(p, line_numbered, str(path) if whole_file else "")
+
+
+# (Standard input opened on a directory is not here: Python itself refuses to start on it.)
+@pytest.mark.parametrize("verb,name", _cases(STDIN_VERBS, lambda e: TEXT))
+def test_hostile_stdin_gets_one_line(verb, name, hostile_data, tmp_path):
+    content = HOSTILE[name]
+    args = [a.format(data=hostile_data, tmp=tmp_path) for a in STDIN_VERBS[verb]]
+    p = run(*args, stdin=content, check=False)
+    if verb in ("scan", "verify") and name != "empty":
+        # per-scan faults on stdout, the count (or nothing) on stderr: never a traceback
+        assert p.returncode == 1 and b"Traceback" not in p.stderr and p.stderr.count(b"\n") <= 1
+        return
+    if verb in ("scan", "verify") and name == "empty":
+        assert b"Traceback" not in p.stderr
+        return
+    line_numbered = verb in LINE_NUMBERED and name not in ("empty", "directory")
+    _one_line_error(p, line_numbered, "")
+
+
+def test_events_with_bad_lines_apply_the_good_ones_unless_atomic(data, tmp_path):
+    codes = run("issue", data, "--scheme", "cn-drug-20", "-p", "8177322", "-n", 3).stdout.decode().split()
+    lines = [json.dumps({"id": "e1", "action": "commission", "codes": codes[:1]}),
+             "[1, 2]", "{not json", "[" * 5000 + "]" * 5000,
+             json.dumps({"id": "e2", "action": "commission", "codes": codes[1:2]})]
+    path = tmp_path / "events.jsonl"
+    path.write_bytes("\n".join(lines).encode() + b"\n\xff\xfe\n")
+    atomic = run("events", data, path, "--atomic", check=False)
+    assert atomic.returncode == 1 and atomic.stderr == b"0 events applied, 6 rejected\n"
+    assert [line.split(b":")[0] for line in atomic.stdout.splitlines()] == [
+        b"REJECTED e1", b"REJECTED line 2", b"REJECTED line 3", b"REJECTED line 4",
+        b"REJECTED e2", b"REJECTED line 6"]
+    assert run("verify", data, codes[0], "--no-record", check=False).stdout.startswith(b"NOT_COMMISSIONED")
+    e = run("events", data, path, check=False)
+    assert e.returncode == 1 and e.stderr == b"2 events applied, 4 rejected\n"
+    out = e.stdout.decode()
+    assert "REJECTED line 2: a JSON object {...} is expected, not an array" in out
+    assert "REJECTED line 3: not JSON" in out and "REJECTED line 4: nested deeper than" in out
+    assert "REJECTED line 6: not UTF-8" in out
+    for code in codes[:2]:
+        assert run("verify", data, code, "--no-record").stdout.startswith(b"GENUINE")
+    bad_id = tmp_path / "bad-id.jsonl"  # an event the index refuses is named with its line
+    bad_id.write_text("\n" + json.dumps({"id": "", "action": "commission", "codes": codes[2:]}) + "\n")
+    refused = run("events", data, bad_id, check=False)
+    assert refused.returncode == 1 and b"[line 2]" in refused.stdout, refused.stdout
+
+
+def test_import_reports_bad_lines_and_imports_the_others(data, tmp_path):
+    path = tmp_path / "codes.txt"
+    path.write_bytes(b"201403270000200101860785\n\xff\xfe\nAB\x01CD\n" + b"9" * 70_000 + b"\n"
+                     b"201403270000200101860786\n")
+    p = run("import", data, path, check=False)
+    assert p.returncode == 1 and p.stderr == b"imported 2 codes, 3 lines rejected\n"
+    assert p.stdout.decode().splitlines() == [
+        "REJECTED line 2: not UTF-8 (byte 1 of the line)",
+        "REJECTED line 3: holds a control character",
+        "REJECTED line 4: longer than 65,536 bytes"]
+    assert run("verify", data, "201403270000200101860786", "--no-record").stdout.startswith(b"GENUINE")
+
+
+def test_check_refuses_a_huge_token_alone(tmp_path):
+    """Ten million digits next to a code: one array of 2 x 10 MB before, refused alone now."""
+    good = b"81773220000000000001"
+    p = run("check", "--scheme", "cn-drug-20", stdin=b"9" * 10_000_000 + b"\n" + good + b"\n",
+            check=False)
+    assert p.returncode == 1 and b"Traceback" not in p.stderr
+    assert p.stdout.startswith(b"INVALID 9999") and b"longer than 4,096 characters" in p.stdout
+    assert p.stderr == b"checked 2 codes: 1 valid, 1 invalid\n"

@@ -4,13 +4,14 @@ import signal
 import stat
 import subprocess
 import sys
-import time
 
 import pytest
 
 import tracecode
 from tracecode.errors import CapacityExceeded, KeyStoreError
 from tracecode.keys import Key, load_master_key
+
+from conftest import read_lines
 
 
 def test_init_then_open(tmp_path):
@@ -80,10 +81,9 @@ def test_a_killed_issuer_never_hands_out_a_counter_twice(tmp_path):
     path = tmp_path / "d"
     tracecode.init(path).close()
     seen = []
-    for delay in (0.3, 0.5, 0.8):
+    for reservations in (3, 30, 300):  # killed at three points of the loop, by progress, not time
         proc = subprocess.Popen([sys.executable, "-c", RESERVER, str(path)], stdout=subprocess.PIPE)
-        first = proc.stdout.readline()   # kill inside the reserving loop, however long start-up takes
-        time.sleep(delay)
+        first = read_lines(proc.stdout, reservations, timeout=120)
         proc.send_signal(signal.SIGKILL)
         out, _ = proc.communicate(timeout=30)
         seen += [int(x) for x in (first + out).split()]

@@ -223,6 +223,8 @@ def test_gs1_without_separators_by_content_and_forced():
     ("(01)09521234543213(21)", "qr", "bad value for (21)"),
     ("0509521234543213\x1d21123", "datamatrix", "unknown GS1 Application Identifier"),
     ("X" * 2400, "datamatrix", "too long"),
+    ("\x1b[31m\udcff", "datamatrix", "not UTF-8"),   # from argv: a byte that is not UTF-8
+    ("8177322000000\n0000001", "qr", "control characters"),
     ("X" * 4400, "qr", "too long for a QR code"),
     ("", "qr", "empty"),
     ("1", "pdf417", "unknown symbol"),

@@ -457,7 +457,7 @@ def test_the_command_line(w, tmp_path):
     p = run("registry", "show", data, w.valid["approval_number"])
     out = p.stdout.decode()
     assert p.returncode == 0 and "VALID" in out and f"enterprise {w.enterprise}" in out
-    assert run("registry", "show", data, "兽药字(2015)990011234").stderr.startswith(b"tracecode: error:")
+    assert run("registry", "show", data, "兽药字(2015)990011234").stderr.startswith(b"tracecode registry show: ")
     with tracecode.open(data) as d:
         codes = [c.decode() for c in d.issue_approved(w.valid["approval_number"], 2, lot="C1",
                                                       expiry="20991231").codes()]

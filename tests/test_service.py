@@ -19,6 +19,8 @@ from tracecode.v1.audit import read as read_audit
 from tracecode.v1.auth import ClientsFile
 from tracecode.v1.testing import ServerProcess
 
+from conftest import wait_until
+
 DRUG = {"drug_id": "8177322"}
 OTHER_DRUG = {"drug_id": "1234567"}
 GTIN = {"gtin": "09521234543213"}
@@ -135,7 +137,9 @@ def test_lifecycle_over_the_service(world):
     verdicts = scanner.verify_many(codes[1:90])
     assert set(verdicts.verdicts.tolist()) == {Verdict.RECALLED}
     assert verdicts.batches[bid].lot == "LX"
-    time.sleep(0.05)  # scans are group-committed every 5 ms
+    def scans_of(code):
+        return [h for h in regulator.history(code) if h["kind"] == "scan"]
+    wait_until(lambda: len(scans_of(codes[1])) == 2, what="the scans' group commit")
     history = regulator.history(codes[1])
     assert [(h["action"], h["via"]) for h in history if h["kind"] == "event"] == [
         ("commission", None), ("pack", None), ("ship", sscc),
@@ -159,15 +163,20 @@ def test_verify_many_packed_answers_and_offsets(world):
     assert res[20].verdict == Verdict.UNKNOWN and res[20].reasons[0].startswith("unreadable")
     assert res.records["fault"][20] != 0 and res.records["fault"][:20].tolist() == [0] * 20
     # an S array, and a packed buffer with offsets, in batches of 700 scans; scan counts
-    # include committed scans, and the scan log commits every 5 ms
-    time.sleep(0.05)
+    # include committed scans, and the scan log commits every 5 ms (in order: when the last
+    # scan of a call is in, all are)
+    regulator = world["regulator"]
+
+    def scanned(code, n):
+        return sum(h["kind"] == "scan" for h in regulator.history(code.decode())) >= n
+    wait_until(lambda: scanned(codes[19], 1), what="the scans' group commit")
     many = scanner.verify_many(codes, batch_size=700)
     assert (many.verdicts[:1500] == Verdict.GENUINE).all()
     assert (many.verdicts[1500:] == Verdict.NOT_COMMISSIONED).all()
     assert (many.records["scan_count"][:20] == 2).all() and (many.records["batch"] == dl.batch.id).all()
     packed = codes.tobytes()
     offsets = np.arange(0, len(packed) + 1, 20, dtype=np.int64)
-    time.sleep(0.05)
+    wait_until(lambda: scanned(codes[-1], 1), what="the scans' group commit")
     again = scanner.verify_many(packed, offsets)
     assert (again.verdicts == many.verdicts).all()
     assert (again.records["scan_count"] == many.records["scan_count"] + 1).all()

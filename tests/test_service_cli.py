@@ -18,6 +18,8 @@ from tracecode.v1.auth import ClientsFile, token_hash
 from tracecode.v1.server import Config, ServeError, check
 from tracecode.v1.testing import ServerProcess
 
+from conftest import wait_until
+
 DRUG = {"drug_id": "8177322"}
 
 
@@ -60,7 +62,9 @@ def test_cli_verbs_with_server_match_the_local_verbs(open_server, tmp_path):
     assert remote.stdout == local.stdout and remote.stdout.count(b"GENUINE") == 10
     one = tc("verify", "--server", server.address, codes[0], "--place", "Hangzhou")
     assert one.returncode == 0 and one.stdout.startswith(b"GENUINE cn-drug-20 " + codes[0])
-    time.sleep(0.05)  # the scan log commits every 5 ms
+    with tracecode.open(data) as d:  # the scan log commits every 5 ms
+        wait_until(lambda: any(h["kind"] == "scan" for h in d.history(codes[0].decode())),
+                   what="the scan's group commit")
     remote = tc("history", "--server", server.address, codes[0])
     local = tc("history", data, codes[0])
     assert remote.returncode == 0 and remote.stdout == local.stdout
@@ -144,7 +148,10 @@ def test_async_client(open_server):
             v = await c.verify_many(codes[:200], answers=True)
             assert [a.verdict for a in v][:100] == [Verdict.GENUINE] * 100
             assert (await c.verify(codes[0])).status == "shipped"
-            await asyncio.sleep(0.05)
+            deadline = time.monotonic() + 10  # the scan log commits every 5 ms
+            while [h["kind"] for h in await c.history(codes[0].decode())].count("scan") < 2:
+                assert time.monotonic() < deadline, "the scans were never committed"
+                await asyncio.sleep(0.002)
             assert [h["kind"] for h in await c.history(codes[0].decode())] == [
                 "event", "event", "scan", "scan"]
             assert dl.batch.id in {b.id for b in await c.batches("cn-drug-20")}

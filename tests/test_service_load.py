@@ -8,6 +8,7 @@ import threading
 import time
 
 import numpy as np
+import pytest
 
 import tracecode
 from tracecode.index import Verdict
@@ -15,10 +16,13 @@ from tracecode.v1 import Client
 from tracecode.v1.auth import ClientsFile
 from tracecode.v1.testing import ServerProcess
 
+from conftest import wait_until
+
 SECONDS = float(os.environ.get("TRACECODE_LOAD_SECONDS", "30"))
 PRODUCTS = [{"drug_id": "8177322"}, {"drug_id": "6901234"}]
 
 
+@pytest.mark.slow  # TRACECODE_LOAD_SECONDS (30) of load
 def test_clients_issuing_verifying_and_sending_events_at_once(tmp_path):
     data = tmp_path / "data"
     tracecode.init(data).close()
@@ -102,8 +106,10 @@ def test_clients_issuing_verifying_and_sending_events_at_once(tmp_path):
         for t in threads:
             t.join()
         assert not errors, errors
-        time.sleep(0.05)  # the scan log commits every 5 ms
-        after = conn["admin"].stats()
+        def committed():  # the scan log commits every 5 ms
+            s = conn["admin"].stats()
+            return s if s.scans - before.scans >= counts["scans"] else None
+        after = wait_until(committed, what="every scan's group commit")
         for c in [*conn.values(), *lines, *scanners]:
             c.close()
     assert counts["issued"] >= 200_000 and counts["scans"] >= 50_000 and counts["shipped"] > 0, counts

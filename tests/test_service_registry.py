@@ -273,4 +273,4 @@ def test_the_command_line(world):
     assert remote.returncode == local.returncode == 1 and remote.stdout == local.stdout
     assert remote.stdout.decode().startswith(f"{REVOKED}  veterinary drug approval  NOT VALID on ")
     r = tc("registry", "show", "--server", address, "--token", w["tokens"]["scanner"], "兽药字(2015)99001")
-    assert r.returncode == 1 and r.stderr.startswith(b"tracecode: error: INVALID_ARGUMENT: number:")
+    assert r.returncode == 1 and r.stderr.startswith(b"tracecode registry show: INVALID_ARGUMENT: number:")

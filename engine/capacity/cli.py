@@ -51,9 +51,19 @@ def reused(path) -> tuple[dict, dict]:
         raise CapacityError(f"cannot read {path}: {exc.strerror}") from None
     except ValueError as exc:
         raise CapacityError(f"{path} is not JSON: {exc}") from None
-    if not isinstance(data, dict) or "measurements" not in data or "context" not in data:
+    except RecursionError:
+        raise CapacityError(f"{path} is not a capacity report's JSON: it nests too deeply") from None
+    if not isinstance(data, dict) or not isinstance(data.get("measurements"), dict) \
+            or not isinstance(data.get("context"), dict) \
+            or not isinstance(data["context"].get("machine"), dict):
         raise CapacityError(f"{path} is not a capacity report's JSON (no measurements); "
                             f"write one with `tracecode capacity --out DIR`")
+    machine_ = data["context"]["machine"]
+    for name in ("cores", "memory_bytes", "disk_bytes"):  # the workload's defaults come from these
+        value = machine_.get(name)
+        if isinstance(value, bool) or not isinstance(value, (int, float)) or not value > 0:
+            raise CapacityError(f"{path}: context.machine.{name} must be a positive number, got "
+                                f"{str(value)[:40]!r}; measure again without --reuse")
     return data["measurements"], data["context"]
 
 

@@ -106,6 +106,10 @@ def _value(field: Field, raw, where: str):
     return number
 
 
+def _no_constant(name):
+    raise ValueError(f"{name} is not a number JSON allows")
+
+
 def read_file(path) -> dict:
     """A workload file's fields: TOML (.toml) or JSON (.json), one table of name = value."""
     path = Path(path)
@@ -113,13 +117,18 @@ def read_file(path) -> dict:
         text = path.read_text(encoding="utf-8")
     except OSError as exc:
         raise WorkloadError(f"cannot read workload file {path}: {exc.strerror}") from None
+    except UnicodeDecodeError as exc:
+        raise WorkloadError(f"workload file {path} is not UTF-8 text (byte {exc.start + 1})") from None
     try:
         if path.suffix == ".json":
-            data = json.loads(text)
+            data = json.loads(text, parse_constant=_no_constant)
         elif path.suffix == ".toml":
             data = tomllib.loads(text)
         else:
             raise WorkloadError(f"workload file {path} must end in .toml or .json")
+    except RecursionError:  # both parsers recurse: a hostile file nests 100,000 deep
+        raise WorkloadError(f"workload file {path} nests too deeply; it holds one table of "
+                            f"name = value") from None
     except (ValueError, tomllib.TOMLDecodeError) as exc:
         raise WorkloadError(f"workload file {path} is not valid {path.suffix[1:].upper()}: {exc}") from None
     if not isinstance(data, dict):

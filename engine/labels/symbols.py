@@ -159,6 +159,9 @@ def make(text: str, symbol: str = "datamatrix", *, gs1: bool | None = None) -> S
         raise LabelError(f"unknown symbol {symbol!r}; choose {', '.join(SYMBOLS)}")
     if not text:
         raise LabelError("cannot encode an empty code")
+    if not text.isprintable() and (GS not in text or not text.replace(GS, "").isprintable()):
+        raise LabelError(f"{text[:40]!r} holds control characters or bytes that are not UTF-8 "
+                         f"text; a label carries printable text (GS1: GS separators too)")
     if gs1 is None:
         gs1 = is_gs1(text)
     if not gs1:

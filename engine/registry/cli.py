@@ -71,10 +71,13 @@ def cmd_import(args):
         except ImportRefused as exc:
             for line in exc.report.lines():
                 print(line)
-            print(f"tracecode: error: {exc}", file=sys.stderr)
+            print(f"tracecode registry import: {exc}", file=sys.stderr)
             return 1
     for line in report.lines():
         print(line)
+    if not report.ok:  # the report is on stdout; stderr says in one line that it is not clean
+        print(f"tracecode registry import: {report.source}: {len(report.rejected):,} rows "
+              f"rejected (REJECTED lines in the report), the others imported", file=sys.stderr)
     return 0 if report.ok else 1
 
 

@@ -1,0 +1,45 @@
+"""Shared test helpers: waiting on conditions with deadlines, never on fixed sleeps (a loaded
+machine makes any fixed time too short), and reading a child's output with a deadline."""
+from __future__ import annotations
+
+import os
+import selectors
+import time
+
+import pytest
+
+
+def wait_until(predicate, timeout: float = 10.0, interval: float = 0.002, what: str = "condition"):
+    """Poll `predicate` until it returns something truthy, and return that; fail the test
+    if `timeout` seconds pass first. The interval is short: the point is to stop waiting as
+    soon as the condition holds, not to give the machine time."""
+    deadline = time.monotonic() + timeout
+    while True:
+        value = predicate()
+        if value:
+            return value
+        if time.monotonic() > deadline:
+            pytest.fail(f"timed out after {timeout:g} s waiting for {what}")
+        time.sleep(interval)
+
+
+def read_lines(stream, n: int, timeout: float = 30.0) -> bytes:
+    """Everything a child wrote to its stdout pipe until at least `n` full lines are in,
+    failing the test at the deadline: a child slow to start on a loaded machine is waited
+    for, one that hangs is not waited for forever. The bytes are returned whole (a partial
+    last line too), so what the caller reads next continues them."""
+    fd = stream.fileno()
+    deadline = time.monotonic() + timeout
+    buf = b""
+    with selectors.DefaultSelector() as sel:
+        sel.register(fd, selectors.EVENT_READ)
+        while buf.count(b"\n") < n:
+            left = deadline - time.monotonic()
+            got = buf.count(b"\n")
+            if left <= 0 or not sel.select(left):
+                pytest.fail(f"timed out after {timeout:g} s with {got} of {n} lines")
+            chunk = os.read(fd, 65536)
+            if not chunk:
+                pytest.fail(f"the child closed its output after {got} of {n} lines")
+            buf += chunk
+    return buf
