@@ -1,6 +1,7 @@
 """Registry and national code data imports: formats, reports, incremental updates, atomicity."""
 import io
 import json
+import re
 
 import pytest
 
@@ -218,3 +219,66 @@ def test_records_round_trip_through_bytes():
     rec = ApprovalRecord(kind="pesticide", number="PD20092927", company="戊", valid_until="2029-01-01",
                          spec_codes=("001",))
     assert ApprovalRecord.from_bytes(rec.to_bytes()) == rec
+
+
+# -- hostile files: a bad row is rejected on its line, the others imported -----------------
+
+GOOD = f"{AMOX},阿莫西林可溶性粉,甲动物药业有限公司,00002,粉剂,100g:10g,valid,,2030-12-31\n"
+
+
+def test_a_field_over_the_csv_limit_rejects_its_row_only(d):
+    report = csv_import(d, "兽药字(2015)010012346," + "x" * 200_000 + ",甲,00002,,,valid,,2030-12-31\n"
+                        + GOOD)
+    assert report.added == [AMOX]
+    assert [(i.line, i.reason) for i in report.rejected] == [
+        (2, "a field is longer than 131,072 characters")]
+
+
+def test_bytes_that_are_not_utf8_reject_their_row_only(d, tmp_path):
+    path = tmp_path / "approvals.csv"
+    path.write_bytes((HEADER + GOOD).encode() + b"\xff\xfe garbage,\x00\r\x81\n"
+                     + "兽药字(2016)020031001,恩诺沙星,乙,00031,注射液,10ml,valid,,2030-12-31\n".encode())
+    report = d.registry.import_file(path)
+    assert report.added == [AMOX, "兽药字(2016)020031001"]
+    assert [(i.line, i.reason) for i in report.rejected] == [(3, "not UTF-8 (byte 1 of the line)")]
+
+
+def test_a_quoted_field_spanning_lines_keeps_the_line_numbers(d):
+    """A row is named by its first line (a line break in a value is itself refused)."""
+    report = csv_import(d, f'{AMOX},"阿莫西林\n可溶性粉",甲,00002,粉剂,100g,valid,,2030-12-31\n'
+                        '兽药字(2015)01001234,x,y,00002,,,valid,,2030-12-31\n' + GOOD)
+    assert report.added == [AMOX] and [i.line for i in report.rejected] == [2, 4]
+
+
+@pytest.mark.parametrize("content,message", [
+    (b"", "no header row (the file is empty)"),
+    (b"\xff\xfe\x00binary\n", "line 1: the header row is unusable: not UTF-8"),
+    (b"a" * (2 << 20) + b"\n", "line 1: the header row is unusable: longer than 1,048,576 bytes"),
+])
+def test_a_file_without_a_readable_header_is_one_error_naming_it(d, tmp_path, content, message):
+    path = tmp_path / "approvals.csv"
+    path.write_bytes(content)
+    with pytest.raises(tracecode.TracecodeError, match=re.escape(message)) as exc:
+        d.registry.import_file(path)
+    assert str(exc.value).startswith(str(path))
+
+
+@pytest.mark.parametrize("line,reason", [
+    ("[1, 2]", "line is not a JSON object"),
+    ('"PD20092927"', "line is not a JSON object"),
+    ('{"number": NaN}', "not JSON: NaN is not a JSON number"),
+    ("[" * 100_000 + "]" * 100_000, "nested deeper than 32 levels"),
+    ('{"number": ' + "[" * 40 + "]" * 40 + "}", "nested deeper than 32 levels"),
+])
+def test_json_lines_that_are_not_rows_are_rejected_on_their_line(d, line, reason):
+    good = json.dumps({"number": AMOX, "product": "阿莫西林可溶性粉", "company": "甲",
+                       "enterprise_id": "00002", "status": "valid", "valid_until": "2030-12-31"},
+                      ensure_ascii=False)
+    report = d.registry.import_file(io.StringIO(good + "\n" + line + "\n"), fmt="json")
+    assert report.added == [AMOX]
+    assert [(i.line, i.reason) for i in report.rejected] == [(2, reason)]
+
+
+def test_a_json_array_nested_100k_deep_is_one_error(d):
+    with pytest.raises(tracecode.TracecodeError, match="not a JSON array .nested deeper"):
+        d.registry.import_file(io.StringIO("[" * 100_000 + "]" * 100_000), fmt="json")
