@@ -122,8 +122,13 @@ class ClientsFile:
             data = tomllib.loads(path.read_text(encoding="utf-8"))
         except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
             raise ClientsFileError(f"{path}: {exc}") from None
+        except RecursionError:  # tomllib recurses: a hostile file nests 100,000 deep
+            raise ClientsFileError(f"{path}: nested too deeply for a clients file") from None
+        clients = data.get("client", [])
+        if not isinstance(clients, list) or not all(isinstance(e, dict) for e in clients):
+            raise ClientsFileError(f"{path}: 'client' must be [[client]] tables")
         out = cls(path)
-        for n, entry in enumerate(data.get("client", []), 1):
+        for n, entry in enumerate(clients, 1):
             out._add(entry, f"{path}: client {n}")
         return out
 

@@ -348,3 +348,18 @@ def test_check_refuses_a_huge_token_alone(tmp_path):
     assert p.returncode == 1 and b"Traceback" not in p.stderr
     assert p.stdout.startswith(b"INVALID 9999") and b"longer than 4,096 characters" in p.stdout
     assert p.stderr == b"checked 2 codes: 1 valid, 1 invalid\n"
+
+
+@pytest.mark.parametrize("content", [
+    b"a = " + b"[" * 100_000 + b"\n",          # tomllib recursed into a RecursionError
+    b"client = 5\n", b"client = [5]\n",         # TypeError, AttributeError
+    _RANDOM, b"\xff\xfe\n", "dir",
+], ids=["nested-100k", "client-scalar", "client-not-tables", "binary", "invalid-utf8", "directory"])
+def test_hostile_clients_files_get_one_line(content, tmp_path):
+    path = tmp_path / "clients.toml"
+    if content == "dir":
+        path.mkdir()
+    else:
+        path.write_bytes(content)
+    p = run("token", "list", path, check=False)
+    _one_line_error(p, False, str(path))
