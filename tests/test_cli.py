@@ -363,3 +363,22 @@ def test_hostile_clients_files_get_one_line(content, tmp_path):
         path.write_bytes(content)
     p = run("token", "list", path, check=False)
     _one_line_error(p, False, str(path))
+
+
+def test_events_with_bad_lines_over_the_server(data, tmp_path):
+    """--server reads the file the same way: bad lines reported by number, good events sent."""
+    from tracecode.v1.testing import ServerProcess
+    codes = run("issue", data, "--scheme", "cn-drug-20", "-p", "8177322", "-n", 2).stdout.decode().split()
+    path = tmp_path / "events.jsonl"
+    path.write_text(json.dumps({"id": "s1", "action": "commission", "codes": codes[:1]}) + "\n"
+                    + "[" * 100_000 + "\n"
+                    + json.dumps({"id": "s2", "action": "sell", "codes": codes[1:]}) + "\n")
+    with ServerProcess(data) as server:
+        atomic = run("events", "--server", server.address, path, "--atomic", check=False)
+        assert atomic.returncode == 1 and atomic.stderr == b"0 events applied, 3 rejected\n"
+        p = run("events", "--server", server.address, path, check=False)
+    assert p.returncode == 1 and p.stderr == b"1 events applied, 2 rejected\n", p.stderr
+    out = p.stdout.decode().splitlines()
+    assert out[0] == "REJECTED line 2: nested deeper than 32 levels"
+    assert out[1].startswith("REJECTED s2: cannot sell") and out[1].endswith("[line 3]")
+    assert run("verify", data, codes[0], "--no-record").stdout.startswith(b"GENUINE")
