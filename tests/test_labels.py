@@ -358,3 +358,16 @@ def test_cli_wired_into_tracecode(tmp_path, capsys):
     assert cli.main(["label", "81773220000000000001", "--symbol", "gs1-128", "--out",
                      str(tmp_path / "x.png")]) == 1
     assert capsys.readouterr().err.startswith("tracecode label: gs1-128 carries")
+
+
+@pytest.mark.parametrize("target", ["--dir", "--sheet"])
+def test_one_code_that_cannot_be_drawn_names_its_line_and_writes_nothing(tmp_path, monkeypatch, target):
+    """A bare code amid GS1 ones for gs1-128: before, --dir had written the files before it."""
+    good = issued("gs1-sgtin", "element")
+    stdin = (good[0] + "\n\n" + good[1] + "\n" + issued("cn-drug-20")[0] + "\n").encode()
+    out = tmp_path / "out"
+    out.mkdir()
+    dest = str(out if target == "--dir" else out / "sheet.png")
+    with pytest.raises(LabelError, match=r"^standard input line 4: gs1-128 carries GS1"):
+        run(["--symbol", "gs1-128", target, dest], monkeypatch, stdin)
+    assert list(out.iterdir()) == []

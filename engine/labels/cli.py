@@ -50,21 +50,23 @@ def add_parser(subparsers):
     return s
 
 
-def read_codes(args) -> list[str]:
+def read_codes(args) -> tuple[list[str], list[str]]:
+    """The codes, and where each came from ("argument 2", "standard input line 7")."""
     if args.codes:
-        return list(args.codes)
+        return list(args.codes), [f"argument {n}" for n in range(1, len(args.codes) + 1)]
     if sys.stdin.isatty():  # nothing piped in: say so rather than wait for typing
-        return []
+        return [], []
     # One code per line; only CR/LF/space/tab are stripped, never GS (str.strip() would).
     # A line that is no code (binary, huge) stops the print job: a sheet is printed whole.
-    codes = []
+    codes, where = [], []
     for n, line in textinput.lines(sys.stdin, MAX_LINE):
         if isinstance(line, textinput.BadLine):
             raise LabelError(f"standard input line {n}: {line.reason}")
         code = line.strip(" \t\r\n")
         if code:
             codes.append(code)
-    return codes
+            where.append(f"standard input line {n}")
+    return codes, where
 
 
 def _format(args, path) -> str:
@@ -80,7 +82,17 @@ def _format(args, path) -> str:
 
 
 def cmd_label(args) -> int:
-    codes = read_codes(args)
+    codes, where = read_codes(args)
+    try:
+        return _label(args, codes)
+    except LabelError as exc:  # a code of many that cannot be drawn: say which one
+        item = getattr(exc, "item", None)
+        if item is None or len(codes) < 2:
+            raise
+        raise LabelError(f"{where[item]}: {exc}") from None
+
+
+def _label(args, codes) -> int:
     if not codes:
         raise LabelError("no codes: give them as arguments or one per line on standard input")
     gs1 = True if args.gs1 else None

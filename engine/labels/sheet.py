@@ -9,7 +9,10 @@ so memory stays at one page whatever the batch size.
 from __future__ import annotations
 
 import io
+import os
 import re
+import shutil
+import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 from xml.sax.saxutils import escape
@@ -96,8 +99,8 @@ class Sheet:
         # Measuring pass: symbol sizes and texts decide the cell; the modules are not kept
         # (pages encode again, which costs far less than drawing them).
         sizes, texts = [], []
-        for code in self.codes:
-            sym = make(code, symbol, gs1=gs1)
+        for i, code in enumerate(self.codes):
+            sym = _make(i, code, symbol, gs1)
             sizes.append(padded(sym, quiet_zone).shape)
             texts.append(sym.text)
         sym_h, sym_w = (np.max(sizes, axis=0) * scale).tolist()
@@ -216,18 +219,42 @@ def write_folder(directory, codes, symbol: str = "datamatrix", fmt: str = "png",
     if fmt not in FORMATS:
         raise LabelError(f"unknown image format {fmt!r}; choose {', '.join(FORMATS)}")
     codes = _texts(codes)
-    seen: dict[str, str] = {}
-    for code in codes:  # names first, so a clash stops us before any file is written
-        name = safe_name(label_text(code, gs1))
+    seen: dict[str, tuple[int, str]] = {}
+    for i, code in enumerate(codes):  # names first, so a clash stops us before any file is written
+        try:
+            name = safe_name(label_text(code, gs1))
+        except LabelError as exc:
+            exc.item = i
+            raise
         if name in seen:
-            raise LabelError(f"codes {seen[name]!r} and {code!r} would both be written to "
-                             f"{name}.{fmt}" if seen[name] != code else f"code {code!r} is repeated")
-        seen[name] = code
+            raise _at(i, LabelError(f"codes {seen[name][1]!r} and {code!r} would both be written "
+                                    f"to {name}.{fmt}" if seen[name][1] != code
+                                    else f"code {code!r} is repeated"))
+        seen[name] = (i, code)
     directory = Path(directory)
     directory.mkdir(parents=True, exist_ok=True)
-    paths = []
-    for name, code in seen.items():
-        path = directory / f"{name}.{fmt}"
-        path.write_bytes(write(make(code, symbol, gs1=gs1), fmt, **opts))
-        paths.append(path)
+    # Written aside and moved in when all are made: a code that cannot be encoded leaves the
+    # folder as it was, not half-written.
+    aside = Path(tempfile.mkdtemp(prefix=".tracecode-labels-", dir=directory))
+    try:
+        for name, (i, code) in seen.items():
+            (aside / f"{name}.{fmt}").write_bytes(write(_make(i, code, symbol, gs1), fmt, **opts))
+        paths = []
+        for name in seen:
+            os.replace(aside / f"{name}.{fmt}", directory / f"{name}.{fmt}")
+            paths.append(directory / f"{name}.{fmt}")
+    finally:
+        shutil.rmtree(aside, ignore_errors=True)
     return paths
+
+
+def _at(i: int, exc: LabelError) -> LabelError:
+    exc.item = i  # which code (0-based), so the command line can name its line
+    return exc
+
+
+def _make(i: int, code: str, symbol: str, gs1):
+    try:
+        return make(code, symbol, gs1=gs1)
+    except LabelError as exc:
+        raise _at(i, exc) from None
