@@ -227,17 +227,18 @@ cdef void _match_bare(const parser_t *P, const uint8_t *s, Py_ssize_t n, int bas
     cdef scan_t trial
     cdef const uint8_t *cand
     for i in range(n):
-        if s[i] == 32 or s[i] == 45:  # typed spaces and dashes
-            continue
-        if s[i] >= 0x80:
-            # No scheme's alphabet holds a non-ASCII character: its bytes never
-            # enter the code; it counts as one character, so the length still
-            # decides between WRONG_LENGTH and BAD_CHARACTER.
-            if wide < 0:
-                wide = i
-            if s[i] >= 0xC0:
-                m += 1
-            continue
+        if s[i] <= 45 or s[i] >= 0x80:  # rare: one test per character for the usual ones
+            if s[i] == 32 or s[i] == 45:  # typed spaces and dashes
+                continue
+            if s[i] >= 0x80:
+                # No scheme's alphabet holds a non-ASCII character: its bytes never
+                # enter the code; it counts as one character, so the length still
+                # decides between WRONG_LENGTH and BAD_CHARACTER.
+                if wide < 0:
+                    wide = i
+                if s[i] >= 0xC0:
+                    m += 1
+                continue
         if m >= MAX_CODE:
             _fail(o, WRONG_LENGTH, -1, -1)
             return
@@ -434,7 +435,7 @@ cdef void _hri(const parser_t *P, const uint8_t *s, Py_ssize_t n, int base,
     inside a value ends it, and what follows must be the next "(AI)"; so does a
     "(" in a numeric value, so "(01)…(3109)…" names the unknown (3109)."""
     cdef Py_ssize_t i = 0, j
-    cdef int ai = 0, d = 0, nai = 0, nd = 0, p
+    cdef int ai = 0, d = 0, nai = 0, nd = 0
     cdef bint numeric
     o.form = HRI
     while i < n:
@@ -446,9 +447,7 @@ cdef void _hri(const parser_t *P, const uint8_t *s, Py_ssize_t n, int base,
         i += d + 2
         while i < n and s[i] == 32:
             i += 1
-        numeric = True
-        for p in range(tc_ai_table[_slot(ai, d)].nparts):
-            numeric = numeric and tc_ai_table[_slot(ai, d)].parts[p].kind == 1
+        numeric = tc_ai_table[_slot(ai, d)].numeric
         j = i
         while j < n and s[j] != 32 and not (numeric and s[j] == 40) \
                 and not _hri_ai(s, n, j, &nai, &nd):
@@ -747,6 +746,7 @@ cdef void _load_ai_table(dict table) except *:
             raise ValueError(f"AI {code}: format too large for the scan parser's table")
         t.digits = len(code)
         t.predefined = spec.predefined
+        t.numeric = spec.numeric
         t.min_len = spec.min_length
         t.max_len = spec.max_length
         t.nparts = len(spec.components)

@@ -16,7 +16,7 @@ cdef extern from *:
        date: 0 none, 1 YYMMDD with DD 00 allowed, 2 YYMMDD, 3 YYYYMMDD */
     typedef struct { unsigned char kind, min, max, optional, date; } tc_ai_part;
     typedef struct {
-        unsigned char digits, predefined, min_len, max_len, nparts;
+        unsigned char digits, predefined, numeric, min_len, max_len, nparts;
         tc_ai_part parts[TC_AI_PARTS];
     } tc_ai;
     static tc_ai tc_ai_table[TC_AI_SLOTS];
@@ -34,6 +34,7 @@ cdef extern from *:
     ctypedef struct tc_ai:
         uint8_t digits
         uint8_t predefined
+        uint8_t numeric       # every component is digits
         uint8_t min_len
         uint8_t max_len
         uint8_t nparts
