@@ -396,7 +396,9 @@ def test_hri_with_spaces_as_typed_from_a_label():
 
 
 hri_values = st.fixed_dictionaries({
-    "expiry": st.dates(dt.date(1980, 1, 1), dt.date(2070, 12, 31)).map(lambda d: d.strftime("%y%m%d")),
+    # within the century rule's window, so the date means the same whenever the test runs
+    "expiry": st.dates(dt.date(dt.date.today().year - 49, 1, 1),
+                       dt.date(dt.date.today().year + 49, 12, 31)).map(lambda d: d.strftime("%y%m%d")),
     "lot": st.text(alphabet="ABCXYZ0123456789-./_()", min_size=1, max_size=20),
 }).filter(lambda a: not re.search(r"\(\d{2,4}\)", a["lot"]))
 blanks = st.lists(st.sampled_from([" ", "\u3000", "  "]), min_size=0, max_size=2).map("".join)
