@@ -5,7 +5,8 @@ One pass per scan over a normalised copy of its bytes:
 1. normalise: trim whitespace, full-width ASCII (U+FF01..FF5E, common from
    Chinese input methods) to ASCII, reject invalid UTF-8 and overlong input;
 2. a symbology identifier (``]d2`` ``]Q3`` ``]C1`` ``]e0`` ``]J1``) or a
-   leading GS means a GS1 element string; other identifiers are dropped;
+   leading GS means a GS1 element string; other identifiers (``]`` + a letter
+   + a letter or digit) are dropped, and anything else after ``]`` is kept;
 3. the shape picks the form: ``(`` a GS1 human-readable string, ``http(s)://``
    a Digital Link or a trace URL ending in a code, ``,`` ``;`` or a line break
    a QR payload of fields (the veterinary five-field form) whose first field is
@@ -16,7 +17,10 @@ One pass per scan over a normalised copy of its bytes:
    element string.
 
 Faults carry a position in the normalised scan and, for a bare code, the
-scheme field (its index) or, for GS1, the AI.
+scheme field (its index) or, for GS1, the AI. GS1 AIs and their formats come
+from GS1's Barcode Syntax Dictionary (tracecode.schemes.gs1_ai), loaded into
+tc_ai_table at import; YYMMDD dates take GS1's century rule (_full_year).
+A code never holds a non-ASCII byte: every fault leaves it ASCII or empty.
 """
 from libc.stdint cimport int16_t, int32_t, uint8_t
 from libc.string cimport memchr, memcpy, memmove, memset
