@@ -13,7 +13,6 @@ content checks; the parser applies the kinds, lengths and the date linters.
 """
 from __future__ import annotations
 
-import calendar
 import datetime as _dt
 import re
 from dataclasses import dataclass
@@ -126,10 +125,3 @@ def full_year(yy: int, this_year: int | None = None) -> int:
         return century + 100 + yy
     return century + yy
 
-
-def yymmdd(text: str, this_year: int | None = None) -> _dt.date:
-    """A GS1 YYMMDD date; DD 00 is the month's last day. ValueError if invalid."""
-    y, m, d = full_year(int(text[:2]), this_year), int(text[2:4]), int(text[4:6])
-    if d == 0:
-        d = calendar.monthrange(y, m)[1] if 1 <= m <= 12 else 1
-    return _dt.date(y, m, d)
