@@ -101,7 +101,8 @@ def test_a_restart_is_waited_for_with_one_message_per_retry(tmp_path):
             restarted = threading.Event()
 
             def restart():
-                while len(heard) < 2:  # the client has retried (visibly) twice
+                deadline = time.monotonic() + 60  # a client that gave up must not hang the run
+                while len(heard) < 2 and time.monotonic() < deadline:  # retried (visibly) twice
                     time.sleep(0.01)
                 server.start()
                 restarted.set()
