@@ -20,7 +20,7 @@ from . import lifecycle_pb2_grpc
 from . import verification_pb2 as vpb
 from . import verification_pb2_grpc
 from .client import (CONNECT_TIMEOUT, EVENT_BATCH, IDEMPOTENT_RETRY, RENDERS, RETRYABLE,
-                     VERIFY_BATCH, Checks, CodeWriter, Unreachable, Verdicts, announce_retry,
+                     VERIFY_ANSWERS_BATCH, VERIFY_BATCH, Checks, CodeWriter, Unreachable, Verdicts, announce_retry,
                      batch_request, channel_setup, check_batches, chunk_array, code_report,
                      event_batches, event_result, retry_pause, scan_request, verify_batches)
 from .convert import answer, approval_info, batch_record, registry_answer
@@ -179,6 +179,8 @@ class AsyncClient:
 
     async def verify_many(self, scans, offsets=None, *, scanner=None, place=None, time=None,
                           record=True, answers=False, batch_size=VERIFY_BATCH) -> Verdicts:
+        if answers:
+            batch_size = min(batch_size, VERIFY_ANSWERS_BATCH)
         count, requests = verify_batches(scans, offsets, scanner=scanner, place=place, time=time,
                                          record=record, answers=answers, batch_size=batch_size)
         out = Verdicts(count, answers)

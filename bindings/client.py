@@ -51,6 +51,7 @@ RENDERS = {"bare": ipb.RENDER_BARE, "element": ipb.RENDER_ELEMENT, "hri": ipb.RE
 VERIFY_BATCH = 16_384          # scans per VerifyBatchRequest
 VERIFY_BATCH_BYTES = 4 << 20
 CHECK_ANSWERS_BATCH = 2_048    # scans per CheckBatchRequest asking for answers (~1 KB each)
+VERIFY_ANSWERS_BATCH = 8_192   # scans per VerifyBatchRequest asking for answers (limits)
 EVENT_BATCH = 1_000            # events per EventBatch
 RETRYABLE = (grpc.StatusCode.UNAVAILABLE,)
 # a request carrying an idempotency key may also be retried after a timeout: the lost
@@ -517,6 +518,8 @@ class Client:
                     batch_size: int = VERIFY_BATCH) -> Verdicts:
         """Verdicts on many scans over one stream, batches pipelined. `scans`: a list of
         str/bytes, an S array, or a packed buffer with int64 `offsets`."""
+        if answers:  # the server refuses more in one message: the reply would be too large
+            batch_size = min(batch_size, VERIFY_ANSWERS_BATCH)
         count, requests = verify_batches(scans, offsets, scanner=scanner, place=place, time=time,
                                          record=record, answers=answers, batch_size=batch_size)
         out = Verdicts(count, answers)

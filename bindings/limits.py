@@ -14,6 +14,8 @@ MAX_CHUNK_CODES = 1 << 20
 MAX_CHUNK_BYTES = 8 << 20           # a chunk stays well under MAX_MESSAGE_BYTES
 MAX_SCANS_PER_BATCH = 100_000       # per VerifyBatchRequest (about 0.2 s of verification)
 MAX_CHECK_ANSWERS = 10_000          # per CheckBatchRequest with answers (about 1 KB each)
+MAX_VERIFY_ANSWERS = 10_000         # per VerifyBatchRequest with answers (at most ~1 KB each:
+                                    # 100,000 of them passed MAX_MESSAGE_BYTES, the reply unsendable)
 MAX_EVENTS_PER_BATCH = 10_000       # per EventBatch
 MAX_CODES_PER_EVENT = 1_000_000     # per event or code report
 MAX_SCAN_BYTES = 4096               # the scan parser refuses longer input anyway
@@ -34,7 +36,8 @@ def message() -> pb.Limits:
                      max_events_per_batch=MAX_EVENTS_PER_BATCH,
                      max_codes_per_event=MAX_CODES_PER_EVENT, max_scan_bytes=MAX_SCAN_BYTES,
                      max_check_answers_per_batch=MAX_CHECK_ANSWERS,
-                     max_streams_per_client=MAX_STREAMS_PER_CLIENT)
+                     max_streams_per_client=MAX_STREAMS_PER_CLIENT,
+                     max_verify_answers_per_batch=MAX_VERIFY_ANSWERS)
 
 
 def field_limits() -> apb.FieldLimits:

@@ -275,6 +275,9 @@ class Verification(_Servicer, verification_pb2_grpc.VerificationServicer):
         svc = self.svc
         async for req in requests:
             offsets = scan_offsets(req)
+            if req.answers and len(offsets) - 1 > limits.MAX_VERIFY_ANSWERS:  # before recording
+                raise status.invalid("lengths", f"{len(offsets) - 1:,} scans; at most "
+                                                f"{limits.MAX_VERIFY_ANSWERS:,} per batch with answers")
             found = self.dd.verify_many(req.data, offsets,
                                         scanner=svc.scanner(who, req.scanner),
                                         place=req.place or None, when=svc.when(req.time),

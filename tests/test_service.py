@@ -152,6 +152,35 @@ def test_lifecycle_over_the_service(world):
     assert any(r["event"] == "recall" and r["client"] == "nmpa" and r["lot"] == "LX" for r in audit)
 
 
+def test_answers_never_make_a_reply_too_large_to_send(world):
+    """100,000 scans with answers made a 39 MB reply (each Answer echoes the first scan's
+    place): the server could not send it, after recording the scans. Now a batch asking for
+    answers holds at most max_verify_answers_per_batch scans, refused before any work, and
+    the client sends smaller batches when it asks for answers."""
+    from tracecode.v1 import limits
+    line, scanner, regulator = world["line"], world["scanner"], world["regulator"]
+    dl = line.request_codes("cn-drug-20", DRUG, 20_000)
+    codes = dl.all()
+    line.report_commissioned("c-answers", batch_id=dl.batch.id, ranges=[(0, 20_000)])
+    place = "P" * 250
+    scanner.verify_many(codes, place=place)
+    assert scanner.whoami().limits.max_verify_answers_per_batch == limits.MAX_VERIFY_ANSWERS
+    n = limits.MAX_VERIFY_ANSWERS + 1
+    with world["server"].channel() as ch:
+        raw = verification_pb2_grpc.VerificationStub(ch).VerifyStream(iter([vpb.VerifyBatchRequest(
+            sequence=1, data=codes[:n].tobytes(), lengths=np.full(n, 20, "<u4").tobytes(),
+            answers=True)]), metadata=(("authorization", f"Bearer {world['tokens']['scanner']}"),))
+        with pytest.raises(grpc.RpcError) as info:
+            list(raw)
+    assert info.value.code() == Code.INVALID_ARGUMENT and "with answers" in info.value.details()
+    res = scanner.verify_many(codes, place=place, answers=True, batch_size=100_000)
+    assert len(res.answers) == 20_000 and res[-1].first_scan_place == place
+    # the refused batch recorded nothing: two recorded calls, two scans of the last code
+    wait_until(lambda: sum(h["kind"] == "scan" for h in regulator.history(codes[0].decode())) == 2,
+               what="the scans' group commit")
+    assert sum(h["kind"] == "scan" for h in regulator.history(codes[0].decode())) == 2
+
+
 def test_verify_many_packed_answers_and_offsets(world):
     line, scanner = world["line"], world["scanner"]
     dl = line.request_codes("cn-drug-20", DRUG, 3000)

@@ -97,9 +97,16 @@ def run_write(env, fn):
 
 
 def open_db(env, name: bytes, **kw):
-    """env.open_db, whose first call writes (creates the database): a full disk is IndexFull."""
+    """env.open_db, whose first call writes (creates the database): a full disk is IndexFull.
+
+    In a write transaction of its own: py-lmdb's open_db without one waits for LMDB's write
+    lock holding the GIL, so it deadlocks against a thread of this process that holds the
+    lock and needs the GIL to finish (the scan log's writer); begin() waits without it."""
     try:
-        return env.open_db(name, **kw)
+        if env.flags().get("readonly"):  # nothing to create, and no write lock to take
+            return env.open_db(name, **kw)
+        with env.begin(write=True) as txn:
+            return env.open_db(name, txn=txn, **kw)
     except lmdb.ReadonlyError:
         raise read_only_error(env.path(), f"create the database {name.decode()!r}") from None
     except lmdb.Error as exc:
