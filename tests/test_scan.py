@@ -201,8 +201,11 @@ def test_product_field_rules_are_checked():
     assert (e.fault, e.scheme, e.field) == (Fault.INVALID_FIELD, "gs1-sgtin", "gtin")
 
 
-def test_precedence_between_schemes_of_one_length():
-    """A custom 20-digit scheme: the built-in wins when both fit, the custom one otherwise."""
+def test_schemes_of_one_length_are_told_apart_by_rule():
+    """A custom 20-digit Luhn scheme next to cn-drug-20: a tenth of each one's codes
+    satisfy the other's check digit too. Each is read by the scheme whose rules it
+    satisfies best (the drug prefix 8, the custom region's choices), in parse and in
+    parse_many alike; which scheme comes first plays no part."""
     custom = scheme_from_dict({
         "scheme": {"name": "local-20"},
         "field": [{"name": "region", "role": "product", "length": 6},
@@ -210,15 +213,37 @@ def test_precedence_between_schemes_of_one_length():
                   {"name": "check", "role": "check", "length": 1, "system": "luhn"}]})
     pool = dict(schemes.builtin(), **{"local-20": custom})
     parser = ScanParser(pool, MASTER)
-    assert parser.names[:5] == ["cn-drug-20", "cn-vet-24", "cn-pesticide-32", "gs1-sgtin", "generic"]
     drug = Issuer(schemes.get("cn-drug-20"), PRODUCTS["cn-drug-20"], MASTER).codes(0, 200)
     local = Issuer(custom, {"region": "330100"}, MASTER).codes(0, 200)
     for c in drug:
         assert parser.parse(c.decode()).scheme == "cn-drug-20"
-    got = [parser.parse(c.decode()).scheme for c in local]
+    assert [parser.parse(c.decode()).scheme for c in local] == ["local-20"] * len(local)
     both_valid = [schemes.get("cn-drug-20").is_valid(c.decode()) for c in local]
-    assert got == ["cn-drug-20" if b else "local-20" for b in both_valid]
-    assert "local-20" in got
+    assert any(both_valid)  # the case first-match detection misread
+    batch = parser.parse_many([c.decode() for c in list(drug) + list(local)])
+    got = [batch.scheme_names[i] for i in batch.records["scheme"]]
+    assert got == ["cn-drug-20"] * len(drug) + ["local-20"] * len(local)
+    assert (batch.counter_ok).all()
+
+
+def test_a_code_no_rule_decides_is_ambiguous():
+    """Two custom schemes of one layout and check system: a code of either fits both, and
+    nothing but the index could tell them apart, so it is AMBIGUOUS, naming both."""
+    def definition(name):
+        return scheme_from_dict({
+            "scheme": {"name": name},
+            "field": [{"name": "plant", "role": "product", "length": 4},
+                      {"name": "serial", "role": "serial", "length": 11},
+                      {"name": "check", "role": "check", "length": 1, "system": "luhn"}]})
+    pool = dict(schemes.builtin(), **{"plant-a": definition("plant-a"),
+                                      "plant-b": definition("plant-b")})
+    parser = ScanParser(pool, MASTER)
+    code = Issuer(pool["plant-a"], {"plant": "0042"}, MASTER).codes(0, 1)[0].decode()
+    e = fault_of(code, parser)
+    assert e.fault == Fault.AMBIGUOUS and e.candidates == ("plant-a", "plant-b")
+    assert "plant-a and plant-b" in str(e)
+    r = parser.parse_many([code, "81773220000000000001"]).records
+    assert r["fault"].tolist() == [Fault.AMBIGUOUS, Fault.OK] and r["scheme"][0] == -1
 
 
 # -- bulk ----------------------------------------------------------------------------------

@@ -14,8 +14,8 @@ Traceback (most recent call last):
     ...
 tracecode.scan.parser.ScanError: check character mismatch in 'check' of cn-drug-20
 """
-from .parser import (PRECEDENCE, SCAN_DTYPE, Fault, Form, Scan, ScanBatch, ScanError, ScanParser,
+from .parser import (SCAN_DTYPE, Fault, Form, Scan, ScanBatch, ScanError, ScanParser,
                      parse, parse_many)
 
-__all__ = ["PRECEDENCE", "SCAN_DTYPE", "Fault", "Form", "Scan", "ScanBatch", "ScanError",
+__all__ = ["SCAN_DTYPE", "Fault", "Form", "Scan", "ScanBatch", "ScanError",
            "ScanParser", "parse", "parse_many"]

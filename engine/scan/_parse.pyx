@@ -11,10 +11,11 @@ One pass per scan over a normalised copy of its bytes:
    a Digital Link or a trace URL ending in a code, ``,`` ``;`` or a line break
    a QR payload of fields (the veterinary five-field form) whose first field is
    the code, anything else a bare code (spaces and '-' removed);
-4. a bare code is matched against the schemes by length, alphabets and check
-   characters, in precedence order (see PRECEDENCE in parser.py); a code of no
-   scheme's length that starts with AI 00 or 01 is read as an unseparated
-   element string.
+4. a bare code is matched against every scheme by length, alphabets and check
+   characters; when more than one fits, each that fits is a bit of the scan's
+   ``candidates`` and parser.py decides between them by the schemes' rules
+   (tracecode.categories.detect), never by their order. A code of no scheme's
+   length that starts with AI 00 or 01 is read as an unseparated element string.
 
 Faults carry a position in the normalised scan and, for a bare code, the
 scheme field (its index) or, for GS1, the AI. GS1 AIs and their formats come
@@ -22,7 +23,7 @@ from GS1's Barcode Syntax Dictionary (tracecode.schemes.gs1_ai), loaded into
 tc_ai_table at import; YYMMDD dates take GS1's century rule (_full_year).
 A code never holds a non-ASCII byte: every fault leaves it ASCII or empty.
 """
-from libc.stdint cimport int16_t, int32_t, uint8_t
+from libc.stdint cimport int16_t, int32_t, uint8_t, uint64_t
 from libc.string cimport memchr, memcpy, memmove, memset
 
 from tracecode.checks.kernels cimport calc_fn
@@ -66,6 +67,7 @@ cpdef enum Fault:
     DUPLICATE_AI = 12
     INVALID_FIELD = 13    # set by parser.py: a product field's rule (choice, date, GTIN)
     EXPIRED_DATE = 14     # set by parser.py when asked: a GS1 expiry (17) before today
+    AMBIGUOUS = 15        # set by parser.py: fits several schemes and no rule decides
 
 
 cpdef enum Form:
@@ -112,6 +114,7 @@ cdef struct scan_t:
     uint8_t code[MAX_CODE]
     int16_t norm_len
     int16_t first_sep     # QR_FIELDS: where the code's field ends
+    uint64_t candidates   # bit per scheme the code fits, when more than one does (else 0)
 
 
 cdef struct parser_t:
@@ -223,11 +226,15 @@ cdef int _check_scheme(const scheme_t *sc, const uint8_t *code, scan_t *o) noexc
 
 cdef void _match_bare(const parser_t *P, const uint8_t *s, Py_ssize_t n, int base,
                       scan_t *o) noexcept nogil:
-    """The first scheme (in precedence order) that the compacted s satisfies."""
+    """The schemes whose length, alphabets and check characters the compacted s
+    satisfies: the first is o.scheme; with more than one, every one is a bit of
+    o.candidates and the code is kept as typed (case included), so parser.py
+    can read it by whichever candidate its rules pick."""
     cdef uint8_t raw[MAX_CODE]
     cdef uint8_t up[MAX_CODE]
     cdef Py_ssize_t i, m = 0, wide = -1
-    cdef int si, first = -1
+    cdef int si, first = -1, chosen = -1
+    cdef uint64_t fits = 0
     cdef scan_t trial
     cdef const uint8_t *cand
     for i in range(n):
@@ -265,15 +272,27 @@ cdef void _match_bare(const parser_t *P, const uint8_t *s, Py_ssize_t n, int bas
         trial.fault = OK
         cand = &up[0] if P.schemes[si].upper else &raw[0]
         if _check_scheme(&P.schemes[si], cand, &trial) == 0:
-            o.scheme = si
-            o.fault = OK
-            o.code_len = <int16_t>m
-            memcpy(o.code, cand, m)
-            return
-        if first < 0:  # report the fault against the first candidate
+            fits |= (<uint64_t>1) << si
+            if chosen < 0:
+                chosen = si
+                o.scheme = si
+                o.fault = OK
+                o.field = -1
+                o.position = -1
+                o.code_len = <int16_t>m
+                memcpy(o.code, cand, m)
+            elif o.candidates == 0:  # a second fit: keep the code as typed
+                o.candidates = fits
+                memcpy(o.code, raw, m)
+            else:
+                o.candidates = fits
+            continue
+        if first < 0 and chosen < 0:  # report the fault against the first candidate
             first = si
             o.scheme = si
             _fail(o, trial.fault, trial.position, trial.field)
+    if chosen >= 0:
+        return
     if first < 0:
         _fail(o, WRONG_LENGTH, -1, -1)
     else:
@@ -633,6 +652,8 @@ cdef void _resolve_gs1(const parser_t *P, const uint8_t *s, scan_t *o) noexcept 
     memcpy(o.code, s + o.ai_start[g], 14)
     memcpy(o.code + 14, s + o.ai_start[sr], o.ai_len[sr])
     o.code_len = 14 + o.ai_len[sr]
+    cdef uint64_t fits = 0
+    cdef int nfit = 0
     for si in range(P.nschemes):
         if not P.schemes[si].gs1 or P.schemes[si].serial_len != o.ai_len[sr]:
             continue
@@ -640,8 +661,12 @@ cdef void _resolve_gs1(const parser_t *P, const uint8_t *s, scan_t *o) noexcept 
             if not P.schemes[si].serial_allowed[s[o.ai_start[sr] + pos]]:
                 break
         else:
-            o.scheme = si
-            return
+            if nfit == 0:
+                o.scheme = si
+            fits |= (<uint64_t>1) << si
+            nfit += 1
+    if nfit > 1:  # several GS1 schemes of ours take this serial: parser.py decides
+        o.candidates = fits
 
 
 # -- one scan ------------------------------------------------------------------------
@@ -656,6 +681,7 @@ cdef inline void _reset(scan_t *o) noexcept nogil:
     o.code_len = 0
     o.norm_len = 0
     o.first_sep = -1
+    o.candidates = 0
 
 
 cdef void _parse_one(const parser_t *P, const uint8_t *src, Py_ssize_t n, uint8_t *norm,
@@ -730,6 +756,8 @@ cdef void _parse_one(const parser_t *P, const uint8_t *src, Py_ssize_t n, uint8_
 SCAN_DTYPE = np.dtype([
     ("fault", np.uint8), ("form", np.uint8), ("scheme", np.int16), ("field", np.int16),
     ("position", np.int32), ("code", f"S{MAX_CODE}"), ("expiry", "S6"), ("lot", "S20"),
+    # bit i: the code fits scheme i too; set only when it fits more than one (see _match_bare)
+    ("candidates", np.uint64),
 ])
 
 
@@ -778,6 +806,11 @@ cdef class ScanCore:
     cdef parser_t P
     cdef list _keep        # Python buffers the C tables point into
     cdef readonly list names
+    # Scans of the last parse_packed call that fit more than one scheme (0 almost
+    # always: the rules of parser.py run only when it is not), and the
+    # candidates of the last parse_one.
+    cdef readonly Py_ssize_t ambiguous
+    cdef readonly uint64_t last_candidates
     # The year the GS1 century rule counts from; 0: the current year (UTC), read
     # at each call, so a long-running server moves with the calendar.
     cdef public int year
@@ -848,6 +881,7 @@ cdef class ScanCore:
         cdef Py_ssize_t n = data.shape[0]
         self.P.year = self.year or _this_year()
         _parse_one(&self.P, &data[0] if n else NULL, n, norm, &o)
+        self.last_candidates = o.candidates
         return o.fault, o.form, o.scheme, o.field, o.position, bytes(o.code[:o.code_len])
 
     def parse_packed(self, const uint8_t[::1] data, const long long[::1] offsets, bint detail=False,
@@ -871,6 +905,8 @@ cdef class ScanCore:
         cdef Py_ssize_t o_code = SCAN_DTYPE.fields["code"][1]
         cdef Py_ssize_t o_exp = SCAN_DTYPE.fields["expiry"][1]
         cdef Py_ssize_t o_lot = SCAN_DTYPE.fields["lot"][1]
+        cdef Py_ssize_t o_cand = SCAN_DTYPE.fields["candidates"][1]
+        cdef Py_ssize_t ambiguous = 0
         cdef uint8_t *r
         cdef Py_ssize_t SCAN_SIZE = SCAN_DTYPE.itemsize
         details = [] if detail else None
@@ -893,6 +929,9 @@ cdef class ScanCore:
                 memcpy(r + 4, &o.field, 2)
                 memcpy(r + 6, &o.position, 4)
                 memcpy(r + o_code, o.code, o.code_len)
+                if o.candidates:
+                    memcpy(r + o_cand, &o.candidates, 8)
+                    ambiguous += 1
                 for k in range(o.nais):
                     if o.ai[k] == 17 and o.ai_len[k] == 6:
                         memcpy(r + o_exp, norm + o.ai_start[k], 6)
@@ -904,4 +943,5 @@ cdef class ScanCore:
                                         [(o.ai[k], bytes(norm[o.ai_start[k]:o.ai_start[k] + o.ai_len[k]]))
                                          for k in range(o.nais)],
                                         o.first_sep))
+        self.ambiguous = ambiguous
         return (out, details) if detail else out

@@ -16,10 +16,12 @@ Forms understood (the C core in _parse.pyx does the per-scan work):
 Precedence when a scan could be read more than one way: (1) a GS1 symbology
 identifier or a leading GS means an element string; (2) the shape: '(' starts
 the human-readable form, http(s):// a URL, a ',' ';' or line break a QR payload
-of fields; (3) a bare code is the first scheme in PRECEDENCE order (custom
-schemes after the built-ins, by name) whose length, alphabets and check
-characters it satisfies; (4) a code of no scheme's length that starts with AI
-00 or 01 is an element string sent without separators.
+of fields; (3) a bare code is read by the scheme whose length, alphabets and
+check characters it satisfies; when several do, by the one whose rules it
+satisfies best (product fields, its category's prefix, a product the index
+issued: tracecode.categories.detect), and AMBIGUOUS, naming the candidates,
+when that does not decide; (4) a code of no scheme's length that starts with
+AI 00 or 01 is an element string sent without separators.
 """
 from __future__ import annotations
 
@@ -30,12 +32,12 @@ import numpy as np
 
 from .. import schemes as _schemes
 from ..cache import BoundedCache
+from ..categories import detect
 from ..errors import ValidationError
 from ..issuance import Issuer
 from ..schemes.scheme import ALPHABETS
 from ._parse import SCAN_DTYPE, Fault, Form, ScanCore
 
-PRECEDENCE = ("cn-drug-20", "cn-vet-24", "cn-pesticide-32", "gs1-sgtin", "generic")
 FORM_NAMES = {Form.BARE: "bare", Form.ELEMENT: "element", Form.HRI: "hri",
               Form.DIGITAL_LINK: "digital-link", Form.QR_FIELDS: "qr-fields", Form.URL: "url",
               Form.NO_FORM: None}
@@ -51,11 +53,13 @@ class ScanError(ValidationError):
     where in the normalised scan (within the compact code for a bare code).
     """
 
-    def __init__(self, message, *, fault, form=None, scheme=None, field=None, position=None):
+    def __init__(self, message, *, fault, form=None, scheme=None, field=None, position=None,
+                 candidates=()):
         super().__init__(message, field=field, position=position)
         self.fault = fault
         self.form = form
         self.scheme = scheme
+        self.candidates = tuple(candidates)   # AMBIGUOUS: the schemes it fits equally well
 
 
 @dataclass(frozen=True)
@@ -72,8 +76,11 @@ class Scan:
 
 
 def _ordered(pool: dict) -> list:
-    builtin = [pool[n] for n in PRECEDENCE if n in pool]
-    return builtin + [pool[n] for n in sorted(pool) if n not in PRECEDENCE]
+    """Built-in schemes, then custom ones, each by name. Which scheme reads a code never
+    depends on this order (see categories.detect); it names the scheme a fault is
+    reported against when a code of a shared length fits none."""
+    builtin = _schemes.builtin()
+    return sorted(pool.values(), key=lambda s: (builtin.get(s.name) is not s, s.name))
 
 
 class ScanBatch:
@@ -150,6 +157,8 @@ class ScanParser:
             offsets = np.ascontiguousarray(offsets, np.int64)
         records = self._core.parse_packed(data if len(data) else np.zeros(1, np.uint8), offsets,
                                           out=out)
+        if self._core.ambiguous:  # codes that fit several schemes: rare, and numpy
+            self._settle(records, known)
         counter = np.zeros(len(records), np.uint64)
         counter_ok = np.zeros(len(records), bool)
         groups = self._finish(records, counter, counter_ok, known)
@@ -221,6 +230,39 @@ class ScanParser:
                 counter_ok[members] = good & (c < scheme.capacity)
                 groups_out.append((scheme, iss, members))
         return groups_out
+
+    def _settle(self, rec, known=None):
+        """Codes that fit several schemes read by the best one's rules (categories.detect),
+        AMBIGUOUS where candidates tie; the candidates stay in the record."""
+        rows = np.flatnonzero(rec["candidates"])
+        codes = rec["code"][rows]
+        masks = rec["candidates"][rows]
+        winner, tied = detect.decide(self.schemes, codes, masks, known)
+        lowest = masks & (~masks + np.uint64(1))       # the first candidate's bit
+        first = np.log2(lowest.astype(np.float64)).astype(np.int16)
+        # every candidate breaking a product rule: the first one reports INVALID_FIELD
+        chosen = np.where(winner >= 0, winner, first).astype(np.int16)
+        upper = np.array([s.case_insensitive for s in self.schemes], bool)[chosen]
+        rec["scheme"][rows] = chosen
+        if upper.any():
+            rec["code"][rows[upper]] = np.char.upper(codes[upper])
+        amb = rows[tied]
+        rec["fault"][amb] = Fault.AMBIGUOUS
+        rec["scheme"][amb] = -1
+
+    def read_code(self, raw: bytes, known=None):
+        """One scan for the single-scan paths: (fault, scheme index, bare code), the
+        scheme decided as parse_many decides it (a code fitting several schemes goes
+        through the same rules, with the index's ``known`` products)."""
+        core = self._core
+        fault, _, si, _, _, code = core.parse_one(raw)
+        if core.last_candidates and fault == Fault.OK:
+            rec = np.zeros(1, SCAN_DTYPE)
+            rec["fault"], rec["scheme"], rec["code"] = fault, si, code
+            rec["candidates"] = core.last_candidates
+            self._settle(rec, known)
+            fault, si, code = int(rec["fault"][0]), int(rec["scheme"][0]), bytes(rec["code"][0])
+        return fault, si, code
 
     def _mark_expired(self, rec):
         """EXPIRED_DATE where AI 17 is before expired_before. YYMMDD becomes
@@ -297,6 +339,8 @@ class ScanParser:
         rec, details = self._core.parse_packed(
             np.frombuffer(raw or b"\0", np.uint8), np.array([0, len(raw)], np.int64), True)
         norm, ai_values, first_sep = details[0]
+        if self._core.ambiguous:
+            self._settle(rec)
         counter = np.zeros(1, np.uint64)
         counter_ok = np.zeros(1, bool)
         self._finish(rec, counter, counter_ok)
@@ -356,6 +400,9 @@ class ScanParser:
             Fault.INVALID_DATE: f"({name[3:] if name else '?'}) is not a valid YYMMDD date",
             Fault.DUPLICATE_AI: f"({name[3:] if name else '?'}) appears twice",
             Fault.EXPIRED_DATE: f"expired: (17) is before {self.expired_before}",
+            Fault.AMBIGUOUS: f"{code!r} fits schemes "
+                             f"{' and '.join(detect.names(self.schemes, int(r['candidates'])))} "
+                             f"equally well: which one issued it cannot be told",
         }
         if fault == Fault.INVALID_FIELD:
             product = self._product_error(scheme, code)
@@ -363,7 +410,8 @@ class ScanParser:
         else:
             msg = messages[fault]
         return ScanError(msg, fault=fault, form=form, scheme=scheme.name if scheme else None,
-                         field=name, position=pos)
+                         field=name, position=pos,
+                         candidates=detect.names(self.schemes, int(r["candidates"])))
 
     def _product_error(self, scheme, code):
         try:
@@ -388,5 +436,5 @@ def parse_many(scans, offsets=None, *, schemes: dict | None = None, master_key=N
     return ScanParser(schemes, master_key).parse_many(scans, offsets)
 
 
-__all__ = ["PRECEDENCE", "SCAN_DTYPE", "Fault", "Form", "Scan", "ScanBatch", "ScanError",
+__all__ = ["SCAN_DTYPE", "Fault", "Form", "Scan", "ScanBatch", "ScanError",
            "ScanParser", "parse", "parse_many"]

@@ -27,7 +27,7 @@ MAX_TEXT = 2000              # characters of a title, description or example
 MAX_CHOICES = 1000
 _NAME = re.compile(r"[a-z][a-z0-9_-]{0,62}")
 _TOP_KEYS = {"scheme", "field"}
-_HEAD_KEYS = {"name", "title", "description", "dl_base"}
+_HEAD_KEYS = {"name", "title", "description", "dl_base", "category"}
 _FIELD_TYPES = {"name": str, "role": str, "length": int, "max_length": int, "alphabet": str,
                 "choices": list, "date": str, "check": str, "system": str, "over": str,
                 "ai": str, "description": str, "example": str}
@@ -192,8 +192,15 @@ def scheme_from_dict(data, source: str | None = None) -> Scheme:
     name = head.get("name")
     if not isinstance(name, str) or not _NAME.fullmatch(name):
         raise DefinitionError(f"{where}: scheme name must be lower-case letters, digits, '_' or '-'")
-    head_types = {"title": str, "description": str, "dl_base": str}
-    title, description, dl_base = (_typed(head, k, head_types, f"{where}: [scheme]") for k in head_types)
+    head_types = {"title": str, "description": str, "dl_base": str, "category": str}
+    title, description, dl_base, category = (_typed(head, k, head_types, f"{where}: [scheme]")
+                                             for k in head_types)
+    if category is not None:
+        from .. import categories  # a module per category, discovered: see tracecode.categories
+        if category not in categories.ALL:
+            raise DefinitionError(f"{where}: [scheme] category {category!r} is not one of "
+                                  f"{', '.join(sorted(categories.ALL))} (a category is a module "
+                                  f"of tracecode.categories)")
     if dl_base is not None and not re.fullmatch(r"https?://[!-~]{1,200}", dl_base):
         raise DefinitionError(f"{where}: [scheme] dl_base must be an http(s):// URL without spaces")
     raw_fields = data.get("field")
@@ -210,7 +217,7 @@ def scheme_from_dict(data, source: str | None = None) -> Scheme:
     _check_layout(fields, where)
     scheme = Scheme(name=name, title=title or name, fields=fields, description=description or "",
                     dl_base=(dl_base or "https://id.gs1.org").rstrip("/"),
-                    source=source, _by_name=by_name)
+                    source=source, category=category, _by_name=by_name)
     for f in fields:
         if f.example is not None:
             try:

@@ -25,8 +25,8 @@ from functools import cached_property
 import numpy as np
 
 from .. import checks
-from . import gs1_ai
 from ..errors import InvalidComponent, InvalidFormat, InvalidLength, ValidationError
+from . import gs1_ai
 
 ROLES = ("product", "serial", "check", "attribute")
 ALPHABETS = {
@@ -127,6 +127,7 @@ class Scheme:
     description: str = ""
     dl_base: str = "https://id.gs1.org"
     source: str | None = None          # the file it came from
+    category: str | None = None        # its module in tracecode.categories (None: generic)
     _by_name: dict = _field(default_factory=dict, repr=False, compare=False)
 
     # -- structure -------------------------------------------------------------

@@ -1,0 +1,77 @@
+"""What every category module declares: the same small vocabulary for each.
+
+A category (drugs, veterinary drugs, pesticides, GS1 trade items...) is one
+module of this package with a ``CATEGORY`` at module level. Its schemes are
+the definition files whose ``[scheme]`` table names it (``category = "drugs"``);
+everything else it knows is declared here, as data the engine reads:
+
+- ``prefixes``: the leading characters its codes have in circulation (drug
+  codes start with 8). A soft rule: a code without one is still read, but a
+  code that fits two schemes goes to the one whose prefix it carries.
+- ``registry``: the authority's registry its codes are compared with (the
+  counterfeit check, tracecode.registry.compare), with the code fields the
+  comparison reads and the function that runs the checks; None for none.
+- ``lifecycle``: the EPCIS bizSteps its codes go through (CBV names, or URIs
+  under our namespace ``urn:tracecode:bizstep:`` for steps CBV lacks).
+- ``public``: the fields a public query may show (the HTTP window uses it).
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Callable
+
+# CBV 2.0 bizSteps the engine's lifecycle actions use (tracecode.index.lifecycle)
+CBV_STEPS = ("commissioning", "decommissioning", "packing", "unpacking", "shipping", "receiving",
+             "retail_selling", "dispensing", "holding", "destroying")
+OUR_NAMESPACE = "urn:tracecode:bizstep:"
+# What any category's public page may show; a category lists the ones it does
+PUBLIC_FIELDS = ("verdict", "product", "lot", "expiry", "first_scan_time", "first_scan_place",
+                 "scan_count", "status", "approval_number", "company")
+
+
+@dataclass(frozen=True)
+class Registry:
+    """The registry a category's codes are checked against.
+
+    ``kind``: the registry's name ("vet"); ``number``: its RegistryKind on the
+    wire (proto/tracecode/v1/verification.proto: the enum lists these numbers);
+    ``fields``: the scheme's code fields the comparison reads, in order (their
+    characters, cut from each code by the scheme's layout, key the checks run
+    once per distinct value); ``checks``: ``checks(ctx, found, rec, scan, values,
+    today) -> dict`` over tracecode.registry.compare's context, where values maps
+    each of ``fields`` to its characters."""
+    kind: str
+    number: int
+    fields: tuple[str, ...]
+    checks: Callable = field(compare=False)
+
+
+@dataclass(frozen=True)
+class Category:
+    name: str                                  # the module's name
+    title: str
+    prefixes: tuple[str, ...] = ()
+    registry: Registry | None = None
+    lifecycle: tuple[str, ...] = CBV_STEPS
+    public: tuple[str, ...] = ("verdict", "product", "lot", "expiry", "scan_count")
+
+    def __post_init__(self):
+        for step in self.lifecycle:
+            if step not in CBV_STEPS and not step.startswith(OUR_NAMESPACE):
+                raise ValueError(f"category {self.name!r}: bizStep {step!r} is neither CBV's nor "
+                                 f"under {OUR_NAMESPACE}")
+        unknown = sorted(set(self.public) - set(PUBLIC_FIELDS))
+        if unknown:
+            raise ValueError(f"category {self.name!r}: {unknown[0]!r} is not a public field "
+                             f"({', '.join(PUBLIC_FIELDS)})")
+
+    def prefix_score(self, codes) -> "object":
+        """Per code (numpy S array): +1 if it carries one of the prefixes, -1 if the
+        category declares prefixes and it carries none, 0 if it declares none."""
+        import numpy as np
+        if not self.prefixes:
+            return np.zeros(len(codes), np.int64)
+        hit = np.zeros(len(codes), bool)
+        for p in self.prefixes:
+            hit |= np.char.startswith(codes, p.encode("ascii"))
+        return np.where(hit, 1, -1).astype(np.int64)

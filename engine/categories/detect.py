@@ -1,0 +1,80 @@
+"""Which scheme a code that fits several is read by: by rule, never by order.
+
+The scan parser's C core finds every scheme whose length, alphabets and
+check characters a bare code satisfies (GS1: every GS1 scheme whose serial
+it takes). One is the usual case and costs nothing here. When there are
+more (custom schemes of one length: a 20-digit Luhn scheme next to
+cn-drug-20 shares a tenth of its codes), each candidate is scored over
+numpy arrays, per candidate scheme, never per scan in Python:
+
+1. its product fields must keep their rules (choices, dates, a GTIN's check
+   digit): a candidate that breaks one is out;
+2. a product the index has issued under it (``known``) outweighs every rule
+   below: only a code of an issued product can be genuine;
+3. one point per check character, per product field with a rule it keeps,
+   and for its category's prefix (+1 carried, -1 declared but missing).
+
+The best score wins; a tie is AMBIGUOUS (the candidates stay in the record),
+a fault, never a silent misreading.
+"""
+from __future__ import annotations
+
+import numpy as np
+
+from . import of_scheme
+
+KNOWN = 64          # outweighs any sum of rule points (at most 16 fields)
+BASE = 8            # keeps a candidate's score >= 0 when its prefix is missing
+
+
+def rule_points(scheme) -> int:
+    """Points a code earns by fitting the scheme at all: its check characters and the
+    product fields with a rule (choices, date, check character)."""
+    check = scheme.check.length if scheme.check is not None else 0
+    return check + sum(1 for f in scheme.product_fields if f.choices or f.date or f.check)
+
+
+def product_chars(scheme, codes: np.ndarray) -> np.ndarray:
+    """(N, width) uint8: the product fields' characters of bare codes of the scheme."""
+    raw = np.ascontiguousarray(codes.astype(f"S{scheme.length}")).view(np.uint8)
+    raw = raw.reshape(len(codes), scheme.length)
+    spans = [(scheme.offset(f.name), f.length) for f in scheme.product_fields]
+    if not spans:
+        return np.zeros((len(codes), 0), np.uint8)
+    return np.ascontiguousarray(np.concatenate([raw[:, a:a + n] for a, n in spans], axis=1))
+
+
+def scores(schemes, codes: np.ndarray, masks: np.ndarray, known=None) -> np.ndarray:
+    """(N, len(schemes)) int64: each candidate's score, -1 where the scheme is not a
+    candidate or breaks a product field's rule. ``codes``: the codes as typed (the C
+    core keeps ambiguous ones unfolded); ``masks``: uint64 candidate bits."""
+    out = np.full((len(codes), len(schemes)), -1, np.int64)
+    for si, scheme in enumerate(schemes):
+        rows = np.flatnonzero((masks >> np.uint64(si)) & np.uint64(1))
+        if not len(rows):
+            continue
+        mine = codes[rows]
+        if scheme.case_insensitive:
+            mine = np.char.upper(mine)
+        prod = product_chars(scheme, mine)
+        keeps = scheme.product_faults(prod) < 0 if prod.shape[1] else np.ones(len(rows), bool)
+        points = BASE + rule_points(scheme) + of_scheme(scheme).prefix_score(mine)
+        if known is not None and prod.shape[1]:
+            points = points + KNOWN * known.rows(scheme, prod)
+        out[rows[keeps], si] = points[keeps]
+    return out
+
+
+def decide(schemes, codes: np.ndarray, masks: np.ndarray, known=None):
+    """(winner, ambiguous) per code: the scheme index with the best score (-1 when every
+    candidate breaks a product rule) and whether two or more share that score."""
+    s = scores(schemes, codes, masks, known)
+    best = s.max(axis=1)
+    winner = np.where(best >= 0, s.argmax(axis=1), -1)
+    tied = ((s == best[:, None]) & (best[:, None] >= 0)).sum(axis=1) > 1
+    return winner, tied
+
+
+def names(schemes, mask: int) -> list[str]:
+    """The names of the schemes in a candidates mask."""
+    return [s.name for i, s in enumerate(schemes) if mask >> i & 1]

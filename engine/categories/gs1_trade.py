@@ -1,0 +1,21 @@
+"""GS1 trade items: the serialised GTIN (SGTIN), for drugs, food and imports.
+
+Scheme ``gs1-sgtin`` (schemes/builtin/gs1-sgtin.toml): (01) GTIN-14 with its
+mod-10 check digit and (21) a 12-digit FF1 serial; (17) expiry and (10) lot
+as batch attributes. Its codes are told apart by the GS1 syntax (symbology
+identifier, GS, AIs, Digital Link) or, bare, by their 26 digits and the
+GTIN's check digit. No registry is checked.
+
+>>> from tracecode import categories
+>>> [s.name for s in categories.schemes_of("gs1_trade")]
+['gs1-sgtin']
+>>> categories.get("gs1_trade").public
+('verdict', 'product', 'lot', 'expiry', 'scan_count', 'status')
+"""
+from .category import Category
+
+CATEGORY = Category(
+    name="gs1_trade",
+    title="GS1 trade items (SGTIN)",
+    public=("verdict", "product", "lot", "expiry", "scan_count", "status"),
+)
