@@ -264,3 +264,27 @@ def test_a_journal_line_that_lost_only_its_newline_still_counts(tmp_path):
     writer.append(journal.Entry(b"s\x00k", 12, 3, 16, {}))
     writer.close()
     assert [e.end for e in journal.read(path)[1]] == [5, 9, 12]
+
+
+def test_a_journal_write_cut_short_by_a_full_disk_reserves_nothing(tmp_path, monkeypatch):
+    """The disk fills in the middle of a journal line: IndexFull, no batch, the index
+    unchanged; once there is room the next reservation works and the torn line is skipped."""
+    from tracecode.index import IndexFull
+    path = tmp_path / "d"
+    d = tracecode.init(path)
+    d.issue("cn-drug-20", DRUG, 10)
+    real_write = os.write
+
+    def half_write(fd, data):   # what a file system does when it runs out mid-write
+        return real_write(fd, data[: len(data) // 2])
+    monkeypatch.setattr(journal.os, "write", half_write)
+    with pytest.raises(IndexFull, match="disk under the index .* is full .*nothing was reserved"):
+        d.issue("cn-drug-20", DRUG, 10)
+    monkeypatch.setattr(journal.os, "write", real_write)
+    assert d.issued("cn-drug-20", DRUG) == 10 and len(d.index.batches.list()) == 1
+    assert d.issue("cn-drug-20", DRUG, 10).start == 10
+    d.close()
+    _, entries, _, skipped = journal.read(path / journal.NAME)
+    assert [e.end for e in entries] == [10, 20] and skipped == 1
+    with tracecode.open(path) as d:   # reopening replays nothing it should not
+        assert d.issue("cn-drug-20", DRUG, 1).start == 20

@@ -169,8 +169,9 @@ class Writer:
             os.fdatasync(self._fd)
         except OSError as exc:
             if exc.errno in (errno.ENOSPC, errno.EDQUOT, errno.EFBIG):
-                raise IndexFull(f"the disk under {self.path} is full ({exc.strerror}): "
-                                f"nothing was reserved; free space and retry") from None
+                raise IndexFull(f"the disk under the index at {self.path.parent} is full "
+                                f"({exc.strerror}, writing {self.path.name}): nothing was "
+                                f"reserved; free space and retry") from None
             raise JournalError(f"cannot write {self.path}: {exc.strerror}; nothing was "
                                f"reserved") from None
         return at + len(line)
