@@ -76,5 +76,17 @@ def registry_kinds() -> tuple:
     return tuple(out)
 
 
-__all__ = ["ALL", "CBV_STEPS", "Category", "GENERIC", "OUR_NAMESPACE", "PUBLIC_FIELDS", "Registry",
-           "get", "of_scheme", "registry_kinds", "schemes_of", "with_registry"]
+__all__ = [
+    "ALL",
+    "CBV_STEPS",
+    "GENERIC",
+    "OUR_NAMESPACE",
+    "PUBLIC_FIELDS",
+    "Category",
+    "Registry",
+    "get",
+    "of_scheme",
+    "registry_kinds",
+    "schemes_of",
+    "with_registry",
+]

@@ -17,8 +17,8 @@ everything else it knows is declared here, as data the engine reads:
 """
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Callable
 
 # CBV 2.0 bizSteps the engine's lifecycle actions use (tracecode.index.lifecycle)
 CBV_STEPS = ("commissioning", "decommissioning", "packing", "unpacking", "shipping", "receiving",
@@ -38,12 +38,14 @@ class Registry:
     ``fields``: the scheme's code fields the comparison reads, in order (their
     characters, cut from each code by the scheme's layout, key the checks run
     once per distinct value); ``checks``: ``checks(ctx, found, rec, scan, values,
-    today) -> dict`` over tracecode.registry.compare's context, where values maps
-    each of ``fields`` to its characters."""
+    today) -> dict`` over tracecode.registry.compare's Context, where values maps
+    each of ``fields`` to its characters; ``qr_approval``: the QR payload of
+    fields names the approval, compared with the code's record."""
     kind: str
     number: int
     fields: tuple[str, ...]
     checks: Callable = field(compare=False)
+    qr_approval: bool = False    # a QR payload of fields carries the approval number (its third field)
 
 
 @dataclass(frozen=True)
@@ -65,7 +67,7 @@ class Category:
             raise ValueError(f"category {self.name!r}: {unknown[0]!r} is not a public field "
                              f"({', '.join(PUBLIC_FIELDS)})")
 
-    def prefix_score(self, codes) -> "object":
+    def prefix_score(self, codes) -> object:
         """Per code (numpy S array): +1 if it carries one of the prefixes, -1 if the
         category declares prefixes and it carries none, 0 if it declares none."""
         import numpy as np

@@ -23,7 +23,10 @@ from .category import Category, Registry
 def checks(ctx, found, rec, scan, values, today) -> dict:
     """approval_matches, approval_valid and enterprise_matches for one combination of
     (the code record's registration, registration prefix, spec code)."""
-    from ..registry.compare import Verdicts, validity  # the registry imports the categories
+    from ..registry.compare import (  # the registry imports the categories
+        Verdicts,
+        validity,
+    )
     nums = ctx.nums
     v = Verdicts()
     prefix, spec = values["reg_class"] + values["reg_number"], values["spec"]

@@ -21,7 +21,10 @@ from .category import Category, Registry
 def checks(ctx, found, rec, scan, values, today) -> dict:
     """approval_matches, approval_valid and enterprise_matches for one combination of
     (found, the code record's approval, the QR payload's approval, enterprise id)."""
-    from ..registry.compare import Verdicts, validity  # the registry imports the categories
+    from ..registry.compare import (  # the registry imports the categories
+        Verdicts,
+        validity,
+    )
     enterprise = values["enterprise"]
     nums = ctx.nums
     v = Verdicts()
@@ -63,7 +66,8 @@ def checks(ctx, found, rec, scan, values, today) -> dict:
 CATEGORY = Category(
     name="veterinary",
     title="Veterinary drugs (兽药)",
-    registry=Registry(kind="vet", number=1, fields=("enterprise",), checks=checks),
+    registry=Registry(kind="vet", number=1, fields=("enterprise",), checks=checks,
+                      qr_approval=True),
     lifecycle=("commissioning", "decommissioning", "packing", "unpacking", "shipping",
                "receiving", "retail_selling", "holding", "destroying"),
     public=("verdict", "product", "lot", "expiry", "scan_count", "status", "approval_number",

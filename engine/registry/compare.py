@@ -27,18 +27,25 @@ plausible_query_count  queries of the code (this one included) are within its pa
                        level's plausible number, and the index does not find it at more
                        places than plausible: otherwise a possible copy
 
+Which scans are covered, and the approval checks run on them, are their
+category's (tracecode.categories): a category with a ``registry`` declares its
+kind, the code fields compared (the veterinary enterprise id; the pesticide
+registration and spec code) and the function that checks them.
+
 The per-scan work is numpy over the batch (the index's verify_many, one parse, one
 getmulti for national code records); Python runs once per distinct batch, per
-distinct (approval, enterprise, QR approval) combination and per distinct container.
+distinct (approval, declared fields, QR approval) combination and per distinct container.
 """
 from __future__ import annotations
 
 import datetime as _dt
 import time as _time
 from dataclasses import dataclass
+from typing import NamedTuple
 
 import numpy as np
 
+from .. import categories
 from ..index import Answer, Status, Verdict
 from ..scan import Fault, Form
 from ..schemes import gs1_ai
@@ -50,8 +57,7 @@ CHECKS = ("code_exists", "enterprise_matches", "approval_matches", "approval_val
 BIT = {name: 1 << i for i, name in enumerate(CHECKS)}
 ALL = (1 << len(CHECKS)) - 1
 ROW_CHECKS = BIT["code_exists"] | BIT["not_expired"] | BIT["not_recalled"] | BIT["plausible_query_count"]
-KINDS = (None, "vet", "pesticide")             # index = the kind column
-KIND_OF_SCHEME = {"cn-vet-24": 1, "cn-pesticide-32": 2}
+KINDS = categories.registry_kinds()           # the kind column (RegistryKind) -> name
 # Queries a code of each packaging level plausibly gets (this one included): the
 # buyer's, the seller's, a few repeats; more per level up as each hop scans cases.
 PLAUSIBLE_QUERIES = {1: 5, 2: 10, 3: 20, 4: 50}
@@ -273,7 +279,8 @@ def compare(registry, scans, offsets=None, *, scanner=None, place=None, when=Non
     n = len(pr)
     res = np.zeros(n, RESULT_DTYPE)
     res["combo"] = -1
-    kind = np.array([0] + [KIND_OF_SCHEME.get(s, 0) for s in parsed.scheme_names],
+    schemes = index.parser.schemes  # the parser's schemes: parsed.scheme_names, in order
+    kind = np.array([0] + [r.number if r else 0 for r in _registries(schemes)],
                     np.uint8)[pr["scheme"] + 1]
     res["kind"] = kind
     known = vb.found
@@ -291,7 +298,7 @@ def compare(registry, scans, offsets=None, *, scanner=None, place=None, when=Non
         _national(store, txn, nums, np.flatnonzero((res["source"] == SOURCE_NATIONAL) & (kind != 0)),
                   pr["code"], res, rec_ref, parent)
         scan_ref = _scan_approvals(data, offsets, pr, kind, nums)
-        combos = _combos(store, txn, nums, kind, found, pr["code"], rec_ref, scan_ref, res, today)
+        combos = _combos(store, txn, nums, schemes, kind, found, pr, rec_ref, scan_ref, res, today)
         contained = found & (parent != b"")
         chain = _chain(store, txn, np.unique(parent[contained])) if contained.any() else {}
     if chain:
@@ -350,9 +357,11 @@ def _national(store, txn, nums, rows, codes, res, rec_ref, parent):
 
 
 def _scan_approvals(data, offsets, pr, kind, nums) -> np.ndarray:
-    """Ref of the approval number each veterinary QR payload gives (-1: none)."""
+    """Ref of the approval number each QR payload of fields gives (-1: none), for the
+    categories whose registry reads one there (veterinary: the five-field form)."""
     scan_ref = np.full(len(pr), -1, np.int32)
-    qr = (pr["form"] == Form.QR_FIELDS) & (kind == 1)
+    readers = [c.registry for c in categories.with_registry() if c.registry.qr_approval]
+    qr = (pr["form"] == Form.QR_FIELDS) & np.isin(kind, [r.number for r in readers])
     if not qr.any():
         return scan_ref
     fields = approval_fields(data, offsets, qr)
@@ -361,10 +370,11 @@ def _scan_approvals(data, offsets, pr, kind, nums) -> np.ndarray:
         return scan_ref
     first, inv = _distinct(np.ascontiguousarray(fields[rows]).view(np.uint64).reshape(len(rows), -1))
     refs = []
-    for raw in fields[rows][first].tolist():
+    kind_name = {r.number: r.kind for r in readers}
+    for raw, k in zip(fields[rows][first].tolist(), kind[rows][first].tolist()):
         text = raw.decode("utf-8", "replace").strip()
         try:
-            refs.append(nums.ref(canonical_number(text, "vet")[1]))
+            refs.append(nums.ref(canonical_number(text, kind_name[k])[1]))
         except RowError as exc:
             refs.append(nums.ref(text, invalid=str(exc)))
     scan_ref[rows] = np.array(refs, np.int32)[inv]
@@ -390,42 +400,62 @@ def _distinct(words: np.ndarray):
 
 
 
-def _combos(store, txn, nums, kind, found, codes, rec_ref, scan_ref, res, today) -> list:
-    """The approval checks, once per distinct (kind, found, record approval, QR approval,
-    enterprise or registration+spec digits); their bits scattered back to the rows."""
-    rows = np.flatnonzero(kind != 0)
-    if not len(rows):
-        return []
-    raw = np.ascontiguousarray(codes[rows]).view(np.uint8).reshape(len(rows), -1)
-    vet = (kind[rows] == 1)[:, None]
-    # vet: the enterprise id (digits 9-13); pesticide: registration (1-7) and spec code (9-11)
-    key = np.zeros((len(rows), 3), np.uint64)
-    digits = key[:, 1:].view(np.uint8)
-    digits[:, :5] = np.where(vet, raw[:, 8:13], raw[:, :5])
-    digits[:, 5:7] = np.where(vet, 0, raw[:, 5:7])
-    digits[:, 7:10] = np.where(vet, 0, raw[:, 8:11])
-    key[:, 0] = (kind[rows].astype(np.uint64) | (found[rows].astype(np.uint64) << np.uint64(2))
-                 | ((rec_ref[rows] + 1).astype(np.uint64) << np.uint64(3))
-                 | ((scan_ref[rows] + 1).astype(np.uint64) << np.uint64(33)))
-    first, inv = _distinct(key)
-    combos = []
-    for i in rows[first].tolist():
-        evaluate = _vet if kind[i] == 1 else _pesticide
-        code = codes[i].decode()
-        digits_of = code[8:13] if kind[i] == 1 else code[:7] + code[8:11]
-        combos.append(evaluate(store, txn, nums, bool(found[i]), int(rec_ref[i]),
-                               int(scan_ref[i]), digits_of, today))
-    fl = np.array([c["failed"] for c in combos], np.uint16)
-    un = np.array([c["unchecked"] for c in combos], np.uint16)
-    inv = inv.ravel()
-    res["failed"][rows] |= fl[inv]
-    res["unchecked"][rows] |= un[inv]
-    res["combo"][rows] = inv
+class Context(NamedTuple):
+    """What a category's registry checks read: the registry store, its transaction, and
+    the approval numbers met in the batch."""
+    store: object
+    txn: object
+    nums: _Numbers
+
+
+def _registries(schemes) -> list:
+    """Per parser scheme: its category's Registry, or None."""
+    return [categories.of_scheme(s).registry for s in schemes]
+
+
+def _combos(store, txn, nums, schemes, kind, found, pr, rec_ref, scan_ref, res, today) -> list:
+    """The approval checks, once per scheme and distinct (found, record approval, QR
+    approval, the category's declared code fields); their bits scattered back to the rows."""
+    ctx = Context(store, txn, nums)
+    combos: list = []
+    codes = pr["code"]
+    for si, (scheme, reg) in enumerate(zip(schemes, _registries(schemes))):
+        if reg is None:
+            continue
+        rows = np.flatnonzero((pr["scheme"] == si) & (kind != 0))
+        if not len(rows):
+            continue
+        raw = np.ascontiguousarray(codes[rows].astype(f"S{scheme.length}")).view(np.uint8)
+        raw = raw.reshape(len(rows), scheme.length)
+        spans = [(f, scheme.offset(f), scheme.field(f).length) for f in reg.fields]
+        width = sum(n for _, _, n in spans)
+        key = np.zeros((len(rows), 1 + (width + 7) // 8), np.uint64)
+        chars = key[:, 1:].view(np.uint8)
+        at = 0
+        for _, a, n in spans:
+            chars[:, at:at + n] = raw[:, a:a + n]
+            at += n
+        key[:, 0] = (found[rows].astype(np.uint64)
+                     | ((rec_ref[rows] + 1).astype(np.uint64) << np.uint64(1))
+                     | ((scan_ref[rows] + 1).astype(np.uint64) << np.uint64(32)))
+        first, inv = _distinct(key)
+        mine = []
+        for i in rows[first].tolist():
+            code = codes[i].decode()
+            values = {f: code[a:a + n] for f, a, n in spans}
+            mine.append(reg.checks(ctx, bool(found[i]), int(rec_ref[i]), int(scan_ref[i]),
+                                   values, today))
+        fl = np.array([c["failed"] for c in mine], np.uint16)
+        un = np.array([c["unchecked"] for c in mine], np.uint16)
+        res["failed"][rows] |= fl[inv]
+        res["unchecked"][rows] |= un[inv]
+        res["combo"][rows] = inv + len(combos)
+        combos += mine
     return combos
 
 
-class _Verdicts:
-    """Collects one combination's check outcomes."""
+class Verdicts:
+    """Collects one combination's check outcomes (a category's registry checks fill it)."""
 
     def __init__(self):
         self.failed = self.unchecked = 0
@@ -443,7 +473,8 @@ class _Verdicts:
                 "approval": approval, "scan_approval": scan_approval}
 
 
-def _validity(v, nums, ref, today):
+def validity(v, nums, ref, today):
+    """approval_valid for the approval ``ref``; returns its record (None: none)."""
     rec = nums.record(ref)
     if rec is not None:
         ok, why = rec.validity(today)
@@ -453,81 +484,6 @@ def _validity(v, nums, ref, today):
     else:
         v.set("approval_valid", None, "no approval to check")
     return rec
-
-
-def _vet(store, txn, nums, found, rec, scan, enterprise, today) -> dict:
-    v = _Verdicts()
-    number = nums.numbers.__getitem__
-    if scan >= 0 and scan in nums.invalid:
-        v.set("approval_matches", False, f"the QR payload's approval number {number(scan)!r} is "
-                                         f"not valid: {nums.invalid[scan]}")
-    elif scan >= 0 and rec >= 0 and scan != rec:
-        v.set("approval_matches", False, f"the QR payload says {number(scan)}, the code's record "
-                                         f"{number(rec)}")
-    elif rec < 0 and found:
-        v.set("approval_matches", False, "the code's record names no approval" + (
-            f" (the QR payload names {number(scan)})" if scan >= 0 else ""))
-    elif rec < 0 and scan < 0:
-        v.set("approval_matches", None, "no approval number to compare")
-    elif nums.record(rec if rec >= 0 else scan) is None:
-        v.set("approval_matches", False, f"{number(rec if rec >= 0 else scan)} is not in the "
-                                         f"registry")
-    else:
-        v.set("approval_matches", True, f"{number(rec if rec >= 0 else scan)}" + (
-            ": the QR payload and the code's record agree" if rec >= 0 and scan >= 0 else ""))
-    eff = rec if rec >= 0 else scan if scan not in nums.invalid else -1
-    approval = _validity(v, nums, eff, today)
-    if approval is not None:
-        ok = approval.enterprise_id == enterprise
-        v.set("enterprise_matches", ok,
-              f"enterprise {enterprise} holds {approval.number} ({approval.company})" if ok else
-              f"enterprise {enterprise} in the code, but {approval.number} is held by enterprise "
-              f"{approval.enterprise_id} ({approval.company})")
-    else:
-        held = store.numbers(txn, b"e" + enterprise.encode())
-        v.set("enterprise_matches", None if held else False,
-              f"enterprise {enterprise} holds {len(held)} approval{'s' * (len(held) > 1)}; none "
-              f"is named to compare"
-              if held else f"enterprise {enterprise} holds no approval in the registry")
-    return v.done(eff, number(scan) if scan >= 0 else None)
-
-
-def _pesticide(store, txn, nums, found, rec, scan, digits, today) -> dict:
-    v = _Verdicts()
-    prefix, spec = digits[:7], digits[7:10]
-    registered = store.numbers(txn, b"r" + prefix.encode())
-    record = nums.record(rec)
-    if rec >= 0:
-        eff = rec
-        if record is None:
-            v.set("approval_matches", False, f"{nums.numbers[rec]} on the code's record is not "
-                                             f"in the registry")
-        elif record.code_prefix != prefix:
-            v.set("approval_matches", False, f"digits 1-7 {prefix} do not encode "
-                                             f"{record.number} ({record.code_prefix}), the "
-                                             f"code's record")
-        else:
-            v.set("approval_matches", True, f"digits 1-7 {prefix} encode {record.number}")
-    elif registered:
-        refs = [nums.ref(r) for r in registered]  # several only across eras: prefer a valid one
-        eff = next((r for r in refs if nums.record(r).validity(today)[0]), refs[0])
-        v.set("approval_matches", True, f"digits 1-7 {prefix} encode {nums.numbers[eff]}")
-    else:
-        eff = -1
-        v.set("approval_matches", False, f"digits 1-7 {prefix}: no registration of class "
-                                         f"{prefix[0]} ends in {prefix[1:]}")
-    approval = _validity(v, nums, eff, today)
-    if approval is None:
-        v.set("enterprise_matches", None, "no registration to compare the company with")
-    elif not approval.spec_codes:
-        v.set("enterprise_matches", True, f"{approval.company} declares no spec codes; "
-                                          f"spec {spec} taken as theirs")
-    else:
-        ok = spec in approval.spec_codes
-        v.set("enterprise_matches", ok, f"spec code {spec} is "
-                                        f"{'' if ok else 'not '}one {approval.company} declared "
-                                        f"for {approval.number}")
-    return v.done(eff)
 
 
 def _chain(store, txn, parents) -> dict:
