@@ -173,6 +173,7 @@ def test_parallel_writers_and_readers_lose_and_double_nothing(tmp_path):
             assert txn.stat(d.index.db_codes)["entries"] == 120 * 50  # one state record each
 
 
+@pytest.mark.slow  # 12 rounds of two killed processes: about 12 s
 def test_kill_9_then_restore_of_an_older_backup_hands_out_nothing_twice(tmp_path):
     """Issuers killed at random points, a backup taken between rounds, more killed rounds,
     the index lost: the backup restored with the journal knows every batch handed out."""
