@@ -10,7 +10,11 @@ numpy arrays, per candidate scheme, never per scan in Python:
 1. its product fields must keep their rules (choices, dates, a GTIN's check
    digit): a candidate that breaks one is out;
 2. a product the index has issued under it (``known``) outweighs every rule
-   below: only a code of an issued product can be genuine;
+   below: only a code of an issued product can be genuine; and above that,
+   with the master key, a serial that decrypts to a counter within the
+   product's guessing bound (``counter_fits``): another scheme's code does
+   so with odds below 1 in 10,000, so two issued products sharing a code's
+   characters are told apart too;
 3. one point per check character, per product field with a rule it keeps,
    and for its category's prefix (+1 carried, -1 declared but missing).
 
@@ -24,6 +28,7 @@ import numpy as np
 from . import of_scheme
 
 KNOWN = 64          # outweighs any sum of rule points (at most 16 fields)
+COUNTER = 128       # outweighs KNOWN: the code decrypts to a counter its product may have
 BASE = 8            # keeps a candidate's score >= 0 when its prefix is missing
 
 
@@ -44,10 +49,12 @@ def product_chars(scheme, codes: np.ndarray) -> np.ndarray:
     return np.ascontiguousarray(np.concatenate([raw[:, a:a + n] for a, n in spans], axis=1))
 
 
-def scores(schemes, codes: np.ndarray, masks: np.ndarray, known=None) -> np.ndarray:
+def scores(schemes, codes: np.ndarray, masks: np.ndarray, known=None,
+           counter_fits=None) -> np.ndarray:
     """(N, len(schemes)) int64: each candidate's score, -1 where the scheme is not a
     candidate or breaks a product field's rule. ``codes``: the codes as typed (the C
-    core keeps ambiguous ones unfolded); ``masks``: uint64 candidate bits."""
+    core keeps ambiguous ones unfolded); ``masks``: uint64 candidate bits;
+    ``counter_fits(scheme, prod, codes)``: bool per code, its counter within the bound."""
     out = np.full((len(codes), len(schemes)), -1, np.int64)
     for si, scheme in enumerate(schemes):
         rows = np.flatnonzero((masks >> np.uint64(si)) & np.uint64(1))
@@ -60,15 +67,21 @@ def scores(schemes, codes: np.ndarray, masks: np.ndarray, known=None) -> np.ndar
         keeps = scheme.product_faults(prod) < 0 if prod.shape[1] else np.ones(len(rows), bool)
         points = BASE + rule_points(scheme) + of_scheme(scheme).prefix_score(mine)
         if known is not None and prod.shape[1]:
-            points = points + KNOWN * known.rows(scheme, prod)
+            issued = known.rows(scheme, prod) & keeps
+            points = points + KNOWN * issued
+            if counter_fits is not None and issued.any():
+                at = np.flatnonzero(issued)
+                fits = np.zeros(len(rows), bool)
+                fits[at] = counter_fits(scheme, prod[at], mine[at].astype(f"S{scheme.length}"))
+                points = points + COUNTER * fits
         out[rows[keeps], si] = points[keeps]
     return out
 
 
-def decide(schemes, codes: np.ndarray, masks: np.ndarray, known=None):
+def decide(schemes, codes: np.ndarray, masks: np.ndarray, known=None, counter_fits=None):
     """(winner, ambiguous) per code: the scheme index with the best score (-1 when every
     candidate breaks a product rule) and whether two or more share that score."""
-    s = scores(schemes, codes, masks, known)
+    s = scores(schemes, codes, masks, known, counter_fits)
     best = s.max(axis=1)
     winner = np.where(best >= 0, s.argmax(axis=1), -1)
     tied = ((s == best[:, None]) & (best[:, None] >= 0)).sum(axis=1) > 1

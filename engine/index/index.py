@@ -475,9 +475,10 @@ class Index:
         """
         when = self._scan_source(scanner, place, when)
         raw = scan.encode("utf-8", "surrogatepass") if isinstance(scan, str) else bytes(scan)
-        fault, _, si, _, _, code = self.parser._core.parse_one(raw)
         key, batch_id, batch, imported, scheme = None, 0, None, None, None
         with self.env.begin() as txn:
+            # a code fitting several schemes is decided as verify_many decides it
+            fault, si, code = self.parser.read_code(raw, self._known.refresh(txn))
             if fault == Fault.OK and si >= 0:
                 sch = self.parser.schemes[si]
                 scheme = sch.name

@@ -237,7 +237,8 @@ class ScanParser:
         rows = np.flatnonzero(rec["candidates"])
         codes = rec["code"][rows]
         masks = rec["candidates"][rows]
-        winner, tied = detect.decide(self.schemes, codes, masks, known)
+        fits = self._counter_fits if known is not None and self.master_key is not None else None
+        winner, tied = detect.decide(self.schemes, codes, masks, known, fits)
         lowest = masks & (~masks + np.uint64(1))       # the first candidate's bit
         first = np.log2(lowest.astype(np.float64)).astype(np.int16)
         # every candidate breaking a product rule: the first one reports INVALID_FIELD
@@ -249,6 +250,21 @@ class ScanParser:
         amb = rows[tied]
         rec["fault"][amb] = Fault.AMBIGUOUS
         rec["scheme"][amb] = -1
+
+    def _counter_fits(self, scheme, prod, codes) -> np.ndarray:
+        """Per code: FF1^-1 under its product gives a counter below the guessing bound
+        (products the index issued only: the caller asks for those)."""
+        out = np.zeros(len(codes), bool)
+        width = prod.shape[1]
+        keys, inverse = np.unique(prod.view(f"S{width}").ravel(), return_inverse=True)
+        for k, key in enumerate(keys.tolist()):
+            product = self._product(scheme, key)
+            if isinstance(product, ScanError):
+                continue
+            rows = np.flatnonzero(inverse.ravel() == k)
+            c, good = self.issuer(scheme, product).counters(codes[rows])
+            out[rows] = good & (c < scheme.capacity)
+        return out
 
     def read_code(self, raw: bytes, known=None):
         """One scan for the single-scan paths: (fault, scheme index, bare code), the
