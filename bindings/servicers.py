@@ -19,7 +19,7 @@ import numpy as np
 
 from ..errors import UnknownApproval
 from ..index import ACTIONS, BatchRecord, lifecycle
-from ..index.batches import u64
+from ..store.lmdb.batches import u64
 from ..issuance import Issuer
 from ..registry import CHECKS
 from ..registry.records import RowError, canonical_number

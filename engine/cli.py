@@ -368,7 +368,7 @@ def cmd_history(args):
 def cmd_import(args):
     """Codes issued by other systems, one per line, stored per code. A line that cannot be a
     code is reported with its number and the other lines are imported; exit 1 if any was."""
-    from .index import _codes, codekeys
+    from .store.lmdb import _codes, codekeys
 
     name = textinput.name_of(args.file)
     with DataDir(args.dir) as dd:
@@ -408,7 +408,7 @@ def cmd_batches(args):
 
 def cmd_backup(args):
     """A consistent copy of the index (online), its stamp, journal and schemes."""
-    from .index.backup import backup
+    from .store.lmdb.backup import backup
     m = backup(args.dir, args.dest, with_key=args.with_key)
     key = ("master.key included (keep the backup as secret as the key)" if args.with_key else
            f"master.key NOT included: keep it apart, a restore needs it "
@@ -419,7 +419,7 @@ def cmd_backup(args):
 
 def cmd_restore(args):
     """Put a backup in place and replay the reservation journals over it."""
-    from .index.backup import restore
+    from .store.lmdb.backup import restore
     r = restore(args.backup, args.dir, journals=args.journal or (), key_file=args.key)
     print(f"restored index {r['index']} (backup of {r['backup_created']}) into {args.dir}: "
           f"{r['journal_entries']:,} journal entries replayed from {', '.join(r['journals'])}, "

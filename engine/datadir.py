@@ -22,11 +22,12 @@ import lmdb
 
 from . import schemes as _schemes
 from .errors import KeyStoreError
-from .index.env import IndexReadOnly, run_write
-from .index.lmdbfile import IndexDamaged
 from .index.index import FORMAT
-from .index import BatchRecord, Index, lineage, open_env, stamp
-from .index import journal as _journal
+from .index import BatchRecord, Index
+from .store.lmdb import lineage, stamp
+from .store.lmdb import journal as _journal
+from .store.lmdb.env import IndexReadOnly, open_env, run_write
+from .store.lmdb.lmdbfile import IndexDamaged
 from .issuance import Issuer
 from .keys import create_master_key, load_master_key
 from .registry import Registry

@@ -12,8 +12,9 @@ import time
 import numpy as np
 import pytest
 import tracecode
-from tracecode.index import Verdict, journal, stamp
-from tracecode.index.backup import BackupError, backup, restore
+from tracecode.index import Verdict
+from tracecode.store.lmdb import journal, stamp
+from tracecode.store.lmdb.backup import BackupError, backup, restore
 
 DRUG = {"drug_id": "8177322"}
 OTHER = {"drug_id": "1234567"}

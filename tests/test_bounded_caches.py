@@ -164,7 +164,8 @@ def test_twenty_thousand_never_issued_products_do_not_grow_the_process(tmp_path)
 
 def test_verdicts_stay_right_when_every_cache_evicts(tmp_path, monkeypatch):
     """Caches of two entries against six products: each lookup may miss, none may lie."""
-    from tracecode.index import batches as batches_mod, index as index_mod
+    from tracecode.index import index as index_mod
+    from tracecode.store.lmdb import batches as batches_mod
     from tracecode.scan import parser as parser_mod
     for mod, name in ((batches_mod, "PRODUCT_ID_CACHE"), (index_mod, "TABLE_CACHE"),
                       (index_mod, "BATCH_CACHE"), (parser_mod, "ISSUER_CACHE"),

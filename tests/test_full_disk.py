@@ -20,8 +20,8 @@ import pytest
 
 import tracecode
 from tracecode.index import IndexFull, Verdict
-from tracecode.index import scanlog
-from tracecode.index.scanlog import MAX_PENDING
+from tracecode.store.lmdb import scanlog
+from tracecode.store.lmdb.scanlog import MAX_PENDING
 
 DRUG = {"drug_id": "8177322"}
 AMOX = "兽药字(2015)010012345"
@@ -272,7 +272,7 @@ def test_an_approved_issuance_full_at_its_link_issues_nothing(tmp_path, monkeypa
 def test_a_map_that_must_grow_on_a_full_disk_is_index_full_and_grows_later(disk):
     """An environment opened small grows its map before the retry; the disk then refuses
     the pages: IndexFull, and the same environment takes the write once space is back."""
-    from tracecode.index.env import open_env, run_write
+    from tracecode.store.lmdb.env import open_env, run_write
     env = open_env(disk / "small", map_size=1 << 20, map_limit=1 << 30)
     db = env.open_db(b"t")
     big = [(b"k%06d" % i, os.urandom(1000)) for i in range(3000)]   # 3 MB > the 1 MiB map
@@ -291,7 +291,7 @@ def test_a_map_that_must_grow_on_a_full_disk_is_index_full_and_grows_later(disk)
 
 def test_what_lmdb_says_about_a_disk_is_told_apart_from_other_errors(tmp_path):
     import lmdb
-    from tracecode.index.env import disk_full
+    from tracecode.store.lmdb.env import disk_full
     env = lmdb.open(str(tmp_path / "e"), map_size=1 << 20)
     assert "over its quota" in str(disk_full(env, lmdb.Error("mdb_txn_commit: Disk quota exceeded")))
     assert "full or failing" in str(disk_full(env, lmdb.Error("mdb_txn_commit: Input/output error")))

@@ -257,7 +257,7 @@ def test_unreadable_expiry_is_refused_before_it_is_stored(d):
 def test_the_c_kernels_refuse_transactions_they_cannot_read(d, tmp_path):
     import lmdb
 
-    from tracecode.index import _codes
+    from tracecode.store.lmdb import _codes
     ix = d.index
     key = b"\x00" * 12
     with ix.env.begin() as txn:
@@ -282,7 +282,7 @@ def test_the_c_kernels_refuse_transactions_they_cannot_read(d, tmp_path):
 
 
 def test_the_c_kernels_check_their_arrays(d):
-    from tracecode.index import _codes
+    from tracecode.store.lmdb import _codes
     ix = d.index
     keys = np.zeros(24, np.uint8)
     out = [np.zeros(2, t) for t in ("u1", "u8", "u4", "u1", "f8", "u8")]
@@ -358,7 +358,7 @@ def test_max_places_and_imported_codes_are_checked(tmp_path):
 
 
 def test_a_failed_scan_log_commit_keeps_the_scans_for_the_next(d, monkeypatch):
-    from tracecode.index import scanlog
+    from tracecode.store.lmdb import scanlog
     _, codes = issue(d, 2)
     real, calls = scanlog.run_write, []
 
@@ -369,7 +369,7 @@ def test_a_failed_scan_log_commit_keeps_the_scans_for_the_next(d, monkeypatch):
         return real(env, fn)
     monkeypatch.setattr(scanlog, "run_write", flaky)
     d.verify_many(codes, record=False)
-    d.index.log.add(tracecode.index.codekeys.Keys.packed([None]), np.zeros(1, np.uint8), None, None, 1.0)
+    d.index.log.add(tracecode.store.lmdb.codekeys.Keys.packed([None]), np.zeros(1, np.uint8), None, None, 1.0)
     with pytest.raises(tracecode.index.IndexFull):
         d.index.log.flush()
     d.verify(codes[0])

@@ -10,7 +10,7 @@ import pytest
 
 import tracecode
 from tracecode.index import Verdict
-from tracecode.index.scanlog import MAX_PENDING
+from tracecode.store.lmdb.scanlog import MAX_PENDING
 
 from conftest import read_lines
 
@@ -177,8 +177,8 @@ def test_parallel_writers_and_readers_lose_and_double_nothing(tmp_path):
 def test_kill_9_then_restore_of_an_older_backup_hands_out_nothing_twice(tmp_path):
     """Issuers killed at random points, a backup taken between rounds, more killed rounds,
     the index lost: the backup restored with the journal knows every batch handed out."""
-    from tracecode.index import journal
-    from tracecode.index.backup import backup, restore
+    from tracecode.store.lmdb import journal
+    from tracecode.store.lmdb.backup import backup, restore
     path = tmp_path / "d"
     tracecode.init(path).close()
     rng = random.Random(2)

@@ -13,8 +13,9 @@ import pytest
 import tracecode
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from tracecode.index import IndexDamaged, StampError, journal, stamp
-from tracecode.index.lmdbfile import check_data_file
+from tracecode.index import IndexDamaged, StampError
+from tracecode.store.lmdb import journal, stamp
+from tracecode.store.lmdb.lmdbfile import check_data_file
 
 DRUG = {"drug_id": "8177322"}
 

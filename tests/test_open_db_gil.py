@@ -8,7 +8,7 @@ import sys
 SCENARIO = r"""
 import sys, tempfile, threading, time
 import lmdb
-from tracecode.index.env import open_db
+from tracecode.store.lmdb.env import open_db
 env = lmdb.open(tempfile.mkdtemp(), max_dbs=8)
 holding = threading.Event()
 

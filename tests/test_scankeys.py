@@ -3,7 +3,8 @@ import numpy as np
 from hypothesis import given, settings, strategies as st
 
 import tracecode
-from tracecode.index import Verdict, codekeys, scankeys
+from tracecode.index import Verdict
+from tracecode.store.lmdb import codekeys, scankeys
 
 _text = st.one_of(st.text(st.sampled_from("0123456789ABCxyz-:/ \t\n\x1c\x1d\x1f(),;"), max_size=60),
                   st.text(max_size=30), st.binary(max_size=30))

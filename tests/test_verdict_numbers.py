@@ -4,8 +4,8 @@ import numpy as np
 
 import tracecode
 from tracecode.index import Verdict
-from tracecode.index.batches import u64
-from tracecode.index.scanlog import _SCAN_HEAD, VERDICT_BIAS, unpack_scan
+from tracecode.store.lmdb.batches import u64
+from tracecode.store.lmdb.scanlog import _SCAN_HEAD, VERDICT_BIAS, unpack_scan
 from tracecode.v1 import common_pb2 as cpb
 from tracecode.v1.convert import answer, answer_pb, result_records, verdict_columns
 

@@ -1,10 +1,12 @@
-"""The embedded LMDB index under a data directory (DIR/index): batches, lifecycle, scans."""
-from .batches import BatchRecord, Batches
-from .env import IndexFull, IndexReadOnly, open_env, run_write
+"""The index under a data directory (DIR/index): verdicts, lifecycle events, history.
+
+Its storage (LMDB: batches, per-code records, the scan log) is tracecode.store.lmdb."""
+from ..store.lmdb.batches import BatchRecord, Batches
+from ..store.lmdb.env import IndexFull, IndexReadOnly, open_env, run_write
+from ..store.lmdb.lmdbfile import IndexDamaged
+from ..store.lmdb.stamp import StampError
 from .index import Answer, Index, Verdict
 from .lifecycle import ACTIONS, EventError, Status
-from .lmdbfile import IndexDamaged
-from .stamp import StampError
 
 __all__ = ["ACTIONS", "Answer", "BatchRecord", "Batches", "EventError", "Index", "IndexDamaged", "IndexFull",
            "IndexReadOnly", "StampError",

@@ -34,16 +34,15 @@ from ..errors import InvalidComponent, InvalidFormat, TracecodeError
 from ..issuance import Issuer
 from ..scan import Fault, ScanParser
 from ..schemes import gs1_ai
-from . import _codes, codekeys
 from ..cache import BoundedCache
-from .batches import Batches, BatchRecord, product_prefix, u64
-from .known import KnownProducts
-from . import scankeys
-from .codekeys import Keys
-from .env import IndexFull, IndexReadOnly, open_db, read_only_error, run_write
+from ..store.lmdb import _codes, codekeys, scankeys
+from ..store.lmdb.batches import Batches, BatchRecord, product_prefix, u64
+from ..store.lmdb.known import KnownProducts
+from ..store.lmdb.codekeys import Keys
+from ..store.lmdb.env import IndexFull, IndexReadOnly, open_db, read_only_error, run_write
 from . import lifecycle
 from .lifecycle import ACTIONS, EventError, Status, check_transition
-from .scanlog import ScanLog, place_hash, unpack_scan
+from ..store.lmdb.scanlog import ScanLog, place_hash, unpack_scan
 
 FORMAT = b"2"  # bump when a record layout changes
 _STATE = struct.Struct("=BQ")   # _codes.State, machine byte order

@@ -21,7 +21,7 @@ import time
 import numpy as np
 
 from ..index import run_write
-from ..index.env import open_db
+from ..store.lmdb.env import open_db
 from .records import ApprovalRecord
 
 CODE_DTYPE = np.dtype([("number", "S32"), ("lot", "S32"), ("produced", "<u4"), ("expiry", "<u4"),

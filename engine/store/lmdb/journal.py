@@ -31,7 +31,7 @@ import zlib
 from dataclasses import dataclass
 from pathlib import Path
 
-from ..errors import TracecodeError
+from ...errors import TracecodeError
 from .env import IndexFull
 
 NAME = "reservations.journal"

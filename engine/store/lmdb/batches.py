@@ -29,8 +29,8 @@ from dataclasses import asdict, dataclass, field
 
 import numpy as np
 
-from ..cache import BoundedCache
-from ..errors import CapacityExceeded
+from ...cache import BoundedCache
+from ...errors import CapacityExceeded
 from .env import read_only_error, run_write
 from .journal import Entry as JournalEntry
 

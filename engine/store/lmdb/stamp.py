@@ -16,7 +16,7 @@ import os
 import uuid as _uuid
 from pathlib import Path
 
-from ..errors import TracecodeError
+from ...errors import TracecodeError
 
 NAME = "index.stamp"
 UUID_KEY = b"index_uuid"

@@ -27,7 +27,7 @@ from libc.stdint cimport int32_t, int64_t, uint8_t, uint32_t, uint64_t
 from libc.stdlib cimport free, malloc
 from libc.string cimport memcmp, memcpy, memset
 
-from tracecode.index._lmdb cimport (MDB_APPEND, MDB_NEXT, MDB_NOTFOUND, MDB_SET_RANGE, MDB_cursor,
+from tracecode.store.lmdb._lmdb cimport (MDB_APPEND, MDB_NEXT, MDB_NOTFOUND, MDB_SET_RANGE, MDB_cursor,
                                     MDB_dbi, MDB_val, Txn, dbi_of, fail, open_txn, wrote)
 
 cdef enum:

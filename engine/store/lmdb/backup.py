@@ -38,8 +38,8 @@ import shutil
 import time
 from pathlib import Path
 
-from ..errors import TracecodeError
-from ..keys import MASTER_KEY_FILE, load_master_key
+from ...errors import TracecodeError
+from ...keys import MASTER_KEY_FILE, load_master_key
 from . import journal, lineage, stamp
 from .batches import Batches, u64
 from .env import open_env, run_write
@@ -273,7 +273,7 @@ def _in_use(index_dir: Path) -> bool:
 
 
 def _check_key(path: Path, fingerprint: str) -> None:
-    from ..keys import Key
+    from ...keys import Key
     raw = path.read_bytes()
     if len(raw) != 32 or Key(raw).fingerprint() != fingerprint:
         raise BackupError(f"{path} is not the master key of the backup (fingerprint "

@@ -31,7 +31,7 @@ import numpy as np
 
 from . import _codes
 from .codekeys import Keys
-from ..errors import TracecodeError
+from ...errors import TracecodeError
 from .env import IndexFull, run_write
 
 MAX_PENDING = 4096

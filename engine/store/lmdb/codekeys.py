@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from ..checks import GS1
+from ...checks import GS1
 
 OUR_KEY = np.dtype([("pid", ">u4"), ("counter", ">u8")])
 OURS, EXT, SSCC = "ours", "ext", "sscc"

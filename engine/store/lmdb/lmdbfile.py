@@ -20,7 +20,7 @@ import struct
 from dataclasses import dataclass
 from pathlib import Path
 
-from ..errors import TracecodeError
+from ...errors import TracecodeError
 
 MAGIC = 0xBEEFC0DE
 DATA_VERSION = 1

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import lmdb
 
-from ..errors import TracecodeError
+from ...errors import TracecodeError
 from .lmdbfile import IndexDamaged, check_data_file
 
 # LMDB reserves address space, not disk: the file grows as data is written. The
