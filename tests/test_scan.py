@@ -246,6 +246,20 @@ def test_a_code_no_rule_decides_is_ambiguous():
     assert r["fault"].tolist() == [Fault.AMBIGUOUS, Fault.OK] and r["scheme"][0] == -1
 
 
+
+def test_two_gs1_schemes_taking_one_serial_are_ambiguous_without_a_rule():
+    """A second GS1 scheme of the same serial layout: an element string fits both."""
+    definition = {"scheme": {"name": "gs1-sgtin-b"},
+                  "field": [{"name": "gtin", "role": "product", "ai": "01", "length": 14,
+                             "check": "gs1"},
+                            {"name": "serial", "role": "serial", "ai": "21", "length": 12}]}
+    pool = dict(schemes.builtin(), **{"gs1-sgtin-b": scheme_from_dict(definition)})
+    parser = ScanParser(pool, MASTER)
+    e = fault_of("]d20109521234543213" "21123456789012", parser)
+    assert e.fault == Fault.AMBIGUOUS and set(e.candidates) == {"gs1-sgtin", "gs1-sgtin-b"}
+    assert ScanParser().parse("]d20109521234543213" "21123456789012").scheme \
+        == "gs1-sgtin"
+
 # -- bulk ----------------------------------------------------------------------------------
 
 def _mixed_corpus():

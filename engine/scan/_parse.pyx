@@ -122,6 +122,7 @@ cdef struct parser_t:
     scheme_t schemes[MAX_SCHEMES]
     const uint8_t *cset[5]  # by AI component kind: 1 digits, 2 GS1 set 82, 3 set 39, 4 base64url
     int year              # the current year, for the GS1 century rule of YYMMDD dates
+    uint8_t len_count[MAX_CODE + 1]   # schemes of each code length: one, and a fit is final
 
 
 cdef calc_fn gs1_check  # the GTIN's check digit; set when the first ScanCore is built
@@ -281,6 +282,8 @@ cdef void _match_bare(const parser_t *P, const uint8_t *s, Py_ssize_t n, int bas
                 o.position = -1
                 o.code_len = <int16_t>m
                 memcpy(o.code, cand, m)
+                if P.len_count[m] == 1:  # the usual case: no other scheme of this length
+                    return
             elif o.candidates == 0:  # a second fit: keep the code as typed
                 o.candidates = fits
                 memcpy(o.code, raw, m)
@@ -834,6 +837,7 @@ cdef class ScanCore:
         self.P.cset[4] = self._table(CSET_64)
         self.year = 0
         self.P.nschemes = 0
+        memset(self.P.len_count, 0, sizeof(self.P.len_count))
         for scheme in schemes:
             sc = &self.P.schemes[self.P.nschemes]
             fields = scheme.code_fields
@@ -861,6 +865,7 @@ cdef class ScanCore:
             sc.serial_len = scheme.serial.length
             sc.serial_allowed = self._table(scheme.serial.alphabet.encode("ascii"))
             self.names.append(scheme.name)
+            self.P.len_count[sc.length] += 1
             self.P.nschemes += 1
 
     cdef const uint8_t *_table(self, bytes chars):
