@@ -33,13 +33,13 @@ import time
 import warnings
 from pathlib import Path
 
-import lmdb
 import numpy as np
 
 from . import __version__, checks, textinput
 from . import schemes as _schemes
 from .datadir import DataDir
 from .errors import TracecodeError
+from .store.lmdb.env import StoreFailure
 from .capacity.cli import add_parser as add_capacity_parser
 from .labels.cli import add_parser as add_label_parser
 from .v1 import cli as remote
@@ -565,7 +565,7 @@ def main(argv=None) -> int:
         msg = exc.args[0] if isinstance(exc, KeyError) and exc.args else exc
         print(f"{_verb(args)}: {_one_line(msg)}", file=sys.stderr)
         return 1
-    except lmdb.Error as exc:   # e.g. damaged pages inside the index, met after it opened
+    except StoreFailure as exc:   # e.g. damaged pages inside the index, met after it opened
         print(f"{_verb(args)}: the index failed: {_one_line(exc)}; if its data.mdb is damaged, "
               f"restore a backup (`tracecode restore`)", file=sys.stderr)
         return 1

@@ -18,15 +18,13 @@ import warnings
 from dataclasses import dataclass
 from pathlib import Path
 
-import lmdb
-
 from . import schemes as _schemes
 from .errors import KeyStoreError
 from .index.index import FORMAT
 from .index import BatchRecord, Index
 from .store.lmdb import lineage, stamp
 from .store.lmdb import journal as _journal
-from .store.lmdb.env import IndexReadOnly, open_env, run_write
+from .store.lmdb.env import DAMAGED_PAGES, IndexReadOnly, open_env, run_write
 from .store.lmdb.lmdbfile import IndexDamaged
 from .issuance import Issuer
 from .keys import create_master_key, load_master_key
@@ -151,7 +149,7 @@ class DataDir:
                 index = Index(env, self.schemes, self.master_key)
                 index.batches.journal = lineage.attach(self.path, env, index.batches,
                                                        readonly=readonly)
-            except (lmdb.CorruptedError, lmdb.PageNotFoundError) as exc:
+            except DAMAGED_PAGES as exc:
                 # pages inside the file are damaged (its meta pages were fine)
                 env.close()
                 raise IndexDamaged(f"{self.path / 'index' / 'data.mdb'} is damaged ({exc}); "

@@ -33,13 +33,13 @@ def machine(disk_path=".") -> dict:
 
 def versions() -> dict:
     import cryptography
-    import lmdb
     import numpy
     from cryptography.hazmat.backends.openssl import backend
 
     from .. import __version__
+    from ..store.lmdb.env import versions as store_versions
     return {"python": platform.python_version(), "tracecode": __version__, "numpy": numpy.__version__,
-            "py-lmdb": lmdb.__version__, "LMDB": ".".join(map(str, lmdb.version())),
+            **store_versions(),
             "cryptography": cryptography.__version__,
             "OpenSSL": backend.openssl_version_text()}  # the one FF1's AES runs on
 

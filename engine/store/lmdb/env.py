@@ -17,6 +17,16 @@ from .lmdbfile import IndexDamaged, check_data_file
 DEFAULT_MAP_LIMIT = 1 << 40
 MAX_DBS = 32
 
+# LMDB's own errors, named for callers that must not import lmdb: the CLI's last resort
+# (an index failing after it opened) and the data directory's damaged pages.
+StoreFailure = lmdb.Error
+DAMAGED_PAGES = (lmdb.CorruptedError, lmdb.PageNotFoundError)
+
+
+def versions() -> dict:
+    """The versions of py-lmdb and of the LMDB it carries, for reports on where figures came from."""
+    return {"py-lmdb": lmdb.__version__, "LMDB": ".".join(map(str, lmdb.version()))}
+
 
 class IndexFull(TracecodeError):
     """The LMDB map reached its configured limit, or the disk is full."""
