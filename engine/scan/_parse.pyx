@@ -809,11 +809,6 @@ cdef class ScanCore:
     cdef parser_t P
     cdef list _keep        # Python buffers the C tables point into
     cdef readonly list names
-    # Scans of the last parse_packed call that fit more than one scheme (0 almost
-    # always: the rules of parser.py run only when it is not), and the
-    # candidates of the last parse_one.
-    cdef readonly Py_ssize_t ambiguous
-    cdef readonly uint64_t last_candidates
     # The year the GS1 century rule counts from; 0: the current year (UTC), read
     # at each call, so a long-running server moves with the calendar.
     cdef public int year
@@ -886,13 +881,24 @@ cdef class ScanCore:
         cdef Py_ssize_t n = data.shape[0]
         self.P.year = self.year or _this_year()
         _parse_one(&self.P, &data[0] if n else NULL, n, norm, &o)
-        self.last_candidates = o.candidates
         return o.fault, o.form, o.scheme, o.field, o.position, bytes(o.code[:o.code_len])
 
+    def parse_code(self, const uint8_t[::1] data):
+        """One scan to (fault, scheme, code, candidates): parse_one's reading plus the
+        bits of every scheme the code fits when it fits more than one (else 0)."""
+        cdef uint8_t norm[MAX_SCAN * 3]
+        cdef scan_t o
+        cdef Py_ssize_t n = data.shape[0]
+        self.P.year = self.year or _this_year()
+        _parse_one(&self.P, &data[0] if n else NULL, n, norm, &o)
+        return o.fault, o.scheme, bytes(o.code[:o.code_len]), o.candidates
+
     def parse_packed(self, const uint8_t[::1] data, const long long[::1] offsets, bint detail=False,
-                     out=None):
+                     out=None, long long[::1] ambiguous=None):
         """Parse scans data[offsets[i]:offsets[i+1]]; a SCAN_DTYPE record array
         (``out`` if given: reuse one to skip allocating and first-touching it).
+        ``ambiguous[0]``, if given, receives how many scans fit more than one scheme
+        (0 almost always: parser.py's rules run only when it is not).
 
         With detail, also the normalised text and the AI values of each scan
         (for the single-scan API; the bulk path never builds them).
@@ -911,7 +917,7 @@ cdef class ScanCore:
         cdef Py_ssize_t o_exp = SCAN_DTYPE.fields["expiry"][1]
         cdef Py_ssize_t o_lot = SCAN_DTYPE.fields["lot"][1]
         cdef Py_ssize_t o_cand = SCAN_DTYPE.fields["candidates"][1]
-        cdef Py_ssize_t ambiguous = 0
+        cdef Py_ssize_t fits_several = 0
         cdef uint8_t *r
         cdef Py_ssize_t SCAN_SIZE = SCAN_DTYPE.itemsize
         details = [] if detail else None
@@ -936,7 +942,7 @@ cdef class ScanCore:
                 memcpy(r + o_code, o.code, o.code_len)
                 if o.candidates:
                     memcpy(r + o_cand, &o.candidates, 8)
-                    ambiguous += 1
+                    fits_several += 1
                 for k in range(o.nais):
                     if o.ai[k] == 17 and o.ai_len[k] == 6:
                         memcpy(r + o_exp, norm + o.ai_start[k], 6)
@@ -948,5 +954,6 @@ cdef class ScanCore:
                                         [(o.ai[k], bytes(norm[o.ai_start[k]:o.ai_start[k] + o.ai_len[k]]))
                                          for k in range(o.nais)],
                                         o.first_sep))
-        self.ambiguous = ambiguous
+        if ambiguous is not None:
+            ambiguous[0] = fits_several
         return (out, details) if detail else out

@@ -155,9 +155,10 @@ class ScanParser:
             data = np.frombuffer(scans, np.uint8) if isinstance(scans, (bytes, bytearray)) \
                 else np.ascontiguousarray(scans, np.uint8)
             offsets = np.ascontiguousarray(offsets, np.int64)
+        several = np.zeros(1, np.int64)  # the caller's, not the core's: threads share a parser
         records = self._core.parse_packed(data if len(data) else np.zeros(1, np.uint8), offsets,
-                                          out=out)
-        if self._core.ambiguous:  # codes that fit several schemes: rare, and numpy
+                                          out=out, ambiguous=several)
+        if several[0]:  # codes that fit several schemes: rare, and numpy
             self._settle(records, known)
         counter = np.zeros(len(records), np.uint64)
         counter_ok = np.zeros(len(records), bool)
@@ -270,12 +271,11 @@ class ScanParser:
         """One scan for the single-scan paths: (fault, scheme index, bare code), the
         scheme decided as parse_many decides it (a code fitting several schemes goes
         through the same rules, with the index's ``known`` products)."""
-        core = self._core
-        fault, _, si, _, _, code = core.parse_one(raw)
-        if core.last_candidates and fault == Fault.OK:
+        fault, si, code, candidates = self._core.parse_code(raw)
+        if candidates and fault == Fault.OK:
             rec = np.zeros(1, SCAN_DTYPE)
             rec["fault"], rec["scheme"], rec["code"] = fault, si, code
-            rec["candidates"] = core.last_candidates
+            rec["candidates"] = candidates
             self._settle(rec, known)
             fault, si, code = int(rec["fault"][0]), int(rec["scheme"][0]), bytes(rec["code"][0])
         return fault, si, code
@@ -352,10 +352,12 @@ class ScanParser:
     def parse(self, text) -> Scan:
         """One scan (str or bytes) to a Scan, or a ScanError saying what is wrong."""
         raw = text.encode("utf-8", "surrogatepass") if isinstance(text, str) else bytes(text)
+        several = np.zeros(1, np.int64)
         rec, details = self._core.parse_packed(
-            np.frombuffer(raw or b"\0", np.uint8), np.array([0, len(raw)], np.int64), True)
+            np.frombuffer(raw or b"\0", np.uint8), np.array([0, len(raw)], np.int64), True,
+            ambiguous=several)
         norm, ai_values, first_sep = details[0]
-        if self._core.ambiguous:
+        if several[0]:
             self._settle(rec)
         counter = np.zeros(1, np.uint64)
         counter_ok = np.zeros(1, bool)
