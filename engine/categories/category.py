@@ -14,6 +14,8 @@ everything else it knows is declared here, as data the engine reads:
 - ``lifecycle``: the EPCIS bizSteps its codes go through (CBV names, or URIs
   under our namespace ``urn:tracecode:bizstep:`` for steps CBV lacks).
 - ``public``: the fields a public query may show (the HTTP window uses it).
+- ``qr_fields``: the names of the fields after the code in a QR payload of
+  fields (the veterinary five-field form), as the scan parser reports them.
 """
 from __future__ import annotations
 
@@ -56,6 +58,7 @@ class Category:
     registry: Registry | None = None
     lifecycle: tuple[str, ...] = CBV_STEPS
     public: tuple[str, ...] = ("verdict", "product", "lot", "expiry", "scan_count")
+    qr_fields: tuple[str, ...] = ()
 
     def __post_init__(self):
         for step in self.lifecycle:

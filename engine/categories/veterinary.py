@@ -72,4 +72,5 @@ CATEGORY = Category(
                "receiving", "retail_selling", "holding", "destroying"),
     public=("verdict", "product", "lot", "expiry", "scan_count", "status", "approval_number",
             "company"),
+    qr_fields=("product", "approval_number", "company", "phone"),   # after the code
 )

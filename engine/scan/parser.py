@@ -25,13 +25,14 @@ AI 00 or 01 is an element string sent without separators.
 """
 from __future__ import annotations
 
-import datetime as _dt
 from dataclasses import dataclass, field as _field
 
 import numpy as np
 
+from .. import dates
 from .. import schemes as _schemes
 from ..cache import BoundedCache
+from .. import categories
 from ..categories import detect
 from ..errors import ValidationError
 from ..issuance import Issuer
@@ -43,7 +44,6 @@ FORM_NAMES = {Form.BARE: "bare", Form.ELEMENT: "element", Form.HRI: "hri",
               Form.NO_FORM: None}
 PRODUCT_CACHE = 4096     # validated products remembered per parser (LRU)
 ISSUER_CACHE = 1024      # issuers (HKDF key, AES key schedule) remembered per parser (LRU)
-VET_QR_FIELDS = ("product", "approval_number", "company", "phone")
 
 
 class ScanError(ValidationError):
@@ -290,12 +290,7 @@ class ScanParser:
         if not has.any():
             return
         digits = exp[has].view(np.uint8).reshape(-1, 6).astype(np.int64) - 48
-        yy = digits[:, 0] * 10 + digits[:, 1]
-        this_year = self._core.year or _dt.datetime.now(_dt.timezone.utc).year
-        cy, century = this_year % 100, this_year - this_year % 100
-        year = century + yy - 100 * (yy - cy >= 51) + 100 * (yy - cy <= -50)
-        dd = digits[:, 4] * 10 + digits[:, 5]
-        day = year * 10000 + (digits[:, 2] * 10 + digits[:, 3]) * 100 + np.where(dd == 0, 99, dd)
+        day = dates.yymmdd_ints(digits, self._core.year or None)
         b = self.expired_before
         late = np.zeros(len(rec), bool)
         late[has] = day < b.year * 10000 + b.month * 100 + b.day
@@ -378,7 +373,8 @@ class ScanParser:
         if form == "qr-fields":
             rest = shown[first_sep + 1:].replace(";", ",").replace("\r\n", ",").replace("\n", ",")
             parts = [p.strip() for p in rest.replace("\r", ",").split(",")]
-            extra = dict(zip(VET_QR_FIELDS, parts)) if len(parts) == 4 else {"rest": parts}
+            names = categories.of_scheme(scheme).qr_fields if scheme is not None else ()
+            extra = dict(zip(names, parts)) if names and len(parts) == len(names) else {"rest": parts}
         return Scan(text=shown, form=form, scheme=scheme.name if scheme else None, code=code,
                     fields=fields, ais=ais, extra=extra, check_ok=True,
                     counter=int(counter[0]) if counter_ok[0] else None)
