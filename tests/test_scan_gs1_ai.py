@@ -196,8 +196,8 @@ def test_century_rule_in_the_parser():
 
 
 def test_yymmdd_dates_everywhere_use_the_century_rule():
-    from tracecode.index.index import _expiry_date
-    from tracecode.registry.compare import expiry_ymd
+    from tracecode.dates import expiry_date as _expiry_date
+    from tracecode.dates import expiry_ymd
     assert _expiry_date("991231") == dt.date(1999, 12, 31)
     assert _expiry_date("991200") == dt.date(1999, 12, 31)
     assert expiry_ymd("991231") == 19991231 and expiry_ymd("260200") == 20260228

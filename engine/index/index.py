@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import bisect
 import datetime as _dt
-import functools
 import json
 import math
 import struct
@@ -29,11 +28,10 @@ from enum import IntEnum
 
 import numpy as np
 
-from .. import limits
+from .. import dates, limits
 from ..errors import InvalidComponent, InvalidFormat, TracecodeError
 from ..issuance import Issuer
 from ..scan import Fault, ScanParser
-from ..schemes import gs1_ai
 from ..cache import BoundedCache
 from ..store.lmdb import _codes, codekeys, scankeys
 from ..store.lmdb.batches import Batches, BatchRecord, product_prefix, u64
@@ -180,9 +178,7 @@ def _check_expiry(expiry) -> None:
         return
     exp = str(expiry)
     try:
-        if len(exp) not in (6, 8) or not exp.isdigit():
-            raise ValueError
-        _expiry_date(exp)
+        dates.expiry_date(exp)
     except ValueError:
         raise ValueError(f"expiry {exp!r} is not a YYYYMMDD or YYMMDD date") from None
 
@@ -213,27 +209,6 @@ def _check_import_record(record: dict) -> None:
                 limits.text(where, v, limits.IMPORT_FIELD_BYTES)
             elif not (v is None or isinstance(v, (int, float))):
                 raise InvalidFormat(f"{where} must be text or a number", field=where)
-
-
-def _expired(expiry: str | None, today: _dt.date) -> bool:
-    return bool(expiry) and _expiry_date(expiry) < today
-
-
-@functools.lru_cache(maxsize=4096)
-def _expiry_date(expiry: str) -> _dt.date:
-    if len(expiry) == 6:  # GS1 YYMMDD: the century rule's year, DD 00 = end of month
-        y, m, d = gs1_ai.full_year(int(expiry[:2])), int(expiry[2:4]), int(expiry[4:6])
-    else:
-        y, m, d = int(expiry[:4]), int(expiry[4:6]), int(expiry[6:8])
-    if d == 0:
-        d = 28
-        while True:
-            try:
-                _dt.date(y, m, d + 1)
-                d += 1
-            except ValueError:
-                break
-    return _dt.date(y, m, d)
 
 
 class Index:
@@ -545,7 +520,7 @@ class Index:
         res["verdict"] = np.where(known, _VERDICT_OF_STATUS[res["status"]], Verdict.UNKNOWN)
         theirs = known & (batch_ids == 0)  # imported codes need no commissioning here
         res["verdict"][theirs & (res["status"] == Status.ISSUED)] = Verdict.GENUINE
-        expired = self._per_batch(batch_ids, records, lambda b, r: _expired(r.expiry, today), bool)
+        expired = self._per_batch(batch_ids, records, lambda b, r: dates.expired(r.expiry, today), bool)
         expired |= imported.expired(today)
         genuine = res["verdict"] == Verdict.GENUINE
         res["verdict"][genuine & expired] = Verdict.EXPIRED
@@ -582,7 +557,7 @@ class Index:
             ans.verdict = verdict
             ans.reasons.append("issued but never commissioned" if status == Status.ISSUED
                                else f"code is {status.name.lower()}")
-        elif _expired(ans.expiry, today):
+        elif dates.expired(ans.expiry, today):
             ans.verdict = Verdict.EXPIRED
             ans.reasons.append(f"expired {ans.expiry}")
         elif place is not None and len(set(places) | {place_hash(place)}) > self.max_places:
@@ -911,7 +886,7 @@ class _Imported:
         return self.records[k] if k >= 0 else default
 
     def expired(self, today) -> np.ndarray:
-        per_record = np.array([_expired(r.get("expiry"), today) for r in self.records] + [False])
+        per_record = np.array([dates.expired(r.get("expiry"), today) for r in self.records] + [False])
         return per_record[self.which]   # -1 takes the trailing False
 
 

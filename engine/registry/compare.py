@@ -48,7 +48,7 @@ import numpy as np
 from .. import categories
 from ..index import Answer, Status, Verdict
 from ..scan import Fault, Form
-from ..schemes import gs1_ai
+from ..dates import expiry_ymd  # the one date rule: YYMMDD's century, DD 00
 from .payload import approval_fields, pack
 from .records import LEVEL_NAMES, ApprovalRecord, RowError, canonical_number, ymd
 
@@ -78,19 +78,6 @@ RESULT_DTYPE = np.dtype([("kind", "u1"), ("genuine", "?"), ("failed", "<u2"), ("
 def names(mask: int) -> tuple:
     """Check names of a failed or unchecked bitmask, in CHECKS order."""
     return tuple(n for n in CHECKS if mask & BIT[n])
-
-
-def expiry_ymd(expiry: str | None) -> int:
-    """YYYYMMDD (or GS1 YYMMDD, DD 00 = the month's last day) as an int; 0 for none."""
-    if not expiry:
-        return 0
-    e = str(expiry)
-    if len(e) == 6:  # GS1 YYMMDD: the century rule's year
-        e = f"{gs1_ai.full_year(int(e[:2])):04d}{e[2:]}"
-    y, m, d = int(e[:4]), int(e[4:6]), int(e[6:8])
-    if d == 0:
-        d = ((_dt.date(y + m // 12, m % 12 + 1, 1)) - _dt.timedelta(days=1)).day
-    return y * 10000 + m * 100 + d
 
 
 def _date_text(v: int) -> str:

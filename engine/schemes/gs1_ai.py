@@ -13,10 +13,11 @@ content checks; the parser applies the kinds, lengths and the date linters.
 """
 from __future__ import annotations
 
-import datetime as _dt
 import re
 from dataclasses import dataclass
 from pathlib import Path
+
+from .. import dates
 
 DICTIONARY = Path(__file__).with_name("gs1-syntax-dictionary.txt")
 DATE_LINTERS = ("yymmd0", "yymmdd", "yyyymmdd")   # DD 00 allowed only by yymmd0
@@ -112,16 +113,6 @@ def predefined(ai: str) -> bool:
     return spec is not None and spec.predefined
 
 
-def full_year(yy: int, this_year: int | None = None) -> int:
-    """The year of a GS1 YYMMDD date (General Specifications 7.12): the century
-    that puts it within -49..+50 years of the current year (991231 is 1999 in
-    2026, 761231 is 2076). The scan parser's C twin is _full_year in _parse.pyx."""
-    if this_year is None:
-        this_year = _dt.datetime.now(_dt.timezone.utc).year
-    cy, century = this_year % 100, this_year - this_year % 100
-    if yy - cy >= 51:
-        return century - 100 + yy
-    if yy - cy <= -50:
-        return century + 100 + yy
-    return century + yy
+# The GS1 century rule of YYMMDD dates lives with the other date rules (tracecode.dates).
+full_year = dates.full_year
 

@@ -17,16 +17,14 @@ as an element string, a human-readable string and a Digital Link URI.
 """
 from __future__ import annotations
 
-import datetime as _dt
 import re
 from dataclasses import dataclass, field as _field
 from functools import cached_property
 
 import numpy as np
 
-from .. import checks
+from .. import checks, dates
 from ..errors import InvalidComponent, InvalidFormat, InvalidLength, ValidationError
-from . import gs1_ai
 
 ROLES = ("product", "serial", "check", "attribute")
 ALPHABETS = {
@@ -108,12 +106,8 @@ class Field:
 
 
 def _check_date(f: Field, text: str) -> None:
-    if f.date == "YYYYMMDD":
-        year, month, day = int(text[:4]), int(text[4:6]), int(text[6:8])
-    else:  # GS1 YYMMDD: the century rule's year, and DD 00 meaning the month's last day
-        year, month, day = gs1_ai.full_year(int(text[:2])), int(text[2:4]), int(text[4:6]) or 1
-    try:
-        _dt.date(year, month, day)
+    try:  # GS1 YYMMDD may say DD 00 (the month's last day); YYYYMMDD may not
+        dates.ymd(text, day_zero=f.date != "YYYYMMDD")
     except ValueError:
         raise InvalidComponent(f"field {f.name!r}: {text!r} is not a valid {f.date} date",
                                field=f.name) from None
