@@ -53,7 +53,7 @@ def cmd_serve(args):
 
 # -- token ------------------------------------------------------------------------------------
 def add_token_parser(sub) -> None:
-    from .auth import ROLES
+    from ..app.clients import ROLES
     s = sub.add_parser("token", help="manage the server's clients file (token hashes, roles)")
     verbs = s.add_subparsers(dest="token_command", required=True, metavar="ACTION")
     a = verbs.add_parser("add", help="add a client; prints its new token once")
@@ -76,7 +76,7 @@ def add_token_parser(sub) -> None:
 
 
 def cmd_token_add(args):
-    from .auth import ClientsFile
+    from ..app.clients import ClientsFile
     clients = ClientsFile.open_or_create(args.file)
     token = clients.add(args.name, args.role, args.product, args.certificate_cn)
     if token:
@@ -89,14 +89,14 @@ def cmd_token_add(args):
 
 
 def cmd_token_list(args):
-    from .auth import ClientsFile
+    from ..app.clients import ClientsFile
     for e in ClientsFile.load(args.file).entries:
         how = f"certificate CN={e['certificate_cn']}" if e.get("certificate_cn") else "token"
         print(f"{e['name']}\t{','.join(e['roles'])}\t{','.join(e.get('products') or []) or '-'}\t{how}")
 
 
 def cmd_token_revoke(args):
-    from .auth import ClientsFile
+    from ..app.clients import ClientsFile
     ClientsFile.load(args.file).revoke(args.name)
     print(f"revoked {args.name}", file=sys.stderr)
 
@@ -184,7 +184,7 @@ def cmd_verify(args, answer_line):
         scans = [line for line in sys.stdin.buffer.read().split(b"\n") if line.strip()]
     opts = dict(scanner=args.scanner, place=args.place, record=not args.no_record)
     with client(args) as c:  # imports gRPC, once its log level is set
-        from .servicers import CHECKING
+        from ..app.rights import CHECKING
         who = c.whoami(retry=False)
         if who.registry and not set(CHECKING).isdisjoint(who.roles):
             return print_answers(c.check_many(scans, answers=True, **opts), answer_line)

@@ -1,30 +1,31 @@
-"""The service's limits, enforced by the server and announced by Admin.WhoAmI.
-
-They bound what one message may make a server process hold or do: a request over a
-limit is refused with INVALID_ARGUMENT naming the field, before any work.
+"""The gRPC adapter's limits (message sizes, and what they bound), next to the
+application layer's (tracecode.app.limits, re-exported here), all announced by
+Admin.WhoAmI. A request over a limit is refused with INVALID_ARGUMENT naming the field,
+before any work.
 """
 from .. import limits as engine
+from ..app.limits import (  # noqa: F401
+    DEFAULT_BATCH_PAGE,
+    DEFAULT_CHUNK_CODES,
+    MAX_BATCH_CODES,
+    MAX_BATCH_PAGE,
+    MAX_CHUNK_CODES,
+    MAX_CODES_PER_EVENT,
+    MAX_EVENTS_PER_BATCH,
+    MAX_HISTORY_ITEMS,
+    MAX_KEY_LENGTH,
+    MAX_SCAN_BYTES,
+    MAX_SCANS_PER_BATCH,
+    MAX_STREAMS_PER_CLIENT,
+)
 from . import admin_pb2 as apb
 from . import common_pb2 as pb
 
 MAX_MESSAGE_BYTES = 16 << 20        # either direction (gRPC's default is 4 MiB received)
-MAX_BATCH_CODES = 100_000_000       # per RequestBatch: a few minutes of download
-DEFAULT_CHUNK_CODES = 1 << 16       # per CodeChunk: about 1.3 MB of cn-drug-20 codes
-MAX_CHUNK_CODES = 1 << 20
 MAX_CHUNK_BYTES = 8 << 20           # a chunk stays well under MAX_MESSAGE_BYTES
-MAX_SCANS_PER_BATCH = 100_000       # per VerifyBatchRequest (about 0.2 s of verification)
 MAX_CHECK_ANSWERS = 10_000          # per CheckBatchRequest with answers (about 1 KB each)
 MAX_VERIFY_ANSWERS = 10_000         # per VerifyBatchRequest with answers (at most ~1 KB each:
                                     # 100,000 of them passed MAX_MESSAGE_BYTES, the reply unsendable)
-MAX_EVENTS_PER_BATCH = 10_000       # per EventBatch
-MAX_CODES_PER_EVENT = 1_000_000     # per event or code report
-MAX_SCAN_BYTES = 4096               # the scan parser refuses longer input anyway
-MAX_HISTORY_ITEMS = 10_000
-MAX_STREAMS_PER_CLIENT = 8          # open streaming calls per client and server process
-MAX_BATCH_PAGE = 10_000             # Admin.ListBatches
-DEFAULT_BATCH_PAGE = 1_000
-MAX_KEY_LENGTH = engine.EVENT_ID_CHARS   # idempotency keys and event ids
-# stored text (place, scanner, lot, reason...) is bounded by the engine: engine/limits.py
 
 GRPC_OPTIONS = [("grpc.max_send_message_length", MAX_MESSAGE_BYTES),
                 ("grpc.max_receive_message_length", MAX_MESSAGE_BYTES)]

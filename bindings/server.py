@@ -30,7 +30,7 @@ from ..datadir import DataDir
 from ..errors import TracecodeError
 from . import (admin_pb2, admin_pb2_grpc, issuance_pb2, issuance_pb2_grpc, lifecycle_pb2,
                lifecycle_pb2_grpc, limits, verification_pb2, verification_pb2_grpc)
-from .auth import Clients, ClientsFile
+from ..app.clients import Clients, ClientsFile
 from .servicers import Admin, Issuance, Lifecycle, Verification
 
 log = logging.getLogger("tracecode.serve")
@@ -55,7 +55,7 @@ class Config:
     tls_cert: Path | None = None
     tls_key: Path | None = None
     client_ca: Path | None = None     # mutual TLS: client certificates signed by this CA
-    tokens: Path | None = None        # the clients file (auth.py)
+    tokens: Path | None = None        # the clients file (tracecode.app.clients)
     allow_insecure: bool = False      # plain text beyond loopback
     grace: float = 10.0               # seconds in-flight calls get on SIGTERM
     keepalive: float = 60.0           # seconds between pings of a quiet connection
@@ -256,7 +256,7 @@ async def _serve_worker(config: Config, bind: str, ready, parent: int) -> None:
     from grpc_health.v1 import health, health_pb2, health_pb2_grpc
 
     from . import reflection
-    from .service import Service
+    from ..app import Service
 
     dd = DataDir(config.datadir)
     dd.index  # opened here, after the fork

@@ -1,57 +1,61 @@
-"""The four services, thin over the engine (grpc.aio; one event loop per server process).
+"""The four gRPC services, a thin adapter over the application layer (tracecode.app):
+each method decodes its request, calls the verb with the Caller and encodes the reply.
+grpc.aio; one event loop per server process.
 
-Each method declares who may call it with @rpc(roles): the guard identifies the caller
-(bearer token, else client certificate; on an open loopback server, LOCAL),
-refuses other roles with PERMISSION_DENIED, writes refusals of rights and credentials
-to the audit log, and turns errors into statuses with details (status.py). A method
-without @rpc cannot be registered (server.py checks), so none is left unguarded.
-Engine calls run on the loop's thread: the engine is used by one thread per process,
-and the processes share the port.
+Each method names its verb with @rpc(verb): the guard identifies the caller (bearer
+token, else client certificate; on an open loopback server, LOCAL), admits it by the
+verb's roles, writes refusals of rights and credentials to the audit log, and turns
+refusals into statuses with details (status.py). A method without @rpc cannot be
+registered (server.py checks), so none is left unguarded. Engine calls run on the
+loop's thread: the engine is used by one thread per process, and the processes share
+the port.
 """
 from __future__ import annotations
 
-import datetime as _dt
 import functools
 import inspect
 import logging
 
 import numpy as np
 
-from ..errors import UnknownApproval
-from ..index import ACTIONS, BatchRecord, lifecycle
-from ..store.lmdb.batches import u64
-from ..issuance import Issuer
+from ..app import LOCAL, Caller, Refusal, Service
+from ..app.refusal import invalid
+from ..app.rights import VERBS, admit
+from ..app.streams import STREAMS
 from ..registry import CHECKS
-from ..registry.records import RowError, canonical_number
 from . import admin_pb2 as apb
-from . import admin_pb2_grpc
+from . import (
+    admin_pb2_grpc,
+    issuance_pb2_grpc,
+    lifecycle_pb2_grpc,
+    limits,
+    status,
+    verification_pb2_grpc,
+)
 from . import issuance_pb2 as ipb
-from . import issuance_pb2_grpc
 from . import lifecycle_pb2 as lpb
-from . import lifecycle_pb2_grpc
-from . import limits, status
-from .audit import AuditError
 from . import verification_pb2 as vpb
-from . import verification_pb2_grpc
-from .auth import LOCAL, ROLES, Identity
-from .convert import (answer_pb, batch_pb, check_answer_pb, check_columns, event_dict, history_pb,
-                      info_pb, verdict_columns)
-from .service import Service, is_sscc
-from .streams import STREAMS
+from .convert import (
+    answer_pb,
+    batch_pb,
+    check_answer_pb,
+    check_columns,
+    event_dict,
+    history_pb,
+    info_pb,
+    verdict_columns,
+)
 
 log = logging.getLogger("tracecode.serve")
 
-ISSUING = ("issuer", "admin")
-VERIFYING = ("scanner", "issuer", "regulator", "admin")
-CHECKING = ("scanner", "regulator", "admin")   # the registry's counterfeit check
-EVENTS = ("issuer", "regulator", "admin")
-READING = ("issuer", "regulator", "admin")
-OVERSEEING = ("regulator", "admin")
 RENDERS = {ipb.RENDER_BARE: "bare", ipb.RENDER_ELEMENT: "element", ipb.RENDER_HRI: "hri",
            ipb.RENDER_DIGITAL_LINK: "dl"}
+INTERNAL = Refusal("internal", "", "internal error (see the server's log)")
 
 
-def identify(svc: Service, context) -> Identity:
+def identify(svc: Service, context) -> Caller:
+    """The Caller a call's gRPC identity names: its bearer token, else its client
+    certificate's CN (a server without a clients file: LOCAL)."""
     if svc.clients.open:  # no clients file: a loopback server open to its host
         return LOCAL
     auth = None
@@ -61,44 +65,37 @@ def identify(svc: Service, context) -> Identity:
     if auth is not None:
         kind, _, token = auth.partition(" ")
         if kind.lower() != "bearer" or not token.strip():
-            raise status.unauthenticated("the authorization metadata must be 'Bearer <token>'")
+            raise Refusal("unauthenticated", "", "the authorization metadata must be "
+                          "'Bearer <token>'")
         who = svc.clients.by_token(token.strip())
         if who is None:
-            raise status.unauthenticated("unknown or revoked token")
+            raise Refusal("unauthenticated", "", "unknown or revoked token")
         return who
     names = context.auth_context().get("x509_common_name")
     if names:
         cn = names[0].decode("utf-8", "replace")
         who = svc.clients.by_cn(cn)
         if who is None:
-            raise status.unauthenticated(f"the client certificate (CN={cn}) names no known client")
+            raise Refusal("unauthenticated", "", f"the client certificate (CN={cn}) names no "
+                          "known client")
         return who
-    raise status.unauthenticated("no credentials: send 'authorization: Bearer <token>' "
-                                 "metadata or a client certificate")
+    raise Refusal("unauthenticated", "", "no credentials: send 'authorization: Bearer <token>' "
+                  "metadata or a client certificate")
 
 
-def rpc(*roles):
-    """Who may call the method; the guard around it (see the module's docstring)."""
-    allowed = frozenset(roles)
-
+def rpc(verb: str):
+    """The method calls this verb of the application (see the module's docstring)."""
     def decorate(fn):
         name = fn.__name__
-
-        def admit(who):
-            if who.roles.isdisjoint(allowed):
-                raise status.denied(f"{who.name} ({', '.join(sorted(who.roles))}) may not call "
-                                    f"{name}; it needs one of: {', '.join(sorted(allowed))}",
-                                    client=who.name)
 
         async def refuse(self, context, who, exc):
             refusal = status.refusal_of(exc)
             if refusal is None:
                 log.exception("%s failed", name)
-                refusal = status.Refusal(status.Code.INTERNAL, "internal error (see the server's log)",
-                                         reason="INTERNAL")
-            if refusal.code in (status.Code.PERMISSION_DENIED, status.Code.UNAUTHENTICATED):
+                refusal = INTERNAL
+            if refusal.reason in ("permission_denied", "unauthenticated"):
                 self.svc.denied_audit(who, name, context.peer(), refusal)
-            await context.abort_with_status(refusal.status())
+            await context.abort_with_status(status.grpc_status(refusal))
 
         if inspect.isasyncgenfunction(fn):
             @functools.wraps(fn)
@@ -106,7 +103,7 @@ def rpc(*roles):
                 who = None
                 try:
                     who = identify(self.svc, context)
-                    admit(who)
+                    admit(who, verb, name)
                     with STREAMS.hold(who.name, name):  # streams per client are capped
                         async for reply in fn(self, request, context, who):
                             yield reply
@@ -118,11 +115,11 @@ def rpc(*roles):
                 who = None
                 try:
                     who = identify(self.svc, context)
-                    admit(who)
+                    admit(who, verb, name)
                     return await fn(self, request, context, who)
                 except Exception as exc:  # noqa: BLE001
                     await refuse(self, context, who, exc)
-        guarded.roles = allowed
+        guarded.roles = VERBS[verb]
         return guarded
     return decorate
 
@@ -134,385 +131,158 @@ class _Servicer:
 
 
 class Issuance(_Servicer, issuance_pb2_grpc.IssuanceServicer):
-    @rpc(*ISSUING)
+    @rpc("issue")
     async def RequestBatch(self, req, context, who):
-        svc = self.svc
-        key = svc.key("idempotency_key", req.idempotency_key)
-        if " " in key:  # the batch's requester is "<client> request <key>": keep it unambiguous
-            raise status.invalid("idempotency_key", "must not contain spaces")
-        scheme = svc.scheme(req.product.scheme)
-        product = svc.values(scheme.product_values, dict(req.product.fields), "product.fields")
-        svc.require_owner(who, scheme.name, product, "issue codes for")
-        if not 1 <= req.count <= limits.MAX_BATCH_CODES:
-            raise status.invalid("count", f"{req.count:,} is not between 1 and "
-                                          f"{limits.MAX_BATCH_CODES:,}")
-        attributes = dict(req.attributes)
-        svc.values(scheme.attribute_values, attributes, "attributes")
-        # audited before and after: no batch exists without its intent in the audit log
-        asked = {"scheme": scheme.name, "product": product, "count": req.count,
-                 "idempotency_key": key}
-        try:
-            svc.audit.write("issue_intent", who.name, "RequestBatch", context.peer(), **asked)
-        except AuditError as exc:
-            raise status.exhausted("audit_log", f"nothing issued: {exc}", "AUDIT_LOG_FULL") from None
-        try:
-            batch, replayed = svc.issuing.issue(
-                who.name, key, scheme.name, product, req.count, lot=req.lot or None,
-                expiry=req.expiry or None, line=req.line or None, attributes=attributes)
-        except Exception as exc:  # noqa: BLE001 - the intent's outcome, then the refusal
-            try:
-                svc.audit.write("issue_refused", who.name, "RequestBatch", context.peer(),
-                                error=str(exc), **asked)
-            except AuditError:
-                pass  # the intent is there; the refusal goes to the caller either way
-            if isinstance(exc, ValueError):  # the index's checks: the expiry, bounded text (named)
-                raise status.refusal_of(exc, "" if getattr(exc, "field", None) else "expiry") from None
-            raise
-        try:
-            svc.audit.write("issue", who.name, "RequestBatch", context.peer(), batch=batch.id,
-                            scheme=scheme.name, product=product, count=batch.count,
-                            first_counter=batch.start, idempotency_key=key, replayed=replayed)
-        except AuditError as exc:
-            raise status.exhausted(
-                "audit_log", f"batch {batch.id} committed, audit line not written ({exc}); its "
-                f"intent is in the audit log: retry with the same idempotency key for the batch",
-                "AUDIT_INCOMPLETE", batch=batch.id) from None
-        return batch_pb(batch, scheme.length)
+        batch, _ = self.svc.issue(
+            who, req.product.scheme, dict(req.product.fields), req.count,
+            idempotency_key=req.idempotency_key, lot=req.lot, expiry=req.expiry, line=req.line,
+            attributes=dict(req.attributes), peer=context.peer())
+        return batch_pb(batch, self.dd.schemes[batch.scheme].length)
 
-    @rpc(*ISSUING)
+    @rpc("download")
     async def DownloadCodes(self, req, context, who):
-        batch = self.svc.batch(req.batch_id)
-        self.svc.require_owner(who, batch.scheme, batch.product, "download codes of")
-        scheme = self.svc.scheme(batch.scheme)
-        render = RENDERS.get(req.render)
-        if render not in scheme.renders:
-            raise status.invalid("render", f"{scheme.name} codes render as {', '.join(scheme.renders)}")
-        if req.offset >= batch.count:
-            raise status.invalid("offset", f"batch {batch.id} has {batch.count:,} codes")
-        count = req.count or batch.count - req.offset
-        if req.offset + count > batch.count:
-            raise status.invalid("count", f"offset + count passes the end of batch {batch.id} "
-                                          f"({batch.count:,} codes)")
-        # an Issuer of its own: rendering is pure FF1, nothing shared with the index
-        iss = Issuer(scheme, batch.product, self.dd.master_key)
-        width = iss.layout(render, batch.attributes).width
-        per = max(1, min(req.chunk_codes or limits.DEFAULT_CHUNK_CODES, limits.MAX_CHUNK_CODES,
-                         limits.MAX_CHUNK_BYTES // width))
-        end = req.offset + count
-        for off in range(req.offset, end, per):
-            k = min(per, end - off)
-            # a chunk is made only when the client has taken the last one (the yield waits
-            # on flow control); no array or bytes of it stay referenced here meanwhile
-            yield ipb.CodeChunk(offset=off, count=k, width=width, codes=iss.codes(
-                batch.start + off, k, render, batch.attributes).tobytes())
+        width, chunks = self.svc.download(
+            who, req.batch_id, req.offset, req.count or None, render=RENDERS.get(req.render),
+            chunk_codes=req.chunk_codes, max_chunk_bytes=limits.MAX_CHUNK_BYTES)
+        # a chunk is made only when the client has taken the last one (the yield waits on
+        # flow control); no array or bytes of it stay referenced here meanwhile
+        for off, codes in chunks:
+            yield ipb.CodeChunk(offset=off, count=len(codes), width=width, codes=codes.tobytes())
 
-    async def _report(self, req, context, who, action: str):
-        svc = self.svc
-        event_id = svc.key("event_id", req.event_id)
-        total = sum(r.count for r in req.ranges) + len(req.codes)  # before building any code
-        if not total:
-            raise status.invalid("ranges", "name the codes: ranges of the batch, or codes")
-        if total > limits.MAX_CODES_PER_EVENT:
-            raise status.invalid("ranges", f"{total:,} codes; at most "
-                                           f"{limits.MAX_CODES_PER_EVENT:,} per report")
-        codes = []
-        if req.ranges:
-            batch = svc.batch(req.batch_id)
-            svc.require_owner(who, batch.scheme, batch.product, action)
-            for i, r in enumerate(req.ranges):
-                if not r.count or r.offset + r.count > batch.count:
-                    raise status.invalid(f"ranges[{i}]", f"{r.offset:,} + {r.count:,} is not a "
-                                         f"non-empty run inside batch {batch.id} ({batch.count:,} codes)")
-            iss = self.dd.issuer(batch.scheme, batch.product)
-            for r in req.ranges:
-                run = iss.codes(batch.start + r.offset, r.count)
-                codes += run.astype(f"U{run.dtype.itemsize}").tolist()
-        if req.codes:
-            svc.require_codes(who, list(req.codes), action)
-            codes += list(req.codes)
-        event = {"id": event_id, "action": action, "codes": codes}
-        for name in ("place", "reason"):
-            if getattr(req, name):
-                event[name] = getattr(req, name)
-        if req.time:
-            event["time"] = svc.when(req.time)
-        result = self.dd.apply([event], client=who.name)[0]   # event ids are per client
-        if not result["ok"]:
-            raise event_refusal(event_id, result)
-        return lpb.EventResult(id=event_id, ok=True, seq=result["seq"])
+    def _report_args(self, req, context) -> dict:
+        return {"batch_id": req.batch_id, "ranges": [(r.offset, r.count) for r in req.ranges],
+                "codes": list(req.codes), "place": req.place or None, "time": req.time or None,
+                "peer": context.peer()}
 
-    @rpc(*ISSUING)
+    @rpc("report_commissioned")
     async def ReportCommissioned(self, req, context, who):
-        return await self._report(req, context, who, "commission")
+        r = self.svc.report_commissioned(who, req.event_id, **self._report_args(req, context))
+        return lpb.EventResult(id=r["id"], ok=True, seq=r["seq"])
 
-    @rpc(*ISSUING)
+    @rpc("report_spoiled")
     async def ReportSpoiled(self, req, context, who):
-        return await self._report(req, context, who, "decommission")
+        r = self.svc.report_spoiled(who, req.event_id, reason=req.reason or None,
+                                    **self._report_args(req, context))
+        return lpb.EventResult(id=r["id"], ok=True, seq=r["seq"])
 
 
-def one_scan(scan: bytes) -> None:
-    """A scan of a unary call must be there and within the size limit."""
-    if not scan:
-        raise status.invalid("scan", "empty scan", reason="SCAN_EMPTY", fault="EMPTY")
-    if len(scan) > limits.MAX_SCAN_BYTES:
-        raise status.invalid("scan", f"{len(scan):,} bytes; at most {limits.MAX_SCAN_BYTES:,}",
-                             reason="SCAN_TOO_LONG", fault="TOO_LONG")
+def _scan_options(req) -> dict:
+    return {"scanner": req.scanner, "place": req.place, "time": req.time,
+            "record": not req.no_record}
 
 
 class Verification(_Servicer, verification_pb2_grpc.VerificationServicer):
-    @rpc(*VERIFYING)
+    @rpc("verify")
     async def Verify(self, req, context, who):
-        svc, scan = self.svc, req.scan
-        one_scan(scan)
-        ans = self.dd.verify(scan, scanner=svc.scanner(who, req.scanner), place=req.place or None,
-                             when=svc.when(req.time), record=svc.record(who, req.no_record))
-        if ans.fault:
-            raise svc.unreadable(scan)
-        return answer_pb(ans)
+        return answer_pb(self.svc.verify(who, req.scan, scanner=req.scanner, place=req.place,
+                                         time=req.time, record=not req.no_record))
 
-    @rpc(*VERIFYING)
+    @rpc("verify_many")
     async def VerifyStream(self, requests, context, who):
         svc = self.svc
         async for req in requests:
             offsets = scan_offsets(req)
             if req.answers and len(offsets) - 1 > limits.MAX_VERIFY_ANSWERS:  # before recording
-                raise status.invalid("lengths", f"{len(offsets) - 1:,} scans; at most "
-                                                f"{limits.MAX_VERIFY_ANSWERS:,} per batch with answers")
-            found = self.dd.verify_many(req.data, offsets,
-                                        scanner=svc.scanner(who, req.scanner),
-                                        place=req.place or None, when=svc.when(req.time),
-                                        record=svc.record(who, req.no_record))
+                raise invalid("lengths", f"{len(offsets) - 1:,} scans; at most "
+                                           f"{limits.MAX_VERIFY_ANSWERS:,} per batch with answers")
+            found = svc.verify_many(who, req.data, offsets, **_scan_options(req))
             rec = found.records
             reply = vpb.VerifyBatchReply(sequence=req.sequence, count=len(rec),
                                          **verdict_columns(rec))
-            ids = np.unique(rec["batch"])
-            reply.batches.extend(svc.batch_seen_by(who, b) for b in ids[ids != 0].tolist())
+            reply.batches.extend(batch_pb(b) for b in svc.batches_seen_by(who, rec["batch"]))
             if req.answers:
                 reply.answers.extend(answer_pb(a, f) for a, f in zip(found, rec["fault"].tolist()))
             yield reply
 
     # -- the counterfeit check (engine/registry) -------------------------------------------
-    def _registry(self):
-        registry = self.dd.registry
-        if not registry:
-            raise status.precondition("NO_REGISTRY", "registry", "the server has no product "
-                                      "registry (import one with `tracecode registry import`)")
-        return registry
-
-    @rpc(*CHECKING)
+    @rpc("check")
     async def Check(self, req, context, who):
-        svc, scan = self.svc, req.scan
-        one_scan(scan)
-        checked = self._registry().check_many(
-            [scan], scanner=svc.scanner(who, req.scanner), place=req.place or None,
-            when=svc.when(req.time), record=svc.record(who, req.no_record))
+        checked = self.svc.check(who, req.scan, **_scan_options(req))
         return check_answer_pb(checked[0], int(checked.index.records["fault"][0]))
 
-    @rpc(*CHECKING)
+    @rpc("check_many")
     async def CheckStream(self, requests, context, who):
         svc = self.svc
         async for req in requests:
             offsets = scan_offsets(req)
             if req.answers and len(offsets) - 1 > limits.MAX_CHECK_ANSWERS:
-                raise status.invalid("lengths", f"{len(offsets) - 1:,} scans; at most "
-                                                f"{limits.MAX_CHECK_ANSWERS:,} per batch with answers")
-            checked = self._registry().check_many(
-                req.data, offsets, scanner=svc.scanner(who, req.scanner), place=req.place or None,
-                when=svc.when(req.time), record=svc.record(who, req.no_record))
+                raise invalid("lengths", f"{len(offsets) - 1:,} scans; at most "
+                                           f"{limits.MAX_CHECK_ANSWERS:,} per batch with answers")
+            checked = svc.check_many(who, req.data, offsets, **_scan_options(req))
             rec = checked.index.records
             reply = vpb.CheckBatchReply(sequence=req.sequence, count=len(rec), checks=CHECKS,
                                         **check_columns(checked))
             reply.index.MergeFrom(vpb.VerifyBatchReply(sequence=req.sequence, count=len(rec),
                                                        **verdict_columns(rec)))
-            ids = np.unique(rec["batch"])
-            reply.index.batches.extend(svc.batch_seen_by(who, b) for b in ids[ids != 0].tolist())
+            reply.index.batches.extend(batch_pb(b) for b in svc.batches_seen_by(who, rec["batch"]))
             if req.answers:
                 reply.answers.extend(check_answer_pb(a, f)
                                      for a, f in zip(checked, rec["fault"].tolist()))
             yield reply
 
-    @rpc(*ROLES)
+    @rpc("lookup_approval")
     async def LookupApproval(self, req, context, who):
-        text = req.number.strip()
-        if not text:
-            raise status.invalid("number", "required")
-        try:
-            _, number = canonical_number(text)
-        except RowError as exc:
-            raise status.invalid("number", str(exc), reason="INVALID_NUMBER") from None
-        on = None
-        if req.date:
-            try:
-                on = _dt.date.fromisoformat(req.date)
-            except ValueError:
-                raise status.invalid("date", f"{req.date!r} is not a date (YYYY-MM-DD)") from None
-        try:
-            info = self._registry().lookup(number, on)
-        except UnknownApproval as exc:
-            raise status.not_found("approval", number, str(exc)) from None
-        return info_pb(info)
+        return info_pb(self.svc.lookup_approval(who, req.number, req.date or None))
 
 
 def scan_offsets(req) -> np.ndarray:
     """The int64 offsets (N + 1) of a VerifyBatchRequest's or CheckBatchRequest's packed
     scans, its lengths checked."""
     if len(req.lengths) % 4:
-        raise status.invalid("lengths", "must be little-endian uint32s (a multiple of 4 bytes)")
+        raise invalid("lengths", "must be little-endian uint32s (a multiple of 4 bytes)")
     lengths = np.frombuffer(req.lengths, "<u4")
     if not 1 <= len(lengths) <= limits.MAX_SCANS_PER_BATCH:
-        raise status.invalid("lengths", f"{len(lengths):,} scans; 1 to "
-                                        f"{limits.MAX_SCANS_PER_BATCH:,} per batch")
+        raise invalid("lengths", f"{len(lengths):,} scans; 1 to "
+                                   f"{limits.MAX_SCANS_PER_BATCH:,} per batch")
     total = int(lengths.sum(dtype=np.uint64))
     if total != len(req.data):
-        raise status.invalid("data", f"{len(req.data):,} bytes, but the lengths add up to {total:,}")
+        raise invalid("data", f"{len(req.data):,} bytes, but the lengths add up to "
+                                   f"{total:,}")
     offsets = np.zeros(len(lengths) + 1, np.int64)
     np.cumsum(lengths, out=offsets[1:])
     return offsets
 
 
-def event_refusal(event_id: str, result: dict) -> status.Refusal:
-    code, error = event_code(result), result["error"]
-    if code is status.Code.ALREADY_EXISTS:
-        return status.already_exists("event", event_id, error)
-    if code is status.Code.NOT_FOUND:
-        return status.not_found("code", event_id, error)
-    if code is status.Code.FAILED_PRECONDITION:
-        return status.precondition("TRANSITION", event_id, error)
-    if code is status.Code.PERMISSION_DENIED:  # an SSCC another client packed into first
-        return status.denied(error)
-    return status.invalid("event", error)
-
-
-_EVENT_CODES = {lifecycle.DUPLICATE_EVENT: status.Code.ALREADY_EXISTS,
-                lifecycle.NOT_HOLDER: status.Code.PERMISSION_DENIED,
-                lifecycle.UNKNOWN_CODE: status.Code.NOT_FOUND,
-                lifecycle.ILLEGAL_TRANSITION: status.Code.FAILED_PRECONDITION,
-                lifecycle.NOT_APPLIED: status.Code.ABORTED}
-
-
-def event_code(result: dict) -> status.Code:
-    """The status code of an event Index.apply rejected, from its machine-readable reason."""
-    return _EVENT_CODES.get(result.get("reason"), status.Code.INVALID_ARGUMENT)
+def _decoded(e: lpb.Event, i: int):
+    """An Event message as the application takes it, or what is wrong with its encoding."""
+    if e.id and e.action == lpb.ACTION_UNSPECIFIED:
+        return {"id": e.id, "action": ""}      # the application says what is missing
+    pc = e.packed_codes
+    if pc.count and (not pc.width or len(pc.data) != pc.width * pc.count):
+        return f"events[{i}].packed_codes.data must hold count * width bytes"
+    if e.time and e.time_text:
+        return f"events[{i}]: give time or time_text, not both"
+    if len(e.codes) + pc.count > limits.MAX_CODES_PER_EVENT:  # before decoding them
+        return f"events[{i}] names over {limits.MAX_CODES_PER_EVENT:,} codes"
+    return event_dict(e) if e.id else {"id": ""}
 
 
 class Lifecycle(_Servicer, lifecycle_pb2_grpc.LifecycleServicer):
-    @rpc(*EVENTS)
+    @rpc("apply_events")
     async def SendEvents(self, requests, context, who):
         async for req in requests:
-            n = len(req.events)
-            if not 1 <= n <= limits.MAX_EVENTS_PER_BATCH:
-                raise status.invalid("events", f"{n:,} events; 1 to "
-                                               f"{limits.MAX_EVENTS_PER_BATCH:,} per batch")
-            results: list = [None] * n
-            todo = []
-            for i, e in enumerate(req.events):
-                problem = self._malformed(e, i)
-                if problem:
-                    results[i] = lpb.EventResult(id=e.id, code=status.Code.INVALID_ARGUMENT.value[0],
-                                                 error=problem)
-                    continue
-                ev = event_dict(e)
-                self._authorize(who, ev)
-                todo.append((i, ev))
-            if req.atomic and len(todo) < n:
-                todo = []
-            recalls = [ev for _, ev in todo if ev["action"] == "recall"]
-            try:  # audited before they are applied: no recall without its intent in the log
-                for ev in recalls:
-                    self.svc.audit.write("recall_intent", who.name, "SendEvents", context.peer(),
-                                         event_id=ev["id"], codes=len(ev["codes"]),
-                                         batch=ev.get("batch"), lot=ev.get("lot"),
-                                         reason=ev.get("reason"))
-            except AuditError as exc:
-                raise status.exhausted("audit_log", f"events of message {req.sequence} not "
-                                       f"applied: {exc}", "AUDIT_LOG_FULL") from None
-            applied = self.dd.apply([ev for _, ev in todo], atomic=req.atomic,  # ids per client
-                                    client=who.name, bind_ssccs=not who.admin) if todo else []
-            for (i, ev), r in zip(todo, applied):
-                results[i] = lpb.EventResult(id=str(r["id"]), ok=True, seq=r["seq"]) if r["ok"] \
-                    else lpb.EventResult(id=str(r["id"]), code=event_code(r).value[0],
-                                         error=r["error"])
-                if ev["action"] == "recall":
-                    try:
-                        self.svc.audit.write("recall", who.name, "SendEvents", context.peer(),
-                                             event_id=ev["id"], ok=r["ok"], error=r.get("error"),
-                                             codes=len(ev["codes"]), batch=ev.get("batch"),
-                                             lot=ev.get("lot"), reason=ev.get("reason"))
-                    except AuditError as exc:  # applied, and its intent is in the log: ack it
-                        log.error("recall %s (ok=%s) audited by its intent only: %s", ev["id"],
-                                  r["ok"], exc)
-            for i, r in enumerate(results):
-                if r is None:  # atomic: refused because of another event
-                    results[i] = lpb.EventResult(id=req.events[i].id, code=status.Code.ABORTED.value[0],
-                                                 error="not applied: another event in the batch "
-                                                       "is invalid")
-            yield lpb.EventAck(sequence=req.sequence, results=results)
+            events = [_decoded(e, i) for i, e in enumerate(req.events)]
+            results = self.svc.apply_events(who, events, atomic=req.atomic, peer=context.peer(),
+                                            label=str(req.sequence))
+            for r, e in zip(results, req.events):
+                if not r["id"]:
+                    r["id"] = e.id
+            yield lpb.EventAck(sequence=req.sequence, results=[
+                lpb.EventResult(id=r["id"], ok=True, seq=r["seq"]) if r["ok"] else
+                lpb.EventResult(id=r["id"], code=status.code_of(r["reason"]).value[0],
+                                error=r["error"]) for r in results])
 
-    def _malformed(self, e, i) -> str | None:
-        if not e.id:
-            return f"events[{i}].id is required"
-        if len(e.id) > limits.MAX_KEY_LENGTH:
-            return f"events[{i}].id is over {limits.MAX_KEY_LENGTH} characters"
-        if e.action == lpb.ACTION_UNSPECIFIED:
-            return f"events[{i}].action is required; actions: {', '.join(ACTIONS)}"
-        if len(e.codes) + e.packed_codes.count > limits.MAX_CODES_PER_EVENT:
-            return f"events[{i}] names over {limits.MAX_CODES_PER_EVENT:,} codes"
-        pc = e.packed_codes
-        if pc.count and (not pc.width or len(pc.data) != pc.width * pc.count):
-            return f"events[{i}].packed_codes.data must hold count * width bytes"
-        if e.time and e.time_text:
-            return f"events[{i}]: give time or time_text, not both"
-        if e.time:
-            try:
-                self.svc.when(e.time, f"events[{i}].time")
-            except status.Refusal as exc:
-                return exc.message
-        if e.HasField("product"):
-            if e.product.scheme not in self.dd.schemes:
-                return f"events[{i}].product.scheme: unknown scheme {e.product.scheme!r}"
-            try:
-                self.dd.schemes[e.product.scheme].product_values(dict(e.product.fields))
-            except ValueError as exc:
-                return f"events[{i}].product.fields: {exc}"
-        return None
-
-    def _authorize(self, who: Identity, ev: dict) -> None:
-        """The whole message is refused if one event is outside the sender's rights."""
-        if who.admin or (ev["action"] == "recall" and "regulator" in who.roles):
-            return
-        if "issuer" not in who.roles:
-            raise status.denied(f"{who.name} may not send {ev['action']} events", client=who.name)
-        what = f"send {ev['action']} events about"
-        if ev.get("batch"):
-            b = self.svc.batch(int(ev["batch"]), "events.batch_id")
-            self.svc.require_owner(who, b.scheme, b.product, what)
-        if ev.get("scheme"):
-            self.svc.require_owner(who, ev["scheme"], ev.get("product") or {}, what)
-        self.svc.require_codes(who, ev["codes"] + ([ev["parent"]] if ev.get("parent") else []), what)
-
-    @rpc(*READING)
+    @rpc("history")
     async def History(self, req, context, who):
-        code = req.code.strip()
-        if not code:
-            raise status.invalid("code", "required")
-        if not is_sscc(code) and self.dd.verify(code, record=False).fault:  # before any rights:
-            raise self.svc.unreadable(code.encode())  # a typo is not a refusal to audit
-        self.svc.require_codes(who, [code], "read the history of", read=True)
-        try:
-            items = self.dd.history(code)
-        except ValueError as exc:  # EventError: the index knows no such code
-            raise status.not_found("code", code, str(exc)) from None
-        limit = min(req.limit or limits.MAX_HISTORY_ITEMS, limits.MAX_HISTORY_ITEMS)
-        return lpb.HistoryReply(items=[history_pb(i) for i in items[-limit:]],
-                                truncated=len(items) > limit)
+        items, truncated = self.svc.history(who, req.code, req.limit)
+        return lpb.HistoryReply(items=[history_pb(i) for i in items], truncated=truncated)
 
 
 class Admin(_Servicer, admin_pb2_grpc.AdminServicer):
-    @rpc(*ROLES)
+    @rpc("list_schemes")
     async def ListSchemes(self, req, context, who):
         out = apb.ListSchemesReply()
-        for name in sorted(self.dd.schemes):
-            s = self.dd.schemes[name]
+        for s in self.svc.list_schemes(who):
             fields = [apb.SchemeField(name=f.name, role=f.role, length=f.length or f.max_length or 0,
                                       ai=f.ai or "", description=f.description)
                       for f in (*s.code_fields, *s.attribute_fields)]
@@ -520,56 +290,24 @@ class Admin(_Servicer, admin_pb2_grpc.AdminServicer):
                                           renders=s.renders, capacity=s.capacity))
         return out
 
-    @rpc(*READING)
+    @rpc("list_batches")
     async def ListBatches(self, req, context, who):
-        limit = min(req.limit or limits.DEFAULT_BATCH_PAGE, limits.MAX_BATCH_PAGE)
-        out = apb.ListBatchesReply()
-        for b in self._batches(req.after_id + 1):
-            if len(out.batches) == limit:
-                out.more = True
-                break
-            if (not req.scheme or b.scheme == req.scheme) and (
-                    not who.roles.isdisjoint(OVERSEEING) or who.owns(b.scheme, b.product)):
-                out.batches.append(batch_pb(b, self.dd.schemes[b.scheme].length))
-        return out
+        batches, more = self.svc.list_batches(who, after_id=req.after_id, scheme=req.scheme or None,
+                                              limit=req.limit)
+        return apb.ListBatchesReply(batches=[batch_pb(b, self.dd.schemes[b.scheme].length)
+                                             for b in batches], more=more)
 
-    def _batches(self, first_id: int):
-        records = self.dd.index.batches.records
-        with self.dd.index.env.begin(db=records) as txn:
-            cur = txn.cursor()
-            if cur.set_range(u64(first_id)):
-                for _, raw in cur:
-                    yield BatchRecord.from_bytes(raw)
-
-    @rpc(*OVERSEEING)
+    @rpc("stats")
     async def Stats(self, req, context, who):
-        per: dict = {}
-        for b in self._batches(1):
-            s = per.setdefault(b.scheme, apb.SchemeStats(scheme=b.scheme))
-            s.batches += 1
-            s.codes_issued += b.count
-        index = self.dd.index
-        env = index.env
-        with env.begin() as txn:
-            events = txn.stat(index.db_events)["entries"]
-            scans = txn.stat(index.db_scans)["entries"]
-        with env.begin(db=index.batches.counters) as txn:
-            for key, _ in txn.cursor():
-                scheme = key.split(b"\x00", 1)[0].decode()
-                if scheme in per:
-                    per[scheme].products += 1
-        info = env.info()
-        return apb.StatsReply(batches=sum(s.batches for s in per.values()),
-                              codes_issued=sum(s.codes_issued for s in per.values()),
-                              schemes=[per[k] for k in sorted(per)], events=events, scans=scans,
-                              index_bytes=(info["last_pgno"] + 1) * env.stat()["psize"],
-                              map_bytes=info["map_size"], server_version=self.svc.version)
+        s = self.svc.stats(who)
+        return apb.StatsReply(batches=s["batches"], codes_issued=s["codes_issued"],
+                              schemes=[apb.SchemeStats(**per) for per in s["schemes"]],
+                              events=s["events"], scans=s["scans"], index_bytes=s["index_bytes"],
+                              map_bytes=s["map_bytes"], server_version=s["server_version"])
 
-    @rpc(*ROLES)
+    @rpc("whoami")
     async def WhoAmI(self, req, context, who):
-        return apb.WhoAmIReply(name=who.name, authenticated_by=who.via, roles=sorted(who.roles),
-                               products=[str(r) for r in who.products], limits=limits.message(),
-                               server_version=self.svc.version, registry=bool(self.dd.registry),
+        return apb.WhoAmIReply(**self.svc.whoami(who), limits=limits.message(),
                                field_limits=limits.field_limits())
 
 

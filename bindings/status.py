@@ -1,11 +1,12 @@
-"""Errors on the wire: gRPC status codes with google.rpc details, both ways.
+"""Errors on the wire: the application layer's refusals as gRPC statuses, and back.
 
-The server raises a Refusal (or lets an engine error through, mapped by refusal_of);
-the guard in servicers.py turns it into a status with an ErrorInfo (domain
-"tracecode", a reason, metadata) and the detail the code calls for: BadRequest
-field violations for INVALID_ARGUMENT, ResourceInfo for NOT_FOUND,
-PreconditionFailure for FAILED_PRECONDITION, QuotaFailure for RESOURCE_EXHAUSTED.
-Clients get a ServiceError carrying all of it.
+The application layer (tracecode.app) refuses with Refusal(reason, field, detail);
+this module is the one table from each reason to a gRPC status code, the ErrorInfo
+reason clients have always seen (domain "tracecode", metadata from the refusal's
+facts) and the google.rpc detail the code calls for: BadRequest field violations for
+INVALID_ARGUMENT, ResourceInfo for NOT_FOUND and ALREADY_EXISTS, PreconditionFailure
+for FAILED_PRECONDITION, QuotaFailure for RESOURCE_EXHAUSTED. Clients get a
+ServiceError carrying all of it.
 """
 from __future__ import annotations
 
@@ -14,109 +15,121 @@ from google.protobuf import any_pb2
 from google.rpc import error_details_pb2 as ed
 from google.rpc import status_pb2
 
-from ..errors import CapacityExceeded, TracecodeError, ValidationError
-from ..index import EventError, IndexFull
-from .audit import AuditError
+from ..app.refusal import REASONS, Refusal, refusal_of
+from ..errors import TracecodeError
 
 DOMAIN = "tracecode"
 DETAILS_KEY = "grpc-status-details-bin"
 Code = grpc.StatusCode
+__all__ = ["Code", "Refusal", "ServiceError", "code_of", "grpc_status", "refusal_of"]
 
 
-class Refusal(Exception):
-    """A call refused with a status code, a message and structured details."""
+def _bad_request(r: Refusal, name: str):
+    meta = {"field": r.field, **r.facts}
+    meta.pop("error", None)
+    return (f"{r.field}: {r.detail}", name, meta,
+            [ed.BadRequest(field_violations=[ed.BadRequest.FieldViolation(
+                field=r.field, description=r.detail)])])
 
-    def __init__(self, code: grpc.StatusCode, message: str, *, reason: str,
-                 metadata: dict | None = None, details=()):
-        super().__init__(message)
-        self.code = code
-        self.message = message
-        self.reason = reason
-        self.metadata = {k: str(v) for k, v in (metadata or {}).items() if v is not None}
-        self.details = list(details)
 
-    def status(self) -> grpc.Status:
-        st = status_pb2.Status(code=self.code.value[0], message=self.message)
-        for msg in [ed.ErrorInfo(reason=self.reason, domain=DOMAIN, metadata=self.metadata),
-                    *self.details]:
-            packed = any_pb2.Any()
-            packed.Pack(msg)
-            st.details.append(packed)
-        return _Status(self.code, self.message, ((DETAILS_KEY, st.SerializeToString()),))
+def _resource(kind: str):
+    def build(r: Refusal, name: str):
+        resource = r.facts.get("resource", kind)
+        return (r.detail, name or f"{resource.upper()}_NOT_FOUND",
+                {"resource": resource, "name": r.facts.get("name", "")},
+                [ed.ResourceInfo(resource_type=resource, resource_name=r.facts.get("name", ""),
+                                 description=r.detail)])
+    return build
+
+
+def _exists(kind: str):
+    def build(r: Refusal, name: str):
+        subject = r.facts.get("subject", "")
+        return (r.detail, name, {"subject": subject},
+                [ed.ResourceInfo(resource_type=kind, resource_name=subject, description=r.detail)])
+    return build
+
+
+def _precondition(r: Refusal, name: str):
+    subject = r.facts.get("subject", "")
+    return (r.detail, name, {"subject": subject}, [ed.PreconditionFailure(violations=[
+        ed.PreconditionFailure.Violation(type=name, subject=subject, description=r.detail)])])
+
+
+def _quota(subject: str):
+    def build(r: Refusal, name: str):
+        return (r.detail, name, {"subject": subject, **r.facts},
+                [ed.QuotaFailure(violations=[ed.QuotaFailure.Violation(subject=subject,
+                                                                       description=r.detail)])])
+    return build
+
+
+def _plain(r: Refusal, name: str):
+    facts = dict(r.facts)
+    facts.pop("error", None)
+    return r.detail, name, facts, []
+
+
+# reason -> (status code, the ErrorInfo reason, how message, metadata and details are built).
+# An ErrorInfo reason of None is computed: "SCAN_<fault>", "<resource>_NOT_FOUND", or the
+# engine error's class name in capitals (facts["error"]).
+TABLE = {
+    "invalid_argument": (Code.INVALID_ARGUMENT, None, _bad_request),
+    "unreadable_scan": (Code.INVALID_ARGUMENT, None, _bad_request),
+    "unknown_scheme": (Code.NOT_FOUND, "SCHEME_NOT_FOUND", _resource("scheme")),
+    "unknown_batch": (Code.NOT_FOUND, "BATCH_NOT_FOUND", _resource("batch")),
+    "unknown_code": (Code.NOT_FOUND, "CODE_NOT_FOUND", _resource("code")),
+    "unknown_approval": (Code.NOT_FOUND, "APPROVAL_NOT_FOUND", _resource("approval")),
+    "not_found": (Code.NOT_FOUND, None, _resource("resource")),
+    "key_reused": (Code.ALREADY_EXISTS, "IDEMPOTENCY_KEY_EXISTS", _exists("idempotency_key")),
+    "duplicate_event": (Code.ALREADY_EXISTS, "EVENT_EXISTS", _exists("event")),
+    "unauthenticated": (Code.UNAUTHENTICATED, "UNAUTHENTICATED", _plain),
+    "permission_denied": (Code.PERMISSION_DENIED, "PERMISSION_DENIED", _plain),
+    "illegal_transition": (Code.FAILED_PRECONDITION, "TRANSITION", _precondition),
+    "no_registry": (Code.FAILED_PRECONDITION, "NO_REGISTRY", _precondition),
+    "refused": (Code.FAILED_PRECONDITION, None, _plain),
+    "not_applied": (Code.ABORTED, "NOT_APPLIED", _plain),
+    "capacity_exceeded": (Code.RESOURCE_EXHAUSTED, "CAPACITY_EXCEEDED", _quota("product")),
+    "index_full": (Code.RESOURCE_EXHAUSTED, "INDEX_FULL", _quota("index")),
+    "audit_log_full": (Code.RESOURCE_EXHAUSTED, "AUDIT_LOG_FULL", _quota("audit_log")),
+    "audit_incomplete": (Code.RESOURCE_EXHAUSTED, "AUDIT_INCOMPLETE", _quota("audit_log")),
+    "too_many_streams": (Code.RESOURCE_EXHAUSTED, "TOO_MANY_STREAMS", _quota("streams")),
+    "internal": (Code.INTERNAL, "INTERNAL", _plain),
+}
+assert TABLE.keys() == REASONS.keys(), "every reason of tracecode.app has its gRPC status"
+
+
+def code_of(reason: str) -> grpc.StatusCode:
+    return TABLE[reason][0]
+
+
+def _wire_reason(r: Refusal) -> str:
+    if r.reason == "unreadable_scan":
+        return f"SCAN_{r.facts.get('fault', 'INVALID_FIELD')}"
+    if "error" in r.facts:    # an engine error's class, or a finer reason the verb names
+        return r.facts["error"].upper()
+    if r.reason == "not_found":
+        return f"{r.facts.get('resource', 'resource').upper()}_NOT_FOUND"
+    return "INVALID_ARGUMENT" if r.reason == "invalid_argument" else r.reason.upper()
+
+
+def grpc_status(r: Refusal) -> grpc.Status:
+    """The status (code, message, google.rpc details in the trailing metadata) of a refusal."""
+    code, name, build = TABLE[r.reason]
+    message, name, metadata, details = build(r, name or _wire_reason(r))
+    st = status_pb2.Status(code=code.value[0], message=message)
+    for msg in [ed.ErrorInfo(reason=name, domain=DOMAIN,
+                             metadata={k: str(v) for k, v in metadata.items() if v is not None}),
+                *details]:
+        packed = any_pb2.Any()
+        packed.Pack(msg)
+        st.details.append(packed)
+    return _Status(code, message, ((DETAILS_KEY, st.SerializeToString()),))
 
 
 class _Status(grpc.Status):
     def __init__(self, code, details, trailing_metadata):
         self.code, self.details, self.trailing_metadata = code, details, trailing_metadata
-
-
-# -- the refusals servicers raise ----------------------------------------------------------
-def invalid(field: str, description: str, reason: str = "INVALID_ARGUMENT", **metadata) -> Refusal:
-    bad = ed.BadRequest(field_violations=[ed.BadRequest.FieldViolation(field=field,
-                                                                        description=description)])
-    return Refusal(Code.INVALID_ARGUMENT, f"{field}: {description}", reason=reason,
-                   metadata={"field": field, **metadata}, details=[bad])
-
-
-def not_found(resource_type: str, name, description: str) -> Refusal:
-    info = ed.ResourceInfo(resource_type=resource_type, resource_name=str(name),
-                           description=description)
-    return Refusal(Code.NOT_FOUND, description, reason=f"{resource_type.upper()}_NOT_FOUND",
-                   metadata={"resource": resource_type, "name": name}, details=[info])
-
-
-def precondition(kind: str, subject: str, description: str) -> Refusal:
-    pf = ed.PreconditionFailure(violations=[ed.PreconditionFailure.Violation(
-        type=kind, subject=subject, description=description)])
-    return Refusal(Code.FAILED_PRECONDITION, description, reason=kind,
-                   metadata={"subject": subject}, details=[pf])
-
-
-def exhausted(subject: str, description: str, reason: str, **metadata) -> Refusal:
-    qf = ed.QuotaFailure(violations=[ed.QuotaFailure.Violation(subject=subject,
-                                                               description=description)])
-    return Refusal(Code.RESOURCE_EXHAUSTED, description, reason=reason,
-                   metadata={"subject": subject, **metadata}, details=[qf])
-
-
-def denied(description: str, **metadata) -> Refusal:
-    return Refusal(Code.PERMISSION_DENIED, description, reason="PERMISSION_DENIED", metadata=metadata)
-
-
-def unauthenticated(description: str) -> Refusal:
-    return Refusal(Code.UNAUTHENTICATED, description, reason="UNAUTHENTICATED")
-
-
-def already_exists(kind: str, subject: str, description: str) -> Refusal:
-    info = ed.ResourceInfo(resource_type=kind, resource_name=subject, description=description)
-    return Refusal(Code.ALREADY_EXISTS, description, reason=f"{kind.upper()}_EXISTS",
-                   metadata={"subject": subject}, details=[info])
-
-
-def refusal_of(exc: BaseException, field: str = "") -> Refusal | None:
-    """The refusal an engine error stands for; None for a fault of ours (INTERNAL).
-    `field` names the request field the error is about, for validation errors."""
-    if isinstance(exc, Refusal):
-        return exc
-    if isinstance(exc, CapacityExceeded):
-        return exhausted("product", str(exc), "CAPACITY_EXCEEDED", remaining=exc.remaining)
-    if isinstance(exc, IndexFull):
-        return exhausted("index", str(exc), "INDEX_FULL")
-    if isinstance(exc, AuditError):
-        return exhausted("audit_log", str(exc), "AUDIT_LOG_FULL")
-    if isinstance(exc, ValidationError):
-        name = f"{field}.{exc.field}" if field and exc.field else field or exc.field or "request"
-        return invalid(name, str(exc), reason=type(exc).__name__.upper())
-    if isinstance(exc, KeyError) and isinstance(exc, TracecodeError):  # e.g. an unknown approval
-        msg = str(exc.args[0]) if exc.args else str(exc)
-        return not_found(field or "resource", msg, msg)
-    if isinstance(exc, EventError):
-        return precondition("TRANSITION", str(exc.code or exc.event_id or ""), str(exc))
-    if isinstance(exc, TracecodeError):  # valid request, refused by the state of things
-        return Refusal(Code.FAILED_PRECONDITION, str(exc), reason=type(exc).__name__.upper())
-    if isinstance(exc, ValueError):
-        return invalid(field or "request", str(exc))
-    return None
 
 
 # -- the client's side -----------------------------------------------------------------------
@@ -135,7 +148,7 @@ class ServiceError(TracecodeError):
         self.details = list(details)
 
     @classmethod
-    def from_rpc_error(cls, err: grpc.RpcError) -> "ServiceError":
+    def from_rpc_error(cls, err: grpc.RpcError) -> ServiceError:
         code, message = err.code(), err.details() or ""
         trailing = err.trailing_metadata() or ()
         raw = next((v for k, v in trailing if k == DETAILS_KEY), None)

@@ -13,8 +13,8 @@ import pytest
 
 import tracecode
 from tracecode.v1 import Client, ServiceError
-from tracecode.v1.audit import AuditError, AuditLog, read
-from tracecode.v1.auth import ClientsFile
+from tracecode.app.audit import AuditError, AuditLog, read
+from tracecode.app.clients import ClientsFile
 from tracecode.v1.testing import ServerProcess
 
 from test_full_disk import Filler, small_disk, use_up_free_pages, wait_for

@@ -123,7 +123,7 @@ def test_backup_while_the_server_issues(tmp_path):
     """An online backup while `tracecode serve` keeps issuing; restored from it and the
     journal, the index hands out nothing twice and knows every batch the server gave out."""
     from tracecode.v1 import Client
-    from tracecode.v1.auth import ClientsFile
+    from tracecode.app.clients import ClientsFile
     from tracecode.v1.testing import ServerProcess
     path = tmp_path / "d"
     tracecode.init(path).close()

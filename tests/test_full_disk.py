@@ -227,7 +227,7 @@ def test_the_writer_backs_off_instead_of_spinning(full, monkeypatch, caplog):
 def test_idempotent_issuance_full_at_the_binding_returns_the_batch(tmp_path, monkeypatch):
     """The reservation committed, then the disk filled before the key was bound: the
     request gets its batch (a retry finds it by its requester), never a second one."""
-    from tracecode.v1.idempotency import IdempotentIssuer
+    from tracecode.app.idempotency import IdempotentIssuer
     d = tracecode.init(tmp_path / "d")
     issuing = IdempotentIssuer(d)
     put = issuing._put

@@ -278,7 +278,7 @@ def test_registry_rows_with_oversized_or_control_text_are_rejected_alone(d):
 
 
 def test_client_names_are_bounded_when_the_clients_file_is_read(tmp_path):
-    from tracecode.v1.auth import ClientsFile, ClientsFileError
+    from tracecode.app.clients import ClientsFile, ClientsFileError
     clients = ClientsFile.open_or_create(tmp_path / "clients.toml")
     assert clients.add("浙江-line-3", ["scanner"])
     for bad in ("n" * 65, "line 3", "a/b", "line\n3"):

@@ -15,8 +15,8 @@ from tracecode.index import Verdict
 from tracecode.v1 import Client, ServiceError
 from tracecode.v1 import verification_pb2 as vpb
 from tracecode.v1 import verification_pb2_grpc
-from tracecode.v1.audit import read as read_audit
-from tracecode.v1.auth import ClientsFile
+from tracecode.app.audit import read as read_audit
+from tracecode.app.clients import ClientsFile
 from tracecode.v1.testing import ServerProcess
 
 from conftest import wait_until

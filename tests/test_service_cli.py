@@ -14,7 +14,7 @@ import pytest
 import tracecode
 from tracecode.index import Verdict
 from tracecode.v1 import AsyncClient, Client
-from tracecode.v1.auth import ClientsFile, token_hash
+from tracecode.app.clients import ClientsFile, token_hash
 from tracecode.v1.server import Config, ServeError, check
 from tracecode.v1.testing import ServerProcess
 

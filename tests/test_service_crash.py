@@ -15,7 +15,7 @@ from tracecode.index import Verdict
 from tracecode.v1 import Client
 from tracecode.v1 import lifecycle_pb2_grpc
 from tracecode.v1.client import event_batches
-from tracecode.v1.idempotency import IdempotentIssuer
+from tracecode.app.idempotency import IdempotentIssuer
 from tracecode.v1.testing import ServerProcess
 
 from conftest import wait_until

@@ -13,7 +13,7 @@ import pytest
 import tracecode
 from tracecode.index import Verdict
 from tracecode.v1 import Client
-from tracecode.v1.auth import ClientsFile
+from tracecode.app.clients import ClientsFile
 from tracecode.v1.testing import ServerProcess
 
 from conftest import wait_until

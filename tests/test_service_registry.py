@@ -20,7 +20,7 @@ import tracecode
 from tracecode.checks import DAMM
 from tracecode.registry import CHECKS
 from tracecode.v1 import AsyncClient, Client, ServiceError
-from tracecode.v1.auth import ClientsFile
+from tracecode.app.clients import ClientsFile
 from tracecode.v1.testing import ServerProcess
 
 Code = grpc.StatusCode

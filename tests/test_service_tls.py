@@ -12,8 +12,8 @@ from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 
 import tracecode
 from tracecode.v1 import TLS, Client, ServiceError
-from tracecode.v1.audit import read as read_audit
-from tracecode.v1.auth import ClientsFile
+from tracecode.app.audit import read as read_audit
+from tracecode.app.clients import ClientsFile
 from tracecode.v1.testing import ServerProcess
 
 DRUG = {"drug_id": "8177322"}

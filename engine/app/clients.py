@@ -1,4 +1,4 @@
-"""Who is calling, and what they may do.
+"""The clients file: who may call a server, by bearer token hash or certificate name.
 
 Clients are listed in a TOML file (``tracecode token add`` writes it) that holds
 only SHA-256 hashes of bearer tokens, never a token:
@@ -29,70 +29,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from .. import limits
-from ..errors import TracecodeError
+from .caller import LOCAL, ROLES, Caller, ClientsFileError, ProductRule
 
+__all__ = ["LOCAL", "ROLES", "Caller", "Clients", "ClientsFile", "ClientsFileError", "ProductRule",
+           "new_token", "token_hash"]
 log = logging.getLogger("tracecode.serve")
-ROLES = ("issuer", "scanner", "regulator", "admin")
 TOKEN_PREFIX = "tc_"
-
-
-class ClientsFileError(TracecodeError):
-    """The clients (tokens) file is malformed or unsafe."""
-
-
-@dataclass(frozen=True)
-class ProductRule:
-    scheme: str
-    fields: tuple = ()          # ((name, value or prefix*), ...)
-
-    @classmethod
-    def parse(cls, text: str) -> "ProductRule":
-        """"scheme" or "scheme:field=value,field=value"."""
-        scheme, _, rest = text.strip().partition(":")
-        pairs = []
-        for item in filter(None, (p.strip() for p in rest.split(","))):
-            name, sep, value = item.partition("=")
-            if not sep or not name.strip() or not value.strip():
-                raise ClientsFileError(f"product rule {text!r}: {item!r} is not FIELD=VALUE")
-            pairs.append((name.strip(), value.strip()))
-        if not scheme:
-            raise ClientsFileError(f"product rule {text!r} names no scheme")
-        return cls(scheme, tuple(pairs))
-
-    def __str__(self):
-        return self.scheme + (":" + ",".join(f"{k}={v}" for k, v in self.fields) if self.fields else "")
-
-    def matches(self, scheme: str, product: dict) -> bool:
-        if scheme != self.scheme:
-            return False
-        for name, want in self.fields:
-            have = str(product.get(name, ""))
-            if not (have.startswith(want[:-1]) if want.endswith("*") else have == want):
-                return False
-        return True
-
-
-@dataclass(frozen=True)
-class Identity:
-    name: str
-    roles: frozenset
-    products: tuple = ()        # ProductRules, for issuers
-    via: str = "token"          # "token", "certificate" or "none"
-
-    def has(self, roles) -> bool:
-        return not self.roles.isdisjoint(roles)
-
-    @property
-    def admin(self) -> bool:
-        return "admin" in self.roles
-
-    def owns(self, scheme: str, product: dict) -> bool:
-        """May issue for and send events about this product."""
-        return self.admin or ("issuer" in self.roles
-                              and any(r.matches(scheme, product) for r in self.products))
-
-
-LOCAL = Identity("local", frozenset({"admin"}), via="none")
 
 
 def token_hash(token: str) -> str:
@@ -105,14 +47,14 @@ def new_token() -> str:
 
 @dataclass
 class ClientsFile:
-    """The parsed file: identities by token hash and by certificate common name."""
+    """The parsed file: callers by token hash and by certificate common name."""
     path: Path | None
     by_hash: dict = field(default_factory=dict)
     by_cn: dict = field(default_factory=dict)
     entries: list = field(default_factory=list)   # raw tables, for rewriting
 
     @classmethod
-    def load(cls, path) -> "ClientsFile":
+    def load(cls, path) -> ClientsFile:
         path = Path(path)
         mode = path.stat().st_mode
         if mode & (stat.S_IWGRP | stat.S_IWOTH):
@@ -155,7 +97,7 @@ class ClientsFile:
         h, cn = entry.get("token_sha256"), entry.get("certificate_cn")
         if not h and not cn:
             raise ClientsFileError(f"{where} ({name}): give token_sha256 or certificate_cn")
-        ident = Identity(name, frozenset(roles), rules)
+        ident = Caller(name, frozenset(roles), rules)
         if h:
             h = h.lower()
             if len(h) != 64 or any(c not in "0123456789abcdef" for c in h) or h in self.by_hash:
@@ -164,10 +106,10 @@ class ClientsFile:
         if cn:
             if cn in self.by_cn:
                 raise ClientsFileError(f"{where} ({name}): certificate_cn {cn!r} is used twice")
-            self.by_cn[cn] = Identity(name, ident.roles, rules, via="certificate")
+            self.by_cn[cn] = Caller(name, ident.roles, rules, via="certificate")
         self.entries.append(dict(entry))
 
-    def by_token(self, token: str) -> Identity | None:
+    def by_token(self, token: str) -> Caller | None:
         return self.by_hash.get(token_hash(token))
 
     # -- writing (tracecode token) ---------------------------------------------------------
@@ -210,7 +152,7 @@ class ClientsFile:
         os.replace(tmp, self.path)
 
     @classmethod
-    def open_or_create(cls, path) -> "ClientsFile":
+    def open_or_create(cls, path) -> ClientsFile:
         path = Path(path)
         return cls.load(path) if path.exists() else cls(path)
 
@@ -258,10 +200,10 @@ class Clients:
                     log.warning("clients file not reloaded, the previous one stays in force: %s", exc)
         return self._file
 
-    def by_token(self, token: str) -> Identity | None:
+    def by_token(self, token: str) -> Caller | None:
         return None if self._file is None else self._current().by_token(token)
 
-    def by_cn(self, cn: str) -> Identity | None:
+    def by_cn(self, cn: str) -> Caller | None:
         return None if self._file is None else self._current().by_cn.get(cn)
 
     def identities(self) -> list:

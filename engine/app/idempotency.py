@@ -25,9 +25,9 @@ import logging
 from contextlib import contextmanager
 
 from ..index import BatchRecord, IndexFull, run_write
-from ..index.batches import u64
-from ..index.env import open_db
-from . import status
+from ..store.lmdb.batches import u64
+from ..store.lmdb.env import open_db
+from .refusal import Refusal
 
 log = logging.getLogger("tracecode.serve")
 
@@ -62,9 +62,10 @@ class IdempotentIssuer:
             entry = json.loads(raw) if raw else None
             if entry is not None:
                 if entry["fingerprint"] != fingerprint:
-                    raise status.already_exists(
-                        "idempotency_key", key, f"idempotency key {key!r} was used for a different "
-                        f"request (batch {entry.get('batch') or 'pending'}); use a new key")
+                    raise Refusal(
+                        "key_reused", "idempotency_key", f"idempotency key {key!r} was used for a "
+                        f"different request (batch {entry.get('batch') or 'pending'}); use a new key",
+                        subject=key)
                 batch = self._batch(entry["batch"]) if entry.get("batch") \
                     else self._find(entry["from"], requester)
                 if batch is not None:

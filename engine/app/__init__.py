@@ -1,0 +1,18 @@
+"""The application layer: what every interface (the gRPC adapter in tracecode.v1, the
+command line, the HTTP adapter next) goes through, with no transport in it.
+
+    caller.py     Caller (name, roles, products, how authenticated), ProductRule, LOCAL
+    clients.py    the clients file: token hashes, certificate names, roles, products
+    rights.py     which roles may call which verb; products, SSCCs and containers reached
+    refusal.py    Refusal(reason, field, detail): the reasons, named for what happened
+    limits.py     bounds on one request (stored text is bounded by tracecode.limits)
+    audit.py      the audit log: intents and outcomes, refusals (rate-limited when anonymous)
+    idempotency.py  one batch per (client, idempotency key), ever
+    streams.py    open streams per client
+    service.py    Service: the verbs (issue, download, verify, check, apply_events, ...)
+"""
+from .caller import LOCAL, ROLES, Caller, ProductRule
+from .refusal import REASONS, Refusal
+from .service import Service
+
+__all__ = ["LOCAL", "REASONS", "ROLES", "Caller", "ProductRule", "Refusal", "Service"]

@@ -1,0 +1,557 @@
+"""The verbs every interface calls: one Service over a data directory, each verb a plain
+method taking the Caller first. Rights, idempotency, limits and audit are here, once;
+adapters (gRPC in bindings/, the CLI's local back end, HTTP next) only turn their
+transport into these calls and Refusals into their statuses.
+
+    svc = Service(datadir)                       # clients: an open Clients() -> LOCAL
+    batch, replayed = svc.issue(LOCAL, "cn-drug-20", {"drug_id": "8177322"}, 1000,
+                                idempotency_key="k1")
+    svc.verify(LOCAL, scan).verdict
+"""
+from __future__ import annotations
+
+import datetime as _dt
+import logging
+
+import numpy as np
+
+from .. import __version__
+from .. import limits as bounds
+from ..cache import BoundedCache
+from ..errors import UnknownApproval, ValidationError
+from ..index import ACTIONS, BatchRecord, lifecycle
+from ..issuance import Issuer
+from ..scan import ScanError
+from ..store.lmdb.stats import batches_after, index_stats
+from . import limits
+from .audit import AuditError, AuditLog
+from .caller import Caller
+from .clients import Clients
+from .idempotency import IdempotentIssuer
+from .refusal import Refusal, denied, invalid, refusal_of
+from .rights import Rights, admit, is_sscc, oversees
+
+log = logging.getLogger("tracecode.serve")
+BATCH_CACHE = 16384     # batch records kept per server process
+RENDERS = ("bare", "element", "hri", "dl")
+
+# an event the index rejected: its machine-readable reason -> the refusal reason
+EVENT_REASONS = {lifecycle.DUPLICATE_EVENT: "duplicate_event",
+                 lifecycle.NOT_HOLDER: "permission_denied",
+                 lifecycle.UNKNOWN_CODE: "unknown_code",
+                 lifecycle.ILLEGAL_TRANSITION: "illegal_transition",
+                 lifecycle.NOT_APPLIED: "not_applied"}
+
+
+def _count(codes) -> int:
+    return 0 if codes is None else len(codes)   # a numpy array has no truth value
+
+
+def event_reason(result: dict) -> str:
+    """The refusal reason of an event result the index rejected."""
+    return EVENT_REASONS.get(result.get("reason"), "invalid_argument")
+
+
+def event_refusal(event_id: str, result: dict) -> Refusal:
+    reason, error = event_reason(result), result["error"]
+    if reason == "unknown_code":
+        return Refusal(reason, "", error, resource="code", name=event_id)
+    if reason in ("duplicate_event", "illegal_transition"):
+        return Refusal(reason, "", error, subject=event_id)
+    if reason == "permission_denied":   # an SSCC another client packed into first
+        return denied(error)
+    return invalid("event", error)
+
+
+class Service:
+    """The application over one data directory (`clients`: a Clients, or None for an
+    open one in which every caller is LOCAL)."""
+
+    def __init__(self, datadir, clients: Clients | None = None):
+        self.dd = datadir
+        self.index = datadir.index
+        self.clients = clients if clients is not None else Clients()
+        self.rights = Rights(datadir, self.clients)
+        self.audit = AuditLog(datadir.path / "audit.log")
+        self.issuing = IdempotentIssuer(datadir)
+        self.version = __version__
+        # batch records never change: cached per process, the most recently used
+        self._batches = BoundedCache(BATCH_CACHE)
+
+    def close(self) -> None:
+        self.audit.close()
+
+    admit = staticmethod(admit)
+
+    # -- lookups ---------------------------------------------------------------------------
+    def scheme(self, name: str, field: str = "product.scheme"):
+        if not name:
+            raise invalid(field, "a scheme name is required")
+        found = self.dd.schemes.get(name)
+        if found is None:
+            raise Refusal("unknown_scheme", field, f"unknown scheme {name!r}; known: "
+                          f"{', '.join(sorted(self.dd.schemes))}", name=name)
+        return found
+
+    def batch(self, batch_id: int, field: str = "batch_id") -> BatchRecord:
+        if not batch_id:
+            raise invalid(field, "a batch id is required")
+        hit = self._batches.get(batch_id)
+        if hit is None:
+            hit = self.index.batches.get(batch_id)
+            if hit is None:
+                raise Refusal("unknown_batch", field, f"no batch {batch_id}", name=batch_id)
+            self._batches[batch_id] = hit
+        return hit
+
+    def batch_seen_by(self, caller: Caller, batch_id: int) -> BatchRecord:
+        """A batch as a verification shows it: whole to its issuer and to overseers; to
+        others only what a label shows (product, lot, expiry), not the production line,
+        the requester or the volumes."""
+        b = self.batch(batch_id)
+        if self.rights.sees_whole(caller, b.scheme, b.product):
+            return b
+        return BatchRecord(id=b.id, scheme=b.scheme, product=b.product, start=0, count=0,
+                           lot=b.lot, expiry=b.expiry, attributes=b.attributes)
+
+    def batches_seen_by(self, caller: Caller, batch_ids) -> list:
+        ids = np.unique(np.asarray(batch_ids))
+        return [self.batch_seen_by(caller, b) for b in ids[ids != 0].tolist()]
+
+    @staticmethod
+    def values(fn, values: dict, field: str) -> dict:
+        """A scheme's validation of product or attribute fields, refusals naming the field."""
+        try:
+            return fn(values)
+        except ValidationError as exc:
+            raise invalid(f"{field}.{exc.field}" if exc.field else field, str(exc)) from None
+
+    # -- request fields ------------------------------------------------------------------------
+    @staticmethod
+    def key(field: str, value: str) -> str:
+        if not value:
+            raise invalid(field, "required")
+        if len(value) > limits.MAX_KEY_LENGTH or not value.isascii() or not value.isprintable():
+            raise invalid(field, f"must be 1 to {limits.MAX_KEY_LENGTH} printable ASCII characters")
+        return value
+
+    @staticmethod
+    def when(t: float | None, field: str = "time") -> float | None:
+        if not t:
+            return None
+        try:  # NaN and infinities too: they would break every history that holds them
+            return bounds.epoch(field, t)
+        except ValidationError as exc:
+            raise invalid(field, str(exc)) from None
+
+    @staticmethod
+    def scanner(caller: Caller, scanner: str | None) -> str:
+        """Scans are recorded under the caller's name: a scanner id cannot be borrowed."""
+        scanner = scanner or ""
+        try:
+            bounds.text("scanner", scanner, bounds.SCANNER_ID_BYTES)
+        except ValidationError as exc:
+            raise invalid("scanner", str(exc)) from None
+        return f"{caller.name}/{scanner}" if scanner else caller.name
+
+    @staticmethod
+    def one_scan(scan) -> bytes:
+        """A single scan must be there and within the size limit."""
+        raw = scan if isinstance(scan, bytes) else scan.encode("utf-8", "surrogatepass") \
+            if isinstance(scan, str) else bytes(scan)
+        if not raw:
+            raise Refusal("unreadable_scan", "scan", "empty scan", fault="EMPTY")
+        if len(raw) > limits.MAX_SCAN_BYTES:
+            raise Refusal("unreadable_scan", "scan", f"{len(raw):,} bytes; at most "
+                          f"{limits.MAX_SCAN_BYTES:,}", fault="TOO_LONG")
+        return raw
+
+    def unreadable(self, scan: bytes) -> Refusal:
+        """The refusal of a scan verification could not read, saying why."""
+        try:
+            self.index.parser.parse(scan)
+        except ScanError as exc:
+            where = f" at position {exc.position}" if exc.position is not None else ""
+            return Refusal("unreadable_scan", "scan", f"{exc} [{exc.fault.name}{where}]",
+                           fault=exc.fault.name, scheme=exc.scheme, scan_field=exc.field,
+                           position=exc.position)
+        return Refusal("unreadable_scan", "scan", "the scan names no code of a known product",
+                       fault="INVALID_FIELD")
+
+    def _recorded(self, caller: Caller, record: bool) -> bool:
+        return self.rights.may_skip_recording(caller, not record)
+
+    def _audit(self, event: str, caller: Caller, method: str, peer: str, **detail) -> None:
+        self.audit.write(event, caller.name, method, peer, **detail)
+
+    def denied_audit(self, caller: Caller | None, method: str, peer: str, refusal: Refusal) -> None:
+        """Record a refusal of rights or credentials; the call is refused either way, so an
+        audit log that cannot take the record is said in the server's log, not in the
+        reply. Unauthenticated refusals (anyone can cause them) are rate-limited and not
+        fsynced."""
+        event = "unauthenticated" if refusal.reason == "unauthenticated" else "denied"
+        try:
+            if caller is None:
+                self.audit.write_unauthenticated(method, peer, refusal.detail)
+            else:
+                self.audit.write(event, caller.name, method, peer, reason=refusal.detail)
+        except AuditError as exc:
+            log.error("%s refusal of %s by %s not audited: %s", event, method,
+                      caller.name if caller else peer, exc)
+
+    # -- issuance ------------------------------------------------------------------------------
+    def issue(self, caller: Caller, scheme: str, product: dict, count: int, *,
+              idempotency_key: str, lot=None, expiry=None, line=None, attributes=None,
+              peer: str = "", method: str = "RequestBatch") -> tuple[BatchRecord, bool]:
+        """Reserve a batch, once per (caller, idempotency key): (batch, replayed). Its
+        intent is audited before anything is reserved and its outcome after."""
+        admit(caller, "issue", method)
+        key = self.key("idempotency_key", idempotency_key)
+        if " " in key:  # the batch's requester is "<client> request <key>": keep it unambiguous
+            raise invalid("idempotency_key", "must not contain spaces")
+        found = self.scheme(scheme)
+        product = self.values(found.product_values, dict(product), "product.fields")
+        self.rights.require_owner(caller, found.name, product, "issue codes for")
+        if not 1 <= count <= limits.MAX_BATCH_CODES:
+            raise invalid("count", f"{count:,} is not between 1 and {limits.MAX_BATCH_CODES:,}")
+        attributes = dict(attributes or {})
+        self.values(found.attribute_values, attributes, "attributes")
+        # audited before and after: no batch exists without its intent in the audit log
+        asked = {"scheme": found.name, "product": product, "count": count, "idempotency_key": key}
+        try:
+            self._audit("issue_intent", caller, method, peer, **asked)
+        except AuditError as exc:
+            raise Refusal("audit_log_full", "", f"nothing issued: {exc}") from None
+        try:
+            batch, replayed = self.issuing.issue(
+                caller.name, key, found.name, product, count, lot=lot or None,
+                expiry=expiry or None, line=line or None, attributes=attributes)
+        except Exception as exc:
+            try:
+                self._audit("issue_refused", caller, method, peer, error=str(exc), **asked)
+            except AuditError:
+                pass  # the intent is there; the refusal goes to the caller either way
+            if isinstance(exc, ValueError):  # the index's checks: the expiry, bounded text (named)
+                raise refusal_of(exc, "" if getattr(exc, "field", None) else "expiry") from None
+            raise
+        try:
+            self._audit("issue", caller, method, peer, batch=batch.id, scheme=found.name,
+                        product=product, count=batch.count, first_counter=batch.start,
+                        idempotency_key=key, replayed=replayed)
+        except AuditError as exc:
+            raise Refusal(
+                "audit_incomplete", "", f"batch {batch.id} committed, audit line not written "
+                f"({exc}); its intent is in the audit log: retry with the same idempotency key "
+                f"for the batch", batch=batch.id) from None
+        return batch, replayed
+
+    def download(self, caller: Caller, batch_id: int, offset: int = 0, count: int | None = None,
+                 *, render: str = "bare", chunk_codes: int = 0, max_chunk_bytes: int | None = None,
+                 method: str = "DownloadCodes"):
+        """(width, chunks): the codes of an issued batch, all or `count` from `offset`, as
+        (offset, numpy S array) chunks of at most chunk_codes codes (and max_chunk_bytes),
+        each made only when the one before was taken."""
+        admit(caller, "download", method)
+        batch = self.batch(batch_id)
+        self.rights.require_owner(caller, batch.scheme, batch.product, "download codes of")
+        scheme = self.scheme(batch.scheme)
+        if render not in scheme.renders:
+            raise invalid("render", f"{scheme.name} codes render as {', '.join(scheme.renders)}")
+        if offset >= batch.count:
+            raise invalid("offset", f"batch {batch.id} has {batch.count:,} codes")
+        count = count or batch.count - offset
+        if offset + count > batch.count:
+            raise invalid("count", f"offset + count passes the end of batch {batch.id} "
+                                   f"({batch.count:,} codes)")
+        # an Issuer of its own: rendering is pure FF1, nothing shared with the index
+        iss = Issuer(scheme, batch.product, self.dd.master_key)
+        width = iss.layout(render, batch.attributes).width
+        per = min(chunk_codes or limits.DEFAULT_CHUNK_CODES, limits.MAX_CHUNK_CODES)
+        if max_chunk_bytes:
+            per = min(per, max_chunk_bytes // width)
+        per = max(1, per)
+
+        def chunks():
+            end = offset + count
+            for off in range(offset, end, per):
+                k = min(per, end - off)
+                yield off, iss.codes(batch.start + off, k, render, batch.attributes)
+        return width, chunks()
+
+    def report_commissioned(self, caller: Caller, event_id: str, *, batch_id: int = 0, ranges=(),
+                            codes=(), place=None, time=None, peer: str = "",
+                            method: str = "ReportCommissioned") -> dict:
+        """Codes applied to products (ranges: (offset, count) in the batch; or codes)."""
+        return self._report(caller, "commission", event_id, batch_id, ranges, codes, place, time,
+                            None, "report_commissioned", method)
+
+    def report_spoiled(self, caller: Caller, event_id: str, *, batch_id: int = 0, ranges=(),
+                       codes=(), place=None, time=None, reason="spoiled", peer: str = "",
+                       method: str = "ReportSpoiled") -> dict:
+        return self._report(caller, "decommission", event_id, batch_id, ranges, codes, place,
+                            time, reason, "report_spoiled", method)
+
+    def _report(self, caller, action, event_id, batch_id, ranges, codes, place, time, reason,
+                verb, method) -> dict:
+        admit(caller, verb, method)
+        event_id = self.key("event_id", event_id)
+        ranges = list(ranges)
+        total = sum(n for _, n in ranges) + len(codes)  # before building any code
+        if not total:
+            raise invalid("ranges", "name the codes: ranges of the batch, or codes")
+        if total > limits.MAX_CODES_PER_EVENT:
+            raise invalid("ranges", f"{total:,} codes; at most {limits.MAX_CODES_PER_EVENT:,} "
+                                    "per report")
+        out = []
+        if ranges:
+            batch = self.batch(batch_id)
+            self.rights.require_owner(caller, batch.scheme, batch.product, action)
+            for i, (o, n) in enumerate(ranges):
+                if not n or o + n > batch.count:
+                    raise invalid(f"ranges[{i}]", f"{o:,} + {n:,} is not a non-empty run inside "
+                                                  f"batch {batch.id} ({batch.count:,} codes)")
+            iss = self.dd.issuer(batch.scheme, batch.product)
+            for o, n in ranges:
+                run = iss.codes(batch.start + o, n)
+                out += run.astype(f"U{run.dtype.itemsize}").tolist()
+        if len(codes):
+            codes = [c.decode() if isinstance(c, bytes) else str(c) for c in codes]
+            self.rights.require_codes(caller, codes, action)
+            out += codes
+        event = {"id": event_id, "action": action, "codes": out}
+        if place:
+            event["place"] = place
+        if reason:
+            event["reason"] = reason
+        if time:
+            event["time"] = self.when(time)
+        result = self.dd.apply([event], client=caller.name)[0]   # event ids are per client
+        if not result["ok"]:
+            raise event_refusal(event_id, result)
+        return {"id": event_id, "ok": True, "seq": result["seq"]}
+
+    # -- verification --------------------------------------------------------------------------
+    def verify(self, caller: Caller, scan, *, scanner=None, place=None, time=None,
+               record: bool = True, method: str = "Verify"):
+        """The verdict on one scan (an Answer); an unreadable scan is refused
+        (unreadable_scan, saying what is wrong where)."""
+        admit(caller, "verify", method)
+        raw = self.one_scan(scan)
+        ans = self.dd.verify(raw, scanner=self.scanner(caller, scanner), place=place or None,
+                             when=self.when(time), record=self._recorded(caller, record))
+        if ans.fault:
+            raise self.unreadable(raw)
+        return ans
+
+    def verify_many(self, caller: Caller, scans, offsets=None, *, scanner=None, place=None,
+                    time=None, record: bool = True, method: str = "VerifyStream"):
+        """Verdicts on many scans (the engine's VerifyBatch); batch records through
+        batches_seen_by."""
+        admit(caller, "verify_many", method)
+        return self.dd.verify_many(scans, offsets, scanner=self.scanner(caller, scanner),
+                                   place=place or None, when=self.when(time),
+                                   record=self._recorded(caller, record))
+
+    # -- the counterfeit check (engine/registry) -------------------------------------------
+    def registry(self):
+        registry = self.dd.registry
+        if not registry:
+            raise Refusal("no_registry", "", "the server has no product registry (import one "
+                          "with `tracecode registry import`)", subject="registry")
+        return registry
+
+    def check(self, caller: Caller, scan, *, scanner=None, place=None, time=None,
+              record: bool = True, method: str = "Check"):
+        """The counterfeit check of one scan: check_many of one ([0] is its RegistryAnswer)."""
+        admit(caller, "check", method)
+        raw = self.one_scan(scan)
+        return self.registry().check_many(
+            [raw], scanner=self.scanner(caller, scanner), place=place or None,
+            when=self.when(time), record=self._recorded(caller, record))
+
+    def check_many(self, caller: Caller, scans, offsets=None, *, scanner=None, place=None,
+                   time=None, record: bool = True, method: str = "CheckStream"):
+        admit(caller, "check_many", method)
+        return self.registry().check_many(
+            scans, offsets, scanner=self.scanner(caller, scanner), place=place or None,
+            when=self.when(time), record=self._recorded(caller, record))
+
+    def lookup_approval(self, caller: Caller, number: str, date=None,
+                        method: str = "LookupApproval"):
+        """An approval or registration number (any spelling): its ApprovalInfo on `date`
+        (a date or YYYY-MM-DD; default today)."""
+        from ..registry.records import RowError, canonical_number
+        admit(caller, "lookup_approval", method)
+        text = (number or "").strip()
+        if not text:
+            raise invalid("number", "required")
+        try:
+            _, number = canonical_number(text)
+        except RowError as exc:
+            raise invalid("number", str(exc), error="INVALID_NUMBER") from None
+        on = date
+        if isinstance(date, str):
+            try:
+                on = _dt.date.fromisoformat(date) if date else None
+            except ValueError:
+                raise invalid("date", f"{date!r} is not a date (YYYY-MM-DD)") from None
+        try:
+            return self.registry().lookup(number, on)
+        except UnknownApproval as exc:
+            raise Refusal("unknown_approval", "number", str(exc), name=number) from None
+
+    # -- lifecycle -----------------------------------------------------------------------------
+    def malformed(self, ev: dict, i: int) -> str | None:
+        """What is wrong with event i before the index sees it (None: nothing)."""
+        if not ev.get("id"):
+            return f"events[{i}].id is required"
+        if len(str(ev["id"])) > limits.MAX_KEY_LENGTH:
+            return f"events[{i}].id is over {limits.MAX_KEY_LENGTH} characters"
+        if not ev.get("action"):
+            return f"events[{i}].action is required; actions: {', '.join(ACTIONS)}"
+        if _count(ev.get("codes")) > limits.MAX_CODES_PER_EVENT:
+            return f"events[{i}] names over {limits.MAX_CODES_PER_EVENT:,} codes"
+        t = ev.get("time")
+        if t and not isinstance(t, str):
+            try:
+                self.when(t, f"events[{i}].time")
+            except Refusal as exc:
+                return exc.detail if not exc.field else f"{exc.field}: {exc.detail}"
+        if ev.get("scheme") is not None or ev.get("product") is not None:
+            scheme = ev.get("scheme") or ""
+            if scheme not in self.dd.schemes:
+                return f"events[{i}].product.scheme: unknown scheme {scheme!r}"
+            try:
+                self.dd.schemes[scheme].product_values(dict(ev.get("product") or {}))
+            except ValueError as exc:
+                return f"events[{i}].product.fields: {exc}"
+        return None
+
+    def authorize_event(self, caller: Caller, ev: dict) -> None:
+        """The whole call is refused if one event is outside the caller's rights."""
+        if caller.admin or (ev["action"] == "recall" and "regulator" in caller.roles):
+            return
+        if "issuer" not in caller.roles:
+            raise denied(f"{caller.name} may not send {ev['action']} events", client=caller.name)
+        what = f"send {ev['action']} events about"
+        if ev.get("batch"):
+            b = self.batch(int(ev["batch"]), "events.batch_id")
+            self.rights.require_owner(caller, b.scheme, b.product, what)
+        if ev.get("scheme"):
+            self.rights.require_owner(caller, ev["scheme"], ev.get("product") or {}, what)
+        codes = list(ev["codes"]) if ev.get("codes") is not None else []
+        self.rights.require_codes(caller, codes + ([ev["parent"]] if ev.get("parent") else []), what)
+
+    def apply_events(self, caller: Caller, events, *, atomic: bool = False, peer: str = "",
+                     label: str = "", method: str = "SendEvents") -> list:
+        """Apply lifecycle events (dicts as `tracecode events` reads them; an entry that is
+        a str is an event the adapter could not decode, that sentence its error). One
+        result per event, as Index.apply gives them, a rejection's `reason` one of the
+        refusal reasons; atomic: all or none. Recalls are audited before and after."""
+        admit(caller, "apply_events", method)
+        n = len(events)
+        if not 1 <= n <= limits.MAX_EVENTS_PER_BATCH:
+            raise invalid("events", f"{n:,} events; 1 to {limits.MAX_EVENTS_PER_BATCH:,} per batch")
+        results: list = [None] * n
+        todo = []
+        for i, ev in enumerate(events):
+            problem = ev if isinstance(ev, str) else self.malformed(ev, i)
+            if problem:
+                eid = "" if isinstance(ev, str) else str(ev.get("id") or "")
+                results[i] = {"id": eid, "ok": False, "error": problem, "reason": "invalid_argument"}
+                continue
+            self.authorize_event(caller, ev)
+            todo.append((i, ev))
+        if atomic and len(todo) < n:
+            todo = []
+        recalls = [ev for _, ev in todo if ev["action"] == "recall"]
+        try:  # audited before they are applied: no recall without its intent in the log
+            for ev in recalls:
+                self._audit("recall_intent", caller, method, peer, event_id=ev["id"],
+                            codes=_count(ev.get("codes")), batch=ev.get("batch"),
+                            lot=ev.get("lot"), reason=ev.get("reason"))
+        except AuditError as exc:
+            raise Refusal("audit_log_full", "", f"events of message {label} not applied: "
+                          f"{exc}") from None
+        applied = self.dd.apply([ev for _, ev in todo], atomic=atomic,  # ids per client
+                                client=caller.name, bind_ssccs=not caller.admin) if todo else []
+        for (i, ev), r in zip(todo, applied):
+            results[i] = {"id": str(r["id"]), "ok": True, "seq": r["seq"]} if r["ok"] \
+                else {"id": str(r["id"]), "ok": False, "error": r["error"],
+                      "reason": event_reason(r)}
+            if ev["action"] == "recall":
+                try:
+                    self._audit("recall", caller, method, peer, event_id=ev["id"], ok=r["ok"],
+                                error=r.get("error"), codes=_count(ev.get("codes")),
+                                batch=ev.get("batch"), lot=ev.get("lot"), reason=ev.get("reason"))
+                except AuditError as exc:  # applied, and its intent is in the log: ack it
+                    log.error("recall %s (ok=%s) audited by its intent only: %s", ev["id"],
+                              r["ok"], exc)
+        for i, r in enumerate(results):
+            if r is None:  # atomic: refused because of another event
+                ev = events[i]
+                results[i] = {"id": str(ev.get("id") or ""), "ok": False, "reason": "not_applied",
+                              "error": "not applied: another event in the batch is invalid"}
+        return results
+
+    def history(self, caller: Caller, code: str, limit: int = 0,
+                method: str = "History") -> tuple[list, bool]:
+        """(items, truncated): the last `limit` (at most MAX_HISTORY_ITEMS) events and scans
+        of a code and its containers."""
+        admit(caller, "history", method)
+        code = (code or "").strip()
+        if not code:
+            raise invalid("code", "required")
+        if not is_sscc(code) and self.dd.verify(code, record=False).fault:  # before any rights:
+            raise self.unreadable(code.encode())  # a typo is not a refusal to audit
+        self.rights.require_codes(caller, [code], "read the history of", read=True)
+        try:
+            items = self.dd.history(code)
+        except ValueError as exc:  # EventError: the index knows no such code
+            raise Refusal("unknown_code", "code", str(exc), name=code) from None
+        limit = min(limit or limits.MAX_HISTORY_ITEMS, limits.MAX_HISTORY_ITEMS)
+        return items[-limit:], len(items) > limit
+
+    # -- administration ------------------------------------------------------------------------
+    def list_schemes(self, caller: Caller, method: str = "ListSchemes") -> list:
+        admit(caller, "list_schemes", method)
+        return [self.dd.schemes[name] for name in sorted(self.dd.schemes)]
+
+    def list_batches(self, caller: Caller, *, after_id: int = 0, scheme: str | None = None,
+                     limit: int = 0, method: str = "ListBatches") -> tuple[list, bool]:
+        """(batches, more): the batch records after `after_id` the caller may see."""
+        admit(caller, "list_batches", method)
+        limit = min(limit or limits.DEFAULT_BATCH_PAGE, limits.MAX_BATCH_PAGE)
+        out = []
+        for b in batches_after(self.index.batches, after_id):
+            if len(out) == limit:
+                return out, True
+            if (not scheme or b.scheme == scheme) and (
+                    oversees(caller) or caller.owns(b.scheme, b.product)):
+                out.append(b)
+        return out, False
+
+    def stats(self, caller: Caller, method: str = "Stats") -> dict:
+        """Batches and codes issued (in all and per scheme), products, events, scans, the
+        index's size and its map's."""
+        admit(caller, "stats", method)
+        per: dict = {}
+        for b in batches_after(self.index.batches):
+            s = per.setdefault(b.scheme, {"scheme": b.scheme, "batches": 0, "codes_issued": 0,
+                                          "products": 0})
+            s["batches"] += 1
+            s["codes_issued"] += b.count
+        counts = index_stats(self.index)
+        for scheme, products in counts.pop("products").items():
+            if scheme in per:
+                per[scheme]["products"] = products
+        return {"batches": sum(s["batches"] for s in per.values()),
+                "codes_issued": sum(s["codes_issued"] for s in per.values()),
+                "schemes": [per[k] for k in sorted(per)], **counts,
+                "server_version": self.version}
+
+    def whoami(self, caller: Caller, method: str = "WhoAmI") -> dict:
+        admit(caller, "whoami", method)
+        return {"name": caller.name, "authenticated_by": caller.via, "roles": sorted(caller.roles),
+                "products": [str(r) for r in caller.products], "server_version": self.version,
+                "registry": bool(self.dd.registry)}

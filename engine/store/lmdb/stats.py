@@ -1,0 +1,32 @@
+"""What the administration verbs read of the LMDB store: batch records in id order from
+one id on, and the counts and sizes behind `stats` (key layouts stay in this folder)."""
+from __future__ import annotations
+
+from .batches import BatchRecord, u64
+
+
+def batches_after(batches, after_id: int = 0):
+    """The batch records with ids above after_id, in id order (one read transaction)."""
+    with batches.env.begin(db=batches.records) as txn:
+        cur = txn.cursor()
+        if cur.set_range(u64(after_id + 1)):
+            for _, raw in cur:
+                yield BatchRecord.from_bytes(raw)
+
+
+def index_stats(index) -> dict:
+    """events and scans stored, products with a batch per scheme, the index's bytes in
+    use and its map's size."""
+    env = index.env
+    with env.begin() as txn:
+        events = txn.stat(index.db_events)["entries"]
+        scans = txn.stat(index.db_scans)["entries"]
+    products: dict = {}
+    with env.begin(db=index.batches.counters) as txn:
+        for key, _ in txn.cursor():   # counters are keyed scheme \0 product key
+            scheme = key.split(b"\x00", 1)[0].decode()
+            products[scheme] = products.get(scheme, 0) + 1
+    info = env.info()
+    return {"events": events, "scans": scans, "products": products,
+            "index_bytes": (info["last_pgno"] + 1) * env.stat()["psize"],
+            "map_bytes": info["map_size"]}
