@@ -23,8 +23,6 @@ import json
 import math
 import struct
 import time as _time
-from dataclasses import dataclass, field
-from enum import IntEnum
 
 import numpy as np
 
@@ -40,6 +38,7 @@ from ..store.lmdb.codekeys import Keys
 from ..store.lmdb.env import IndexFull, IndexReadOnly, open_db, read_only_error, run_write
 from . import lifecycle
 from .lifecycle import ACTIONS, EventError, Status, check_transition
+from .verdicts import DECIDE, Answer, Verdict, decide_one, reasons
 from ..store.lmdb.scanlog import ScanLog, place_hash, unpack_scan
 
 FORMAT = b"2"  # bump when a record layout changes
@@ -63,44 +62,9 @@ class _Replayed(Exception):
         self.seq = seq
 
 
-class Verdict(IntEnum):
-    """The numbers of the gRPC contract's Verdict (VERDICT_GENUINE = 1...; 0 is no verdict),
-    in numpy verdict columns, Answers and on the wire alike. Scan records on disk keep
-    their own byte (scanlog.VERDICT_BIAS)."""
-    GENUINE = 1
-    UNKNOWN = 2
-    NOT_COMMISSIONED = 3
-    RECALLED = 4
-    EXPIRED = 5
-    DESTROYED = 6
-    ALREADY_SOLD = 7
-    SUSPICIOUS = 8
-
-
-@dataclass
-class Answer:
-    verdict: Verdict
-    reasons: list
-    scheme: str | None = None
-    code: str | None = None
-    product: dict = field(default_factory=dict)
-    batch: int | None = None
-    lot: str | None = None
-    expiry: str | None = None
-    status: str | None = None
-    first_scan_time: float | None = None
-    first_scan_place: str | None = None
-    scan_count: int = 0
-    fault: str | None = None        # why an unreadable scan could not be read (a Fault name)
-
-
 VERIFY_DTYPE = np.dtype([("verdict", "u1"), ("status", "u1"), ("fault", "u1"), ("places", "u1"),
                          ("scan_count", "u4"), ("batch", "u8"), ("seq", "u8"),
                          ("first_scan_time", "f8"), ("first_seq", "u8")], align=True)
-# verdict by effective status; COMMISSIONED, SHIPPED, RECEIVED are genuine
-_VERDICT_OF_STATUS = np.array([Verdict.NOT_COMMISSIONED, Verdict.GENUINE, Verdict.UNKNOWN,
-                               Verdict.GENUINE, Verdict.GENUINE, Verdict.ALREADY_SOLD,
-                               Verdict.ALREADY_SOLD, Verdict.RECALLED, Verdict.DESTROYED], np.uint8)
 
 
 class VerifyBatch:
@@ -141,7 +105,7 @@ class VerifyBatch:
         verdict, status = Verdict(int(r["verdict"])), Status(int(r["status"]))
         if self._keys[i] is None:
             fault = None if r["fault"] == Fault.OK else Fault(int(r["fault"])).name
-            return Answer(verdict, [f"unreadable: {fault}" if fault else "never issued"],
+            return Answer(verdict, reasons(verdict, status, known=False, fault=fault),
                           scheme=scheme, code=code, fault=fault)
         ans = Answer(verdict, [], scheme=scheme, code=code, batch=int(r["batch"]) or None,
                      status=status.name.lower(), scan_count=int(r["scan_count"]))
@@ -156,20 +120,9 @@ class VerifyBatch:
             ans.first_scan_time = float(r["first_scan_time"])
             with self._index.env.begin() as txn:
                 ans.first_scan_place = self._index._scan_place(txn, int(r["first_seq"]))
-        if verdict == Verdict.EXPIRED:
-            ans.reasons.append(f"expired {ans.expiry}")
-        elif verdict == Verdict.SUSPICIOUS:
-            ans.reasons.append(f"scanned at {int(r['places'])} places "
-                               f"(at most {self._index.max_places} expected)")
-        elif verdict != Verdict.GENUINE:
-            ans.reasons.append("issued but never commissioned" if status == Status.ISSUED
-                               else f"code is {status.name.lower()}")
+        ans.reasons += reasons(verdict, status, expiry=ans.expiry, places=int(r["places"]),
+                               max_places=self._index.max_places)
         return ans
-
-
-_STATUS_VERDICT = {Status.RECALLED: Verdict.RECALLED, Status.DESTROYED: Verdict.DESTROYED,
-                   Status.DECOMMISSIONED: Verdict.UNKNOWN, Status.ISSUED: Verdict.NOT_COMMISSIONED,
-                   Status.SOLD: Verdict.ALREADY_SOLD, Status.DISPENSED: Verdict.ALREADY_SOLD}
 
 
 def _check_expiry(expiry) -> None:
@@ -517,22 +470,19 @@ class Index:
         res = self._read(txn, keys, batch_ids, records, place)
         res["fault"] = parsed.records["fault"]
         known = keys.known
-        res["verdict"] = np.where(known, _VERDICT_OF_STATUS[res["status"]], Verdict.UNKNOWN)
-        theirs = known & (batch_ids == 0)  # imported codes need no commissioning here
-        res["verdict"][theirs & (res["status"] == Status.ISSUED)] = Verdict.GENUINE
         expired = self._per_batch(batch_ids, records, lambda b, r: dates.expired(r.expiry, today), bool)
         expired |= imported.expired(today)
-        genuine = res["verdict"] == Verdict.GENUINE
-        res["verdict"][genuine & expired] = Verdict.EXPIRED
-        if place is not None:
-            res["verdict"][genuine & ~expired & (res["places"] > self.max_places)] = Verdict.SUSPICIOUS
+        crowded = (res["places"] > self.max_places).view(np.uint8) if place is not None else 0
+        # the one rule (verdicts.DECIDE); a known code of no batch of ours is an imported one
+        res["verdict"] = DECIDE[known.view(np.uint8), res["status"], (batch_ids == 0).view(np.uint8),
+                                expired.view(np.uint8), crowded]
         res["scan_count"] += known  # this scan counts
         return VerifyBatch(self, parsed, keys, res, records, imported)
 
     def _answer(self, txn, scheme, code, fault, key, batch_id, batch, imported, place, today):
         if key is None:
             name = None if fault == Fault.OK else Fault(fault).name
-            return Answer(Verdict.UNKNOWN, [f"unreadable: {name}" if name else "never issued"],
+            return Answer(Verdict.UNKNOWN, reasons(Verdict.UNKNOWN, 0, known=False, fault=name),
                           scheme=scheme, code=code, fault=name)
         ans = Answer(Verdict.GENUINE, [], scheme=scheme, code=code, batch=batch_id or None)
         if batch is not None:
@@ -550,20 +500,12 @@ class Index:
         ans.status = status.name.lower()
         ans.first_scan_place = self._scan_place(txn, first_seq) if first_seq else None
         ans.scan_count = count + 1
-        verdict = _STATUS_VERDICT.get(status)
-        if batch is None and status == Status.ISSUED:
-            verdict = None  # imported codes need no commissioning here
-        if verdict is not None:
-            ans.verdict = verdict
-            ans.reasons.append("issued but never commissioned" if status == Status.ISSUED
-                               else f"code is {status.name.lower()}")
-        elif dates.expired(ans.expiry, today):
-            ans.verdict = Verdict.EXPIRED
-            ans.reasons.append(f"expired {ans.expiry}")
-        elif place is not None and len(set(places) | {place_hash(place)}) > self.max_places:
-            ans.verdict = Verdict.SUSPICIOUS
-            ans.reasons.append(f"scanned at {len(set(places) | {place_hash(place)})} places "
-                               f"(at most {self.max_places} expected)")
+        seen = len(set(places) | {place_hash(place)}) if place is not None else 0
+        # the same rule as verify_many's (verdicts.DECIDE), indexed by this scan's scalars
+        ans.verdict = decide_one(status, batch is None, dates.expired(ans.expiry, today),
+                                 seen > self.max_places)
+        ans.reasons += reasons(ans.verdict, status, expiry=ans.expiry, places=seen,
+                               max_places=self.max_places)
         return ans
 
     def _scan_place(self, txn, seq: int):
