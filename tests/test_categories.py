@@ -214,3 +214,13 @@ def test_a_definition_naming_an_unknown_category_is_refused():
 
 def test_damm_check_of_a_drug_code():
     assert DAMM.calc("8177322000000000000") == "1"
+
+
+def test_adding_a_category_is_adding_a_module(tmp_path, monkeypatch):
+    """The package is scanned: a module with a CATEGORY is a category, nothing else edited."""
+    (tmp_path / "toys.py").write_text(
+        "from tracecode.categories.category import Category\n"
+        "CATEGORY = Category(name='toys', title='Toys', prefixes=('T',))\n")
+    monkeypatch.setattr(categories, "__path__", [*categories.__path__, str(tmp_path)])
+    found = categories._discover()
+    assert found["toys"].prefixes == ("T",) and set(categories.ALL) <= set(found)
