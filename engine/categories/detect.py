@@ -32,6 +32,13 @@ COUNTER = 128       # outweighs KNOWN: the code decrypts to a counter its produc
 BASE = 8            # keeps a candidate's score >= 0 when its prefix is missing
 
 
+def folds_case(scheme) -> bool:
+    """Lower case reads as upper case in its codes, and they may hold letters at all
+    (digit-only schemes skip the fold: it changes nothing)."""
+    return scheme.case_insensitive and any(ch.isalpha() for f in scheme.code_fields
+                                           for ch in f.alphabet)
+
+
 def rule_points(scheme) -> int:
     """Points a code earns by fitting the scheme at all: its check characters and the
     product fields with a rule (choices, date, check character)."""
@@ -61,7 +68,7 @@ def scores(schemes, codes: np.ndarray, masks: np.ndarray, known=None,
         if not len(rows):
             continue
         mine = codes[rows]
-        if scheme.case_insensitive:
+        if folds_case(scheme):
             mine = np.char.upper(mine)
         prod = product_chars(scheme, mine)
         keeps = scheme.product_faults(prod) < 0 if prod.shape[1] else np.ones(len(rows), bool)

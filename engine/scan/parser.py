@@ -244,7 +244,7 @@ class ScanParser:
         first = np.log2(lowest.astype(np.float64)).astype(np.int16)
         # every candidate breaking a product rule: the first one reports INVALID_FIELD
         chosen = np.where(winner >= 0, winner, first).astype(np.int16)
-        upper = np.array([s.case_insensitive for s in self.schemes], bool)[chosen]
+        upper = np.array([detect.folds_case(s) for s in self.schemes], bool)[chosen]
         rec["scheme"][rows] = chosen
         if upper.any():
             rec["code"][rows[upper]] = np.char.upper(codes[upper])
