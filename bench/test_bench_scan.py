@@ -57,6 +57,24 @@ def test_engine_bare(benchmark, drug):
 
 
 @pytest.mark.benchmark(group="scan-bare")
+def test_engine_bare_shared_length(benchmark, drug):
+    """A custom 20-digit Luhn scheme next to cn-drug-20: a tenth of the drug codes fit
+    both and go through the detection rules (categories.detect), in numpy."""
+    from tracecode.schemes import scheme_from_dict
+    local = scheme_from_dict({"scheme": {"name": "local-20"}, "field": [
+        {"name": "region", "role": "product", "length": 6},
+        {"name": "serial", "role": "serial", "length": 13},
+        {"name": "check", "role": "check", "length": 1, "system": "luhn"}]})
+    parser = ScanParser(dict(schemes.builtin(), **{"local-20": local}), master_key=MASTER)
+    data, offsets = packed(drug)
+    out = parser.parse_many(data, offsets).records
+    batch = run(benchmark, lambda: parser.parse_many(data, offsets, out=out), N,
+                note="cn-drug-20 with a 20-digit Luhn scheme beside it (10% fit both)")
+    assert batch.ok.all() and batch.counter_ok.all()
+    assert (np.array(batch.scheme_names)[batch.records["scheme"]] == "cn-drug-20").all()
+
+
+@pytest.mark.benchmark(group="scan-bare")
 def test_engine_bare_list(benchmark, drug):
     parser = ScanParser(master_key=MASTER)
     texts = [c.decode() for c in drug[:N // 5]]
