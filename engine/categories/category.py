@@ -22,6 +22,8 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
+import numpy as np
+
 # CBV 2.0 bizSteps the engine's lifecycle actions use (tracecode.index.lifecycle)
 CBV_STEPS = ("commissioning", "decommissioning", "packing", "unpacking", "shipping", "receiving",
              "retail_selling", "dispensing", "holding", "destroying")
@@ -70,10 +72,9 @@ class Category:
             raise ValueError(f"category {self.name!r}: {unknown[0]!r} is not a public field "
                              f"({', '.join(PUBLIC_FIELDS)})")
 
-    def prefix_score(self, codes) -> object:
+    def prefix_score(self, codes: np.ndarray) -> np.ndarray:
         """Per code (numpy S array): +1 if it carries one of the prefixes, -1 if the
         category declares prefixes and it carries none, 0 if it declares none."""
-        import numpy as np
         if not self.prefixes:
             return np.zeros(len(codes), np.int64)
         hit = np.zeros(len(codes), bool)

@@ -805,7 +805,8 @@ cdef int _this_year() noexcept nogil:
 
 
 cdef class ScanCore:
-    """The C tables for a list of schemes (in precedence order) and the bulk loop."""
+    """The C tables for a list of schemes and the bulk loop. Their order only names the
+    scheme a fault is reported against; it never picks a reading."""
     cdef parser_t P
     cdef list _keep        # Python buffers the C tables point into
     cdef readonly list names
