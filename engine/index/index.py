@@ -32,14 +32,14 @@ from ..issuance import Issuer
 from ..scan import Fault, ScanParser
 from ..cache import BoundedCache
 from ..store.lmdb import _codes, codekeys, scankeys
-from ..store.lmdb.batches import Batches, BatchRecord, product_prefix, u64
-from ..store.lmdb.known import KnownProducts
+from ..store.lmdb.batches import BatchRecord, product_prefix, u64
 from ..store.lmdb.codekeys import Keys
-from ..store.lmdb.env import IndexFull, IndexReadOnly, open_db, read_only_error, run_write
+from ..store.lmdb.env import IndexFull, read_only_error, run_write
 from . import lifecycle
 from .lifecycle import ACTIONS, EventError, Status, check_transition
 from .verdicts import DECIDE, Answer, Verdict, decide_one, reasons
 from ..store.lmdb.scanlog import ScanLog, place_hash, unpack_scan
+from ..store.lmdb.store import LmdbStore
 
 FORMAT = b"2"  # bump when a record layout changes
 _STATE = struct.Struct("=BQ")   # _codes.State, machine byte order
@@ -118,8 +118,8 @@ class VerifyBatch:
             ans.reasons.append("imported code")
         if r["first_seq"]:
             ans.first_scan_time = float(r["first_scan_time"])
-            with self._index.env.begin() as txn:
-                ans.first_scan_place = self._index._scan_place(txn, int(r["first_seq"]))
+            with self._index.store.reading() as view:
+                ans.first_scan_place = view.scan_place(int(r["first_seq"]))
         ans.reasons += reasons(verdict, status, expiry=ans.expiry, places=int(r["places"]),
                                max_places=self._index.max_places)
         return ans
@@ -164,6 +164,16 @@ def _check_import_record(record: dict) -> None:
                 raise InvalidFormat(f"{where} must be text or a number", field=where)
 
 
+def _batch_ids(table, counters: np.ndarray) -> np.ndarray:
+    """Batch id holding each counter in a product's (starts, ends, ids) table, 0 where none does."""
+    starts, ends, ids = table
+    if not len(starts):
+        return np.zeros(len(counters), np.uint64)
+    pos = np.searchsorted(starts, counters, side="right") - 1
+    inside = (pos >= 0) & (counters < ends[np.maximum(pos, 0)])
+    return np.where(inside, ids[np.maximum(pos, 0)], 0).astype(np.uint64)
+
+
 class Index:
     """Issuance, lifecycle and verification over one LMDB environment."""
 
@@ -172,15 +182,13 @@ class Index:
         self.env = env
         self.schemes = schemes
         self.master_key = master_key
-        self.batches = Batches(env)
-        for name in ("codes", "events", "event_ids", "recalls", "imported", "scans"):
-            setattr(self, f"db_{name}", open_db(env, name.encode()))
-        try:
-            self.db_sscc_users = open_db(env, b"sscc_users")
-        except IndexReadOnly:  # an index from before SSCC users, read-only: nobody recorded
-            self.db_sscc_users = None
-        self.db_children = open_db(env, b"children", dupsort=True)
-        self.db_code_events = open_db(env, b"code_events", dupsort=True)
+        # Verification reads through the storage port (store.reading()); events, imports and
+        # history still write LMDB's tables directly, through these names, until they move too.
+        self.store = LmdbStore(env, schemes)
+        self.batches = self.store.batches
+        for name in ("codes", "events", "event_ids", "recalls", "imported", "scans", "sscc_users",
+                     "children", "code_events"):
+            setattr(self, f"db_{name}", getattr(self.store, f"db_{name}"))
         self._check_format()
         self.parser = ScanParser(schemes, master_key)
         if not 1 <= max_places < _codes.MAX_PLACES:  # a code remembers MAX_PLACES places
@@ -192,7 +200,7 @@ class Index:
         self._tables = BoundedCache(TABLE_CACHE)     # (scheme, product key) -> batch table
         self._batch_cache = BoundedCache(BATCH_CACHE)
         self._recall_cache = BoundedCache(BATCH_CACHE)
-        self._known = KnownProducts(self.batches, schemes)   # no Issuer for the others
+        self._known = self.store.known   # products issued (the parser keeps no Issuer for others)
         self._last_source = (None, None)    # the last (scanner, place) found within bounds
 
     def _check_format(self):
@@ -276,32 +284,32 @@ class Index:
         return n
 
     # -- resolving codes ---------------------------------------------------------------------
-    def _table(self, txn, scheme, product_key):
-        """A product's batch table, cached until its counter moves (other processes
-        issue into the same environment, so the counter is read in this txn)."""
-        return self._table_entry(txn, scheme, product_key)[1]
+    def _table(self, view, scheme, product_key):
+        """A product's batch table, cached until its mark moves (other processes
+        issue into the same store, so the mark is read in this view)."""
+        return self._table_entry(view, scheme, product_key)[1]
 
-    def _table_entry(self, txn, scheme, product_key):
+    def _table_entry(self, view, scheme, product_key):
         key = (scheme, product_key)
-        mark = txn.get(product_prefix(scheme, product_key)[:-1], db=self.batches.counters)
+        mark = view.table_mark(scheme, product_key)
         cached = self._tables.get(key)
         if cached is None or cached[0] != mark:
-            table = self.batches.table(txn, scheme, product_key)
+            table = view.batch_table(scheme, product_key)
             cached = self._tables[key] = (mark, table, tuple(a.tolist() for a in table))
         return cached
 
-    def _table_lists(self, txn, scheme, product_key):
+    def _table_lists(self, view, scheme, product_key):
         """The same table as Python lists, for bisect on the single-scan path."""
-        return self._table_entry(txn, scheme, product_key)[2]
+        return self._table_entry(view, scheme, product_key)[2]
 
-    def _resolve(self, txn, texts, offsets=None):
+    def _resolve(self, view, texts, offsets=None):
         """Parse texts; for each, its code key, batch id (0 none) and imported record.
 
         Returns (parse results, Keys, batch ids, batch records by id, the
         imported records of the rows). Vectorised per scheme and product; scans of no batch of
         ours are looked up among imported codes in one C loop.
         """
-        parsed = self.parser.parse_many(texts, offsets, known=self._known.refresh(txn))
+        parsed = self.parser.parse_many(texts, offsets, known=view.known_products())
         if offsets is not None:  # the text of a row, for the few the parser could not read
             data, offsets = memoryview(texts).cast("B"), np.asarray(offsets)
             texts = _Slices(data, offsets)
@@ -312,20 +320,20 @@ class Index:
         for scheme, iss, members in parsed.groups:  # per distinct product the parser found
             rows = np.arange(count)[members]
             rows = rows[parsed.counter_ok[rows]]
-            pid = self.batches.product_id(txn, scheme.name, iss.product_key) if len(rows) else None
+            pid = view.product_id(scheme.name, iss.product_key) if len(rows) else None
             if pid is None:
                 continue
-            batch_ids[rows] = self.batches.find(txn, scheme.name, iss.product_key, parsed.counter[rows],
-                                                self._table(txn, scheme.name, iss.product_key))
+            batch_ids[rows] = _batch_ids(self._table(view, scheme.name, iss.product_key),
+                                         parsed.counter[rows])
             mine = rows[batch_ids[rows] != 0]
             parts.append((mine, *Keys.ours(pid, parsed.counter[mine])))
-        imported, more, other = self._imported(txn, texts, rec["code"], np.flatnonzero(batch_ids == 0),
+        imported, more, other = self._imported(view, texts, rec["code"], np.flatnonzero(batch_ids == 0),
                                                parsed.packed)
         keys = Keys(count, parts + more, other)
-        records = {int(b): self._batch(txn, int(b)) for b in np.unique(batch_ids).tolist() if b}
+        records = {int(b): self._batch(view, int(b)) for b in np.unique(batch_ids).tolist() if b}
         return parsed, keys, batch_ids, records, imported
 
-    def _imported(self, txn, texts, codes, rows, packed):
+    def _imported(self, view, texts, codes, rows, packed):
         """Imported records of the rows (an _Imported), and their keys: a Keys part
         for rows the parser read a bare code from (numpy), the rest by row (from
         the text). One C lookup each; a record is decoded once per distinct value."""
@@ -337,7 +345,7 @@ class Index:
         matrix, lens = Keys.ext(codes[rows[bare]])
         cand = Keys(len(rows), [(bare, matrix, lens)])
         found = np.zeros(len(rows), np.uint8)
-        values = _codes.get_values(self.env, txn, self.db_imported, cand.buf, cand.off, found)
+        values = view.imported_values(cand.buf, cand.off, found)
         imported.add(rows[found.astype(bool)], values)
         hits = found[bare].astype(bool)
         part = (rows[bare[hits]], matrix[hits], lens[hits])
@@ -345,16 +353,15 @@ class Index:
         if len(unread):  # keyed by their text, built in numpy: junk costs no Python per scan
             buf, off = scankeys.text_keys(*packed, unread, texts, _codes.KEY_LIMIT)
             found = np.zeros(len(unread), np.uint8)
-            values = _codes.get_values(self.env, txn, self.db_imported, buf, off, found)
+            values = view.imported_values(buf, off, found)
             hit = np.flatnonzero(found)
             imported.add(unread[hit], values)
             other = {int(unread[j]): buf[off[j]:off[j + 1]].tobytes() for j in hit.tolist()}
         return imported, [part], other
 
-    def _recall_seq(self, txn, batch_id, batch) -> int:
+    def _recall_seq(self, view, batch_id, batch) -> int:
         """The event seq of the latest recall of the code's batch or lot, 0 if none."""
-        seqs = [txn.get(rk, db=self.db_recalls) for rk in self._recall_keys(batch_id, batch)]
-        return max([int.from_bytes(q, "big") for q in seqs if q] or [0])
+        return view.recall_seq(self._recall_keys(batch_id, batch))
 
     def _recall_keys(self, batch_id, batch):
         """Where a recall of the code's batch or lot would be recorded (cached per batch)."""
@@ -369,16 +376,16 @@ class Index:
             self._recall_cache[batch_id] = hit
         return hit
 
-    def _read(self, txn, keys: Keys, batch_ids, records, place=None) -> np.ndarray:
+    def _read(self, view, keys: Keys, batch_ids, records, place=None) -> np.ndarray:
         """Effective status (own, containers', batch and lot recalls), seq and scan
         summary of every row with a key: the C kernel, then recalls per batch."""
         res = np.zeros(len(keys), VERIFY_DTYPE)
         res["batch"] = batch_ids
-        _codes.read_codes(self.env, txn, self.db_codes, keys.buf, keys.off, place_hash(place),
+        view.code_records(keys, place_hash(place),
                           res["status"], res["seq"], res["scan_count"], res["places"],
                           res["first_scan_time"], res["first_seq"])
         if records:  # batch and lot recalls, later than the code's own event, win
-            recall = self._per_batch(batch_ids, records, lambda b, r: self._recall_seq(txn, b, r))
+            recall = self._per_batch(batch_ids, records, lambda b, r: self._recall_seq(view, b, r))
             hit = (recall > res["seq"]) & (res["status"] != Status.DESTROYED)
             res["status"][hit], res["seq"][hit] = Status.RECALLED, recall[hit]
         return res
@@ -403,32 +410,33 @@ class Index:
         when = self._scan_source(scanner, place, when)
         raw = scan.encode("utf-8", "surrogatepass") if isinstance(scan, str) else bytes(scan)
         key, batch_id, batch, imported, scheme = None, 0, None, None, None
-        with self.env.begin() as txn:
+        with self.store.reading() as view:
             # a code fitting several schemes is decided as verify_many decides it
-            fault, si, code = self.parser.read_code(raw, self._known.refresh(txn))
+            known = view.known_products()
+            fault, si, code = self.parser.read_code(raw, known)
             if fault == Fault.OK and si >= 0:
                 sch = self.parser.schemes[si]
                 scheme = sch.name
-                found = self.parser.product_of(sch, code, self._known.refresh(txn))
+                found = self.parser.product_of(sch, code, known)
                 if isinstance(found, Exception):
                     fault = Fault.INVALID_FIELD
                 elif found is not None:  # None: a product never issued, so no genuine code
                     iss = found
                     counter = iss.counter(code)
-                    pid = self.batches.product_id(txn, sch.name, iss.product_key)
+                    pid = view.product_id(sch.name, iss.product_key)
                     if counter is not None and counter < sch.capacity and pid is not None:
-                        starts, ends, ids = self._table_lists(txn, sch.name, iss.product_key)
+                        starts, ends, ids = self._table_lists(view, sch.name, iss.product_key)
                         pos = bisect.bisect_right(starts, counter) - 1
                         if pos >= 0 and counter < ends[pos]:
                             batch_id = ids[pos]
-                            batch = self._batch(txn, batch_id)
+                            batch = self._batch(view, batch_id)
                             key = codekeys.ours(pid, counter)
             if key is None:
                 ext = codekeys.ext(code or raw)
-                hit = txn.get(ext, db=self.db_imported) if len(ext) <= _codes.KEY_LIMIT else None
+                hit = view.imported_one(ext)
                 if hit is not None:
                     key, imported = ext, json.loads(hit)
-            ans = self._answer(txn, scheme, code.decode() or None, fault, key, batch_id, batch,
+            ans = self._answer(view, scheme, code.decode() or None, fault, key, batch_id, batch,
                                imported, place, today or _dt.date.fromtimestamp(when))
         if self._recording(record):
             self.log.add_one(key, int(ans.verdict), scanner, place, when)
@@ -443,10 +451,10 @@ class Index:
             self._last_source = (scanner, place)
         return _time.time() if when is None else limits.epoch("when", when)
 
-    def _batch(self, txn, batch_id):
+    def _batch(self, view, batch_id):
         hit = self._batch_cache.get(batch_id)
         if hit is None:
-            hit = self._batch_cache[batch_id] = self.batches.get(batch_id, txn)
+            hit = self._batch_cache[batch_id] = view.batch(batch_id)
         return hit
 
     def verify_many(self, scans, offsets=None, *, scanner=None, place=None, when=None, record=None,
@@ -459,15 +467,15 @@ class Index:
         """
         when = self._scan_source(scanner, place, when)
         today = today or _dt.date.fromtimestamp(when)
-        with self.env.begin() as txn:
-            parsed, keys, batch_ids, records, imported = self._resolve(txn, scans, offsets)
-            out = self._verdicts(txn, parsed, keys, batch_ids, records, imported, place, today)
+        with self.store.reading() as view:
+            parsed, keys, batch_ids, records, imported = self._resolve(view, scans, offsets)
+            out = self._verdicts(view, parsed, keys, batch_ids, records, imported, place, today)
         if self._recording(record):
             self.log.add(keys, out.records["verdict"], scanner, place, when)
         return out
 
-    def _verdicts(self, txn, parsed, keys, batch_ids, records, imported, place, today):
-        res = self._read(txn, keys, batch_ids, records, place)
+    def _verdicts(self, view, parsed, keys, batch_ids, records, imported, place, today):
+        res = self._read(view, keys, batch_ids, records, place)
         res["fault"] = parsed.records["fault"]
         known = keys.known
         expired = self._per_batch(batch_ids, records, lambda b, r: dates.expired(r.expiry, today), bool)
@@ -479,7 +487,7 @@ class Index:
         res["scan_count"] += known  # this scan counts
         return VerifyBatch(self, parsed, keys, res, records, imported)
 
-    def _answer(self, txn, scheme, code, fault, key, batch_id, batch, imported, place, today):
+    def _answer(self, view, scheme, code, fault, key, batch_id, batch, imported, place, today):
         if key is None:
             name = None if fault == Fault.OK else Fault(fault).name
             return Answer(Verdict.UNKNOWN, reasons(Verdict.UNKNOWN, 0, known=False, fault=name),
@@ -491,14 +499,13 @@ class Index:
             ans.product = imported.get("product", {})
             ans.lot, ans.expiry = imported.get("lot"), imported.get("expiry")
             ans.reasons.append("imported code")
-        status, seq, count, places, ans.first_scan_time, first_seq, _ = _codes.read_code(
-            self.env, txn, self.db_codes, key, 0)
-        recall = self._recall_seq(txn, batch_id, batch)
+        status, seq, count, places, ans.first_scan_time, first_seq, _ = view.code_record(key)
+        recall = self._recall_seq(view, batch_id, batch)
         if recall > seq and status != Status.DESTROYED:
             status = Status.RECALLED
         status = Status(status)
         ans.status = status.name.lower()
-        ans.first_scan_place = self._scan_place(txn, first_seq) if first_seq else None
+        ans.first_scan_place = view.scan_place(first_seq) if first_seq else None
         ans.scan_count = count + 1
         seen = len(set(places) | {place_hash(place)}) if place is not None else 0
         # the same rule as verify_many's (verdicts.DECIDE), indexed by this scan's scalars
@@ -507,10 +514,6 @@ class Index:
         ans.reasons += reasons(ans.verdict, status, expiry=ans.expiry, places=seen,
                                max_places=self.max_places)
         return ans
-
-    def _scan_place(self, txn, seq: int):
-        raw = txn.get(u64(seq), db=self.db_scans)
-        return unpack_scan(raw)["place"] if raw is not None else None
 
     # -- lifecycle -------------------------------------------------------------------------
     def apply(self, events, *, atomic: bool = False, client: str | None = None,
@@ -580,7 +583,7 @@ class Index:
         bids = np.zeros(len(codes), np.uint64)
         if todo:
             texts = codes if len(todo) == len(codes) else [codes[i] for i in todo]
-            _, keys, batch_ids, _, _ = self._resolve(txn, texts)
+            _, keys, batch_ids, _, _ = self._resolve(self.store.view(txn), texts)
             missing = np.flatnonzero(~keys.known)
             if len(missing):
                 bad = _text(texts[missing[0]])
@@ -594,8 +597,9 @@ class Index:
 
     def _statuses(self, txn, keys, batch_ids) -> np.ndarray:
         """Effective status of each code, in bulk (the verdict kernel's reading)."""
-        records = {b: self._batch(txn, b) for b in np.unique(batch_ids).tolist() if b}
-        return self._read(txn, Keys.packed(keys), batch_ids, records)["status"]
+        view = self.store.view(txn)
+        records = {b: self._batch(view, b) for b in np.unique(batch_ids).tolist() if b}
+        return self._read(view, Keys.packed(keys), batch_ids, records)["status"]
 
     def _apply_one(self, txn, ev, binder=None, client=None):
         """binder: the client an SSCC packed into becomes bound to (None: nobody);

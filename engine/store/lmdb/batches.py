@@ -195,12 +195,3 @@ class Batches:
         ids = np.array(ids, np.uint64)
         counts = np.array([self.get(int(i), txn).count for i in ids], np.uint64)
         return starts, starts + counts, ids
-
-    def find(self, txn, scheme: str, product_key: bytes, counters: np.ndarray, table=None):
-        """Batch id holding each counter, 0 where none does (never issued)."""
-        starts, ends, ids = table if table is not None else self.table(txn, scheme, product_key)
-        if not len(starts):
-            return np.zeros(len(counters), np.uint64)
-        pos = np.searchsorted(starts, counters, side="right") - 1
-        inside = (pos >= 0) & (counters < ends[np.maximum(pos, 0)])
-        return np.where(inside, ids[np.maximum(pos, 0)], 0).astype(np.uint64)
