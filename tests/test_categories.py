@@ -224,3 +224,27 @@ def test_adding_a_category_is_adding_a_module(tmp_path, monkeypatch):
     monkeypatch.setattr(categories, "__path__", [*categories.__path__, str(tmp_path)])
     found = categories._discover()
     assert found["toys"].prefixes == ("T",) and set(categories.ALL) <= set(found)
+
+
+@pytest.mark.parametrize("system", ["luhn", "gs1", "mod11_10", "verhoeff", "damm"])
+def test_a_code_is_never_read_by_a_scheme_that_did_not_issue_it(system):
+    """A custom 20-digit scheme with no rule of its own beside cn-drug-20 (same check
+    system included): codes of each are read by their own scheme or, where nothing
+    tells them apart, AMBIGUOUS naming both; never by the other."""
+    from tracecode import Key
+    from tracecode.issuance import Issuer
+    from tracecode.schemes import scheme_from_dict
+    key = Key(bytes(range(32)))
+    custom = scheme_from_dict({"scheme": {"name": "plain-20"}, "field": [
+        {"name": "maker", "role": "product", "length": 7},
+        {"name": "serial", "role": "serial", "length": 12},
+        {"name": "check", "role": "check", "length": 1, "system": system}]})
+    pool = dict(schemes.builtin(), **{"plain-20": custom})
+    parser = ScanParser(pool)
+    mine = Issuer(custom, {"maker": "8123456"}, key).codes(0, 20_000)        # a drug-like prefix
+    drug = Issuer(pool["cn-drug-20"], {"drug_id": "8177322"}, key).codes(0, 20_000)
+    for codes, own, other in ((mine, "plain-20", "cn-drug-20"), (drug, "cn-drug-20", "plain-20")):
+        r = parser.parse_many(codes).records
+        read = np.array(parser.names + [None], object)[r["scheme"]]
+        assert not (read == other).any()
+        assert ((read == own) | (r["fault"] == Fault.AMBIGUOUS)).all()

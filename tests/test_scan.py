@@ -203,9 +203,11 @@ def test_product_field_rules_are_checked():
 
 def test_schemes_of_one_length_are_told_apart_by_rule():
     """A custom 20-digit Luhn scheme next to cn-drug-20: a tenth of each one's codes
-    satisfy the other's check digit too. Each is read by the scheme whose rules it
-    satisfies best (the drug prefix 8, the custom region's choices), in parse and in
-    parse_many alike; which scheme comes first plays no part."""
+    satisfy the other's check digit too. A code is read by the scheme whose rules it
+    breaks least (the custom codes lack the drug prefix 8), or is AMBIGUOUS naming
+    both when nothing tells them apart (a drug code that passes Luhn: the custom
+    scheme's region may start with 8); never by the other scheme, in parse and
+    parse_many alike. Which scheme comes first plays no part."""
     custom = scheme_from_dict({
         "scheme": {"name": "local-20"},
         "field": [{"name": "region", "role": "product", "length": 6},
@@ -215,15 +217,22 @@ def test_schemes_of_one_length_are_told_apart_by_rule():
     parser = ScanParser(pool, MASTER)
     drug = Issuer(schemes.get("cn-drug-20"), PRODUCTS["cn-drug-20"], MASTER).codes(0, 200)
     local = Issuer(custom, {"region": "330100"}, MASTER).codes(0, 200)
-    for c in drug:
-        assert parser.parse(c.decode()).scheme == "cn-drug-20"
+    both = custom.validate_many(drug)
+    assert both.any()
+    for c, tied in zip(drug, both):
+        if tied:
+            e = fault_of(c.decode(), parser)
+            assert e.fault == Fault.AMBIGUOUS and set(e.candidates) == {"cn-drug-20", "local-20"}
+        else:
+            assert parser.parse(c.decode()).scheme == "cn-drug-20"
     assert [parser.parse(c.decode()).scheme for c in local] == ["local-20"] * len(local)
-    both_valid = [schemes.get("cn-drug-20").is_valid(c.decode()) for c in local]
-    assert any(both_valid)  # the case first-match detection misread
+    assert any(schemes.get("cn-drug-20").is_valid(c.decode()) for c in local)  # once misread
     batch = parser.parse_many([c.decode() for c in list(drug) + list(local)])
-    got = [batch.scheme_names[i] for i in batch.records["scheme"]]
-    assert got == ["cn-drug-20"] * len(drug) + ["local-20"] * len(local)
-    assert (batch.counter_ok).all()
+    got = np.array(batch.scheme_names + [None], object)[batch.records["scheme"]]
+    want = np.array(["cn-drug-20"] * len(drug) + ["local-20"] * len(local), object)
+    want[:len(drug)][both] = None
+    assert (got == want).all()
+    assert (batch.records["fault"][:len(drug)][both] == Fault.AMBIGUOUS).all()
 
 
 def test_a_code_no_rule_decides_is_ambiguous():

@@ -6,8 +6,8 @@ the definition files whose ``[scheme]`` table names it (``category = "drugs"``);
 everything else it knows is declared here, as data the engine reads:
 
 - ``prefixes``: the leading characters its codes have in circulation (drug
-  codes start with 8). A soft rule: a code without one is still read, but a
-  code that fits two schemes goes to the one whose prefix it carries.
+  codes start with 8). A soft rule: a code without one is still read, but
+  when it fits another scheme too, that scheme reads it.
 - ``registry``: the authority's registry its codes are compared with (the
   counterfeit check, tracecode.registry.compare), with the code fields the
   comparison reads and the function that runs the checks; None for none.

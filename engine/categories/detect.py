@@ -15,11 +15,15 @@ numpy arrays, per candidate scheme, never per scan in Python:
    product's guessing bound (``counter_fits``): another scheme's code does
    so with odds below 1 in 10,000, so two issued products sharing a code's
    characters are told apart too;
-3. one point per check character, per product field with a rule it keeps,
-   and for its category's prefix (+1 carried, -1 declared but missing).
+3. a soft rule it breaks costs a point: its category's prefix declared but
+   missing (drug codes in circulation start with 8; one that does not is
+   less likely a drug code than a code of a scheme that asks nothing there).
 
-The best score wins; a tie is AMBIGUOUS (the candidates stay in the record),
-a fault, never a silent misreading.
+Only broken rules count against a candidate, never rules kept: a code that
+keeps the drug prefix is no evidence against a custom scheme that leaves its
+first digit free, since that scheme's codes start with 8 too. The best score
+wins; a tie is AMBIGUOUS (the candidates stay in the record), a fault, never
+a silent misreading.
 """
 from __future__ import annotations
 
@@ -27,9 +31,9 @@ import numpy as np
 
 from . import of_scheme
 
-KNOWN = 64          # outweighs any sum of rule points (at most 16 fields)
-COUNTER = 128       # outweighs KNOWN: the code decrypts to a counter its product may have
-BASE = 8            # keeps a candidate's score >= 0 when its prefix is missing
+KNOWN = 4           # outweighs the soft rules: only an issued product has genuine codes
+COUNTER = 8         # outweighs KNOWN: the code decrypts to a counter its product may have
+BASE = 1            # keeps a candidate's score >= 0 when its prefix is missing
 
 
 def folds_case(scheme) -> bool:
@@ -37,13 +41,6 @@ def folds_case(scheme) -> bool:
     (digit-only schemes skip the fold: it changes nothing)."""
     return scheme.case_insensitive and any(ch.isalpha() for f in scheme.code_fields
                                            for ch in f.alphabet)
-
-
-def rule_points(scheme) -> int:
-    """Points a code earns by fitting the scheme at all: its check characters and the
-    product fields with a rule (choices, date, check character)."""
-    check = scheme.check.length if scheme.check is not None else 0
-    return check + sum(1 for f in scheme.product_fields if f.choices or f.date or f.check)
 
 
 def product_chars(scheme, codes: np.ndarray) -> np.ndarray:
@@ -72,7 +69,7 @@ def scores(schemes, codes: np.ndarray, masks: np.ndarray, known=None,
             mine = np.char.upper(mine)
         prod = product_chars(scheme, mine)
         keeps = scheme.product_faults(prod) < 0 if prod.shape[1] else np.ones(len(rows), bool)
-        points = BASE + rule_points(scheme) + of_scheme(scheme).prefix_score(mine)
+        points = BASE + np.minimum(of_scheme(scheme).prefix_score(mine), 0)
         if known is not None and prod.shape[1]:
             issued = known.rows(scheme, prod) & keeps
             points = points + KNOWN * issued

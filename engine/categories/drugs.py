@@ -3,10 +3,11 @@
 Scheme ``cn-drug-20`` (schemes/builtin/cn-drug-20.toml): the 7-digit drug
 identifier (药品标识码, one per product and packaging level) and a 13-digit
 serial, 12 FF1 digits and a Damm check digit over the whole code. Codes in
-circulation start with 8 (verification services refuse others): the prefix
-rule that tells a drug code from another 20-digit code whose check character
-it happens to satisfy. A code that does not start with 8 is still read as a
-drug code when no other scheme fits it. No registry is checked (the index's
+circulation start with 8 (verification services refuse others): a soft
+rule. A code that does not start with 8 is still read as a drug code when no
+other scheme fits it; when another 20-digit scheme fits it too, the other
+reads it. One that starts with 8 and fits another scheme with no rule against
+it is AMBIGUOUS until the index (the products it issued) decides. No registry is checked (the index's
 answer is the verdict); the lifecycle ends in dispensing.
 
 >>> from tracecode import categories, schemes
