@@ -1,7 +1,7 @@
 """Idempotent issuance: one batch per (client, idempotency key), ever.
 
-The keys live in the data directory's LMDB environment, in a database of their own
-("idempotency"): client \\0 key -> JSON {fingerprint, from, batch}. Every server
+The keys live in the store (Store.idempotency_get/put; LMDB keeps them in a database of
+their own): (client, key) -> {fingerprint, from, batch}. Every server
 process issues under one lock file (DIR/idempotency.lock), so two retries of a
 request arriving at two processes at once cannot both issue. Three commits:
 
@@ -24,9 +24,7 @@ import json
 import logging
 from contextlib import contextmanager
 
-from ..index import BatchRecord, IndexFull, run_write
-from ..store.lmdb.batches import u64
-from ..store.lmdb.env import open_db
+from ..index import BatchRecord, IndexFull
 from .refusal import Refusal
 
 log = logging.getLogger("tracecode.serve")
@@ -36,8 +34,7 @@ class IdempotentIssuer:
     def __init__(self, datadir):
         self.dd = datadir
         self.index = datadir.index
-        self.env = self.index.env
-        self.db = open_db(self.env, b"idempotency")
+        self.store = self.index.store   # keys, batches: through the storage port
         self.lock_path = datadir.path / "idempotency.lock"
 
     @contextmanager
@@ -54,12 +51,10 @@ class IdempotentIssuer:
         """(batch, replayed): replayed is True when an earlier request with this key made it."""
         fingerprint = hashlib.sha256(json.dumps([scheme, product, count, details], sort_keys=True,
                                                 default=str).encode()).hexdigest()
-        dbkey = client.encode() + b"\x00" + key.encode()
+        dbkey = (client, key)
         requester = f"{client} request {key}"
         with self._lock():
-            with self.env.begin(db=self.db) as txn:
-                raw = txn.get(dbkey)
-            entry = json.loads(raw) if raw else None
+            entry = self.store.idempotency_get(client, key)
             if entry is not None:
                 if entry["fingerprint"] != fingerprint:
                     raise Refusal(
@@ -72,13 +67,13 @@ class IdempotentIssuer:
                     self._bind(dbkey, entry, batch)
                     return batch, True
             else:
-                entry = {"fingerprint": fingerprint, "from": self._next_batch_id()}
+                entry = {"fingerprint": fingerprint, "from": self.store.next_batch_id()}
                 self._put(dbkey, entry)
             batch = self.index.issue(scheme, product, count, requester=requester, **details)
             self._bind(dbkey, entry, batch)
             return batch, False
 
-    def _bind(self, dbkey: bytes, entry: dict, batch: BatchRecord) -> None:
+    def _bind(self, dbkey: tuple, entry: dict, batch: BatchRecord) -> None:
         """Step 3. The batch is committed and a retry finds it by its requester (as
         after a crash), so a full disk here does not refuse the request."""
         try:
@@ -86,25 +81,15 @@ class IdempotentIssuer:
         except IndexFull as exc:
             log.warning("batch %d is issued; its idempotency key waits to be bound: %s", batch.id, exc)
 
-    def _put(self, dbkey: bytes, entry: dict) -> None:
-        value = json.dumps(entry).encode()
-        run_write(self.env, lambda txn: txn.put(dbkey, value, db=self.db))
+    def _put(self, dbkey: tuple, entry: dict) -> None:
+        self.store.idempotency_put(*dbkey, entry)
 
     def _batch(self, batch_id: int) -> BatchRecord:
-        return self.index.batches.get(batch_id)
-
-    def _next_batch_id(self) -> int:
-        with self.env.begin(db=self.index.batches.records) as txn:
-            cur = txn.cursor()
-            return int.from_bytes(cur.key(), "big") + 1 if cur.last() else 1
+        return self.store.batch(batch_id)
 
     def _find(self, first_id: int, requester: str) -> BatchRecord | None:
         """The batch a crashed attempt reserved, if its reservation committed."""
-        with self.env.begin(db=self.index.batches.records) as txn:
-            cur = txn.cursor()
-            if cur.set_range(u64(first_id)):
-                for _, raw in cur:
-                    record = BatchRecord.from_bytes(raw)
-                    if record.requester == requester:
-                        return record
+        for record in self.store.batches_after(first_id - 1):
+            if record.requester == requester:
+                return record
         return None

@@ -7,9 +7,9 @@ implementation's business (it builds the ``refs`` the view reads, from product i
 counters or from a code's text). LMDB implements it in store/lmdb/; a replicated store
 (PostgreSQL) is the next implementation, run against the same tests.
 
-The read path of verification is on the port today; events and packing (a write plan applied
-atomically), imports, registries and idempotency keys still use the LMDB store directly
-(tracecode.store.lmdb) and move behind it next.
+Verification's read path, statistics and idempotency keys are on the port today; events and
+packing (a write plan applied atomically), imports, history and registries still use the LMDB
+store directly (tracecode.store.lmdb) and move behind it next.
 """
 from __future__ import annotations
 
@@ -68,3 +68,15 @@ class Store(Protocol):
 
     def versions(self) -> dict:
         """The storage software's versions, for reports."""
+
+    def batch(self, batch_id: int):
+        """The BatchRecord of an id, None if there is none."""
+
+    def next_batch_id(self) -> int:
+        """The id the next batch will get."""
+
+    def idempotency_get(self, client: str, key: str) -> dict | None:
+        """The entry recorded under a client's idempotency key, None if none."""
+
+    def idempotency_put(self, client: str, key: str, entry: dict) -> None:
+        """Record (replace) a client's idempotency entry, durably; IndexFull on a full disk."""

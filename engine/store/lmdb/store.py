@@ -2,10 +2,12 @@
 transactions, the tables of one environment opened once."""
 from __future__ import annotations
 
+import json
+
 from . import _codes
 from . import stats as _stats
 from .batches import Batches, product_prefix, u64
-from .env import IndexReadOnly, open_db, versions
+from .env import IndexReadOnly, open_db, run_write, versions
 from .known import KnownProducts
 from .scanlog import unpack_scan
 
@@ -81,6 +83,7 @@ class LmdbStore:
         self.db_children = open_db(env, b"children", dupsort=True)
         self.db_code_events = open_db(env, b"code_events", dupsort=True)
         self.known = KnownProducts(self.batches, schemes)
+        self._db_idempotency = None   # opened by the first server that issues with keys
 
     def reading(self) -> LmdbView:
         """A view of one read transaction: `with store.reading() as view:`."""
@@ -98,3 +101,32 @@ class LmdbStore:
 
     def versions(self) -> dict:
         return versions()
+
+    def batch(self, batch_id: int):
+        return self.batches.get(batch_id)
+
+    def next_batch_id(self) -> int:
+        """The id the next batch will get (the last one's + 1)."""
+        with self.env.begin(db=self.batches.records) as txn:
+            cur = txn.cursor()
+            return int.from_bytes(cur.key(), "big") + 1 if cur.last() else 1
+
+    # -- idempotency keys: (client, key) -> a JSON entry, in their own table -----------------
+    def _idempotency(self):
+        if self._db_idempotency is None:
+            self._db_idempotency = open_db(self.env, b"idempotency")
+        return self._db_idempotency
+
+    @staticmethod
+    def _idempotency_key(client: str, key: str) -> bytes:
+        return client.encode() + b"\x00" + key.encode()
+
+    def idempotency_get(self, client: str, key: str) -> dict | None:
+        with self.env.begin(db=self._idempotency()) as txn:
+            raw = txn.get(self._idempotency_key(client, key))
+        return json.loads(raw) if raw else None
+
+    def idempotency_put(self, client: str, key: str, entry: dict) -> None:
+        """Durable when it returns; IndexFull (nothing written) on a full disk."""
+        db, k, value = self._idempotency(), self._idempotency_key(client, key), json.dumps(entry).encode()
+        run_write(self.env, lambda txn: txn.put(k, value, db=db))
