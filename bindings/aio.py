@@ -20,11 +20,27 @@ from . import lifecycle_pb2_grpc
 from . import verification_pb2 as vpb
 from . import verification_pb2_grpc
 from .client import (CONNECT_TIMEOUT, EVENT_BATCH, IDEMPOTENT_RETRY, RENDERS, RETRYABLE,
-                     VERIFY_ANSWERS_BATCH, VERIFY_BATCH, Checks, CodeWriter, Unreachable, Verdicts, announce_retry,
+                     STREAM_TIMEOUT, VERIFY_ANSWERS_BATCH, VERIFY_BATCH, Checks, CodeWriter, Stalled,
+                     Unreachable, Verdicts, announce_retry,
                      batch_request, channel_setup, check_batches, chunk_array, code_report,
                      event_batches, event_result, retry_pause, scan_request, verify_batches)
 from .convert import answer, approval_info, batch_record, registry_answer
 from .status import ServiceError
+
+
+async def watched(call, client, method: str):
+    """The replies of a streaming call, Stalled when the next one takes over the client's
+    stream_timeout (None: wait for ever); see client.watched."""
+    seconds = getattr(client, "stream_timeout", None)
+    while True:
+        try:
+            reply = await asyncio.wait_for(call.read(), seconds) if seconds else await call.read()
+        except asyncio.TimeoutError:
+            call.cancel()
+            raise Stalled(client.address, method, seconds) from None
+        if reply is grpc.aio.EOF:
+            return
+        yield reply
 
 
 class AsyncDownload:
@@ -52,7 +68,7 @@ class AsyncDownload:
             try:
                 call = self.client._issuance.DownloadCodes(self._request(), metadata=self.client._md,
                                                            wait_for_ready=False)
-                async for chunk in call:
+                async for chunk in watched(call, self.client, "DownloadCodes"):
                     codes = chunk_array(chunk)
                     self.received += len(codes)
                     deadline = _time.monotonic() + self.client.retry_timeout  # from the last progress
@@ -85,13 +101,15 @@ class AsyncClient:
 
     def __init__(self, address: str, *, token: str | None = None, tls=None,
                  timeout: float | None = 60.0, retry_timeout: float = 30.0,
-                 connect_timeout: float = CONNECT_TIMEOUT, on_retry=None):
+                 connect_timeout: float = CONNECT_TIMEOUT, on_retry=None,
+                 stream_timeout: float | None = STREAM_TIMEOUT):
         options, self._md, creds = channel_setup(token, tls)
         self._channel = grpc.aio.secure_channel(address, creds, options) if creds \
             else grpc.aio.insecure_channel(address, options)
         self.address = address
         self.timeout, self.retry_timeout = timeout, retry_timeout
         self.connect_timeout, self.on_retry = connect_timeout, on_retry
+        self.stream_timeout = stream_timeout
         self._reached = False
         self._health = health_pb2_grpc.HealthStub(self._channel)
         self._issuance = issuance_pb2_grpc.IssuanceStub(self._channel)
@@ -149,6 +167,8 @@ class AsyncClient:
                                              batch_request(scheme, product, count, **options),
                                              retry_on=IDEMPOTENT_RETRY))
 
+    issue = request_batch   # the application's verb name (tracecode.app.Service.issue)
+
     async def request_codes(self, scheme, product, count, *, render="bare", chunk_codes=0,
                             **batch_options) -> AsyncDownload:
         batch = await self.request_batch(scheme, product, count, **batch_options)
@@ -186,7 +206,8 @@ class AsyncClient:
         out = Verdicts(count, answers)
         await self.reach()
         try:
-            async for reply in self._verification.VerifyStream(requests, metadata=self._md):
+            async for reply in watched(self._verification.VerifyStream(requests, metadata=self._md),
+                                       self, "VerifyStream"):
                 out.add(reply)
         except grpc.RpcError as exc:
             raise ServiceError.from_rpc_error(exc) from None
@@ -204,7 +225,8 @@ class AsyncClient:
         out = Checks(count, answers)
         await self.reach()
         try:
-            async for reply in self._verification.CheckStream(requests, metadata=self._md):
+            async for reply in watched(self._verification.CheckStream(requests, metadata=self._md),
+                                       self, "CheckStream"):
                 out.add(reply)
         except grpc.RpcError as exc:
             raise ServiceError.from_rpc_error(exc) from None
@@ -226,7 +248,7 @@ class AsyncClient:
             try:
                 call = self._lifecycle.SendEvents(iter(batches[acked:]), metadata=self._md,
                                                   wait_for_ready=False)
-                async for ack in call:
+                async for ack in watched(call, self, "SendEvents"):
                     results += [event_result(r, acked >= resent_from) for r in ack.results]
                     acked += 1
                     attempt = 0
@@ -240,6 +262,8 @@ class AsyncClient:
                 attempt += 1
                 await asyncio.sleep(pause)
         return results
+
+    apply_events = send_events   # the application's verb name (Service.apply_events)
 
     async def history(self, code: str, limit: int = 0) -> list:
         reply = await self._call(self._lifecycle.History, lpb.HistoryRequest(code=code, limit=limit))

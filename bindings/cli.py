@@ -1,12 +1,11 @@
-"""The command line's gRPC side: `tracecode serve`, `tracecode token`, and the
---server form of issue, verify, events and history (same output as the local verbs).
-gRPC is imported only when one of them runs."""
+"""The command line's gRPC side: `tracecode serve`, `tracecode token`, and the --server
+options of issue, verify, events and history (`client(args)`: the back end those verbs
+run on instead of the data directory; engine/cli.py has one code path for both). gRPC is
+imported only when one of them runs."""
 from __future__ import annotations
 
-import json
 import os
 import sys
-import time
 from pathlib import Path
 
 from ..errors import TracecodeError
@@ -141,75 +140,3 @@ def positionals(args, name: str) -> list:
     rest = getattr(args, name)
     rest = list(rest) if isinstance(rest, list) else [rest] if rest is not None else []
     return ([args.dir] if args.dir is not None else []) + rest
-
-
-def cmd_issue(args, product_of, progress_bar):
-    if args.dir is not None:
-        raise RemoteUsageError(f"give DIR or --server, not both (DIR was {args.dir!r})")
-    if args.requester:
-        raise RemoteUsageError("--requester is recorded by the server: the client's name")
-    with client(args) as c:
-        scheme = next((s for s in c.schemes() if s.name == args.scheme), None)
-        if scheme is None:
-            raise RemoteUsageError(f"the server has no scheme {args.scheme!r}")
-        product = product_of([f.name for f in scheme.fields if f.role == "product"], args.product)
-        t0 = time.perf_counter()
-        dl = c.request_codes(scheme.name, product, args.count, render=args.render, lot=args.lot,
-                             expiry=args.expiry, line=args.line, attributes=args.attributes)
-        if args.out:
-            progress = progress_bar(args.count)
-            with open(args.out, "wb") as f:
-                from .client import CodeWriter
-                writer = CodeWriter(f)
-                for codes in dl:
-                    writer.write(codes)
-                    if progress:
-                        progress(writer.count)
-        else:
-            dl.write(sys.stdout.buffer)
-            sys.stdout.flush()
-        dt = time.perf_counter() - t0
-    b = dl.batch
-    print(f"issued {b.count:,} {b.scheme} codes for "
-          f"{', '.join(f'{k}={v}' for k, v in b.product.items())} "
-          f"(counters {b.start:,}..{b.start + b.count - 1:,}) in {dt:.2f} s", file=sys.stderr)
-
-
-def cmd_verify(args, answer_line):
-    """Verdicts from the server's index, or, when it has a product registry and the client
-    may check, the registry's checks for veterinary and pesticide scans (as `verify DIR`)."""
-    from ..registry.cli import print_answers
-    scans = positionals(args, "scans")
-    if not scans:
-        scans = [line for line in sys.stdin.buffer.read().split(b"\n") if line.strip()]
-    opts = dict(scanner=args.scanner, place=args.place, record=not args.no_record)
-    with client(args) as c:  # imports gRPC, once its log level is set
-        from ..app.rights import CHECKING
-        who = c.whoami(retry=False)
-        if who.registry and not set(CHECKING).isdisjoint(who.roles):
-            return print_answers(c.check_many(scans, answers=True, **opts), answer_line)
-        answers = c.verify_many(scans, answers=True, **opts)
-    bad = 0
-    for a in answers:
-        print(answer_line(a))
-        bad += a.verdict.name != "GENUINE"
-    return 1 if bad else 0
-
-
-def cmd_events(args, read_events, report):
-    """Events to the server; `report` prints the results as the local verb does."""
-    files = positionals(args, "file")
-    if len(files) > 1:
-        raise RemoteUsageError("with --server, give one events file (or none: stdin)")
-    events = read_events(files[0] if files else None)
-    with client(args) as c:
-        return report(c.send_events(events, atomic=args.atomic))
-
-
-def cmd_history(args):
-    codes = positionals(args, "code")
-    if len(codes) != 1:
-        raise RemoteUsageError("give one CODE")
-    with client(args) as c:
-        for item in c.history(codes[0]):
-            print(json.dumps(item, ensure_ascii=False))

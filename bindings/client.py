@@ -23,6 +23,7 @@ from __future__ import annotations
 import json
 import logging
 import re
+import threading
 import time as _time
 import uuid
 from dataclasses import dataclass
@@ -58,6 +59,7 @@ RETRYABLE = (grpc.StatusCode.UNAVAILABLE,)
 # attempt may have reserved the batch, and the same key returns it
 IDEMPOTENT_RETRY = RETRYABLE + (grpc.StatusCode.DEADLINE_EXCEEDED,)
 CONNECT_TIMEOUT = 5.0          # seconds the first call waits for the server to answer
+STREAM_TIMEOUT = 60.0          # seconds a streaming call waits for its next reply (Stalled past it)
 RETRY_PAUSES = (0.2, 0.5, 1.0, 2.0)   # between retries, then 2 s each: one message each
 
 log = logging.getLogger("tracecode.client")
@@ -76,6 +78,47 @@ class Unreachable(ServiceError):
     @classmethod
     def of(cls, address: str, exc: grpc.RpcError, timeout: float) -> "Unreachable":
         return cls(address, why_unreachable(exc, timeout))
+
+
+class Stalled(ServiceError):
+    """A streaming call whose server sent no reply for `seconds` (the client's
+    stream_timeout): the server hangs or is overloaded. DEADLINE_EXCEEDED, reason STALLED.
+    What was acknowledged before stands (send_events: those batches are applied)."""
+
+    def __init__(self, address: str, method: str, seconds: float):
+        super().__init__(grpc.StatusCode.DEADLINE_EXCEEDED,
+                         f"{method} on {address}: no reply for {seconds:g} s (the client's "
+                         f"stream_timeout); the server hangs or is overloaded", reason="STALLED")
+        self.address, self.method, self.seconds = address, method, seconds
+
+
+def watched(call, client, method: str):
+    """The replies of a streaming call, Stalled when the next one takes over the client's
+    stream_timeout (None: wait for ever). The clock runs only while waiting for the server."""
+    seconds = getattr(client, "stream_timeout", None)
+    if not seconds:
+        yield from call
+        return
+    stalled = threading.Event()
+
+    def stall():
+        stalled.set()
+        call.cancel()
+    while True:
+        timer = threading.Timer(seconds, stall)
+        timer.daemon = True
+        timer.start()
+        try:
+            reply = next(call)
+        except StopIteration:
+            return
+        except grpc.RpcError:
+            if stalled.is_set():
+                raise Stalled(client.address, method, seconds) from None
+            raise
+        finally:
+            timer.cancel()
+        yield reply
 
 
 def why_unreachable(exc: grpc.RpcError, timeout: float) -> str:
@@ -364,7 +407,8 @@ class Download:
         deadline = _time.monotonic() + self.client.retry_timeout
         while True:
             try:
-                for chunk in self.client._stream(self.client._issuance.DownloadCodes, self._request()):
+                for chunk in watched(self.client._stream(self.client._issuance.DownloadCodes,
+                                                         self._request()), self.client, "DownloadCodes"):
                     codes = chunk_array(chunk)
                     self.received += len(codes)
                     deadline = _time.monotonic() + self.client.retry_timeout  # from the last progress
@@ -378,14 +422,17 @@ class Download:
                 self.resumed += 1
                 _time.sleep(pause)
 
-    def write(self, out, newline: bytes = b"\n") -> int:
-        """Write the codes one per line to a path or a binary file; returns the count."""
+    def write(self, out, newline: bytes = b"\n", progress=None) -> int:
+        """Write the codes one per line to a path or a binary file; returns the count.
+        `progress(done)` is called after each chunk."""
         if isinstance(out, (str, Path)):
             with open(out, "wb") as f:
-                return self.write(f, newline)
+                return self.write(f, newline, progress)
         writer = CodeWriter(out, newline)
         for codes in self:
             writer.write(codes)
+            if progress:
+                progress(writer.count)
         return writer.count
 
     def all(self) -> np.ndarray:
@@ -397,17 +444,21 @@ class Client:
     """A connection to a tracecode server. `token`: a bearer token (see `tracecode token
     add`); `tls`: True (system roots), a TLS(...) (own CA, client certificate), or
     None for plain text (loopback). `timeout` bounds each unary call; `connect_timeout`
-    the first contact (Unreachable past it); `on_retry(message)` hears of each retry."""
+    the first contact (Unreachable past it); `stream_timeout` the wait for each reply of a
+    streaming call (download, verify_many, check_many, send_events: Stalled past it, None
+    for no limit); `on_retry(message)` hears of each retry."""
 
     def __init__(self, address: str, *, token: str | None = None, tls=None,
                  timeout: float | None = 60.0, retry_timeout: float = 30.0,
-                 connect_timeout: float = CONNECT_TIMEOUT, on_retry=None):
+                 connect_timeout: float = CONNECT_TIMEOUT, on_retry=None,
+                 stream_timeout: float | None = STREAM_TIMEOUT):
         options, self._md, creds = channel_setup(token, tls)
         self._channel = grpc.secure_channel(address, creds, options) if creds \
             else grpc.insecure_channel(address, options)
         self.address = address
         self.timeout, self.retry_timeout = timeout, retry_timeout
         self.connect_timeout, self.on_retry = connect_timeout, on_retry
+        self.stream_timeout = stream_timeout
         self._reached = False
         self._health = health_pb2_grpc.HealthStub(self._channel)
         self._issuance = issuance_pb2_grpc.IssuanceStub(self._channel)
@@ -478,6 +529,8 @@ class Client:
                             attributes=attributes, idempotency_key=idempotency_key)
         return batch_record(self._call(self._issuance.RequestBatch, req, retry_on=IDEMPOTENT_RETRY))
 
+    issue = request_batch   # the application's verb name (tracecode.app.Service.issue)
+
     def request_codes(self, scheme: str, product: dict, count: int, *, render: str = "bare",
                       chunk_codes: int = 0, **batch_options) -> Download:
         """Reserve a batch and download its codes (``.batch`` is the record)."""
@@ -525,7 +578,8 @@ class Client:
         out = Verdicts(count, answers)
         self.reach()
         try:
-            for reply in self._verification.VerifyStream(requests, metadata=self._md):
+            for reply in watched(self._verification.VerifyStream(requests, metadata=self._md),
+                                 self, "VerifyStream"):
                 out.add(reply)
         except grpc.RpcError as exc:
             raise ServiceError.from_rpc_error(exc) from None
@@ -550,7 +604,8 @@ class Client:
         out = Checks(count, answers)
         self.reach()
         try:
-            for reply in self._verification.CheckStream(requests, metadata=self._md):
+            for reply in watched(self._verification.CheckStream(requests, metadata=self._md),
+                                 self, "CheckStream"):
                 out.add(reply)
         except grpc.RpcError as exc:
             raise ServiceError.from_rpc_error(exc) from None
@@ -580,7 +635,7 @@ class Client:
             try:
                 replies = self._lifecycle.SendEvents(iter(batches[acked:]), metadata=self._md,
                                                      wait_for_ready=False)
-                for ack in replies:
+                for ack in watched(replies, self, "SendEvents"):
                     results += [event_result(r, acked >= resent_from) for r in ack.results]
                     acked += 1
                     attempt = 0
@@ -594,6 +649,8 @@ class Client:
                 attempt += 1
                 _time.sleep(pause)
         return results
+
+    apply_events = send_events   # the application's verb name (Service.apply_events)
 
     def history(self, code: str, limit: int = 0) -> list:
         """Every event and scan of a code and its containers, as Index.history gives them."""

@@ -44,7 +44,6 @@ from .capacity.cli import add_parser as add_capacity_parser
 from .labels.cli import add_parser as add_label_parser
 from .v1 import cli as remote
 from .registry.cli import add_parser as add_registry_parser
-from .registry.cli import verify_with_registry
 
 PROGRESS_MIN = 1_000_000  # show a progress bar on a terminal from this many codes
 MAX_CODE = 4096          # longer "codes" on stdin are refused, as the scan parser refuses them
@@ -73,16 +72,9 @@ def _pairs(items, what):
     return out
 
 
-def _product(scheme, items) -> dict:
-    # A lone VALUE is fine when the scheme has a single product field.
-    fields = scheme.product_fields
-    if items and len(items) == 1 and "=" not in items[0] and len(fields) == 1:
-        return {fields[0].name: items[0]}
-    return _pairs(items, "--product")
-
-
-def _remote_product(fields, items) -> dict:
-    """--product for a scheme the server describes (field names only)."""
+def _product(fields, items) -> dict:
+    """--product values by the scheme's product field names: a lone VALUE is fine when
+    the scheme has a single product field."""
     if items and len(items) == 1 and "=" not in items[0] and len(fields) == 1:
         return {fields[0]: items[0]}
     return _pairs(items, "--product")
@@ -139,33 +131,52 @@ def cmd_schemes(args):
               f"{sch.capacity:,} codes per product")
 
 
+def _backend(args):
+    """Where a verb runs: a server (--server: tracecode.v1.Client) or the data directory
+    itself (tracecode.app.LocalClient); both have the same verbs and arguments."""
+    if args.server:
+        return remote.client(args)
+    from .app.local import LocalClient
+    return LocalClient(DataDir(_data(args)))
+
+
+def _scans(args) -> list:
+    """The scans of a verb: its positionals (without DIR when --server), or stdin lines."""
+    scans = remote.positionals(args, "scans") if args.server else list(args.scans)
+    return scans or [line for line in sys.stdin.buffer.read().split(b"\n") if line.strip()]
+
+
 def cmd_issue(args):
     if args.count < 1:
         raise CliError("--count must be at least 1")
-    if args.server:
-        args.attributes = _pairs(args.attr, "--attr")
-        return remote.cmd_issue(args, _remote_product, _progress_bar)
-    with DataDir(_data(args)) as dd:
-        scheme = dd.scheme(args.scheme)
-        product = _product(scheme, args.product)
-        attributes = _pairs(args.attr, "--attr")
-        iss = dd.issuer(scheme.name, product)
-        iss.layout(args.render, attributes)  # refuse a bad render or attribute before reserving
+    attributes = _pairs(args.attr, "--attr")
+    if args.server and args.dir is not None:
+        raise remote.RemoteUsageError(f"give DIR or --server, not both (DIR was {args.dir!r})")
+    if args.server and args.requester:
+        raise remote.RemoteUsageError("--requester is recorded by the server: the client's name")
+    with _backend(args) as c:
+        schemes = {s.name: s for s in c.schemes()}
+        scheme = schemes.get(args.scheme)
+        if scheme is None:
+            raise remote.RemoteUsageError(
+                f"unknown scheme {args.scheme!r}{' on the server' if args.server else ''}; "
+                f"known: {', '.join(sorted(schemes))}")
+        fields = [f.name for f in scheme.fields if f.role == "product"]
+        product = _product(fields, args.product)
+        extra = {"requester": args.requester} if args.requester else {}
         t0 = time.perf_counter()
-        batch = dd.issue(scheme.name, product, args.count, line=args.line, requester=args.requester,
-                         lot=args.lot, expiry=args.expiry, attributes=attributes)
-        progress = _progress_bar(args.count) if args.out else None
+        dl = c.request_codes(scheme.name, product, args.count, render=args.render, lot=args.lot,
+                             expiry=args.expiry, line=args.line, attributes=attributes, **extra)
         if args.out:
-            with open(args.out, "wb") as f:
-                batch.write(f, args.render, attributes, progress=progress)
+            dl.write(args.out, progress=_progress_bar(args.count))
         else:
-            batch.write(sys.stdout.buffer, args.render, attributes)
+            dl.write(sys.stdout.buffer)
             sys.stdout.flush()
         dt = time.perf_counter() - t0
-    print(f"issued {batch.count:,} {scheme.name} codes for "
-          f"{', '.join(f'{k}={v}' for k, v in iss.product.items())} "
-          f"(counters {batch.start:,}..{batch.start + batch.count - 1:,}) in {dt:.2f} s",
-          file=sys.stderr)
+    b = dl.batch
+    print(f"issued {b.count:,} {b.scheme} codes for "
+          f"{', '.join(f'{k}={v}' for k, v in b.product.items())} "
+          f"(counters {b.start:,}..{b.start + b.count - 1:,}) in {dt:.2f} s", file=sys.stderr)
 
 
 def _read_codes(args, validator) -> list[bytes]:
@@ -279,18 +290,18 @@ def _answer_line(a) -> str:
 
 
 def cmd_verify(args):
-    """Verdicts from the index: arguments one by one, or stdin lines in one batch."""
-    if args.server:
-        return remote.cmd_verify(args, _answer_line)
-    with DataDir(_data(args)) as dd:
-        opts = dict(scanner=args.scanner, place=args.place, record=not args.no_record)
-        if dd.registry:  # registry checks for veterinary and pesticide scans
-            return verify_with_registry(dd.registry, args.scans, opts, _answer_line)
-        if args.scans:
-            answers = [dd.verify(s, **opts) for s in args.scans]
-        else:
-            lines = [line for line in sys.stdin.buffer.read().split(b"\n") if line.strip()]
-            answers = dd.verify_many(lines, **opts)
+    """Verdicts from the index, or, when it has a product registry and the caller may
+    check, the registry's checks for veterinary and pesticide scans: arguments, or
+    stdin lines, in one batch."""
+    from .app.rights import CHECKING
+    from .registry.cli import print_answers
+    scans = _scans(args)
+    opts = {"scanner": args.scanner, "place": args.place, "record": not args.no_record}
+    with _backend(args) as c:  # a server's: imports gRPC, once its log level is set
+        who = c.whoami(retry=False)
+        if who.registry and not CHECKING.isdisjoint(who.roles):
+            return print_answers(c.check_many(scans, answers=True, **opts), _answer_line)
+        answers = c.verify_many(scans, answers=True, **opts)
         bad = 0
         for a in answers:
             print(_answer_line(a))
@@ -314,11 +325,8 @@ def cmd_events(args):
         results = [{"id": e.get("id"), "ok": False,
                     "error": "not applied: another line of the file is invalid"} for e in events]
         return _event_results(results, lines, bad)
-    if args.server:
-        return remote.cmd_events(args, lambda _path: events,
-                                 lambda results: _event_results(results, lines, bad))
-    with DataDir(_data(args)) as dd:
-        return _event_results(dd.apply(events, atomic=args.atomic), lines, bad)
+    with _backend(args) as c:
+        return _event_results(c.apply_events(events, atomic=args.atomic), lines, bad)
 
 
 def _event_results(results, lines=None, bad=()) -> int:
@@ -356,12 +364,14 @@ def _read_events(path) -> tuple[list, list, list]:
 
 def cmd_history(args):
     import json
-    if args.server:
-        return remote.cmd_history(args)
-    if args.code is None:
+    codes = remote.positionals(args, "code") if args.server else \
+        [args.code] if args.code is not None else []
+    if len(codes) != 1:
+        if args.server:
+            raise remote.RemoteUsageError("give one CODE")
         raise CliError("give DIR and CODE")
-    with DataDir(_data(args)) as dd:
-        for item in dd.history(args.code):
+    with _backend(args) as c:
+        for item in c.history(codes[0]):
             print(json.dumps(item, ensure_ascii=False))
 
 

@@ -10,9 +10,10 @@ command line, the HTTP adapter next) goes through, with no transport in it.
     idempotency.py  one batch per (client, idempotency key), ever
     streams.py    open streams per client
     service.py    Service: the verbs (issue, download, verify, check, apply_events, ...)
+    local.py      LocalClient: the verbs of tracecode.v1.Client over a Service on DIR
 """
-from .caller import LOCAL, ROLES, Caller, ProductRule
+from .caller import LOCAL, OPERATOR, ROLES, Caller, ProductRule
 from .refusal import REASONS, Refusal
 from .service import Service
 
-__all__ = ["LOCAL", "REASONS", "ROLES", "Caller", "ProductRule", "Refusal", "Service"]
+__all__ = ["LOCAL", "OPERATOR", "REASONS", "ROLES", "Caller", "ProductRule", "Refusal", "Service"]

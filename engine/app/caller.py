@@ -56,11 +56,17 @@ class Caller:
     name: str
     roles: frozenset
     products: tuple = ()        # ProductRules, for issuers
-    via: str = "token"          # "token", "certificate" or "none" (local, or an open server)
+    via: str = "token"          # "token", "certificate", "none" (an open server) or "operator"
 
     @property
     def authenticated(self) -> bool:
-        return self.via != "none"
+        return self.via in ("token", "certificate")
+
+    @property
+    def operator(self) -> bool:
+        """The data directory's own operator (the command line on DIR): events and scans
+        are recorded under the names it gives, as the engine's own API records them."""
+        return self.via == "operator"
 
     def has(self, roles) -> bool:
         return not self.roles.isdisjoint(roles)
@@ -75,6 +81,7 @@ class Caller:
                               and any(r.matches(scheme, product) for r in self.products))
 
 
-LOCAL = Caller("local", frozenset({"admin"}), via="none")
+LOCAL = Caller("local", frozenset({"admin"}), via="none")      # every caller of an open server
+OPERATOR = Caller("local", frozenset({"admin"}), via="operator")  # the command line on DIR
 
 

@@ -22,13 +22,12 @@ from ..errors import UnknownApproval, ValidationError
 from ..index import ACTIONS, BatchRecord, lifecycle
 from ..issuance import Issuer
 from ..scan import ScanError
-from ..store.lmdb.stats import batches_after, index_stats
 from . import limits
 from .audit import AuditError, AuditLog
 from .caller import Caller
 from .clients import Clients
 from .idempotency import IdempotentIssuer
-from .refusal import Refusal, denied, invalid, refusal_of
+from .refusal import Refusal, bounded, clip, denied, invalid, refusal_of
 from .rights import Rights, admit, is_sscc, oversees
 
 log = logging.getLogger("tracecode.serve")
@@ -72,14 +71,27 @@ class Service:
         self.index = datadir.index
         self.clients = clients if clients is not None else Clients()
         self.rights = Rights(datadir, self.clients)
-        self.audit = AuditLog(datadir.path / "audit.log")
-        self.issuing = IdempotentIssuer(datadir)
         self.version = __version__
         # batch records never change: cached per process, the most recently used
         self._batches = BoundedCache(BATCH_CACHE)
+        self._audit_log = self._issuing = None
+
+    # opened on first use: verifying on a read-only directory writes neither
+    @property
+    def audit(self) -> AuditLog:
+        if self._audit_log is None:
+            self._audit_log = AuditLog(self.dd.path / "audit.log")
+        return self._audit_log
+
+    @property
+    def issuing(self) -> IdempotentIssuer:
+        if self._issuing is None:
+            self._issuing = IdempotentIssuer(self.dd)
+        return self._issuing
 
     def close(self) -> None:
-        self.audit.close()
+        if self._audit_log is not None:
+            self._audit_log.close()
 
     admit = staticmethod(admit)
 
@@ -145,8 +157,11 @@ class Service:
             raise invalid(field, str(exc)) from None
 
     @staticmethod
-    def scanner(caller: Caller, scanner: str | None) -> str:
-        """Scans are recorded under the caller's name: a scanner id cannot be borrowed."""
+    def scanner(caller: Caller, scanner: str | None) -> str | None:
+        """Scans are recorded under the caller's name: a scanner id cannot be borrowed
+        (the operator's are recorded as it names them)."""
+        if caller.operator:
+            return scanner or None
         scanner = scanner or ""
         try:
             bounds.text("scanner", scanner, bounds.SCANNER_ID_BYTES)
@@ -188,24 +203,34 @@ class Service:
         """Record a refusal of rights or credentials; the call is refused either way, so an
         audit log that cannot take the record is said in the server's log, not in the
         reply. Unauthenticated refusals (anyone can cause them) are rate-limited and not
-        fsynced."""
+        fsynced; a known client's are rate-limited per client."""
         event = "unauthenticated" if refusal.reason == "unauthenticated" else "denied"
         try:
             if caller is None:
                 self.audit.write_unauthenticated(method, peer, refusal.detail)
             else:
-                self.audit.write(event, caller.name, method, peer, reason=refusal.detail)
+                self.audit.write_denied(caller.name, method, peer, refusal.detail, event)
         except AuditError as exc:
             log.error("%s refusal of %s by %s not audited: %s", event, method,
                       caller.name if caller else peer, exc)
 
     # -- issuance ------------------------------------------------------------------------------
     def issue(self, caller: Caller, scheme: str, product: dict, count: int, *,
-              idempotency_key: str, lot=None, expiry=None, line=None, attributes=None,
-              peer: str = "", method: str = "RequestBatch") -> tuple[BatchRecord, bool]:
+              idempotency_key: str | None, lot=None, expiry=None, line=None, attributes=None,
+              requester=None, peer: str = "", method: str = "RequestBatch") -> tuple[BatchRecord, bool]:
         """Reserve a batch, once per (caller, idempotency key): (batch, replayed). Its
-        intent is audited before anything is reserved and its outcome after."""
+        intent is audited before anything is reserved and its outcome after. The operator
+        may issue without a key, as `requester` (it holds the key and the directory: the
+        audit log is of what clients did)."""
         admit(caller, "issue", method)
+        if caller.operator and idempotency_key is None:
+            found = self.scheme(scheme)
+            if count < 1:
+                raise invalid("count", "must be at least 1")
+            batch = self.dd.issue(found.name, dict(product), count, lot=lot or None,
+                                  expiry=expiry or None, line=line or None, requester=requester,
+                                  attributes=dict(attributes or {}))
+            return batch.record, False
         key = self.key("idempotency_key", idempotency_key)
         if " " in key:  # the batch's requester is "<client> request <key>": keep it unambiguous
             raise invalid("idempotency_key", "must not contain spaces")
@@ -449,6 +474,8 @@ class Service:
         result per event, as Index.apply gives them, a rejection's `reason` one of the
         refusal reasons; atomic: all or none. Recalls are audited before and after."""
         admit(caller, "apply_events", method)
+        if caller.operator:   # the engine's own handling and its event id namespace
+            return self.dd.apply([] if not events else events, atomic=atomic)
         n = len(events)
         if not 1 <= n <= limits.MAX_EVENTS_PER_BATCH:
             raise invalid("events", f"{n:,} events; 1 to {limits.MAX_EVENTS_PER_BATCH:,} per batch")
@@ -457,8 +484,9 @@ class Service:
         for i, ev in enumerate(events):
             problem = ev if isinstance(ev, str) else self.malformed(ev, i)
             if problem:
-                eid = "" if isinstance(ev, str) else str(ev.get("id") or "")
-                results[i] = {"id": eid, "ok": False, "error": problem, "reason": "invalid_argument"}
+                eid = "" if isinstance(ev, str) else clip(str(ev.get("id") or ""), limits.MAX_KEY_LENGTH)
+                results[i] = {"id": eid, "ok": False, "error": bounded(problem),
+                              "reason": "invalid_argument"}
                 continue
             self.authorize_event(caller, ev)
             todo.append((i, ev))
@@ -477,7 +505,7 @@ class Service:
                                 client=caller.name, bind_ssccs=not caller.admin) if todo else []
         for (i, ev), r in zip(todo, applied):
             results[i] = {"id": str(r["id"]), "ok": True, "seq": r["seq"]} if r["ok"] \
-                else {"id": str(r["id"]), "ok": False, "error": r["error"],
+                else {"id": str(r["id"]), "ok": False, "error": bounded(str(r["error"])),
                       "reason": event_reason(r)}
             if ev["action"] == "recall":
                 try:
@@ -499,6 +527,9 @@ class Service:
         """(items, truncated): the last `limit` (at most MAX_HISTORY_ITEMS) events and scans
         of a code and its containers."""
         admit(caller, "history", method)
+        if caller.operator:
+            items = self.dd.history(code)
+            return (items[-limit:] if limit else items), bool(limit) and len(items) > limit
         code = (code or "").strip()
         if not code:
             raise invalid("code", "required")
@@ -523,7 +554,7 @@ class Service:
         admit(caller, "list_batches", method)
         limit = min(limit or limits.DEFAULT_BATCH_PAGE, limits.MAX_BATCH_PAGE)
         out = []
-        for b in batches_after(self.index.batches, after_id):
+        for b in self.index.store.batches_after(after_id):
             if len(out) == limit:
                 return out, True
             if (not scheme or b.scheme == scheme) and (
@@ -536,12 +567,12 @@ class Service:
         index's size and its map's."""
         admit(caller, "stats", method)
         per: dict = {}
-        for b in batches_after(self.index.batches):
+        for b in self.index.store.batches_after():
             s = per.setdefault(b.scheme, {"scheme": b.scheme, "batches": 0, "codes_issued": 0,
                                           "products": 0})
             s["batches"] += 1
             s["codes_issued"] += b.count
-        counts = index_stats(self.index)
+        counts = self.index.store.stats()
         for scheme, products in counts.pop("products").items():
             if scheme in per:
                 per[scheme]["products"] = products

@@ -1,0 +1,126 @@
+"""The local back end: the verbs and arguments of tracecode.v1.Client, over a Service on
+a data directory with the operator as its Caller. The command line has one code path per
+verb and hands it either this or a Client (--server).
+
+    with LocalClient(tracecode.open("data")) as c:      # or tracecode.v1.Client(address)
+        dl = c.request_codes("cn-drug-20", {"drug_id": "8177322"}, 1000)
+        dl.write("codes.txt")
+        c.verify_many(scans, answers=True)
+"""
+from __future__ import annotations
+
+from pathlib import Path
+from types import SimpleNamespace
+
+from .caller import OPERATOR
+from .service import Service
+
+
+class LocalDownload:
+    """The codes of a batch issued here: ``batch`` (its record), ``write``, iteration."""
+
+    def __init__(self, issuer, batch, render: str, attributes: dict):
+        self.issuer, self.batch, self.render, self.attributes = issuer, batch, render, attributes
+
+    def write(self, out, newline: bytes = b"\n", progress=None) -> int:
+        """Write the codes one per line to a path or a binary file; returns the count."""
+        if isinstance(out, (str, Path)):
+            with open(out, "wb") as f:
+                return self.write(f, newline, progress)
+        self.issuer.write(out, self.batch.start, self.batch.count, self.render, self.attributes,
+                          progress=progress)
+        return self.batch.count
+
+    def __iter__(self):
+        yield self.issuer.codes(self.batch.start, self.batch.count, self.render, self.attributes)
+
+
+class LocalClient:
+    """tracecode.v1.Client's verbs on a DataDir (closed with it when `own` is True)."""
+
+    def __init__(self, datadir, *, own: bool = True):
+        self.dd = datadir
+        self.svc = Service(datadir)
+        self.caller = OPERATOR
+        self._own = own
+
+    def close(self) -> None:
+        self.svc.close()
+        if self._own:
+            self.dd.close()
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.close()
+
+    # -- issuance ----------------------------------------------------------------------------
+    def issue(self, scheme: str, product: dict, count: int, *, lot=None, expiry=None, line=None,
+              attributes=None, idempotency_key: str | None = None, requester=None):
+        """Reserve a batch; returns its BatchRecord."""
+        return self.svc.issue(self.caller, scheme, product, count, idempotency_key=idempotency_key,
+                              lot=lot, expiry=expiry, line=line, attributes=attributes,
+                              requester=requester)[0]
+
+    def request_codes(self, scheme: str, product: dict, count: int, *, render: str = "bare",
+                      chunk_codes: int = 0, **batch_options) -> LocalDownload:
+        """Reserve a batch and hand its codes (``.batch`` is the record). A render or an
+        attribute the scheme refuses is refused before anything is reserved."""
+        found = self.svc.scheme(scheme)
+        product = found.product_values(dict(product))
+        attributes = dict(batch_options.get("attributes") or {})
+        iss = self.dd.issuer(found.name, product)
+        iss.layout(render, attributes)
+        batch = self.issue(found.name, product, count, **batch_options)
+        return LocalDownload(iss, batch, render, attributes)
+
+    # -- verification --------------------------------------------------------------------------
+    def verify(self, scan, *, scanner=None, place=None, time=None, record: bool = True):
+        return self.svc.verify(self.caller, scan, scanner=scanner, place=place, time=time,
+                               record=record)
+
+    def verify_many(self, scans, offsets=None, *, scanner=None, place=None, time=None,
+                    record: bool = True, answers: bool = False):
+        """Verdicts on many scans (iterate for Answers; ``records``, ``verdicts``)."""
+        return self.svc.verify_many(self.caller, scans, offsets, scanner=scanner, place=place,
+                                    time=time, record=record)
+
+    def check(self, scan, *, scanner=None, place=None, time=None, record: bool = True):
+        return self.svc.check(self.caller, scan, scanner=scanner, place=place, time=time,
+                              record=record)[0]
+
+    def check_many(self, scans, offsets=None, *, scanner=None, place=None, time=None,
+                   record: bool = True, answers: bool = False):
+        return self.svc.check_many(self.caller, scans, offsets, scanner=scanner, place=place,
+                                   time=time, record=record)
+
+    def lookup_approval(self, number: str, date=None):
+        return self.svc.lookup_approval(self.caller, number, date)
+
+    # -- lifecycle -------------------------------------------------------------------------------
+    def apply_events(self, events, *, atomic: bool = False) -> list:
+        return self.svc.apply_events(self.caller, list(events), atomic=atomic)
+
+    def history(self, code: str, limit: int = 0) -> list:
+        return self.svc.history(self.caller, code, limit)[0]
+
+    # -- administration -----------------------------------------------------------------------
+    def schemes(self) -> list:
+        return self.svc.list_schemes(self.caller)
+
+    def batches(self, scheme: str | None = None) -> list:
+        out, after = [], 0
+        while True:
+            page, more = self.svc.list_batches(self.caller, after_id=after, scheme=scheme)
+            out += page
+            if not more:
+                return out
+            after = page[-1].id
+
+    def stats(self) -> dict:
+        return self.svc.stats(self.caller)
+
+    def whoami(self, *, retry: bool = True):
+        """As Admin.WhoAmI answers (attributes: name, roles, registry...)."""
+        return SimpleNamespace(**self.svc.whoami(self.caller))
