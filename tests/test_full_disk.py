@@ -248,7 +248,7 @@ def test_idempotent_issuance_full_at_the_binding_returns_the_batch(tmp_path, mon
 def test_an_approved_issuance_full_at_its_link_issues_nothing(tmp_path, monkeypatch):
     """issue_approved's batch and its link to the approval are one commit: a full disk
     (here at the link's write) leaves no unlinked batch behind that a retry would double."""
-    from tracecode.registry import store as store_module
+    from tracecode.store.lmdb import registry as store_module
     d = tracecode.init(tmp_path / "d")
     d.registry.import_file(io.StringIO(REG_HEADER + f"{AMOX},阿莫西林,甲,00002,粉剂,,valid,,"
                                                     f"2030-12-31\n"), fmt="csv")

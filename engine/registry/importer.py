@@ -38,7 +38,7 @@ from ..errors import ImportRefused
 from ..index import IndexFull, run_write
 from .records import (CodeRow, RowError, StatusChange, approval_from_row, clean, code_from_row,
                       merge, ymd)
-from .store import CODE_DTYPE, EXT_PREFIX
+from ..store.lmdb.registry import CODE_DTYPE, EXT_PREFIX
 
 CHUNK = 100_000
 MAX_CSV_LINE = 1 << 20   # bytes; csv refuses fields over 131,072 characters anyway

@@ -10,7 +10,7 @@ import numpy as np
 from ..errors import ApprovalNotValid, UnknownApproval
 from . import approvals, compare, importer, registrations
 from .records import ApprovalRecord, RowError, canonical_number
-from .store import Store
+from ..store.lmdb.registry import Store
 
 
 @dataclass(frozen=True)
@@ -31,7 +31,7 @@ class ApprovalInfo:
 
 
 class Registry:
-    """Product registries over an Index's LMDB environment (see store.py for the layout).
+    """Product registries over an Index's LMDB environment (see tracecode.store.lmdb.registry for the layout).
 
     ``plausible``: packaging level -> queries a code of that level plausibly gets
     (compare.PLAUSIBLE_QUERIES by default); a level without a figure takes the next lower

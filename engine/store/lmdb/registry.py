@@ -1,4 +1,5 @@
-"""Where the registry lives: named databases in the index's LMDB environment.
+"""Where the product registries live: named databases in the index's LMDB environment
+(the domain of registries is tracecode.registry; these are its tables and key layouts).
 
     registry        b"a" + number            -> ApprovalRecord JSON (vet numbers start with
                                                 兽药, pesticide ones with two letters: no clash)
@@ -20,9 +21,8 @@ import time
 
 import numpy as np
 
-from ..index import run_write
-from ..store.lmdb.env import open_db
-from .records import ApprovalRecord
+from ...registry.records import ApprovalRecord
+from .env import open_db, run_write
 
 CODE_DTYPE = np.dtype([("number", "S32"), ("lot", "S32"), ("produced", "<u4"), ("expiry", "<u4"),
                        ("level", "u1"), ("parent", "S32")])
