@@ -34,6 +34,7 @@ DRUG = {"drug_id": "8177322"}
 
 NULL_SERVER = """
 import asyncio, sys, grpc
+from grpc_health.v1 import health, health_pb2_grpc
 from tracecode.v1 import common_pb2, issuance_pb2, issuance_pb2_grpc, limits
 from tracecode.v1 import verification_pb2, verification_pb2_grpc
 
@@ -60,6 +61,8 @@ async def main():
     server = grpc.aio.server(options=limits.GRPC_OPTIONS)
     issuance_pb2_grpc.add_IssuanceServicer_to_server(Issuance(), server)
     verification_pb2_grpc.add_VerificationServicer_to_server(Verification(), server)
+    # the client checks once that a server answers (health): the baseline answers too
+    health_pb2_grpc.add_HealthServicer_to_server(health.aio.HealthServicer(), server)
     port = server.add_insecure_port("127.0.0.1:0")
     await server.start()
     print(port, flush=True)
