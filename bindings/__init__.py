@@ -10,7 +10,7 @@ verbs that need it.
 import importlib
 
 _EXPORTS = {"AsyncClient": "aio", "Checks": "client", "Client": "client", "Download": "client",
-            "TLS": "client", "Unreachable": "client", "Verdicts": "client", "ServiceError": "status"}
+            "Stalled": "client", "TLS": "client", "Unreachable": "client", "Verdicts": "client", "ServiceError": "status"}
 __all__ = sorted(_EXPORTS)
 
 

@@ -261,7 +261,7 @@ class AsyncClient:
                 self._announce(exc, pause, deadline)
                 attempt += 1
                 await asyncio.sleep(pause)
-        return results
+        return batches.results(results)
 
     apply_events = send_events   # the application's verb name (Service.apply_events)
 

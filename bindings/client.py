@@ -335,15 +335,44 @@ class Checks:
         return self._need_answers()[i]
 
 
-def event_batches(events, atomic: bool, batch_size: int) -> list:
+class EventBatches(list):
+    """The EventBatch messages of a send_events call; ``local`` holds the results of the
+    events no message can carry (a batch id that is no integer...), by their position:
+    each is that event's own refusal, never the whole call's."""
+    local: dict
+
+    def results(self, sent: list) -> list:
+        """The results of every event, in order: the server's for those sent."""
+        if not self.local:
+            return sent
+        it = iter(sent)
+        return [self.local[i] if i in self.local else next(it)
+                for i in range(len(sent) + len(self.local))]
+
+
+def event_batches(events, atomic: bool, batch_size: int) -> EventBatches:
     events = list(events)
     if atomic and len(events) > limits.MAX_EVENTS_PER_BATCH:
         raise ValueError(f"an atomic call holds at most {limits.MAX_EVENTS_PER_BATCH:,} events")
-    size = len(events) if atomic else batch_size
-    return [lpb.EventBatch(sequence=n + 1, atomic=atomic,
-                           events=[e if isinstance(e, lpb.Event) else event_pb(e)
-                                   for e in events[i:i + size]])
-            for n, i in enumerate(range(0, len(events), max(size, 1)))]
+    messages, local = [], {}
+    for i, e in enumerate(events):
+        try:
+            messages.append(e if isinstance(e, lpb.Event) else event_pb(e))
+        except (TypeError, ValueError, OverflowError, AttributeError) as exc:
+            eid = str(e.get("id") or "")[:limits.MAX_KEY_LENGTH] if isinstance(e, dict) else ""
+            local[i] = {"id": eid, "ok": False, "status": "INVALID_ARGUMENT",
+                        "error": f"events[{i}] cannot be sent: " + (
+                            "not an object" if not isinstance(e, dict) else str(exc)[:200])}
+    if atomic and local:   # all or none: none, as the server would
+        local.update({i: {"id": str(m.id), "ok": False, "status": "ABORTED",
+                          "error": "not applied: another event in the batch is invalid"}
+                      for i, m in zip((i for i in range(len(events)) if i not in local), messages)})
+        messages = []
+    size = len(messages) if atomic else batch_size
+    out = EventBatches(lpb.EventBatch(sequence=n + 1, atomic=atomic, events=messages[i:i + size])
+                       for n, i in enumerate(range(0, len(messages), max(size, 1))))
+    out.local = local
+    return out
 
 
 def event_result(r: lpb.EventResult, resent: bool) -> dict:
@@ -648,7 +677,7 @@ class Client:
                 self._announce(exc, pause, deadline)
                 attempt += 1
                 _time.sleep(pause)
-        return results
+        return batches.results(results)
 
     apply_events = send_events   # the application's verb name (Service.apply_events)
 

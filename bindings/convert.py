@@ -130,11 +130,17 @@ def event_dict(e: lpb.Event) -> dict:
 
 def event_pb(ev: dict) -> lpb.Event:
     """An event dict (the JSON Lines form `tracecode events` reads) as a message."""
+    t = ev.get("time")
+    if t and not isinstance(t, str):   # a number: else its text, for the server to refuse
+        try:                           # as this event's own error (10**400, [1], true...)
+            t = float(t) if not isinstance(t, bool) and isinstance(t, (int, float)) else _text(t)
+        except OverflowError:
+            t = _text(t)
     m = lpb.Event(id=str(ev.get("id") or ""), parent=str(ev.get("parent") or ""),
                   lot=str(ev.get("lot") or ""), place=str(ev.get("place") or ""),
                   reason=str(ev.get("reason") or ""), batch_id=int(ev.get("batch") or 0),
-                  time=float(ev.get("time") or 0.0) if not isinstance(ev.get("time"), str) else 0.0,
-                  time_text=ev["time"] if isinstance(ev.get("time"), str) else "")
+                  time=t if isinstance(t, float) else 0.0,
+                  time_text=t if isinstance(t, str) else "")
     action = str(ev.get("action") or "")
     m.action = lpb.Action.Value(f"ACTION_{action.upper()}") \
         if f"ACTION_{action.upper()}" in lpb.Action.keys() else 0
@@ -149,6 +155,15 @@ def event_pb(ev: dict) -> lpb.Event:
         m.product.scheme = str(ev.get("scheme") or "")
         m.product.fields.update({k: str(v) for k, v in (ev.get("product") or {}).items()})
     return m
+
+
+def _text(value) -> str:
+    """A JSON value no message field can carry as itself, as text (at most 100 characters)."""
+    try:
+        text = json.dumps(value, default=str)
+    except ValueError:     # an int past Python's digit limit for str
+        text = f"a number of {value.bit_length():,} bits" if isinstance(value, int) else repr(type(value))
+    return text if len(text) <= 100 else text[:64] + f"…({len(text):,} characters)"
 
 
 _OPTIONAL = ("disposition", "parent", "place", "lot", "reason")

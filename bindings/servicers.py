@@ -83,6 +83,12 @@ def identify(svc: Service, context) -> Caller:
                   "metadata or a client certificate")
 
 
+def stream_owner(svc: Service, who: Caller, context) -> str:
+    """Whose stream slots a streaming call takes: its client's, or on an open server
+    (every caller LOCAL) its connection's (the peer address and port)."""
+    return f"{who.name} at {context.peer()}" if svc.clients.open else who.name
+
+
 def rpc(verb: str):
     """The method calls this verb of the application (see the module's docstring)."""
     def decorate(fn):
@@ -104,7 +110,9 @@ def rpc(verb: str):
                 try:
                     who = identify(self.svc, context)
                     admit(who, verb, name)
-                    with STREAMS.hold(who.name, name):  # streams per client are capped
+                    # streams per client are capped; on an open server (no clients file) every
+                    # caller is LOCAL, so per connection: one caller cannot take everyone's
+                    with STREAMS.hold(stream_owner(self.svc, who, context), name):
                         async for reply in fn(self, request, context, who):
                             yield reply
                 except Exception as exc:  # noqa: BLE001 - every error becomes a status

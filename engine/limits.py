@@ -100,10 +100,15 @@ def epoch(field: str, value, *, now: float | None = None) -> float:
     if isinstance(value, bool) or not isinstance(value, (int, float)):
         raise InvalidFormat(f"{field} must be an RFC 3339 time with an offset or seconds "
                             f"since the epoch, got {type(value).__name__}", field=field)
-    t = float(value)
+    try:
+        t = float(value)
+    except OverflowError:   # an int past a float's range (10**400): no time either
+        t = math.inf
     latest = (_time.time() if now is None else now) + FUTURE_SLACK_S
     if not (math.isfinite(t) and EARLIEST_TIME <= t <= latest):
-        raise InvalidComponent(f"{field} {value!r} is not a time from 2000-01-01 to now "
+        shown = repr(value) if math.isfinite(t) or isinstance(value, float) \
+            else f"{len(str(value)) if abs(value).bit_length() < 10_000 else 'over 3,000'}-digit number"
+        raise InvalidComponent(f"{field} {shown} is not a time from 2000-01-01 to now "
                                "(seconds since the epoch)", field=field)
     return t
 

@@ -248,3 +248,19 @@ def test_stopping_on_a_full_disk_says_so_and_still_closes_the_audit_log(tmp_path
         assert sum(r["event"] == "unauthenticated" for r in audit) + \
             sum(r["count"] for r in audit if r["event"] == "suppressed") == 300
         assert audit[-1]["event"] == "suppressed"
+
+
+def test_refusals_of_a_known_client_are_rate_limited_per_client_and_bounded(tmp_path):
+    """Review 11 #5: five refused calls with 8 MiB codes grew the audit log by 40 MiB."""
+    from tracecode.app.audit import VALUE_CHARS
+    log = AuditLog(tmp_path / "audit.log", denied_burst=3, denied_rate=0.001)
+    written = [log.write_denied("pda-7", "SendEvents", "ipv4:127.0.0.1:1", "x" * (8 << 20))
+               for _ in range(10)]
+    assert written == [True] * 3 + [False] * 7
+    assert log.write_denied("line-3", "SendEvents", "", "not its product")   # per client
+    log.close()
+    assert (tmp_path / "audit.log").stat().st_size < 8 * VALUE_CHARS
+    records = read(tmp_path / "audit.log")
+    assert [r["event"] for r in records] == ["denied"] * 4 + ["suppressed"]
+    assert records[0]["reason"].endswith("(8,388,608 characters)")
+    assert records[-1]["client"] == "pda-7" and records[-1]["count"] == 7

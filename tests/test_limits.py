@@ -330,3 +330,16 @@ def test_an_index_from_before_sscc_users_still_opens_read_only(d):
         assert ix.verify(codes[0]).status == "issued"
     finally:
         env.close()
+
+
+def test_a_time_past_a_floats_range_is_that_events_own_refusal(d):
+    """Review 11 #8: 10**400 raised OverflowError and the good events were not applied."""
+    codes = codes_of(d, 3)
+    results = d.apply([{"id": "g", "action": "commission", "codes": codes[:1]},
+                       {"id": "big", "action": "commission", "codes": codes[1:2], "time": 10**400},
+                       {"id": "huge", "action": "commission", "codes": codes[1:2], "time": 10**100000},
+                       {"id": "list", "action": "commission", "codes": codes[1:2], "time": [1]},
+                       {"id": "g2", "action": "commission", "codes": codes[2:]}])
+    assert [r["ok"] for r in results] == [True, False, False, False, True], results
+    assert all(r["field"] == "time" and len(r["error"]) < 300 for r in results[1:4]), results
+    assert "401-digit number" in results[1]["error"]

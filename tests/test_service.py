@@ -536,3 +536,73 @@ def test_event_times_with_offsets_over_the_service(world):
     assert results[0]["ok"] and [r.get("status") for r in results[1:]] == ["INVALID_ARGUMENT"] * 2
     (event,) = line.history(codes[0])
     assert (event["time"], event["time_offset"]) == (1796001300.0, "+08:00")
+
+
+def test_refusals_echo_at_most_a_bounded_part_of_what_was_sent(world):
+    """Review 11 #4: a long code, parent, field name, scheme, attribute key, approval or
+    report code reached the client as RESOURCE_EXHAUSTED 'metadata size exceeds ...'."""
+    line = world["line"]
+    b = line.request_batch("cn-drug-20", DRUG, 2)
+    code = line.download(b.id).all()[0].decode()
+    good = {"id": "echo-g", "action": "ship", "codes": [code]}
+    cases = [
+        (Code.PERMISSION_DENIED, line.send_events, [good, {"id": "echo-1", "action": "ship",
+                                                           "codes": ["9" * 20000]}]),
+        (Code.PERMISSION_DENIED, line.send_events, [good, {"id": "echo-2", "action": "pack",
+                                                           "codes": [code], "parent": "9" * 5000}]),
+        (Code.INVALID_ARGUMENT, line.request_batch, "cn-drug-20", {"d" * 17000: "8177322"}, 1),
+        (Code.NOT_FOUND, line.request_batch, "s" * 17000, DRUG, 1),
+        (Code.INVALID_ARGUMENT, lambda: line.request_batch("cn-drug-20", DRUG, 1,
+                                                           attributes={"k" * 17000: "v"})),
+        (Code.INVALID_ARGUMENT, line.lookup_approval, "兽" * 6000),
+        (Code.PERMISSION_DENIED, lambda: line.report_commissioned("echo-3", codes=["9" * 17000])),
+    ]
+    for code_, fn, *args in cases:
+        err = refused(code_, fn, *args)
+        assert "characters)" in err.message and len(err.message.encode()) <= 1100, err.message
+        assert all(len(v) < 200 for v in err.metadata.values()), err.metadata
+
+
+def test_a_clients_refusals_are_rate_limited_and_bounded_in_the_audit_log(world):
+    """Review 11 #5: five refused ship calls with 8 MiB codes grew audit.log by 40 MiB."""
+    scanner = world["scanner"]
+    before = (world["data"] / "audit.log").stat().st_size
+    for i in range(5):
+        refused(Code.PERMISSION_DENIED, scanner.send_events,
+                [{"id": f"amp-{i}", "action": "ship", "codes": ["8" * (4 << 20)]}])
+    assert (world["data"] / "audit.log").stat().st_size - before < 20_000
+
+
+def test_event_times_no_message_can_carry_are_each_events_own_refusal(world):
+    """Review 11 #8: 10**400 or [1] as a time failed the client's whole send_events."""
+    line = world["line"]
+    codes = [c.decode() for c in line.request_codes("cn-drug-20", DRUG, 3).all()]
+    results = line.send_events([
+        {"id": "tt-g", "action": "commission", "codes": codes[:1]},
+        {"id": "tt-big", "action": "commission", "codes": codes[1:2], "time": 10**400},
+        {"id": "tt-list", "action": "commission", "codes": codes[1:2], "time": [1]},
+        {"id": "tt-batch", "action": "commission", "batch": "no number"},
+        {"id": "tt-g2", "action": "commission", "codes": codes[2:]}])
+    assert [r["ok"] for r in results] == [True, False, False, False, True], results
+    assert [r["id"] for r in results] == ["tt-g", "tt-big", "tt-list", "tt-batch", "tt-g2"]
+    assert {r["status"] for r in results[1:4]} == {"INVALID_ARGUMENT"}
+    results = line.send_events([{"id": "tt-a", "action": "ship", "codes": codes[:1]},
+                                {"id": "tt-b", "action": "ship", "batch": "x"}], atomic=True)
+    assert [r["status"] for r in results] == ["ABORTED", "INVALID_ARGUMENT"]
+
+
+def test_streams_on_an_open_server_are_capped_per_connection():
+    """Review 11 #6: on a server without a clients file every caller is LOCAL, and one
+    caller holding 8 streams refused every other machine's."""
+    from types import SimpleNamespace
+
+    from tracecode.app import LOCAL
+    from tracecode.v1.servicers import stream_owner
+    open_svc = SimpleNamespace(clients=SimpleNamespace(open=True))
+    closed = SimpleNamespace(clients=SimpleNamespace(open=False))
+    def at(peer):
+        return SimpleNamespace(peer=lambda: peer)
+    assert stream_owner(open_svc, LOCAL, at("ipv4:127.0.0.1:1")) != \
+        stream_owner(open_svc, LOCAL, at("ipv4:127.0.0.1:2"))
+    assert stream_owner(closed, LOCAL, at("ipv4:127.0.0.1:1")) == \
+        stream_owner(closed, LOCAL, at("ipv4:127.0.0.1:2")) == LOCAL.name

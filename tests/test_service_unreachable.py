@@ -149,3 +149,41 @@ def test_the_command_line_prints_each_retry():
     lines = out.stderr.decode().splitlines()
     assert out.returncode == 0 and Flaky.calls == 3, out.stderr
     assert len(lines) == 2 and all(f"127.0.0.1:{port}: " in x and "retrying in" in x for x in lines), lines
+
+
+def test_streaming_calls_to_a_hung_server_fail_after_stream_timeout(tmp_path):
+    """Review 11 #7: with the server stopped (SIGSTOP) after the first contact,
+    send_events and verify_many hung silently; now Stalled after stream_timeout."""
+    import os
+    import signal
+
+    from tracecode.v1 import Stalled
+    tracecode.init(tmp_path / "d").close()
+    with ServerProcess(tmp_path / "d", workers=1) as server:
+        c = Client(server.address, stream_timeout=1.5)
+        b = c.request_batch("cn-drug-20", {"drug_id": "8177322"}, 5)
+        codes = [x.decode() for x in c.download(b.id).all()]
+        for pid in server.processes():
+            os.kill(pid, signal.SIGSTOP)
+        try:
+            calls = [lambda: c.send_events([{"id": "e1", "action": "commission", "codes": codes}]),
+                     lambda: c.verify_many(codes), lambda: c.download(b.id).all()]
+            for call in calls:
+                t0 = time.monotonic()
+                with pytest.raises(Stalled, match="no reply for 1.5 s"):
+                    call()
+                assert time.monotonic() - t0 < 10
+
+            async def run():
+                a = AsyncClient(server.address, stream_timeout=1.5)
+                a._reached = True   # its first contact was made before the stop
+                for call in [lambda: a.send_events([{"id": "e1", "action": "commission",
+                                                     "codes": codes}]),
+                             lambda: a.verify_many(codes), lambda: a.download(b.id).all()]:
+                    with pytest.raises(Stalled):
+                        await asyncio.wait_for(call(), 10)
+                await a.close()
+            asyncio.run(run())
+        finally:
+            for pid in server.processes():
+                os.kill(pid, signal.SIGCONT)

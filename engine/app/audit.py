@@ -13,7 +13,11 @@ recovers records glued to them and reports them.
 Refusals of unauthenticated calls, which anyone can cause, are rate-limited per
 process (a token bucket: UNAUTHENTICATED_BURST, then UNAUTHENTICATED_RATE a second);
 the ones left out are counted in one "suppressed" record, written before the next
-one that is let through, or on close.
+one that is let through, or on close. Refusals of rights (a known client's calls) are
+rate-limited likewise, per client (DENIED_BURST, then DENIED_RATE a second), their
+"suppressed" records naming the client. The text of a refusal's record is at most
+VALUE_CHARS characters a value (clipped, saying its length), so it stays a line whatever
+a client sent.
 """
 from __future__ import annotations
 
@@ -26,7 +30,16 @@ from ..errors import TracecodeError
 
 UNAUTHENTICATED_BURST = 100     # records of unauthenticated refusals a process writes at once
 UNAUTHENTICATED_RATE = 10.0     # and then a second, at most
+DENIED_BURST = 100              # records of one client's refused calls a process writes at once
+DENIED_RATE = 10.0              # and then a second, at most
+VALUE_CHARS = 1024              # of any text value of a record
 _RECORD_START = '{"time":'      # every record starts so; in a value the quotes are escaped
+
+
+def _clip(value):
+    if isinstance(value, str) and len(value) > VALUE_CHARS:
+        return f"{value[:VALUE_CHARS]}…({len(value):,} characters)"
+    return value
 
 
 class AuditError(TracecodeError):
@@ -52,12 +65,15 @@ class _Bucket:
 
 class AuditLog:
     def __init__(self, path, *, unauthenticated_burst: int = UNAUTHENTICATED_BURST,
-                 unauthenticated_rate: float = UNAUTHENTICATED_RATE):
+                 unauthenticated_rate: float = UNAUTHENTICATED_RATE,
+                 denied_burst: int = DENIED_BURST, denied_rate: float = DENIED_RATE):
         self.path = path
         self._fd = os.open(path, os.O_RDWR | os.O_APPEND | os.O_CREAT, 0o600)
         self._bucket = _Bucket(unauthenticated_burst, unauthenticated_rate)
         self._suppressed = 0       # unauthenticated refusals left out since the last summary
         self._suppressed_since = 0.0
+        self._denied_limit = (denied_burst, denied_rate)
+        self._denied: dict = {}    # client -> [its bucket, refusals left out, since]
 
     def write(self, event: str, client: str | None, method: str, peer: str = "", *,
               sync: bool = True, **detail) -> None:
@@ -77,8 +93,34 @@ class AuditLog:
             self._suppressed += 1
             return False
         self._write_suppressed()
-        self.write("unauthenticated", None, method, peer, sync=False, reason=reason)
+        self.write("unauthenticated", None, _clip(method), _clip(peer), sync=False, reason=_clip(reason))
         return True
+
+    def write_denied(self, client: str, method: str, peer: str, reason: str,
+                     event: str = "denied") -> bool:
+        """Record a refusal of a known client's call, within that client's rate limit;
+        False if left out (counted in the client's next "suppressed" record)."""
+        state = self._denied.get(client)
+        if state is None:
+            if len(self._denied) >= 10_000:   # clients are few; forget the idle ones' buckets
+                self._denied = {c: s for c, s in self._denied.items() if s[1]}
+            state = self._denied[client] = [_Bucket(*self._denied_limit), 0, 0.0]
+        if not state[0].take():
+            if not state[1]:
+                state[2] = round(time.time(), 6)
+            state[1] += 1
+            return False
+        self._write_denied_suppressed(client, state)
+        self.write(event, client, _clip(method), _clip(peer), reason=_clip(reason))
+        return True
+
+    def _write_denied_suppressed(self, client: str, state: list) -> None:
+        if state[1]:
+            n, state[1] = state[1], 0
+            burst, rate = self._denied_limit
+            self.write("suppressed", client, "-", count=n, since=state[2], sync=False,
+                       reason=f"{n} refused calls of {client} suppressed (rate limit: "
+                              f"{burst} at once, {rate:g} a second)")
 
     def _write_suppressed(self) -> None:
         if self._suppressed:
@@ -110,6 +152,8 @@ class AuditLog:
         if self._fd is not None:
             try:
                 self._write_suppressed()
+                for client, state in self._denied.items():
+                    self._write_denied_suppressed(client, state)
             except AuditError:
                 pass  # closing: the count is lost with the disk full, the records are not
             os.close(self._fd)

@@ -9,7 +9,18 @@ details), the coming HTTP adapter another. Nothing here knows a transport.
 """
 from __future__ import annotations
 
+import re
+
 from ..errors import CapacityExceeded, TracecodeError, UnknownApproval, ValidationError
+
+# A refusal echoes what the client sent (a code, a field name, a scheme...): bounded here,
+# where every refusal is made, so no transport carries a client's megabytes back (gRPC
+# puts the detail and facts in trailing metadata, which clients drop past 8-16 KiB) and
+# the audit log's record of a refusal stays a line.
+QUOTE_CHARS = 64            # of one echoed value (a run of text without spaces), or a fact
+FIELD_CHARS = 128           # of the field's name (product.fields.<name>...)
+DETAIL_BYTES = 1024         # of the whole sentence, in UTF-8
+_LONG_RUN = re.compile(rf"[^\s,;:]{{{QUOTE_CHARS + 1},}}")
 
 # reason -> what happened (the families a transport maps to its codes)
 REASONS = {
@@ -50,14 +61,40 @@ class Refusal(TracecodeError):
     def __init__(self, reason: str, field: str = "", detail: str = "", **facts):
         if reason not in REASONS:  # a typo would reach a client as an unmapped status
             raise ValueError(f"unknown refusal reason {reason!r}")
-        super().__init__(detail or REASONS[reason])
+        detail = bounded(str(detail or REASONS[reason]))
+        super().__init__(detail)
         self.reason = reason
-        self.field = field
-        self.detail = detail or REASONS[reason]
-        self.facts = {k: str(v) for k, v in facts.items() if v is not None}
+        self.field = clip(str(field or ""), FIELD_CHARS)
+        self.detail = detail
+        self.facts = {k: clip(str(v)) for k, v in facts.items() if v is not None}
 
     def __repr__(self):
         return f"Refusal({self.reason!r}, {self.field!r}, {self.detail!r})"
+
+
+def clip(text: str, limit: int = QUOTE_CHARS) -> str:
+    """`text` itself if at most `limit` characters, else its first `limit` and how long it was."""
+    if len(text) <= limit:
+        return text
+    return f"{text[:limit]}…({len(text):,} characters)"
+
+
+def quote(value, limit: int = QUOTE_CHARS) -> str:
+    """A client's value for a refusal's sentence: repr'd, at most `limit` characters of it."""
+    text = value if isinstance(value, str) else str(value)
+    return repr(text) if len(text) <= limit else f"{text[:limit]!r}…({len(text):,} characters)"
+
+
+def bounded(detail: str) -> str:
+    """A refusal's sentence with every echoed run over QUOTE_CHARS clipped (saying its
+    length) and the whole at most DETAIL_BYTES of UTF-8."""
+    if len(detail) > QUOTE_CHARS:
+        detail = _LONG_RUN.sub(lambda m: clip(m.group()), detail)
+    raw = detail.encode("utf-8", "replace")
+    if len(raw) > DETAIL_BYTES:
+        detail = (raw[:DETAIL_BYTES - 40].decode("utf-8", "ignore")
+                  + f"…({len(detail):,} characters in all)")
+    return detail
 
 
 # -- the shapes used most ----------------------------------------------------------------------

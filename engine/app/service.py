@@ -27,7 +27,7 @@ from .audit import AuditError, AuditLog
 from .caller import Caller
 from .clients import Clients
 from .idempotency import IdempotentIssuer
-from .refusal import Refusal, denied, invalid, refusal_of
+from .refusal import Refusal, bounded, clip, denied, invalid, refusal_of
 from .rights import Rights, admit, is_sscc, oversees
 
 log = logging.getLogger("tracecode.serve")
@@ -203,13 +203,13 @@ class Service:
         """Record a refusal of rights or credentials; the call is refused either way, so an
         audit log that cannot take the record is said in the server's log, not in the
         reply. Unauthenticated refusals (anyone can cause them) are rate-limited and not
-        fsynced."""
+        fsynced; a known client's are rate-limited per client."""
         event = "unauthenticated" if refusal.reason == "unauthenticated" else "denied"
         try:
             if caller is None:
                 self.audit.write_unauthenticated(method, peer, refusal.detail)
             else:
-                self.audit.write(event, caller.name, method, peer, reason=refusal.detail)
+                self.audit.write_denied(caller.name, method, peer, refusal.detail, event)
         except AuditError as exc:
             log.error("%s refusal of %s by %s not audited: %s", event, method,
                       caller.name if caller else peer, exc)
@@ -484,8 +484,8 @@ class Service:
         for i, ev in enumerate(events):
             problem = ev if isinstance(ev, str) else self.malformed(ev, i)
             if problem:
-                eid = "" if isinstance(ev, str) else str(ev.get("id") or "")
-                results[i] = {"id": eid, "ok": False, "error": problem,
+                eid = "" if isinstance(ev, str) else clip(str(ev.get("id") or ""), limits.MAX_KEY_LENGTH)
+                results[i] = {"id": eid, "ok": False, "error": bounded(problem),
                               "reason": "invalid_argument"}
                 continue
             self.authorize_event(caller, ev)
@@ -505,7 +505,7 @@ class Service:
                                 client=caller.name, bind_ssccs=not caller.admin) if todo else []
         for (i, ev), r in zip(todo, applied):
             results[i] = {"id": str(r["id"]), "ok": True, "seq": r["seq"]} if r["ok"] \
-                else {"id": str(r["id"]), "ok": False, "error": r["error"],
+                else {"id": str(r["id"]), "ok": False, "error": bounded(str(r["error"])),
                       "reason": event_reason(r)}
             if ev["action"] == "recall":
                 try:
