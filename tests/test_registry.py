@@ -471,3 +471,36 @@ def test_the_command_line(w, tmp_path):
     assert lines[1].startswith("NOT_GENUINE")
     assert "failed=approval_matches (approval_matches: the QR" in lines[1]
     assert lines[2] == "UNKNOWN cn-drug-20 81773220000000000001 scans=0 (never issued)"
+
+
+def test_a_scheme_of_a_registry_category_added_as_a_data_file(tmp_path):
+    """A custom veterinary layout (enterprise id first, 22 digits) named by its file as
+    category "veterinary": its scans are covered by the veterinary checks, and the
+    enterprise id is cut from its own layout (the category declares the field, not
+    digits 9-13)."""
+    path = tmp_path / "data"
+    tracecode.init(path).close()
+    (path / "schemes" / "vet-farm-22.toml").write_text(
+        '[scheme]\nname = "vet-farm-22"\ncategory = "veterinary"\n\n'
+        '[[field]]\nname = "enterprise"\nrole = "product"\nlength = 5\n\n'
+        '[[field]]\nname = "serial"\nrole = "serial"\nlength = 16\n\n'
+        '[[field]]\nname = "check"\nrole = "check"\nlength = 1\nsystem = "damm"\n')
+    d = tracecode.open(path)
+    try:
+        assert not d.scheme_errors
+        d.registry.import_rows([{"number": "兽药字(2015)010012345", "product": "阿莫西林可溶性粉",
+                                 "company": COMPANY, "enterprise_id": "00002",
+                                 "valid_until": "2099-12-31"}])
+        code = d.issue("vet-farm-22", {"enterprise": "00002"}, 10).codes()[0].decode()
+        d.apply([{"id": "c1", "action": "commission", "codes": [code]}])
+        a = d.check(code)
+        assert a.kind == "vet" and "code_exists" not in a.failed
+        assert {c.name: c.detail for c in a.checks}["enterprise_matches"] == \
+            "enterprise 00002 holds 1 approval; none is named to compare"
+        body = "99999" + "0" * 16
+        ghost = d.check(body + DAMM.calc(body))
+        assert ghost.kind == "vet" and "enterprise_matches" in ghost.failed
+        assert {c.name: c.detail for c in ghost.checks}["enterprise_matches"] == \
+            "enterprise 99999 holds no approval in the registry"
+    finally:
+        d.close()
