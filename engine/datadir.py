@@ -160,6 +160,12 @@ class DataDir:
             self._env, self._index = env, index
         return self._index
 
+    def backup(self, dest: str | Path, *, with_key: bool = False) -> dict:
+        """Back up this data directory to `dest` (see store/lmdb/backup.py), also while it
+        is open here (LMDB opens an environment once per process: the open one is used)."""
+        from .store.lmdb.backup import backup
+        return backup(self.path, dest, with_key=with_key, env=self._env)
+
     def scheme(self, name: str):
         return _schemes.get(name, self.schemes)
 

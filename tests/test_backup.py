@@ -179,3 +179,66 @@ def test_restore_into_a_directory_that_lost_its_key_too(tmp_path):
     assert run.returncode == 0, run.stderr
     with tracecode.open(path) as d:
         assert d.issue("cn-drug-20", DRUG, 1).start == 10
+
+
+def test_restore_takes_the_counters_and_batches_of_the_index_it_replaces(tmp_path):
+    """The journal lost, the live index intact, a restore told "nothing since" (--journal
+    BACKUP/...): the index set aside still knows the batches issued after the backup, so
+    they are taken over, never issued again (review 11, #3)."""
+    path = tmp_path / "d"
+    with tracecode.init(path) as d:
+        before = _codes(d, DRUG, 5)
+    backup(path, tmp_path / "bk")
+    with tracecode.open(path) as d:
+        after = _codes(d, DRUG, 5)
+    (path / journal.NAME).unlink()
+    r = restore(tmp_path / "bk", path)   # the live index alone is enough: no --journal needed
+    assert r["replaced_index_entries"] >= 2
+    with tracecode.open(path) as d:
+        again = _codes(d, DRUG, 5)
+        assert {a.verdict for a in d.verify_many(after, record=False)} == {Verdict.NOT_COMMISSIONED}
+        assert [b.id for b in d.index.batches.list()] == [1, 2, 3]
+    everything = np.concatenate([before, after, again])
+    assert len(np.unique(everything)) == len(everything)
+    # with --journal BACKUP/... as the review's operator did: the same
+    with tracecode.open(path) as d:
+        after2 = _codes(d, DRUG, 5)
+    (path / journal.NAME).unlink()
+    restore(tmp_path / "bk", path, journals=[tmp_path / "bk" / journal.NAME])
+    with tracecode.open(path) as d:
+        assert d.issue("cn-drug-20", DRUG, 1).start == 20
+        assert d.verify_many(after2, record=False)[0].verdict == Verdict.NOT_COMMISSIONED
+
+
+def test_backup_of_a_directory_open_in_this_process(tmp_path):
+    """LMDB opens an environment once per process: backup() says so in one line (not a raw
+    lmdb.Error), and DataDir.backup copies through the open one (review 11, #11)."""
+    path = tmp_path / "d"
+    with tracecode.init(path) as d:
+        _codes(d, DRUG, 5)
+        with pytest.raises(BackupError, match="open in this process.*backup\\(DEST\\)"):
+            backup(path, tmp_path / "bk")
+        d.backup(tmp_path / "bk")
+        assert d.issue("cn-drug-20", DRUG, 1).start == 5     # still open and writable
+    restore(tmp_path / "bk", tmp_path / "new", journals=[path / journal.NAME],
+            key_file=path / "master.key")
+    with tracecode.open(tmp_path / "new") as d:
+        assert d.issue("cn-drug-20", DRUG, 1).start == 6
+
+
+def test_backup_onto_a_full_disk_says_so(tmp_path):
+    """The backup's disk fills: one line naming it and that the data directory is fine,
+    not "the index failed ... restore a backup" (review 11, #11)."""
+    from test_full_disk import small_disk
+    path = tmp_path / "d"
+    with tracecode.init(path) as d:
+        for i in range(400):
+            d.issue("cn-drug-20", {"drug_id": str(8170000 + i)}, 3, lot=f"L{i}")
+    with small_disk(tmp_path / "small", "64k") as disk:
+        run = _cli("backup", path, disk / "bk")
+        assert run.returncode == 1 and run.stdout == "", run.stderr
+        lines = run.stderr.strip().splitlines()
+        assert len(lines) == 1 and "is full" in lines[0] and "data directory is unchanged" in lines[0]
+        assert "restore" not in lines[0] and list(disk.iterdir()) == []
+    with tracecode.open(path) as d:
+        assert d.issue("cn-drug-20", DRUG, 1).start == 0

@@ -37,16 +37,17 @@ def _read_lines(out):
 
 
 def check_invariants(path, handed_out):
-    """Batches tile the counter space without overlap, the next counter is past all of
-    them, every code handed out before a kill verifies as issued, and ids are unique."""
+    """Batches never overlap, the next counter is past all of them, every code handed out
+    before a kill verifies as issued, and ids are unique. Gaps are allowed: a reservation
+    killed between its journal line and its commit wastes its counters (raised past on
+    reopen, never reused) but is no batch: nobody was given it."""
     with tracecode.open(path) as d:
         batches = d.index.batches.list()
         ids = [b.id for b in batches]
         assert len(ids) == len(set(ids))
         spans = sorted((b.start, b.start + b.count) for b in batches)
         assert all(a_end <= b_start for (_, a_end), (b_start, _) in zip(spans, spans[1:]))
-        assert spans[0][0] == 0 and all(a[1] == b[0] for a, b in zip(spans, spans[1:]))
-        assert d.issued("cn-drug-20", DRUG) == spans[-1][1]
+        assert spans[0][0] >= 0 and d.issued("cn-drug-20", DRUG) >= spans[-1][1]
         recorded = {b.id: (b.start, b.count) for b in batches}
         for bid, start, count, first in handed_out:
             assert recorded[bid] == (start, count)

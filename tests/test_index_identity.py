@@ -13,7 +13,7 @@ import pytest
 import tracecode
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from tracecode.index import IndexDamaged, StampError
+from tracecode.index import IndexDamaged, StampError, Verdict
 from tracecode.store.lmdb import journal, stamp
 from tracecode.store.lmdb.lmdbfile import check_data_file
 
@@ -289,3 +289,137 @@ def test_a_journal_write_cut_short_by_a_full_disk_reserves_nothing(tmp_path, mon
     assert [e.end for e in entries] == [10, 20] and skipped == 1
     with tracecode.open(path) as d:   # reopening replays nothing it should not
         assert d.issue("cn-drug-20", DRUG, 1).start == 20
+
+
+def test_a_lost_stamp_and_an_older_index_put_back_replay_the_journal_not_set_it_aside(tmp_path):
+    """The index names itself (its uuid inside): with the stamp lost and an older data.mdb
+    put back, the journal of that same index is replayed before the stamp is written again,
+    so the batches issued since are neither issued again nor forgotten (review 11, #1)."""
+    path = tmp_path / "d"
+    with tracecode.init(path) as d:
+        d.issue("cn-drug-20", DRUG, 5)
+    shutil.copy2(path / "index" / "data.mdb", tmp_path / "old.mdb")
+    with tracecode.open(path) as d:
+        later = d.issue("cn-drug-20", DRUG, 5)
+        later_codes = later.codes().tolist()
+    uuid = stamp.read(path)["index"]
+    (path / stamp.NAME).unlink()
+    shutil.copy2(tmp_path / "old.mdb", path / "index" / "data.mdb")
+    (path / "index" / "lock.mdb").unlink()
+    with tracecode.open(path) as d:
+        again = d.issue("cn-drug-20", DRUG, 5)
+        assert again.start == 10 and again.id == later.id + 1
+        assert {a.batch for a in d.verify_many(later_codes, record=False)} == {later.id}
+    assert stamp.read(path)["index"] == uuid
+    assert not [p for p in path.iterdir() if ".damaged-" in p.name]
+    # a journal of another index beside a stamp-less index is refused, not set aside
+    tracecode.init(tmp_path / "other").close()
+    (path / stamp.NAME).unlink()
+    shutil.copy2(tmp_path / "other" / journal.NAME, path / journal.NAME)
+    with pytest.raises(StampError, match="is the journal of index"):
+        _open_index(path)
+
+
+def _refuse_after_the_journal_line(monkeypatch):
+    """A commit that fails after the journal line was written and fsynced (what a full
+    disk does: the line fits in the file's slack, LMDB's pages do not)."""
+    from tracecode.index import IndexFull
+    real = journal.Writer.append
+
+    def append_then_fail(self, e):
+        real(self, e)
+        raise IndexFull("the disk is full (simulated commit failure): nothing was reserved")
+    monkeypatch.setattr(journal.Writer, "append", append_then_fail)
+    return real
+
+
+def test_a_refused_reservation_never_becomes_a_batch(tmp_path, monkeypatch):
+    """Refused reservations leave journal lines, unmarked: reopening raises the counters past
+    them (never reused) but invents no batch; a restore puts back the real batch that
+    took the same batch id, not a refused one (review 11, #2)."""
+    from tracecode.index import IndexFull
+    from tracecode.store.lmdb.backup import backup, restore
+    path = tmp_path / "d"
+    with tracecode.init(path) as d:
+        d.issue("cn-drug-20", DRUG, 5)
+    backup(path, tmp_path / "bk")
+    d = tracecode.open(path)
+    real = _refuse_after_the_journal_line(monkeypatch)
+    for i in range(3):
+        with pytest.raises(IndexFull):
+            d.issue("cn-drug-20", {"drug_id": str(8177400 + i)}, 1000, lot=f"PHANTOM{i}")
+    monkeypatch.setattr(journal.Writer, "append", real)
+    good = d.issue("cn-drug-20", {"drug_id": "9999999"}, 7, lot="REAL")
+    good_codes = good.codes().tolist()
+    assert good.id == 2
+    d.close()
+    _, entries, _, _ = journal.read(path / journal.NAME)
+    assert [(e.batch, e.committed) for e in entries] == [(1, True)] + [(2, False)] * 3 + [(2, True)]
+    restore(tmp_path / "bk", tmp_path / "r", journals=[path / journal.NAME],
+            key_file=path / "master.key")
+    with tracecode.open(tmp_path / "r") as r:
+        assert r.index.batches.get(2).lot == "REAL"
+        assert [b.lot for b in r.index.batches.list()] == [None, "REAL"]
+        assert {a.verdict for a in r.verify_many(good_codes, record=False)} == {Verdict.NOT_COMMISSIONED}
+        # the refused ones' counters are never handed out, though nobody got them
+        assert r.issued("cn-drug-20", {"drug_id": "8177400"}) == 1000
+        assert r.issue("cn-drug-20", DRUG, 1).id == 3
+    # refused, then the process restarts: the reopen replays the lines as marks only
+    d = tracecode.open(path)
+    _refuse_after_the_journal_line(monkeypatch)
+    with pytest.raises(IndexFull):
+        d.issue("cn-drug-20", {"drug_id": "8177500"}, 1000, lot="PHANTOM")
+    d.close()
+    monkeypatch.setattr(journal.Writer, "append", real)
+    with tracecode.open(path) as d:
+        assert [b.lot for b in d.index.batches.list()] == [None, "REAL"]
+        assert d.issued("cn-drug-20", {"drug_id": "8177500"}) == 1000
+        after = d.issue("cn-drug-20", {"drug_id": "8177500"}, 10)
+        assert after.start == 1000 and after.id == 4
+
+
+@pytest.mark.parametrize("forge", ["huge batch", "unknown rec key", "non-hex key", "bool end",
+                                   "string pid", "record of another batch"])
+def test_a_journal_line_with_a_good_crc_but_foreign_content_is_skipped(tmp_path, forge, caplog):
+    """Valid CRC, content tracecode never writes: skipped like a damaged line, with a
+    warning, never a traceback on every writable open (review 11, #10)."""
+    path = tmp_path / "d"
+    with tracecode.init(path) as d:
+        d.issue("cn-drug-20", DRUG, 5)
+    raw = (path / journal.NAME).read_bytes().split(b"\n")
+    obj = json.loads(raw[1].rpartition(b"\t")[0])
+    change = {"huge batch": {"batch": 10**30, "end": 99999999}, "unknown rec key":
+              {"rec": {"bogus": 1}, "batch": 99}, "non-hex key": {"k": "zz"},
+              "bool end": {"end": True}, "string pid": {"pid": "16"},
+              "record of another batch": {"batch": 7}}[forge]
+    obj.update(change)
+    with open(path / journal.NAME, "ab") as f:
+        f.write(journal._line(obj))
+    _, entries, _, skipped = journal.read(path / journal.NAME)
+    assert skipped == 1 and [e.batch for e in entries] == [1]
+    with caplog.at_level(logging.WARNING, "tracecode.index"):
+        with tracecode.open(path) as d:
+            assert d.issue("cn-drug-20", DRUG, 5).start == 5
+    assert "not tracecode's" in caplog.text
+
+
+def test_a_capped_address_space_says_what_it_is_and_a_lower_map_limit_works(tmp_path):
+    """Under ulimit -v the 1 TiB map cannot be reserved (ENOMEM): one line saying so and
+    naming TRACECODE_MAP_LIMIT, not "restore a backup"; with a lower limit it works."""
+    import resource
+    path = tmp_path / "d"
+    tracecode.init(path).close()
+
+    def cap():
+        resource.setrlimit(resource.RLIMIT_AS, (8 << 30, 8 << 30))
+    argv = [sys.executable, "-m", "tracecode", "issue", str(path), "--scheme", "cn-drug-20",
+            "-p", "8177322", "-n", "5"]
+    env = {k: v for k, v in os.environ.items() if k != "TRACECODE_MAP_LIMIT"}
+    run = subprocess.run(argv, capture_output=True, text=True, timeout=60, preexec_fn=cap, env=env)
+    lines = run.stderr.strip().splitlines()
+    assert run.returncode == 1 and len(lines) == 1, run.stderr
+    assert "address space" in lines[0] and "TRACECODE_MAP_LIMIT" in lines[0]
+    assert "restore" not in lines[0] and "damaged" not in lines[0].replace("nothing is wrong", "")
+    run = subprocess.run(argv, capture_output=True, text=True, timeout=60, preexec_fn=cap,
+                         env=env | {"TRACECODE_MAP_LIMIT": "1G"})
+    assert run.returncode == 0 and len(run.stdout.split()) == 5, run.stderr

@@ -25,11 +25,14 @@ every journal it is given over the restored index (raising each product's next
 counter, batch and product ids to their marks and putting back the batch
 records the backup lacks) and refuses to run with only the backup's own
 journal unless that journal is named explicitly (--journal BACKUP/...), which
-says "nothing was issued since".
+says "nothing was issued since". The index the restore sets aside, when it can
+still be read, is replayed too (every batch it committed, and its counters):
+it knows what came after the backup even when its journal is lost.
 """
 from __future__ import annotations
 
 import datetime as _dt
+import errno
 import fcntl
 import hashlib
 import json
@@ -42,7 +45,7 @@ from ...errors import TracecodeError
 from ...keys import MASTER_KEY_FILE, load_master_key
 from . import journal, lineage, stamp
 from .batches import Batches, u64
-from .env import open_env, run_write
+from .env import DAMAGED_PAGES, StoreFailure, open_db, open_env, run_write
 from .lmdbfile import check_data_file
 
 MANIFEST = "backup.json"
@@ -77,8 +80,31 @@ def _empty_or_missing(path: Path) -> bool:
     return not path.exists() or (path.is_dir() and not any(path.iterdir()))
 
 
-def backup(datadir: str | Path, dest: str | Path, *, with_key: bool = False) -> dict:
-    """Copy a data directory's index (consistently, while it is in use) to `dest`."""
+_FULL = (errno.ENOSPC, errno.EDQUOT, errno.EFBIG)
+
+
+def _write_failed(dest: Path, exc: BaseException) -> BackupError:
+    """What a failure while writing the backup says: the backup's disk, not the index."""
+    if isinstance(exc, DAMAGED_PAGES):
+        return BackupError(f"the index is damaged ({exc}): nothing to back up; restore an "
+                           f"earlier backup instead (nothing was written to {dest})")
+    text = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)
+    full = (isinstance(exc, OSError) and exc.errno in _FULL) or any(
+        os.strerror(e) in text for e in _FULL)
+    if full:
+        return BackupError(f"the disk under {dest} is full ({text}): no backup was made and the "
+                           f"data directory is unchanged; free space there or back up to "
+                           f"another disk")
+    where = f"{exc.filename}: " if isinstance(exc, OSError) and exc.filename else ""
+    return BackupError(f"cannot make the backup in {dest} ({where}{text}): no backup was made "
+                       f"and the data directory is unchanged")
+
+
+def backup(datadir: str | Path, dest: str | Path, *, with_key: bool = False, env=None) -> dict:
+    """Copy a data directory's index (consistently, while it is in use) to `dest`.
+
+    `env`: the index's environment when this process has it open (DataDir.backup);
+    LMDB refuses to open one environment twice in a process."""
     datadir, dest = Path(datadir), Path(dest)
     if not _empty_or_missing(dest):
         raise BackupError(f"{dest} exists and is not empty; give a new directory for the backup")
@@ -87,21 +113,32 @@ def backup(datadir: str | Path, dest: str | Path, *, with_key: bool = False) -> 
         raise BackupError(f"{datadir} has no {stamp.NAME}; open it once with this tracecode "
                           f"(it adopts an older index), then back it up")
     key = load_master_key(datadir)
-    env = open_env(datadir / "index", readonly=True, create=False,
-                   restore_hint="nothing to back up; restore an earlier backup instead")
+    own_env = env is None
+    if own_env:
+        try:
+            env = open_env(datadir / "index", readonly=True, create=False,
+                           restore_hint="nothing to back up; restore an earlier backup instead")
+        except StoreFailure as exc:
+            if "already open" in str(exc):
+                raise BackupError(f"{datadir} is open in this process: back it up with its "
+                                  f"DataDir's backup(DEST), or close it first") from None
+            raise
     work = dest.with_name(f".{dest.name}.partial-{os.getpid()}")
     shutil.rmtree(work, ignore_errors=True)
     try:
         work.mkdir(mode=0o700)   # the index is as private as the data directory
         (work / "index").mkdir(mode=0o700)
-        meta = env.open_db(b"meta")
+        meta = open_db(env, b"meta")
         with env.begin() as txn:
             inner = txn.get(stamp.UUID_KEY, db=meta)
             end = txn.get(lineage.JOURNAL_END, db=meta)
             if inner is None or inner.decode() != st["index"]:
                 raise BackupError(f"{datadir / 'index'} is not the index {datadir / stamp.NAME} "
                                   f"names; open the data directory to see why")
-            env.copy(str(work / "index"), compact=True, txn=txn)
+            try:
+                env.copy(str(work / "index"), compact=True, txn=txn)
+            except StoreFailure as exc:
+                raise _write_failed(dest, exc) from None
         # after the copy: the journal holds at least every reservation the copy holds
         shutil.copyfile(datadir / journal.NAME, work / journal.NAME)
         shutil.copyfile(datadir / stamp.NAME, work / stamp.NAME)
@@ -128,11 +165,15 @@ def backup(datadir: str | Path, dest: str | Path, *, with_key: bool = False) -> 
             dest.rmdir()   # empty (checked above)
         os.rename(work, dest)
         _fsync(dest.parent)
+    except OSError as exc:
+        shutil.rmtree(work, ignore_errors=True)
+        raise _write_failed(dest, exc) from None
     except BaseException:
         shutil.rmtree(work, ignore_errors=True)
         raise
     finally:
-        env.close()
+        if own_env:
+            env.close()
     manifest["size"] = (dest / "index" / "data.mdb").stat().st_size
     return manifest
 
@@ -187,16 +228,19 @@ def restore(backup_dir: str | Path, datadir: str | Path, *, journals=(),
     check_data_file(backup_dir / "index" / "data.mdb", "use another backup")
     own = datadir / journal.NAME
     sources = [Path(j) for j in journals] + ([own] if own.exists() else [])
-    if not sources:
+    if _in_use(datadir / "index"):
+        raise BackupError(f"{datadir / 'index'} is open in another process (a server, an "
+                          f"issuer): stop it before restoring")
+    # the index this restore sets aside knows every batch it committed: take them all
+    live, live_why = _live_entries(datadir / "index", uuid)
+    if not sources and not live:
         raise BackupError(
             f"no reservation journal besides the backup's: codes issued after the backup "
             f"({manifest['created']}) could be issued again; give the surviving journal of "
             f"{manifest.get('source', 'the data directory')} with --journal FILE (or "
-            f"--journal {backup_dir / journal.NAME} if nothing was issued since the backup)")
+            f"--journal {backup_dir / journal.NAME} if nothing was issued since the backup)"
+            + (f"; the index in {datadir} could not be read ({live_why})" if live_why else ""))
     fresh = _empty_or_missing(datadir)
-    if _in_use(datadir / "index"):
-        raise BackupError(f"{datadir / 'index'} is open in another process (a server, an "
-                          f"issuer): stop it before restoring")
     if not fresh:
         have = stamp.read(datadir)
         if have is not None and have["index"] != uuid:
@@ -213,7 +257,7 @@ def restore(backup_dir: str | Path, datadir: str | Path, *, journals=(),
     elif load_master_key(datadir).fingerprint() != manifest["key_fingerprint"]:
         raise BackupError(f"{datadir / MASTER_KEY_FILE} is not the key of the backup "
                           f"(fingerprint {manifest['key_fingerprint']}); its codes would not verify")
-    entries = _journals([backup_dir / journal.NAME] + sources, uuid)
+    entries = _merge(_journals([backup_dir / journal.NAME] + sources, uuid) + live)
 
     datadir.mkdir(mode=0o700, parents=True, exist_ok=True)
     stage = datadir / "index.restoring"
@@ -238,9 +282,9 @@ def restore(backup_dir: str | Path, datadir: str | Path, *, journals=(),
 
     when = time.strftime("%Y%m%dT%H%M%S")
     if (datadir / "index").exists():
-        os.rename(datadir / "index", datadir / f"index-before-restore-{when}")
+        os.rename(datadir / "index", _aside(datadir / f"index-before-restore-{when}"))
     if own.exists():
-        os.rename(own, datadir / f"{journal.NAME}-before-restore-{when}")
+        os.rename(own, _aside(datadir / f"{journal.NAME}-before-restore-{when}"))
     os.rename(stage, datadir / "index")
     os.rename(jstage, own)
     if key_src is not None and not (datadir / MASTER_KEY_FILE).exists():
@@ -252,7 +296,53 @@ def restore(backup_dir: str | Path, datadir: str | Path, *, journals=(),
     stamp.write(datadir, uuid, old.get("format", ""), old.get("created"))
     _fsync(datadir)
     return {"index": uuid, "backup_created": manifest["created"], "journal_entries": len(entries),
-            "batches_put_back": put_back, "journals": [str(s) for s in sources]}
+            "batches_put_back": put_back, "journals": [str(s) for s in sources],
+            "replaced_index_entries": len(live)}
+
+
+def _aside(path: Path) -> Path:
+    """`path`, or `path.N` if a restore in the same second set one aside already."""
+    n, free = 1, path
+    while free.exists():
+        free, n = path.with_name(f"{path.name}.{n}"), n + 1
+    return free
+
+
+def _live_entries(index_dir: Path, uuid: str) -> tuple[list, str | None]:
+    """The index a restore replaces, as journal entries: its batches (records and all) if
+    it is of index `uuid`, else only its marks; ([], why) if it is missing or unreadable
+    (a damaged index is why one restores: then the journals must do)."""
+    if not (index_dir / "data.mdb").exists():
+        return [], None
+    try:
+        check_data_file(index_dir / "data.mdb", "")
+        env = open_env(index_dir, readonly=True, create=False)
+    except (TracecodeError, StoreFailure) as exc:
+        return [], str(exc).rstrip("; ")
+    try:
+        batches = Batches(env)
+        with env.begin() as txn:
+            inner = txn.get(stamp.UUID_KEY, db=batches.meta)
+            if inner is not None and inner.decode() == uuid:
+                return lineage.entries_of(txn, batches), None
+            return lineage.snapshot(txn, batches), None
+    except (StoreFailure, ValueError, KeyError, TypeError) as exc:
+        return [], f"damaged: {exc}"
+    finally:
+        env.close()
+
+
+def _merge(entries) -> list:
+    """The entries once each, in order; an entry is committed if any copy says so (the
+    backup's copy of the journal may predate a marker the live one has)."""
+    seen: dict = {}
+    for e in entries:
+        key = (e.counter_key, e.end, e.batch, e.product_id,
+               json.dumps(e.record, sort_keys=True, ensure_ascii=False))
+        have = seen.get(key)
+        if have is None or (e.committed and not have.committed):
+            seen[key] = e
+    return list(seen.values())
 
 
 def _in_use(index_dir: Path) -> bool:

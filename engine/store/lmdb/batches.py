@@ -165,8 +165,13 @@ class Batches:
                 end = self.journal.append(JournalEntry(key, start + count, batch_id, pid,
                                                        asdict(record)))
                 txn.put(b"journal_end", u64(end), db=self.meta)
+                appended[:] = [end, batch_id]   # the last try's line is the one committed
             return record
-        return run_write(self.env, body)
+        appended = []
+        record = run_write(self.env, body)
+        if appended:   # only now is the line a reservation: mark it (journal.py)
+            self.journal.committed(self.env, *appended)
+        return record
 
     def get(self, batch_id: int, txn=None) -> BatchRecord | None:
         if txn is None:

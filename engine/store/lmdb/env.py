@@ -15,6 +15,9 @@ from .lmdbfile import IndexDamaged, check_data_file
 # (set_mapsize) invalidates the transactions other threads hold; an environment
 # opened smaller still doubles when full, up to the limit.
 DEFAULT_MAP_LIMIT = 1 << 40
+# A lower limit for machines that cap a process's address space (ulimit -v, RLIMIT_AS):
+# TRACECODE_MAP_LIMIT=BYTES, or with a K, M, G or T suffix (powers of 1024).
+MAP_LIMIT_VAR = "TRACECODE_MAP_LIMIT"
 MAX_DBS = 32
 
 # LMDB's own errors, named for callers that must not import lmdb: the CLI's last resort
@@ -32,6 +35,27 @@ class IndexFull(TracecodeError):
     """The LMDB map reached its configured limit, or the disk is full."""
 
 
+class MapReserveFailed(TracecodeError):
+    """The address space for the index's map could not be reserved (ENOMEM: a memory
+    limit such as ulimit -v below the map limit); nothing is wrong with the index."""
+
+
+def configured_map_limit() -> int:
+    """The map limit: TRACECODE_MAP_LIMIT if set, else DEFAULT_MAP_LIMIT (1 TiB)."""
+    raw = os.environ.get(MAP_LIMIT_VAR, "").strip()
+    if not raw:
+        return DEFAULT_MAP_LIMIT
+    scale = {"K": 1 << 10, "M": 1 << 20, "G": 1 << 30, "T": 1 << 40}.get(raw[-1:].upper(), 1)
+    try:
+        n = int(raw[:-1] if scale > 1 else raw) * scale
+    except ValueError:
+        n = 0
+    if not 1 << 20 <= n <= 1 << 50:
+        raise TracecodeError(f"{MAP_LIMIT_VAR}={raw!r} is not a map limit: give bytes from 1M "
+                             f"to 1024T, e.g. {MAP_LIMIT_VAR}=64G")
+    return n
+
+
 class IndexReadOnly(TracecodeError):
     """A write (issuance, an event, a recorded scan) on an index opened read-only."""
 
@@ -43,7 +67,7 @@ def read_only_error(path, what: str = "write to the index") -> IndexReadOnly:
 
 
 def open_env(path: str | Path, *, readonly: bool = False, map_size: int | None = None,
-             map_limit: int = DEFAULT_MAP_LIMIT, create: bool = True,
+             map_limit: int | None = None, create: bool = True,
              restore_hint: str = "restore it from a backup (`tracecode restore`)"):
     """Open the environment at `path` (creating it if `create` and it is missing),
     durable by default.
@@ -56,6 +80,8 @@ def open_env(path: str | Path, *, readonly: bool = False, map_size: int | None =
     file system (it does so itself on EROFS), as no writer can exist there.
     """
     path = Path(path)
+    if map_limit is None:
+        map_limit = configured_map_limit()
     data = path / "data.mdb"
     if data.exists() or not create:
         check_data_file(data, restore_hint)
@@ -69,6 +95,14 @@ def open_env(path: str | Path, *, readonly: bool = False, map_size: int | None =
         raise read_only_error(path, "open the index for writing") from None
     except lmdb.InvalidError as exc:
         raise IndexDamaged(f"{data} is not a valid LMDB file ({exc}); {restore_hint}") from None
+    except lmdb.MemoryError:
+        size = map_limit if map_size is None else map_size
+        raise MapReserveFailed(
+            f"cannot open the index at {path}: reserving its {size:,}-byte map of address "
+            f"space failed (Cannot allocate memory): this process's address space is capped "
+            f"(ulimit -v) or the system refuses to overcommit; nothing is wrong with the "
+            f"index. Raise the cap, or set a lower map limit, e.g. {MAP_LIMIT_VAR}=8G (the "
+            f"index cannot grow past it)") from None
     except lmdb.Error as exc:
         if "Permission denied" in str(exc) or "Read-only" in str(exc):
             raise read_only_error(path, "open the index") from None

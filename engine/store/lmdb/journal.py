@@ -16,23 +16,37 @@ The index keeps the journal's length at its last reservation (meta
 not (an older copy of the index put in place, or a crash between the fsync
 and the commit) and is replayed from there when the index opens for writing.
 
+A line is written before the commit, so it is only a promise: the commit may
+still fail (a full disk: IndexFull, "nothing was reserved") or the process die
+first. Once the commit succeeded, a marker line `{"ok": END, "batch": ID}` is
+appended (END: the entry line's end offset in this file), under the writer lock.
+A replay raises the counters past every entry, marked or not (a counter wasted
+is harmless, one reused never is), but puts back the batch record of marked
+entries only, so a refused reservation never becomes a phantom batch. A crash
+between the commit and the marker costs that batch's record in a restore from
+an older backup (its codes are never issued again). Entries written by
+`create` (a rebuilt or restored journal) carry `"c": 1` instead of a marker.
+
 Lines: JSON, a tab, the CRC-32 of the JSON in hex. The first line names the
 index (`{"journal": 1, "index": UUID}`). A torn last line (a crash mid-write)
 has no newline or a bad CRC and is skipped; the next append starts on a new
-line. Cost: one write and one fdatasync per reservation (per batch, not per
-code).
+line; so is a line with a good CRC but content tracecode never writes.
+Cost: two writes and two fdatasyncs per reservation (per batch, not per code).
 """
 from __future__ import annotations
 
 import errno
 import json
+import logging
 import os
 import zlib
 from dataclasses import dataclass
 from pathlib import Path
 
 from ...errors import TracecodeError
-from .env import IndexFull
+from .env import IndexFull, StoreFailure
+
+_log = logging.getLogger("tracecode.index")
 
 NAME = "reservations.journal"
 VERSION = 1
@@ -49,6 +63,7 @@ class Entry:
     batch: int            # the batch id
     product_id: int
     record: dict          # the batch record (BatchRecord fields)
+    committed: bool = False   # its commit is proven (a marker, or "c" from create)
 
 
 def _line(obj: dict) -> bytes:
@@ -71,8 +86,51 @@ def header(index_uuid: str) -> bytes:
 
 
 def entry_line(e: Entry) -> bytes:
-    return _line({"k": e.counter_key.hex(), "end": e.end, "batch": e.batch,
-                  "pid": e.product_id, "rec": e.record})
+    obj = {"k": e.counter_key.hex(), "end": e.end, "batch": e.batch, "pid": e.product_id,
+           "rec": e.record}
+    if e.committed:
+        obj["c"] = 1
+    return _line(obj)
+
+
+_U64_MAX = (1 << 64) - 1
+# BatchRecord's fields and the types a record of ours holds (None allowed where optional)
+_REC_TYPES = {"id": (int,), "scheme": (str,), "product": (dict,), "start": (int,),
+              "count": (int,), "lot": (str, type(None)), "expiry": (str, type(None)),
+              "line": (str, type(None)), "requester": (str, type(None)),
+              "time": (int, float), "attributes": (dict,)}
+_REC_REQUIRED = ("id", "scheme", "product", "start", "count")
+
+
+def _int(v, lo: int, hi: int) -> bool:
+    return type(v) is int and lo <= v <= hi
+
+
+def _entry(obj: dict) -> Entry | None:
+    """The entry a line holds, None if it is not one tracecode writes (wrong types or
+    keys, out-of-range numbers: a valid CRC over content of someone else's)."""
+    try:
+        key = bytes.fromhex(obj["k"]) if type(obj.get("k")) is str else None
+    except ValueError:
+        key = None
+    rec = obj.get("rec")
+    if (not key or not _int(obj.get("end"), 0, _U64_MAX) or not _int(obj.get("batch"), 0, _U64_MAX)
+            or not _int(obj.get("pid"), 0, (1 << 32) - 1) or type(rec) is not dict):
+        return None
+    if rec:
+        if (any(k not in _REC_TYPES or not isinstance(v, _REC_TYPES[k]) or type(v) is bool
+                for k, v in rec.items()) or any(k not in rec for k in _REC_REQUIRED)
+                or rec["id"] != obj["batch"] or not _int(rec["start"], 0, _U64_MAX)
+                or not _int(rec["count"], 1, _U64_MAX) or rec["start"] + rec["count"] != obj["end"]):
+            return None
+    return Entry(key, obj["end"], obj["batch"], obj["pid"], rec, obj.get("c") == 1)
+
+
+def _marker(obj: dict) -> tuple | None:
+    if set(obj) == {"ok", "batch"} and _int(obj["ok"], 1, _U64_MAX) \
+            and _int(obj["batch"], 0, _U64_MAX):
+        return obj["ok"], obj["batch"]
+    return None
 
 
 def _fsync_dir(path: Path) -> None:
@@ -112,18 +170,28 @@ def read(path: str | Path, start: int = 0):
     except OSError as exc:
         raise JournalError(f"{path} cannot be read: {exc.strerror}") from None
     head = _parse(first.rstrip(b"\n")) if first.endswith(b"\n") else None
-    if not head or head.get("journal") != VERSION or "index" not in head:
+    if (not isinstance(head, dict) or head.get("journal") != VERSION
+            or type(head.get("index")) is not str):
         raise JournalError(f"{path} is not a tracecode reservation journal (bad first line)")
-    entries, skipped = [], 0
+    entries, skipped, marked = [], 0, set()
+    at = max(start, len(first))
     # the part after the last newline is empty, or a torn line (skipped: its CRC fails),
     # or a whole line whose newline was lost (kept: the next append completes it anyway)
     for line in body.split(b"\n"):
+        at += len(line) + 1                       # this line's end offset (past its newline)
         obj = _parse(line)
-        if obj is None or "k" not in obj:
-            skipped += bool(line)
+        e = _entry(obj) if isinstance(obj, dict) and "k" in obj else None
+        if e is not None:
+            entries.append((at, e))
             continue
-        entries.append(Entry(bytes.fromhex(obj["k"]), int(obj["end"]), int(obj["batch"]),
-                             int(obj["pid"]), obj["rec"]))
+        m = _marker(obj) if isinstance(obj, dict) else None
+        if m is not None:
+            marked.add(m)
+        else:
+            skipped += bool(line)
+    entries = [e if e.committed or (end, e.batch) not in marked else
+               Entry(e.counter_key, e.end, e.batch, e.product_id, e.record, True)
+               for end, e in entries]
     return head["index"], entries, max(start, len(first)) + len(body), skipped
 
 
@@ -175,6 +243,28 @@ class Writer:
             raise JournalError(f"cannot write {self.path}: {exc.strerror}; nothing was "
                                f"reserved") from None
         return at + len(line)
+
+    def committed(self, env, end: int, batch: int) -> None:
+        """Mark the entry that ended at `end` as committed (call right after the commit),
+        under the writer lock like every line. A marker that cannot be written (the disk
+        filled since) is only logged: the reservation stands, its counters are marked."""
+        try:
+            txn = env.begin(write=True)   # the writer lock: no line of another process between
+            try:
+                if self._fd is None or _inode(self.path) != os.fstat(self._fd).st_ino:
+                    return   # the journal was rebuilt or restored since: its offsets are others'
+                line = _line({"ok": end, "batch": batch})
+                at = os.fstat(self._fd).st_size
+                if at and os.pread(self._fd, 1, at - 1) != b"\n":
+                    line = b"\n" + line
+                if os.write(self._fd, line) == len(line):
+                    os.fdatasync(self._fd)
+            finally:
+                txn.abort()
+        except (OSError, StoreFailure) as exc:
+            _log.warning("%s: batch %d committed, but its journal marker could not be written "
+                         "(%s): a restore from an older backup raises the counters past it but "
+                         "does not put its record back", self.path, batch, exc)
 
     def close(self) -> None:
         if self._fd is not None:

@@ -40,9 +40,13 @@ def index_uuid(env, batches: Batches) -> str | None:
 
 
 def replay(txn, batches: Batches, entries) -> int:
-    """Raise counters, batch and product ids to the entries' marks and put back the
-    batch records (and ranges, product ids) the index lacks; returns how many were."""
+    """Raise counters, batch and product ids to every entry's marks (an entry whose
+    commit is not proven may still have been issued: its counters are never reused)
+    and put back the batch records (and ranges, product ids) the index lacks, of
+    committed entries only (journal.py: a refused reservation is no batch); returns
+    how many were put back."""
     put_back = 0
+    last = {}   # per batch id, the last committed entry: the writer lock orders the lines
     for e in entries:
         have = _get_u64(txn, e.counter_key, batches.counters) or 0
         if e.end > have:
@@ -50,7 +54,10 @@ def replay(txn, batches: Batches, entries) -> int:
         for key, value in ((b"next_batch", e.batch + 1), (b"next_product", e.product_id + 1)):
             if value > 1 and value > (_get_u64(txn, key, batches.meta) or 0):
                 txn.put(key, u64(value), db=batches.meta)
-        if not e.record or txn.get(u64(e.batch), db=batches.records) is not None:
+        if e.record and e.committed:
+            last[e.batch] = e
+    for e in last.values():
+        if txn.get(u64(e.batch), db=batches.records) is not None:
             continue
         rec = BatchRecord(**e.record)
         pid = e.product_id.to_bytes(4, "big")
@@ -76,6 +83,23 @@ def snapshot(txn, batches: Batches) -> list:
     return out
 
 
+def entries_of(txn, batches: Batches) -> list:
+    """Every batch of the index as a committed journal entry (with its record), then its
+    marks (snapshot): what a restore takes from the index it sets aside."""
+    out = []
+    for key, value in txn.cursor(db=batches.ranges):
+        key = bytes(key)
+        counter_key, start = key[:-9], int.from_bytes(key[-8:], "big")
+        raw = txn.get(bytes(value), db=batches.records)
+        pid = txn.get(counter_key, db=batches.products)
+        if raw is None or pid is None:
+            continue
+        rec = json.loads(raw)
+        out.append(journal.Entry(counter_key, start + rec["count"], rec["id"],
+                                 int.from_bytes(pid, "big"), rec, True))
+    return out + snapshot(txn, batches)
+
+
 def _rebuild(txn, batches: Batches, path: Path, uuid: str) -> None:
     if path.exists():
         path.rename(path.with_name(f"{path.name}.damaged-{int(time.time())}"))
@@ -96,16 +120,46 @@ def adopt(datadir: Path, env, batches: Batches, path: Path) -> None:
         if stamp.read(datadir) is not None:
             return None           # another process adopted it meanwhile
         raw = txn.get(stamp.UUID_KEY, db=batches.meta)   # one that committed first wins
-        uuid = raw.decode() if raw is not None else stamp.new_uuid()
-        txn.put(stamp.UUID_KEY, uuid.encode(), db=batches.meta)
-        _rebuild(txn, batches, path, uuid)
         fmt = txn.get(b"format", db=batches.meta)
-        return uuid, fmt.decode() if fmt else ""
+        fmt = fmt.decode() if fmt else ""
+        if raw is None:
+            uuid = stamp.new_uuid()
+            txn.put(stamp.UUID_KEY, uuid.encode(), db=batches.meta)
+            _rebuild(txn, batches, path, uuid)
+            return uuid, fmt, None
+        # The index names itself: only the stamp was lost (and maybe an older data.mdb was
+        # put back). Its journal, if it names the same index, holds reservations the index
+        # may lack: replay it, never set it aside (counters would be issued again).
+        uuid = raw.decode()
+        try:
+            owner, entries, read_to, _ = journal.read(path)
+        except journal.JournalError as exc:
+            if path.exists():
+                _log.warning("%s: %s", path, exc)
+            _rebuild(txn, batches, path, uuid)
+            return uuid, fmt, None
+        if owner != uuid:
+            raise LineageError(f"{datadir / 'index'} holds index {uuid} and {datadir} has no "
+                               f"{stamp.NAME}, but {path} is the journal of index {owner}: put "
+                               f"back this directory's journal and stamp, or restore this "
+                               f"directory's backup (`tracecode restore BACKUP {datadir}`)")
+        put_back = replay(txn, batches, entries)
+        if (_get_u64(txn, JOURNAL_END, batches.meta) or 0) > read_to:
+            _rebuild(txn, batches, path, uuid)   # shorter than the index's: it lacks marks
+        else:
+            txn.put(JOURNAL_END, u64(read_to), db=batches.meta)
+        return uuid, fmt, (len(entries), put_back)
     done = run_write(env, body)
     if done:   # the stamp after the commit: it never names a uuid the index lacks
-        stamp.write(datadir, *done)
-        _log.warning("%s had no %s (made by an older tracecode): adopted its index, "
-                     "rebuilt %s from its counters", datadir, stamp.NAME, path.name)
+        uuid, fmt, replayed = done
+        stamp.write(datadir, uuid, fmt)
+        if replayed is None:
+            _log.warning("%s had no %s (made by an older tracecode): adopted its index, "
+                         "rebuilt %s from its counters", datadir, stamp.NAME, path.name)
+        else:
+            _log.warning("%s had lost its %s: its index %s was given it back after replaying "
+                         "%s (%d reservations: counters raised past them, %d batch records "
+                         "put back)", datadir, stamp.NAME, uuid, path.name, *replayed)
 
 
 def attach(datadir: Path, env, batches: Batches, *, readonly: bool) -> journal.Writer | None:
@@ -154,11 +208,14 @@ def catch_up(env, batches: Batches, path: Path) -> int:
     reservation in flight in another process is not mistaken for a missing one)."""
     def body(txn):
         end = _get_u64(txn, JOURNAL_END, batches.meta) or 0
-        _, entries, read_to, _ = journal.read(path, end)
+        _, entries, read_to, skipped = journal.read(path, end)
         n = replay(txn, batches, entries)
         txn.put(JOURNAL_END, u64(read_to), db=batches.meta)
-        return len(entries), n
-    seen, put_back = run_write(env, body)
+        return len(entries), n, skipped
+    seen, put_back, skipped = run_write(env, body)
+    if skipped:
+        _log.warning("%s: %d lines past the index's record of it are damaged or not "
+                     "tracecode's and were skipped", path, skipped)
     if seen:
         _log.warning("%s held %d reservations the index lacked: counters raised past them, "
                      "%d batch records put back", path, seen, put_back)
