@@ -36,6 +36,10 @@ def add_serve_parser(sub) -> None:
     s.add_argument("--keepalive", type=float, default=60.0, metavar="SECONDS",
                    help="ping a quiet connection after this long and drop it if the ping goes "
                         "unanswered (a vanished client frees its streams; default 60)")
+    s.add_argument("--audit-log", type=Path, metavar="PATH",
+                   help="the audit log (default DIR/audit.log); on a read-only DIR, which serves "
+                        "verification without recording, a path on a writable disk (else what "
+                        "is audited, issuance and refusals of rights, is refused or not logged)")
     s.set_defaults(func=cmd_serve)
 
 
@@ -47,7 +51,7 @@ def cmd_serve(args):
     return serve(Config(datadir=Path(args.dir), address=args.address, workers=args.workers,
                         tls_cert=args.tls_cert, tls_key=args.tls_key, client_ca=args.client_ca,
                         tokens=args.tokens, allow_insecure=args.allow_insecure, grace=args.grace,
-                        keepalive=args.keepalive))
+                        keepalive=args.keepalive, audit_log=args.audit_log))
 
 
 # -- token ------------------------------------------------------------------------------------

@@ -59,6 +59,7 @@ class Config:
     allow_insecure: bool = False      # plain text beyond loopback
     grace: float = 10.0               # seconds in-flight calls get on SIGTERM
     keepalive: float = 60.0           # seconds between pings of a quiet connection
+    audit_log: Path | None = None     # default DIR/audit.log (elsewhere for a read-only DIR)
 
 
 def keepalive_options(seconds: float) -> list:
@@ -202,7 +203,11 @@ def _banner(config: Config, bind: str, workers: int) -> str:
             f"{', client certificates' if config.client_ca else ''}"
             f"{', clients from ' + str(config.tokens) if config.tokens else ''})"
             + ("" if config.tokens else "\ntracecode: WARNING: no --tokens file: every local user "
-               "of this machine is an admin of this server"))
+               "of this machine is an admin of this server")
+            + ("" if config.audit_log or os.access(Path(config.datadir), os.W_OK) else
+               f"\ntracecode: {config.datadir} is read-only: verification without recording "
+               "only; issuance is refused and refusals are not audited (--audit-log PATH: "
+               "an audit log on a writable disk)"))
 
 
 PR_SET_PDEATHSIG = 1
@@ -260,7 +265,7 @@ async def _serve_worker(config: Config, bind: str, ready, parent: int) -> None:
 
     dd = DataDir(config.datadir)
     dd.index  # opened here, after the fork
-    svc = Service(dd, Clients(config.tokens))
+    svc = Service(dd, Clients(config.tokens), audit_path=config.audit_log)
     server = grpc.aio.server(options=[("grpc.so_reuseport", 1), *limits.GRPC_OPTIONS,
                                       *keepalive_options(config.keepalive)])
     ours = []

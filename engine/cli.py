@@ -559,10 +559,30 @@ def _warning_line(message, category, filename, lineno, file=None, line=None):
     print(f"tracecode: warning: {_one_line(message)}", file=sys.stderr)
 
 
+def _spill(parser, args, extra) -> None:
+    """Positionals after an option (`verify DIR --no-record SCAN`): argparse fills a verb's
+    positionals at their first run and leaves later ones over. They join its list of scans
+    or codes (or fill its one missing FILE or NUMBER); anything else is unrecognized."""
+    flags = [e for e in extra if e.startswith("-") and e != "-"]
+    if flags:
+        parser.error(f"unrecognized arguments: {' '.join(flags)}")
+    for name in ("scans", "codes"):
+        if isinstance(getattr(args, name, None), list):
+            getattr(args, name).extend(extra)
+            return
+    missing = [n for n in ("file", "number") if hasattr(args, n) and getattr(args, n) is None]
+    if len(extra) == 1 and missing:
+        setattr(args, missing[0], extra[0])
+        return
+    parser.error(f"unrecognized arguments: {' '.join(extra)}")
+
+
 def main(argv=None) -> int:
     warnings.showwarning = _warning_line
     parser = build_parser()
-    args = parser.parse_args(argv)
+    args, extra = parser.parse_known_args(argv)
+    if extra:
+        _spill(parser, args, extra)
     try:
         return args.func(args) or 0
     except CliError as exc:

@@ -90,3 +90,43 @@ def test_the_cli_on_a_read_only_disk(readonly_dir, tmp_path):
     # a backup reads only: it works from a read-only disk
     run = _cli("backup", path, tmp_path / "bk")
     assert run.returncode == 0 and (tmp_path / "bk" / "index" / "data.mdb").exists(), run.stderr
+
+
+def test_registry_verbs_and_options_between_scans_on_a_read_only_disk(readonly_dir, tmp_path):
+    """Review 11 #9: `registry show|import` gave an AttributeError traceback, and
+    `verify DIR --no-record SCAN` was 'unrecognized arguments'."""
+    path, codes = readonly_dir
+    rows = tmp_path / "approvals.csv"
+    rows.write_text("number,company\n")
+    for args in (("registry", "show", path, "兽药字(2015)010012345"),
+                 ("registry", "import", path, rows)):
+        run = _cli(*args)
+        lines = run.stderr.strip().splitlines()
+        assert run.returncode == 1 and len(lines) == 1 and "read-only" in lines[0], run.stderr
+    run = _cli("verify", path, "--no-record", codes[0], "--place", "x", codes[1])
+    assert run.returncode == 0 and run.stdout.count("GENUINE") == 2, run.stderr
+    run = _cli("verify", path, "--no-record", codes[0], "--bogus")
+    assert run.returncode == 2 and "unrecognized arguments: --bogus" in run.stderr
+
+
+def test_serving_a_read_only_disk_verifies_and_audits_elsewhere(readonly_dir, tmp_path):
+    """Review 11 #9: `tracecode serve` on a read-only directory exited ([Errno 30] audit.log)."""
+    from tracecode.app.clients import ClientsFile
+    from tracecode.v1 import Client, ServiceError
+    from tracecode.v1.testing import ServerProcess
+    path, codes = readonly_dir
+    with ServerProcess(path, workers=1) as server:   # no --audit-log: issuance refused, one line
+        c = Client(server.address, retry_timeout=5)
+        assert c.verify(codes[0], record=False).verdict == Verdict.GENUINE
+        with pytest.raises(ServiceError, match="--audit-log") as info:
+            c.request_batch("cn-drug-20", DRUG, 1)
+        assert info.value.reason == "AUDIT_LOG_FULL"
+    clients = ClientsFile.open_or_create(tmp_path / "clients.toml")
+    scanner = clients.add("pda-7", ["scanner"])
+    audit = tmp_path / "elsewhere.log"
+    with ServerProcess(path, "--tokens", tmp_path / "clients.toml", "--audit-log", audit,
+                       workers=1) as server:
+        c = Client(server.address, token=scanner, retry_timeout=5)
+        with pytest.raises(ServiceError):
+            c.request_batch("cn-drug-20", DRUG, 1)
+    assert '"denied"' in audit.read_text() and '"pda-7"' in audit.read_text()

@@ -65,15 +65,18 @@ def vm_rss_mb(pid: int) -> float:
 def test_stalled_downloads_are_capped_and_hold_bounded_memory(data):
     import grpc
 
+    from tracecode.app.clients import ClientsFile
     from tracecode.v1 import issuance_pb2 as ipb
     from tracecode.v1 import issuance_pb2_grpc
     from tracecode.v1 import limits
 
-    server = ServerProcess(data, workers=1).start()
+    # one client over 20 connections (an open server caps per connection: review 11 #6)
+    token = ClientsFile.open_or_create(data.parent / "clients.toml").add("ops", ["admin"])
+    server = ServerProcess(data, "--tokens", data.parent / "clients.toml", workers=1).start()
     channels = []
     try:
         (worker,) = server.worker_pids()
-        with Client(server.address) as c:
+        with Client(server.address, token=token) as c:
             batch = c.request_batch("cn-drug-20", DRUG, 10_000_000)  # 200 MB of codes
             assert c.whoami().limits.max_streams_per_client == limits.MAX_STREAMS_PER_CLIENT
         before = vm_rss_mb(worker)
@@ -82,7 +85,8 @@ def test_stalled_downloads_are_capped_and_hold_bounded_memory(data):
             ch = grpc.insecure_channel(server.address, [("grpc.use_local_subchannel_pool", 1)])
             channels.append(ch)
             return issuance_pb2_grpc.IssuanceStub(ch).DownloadCodes(
-                ipb.DownloadCodesRequest(batch_id=batch.id))
+                ipb.DownloadCodesRequest(batch_id=batch.id),
+                metadata=[("authorization", f"Bearer {token}")])
 
         cap = limits.MAX_STREAMS_PER_CLIENT
         calls = [open_download() for _ in range(20)]
@@ -134,7 +138,8 @@ def requests():  # one batch, then nothing more: a quiet stream
     yield vpb.VerifyBatchRequest(sequence=1, data=b"x", lengths=(1).to_bytes(4, "little"),
                                  no_record=True)
     never.wait()
-calls = [stub.VerifyStream(requests()) for _ in range(int(sys.argv[2]))]
+md = [("authorization", "Bearer " + sys.argv[3])]
+calls = [stub.VerifyStream(requests(), metadata=md) for _ in range(int(sys.argv[2]))]
 for call in calls:
     next(call)  # each stream is open and answered once
 print("open", flush=True)
@@ -148,17 +153,21 @@ def test_a_vanished_client_gives_its_stream_slots_back(data):
 
     import grpc
 
+    from tracecode.app.clients import ClientsFile
     from tracecode.v1 import issuance_pb2 as ipb
     from tracecode.v1 import issuance_pb2_grpc
     from tracecode.v1 import limits
 
-    server = ServerProcess(data, "--keepalive", "1", workers=1).start()
+    # one client (an open server caps per connection: review 11 #6)
+    token = ClientsFile.open_or_create(data.parent / "clients.toml").add("ops", ["admin"])
+    server = ServerProcess(data, "--keepalive", "1", "--tokens", data.parent / "clients.toml",
+                           workers=1).start()
     holder = None
     try:
-        with Client(server.address) as c:
+        with Client(server.address, token=token) as c:
             batch = c.request_batch("cn-drug-20", DRUG, 10_000_000)
         cap = limits.MAX_STREAMS_PER_CLIENT
-        holder = subprocess.Popen([sys.executable, "-c", HOLDER, server.address, str(cap)],
+        holder = subprocess.Popen([sys.executable, "-c", HOLDER, server.address, str(cap), token],
                                   stdin=subprocess.PIPE, stdout=subprocess.PIPE)
         assert holder.stdout.readline() == b"open\n"
 
@@ -166,7 +175,8 @@ def test_a_vanished_client_gives_its_stream_slots_back(data):
             with grpc.insecure_channel(server.address,
                                        [("grpc.use_local_subchannel_pool", 1)]) as ch:
                 call = issuance_pb2_grpc.IssuanceStub(ch).DownloadCodes(
-                    ipb.DownloadCodesRequest(batch_id=batch.id))
+                    ipb.DownloadCodesRequest(batch_id=batch.id),
+                    metadata=[("authorization", f"Bearer {token}")])
                 try:
                     next(call)
                 except grpc.RpcError as exc:
@@ -182,4 +192,41 @@ def test_a_vanished_client_gives_its_stream_slots_back(data):
         if holder is not None:
             holder.kill()
             holder.wait()
+        server.kill()
+
+
+def test_on_an_open_server_one_connections_streams_do_not_lock_out_another(data):
+    """Review 11 #6: without a clients file every caller is LOCAL; one caller holding 8
+    idle downloads made every other caller's streams TOO_MANY_STREAMS."""
+    import grpc
+
+    from tracecode.v1 import issuance_pb2 as ipb
+    from tracecode.v1 import issuance_pb2_grpc
+    from tracecode.v1 import limits
+
+    server = ServerProcess(data, workers=1).start()
+    channels = []
+    try:
+        with Client(server.address) as c:
+            batch = c.request_batch("cn-drug-20", DRUG, 5_000_000)
+
+        def channel():
+            ch = grpc.insecure_channel(server.address, [("grpc.use_local_subchannel_pool", 1)])
+            channels.append(ch)
+            return issuance_pb2_grpc.IssuanceStub(ch)
+        hog = channel()
+        held = [hog.DownloadCodes(ipb.DownloadCodesRequest(batch_id=batch.id))
+                for _ in range(limits.MAX_STREAMS_PER_CLIENT)]
+        for call in held:
+            next(call)
+        with pytest.raises(grpc.RpcError) as info:   # the hog's own ninth is refused
+            next(hog.DownloadCodes(ipb.DownloadCodesRequest(batch_id=batch.id)))
+        assert info.value.code() == grpc.StatusCode.RESOURCE_EXHAUSTED
+        other = channel().DownloadCodes(ipb.DownloadCodesRequest(batch_id=batch.id, count=10))
+        assert sum(chunk.count for chunk in other) == 10   # another connection's is not
+        for call in held:
+            call.cancel()
+    finally:
+        for ch in channels:
+            ch.close()
         server.kill()

@@ -64,10 +64,12 @@ def event_refusal(event_id: str, result: dict) -> Refusal:
 
 class Service:
     """The application over one data directory (`clients`: a Clients, or None for an
-    open one in which every caller is LOCAL)."""
+    open one in which every caller is LOCAL; `audit_path`: the audit log, by default
+    DIR/audit.log: elsewhere for a read-only directory)."""
 
-    def __init__(self, datadir, clients: Clients | None = None):
+    def __init__(self, datadir, clients: Clients | None = None, *, audit_path=None):
         self.dd = datadir
+        self.audit_path = audit_path
         self.index = datadir.index
         self.clients = clients if clients is not None else Clients()
         self.rights = Rights(datadir, self.clients)
@@ -80,7 +82,14 @@ class Service:
     @property
     def audit(self) -> AuditLog:
         if self._audit_log is None:
-            self._audit_log = AuditLog(self.dd.path / "audit.log")
+            path = self.audit_path or self.dd.path / "audit.log"
+            try:
+                self._audit_log = AuditLog(path)
+            except OSError as exc:   # a read-only directory: nothing that must be audited is done
+                raise AuditError(f"the audit log {path} cannot be opened ({exc.strerror}): "
+                                 "nothing that is audited can be done; on a read-only data "
+                                 "directory give `tracecode serve --audit-log PATH` (a writable "
+                                 "disk)") from None
         return self._audit_log
 
     @property

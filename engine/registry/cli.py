@@ -61,12 +61,13 @@ def cmd_import(args):
     source = sys.stdin if args.file == "-" else args.file
     fmt = args.format or ("csv" if args.file == "-" else None)
     with DataDir(args.dir) as dd:
+        registry = _registry(dd, "import into it")
         try:
             if args.codes:
-                report = dd.registry.import_codes_file(source, fmt=fmt, strict=args.strict,
+                report = registry.import_codes_file(source, fmt=fmt, strict=args.strict,
                                                        allow_unknown=args.allow_unknown_approval)
             else:
-                report = dd.registry.import_file(source, kind=args.kind, fmt=fmt,
+                report = registry.import_file(source, kind=args.kind, fmt=fmt,
                                                  strict=args.strict)
         except ImportRefused as exc:
             for line in exc.report.lines():
@@ -91,7 +92,18 @@ def cmd_show(args):
     if args.dir is None or args.number is None:
         raise ValueError("give DIR and NUMBER, or --server HOST:PORT and NUMBER")
     with DataDir(args.dir) as dd:
-        return show(dd.registry.lookup(args.number, args.date))
+        return show(_registry(dd, "show an approval").lookup(args.number, args.date))
+
+
+def _registry(dd, what: str):
+    """The directory's registry, or one clear error: a read-only directory where no
+    registry was ever imported has none (and none can be made there)."""
+    from ..index import IndexReadOnly
+    registry = dd.registry
+    if registry is None:
+        raise IndexReadOnly(f"{dd.path} is read-only and holds no registry: cannot {what} "
+                            "(import a registry where the directory is writable)")
+    return registry
 
 
 def show(info) -> int:
