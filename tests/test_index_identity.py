@@ -423,3 +423,57 @@ def test_a_capped_address_space_says_what_it_is_and_a_lower_map_limit_works(tmp_
     run = subprocess.run(argv, capture_output=True, text=True, timeout=60, preexec_fn=cap,
                          env=env | {"TRACECODE_MAP_LIMIT": "1G"})
     assert run.returncode == 0 and len(run.stdout.split()) == 5, run.stderr
+
+
+def test_a_journal_set_aside_is_replayed_first(tmp_path):
+    """A journal rebuilt because it is shorter than the index's record of it is replayed
+    before it is set aside: a mark it holds beyond the index is never lost."""
+    path = tmp_path / "d"
+    with tracecode.init(path) as d:
+        d.issue("cn-drug-20", DRUG, 5)
+        d.issue("cn-drug-20", DRUG, 5)
+        b = d.index.batches
+        with d.index.env.begin(write=True) as txn:   # an index that lost the second batch,
+            key = next(iter(txn.cursor(db=b.counters)))[0]   # yet records a longer journal
+            txn.put(key, (5).to_bytes(8, "big"), db=b.counters)
+            txn.put(b"journal_end", (10**9).to_bytes(8, "big"), db=b.meta)
+    with tracecode.open(path) as d:
+        assert d.issue("cn-drug-20", DRUG, 5).start == 10
+    assert [p for p in path.iterdir() if ".damaged-" in p.name]
+
+
+def test_on_a_real_full_disk_refused_reservations_leave_no_phantom_batch(tmp_path):
+    """The review's case on a real full tmpfs: journal lines fit in the file's slack, the
+    LMDB commits do not. After a restart and after a restore with that journal, the only
+    batches are the ones issued, and the real batch 2 verifies as itself (review 11, #2)."""
+    from test_full_disk import Filler, small_disk
+    from tracecode.index import IndexFull
+    from tracecode.store.lmdb.backup import backup, restore
+    with small_disk(tmp_path / "disk", "8m") as disk:
+        path = disk / "d"
+        with tracecode.init(path) as d:
+            d.issue("cn-drug-20", DRUG, 5)
+        backup(path, tmp_path / "bk")
+        d = tracecode.open(path)
+        filler = Filler(disk).fill()
+        issued, refused = [(1, None)], 0
+        for i in range(20):
+            try:   # a commit that only reuses free pages may still fit: then it is a batch
+                b = d.issue("cn-drug-20", {"drug_id": str(8177400 + i)}, 1000, lot=f"L{i}")
+                issued.append((b.id, b.record.lot))
+            except IndexFull:
+                refused += 1
+        assert refused >= 10
+        filler.free()
+        real = d.issue("cn-drug-20", {"drug_id": "9999999"}, 7, lot="REAL")
+        issued.append((real.id, "REAL"))
+        codes = real.codes().tolist()
+        d.close()
+        with tracecode.open(path) as d:
+            assert [(b.id, b.lot) for b in d.index.batches.list()] == issued
+        restore(tmp_path / "bk", tmp_path / "r", journals=[path / journal.NAME],
+                key_file=path / "master.key")
+    with tracecode.open(tmp_path / "r") as r:
+        assert [(b.id, b.lot) for b in r.index.batches.list()] == issued
+        assert {a.batch for a in r.verify_many(codes, record=False)} == {real.id}
+        assert r.issue("cn-drug-20", DRUG, 1).start == 5

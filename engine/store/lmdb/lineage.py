@@ -102,6 +102,12 @@ def entries_of(txn, batches: Batches) -> list:
 
 def _rebuild(txn, batches: Batches, path: Path, uuid: str) -> None:
     if path.exists():
+        try:   # what it still holds of this index counts: never set marks aside unreplayed
+            owner, entries, _, _ = journal.read(path)
+        except journal.JournalError:
+            owner, entries = None, []
+        if owner == uuid:
+            replay(txn, batches, entries)
         path.rename(path.with_name(f"{path.name}.damaged-{int(time.time())}"))
     end = journal.create(path, uuid, snapshot(txn, batches))
     txn.put(JOURNAL_END, u64(end), db=batches.meta)
