@@ -343,3 +343,25 @@ def test_a_time_past_a_floats_range_is_that_events_own_refusal(d):
     assert [r["ok"] for r in results] == [True, False, False, False, True], results
     assert all(r["field"] == "time" and len(r["error"]) < 300 for r in results[1:4]), results
     assert "401-digit number" in results[1]["error"]
+
+
+def test_python_api_type_errors_are_the_items_fault_or_a_validation_error(d):
+    """Review 11 #11: verify(None), verify_many([None, code]) and history(None) raised
+    TypeError; issue(count=True) issued a code; count=1.5, attributes=[...] raised
+    AttributeError and a junk expiry a plain ValueError."""
+    from tracecode.errors import ValidationError
+    codes = codes_of(d, 2)
+    assert d.verify(None, record=False).fault == "EMPTY"
+    answers = d.verify_many([None, codes[0], 5], record=False)
+    assert [a.fault for a in answers] == ["EMPTY", None, "EMPTY"]
+    assert answers[1].verdict == d.verify(codes[0], record=False).verdict
+    before = len(d.index.batches.list())
+    for call, field in [(lambda: d.history(None), "code"),
+                        (lambda: d.issue("cn-drug-20", DRUG, True), "count"),
+                        (lambda: d.issue("cn-drug-20", DRUG, 1.5), "count"),
+                        (lambda: d.issue("cn-drug-20", DRUG, 1, attributes=["x"]), "attributes"),
+                        (lambda: d.issue("cn-drug-20", DRUG, 1, expiry="x" * 100_000), "expiry")]:
+        with pytest.raises(ValidationError) as info:
+            call()
+        assert info.value.field == field and len(str(info.value)) < 200, info.value
+    assert len(d.index.batches.list()) == before   # nothing reserved

@@ -133,7 +133,27 @@ def _check_expiry(expiry) -> None:
     try:
         dates.expiry_date(exp)
     except ValueError:
-        raise ValueError(f"expiry {exp!r} is not a YYYYMMDD or YYMMDD date") from None
+        shown = repr(exp) if len(exp) <= 40 else f"{exp[:40]!r}...({len(exp):,} characters)"
+        raise InvalidFormat(f"expiry {shown} is not a YYYYMMDD or YYMMDD date",
+                            field="expiry") from None
+
+
+def _scan_bytes(scan) -> bytes:
+    """A scan given as bytes-like as its bytes; anything else (None, a number) is no
+    text: b"", read as that scan's fault (EMPTY), never the call's TypeError."""
+    if isinstance(scan, (bytes, bytearray, memoryview)):
+        return bytes(scan)
+    return b""
+
+
+def _check_issue_args(count, attributes) -> None:
+    """A count that is an int (not a bool, a float, a str) and attributes that are a mapping."""
+    if isinstance(count, bool) or not isinstance(count, (int, np.integer)):
+        raise InvalidFormat(f"count must be a whole number, got {type(count).__name__}",
+                            field="count")
+    if attributes is not None and not hasattr(attributes, "items"):
+        raise InvalidFormat(f"attributes must be a mapping of name to value, got "
+                            f"{type(attributes).__name__}", field="attributes")
 
 
 def _check_batch_text(scheme, details: dict, attrs: dict) -> None:
@@ -236,6 +256,7 @@ class Index:
     def issue(self, scheme: str, product: dict, count: int, *, also=None, **details) -> BatchRecord:
         """Reserve counters and record the batch (committed before this returns);
         also(txn, record) writes what belongs with it in the same transaction."""
+        _check_issue_args(count, details.get("attributes"))
         iss = self.issuer(scheme, product)
         attrs = iss.scheme.attribute_values(details.pop("attributes", None))
         for k in ("lot", "expiry"):
@@ -309,7 +330,13 @@ class Index:
         imported records of the rows). Vectorised per scheme and product; scans of no batch of
         ours are looked up among imported codes in one C loop.
         """
-        parsed = self.parser.parse_many(texts, offsets, known=view.known_products())
+        try:
+            parsed = self.parser.parse_many(texts, offsets, known=view.known_products())
+        except TypeError:   # an item that is no text (None, 5): that item's fault, not the call's
+            if offsets is not None or not isinstance(texts, (list, tuple)):
+                raise
+            texts = [t if isinstance(t, (str, bytes)) else _scan_bytes(t) for t in texts]
+            parsed = self.parser.parse_many(texts, offsets, known=view.known_products())
         if offsets is not None:  # the text of a row, for the few the parser could not read
             data, offsets = memoryview(texts).cast("B"), np.asarray(offsets)
             texts = _Slices(data, offsets)
@@ -408,7 +435,7 @@ class Index:
         into the code's records (and its containers') in one read transaction.
         """
         when = self._scan_source(scanner, place, when)
-        raw = scan.encode("utf-8", "surrogatepass") if isinstance(scan, str) else bytes(scan)
+        raw = scan.encode("utf-8", "surrogatepass") if isinstance(scan, str) else _scan_bytes(scan)
         key, batch_id, batch, imported, scheme = None, 0, None, None, None
         with self.store.reading() as view:
             # a code fitting several schemes is decided as verify_many decides it
@@ -764,6 +791,8 @@ class Index:
     def history(self, code) -> list:
         """Every event and scan of a code and of the containers it is in, in time order.
         An event lists its first HISTORY_CODES codes, and codes_total when it had more."""
+        if not isinstance(code, (str, bytes)):
+            raise InvalidFormat(f"code must be text, got {type(code).__name__}", field="code")
         with self.env.begin() as txn:
             key = self._keys_of(txn, [code], None)[0][0]
             items = []
