@@ -115,7 +115,7 @@ def test_aggregation_applies_to_everything_inside(d):
     assert d.verify(codes[3]).verdict == Verdict.ALREADY_SOLD
     assert d.verify(codes[4]).status == "received"
     with d.index.env.begin() as txn:  # no record per child for the pallet's events
-        key = d.index._keys_of(txn, [codes[5]], None)[0][0]
+        key = d.index._keys_of(d.index.store.view(txn), [codes[5]], None)[0][0]
         assert txn.get(key + b"\x00", db=d.index.db_codes)[0] == 1  # still its own commissioned record
 
 

@@ -1,19 +1,8 @@
-"""The index: batches, per-code records (sparse), lifecycle events, scans, verdicts.
+"""The index: verdicts on scans, lifecycle events, history, imported codes.
 
-Databases besides those of batches.py (code keys: see codekeys.py):
-
-    codes        code key + kind -> state, parent or seen record   only codes with
-                 events or scans; layouts and the C kernels in _codes.pyx
-    children     parent key -> child key (dupsort)                aggregation, the
-                 other way round from the parent records
-    code_events  code key -> event seq (dupsort)                  for history()
-    events       seq (u64) -> JSON event
-    event_ids    [client \0] event id -> seq + content digest     duplicates per client;
-                 a resend of the same event is recognised
-    sscc_users   SSCC key -> client name                          the first to pack into it
-    recalls      b"B" batch id | b"L" scheme\\0product\\0lot -> event seq
-    imported     code key of an imported code -> JSON record      codes issued elsewhere
-    scans        seq (u64) -> scan record (scanlog.py)            append-only scan log
+It decides; the store (tracecode.store) keeps. Verification reads through store.reading(),
+events are EventPlans applied by store.write(); the LMDB tables and keys are in
+store/lmdb/store.py.
 """
 from __future__ import annotations
 
@@ -21,7 +10,6 @@ import bisect
 import datetime as _dt
 import json
 import math
-import struct
 import time as _time
 
 import numpy as np
@@ -32,7 +20,7 @@ from ..issuance import Issuer
 from ..scan import Fault, ScanParser
 from ..cache import BoundedCache
 from ..store.lmdb import _codes, codekeys, scankeys
-from ..store.lmdb.batches import BatchRecord, product_prefix, u64
+from ..store.lmdb.batches import BatchRecord, u64
 from ..store.lmdb.codekeys import Keys
 from ..store.lmdb.env import IndexFull, read_only_error, run_write
 from . import lifecycle
@@ -40,10 +28,9 @@ from .lifecycle import ACTIONS, EventError, Status, check_transition
 from .verdicts import DECIDE, Answer, Verdict, decide_one, reasons
 from ..store.lmdb.scanlog import ScanLog, place_hash, unpack_scan
 from ..store.lmdb.store import LmdbStore
+from ..store.port import EventPlan
 
 FORMAT = b"2"  # bump when a record layout changes
-_STATE = struct.Struct("=BQ")   # _codes.State, machine byte order
-STATE, PARENT = _codes.STATE, _codes.PARENT   # record kinds under a code key
 MAX_DEPTH = _codes.CONTAINER_DEPTH            # unit < case < pallet < ... at most this deep
 HISTORY_CODES = 100     # codes of one event shown in a history item (codes_total: all)
 TABLE_CACHE = 4096      # products whose batch tables are kept (LRU)
@@ -391,15 +378,15 @@ class Index:
         return view.recall_seq(self._recall_keys(batch_id, batch))
 
     def _recall_keys(self, batch_id, batch):
-        """Where a recall of the code's batch or lot would be recorded (cached per batch)."""
+        """What a recall of the code's batch or lot would name (RecallTargets, cached per batch)."""
         if not batch_id:
             return ()
         hit = self._recall_cache.get(batch_id)
         if hit is None:
-            hit = [b"B" + u64(batch_id)]
+            hit = [("batch", batch_id)]
             if batch is not None and batch.lot:
                 pk = self.schemes[batch.scheme].product_key(batch.product)
-                hit.append(b"L" + product_prefix(batch.scheme, pk) + batch.lot.encode())
+                hit.append(("lot", batch.scheme, pk, batch.lot))
             self._recall_cache[batch_id] = hit
         return hit
 
@@ -565,13 +552,14 @@ class Index:
         if client is not None:
             limits.text("client", client, limits.CLIENT_BYTES, required=True)
 
-        def body(txn):
+        binder = client if bind_ssccs else None
+
+        def body(view):
             results = []
             for ev in events:
                 eid = ev.get("id") if isinstance(ev, dict) else None
-                try:  # a nested transaction: an event is applied whole or not at all
-                    with self.env.begin(write=True, parent=txn) as child:
-                        seq = self._apply_one(child, ev, client if bind_ssccs else None, client)
+                try:  # a nested write: an event is applied whole or not at all
+                    seq = view.nested(lambda v: v.apply_event(self._plan_event(v, ev, binder, client)))
                     results.append({"id": eid, "ok": True, "seq": seq})
                 except _Replayed as again:
                     results.append({"id": eid, "ok": True, "seq": again.seq, "replayed": True})
@@ -584,19 +572,13 @@ class Index:
                 raise _Refused(results)
             return results
         try:
-            return run_write(self.env, body)
+            return self.store.write(body)
         except _Refused as refused:
             return [r if not r["ok"] else {"id": r["id"], "ok": False, "reason": lifecycle.NOT_APPLIED,
                                            "error": "not applied: another event in the call is invalid"}
                     for r in refused.results]
 
-    def _next_seq(self, txn, name=b"next_event"):
-        raw = txn.get(name, db=self.batches.meta)
-        seq = int.from_bytes(raw, "big") if raw else 1
-        txn.put(name, u64(seq + 1), db=self.batches.meta)
-        return seq
-
-    def _keys_of(self, txn, codes, event_id):
+    def _keys_of(self, view, codes, event_id):
         """Code keys of event codes (our codes, imported ones or SSCCs) and their batch
         ids (0: not ours, a uint64 array), or EventError."""
         out = [None] * len(codes)
@@ -610,7 +592,7 @@ class Index:
         bids = np.zeros(len(codes), np.uint64)
         if todo:
             texts = codes if len(todo) == len(codes) else [codes[i] for i in todo]
-            _, keys, batch_ids, _, _ = self._resolve(self.store.view(txn), texts)
+            _, keys, batch_ids, _, _ = self._resolve(view, texts)
             missing = np.flatnonzero(~keys.known)
             if len(missing):
                 bad = _text(texts[missing[0]])
@@ -622,18 +604,17 @@ class Index:
             bids[todo] = batch_ids
         return out, bids
 
-    def _statuses(self, txn, keys, batch_ids) -> np.ndarray:
+    def _statuses(self, view, keys, batch_ids) -> np.ndarray:
         """Effective status of each code, in bulk (the verdict kernel's reading)."""
-        view = self.store.view(txn)
         records = {b: self._batch(view, b) for b in np.unique(batch_ids).tolist() if b}
         return self._read(view, Keys.packed(keys), batch_ids, records)["status"]
 
-    def _apply_one(self, txn, ev, binder=None, client=None):
-        """binder: the client an SSCC packed into becomes bound to (None: nobody);
+    def _plan_event(self, view, ev, binder=None, client=None) -> EventPlan:
+        """One event checked against the store as the view sees it, and what it writes.
+        binder: the client an SSCC packed into becomes bound to (None: nobody);
         client: whose event ids these are (None: this data directory's own caller)."""
         checked = lifecycle.check_event(ev, _time.time())
         eid = checked["id"]
-        eid_key = _event_id_key(client, eid)
         action = ACTIONS.get(ev.get("action"))
         if action is None:
             raise EventError(f"unknown action {str(ev.get('action'))[:40]!r}; actions: "
@@ -641,86 +622,71 @@ class Index:
         codes = [c if type(c) is str else _text(c)
                  for c in (ev.get("codes") if ev.get("codes") is not None else ())]
         said = lifecycle.digest(checked, ev, codes, _text(ev["parent"]) if ev.get("parent") else None)
-        seen = txn.get(eid_key, db=self.db_event_ids)
+        seen = view.event_seen(client, eid)
         if seen is not None:
-            if seen[8:] == said:  # this client's own event, sent again (an acknowledgement lost)
-                raise _Replayed(int.from_bytes(seen[:8], "big"))
+            if seen[1] == said:  # this client's own event, sent again (an acknowledgement lost)
+                raise _Replayed(seen[0])
             raise EventError(f"duplicate event id {eid!r}: this client applied a different event "
                              "under it", event_id=eid, reason=lifecycle.DUPLICATE_EVENT, field="id")
         targets = []
         if action.name == "recall" and (checked["batch"] or ev.get("lot")):
-            targets = self._recall_targets(txn, ev, checked["batch"])
+            targets = self._recall_targets(view, ev, checked["batch"])
         elif not codes:
             raise EventError(f"event {eid!r} names no codes", event_id=eid)
         parent = None
         if action.epcis_type == "AggregationEvent":
             if not ev.get("parent"):
                 raise EventError(f"{action.name} needs a parent (an SSCC or a case's code)", event_id=eid)
-            keys, bids = self._keys_of(txn, codes + [_text(ev["parent"])], eid)  # one parse
+            keys, bids = self._keys_of(view, codes + [_text(ev["parent"])], eid)  # one parse
             parent, keys, bids = keys.pop(), keys, bids[:-1]
             if binder is not None and action.name == "pack" and codekeys.kind(parent) == codekeys.SSCC:
-                user = txn.get(parent, db=self.db_sscc_users)
-                if user is not None and user != binder.encode():
-                    raise EventError(f"{_text(ev['parent'])} is {user.decode()}'s: the first client "
+                user = view.sscc_user(parent)
+                if user is not None and user != binder:
+                    raise EventError(f"{_text(ev['parent'])} is {user}'s: the first client "
                                      "that packed into it", event_id=eid, code=_text(ev["parent"]),
                                      reason=lifecycle.NOT_HOLDER)
         else:
-            keys, bids = self._keys_of(txn, codes, eid)
+            keys, bids = self._keys_of(view, codes, eid)
         if len(set(keys)) != len(keys):
             dup = next(c for c, k in zip(codes, keys) if keys.count(k) > 1)
             raise EventError(f"{dup} is listed twice in event {eid!r}", event_id=eid, code=dup)
-        statuses = self._statuses(txn, keys, bids) if keys else np.zeros(0, np.uint8)
+        statuses = self._statuses(view, keys, bids) if keys else np.zeros(0, np.uint8)
         if action.name == "pack":  # a logistic unit comes alive when something is packed in it
             sscc = np.array([codekeys.kind(k) == codekeys.SSCC for k in keys], bool)
             statuses[sscc & (statuses == Status.ISSUED)] = Status.COMMISSIONED
         wrong = np.flatnonzero(~np.isin(statuses, list(action.allowed_from)))
         if len(wrong):
             check_transition(action, Status(int(statuses[wrong[0]])), codes[wrong[0]], eid)
-        seq = self._next_seq(txn)
-        order = sorted(keys)
-        if action.to is not None:  # a state change: written in bulk, sorted
-            value = _STATE.pack(action.to, seq)
-            txn.cursor(db=self.db_codes).putmulti([(k + STATE, value) for k in order])
-        at = u64(seq)
-        txn.cursor(db=self.db_code_events).putmulti([(k, at) for k in order], dupdata=True)
-        above = self._containers(txn, parent) if action.name == "pack" else []
-        for k, text in zip(keys, codes) if parent is not None else ():
-            if action.name == "pack":
-                if txn.get(k + PARENT, db=self.db_codes) is not None:
+        if parent is not None and action.name == "pack":
+            above = self._containers(view, parent)
+            for k, text in zip(keys, codes):
+                if view.parent_of(k) is not None:
                     raise EventError(f"{text} is already packed; unpack it first", event_id=eid, code=text,
                                      reason=lifecycle.ILLEGAL_TRANSITION)
                 if k in above:
                     raise EventError(f"{text} cannot be packed into {_text(ev['parent'])}: "
                                      f"it is, or contains, that container", event_id=eid, code=text)
-                if len(above) + self._height(txn, k) > MAX_DEPTH:
+                if len(above) + self._height(view, k) > MAX_DEPTH:
                     raise EventError(f"packing {text} into {_text(ev['parent'])} would nest codes more "
                                      f"than {MAX_DEPTH} containers deep", event_id=eid, code=text)
-                txn.put(k + PARENT, parent, db=self.db_codes)
-                txn.put(parent, k, db=self.db_children, dupdata=True)
-            else:
-                if txn.get(k + PARENT, db=self.db_codes) != parent:
+        elif parent is not None:
+            for k, text in zip(keys, codes):
+                if view.parent_of(k) != parent:
                     raise EventError(f"{text} is not in {ev['parent']}", event_id=eid, code=text,
                                      reason=lifecycle.ILLEGAL_TRANSITION)
-                txn.delete(k + PARENT, db=self.db_codes)
-                txn.delete(parent, k, db=self.db_children)
-        if parent is not None:
-            if txn.get(parent + STATE, db=self.db_codes) is None:  # a new logistic unit comes alive
-                txn.put(parent + STATE, _STATE.pack(Status.COMMISSIONED, seq), db=self.db_codes)
-            txn.put(parent, u64(seq), db=self.db_code_events, dupdata=True)
-            if binder is not None and codekeys.kind(parent) == codekeys.SSCC:  # its first user
-                txn.put(parent, binder.encode(), db=self.db_sscc_users, overwrite=False)
-        for rk in targets:
-            txn.put(rk, u64(seq), db=self.db_recalls)
-        record = {"seq": seq, "id": eid, "action": action.name, "type": action.epcis_type,
+        record = {"id": eid, "action": action.name, "type": action.epcis_type,
                   "epcis_action": action.epcis_action, "bizStep": action.biz_step,
                   "disposition": action.disposition, "codes": codes,
                   "parent": _text(ev["parent"]) if parent is not None else None,
                   "time": checked["time"], "time_offset": checked["time_offset"],
                   "place": ev.get("place"), "batch": checked["batch"], "lot": ev.get("lot"),
                   "reason": ev.get("reason"), "client": client}
-        txn.put(u64(seq), json.dumps(record, ensure_ascii=False).encode(), db=self.db_events)
-        txn.put(eid_key, u64(seq) + said, db=self.db_event_ids)
-        return seq
+        bind = binder if parent is not None and codekeys.kind(parent) == codekeys.SSCC else None
+        return EventPlan(record=record, client=client, event_id=eid, digest=said, refs=keys,
+                         state=action.to, parent=parent,
+                         link=None if parent is None else "pack" if action.name == "pack" else "unpack",
+                         parent_state_if_new=Status.COMMISSIONED if parent is not None else None,
+                         bind_user=bind, recalls=targets)
 
     def sscc_user(self, sscc) -> str | None:
         """The client that first packed into an SSCC (None: nobody yet, or only this data
@@ -728,27 +694,24 @@ class Index:
         key = codekeys.sscc(_text(sscc))
         if key is None:
             raise InvalidFormat(f"{_text(sscc)[:40]!r} is not an SSCC", field="sscc")
-        if self.db_sscc_users is None:
-            return None
-        with self.env.begin() as txn:
-            raw = txn.get(key, db=self.db_sscc_users)
-        return raw.decode() if raw is not None else None
+        with self.store.reading() as view:
+            return view.sscc_user(key)
 
-    def _containers(self, txn, key) -> list:
+    def _containers(self, view, key) -> list:
         """key and the containers above it, innermost first."""
         chain = [key]
         while len(chain) <= MAX_DEPTH:
-            k = txn.get(chain[-1] + PARENT, db=self.db_codes)
+            k = view.parent_of(chain[-1])
             if k is None:
                 break
             chain.append(k)
         return chain
 
-    def _height(self, txn, key) -> int:
+    def _height(self, view, key) -> int:
         """How many levels of contents lie below key (0: none), counted up to MAX_DEPTH + 1."""
-        level, height, cur = [key], 0, txn.cursor(db=self.db_children)
+        level, height = [key], 0
         while height <= MAX_DEPTH:
-            below = [c for k in level if cur.set_key(k) for c in cur.iternext_dup()]
+            below = [c for k in level for c in view.children(k)]
             if not below:
                 break
             level, height = below, height + 1
@@ -756,28 +719,28 @@ class Index:
 
     def contents(self, code) -> list[str]:
         """The codes packed directly in a container (a case's code or an SSCC)."""
-        with self.env.begin() as txn:
-            key = self._keys_of(txn, [code], None)[0][0]
-            cur = txn.cursor(db=self.db_children)
-            return [self.code_text(txn, k) for k in (cur.iternext_dup() if cur.set_key(key) else ())]
+        with self.store.reading() as view:
+            key = self._keys_of(view, [code], None)[0][0]
+            return [self.code_text(view, k) for k in view.children(key)]
 
-    def _recall_targets(self, txn, ev, batch_id):
+    def _recall_targets(self, view, ev, batch_id):
+        """What a recall event names: its batch, or a product's lot (RecallTargets)."""
         if batch_id:
-            batch = self.batches.get(batch_id, txn)
+            batch = view.batch(batch_id)
             if batch is None:
                 raise EventError(f"no batch {batch_id}", event_id=ev.get("id"),
                                  reason=lifecycle.UNKNOWN_CODE)
-            return [b"B" + u64(batch.id)]
+            return [("batch", batch.id)]
         if not ev.get("scheme") or not ev.get("product"):
             raise EventError("a recall by lot names the lot's scheme and product", event_id=ev.get("id"))
         scheme = self.schemes.get(ev["scheme"])
         if scheme is None:
             raise EventError(f"unknown scheme {ev['scheme']!r}", event_id=ev.get("id"))
         product = scheme.product_values(ev["product"])
-        return [b"L" + product_prefix(scheme.name, scheme.product_key(product)) + str(ev["lot"]).encode()]
+        return [("lot", scheme.name, scheme.product_key(product), str(ev["lot"]))]
 
     # -- history ---------------------------------------------------------------------------
-    def code_text(self, txn, key: bytes) -> str:
+    def code_text(self, view, key: bytes) -> str:
         """A code key written out as the code it names."""
         kind = codekeys.kind(key)
         if kind == codekeys.EXT:
@@ -785,7 +748,7 @@ class Index:
         if kind == codekeys.SSCC:
             return "(00)" + key[5:].decode()
         pid, counter = codekeys.split_ours(key)
-        scheme, product = self.batches.product_of(txn, pid)
+        scheme, product = view.product_of(pid)
         return self.issuer(scheme, product).codes(counter, 1)[0].decode()
 
     def history(self, code) -> list:
@@ -793,11 +756,12 @@ class Index:
         An event lists its first HISTORY_CODES codes, and codes_total when it had more."""
         if not isinstance(code, (str, bytes)):
             raise InvalidFormat(f"code must be text, got {type(code).__name__}", field="code")
-        with self.env.begin() as txn:
-            key = self._keys_of(txn, [code], None)[0][0]
+        with self.env.begin() as txn:   # events and scans: LMDB's tables until history moves too
+            view = self.store.view(txn)
+            key = self._keys_of(view, [code], None)[0][0]
             items = []
-            for k in self._containers(txn, key):
-                via = None if k == key else self.code_text(txn, k)
+            for k in self._containers(view, key):
+                via = None if k == key else self.code_text(view, k)
                 cur = txn.cursor(db=self.db_code_events)
                 if cur.set_key(k):
                     for seq in cur.iternext_dup():
@@ -873,12 +837,6 @@ class _Slices:
 
     def __getitem__(self, i):
         return bytes(self.data[int(self.offsets[i]):int(self.offsets[i + 1])])
-
-
-def _event_id_key(client: str | None, event_id: str) -> bytes:
-    """Where an event id is recorded: per client (NUL cannot occur in either part), the
-    data directory's own caller (None) under the bare id, as before ids were scoped."""
-    return event_id.encode() if client is None else client.encode() + b"\0" + event_id.encode()
 
 
 def _text(code) -> str:

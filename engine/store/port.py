@@ -7,15 +7,39 @@ implementation's business (it builds the ``refs`` the view reads, from product i
 counters or from a code's text). LMDB implements it in store/lmdb/; a replicated store
 (PostgreSQL) is the next implementation, run against the same tests.
 
-Verification's read path, statistics and idempotency keys are on the port today; events and
-packing (a write plan applied atomically), imports, history and registries still use the LMDB
-store directly (tracecode.store.lmdb) and move behind it next.
+Verification's read path, lifecycle events and packing (an EventPlan per event, applied in
+one atomic write), statistics and idempotency keys are on the port today; imports, history,
+the scan log and registries still use the LMDB store directly (tracecode.store.lmdb) and move
+behind it next.
 """
 from __future__ import annotations
 
-from typing import ContextManager, Protocol
+from dataclasses import dataclass, field
+from typing import Callable, ContextManager, Protocol
 
 import numpy as np
+
+
+# What an event recalls, named by what it means (the store keys it):
+# ("batch", batch_id) or ("lot", scheme name, product key, lot).
+RecallTarget = tuple
+
+
+@dataclass
+class EventPlan:
+    """What one lifecycle event writes: decided and checked by the domain (index.py) over a
+    view, applied by the store in the same atomic write (WriteView.apply_event)."""
+    record: dict                   # the event as stored (the store gives it its seq)
+    client: str | None             # whose event id it is (None: this data directory's caller)
+    event_id: str
+    digest: bytes                  # the event's content digest: a resend is known by it
+    refs: list                     # its codes, as the view's refs, in event order
+    state: int | None = None       # every ref's new status (None: the event changes none)
+    parent: object = None          # the container of an aggregation (a ref)
+    link: str | None = None        # "pack": refs go into parent; "unpack": they leave it
+    parent_state_if_new: int | None = None   # a container not alive yet comes alive so
+    bind_user: str | None = None   # the client that becomes the SSCC parent's user
+    recalls: list = field(default_factory=list)   # RecallTargets
 
 
 class ReadView(Protocol):
@@ -36,8 +60,8 @@ class ReadView(Protocol):
     def batch(self, batch_id: int):
         """The BatchRecord of an id, None if there is none."""
 
-    def recall_seq(self, recall_keys) -> int:
-        """The latest recall event's seq among a batch's recall keys, 0 if none."""
+    def recall_seq(self, targets) -> int:
+        """The latest recall event's seq among RecallTargets, 0 if none."""
 
     def code_records(self, refs, place_hash: int, status, seq, scan_count, places,
                      first_scan_time, first_seq) -> None:
@@ -55,10 +79,39 @@ class ReadView(Protocol):
     def scan_place(self, seq: int) -> str | None:
         """The place of a logged scan."""
 
+    def parent_of(self, ref):
+        """The container a code is packed in (a ref), None if none."""
+
+    def children(self, ref) -> list:
+        """The codes packed directly in a container (refs)."""
+
+    def sscc_user(self, ref) -> str | None:
+        """The client that first packed into an SSCC, None if nobody did."""
+
+    def product_of(self, product_id: int) -> tuple | None:
+        """(scheme name, product) of a product id."""
+
+
+class WriteView(ReadView, Protocol):
+    """A view inside one atomic write: reads see the writes before them."""
+
+    def event_seen(self, client: str | None, event_id: str) -> tuple[int, bytes] | None:
+        """(seq, digest) of the event a client applied under an id, None if none."""
+
+    def apply_event(self, plan: EventPlan) -> int:
+        """Write the plan; returns the event's seq."""
+
+    def nested(self, body: Callable):
+        """body(view) in a nested write: its writes are undone if it raises."""
+
 
 class Store(Protocol):
     def reading(self) -> ContextManager[ReadView]:
         """A view of one snapshot, released on leaving the block."""
+
+    def write(self, body: Callable):
+        """body(WriteView) in one atomic, durable write; its value once committed. A full
+        store is IndexFull with nothing written."""
 
     def stats(self) -> dict:
         """events, scans, products per scheme, bytes in use and the map's size."""

@@ -1,15 +1,53 @@
 """The LMDB implementation of the storage port (store/port.py): views over read
-transactions, the tables of one environment opened once."""
+transactions, the tables of one environment opened once.
+
+Databases besides those of batches.py (code keys: see codekeys.py):
+
+    codes        code key + kind -> state, parent or seen record   only codes with
+                 events or scans; layouts and the C kernels in _codes.pyx
+    children     parent key -> child key (dupsort)                aggregation, the
+                 other way round from the parent records
+    code_events  code key -> event seq (dupsort)                  for history()
+    events       seq (u64) -> JSON event
+    event_ids    [client \0] event id -> seq + content digest     duplicates per client;
+                 a resend of the same event is recognised
+    sscc_users   SSCC key -> client name                          the first to pack into it
+    recalls      b"B" batch id | b"L" scheme\\0product\\0lot -> event seq
+    imported     code key of an imported code -> JSON record      codes issued elsewhere
+    scans        seq (u64) -> scan record (scanlog.py)            append-only scan log
+"""
 from __future__ import annotations
 
 import json
+import struct
 
+from ...cache import BoundedCache
 from . import _codes
 from . import stats as _stats
 from .batches import Batches, product_prefix, u64
 from .env import IndexReadOnly, open_db, run_write, versions
 from .known import KnownProducts
 from .scanlog import unpack_scan
+
+_STATE = struct.Struct("=BQ")   # _codes.State, machine byte order
+STATE, PARENT = _codes.STATE, _codes.PARENT   # record kinds under a code key
+
+
+def _event_id_key(client: str | None, event_id: str) -> bytes:
+    """Where an event id is recorded: per client (NUL cannot occur in either part), the
+    data directory's own caller (None) under the bare id, as before ids were scoped."""
+    return event_id.encode() if client is None else client.encode() + b"\0" + event_id.encode()
+
+
+def _recall_key(target) -> bytes:
+    """b"B" batch id | b"L" scheme \0 product \0 lot: where a recall is recorded."""
+    if target[0] == "batch":
+        return b"B" + u64(target[1])
+    _, scheme, product_key, lot = target
+    return b"L" + product_prefix(scheme, product_key) + lot.encode()
+
+
+RECALL_KEY_CACHE = 16384   # recall targets whose keys are kept (LRU)
 
 
 class LmdbView:
@@ -45,8 +83,9 @@ class LmdbView:
     def batch(self, batch_id):
         return self._s.batches.get(batch_id, self._txn)
 
-    def recall_seq(self, recall_keys):
-        seqs = [self._txn.get(rk, db=self._s.db_recalls) for rk in recall_keys]
+    def recall_seq(self, targets):
+        key, txn, db = self._s.recall_key, self._txn, self._s.db_recalls
+        seqs = [txn.get(key(t), db=db) for t in targets]
         return max([int.from_bytes(q, "big") for q in seqs if q] or [0])
 
     def code_records(self, refs, place_hash, status, seq, scan_count, places, first_scan_time, first_seq):
@@ -67,6 +106,67 @@ class LmdbView:
         raw = self._txn.get(u64(seq), db=self._s.db_scans)
         return unpack_scan(raw)["place"] if raw is not None else None
 
+    def parent_of(self, ref):
+        return self._txn.get(ref + PARENT, db=self._s.db_codes)
+
+    def children(self, ref):
+        cur = self._txn.cursor(db=self._s.db_children)
+        return list(cur.iternext_dup()) if cur.set_key(ref) else []
+
+    def sscc_user(self, ref):
+        if self._s.db_sscc_users is None:   # an index from before SSCC users: nobody recorded
+            return None
+        raw = self._txn.get(ref, db=self._s.db_sscc_users)
+        return raw.decode() if raw is not None else None
+
+    def product_of(self, product_id):
+        return self._s.batches.product_of(self._txn, product_id)
+
+    # -- inside a write (events) -------------------------------------------------------------
+    def event_seen(self, client, event_id):
+        seen = self._txn.get(_event_id_key(client, event_id), db=self._s.db_event_ids)
+        return None if seen is None else (int.from_bytes(seen[:8], "big"), seen[8:])
+
+    def nested(self, body):
+        with self._env.begin(write=True, parent=self._txn) as child:
+            return body(LmdbView(self._s, child))
+
+    def _next_seq(self, name=b"next_event"):
+        meta = self._s.batches.meta
+        raw = self._txn.get(name, db=meta)
+        seq = int.from_bytes(raw, "big") if raw else 1
+        self._txn.put(name, u64(seq + 1), db=meta)
+        return seq
+
+    def apply_event(self, plan):
+        txn, s = self._txn, self._s
+        seq = self._next_seq()
+        at = u64(seq)
+        order = sorted(plan.refs)   # written in key order: each page touched once
+        if plan.state is not None:
+            value = _STATE.pack(plan.state, seq)
+            txn.cursor(db=s.db_codes).putmulti([(k + STATE, value) for k in order])
+        txn.cursor(db=s.db_code_events).putmulti([(k, at) for k in order], dupdata=True)
+        parent = plan.parent
+        for k in plan.refs if plan.link == "pack" else ():
+            txn.put(k + PARENT, parent, db=s.db_codes)
+            txn.put(parent, k, db=s.db_children, dupdata=True)
+        for k in plan.refs if plan.link == "unpack" else ():
+            txn.delete(k + PARENT, db=s.db_codes)
+            txn.delete(parent, k, db=s.db_children)
+        if parent is not None:
+            if plan.parent_state_if_new is not None and txn.get(parent + STATE, db=s.db_codes) is None:
+                txn.put(parent + STATE, _STATE.pack(plan.parent_state_if_new, seq), db=s.db_codes)
+            txn.put(parent, at, db=s.db_code_events, dupdata=True)
+            if plan.bind_user is not None:   # the first user stays
+                txn.put(parent, plan.bind_user.encode(), db=s.db_sscc_users, overwrite=False)
+        for target in plan.recalls:
+            txn.put(s.recall_key(target), at, db=s.db_recalls)
+        record = {"seq": seq, **plan.record}
+        txn.put(at, json.dumps(record, ensure_ascii=False).encode(), db=s.db_events)
+        txn.put(_event_id_key(plan.client, plan.event_id), at + plan.digest, db=s.db_event_ids)
+        return seq
+
 
 class LmdbStore:
     """The tables of one LMDB environment (the index of a data directory)."""
@@ -84,10 +184,22 @@ class LmdbStore:
         self.db_code_events = open_db(env, b"code_events", dupsort=True)
         self.known = KnownProducts(self.batches, schemes)
         self._db_idempotency = None   # opened by the first server that issues with keys
+        self.recall_keys = BoundedCache(RECALL_KEY_CACHE)   # RecallTarget -> its key
 
     def reading(self) -> LmdbView:
         """A view of one read transaction: `with store.reading() as view:`."""
         return LmdbView(self, self.env.begin(), own=True)
+
+    def write(self, body):
+        """body(view) in one write transaction, committed (run_write: a full map grows and
+        the whole body runs again; IndexFull with nothing written past the limit)."""
+        return run_write(self.env, lambda txn: body(LmdbView(self, txn)))
+
+    def recall_key(self, target) -> bytes:
+        hit = self.recall_keys.get(target)
+        if hit is None:
+            hit = self.recall_keys[target] = _recall_key(target)
+        return hit
 
     def view(self, txn) -> LmdbView:
         """The reads of a view inside a write transaction of this store (events)."""
