@@ -5,9 +5,12 @@ the LMDB environment must agree, and the reservation journal (journal.py) must
 hold nothing the index lacks; what it holds beyond the index's `journal_end`
 (an older copy of data.mdb put in place, or a crash between the journal's
 fsync and the commit) is replayed first: counters, batch and product ids are
-raised to the journal's marks and missing batch records put back. An index
-with no stamp (made before stamps existed) is adopted once: given a uuid, a
-stamp and a journal rebuilt from its counters, with a warning.
+raised to the journal's marks and the missing batch records of committed
+(marked, journal.py) reservations put back. An index with no stamp is adopted
+once, with a warning: one with no uuid either (made before stamps existed) is
+given a uuid, a stamp and a journal rebuilt from its counters; one that names
+itself (only the stamp was lost) first replays its own journal, never sets it
+aside.
 """
 from __future__ import annotations
 
