@@ -20,13 +20,13 @@ from ..issuance import Issuer
 from ..scan import Fault, ScanParser
 from ..cache import BoundedCache
 from ..store.lmdb import _codes, codekeys, scankeys
-from ..store.lmdb.batches import BatchRecord, u64
+from ..store.lmdb.batches import BatchRecord
 from ..store.lmdb.codekeys import Keys
-from ..store.lmdb.env import IndexFull, read_only_error, run_write
+from ..store.lmdb.env import IndexFull, read_only_error
 from . import lifecycle
 from .lifecycle import ACTIONS, EventError, Status, check_transition
 from .verdicts import DECIDE, Answer, Verdict, decide_one, reasons
-from ..store.lmdb.scanlog import ScanLog, place_hash, unpack_scan
+from ..store.lmdb.scanlog import ScanLog, place_hash
 from ..store.lmdb.store import LmdbStore
 from ..store.port import EventPlan
 
@@ -212,17 +212,10 @@ class Index:
 
     def _check_format(self):
         """Stamp a new index with its record format; refuse one written in another."""
-        def stamp(txn):
-            have = txn.get(b"format", db=self.batches.meta)
-            if have is None:
-                txn.put(b"format", FORMAT, db=self.batches.meta)
-            elif have != FORMAT:
-                raise TracecodeError(f"this index uses record format {have.decode()}; this "
-                                     f"tracecode reads format {FORMAT.decode()}")
-        with self.env.begin() as txn:
-            ready = txn.get(b"format", db=self.batches.meta) == FORMAT
-        if not ready:  # only a new index needs a write to open (a read-only one must not)
-            run_write(self.env, stamp)
+        have = self.store.stamp_format(FORMAT)
+        if have != FORMAT:
+            raise TracecodeError(f"this index uses record format {have.decode()}; this "
+                                 f"tracecode reads format {FORMAT.decode()}")
 
     def _recording(self, record) -> bool:
         """Whether to log this call's scans; a clear error on a read-only index."""
@@ -269,8 +262,7 @@ class Index:
 
         def flush():
             try:
-                run_write(self.env, lambda txn: txn.cursor(db=self.db_imported).putmulti(
-                    [(codekeys.ext(c), value) for c in chunk]))
+                self.store.put_imported(chunk, value)
             except IndexFull as exc:  # say what is in: each chunk is whole, importing again finishes
                 raise IndexFull(f"{exc}; {n - len(chunk):,} codes were imported before this "
                                 f"chunk of {len(chunk):,} (import them again to finish)") from None
@@ -756,28 +748,21 @@ class Index:
         An event lists its first HISTORY_CODES codes, and codes_total when it had more."""
         if not isinstance(code, (str, bytes)):
             raise InvalidFormat(f"code must be text, got {type(code).__name__}", field="code")
-        with self.env.begin() as txn:   # events and scans: LMDB's tables until history moves too
-            view = self.store.view(txn)
+        with self.store.reading() as view:
             key = self._keys_of(view, [code], None)[0][0]
             items = []
             for k in self._containers(view, key):
                 via = None if k == key else self.code_text(view, k)
-                cur = txn.cursor(db=self.db_code_events)
-                if cur.set_key(k):
-                    for seq in cur.iternext_dup():
-                        ev = json.loads(txn.get(seq, db=self.db_events))
-                        ev["kind"], ev["via"] = "event", via
-                        _readable_time(ev)
-                        if len(ev["codes"]) > HISTORY_CODES:  # a 200,000-code commission
-                            ev["codes_total"], ev["codes"] = len(ev["codes"]), ev["codes"][:HISTORY_CODES]
-                        items.append(ev)
-                seq = _codes.read_code(self.env, txn, self.db_codes, k, 0)[6]
-                while seq:  # the code's scans, newest first, each naming the one before
-                    sc = unpack_scan(txn.get(u64(seq), db=self.db_scans))
+                for ev in view.events_of(k):
+                    ev["kind"], ev["via"] = "event", via
+                    _readable_time(ev)
+                    if len(ev["codes"]) > HISTORY_CODES:  # a 200,000-code commission
+                        ev["codes_total"], ev["codes"] = len(ev["codes"]), ev["codes"][:HISTORY_CODES]
+                    items.append(ev)
+                for seq, sc in view.scans_of(k):
                     items.append({"kind": "scan", "time": sc["time"], "scanner": sc["scanner"],
                                   "place": sc["place"], "verdict": Verdict(sc["verdict"]).name,
                                   "via": via, "scan": seq})
-                    seq = sc["prev"]
         seen, unique = set(), []
         for item in items:  # a pack event is on the unit and on its container: once
             tag = (item["kind"], item.get("seq", item.get("scan")))

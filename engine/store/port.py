@@ -8,9 +8,10 @@ counters or from a code's text). LMDB implements it in store/lmdb/; a replicated
 (PostgreSQL) is the next implementation, run against the same tests.
 
 Verification's read path, lifecycle events and packing (an EventPlan per event, applied in
-one atomic write), statistics and idempotency keys are on the port today; imports, history,
-the scan log and registries still use the LMDB store directly (tracecode.store.lmdb) and move
-behind it next.
+one atomic write), imported codes, history, statistics and idempotency keys are on the port
+today; the scan log (scanlog.py, group-committed from the index), backup and restore, the
+reservation journal and the registries' tables still use the LMDB store directly
+(tracecode.store.lmdb) and move behind it next.
 """
 from __future__ import annotations
 
@@ -91,6 +92,12 @@ class ReadView(Protocol):
     def product_of(self, product_id: int) -> tuple | None:
         """(scheme name, product) of a product id."""
 
+    def events_of(self, ref) -> list:
+        """The events of a code, in seq order."""
+
+    def scans_of(self, ref) -> list:
+        """(seq, scan record) of a code's logged scans, newest first."""
+
 
 class WriteView(ReadView, Protocol):
     """A view inside one atomic write: reads see the writes before them."""
@@ -108,6 +115,12 @@ class WriteView(ReadView, Protocol):
 class Store(Protocol):
     def reading(self) -> ContextManager[ReadView]:
         """A view of one snapshot, released on leaving the block."""
+
+    def stamp_format(self, fmt: bytes) -> bytes:
+        """The record format the store holds, stamping a new store with fmt."""
+
+    def put_imported(self, codes: list, value: bytes) -> None:
+        """Codes issued elsewhere, each with one record (JSON bytes), in one commit."""
 
     def write(self, body: Callable):
         """body(WriteView) in one atomic, durable write; its value once committed. A full

@@ -22,7 +22,7 @@ import json
 import struct
 
 from ...cache import BoundedCache
-from . import _codes
+from . import _codes, codekeys
 from . import stats as _stats
 from .batches import Batches, product_prefix, u64
 from .env import IndexReadOnly, open_db, run_write, versions
@@ -122,6 +122,23 @@ class LmdbView:
     def product_of(self, product_id):
         return self._s.batches.product_of(self._txn, product_id)
 
+    def events_of(self, ref):
+        """The events of a code, in seq order (JSON decoded)."""
+        txn, s = self._txn, self._s
+        cur = txn.cursor(db=s.db_code_events)
+        return [json.loads(txn.get(seq, db=s.db_events)) for seq in cur.iternext_dup()] \
+            if cur.set_key(ref) else []
+
+    def scans_of(self, ref):
+        """(seq, scan record) of a code's logged scans, newest first: each names the one before."""
+        txn, s = self._txn, self._s
+        out, seq = [], self.code_record(ref)[6]
+        while seq:
+            sc = unpack_scan(txn.get(u64(seq), db=s.db_scans))
+            out.append((seq, sc))
+            seq = sc["prev"]
+        return out
+
     # -- inside a write (events) -------------------------------------------------------------
     def event_seen(self, client, event_id):
         seen = self._txn.get(_event_id_key(client, event_id), db=self._s.db_event_ids)
@@ -194,6 +211,25 @@ class LmdbStore:
         """body(view) in one write transaction, committed (run_write: a full map grows and
         the whole body runs again; IndexFull with nothing written past the limit)."""
         return run_write(self.env, lambda txn: body(LmdbView(self, txn)))
+
+    def stamp_format(self, fmt: bytes) -> bytes:
+        """The record format the store holds; a new store is stamped with fmt first (only
+        a new one needs a write to open: a read-only one must not)."""
+        with self.env.begin() as txn:
+            have = txn.get(b"format", db=self.batches.meta)
+        if have is None:
+            def stamp(txn):
+                held = txn.get(b"format", db=self.batches.meta)
+                if held is None:
+                    txn.put(b"format", fmt, db=self.batches.meta)
+                return held or fmt
+            have = run_write(self.env, stamp)
+        return have
+
+    def put_imported(self, codes: list, value: bytes) -> None:
+        """Codes issued elsewhere, each with the record value (JSON), in one commit."""
+        db = self.db_imported
+        run_write(self.env, lambda txn: txn.cursor(db=db).putmulti([(codekeys.ext(c), value) for c in codes]))
 
     def recall_key(self, target) -> bytes:
         hit = self.recall_keys.get(target)
