@@ -220,6 +220,8 @@ def test_backup_of_a_directory_open_in_this_process(tmp_path):
             backup(path, tmp_path / "bk")
         d.backup(tmp_path / "bk")
         assert d.issue("cn-drug-20", DRUG, 1).start == 5     # still open and writable
+        with pytest.raises(BackupError, match="open in this process: close it"):
+            restore(tmp_path / "bk", path)
     restore(tmp_path / "bk", tmp_path / "new", journals=[path / journal.NAME],
             key_file=path / "master.key")
     with tracecode.open(tmp_path / "new") as d:

@@ -233,6 +233,8 @@ def restore(backup_dir: str | Path, datadir: str | Path, *, journals=(),
                           f"issuer): stop it before restoring")
     # the index this restore sets aside knows every batch it committed: take them all
     live, live_why = _live_entries(datadir / "index", uuid)
+    if live_why and "already open" in live_why:
+        raise BackupError(f"{datadir} is open in this process: close it before restoring")
     if not sources and not live:
         raise BackupError(
             f"no reservation journal besides the backup's: codes issued after the backup "

@@ -223,7 +223,7 @@ def catch_up(env, batches: Batches, path: Path) -> int:
         return len(entries), n, skipped
     seen, put_back, skipped = run_write(env, body)
     if skipped:
-        _log.warning("%s: %d lines past the index's record of it are damaged or not "
+        _log.warning("%s: %d line(s) past the index's record of it are damaged or not "
                      "tracecode's and were skipped", path, skipped)
     if seen:
         _log.warning("%s held %d reservations the index lacked: counters raised past them, "
