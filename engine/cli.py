@@ -48,6 +48,8 @@ from .registry.cli import add_parser as add_registry_parser
 PROGRESS_MIN = 1_000_000  # show a progress bar on a terminal from this many codes
 MAX_CODE = 4096          # longer "codes" on stdin are refused, as the scan parser refuses them
 MAX_IMPORT_LINE = 1 << 16
+STDIN_CHUNK = 1 << 20    # stdin is read this much at a time (check, scan, verify)
+MAX_STDIN_ITEM = 64 << 20  # a line or token past this without its end ends stdin (/dev/zero)
 _CONTROL = re.compile(r"[\x00-\x1f]")
 
 
@@ -143,7 +145,39 @@ def _backend(args):
 def _scans(args) -> list:
     """The scans of a verb: its positionals (without DIR when --server), or stdin lines."""
     scans = remote.positionals(args, "scans") if args.server else list(args.scans)
-    return scans or [line for line in sys.stdin.buffer.read().split(b"\n") if line.strip()]
+    return scans or [line for line in _stdin_items(lines=True) if line.strip()]
+
+
+def _stdin_items(lines: bool) -> list[bytes]:
+    """Standard input's lines (or whitespace-separated tokens), read STDIN_CHUNK at a time
+    rather than all at once. Of an item over MAX_CODE bytes only its first MAX_CODE + 1
+    are kept (it is refused as too long, alone); one going on past MAX_STDIN_ITEM bytes
+    without its end stops the input with one clear error (endless input like /dev/zero)."""
+    src = getattr(sys.stdin, "buffer", sys.stdin)
+    out: list[bytes] = []
+    tail, dropped = b"", 0        # dropped: bytes of the current item past what is kept
+    while True:
+        chunk = src.read(STDIN_CHUNK)
+        if not chunk:
+            break
+        data = tail + chunk
+        parts = data.split(b"\n") if lines else data.split()
+        # the last part may go on in the next chunk (a token: unless whitespace ended it)
+        tail = parts.pop() if parts and (lines or not data[-1:].isspace()) else b""
+        if parts or not tail:     # the item that was going on has ended
+            dropped = 0
+        out += parts
+        if len(tail) > MAX_CODE + 1:
+            dropped += len(tail) - MAX_CODE - 1
+            tail = tail[:MAX_CODE + 1]
+            if dropped > MAX_STDIN_ITEM:
+                raise textinput.InputError(
+                    f"standard input: {'line' if lines else 'token'} {len(out) + 1:,} goes on "
+                    f"past {MAX_STDIN_ITEM:,} bytes without its end: no "
+                    f"{'scan' if lines else 'code'}")
+    if tail:
+        out.append(tail)
+    return out
 
 
 def cmd_issue(args):
@@ -164,14 +198,38 @@ def cmd_issue(args):
         fields = [f.name for f in scheme.fields if f.role == "product"]
         product = _product(fields, args.product)
         extra = {"requester": args.requester} if args.requester else {}
-        t0 = time.perf_counter()
-        dl = c.request_codes(scheme.name, product, args.count, render=args.render, lot=args.lot,
-                             expiry=args.expiry, line=args.line, attributes=attributes, **extra)
-        if args.out:
-            dl.write(args.out, progress=_progress_bar(args.count))
-        else:
-            dl.write(sys.stdout.buffer)
-            sys.stdout.flush()
+        out = None
+        if args.out:   # opened before anything is reserved: a bad path issues nothing
+            try:
+                out = open(args.out, "wb")  # noqa: SIM115 - closed below, whatever happens
+            except OSError as exc:
+                raise textinput.InputError(f"cannot write {args.out}: {exc.strerror}; nothing "
+                                           "was issued") from None
+        try:
+            t0 = time.perf_counter()
+            dl = c.request_codes(scheme.name, product, args.count, render=args.render,
+                                 lot=args.lot, expiry=args.expiry, line=args.line,
+                                 attributes=attributes, **extra)
+            try:
+                if out is not None:
+                    dl.write(out, progress=_progress_bar(args.count))
+                    out.close()
+                else:
+                    dl.write(sys.stdout.buffer)
+                    sys.stdout.flush()
+            except BrokenPipeError:
+                raise
+            except OSError as exc:   # e.g. a full disk: the batch stands, its codes can be had again
+                raise textinput.InputError(
+                    f"batch {dl.batch.id} ({dl.batch.count:,} codes) was issued, but writing its "
+                    f"codes to {args.out or 'standard output'} failed ({exc.strerror}); they are "
+                    f"the same when batch {dl.batch.id} is downloaded again") from None
+        finally:
+            if out is not None and not out.closed:
+                try:
+                    out.close()
+                except OSError:
+                    pass
         dt = time.perf_counter() - t0
     b = dl.batch
     print(f"issued {b.count:,} {b.scheme} codes for "
@@ -182,8 +240,8 @@ def cmd_issue(args):
 def _read_codes(args, validator) -> list[bytes]:
     if args.codes:  # a few typed codes: normalise them like validate() would
         return [validator.compact(c).encode("utf-8", "replace") for c in args.codes]
-    # Bulk from stdin: split and convert in C, no per-code Python.
-    return sys.stdin.buffer.read().split()
+    # Bulk from stdin, in bounded chunks: split in C, no per-code Python.
+    return _stdin_items(lines=False)
 
 
 def cmd_check(args):
@@ -254,9 +312,7 @@ def cmd_scan(args):
         return 1 if bad else 0
     # Bulk from stdin, one scan per line (scans may hold spaces and GS): one
     # tab-separated line each, built with vectorised string operations.
-    lines = sys.stdin.buffer.read().split(b"\n")
-    if lines and lines[-1] == b"":
-        lines.pop()
+    lines = _stdin_items(lines=True)
     batch = parser.parse_many(lines)
     rec = batch.records
     from .scan import Fault

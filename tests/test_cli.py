@@ -382,3 +382,44 @@ def test_events_with_bad_lines_over_the_server(data, tmp_path):
     assert out[0] == "REJECTED line 2: nested deeper than 32 levels"
     assert out[1].startswith("REJECTED s2: cannot sell") and out[1].endswith("[line 3]")
     assert run("verify", data, codes[0], "--no-record").stdout.startswith(b"GENUINE")
+
+
+def test_issue_opens_its_output_before_reserving_and_names_the_batch(data):
+    """Review 11 #11: `issue --out /nonexistent/x` reserved a batch first, and a failed
+    write (/dev/full) was a raw [Errno N] that did not name the batch."""
+    issue = ("issue", data, "--scheme", "cn-drug-20", "-p", "8177322", "-n", "5")
+    p = run(*issue, "--out", "/nonexistent/x", check=False)
+    lines = p.stderr.decode().strip().splitlines()
+    assert p.returncode == 1 and len(lines) == 1 and "nothing was issued" in lines[0], lines
+    assert run("batches", data).stdout.strip() == b""
+    if os.path.exists("/dev/full"):
+        p = run(*issue, "--out", "/dev/full", check=False)
+        lines = p.stderr.decode().strip().splitlines()
+        assert p.returncode == 1 and len(lines) == 1 and "batch 1 (5 codes) was issued" in lines[0]
+
+
+@pytest.mark.parametrize("verb", ["check", "scan", "verify"])
+def test_endless_stdin_is_read_in_bounded_chunks_and_refused(data, verb):
+    """Review 11 #11: check, scan and verify read all of stdin at once (out of memory on
+    /dev/zero); stdin is read in chunks, and a line or token without an end is one line."""
+    args = {"check": ("check", "--scheme", "cn-drug-20"), "scan": ("scan",),
+            "verify": ("verify", data, "--no-record")}[verb]
+    with open("/dev/zero", "rb") as zero:
+        proc = subprocess.run([sys.executable, "-m", "tracecode", *map(str, args)], stdin=zero,
+                              capture_output=True, timeout=60)
+    lines = proc.stderr.decode().strip().splitlines()
+    assert proc.returncode == 1 and len(lines) == 1 and "without its end" in lines[0], lines
+    # chunk edges split no line or token
+    codes = run("issue", data, "--scheme", "cn-drug-20", "-p", "8177322", "-n", "3").stdout
+    import io
+
+    from tracecode import cli
+    for chunk in (1, 7, 64):
+        old, cli.STDIN_CHUNK = cli.STDIN_CHUNK, chunk
+        try:
+            sys_stdin, cli.sys.stdin = cli.sys.stdin, io.TextIOWrapper(io.BytesIO(codes + b"x y\n\nz"))
+            assert cli._stdin_items(lines=True) == codes.split(b"\n")[:-1] + [b"x y", b"", b"z"]
+            cli.sys.stdin = io.TextIOWrapper(io.BytesIO(codes + b"x  y\n\nz"))
+            assert cli._stdin_items(lines=False) == codes.split() + [b"x", b"y", b"z"]
+        finally:
+            cli.STDIN_CHUNK, cli.sys.stdin = old, sys_stdin
