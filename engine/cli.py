@@ -53,7 +53,7 @@ MAX_STDIN_ITEM = 64 << 20  # a line or token past this without its end ends stdi
 _CONTROL = re.compile(r"[\x00-\x1f]")
 
 
-class CliError(Exception):
+class CliError(TracecodeError):
     """A usage error found after parsing: printed as one line, exit 2."""
 
 

@@ -14,8 +14,10 @@ import sys
 import threading
 from pathlib import Path
 
+from ..errors import TracecodeError
 
-class ChildFailed(RuntimeError):
+
+class ChildFailed(TracecodeError, RuntimeError):
     """A measuring child process exited with an error."""
 
 

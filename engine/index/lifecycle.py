@@ -19,7 +19,7 @@ from enum import IntEnum
 import numpy as np
 
 from .. import limits
-from ..errors import ValidationError
+from ..errors import TracecodeError, ValidationError
 
 
 class Status(IntEnum):
@@ -77,7 +77,7 @@ NOT_APPLIED = "not_applied"                 # atomic call refused because of ano
 NOT_HOLDER = "not_holder"                   # a pack into an SSCC another client packed into first
 
 
-class EventError(ValueError):
+class EventError(TracecodeError, ValueError):
     """One event that cannot be applied: the message says why, `reason` (one of the
     constants above) says it for machines, `code` names the code."""
 

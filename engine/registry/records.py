@@ -19,7 +19,7 @@ import unicodedata
 from dataclasses import asdict, dataclass, replace
 
 from .. import limits
-from ..errors import ValidationError
+from ..errors import TracecodeError, ValidationError
 from . import approvals, registrations
 
 STATUSES = ("valid", "suspended", "revoked")
@@ -31,7 +31,7 @@ _DATE = re.compile(r"(\d{4})[-/.年](\d{1,2})[-/.月](\d{1,2})日?")
 MAX_LOT = limits.REGISTRY_LOT_BYTES   # bytes (UTF-8): the width of the code-data record's lot
 
 
-class RowError(ValueError):
+class RowError(TracecodeError, ValueError):
     """One row that cannot be taken; the importer reports it with its line."""
 
 

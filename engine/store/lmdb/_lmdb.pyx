@@ -13,6 +13,8 @@ import weakref
 
 import lmdb
 
+from tracecode.errors import TracecodeError
+
 from posix.types cimport pid_t
 
 cdef extern from "pylmdb_abi.h":
@@ -39,7 +41,7 @@ cdef extern from "pylmdb_abi.h":
         int mutations
 
 
-class IncompatibleLmdb(RuntimeError):
+class IncompatibleLmdb(TracecodeError, RuntimeError):
     """The installed py-lmdb's objects are not laid out as pylmdb_abi.h expects."""
 
 
