@@ -606,3 +606,23 @@ def test_streams_on_an_open_server_are_capped_per_connection():
         stream_owner(open_svc, LOCAL, at("ipv4:127.0.0.1:2"))
     assert stream_owner(closed, LOCAL, at("ipv4:127.0.0.1:1")) == \
         stream_owner(closed, LOCAL, at("ipv4:127.0.0.1:2")) == LOCAL.name
+
+
+def test_the_services_verbs_refuse_values_of_the_wrong_type_by_field(tmp_path):
+    """Review 11 #11, through tracecode.app: verify(None) is the scan's EMPTY, not a
+    TypeError; a count that is no whole number and attributes that are no mapping are
+    invalid_argument naming the field, before anything is reserved."""
+    from tracecode.app import Refusal
+    from tracecode.app.local import LocalClient
+    from tracecode.datadir import DataDir
+    tracecode.init(tmp_path / "d").close()
+    c = LocalClient(DataDir(tmp_path / "d"))
+    with pytest.raises(Refusal) as info:
+        c.verify(None, record=False)
+    assert (info.value.reason, info.value.facts.get("fault")) == ("unreadable_scan", "EMPTY")
+    for kw, field in [({"count": True}, "count"), ({"count": 1.5}, "count"),
+                      ({"count": 1, "attributes": ["x"]}, "attributes")]:
+        with pytest.raises(Refusal) as info:
+            c.issue("cn-drug-20", DRUG, **kw)
+        assert (info.value.reason, info.value.field) == ("invalid_argument", field)
+    assert c.batches() == []

@@ -182,7 +182,8 @@ class Service:
     def one_scan(scan) -> bytes:
         """A single scan must be there and within the size limit."""
         raw = scan if isinstance(scan, bytes) else scan.encode("utf-8", "surrogatepass") \
-            if isinstance(scan, str) else bytes(scan)
+            if isinstance(scan, str) else bytes(scan) if isinstance(scan, (bytearray, memoryview)) \
+            else b""   # None, a number: no text, that scan's fault (EMPTY), not a TypeError
         if not raw:
             raise Refusal("unreadable_scan", "scan", "empty scan", fault="EMPTY")
         if len(raw) > limits.MAX_SCAN_BYTES:
@@ -232,6 +233,11 @@ class Service:
         may issue without a key, as `requester` (it holds the key and the directory: the
         audit log is of what clients did)."""
         admit(caller, "issue", method)
+        if isinstance(count, bool) or not isinstance(count, int):
+            raise invalid("count", f"must be a whole number, not {type(count).__name__}")
+        if attributes is not None and not hasattr(attributes, "items"):
+            raise invalid("attributes", f"must be a mapping of name to value, not "
+                                        f"{type(attributes).__name__}")
         if caller.operator and idempotency_key is None:
             found = self.scheme(scheme)
             if count < 1:
