@@ -155,7 +155,9 @@ class Issuance(_Servicer, issuance_pb2_grpc.IssuanceServicer):
         # a chunk is made only when the client has taken the last one (the yield waits on
         # flow control); no array or bytes of it stay referenced here meanwhile
         for off, codes in chunks:
-            yield ipb.CodeChunk(offset=off, count=len(codes), width=width, codes=codes.tobytes())
+            chunk = ipb.CodeChunk(offset=off, count=len(codes), width=width, codes=codes.tobytes())
+            del codes   # the loop's name would keep the array while the client waits
+            yield chunk
 
     def _report_args(self, req, context) -> dict:
         return {"batch_id": req.batch_id, "ranges": [(r.offset, r.count) for r in req.ranges],
