@@ -626,3 +626,15 @@ def test_the_services_verbs_refuse_values_of_the_wrong_type_by_field(tmp_path):
             c.issue("cn-drug-20", DRUG, **kw)
         assert (info.value.reason, info.value.field) == ("invalid_argument", field)
     assert c.batches() == []
+
+
+def test_a_recalls_intent_audits_at_most_a_bounded_reason(world):
+    """Like review 11 #5: a recall's intent is audited before the engine bounds its text,
+    so a megabyte reason was fsynced into the audit log whole."""
+    line, regulator = world["line"], world["regulator"]
+    code = line.request_codes("cn-drug-20", DRUG, 1).all()[0].decode()
+    before = (world["data"] / "audit.log").stat().st_size
+    (r,) = regulator.send_events([{"id": "big-recall", "action": "recall", "codes": [code],
+                                   "reason": "r" * (1 << 20)}])
+    assert not r["ok"] and r["status"] == "INVALID_ARGUMENT", r
+    assert (world["data"] / "audit.log").stat().st_size - before < 5_000

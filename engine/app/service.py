@@ -62,6 +62,11 @@ def event_refusal(event_id: str, result: dict) -> Refusal:
     return invalid("event", error)
 
 
+def _audited(value):
+    """A client's text for an audit record before the engine has checked it: bounded."""
+    return value if value is None else clip(str(value), bounds.REASON_BYTES)
+
+
 class Service:
     """The application over one data directory (`clients`: a Clients, or None for an
     open one in which every caller is LOCAL; `audit_path`: the audit log, by default
@@ -268,7 +273,7 @@ class Service:
                 expiry=expiry or None, line=line or None, attributes=attributes)
         except Exception as exc:
             try:
-                self._audit("issue_refused", caller, method, peer, error=str(exc), **asked)
+                self._audit("issue_refused", caller, method, peer, error=bounded(str(exc)), **asked)
             except AuditError:
                 pass  # the intent is there; the refusal goes to the caller either way
             if isinstance(exc, ValueError):  # the index's checks: the expiry, bounded text (named)
@@ -512,7 +517,7 @@ class Service:
             for ev in recalls:
                 self._audit("recall_intent", caller, method, peer, event_id=ev["id"],
                             codes=_count(ev.get("codes")), batch=ev.get("batch"),
-                            lot=ev.get("lot"), reason=ev.get("reason"))
+                            lot=_audited(ev.get("lot")), reason=_audited(ev.get("reason")))
         except AuditError as exc:
             raise Refusal("audit_log_full", "", f"events of message {label} not applied: "
                           f"{exc}") from None
@@ -525,8 +530,9 @@ class Service:
             if ev["action"] == "recall":
                 try:
                     self._audit("recall", caller, method, peer, event_id=ev["id"], ok=r["ok"],
-                                error=r.get("error"), codes=_count(ev.get("codes")),
-                                batch=ev.get("batch"), lot=ev.get("lot"), reason=ev.get("reason"))
+                                error=r.get("error") and bounded(str(r["error"])),
+                                codes=_count(ev.get("codes")), batch=ev.get("batch"),
+                                lot=_audited(ev.get("lot")), reason=_audited(ev.get("reason")))
                 except AuditError as exc:  # applied, and its intent is in the log: ack it
                     log.error("recall %s (ok=%s) audited by its intent only: %s", ev["id"],
                               r["ok"], exc)
