@@ -5,8 +5,13 @@ from __future__ import annotations
 import os
 import selectors
 import time
+from pathlib import Path
 
 import pytest
+
+import tracecode
+
+from freshness import stale
 
 
 def pytest_configure(config):
@@ -15,6 +20,11 @@ def pytest_configure(config):
     `-m` on the command line is left as given."""
     if os.environ.get("CI") == "true" and config.option.markexpr == "not slow":
         config.option.markexpr = ""
+    if os.environ.get("TRACECODE_ALLOW_STALE") != "1":
+        why = stale(Path(tracecode.__file__).parent)
+        if why:
+            pytest.exit(f"not testing a stale build: {why} (TRACECODE_ALLOW_STALE=1 runs anyway)",
+                        returncode=4)
 
 
 def wait_until(predicate, timeout: float = 10.0, interval: float = 0.002, what: str = "condition"):
