@@ -49,7 +49,7 @@ def check_invariants(path, handed_out):
         assert all(a_end <= b_start for (_, a_end), (b_start, _) in zip(spans, spans[1:]))
         assert spans[0][0] >= 0 and d.issued("cn-drug-20", DRUG) >= spans[-1][1]
         recorded = {b.id: (b.start, b.count) for b in batches}
-        for bid, start, count, first in handed_out:
+        for bid, start, count, _first in handed_out:
             assert recorded[bid] == (start, count)
         sample = [first for *_, first in handed_out[-200:]]
         if sample:

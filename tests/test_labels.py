@@ -118,7 +118,7 @@ def test_parser_reads_the_decoded_scan(scheme, how, symbol, aim):
     scan = pytest.importorskip("tracecode.scan")
     iss = issuer(scheme)
     bare = issued(scheme)
-    for i, (text, sym, found) in enumerate(decoded(scheme, how, symbol)):
+    for i, (_text, _sym, found) in enumerate(decoded(scheme, how, symbol)):
         s = scan.parse(found[0].text, master_key=KEY)
         assert (s.scheme, s.code, s.check_ok, s.counter) == (scheme, bare[i], True, START + i)
         expected = {**iss.product, **(ATTRS.get(scheme, {}) if how != "bare" else {})}

@@ -3,6 +3,7 @@ change it) — two production lines issuing, downloading and commissioning, two
 scanners verifying in batches and one by one, a warehouse shipping — against a
 server of two processes. No call may fail and nothing may be lost: every code issued
 once, every acknowledged event and every scan recorded."""
+import itertools
 import os
 import threading
 import time
@@ -48,11 +49,12 @@ def test_clients_issuing_verifying_and_sending_events_at_once(tmp_path):
                 stop.set()
         return threading.Thread(target=run)
 
-    def line(c, product, n=[0]):
+    reports, shipments = itertools.count(1), itertools.count()
+
+    def line(c, product):
         dl = c.request_codes("cn-drug-20", product, 20_000, chunk_codes=8_000)
         codes = dl.all()
-        n[0] += 1
-        r = c.report_commissioned(f"{product['drug_id']}-{n[0]}", batch_id=dl.batch.id,
+        r = c.report_commissioned(f"{product['drug_id']}-{next(reports)}", batch_id=dl.batch.id,
                                   ranges=[(0, 10_000)])
         assert r["ok"]
         with lock:
@@ -74,7 +76,7 @@ def test_clients_issuing_verifying_and_sending_events_at_once(tmp_path):
             assert c.verify(code).verdict == Verdict.GENUINE
         count("scans", len(sample) + 20)
 
-    def warehouse(c, n=[0]):
+    def warehouse(c):
         with lock:
             todo = commissioned.pop(0) if len(commissioned) > 2 else None
             if todo is not None:
@@ -83,9 +85,9 @@ def test_clients_issuing_verifying_and_sending_events_at_once(tmp_path):
             time.sleep(0.05)
             return
         ship = [x.decode() for x in todo[5_000:]]
-        events = [{"id": f"ship-{n[0]}-{i}", "action": "ship", "codes": ship[i:i + 100],
+        shipment = next(shipments)
+        events = [{"id": f"ship-{shipment}-{i}", "action": "ship", "codes": ship[i:i + 100],
                    "place": "DC-1"} for i in range(0, len(ship), 100)]
-        n[0] += 1
         results = c.send_events(events, batch_size=10)
         assert all(r["ok"] for r in results), [r for r in results if not r["ok"]][:3]
         count("events", len(events))

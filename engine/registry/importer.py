@@ -165,7 +165,8 @@ def read_rows(source, columns: dict, fmt: str | None = None, ignored: set | None
         yield from _csv_rows(source, name, canon)
         return
     lines = textinput.lines(source)
-    for n, line in lines:
+    for first in lines:   # the first line that is not blank tells JSON from lines of rows
+        line = first[1]
         if isinstance(line, textinput.BadLine) or line.strip():
             break
     else:
@@ -185,7 +186,7 @@ def read_rows(source, columns: dict, fmt: str | None = None, ignored: set | None
         for k, item in enumerate(items, 1):
             yield k, canon(item) if isinstance(item, dict) else RowError("item is not a JSON object")
         return
-    for n, line in itertools.chain([(n, line)], lines):
+    for n, line in itertools.chain([first], lines):
         if isinstance(line, textinput.BadLine):
             yield n, RowError(line.reason)
         elif line.strip():
