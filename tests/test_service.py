@@ -638,3 +638,18 @@ def test_a_recalls_intent_audits_at_most_a_bounded_reason(world):
                                    "reason": "r" * (1 << 20)}])
     assert not r["ok"] and r["status"] == "INVALID_ARGUMENT", r
     assert (world["data"] / "audit.log").stat().st_size - before < 5_000
+
+
+def test_a_refusal_bounds_what_it_echoes_at_the_source():
+    """Review 11 #4, without a server: the sentence, the field and the facts of a Refusal."""
+    from tracecode.app import Refusal
+    from tracecode.app.refusal import DETAIL_BYTES, FACT_CHARS, QUOTE_CHARS
+    r = Refusal("permission_denied", "f" * 1000, f"a may not ship {'9' * 20000}: not its product",
+                code="9" * 20000, remaining=5)
+    assert r.detail == f"a may not ship {'9' * QUOTE_CHARS}…(20,000 characters): not its product"
+    assert r.field.endswith("…(1,000 characters)") and len(r.field) < 160
+    assert r.facts["code"] == "9" * FACT_CHARS + "…(20,000 characters)" and r.facts["remaining"] == "5"
+    spaced = Refusal("invalid_argument", "number", " ".join(["兽"] * 6000))
+    assert len(spaced.detail.encode()) <= DETAIL_BYTES and spaced.detail.endswith("characters in all)")
+    assert Refusal("invalid_argument", "lot", "lot is 21 characters; at most 20").detail == \
+        "lot is 21 characters; at most 20"   # short sentences are untouched

@@ -17,7 +17,8 @@ from ..errors import CapacityExceeded, TracecodeError, UnknownApproval, Validati
 # where every refusal is made, so no transport carries a client's megabytes back (gRPC
 # puts the detail and facts in trailing metadata, which clients drop past 8-16 KiB) and
 # the audit log's record of a refusal stays a line.
-QUOTE_CHARS = 64            # of one echoed value (a run of text without spaces), or a fact
+QUOTE_CHARS = 64            # of one echoed value in a sentence (a run of text without spaces)
+FACT_CHARS = 128            # of a fact (a machine's: a GS1 element string as a subject stays whole)
 FIELD_CHARS = 128           # of the field's name (product.fields.<name>...)
 DETAIL_BYTES = 1024         # of the whole sentence, in UTF-8
 _LONG_RUN = re.compile(rf"[^\s,;:]{{{QUOTE_CHARS + 1},}}")
@@ -66,7 +67,7 @@ class Refusal(TracecodeError):
         self.reason = reason
         self.field = clip(str(field or ""), FIELD_CHARS)
         self.detail = detail
-        self.facts = {k: clip(str(v)) for k, v in facts.items() if v is not None}
+        self.facts = {k: clip(str(v), FACT_CHARS) for k, v in facts.items() if v is not None}
 
     def __repr__(self):
         return f"Refusal({self.reason!r}, {self.field!r}, {self.detail!r})"
