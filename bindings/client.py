@@ -44,7 +44,8 @@ from . import limits
 from . import verification_pb2 as vpb
 from . import verification_pb2_grpc
 from .convert import (CHECK_DTYPE, answer, approval_info, approval_record, batch_record,
-                      check_records, event_pb, pack_scans, registry_answer, result_records)
+                      check_records, event_pb, pack_scans, registry_answer, result_records,
+                      scan_bytes)
 from .status import ServiceError
 
 RENDERS = {"bare": ipb.RENDER_BARE, "element": ipb.RENDER_ELEMENT, "hri": ipb.RENDER_HRI,
@@ -263,7 +264,7 @@ class Verdicts:
 
 def scan_request(message, scan, scanner=None, place=None, time=None, record=True):
     """A VerifyRequest or a CheckRequest (the same fields) for one scan."""
-    raw = scan.encode("utf-8", "surrogatepass") if isinstance(scan, str) else bytes(scan)
+    raw = scan_bytes(scan)
     return message(scan=raw, scanner=scanner or "", place=place or "", time=time or 0.0,
                    no_record=not record)
 

@@ -85,8 +85,18 @@ def pack_scans(scans, offsets=None) -> tuple[bytes, np.ndarray]:
         if (lengths == width).all():  # the usual bulk case: codes of one scheme
             return raw.tobytes(), lengths
         return raw[np.arange(width) < lengths[:, None]].tobytes(), lengths
-    items = [s.encode("utf-8", "surrogatepass") if isinstance(s, str) else bytes(s) for s in scans]
+    items = [s.encode("utf-8", "surrogatepass") if isinstance(s, str) else scan_bytes(s)
+             for s in scans]
     return b"".join(items), np.fromiter(map(len, items), np.uint32, len(items))
+
+
+def scan_bytes(scan) -> bytes:
+    """A scan's bytes: str as UTF-8, bytes-like as is; anything else (None, a number) is no
+    text, sent empty: that scan's EMPTY fault, never a TypeError for the call (nor bytes(5),
+    five NULs)."""
+    if isinstance(scan, str):
+        return scan.encode("utf-8", "surrogatepass")
+    return bytes(scan) if isinstance(scan, (bytes, bytearray, memoryview, np.bytes_)) else b""
 
 
 def verdict_columns(records) -> dict:

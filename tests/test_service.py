@@ -653,3 +653,14 @@ def test_a_refusal_bounds_what_it_echoes_at_the_source():
     assert len(spaced.detail.encode()) <= DETAIL_BYTES and spaced.detail.endswith("characters in all)")
     assert Refusal("invalid_argument", "lot", "lot is 21 characters; at most 20").detail == \
         "lot is 21 characters; at most 20"   # short sentences are untouched
+
+
+def test_the_client_sends_a_scan_that_is_no_text_as_that_scans_fault(world):
+    """Like review 11 #11, in the client: verify(None) and verify_many([None, code]) raised
+    TypeError before anything was sent (and bytes(5) sent five NULs)."""
+    code = world["line"].request_codes("cn-drug-20", DRUG, 1).all()[0].decode()
+    regulator = world["regulator"]
+    assert refused(Code.INVALID_ARGUMENT, regulator.verify, None, record=False).reason == "SCAN_EMPTY"
+    v = regulator.verify_many([None, code, 5], record=False, answers=True)
+    assert [a.verdict for a in v] == [Verdict.UNKNOWN, Verdict.NOT_COMMISSIONED, Verdict.UNKNOWN]
+    assert v[0].reasons == v[2].reasons == ["unreadable: EMPTY"], v[0]
