@@ -10,7 +10,8 @@ verbs that need it.
 import importlib
 
 _EXPORTS = {"AsyncClient": "aio", "Checks": "client", "Client": "client", "Download": "client",
-            "Stalled": "client", "TLS": "client", "Unreachable": "client", "Verdicts": "client", "ServiceError": "status"}
+            "Stalled": "client", "TLS": "client", "Unreachable": "client", "Verdicts": "client",
+            "ServiceError": "status"}
 __all__ = sorted(_EXPORTS)
 
 
