@@ -1,8 +1,8 @@
 """The scan log: append-only, group-committed.
 
 Verification answers at once and hands its scans to this log (a batch call
-as it came, a single scan as a few list appends); a background thread commits whatever has gathered every `interval` seconds
-(5 ms by default) in one write transaction, and a caller that finds
+as it came, a single scan as a few list appends); a background thread commits
+whatever has gathered every `interval` seconds (5 ms by default) in one write transaction, and a caller that finds
 MAX_PENDING scans waiting commits them itself (backpressure). A crash (kill -9)
 can therefore lose at most the scans of the last interval and never more than
 2 x MAX_PENDING (those waiting plus those being written), never a committed
