@@ -123,3 +123,64 @@ def test_imported_codes_and_idempotency_keys(backend):
     assert s.idempotency_get("line-1", "k") == {"fingerprint": "f", "from": 1}
     assert s.idempotency_get("line-2", "k") is None
     assert set(s.versions()) and s.stats()["events"] == 0
+
+
+# -- the product registries (Store.registry(): a RegistryStore) --------------------------------
+
+def approval(number, **kw):
+    from tracecode.registry.records import ApprovalRecord
+    fields = dict(kind="vet", number=number, company="甲", enterprise_id="00002", valid_until="2099-12-31")
+    return ApprovalRecord(**{**fields, **kw})
+
+
+def test_registry_approvals_by_number_enterprise_and_prefix(backend):
+    reg = backend.store.registry()
+    vet, pest = approval("兽药字(2015)010012345"), approval("PD20092927", kind="pesticide", enterprise_id="")
+    reg.write(lambda v: (v.put_approval(vet, None), v.put_approval(pest, None)))
+    with reg.reading() as view:
+        assert view.approval(vet.number) == vet and view.approval("PD00000000") is None
+        assert view.numbers_by_enterprise("00002") == [vet.number] and view.numbers_by_enterprise("00003") == []
+        assert view.numbers_by_prefix(pest.code_prefix) == [pest.number]
+        assert [r.number for r in view.approvals()] == sorted([vet.number, pest.number])
+    moved = approval(vet.number, enterprise_id="00007")   # a replaced record leaves its old holder
+    reg.write(lambda v: v.put_approval(moved, v.approval(vet.number)))
+    with reg.reading() as view:
+        assert view.numbers_by_enterprise("00002") == [] and view.numbers_by_enterprise("00007") == [vet.number]
+
+
+def test_registry_national_codes_in_bulk_with_their_imported_records(backend):
+    import numpy as np
+
+    from tracecode.store.port import NATIONAL_CODE_DTYPE, NATIONAL_TEXT
+    reg = backend.store.registry()
+    codes = np.array([f"2015010100002{k:011d}" for k in range(3)], NATIONAL_TEXT)
+    recs = np.zeros(3, NATIONAL_CODE_DTYPE)
+    recs["number"], recs["level"], recs["expiry"] = b"N", [1, 1, 2], 20300101
+    reg.write(lambda v: v.put_national_codes(codes, recs, [b'{"lot":"%d"}' % k for k in range(3)]))
+    ask = np.array(sorted([codes[2], b"9" * 24, codes[0]]), NATIONAL_TEXT)
+    with reg.reading() as view:
+        at, got = view.national_codes(ask)
+        assert at.tolist() == [0, 1] and got.dtype == NATIONAL_CODE_DTYPE
+        assert (got == recs[[0, 2]]).all()
+        assert view.national_codes(np.array([b"1" * 24], NATIONAL_TEXT))[0].size == 0
+    with backend.store.reading() as view:   # the same write made them verifiable codes
+        assert view.imported_one(backend.imported_ref(codes[1].decode())) == b'{"lot":"1"}'
+
+
+def test_registry_imports_are_one_write_with_their_audit_record(backend):
+    reg = backend.store.registry()
+    rec = approval("兽药字(2015)010012345")
+
+    def failing(v):
+        v.put_approval(rec, None)
+        v.log_import({"kind": "registry"})
+        raise OSError("midway")
+    with pytest.raises(OSError):
+        reg.write(failing)
+    with reg.reading() as view:
+        assert view.approval(rec.number) is None and view.imports() == []
+    seq = reg.write(lambda v: (v.put_approval(rec, None), v.log_import({"kind": "registry"}))[1])
+    reg.link_batch(7, rec.number, 3)
+    with reg.reading() as view:
+        assert [(i["seq"], i["kind"]) for i in view.imports()] == [(seq, "registry")]
+        assert view.batch_links([7, 8]) == {7: {"number": rec.number, "level": 3}}

@@ -30,7 +30,7 @@ def checks(ctx, found, rec, scan, values, today) -> dict:
     nums = ctx.nums
     v = Verdicts()
     prefix, spec = values["reg_class"] + values["reg_number"], values["spec"]
-    registered = ctx.store.numbers(ctx.txn, b"r" + prefix.encode())
+    registered = ctx.view.numbers_by_prefix(prefix)
     record = nums.record(rec)
     if rec >= 0:
         eff = rec

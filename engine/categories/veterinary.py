@@ -55,7 +55,7 @@ def checks(ctx, found, rec, scan, values, today) -> dict:
               f"enterprise {enterprise} in the code, but {approval.number} is held by enterprise "
               f"{approval.enterprise_id} ({approval.company})")
     else:
-        held = ctx.store.numbers(ctx.txn, b"e" + enterprise.encode())
+        held = ctx.view.numbers_by_enterprise(enterprise)
         v.set("enterprise_matches", None if held else False,
               f"enterprise {enterprise} holds {len(held)} approval{'s' * (len(held) > 1)}; none "
               f"is named to compare"

@@ -51,6 +51,7 @@ from ..scan import Fault, Form
 from ..dates import expiry_ymd  # the one date rule: YYMMDD's century, DD 00
 from .payload import approval_fields, pack
 from .records import LEVEL_NAMES, ApprovalRecord, RowError, canonical_number, ymd
+from ..store.port import NATIONAL_TEXT   # the national code store's width (codes, parents)
 
 CHECKS = ("code_exists", "enterprise_matches", "approval_matches", "approval_valid",
           "not_expired", "not_recalled", "plausible_query_count")
@@ -125,8 +126,8 @@ class RegistryAnswer:
 class _Numbers:
     """Approval numbers met in one batch, interned: ref -> number, record, or why invalid."""
 
-    def __init__(self, store, txn):
-        self.store, self.txn = store, txn
+    def __init__(self, view):
+        self.view = view
         self.refs: dict = {}
         self.numbers: list = []
         self.records: list = []
@@ -137,7 +138,7 @@ class _Numbers:
         if r is None:
             r = self.refs[number] = len(self.numbers)
             self.numbers.append(number)
-            self.records.append(None if invalid else self.store.get(self.txn, number))
+            self.records.append(None if invalid else self.view.approval(number))
             if invalid:
                 self.invalid[r] = invalid
         return r
@@ -248,7 +249,7 @@ def compare(registry, scans, offsets=None, *, scanner=None, place=None, when=Non
     """Check scans against the registry; see the module doc. The scans go through the
     index's verify_many (recorded in the scan log unless record=False): a list of
     str/bytes, or a packed buffer (bytes or uint8 array) with int64 ``offsets`` (N + 1)."""
-    index, store = registry.index, registry.store
+    index = registry.index
     when = _time.time() if when is None else when
     today = today or _dt.date.fromtimestamp(when)
     kw = dict(scanner=scanner, place=place, when=when, record=record, today=today)
@@ -278,16 +279,16 @@ def compare(registry, scans, offsets=None, *, scanner=None, place=None, when=Non
     res["source"][found & (ir["batch"] != 0)] = SOURCE_OURS
     res["source"][found & (ir["batch"] == 0)] = SOURCE_NATIONAL
     rec_ref = np.full(n, -1, np.int32)
-    parent = np.zeros(n, "S32")
-    with index.env.begin() as txn:
-        nums = _Numbers(store, txn)
-        _our_batches(vb, store, txn, nums, np.flatnonzero(res["source"] == SOURCE_OURS), res, rec_ref)
-        _national(store, txn, nums, np.flatnonzero((res["source"] == SOURCE_NATIONAL) & (kind != 0)),
+    parent = np.zeros(n, NATIONAL_TEXT)
+    with registry.store.reading() as view:
+        nums = _Numbers(view)
+        _our_batches(vb, view, nums, np.flatnonzero(res["source"] == SOURCE_OURS), res, rec_ref)
+        _national(view, nums, np.flatnonzero((res["source"] == SOURCE_NATIONAL) & (kind != 0)),
                   pr["code"], res, rec_ref, parent)
         scan_ref = _scan_approvals(data, offsets, pr, kind, nums)
-        combos = _combos(store, txn, nums, schemes, kind, found, pr, rec_ref, scan_ref, res, today)
+        combos = _combos(view, nums, schemes, kind, found, pr, rec_ref, scan_ref, res, today)
         contained = found & (parent != b"")
-        chain = _chain(store, txn, np.unique(parent[contained])) if contained.any() else {}
+        chain = _chain(view, np.unique(parent[contained])) if contained.any() else {}
     if chain:
         _containers(index, chain, parent, found, res, today)
 
@@ -307,13 +308,13 @@ def compare(registry, scans, offsets=None, *, scanner=None, place=None, when=Non
     return CheckBatch(res, vb, pr, nums, combos, today, registry.limits)
 
 
-def _our_batches(vb, store, txn, nums, rows, res, rec_ref):
+def _our_batches(vb, view, nums, rows, res, rec_ref):
     """Approval (the batch's link), level and expiry of our codes: once per batch."""
     if not len(rows):
         return
     batch = vb.records["batch"][rows]
     bids, first = np.unique(batch, return_index=True)
-    links = store.links(txn, bids.tolist())
+    links = view.batch_links(bids.tolist())
     ref = np.full(len(bids), -1, np.int32)
     level = np.ones(len(bids), np.uint8)
     expiry = np.zeros(len(bids), np.uint32)
@@ -325,12 +326,12 @@ def _our_batches(vb, store, txn, nums, rows, res, rec_ref):
     rec_ref[rows], res["level"][rows], res["expiry"][rows] = ref[at], level[at], expiry[at]
 
 
-def _national(store, txn, nums, rows, codes, res, rec_ref, parent):
-    """Approval, level, expiry and parent of national codes: one getmulti, numpy."""
+def _national(view, nums, rows, codes, res, rec_ref, parent):
+    """Approval, level, expiry and parent of national codes: one bulk read, numpy."""
     if not len(rows):
         return
-    uniq, inv = np.unique(codes[rows].astype("S32"), return_inverse=True)
-    at, recs = store.code_records(txn, uniq)
+    uniq, inv = np.unique(codes[rows].astype(NATIONAL_TEXT), return_inverse=True)
+    at, recs = view.national_codes(uniq)
     if not len(at):
         return
     slot = np.full(len(uniq), -1)
@@ -388,10 +389,9 @@ def _distinct(words: np.ndarray):
 
 
 class Context(NamedTuple):
-    """What a category's registry checks read: the registry store, its transaction, and
-    the approval numbers met in the batch."""
-    store: object
-    txn: object
+    """What a category's registry checks read: the registry's view (store.port.RegistryView)
+    and the approval numbers met in the batch."""
+    view: object
     nums: _Numbers
 
 
@@ -400,10 +400,10 @@ def _registries(schemes) -> list:
     return [categories.of_scheme(s).registry for s in schemes]
 
 
-def _combos(store, txn, nums, schemes, kind, found, pr, rec_ref, scan_ref, res, today) -> list:
+def _combos(view, nums, schemes, kind, found, pr, rec_ref, scan_ref, res, today) -> list:
     """The approval checks, once per scheme and distinct (found, record approval, QR
     approval, the category's declared code fields); their bits scattered back to the rows."""
-    ctx = Context(store, txn, nums)
+    ctx = Context(view, nums)
     combos: list = []
     codes = pr["code"]
     for si, (scheme, reg) in enumerate(zip(schemes, _registries(schemes))):
@@ -473,7 +473,7 @@ def validity(v, nums, ref, today):
     return rec
 
 
-def _chain(store, txn, parents) -> dict:
+def _chain(view, parents) -> dict:
     """code -> parent (b"" at the top) for the given containers and theirs, from the
     national code data, up to MAX_DEPTH levels."""
     chain: dict = {}
@@ -481,12 +481,12 @@ def _chain(store, txn, parents) -> dict:
     for _ in range(MAX_DEPTH):
         if not len(frontier):
             break
-        at, recs = store.code_records(txn, frontier)
-        up = np.zeros(len(frontier), "S32")
+        at, recs = view.national_codes(frontier)
+        up = np.zeros(len(frontier), NATIONAL_TEXT)
         up[at] = recs["parent"]
         chain.update(zip(frontier.tolist(), up.tolist()))
         nxt = np.unique(up[up != b""])
-        frontier = nxt[~np.isin(nxt, np.array(list(chain), dtype="S32"))]
+        frontier = nxt[~np.isin(nxt, np.array(list(chain), dtype=NATIONAL_TEXT))]
     return chain
 
 

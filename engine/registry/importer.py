@@ -35,10 +35,10 @@ import numpy as np
 
 from .. import textinput
 from ..errors import ImportRefused
-from ..index import IndexFull, run_write
+from ..index import IndexFull
 from .records import (CodeRow, RowError, StatusChange, approval_from_row, clean, code_from_row,
                       merge, ymd)
-from ..store.lmdb.registry import CODE_DTYPE, EXT_PREFIX
+from ..store.port import NATIONAL_CODE_DTYPE, NATIONAL_TEXT
 
 CHUNK = 100_000
 MAX_CSV_LINE = 1 << 20   # bytes; csv refuses fields over 131,072 characters anyway
@@ -284,10 +284,10 @@ def import_approvals(store, rows, *, kind=None, source="-", strict=False) -> Imp
             rejected.append(Issue(line, key or None, str(exc)))
     now = time.time()
 
-    def body(txn):
+    def body(view):
         report = ImportReport("registry", str(source), rejected=list(rejected))
         for number, entry in entries.items():
-            old = store.get(txn, number)
+            old = view.approval(number)
             if isinstance(entry, StatusChange):
                 if old is None:
                     report.rejected.append(Issue(first_line[number], number,
@@ -302,14 +302,14 @@ def import_approvals(store, rows, *, kind=None, source="-", strict=False) -> Imp
                 report.revoked.append(number)
             else:
                 (report.added if old is None else report.changed).append(number)
-            store.put(txn, replace(entry, source=str(source), updated=now), old)
+            view.put_approval(replace(entry, source=str(source), updated=now), old)
         report.rejected.sort(key=lambda i: i.line)
         if strict and report.rejected:
             raise ImportRefused(f"{len(report.rejected)} rejected rows; nothing imported",
                                 report=report)
-        store.log_import(txn, report.summary())
+        view.log_import(report.summary())
         return report
-    report = run_write(store.env, body)
+    report = store.write(body)
     report.seconds = time.perf_counter() - t0
     return report
 
@@ -338,7 +338,7 @@ def import_codes(store, rows, *, source="-", allow_unknown=False, strict=False,
     t0 = time.perf_counter()
     report = ImportReport("codes", str(source))
     accepted, seen, records = [], {}, {}
-    with store.env.begin() as txn:
+    with store.reading() as view:
         for line, row in rows:
             key = clean(row.get("code")) if isinstance(row, dict) else None
             try:
@@ -349,7 +349,7 @@ def import_codes(store, rows, *, source="-", allow_unknown=False, strict=False,
                 if r.code in seen:
                     raise RowError(f"{r.code} is already on line {seen[r.code]}")
                 if r.number not in records:
-                    records[r.number] = store.get(txn, r.number)
+                    records[r.number] = view.approval(r.number)
                 rec = records[r.number]
                 if rec is None and not allow_unknown:
                     raise RowError(f"{r.code}: {r.number} is not in the registry")
@@ -366,7 +366,7 @@ def import_codes(store, rows, *, source="-", allow_unknown=False, strict=False,
         levels = {r.code: r.level for _, r in accepted}
         outside = sorted({r.parent for _, r in accepted if r.parent and r.parent not in levels})
         if outside:
-            at, stored = store.code_records(txn, np.array(outside, dtype="S32"))
+            at, stored = view.national_codes(np.array(outside, dtype=NATIONAL_TEXT))
             levels.update(zip((outside[i] for i in at.tolist()), stored["level"].tolist()))
     kept = []
     for line, r in accepted:
@@ -391,7 +391,7 @@ def import_codes(store, rows, *, source="-", allow_unknown=False, strict=False,
                             f"before it (in chunks of {chunk:,}); import the file again to "
                             f"finish") from None
     try:
-        run_write(store.env, lambda txn: store.log_import(txn, report.summary()))
+        store.write(lambda view: view.log_import(report.summary()))
     except IndexFull as exc:
         raise IndexFull(f"{exc}; all {len(kept):,} accepted code rows were imported, but not "
                         f"the import's summary: import the file again to record it") from None
@@ -402,10 +402,10 @@ def import_codes(store, rows, *, source="-", allow_unknown=False, strict=False,
 def _write_codes(store, rows, records, report):
     """One chunk in one transaction: the registry's fixed-width records and the index's
     imported records, in key order, each put only where it differs from what is stored."""
-    order = np.argsort(np.array([r.code for r in rows], dtype="S32"), kind="stable")
+    order = np.argsort(np.array([r.code for r in rows], dtype=NATIONAL_TEXT), kind="stable")
     rows_sorted = [rows[i] for i in order.tolist()]
-    keys = np.array([r.code for r in rows_sorted], dtype="S32")
-    new = np.zeros(len(rows), CODE_DTYPE)
+    keys = np.array([r.code for r in rows_sorted], dtype=NATIONAL_TEXT)
+    new = np.zeros(len(rows), NATIONAL_CODE_DTYPE)
     new["number"] = [r.number.encode() for r in rows_sorted]
     new["lot"] = [r.lot.encode() for r in rows_sorted]
     new["produced"] = [ymd(r.produced) for r in rows_sorted]
@@ -413,27 +413,26 @@ def _write_codes(store, rows, records, report):
     new["level"] = [r.level for r in rows_sorted]
     new["parent"] = [(r.parent or "").encode() for r in rows_sorted]
 
-    def body(txn):
-        at, old = store.code_records(txn, keys)
+    def body(view):
+        at, old = view.national_codes(keys)
         existed = np.zeros(len(rows), bool)
         existed[at] = True
         same = np.zeros(len(rows), bool)
         same[at] = old == new[at]
-        puts, ext = [], []
-        for i in np.flatnonzero(~same).tolist():
+        differ = np.flatnonzero(~same)
+        ext = []
+        for i in differ.tolist():
             r, rec = rows_sorted[i], records[rows_sorted[i].number]
-            puts.append((r.code.encode(), new[i].tobytes()))
-            ext.append((EXT_PREFIX + r.code.encode(), json.dumps({
+            ext.append(json.dumps({
                 "product": {"name": rec.products[0].name if rec else None,
                             "company": rec.company if rec else None, "approval_number": r.number},
                 "approval_number": r.number, "lot": r.lot, "expiry": str(ymd(r.expiry)),
                 "production_date": str(ymd(r.produced)), "packaging_level": r.level,
                 "parent": r.parent, "source": "national"},
-                ensure_ascii=False, separators=(",", ":")).encode()))
-        txn.cursor(db=store.codes).putmulti(puts)
-        txn.cursor(db=store.imported).putmulti(ext)
+                ensure_ascii=False, separators=(",", ":")).encode())
+        view.put_national_codes(keys[differ], new[differ], ext)
         return existed, same
-    existed, same = run_write(store.env, body)
+    existed, same = store.write(body)
     status = np.empty(len(rows), np.uint8)   # in file order: 0 added, 1 changed, 2 unchanged
     status[order] = np.where(same, 2, np.where(existed, 1, 0))
     lists = (report.added, report.changed, report.unchanged)

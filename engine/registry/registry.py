@@ -10,7 +10,6 @@ import numpy as np
 from ..errors import ApprovalNotValid, UnknownApproval
 from . import approvals, compare, importer, registrations
 from .records import ApprovalRecord, RowError, canonical_number
-from ..store.lmdb.registry import Store
 
 
 @dataclass(frozen=True)
@@ -31,7 +30,8 @@ class ApprovalInfo:
 
 
 class Registry:
-    """Product registries over an Index's LMDB environment (see tracecode.store.lmdb.registry for the layout).
+    """Product registries over an Index's store: its RegistryStore (tracecode.store.port;
+    the LMDB tables and their layout are in tracecode.store.lmdb.registry).
 
     ``plausible``: packaging level -> queries a code of that level plausibly gets
     (compare.PLAUSIBLE_QUERIES by default); a level without a figure takes the next lower
@@ -40,7 +40,7 @@ class Registry:
 
     def __init__(self, index, *, plausible: dict | None = None):
         self.index = index
-        self.store = Store(index.env)
+        self.store = index.store.registry()
         table = dict(plausible or compare.PLAUSIBLE_QUERIES)
         self.limits = np.array([table[max([lv for lv in table if lv <= level] or [min(table)])]
                                 for level in range(10)], np.uint32)
@@ -84,8 +84,8 @@ class Registry:
 
     def imports(self) -> list[dict]:
         """The audit trail: one summary per import, oldest first."""
-        with self.index.env.begin() as txn:
-            return self.store.imports(txn)
+        with self.store.reading() as view:
+            return view.imports()
 
     # -- reading -----------------------------------------------------------------------------
     def get(self, number: str):
@@ -94,8 +94,8 @@ class Registry:
             _, canonical = canonical_number(number)
         except RowError as exc:
             raise UnknownApproval(str(exc)) from None
-        with self.index.env.begin() as txn:
-            rec = self.store.get(txn, canonical)
+        with self.store.reading() as view:
+            rec = view.approval(canonical)
         if rec is None:
             raise UnknownApproval(f"{canonical} is not in the registry")
         return rec
@@ -109,29 +109,27 @@ class Registry:
 
     def approvals_of(self, enterprise_id: str) -> list:
         """The veterinary approvals an enterprise (5-digit id) holds."""
-        return self._by(b"e" + enterprise_id.encode())
+        with self.store.reading() as view:
+            return [view.approval(n) for n in view.numbers_by_enterprise(enterprise_id)]
 
     def registrations_for(self, code: str) -> list:
         """The pesticide registrations a 32-digit label code's first 7 digits can mean."""
-        return self._by(b"r" + code[:7].encode())
-
-    def _by(self, key):
-        with self.index.env.begin() as txn:
-            return [self.store.get(txn, n) for n in self.store.numbers(txn, key)]
+        with self.store.reading() as view:
+            return [view.approval(n) for n in view.numbers_by_prefix(code[:7])]
 
     def records(self) -> list:
-        with self.index.env.begin() as txn:
-            return list(self.store.records(txn))
+        with self.store.reading() as view:
+            return list(view.approvals())
 
     def count(self) -> dict:
         """Records per kind: {"vet": n, "pesticide": m}."""
-        with self.index.env.begin() as txn:
-            kinds = [r.kind for r in self.store.records(txn)]
+        with self.store.reading() as view:
+            kinds = [r.kind for r in view.approvals()]
         return {k: kinds.count(k) for k in ("vet", "pesticide")}
 
     def __bool__(self):
-        with self.index.env.begin() as txn:
-            return next(self.store.records(txn), None) is not None
+        with self.store.reading() as view:
+            return next(iter(view.approvals()), None) is not None
 
     # -- our own issuance under an approval --------------------------------------------------
     def product_for(self, number: str, *, date: _dt.date | None = None, spec: str | None = None,
@@ -155,7 +153,7 @@ class Registry:
 
     def link_batch(self, batch_id: int, number: str, level: int = 1) -> None:
         """Record that one of our batches carries this approval (and packaging level)."""
-        self.store.link(batch_id, self.get(number).number, level)
+        self.store.link_batch(batch_id, self.get(number).number, level)
 
     # -- the comparison ----------------------------------------------------------------------
     def check_many(self, scans, offsets=None, **kw) -> compare.CheckBatch:

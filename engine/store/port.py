@@ -8,17 +8,28 @@ counters or from a code's text). LMDB implements it in store/lmdb/; a replicated
 (PostgreSQL) is the next implementation, run against the same tests.
 
 Verification's read path, lifecycle events and packing (an EventPlan per event, applied in
-one atomic write), imported codes, history, statistics and idempotency keys are on the port
-today; the scan log (scanlog.py, group-committed from the index), backup and restore, the
-reservation journal and the registries' tables still use the LMDB store directly
+one atomic write), imported codes, history, statistics, idempotency keys and the product
+registries (RegistryStore: approvals, national code data, imports with their audit record)
+are on the port today; the scan log (scanlog.py, group-committed from the index), backup
+and restore and the reservation journal still use the LMDB store directly
 (tracecode.store.lmdb) and move behind it next.
 """
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Callable, ContextManager, Protocol
+from typing import Callable, ContextManager, Iterator, Protocol
 
 import numpy as np
+
+# -- national code data: the registry's fixed-width records --------------------------------
+# A code, approval number, lot or parent of national code data is at most NATIONAL_TEXT
+# bytes (codes are 24 or 32 digits, lots at most limits.REGISTRY_LOT_BYTES: records.py
+# refuses wider rows): the width every store keeps them in, so a batch of records is one
+# numpy array in and out.
+NATIONAL_TEXT = "S32"
+NATIONAL_CODE_DTYPE = np.dtype([("number", NATIONAL_TEXT), ("lot", NATIONAL_TEXT),
+                                ("produced", "<u4"), ("expiry", "<u4"),   # YYYYMMDD, 0: none
+                                ("level", "u1"), ("parent", NATIONAL_TEXT)])  # b"": at the top
 
 
 # What an event recalls, named by what it means (the store keys it):
@@ -141,8 +152,68 @@ class Store(Protocol):
     def next_batch_id(self) -> int:
         """The id the next batch will get."""
 
+    def registry(self) -> RegistryStore:
+        """The product registries (their tables made on first use: a read-only store that
+        never had them is IndexReadOnly, a full one IndexFull)."""
+
     def idempotency_get(self, client: str, key: str) -> dict | None:
         """The entry recorded under a client's idempotency key, None if none."""
 
     def idempotency_put(self, client: str, key: str, entry: dict) -> None:
         """Record (replace) a client's idempotency entry, durably; IndexFull on a full disk."""
+
+
+class RegistryView(Protocol):
+    """One consistent snapshot of the product registries (approvals and registrations, the
+    links of our batches to them, national code data, the import audit trail)."""
+
+    def approval(self, number: str):
+        """The ApprovalRecord of a canonical number, None if it is not in the registry."""
+
+    def numbers_by_enterprise(self, enterprise_id: str) -> list[str]:
+        """The numbers of the veterinary approvals an enterprise (5-digit id) holds."""
+
+    def numbers_by_prefix(self, prefix: str) -> list[str]:
+        """The numbers of the pesticide registrations a label code's 7-digit prefix encodes."""
+
+    def approvals(self) -> Iterator:
+        """Every ApprovalRecord, in number order."""
+
+    def batch_links(self, batch_ids) -> dict:
+        """batch id -> {"number", "level"} for those of our batches linked to an approval."""
+
+    def national_codes(self, codes: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """For a sorted, unique NATIONAL_TEXT array of codes: (positions found,
+        NATIONAL_CODE_DTYPE records of them), in one bulk read."""
+
+    def imports(self) -> list[dict]:
+        """The audit trail: one summary per import, oldest first."""
+
+
+class RegistryWriteView(RegistryView, Protocol):
+    """A registry view inside one atomic write: reads see the writes before them."""
+
+    def put_approval(self, record, old) -> None:
+        """Store (replace) a record; old is the one it replaces (None: a new number)."""
+
+    def put_national_codes(self, codes: np.ndarray, records: np.ndarray, imported: list) -> None:
+        """National code data: codes (sorted NATIONAL_TEXT) with their NATIONAL_CODE_DTYPE
+        records, and each code's imported record (JSON bytes) for verification, together."""
+
+    def log_import(self, summary: dict) -> int:
+        """Append an import's summary to the audit trail (the store adds seq and time)."""
+
+
+class RegistryStore(Protocol):
+    """The product registries of a store (Store.registry())."""
+
+    def reading(self) -> ContextManager[RegistryView]:
+        """A view of one snapshot, released on leaving the block."""
+
+    def write(self, body: Callable):
+        """body(RegistryWriteView) in one atomic, durable write (an import and its audit
+        record together); its value once committed. A full store is IndexFull with nothing
+        written."""
+
+    def link_batch(self, batch_id: int, number: str, level: int) -> None:
+        """Record, durably, that one of our batches carries an approval (and packaging level)."""

@@ -1,5 +1,6 @@
-"""Where the product registries live: named databases in the index's LMDB environment
-(the domain of registries is tracecode.registry; these are its tables and key layouts).
+"""The LMDB implementation of the port's RegistryStore (store/port.py): the product
+registries' tables in the index's environment and their key layouts (the domain of
+registries is tracecode.registry; it reaches these tables only through the port's views).
 
     registry        b"a" + number            -> ApprovalRecord JSON (vet numbers start with
                                                 兽药, pesticide ones with two letters: no clash)
@@ -9,8 +10,9 @@
     registry_index  (dupsort)
                     b"e" + enterprise id     -> number    veterinary approvals by holder
                     b"r" + 7-digit prefix    -> number    pesticide registrations by label code
-    registry_codes  code (24 or 32 digits)   -> CODE_DTYPE record: national code data,
-                                                fixed width so a batch of them is one numpy view
+    registry_codes  code (24 or 32 digits)   -> NATIONAL_CODE_DTYPE record: national code
+                                                data, fixed width so a batch of them is one
+                                                numpy view
     imported        the index's database (key b"ext\\0" + code, JSON record): written with
                     the national code data, in the same transaction, so those codes verify
 """
@@ -22,10 +24,10 @@ import time
 import numpy as np
 
 from ...registry.records import ApprovalRecord
+from ..port import NATIONAL_CODE_DTYPE
 from .env import open_db, run_write
 
-CODE_DTYPE = np.dtype([("number", "S32"), ("lot", "S32"), ("produced", "<u4"), ("expiry", "<u4"),
-                       ("level", "u1"), ("parent", "S32")])
+CODE_DTYPE = NATIONAL_CODE_DTYPE   # the records' layout in registry_codes is the port's
 EXT_PREFIX = b"ext\x00"   # the index's key for codes issued elsewhere (Index.import_codes)
 
 
@@ -33,7 +35,60 @@ def u64(n: int) -> bytes:
     return n.to_bytes(8, "big")
 
 
+class RegistryView:
+    """A RegistryView (port) over one LMDB transaction: a read, or the write of an import."""
+
+    __slots__ = ("_t", "_txn", "_own")
+
+    def __init__(self, tables: "Store", txn, own: bool = False):
+        self._t, self._txn, self._own = tables, txn, own
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        if self._own:   # a read transaction of our own: ended here, nothing to commit
+            self._txn.abort()
+
+    def approval(self, number):
+        return self._t.get(self._txn, number)
+
+    def numbers_by_enterprise(self, enterprise_id):
+        return self._t.numbers(self._txn, b"e" + enterprise_id.encode())
+
+    def numbers_by_prefix(self, prefix):
+        return self._t.numbers(self._txn, b"r" + prefix.encode())
+
+    def approvals(self):
+        return self._t.records(self._txn)
+
+    def batch_links(self, batch_ids):
+        return self._t.links(self._txn, batch_ids)
+
+    def national_codes(self, codes):
+        return self._t.code_records(self._txn, codes)
+
+    def imports(self):
+        return self._t.imports(self._txn)
+
+    # -- inside a write ----------------------------------------------------------------------
+    def put_approval(self, record, old):
+        self._t.put(self._txn, record, old)
+
+    def put_national_codes(self, codes, records, imported):
+        t, txn = self._t, self._txn
+        keys = codes.tolist()   # sorted: each page touched once
+        txn.cursor(db=t.codes).putmulti(list(zip(keys, (r.tobytes() for r in records))))
+        txn.cursor(db=t.imported).putmulti([(EXT_PREFIX + k, v) for k, v in zip(keys, imported)])
+
+    def log_import(self, summary):
+        return self._t.log_import(self._txn, summary)
+
+
 class Store:
+    """The registry tables of one environment (LmdbStore.registry()): the port's verbs
+    (reading, write, link_batch) and the transaction-level reads and puts behind them."""
+
     def __init__(self, env):
         self.env = env
         # created on first use, which writes: a full disk is IndexFull
@@ -41,6 +96,19 @@ class Store:
         self.by = open_db(env, b"registry_index", dupsort=True)
         self.codes = open_db(env, b"registry_codes")
         self.imported = open_db(env, b"imported")
+
+    # -- the port's verbs --------------------------------------------------------------------
+    def reading(self) -> RegistryView:
+        """A view of one read transaction: `with registry.reading() as view:`."""
+        return RegistryView(self, self.env.begin(), own=True)
+
+    def write(self, body):
+        """body(view) in one write transaction, committed (run_write: a full map grows and
+        the whole body runs again; IndexFull with nothing written past the limit)."""
+        return run_write(self.env, lambda txn: body(RegistryView(self, txn)))
+
+    def link_batch(self, batch_id: int, number: str, level: int) -> None:
+        self.link(batch_id, number, level)
 
     # -- approvals -------------------------------------------------------------------------
     def get(self, txn, number: str) -> ApprovalRecord | None:

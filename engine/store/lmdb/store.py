@@ -201,6 +201,7 @@ class LmdbStore:
         self.db_code_events = open_db(env, b"code_events", dupsort=True)
         self.known = KnownProducts(self.batches, schemes)
         self._db_idempotency = None   # opened by the first server that issues with keys
+        self._registry = None         # the registries' tables, opened on first use
         self.recall_keys = BoundedCache(RECALL_KEY_CACHE)   # RecallTarget -> its key
 
     def reading(self) -> LmdbView:
@@ -258,6 +259,14 @@ class LmdbStore:
         with self.env.begin(db=self.batches.records) as txn:
             cur = txn.cursor()
             return int.from_bytes(cur.key(), "big") + 1 if cur.last() else 1
+
+    def registry(self):
+        """The product registries' tables (registry.py), made on first use: IndexReadOnly on
+        a read-only index that never had them, IndexFull on a full disk."""
+        if self._registry is None:
+            from .registry import Store as RegistryTables   # it imports the registry's records
+            self._registry = RegistryTables(self.env)
+        return self._registry
 
     # -- idempotency keys: (client, key) -> a JSON entry, in their own table -----------------
     def _idempotency(self):
