@@ -477,3 +477,26 @@ def test_on_a_real_full_disk_refused_reservations_leave_no_phantom_batch(tmp_pat
         assert [(b.id, b.lot) for b in r.index.batches.list()] == issued
         assert {a.batch for a in r.verify_many(codes, record=False)} == {real.id}
         assert r.issue("cn-drug-20", DRUG, 1).start == 5
+
+
+def test_a_commit_marker_the_disk_refused_is_written_before_the_next_line(tmp_path, monkeypatch):
+    """The disk fills between the commit and its marker: the batch stands (it was handed
+    out), and its marker is owed and written with the next reservation's line."""
+    path = tmp_path / "d"
+    d = tracecode.init(path)
+    real_write = os.write
+    refuse = {"on": False}
+
+    def write(fd, data):
+        if refuse["on"] and b'"ok"' in data:
+            raise OSError(28, "No space left on device")
+        return real_write(fd, data)
+    monkeypatch.setattr(journal.os, "write", write)
+    refuse["on"] = True
+    first = d.issue("cn-drug-20", DRUG, 5)
+    refuse["on"] = False
+    assert [e.committed for e in journal.read(path / journal.NAME)[1]] == [False]
+    d.issue("cn-drug-20", DRUG, 5)
+    d.close()
+    _, entries, _, skipped = journal.read(path / journal.NAME)
+    assert [(e.batch, e.committed) for e in entries] == [(first.id, True), (2, True)] and not skipped

@@ -216,6 +216,7 @@ class Writer:
     def __init__(self, path: str | Path):
         self.path = Path(path)
         self._fd = None
+        self._owed = []   # (inode, end, batch) of markers a full disk kept from being written
 
     def append(self, e: Entry) -> int:
         """Append and fdatasync one entry; returns the journal's new length."""
@@ -226,7 +227,9 @@ class Writer:
                 raise JournalError(f"{self.path} is missing; reopen the data directory "
                                    f"to rebuild it from the index")
             self._fd = os.open(self.path, os.O_RDWR | os.O_APPEND | os.O_CLOEXEC)
-        line = entry_line(e)
+        ino = os.fstat(self._fd).st_ino
+        owed = [(end, batch) for i, end, batch in self._owed if i == ino]
+        line = b"".join(_line({"ok": end, "batch": batch}) for end, batch in owed) + entry_line(e)
         try:
             at = os.fstat(self._fd).st_size
             if at and os.pread(self._fd, 1, at - 1) != b"\n":
@@ -242,29 +245,37 @@ class Writer:
                                 f"reserved; free space and retry") from None
             raise JournalError(f"cannot write {self.path}: {exc.strerror}; nothing was "
                                f"reserved") from None
+        self._owed = []   # written now, before this entry (they name earlier commits)
         return at + len(line)
 
     def committed(self, env, end: int, batch: int) -> None:
         """Mark the entry that ended at `end` as committed (call right after the commit),
         under the writer lock like every line. A marker that cannot be written (the disk
-        filled since) is only logged: the reservation stands, its counters are marked."""
+        filled since) is logged and owed: written before this writer's next entry (the
+        reservation stands; its counters are in the journal either way)."""
+        ino = None
         try:
             txn = env.begin(write=True)   # the writer lock: no line of another process between
             try:
                 if self._fd is None or _inode(self.path) != os.fstat(self._fd).st_ino:
                     return   # the journal was rebuilt or restored since: its offsets are others'
+                ino = os.fstat(self._fd).st_ino
                 line = _line({"ok": end, "batch": batch})
                 at = os.fstat(self._fd).st_size
                 if at and os.pread(self._fd, 1, at - 1) != b"\n":
                     line = b"\n" + line
-                if os.write(self._fd, line) == len(line):
-                    os.fdatasync(self._fd)
+                if os.write(self._fd, line) != len(line):
+                    raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
+                os.fdatasync(self._fd)
             finally:
                 txn.abort()
         except (OSError, StoreFailure) as exc:
+            if ino is not None:
+                self._owed.append((ino, end, batch))
             _log.warning("%s: batch %d committed, but its journal marker could not be written "
-                         "(%s): a restore from an older backup raises the counters past it but "
-                         "does not put its record back", self.path, batch, exc)
+                         "(%s); it is written before the next reservation's line (until then "
+                         "a restore from an older backup raises the counters past it but does "
+                         "not put its record back)", self.path, batch, exc)
 
     def close(self) -> None:
         if self._fd is not None:
