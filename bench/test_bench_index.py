@@ -176,10 +176,10 @@ def test_engine_verify_at_scale(benchmark, tmp_path, issued):
     scans = sample * 10
     run(benchmark, lambda: d.verify_many(scans, record=False), len(scans),
         note=f"{issued:,} issued in {issued // per_batch} batches")
-    env = d.index.env
-    untouched = measure.index_bytes(env, measure.ISSUANCE_DBS)
-    read = measure.index_bytes(env, measure.VERDICT_DBS)
-    touched = read + measure.index_bytes(env, measure.HISTORY_DBS)
+    store = d.index.store
+    untouched = measure.index_bytes(store, measure.ISSUANCE)
+    read = measure.index_bytes(store, measure.VERDICTS)
+    touched = read + measure.index_bytes(store, measure.HISTORY)
     benchmark.extra_info["note"] += (f"; index {untouched / issued:.6f} bytes per issued code, "
                                      f"{touched / len(sample):.0f} bytes per code with an event "
                                      f"({read / len(sample):.0f} read by verification)")

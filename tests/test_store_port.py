@@ -184,3 +184,17 @@ def test_registry_imports_are_one_write_with_their_audit_record(backend):
     with reg.reading() as view:
         assert [(i["seq"], i["kind"]) for i in view.imports()] == [(seq, "registry")]
         assert view.batch_links([7, 8]) == {7: {"number": rec.number, "level": 3}}
+
+
+def test_bytes_in_use_by_part(backend):
+    s = backend.store
+    parts = ("issuance", "verdicts", "history", "scan_log")
+    backend.reserve(10)
+    with s.reading() as view:
+        pid = view.product_id("cn-drug-20", PK)
+    before = {p: s.bytes_in_use(p) for p in parts}
+    s.write(lambda view: view.apply_event(plan([backend.ref(pid, c) for c in range(10)], "b")))
+    after = {p: s.bytes_in_use(p) for p in parts}
+    assert before["issuance"] > 0 and after["verdicts"] > before["verdicts"] and after["history"] > 0
+    assert after["scan_log"] == before["scan_log"]
+    assert s.bytes_in_use() >= sum(after.values())

@@ -28,9 +28,8 @@ ROUNDS = 3
 MAX_CALLS = 500  # calls per round: small batches would otherwise take minutes
 # LMDB databases that grow with issuance (one record per batch), and with a code's
 # events and scans (see engine/index/batches.py and index.py).
-ISSUANCE_DBS = (b"counters", b"batches", b"ranges", b"products", b"product_ids")
-VERDICT_DBS = (b"codes",)  # what verification reads per code: state, container, first scan
-HISTORY_DBS = (b"children", b"code_events", b"events", b"event_ids")
+# The store's parts of the data (tracecode.store.port: Store.bytes_in_use) measured apart.
+ISSUANCE, VERDICTS, HISTORY, SCAN_LOG = "issuance", "verdicts", "history", "scan_log"
 
 
 @dataclass(frozen=True)
@@ -101,18 +100,9 @@ def cdf_points(lat: np.ndarray, points: int = 200) -> list:
 
 # -- the index's size ----------------------------------------------------------------------
 
-def index_bytes(env, names=None) -> int:
-    """Bytes of the LMDB pages the named databases occupy (all named databases by default)."""
-    if names is None:
-        with env.begin() as txn:
-            names = [k for k, _ in txn.cursor()]  # the main database lists the named ones
-    dbs = [env.open_db(name, create=False) for name in names]
-    total = 0
-    with env.begin() as txn:
-        for db in dbs:
-            st = txn.stat(db)
-            total += st["psize"] * (st["branch_pages"] + st["leaf_pages"] + st["overflow_pages"])
-    return total
+def index_bytes(store, part=None) -> int:
+    """Bytes one part of a store's data occupies (all of it by default)."""
+    return store.bytes_in_use(part)
 
 
 # -- data sets -----------------------------------------------------------------------------
@@ -229,14 +219,14 @@ def scan_storage(workdir: Path, sizes: Sizes) -> dict:
     """Index bytes a recorded scan adds (the scan log), and a code's first scan (its seen record)."""
     d, texts = verification_data(workdir / "scans", sizes.issued, sizes.scans)
     with d:
-        env = d.index.env
-        codes0, scans0 = index_bytes(env, [b"codes"]), index_bytes(env, [b"scans"])
+        store = d.index.store
+        codes0, scans0 = index_bytes(store, VERDICTS), index_bytes(store, SCAN_LOG)
         rounds = 4
         for _ in range(rounds):
             d.verify_many(texts, place="bench")
         d.index.log.flush()
-        return {"scan_bytes": (index_bytes(env, [b"scans"]) - scans0) / (rounds * len(texts)),
-                "seen_bytes_per_code": (index_bytes(env, [b"codes"]) - codes0) / len(texts)}
+        return {"scan_bytes": (index_bytes(store, SCAN_LOG) - scans0) / (rounds * len(texts)),
+                "seen_bytes_per_code": (index_bytes(store, VERDICTS) - codes0) / len(texts)}
 
 
 EVENT_ACTIONS = ("commission", "pack", "ship")
@@ -254,7 +244,7 @@ def events(workdir: Path, sizes: Sizes) -> dict:
     grown = {a: {"verdict": 0, "history": 0} for a in EVENT_ACTIONS}
     codes, cases = 0, 0
     with d:
-        env = d.index.env
+        store = d.index.store
         for n in sizes.event_sizes:
             for r in range(ROUNDS):
                 texts = [c.decode() for c in d.issue(ISSUE_SCHEME, product, n).codes()]
@@ -264,15 +254,15 @@ def events(workdir: Path, sizes: Sizes) -> dict:
                 for action, evs in (("commission", commission_events(texts, n, f"c{n}-{r}")),
                                     ("pack", packs),
                                     ("ship", [{"id": f"s{n}-{r}", "action": "ship", "codes": texts}])):
-                    before = index_bytes(env, VERDICT_DBS), index_bytes(env, HISTORY_DBS)
+                    before = index_bytes(store, VERDICTS), index_bytes(store, HISTORY)
                     t = time.perf_counter()
                     results = d.apply(evs)
                     rates[action][n].append(n / (time.perf_counter() - t))  # best round kept
                     refused = [x for x in results if not x["ok"]]
                     if refused:
                         raise RuntimeError(f"{action} measurement refused: {refused[0]['error']}")
-                    grown[action]["verdict"] += index_bytes(env, VERDICT_DBS) - before[0]
-                    grown[action]["history"] += index_bytes(env, HISTORY_DBS) - before[1]
+                    grown[action]["verdict"] += index_bytes(store, VERDICTS) - before[0]
+                    grown[action]["history"] += index_bytes(store, HISTORY) - before[1]
         # A verdict on a packed code also reads its containers' records: verify the last
         # round's codes once their cases are on pallets (3 levels), and as many loose ones.
         on_pallets = pack_events([p["parent"] for p in packs], PALLET_CASES, "pallets", cases)
@@ -300,7 +290,7 @@ def scale(workdir: Path, sizes: Sizes, step=lambda label: None) -> list:
     rng = np.random.default_rng(6)
     issued, batches, sample, rows = 0, 0, [], []
     with d:
-        env = d.index.env
+        store = d.index.store
         for n in sizes.scale:
             step(f"index at {n:.0e} issued codes")
             first = issued
@@ -316,8 +306,8 @@ def scale(workdir: Path, sizes: Sizes, step=lambda label: None) -> list:
             lat = latencies(lambda s: d.verify(s, record=False), sample[: sizes.latency_samples])
             rows.append({"issued": n, "batches": batches, "verify_codes_per_s": rate,
                          **summary(lat),
-                         "issuance_bytes_per_code": index_bytes(env, ISSUANCE_DBS) / n,
-                         "index_bytes": index_bytes(env)})
+                         "issuance_bytes_per_code": index_bytes(store, ISSUANCE) / n,
+                         "index_bytes": index_bytes(store)})
     return rows
 
 

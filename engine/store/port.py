@@ -140,6 +140,11 @@ class Store(Protocol):
     def stats(self) -> dict:
         """events, scans, products per scheme, bytes in use and the map's size."""
 
+    def bytes_in_use(self, part: str | None = None) -> int:
+        """Bytes one part of the data occupies, for capacity planning: "issuance" (batch
+        tables), "verdicts" (per-code records verification reads), "history" (events and
+        packing links only history() reads), "scan_log"; None: all of it."""
+
     def batches_after(self, after_id: int = 0):
         """Batch records with ids above after_id, in id order."""
 

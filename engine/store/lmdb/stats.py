@@ -1,5 +1,6 @@
 """What the administration verbs read of the LMDB store: batch records in id order from
-one id on, and the counts and sizes behind `stats` (key layouts stay in this folder)."""
+one id on, the counts and sizes behind `stats`, and the bytes each part of the data
+occupies (capacity planning; key layouts and database names stay in this folder)."""
 from __future__ import annotations
 
 from .batches import BatchRecord, u64
@@ -30,3 +31,28 @@ def index_stats(index) -> dict:
     return {"events": events, "scans": scans, "products": products,
             "index_bytes": (info["last_pgno"] + 1) * env.stat()["psize"],
             "map_bytes": info["map_size"]}
+
+
+# The port's parts of the data (Store.bytes_in_use) and the databases that hold them.
+PARTS = {
+    "issuance": (b"counters", b"batches", b"ranges", b"products", b"product_ids"),
+    "verdicts": (b"codes",),   # what verification reads per code: state, container, first scan
+    "history": (b"children", b"code_events", b"events", b"event_ids"),   # only history() reads
+    "scan_log": (b"scans",),
+}
+
+
+def part_bytes(env, part: str | None = None) -> int:
+    """Bytes of the LMDB pages one part's databases occupy (every named database: None)."""
+    if part is None:
+        with env.begin() as txn:
+            names = [k for k, _ in txn.cursor()]  # the main database lists the named ones
+    else:
+        names = PARTS[part]
+    dbs = [env.open_db(name, create=False) for name in names]
+    total = 0
+    with env.begin() as txn:
+        for db in dbs:
+            st = txn.stat(db)
+            total += st["psize"] * (st["branch_pages"] + st["leaf_pages"] + st["overflow_pages"])
+    return total

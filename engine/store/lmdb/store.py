@@ -245,6 +245,9 @@ class LmdbStore:
     def stats(self) -> dict:
         return _stats.index_stats(self)
 
+    def bytes_in_use(self, part: str | None = None) -> int:
+        return _stats.part_bytes(self.env, part)
+
     def batches_after(self, after_id: int = 0):
         return _stats.batches_after(self.batches, after_id)
 
