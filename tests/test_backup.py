@@ -244,3 +244,26 @@ def test_backup_onto_a_full_disk_says_so(tmp_path):
         assert "restore" not in lines[0] and list(disk.iterdir()) == []
     with tracecode.open(path) as d:
         assert d.issue("cn-drug-20", DRUG, 1).start == 0
+
+
+def test_restore_over_a_damaged_index_still_works_from_the_journal(tmp_path):
+    """The index a restore replaces is read only if it can be: a truncated one (why one
+    restores) is set aside unread, and the journal brings the later batches back."""
+    path = tmp_path / "d"
+    with tracecode.init(path) as d:
+        _codes(d, DRUG, 5)
+    backup(path, tmp_path / "bk")
+    with tracecode.open(path) as d:
+        after = _codes(d, DRUG, 5)
+    data = path / "index" / "data.mdb"
+    os.truncate(data, 8192)
+    r = restore(tmp_path / "bk", path)
+    assert r["replaced_index_entries"] == 0
+    with tracecode.open(path) as d:
+        assert d.issue("cn-drug-20", DRUG, 1).start == 10
+        assert d.verify_many(after, record=False)[0].verdict == Verdict.NOT_COMMISSIONED
+    # neither a journal nor a readable index: refused, saying why the index was no help
+    os.truncate(path / "index" / "data.mdb", 8192)
+    (path / journal.NAME).unlink()
+    with pytest.raises(BackupError, match="could be issued again.*could not be read.*truncated"):
+        restore(tmp_path / "bk", path)
