@@ -21,6 +21,7 @@ import pytest
 import tracecode
 from tracecode.index import IndexFull, Verdict
 from tracecode.store.lmdb import scanlog
+from tracecode.store.lmdb.env import open_db
 from tracecode.store.lmdb.scanlog import MAX_PENDING
 
 DRUG = {"drug_id": "8177322"}
@@ -93,7 +94,9 @@ def disk(tmp_path):
 def use_up_free_pages(d) -> None:
     """A commit that takes every page LMDB has free for reuse: a write after it needs
     new pages, so new disk (writes into reused pages need none, and succeed when full)."""
-    ballast = d.index.env.open_db(b"test-ballast")
+    # env.open_db with no transaction waits for the write lock holding the GIL, against the
+    # scan log's writer thread that holds the lock and needs the GIL: the store's open_db doesn't.
+    ballast = open_db(d.index.env, b"test-ballast")
     with d.index.env.begin(write=True, db=ballast) as txn:
         txn.put(b"ballast", os.urandom(1 << 20))
 
