@@ -93,6 +93,13 @@ def _rows(config):
     return rows, memory
 
 
+def pytest_collection_modifyitems(config, items):
+    """Full sizes run for many minutes a test: pyproject's per-test timeout is for the quick ones."""
+    if FULL:
+        for item in items:
+            item.add_marker(pytest.mark.timeout(0))
+
+
 def pytest_terminal_summary(terminalreporter, config):
     rows, memory = _rows(config)
     if not rows and not memory:
