@@ -29,6 +29,15 @@ class LmdbBackend:
     def imported_ref(self, code):
         return self._codekeys.ext(code)
 
+    def record(self, refs, verdicts, scanner, place, when):
+        """record_scans of refs (None: a scan of no known code), as the index hands them."""
+        import numpy as np
+        keys = self._codekeys.Keys.packed(refs)
+        self.store.record_scans(keys, np.array(verdicts, np.uint8), scanner, place, when)
+
+    def record_one(self, ref, verdict, scanner, place, when):
+        self.store.record_scan(ref, verdict, scanner, place, when)
+
 
 @pytest.fixture
 def backend(tmp_path):
@@ -198,3 +207,22 @@ def test_bytes_in_use_by_part(backend):
     assert before["issuance"] > 0 and after["verdicts"] > before["verdicts"] and after["history"] > 0
     assert after["scan_log"] == before["scan_log"]
     assert s.bytes_in_use() >= sum(after.values())
+
+
+def test_recorded_scans_commit_with_each_codes_record(backend):
+    s = backend.store
+    backend.reserve(10)
+    with s.reading() as view:
+        pid = view.product_id("cn-drug-20", PK)
+    refs = [backend.ref(pid, 2), backend.ref(pid, 5)]
+    backend.record(refs + [None], [1, 1, 6], "gun-1", "Hangzhou", 1.7e9)
+    backend.record_one(refs[0], 1, None, "Ningbo", 1.7e9 + 5)
+    assert s.flush_scans() == 4 and s.flush_scans() == 0
+    with s.reading() as view:
+        assert view.code_record(refs[0])[2] == 2 and view.code_record(refs[1])[2] == 1
+        assert [sc["place"] for _, sc in view.scans_of(refs[0])] == ["Ningbo", "Hangzhou"]
+        assert view.scans_of(refs[0])[1][1]["scanner"] == "gun-1"
+    assert s.stats()["scans"] == 4
+    s.close()   # commits what is queued and stops the writer; reads still work
+    backend.record_one(refs[1], 1, None, None, 1.7e9 + 9)
+    assert s.flush_scans() == 1 and s.stats()["scans"] == 5

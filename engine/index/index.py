@@ -26,7 +26,7 @@ from ..store.lmdb.env import IndexFull, read_only_error
 from . import lifecycle
 from .lifecycle import ACTIONS, EventError, Status, check_transition
 from .verdicts import DECIDE, Answer, Verdict, decide_one, reasons
-from ..store.lmdb.scanlog import ScanLog, place_hash
+from ..store.lmdb.scanlog import place_hash
 from ..store.lmdb.store import LmdbStore
 from ..store.port import EventPlan
 
@@ -191,7 +191,7 @@ class Index:
         self.master_key = master_key
         # Verification reads through the storage port (store.reading()); events, imports and
         # history still write LMDB's tables directly, through these names, until they move too.
-        self.store = LmdbStore(env, schemes)
+        self.store = LmdbStore(env, schemes, scan_interval=flush_interval)
         self.batches = self.store.batches
         for name in ("codes", "events", "event_ids", "recalls", "imported", "scans", "sscc_users",
                      "children", "code_events"):
@@ -202,7 +202,7 @@ class Index:
             raise ValueError(f"max_places must be 1 to {_codes.MAX_PLACES - 1}, got {max_places}")
         self.max_places = max_places
         self.record_scans = record_scans
-        self.log = ScanLog(self, flush_interval)
+        self.log = self.store.scan_log   # its queue and failure, for flush() and the tests
         # Bounded (LRU): keyed by products and batches that scans name.
         self._tables = BoundedCache(TABLE_CACHE)     # (scheme, product key) -> batch table
         self._batch_cache = BoundedCache(BATCH_CACHE)
@@ -226,7 +226,7 @@ class Index:
         return True
 
     def close(self):
-        self.log.close()
+        self.store.close()
 
     # -- issuance --------------------------------------------------------------------------
     def issuer(self, scheme: str, product: dict) -> Issuer:
@@ -445,7 +445,7 @@ class Index:
             ans = self._answer(view, scheme, code.decode() or None, fault, key, batch_id, batch,
                                imported, place, today or _dt.date.fromtimestamp(when))
         if self._recording(record):
-            self.log.add_one(key, int(ans.verdict), scanner, place, when)
+            self.store.record_scan(key, int(ans.verdict), scanner, place, when)
         return ans
 
     def _scan_source(self, scanner, place, when) -> float:
@@ -477,7 +477,7 @@ class Index:
             parsed, keys, batch_ids, records, imported = self._resolve(view, scans, offsets)
             out = self._verdicts(view, parsed, keys, batch_ids, records, imported, place, today)
         if self._recording(record):
-            self.log.add(keys, out.records["verdict"], scanner, place, when)
+            self.store.record_scans(keys, out.records["verdict"], scanner, place, when)
         return out
 
     def _verdicts(self, view, parsed, keys, batch_ids, records, imported, place, today):

@@ -8,10 +8,10 @@ counters or from a code's text). LMDB implements it in store/lmdb/; a replicated
 (PostgreSQL) is the next implementation, run against the same tests.
 
 Verification's read path, lifecycle events and packing (an EventPlan per event, applied in
-one atomic write), imported codes, history, statistics, idempotency keys and the product
-registries (RegistryStore: approvals, national code data, imports with their audit record)
-are on the port today; the scan log (scanlog.py, group-committed from the index), backup
-and restore and the reservation journal still use the LMDB store directly
+one atomic write), imported codes, history, statistics, idempotency keys, the scan log
+(record_scans, group-committed) and the product registries (RegistryStore: approvals,
+national code data, imports with their audit record) are on the port today; reservations,
+backup and restore and the reservation journal still use the LMDB store directly
 (tracecode.store.lmdb) and move behind it next.
 """
 from __future__ import annotations
@@ -156,6 +156,30 @@ class Store(Protocol):
 
     def next_batch_id(self) -> int:
         """The id the next batch will get."""
+
+    # -- the scan log ----------------------------------------------------------------------
+    # Recording is group-committed: record_scans returns once the scans are queued, and
+    # the store commits what has gathered every few milliseconds (LMDB: 5 ms; a PostgreSQL
+    # store: one COPY) together with each code's per-code record (scan count, first scan,
+    # places). A crash loses at most the scans of the last interval, never more than twice
+    # the store's queue bound (LMDB: 2 x scanlog.MAX_PENDING), never a committed scan and
+    # never an event. While commits fail (a full disk) the queue stays bounded: a call that
+    # would pass the bound is refused (IndexFull), its scans neither recorded nor queued.
+
+    def record_scans(self, refs, verdicts: np.ndarray, scanner: str | None, place: str | None,
+                     when: float) -> None:
+        """Log one call's scans: the codes' refs (empty for a scan of no known code) and
+        their verdicts (uint8), from one scanner at one place at one time."""
+
+    def record_scan(self, ref, verdict: int, scanner: str | None, place: str | None,
+                    when: float) -> None:
+        """Log one scan (the single verify's path: a few list appends)."""
+
+    def flush_scans(self) -> int:
+        """Commit the queued scans now; how many. The commit's error if it fails (they stay queued)."""
+
+    def close(self) -> None:
+        """Commit what is queued and stop the store's background work."""
 
     def registry(self) -> RegistryStore:
         """The product registries (their tables made on first use: a read-only store that

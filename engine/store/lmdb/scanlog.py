@@ -109,8 +109,10 @@ class _Pending:
 
 
 class ScanLog:
-    def __init__(self, index, interval: float = 0.005):
-        self.index = index
+    """The scan log of one LMDB store (LmdbStore.scan_log: the port's record_scans)."""
+
+    def __init__(self, store, interval: float = 0.005):
+        self.store = store   # the LmdbStore whose tables (codes, scans, meta) it writes
         self.interval = interval
         self._pending = _Pending()
         self._lock = threading.Lock()
@@ -199,7 +201,7 @@ class ScanLog:
             self._committing += pending.count
         if pending.count:
             try:
-                run_write(self.index.env, lambda txn: self._write(txn, pending))
+                run_write(self.store.env, lambda txn: self._write(txn, pending))
             except BaseException as exc:
                 with self._lock:  # nothing was committed: the next flush takes them again
                     self._pending = _merge(pending, self._pending)
@@ -219,8 +221,8 @@ class ScanLog:
     def _write(self, txn, p: _Pending):
         """All pending scans in one C loop: the scan records appended and each
         code's Seen record updated (count, first scan, last scan, places)."""
-        ix = self.index
-        meta = ix.batches.meta
+        st = self.store
+        meta = st.batches.meta
         raw = txn.get(b"next_scan", db=meta)
         first = int.from_bytes(raw, "big") if raw else 1
         sizes = [len(c[1]) for c in p.calls]
@@ -235,7 +237,7 @@ class ScanLog:
         names = list(p.source_ids)  # in id order
         prefixes = [source_prefix(scanner, place) for scanner, place in names]
         prefix_off = np.cumsum([0] + [len(x) for x in prefixes]).astype(np.int64)
-        _codes.record_scans(ix.env, txn, ix.db_codes, ix.db_scans, first, keys.buf, keys.off,
+        _codes.record_scans(st.env, txn, st.db_codes, st.db_scans, first, keys.buf, keys.off,
                             verdicts, sources, np.frombuffer(b"".join(prefixes), np.uint8), prefix_off,
                             np.array([place_hash(place) for _, place in names], np.uint32), times)
         txn.put(b"next_scan", (first + len(verdicts)).to_bytes(8, "big"), db=meta)

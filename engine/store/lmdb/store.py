@@ -27,7 +27,7 @@ from . import stats as _stats
 from .batches import Batches, product_prefix, u64
 from .env import IndexReadOnly, open_db, run_write, versions
 from .known import KnownProducts
-from .scanlog import unpack_scan
+from .scanlog import ScanLog, unpack_scan
 
 _STATE = struct.Struct("=BQ")   # _codes.State, machine byte order
 STATE, PARENT = _codes.STATE, _codes.PARENT   # record kinds under a code key
@@ -188,7 +188,7 @@ class LmdbView:
 class LmdbStore:
     """The tables of one LMDB environment (the index of a data directory)."""
 
-    def __init__(self, env, schemes: dict):
+    def __init__(self, env, schemes: dict, *, scan_interval: float = 0.005):
         self.env = env
         self.batches = Batches(env)
         for name in ("codes", "events", "event_ids", "recalls", "imported", "scans"):
@@ -203,6 +203,7 @@ class LmdbStore:
         self._db_idempotency = None   # opened by the first server that issues with keys
         self._registry = None         # the registries' tables, opened on first use
         self.recall_keys = BoundedCache(RECALL_KEY_CACHE)   # RecallTarget -> its key
+        self.scan_log = ScanLog(self, scan_interval)   # its writer thread starts with a scan
 
     def reading(self) -> LmdbView:
         """A view of one read transaction: `with store.reading() as view:`."""
@@ -262,6 +263,21 @@ class LmdbStore:
         with self.env.begin(db=self.batches.records) as txn:
             cur = txn.cursor()
             return int.from_bytes(cur.key(), "big") + 1 if cur.last() else 1
+
+    # -- the scan log (scanlog.py: group commit, its loss bound and backpressure) -----------
+    def record_scans(self, refs, verdicts, scanner, place, when) -> None:
+        self.scan_log.add(refs, verdicts, scanner, place, when)
+
+    def record_scan(self, ref, verdict: int, scanner, place, when) -> None:
+        self.scan_log.add_one(ref, verdict, scanner, place, when)
+
+    def flush_scans(self) -> int:
+        return self.scan_log.flush()
+
+    def close(self) -> None:
+        """Commit the pending scans and stop the scan log's writer (the environment is
+        its opener's to close)."""
+        self.scan_log.close()
 
     def registry(self):
         """The product registries' tables (registry.py), made on first use: IndexReadOnly on
