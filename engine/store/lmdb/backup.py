@@ -45,6 +45,7 @@ from ...errors import TracecodeError
 from ...keys import MASTER_KEY_FILE, load_master_key
 from . import journal, lineage, stamp
 from .batches import Batches, u64
+from .durable import fsync_path
 from .env import DAMAGED_PAGES, StoreFailure, open_db, open_env, run_write
 from .lmdbfile import check_data_file
 
@@ -54,14 +55,6 @@ FORMAT = 1
 
 class BackupError(TracecodeError):
     """A backup cannot be made, or a restore is refused (and nothing was changed)."""
-
-
-def _fsync(path: Path) -> None:
-    fd = os.open(path, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
 
 
 def _sha256(path: Path) -> str:
@@ -158,13 +151,13 @@ def backup(datadir: str | Path, dest: str | Path, *, with_key: bool = False, env
         for p in _files(work) + [work / MANIFEST]:
             os.chmod(p, 0o600)
         for p in _files(work) + [work / MANIFEST]:
-            _fsync(p)
+            fsync_path(p)
         for d in [work, work / "index"] + ([work / "schemes"] if (work / "schemes").exists() else []):
-            _fsync(d)
+            fsync_path(d)
         if dest.exists():
             dest.rmdir()   # empty (checked above)
         os.rename(work, dest)
-        _fsync(dest.parent)
+        fsync_path(dest.parent)
     except OSError as exc:
         shutil.rmtree(work, ignore_errors=True)
         raise _write_failed(dest, exc) from None
@@ -280,7 +273,7 @@ def restore(backup_dir: str | Path, datadir: str | Path, *, journals=(),
     finally:
         env.close()
     (stage / "lock.mdb").unlink(missing_ok=True)
-    _fsync(stage / "data.mdb")
+    fsync_path(stage / "data.mdb")
 
     when = time.strftime("%Y%m%dT%H%M%S")
     if (datadir / "index").exists():
@@ -296,7 +289,7 @@ def restore(backup_dir: str | Path, datadir: str | Path, *, journals=(),
         shutil.copytree(backup_dir / "schemes", datadir / "schemes")
     old = stamp.read(backup_dir)
     stamp.write(datadir, uuid, old.get("format", ""), old.get("created"))
-    _fsync(datadir)
+    fsync_path(datadir)
     return {"index": uuid, "backup_created": manifest["created"], "journal_entries": len(entries),
             "batches_put_back": put_back, "journals": [str(s) for s in sources],
             "replaced_index_entries": len(live)}

@@ -44,6 +44,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from ...errors import TracecodeError
+from .durable import write_atomically
 from .env import IndexFull, StoreFailure
 
 _log = logging.getLogger("tracecode.index")
@@ -133,27 +134,10 @@ def _marker(obj: dict) -> tuple | None:
     return None
 
 
-def _fsync_dir(path: Path) -> None:
-    fd = os.open(path, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
-
-
 def create(path: str | Path, index_uuid: str, entries=()) -> int:
     """Write a new journal (header, then `entries`) atomically; returns its length."""
-    path = Path(path)
-    tmp = path.with_name(path.name + ".tmp")
     data = header(index_uuid) + b"".join(entry_line(e) for e in entries)
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    try:
-        os.write(fd, data)
-        os.fsync(fd)
-    finally:
-        os.close(fd)
-    os.replace(tmp, path)
-    _fsync_dir(path.parent)
+    write_atomically(path, data)
     return len(data)
 
 

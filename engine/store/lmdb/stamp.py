@@ -12,11 +12,11 @@ from __future__ import annotations
 
 import datetime as _dt
 import json
-import os
 import uuid as _uuid
 from pathlib import Path
 
 from ...errors import TracecodeError
+from .durable import write_atomically
 
 NAME = "index.stamp"
 UUID_KEY = b"index_uuid"
@@ -53,17 +53,5 @@ def write(datadir: str | Path, index_uuid: str, fmt: str, created: str | None = 
     datadir = Path(datadir)
     stamp = {"index": index_uuid, "format": fmt,
              "created": created or _dt.datetime.now(_dt.UTC).isoformat(timespec="seconds")}
-    tmp = datadir / (NAME + ".tmp")
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    try:
-        os.write(fd, json.dumps(stamp, indent=1).encode() + b"\n")
-        os.fsync(fd)
-    finally:
-        os.close(fd)
-    os.replace(tmp, datadir / NAME)
-    dfd = os.open(datadir, os.O_RDONLY)
-    try:
-        os.fsync(dfd)
-    finally:
-        os.close(dfd)
+    write_atomically(datadir / NAME, json.dumps(stamp, indent=1).encode() + b"\n")
     return stamp
