@@ -67,6 +67,15 @@ def with_registry() -> list[Category]:
     return sorted((c for c in ALL.values() if c.registry), key=lambda c: c.registry.number)
 
 
+def of_registry(kind: str) -> Category:
+    """The category whose registry is of this kind ("vet": veterinary)."""
+    for c in with_registry():
+        if c.registry.kind == kind:
+            return c
+    raise KeyError(f"unknown registry kind {kind!r}; known: "
+                   f"{', '.join(c.registry.kind for c in with_registry())}")
+
+
 def registry_kinds() -> tuple:
     """Registry kind names indexed by their wire number; 0 (and gaps) None."""
     cats = with_registry()
@@ -85,6 +94,7 @@ __all__ = [
     "Category",
     "Registry",
     "get",
+    "of_registry",
     "of_scheme",
     "registry_kinds",
     "schemes_of",

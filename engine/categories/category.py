@@ -50,6 +50,32 @@ class Registry:
     fields: tuple[str, ...]
     checks: Callable = field(compare=False)
     qr_approval: bool = False    # a QR payload of fields carries the approval number (its third field)
+    # What the importer and issuance read from the category instead of knowing each kind
+    # (tracecode.registry.records and .registry). ``numbers``: the module (python-stdnum
+    # style: looks_like, validate) that reads this registry's numbers, imported when first
+    # needed since the registry package imports the categories; ``noun``: what its numbers
+    # are called in messages; ``record``: ``record(row, number) -> dict`` of the
+    # ApprovalRecord fields only this kind has (the holder's enterprise id, spec codes),
+    # RowError if the row lacks them; ``link``: ``link(rec, values) -> str | None``, why a
+    # code whose ``fields`` are ``values`` is not one of the record's (None: it is);
+    # ``product``: ``product(rec, on, spec, production_type) -> dict``, the scheme's
+    # product fields for issuing codes under the record on date ``on``.
+    numbers: str = ""
+    noun: str = ""               # in messages about numbers: "not a {noun} number"
+    title: str = ""              # what a record is, as the CLI shows it
+    number_format: str = ""
+    record: Callable | None = field(default=None, compare=False)
+    link: Callable | None = field(default=None, compare=False)
+    product: Callable | None = field(default=None, compare=False)
+    # ``code_prefix``: ``code_prefix(number) -> str``, the leading characters of the codes
+    # a number's holder issues (pesticides: digits 1-7 encode the registration), by which
+    # the registry finds the records a code can mean; None when codes do not encode it.
+    code_prefix: Callable | None = field(default=None, compare=False)
+
+    def number_module(self):
+        """The module reading this registry's numbers (see ``numbers``)."""
+        import importlib
+        return importlib.import_module(self.numbers)
 
 
 @dataclass(frozen=True)

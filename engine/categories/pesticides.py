@@ -65,11 +65,49 @@ def checks(ctx, found, rec, scan, values, today) -> dict:
     return v.done(eff)
 
 
+def code_prefix(number: str) -> str:
+    """Digits 1-7 of a registration's label codes: its class digit and last six digits."""
+    from ..registry import registrations
+    return registrations.code_prefix(number)
+
+
+def record(row, number) -> dict:
+    """The spec codes (label code digits 9-11) the holder declared, if any."""
+    from ..registry.records import spec_codes
+    return {"spec_codes": spec_codes(row.get("spec_codes"))}
+
+
+def link(rec, values) -> str | None:
+    """A label code is the registration's if digits 1-7 encode its number and the spec
+    code is one the holder declared (any, when it declared none)."""
+    prefix, spec = values["reg_class"] + values["reg_number"], values["spec"]
+    if prefix != rec.code_prefix:
+        return f"digits 1-7 {prefix} do not encode {rec.number} ({rec.code_prefix})"
+    if rec.spec_codes and spec not in rec.spec_codes:
+        return (f"spec code {spec} is not one {rec.company} declared for {rec.number} "
+                f"({', '.join(rec.spec_codes)})")
+    return None
+
+
+def product(rec, on, spec=None, production_type="1") -> dict:
+    """Label codes under a registration: its class and digits, and a declared spec code."""
+    from ..errors import ApprovalNotValid
+    if spec is None or (rec.spec_codes and spec not in rec.spec_codes):
+        raise ApprovalNotValid(f"{rec.number} needs one of its spec codes "
+                               f"({', '.join(rec.spec_codes) or 'any 3 digits'}), got {spec!r}")
+    prefix = rec.code_prefix
+    return {"reg_class": prefix[0], "reg_number": prefix[1:], "production_type": production_type,
+            "spec": spec}
+
+
 CATEGORY = Category(
     name="pesticides",
     title="Pesticides (农药)",
     registry=Registry(kind="pesticide", number=2, fields=("reg_class", "reg_number", "spec"),
-                      checks=checks),
+                      checks=checks, numbers="tracecode.registry.registrations",
+                      noun="pesticide registration",
+                      title="pesticide registration", number_format="PD/WP/LS/WL + 8 digits",
+                      record=record, link=link, product=product, code_prefix=code_prefix),
     lifecycle=("commissioning", "decommissioning", "packing", "unpacking", "shipping",
                "receiving", "retail_selling", "holding", "destroying"),
     public=("verdict", "product", "lot", "expiry", "scan_count", "status", "approval_number",

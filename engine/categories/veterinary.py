@@ -63,11 +63,40 @@ def checks(ctx, found, rec, scan, values, today) -> dict:
     return v.done(eff, number(scan) if scan >= 0 else None)
 
 
+def record(row, number) -> dict:
+    """The holder's enterprise id (5 digits, the one its trace codes carry); no spec codes."""
+    from ..registry.records import RowError, clean
+    enterprise = clean(row.get("enterprise_id"))
+    if not enterprise:
+        raise RowError(f"{number}: missing enterprise_id")
+    if not (len(enterprise) == 5 and enterprise.isdigit()):
+        raise RowError(f"{number}: enterprise_id {row['enterprise_id']!r} is not 5 digits")
+    if clean(row.get("spec_codes")):
+        raise RowError(f"{number}: spec_codes belong to pesticide registrations")
+    return {"enterprise_id": enterprise}
+
+
+def link(rec, values) -> str | None:
+    """A code is the approval's if it carries the holder's enterprise id."""
+    if values["enterprise"] != rec.enterprise_id:
+        return (f"enterprise {values['enterprise']} in the code, but {rec.number} is held by "
+                f"enterprise {rec.enterprise_id} ({rec.company})")
+    return None
+
+
+def product(rec, on, spec=None, production_type="1") -> dict:
+    """Codes issued under an approval: today's date and the holder's enterprise id."""
+    return {"date": on.strftime("%Y%m%d"), "enterprise": rec.enterprise_id}
+
+
 CATEGORY = Category(
     name="veterinary",
     title="Veterinary drugs (兽药)",
     registry=Registry(kind="vet", number=1, fields=("enterprise",), checks=checks,
-                      qr_approval=True),
+                      qr_approval=True, numbers="tracecode.registry.approvals",
+                      noun="veterinary approval",
+                      title="veterinary drug approval", number_format="兽药字(YYYY)#########",
+                      record=record, link=link, product=product),
     lifecycle=("commissioning", "decommissioning", "packing", "unpacking", "shipping",
                "receiving", "retail_selling", "holding", "destroying"),
     public=("verdict", "product", "lot", "expiry", "scan_count", "status", "approval_number",

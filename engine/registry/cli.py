@@ -1,6 +1,6 @@
 """`tracecode registry`: import registries and national code data, show an approval.
 
-    tracecode registry import DIR FILE [--kind vet|pesticide] [--format csv|json] [--strict]
+    tracecode registry import DIR FILE [--kind vet|pesticide|...] [--format csv|json] [--strict]
     tracecode registry import DIR FILE --codes [--format csv|json] [--allow-unknown-approval] [--strict]
     tracecode registry show DIR NUMBER [--date YYYY-MM-DD]
     tracecode registry show --server HOST:PORT NUMBER [--date YYYY-MM-DD] (token, TLS as verify)
@@ -14,6 +14,7 @@ from __future__ import annotations
 import datetime as _dt
 import sys
 
+from .. import categories
 from ..datadir import DataDir
 from ..errors import ImportRefused
 from ..v1 import cli as remote
@@ -30,7 +31,7 @@ def add_parser(subparsers):
                                       "and print the report")
     s.add_argument("dir")
     s.add_argument("file", help="CSV or JSON (Lines) file, or - for stdin")
-    s.add_argument("--kind", choices=("vet", "pesticide"),
+    s.add_argument("--kind", choices=[c.registry.kind for c in categories.with_registry()],
                    help="refuse rows of the other kind (default: each row's number decides)")
     s.add_argument("--format", choices=("csv", "json"),
                    help="default: from the extension (.json/.jsonl/.ndjson: json), else csv")
@@ -109,7 +110,7 @@ def _registry(dd, what: str):
 def show(info) -> int:
     """Print an ApprovalInfo (manual entry of a number); 0 if valid, else 1."""
     rec = info.record
-    kind = "veterinary drug approval" if rec.kind == "vet" else "pesticide registration"
+    kind = categories.of_registry(rec.kind).registry.title
     print(f"{rec.number}  {kind}  {'VALID' if info.valid else 'NOT VALID'} on {info.on}: "
           f"{info.validity}")
     holder = f" (enterprise {rec.enterprise_id})" if rec.enterprise_id else ""

@@ -158,6 +158,7 @@ class CheckBatch:
         self._codes, self._faults = parsed["code"], parsed["fault"]
         self._numbers, self._combos = numbers, combos
         self.today, self._limits = today, limits
+        self._kinds = categories.registry_kinds()   # now, not at import: a category added since
 
     def __len__(self):
         return len(self.records)
@@ -198,7 +199,7 @@ class CheckBatch:
         i = range(len(self.records))[i]  # -1 is the last row, as in VerifyBatch
         r = self.records[i]
         ia = self.index[i]
-        kind = KINDS[r["kind"]]
+        kind = self._kinds[r["kind"]]
         code = self._codes[i].decode("ascii", "replace") or None
         if r["unchecked"] == ALL:
             return RegistryAnswer("NOT_COVERED", None, code, index=ia)

@@ -36,7 +36,7 @@ import numpy as np
 from .. import textinput
 from ..errors import ImportRefused
 from ..index import IndexFull
-from .records import (CodeRow, RowError, StatusChange, approval_from_row, clean, code_from_row,
+from .records import (RowError, StatusChange, approval_from_row, clean, code_from_row, link,
                       merge, ymd)
 from ..store.port import NATIONAL_CODE_DTYPE, NATIONAL_TEXT
 
@@ -316,25 +316,10 @@ def import_approvals(store, rows, *, kind=None, source="-", strict=False) -> Imp
 
 # -- national code data -------------------------------------------------------------------
 
-def _link(row: CodeRow, rec) -> str | None:
-    """Why a code row does not belong to its approval record (None: it does)."""
-    if row.kind == "vet":
-        if row.code[8:13] != rec.enterprise_id:
-            return (f"{row.code}: enterprise {row.code[8:13]} in the code, but {rec.number} is "
-                    f"held by enterprise {rec.enterprise_id} ({rec.company})")
-        return None
-    if row.code[:7] != rec.code_prefix:
-        return (f"{row.code}: digits 1-7 {row.code[:7]} do not encode {rec.number} "
-                f"({rec.code_prefix})")
-    if rec.spec_codes and row.code[8:11] not in rec.spec_codes:
-        return (f"{row.code}: spec code {row.code[8:11]} is not one {rec.company} declared for "
-                f"{rec.number} ({', '.join(rec.spec_codes)})")
-    return None
-
-
 def import_codes(store, rows, *, source="-", allow_unknown=False, strict=False,
-                 chunk=CHUNK) -> ImportReport:
-    """National code data into the registry and the index; see the module doc."""
+                 chunk=CHUNK, schemes=None) -> ImportReport:
+    """National code data into the registry and the index; see the module doc. ``schemes``:
+    the schemes codes are read by (their categories' layouts; built-in if None)."""
     t0 = time.perf_counter()
     report = ImportReport("codes", str(source))
     accepted, seen, records = [], {}, {}
@@ -344,7 +329,7 @@ def import_codes(store, rows, *, source="-", allow_unknown=False, strict=False,
             try:
                 if isinstance(row, RowError):
                     raise row
-                r = code_from_row(row)
+                r = code_from_row(row, schemes)
                 key = r.code
                 if r.code in seen:
                     raise RowError(f"{r.code} is already on line {seen[r.code]}")
@@ -353,7 +338,7 @@ def import_codes(store, rows, *, source="-", allow_unknown=False, strict=False,
                 rec = records[r.number]
                 if rec is None and not allow_unknown:
                     raise RowError(f"{r.code}: {r.number} is not in the registry")
-                why = _link(r, rec) if rec is not None else None
+                why = link(r, rec, schemes) if rec is not None else None
                 if why:
                     raise RowError(why)
                 seen[r.code] = line

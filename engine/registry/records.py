@@ -18,9 +18,8 @@ import re
 import unicodedata
 from dataclasses import asdict, dataclass, replace
 
-from .. import limits
+from .. import categories, limits, schemes
 from ..errors import TracecodeError, ValidationError
-from . import approvals, registrations
 
 STATUSES = ("valid", "suspended", "revoked")
 _STATUS_ALIASES = {"有效": "valid", "正常": "valid", "暂停": "suspended", "停用": "suspended",
@@ -80,10 +79,11 @@ def level_of(text) -> int:
 
 
 def kind_of_number(text: str) -> str | None:
-    if approvals.looks_like(text):
-        return "vet"
-    if registrations.looks_like(text):
-        return "pesticide"
+    """The registry kind whose numbers the text is meant as (each category's number module
+    decides), or None."""
+    for cat in categories.with_registry():
+        if cat.registry.number_module().looks_like(text):
+            return cat.registry.kind
     return None
 
 
@@ -91,14 +91,14 @@ def canonical_number(text: str, kind: str | None = None) -> tuple[str, str]:
     """(kind, canonical number) of an approval or registration number, or RowError."""
     found = kind_of_number(text)
     if found is None:
-        raise RowError(f"{clean(text)!r} is neither a veterinary approval number (兽药字(YYYY)"
-                       f"#########) nor a pesticide registration number (PD/WP/LS/WL + 8 digits)")
+        regs = [c.registry for c in categories.with_registry()]
+        raise RowError(f"{clean(text)!r} is neither " + " nor ".join(
+            f"a {r.noun} number ({r.number_format})" for r in regs))
     if kind is not None and found != kind:
-        want = "veterinary approval" if kind == "vet" else "pesticide registration"
-        raise RowError(f"{clean(text)!r} is not a {want} number")
-    module = approvals if found == "vet" else registrations
+        raise RowError(f"{clean(text)!r} is not a {categories.of_registry(kind).registry.noun} "
+                       f"number")
     try:
-        return found, module.validate(text)
+        return found, categories.of_registry(found).registry.number_module().validate(text)
     except ValidationError as exc:
         raise RowError(str(exc)) from None
 
@@ -112,7 +112,7 @@ class Product:
 
 @dataclass(frozen=True)
 class ApprovalRecord:
-    kind: str                           # "vet" or "pesticide"
+    kind: str                           # its category's registry kind: "vet", "pesticide"...
     number: str                         # canonical (approvals.validate / registrations.validate)
     company: str                        # the holder
     products: tuple = ()                # Product, one per name/form/specification covered
@@ -135,8 +135,11 @@ class ApprovalRecord:
 
     @property
     def code_prefix(self) -> str | None:
-        """Pesticides: the first 7 digits of the registration's label codes."""
-        return registrations.code_prefix(self.number) if self.kind == "pesticide" else None
+        """The leading characters of the record's codes, if its category's codes encode the
+        number (pesticides: the first 7 digits of the registration's label codes)."""
+        cat = next((c for c in categories.with_registry() if c.registry.kind == self.kind), None)
+        prefix = cat.registry.code_prefix if cat else None
+        return prefix(self.number) if prefix else None
 
     def content(self) -> dict:
         """What an import compares: the record without its bookkeeping."""
@@ -173,7 +176,8 @@ def _status(row) -> str:
     return s
 
 
-def _spec_codes(value) -> tuple:
+def spec_codes(value) -> tuple:
+    """Declared spec codes (3 digits each) from a list or a separated cell, sorted."""
     items = value if isinstance(value, (list, tuple)) else re.split(r"[\s,;/、]+", clean(value))
     codes = tuple(sorted({clean(c) for c in items if clean(c)}))
     bad = [c for c in codes if not (len(c) == 3 and c.isdigit())]
@@ -191,9 +195,10 @@ def approval_from_row(row: dict, kind: str | None = None):
     status = _status(row)
     since = clean(row.get("status_since"))
     since = parse_date(since, "status_since").isoformat() if since else None
-    required = ["product", "company", "valid_until"] + (["enterprise_id"] if kind == "vet" else [])
+    required = ["product", "company", "valid_until"]
     given = [k for k in required if clean(row.get(k))]
-    if not given and not any(clean(row.get(k)) for k in ("dosage_form", "specification", "spec_codes")):
+    extra = ("dosage_form", "specification", "spec_codes", "enterprise_id")
+    if not given and not any(clean(row.get(k)) for k in extra):
         if not clean(row.get("status")):  # a bare number must not reinstate a revoked approval
             raise RowError(f"{number}: a row with only the number needs a status")
         return StatusChange(kind, number, status, since)
@@ -201,19 +206,13 @@ def approval_from_row(row: dict, kind: str | None = None):
     if missing:
         raise RowError(f"{number}: missing {', '.join(missing)} (a row changing only the status "
                        f"gives just the number, status and status_since)")
-    enterprise = None
-    if kind == "vet":
-        enterprise = clean(row["enterprise_id"])
-        if not (len(enterprise) == 5 and enterprise.isdigit()):
-            raise RowError(f"{number}: enterprise_id {row['enterprise_id']!r} is not 5 digits")
-    spec = _spec_codes(row.get("spec_codes")) if kind == "pesticide" else ()
-    if kind == "vet" and clean(row.get("spec_codes")):
-        raise RowError(f"{number}: spec_codes belong to pesticide registrations")
+    reg = categories.of_registry(kind).registry
+    own = reg.record(row, number) if reg.record else {}   # the fields only this kind has
     product = Product(bounded(row["product"], "product"),
                       bounded(row.get("dosage_form"), "dosage_form") or None,
                       bounded(row.get("specification"), "specification") or None)
     return ApprovalRecord(kind=kind, number=number, company=bounded(row["company"], "company"),
-                          products=(product,), enterprise_id=enterprise, spec_codes=spec,
+                          products=(product,), **own,
                           valid_until=parse_date(row["valid_until"], "valid_until").isoformat(),
                           status=status, status_since=since)
 
@@ -240,27 +239,56 @@ class CodeRow:
     expiry: _dt.date
     level: int
     parent: str | None = None
+    scheme: str = ""            # the registry category's scheme whose layout the code has
 
 
-def _code(text, what) -> str:
+def registry_schemes(available: dict | None = None) -> list:
+    """(scheme, registry kind) of every scheme whose category has a registry."""
+    return [(s, c.registry.kind) for c in categories.with_registry()
+            for s in categories.schemes_of(c.name, available)]
+
+
+def _positions(scheme, name) -> str:
+    a, n = scheme.offset(name) + 1, scheme.field(name).length
+    return f"digit {a}" if n == 1 else f"digits {a}-{a + n - 1}"
+
+
+def _code(text, what, available=None):
+    """(code, scheme, kind) of a code of a registry category, by its scheme's layout: its
+    length, alphabets and product fields (dates, choices); the check character is not
+    asked of national data."""
     code = re.sub(r"[\s\-]", "", clean(text))
-    if not code.isascii() or not code.isdigit() or len(code) not in (24, 32):
-        raise RowError(f"{what} {clean(text)!r} is not a 24-digit veterinary or 32-digit "
-                       f"pesticide code")
-    if len(code) == 24:
-        try:
-            _dt.date(int(code[:4]), int(code[4:6]), int(code[6:8]))
-        except ValueError:
-            raise RowError(f"{what} {code}: digits 1-8 are not a date (YYYYMMDD)") from None
-    elif code[0] not in "123" or code[7] not in "123":
-        raise RowError(f"{what} {code}: digit 1 (registration class) and digit 8 (production "
-                       f"type) must be 1, 2 or 3")
-    return code
+    pool = registry_schemes(available)
+    fits = [(s, k) for s, k in pool if len(code) == s.length and code.isascii()
+            and all(ch in f.alphabet for f, part in zip(s.code_fields, s.split(code).values())
+                    for ch in part)]
+    if not fits:
+        raise RowError(f"{what} {clean(text)!r} is not a " + " or ".join(
+            f"{s.length}-digit {categories.of_registry(k).registry.noun.split()[0]}"
+            for s, k in pool) + " code")
+    why = None
+    for scheme, kind in fits:
+        why = None
+        for f, part in zip(scheme.code_fields, scheme.split(code).values()):
+            if f.role != "product":
+                continue
+            try:
+                f.normalise(part)
+            except ValidationError:
+                why = (f"{what} {code}: {_positions(scheme, f.name)} are not a date "
+                       f"({f.date})" if f.date else
+                       f"{what} {code}: {_positions(scheme, f.name)} ({f.description or f.name}) "
+                       f"must be one of {', '.join(f.choices or ())}" if f.choices else
+                       f"{what} {code}: {_positions(scheme, f.name)} ({f.name}) is not valid")
+                break
+        if why is None:
+            return code, scheme, kind
+    raise RowError(why)
 
 
-def code_from_row(row: dict) -> CodeRow:
-    code = _code(row.get("code"), "code")
-    kind = "vet" if len(code) == 24 else "pesticide"
+def code_from_row(row: dict, available: dict | None = None) -> CodeRow:
+    """A CodeRow of one row, or RowError; ``available``: the schemes (built-in if None)."""
+    code, scheme, kind = _code(row.get("code"), "code", available)
     if not clean(row.get("number")):
         raise RowError(f"{code}: no approval or registration number")
     _, number = canonical_number(row["number"], kind)
@@ -274,8 +302,20 @@ def code_from_row(row: dict) -> CodeRow:
         raise RowError(f"{code}: expiry {expiry} is before production {produced}")
     parent = None
     if clean(row.get("parent_code")):
-        parent = _code(row["parent_code"], "parent_code")
-        if len(parent) != len(code) or parent == code:
+        parent, parent_scheme, _ = _code(row["parent_code"], "parent_code", available)
+        if parent_scheme is not scheme or parent == code:
             raise RowError(f"{code}: parent {parent} is not another code of the same kind")
     return CodeRow(code, kind, number, lot, produced, expiry, level_of(row.get("packaging_level")),
-                   parent)
+                   parent, scheme.name)
+
+
+def link(row: CodeRow, rec, available: dict | None = None) -> str | None:
+    """Why a code row does not belong to its approval record (None: it does), by the
+    category's rule over the code's fields (its scheme's layout)."""
+    reg = categories.of_registry(row.kind).registry
+    if reg.link is None:
+        return None
+    scheme = schemes.get(row.scheme, available)
+    values = {f: v for f, v in scheme.split(row.code).items() if f in reg.fields}
+    why = reg.link(rec, values)
+    return f"{row.code}: {why}" if why else None

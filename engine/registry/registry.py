@@ -8,8 +8,9 @@ from pathlib import Path
 import numpy as np
 
 from ..errors import ApprovalNotValid, UnknownApproval
-from . import approvals, compare, importer, registrations
-from .records import ApprovalRecord, RowError, canonical_number
+from .. import categories
+from . import compare, importer
+from .records import ApprovalRecord, RowError, canonical_number, kind_of_number
 
 
 @dataclass(frozen=True)
@@ -62,13 +63,18 @@ class Registry:
                           strict: bool = False) -> importer.ImportReport:
         """National code data from a CSV or JSON file (path or text stream)."""
         return self._import(importer.import_codes, importer.CODE_COLUMNS, source, fmt,
-                            allow_unknown=allow_unknown, strict=strict)
+                            allow_unknown=allow_unknown, strict=strict, schemes=self._schemes())
 
     def import_code_rows(self, rows, *, allow_unknown: bool = False, strict: bool = False,
                          source: str = "rows") -> importer.ImportReport:
         """National code data from dicts keyed like the file columns."""
         return self._import(importer.import_codes, importer.CODE_COLUMNS, rows, None,
-                            allow_unknown=allow_unknown, strict=strict, name=source)
+                            allow_unknown=allow_unknown, strict=strict, name=source,
+                            schemes=self._schemes())
+
+    def _schemes(self) -> dict | None:
+        """The index's schemes (with its data-file ones): their categories read the codes."""
+        return getattr(self.index, "schemes", None)
 
     def _import(self, run, columns, source, fmt, name=None, **kw):
         ignored: set = set()
@@ -122,10 +128,10 @@ class Registry:
             return list(view.approvals())
 
     def count(self) -> dict:
-        """Records per kind: {"vet": n, "pesticide": m}."""
+        """Records per kind, every category's registry: {"vet": n, "pesticide": m}."""
         with self.store.reading() as view:
             kinds = [r.kind for r in view.approvals()]
-        return {k: kinds.count(k) for k in ("vet", "pesticide")}
+        return {c.registry.kind: kinds.count(c.registry.kind) for c in categories.with_registry()}
 
     def __bool__(self):
         with self.store.reading() as view:
@@ -135,21 +141,19 @@ class Registry:
     def product_for(self, number: str, *, date: _dt.date | None = None, spec: str | None = None,
                     production_type: str = "1") -> tuple[str, dict]:
         """(scheme, product fields) for issuing codes under an approval valid on ``date``
-        (today): cn-vet-24 with the holder's enterprise id, or cn-pesticide-32 with the
-        registration's digits and a declared spec code."""
+        (today): the scheme of the record's category (cn-vet-24 with the holder's enterprise
+        id, cn-pesticide-32 with the registration's digits and a declared spec code), its
+        product fields as the category's registry derives them from the record."""
         rec = self.get(number)
         on = date or _dt.date.today()
         valid, why = rec.validity(on)
         if not valid:
             raise ApprovalNotValid(f"refusing to issue codes under {rec.number}: it is {why}")
-        if rec.kind == "vet":
-            return "cn-vet-24", {"date": on.strftime("%Y%m%d"), "enterprise": rec.enterprise_id}
-        if spec is None or (rec.spec_codes and spec not in rec.spec_codes):
-            raise ApprovalNotValid(f"{rec.number} needs one of its spec codes "
-                                   f"({', '.join(rec.spec_codes) or 'any 3 digits'}), got {spec!r}")
-        prefix = rec.code_prefix
-        return "cn-pesticide-32", {"reg_class": prefix[0], "reg_number": prefix[1:],
-                                   "production_type": production_type, "spec": spec}
+        cat = categories.of_registry(rec.kind)
+        if cat.registry.product is None:
+            raise ApprovalNotValid(f"{rec.number}: the {cat.title} registry issues no codes")
+        scheme = categories.schemes_of(cat.name, self._schemes())[0]
+        return scheme.name, cat.registry.product(rec, on, spec, production_type)
 
     def link_batch(self, batch_id: int, number: str, level: int = 1) -> None:
         """Record that one of our batches carries this approval (and packaging level)."""
@@ -169,6 +173,6 @@ class Registry:
     def manual(self, text: str, **kw):
         """Manual entry: an approval or registration number gives its ApprovalInfo,
         anything else is checked as a scan (a typed 24- or 32-digit code)."""
-        if approvals.looks_like(text) or registrations.looks_like(text):
+        if kind_of_number(text) is not None:
             return self.lookup(text, kw.get("today"))
         return self.check(text, **kw)

@@ -117,9 +117,9 @@ class Store:
 
     @staticmethod
     def _index_keys(rec: ApprovalRecord) -> list:
-        if rec.kind == "vet":
-            return [b"e" + rec.enterprise_id.encode()]
-        return [b"r" + rec.code_prefix.encode()]
+        # by what the record carries, not its kind: a registry category is one module
+        return ([b"e" + rec.enterprise_id.encode()] if rec.enterprise_id else []) + (
+            [b"r" + rec.code_prefix.encode()] if rec.code_prefix else [])
 
     def put(self, txn, rec: ApprovalRecord, old: ApprovalRecord | None) -> None:
         value = rec.number.encode()
