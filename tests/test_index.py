@@ -1,6 +1,7 @@
 """The LMDB index: batch records, verdicts, lifecycle, scan log, history, imports."""
 import datetime as dt
 import json
+import re
 
 import numpy as np
 import pytest
@@ -414,3 +415,54 @@ def test_machine_readable_refusals_faults_and_packed_scans(d):
     batch = d.verify_many(data, offsets, record=False)
     assert [a.verdict for a in batch] == [Verdict.GENUINE, Verdict.UNKNOWN, Verdict.GENUINE]
     assert [a.fault for a in batch] == [None, "WRONG_LENGTH", None]
+
+
+def test_events_of_one_call_see_the_earlier_ones_as_separate_calls_do(tmp_path):
+    # apply() parses a call's codes and reads their states once; a later event of the call
+    # must still see what the earlier ones did: pack then ship, unpack then pack, recalls.
+    def run(d, together):
+        _, u = issue(d, 60, lot="L9")
+        sscc = ["(00)061414100000000007", "(00)061414100000000014"]
+
+        def steps():
+            yield [{"id": "c", "action": "commission", "codes": u[:50]}]
+            yield [{"id": "p1", "action": "pack", "codes": u[:10], "parent": u[40]},
+                   {"id": "p2", "action": "pack", "codes": u[10:20], "parent": u[41]},
+                   {"id": "pp", "action": "pack", "codes": [u[40]], "parent": sscc[0]},
+                   {"id": "s1", "action": "ship", "codes": [sscc[0]]},
+                   {"id": "r1", "action": "receive", "codes": u[:5]},     # shipped through two levels
+                   {"id": "bad", "action": "pack", "codes": [u[0]], "parent": u[42]},  # packed
+                   {"id": "sell", "action": "sell", "codes": [u[20]]},
+                   {"id": "sell2", "action": "sell", "codes": [u[20]]},   # sold by "sell"
+                   {"id": "up", "action": "unpack", "codes": u[10:12], "parent": u[41]},
+                   {"id": "rp", "action": "pack", "codes": u[10:12] + [u[21]], "parent": sscc[1]},
+                   {"id": "s2", "action": "ship", "codes": [sscc[1]]},
+                   {"id": "r2", "action": "receive", "codes": u[10:12]},
+                   {"id": "x", "action": "destroy", "codes": [u[22]]},
+                   {"id": "x2", "action": "ship", "codes": [u[22], u[23]]},   # destroyed
+                   {"id": "rc", "action": "recall", "lot": "L9", "scheme": "cn-drug-20",
+                    "product": DRUG},
+                   {"id": "after", "action": "sell", "codes": [u[24]]},        # recalled
+                   {"id": "c2", "action": "commission", "codes": u[50:55]},   # recalled too
+                   {"id": "p3", "action": "pack", "codes": u[50:55], "parent": u[23]},
+                   {"id": "dup", "action": "ship", "codes": [u[30], u[30]]},
+                   {"id": "unk", "action": "ship", "codes": [u[31], "not a code"]}]
+        out = []
+        for call in steps():
+            if together:
+                out += d.apply(call)
+            else:
+                for ev in call:
+                    out += d.apply([ev])
+        names = {c: f"u{i}" for i, c in enumerate(u)}
+        named = re.compile("|".join(map(re.escape, sorted(u, key=len, reverse=True))))
+        got = [(r["id"], r["ok"], r.get("reason"), r.get("seq"),
+                named.sub(lambda m: names[m.group()], r.get("error", ""))) for r in out]
+        states = [(a.verdict, a.status) for a in d.verify_many(u + sscc, record=False)]
+        return got, states, [[names.get(c, c) for c in d.contents(x)] for x in [u[40], u[41], *sscc]]
+
+    with tracecode.init(tmp_path / "one") as one, tracecode.init(tmp_path / "many") as many:
+        together, apart = run(one, True), run(many, False)
+    assert together == apart
+    assert [r[0] for r in together[0] if not r[1]] == ["bad", "sell2", "x2", "after", "c2", "p3", "dup",
+                                                       "unk"]

@@ -33,6 +33,8 @@ from ..store.port import EventPlan
 FORMAT = b"2"  # bump when a record layout changes
 MAX_DEPTH = _codes.CONTAINER_DEPTH            # unit < case < pallet < ... at most this deep
 HISTORY_CODES = 100     # codes of one event shown in a history item (codes_total: all)
+_NOT_READ = object()    # a code text the call's shared parse did not read
+_SHARED_TEXT = 200      # longer event codes are parsed by their own event (junk, mostly)
 TABLE_CACHE = 4096      # products whose batch tables are kept (LRU)
 BATCH_CACHE = 16384     # batch records and their recall keys kept (LRU)
 
@@ -522,6 +524,9 @@ class Index:
         return ans
 
     # -- lifecycle -------------------------------------------------------------------------
+    # events of one call share one parse and one bulk read (False: each its own, for A/B)
+    share_call_reads = True
+
     def apply(self, events, *, atomic: bool = False, client: str | None = None,
               bind_ssccs: bool = True):
         """Apply lifecycle events in order; returns one result per event.
@@ -548,10 +553,15 @@ class Index:
 
         def body(view):
             results = []
+            # the call's codes parsed and their states read once, for all its events
+            shared = self._read_call(view, events) if self.share_call_reads else None
             for ev in events:
                 eid = ev.get("id") if isinstance(ev, dict) else None
-                try:  # a nested write: an event is applied whole or not at all
-                    seq = view.nested(lambda v: v.apply_event(self._plan_event(v, ev, binder, client)))
+                try:  # checked over the call's view, then a nested write: whole or not at all
+                    plan = self._plan_event(view, ev, binder, client, shared)
+                    seq = view.nested(lambda v: v.apply_event(plan))
+                    if shared is not None:
+                        shared.applied(plan)
                     results.append({"id": eid, "ok": True, "seq": seq})
                 except _Replayed as again:
                     results.append({"id": eid, "ok": True, "seq": again.seq, "replayed": True})
@@ -570,41 +580,91 @@ class Index:
                                            "error": "not applied: another event in the call is invalid"}
                     for r in refused.results]
 
-    def _keys_of(self, view, codes, event_id):
+    def _keys_of(self, view, codes, event_id, shared=None):
         """Code keys of event codes (our codes, imported ones or SSCCs) and their batch
-        ids (0: not ours, a uint64 array), or EventError."""
+        ids (0: not ours, a uint64 array), or EventError. shared: the call's codes,
+        parsed once (a code's key never changes within a write)."""
         out = [None] * len(codes)
-        todo = []
-        for i, c in enumerate(codes):
-            k = codekeys.sscc(c)
-            if k is not None:
-                out[i] = k
-            else:
-                todo.append(i)
         bids = np.zeros(len(codes), np.uint64)
+        todo, unknown = [], []
+        known = shared.keys if shared is not None else {}
+        for i, c in enumerate(codes):
+            hit = known.get(c, _NOT_READ)   # no SSCC is among them: looked up first
+            if hit is None:
+                unknown.append(i)
+            elif hit is not _NOT_READ:
+                out[i], bids[i] = hit
+            else:
+                k = codekeys.sscc(c)
+                if k is not None:
+                    out[i] = k
+                else:
+                    todo.append(i)
         if todo:
             texts = codes if len(todo) == len(codes) else [codes[i] for i in todo]
             _, keys, batch_ids, _, _ = self._resolve(view, texts)
-            missing = np.flatnonzero(~keys.known)
-            if len(missing):
-                bad = _text(texts[missing[0]])
-                shown = bad if len(bad) <= 80 else bad[:80] + "..."  # not all of a 12 MB one
-                raise EventError(f"unknown code {shown!r}: never issued or imported",
-                                 event_id=event_id, code=shown, reason=lifecycle.UNKNOWN_CODE)
+            unknown += [todo[j] for j in np.flatnonzero(~keys.known).tolist()]
             for i, k in zip(todo, keys.tolist()):
                 out[i] = k
             bids[todo] = batch_ids
+        if unknown:
+            bad = _text(codes[min(unknown)])
+            shown = bad if len(bad) <= 80 else bad[:80] + "..."  # not all of a 12 MB one
+            raise EventError(f"unknown code {shown!r}: never issued or imported",
+                             event_id=event_id, code=shown, reason=lifecycle.UNKNOWN_CODE)
         return out, bids
 
-    def _statuses(self, view, keys, batch_ids) -> np.ndarray:
-        """Effective status of each code, in bulk (the verdict kernel's reading)."""
+    def _statuses(self, view, keys, batch_ids, shared=None) -> np.ndarray:
+        """Effective status of each code, in bulk (the verdict kernel's reading); codes
+        the call's earlier events may have changed are read again (see _CallReads)."""
+        if shared is not None and shared.status:
+            got = [shared.status_of(view, k) for k in keys]
+            again = [i for i, s in enumerate(got) if s is None]
+            if not again:
+                return np.array(got, np.uint8)
+            if len(again) < len(keys):
+                fresh = self._statuses(view, [keys[i] for i in again], batch_ids[again])
+                for i, s in zip(again, fresh.tolist()):
+                    got[i] = s
+                return np.array(got, np.uint8)
         records = {b: self._batch(view, b) for b in np.unique(batch_ids).tolist() if b}
         return self._read(view, Keys.packed(keys), batch_ids, records)["status"]
 
-    def _plan_event(self, view, ev, binder=None, client=None) -> EventPlan:
+    def _read_call(self, view, events):
+        """The keys and effective states of every code (and parent) the call's events
+        name, in one parse and one bulk read; None when there is nothing to share."""
+        if not isinstance(events, (list, tuple)) or len(events) < 2:
+            return None   # one event reads its codes once anyway
+        texts = {}
+        for ev in events:
+            if not isinstance(ev, dict):
+                continue
+            codes, parent = ev.get("codes"), ev.get("parent")
+            if isinstance(codes, (list, tuple)):
+                for c in codes:
+                    if type(c) is str and len(c) <= _SHARED_TEXT:
+                        texts[c] = None
+            if type(parent) is str and len(parent) <= _SHARED_TEXT:
+                texts[parent] = None
+        texts = [t for t in texts if codekeys.sscc(t) is None]
+        if not texts:
+            return None
+        _, keys, batch_ids, _, _ = self._resolve(view, texts)
+        found = keys.tolist()
+        shared = _CallReads(dict(zip(texts, (None if k is None else (k, b)
+                                              for k, b in zip(found, batch_ids.tolist())))))
+        rows = [i for i, k in enumerate(found) if k is not None]
+        if rows:
+            refs = [found[i] for i in rows]
+            shared.status = dict(zip(refs, self._statuses(view, refs, batch_ids[rows]).tolist()))
+            shared.parent, shared.holding = view.parents(refs), view.holding(refs)
+        return shared
+
+    def _plan_event(self, view, ev, binder=None, client=None, shared=None) -> EventPlan:
         """One event checked against the store as the view sees it, and what it writes.
         binder: the client an SSCC packed into becomes bound to (None: nobody);
-        client: whose event ids these are (None: this data directory's own caller)."""
+        client: whose event ids these are (None: this data directory's own caller);
+        shared: the call's codes read once (_read_call), None: read them here."""
         checked = lifecycle.check_event(ev, _time.time())
         eid = checked["id"]
         action = ACTIONS.get(ev.get("action"))
@@ -629,7 +689,7 @@ class Index:
         if action.epcis_type == "AggregationEvent":
             if not ev.get("parent"):
                 raise EventError(f"{action.name} needs a parent (an SSCC or a case's code)", event_id=eid)
-            keys, bids = self._keys_of(view, codes + [_text(ev["parent"])], eid)  # one parse
+            keys, bids = self._keys_of(view, codes + [_text(ev["parent"])], eid, shared)  # one parse
             parent, keys, bids = keys.pop(), keys, bids[:-1]
             if binder is not None and action.name == "pack" and codekeys.kind(parent) == codekeys.SSCC:
                 user = view.sscc_user(parent)
@@ -638,32 +698,37 @@ class Index:
                                      "that packed into it", event_id=eid, code=_text(ev["parent"]),
                                      reason=lifecycle.NOT_HOLDER)
         else:
-            keys, bids = self._keys_of(view, codes, eid)
+            keys, bids = self._keys_of(view, codes, eid, shared)
         if len(set(keys)) != len(keys):
             dup = next(c for c, k in zip(codes, keys) if keys.count(k) > 1)
             raise EventError(f"{dup} is listed twice in event {eid!r}", event_id=eid, code=dup)
-        statuses = self._statuses(view, keys, bids) if keys else np.zeros(0, np.uint8)
+        statuses = self._statuses(view, keys, bids, shared) if keys else np.zeros(0, np.uint8)
         if action.name == "pack":  # a logistic unit comes alive when something is packed in it
             sscc = np.array([codekeys.kind(k) == codekeys.SSCC for k in keys], bool)
             statuses[sscc & (statuses == Status.ISSUED)] = Status.COMMISSIONED
-        wrong = np.flatnonzero(~np.isin(statuses, list(action.allowed_from)))
+        if len(statuses) <= 64:   # a case's few codes: np.isin's fixed cost is most of it
+            wrong = [i for i, s in enumerate(statuses.tolist()) if s not in action.allowed_from]
+        else:
+            wrong = np.flatnonzero(~np.isin(statuses, list(action.allowed_from)))
         if len(wrong):
             check_transition(action, Status(int(statuses[wrong[0]])), codes[wrong[0]], eid)
         if parent is not None and action.name == "pack":
             above = self._containers(view, parent)
+            parent_of = view.parent_of if shared is None else lambda k: shared.parent_of(view, k)
             for k, text in zip(keys, codes):
-                if view.parent_of(k) is not None:
+                if parent_of(k) is not None:
                     raise EventError(f"{text} is already packed; unpack it first", event_id=eid, code=text,
                                      reason=lifecycle.ILLEGAL_TRANSITION)
                 if k in above:
                     raise EventError(f"{text} cannot be packed into {_text(ev['parent'])}: "
                                      f"it is, or contains, that container", event_id=eid, code=text)
-                if len(above) + self._height(view, k) > MAX_DEPTH:
+                if len(above) + (0 if shared is not None and shared.holds_nothing(k)
+                                 else self._height(view, k)) > MAX_DEPTH:
                     raise EventError(f"packing {text} into {_text(ev['parent'])} would nest codes more "
                                      f"than {MAX_DEPTH} containers deep", event_id=eid, code=text)
         elif parent is not None:
             for k, text in zip(keys, codes):
-                if view.parent_of(k) != parent:
+                if (view.parent_of(k) if shared is None else shared.parent_of(view, k)) != parent:
                     raise EventError(f"{text} is not in {ev['parent']}", event_id=eid, code=text,
                                      reason=lifecycle.ILLEGAL_TRANSITION)
         record = {"id": eid, "action": action.name, "type": action.epcis_type,
@@ -788,6 +853,65 @@ def _readable_time(ev: dict) -> None:
 def _history_order(item: dict):
     t = item["time"]
     return (t is not None, t if t is not None else 0.0, item.get("seq", 0), item.get("scan", 0))
+
+
+class _CallReads:
+    """What one apply() call's events read, read once before the first of them: each code
+    text's (key, batch id) (None: unknown) and each key's effective status.
+
+    Keys never change within a write; states do. A later event must see what the call's
+    earlier events did (pack then ship of one case), so a status from before is used only
+    when no event applied since touched the code or a container above it (a code's
+    effective state is its own or a container's: see lifecycle). A recall changes whole
+    batches' states, so after one every status is read again."""
+
+    def __init__(self, keys: dict):
+        self.keys = keys
+        self.status = {}       # key -> effective status before the call ({}: none kept)
+        self.parent = {}       # key -> its container before the call (packed ones)
+        self.holding = set()   # keys that held codes before the call
+        self.touched = set()   # keys whose state or container an applied event changed
+        self.containers = set()  # touched keys that hold, or may hold, codes
+
+    def status_of(self, view, key):
+        """The key's status from before the call, None when it must be read again."""
+        s = self.status.get(key)
+        if s is None or not self.touched:
+            return s
+        if key in self.touched:
+            return None
+        if not self.containers:   # no touched code holds others: none is above this one
+            return s
+        # an untouched code's container link is unchanged: walk up to a touched one
+        up, depth = self.parent_of(view, key), 0
+        while up is not None and depth <= MAX_DEPTH:
+            if up in self.touched:
+                return None
+            up, depth = self.parent_of(view, up), depth + 1
+        return s
+
+    def parent_of(self, view, key):
+        """The key's container: from before the call while no event touched the key."""
+        if key in self.status and key not in self.touched:
+            return self.parent.get(key)
+        return view.parent_of(key)
+
+    def holds_nothing(self, key) -> bool:
+        """Whether the key surely has nothing packed in it (only a pack into it adds any)."""
+        return key in self.status and key not in self.touched and key not in self.holding
+
+    def applied(self, plan: EventPlan) -> None:
+        """Note what an applied event changed, for the events after it."""
+        if plan.recalls:
+            self.status = {}   # every status is read again
+        if plan.state is not None or plan.link is not None:
+            for k in plan.refs:   # a touched code that may hold others makes walks needed
+                if k not in self.status or k in self.holding:
+                    self.containers.add(k)
+            self.touched.update(plan.refs)
+        if plan.parent is not None:
+            self.touched.add(plan.parent)
+            self.containers.add(plan.parent)
 
 
 class _Imported:

@@ -97,6 +97,12 @@ class ReadView(Protocol):
     def children(self, ref) -> list:
         """The codes packed directly in a container (refs)."""
 
+    def parents(self, refs) -> dict:
+        """ref -> its container for those of refs packed in one, in one bulk read."""
+
+    def holding(self, refs) -> set:
+        """Those of refs that have codes packed in them, in one bulk read."""
+
     def sscc_user(self, ref) -> str | None:
         """The client that first packed into an SSCC, None if nobody did."""
 

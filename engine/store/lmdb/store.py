@@ -113,6 +113,13 @@ class LmdbView:
         cur = self._txn.cursor(db=self._s.db_children)
         return list(cur.iternext_dup()) if cur.set_key(ref) else []
 
+    def parents(self, refs):
+        got = self._txn.cursor(db=self._s.db_codes).getmulti(sorted(k + PARENT for k in refs))
+        return {k[:-len(PARENT)]: v for k, v in got}
+
+    def holding(self, refs):
+        return {k for k, _ in self._txn.cursor(db=self._s.db_children).getmulti(sorted(refs))}
+
     def sscc_user(self, ref):
         if self._s.db_sscc_users is None:   # an index from before SSCC users: nobody recorded
             return None
@@ -165,9 +172,9 @@ class LmdbView:
             txn.cursor(db=s.db_codes).putmulti([(k + STATE, value) for k in order])
         txn.cursor(db=s.db_code_events).putmulti([(k, at) for k in order], dupdata=True)
         parent = plan.parent
-        for k in plan.refs if plan.link == "pack" else ():
-            txn.put(k + PARENT, parent, db=s.db_codes)
-            txn.put(parent, k, db=s.db_children, dupdata=True)
+        if plan.link == "pack":   # in key order, in one C call each
+            txn.cursor(db=s.db_codes).putmulti([(k + PARENT, parent) for k in order])
+            txn.cursor(db=s.db_children).putmulti([(parent, k) for k in order], dupdata=True)
         for k in plan.refs if plan.link == "unpack" else ():
             txn.delete(k + PARENT, db=s.db_codes)
             txn.delete(parent, k, db=s.db_children)
