@@ -99,10 +99,12 @@ cdef int _records(Txn *t, MDB_cursor *cur, const uint8_t *key, size_t klen,
     return 0 if rc == 0 or rc == MDB_NOTFOUND else rc
 
 
-cdef int _effective(Txn *t, MDB_cursor *cur, const uint8_t *key, size_t klen, uint8_t *scratch,
-                    Found *f, Found *up) noexcept nogil:
+cdef int _effective(Txn *t, MDB_cursor *cur, MDB_cursor *pcur, const uint8_t *key, size_t klen,
+                    uint8_t *scratch, Found *f, Found *up) noexcept nogil:
     """The code's own records in f, its status and seq replaced by those of the
-    most recent event on a container it is in (shipping a pallet ships its cases)."""
+    most recent event on a container it is in (shipping a pallet ships its cases).
+    Containers are read through their own cursor pcur, so that cur stays on the
+    page of the codes and the next key in order is found there (see keyorder.py)."""
     cdef int rc = _records(t, cur, key, klen, scratch, f)
     cdef int depth = 0
     cdef uint8_t pkey[MAX_KEY]
@@ -111,7 +113,7 @@ cdef int _effective(Txn *t, MDB_cursor *cur, const uint8_t *key, size_t klen, ui
         return rc
     memcpy(pkey, f.parent, plen)
     while plen and depth < MAX_DEPTH:
-        rc = _records(t, cur, pkey, plen, scratch, up)
+        rc = _records(t, pcur, pkey, plen, scratch, up)
         if rc:
             return rc
         if up.seq > f.seq:
@@ -142,20 +144,66 @@ cdef int _check_keys(const uint8_t[::1] keys, const int64_t[::1] offsets) except
     return 0
 
 
+cdef int _check_order(const int64_t[::1] order, Py_ssize_t n) except -1:
+    """The rows to visit must be rows (each visited once is the caller's promise)."""
+    cdef Py_ssize_t j
+    if order.shape[0] > n:
+        raise ValueError(f"{order.shape[0]} rows to visit, of {n}")
+    for j in range(order.shape[0]):
+        if not 0 <= order[j] < n:
+            raise ValueError(f"row {order[j]} to visit is not one of the {n} keys")
+    return 0
+
+
+def key_prefixes(const uint8_t[::1] keys, const int64_t[::1] offsets, uint64_t[::1] hi,
+                 uint64_t[::1] lo):
+    """The first 16 bytes of each key as two big-endian numbers (zero-padded), for
+    sorting keys in numpy in LMDB's order (memcmp, shorter first on a tie)."""
+    cdef Py_ssize_t i, j, n = offsets.shape[0] - 1
+    cdef size_t klen
+    cdef uint64_t h, l
+    cdef const uint8_t *k
+    _check_keys(keys, offsets)
+    if hi.shape[0] < n or lo.shape[0] < n:
+        raise ValueError(f"an output array is shorter than the {n} keys")
+    with nogil:
+        for i in range(n):
+            klen = offsets[i + 1] - offsets[i]
+            k = &keys[offsets[i]]
+            h = 0
+            l = 0
+            for j in range(8):
+                h = (h << 8) | (k[j] if <size_t>j < klen else 0)
+            for j in range(8, 16):
+                l = (l << 8) | (k[j] if <size_t>j < klen else 0)
+            hi[i] = h
+            lo[i] = l
+
+
 def read_codes(env, txn, db, const uint8_t[::1] keys, const int64_t[::1] offsets,
-               uint32_t place_hash, uint8_t[:] status, uint64_t[:] seq,
-               uint32_t[:] count, uint8_t[:] places, double[:] first_time, uint64_t[:] first_seq):
-    """For each code key (keys[offsets[i]:offsets[i+1]], empty: skip): effective
-    status and seq, and its scan summary; `places` counts the distinct places
-    including place_hash (0: no place)."""
+               uint32_t place_hash, uint8_t[:] status, uint64_t[:] seq, uint32_t[:] count,
+               uint8_t[:] places, double[:] first_time, uint64_t[:] first_seq,
+               const int64_t[::1] order=None):
+    """For each row i in `order` (default: every row, in row order; keyorder.visit_order
+    gives the rows with a key in key order), key keys[offsets[i]:offsets[i+1]] (empty:
+    skip): effective status and seq, and its scan summary; `places` counts the
+    distinct places including place_hash (0: no place). Rows not visited are left
+    as they are. One cursor
+    moves forward through the codes, so a page holding several keys is found once
+    (LMDB searches the cursor's page before descending from the root)."""
     cdef Txn t
     cdef MDB_cursor *cur = NULL
+    cdef MDB_cursor *pcur = NULL
     cdef Found f, up
     cdef uint8_t scratch[MAX_KEY + 1]
-    cdef Py_ssize_t i, n = offsets.shape[0] - 1
+    cdef Py_ssize_t i, j, n = offsets.shape[0] - 1, visits = n
     cdef size_t klen
     cdef int rc = 0
+    cdef bint ordered = order is not None
     _check_keys(keys, offsets)
+    if ordered:
+        _check_order(order, n)
+        visits = order.shape[0]
     if min(status.shape[0], seq.shape[0], count.shape[0], places.shape[0], first_time.shape[0],
            first_seq.shape[0]) < n:
         raise ValueError(f"an output array is shorter than the {n} keys")
@@ -164,12 +212,17 @@ def read_codes(env, txn, db, const uint8_t[::1] keys, const int64_t[::1] offsets
     rc = t.api.cursor_open(t.txn, dbi, &cur)
     if rc:
         fail(&t, rc)
+    rc = t.api.cursor_open(t.txn, dbi, &pcur)
+    if rc:
+        t.api.cursor_close(cur)
+        fail(&t, rc)
     try:
-        for i in range(n):
+        for j in range(visits):
+            i = order[j] if ordered else j
             klen = offsets[i + 1] - offsets[i]
             if klen == 0:
                 continue
-            rc = _effective(&t, cur, &keys[offsets[i]], klen, scratch, &f, &up)
+            rc = _effective(&t, cur, pcur, &keys[offsets[i]], klen, scratch, &f, &up)
             if rc:
                 break
             status[i] = f.status
@@ -182,6 +235,7 @@ def read_codes(env, txn, db, const uint8_t[::1] keys, const int64_t[::1] offsets
             else:
                 places[i] = place_hash != 0
     finally:
+        t.api.cursor_close(pcur)
         t.api.cursor_close(cur)
     if rc:
         fail(&t, rc)
@@ -200,7 +254,7 @@ def read_code(env, txn, db, bytes key, uint32_t place_hash):
     rc = t.api.cursor_open(t.txn, dbi_of(env, db), &cur)
     if rc:
         fail(&t, rc)
-    rc = _effective(&t, cur, <const uint8_t *>key, len(key), scratch, &f, &up)
+    rc = _effective(&t, cur, cur, <const uint8_t *>key, len(key), scratch, &f, &up)
     t.api.cursor_close(cur)
     if rc:
         fail(&t, rc)
@@ -243,7 +297,7 @@ def record_scans(env, txn, db_codes, db_scans, uint64_t first,
                  const uint8_t[::1] keys, const int64_t[::1] offsets, const uint8_t[::1] verdicts,
                  const int32_t[::1] sources, const uint8_t[::1] prefixes,
                  const int64_t[::1] prefix_off, const uint32_t[::1] hashes,
-                 const double[::1] times):
+                 const double[::1] times, const int64_t[::1] order=None):
     """Append scans first, first+1, ... and update each code's Seen record.
 
     Scan i has code key keys[offsets[i]:offsets[i+1]] (empty: an unknown code),
@@ -252,21 +306,34 @@ def record_scans(env, txn, db_codes, db_scans, uint64_t first,
     prefixes[prefix_off[c]:prefix_off[c+1]] and hashes[c]. A scan record is the
     time (big-endian double), the source's prefix, the verdict (u8), the seq of
     the code's previous scan (u64 in machine order, 0: none) and the code key.
-    Runs without the GIL: it is a write transaction, so nothing can resize the map.
+
+    `order` is the scans with a code key in key order, scans of one code in scan
+    order (keyorder.visit_order; default: every scan in scan order): the Seen records are updated in that order through
+    one cursor moving forward, so each page is found and dirtied once, not once
+    per scan from the root; then the scan records are appended in seq order
+    through a second cursor. Runs without the GIL: it is a write transaction, so
+    nothing can resize the map.
     """
     cdef Txn t
-    cdef Py_ssize_t i, n = verdicts.shape[0], c
+    cdef Py_ssize_t i, j, n = verdicts.shape[0], c, visits = n
+    cdef bint ordered = order is not None
     cdef size_t klen, plen, longest = 0
-    cdef int rc = 0, j
-    cdef uint64_t seq, prev, bits
+    cdef int rc = 0, b
+    cdef uint64_t seq, bits
     cdef uint8_t skey[MAX_KEY + 1]
     cdef uint8_t seqkey[8]
     cdef Seen s
     cdef MDB_val k, v
     cdef uint8_t *buf
+    cdef uint64_t *prev
+    cdef MDB_cursor *cur = NULL
+    cdef MDB_cursor *scur = NULL
     if offsets.shape[0] != n + 1 or sources.shape[0] != n or times.shape[0] != n:
         raise ValueError("keys, verdicts, sources and times disagree in length")
     _check_keys(keys, offsets)
+    if ordered:
+        _check_order(order, n)
+        visits = order.shape[0]
     if prefix_off.shape[0] != hashes.shape[0] + 1:
         raise ValueError("prefixes and place hashes disagree in length")
     if prefix_off[0] < 0 or prefix_off[prefix_off.shape[0] - 1] > prefixes.shape[0]:
@@ -281,60 +348,83 @@ def record_scans(env, txn, db_codes, db_scans, uint64_t first,
     open_txn(env, txn, &t)
     cdef MDB_dbi codes_dbi = dbi_of(env, db_codes), scans_dbi = dbi_of(env, db_scans)
     buf = <uint8_t *>malloc(8 + longest + 9 + MAX_KEY)
-    if buf == NULL:
+    prev = <uint64_t *>malloc(max(n, 1) * sizeof(uint64_t))
+    if buf == NULL or prev == NULL:
+        free(buf)
+        free(prev)
         raise MemoryError()
     with nogil:
-        for i in range(n):
+        memset(prev, 0, max(n, 1) * sizeof(uint64_t))  # scans of no code: no previous scan
+        rc = t.api.cursor_open(t.txn, codes_dbi, &cur)
+        if rc == 0:
+            rc = t.api.cursor_open(t.txn, scans_dbi, &scur)
+        # 1. the Seen records, in key order
+        for j in range(visits if rc == 0 else 0):
+            i = order[j] if ordered else j
+            klen = offsets[i + 1] - offsets[i]
+            if klen == 0:
+                continue
+            seq = first + i
+            c = sources[i]
+            memcpy(skey, &keys[offsets[i]], klen)
+            skey[klen] = KIND_SEEN
+            k.mv_size = klen + 1
+            k.mv_data = skey
+            rc = t.api.cursor_get(cur, &k, &v, MDB_SET_RANGE)
+            if rc == 0 and (k.mv_size != klen + 1 or memcmp(k.mv_data, skey, klen + 1) != 0):
+                rc = MDB_NOTFOUND  # the next key is another's: no Seen record yet
+            if rc == 0 and v.mv_size == sizeof(Seen):
+                memcpy(&s, v.mv_data, sizeof(Seen))
+                s.n = min(s.n, MAX_PLACES_C)
+            elif rc == 0 or rc == MDB_NOTFOUND:
+                memset(&s, 0, sizeof(Seen))
+                s.first_time = times[i]
+                s.first_seq = seq
+            else:
+                break
+            prev[i] = s.last_seq
+            s.count += 1
+            s.last_seq = seq
+            if hashes[c] and s.n < MAX_PLACES_C and not _has_place(&s, hashes[c]):
+                s.places[s.n] = hashes[c]
+                s.n += 1
+            k.mv_size = klen + 1
+            k.mv_data = skey
+            v.mv_size = sizeof(Seen)
+            v.mv_data = &s
+            rc = t.api.cursor_put(cur, &k, &v, 0)
+            if rc:
+                break
+        # 2. the scan records, in seq order
+        for i in range(n if rc == 0 else 0):
             seq = first + i
             klen = offsets[i + 1] - offsets[i]
             c = sources[i]
-            prev = 0
-            if klen:
-                memcpy(skey, &keys[offsets[i]], klen)
-                skey[klen] = KIND_SEEN
-                k.mv_size = klen + 1
-                k.mv_data = skey
-                rc = t.api.get(t.txn, codes_dbi, &k, &v)
-                if rc == 0 and v.mv_size == sizeof(Seen):
-                    memcpy(&s, v.mv_data, sizeof(Seen))
-                    s.n = min(s.n, MAX_PLACES_C)
-                elif rc == 0 or rc == MDB_NOTFOUND:
-                    memset(&s, 0, sizeof(Seen))
-                    s.first_time = times[i]
-                    s.first_seq = seq
-                else:
-                    break
-                prev = s.last_seq
-                s.count += 1
-                s.last_seq = seq
-                if hashes[c] and s.n < MAX_PLACES_C and not _has_place(&s, hashes[c]):
-                    s.places[s.n] = hashes[c]
-                    s.n += 1
-                v.mv_size = sizeof(Seen)
-                v.mv_data = &s
-                rc = t.api.put(t.txn, codes_dbi, &k, &v, 0)
-                if rc:
-                    break
             memcpy(&bits, &times[i], 8)
-            for j in range(8):
-                buf[j] = (bits >> (56 - 8 * j)) & 0xFF
+            for b in range(8):
+                buf[b] = (bits >> (56 - 8 * b)) & 0xFF
             plen = prefix_off[c + 1] - prefix_off[c]
             memcpy(buf + 8, &prefixes[prefix_off[c]], plen)
             plen += 8
             buf[plen] = verdicts[i]
-            memcpy(buf + plen + 1, &prev, 8)
+            memcpy(buf + plen + 1, &prev[i], 8)
             if klen:
                 memcpy(buf + plen + 9, &keys[offsets[i]], klen)
-            for j in range(8):
-                seqkey[j] = (seq >> (56 - 8 * j)) & 0xFF
+            for b in range(8):
+                seqkey[b] = (seq >> (56 - 8 * b)) & 0xFF
             k.mv_size = 8
             k.mv_data = seqkey
             v.mv_size = plen + 9 + klen
             v.mv_data = buf
-            rc = t.api.put(t.txn, scans_dbi, &k, &v, MDB_APPEND)
+            rc = t.api.cursor_put(scur, &k, &v, MDB_APPEND)
             if rc:
                 break
+        if scur != NULL:
+            t.api.cursor_close(scur)
+        if cur != NULL:
+            t.api.cursor_close(cur)
     free(buf)
+    free(prev)
     wrote(&t)
     if rc:
         fail(&t, rc)

@@ -23,6 +23,7 @@ cdef extern from "pylmdb_abi.h" nogil:
         int (*cursor_open)(MDB_txn *txn, MDB_dbi dbi, MDB_cursor **cursor) noexcept nogil
         void (*cursor_close)(MDB_cursor *cursor) noexcept nogil
         int (*cursor_get)(MDB_cursor *cursor, MDB_val *key, MDB_val *data, int op) noexcept nogil
+        int (*cursor_put)(MDB_cursor *cursor, MDB_val *key, MDB_val *data, unsigned int flags) noexcept nogil
         char *(*strerror_fn)(int err)
 
 

@@ -31,6 +31,7 @@ import numpy as np
 
 from . import _codes
 from .codekeys import Keys
+from .keyorder import visit_order
 from ...errors import TracecodeError
 from .env import IndexFull, run_write
 
@@ -239,7 +240,8 @@ class ScanLog:
         prefix_off = np.cumsum([0] + [len(x) for x in prefixes]).astype(np.int64)
         _codes.record_scans(st.env, txn, st.db_codes, st.db_scans, first, keys.buf, keys.off,
                             verdicts, sources, np.frombuffer(b"".join(prefixes), np.uint8), prefix_off,
-                            np.array([place_hash(place) for _, place in names], np.uint32), times)
+                            np.array([place_hash(place) for _, place in names], np.uint32), times,
+                            order=visit_order(keys))
         txn.put(b"next_scan", (first + len(verdicts)).to_bytes(8, "big"), db=meta)
 
     def close(self) -> None:

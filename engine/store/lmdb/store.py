@@ -26,6 +26,7 @@ from . import _codes, codekeys
 from . import stats as _stats
 from .batches import Batches, product_prefix, u64
 from .env import IndexReadOnly, open_db, run_write, versions
+from .keyorder import visit_order
 from .known import KnownProducts
 from .scanlog import ScanLog, unpack_scan
 
@@ -91,7 +92,8 @@ class LmdbView:
     def code_records(self, refs, place_hash, status, seq, scan_count, places, first_scan_time, first_seq):
         s = self._s
         _codes.read_codes(self._env, self._txn, s.db_codes, refs.buf, refs.off, place_hash,
-                          status, seq, scan_count, places, first_scan_time, first_seq)
+                          status, seq, scan_count, places, first_scan_time, first_seq,
+                          order=visit_order(refs))
 
     def code_record(self, ref):
         return _codes.read_code(self._env, self._txn, self._s.db_codes, ref, 0)
