@@ -704,8 +704,9 @@ class Index:
             raise EventError(f"{dup} is listed twice in event {eid!r}", event_id=eid, code=dup)
         statuses = self._statuses(view, keys, bids, shared) if keys else np.zeros(0, np.uint8)
         if action.name == "pack":  # a logistic unit comes alive when something is packed in it
-            sscc = np.array([codekeys.kind(k) == codekeys.SSCC for k in keys], bool)
-            statuses[sscc & (statuses == Status.ISSUED)] = Status.COMMISSIONED
+            for i, k in enumerate(keys):   # a key of ours starts with 0: no kind() for it
+                if k[0] != 0 and statuses[i] == Status.ISSUED and codekeys.kind(k) == codekeys.SSCC:
+                    statuses[i] = Status.COMMISSIONED
         if len(statuses) <= 64:   # a case's few codes: np.isin's fixed cost is most of it
             wrong = [i for i, s in enumerate(statuses.tolist()) if s not in action.allowed_from]
         else:
@@ -714,9 +715,8 @@ class Index:
             check_transition(action, Status(int(statuses[wrong[0]])), codes[wrong[0]], eid)
         if parent is not None and action.name == "pack":
             above = self._containers(view, parent)
-            parent_of = view.parent_of if shared is None else lambda k: shared.parent_of(view, k)
             for k, text in zip(keys, codes):
-                if parent_of(k) is not None:
+                if (view.parent_of(k) if shared is None else shared.parent_of(view, k)) is not None:
                     raise EventError(f"{text} is already packed; unpack it first", event_id=eid, code=text,
                                      reason=lifecycle.ILLEGAL_TRANSITION)
                 if k in above:
