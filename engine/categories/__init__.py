@@ -62,9 +62,15 @@ def schemes_of(name: str, available: dict | None = None) -> list:
     return [s for _, s in sorted(pool.items()) if (s.category or "generic") == name]
 
 
+_WITH_REGISTRY: list = [None, []]   # (the ALL it was computed from, the list): per-row callers
+
+
 def with_registry() -> list[Category]:
     """Categories that have a registry, by their RegistryKind number."""
-    return sorted((c for c in ALL.values() if c.registry), key=lambda c: c.registry.number)
+    if _WITH_REGISTRY[0] is not ALL:   # ALL is replaced, not edited, when categories change
+        _WITH_REGISTRY[:] = [ALL, sorted((c for c in ALL.values() if c.registry),
+                                         key=lambda c: c.registry.number)]
+    return list(_WITH_REGISTRY[1])
 
 
 def of_registry(kind: str) -> Category:

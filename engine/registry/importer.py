@@ -36,8 +36,8 @@ import numpy as np
 from .. import textinput
 from ..errors import ImportRefused
 from ..index import IndexFull
-from .records import (RowError, StatusChange, approval_from_row, clean, code_from_row, link,
-                      merge, ymd)
+from .records import (CodeReader, RowError, StatusChange, approval_from_row, clean, merge,
+                      ymd)
 from ..store.port import NATIONAL_CODE_DTYPE, NATIONAL_TEXT
 
 CHUNK = 100_000
@@ -323,13 +323,14 @@ def import_codes(store, rows, *, source="-", allow_unknown=False, strict=False,
     t0 = time.perf_counter()
     report = ImportReport("codes", str(source))
     accepted, seen, records = [], {}, {}
+    reader = CodeReader(schemes)   # the layouts codes are read by, once per import
     with store.reading() as view:
         for line, row in rows:
             key = clean(row.get("code")) if isinstance(row, dict) else None
             try:
                 if isinstance(row, RowError):
                     raise row
-                r = code_from_row(row, schemes)
+                r = reader.row(row)
                 key = r.code
                 if r.code in seen:
                     raise RowError(f"{r.code} is already on line {seen[r.code]}")
@@ -338,7 +339,7 @@ def import_codes(store, rows, *, source="-", allow_unknown=False, strict=False,
                 rec = records[r.number]
                 if rec is None and not allow_unknown:
                     raise RowError(f"{r.code}: {r.number} is not in the registry")
-                why = link(r, rec, schemes) if rec is not None else None
+                why = reader.link(r, rec) if rec is not None else None
                 if why:
                     raise RowError(why)
                 seen[r.code] = line

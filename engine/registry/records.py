@@ -253,69 +253,118 @@ def _positions(scheme, name) -> str:
     return f"digit {a}" if n == 1 else f"digits {a}-{a + n - 1}"
 
 
-def _code(text, what, available=None):
-    """(code, scheme, kind) of a code of a registry category, by its scheme's layout: its
-    length, alphabets and product fields (dates, choices); the check character is not
-    asked of national data."""
-    code = re.sub(r"[\s\-]", "", clean(text))
-    pool = registry_schemes(available)
-    fits = [(s, k) for s, k in pool if len(code) == s.length and code.isascii()
-            and all(ch in f.alphabet for f, part in zip(s.code_fields, s.split(code).values())
-                    for ch in part)]
-    if not fits:
-        raise RowError(f"{what} {clean(text)!r} is not a " + " or ".join(
-            f"{s.length}-digit {categories.of_registry(k).registry.noun.split()[0]}"
-            for s, k in pool) + " code")
-    why = None
-    for scheme, kind in fits:
-        why = None
-        for f, part in zip(scheme.code_fields, scheme.split(code).values()):
-            if f.role != "product":
-                continue
+class CodeReader:
+    """Reads national code rows by the layouts of the registry categories' schemes
+    (``available``: the schemes, built-in if None). Built once per import: it remembers
+    the product field values and the (record, code fields) links it has checked, which
+    repeat from row to row."""
+
+    def __init__(self, available: dict | None = None):
+        self.available = available
+        self.pool = registry_schemes(available)
+        self._fits: dict = {}       # length -> [(scheme, kind, digits only, product spans)]
+        for scheme, kind in self.pool:
+            digits = all(set(f.alphabet) <= set("0123456789") for f in scheme.code_fields)
+            spans = tuple((f, scheme.offset(f.name), scheme.offset(f.name) + f.length)
+                          for f in scheme.code_fields if f.role == "product")
+            self._fits.setdefault(scheme.length, []).append((scheme, kind, digits, spans))
+        self._fields: dict = {}     # (scheme, field, value) -> why not (None: fine)
+        self._products: dict = {}   # (scheme, product characters) -> why not
+        self._links: dict = {}      # (scheme, record, code fields) -> why not
+        self._linkers: dict = {}    # scheme -> (its category's link, the fields' spans)
+        self._numbers: dict = {}    # (number as written, kind) -> canonical, or its RowError
+
+    def _alphabet_ok(self, scheme, digits: bool, code: str) -> bool:
+        if digits:
+            return code.isascii() and code.isdigit()
+        return all(ch in f.alphabet for f, part in zip(scheme.code_fields, scheme.split(code).values())
+                   for ch in part)
+
+    def _field_why(self, scheme, f, part) -> str | None:
+        key = (scheme.name, f.name, part)
+        if key not in self._fields:
             try:
                 f.normalise(part)
+                self._fields[key] = None
             except ValidationError:
-                why = (f"{what} {code}: {_positions(scheme, f.name)} are not a date "
-                       f"({f.date})" if f.date else
-                       f"{what} {code}: {_positions(scheme, f.name)} ({f.description or f.name}) "
-                       f"must be one of {', '.join(f.choices or ())}" if f.choices else
-                       f"{what} {code}: {_positions(scheme, f.name)} ({f.name}) is not valid")
-                break
-        if why is None:
-            return code, scheme, kind
-    raise RowError(why)
+                where = _positions(scheme, f.name)
+                self._fields[key] = (
+                    f"{where} are not a date ({f.date})" if f.date else
+                    f"{where} ({f.description or f.name}) must be one of "
+                    f"{', '.join(f.choices)}" if f.choices else f"{where} ({f.name}) is not valid")
+        return self._fields[key]
+
+    def code(self, text, what):
+        """(code, scheme, registry kind) of a code, or RowError."""
+        code = re.sub(r"[\s\-]", "", clean(text))
+        fits = [(s, k, spans) for s, k, digits, spans in self._fits.get(len(code), ())
+                if self._alphabet_ok(s, digits, code)]
+        if not fits:
+            raise RowError(f"{what} {clean(text)!r} is not a " + " or ".join(
+                f"{s.length}-digit {categories.of_registry(k).registry.noun.split()[0]}"
+                for s, k in self.pool) + " code")
+        why = None
+        for scheme, kind, spans in fits:
+            key = (scheme.name, tuple(code[a:b] for _, a, b in spans))
+            if key not in self._products:   # product fields repeat from row to row
+                self._products[key] = next(
+                    (w for f, a, b in spans for w in (self._field_why(scheme, f, code[a:b]),) if w),
+                    None)
+            why = self._products[key]
+            if why is None:
+                return code, scheme, kind
+        raise RowError(f"{what} {code}: {why}")
+
+    def row(self, row: dict) -> CodeRow:
+        """A CodeRow of one row, or RowError."""
+        code, scheme, kind = self.code(row.get("code"), "code")
+        if not clean(row.get("number")):
+            raise RowError(f"{code}: no approval or registration number")
+        key = (row["number"], kind)
+        if key not in self._numbers:
+            try:
+                self._numbers[key] = canonical_number(row["number"], kind)[1]
+            except RowError as exc:
+                self._numbers[key] = exc
+        number = self._numbers[key]
+        if isinstance(number, RowError):
+            raise RowError(str(number))
+        lot = clean(row.get("lot"))
+        if not lot or len(lot.encode()) > MAX_LOT or not lot.isprintable():
+            raise RowError(f"{code}: lot must be 1 to {MAX_LOT} bytes of printable text, got "
+                           f"{lot[:MAX_LOT + 8]!r}{'...' if len(lot) > MAX_LOT + 8 else ''}")
+        produced = parse_date(row.get("production_date"), "production_date")
+        expiry = parse_date(row.get("expiry_date"), "expiry_date")
+        if expiry < produced:
+            raise RowError(f"{code}: expiry {expiry} is before production {produced}")
+        parent = None
+        if clean(row.get("parent_code")):
+            parent, parent_scheme, _ = self.code(row["parent_code"], "parent_code")
+            if parent_scheme is not scheme or parent == code:
+                raise RowError(f"{code}: parent {parent} is not another code of the same kind")
+        return CodeRow(code, kind, number, lot, produced, expiry,
+                       level_of(row.get("packaging_level")), parent, scheme.name)
+
+    def link(self, row: CodeRow, rec) -> str | None:
+        """Why a code row does not belong to its approval record (None: it does), by the
+        category's rule over the code's fields (its scheme's layout)."""
+        if row.scheme not in self._linkers:
+            reg = categories.of_registry(row.kind).registry
+            scheme = schemes.get(row.scheme, self.available)
+            self._linkers[row.scheme] = reg.link, tuple(
+                (f, scheme.offset(f), scheme.offset(f) + scheme.field(f).length)
+                for f in reg.fields)
+        check, spans = self._linkers[row.scheme]
+        if check is None:
+            return None
+        chars = tuple(row.code[a:b] for _, a, b in spans)
+        key = (row.scheme, rec.number, chars)
+        if key not in self._links:
+            self._links[key] = check(rec, {f: v for (f, _, _), v in zip(spans, chars)})
+        why = self._links[key]
+        return f"{row.code}: {why}" if why else None
 
 
 def code_from_row(row: dict, available: dict | None = None) -> CodeRow:
-    """A CodeRow of one row, or RowError; ``available``: the schemes (built-in if None)."""
-    code, scheme, kind = _code(row.get("code"), "code", available)
-    if not clean(row.get("number")):
-        raise RowError(f"{code}: no approval or registration number")
-    _, number = canonical_number(row["number"], kind)
-    lot = clean(row.get("lot"))
-    if not lot or len(lot.encode()) > MAX_LOT or not lot.isprintable():
-        raise RowError(f"{code}: lot must be 1 to {MAX_LOT} bytes of printable text, got "
-                       f"{lot[:MAX_LOT + 8]!r}{'...' if len(lot) > MAX_LOT + 8 else ''}")
-    produced = parse_date(row.get("production_date"), "production_date")
-    expiry = parse_date(row.get("expiry_date"), "expiry_date")
-    if expiry < produced:
-        raise RowError(f"{code}: expiry {expiry} is before production {produced}")
-    parent = None
-    if clean(row.get("parent_code")):
-        parent, parent_scheme, _ = _code(row["parent_code"], "parent_code", available)
-        if parent_scheme is not scheme or parent == code:
-            raise RowError(f"{code}: parent {parent} is not another code of the same kind")
-    return CodeRow(code, kind, number, lot, produced, expiry, level_of(row.get("packaging_level")),
-                   parent, scheme.name)
-
-
-def link(row: CodeRow, rec, available: dict | None = None) -> str | None:
-    """Why a code row does not belong to its approval record (None: it does), by the
-    category's rule over the code's fields (its scheme's layout)."""
-    reg = categories.of_registry(row.kind).registry
-    if reg.link is None:
-        return None
-    scheme = schemes.get(row.scheme, available)
-    values = {f: v for f, v in scheme.split(row.code).items() if f in reg.fields}
-    why = reg.link(rec, values)
-    return f"{row.code}: {why}" if why else None
+    """A CodeRow of one row, or RowError (CodeReader: many rows)."""
+    return CodeReader(available).row(row)
