@@ -57,22 +57,29 @@ def check_invariants(path, handed_out):
 
 
 @pytest.mark.slow  # 50 rounds of two processes: about 25 s
+def _issue_and_kill(path, rng, longest: float) -> list:
+    """Two processes issuing into `path`, killed with -9 at a random point of their issuing
+    loop (after their first code, whatever the start-up takes): what they handed out."""
+    procs = [subprocess.Popen([sys.executable, "-c", ISSUER, str(path), f"line-{k}"],
+                              stdout=subprocess.PIPE) for k in range(2)]
+    firsts = [p.stdout.readline() for p in procs]
+    time.sleep(rng.uniform(0.0, longest))
+    for p in procs:
+        p.send_signal(signal.SIGKILL)
+    handed_out = []
+    for p, first in zip(procs, firsts):
+        out, _ = p.communicate(timeout=60)
+        handed_out += _read_lines(first + out)
+    return handed_out
+
+
 def test_kill_9_at_random_points_never_hands_out_a_counter_twice(tmp_path):
     path = tmp_path / "d"
     tracecode.init(path).close()
     rng = random.Random(1)
     handed_out = []
     for round_ in range(50):
-        procs = [subprocess.Popen([sys.executable, "-c", ISSUER, str(path), f"line-{k}"],
-                                  stdout=subprocess.PIPE) for k in range(2)]
-        # kill at a random point of the issuing loop, whatever the start-up takes
-        firsts = [p.stdout.readline() for p in procs]
-        time.sleep(rng.uniform(0.0, 0.3))
-        for p in procs:
-            p.send_signal(signal.SIGKILL)
-        for p, first in zip(procs, firsts):
-            out, _ = p.communicate(timeout=60)
-            handed_out += _read_lines(first + out)
+        handed_out += _issue_and_kill(path, rng, longest=0.3)
         if round_ % 10 == 9:
             check_invariants(path, handed_out)
     check_invariants(path, handed_out)
@@ -187,15 +194,7 @@ def test_kill_9_then_restore_of_an_older_backup_hands_out_nothing_twice(tmp_path
     for round_ in range(12):
         if round_ == 4:
             backup(path, tmp_path / "bk")
-        procs = [subprocess.Popen([sys.executable, "-c", ISSUER, str(path), f"line-{k}"],
-                                  stdout=subprocess.PIPE) for k in range(2)]
-        firsts = [p.stdout.readline() for p in procs]
-        time.sleep(rng.uniform(0.0, 0.2))
-        for p in procs:
-            p.send_signal(signal.SIGKILL)
-        for p, first in zip(procs, firsts):
-            out, _ = p.communicate(timeout=60)
-            handed_out += _read_lines(first + out)
+        handed_out += _issue_and_kill(path, rng, longest=0.2)
     (path / "index" / "data.mdb").unlink()
     restore(tmp_path / "bk", path)          # with DIR's own journal
     check_invariants(path, handed_out)
