@@ -56,7 +56,6 @@ def check_invariants(path, handed_out):
             assert {a.verdict for a in d.verify_many(sample, record=False)} == {Verdict.NOT_COMMISSIONED}
 
 
-@pytest.mark.slow  # 50 rounds of two processes: about 25 s
 def _issue_and_kill(path, rng, longest: float) -> list:
     """Two processes issuing into `path`, killed with -9 at a random point of their issuing
     loop (after their first code, whatever the start-up takes): what they handed out."""
@@ -73,6 +72,7 @@ def _issue_and_kill(path, rng, longest: float) -> list:
     return handed_out
 
 
+@pytest.mark.slow  # 50 rounds of two processes: about 25 s
 def test_kill_9_at_random_points_never_hands_out_a_counter_twice(tmp_path):
     path = tmp_path / "d"
     tracecode.init(path).close()

@@ -151,6 +151,7 @@ def test_the_command_line_prints_each_retry():
     assert len(lines) == 2 and all(f"127.0.0.1:{port}: " in x and "retrying in" in x for x in lines), lines
 
 
+@pytest.mark.slow  # waits out a stream timeout for each client: about 10 s
 def test_streaming_calls_to_a_hung_server_fail_after_stream_timeout(tmp_path):
     """Review 11 #7: with the server stopped (SIGSTOP) after the first contact,
     send_events and verify_many hung silently; now Stalled after stream_timeout."""
