@@ -27,6 +27,14 @@ def pytest_configure(config):
                         returncode=4)
 
 
+@pytest.fixture
+def d(tmp_path):
+    """A fresh data directory, closed after the test."""
+    dd = tracecode.init(tmp_path / "data")
+    yield dd
+    dd.close()
+
+
 def wait_until(predicate, timeout: float = 10.0, interval: float = 0.002, what: str = "condition"):
     """Poll `predicate` until it returns something truthy, and return that; fail the test
     if `timeout` seconds pass first. The interval is short: the point is to stop waiting as

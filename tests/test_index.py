@@ -14,13 +14,6 @@ SSCC = "(00)106141411234567897"
 T0 = 1_700_000_000.0    # event and scan times are checked: from 2000 to now
 
 
-@pytest.fixture
-def d(tmp_path):
-    dd = tracecode.init(tmp_path / "data")
-    yield dd
-    dd.close()
-
-
 def issue(d, count=100, **details):
     b = d.issue("cn-drug-20", DRUG, count, **details)
     return b, [c.decode() for c in b.codes()]

@@ -22,13 +22,6 @@ T_COMMISSION = dt.datetime(2026, 11, 30, 1, 15, 0, 500000, dt.timezone.utc).time
 T_RECEIVE = T_COMMISSION + 3600
 
 
-@pytest.fixture
-def d(tmp_path):
-    dd = tracecode.init(tmp_path / "data")
-    yield dd
-    dd.close()
-
-
 def codes_of(d, n=10, **details):
     return [c.decode() for c in d.issue("cn-drug-20", DRUG, n, **details).codes()]
 

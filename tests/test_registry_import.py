@@ -15,13 +15,6 @@ HEADER = "approval_number,product,company,enterprise_id,dosage_form,specificatio
 AMOX = "兽药字(2015)010012345"
 
 
-@pytest.fixture
-def d(tmp_path):
-    dd = tracecode.init(tmp_path / "data")
-    yield dd
-    dd.close()
-
-
 def csv_import(d, body, header=HEADER, **kw):
     return d.registry.import_file(io.StringIO(header + body), fmt="csv", **kw)
 

@@ -1,21 +1,12 @@
 """One verdict path: verify() and verify_many() decide by the same rule (verdicts.DECIDE)
 and explain in the same words, for every verdict there is."""
-import pytest
 
-import tracecode
 from tracecode.index import Verdict
 from tracecode.index.verdicts import DECIDE, VERDICT_OF_STATUS, _decide, decide_one
 from tracecode.index.lifecycle import Status
 
 DRUG = {"drug_id": "8177322"}
 T0 = 1_700_000_000.0
-
-
-@pytest.fixture
-def d(tmp_path):
-    dd = tracecode.init(tmp_path / "data")
-    yield dd
-    dd.close()
 
 
 def test_the_table_is_the_rule():
