@@ -1,0 +1,2 @@
+"""GS1 Digital Link: the URI syntax (primary keys, qualifiers, data attributes, legacy short
+names), the GS1 Web Vocabulary link types and RFC 9264 linksets. Pure logic, no HTTP."""
