@@ -56,7 +56,8 @@ class Caller:
     name: str
     roles: frozenset
     products: tuple = ()        # ProductRules, for issuers
-    via: str = "token"          # "token", "certificate", "none" (an open server) or "operator"
+    via: str = "token"          # "token", "certificate", "none" (an open server), "operator"
+                                # or "public" (the HTTP window, no credentials)
 
     @property
     def authenticated(self) -> bool:
@@ -83,5 +84,9 @@ class Caller:
 
 LOCAL = Caller("local", frozenset({"admin"}), via="none")      # every caller of an open server
 OPERATOR = Caller("local", frozenset({"admin"}), via="operator")  # the command line on DIR
+# Anyone on the public HTTP window without credentials: may verify (recorded, never skipped),
+# run the counterfeit check, read links and look up approvals; sees a batch only as its
+# label shows it (Service.batch_seen_by), never as its issuer does.
+PUBLIC = Caller("public", frozenset({"scanner"}), via="public")
 
 

@@ -29,7 +29,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from .. import limits
-from .caller import LOCAL, ROLES, Caller, ClientsFileError, ProductRule
+from .caller import LOCAL, PUBLIC, ROLES, Caller, ClientsFileError, ProductRule
 
 __all__ = ["LOCAL", "ROLES", "Caller", "Clients", "ClientsFile", "ClientsFileError", "ProductRule",
            "new_token", "token_hash"]
@@ -84,6 +84,8 @@ class ClientsFile:
                 or "/" in name:
             raise ClientsFileError(f"{where}: client name {name[:limits.CLIENT_BYTES]!r} must be 1 "
                                    f"to {limits.CLIENT_BYTES} bytes, printable, without spaces or '/'")
+        if name == PUBLIC.name:   # the audit log and the scan records must tell it from the public
+            raise ClientsFileError(f"{where}: the name {name!r} is the public window's")
         if any(e["name"] == name for e in self.entries):
             raise ClientsFileError(f"{where}: the name {name!r} is used twice")
         roles = entry.get("roles") or []
