@@ -401,8 +401,10 @@ class Service:
     def registry(self):
         registry = self.dd.registry
         if not registry:
-            raise Refusal("no_registry", "", "the server has no product registry (import one "
-                          "with `tracecode registry import`)", subject="registry")
+            how = ("it is read-only: import one where the directory is writable"
+                   if self.dd.readonly else "import one with `tracecode registry import`")
+            raise Refusal("no_registry", "", f"the data directory holds no product registry "
+                          f"({how})", subject="registry")
         return registry
 
     def check(self, caller: Caller, scan, *, scanner=None, place=None, time=None,

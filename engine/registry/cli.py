@@ -84,16 +84,20 @@ def cmd_import(args):
 
 
 def cmd_show(args):
+    """One code path, two back ends: the server's LookupApproval or the same verb of the
+    data directory's LocalClient (tracecode.cli._backend)."""
+    from ..cli import _backend
     if args.server:
         numbers = remote.positionals(args, "number")
         if len(numbers) != 1:
             raise remote.RemoteUsageError("give one NUMBER")
-        with remote.client(args) as c:
-            return show(c.lookup_approval(numbers[0], args.date))
-    if args.dir is None or args.number is None:
+        number = numbers[0]
+    elif args.dir is None or args.number is None:
         raise ValueError("give DIR and NUMBER, or --server HOST:PORT and NUMBER")
-    with DataDir(args.dir) as dd:
-        return show(_registry(dd, "show an approval").lookup(args.number, args.date))
+    else:
+        number = args.number
+    with _backend(args) as c:
+        return show(c.lookup_approval(number, args.date))
 
 
 def _registry(dd, what: str):
