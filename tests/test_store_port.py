@@ -134,6 +134,29 @@ def test_imported_codes_and_idempotency_keys(backend):
     assert set(s.versions()) and s.stats()["events"] == 0
 
 
+def test_links_round_trip_replace_delete_and_list(backend):
+    s = backend.store
+    assert s.links_get("01/09506000134352") == [] and s.links_keys() == []
+    s.links_put("01/09506000134352", [])   # deleting what is not there: nothing, no error
+    pip = {"link_type": "gs1:pip", "href": "https://example.com/p", "title": "产品", "lang": ["zh"]}
+    recall = {"link_type": "gs1:recallStatus", "href": "https://example.com/r"}
+    s.links_put("01/09506000134352", [pip, recall])
+    s.links_put("01/09506000134352/10/ABC", [recall])
+    s.links_put("cn-drug-20/8177322", [pip])
+    assert s.links_get("01/09506000134352") == [pip, recall]   # in order, text as given
+    assert s.links_keys() == ["01/09506000134352", "01/09506000134352/10/ABC", "cn-drug-20/8177322"]
+    assert s.links_keys("01/") == ["01/09506000134352", "01/09506000134352/10/ABC"]
+    assert s.links_keys("cn-vet-24/") == []
+    s.links_put("01/09506000134352", [recall])   # replaced whole
+    assert s.links_get("01/09506000134352") == [recall]
+    s.links_put("01/09506000134352", [])
+    assert s.links_get("01/09506000134352") == [] and "01/09506000134352" not in s.links_keys()
+    with pytest.raises(ValueError):
+        s.links_put("", [pip])
+    with pytest.raises(ValueError):
+        s.links_put("01/" + "9" * 300, [pip])
+
+
 # -- the product registries (Store.registry(): a RegistryStore) --------------------------------
 
 def approval(number, **kw):

@@ -10,9 +10,9 @@ counters or from a code's text). LMDB implements it in store/lmdb/; a replicated
 Verification's read path, lifecycle events and packing (an EventPlan per event, applied in
 one atomic write), imported codes, history, statistics, idempotency keys, the scan log
 (record_scans, group-committed) and the product registries (RegistryStore: approvals,
-national code data, imports with their audit record) are on the port today; reservations,
-backup and restore and the reservation journal still use the LMDB store directly
-(tracecode.store.lmdb) and move behind it next.
+national code data, imports with their audit record) and the links of products (links_get,
+links_put) are on the port today; reservations, backup and restore and the reservation
+journal still use the LMDB store directly (tracecode.store.lmdb) and move behind it next.
 """
 from __future__ import annotations
 
@@ -196,6 +196,23 @@ class Store(Protocol):
 
     def idempotency_put(self, client: str, key: str, entry: dict) -> None:
         """Record (replace) a client's idempotency entry, durably; IndexFull on a full disk."""
+
+    # -- the links of products (the resolver's targets) -----------------------------------
+    # A link key names a product ("01/<GTIN-14>", "01/<GTIN-14>/10/<lot>", "<scheme>/<product>":
+    # tracecode.app.links); its links are plain dicts (tracecode.digitallink.links.Link.to_dict),
+    # kept as one list that a put replaces whole, atomically.
+
+    def links_get(self, key: str) -> list[dict]:
+        """The links stored under a key, in the order they were put; [] if none (a store
+        that never had links, read-only included, has none)."""
+
+    def links_put(self, key: str, links: list[dict]) -> None:
+        """Replace a key's links, durably, in one write (an empty list deletes the key);
+        IndexFull with nothing written on a full disk, IndexReadOnly on a read-only store.
+        ValueError for a key the store cannot hold (empty, NUL, over 256 bytes of UTF-8)."""
+
+    def links_keys(self, prefix: str = "") -> list[str]:
+        """The keys with links that start with prefix, in key (UTF-8 byte) order."""
 
 
 class RegistryView(Protocol):

@@ -15,6 +15,7 @@ Databases besides those of batches.py (code keys: see codekeys.py):
     recalls      b"B" batch id | b"L" scheme\\0product\\0lot -> event seq
     imported     code key of an imported code -> JSON record      codes issued elsewhere
     scans        seq (u64) -> scan record (scanlog.py)            append-only scan log
+    links        link key -> JSON list of links (links.py)        resolver targets
 """
 from __future__ import annotations
 
@@ -28,6 +29,7 @@ from .batches import Batches, product_prefix, u64
 from .env import IndexReadOnly, open_db, run_write, versions
 from .keyorder import visit_order
 from .known import KnownProducts
+from .links import LinksTable
 from .scanlog import ScanLog, unpack_scan
 
 _STATE = struct.Struct("=BQ")   # _codes.State, machine byte order
@@ -211,6 +213,7 @@ class LmdbStore:
         self.known = KnownProducts(self.batches, schemes)
         self._db_idempotency = None   # opened by the first server that issues with keys
         self._registry = None         # the registries' tables, opened on first use
+        self.links = LinksTable(env)  # products' links, the table made by the first put
         self.recall_keys = BoundedCache(RECALL_KEY_CACHE)   # RecallTarget -> its key
         self.scan_log = ScanLog(self, scan_interval)   # its writer thread starts with a scan
 
@@ -315,3 +318,15 @@ class LmdbStore:
         """Durable when it returns; IndexFull (nothing written) on a full disk."""
         db, k, value = self._idempotency(), self._idempotency_key(client, key), json.dumps(entry).encode()
         run_write(self.env, lambda txn: txn.put(k, value, db=db))
+
+    # -- the links of products (links.py): key -> a JSON list, replaced whole ---------------
+    def links_get(self, key: str) -> list[dict]:
+        return self.links.get(key)
+
+    def links_put(self, key: str, links: list[dict]) -> None:
+        """Durable when it returns; an empty list deletes; IndexFull (nothing written) on a
+        full disk."""
+        self.links.put(key, links)
+
+    def links_keys(self, prefix: str = "") -> list[str]:
+        return self.links.keys(prefix)
