@@ -1,0 +1,279 @@
+"""GS1 Digital Link URIs (URI Syntax 1.x) to DigitalLink, and back to the canonical URI.
+
+>>> dl = parse("https://example.com/shop/gtin/9506000134352/lot/ABC%2F1/?17=261231&linkType=gs1:pip")
+>>> dl.primary, dl.qualifiers, dl.attributes, dl.params
+(('01', '09506000134352'), (('10', 'ABC/1'),), (('17', '261231'),), {'linkType': 'gs1:pip'})
+>>> dl.element_string()
+'(01)09506000134352(10)ABC/1(17)261231'
+>>> dl.uri("https://trace.example.gov.cn/")
+'https://trace.example.gov.cn/01/09506000134352/10/ABC%2F1?17=261231'
+>>> dl.link_key(), dl.link_key(lot=True)
+('01/09506000134352', '01/09506000134352/10/ABC%2F1')
+>>> parse("/01/09506000134352/21/12/10/ABC")
+Traceback (most recent call last):
+    ...
+tracecode.digitallink.uri.DigitalLinkError: /10/ABC: qualifier 10 (BATCH/LOT) must come before 21 (SERIAL): ...
+>>> try:
+...     parse("/01/0950600013435")
+... except DigitalLinkError as e:
+...     print(e)
+/01/0950600013435: GTIN 0950600013435 (13 digits, read as GTIN-13) has a wrong check digit (5; it should be 9)
+"""
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from urllib.parse import quote
+
+from ..errors import TracecodeError
+from . import syntax
+
+MAX_URI = 4096            # bytes: as the scan parser's bound; far above any real label's URI
+MAX_SEGMENTS = 64
+MAX_PARAMS = 32
+_SCHEME = re.compile(r"^[A-Za-z][A-Za-z0-9+.-]*://")
+_PCT = re.compile(r"%(?![0-9A-Fa-f]{2})")
+
+
+class DigitalLinkError(TracecodeError, ValueError):
+    """A Digital Link URI the standard refuses; the message says what and where."""
+
+
+@dataclass(frozen=True)
+class DigitalLink:
+    """A parsed GS1 Digital Link: the primary key, its qualifiers in path order, the data
+    attributes (sorted by AI, so two spellings of one link compare equal) and the other
+    query parameters (linkType, context, lang...: not part of the identity, not hashed)."""
+    primary: tuple[str, str]
+    qualifiers: tuple[tuple[str, str], ...] = ()
+    attributes: tuple[tuple[str, str], ...] = ()
+    params: dict[str, str] = field(default_factory=dict, hash=False)
+
+    def element_string(self) -> str:
+        """The GS1 element string in its human-readable form, "(01)...(21)..."."""
+        return "".join(f"({ai}){value}" for ai, value in self._pairs())
+
+    def _pairs(self):
+        yield self.primary
+        yield from self.qualifiers
+        yield from self.attributes
+
+    def _path(self, pairs) -> str:
+        return "/".join(f"{ai}/{quote(value, safe='')}" for ai, value in pairs)
+
+    def uri(self, base: str) -> str:
+        """The canonical URI on ``base``: numeric AIs, qualifiers in order, attributes by
+        AI, values percent-encoded, no other parameters."""
+        out = f"{base.rstrip('/')}/{self._path((self.primary, *self.qualifiers))}"
+        if self.attributes:
+            out += "?" + "&".join(f"{ai}={quote(value, safe='')}" for ai, value in self.attributes)
+        return out
+
+    def product_level(self) -> DigitalLink:
+        """The primary key alone (a GTIN keeps its consumer product variant, 22)."""
+        keep = tuple(q for q in self.qualifiers if self.primary[0] == "01" and q[0] == "22")
+        return DigitalLink(self.primary, keep)
+
+    def link_key(self, lot: bool = False) -> str:
+        """The key links are stored under: the product level path without the leading
+        slash ("01/09506000134352"), with lot=True also the lot (10) when there is one."""
+        keep = self.product_level().qualifiers
+        if lot:
+            keep = tuple(q for q in self.qualifiers if q[0] in ("22", "10"))
+        return self._path((self.primary, *keep))
+
+    @property
+    def lot(self) -> str | None:
+        return next((v for ai, v in self.qualifiers if ai == "10"), None)
+
+    @property
+    def serial(self) -> str | None:
+        return next((v for ai, v in self.qualifiers if ai == "21"), None)
+
+
+def _decode(text: str, where: str) -> str:
+    """Strict percent-decoding: a stray % or bytes that are not UTF-8 are refused."""
+    if "%" not in text:
+        return text
+    if _PCT.search(text):
+        raise DigitalLinkError(f"{where}: '%' must start a percent-encoding (%XX)")
+    raw = bytearray()
+    i = 0
+    while i < len(text):
+        ch = text[i]
+        if ch == "%":
+            raw.append(int(text[i + 1:i + 3], 16))
+            i += 3
+        else:
+            raw += ch.encode("utf-8")
+            i += 1
+    try:
+        return raw.decode("utf-8")
+    except UnicodeDecodeError:
+        raise DigitalLinkError(f"{where}: the percent-encoded bytes are not UTF-8") from None
+
+
+def _name(ai: str) -> str:
+    return f"{syntax.title(ai)} ({ai})"
+
+
+def _alternatives(key: str) -> str:
+    alts = [", ".join(a) for a in syntax.PRIMARY_KEYS[key] if a]
+    if not alts:
+        return f"{_name(key)} takes no qualifiers"
+    return f"{_name(key)} takes {' in that order, or '.join(alts)}" + (" in that order" if len(alts) == 1 else "")
+
+
+def _check_order(key: str, found: list[tuple[str, str, str]]) -> None:
+    """The qualifiers must be an ordered subsequence of one of the key's sequences."""
+    alts = syntax.PRIMARY_KEYS[key]
+    seen: dict[str, str] = {}
+    for ai, _, where in found:
+        if ai in seen:
+            raise DigitalLinkError(f"{where}: {_name(ai)} appears twice in the path")
+        if not any(ai in alt for alt in alts):
+            raise DigitalLinkError(f"{where}: {_name(ai)} is not a qualifier of {_name(key)}; "
+                                   + _alternatives(key))
+        seen[ai] = where
+    order = [ai for ai, _, _ in found]
+    for alt in alts:
+        idx = [alt.index(ai) if ai in alt else -1 for ai in order]
+        if -1 not in idx and idx == sorted(idx):
+            return
+    for alt in alts:   # all in one sequence: then an order fault
+        if all(ai in alt for ai in order):
+            for (a, _, _), (b, _, where_b) in zip(found, found[1:]):
+                if alt.index(a) > alt.index(b):
+                    raise DigitalLinkError(f"{where_b}: qualifier {b} ({syntax.title(b)}) must come before "
+                                           f"{a} ({syntax.title(a)}): " + _alternatives(key))
+    raise DigitalLinkError(f"{found[-1][2]}: qualifiers {', '.join(order)} cannot be combined: "
+                           + _alternatives(key))
+
+
+def _value(ai: str, raw: str, where: str) -> str:
+    value = _decode(raw, where)
+    try:
+        return syntax.check_value(ai, value)
+    except syntax.ValueFault as exc:
+        raise DigitalLinkError(f"{where}: {exc}") from None
+
+
+def _split(text: str) -> tuple[str, str]:
+    """(path, query) of a full URI on any domain, or of a path with its query."""
+    if not isinstance(text, str):
+        raise DigitalLinkError("a Digital Link URI is text")
+    if len(text) > MAX_URI or len(text.encode("utf-8", "surrogatepass")) > MAX_URI:
+        raise DigitalLinkError(f"the URI is longer than {MAX_URI} bytes: no GS1 Digital Link is that long")
+    text = text.strip()
+    m = _SCHEME.match(text)
+    if m:
+        rest = text[m.end():]
+        cut = min((i for i in (rest.find("/"), rest.find("?"), rest.find("#")) if i >= 0), default=len(rest))
+        text = rest[cut:]
+    text = text.partition("#")[0]
+    path, _, query = text.partition("?")
+    return path, query
+
+
+def _segments(path: str) -> list[str]:
+    segs = path.split("/")
+    if segs and segs[0] == "":
+        segs = segs[1:]
+    if segs and segs[-1] == "":
+        segs = segs[:-1]          # one trailing slash is allowed
+    if not segs:
+        raise DigitalLinkError("the path is empty: a GS1 Digital Link names a primary key, as /01/<GTIN>")
+    if len(segs) > MAX_SEGMENTS:
+        raise DigitalLinkError(f"the path has more than {MAX_SEGMENTS} segments")
+    for i, s in enumerate(segs):
+        if s == "":
+            raise DigitalLinkError(f"/{'/'.join(segs[:i])}//: empty path segment")
+    return segs
+
+
+def _find_key(segs: list[str]) -> int:
+    """Index of the primary key segment. From the right, pairs of qualifier/value until a
+    primary key (the standard's rule: whatever precedes the key is the custom path)."""
+    i = len(segs)
+    while i >= 2:
+        ai = syntax.ai_of(segs[i - 2])
+        if ai in syntax.PRIMARY_KEYS:
+            return i - 2
+        if ai not in syntax.QUALIFIERS:
+            break
+        i -= 2
+    # no key: say why in the terms of the segment that broke the pattern
+    last = "/" + "/".join(segs[-2:]) if len(segs) >= 2 else "/" + segs[-1]
+    key = segs[i - 2] if i >= 2 else segs[0]
+    ai = syntax.ai_of(key)
+    if ai is None and syntax.ai_of(segs[-1]) in syntax.QUALIFIERS | set(syntax.PRIMARY_KEYS) \
+            and syntax.ai_of(segs[-2] if len(segs) >= 2 else "") is None:
+        raise DigitalLinkError(f"/{segs[-1]}: {syntax.title(syntax.ai_of(segs[-1]))} has no value")
+    if ai is not None and ai not in syntax.QUALIFIERS:
+        if ai in syntax.ATTRIBUTES:
+            raise DigitalLinkError(f"/{key}/{segs[i - 1]}: {_name(ai)} is a data attribute, not a key or "
+                                   f"qualifier: it goes in the query (?{ai}=...)")
+        raise DigitalLinkError(f"/{key}/{segs[i - 1]}: {_name(ai)} is not a GS1 Digital Link key or qualifier")
+    if key.isalpha() and key.islower():
+        raise DigitalLinkError(f"/{key}: {key!r} is not a GS1 Digital Link short name "
+                               f"(gtin, sscc, gln, lot, ser, ...) nor a primary key AI")
+    if re.fullmatch(r"\d{2,4}", key):
+        raise DigitalLinkError(f"/{key}: {key} is not a GS1 Application Identifier")
+    raise DigitalLinkError(f"{last}: no GS1 primary key in the path (such as /01/<GTIN>, /00/<SSCC>, "
+                           f"/414/<GLN>)")
+
+
+def _query(query: str, taken: set[str]) -> tuple[tuple[tuple[str, str], ...], dict[str, str]]:
+    attributes: dict[str, str] = {}
+    params: dict[str, str] = {}
+    pieces = [p for p in query.split("&") if p]
+    if len(pieces) > MAX_PARAMS:
+        raise DigitalLinkError(f"?{query[:40]}...: more than {MAX_PARAMS} query parameters")
+    for piece in pieces:
+        raw_key, eq, raw_value = piece.partition("=")
+        where = f"?{piece}"
+        key = _decode(raw_key, where)
+        if not key:
+            raise DigitalLinkError(f"{where}: a query parameter without a name")
+        ai = syntax.ai_of(key)
+        if ai is None and re.fullmatch(r"\d+", key):
+            raise DigitalLinkError(f"{where}: {key} is not a GS1 Application Identifier")
+        if ai is None:
+            if key not in params:            # the first of a repeated parameter counts
+                params[key] = _decode(raw_value, where)
+            continue
+        if ai in syntax.PRIMARY_KEYS and ai in taken or ai in taken:
+            raise DigitalLinkError(f"{where}: {_name(ai)} is already in the path")
+        if ai in attributes:
+            raise DigitalLinkError(f"{where}: {_name(ai)} appears twice in the query")
+        if ai not in syntax.ATTRIBUTES:
+            hint = " (it belongs in the path)" if ai in syntax.QUALIFIERS else ""
+            raise DigitalLinkError(f"{where}: {_name(ai)} is not allowed as a data attribute{hint}")
+        if not eq:
+            raise DigitalLinkError(f"{where}: {_name(ai)} has no value")
+        attributes[ai] = _value(ai, raw_value, where)
+    return tuple(sorted(attributes.items())), params
+
+
+def parse(path_and_query: str) -> DigitalLink:
+    """A GS1 Digital Link from a full URI on any domain, or a path with its query.
+
+    Accepts numeric AIs and legacy short names, a custom path before the primary key, one
+    trailing slash, percent-encoded values, GTIN-8/12/13 (padded to 14). Refuses what the
+    URI syntax refuses: DigitalLinkError saying what is wrong and where.
+    """
+    path, query = _split(path_and_query)
+    segs = _segments(path)
+    k = _find_key(segs)
+    key = syntax.ai_of(segs[k])
+    where = f"/{segs[k]}/{segs[k + 1]}"
+    primary = (key, _value(key, segs[k + 1], where))
+    found = []
+    for j in range(k + 2, len(segs), 2):
+        ai = syntax.ai_of(segs[j])
+        found.append((ai, segs[j + 1], f"/{segs[j]}/{segs[j + 1]}"))
+    if found:
+        _check_order(key, found)
+    qualifiers = tuple((ai, _value(ai, raw, where)) for ai, raw, where in found)
+    attributes, params = _query(query, {key, *(ai for ai, _ in qualifiers)})
+    return DigitalLink(primary, qualifiers, attributes, params)
