@@ -29,8 +29,10 @@ CBV_STEPS = ("commissioning", "decommissioning", "packing", "unpacking", "shippi
              "retail_selling", "dispensing", "holding", "destroying")
 OUR_NAMESPACE = "urn:tracecode:bizstep:"
 # What any category's public page may show; a category lists the ones it does
+# ("path": the distribution path, where the code was shipped, received, sold: places and
+# dates only, never who sent the events, the production line, the requester or the volumes)
 PUBLIC_FIELDS = ("verdict", "product", "lot", "expiry", "first_scan_time", "first_scan_place",
-                 "scan_count", "status", "approval_number", "company")
+                 "scan_count", "status", "approval_number", "company", "production_date", "path")
 
 
 @dataclass(frozen=True)

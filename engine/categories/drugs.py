@@ -28,5 +28,5 @@ CATEGORY = Category(
     lifecycle=("commissioning", "decommissioning", "packing", "unpacking", "shipping",
                "receiving", "retail_selling", "dispensing", "holding", "destroying"),
     public=("verdict", "product", "lot", "expiry", "first_scan_time", "first_scan_place",
-            "scan_count", "status"),
+            "scan_count", "status", "production_date", "path"),
 )

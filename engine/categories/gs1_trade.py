@@ -9,13 +9,14 @@ GTIN's check digit. No registry is checked.
 >>> from tracecode import categories
 >>> [s.name for s in categories.schemes_of("gs1_trade")]
 ['gs1-sgtin']
->>> categories.get("gs1_trade").public
-('verdict', 'product', 'lot', 'expiry', 'scan_count', 'status')
+>>> categories.get("gs1_trade").public[-3:]
+('scan_count', 'status', 'production_date')
 """
 from .category import Category
 
 CATEGORY = Category(
     name="gs1_trade",
     title="GS1 trade items (SGTIN)",
-    public=("verdict", "product", "lot", "expiry", "scan_count", "status"),
+    public=("verdict", "product", "lot", "expiry", "first_scan_time", "first_scan_place",
+            "scan_count", "status", "production_date"),
 )

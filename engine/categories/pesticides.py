@@ -110,6 +110,6 @@ CATEGORY = Category(
                       record=record, link=link, product=product, code_prefix=code_prefix),
     lifecycle=("commissioning", "decommissioning", "packing", "unpacking", "shipping",
                "receiving", "retail_selling", "holding", "destroying"),
-    public=("verdict", "product", "lot", "expiry", "scan_count", "status", "approval_number",
-            "company"),
+    public=("verdict", "product", "lot", "expiry", "first_scan_time", "first_scan_place",
+            "scan_count", "status", "approval_number", "company", "production_date"),
 )

@@ -99,7 +99,7 @@ CATEGORY = Category(
                       record=record, link=link, product=product),
     lifecycle=("commissioning", "decommissioning", "packing", "unpacking", "shipping",
                "receiving", "retail_selling", "holding", "destroying"),
-    public=("verdict", "product", "lot", "expiry", "scan_count", "status", "approval_number",
-            "company"),
+    public=("verdict", "product", "lot", "expiry", "first_scan_time", "first_scan_place",
+            "scan_count", "status", "approval_number", "company", "production_date"),
     qr_fields=("product", "approval_number", "company", "phone"),   # after the code
 )

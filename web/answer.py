@@ -1,0 +1,297 @@
+"""The public answer to a code or an approval number: what the window says, as a JSON-able
+dict the page renders and the JSON API returns (the same words for both).
+
+It is built from the application layer only (Service.verify, Service.check when the data
+directory has a registry, Service.lookup_approval, tracecode.app.trail), and shows what
+the code's category declares public (``Category.public``); a signed-in caller who sees the
+product whole (``svc.rights.sees_whole``: its issuer, regulators, admins) also gets the
+batch record and the code's history. A public query is recorded as a scan: scanner
+"public" (the caller's name), place the coarse region the client gave, else "public".
+"""
+from __future__ import annotations
+
+import datetime as _dt
+
+from tracecode import categories
+from tracecode.app.refusal import Refusal
+from tracecode.app.rights import CHECKING
+from tracecode.app.trail import trail
+from tracecode.dates import expiry_date
+from tracecode.index import Verdict
+
+from .i18n import text
+
+CHINA = _dt.timezone(_dt.timedelta(hours=8))   # the platform's dates are Beijing time
+PUBLIC_PLACE = "public"          # the place of a public query that names no region
+MAX_PLACE_CHARS = 32             # a coarse region ("Nanning", "广西南宁"), not an address
+HISTORY_ITEMS = 50               # of a signed-in caller's history: the page's, not an export
+
+VERDICT_KEY = {Verdict.GENUINE: "genuine", Verdict.UNKNOWN: "not_found",
+               Verdict.NOT_COMMISSIONED: "not_in_circulation", Verdict.RECALLED: "recalled",
+               Verdict.EXPIRED: "expired", Verdict.DESTROYED: "destroyed",
+               Verdict.ALREADY_SOLD: "sold", Verdict.SUSPICIOUS: "suspicious"}
+# how the page colours a verdict (with its words: never colour alone)
+TONE = {"genuine": "ok", "not_found": "bad", "recalled": "bad", "expired": "bad",
+        "destroyed": "bad", "sold": "warn", "suspicious": "bad", "not_in_circulation": "bad"}
+# a registry check that failed on a code the index finds genuine: the verdict it gives
+FAILED_CHECK_VERDICT = (("code_exists", "not_found"), ("not_recalled", "recalled"),
+                        ("not_expired", "expired"), ("approval_valid", "suspicious"),
+                        ("approval_matches", "suspicious"), ("enterprise_matches", "suspicious"),
+                        ("plausible_query_count", "suspicious"))
+CHECK_WARNING = {"approval_matches": "warning.approval_mismatch",
+                 "enterprise_matches": "warning.enterprise_mismatch",
+                 "plausible_query_count": "warning.query_count"}
+
+
+def region(place) -> str | None:
+    """The coarse region a client gave, cleaned: at most MAX_PLACE_CHARS printable
+    characters; None for nothing usable (the query is then recorded at "public")."""
+    if not isinstance(place, str):
+        return None
+    place = " ".join(place.split())[:MAX_PLACE_CHARS]
+    return place if place and place.isprintable() else None
+
+
+def day(epoch: float | None) -> str | None:
+    """An epoch time as the platform's calendar date (YYYY-MM-DD, Beijing time)."""
+    if epoch is None:
+        return None
+    return _dt.datetime.fromtimestamp(epoch, CHINA).date().isoformat()
+
+
+def moment(epoch: float | None) -> str | None:
+    if epoch is None:
+        return None
+    return _dt.datetime.fromtimestamp(epoch, CHINA).isoformat(timespec="seconds")
+
+
+def iso_expiry(expiry: str | None) -> str | None:
+    """A batch's expiry (YYMMDD or YYYYMMDD, DD 00 the month's end) as an ISO date."""
+    if not expiry:
+        return None
+    try:
+        return expiry_date(expiry).isoformat()
+    except ValueError:
+        return expiry
+
+
+def _category(svc, scheme_name: str | None):
+    scheme = svc.dd.schemes.get(scheme_name) if scheme_name else None
+    return categories.of_scheme(scheme) if scheme is not None else categories.GENERIC
+
+
+def _validity(rec, on: _dt.date, lang: str) -> tuple[bool, str]:
+    """(valid on `on`, the words for it) of an ApprovalRecord."""
+    valid, _ = rec.validity(on)
+    if valid:
+        return True, text(lang, "validity.valid", date=rec.valid_until)
+    since = _dt.date.fromisoformat(rec.status_since) if rec.status_since else None
+    if rec.status != "valid" and (since is None or since <= on):
+        if since is None:
+            return False, text(lang, f"validity.{rec.status}_nodate")
+        return False, text(lang, f"validity.{rec.status}", date=rec.status_since)
+    return False, text(lang, "validity.expired", date=rec.valid_until)
+
+
+def _approval(rec, on: _dt.date, lang: str) -> dict:
+    valid, words = _validity(rec, on, lang)
+    return {"number": rec.number, "kind": rec.kind, "company": rec.company,
+            "valid": valid, "validity": words, "valid_until": rec.valid_until or None,
+            "status": rec.status, "status_since": rec.status_since,
+            "products": [{"name": p.name, "dosage_form": p.dosage_form,
+                          "specification": p.specification} for p in rec.products]}
+
+
+def _verify(svc, caller, scan, place, record):
+    """(index Answer, RegistryAnswer or None): the counterfeit check when the directory
+    has a registry and the caller may run it (the check's NOT_COVERED: no registry kind)."""
+    if caller.has(CHECKING) and svc.dd.registry:
+        ra = svc.check(caller, scan, place=place, record=record)[0]
+        ia = ra.index
+        if ia is None or ia.fault:
+            raise svc.unreadable(svc.one_scan(scan))
+        return ia, (ra if ra.verdict != "NOT_COVERED" else None)
+    return svc.verify(caller, scan, place=place, record=record), None
+
+
+def _verdict(ia, ra) -> str:
+    key = VERDICT_KEY[ia.verdict]
+    if ra is None or ra.genuine or key != "genuine":
+        return key
+    failed = set(ra.failed)
+    return next((v for name, v in FAILED_CHECK_VERDICT if name in failed), "suspicious")
+
+
+def code_answer(svc, caller, scan, *, place=None, lang: str = "zh", record: bool = True) -> dict:
+    """The answer to one scan or typed code (see the module doc). Raises Refusal: an
+    unreadable scan (unreadable_scan), a scan over the size limits, a caller's rights."""
+    ia, ra = _verify(svc, caller, scan, region(place) or PUBLIC_PLACE, record)
+    key = _verdict(ia, ra)
+    found = ia.verdict != Verdict.UNKNOWN
+    cat = _category(svc, ia.scheme)
+    out = {"code": ia.code, "scheme": ia.scheme, "category": cat.name, "category_title": cat.title,
+           "lang": lang, "verdict": key, "verdict_text": text(lang, f"verdict.{key}"),
+           "verdict_note": text(lang, f"verdict_note.{key}"), "tone": TONE[key],
+           "genuine": key == "genuine", "found": found}
+    batch = svc.batch_seen_by(caller, ia.batch) if ia.batch else None
+    whole = bool(ia.scheme and ia.verdict != Verdict.UNKNOWN
+                 and svc.rights.sees_whole(caller, ia.scheme, ia.product))
+    shown = set(categories.PUBLIC_FIELDS if whole else cat.public) if found else {"verdict"}
+    today = _dt.datetime.now(CHINA).date()
+    approval = ra.approval if ra is not None else None
+    fields = {
+        "product": _product(ia, approval),
+        "company": approval.company if approval else None,
+        "approval_number": _approval(approval, today, lang) if approval else None,
+        "lot": ia.lot,
+        "production_date": _production(batch),
+        "expiry": iso_expiry(ia.expiry),
+        "status": ia.status,
+        "scan_count": ia.scan_count,
+        "first_scan_time": moment(ia.first_scan_time),
+        "first_scan_place": ia.first_scan_place,
+    }
+    for name, value in fields.items():
+        out[name] = value if name in shown else None
+    out["approval"] = out.pop("approval_number")
+    out["status_text"] = text(lang, f"status.{ia.status}") if out["status"] else None
+    notice = key in ("recalled", "destroyed")
+    steps = trail(svc, caller, ia.code) if ia.code and found and (
+        "path" in shown or notice) else []
+    out["path"] = [_step(s, lang) for s in steps] if "path" in shown else None
+    out["warnings"] = _warnings(key, ia, ra, approval, out, steps, today, lang)
+    out["checks"] = _checks(ra, whole, lang) if ra is not None and found else None
+    out["audience"] = "whole" if whole else "public"
+    out["shown"] = sorted(shown)
+    out["caller"] = caller.name if caller.authenticated else None
+    if whole:
+        out["batch"] = _batch(batch)
+        out["history"] = _history(svc, caller, ia.code)
+    return out
+
+
+def _product(ia, approval) -> dict:
+    """The product's name (the registry's, when the code is an approval's) and its fields."""
+    first = approval.products[0] if approval and approval.products else None
+    return {"name": first.name if first else None,
+            "dosage_form": first.dosage_form if first else None,
+            "specification": first.specification if first else None,
+            "fields": dict(ia.product)}
+
+
+def _production(batch) -> str | None:
+    attrs = batch.attributes if batch is not None else {}
+    value = attrs.get("production_date") or attrs.get("prod_date")
+    return iso_expiry(str(value)) if value else None
+
+
+def _step(step: dict, lang: str) -> dict:
+    out = {"action": step["action"], "action_text": text(lang, f"action.{step['action']}"),
+           "date": day(step["time"]), "place": step["place"]}
+    if "reason" in step:
+        out["reason"] = step["reason"]
+    return out
+
+
+def _warnings(key, ia, ra, approval, out, steps, today, lang) -> list:
+    """The explicit warnings, most serious first: [{"key", "text"}]."""
+    warn = []
+
+    def add(k, **fields):
+        warn.append({"key": k.split(".", 1)[1], "text": text(lang, k, **fields)})
+    if key in ("recalled", "destroyed"):
+        last = next((s for s in reversed(steps) if s["action"] == ("recall" if key == "recalled"
+                                                                   else "destroy")), None)
+        reason = text(lang, "warning.reason", reason=last["reason"]) if last and last.get("reason") else ""
+        if key == "destroyed":
+            add("warning.destroyed", reason=reason)
+        elif last and last["time"] is not None:
+            add("warning.recalled", date=day(last["time"]), reason=reason)
+        else:
+            add("warning.recalled_nodate", reason=reason)
+    elif key == "expired":
+        add("warning.expired", date=iso_expiry(ia.expiry) or text(lang, "value.unknown"))
+    elif key in ("not_found", "not_in_circulation", "sold"):
+        add(f"warning.{key}")
+    if approval is not None and not _validity(approval, today, lang)[0]:
+        add("warning.approval_invalid", number=approval.number,
+            why=_validity(approval, today, lang)[1])
+    if ra is not None:
+        for name in ra.failed:
+            if name in CHECK_WARNING:
+                add(CHECK_WARNING[name])
+    if key == "suspicious" and ia.verdict == Verdict.SUSPICIOUS:
+        add("warning.suspicious")
+    if out.get("scan_count") and ia.scan_count > 1 and ia.first_scan_time is not None:
+        place = ia.first_scan_place
+        if place and place != PUBLIC_PLACE and out.get("first_scan_place"):
+            add("warning.repeat_query", count=ia.scan_count, date=day(ia.first_scan_time),
+                place=place)
+        else:
+            add("warning.repeat_query_noplace", count=ia.scan_count, date=day(ia.first_scan_time))
+    return warn
+
+
+def _checks(ra, whole: bool, lang: str) -> list:
+    """The registry's checks by name and outcome; their engine sentences (which name
+    batches) only for a caller who sees the product whole."""
+    out = []
+    for c in ra.checks:
+        state = "unchecked" if c.ok is None else "ok" if c.ok else "failed"
+        item = {"name": c.name, "ok": c.ok, "text": text(lang, f"check.{c.name}"),
+                "state": state, "state_text": text(lang, f"check.{state}")}
+        if whole:
+            item["detail"] = c.detail
+        out.append(item)
+    return out
+
+
+def _batch(batch) -> dict | None:
+    if batch is None:
+        return None
+    return {"id": batch.id, "scheme": batch.scheme, "product": dict(batch.product),
+            "lot": batch.lot, "expiry": batch.expiry, "line": batch.line,
+            "requester": batch.requester, "count": batch.count, "issued": moment(batch.time or None),
+            "attributes": dict(batch.attributes)}
+
+
+def _history(svc, caller, code) -> list:
+    try:
+        items, _ = svc.history(caller, code, limit=HISTORY_ITEMS)
+    except Refusal:
+        return []
+    out = []
+    for item in items:
+        entry = {"kind": item.get("kind"), "date": moment(item.get("time")),
+                 "place": item.get("place"), "via": item.get("via")}
+        if item.get("kind") == "event":
+            entry.update(action=item.get("action"), client=item.get("client"), id=item.get("id"),
+                         reason=item.get("reason"))
+        else:
+            entry.update(scanner=item.get("scanner"), verdict=item.get("verdict"))
+        out.append(entry)
+    return out
+
+
+def approval_answer(svc, caller, number, *, lang: str = "zh") -> dict:
+    """The answer to a typed approval or registration number (the veterinary check's
+    manual entry): its holder, products and validity today. Raises Refusal: a malformed
+    number (invalid_argument), one not in the registry (unknown_approval), no registry."""
+    info = svc.lookup_approval(caller, number)
+    rec = info.record
+    out = _approval(rec, info.on, lang)
+    out.update(lang=lang, on=info.on.isoformat(), kind_text=_kind_text(rec.kind, lang),
+               verdict="approval_valid" if out["valid"] else "approval_invalid",
+               verdict_text=text(lang, "approval.valid" if out["valid"] else "approval.invalid"),
+               tone="ok" if out["valid"] else "bad", warnings=[])
+    if not out["valid"]:
+        out["warnings"].append({"key": "approval_invalid", "text": text(
+            lang, "warning.approval_invalid", number=rec.number, why=out["validity"])})
+    return out
+
+
+def _kind_text(kind: str, lang: str) -> str:
+    try:
+        return text(lang, f"approval.kind.{kind}")
+    except KeyError:   # a registry category added as a module: its own title
+        return categories.of_registry(kind).registry.title or kind

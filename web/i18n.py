@@ -1,0 +1,339 @@
+"""The public window's words: one catalog per language (Chinese the default, English), and
+the choice of language for a request.
+
+Catalogs are plain dicts of key -> text with str.format fields; every key is in every
+catalog with the same fields (tests/test_web_answer.py checks). A page asks ``text(lang,
+key, **fields)``; the answer dict carries the texts already chosen, so the JSON API and the
+page say the same words.
+
+>>> text("en", "verdict.genuine")
+'Genuine'
+>>> text("zh", "verdict.genuine")
+'正品'
+>>> pick("en-GB,en;q=0.9,zh;q=0.5"), pick("zh-CN,zh;q=0.9,en;q=0.8"), pick("fr, de;q=0.5")
+('en', 'zh', 'zh')
+"""
+from __future__ import annotations
+
+import string
+
+LANGS = ("zh", "en")
+DEFAULT = "zh"
+COOKIE = "lang"
+
+ZH = {
+    "site.title": "追溯码查询",
+    "site.tagline": "公众一站式追溯信息查询",
+    "site.switch": "English",
+    "site.switch_lang": "en",
+    "site.home": "首页",
+    "site.footer": "本页查询结果来自追溯码平台的记录。如有疑问，请联系当地市场监管或农业农村部门。",
+    "home.heading": "查询追溯码或批准文号",
+    "home.code_label": "追溯码（药品20位、兽药24位、农药32位，或GS1码）",
+    "home.code_hint": "输入包装上的码，或扫码后得到的网址中的码",
+    "home.approval_label": "兽药批准文号或农药登记证号",
+    "home.approval_hint": "例如：兽药字(2015)010012345 或 PD20092927",
+    "home.submit": "查询",
+    "home.region_label": "所在地区（可选）",
+    "verdict.genuine": "正品",
+    "verdict.not_found": "未查到此码",
+    "verdict.recalled": "已召回",
+    "verdict.expired": "已过期",
+    "verdict.destroyed": "已销毁",
+    "verdict.sold": "已售出或已发药",
+    "verdict.suspicious": "可疑",
+    "verdict.not_in_circulation": "尚未上市流通",
+    "verdict_note.genuine": "此码由平台赋码，状态正常。",
+    "verdict_note.not_found": "平台没有此码的记录。请核对输入的数字；查不到的码可能是假码。",
+    "verdict_note.recalled": "此产品已被召回，请勿使用。",
+    "verdict_note.expired": "此产品已过有效期，请勿使用。",
+    "verdict_note.destroyed": "此码的产品已登记为销毁，不应在市场上出现。",
+    "verdict_note.sold": "此码的产品已经售出或发药。如果您刚买到的是新品，它可能是仿冒品。",
+    "verdict_note.suspicious": "此码的查询情况异常，可能是仿冒品。",
+    "verdict_note.not_in_circulation": "此码已赋码，但产品尚未登记上市，不应在市场上出现。",
+    "field.code": "追溯码",
+    "field.product": "产品",
+    "field.category": "类别",
+    "field.company": "持有企业",
+    "field.approval_number": "批准文号/登记证号",
+    "field.approval_validity": "文号有效性",
+    "field.lot": "批号",
+    "field.production_date": "生产日期",
+    "field.expiry": "有效期至",
+    "field.scan_count": "查询次数",
+    "field.first_query": "首次查询",
+    "field.status": "状态",
+    "field.path": "流通路径",
+    "field.batch": "批次记录",
+    "field.history": "完整记录",
+    "field.checks": "登记核查",
+    "field.line": "生产线",
+    "field.requester": "申请人",
+    "field.count": "赋码数量",
+    "field.batch_id": "批次",
+    "field.issued": "赋码时间",
+    "field.dosage_form": "剂型",
+    "field.specification": "规格",
+    "field.kind": "类型",
+    "field.valid_until": "有效期至",
+    "value.times": "{count}次",
+    "value.first_query": "{date}，{place}",
+    "value.unknown": "未知",
+    "warning.repeat_query": "此码已被查询{count}次；首次查询于{date}在{place}。"
+                            "如果这是您第一次查询，该产品可能是仿冒品。",
+    "warning.repeat_query_noplace": "此码已被查询{count}次；首次查询于{date}。"
+                                    "如果这是您第一次查询，该产品可能是仿冒品。",
+    "warning.recalled": "此产品已于{date}召回{reason}。请勿使用，请退回购买处或联系持有企业。",
+    "warning.recalled_nodate": "此产品已被召回{reason}。请勿使用，请退回购买处或联系持有企业。",
+    "warning.reason": "（原因：{reason}）",
+    "warning.expired": "此产品已于{date}过期，请勿使用。",
+    "warning.suspicious": "此码在比正品更多的地点被查询，可能是仿冒品。请向购买处核实，或向当地监管部门举报。",
+    "warning.destroyed": "此产品已登记销毁{reason}，不应在市场上出现。请向当地监管部门举报。",
+    "warning.sold": "此码的产品已经售出或发药。如果您刚买到的是新品，它可能是仿冒品。",
+    "warning.not_found": "查不到此码。请核对每一位数字；确认无误仍查不到的，可能是假码，请向当地监管部门举报。",
+    "warning.not_in_circulation": "此码的产品尚未登记上市，不应在市场上出现。请向当地监管部门举报。",
+    "warning.approval_invalid": "批准文号{number}无效：{why}。",
+    "warning.approval_mismatch": "此码与登记的批准文号不符，可能是仿冒品。",
+    "warning.enterprise_mismatch": "此码中的企业与批准文号的持有企业不符，可能是仿冒品。",
+    "warning.query_count": "此码的查询次数超出正常范围，可能是仿冒品。",
+    "validity.valid": "有效，至{date}",
+    "validity.expired": "已过期（{date}）",
+    "validity.suspended": "已暂停（自{date}）",
+    "validity.revoked": "已撤销（自{date}）",
+    "validity.suspended_nodate": "已暂停",
+    "validity.revoked_nodate": "已撤销",
+    "action.commission": "赋码上市",
+    "action.ship": "发货",
+    "action.receive": "收货",
+    "action.sell": "零售",
+    "action.dispense": "发药",
+    "action.recall": "召回",
+    "action.destroy": "销毁",
+    "status.issued": "已赋码",
+    "status.commissioned": "已上市",
+    "status.decommissioned": "已作废",
+    "status.shipped": "运输中",
+    "status.received": "已到货",
+    "status.sold": "已售出",
+    "status.dispensed": "已发药",
+    "status.recalled": "已召回",
+    "status.destroyed": "已销毁",
+    "check.code_exists": "码存在",
+    "check.enterprise_matches": "企业一致",
+    "check.approval_matches": "文号一致",
+    "check.approval_valid": "文号有效",
+    "check.not_expired": "未过期",
+    "check.not_recalled": "未召回",
+    "check.plausible_query_count": "查询次数正常",
+    "check.ok": "通过",
+    "check.failed": "未通过",
+    "check.unchecked": "无法核查",
+    "approval.heading": "批准文号查询",
+    "approval.valid": "文号有效",
+    "approval.invalid": "文号无效",
+    "approval.unknown": "登记中没有此文号",
+    "approval.products": "所含产品",
+    "approval.kind.vet": "兽药批准文号",
+    "approval.kind.pesticide": "农药登记证",
+    "audience.public": "公众可见信息",
+    "audience.whole": "您以{name}身份登录，可查看完整记录。",
+    "error.heading": "无法完成查询",
+    "error.back": "返回查询",
+    "error.400": "输入的内容无法识别。",
+    "error.404": "没有找到该页面。",
+    "error.429": "查询过于频繁，请稍后再试。",
+    "error.500": "服务器出现故障，请稍后再试。",
+    "error.unreadable": "无法识别此码：{detail}",
+}
+
+EN = {
+    "site.title": "Trace code check",
+    "site.tagline": "One-stop public queries of trace information",
+    "site.switch": "中文",
+    "site.switch_lang": "zh",
+    "site.home": "Home",
+    "site.footer": "This answer comes from the traceability platform's records. If in doubt, contact "
+                   "your local market regulation or agriculture authority.",
+    "home.heading": "Check a trace code or an approval number",
+    "home.code_label": "Trace code (20-digit drug, 24-digit veterinary, 32-digit pesticide, or GS1)",
+    "home.code_hint": "Type the code on the pack, or the one in the address a scan gave you",
+    "home.approval_label": "Veterinary approval or pesticide registration number",
+    "home.approval_hint": "For example 兽药字(2015)010012345 or PD20092927",
+    "home.submit": "Check",
+    "home.region_label": "Your region (optional)",
+    "verdict.genuine": "Genuine",
+    "verdict.not_found": "Not found",
+    "verdict.recalled": "Recalled",
+    "verdict.expired": "Expired",
+    "verdict.destroyed": "Destroyed",
+    "verdict.sold": "Already sold or dispensed",
+    "verdict.suspicious": "Suspicious",
+    "verdict.not_in_circulation": "Not yet in circulation",
+    "verdict_note.genuine": "This code was issued on the platform and its product is in good standing.",
+    "verdict_note.not_found": "The platform has no record of this code. Check the digits you typed; "
+                              "a code that cannot be found may be fake.",
+    "verdict_note.recalled": "This product has been recalled: do not use it.",
+    "verdict_note.expired": "This product is past its expiry date: do not use it.",
+    "verdict_note.destroyed": "This code's product was recorded as destroyed: it should not be on sale.",
+    "verdict_note.sold": "This code's product was already sold or dispensed. If you have just bought "
+                         "it new, it may be a copy.",
+    "verdict_note.suspicious": "This code's queries look wrong: the product may be a copy.",
+    "verdict_note.not_in_circulation": "This code was issued but its product was never released: it "
+                                       "should not be on sale.",
+    "field.code": "Code",
+    "field.product": "Product",
+    "field.category": "Category",
+    "field.company": "Holder",
+    "field.approval_number": "Approval / registration number",
+    "field.approval_validity": "Approval validity",
+    "field.lot": "Lot",
+    "field.production_date": "Production date",
+    "field.expiry": "Expiry",
+    "field.scan_count": "Queries",
+    "field.first_query": "First query",
+    "field.status": "Status",
+    "field.path": "Distribution path",
+    "field.batch": "Batch record",
+    "field.history": "Full history",
+    "field.checks": "Registry checks",
+    "field.line": "Production line",
+    "field.requester": "Requester",
+    "field.count": "Codes issued",
+    "field.batch_id": "Batch",
+    "field.issued": "Issued",
+    "field.dosage_form": "Dosage form",
+    "field.specification": "Specification",
+    "field.kind": "Kind",
+    "field.valid_until": "Valid until",
+    "value.times": "{count} times",
+    "value.first_query": "{date}, {place}",
+    "value.unknown": "unknown",
+    "warning.repeat_query": "This code has been queried {count} times; the first query was on {date} in "
+                            "{place}. If this is your first query, the product may be a copy.",
+    "warning.repeat_query_noplace": "This code has been queried {count} times; the first query was on "
+                                    "{date}. If this is your first query, the product may be a copy.",
+    "warning.recalled": "This product was recalled on {date}{reason}. Do not use it: return it to where "
+                        "you bought it or contact the holder.",
+    "warning.recalled_nodate": "This product has been recalled{reason}. Do not use it: return it to "
+                               "where you bought it or contact the holder.",
+    "warning.reason": " (reason: {reason})",
+    "warning.expired": "This product expired on {date}. Do not use it.",
+    "warning.suspicious": "This code has been queried at more places than a genuine pack is: the "
+                          "product may be a copy. Check with the seller or report it to your local "
+                          "regulator.",
+    "warning.destroyed": "This product was recorded as destroyed{reason}: it should not be on sale. "
+                         "Report it to your local regulator.",
+    "warning.sold": "This code's product was already sold or dispensed. If you have just bought it "
+                    "new, it may be a copy.",
+    "warning.not_found": "This code cannot be found. Check every digit; if it still cannot be found, "
+                         "it may be fake: report it to your local regulator.",
+    "warning.not_in_circulation": "This code's product was never released: it should not be on sale. "
+                                  "Report it to your local regulator.",
+    "warning.approval_invalid": "The approval number {number} is not valid: {why}.",
+    "warning.approval_mismatch": "This code does not match the registered approval number: the "
+                                 "product may be a copy.",
+    "warning.enterprise_mismatch": "The company in this code is not the approval's holder: the "
+                                   "product may be a copy.",
+    "warning.query_count": "This code has been queried more often than a genuine pack is: the "
+                           "product may be a copy.",
+    "validity.valid": "valid until {date}",
+    "validity.expired": "expired ({date})",
+    "validity.suspended": "suspended (since {date})",
+    "validity.revoked": "revoked (since {date})",
+    "validity.suspended_nodate": "suspended",
+    "validity.revoked_nodate": "revoked",
+    "action.commission": "Released",
+    "action.ship": "Shipped",
+    "action.receive": "Received",
+    "action.sell": "Sold",
+    "action.dispense": "Dispensed",
+    "action.recall": "Recalled",
+    "action.destroy": "Destroyed",
+    "status.issued": "issued",
+    "status.commissioned": "released",
+    "status.decommissioned": "void",
+    "status.shipped": "in transit",
+    "status.received": "received",
+    "status.sold": "sold",
+    "status.dispensed": "dispensed",
+    "status.recalled": "recalled",
+    "status.destroyed": "destroyed",
+    "check.code_exists": "Code exists",
+    "check.enterprise_matches": "Company matches",
+    "check.approval_matches": "Approval matches",
+    "check.approval_valid": "Approval valid",
+    "check.not_expired": "Not expired",
+    "check.not_recalled": "Not recalled",
+    "check.plausible_query_count": "Plausible number of queries",
+    "check.ok": "passed",
+    "check.failed": "failed",
+    "check.unchecked": "not checked",
+    "approval.heading": "Approval number",
+    "approval.valid": "Valid",
+    "approval.invalid": "Not valid",
+    "approval.unknown": "Not in the registry",
+    "approval.products": "Products covered",
+    "approval.kind.vet": "Veterinary drug approval",
+    "approval.kind.pesticide": "Pesticide registration",
+    "audience.public": "What the public may see",
+    "audience.whole": "Signed in as {name}: you see the whole record.",
+    "error.heading": "The query could not be answered",
+    "error.back": "Back to the query",
+    "error.400": "What was entered cannot be read.",
+    "error.404": "There is no such page.",
+    "error.429": "Too many queries: please try again shortly.",
+    "error.500": "The server has a fault: please try again shortly.",
+    "error.unreadable": "This code cannot be read: {detail}",
+}
+
+CATALOGS = {"zh": ZH, "en": EN}
+
+
+def fields_of(template: str) -> frozenset:
+    """The str.format field names a text uses (catalogs must agree on them)."""
+    return frozenset(name for _, name, _, _ in string.Formatter().parse(template) if name)
+
+
+def text(lang: str, key: str, **fields) -> str:
+    """The text of `key` in `lang` (the default language's if `lang` is not one of ours)."""
+    words = CATALOGS.get(lang, ZH)[key]
+    return words.format(**fields) if fields else words
+
+
+def known(lang: str | None) -> str | None:
+    """"en", "en-GB", "EN_us" -> "en"; "zh-Hans-CN" -> "zh"; others None."""
+    if not lang:
+        return None
+    primary = lang.strip().replace("_", "-").split("-", 1)[0].lower()
+    return primary if primary in CATALOGS else None
+
+
+def pick(accept_language: str) -> str:
+    """The best of our languages for an Accept-Language header (RFC 9110 12.5.4), else the
+    default. Bounded: only the first 16 entries are read (the header is the client's)."""
+    best, best_q = DEFAULT, 0.0
+    for item in accept_language.split(",")[:16]:
+        tag, _, params = item.strip().partition(";")
+        lang = known(tag)
+        if lang is None:
+            continue
+        q = 1.0
+        params = params.strip()
+        if params.startswith("q="):
+            try:
+                q = float(params[2:])
+            except ValueError:
+                continue
+        if q > best_q:   # the first of equal weights wins: the client's order
+            best, best_q = lang, q
+    return best
+
+
+def negotiate(request) -> str:
+    """The language of a request: `?lang=`, then the `lang` cookie, then Accept-Language;
+    Chinese by default."""
+    lang = known(request.query_params.get("lang")) or known(request.cookies.get(COOKIE))
+    if lang:
+        return lang
+    header = request.headers.get("accept-language")
+    return pick(header) if header else DEFAULT

@@ -1,0 +1,123 @@
+"""The pages a person sees: server-rendered HTML from the public answer (web/answer.py),
+readable on a cheap phone without JavaScript, Chinese by default.
+
+The app (web/app.py) routes to these: ``code_page`` for /c/{code} and resolved Digital
+Links, ``home_page`` for / (its GET form sends ?code= or ?approval=), ``approval_page`` for
+/approvals/{number}, ``error_page`` for every HTML error. Templates are compiled once, at
+import; the stylesheet is served from /static (``mount_static(app)``).
+"""
+from __future__ import annotations
+
+from pathlib import Path
+
+import jinja2
+from starlette.concurrency import run_in_threadpool
+from starlette.responses import HTMLResponse, RedirectResponse
+from starlette.routing import Mount
+from starlette.staticfiles import StaticFiles
+
+from tracecode.app.caller import PUBLIC
+from tracecode.app.refusal import Refusal
+
+from . import i18n
+from .answer import approval_answer, code_answer, region
+from .status import http_status
+
+HERE = Path(__file__).parent
+TEMPLATES = HERE / "templates"
+STATIC_DIR = HERE / "static"
+STATIC_PATH = "/static"
+COOKIE_AGE = 365 * 24 * 3600
+MAX_QUERY_CHARS = 512            # a typed code or number; scans have their own limit after
+
+ENV = jinja2.Environment(loader=jinja2.FileSystemLoader(TEMPLATES), autoescape=True,
+                         trim_blocks=True, lstrip_blocks=True, auto_reload=False)
+_CODE, _HOME, _APPROVAL, _ERROR = (ENV.get_template(f"{n}.html")
+                                   for n in ("code", "home", "approval", "error"))
+_STATIC_VERSION = str(int(max((p.stat().st_mtime for p in STATIC_DIR.glob("*")), default=0)))
+
+
+def mount_static(app) -> None:
+    """Serve web/static at /static (the page's stylesheet)."""
+    app.router.routes.append(Mount(STATIC_PATH, app=StaticFiles(directory=STATIC_DIR), name="static"))
+
+
+def _caller(request):
+    return getattr(request.state, "caller", None) or PUBLIC
+
+
+def _service(request):
+    return request.app.state.service
+
+
+def _common(request, lang: str) -> dict:
+    """What every template reads: the language, its words, the switch link."""
+    other = i18n.text(lang, "site.switch_lang")
+    switch = request.url.include_query_params(lang=other)   # the same page, the other language
+    return {"lang": lang, "t": lambda key, **kw: i18n.text(lang, key, **kw),
+            "switch_href": f"{switch.path}?{switch.query}", "static": STATIC_PATH,
+            "static_version": _STATIC_VERSION, "caller": _caller(request)}
+
+
+def _page(request, template, lang: str, http_status: int = 200, **context) -> HTMLResponse:
+    html = template.render(**_common(request, lang), **context)
+    response = HTMLResponse(html, status_code=http_status)
+    response.headers["Cache-Control"] = "no-store"      # every answer records a query
+    response.headers["Content-Language"] = "zh-CN" if lang == "zh" else "en"
+    response.headers["Vary"] = "Accept-Language, Cookie, Authorization"
+    if i18n.known(request.query_params.get("lang")):   # the switch: remembered
+        response.set_cookie(i18n.COOKIE, lang, max_age=COOKIE_AGE, samesite="lax")
+    return response
+
+
+async def code_page(request, scan) -> HTMLResponse:
+    """The page of one code: the verdict banner, what the label and the registry say, the
+    warnings. The query is recorded (place: ?place=, a coarse region, else "public")."""
+    lang = i18n.negotiate(request)
+    place = region(request.query_params.get("place"))
+    try:
+        answer = await run_in_threadpool(code_answer, _service(request), _caller(request), scan,
+                                         place=place, lang=lang)
+    except Refusal as refusal:
+        message = i18n.text(lang, "error.unreadable", detail=refusal.detail) \
+            if refusal.reason == "unreadable_scan" else refusal.detail
+        return error_page(request, http_status(refusal), message)
+    return _page(request, _CODE, lang, a=answer)
+
+
+async def home_page(request) -> HTMLResponse | RedirectResponse:
+    """The query box. Its GET form comes back here with ?code= or ?approval=: answered
+    on the code's or the number's page, whose address a person can keep or share."""
+    lang = i18n.negotiate(request)
+    code = (request.query_params.get("code") or "").strip()
+    number = (request.query_params.get("approval") or "").strip()
+    if len(code) > MAX_QUERY_CHARS or len(number) > MAX_QUERY_CHARS:
+        return error_page(request, 400, i18n.text(lang, "error.400"))
+    if code:
+        return await code_page(request, code)
+    if number:
+        return await approval_page(request, number)
+    return _page(request, _HOME, lang)
+
+
+async def approval_page(request, number) -> HTMLResponse:
+    """The page of an approval or registration number: holder, products, validity."""
+    lang = i18n.negotiate(request)
+    try:
+        answer = await run_in_threadpool(approval_answer, _service(request), _caller(request),
+                                         number, lang=lang)
+    except Refusal as refusal:
+        return error_page(request, http_status(refusal), refusal.detail)
+    return _page(request, _APPROVAL, lang, a=answer)
+
+
+def error_page(request, status: int, message: str) -> HTMLResponse:
+    """An HTML error page: the status, a sentence, the way back. Never a stack trace."""
+    try:
+        lang = i18n.negotiate(request)
+    except Exception:   # noqa: BLE001 - a request too broken to read still gets its page
+        lang = i18n.DEFAULT
+    generic = f"error.{status}" if f"error.{status}" in i18n.ZH else \
+        "error.500" if status >= 500 else "error.400"
+    return _page(request, _ERROR, lang, status, status=status, message=message,
+                 generic=i18n.text(lang, generic))
