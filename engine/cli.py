@@ -18,6 +18,7 @@
     tracecode issue|verify|events|history --server HOST:PORT [--token T] ... (no DIR)
     tracecode registry import DIR FILE [--kind vet|pesticide] [--format csv|json] [--codes]
     tracecode registry show DIR NUMBER    (or --server HOST:PORT NUMBER)
+    tracecode links DIR KEY [--json | --set FILE | --add TYPE HREF [--lang L] [--default] | --remove TYPE]
     tracecode capacity [--workload FILE] [--codes-per-year N] [--peak-scans-per-second N] ... [--quick | --reuse F]
 
 Errors are one line on stderr and a non-zero exit, never a traceback.
@@ -44,6 +45,7 @@ from .capacity.cli import add_parser as add_capacity_parser
 from .labels.cli import add_parser as add_label_parser
 from .v1 import cli as remote
 from .registry.cli import add_parser as add_registry_parser
+from .links_cli import add_parser as add_links_parser
 
 PROGRESS_MIN = 1_000_000  # show a progress bar on a terminal from this many codes
 MAX_CODE = 4096          # longer "codes" on stdin are refused, as the scan parser refuses them
@@ -595,6 +597,7 @@ def build_parser():
     remote.add_token_parser(sub)
     add_registry_parser(sub)
     add_capacity_parser(sub)
+    add_links_parser(sub)
     return p
 
 

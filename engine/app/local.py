@@ -124,3 +124,15 @@ class LocalClient:
     def whoami(self, *, retry: bool = True):
         """As Admin.WhoAmI answers (attributes: name, roles, registry...)."""
         return SimpleNamespace(**self.svc.whoami(self.caller))
+
+    # -- the links of products -------------------------------------------------------------------
+    def link_key(self, key: str) -> str:
+        """A link key's canonical form (refused if malformed)."""
+        return self.svc.link_key(key)
+
+    def links(self, key: str) -> list:
+        return self.svc.links(self.caller, key)
+
+    def set_links(self, key: str, links) -> list:
+        """Replace a key's links (Link objects or dicts; [] removes them); the links as stored."""
+        return self.svc.set_links(self.caller, key, links)

@@ -32,6 +32,7 @@ VERBS = {
     "check": CHECKING, "check_many": CHECKING, "lookup_approval": ANYONE,
     "apply_events": EVENTS, "history": READING,
     "list_schemes": ANYONE, "list_batches": READING, "stats": OVERSEERS, "whoami": ANYONE,
+    "links": ANYONE, "set_links": ISSUING,   # links are public; set by admins or the product's issuer
 }
 
 

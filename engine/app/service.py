@@ -23,6 +23,7 @@ from ..index import ACTIONS, BatchRecord, lifecycle
 from ..issuance import Issuer
 from ..scan import ScanError
 from . import limits
+from . import links as links_of
 from .audit import AuditError, AuditLog
 from .caller import Caller
 from .clients import Clients
@@ -609,3 +610,69 @@ class Service:
         return {"name": caller.name, "authenticated_by": caller.via, "roles": sorted(caller.roles),
                 "products": [str(r) for r in caller.products], "server_version": self.version,
                 "registry": bool(self.dd.registry)}
+
+    # -- the links of products (the resolver's targets; app/links.py: keys and who sets them) ---
+    def link_key(self, key) -> str:
+        """The canonical form of a link key ("01/<GTIN-14>[/10/<lot>]", "<scheme>/<product>"),
+        or the refusal saying what is wrong with it."""
+        return links_of.parse_key(key, self.dd.schemes).text
+
+    def links(self, caller: Caller, key, method: str = "GetLinks") -> list:
+        """The links stored under a key (Link objects, in the order they were set): public,
+        any caller may read them."""
+        from ..digitallink.links import Link
+        admit(caller, "links", method)
+        k = links_of.parse_key(key, self.dd.schemes)
+        return [Link.from_dict(d) for d in self.index.store.links_get(k.text)]
+
+    def links_for(self, caller: Caller, key, method: str = "GetLinks") -> list:
+        """The links the resolver serves for a key: a GTIN lot's own if it has any, else its
+        product's (a URI with a lot or serial resolves at product level)."""
+        admit(caller, "links", method)
+        k = links_of.parse_key(key, self.dd.schemes)
+        found = self.links(caller, k.text, method)
+        if not found and k.lot is not None:
+            found = self.links(caller, f"{links_of.GTIN_AI}/{k.gtin}", method)
+        return found
+
+    def set_links(self, caller: Caller, key, links, *, peer: str = "",
+                  method: str = "SetLinks") -> list:
+        """Replace the links of a product (an empty list removes them): an admin, or an issuer
+        owning the product the key names. Validated whole (digitallink.links.validate), then
+        audited (its intent before the write, its outcome after) and stored in one write;
+        returns the links as stored."""
+        from ..digitallink import links as dl
+        admit(caller, "set_links", method)
+        k = links_of.parse_key(key, self.dd.schemes)
+        links_of.require_setter(caller, k, self.dd.schemes)
+        items = links_of.validated(links_of.link_objects(links, dl.Link), dl.validate)
+        stored = [link.to_dict() for link in items]
+        asked = {"key": k.text, "links": stored}
+        try:
+            self._audit("set_links_intent", caller, method, peer, **asked)
+        except AuditError as exc:
+            raise Refusal("audit_log_full", "", f"links of {k.text} not set: {exc}") from None
+        try:
+            self.index.store.links_put(k.text, stored)
+        except Exception as exc:
+            try:
+                self._audit("set_links_refused", caller, method, peer, key=k.text,
+                            error=bounded(str(exc)))
+            except AuditError:
+                pass  # the intent is there; the refusal goes to the caller either way
+            refusal = refusal_of(exc, "key")
+            if refusal is None:
+                raise
+            raise refusal from None
+        try:
+            self._audit("set_links", caller, method, peer, key=k.text, count=len(stored))
+        except AuditError as exc:
+            raise Refusal("audit_incomplete", "", f"links of {k.text} set, audit line not "
+                          f"written ({exc}); its intent is in the audit log") from None
+        return items
+
+    def link_key_of(self, answer, *, lot: bool = False) -> str | None:
+        """The link key of the product a verified code belongs to (an Answer or a registry
+        check's answer); lot=True: a GTIN's lot-level key when the code has a lot. None for
+        a code of no known product."""
+        return links_of.link_key_of(answer, self.dd.schemes, lot=lot)

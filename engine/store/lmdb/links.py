@@ -15,8 +15,6 @@ from __future__ import annotations
 
 import json
 
-import lmdb
-
 from .env import open_db, run_write
 
 NAME = b"links"
@@ -42,13 +40,16 @@ class LinksTable:
         self._db = None
 
     def _existing(self):
-        """The database, None while it was never made (no write to find that out)."""
+        """The database, None while it was never made (found out without a write)."""
         if self._db is None:
-            try:
-                with self.env.begin() as txn:
-                    self._db = self.env.open_db(NAME, txn=txn, create=False)
-            except lmdb.NotFoundError:
+            with self.env.begin() as txn:   # the main database lists the named ones
+                made = txn.get(NAME) is not None
+            if not made:
                 return None
+            # A handle opened in a read transaction dies with it: a writable environment
+            # opens it in a write transaction (once), as every table here is opened.
+            self._db = self.env.open_db(NAME, create=False) if self.env.flags().get("readonly") \
+                else open_db(self.env, NAME)
         return self._db
 
     def get(self, key: str) -> list[dict]:
