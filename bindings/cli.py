@@ -1,4 +1,4 @@
-"""The command line's gRPC side: `tracecode serve`, `tracecode token`, and the --server
+"""The command line's gRPC side: `tracecode token` and the --server
 options of issue, verify, events and history (`client(args)`: the back end those verbs
 run on instead of the data directory; engine/cli.py has one code path for both). gRPC is
 imported only when one of them runs."""
@@ -13,45 +13,6 @@ from ..errors import TracecodeError
 
 class RemoteUsageError(TracecodeError):
     """A --server invocation that cannot work (printed as one line)."""
-
-
-# -- serve ------------------------------------------------------------------------------------
-def add_serve_parser(sub) -> None:
-    s = sub.add_parser("serve", help="serve the data directory over gRPC (every core, one port)")
-    s.add_argument("dir", help="data directory (see init)")
-    s.add_argument("--address", default="localhost:50051",
-                   help="HOST:PORT to listen on (default localhost:50051; port 0: any free port)")
-    s.add_argument("--workers", type=int, default=0,
-                   help="server processes sharing the port (default: one per core)")
-    s.add_argument("--tls-cert", type=Path, help="server certificate chain (PEM)")
-    s.add_argument("--tls-key", type=Path, help="server private key (PEM)")
-    s.add_argument("--client-ca", type=Path,
-                   help="mutual TLS: require client certificates signed by this CA (PEM)")
-    s.add_argument("--tokens", type=Path,
-                   help="clients file: token hashes, roles, products (see `tracecode token`)")
-    s.add_argument("--allow-insecure", action="store_true",
-                   help="allow plain text on an address beyond loopback")
-    s.add_argument("--grace", type=float, default=10.0,
-                   help="seconds in-flight calls get to finish on SIGTERM (default 10)")
-    s.add_argument("--keepalive", type=float, default=60.0, metavar="SECONDS",
-                   help="ping a quiet connection after this long and drop it if the ping goes "
-                        "unanswered (a vanished client frees its streams; default 60)")
-    s.add_argument("--audit-log", type=Path, metavar="PATH",
-                   help="the audit log (default DIR/audit.log); on a read-only DIR, which serves "
-                        "verification without recording, a path on a writable disk (else what "
-                        "is audited, issuance and refusals of rights, is refused or not logged)")
-    s.set_defaults(func=cmd_serve)
-
-
-def cmd_serve(args):
-    import logging
-
-    from .server import Config, serve
-    logging.basicConfig(level=logging.INFO, format="tracecode serve: %(message)s")
-    return serve(Config(datadir=Path(args.dir), address=args.address, workers=args.workers,
-                        tls_cert=args.tls_cert, tls_key=args.tls_key, client_ca=args.client_ca,
-                        tokens=args.tokens, allow_insecure=args.allow_insecure, grace=args.grace,
-                        keepalive=args.keepalive, audit_log=args.audit_log))
 
 
 # -- token ------------------------------------------------------------------------------------

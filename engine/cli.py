@@ -1,6 +1,7 @@
 """The `tracecode` command.
 
-    tracecode init DIR
+    tracecode init DIR [--base-url URL]
+    tracecode settings DIR [--base-url URL]
     tracecode schemes [--data DIR] [--show NAME]
     tracecode issue DIR --scheme NAME --product FIELD=VALUE... --count N [--render R] [--out FILE]
     tracecode check (--scheme NAME | --system NAME) [--data DIR] [CODE...]
@@ -13,7 +14,7 @@
     tracecode backup DIR DEST [--with-key]
     tracecode restore BACKUP DIR [--journal FILE]... [--key FILE]
     tracecode label [CODE...] --symbol datamatrix|qr|gs1-128|code128 (--out FILE | --dir DIR | --sheet FILE)
-    tracecode serve DIR [--address HOST:PORT] [--workers N] [--tls-cert F --tls-key F] [--tokens F]
+    tracecode serve DIR [--listen HOST:PORT] [--http HOST:PORT [--http-only]] [--workers N] [--tls-cert F --tls-key F]
     tracecode token add|list|revoke FILE ...
     tracecode issue|verify|events|history --server HOST:PORT [--token T] ... (no DIR)
     tracecode registry import DIR FILE [--kind vet|pesticide] [--format csv|json] [--codes]
@@ -46,6 +47,7 @@ from .labels.cli import add_parser as add_label_parser
 from .v1 import cli as remote
 from .registry.cli import add_parser as add_registry_parser
 from .links_cli import add_parser as add_links_parser
+from .serve.cli import add_serve_parser
 
 PROGRESS_MIN = 1_000_000  # show a progress bar on a terminal from this many codes
 MAX_CODE = 4096          # longer "codes" on stdin are refused, as the scan parser refuses them
@@ -110,11 +112,34 @@ def _progress_bar(total):
 # -- commands --------------------------------------------------------------------------
 
 def cmd_init(args):
-    dd = DataDir.init(args.dir)
+    dd = DataDir.init(args.dir, base_url=args.base_url)
     dd.close()
     print(f"initialised {args.dir}: master key {dd.master_key.fingerprint()} (fingerprint), "
-          f"schemes in {Path(args.dir) / 'schemes'}, index in {Path(args.dir) / 'index'}",
+          f"schemes in {Path(args.dir) / 'schemes'}, index in {Path(args.dir) / 'index'}"
+          + (f", public base URL {dd.settings.base_url}" if dd.settings.base_url else ""),
           file=sys.stderr)
+
+
+def cmd_settings(args):
+    """Show the data directory's settings, or change them (written atomically)."""
+    from . import settings as _settings
+    if not Path(args.dir).is_dir():
+        raise CliError(f"{args.dir} is not a data directory")
+    from .keys import load_master_key
+    load_master_key(Path(args.dir))  # a data directory (its key), whatever its settings say now
+    if args.base_url is not None:
+        try:
+            current = _settings.load(args.dir)
+        except _settings.SettingsError:   # a broken file is replaced by a good one
+            current = _settings.Settings()
+        new = current.changed(base_url=args.base_url or None)
+        _settings.save(args.dir, new)
+        print(f"{args.dir}: base URL {new.base_url or 'not set (Digital Link URIs on id.gs1.org)'}; "
+              "a running `tracecode serve` uses it once restarted", file=sys.stderr)
+        return
+    base = _settings.load(args.dir).base_url
+    print(f"base_url = {base}" if base else
+          f"base_url not set (issued Digital Link URIs point at {_settings.GS1_RESOLVER})")
 
 
 def _available(data):
@@ -504,7 +529,16 @@ def build_parser():
 
     s = sub.add_parser("init", help="create a data directory with a new master key")
     s.add_argument("dir")
+    s.add_argument("--base-url", metavar="URL",
+                   help="the platform's public address (e.g. https://trace.example.gov.cn): "
+                        "its pages, and the Digital Link URIs issued here (default id.gs1.org)")
     s.set_defaults(func=cmd_init)
+
+    s = sub.add_parser("settings", help="show or change a data directory's settings (base URL)")
+    s.add_argument("dir")
+    s.add_argument("--base-url", metavar="URL",
+                   help="set the public base URL (https://host[:port][/prefix]; '' unsets it)")
+    s.set_defaults(func=cmd_settings)
 
     s = sub.add_parser("schemes", help="list the code schemes, or show one's definition")
     s.add_argument("--data", help="data directory whose custom schemes to include")
@@ -593,7 +627,7 @@ def build_parser():
     s.set_defaults(func=cmd_restore)
 
     add_label_parser(sub)
-    remote.add_serve_parser(sub)
+    add_serve_parser(sub)
     remote.add_token_parser(sub)
     add_registry_parser(sub)
     add_capacity_parser(sub)

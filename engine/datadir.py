@@ -5,6 +5,7 @@
     DIR/index/         the LMDB environment
     DIR/index.stamp    the index's identity (its uuid, also inside the LMDB environment)
     DIR/reservations.journal   every reservation's high-water mark, append-only (journal.py)
+    DIR/settings.toml  optional: the public base URL (settings.py)
 
 A data directory knows it has an index: one whose data.mdb is missing, empty
 or truncated is refused (restore a backup), never recreated at counter 0.
@@ -15,10 +16,11 @@ from __future__ import annotations
 
 import os
 import warnings
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 from . import schemes as _schemes
+from . import settings as _settings
 from .errors import KeyStoreError
 from .index.index import FORMAT
 from .index import BatchRecord, Index
@@ -76,14 +78,18 @@ class DataDir:
                         if custom.is_dir() else dict(_schemes.builtin()))
         for err in self.scheme_errors:
             warnings.warn(f"scheme not loaded: {err}", _schemes.DefinitionWarning, stacklevel=2)
+        self.settings = _settings.load(self.path)
+        self.schemes = _on_base_url(self.schemes, self.settings.base_url)
         self._env = None
         self._index = None
         self._registry = None
 
     @classmethod
-    def init(cls, path: str | Path) -> "DataDir":
-        """Create a data directory with a fresh master key. Refuses to reuse one."""
+    def init(cls, path: str | Path, *, base_url: str | None = None) -> "DataDir":
+        """Create a data directory with a fresh master key. Refuses to reuse one.
+        base_url: the platform's public address (settings.py), checked before anything is made."""
         path = Path(path)
+        settings = _settings.Settings(base_url=base_url)
         if path.exists() and any(path.iterdir()):
             raise KeyStoreError(f"{path} exists and is not empty; refusing to initialise it")
         path.mkdir(mode=0o700, parents=True, exist_ok=True)
@@ -91,6 +97,8 @@ class DataDir:
         create_master_key(path)
         (path / "schemes").mkdir(mode=0o700)
         (path / "schemes" / "README.txt").write_text(SCHEMES_README)
+        if settings.base_url:
+            _settings.save(path, settings)
         dd = cls(path)
         dd._create_index()
         return dd
@@ -235,8 +243,18 @@ class DataDir:
                           also=lambda txn, record: store.put_link(txn, record.id, number, level))
 
 
-def init(path: str | Path) -> DataDir:
-    return DataDir.init(path)
+def _on_base_url(schemes: dict, base_url: str | None) -> dict:
+    """The schemes with Digital Link URIs on the platform's base URL: those that would
+    point at id.gs1.org (the default) point at the platform; a scheme whose definition names
+    another resolver keeps it (that choice is the scheme's own)."""
+    if not base_url:
+        return schemes
+    return {name: replace(s, dl_base=base_url) if s.dl_base == _settings.GS1_RESOLVER else s
+            for name, s in schemes.items()}
+
+
+def init(path: str | Path, *, base_url: str | None = None) -> DataDir:
+    return DataDir.init(path, base_url=base_url)
 
 
 def open(path: str | Path) -> DataDir:  # noqa: A001 - mirrors lmdb.open / io.open

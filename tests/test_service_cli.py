@@ -15,7 +15,7 @@ import tracecode
 from tracecode.index import Verdict
 from tracecode.v1 import AsyncClient, Client
 from tracecode.app.clients import ClientsFile, token_hash
-from tracecode.v1.server import Config, ServeError, check
+from tracecode.serve.config import Config, ServeError, check
 from tracecode.v1.testing import ServerProcess
 
 from conftest import wait_until

@@ -1,0 +1,124 @@
+"""A data directory's settings: DIR/settings.toml.
+
+    base_url = "https://trace.example.gov.cn"
+
+`base_url` is the platform's public address: the pages and the GS1 Digital Link resolver
+of `tracecode serve --http` answer there, and the Digital Link URIs the directory issues
+(`tracecode issue --render dl`, and so the QR codes printed from them) point at it instead
+of id.gs1.org. A path prefix is allowed (https://example.gov.cn/trace), nothing else: no
+query, fragment, user or password. No file, or no key: not set.
+
+>>> Settings(base_url="HTTPS://Trace.Example.gov.cn/trace/").base_url
+'https://trace.example.gov.cn/trace'
+>>> try:
+...     Settings(base_url="https://trace.example.gov.cn/?x=1")
+... except SettingsError as exc:
+...     print(str(exc).split(": ")[0])
+base URL 'https://trace.example.gov.cn/?x=1' has a query
+"""
+from __future__ import annotations
+
+import re
+import tomllib
+from dataclasses import dataclass, fields, replace
+from pathlib import Path
+from urllib.parse import urlsplit
+
+from .errors import TracecodeError
+from .store.lmdb.durable import write_atomically
+
+NAME = "settings.toml"
+GS1_RESOLVER = "https://id.gs1.org"   # where Digital Link URIs point when no base URL is set
+MAX_URL = 200
+_HOST = re.compile(r"(?:[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?\.)*[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?"
+                   r"|\[[0-9a-f:.]+\]")
+_PATH = re.compile(r"(?:/[A-Za-z0-9._~!$&'()*+,;=:@%-]+)*/?")
+
+
+class SettingsError(TracecodeError):
+    """A setting that cannot be used, or a settings file that cannot be read."""
+
+
+def normalise_base_url(url: str) -> str:
+    """The base URL in canonical form (lower-case scheme and host, no trailing slash)."""
+    if not isinstance(url, str) or not url.strip():
+        raise SettingsError("base URL is empty: give one like https://trace.example.gov.cn")
+    url = url.strip()
+    if len(url) > MAX_URL:
+        raise SettingsError(f"base URL is longer than {MAX_URL} characters")
+    if not url.isascii() or any(c.isspace() or ord(c) < 32 for c in url):
+        raise SettingsError(f"base URL {url!r} must be ASCII without spaces (punycode for a "
+                            "non-ASCII host name)")
+    parts = urlsplit(url)
+    scheme = parts.scheme.lower()
+    if scheme not in ("http", "https"):
+        raise SettingsError(f"base URL {url!r} must start with https:// (or http://)")
+    for what, there in (("a query", parts.query or url.endswith("?")),
+                        ("a fragment", parts.fragment or "#" in url),
+                        ("a user or password", "@" in parts.netloc)):
+        if there:
+            raise SettingsError(f"base URL {url!r} has {what}: give scheme, host, optional port "
+                                "and path prefix only")
+    try:
+        port = parts.port
+    except ValueError:
+        raise SettingsError(f"base URL {url!r} has a bad port") from None
+    host = (parts.hostname or "").lower()
+    shown = f"[{host}]" if ":" in host else host
+    if not host or not _HOST.fullmatch(shown):
+        raise SettingsError(f"base URL {url!r} has no valid host name")
+    if not _PATH.fullmatch(parts.path):
+        raise SettingsError(f"base URL {url!r} has a path prefix with characters a URL path "
+                            "cannot hold unencoded")
+    netloc = shown + (f":{port}" if port is not None else "")
+    return f"{scheme}://{netloc}{parts.path.rstrip('/')}"
+
+
+@dataclass(frozen=True)
+class Settings:
+    base_url: str | None = None
+
+    def __post_init__(self):
+        if self.base_url is not None:
+            object.__setattr__(self, "base_url", normalise_base_url(self.base_url))
+
+    def changed(self, **values) -> "Settings":
+        return replace(self, **values)
+
+    def to_dict(self) -> dict:
+        return {f.name: getattr(self, f.name) for f in fields(self) if getattr(self, f.name) is not None}
+
+
+def load(datadir: str | Path) -> Settings:
+    """DIR/settings.toml (defaults when there is none)."""
+    path = Path(datadir) / NAME
+    try:
+        raw = path.read_bytes()
+    except FileNotFoundError:
+        return Settings()
+    except OSError as exc:
+        raise SettingsError(f"{path}: cannot read: {exc.strerror}") from None
+    try:
+        data = tomllib.loads(raw.decode("utf-8"))
+    except (UnicodeDecodeError, tomllib.TOMLDecodeError) as exc:
+        raise SettingsError(f"{path}: not a TOML file: {exc}") from None
+    known = {f.name for f in fields(Settings)}
+    unknown = sorted(set(data) - known)
+    if unknown:
+        raise SettingsError(f"{path}: unknown setting {unknown[0]!r} (known: {', '.join(sorted(known))})")
+    if "base_url" in data and not isinstance(data["base_url"], str):
+        raise SettingsError(f"{path}: base_url must be a string")
+    try:
+        return Settings(**data)
+    except SettingsError as exc:
+        raise SettingsError(f"{path}: {exc}") from None
+
+
+def save(datadir: str | Path, settings: Settings) -> Path:
+    """Write DIR/settings.toml atomically (a crash leaves the old file or the new one)."""
+    import tomli_w
+    path = Path(datadir) / NAME
+    text = ("# tracecode data directory settings (`tracecode settings DIR`)\n"
+            + tomli_w.dumps(settings.to_dict()))
+    write_atomically(path, text.encode("utf-8"))
+    return path
