@@ -73,6 +73,7 @@ PRIMARY_KEYS: dict[str, tuple[tuple[str, ...], ...]] = _dl_keys(gs1_ai.DICTIONAR
 QUALIFIERS: frozenset[str] = frozenset(q for alts in PRIMARY_KEYS.values() for alt in alts for q in alt)
 # "?" in the dictionary: allowed as a query data attribute
 ATTRIBUTES: frozenset[str] = frozenset(ai for ai, spec in AI_TABLE.items() if spec.dl_attribute)
+GCP_MIN_LENGTH = 4                 # the shortest GS1 Company Prefix
 GTIN_SHORT_LENGTHS = (8, 12, 13)   # GTIN-8, GTIN-12 (UPC), GTIN-13 (EAN): padded to 14 digits
 
 
@@ -109,8 +110,8 @@ def gmn_check_pair(payload: str) -> str:
 
 
 def _lint(linter: str, part: str, name: str, value: str) -> None:
-    """One content check of a component; the dictionary's linters tracecode can check
-    without outside tables (GCP positions and ISO code lists are not checked)."""
+    """One content check of a component: the dictionary's linters that need no outside table
+    (ISO country and currency code lists and GS1's allocated prefixes are not checked)."""
     if linter == "csum":
         if not GS1.is_valid(part):
             raise ValueFault(f"{name} {value} has a wrong check digit ({part[-1]}; it should be "
@@ -134,6 +135,14 @@ def _lint(linter: str, part: str, name: str, value: str) -> None:
         fields = [int(part[i:i + 2]) for i in range(0, len(part), 2)]
         if any(f > lim for f, lim in zip(fields, limits)):
             raise ValueFault(f"{name} {value} is not a time of day")
+    elif linter in ("gcppos1", "gcppos2"):
+        # a GS1 Company Prefix starts there: at least GCP_MIN_LENGTH digits (GS1's linter; which
+        # prefixes are allocated needs GS1's prefix list, not checked)
+        at = 0 if linter == "gcppos1" else 1
+        lead = part[at:at + GCP_MIN_LENGTH]
+        if len(lead) < GCP_MIN_LENGTH or not (lead.isdigit() and lead.isascii()):
+            raise ValueFault(f"{name} {value} must start with a GS1 Company Prefix "
+                             f"(at least {GCP_MIN_LENGTH} digits{' after the first' if at else ''})")
     elif linter == "zero":
         if part != "0":
             raise ValueFault(f"{name} {value} must start with 0")
