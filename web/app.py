@@ -1,0 +1,168 @@
+"""The HTTP face assembled: `create_app(service, base_url=...)` -> a Starlette app.
+
+    /                          the query box (pages.home_page; ?code= or ?approval= answer it)
+    /c/{code}                  the page of a code: any scheme the engine reads, or a label's
+                               whole QR payload percent-encoded (the veterinary five fields,
+                               the pesticide trace URL)
+    /approvals/{number}        the page of an approval or registration number
+    /api/v1/...                the JSON API (web/api.py, its OpenAPI document at /api/v1/openapi.json)
+    /.well-known/gs1resolver   the resolver's description
+    /healthz, /robots.txt
+    anything else              the GS1 Digital Link resolver (web/resolver.py), or 404
+
+Layers, outermost first: Guard (sizes, caller, security headers, no stack trace), CORS on
+the API, the resolver and /.well-known (the resolver standard asks for it; the pages need
+none), Starlette's router and its exception handlers (Refusal, RateLimited, HTTP errors).
+"""
+from __future__ import annotations
+
+from urllib.parse import urlsplit
+
+from starlette.applications import Starlette
+from starlette.exceptions import HTTPException
+from starlette.middleware import Middleware
+from starlette.middleware.cors import CORSMiddleware
+from starlette.responses import PlainTextResponse, RedirectResponse
+from starlette.routing import Route
+
+from ..app.refusal import Refusal
+from ..errors import ValidationError
+from . import api, resolver
+from .errors import error_response, refusal_response
+from .middleware import Guard
+from .openapi import document
+from .ratelimit import Limiter, RateLimited, charge_address
+from .settings import WebSettings
+
+# the pages (HTML for people, no cross-origin reads wanted) take no CORS headers
+PAGE_PREFIXES = ("/c/", "/approvals/", "/static/")
+PAGE_PATHS = frozenset({"/", "/c", "/approvals", "/healthz", "/robots.txt", "/favicon.ico"})
+ROBOTS = "User-agent: *\nAllow: /$\nDisallow: /\n"   # codes are not for crawling (each is a query)
+MESSAGES = {404: "there is no page at this address", 405: "this address does not take that method"}
+
+
+class PathCors:
+    """CORSMiddleware for every path but the pages'."""
+
+    def __init__(self, app, origins):
+        self.plain = app
+        self.cors = CORSMiddleware(app, allow_origins=list(origins), allow_methods=["GET", "HEAD", "PUT", "OPTIONS"],
+                                   allow_headers=["authorization", "content-type", "accept", "accept-language"],
+                                   expose_headers=["link", "location", "retry-after", "content-language"],
+                                   max_age=600)
+
+    async def __call__(self, scope, receive, send):
+        path = scope.get("path", "")
+        if scope["type"] != "http" or path in PAGE_PATHS or path.startswith(PAGE_PREFIXES):
+            await self.plain(scope, receive, send)
+        else:
+            await self.cors(scope, receive, send)
+
+
+# -- the pages' routes (the pages themselves are web/pages.py's) -------------------------------
+async def home(request):
+    from .pages import home_page
+    params = request.query_params
+    if params.get("code") or params.get("approval"):
+        charge_address(request)
+    return await home_page(request)
+
+
+async def code_by_query(request):
+    """/c?code=...: the box's form sent to /c."""
+    code = (request.query_params.get("code") or "").strip()
+    if not code:
+        return RedirectResponse("/", 303)
+    return await code(request, code)
+
+
+async def code(request, scan: str | None = None):
+    from .pages import code_page
+    charge_address(request)
+    return await code_page(request, request.path_params["code"] if scan is None else scan)
+
+
+async def approval(request):
+    from .pages import approval_page
+    charge_address(request)
+    return await approval_page(request, request.path_params["number"])
+
+
+async def approval_by_query(request):
+    number = (request.query_params.get("number") or request.query_params.get("approval") or "").strip()
+    if not number:
+        return RedirectResponse("/", 303)
+    from .pages import approval_page
+    charge_address(request)
+    return await approval_page(request, number)
+
+
+async def robots(request):
+    return PlainTextResponse(ROBOTS, headers={"cache-control": "max-age=86400"})
+
+
+# -- errors -----------------------------------------------------------------------------------
+async def on_http_error(request, exc: HTTPException):
+    message = MESSAGES.get(exc.status_code) or str(exc.detail)
+    return error_response(request, exc.status_code, message, headers=exc.headers)
+
+
+async def on_refusal(request, refusal: Refusal):
+    if refusal.reason in ("permission_denied", "unauthenticated"):
+        caller = getattr(request.state, "caller", None)
+        request.app.state.service.denied_audit(
+            caller if caller is not None and caller.authenticated else None,
+            f"HTTP {request.method}", getattr(request.state, "client_host", ""), refusal)
+    return refusal_response(request, refusal)
+
+
+async def on_rate_limited(request, exc: RateLimited):
+    return error_response(request, 429, str(exc), reason="rate_limited",
+                          headers={"retry-after": str(exc.retry_after)},
+                          extra={"retry_after": exc.retry_after}
+                          if request.url.path.startswith("/api/") else None)
+
+
+def _base(base_url: str) -> str:
+    parts = urlsplit(base_url or "")
+    if parts.scheme not in ("http", "https") or not parts.netloc or parts.query or parts.fragment:
+        raise ValidationError(f"the base URL must be http(s)://host[:port][/path], not {base_url!r}",
+                              field="base_url")
+    return base_url.rstrip("/")
+
+
+def create_app(service, *, base_url: str, settings: WebSettings | None = None) -> Starlette:
+    """The HTTP face of one Service: the pages, the resolver, the JSON API."""
+    from .pages import mount_static
+    settings = settings or WebSettings()
+    base = _base(base_url)
+    routes = [
+        Route("/", home, methods=["GET", "HEAD"]),
+        Route("/c", code_by_query, methods=["GET", "HEAD"]),
+        Route("/c/{code:path}", code, methods=["GET", "HEAD"]),
+        Route("/approvals", approval_by_query, methods=["GET", "HEAD"]),
+        Route("/approvals/{number:path}", approval, methods=["GET", "HEAD"]),
+        Route("/api/v1/codes/{code:path}", api.code, methods=["GET", "HEAD"]),
+        Route("/api/v1/approvals/{number:path}", api.approval, methods=["GET", "HEAD"]),
+        Route("/api/v1/links/{key:path}", api.links, methods=["GET", "HEAD", "PUT"]),
+        Route("/api/v1/openapi.json", api.openapi, methods=["GET", "HEAD"]),
+        Route("/healthz", api.healthz, methods=["GET", "HEAD"]),
+        Route("/robots.txt", robots, methods=["GET", "HEAD"]),
+        Route("/.well-known/gs1resolver", resolver.well_known, methods=["GET", "HEAD"]),
+    ]
+    app = Starlette(
+        routes=routes,
+        middleware=[Middleware(Guard, service=service, settings=settings, base_url=base),
+                    Middleware(PathCors, origins=settings.cors_origins)],
+        exception_handlers={HTTPException: on_http_error, Refusal: on_refusal,
+                            RateLimited: on_rate_limited})
+    mount_static(app)
+    # last: every other path is the resolver's (a Digital Link may start with any custom path)
+    app.router.routes.append(Route("/{path:path}", resolver.resolve, methods=["GET", "HEAD", "OPTIONS"]))
+    app.state.service = service
+    app.state.base_url = base
+    app.state.settings = settings
+    app.state.limiter = Limiter(settings)
+    app.state.openapi = document(base)
+    app.state.resolver_description = resolver.description(base, settings)
+    return app
