@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from urllib.parse import urlsplit
+from urllib.parse import quote, urlsplit
 
 from . import linktypes
 from .uri import DigitalLinkError
@@ -85,9 +85,19 @@ def _one(n: int, link) -> Link:
     shown = href if len(href) <= 80 else href[:80] + "..."
     if len(href) > MAX_HREF:
         raise DigitalLinkError(f"{where}: href is longer than {MAX_HREF} characters")
-    parts = urlsplit(href) if not _BAD_HREF.search(href) else None
-    if parts is None or parts.scheme not in ("http", "https") or not parts.hostname:
+    try:
+        parts = urlsplit(href) if not _BAD_HREF.search(href) else None
+        parts and parts.port   # noqa: B018 - a bad port raises here
+    except ValueError:
+        parts = None
+    if parts is None or parts.scheme.lower() not in ("http", "https") or not parts.hostname:
         raise DigitalLinkError(f"{where}: href {shown!r} is not an http(s) URL with a host")
+    if not parts.hostname.isascii():
+        raise DigitalLinkError(f"{where}: href {shown!r}: write the host in its ASCII (punycode) form")
+    if parts.username is not None or parts.password is not None:
+        raise DigitalLinkError(f"{where}: href {shown!r} carries a user name or password")
+    # non-ASCII in the path or query percent-encoded (UTF-8): Link headers are ASCII
+    href = quote(href, safe="!#$%&'()*+,-./:;=?@[]~_")
     title = link.title.strip()
     if len(title) > MAX_TITLE or any(ord(ch) < 32 for ch in title):
         raise DigitalLinkError(f"{where}: the title has more than {MAX_TITLE} characters or control characters")
