@@ -20,6 +20,8 @@ import time
 import grpc
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 
+from ..serve.testing import live_group  # importable from here too, as before serve/ existed
+
 READY = re.compile(r"serving .* on (\S+) with")
 
 
@@ -129,19 +131,3 @@ class ServerProcess:
             raise RuntimeError(f"tracecode serve exited with {self.proc.returncode}:\n{self.output()}")
         self.log.close()
 
-
-def live_group(pgid: int) -> list:
-    """Pids of the processes in process group `pgid` that are not zombies (Linux /proc)."""
-    out = []
-    for entry in os.listdir("/proc"):
-        if not entry.isdigit():
-            continue
-        try:
-            with open(f"/proc/{entry}/stat", "rb") as f:
-                stat = f.read()
-        except OSError:  # gone meanwhile
-            continue
-        fields = stat[stat.rindex(b")") + 2:].split()  # after "pid (comm) "
-        if int(fields[2]) == pgid and fields[0] != b"Z":
-            out.append(int(entry))
-    return out

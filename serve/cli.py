@@ -55,6 +55,9 @@ def add_serve_parser(sub) -> None:
                         "unanswered (a vanished client frees its streams; default 60)")
     s.add_argument("--access-log", action="store_true",
                    help="HTTP: log one line per request (default off: it costs throughput)")
+    s.add_argument("--http-app", metavar="MODULE:FACTORY",
+                   help="HTTP: serve FACTORY(service, base_url=URL) (an ASGI app) instead of the "
+                        "public window (tracecode.web.app:create_app)")
     s.add_argument("--audit-log", type=Path, metavar="PATH",
                    help="the audit log (default DIR/audit.log); on a read-only DIR, which serves "
                         "verification without recording, a path on a writable disk (else what "
@@ -73,7 +76,8 @@ def config_of(args):
     return Config(datadir=Path(args.dir), address=address, http=args.http, workers=args.workers,
                   tls_cert=args.tls_cert, tls_key=args.tls_key, client_ca=args.client_ca,
                   tokens=args.tokens, allow_insecure=args.allow_insecure, grace=args.grace,
-                  keepalive=args.keepalive, audit_log=args.audit_log, access_log=args.access_log)
+                  keepalive=args.keepalive, audit_log=args.audit_log, access_log=args.access_log,
+                  http_app=args.http_app)
 
 
 def cmd_serve(args):

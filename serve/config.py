@@ -41,6 +41,7 @@ class Config:
     keepalive: float = 60.0           # seconds between pings of a quiet gRPC connection
     audit_log: Path | None = None     # default DIR/audit.log (elsewhere for a read-only DIR)
     access_log: bool = False          # one log line per HTTP request (off: it costs throughput)
+    http_app: str | None = None       # "module:factory" instead of tracecode.web.app:create_app
 
     @property
     def tls(self) -> bool:
@@ -86,11 +87,11 @@ def check(config: Config) -> None:
             raise ServeError(f"gRPC and HTTP cannot share {config.http}: give them different ports")
     if (config.tls_cert is None) != (config.tls_key is None):
         raise ServeError("give --tls-cert and --tls-key together")
-    if config.client_ca and not config.tls_cert:
-        raise ServeError("--client-ca (mutual TLS) needs --tls-cert and --tls-key")
     if config.client_ca and config.address is None:
         raise ServeError("--client-ca applies to gRPC, which is not served (the public HTTP "
                          "window does not ask for client certificates)")
+    if config.client_ca and not config.tls_cert:
+        raise ServeError("--client-ca (mutual TLS) needs --tls-cert and --tls-key")
     for path in (config.tls_cert, config.tls_key, config.client_ca):
         if path is not None and not Path(path).is_file():
             raise ServeError(f"{path}: no such file")
@@ -106,6 +107,12 @@ def check(config: Config) -> None:
         # without a clients file every gRPC caller would be an admin
         raise ServeError("a gRPC server beyond loopback needs a clients file: --tokens FILE (see "
                          "`tracecode token add`; it also names clients by certificate)")
+    if config.http_app is not None:
+        module, sep, name = config.http_app.partition(":")
+        if not (sep and module and name.isidentifier()):
+            raise ServeError(f"--http-app {config.http_app!r} must be MODULE:FACTORY")
+        if config.http is None:
+            raise ServeError("--http-app needs --http HOST:PORT")
     if config.workers < 0:
         raise ServeError("--workers must be 0 (one per core) or more")
     if config.grace < 0:

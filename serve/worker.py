@@ -15,7 +15,7 @@ import sys
 from dataclasses import dataclass
 
 from ..datadir import DataDir
-from .config import Config, split_address
+from .config import Config, ServeError, split_address
 from .ports import shared_socket
 
 log = logging.getLogger("tracecode.serve")
@@ -88,11 +88,24 @@ def base_url(dd: DataDir, config: Config, http_bind: str) -> str:
     return f"{'https' if config.tls else 'http'}://{shown}:{port}"
 
 
+def app_factory(config: Config):
+    """tracecode.web's create_app, or the --http-app MODULE:FACTORY given instead (a
+    sub-platform's own ASGI app over the same Service; the benchmarks' do-nothing app)."""
+    if config.http_app is None:
+        from ..web.app import create_app
+        return create_app
+    import importlib
+    module, _, name = config.http_app.partition(":")
+    try:
+        return getattr(importlib.import_module(module), name)
+    except (ImportError, AttributeError) as exc:
+        raise ServeError(f"--http-app {config.http_app}: {exc}") from None
+
+
 async def start_http(svc, dd: DataDir, config: Config, bind: str):
     """The HTTP adapter on its own listening SO_REUSEPORT socket of the shared port."""
-    from ..web.app import create_app
     from ..web.server import start
-    app = create_app(svc, base_url=base_url(dd, config, bind))
+    app = app_factory(config)(svc, base_url=base_url(dd, config, bind))
     sock = shared_socket(*split_address(bind))
     return await start(app, sock, certfile=config.tls_cert, keyfile=config.tls_key,
                        access_log=config.access_log, grace=config.grace)
