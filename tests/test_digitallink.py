@@ -95,8 +95,8 @@ def test_equal_links_compare_equal_and_hash():
 def test_product_level_and_link_key():
     dl = parse(f"/01/{GTIN}/22/V%2F1/10/ABC/21/S?17=261231")
     assert dl.product_level() == DigitalLink(("01", GTIN), (("22", "V/1"),))
-    assert dl.link_key() == f"01/{GTIN}/22/V%2F1"
-    assert dl.link_key(lot=True) == f"01/{GTIN}/22/V%2F1/10/ABC"
+    assert dl.link_key() == f"01/{GTIN}"                # a variant has its GTIN's links
+    assert dl.link_key(lot=True) == f"01/{GTIN}/10/ABC"
     assert dl.lot == "ABC" and dl.serial == "S"
     plain = parse(f"/01/{GTIN}/21/S")
     assert plain.link_key() == plain.link_key(lot=True) == f"01/{GTIN}"
@@ -351,3 +351,18 @@ def test_parse_is_quick():
         parse(text)
     per = (time.perf_counter() - t) / 2000
     assert per < 500e-6, f"{per * 1e6:.0f} µs per parse"
+
+
+@settings(max_examples=200, deadline=None)
+@given(gtin_links())
+def test_link_key_is_the_links_store_canonical_key(dl):
+    """The resolver looks links up under dl.link_key(): the form tracecode.app.links keeps
+    them under (what `tracecode links` and the API set), for every GTIN and lot."""
+    from tracecode import schemes
+    from tracecode.app.links import parse_key
+    assume(dl.primary[0] == "01" and "/" not in (dl.lot or ""))
+    known = schemes.builtin()
+    for lot in (False, True):
+        assert parse_key(dl.link_key(lot=lot), known).text == dl.link_key(lot=lot)
+    short = parse(f"/gtin/{dl.primary[1].lstrip('0').rjust(13, '0')}").link_key()
+    assert parse_key(short, known).text == dl.link_key()

@@ -8,7 +8,7 @@
 >>> dl.uri("https://trace.example.gov.cn/")
 'https://trace.example.gov.cn/01/09506000134352/10/ABC%2F1?17=261231'
 >>> dl.link_key(), dl.link_key(lot=True)
-('01/09506000134352', '01/09506000134352/10/ABC%2F1')
+('01/09506000134352', '01/09506000134352/10/ABC/1')
 >>> parse("/01/09506000134352/21/12/10/ABC")
 Traceback (most recent call last):
     ...
@@ -75,12 +75,14 @@ class DigitalLink:
         return DigitalLink(self.primary, keep)
 
     def link_key(self, lot: bool = False) -> str:
-        """The key links are stored under: the product level path without the leading
-        slash ("01/09506000134352"), with lot=True also the lot (10) when there is one."""
-        keep = self.product_level().qualifiers
-        if lot:
-            keep = tuple(q for q in self.qualifiers if q[0] in ("22", "10"))
-        return self._path((self.primary, *keep))
+        """The key links are stored under (tracecode.app.links' form): the primary key
+        ("01/09506000134352"), with lot=True and a lot "01/09506000134352/10/ABC". Values
+        as they are, not percent-encoded, as `tracecode links` takes them; a consumer
+        product variant (22) has its GTIN's links."""
+        key = f"{self.primary[0]}/{self.primary[1]}"
+        if lot and self.lot is not None:
+            key += f"/10/{self.lot}"
+        return key
 
     @property
     def lot(self) -> str | None:
