@@ -145,5 +145,5 @@ def cmd_links(args):
         print(f"{key}: {note}; {len(links)} link{'s' * (len(links) != 1)} now", file=sys.stderr)
     if args.json:
         print(json.dumps([x.to_dict() for x in links], ensure_ascii=False, indent=2))
-    else:
+    elif links or not note:   # after a change the count is said: no second "no links"
         print_table(key, links)
