@@ -171,3 +171,14 @@ def test_a_refusal_as_a_process_sees_it(data):
 
 def test_a_missing_data_directory(tmp_path):
     assert "is not a data directory" in refused(tmp_path / "none", KEY)
+
+
+def test_links_are_in_a_backup_and_come_back_with_a_restore(data, tmp_path):
+    key = "generic/HZ0001"
+    run(data, key, "--add", "gs1:epcis", "https://epcis.example.com/events")
+    tc = [sys.executable, "-m", "tracecode"]
+    subprocess.run([*tc, "backup", data, tmp_path / "b"], check=True, capture_output=True, timeout=120)
+    subprocess.run([*tc, "restore", tmp_path / "b", tmp_path / "r", "--key", data / "master.key",
+                    "--journal", tmp_path / "b" / "reservations.journal"],
+                   check=True, capture_output=True, timeout=120)
+    assert as_json(tmp_path / "r", key) == as_json(data, key) != []
