@@ -73,13 +73,19 @@ def test_query_attributes_and_params():
     assert dl.attributes == (("11", "250101"), ("17", "261231"), ("3103", "000500"))  # sorted by AI
     assert dl.params == {"linkType": "gs1:pip", "context": "dscsa", "lang": "en-GB"}
     # the short names of data attributes, percent-encoded names and values
-    dl = parse(f"/01/{GTIN}?exp=261231&expdt=2612310930&%34%33%30%30=A%2FB")
-    assert dl.attributes == (("17", "261231"), ("4300", "A/B"), ("7003", "2612310930"))
+    dl = parse(f"/01/{GTIN}?exp=261231&expdt=2612310930&%31%30=A%2FB")
+    assert dl.attributes == (("10", "A/B"), ("17", "261231"), ("7003", "2612310930"))
     # empty pieces and a fragment are not part of the link; the first of a repeated param counts
     dl = parse(f"/01/{GTIN}?&linkType=all&&linkType=gs1:pip#top")
     assert dl.params == {"linkType": "all"}
     # '+' is a GS1 character, not a space, in a Digital Link query
-    assert parse(f"/01/{GTIN}?4300=A+B").attributes == (("4300", "A+B"),)
+    assert parse(f"/01/{GTIN}?10=A+B").attributes == (("10", "A+B"),)
+
+
+def test_associations_that_hold():
+    assert parse(f"/00/{SSCC}?02={GTIN}&37=12").attributes == (("02", GTIN), ("37", "12"))
+    assert parse(f"/01/{GTIN}/10/L?3103=000500&3922=1250").attributes == (("3103", "000500"), ("3922", "1250"))
+    assert parse(f"/00/{SSCC}?4300=ACME%2CLtd").attributes == (("4300", "ACME,Ltd"),)
 
 
 def test_equal_links_compare_equal_and_hash():
@@ -162,6 +168,11 @@ def test_error_is_a_tracecode_error_and_value_error():
     (f"/01/{GTIN}?99=1&12345=1", "?12345=1: 12345 is not a GS1 Application Identifier"),
     (f"/01/{GTIN}?17", "?17: USE BY or EXPIRY (17) has no value"),
     (f"/01/{GTIN}?=x", "?=x: a query parameter without a name"),
+    (f"/00/{SSCC}?17=261231", "?17=261231: USE BY or EXPIRY (17) needs one of 01, 02, 03, 255, 8006, 8026 with it"),
+    (f"/01/{GTIN}?3103=000100&3102=001000",
+     "?3102=001000: NET WEIGHT (kg) (3102) cannot be used together with NET WEIGHT (kg) (3103)"),
+    (f"/01/{GTIN}?37=5", f"/01/{GTIN}: GTIN (01) cannot be used together with COUNT (37)"),
+    (f"/01/{GTIN}?02={GTIN}", "CONTENT (02) cannot be used together with GTIN (01)"),
     ("/8006/095060001343520301", "piece 3 of 1 is not a piece of the total"),
     ("/8003/13870585000552987", "GRAI 13870585000552987 must start with 0"),
     ("/8013/1987654Ad4X4bL5ttr2310c2L", "wrong check character pair (2L; it should be 2K)"),
@@ -247,6 +258,9 @@ def digital_links(draw):
             values[ai] = "156"
         else:
             values[ai] = draw(ai_values(ai))
+    for _ in range(2):   # keep the attributes GS1's req=/ex= rules allow with this key
+        present = {key, *(q for q, _ in qualifiers), *values}
+        values = {ai: v for ai, v in values.items() if syntax.association_fault(ai, present) is None}
     return DigitalLink((key, draw(ai_values(key))), qualifiers, tuple(sorted(values.items())))
 
 

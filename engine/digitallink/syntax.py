@@ -22,6 +22,10 @@ tracecode.digitallink.syntax.ValueFault: GTIN 09506000134353 has a wrong check d
 Traceback (most recent call last):
     ...
 tracecode.digitallink.syntax.ValueFault: USE BY or EXPIRY 261331 is not a date (YYMMDD)
+>>> association_fault("17", {"00", "17"})
+'USE BY or EXPIRY (17) needs one of 01, 02, 03, 255, 8006, 8026 with it'
+>>> association_fault("3103", {"01", "3103", "3102"})
+'NET WEIGHT (kg) (3103) cannot be used together with NET WEIGHT (kg) (3102)'
 >>> gmn_check_pair("1987654Ad4X4bL5ttr2310c")   # GS1 General Specifications' example GMN
 '2K'
 """
@@ -69,7 +73,56 @@ def _dl_keys(text: str) -> dict[str, tuple[tuple[str, ...], ...]]:
     return keys
 
 
-PRIMARY_KEYS: dict[str, tuple[tuple[str, ...], ...]] = _dl_keys(gs1_ai.DICTIONARY.read_text("utf-8"))
+def _associations(text: str) -> dict[str, tuple[tuple, tuple]]:
+    """{AI: (requirements, exclusions)} from the dictionary's req= and ex= attributes (AI
+    ranges expanded). A requirement is a tuple of alternatives, each a tuple of patterns
+    that must all be present ("01+21"); patterns may hold 'n' for any digit ("31nn")."""
+    table = {}
+    for line in text.splitlines():
+        body = line.partition("#")[0].split()
+        if not body or not body[0][:1].isdigit():
+            continue
+        reqs, exs = [], []
+        for token in body[1:]:
+            token = token.strip('"')
+            if token.startswith("req="):
+                reqs.append(tuple(tuple(alt.split("+")) for alt in token[4:].split(",") if alt))
+            elif token.startswith("ex="):
+                exs.extend(x for x in token[3:].split(",") if x)
+        if not reqs and not exs:
+            continue
+        first, _, last = body[0].partition("-")
+        for value in range(int(first), int(last or first) + 1):
+            table[f"{value:0{len(first)}d}"] = (tuple(reqs), tuple(exs))
+    return table
+
+
+def _matches(pattern: str, ai: str) -> bool:
+    return len(pattern) == len(ai) and all(p == "n" or p == a for p, a in zip(pattern, ai))
+
+
+_TEXT = gs1_ai.DICTIONARY.read_text("utf-8")
+PRIMARY_KEYS: dict[str, tuple[tuple[str, ...], ...]] = _dl_keys(_TEXT)
+ASSOCIATIONS: dict[str, tuple[tuple, tuple]] = _associations(_TEXT)
+del _TEXT
+
+
+def association_fault(ai: str, present, *, requirements: bool = True) -> str | None:
+    """Why AI ``ai`` cannot be in a message with the AIs ``present`` (the dictionary's req=
+    and ex= rules, as GS1's syntax engine applies them), or None. An AI does not exclude
+    itself; requirements=False checks the exclusions only."""
+    reqs, exs = ASSOCIATIONS.get(ai, ((), ()))
+    present = set(present)
+    for pattern in exs:
+        clash = sorted(other for other in present if other != ai and _matches(pattern, other))
+        if clash:
+            return f"{title(ai)} ({ai}) cannot be used together with {title(clash[0])} ({clash[0]})"
+    if requirements:
+        for req in reqs:
+            if not any(all(any(_matches(p, other) for other in present) for p in alt) for alt in req):
+                shown = ", ".join("+".join(alt) for alt in req)
+                return f"{title(ai)} ({ai}) needs {'one of ' if len(req) > 1 else ''}{shown} with it"
+    return None
 QUALIFIERS: frozenset[str] = frozenset(q for alts in PRIMARY_KEYS.values() for alt in alts for q in alt)
 # "?" in the dictionary: allowed as a query data attribute
 ATTRIBUTES: frozenset[str] = frozenset(ai for ai, spec in AI_TABLE.items() if spec.dl_attribute)

@@ -278,4 +278,20 @@ def parse(path_and_query: str) -> DigitalLink:
         _check_order(key, found)
     qualifiers = tuple((ai, _value(ai, raw, where)) for ai, raw, where in found)
     attributes, params = _query(query, {key, *(ai for ai, _ in qualifiers)})
+    if attributes:
+        _check_associations(primary, qualifiers, attributes)
     return DigitalLink(primary, qualifiers, attributes, params)
+
+
+def _check_associations(primary, qualifiers, attributes) -> None:
+    """The data attributes must fit the key (GS1's req= and ex= rules: no expiry without a
+    trade item, not two net weights); the key's own exclusions too. The path's qualifiers
+    were checked by the key's qualifier sequences."""
+    present = [primary[0], *(ai for ai, _ in qualifiers), *(ai for ai, _ in attributes)]
+    fault = syntax.association_fault(primary[0], present, requirements=False)
+    if fault is not None:
+        raise DigitalLinkError(f"/{primary[0]}/{primary[1]}: {fault}")
+    for ai, value in attributes:
+        fault = syntax.association_fault(ai, present)
+        if fault is not None:
+            raise DigitalLinkError(f"?{ai}={quote(value, safe='')}: {fault}")
