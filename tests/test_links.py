@@ -3,6 +3,7 @@ set_links, links_for, link_key_of; app/links.py: the keys), and their LMDB table
 read and set them, what is refused and how, the audit, and what survives a reopen, a
 read-only store and a full disk."""
 import json
+from types import SimpleNamespace
 
 import pytest
 from hypothesis import given, settings, strategies as st
@@ -274,6 +275,7 @@ def test_the_key_of_a_verified_code(svc, d):
         == "cn-drug-20/8177322"
     assert svc.link_key_of(svc.verify(OPERATOR, drug.codes()[0].decode(), record=False),
                            lot=True) == "cn-drug-20/8177322"   # lot-level keys are GS1's
+    assert svc.link_key_of(SimpleNamespace(index=answer)) == f"01/{GTIN}"   # a registry check's
     assert svc.link_key_of(Answer(Verdict.UNKNOWN, [])) is None          # no product read
     assert svc.link_key_of(Answer(Verdict.UNKNOWN, [], scheme="gone", product=DRUG)) is None
 
