@@ -7,80 +7,21 @@ import json
 
 import pytest
 
-import tracecode
-from conftest import wait_until
 from tracecode import categories
-from tracecode.app.caller import PUBLIC, Caller, ProductRule
+from tracecode.app.caller import PUBLIC
 from tracecode.app.refusal import Refusal
-from tracecode.app.service import Service
 from tracecode.web import i18n
 from tracecode.web.answer import approval_answer, code_answer, region
 
-COMPANY = "华东某某动物药业有限公司"
-VALID = "兽药字(2015)010012345"
-REVOKED = "兽药字(2017)010012347"
-ENTERPRISE = "00002"
-DRUG = {"drug_id": "8177322"}
-LINE, REQUESTER = "line-secret-9", "requester-secret-bob"
-ISSUER = Caller("maker", frozenset({"issuer"}), (ProductRule("cn-drug-20", (("drug_id", "8177322"),)),))
-OTHER_ISSUER = Caller("rival", frozenset({"issuer"}), (ProductRule("cn-drug-20", (("drug_id", "8100000"),)),))
-REGULATOR = Caller("moa", frozenset({"regulator"}))
-
-
-def qr(code, approval):
-    return ",".join([code, "兽用阿莫西林可溶性粉", approval, COMPANY, "0571-88888888"])
-
-
-def commission(d, codes, eid):
-    assert all(r["ok"] for r in d.apply([{"id": eid, "action": "commission", "codes": codes,
-                                          "place": "Factory A"}]))
+from web_world import (COMPANY, DRUG, ISSUER, LINE, OTHER_ISSUER, REGULATOR, REQUESTER, REVOKED, VALID, build,
+                       close, qr, settled)
 
 
 @pytest.fixture(scope="module")
 def world(tmp_path_factory):
-    root = tmp_path_factory.mktemp("web-answer")
-    d = tracecode.init(root / "data")
-    vet = dict(company=COMPANY, enterprise_id=ENTERPRISE, dosage_form="粉剂", specification="100g",
-               valid_until="2099-12-31")
-    assert d.registry.import_rows([
-        dict(vet, number=VALID, product="阿莫西林可溶性粉"),
-        dict(vet, number=REVOKED, product="氟苯尼考粉", status="revoked", status_since="2024-01-01"),
-    ]).ok
-    b = d.issue("cn-drug-20", DRUG, 12, lot="L7", expiry="20991231", line=LINE, requester=REQUESTER)
-    drugs = [c.decode() for c in b.codes()]
-    commission(d, drugs[:11], "c-drugs")
-    assert all(r["ok"] for r in d.apply([
-        {"id": "ship", "action": "ship", "codes": drugs[:2] + drugs[4:6], "place": "Nanning DC"},
-        {"id": "recall", "action": "recall", "codes": drugs[1:2], "reason": "contamination"},
-        {"id": "sell", "action": "sell", "codes": drugs[2:3], "place": "Pharmacy 3"},
-        {"id": "destroy", "action": "destroy", "codes": drugs[3:4], "reason": "damaged"}]))
-    old = d.issue("cn-drug-20", DRUG, 2, lot="OLD", expiry="20200131")
-    expired = [c.decode() for c in old.codes()]
-    commission(d, expired, "c-old")
-    vb = d.issue_approved(VALID, 3, date=dt.date(2023, 3, 1), lot="V1", expiry="20991231")
-    vets = [c.decode() for c in vb.codes()]
-    commission(d, vets, "c-vet")
-    rb = d.issue_approved(REVOKED, 2, date=dt.date(2023, 6, 1), lot="R1", expiry="20991231")
-    revoked = [c.decode() for c in rb.codes()]
-    commission(d, revoked, "c-rev")
-    w = {"d": d, "svc": Service(d), "genuine": drugs[0], "recalled": drugs[1], "sold": drugs[2],
-         "destroyed": drugs[3], "repeat": drugs[4], "suspicious": drugs[5], "private": drugs[6],
-         "fresh": drugs[7], "uncommissioned": drugs[11], "expired": expired[0], "vet": vets[0],
-         "vet2": vets[1], "revoked": revoked[0], "unknown": "81773220000000000001"}
+    w = build(tmp_path_factory.mktemp("web-answer"))
     yield w
-    w["svc"].close()
-    d.close()
-
-
-def scans_of(w, code) -> list:
-    return [i for i in w["d"].history(code) if i["kind"] == "scan"]
-
-
-def settled(w, code, n):
-    """Scans reach the next answer's counts once the group commit has written them: wait
-    until the code's n scans are in (a flush racing the background one may find none)."""
-    return wait_until(lambda: w["d"].index.store.flush_scans() is not None
-                      and len(scans_of(w, code)) >= n and scans_of(w, code), what=f"{n} scans")
+    close(w)
 
 
 def test_genuine_drug_in_plain_words(world):

@@ -80,6 +80,14 @@ def _category(svc, scheme_name: str | None):
     return categories.of_scheme(scheme) if scheme is not None else categories.GENERIC
 
 
+def _category_title(cat, lang: str) -> str:
+    """The category's name in `lang` (a category added as a module: its own title)."""
+    try:
+        return text(lang, f"category.{cat.name}")
+    except KeyError:
+        return cat.title
+
+
 def _validity(rec, on: _dt.date, lang: str) -> tuple[bool, str]:
     """(valid on `on`, the words for it) of an ApprovalRecord."""
     valid, _ = rec.validity(on)
@@ -129,7 +137,8 @@ def code_answer(svc, caller, scan, *, place=None, lang: str = "zh", record: bool
     key = _verdict(ia, ra)
     found = ia.verdict != Verdict.UNKNOWN
     cat = _category(svc, ia.scheme)
-    out = {"code": ia.code, "scheme": ia.scheme, "category": cat.name, "category_title": cat.title,
+    out = {"code": ia.code, "scheme": ia.scheme, "category": cat.name,
+           "category_title": _category_title(cat, lang),
            "lang": lang, "verdict": key, "verdict_text": text(lang, f"verdict.{key}"),
            "verdict_note": text(lang, f"verdict_note.{key}"), "tone": TONE[key],
            "genuine": key == "genuine", "found": found}

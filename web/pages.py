@@ -21,7 +21,6 @@ from tracecode.app.refusal import Refusal
 
 from . import i18n
 from .answer import approval_answer, code_answer, region
-from .status import http_status
 
 HERE = Path(__file__).parent
 TEMPLATES = HERE / "templates"
@@ -40,6 +39,11 @@ _STATIC_VERSION = str(int(max((p.stat().st_mtime for p in STATIC_DIR.glob("*")),
 def mount_static(app) -> None:
     """Serve web/static at /static (the page's stylesheet)."""
     app.router.routes.append(Mount(STATIC_PATH, app=StaticFiles(directory=STATIC_DIR), name="static"))
+
+
+def http_status(refusal: Refusal) -> int:
+    from .status import http_status as status   # the app's one table (web/status.py)
+    return status(refusal)
 
 
 def _caller(request):
