@@ -1,12 +1,12 @@
-"""Small ASGI apps for `tracecode serve --http-app serve_apps:NAME` in the serving tests and
-benchmarks: the same worker, Service and uvicorn stack as the public window, nothing else."""
+"""A small ASGI app for `tracecode serve --http-app serve_apps:probe` in the serving tests:
+the same worker, Service and uvicorn stack as the public window, and nothing else."""
 from __future__ import annotations
 
 import asyncio
 import os
 
 from starlette.applications import Starlette
-from starlette.responses import JSONResponse, PlainTextResponse, Response
+from starlette.responses import JSONResponse, PlainTextResponse
 from starlette.routing import Route
 
 
@@ -28,11 +28,3 @@ def probe(service, *, base_url: str):
     return Starlette(routes=[Route("/healthz", healthz), Route("/pid", healthz),
                              Route("/slow", slow), Route("/schemes", schemes)])
 
-
-def nothing(service, *, base_url: str):
-    """The do-nothing Starlette app the benchmarks measure the public window against: one
-    route for every path, a fixed small JSON body."""
-    async def ok(request):
-        return Response(b'{"ok":true}', media_type="application/json")
-
-    return Starlette(routes=[Route("/{path:path}", ok)])
