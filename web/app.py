@@ -70,10 +70,10 @@ async def home(request):
 
 async def code_by_query(request):
     """/c?code=...: the box's form sent to /c."""
-    code = (request.query_params.get("code") or "").strip()
-    if not code:
+    scan = (request.query_params.get("code") or "").strip()
+    if not scan:
         return RedirectResponse("/", 303)
-    return await code(request, code)
+    return await code(request, scan)
 
 
 async def code(request, scan: str | None = None):

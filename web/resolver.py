@@ -62,14 +62,16 @@ def _langs(request, dl) -> str:
 
 def default_link(links, langs):
     """The link a resolver gives when no type is asked for: the gs1:defaultLink one in the
-    best language, else the default of another type (gs1:pip first), else None."""
+    best language, else among the links marked default (one per type and language) the
+    best language's, gs1:pip first; else None."""
     chosen = choose(links, linktypes.DEFAULT_LINK, langs)
     if chosen is not None:
         return chosen
-    types = [lk.link_type for lk in links if lk.default]
-    if not types:
+    defaults = [lk for lk in links if lk.default]
+    if not defaults:
         return None
-    return choose(links, "gs1:pip" if "gs1:pip" in types else types[0], langs)
+    types = [lk.link_type for lk in defaults]
+    return choose(defaults, "gs1:pip" if "gs1:pip" in types else types[0], langs)
 
 
 def _headers(anchor: str) -> dict:
