@@ -197,12 +197,13 @@ def test_catalogs_have_the_same_keys_and_fields():
         assert i18n.fields_of(i18n.ZH[key]) == i18n.fields_of(i18n.EN[key]), key
     # every verdict, status, action and check the answer can name has its words
     from tracecode.index import Status
+    from tracecode.scan import Fault
     from tracecode.registry import CHECKS
     from tracecode.web.answer import TONE
     from tracecode.app.trail import PATH_ACTIONS
     needed = ([f"verdict.{k}" for k in TONE] + [f"verdict_note.{k}" for k in TONE]
               + [f"status.{s.name.lower()}" for s in Status] + [f"action.{a}" for a in PATH_ACTIONS]
-              + [f"check.{c}" for c in CHECKS])
+              + [f"check.{c}" for c in CHECKS] + [f"fault.{f.name}" for f in Fault if f != Fault.OK])
     assert [k for k in needed if k not in i18n.ZH] == []
 
 

@@ -196,7 +196,8 @@ def test_home_box_code_and_approval_number(site, browser, tmp_path):
     browser.save_screenshot(str(tmp_path / "approval-zh.png"))
     browser.get(f"{site['url']}/c/123?lang=en")            # unreadable: a page, not a trace
     assert browser.find_element(By.ID, "verdict").get_attribute("data-status") == "400"
-    assert "cannot be read" in browser.find_element(By.ID, "message").text
+    assert browser.find_element(By.ID, "message").text.startswith("The number of digits is wrong")
+    assert browser.find_element(By.ID, "detail").text   # the engine's sentence, folded
     assert "Traceback" not in browser.page_source
     browser.save_screenshot(str(tmp_path / "error-en.png"))
 

@@ -151,6 +151,22 @@ ZH = {
     "error.429": "查询过于频繁，请稍后再试。",
     "error.500": "服务器出现故障，请稍后再试。",
     "error.unreadable": "无法识别此码：{detail}",
+    "error.detail": "技术信息",
+    "fault.EMPTY": "没有输入码。",
+    "fault.TOO_LONG": "输入的内容太长，不是追溯码。",
+    "fault.NOT_UTF8": "输入的内容含有无法识别的字符。",
+    "fault.UNKNOWN_FORMAT": "无法识别这种码的格式。",
+    "fault.WRONG_LENGTH": "位数不对：药品追溯码20位，兽药24位，农药32位。请核对。",
+    "fault.BAD_CHARACTER": "码中有不应出现的字符，请核对。",
+    "fault.CHECK_MISMATCH": "校验位不符：可能输错了一位，也可能不是真码。请核对每一位。",
+    "fault.UNKNOWN_AI": "GS1码中有无法识别的内容。",
+    "fault.BAD_AI_VALUE": "GS1码中有一项内容有误。",
+    "fault.MISSING_AI": "GS1码的内容不完整。",
+    "fault.DUPLICATE_AI": "GS1码中有重复的内容。",
+    "fault.INVALID_DATE": "码中的日期无效。",
+    "fault.INVALID_FIELD": "码中的某一部分无效，请核对。",
+    "fault.EXPIRED_DATE": "码中的有效期已过。",
+    "fault.AMBIGUOUS": "此码符合多种码制，无法确定是哪一种。",
 }
 
 EN = {
@@ -298,6 +314,24 @@ EN = {
     "error.429": "Too many queries: please try again shortly.",
     "error.500": "The server has a fault: please try again shortly.",
     "error.unreadable": "This code cannot be read: {detail}",
+    "error.detail": "Technical detail",
+    "fault.EMPTY": "No code was entered.",
+    "fault.TOO_LONG": "What was entered is too long to be a trace code.",
+    "fault.NOT_UTF8": "What was entered has characters that cannot be read.",
+    "fault.UNKNOWN_FORMAT": "This is not a code format the platform knows.",
+    "fault.WRONG_LENGTH": "The number of digits is wrong: drug codes have 20, veterinary codes 24, "
+                          "pesticide codes 32. Please check.",
+    "fault.BAD_CHARACTER": "The code has a character that does not belong in it: please check.",
+    "fault.CHECK_MISMATCH": "The check digit does not match: a digit may be mistyped, or the code is "
+                            "not genuine. Check every digit.",
+    "fault.UNKNOWN_AI": "The GS1 code holds something that cannot be read.",
+    "fault.BAD_AI_VALUE": "An item of the GS1 code is wrong.",
+    "fault.MISSING_AI": "The GS1 code is incomplete.",
+    "fault.DUPLICATE_AI": "The GS1 code holds an item twice.",
+    "fault.INVALID_DATE": "The date in the code is not a valid date.",
+    "fault.INVALID_FIELD": "A part of the code is not valid: please check.",
+    "fault.EXPIRED_DATE": "The expiry date in the code has passed.",
+    "fault.AMBIGUOUS": "This code fits several code systems and cannot be told apart.",
 }
 
 CATALOGS = {"zh": ZH, "en": EN}

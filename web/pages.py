@@ -83,10 +83,19 @@ async def code_page(request, scan) -> HTMLResponse:
         answer = await run_in_threadpool(code_answer, _service(request), _caller(request), scan,
                                          place=place, lang=lang)
     except Refusal as refusal:
-        message = i18n.text(lang, "error.unreadable", detail=refusal.detail) \
-            if refusal.reason == "unreadable_scan" else refusal.detail
-        return error_page(request, http_status(refusal), message)
+        return refusal_page(request, refusal, lang)
     return _page(request, _CODE, lang, a=answer)
+
+
+def refusal_page(request, refusal: Refusal, lang: str) -> HTMLResponse:
+    """A refused query's page: an unreadable scan said in the reader's language (why, by
+    its fault), the engine's sentence under it as the technical detail."""
+    if refusal.reason != "unreadable_scan":
+        return error_page(request, http_status(refusal), refusal.detail)
+    fault = f"fault.{refusal.facts.get('fault')}"
+    message = i18n.text(lang, fault) if fault in i18n.ZH else \
+        i18n.text(lang, "error.unreadable", detail=refusal.detail)
+    return error_page(request, http_status(refusal), message, detail=refusal.detail)
 
 
 async def home_page(request) -> HTMLResponse | RedirectResponse:
@@ -111,17 +120,18 @@ async def approval_page(request, number) -> HTMLResponse:
         answer = await run_in_threadpool(approval_answer, _service(request), _caller(request),
                                          number, lang=lang)
     except Refusal as refusal:
-        return error_page(request, http_status(refusal), refusal.detail)
+        return refusal_page(request, refusal, lang)
     return _page(request, _APPROVAL, lang, a=answer)
 
 
-def error_page(request, status: int, message: str) -> HTMLResponse:
-    """An HTML error page: the status, a sentence, the way back. Never a stack trace."""
+def error_page(request, status: int, message: str, *, detail: str | None = None) -> HTMLResponse:
+    """An HTML error page: the status, a sentence (`detail`: a technical one under it), the
+    way back. Never a stack trace."""
     try:
         lang = i18n.negotiate(request)
     except Exception:   # noqa: BLE001 - a request too broken to read still gets its page
         lang = i18n.DEFAULT
     generic = f"error.{status}" if f"error.{status}" in i18n.ZH else \
         "error.500" if status >= 500 else "error.400"
-    return _page(request, _ERROR, lang, status, status=status, message=message,
+    return _page(request, _ERROR, lang, status, status=status, message=message, detail=detail,
                  generic=i18n.text(lang, generic))
