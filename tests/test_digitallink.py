@@ -35,6 +35,8 @@ GLN = "9520123456788"
     (f"/gtin/{GTIN}/cpv/V1/lot/ABC/ser/1", ("01", GTIN), (("22", "V1"), ("10", "ABC"), ("21", "1"))),
     (f"https://brand.example/products/risotto/01/{GTIN}/10/L1", ("01", GTIN), (("10", "L1"),)),  # custom path
     (f"/01/{GTIN}/10/01/21/10", ("01", GTIN), (("10", "01"), ("21", "10"))),  # values that look like AIs
+    (f"/%30%31/{GTIN}/%6C%6Ft/A", ("01", GTIN), (("10", "A"),)),      # percent-encoded names (RFC 3986 6.2.2.2)
+    (f"/01/{GTIN}/414/{GLN}", ("414", GLN), ()),                     # the key search runs from the right
     (f"/00/{SSCC}", ("00", SSCC), ()),
     (f"/sscc/{SSCC}", ("00", SSCC), ()),
     (f"/414/{GLN}/254/32a%2Fb", ("414", GLN), (("254", "32a/b"),)),
@@ -147,6 +149,12 @@ def test_error_is_a_tracecode_error_and_value_error():
     (f"/gtinx/{GTIN}", "/gtinx: 'gtinx' is not a GS1 Digital Link short name"),
     (f"/01/{GTIN}/lotx/1", "'lotx' is not a GS1 Digital Link short name"),
     (f"/01/{GTIN}/10", "/10: BATCH/LOT has no value"),
+    (f"/01/{GTIN}/10/01/21", "/21: SERIAL has no value"),          # not "GTIN 21 has 2 characters"
+    (f"/01/{GTIN}/10/12/21", "/21: SERIAL has no value"),
+    ("/01", "/01: GTIN has no value"),
+    (f"/01/{GTIN}/10/A/foo", "/foo: 'foo' is not a GS1 Digital Link short name"),
+    (f"/01/{GTIN}/9999/1", "/9999: 9999 is not a GS1 Application Identifier"),
+    (f"/x/01/{GTIN}/00/1", "/00/1: SSCC (00) is a second primary key after GTIN (01)"),
     ("/products/risotto", "/products: 'products' is not a GS1 Digital Link short name"),
     ("/", "the path is empty"),
     ("https://id.gs1.org", "the path is empty"),

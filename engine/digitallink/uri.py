@@ -193,36 +193,68 @@ def _segments(path: str) -> list[str]:
     return segs
 
 
+def _ai(segment: str) -> str | None:
+    """The AI a key or qualifier segment names; percent-encoded digits and letters are the
+    same segment (RFC 3986 6.2.2.2: /%30%31/ is /01/)."""
+    if "%" in segment:
+        try:
+            segment = _decode(segment, segment)
+        except DigitalLinkError:
+            return None
+    return syntax.ai_of(segment)
+
+
 def _find_key(segs: list[str]) -> int:
     """Index of the primary key segment. From the right, pairs of qualifier/value until a
     primary key (the standard's rule: whatever precedes the key is the custom path)."""
     i = len(segs)
     while i >= 2:
-        ai = syntax.ai_of(segs[i - 2])
+        ai = _ai(segs[i - 2])
         if ai in syntax.PRIMARY_KEYS:
             return i - 2
         if ai not in syntax.QUALIFIERS:
             break
         i -= 2
-    # no key: say why in the terms of the segment that broke the pattern
-    last = "/" + "/".join(segs[-2:]) if len(segs) >= 2 else "/" + segs[-1]
+    # no key: say why, reading left to right from the first segment naming a primary key
+    start = next((j for j, seg in enumerate(segs) if _ai(seg) in syntax.PRIMARY_KEYS), None)
+    if start is not None:
+        _explain(segs, start)
     key = segs[i - 2] if i >= 2 else segs[0]
-    ai = syntax.ai_of(key)
-    if ai is None and syntax.ai_of(segs[-1]) in syntax.QUALIFIERS | set(syntax.PRIMARY_KEYS) \
-            and syntax.ai_of(segs[-2] if len(segs) >= 2 else "") is None:
-        raise DigitalLinkError(f"/{segs[-1]}: {syntax.title(syntax.ai_of(segs[-1]))} has no value")
-    if ai is not None and ai not in syntax.QUALIFIERS:
-        if ai in syntax.ATTRIBUTES:
-            raise DigitalLinkError(f"/{key}/{segs[i - 1]}: {_name(ai)} is a data attribute, not a key or "
-                                   f"qualifier: it goes in the query (?{ai}=...)")
-        raise DigitalLinkError(f"/{key}/{segs[i - 1]}: {_name(ai)} is not a GS1 Digital Link key or qualifier")
     if key.isalpha() and key.islower():
         raise DigitalLinkError(f"/{key}: {key!r} is not a GS1 Digital Link short name "
                                f"(gtin, sscc, gln, lot, ser, ...) nor a primary key AI")
     if re.fullmatch(r"\d{2,4}", key):
         raise DigitalLinkError(f"/{key}: {key} is not a GS1 Application Identifier")
-    raise DigitalLinkError(f"{last}: no GS1 primary key in the path (such as /01/<GTIN>, /00/<SSCC>, "
+    shown = "/" + "/".join(segs[-2:])
+    raise DigitalLinkError(f"{shown}: no GS1 primary key in the path (such as /01/<GTIN>, /00/<SSCC>, "
                            f"/414/<GLN>)")
+
+
+def _explain(segs: list[str], start: int) -> None:
+    """Raise the fault of the key/value pairs from segs[start] (a primary key) on."""
+    key = _ai(segs[start])
+    for j in range(start, len(segs), 2):
+        name = segs[j]
+        ai = _ai(name)
+        if j + 1 >= len(segs) and ai is not None:
+            raise DigitalLinkError(f"/{name}: {syntax.title(ai)} has no value")
+        where = f"/{name}/{segs[j + 1]}" if j + 1 < len(segs) else f"/{name}"
+        if j == start:
+            continue
+        if ai is None:
+            if name.isalpha() and name.islower():
+                raise DigitalLinkError(f"/{name}: {name!r} is not a GS1 Digital Link short name "
+                                       f"(gtin, sscc, gln, lot, ser, ...) nor an AI")
+            raise DigitalLinkError(f"/{name}: {name} is not a GS1 Application Identifier")
+        if ai in syntax.QUALIFIERS:
+            continue
+        if ai in syntax.PRIMARY_KEYS:
+            raise DigitalLinkError(f"{where}: {_name(ai)} is a second primary key after {_name(key)}; "
+                                   + _alternatives(key))
+        if ai in syntax.ATTRIBUTES:
+            raise DigitalLinkError(f"{where}: {_name(ai)} is a data attribute, not a key or qualifier: it "
+                                   f"goes in the query (?{ai}=...)")
+        raise DigitalLinkError(f"{where}: {_name(ai)} is not a GS1 Digital Link key or qualifier")
 
 
 def _query(query: str, taken: set[str]) -> tuple[tuple[tuple[str, str], ...], dict[str, str]]:
@@ -267,12 +299,19 @@ def parse(path_and_query: str) -> DigitalLink:
     path, query = _split(path_and_query)
     segs = _segments(path)
     k = _find_key(segs)
-    key = syntax.ai_of(segs[k])
+    key = _ai(segs[k])
     where = f"/{segs[k]}/{segs[k + 1]}"
-    primary = (key, _value(key, segs[k + 1], where))
+    try:
+        primary = (key, _value(key, segs[k + 1], where))
+    except DigitalLinkError:
+        # "/01/<GTIN>/10/01/21": a value that names a key; the first key explains better
+        first = next(j for j, seg in enumerate(segs) if _ai(seg) in syntax.PRIMARY_KEYS)
+        if first < k:
+            _explain(segs, first)
+        raise
     found = []
     for j in range(k + 2, len(segs), 2):
-        ai = syntax.ai_of(segs[j])
+        ai = _ai(segs[j])
         found.append((ai, segs[j + 1], f"/{segs[j]}/{segs[j + 1]}"))
     if found:
         _check_order(key, found)
