@@ -337,14 +337,18 @@ def gtin_links(draw):
     if draw(st.booleans()):
         quals.append(("10", draw(text)))
     quals.append(("21", draw(text)))
-    return DigitalLink(key, tuple(quals))
+    attrs = ()
+    if draw(st.booleans()):   # an expiry in the query, as the scan parser reads it too
+        expiry = dt.date(2026, 1, 1) + dt.timedelta(days=draw(st.integers(-5000, 5000)))
+        attrs = (("17", expiry.strftime("%y%m%d")),)
+    return DigitalLink(key, tuple(quals), attrs)
 
 
 @settings(max_examples=300, deadline=None)
 @given(gtin_links())
 def test_element_string_agrees_with_scan_parser(dl):
     """tracecode's own scan parser reads both the element string and the URI to the same AIs."""
-    pairs = dict((dl.primary, *dl.qualifiers))
+    pairs = dict((dl.primary, *dl.qualifiers, *dl.attributes))
     assert scan.parse(dl.element_string()).ais == pairs
     assert scan.parse(dl.uri("https://trace.example.gov.cn")).ais == pairs
 
