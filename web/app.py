@@ -23,7 +23,7 @@ from starlette.exceptions import HTTPException
 from starlette.middleware import Middleware
 from starlette.middleware.cors import CORSMiddleware
 from starlette.responses import PlainTextResponse, RedirectResponse
-from starlette.routing import Route
+from starlette.routing import Match, Mount, Route, Router
 
 from ..app.refusal import Refusal
 from ..errors import ValidationError
@@ -57,6 +57,45 @@ class PathCors:
             await self.plain(scope, receive, send)
         else:
             await self.cors(scope, receive, send)
+
+
+class HeadRouter(Router):
+    """Starlette's router, but a request is matched only against the routes of its path's
+    first segment (the resolver's for any other): a Digital Link, the label's own URI, is
+    not tried against every route before the last. Anything unusual (no full match in the
+    group) falls back to the full scan, so 404s and 405s are Starlette's."""
+
+    _groups: dict | None = None
+    _other: tuple = ()
+
+    def _build(self) -> None:
+        groups: dict = {}
+        other = []
+        for route in self.routes:
+            path = route.path if isinstance(route, (Route, Mount)) else None
+            head = path[1:].partition("/")[0] if path is not None else None
+            if head is None or "{" in head:
+                other.append(route)
+            else:
+                groups.setdefault(head, []).append(route)
+        self._other = tuple(other)
+        self._groups = {head: (*routes, *other) for head, routes in groups.items()}
+
+    async def app(self, scope, receive, send):
+        if scope["type"] == "http":
+            if self._groups is None:
+                self._build()
+            path = scope["path"]
+            group = self._groups.get(path[1:].partition("/")[0], self._other)
+            for route in group:
+                match, child_scope = route.matches(scope)
+                if match is Match.FULL:
+                    scope["router"] = self
+                    scope["route"] = route
+                    scope.update(child_scope)
+                    await route.handle(scope, receive, send)
+                    return
+        await super().app(scope, receive, send)
 
 
 # -- the pages' routes (the pages themselves are web/pages.py's) -------------------------------
@@ -156,6 +195,7 @@ def create_app(service, *, base_url: str, settings: WebSettings | None = None) -
                     Middleware(PathCors, origins=settings.cors_origins)],
         exception_handlers={HTTPException: on_http_error, Refusal: on_refusal,
                             RateLimited: on_rate_limited})
+    app.router = HeadRouter(routes=routes)
     mount_static(app)
     # last: every other path is the resolver's (a Digital Link may start with any custom path)
     app.router.routes.append(Route("/{path:path}", resolver.resolve, methods=["GET", "HEAD", "OPTIONS"]))
