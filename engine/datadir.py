@@ -205,8 +205,8 @@ class DataDir:
     def apply(self, events, **kw):
         return self.index.apply(events, **kw)
 
-    def history(self, code):
-        return self.index.history(code)
+    def history(self, code, *, scans: bool = True):
+        return self.index.history(code, scans=scans)
 
     def contents(self, code):
         return self.index.contents(code)

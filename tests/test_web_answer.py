@@ -7,9 +7,11 @@ import json
 
 import pytest
 
+import tracecode
 from tracecode import categories
 from tracecode.app.caller import PUBLIC
 from tracecode.app.refusal import Refusal
+from tracecode.app.service import Service
 from tracecode.web import i18n
 from tracecode.web.answer import approval_answer, code_answer, region
 
@@ -220,3 +222,31 @@ def test_negotiate_query_then_cookie_then_accept_language():
     assert i18n.negotiate(_Req({"lang": "zh"}, {"lang": "en"}, {"accept-language": "en"})) == "zh"
     assert i18n.negotiate(_Req({"lang": "fr"}, {"lang": "xx"}, {"accept-language": "q=;;,,"})) == "zh"
     assert i18n.pick("en;q=abc, zh;q=0.1") == "zh" and i18n.pick("EN_gb") == "en"
+
+
+def test_trail_reads_events_only_and_history_events_are_kept_short(tmp_path):
+    """The public trail is places and dates (no client, codes or ids); history's events
+    list at most HISTORY_CODES codes, kept decoded per store, each reader its own copy."""
+    from tracecode.app.trail import trail
+    from tracecode.index.index import HISTORY_CODES
+    d = tracecode.init(tmp_path / "data")
+    try:
+        b = d.issue("cn-drug-20", DRUG, HISTORY_CODES * 3)
+        codes = [c.decode() for c in b.codes()]
+        assert d.apply([{"id": "c", "action": "commission", "codes": codes, "place": "Factory A"}],
+                       client="maker")[0]["ok"]
+        svc = Service(d)
+        svc.verify(PUBLIC, codes[7], place="Nanning")
+        (step,) = trail(svc, PUBLIC, codes[7])
+        assert step == {"action": "commission", "time": step["time"], "place": "Factory A"}
+        first = d.history(codes[7], scans=False)
+        assert [i["kind"] for i in first] == ["event"]
+        assert (first[0]["codes_total"], len(first[0]["codes"])) == (HISTORY_CODES * 3, HISTORY_CODES)
+        first[0]["codes"].clear()
+        first[0]["place"] = "changed by a reader"
+        again = d.history(codes[8])
+        assert again[0]["place"] == "Factory A" and len(again[0]["codes"]) == HISTORY_CODES
+        assert again[0]["codes"] == codes[:HISTORY_CODES]
+        svc.close()
+    finally:
+        d.close()

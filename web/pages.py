@@ -9,6 +9,7 @@ import; the stylesheet is served from /static (``mount_static(app)``).
 from __future__ import annotations
 
 from pathlib import Path
+from urllib.parse import quote, urlencode
 
 import jinja2
 from starlette.concurrency import run_in_threadpool
@@ -20,7 +21,7 @@ from tracecode.app.caller import PUBLIC
 from tracecode.app.refusal import Refusal
 
 from . import i18n
-from .answer import approval_answer, code_answer, region
+from .answer import PUBLIC_PLACE, approval_answer, code_answer, region
 
 HERE = Path(__file__).parent
 TEMPLATES = HERE / "templates"
@@ -57,9 +58,12 @@ def _service(request):
 def _common(request, lang: str) -> dict:
     """What every template reads: the language, its words, the switch link."""
     other = i18n.text(lang, "site.switch_lang")
-    switch = request.url.include_query_params(lang=other)   # the same page, the other language
-    return {"lang": lang, "t": lambda key, **kw: i18n.text(lang, key, **kw),
-            "switch_href": f"{switch.path}?{switch.query}", "static": STATIC_PATH,
+    # the same page in the other language (from the scope: no URL object built per request)
+    params = [(k, v) for k, v in request.query_params.multi_items() if k != "lang"]
+    path = quote(request.scope.get("root_path", "") + request.scope["path"])
+    switch_href = f"{path}?{urlencode([*params, ('lang', other)])}"
+    return {"lang": lang, "w": i18n.CATALOGS[lang], "t": lambda key, **kw: i18n.text(lang, key, **kw),
+            "switch_href": switch_href, "static": STATIC_PATH,
             "static_version": _STATIC_VERSION, "caller": _caller(request)}
 
 
@@ -84,7 +88,49 @@ async def code_page(request, scan) -> HTMLResponse:
                                          place=place, lang=lang)
     except Refusal as refusal:
         return refusal_page(request, refusal, lang)
-    return _page(request, _CODE, lang, a=answer)
+    from .ratelimit import charge_product   # the per-product limit, counted once the answer names it
+    charge_product(request, answer)
+    words = i18n.CATALOGS[lang]
+    return _page(request, _CODE, lang, a=answer, facts=facts(answer, words),
+                 batch_facts=batch_facts(answer.get("batch"), words))
+
+
+def facts(a: dict, words: dict) -> list:
+    """The rows of the code's facts, (label, value, element id), those the answer has:
+    built here, once, rather than by template macros (the page's render is per request)."""
+    product, approval = a.get("product") or {}, a.get("approval") or {}
+    first = a.get("first_scan_time")
+    place = a.get("first_scan_place")
+    count = a.get("scan_count")
+    rows = (
+        ("field.code", a.get("code"), "f-code"),
+        ("field.product", (product.get("name") or a["category_title"]) if product else None, "f-product"),
+        ("field.category", a["category_title"] if product.get("name") else None, None),
+        ("field.dosage_form", product.get("dosage_form"), None),
+        ("field.specification", product.get("specification"), None),
+        ("field.company", a.get("company"), "f-company"),
+        ("field.approval_number", approval.get("number"), "f-approval"),
+        ("field.approval_validity", approval.get("validity"), "f-validity"),
+        ("field.lot", a.get("lot"), "f-lot"),
+        ("field.production_date", a.get("production_date"), "f-production"),
+        ("field.expiry", a.get("expiry"), "f-expiry"),
+        ("field.status", a.get("status_text"), "f-status"),
+        ("field.scan_count", words["value.times_one" if count == 1 else "value.times"].format(count=count)
+         if count else None, "f-count"),
+        ("field.first_query", first[:10] + (f" · {place}" if place and place != PUBLIC_PLACE else "")
+         if first else None, "f-first"),
+    )
+    return [(words[label], value, id_) for label, value, id_ in rows if value]
+
+
+def batch_facts(batch: dict | None, words: dict) -> list:
+    """The batch record's rows for a caller who sees the product whole."""
+    if not batch:
+        return []
+    rows = (("field.batch_id", batch["id"]), ("field.line", batch.get("line")),
+            ("field.requester", batch.get("requester")), ("field.count", batch.get("count")),
+            ("field.issued", batch.get("issued")))
+    return [(words[label], value, None) for label, value in rows if value]
 
 
 def refusal_page(request, refusal: Refusal, lang: str) -> HTMLResponse:

@@ -808,9 +808,10 @@ class Index:
         scheme, product = view.product_of(pid)
         return self.issuer(scheme, product).codes(counter, 1)[0].decode()
 
-    def history(self, code) -> list:
+    def history(self, code, *, scans: bool = True) -> list:
         """Every event and scan of a code and of the containers it is in, in time order.
-        An event lists its first HISTORY_CODES codes, and codes_total when it had more."""
+        An event lists its first HISTORY_CODES codes, and codes_total when it had more.
+        scans=False: the events only (a code queried a million times reads no scan)."""
         if not isinstance(code, (str, bytes)):
             raise InvalidFormat(f"code must be text, got {type(code).__name__}", field="code")
         with self.store.reading() as view:
@@ -818,13 +819,13 @@ class Index:
             items = []
             for k in self._containers(view, key):
                 via = None if k == key else self.code_text(view, k)
-                for ev in view.events_of(k):
+                for ev in view.events_of(k, HISTORY_CODES):
                     ev["kind"], ev["via"] = "event", via
                     _readable_time(ev)
                     if len(ev["codes"]) > HISTORY_CODES:  # a 200,000-code commission
                         ev["codes_total"], ev["codes"] = len(ev["codes"]), ev["codes"][:HISTORY_CODES]
                     items.append(ev)
-                for seq, sc in view.scans_of(k):
+                for seq, sc in view.scans_of(k) if scans else ():
                     items.append({"kind": "scan", "time": sc["time"], "scanner": sc["scanner"],
                                   "place": sc["place"], "verdict": Verdict(sc["verdict"]).name,
                                   "via": via, "scan": seq})

@@ -109,8 +109,9 @@ class ReadView(Protocol):
     def product_of(self, product_id: int) -> tuple | None:
         """(scheme name, product) of a product id."""
 
-    def events_of(self, ref) -> list:
-        """The events of a code, in seq order."""
+    def events_of(self, ref, max_codes: int | None = None) -> list:
+        """The events of a code, in seq order; max_codes: each lists at most that many of
+        its codes (and codes_total, how many it had, when it had more)."""
 
     def scans_of(self, ref) -> list:
         """(seq, scan record) of a code's logged scans, newest first."""

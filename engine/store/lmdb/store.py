@@ -51,6 +51,7 @@ def _recall_key(target) -> bytes:
 
 
 RECALL_KEY_CACHE = 16384   # recall targets whose keys are kept (LRU)
+BRIEF_EVENTS = 1024        # events kept decoded for histories (each lists at most 100 codes)
 
 
 class LmdbView:
@@ -133,12 +134,30 @@ class LmdbView:
     def product_of(self, product_id):
         return self._s.batches.product_of(self._txn, product_id)
 
-    def events_of(self, ref):
-        """The events of a code, in seq order (JSON decoded)."""
+    def events_of(self, ref, max_codes: int | None = None):
+        """The events of a code, in seq order (JSON decoded). max_codes: each lists at most
+        that many of its codes, and codes_total when it had more; an event never changes
+        once written, so these short forms are kept per store (BRIEF_EVENTS, LRU; read
+        transactions only: a write's may yet be rolled back) and a 200,000-code commission
+        is decoded once, not on every query of each of its codes."""
         txn, s = self._txn, self._s
         cur = txn.cursor(db=s.db_code_events)
-        return [json.loads(txn.get(seq, db=s.db_events)) for seq in cur.iternext_dup()] \
-            if cur.set_key(ref) else []
+        if not cur.set_key(ref):
+            return []
+        if max_codes is None:
+            return [json.loads(txn.get(seq, db=s.db_events)) for seq in cur.iternext_dup()]
+        out = []
+        for seq in cur.iternext_dup():
+            ev = s.brief_events.get((seq, max_codes)) if self._own else None
+            if ev is None:
+                ev = json.loads(txn.get(seq, db=s.db_events))
+                codes = ev.get("codes") or []
+                if len(codes) > max_codes:
+                    ev["codes_total"], ev["codes"] = len(codes), codes[:max_codes]
+                if self._own:
+                    s.brief_events[(seq, max_codes)] = ev
+            out.append({**ev, "codes": list(ev.get("codes") or [])})   # the caller's to change
+        return out
 
     def scans_of(self, ref):
         """(seq, scan record) of a code's logged scans, newest first: each names the one before."""
@@ -215,6 +234,7 @@ class LmdbStore:
         self._registry = None         # the registries' tables, opened on first use
         self.links = LinksTable(env)  # products' links, the table made by the first put
         self.recall_keys = BoundedCache(RECALL_KEY_CACHE)   # RecallTarget -> its key
+        self.brief_events = BoundedCache(BRIEF_EVENTS)      # (seq, max codes) -> short event
         self.scan_log = ScanLog(self, scan_interval)   # its writer thread starts with a scan
 
     def reading(self) -> LmdbView:
