@@ -119,8 +119,10 @@ class Limiter:
 # -- the two charges a route makes (authenticated callers are not rate-limited here) -----------
 def charge_address(request) -> None:
     """Before a query: the client address's bucket (RateLimited: 429)."""
-    if not request.state.caller.authenticated:
-        request.app.state.limiter.address(request.state.client_host)
+    limiter = getattr(request.app.state, "limiter", None)
+    caller = getattr(request.state, "caller", None)
+    if limiter is not None and (caller is None or not caller.authenticated):
+        limiter.address(getattr(request.state, "client_host", None) or _peer(request))
 
 
 def product_key(answer: dict):
@@ -137,5 +139,11 @@ def product_key(answer: dict):
 
 def charge_product(request, answer: dict) -> None:
     """After a code's answer: its product's bucket (RateLimited: 429, the answer withheld)."""
-    if not request.state.caller.authenticated:
-        request.app.state.limiter.product(product_key(answer))
+    limiter = getattr(request.app.state, "limiter", None)
+    caller = getattr(request.state, "caller", None)
+    if limiter is not None and (caller is None or not caller.authenticated):
+        limiter.product(product_key(answer))
+
+
+def _peer(request) -> str:
+    return request.client.host if request.client else ""
