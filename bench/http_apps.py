@@ -9,11 +9,9 @@ from starlette.routing import Route
 
 
 def window(service, *, base_url: str):
-    """The public window as served by default, without its rate limits (a load generator is
-    one address asking thousands of times a second; the limits are what stop that)."""
-    from tracecode.web.app import create_app
-    from tracecode.web.settings import WebSettings
-    return create_app(service, base_url=base_url, settings=WebSettings(per_address=0, per_product=0))
+    """The public window without its rate limits (tracecode.serve.apps.unlimited)."""
+    from tracecode.serve.apps import unlimited
+    return unlimited(service, base_url=base_url)
 
 
 def nothing(service, *, base_url: str):

@@ -53,7 +53,8 @@ def test_the_report_records_the_machine_versions_date_and_command(quick):
     plan = result["plan"]
     assert plan["machines"] == plan["machines_per_replica"] * 2 and plan["cores"] >= 1
     assert [s["name"] for s in plan["stages"]] == ["issuance", "verification", "recording",
-                                                   "event ingestion", "disk growth"]
+                                                   "event ingestion", "public HTTP queries",
+                                                   "disk growth"]
     m = result["measurements"]
     assert [r["issued"] for r in m["scale"]] == [10**6, 10**9]
     assert m["scale"][-1]["issuance_bytes_per_code"] < 0.001

@@ -103,6 +103,28 @@ def test_disk_memory_and_machines():
     assert p.stages[-1].name == "disk growth" and "scan log" in p.stages[-1].bottleneck
 
 
+def test_public_queries_cost_cores_at_the_page_rate_and_writer_time_as_scans():
+    m = copy.deepcopy(MEASURED)
+    m["verification"]["recorded"] = curve(0.5e6)  # the commit: 1 us a recorded scan
+    m["public_http"] = {"connections": 8, "seconds": 3, "page": {"queries_per_s": 500.0},
+                        "api": {"queries_per_s": 1_000.0}}
+    p, _ = plan(m, peak_public_queries_per_second=2_000)
+    public = next(s for s in p.stages if s.name == "public HTTP queries")
+    assert public.cores == pytest.approx(4.0) and public.writer == pytest.approx(0.002)
+    assert "500 page queries/s per core" in public.bottleneck and "JSON API 1,000/s" in public.bottleneck
+    assert p.cores == 4
+    # a public query is a scan in the scan log: 2,000/s x 0.1 x 86,400 x 50 B a day
+    assert p.disk_per_year["scan log"] == pytest.approx(2_000 * 0.1 * 86_400 * 50 * 365)
+    # none in the workload: a row of nothing, measured or not
+    assert [s.cores for s in plan(m)[0].stages if s.name == "public HTTP queries"] == [0.0]
+    assert [s.cores for s in plan()[0].stages if s.name == "public HTTP queries"] == [0.0]
+
+
+def test_public_queries_without_a_public_measurement_are_refused():
+    with pytest.raises(workload.WorkloadError, match="no public HTTP rate: measure again"):
+        plan(peak_public_queries_per_second=10)
+
+
 def test_interpolation_is_log_log_and_clamped():
     pts = [{"batch": 1, "codes_per_s": 100}, {"batch": 100, "codes_per_s": 10_000}]
     assert sizing.interpolate(pts, 10) == pytest.approx(1_000)

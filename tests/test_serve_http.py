@@ -221,3 +221,18 @@ def test_the_public_window_is_served_by_default(data):
         page = httpx.get(server.http_url + "/c/81773220000000000001", timeout=10)
         assert page.status_code in (200, 404) and "text/html" in page.headers["content-type"]
         assert "Traceback" not in page.text
+
+
+def test_the_load_generator_counts_requests_statuses_and_latency(data, tmp_path):
+    import json
+    paths = tmp_path / "paths.txt"
+    paths.write_text("/pid\n/nowhere\n")   # one answered, one 404: half and half
+    with serving(data, "--http", "127.0.0.1:0", "--http-only", *PROBE) as server:
+        r = subprocess.run([sys.executable, "-m", "tracecode.serve.load", server.http_url, "--paths", paths,
+                            "--seconds", "1", "--connections", "2"], capture_output=True, text=True, timeout=60)
+    assert r.returncode == 0, r.stderr
+    got = json.loads(r.stdout)
+    assert got["requests"] > 20 and got["requests"] == sum(got["statuses"].values())
+    assert abs(got["statuses"]["2xx"] - got["statuses"]["4xx"]) <= 2
+    assert 0 < got["p50_s"] <= got["p90_s"] <= got["p99_s"] < 1
+    assert got["rate"] == pytest.approx(got["requests"] / got["seconds"])

@@ -10,6 +10,7 @@ rounds.
 """
 from __future__ import annotations
 
+import json
 import os
 import time
 from dataclasses import asdict, dataclass
@@ -215,6 +216,46 @@ def grpc_stream(path, texts) -> dict:
     return {"batch": batch, "codes_per_s": rate, **summary(per_call), "cdf": cdf_points(per_call)}
 
 
+PUBLIC_SECONDS = 3
+PUBLIC_CONNECTIONS = 8
+
+
+def public_http(path, texts, seconds: float = PUBLIC_SECONDS) -> dict:
+    """Public queries over HTTP (`tracecode serve --http-only`, one worker, loopback), from a
+    load generator in another process (tracecode.serve.load, keep-alive connections): the
+    page a phone opens (/c/{code}) and the JSON API (/api/v1/codes/{code}), queries per
+    second and latency, each query recorded as a public scan, the rate limits off (one load
+    generator is one address). {"skipped": why} when the HTTP face is not importable."""
+    import importlib.util
+    import subprocess
+    import sys
+    if importlib.util.find_spec("tracecode.web.app") is None:
+        return {"skipped": "the HTTP face (tracecode.web) is not installed"}
+    from ..serve.testing import ServeProcess
+    out = {"connections": PUBLIC_CONNECTIONS, "seconds": seconds}
+    with ServeProcess(path, "--http", "127.0.0.1:0", "--http-only", "--http-app",
+                      "tracecode.serve.apps:unlimited", workers=1) as server:
+        for name, prefix, accept in (("page", "/c/", "text/html"),
+                                     ("api", "/api/v1/codes/", "application/json")):
+            paths = Path(path).parent / f"public-{name}.txt"
+            paths.write_text("".join(f"{prefix}{t}\n" for t in texts))
+
+            def load(secs):
+                r = subprocess.run([sys.executable, "-m", "tracecode.serve.load", server.http_url,
+                                    "--paths", str(paths), "--accept", accept, "--seconds", str(secs),
+                                    "--connections", str(PUBLIC_CONNECTIONS)],
+                                   capture_output=True, text=True, timeout=secs + 120)
+                if r.returncode != 0:
+                    raise RuntimeError(f"the HTTP load generator failed: {r.stderr.strip()[-300:]}")
+                return json.loads(r.stdout)
+            load(1)   # warm: imports, templates, caches
+            got = load(seconds)
+            out[name] = {"queries_per_s": got["rate"], "requests": got["requests"],
+                         "statuses": got["statuses"],
+                         **{f"{q}_us": got[f"{q}_s"] * 1e6 for q in ("p50", "p90", "p99")}}
+    return out
+
+
 def scan_storage(workdir: Path, sizes: Sizes) -> dict:
     """Index bytes a recorded scan adds (the scan log), and a code's first scan (its seen record)."""
     d, texts = verification_data(workdir / "scans", sizes.issued, sizes.scans)
@@ -333,6 +374,8 @@ def run(workdir: Path, sizes: Sizes, progress) -> dict:
         verify = verification(d, texts, sizes)
     progress.step("streamed verification over gRPC")
     grpc = grpc_stream(workdir / "verify", texts)
+    progress.step("public queries over HTTP")
+    public = public_http(workdir / "verify", texts[:10_000])
     progress.step("scan log bytes")
     scans = scan_storage(workdir, sizes)
     progress.step("event ingestion")
@@ -340,10 +383,10 @@ def run(workdir: Path, sizes: Sizes, progress) -> dict:
     grown = scale(workdir, sizes, progress.step)
     mem = peak_memory(workdir, sizes, progress.step)
     return {"sizes": asdict(sizes), "issuance": issue, "verification": verify, "grpc": grpc,
-            "scan_storage": scans, "events": ev, "scale": grown, "memory": mem}
+            "public_http": public, "scan_storage": scans, "events": ev, "scale": grown, "memory": mem}
 
 
-STEPS = 5  # progress steps of run() besides those of scale() and peak_memory()
+STEPS = 6  # progress steps of run() besides those of scale() and peak_memory()
 
 
 def step_count(sizes: Sizes) -> int:

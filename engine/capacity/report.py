@@ -45,6 +45,17 @@ def stage_rows(result: dict) -> list:
             for s in result["plan"]["stages"]]
 
 
+def public_http_block(public: dict) -> tuple:
+    """The public window's measured rates (`serve --http-only`, one worker), or why not."""
+    if "page" not in public:
+        return ("p", f"Not measured ({public.get('skipped', 'not in these measurements')}).")
+    return ("table", ["query (one worker, recorded as a scan)", "per second", "p50", "p90", "p99"],
+            [[name, rate(q["queries_per_s"]), *(f"{q[k] / 1e3:,.2f} ms" for k in ("p50_us", "p90_us", "p99_us"))]
+             for name, q in ((f"page /c/{{code}}, {public['connections']} connections", public["page"]),
+                             (f"JSON API /api/v1/codes/{{code}}, {public['connections']} connections",
+                              public["api"]))])
+
+
 def blocks(result: dict, images: dict) -> list:
     """The report as ("h", level, text) / ("p", text) / ("table", header, rows) /
     ("list", items) / ("img", file name, caption) blocks."""
@@ -98,6 +109,8 @@ def blocks(result: dict, images: dict) -> list:
                  "same index). Streamed gRPC verification (`tracecode serve`, one worker, loopback): "
                  + (f"{rate(grpc['codes_per_s'])} over one stream." if "codes_per_s" in grpc else
                     f"not measured ({grpc.get('skipped', 'not in these measurements')}).")),
+           ("h", 3, "Public queries over HTTP"),
+           public_http_block(m.get("public_http") or {}),
            ("h", 3, "Index size and verification against issued codes"),
            ("img", images["scale"], "index size and verification against issued codes"),
            ("table", ["issued codes", "batches", "index", "batch records per code", "verify_many",
@@ -189,8 +202,8 @@ def summary(result: dict) -> str:
     rows = answer_rows(result)
     lines = [f"{'':14}{'per replica':>14}{'all replicas':>15}  note"]
     lines += [f"{r[0]:14}{r[1]:>14}{r[2]:>15}  {r[3]}" for r in rows]
-    lines += ["", "stage            cores  writer  bottleneck"]
-    lines += [f"{s[0]:16}{s[2]:>6}{s[3]:>8}  {s[4]}" for s in stage_rows(result)]
+    lines += ["", "stage                cores  writer  bottleneck"]
+    lines += [f"{s[0]:20}{s[2]:>6}{s[3]:>8}  {s[4]}" for s in stage_rows(result)]
     return "\n".join(lines)
 
 

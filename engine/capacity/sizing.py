@@ -13,6 +13,9 @@ whole load, so one can fail at peak):
 - event ingestion: per code, one commission, one pack if there is more than one
   packaging level, and the other events at the measured ship rate, spread over
   the working hours; also paid by the single writer;
+- public HTTP queries: the peak rate of public queries at the measured queries per
+  core of one `serve --http` worker for the page a phone opens (the JSON API is
+  cheaper), each also recorded as a scan by the index's single writer;
 - disk: batch records, each code's event and first-scan records, and the scan
   log (at mean_to_peak x peak, all day) over the retention period.
 
@@ -28,7 +31,7 @@ from __future__ import annotations
 import math
 from dataclasses import asdict, dataclass
 
-from .workload import DAYS_PER_YEAR, Workload
+from .workload import DAYS_PER_YEAR, Workload, WorkloadError
 
 SECONDS_PER_DAY = 86_400
 
@@ -72,6 +75,8 @@ class Rates:
     scan_bytes: float
     seen_bytes_per_code: float
     worker_bytes: float          # a worker process's peak private memory (the index's pages apart)
+    public_query: float | None = None   # public page queries/s per core over HTTP (None: not measured)
+    public_api: float | None = None     # JSON API queries/s per core
 
     @classmethod
     def of(cls, m: dict, w: Workload) -> "Rates":
@@ -99,7 +104,9 @@ class Rates:
             history_bytes={a: ev[a]["history_bytes_per_code"] for a in ACTIONS},
             scan_bytes=m["scan_storage"]["scan_bytes"],
             seen_bytes_per_code=m["scan_storage"]["seen_bytes_per_code"],
-            worker_bytes=max(r["peak_private_bytes"] for r in mem["issue"] + mem["verify"]))
+            worker_bytes=max(r["peak_private_bytes"] for r in mem["issue"] + mem["verify"]),
+            public_query=(m.get("public_http") or {}).get("page", {}).get("queries_per_s"),
+            public_api=(m.get("public_http") or {}).get("api", {}).get("queries_per_s"))
 
 
 @dataclass(frozen=True)
@@ -128,6 +135,22 @@ class Plan:
         return asdict(self)
 
 
+def public_stage(w: Workload, r: Rates) -> Stage:
+    """Public queries over HTTP: worker cores at the measured page rate, plus their scans'
+    share of the single writer."""
+    q = w.peak_public_queries_per_second
+    load = f"{q:,.0f} public queries/s at peak"
+    if not q:
+        return Stage("public HTTP queries", load, 0.0, 0.0, "none in this workload")
+    if not r.public_query:
+        raise WorkloadError("the workload has public queries, but these measurements have no "
+                            "public HTTP rate: measure again (without --reuse) where tracecode.web "
+                            "is installed")
+    api = f"; the JSON API {r.public_api:,.0f}/s" if r.public_api else ""
+    return Stage("public HTTP queries", load, q / r.public_query, q * r.writer_seconds,
+                 f"CPU (HTTP, the answer, the page): {r.public_query:,.0f} page queries/s per core{api}")
+
+
 def plan(w: Workload, r: Rates) -> Plan:
     spread = w.working_hours * 3600
     issue_in = w.codes_per_day / spread              # codes/s during the working hours
@@ -151,6 +174,7 @@ def plan(w: Workload, r: Rates) -> Plan:
               f"the index's single writer: {event_seconds * 1e6:.2f} µs per code, "
               f"{events:.2f} s of writer time per second"),
     ]
+    stages.append(public_stage(w, r))
     grow = 1 + w.headroom
     writer = sum(s.writer for s in stages)
     shards = max(1, ceil(writer * grow))
@@ -159,7 +183,8 @@ def plan(w: Workload, r: Rates) -> Plan:
     def per_code(by_action):
         return by_action["commission"] + w.packs_per_code * by_action["pack"] + others * by_action["ship"]
     verdict_bytes, history_bytes = per_code(r.verdict_bytes), per_code(r.history_bytes)
-    scans_per_day = w.peak_scans_per_second * w.mean_to_peak * SECONDS_PER_DAY
+    scans_per_day = ((w.peak_scans_per_second + w.peak_public_queries_per_second)
+                     * w.mean_to_peak * SECONDS_PER_DAY)
     per_day = {"batch records": w.codes_per_day * r.issuance_bytes_per_code,
                "code records (state, container)": w.codes_per_day * verdict_bytes,
                "event history": w.codes_per_day * history_bytes,
@@ -191,7 +216,12 @@ def plan(w: Workload, r: Rates) -> Plan:
         f"events on containers write nothing per code inside them.",
         "Verification of packed codes runs at the rate measured on codes in cases on pallets "
         "(3 levels) relative to loose ones; deeper packaging adds a record per level.",
-        "Issuance, verification, recording and events can all peak at once: their cores add up.",
+        "Public HTTP queries run at the rate one `serve --http` worker answered the page on this "
+        "machine (loopback, keep-alive connections, the load generator in another process); "
+        "each is recorded as a scan (the single writer, and the scan log on disk). TLS and the "
+        "network in front of the workers are not sized.",
+        "Issuance, verification, recording, events and public queries can all peak at once: "
+        "their cores add up.",
         "Recording and events go through LMDB's single writer per index; more than one core "
         "of writer time means splitting the index by product into shards.",
         f"Memory: one worker per core at its measured private peak ({r.worker_bytes / 1e6:,.0f} MB) "

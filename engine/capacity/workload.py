@@ -36,6 +36,9 @@ FIELDS = [
     Field("codes_per_day", float, 0, math.inf, None,
           "codes issued per day, all packaging levels (or give codes_per_year)"),
     Field("peak_scans_per_second", float, 0, math.inf, None, "scans verified per second at peak"),
+    Field("peak_public_queries_per_second", float, 0, math.inf, 0.0,
+          "public queries per second at peak (the page a phone opens or the JSON API, over "
+          "HTTP; each is also recorded as a scan)"),
     Field("events_per_code", float, 1, 100, 3.0,
           "lifecycle events naming each code itself (commission, pack, sell...); events "
           "naming a container (ship a pallet) write nothing per code inside it"),
@@ -66,6 +69,7 @@ MACHINE_FIELDS = ("machine_cores", "machine_memory_gb", "machine_disk_tb")
 class Workload:
     codes_per_day: float
     peak_scans_per_second: float
+    peak_public_queries_per_second: float
     events_per_code: float
     packaging_levels: int
     retention_years: float
