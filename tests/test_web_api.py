@@ -3,6 +3,8 @@ anyone, set by an admin or the product's issuer), the OpenAPI document, CORS, th
 from a bearer token, and the HTTP status of every refusal reason."""
 from __future__ import annotations
 
+import doctest
+import importlib
 import json
 from urllib.parse import quote
 
@@ -40,6 +42,16 @@ def committed(p, code, count):
     p.dd.index.store.flush_scans()
     wait_until(lambda: p.svc.verify(LOCAL, code, record=False).scan_count >= count + 1,
                what=f"{count} scans of {code} committed")
+
+
+@pytest.mark.parametrize("name", ["settings", "status", "ratelimit", "headers", "openapi", "auth", "errors",
+                                  "middleware", "resolver", "api", "app"])
+def test_web_doctests(name):
+    """tests/test_doctests.py walks the tracecode package (engine/); tracecode.web is mapped
+    from web/, so its modules' examples are run here."""
+    module = importlib.import_module(f"tracecode.web.{name}")
+    result = doctest.testmod(module, optionflags=doctest.ELLIPSIS | doctest.NORMALIZE_WHITESPACE)
+    assert result.failed == 0
 
 
 # -- the status table --------------------------------------------------------------------------

@@ -10,10 +10,12 @@ are known clients, limited by their rights and audited.
 60
 >>> WebSettings(per_address=0).limits_addresses
 False
+>>> WebSettings.from_mapping({"per_address": 30, "cors_origins": ["https://app.example"]}).cors_origins
+('https://app.example',)
 """
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, fields
 
 from ..errors import ValidationError
 
@@ -42,7 +44,6 @@ class WebSettings:
     trusted_proxies: tuple = ("127.0.0.1", "::1")
     # the resolver's name in /.well-known/gs1resolver
     resolver_name: str = "tracecode public trace-code window"
-    extra: dict = field(default_factory=dict, compare=False)   # room for deployments' own keys
 
     def __post_init__(self):
         for name in ("per_address", "per_address_burst", "per_product", "per_product_burst",
@@ -60,6 +61,28 @@ class WebSettings:
             object.__setattr__(self, "cors_origins", (self.cors_origins,))
         if self.forwarded_header is not None:
             object.__setattr__(self, "forwarded_header", self.forwarded_header.strip().lower() or None)
+
+    @classmethod
+    def from_mapping(cls, values: dict) -> WebSettings:
+        """From a table of settings (a [web] table of a TOML file, say): unknown names and
+        values of the wrong type are refused, naming them."""
+        known = {f.name: f for f in fields(cls)}
+        out = {}
+        for name, value in dict(values).items():
+            if name not in known:
+                raise ValidationError(f"unknown web setting {name!r} (known: {', '.join(sorted(known))})",
+                                      field=name)
+            if name in ("cors_origins", "trusted_proxies"):
+                if isinstance(value, str):
+                    value = (value,)
+                if not isinstance(value, (list, tuple)) or not all(isinstance(v, str) for v in value):
+                    raise ValidationError(f"web setting {name} must be a list of strings", field=name)
+                value = tuple(value)
+            elif name in ("forwarded_header", "resolver_name"):
+                if value is not None and not isinstance(value, str):
+                    raise ValidationError(f"web setting {name} must be a string", field=name)
+            out[name] = value
+        return cls(**out)
 
     @property
     def limits_addresses(self) -> bool:
