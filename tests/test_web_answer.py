@@ -103,7 +103,9 @@ def test_public_queries_are_recorded_as_scans(world):
     code_answer(svc, PUBLIC, code, place="  广西  南宁 ")  # a region, cleaned
     scans = settled(world, code, 2)
     assert [(s["scanner"], s["place"]) for s in scans] == [("public", "public"), ("public", "广西 南宁")]
-    assert region("x" * 100) == "x" * 32 and region("\x00bad") is None and region(None) is None
+    assert region("x" * 100) is None and region("\x00bad") is None and region(None) is None
+    code_answer(svc, PUBLIC, code, place="call 400-800-1234")   # shown to the next reader: not kept
+    assert [s["place"] for s in settled(world, code, 3)][-1] == "public"
 
 
 def test_suspicious_when_queried_at_too_many_places(world):

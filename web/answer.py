@@ -44,12 +44,22 @@ CHECK_WARNING = {"approval_matches": "warning.approval_mismatch",
 
 
 def region(place) -> str | None:
-    """The coarse region a client gave, cleaned: at most MAX_PLACE_CHARS printable
-    characters; None for nothing usable (the query is then recorded at "public")."""
+    """The coarse region a client gave, cleaned: at most MAX_PLACE_CHARS letters (any
+    script), spaces, hyphens and middle dots; None for anything else (the query is then
+    recorded at "public"). The first query's place is shown to the next reader of the
+    code, so it must not carry a phone number, an address or a link.
+
+    >>> region("  广西  南宁 "), region("Nanning"), region("Saint-Denis")
+    ('广西 南宁', 'Nanning', 'Saint-Denis')
+    >>> region("call 400-800-1234"), region("evil.example/refund"), region(None)
+    (None, None, None)
+    """
     if not isinstance(place, str):
         return None
-    place = " ".join(place.split())[:MAX_PLACE_CHARS]
-    return place if place and place.isprintable() else None
+    place = " ".join(place.split())
+    if not place or len(place) > MAX_PLACE_CHARS:
+        return None
+    return place if all(c.isalpha() or c in " -·" for c in place) else None
 
 
 def day(epoch: float | None) -> str | None:
