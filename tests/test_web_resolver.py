@@ -146,6 +146,26 @@ def test_lot_links_before_product_links(site):
     assert r.status_code == 307 and r.headers["location"] == LOT_LINKS[0]["href"]
     r = client.get(f"/01/{GTIN}/10/L2", params={"linkType": "gs1:pip"}, headers={"accept-language": "en"})
     assert r.status_code == 307 and r.headers["location"] == LINKS[1]["href"]   # no links of L2: the product's
+    r = client.get(f"/01/{GTIN}/10/L1", params={"linkType": "gs1:pip"}, headers={"accept-language": "en"})
+    assert r.status_code == 307 and r.headers["location"] == LINKS[1]["href"]   # L1 has no pip: the product's
+    rel = check_linkset(client.get(f"/01/{GTIN}/10/L1?linkType=linkset").json(), f"{BASE_URL}/01/{GTIN}/10/L1")
+    assert list(rel)[0] == "https://gs1.org/voc/recallStatus" and "https://gs1.org/voc/pip" in rel
+
+
+def test_a_browser_on_a_uri_naming_no_pack(site):
+    _, client = site
+    # a product (or lot) URI: its default link; with no links, a page saying there is no pack to verify
+    r = client.get(f"/01/{GTIN}", headers=BROWSER)
+    assert r.status_code == 307 and r.headers["location"] == LINKS[0]["href"]
+    r = client.get(f"/01/{GTIN}/10/L1", headers=BROWSER)
+    assert r.status_code == 307 and r.headers["location"] == LINKS[0]["href"]
+    for path in (f"/01/{OTHER_GTIN}", "/00/106141411234567897", "/414/9506000134352"):
+        r = client.get(path, headers=BROWSER)
+        assert r.status_code == 404 and r.headers["content-type"].startswith("text/html"), path
+        assert "不是某一件商品的追溯码" in r.text, path
+        assert 'rel="linkset"' in r.headers["link"]
+    r = client.get(f"/01/{OTHER_GTIN}", headers={**BROWSER, "accept-language": "en"})
+    assert "nothing here to verify" in r.text
 
 
 # -- every spelling of one Digital Link -------------------------------------------------------

@@ -10,10 +10,12 @@ negotiation:
 - ``?linkType=gs1:pip`` (any GS1 link type): 307 to the link of that type in the best
   language (Accept-Language, or ``?lang=``), else 404 with the linkset;
 - no linkType, a browser (Accept: text/html): the page of the code (it is verified and
-  recorded as a public query); a client that is not a browser: 307 to the default link,
-  or the linkset when there is none (linkTypeDefaultCanBeLinkset).
+  recorded as a public query) when the URI names one pack (a GTIN and a serial); a
+  product, lot, place or shipment URI goes to its default link, or a 404 page saying
+  there is no pack to verify; a client that is not a browser: 307 to the default link, or
+  the linkset when there is none (linkTypeDefaultCanBeLinkset).
 
-Links are read by Service.links_for (a lot's own links, else its product's). Every answer
+Links are the lot's own, then its product's of the other types (Service.links). Every answer
 names the linkset and the canonical URI in a Link header. /.well-known/gs1resolver
 describes the resolver.
 """
@@ -34,6 +36,12 @@ from .ratelimit import charge_address
 LINKSET_TYPES = frozenset({"linkset", "all"})
 ALLOW = "GET, HEAD, OPTIONS"
 GTIN = "01"
+NOT_ONE_PACK = {
+    "zh": "此链接只标识产品（或批次、地点、物流单元），不是某一件商品的追溯码，平台无法据此核验真伪。"
+          "请扫描或输入包装上带序列号的追溯码。",
+    "en": "This link names a product (or a lot, a place, a shipment), not one pack's trace code: there "
+          "is nothing here to verify. Scan or type the code with its serial number from the pack.",
+}
 
 
 def names_a_key(path: str) -> bool:
@@ -86,15 +94,21 @@ def _linkset_response(anchor: str, links, status: int = 200) -> Response:
 
 
 def _links(service, caller, dl) -> list:
-    """The product's links: only GTINs (and their lots) have links on this platform."""
+    """The links of the URI's lot, then its product's of the types the lot has none of (a
+    lot with a recall notice keeps its product's page). Only GTINs have links here."""
     if dl.primary[0] != GTIN:
         return []
     try:
-        return service.links_for(caller, dl.link_key(lot=True))
+        product = service.links(caller, dl.link_key())
+        if dl.lot is None:
+            return product
+        lot = service.links(caller, dl.link_key(lot=True))
     except Refusal as refusal:
         if refusal.reason in ("invalid_argument", "unknown_scheme"):
             return []   # a key the links store cannot hold has no links
         raise
+    own = {link.link_type for link in lot}
+    return lot + [link for link in product if link.link_type not in own]
 
 
 async def resolve(request) -> Response:
@@ -135,6 +149,14 @@ async def resolve(request) -> Response:
         if chosen is None:
             return _linkset_response(anchor, links)
         return RedirectResponse(chosen.href, 307, headers=_headers(anchor))
+    if dl.primary[0] != GTIN or dl.serial is None:
+        # a product, a lot, a place or a shipment: nothing one pack's record could verify
+        chosen = default_link(links, langs)
+        if chosen is not None:
+            return RedirectResponse(chosen.href, 307, headers=_headers(anchor))
+        from .i18n import negotiate
+        return error_response(request, 404, NOT_ONE_PACK[negotiate(request)], reason="not_found",
+                              as_json=False, headers=_headers(anchor))
     from .pages import code_page
     response = await code_page(request, dl.element_string())
     response.headers["link"] = _headers(anchor)["link"]
