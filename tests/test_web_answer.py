@@ -15,8 +15,8 @@ from tracecode.app.service import Service
 from tracecode.web import i18n
 from tracecode.web.answer import approval_answer, code_answer, region
 
-from web_world import (COMPANY, DRUG, ISSUER, LINE, OTHER_ISSUER, REGULATOR, REQUESTER, REVOKED, VALID, build,
-                       close, qr, settled)
+from web_world import (COMPANY, DRUG, ISSUER, LINE, OTHER_ISSUER, PEST, PEST_COMPANY, REGULATOR, REQUESTER,
+                       REVOKED, VALID, build, close, qr, settled)
 
 
 @pytest.fixture(scope="module")
@@ -138,6 +138,13 @@ def test_veterinary_code_with_a_registry(world):
     assert a["approval"]["validity"] == "revoked (since 2024-01-01)"
     assert {"key": "approval_invalid", "text": f"The approval number {REVOKED} is not valid: revoked "
             "(since 2024-01-01)."} in a["warnings"]
+
+
+def test_pesticide_code_with_a_registry(world):
+    a = code_answer(world["svc"], PUBLIC, world["pest"], lang="zh")
+    assert (a["verdict"], a["category"], a["category_title"]) == ("genuine", "pesticides", "农药")
+    assert (a["company"], a["approval"]["number"], a["product"]["name"]) == (PEST_COMPANY, PEST, "吡虫啉")
+    assert a["approval"]["validity"] == "有效，至2099-12-31" and a["lot"] == "P1"
 
 
 def test_approval_answer(world):

@@ -16,7 +16,7 @@ import pytest
 from tracecode.app.clients import Clients, ClientsFile
 
 from web_server import serving
-from web_world import COMPANY, LINE, REQUESTER, VALID, build, close, qr, settled
+from web_world import COMPANY, LINE, PEST, PEST_COMPANY, REQUESTER, VALID, build, close, qr, settled
 
 CHROMIUM, CHROMEDRIVER = Path("/usr/bin/chromium"), Path("/usr/bin/chromedriver")
 PHONE = (390, 844)
@@ -39,7 +39,8 @@ VERDICTS = {"genuine": ("genuine", "正品", "Genuine"),
             "unknown": ("not_found", "未查到此码", "Not found"),
             "suspicious": ("suspicious", "可疑", "Suspicious"),
             "sold": ("sold", "已售出或已发药", "Already sold or dispensed"),
-            "vet": ("genuine", "正品", "Genuine")}
+            "vet": ("genuine", "正品", "Genuine"),
+            "pest": ("genuine", "正品", "Genuine")}
 
 
 @pytest.fixture(scope="module")
@@ -137,6 +138,8 @@ def test_each_verdict_in_each_language(site, browser, tmp_path, lang):
             assert COMPANY in page and VALID in page and "阿莫西林可溶性粉" in page
             assert browser.find_element(By.ID, "f-validity").text.endswith(
                 "2099-12-31"), "the approval's validity"
+        if name == "pest":
+            assert PEST in page and PEST_COMPANY in page and "吡虫啉" in page
         if name in ("genuine", "recalled"):
             assert browser.find_element(By.ID, "f-lot").text.endswith("L7")
             assert len(browser.find_elements(By.CSS_SELECTOR, "#path li")) >= 2

@@ -16,6 +16,7 @@ from conftest import wait_until
 COMPANY = "华东某某动物药业有限公司"
 VALID = "兽药字(2015)010012345"
 REVOKED = "兽药字(2017)010012347"
+PEST, PEST_COMPANY = "PD20092927", "某农化有限公司"
 ENTERPRISE = "00002"
 DRUG = {"drug_id": "8177322"}
 LINE, REQUESTER = "line-secret-9", "requester-secret-bob"
@@ -41,6 +42,7 @@ def build(root, *, clients=None):
     assert d.registry.import_rows([
         dict(vet, number=VALID, product="阿莫西林可溶性粉"),
         dict(vet, number=REVOKED, product="氟苯尼考粉", status="revoked", status_since="2024-01-01"),
+        dict(number=PEST, product="吡虫啉", company=PEST_COMPANY, spec_codes="001;002", valid_until="2099-12-31"),
     ]).ok
     b = d.issue("cn-drug-20", DRUG, 12, lot="L7", expiry="20991231", line=LINE, requester=REQUESTER)
     drugs = [c.decode() for c in b.codes()]
@@ -59,10 +61,13 @@ def build(root, *, clients=None):
     rb = d.issue_approved(REVOKED, 2, date=dt.date(2023, 6, 1), lot="R1", expiry="20991231")
     revoked = [c.decode() for c in rb.codes()]
     commission(d, revoked, "c-rev")
+    pb = d.issue_approved(PEST, 2, spec="001", lot="P1", expiry="20991231")
+    pests = [c.decode() for c in pb.codes()]
+    commission(d, pests, "c-pest")
     w = {"d": d, "svc": Service(d, clients), "genuine": drugs[0], "recalled": drugs[1], "sold": drugs[2],
          "destroyed": drugs[3], "repeat": drugs[4], "suspicious": drugs[5], "private": drugs[6],
          "fresh": drugs[7], "uncommissioned": drugs[11], "expired": expired[0], "vet": vets[0],
-         "vet2": vets[1], "revoked": revoked[0], "unknown": "81773220000000000001"}
+         "vet2": vets[1], "revoked": revoked[0], "pest": pests[0], "unknown": "81773220000000000001"}
     return w
 
 
