@@ -220,7 +220,7 @@ def test_no_stack_trace_on_an_internal_error(platform, monkeypatch):
         raise RuntimeError("secret internals at /srv/tracecode/index.lmdb")
     with serving(app) as url, httpx.Client(base_url=url, timeout=30) as client:
         monkeypatch.setattr(platform.svc, "verify", broken)
-        monkeypatch.setattr(platform.svc, "links_for", broken)
+        monkeypatch.setattr(platform.svc, "links", broken)
         for path, kind in ((f"/api/v1/codes/{platform.gs1[9]}", "application/json"),
                            (f"/c/{platform.gs1[9]}", "text/html"),
                            (f"/01/{GTIN}?linkType=linkset", "application/json")):

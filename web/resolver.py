@@ -118,6 +118,7 @@ async def resolve(request) -> Response:
         return error_response(request, 404, "there is no page at this address")
     if request.method == "OPTIONS":
         return Response(status_code=204, headers={"allow": ALLOW})
+    charge_address(request)      # before the parse: refusing garbage costs a query too
     accept = request.headers.get("accept", "")
     browser = _is_browser(accept)
     try:
@@ -125,7 +126,6 @@ async def resolve(request) -> Response:
     except DigitalLinkError as exc:
         return error_response(request, 400, f"not a valid GS1 Digital Link: {exc}",
                               reason="invalid_digital_link", field="uri", as_json=not browser)
-    charge_address(request)
     state = request.app.state
     anchor = dl.uri(state.base_url)
     links = _links(state.service, request.state.caller, dl)
