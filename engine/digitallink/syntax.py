@@ -35,6 +35,7 @@ import re
 
 from .. import dates
 from ..checks import GS1
+from ..errors import ValidationError
 from ..schemes import gs1_ai
 from ..schemes.scheme import ALPHABETS
 
@@ -130,7 +131,7 @@ GCP_MIN_LENGTH = 4                 # the shortest GS1 Company Prefix
 GTIN_SHORT_LENGTHS = (8, 12, 13)   # GTIN-8, GTIN-12 (UPC), GTIN-13 (EAN): padded to 14 digits
 
 
-class ValueFault(ValueError):
+class ValueFault(ValidationError):
     """An AI value that breaks its format (uri.py adds where it was)."""
 
 
