@@ -392,3 +392,23 @@ def test_link_key_is_the_links_store_canonical_key(dl):
         assert parse_key(dl.link_key(lot=lot), known).text == dl.link_key(lot=lot)
     short = parse(f"/gtin/{dl.primary[1].lstrip('0').rjust(13, '0')}").link_key()
     assert parse_key(short, known).text == dl.link_key()
+
+
+_PIECES = st.sampled_from(["/", "01", "/01/", GTIN, "9506000134352", "/10/", "/21/", "/22/", "/235/", "/00/", SSCC,
+                           "/gtin/", "/lot/", "?", "&", "=", "17", "261231", "%", "%2F", "%E4%B8", "%ZZ", "#",
+                           "linkType", "gs1:pip", "https://x.example", "//", "414", GLN, "/254/", "3103", "000500",
+                           "中", "\x00", " ", "+", "8003", "0", "A", "(", ")"])
+
+
+@settings(max_examples=1500, deadline=None)
+@given(st.one_of(st.text(max_size=200), st.lists(_PIECES, max_size=30).map("".join)))
+def test_anything_parses_or_is_refused_in_words(text):
+    """No input gets anything but a DigitalLink or a DigitalLinkError with a sentence; what
+    parses prints back to a URI that parses to the same link."""
+    try:
+        dl = parse(text)
+    except DigitalLinkError as exc:
+        assert str(exc) and "Traceback" not in str(exc)
+        return
+    again = parse(dl.uri("https://trace.example.gov.cn"))
+    assert (again.primary, again.qualifiers, again.attributes) == (dl.primary, dl.qualifiers, dl.attributes)
