@@ -247,3 +247,14 @@ def test_link_header_is_bounded():
     links = validate([Link("pip", f"https://example.com/{i:03d}/" + "x" * 100) for i in range(100)])
     header = ls.link_header(links, max_bytes=2000)
     assert len(header) <= 2000 and header.count("<https://") == len(header.split(", <"))
+
+
+def test_pure_logic_no_http():
+    """tracecode.digitallink imports no HTTP or gRPC stack (the web adapter imports it)."""
+    import subprocess
+    import sys
+    code = ("import sys, tracecode.digitallink, tracecode.digitallink.linkset;"
+            "print(sorted(m for m in ('starlette', 'uvicorn', 'httpx', 'grpc', 'tracecode.web', 'tracecode.v1')"
+            " if m in sys.modules))")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    assert out.strip() == "[]"
