@@ -65,6 +65,7 @@ def refused(reason, fn, *args, **kw) -> Refusal:
     ("01/12345670", "01/00000012345670"),                    # GTIN-8
     (f"gs1-sgtin/{GTIN}", f"01/{GTIN}"),                     # one key per GS1 product
     (f" 01/{GTIN}/10/AB-1 ", f"01/{GTIN}/10/AB-1"),
+    (f"01/{GTIN}/10/AB/12", f"01/{GTIN}/10/AB/12"),           # a lot may hold "/"
     ("cn-drug-20/8177322", "cn-drug-20/8177322"),
     ("cn-vet-24/2015010100002", "cn-vet-24/2015010100002"),
     ("cn-pesticide-32/10929271001", "cn-pesticide-32/10929271001"),
@@ -81,6 +82,7 @@ def test_keys_are_canonical(text, canonical):
     ("01/95060001343", "invalid_argument", "not a GTIN"),
     ("01/0950600013435X", "invalid_argument", "not a GTIN"),
     (f"01/{GTIN}/21/123", "invalid_argument", '"/10/<lot>"'),
+    (f"01/{GTIN}/10", "invalid_argument", '"/10/<lot>"'),
     (f"01/{GTIN}/10/", "invalid_argument", "lot after \"/10/\" is empty"),
     (f"01/{GTIN}/10/A B", "invalid_argument", "82-character set"),
     (f"01/{GTIN}/10/{'L' * 21}", "invalid_argument", "at most 20"),
@@ -296,3 +298,19 @@ def test_stored_links_are_plain_json(svc):
     assert json.loads(raw) == [{"link_type": "gs1:pip", "href": "https://example.com/zh",
                                 "title": "产品信息", "lang": ["zh"], "media_type": "",
                                 "default": True}]
+
+
+CSET82 = "!\"%&'()*+,-./0123456789:;<=>?ABCDEFGHIJKLMNOPQRSTUVWXYZ_abcdefghijklmnopqrstuvwxyz"
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.text(CSET82, min_size=1, max_size=20))
+def test_the_key_a_digital_link_names_is_the_key_links_are_set_under(lot):
+    """The resolver looks links up by DigitalLink.link_key(): for any lot, the key the
+    application parses is that text, as key_of builds it."""
+    from urllib.parse import quote as pct
+    from tracecode.digitallink import parse
+    dl = parse(f"https://trace.example.gov.cn/01/{GTIN}/10/{pct(lot, safe='')}/21/X1")
+    assert parse_key(dl.link_key(lot=True), KNOWN).text == dl.link_key(lot=True) \
+        == key_of(KNOWN["gs1-sgtin"], {"gtin": GTIN}, lot=lot)
+    assert parse_key(dl.link_key(), KNOWN).text == f"01/{GTIN}"

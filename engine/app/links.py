@@ -9,7 +9,8 @@ was typed, a product has one key, so the resolver finds what `tracecode links` s
                              the check digit is checked; the product of every GS1 scheme
                              whose product is a GTIN (gs1-sgtin), so `gs1-sgtin/<GTIN>`
                              is the same key
-    01/<GTIN-14>/10/<lot>    one lot of it (AI 10: 1 to 20 characters of GS1 set 82)
+    01/<GTIN-14>/10/<lot>    one lot of it (AI 10: 1 to 20 characters of GS1 set 82, "/"
+                             included: the rest of the key is the lot)
     <scheme>/<product>       a product of any other scheme: its product fields' values in
                              field order, joined without a separator (product fields are
                              fixed-width, so the split is unambiguous), e.g.
@@ -119,7 +120,7 @@ def parse_key(text, schemes: dict) -> LinkKey:
 
 
 def _gtin_key(rest: str) -> LinkKey:
-    parts = rest.split("/")
+    parts = rest.split("/", 2)   # a lot may hold "/" (GS1 set 82): the key's tail is the lot
     gtin = _gtin(parts[0])
     if len(parts) == 1:
         return LinkKey(f"{GTIN_AI}/{gtin}", None, {"gtin": gtin}, gtin)

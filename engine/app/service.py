@@ -623,7 +623,11 @@ class Service:
         from ..digitallink.links import Link
         admit(caller, "links", method)
         k = links_of.parse_key(key, self.dd.schemes)
-        return [Link.from_dict(d) for d in self.index.store.links_get(k.text)]
+        try:
+            stored = self.index.store.links_get(k.text)
+        except ValueError as exc:   # a key the store cannot hold (its bytes) has no links
+            raise invalid("key", str(exc)) from None
+        return [Link.from_dict(d) for d in stored]
 
     def links_for(self, caller: Caller, key, method: str = "GetLinks") -> list:
         """The links the resolver serves for a key: a GTIN lot's own if it has any, else its
