@@ -13,7 +13,7 @@ from hypothesis import HealthCheck, assume, given, settings, strategies as st
 
 from tracecode import scan
 from tracecode.checks import GS1
-from tracecode.digitallink import DigitalLink, DigitalLinkError, parse, syntax
+from tracecode.digitallink import DigitalLink, DigitalLinkError, from_ais, parse, syntax
 from tracecode.errors import TracecodeError
 
 GTIN = "09506000134352"
@@ -412,3 +412,38 @@ def test_anything_parses_or_is_refused_in_words(text):
         return
     again = parse(dl.uri("https://trace.example.gov.cn"))
     assert (again.primary, again.qualifiers, again.attributes) == (dl.primary, dl.qualifiers, dl.attributes)
+
+
+@SETTINGS
+@given(digital_links(), st.randoms(use_true_random=False))
+def test_from_ais_builds_the_same_link(dl, rnd):
+    """Element strings in any order build the link a URI parses to (a lot in the query is
+    valid too, but from_ais puts a key's qualifiers in the path)."""
+    assume(not any(ai in alt for ai, _ in dl.attributes for alt in syntax.PRIMARY_KEYS[dl.primary[0]]))
+    pairs = [dl.primary, *dl.qualifiers, *dl.attributes]
+    rest = pairs[1:]
+    rnd.shuffle(rest)
+    assert from_ais([pairs[0], *rest]) == dl
+    assert from_ais(dict([pairs[0], *rest])).uri("https://t.example") == dl.uri("https://t.example")
+
+
+@settings(max_examples=200, deadline=None)
+@given(gtin_links())
+def test_from_ais_of_a_scan(dl):
+    """What the scan parser reads off a GS1 DataMatrix (its ais) becomes the same link."""
+    assert from_ais(scan.parse(dl.element_string()).ais) == dl
+
+
+@pytest.mark.parametrize("ais, message", [
+    ({"17": "261231"}, "no GS1 primary key"),
+    ({"01": GTIN, "254": "1"}, "(254): GLN EXTENSION COMPONENT (254) cannot be in a Digital Link with GTIN (01)"),
+    ({"01": GTIN, "21": "1", "235": "T"}, "TPX (235) cannot be in a Digital Link with GTIN (01)"),
+    ({"01": "09506000134353"}, "(01): GTIN 09506000134353 has a wrong check digit"),
+    ({"01": GTIN, "99999": "1"}, "99999 is not a GS1 Application Identifier"),
+    ([("01", GTIN), ("10", "A"), ("10", "B")], "(10): BATCH/LOT (10) appears twice"),
+    ({"00": SSCC, "17": "261231"}, "USE BY or EXPIRY (17) needs one of 01, 02, 03, 255, 8006, 8026"),
+])
+def test_from_ais_refusals(ais, message):
+    with pytest.raises(DigitalLinkError) as e:
+        from_ais(ais)
+    assert message in str(e.value), str(e.value)

@@ -153,7 +153,12 @@ def _check_order(key: str, found: list[tuple[str, str, str]]) -> None:
 
 
 def _value(ai: str, raw: str, where: str) -> str:
-    value = _decode(raw, where)
+    return _checked(ai, _decode(raw, where), where)
+
+
+def _checked(ai: str, value: str, where: str) -> str:
+    if not isinstance(value, str):
+        raise DigitalLinkError(f"{where}: {_name(ai)} is text, not {type(value).__name__}")
     try:
         return syntax.check_value(ai, value)
     except syntax.ValueFault as exc:
@@ -334,3 +339,48 @@ def _check_associations(primary, qualifiers, attributes) -> None:
         fault = syntax.association_fault(ai, present)
         if fault is not None:
             raise DigitalLinkError(f"?{ai}={quote(value, safe='')}: {fault}")
+
+
+def from_ais(ais) -> DigitalLink:
+    """The Digital Link of GS1 element strings (a dict or (AI, value) pairs, as the scan
+    parser's ``Scan.ais``): the first primary key, the qualifiers of its longest fitting
+    sequence in the path, everything else a data attribute; checked as parse checks.
+
+    >>> from_ais({"01": "09506000134352", "17": "261231", "21": "S1", "10": "L1"}).uri("https://t.example")
+    'https://t.example/01/09506000134352/10/L1/21/S1?17=261231'
+    >>> from_ais({"17": "261231"})
+    Traceback (most recent call last):
+        ...
+    tracecode.digitallink.uri.DigitalLinkError: (17)261231: no GS1 primary key (01 GTIN, 00 SSCC, 414 GLN, ...)
+    """
+    pairs = list(ais.items() if isinstance(ais, dict) else ais)
+    if len(pairs) > MAX_SEGMENTS:
+        raise DigitalLinkError(f"more than {MAX_SEGMENTS} element strings")
+    shown = "".join(f"({ai}){value}" for ai, value in pairs)[:80]
+    seen = set()
+    for ai, _ in pairs:
+        if ai not in syntax.AI_TABLE:
+            raise DigitalLinkError(f"({ai}): {ai} is not a GS1 Application Identifier")
+        if ai in seen:
+            raise DigitalLinkError(f"({ai}): {_name(ai)} appears twice")
+        seen.add(ai)
+    key = next((ai for ai, _ in pairs if ai in syntax.PRIMARY_KEYS), None)
+    if key is None:
+        raise DigitalLinkError(f"{shown}: no GS1 primary key (01 GTIN, 00 SSCC, 414 GLN, ...)")
+    values = dict(pairs)
+    alt = max(syntax.PRIMARY_KEYS[key], key=lambda a: sum(q in values for q in a))
+    primary = (key, _checked(key, values[key], f"({key})"))
+    qualifiers = tuple((q, _checked(q, values[q], f"({q})")) for q in alt if q in values)
+    taken = {key, *alt}
+    attributes = []
+    for ai, value in pairs:
+        if ai in taken:
+            continue
+        if ai not in syntax.ATTRIBUTES:
+            raise DigitalLinkError(f"({ai}): {_name(ai)} cannot be in a Digital Link with {_name(key)} "
+                                   f"(not one of its qualifiers, nor a data attribute)")
+        attributes.append((ai, _checked(ai, value, f"({ai})")))
+    attributes = tuple(sorted(attributes))
+    if attributes:
+        _check_associations(primary, qualifiers, attributes)
+    return DigitalLink(primary, qualifiers, attributes)
