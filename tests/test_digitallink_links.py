@@ -48,6 +48,9 @@ def test_dict_round_trip_and_linkset_spelling():
                              "type": "text/html"})
     assert theirs == Link("pip", "https://example.com/p", lang=("en",), media_type="text/html")
     assert validate([theirs])[0].link_type == "gs1:pip"
+    nulls = Link.from_dict({"link_type": "pip", "href": "https://example.com/p", "title": None, "lang": None,
+                            "media_type": None, "default": None})
+    assert nulls == Link("pip", "https://example.com/p")
 
 
 @pytest.mark.parametrize("d, message", [

@@ -52,6 +52,7 @@ class Link:
         hreflang, type); not validated (validate() does that)."""
         if not isinstance(d, dict):
             raise DigitalLinkError(f"a link is a JSON object, not {type(d).__name__}")
+        d = {k: v for k, v in d.items() if v is not None}   # JSON null: the field's default
         lang = d.get("lang", d.get("hreflang", ()))
         if isinstance(lang, str):
             lang = (lang,) if lang else ()
