@@ -23,7 +23,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
-from urllib.parse import quote
+from urllib.parse import quote, unquote_to_bytes
 
 from ..errors import TracecodeError
 from . import syntax
@@ -50,7 +50,9 @@ class DigitalLink:
     params: dict[str, str] = field(default_factory=dict, hash=False)
 
     def element_string(self) -> str:
-        """The GS1 element string in its human-readable form, "(01)...(21)..."."""
+        """The GS1 element string in its human-readable form, "(01)...(21)...": primary
+        key, qualifiers, attributes (a value holding "(" makes that form ambiguous; the
+        pairs themselves are in primary, qualifiers and attributes)."""
         return "".join(f"({ai}){value}" for ai, value in self._pairs())
 
     def _pairs(self):
@@ -99,18 +101,8 @@ def _decode(text: str, where: str) -> str:
         return text
     if _PCT.search(text):
         raise DigitalLinkError(f"{where}: '%' must start a percent-encoding (%XX)")
-    raw = bytearray()
-    i = 0
-    while i < len(text):
-        ch = text[i]
-        if ch == "%":
-            raw.append(int(text[i + 1:i + 3], 16))
-            i += 3
-        else:
-            raw += ch.encode("utf-8")
-            i += 1
     try:
-        return raw.decode("utf-8")
+        return unquote_to_bytes(text).decode("utf-8")
     except UnicodeDecodeError:
         raise DigitalLinkError(f"{where}: the percent-encoded bytes are not UTF-8") from None
 
@@ -281,7 +273,7 @@ def _query(query: str, taken: set[str]) -> tuple[tuple[tuple[str, str], ...], di
             if key not in params:            # the first of a repeated parameter counts
                 params[key] = _decode(raw_value, where)
             continue
-        if ai in syntax.PRIMARY_KEYS and ai in taken or ai in taken:
+        if ai in taken:
             raise DigitalLinkError(f"{where}: {_name(ai)} is already in the path")
         if ai in attributes:
             raise DigitalLinkError(f"{where}: {_name(ai)} appears twice in the query")
