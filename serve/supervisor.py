@@ -22,6 +22,7 @@ import time
 from multiprocessing.connection import wait
 from pathlib import Path
 
+from ..settings import load as load_settings
 from .config import Config, check, join_address, split_address
 from .ports import reserve
 from .worker import Binds, run_worker
@@ -127,7 +128,10 @@ def banner(config: Config, binds: Binds, workers: int) -> str:
              f"({what}, {security})"]
     if binds.http:
         scheme = "https" if config.tls_cert else "http"
-        lines.append(f"tracecode: HTTP on {binds.http}: open {scheme}://{binds.http}/")
+        base = load_settings(config.datadir).base_url
+        lines.append(f"tracecode: HTTP on {binds.http}: open {scheme}://{binds.http}/"
+                     + (f" (public base URL {base}, from settings.toml)" if base else
+                        " (no public base URL: `tracecode settings DIR --base-url URL`)"))
     if binds.grpc and not config.tokens:
         lines.append("tracecode: WARNING: no --tokens file: every local user of this machine is an "
                      "admin of this gRPC server")

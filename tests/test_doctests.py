@@ -10,9 +10,14 @@ import pkgutil
 import pytest
 
 import tracecode
+import tracecode.serve
+import tracecode.web
 
-MODULES = sorted(m.name for m in pkgutil.walk_packages(tracecode.__path__, "tracecode.")
-                 if not m.name.endswith("__main__"))
+# tracecode.web and tracecode.serve live outside engine/ (pyproject's package-dir): walked apart
+PACKAGES = [(tracecode.__path__, "tracecode."), (tracecode.web.__path__, "tracecode.web."),
+            (tracecode.serve.__path__, "tracecode.serve.")]
+MODULES = sorted({m.name for path, prefix in PACKAGES for m in pkgutil.walk_packages(path, prefix)
+                  if not m.name.endswith("__main__")})
 
 
 @pytest.mark.parametrize("name", MODULES)

@@ -125,6 +125,28 @@ def test_the_data_directory_base_url_reaches_the_app(tmp_path):
     with serving(data, "--http", "127.0.0.1:0", "--http-only", *PROBE) as server:
         assert httpx.get(server.http_url + "/schemes", timeout=10).json()["base_url"] \
             == "https://trace.example.gov.cn"
+        assert "public base URL https://trace.example.gov.cn, from settings.toml" in server.output()
+
+
+def test_a_request_longer_than_the_grace_is_cut_and_the_worker_still_exits_0(data):
+    with serving(data, "--http", "127.0.0.1:0", "--http-only", *PROBE, "--grace", "1") as server:
+        got = {}
+
+        def slow():
+            try:
+                got["r"] = httpx.get(server.http_url + "/slow?s=60", timeout=60)
+            except httpx.HTTPError as exc:
+                got["error"] = exc
+
+        t = threading.Thread(target=slow)
+        t.start()
+        time.sleep(0.5)
+        t0 = time.monotonic()
+        server.proc.send_signal(signal.SIGTERM)
+        assert server.proc.wait(30) == 0
+        assert time.monotonic() - t0 < 15   # the grace, not the request's 60 s
+        t.join(30)
+        assert "error" in got or got["r"].status_code >= 500, got
 
 
 def _tls_pair(tmp_path):
