@@ -45,13 +45,13 @@ ZH = {
     "verdict.suspicious": "可疑",
     "verdict.not_in_circulation": "尚未上市流通",
     "verdict_note.genuine": "此码由平台赋码，状态正常。",
-    "verdict_note.not_found": "平台没有此码的记录。请核对输入的数字；查不到的码可能是假码。",
-    "verdict_note.recalled": "此产品已被召回，请勿使用。",
-    "verdict_note.expired": "此产品已过有效期，请勿使用。",
-    "verdict_note.destroyed": "此码的产品已登记为销毁，不应在市场上出现。",
-    "verdict_note.sold": "此码的产品已经售出或发药。如果您刚买到的是新品，它可能是仿冒品。",
+    "verdict_note.not_found": "平台没有此码的记录。",
+    "verdict_note.recalled": "此产品已被召回。",
+    "verdict_note.expired": "此产品已过有效期。",
+    "verdict_note.destroyed": "此码的产品已登记为销毁。",
+    "verdict_note.sold": "此码的产品已经售出或发药。",
     "verdict_note.suspicious": "此码的查询情况异常，可能是仿冒品。",
-    "verdict_note.not_in_circulation": "此码已赋码，但产品尚未登记上市，不应在市场上出现。",
+    "verdict_note.not_in_circulation": "此码已赋码，但产品尚未登记上市。",
     "field.code": "追溯码",
     "field.product": "产品",
     "field.category": "类别",
@@ -97,7 +97,7 @@ ZH = {
     "warning.expired": "此产品已于{date}过期，请勿使用。",
     "warning.suspicious": "此码在比正品更多的地点被查询，可能是仿冒品。请向购买处核实，或向当地监管部门举报。",
     "warning.destroyed": "此产品已登记销毁{reason}，不应在市场上出现。请向当地监管部门举报。",
-    "warning.sold": "此码的产品已经售出或发药。如果您刚买到的是新品，它可能是仿冒品。",
+    "warning.sold": "如果您刚买到的是新品，它可能是仿冒品：请向购买处核实，或向当地监管部门举报。",
     "warning.not_found": "查不到此码。请核对每一位数字；确认无误仍查不到的，可能是假码，请向当地监管部门举报。",
     "warning.not_in_circulation": "此码的产品尚未登记上市，不应在市场上出现。请向当地监管部门举报。",
     "warning.approval_invalid": "批准文号{number}无效：{why}。",
@@ -195,16 +195,13 @@ EN = {
     "verdict.suspicious": "Suspicious",
     "verdict.not_in_circulation": "Not yet in circulation",
     "verdict_note.genuine": "This code was issued on the platform and its product is in good standing.",
-    "verdict_note.not_found": "The platform has no record of this code. Check the digits you typed; "
-                              "a code that cannot be found may be fake.",
-    "verdict_note.recalled": "This product has been recalled: do not use it.",
-    "verdict_note.expired": "This product is past its expiry date: do not use it.",
-    "verdict_note.destroyed": "This code's product was recorded as destroyed: it should not be on sale.",
-    "verdict_note.sold": "This code's product was already sold or dispensed. If you have just bought "
-                         "it new, it may be a copy.",
+    "verdict_note.not_found": "The platform has no record of this code.",
+    "verdict_note.recalled": "This product has been recalled.",
+    "verdict_note.expired": "This product is past its expiry date.",
+    "verdict_note.destroyed": "This code's product was recorded as destroyed.",
+    "verdict_note.sold": "This code's product was already sold or dispensed.",
     "verdict_note.suspicious": "This code's queries look wrong: the product may be a copy.",
-    "verdict_note.not_in_circulation": "This code was issued but its product was never released: it "
-                                       "should not be on sale.",
+    "verdict_note.not_in_circulation": "This code was issued but its product was never released.",
     "field.code": "Code",
     "field.product": "Product",
     "field.category": "Category",
@@ -255,8 +252,8 @@ EN = {
                           "regulator.",
     "warning.destroyed": "This product was recorded as destroyed{reason}: it should not be on sale. "
                          "Report it to your local regulator.",
-    "warning.sold": "This code's product was already sold or dispensed. If you have just bought it "
-                    "new, it may be a copy.",
+    "warning.sold": ("If you have just bought it new, it may be a copy: check with the seller or report it "
+                    "to your local regulator."),
     "warning.not_found": "This code cannot be found. Check every digit; if it still cannot be found, "
                          "it may be fake: report it to your local regulator.",
     "warning.not_in_circulation": "This code's product was never released: it should not be on sale. "
