@@ -137,9 +137,12 @@ def cmd_settings(args):
         print(f"{args.dir}: base URL {new.base_url or 'not set (Digital Link URIs on id.gs1.org)'}; "
               "a running `tracecode serve` uses it once restarted", file=sys.stderr)
         return
-    base = _settings.load(args.dir).base_url
+    current = _settings.load(args.dir)
+    base = current.base_url
     print(f"base_url = {base}" if base else
           f"base_url not set (issued Digital Link URIs point at {_settings.GS1_RESOLVER})")
+    for name, value in current.web.items():   # the HTTP face's [web] table, as written
+        print(f"web.{name} = {value!r}")
 
 
 def _available(data):

@@ -8,6 +8,15 @@ of `tracecode serve --http` answer there, and the Digital Link URIs the director
 of id.gs1.org. A path prefix is allowed (https://example.gov.cn/trace), nothing else: no
 query, fragment, user or password. No file, or no key: not set.
 
+An optional `[web]` table tunes the HTTP face (tracecode.web.settings.WebSettings: rate
+limits, CORS origins, request sizes, a trusted proxy), e.g.
+
+    [web]
+    per_address = 120          # public queries a minute per client address
+    cors_origins = ["https://app.example.gov.cn"]
+
+`tracecode serve` checks it before starting (an unknown name or a bad value is refused).
+
 >>> Settings(base_url="HTTPS://Trace.Example.gov.cn/trace/").base_url
 'https://trace.example.gov.cn/trace'
 >>> try:
@@ -20,7 +29,7 @@ from __future__ import annotations
 
 import re
 import tomllib
-from dataclasses import dataclass, fields, replace
+from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
 from urllib.parse import urlsplit
 
@@ -74,19 +83,38 @@ def normalise_base_url(url: str) -> str:
     return f"{scheme}://{netloc}{parts.path.rstrip('/')}"
 
 
+MAX_WEB_KEYS = 64
+
+
+def _web_table(web) -> dict:
+    """The [web] table as plain values (names and types are WebSettings' to check)."""
+    if not isinstance(web, dict):
+        raise SettingsError("[web] must be a table of name = value")
+    if len(web) > MAX_WEB_KEYS:
+        raise SettingsError(f"[web] has more than {MAX_WEB_KEYS} settings")
+    for name, value in web.items():
+        items = value if isinstance(value, list) else [value]
+        if not all(isinstance(v, (str, int, float, bool)) for v in items) or len(items) > 1000:
+            raise SettingsError(f"[web] {name} must be a number, a string, true/false or a "
+                                "list of those")
+    return dict(web)
+
+
 @dataclass(frozen=True)
 class Settings:
     base_url: str | None = None
+    web: dict = field(default_factory=dict)   # tracecode.web.settings.WebSettings fields
 
     def __post_init__(self):
         if self.base_url is not None:
             object.__setattr__(self, "base_url", normalise_base_url(self.base_url))
+        object.__setattr__(self, "web", _web_table(self.web))
 
     def changed(self, **values) -> "Settings":
         return replace(self, **values)
 
     def to_dict(self) -> dict:
-        return {f.name: getattr(self, f.name) for f in fields(self) if getattr(self, f.name) is not None}
+        return {f.name: getattr(self, f.name) for f in fields(self) if getattr(self, f.name) not in (None, {})}
 
 
 def load(datadir: str | Path) -> Settings:

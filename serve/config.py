@@ -73,9 +73,26 @@ def is_loopback(host: str) -> bool:
     return bool(infos) and all(ipaddress.ip_address(i[4][0].split("%")[0]).is_loopback for i in infos)
 
 
+def web_settings(settings):
+    """The WebSettings of the data directory's settings.toml [web] table (tracecode.web's
+    plain settings module: no HTTP machinery is imported)."""
+    from dataclasses import fields
+
+    from ..web.settings import WebSettings
+    names = sorted(f.name for f in fields(WebSettings) if f.name != "extra")
+    unknown = sorted(set(settings.web) - set(names))
+    if unknown:
+        raise ServeError(f"settings.toml [web]: unknown setting {unknown[0]!r} (known: {', '.join(names)})")
+    values = {k: tuple(v) if isinstance(v, list) else v for k, v in settings.web.items()}
+    try:
+        return WebSettings(**values)
+    except (TracecodeError, TypeError, ValueError) as exc:
+        raise ServeError(f"settings.toml [web]: {exc}") from None
+
+
 def check(config: Config) -> None:
     """Refuse a configuration that cannot work, or would expose the service, before forking."""
-    DataDir(config.datadir)  # a data directory with a readable key (the index opens later)
+    dd = DataDir(config.datadir)  # a data directory with a readable key (the index opens later)
     if config.address is None and config.http is None:
         raise ServeError("nothing to serve: give a gRPC address (--listen) or an HTTP one (--http)")
     grpc_host = http_host = None
@@ -113,6 +130,8 @@ def check(config: Config) -> None:
             raise ServeError(f"--http-app {config.http_app!r} must be MODULE:FACTORY")
         if config.http is None:
             raise ServeError("--http-app needs --http HOST:PORT")
+    if config.http is not None and config.http_app is None:
+        web_settings(dd.settings)   # settings.toml's [web] table, refused here rather than in a worker
     if config.workers < 0:
         raise ServeError("--workers must be 0 (one per core) or more")
     if config.grace < 0:

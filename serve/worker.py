@@ -15,7 +15,7 @@ import sys
 from dataclasses import dataclass
 
 from ..datadir import DataDir
-from .config import Config, ServeError, split_address
+from .config import Config, ServeError, split_address, web_settings
 from .ports import shared_socket
 
 log = logging.getLogger("tracecode.serve")
@@ -89,11 +89,8 @@ def base_url(dd: DataDir, config: Config, http_bind: str) -> str:
 
 
 def app_factory(config: Config):
-    """tracecode.web's create_app, or the --http-app MODULE:FACTORY given instead (a
-    sub-platform's own ASGI app over the same Service; the benchmarks' do-nothing app)."""
-    if config.http_app is None:
-        from ..web.app import create_app
-        return create_app
+    """The --http-app MODULE:FACTORY given instead of the public window (a sub-platform's
+    own ASGI app over the same Service; the benchmarks' do-nothing app)."""
     import importlib
     module, _, name = config.http_app.partition(":")
     try:
@@ -105,7 +102,12 @@ def app_factory(config: Config):
 async def start_http(svc, dd: DataDir, config: Config, bind: str):
     """The HTTP adapter on its own listening SO_REUSEPORT socket of the shared port."""
     from ..web.server import start
-    app = app_factory(config)(svc, base_url=base_url(dd, config, bind))
+    url = base_url(dd, config, bind)
+    if config.http_app is None:
+        from ..web.app import create_app
+        app = create_app(svc, base_url=url, settings=web_settings(dd.settings))
+    else:
+        app = app_factory(config)(svc, base_url=url)
     sock = shared_socket(*split_address(bind))
     return await start(app, sock, certfile=config.tls_cert, keyfile=config.tls_key,
                        access_log=config.access_log, grace=config.grace)

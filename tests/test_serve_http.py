@@ -233,6 +233,29 @@ def test_a_port_already_taken_is_refused(data):
         assert r.returncode == 1 and "cannot listen on" in r.stderr, r.stderr
 
 
+def test_the_web_table_of_settings_toml_is_checked_before_starting(data):
+    (data / "settings.toml").write_text("[web]\nper_minute = 5\n")
+    r = tc("serve", data, "--http", "127.0.0.1:0", "--http-only")
+    assert r.returncode == 1 and "settings.toml [web]: unknown setting 'per_minute' (known: " in r.stderr
+    (data / "settings.toml").write_text("[web]\nper_address = -1\n")
+    r = tc("serve", data, "--http", "127.0.0.1:0", "--http-only")
+    assert r.returncode == 1 and "per_address must be a whole number >= 0" in r.stderr
+    assert r.stderr.count("\n") == 1, r.stderr
+    # gRPC alone does not read it
+    assert check(Config(data, address="127.0.0.1:0")) is None
+
+
+@pytest.mark.skipif(importlib.util.find_spec("tracecode.web.app") is None,
+                    reason="tracecode.web.app (the public window) has not landed")
+def test_the_web_table_reaches_the_public_window(data):
+    (data / "settings.toml").write_text("[web]\nper_address = 3\nper_address_burst = 3\n")
+    with ServeProcess(data, "--http", "127.0.0.1:0", "--http-only", health=None) as server:
+        with httpx.Client() as client:
+            statuses = [client.get(server.http_url + "/api/v1/codes/81773220000000000001",
+                                   timeout=10).status_code for _ in range(6)]
+    assert 429 in statuses and statuses[0] != 429, statuses
+
+
 @pytest.mark.skipif(importlib.util.find_spec("tracecode.web.app") is None,
                     reason="tracecode.web.app (the public window) has not landed")
 def test_the_public_window_is_served_by_default(data):

@@ -155,3 +155,19 @@ def test_the_cli_sets_shows_and_unsets_the_base_url_and_labels_point_at_it(tmp_p
     assert tc("settings", data).returncode == 0
     r = tc("settings", tmp_path / "nowhere")
     assert r.returncode == 2 and "is not a data directory" in r.stderr
+
+
+def test_the_web_table_is_kept_and_checked(tmp_path):
+    (tmp_path / "settings.toml").write_text("base_url = 'https://a.example'\n[web]\nper_address = 120\n"
+                                            "cors_origins = ['https://app.example']\n")
+    got = settings.load(tmp_path)
+    assert got.web == {"per_address": 120, "cors_origins": ["https://app.example"]}
+    settings.save(tmp_path, got.changed(base_url="https://b.example"))   # [web] survives a change
+    assert settings.load(tmp_path) == Settings(base_url="https://b.example", web=got.web)
+    for bad in ("[web]\nx = {a = 1}\n", "web = 3\n", "[web]\nx = [[1]]\n"):
+        (tmp_path / "settings.toml").write_text(bad)
+        with pytest.raises(SettingsError, match=r"\[web\]"):
+            settings.load(tmp_path)
+    assert tc("init", tmp_path / "data").returncode == 0
+    (tmp_path / "data" / "settings.toml").write_text("[web]\nper_address = 5\n")
+    assert tc("settings", tmp_path / "data").stdout.splitlines()[1] == "web.per_address = 5"
