@@ -35,8 +35,13 @@ def test_genuine_drug_in_plain_words(world):
     assert [(s["action"], s["place"]) for s in a["path"]] == [("commission", "Factory A"),
                                                                ("ship", "Nanning DC")]
     assert a["audience"] == "public" and "batch" not in a and "history" not in a
+    # the product's links for people, in the reader's language (the event repository's is not)
+    assert a["links"] == [{"type": "gs1:pip", "href": "https://maker.example/en/8177322",
+                           "title": "Product information"}]
     zh = code_answer(world["svc"], PUBLIC, world["genuine"])
     assert (zh["verdict_text"], zh["lang"]) == ("正品", "zh")
+    assert zh["links"] == [{"type": "gs1:pip", "href": "https://maker.example/zh/8177322", "title": "说明书"}]
+    assert code_answer(world["svc"], PUBLIC, world["unknown"])["links"] == []
     json.dumps(a, ensure_ascii=False)   # the JSON API's body as it is
 
 

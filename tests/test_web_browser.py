@@ -142,6 +142,8 @@ def test_each_verdict_in_each_language(site, browser, tmp_path, lang):
             assert PEST in page and PEST_COMPANY in page and "吡虫啉" in page
         if name in ("genuine", "recalled"):
             assert browser.find_element(By.ID, "f-lot").text.endswith("L7")
+            link = browser.find_element(By.CSS_SELECTOR, "#links a")
+            assert link.get_attribute("href") == f"https://maker.example/{lang}/8177322"
             assert len(browser.find_elements(By.CSS_SELECTOR, "#path li")) >= 2
         assert LINE not in page and REQUESTER not in page
 

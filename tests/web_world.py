@@ -8,7 +8,7 @@ under the approvals, and callers: the public, the drugs' issuer, another issuer,
 import datetime as dt
 
 import tracecode
-from tracecode.app.caller import Caller, ProductRule
+from tracecode.app.caller import LOCAL, Caller, ProductRule
 from tracecode.app.service import Service
 
 from conftest import wait_until
@@ -64,7 +64,13 @@ def build(root, *, clients=None):
     pb = d.issue_approved(PEST, 2, spec="001", lot="P1", expiry="20991231")
     pests = [c.decode() for c in pb.codes()]
     commission(d, pests, "c-pest")
-    w = {"d": d, "svc": Service(d, clients), "genuine": drugs[0], "recalled": drugs[1], "sold": drugs[2],
+    svc = Service(d, clients)
+    key = svc.link_key_of(svc.verify(LOCAL, drugs[0], record=False))
+    svc.set_links(LOCAL, key, [
+        {"link_type": "gs1:pip", "href": "https://maker.example/zh/8177322", "lang": ["zh"], "title": "说明书"},
+        {"link_type": "gs1:pip", "href": "https://maker.example/en/8177322", "lang": ["en"], "default": True},
+        {"link_type": "gs1:epcis", "href": "https://epcis.maker.example/events"}])
+    w = {"d": d, "svc": svc, "genuine": drugs[0], "recalled": drugs[1], "sold": drugs[2],
          "destroyed": drugs[3], "repeat": drugs[4], "suspicious": drugs[5], "private": drugs[6],
          "fresh": drugs[7], "uncommissioned": drugs[11], "expired": expired[0], "vet": vets[0],
          "vet2": vets[1], "revoked": revoked[0], "pest": pests[0], "unknown": "81773220000000000001"}

@@ -17,9 +17,10 @@ from tracecode.app.refusal import Refusal
 from tracecode.app.rights import CHECKING
 from tracecode.app.trail import trail
 from tracecode.dates import expiry_date
+from tracecode.digitallink.links import choose
 from tracecode.index import Verdict
 
-from .i18n import text
+from .i18n import CATALOGS, text
 
 CHINA = _dt.timezone(_dt.timedelta(hours=8))   # the platform's dates are Beijing time
 PUBLIC_PLACE = "public"          # the place of a public query that names no region
@@ -38,6 +39,8 @@ FAILED_CHECK_VERDICT = (("code_exists", "not_found"), ("not_recalled", "recalled
                         ("not_expired", "expired"), ("approval_valid", "suspicious"),
                         ("approval_matches", "suspicious"), ("enterprise_matches", "suspicious"),
                         ("plausible_query_count", "suspicious"))
+# link types for machines (event repositories, signatures, master data): not for the page
+MACHINE_LINKS = frozenset({"gs1:epcis", "gs1:jws", "gs1:masterData", "gs1:defaultLinkMulti"})
 CHECK_WARNING = {"approval_matches": "warning.approval_mismatch",
                  "enterprise_matches": "warning.enterprise_mismatch",
                  "plausible_query_count": "warning.query_count"}
@@ -180,6 +183,7 @@ def code_answer(svc, caller, scan, *, place=None, lang: str = "zh", record: bool
     out["path"] = [_step(s, lang) for s in steps] if "path" in shown else None
     out["warnings"] = _warnings(key, ia, ra, approval, out, steps, today, lang)
     out["checks"] = _checks(ra, whole, lang) if ra is not None and found else None
+    out["links"] = _links(svc, caller, ia, lang) if found else []
     out["audience"] = "whole" if whole else "public"
     out["shown"] = sorted(shown)
     out["caller"] = caller.name if caller.authenticated else None
@@ -249,6 +253,30 @@ def _warnings(key, ia, ra, approval, out, steps, today, lang) -> list:
         else:
             add("warning.repeat_query_noplace", count=ia.scan_count, date=day(ia.first_scan_time))
     return warn
+
+
+def _links(svc, caller, ia, lang: str) -> list:
+    """The product's registered links a person may follow (tracecode links: the
+    resolver's), one per link type in the reader's language: [{"type", "href", "title"}]."""
+    key = svc.link_key_of(ia, lot=True)
+    if key is None:
+        return []
+    try:
+        links = svc.links_for(caller, key)
+    except Refusal:
+        return []
+    out = []
+    for link_type in dict.fromkeys(link.link_type for link in links):
+        if link_type in MACHINE_LINKS:
+            continue
+        chosen = choose(links, link_type, [lang])
+        if chosen is None:
+            continue
+        name = link_type.partition(":")[2]
+        named = f"link.{name}"
+        out.append({"type": link_type, "href": chosen.href,
+                    "title": chosen.title or (text(lang, named) if named in CATALOGS[lang] else name)})
+    return out
 
 
 def _checks(ra, whole: bool, lang: str) -> list:
