@@ -19,9 +19,12 @@ JSON_TYPES = ("application/json", "application/linkset+json")
 MAX_PLACE_PARAM = 256   # the answer keeps a coarse region of it; the rest is not read
 
 
+ANSWER_VARY = "Accept-Language, Cookie, Authorization"   # the words and what the caller may see
+
+
 def _json(body, status: int = 200, cache: str = NO_STORE) -> Response:
     return Response(json.dumps(body, ensure_ascii=False, separators=(",", ":")), status_code=status,
-                    media_type="application/json", headers={"cache-control": cache})
+                    media_type="application/json", headers={"cache-control": cache, "vary": ANSWER_VARY})
 
 
 def _lang(request) -> str:
