@@ -62,7 +62,7 @@ def site(tmp_path_factory):
     close(w)
 
 
-def _driver(profile: Path, accept_language: str | None = None):
+def _driver(profile: Path, accept_language: str | None = None, javascript: bool = True):
     options = webdriver.ChromeOptions()
     options.binary_location = str(CHROMIUM)
     for flag in ("--headless=new", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
@@ -70,8 +70,11 @@ def _driver(profile: Path, accept_language: str | None = None):
                  "--disable-dev-shm-usage", f"--user-data-dir={profile}",
                  f"--window-size={PHONE[0]},{PHONE[1]}"):
         options.add_argument(flag)
-    if accept_language:
-        options.add_experimental_option("prefs", {"intl.accept_languages": accept_language})
+    prefs = {"intl.accept_languages": accept_language} if accept_language else {}
+    if not javascript:   # a phone with scripts off: pages must not need them
+        prefs["profile.managed_default_content_settings.javascript"] = 2
+    if prefs:
+        options.add_experimental_option("prefs", prefs)
     driver = webdriver.Chrome(service=DriverService(str(CHROMEDRIVER)), options=options)
     driver.set_page_load_timeout(60)
     # a phone's screen (headless windows are at least 500 px wide): its width, touch and scale
@@ -217,3 +220,23 @@ def test_signed_in_issuer_sees_the_whole_record(site, browser, tmp_path):
     assert "Signed in as maker" in whole.text and LINE in whole.text and REQUESTER in whole.text
     assert browser.find_elements(By.CSS_SELECTOR, "#history li")
     _fits_the_phone(browser)
+
+
+def test_without_javascript(site, tmp_path):
+    """Scripts off: the query box still sends, the page still says everything."""
+    driver = _driver(tmp_path / "profile-nojs", accept_language="zh-CN,zh", javascript=False)
+    try:
+        driver.get("data:text/html,<noscript><p id=off>scripts are off</p></noscript>")
+        assert driver.find_element(By.ID, "off").text == "scripts are off"   # they are
+        driver.get(f"{site['url']}/")
+        box = driver.find_element(By.ID, "code")
+        box.send_keys(site["recalled"])
+        driver.find_element(By.CSS_SELECTOR, "form.query button").click()   # a plain GET form
+        banner = driver.find_element(By.ID, "verdict")
+        assert banner.get_attribute("data-verdict") == "recalled"
+        assert banner.find_element(By.TAG_NAME, "h1").text == "已召回"
+        assert "召回" in _warnings(driver)["recalled"]
+        assert driver.find_element(By.ID, "f-lot").text.endswith("L7")
+        driver.save_screenshot(str(tmp_path / "no-javascript-zh.png"))
+    finally:
+        driver.quit()
