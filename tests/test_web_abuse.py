@@ -99,7 +99,8 @@ def test_ipv6_addresses_count_per_prefix():
 
 # -- over HTTP ---------------------------------------------------------------------------------------
 def test_429_with_retry_after_past_the_limit(platform):
-    settings = WebSettings(per_address=60, per_address_burst=5, **{k: v for k, v in LOOSE.items()
+    # one query in 5 s past a burst of 5: a loaded machine's slow requests get no refill mid-test
+    settings = WebSettings(per_address=12, per_address_burst=5, **{k: v for k, v in LOOSE.items()
                                                                   if k.startswith("per_product")})
     with serving(create_app(platform.svc, base_url=BASE_URL, settings=settings), host="127.0.0.1") as url:
         with client_from(url, "127.0.0.1") as script, client_from(url, "127.0.0.2") as person:
@@ -108,7 +109,7 @@ def test_429_with_retry_after_past_the_limit(platform):
             assert statuses[:5] == [200] * 5 and set(statuses[5:]) == {429}
             r = script.get(codes[0])
             assert r.status_code == 429
-            assert 1 <= int(r.headers["retry-after"]) <= 2
+            assert 1 <= int(r.headers["retry-after"]) <= 5
             err = r.json()["error"]
             assert err["reason"] == "rate_limited" and err["retry_after"] == int(r.headers["retry-after"])
             page = script.get(f"/c/{platform.gs1[0]}", headers={"accept": "text/html"})
@@ -126,7 +127,7 @@ def test_429_with_retry_after_past_the_limit(platform):
 
 
 def test_per_product_limit_across_addresses(platform):
-    settings = WebSettings(per_address=100_000, per_address_burst=100_000, per_product=60, per_product_burst=4,
+    settings = WebSettings(per_address=100_000, per_address_burst=100_000, per_product=6, per_product_burst=4,
                            forwarded_header="x-forwarded-for")
     with serving(create_app(platform.svc, base_url=BASE_URL, settings=settings)) as url, \
             httpx.Client(base_url=url, timeout=30) as client:
@@ -144,7 +145,7 @@ def test_per_product_limit_across_addresses(platform):
 
 
 def test_forwarded_addresses_only_from_trusted_proxies(platform):
-    settings = WebSettings(per_address=60, per_address_burst=2, per_product=100_000, per_product_burst=100_000,
+    settings = WebSettings(per_address=6, per_address_burst=2, per_product=100_000, per_product_burst=100_000,
                            forwarded_header="x-forwarded-for", trusted_proxies=("127.0.0.1",), max_tracked=50)
     app = create_app(platform.svc, base_url=BASE_URL, settings=settings)
     with serving(app) as url:
