@@ -217,8 +217,10 @@ def test_catalogs_have_the_same_keys_and_fields():
     from tracecode.registry import CHECKS
     from tracecode.web.answer import TONE
     from tracecode.app.trail import PATH_ACTIONS
+    from tracecode.index import ACTIONS
+    assert set(PATH_ACTIONS) <= set(ACTIONS)
     needed = ([f"verdict.{k}" for k in TONE] + [f"verdict_note.{k}" for k in TONE]
-              + [f"status.{s.name.lower()}" for s in Status] + [f"action.{a}" for a in PATH_ACTIONS]
+              + [f"status.{s.name.lower()}" for s in Status] + [f"action.{a}" for a in ACTIONS]
               + [f"check.{c}" for c in CHECKS] + [f"fault.{f.name}" for f in Fault if f != Fault.OK])
     assert [k for k in needed if k not in i18n.ZH] == []
 

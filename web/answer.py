@@ -189,7 +189,7 @@ def code_answer(svc, caller, scan, *, place=None, lang: str = "zh", record: bool
     out["caller"] = caller.name if caller.authenticated else None
     if whole:
         out["batch"] = _batch(batch)
-        out["history"] = _history(svc, caller, ia.code)
+        out["history"] = _history(svc, caller, ia.code, lang)
     return out
 
 
@@ -302,7 +302,7 @@ def _batch(batch) -> dict | None:
             "attributes": dict(batch.attributes)}
 
 
-def _history(svc, caller, code) -> list:
+def _history(svc, caller, code, lang: str) -> list:
     try:
         items, _ = svc.history(caller, code, limit=HISTORY_ITEMS)
     except Refusal:
@@ -312,8 +312,11 @@ def _history(svc, caller, code) -> list:
         entry = {"kind": item.get("kind"), "date": moment(item.get("time")),
                  "place": item.get("place"), "via": item.get("via")}
         if item.get("kind") == "event":
-            entry.update(action=item.get("action"), client=item.get("client"), id=item.get("id"),
-                         reason=item.get("reason"))
+            action = item.get("action")
+            named = f"action.{action}"
+            entry.update(action=action, client=item.get("client"), id=item.get("id"),
+                         reason=item.get("reason"),
+                         action_text=text(lang, named) if named in CATALOGS[lang] else action)
         else:
             entry.update(scanner=item.get("scanner"), verdict=item.get("verdict"))
         out.append(entry)
