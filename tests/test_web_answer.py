@@ -43,6 +43,7 @@ def test_genuine_drug_in_plain_words(world):
     assert zh["links"] == [{"type": "gs1:pip", "href": "https://maker.example/zh/8177322", "title": "说明书"}]
     assert code_answer(world["svc"], PUBLIC, world["unknown"])["links"] == []
     json.dumps(a, ensure_ascii=False)   # the JSON API's body as it is
+    assert code_answer(world["svc"], PUBLIC, world["genuine"], lang="fr")["lang"] == "zh"
 
 
 def test_recalled_names_the_date_and_what_to_do(world):

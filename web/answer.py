@@ -20,7 +20,7 @@ from tracecode.dates import expiry_date
 from tracecode.digitallink.links import choose
 from tracecode.index import Verdict
 
-from .i18n import CATALOGS, text
+from .i18n import CATALOGS, DEFAULT, text
 
 CHINA = _dt.timezone(_dt.timedelta(hours=8))   # the platform's dates are Beijing time
 PUBLIC_PLACE = "public"          # the place of a public query that names no region
@@ -146,6 +146,7 @@ def _verdict(ia, ra) -> str:
 def code_answer(svc, caller, scan, *, place=None, lang: str = "zh", record: bool = True) -> dict:
     """The answer to one scan or typed code (see the module doc). Raises Refusal: an
     unreadable scan (unreadable_scan), a scan over the size limits, a caller's rights."""
+    lang = lang if lang in CATALOGS else DEFAULT
     ia, ra = _verify(svc, caller, scan, region(place) or PUBLIC_PLACE, record)
     key = _verdict(ia, ra)
     found = ia.verdict != Verdict.UNKNOWN
@@ -327,6 +328,7 @@ def approval_answer(svc, caller, number, *, lang: str = "zh") -> dict:
     """The answer to a typed approval or registration number (the veterinary check's
     manual entry): its holder, products and validity today. Raises Refusal: a malformed
     number (invalid_argument), one not in the registry (unknown_approval), no registry."""
+    lang = lang if lang in CATALOGS else DEFAULT
     info = svc.lookup_approval(caller, number)
     rec = info.record
     out = _approval(rec, info.on, lang)
