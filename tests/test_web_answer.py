@@ -146,6 +146,15 @@ def test_veterinary_code_with_a_registry(world):
             "(since 2024-01-01)."} in a["warnings"]
 
 
+def test_a_code_the_registry_cannot_confirm(world):
+    """The counterfeit check is GENUINE only when every check passed: a code with no expiry
+    on record leaves one unchecked, and the page says why it is not called genuine."""
+    a = code_answer(world["svc"], PUBLIC, world["vet_no_expiry"], lang="en")
+    assert a["verdict"] == "suspicious" and a["approval"]["number"] == VALID
+    assert [c["state"] for c in a["checks"] if c["name"] == "not_expired"] == ["unchecked"]
+    assert [w["key"] for w in a["warnings"]] == ["registry_unconfirmed"]
+
+
 def test_pesticide_code_with_a_registry(world):
     a = code_answer(world["svc"], PUBLIC, world["pest"], lang="zh")
     assert (a["verdict"], a["category"], a["category_title"]) == ("genuine", "pesticides", "农药")

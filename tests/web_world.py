@@ -61,6 +61,9 @@ def build(root, *, clients=None):
     rb = d.issue_approved(REVOKED, 2, date=dt.date(2023, 6, 1), lot="R1", expiry="20991231")
     revoked = [c.decode() for c in rb.codes()]
     commission(d, revoked, "c-rev")
+    nb = d.issue_approved(VALID, 1, date=dt.date(2023, 3, 1), lot="V2")   # no expiry on record
+    vet_no_expiry = [c.decode() for c in nb.codes()]
+    commission(d, vet_no_expiry, "c-vet-no-expiry")
     pb = d.issue_approved(PEST, 2, spec="001", lot="P1", expiry="20991231")
     pests = [c.decode() for c in pb.codes()]
     commission(d, pests, "c-pest")
@@ -73,7 +76,8 @@ def build(root, *, clients=None):
     w = {"d": d, "svc": svc, "genuine": drugs[0], "recalled": drugs[1], "sold": drugs[2],
          "destroyed": drugs[3], "repeat": drugs[4], "suspicious": drugs[5], "private": drugs[6],
          "fresh": drugs[7], "uncommissioned": drugs[11], "expired": expired[0], "vet": vets[0],
-         "vet2": vets[1], "revoked": revoked[0], "pest": pests[0], "unknown": "81773220000000000001"}
+         "vet2": vets[1], "revoked": revoked[0], "pest": pests[0], "vet_no_expiry": vet_no_expiry[0],
+         "unknown": "81773220000000000001"}
     return w
 
 

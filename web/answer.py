@@ -246,6 +246,8 @@ def _warnings(key, ia, ra, approval, out, steps, today, lang) -> list:
                 add(CHECK_WARNING[name])
     if key == "suspicious" and ia.verdict == Verdict.SUSPICIOUS:
         add("warning.suspicious")
+    elif key == "suspicious" and not warn:   # the registry could not confirm it (unchecked)
+        add("warning.registry_unconfirmed")
     if out.get("scan_count") and ia.scan_count > 1 and ia.first_scan_time is not None:
         place = ia.first_scan_place
         if place and place != PUBLIC_PLACE and out.get("first_scan_place"):

@@ -114,6 +114,7 @@ ZH = {
     "warning.approval_mismatch": "此码与登记的批准文号不符，可能是仿冒品。",
     "warning.enterprise_mismatch": "此码中的企业与批准文号的持有企业不符，可能是仿冒品。",
     "warning.query_count": "此码的查询次数超出正常范围，可能是仿冒品。",
+    "warning.registry_unconfirmed": "登记信息无法确认此码（例如没有可核对的批准文号），请向购买处或当地监管部门核实。",
     "validity.valid": "有效，至{date}",
     "validity.expired": "已过期（{date}）",
     "validity.suspended": "已暂停（自{date}）",
@@ -288,6 +289,9 @@ EN = {
                                    "product may be a copy.",
     "warning.query_count": "This code has been queried more often than a genuine pack is: the "
                            "product may be a copy.",
+    "warning.registry_unconfirmed": "The registry cannot confirm this code (there is, for example, no "
+                                    "approval number to compare): check with the seller or your "
+                                    "local regulator.",
     "validity.valid": "valid until {date}",
     "validity.expired": "expired ({date})",
     "validity.suspended": "suspended (since {date})",
