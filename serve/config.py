@@ -76,16 +76,9 @@ def is_loopback(host: str) -> bool:
 def web_settings(settings):
     """The WebSettings of the data directory's settings.toml [web] table (tracecode.web's
     plain settings module: no HTTP machinery is imported)."""
-    from dataclasses import fields
-
     from ..web.settings import WebSettings
-    names = sorted(f.name for f in fields(WebSettings) if f.name != "extra")
-    unknown = sorted(set(settings.web) - set(names))
-    if unknown:
-        raise ServeError(f"settings.toml [web]: unknown setting {unknown[0]!r} (known: {', '.join(names)})")
-    values = {k: tuple(v) if isinstance(v, list) else v for k, v in settings.web.items()}
     try:
-        return WebSettings(**values)
+        return WebSettings.from_mapping(settings.web)
     except (TracecodeError, TypeError, ValueError) as exc:
         raise ServeError(f"settings.toml [web]: {exc}") from None
 

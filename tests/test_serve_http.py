@@ -236,7 +236,7 @@ def test_a_port_already_taken_is_refused(data):
 def test_the_web_table_of_settings_toml_is_checked_before_starting(data):
     (data / "settings.toml").write_text("[web]\nper_minute = 5\n")
     r = tc("serve", data, "--http", "127.0.0.1:0", "--http-only")
-    assert r.returncode == 1 and "settings.toml [web]: unknown setting 'per_minute' (known: " in r.stderr
+    assert r.returncode == 1 and "settings.toml [web]: unknown web setting 'per_minute' (known: " in r.stderr
     (data / "settings.toml").write_text("[web]\nper_address = -1\n")
     r = tc("serve", data, "--http", "127.0.0.1:0", "--http-only")
     assert r.returncode == 1 and "per_address must be a whole number >= 0" in r.stderr
