@@ -21,8 +21,10 @@ Who may connect:
   what open enterprise and regulator views and writes (links) over HTTP. --client-ca (mutual
   TLS) applies to gRPC only.
 
-The public base URL of pages and issued Digital Link URIs is the data directory's
-(`tracecode settings DIR --base-url URL`), else this server's HTTP address.
+The pages and the resolver answer on the data directory's public base URL
+(`tracecode settings DIR --base-url URL`), else on this server's HTTP address; Digital Link
+URIs issued from the directory point at that base URL when it is set (else at id.gs1.org).
+Rate limits, CORS origins and request sizes: the [web] table of DIR/settings.toml.
 """
 
 
