@@ -249,3 +249,90 @@ def test_recorded_scans_commit_with_each_codes_record(backend):
     s.close()   # commits what is queued and stops the writer; reads still work
     backend.record_one(refs[1], 1, None, None, 1.7e9 + 9)
     assert s.flush_scans() == 1 and s.stats()["scans"] == 5
+
+
+# -- EPCIS events and capture jobs ---------------------------------------------------------
+def epcis_record(eid, t, epcs=(), *, type="ObjectEvent", step="shipping", role="epc", **kw):
+    from tracecode.store.port import EpcisRecord
+    return EpcisRecord(event_id=eid, event={"type": type, "eventID": eid, "n": len(epcs)},
+                       event_time=t, time_offset="+08:00", record_time=t + 1, type=type,
+                       biz_step=step, epcs={role: list(epcs)} if epcs else {}, **kw)
+
+
+def test_epcis_put_is_idempotent_per_event_id(backend):
+    s = backend.store
+    a, b = epcis_record("ni:///a", 1.7e9, ["urn:x:1"]), epcis_record("ni:///b", 1.7e9 + 5)
+    assert s.epcis_put([a, b, a]) == [True, True, False]   # twice in one call: stored once
+    assert s.epcis_put([epcis_record("ni:///a", 9.0, ["urn:x:2"])]) == [False]   # the first stays
+    got = s.epcis_events(["ni:///a", "ni:///c", "ni:///b"])
+    assert got[1] is None
+    assert got[0].event == a.event and got[0].epcs == {"epc": ["urn:x:1"]}
+    assert got[0].event_time == 1.7e9 and got[0].time_offset == "+08:00" and got[0].record_time == 1.7e9 + 1
+    assert got[0].seq < got[2].seq
+    assert s.bytes_in_use("epcis") > 0
+
+
+def test_epcis_put_inside_a_write_commits_with_it_or_not_at_all(backend):
+    s = backend.store
+
+    def fails(view):
+        view.epcis_put([epcis_record("ni:///x", 1.0)])
+        raise RuntimeError("the lifecycle part failed")
+    with pytest.raises(RuntimeError):
+        s.write(fails)
+    assert s.epcis_events(["ni:///x"]) == [None]
+    assert s.write(lambda view: view.epcis_put([epcis_record("ni:///x", 1.0)])) == [True]
+    assert s.epcis_events(["ni:///x"])[0].event_id == "ni:///x"
+
+
+def test_epcis_find_by_epc_role_and_filters_with_paging(backend):
+    from tracecode.store.port import EpcisQuery
+    s = backend.store
+    long_epc = "https://id.example.org/01/09506000134352/21/" + "9" * 600   # over an LMDB key
+    recs = [epcis_record(f"e{i}", 1.7e9 + i, ["urn:x:1", f"urn:x:{i + 10}"],
+                         step="shipping" if i % 2 else "receiving") for i in range(7)]
+    recs.append(epcis_record("agg", 1.7e9 + 3, ["urn:x:1"], type="AggregationEvent", role="parent", step="packing"))
+    recs.append(epcis_record("long", 1.7e9 + 4, [long_epc]))
+    s.epcis_put(recs)
+    ids = lambda got: [r.event_id for r in got]   # noqa: E731
+    got, token = s.epcis_find(EpcisQuery(epcs=("urn:x:1",)), limit=100)
+    assert ids(got) == [f"e{i}" for i in range(7)] + ["agg"] and token is None
+    assert ids(s.epcis_find(EpcisQuery(epcs=("urn:x:1",), epc_roles=("parent",)))[0]) == ["agg"]
+    assert ids(s.epcis_find(EpcisQuery(epcs=("urn:x:12", "urn:x:14")))[0]) == ["e2", "e4"]
+    assert ids(s.epcis_find(EpcisQuery(epcs=(long_epc,)))[0]) == ["long"]
+    assert s.epcis_find(EpcisQuery(epcs=(long_epc[:-1] + "8",)))[0] == []
+    pages, token = [], None
+    while True:   # paging: every match once, in order
+        got, token = s.epcis_find(EpcisQuery(epcs=("urn:x:1",), biz_steps=("shipping",)), token, limit=2)
+        pages.append(ids(got))
+        if token is None:
+            break
+    assert [e for p in pages for e in p] == ["e1", "e3", "e5"]
+    with pytest.raises(ValueError):
+        s.epcis_find(EpcisQuery(epcs=("urn:x:1",)), "not-a-token")
+
+
+def test_epcis_find_by_time_range_and_type(backend):
+    from tracecode.store.port import EpcisQuery
+    s = backend.store
+    s.epcis_put([epcis_record(f"e{i}", 1.7e9 + 10 * (9 - i), type="ObjectEvent" if i % 3 else "TransactionEvent")
+                 for i in range(10)])
+    got, token = s.epcis_find(EpcisQuery(ge_event_time=1.7e9 + 20, lt_event_time=1.7e9 + 70), limit=10)
+    assert [r.event_id for r in got] == ["e7", "e6", "e5", "e4", "e3"] and token is None   # eventTime order
+    got, token = s.epcis_find(EpcisQuery(event_types=("TransactionEvent",)), limit=2)
+    assert [r.event_id for r in got] == ["e9", "e6"]
+    got, token = s.epcis_find(EpcisQuery(event_types=("TransactionEvent",)), token, limit=2)
+    assert [r.event_id for r in got] == ["e3", "e0"] and token is None   # the last one: no next page
+    assert s.epcis_find(EpcisQuery(ge_record_time=1.7e9 + 85))[0][0].event_id == "e0"
+    assert s.epcis_find(EpcisQuery(biz_steps=("nothing",))) == ([], None)
+
+
+def test_capture_jobs_are_replaced_whole(backend):
+    s = backend.store
+    assert s.capture_job_get("j1") is None
+    s.capture_job_put({"id": "j1", "state": "running", "errors": []})
+    s.capture_job_put({"id": "j1", "state": "failure", "errors": [{"pointer": "/epcisBody/eventList/2"}]})
+    assert s.capture_job_get("j1") == {"id": "j1", "state": "failure",
+                                      "errors": [{"pointer": "/epcisBody/eventList/2"}]}
+    with pytest.raises(ValueError):
+        s.capture_job_put({"state": "running"})

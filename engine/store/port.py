@@ -10,9 +10,10 @@ counters or from a code's text). LMDB implements it in store/lmdb/; a replicated
 Verification's read path, lifecycle events and packing (an EventPlan per event, applied in
 one atomic write), imported codes, history, statistics, idempotency keys, the scan log
 (record_scans, group-committed) and the product registries (RegistryStore: approvals,
-national code data, imports with their audit record) and the links of products (links_get,
-links_put) are on the port today; reservations, backup and restore and the reservation
-journal still use the LMDB store directly (tracecode.store.lmdb) and move behind it next.
+national code data, imports with their audit record), the links of products (links_get,
+links_put) and EPCIS events with capture jobs (epcis_put, epcis_find...) are on the port
+today; reservations, backup and restore and the reservation journal still use the LMDB store
+directly (tracecode.store.lmdb) and move behind it next.
 """
 from __future__ import annotations
 
@@ -52,6 +53,49 @@ class EventPlan:
     parent_state_if_new: int | None = None   # a container not alive yet comes alive so
     bind_user: str | None = None   # the client that becomes the SSCC parent's user
     recalls: list = field(default_factory=list)   # RecallTargets
+
+
+# -- EPCIS events (tracecode.epcis reads them; the store keeps and indexes them) ------------
+# The roles an EPC plays in an event: epcList, parentID, childEPCs, inputEPCList,
+# outputEPCList, and the epcClass of any quantity list (class level).
+EPC_ROLES = ("epc", "parent", "child", "input", "output", "class")
+
+
+@dataclass
+class EpcisRecord:
+    """One captured EPCIS event as the store keeps it: the event JSON as sent (plus its
+    recordTime) and what queries select it by. Times are seconds since the epoch; EPCs are
+    URIs as the event gives them, by role (EPC_ROLES)."""
+    event_id: str                  # the event's eventID, or its GS1 event hash
+    event: dict                    # the event JSON as captured, recordTime added
+    event_time: float
+    time_offset: str               # eventTimeZoneOffset, "+08:00"
+    record_time: float
+    type: str                      # ObjectEvent, AggregationEvent...
+    biz_step: str | None = None
+    disposition: str | None = None
+    read_point: str | None = None
+    biz_location: str | None = None
+    epcs: dict = field(default_factory=dict)   # role -> [EPC URI]
+    seq: int | None = None         # the store's, in capture order (None until stored)
+
+
+@dataclass(frozen=True)
+class EpcisQuery:
+    """What epcis_find selects (every field that is set must match; a tuple matches any of
+    its values). epcs: events naming any of them in one of epc_roles (all roles when
+    empty), answered in capture order; without epcs, events in eventTime order."""
+    event_types: tuple = ()
+    ge_event_time: float | None = None
+    lt_event_time: float | None = None
+    ge_record_time: float | None = None
+    lt_record_time: float | None = None
+    biz_steps: tuple = ()
+    dispositions: tuple = ()
+    read_points: tuple = ()
+    biz_locations: tuple = ()
+    epcs: tuple = ()
+    epc_roles: tuple = ()
 
 
 class ReadView(Protocol):
@@ -129,6 +173,10 @@ class WriteView(ReadView, Protocol):
     def nested(self, body: Callable):
         """body(view) in a nested write: its writes are undone if it raises."""
 
+    def epcis_put(self, records: list) -> list[bool]:
+        """Store.epcis_put inside this write: EPCIS events and the lifecycle events they
+        carry commit together, or neither does."""
+
 
 class Store(Protocol):
     def reading(self) -> ContextManager[ReadView]:
@@ -150,7 +198,8 @@ class Store(Protocol):
     def bytes_in_use(self, part: str | None = None) -> int:
         """Bytes one part of the data occupies, for capacity planning: "issuance" (batch
         tables), "verdicts" (per-code records verification reads), "history" (events and
-        packing links only history() reads), "scan_log"; None: all of it."""
+        packing links only history() reads), "scan_log", "epcis" (captured EPCIS events and
+        capture jobs); None: all of it."""
 
     def batches_after(self, after_id: int = 0):
         """Batch records with ids above after_id, in id order."""
@@ -214,6 +263,32 @@ class Store(Protocol):
 
     def links_keys(self, prefix: str = "") -> list[str]:
         """The keys with links that start with prefix, in key (UTF-8 byte) order."""
+
+    # -- EPCIS events and capture jobs -----------------------------------------------------
+    # An event is kept whole (EpcisRecord.event) and indexed by each EPC it names and by its
+    # eventTime, so the events of one EPC, or of a time range, are found without reading the
+    # others. Capture jobs are plain dicts (tracecode.app.epcis), replaced whole.
+
+    def epcis_put(self, records: list) -> list[bool]:
+        """Store EpcisRecords in one durable write; which were new (an event id stored
+        before, or twice in records, is not stored again: capture is idempotent).
+        IndexFull with nothing written on a full disk, IndexReadOnly on a read-only store."""
+
+    def epcis_events(self, ids: list) -> list:
+        """The stored EpcisRecord of each event id (with its seq), None where none is."""
+
+    def epcis_find(self, query: EpcisQuery, after: str | None = None,
+                   limit: int = 100) -> tuple[list, str | None]:
+        """(at most limit EpcisRecords matching query, the token of the next page or None
+        when there is none); after: a token this query gave. A page may hold fewer than
+        limit records and still name a next page (a bounded read per call). ValueError
+        for a token the query did not give."""
+
+    def capture_job_put(self, job: dict) -> None:
+        """Record (replace) a capture job ({"id": text, ...} JSON), durably."""
+
+    def capture_job_get(self, job_id: str) -> dict | None:
+        """The capture job of an id, None if none."""
 
 
 class RegistryView(Protocol):

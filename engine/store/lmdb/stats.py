@@ -39,6 +39,7 @@ PARTS = {
     "verdicts": (b"codes",),   # what verification reads per code: state, container, first scan
     "history": (b"children", b"code_events", b"events", b"event_ids"),   # only history() reads
     "scan_log": (b"scans",),
+    "epcis": (b"epcis", b"epcis_epcs", b"epcis_times"),   # captured EPCIS events and jobs
 }
 
 

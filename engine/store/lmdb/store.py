@@ -16,6 +16,8 @@ Databases besides those of batches.py (code keys: see codekeys.py):
     imported     code key of an imported code -> JSON record      codes issued elsewhere
     scans        seq (u64) -> scan record (scanlog.py)            append-only scan log
     links        link key -> JSON list of links (links.py)        resolver targets
+    epcis, epcis_epcs, epcis_times                                 EPCIS events and capture
+                 jobs, by EPC and by eventTime (epcis.py)
 """
 from __future__ import annotations
 
@@ -27,6 +29,7 @@ from . import _codes, codekeys
 from . import stats as _stats
 from .batches import Batches, product_prefix, u64
 from .env import IndexReadOnly, open_db, run_write, versions
+from .epcis import EpcisTables
 from .keyorder import visit_order
 from .known import KnownProducts
 from .links import LinksTable
@@ -185,6 +188,9 @@ class LmdbView:
         self._txn.put(name, u64(seq + 1), db=meta)
         return seq
 
+    def epcis_put(self, records):
+        return self._s.epcis.put(self._txn, records)
+
     def apply_event(self, plan):
         txn, s = self._txn, self._s
         seq = self._next_seq()
@@ -233,6 +239,7 @@ class LmdbStore:
         self._db_idempotency = None   # opened by the first server that issues with keys
         self._registry = None         # the registries' tables, opened on first use
         self.links = LinksTable(env)  # products' links, the table made by the first put
+        self.epcis = EpcisTables(env)  # opened here: a write must not open a table (open_db)
         self.recall_keys = BoundedCache(RECALL_KEY_CACHE)   # RecallTarget -> its key
         self.brief_events = BoundedCache(BRIEF_EVENTS)      # (seq, max codes) -> short event
         self.scan_log = ScanLog(self, scan_interval)   # its writer thread starts with a scan
@@ -350,3 +357,23 @@ class LmdbStore:
 
     def links_keys(self, prefix: str = "") -> list[str]:
         return self.links.keys(prefix)
+
+    # -- EPCIS events and capture jobs (epcis.py) --------------------------------------------
+    def epcis_put(self, records) -> list[bool]:
+        records = list(records)
+        return run_write(self.env, lambda txn: self.epcis.put(txn, records))
+
+    def epcis_events(self, ids) -> list:
+        with self.env.begin() as txn:
+            return self.epcis.by_ids(txn, list(ids))
+
+    def epcis_find(self, query, after=None, limit: int = 100):
+        with self.env.begin() as txn:
+            return self.epcis.find(txn, query, after, limit)
+
+    def capture_job_put(self, job: dict) -> None:
+        run_write(self.env, lambda txn: self.epcis.put_job(txn, job))
+
+    def capture_job_get(self, job_id: str) -> dict | None:
+        with self.env.begin() as txn:
+            return self.epcis.job(txn, job_id)
