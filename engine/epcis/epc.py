@@ -1,0 +1,223 @@
+"""EPC URIs to tracecode codes and back.
+
+Read (to_code): the EPC pure identity URIs of GS1's Tag Data Standard
+(urn:epc:id:sgtin / sscc / sgln / grai / giai), the class-level ones (urn:epc:class:lgtin,
+urn:epc:idpat:sgtin:...*), GS1 Digital Link URIs on any domain, and national codes.
+
+National codes have one URI form, the platform's resolver address of the code:
+``https://BASE/c/{code}`` (BASE the data directory's base URL, `tracecode settings DIR
+--base-url`; the code percent-encoded as a path segment). EPCIS 2.0 allows any HTTP URI as
+an EPC, and this one resolves to the code's public page. It is read on any domain (another
+platform's base URL, a path prefix) when the path ends in /c/{code} and is not a Digital Link.
+
+What to_code gives is what tracecode's scan parser reads: a national code as it is printed,
+a GS1 element string in the human-readable form "(01)...(21)...", an SSCC as "(00)" and 18
+digits.
+
+>>> to_code("urn:epc:id:sgtin:0614141.107346.2017")
+'(01)10614141073464(21)2017'
+>>> to_code("https://id.gs1.org/00/106141412345678908")
+'(00)106141412345678908'
+>>> to_code("https://trace.example.gov.cn/c/81773220000000000001")
+'81773220000000000001'
+>>> to_epc("81773220000000000001", base_url="https://trace.example.gov.cn")
+'https://trace.example.gov.cn/c/81773220000000000001'
+>>> to_epc("(01)10614141073464(21)2017")
+'https://id.gs1.org/01/10614141073464/21/2017'
+"""
+from __future__ import annotations
+
+import re
+from urllib.parse import quote, unquote
+
+from .. import digitallink
+from ..digitallink import DigitalLinkError
+from .errors import EpcisError
+
+GS1_DOMAIN = "https://id.gs1.org"    # GS1 keys become Digital Links here: every party reads them
+MAX_EPC = 4096
+MAX_CODE = 128
+_ELEMENT = re.compile(r"\((\d{2,4})\)([^()]*)")
+_NATIONAL = re.compile(r"^[!-~]+$")     # printable ASCII, no space: as tracecode's code alphabets
+_URI = re.compile(r"^[A-Za-z][A-Za-z0-9+.-]*://[^/?#]*([^?#]*)(\?[^#]*)?(#.*)?$")
+
+
+def _mod10(digits: str) -> str:
+    """The GS1 check digit of digits (without it)."""
+    total = sum(int(d) * (3 if i % 2 == 0 else 1) for i, d in enumerate(reversed(digits)))
+    return str(-total % 10)
+
+
+def _parts(rest: str, n: int, epc: str, pointer: str) -> list[str]:
+    parts = rest.split(".")
+    if len(parts) != n:
+        raise EpcisError(f"{epc[:80]!r} needs {n} dot-separated parts after the scheme", pointer=pointer)
+    return parts
+
+
+def _digits(value: str, what: str, epc: str, pointer: str) -> str:
+    if not (value.isascii() and value.isdigit()):
+        raise EpcisError(f"{epc[:80]!r}: the {what} must be digits, got {value[:30]!r}", pointer=pointer)
+    return value
+
+
+def _serial(value: str, what: str, epc: str, pointer: str) -> str:
+    """A serial or asset reference: percent-escapes decoded (TDS escapes " % & / < > ?)."""
+    try:
+        out = unquote(value, errors="strict")
+    except UnicodeDecodeError:
+        raise EpcisError(f"{epc[:80]!r}: the {what} has escapes that are not UTF-8", pointer=pointer) from None
+    if not out or len(out) > 30 or not _NATIONAL.match(out):
+        raise EpcisError(f"{epc[:80]!r}: the {what} must be 1 to 30 printable characters, got {out[:40]!r}",
+                         pointer=pointer)
+    return out
+
+
+def _key(cp: str, ref: str, total: int, what: str, epc: str, pointer: str) -> str:
+    _digits(cp, "company prefix", epc, pointer)
+    _digits(ref, what, epc, pointer)
+    if not 6 <= len(cp) <= 12 or len(cp) + len(ref) != total:
+        raise EpcisError(f"{epc[:80]!r}: company prefix ({len(cp)} digits, 6 to 12) and {what} "
+                         f"({len(ref)}) must have {total} digits together", pointer=pointer)
+    return cp + ref
+
+
+def _checked(pairs, epc: str, pointer: str) -> str:
+    """The element string of (AI, value) pairs, checked as a Digital Link would be."""
+    try:
+        dl = digitallink.from_ais(pairs)
+    except DigitalLinkError as exc:
+        raise EpcisError(f"{epc[:80]!r}: {exc}", pointer=pointer) from None
+    return _element_string(dl)
+
+
+def _element_string(dl) -> str:
+    # identity only: the key and its qualifiers; data attributes (?17=...) are not the EPC
+    return "".join(f"({ai}){value}" for ai, value in (dl.primary, *dl.qualifiers))
+
+
+def _urn(epc: str, pointer: str) -> str:
+    head, _, rest = epc.partition(":epc:")
+    kind, _, body = rest.partition(":")
+    scheme, _, value = body.partition(":")
+    if not value:
+        raise EpcisError(f"{epc[:80]!r} is not an EPC URI (urn:epc:id:sgtin:..., urn:epc:class:lgtin:...)",
+                         pointer=pointer)
+    if kind == "id" and scheme == "sgtin":
+        cp, item, serial = _parts(value, 3, epc, pointer)
+        _key(cp, item, 13, "indicator and item reference", epc, pointer)
+        gtin = item[:1] + cp + item[1:]     # the indicator digit leads the GTIN-14
+        return _checked([("01", gtin + _mod10(gtin)), ("21", _serial(serial, "serial", epc, pointer))],
+                        epc, pointer)
+    if kind == "id" and scheme == "sscc":
+        cp, ref = _parts(value, 2, epc, pointer)
+        _key(cp, ref, 17, "extension and serial reference", epc, pointer)
+        body17 = ref[:1] + cp + ref[1:]
+        return _checked([("00", body17 + _mod10(body17))], epc, pointer)
+    if kind == "id" and scheme == "sgln":
+        cp, loc, ext = _parts(value, 3, epc, pointer)
+        _key(cp, loc, 12, "location reference", epc, pointer)
+        gln = cp + loc + _mod10(cp + loc)
+        pairs = [("414", gln)]
+        if ext != "0":
+            pairs.append(("254", _serial(ext, "extension", epc, pointer)))
+        return _checked(pairs, epc, pointer)
+    if kind == "id" and scheme == "grai":
+        cp, asset, serial = _parts(value, 3, epc, pointer)
+        _key(cp, asset, 12, "asset type", epc, pointer)
+        grai = "0" + cp + asset + _mod10("0" + cp + asset)
+        if serial:
+            grai += _serial(serial, "serial", epc, pointer)
+        return _checked([("8003", grai)], epc, pointer)
+    if kind == "id" and scheme == "giai":
+        cp, ref = _parts(value, 2, epc, pointer)
+        _digits(cp, "company prefix", epc, pointer)
+        return _checked([("8004", cp + _serial(ref, "asset reference", epc, pointer))], epc, pointer)
+    if (kind == "class" and scheme == "lgtin") or (kind == "idpat" and scheme == "sgtin"):
+        cp, item, last = _parts(value, 3, epc, pointer)
+        _key(cp, item, 13, "indicator and item reference", epc, pointer)
+        gtin = item[:1] + cp + item[1:]
+        pairs = [("01", gtin + _mod10(gtin))]
+        if kind == "class":
+            pairs.append(("10", _serial(last, "lot", epc, pointer)))
+        elif last != "*":
+            raise EpcisError(f"{epc[:80]!r}: an SGTIN pattern ends in .* (every serial of the GTIN)",
+                             pointer=pointer)
+        return _checked(pairs, epc, pointer)
+    raise EpcisError(f"{epc[:80]!r}: urn:epc:{kind}:{scheme} is not an EPC scheme tracecode reads "
+                     "(sgtin, sscc, sgln, grai, giai, class:lgtin, idpat:sgtin, or a Digital Link)",
+                     pointer=pointer)
+
+
+def to_code(epc, pointer: str = "") -> str:
+    """The code an EPC names, as tracecode's scan parser reads it; EpcisError (at `pointer`)
+    for what is no EPC tracecode can read."""
+    if not isinstance(epc, str):
+        raise EpcisError(f"an EPC is a URI (text), got {type(epc).__name__}", pointer=pointer)
+    if len(epc) > MAX_EPC:
+        raise EpcisError(f"an EPC of {len(epc)} characters: at most {MAX_EPC}", pointer=pointer)
+    text = epc.strip()
+    if text.lower().startswith("urn:epc:"):
+        return _urn("urn:epc:" + text[8:], pointer)
+    m = _URI.match(text)
+    if m is None:
+        raise EpcisError(f"{text[:80]!r} is not an EPC: give an EPC URI (urn:epc:id:...), a GS1 Digital "
+                         "Link or a national code's https://BASE/c/{code}", pointer=pointer)
+    try:
+        return _element_string(digitallink.parse(text))
+    except DigitalLinkError as exc:
+        fault = exc
+    segs = m.group(1).rstrip("/").split("/")
+    if len(segs) >= 3 and segs[-2] == "c" and segs[-1]:
+        code = unquote(segs[-1])
+        if len(code) <= MAX_CODE and _NATIONAL.match(code):
+            return code
+        raise EpcisError(f"{text[:80]!r}: {code[:40]!r} is not a code (1 to {MAX_CODE} printable "
+                         "characters, no spaces)", pointer=pointer)
+    raise EpcisError(f"{text[:80]!r} is neither a GS1 Digital Link ({fault}) nor a national code's "
+                     "https://BASE/c/{code}", pointer=pointer)
+
+
+def _pairs_of(code: str) -> list[tuple[str, str]] | None:
+    """(AI, value) pairs of a human-readable element string, None when it is not one."""
+    if not code.startswith("("):
+        return None
+    pairs, at = [], 0
+    for m in _ELEMENT.finditer(code):
+        if m.start() != at:
+            return None
+        pairs.append((m.group(1), m.group(2)))
+        at = m.end()
+    return pairs if at == len(code) and pairs else None
+
+
+def is_sscc(code: str) -> bool:
+    """18 digits with a right GS1 check digit (how tracecode writes a bare SSCC)."""
+    return len(code) == 18 and code.isascii() and code.isdigit() and _mod10(code[:17]) == code[17]
+
+
+def to_epc(code, scheme: str | None = None, base_url: str | None = None) -> str:
+    """The EPC of a code: GS1 codes (an element string "(01)...(21)...", "(00)" + SSCC, or a
+    bare SSCC of 18 digits when `scheme` is None or "sscc") as Digital Links on id.gs1.org;
+    any other code (a national code; `scheme` names its tracecode scheme) as
+    ``{base_url}/c/{code}``, which needs base_url (`tracecode settings DIR --base-url`)."""
+    if not isinstance(code, str) or not code or len(code) > MAX_EPC:
+        raise EpcisError(f"a code is text of 1 to {MAX_EPC} characters, got {str(code)[:40]!r}")
+    code = code.strip()
+    pairs = _pairs_of(code)
+    if pairs is None and scheme in (None, "sscc") and is_sscc(code):
+        pairs = [("00", code)]
+    if pairs is not None:
+        try:
+            return digitallink.from_ais(pairs).uri(GS1_DOMAIN).split("?")[0]
+        except DigitalLinkError as exc:
+            raise EpcisError(f"{code[:80]!r}: {exc}") from None
+    if scheme is not None and scheme.startswith("gs1"):
+        raise EpcisError(f"{code[:80]!r}: a {scheme} code becomes an EPC from its element string "
+                         "((01)<GTIN>(21)<serial>)")
+    if len(code) > MAX_CODE or not _NATIONAL.match(code):
+        raise EpcisError(f"{code[:80]!r} is not a code (1 to {MAX_CODE} printable characters, no spaces)")
+    if not base_url:
+        raise EpcisError(f"national code {code!r} becomes the EPC https://BASE/c/{{code}}: set the data "
+                         "directory's base URL (tracecode settings DIR --base-url https://...)")
+    return f"{base_url.rstrip('/')}/c/{quote(code, safe='')}"

@@ -1,0 +1,105 @@
+"""Validation of EPCIS documents against GS1's EPCIS 2.0 JSON schema (jsonschema, draft 7).
+
+GS1's schema is a GS1 artefact with no open-source licence, so tracecode does not ship it:
+the operator gives its path (`schema_path=`, or the TRACECODE_EPCIS_SCHEMA environment
+variable); by default the copy in the shared reference folder beside the repository
+(`../shared/reference/epcis/schema/EPCIS-JSON-Schema.json`) is used when present. Without
+one, validate() raises EpcisError saying how to configure it.
+"""
+from __future__ import annotations
+
+import json
+import os
+import threading
+from pathlib import Path
+
+from .errors import EpcisError, Problem, pointer
+
+ENV = "TRACECODE_EPCIS_SCHEMA"
+SCHEMA_NAME = "EPCIS-JSON-Schema.json"
+REFERENCE = Path(__file__).resolve().parents[2].parent / "shared" / "reference" / "epcis"
+DEFAULT_SCHEMA = REFERENCE / "schema" / SCHEMA_NAME
+MAX_PROBLEMS = 200              # a document of 10,000 bad events still answers in one screenful per event
+_validators: dict = {}
+_lock = threading.Lock()
+
+
+def schema_path(path=None) -> Path:
+    """The schema file to use: the one given, else $TRACECODE_EPCIS_SCHEMA, else the shared
+    reference copy; EpcisError when none is there."""
+    chosen = path or os.environ.get(ENV) or None
+    p = Path(chosen) if chosen else DEFAULT_SCHEMA
+    if not p.is_file():
+        how = (f"the file {p} does not exist" if chosen else
+               f"no schema path was given and the default {p} is not there")
+        raise EpcisError(f"GS1's EPCIS 2.0 JSON schema is needed to validate ({how}): download "
+                         f"{SCHEMA_NAME} from GS1 (github.com/gs1/EPCIS) and give its path "
+                         f"(schema_path=..., or the {ENV} environment variable)")
+    return p
+
+
+def validator(path=None):
+    """The compiled validator of a schema file (compiled once per path and change time)."""
+    import jsonschema
+
+    p = schema_path(path)
+    key = (str(p), p.stat().st_mtime_ns)
+    with _lock:
+        v = _validators.get(key)
+        if v is None:
+            try:
+                schema = json.loads(p.read_text(encoding="utf-8"))
+                cls = jsonschema.validators.validator_for(schema, default=jsonschema.Draft7Validator)
+                cls.check_schema(schema)
+            except (OSError, ValueError, jsonschema.SchemaError) as exc:
+                raise EpcisError(f"{p} is not a JSON schema: {str(exc)[:200]}") from None
+            v = cls(schema, format_checker=cls.FORMAT_CHECKER)
+            _validators[key] = v
+    return v
+
+
+def _deepest(error):
+    """The most telling error under an anyOf/oneOf: GS1's schema says "Event" is one of five
+    types, and "is not valid under any of the given schemas" names nothing."""
+    import jsonschema
+
+    while error.context:
+        best = jsonschema.exceptions.best_match(error.context)
+        if best is None or best is error:
+            break
+        error = best
+    return error
+
+
+def _message(error) -> str:
+    msg = error.message
+    return msg if len(msg) <= 300 else msg[:297] + "..."
+
+
+def validate(document: dict, schema_path=None) -> list[Problem]:
+    """Every way a parsed document breaks GS1's schema, each with its JSON pointer (sorted
+    by pointer, one problem per place, at most MAX_PROBLEMS); [] when it is valid."""
+    v = validator(schema_path)
+    seen, out = set(), []
+    for error in v.iter_errors(document):
+        e = _deepest(error)
+        where = pointer(*e.absolute_path)
+        if where in seen:
+            continue
+        seen.add(where)
+        out.append(Problem(where, _message(e)))
+        if len(out) >= MAX_PROBLEMS:
+            break
+    return sorted(out, key=lambda p: p.pointer)
+
+
+def validate_event(event, context=None, schema_path=None, at: str = "/epcisBody/eventList/0") -> list[Problem]:
+    """The schema's problems of one event (wrapped in a minimal document), pointers under `at`."""
+    doc = {"@context": context if context is not None else [GS1_CONTEXT_URL], "type": "EPCISDocument",
+           "schemaVersion": "2.0", "creationDate": "2000-01-01T00:00:00Z", "epcisBody": {"eventList": [event]}}
+    base = "/epcisBody/eventList/0"
+    return [Problem(at + p.pointer[len(base):], p.message) if p.pointer.startswith(base) else p
+            for p in validate(doc, schema_path)]
+
+
+GS1_CONTEXT_URL = "https://ref.gs1.org/standards/epcis/2.0.0/epcis-context.jsonld"
