@@ -33,6 +33,8 @@ VERBS = {
     "apply_events": EVENTS, "history": READING,
     "list_schemes": ANYONE, "list_batches": READING, "stats": OVERSEERS, "whoami": ANYONE,
     "links": ANYONE, "set_links": ISSUING,   # links are public; set by admins or the product's issuer
+    # EPCIS: an issuer captures and reads its products' events, overseers all (app/epcis.py)
+    "capture": EVENTS, "capture_job": EVENTS, "query_events": READING,
 }
 
 

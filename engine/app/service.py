@@ -83,6 +83,7 @@ class Service:
         # batch records never change: cached per process, the most recently used
         self._batches = BoundedCache(BATCH_CACHE)
         self._audit_log = self._issuing = None
+        self._epcis = None    # EPCIS capture and query, made on first use
 
     # opened on first use: verifying on a read-only directory writes neither
     @property
@@ -674,6 +675,35 @@ class Service:
             raise Refusal("audit_incomplete", "", f"links of {k.text} set, audit line not "
                           f"written ({exc}); its intent is in the audit log") from None
         return items
+
+    # -- EPCIS capture and query (app/epcis.py: the job, rights per event, one store write) ---
+    @property
+    def epcis(self):
+        if self._epcis is None:
+            from .epcis import Capture
+            self._epcis = Capture(self)
+        return self._epcis
+
+    def capture(self, caller: Caller, body: bytes, content_type: str | None, *,
+                behaviour: str = "rollback", epcis_version: str | None = None,
+                cbv_version: str | None = None, peer: str = "", method: str = "Capture") -> dict:
+        """Capture an EPCIS 2.0 document (JSON / JSON-LD, or XML): the capture job, complete
+        when this returns and stored (capture_job reads it). behaviour: "rollback" (nothing
+        captured if any event is bad) or "proceed" (the good ones are); each bad event is an
+        error in the job with its JSON pointer."""
+        return self.epcis.capture(caller, body, content_type, behaviour=behaviour,
+                                  epcis_version=epcis_version, cbv_version=cbv_version,
+                                  peer=peer, method=method)
+
+    def capture_job(self, caller: Caller, job_id: str, method: str = "CaptureJob") -> dict:
+        """A capture job of the caller's (an overseer's: any); not_found otherwise."""
+        return self.epcis.capture_job(caller, job_id, method)
+
+    def query_events(self, caller: Caller, query, page_token: str | None = None,
+                     per_page: int = 100, method: str = "QueryEvents") -> tuple[list, str | None]:
+        """(captured EPCIS events matching an EpcisQuery, the next page's token or None):
+        overseers read all, an issuer its own and its products' events."""
+        return self.epcis.query_events(caller, query, page_token, per_page, method)
 
     def link_key_of(self, answer, *, lot: bool = False) -> str | None:
         """The link key of the product a verified code belongs to (an Answer or a registry

@@ -528,7 +528,7 @@ class Index:
     share_call_reads = True
 
     def apply(self, events, *, atomic: bool = False, client: str | None = None,
-              bind_ssccs: bool = True):
+              bind_ssccs: bool = True, also=None):
         """Apply lifecycle events in order; returns one result per event.
 
         Each event is all-or-nothing over its codes. With atomic=False (default)
@@ -545,6 +545,10 @@ class Index:
         client that packs into an SSCC is recorded as its user (sscc_user), and another
         client's pack into it is NOT_HOLDER, in the same transaction (bind_ssccs=False:
         neither, for a caller acting for others, such as an admin).
+
+        also(view, results): more writes in the same transaction, once the events are
+        applied (not when atomic refuses them): EPCIS capture stores its events with the
+        lifecycle events they carry; if it raises, nothing of the call is written.
         """
         if client is not None:
             limits.text("client", client, limits.CLIENT_BYTES, required=True)
@@ -572,6 +576,8 @@ class Index:
                         results[-1]["field"] = exc.field
             if atomic and not all(r["ok"] for r in results):
                 raise _Refused(results)
+            if also is not None:
+                also(view, results)
             return results
         try:
             return self.store.write(body)

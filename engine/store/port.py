@@ -57,8 +57,9 @@ class EventPlan:
 
 # -- EPCIS events (tracecode.epcis reads them; the store keeps and indexes them) ------------
 # The roles an EPC plays in an event: epcList, parentID, childEPCs, inputEPCList,
-# outputEPCList, and the epcClass of any quantity list (class level).
-EPC_ROLES = ("epc", "parent", "child", "input", "output", "class")
+# outputEPCList, and class level the epcClass of quantityList and childQuantityList
+# ("class"), of inputQuantityList and of outputQuantityList.
+EPC_ROLES = ("epc", "parent", "child", "input", "output", "class", "input_class", "output_class")
 
 
 @dataclass
@@ -77,6 +78,7 @@ class EpcisRecord:
     read_point: str | None = None
     biz_location: str | None = None
     epcs: dict = field(default_factory=dict)   # role -> [EPC URI]
+    client: str | None = None      # who captured it (None: the data directory's own caller)
     seq: int | None = None         # the store's, in capture order (None until stored)
 
 

@@ -30,7 +30,7 @@ _BIAS = 1 << 63         # eventTime in ms, signed, ordered as unsigned bytes
 _ROLE = {r: bytes([i]) for i, r in enumerate(EPC_ROLES)}
 _ROLE_OF = {v[0]: r for r, v in _ROLE.items()}
 _HEAD = ("event_id", "event_time", "time_offset", "record_time", "type", "biz_step",
-         "disposition", "read_point", "biz_location")
+         "disposition", "read_point", "biz_location", "client")
 NEXT = b"N"
 
 

@@ -1,0 +1,339 @@
+"""EPCIS capture and query on the application layer (Service.capture, capture_job,
+query_events delegate here): rights, the capture job, one store write.
+
+A capture reads the document (tracecode.epcis), judges each event (GS1's schema, the CBV
+rules, the caller's rights over its EPCs), maps those whose bizStep and disposition the
+lifecycle knows onto tracecode's events (lifecycle_of) and applies them through the index
+with the EPCIS events themselves in the same write (Index.apply(also=...)): with
+behaviour "rollback" one bad event leaves nothing stored nor applied; with "proceed" the
+good events are stored and applied and each bad one is an error in the job, with its JSON
+pointer (/epcisBody/eventList/i).
+
+Capture is synchronous for now: the job is complete (success or failure) when the call
+returns, and stored, so GET /epcis/capture/{id} reads it then and later.
+
+An overseer (admin, regulator) captures any event. An event that names none of
+tracecode's own codes (issued, imported, or an SSCC with history) is stored without a
+lifecycle step, as a repository of trade partners' events; an issuer's events name only its
+products' codes and SSCCs, and always go through the lifecycle (an unknown code is an
+error there).
+"""
+from __future__ import annotations
+
+import datetime as _dt
+import time as _time
+import uuid
+
+from .. import epcis
+from ..store.port import EpcisQuery, EpcisRecord
+from .audit import AuditError
+from .caller import Caller
+from .refusal import Refusal, bounded, invalid, refusal_of
+from .rights import admit, is_sscc, oversees
+
+BEHAVIOURS = ("rollback", "proceed")
+EPCIS_VERSIONS = ("2.0", "2.0.0")
+MAX_JOB_ERRORS = 1000          # errors a job lists; errors_total says how many there were
+DEFAULT_PAGE, MAX_PAGE = 100, 1000
+PAGE_ROUNDS = 20               # store pages an issuer's query reads to fill one of its own
+
+
+def _iso(t: float) -> str:
+    return _dt.datetime.fromtimestamp(t, _dt.timezone.utc).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+
+
+def instant(text, field: str = "eventTime") -> float:
+    """Seconds since the epoch of an RFC 3339 time ("Z" or an offset required)."""
+    if not isinstance(text, str):
+        raise epcis.EpcisError(f"{field} must be a date-time text, got {type(text).__name__}")
+    try:
+        t = _dt.datetime.fromisoformat(text.strip())
+    except ValueError:
+        t = None
+    if t is None or t.tzinfo is None:
+        raise epcis.EpcisError(f"{field} {text[:40]!r} is not an RFC 3339 date-time with a "
+                               "time zone (2026-03-01T08:00:00+08:00)")
+    return t.timestamp()
+
+
+def _uri(value) -> str | None:
+    """readPoint / bizLocation: {"id": URI} in EPCIS 2.0 JSON."""
+    if isinstance(value, dict):
+        value = value.get("id")
+    return value if isinstance(value, str) else None
+
+
+# epcs_of's roles (GS1's field names) -> the store's (port.EPC_ROLES)
+ROLE_OF = {"epcList": "epc", "parentID": "parent", "childEPCs": "child", "inputEPCList": "input",
+           "outputEPCList": "output", "quantityList": "class", "childQuantityList": "class",
+           "inputQuantityList": "input_class", "outputQuantityList": "output_class"}
+CLASS_ROLES = ("class", "input_class", "output_class")
+
+
+def store_roles(epcs: dict) -> dict:
+    """epcs_of's EPCs by GS1 field, as the store keeps them by role (empty roles left out).
+
+    >>> store_roles({"epcList": ["urn:a"], "parentID": [], "quantityList": ["urn:c"],
+    ...              "childQuantityList": ["urn:d"]})
+    {'epc': ['urn:a'], 'class': ['urn:c', 'urn:d']}
+    """
+    out: dict = {}
+    for field, uris in epcs.items():
+        if uris:
+            out.setdefault(ROLE_OF[field], []).extend(uris)
+    return out
+
+
+def _error(job: dict, pointer: str, event_id, reason: str, message: str) -> None:
+    job["errors_total"] += 1
+    if len(job["errors"]) < MAX_JOB_ERRORS:
+        job["errors"].append({"pointer": pointer, "event_id": event_id, "reason": reason,
+                              "error": bounded(message)})
+
+
+class _Item:
+    """One event of a document on its way through a capture."""
+    __slots__ = ("i", "pointer", "event", "eid", "epcs", "codes", "lifecycle", "record", "failed")
+
+    def __init__(self, i, pointer, event):
+        self.i, self.pointer, self.event = i, pointer, event
+        self.eid = self.epcs = self.codes = self.lifecycle = self.record = None
+        self.failed = False
+
+
+class Capture:
+    """capture / capture_job / query_events over one Service."""
+
+    def __init__(self, service):
+        self.svc = service
+        self.store = service.index.store
+
+    # -- capture ---------------------------------------------------------------------------
+    def capture(self, caller: Caller, body: bytes, content_type: str | None, *,
+                behaviour: str = "rollback", epcis_version: str | None = None,
+                cbv_version: str | None = None, schema_path=None, peer: str = "",
+                method: str = "Capture") -> dict:
+        admit(caller, "capture", method)
+        behaviour = (behaviour or "rollback").strip().lower()
+        if behaviour not in BEHAVIOURS:
+            raise invalid("behaviour", f"{str(behaviour)[:40]!r}: the capture error behaviour is "
+                          "rollback or proceed")
+        if epcis_version and epcis_version.strip() not in EPCIS_VERSIONS:
+            raise invalid("epcis_version", f"EPCIS {epcis_version[:20]!r} is not captured here: 2.0")
+        if cbv_version and not cbv_version.strip().startswith("2."):
+            raise invalid("cbv_version", f"CBV {cbv_version[:20]!r} is not read here: 2.0")
+        now = _time.time()
+        job = {"id": uuid.uuid4().hex, "state": "running", "behaviour": behaviour,
+               "client": caller.name, "created": _iso(now), "finished": None,
+               "counts": {"events": 0, "stored": 0, "already_stored": 0, "applied": 0, "failed": 0},
+               "errors": [], "errors_total": 0}
+        try:
+            self.svc._audit("capture_intent", caller, method, peer, job=job["id"], behaviour=behaviour,
+                            bytes=len(body or b""))
+        except AuditError as exc:
+            raise Refusal("audit_log_full", "", f"nothing captured: {exc}") from None
+        try:
+            self._run(caller, job, body, content_type, now, schema_path)
+        except Refusal as refusal:   # the store's own refusal (full, read-only): the job says it
+            _error(job, "", None, refusal.reason, refusal.detail)
+        job["state"] = "success" if job["errors_total"] == 0 else "failure"
+        job["finished"] = _iso(_time.time())
+        self.store.capture_job_put(job)
+        c = job["counts"]
+        try:
+            self.svc._audit("capture", caller, method, peer, job=job["id"], state=job["state"],
+                            events=c["events"], stored=c["stored"], applied=c["applied"],
+                            failed=c["failed"])
+        except AuditError as exc:
+            raise Refusal("audit_incomplete", "", f"capture job {job['id']} done, audit line not "
+                          f"written ({exc}); its intent is in the audit log") from None
+        return job
+
+    def _run(self, caller, job, body, content_type, now, schema_path) -> None:
+        try:
+            doc = epcis.read_document(body, content_type)
+        except epcis.EpcisError as exc:
+            _error(job, exc.pointer, None, "invalid_document", exc.detail)
+            return
+        items = [_Item(i, doc.pointer_of(i), ev) for i, ev in enumerate(doc.events)]
+        job["counts"]["events"] = len(items)
+        try:
+            problems = epcis.validate(doc.body, schema_path)
+        except epcis.EpcisError as exc:   # no schema configured: say so, capture nothing
+            _error(job, "", None, "no_schema", exc.detail)
+            return
+        by_event: dict = {}
+        for p in problems:
+            i = epcis.event_index(p.pointer)
+            if i is None or i >= len(items):   # the document itself: nothing is captured
+                _error(job, p.pointer, None, "schema", p.message)
+            else:
+                by_event.setdefault(i, []).append(p)
+        if job["errors_total"]:
+            return
+        for item in items:
+            self._judge(caller, item, by_event.get(item.i, ()), doc, job, now)
+        self._store(caller, job, items)
+
+    def _fail(self, job, item, reason, message, pointer=None) -> None:
+        if not item.failed:
+            job["counts"]["failed"] += 1
+        item.failed = True
+        _error(job, pointer or item.pointer, item.eid, reason, message)
+
+    def _judge(self, caller, item: _Item, problems, doc, job, now) -> None:
+        """Everything about one event that needs no store write: its problems go to the job."""
+        ev = item.event
+        for p in problems:
+            self._fail(job, item, "schema", p.message, p.pointer)
+        if item.failed:
+            return
+        try:
+            item.eid = epcis.event_id(ev, doc.context)
+            for p in epcis.cbv_problems(ev, item.pointer):
+                self._fail(job, item, "cbv", p.message, p.pointer)
+            if item.failed:
+                return
+            item.epcs = store_roles(epcis.epcs_of(ev))
+            # an overseer's event may name EPCs tracecode has no code form of (a GDTI...):
+            # none of them is ours; an issuer's must all be codes of its products
+            item.codes = self._codes(item, strict=not oversees(caller))
+            t = instant(ev.get("eventTime"))
+        except epcis.EpcisError as exc:
+            self._fail(job, item, "invalid_event", exc.detail, exc.pointer or item.pointer)
+            return
+        try:
+            self.svc.rights.require_codes(caller, item.codes, "capture events about")
+        except Refusal as refusal:
+            self._fail(job, item, refusal.reason, refusal.detail)
+            return
+        item.lifecycle = []
+        if not oversees(caller) or self._any_ours(item.codes):   # else a trade partner's: stored only
+            try:
+                item.lifecycle = epcis.lifecycle_of(ev, context=doc.context, at=(*doc.events_path, item.i))
+            except epcis.EpcisError as exc:
+                self._fail(job, item, "invalid_event", exc.detail, exc.pointer or item.pointer)
+                return
+        captured = {**ev, "recordTime": _iso(now)}
+        item.record = EpcisRecord(
+            event_id=item.eid, event=captured, event_time=t,
+            time_offset=ev.get("eventTimeZoneOffset") or "+00:00", record_time=now,
+            type=ev.get("type"), biz_step=ev.get("bizStep"), disposition=ev.get("disposition"),
+            read_point=_uri(ev.get("readPoint")), biz_location=_uri(ev.get("bizLocation")),
+            epcs=item.epcs, client=caller.name)
+
+    def _codes(self, item: _Item, strict: bool) -> list:
+        """The codes (as the scan parser reads them) of an event's instance-level EPCs, for
+        rights; class-level EPCs (a GTIN and lot) name no code. strict: an EPC without a
+        code form is an EpcisError, else it is left out."""
+        out = []
+        for role, uris in item.epcs.items():
+            for u in uris if role not in CLASS_ROLES else ():
+                try:
+                    out.append(epcis.to_code(u, item.pointer))
+                except epcis.EpcisError:
+                    if strict:
+                        raise
+        return out
+
+    def _any_ours(self, codes) -> bool:
+        plain = [c for c in codes if not is_sscc(c)]
+        if plain and self.svc.dd.verify_many(plain, record=False).found.any():
+            return True
+        for c in codes:
+            if is_sscc(c):
+                try:
+                    if self.svc.dd.history(c, scans=False):
+                        return True
+                except ValueError:
+                    continue
+        return False
+
+    def _store(self, caller, job, items) -> None:
+        """The good events, stored and applied in one write (rollback: none if any failed)."""
+        good = [it for it in items if not it.failed]
+        rollback = job["behaviour"] == "rollback"
+        if rollback and len(good) < len(items):
+            return
+        seen = self.store.epcis_events([it.eid for it in good])
+        fresh = []
+        for it, rec in zip(good, seen):
+            if rec is not None:   # captured before: idempotent, not applied again
+                job["counts"]["already_stored"] += 1
+            else:
+                fresh.append(it)
+        # an EPCIS event may carry several lifecycle events: it is stored when all applied
+        owner = [it for it in fresh for _ in it.lifecycle]
+        stored: dict = {}
+
+        def also(view, results):
+            bad = {id(it) for it, r in zip(owner, results) if not r["ok"]}
+            stored["new"] = view.epcis_put([it.record for it in fresh if id(it) not in bad])
+
+        try:
+            results = self.svc.dd.apply([e for it in fresh for e in it.lifecycle], atomic=rollback,
+                                        client=caller.name, bind_ssccs=not caller.admin, also=also)
+        except Exception as exc:   # noqa: BLE001 - IndexFull, IndexReadOnly...: said in the job
+            refusal = refusal_of(exc, "")
+            if refusal is None:
+                raise
+            raise refusal from None
+        for it, r in zip(owner, results):
+            if r["ok"]:
+                job["counts"]["applied"] += 0 if r.get("replayed") else 1
+            elif r.get("reason") != "not_applied" or not rollback:
+                self._fail(job, it, _reason(r), str(r["error"]))
+        if rollback and any(not r["ok"] for r in results):
+            return   # nothing written; the others were refused only for these (not_applied)
+        new = stored.get("new", [])
+        job["counts"]["stored"] += sum(new)
+        job["counts"]["already_stored"] += len(new) - sum(new)
+
+    # -- reading ---------------------------------------------------------------------------
+    def capture_job(self, caller: Caller, job_id: str, method: str = "CaptureJob") -> dict:
+        """A capture job: its caller's, or any for an overseer; not_found otherwise (another
+        client's job is not said to exist)."""
+        admit(caller, "capture_job", method)
+        job = self.store.capture_job_get(job_id) if isinstance(job_id, str) and job_id else None
+        if job is None or not (oversees(caller) or job.get("client") == caller.name):
+            raise Refusal("not_found", "job", f"no capture job {str(job_id)[:64]!r}",
+                          resource="capture_job", name=str(job_id)[:64])
+        return job
+
+    def query_events(self, caller: Caller, query: EpcisQuery, page_token: str | None = None,
+                     per_page: int = DEFAULT_PAGE, method: str = "QueryEvents") -> tuple[list, str | None]:
+        """(EPCIS events as captured, the next page's token or None). Overseers read all
+        events; an issuer the events it captured and those naming its products' codes."""
+        admit(caller, "query_events", method)
+        if not isinstance(per_page, int) or not 1 <= per_page <= MAX_PAGE:
+            raise invalid("perPage", f"perPage is 1 to {MAX_PAGE:,}, got {per_page!r}")
+        if not isinstance(query, EpcisQuery):
+            raise invalid("query", "an EpcisQuery")
+        out, token = [], page_token or None
+        for _ in range(1 if oversees(caller) else PAGE_ROUNDS):
+            try:
+                got, token = self.store.epcis_find(query, token, per_page - len(out))
+            except ValueError as exc:
+                raise invalid("nextPageToken", str(exc)) from None
+            out += [r.event for r in got if oversees(caller) or self._sees(caller, r)]
+            if token is None or len(out) == per_page:
+                break
+        return out, token
+
+    def _sees(self, caller: Caller, rec: EpcisRecord) -> bool:
+        if rec.client == caller.name:
+            return True
+        codes = []
+        for role, uris in rec.epcs.items():
+            for u in uris if role != "class" else ():
+                try:
+                    codes.append(epcis.to_code(u))
+                except epcis.EpcisError:
+                    continue
+        plain = [c for c in codes if not is_sscc(c)]
+        return bool(plain) and bool(self.svc.rights._owned(caller, plain).any())
+
+
+def _reason(result: dict) -> str:
+    from .service import event_reason
+    return event_reason(result)
