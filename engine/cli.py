@@ -8,7 +8,7 @@
     tracecode scan [--data DIR] [SCAN...]
     tracecode verify DIR [SCAN...] [--scanner ID] [--place P]
     tracecode events DIR [FILE.jsonl] [--atomic]
-    tracecode history DIR CODE
+    tracecode history DIR CODE [--epcis]
     tracecode import DIR FILE [--field NAME=VALUE...]
     tracecode batches DIR
     tracecode backup DIR DEST [--with-key]
@@ -20,6 +20,7 @@
     tracecode registry import DIR FILE [--kind vet|pesticide] [--format csv|json] [--codes]
     tracecode registry show DIR NUMBER    (or --server HOST:PORT NUMBER)
     tracecode links DIR KEY [--json | --set FILE | --add TYPE HREF [--lang L] [--default] | --remove TYPE]
+    tracecode epcis capture DIR FILE|- [--proceed] | epcis query DIR [--epc E] [--type T] ... [--json]
     tracecode capacity [--workload FILE] [--codes-per-year N] [--peak-scans-per-second N] ... [--quick | --reuse F]
 
 Errors are one line on stderr and a non-zero exit, never a traceback.
@@ -47,6 +48,7 @@ from .labels.cli import add_parser as add_label_parser
 from .v1 import cli as remote
 from .registry.cli import add_parser as add_registry_parser
 from .links_cli import add_parser as add_links_parser
+from .epcis_cli import add_parser as add_epcis_parser
 from .serve.cli import add_serve_parser
 
 PROGRESS_MIN = 1_000_000  # show a progress bar on a terminal from this many codes
@@ -456,6 +458,12 @@ def cmd_history(args):
         if args.server:
             raise remote.RemoteUsageError("give one CODE")
         raise CliError("give DIR and CODE")
+    if args.epcis:
+        if args.server:
+            raise CliError("--epcis reads DIR: the gRPC service has no EPCIS verb yet (the HTTP "
+                           "server's GET /epcis/epcs/{epc}/events answers over the network)")
+        from .epcis_cli import print_history
+        return print_history(args.dir, codes[0])
     with _backend(args) as c:
         for item in c.history(codes[0]):
             print(json.dumps(item, ensure_ascii=False))
@@ -599,6 +607,8 @@ def build_parser():
     s = sub.add_parser("history", help="every event and scan of a code and its containers")
     s.add_argument("dir", nargs="?", help="data directory; or --server")
     s.add_argument("code", nargs="?")
+    s.add_argument("--epcis", action="store_true",
+                   help="print it as one GS1 EPCIS 2.0 EPCISDocument (DIR only)")
     remote.add_server_options(s)
     s.set_defaults(func=cmd_history)
 
@@ -635,12 +645,14 @@ def build_parser():
     add_registry_parser(sub)
     add_capacity_parser(sub)
     add_links_parser(sub)
+    add_epcis_parser(sub)
     return p
 
 
 def _verb(args) -> str:
     """`tracecode VERB` (with the action of registry and token), the prefix of its errors."""
-    words = [args.command, getattr(args, "registry_command", None), getattr(args, "token_command", None)]
+    words = [args.command, getattr(args, "registry_command", None), getattr(args, "token_command", None),
+             getattr(args, "epcis_command", None)]
     return " ".join(["tracecode"] + [w for w in words if w])
 
 

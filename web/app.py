@@ -6,6 +6,7 @@
                                the pesticide trace URL)
     /approvals/{number}        the page of an approval or registration number
     /api/v1/...                the JSON API (web/api.py, its OpenAPI document at /api/v1/openapi.json)
+    /epcis/...                 the EPCIS 2.0 REST binding: capture, queries (web/epcis.py)
     /.well-known/gs1resolver   the resolver's description
     /healthz, /robots.txt
     anything else              the GS1 Digital Link resolver (web/resolver.py), or 404
@@ -27,7 +28,7 @@ from starlette.routing import Match, Mount, Route, Router
 
 from ..app.refusal import Refusal
 from ..errors import ValidationError
-from . import api, resolver
+from . import api, epcis, resolver
 from .errors import error_response, refusal_response
 from .middleware import Guard
 from .openapi import document
@@ -38,6 +39,9 @@ from .settings import WebSettings
 PAGE_PREFIXES = ("/c/", "/approvals/", "/static/")
 PAGE_PATHS = frozenset({"/", "/c", "/approvals", "/healthz", "/robots.txt", "/favicon.ico"})
 ROBOTS = "User-agent: *\nAllow: /$\nDisallow: /\n"   # codes are not for crawling (each is a query)
+EPCIS_REQUEST_HEADERS = ("gs1-epcis-version", "gs1-cbv-version", "gs1-capture-error-behaviour")
+EPCIS_RESPONSE_HEADERS = ("gs1-epcis-version", "gs1-cbv-version", "gs1-epcis-capture-limit",
+                          "gs1-epcis-capture-file-size-limit")
 MESSAGES = {404: "there is no page at this address", 405: "this address does not take that method"}
 
 
@@ -46,9 +50,12 @@ class PathCors:
 
     def __init__(self, app, origins):
         self.plain = app
-        self.cors = CORSMiddleware(app, allow_origins=list(origins), allow_methods=["GET", "HEAD", "PUT", "OPTIONS"],
-                                   allow_headers=["authorization", "content-type", "accept", "accept-language"],
-                                   expose_headers=["link", "location", "retry-after", "content-language"],
+        self.cors = CORSMiddleware(app, allow_origins=list(origins),
+                                   allow_methods=["GET", "HEAD", "PUT", "POST", "OPTIONS"],
+                                   allow_headers=["authorization", "content-type", "accept", "accept-language",
+                                                  *EPCIS_REQUEST_HEADERS],
+                                   expose_headers=["link", "location", "retry-after", "content-language",
+                                                   *EPCIS_RESPONSE_HEADERS],
                                    max_age=600)
 
     async def __call__(self, scope, receive, send):
@@ -188,6 +195,7 @@ def create_app(service, *, base_url: str, settings: WebSettings | None = None) -
         Route("/healthz", api.healthz, methods=["GET", "HEAD"]),
         Route("/robots.txt", robots, methods=["GET", "HEAD"]),
         Route("/.well-known/gs1resolver", resolver.well_known, methods=["GET", "HEAD"]),
+        *epcis.routes(),     # the EPCIS 2.0 REST binding (web/epcis.py)
     ]
     app = Starlette(
         routes=routes,

@@ -67,9 +67,22 @@ def fallback_page(status: int, message: str) -> Response:
 def error_response(request: Request, status: int, message: str, *, reason: str = "",
                    field: str = "", headers: dict | None = None, as_json: bool | None = None,
                    extra: dict | None = None) -> Response:
+    from .epcis_problem import is_epcis
+    if is_epcis(request.url.path):   # the EPCIS binding's clients read RFC 7807 problems
+        return _epcis_problem(request, status, message, reason, field, headers, extra)
     if as_json if as_json is not None else wants_json(request):
         return json_error(status, message, reason=reason, field=field, headers=headers, extra=extra)
     return html_error(request, status, message, headers)
+
+
+def _epcis_problem(request, status, message, reason, field, headers, extra) -> Response:
+    from .epcis_problem import problem
+    path = request.url.path
+    if status == 413 and path.startswith("/epcis/capture"):
+        from .epcis import capture_limits
+        headers = {**capture_limits(request.app.state.settings), **(headers or {})}
+    return problem(status, message, path=path, reason=reason or _reason_of(status), field=field,
+                   headers=headers, extra=extra)
 
 
 def refusal_response(request: Request, refusal: Refusal, *, as_json: bool | None = None,

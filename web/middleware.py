@@ -19,6 +19,7 @@ from .headers import security_headers
 
 log = logging.getLogger("tracecode.web")
 BODILESS = frozenset({"GET", "HEAD", "OPTIONS", "DELETE"})
+CAPTURE_PATH = "/epcis/capture"
 
 
 class BodyTooLarge(Exception):
@@ -33,6 +34,7 @@ class Guard:
         self.extra = security_headers(base_url)
         self.max_url = settings.max_url_bytes
         self.max_body = settings.max_body_bytes
+        self.max_capture = max(settings.max_capture_bytes, settings.max_body_bytes)
 
     async def __call__(self, scope, receive, send):
         if scope["type"] != "http":
@@ -73,6 +75,8 @@ class Guard:
             await refusal_response(Request(scope), refusal)(scope, receive, send_secured)
             return
         if scope["method"] not in BODILESS:
+            # an EPCIS document is the one body that may be large (web/epcis.py)
+            limit = self.max_capture if scope["path"] == CAPTURE_PATH else self.max_body
             if declared is not None:
                 try:
                     length = int(declared)
@@ -82,18 +86,18 @@ class Guard:
                     await self._answer(scope, receive, send_secured, 400, "the Content-Length "
                                        "header is not a number")
                     return
-                if length > self.max_body:
+                if length > limit:
                     await self._answer(scope, receive, send_secured, 413, f"the request body is "
-                                       f"{length:,} bytes; at most {self.max_body:,}")
+                                       f"{length:,} bytes; at most {limit:,}")
                     return
-            receive = self._bounded(receive)
+            receive = self._bounded(receive, limit)
         try:
             await self.app(scope, receive, send_secured)
         except BodyTooLarge:
             if started:
                 raise
             await self._answer(scope, receive, send_secured, 413,
-                               f"the request body is over {self.max_body:,} bytes")
+                               f"the request body is over {limit:,} bytes")
         except Exception:
             log.exception("%s %s failed", scope["method"], scope["path"][:200])
             if started:   # the status is gone: the server closes the connection
@@ -101,8 +105,8 @@ class Guard:
             await self._answer(scope, receive, send_secured, 500, "an internal error of the "
                                "server; it has been logged. Please try again later.")
 
-    def _bounded(self, receive):
-        limit, seen = self.max_body, 0
+    def _bounded(self, receive, limit: int):
+        seen = 0
 
         async def bounded():
             nonlocal seen

@@ -8,6 +8,7 @@ it against the OpenAPI schema and checks that every route it names answers).
 from __future__ import annotations
 
 from .. import __version__
+from . import epcis_openapi
 
 _ERROR = {"$ref": "#/components/schemas/Error"}
 _LINKS = {"application/json": {"schema": {"$ref": "#/components/schemas/Links"}}}
@@ -103,6 +104,7 @@ def document(base_url: str) -> dict:
                              "holder, products, validity"},
                 "Link": _LINK,
                 "Links": links_body,
+                **epcis_openapi.schemas(),
             },
         },
         "security": [{}, {"bearer": []}],
@@ -162,5 +164,6 @@ def document(base_url: str) -> dict:
                 "operationId": "health", "summary": "liveness",
                 "responses": {"200": {"description": "serving",
                                       "content": {"text/plain": {"schema": {"type": "string"}}}}}}},
+            **epcis_openapi.paths(),     # the EPCIS 2.0 REST binding (web/epcis.py)
         },
     }

@@ -38,6 +38,10 @@ class WebSettings:
     # request bounds: path + query (414 past it) and body (413 past it)
     max_url_bytes: int = 4096
     max_body_bytes: int = 65536
+    # EPCIS capture (POST /epcis/capture): a document's bytes (413 past it) and events (the
+    # binding's GS1-EPCIS-Capture-File-Size-Limit and GS1-EPCIS-Capture-Limit)
+    max_capture_bytes: int = 64 << 20
+    max_capture_events: int = 10_000
     # behind a reverse proxy: the header naming the client (e.g. "x-forwarded-for"), believed
     # only from these peer addresses; None (default): the peer address is the client
     forwarded_header: str | None = None
@@ -47,11 +51,15 @@ class WebSettings:
 
     def __post_init__(self):
         for name in ("per_address", "per_address_burst", "per_product", "per_product_burst",
-                     "max_tracked", "max_url_bytes", "max_body_bytes"):
+                     "max_tracked", "max_url_bytes", "max_body_bytes", "max_capture_bytes",
+                     "max_capture_events"):
             value = getattr(self, name)
             if isinstance(value, bool) or not isinstance(value, int) or value < 0:
                 raise ValidationError(f"web setting {name} must be a whole number >= 0, not {value!r}",
                                       field=name)
+        if self.max_capture_bytes < 1024 or self.max_capture_events < 1:
+            raise ValidationError("web settings: max_capture_bytes >= 1024 and max_capture_events >= 1",
+                                  field="max_capture_bytes")
         if self.max_tracked < 1 or self.max_url_bytes < 256 or self.max_body_bytes < 1024:
             raise ValidationError("web settings: max_tracked >= 1, max_url_bytes >= 256 and "
                                   "max_body_bytes >= 1024", field="max_tracked")

@@ -105,6 +105,19 @@ class LocalClient:
     def history(self, code: str, limit: int = 0) -> list:
         return self.svc.history(self.caller, code, limit)[0]
 
+    # -- EPCIS (app/epcis.py; the gRPC service has no EPCIS verbs yet) ----------------------------
+    def capture(self, body: bytes, content_type: str = "application/ld+json", *,
+                behaviour: str = "rollback") -> dict:
+        """Capture an EPCIS document; the capture job (complete when this returns)."""
+        return self.svc.capture(self.caller, body, content_type, behaviour=behaviour)
+
+    def capture_job(self, job_id: str) -> dict:
+        return self.svc.capture_job(self.caller, job_id)
+
+    def query_events(self, query, page_token: str | None = None, per_page: int = 100) -> tuple:
+        """(a page of EPCIS events matching an EpcisQuery, the next page's token or None)."""
+        return self.svc.query_events(self.caller, query, page_token, per_page)
+
     # -- administration -----------------------------------------------------------------------
     def schemes(self) -> list:
         return self.svc.list_schemes(self.caller)

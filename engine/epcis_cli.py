@@ -1,0 +1,206 @@
+"""`tracecode epcis`: GS1 EPCIS 2.0 documents in and out of a data directory.
+
+    tracecode epcis capture DIR FILE|- [--proceed] [--json]
+        capture an EPCISDocument (JSON / JSON-LD; an EPCISQueryDocument too): prints the
+        capture job (events captured, failed; each failure with its JSON pointer); exit 1
+        when any event failed. Rollback (the default): one bad event and none is stored;
+        --proceed: every good event is.
+    tracecode epcis query DIR [--epc E] [--parent E] [--type T] [--biz-step S]
+                              [--disposition D] [--since T] [--until T] [--limit N] [--json]
+        the events stored, one line each (time, type, action, bizStep, eventID), or with
+        --json one EPCISDocument of them (what `epcis capture` reads, so a query of one
+        directory can be captured into another).
+    tracecode history DIR CODE --epcis
+        a code's history as one EPCISDocument (engine/cli.py, via print_history here).
+
+The operator of DIR runs these as an admin (tracecode.app.LocalClient). The gRPC service
+has no EPCIS verbs yet, so there is no --server here; over the network, use the HTTP
+server's EPCIS binding (POST /epcis/capture, GET /epcis/events).
+"""
+from __future__ import annotations
+
+import json
+import sys
+from datetime import datetime, timezone
+
+from .errors import TracecodeError
+
+PAGE = 1_000                 # events read per call while printing a query
+STDIN = "-"
+
+
+def EpcisCliError(message: str):   # noqa: N802 - raised like a class
+    """A usage error of `tracecode epcis`: the command's CliError (one line, exit 2)."""
+    from .cli import CliError
+    return CliError(message)
+
+
+def add_parser(subparsers):
+    p = subparsers.add_parser("epcis", help="capture and query GS1 EPCIS 2.0 events",
+                              description="GS1 EPCIS 2.0 documents in and out of a data directory.")
+    sub = p.add_subparsers(dest="epcis_command", metavar="capture|query", required=True)
+
+    s = sub.add_parser("capture", help="capture an EPCISDocument (a file, or - for stdin)")
+    s.add_argument("dir", help="data directory")
+    s.add_argument("file", help="the EPCISDocument (JSON / JSON-LD), or - for stdin")
+    s.add_argument("--proceed", action="store_true",
+                   help="store every valid event even if others fail (default: rollback, all or none)")
+    s.add_argument("--json", action="store_true", help="print the capture job as JSON")
+    s.set_defaults(func=cmd_capture)
+
+    s = sub.add_parser("query", help="the events stored, by EPC, type, bizStep, time")
+    s.add_argument("dir", help="data directory")
+    s.add_argument("--epc", action="append", metavar="E",
+                   help="events naming this EPC in any field (an EPC URI, a Digital Link, a "
+                        "national code's https://BASE/c/CODE); repeat for any of several")
+    s.add_argument("--parent", action="append", metavar="E", help="events whose parentID is E")
+    s.add_argument("--type", action="append", metavar="T",
+                   help="ObjectEvent, AggregationEvent, TransactionEvent, TransformationEvent, AssociationEvent")
+    s.add_argument("--biz-step", action="append", metavar="S", help="a CBV bizStep (shipping) or its URI")
+    s.add_argument("--disposition", action="append", metavar="D", help="a CBV disposition or its URI")
+    s.add_argument("--since", metavar="T", help="eventTime at or after T (2024-06-30T08:00:00+08:00, or a "
+                                                "date: that day's 00:00 UTC)")
+    s.add_argument("--until", metavar="T", help="eventTime before T")
+    s.add_argument("--limit", type=int, default=0, metavar="N", help="at most N events (default: all)")
+    s.add_argument("--json", action="store_true", help="print one EPCISDocument of the events")
+    s.set_defaults(func=cmd_query)
+
+
+def parse_time(text: str, option: str) -> float:
+    """Seconds since the epoch of an RFC 3339 time with its offset, or of a date (00:00 UTC).
+
+    >>> parse_time("2024-01-01T08:00:00+08:00", "--since"), parse_time("2024-01-01", "--until")
+    (1704067200.0, 1704067200.0)
+    """
+    try:
+        when = datetime.fromisoformat(text.strip())
+    except ValueError:
+        raise EpcisCliError(f"{option} {text!r} is not a time (2024-06-30T08:00:00+08:00) or a date "
+                            "(2024-06-30)") from None
+    if when.tzinfo is None:
+        if len(text.strip()) > 10:
+            raise EpcisCliError(f"{option} {text!r} needs its time-zone offset (Z or +08:00)")
+        when = when.replace(tzinfo=timezone.utc)
+    return when.timestamp()
+
+
+def build_query(args):
+    """The store's EpcisQuery of the options."""
+    from .store.port import EpcisQuery
+    if args.epc and args.parent:
+        raise EpcisCliError("give --epc or --parent, not both")
+    fields = {"event_types": tuple(args.type or ()), "biz_steps": tuple(args.biz_step or ()),
+              "dispositions": tuple(args.disposition or ())}
+    if args.epc:
+        fields.update(epcs=tuple(args.epc), epc_roles=())
+    elif args.parent:
+        fields.update(epcs=tuple(args.parent), epc_roles=("parent",))
+    if args.since:
+        fields["ge_event_time"] = parse_time(args.since, "--since")
+    if args.until:
+        fields["lt_event_time"] = parse_time(args.until, "--until")
+    if args.since and args.until and fields["ge_event_time"] >= fields["lt_event_time"]:
+        raise EpcisCliError("--since must be before --until")
+    if args.limit < 0:
+        raise EpcisCliError("--limit is a number of events >= 0 (0: all)")
+    return EpcisQuery(**fields)
+
+
+def _read(name: str, limit: int) -> bytes:
+    if name == STDIN:
+        raw = sys.stdin.buffer.read(limit + 1)
+    else:
+        with open(name, "rb") as f:
+            raw = f.read(limit + 1)
+    if len(raw) > limit:
+        raise TracecodeError(f"{name}: over {limit:,} bytes; split the document")
+    if not raw.strip():
+        raise TracecodeError(f"{name}: empty; an EPCISDocument (JSON) is expected")
+    return raw
+
+
+def _local(args):
+    from .app.local import LocalClient
+    from .datadir import DataDir
+    return LocalClient(DataDir(args.dir))
+
+
+def cmd_capture(args) -> int:
+    from .epcis.document import MAX_DOCUMENT_BYTES
+    body = _read(args.file, MAX_DOCUMENT_BYTES)
+    kind = "application/xml" if body.lstrip()[:1] == b"<" else "application/ld+json"
+    with _local(args) as c:
+        job = c.capture(body, kind, behaviour="proceed" if args.proceed else "rollback")
+    if args.json:
+        print(json.dumps(job, ensure_ascii=False, indent=2))
+    else:
+        print_job(job)
+    return 0 if job.get("state") == "success" else 1
+
+
+def print_job(job: dict, out=None) -> None:
+    """A capture job (tracecode.app.epcis) for a person: one line of counts, then one line
+    per error: where (the JSON pointer), what, which event.
+
+    >>> print_job({"id": "j1", "state": "failure", "behaviour": "proceed", "errors_total": 1,
+    ...            "counts": {"events": 2, "stored": 1, "already_stored": 0, "applied": 1, "failed": 1},
+    ...            "errors": [{"pointer": "/epcisBody/eventList/1/epcList/0", "event_id": None,
+    ...                        "reason": "invalid_event", "error": "not an EPC URI"}]})
+    capture job j1 (proceed): failure: 2 events, 1 stored, 0 already stored, 1 applied, 1 failed
+      /epcisBody/eventList/1/epcList/0: not an EPC URI [invalid_event]
+    """
+    out = out or sys.stdout
+    counts = job.get("counts") or {}
+    parts = ", ".join(f"{counts[k]:,} {k.replace('_', ' ')}" for k in counts)
+    print(f"capture job {job.get('id')} ({job.get('behaviour')}): {job.get('state')}"
+          + (f": {parts}" if parts else ""), file=out)
+    errors = job.get("errors") or ()
+    for e in errors:
+        event = f" (event {e['event_id']})" if e.get("event_id") else ""
+        print(f"  {e.get('pointer') or '/'}: {e.get('error')} [{e.get('reason')}]{event}", file=out)
+    more = job.get("errors_total", len(errors)) - len(errors)
+    if more > 0:
+        print(f"  ... and {more:,} more errors", file=out)
+
+
+def _summary(event: dict) -> str:
+    return "\t".join(str(event.get(k) or "-") for k in ("eventTime", "type", "action", "bizStep", "eventID"))
+
+
+def cmd_query(args) -> int:
+    query = build_query(args)
+    found: list = []
+    with _local(args) as c:
+        token = None
+        while True:
+            want = PAGE if not args.limit else min(PAGE, args.limit - len(found))
+            events, token = c.query_events(query, token, want)
+            found += events
+            if not args.json:
+                for event in events:
+                    print(_summary(event))
+                found = found if args.limit else []
+            if not token or (args.limit and len(found) >= args.limit):
+                break
+    if args.json:
+        from .epcis.export import document
+        print(json.dumps(document(found), ensure_ascii=False))
+    return 0
+
+
+def print_history(directory: str, code: str, out=None) -> int:
+    """`tracecode history DIR CODE --epcis`: the code's history as one EPCISDocument
+    (tracecode.epcis.export.from_history: GS1 keys as Digital Links, national codes as
+    https://BASE/c/CODE with DIR's base URL)."""
+    from .epcis.export import document, from_history
+    with _local(argparse_namespace(dir=directory)) as c:
+        items = c.history(code)
+        base_url = c.dd.settings.base_url
+    events = from_history(items, base_url, code=code)
+    print(json.dumps(document(events), ensure_ascii=False), file=out or sys.stdout)
+    return 0
+
+
+def argparse_namespace(**values):
+    from argparse import Namespace
+    return Namespace(**values)
