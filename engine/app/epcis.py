@@ -195,10 +195,21 @@ class Capture:
             if item.failed:
                 return
             item.epcs = store_roles(epcis.epcs_of(ev))
-            # an overseer's event may name EPCs tracecode has no code form of (a GDTI...):
-            # none of them is ours; an issuer's must all be codes of its products
-            item.codes = self._codes(item, strict=not oversees(caller))
             t = instant(ev.get("eventTime"))
+            at = (*doc.events_path, item.i)
+            item.lifecycle = []
+            if not oversees(caller):
+                # an issuer's EPCs must all be codes of its products: the lifecycle events
+                # name them (each EPC read once: a 100,000-code event reads 100,000)
+                item.lifecycle = epcis.lifecycle_of(ev, context=doc.context, at=at)
+                item.codes = [c for e in item.lifecycle for c in (*e["codes"], *filter(None, [e.get("parent")]))] \
+                    if item.lifecycle else self._codes(item, strict=True)
+            else:
+                # an overseer's event may name EPCs tracecode has no code form of (a GDTI...):
+                # none of them is ours, and one naming none of ours is a trade partner's: stored only
+                item.codes = self._codes(item, strict=False)
+                if self._any_ours(item.codes):
+                    item.lifecycle = epcis.lifecycle_of(ev, context=doc.context, at=at)
         except epcis.EpcisError as exc:
             self._fail(job, item, "invalid_event", exc.detail, exc.pointer or item.pointer)
             return
@@ -207,13 +218,6 @@ class Capture:
         except Refusal as refusal:
             self._fail(job, item, refusal.reason, refusal.detail)
             return
-        item.lifecycle = []
-        if not oversees(caller) or self._any_ours(item.codes):   # else a trade partner's: stored only
-            try:
-                item.lifecycle = epcis.lifecycle_of(ev, context=doc.context, at=(*doc.events_path, item.i))
-            except epcis.EpcisError as exc:
-                self._fail(job, item, "invalid_event", exc.detail, exc.pointer or item.pointer)
-                return
         captured = {**ev, "recordTime": _iso(now)}
         item.record = EpcisRecord(
             event_id=item.eid, event=captured, event_time=t,

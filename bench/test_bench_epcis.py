@@ -1,0 +1,135 @@
+"""EPCIS capture (Service.capture) against py-lmdb putmulti of the same records, same run.
+
+Engine: an issuer captures an EPCISDocument, end to end: read, validated against GS1's
+schema, CBV rules, rights over every EPC, the lifecycle events applied against every
+code's state, the EPCIS events stored with their EPC and time indexes, one durable write,
+the job stored and audited. Two shapes: one ObjectEvent commissioning N codes, and
+AggregationEvents packing codes 24 to a case (their codes commissioned before, untimed).
+EPCs are national codes in their URI form (https://BASE/c/{code}).
+
+Baseline: what a bare EPCIS store would write for the same document with py-lmdb: each
+event's JSON under its id and a row per EPC (EPC -> event id), putmulti in one
+transaction; no parsing, validation or state. Needs GS1's schema
+(../shared/reference/epcis): skipped with its path when missing.
+"""
+import json
+import uuid
+
+import lmdb
+import pytest
+
+import tracecode
+from bench.conftest import size
+from tracecode.app import Caller, ProductRule, Service
+from tracecode.app.clients import Clients, ClientsFile
+from tracecode.capacity import measure
+from tracecode.epcis import schema
+
+N_OBJECT = size(20_000, 100_000)      # codes in the one ObjectEvent
+N_CASES = size(400, 10_000)           # AggregationEvents of CASE codes
+CASE = 24
+ROUNDS = 3
+BASE = "https://trace.example.gov.cn"
+SCHEME = measure.ISSUE_SCHEME
+SHAPES = [pytest.param(s, marks=pytest.mark.benchmark(group=f"epcis-capture-{s}"))
+          for s in ("object", "aggregation")]
+
+
+def need_schema():
+    try:
+        schema.schema_path()
+    except Exception as exc:  # noqa: BLE001 - EpcisError: no schema configured here
+        pytest.skip(str(exc))
+
+
+def document(events) -> bytes:
+    return json.dumps({"@context": ["https://ref.gs1.org/standards/epcis/2.0.0/epcis-context.jsonld"],
+                       "type": "EPCISDocument", "schemaVersion": "2.0",
+                       "creationDate": "2026-12-01T08:00:00+08:00",
+                       "epcisBody": {"eventList": events}}).encode()
+
+
+def _event(kind, **fields):
+    return {"type": kind, "eventID": f"urn:uuid:{uuid.uuid4()}", "eventTime": "2026-12-01T08:00:00+08:00",
+            "eventTimeZoneOffset": "+08:00", "readPoint": {"id": "urn:epc:id:sgln:0614141.00777.0"},
+            **fields}
+
+
+def commission(epcs):
+    return _event("ObjectEvent", action="ADD", bizStep="commissioning", disposition="active", epcList=epcs)
+
+
+def packs(epcs, first_case):
+    return [_event("AggregationEvent", action="ADD", bizStep="packing", disposition="in_progress",
+                   parentID=f"urn:epc:id:sscc:0614141.{first_case + k:010d}", childEPCs=epcs[i:i + CASE])
+            for k, i in enumerate(range(0, len(epcs), CASE))]
+
+
+def n_codes(shape):
+    return N_OBJECT if shape == "object" else N_CASES * CASE
+
+
+@pytest.fixture(scope="module")
+def engine(tmp_path_factory):
+    need_schema()
+    where = tmp_path_factory.mktemp("epcis")
+    d = tracecode.init(where / "data")
+    product = d.scheme(SCHEME).example_product()
+    rule = f"{SCHEME}:" + ",".join(f"{k}={v}" for k, v in product.items())
+    ClientsFile.open_or_create(where / "clients.toml").add("line-1", ["issuer"], [rule])
+    svc = Service(d, Clients(where / "clients.toml"))
+    issuer = Caller("line-1", frozenset({"issuer"}), (ProductRule.parse(rule),))
+    yield svc, issuer, product
+    svc.close()
+    d.close()
+
+
+@pytest.mark.parametrize("shape", SHAPES)
+def test_engine_capture(benchmark, engine, shape):
+    svc, issuer, product = engine
+    n = n_codes(shape)
+    cases = iter(range(0, 10**9, N_CASES))
+
+    def setup():
+        epcs = [f"{BASE}/c/{c.decode()}" for c in svc.dd.issue(SCHEME, product, n).codes()]
+        if shape == "object":
+            return (document([commission(epcs)]),), {}
+        ready = svc.capture(issuer, document([commission(epcs)]), "application/json")
+        assert ready["state"] == "success", ready["errors"][:3]
+        return (document(packs(epcs, next(cases))),), {}
+
+    def capture(body):
+        job = svc.capture(issuer, body, "application/json")
+        assert job["state"] == "success", job["errors"][:3]
+    what = f"one ObjectEvent of {n:,} codes" if shape == "object" else f"{N_CASES:,} AggregationEvents of {CASE}"
+    benchmark.extra_info.update(codes=n, role="engine",
+                                note=f"capture: {what}, validated, checked, applied, stored")
+    benchmark.pedantic(capture, setup=setup, rounds=ROUNDS, iterations=1)
+
+
+@pytest.mark.parametrize("shape", SHAPES)
+def test_baseline_lmdb_putmulti(benchmark, tmp_path, shape):
+    need_schema()   # the same runs as the engine's: a ratio needs both
+    env = lmdb.open(str(tmp_path / "base"), map_size=1 << 34, max_dbs=4)
+    events_db, epcs_db = env.open_db(b"events"), env.open_db(b"epcs", dupsort=True)
+    n = n_codes(shape)
+    serial = iter(range(10**9))
+
+    def setup():
+        epcs = [f"{BASE}/c/8177322{next(serial):013d}" for _ in range(n)]
+        events = [commission(epcs)] if shape == "object" else packs(epcs, 0)
+        return (document(events),), {}
+
+    def put(body):   # parsing the document is the least any store does
+        events = json.loads(body)["epcisBody"]["eventList"]
+        rows, index = [], []
+        for ev in events:
+            eid = ev["eventID"].encode()
+            rows.append((eid, json.dumps(ev).encode()))
+            index += [(e.encode(), eid) for e in ev.get("epcList", ev.get("childEPCs", []))]
+        with env.begin(write=True) as txn:
+            txn.cursor(db=events_db).putmulti(rows)
+            txn.cursor(db=epcs_db).putmulti(index, dupdata=True)
+    benchmark.extra_info.update(codes=n, role="baseline",
+                                note="py-lmdb putmulti: event JSON by id and EPC -> event id rows")
+    benchmark.pedantic(put, setup=setup, rounds=ROUNDS, iterations=1)
