@@ -32,12 +32,13 @@ from urllib.parse import quote, unquote
 
 from .. import digitallink
 from ..digitallink import DigitalLinkError
+from ..digitallink.syntax import AI_TABLE
 from .errors import EpcisError
 
 GS1_DOMAIN = "https://id.gs1.org"    # GS1 keys become Digital Links here: every party reads them
 MAX_EPC = 4096
 MAX_CODE = 128
-_ELEMENT = re.compile(r"\((\d{2,4})\)([^()]*)")
+_AI_OPEN = re.compile(r"\((\d{2,4})\)")
 _NATIONAL = re.compile(r"^[!-~]+$")     # printable ASCII, no space: as tracecode's code alphabets
 _URI = re.compile(r"^[A-Za-z][A-Za-z0-9+.-]*://[^/?#]*([^?#]*)(\?[^#]*)?(#.*)?$")
 
@@ -49,7 +50,7 @@ def _mod10(digits: str) -> str:
 
 
 def _parts(rest: str, n: int, epc: str, pointer: str) -> list[str]:
-    parts = rest.split(".")
+    parts = rest.split(".", n - 1)     # the last part (a serial) may hold dots
     if len(parts) != n:
         raise EpcisError(f"{epc[:80]!r} needs {n} dot-separated parts after the scheme", pointer=pointer)
     return parts
@@ -178,17 +179,35 @@ def to_code(epc, pointer: str = "") -> str:
                      "https://BASE/c/{code}", pointer=pointer)
 
 
+def _fixed(ai: str) -> int | None:
+    spec = AI_TABLE.get(ai)
+    if spec is None or any(c.min != c.max or c.optional for c in spec.components):
+        return None
+    return sum(c.max for c in spec.components)
+
+
 def _pairs_of(code: str) -> list[tuple[str, str]] | None:
-    """(AI, value) pairs of a human-readable element string, None when it is not one."""
+    """(AI, value) pairs of a human-readable element string, None when it is not one. A
+    fixed-length AI's value is taken by its length and a variable one runs to the next
+    "(AI)" of a known AI, so a serial holding parentheses reads (as far as the form allows:
+    "(10)" inside a value cannot be told from the next element)."""
     if not code.startswith("("):
         return None
     pairs, at = [], 0
-    for m in _ELEMENT.finditer(code):
-        if m.start() != at:
+    while at < len(code):
+        m = _AI_OPEN.match(code, at)
+        if m is None or m.group(1) not in AI_TABLE:
             return None
-        pairs.append((m.group(1), m.group(2)))
-        at = m.end()
-    return pairs if at == len(code) and pairs else None
+        ai, at = m.group(1), m.end()
+        n = _fixed(ai)
+        if n is not None:
+            end = at + n
+        else:
+            nxt = next((k.start() for k in _AI_OPEN.finditer(code, at) if k.group(1) in AI_TABLE), None)
+            end = len(code) if nxt is None else nxt
+        pairs.append((ai, code[at:end]))
+        at = end
+    return pairs or None
 
 
 def is_sscc(code: str) -> bool:

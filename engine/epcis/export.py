@@ -57,20 +57,47 @@ def event_time(seconds: float, offset: str | None) -> tuple[str, str]:
     return when.isoformat(timespec="milliseconds"), off
 
 
-def _epcs(codes, scheme, base_url, where: str) -> list[str]:
+def gs1_codes(schemes: dict, master_key: bytes):
+    """A function from a stored code to the form to_epc reads: tracecode keeps a GS1 code
+    bare (GTIN-14 and serial run together), so it is parsed with its scheme and written as
+    its element string "(01)...(21)..." (the identity fields of the scheme that have an AI);
+    any other code is returned as it is."""
+    from ..scan import ScanParser
+    from ..scan.parser import ScanError
+
+    parser = ScanParser(schemes, master_key)
+
+    def convert(code: str) -> str:
+        if code.startswith("("):
+            return code
+        try:
+            scan = parser.parse(code)
+        except (ScanError, ValueError):
+            return code
+        scheme = schemes.get(scan.scheme) if scan.scheme else None
+        if scheme is None or not scheme.is_gs1:
+            return code
+        pairs = [(f.ai, scan.fields[f.name]) for f in scheme.fields
+                 if f.ai and f.role in ("product", "serial") and scan.fields.get(f.name)]
+        return "".join(f"({ai}){value}" for ai, value in pairs) or code
+    return convert
+
+
+def _epcs(codes, scheme, base_url, where: str, convert=None) -> list[str]:
     out = []
     for c in codes or ():
         try:
-            out.append(to_epc(str(c), scheme, base_url))
+            out.append(to_epc(convert(str(c)) if convert else str(c), scheme, base_url))
         except EpcisError as exc:
             raise EpcisError(f"{where}: {exc.detail}") from None
     return out
 
 
-def from_event(ev: dict, base_url: str | None = None, *, code: str | None = None) -> dict | None:
+def from_event(ev: dict, base_url: str | None = None, *, code: str | None = None, convert=None) -> dict | None:
     """One tracecode lifecycle event (as history lists it) as an EPCIS 2.0 event; None for
     an event without a readable time (stored before times were checked). `code`: the code
-    the history is of, the EPC of an event that names none (a recall by lot or batch)."""
+    the history is of, the EPC of an event that names none (a recall by lot or batch).
+    `convert`: stored code -> the form to_epc reads (gs1_codes), for bare GS1 codes."""
     if ev.get("time") is None:
         return None
     action = ACTIONS.get(ev.get("action"))
@@ -80,16 +107,16 @@ def from_event(ev: dict, base_url: str | None = None, *, code: str | None = None
     scheme = ev.get("scheme")
     t, off = event_time(float(ev["time"]), ev.get("time_offset"))
     out = {"type": action.epcis_type, "eventTime": t, "eventTimeZoneOffset": off}
-    codes = _epcs(ev.get("codes"), scheme, base_url, where)
+    codes = _epcs(ev.get("codes"), scheme, base_url, where, convert)
     if action.epcis_type == "AggregationEvent":
         parent = ev.get("parent")
         if parent is None:
             raise EpcisError(f"{where}: a {action.name} without a parent")
-        out["parentID"] = _epcs([parent], None, base_url, where)[0]
+        out["parentID"] = _epcs([parent], None, base_url, where, convert)[0]
         out["childEPCs"] = codes
     else:
         if not codes and code is not None:
-            codes = _epcs([code], scheme, base_url, where)
+            codes = _epcs([code], scheme, base_url, where, convert)
         out["epcList"] = codes
     out["action"] = action.epcis_action
     out["bizStep"] = action.biz_step
@@ -104,14 +131,24 @@ def from_event(ev: dict, base_url: str | None = None, *, code: str | None = None
     return out
 
 
-def from_history(items, base_url: str | None = None, *, code: str | None = None) -> list[dict]:
+def from_history(items, base_url: str | None = None, *, code: str | None = None, convert=None) -> list[dict]:
     """The events among DataDir.history(code) items as EPCIS 2.0 events, in history order
-    (scans are not EPCIS events and are left out; so is an event without a readable time)."""
+    (scans are not EPCIS events and are left out; so is an event without a readable time).
+    National codes need base_url (their EPC is https://BASE/c/{code}); bare GS1 codes need
+    `convert` (gs1_codes) to become Digital Links."""
     out = []
     for item in items:
         if item.get("kind", "event") != "event":
             continue
-        ev = from_event(item, base_url, code=code)
+        ev = from_event(item, base_url, code=code, convert=convert)
         if ev is not None:
             out.append(ev)
     return out
+
+
+def history_document(datadir, code: str) -> dict:
+    """A code's history in a DataDir as an EPCISDocument (what `tracecode history --epcis`
+    prints): the directory's base URL for national codes, its schemes for GS1 codes."""
+    convert = gs1_codes(datadir.schemes, datadir.master_key)
+    items = datadir.history(code, scans=False)
+    return document(from_history(items, datadir.settings.base_url, code=convert(code), convert=convert))
