@@ -11,6 +11,7 @@ from pathlib import Path
 
 import pytest
 import tracecode
+import tracecode.app.epcis
 from tracecode.app import Caller, ProductRule, Refusal, Service
 from tracecode.app.audit import read as read_audit
 from tracecode.app.clients import Clients, ClientsFile
@@ -205,6 +206,26 @@ def test_an_issuer_captures_only_its_products_codes(svc):
     assert svc.capture_job(REGULATOR, job["id"])["id"] == job["id"]
     audit = [r for r in read_audit(svc.dd.path / "audit.log") if r.get("event", "").startswith("capture")]
     assert [r["event"] for r in audit][-2:] == ["capture_intent", "capture"]
+
+
+def test_an_issuer_captures_only_classes_of_its_gtins(svc):
+    lot = {"epcClass": "urn:epc:class:lgtin:9506000.013435.L1", "quantity": 20, "uom": "KGM"}
+    other = {"epcClass": "urn:epc:class:lgtin:9506000.013437.L1", "quantity": 5}
+    receive = dict(action="OBSERVE", step="receiving", disp="in_progress")
+    job = svc.capture(LINE, document(event(quantityList=[lot], **receive), event(quantityList=[other], **receive)),
+                      "application/json", behaviour="proceed")
+    assert job["counts"]["stored"] == 1, job["errors"]
+    assert [(e["pointer"], e["reason"]) for e in job["errors"]] == [("/epcisBody/eventList/1", "permission_denied")]
+    [stored] = svc.query_events(LINE, EpcisQuery(epcs=(lot["epcClass"],), epc_roles=("class",)))[0]
+    assert stored["quantityList"] == [lot]
+
+
+def test_a_document_over_the_event_limit_is_refused_whole(svc, monkeypatch):
+    monkeypatch.setattr(tracecode.app.epcis, "MAX_EVENTS", 2)
+    epcs, _ = codes(svc, 3)
+    job = svc.capture(LINE, document(*[event(epcs=[e]) for e in epcs]), "application/json", behaviour="proceed")
+    assert job["state"] == "failure" and job["counts"]["stored"] == 0
+    assert job["errors"][0]["reason"] == "too_many_events" and "split" in job["errors"][0]["error"]
 
 
 def test_capture_refuses_unknown_behaviours_and_versions(svc):

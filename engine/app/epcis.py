@@ -28,11 +28,12 @@ from .. import epcis
 from ..store.port import EpcisQuery, EpcisRecord
 from .audit import AuditError
 from .caller import Caller
-from .refusal import Refusal, bounded, invalid, refusal_of
+from .refusal import Refusal, bounded, denied, invalid, refusal_of
 from .rights import admit, is_sscc, oversees
 
 BEHAVIOURS = ("rollback", "proceed")
 EPCIS_VERSIONS = ("2.0", "2.0.0")
+MAX_EVENTS = 10_000            # per capture (the REST binding's GS1-EPCIS-Capture-Limit default)
 MAX_JOB_ERRORS = 1000          # errors a job lists; errors_total says how many there were
 DEFAULT_PAGE, MAX_PAGE = 100, 1000
 PAGE_ROUNDS = 20               # store pages an issuer's query reads to fill one of its own
@@ -155,8 +156,12 @@ class Capture:
         except epcis.EpcisError as exc:
             _error(job, exc.pointer, None, "invalid_document", exc.detail)
             return
+        job["counts"]["events"] = len(doc.events)
+        if len(doc.events) > MAX_EVENTS:
+            _error(job, doc.pointer_of(MAX_EVENTS), None, "too_many_events",
+                   f"the document has {len(doc.events):,} events; at most {MAX_EVENTS:,} per capture: split it")
+            return
         items = [_Item(i, doc.pointer_of(i), ev) for i, ev in enumerate(doc.events)]
-        job["counts"]["events"] = len(items)
         try:
             problems = epcis.validate(doc.body, schema_path)
         except epcis.EpcisError as exc:   # no schema configured: say so, capture nothing
@@ -215,6 +220,8 @@ class Capture:
             return
         try:
             self.svc.rights.require_codes(caller, item.codes, "capture events about")
+            if not oversees(caller):
+                self._require_classes(caller, item)
         except Refusal as refusal:
             self._fail(job, item, refusal.reason, refusal.detail)
             return
@@ -239,6 +246,17 @@ class Capture:
                     if strict:
                         raise
         return out
+
+    def _require_classes(self, caller: Caller, item: _Item) -> None:
+        """An issuer's class-level EPCs (a GTIN, with a lot) are of GTINs it owns."""
+        gs1 = [s for s in self.svc.dd.schemes.values() if s.is_gs1]
+        for role in CLASS_ROLES:
+            for uri in item.epcs.get(role, ()):
+                code = epcis.to_code(uri, item.pointer)
+                gtin = code[4:18] if code.startswith("(01)") else None
+                if gtin is None or not any(caller.owns(s.name, {s.product_fields[0].name: gtin}) for s in gs1):
+                    raise denied(f"{caller.name} may not capture events about {uri[:80]}: not a class of "
+                                 "its products", client=caller.name, code=uri[:80])
 
     def _any_ours(self, codes) -> bool:
         plain = [c for c in codes if not is_sscc(c)]
