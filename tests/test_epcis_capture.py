@@ -270,3 +270,26 @@ def test_query_by_epc_time_and_type_with_paging_and_rights(svc):
     with pytest.raises(Refusal) as info:
         svc.query_events(LINE, EpcisQuery(), "bogus")
     assert info.value.reason == "invalid_argument"
+
+
+def test_an_admin_captures_national_codes_by_their_uri_and_partners_events_unapplied(svc):
+    b = svc.dd.issue("cn-drug-20", {"drug_id": "8177322"}, 2)
+    national = [c.decode() for c in b.codes()]
+    ours = event(epcs=[f"https://trace.example.gov.cn/c/{c}" for c in national])
+    partners = event(epcs=["urn:epc:id:sgtin:0614141.107346.2017"])   # never issued here
+    job = svc.capture(ADMIN, document(ours, partners), "application/ld+json")
+    assert job["state"] == "success", job["errors"]
+    assert job["counts"]["stored"] == 2 and job["counts"]["applied"] == 1   # the partner's: stored only
+    assert verdict(svc, national[1]) == Verdict.GENUINE
+    assert [e["action"] for e in svc.dd.history(national[0], scans=False)] == ["commission"]
+
+
+def test_the_index_writes_nothing_of_a_call_whose_also_raises(svc):
+    _, hri = codes(svc, 1)
+
+    def also(view, results):
+        assert results[0]["ok"]
+        raise RuntimeError("the EPCIS part failed")
+    with pytest.raises(RuntimeError):
+        svc.dd.apply([{"id": "c1", "action": "commission", "codes": hri}], also=also)
+    assert verdict(svc, hri[0]) == Verdict.NOT_COMMISSIONED
