@@ -293,3 +293,16 @@ def test_the_index_writes_nothing_of_a_call_whose_also_raises(svc):
     with pytest.raises(RuntimeError):
         svc.dd.apply([{"id": "c1", "action": "commission", "codes": hri}], also=also)
     assert verdict(svc, hri[0]) == Verdict.NOT_COMMISSIONED
+
+
+def test_events_past_the_schemas_problem_bound_are_still_validated(svc, monkeypatch):
+    from tracecode.epcis import schema
+    monkeypatch.setattr(schema, "MAX_PROBLEMS", 1)   # validate() stops after the first
+    epcs, hri = codes(svc, 3)
+    events = [event(epcs=[e]) for e in epcs]
+    del events[0]["eventTime"], events[2]["eventTime"]
+    job = svc.capture(LINE, document(*events), "application/json", behaviour="proceed")
+    assert job["counts"]["stored"] == 1
+    assert sorted({e["pointer"][:22] for e in job["errors"]}) == ["/epcisBody/eventList/0",
+                                                                  "/epcisBody/eventList/2"]
+    assert verdict(svc, hri[2]) == Verdict.NOT_COMMISSIONED

@@ -25,6 +25,7 @@ import time as _time
 import uuid
 
 from .. import epcis
+from ..epcis import schema
 from ..store.port import EpcisQuery, EpcisRecord
 from .audit import AuditError
 from .caller import Caller
@@ -139,7 +140,14 @@ class Capture:
             _error(job, "", None, refusal.reason, refusal.detail)
         job["state"] = "success" if job["errors_total"] == 0 else "failure"
         job["finished"] = _iso(_time.time())
-        self.store.capture_job_put(job)
+        try:
+            self.store.capture_job_put(job)
+        except Exception as exc:   # noqa: BLE001 - a full or read-only store: the caller is told
+            refusal = refusal_of(exc, "")
+            if refusal is None:
+                raise
+            raise Refusal(refusal.reason, "", f"capture job {job['id']} ({job['state']}, "
+                          f"{job['counts']['stored']} events stored) not recorded: {refusal.detail}") from None
         c = job["counts"]
         try:
             self.svc._audit("capture", caller, method, peer, job=job["id"], state=job["state"],
@@ -176,6 +184,14 @@ class Capture:
                 by_event.setdefault(i, []).append(p)
         if job["errors_total"]:
             return
+        if len(problems) >= schema.MAX_PROBLEMS:
+            # validate() stopped counting: the events after its last problem were not all
+            # judged, so each is validated on its own (none is stored unchecked)
+            last = max(by_event)
+            for item in items[last + 1:]:
+                found = epcis.validate_event(item.event, doc.context, schema_path, at=item.pointer)
+                if found:
+                    by_event[item.i] = found
         for item in items:
             self._judge(caller, item, by_event.get(item.i, ()), doc, job, now)
         self._store(caller, job, items)
@@ -217,6 +233,9 @@ class Capture:
                     item.lifecycle = epcis.lifecycle_of(ev, context=doc.context, at=at)
         except epcis.EpcisError as exc:
             self._fail(job, item, "invalid_event", exc.detail, exc.pointer or item.pointer)
+            return
+        except ValueError as exc:   # one bad event never sinks the others
+            self._fail(job, item, "invalid_event", str(exc))
             return
         try:
             self.svc.rights.require_codes(caller, item.codes, "capture events about")
