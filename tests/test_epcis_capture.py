@@ -129,6 +129,11 @@ def test_commission_pack_and_ship_change_the_state_of_our_codes(svc):
     stored = svc.query_events(LINE, EpcisQuery(epcs=(epcs[0],)))[0]
     assert [e["eventID"] for e in stored] == [commission["eventID"], pack["eventID"]]
     assert stored[0]["readPoint"] == commission["readPoint"]   # the event as sent, kept whole
+    urn = f"urn:epc:id:sgtin:9506000.013435.{epcs[0].rsplit('/', 1)[1]}"   # the same code, spelled as a URN
+    assert svc.query_events(LINE, EpcisQuery(epcs=(urn,)))[0] == stored
+    parent = svc.query_events(LINE, EpcisQuery(epcs=("https://id.gs1.org/00/195060000000000012",),
+                                                epc_roles=("parent",)))[0]
+    assert [e["eventID"] for e in parent] == [pack["eventID"]]
 
     again = svc.capture(LINE, document(commission, pack, ship), "application/json")
     assert again["state"] == "success" and again["counts"]["already_stored"] == 3

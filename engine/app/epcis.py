@@ -21,6 +21,7 @@ error there).
 from __future__ import annotations
 
 import datetime as _dt
+from dataclasses import replace
 import time as _time
 import uuid
 
@@ -84,6 +85,18 @@ def store_roles(epcs: dict) -> dict:
         if uris:
             out.setdefault(ROLE_OF[field], []).extend(uris)
     return out
+
+
+def epc_key(epc: str) -> str:
+    """What the store indexes an EPC under: its code form when it has one, else the URI.
+
+    >>> epc_key("urn:epc:id:sgtin:0614141.107346.2017"), epc_key("https://id.gs1.org/01/10614141073464/21/2017")
+    ('(01)10614141073464(21)2017', '(01)10614141073464(21)2017')
+    """
+    try:
+        return epcis.to_code(epc)
+    except epcis.EpcisError:
+        return epc
 
 
 def _error(job: dict, pointer: str, event_id, reason: str, message: str) -> None:
@@ -215,22 +228,14 @@ class Capture:
                 self._fail(job, item, "cbv", p.message, p.pointer)
             if item.failed:
                 return
-            item.epcs = store_roles(epcis.epcs_of(ev))
             t = instant(ev.get("eventTime"))
             at = (*doc.events_path, item.i)
+            # an issuer's EPCs must all be codes of its products; an overseer's event may name
+            # EPCs tracecode has no code form of (a GDTI...): none of them is ours
+            item.epcs, item.codes = self._keys(item, strict=not oversees(caller))
             item.lifecycle = []
-            if not oversees(caller):
-                # an issuer's EPCs must all be codes of its products: the lifecycle events
-                # name them (each EPC read once: a 100,000-code event reads 100,000)
+            if not oversees(caller) or self._any_ours(item.codes):   # else a partner's: stored only
                 item.lifecycle = epcis.lifecycle_of(ev, context=doc.context, at=at)
-                item.codes = [c for e in item.lifecycle for c in (*e["codes"], *filter(None, [e.get("parent")]))] \
-                    if item.lifecycle else self._codes(item, strict=True)
-            else:
-                # an overseer's event may name EPCs tracecode has no code form of (a GDTI...):
-                # none of them is ours, and one naming none of ours is a trade partner's: stored only
-                item.codes = self._codes(item, strict=False)
-                if self._any_ours(item.codes):
-                    item.lifecycle = epcis.lifecycle_of(ev, context=doc.context, at=at)
         except epcis.EpcisError as exc:
             self._fail(job, item, "invalid_event", exc.detail, exc.pointer or item.pointer)
             return
@@ -252,30 +257,35 @@ class Capture:
             read_point=_uri(ev.get("readPoint")), biz_location=_uri(ev.get("bizLocation")),
             epcs=item.epcs, client=caller.name)
 
-    def _codes(self, item: _Item, strict: bool) -> list:
-        """The codes (as the scan parser reads them) of an event's instance-level EPCs, for
-        rights; class-level EPCs (a GTIN and lot) name no code. strict: an EPC without a
-        code form is an EpcisError, else it is left out."""
-        out = []
-        for role, uris in item.epcs.items():
-            for u in uris if role not in CLASS_ROLES else ():
+    def _keys(self, item: _Item, strict: bool) -> tuple[dict, list]:
+        """(the event's EPCs by store role, each keyed by its code form when it has one, so
+        a query finds it whichever URI spelled it; the codes of its instance-level EPCs, for
+        rights). strict: an EPC without a code form is an EpcisError, else its URI is kept."""
+        keys, codes = {}, []
+        for role, uris in store_roles(epcis.epcs_of(item.event)).items():
+            out = keys[role] = []
+            for u in uris:
                 try:
-                    out.append(epcis.to_code(u, item.pointer))
+                    c = epcis.to_code(u, item.pointer)
                 except epcis.EpcisError:
                     if strict:
                         raise
-        return out
+                    out.append(u)
+                    continue
+                out.append(c)
+                if role not in CLASS_ROLES:
+                    codes.append(c)
+        return keys, codes
 
     def _require_classes(self, caller: Caller, item: _Item) -> None:
         """An issuer's class-level EPCs (a GTIN, with a lot) are of GTINs it owns."""
         gs1 = [s for s in self.svc.dd.schemes.values() if s.is_gs1]
         for role in CLASS_ROLES:
-            for uri in item.epcs.get(role, ()):
-                code = epcis.to_code(uri, item.pointer)
+            for code in item.epcs.get(role, ()):
                 gtin = code[4:18] if code.startswith("(01)") else None
                 if gtin is None or not any(caller.owns(s.name, {s.product_fields[0].name: gtin}) for s in gs1):
-                    raise denied(f"{caller.name} may not capture events about {uri[:80]}: not a class of "
-                                 "its products", client=caller.name, code=uri[:80])
+                    raise denied(f"{caller.name} may not capture events about {code[:80]}: not a class of "
+                                 "its products", client=caller.name, code=code[:80])
 
     def _any_ours(self, codes) -> bool:
         plain = [c for c in codes if not is_sscc(c)]
@@ -350,6 +360,8 @@ class Capture:
             raise invalid("perPage", f"perPage is 1 to {MAX_PAGE:,}, got {per_page!r}")
         if not isinstance(query, EpcisQuery):
             raise invalid("query", "an EpcisQuery")
+        if query.epcs:   # keyed by their code form (_keys): any URI of a code finds its events
+            query = replace(query, epcs=tuple(epc_key(e) for e in query.epcs))
         out, token = [], page_token or None
         for _ in range(1 if oversees(caller) else PAGE_ROUNDS):
             try:
@@ -364,14 +376,8 @@ class Capture:
     def _sees(self, caller: Caller, rec: EpcisRecord) -> bool:
         if rec.client == caller.name:
             return True
-        codes = []
-        for role, uris in rec.epcs.items():
-            for u in uris if role != "class" else ():
-                try:
-                    codes.append(epcis.to_code(u))
-                except epcis.EpcisError:
-                    continue
-        plain = [c for c in codes if not is_sscc(c)]
+        plain = [c for role, keys in rec.epcs.items() if role not in CLASS_ROLES
+                 for c in keys if not is_sscc(c)]   # codes, and URIs of no code (owned by nobody)
         return bool(plain) and bool(self.svc.rights._owned(caller, plain).any())
 
 

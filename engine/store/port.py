@@ -65,8 +65,9 @@ EPC_ROLES = ("epc", "parent", "child", "input", "output", "class", "input_class"
 @dataclass
 class EpcisRecord:
     """One captured EPCIS event as the store keeps it: the event JSON as sent (plus its
-    recordTime) and what queries select it by. Times are seconds since the epoch; EPCs are
-    URIs as the event gives them, by role (EPC_ROLES)."""
+    recordTime) and what queries select it by. Times are seconds since the epoch; EPCs by
+    role (EPC_ROLES) as the application keys them (tracecode.app.epcis: a code's own form
+    when it has one, so every URI of a code finds it; queries give the same keys)."""
     event_id: str                  # the event's eventID, or its GS1 event hash
     event: dict                    # the event JSON as captured, recordTime added
     event_time: float
