@@ -518,7 +518,7 @@ def cmd_backup(args):
            f"master.key NOT included: keep it apart, a restore needs it "
            f"(fingerprint {m['key_fingerprint']})")
     print(f"backed up {args.dir} to {args.dest}: index {m['index']}, {m['size']:,} bytes "
-          f"compacted; {key}", file=sys.stderr)
+          f"compacted; copied {', '.join(m['copied'])}; {key}", file=sys.stderr)
 
 
 def cmd_restore(args):
@@ -529,6 +529,13 @@ def cmd_restore(args):
           f"{r['journal_entries']:,} journal entries replayed from {', '.join(r['journals'])}, "
           f"{r['batches_put_back']:,} later batches put back; lifecycle events and scans "
           f"after the backup are not in it", file=sys.stderr)
+    where = Path(args.dir) / "settings.toml"
+    said = {"restored": f"{where} restored from the backup",
+            "same": f"{where} as in the backup",
+            "kept": f"{where} kept (it differs from the backup's {Path(args.backup) / 'settings.toml'}, "
+                    f"which was not put back)"}.get(r["settings"])
+    if said:
+        print(said, file=sys.stderr)
 
 
 # -- parser ----------------------------------------------------------------------------

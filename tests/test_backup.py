@@ -267,3 +267,54 @@ def test_restore_over_a_damaged_index_still_works_from_the_journal(tmp_path):
     (path / journal.NAME).unlink()
     with pytest.raises(BackupError, match="could be issued again.*could not be read.*truncated"):
         restore(tmp_path / "bk", path)
+
+
+SETTINGS = 'base_url = "https://trace.example.gov.cn"\n\n[web]\nper_address = 120\n'
+
+
+def test_backup_carries_settings_toml_and_restore_puts_it_back(tmp_path):
+    path = tmp_path / "d"
+    with tracecode.init(path, base_url="https://trace.example.gov.cn") as d:
+        _codes(d, DRUG, 10)
+    (path / "settings.toml").write_text(SETTINGS)
+    run = _cli("backup", path, tmp_path / "bk", "--with-key")
+    assert run.returncode == 0, run.stderr
+    assert "settings.toml" in run.stderr and "reservations.journal" in run.stderr   # what it copied
+    assert (tmp_path / "bk" / "settings.toml").read_text() == SETTINGS             # whole, as written
+    assert stat.S_IMODE((tmp_path / "bk" / "settings.toml").stat().st_mode) == 0o600
+    assert "settings.toml" in json.loads((tmp_path / "bk" / "backup.json").read_text())["files"]
+    run = _cli("restore", tmp_path / "bk", tmp_path / "r1", "--journal", path / journal.NAME)
+    assert run.returncode == 0, run.stderr
+    assert "settings.toml restored" in run.stderr
+    shown = _cli("settings", tmp_path / "r1")
+    assert shown.stdout.splitlines() == ["base_url = https://trace.example.gov.cn", "web.per_address = 120"]
+    with tracecode.open(tmp_path / "r1") as d:   # labels point at the platform, not at GS1
+        assert d.settings.base_url == "https://trace.example.gov.cn"
+
+
+def test_restore_keeps_a_different_settings_toml_in_place_and_says_so(tmp_path):
+    path = tmp_path / "d"
+    with tracecode.init(path, base_url="https://old.example.gov.cn") as d:
+        _codes(d, DRUG, 10)
+    backup(path, tmp_path / "bk")
+    newer = 'base_url = "https://new.example.gov.cn"\n'
+    (path / "settings.toml").write_text(newer)        # changed after the backup
+    r = restore(tmp_path / "bk", path)
+    assert (path / "settings.toml").read_text() == newer
+    assert r["settings"] == "kept"
+    run = _cli("restore", tmp_path / "bk", path)
+    assert run.returncode == 0, run.stderr
+    assert f"{path / 'settings.toml'} kept (it differs from the backup's" in run.stderr
+    (path / "settings.toml").unlink()                 # lost with the disk: the backup's comes back
+    assert restore(tmp_path / "bk", path)["settings"] == "restored"
+    assert "old.example.gov.cn" in (path / "settings.toml").read_text()
+
+
+def test_a_backup_without_settings_restores_without_them(tmp_path):
+    path = tmp_path / "d"
+    with tracecode.init(path) as d:
+        _codes(d, DRUG, 10)
+    run = _cli("backup", path, tmp_path / "bk")
+    assert run.returncode == 0 and "settings.toml" not in run.stderr, run.stderr
+    r = restore(tmp_path / "bk", tmp_path / "r", journals=[path / journal.NAME], key_file=path / "master.key")
+    assert r["settings"] is None and not (tmp_path / "r" / "settings.toml").exists()

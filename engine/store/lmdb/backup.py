@@ -11,6 +11,7 @@ A backup is a directory:
     DEST/reservations.journal    the journal, copied after the index (so it holds at
                                  least every reservation the copy does)
     DEST/schemes/                custom schemes (codes of them verify only with them)
+    DEST/settings.toml           the directory's settings (base URL, [web]), byte for byte
     DEST/backup.json             what the backup holds, with a SHA-256 of each file
     DEST/master.key              only with --with-key: without the key no code can be
                                  verified or issued, so it is kept apart by default
@@ -28,6 +29,12 @@ journal unless that journal is named explicitly (--journal BACKUP/...), which
 says "nothing was issued since". The index the restore sets aside, when it can
 still be read, is replayed too (every batch it committed, and its counters):
 it knows what came after the backup even when its journal is lost.
+
+Settings: a restore puts the backup's settings.toml back when the data directory has
+none (a new directory, or one that lost it with its disk). One already there that
+differs is kept (it is the newer word: `tracecode settings` wrote it after the backup)
+and the restore says so, naming the backup's copy; the same holds for schemes/ and the
+key, which a restore never overwrites either.
 """
 from __future__ import annotations
 
@@ -45,11 +52,12 @@ from ...errors import TracecodeError
 from ...keys import MASTER_KEY_FILE, load_master_key
 from . import journal, lineage, stamp
 from .batches import Batches, u64
-from .durable import fsync_path
+from .durable import fsync_path, write_atomically
 from .env import DAMAGED_PAGES, StoreFailure, open_db, open_env, run_write
 from .lmdbfile import check_data_file
 
 MANIFEST = "backup.json"
+SETTINGS = "settings.toml"   # engine/settings.py's NAME (not imported: settings imports the store)
 FORMAT = 1
 
 
@@ -137,6 +145,8 @@ def backup(datadir: str | Path, dest: str | Path, *, with_key: bool = False, env
         shutil.copyfile(datadir / stamp.NAME, work / stamp.NAME)
         if (datadir / "schemes").is_dir():
             shutil.copytree(datadir / "schemes", work / "schemes")
+        if (datadir / SETTINGS).is_file():
+            shutil.copyfile(datadir / SETTINGS, work / SETTINGS)
         if with_key:
             shutil.copy2(datadir / MASTER_KEY_FILE, work / MASTER_KEY_FILE)
             os.chmod(work / MASTER_KEY_FILE, 0o600)
@@ -168,7 +178,19 @@ def backup(datadir: str | Path, dest: str | Path, *, with_key: bool = False, env
         if own_env:
             env.close()
     manifest["size"] = (dest / "index" / "data.mdb").stat().st_size
+    manifest["copied"] = _copied(manifest["files"])
     return manifest
+
+
+def _copied(files) -> list[str]:
+    """What a backup holds, by name, for people: "schemes/ (2 files)" rather than each file."""
+    tops: dict[str, int] = {}
+    for name in sorted(files):
+        top = name.split("/", 1)[0]
+        tops[top] = tops.get(top, 0) + 1
+    order = ["index", journal.NAME, stamp.NAME, "schemes", SETTINGS, MASTER_KEY_FILE]
+    ranked = sorted(tops, key=lambda t: (order.index(t) if t in order else len(order), t))
+    return [f"{t}/ ({tops[t]} file{'s' * (tops[t] != 1)})" if t == "schemes" else t for t in ranked]
 
 
 def read_manifest(backup_dir: Path) -> dict:
@@ -287,12 +309,29 @@ def restore(backup_dir: str | Path, datadir: str | Path, *, journals=(),
         os.chmod(datadir / MASTER_KEY_FILE, 0o600)
     if (backup_dir / "schemes").is_dir() and not (datadir / "schemes").exists():
         shutil.copytree(backup_dir / "schemes", datadir / "schemes")
+    settings = _put_back_settings(backup_dir, datadir)
     old = stamp.read(backup_dir)
     stamp.write(datadir, uuid, old.get("format", ""), old.get("created"))
     fsync_path(datadir)
     return {"index": uuid, "backup_created": manifest["created"], "journal_entries": len(entries),
             "batches_put_back": put_back, "journals": [str(s) for s in sources],
-            "replaced_index_entries": len(live)}
+            "replaced_index_entries": len(live), "settings": settings}
+
+
+def _put_back_settings(backup_dir: Path, datadir: Path) -> str | None:
+    """The backup's settings.toml into `datadir` unless one is there: "restored", "same"
+    (already there as in the backup), "kept" (a different one left in place), None (the
+    backup has none)."""
+    src, dst = backup_dir / SETTINGS, datadir / SETTINGS
+    if not src.is_file():
+        return None
+    theirs = src.read_bytes()
+    try:
+        ours = dst.read_bytes()
+    except FileNotFoundError:
+        write_atomically(dst, theirs)
+        return "restored"
+    return "same" if ours == theirs else "kept"
 
 
 def _aside(path: Path) -> Path:
