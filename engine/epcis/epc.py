@@ -134,6 +134,18 @@ def _urn(epc: str, pointer: str) -> str:
         cp, ref = _parts(value, 2, epc, pointer)
         _digits(cp, "company prefix", epc, pointer)
         return _checked([("8004", cp + _serial(ref, "asset reference", epc, pointer))], epc, pointer)
+    if kind == "id" and scheme in ("gsrn", "gsrnp"):
+        cp, ref = _parts(value, 2, epc, pointer)
+        _key(cp, ref, 17, "service reference", epc, pointer)
+        return _checked([("8018" if scheme == "gsrn" else "8017", cp + ref + _mod10(cp + ref))], epc, pointer)
+    if kind == "id" and scheme in ("gdti", "sgcn"):
+        cp, doc, serial = _parts(value, 3, epc, pointer)
+        _key(cp, doc, 12, "document type" if scheme == "gdti" else "coupon reference", epc, pointer)
+        key = cp + doc + _mod10(cp + doc)
+        if scheme == "gdti":
+            return _checked([("253", key + (_serial(serial, "serial", epc, pointer) if serial else ""))], epc, pointer)
+        _digits(serial, "serial", epc, pointer)
+        return _checked([("255", key + serial)], epc, pointer)
     if (kind == "class" and scheme == "lgtin") or (kind == "idpat" and scheme == "sgtin"):
         cp, item, last = _parts(value, 3, epc, pointer)
         _key(cp, item, 13, "indicator and item reference", epc, pointer)
@@ -146,7 +158,8 @@ def _urn(epc: str, pointer: str) -> str:
                              pointer=pointer)
         return _checked(pairs, epc, pointer)
     raise EpcisError(f"{epc[:80]!r}: urn:epc:{kind}:{scheme} is not an EPC scheme tracecode reads "
-                     "(sgtin, sscc, sgln, grai, giai, class:lgtin, idpat:sgtin, or a Digital Link)",
+                     "(sgtin, sscc, sgln, grai, giai, gsrn, gsrnp, gdti, sgcn, class:lgtin, idpat:sgtin, "
+                     "or a Digital Link)",
                      pointer=pointer)
 
 

@@ -7,7 +7,8 @@ from .errors import EpcisError, Problem, pointer as _ptr
 from .cbv import epcs_of, vocab
 
 _READ = tuple(f"urn:epc:{k}:" for k in ("id:sgtin", "id:sscc", "id:sgln", "id:grai", "id:giai",
-                                         "class:lgtin", "idpat:sgtin"))
+                                         "id:gsrn", "id:gsrnp", "id:gdti", "id:sgcn", "class:lgtin",
+                                         "idpat:sgtin"))
 _EPC_ROLES = ("epcList", "childEPCs", "inputEPCList", "outputEPCList")
 
 
