@@ -311,3 +311,16 @@ def test_events_past_the_schemas_problem_bound_are_still_validated(svc, monkeypa
     assert sorted({e["pointer"][:22] for e in job["errors"]}) == ["/epcisBody/eventList/0",
                                                                   "/epcisBody/eventList/2"]
     assert verdict(svc, hri[2]) == Verdict.NOT_COMMISSIONED
+
+
+def test_an_error_declaration_is_stored_beside_the_event_it_declares(svc):
+    epcs, hri = codes(svc, 1)
+    wrong = event(epcs=epcs)
+    assert svc.capture(LINE, document(wrong), "application/json")["state"] == "success"
+    declared = {**wrong, "errorDeclaration": {"declarationTime": "2026-12-02T08:00:00.000+08:00",
+                                              "reason": "incorrect_data"}}
+    job = svc.capture(LINE, document(declared), "application/json")
+    assert job["state"] == "success" and job["counts"]["stored"] == 1, job
+    got = svc.query_events(LINE, EpcisQuery(epcs=(epcs[0],)))[0]
+    assert [("errorDeclaration" in e) for e in got] == [False, True]
+    assert verdict(svc, hri[0]) == Verdict.GENUINE   # not undone (yet)

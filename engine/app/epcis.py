@@ -35,6 +35,7 @@ from .rights import admit, is_sscc, oversees
 
 BEHAVIOURS = ("rollback", "proceed")
 EPCIS_VERSIONS = ("2.0", "2.0.0")
+DECLARED = "#errorDeclaration"  # the store id of an error declaration: its event's id + this
 MAX_EVENTS = 10_000            # per capture (the REST binding's GS1-EPCIS-Capture-Limit default)
 MAX_JOB_ERRORS = 1000          # errors a job lists; errors_total says how many there were
 DEFAULT_PAGE, MAX_PAGE = 100, 1000
@@ -224,6 +225,9 @@ class Capture:
             return
         try:
             item.eid = epcis.event_id(ev, doc.context)
+            declared = isinstance(ev.get("errorDeclaration"), dict)
+            if declared:   # the erroneous event again, declared wrong: kept beside it, not instead
+                item.eid += DECLARED
             for p in epcis.cbv_problems(ev, item.pointer):
                 self._fail(job, item, "cbv", p.message, p.pointer)
             if item.failed:
@@ -234,7 +238,9 @@ class Capture:
             # EPCs tracecode has no code form of (a GDTI...): none of them is ours
             item.epcs, item.codes = self._keys(item, strict=not oversees(caller))
             item.lifecycle = []
-            if not oversees(caller) or self._any_ours(item.codes):   # else a partner's: stored only
+            # stored only: a partner's event (naming none of our codes), and an error
+            # declaration (undoing what the declared event changed is not done yet)
+            if not declared and (not oversees(caller) or self._any_ours(item.codes)):
                 item.lifecycle = epcis.lifecycle_of(ev, context=doc.context, at=at)
         except epcis.EpcisError as exc:
             self._fail(job, item, "invalid_event", exc.detail, exc.pointer or item.pointer)
