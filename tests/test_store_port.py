@@ -251,6 +251,27 @@ def test_recorded_scans_commit_with_each_codes_record(backend):
     assert s.flush_scans() == 1 and s.stats()["scans"] == 5
 
 
+def test_public_queries_are_a_bounded_read_of_the_public_scanners_scans(backend):
+    from tracecode.store.port import PUBLIC_SCANNER
+    s = backend.store
+    backend.reserve(3)
+    with s.reading() as view:
+        pid = view.product_id("cn-drug-20", PK)
+    refs = [backend.ref(pid, i) for i in range(3)]
+    backend.record_one(refs[0], 1, "pharmacy-7", "Ward 5, customer Zhang", 1.7e9)   # not public
+    backend.record_one(refs[0], 1, PUBLIC_SCANNER, "450100", 1.7e9 + 10)
+    backend.record(refs[:2], [1, 1], PUBLIC_SCANNER, "450200", 1.7e9 + 20)
+    for i in range(5):
+        backend.record_one(refs[1], 1, PUBLIC_SCANNER, None, 1.7e9 + 30 + i)
+    s.flush_scans()
+    with s.reading() as view:
+        assert view.public_queries(refs[0], 10) == (2, 1.7e9 + 10, "450100")
+        assert view.public_queries(refs[1], 10) == (6, 1.7e9 + 20, "450200")
+        assert view.public_queries(refs[1], 3) == (4, 1.7e9 + 20, "450200")   # bound + 1: "more than 3"
+        assert view.public_queries(refs[2], 10) == (0, None, None)
+        assert "pharmacy-7" in [sc["scanner"] for _, sc in view.scans_of(refs[0])]   # the log keeps all
+
+
 # -- EPCIS events and capture jobs ---------------------------------------------------------
 def epcis_record(eid, t, epcs=(), *, type="ObjectEvent", step="shipping", role="epc", **kw):
     from tracecode.store.port import EpcisRecord

@@ -390,6 +390,12 @@ class Service:
             raise self.unreadable(raw)
         return ans
 
+    def public_queries(self, caller: Caller, code: str, bound: int, method: str = "Verify") -> tuple:
+        """(count up to bound + 1, first time, first place) of a code's public queries:
+        what the public window says of a code's earlier queries (anyone who may verify)."""
+        admit(caller, "verify", method)
+        return self.dd.index.public_queries(code, bound)
+
     def verify_many(self, caller: Caller, scans, offsets=None, *, scanner=None, place=None,
                     time=None, record: bool = True, method: str = "VerifyStream"):
         """Verdicts on many scans (the engine's VerifyBatch); batch records through

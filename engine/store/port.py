@@ -33,6 +33,11 @@ NATIONAL_CODE_DTYPE = np.dtype([("number", NATIONAL_TEXT), ("lot", NATIONAL_TEXT
                                 ("level", "u1"), ("parent", NATIONAL_TEXT)])  # b"": at the top
 
 
+# The scanner name of the public window's queries (tracecode.app.caller.PUBLIC): the store
+# keeps those of each code apart, for ReadView.public_queries.
+PUBLIC_SCANNER = "public"
+
+
 # What an event recalls, named by what it means (the store keys it):
 # ("batch", batch_id) or ("lot", scheme name, product key, lot).
 RecallTarget = tuple
@@ -162,6 +167,11 @@ class ReadView(Protocol):
 
     def scans_of(self, ref) -> list:
         """(seq, scan record) of a code's logged scans, newest first."""
+
+    def public_queries(self, ref, bound: int) -> tuple:
+        """(count, first time, first place) of a code's scans by PUBLIC_SCANNER, the count
+        up to bound + 1 (more than bound: "more than bound"): one bounded range read, never
+        the code's whole scan log. Committed scans only (the log commits every few ms)."""
 
 
 class WriteView(ReadView, Protocol):

@@ -29,7 +29,8 @@ import zlib
 
 import numpy as np
 
-from . import _codes
+from . import _codes, publicq
+from ..port import PUBLIC_SCANNER
 from .codekeys import Keys
 from .keyorder import visit_order
 from ...errors import TracecodeError
@@ -243,6 +244,11 @@ class ScanLog:
                             np.array([place_hash(place) for _, place in names], np.uint32), times,
                             order=visit_order(keys))
         txn.put(b"next_scan", (first + len(verdicts)).to_bytes(8, "big"), db=meta)
+        public = [sid for sid, (scanner, _) in enumerate(names) if scanner == PUBLIC_SCANNER]
+        if public and st.db_public_queries is not None:   # the public window's queries, by code
+            for row in np.flatnonzero(np.isin(sources, public)).tolist():
+                publicq.put(txn, st.db_public_queries, bytes(keys.buf[keys.off[row]:keys.off[row + 1]]),
+                            float(times[row]), first + row, names[sources[row]][1])
 
     def close(self) -> None:
         self._stop = True

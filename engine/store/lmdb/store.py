@@ -15,6 +15,7 @@ Databases besides those of batches.py (code keys: see codekeys.py):
     recalls      b"B" batch id | b"L" scheme\\0product\\0lot -> event seq
     imported     code key of an imported code -> JSON record      codes issued elsewhere
     scans        seq (u64) -> scan record (scanlog.py)            append-only scan log
+    public_queries  code key + time -> place (publicq.py)         the public's queries by code
     links        link key -> JSON list of links (links.py)        resolver targets
     epcis, epcis_epcs, epcis_times                                 EPCIS events and capture
                  jobs, by EPC and by eventTime (epcis.py)
@@ -25,7 +26,7 @@ import json
 import struct
 
 from ...cache import BoundedCache
-from . import _codes, codekeys
+from . import _codes, codekeys, publicq
 from . import stats as _stats
 from .batches import Batches, product_prefix, u64
 from .env import IndexReadOnly, open_db, run_write, versions
@@ -172,6 +173,9 @@ class LmdbView:
             seq = sc["prev"]
         return out
 
+    def public_queries(self, ref, bound):
+        return publicq.read(self._txn, self._s.db_public_queries, ref, bound)
+
     # -- inside a write (events) -------------------------------------------------------------
     def event_seen(self, client, event_id):
         seen = self._txn.get(_event_id_key(client, event_id), db=self._s.db_event_ids)
@@ -234,6 +238,7 @@ class LmdbStore:
         except IndexReadOnly:  # an index from before SSCC users, read-only: nobody recorded
             self.db_sscc_users = None
         self.db_children = open_db(env, b"children", dupsort=True)
+        self.db_public_queries = publicq.open_table(env)   # the public window's queries by code
         self.db_code_events = open_db(env, b"code_events", dupsort=True)
         self.known = KnownProducts(self.batches, schemes)
         self._db_idempotency = None   # opened by the first server that issues with keys
