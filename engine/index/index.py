@@ -814,6 +814,15 @@ class Index:
         scheme, product = view.product_of(pid)
         return self.issuer(scheme, product).codes(counter, 1)[0].decode()
 
+    def public_queries(self, code, bound: int) -> tuple:
+        """(count up to bound + 1, first time, first place) of a code's public queries
+        (scans by the public window, store.port.PUBLIC_SCANNER): one bounded read."""
+        if not isinstance(code, (str, bytes)):
+            raise InvalidFormat(f"code must be text, got {type(code).__name__}", field="code")
+        with self.store.reading() as view:
+            key = self._keys_of(view, [code], None)[0][0]
+            return view.public_queries(key, bound) if key else (0, None, None)
+
     def history(self, code, *, scans: bool = True) -> list:
         """Every event and scan of a code and of the containers it is in, in time order.
         An event lists its first HISTORY_CODES codes, and codes_total when it had more.
