@@ -324,3 +324,19 @@ def test_an_error_declaration_is_stored_beside_the_event_it_declares(svc):
     got = svc.query_events(LINE, EpcisQuery(epcs=(epcs[0],)))[0]
     assert [("errorDeclaration" in e) for e in got] == [False, True]
     assert verdict(svc, hri[0]) == Verdict.GENUINE   # not undone (yet)
+
+
+def test_an_epcis_xml_document_is_captured_like_its_json(svc):
+    epcs, hri = codes(svc, 2)
+    urns = [f"urn:epc:id:sgtin:9506000.013435.{e.rsplit('/', 1)[1]}" for e in epcs]
+    xml = ('<?xml version="1.0" encoding="UTF-8"?><epcis:EPCISDocument xmlns:epcis="urn:epcglobal:epcis:xsd:2" '
+           'schemaVersion="2.0" creationDate="2026-12-01T08:00:00+08:00"><EPCISBody><EventList><ObjectEvent>'
+           '<eventTime>2026-12-01T08:00:00.000+08:00</eventTime><eventTimeZoneOffset>+08:00</eventTimeZoneOffset>'
+           f'<epcList>{"".join(f"<epc>{u}</epc>" for u in urns)}</epcList><action>ADD</action>'
+           '<bizStep>urn:epcglobal:cbv:bizstep:commissioning</bizStep><disposition>urn:epcglobal:cbv:disp:active'
+           '</disposition></ObjectEvent></EventList></EPCISBody></epcis:EPCISDocument>')
+    job = svc.capture(LINE, xml.encode(), "application/xml")
+    assert job["state"] == "success" and job["counts"]["applied"] == 1, job["errors"]
+    assert verdict(svc, hri[1]) == Verdict.GENUINE
+    [stored] = svc.query_events(LINE, EpcisQuery(epcs=(epcs[0],)))[0]   # found by its Digital Link
+    assert stored["epcList"] == urns
