@@ -143,10 +143,59 @@ def load(datadir: str | Path) -> Settings:
 
 
 def save(datadir: str | Path, settings: Settings) -> Path:
-    """Write DIR/settings.toml atomically (a crash leaves the old file or the new one)."""
-    import tomli_w
+    """Write DIR/settings.toml atomically (a crash leaves the old file or the new one).
+
+    An existing file keeps the operator's text, comments included: when only base_url
+    changed, that one top-level line is replaced (or added, or removed); anything else
+    rewrites the file (tomllib has no writer that keeps comments)."""
     path = Path(datadir) / NAME
-    text = ("# tracecode data directory settings (`tracecode settings DIR`)\n"
-            + tomli_w.dumps(settings.to_dict()))
-    write_atomically(path, text.encode("utf-8"))
+    try:
+        old = path.read_text("utf-8")
+        edited = _with_base_url(old, settings) if load(datadir).web == settings.web else None
+    except (OSError, UnicodeDecodeError, SettingsError):
+        edited = None
+    if edited is None:
+        import tomli_w
+        edited = ("# tracecode data directory settings (`tracecode settings DIR`)\n"
+                  + tomli_w.dumps(settings.to_dict()))
+    write_atomically(path, edited.encode("utf-8"))
     return path
+
+
+_BASE_URL_LINE = re.compile(r"^[ \t]*(?:base_url|\"base_url\"|'base_url')[ \t]*=.*$", re.M)
+_TABLE_LINE = re.compile(r"^[ \t]*\[", re.M)
+
+
+def _with_base_url(text: str, settings: Settings) -> str | None:
+    """The file's text with only its top-level base_url line changed (None: no safe edit).
+
+    >>> print(_with_base_url("# ours\\nbase_url = 'http://a' # old\\n[web]\\nx = 1\\n",
+    ...                      Settings(base_url="https://b.cn")), end="")
+    # ours
+    base_url = "https://b.cn"
+    [web]
+    x = 1
+    """
+    table = _TABLE_LINE.search(text)
+    top, rest = (text[:table.start()], text[table.start():]) if table else (text, "")
+    lines = list(_BASE_URL_LINE.finditer(top))
+    if len(lines) > 1:
+        return None
+    new = f"base_url = {_toml_string(settings.base_url)}\n" if settings.base_url else ""
+    if lines:
+        m = lines[0]
+        end = m.end() + 1 if top[m.end():m.end() + 1] == "\n" else m.end()
+        top = top[:m.start()] + new + top[end:]
+    else:
+        top = top + ("" if not top or top.endswith("\n") else "\n") + new
+    out = top + rest
+    try:   # the edit must read back as exactly these settings, or it is not made
+        data = tomllib.loads(out)
+    except tomllib.TOMLDecodeError:
+        return None
+    return out if data.get("base_url") == settings.base_url else None
+
+
+def _toml_string(value: str) -> str:
+    import tomli_w
+    return tomli_w.dumps({"v": value}).partition("=")[2].strip()

@@ -171,3 +171,22 @@ def test_the_web_table_is_kept_and_checked(tmp_path):
     assert tc("init", tmp_path / "data").returncode == 0
     (tmp_path / "data" / "settings.toml").write_text("[web]\nper_address = 5\n")
     assert tc("settings", tmp_path / "data").stdout.splitlines()[1] == "web.per_address = 5"
+
+
+def test_changing_the_base_url_keeps_the_operators_comments_and_web_table(tmp_path):
+    data = tmp_path / "data"
+    assert tc("init", data, "--base-url", "https://old.example").returncode == 0
+    text = ("# settings of the Jiangsu platform: ask Wang before changing them\n"
+            "base_url = \"https://old.example\"   # the old name\n\n"
+            "[web]\n# raised for the spring campaign\nper_address = 120\n")
+    (data / "settings.toml").write_text(text)
+    assert tc("settings", data, "--base-url", "https://trace.example.gov.cn").returncode == 0
+    after = (data / "settings.toml").read_text()
+    assert after == text.replace('"https://old.example"   # the old name', '"https://trace.example.gov.cn"')
+    assert settings.load(data).web == {"per_address": 120}
+    assert tc("settings", data, "--base-url", "").returncode == 0        # unset: the line goes
+    assert (data / "settings.toml").read_text() == text.replace(
+        'base_url = "https://old.example"   # the old name\n', "")
+    assert tc("settings", data, "--base-url", "https://b.example").returncode == 0   # and comes back
+    assert settings.load(data).base_url == "https://b.example"
+    assert "# raised for the spring campaign" in (data / "settings.toml").read_text()

@@ -13,6 +13,7 @@ from urllib.parse import quote
 import httpx
 import pytest
 
+from tracecode.errors import ValidationError
 from tracecode.web.app import create_app
 from tracecode.web.headers import CSP
 from tracecode.web.ratelimit import Buckets, Limiter
@@ -283,3 +284,25 @@ def test_a_guess_costs_about_what_a_real_code_costs(site):
     guess = median_ms([f"/api/v1/codes/{_guess(p.gs1[11], k)}" for k in range(60)])
     # answered the same way: neither much cheaper (a timing oracle) nor much dearer
     assert guess > real / 3 and guess < real * 3, (real, guess)
+
+
+# -- settings a proxy pool and CORS rely on ------------------------------------------------------
+def test_trusted_proxies_may_be_networks(platform):
+    settings = WebSettings(per_address=6, per_address_burst=2, per_product=100_000, per_product_burst=100_000,
+                           per_network=0, forwarded_header="x-forwarded-for", trusted_proxies=("127.0.0.0/29",))
+    with serving(create_app(platform.svc, base_url=BASE_URL, settings=settings)) as url:
+        code = f"/api/v1/codes/{platform.gs1[8]}"
+        with client_from(url, "127.0.0.5") as proxy, client_from(url, "127.0.0.9") as outside:
+            # behind a proxy of the pool, each forwarded client has its own bucket
+            assert [proxy.get(code, headers={"x-forwarded-for": f"192.0.2.{k}"}).status_code
+                    for k in range(8)] == [200] * 8
+            # 127.0.0.9 is outside the /29: its header is not believed, it is one address
+            assert [outside.get(code, headers={"x-forwarded-for": f"192.0.2.{k}"}).status_code
+                    for k in range(4)] == [200, 200, 429, 429]
+    with pytest.raises(ValidationError, match="not an IP address or network"):
+        WebSettings(trusted_proxies=("10.0.0.0/33",))
+
+
+def test_the_null_origin_is_refused():
+    with pytest.raises(ValidationError, match="'null' is not an origin"):
+        WebSettings.from_mapping({"cors_origins": ["https://app.example", "null"]})

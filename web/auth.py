@@ -41,16 +41,17 @@ def challenge(refusal: Refusal) -> dict:
 def client_host(scope, settings) -> str:
     """The client's address: the peer's, or behind a trusted proxy the last address the
     forwarded header names that is not itself a trusted proxy (the first ones are the
-    client's own claims, which anybody can write)."""
+    client's own claims, which anybody can write). trusted_proxies may hold CIDR networks
+    (10.0.0.0/8): a proxy pool."""
     peer = scope.get("client")
     host = peer[0] if peer else ""
     header = settings.forwarded_header
-    if header is None or host not in settings.trusted_proxies:
+    if header is None or not settings.is_trusted_proxy(host):
         return host
     raw = header.encode("latin-1")
     named = [v.decode("latin-1") for k, v in scope.get("headers", ()) if k == raw]
     hops = [h.strip() for h in ",".join(named).split(",") if h.strip()]
     for hop in reversed(hops):
-        if hop not in settings.trusted_proxies:
+        if not settings.is_trusted_proxy(hop):
             return hop
-    return host
+    return hops[0] if hops else host   # every hop a trusted proxy: the first is the client

@@ -15,6 +15,7 @@ False
 """
 from __future__ import annotations
 
+import ipaddress
 from dataclasses import dataclass, fields
 
 from ..errors import ValidationError
@@ -33,6 +34,13 @@ class WebSettings:
     max_tracked: int = 65536
     # IPv6 clients are counted per prefix: one subscriber holds a whole /64
     ipv6_prefix: int = 64
+    # and every address also draws on its network's bucket, a higher limit (0: none): an IPv4
+    # /24 or an IPv6 /48 (a site's allocation, which could otherwise cycle through 65,536 /64s,
+    # each with a fresh per-address bucket); a campus behind one NAT /24 shares this one
+    per_network: int = 600
+    per_network_burst: int = 200
+    ipv4_network_prefix: int = 24
+    ipv6_network_prefix: int = 48
     # origins allowed by CORS on /api, the resolver and /.well-known ("*": any, no credentials)
     cors_origins: tuple = ("*",)
     # request bounds: path + query (414 past it) and body (413 past it)
@@ -51,8 +59,8 @@ class WebSettings:
 
     def __post_init__(self):
         for name in ("per_address", "per_address_burst", "per_product", "per_product_burst",
-                     "max_tracked", "max_url_bytes", "max_body_bytes", "max_capture_bytes",
-                     "max_capture_events"):
+                     "per_network", "per_network_burst", "max_tracked", "max_url_bytes", "max_body_bytes",
+                     "max_capture_bytes", "max_capture_events"):
             value = getattr(self, name)
             if isinstance(value, bool) or not isinstance(value, int) or value < 0:
                 raise ValidationError(f"web setting {name} must be a whole number >= 0, not {value!r}",
@@ -63,10 +71,21 @@ class WebSettings:
         if self.max_tracked < 1 or self.max_url_bytes < 256 or self.max_body_bytes < 1024:
             raise ValidationError("web settings: max_tracked >= 1, max_url_bytes >= 256 and "
                                   "max_body_bytes >= 1024", field="max_tracked")
-        if not 1 <= self.ipv6_prefix <= 128:
-            raise ValidationError("web setting ipv6_prefix must be 1 to 128", field="ipv6_prefix")
+        for name, top in (("ipv6_prefix", 128), ("ipv6_network_prefix", 128), ("ipv4_network_prefix", 32)):
+            value = getattr(self, name)
+            if isinstance(value, bool) or not isinstance(value, int) or not 1 <= value <= top:
+                raise ValidationError(f"web setting {name} must be 1 to {top}", field=name)
         if isinstance(self.cors_origins, str):
             object.__setattr__(self, "cors_origins", (self.cors_origins,))
+        for origin in self.cors_origins:
+            # "null" is the origin of sandboxed frames and file: pages: any page can claim it
+            if origin.strip().lower() == "null":
+                raise ValidationError("web setting cors_origins: 'null' is not an origin to allow "
+                                      "(any sandboxed page sends it); give https://host origins or '*'",
+                                      field="cors_origins")
+        if isinstance(self.trusted_proxies, str):
+            object.__setattr__(self, "trusted_proxies", (self.trusted_proxies,))
+        object.__setattr__(self, "_proxies", _networks(self.trusted_proxies))
         if self.forwarded_header is not None:
             object.__setattr__(self, "forwarded_header", self.forwarded_header.strip().lower() or None)
 
@@ -92,6 +111,30 @@ class WebSettings:
             out[name] = value
         return cls(**out)
 
+    def is_trusted_proxy(self, host: str) -> bool:
+        """Whether a peer address is one of trusted_proxies (addresses or CIDR networks).
+
+        >>> s = WebSettings(trusted_proxies=("10.0.0.0/8", "::1"))
+        >>> s.is_trusted_proxy("10.2.3.4"), s.is_trusted_proxy("11.0.0.1"), s.is_trusted_proxy("::1")
+        (True, False, True)
+        """
+        exact, networks = self._proxies
+        if host in exact:
+            return True
+        if not networks:
+            return False
+        try:
+            addr = ipaddress.ip_address(host.partition("%")[0])
+        except ValueError:
+            return False
+        if getattr(addr, "ipv4_mapped", None) is not None:
+            addr = addr.ipv4_mapped
+        return any(addr in net for net in networks)
+
+    @property
+    def limits_networks(self) -> bool:
+        return self.per_network > 0
+
     @property
     def limits_addresses(self) -> bool:
         return self.per_address > 0
@@ -99,3 +142,20 @@ class WebSettings:
     @property
     def limits_products(self) -> bool:
         return self.per_product > 0
+
+
+def _networks(proxies) -> tuple[frozenset, tuple]:
+    """trusted_proxies read once: single addresses (a set: the common case is one lookup)
+    and networks (ipaddress objects); anything else refused, naming it."""
+    exact, networks = set(), []
+    for text in proxies:
+        try:
+            net = ipaddress.ip_network(text.strip(), strict=False)
+        except ValueError:
+            raise ValidationError(f"web setting trusted_proxies: {text!r} is not an IP address or "
+                                  "network (e.g. 10.0.0.0/8)", field="trusted_proxies") from None
+        if net.num_addresses == 1:
+            exact.add(str(net.network_address))
+        else:
+            networks.append(net)
+    return frozenset(exact), tuple(networks)
