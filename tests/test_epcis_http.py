@@ -166,6 +166,8 @@ def test_gs1_examples_are_captured_and_queried_back(site, schema):
     assert {e["type"] for e in two} == {"TransformationEvent", "AssociationEvent"}
     shipped, _ = _all_pages(client, p, "/epcis/bizSteps/shipping/events", {})
     assert shipped and all(e["bizStep"] == "shipping" for e in shipped)
+    spelled, _ = _all_pages(client, p, "/epcis/events", {"EQ_bizStep": "https://ref.gs1.org/cbv/BizStep-shipping"})
+    assert len(spelled) == len(shipped)
     early, _ = _all_pages(client, p, "/epcis/events", {"LT_eventTime": "2006-01-01T00:00:00Z"})
     assert early and all(e["eventTime"] < "2006" for e in early)
 
@@ -239,6 +241,19 @@ def test_media_types_sizes_and_versions(site):
     assert _problem(r, 415, "UnsupportedMediaTypeException")["field"] == "content-type"
     r = client.post("/epcis/capture", content=body, headers={"content-type": "application/json", **p.auth("admin")})
     assert r.status_code == 202                      # plain JSON as well as JSON-LD
+
+    urn = f"urn:epc:id:sgtin:9506000.013435.{p.gs1[6][18:]}"     # GTIN 0 9506000 13435 2
+    xml = ('<?xml version="1.0" encoding="UTF-8"?><epcis:EPCISDocument xmlns:epcis="urn:epcglobal:epcis:xsd:2" '
+           'schemaVersion="2.0" creationDate="2026-12-01T08:00:00+08:00"><EPCISBody><EventList><ObjectEvent>'
+           '<eventTime>2026-11-30T09:40:00.000+08:00</eventTime><eventTimeZoneOffset>+08:00</eventTimeZoneOffset>'
+           f'<epcList><epc>{urn}</epc></epcList><action>OBSERVE</action>'
+           '<bizStep>urn:epcglobal:cbv:bizstep:shipping</bizStep><disposition>urn:epcglobal:cbv:disp:in_transit'
+           '</disposition></ObjectEvent></EventList></EPCISBody></epcis:EPCISDocument>')
+    r = client.post("/epcis/capture", content=xml.encode(), headers={"content-type": "application/xml",
+                                                                     **p.auth("issuer")})
+    job = _job(client, p, r, "issuer")
+    assert job["success"] and job["counts"]["applied"] == 1, job["errors"]
+    assert _events_of(client, p, _epc(p.gs1[6]), "issuer")       # found by its Digital Link too
 
     big = _doc(_shipping([_epc(p.gs1[2])], **{"example:pad": "x" * (300 << 10)}))
     r = _capture(client, p, big)

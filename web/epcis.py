@@ -2,7 +2,8 @@
 jobs, event queries, the resource endpoints and discovery, over tracecode.app's EPCIS verbs
 (Service.capture, capture_job, query_events: engine/app/epcis.py).
 
-    POST    /epcis/capture                 an EPCISDocument (application/ld+json or application/json)
+    POST    /epcis/capture                 an EPCISDocument (application/ld+json, application/json;
+                                           EPCIS 2.0 or 1.2 XML as application/xml or text/xml)
                                            -> 202, Location: /epcis/capture/{id}
     GET     /epcis/capture/{id}            a capture job (the caller's; any for a regulator or admin)
     GET     /epcis/events                  events by the standard query parameters (epcis_params.py),
@@ -31,7 +32,7 @@ from ..app.refusal import Refusal
 from . import epcis_params
 from .epcis_problem import CBV_VERSION, EPCIS_VERSION, problem
 
-CAPTURE_TYPES = ("application/ld+json", "application/json")
+CAPTURE_TYPES = ("application/ld+json", "application/json", "application/xml", "text/xml")   # JSON-LD, XML
 BEHAVIOURS = ("rollback", "proceed")
 TOP_LEVEL = ("events", "eventTypes", "epcs", "bizSteps", "bizLocations", "readPoints", "dispositions", "capture")
 VERSION_HEADERS = {"gs1-epcis-version": EPCIS_VERSION, "gs1-epcis-min": EPCIS_VERSION,

@@ -110,7 +110,8 @@ def paths() -> dict:
                                     {"name": "GS1-CBV-Version", "in": "header", "required": False, **_VERSION}],
                      "requestBody": {"required": True, "content": {
                          "application/ld+json": {"schema": {"type": "object"}},
-                         "application/json": {"schema": {"type": "object"}}}},
+                         "application/json": {"schema": {"type": "object"}},
+                         "application/xml": {"schema": {"type": "string"}}}},
                      "responses": {
                          "202": {"description": "the capture job (also at Location)",
                                  "headers": {"Location": {"schema": {"type": "string"},
@@ -122,7 +123,7 @@ def paths() -> dict:
                          "406": _problem("a GS1-EPCIS-Version or GS1-CBV-Version this server does not speak"),
                          "413": _problem("over GS1-EPCIS-Capture-Limit or GS1-EPCIS-Capture-File-Size-Limit "
                                          "(epcisException:CaptureLimitExceededException)", _LIMITS),
-                         "415": _problem("not application/ld+json or application/json")}},
+                         "415": _problem("not application/ld+json, application/json or application/xml")}},
             "options": {"operationId": "epcisCaptureOptions", "tags": ["EPCIS"],
                         "summary": "the capture interface's versions and limits",
                         "responses": {"204": {"description": "Allow, GS1-EPCIS-Version/Min/Max, GS1-CBV-"

@@ -11,6 +11,8 @@ filter on is refused by name, never ignored (an ignored filter answers with too 
 (('ObjectEvent', 'AggregationEvent'), 1704067200.0)
 >>> fields({"MATCH_parentID": "urn:epc:id:sscc:0614141.1234567890"})["epc_roles"]
 ('parent',)
+>>> fields({"EQ_bizStep": "https://ref.gs1.org/cbv/BizStep-shipping|urn:epcglobal:cbv:bizstep:receiving"})["biz_steps"]
+('shipping', 'receiving')
 >>> fields({"perPage": "0"})
 Traceback (most recent call last):
 ...
@@ -136,6 +138,9 @@ def fields(params) -> dict:
                                     f"or an extension's URI)")
         if kind == "epcs":
             out["epc_roles"] = EPC_ROLES[name]
+        if field in ("biz_steps", "dispositions"):   # any CBV spelling: its bare word, as JSON-LD writes it
+            from ..epcis.cbv import vocab
+            values = tuple(dict.fromkeys(vocab(v) for v in values))
         out[field] = values
     for low, high in (("GE_eventTime", "LT_eventTime"), ("GE_recordTime", "LT_recordTime")):
         if low in multi and high in multi and out[PARAMETERS[low][0]] >= out[PARAMETERS[high][0]]:
