@@ -37,6 +37,7 @@ _NOT_READ = object()    # a code text the call's shared parse did not read
 _SHARED_TEXT = 200      # longer event codes are parsed by their own event (junk, mostly)
 TABLE_CACHE = 4096      # products whose batch tables are kept (LRU)
 BATCH_CACHE = 16384     # batch records and their recall keys kept (LRU)
+FOUND_KEYS = 4096       # keys of codes verify found, for their history read next (LRU)
 
 
 class _Refused(Exception):
@@ -209,6 +210,9 @@ class Index:
         self._tables = BoundedCache(TABLE_CACHE)     # (scheme, product key) -> batch table
         self._batch_cache = BoundedCache(BATCH_CACHE)
         self._recall_cache = BoundedCache(BATCH_CACHE)
+        # the keys of codes verify just found: the page's history of the same code needs
+        # no second parse and FF1 decryption (a code's key never changes once issued)
+        self._found_keys = BoundedCache(FOUND_KEYS)
         self._known = self.store.known   # products issued (the parser keeps no Issuer for others)
         self._last_source = (None, None)    # the last (scanner, place) found within bounds
 
@@ -417,38 +421,48 @@ class Index:
         """
         when = self._scan_source(scanner, place, when)
         raw = scan.encode("utf-8", "surrogatepass") if isinstance(scan, str) else _scan_bytes(scan)
-        key, batch_id, batch, imported, scheme = None, 0, None, None, None
         with self.store.reading() as view:
-            # a code fitting several schemes is decided as verify_many decides it
-            known = view.known_products()
-            fault, si, code = self.parser.read_code(raw, known)
-            if fault == Fault.OK and si >= 0:
-                sch = self.parser.schemes[si]
-                scheme = sch.name
-                found = self.parser.product_of(sch, code, known)
-                if isinstance(found, Exception):
-                    fault = Fault.INVALID_FIELD
-                elif found is not None:  # None: a product never issued, so no genuine code
-                    iss = found
-                    counter = iss.counter(code)
-                    pid = view.product_id(sch.name, iss.product_key)
-                    if counter is not None and counter < sch.capacity and pid is not None:
-                        starts, ends, ids = self._table_lists(view, sch.name, iss.product_key)
-                        pos = bisect.bisect_right(starts, counter) - 1
-                        if pos >= 0 and counter < ends[pos]:
-                            batch_id = ids[pos]
-                            batch = self._batch(view, batch_id)
-                            key = codekeys.ours(pid, counter)
-            if key is None:
-                ext = codekeys.ext(code or raw)
-                hit = view.imported_one(ext)
-                if hit is not None:
-                    key, imported = ext, json.loads(hit)
+            fault, scheme, code, key, batch_id, batch, hit = self._one(view, raw)
+            imported = json.loads(hit) if hit is not None else None
+            if key is not None and code:
+                self._found_keys[code.decode()] = key
             ans = self._answer(view, scheme, code.decode() or None, fault, key, batch_id, batch,
                                imported, place, today or _dt.date.fromtimestamp(when))
         if self._recording(record):
             self.store.record_scan(key, int(ans.verdict), scanner, place, when)
         return ans
+
+    def _one(self, view, raw: bytes):
+        """One scan read to its code key, as verify_many reads it but with no numpy (the
+        single-code paths: verify, history): (fault, scheme name, code bytes, key or None,
+        batch id (0: none), batch record, the imported record's raw value or None)."""
+        key, batch_id, batch, hit, scheme = None, 0, None, None, None
+        # a code fitting several schemes is decided as verify_many decides it
+        known = view.known_products()
+        fault, si, code = self.parser.read_code(raw, known)
+        if fault == Fault.OK and si >= 0:
+            sch = self.parser.schemes[si]
+            scheme = sch.name
+            found = self.parser.product_of(sch, code, known)
+            if isinstance(found, Exception):
+                fault = Fault.INVALID_FIELD
+            elif found is not None:  # None: a product never issued, so no genuine code
+                iss = found
+                counter = iss.counter(code)
+                pid = view.product_id(sch.name, iss.product_key)
+                if counter is not None and counter < sch.capacity and pid is not None:
+                    starts, ends, ids = self._table_lists(view, sch.name, iss.product_key)
+                    pos = bisect.bisect_right(starts, counter) - 1
+                    if pos >= 0 and counter < ends[pos]:
+                        batch_id = ids[pos]
+                        batch = self._batch(view, batch_id)
+                        key = codekeys.ours(pid, counter)
+        if key is None:
+            ext = codekeys.ext(code or raw)
+            hit = view.imported_one(ext)
+            if hit is not None:
+                key = ext
+        return fault, scheme, code, key, batch_id, batch, hit
 
     def _scan_source(self, scanner, place, when) -> float:
         """The scan's time; scanner and place checked against their bounds (the scan log
@@ -585,6 +599,21 @@ class Index:
             return [r if not r["ok"] else {"id": r["id"], "ok": False, "reason": lifecycle.NOT_APPLIED,
                                            "error": "not applied: another event in the call is invalid"}
                     for r in refused.results]
+
+    def _key_one(self, view, code):
+        """The key of one code (an SSCC, ours or imported) by the single-scan path, or the
+        EventError _keys_of raises: a page's history costs one parse, not a vectorised one."""
+        text = _text(code)
+        key = self._found_keys.get(text)
+        if key is not None:
+            return key
+        key = codekeys.sscc(text)
+        if key is None:
+            raw = code if isinstance(code, bytes) else code.encode("utf-8", "surrogatepass")
+            key = self._one(view, raw)[3]
+        if key is None:
+            return self._keys_of(view, [code], None)[0][0]   # its error, worded once
+        return key
 
     def _keys_of(self, view, codes, event_id, shared=None):
         """Code keys of event codes (our codes, imported ones or SSCCs) and their batch
@@ -830,7 +859,7 @@ class Index:
         if not isinstance(code, (str, bytes)):
             raise InvalidFormat(f"code must be text, got {type(code).__name__}", field="code")
         with self.store.reading() as view:
-            key = self._keys_of(view, [code], None)[0][0]
+            key = self._key_one(view, code)
             items = []
             for k in self._containers(view, key):
                 via = None if k == key else self.code_text(view, k)
