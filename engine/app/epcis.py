@@ -328,8 +328,10 @@ class Capture:
             stored["new"] = view.epcis_put([it.record for it in fresh if id(it) not in bad])
 
         try:
+            # event ids are per client; the operator's are the data directory's own (as apply_events)
             results = self.svc.dd.apply([e for it in fresh for e in it.lifecycle], atomic=rollback,
-                                        client=caller.name, bind_ssccs=not caller.admin, also=also)
+                                        client=None if caller.operator else caller.name,
+                                        bind_ssccs=not caller.admin, also=also)
         except Exception as exc:   # noqa: BLE001 - IndexFull, IndexReadOnly...: said in the job
             refusal = refusal_of(exc, "")
             if refusal is None:
