@@ -74,6 +74,17 @@ def _read_links(name: str) -> list:
     return data
 
 
+def _set_from(client, key: str, name: str) -> list:
+    """--set: the links of file `name`; a link refused is named as the file has it (links[i])."""
+    from .app.refusal import Refusal
+    try:
+        return client.set_links(key, _read_links(name))
+    except Refusal as r:
+        if r.field.startswith("links"):
+            raise TracecodeError(f"{name}: {r.field}: {r.detail}") from None
+        raise
+
+
 def _langset(link) -> frozenset:
     return frozenset(t.lower() for t in link.lang) or frozenset({""})
 
@@ -124,7 +135,7 @@ def cmd_links(args):
     with LocalClient(DataDir(args.dir)) as c:
         key = c.link_key(args.key)
         if args.set is not None:
-            links, note = c.set_links(key, _read_links(args.set)), "set"
+            links, note = _set_from(c, key, args.set), "set"
         elif args.add:
             kind, href = args.add
             link = Link.from_dict({"link_type": linktypes.normalise(kind), "href": href,

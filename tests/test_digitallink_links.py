@@ -9,7 +9,7 @@ import pytest
 from hypothesis import given, settings, strategies as st
 
 from tracecode.digitallink import DigitalLinkError, Link, choose, linkset as ls, linktypes, validate
-from tracecode.digitallink.links import MAX_LINKS
+from tracecode.digitallink.links import MAX_LINKS, normalise_lang
 
 ANCHOR = "https://trace.example.gov.cn/01/09506000134352"
 
@@ -74,6 +74,36 @@ def test_validate_normalises():
         "https://example.com/%E4%BA%A7%E5%93%81?q=%E8%8D%AF"
     assert validate([]) == []
 
+
+
+@pytest.mark.parametrize("tag, canonical", [
+    ("ZH-cn", "zh-CN"), ("zh-CN", "zh-CN"), ("EN", "en"), ("zh-hant-tw", "zh-Hant-TW"),
+    ("ZH-HANS", "zh-Hans"), ("es-419", "es-419"), ("sr-latn-RS", "sr-Latn-RS"),
+    ("de-CH-X-PhoneBk", "de-CH-x-phonebk"), ("en-a-BBB-ccc", "en-a-bbb-ccc"), ("yue-HK", "yue-HK"),
+    ("sl-ROZAJ", "sl-rozaj"),   # a variant (5-8 characters) is lower case
+])
+def test_language_tags_take_their_bcp47_case(tag, canonical):
+    assert normalise_lang(tag) == canonical
+    assert validate([Link("pip", "https://example.com/", lang=(tag,))])[0].lang == (canonical,)
+
+
+def test_one_language_in_two_cases_is_one_language():
+    a = Link("pip", "https://example.com/a", lang=("ZH-cn",), default=True)
+    b = Link("pip", "https://example.com/b", lang=("zh-CN",), default=True)
+    with pytest.raises(DigitalLinkError, match="both the default for language zh-CN"):
+        validate([a, b])
+    assert validate([Link("pip", "https://example.com/a", lang=("ZH-cn", "zh-CN", "en"))])[0].lang == \
+        ("zh-CN", "en")
+
+
+@pytest.mark.parametrize("d, name", [
+    ({"link_type": "pip", "href": "https://a.b", "extra": 1}, "extra"),
+    ({"link_type": "pip", "href": "https://a.b", "Href": "https://c.d"}, "Href"),
+    ({"link_type": "pip", "href": "https://a.b", "languages": ["en"]}, "languages"),
+])
+def test_unknown_fields_are_refused_by_name(d, name):
+    with pytest.raises(DigitalLinkError, match=f"a link has no field {name!r}" + r" \(its fields: link_type"):
+        Link.from_dict(d)
 
 @pytest.mark.parametrize("link, message", [
     (Link("gs1:pip", "javascript:alert(1)"), "is not an http(s) URL with a host"),

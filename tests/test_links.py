@@ -165,6 +165,9 @@ def test_who_may_set_links(svc, who, key, allowed):
     ([{"link_type": "pip", "href": "https://example.com", "lang": ["not a tag"]}], "links[0]", "BCP 47"),
     ([PIP_ZH, {**PIP_ZH, "href": "https://example.com/zh2"}], "links[1]", "default"),
     ([PIP_EN, PIP_EN], "links[1]", "repeats link 1"),
+    ([PIP_EN, {**RECALL, "extra": 1}], "links[1]", "no field 'extra'"),
+    ([{**PIP_ZH, "lang": ["ZH-cn"]}, {**PIP_ZH, "href": "https://example.com/zh2", "lang": ["zh-CN"]}],
+     "links[1]", "default for language zh-CN"),
     ([{"link_type": "pip", "href": f"https://example.com/{i}"} for i in range(101)], "links", "at most"),
 ])
 def test_malformed_links_are_refused_naming_the_link(svc, links, field, words):

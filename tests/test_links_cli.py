@@ -142,6 +142,8 @@ def test_set_from_a_file_and_stdin_and_json_round_trips(data, tmp_path):
     ((KEY, "--set", "-"), b"\xff\xfe", "not UTF-8"),
     ((KEY, "--set", "-"), b'[{"link_type": "pip"}]', "not an http(s) URL"),
     ((KEY, "--set", "/nonexistent/links.json"), None, "No such file"),
+    ((KEY, "--set", "-"), b'[{"link_type": "pip", "href": "https://example.com", "extra": 1}]',
+     "links[0]: link 1: a link has no field 'extra'"),
 ])
 def test_refusals_are_one_line_and_change_nothing(data, args, stdin, words, in_process):
     before = in_process(data, KEY, "--json")
@@ -162,6 +164,16 @@ def test_refusals_are_one_line_and_change_nothing(data, args, stdin, words, in_p
 def test_usage_errors_exit_2(data, args, words, in_process):
     code, out, err = in_process(data, *args, raw=True)
     assert code == 2 and out == "" and err.count("\n") == 1 and words in err, err
+
+
+def test_language_tags_are_stored_in_their_bcp47_case(data):
+    run(data, "01/09506000134352", "--add", "pip", "https://example.com/zh-cn", "--lang", "ZH-cn", "--default")
+    p = run(data, KEY, "--add", "pip", "https://example.com/zh-cn-2", "--lang", "zh-CN", "--default")
+    assert "added" in p.stderr.decode()
+    links = [x for x in as_json(data) if x["href"].startswith("https://example.com/zh-cn")]
+    assert [(x["lang"], x["default"]) for x in links] == [(["zh-CN"], False), (["zh-CN"], True)]
+    run(data, KEY, "--remove", "pip", "--lang", "zh-cn")
+    assert not [x for x in as_json(data) if "zh-CN" in x["lang"]]
 
 
 def test_a_refusal_as_a_process_sees_it(data):

@@ -9,6 +9,8 @@
 'https://example.com/zh'
 >>> choose(links, "gs1:recallStatus", ["en"]) is None
 True
+>>> normalise_lang("ZH-hant-tw")          # BCP 47's case: one language is one tag
+'zh-Hant-TW'
 >>> validate([Link("gs1:pip", "javascript:alert(1)")])
 Traceback (most recent call last):
     ...
@@ -31,6 +33,8 @@ MAX_MEDIA_TYPE = 100
 # BCP 47 in its common shape: language, then subtags of 1-8 letters or digits
 _LANG = re.compile(r"^[A-Za-z]{2,3}(-[A-Za-z0-9]{1,8})*$")
 _MEDIA_TYPE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9!#$&^_.+-]*/[A-Za-z0-9][A-Za-z0-9!#$&^_.+-]*$")
+_FIELDS = ("link_type", "href", "title", "lang", "media_type", "default")
+_LINKSET_FIELDS = ("linkType", "hreflang", "type")   # the same, as a linkset spells them
 # characters that would break a Link header or an HTML attribute, or hide in a URL
 _BAD_HREF = re.compile(r"[\x00-\x20\x7f\"<>\\^`{|}]")
 
@@ -52,6 +56,10 @@ class Link:
         hreflang, type); not validated (validate() does that)."""
         if not isinstance(d, dict):
             raise DigitalLinkError(f"a link is a JSON object, not {type(d).__name__}")
+        unknown = next((k for k in d if k not in _FIELDS and k not in _LINKSET_FIELDS), None)
+        if unknown is not None:   # a misspelt field would otherwise be dropped without a word
+            raise DigitalLinkError(f"a link has no field {str(unknown)[:40]!r} (its fields: "
+                                   f"{', '.join(_FIELDS)}; or {', '.join(_LINKSET_FIELDS)})")
         d = {k: v for k, v in d.items() if v is not None}   # JSON null: the field's default
         lang = d.get("lang", d.get("hreflang", ()))
         if isinstance(lang, str):
@@ -73,6 +81,24 @@ class Link:
     def to_dict(self) -> dict:
         return {"link_type": self.link_type, "href": self.href, "title": self.title,
                 "lang": list(self.lang), "media_type": self.media_type, "default": self.default}
+
+
+def normalise_lang(tag: str) -> str:
+    """A BCP 47 tag in its canonical case (RFC 5646 2.1.1): the language lower case, a
+    script title case (Hant), a region upper case (CN; 419 as it is), all else lower case;
+    after a singleton (x-, u-...) everything is lower case. Well-formedness is the caller's."""
+    out = []
+    for i, sub in enumerate(tag.split("-")):
+        if i > 0 and len(out[-1]) == 1:   # the rest is an extension or private use
+            return "-".join(out + [t.lower() for t in tag.split("-")[i:]])
+        if i > 0 and len(sub) == 4 and sub.isalpha():
+            sub = sub.title()
+        elif i > 0 and len(sub) == 2 and sub.isalpha():
+            sub = sub.upper()
+        else:
+            sub = sub.lower()
+        out.append(sub)
+    return "-".join(out)
 
 
 def _one(n: int, link) -> Link:
@@ -108,7 +134,8 @@ def _one(n: int, link) -> Link:
     for tag in link.lang:
         if not _LANG.match(tag):
             raise DigitalLinkError(f"{where}: {tag[:40]!r} is not a BCP 47 language tag (such as zh, zh-CN, en)")
-        if tag.lower() not in (t.lower() for t in langs):
+        tag = normalise_lang(tag)
+        if tag not in langs:
             langs.append(tag)
     media = link.media_type.strip()
     if media and (len(media) > MAX_MEDIA_TYPE or not _MEDIA_TYPE.match(media)):
@@ -128,7 +155,7 @@ def validate(links) -> list[Link]:
     seen: dict = {}
     defaults: dict = {}
     for n, link in enumerate(out, 1):
-        langs = tuple(sorted(t.lower() for t in link.lang))
+        langs = tuple(sorted(link.lang))
         same = (link.link_type, link.href, langs)
         if same in seen:
             raise DigitalLinkError(f"link {n} ({link.link_type}) repeats link {seen[same]}")
