@@ -16,7 +16,7 @@ import pytest
 from tracecode.errors import ValidationError
 from tracecode.web.app import create_app
 from tracecode.web.headers import CSP
-from tracecode.web.ratelimit import Buckets, Limiter
+from tracecode.web.ratelimit import Buckets, Limiter, RateLimited
 from tracecode.web.settings import WebSettings
 
 from web_platform import BASE_URL, GTIN, Platform
@@ -66,7 +66,7 @@ def test_retry_after_is_when_a_token_is_back():
 
 
 def test_memory_is_bounded_under_many_addresses():
-    limiter = Limiter(WebSettings(max_tracked=5000))
+    limiter = Limiter(WebSettings(max_tracked=5000, per_network=0))
     tracemalloc.start()
     for i in range(5000):
         limiter.address(f"10.{i >> 16 & 255}.{i >> 8 & 255}.{i & 255}")
@@ -96,6 +96,27 @@ def test_ipv6_addresses_count_per_prefix():
     assert exc.value.retry_after >= 1
     limiter.address("2001:db8:1:3::1")                 # another subscriber
     assert limiter.address_key("::ffff:192.0.2.7") == "192.0.2.7"
+
+
+def test_a_network_cannot_lift_the_limit_by_cycling_addresses():
+    limiter = Limiter(WebSettings(per_address=60, per_address_burst=2, per_network=600, per_network_burst=50))
+    # a /48 holder: a fresh /64 for every query; its /48 stops it after the network's burst
+    statuses = []
+    for i in range(80):
+        try:
+            limiter.address(f"2001:db8:7:{i:x}::1")
+            statuses.append(200)
+        except RateLimited as exc:
+            statuses.append(429)
+            assert "network" in str(exc)
+    assert statuses.count(200) == 50 and statuses[50:] == [429] * 30
+    limiter.address("2001:db8:8::1")                   # the next /48 is another site
+    # IPv4 the same over a /24
+    for i in range(50):
+        limiter.address(f"198.51.100.{i}")
+    with pytest.raises(RateLimited, match="network"):
+        limiter.address("198.51.100.200")
+    limiter.address("198.51.101.1")
 
 
 # -- over HTTP ---------------------------------------------------------------------------------------
@@ -129,25 +150,30 @@ def test_429_with_retry_after_past_the_limit(platform):
 
 def test_per_product_limit_across_addresses(platform):
     settings = WebSettings(per_address=100_000, per_address_burst=100_000, per_product=6, per_product_burst=4,
-                           forwarded_header="x-forwarded-for")
+                           per_network=0, forwarded_header="x-forwarded-for")
     with serving(create_app(platform.svc, base_url=BASE_URL, settings=settings)) as url, \
             httpx.Client(base_url=url, timeout=30) as client:
         def ask(code, k, page=False):
             path = f"/c/{code}" if page else f"/api/v1/codes/{code}"
             return client.get(path, headers={"x-forwarded-for": f"198.51.100.{k}"}).status_code
-        # four answers about one product from four addresses, then it is refused from a fifth
-        assert [ask(platform.gs1[k], k) for k in range(4)] == [200] * 4
-        assert ask(platform.gs1[4], 4) == 429
-        assert ask(platform.gs1[5], 5, page=True) == 429           # the page counts the same product
-        assert ask(platform.other_gs1[0], 6) == 200                # another product is not affected
-        # guessed codes name no product: they share their scheme's bucket of unknown codes
-        guesses = [platform.gs1[0][:-6] + f"{k:06d}" for k in range(6)]
-        assert [ask(g, 10 + k) for k, g in enumerate(guesses)].count(429) == 2
+        # genuine answers take no token: a real code repeated from many addresses drains nothing
+        assert [ask(platform.gs1[0], k) for k in range(12)] == [200] * 12
+        # guesses at one product's serials, from many addresses: four, then the product is refused
+        guesses = [platform.gs1[0][:-6] + f"{k:06d}" for k in range(7)]
+        assert [ask(g, 20 + k) for k, g in enumerate(guesses)] == [200] * 4 + [429] * 3
+        assert ask(platform.gs1[5], 30) == 429                     # genuine too: 429 is no oracle
+        assert ask(platform.gs1[6], 31, page=True) == 429          # the page counts the same product
+        # another product, guessed at or not, is not affected: the product is the one the code names
+        assert ask(platform.other_gs1[0], 32) == 200
+        assert ask(platform.other_gs1[0][:-6] + "000001", 33) == 200
+        drug = platform.national["cn-drug-20"]
+        assert ask(drug[0], 34) == 200
 
 
 def test_forwarded_addresses_only_from_trusted_proxies(platform):
     settings = WebSettings(per_address=6, per_address_burst=2, per_product=100_000, per_product_burst=100_000,
-                           forwarded_header="x-forwarded-for", trusted_proxies=("127.0.0.1",), max_tracked=50)
+                           per_network=0, forwarded_header="x-forwarded-for", trusted_proxies=("127.0.0.1",),
+                           max_tracked=50)
     app = create_app(platform.svc, base_url=BASE_URL, settings=settings)
     with serving(app) as url:
         with client_from(url, "127.0.0.1") as proxy, client_from(url, "127.0.0.3") as direct:

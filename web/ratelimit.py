@@ -1,13 +1,30 @@
-"""Rate limits of the public window: token buckets per client address and per product, in
-the memory of one worker, bounded.
+"""Rate limits of the public window: token buckets per client address, per network and per
+product, bounded, and under `tracecode serve` shared by all its workers.
 
 A bucket holds up to `burst` tokens and refills at `per_minute`/60 a second; a query takes
 one. A person's pace never empties it; a script's does, and then waits for the refill (the
-refusal says how long: Retry-After). Buckets live in one OrderedDict ordered by last use:
-a bucket idle long enough to be full again is the same as no bucket, so it is dropped as
-soon as it reaches the front; past `max_tracked` buckets the least recently used goes, so
-an enumeration from many addresses costs a bounded amount of memory. A query costs a dict
-lookup, a few float operations and a move to the end.
+refusal says how long: Retry-After). Three limits (WebSettings):
+
+- per address: an IPv4 address, an IPv6 /64 (ipv6_prefix);
+- per network, higher: the address's IPv4 /24 or IPv6 /48, so a holder of many addresses
+  (a /48 is 65,536 /64s) cannot lift the per-address limit by cycling through them;
+- per product: the product the scan names (its scheme and product fields, read from the
+  code itself, known to the index or not), across every address. Only guesses are charged
+  to it: an answer that finds no code (an enumeration is mostly those). A genuine code's
+  answer takes no token, so repeating a real code from many addresses cannot empty its
+  product's bucket (the per-address limits bound that), but once a product's guesses have
+  emptied it, every query naming that product is refused until it refills, genuine ones
+  too: answering those and refusing only the guesses would tell the guesser which of its
+  codes are real. A product nobody is enumerating is never refused.
+
+Where the buckets live: `tracecode serve` creates one table in shared memory before it
+forks the workers (web/sharedbuckets.py), so the limits are the server's, whatever the
+number of workers; an app created without one (one process: tests, an embedded server)
+keeps its buckets in its own memory, in an OrderedDict ordered by last use (a bucket idle
+long enough to be full again is the same as no bucket, so it is dropped as soon as it
+reaches the front; past `max_tracked` the least recently used goes). Either way an
+enumeration from many addresses costs a bounded amount of memory, and a query costs a few
+lookups and float operations (a 429 costs no more: nothing else is done for it).
 
 >>> b = Buckets(per_minute=60, burst=2, max_tracked=100)
 >>> b.take("a", now=0.0), b.take("a", now=0.0), b.take("a", now=0.0)
@@ -23,6 +40,7 @@ from collections import OrderedDict
 from time import monotonic
 
 from ..errors import TracecodeError
+from . import sharedbuckets
 
 
 class RateLimited(TracecodeError):
@@ -34,7 +52,7 @@ class RateLimited(TracecodeError):
 
 
 class Buckets:
-    """Token buckets by key (see the module's docstring)."""
+    """Token buckets by key in this process's memory (see the module's docstring)."""
 
     __slots__ = ("rate", "burst", "max_tracked", "refill_s", "_buckets")
 
@@ -48,18 +66,22 @@ class Buckets:
     def __len__(self):
         return len(self._buckets)
 
-    def take(self, key, now: float | None = None) -> float:
-        """Take a token: 0.0 if there was one, else the seconds until there is (none taken)."""
+    def take(self, key, now: float | None = None, peek: bool = False) -> float:
+        """Take a token: 0.0 if there was one, else the seconds until there is (none taken).
+        peek: only say, take nothing."""
         if now is None:
             now = monotonic()
         b = self._buckets.get(key)
         if b is None:
-            self._forget(now)
-            self._buckets[key] = [self.burst - 1.0, now]
+            if not peek:
+                self._forget(now)
+                self._buckets[key] = [self.burst - 1.0, now]
             return 0.0
         tokens = b[0] + (now - b[1]) * self.rate
         if tokens > self.burst:
             tokens = self.burst
+        if peek:
+            return 0.0 if tokens >= 1.0 else (1.0 - tokens) / self.rate
         b[1] = now
         self._buckets.move_to_end(key)
         if tokens >= 1.0:
@@ -79,17 +101,56 @@ class Buckets:
             del buckets[key]
 
 
-class Limiter:
-    """The public window's two limits over WebSettings: `address(host)` before a query,
-    `product(key)` once its answer names the product. Each raises RateLimited."""
+class SharedBuckets:
+    """One limit's buckets in the server's shared table (keys prefixed with the limit's name)."""
 
-    def __init__(self, settings):
+    __slots__ = ("table", "name", "rate", "burst")
+
+    def __init__(self, table, name: str, per_minute: int, burst: int):
+        self.table, self.name = table, name
+        self.rate = per_minute / 60.0
+        self.burst = float(max(1, burst))
+
+    def take(self, key, now: float | None = None, peek: bool = False) -> float:
+        return self.table.take((self.name, key), self.rate, self.burst, now, peek)
+
+    def __len__(self):
+        return len(self.table)
+
+
+def table_slots(settings) -> int:
+    """The shared table's size for these settings: max_tracked buckets for each limit."""
+    return settings.max_tracked * sum((settings.limits_addresses, settings.limits_networks,
+                                       settings.limits_products))
+
+
+class Limiter:
+    """The public window's limits over WebSettings: `address(host)` before a query (its
+    address's and its network's buckets), `product(key, found)` once its answer names the
+    product. Each raises RateLimited. table: a SharedTable (default: the one `tracecode
+    serve` shared before forking this worker, if any; else buckets in this process)."""
+
+    def __init__(self, settings, table=None):
         self.settings = settings
-        self.addresses = Buckets(settings.per_address, settings.per_address_burst,
-                                 settings.max_tracked) if settings.limits_addresses else None
-        self.products = Buckets(settings.per_product, settings.per_product_burst,
-                                settings.max_tracked) if settings.limits_products else None
+        table = table if table is not None else sharedbuckets.current()
+
+        def limit(name, on, per_minute, burst):
+            if not on:
+                return None
+            if table is not None:
+                return SharedBuckets(table, name, per_minute, burst)
+            return Buckets(per_minute, burst, settings.max_tracked)
+        self.addresses = limit("address", settings.limits_addresses, settings.per_address,
+                               settings.per_address_burst)
+        self.networks = limit("network", settings.limits_networks, settings.per_network,
+                              settings.per_network_burst)
+        self.products = limit("product", settings.limits_products, settings.per_product,
+                              settings.per_product_burst)
+        self.shared = table is not None
         self._v6_prefix = settings.ipv6_prefix
+        self._v4_net = settings.ipv4_network_prefix
+        self._v6_net = settings.ipv6_network_prefix
+        self._product_fields: dict = {}
 
     def address_key(self, host: str) -> str:
         """The key an address is counted under: itself, or for IPv6 its /ipv6_prefix."""
@@ -103,20 +164,64 @@ class Limiter:
             return str(addr.ipv4_mapped)
         return str(ipaddress.IPv6Network((addr, self._v6_prefix), strict=False))
 
+    def network_key(self, host: str) -> str:
+        """The network an address is also counted under: its IPv4 /24, its IPv6 /48.
+
+        >>> from tracecode.web.settings import WebSettings
+        >>> lim = Limiter(WebSettings())
+        >>> lim.network_key("203.0.113.7"), lim.network_key("2001:db8:1:2::9")
+        ('203.0.113.0/24', '2001:db8:1::/48')
+        """
+        key = self.address_key(host)
+        if ":" not in key and self._v4_net == 24:   # the common case, without ipaddress
+            head, dot, _ = key.rpartition(".")
+            if dot and head.count(".") == 2:
+                return head + ".0/24"
+        try:
+            addr = ipaddress.ip_address(key.partition("/")[0])
+        except ValueError:
+            return key
+        prefix = self._v4_net if addr.version == 4 else self._v6_net
+        return str(ipaddress.ip_network((addr, prefix), strict=False))
+
     def address(self, host: str) -> None:
         if self.addresses is not None:
             wait = self.addresses.take(host if ":" not in host else self.address_key(host))
             if wait:
                 raise RateLimited("from your address", wait)
+        if self.networks is not None:
+            wait = self.networks.take(self.network_key(host))
+            if wait:
+                raise RateLimited("from your network", wait)
 
-    def product(self, key) -> None:
+    def product(self, key, found: bool = False) -> None:
+        """A guess (found False) takes a token of its product; a found code only needs one
+        to be there (see the module's docstring)."""
         if self.products is not None and key is not None:
-            wait = self.products.take(key)
+            wait = self.products.take(key, peek=found)
             if wait:
                 raise RateLimited("about this product", wait)
 
+    def product_key(self, service, answer: dict):
+        """The product a code answer's scan names: its scheme and product fields, read from
+        the code (the answer hides them from the public when the code is unknown)."""
+        code, scheme = answer.get("code"), answer.get("scheme")
+        if not code:
+            return (scheme, None)
+        try:
+            scan = service.index.parser.parse(code)
+        except TracecodeError:
+            return (scheme, None)
+        if scan.scheme is None:    # GS1 data of no scheme of ours: its GTIN names the product
+            return ("gs1", scan.ais.get("01") or code)
+        names = self._product_fields.get(scan.scheme)
+        if names is None:
+            names = self._product_fields[scan.scheme] = tuple(
+                f.name for f in service.index.schemes[scan.scheme].product_fields)
+        return (scan.scheme, *(scan.fields.get(n) for n in names))
 
-# -- the two charges a route makes (authenticated callers are not rate-limited here) -----------
+
+# -- the charges a route makes (authenticated callers are not rate-limited here) --------------
 def charge_address(request) -> None:
     """Before a query: the client address's bucket (RateLimited: 429)."""
     limiter = getattr(request.app.state, "limiter", None)
@@ -125,24 +230,17 @@ def charge_address(request) -> None:
         limiter.address(getattr(request.state, "client_host", None) or _peer(request))
 
 
-def product_key(answer: dict):
-    """What a code answer is counted under: its scheme and product when the answer names
-    them; a code the index does not know names no product to the public, so the unknown
-    codes of a scheme share one bucket (an enumeration is mostly those)."""
-    product = answer.get("product")
-    fields = product.get("fields") if isinstance(product, dict) else None
-    scheme = answer.get("scheme")
-    if fields:
-        return (scheme, *fields.values())
-    return (scheme, "found" if answer.get("found") else "not found")
+def product_key(request, answer: dict):
+    """What a code answer is counted under (Limiter.product_key)."""
+    return request.app.state.limiter.product_key(request.app.state.service, answer)
 
 
 def charge_product(request, answer: dict) -> None:
     """After a code's answer: its product's bucket (RateLimited: 429, the answer withheld)."""
     limiter = getattr(request.app.state, "limiter", None)
     caller = getattr(request.state, "caller", None)
-    if limiter is not None and (caller is None or not caller.authenticated):
-        limiter.product(product_key(answer))
+    if limiter is not None and limiter.products is not None and (caller is None or not caller.authenticated):
+        limiter.product(limiter.product_key(request.app.state.service, answer), bool(answer.get("found")))
 
 
 def _peer(request) -> str:
