@@ -234,14 +234,20 @@ class Capture:
                 return
             t = instant(ev.get("eventTime"))
             at = (*doc.events_path, item.i)
-            # an issuer's EPCs must all be codes of its products; an overseer's event may name
-            # EPCs tracecode has no code form of (a GDTI...): none of them is ours
-            item.epcs, item.codes = self._keys(item, strict=not oversees(caller))
             item.lifecycle = []
-            # stored only: a partner's event (naming none of our codes), and an error
-            # declaration (undoing what the declared event changed is not done yet)
-            if not declared and (not oversees(caller) or self._any_ours(item.codes)):
-                item.lifecycle = epcis.lifecycle_of(ev, context=doc.context, at=at)
+            if not oversees(caller):
+                # an issuer's EPCs must all be codes of its products: read once, by the
+                # lifecycle events when they name them (a 100,000-code event: 100,000 reads)
+                if not declared:
+                    item.lifecycle = epcis.lifecycle_of(ev, context=doc.context, at=at)
+                item.epcs, item.codes = self._keys(item, strict=True)
+            else:
+                # an overseer's event may name EPCs tracecode has no code form of (a GDTI...):
+                # none of them is ours. Stored only: a partner's event (naming none of our
+                # codes), and an error declaration (undoing what it declares is not done yet)
+                item.epcs, item.codes = self._keys(item, strict=False)
+                if not declared and self._any_ours(item.codes):
+                    item.lifecycle = epcis.lifecycle_of(ev, context=doc.context, at=at)
         except epcis.EpcisError as exc:
             self._fail(job, item, "invalid_event", exc.detail, exc.pointer or item.pointer)
             return
@@ -268,8 +274,14 @@ class Capture:
         a query finds it whichever URI spelled it; the codes of its instance-level EPCs, for
         rights). strict: an EPC without a code form is an EpcisError, else its URI is kept."""
         keys, codes = {}, []
+        known = _lifecycle_codes(item.event, item.lifecycle)
         for role, uris in store_roles(epcis.epcs_of(item.event)).items():
             out = keys[role] = []
+            read = known.get(role)
+            if read is not None and len(read) == len(uris):
+                out += read
+                codes += read
+                continue
             for u in uris:
                 try:
                     c = epcis.to_code(u, item.pointer)
@@ -387,6 +399,21 @@ class Capture:
         plain = [c for role, keys in rec.epcs.items() if role not in CLASS_ROLES
                  for c in keys if not is_sscc(c)]   # codes, and URIs of no code (owned by nobody)
         return bool(plain) and bool(self.svc.rights._owned(caller, plain).any())
+
+
+def _lifecycle_codes(event: dict, lifecycle) -> dict:
+    """The codes lifecycle_of read of an event's EPCs, by store role (read in their order:
+    epcList; childEPCs and parentID), so they are not read twice; {} when it read none."""
+    if len(lifecycle or ()) != 1:
+        return {}
+    [e] = lifecycle
+    if event.get("type") == "ObjectEvent":
+        return {"epc": e["codes"]}
+    if event.get("type") == "AggregationEvent":
+        if e.get("parent"):      # pack, unpack
+            return {"parent": [e["parent"]], "child": e["codes"]}
+        return {"parent": e["codes"][:1], "child": e["codes"][1:]}   # shipping the parent with its children
+    return {}
 
 
 def _reason(result: dict) -> str:
