@@ -15,8 +15,14 @@ returns, and stored, so GET /epcis/capture/{id} reads it then and later.
 An overseer (admin, regulator) captures any event. An event that names none of
 tracecode's own codes (issued, imported, or an SSCC with history) is stored without a
 lifecycle step, as a repository of trade partners' events; an issuer's events name only its
-products' codes and SSCCs, and always go through the lifecycle (an unknown code is an
-error there).
+products' codes and SSCCs (class-level EPCs: its GTINs), and always go through the
+lifecycle (an unknown code is an error there).
+
+EPCs are indexed by their code form (epc_key): an event captured with URNs is found by a
+query with the Digital Link or resolver URI of the same code. An event captured again
+(its eventID, else its GS1 event hash) is acknowledged as already stored and not applied
+again; an error declaration (the same eventID with errorDeclaration) is stored beside the
+event it declares and changes no state yet.
 """
 from __future__ import annotations
 
