@@ -312,6 +312,11 @@ def test_discovery_and_vocabularies(site, schema):
     assert r.headers["gs1-epcis-capture-limit"] == "50" and r.headers["gs1-capture-error-behaviour"] == "all"
     assert r.headers["gs1-epcis-max"] == "2.0.0" and r.headers["gs1-cbv-min"] == "2.0.0"
     assert client.options("/epcis/events").headers["allow"] == "OPTIONS, GET, HEAD"
+    pre = client.options("/epcis/capture", headers={      # a browser app's preflight (CORS)
+        "origin": "https://app.example.org", "access-control-request-method": "POST",
+        "access-control-request-headers": "authorization, content-type, gs1-capture-error-behaviour"})
+    assert pre.status_code == 200 and "POST" in pre.headers["access-control-allow-methods"]
+    assert "gs1-capture-error-behaviour" in pre.headers["access-control-allow-headers"].lower()
     admin = p.auth("admin")
     top = client.get("/epcis", headers=admin).json()
     assert top["type"] == "Collection" and {"events", "capture", "epcs"} <= set(top["member"])
