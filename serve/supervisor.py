@@ -23,7 +23,7 @@ from multiprocessing.connection import wait
 from pathlib import Path
 
 from ..settings import load as load_settings
-from .config import Config, check, join_address, split_address
+from .config import Config, check, join_address, split_address, web_settings
 from .ports import reserve
 from .worker import Binds, run_worker
 
@@ -58,6 +58,8 @@ def serve(config: Config) -> int:
     check(config)
     holders, binds = _reserve_all(config)
     workers = config.workers or len(os.sched_getaffinity(0))
+    if binds.http:
+        share_rate_limits(config)
     ctx = mp.get_context("fork")
     ready_r, ready_w = ctx.Pipe(duplex=False)
     stopping = []
@@ -114,6 +116,15 @@ def serve(config: Config) -> int:
     for holder in holders:
         holder.close()
     return status
+
+
+def share_rate_limits(config: Config) -> None:
+    """The HTTP rate limits' buckets in memory shared by every worker (created before the
+    fork, inherited by each, a replaced one too): a limit is the server's, not a worker's."""
+    from ..web.ratelimit import table_slots
+    from ..web.sharedbuckets import SharedTable, share
+    slots = table_slots(web_settings(load_settings(config.datadir)))
+    share(SharedTable(slots) if slots else None)
 
 
 def banner(config: Config, binds: Binds, workers: int) -> str:

@@ -256,6 +256,23 @@ def test_the_web_table_reaches_the_public_window(data):
     assert 429 in statuses and statuses[0] != 429, statuses
 
 
+def test_the_rate_limits_are_the_servers_not_each_workers(data):
+    # 60 a minute, a burst of 20: from one address, over fresh connections that the kernel
+    # spreads over two workers, 20 answers (and the refill of the seconds taken), not 40
+    (data / "settings.toml").write_text("[web]\nper_address = 60\nper_address_burst = 20\nper_network = 0\n")
+    with ServeProcess(data, "--http", "127.0.0.1:0", "--http-only", workers=2) as server:
+        t0 = time.monotonic()
+        statuses = []
+        for _ in range(60):
+            with httpx.Client() as client:     # a fresh connection each: any worker
+                statuses.append(client.get(server.http_url + "/api/v1/codes/81773220000000000001",
+                                           timeout=10).status_code)
+        took = time.monotonic() - t0
+    answered = statuses.index(429)
+    assert 20 <= answered <= 20 + took + 1, (answered, took, statuses)
+    assert statuses.count(429) >= 60 - 20 - took - 2, statuses
+
+
 @pytest.mark.skipif(importlib.util.find_spec("tracecode.web.app") is None,
                     reason="tracecode.web.app (the public window) has not landed")
 def test_the_public_window_is_served_by_default(data):
