@@ -75,13 +75,15 @@ def test_query_attributes_and_params():
     assert dl.attributes == (("11", "250101"), ("17", "261231"), ("3103", "000500"))  # sorted by AI
     assert dl.params == {"linkType": "gs1:pip", "context": "dscsa", "lang": "en-GB"}
     # the short names of data attributes, percent-encoded names and values
-    dl = parse(f"/01/{GTIN}?exp=261231&expdt=2612310930&%31%30=A%2FB")
-    assert dl.attributes == (("10", "A/B"), ("17", "261231"), ("7003", "2612310930"))
+    dl = parse(f"/01/{GTIN}?exp=261231&expdt=2612310930&%31%33=261201")
+    assert dl.attributes == (("13", "261201"), ("17", "261231"), ("7003", "2612310930"))
     # empty pieces and a fragment are not part of the link; the first of a repeated param counts
     dl = parse(f"/01/{GTIN}?&linkType=all&&linkType=gs1:pip#top")
     assert dl.params == {"linkType": "all"}
     # '+' is a GS1 character, not a space, in a Digital Link query
-    assert parse(f"/01/{GTIN}?10=A+B").attributes == (("10", "A+B"),)
+    assert parse(f"/01/{GTIN}/10/A+B").qualifiers == (("10", "A+B"),)
+    # a lot is a data attribute only where it qualifies no key of the path: an SSCC's contents
+    assert parse(f"/00/{SSCC}?02={GTIN}&37=12&10=A+B").attributes == (("02", GTIN), ("10", "A+B"), ("37", "12"))
 
 
 def test_associations_that_hold():
@@ -171,7 +173,20 @@ def test_error_is_a_tracecode_error_and_value_error():
     (f"/01/{GTIN}?17=26123", "USE BY or EXPIRY 26123 has 5 characters; AI 17 takes 6"),
     (f"/01/{GTIN}?17=261231&exp=261231", "?exp=261231: USE BY or EXPIRY (17) appears twice in the query"),
     (f"/01/{GTIN}/10/A?10=B", "?10=B: BATCH/LOT (10) is already in the path"),
-    (f"/01/{GTIN}?21=1", "?21=1: SERIAL (21) is not allowed as a data attribute (it belongs in the path)"),
+    (f"/01/{GTIN}?21=1", "?21=1: SERIAL (21) qualifies GTIN (01): a key qualifier must follow its key in the "
+                         "path (/01/<GTIN>/21/1), not stand in the query"),
+    (f"/01/{GTIN}?10=ABC", "?10=ABC: BATCH/LOT (10) qualifies GTIN (01): a key qualifier must follow its key in "
+                           "the path (/01/<GTIN>/10/ABC), not stand in the query"),
+    (f"/01/{GTIN}?lot=ABC", "?lot=ABC: BATCH/LOT (10) qualifies GTIN (01): a key qualifier must follow its key"),
+    ("/8006/095060001343520102?10=L", "?10=L: BATCH/LOT (10) qualifies ITIP (8006): a key qualifier must follow"),
+    (f"/01/{GTIN}/235/X1?10=L", "?10=L: BATCH/LOT (10) qualifies GTIN (01): a key qualifier must follow"),
+    (f"/00/{SSCC}?21=1", "?21=1: SERIAL (21) is not allowed as a data attribute"),
+    (f"/ser/ABC/gtin/{GTIN}", f"/ser/ABC/gtin/{GTIN}: SERIAL (21) stands before GTIN (01): a key qualifier must "
+                              f"follow its key in the path (/01/<GTIN>/21/ABC)"),
+    (f"/21/S1/01/{GTIN}", f"/21/S1/01/{GTIN}: SERIAL (21) stands before GTIN (01): a key qualifier must follow"),
+    (f"/shop/10/L1/01/{GTIN}/21/S", f"/10/L1/01/{GTIN}: BATCH/LOT (10) stands before GTIN (01): a key qualifier"),
+    (f"/lot/L1/ser/S1/01/{GTIN}", "SERIAL (21) stands before GTIN (01)"),
+    (f"/254/1/414/{GLN}", f"/254/1/414/{GLN}: GLN EXTENSION COMPONENT (254) stands before"),
     (f"/01/{GTIN}?01={GTIN}", "GTIN (01) is already in the path"),
     (f"/01/{GTIN}?99=1&12345=1", "?12345=1: 12345 is not a GS1 Application Identifier"),
     (f"/01/{GTIN}?17", "?17: USE BY or EXPIRY (17) has no value"),
@@ -249,7 +264,7 @@ def digital_links(draw):
     key = draw(st.sampled_from(sorted(syntax.PRIMARY_KEYS)))
     alt = draw(st.sampled_from(syntax.PRIMARY_KEYS[key]))
     qualifiers = tuple((q, draw(ai_values(q))) for q in alt if draw(st.booleans()))
-    taken = {key, *alt}
+    taken = {key, *(q for a in syntax.PRIMARY_KEYS[key] for q in a)}   # its qualifiers go in the path
     simple = sorted(ai for ai in syntax.ATTRIBUTES if ai not in taken and ai in ("11", "13", "15", "17", "3103",
                                                                               "4300", "10", "7003", "422"))
     attrs = draw(st.lists(st.sampled_from(simple), unique=True, max_size=3))

@@ -118,6 +118,28 @@ def _alternatives(key: str) -> str:
     return f"{_name(key)} takes {' in that order, or '.join(alts)}" + (" in that order" if len(alts) == 1 else "")
 
 
+def _qualifies(key: str, ai: str | None) -> bool:
+    return any(ai in alt for alt in syntax.PRIMARY_KEYS[key])
+
+
+def _misplaced(key: str, ai: str, raw: str) -> str:
+    """The one sentence for a key qualifier outside its place (before its key, in the query):
+    the URI syntax has qualifiers as path elements after the key, the query data attributes."""
+    return (f"a key qualifier must follow its key in the path (/{key}/<{syntax.title(key)}>/{ai}/{raw})")
+
+
+def _check_custom_path(segs: list[str], k: int) -> None:
+    """A custom path may precede the key, but not end in a qualifier of that key (/21/S/01/<GTIN>):
+    read as a custom path it would be dropped, and the serial with it."""
+    if k < 2:
+        return
+    key, ai = _ai(segs[k]), _ai(segs[k - 2])
+    if ai is not None and _qualifies(key, ai):
+        where = "/" + "/".join(segs[k - 2:k + 2])
+        raise DigitalLinkError(f"{where}: {_name(ai)} stands before {_name(key)}: "
+                               + _misplaced(key, ai, segs[k - 1]))
+
+
 def _check_order(key: str, found: list[tuple[str, str, str]]) -> None:
     """The qualifiers must be an ordered subsequence of one of the key's sequences."""
     alts = syntax.PRIMARY_KEYS[key]
@@ -254,7 +276,7 @@ def _explain(segs: list[str], start: int) -> None:
         raise DigitalLinkError(f"{where}: {_name(ai)} is not a GS1 Digital Link key or qualifier")
 
 
-def _query(query: str, taken: set[str]) -> tuple[tuple[tuple[str, str], ...], dict[str, str]]:
+def _query(query: str, primary: str, taken: set[str]) -> tuple[tuple[tuple[str, str], ...], dict[str, str]]:
     attributes: dict[str, str] = {}
     params: dict[str, str] = {}
     pieces = [p for p in query.split("&") if p]
@@ -275,11 +297,13 @@ def _query(query: str, taken: set[str]) -> tuple[tuple[tuple[str, str], ...], di
             continue
         if ai in taken:
             raise DigitalLinkError(f"{where}: {_name(ai)} is already in the path")
+        if _qualifies(primary, ai):   # a lot is an attribute only where no key of the path takes it (00 + 02)
+            raise DigitalLinkError(f"{where}: {_name(ai)} qualifies {_name(primary)}: "
+                                   + _misplaced(primary, ai, raw_value) + ", not stand in the query")
         if ai in attributes:
             raise DigitalLinkError(f"{where}: {_name(ai)} appears twice in the query")
         if ai not in syntax.ATTRIBUTES:
-            hint = " (it belongs in the path)" if ai in syntax.QUALIFIERS else ""
-            raise DigitalLinkError(f"{where}: {_name(ai)} is not allowed as a data attribute{hint}")
+            raise DigitalLinkError(f"{where}: {_name(ai)} is not allowed as a data attribute")
         if not eq:
             raise DigitalLinkError(f"{where}: {_name(ai)} has no value")
         attributes[ai] = _value(ai, raw_value, where)
@@ -291,11 +315,16 @@ def parse(path_and_query: str) -> DigitalLink:
 
     Accepts numeric AIs and legacy short names, a custom path before the primary key, one
     trailing slash, percent-encoded values, GTIN-8/12/13 (padded to 14). Refuses what the
-    URI syntax refuses: DigitalLinkError saying what is wrong and where.
+    URI syntax refuses: DigitalLinkError saying what is wrong and where. Key qualifiers are
+    path elements after their key (URI syntax 1.x, 4.x: the query holds data attributes
+    only), so a qualifier of the key ending the custom path (/21/S/01/<GTIN>) or in the
+    query (?10=L with 01) is refused, not dropped; a lot stays a data attribute where no
+    key of the path takes it (/00/<SSCC>?02=<GTIN>&37=12&10=L).
     """
     path, query = _split(path_and_query)
     segs = _segments(path)
     k = _find_key(segs)
+    _check_custom_path(segs, k)
     key = _ai(segs[k])
     where = f"/{segs[k]}/{segs[k + 1]}"
     try:
@@ -313,7 +342,7 @@ def parse(path_and_query: str) -> DigitalLink:
     if found:
         _check_order(key, found)
     qualifiers = tuple((ai, _value(ai, raw, where)) for ai, raw, where in found)
-    attributes, params = _query(query, {key, *(ai for ai, _ in qualifiers)})
+    attributes, params = _query(query, key, {key, *(ai for ai, _ in qualifiers)})
     if attributes:
         _check_associations(primary, qualifiers, attributes)
     return DigitalLink(primary, qualifiers, attributes, params)
