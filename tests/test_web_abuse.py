@@ -332,3 +332,47 @@ def test_trusted_proxies_may_be_networks(platform):
 def test_the_null_origin_is_refused():
     with pytest.raises(ValidationError, match="'null' is not an origin"):
         WebSettings.from_mapping({"cors_origins": ["https://app.example", "null"]})
+
+
+# -- refused credentials: counted against the address, audited bounded -----------------------------
+def audit_lines(platform) -> int:
+    path = platform.dd.path / "audit.log"
+    return path.read_text().count("\n") if path.exists() else 0
+
+
+def test_bad_tokens_are_rate_limited_and_audited_once_a_minute(platform):
+    settings = WebSettings(per_address=6, per_address_burst=5, per_network=0, per_product=0)
+    with serving(create_app(platform.svc, base_url=BASE_URL, settings=settings)) as url:
+        before = audit_lines(platform)
+        with client_from(url, "127.0.0.21") as guesser:
+            statuses = [guesser.get(f"/api/v1/codes/{platform.gs1[1]}",
+                                    headers={"authorization": f"Bearer x{k}"}).status_code for k in range(40)]
+            # anonymous writes are refused credentials too
+            put = [guesser.put(f"/api/v1/links/01/{GTIN}", json={"links": []}).status_code for _ in range(5)]
+            r = guesser.get(f"/api/v1/codes/{platform.gs1[1]}", headers={"authorization": "Bearer y"})
+        assert statuses[:5] == [401] * 5 and set(statuses[6:]) == {429}, statuses
+        assert put == [429] * 5
+        assert r.status_code == 429 and int(r.headers["retry-after"]) >= 1
+        grown = audit_lines(platform) - before
+        assert 1 <= grown <= 2, grown      # one line for this address this minute (not 40)
+        with client_from(url, "127.0.0.22") as other:     # another address is not affected
+            assert other.get(f"/api/v1/codes/{platform.gs1[1]}").status_code == 200
+            assert other.put(f"/api/v1/links/01/{GTIN}", json={"links": []}).status_code == 401
+        assert audit_lines(platform) - before == grown + 1
+        # a real client's token is not charged
+        with client_from(url, "127.0.0.21") as same:
+            assert same.get(f"/api/v1/codes/{platform.gs1[1]}", headers=platform.auth("admin")).status_code == 200
+
+
+def test_head_and_options_are_charged_like_get(platform):
+    settings = WebSettings(per_address=60, per_address_burst=3, per_network=0, per_product=0)
+    with serving(create_app(platform.svc, base_url=BASE_URL, settings=settings)) as url, \
+            client_from(url, "127.0.0.23") as client:
+        code = platform.gs1[2]
+        heads = [client.head(f"/c/{code}").status_code for _ in range(3)]
+        assert heads == [200] * 3
+        assert client.head(f"/api/v1/codes/{code}").status_code == 429
+        assert client.head(f"/01/{GTIN}/21/{code[-12:]}").status_code == 429
+        assert client.get(f"/c/{code}").status_code == 429
+        r = client.options(f"/01/{GTIN}")
+        assert r.status_code in (204, 429) or r.status_code < 300 and not r.content

@@ -55,3 +55,62 @@ def client_host(scope, settings) -> str:
         if not settings.is_trusted_proxy(hop):
             return hop
     return hops[0] if hops else host   # every hop a trusted proxy: the first is the client
+
+
+class RefusalLog:
+    """Which refused credentials reach the audit log: the first from an address in a
+    minute; the others are counted and that count is said in the address's next line (a
+    flood of bad tokens from one address is one line a minute, not one a request). Per
+    worker, bounded: past `max_tracked` addresses the oldest are forgotten (their counts
+    too: the audit log's own limit, Audit.write_unauthenticated, still bounds the total).
+
+    >>> log = RefusalLog(window_s=60)
+    >>> log.admit("a", now=0.0), log.admit("a", now=1.0), log.admit("a", now=2.0), log.admit("a", now=61.0)
+    (0, None, None, 2)
+    """
+
+    def __init__(self, window_s: float = 60.0, max_tracked: int = 4096):
+        from collections import OrderedDict
+        self.window_s = window_s
+        self.max_tracked = max_tracked
+        self._seen: OrderedDict = OrderedDict()   # key -> [time of its last line, refusals since]
+
+    def admit(self, key: str, now: float | None = None) -> int | None:
+        """None: count it, no line; else write a line, saying this many were left out."""
+        if now is None:
+            from time import monotonic
+            now = monotonic()
+        seen = self._seen.get(key)
+        if seen is not None and now - seen[0] < self.window_s:
+            seen[1] += 1
+            return None
+        left_out = seen[1] if seen is not None else 0
+        self._seen[key] = [now, 0]
+        self._seen.move_to_end(key)
+        while len(self._seen) > self.max_tracked:
+            self._seen.popitem(last=False)
+        return left_out
+
+
+def refused_credentials(app, caller, method: str, host: str, refusal: Refusal) -> None:
+    """A request refused for its credentials (a bad token; none where one is needed): it
+    costs its address a query like any other (RateLimited past the limit: 429, not
+    audited), and its audit line is bounded (RefusalLog). A known client's refusal of
+    rights (caller given) is always offered to the audit log, which limits it per client."""
+    state = app.state
+    if caller is not None and caller.authenticated:
+        state.service.denied_audit(caller, method, host, refusal)
+        return
+    limiter = getattr(state, "limiter", None)
+    if limiter is not None:
+        limiter.address(host)
+    log = getattr(state, "refusal_log", None)
+    if log is None:
+        log = state.refusal_log = RefusalLog()
+    left_out = log.admit(host if limiter is None else limiter.address_key(host))
+    if left_out is None:
+        return
+    if left_out:
+        refusal = Refusal(refusal.reason, refusal.field, f"{refusal.detail} (and {left_out} more "
+                          "refused from this address since its last line, not logged)")
+    state.service.denied_audit(None, method, host, refusal)

@@ -12,10 +12,12 @@ import logging
 
 from starlette.requests import Request
 
+from ..app.caller import PUBLIC
 from ..app.refusal import Refusal
-from .auth import caller_of, client_host
+from .auth import caller_of, client_host, refused_credentials
 from .errors import error_response, refusal_response
 from .headers import security_headers
+from .ratelimit import RateLimited
 
 log = logging.getLogger("tracecode.web")
 BODILESS = frozenset({"GET", "HEAD", "OPTIONS", "DELETE"})
@@ -71,7 +73,12 @@ class Guard:
         try:
             state["caller"] = caller_of(self.service, authorization)
         except Refusal as refusal:
-            self.service.denied_audit(None, f"HTTP {scope['method']}", host, refusal)
+            state["caller"] = PUBLIC
+            try:   # a bad token costs its address a query: guessing tokens is rate-limited
+                refused_credentials(scope["app"], None, f"HTTP {scope['method']}", host, refusal)
+            except RateLimited as limited:
+                await limited_response(Request(scope), limited)(scope, receive, send_secured)
+                return
             await refusal_response(Request(scope), refusal)(scope, receive, send_secured)
             return
         if scope["method"] not in BODILESS:
@@ -125,3 +132,11 @@ class Guard:
         if status in (413, 414):   # the rest of the request is not read: do not keep the connection
             response.headers["connection"] = "close"
         await response(scope, receive, send)
+
+
+def limited_response(request, exc: RateLimited):
+    """The 429 of a rate limit: a short page or JSON with Retry-After (nothing else is done)."""
+    return error_response(request, 429, str(exc), reason="rate_limited",
+                          headers={"retry-after": str(exc.retry_after)},
+                          extra={"retry_after": exc.retry_after}
+                          if request.url.path.startswith("/api/") else None)
