@@ -32,6 +32,7 @@ from . import api, epcis, resolver
 from .errors import error_response, refusal_response
 from .middleware import Guard
 from .openapi import document
+from .auth import refused_credentials
 from .ratelimit import Limiter, RateLimited, charge_address
 from .settings import WebSettings
 
@@ -155,11 +156,16 @@ async def on_http_error(request, exc: HTTPException):
 
 async def on_refusal(request, refusal: Refusal):
     if refusal.reason in ("permission_denied", "unauthenticated"):
-        caller = getattr(request.state, "caller", None)
-        request.app.state.service.denied_audit(
-            caller if caller is not None and caller.authenticated else None,
-            f"HTTP {request.method}", getattr(request.state, "client_host", ""), refusal)
+        try:   # charged to the address and audited bounded when anonymous (web/auth.py)
+            refused_credentials(request.app, getattr(request.state, "caller", None), f"HTTP {request.method}",
+                                getattr(request.state, "client_host", "") or _peer_host(request), refusal)
+        except RateLimited as limited:
+            return await on_rate_limited(request, limited)
     return refusal_response(request, refusal)
+
+
+def _peer_host(request) -> str:
+    return request.client.host if request.client else ""
 
 
 async def on_rate_limited(request, exc: RateLimited):
