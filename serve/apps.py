@@ -8,4 +8,5 @@ def unlimited(service, *, base_url: str):
     measurements (`tracecode capacity`, bench/), never for the public."""
     from ..web.app import create_app
     from ..web.settings import WebSettings
-    return create_app(service, base_url=base_url, settings=WebSettings(per_address=0, per_product=0))
+    return create_app(service, base_url=base_url, settings=WebSettings(per_address=0, per_network=0,
+                                                                     per_product=0))

@@ -37,7 +37,10 @@ _NOT_READ = object()    # a code text the call's shared parse did not read
 _SHARED_TEXT = 200      # longer event codes are parsed by their own event (junk, mostly)
 TABLE_CACHE = 4096      # products whose batch tables are kept (LRU)
 BATCH_CACHE = 16384     # batch records and their recall keys kept (LRU)
-FOUND_KEYS = 4096       # keys of codes verify found, for their history read next (LRU)
+# codes of ours verify just read: the same request's next reads of the code (its history,
+# its public queries, the query recorded once its limits let it through) parse and decrypt
+# it once. Small on purpose: the requests in flight, not a cache of the catalogue
+JUST_READ = 256
 
 
 class _Refused(Exception):
@@ -210,9 +213,10 @@ class Index:
         self._tables = BoundedCache(TABLE_CACHE)     # (scheme, product key) -> batch table
         self._batch_cache = BoundedCache(BATCH_CACHE)
         self._recall_cache = BoundedCache(BATCH_CACHE)
-        # the keys of codes verify just found: the page's history of the same code needs
-        # no second parse and FF1 decryption (a code's key never changes once issued)
-        self._found_keys = BoundedCache(FOUND_KEYS)
+        # scan bytes -> (scheme, code, key, batch id) of codes of ours verify just read, and
+        # code text -> key (JUST_READ): a code's key and batch never change once issued
+        self._just_read = BoundedCache(JUST_READ)
+        self._found_keys = BoundedCache(JUST_READ)
         self._known = self.store.known   # products issued (the parser keeps no Issuer for others)
         self._last_source = (None, None)    # the last (scanner, place) found within bounds
 
@@ -436,6 +440,10 @@ class Index:
         """One scan read to its code key, as verify_many reads it but with no numpy (the
         single-code paths: verify, history): (fault, scheme name, code bytes, key or None,
         batch id (0: none), batch record, the imported record's raw value or None)."""
+        seen = self._just_read.get(raw)
+        if seen is not None:
+            scheme, code, key, batch_id = seen
+            return Fault.OK, scheme, code, key, batch_id, self._batch(view, batch_id), None
         key, batch_id, batch, hit, scheme = None, 0, None, None, None
         # a code fitting several schemes is decided as verify_many decides it
         known = view.known_products()
@@ -457,6 +465,7 @@ class Index:
                         batch_id = ids[pos]
                         batch = self._batch(view, batch_id)
                         key = codekeys.ours(pid, counter)
+                        self._just_read[bytes(raw)] = (scheme, code, key, batch_id)
         if key is None:
             ext = codekeys.ext(code or raw)
             hit = view.imported_one(ext)
@@ -849,7 +858,7 @@ class Index:
         if not isinstance(code, (str, bytes)):
             raise InvalidFormat(f"code must be text, got {type(code).__name__}", field="code")
         with self.store.reading() as view:
-            key = self._keys_of(view, [code], None)[0][0]
+            key = self._key_one(view, code)
             return view.public_queries(key, bound) if key else (0, None, None)
 
     def history(self, code, *, scans: bool = True) -> list:
