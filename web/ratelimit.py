@@ -204,20 +204,25 @@ class Limiter:
 
     def product_key(self, service, answer: dict):
         """The product a code answer's scan names: its scheme and product fields, read from
-        the code (the answer hides them from the public when the code is unknown)."""
+        the code (the answer hides them from the public when the code is unknown). The
+        canonical code is its fields end to end: a slice, or a parse when it is not."""
         code, scheme = answer.get("code"), answer.get("scheme")
         if not code:
             return (scheme, None)
+        layout = self._product_fields.get(scheme)
+        if layout is None and scheme in service.index.schemes:
+            sch = service.index.schemes[scheme]
+            layout = self._product_fields[scheme] = (sch.length, tuple(
+                (sch.offset(f.name), sch.offset(f.name) + f.length) for f in sch.product_fields))
+        if layout is not None and len(code) == layout[0]:
+            return (scheme, *(code[a:b] for a, b in layout[1]))
         try:
             scan = service.index.parser.parse(code)
         except TracecodeError:
             return (scheme, None)
         if scan.scheme is None:    # GS1 data of no scheme of ours: its GTIN names the product
             return ("gs1", scan.ais.get("01") or code)
-        names = self._product_fields.get(scan.scheme)
-        if names is None:
-            names = self._product_fields[scan.scheme] = tuple(
-                f.name for f in service.index.schemes[scan.scheme].product_fields)
+        names = tuple(f.name for f in service.index.schemes[scan.scheme].product_fields)
         return (scan.scheme, *(scan.fields.get(n) for n in names))
 
 
