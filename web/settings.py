@@ -1,10 +1,17 @@
 """What an operator may tune about the HTTP face: rate limits, CORS, request sizes, proxies.
 
 The defaults let a person query freely and stop a script: 60 queries a minute per client
-address (a burst of 20 first, so a family checking a bag of packs is never refused), and
-per product 600 answers a minute per worker (an enumeration of one product's serials from
-many addresses). Authenticated callers (a bearer token) are not rate-limited here: they
-are known clients, limited by their rights and audited.
+address (a burst of 20 first, so a family checking a bag of packs is never refused), 600
+a minute per network (IPv4 /24, IPv6 /48: a site cannot lift the first by cycling its
+addresses), and per product 600 guesses a minute (codes of that product the index does not
+know: an enumeration of its serials from many addresses; genuine answers take none, see
+web/ratelimit.py). Under `tracecode serve` these are the server's limits, shared by its
+workers in one table of shared memory (max_tracked buckets per limit), not a worker's
+each. A bad bearer token costs its address a query like any other, and only the first
+from an address in a minute is audited. Authenticated callers (a known bearer token) are
+not rate-limited here: they are known clients, limited by their rights and audited.
+HEAD costs what GET costs; OPTIONS and CORS preflights, which look nothing up, cost
+nothing.
 
 >>> WebSettings().per_address
 60
@@ -26,11 +33,12 @@ class WebSettings:
     # queries per minute per client address (0: no limit), and how many may come at once
     per_address: int = 60
     per_address_burst: int = 20
-    # answers per minute per product (counted after the answer names it; 0: no limit)
+    # guesses per minute per product: answers finding no code of the product the scan names
+    # (a genuine answer takes no token but is refused while the bucket is empty; 0: no limit)
     per_product: int = 600
     per_product_burst: int = 120
-    # the buckets kept per limiter and worker: past it the least recently used is forgotten,
-    # so an enumeration from a million addresses costs a bounded amount of memory
+    # the buckets kept per limit (shared by the workers of a serve): past it the least recently
+    # used is forgotten, so an enumeration from a million addresses costs bounded memory
     max_tracked: int = 65536
     # IPv6 clients are counted per prefix: one subscriber holds a whole /64
     ipv6_prefix: int = 64
@@ -51,7 +59,7 @@ class WebSettings:
     max_capture_bytes: int = 64 << 20
     max_capture_events: int = 10_000
     # behind a reverse proxy: the header naming the client (e.g. "x-forwarded-for"), believed
-    # only from these peer addresses; None (default): the peer address is the client
+    # only from these peer addresses or CIDR networks; None (default): the peer is the client
     forwarded_header: str | None = None
     trusted_proxies: tuple = ("127.0.0.1", "::1")
     # the resolver's name in /.well-known/gs1resolver
