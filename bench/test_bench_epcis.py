@@ -133,3 +133,73 @@ def test_baseline_lmdb_putmulti(benchmark, tmp_path, shape):
     benchmark.extra_info.update(codes=n, role="baseline",
                                 note="py-lmdb putmulti: event JSON by id and EPC -> event id rows")
     benchmark.pedantic(put, setup=setup, rounds=ROUNDS, iterations=1)
+
+
+# -- query: one EPC's events among many ----------------------------------------------------------
+N_STORED = size(100_000, 1_000_000)   # events stored before the queries
+EPCS_PER_EVENT, POOL = 4, size(40_000, 400_000)   # each EPC in about 10 events
+QUERY_ROUNDS = 200
+
+
+def _stored_events():
+    """N_STORED ObjectEvents naming EPCS_PER_EVENT EPCs each of a pool, as the store keeps them."""
+    from tracecode.store.port import EpcisRecord
+    for i in range(N_STORED):
+        epcs = [f"(01)09506000134352(21){(i * 7919 + k * 104729) % POOL}" for k in range(EPCS_PER_EVENT)]
+        ev = {"type": "ObjectEvent", "eventID": f"urn:uuid:{i:032x}", "action": "OBSERVE", "bizStep": "shipping",
+              "eventTime": "2026-12-01T08:00:00+08:00", "epcList": epcs}
+        yield EpcisRecord(event_id=ev["eventID"], event=ev, event_time=1.79e9 + i, time_offset="+08:00",
+                          record_time=1.79e9 + i, type="ObjectEvent", biz_step="shipping", epcs={"epc": epcs})
+
+
+def _hot_epcs():
+    return [f"(01)09506000134352(21){k}" for k in range(0, POOL, POOL // QUERY_ROUNDS)][:QUERY_ROUNDS]
+
+
+@pytest.mark.benchmark(group="epcis-query-one-epc")
+def test_engine_query_one_epc(benchmark, tmp_path):
+    from tracecode.app import LOCAL
+    from tracecode.store.port import EpcisQuery
+    d = tracecode.init(tmp_path / "data")
+    svc = Service(d)
+    batch = []
+    for rec in _stored_events():
+        batch.append(rec)
+        if len(batch) == 10_000:
+            svc.index.store.epcis_put(batch)
+            batch = []
+    svc.index.store.epcis_put(batch)
+    hot = iter(_hot_epcs())
+
+    def query(epc):
+        events, _ = svc.query_events(LOCAL, EpcisQuery(epcs=(epc,)), per_page=100)
+        assert events
+    benchmark.extra_info.update(codes=1, role="engine",
+                                note=f"query_events of one EPC's events (~10) among {N_STORED:,} stored: "
+                                     "queries/s; p50 is the median")
+    benchmark.pedantic(query, setup=lambda: ((next(hot),), {}), rounds=QUERY_ROUNDS, iterations=1)
+    svc.close()
+    d.close()
+
+
+@pytest.mark.benchmark(group="epcis-query-one-epc")
+def test_baseline_lmdb_dupsort_get(benchmark, tmp_path):
+    env = lmdb.open(str(tmp_path / "base"), map_size=1 << 34, max_dbs=4)
+    events_db, epcs_db = env.open_db(b"events"), env.open_db(b"epcs", dupsort=True)
+    recs = list(_stored_events())
+    with env.begin(write=True) as txn:
+        txn.cursor(db=events_db).putmulti([(r.event_id.encode(), json.dumps(r.event).encode()) for r in recs])
+        txn.cursor(db=epcs_db).putmulti(sorted((e.encode(), r.event_id.encode()) for r in recs
+                                               for e in r.epcs["epc"]), dupdata=True)
+    del recs
+    hot = iter(_hot_epcs())
+
+    def query(epc):
+        with env.begin() as txn:
+            cur = txn.cursor(db=epcs_db)
+            ids = list(cur.iternext_dup()) if cur.set_key(epc.encode()) else []
+            events = [json.loads(txn.get(i, db=events_db)) for i in ids]
+        assert events
+    benchmark.extra_info.update(codes=1, role="baseline",
+                                note="py-lmdb: the EPC's event ids (dupsort), each event's JSON")
+    benchmark.pedantic(query, setup=lambda: ((next(hot),), {}), rounds=QUERY_ROUNDS, iterations=1)
