@@ -34,18 +34,17 @@ QUICK_DEATH_S = 5       # a worker dying this soon after starting, three times r
 
 
 def _reserve_all(config: Config) -> tuple[list, Binds]:
-    holders, grpc_bind, http_bind = [], None, None
+    holders = []
+
+    def bind(address):   # HOST:PORT reserved (port 0 resolved), its holder kept until the fork
+        if address is None:
+            return None
+        host, port = split_address(address)
+        holder, port = reserve(host, port)
+        holders.append(holder)
+        return join_address(host, port)
     try:
-        if config.address is not None:
-            host, port = split_address(config.address)
-            holder, port = reserve(host, port)
-            holders.append(holder)
-            grpc_bind = join_address(host, port)
-        if config.http is not None:
-            host, port = split_address(config.http)
-            holder, port = reserve(host, port)
-            holders.append(holder)
-            http_bind = join_address(host, port)
+        grpc_bind, http_bind = bind(config.address), bind(config.http)
     except BaseException:
         for h in holders:
             h.close()

@@ -316,7 +316,7 @@ def parse(path_and_query: str) -> DigitalLink:
     Accepts numeric AIs and legacy short names, a custom path before the primary key, one
     trailing slash, percent-encoded values, GTIN-8/12/13 (padded to 14). Refuses what the
     URI syntax refuses: DigitalLinkError saying what is wrong and where. Key qualifiers are
-    path elements after their key (URI syntax 1.x, 4.x: the query holds data attributes
+    path elements after their key (GS1 Digital Link URI syntax: the query holds data attributes
     only), so a qualifier of the key ending the custom path (/21/S/01/<GTIN>) or in the
     query (?10=L with 01) is refused, not dropped; a lot stays a data attribute where no
     key of the path takes it (/00/<SSCC>?02=<GTIN>&37=12&10=L).
