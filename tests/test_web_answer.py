@@ -95,12 +95,12 @@ def test_repeat_query_warning(world):
     a = code_answer(svc, PUBLIC, code, lang="en")
     settled(world, code, 4)
     day = a["first_scan_time"][:10]
-    assert (a["scan_count"], a["first_scan_place"]) == (4, "Nanning")
+    assert (a["scan_count"], a["first_scan_place"], a["first_scan_region"]) == (4, "Nanning, Guangxi", "450100")
     assert a["warnings"] == [{"key": "repeat_query", "text": (
-        f"This code has been queried 4 times; the first query was on {day} in Nanning. If this "
+        f"This code has been queried 4 times; the first query was on {day} in Nanning, Guangxi. If this "
         "is your first query, the product may be a copy.")}]
     zh = code_answer(svc, PUBLIC, code, lang="zh")
-    assert zh["warnings"][0]["text"].startswith(f"此码已被查询5次；首次查询于{day}在Nanning。")
+    assert zh["warnings"][0]["text"].startswith(f"此码已被查询5次；首次查询于{day}在广西壮族自治区南宁市。")
 
 
 def test_public_queries_are_recorded_as_scans(world):
@@ -108,7 +108,7 @@ def test_public_queries_are_recorded_as_scans(world):
     code_answer(svc, PUBLIC, code)                      # no region: "public"
     code_answer(svc, PUBLIC, code, place="  广西  南宁 ")  # a region, cleaned
     scans = settled(world, code, 2)
-    assert [(s["scanner"], s["place"]) for s in scans] == [("public", "public"), ("public", "广西 南宁")]
+    assert [(s["scanner"], s["place"]) for s in scans] == [("public", "public"), ("public", "450100")]
     assert region("x" * 100) is None and region("\x00bad") is None and region(None) is None
     code_answer(svc, PUBLIC, code, place="call 400-800-1234")   # shown to the next reader: not kept
     assert [s["place"] for s in settled(world, code, 3)][-1] == "public"
@@ -147,12 +147,13 @@ def test_veterinary_code_with_a_registry(world):
 
 
 def test_a_code_the_registry_cannot_confirm(world):
-    """The counterfeit check is GENUINE only when every check passed: a code with no expiry
-    on record leaves one unchecked, and the page says why it is not called genuine."""
+    """No check failed, one could not run (no expiry on record): the index's verdict, with a
+    note saying what to check on the label."""
     a = code_answer(world["svc"], PUBLIC, world["vet_no_expiry"], lang="en")
-    assert a["verdict"] == "suspicious" and a["approval"]["number"] == VALID
+    assert a["verdict"] == "genuine" and a["approval"]["number"] == VALID
     assert [c["state"] for c in a["checks"] if c["name"] == "not_expired"] == ["unchecked"]
-    assert [w["key"] for w in a["warnings"]] == ["registry_unconfirmed"]
+    assert [w["key"] for w in a["warnings"]] == ["no_expiry_on_record"]
+    assert "check the date on the label" in a["warnings"][0]["text"]
 
 
 def test_pesticide_code_with_a_registry(world):

@@ -12,19 +12,26 @@ from __future__ import annotations
 
 import datetime as _dt
 
-from tracecode import categories
+from tracecode import categories, regions
 from tracecode.app.refusal import Refusal
 from tracecode.app.rights import CHECKING
 from tracecode.app.trail import trail
 from tracecode.dates import expiry_date
 from tracecode.digitallink.links import choose
 from tracecode.index import Verdict
+from tracecode.scan.parser import ScanError
+from tracecode.store.port import PUBLIC_SCANNER
 
 from .i18n import CATALOGS, DEFAULT, text
 
 CHINA = _dt.timezone(_dt.timedelta(hours=8))   # the platform's dates are Beijing time
 PUBLIC_PLACE = "public"          # the place of a public query that names no region
-MAX_PLACE_CHARS = 32             # a coarse region ("Nanning", "广西南宁"), not an address
+QUERY_BOUND = 20                 # the public queries counted: past it, "more than 20 times"
+SALE_ACTIONS = ("sell", "dispense")
+# what a copy-paste brings along: zero-width and direction marks, soft hyphens, BOMs
+INVISIBLE = dict.fromkeys(map(ord, "\u00ad\u180e\u200b\u200c\u200d\u200e\u200f\u202a\u202b\u202c"
+                                  "\u202d\u202e\u2060\u2061\u2062\u2063\u2064\u2066\u2067\u2068"
+                                  "\u2069\ufeff"))
 HISTORY_ITEMS = 50               # of a signed-in caller's history: the page's, not an export
 
 VERDICT_KEY = {Verdict.GENUINE: "genuine", Verdict.UNKNOWN: "not_found",
@@ -33,7 +40,8 @@ VERDICT_KEY = {Verdict.GENUINE: "genuine", Verdict.UNKNOWN: "not_found",
                Verdict.ALREADY_SOLD: "sold", Verdict.SUSPICIOUS: "suspicious"}
 # how the page colours a verdict (with its words: never colour alone)
 TONE = {"genuine": "ok", "not_found": "bad", "recalled": "bad", "expired": "bad",
-        "destroyed": "bad", "sold": "warn", "suspicious": "bad", "not_in_circulation": "bad"}
+        "destroyed": "bad", "sold": "warn", "suspicious": "bad", "not_in_circulation": "bad",
+        "not_one_pack": "warn"}
 # a registry check that failed on a code the index finds genuine: the verdict it gives
 FAILED_CHECK_VERDICT = (("code_exists", "not_found"), ("not_recalled", "recalled"),
                         ("not_expired", "expired"), ("approval_valid", "suspicious"),
@@ -46,23 +54,45 @@ CHECK_WARNING = {"approval_matches": "warning.approval_mismatch",
                  "plausible_query_count": "warning.query_count"}
 
 
-def region(place) -> str | None:
-    """The coarse region a client gave, cleaned: at most MAX_PLACE_CHARS letters (any
-    script), spaces, hyphens and middle dots; None for anything else (the query is then
-    recorded at "public"). The first query's place is shown to the next reader of the
-    code, so it must not carry a phone number, an address or a link.
+_REGIONS: dict = {}
 
-    >>> region("  广西  南宁 "), region("Nanning"), region("Saint-Denis")
-    ('广西 南宁', 'Nanning', 'Saint-Denis')
-    >>> region("call 400-800-1234"), region("evil.example/refund"), region(None)
+
+def regions_of(svc) -> regions.Regions:
+    """The regions a query may name: the built-in table plus the data directory's
+    regions.tsv, read once per directory."""
+    path = getattr(svc.dd, "path", None)
+    table = _REGIONS.get(path)
+    if table is None:
+        table = _REGIONS[path] = regions.of_directory(path) if path is not None else regions.BUILTIN
+    return table
+
+
+def region(place, table: regions.Regions = regions.BUILTIN) -> str | None:
+    """The GB/T 2260 code of the region a client named (by code or name, either language);
+    None for anything else: the query is then recorded at "public". Only a region of the
+    fixed table is ever recorded or shown to the next reader of the code, never text.
+
+    >>> region("南宁"), region("Nanning"), region("450100")
+    ('450100', '450100', '450100')
+    >>> region("本品为假货请加微信客服"), region("call 400-800-1234"), region(None)
     (None, None, None)
     """
-    if not isinstance(place, str):
-        return None
-    place = " ".join(place.split())
-    if not place or len(place) > MAX_PLACE_CHARS:
-        return None
-    return place if all(c.isalpha() or c in " -·" for c in place) else None
+    found = table.find(place)
+    return found.code if found is not None else None
+
+
+def clean_scan(scan):
+    """A typed or pasted code without what a copy brings along that no code holds: invisible
+    characters, surrounding spaces, and the slash after a bare code (/c/CODE/).
+
+    >>> clean_scan("\u200b81773226606564391978\u200b/ "), clean_scan("(01)09521234543213(21)A/")
+    ('81773226606564391978', '(01)09521234543213(21)A/')
+    """
+    if not isinstance(scan, str):
+        return scan
+    scan = scan.translate(INVISIBLE).replace("\u00a0", " ").strip()
+    bare = scan.rstrip("/")
+    return bare if bare != scan and bare.isalnum() else scan
 
 
 def day(epoch: float | None) -> str | None:
@@ -123,33 +153,87 @@ def _approval(rec, on: _dt.date, lang: str) -> dict:
                           "specification": p.specification} for p in rec.products]}
 
 
-def _verify(svc, caller, scan, place, record):
-    """(index Answer, RegistryAnswer or None): the counterfeit check when the directory
-    has a registry and the caller may run it (the check's NOT_COVERED: no registry kind)."""
+def _verify(svc, caller, scan, place):
+    """(index Answer, RegistryAnswer or None), not recorded (code_answer records the query
+    once its limits let it through): the counterfeit check when the directory has a
+    registry and the caller may run it (the check's NOT_COVERED: no registry kind)."""
     if caller.has(CHECKING) and svc.dd.registry:
-        ra = svc.check(caller, scan, place=place, record=record)[0]
+        ra = svc.check(caller, scan, place=place, requery=True)[0]
         ia = ra.index
         if ia is None or ia.fault:
             raise svc.unreadable(svc.one_scan(scan))
         return ia, (ra if ra.verdict != "NOT_COVERED" else None)
-    return svc.verify(caller, scan, place=place, record=record), None
+    return svc.verify(caller, scan, place=place, requery=True), None
+
+
+def _label(svc, scan):
+    """What the scanned label itself says (a parsed Scan), None when it cannot be read."""
+    try:
+        return svc.index.parser.parse(svc.one_scan(scan))
+    except (ScanError, Refusal, ValueError):
+        return None
+
+
+def _label_differences(ia, label) -> list:
+    """[(field, the label's, the record's)] where the scan's lot or expiry is not the
+    batch record's: a label printed for another batch, or altered."""
+    if label is None or not ia.code or label.code != ia.code:
+        return []
+    out = []
+    lot = label.ais.get("10")
+    if lot is not None and ia.lot and lot != ia.lot:
+        out.append(("lot", lot, ia.lot))
+    expiry = label.ais.get("17")
+    if expiry is not None and ia.expiry and iso_expiry(expiry) != iso_expiry(ia.expiry):
+        out.append(("expiry", iso_expiry(expiry), iso_expiry(ia.expiry)))
+    return out
+
+
+def _product_level(ia, label) -> bool:
+    """A scan of a product (a GTIN, with a lot perhaps) and no pack's serial: nothing one
+    pack's record could verify."""
+    return (ia.verdict == Verdict.UNKNOWN and label is not None and label.code is None
+            and "21" not in label.ais and any(ai in label.ais for ai in ("01", "8006", "02")))
 
 
 def _verdict(ia, ra) -> str:
     key = VERDICT_KEY[ia.verdict]
-    if ra is None or ra.genuine or key != "genuine":
-        return key
+    if ra is None or ra.genuine or key != "genuine" or not ra.failed:
+        return key     # no check failed (some could not run): the index's verdict, noted
     failed = set(ra.failed)
     return next((v for name, v in FAILED_CHECK_VERDICT if name in failed), "suspicious")
 
 
-def code_answer(svc, caller, scan, *, place=None, lang: str = "zh", record: bool = True) -> dict:
+def code_answer(svc, caller, scan, *, place=None, lang: str = "zh", record: bool = True,
+                repeat: bool = False, charge=None) -> dict:
     """The answer to one scan or typed code (see the module doc). Raises Refusal: an
-    unreadable scan (unreadable_scan), a scan over the size limits, a caller's rights."""
+    unreadable scan (unreadable_scan), a scan over the size limits, a caller's rights.
+
+    The query is recorded (scanner: the caller, place: the region's code) after the answer
+    is built and `charge(answer)` (the adapter's per-product limit) let it through, so a
+    refused query is never counted. repeat: the same reader's query again (a reload, a
+    HEAD, a link preview): answered, never recorded. A scan of a product with no pack's
+    serial is not recorded either (verdict "not_one_pack")."""
     lang = lang if lang in CATALOGS else DEFAULT
-    ia, ra = _verify(svc, caller, scan, region(place) or PUBLIC_PLACE, record)
+    scan = clean_scan(scan)
+    table = regions_of(svc)
+    where = region(place, table) or PUBLIC_PLACE
+    if not record and not repeat:
+        svc.rights.may_skip_recording(caller, True)    # overseers only, as Verify says
+    ia, ra = _verify(svc, caller, scan, where)
     key = _verdict(ia, ra)
+    # a scan that is the bare code itself carries no lot, expiry or GTIN to compare: not parsed again
+    bare = isinstance(scan, str) and scan == ia.code and scan.isalnum()
+    label = _label(svc, scan) if not bare and (ia.verdict == Verdict.UNKNOWN or ia.lot or ia.expiry) else None
+    differences = _label_differences(ia, label) if ia.verdict != Verdict.UNKNOWN else []
+    if key == "genuine" and differences:
+        key = "suspicious"
+    one_pack = not _product_level(ia, label)
+    if not one_pack:
+        key = "not_one_pack"
     found = ia.verdict != Verdict.UNKNOWN
+    counted = record and not repeat and one_pack
+    public = counted and not caller.authenticated and caller.name == PUBLIC_SCANNER
     cat = _category(svc, ia.scheme)
     out = {"code": ia.code, "scheme": ia.scheme, "category": cat.name,
            "category_title": _category_title(cat, lang),
@@ -162,6 +246,7 @@ def code_answer(svc, caller, scan, *, place=None, lang: str = "zh", record: bool
     shown = set(categories.PUBLIC_FIELDS if whole else cat.public) if found else {"verdict"}
     today = _dt.datetime.now(CHINA).date()
     approval = ra.approval if ra is not None else None
+    queries = _public_queries(svc, caller, ia, public, where, table, lang) if found else {}
     fields = {
         "product": _product(ia, approval),
         "company": approval.company if approval else None,
@@ -170,28 +255,52 @@ def code_answer(svc, caller, scan, *, place=None, lang: str = "zh", record: bool
         "production_date": _production(batch),
         "expiry": iso_expiry(ia.expiry),
         "status": ia.status,
-        "scan_count": ia.scan_count,
-        "first_scan_time": moment(ia.first_scan_time),
-        "first_scan_place": ia.first_scan_place,
+        "scan_count": queries.get("count"),
+        "first_scan_time": queries.get("first_time"),
+        "first_scan_place": queries.get("first_place"),
     }
     for name, value in fields.items():
         out[name] = value if name in shown else None
+    out["scan_count_more"] = bool(queries.get("more")) if out["scan_count"] else False
+    out["first_scan_region"] = queries.get("first_region") if out["first_scan_place"] else None
     out["approval"] = out.pop("approval_number")
     out["status_text"] = text(lang, f"status.{ia.status}") if out["status"] else None
-    notice = key in ("recalled", "destroyed")
+    notice = key in ("recalled", "destroyed", "sold")
     steps = trail(svc, caller, ia.code) if ia.code and found and (
         "path" in shown or notice) else []
     out["path"] = [_step(s, lang) for s in steps] if "path" in shown else None
-    out["warnings"] = _warnings(key, ia, ra, approval, out, steps, today, lang)
+    out["label_differences"] = [{"field": f, "label": got, "record": want} for f, got, want in differences]
+    out["warnings"] = _warnings(key, ia, ra, approval, out, steps, today, lang, table)
     out["checks"] = _checks(ra, whole, lang) if ra is not None and found else None
     out["links"] = _links(svc, caller, ia, lang) if found else []
     out["audience"] = "whole" if whole else "public"
     out["shown"] = sorted(shown)
     out["caller"] = caller.name if caller.authenticated else None
     if whole:
+        out["scans_total"] = ia.scan_count     # every scanner's, the public's among them
         out["batch"] = _batch(batch)
         out["history"] = _history(svc, caller, ia.code, lang)
+    if charge is not None:
+        charge(out)        # the adapter's limit: raises before anything is recorded
+    if counted:
+        svc.verify(caller, scan, place=where, record=record)
     return out
+
+
+def _public_queries(svc, caller, ia, this_one: bool, where: str, table, lang: str) -> dict:
+    """The code's public queries (scanner "public"), this one included when it is one: how
+    many (up to QUERY_BOUND, "more"), the first one's time and region. Other scanners'
+    scans (an enterprise's, a pharmacy's) are not queries and their places are not shown."""
+    if not ia.code:
+        return {}
+    before, first, first_region = svc.public_queries(caller, ia.code, QUERY_BOUND)
+    if first is None and this_one:
+        first, first_region = _dt.datetime.now(CHINA).timestamp(), where
+    more = before > QUERY_BOUND
+    count = min(before, QUERY_BOUND) + (1 if this_one and not more else 0)
+    return {"count": count or None, "more": more, "first_time": moment(first),
+            "first_region": first_region if table.label(first_region, lang) else None,
+            "first_place": table.label(first_region, lang)}
 
 
 def _product(ia, approval) -> dict:
@@ -217,7 +326,7 @@ def _step(step: dict, lang: str) -> dict:
     return out
 
 
-def _warnings(key, ia, ra, approval, out, steps, today, lang) -> list:
+def _warnings(key, ia, ra, approval, out, steps, today, lang, table) -> list:
     """The explicit warnings, most serious first: [{"key", "text"}]."""
     warn = []
 
@@ -235,8 +344,19 @@ def _warnings(key, ia, ra, approval, out, steps, today, lang) -> list:
             add("warning.recalled_nodate", reason=reason)
     elif key == "expired":
         add("warning.expired", date=iso_expiry(ia.expiry) or text(lang, "value.unknown"))
-    elif key in ("not_found", "not_in_circulation", "sold"):
+    elif key == "sold":
+        sale = next((s for s in reversed(steps) if s["action"] in SALE_ACTIONS), None)
+        found = table.find(sale["place"]) if sale else None   # a region, never a shop's text
+        if sale and sale["time"] is not None and found is not None:
+            add("warning.sold_at", date=day(sale["time"]), place=found.label(lang, table))
+        elif sale and sale["time"] is not None:
+            add("warning.sold_on", date=day(sale["time"]))
+        else:
+            add("warning.sold")
+    elif key in ("not_found", "not_in_circulation", "not_one_pack"):
         add(f"warning.{key}")
+    for diff in out.get("label_differences") or ():
+        add(f"warning.label_{diff['field']}", label=diff["label"], record=diff["record"])
     if approval is not None and not _validity(approval, today, lang)[0]:
         add("warning.approval_invalid", number=approval.number,
             why=_validity(approval, today, lang)[1])
@@ -246,15 +366,18 @@ def _warnings(key, ia, ra, approval, out, steps, today, lang) -> list:
                 add(CHECK_WARNING[name])
     if key == "suspicious" and ia.verdict == Verdict.SUSPICIOUS:
         add("warning.suspicious")
-    elif key == "suspicious" and not warn:   # the registry could not confirm it (unchecked)
-        add("warning.registry_unconfirmed")
-    if out.get("scan_count") and ia.scan_count > 1 and ia.first_scan_time is not None:
-        place = ia.first_scan_place
-        if place and place != PUBLIC_PLACE and out.get("first_scan_place"):
-            add("warning.repeat_query", count=ia.scan_count, date=day(ia.first_scan_time),
-                place=place)
+    elif ra is not None and not ra.genuine and not ra.failed and ra.unchecked:
+        # nothing failed, some checks could not run: the index's verdict, and what to check
+        for name in ra.unchecked:
+            add("warning.no_expiry_on_record" if name == "not_expired" else "warning.registry_unconfirmed")
+    count = out.get("scan_count")
+    if count and (count > 1 or out.get("scan_count_more")) and out.get("first_scan_time"):
+        shown = text(lang, "value.more_than", count=count) if out.get("scan_count_more") else count
+        date = out["first_scan_time"][:10]
+        if out.get("first_scan_place"):
+            add("warning.repeat_query", count=shown, date=date, place=out["first_scan_place"])
         else:
-            add("warning.repeat_query_noplace", count=ia.scan_count, date=day(ia.first_scan_time))
+            add("warning.repeat_query_noplace", count=shown, date=date)
     return warn
 
 

@@ -40,9 +40,10 @@ async def code(request) -> Response:
     if place is not None and len(place) > MAX_PLACE_PARAM:
         raise invalid("place", f"a coarse region (a city or province), at most {MAX_PLACE_PARAM} characters")
     state = request.app.state
+    # the product's limit charged before the query is recorded; a HEAD is no query
     answer = code_answer(state.service, request.state.caller, request.path_params["code"],
-                         place=place, lang=_lang(request))
-    charge_product(request, answer)
+                         place=place, lang=_lang(request), repeat=request.method == "HEAD",
+                         charge=lambda a: charge_product(request, a))
     return _json(answer)
 
 

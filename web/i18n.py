@@ -107,7 +107,45 @@ ZH = {
     "warning.expired": "此产品已于{date}过期，请勿使用。",
     "warning.suspicious": "此码在比正品更多的地点被查询，可能是仿冒品。请向购买处核实，或向当地监管部门举报。",
     "warning.destroyed": "此产品已登记销毁{reason}，不应在市场上出现。请向当地监管部门举报。",
-    "warning.sold": "如果您刚买到的是新品，它可能是仿冒品：请向购买处核实，或向当地监管部门举报。",
+    "warning.sold": "此码的产品已登记售出或发药。如果您买到的是新品，而卖家说它从未售出，它可能是仿冒品："
+                    "请向购买处核实，或向当地监管部门举报。",
+    "warning.sold_at": "此码的产品已于{date}在{place}登记售出或发药（药店结账时记录）。如果这是您在当时当地买到的，"
+                       "这就是您这一件的记录；如果不是，它可能是仿冒品：请向购买处核实，或向当地监管部门举报。",
+    "warning.sold_on": "此码的产品已于{date}登记售出或发药（药店结账时记录）。如果这是您在当天买到的，"
+                       "这就是您这一件的记录；如果不是，它可能是仿冒品：请向购买处核实，或向当地监管部门举报。",
+    "warning.label_lot": "标签上的批号{label}与此码登记的批号{record}不符："
+                         "标签可能是另一批的，或被改过，可能是仿冒品。",
+    "warning.label_expiry": "标签上的有效期{label}与此码登记的有效期{record}不符：标签可能被改过，可能是仿冒品。",
+    "warning.no_expiry_on_record": "登记信息中没有此产品的有效期，平台无法核对：请核对标签上的有效期。",
+    "warning.not_one_pack": "此码只标识产品（或批次），不是某一件商品的追溯码，无法据此核验真伪。"
+                            "请扫描或输入包装上带序列号的追溯码。",
+    "verdict.not_one_pack": "不是单件追溯码",
+    "verdict_note.not_one_pack": "这是产品的编码，没有可核验的单件记录。",
+    "value.more_than": "超过{count}",
+    "home.region_none": "不选择",
+    "reason.invalid_argument": "输入的内容有误，请核对。",
+    "reason.invalid_argument.number": "文号的格式不对：例如兽药字(2015)010012345 或 PD20092927。",
+    "reason.unreadable_scan": "无法识别此码。",
+    "reason.unknown_scheme": "没有这种码制。",
+    "reason.unknown_batch": "没有这个批次。",
+    "reason.unknown_code": "平台没有此码的记录。",
+    "reason.unknown_approval": "登记中没有此文号。请核对文号；确认无误仍查不到的，请向当地监管部门核实。",
+    "reason.not_found": "没有找到要查的内容。",
+    "reason.key_reused": "此请求与之前的请求冲突。",
+    "reason.duplicate_event": "此请求与之前的请求冲突。",
+    "reason.unauthenticated": "需要登录，或登录信息无效。",
+    "reason.permission_denied": "您没有查看此内容的权限。",
+    "reason.illegal_transition": "此码当前的状态不允许这样操作。",
+    "reason.no_registry": "平台暂无产品登记信息，无法查询文号。",
+    "reason.refused": "平台拒绝了此请求。",
+    "reason.not_applied": "此请求没有执行。",
+    "reason.capacity_exceeded": "此产品的码已用完。",
+    "reason.index_full": "服务器存储已满，请稍后再试。",
+    "reason.audit_log_full": "服务器暂时无法记录，请稍后再试。",
+    "reason.audit_incomplete": "已完成，但记录不完整。",
+    "reason.too_many_streams": "同时进行的查询太多，请稍后再试。",
+    "reason.internal": "服务器出现故障，请稍后再试。",
+    "reason.rate_limited": "查询过于频繁，请稍后再试。",
     "warning.not_found": "查不到此码。请核对每一位数字；确认无误仍查不到的，可能是假码，请向当地监管部门举报。",
     "warning.not_in_circulation": "此码的产品尚未登记上市，不应在市场上出现。请向当地监管部门举报。",
     "warning.approval_invalid": "批准文号{number}无效：{why}。",
@@ -276,8 +314,53 @@ EN = {
                           "regulator.",
     "warning.destroyed": "This product was recorded as destroyed{reason}: it should not be on sale. "
                          "Report it to your local regulator.",
-    "warning.sold": ("If you have just bought it new, it may be a copy: check with the seller or report it "
-                    "to your local regulator."),
+    "warning.sold": ("This code's product is recorded as sold or dispensed. If you bought it new and the "
+                     "seller says it was never sold, it may be a copy: check with the seller or report it "
+                     "to your local regulator."),
+    "warning.sold_at": ("This code's product was recorded as sold or dispensed on {date} in {place} (a "
+                        "pharmacy records the sale at checkout). If that is when and where you bought it, this "
+                        "is your pack's record; if not, it may be a copy: check with the seller or report it "
+                        "to your local regulator."),
+    "warning.sold_on": ("This code's product was recorded as sold or dispensed on {date} (a pharmacy records "
+                        "the sale at checkout). If that is when you bought it, this is your pack's record; if "
+                        "not, it may be a copy: check with the seller or report it to your local regulator."),
+    "warning.label_lot": ("The lot on the label, {label}, is not this code's lot on record, {record}: the label "
+                          "may be another batch's or altered, and the product may be a copy."),
+    "warning.label_expiry": ("The expiry on the label, {label}, is not this code's expiry on record, {record}: "
+                             "the label may be altered, and the product may be a copy."),
+    "warning.no_expiry_on_record": ("The registry holds no expiry date for this product, so it could not be "
+                                    "checked: check the date on the label."),
+    "warning.not_one_pack": ("This names a product (or a lot), not one pack's trace code: there is nothing "
+                             "here to verify. Scan or type the code with its serial number from the pack."),
+    "verdict.not_one_pack": "Not a pack's trace code",
+    "verdict_note.not_one_pack": "This is a product's code: there is no single pack's record to verify.",
+    "value.more_than": "more than {count}",
+    "home.region_none": "Not given",
+    "reason.invalid_argument": "Something entered is not right: please check it.",
+    "reason.invalid_argument.number": ("This is not the form of an approval or registration number: for "
+                                         "example 兽药字(2015)010012345 or PD20092927."),
+    "reason.unreadable_scan": "This code cannot be read.",
+    "reason.unknown_scheme": "There is no such code system.",
+    "reason.unknown_batch": "There is no such batch.",
+    "reason.unknown_code": "The platform has no record of this code.",
+    "reason.unknown_approval": ("This number is not in the registry. Check it; if it is right and still "
+                                "not found, ask your local regulator."),
+    "reason.not_found": "What was asked for is not there.",
+    "reason.key_reused": "This request conflicts with an earlier one.",
+    "reason.duplicate_event": "This request conflicts with an earlier one.",
+    "reason.unauthenticated": "Sign-in is needed, or the sign-in is not valid.",
+    "reason.permission_denied": "You may not see this.",
+    "reason.illegal_transition": "The code's state does not allow this.",
+    "reason.no_registry": "The platform holds no product registry yet: numbers cannot be looked up.",
+    "reason.refused": "The platform refused this request.",
+    "reason.not_applied": "This request was not carried out.",
+    "reason.capacity_exceeded": "This product has no more codes.",
+    "reason.index_full": "The server's storage is full: please try again later.",
+    "reason.audit_log_full": "The server cannot keep its records just now: please try again later.",
+    "reason.audit_incomplete": "Done, but its record is incomplete.",
+    "reason.too_many_streams": "Too many queries at once: please try again shortly.",
+    "reason.internal": "The server has a fault: please try again shortly.",
+    "reason.rate_limited": "Too many queries: please try again shortly.",
     "warning.not_found": "This code cannot be found. Check every digit; if it still cannot be found, "
                          "it may be fake: report it to your local regulator.",
     "warning.not_in_circulation": "This code's product was never released: it should not be on sale. "

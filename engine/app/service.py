@@ -379,16 +379,28 @@ class Service:
 
     # -- verification --------------------------------------------------------------------------
     def verify(self, caller: Caller, scan, *, scanner=None, place=None, time=None,
-               record: bool = True, method: str = "Verify"):
+               record: bool = True, method: str = "Verify", requery: bool = False):
         """The verdict on one scan (an Answer); an unreadable scan is refused
-        (unreadable_scan, saying what is wrong where)."""
+        (unreadable_scan, saying what is wrong where). requery: an adapter's answer that
+        is no new query (the same browser's reload, a HEAD, a link preview, one the
+        adapter's limits refuse): anyone's, never recorded."""
         admit(caller, "verify", method)
         raw = self.one_scan(scan)
         ans = self.dd.verify(raw, scanner=self.scanner(caller, scanner), place=place or None,
-                             when=self.when(time), record=self._recorded(caller, record))
+                             when=self.when(time),
+                             record=False if requery else self._recorded(caller, record))
         if ans.fault:
             raise self.unreadable(raw)
         return ans
+
+    def record(self, caller: Caller, scan, answer, *, scanner=None, place=None, time=None,
+               method: str = "Verify") -> None:
+        """Record a query verify(requery=True) answered (answer: its Answer), with the verdict
+        it gave: the adapter records once its limits let the query through, without
+        verifying the code a second time."""
+        admit(caller, "verify", method)
+        self.dd.index.record(self.one_scan(scan), answer, scanner=self.scanner(caller, scanner),
+                             place=place or None, when=self.when(time))
 
     def public_queries(self, caller: Caller, code: str, bound: int, method: str = "Verify") -> tuple:
         """(count up to bound + 1, first time, first place) of a code's public queries:
@@ -416,13 +428,14 @@ class Service:
         return registry
 
     def check(self, caller: Caller, scan, *, scanner=None, place=None, time=None,
-              record: bool = True, method: str = "Check"):
-        """The counterfeit check of one scan: check_many of one ([0] is its RegistryAnswer)."""
+              record: bool = True, method: str = "Check", requery: bool = False):
+        """The counterfeit check of one scan: check_many of one ([0] is its RegistryAnswer).
+        requery: as verify's."""
         admit(caller, "check", method)
         raw = self.one_scan(scan)
         return self.registry().check_many(
             [raw], scanner=self.scanner(caller, scanner), place=place or None,
-            when=self.when(time), record=self._recorded(caller, record))
+            when=self.when(time), record=False if requery else self._recorded(caller, record))
 
     def check_many(self, caller: Caller, scans, offsets=None, *, scanner=None, place=None,
                    time=None, record: bool = True, method: str = "CheckStream"):
