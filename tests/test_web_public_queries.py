@@ -176,6 +176,14 @@ def test_the_pages_reload_head_and_previews_are_not_counted(world, site):
     assert public_count(world, code) == 2
 
 
+def test_the_cookie_is_on_the_path_a_browser_sends(world, site):
+    code = world["gs1"][1]
+    r = httpx.get(f"{site}/c/(01){GTIN}(21){code[14:]}", headers=HTML, timeout=30)
+    assert f"path=/c/(01){GTIN}(21){code[14:]};" in r.headers["set-cookie"].lower()
+    evil = httpx.get(f"{site}/c/{world['codes'][9]};Domain=evil.example", headers=HTML, timeout=30)
+    assert "; domain=" not in evil.headers.get("set-cookie", "").lower()   # ";" stays inside the path
+
+
 def test_a_query_over_the_products_limit_is_not_recorded(world):
     code = world["codes"][7]
     tight = WebSettings(per_address=100_000, per_address_burst=100_000, per_product=1, per_product_burst=1)

@@ -123,7 +123,9 @@ def is_preview(request) -> bool:
 
 
 def _queried_path(request) -> str:
-    return quote(request.scope.get("root_path", "") + request.scope["path"])
+    """The page's path as a browser sends it (it leaves "(" and ")" of an element string
+    as they are), never a ";" or "," that would end the cookie's attribute."""
+    return quote(request.scope.get("root_path", "") + request.scope["path"], safe="/()!$&'*+=:@~")
 
 
 async def code_page(request, scan) -> HTMLResponse:
