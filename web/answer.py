@@ -283,7 +283,7 @@ def code_answer(svc, caller, scan, *, place=None, lang: str = "zh", record: bool
     if charge is not None:
         charge(out)        # the adapter's limit: raises before anything is recorded
     if counted:
-        svc.verify(caller, scan, place=where, record=record)
+        svc.record(caller, scan, ia, place=where)   # the verdict shown, not a second verify
     return out
 
 

@@ -473,6 +473,21 @@ class Index:
                 key = ext
         return fault, scheme, code, key, batch_id, batch, hit
 
+    def record(self, scan, ans: Answer, *, scanner: str | None = None, place: str | None = None,
+               when: float | None = None) -> None:
+        """Record a scan that verify(record=False) answered (ans: that Answer) with the verdict
+        it was given: an adapter answers first and records the query once its limits let it
+        through, without verifying the code again (its key: the one verify just found)."""
+        when = self._scan_source(scanner, place, when)
+        if not self._recording(True):
+            return
+        key = self._found_keys.get(ans.code) if ans.code else None
+        if key is None:   # not one verify found (or long since): read again
+            raw = scan.encode("utf-8", "surrogatepass") if isinstance(scan, str) else _scan_bytes(scan)
+            with self.store.reading() as view:
+                key = self._one(view, raw)[3]
+        self.store.record_scan(key, int(ans.verdict), scanner, place, when)
+
     def _scan_source(self, scanner, place, when) -> float:
         """The scan's time; scanner and place checked against their bounds (the scan log
         packs their lengths in 16 bits), once per distinct pair in a row."""
