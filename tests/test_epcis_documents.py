@@ -279,3 +279,26 @@ def test_without_a_schema_the_error_says_how_to_configure(tmp_path, monkeypatch)
     (tmp_path / "bad.json").write_text("{not json")
     with pytest.raises(EpcisError, match="not a JSON schema"):
         validate({}, tmp_path / "bad.json")
+
+
+@pytest.mark.parametrize("ctype", ["application/json", "application/xml"])
+def test_any_bytes_are_a_document_or_an_epcis_error(ctype):
+    from hypothesis import given, settings, strategies as st
+
+    @given(st.one_of(st.binary(max_size=300),
+                     st.recursive(st.none() | st.booleans() | st.integers() | st.text(max_size=20),
+                                  lambda c: st.lists(c, max_size=4)
+                                  | st.dictionaries(st.text(max_size=8), c, max_size=4),
+                                  max_leaves=20).map(lambda v: json.dumps({"type": "EPCISDocument", "epcisBody": v})
+                                                     .encode()),
+                     st.from_regex(r"<[a-zA-Z:]{1,12}( [a-z]{1,5}=\"[^\"<&]{0,8}\")?>[^<&]{0,20}(</[a-zA-Z:]{1,12}>)?",
+                                   fullmatch=True).map(str.encode)))
+    @settings(max_examples=300, deadline=None)
+    def run(body):
+        try:
+            doc = read_document(body, ctype)
+        except EpcisError as exc:
+            assert isinstance(exc.pointer, str)
+            return
+        assert isinstance(doc.events, list)
+    run()

@@ -128,3 +128,15 @@ def test_scan_parser_reads_what_to_code_gives(tmp_path):
         epc = to_epc(f"(01){bare[:14]}(21){bare[14:]}")
         scan = parser.parse(to_code(epc))
         assert (scan.scheme, scan.code) == ("gs1-sgtin", bare)
+
+
+@given(st.one_of(st.text(max_size=200), st.from_regex(r"urn:epc:(id|class|idpat):[a-z]{3,6}:[0-9.%A-Za-z*]{0,40}"),
+                 st.from_regex(r"https?://[a-z.]{1,20}(/[0-9a-z%]{0,20}){0,8}(\?[0-9a-z=&%]{0,30})?")))
+@settings(max_examples=500, deadline=None)
+def test_anything_is_a_code_or_an_epcis_error(text):
+    try:
+        code = to_code(text, pointer="/p")
+    except EpcisError as exc:
+        assert exc.pointer == "/p" and str(exc).startswith("/p: ")
+        return
+    assert isinstance(code, str) and code
