@@ -80,8 +80,8 @@ def load(wrk_path, url, paths_file, accept, seconds, tmp_path) -> dict:
     errors = re.search(r"Socket errors: (.*)", out)
     return {"requests": int(done.group(1)), "elapsed": _seconds(done.group(2)),
             "rate": float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1)),
-            "p50": _seconds(re.search(r"50%\s+(\S+)", out).group(1)),
-            "p99": _seconds(re.search(r"99%\s+(\S+)", out).group(1)),
+            "p50": _seconds(re.search(r"^\s+50%\s+(\S+)", out, re.M).group(1)),   # a line's start:
+            "p99": _seconds(re.search(r"^\s+99%\s+(\S+)", out, re.M).group(1)),   # not "72.50%"
             "non_2xx": int(bad.group(1)) if bad else 0, "socket_errors": errors.group(1) if errors else ""}
 
 
