@@ -273,6 +273,20 @@ def test_the_rate_limits_are_the_servers_not_each_workers(data):
     assert statuses.count(429) >= 60 - 20 - took - 2, statuses
 
 
+def test_bad_tokens_are_one_audit_line_a_minute_across_the_workers(data):
+    (data / "settings.toml").write_text("[web]\nper_address = 600\nper_address_burst = 100\n")
+    audit = data / "audit.log"
+    with ServeProcess(data, "--http", "127.0.0.1:0", "--http-only", workers=2) as server:
+        before = audit.read_text().count("\n") if audit.exists() else 0
+        statuses = set()
+        for k in range(30):
+            with httpx.Client() as client:     # fresh connections: both workers see some
+                statuses.add(client.get(server.http_url + "/api/v1/codes/81773220000000000001", timeout=10,
+                                        headers={"authorization": f"Bearer guess{k}"}).status_code)
+        assert statuses == {401}
+        assert audit.read_text().count("\n") - before == 1
+
+
 @pytest.mark.skipif(importlib.util.find_spec("tracecode.web.app") is None,
                     reason="tracecode.web.app (the public window) has not landed")
 def test_the_public_window_is_served_by_default(data):

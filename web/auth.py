@@ -60,9 +60,10 @@ def client_host(scope, settings) -> str:
 class RefusalLog:
     """Which refused credentials reach the audit log: the first from an address in a
     minute; the others are counted and that count is said in the address's next line (a
-    flood of bad tokens from one address is one line a minute, not one a request). Per
-    worker, bounded: past `max_tracked` addresses the oldest are forgotten (their counts
-    too: the audit log's own limit, Audit.write_unauthenticated, still bounds the total).
+    flood of bad tokens from one address is one line a minute, not one a request; under
+    `tracecode serve` a minute of the server's shared buckets). Bounded: past `max_tracked`
+    addresses the oldest are forgotten (their counts too: the audit log's own limit,
+    Audit.write_unauthenticated, still bounds the total).
 
     >>> log = RefusalLog(window_s=60)
     >>> log.admit("a", now=0.0), log.admit("a", now=1.0), log.admit("a", now=2.0), log.admit("a", now=61.0)
@@ -75,13 +76,21 @@ class RefusalLog:
         self.max_tracked = max_tracked
         self._seen: OrderedDict = OrderedDict()   # key -> [time of its last line, refusals since]
 
-    def admit(self, key: str, now: float | None = None) -> int | None:
-        """None: count it, no line; else write a line, saying this many were left out."""
+    def admit(self, key: str, now: float | None = None, table=None) -> int | None:
+        """None: count it, no line; else write a line, saying this many were left out.
+        table: the server's shared buckets (web/sharedbuckets.py), so that the minute is
+        the server's and not each worker's (the count left out is this worker's)."""
         if now is None:
             from time import monotonic
             now = monotonic()
         seen = self._seen.get(key)
-        if seen is not None and now - seen[0] < self.window_s:
+        if table is not None:
+            if table.take(("audit", key), 1.0 / self.window_s, 1.0, now):
+                if seen is None:
+                    seen = self._seen[key] = [now, 0]
+                seen[1] += 1
+                return None
+        elif seen is not None and now - seen[0] < self.window_s:
             seen[1] += 1
             return None
         left_out = seen[1] if seen is not None else 0
@@ -107,7 +116,8 @@ def refused_credentials(app, caller, method: str, host: str, refusal: Refusal) -
     log = getattr(state, "refusal_log", None)
     if log is None:
         log = state.refusal_log = RefusalLog()
-    left_out = log.admit(host if limiter is None else limiter.address_key(host))
+    left_out = log.admit(host if limiter is None else limiter.address_key(host),
+                         table=limiter.table if limiter is not None else None)
     if left_out is None:
         return
     if left_out:

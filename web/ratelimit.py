@@ -147,6 +147,7 @@ class Limiter:
         self.products = limit("product", settings.limits_products, settings.per_product,
                               settings.per_product_burst)
         self.shared = table is not None
+        self.table = table
         self._v6_prefix = settings.ipv6_prefix
         self._v4_net = settings.ipv4_network_prefix
         self._v6_net = settings.ipv6_network_prefix
