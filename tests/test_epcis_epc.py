@@ -140,3 +140,29 @@ def test_anything_is_a_code_or_an_epcis_error(text):
         assert exc.pointer == "/p" and str(exc).startswith("/p: ")
         return
     assert isinstance(code, str) and code
+
+
+FAST_INPUTS = st.one_of(
+    st.builds(lambda cp, item, serial: f"urn:epc:id:sgtin:{cp}.{item}.{serial}",
+              st.from_regex(r"\d{5,13}", fullmatch=True), st.from_regex(r"\d{0,8}", fullmatch=True),
+              st.from_regex(r"[0-9A-Za-z._%-]{0,22}", fullmatch=True)),
+    st.builds(lambda cp, ref: f"urn:epc:id:sscc:{cp}.{ref}",
+              st.from_regex(r"\d{5,13}", fullmatch=True), st.from_regex(r"\d{4,12}", fullmatch=True)),
+    st.builds(lambda host, path, gtin, serial: f"https://{host}{path}/01/{gtin}/21/{serial}",
+              st.sampled_from(["id.gs1.org", "a.example"]), st.sampled_from(["", "/x", "/01/1/c"]),
+              st.from_regex(r"\d{13,15}", fullmatch=True), st.from_regex(r"[0-9A-Za-z._%-]{0,22}", fullmatch=True)),
+    st.builds(lambda sscc: f"http://x.example/00/{sscc}", st.from_regex(r"\d{17,19}", fullmatch=True)),
+)
+
+
+@given(FAST_INPUTS)
+@settings(max_examples=1000, deadline=None)
+def test_the_fast_path_answers_as_the_general_one(text):
+    from tracecode.epcis.epc import _to_code
+
+    def answer(f):
+        try:
+            return f(text)
+        except EpcisError:
+            return "refused"
+    assert answer(to_code) == answer(_to_code)

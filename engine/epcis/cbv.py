@@ -92,7 +92,12 @@ def _codes(event, role: str, at: str) -> list[str]:
         return []
     if not isinstance(value, list):
         raise EpcisError(f"{role} must be a list of EPCs", pointer=_ptr(*at, role) if at else "/" + role)
-    return [to_code(v, pointer=_ptr(*at, role, i)) for i, v in enumerate(value)]
+    try:
+        return [to_code(v) for v in value]
+    except EpcisError:      # the pointer is built for the one at fault, not for every EPC
+        for i, v in enumerate(value):
+            to_code(v, pointer=_ptr(*at, role, i))
+        raise
 
 
 def _action_of(event) -> str | None:
