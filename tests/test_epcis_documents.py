@@ -272,10 +272,19 @@ def test_lifecycle_mapping():
 def test_without_a_schema_the_error_says_how_to_configure(tmp_path, monkeypatch):
     monkeypatch.setattr(schema_mod, "DEFAULT_SCHEMA", tmp_path / "none.json")
     monkeypatch.delenv(schema_mod.ENV, raising=False)
+    monkeypatch.chdir(tmp_path)     # no ../shared beside it either
     with pytest.raises(EpcisError, match="TRACECODE_EPCIS_SCHEMA"):
         validate({})
     with pytest.raises(EpcisError, match="does not exist"):
         validate({}, tmp_path / "missing.json")
+    # an installed copy (not beside the checkout) finds it beside the working directory
+    (tmp_path / "repo").mkdir()
+    shared = tmp_path / schema_mod.IN_SHARED
+    shared.parent.mkdir(parents=True)
+    shared.write_bytes(need(SCHEMA).read_bytes())
+    monkeypatch.chdir(tmp_path / "repo")
+    assert schema_mod.schema_path() == shared
+    assert validate({}) != []
     (tmp_path / "bad.json").write_text("{not json")
     with pytest.raises(EpcisError, match="not a JSON schema"):
         validate({}, tmp_path / "bad.json")

@@ -3,8 +3,9 @@
 GS1's schema is a GS1 artefact with no open-source licence, so tracecode does not ship it:
 the operator gives its path (`schema_path=`, or the TRACECODE_EPCIS_SCHEMA environment
 variable); by default the copy in the shared reference folder beside the repository
-(`../shared/reference/epcis/schema/EPCIS-JSON-Schema.json`) is used when present. Without
-one, validate() raises EpcisError saying how to configure it.
+(`../shared/reference/epcis/schema/EPCIS-JSON-Schema.json`, beside the checkout this package
+is in, else beside the working directory) is used when present. Without one, validate()
+raises EpcisError saying how to configure it.
 """
 from __future__ import annotations
 
@@ -17,8 +18,10 @@ from .errors import EpcisError, Problem, pointer
 
 ENV = "TRACECODE_EPCIS_SCHEMA"
 SCHEMA_NAME = "EPCIS-JSON-Schema.json"
-REFERENCE = Path(__file__).resolve().parents[2].parent / "shared" / "reference" / "epcis"
-DEFAULT_SCHEMA = REFERENCE / "schema" / SCHEMA_NAME
+IN_SHARED = Path("shared", "reference", "epcis", "schema", SCHEMA_NAME)
+# beside the checkout this module is in (an editable install), else beside the working
+# directory's checkout (an installed copy run from the repository, as CI runs the tests)
+DEFAULT_SCHEMA = Path(__file__).resolve().parents[3] / IN_SHARED
 MAX_PROBLEMS = 200              # a document of 10,000 bad events still answers in one screenful per event
 _validators: dict = {}
 _lock = threading.Lock()
@@ -29,6 +32,8 @@ def schema_path(path=None) -> Path:
     reference copy; EpcisError when none is there."""
     chosen = path or os.environ.get(ENV) or None
     p = Path(chosen) if chosen else DEFAULT_SCHEMA
+    if not chosen and not p.is_file() and (Path.cwd().parent / IN_SHARED).is_file():
+        p = Path.cwd().parent / IN_SHARED
     if not p.is_file():
         how = (f"the file {p} does not exist" if chosen else
                f"no schema path was given and the default {p} is not there")
