@@ -5,9 +5,7 @@ our own codes changing state, idempotent re-capture, rollback and proceed, right
 GS1's schema and examples are read from ../shared/reference/epcis (not shipped: see its
 README); without them these tests skip, naming the path, except under CI=true."""
 import json
-import os
 import uuid
-from pathlib import Path
 
 import pytest
 import tracecode
@@ -18,20 +16,11 @@ from tracecode.app.clients import Clients, ClientsFile
 from tracecode.epcis import to_code
 from tracecode.index.verdicts import Verdict
 from tracecode.store.port import EpcisQuery
+from epcis_reference import EXAMPLES, SCHEMA, need
 
-REFERENCE = Path(__file__).resolve().parents[2] / "shared" / "reference" / "epcis"
-EXAMPLES = REFERENCE / "examples"
-SCHEMA = REFERENCE / "schema" / "EPCIS-JSON-Schema.json"
 GTIN, OTHER_GTIN = "09506000134352", "09506000134376"
 CONTEXT = ["https://ref.gs1.org/standards/epcis/2.0.0/epcis-context.jsonld"]
 
-
-def need(path: Path) -> Path:
-    if not path.exists():
-        if os.environ.get("CI") == "true":
-            pytest.fail(f"{path} is missing: CI must have GS1's EPCIS reference files")
-        pytest.skip(f"{path} is missing (GS1's EPCIS reference files: ../shared/reference/epcis)")
-    return path
 
 
 def caller(name, *roles, products=()):

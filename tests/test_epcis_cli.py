@@ -6,27 +6,16 @@ into another directory gives the same events, and one-line usage errors."""
 from __future__ import annotations
 
 import json
-import os
 import subprocess
 import sys
-from pathlib import Path
 
 import jsonschema
 import pytest
+from epcis_reference import EXAMPLES, SCHEMA, need
 
 BASE = "https://trace.example.gov.cn"
 SSCC = "(00)106141411234567897"
-REFERENCE = Path(__file__).resolve().parent.parent.parent / "shared" / "reference" / "epcis"
-SCHEMA = REFERENCE / "schema" / "EPCIS-JSON-Schema.json"
-EXAMPLES = REFERENCE / "examples"
 
-
-def need(path: Path) -> Path:
-    if not path.exists():
-        if os.environ.get("CI") == "true":
-            pytest.fail(f"{path} is missing: CI must have GS1's EPCIS reference files")
-        pytest.skip(f"{path} is missing (GS1's EPCIS reference files: ../shared/reference/epcis)")
-    return path
 
 
 def run(*args, stdin: bytes | None = None, code: int = 0) -> subprocess.CompletedProcess:

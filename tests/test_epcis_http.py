@@ -8,8 +8,6 @@ from __future__ import annotations
 import doctest
 import importlib
 import json
-import os
-from pathlib import Path
 from urllib.parse import quote
 
 import httpx
@@ -21,25 +19,15 @@ from tracecode.web.settings import WebSettings
 
 from web_platform import BASE_URL, GTIN, Platform
 from web_server import serving
+from epcis_reference import EXAMPLES, REFERENCE, SCHEMA, need
 
-REFERENCE = Path(__file__).resolve().parent.parent.parent / "shared" / "reference" / "epcis"
-SCHEMA = REFERENCE / "schema" / "EPCIS-JSON-Schema.json"
 BINDING = REFERENCE / "schema" / "epcis-rest-openapi.json"
-EXAMPLES = REFERENCE / "examples"
 LD = {"content-type": "application/ld+json"}
 SETTINGS = WebSettings(per_address=100_000, per_address_burst=100_000, per_product=100_000,
                        per_product_burst=100_000, max_capture_bytes=32 << 10, max_capture_events=50)
 # (a body over the bound small enough for the loopback socket's buffers: the server answers 413
 # from Content-Length without reading it, and a client still writing would see a reset instead)
 
-
-def need(path: Path) -> Path:
-    """GS1's reference files, or a skip naming the path (a failure under CI=true)."""
-    if not path.exists():
-        if os.environ.get("CI") == "true":
-            pytest.fail(f"{path} is missing: CI must have GS1's EPCIS reference files")
-        pytest.skip(f"{path} is missing (GS1's EPCIS reference files: ../shared/reference/epcis)")
-    return path
 
 
 @pytest.fixture(scope="module")
