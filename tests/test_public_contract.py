@@ -11,16 +11,26 @@ from pathlib import Path
 import pytest
 
 import tracecode
+import tracecode.serve
+import tracecode.v1
+import tracecode.web
 from tracecode.errors import TracecodeError
 
 PACKAGE = Path(tracecode.__file__).parent
 
 
+# Each package from its own folder: an editable install maps them apart (engine/, bindings/,
+# web/, serve/), an installed copy nests them, so names are taken once.
+ROOTS = (tracecode, tracecode.v1, tracecode.web, tracecode.serve)
+
+
 def _modules():
-    for info in pkgutil.walk_packages(tracecode.__path__, "tracecode."):
-        if info.name.endswith("__main__") or info.name.endswith("_pb2") or info.name.endswith("_pb2_grpc"):
+    names = {info.name for root in ROOTS
+             for info in pkgutil.walk_packages(root.__path__, root.__name__ + ".")}
+    for name in sorted(names):
+        if name.endswith("__main__") or name.endswith("_pb2") or name.endswith("_pb2_grpc"):
             continue
-        yield importlib.import_module(info.name)
+        yield importlib.import_module(name)
 
 
 def test_every_public_error_is_a_tracecode_error():

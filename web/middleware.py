@@ -14,6 +14,7 @@ from starlette.requests import Request
 
 from ..app.caller import PUBLIC
 from ..app.refusal import Refusal
+from ..errors import TracecodeError
 from .auth import caller_of, client_host, refused_credentials
 from .errors import error_response, refusal_response
 from .headers import security_headers
@@ -24,7 +25,7 @@ BODILESS = frozenset({"GET", "HEAD", "OPTIONS", "DELETE"})
 CAPTURE_PATH = "/epcis/capture"
 
 
-class BodyTooLarge(Exception):
+class BodyTooLarge(TracecodeError):
     """A request body past max_body_bytes while it was being read."""
 
 
