@@ -133,6 +133,22 @@ class _Status(grpc.Status):
 
 
 # -- the client's side -----------------------------------------------------------------------
+DETAIL_KINDS = (ed.ErrorInfo, ed.BadRequest, ed.ResourceInfo, ed.PreconditionFailure, ed.QuotaFailure)
+
+
+def unpacked(raw: bytes) -> list:
+    """The google.rpc detail messages of a packed grpc-status-details-bin value, of the
+    kinds this service sends (others are skipped)."""
+    out = []
+    for packed in status_pb2.Status.FromString(raw).details:
+        for kind in DETAIL_KINDS:
+            if packed.Is(kind.DESCRIPTOR):
+                msg = kind()
+                packed.Unpack(msg)
+                out.append(msg)
+    return out
+
+
 class ServiceError(TracecodeError):
     """A call the server refused (or could not complete): the gRPC code, the message and
     the details (``reason``, ``metadata``, ``violations`` as (field or subject, description))."""
@@ -152,20 +168,14 @@ class ServiceError(TracecodeError):
         code, message = err.code(), err.details() or ""
         trailing = err.trailing_metadata() or ()
         raw = next((v for k, v in trailing if k == DETAILS_KEY), None)
-        reason, metadata, violations, details = "", {}, [], []
-        if raw is not None:
-            for packed in status_pb2.Status.FromString(raw).details:
-                for kind in (ed.ErrorInfo, ed.BadRequest, ed.ResourceInfo, ed.PreconditionFailure,
-                             ed.QuotaFailure):
-                    if packed.Is(kind.DESCRIPTOR):
-                        msg = kind()
-                        packed.Unpack(msg)
-                        details.append(msg)
-                        if kind is ed.ErrorInfo:
-                            reason, metadata = msg.reason, dict(msg.metadata)
-                        elif kind is ed.BadRequest:
-                            violations += [(v.field, v.description) for v in msg.field_violations]
-                        elif kind is not ed.ResourceInfo:
-                            violations += [(v.subject, v.description) for v in msg.violations]
+        reason, metadata, violations = "", {}, []
+        details = unpacked(raw) if raw is not None else []
+        for msg in details:
+            if isinstance(msg, ed.ErrorInfo):
+                reason, metadata = msg.reason, dict(msg.metadata)
+            elif isinstance(msg, ed.BadRequest):
+                violations += [(v.field, v.description) for v in msg.field_violations]
+            elif not isinstance(msg, ed.ResourceInfo):
+                violations += [(v.subject, v.description) for v in msg.violations]
         return cls(code, message, reason=reason, metadata=metadata, violations=violations,
                    details=details)

@@ -2,8 +2,6 @@
 an ErrorInfo reason (the ones clients have always seen) and its google.rpc detail."""
 import grpc
 import pytest
-from google.rpc import error_details_pb2 as ed
-from google.rpc import status_pb2
 from tracecode.app import REASONS, Refusal
 from tracecode.v1 import status
 
@@ -13,15 +11,7 @@ Code = grpc.StatusCode
 def details(refusal):
     st = status.grpc_status(refusal)
     raw = dict(st.trailing_metadata)[status.DETAILS_KEY]
-    out = {}
-    for packed in status_pb2.Status.FromString(raw).details:
-        for kind in (ed.ErrorInfo, ed.BadRequest, ed.ResourceInfo, ed.PreconditionFailure,
-                     ed.QuotaFailure):
-            if packed.Is(kind.DESCRIPTOR):
-                msg = kind()
-                packed.Unpack(msg)
-                out[kind.__name__] = msg
-    return st, out
+    return st, {type(msg).__name__: msg for msg in status.unpacked(raw)}
 
 
 def test_every_reason_has_a_status():
