@@ -357,3 +357,80 @@ def test_capture_jobs_are_replaced_whole(backend):
                                       "errors": [{"pointer": "/epcisBody/eventList/2"}]}
     with pytest.raises(ValueError):
         s.capture_job_put({"state": "running"})
+
+
+def test_epcis_find_by_ids_actions_refs_and_orders(backend):
+    from tracecode.store.port import EpcisQuery
+    s = backend.store
+    # eventTime runs backwards against capture order; recordTime forwards (t + 1 ... by the helper)
+    recs = [epcis_record(f"e{i}", 1.7e9 + 10 * (9 - i), [f"urn:x:{i % 2}"], action="ADD" if i % 2 else "OBSERVE",
+                         refs={"transaction": [["po" if i < 5 else "inv", f"urn:po:{i % 3}"]],
+                               **({"source": [["owning_party", "urn:p:a"]]} if i % 4 == 0 else {})})
+            for i in range(10)]
+    for i, r in enumerate(recs):
+        r.record_time = 1.8e9 + i
+    assert s.epcis_put(recs) == [True] * 10
+    ids = lambda got: [r.event_id for r in got[0]]   # noqa: E731
+    assert ids(s.epcis_find(EpcisQuery(event_ids=("e3", "nope", "e1")))) == ["e1", "e3"]
+    assert ids(s.epcis_find(EpcisQuery(event_ids=("e3", "e1"), actions=("OBSERVE",)))) == []
+    assert ids(s.epcis_find(EpcisQuery(actions=("ADD",)))) == ["e9", "e7", "e5", "e3", "e1"]
+    po0 = (("transaction", (("po", "urn:po:0"),)),)
+    assert ids(s.epcis_find(EpcisQuery(refs=po0))) == ["e0", "e3"]              # by the index, capture order
+    any0 = (("transaction", ((None, "urn:po:0"),)),)
+    assert ids(s.epcis_find(EpcisQuery(refs=any0))) == ["e0", "e3", "e6", "e9"]
+    both = any0 + (("source", (("owning_party", "urn:p:a"),)),)
+    assert ids(s.epcis_find(EpcisQuery(refs=both))) == ["e0"]                  # e4, e8: another transaction
+    assert ids(s.epcis_find(EpcisQuery(epcs=("urn:po:0",)))) == []             # an id is not an EPC
+    assert ids(s.epcis_find(EpcisQuery(refs=any0, descending=True))) == ["e9", "e6", "e3", "e0"]
+    assert ids(s.epcis_find(EpcisQuery(refs=any0, order_by="eventTime"))) == ["e9", "e6", "e3", "e0"]
+    assert ids(s.epcis_find(EpcisQuery(order_by="recordTime"))) == [f"e{i}" for i in range(10)]
+    assert ids(s.epcis_find(EpcisQuery(order_by="recordTime", descending=True,
+                                       ge_record_time=1.8e9 + 3, lt_record_time=1.8e9 + 7))) == ["e6", "e5", "e4", "e3"]
+    assert ids(s.epcis_find(EpcisQuery(descending=True, lt_event_time=1.7e9 + 30))) == ["e7", "e8", "e9"]
+    for q in (EpcisQuery(descending=True), EpcisQuery(order_by="recordTime"),
+              EpcisQuery(order_by="recordTime", descending=True, epcs=("urn:x:1",)),
+              EpcisQuery(epcs=("urn:x:0",), order_by="eventTime"), EpcisQuery(event_ids=("e1", "e2", "e5"))):
+        whole, token = s.epcis_find(q, limit=100)
+        assert token is None
+        pages, token = [], None
+        while True:   # every order pages to the same answer, one at a time
+            got, token = s.epcis_find(q, token, limit=1)
+            pages += got
+            if token is None:
+                break
+        assert [r.event_id for r in pages] == [r.event_id for r in whole], q
+    with pytest.raises(ValueError):
+        s.epcis_find(EpcisQuery(order_by="bizStep"))
+
+
+def test_capture_jobs_of_a_client_newest_first_paged(backend):
+    s = backend.store
+    for i in range(5):
+        s.capture_job_put({"id": f"j{i}", "client": "acme" if i != 2 else "other",
+                           "created": f"2026-12-01T00:00:0{i}.000Z", "state": "running"})
+    s.capture_job_put({"id": "j1", "client": "acme", "created": "2026-12-01T00:00:01.000Z", "state": "success"})
+    jobs, token = s.capture_jobs("acme")
+    assert [j["id"] for j in jobs] == ["j4", "j3", "j1", "j0"] and token is None and jobs[2]["state"] == "success"
+    got, token = s.capture_jobs("acme", limit=3)
+    assert [j["id"] for j in got] == ["j4", "j3", "j1"] and token
+    assert [j["id"] for j in s.capture_jobs("acme", token, limit=3)[0]] == ["j0"]
+    assert s.capture_jobs("nobody") == ([], None)
+
+
+def test_named_queries_per_owner(backend):
+    s = backend.store
+    q = {"name": "recalls", "query": {"EQ_disposition": ["recalled"]}}
+    assert s.queries_put("acme", "recalls", q) is True
+    assert s.queries_put("acme", "recalls", {"name": "recalls", "query": {}}) is False   # never replaced
+    assert s.queries_put("beta", "recalls", {**q, "owner": "beta"}) is True
+    assert s.queries_put("acme", "批次", q) is True
+    assert s.queries_get("acme", "recalls") == q and s.queries_get("acme", "nope") is None
+    assert [(o, n) for o, n, _ in s.queries_list()[0]] == [("acme", "recalls"), ("acme", "批次"), ("beta", "recalls")]
+    got, token = s.queries_list("acme", limit=1)
+    assert [n for _, n, _ in got] == ["recalls"] and token
+    assert [n for _, n, _ in s.queries_list("acme", token, limit=1)[0]] == ["批次"]
+    assert s.queries_delete("acme", "recalls") is True and s.queries_delete("acme", "recalls") is False
+    assert s.queries_get("beta", "recalls")["owner"] == "beta"
+    for owner, name in (("acme", ""), ("acme", "a\x00b"), ("", "x"), ("acme", "x" * 300)):
+        with pytest.raises(ValueError):
+            s.queries_put(owner, name, q)

@@ -28,7 +28,10 @@ from .eventid import event_id
 
 _PREFIXES = ("https://ref.gs1.org/cbv/BizStep-", "https://ref.gs1.org/cbv/Disp-",
              "urn:epcglobal:cbv:bizstep:", "urn:epcglobal:cbv:disp:", "https://gs1.org/voc/BizStep-",
-             "https://gs1.org/voc/Disp-")
+             "https://gs1.org/voc/Disp-",
+             # bizTransaction and source/destination types (BTT-po, SDT-owning_party)
+             "https://ref.gs1.org/cbv/BTT-", "https://ref.gs1.org/cbv/SDT-", "urn:epcglobal:cbv:btt:",
+             "urn:epcglobal:cbv:sdt:", "https://gs1.org/voc/BTT-", "https://gs1.org/voc/SDT-")
 MAX_ID = 128                     # lifecycle event ids (engine/limits.py EVENT_ID_CHARS)
 ROLES = ("epcList", "parentID", "childEPCs", "inputEPCList", "outputEPCList",
          "quantityList", "childQuantityList", "inputQuantityList", "outputQuantityList")
@@ -73,6 +76,35 @@ def epcs_of(event: dict) -> dict:
             out[role] = [q["epcClass"] for q in value if isinstance(q, dict) and isinstance(q.get("epcClass"), str)]
         else:
             out[role] = [v for v in value if isinstance(v, str)]
+    return out
+
+
+# the store's REF_ROLES: the list an event names them in, and the field of an entry's id
+REF_LISTS = {"transaction": ("bizTransactionList", "bizTransaction"), "source": ("sourceList", "source"),
+             "destination": ("destinationList", "destination")}
+
+
+def refs_of(event: dict) -> dict:
+    """The bizTransactions, sources and destinations an event names, by the store's role:
+    [[type as a bare CBV word (po, owning_party) or None, id]]; roles it lacks left out.
+
+    >>> refs_of({"bizTransactionList": [{"type": "urn:epcglobal:cbv:btt:po", "bizTransaction": "urn:x:po:1"},
+    ...                                 {"bizTransaction": "urn:x:bol:2"}],
+    ...          "sourceList": [{"type": "owning_party", "source": "urn:epc:id:pgln:0614141.00001"}]})
+    {'transaction': [['po', 'urn:x:po:1'], [None, 'urn:x:bol:2']],
+     'source': [['owning_party', 'urn:epc:id:pgln:0614141.00001']]}
+    """
+    out: dict = {}
+    if not isinstance(event, dict):
+        return out
+    for role, (name, key) in REF_LISTS.items():
+        entries = event.get(name)
+        if not isinstance(entries, list):
+            continue
+        got = [[vocab(e.get("type")), e[key]] for e in entries
+               if isinstance(e, dict) and isinstance(e.get(key), str) and e[key]]
+        if got:
+            out[role] = got
     return out
 
 

@@ -65,6 +65,10 @@ class EventPlan:
 # outputEPCList, and class level the epcClass of quantityList and childQuantityList
 # ("class"), of inputQuantityList and of outputQuantityList.
 EPC_ROLES = ("epc", "parent", "child", "input", "output", "class", "input_class", "output_class")
+# What else an event names by id, indexed like its EPCs (EpcisRecord.refs): the ids of its
+# bizTransactionList, sourceList and destinationList (queryable by transaction number).
+REF_ROLES = ("transaction", "source", "destination")
+ORDER_BY = ("", "eventTime", "recordTime")   # "": capture order by EPC, else eventTime
 
 
 @dataclass
@@ -86,13 +90,19 @@ class EpcisRecord:
     epcs: dict = field(default_factory=dict)   # role -> [EPC URI]
     client: str | None = None      # who captured it (None: the data directory's own caller)
     seq: int | None = None         # the store's, in capture order (None until stored)
+    action: str | None = None      # ADD, OBSERVE, DELETE (None: a TransformationEvent)
+    # REF_ROLES -> [[type or None, id]]: bizTransactionList, sourceList, destinationList
+    refs: dict = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
 class EpcisQuery:
     """What epcis_find selects (every field that is set must match; a tuple matches any of
     its values). epcs: events naming any of them in one of epc_roles (all roles when
-    empty), answered in capture order; without epcs, events in eventTime order."""
+    empty), answered in capture order; without epcs, events in eventTime order (or
+    order_by's, newest first when descending). event_ids: those events only. refs:
+    REF_ROLES -> ((type, id), ...): an event with an entry of that role, type and id (type
+    None: any type), as the binding's EQ_bizTransaction_type, EQ_source_type..."""
     event_types: tuple = ()
     ge_event_time: float | None = None
     lt_event_time: float | None = None
@@ -104,6 +114,11 @@ class EpcisQuery:
     biz_locations: tuple = ()
     epcs: tuple = ()
     epc_roles: tuple = ()
+    event_ids: tuple = ()
+    actions: tuple = ()
+    refs: tuple = ()               # ((role, ((type, id), ...)), ...): every role given must match
+    order_by: str = ""             # ORDER_BY
+    descending: bool = False
 
 
 class ReadView(Protocol):
@@ -302,6 +317,31 @@ class Store(Protocol):
 
     def capture_job_get(self, job_id: str) -> dict | None:
         """The capture job of an id, None if none."""
+
+    def capture_jobs(self, client: str, after: str | None = None, limit: int = 100) -> tuple[list, str | None]:
+        """(a page of client's capture jobs, newest first, the token of the next page or None).
+        A job is listed under the "client" and "created" it was first put with."""
+
+    # Named queries: a saved query definition per owner (the EPCIS REST binding's /queries;
+    # subscriptions run these same queries). A definition is plain JSON the application
+    # writes ({"name", "query": {GS1 parameter: [values]}, "created", ...}). Names are
+    # non-empty text of at most 256 bytes of UTF-8 without NUL (ValueError otherwise), and
+    # are per owner: two owners may each have a query "recalls".
+
+    def queries_put(self, owner: str, name: str, definition: dict) -> bool:
+        """Store a new named query durably; False (nothing written) if owner has one of
+        that name already (a definition is never replaced: delete it first)."""
+
+    def queries_get(self, owner: str, name: str) -> dict | None:
+        """The definition of owner's query of that name, None if none."""
+
+    def queries_delete(self, owner: str, name: str) -> bool:
+        """Delete owner's query of that name durably; whether there was one."""
+
+    def queries_list(self, owner: str | None = None, after: str | None = None,
+                     limit: int = 100) -> tuple[list, str | None]:
+        """(a page of (owner, name, definition), by owner then name (UTF-8 byte order),
+        the token of the next page or None); owner None lists every owner's."""
 
 
 class RegistryView(Protocol):

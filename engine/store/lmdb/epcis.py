@@ -5,9 +5,13 @@ capture_job_put, capture_job_get) in three LMDB databases:
                  b"E" seq u64 b"b" -> body JSON      the event as captured, its EPCs by role
                  b"I" event id     -> seq u64        an id seen again is not stored again
                  b"J" job id       -> job JSON       capture jobs, replaced whole
+                 b"K" client + NUL + created + job id -> b""   a client's jobs, by time
+                 b"Q" owner + NUL + name -> definition JSON    named queries
                  b"N"              -> next seq u64
     epcis_epcs   EPC -> seq u64 + role byte (dupsort)   "events of one EPC", in capture order
+                 (and the ids of bizTransactions, sources, destinations: port.REF_ROLES)
     epcis_times  eventTime ms (biased u64) + seq u64 -> b""   "events in a time range"
+    epcis_recorded  recordTime ms (biased u64) + seq u64 -> b""   "events captured since"
 
 A head holds the fields every query parameter tests (type, bizStep, disposition, readPoint,
 bizLocation, times) so a filter never decodes a body: a 100,000-EPC ObjectEvent is read
@@ -20,17 +24,18 @@ import hashlib
 import heapq
 import json
 
-from ..port import EPC_ROLES, EpcisQuery, EpcisRecord
+from ..port import EPC_ROLES, ORDER_BY, REF_ROLES, EpcisQuery, EpcisRecord
 from .batches import u64
 from .env import IndexReadOnly, open_db
 
 KEY_BYTES = 400         # LMDB keys stop at 511 bytes: longer ids and EPCs are digested
 MAX_SCAN = 200_000      # index entries one find reads at most; then it answers a page token
 _BIAS = 1 << 63         # eventTime in ms, signed, ordered as unsigned bytes
-_ROLE = {r: bytes([i]) for i, r in enumerate(EPC_ROLES)}
+_ROLE = {r: bytes([i]) for i, r in enumerate(EPC_ROLES + REF_ROLES)}
 _ROLE_OF = {v[0]: r for r, v in _ROLE.items()}
 _HEAD = ("event_id", "event_time", "time_offset", "record_time", "type", "biz_step",
-         "disposition", "read_point", "biz_location", "client")
+         "disposition", "read_point", "biz_location", "client", "action", "refs")
+NAME_BYTES = 256        # of a named query's name (and of its owner)
 NEXT = b"N"
 
 
@@ -75,6 +80,30 @@ class EpcisTables:
             self.times = open_db(env, b"epcis_times")
         except IndexReadOnly:
             self.main = self.epcs = self.times = None
+        try:   # after the others: a read-only index from before it has the three above
+            self.recorded = open_db(env, b"epcis_recorded")
+        except IndexReadOnly:
+            self.recorded = None
+        else:
+            self._index_record_times()
+
+    def _index_record_times(self) -> None:
+        """Events stored before the recordTime index, indexed once (their heads say it)."""
+        if self.main is None or self.env.flags().get("readonly"):
+            return
+        with self.env.begin() as txn:
+            if txn.stat(self.recorded)["entries"] or txn.get(NEXT, db=self.main) is None:
+                return
+        with self.env.begin(write=True) as txn:
+            cur = txn.cursor(db=self.main)
+            rows = []
+            found = cur.set_range(b"E")
+            while found and cur.key()[:1] == b"E":
+                key = cur.key()
+                if key[-1:] == b"h":
+                    rows.append((time_key(_loads(cur.value())["record_time"], int.from_bytes(key[1:9], "big")), b""))
+                found = cur.next()
+            txn.cursor(db=self.recorded).putmulti(rows)
 
     # -- writes (inside the caller's write transaction) ------------------------------------
     def put(self, txn, records) -> list[bool]:
@@ -84,7 +113,7 @@ class EpcisTables:
         main = self.main
         raw = txn.get(NEXT, db=main)
         seq = int.from_bytes(raw, "big") if raw else 1
-        out, epc_rows, time_rows = [], [], []
+        out, epc_rows, time_rows, record_rows = [], [], [], []
         for rec in records:
             if not isinstance(rec, EpcisRecord):
                 raise ValueError(f"epcis_put takes EpcisRecords, got {type(rec).__name__}")
@@ -97,9 +126,15 @@ class EpcisTables:
             txn.put(b"E" + at + b"h", _dumps(_head(rec)), db=main)
             txn.put(b"E" + at + b"b", _dumps({"event": rec.event, "epcs": rec.epcs}), db=main)
             time_rows.append((time_key(rec.event_time, seq), b""))
+            record_rows.append((time_key(rec.record_time, seq), b""))
             for role, epcs in rec.epcs.items():
                 tag = _ROLE[role]   # KeyError: a role the port does not name
                 epc_rows += [(text_key(e), at + tag) for e in epcs]
+            for role, entries in rec.refs.items():
+                if role not in REF_ROLES:
+                    raise ValueError(f"{role!r} is not one of {REF_ROLES}")
+                tag = _ROLE[role]
+                epc_rows += [(text_key(i), at + tag) for i in dict.fromkeys(i for _, i in entries)]
             out.append(True)
             seq += 1
         if epc_rows:
@@ -107,6 +142,8 @@ class EpcisTables:
             txn.cursor(db=self.epcs).putmulti(epc_rows, dupdata=True)
         if time_rows:
             txn.cursor(db=self.times).putmulti(time_rows)
+            if self.recorded is not None:
+                txn.cursor(db=self.recorded).putmulti(record_rows)
         txn.put(NEXT, u64(seq), db=main)
         return out
 
@@ -116,6 +153,13 @@ class EpcisTables:
         if not isinstance(job, dict) or not isinstance(job.get("id"), str):
             raise ValueError("a capture job is a dict with an id (text)")
         txn.put(b"J" + text_key(job["id"]), _dumps(job), db=self.main)
+        client, created = job.get("client"), job.get("created")
+        if isinstance(client, str) and isinstance(created, str) and client and "\x00" not in client + created \
+                and "\x00" not in job["id"]:   # listed by client, newest first (the same key when replaced)
+            key = b"K" + client.encode("utf-8", "surrogatepass") + b"\x00" + created.encode() + b"\x00" + \
+                job["id"].encode("utf-8", "surrogatepass")
+            if len(key) <= 511:
+                txn.put(key, b"", db=self.main)
 
     # -- reads -----------------------------------------------------------------------------
     def job(self, txn, job_id: str) -> dict | None:
@@ -141,49 +185,87 @@ class EpcisTables:
         return out
 
     def find(self, txn, query: EpcisQuery, after: str | None, limit: int) -> tuple[list, str | None]:
-        """(records, next token): by the EPC index when the query names EPCs (capture
-        order), else by the time index (eventTime order)."""
+        """(records, next token): the named events (event_ids); else by the EPC index when
+        the query names EPCs or refs (capture order), else by the time index of order_by
+        (eventTime unless recordTime); descending reverses either."""
         if not isinstance(query, EpcisQuery):
             raise ValueError(f"epcis_find takes an EpcisQuery, got {type(query).__name__}")
         if not isinstance(limit, int) or limit < 1:
             raise ValueError(f"limit must be a positive integer, got {limit!r}")
+        if query.order_by not in ORDER_BY:
+            raise ValueError(f"order_by is one of {ORDER_BY}, not {query.order_by!r}")
         if self.main is None:
             return [], None
-        if query.epcs:
-            return self._find_by_epc(txn, query, _token(after, "e", 8), limit)
-        return self._find_by_time(txn, query, _token(after, "t", 16), limit)
+        if query.event_ids:
+            return self._find_sorted(txn, query, self._seqs_of_ids(txn, query.event_ids), after, limit)
+        keyed = self._index_keys(query)
+        if keyed is not None:
+            if query.order_by or query.descending:   # sorted whole (one EPC's events: few)
+                seqs = _unique(heapq.merge(*(self._seqs(txn, k, keyed[1], 0) for k in set(keyed[0].values()))))
+                return self._find_sorted(txn, query, seqs, after, limit)
+            return self._find_by_epc(txn, query, keyed, _token(after, "e", 8), limit)
+        if query.order_by == "recordTime":
+            if self.recorded is None:
+                return [], None
+            kind = "R" if query.descending else "r"
+            return self._find_by_time(txn, query, self.recorded, query.ge_record_time, query.lt_record_time,
+                                      kind, _token(after, kind, 16), limit)
+        kind = "T" if query.descending else "t"
+        return self._find_by_time(txn, query, self.times, query.ge_event_time, query.lt_event_time,
+                                  kind, _token(after, kind, 16), limit)
+
+    def _index_keys(self, q: EpcisQuery):
+        """({text: key}, role bytes) of the EPC index entries a query reads, None for none."""
+        if q.epcs:
+            roles = q.epc_roles or EPC_ROLES
+            return {e: text_key(e) for e in q.epcs}, {_ROLE[r][0] for r in roles}
+        if q.refs:   # one role's ids narrow it; _matches checks the others and the types
+            role, pairs = q.refs[0]
+            return {i: text_key(i) for _, i in pairs}, {_ROLE[role][0]}
+        return None
 
     def _matches(self, head: dict, q: EpcisQuery) -> bool:
-        return ((not q.event_types or head["type"] in q.event_types)
+        if not ((not q.event_types or head["type"] in q.event_types)
                 and (not q.biz_steps or head["biz_step"] in q.biz_steps)
                 and (not q.dispositions or head["disposition"] in q.dispositions)
                 and (not q.read_points or head["read_point"] in q.read_points)
                 and (not q.biz_locations or head["biz_location"] in q.biz_locations)
+                and (not q.actions or head.get("action") in q.actions)
                 and (q.ge_event_time is None or head["event_time"] >= q.ge_event_time)
                 and (q.lt_event_time is None or head["event_time"] < q.lt_event_time)
                 and (q.ge_record_time is None or head["record_time"] >= q.ge_record_time)
-                and (q.lt_record_time is None or head["record_time"] < q.lt_record_time))
+                and (q.lt_record_time is None or head["record_time"] < q.lt_record_time)):
+            return False
+        refs = head.get("refs") or {}
+        for role, pairs in q.refs:
+            wanted = set(pairs)
+            if not any((t, i) in wanted or (None, i) in wanted for t, i in refs.get(role, ())):
+                return False
+        return True
 
-    def _find_by_epc(self, txn, q, after: bytes | None, limit):
+    def _seqs(self, txn, key: bytes, roles, start: int):
+        """The seqs (u64 bytes, ascending) of key's index entries in roles, from start on."""
+        cur = txn.cursor(db=self.epcs)
+        if cur.set_range_dup(key, u64(start)) if start else cur.set_key(key):
+            for v in cur.iternext_dup():
+                if v[8] in roles:
+                    yield v[:8]
+
+    def _seqs_of_ids(self, txn, ids):
+        found = {txn.get(b"I" + text_key(i), db=self.main) for i in ids}
+        return sorted(bytes(at) for at in found if at is not None)
+
+    def _find_by_epc(self, txn, q, keyed, after: bytes | None, limit):
         start = int.from_bytes(after, "big") + 1 if after else 0
-        roles = {_ROLE[r][0] for r in q.epc_roles} if q.epc_roles else None
-        wanted = {e: text_key(e) for e in q.epcs}
-
-        def seqs(key):
-            cur = txn.cursor(db=self.epcs)
-            if cur.set_range_dup(key, u64(start)) if start else cur.set_key(key):
-                for v in cur.iternext_dup():
-                    if roles is None or v[8] in roles:
-                        yield v[:8]
-
+        wanted, roles = keyed
         out, scanned = [], 0
-        for at in _unique(heapq.merge(*(seqs(k) for k in set(wanted.values())))):
+        for at in _unique(heapq.merge(*(self._seqs(txn, k, roles, start) for k in set(wanted.values())))):
             scanned += 1
             seq = int.from_bytes(at, "big")
             head = _loads(txn.get(b"E" + at + b"h", db=self.main))
             if self._matches(head, q):
                 rec = self._record(txn, seq, head)
-                if self._names(rec, wanted, q.epc_roles):   # a digest's key: the text decides
+                if self._names(rec, wanted, q.epc_roles if q.epcs else None):   # a digest's key: the text decides
                     out.append(rec)
             if len(out) == limit or scanned >= MAX_SCAN:
                 return out, "e" + at.hex()
@@ -194,21 +276,55 @@ class EpcisTables:
         if all(len(k) <= KEY_BYTES and not k.startswith(b"\x00#") for k in wanted.values()):
             return True
         texts = set(wanted)
+        if roles is None:   # refs: the head's ids, already matched by text (_matches)
+            return True
         return any(texts.intersection(v) for r, v in rec.epcs.items() if not roles or r in roles)
 
-    def _find_by_time(self, txn, q, after: bytes | None, limit):
-        lo = _ms_key(q.ge_event_time, 0) + u64(0)
-        hi = _ms_key(q.lt_event_time, (1 << 64) - 1) if q.lt_event_time is not None else None
-        cur = txn.cursor(db=self.times)
-        if after is not None:
-            lo = max(lo, after)
-        found = cur.set_range(lo)
-        if found and after is not None and cur.key() == after:
-            found = cur.next()
+    def _find_sorted(self, txn, q, seqs, after: str | None, limit):
+        """A bounded set of seqs (ascending bytes), filtered and sorted by q's order; the token
+        is the sort key of the last one answered."""
+        field = {"eventTime": "event_time", "recordTime": "record_time"}.get(q.order_by)
+        rows = []
+        for n, at in enumerate(seqs):
+            if n >= MAX_SCAN:
+                raise ValueError(f"more than {MAX_SCAN:,} events name these: an ordered query needs fewer "
+                                 "(narrow it, or leave orderBy and orderDirection out)")
+            head = _loads(txn.get(b"E" + at + b"h", db=self.main))
+            if self._matches(head, q):
+                seq = int.from_bytes(at, "big")
+                rows.append((time_key(head[field], seq) if field else at, seq, head))
+        rows.sort(key=lambda r: r[0], reverse=q.descending)
+        last = _token(after, "s", 16 if field else 8)
+        if last is not None:
+            rows = [r for r in rows if (r[0] < last if q.descending else r[0] > last)]
+        page = rows[:limit]
+        out = [self._record(txn, seq, head) for _, seq, head in page]
+        return out, ("s" + bytes(page[-1][0]).hex()) if len(rows) > limit else None
+
+    def _find_by_time(self, txn, q, db, ge: float | None, lt: float | None, kind: str,
+                      after: bytes | None, limit):
+        lo = _ms_key(ge, 0) + u64(0)
+        hi = _ms_key(lt, (1 << 64) - 1) if lt is not None else None
+        cur = txn.cursor(db=db)
+        back = kind.isupper()
+        if not back:
+            if after is not None:
+                lo = max(lo, after)
+            found = cur.set_range(lo)
+            if found and after is not None and cur.key() == after:
+                found = cur.next()
+        elif after is not None:
+            found = cur.set_range(after)
+            found = cur.prev() if found else cur.last()
+        elif hi is None:
+            found = cur.last()
+        else:   # the last key before hi
+            found = cur.prev() if cur.set_range(hi + u64(0)) else cur.last()
+        step = cur.prev if back else cur.next
         out, scanned = [], 0
         while found:
             key = cur.key()
-            if hi is not None and key[:8] >= hi:
+            if (key < lo) if back else (hi is not None and key[:8] >= hi):
                 break
             scanned += 1
             at = key[8:]
@@ -216,9 +332,93 @@ class EpcisTables:
             if self._matches(head, q):
                 out.append(self._record(txn, int.from_bytes(at, "big"), head))
             if len(out) == limit or scanned >= MAX_SCAN:
-                return out, ("t" + bytes(key).hex()) if cur.next() else None
+                token = kind + bytes(key).hex()
+                return out, token if step() and ((cur.key() >= lo) if back else
+                                                 (hi is None or cur.key()[:8] < hi)) else None
+            found = step()
+        return out, None
+
+    # -- a client's capture jobs, named queries --------------------------------------------
+    def jobs(self, txn, client: str, after: str | None, limit: int) -> tuple[list, str | None]:
+        if not isinstance(limit, int) or limit < 1:
+            raise ValueError(f"limit must be a positive integer, got {limit!r}")
+        if self.main is None:
+            return [], None
+        if not isinstance(client, str) or not client:
+            raise ValueError("capture_jobs needs a client name")
+        prefix = b"K" + client.encode("utf-8", "surrogatepass") + b"\x00"
+        cur = txn.cursor(db=self.main)
+        last = _token(after, "j", None)
+        found = cur.set_range(last) if last else cur.set_range(prefix + b"\xff")
+        found = cur.prev() if found else cur.last()
+        out = []
+        while found and cur.key().startswith(prefix):
+            job = self.job(txn, bytes(cur.key()[len(prefix):]).decode("utf-8", "surrogatepass").rpartition("\x00")[2])
+            if job is not None:
+                out.append(job)
+            if len(out) == limit:
+                key = bytes(cur.key())
+                more = cur.prev() and cur.key().startswith(prefix)
+                return out, ("j" + key.hex()) if more else None
+            found = cur.prev()
+        return out, None
+
+    def query_put(self, txn, owner: str, name: str, definition: dict) -> bool:
+        if self.main is None:
+            raise IndexReadOnly("the index is read-only: no named query can be stored")
+        if not isinstance(definition, dict):
+            raise ValueError("a named query's definition is a dict")
+        key = _query_key(owner, name)
+        if txn.get(key, db=self.main) is not None:
+            return False
+        txn.put(key, _dumps(definition), db=self.main)
+        return True
+
+    def query_get(self, txn, owner: str, name: str) -> dict | None:
+        if self.main is None:
+            return None
+        raw = txn.get(_query_key(owner, name), db=self.main)
+        return None if raw is None else _loads(raw)
+
+    def query_delete(self, txn, owner: str, name: str) -> bool:
+        if self.main is None:
+            raise IndexReadOnly("the index is read-only: no named query can be deleted")
+        return txn.delete(_query_key(owner, name), db=self.main)
+
+    def queries(self, txn, owner: str | None, after: str | None, limit: int) -> tuple[list, str | None]:
+        if not isinstance(limit, int) or limit < 1:
+            raise ValueError(f"limit must be a positive integer, got {limit!r}")
+        if self.main is None:
+            return [], None
+        prefix = b"Q" + (_name_key(owner, "owner") + b"\x00" if owner is not None else b"")
+        cur = txn.cursor(db=self.main)
+        last = _token(after, "q", None)
+        found = cur.set_range(last) if last else cur.set_range(prefix)
+        if found and last and cur.key() == last:
+            found = cur.next()
+        out = []
+        while found and cur.key().startswith(prefix):
+            who, _, name = bytes(cur.key()[1:]).decode().partition("\x00")
+            out.append((who, name, _loads(cur.value())))
+            if len(out) == limit:
+                key = bytes(cur.key())
+                more = cur.next() and cur.key().startswith(prefix)
+                return out, ("q" + key.hex()) if more else None
             found = cur.next()
         return out, None
+
+
+def _name_key(text, what: str) -> bytes:
+    if not isinstance(text, str) or not text or "\x00" in text:
+        raise ValueError(f"a named query's {what} must be non-empty text without NUL")
+    raw = text.encode("utf-8")
+    if len(raw) > NAME_BYTES:
+        raise ValueError(f"a named query's {what} is over {NAME_BYTES} bytes of UTF-8")
+    return raw
+
+
+def _query_key(owner: str, name: str) -> bytes:
+    return b"Q" + _name_key(owner, "owner") + b"\x00" + _name_key(name, "name")
 
 
 def _unique(sorted_items):
@@ -229,7 +429,7 @@ def _unique(sorted_items):
             prev = x
 
 
-def _token(after: str | None, kind: str, size: int) -> bytes | None:
+def _token(after: str | None, kind: str, size: int | None) -> bytes | None:
     """The index key a page token names; ValueError for one this query did not give."""
     if after is None or after == "":
         return None
@@ -237,6 +437,6 @@ def _token(after: str | None, kind: str, size: int) -> bytes | None:
         raw = bytes.fromhex(after[1:]) if isinstance(after, str) and after[:1] == kind else b""
     except ValueError:
         raw = b""
-    if len(raw) != size:
+    if (len(raw) != size) if size is not None else not raw:
         raise ValueError(f"{str(after)[:40]!r} is not a page token of this query")
     return raw

@@ -382,3 +382,21 @@ class LmdbStore:
     def capture_job_get(self, job_id: str) -> dict | None:
         with self.env.begin() as txn:
             return self.epcis.job(txn, job_id)
+
+    def capture_jobs(self, client: str, after=None, limit: int = 100):
+        with self.env.begin() as txn:
+            return self.epcis.jobs(txn, client, after, limit)
+
+    def queries_put(self, owner: str, name: str, definition: dict) -> bool:
+        return run_write(self.env, lambda txn: self.epcis.query_put(txn, owner, name, definition))
+
+    def queries_get(self, owner: str, name: str) -> dict | None:
+        with self.env.begin() as txn:
+            return self.epcis.query_get(txn, owner, name)
+
+    def queries_delete(self, owner: str, name: str) -> bool:
+        return run_write(self.env, lambda txn: self.epcis.query_delete(txn, owner, name))
+
+    def queries_list(self, owner=None, after=None, limit: int = 100):
+        with self.env.begin() as txn:
+            return self.epcis.queries(txn, owner, after, limit)
