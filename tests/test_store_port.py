@@ -434,3 +434,85 @@ def test_named_queries_per_owner(backend):
     for owner, name in (("acme", ""), ("acme", "a\x00b"), ("", "x"), ("acme", "x" * 300)):
         with pytest.raises(ValueError):
             s.queries_put(owner, name, q)
+
+
+# -- EPCIS subscriptions: the outbox is the event log in seq order ---------------------------
+def test_epcis_since_reads_the_log_in_commit_order_filtered_with_the_last_seq_read(backend):
+    from tracecode.store.port import EpcisQuery
+    s = backend.store
+    assert s.epcis_last_seq() == 0 and s.epcis_since(None, 0) == ([], 0)
+    # eventTime order is not commit order: the log follows the commits
+    s.epcis_put([epcis_record("ni:///late", 2e9, ["urn:x:1"]), epcis_record("ni:///early", 1e9, ["urn:x:2"])])
+    s.write(lambda view: view.epcis_put([epcis_record("ni:///third", 1.5e9, ["urn:x:1"], step="receiving")]))
+    assert s.epcis_last_seq() == 3
+    recs, last = s.epcis_since(None, 0)
+    assert [r.event_id for r in recs] == ["ni:///late", "ni:///early", "ni:///third"] and last == 3
+    assert [r.seq for r in recs] == [1, 2, 3]
+    recs, last = s.epcis_since(None, 1, limit=1)
+    assert [r.event_id for r in recs] == ["ni:///early"] and last == 2
+    recs, last = s.epcis_since(EpcisQuery(epcs=("urn:x:1",)), 0)
+    assert [r.event_id for r in recs] == ["ni:///late", "ni:///third"] and last == 3
+    recs, last = s.epcis_since(EpcisQuery(biz_steps=("receiving",)), 0, limit=10)
+    assert [r.event_id for r in recs] == ["ni:///third"] and last == 3
+    recs, last = s.epcis_since(EpcisQuery(epcs=("urn:x:2",), epc_roles=("parent",)), 0)
+    assert recs == [] and last == 3   # nothing matched, the bookmark still moves past it all
+    assert s.epcis_since(None, 3) == ([], 3)
+    for bad in (-1, "1", 1.5):
+        with pytest.raises(ValueError):
+            s.epcis_since(None, bad)
+
+
+def test_subscriptions_keep_their_state_and_bookmark_across_a_reopen(backend, tmp_path):
+    s = backend.store
+    s.epcis_put([epcis_record("ni:///a", 1e9), epcis_record("ni:///b", 1e9)])
+    got = s.subscription_put({"id": "sub-1", "dest": "http://x/", "owner": "prov"})
+    assert got["state"]["bookmark"] == 2 and got["state"]["generation"] == 1   # from now on
+    got = s.subscription_put({"id": "sub-0", "dest": "http://y/"}, bookmark=0)
+    assert got["state"]["bookmark"] == 0
+    assert [x["id"] for x in s.subscriptions()] == ["sub-0", "sub-1"]
+    # redefined without a bookmark: delivery goes on where it was
+    assert s.subscription_put({"id": "sub-0", "dest": "http://z/"})["state"]["generation"] == 1
+    assert s.subscription_get("sub-0")["dest"] == "http://z/"
+    assert s.subscription_get("nope") is None
+    assert s.subscription_progress("sub-0", 1, {"bookmark": 1, "delivered": 1, "last_error": None})
+    assert s.subscription_get("sub-0")["state"]["bookmark"] == 1
+    with pytest.raises(ValueError):
+        s.subscription_progress("sub-0", 1, {"generation": 7})
+    state = s.subscription_rewind("sub-0", 0)
+    assert state["bookmark"] == 0 and state["generation"] == 2 and state["delivered"] == 1
+    # a delivery begun before the rewind cannot move the bookmark
+    assert not s.subscription_progress("sub-0", 1, {"bookmark": 2})
+    assert s.subscription_get("sub-0")["state"]["bookmark"] == 0
+    assert s.subscription_rewind("nope", 0) is None
+    assert not s.subscription_progress("nope", 1, {"bookmark": 2})
+    with pytest.raises(ValueError):
+        s.subscription_rewind("sub-0", -1)
+    with pytest.raises(ValueError):
+        s.subscription_put({"dest": "no id"})
+    assert s.subscription_delete("sub-1") and not s.subscription_delete("sub-1")
+    assert s.subscription_get("sub-1") is None
+    path = backend.store.env.path()
+    backend.store.env.close()
+    again = LmdbBackend(path).store
+    try:
+        assert [(x["id"], x["state"]["bookmark"], x["state"]["generation"]) for x in again.subscriptions()] \
+            == [("sub-0", 0, 2)]
+    finally:
+        backend.store = again
+
+
+def test_a_lease_is_held_by_one_holder_until_it_expires_or_is_released(backend):
+    import time
+    s = backend.store
+    assert s.lease("delivery", "w1", 30) and s.lease("delivery", "w1", 30)   # renewed
+    assert not s.lease("delivery", "w2", 30)
+    assert s.lease("other", "w2", 30)          # leases are by name
+    s.lease_release("delivery", "w2")          # not its lease: left alone
+    assert not s.lease("delivery", "w2", 30)
+    s.lease_release("delivery", "w1")
+    assert s.lease("delivery", "w2", 0.05) and not s.lease("delivery", "w1", 30)
+    time.sleep(0.1)
+    assert s.lease("delivery", "w1", 30)       # the other's expired
+    for bad in ((None, "w", 1), ("d", "", 1), ("d", "w", 0)):
+        with pytest.raises(ValueError):
+            s.lease(*bad)

@@ -35,6 +35,8 @@ VERBS = {
     "links": ANYONE, "set_links": ISSUING,   # links are public; set by admins or the product's issuer
     # EPCIS: an issuer captures and reads its products' events, overseers all (app/epcis.py)
     "capture": EVENTS, "capture_job": EVENTS, "query_events": READING,
+    # subscriptions deliver what query_events would answer the subscriber (app/subscriptions.py)
+    "subscribe": READING, "subscriptions": READING, "unsubscribe": READING,
 }
 
 

@@ -344,6 +344,54 @@ class Store(Protocol):
         the token of the next page or None); owner None lists every owner's."""
 
 
+    # -- EPCIS subscriptions: the outbox is the event log in seq (commit) order --------------
+    # A record's seq is assigned inside its write transaction, so seq order is commit order
+    # and a subscription's bookmark (the last seq delivered) names a point of the log.
+
+    def epcis_since(self, query: EpcisQuery | None, after: int, limit: int = 1000) -> tuple[list, int]:
+        """(at most limit EpcisRecords with seq > after matching query (None: all), in seq
+        order; the last seq read, matching or not, to move a bookmark to). A bounded read
+        per call: fewer than limit records does not mean the log is at its end (that is
+        when the last seq read is epcis_last_seq()). ValueError for a negative bookmark or
+        a limit under 1."""
+
+    def epcis_last_seq(self) -> int:
+        """The seq of the last EPCIS record stored, 0 when none is."""
+
+    def subscription_put(self, sub: dict, bookmark: int | None = None) -> dict:
+        """Record (replace) a subscription ({"id": text, ...} JSON), durably; its delivery
+        state is created at bookmark (default: the last seq, so only what comes next is
+        delivered) or, for one that exists, kept unless bookmark is given. The subscription
+        with its "state" ({"bookmark", "generation", "attempts", "next_try", "last_error",
+        "last_notified", "delivered"})."""
+
+    def subscription_get(self, sub_id: str) -> dict | None:
+        """A subscription with its "state", None if none."""
+
+    def subscriptions(self) -> list:
+        """Every subscription with its "state", in id order."""
+
+    def subscription_delete(self, sub_id: str) -> bool:
+        """Delete a subscription and its state; False if there was none."""
+
+    def subscription_rewind(self, sub_id: str, bookmark: int) -> dict | None:
+        """Move the bookmark (back, or on) and start a new generation: retries reset, and
+        a delivery begun before cannot record progress. The new state, None if no such
+        subscription."""
+
+    def subscription_progress(self, sub_id: str, generation: int, changes: dict) -> bool:
+        """Update the delivery state (bookmark, attempts, next_try, last_error,
+        last_notified, delivered) only while the generation is still the given one;
+        whether it was."""
+
+    def lease(self, name: str, holder: str, ttl: float) -> bool:
+        """Take or renew a named lease for ttl seconds: True when holder has it (it was
+        free, expired, or its own), False while another holder's is current."""
+
+    def lease_release(self, name: str, holder: str) -> None:
+        """Give a lease back (only its holder's; another holder's is left alone)."""
+
+
 class RegistryView(Protocol):
     """One consistent snapshot of the product registries (approvals and registrations, the
     links of our batches to them, national code data, the import audit trail)."""

@@ -31,6 +31,7 @@ from . import stats as _stats
 from .batches import Batches, product_prefix, u64
 from .env import IndexReadOnly, open_db, run_write, versions
 from .epcis import EpcisTables
+from .outbox import MAX_SINCE_SCAN, OutboxTables
 from .keyorder import visit_order
 from .known import KnownProducts
 from .links import LinksTable
@@ -245,6 +246,7 @@ class LmdbStore:
         self._registry = None         # the registries' tables, opened on first use
         self.links = LinksTable(env)  # products' links, the table made by the first put
         self.epcis = EpcisTables(env)  # opened here: a write must not open a table (open_db)
+        self.outbox = OutboxTables(env, self.epcis)   # EPCIS subscriptions (outbox.py)
         self.recall_keys = BoundedCache(RECALL_KEY_CACHE)   # RecallTarget -> its key
         self.brief_events = BoundedCache(BRIEF_EVENTS)      # (seq, max codes) -> short event
         self.scan_log = ScanLog(self, scan_interval)   # its writer thread starts with a scan
@@ -400,3 +402,38 @@ class LmdbStore:
     def queries_list(self, owner=None, after=None, limit: int = 100):
         with self.env.begin() as txn:
             return self.epcis.queries(txn, owner, after, limit)
+
+    # -- EPCIS subscriptions and their outbox (outbox.py) -------------------------------------
+    def epcis_since(self, query, after: int, limit: int = 1000) -> tuple[list, int]:
+        with self.env.begin() as txn:
+            return self.outbox.since(txn, query, after, limit, MAX_SINCE_SCAN)
+
+    def epcis_last_seq(self) -> int:
+        with self.env.begin() as txn:
+            return self.outbox.last_seq(txn)
+
+    def subscription_put(self, sub: dict, bookmark: int | None = None) -> dict:
+        return run_write(self.env, lambda txn: self.outbox.put(txn, sub, bookmark))
+
+    def subscription_get(self, sub_id: str) -> dict | None:
+        with self.env.begin() as txn:
+            return self.outbox.get(txn, sub_id)
+
+    def subscriptions(self) -> list:
+        with self.env.begin() as txn:
+            return self.outbox.all(txn)
+
+    def subscription_delete(self, sub_id: str) -> bool:
+        return run_write(self.env, lambda txn: self.outbox.delete(txn, sub_id))
+
+    def subscription_rewind(self, sub_id: str, bookmark: int) -> dict | None:
+        return run_write(self.env, lambda txn: self.outbox.rewind(txn, sub_id, bookmark))
+
+    def subscription_progress(self, sub_id: str, generation: int, changes: dict) -> bool:
+        return run_write(self.env, lambda txn: self.outbox.progress(txn, sub_id, generation, changes))
+
+    def lease(self, name: str, holder: str, ttl: float) -> bool:
+        return run_write(self.env, lambda txn: self.outbox.lease(txn, name, holder, ttl))
+
+    def lease_release(self, name: str, holder: str) -> None:
+        run_write(self.env, lambda txn: self.outbox.release(txn, name, holder))
