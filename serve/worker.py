@@ -113,6 +113,15 @@ async def start_http(svc, dd: DataDir, config: Config, bind: str):
                        access_log=config.access_log, grace=config.grace)
 
 
+def _start_delivery(svc, config: Config, stop: asyncio.Event):
+    """The EPCIS subscriptions' delivery runner (serve/delivery.py: the worker holding the
+    store's lease delivers, the others stand by); none on a read-only data directory."""
+    if not os.access(config.datadir, os.W_OK):
+        return None
+    from .delivery import DeliveryRunner
+    return asyncio.ensure_future(DeliveryRunner(svc).run(stop))
+
+
 async def serve_worker(config: Config, binds: Binds, ready, parent: int) -> None:
     from ..app import Service
     from ..app.clients import Clients
@@ -133,11 +142,15 @@ async def serve_worker(config: Config, binds: Binds, ready, parent: int) -> None
             loop.add_signal_handler(sig, stop.set)
         ready.send(os.getpid())
         orphaned = asyncio.ensure_future(_watch_parent(parent, stop))  # where PDEATHSIG is missing
+        delivering = _start_delivery(svc, config, stop)
         await stop.wait()
         orphaned.cancel()
+        if delivering is not None:
+            await delivering   # stops with stop: its in-flight deliveries cancelled, the lease given back
     finally:
         # both drain at once: the grace is one budget, not one per adapter
         await asyncio.gather(*(h.stop(config.grace) for h in handles))
+        svc.drain_captures()   # the captures begun (202 answered) finish before the index closes
         try:
             dd.close()  # commits the scan log (a full disk: IndexFull, the worker's last line)
         finally:

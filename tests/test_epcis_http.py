@@ -8,6 +8,7 @@ from __future__ import annotations
 import doctest
 import importlib
 import json
+import time
 from urllib.parse import quote
 
 import httpx
@@ -68,12 +69,19 @@ def _capture(client, p, body: bytes, who: str = "admin", headers: dict | None = 
 
 
 def _job(client, p, response, who: str = "admin") -> dict:
+    """The finished job of a capture (answered at once as running: polled until it is done)."""
     assert response.status_code == 202, response.text
     location = response.headers["location"]
     assert location.startswith("/epcis/capture/")
-    r = client.get(location, headers=p.auth(who))
-    assert r.status_code == 200, r.text
-    job = r.json()
+    deadline = time.monotonic() + 120
+    while True:
+        r = client.get(location, headers=p.auth(who))
+        assert r.status_code == 200, r.text
+        job = r.json()
+        if not job["running"]:
+            break
+        assert time.monotonic() < deadline, job
+        time.sleep(0.02)
     assert job["captureID"] == location.rsplit("/", 1)[1] == response.json()["captureID"]
     return job
 
@@ -301,7 +309,7 @@ def test_discovery_and_vocabularies(site, schema):
     p, client = site
     r = client.options("/epcis/capture")
     assert r.status_code == 204
-    assert set(r.headers["allow"].split(", ")) == {"OPTIONS", "POST"}
+    assert set(r.headers["allow"].split(", ")) == {"OPTIONS", "GET", "HEAD", "POST"}   # GET: the jobs
     assert r.headers["gs1-epcis-capture-limit"] == "50" and r.headers["gs1-capture-error-behaviour"] == "all"
     assert r.headers["gs1-epcis-max"] == "2.0.0" and r.headers["gs1-cbv-min"] == "2.0.0"
     assert client.options("/epcis/events").headers["allow"] == "OPTIONS, GET, HEAD"

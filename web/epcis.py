@@ -21,6 +21,7 @@ verbs' rights). Errors are problem JSON (web/epcis_problem.py).
 """
 from __future__ import annotations
 
+import asyncio
 import json
 from dataclasses import replace
 from datetime import datetime, timezone
@@ -118,14 +119,15 @@ async def capture(request) -> Response:
                        path=request.url.path, reason="too_large", headers=capture_limits(settings))
     most = capture_events(settings)
     if len(body) > most * MIN_EVENT_BYTES:   # only a body this long can hold more events than the limit
-        count = _event_count(body, kind)
+        count = await asyncio.to_thread(_event_count, body, kind)   # a big document: off the event loop
         if count > most:
             return problem(413, f"the document has {count:,} events; at most {most:,} per capture "
                                 "(GS1-EPCIS-Capture-Limit): split it", path=request.url.path,
                            reason="too_large", headers=capture_limits(settings))
-    job = request.app.state.service.capture(caller, body, kind, behaviour=raw, epcis_version=epcis_version,
-                                            cbv_version=cbv_version, peer=request.state.client_host,
-                                            method="HTTP Capture")
+    # the job as running, at once: the capture goes on in the worker's capture thread
+    job = request.app.state.service.start_capture(caller, body, kind, behaviour=raw, epcis_version=epcis_version,
+                                                  cbv_version=cbv_version, peer=request.state.client_host,
+                                                  method="HTTP Capture")
     return _json(job_body(job), 202, headers={"location": f"/epcis/capture/{job['id']}"})
 
 

@@ -9,8 +9,11 @@ behaviour "rollback" one bad event leaves nothing stored nor applied; with "proc
 good events are stored and applied and each bad one is an error in the job, with its JSON
 pointer (/epcisBody/eventList/i).
 
-Capture is synchronous for now: the job is complete (success or failure) when the call
-returns, and stored, so GET /epcis/capture/{id} reads it then and later.
+A capture is begun (begin: arguments and rights judged, the job stored as "running") and
+finished (the events judged, stored and applied, the job stored as "success" or
+"failure"); capture does both, the HTTP adapter runs the finish in a thread of its own
+(Service.start_capture) and answers 202 at once. GET /epcis/capture/{id} reads the job
+while it runs and after.
 
 An overseer (admin, regulator) captures any event. An event that names none of
 tracecode's own codes (issued, imported, or an SSCC with history) is stored without a
@@ -30,6 +33,7 @@ import datetime as _dt
 from dataclasses import replace
 import time as _time
 import uuid
+from typing import Callable
 
 from .. import epcis
 from ..epcis import schema
@@ -135,6 +139,19 @@ class Capture:
                 behaviour: str = "rollback", epcis_version: str | None = None,
                 cbv_version: str | None = None, schema_path=None, peer: str = "",
                 method: str = "Capture") -> dict:
+        """The capture, done when this returns (begin, then its finish)."""
+        job, finish = self.begin(caller, body, content_type, behaviour=behaviour, epcis_version=epcis_version,
+                                 cbv_version=cbv_version, schema_path=schema_path, peer=peer, method=method)
+        return finish()
+
+    def begin(self, caller: Caller, body: bytes, content_type: str | None, *,
+              behaviour: str = "rollback", epcis_version: str | None = None,
+              cbv_version: str | None = None, schema_path=None, peer: str = "",
+              method: str = "Capture") -> tuple[dict, Callable[[], dict]]:
+        """(the job, stored as running; finish: runs the capture, stores and returns the
+        finished job). Arguments and rights are judged here, so a refusal comes at once;
+        finish may run in another thread (web/epcis.py: off the event loop). A finish that
+        fails unexpectedly records the job as a failure with reason "internal" and raises."""
         admit(caller, "capture", method)
         behaviour = (behaviour or "rollback").strip().lower()
         if behaviour not in BEHAVIOURS:
@@ -154,12 +171,11 @@ class Capture:
                             bytes=len(body or b""))
         except AuditError as exc:
             raise Refusal("audit_log_full", "", f"nothing captured: {exc}") from None
-        try:
-            self._run(caller, job, body, content_type, now, schema_path)
-        except Refusal as refusal:   # the store's own refusal (full, read-only): the job says it
-            _error(job, "", None, refusal.reason, refusal.detail)
-        job["state"] = "success" if job["errors_total"] == 0 else "failure"
-        job["finished"] = _iso(_time.time())
+        self._put_job(job)   # readable as running from now on
+        started = dict(job, counts=dict(job["counts"]), errors=[])
+        return started, lambda: self._finish(caller, job, body, content_type, now, schema_path, peer, method)
+
+    def _put_job(self, job: dict) -> None:
         try:
             self.store.capture_job_put(job)
         except Exception as exc:   # noqa: BLE001 - a full or read-only store: the caller is told
@@ -168,6 +184,21 @@ class Capture:
                 raise
             raise Refusal(refusal.reason, "", f"capture job {job['id']} ({job['state']}, "
                           f"{job['counts']['stored']} events stored) not recorded: {refusal.detail}") from None
+
+    def _finish(self, caller, job, body, content_type, now, schema_path, peer, method) -> dict:
+        try:
+            self._run(caller, job, body, content_type, now, schema_path)
+        except Refusal as refusal:   # the store's own refusal (full, read-only): the job says it
+            _error(job, "", None, refusal.reason, refusal.detail)
+        except Exception as exc:   # a bug: the job must not stay "running" for ever
+            _error(job, "", None, "internal", f"the capture stopped on an internal error ({type(exc).__name__}); "
+                   "what it stored is in the counts")
+            job["state"], job["finished"] = "failure", _iso(_time.time())
+            self._put_job(job)
+            raise
+        job["state"] = "success" if job["errors_total"] == 0 else "failure"
+        job["finished"] = _iso(_time.time())
+        self._put_job(job)
         c = job["counts"]
         try:
             self.svc._audit("capture", caller, method, peer, job=job["id"], state=job["state"],

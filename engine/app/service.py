@@ -68,6 +68,13 @@ def _audited(value):
     return value if value is None else clip(str(value), bounds.REASON_BYTES)
 
 
+def _finish_capture(finish, job_id: str) -> None:
+    try:
+        finish()
+    except Exception:   # noqa: BLE001 - recorded in the job (reason internal); the log says more
+        logging.getLogger("tracecode").exception("capture job %s failed", job_id)
+
+
 class Service:
     """The application over one data directory (`clients`: a Clients, or None for an
     open one in which every caller is LOCAL; `audit_path`: the audit log, by default
@@ -84,6 +91,8 @@ class Service:
         self._batches = BoundedCache(BATCH_CACHE)
         self._audit_log = self._issuing = None
         self._epcis = None    # EPCIS capture and query, made on first use
+        self._subs = None     # EPCIS subscriptions, made on first use
+        self._captures = None  # the thread captures begun by start_capture run in
 
     # opened on first use: verifying on a read-only directory writes neither
     @property
@@ -106,6 +115,7 @@ class Service:
         return self._issuing
 
     def close(self) -> None:
+        self.drain_captures()   # a capture in its thread still audits and writes
         if self._audit_log is not None:
             self._audit_log.close()
 
@@ -714,6 +724,28 @@ class Service:
                                   epcis_version=epcis_version, cbv_version=cbv_version,
                                   peer=peer, method=method)
 
+    def start_capture(self, caller: Caller, body: bytes, content_type: str | None, *,
+                      behaviour: str = "rollback", epcis_version: str | None = None,
+                      cbv_version: str | None = None, peer: str = "", method: str = "Capture") -> dict:
+        """Capture as capture does, in this process's capture thread: the job at once, as
+        "running" (arguments and rights refused here, before any job). Captures run one
+        at a time per process, queued (LMDB has one writer: more threads would wait on it);
+        capture_job reads the job as it goes and when done."""
+        job, finish = self.epcis.begin(caller, body, content_type, behaviour=behaviour,
+                                       epcis_version=epcis_version, cbv_version=cbv_version,
+                                       peer=peer, method=method)
+        if self._captures is None:
+            from concurrent.futures import ThreadPoolExecutor
+            self._captures = ThreadPoolExecutor(1, thread_name_prefix="tracecode-capture")
+        self._captures.submit(_finish_capture, finish, job["id"])
+        return job
+
+    def drain_captures(self) -> None:
+        """Wait for the captures begun here to finish (before the index is closed)."""
+        if self._captures is not None:
+            self._captures.shutdown(wait=True)
+            self._captures = None
+
     def capture_job(self, caller: Caller, job_id: str, method: str = "CaptureJob") -> dict:
         """A capture job of the caller's (an overseer's: any); not_found otherwise."""
         return self.epcis.capture_job(caller, job_id, method)
@@ -723,6 +755,64 @@ class Service:
         """(captured EPCIS events matching an EpcisQuery, the next page's token or None):
         overseers read all, an issuer its own and its products' events."""
         return self.epcis.query_events(caller, query, page_token, per_page, method)
+
+    # -- EPCIS subscriptions (app/subscriptions.py: the outbox is the store's EPCIS log) ------
+    @property
+    def subs(self):
+        if self._subs is None:
+            from .subscriptions import Subscriptions
+            self._subs = Subscriptions(self)
+        return self._subs
+
+    def subscribe(self, caller: Caller, query_name: str, query, *, dest: str, signature_token: str | None = None,
+                  stream: bool = False, schedule: dict | None = None, report_if_empty: bool = False,
+                  initial_record_time: float | None = None, format: str = "epcis-jsonld", peer: str = "",
+                  method: str = "Subscribe") -> dict:
+        """Subscribe dest (a webhook URL) to the events of an EpcisQuery, stream or on a
+        schedule (GS1's binding): every matching event the caller may read is delivered at
+        least once, in capture order, from now (or from initial_record_time)."""
+        return self.subs.subscribe(caller, query_name, query, dest=dest, signature_token=signature_token,
+                                   stream=stream, schedule=schedule, report_if_empty=report_if_empty,
+                                   initial_record_time=initial_record_time, format=format, peer=peer,
+                                   method=method)
+
+    def subscriptions(self, caller: Caller, query_name: str | None = None, method: str = "Subscriptions") -> list:
+        """The caller's subscriptions (an overseer's: all), with their delivery state."""
+        return self.subs.subscriptions(caller, query_name, method)
+
+    def subscription(self, caller: Caller, sub_id: str, method: str = "Subscription") -> dict:
+        return self.subs.subscription(caller, sub_id, method)
+
+    def unsubscribe(self, caller: Caller, sub_id: str, peer: str = "", method: str = "Unsubscribe") -> None:
+        self.subs.unsubscribe(caller, sub_id, peer, method)
+
+    def rewind_subscription(self, caller: Caller, sub_id: str, bookmark: int, peer: str = "",
+                            method: str = "Rewind") -> dict:
+        """Move a subscription's bookmark back (or on): delivery goes on after it."""
+        return self.subs.rewind(caller, sub_id, bookmark, peer, method)
+
+    # -- codes others assigned (special equipment): tracecode.app.assets ------------------------
+    @property
+    def assets(self):
+        if getattr(self, "_assets", None) is None:
+            from .assets import AssetVerbs
+            self._assets = AssetVerbs(self)
+        return self._assets
+
+    def register(self, caller: Caller, scheme: str, codes, *, owner: str | None = None,
+                 source: str = "-", peer: str = "", method: str = "Register"):
+        """Register codes others assigned (a RegisterReport: counts, rejected lines and why)."""
+        return self.assets.register(caller, scheme, codes, owner=owner, source=source, peer=peer,
+                                    method=method)
+
+    def asset_steps(self, caller: Caller, steps: list, *, peer: str = "", method: str = "AssetSteps") -> list:
+        """Record assets' steps; one result each (a refused one's reason and why)."""
+        return self.assets.steps(caller, steps, peer=peer, method=method)
+
+    def asset(self, caller: Caller, code: str, *, unit: str | None = None, today=None,
+              method: str = "Asset") -> dict:
+        """An asset's verdict; with unit, whether that filling unit may fill it now."""
+        return self.assets.asset(caller, code, unit=unit, today=today, method=method)
 
     def link_key_of(self, answer, *, lot: bool = False) -> str | None:
         """The link key of the product a verified code belongs to (an Answer or a registry

@@ -1,0 +1,93 @@
+"""A real webhook receiver for the subscription tests: an HTTP server on a loopback port in a
+thread of the test process, recording every POST (body, headers) it answers 2xx; it can be
+taken down (the port closed: connections refused) and brought back on the same port, or
+told to answer an error status for a while.
+
+    with Receiver() as rx:
+        ...subscribe rx.url...
+        rx.down(); rx.up()
+        rx.events()    # every delivered event, in delivery order (duplicates kept)
+"""
+from __future__ import annotations
+
+import http.server
+import json
+import threading
+import time
+
+
+class Receiver:
+    def __init__(self, status: int = 200):
+        self.status = status
+        self.deliveries: list = []        # (body bytes, headers dict) of each 2xx answered
+        self.refused = 0                  # POSTs answered with an error status
+        self.lock = threading.Lock()
+        self.port = 0
+        self.server = None
+        self.thread = None
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}/hook"
+
+    def up(self) -> "Receiver":
+        receiver = self
+
+        class Handler(http.server.BaseHTTPRequestHandler):
+            protocol_version = "HTTP/1.1"
+
+            def do_POST(self):
+                body = self.rfile.read(int(self.headers.get("content-length", 0)))
+                status = receiver.status
+                with receiver.lock:
+                    if 200 <= status < 300:
+                        receiver.deliveries.append((body, {k.lower(): v for k, v in self.headers.items()}))
+                    else:
+                        receiver.refused += 1
+                self.send_response(status)
+                self.send_header("content-length", "0")
+                self.send_header("connection", "close")   # no keep-alive: down() is down for everyone
+                self.close_connection = True
+                self.end_headers()
+
+            def log_message(self, *args):
+                pass
+
+        http.server.ThreadingHTTPServer.allow_reuse_address = True
+        self.server = http.server.ThreadingHTTPServer(("127.0.0.1", self.port), Handler)
+        self.server.daemon_threads = True
+        self.port = self.server.server_address[1]
+        self.thread = threading.Thread(target=self.server.serve_forever, kwargs={"poll_interval": 0.05},
+                                       daemon=True)
+        self.thread.start()
+        return self
+
+    def down(self) -> None:
+        self.server.shutdown()
+        self.server.server_close()
+        self.thread.join(10)
+
+    def __enter__(self):
+        return self.up()
+
+    def __exit__(self, *exc):
+        if self.thread.is_alive():
+            self.down()
+
+    def documents(self) -> list:
+        with self.lock:
+            return [json.loads(body) for body, _ in self.deliveries]
+
+    def events(self) -> list:
+        return [e for d in self.documents() for e in d["epcisBody"]["queryResults"]["resultsBody"]["eventList"]]
+
+    def ids(self) -> list:
+        return [e["eventID"] for e in self.events()]
+
+    def wait_for(self, predicate, timeout: float = 60.0, what: str = "deliveries"):
+        deadline = time.monotonic() + timeout
+        while not predicate(self):
+            if time.monotonic() > deadline:
+                raise AssertionError(f"{what} not seen within {timeout:g} s: {len(self.deliveries)} deliveries, "
+                                     f"{len(self.ids())} events, {self.refused} refused")
+            time.sleep(0.02)

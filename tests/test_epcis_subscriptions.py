@@ -1,0 +1,248 @@
+"""EPCIS subscriptions end to end: the store's outbox, the delivery runner and a REAL
+receiving HTTP server (tests/subscription_receiver.py) that goes down and comes back.
+
+Events are put in the store directly (the outbox is the store's EPCIS log whoever wrote
+it); what capture does to them is tested in test_epcis_capture / test_epcis_http."""
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import threading
+import time
+
+import pytest
+
+from tracecode.app import subscriptions
+from tracecode.app.epcis import epc_key
+from tracecode.app.refusal import Refusal
+from tracecode.serve.delivery import DeliveryRunner
+from tracecode.store.port import EpcisQuery, EpcisRecord
+
+from subscription_receiver import Receiver
+from web_platform import Platform
+
+
+@pytest.fixture
+def p(tmp_path, monkeypatch):
+    monkeypatch.setattr(subscriptions, "BASE_BACKOFF_S", 0.05)   # retries within the test's time
+    monkeypatch.setattr(subscriptions, "MAX_BACKOFF_S", 0.5)
+    platform = Platform(tmp_path, count=8)
+    yield platform
+    platform.close()
+
+
+def caller(p, who):
+    return p.svc.clients.by_token(p.tokens[who])
+
+
+def dl(element: str) -> str:
+    return f"https://id.gs1.org/01/{element[2:16]}/21/{element[18:]}"
+
+
+_n = iter(range(10**6))
+
+
+def put(p, count: int, epc: str | None = None, step: str = "shipping") -> list:
+    """count events stored (as capture stores them), their ids in seq order."""
+    recs = []
+    for _ in range(count):
+        i = next(_n)
+        eid = f"urn:uuid:00000000-0000-4000-8000-{i:012d}"
+        epcs = {"epc": [epc_key(epc)]} if epc else {}
+        recs.append(EpcisRecord(event_id=eid, event={"type": "ObjectEvent", "eventID": eid, "action": "OBSERVE",
+                                                     "bizStep": step, "n": i},
+                                event_time=1.8e9 + i, time_offset="+08:00", record_time=time.time(),
+                                type="ObjectEvent", biz_step=step, epcs=epcs))
+    assert all(p.svc.index.store.epcis_put(recs))
+    return [r.event_id for r in recs]
+
+
+@contextlib.contextmanager
+def running(p, **kw):
+    """A DeliveryRunner over the platform's Service in a thread with its own event loop."""
+    runner = DeliveryRunner(p.svc, poll_s=0.02, lease_s=kw.pop("lease_s", 2.0), timeout_s=2.0, **kw)
+    loop = asyncio.new_event_loop()
+    stop = asyncio.Event()
+    thread = threading.Thread(target=loop.run_until_complete, args=(runner.run(stop),), daemon=True)
+    thread.start()
+    try:
+        yield runner
+    finally:
+        loop.call_soon_threadsafe(stop.set)
+        thread.join(30)
+        assert not thread.is_alive()
+        loop.close()
+
+
+def in_order_once_or_more(got: list, sent: list) -> None:
+    """Every sent id delivered, none lost; first deliveries in seq order; a repeat only
+    ever re-sends an earlier stretch (at least once, in order)."""
+    first = list(dict.fromkeys(got))
+    assert first == sent
+
+
+def test_a_receiver_down_then_back_gets_every_event_in_order_signed(p):
+    regulator = caller(p, "regulator")
+    with Receiver() as rx:
+        sub = p.svc.subscribe(regulator, "all", EpcisQuery(), dest=rx.url, signature_token="s3cret", stream=True)
+        assert sub["stream"] is True and sub["signed"] is True and "token" not in sub
+        sent = put(p, 5)
+        with running(p):
+            rx.wait_for(lambda r: len(r.ids()) >= 5)
+            rx.down()                       # the platform above is down
+            sent += put(p, 7)
+            sent += put(p, 600)             # more than one delivery's worth
+            deadline = time.monotonic() + 30
+            while p.svc.subscription(regulator, sub["subscriptionID"])["attempts"] < 2:
+                assert time.monotonic() < deadline
+                time.sleep(0.02)
+            state = p.svc.subscription(regulator, sub["subscriptionID"])
+            assert state["bookmark"] == 5 and "ConnectError" in state["lastError"], state
+            rx.up()                         # back on the same port
+            rx.wait_for(lambda r: len(set(r.ids())) >= len(sent))
+        in_order_once_or_more(rx.ids(), sent)
+        for body, headers in rx.deliveries:
+            assert subscriptions.verify(body, "s3cret", headers["gs1-signature"])
+            assert not subscriptions.verify(body, "wrong", headers["gs1-signature"])
+            assert headers["content-type"] == "application/ld+json"
+            assert headers["tracecode-subscription"] == sub["subscriptionID"]
+        assert max(len(d["epcisBody"]["queryResults"]["resultsBody"]["eventList"]) for d in rx.documents()) \
+            == subscriptions.BATCH_EVENTS
+        doc = rx.documents()[0]
+        assert doc["type"] == "EPCISQueryDocument"
+        assert doc["epcisBody"]["queryResults"]["subscriptionID"] == sub["subscriptionID"]
+        assert doc["epcisBody"]["queryResults"]["queryName"] == "all"
+        done = p.svc.subscription(regulator, sub["subscriptionID"])
+        assert done["bookmark"] == p.svc.index.store.epcis_last_seq() and done["delivered"] == len(sent)
+        assert done["attempts"] == 0 and done["lastError"] is None and done["lastNotifiedAt"]
+
+
+def test_an_error_status_is_retried_and_a_dead_receiver_holds_up_no_other(p):
+    admin = caller(p, "admin")
+    with Receiver(status=503) as failing, Receiver() as alive:
+        dead = Receiver().up()
+        dead.down()                          # a port nobody listens on
+        p.svc.subscribe(admin, "q", EpcisQuery(), dest=dead.url, stream=True)
+        busy = p.svc.subscribe(admin, "q", EpcisQuery(), dest=failing.url, stream=True)
+        p.svc.subscribe(admin, "q", EpcisQuery(), dest=alive.url, stream=True)
+        sent = put(p, 20)
+        with running(p):
+            alive.wait_for(lambda r: len(r.ids()) == 20)
+            failing.wait_for(lambda r: r.refused >= 3, what="retries")
+            assert failing.ids() == []
+            st = p.svc.subscription(admin, busy["subscriptionID"])
+            assert st["bookmark"] == 0 and "503" in st["lastError"] and st["attempts"] >= 2
+            failing.status = 200
+            failing.wait_for(lambda r: len(r.ids()) >= 20)
+        assert alive.ids() == sent
+        in_order_once_or_more(failing.ids(), sent)
+
+
+def test_the_bookmark_moved_back_delivers_again_from_there(p):
+    admin = caller(p, "admin")
+    with Receiver() as rx:
+        before = put(p, 3)
+        sub = p.svc.subscribe(admin, "q", EpcisQuery(), dest=rx.url, stream=True)
+        assert sub["bookmark"] == 3            # from now on: what was there before is not sent
+        sent = put(p, 6)
+        with running(p):
+            rx.wait_for(lambda r: len(r.ids()) == 6)
+            again = p.svc.rewind_subscription(admin, sub["subscriptionID"], 5)
+            assert again["bookmark"] == 5
+            rx.wait_for(lambda r: len(r.ids()) == 10)
+            p.svc.rewind_subscription(admin, sub["subscriptionID"], 0)
+            rx.wait_for(lambda r: len(r.ids()) == 19)
+        assert rx.ids() == sent + sent[2:] + before + sent
+        with pytest.raises(Refusal):
+            p.svc.rewind_subscription(admin, sub["subscriptionID"], -1)
+
+
+def test_initial_record_time_reaches_back_and_the_query_filters(p):
+    admin = caller(p, "admin")
+    old = put(p, 2, step="receiving")
+    put(p, 2, step="shipping")
+    with Receiver() as rx:
+        p.svc.subscribe(admin, "receiving", EpcisQuery(biz_steps=("receiving",)), dest=rx.url, stream=True,
+                        initial_record_time=0.0)
+        with running(p):
+            rx.wait_for(lambda r: len(r.ids()) == 2)
+            new = put(p, 3, step="receiving")
+            put(p, 3, step="shipping")
+            rx.wait_for(lambda r: len(r.ids()) == 5)
+        time.sleep(0.1)
+        assert rx.ids() == old + new
+
+
+def test_rights_an_issuer_receives_its_products_events_a_scanner_none(p):
+    issuer, rival = caller(p, "issuer"), caller(p, "other_issuer")
+    with Receiver() as mine, Receiver() as theirs:
+        sub = p.svc.subscribe(issuer, "q", EpcisQuery(), dest=mine.url, stream=True)
+        p.svc.subscribe(rival, "q", EpcisQuery(), dest=theirs.url, stream=True)
+        with pytest.raises(Refusal) as refused:
+            p.svc.subscribe(caller(p, "scanner"), "q", EpcisQuery(), dest=mine.url, stream=True)
+        assert refused.value.reason == "permission_denied"
+        own = put(p, 3, epc=dl(p.gs1[0]))
+        put(p, 4, epc=dl(p.other_gs1[0]))
+        own += put(p, 2, epc=dl(p.gs1[1]))
+        put(p, 1)                                   # naming nobody's code
+        with running(p):
+            mine.wait_for(lambda r: len(r.ids()) == 5)
+            theirs.wait_for(lambda r: len(r.ids()) == 4)
+            deadline = time.monotonic() + 10    # the issuer's bookmark passes over the others' events
+            while p.svc.subscription(issuer, sub["subscriptionID"])["bookmark"] < 10:
+                assert time.monotonic() < deadline
+                time.sleep(0.02)
+        assert mine.ids() == own
+        # each sees and ends only its own subscriptions; a regulator sees all
+        assert [s["owner"] for s in p.svc.subscriptions(issuer)] == ["brand"]
+        assert len(p.svc.subscriptions(caller(p, "regulator"))) == 2
+        with pytest.raises(Refusal) as refused:
+            p.svc.unsubscribe(rival, sub["subscriptionID"])
+        assert refused.value.reason == "not_found"
+        p.svc.unsubscribe(issuer, sub["subscriptionID"])
+        assert p.svc.subscriptions(issuer) == []
+
+
+@pytest.mark.parametrize("bad, field", [
+    ({"dest": "ftp://x/"}, "dest"), ({"dest": "not a url"}, "dest"),
+    ({"stream": False}, "stream"), ({"stream": True, "schedule": {"minute": "5"}}, "stream"),
+    ({"stream": False, "schedule": {"minute": "61"}}, "schedule"),
+    ({"stream": False, "schedule": {"weekday": "1"}}, "schedule"),
+    ({"signature_token": ""}, "signatureToken"), ({"format": "sbt-10681"}, "format"),
+])
+def test_a_bad_subscription_is_refused_naming_its_field(p, bad, field):
+    kw = {"dest": "http://127.0.0.1:9/hook", "stream": True, **bad}
+    with pytest.raises(Refusal) as refused:
+        p.svc.subscribe(caller(p, "admin"), "q", EpcisQuery(), **kw)
+    assert refused.value.reason == "invalid_argument" and refused.value.field == field
+    assert p.svc.subscriptions(caller(p, "admin")) == []
+
+
+def test_a_schedule_reports_what_came_since_and_an_empty_report_if_asked(p):
+    admin = caller(p, "admin")
+    with Receiver() as rx:
+        p.svc.subscribe(admin, "q", EpcisQuery(), dest=rx.url, schedule={"second": "*"}, report_if_empty=True)
+        with running(p):
+            rx.wait_for(lambda r: len(r.deliveries) >= 1, what="an empty report")
+            assert rx.ids() == []
+            sent = put(p, 4)
+            rx.wait_for(lambda r: len(r.ids()) == 4)
+            count = len(rx.deliveries)
+            # nothing came through a second in stream's way: a scheduled one waits for its second
+            rx.wait_for(lambda r: len(r.deliveries) > count, what="the next empty report")
+        assert rx.ids() == sent
+        assert any(len(d["epcisBody"]["queryResults"]["resultsBody"]["eventList"]) == 4 for d in rx.documents())
+
+
+def test_one_runner_delivers_while_it_holds_the_lease(p):
+    admin = caller(p, "admin")
+    with Receiver() as rx:
+        p.svc.subscribe(admin, "q", EpcisQuery(), dest=rx.url, stream=True)
+        with running(p, holder="first") as a, running(p, holder="second") as b:
+            sent = []
+            for _ in range(10):
+                sent += put(p, 5)
+                time.sleep(0.03)
+            rx.wait_for(lambda r: len(set(r.ids())) == 50)
+            assert a.holding != b.holding
+        assert rx.ids() == sent      # two runners, one delivering: nothing twice
