@@ -14,6 +14,7 @@ import pytest
 import tracecode
 from tracecode.v1 import Client, ServiceError
 from tracecode.app.audit import AuditError, AuditLog, read
+from tracecode.app.auditchain import load_keys, seal
 from tracecode.app.clients import ClientsFile
 from tracecode.v1.testing import ServerProcess
 
@@ -129,9 +130,11 @@ def test_no_batch_is_issued_when_its_intent_cannot_be_audited(tmp_path, clients)
         admin.close()
 
 
-def _record_length(**fields) -> int:
+def _record_length(keys, **fields) -> int:
+    """A log's first chained record, after a pre-chain line of 4-digit length (its gap)."""
     record = {"time": round(time.time(), 6), **fields}
-    return len(json.dumps(record, ensure_ascii=False, separators=(",", ":"))) + 1
+    body = json.dumps(record, ensure_ascii=False, separators=(",", ":")).encode()[:-1]
+    return len(seal(body, seq=1, prev="", name="sha256", keys=keys, gap=(0, 8000, "0" * 64))) + 1
 
 
 def test_a_batch_whose_audit_line_is_lost_is_said_so_and_a_retry_audits_it(tmp_path, clients):
@@ -141,7 +144,8 @@ def test_a_batch_whose_audit_line_is_lost_is_said_so_and_a_retry_audits_it(tmp_p
     tracecode.init(tmp_path / "data").close()
     with small_disk(tmp_path / "audit", "8k") as disk:
         os.symlink(disk / "audit.log", tmp_path / "data" / "audit.log")
-        intent = _record_length(event="issue_intent", client="line-3", method="RequestBatch",
+        intent = _record_length(load_keys(tmp_path / "data"), event="issue_intent", client="line-3",
+                                method="RequestBatch",
                                 peer="ipv4:127.0.0.1:65535", scheme="cn-drug-20", product=DRUG,
                                 count=1000, idempotency_key="k-2")
         pad_to = 8192 - intent - 24   # room for the intent and 24 bytes: not for the outcome

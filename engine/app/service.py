@@ -11,20 +11,24 @@ transport into these calls and Refusals into their statuses.
 from __future__ import annotations
 
 import datetime as _dt
+import getpass
 import logging
+import os
+from pathlib import Path
 
 import numpy as np
 
 from .. import __version__
 from .. import limits as bounds
 from ..cache import BoundedCache
-from ..errors import UnknownApproval, ValidationError
+from ..errors import TracecodeError, UnknownApproval, ValidationError
 from ..index import ACTIONS, BatchRecord, lifecycle
 from ..issuance import Issuer
 from ..scan import ScanError
 from . import limits
 from . import links as links_of
 from .audit import AuditError, AuditLog
+from .auditchain import chain_hash, load_keys
 from .caller import Caller
 from .clients import Clients
 from .idempotency import IdempotentIssuer
@@ -68,6 +72,17 @@ def _audited(value):
     return value if value is None else clip(str(value), bounds.REASON_BYTES)
 
 
+def _audited_values(values) -> dict:
+    return {str(k): _audited(v) for k, v in dict(values or {}).items()}
+
+
+def _os_user() -> str:
+    try:
+        return getpass.getuser()
+    except (KeyError, OSError):   # no name for this uid (a container): the number says as much
+        return f"uid {os.getuid()}"
+
+
 def _finish_capture(finish, job_id: str) -> None:
     try:
         finish()
@@ -91,6 +106,13 @@ class Service:
         self._batches = BoundedCache(BATCH_CACHE)
         self._audit_log = self._issuing = None
         self._epcis = None    # EPCIS capture and query, made on first use
+        try:   # the audit signing key now, while the disk has room (read-only: when first audited)
+            self._audit_keys = load_keys(self._audit_file().parent)
+        except (OSError, TracecodeError):
+            self._audit_keys = None
+
+    def _audit_file(self) -> Path:
+        return Path(self.audit_path or self.dd.path / "audit.log")
         self._subs = None     # EPCIS subscriptions, made on first use
         self._captures = None  # the thread captures begun by start_capture run in
 
@@ -98,9 +120,9 @@ class Service:
     @property
     def audit(self) -> AuditLog:
         if self._audit_log is None:
-            path = self.audit_path or self.dd.path / "audit.log"
+            path = self._audit_file()
             try:
-                self._audit_log = AuditLog(path)
+                self._audit_log = AuditLog(path, chain=chain_hash(self.dd.path), keys=self._audit_keys)
             except OSError as exc:   # a read-only directory: nothing that must be audited is done
                 raise AuditError(f"the audit log {path} cannot be opened ({exc.strerror}): "
                                  "nothing that is audited can be done; on a read-only data "
@@ -224,7 +246,15 @@ class Service:
         return self.rights.may_skip_recording(caller, not record)
 
     def _audit(self, event: str, caller: Caller, method: str, peer: str, **detail) -> None:
+        if caller.operator:   # a command on DIR: which account ran it
+            detail.setdefault("user", _os_user())
         self.audit.write(event, caller.name, method, peer, **detail)
+
+    def audit_operation(self, event: str, method: str, **detail) -> None:
+        """An operator's operation on DIR (a key rotated, records purged) in the audit log;
+        AuditError if it cannot take the record (say so before doing it: audit first)."""
+        from .caller import OPERATOR
+        self._audit(event, OPERATOR, method, "", **detail)
 
     def denied_audit(self, caller: Caller | None, method: str, peer: str, refusal: Refusal) -> None:
         """Record a refusal of rights or credentials; the call is refused either way, so an
@@ -259,10 +289,31 @@ class Service:
             found = self.scheme(scheme)
             if count < 1:
                 raise invalid("count", "must be at least 1")
-            batch = self.dd.issue(found.name, dict(product), count, lot=lot or None,
-                                  expiry=expiry or None, line=line or None, requester=requester,
-                                  attributes=dict(attributes or {}))
-            return batch.record, False
+            asked = {"scheme": found.name, "product": _audited_values(product), "count": count,
+                     "requester": _audited(requester)}
+            try:   # audited like a client's: intent, then outcome
+                self._audit("issue_intent", caller, method, peer, **asked)
+            except AuditError as exc:
+                raise Refusal("audit_log_full", "", f"nothing issued: {exc}") from None
+            try:
+                batch = self.dd.issue(found.name, dict(product), count, lot=lot or None,
+                                      expiry=expiry or None, line=line or None, requester=requester,
+                                      attributes=dict(attributes or {})).record
+            except Exception as exc:
+                try:
+                    self._audit("issue_refused", caller, method, peer, error=bounded(str(exc)), **asked)
+                except AuditError:
+                    pass  # the intent is there; the error goes to the operator either way
+                raise
+            try:
+                self._audit("issue", caller, method, peer, batch=batch.id, scheme=found.name,
+                            product=batch.product, count=batch.count, first_counter=batch.start,
+                            requester=_audited(requester))
+            except AuditError as exc:
+                raise Refusal("audit_incomplete", "", f"batch {batch.id} committed, audit line not "
+                              f"written ({exc}); its intent is in the audit log; its codes: `tracecode "
+                              f"batches` and download batch {batch.id}", batch=batch.id) from None
+            return batch, False
         key = self.key("idempotency_key", idempotency_key)
         if " " in key:  # the batch's requester is "<client> request <key>": keep it unambiguous
             raise invalid("idempotency_key", "must not contain spaces")
@@ -528,7 +579,7 @@ class Service:
         refusal reasons; atomic: all or none. Recalls are audited before and after."""
         admit(caller, "apply_events", method)
         if caller.operator:   # the engine's own handling and its event id namespace
-            return self.dd.apply([] if not events else events, atomic=atomic)
+            return self._operator_apply([] if not events else events, atomic, method, peer)
         n = len(events)
         if not 1 <= n <= limits.MAX_EVENTS_PER_BATCH:
             raise invalid("events", f"{n:,} events; 1 to {limits.MAX_EVENTS_PER_BATCH:,} per batch")
@@ -574,6 +625,32 @@ class Service:
                 ev = events[i]
                 results[i] = {"id": str(ev.get("id") or ""), "ok": False, "reason": "not_applied",
                               "error": "not applied: another event in the batch is invalid"}
+        return results
+
+    def _operator_apply(self, events, atomic: bool, method: str, peer: str) -> list:
+        """The operator's events as the engine takes them, its recalls audited before and after."""
+        from .caller import OPERATOR
+        recalls = [ev for ev in events if isinstance(ev, dict) and ev.get("action") == "recall"]
+
+        def about(ev):
+            return {"event_id": _audited(ev.get("id")), "codes": _count(ev.get("codes")),
+                    "batch": _audited(ev.get("batch")), "lot": _audited(ev.get("lot")),
+                    "reason": _audited(ev.get("reason"))}
+        try:
+            for ev in recalls:
+                self._audit("recall_intent", OPERATOR, method, peer, **about(ev))
+        except AuditError as exc:
+            raise Refusal("audit_log_full", "", f"no event applied: {exc}") from None
+        results = self.dd.apply(events, atomic=atomic)
+        if recalls:
+            for ev, r in zip(events, results):
+                if isinstance(ev, dict) and ev.get("action") == "recall":
+                    try:
+                        self._audit("recall", OPERATOR, method, peer, ok=r["ok"],
+                                    error=r.get("error") and bounded(str(r["error"])), **about(ev))
+                    except AuditError as exc:
+                        log.error("recall %s (ok=%s) audited by its intent only: %s", ev.get("id"),
+                                  r["ok"], exc)
         return results
 
     def history(self, caller: Caller, code: str, limit: int = 0,
