@@ -83,6 +83,7 @@ TABLE = {
     "not_found": (Code.NOT_FOUND, None, _resource("resource")),
     "key_reused": (Code.ALREADY_EXISTS, "IDEMPOTENCY_KEY_EXISTS", _exists("idempotency_key")),
     "duplicate_event": (Code.ALREADY_EXISTS, "EVENT_EXISTS", _exists("event")),
+    "already_exists": (Code.ALREADY_EXISTS, None, _exists("resource")),
     "unauthenticated": (Code.UNAUTHENTICATED, "UNAUTHENTICATED", _plain),
     "permission_denied": (Code.PERMISSION_DENIED, "PERMISSION_DENIED", _plain),
     "illegal_transition": (Code.FAILED_PRECONDITION, "TRANSITION", _precondition),

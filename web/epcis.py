@@ -23,8 +23,8 @@ from __future__ import annotations
 
 import asyncio
 import json
-from dataclasses import replace
 from datetime import datetime, timezone
+from urllib.parse import quote
 
 from starlette.responses import Response
 from starlette.routing import Route
@@ -35,7 +35,8 @@ from .epcis_problem import CBV_VERSION, EPCIS_VERSION, problem
 
 CAPTURE_TYPES = ("application/ld+json", "application/json", "application/xml", "text/xml")   # JSON-LD, XML
 BEHAVIOURS = ("rollback", "proceed")
-TOP_LEVEL = ("events", "eventTypes", "epcs", "bizSteps", "bizLocations", "readPoints", "dispositions", "capture")
+TOP_LEVEL = ("events", "eventTypes", "epcs", "bizSteps", "bizLocations", "readPoints", "dispositions", "capture",
+             "queries")
 VERSION_HEADERS = {"gs1-epcis-version": EPCIS_VERSION, "gs1-epcis-min": EPCIS_VERSION,
                    "gs1-epcis-max": EPCIS_VERSION, "gs1-cbv-version": CBV_VERSION,
                    "gs1-cbv-min": CBV_VERSION, "gs1-cbv-max": CBV_VERSION}
@@ -175,12 +176,12 @@ async def capture_job(request) -> Response:
 
 
 # -- queries ------------------------------------------------------------------------------------------
-def query_document(events: list) -> dict:
+def query_document(events: list, query_name: str = "SimpleEventQuery") -> dict:
     """An EPCISQueryDocument of a page of events (the binding's 200EPCISQueryDocument)."""
     from ..epcis.export import CONTEXT
     return {"@context": list(CONTEXT), "type": "EPCISQueryDocument", "schemaVersion": "2.0",
             "creationDate": _now(),
-            "epcisBody": {"queryResults": {"queryName": "SimpleEventQuery",
+            "epcisBody": {"queryResults": {"queryName": query_name,
                                            "resultsBody": {"eventList": list(events)}}}}
 
 
@@ -192,21 +193,25 @@ def _next_link(request, token) -> dict:
     return {"link": f'<{base}{request.url.path}?{query}>; rel="next"'}
 
 
-async def _answer_events(request, fixed: dict | None = None) -> Response:
+async def _answer_events(request, fixed: dict | None = None, name: str | None = None) -> Response:
     caller = _caller(request)
-    query, page_token, per_page = epcis_params.parse(request.query_params)
-    for field, values in (fixed or {}).items():
-        given = getattr(query, field)
-        if field == "epcs" and given:
-            raise Refusal("invalid_argument", "MATCH_", "the EPC is in the path: leave MATCH_ parameters out")
-        # a filter in the path and the same one in the query: both hold (an intersection)
-        kept = tuple(v for v in given if v in values) if given else tuple(values)
-        if given and not kept:
-            return _json(query_document([]), media_type="application/ld+json")
-        query = replace(query, **{field: kept})
-    events, token = request.app.state.service.query_events(caller, query, page_token, per_page,
-                                                           f"HTTP GET {request.url.path[:64]}")
-    return _json(query_document(events), media_type="application/ld+json", headers=_next_link(request, token))
+    method = f"HTTP GET {request.url.path[:64]}"
+    if name is None:
+        events, token = request.app.state.service.query_epcis(caller, request.query_params, fixed, method)
+    else:   # a named query: its own parameters, and only paging from the request
+        extra = sorted(set(request.query_params) - set(epcis_params.PAGING))
+        if extra:
+            raise Refusal("invalid_argument", extra[0], f"{extra[0]!r}: a named query's parameters are its "
+                          "own; give only perPage and nextPageToken")
+        per_page = request.query_params.get("perPage")
+        if per_page is not None and not (per_page.isdigit() and 1 <= int(per_page) <= epcis_params.MAX_PER_PAGE):
+            raise Refusal("invalid_argument", "perPage", f"perPage must be a whole number from 1 to "
+                          f"{epcis_params.MAX_PER_PAGE:,}, not {per_page[:20]!r}")
+        events, token = request.app.state.service.run_query(
+            caller, name, request.query_params.get("nextPageToken"),
+            int(per_page) if per_page else None, method)
+    return _json(query_document(events, name or "SimpleEventQuery"), media_type="application/ld+json",
+                 headers=_next_link(request, token))
 
 
 async def events(request) -> Response:
@@ -214,16 +219,17 @@ async def events(request) -> Response:
 
 
 async def events_of_type(request) -> Response:
-    """/events/{eventType}: that type's events. (The binding's /events/{eventID} is not
-    served yet: an event id is a URI, never one of the five type names, so it can come here.)"""
+    """/events/{eventType}: that type's events; /events/{eventID}: that event (an event id is
+    a URI, never one of the five type names), with its error declaration when captured."""
     name = request.path_params["event_type"]
-    if name not in epcis_params.EVENT_TYPES:
-        _caller(request)
-        types = ", ".join(epcis_params.EVENT_TYPES)
-        raise Refusal("not_found", "eventType", f"{name[:64]!r} is not an event type ({types}); events by "
-                      "eventID are not served here yet: query /epcis/epcs/{epc}/events",
-                      resource="eventType", name=name[:64])
-    return await _answer_events(request, {"event_types": (name,)})
+    if name in epcis_params.EVENT_TYPES:
+        return await _answer_events(request, {"event_types": (name,)})
+    caller = _caller(request)
+    if request.query_params:
+        first = next(iter(request.query_params))
+        raise Refusal("invalid_argument", first, f"{first[:40]!r}: /epcis/events/{{eventID}} takes no parameters")
+    found = request.app.state.service.epcis_event(caller, name, "HTTP GET /epcis/events/{eventID}")
+    return _json(query_document(found), media_type="application/ld+json")
 
 
 def _by(field: str, param: str):
@@ -241,6 +247,74 @@ async def _by_epc(request) -> Response:
 def _collection(members) -> dict:
     from ..epcis.schema import GS1_CONTEXT_URL
     return {"@context": [GS1_CONTEXT_URL], "type": "Collection", "member": list(members)}
+
+
+# -- capture jobs, named queries ------------------------------------------------------------------
+def _paging(request) -> tuple[str | None, int]:
+    extra = sorted(set(request.query_params) - set(epcis_params.PAGING))
+    if extra:
+        raise Refusal("invalid_argument", extra[0], f"{extra[0][:40]!r} is not read here: perPage, nextPageToken")
+    per_page = request.query_params.get("perPage", str(epcis_params.DEFAULT_PER_PAGE))
+    if not per_page.isdigit() or not 1 <= int(per_page) <= epcis_params.MAX_PER_PAGE:
+        raise Refusal("invalid_argument", "perPage", f"perPage must be a whole number from 1 to "
+                      f"{epcis_params.MAX_PER_PAGE:,}, not {per_page[:20]!r}")
+    return request.query_params.get("nextPageToken"), int(per_page)
+
+
+async def capture_jobs(request) -> Response:
+    """GET /epcis/capture: the caller's capture jobs, newest first, paged."""
+    caller = _caller(request)
+    token, per_page = _paging(request)
+    jobs, token = request.app.state.service.capture_jobs(caller, token, per_page, "HTTP GET /epcis/capture")
+    return _json([job_body(j) for j in jobs], headers=_next_link(request, token))
+
+
+def _query_body(definition: dict) -> dict:
+    """A named query as the binding writes it: name, query (parameter -> values), and when."""
+    return {"name": definition["name"], "query": definition["query"], "createdAt": definition.get("created")}
+
+
+async def queries(request) -> Response:
+    """GET /epcis/queries: the caller's named queries; POST: define one ({"name", "query"})."""
+    caller = _caller(request)
+    svc = request.app.state.service
+    if request.method in ("GET", "HEAD"):
+        token, per_page = _paging(request)
+        found, token = svc.named_queries(caller, token, per_page, "HTTP GET /epcis/queries")
+        return _json([_query_body(d) for d in found], headers=_next_link(request, token))
+    kind = request.headers.get("content-type", "").partition(";")[0].strip().lower()
+    if kind not in ("application/json", "application/ld+json"):
+        return problem(415, f"send the query as application/json, not {kind or 'no type'!r}",
+                       path=request.url.path, reason="unsupported_media_type", field="content-type")
+    try:
+        body = json.loads(await request.body())
+    except (ValueError, UnicodeDecodeError):
+        raise Refusal("invalid_argument", "body", "the body is not JSON: send "
+                      '{"name": "...", "query": {"EQ_bizStep": ["shipping"]}}') from None
+    if not isinstance(body, dict) or not isinstance(body.get("query", {}), dict):
+        raise Refusal("invalid_argument", "query", 'the body is {"name": "...", "query": {parameter: [values]}}')
+    params = {k: [v] if isinstance(v, str) else v for k, v in body.get("query", {}).items()}
+    for k, v in params.items():
+        if not isinstance(v, list) or not all(isinstance(x, (str, int)) for x in v):
+            raise Refusal("invalid_argument", str(k)[:40], f"{str(k)[:40]!r} takes a text or a list of texts")
+    params = {k: ["|".join(str(x) for x in v)] if len(v) > 1 else [str(x) for x in v] for k, v in params.items()}
+    definition = svc.define_query(caller, body.get("name"), params, request.state.client_host,
+                                  "HTTP POST /epcis/queries")
+    return _json(_query_body(definition), 201, headers={"location": f"/epcis/queries/{quote(definition['name'])}"})
+
+
+async def named_query(request) -> Response:
+    caller = _caller(request)
+    svc = request.app.state.service
+    name = request.path_params["name"]
+    if request.method == "DELETE":
+        svc.delete_query(caller, name, request.state.client_host, "HTTP DELETE /epcis/queries/{name}")
+        return Response(status_code=204, headers={**VERSION_HEADERS})
+    return _json(_query_body(svc.named_query(caller, name, "HTTP GET /epcis/queries/{name}")))
+
+
+async def named_query_events(request) -> Response:
+    return await _answer_events(request, name=request.path_params["name"])
 
 
 async def top_level(request) -> Response:
@@ -282,14 +356,21 @@ def _route(path: str, endpoint, methods=("GET", "HEAD"), *, capture_endpoint: bo
             Route(path, _options(allow, capture_endpoint), methods=["OPTIONS"])]
 
 
+async def _capture_or_jobs(request) -> Response:
+    return await (capture(request) if request.method == "POST" else capture_jobs(request))
+
+
 def routes() -> list:
     """The /epcis routes, for create_app."""
     return [
         *_route("/epcis", top_level),
-        *_route("/epcis/capture", capture, ("POST",), capture_endpoint=True),
+        *_route("/epcis/capture", _capture_or_jobs, ("GET", "HEAD", "POST"), capture_endpoint=True),
+        *_route("/epcis/queries", queries, ("GET", "HEAD", "POST")),
+        *_route("/epcis/queries/{name}", named_query, ("GET", "HEAD", "DELETE")),
+        *_route("/epcis/queries/{name}/events", named_query_events),
         *_route("/epcis/capture/{capture_id}", capture_job),
         *_route("/epcis/events", events),
-        *_route("/epcis/events/{event_type}", events_of_type),
+        *_route("/epcis/events/{event_type:path}", events_of_type),
         *_route("/epcis/eventTypes", event_types),
         *_route("/epcis/eventTypes/{event_type}/events", _by("event_types", "event_type")),
         *_route("/epcis/epcs/{epc:path}/events", _by_epc),

@@ -7,7 +7,7 @@ exceptions), so an integrator reads here which parts of the binding it may call.
 """
 from __future__ import annotations
 
-from .epcis_params import DEFAULT_PER_PAGE, EVENT_TYPES, MAX_PER_PAGE, PARAMETERS
+from ..app.epcis_params import DEFAULT_PER_PAGE, MAX_PER_PAGE, ORDER_FIELDS, PAGING, PARAMETERS, PREFIXED
 
 _PROBLEM = {"$ref": "#/components/schemas/Problem"}
 _BEARER = [{"bearer": []}]
@@ -34,37 +34,42 @@ _JOB = {"application/json": {"schema": {"$ref": "#/components/schemas/CaptureJob
 _NEXT = {"Link": {"schema": {"type": "string"}, "description": '<URL of the next page>; rel="next" '
                                                               "while there are more"}}
 
-_TIME_HELP = "an RFC 3339 date-time with its offset (2024-06-30T08:15:00+08:00)"
-_PARAM_HELP = {
-    "eventType": "event types, |-separated: " + ", ".join(EVENT_TYPES),
-    "MATCH_epc": "EPC URIs (|-separated) in epcList or childEPCs",
-    "MATCH_parentID": "EPC URIs of parentID",
-    "MATCH_inputEPC": "EPC URIs in inputEPCList",
-    "MATCH_outputEPC": "EPC URIs in outputEPCList",
-    "MATCH_anyEPC": "EPC URIs in any EPC field",
-    "MATCH_epcClass": "EPC class URIs in a quantity list (LGTIN, urn:epc:idpat:sgtin...)",
-}
-
-
 def _query_params() -> list:
+    """Every parameter of the one table (tracecode.app.epcis_params), as OpenAPI writes them."""
     out = []
-    for name in PARAMETERS:
-        timed = name.endswith("Time")
-        schema = {"type": "string", "format": "date-time"} if timed else \
-            {"type": "array", "items": {"type": "string"}, "minItems": 1}
-        param = {"name": name, "in": "query", "required": False, "schema": schema,
-                 "description": _TIME_HELP if timed else _PARAM_HELP.get(name, "values, |-separated")}
-        if not timed:
-            param.update(style="pipeDelimited", explode=False)
-        out.append(param)
-    return out + _paging()
+    for name, param in PARAMETERS.items():
+        if param.kind == "time":
+            schema = {"type": "string", "format": "date-time"}
+        elif param.kind in ("page", "count"):
+            schema = {"type": "integer", "minimum": 1}
+            if param.kind == "page":
+                schema.update(maximum=MAX_PER_PAGE, default=DEFAULT_PER_PAGE)
+        elif param.kind in ("token", "order", "direction"):
+            schema = {"type": "string"}
+            if param.kind == "order":
+                schema["enum"] = list(ORDER_FIELDS)
+            if param.kind == "direction":
+                schema.update(enum=["ASC", "DESC"], default="DESC")
+        else:
+            schema = {"type": "array", "items": {"type": "string"}, "minItems": 1}
+        item = {"name": name, "in": "query", "required": False, "schema": schema, "description": param.help}
+        if schema["type"] == "array":
+            item.update(style="pipeDelimited", explode=False)
+        out.append(item)
+    return out
+
+
+_PREFIXED_HELP = ("Also read: " + "; ".join(p.help for p in PREFIXED.values()) +
+                  ". Any other parameter is a 400 (epcisException:QueryParameterException) naming it.")
 
 
 def _paging() -> list:
-    return [{"name": "perPage", "in": "query", "required": False,
-             "schema": {"type": "integer", "minimum": 1, "maximum": MAX_PER_PAGE, "default": DEFAULT_PER_PAGE}},
-            {"name": "nextPageToken", "in": "query", "required": False, "schema": {"type": "string"},
-             "description": "the token of the previous page's Link header"}]
+    return [item for item in _query_params() if item["name"] in PAGING]
+
+
+_QUERY_DEF = {"type": "object", "required": ["name", "query"],
+              "properties": {"name": {"type": "string", "minLength": 1},
+                             "query": {"type": "object", "description": "parameter -> [values], as GET /epcis/events"}}}
 
 
 def _path_param(name: str, description: str) -> dict:
@@ -74,7 +79,7 @@ def _path_param(name: str, description: str) -> dict:
 
 def _events_get(summary: str, op: str, params: list) -> dict:
     return {"get": {"operationId": op, "summary": summary, "tags": ["EPCIS"], "security": _BEARER,
-                    "parameters": params,
+                    "description": _PREFIXED_HELP, "parameters": params,
                     "responses": {"200": {"description": "an EPCISQueryDocument of one page",
                                           "headers": _NEXT, "content": _QUERY_DOC},
                                   "400": _problem("a parameter is malformed or not read here "
@@ -100,6 +105,12 @@ def paths() -> dict:
     out = {
         "/epcis": _collection_get("the top-level EPCIS resources", "epcisTopLevel"),
         "/epcis/capture": {
+            "get": {"operationId": "epcisCaptureJobs", "tags": ["EPCIS"], "security": _BEARER,
+                    "summary": "the caller's capture jobs, newest first", "parameters": _paging(),
+                    "responses": {"200": {"description": "[CaptureJob]", "headers": _NEXT,
+                                          "content": {"application/json": {"schema": {
+                                              "type": "array", "items": {"$ref": "#/components/schemas/CaptureJob"}}}}},
+                                  **_DENIED}},
             "post": {"operationId": "epcisCapture", "tags": ["EPCIS"], "security": _BEARER,
                      "summary": "capture an EPCISDocument; its events are checked and stored by a capture job",
                      "parameters": [{"name": "GS1-Capture-Error-Behaviour", "in": "header", "required": False,
@@ -137,10 +148,40 @@ def paths() -> dict:
                                   "content": _JOB},
                           **_DENIED, "404": _problem("no such job of this caller")}}},
         "/epcis/events": _events_get("events matching the standard query parameters", "epcisEvents", query),
-        "/epcis/events/{eventType}": _events_get(
-            "the events of one type", "epcisEventsOfType",
-            [_path_param("eventType", "ObjectEvent, AggregationEvent, TransactionEvent, TransformationEvent "
-                                      "or AssociationEvent"), *query]),
+        "/epcis/events/{eventID}": _events_get(
+            "one event by its eventID (with its error declaration when one was captured); 404 when the "
+            "caller may read none. One of the five type names instead (ObjectEvent...) gives that type's "
+            "events, with the query parameters", "epcisEventByID",
+            [_path_param("eventID", "an eventID (percent-encoded), or ObjectEvent, AggregationEvent, "
+                                    "TransactionEvent, TransformationEvent, AssociationEvent"), *query]),
+        "/epcis/queries": {
+            "get": {"operationId": "epcisQueries", "tags": ["EPCIS"], "security": _BEARER,
+                    "summary": "the caller's named queries, in name order", "parameters": _paging(),
+                    "responses": {"200": {"description": "[{name, query, createdAt}]", "headers": _NEXT,
+                                          "content": {"application/json": {"schema": {"type": "array"}}}},
+                                  **_DENIED}},
+            "post": {"operationId": "epcisDefineQuery", "tags": ["EPCIS"], "security": _BEARER,
+                     "summary": "save a query under a name of the caller's (its parameters checked now)",
+                     "requestBody": {"required": True, "content": {"application/json": {"schema": _QUERY_DEF}}},
+                     "responses": {"201": {"description": "the definition", "headers": {
+                         "Location": {"schema": {"type": "string"}, "description": "/epcis/queries/{queryName}"}}},
+                                   "400": _problem("a parameter or the name is malformed "
+                                                   "(epcisException:QueryParameterException)"),
+                                   **_DENIED,
+                                   "409": _problem("the caller has a query of that name "
+                                                   "(epcisException:ResourceAlreadyExistsException)")}}},
+        "/epcis/queries/{queryName}": {
+            "get": {"operationId": "epcisNamedQuery", "tags": ["EPCIS"], "security": _BEARER,
+                    "summary": "a named query's definition", "parameters": [_path_param("queryName", "its name")],
+                    "responses": {"200": {"description": "{name, query, createdAt}"}, **_DENIED,
+                                  "404": _problem("the caller has no query of that name")}},
+            "delete": {"operationId": "epcisDeleteQuery", "tags": ["EPCIS"], "security": _BEARER,
+                       "summary": "delete a named query", "parameters": [_path_param("queryName", "its name")],
+                       "responses": {"204": {"description": "deleted"}, **_DENIED,
+                                     "404": _problem("the caller has no query of that name")}}},
+        "/epcis/queries/{queryName}/events": _events_get(
+            "a named query's events (only perPage and nextPageToken are read)", "epcisNamedQueryEvents",
+            [_path_param("queryName", "its name"), *_paging()]),
         "/epcis/eventTypes": _collection_get("the event types", "epcisEventTypes"),
         "/epcis/bizSteps": _collection_get("the CBV bizSteps", "epcisBizSteps"),
         "/epcis/dispositions": _collection_get("the CBV dispositions", "epcisDispositions"),

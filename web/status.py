@@ -22,6 +22,7 @@ TABLE = {
     "not_found": 404,
     "key_reused": 409,
     "duplicate_event": 409,
+    "already_exists": 409,
     "unauthenticated": 401,
     "permission_denied": 403,
     "illegal_transition": 409,

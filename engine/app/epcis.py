@@ -38,6 +38,7 @@ from typing import Callable
 from .. import epcis
 from ..epcis import schema
 from ..store.port import EpcisQuery, EpcisRecord
+from . import epcis_params
 from .audit import AuditError
 from .caller import Caller
 from .refusal import Refusal, bounded, denied, invalid, refusal_of
@@ -304,7 +305,7 @@ class Capture:
             time_offset=ev.get("eventTimeZoneOffset") or "+00:00", record_time=now,
             type=ev.get("type"), biz_step=ev.get("bizStep"), disposition=ev.get("disposition"),
             read_point=_uri(ev.get("readPoint")), biz_location=_uri(ev.get("bizLocation")),
-            epcs=item.epcs, client=caller.name)
+            epcs=item.epcs, client=caller.name, action=ev.get("action"), refs=epcis.cbv.refs_of(ev))
 
     def _keys(self, item: _Item, strict: bool) -> tuple[dict, list]:
         """(the event's EPCs by store role, each keyed by its code form when it has one, so
@@ -430,12 +431,149 @@ class Capture:
                 break
         return out, token
 
+    def query(self, caller: Caller, params, fixed: dict | None = None,
+              method: str = "QueryEvents") -> tuple[list, str | None]:
+        """(events, next page token) of a query in the binding's parameters (epcis_params:
+        {name: text or [texts]}, perPage and nextPageToken among them); fixed: EpcisQuery
+        fields a resource path names, intersected with the parameters'. eventCountLimit
+        holds over every page: the token carries what is left of it."""
+        query, page_token, per_page, count = epcis_params.parse(params)
+        for field, values in (fixed or {}).items():
+            given = getattr(query, field)
+            if field == "epcs" and given:
+                raise invalid("MATCH_", "the EPC is in the path: leave MATCH_ parameters out")
+            # a filter in the path and the same one in the query: both hold (an intersection)
+            kept = tuple(v for v in given if v in values) if given and field != "epc_roles" else tuple(values)
+            if given and not kept:
+                return [], None
+            query = replace(query, **{field: kept})
+        left = count
+        if count is not None and page_token and page_token[:1] == "c" and "." in page_token:
+            head, _, page_token = page_token.partition(".")
+            if not head[1:].isdigit() or not 0 < int(head[1:]) <= count:
+                raise invalid("nextPageToken", f"{page_token[:40]!r} is not a page token of this query")
+            left = int(head[1:])
+        events, token = self.query_events(caller, query, page_token or None,
+                                          per_page if left is None else min(per_page, left), method)
+        if left is not None:
+            left -= len(events)
+            token = f"c{left}.{token}" if token and left > 0 else None
+        return events, token
+
+    def event(self, caller: Caller, event_id: str, method: str = "Event") -> list[dict]:
+        """The event of an eventID (and its error declaration, when one was captured), as
+        query_events would show it to the caller; not_found when there is none it may read."""
+        admit(caller, "query_events", method)
+        if not isinstance(event_id, str) or not event_id or len(event_id) > epcis_params.MAX_VALUE_CHARS:
+            raise invalid("eventID", "an eventID is non-empty text of at most "
+                          f"{epcis_params.MAX_VALUE_CHARS:,} characters")
+        events, _ = self.query_events(caller, EpcisQuery(event_ids=(event_id, event_id + DECLARED)), None, 2, method)
+        if not events:
+            raise Refusal("not_found", "eventID", f"no event {event_id[:80]!r}", resource="event",
+                          name=event_id[:80])
+        return events
+
+    def capture_jobs(self, caller: Caller, page_token: str | None = None, per_page: int = DEFAULT_PAGE,
+                     method: str = "CaptureJobs") -> tuple[list, str | None]:
+        """(the caller's capture jobs, newest first, the next page's token or None)."""
+        admit(caller, "capture_job", method)
+        if not isinstance(per_page, int) or not 1 <= per_page <= MAX_PAGE:
+            raise invalid("perPage", f"perPage is 1 to {MAX_PAGE:,}, got {per_page!r}")
+        try:
+            return self.store.capture_jobs(caller.name, page_token or None, per_page)
+        except ValueError as exc:
+            raise invalid("nextPageToken", str(exc)) from None
+
+    # -- named queries (the binding's /queries; subscriptions run them too) ---------------
+    def define_query(self, caller: Caller, name: str, params, peer: str = "",
+                     method: str = "DefineQuery") -> dict:
+        """Save a query (the binding's parameters, each checked now) under a name of the
+        caller's: its definition. already_exists when the caller has one of that name."""
+        admit(caller, "define_query", method)
+        name = query_name(name)
+        definition = {"name": name, "query": epcis_params.definition(params), "owner": caller.name,
+                      "created": _iso(_time.time())}
+        try:
+            stored = self.store.queries_put(caller.name, name, definition)
+        except Exception as exc:   # noqa: BLE001 - a full or read-only store
+            refusal = refusal_of(exc, "name")
+            if refusal is None:
+                raise
+            raise refusal from None
+        if not stored:
+            raise Refusal("already_exists", "name", f"{caller.name} has a query named {name[:80]!r} already: "
+                          "delete it first, or choose another name", resource="query", subject=name[:80])
+        self._audited("define_query", caller, method, peer, name)
+        return definition
+
+    def named_query(self, caller: Caller, name: str, method: str = "NamedQuery") -> dict:
+        admit(caller, "named_queries", method)
+        found = self.store.queries_get(caller.name, query_name(name))
+        if found is None:
+            raise Refusal("not_found", "name", f"{caller.name} has no query named {str(name)[:80]!r}",
+                          resource="query", name=str(name)[:80])
+        return found
+
+    def named_queries(self, caller: Caller, page_token: str | None = None, per_page: int = DEFAULT_PAGE,
+                      method: str = "NamedQueries") -> tuple[list, str | None]:
+        """(the caller's query definitions in name order, the next page's token or None)."""
+        admit(caller, "named_queries", method)
+        if not isinstance(per_page, int) or not 1 <= per_page <= MAX_PAGE:
+            raise invalid("perPage", f"perPage is 1 to {MAX_PAGE:,}, got {per_page!r}")
+        try:
+            got, token = self.store.queries_list(caller.name, page_token or None, per_page)
+        except ValueError as exc:
+            raise invalid("nextPageToken", str(exc)) from None
+        return [d for _, _, d in got], token
+
+    def delete_query(self, caller: Caller, name: str, peer: str = "", method: str = "DeleteQuery") -> None:
+        admit(caller, "delete_query", method)
+        try:
+            gone = self.store.queries_delete(caller.name, query_name(name))
+        except Exception as exc:   # noqa: BLE001 - a full or read-only store
+            refusal = refusal_of(exc, "name")
+            if refusal is None:
+                raise
+            raise refusal from None
+        if not gone:
+            raise Refusal("not_found", "name", f"{caller.name} has no query named {str(name)[:80]!r}",
+                          resource="query", name=str(name)[:80])
+        self._audited("delete_query", caller, method, peer, name)
+
+    def _audited(self, event: str, caller: Caller, method: str, peer: str, name: str) -> None:
+        try:
+            self.svc._audit(event, caller, method, peer, name=name[:80])
+        except AuditError as exc:
+            raise Refusal("audit_incomplete", "", f"query {name[:80]!r}: done, audit line not written "
+                          f"({exc})") from None
+
+    def run_query(self, caller: Caller, name: str, page_token: str | None = None,
+                  per_page: int | None = None, method: str = "RunQuery") -> tuple[list, str | None]:
+        """A named query's events, one page (the events the caller may read now)."""
+        definition = self.named_query(caller, name, method)
+        params = dict(definition["query"])
+        if per_page is not None:
+            params["perPage"] = [str(per_page)]
+        if page_token:
+            params["nextPageToken"] = [page_token]
+        return self.query(caller, params, method=method)
+
     def _sees(self, caller: Caller, rec: EpcisRecord) -> bool:
         if rec.client == caller.name:
             return True
         plain = [c for role, keys in rec.epcs.items() if role not in CLASS_ROLES
                  for c in keys if not is_sscc(c)]   # codes, and URIs of no code (owned by nobody)
         return bool(plain) and bool(self.svc.rights._owned(caller, plain).any())
+
+
+def query_name(name) -> str:
+    """A named query's name: 1 to 256 bytes of text, no control characters nor "/" (it is a
+    path segment of /epcis/queries/{name})."""
+    if not isinstance(name, str) or not name.strip() or len(name.encode("utf-8", "surrogatepass")) > 256 \
+            or "/" in name or any(ord(c) < 32 or 0xD800 <= ord(c) < 0xE000 for c in name):
+        raise invalid("name", f"{str(name)[:80]!r}: a query's name is 1 to 256 bytes of text, "
+                      "without / or control characters")
+    return name
 
 
 def _lifecycle_codes(event: dict, lifecycle) -> dict:

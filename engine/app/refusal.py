@@ -36,6 +36,7 @@ REASONS = {
     "not_found": "something else the request names is not there (facts: resource, name)",
     # it collides with what is there
     "key_reused": "an idempotency key used before for a different request",
+    "already_exists": "a name the caller has given something already (facts: resource, name)",
     "duplicate_event": "an event id of this client used before for a different event",
     # who is calling
     "unauthenticated": "no credentials, or credentials naming no known client",

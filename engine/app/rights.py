@@ -35,6 +35,10 @@ VERBS = {
     "links": ANYONE, "set_links": ISSUING,   # links are public; set by admins or the product's issuer
     # EPCIS: an issuer captures and reads its products' events, overseers all (app/epcis.py)
     "capture": EVENTS, "capture_job": EVENTS, "query_events": READING,
+    # codes others assigned (special equipment): registered by their maker or authority,
+    # steps by any known client (the authority's steps: tracecode.app.assets), scans by any
+    "register": ISSUING, "asset_steps": VERIFYING, "asset": ANYONE,
+    "define_query": READING, "named_queries": READING, "delete_query": READING,   # the caller's own
     # subscriptions deliver what query_events would answer the subscriber (app/subscriptions.py)
     "subscribe": READING, "subscriptions": READING, "unsubscribe": READING,
 }

@@ -833,6 +833,40 @@ class Service:
         overseers read all, an issuer its own and its products' events."""
         return self.epcis.query_events(caller, query, page_token, per_page, method)
 
+    def query_epcis(self, caller: Caller, params, fixed: dict | None = None,
+                    method: str = "QueryEpcis") -> tuple[list, str | None]:
+        """query_events in the EPCIS binding's parameters ({"EQ_bizStep": "shipping", "perPage":
+        "10", ...}: tracecode.app.epcis_params), eventCountLimit and orderBy included."""
+        return self.epcis.query(caller, params, fixed, method)
+
+    def epcis_event(self, caller: Caller, event_id: str, method: str = "Event") -> list[dict]:
+        """The event of an eventID (with its error declaration when captured); not_found."""
+        return self.epcis.event(caller, event_id, method)
+
+    def capture_jobs(self, caller: Caller, page_token: str | None = None, per_page: int = 100,
+                     method: str = "CaptureJobs") -> tuple[list, str | None]:
+        """The caller's capture jobs, newest first, a page at a time."""
+        return self.epcis.capture_jobs(caller, page_token, per_page, method)
+
+    def define_query(self, caller: Caller, name: str, params, peer: str = "", method: str = "DefineQuery") -> dict:
+        """Save an EPCIS query (the binding's parameters) under a name of the caller's."""
+        return self.epcis.define_query(caller, name, params, peer, method)
+
+    def named_query(self, caller: Caller, name: str, method: str = "NamedQuery") -> dict:
+        return self.epcis.named_query(caller, name, method)
+
+    def named_queries(self, caller: Caller, page_token: str | None = None, per_page: int = 100,
+                      method: str = "NamedQueries") -> tuple[list, str | None]:
+        return self.epcis.named_queries(caller, page_token, per_page, method)
+
+    def delete_query(self, caller: Caller, name: str, peer: str = "", method: str = "DeleteQuery") -> None:
+        self.epcis.delete_query(caller, name, peer, method)
+
+    def run_query(self, caller: Caller, name: str, page_token: str | None = None, per_page: int | None = None,
+                  method: str = "RunQuery") -> tuple[list, str | None]:
+        """A named query's events, a page at a time."""
+        return self.epcis.run_query(caller, name, page_token, per_page, method)
+
     # -- EPCIS subscriptions (app/subscriptions.py: the outbox is the store's EPCIS log) ------
     @property
     def subs(self):

@@ -1,0 +1,275 @@
+"""The query parameters of EPCIS 2.0's SimpleEventQuery (GS1's REST binding, components/
+parameters of epcis-rest-openapi.json), read into the store's EpcisQuery: one table
+(PARAMETERS, PREFIXED) that the HTTP binding, its OpenAPI document, named queries and the
+gRPC QueryEpcisEvents all read, so each says the same about what is served.
+
+Lists are pipe-delimited (`style: pipeDelimited, explode: false`), a parameter given twice
+adds to its list; times are RFC 3339 date-times with an offset (an event time without one
+means nothing to compare with); a parameter the binding defines but this server does not
+filter on is refused by name, never ignored (an ignored filter answers with too much).
+
+>>> q = fields({"eventType": "ObjectEvent|AggregationEvent", "GE_eventTime": "2024-01-01T08:00:00+08:00"})
+>>> q["event_types"], q["ge_event_time"]
+(('ObjectEvent', 'AggregationEvent'), 1704067200.0)
+>>> fields({"MATCH_parentID": "urn:epc:id:sscc:0614141.1234567890"})["epc_roles"]
+('parent',)
+>>> fields({"EQ_bizStep": "https://ref.gs1.org/cbv/BizStep-shipping|urn:epcglobal:cbv:bizstep:receiving"})["biz_steps"]
+('shipping', 'receiving')
+>>> fields({"EQ_bizTransaction_urn:epcglobal:cbv:btt:po": "urn:epcglobal:cbv:bt:0614141000005:PO-7"})["refs"]
+(('transaction', (('po', 'urn:epcglobal:cbv:bt:0614141000005:PO-7'),)),)
+>>> fields({"orderBy": "eventTime"})["descending"]   # the binding's default direction: DESC
+True
+>>> fields({"perPage": "0"})
+Traceback (most recent call last):
+...
+tracecode.app.refusal.Refusal: perPage must be a whole number from 1 to 1,000, not '0'
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+
+from .refusal import Refusal
+
+EVENT_TYPES = ("ObjectEvent", "AggregationEvent", "TransactionEvent", "TransformationEvent", "AssociationEvent")
+ACTIONS = ("ADD", "OBSERVE", "DELETE")
+ORDER_FIELDS = ("eventTime", "recordTime")
+DEFAULT_PER_PAGE = 30           # the binding's default
+MAX_PER_PAGE = 1_000            # one page's events held and encoded at once
+MAX_VALUES = 100                # values of one list parameter
+MAX_VALUE_CHARS = 1_024         # of one value (a Digital Link URI is well under it)
+MAX_TOKEN_CHARS = 512
+MAX_COUNT = 1_000_000_000       # eventCountLimit
+
+
+@dataclass(frozen=True)
+class Param:
+    """One query parameter: the EpcisQuery field it sets (or "" for those read apart), the
+    kind of its value, and what it means (the OpenAPI document's description)."""
+    field: str
+    kind: str       # time, list, types, actions, epcs, ids, order, direction, count, page, token
+    help: str
+
+
+_TIME = "an RFC 3339 date-time with its offset (2024-06-30T08:15:00+08:00)"
+PARAMETERS = {
+    "eventType": Param("event_types", "types", "event types, |-separated: " + ", ".join(EVENT_TYPES)),
+    "GE_eventTime": Param("ge_event_time", "time", "eventTime at or after " + _TIME),
+    "LT_eventTime": Param("lt_event_time", "time", "eventTime before " + _TIME),
+    "GE_recordTime": Param("ge_record_time", "time", "captured (recordTime) at or after " + _TIME),
+    "LT_recordTime": Param("lt_record_time", "time", "captured (recordTime) before " + _TIME),
+    "EQ_action": Param("actions", "actions", "ADD, OBSERVE or DELETE, |-separated"),
+    "EQ_bizStep": Param("biz_steps", "list", "CBV bizSteps (shipping, or its URI), |-separated"),
+    "EQ_disposition": Param("dispositions", "list", "CBV dispositions (in_transit, or its URI), |-separated"),
+    "EQ_readPoint": Param("read_points", "list", "readPoint URIs (urn:epc:id:sgln:...), |-separated"),
+    "EQ_bizLocation": Param("biz_locations", "list", "bizLocation URIs, |-separated"),
+    "EQ_eventID": Param("event_ids", "ids", "eventIDs (as captured, or the GS1 event hash), |-separated"),
+    "MATCH_epc": Param("epcs", "epcs", "EPC URIs (|-separated) in epcList or childEPCs"),
+    "MATCH_parentID": Param("epcs", "epcs", "EPC URIs of parentID"),
+    "MATCH_inputEPC": Param("epcs", "epcs", "EPC URIs in inputEPCList"),
+    "MATCH_outputEPC": Param("epcs", "epcs", "EPC URIs in outputEPCList"),
+    "MATCH_anyEPC": Param("epcs", "epcs", "EPC URIs in any EPC field (epcList, parentID, childEPCs, inputs, outputs)"),
+    "MATCH_epcClass": Param("epcs", "epcs", "EPC class URIs (LGTIN, urn:epc:idpat:sgtin...) in quantityList "
+                                            "or childQuantityList"),
+    "MATCH_inputEPCClass": Param("epcs", "epcs", "EPC class URIs in inputQuantityList"),
+    "MATCH_outputEPCClass": Param("epcs", "epcs", "EPC class URIs in outputQuantityList"),
+    "MATCH_anyEPCClass": Param("epcs", "epcs", "EPC class URIs in any quantity list"),
+    "orderBy": Param("order_by", "order", "eventTime or recordTime: the order of the answer"),
+    "orderDirection": Param("descending", "direction", "ASC or DESC (the default with orderBy)"),
+    "eventCountLimit": Param("", "count", "at most this many events in all (over every page)"),
+    "perPage": Param("", "page", f"events per page, 1 to {MAX_PER_PAGE:,} (default {DEFAULT_PER_PAGE})"),
+    "nextPageToken": Param("", "token", "the token of the previous page's Link header"),
+}
+# parameters named by a prefix and a CBV type: EQ_bizTransaction_po=urn:...|urn:... (the type
+# as its bare word or URI; the values are ids) -> the store's REF_ROLES
+PREFIXED = {
+    "EQ_bizTransaction_": Param("transaction", "refs", "EQ_bizTransaction_{type}: bizTransaction ids of that type "
+                                                       "(po, inv, bol..., or the type's URI), |-separated"),
+    "EQ_source_": Param("source", "refs", "EQ_source_{type}: source ids of that type (owning_party, "
+                                          "possessing_party, location), |-separated"),
+    "EQ_destination_": Param("destination", "refs", "EQ_destination_{type}: destination ids of that type, "
+                                                    "|-separated"),
+}
+# MATCH_ parameter -> the roles of the EPCs it matches (tracecode.store.port.EPC_ROLES)
+EPC_ROLES = {
+    "MATCH_epc": ("epc", "child"),                   # epcList or childEPCs
+    "MATCH_parentID": ("parent",),
+    "MATCH_inputEPC": ("input",),
+    "MATCH_outputEPC": ("output",),
+    "MATCH_anyEPC": ("epc", "parent", "child", "input", "output"),
+    "MATCH_epcClass": ("class",),
+    "MATCH_inputEPCClass": ("input_class",),
+    "MATCH_outputEPCClass": ("output_class",),
+    "MATCH_anyEPCClass": ("class", "input_class", "output_class"),
+}
+PAGING = ("perPage", "nextPageToken")
+
+
+def _refuse(name: str, detail: str) -> Refusal:
+    return Refusal("invalid_argument", name, detail)
+
+
+def _values(name: str, raw: list) -> tuple:
+    out = []
+    for text in raw:
+        if not isinstance(text, str):
+            raise _refuse(name, f"{name} takes text, not {type(text).__name__}")
+        for value in text.split("|"):
+            value = value.strip()
+            if not value:
+                raise _refuse(name, f"{name} has an empty value (values are separated by |)")
+            if len(value) > MAX_VALUE_CHARS:
+                raise _refuse(name, f"a value of {name} is over {MAX_VALUE_CHARS:,} characters")
+            if value not in out:
+                out.append(value)
+    if len(out) > MAX_VALUES:
+        raise _refuse(name, f"{name} has {len(out):,} values; at most {MAX_VALUES}")
+    return tuple(out)
+
+
+def parse_time(name: str, text: str) -> datetime:
+    """An RFC 3339 date-time with its offset (Z or ±hh:mm)."""
+    try:
+        when = datetime.fromisoformat(str(text).strip())
+    except ValueError:
+        raise _refuse(name, f"{name} is not a date-time (2024-06-30T08:15:00+08:00): {text!r}") from None
+    if when.tzinfo is None:
+        raise _refuse(name, f"{name} needs its time-zone offset (Z or +08:00): {text!r}")
+    return when
+
+
+def _one(name: str, raw: list) -> str:
+    if len(raw) != 1:
+        raise _refuse(name, f"{name} is given {len(raw)} times; give it once")
+    return str(raw[0])
+
+
+def param_of(name: str) -> tuple[Param, str] | None:
+    """(the parameter, the type a prefixed one names, else "") of a name; None if not read here."""
+    if name in PARAMETERS:
+        return PARAMETERS[name], ""
+    for prefix, param in PREFIXED.items():
+        if name.startswith(prefix) and len(name) > len(prefix):
+            return param, name[len(prefix):]
+    return None
+
+
+def names() -> list[str]:
+    """Every parameter read here, as an error names them."""
+    return [*PARAMETERS, *(p + "{type}" for p in PREFIXED)]
+
+
+def fields(params) -> dict:
+    """The query named by `params` (a Starlette QueryParams, or any mapping of str or lists):
+    {EpcisQuery field: value} for the filters given (times as seconds since the epoch),
+    plus per_page, page_token and count_limit (None: no limit)."""
+    from ..epcis.cbv import vocab
+    multi = _multi(params)
+    out: dict = {"per_page": DEFAULT_PER_PAGE, "page_token": None, "count_limit": None}
+    unknown = sorted(n for n in multi if param_of(n) is None)
+    if unknown:
+        raise _refuse(unknown[0], f"this server does not filter on {unknown[0][:80]!r} (it reads: "
+                                  f"{', '.join(names())})")
+    matching = [n for n in multi if n in EPC_ROLES]
+    if len(matching) > 1:
+        raise _refuse(matching[1], f"one MATCH_ parameter per query here ({matching[0]} and {matching[1]} "
+                                   "are given): query each and intersect")
+    refs: dict = {}
+    for name, raw in multi.items():
+        param, typed = param_of(name)
+        kind = param.kind
+        if kind == "page":
+            text = _one(name, raw)
+            if not text.isdigit() or not 1 <= int(text) <= MAX_PER_PAGE:
+                raise _refuse(name, f"perPage must be a whole number from 1 to {MAX_PER_PAGE:,}, not {text!r}")
+            out["per_page"] = int(text)
+        elif kind == "token":
+            text = _one(name, raw)
+            if not text or len(text) > MAX_TOKEN_CHARS:
+                raise _refuse(name, "nextPageToken is empty or too long: give the token of the last "
+                                    "page's Link header")
+            out["page_token"] = text
+        elif kind == "count":
+            text = _one(name, raw).strip()
+            if not text.isdigit() or not 1 <= int(text) <= MAX_COUNT:
+                raise _refuse(name, f"eventCountLimit must be a whole number from 1 on, not {text[:40]!r}")
+            out["count_limit"] = int(text)
+        elif kind == "order":
+            text = _one(name, raw).strip()
+            if text not in ORDER_FIELDS:
+                raise _refuse(name, f"orderBy is {' or '.join(ORDER_FIELDS)} here, not {text[:80]!r}")
+            out["order_by"] = text
+        elif kind == "direction":
+            text = _one(name, raw).strip().upper()
+            if text not in ("ASC", "DESC"):
+                raise _refuse(name, f"orderDirection is ASC or DESC, not {text[:40]!r}")
+            out["descending"] = text == "DESC"
+        elif kind == "time":
+            out[param.field] = parse_time(name, _one(name, raw)).timestamp()
+        elif kind == "refs":
+            kind_word = vocab(typed)
+            refs.setdefault(param.field, []).extend((kind_word, v) for v in _values(name, raw))
+        else:
+            values = _values(name, raw)
+            if kind == "types":
+                bad = [v for v in values if v not in EVENT_TYPES and ":" not in v]
+                if bad:
+                    raise _refuse(name, f"{bad[0][:80]!r} is not an event type ({', '.join(EVENT_TYPES)}, "
+                                        f"or an extension's URI)")
+            elif kind == "actions":
+                bad = [v for v in values if v not in ACTIONS]
+                if bad:
+                    raise _refuse(name, f"{bad[0][:40]!r} is not an action ({', '.join(ACTIONS)})")
+            elif kind == "epcs":
+                out["epc_roles"] = EPC_ROLES[name]
+            elif param.field in ("biz_steps", "dispositions"):   # any CBV spelling: its bare word
+                values = tuple(dict.fromkeys(vocab(v) for v in values))
+            out[param.field] = values
+    if "descending" in out and "order_by" not in out:
+        raise _refuse("orderDirection", "orderDirection needs orderBy (eventTime or recordTime)")
+    if "order_by" in out and "descending" not in out:
+        out["descending"] = True     # the standard's default direction
+    if refs:
+        out["refs"] = tuple((role, tuple(dict.fromkeys(pairs))) for role, pairs in refs.items())
+    for low, high in (("GE_eventTime", "LT_eventTime"), ("GE_recordTime", "LT_recordTime")):
+        if low in multi and high in multi and out[PARAMETERS[low].field] >= out[PARAMETERS[high].field]:
+            raise _refuse(high, f"the time range is empty: {low} must be before {high}")
+    return out
+
+
+def parse(params):
+    """(the store's EpcisQuery, page_token, per_page, count_limit) of query parameters."""
+    from ..store.port import EpcisQuery
+    found = fields(params)
+    page_token, per_page, count = found.pop("page_token"), found.pop("per_page"), found.pop("count_limit")
+    return EpcisQuery(**found), page_token, per_page, count
+
+
+def definition(params) -> dict:
+    """The parameters of a named query as stored: {name: [values]} (each checked by fields,
+    paging left out: a named query is run page by page like any other).
+
+    >>> definition({"EQ_bizStep": "shipping|receiving", "perPage": "5"})
+    {'EQ_bizStep': ['shipping|receiving']}
+    """
+    multi = _multi(params)
+    kept = {k: [str(v) for v in vs] for k, vs in multi.items() if k not in PAGING}
+    fields(kept)
+    return kept
+
+
+def _multi(params) -> dict:
+    if hasattr(params, "multi_items"):
+        items = params.multi_items()
+    else:
+        items = [(k, v) for k, vs in dict(params).items() for v in (vs if isinstance(vs, (list, tuple)) else [vs])]
+    multi: dict = {}
+    for name, value in items:
+        if not isinstance(name, str):
+            raise _refuse(str(name)[:40], "query parameter names are text")
+        multi.setdefault(name, []).append(value)
+    return multi
+
+
+def multi_items(params) -> list:
+    return [(k, v) for k, vs in _multi(params).items() for v in vs]
