@@ -22,7 +22,7 @@ from __future__ import annotations
 import hashlib
 
 from ..index.lifecycle import ACTIONS
-from .epc import to_code
+from .epc import to_code, to_codes
 from .errors import EpcisError, pointer as _ptr
 from .eventid import event_id
 
@@ -125,7 +125,7 @@ def _codes(event, role: str, at: str) -> list[str]:
     if not isinstance(value, list):
         raise EpcisError(f"{role} must be a list of EPCs", pointer=_ptr(*at, role) if at else "/" + role)
     try:
-        return [to_code(v) for v in value]
+        return to_codes(value)
     except EpcisError:      # the pointer is built for the one at fault, not for every EPC
         for i, v in enumerate(value):
             to_code(v, pointer=_ptr(*at, role, i))

@@ -29,11 +29,12 @@ from __future__ import annotations
 
 import functools
 import re
+from itertools import repeat
 from urllib.parse import quote, unquote
 
 from .. import digitallink
 from ..digitallink import DigitalLinkError
-from ..digitallink.syntax import AI_TABLE
+from ..digitallink.syntax import AI_TABLE, SHORT_NAMES
 from .errors import EpcisError
 
 GS1_DOMAIN = "https://id.gs1.org"    # GS1 keys become Digital Links here: every party reads them
@@ -210,6 +211,71 @@ def to_code(epc, pointer: str = "") -> str:
         if fast is not None:
             return fast
     return _to_code(epc, pointer)
+
+
+# A list of EPCs is mostly one prefix and many tails (one company's GTIN and its serials, one
+# resolver's /c/ and its codes): the prefix is read once (by _fast, or by the general way
+# for a national code's URI), then every tail is checked by one regex over them all.
+_UNRESERVED = r"[0-9A-Za-z._~-]"
+_BULK_SERIALS = re.compile(rf"{_PLAIN}(?:\n{_PLAIN})*\Z", re.ASCII)
+_BULK_NATIONAL = re.compile(rf"{_UNRESERVED}{{1,{MAX_CODE}}}(?:\n{_UNRESERVED}{{1,{MAX_CODE}}})*\Z", re.ASCII)
+_DL_KEYS = frozenset(SHORT_NAMES)
+
+
+def _bulk_head(first: str):
+    """(the prefix every EPC of the list must start with, the code's text before the tail,
+    the regex all tails must match), or None when `first` has no such shape."""
+    if first.startswith("urn:epc:id:sgtin:"):
+        m = _FAST_SGTIN.match(first)
+        code = _fast(first) if m else None
+        return None if code is None else (first[:m.start(3)], code[:code.index("(21)") + 4], _BULK_SERIALS)
+    if not first.startswith(("https://", "http://")):
+        return None
+    m = _FAST_DL.match(first)
+    if m:
+        code = _fast(first)
+        return None if code is None else (first[:m.start(2)], code[:code.index("(21)") + 4], _BULK_SERIALS)
+    at = first.rfind("/c/")
+    prefix, tail = first[:at + 3], first[at + 3:]
+    if at < 0 or len(prefix) + MAX_CODE > MAX_EPC or "?" in prefix or "#" in prefix:
+        return None
+    # no segment of the prefix can start a Digital Link (an AI's digits, a short name), so
+    # no tail makes the URI one: the general way reads every tail as it reads this one
+    segments = prefix.split("://", 1)[-1].split("/")[1:-2]
+    if any(s.isdigit() or s in _DL_KEYS for s in segments):
+        return None
+    try:
+        if _to_code(first) != tail:
+            return None
+    except EpcisError:
+        return None
+    return prefix, "", _BULK_NATIONAL
+
+
+def to_codes(epcs) -> list[str]:
+    """[to_code(e) for e in epcs], the same answers and the same EpcisError (without a
+    pointer: the caller names the EPC at fault), read in one pass when they share a prefix.
+
+    >>> to_codes(["urn:epc:id:sgtin:0614141.107346.1", "urn:epc:id:sgtin:0614141.107346.2"])
+    ['(01)10614141073464(21)1', '(01)10614141073464(21)2']
+    >>> to_codes(["https://trace.example.gov.cn/c/A1", "https://trace.example.gov.cn/c/A2"])
+    ['A1', 'A2']
+    """
+    if len(epcs) > 1 and isinstance(epcs[0], str) and len(epcs[0]) <= MAX_EPC:
+        head = _bulk_head(epcs[0])
+        if head is not None:
+            prefix, code_head, tails_re = head
+            try:
+                same = all(map(str.startswith, epcs, repeat(prefix)))
+            except TypeError:    # an EPC that is not text: the general way says so
+                same = False
+            if same:
+                k = len(prefix)
+                tails = [e[k:] for e in epcs]
+                joined = "\n".join(tails)
+                if joined.count("\n") == len(tails) - 1 and tails_re.match(joined):
+                    return tails if not code_head else [code_head + t for t in tails]
+    return [to_code(e) for e in epcs]
 
 
 def _to_code(epc, pointer: str = "") -> str:

@@ -1,5 +1,11 @@
 """Validation of EPCIS documents against GS1's EPCIS 2.0 JSON schema (jsonschema, draft 7).
 
+A valid document is said valid by the schema compiled to Python (fastjsonschema, with
+jsonschema's own format checks): one pass, about 30 times faster than jsonschema's walk.
+Anything it refuses is validated by jsonschema, whose problems (every one, with its JSON
+pointer) are the answer; so the fast path only ever says yes, and only where jsonschema
+would (tests/test_epcis_fast_schema.py checks it on GS1's examples and mutations of them).
+
 GS1's schema is a GS1 artefact with no open-source licence, so tracecode does not ship it:
 the operator gives its path (`schema_path=`, or the TRACECODE_EPCIS_SCHEMA environment
 variable); by default the copy in the shared reference folder beside the repository
@@ -24,6 +30,7 @@ IN_SHARED = Path("shared", "reference", "epcis", "schema", SCHEMA_NAME)
 DEFAULT_SCHEMA = Path(__file__).resolve().parents[3] / IN_SHARED
 MAX_PROBLEMS = 200              # a document of 10,000 bad events still answers in one screenful per event
 _validators: dict = {}
+_fast: dict = {}                # the same schemas compiled by fastjsonschema (None: not available)
 _lock = threading.Lock()
 
 
@@ -63,6 +70,46 @@ def validator(path=None):
     return v
 
 
+def _format_checks(v) -> dict:
+    """fastjsonschema's format functions as jsonschema checks them: the formats jsonschema
+    knows (date-time by rfc3339-validator) by its own checker, the others (uri, without
+    rfc3987) accepted, as jsonschema accepts them; so the fast path never accepts what
+    jsonschema refuses (fastjsonschema's own regexes take "+0800" and 2026-02-30)."""
+    checker = v.format_checker
+    names = set(checker.checkers) | {"uri", "uri-reference", "iri", "iri-reference"}
+    return {name: (lambda x, f=name: checker.conforms(x, f)) if name in checker.checkers else (lambda x: True)
+            for name in names}
+
+
+def fast_validator(path=None):
+    """The schema compiled to Python by fastjsonschema (once per path and change time), or
+    None when it cannot be had: a fast yes. It stops at the first fault and its messages
+    name no JSON pointer, so a document it refuses is validated again by jsonschema, whose
+    answer (every problem, with its pointer) is the one given."""
+    v = validator(path)
+    p = schema_path(path)
+    key = (str(p), p.stat().st_mtime_ns)
+    with _lock:
+        if key not in _fast:
+            try:
+                import fastjsonschema
+                _fast[key] = fastjsonschema.compile(v.schema, formats=_format_checks(v))
+            except Exception:  # noqa: BLE001 - not installed, or a schema it cannot compile: jsonschema alone
+                _fast[key] = None
+    return _fast[key]
+
+
+def _fast_yes(document, path) -> bool:
+    check = fast_validator(path)
+    if check is None:
+        return False
+    try:
+        check(document)
+    except Exception:  # noqa: BLE001 - JsonSchemaException, or anything it trips on: jsonschema decides
+        return False
+    return True
+
+
 def _deepest(error):
     """The most telling error under an anyOf/oneOf: GS1's schema says "Event" is one of five
     types, and "is not valid under any of the given schemas" names nothing."""
@@ -84,6 +131,13 @@ def _message(error) -> str:
 def validate(document: dict, schema_path=None) -> list[Problem]:
     """Every way a parsed document breaks GS1's schema, each with its JSON pointer (sorted
     by pointer, one problem per place, at most MAX_PROBLEMS); [] when it is valid."""
+    if _fast_yes(document, schema_path):
+        return []
+    return jsonschema_problems(document, schema_path)
+
+
+def jsonschema_problems(document: dict, schema_path=None) -> list[Problem]:
+    """validate() by jsonschema alone: what the fast path is checked against."""
     v = validator(schema_path)
     seen, out = set(), []
     for error in v.iter_errors(document):
