@@ -10,6 +10,15 @@
         the events stored, one line each (time, type, action, bizStep, eventID), or with
         --json one EPCISDocument of them (what `epcis capture` reads, so a query of one
         directory can be captured into another).
+    tracecode epcis subscribe DIR QUERY --dest URL [--token T] (--stream | --schedule F=V,...)
+                              [--report-if-empty] [--from-start | --initial-record-time T]
+                              [the query options of `epcis query`] [--json]
+    tracecode epcis subscriptions DIR [--json]
+    tracecode epcis unsubscribe DIR ID
+    tracecode epcis rewind DIR ID BOOKMARK
+        EPCIS query subscriptions (tracecode.app.subscriptions): a webhook receives the query's
+        events, delivered by `tracecode serve DIR` (one worker holds the delivery lease), at
+        least once and in capture order; rewind moves the bookmark back to deliver again.
     tracecode history DIR CODE --epcis
         a code's history as one EPCISDocument (engine/cli.py, via print_history here).
 
@@ -38,7 +47,8 @@ def EpcisCliError(message: str):   # noqa: N802 - raised like a class
 def add_parser(subparsers):
     p = subparsers.add_parser("epcis", help="capture and query GS1 EPCIS 2.0 events",
                               description="GS1 EPCIS 2.0 documents in and out of a data directory.")
-    sub = p.add_subparsers(dest="epcis_command", metavar="capture|query", required=True)
+    sub = p.add_subparsers(dest="epcis_command", metavar="capture|query|subscribe|subscriptions|unsubscribe|rewind",
+                           required=True)
 
     s = sub.add_parser("capture", help="capture an EPCISDocument (a file, or - for stdin)")
     s.add_argument("dir", help="data directory")
@@ -64,6 +74,120 @@ def add_parser(subparsers):
     s.add_argument("--limit", type=int, default=0, metavar="N", help="at most N events (default: all)")
     s.add_argument("--json", action="store_true", help="print one EPCISDocument of the events")
     s.set_defaults(func=cmd_query)
+    add_subscription_parsers(sub)
+
+
+def _query_options(s) -> None:
+    s.add_argument("--epc", action="append", metavar="E", help="events naming this EPC in any field")
+    s.add_argument("--parent", action="append", metavar="E", help="events whose parentID is E")
+    s.add_argument("--type", action="append", metavar="T", help="an event type (ObjectEvent...)")
+    s.add_argument("--biz-step", action="append", metavar="S", help="a CBV bizStep or its URI")
+    s.add_argument("--disposition", action="append", metavar="D", help="a CBV disposition or its URI")
+    s.add_argument("--since", metavar="T", help="eventTime at or after T")
+    s.add_argument("--until", metavar="T", help="eventTime before T")
+
+
+def add_subscription_parsers(sub) -> None:
+    s = sub.add_parser("subscribe", help="deliver a query's events to a webhook (tracecode serve sends them)",
+                       description="Subscribe a webhook (GS1's binding: an EPCISQueryDocument per delivery, "
+                                   "signed with GS1-Signature: sha256=HMAC when a token is given) to the "
+                                   "events of a query: every matching event at least once, in capture order.")
+    s.add_argument("dir", help="data directory")
+    s.add_argument("query", help="the query's name (it names the deliveries' queryName)")
+    s.add_argument("--dest", required=True, metavar="URL", help="the webhook (http:// or https://)")
+    s.add_argument("--token", metavar="T", help="the signatureToken each delivery is signed with")
+    mode = s.add_mutually_exclusive_group(required=True)
+    mode.add_argument("--stream", action="store_true", help="deliver as soon as events are captured")
+    mode.add_argument("--schedule", metavar="F=V,...",
+                      help="deliver what came since the last delivery when the schedule fires (UTC): "
+                           "second, minute, hour, dayOfMonth, month, dayOfWeek, e.g. hour=1,minute=5 "
+                           "or 'minute=0/15' (values as GS1's binding: 5, [1-5], 0/30; ';' between fields "
+                           "when a value has commas: 'minute=0,30;hour=8')")
+    s.add_argument("--report-if-empty", action="store_true", help="with --schedule: deliver an empty document too")
+    start = s.add_mutually_exclusive_group()
+    start.add_argument("--from-start", action="store_true", help="deliver the events stored already too")
+    start.add_argument("--initial-record-time", metavar="T", help="deliver events recorded at or after T too")
+    _query_options(s)
+    s.add_argument("--json", action="store_true", help="print the subscription as JSON")
+    s.set_defaults(func=cmd_subscribe)
+
+    s = sub.add_parser("subscriptions", help="the subscriptions and how far each has been delivered")
+    s.add_argument("dir", help="data directory")
+    s.add_argument("--json", action="store_true", help="print them as JSON")
+    s.set_defaults(func=cmd_subscriptions)
+
+    s = sub.add_parser("unsubscribe", help="end a subscription")
+    s.add_argument("dir", help="data directory")
+    s.add_argument("id", help="the subscriptionID")
+    s.set_defaults(func=cmd_unsubscribe)
+
+    s = sub.add_parser("rewind", help="move a subscription's bookmark back: deliver again from there")
+    s.add_argument("dir", help="data directory")
+    s.add_argument("id", help="the subscriptionID")
+    s.add_argument("bookmark", type=int, help="the last seq taken as delivered (0: from the first event)")
+    s.set_defaults(func=cmd_rewind)
+
+
+def parse_schedule(text: str) -> dict:
+    """--schedule's fields.
+
+    >>> parse_schedule("hour=1,minute=5"), parse_schedule("minute=0,30;hour=[8-17]")
+    ({'hour': '1', 'minute': '5'}, {'minute': '0,30', 'hour': '[8-17]'})
+    """
+    out = {}
+    parts = text.split(";") if ";" in text else text.split(",")
+    for part in parts:
+        name, eq, value = part.partition("=")
+        if not eq or not name.strip() or not value.strip():
+            raise EpcisCliError(f"--schedule {text!r}: give FIELD=VALUE pairs (hour=1,minute=5)")
+        out[name.strip()] = value.strip()
+    return out
+
+
+def _subscription_line(s: dict) -> str:
+    fields = ",".join(f"{k}={v}" for k, v in (s.get("schedule") or {}).items())
+    mode = "stream" if s.get("stream") else f"schedule {fields}"
+    state = f"bookmark {s['bookmark']}, {s['delivered']:,} delivered"
+    if s.get("attempts"):
+        state += f", {s['attempts']} failed tries (next {s.get('nextAttemptAt')}): {s.get('lastError')}"
+    elif s.get("lastError"):
+        state += f": {s['lastError']}"
+    return f"{s['subscriptionID']}\t{s['queryName']}\t{s['dest']}\t{mode}\t{s['owner']}\t{state}"
+
+
+def cmd_subscribe(args) -> int:
+    args.limit = 0
+    query = build_query(args)
+    schedule = parse_schedule(args.schedule) if args.schedule else None
+    initial = 0.0 if args.from_start else (
+        parse_time(args.initial_record_time, "--initial-record-time") if args.initial_record_time else None)
+    with _local(args) as c:
+        sub = c.subscribe(args.query, query, dest=args.dest, signature_token=args.token, stream=args.stream,
+                          schedule=schedule, report_if_empty=args.report_if_empty, initial_record_time=initial)
+    print(json.dumps(sub, ensure_ascii=False, indent=2) if args.json else _subscription_line(sub))
+    return 0
+
+
+def cmd_subscriptions(args) -> int:
+    with _local(args) as c:
+        subs = c.subscriptions()
+    if args.json:
+        print(json.dumps(subs, ensure_ascii=False, indent=2))
+    for s in subs if not args.json else ():
+        print(_subscription_line(s))
+    return 0
+
+
+def cmd_unsubscribe(args) -> int:
+    with _local(args) as c:
+        c.unsubscribe(args.id)
+    return 0
+
+
+def cmd_rewind(args) -> int:
+    with _local(args) as c:
+        print(_subscription_line(c.rewind_subscription(args.id, args.bookmark)))
+    return 0
 
 
 def parse_time(text: str, option: str) -> float:

@@ -17,8 +17,9 @@ import time
 
 
 class Receiver:
-    def __init__(self, status: int = 200):
+    def __init__(self, status: int = 200, delay: float = 0.0):
         self.status = status
+        self.delay = delay                # seconds before each answer (a slow platform)
         self.deliveries: list = []        # (body bytes, headers dict) of each 2xx answered
         self.refused = 0                  # POSTs answered with an error status
         self.lock = threading.Lock()
@@ -38,6 +39,7 @@ class Receiver:
 
             def do_POST(self):
                 body = self.rfile.read(int(self.headers.get("content-length", 0)))
+                time.sleep(receiver.delay)
                 status = receiver.status
                 with receiver.lock:
                     if 200 <= status < 300:

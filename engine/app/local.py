@@ -114,6 +114,23 @@ class LocalClient:
     def capture_job(self, job_id: str) -> dict:
         return self.svc.capture_job(self.caller, job_id)
 
+    def subscribe(self, query_name: str, query, *, dest: str, signature_token: str | None = None,
+                  stream: bool = False, schedule: dict | None = None, report_if_empty: bool = False,
+                  initial_record_time: float | None = None) -> dict:
+        """Subscribe a webhook to an EpcisQuery's events (tracecode serve delivers them)."""
+        return self.svc.subscribe(self.caller, query_name, query, dest=dest, signature_token=signature_token,
+                                  stream=stream, schedule=schedule, report_if_empty=report_if_empty,
+                                  initial_record_time=initial_record_time)
+
+    def subscriptions(self, query_name: str | None = None) -> list:
+        return self.svc.subscriptions(self.caller, query_name)
+
+    def unsubscribe(self, sub_id: str) -> None:
+        self.svc.unsubscribe(self.caller, sub_id)
+
+    def rewind_subscription(self, sub_id: str, bookmark: int) -> dict:
+        return self.svc.rewind_subscription(self.caller, sub_id, bookmark)
+
     def query_events(self, query, page_token: str | None = None, per_page: int = 100) -> tuple:
         """(a page of EPCIS events matching an EpcisQuery, the next page's token or None)."""
         return self.svc.query_events(self.caller, query, page_token, per_page)
