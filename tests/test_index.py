@@ -431,6 +431,10 @@ def test_events_of_one_call_see_the_earlier_ones_as_separate_calls_do(tmp_path):
                    {"id": "rp", "action": "pack", "codes": u[10:12] + [u[21]], "parent": sscc[1]},
                    {"id": "s2", "action": "ship", "codes": [sscc[1]]},
                    {"id": "r2", "action": "receive", "codes": u[10:12]},
+                   {"id": "sell", "action": "sell", "codes": [u[20]]},    # the same again: replayed
+                   {"id": "p1", "action": "pack", "codes": u[25:27], "parent": u[40]},  # id used
+                   {"id": "p4", "action": "pack", "codes": u[26:28], "parent": sscc[1]},  # shipped unit
+                   {"id": "p5", "action": "pack", "codes": u[28:30], "parent": u[41]},  # packed before
                    {"id": "x", "action": "destroy", "codes": [u[22]]},
                    {"id": "x2", "action": "ship", "codes": [u[22], u[23]]},   # destroyed
                    {"id": "rc", "action": "recall", "lot": "L9", "scheme": "cn-drug-20",
@@ -457,5 +461,7 @@ def test_events_of_one_call_see_the_earlier_ones_as_separate_calls_do(tmp_path):
     with tracecode.init(tmp_path / "one") as one, tracecode.init(tmp_path / "many") as many:
         together, apart = run(one, True), run(many, False)
     assert together == apart
-    assert [r[0] for r in together[0] if not r[1]] == ["bad", "sell2", "x2", "after", "c2", "p3", "dup",
-                                                       "unk"]
+    assert [r[0] for r in together[0] if not r[1]] == ["bad", "sell2", "p1", "x2", "after", "c2", "p3",
+                                                       "dup", "unk"]
+    first, again = [r for r in together[0] if r[0] == "sell"]   # the resend: the first one's seq
+    assert first[1] and again[1] and first[3] == again[3]

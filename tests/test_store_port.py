@@ -121,6 +121,47 @@ def test_packing_links_both_ways(backend):
         assert view.parent_of(units[0]) is None and view.children(case) == [units[1]]
 
 
+def test_many_plans_in_one_write_are_those_plans_one_by_one(backend, tmp_path):
+    """apply_events writes what apply_event of each plan in turn writes, seqs included:
+    packs into cases that come alive, state changes, a key in two plans, an unpack."""
+    other = LmdbBackend(tmp_path / "one-by-one")
+    try:
+        calls = []
+        for b in (backend, other):
+            b.reserve(100)
+            with b.store.reading() as view:
+                pid = view.product_id("cn-drug-20", PK)
+            r = [b.ref(pid, c) for c in range(100)]
+            calls.append([
+                [plan(r[0:4], "c1"), plan(r[10:14], "c2", state=Status.SHIPPED)],
+                [plan(r[20:23], f"p{k}", state=None, parent=r[90 + k], link="pack",
+                      parent_state_if_new=Status.COMMISSIONED, bind_user="u") for k in range(2)]
+                + [plan([r[40]], "s", state=Status.SOLD)],
+                [plan(r[50:52], "a"), plan(r[51:53], "b", state=Status.SHIPPED)],   # r[51] in both
+                [plan(r[60:62], "q", state=None, parent=r[95], link="pack"),
+                 plan(r[60:61], "w", state=None, parent=r[95], link="unpack")],
+            ])
+            calls[-1][1][1].refs = r[24:26]
+        seqs = [[backend.store.write(lambda v, ps=ps: v.apply_events(ps)) for ps in calls[0]],
+                [other.store.write(lambda v, ps=ps: [v.apply_event(p) for p in ps]) for ps in calls[1]]]
+        assert seqs[0] == seqs[1] == [[1, 2], [3, 4, 5], [6, 7], [8, 9]]
+        seen = []
+        for b in (backend, other):
+            with b.store.reading() as view:
+                pid = view.product_id("cn-drug-20", PK)
+                refs = [b.ref(pid, c) for c in range(100)]
+                seen.append([(view.code_record(k)[:2], view.parent_of(k), sorted(view.children(k)),
+                              view.sscc_user(k), [e["id"] for e in view.events_of(k)]) for k in refs]
+                            + [view.event_seen(None, e) for e in ("c1", "c2", "p0", "p1", "s", "a", "b", "q", "w")])
+        assert seen[0] == seen[1]
+        case = seen[0][24][1]   # the second pack's case holds its two units, is alive and bound
+        assert case is not None and seen[0][25][1] == case and len(seen[0][91][2]) == 2
+        assert seen[0][91][0][0] == Status.COMMISSIONED and seen[0][91][3] == "u"
+        assert seen[0][51][0][0] == Status.SHIPPED and seen[0][60][1] is None and seen[0][61][1] is not None
+    finally:
+        other.store.env.close()
+
+
 def test_imported_codes_and_idempotency_keys(backend):
     s = backend.store
     s.put_imported(["NATIONAL-1", "NATIONAL-2"], b'{"lot":"X"}')
@@ -516,3 +557,54 @@ def test_a_lease_is_held_by_one_holder_until_it_expires_or_is_released(backend):
     for bad in ((None, "w", 1), ("d", "", 1), ("d", "w", 0)):
         with pytest.raises(ValueError):
             s.lease(*bad)
+
+
+def test_purging_a_scanner_removes_its_scans_and_mends_each_codes_summary(backend):
+    s = backend.store
+    backend.reserve(10)
+    with s.reading() as view:
+        pid = view.product_id("cn-drug-20", PK)
+    a, b, c = (backend.ref(pid, n) for n in (1, 2, 3))
+    backend.record([a, b, None], [1, 1, 6], "gun-1", "Hangzhou", 1.7e9)     # seq 1..3
+    backend.record([a], [1], "pda-9", "Ningbo", 1.7e9 + 5)                  # 4: the one purged
+    backend.record([a, c], [1, 1], "gun-1", "Wenzhou", 1.7e9 + 9)           # 5, 6
+    backend.record_one(c, 1, "pda-9", None, 1.7e9 + 12)                     # 7: c's last
+    backend.record_one(b, 1, "pda-9", "Ningbo", 1.7e9 + 3)                  # 8: b's
+    s.flush_scans()
+    with s.reading() as view:
+        before_b = view.code_record(b)
+    assert s.purge_scanner("pda-9", dry_run=True) == {"scans": 3, "codes": 3}
+    assert s.stats()["scans"] == 8
+    assert s.purge_scanner("pda-9") == {"scans": 3, "codes": 3}
+    assert s.stats()["scans"] == 5
+    with s.reading() as view:
+        assert [sc["scanner"] for _, sc in view.scans_of(a)] == ["gun-1", "gun-1"]
+        assert [sc["place"] for _, sc in view.scans_of(a)] == ["Wenzhou", "Hangzhou"]
+        status, seq, count, places, first_time, first_seq, last_seq = view.code_record(a)
+        assert (count, len(places), first_time, first_seq, last_seq) == (2, 2, 1.7e9, 1, 5)
+        assert view.code_record(c)[2:] == (1, view.code_record(c)[3], 1.7e9 + 9, 6, 6)
+        assert [seq for seq, _ in view.scans_of(c)] == [6]
+        assert view.code_record(b)[2] == before_b[2] - 1 == 1 and view.code_record(b)[6] == 2
+        assert all(sc["scanner"] != "pda-9" for code in (a, b, c) for _, sc in view.scans_of(code))
+    assert s.purge_scanner("pda-9") == {"scans": 0, "codes": 0}
+    backend.record_one(a, 1, "pda-9", "Lishui", 1.7e9 + 20)   # recording goes on after a purge
+    s.flush_scans()
+    with s.reading() as view:
+        assert [sc["place"] for _, sc in view.scans_of(a)] == ["Lishui", "Wenzhou", "Hangzhou"]
+        assert view.code_record(a)[2] == 3
+    for bad in ("", "public"):
+        with pytest.raises(ValueError, match="name a scanner"):
+            s.purge_scanner(bad)
+
+
+def test_purging_every_scan_of_a_code_removes_its_summary(backend):
+    s = backend.store
+    backend.reserve(10)
+    with s.reading() as view:
+        pid = view.product_id("cn-drug-20", PK)
+    a = backend.ref(pid, 4)
+    backend.record([a, a], [1, 1], "pda-9", "Ningbo", 1.7e9)
+    s.flush_scans()
+    assert s.purge_scanner("pda-9") == {"scans": 2, "codes": 1}
+    with s.reading() as view:
+        assert view.scans_of(a) == [] and view.code_record(a)[2] == 0

@@ -29,6 +29,7 @@ from .verdicts import DECIDE, Answer, Verdict, decide_one, reasons
 from ..store.lmdb.scanlog import place_hash
 from ..store.lmdb.store import LmdbStore
 from ..store.port import EventPlan
+from .pending import PendingView, PendingWrites
 
 FORMAT = b"2"  # bump when a record layout changes
 MAX_DEPTH = _codes.CONTAINER_DEPTH            # unit < case < pallet < ... at most this deep
@@ -564,6 +565,8 @@ class Index:
     # -- lifecycle -------------------------------------------------------------------------
     # events of one call share one parse and one bulk read (False: each its own, for A/B)
     share_call_reads = True
+    # the checked events of one call written together (False: each in a nested write of its own, for A/B)
+    batch_call_writes = True
 
     def apply(self, events, *, atomic: bool = False, client: str | None = None,
               bind_ssccs: bool = True, also=None):
@@ -597,14 +600,21 @@ class Index:
             results = []
             # the call's codes parsed and their states read once, for all its events
             shared = self._read_call(view, events) if self.share_call_reads else None
+            # checked plans wait and are written together; the checks read through a view
+            # that writes them first wherever they could be seen (pending.py)
+            pending = PendingWrites(view) if self.batch_call_writes else None
+            checks = PendingView(view, pending) if pending is not None else view
             for ev in events:
                 eid = ev.get("id") if isinstance(ev, dict) else None
-                try:  # checked over the call's view, then a nested write: whole or not at all
-                    plan = self._plan_event(view, ev, binder, client, shared)
-                    seq = view.nested(lambda v: v.apply_event(plan))
+                try:  # checked whole before anything of it is written: all of it or nothing
+                    plan = self._plan_event(checks, ev, binder, client, shared)
+                    if pending is None:
+                        seq = view.nested(lambda v: v.apply_event(plan))
                     if shared is not None:
                         shared.applied(plan)
-                    results.append({"id": eid, "ok": True, "seq": seq})
+                    results.append({"id": eid, "ok": True, "seq": seq if pending is None else None})
+                    if pending is not None:
+                        pending.add(plan, results[-1])
                 except _Replayed as again:
                     results.append({"id": eid, "ok": True, "seq": again.seq, "replayed": True})
                 except (EventError, TracecodeError, ValueError, KeyError) as exc:
@@ -614,6 +624,8 @@ class Index:
                         results[-1]["field"] = exc.field
             if atomic and not all(r["ok"] for r in results):
                 raise _Refused(results)
+            if pending is not None:
+                pending.flush()
             if also is not None:
                 also(view, results)
             return results
@@ -798,7 +810,9 @@ class Index:
                   "place": ev.get("place"), "batch": checked["batch"], "lot": ev.get("lot"),
                   "reason": ev.get("reason"), "client": client}
         bind = binder if parent is not None and codekeys.kind(parent) == codekeys.SSCC else None
-        return EventPlan(record=record, client=client, event_id=eid, digest=said, refs=keys,
+        # encoded here: a record JSON cannot hold (a lone surrogate) refuses this event, not the write
+        encoded = json.dumps(record, ensure_ascii=False).encode()
+        return EventPlan(record=record, encoded=encoded, client=client, event_id=eid, digest=said, refs=keys,
                          state=action.to, parent=parent,
                          link=None if parent is None else "pack" if action.name == "pack" else "unpack",
                          parent_state_if_new=Status.COMMISSIONED if parent is not None else None,

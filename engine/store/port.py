@@ -58,6 +58,7 @@ class EventPlan:
     parent_state_if_new: int | None = None   # a container not alive yet comes alive so
     bind_user: str | None = None   # the client that becomes the SSCC parent's user
     recalls: list = field(default_factory=list)   # RecallTargets
+    encoded: bytes | None = None   # record as UTF-8 JSON, when the domain encoded it already
 
 
 # -- EPCIS events (tracecode.epcis reads them; the store keeps and indexes them) ------------
@@ -197,6 +198,10 @@ class WriteView(ReadView, Protocol):
 
     def apply_event(self, plan: EventPlan) -> int:
         """Write the plan; returns the event's seq."""
+
+    def apply_events(self, plans: list) -> list[int]:
+        """Write the plans in order, as apply_event of each would; returns their seqs (in
+        one pass: many small events cost one sorted write, not one write each)."""
 
     def nested(self, body: Callable):
         """body(view) in a nested write: its writes are undone if it raises."""
