@@ -96,11 +96,20 @@ def _since(text: str) -> float:
 
 def cmd_show(args) -> int:
     from .app.audit import read
+    from .app.auditchain import address_of
     path = _log_path(args)
     since = _since(args.since) if args.since else None
     events = set(args.event or ())
     records = read(path, checkpoints=args.checkpoints)
+    peers = None
+    if args.address:   # an anonymous caller's records carry a pseudonym only: the audit key makes it
+        from .app.auditchain import load_keys, pseudonym
+        keys = load_keys(path.parent if args.log else Path(args.dir), create=False)
+        peers = {pseudonym(keys, args.address), args.address}
     for rec in records:
+        if peers is not None and rec.get("peer") not in peers and \
+                address_of(str(rec.get("peer") or "")) != args.address:
+            continue
         if since is not None and not (isinstance(rec.get("time"), (int, float)) and rec["time"] >= since):
             continue
         if events and rec.get("event") not in events:
@@ -134,6 +143,8 @@ def add_parser(subparsers):
     s.add_argument("--log", metavar="PATH", help="the audit log elsewhere")
     s.add_argument("--since", metavar="TIME", help="records from this time on (ISO date or time, Unix time)")
     s.add_argument("--event", action="append", metavar="E", help="only this event (repeat for several)")
+    s.add_argument("--address", metavar="IP", help="only the records of this caller's address (anonymous "
+                                                   "callers' are kept as a keyed pseudonym of it)")
     s.add_argument("--checkpoints", action="store_true", help="the signed checkpoints too")
     s.add_argument("--raw", action="store_true", help="the chain fields too (prev, mac, sig, gap)")
     s.set_defaults(func=cmd_show)

@@ -50,6 +50,7 @@ from .registry.cli import add_parser as add_registry_parser
 from .links_cli import add_parser as add_links_parser
 from .epcis_cli import add_parser as add_epcis_parser
 from .audit_cli import add_parser as add_audit_parser
+from .privacy_cli import add_parser as add_privacy_parser
 from .serve.cli import add_serve_parser
 
 PROGRESS_MIN = 1_000_000  # show a progress bar on a terminal from this many codes
@@ -655,13 +656,15 @@ def build_parser():
     add_links_parser(sub)
     add_epcis_parser(sub)
     add_audit_parser(sub)
+    add_privacy_parser(sub)
     return p
 
 
 def _verb(args) -> str:
     """`tracecode VERB` (with the action of registry and token), the prefix of its errors."""
     words = [args.command, getattr(args, "registry_command", None), getattr(args, "token_command", None),
-             getattr(args, "epcis_command", None), getattr(args, "audit_command", None)]
+             getattr(args, "epcis_command", None), getattr(args, "audit_command", None),
+             getattr(args, "privacy_command", None)]
     return " ".join(["tracecode"] + [w for w in words if w])
 
 

@@ -557,3 +557,54 @@ def test_a_lease_is_held_by_one_holder_until_it_expires_or_is_released(backend):
     for bad in ((None, "w", 1), ("d", "", 1), ("d", "w", 0)):
         with pytest.raises(ValueError):
             s.lease(*bad)
+
+
+def test_purging_a_scanner_removes_its_scans_and_mends_each_codes_summary(backend):
+    s = backend.store
+    backend.reserve(10)
+    with s.reading() as view:
+        pid = view.product_id("cn-drug-20", PK)
+    a, b, c = (backend.ref(pid, n) for n in (1, 2, 3))
+    backend.record([a, b, None], [1, 1, 6], "gun-1", "Hangzhou", 1.7e9)     # seq 1..3
+    backend.record([a], [1], "pda-9", "Ningbo", 1.7e9 + 5)                  # 4: the one purged
+    backend.record([a, c], [1, 1], "gun-1", "Wenzhou", 1.7e9 + 9)           # 5, 6
+    backend.record_one(c, 1, "pda-9", None, 1.7e9 + 12)                     # 7: c's last
+    backend.record_one(b, 1, "pda-9", "Ningbo", 1.7e9 + 3)                  # 8: b's
+    s.flush_scans()
+    with s.reading() as view:
+        before_b = view.code_record(b)
+    assert s.purge_scanner("pda-9", dry_run=True) == {"scans": 3, "codes": 3}
+    assert s.stats()["scans"] == 8
+    assert s.purge_scanner("pda-9") == {"scans": 3, "codes": 3}
+    assert s.stats()["scans"] == 5
+    with s.reading() as view:
+        assert [sc["scanner"] for _, sc in view.scans_of(a)] == ["gun-1", "gun-1"]
+        assert [sc["place"] for _, sc in view.scans_of(a)] == ["Wenzhou", "Hangzhou"]
+        status, seq, count, places, first_time, first_seq, last_seq = view.code_record(a)
+        assert (count, len(places), first_time, first_seq, last_seq) == (2, 2, 1.7e9, 1, 5)
+        assert view.code_record(c)[2:] == (1, view.code_record(c)[3], 1.7e9 + 9, 6, 6)
+        assert [seq for seq, _ in view.scans_of(c)] == [6]
+        assert view.code_record(b)[2] == before_b[2] - 1 == 1 and view.code_record(b)[6] == 2
+        assert all(sc["scanner"] != "pda-9" for code in (a, b, c) for _, sc in view.scans_of(code))
+    assert s.purge_scanner("pda-9") == {"scans": 0, "codes": 0}
+    backend.record_one(a, 1, "pda-9", "Lishui", 1.7e9 + 20)   # recording goes on after a purge
+    s.flush_scans()
+    with s.reading() as view:
+        assert [sc["place"] for _, sc in view.scans_of(a)] == ["Lishui", "Wenzhou", "Hangzhou"]
+        assert view.code_record(a)[2] == 3
+    for bad in ("", "public"):
+        with pytest.raises(ValueError, match="name a scanner"):
+            s.purge_scanner(bad)
+
+
+def test_purging_every_scan_of_a_code_removes_its_summary(backend):
+    s = backend.store
+    backend.reserve(10)
+    with s.reading() as view:
+        pid = view.product_id("cn-drug-20", PK)
+    a = backend.ref(pid, 4)
+    backend.record([a, a], [1, 1], "pda-9", "Ningbo", 1.7e9)
+    s.flush_scans()
+    assert s.purge_scanner("pda-9") == {"scans": 2, "codes": 1}
+    with s.reading() as view:
+        assert view.scans_of(a) == [] and view.code_record(a)[2] == 0

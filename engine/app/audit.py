@@ -18,7 +18,9 @@ Appending takes an exclusive flock on the file around reading the chain head and
 writing: a process keeps the head it wrote and reads the file's tail again only when
 the file has grown past what it wrote (another process appended).
 
-Refusals of unauthenticated calls, which anyone can cause, are rate-limited per
+An unauthenticated caller's address is not kept: its records carry a keyed pseudonym
+of it (auditchain.pseudonym), the same for one address. Refusals of unauthenticated
+calls, which anyone can cause, are rate-limited per
 process (a token bucket: UNAUTHENTICATED_BURST, then UNAUTHENTICATED_RATE a second);
 the ones left out are counted in one "suppressed" record, written before the next
 one that is let through, or on close. Refusals of rights (a known client's calls) are
@@ -37,7 +39,8 @@ import time
 from dataclasses import dataclass
 
 from ..errors import TracecodeError
-from .auditchain import HASHES, SIGNATURE, AuditKeys, digest, last_record, load_keys, seal
+from .auditchain import (HASHES, SIGNATURE, AuditKeys, digest, keyed_name, last_record, load_keys, pseudonym,
+                         seal)
 
 UNAUTHENTICATED_BURST = 100     # records of unauthenticated refusals a process writes at once
 UNAUTHENTICATED_RATE = 10.0     # and then a second, at most
@@ -122,7 +125,8 @@ class AuditLog:
             self._suppressed += 1
             return False
         self._write_suppressed()
-        self.write("unauthenticated", None, _clip(method), _clip(peer), sync=False, reason=_clip(reason))
+        self.write("unauthenticated", None, _clip(method), pseudonym(self._keys, peer), sync=False,
+                   reason=_clip(reason))
         return True
 
     def write_denied(self, client: str, method: str, peer: str, reason: str,
@@ -217,6 +221,10 @@ class AuditLog:
             except OSError as exc:
                 raise AuditError(f"the audit log {self.path} could not sync a record "
                                  f"({exc.strerror}); it may not survive a crash") from None
+
+    def keyed_name(self, kind: str, text: str) -> str:
+        """What the log keeps of a name it must not hold in clear (auditchain.keyed_name)."""
+        return keyed_name(self._keys, kind, text)
 
     def checkpoint(self) -> None:
         """Sign the chain head now (if this process wrote since its last checkpoint)."""

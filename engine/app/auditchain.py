@@ -165,6 +165,33 @@ def seal(body: bytes, *, seq: int, prev: str, name: str, keys: AuditKeys, gap=No
     return out + _MAC_MARK + keys.mac(name, out).encode() + b'"}'
 
 
+def address_of(peer: str) -> str:
+    """A caller's address without its port: "ipv4:10.0.0.7:5100" -> "10.0.0.7", "ipv6:[::1]:80"
+    -> "::1"; an HTTP adapter's host as it is."""
+    kind, sep, rest = peer.partition(":")
+    if not sep or kind not in ("ipv4", "ipv6"):
+        return peer
+    if rest.startswith("["):
+        return rest[1:rest.find("]")] if "]" in rest else rest
+    return rest.rpartition(":")[0] or rest
+
+
+def pseudonym(keys: AuditKeys, peer: str) -> str:
+    """What the audit log keeps of an anonymous caller's address (PIPL: no IP address is
+    stored): a keyed hash, the same for every refusal from one address, so a flood from
+    one place shows as one; only the holder of the audit key can test an address against
+    it (`tracecode audit show --address`)."""
+    if not peer:
+        return ""
+    return "anon-" + keyed_name(keys, "peer", address_of(peer))
+
+
+def keyed_name(keys: AuditKeys, kind: str, text: str) -> str:
+    """16 hex of an HMAC of a name under the audit key: a name the log must not keep
+    (an address, a purged scanner's identity) that its key holder can still match."""
+    return hmac.digest(keys.mac_key, kind.encode() + b"\0" + text.encode(), "sha256").hex()[:16]
+
+
 def chained(line: bytes) -> dict | None:
     """A line's record if it is a chained one (seq, prev, mac), else None."""
     if not line.startswith(_RECORD_START) or _MAC_MARK not in line:

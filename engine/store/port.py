@@ -267,6 +267,12 @@ class Store(Protocol):
     def flush_scans(self) -> int:
         """Commit the queued scans now; how many. The commit's error if it fails (they stay queued)."""
 
+    def purge_scanner(self, scanner: str, *, dry_run: bool = False) -> dict:
+        """Remove one scanner's scans (queued ones first committed) and mend the per-code
+        summaries they were in (count, first and last scan, places, each scan's previous
+        one), in one write: {"scans": removed, "codes": summaries changed}. dry_run counts
+        only. PUBLIC_SCANNER is refused (ValueError): its queries name nobody."""
+
     def close(self) -> None:
         """Commit what is queued and stop the store's background work."""
 

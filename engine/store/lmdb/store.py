@@ -26,6 +26,7 @@ import json
 import struct
 
 from ...cache import BoundedCache
+from ..port import PUBLIC_SCANNER
 from . import _codes, codekeys, publicq
 from . import stats as _stats
 from .batches import Batches, product_prefix, u64
@@ -36,6 +37,7 @@ from .keyorder import visit_order
 from .known import KnownProducts
 from .links import LinksTable
 from .scanlog import ScanLog, unpack_scan
+from . import scanpurge
 
 _STATE = struct.Struct("=BQ")   # _codes.State, machine byte order
 STATE, PARENT = _codes.STATE, _codes.PARENT   # record kinds under a code key
@@ -375,6 +377,16 @@ class LmdbStore:
 
     def flush_scans(self) -> int:
         return self.scan_log.flush()
+
+    def purge_scanner(self, scanner: str, *, dry_run: bool = False) -> dict:
+        if not scanner or scanner == PUBLIC_SCANNER:
+            raise ValueError("name a scanner: the public window's queries name nobody and are not "
+                             "purged by scanner")
+        self.scan_log.flush()   # its queued scans are in the log before they are looked for
+        if dry_run:
+            with self.env.begin() as txn:
+                return scanpurge.purge(self, txn, scanner, write=False)
+        return run_write(self.env, lambda txn: scanpurge.purge(self, txn, scanner))
 
     def close(self) -> None:
         """Commit the pending scans and stop the scan log's writer (the environment is
