@@ -49,6 +49,7 @@ from .v1 import cli as remote
 from .registry.cli import add_parser as add_registry_parser
 from .links_cli import add_parser as add_links_parser
 from .epcis_cli import add_parser as add_epcis_parser
+from .keys_cli import add_parser as add_key_parser
 from .audit_cli import add_parser as add_audit_parser
 from .privacy_cli import add_parser as add_privacy_parser
 from .serve.cli import add_serve_parser
@@ -116,9 +117,10 @@ def _progress_bar(total):
 # -- commands --------------------------------------------------------------------------
 
 def cmd_init(args):
-    dd = DataDir.init(args.dir, base_url=args.base_url)
+    dd = DataDir.init(args.dir, base_url=args.base_url, crypto=args.crypto)
     dd.close()
-    print(f"initialised {args.dir}: master key {dd.master_key.fingerprint()} (fingerprint), "
+    print(f"initialised {args.dir}: cipher suite {dd.keyring.suite.name}, "
+          f"master key {dd.master_key.fingerprint()} (fingerprint), "
           f"schemes in {Path(args.dir) / 'schemes'}, index in {Path(args.dir) / 'index'}"
           + (f", public base URL {dd.settings.base_url}" if dd.settings.base_url else ""),
           file=sys.stderr)
@@ -552,6 +554,9 @@ def build_parser():
     s.add_argument("--base-url", metavar="URL",
                    help="the platform's public address (e.g. https://trace.example.gov.cn): "
                         "its pages, and the Digital Link URIs issued here (default id.gs1.org)")
+    s.add_argument("--crypto", choices=("aes", "sm"), default="aes",
+                   help="cipher suite, for good: aes = FF1-AES-256, HKDF-SHA-256 (default); "
+                        "sm = FF1-SM4 (GB/T 32907), HKDF-SM3 (GB/T 32905), SM3 token hashes")
     s.set_defaults(func=cmd_init)
 
     s = sub.add_parser("settings", help="show or change a data directory's settings (base URL)")
@@ -657,6 +662,7 @@ def build_parser():
     add_epcis_parser(sub)
     add_audit_parser(sub)
     add_privacy_parser(sub)
+    add_key_parser(sub)
     return p
 
 
@@ -664,7 +670,7 @@ def _verb(args) -> str:
     """`tracecode VERB` (with the action of registry and token), the prefix of its errors."""
     words = [args.command, getattr(args, "registry_command", None), getattr(args, "token_command", None),
              getattr(args, "epcis_command", None), getattr(args, "audit_command", None),
-             getattr(args, "privacy_command", None)]
+             getattr(args, "privacy_command", None), getattr(args, "key_command", None)]
     return " ".join(["tracecode"] + [w for w in words if w])
 
 

@@ -1,6 +1,7 @@
 """A data directory: the master key, custom schemes and the LMDB index.
 
-    DIR/master.key     32 random bytes, mode 0600 (see keys.py)
+    DIR/master.key     32 random bytes, mode 0600 (see keys.py): master-key version 1
+    DIR/keys.json      the cipher suite and the master-key versions (keyring.py)
     DIR/schemes/       optional *.toml / *.json scheme definitions
     DIR/index/         the LMDB environment
     DIR/index.stamp    the index's identity (its uuid, also inside the LMDB environment)
@@ -22,6 +23,7 @@ from pathlib import Path
 from . import schemes as _schemes
 from . import settings as _settings
 from .errors import KeyStoreError
+from .keys import suite as _suite
 from .index.index import FORMAT
 from .index import BatchRecord, Index
 from .store.lmdb import lineage, stamp
@@ -29,7 +31,7 @@ from .store.lmdb import journal as _journal
 from .store.lmdb.env import DAMAGED_PAGES, IndexReadOnly, open_env, run_write
 from .store.lmdb.lmdbfile import IndexDamaged
 from .issuance import Issuer
-from .keys import create_master_key, load_master_key
+from .keyring import Keyring
 from .registry import Registry
 
 SCHEMES_README = """\
@@ -66,11 +68,13 @@ class Batch:
 class DataDir:
     """An initialised data directory; open it with ``tracecode.open(DIR)``."""
 
-    def __init__(self, path: str | Path):
+    def __init__(self, path: str | Path, *, crypto: str | None = None):
+        """crypto: the cipher suite the caller expects ("aes", "sm"); another is refused."""
         self.path = Path(path)
         if not self.path.is_dir():
             raise KeyStoreError(f"{self.path} is not a data directory; run `tracecode init {path}`")
-        self.master_key = load_master_key(self.path)
+        self.keyring = _keyring(self.path, crypto)
+        self.master_key = self.keyring.key()   # the current version: new batches use it
         custom = self.path / "schemes"
         # A bad definition is listed and warned about; the other schemes keep working.
         self.scheme_errors: list = []
@@ -85,16 +89,18 @@ class DataDir:
         self._registry = None
 
     @classmethod
-    def init(cls, path: str | Path, *, base_url: str | None = None) -> "DataDir":
+    def init(cls, path: str | Path, *, base_url: str | None = None, crypto: str = "aes") -> "DataDir":
         """Create a data directory with a fresh master key. Refuses to reuse one.
-        base_url: the platform's public address (settings.py), checked before anything is made."""
+        base_url: the platform's public address (settings.py), checked before anything is made;
+        crypto: the cipher suite, "aes" (AES-256, SHA-256) or "sm" (SM4, SM3), for good."""
         path = Path(path)
         settings = _settings.Settings(base_url=base_url)
+        _suite(crypto)
         if path.exists() and any(path.iterdir()):
             raise KeyStoreError(f"{path} exists and is not empty; refusing to initialise it")
         path.mkdir(mode=0o700, parents=True, exist_ok=True)
         os.chmod(path, 0o700)
-        create_master_key(path)
+        Keyring.create(path, crypto)
         (path / "schemes").mkdir(mode=0o700)
         (path / "schemes" / "README.txt").write_text(SCHEMES_README)
         if settings.base_url:
@@ -114,9 +120,11 @@ class DataDir:
 
             def mark(txn):
                 txn.put(stamp.UUID_KEY, uuid.encode(), db=index.batches.meta)
+                txn.put(stamp.SUITE_KEY, self.keyring.suite.name.encode(), db=index.batches.meta)
                 txn.put(lineage.JOURNAL_END, end.to_bytes(8, "big"), db=index.batches.meta)
             run_write(env, mark)
-            stamp.write(self.path, uuid, FORMAT.decode())
+            stamp.write(self.path, uuid, FORMAT.decode(), crypto=self.keyring.suite.name)
+            index.keyring = self.keyring
             index.batches.journal = _journal.Writer(self.path / _journal.NAME)
         except BaseException:
             env.close()
@@ -155,6 +163,8 @@ class DataDir:
                            restore_hint=hint)
             try:
                 index = Index(env, self.schemes, self.master_key)
+                index.keyring = self.keyring
+                _index_suite(self.path, env, index, self.keyring.suite.name, readonly)
                 index.batches.journal = lineage.attach(self.path, env, index.batches,
                                                        readonly=readonly)
             except DAMAGED_PAGES as exc:
@@ -177,9 +187,10 @@ class DataDir:
     def scheme(self, name: str):
         return _schemes.get(name, self.schemes)
 
-    def issuer(self, scheme: str, product: dict) -> Issuer:
-        """The (cached) issuer of one product of a scheme."""
-        return self.index.issuer(self.scheme(scheme).name, product)
+    def issuer(self, scheme: str, product: dict, version: int | None = None) -> Issuer:
+        """The (cached) issuer of one product of a scheme, under the current master-key
+        version or the given one (a batch's: ``batch.record.key_version``)."""
+        return self.index.issuer(self.scheme(scheme).name, product, version)
 
     def issue(self, scheme: str, product: dict, count: int, **details) -> Batch:
         """Durably reserve `count` fresh counters for a product and record the batch.
@@ -189,7 +200,8 @@ class DataDir:
         leave the engine; a retry after a crash gets new counters, never reused ones.
         """
         record = self.index.issue(self.scheme(scheme).name, product, count, **details)
-        return Batch(self.issuer(scheme, product), record)
+        self.master_key = self.index.master_key   # the current version (a rotation moves it)
+        return Batch(self.issuer(scheme, product, record.key_version), record)
 
     def issued(self, scheme: str, product: dict) -> int:
         iss = self.issuer(scheme, product)
@@ -210,6 +222,21 @@ class DataDir:
 
     def contents(self, code):
         return self.index.contents(code)
+
+    # -- codes others assigned (special equipment): registered, with their assets' steps --------
+    def register(self, scheme: str, codes, *, owner: str, source: str = "-", numbers=None):
+        """Register codes of an externally assigned scheme (a RegisterReport: how many,
+        which lines were rejected and why); see tracecode.index.register."""
+        from .index.register import register
+        return register(self.index, scheme, codes, owner=owner, source=source, numbers=numbers)
+
+    @property
+    def assets(self):
+        """The steps and verdicts of registered assets (tracecode.index.assets.Assets)."""
+        from .index.assets import Assets
+        if getattr(self, "_assets", None) is None:
+            self._assets = Assets(self.index)
+        return self._assets
 
     # -- product registries (veterinary approvals, pesticide registrations) -------------------
     @property
@@ -243,6 +270,38 @@ class DataDir:
                           also=lambda txn, record: store.put_link(txn, record.id, number, level))
 
 
+def _keyring(path: Path, crypto: str | None) -> Keyring:
+    """The directory's keyring, its suite checked against the stamp's and the caller's:
+    a directory never mixes suites (codes of one would not verify under the other)."""
+    try:
+        claimed = (stamp.read(path) or {}).get("crypto")
+    except stamp.StampError:
+        claimed = None   # the index's open says what is wrong with it
+    ring = Keyring.load(path, suite=claimed)
+    if claimed is not None and claimed != ring.suite.name:
+        raise KeyStoreError(f"{path / stamp.NAME} names cipher suite {claimed!r} but "
+                            f"{path / 'keys.json'} names {ring.suite.name!r}: refusing to mix "
+                            f"suites; restore this data directory's backup")
+    if crypto is not None and _suite(crypto).name != ring.suite.name:
+        raise KeyStoreError(f"{path} uses cipher suite {ring.suite.name!r}, not {crypto!r}: a data "
+                            f"directory keeps the suite it was made with")
+    return ring
+
+
+def _index_suite(path: Path, env, index, name: str, readonly: bool) -> None:
+    """The suite inside the index must be the keyring's; an index made before suites
+    (none inside) is aes, and is marked so when writable."""
+    with env.begin() as txn:
+        raw = txn.get(stamp.SUITE_KEY, db=index.batches.meta)
+    inner = raw.decode() if raw is not None else "aes"
+    if inner != name:
+        raise KeyStoreError(f"{path / 'index'} was made with cipher suite {inner!r}, but this data "
+                            f"directory's keys are {name!r}: refusing to mix suites; restore this "
+                            f"data directory's backup")
+    if raw is None and not readonly:
+        run_write(env, lambda txn: txn.put(stamp.SUITE_KEY, name.encode(), db=index.batches.meta))
+
+
 def _on_base_url(schemes: dict, base_url: str | None) -> dict:
     """The schemes with Digital Link URIs on the platform's base URL: those that would
     point at id.gs1.org (the default) point at the platform; a scheme whose definition names
@@ -253,9 +312,9 @@ def _on_base_url(schemes: dict, base_url: str | None) -> dict:
             for name, s in schemes.items()}
 
 
-def init(path: str | Path, *, base_url: str | None = None) -> DataDir:
-    return DataDir.init(path, base_url=base_url)
+def init(path: str | Path, *, base_url: str | None = None, crypto: str = "aes") -> DataDir:
+    return DataDir.init(path, base_url=base_url, crypto=crypto)
 
 
-def open(path: str | Path) -> DataDir:  # noqa: A001 - mirrors lmdb.open / io.open
-    return DataDir(path)
+def open(path: str | Path, *, crypto: str | None = None) -> DataDir:  # noqa: A001 - mirrors lmdb.open / io.open
+    return DataDir(path, crypto=crypto)

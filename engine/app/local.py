@@ -73,6 +73,7 @@ class LocalClient:
         iss = self.dd.issuer(found.name, product)
         iss.layout(render, attributes)
         batch = self.issue(found.name, product, count, **batch_options)
+        iss = self.dd.issuer(found.name, product, batch.key_version)   # a rotation in between
         return LocalDownload(iss, batch, render, attributes)
 
     # -- verification --------------------------------------------------------------------------

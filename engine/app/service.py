@@ -372,7 +372,7 @@ class Service:
             raise invalid("count", f"offset + count passes the end of batch {batch.id} "
                                    f"({batch.count:,} codes)")
         # an Issuer of its own: rendering is pure FF1, nothing shared with the index
-        iss = Issuer(scheme, batch.product, self.dd.master_key)
+        iss = Issuer(scheme, batch.product, self.dd.keyring.key(batch.key_version))
         width = iss.layout(render, batch.attributes).width
         per = min(chunk_codes or limits.DEFAULT_CHUNK_CODES, limits.MAX_CHUNK_CODES)
         if max_chunk_bytes:
@@ -418,7 +418,7 @@ class Service:
                 if not n or o + n > batch.count:
                     raise invalid(f"ranges[{i}]", f"{o:,} + {n:,} is not a non-empty run inside "
                                                   f"batch {batch.id} ({batch.count:,} codes)")
-            iss = self.dd.issuer(batch.scheme, batch.product)
+            iss = self.dd.issuer(batch.scheme, batch.product, batch.key_version)
             for o, n in ranges:
                 run = iss.codes(batch.start + o, n)
                 out += run.astype(f"U{run.dtype.itemsize}").tolist()

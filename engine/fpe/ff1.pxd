@@ -21,6 +21,7 @@ cdef class FF1:
     cdef readonly int u, v            # split: u = n // 2, v = n - u
     cdef readonly int b, d            # bytes of NUM(B) in Q, bytes of S used as y
     cdef readonly bytes alphabet
+    cdef readonly str cipher          # "aes" or "sm4": the block cipher under FF1
     cdef u128 mod_u, mod_v            # radix**u, radix**v
     cdef u128 limit                   # counters are below min(radix**length, 2**64)
     cdef uint64_t minv_u, minv_v      # floor((2**64 - 1) / mod) when mod < 2**64

@@ -4,6 +4,7 @@ MIN_DOMAIN: int
 MAX_TWEAK: int
 DEFAULT_CHUNK: int
 DEFAULT_ALPHABET: str
+CIPHERS: dict
 
 def check_domain(radix: int, length: int) -> None: ...
 def max_length(radix: int) -> int: ...
@@ -17,8 +18,9 @@ class FF1:
     b: int
     d: int
     alphabet: bytes
+    cipher: str
     def __init__(self, key: bytes, tweak: bytes, radix: int, length: int,
-                 alphabet: str | bytes | None = ..., chunk: int = ...) -> None: ...
+                 alphabet: str | bytes | None = ..., chunk: int = ..., cipher: str = ...) -> None: ...
     @property
     def domain(self) -> int: ...
     @property

@@ -2,9 +2,11 @@
 
 A serial is ``FF1(key, tweak, counter)``: the counter, written as an n-numeral
 string in the scheme's radix, encrypted to another n-numeral string. The
-Feistel arithmetic runs in ``nogil`` loops over a whole chunk of codes; AES
-comes from ``cryptography`` (OpenSSL), applied once per round to the chunk's
-blocks in ECB mode, so the per-code cost is one AES block per round.
+Feistel arithmetic runs in ``nogil`` loops over a whole chunk of codes; the
+block cipher (AES, or SM4 of GB/T 32907 for the "sm" suite: FF1 only needs a
+128-bit block cipher) comes from ``cryptography`` (OpenSSL's EVP), applied once
+per round to the chunk's blocks in ECB mode, so the per-code cost is one block
+per round.
 
 Why the batching is exact FF1: the PRF is a CBC-MAC over P || Q. P and every
 block of Q but the last depend only on the key, the tweak and the domain, so
@@ -39,6 +41,8 @@ DEFAULT_CHUNK = 8192            # codes per AES call: fits L2 with all scratch
 MAX_CHUNK = 1 << 20
 _ROUNDS = 10
 _U64_MAX = (1 << 64) - 1
+# FF1's block cipher by name: key sizes it takes, and cryptography's algorithm class
+CIPHERS = {"aes": ((16, 24, 32), algorithms.AES), "sm4": ((16,), algorithms.SM4)}
 DEFAULT_ALPHABET = "0123456789abcdefghijklmnopqrstuvwxyz"
 
 
@@ -332,8 +336,8 @@ def check_counters(FF1 f, start, count):
 cdef class FF1:
     """FF1 over n-numeral strings in one radix, for one key and one tweak.
 
-    ``FF1(key, tweak, radix, length, alphabet=None)``; key is 16, 24 or 32
-    bytes (AES-128/192/256). Encrypts and decrypts single strings
+    ``FF1(key, tweak, radix, length, alphabet=None, cipher="aes")``; key is 16,
+    24 or 32 bytes (AES-128/192/256), or 16 bytes with ``cipher="sm4"``. Encrypts and decrypts single strings
     (:meth:`encrypt`, :meth:`decrypt`) and, the reason this exists, whole
     ranges of counters (:meth:`encrypt_counters`, :meth:`decrypt_counters`).
     Scratch buffers belong to the thread (shared by all its FF1 objects); an
@@ -344,11 +348,17 @@ cdef class FF1:
         self.cap = 0
 
     def __init__(self, key, tweak, int radix, int length, alphabet=None,
-                 Py_ssize_t chunk=DEFAULT_CHUNK):
+                 Py_ssize_t chunk=DEFAULT_CHUNK, cipher="aes"):
         key = bytes(key)
         tweak = bytes(tweak)
-        if len(key) not in (16, 24, 32):
-            raise ValueError(f"FF1 key must be 16, 24 or 32 bytes (AES-128/192/256), got {len(key)} bytes")
+        if cipher not in CIPHERS:
+            raise ValueError(f"FF1 cipher must be one of {', '.join(CIPHERS)}, got {cipher!r}")
+        sizes, algorithm = CIPHERS[cipher]
+        if len(key) not in sizes:
+            if cipher == "aes":
+                raise ValueError(f"FF1 key must be 16, 24 or 32 bytes (AES-128/192/256), got {len(key)} bytes")
+            raise ValueError(f"FF1-SM4 key must be 16 bytes, got {len(key)} bytes")
+        self.cipher = cipher
         check_domain(radix, length)
         if len(tweak) > MAX_TWEAK:
             raise DomainError(f"tweak is {len(tweak)} bytes; at most {MAX_TWEAK} are allowed")
@@ -381,7 +391,7 @@ cdef class FF1:
         lim = min(R ** length, 1 << 64)
         self.limit = (<u128>(lim >> 64) << 64) | <uint64_t>(lim & _U64_MAX)
 
-        self._ecb = Cipher(algorithms.AES(key), modes.ECB()).encryptor()
+        self._ecb = Cipher(algorithm(key), modes.ECB()).encryptor()
         self._lock = threading.Lock()
         self._precompute(tweak)
         self.cap = chunk
@@ -405,7 +415,7 @@ cdef class FF1:
             self.round_lo[i] = int.from_bytes(block[8:], "big")
 
     def __repr__(self):  # never shows the key
-        return f"FF1(radix={self.radix}, length={self.length})"
+        return f"FF1(radix={self.radix}, length={self.length}, cipher={self.cipher!r})"
 
     @property
     def domain(self):

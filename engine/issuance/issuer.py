@@ -35,15 +35,17 @@ class Issuer:
         self.scheme = scheme
         self.product = scheme.product_values(product)
         self.product_key = scheme.product_key(self.product)
-        key = master_key.derive("ff1", scheme.name.encode(), self.product_key)
+        suite = master_key.suite
+        self.key_version = master_key.version   # the master-key version these codes are under
+        key = master_key.derive("ff1", scheme.name.encode(), self.product_key, length=suite.ff1_key_bytes)
         ser = scheme.serial
         self._ff1 = FF1(bytes(key), scheme.tweak(self.product), len(ser.alphabet), ser.length,
-                        alphabet=ser.alphabet)
+                        alphabet=ser.alphabet, cipher=suite.ff1_cipher)
         self._check = scheme.check_system
         self._serial_at = scheme.offset(ser.name)
 
     def __repr__(self):
-        return f"Issuer({self.scheme.name!r}, {self.product!r})"
+        return f"Issuer({self.scheme.name!r}, {self.product!r}, key version {self.key_version})"
 
     @property
     def capacity(self) -> int:

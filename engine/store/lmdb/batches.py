@@ -61,6 +61,7 @@ class BatchRecord:
     requester: str | None = None
     time: float = 0.0
     attributes: dict = field(default_factory=dict)
+    key_version: int = 1              # the master-key version its codes are under (keyring.py)
 
     def to_bytes(self) -> bytes:
         return json.dumps(asdict(self), separators=(",", ":"), ensure_ascii=False).encode()

@@ -99,7 +99,7 @@ _U64_MAX = (1 << 64) - 1
 _REC_TYPES = {"id": (int,), "scheme": (str,), "product": (dict,), "start": (int,),
               "count": (int,), "lot": (str, type(None)), "expiry": (str, type(None)),
               "line": (str, type(None)), "requester": (str, type(None)),
-              "time": (int, float), "attributes": (dict,)}
+              "time": (int, float), "attributes": (dict,), "key_version": (int,)}
 _REC_REQUIRED = ("id", "scheme", "product", "start", "count")
 
 

@@ -1,7 +1,9 @@
 """The index's identity: a stamp outside the LMDB file, and the same uuid inside it.
 
-    DIR/index.stamp   JSON: {"index": UUID, "format": ..., "created": ISO time}
+    DIR/index.stamp   JSON: {"index": UUID, "format": ..., "created": ISO time,
+                             "crypto": "aes" | "sm" (the cipher suite; absent: aes)}
     meta b"index_uuid" in the LMDB environment: the same UUID
+    meta b"crypto_suite": the same suite (datadir.py checks the three agree with keys.json)
 
 Written at init. A data directory whose index/data.mdb is gone or empty still
 has its stamp, so it refuses to open instead of starting a fresh index at
@@ -20,6 +22,7 @@ from .durable import write_atomically
 
 NAME = "index.stamp"
 UUID_KEY = b"index_uuid"
+SUITE_KEY = b"crypto_suite"
 
 
 class StampError(TracecodeError):
@@ -48,10 +51,19 @@ def read(datadir: str | Path) -> dict | None:
     return stamp
 
 
-def write(datadir: str | Path, index_uuid: str, fmt: str, created: str | None = None) -> dict:
-    """Write the stamp atomically (temporary file, fsync, rename, fsync of the directory)."""
+def write(datadir: str | Path, index_uuid: str, fmt: str, created: str | None = None,
+          crypto: str | None = None) -> dict:
+    """Write the stamp atomically (temporary file, fsync, rename, fsync of the directory).
+    crypto None keeps the suite of the stamp being replaced, if it names one."""
     datadir = Path(datadir)
+    if crypto is None:
+        try:
+            crypto = (read(datadir) or {}).get("crypto")
+        except StampError:
+            crypto = None
     stamp = {"index": index_uuid, "format": fmt,
              "created": created or _dt.datetime.now(_dt.UTC).isoformat(timespec="seconds")}
+    if crypto is not None:
+        stamp["crypto"] = crypto
     write_atomically(datadir / NAME, json.dumps(stamp, indent=1).encode() + b"\n")
     return stamp
