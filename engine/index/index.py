@@ -15,7 +15,7 @@ import time as _time
 import numpy as np
 
 from .. import dates, limits
-from ..errors import InvalidComponent, InvalidFormat, KeyStoreError, TracecodeError
+from ..errors import InvalidComponent, InvalidFormat, TracecodeError
 from ..issuance import Issuer
 from ..scan import Fault, ScanParser
 from ..cache import BoundedCache
@@ -24,8 +24,6 @@ from ..store.lmdb.batches import BatchRecord
 from ..store.lmdb.codekeys import Keys
 from ..store.lmdb.env import IndexFull, read_only_error
 from . import lifecycle
-from . import retired
-from .keyversions import KeyVersions
 from .lifecycle import ACTIONS, EventError, Status, check_transition
 from .verdicts import DECIDE, Answer, Verdict, decide_one, reasons
 from ..store.lmdb.scanlog import place_hash
@@ -38,6 +36,7 @@ MAX_DEPTH = _codes.CONTAINER_DEPTH            # unit < case < pallet < ... at mo
 HISTORY_CODES = 100     # codes of one event shown in a history item (codes_total: all)
 _NOT_READ = object()    # a code text the call's shared parse did not read
 _SHARED_TEXT = 200      # longer event codes are parsed by their own event (junk, mostly)
+_SSCC_LENGTHS = (18, 22)   # 18 digits, or (00) and 18 digits
 TABLE_CACHE = 4096      # products whose batch tables are kept (LRU)
 BATCH_CACHE = 16384     # batch records and their recall keys kept (LRU)
 # codes of ours verify just read: the same request's next reads of the code (its history,
@@ -118,7 +117,7 @@ class VerifyBatch:
                 ans.first_scan_place = view.scan_place(int(r["first_seq"]))
         ans.reasons += reasons(verdict, status, expiry=ans.expiry, places=int(r["places"]),
                                max_places=self._index.max_places)
-        return retired.answer(self._index, ans, batch)
+        return ans
 
 
 def _check_expiry(expiry) -> None:
@@ -207,8 +206,6 @@ class Index:
             setattr(self, f"db_{name}", getattr(self.store, f"db_{name}"))
         self._check_format()
         self.parser = ScanParser(schemes, master_key)
-        self.keyring = None   # the data directory's master-key versions (set by DataDir)
-        self.key_versions = KeyVersions(self)
         if not 1 <= max_places < _codes.MAX_PLACES:  # a code remembers MAX_PLACES places
             raise ValueError(f"max_places must be 1 to {_codes.MAX_PLACES - 1}, got {max_places}")
         self.max_places = max_places
@@ -244,35 +241,15 @@ class Index:
         self.store.close()
 
     # -- issuance --------------------------------------------------------------------------
-    def issuer(self, scheme: str, product: dict, version: int | None = None) -> Issuer:
-        """The product's issuer: under the current master-key version, or under `version`."""
+    def issuer(self, scheme: str, product: dict) -> Issuer:
         sch = self.schemes[scheme] if isinstance(scheme, str) else scheme
-        current = self.parser.issuer(sch, sch.product_values(product))
-        if version is None or version == current.key_version:
-            return current
-        return self.key_versions.issuer(sch, current.product, version, current)
-
-    def _issuing(self, scheme: str, product: dict) -> Issuer:
-        """The issuer new batches use: the current master-key version as keys.json says now
-        (another process may have rotated), never a retired one."""
-        ring = self.keyring
-        if ring is not None:
-            if ring.changed():
-                ring.reload()
-            if ring.current != self.master_key.version:   # a rotation: new batches use the new key
-                self.master_key = ring.key()
-                self.parser = ScanParser(self.schemes, self.master_key)
-        iss = self.issuer(scheme, product)
-        if ring is not None and ring.retired(iss.key_version):
-            raise KeyStoreError(f"master-key version {iss.key_version} is retired; run "
-                                f"`tracecode key rotate` (no batch is issued under a retired key)")
-        return iss
+        return self.parser.issuer(sch, sch.product_values(product))
 
     def issue(self, scheme: str, product: dict, count: int, *, also=None, **details) -> BatchRecord:
         """Reserve counters and record the batch (committed before this returns);
         also(txn, record) writes what belongs with it in the same transaction."""
         _check_issue_args(count, details.get("attributes"))
-        iss = self._issuing(scheme, product)
+        iss = self.issuer(scheme, product)
         attrs = iss.scheme.attribute_values(details.pop("attributes", None))
         for k in ("lot", "expiry"):
             if details.get(k) is None and k in attrs:
@@ -280,8 +257,7 @@ class Index:
         _check_expiry(details.get("expiry"))
         _check_batch_text(iss.scheme, details, attrs)
         return self.batches.reserve(iss.scheme.name, iss.product_key, iss.product, count,
-                                    iss.capacity, attributes=attrs, also=also,
-                                    key_version=iss.key_version, **details)
+                                    iss.capacity, attributes=attrs, also=also, **details)
 
     # -- imported codes ----------------------------------------------------------------------
     def import_codes(self, codes, **record) -> int:
@@ -360,7 +336,6 @@ class Index:
         batch_ids = np.zeros(count, np.uint64)
         parts = []
         for scheme, iss, members in parsed.groups:  # per distinct product the parser found
-            self.key_versions.settle(view, parsed, scheme, iss, members)  # rotated keys only
             rows = np.arange(count)[members]
             rows = rows[parsed.counter_ok[rows]]
             pid = view.product_id(scheme.name, iss.product_key) if len(rows) else None
@@ -459,7 +434,6 @@ class Index:
                 self._found_keys[code.decode()] = key
             ans = self._answer(view, scheme, code.decode() or None, fault, key, batch_id, batch,
                                imported, place, today or _dt.date.fromtimestamp(when))
-            ans = retired.answer(self, ans, batch)   # a retired key version: warn or refuse
         if self._recording(record):
             self.store.record_scan(key, int(ans.verdict), scanner, place, when)
         return ans
@@ -486,8 +460,6 @@ class Index:
                 iss = found
                 counter = iss.counter(code)
                 pid = view.product_id(sch.name, iss.product_key)
-                if pid is not None:   # a product with batches under several key versions: which
-                    counter = self.key_versions.counter_of(view, sch, iss, code, counter)
                 if counter is not None and counter < sch.capacity and pid is not None:
                     starts, ends, ids = self._table_lists(view, sch.name, iss.product_key)
                     pos = bisect.bisect_right(starts, counter) - 1
@@ -546,7 +518,6 @@ class Index:
         with self.store.reading() as view:
             parsed, keys, batch_ids, records, imported = self._resolve(view, scans, offsets)
             out = self._verdicts(view, parsed, keys, batch_ids, records, imported, place, today)
-            retired.verdicts(self, out.records, records)   # a retired key version: warn or refuse
         if self._recording(record):
             self.store.record_scans(keys, out.records["verdict"], scanner, place, when)
         return out
@@ -719,7 +690,7 @@ class Index:
         """Effective status of each code, in bulk (the verdict kernel's reading); codes
         the call's earlier events may have changed are read again (see _CallReads)."""
         if shared is not None and shared.status:
-            got = [shared.status_of(view, k) for k in keys]
+            got = shared.statuses(view, keys)
             again = [i for i, s in enumerate(got) if s is None]
             if not again:
                 return np.array(got, np.uint8)
@@ -742,12 +713,16 @@ class Index:
                 continue
             codes, parent = ev.get("codes"), ev.get("parent")
             if isinstance(codes, (list, tuple)):
-                for c in codes:
-                    if type(c) is str and len(c) <= _SHARED_TEXT:
-                        texts[c] = None
-            if type(parent) is str and len(parent) <= _SHARED_TEXT:
+                try:   # in C; what is no text is left out below
+                    texts.update(dict.fromkeys(codes))
+                except TypeError:   # an unhashable item (a list): that event's own error later
+                    texts.update(dict.fromkeys(c for c in codes if type(c) is str))
+            if type(parent) is str:
                 texts[parent] = None
-        texts = [t for t in texts if codekeys.sscc(t) is None]
+        # an SSCC has 18 digits, bare or after (00): a code of letters and digits only (no
+        # space to strip) of another length is none, without asking codekeys.sscc
+        texts = [t for t in texts if type(t) is str and len(t) <= _SHARED_TEXT
+                 and ((len(t) not in _SSCC_LENGTHS and t.isalnum()) or codekeys.sscc(t) is None)]
         if not texts:
             return None
         _, keys, batch_ids, _, _ = self._resolve(view, texts)
@@ -816,7 +791,12 @@ class Index:
             check_transition(action, Status(int(statuses[wrong[0]])), codes[wrong[0]], eid)
         if parent is not None and action.name == "pack":
             above = self._containers(view, parent)
-            for k, text in zip(keys, codes):
+            # the usual case in one go: codes read before the call, untouched since, none
+            # packed, holding codes or above the parent, and the parent not at the depth limit
+            fine = shared is not None and len(above) <= MAX_DEPTH and shared.untouched(keys) \
+                and shared.parent.keys().isdisjoint(keys) and shared.holding.isdisjoint(keys) \
+                and set(above).isdisjoint(keys)
+            for k, text in zip(keys, () if fine else codes):
                 if (view.parent_of(k) if shared is None else shared.parent_of(view, k)) is not None:
                     raise EventError(f"{text} is already packed; unpack it first", event_id=eid, code=text,
                                      reason=lifecycle.ILLEGAL_TRANSITION)
@@ -909,10 +889,7 @@ class Index:
             return "(00)" + key[5:].decode()
         pid, counter = codekeys.split_ours(key)
         scheme, product = view.product_of(pid)
-        sch = self.schemes[scheme]
-        version = self.key_versions.version_at(view, scheme, sch.product_key(sch.product_values(product)),
-                                               counter)
-        return self.issuer(scheme, product, version).codes(counter, 1)[0].decode()
+        return self.issuer(scheme, product).codes(counter, 1)[0].decode()
 
     def public_queries(self, code, bound: int) -> tuple:
         """(count up to bound + 1, first time, first place) of a code's public queries
@@ -1005,6 +982,17 @@ class _CallReads:
                 return None
             up, depth = self.parent_of(view, up), depth + 1
         return s
+
+    def statuses(self, view, keys) -> list:
+        """status_of of each key; in one go when none was touched and none was packed before
+        the call (no container to walk up: its status from before stands)."""
+        if self.touched.isdisjoint(keys) and (not self.containers or self.parent.keys().isdisjoint(keys)):
+            return list(map(self.status.get, keys))
+        return [self.status_of(view, k) for k in keys]
+
+    def untouched(self, keys) -> bool:
+        """Whether every key was read before the call and no event of it touched one."""
+        return self.touched.isdisjoint(keys) and all(map(self.status.__contains__, keys))
 
     def parent_of(self, view, key):
         """The key's container: from before the call while no event touched the key."""

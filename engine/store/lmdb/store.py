@@ -32,6 +32,7 @@ from . import stats as _stats
 from .batches import Batches, product_prefix, u64
 from .env import IndexReadOnly, open_db, run_write, versions
 from .epcis import EpcisTables
+from .eventwrite import write_code_records
 from .outbox import MAX_SINCE_SCAN, OutboxTables
 from .keyorder import visit_order
 from .known import KnownProducts
@@ -227,8 +228,9 @@ class LmdbView:
         return seq
 
     def apply_events(self, plans):
-        """Many plans in one pass: each table's records of all of them in one sorted putmulti
-        (a case's 24 codes cost their share of a call's write, not a write of their own).
+        """Many plans in one pass: each table's records of all of them in one sorted write
+        (a case's 24 codes cost their share of a call's write, not a write of their own;
+        the codes' records by C loops, eventwrite.py).
         That is what apply_event of each in turn writes only when no key is in two plans and
         none unpacks or recalls (deletes, and states over whole batches): otherwise one by one."""
         keys, count = set(), 0
@@ -244,31 +246,22 @@ class LmdbView:
         txn, s = self._txn, self._s
         first = self._next_seq()
         txn.put(b"next_event", u64(first + len(plans)), db=s.batches.meta)
-        codes, events, children, users, records, ids = [], [], [], [], [], []
+        write_code_records(txn, s, plans, first)   # the refs' records, in C
+        codes, events, users, records, ids = [], [], [], [], []   # the plans' and parents' own
         for seq, p in enumerate(plans, first):
             at, parent = u64(seq), p.parent
-            if p.state is not None:
-                value = _STATE.pack(p.state, seq)
-                codes += [(k + STATE, value) for k in p.refs]
-            events += [(k, at) for k in p.refs]
             if parent is not None:
                 events.append((parent, at))
-                if p.link == "pack":
-                    codes += [(k + PARENT, parent) for k in p.refs]
-                    children += [(parent, k) for k in p.refs]
                 if p.parent_state_if_new is not None and txn.get(parent + STATE, db=s.db_codes) is None:
                     codes.append((parent + STATE, _STATE.pack(p.parent_state_if_new, seq)))
                 if p.bind_user is not None:
                     users.append((parent, p.bind_user.encode()))
             records.append((at, _event_json(seq, p)))
             ids.append((_event_id_key(p.client, p.event_id), at + p.digest))
-        codes.sort()
-        events.sort()
-        children.sort()
-        txn.cursor(db=s.db_codes).putmulti(codes)
-        txn.cursor(db=s.db_code_events).putmulti(events, dupdata=True)
-        if children:
-            txn.cursor(db=s.db_children).putmulti(children, dupdata=True)
+        if codes:
+            txn.cursor(db=s.db_codes).putmulti(sorted(codes))
+        if events:
+            txn.cursor(db=s.db_code_events).putmulti(sorted(events), dupdata=True)
         if users:   # the first user stays
             txn.cursor(db=s.db_sscc_users).putmulti(sorted(users), overwrite=False)
         txn.cursor(db=s.db_events).putmulti(records)
