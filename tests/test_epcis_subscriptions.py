@@ -49,8 +49,10 @@ def put(p, count: int, epc: str | None = None, step: str = "shipping") -> list:
         i = next(_n)
         eid = f"urn:uuid:00000000-0000-4000-8000-{i:012d}"
         epcs = {"epc": [epc_key(epc)]} if epc else {}
-        recs.append(EpcisRecord(event_id=eid, event={"type": "ObjectEvent", "eventID": eid, "action": "OBSERVE",
-                                                     "bizStep": step, "n": i},
+        event = {"type": "ObjectEvent", "eventID": eid, "action": "OBSERVE", "bizStep": step,
+                 "eventTime": "2027-01-15T08:00:00.000+08:00", "eventTimeZoneOffset": "+08:00",
+                 "recordTime": "2027-01-15T00:00:01.000Z", "epcList": [epc] if epc else []}
+        recs.append(EpcisRecord(event_id=eid, event=event,
                                 event_time=1.8e9 + i, time_offset="+08:00", record_time=time.time(),
                                 type="ObjectEvent", biz_step=step, epcs=epcs))
     assert all(p.svc.index.store.epcis_put(recs))

@@ -28,7 +28,7 @@ from starlette.routing import Match, Mount, Route, Router
 
 from ..app.refusal import Refusal
 from ..errors import ValidationError
-from . import api, epcis, resolver
+from . import api, epcis, epcis_subscriptions, resolver
 from .errors import error_response, refusal_response
 from .middleware import Guard
 from .openapi import document
@@ -202,6 +202,7 @@ def create_app(service, *, base_url: str, settings: WebSettings | None = None) -
         Route("/robots.txt", robots, methods=["GET", "HEAD"]),
         Route("/.well-known/gs1resolver", resolver.well_known, methods=["GET", "HEAD"]),
         *epcis.routes(),     # the EPCIS 2.0 REST binding (web/epcis.py)
+        *epcis_subscriptions.routes(),   # its query subscriptions: webhooks, WebSocket
     ]
     app = Starlette(
         routes=routes,

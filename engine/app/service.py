@@ -106,6 +106,8 @@ class Service:
         self._batches = BoundedCache(BATCH_CACHE)
         self._audit_log = self._issuing = None
         self._epcis = None    # EPCIS capture and query, made on first use
+        self._subs = None     # EPCIS subscriptions, made on first use
+        self._captures = None  # the thread captures begun by start_capture run in
         try:   # the audit signing key now, while the disk has room (read-only: when first audited)
             self._audit_keys = load_keys(self._audit_file().parent)
         except (OSError, TracecodeError):
@@ -113,8 +115,6 @@ class Service:
 
     def _audit_file(self) -> Path:
         return Path(self.audit_path or self.dd.path / "audit.log")
-        self._subs = None     # EPCIS subscriptions, made on first use
-        self._captures = None  # the thread captures begun by start_capture run in
 
     # opened on first use: verifying on a read-only directory writes neither
     @property
@@ -886,6 +886,11 @@ class Service:
                                    stream=stream, schedule=schedule, report_if_empty=report_if_empty,
                                    initial_record_time=initial_record_time, format=format, peer=peer,
                                    method=method)
+
+    def subscribe_query(self, caller: Caller, query_name: str, **kw) -> dict:
+        """subscribe to one of the caller's named queries (define_query): the same
+        keywords as subscribe."""
+        return self.subs.subscribe_named(caller, query_name, **kw)
 
     def subscriptions(self, caller: Caller, query_name: str | None = None, method: str = "Subscriptions") -> list:
         """The caller's subscriptions (an overseer's: all), with their delivery state."""

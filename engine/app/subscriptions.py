@@ -89,6 +89,14 @@ def query_from_json(data: dict) -> EpcisQuery:
     return EpcisQuery(**{k: tup(v) for k, v in data.items() if k in _QUERY_FIELDS})
 
 
+def _keyed(query: EpcisQuery) -> EpcisQuery:
+    """EPCs as the store keys them (their code form: query_events does the same)."""
+    if not query.epcs:
+        return query
+    from .epcis import epc_key
+    return EpcisQuery(**{**asdict(query), "epcs": tuple(epc_key(e) for e in query.epcs)})
+
+
 def _dest(dest) -> str:
     if not isinstance(dest, str) or not dest or len(dest.encode("utf-8")) > MAX_DEST_BYTES:
         raise invalid("dest", f"dest is the webhook's URL (http:// or https://, at most {MAX_DEST_BYTES} bytes)")
@@ -140,6 +148,7 @@ class Subscriptions:
                 raise invalid("schedule", exc.detail) from None
         if format not in outbound.ALL:
             raise invalid("format", f"unknown outbound format {str(format)[:40]!r}; known: {', '.join(outbound.ALL)}")
+        query = _keyed(query)
         if initial_record_time is not None:
             ge = query.ge_record_time
             query = EpcisQuery(**{**asdict(query), "ge_record_time": max(ge or initial_record_time,
@@ -161,6 +170,34 @@ class Subscriptions:
         # from the start of the log when the first delivery reaches back (initialRecordTime),
         # else from now: only what is captured next
         return self.shown(self.store.subscription_put(sub, bookmark=0 if initial_record_time is not None else None))
+
+    def subscribe_named(self, caller: Caller, query_name: str, **kw) -> dict:
+        """subscribe to the caller's named query (the binding's POST
+        /queries/{queryName}/subscriptions): its definition read now, its events delivered
+        in capture order (a definition's orderBy is for its pages, not for a stream)."""
+        from . import epcis_params
+        definition = self.svc.epcis.named_query(caller, query_name, kw.get("method", "Subscribe"))
+        query = epcis_params.parse(dict(definition["query"]))[0]
+        query = EpcisQuery(**{**asdict(query), "order_by": "", "descending": False})
+        return self.subscribe(caller, definition["name"], query, **kw)
+
+    def open_stream(self, caller: Caller, query_name: str, bookmark: int | None,
+                    initial_record_time: float | None, method: str = "WebSocket") -> tuple[EpcisQuery, int]:
+        """A stream of the caller's named query over a connection (a WebSocket), nothing
+        stored: (its query, the bookmark it starts after: the one given, else 0 with
+        initial_record_time, else now)."""
+        from . import epcis_params
+        admit(caller, "subscribe", method)
+        definition = self.svc.epcis.named_query(caller, query_name, method)
+        query = epcis_params.parse(dict(definition["query"]))[0]
+        query = EpcisQuery(**{**asdict(query), "order_by": "", "descending": False})
+        if initial_record_time is not None:
+            query = EpcisQuery(**{**asdict(query), "ge_record_time": max(query.ge_record_time or initial_record_time,
+                                                                         initial_record_time)})
+        query = _keyed(query)
+        if bookmark is not None:
+            return query, bookmark
+        return query, 0 if initial_record_time is not None else self.store.epcis_last_seq()
 
     def subscriptions(self, caller: Caller, query_name: str | None = None, method: str = "Subscriptions") -> list:
         admit(caller, "subscriptions", method)
@@ -280,7 +317,8 @@ class Subscriptions:
         the subscription has a signatureToken, and where it leaves the bookmark."""
         sub = due.sub
         fmt = outbound.get(sub["format"])
-        body = fmt.render(due.events, outbound.Delivery(sub["query_name"], sub["id"], _iso(_time.time())))
+        body = fmt.render(due.events, outbound.Delivery(sub["query_name"], sub["id"], _iso(_time.time()),
+                                                        due.last_seq))
         headers = {"content-type": fmt.media_type, "gs1-epcis-version": "2.0", "gs1-cbv-version": "2.0",
                    "tracecode-subscription": sub["id"], "tracecode-bookmark": str(due.last_seq),
                    "tracecode-events": str(len(due.events))}

@@ -27,6 +27,7 @@ class Delivery:
     query_name: str
     subscription_id: str
     creation_date: str          # RFC 3339, UTC
+    bookmark: int | None = None   # the seq of the last event this delivery holds (or passed over)
 
 
 @dataclass(frozen=True)

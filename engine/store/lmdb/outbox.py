@@ -73,6 +73,7 @@ class OutboxTables:
         if main is None:
             return [], after
         wanted = set(query.epcs) if query is not None and query.epcs else None
+        ids = set(query.event_ids) if query is not None and query.event_ids else None
         roles = set(query.epc_roles) if wanted and query.epc_roles else None
         cur = txn.cursor(db=main)
         out, last, scanned = [], after, 0
@@ -86,7 +87,7 @@ class OutboxTables:
                 head = _loads(cur.value())
                 scanned += 1
                 last = seq
-                if query is None or self.events._matches(head, query):
+                if query is None or ((ids is None or head["event_id"] in ids) and self.events._matches(head, query)):
                     rec = self.events._record(txn, seq, head)
                     if wanted is None or any(wanted.intersection(v) for r, v in rec.epcs.items()
                                              if roles is None or r in roles):
