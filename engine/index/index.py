@@ -15,7 +15,7 @@ import time as _time
 import numpy as np
 
 from .. import dates, limits
-from ..errors import InvalidComponent, InvalidFormat, TracecodeError
+from ..errors import InvalidComponent, InvalidFormat, KeyStoreError, TracecodeError
 from ..issuance import Issuer
 from ..scan import Fault, ScanParser
 from ..cache import BoundedCache
@@ -24,6 +24,8 @@ from ..store.lmdb.batches import BatchRecord
 from ..store.lmdb.codekeys import Keys
 from ..store.lmdb.env import IndexFull, read_only_error
 from . import lifecycle
+from . import retired
+from .keyversions import KeyVersions
 from .lifecycle import ACTIONS, EventError, Status, check_transition
 from .verdicts import DECIDE, Answer, Verdict, decide_one, reasons
 from ..store.lmdb.scanlog import place_hash
@@ -117,7 +119,7 @@ class VerifyBatch:
                 ans.first_scan_place = view.scan_place(int(r["first_seq"]))
         ans.reasons += reasons(verdict, status, expiry=ans.expiry, places=int(r["places"]),
                                max_places=self._index.max_places)
-        return ans
+        return retired.answer(self._index, ans, batch)
 
 
 def _check_expiry(expiry) -> None:
@@ -206,6 +208,8 @@ class Index:
             setattr(self, f"db_{name}", getattr(self.store, f"db_{name}"))
         self._check_format()
         self.parser = ScanParser(schemes, master_key)
+        self.keyring = None   # the data directory's master-key versions (set by DataDir)
+        self.key_versions = KeyVersions(self)
         if not 1 <= max_places < _codes.MAX_PLACES:  # a code remembers MAX_PLACES places
             raise ValueError(f"max_places must be 1 to {_codes.MAX_PLACES - 1}, got {max_places}")
         self.max_places = max_places
@@ -241,15 +245,35 @@ class Index:
         self.store.close()
 
     # -- issuance --------------------------------------------------------------------------
-    def issuer(self, scheme: str, product: dict) -> Issuer:
+    def issuer(self, scheme: str, product: dict, version: int | None = None) -> Issuer:
+        """The product's issuer: under the current master-key version, or under `version`."""
         sch = self.schemes[scheme] if isinstance(scheme, str) else scheme
-        return self.parser.issuer(sch, sch.product_values(product))
+        current = self.parser.issuer(sch, sch.product_values(product))
+        if version is None or version == current.key_version:
+            return current
+        return self.key_versions.issuer(sch, current.product, version, current)
+
+    def _issuing(self, scheme: str, product: dict) -> Issuer:
+        """The issuer new batches use: the current master-key version as keys.json says now
+        (another process may have rotated), never a retired one."""
+        ring = self.keyring
+        if ring is not None:
+            if ring.changed():
+                ring.reload()
+            if ring.current != self.master_key.version:   # a rotation: new batches use the new key
+                self.master_key = ring.key()
+                self.parser = ScanParser(self.schemes, self.master_key)
+        iss = self.issuer(scheme, product)
+        if ring is not None and ring.retired(iss.key_version):
+            raise KeyStoreError(f"master-key version {iss.key_version} is retired; run "
+                                f"`tracecode key rotate` (no batch is issued under a retired key)")
+        return iss
 
     def issue(self, scheme: str, product: dict, count: int, *, also=None, **details) -> BatchRecord:
         """Reserve counters and record the batch (committed before this returns);
         also(txn, record) writes what belongs with it in the same transaction."""
         _check_issue_args(count, details.get("attributes"))
-        iss = self.issuer(scheme, product)
+        iss = self._issuing(scheme, product)
         attrs = iss.scheme.attribute_values(details.pop("attributes", None))
         for k in ("lot", "expiry"):
             if details.get(k) is None and k in attrs:
@@ -257,7 +281,8 @@ class Index:
         _check_expiry(details.get("expiry"))
         _check_batch_text(iss.scheme, details, attrs)
         return self.batches.reserve(iss.scheme.name, iss.product_key, iss.product, count,
-                                    iss.capacity, attributes=attrs, also=also, **details)
+                                    iss.capacity, attributes=attrs, also=also,
+                                    key_version=iss.key_version, **details)
 
     # -- imported codes ----------------------------------------------------------------------
     def import_codes(self, codes, **record) -> int:
@@ -336,6 +361,7 @@ class Index:
         batch_ids = np.zeros(count, np.uint64)
         parts = []
         for scheme, iss, members in parsed.groups:  # per distinct product the parser found
+            self.key_versions.settle(view, parsed, scheme, iss, members)  # rotated keys only
             rows = np.arange(count)[members]
             rows = rows[parsed.counter_ok[rows]]
             pid = view.product_id(scheme.name, iss.product_key) if len(rows) else None
@@ -434,6 +460,7 @@ class Index:
                 self._found_keys[code.decode()] = key
             ans = self._answer(view, scheme, code.decode() or None, fault, key, batch_id, batch,
                                imported, place, today or _dt.date.fromtimestamp(when))
+            ans = retired.answer(self, ans, batch)   # a retired key version: warn or refuse
         if self._recording(record):
             self.store.record_scan(key, int(ans.verdict), scanner, place, when)
         return ans
@@ -460,6 +487,8 @@ class Index:
                 iss = found
                 counter = iss.counter(code)
                 pid = view.product_id(sch.name, iss.product_key)
+                if pid is not None:   # a product with batches under several key versions: which
+                    counter = self.key_versions.counter_of(view, sch, iss, code, counter)
                 if counter is not None and counter < sch.capacity and pid is not None:
                     starts, ends, ids = self._table_lists(view, sch.name, iss.product_key)
                     pos = bisect.bisect_right(starts, counter) - 1
@@ -518,6 +547,7 @@ class Index:
         with self.store.reading() as view:
             parsed, keys, batch_ids, records, imported = self._resolve(view, scans, offsets)
             out = self._verdicts(view, parsed, keys, batch_ids, records, imported, place, today)
+            retired.verdicts(self, out.records, records)   # a retired key version: warn or refuse
         if self._recording(record):
             self.store.record_scans(keys, out.records["verdict"], scanner, place, when)
         return out
@@ -889,7 +919,10 @@ class Index:
             return "(00)" + key[5:].decode()
         pid, counter = codekeys.split_ours(key)
         scheme, product = view.product_of(pid)
-        return self.issuer(scheme, product).codes(counter, 1)[0].decode()
+        sch = self.schemes[scheme]
+        version = self.key_versions.version_at(view, scheme, sch.product_key(sch.product_values(product)),
+                                               counter)
+        return self.issuer(scheme, product, version).codes(counter, 1)[0].decode()
 
     def public_queries(self, code, bound: int) -> tuple:
         """(count up to bound + 1, first time, first place) of a code's public queries
