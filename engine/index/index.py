@@ -31,6 +31,7 @@ from .verdicts import DECIDE, Answer, Verdict, decide_one, reasons
 from ..store.lmdb.scanlog import place_hash
 from ..store.lmdb.store import LmdbStore
 from ..store.port import EventPlan
+from . import gcpause
 from .pending import PendingView, PendingWrites
 
 FORMAT = b"2"  # bump when a record layout changes
@@ -661,7 +662,8 @@ class Index:
                 also(view, results)
             return results
         try:
-            return self.store.write(body)
+            with gcpause.paused():   # the call's many small objects: collected once, after it
+                return self.store.write(body)
         except _Refused as refused:
             return [r if not r["ok"] else {"id": r["id"], "ok": False, "reason": lifecycle.NOT_APPLIED,
                                            "error": "not applied: another event in the call is invalid"}
