@@ -37,7 +37,6 @@ from .pending import PendingView, PendingWrites
 FORMAT = b"2"  # bump when a record layout changes
 MAX_DEPTH = _codes.CONTAINER_DEPTH            # unit < case < pallet < ... at most this deep
 HISTORY_CODES = 100     # codes of one event shown in a history item (codes_total: all)
-_NOT_READ = object()    # a code text the call's shared parse did not read
 _SHARED_TEXT = 200      # longer event codes are parsed by their own event (junk, mostly)
 _SSCC_LENGTHS = (18, 22)   # 18 digits, or (00) and 18 digits
 TABLE_CACHE = 4096      # products whose batch tables are kept (LRU)
@@ -688,17 +687,22 @@ class Index:
         """Code keys of event codes (our codes, imported ones or SSCCs) and their batch
         ids (0: not ours, a uint64 array), or EventError. shared: the call's codes,
         parsed once (a code's key never changes within a write)."""
-        out = [None] * len(codes)
-        bids = np.zeros(len(codes), np.uint64)
+        n = len(codes)
+        known = shared.keys if shared is not None else {}
+        hits = list(map(known.get, codes)) if known else [None] * n   # (key, batch id) each
+        if n and None not in hits:   # the usual event of a call: every code read, and known
+            out, got = zip(*hits)
+            return list(out), np.array(got, np.uint64)
+        out, bids = [None] * n, np.zeros(n, np.uint64)
         todo, unknown = [], []
         known = shared.keys if shared is not None else {}
         for i, c in enumerate(codes):
-            hit = known.get(c, _NOT_READ)   # no SSCC is among them: looked up first
-            if hit is None:
-                unknown.append(i)
-            elif hit is not _NOT_READ:
+            hit = hits[i]
+            if hit is not None:
                 out[i], bids[i] = hit
-            else:
+            elif c in known:   # read by the call's parse: no such code
+                unknown.append(i)
+            else:   # no SSCC is among the call's reads: looked up first
                 k = codekeys.sscc(c)
                 if k is not None:
                     out[i] = k
@@ -816,7 +820,9 @@ class Index:
                 if k[0] != 0 and statuses[i] == Status.ISSUED and codekeys.kind(k) == codekeys.SSCC:
                     statuses[i] = Status.COMMISSIONED
         if len(statuses) <= 64:   # a case's few codes: np.isin's fixed cost is most of it
-            wrong = [i for i, s in enumerate(statuses.tolist()) if s not in action.allowed_from]
+            st = statuses.tolist()
+            wrong = () if action.allowed_from.issuperset(st) else \
+                [i for i, s in enumerate(st) if s not in action.allowed_from]
         else:
             wrong = np.flatnonzero(~np.isin(statuses, list(action.allowed_from)))
         if len(wrong):
