@@ -29,7 +29,7 @@ import grpc
 import numpy as np
 from grpc_health.v1 import health_pb2_grpc
 
-from . import admin_pb2_grpc, issuance_pb2_grpc, lifecycle_pb2_grpc, limits, verbs
+from . import admin_pb2_grpc, epcis_pb2_grpc, issuance_pb2_grpc, lifecycle_pb2_grpc, limits, verbs
 from . import verification_pb2_grpc
 from .calls import (CHECK_ANSWERS_BATCH, EVENT_BATCH, RENDERS, VERIFY_ANSWERS_BATCH,  # noqa: F401
                     VERIFY_BATCH, VERIFY_BATCH_BYTES, Checks, CodeWriter, EventBatches, Verdicts,
@@ -83,7 +83,8 @@ def stubs(channel) -> dict:
             "issuance": issuance_pb2_grpc.IssuanceStub(channel),
             "verification": verification_pb2_grpc.VerificationStub(channel),
             "lifecycle": lifecycle_pb2_grpc.LifecycleStub(channel),
-            "admin": admin_pb2_grpc.AdminStub(channel)}
+            "admin": admin_pb2_grpc.AdminStub(channel),
+            "epcis": epcis_pb2_grpc.EpcisStub(channel)}
 
 
 class Download(verbs.Transfer):

@@ -12,12 +12,15 @@ from pathlib import Path
 from ..serve.config import ServeError
 from . import (admin_pb2, admin_pb2_grpc, issuance_pb2, issuance_pb2_grpc, lifecycle_pb2,
                lifecycle_pb2_grpc, limits, verification_pb2, verification_pb2_grpc)
+from . import epcis_pb2, epcis_pb2_grpc
+from .epcis import Epcis
 from .servicers import Admin, Issuance, Lifecycle, Verification
 
 SERVICES = ((Issuance, issuance_pb2, issuance_pb2_grpc.add_IssuanceServicer_to_server),
             (Verification, verification_pb2, verification_pb2_grpc.add_VerificationServicer_to_server),
             (Lifecycle, lifecycle_pb2, lifecycle_pb2_grpc.add_LifecycleServicer_to_server),
-            (Admin, admin_pb2, admin_pb2_grpc.add_AdminServicer_to_server))
+            (Admin, admin_pb2, admin_pb2_grpc.add_AdminServicer_to_server),
+            (Epcis, epcis_pb2, epcis_pb2_grpc.add_EpcisServicer_to_server))
 
 
 def keepalive_options(seconds: float) -> list:

@@ -392,3 +392,6 @@ class Transfer:
         self.render, self.chunk_codes, self.batch = render, chunk_codes, batch
         self.received = 0          # codes delivered so far
         self.resumed = 0           # streams resumed after a break
+
+
+from . import epcis_verbs  # noqa: E402,F401 - the EPCIS verbs (epcis_verbs.py) join VERBS

@@ -462,12 +462,10 @@ def cmd_history(args):
         if args.server:
             raise remote.RemoteUsageError("give one CODE")
         raise CliError("give DIR and CODE")
-    if args.epcis:
-        if args.server:
-            raise CliError("--epcis reads DIR: the gRPC service has no EPCIS verb yet (the HTTP "
-                           "server's GET /epcis/epcs/{epc}/events answers over the network)")
-        from .epcis_cli import print_history
-        return print_history(args.dir, codes[0])
+    if args.epcis:   # DIR or --server alike (Service.history_epcis)
+        with _backend(args) as c:
+            print(json.dumps(c.history_epcis(codes[0]), ensure_ascii=False))
+        return
     with _backend(args) as c:
         for item in c.history(codes[0]):
             print(json.dumps(item, ensure_ascii=False))

@@ -1,15 +1,18 @@
 """`tracecode epcis`: GS1 EPCIS 2.0 documents in and out of a data directory.
 
-    tracecode epcis capture DIR FILE|- [--proceed] [--json]
+    tracecode epcis capture DIR FILE|- [--proceed] [--json]      (or --server HOST:PORT FILE|-)
         capture an EPCISDocument (JSON / JSON-LD; an EPCISQueryDocument too): prints the
         capture job (events captured, failed; each failure with its JSON pointer); exit 1
         when any event failed. Rollback (the default): one bad event and none is stored;
         --proceed: every good event is.
-    tracecode epcis query DIR [--epc E] [--parent E] [--type T] [--biz-step S]
-                              [--disposition D] [--since T] [--until T] [--limit N] [--json]
+    tracecode epcis query DIR [--epc E] [--parent E] [--epc-class C] [--type T] [--biz-step S]
+                              [--disposition D] [--since T] [--until T] [--param NAME=VALUE]
+                              [--order-by eventTime|recordTime [--asc]] [--limit N] [--json]
+                              (or --server HOST:PORT and no DIR)
         the events stored, one line each (time, type, action, bizStep, eventID), or with
         --json one EPCISDocument of them (what `epcis capture` reads, so a query of one
-        directory can be captured into another).
+        directory can be captured into another). --param gives any parameter of the REST
+        binding's query (EQ_bizTransaction_po=..., EQ_readPoint=..., MATCH_outputEPC=...).
     tracecode epcis subscribe DIR QUERY --dest URL [--token T] (--stream | --schedule F=V,...)
                               [--report-if-empty] [--from-start | --initial-record-time T]
                               [the query options of `epcis query`] [--json]
@@ -20,11 +23,10 @@
         events, delivered by `tracecode serve DIR` (one worker holds the delivery lease), at
         least once and in capture order; rewind moves the bookmark back to deliver again.
     tracecode history DIR CODE --epcis
-        a code's history as one EPCISDocument (engine/cli.py, via print_history here).
+        a code's history as one EPCISDocument (engine/cli.py: Service.history_epcis, DIR or --server).
 
-The operator of DIR runs these as an admin (tracecode.app.LocalClient). The gRPC service
-has no EPCIS verbs yet, so there is no --server here; over the network, use the HTTP
-server's EPCIS binding (POST /epcis/capture, GET /epcis/events).
+The operator of DIR runs these as an admin (tracecode.app.LocalClient); with --server the
+same verbs go to a server's gRPC Epcis service (tracecode.v1.Client) as its token's client.
 """
 from __future__ import annotations
 
@@ -50,19 +52,30 @@ def add_parser(subparsers):
     sub = p.add_subparsers(dest="epcis_command", metavar="capture|query|subscribe|subscriptions|unsubscribe|rewind",
                            required=True)
 
+    from .v1 import cli as remote
     s = sub.add_parser("capture", help="capture an EPCISDocument (a file, or - for stdin)")
-    s.add_argument("dir", help="data directory")
-    s.add_argument("file", help="the EPCISDocument (JSON / JSON-LD), or - for stdin")
+    s.add_argument("dir", nargs="?", help="data directory; or --server (then the one positional is FILE)")
+    s.add_argument("file", nargs="?", help="the EPCISDocument (JSON / JSON-LD, or XML), or - for stdin")
+    remote.add_server_options(s)
     s.add_argument("--proceed", action="store_true",
                    help="store every valid event even if others fail (default: rollback, all or none)")
     s.add_argument("--json", action="store_true", help="print the capture job as JSON")
     s.set_defaults(func=cmd_capture)
 
-    s = sub.add_parser("query", help="the events stored, by EPC, type, bizStep, time")
-    s.add_argument("dir", help="data directory")
+    s = sub.add_parser("query", help="the events stored, by EPC, type, bizStep, time, any binding parameter")
+    s.add_argument("dir", nargs="?", help="data directory; or --server")
+    remote.add_server_options(s)
+    s.add_argument("--epc-class", action="append", metavar="C",
+                   help="events naming this EPC class (LGTIN, urn:epc:idpat:sgtin...) in any quantity list")
+    s.add_argument("--param", action="append", metavar="NAME=VALUE",
+                   help="any query parameter of the EPCIS REST binding (EQ_bizTransaction_po=urn:..., "
+                        "EQ_readPoint=..., MATCH_outputEPC=..., EQ_action=ADD); repeat for several")
+    s.add_argument("--order-by", choices=("eventTime", "recordTime"), help="the order (newest first)")
+    s.add_argument("--asc", action="store_true", help="with --order-by: oldest first")
     s.add_argument("--epc", action="append", metavar="E",
-                   help="events naming this EPC in any field (an EPC URI, a Digital Link, a "
-                        "national code's https://BASE/c/CODE); repeat for any of several")
+                   help="events naming this EPC in any instance field (epcList, parentID, childEPCs, "
+                        "inputs, outputs: an EPC URI, a Digital Link, a national code's "
+                        "https://BASE/c/CODE); repeat for any of several")
     s.add_argument("--parent", action="append", metavar="E", help="events whose parentID is E")
     s.add_argument("--type", action="append", metavar="T",
                    help="ObjectEvent, AggregationEvent, TransactionEvent, TransformationEvent, AssociationEvent")
@@ -249,11 +262,72 @@ def _local(args):
     return LocalClient(DataDir(args.dir))
 
 
+def _backend(args, positional: str | None = None):
+    """The server (--server: tracecode.v1.Client) or DIR (LocalClient): the same verbs.
+    With --server the first positional is the verb's (`positional`), not DIR."""
+    if getattr(args, "server", None):
+        from .v1 import cli as remote
+        if positional is not None:
+            given = [v for v in (args.dir, getattr(args, positional)) if v is not None]
+            if len(given) != 1:
+                raise remote.RemoteUsageError(f"with --server, give one {positional.upper()} (no DIR)")
+            setattr(args, positional, given[0])
+        elif args.dir is not None:
+            raise remote.RemoteUsageError(f"give DIR or --server, not both (DIR was {args.dir!r})")
+        return remote.client(args)
+    if args.dir is None or (positional is not None and getattr(args, positional) is None):
+        raise EpcisCliError("give DIR" + (f" and {positional.upper()}" if positional else "") + ", or --server")
+    return _local(args)
+
+
+def query_params(args) -> dict:
+    """The REST binding's query parameters of `epcis query`'s options (one table:
+    tracecode.app.epcis_params reads them, locally and on a server)."""
+    params: dict = {}
+
+    def add(name, values):
+        if values:
+            params.setdefault(name, []).extend(values)
+    if args.epc and args.parent:
+        raise EpcisCliError("give --epc or --parent, not both")
+    if (args.epc or args.parent) and args.epc_class:
+        raise EpcisCliError("give --epc-class alone, or --epc / --parent (one kind of EPC per query)")
+    add("MATCH_anyEPC", args.epc)
+    add("MATCH_parentID", args.parent)
+    add("MATCH_anyEPCClass", args.epc_class)
+    add("eventType", args.type)
+    add("EQ_bizStep", args.biz_step)
+    add("EQ_disposition", args.disposition)
+    if args.since:
+        add("GE_eventTime", [_iso(parse_time(args.since, "--since"))])
+    if args.until:
+        add("LT_eventTime", [_iso(parse_time(args.until, "--until"))])
+    if args.order_by:
+        add("orderBy", [args.order_by])
+        add("orderDirection", ["ASC" if args.asc else "DESC"])
+    elif args.asc:
+        raise EpcisCliError("--asc goes with --order-by")
+    for pair in args.param or ():
+        name, eq, value = pair.partition("=")
+        if not eq or not name.strip():
+            raise EpcisCliError(f"--param {pair!r}: give NAME=VALUE (EQ_bizTransaction_po=urn:...)")
+        if name.strip() in ("perPage", "nextPageToken"):
+            raise EpcisCliError(f"--param {name.strip()}: pages are read for you (--limit N)")
+        add(name.strip(), [value])
+    if args.limit < 0:
+        raise EpcisCliError("--limit is a number of events >= 0 (0: all)")
+    return params
+
+
+def _iso(t: float) -> str:
+    return datetime.fromtimestamp(t, timezone.utc).isoformat()
+
+
 def cmd_capture(args) -> int:
     from .epcis.document import MAX_DOCUMENT_BYTES
-    body = _read(args.file, MAX_DOCUMENT_BYTES)
-    kind = "application/xml" if body.lstrip()[:1] == b"<" else "application/ld+json"
-    with _local(args) as c:
+    with _backend(args, "file") as c:
+        body = _read(args.file, MAX_DOCUMENT_BYTES)
+        kind = "application/xml" if body.lstrip()[:1] == b"<" else "application/ld+json"
         job = c.capture(body, kind, behaviour="proceed" if args.proceed else "rollback")
     if args.json:
         print(json.dumps(job, ensure_ascii=False, indent=2))
@@ -292,13 +366,13 @@ def _summary(event: dict) -> str:
 
 
 def cmd_query(args) -> int:
-    query = build_query(args)
+    params = query_params(args)
     found: list = []
-    with _local(args) as c:
+    with _backend(args) as c:
         token = None
         while True:
             want = PAGE if not args.limit else min(PAGE, args.limit - len(found))
-            events, token = c.query_events(query, token, want)
+            events, token = c.query_epcis(params, token, want)
             found += events
             if not args.json:
                 for event in events:
@@ -310,21 +384,3 @@ def cmd_query(args) -> int:
         from .epcis.export import document
         print(json.dumps(document(found), ensure_ascii=False))
     return 0
-
-
-def print_history(directory: str, code: str, out=None) -> int:
-    """`tracecode history DIR CODE --epcis`: the code's history as one EPCISDocument
-    (tracecode.epcis.export.from_history: GS1 keys as Digital Links, national codes as
-    https://BASE/c/CODE with DIR's base URL)."""
-    from .epcis.export import document, from_history
-    with _local(argparse_namespace(dir=directory)) as c:
-        items = c.history(code)
-        base_url = c.dd.settings.base_url
-    events = from_history(items, base_url, code=code)
-    print(json.dumps(document(events), ensure_ascii=False), file=out or sys.stdout)
-    return 0
-
-
-def argparse_namespace(**values):
-    from argparse import Namespace
-    return Namespace(**values)

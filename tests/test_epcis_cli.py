@@ -151,7 +151,10 @@ def test_usage_errors_are_one_line(world, tmp_path):
             (("epcis", "query", d, "--since", "yesterday"), 2, "--since 'yesterday' is not a time"),
             (("epcis", "query", d, "--epc", "a", "--parent", "b"), 2, "not both"),
             (("epcis", "capture", d, tmp_path / "missing.json"), 1, "missing.json"),
-            (("history", "--server", "127.0.0.1:1", "X", "--epcis"), 2, "no EPCIS verb"),
+            (("history", "--server", "127.0.0.1:1", "X", "--epcis"), 1, "cannot reach"),   # the gRPC verb
+            (("epcis", "query", "--server", "127.0.0.1:1", d), 1, "not both"),
+            (("epcis", "query", d, "--asc"), 2, "--order-by"),
+            (("epcis", "query", d, "--param", "EQ_action"), 2, "NAME=VALUE"),
             (("epcis",), 2, "capture|query")]:
         proc = run(*args, code=code)
         err = proc.stderr.decode()

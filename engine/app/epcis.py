@@ -484,6 +484,16 @@ class Capture:
         except ValueError as exc:
             raise invalid("nextPageToken", str(exc)) from None
 
+    def history_document(self, caller: Caller, code: str, method: str = "EpcisHistory") -> dict:
+        """A code's history (Service.history: the same rights) as an EPCISDocument that
+        validates against GS1's schema."""
+        from ..epcis import export
+        items, _ = self.svc.history(caller, code, 0, method)
+        dd = self.svc.dd
+        convert = export.gs1_codes(dd.schemes, dd.master_key)
+        return export.document(export.from_history(items, dd.settings.base_url, code=convert(code.strip()),
+                                                   convert=convert))
+
     # -- named queries (the binding's /queries; subscriptions run them too) ---------------
     def define_query(self, caller: Caller, name: str, params, peer: str = "",
                      method: str = "DefineQuery") -> dict:

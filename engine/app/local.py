@@ -108,9 +108,39 @@ class LocalClient:
 
     # -- EPCIS (app/epcis.py; the gRPC service has no EPCIS verbs yet) ----------------------------
     def capture(self, body: bytes, content_type: str = "application/ld+json", *,
-                behaviour: str = "rollback") -> dict:
-        """Capture an EPCIS document; the capture job (complete when this returns)."""
+                behaviour: str = "rollback", wait: bool = True) -> dict:
+        """Capture an EPCIS document; the capture job (complete when this returns: a local
+        capture always waits)."""
         return self.svc.capture(self.caller, body, content_type, behaviour=behaviour)
+
+    def capture_jobs(self, page_token: str | None = None, per_page: int = 30) -> tuple:
+        return self.svc.capture_jobs(self.caller, page_token, per_page)
+
+    def query_epcis(self, params: dict, page_token: str | None = None, per_page: int = 30) -> tuple:
+        """(events, next page token) of the EPCIS binding's query parameters."""
+        params = {**params, "perPage": str(per_page), **({"nextPageToken": page_token} if page_token else {})}
+        return self.svc.query_epcis(self.caller, params)
+
+    def epcis_event(self, event_id: str) -> list:
+        return self.svc.epcis_event(self.caller, event_id)
+
+    def history_epcis(self, code: str) -> dict:
+        return self.svc.history_epcis(self.caller, code)
+
+    def define_query(self, name: str, params: dict) -> dict:
+        return self.svc.define_query(self.caller, name, params)
+
+    def named_query(self, name: str) -> dict:
+        return self.svc.named_query(self.caller, name)
+
+    def named_queries(self, page_token: str | None = None, per_page: int = 30) -> tuple:
+        return self.svc.named_queries(self.caller, page_token, per_page)
+
+    def delete_query(self, name: str) -> None:
+        self.svc.delete_query(self.caller, name)
+
+    def run_query(self, name: str, page_token: str | None = None, per_page: int = 30) -> tuple:
+        return self.svc.run_query(self.caller, name, page_token, per_page)
 
     def capture_job(self, job_id: str) -> dict:
         return self.svc.capture_job(self.caller, job_id)

@@ -839,6 +839,10 @@ class Service:
         "10", ...}: tracecode.app.epcis_params), eventCountLimit and orderBy included."""
         return self.epcis.query(caller, params, fixed, method)
 
+    def history_epcis(self, caller: Caller, code: str, method: str = "EpcisHistory") -> dict:
+        """A code's history as an EPCIS 2.0 EPCISDocument (GS1's schema), with history's rights."""
+        return self.epcis.history_document(caller, code, method)
+
     def epcis_event(self, caller: Caller, event_id: str, method: str = "Event") -> list[dict]:
         """The event of an eventID (with its error declaration when captured); not_found."""
         return self.epcis.event(caller, event_id, method)
