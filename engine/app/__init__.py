@@ -7,6 +7,9 @@ command line, the HTTP adapter next) goes through, with no transport in it.
     refusal.py    Refusal(reason, field, detail): the reasons, named for what happened
     limits.py     bounds on one request (stored text is bounded by tracecode.limits)
     audit.py      the audit log: intents and outcomes, refusals (rate-limited when anonymous)
+    auditchain.py the audit log's hash chain, MACs, signed checkpoints and the audit key
+    auditverify.py  checking the chain: the first broken record named
+    privacy.py    personal information: a scanner's scans purged, audited
     idempotency.py  one batch per (client, idempotency key), ever
     streams.py    open streams per client
     service.py    Service: the verbs (issue, download, verify, check, apply_events, ...)
