@@ -85,6 +85,21 @@ def test_purging_through_the_python_api_and_its_refusals(scanned):
         svc.dd.close()
 
 
+def test_scans_past_their_retention_are_purged_and_audited(scanned, capsys):
+    d, codes = scanned
+    assert main(["privacy", "purge", str(d), "--before", "2000-01-01", "--dry-run"]) == 0
+    assert "0 scans recorded before 2000-01-01" in capsys.readouterr().err
+    assert main(["privacy", "purge", str(d), "--before", "2999-01-01"]) == 0
+    assert "removed 6 scans recorded before 2999-01-01" in capsys.readouterr().err
+    assert all(scans(d, c) == [] for c in codes)
+    done = [r for r in read(d / "audit.log") if r["event"] == "purge_scans_before"]
+    assert len(done) == 1 and done[0]["scans"] == 6 and done[0]["before"] > 1e9
+    for bad, why in ((["--before", "yesterday"], "give an ISO date"), ([], "--scanner ID or --before DATE"),
+                     (["--before", "2000-01-01", "--scanner", "x"], "one of them")):
+        assert main(["privacy", "purge", str(d), *bad]) == 1
+        assert why in capsys.readouterr().err
+
+
 def test_an_unauthenticated_callers_address_is_kept_only_as_a_pseudonym(tmp_path, capsys):
     d = tmp_path / "data"
     tracecode.init(d).close()

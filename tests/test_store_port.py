@@ -608,3 +608,27 @@ def test_purging_every_scan_of_a_code_removes_its_summary(backend):
     assert s.purge_scanner("pda-9") == {"scans": 2, "codes": 1}
     with s.reading() as view:
         assert view.scans_of(a) == [] and view.code_record(a)[2] == 0
+
+
+def test_purging_scans_before_a_time_takes_the_public_queries_with_them(backend):
+    s = backend.store
+    backend.reserve(10)
+    with s.reading() as view:
+        pid = view.product_id("cn-drug-20", PK)
+    a, b = backend.ref(pid, 6), backend.ref(pid, 7)
+    backend.record([a, b], [1, 1], "public", "330102", 1.0e9)     # old: seq 1, 2
+    backend.record([a], [1], "gun-1", "Hangzhou", 1.0e9 + 10)      # old: 3
+    backend.record([a], [1], "public", "330106", 1.7e9)            # kept: 4
+    backend.record([b], [1], "gun-1", None, 1.7e9 + 1)             # kept: 5
+    s.flush_scans()
+    with s.reading() as view:
+        assert view.public_queries(a, 10) == (2, 1.0e9, "330102")
+    assert s.purge_before(1.5e9, dry_run=True) == {"scans": 3, "codes": 2}
+    assert s.purge_before(1.5e9) == {"scans": 3, "codes": 2}
+    with s.reading() as view:
+        assert view.public_queries(a, 10) == (1, 1.7e9, "330106")
+        assert view.public_queries(b, 10) == (0, None, None)
+        assert [seq for seq, _ in view.scans_of(a)] == [4] and [seq for seq, _ in view.scans_of(b)] == [5]
+        assert view.code_record(a)[2:3] + view.code_record(a)[4:] == (1, 1.7e9, 4, 4)
+        assert view.code_record(b)[3] == ()      # its one kept scan had no place
+    assert s.stats()["scans"] == 2 and s.purge_before(1.5e9) == {"scans": 0, "codes": 0}

@@ -28,20 +28,34 @@ def purge_scanner(svc, scanner: str, *, dry_run: bool = False) -> dict:
     if not scanner:
         raise ValueError("name a scanner (--scanner ID)")
     who = "scanner-" + svc.audit.keyed_name("scanner", scanner)
+    return _audited(svc, "purge_scanner", lambda: store.purge_scanner(scanner), scanner=who)
+
+
+def purge_before(svc, when: float, *, dry_run: bool = False) -> dict:
+    """Remove every scan recorded before `when` (Unix time): a retention period applied."""
+    store = svc.dd.index.store
+    if dry_run:
+        return store.purge_before(when, dry_run=True)
+    return _audited(svc, "purge_scans_before", lambda: store.purge_before(when), before=when)
+
+
+def _audited(svc, event: str, purge, **about) -> dict:
+    """The purge audited: its intent before (nothing done if that cannot be written), its
+    outcome after."""
     try:
-        svc.audit_operation("purge_scanner_intent", METHOD, scanner=who)
+        svc.audit_operation(f"{event}_intent", METHOD, **about)
     except AuditError as exc:
         raise Refusal("audit_log_full", "", f"nothing purged: {exc}") from None
     try:
-        done = store.purge_scanner(scanner)
+        done = purge()
     except Exception as exc:
         try:
-            svc.audit_operation("purge_scanner_refused", METHOD, scanner=who, error=str(exc)[:500])
+            svc.audit_operation(f"{event}_refused", METHOD, error=str(exc)[:500], **about)
         except AuditError:
             pass  # the intent is there; the error goes to the operator either way
         raise
     try:
-        svc.audit_operation("purge_scanner", METHOD, scanner=who, **done)
+        svc.audit_operation(event, METHOD, **about, **done)
     except AuditError as exc:
         raise Refusal("audit_incomplete", "", f"{done['scans']:,} scans purged, audit line not written "
                       f"({exc}); its intent is in the audit log") from None

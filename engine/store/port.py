@@ -273,6 +273,10 @@ class Store(Protocol):
         one), in one write: {"scans": removed, "codes": summaries changed}. dry_run counts
         only. PUBLIC_SCANNER is refused (ValueError): its queries name nobody."""
 
+    def purge_before(self, when: float, *, dry_run: bool = False) -> dict:
+        """Remove every scan recorded before `when` (Unix time), the public window's queries
+        among them, mending the summaries as purge_scanner does: a retention period."""
+
     def close(self) -> None:
         """Commit what is queued and stop the store's background work."""
 

@@ -1,4 +1,5 @@
-"""Removing one scanner's scans from the scan log (PIPL: an operator purges a person's data).
+"""Removing scans from the scan log: one scanner's (PIPL: an operator purges a person's
+data on request), or all those before a date (a retention period applied).
 
 A scan record names its scanner and the previous scan of the same code (scanlog.py), and
 each code's Seen record (_codes.pyx) keeps its scan count, first scan (time, seq), last
@@ -16,7 +17,8 @@ from __future__ import annotations
 import struct
 import sys
 
-from . import _codes
+from ..port import PUBLIC_SCANNER
+from . import _codes, publicq
 from .batches import u64
 from .scanlog import _SCAN_HEAD, place_hash
 
@@ -44,24 +46,41 @@ def purge(store, txn, scanner: str, *, write: bool = True) -> dict:
     """Delete `scanner`'s scans in `txn` (count them only when not `write`):
     {"scans": removed, "codes": codes whose summary changed}."""
     name = scanner.encode()
+    return _purge(store, txn, lambda raw: _scanner_is(raw, name), write)
+
+
+def purge_before(store, txn, when: float, *, write: bool = True) -> dict:
+    """Delete every scan recorded before `when` (a Unix time), the public window's queries
+    among them (their by-code entries too): a retention period applied."""
+    return _purge(store, txn, lambda raw: _SCAN_HEAD.unpack_from(raw)[0] < when, write)
+
+
+def _purge(store, txn, match, write: bool) -> dict:
     db_scans, db_codes = store.db_scans, store.db_codes
-    doomed, codes = [], set()
+    public = PUBLIC_SCANNER.encode()
+    db_public = getattr(store, "db_public_queries", None)
+    doomed, codes, queries = [], set(), []
     for k, raw in txn.cursor(db=db_scans):
-        if _scanner_is(raw, name):
+        if match(raw):
             doomed.append(k)
             key = raw[_prev_at(raw) + 8:]
             if key:
                 codes.add(key)
+                if db_public is not None and _scanner_is(raw, public):
+                    queries.append(publicq.prefix(key) + publicq._TAIL.pack(_SCAN_HEAD.unpack_from(raw)[0],
+                                                                             int.from_bytes(k, "big")))
     if not write:
         return {"scans": len(doomed), "codes": len(codes)}
     for key in sorted(codes):
-        _resummarise(txn, db_scans, db_codes, key, name)
+        _resummarise(txn, db_scans, db_codes, key, match)
     for k in doomed:
         txn.delete(k, db=db_scans)
+    for k in queries:
+        txn.delete(k, db=db_public)
     return {"scans": len(doomed), "codes": len(codes)}
 
 
-def _resummarise(txn, db_scans, db_codes, key: bytes, name: bytes) -> None:
+def _resummarise(txn, db_scans, db_codes, key: bytes, match) -> None:
     seen_key = key + _codes.SEEN
     raw = txn.get(seen_key, db=db_codes)
     if raw is None or len(raw) != _SEEN.size:
@@ -74,7 +93,7 @@ def _resummarise(txn, db_scans, db_codes, key: bytes, name: bytes) -> None:
             break
         chain.append((seq, rec))
         seq = int.from_bytes(rec[_prev_at(rec):_prev_at(rec) + 8], sys.byteorder)
-    keep = [(s, r) for s, r in chain if not _scanner_is(r, name)]
+    keep = [(s, r) for s, r in chain if not match(r)]
     if not keep:
         txn.delete(seen_key, db=db_codes)
         return

@@ -381,6 +381,13 @@ class LmdbStore:
                 return scanpurge.purge(self, txn, scanner, write=False)
         return run_write(self.env, lambda txn: scanpurge.purge(self, txn, scanner))
 
+    def purge_before(self, when: float, *, dry_run: bool = False) -> dict:
+        self.scan_log.flush()
+        if dry_run:
+            with self.env.begin() as txn:
+                return scanpurge.purge_before(self, txn, when, write=False)
+        return run_write(self.env, lambda txn: scanpurge.purge_before(self, txn, when))
+
     def close(self) -> None:
         """Commit the pending scans and stop the scan log's writer (the environment is
         its opener's to close)."""
