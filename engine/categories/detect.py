@@ -36,11 +36,17 @@ COUNTER = 8         # outweighs KNOWN: the code decrypts to a counter its produc
 BASE = 1            # keeps a candidate's score >= 0 when its prefix is missing
 
 
+_FOLDS: dict = {}   # id(scheme) -> (scheme, folds): asked per candidate per call, fixed per scheme
+
+
 def folds_case(scheme) -> bool:
     """Lower case reads as upper case in its codes, and they may hold letters at all
     (digit-only schemes skip the fold: it changes nothing)."""
-    return scheme.case_insensitive and any(ch.isalpha() for f in scheme.code_fields
-                                           for ch in f.alphabet)
+    hit = _FOLDS.get(id(scheme))
+    if hit is None or hit[0] is not scheme:
+        hit = _FOLDS[id(scheme)] = (scheme, scheme.case_insensitive and any(
+            ch.isalpha() for f in scheme.code_fields for ch in f.alphabet))
+    return hit[1]
 
 
 def product_chars(scheme, codes: np.ndarray) -> np.ndarray:
@@ -58,28 +64,78 @@ def scores(schemes, codes: np.ndarray, masks: np.ndarray, known=None,
     """(N, len(schemes)) int64: each candidate's score, -1 where the scheme is not a
     candidate or breaks a product field's rule. ``codes``: the codes as typed (the C
     core keeps ambiguous ones unfolded); ``masks``: uint64 candidate bits;
-    ``counter_fits(scheme, prod, codes)``: bool per code, its counter within the bound."""
+    ``counter_fits(scheme, prod, codes)``: bool per code, its counter within the bound.
+    It is asked only of codes with two or more issued candidates: with one, KNOWN
+    already decides (an issued candidate scores at least KNOWN, any other at most
+    BASE + 1), so FF1 runs where it can change the winner and nowhere else."""
     out = np.full((len(codes), len(schemes)), -1, np.int64)
+    issued_by = {}   # scheme index -> (candidate rows, issued, product chars, codes)
+    n_issued = np.zeros(len(codes), np.int64)
+    present = int(np.bitwise_or.reduce(masks)) if len(masks) else 0
     for si, scheme in enumerate(schemes):
-        rows = np.flatnonzero((masks >> np.uint64(si)) & np.uint64(1))
-        if not len(rows):
+        if not present >> si & 1:   # no code has this candidate: nothing to score
             continue
-        mine = codes[rows]
+        rows = np.flatnonzero((masks >> np.uint64(si)) & np.uint64(1))
+        mine = codes if len(rows) == len(codes) else codes[rows]
         if folds_case(scheme):
             mine = np.char.upper(mine)
         prod = product_chars(scheme, mine)
         keeps = scheme.product_faults(prod) < 0 if prod.shape[1] else np.ones(len(rows), bool)
-        points = BASE + np.minimum(of_scheme(scheme).prefix_score(mine), 0)
+        issued = np.zeros(len(rows), bool)
         if known is not None and prod.shape[1]:
             issued = known.rows(scheme, prod) & keeps
-            points = points + KNOWN * issued
-            if counter_fits is not None and issued.any():
-                at = np.flatnonzero(issued)
-                fits = np.zeros(len(rows), bool)
-                fits[at] = counter_fits(scheme, prod[at], mine[at].astype(f"S{scheme.length}"))
-                points = points + COUNTER * fits
+            if issued.any():
+                issued_by[si] = (rows, issued, prod, mine)
+                n_issued[rows[issued]] += 1
+        points = _points(of_scheme(scheme).prefix_score(mine), issued, False)
         out[rows[keeps], si] = points[keeps]
+    if counter_fits is not None:
+        for si, (rows, issued, prod, mine) in issued_by.items():
+            at = np.flatnonzero(issued & (n_issued[rows] > 1))
+            if len(at):
+                scheme = schemes[si]
+                fits = counter_fits(scheme, prod[at], mine[at].astype(f"S{scheme.length}"))
+                out[rows[at], si] += COUNTER * fits   # _points' last term, now known
     return out
+
+
+def _points(prefix, issued, fits):
+    """A candidate's score from its evidence, numpy columns or scalars alike (the one
+    formula of both deciders): prefix is +1/0/-1 (prefix_score), only a missing one counts."""
+    return BASE - (prefix < 0) + KNOWN * issued + COUNTER * fits
+
+
+def _prefix_one(scheme, code: bytes) -> int:
+    """Category.prefix_score of one code."""
+    prefixes = of_scheme(scheme).prefixes
+    if not prefixes:
+        return 0
+    return 1 if any(code.startswith(p.encode("ascii")) for p in prefixes) else -1
+
+
+def decide_one(schemes, code: bytes, mask: int, keeps, issued, counter_fits=None):
+    """decide() for one code, without numpy (the single-scan path): the same evidence
+    per candidate, from the scalar forms of its rules — ``keeps(scheme, code)``: the
+    product fields keep their rules (Scheme.product_values, which product_faults agrees
+    with); ``issued(scheme, code)``: known.has of its product; ``counter_fits(scheme,
+    code)`` asked only where two or more candidates are issued — scored by the same
+    _points and won as argmax wins (the lowest scheme index on equal scores)."""
+    cands = []
+    for si, scheme in enumerate(schemes):
+        if not mask >> si & 1:
+            continue
+        mine = code.upper() if folds_case(scheme) else code
+        if keeps(scheme, mine):
+            cands.append((si, scheme, mine, issued(scheme, mine)))
+    if not cands:
+        return -1, False
+    several = sum(iss for *_, iss in cands) > 1
+    got = [(_points(_prefix_one(scheme, mine), iss,
+                    bool(several and iss and counter_fits is not None and counter_fits(scheme, mine))), si)
+           for si, scheme, mine, iss in cands]
+    best = max(p for p, _ in got)
+    winners = [si for p, si in got if p == best]
+    return winners[0], len(winners) > 1
 
 
 def decide(schemes, codes: np.ndarray, masks: np.ndarray, known=None, counter_fits=None):

@@ -34,7 +34,7 @@ from .. import schemes as _schemes
 from ..cache import BoundedCache
 from .. import categories
 from ..categories import detect
-from ..errors import ValidationError
+from ..errors import InvalidChecksum, ValidationError
 from ..issuance import Issuer
 from ..schemes.scheme import ALPHABETS
 from ._parse import SCAN_DTYPE, Fault, Form, ScanCore
@@ -272,13 +272,35 @@ class ScanParser:
         scheme decided as parse_many decides it (a code fitting several schemes goes
         through the same rules, with the index's ``known`` products)."""
         fault, si, code, candidates = self._core.parse_code(raw)
-        if candidates and fault == Fault.OK:
-            rec = np.zeros(1, SCAN_DTYPE)
-            rec["fault"], rec["scheme"], rec["code"] = fault, si, code
-            rec["candidates"] = candidates
-            self._settle(rec, known)
-            fault, si, code = int(rec["fault"][0]), int(rec["scheme"][0]), bytes(rec["code"][0])
+        if candidates and fault == Fault.OK:  # _settle's rule, by detect.decide_one's scalar evidence
+            fits = self._counter_fits_one if known is not None and self.master_key is not None else None
+            issued = (lambda s, c: known.has(s, self._chars(s, c))) if known is not None else (lambda s, c: False)
+            winner, tied = detect.decide_one(self.schemes, code, int(candidates),
+                                             lambda s, c: self._keeps(s, c, known), issued, fits)
+            si = winner if winner >= 0 else (int(candidates) & -int(candidates)).bit_length() - 1
+            if detect.folds_case(self.schemes[si]):
+                code = code.upper()
+            if tied:
+                return Fault.AMBIGUOUS, -1, code
         return fault, si, code
+
+    def _chars(self, scheme, code: bytes) -> bytes:
+        """The product fields' characters of one bare code (detect.product_chars of one)."""
+        return b"".join(code[a:a + n] for a, n in self._spans(scheme))
+
+    def _keeps(self, scheme, code: bytes, known=None) -> bool:
+        """Its product fields keep their rules (product_values; remembered for issued
+        products only, as product_of does, so made-up ones cannot fill the cache)."""
+        if not scheme.product_fields:
+            return True
+        chars = self._chars(scheme, code)
+        remember = known is None or known.has(scheme, chars)
+        return not isinstance(self._product(scheme, chars, remember), ScanError)
+
+    def _counter_fits_one(self, scheme, code: bytes) -> bool:
+        """_counter_fits of one code (rare: two issued products share its characters)."""
+        prod = np.frombuffer(self._chars(scheme, code), np.uint8).reshape(1, -1)
+        return bool(self._counter_fits(scheme, prod, np.array([code], f"S{scheme.length}"))[0])
 
     def _mark_expired(self, rec):
         """EXPIRED_DATE where AI 17 is before expired_before. YYMMDD becomes
@@ -418,6 +440,10 @@ class ScanParser:
                              f"{' and '.join(detect.names(self.schemes, int(r['candidates'])))} "
                              f"equally well: which one issued it cannot be told",
         }
+        if fault == Fault.INVALID_FIELD and scheme is not None and scheme.external:
+            typo = self._check_error(scheme, code, form)
+            if typo is not None:
+                return typo
         if fault == Fault.INVALID_FIELD:
             product = self._product_error(scheme, code)
             msg = str(product) if product is not None else f"invalid field {name!r}{where}"
@@ -426,6 +452,24 @@ class ScanParser:
         return ScanError(msg, fault=fault, form=form, scheme=scheme.name if scheme else None,
                          field=name, position=pos,
                          candidates=detect.names(self.schemes, int(r["candidates"])))
+
+    def _check_error(self, external, code: str, form):
+        """An externally assigned layout has no check character, so every code of its length
+        and alphabets is its candidate; when its own rules rule the code out, a scheme of
+        ours it fails only by the check character says more (a drug code with a typo is
+        that, not a registration code with a bad class): that scheme's CHECK_MISMATCH."""
+        for other in self.schemes:
+            if other is external or other.external or other.check is None or other.length != len(code):
+                continue
+            try:
+                other.validate(code)
+            except InvalidChecksum:
+                return ScanError(f"check character mismatch in {other.check.name!r} of {other.name}",
+                                 fault=Fault.CHECK_MISMATCH, form=form, scheme=other.name,
+                                 field=other.check.name, position=None, candidates=[other.name])
+            except ValueError:
+                continue
+        return None
 
     def _product_error(self, scheme, code):
         try:
