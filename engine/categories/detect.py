@@ -65,13 +65,14 @@ def scores(schemes, codes: np.ndarray, masks: np.ndarray, known=None,
     candidate or breaks a product field's rule. ``codes``: the codes as typed (the C
     core keeps ambiguous ones unfolded); ``masks``: uint64 candidate bits;
     ``counter_fits(scheme, prod, codes)``: bool per code, its counter within the bound.
-    It is asked only of codes with two or more issued candidates: with one, KNOWN
-    already decides (an issued candidate scores at least KNOWN, any other at most
-    BASE + 1), so FF1 runs where it can change the winner and nowhere else."""
+
+    An issued candidate scores at least KNOWN, any other at most BASE + 1, so a code
+    with exactly one issued candidate is decided by it: its other candidates are not
+    scored (left -1: their product rules cost nothing). ``counter_fits`` is asked only
+    of codes with two or more issued candidates, where it can change the winner."""
     out = np.full((len(codes), len(schemes)), -1, np.int64)
-    issued_by = {}   # scheme index -> (candidate rows, issued, product chars, codes)
-    n_issued = np.zeros(len(codes), np.int64)
     present = int(np.bitwise_or.reduce(masks)) if len(masks) else 0
+    cands = []   # (scheme index, candidate rows, their codes, product characters)
     for si, scheme in enumerate(schemes):
         if not present >> si & 1:   # no code has this candidate: nothing to score
             continue
@@ -79,23 +80,45 @@ def scores(schemes, codes: np.ndarray, masks: np.ndarray, known=None,
         mine = codes if len(rows) == len(codes) else codes[rows]
         if folds_case(scheme):
             mine = np.char.upper(mine)
-        prod = product_chars(scheme, mine)
-        keeps = scheme.product_faults(prod) < 0 if prod.shape[1] else np.ones(len(rows), bool)
-        issued = np.zeros(len(rows), bool)
-        if known is not None and prod.shape[1]:
-            issued = known.rows(scheme, prod) & keeps
-            if issued.any():
-                issued_by[si] = (rows, issued, prod, mine)
-                n_issued[rows[issued]] += 1
+        cands.append((si, rows, mine, product_chars(scheme, mine)))
+    # 1. issued: a product the index issued whose fields keep their rules
+    issued_of, n_issued = {}, np.zeros(len(codes), np.int64)
+    for si, rows, _mine, prod in cands:
+        if known is None or not prod.shape[1]:
+            continue
+        at = np.flatnonzero(known.rows(schemes[si], prod))
+        if len(at):
+            at = at[schemes[si].product_faults(prod[at]) < 0]
+            issued = np.zeros(len(rows), bool)
+            issued[at] = True
+            issued_of[si] = issued
+            n_issued[rows[at]] += 1
+    alone = n_issued == 1
+    # 2. the others' rules and prefixes, where the issued candidate alone does not decide
+    for si, rows, mine, prod in cands:
+        scheme = schemes[si]
+        issued = issued_of.get(si)
+        todo = ~alone[rows] if issued is None else ~alone[rows] | issued
+        if not todo.all():
+            rows, mine, prod = rows[todo], mine[todo], prod[todo]
+            issued = None if issued is None else issued[todo]
+        if not len(rows):
+            continue
+        if issued is None:
+            issued = np.zeros(len(rows), bool)
+            keeps = scheme.product_faults(prod) < 0 if prod.shape[1] else np.ones(len(rows), bool)
+        else:   # issued rows keep their rules (step 1): only the rest are checked
+            keeps = issued.copy()
+            rest = np.flatnonzero(~issued)
+            if len(rest):
+                keeps[rest] = scheme.product_faults(prod[rest]) < 0 if prod.shape[1] else True
         points = _points(of_scheme(scheme).prefix_score(mine), issued, False)
-        out[rows[keeps], si] = points[keeps]
-    if counter_fits is not None:
-        for si, (rows, issued, prod, mine) in issued_by.items():
+        if counter_fits is not None and issued.any():
             at = np.flatnonzero(issued & (n_issued[rows] > 1))
             if len(at):
-                scheme = schemes[si]
                 fits = counter_fits(scheme, prod[at], mine[at].astype(f"S{scheme.length}"))
-                out[rows[at], si] += COUNTER * fits   # _points' last term, now known
+                points[at] += COUNTER * fits   # _points' last term, now known
+        out[rows[keeps], si] = points[keeps]
     return out
 
 
