@@ -220,6 +220,7 @@ _UNRESERVED = r"[0-9A-Za-z._~-]"
 _BULK_SERIALS = re.compile(rf"{_PLAIN}(?:\n{_PLAIN})*\Z", re.ASCII)
 _BULK_NATIONAL = re.compile(rf"{_UNRESERVED}{{1,{MAX_CODE}}}(?:\n{_UNRESERVED}{{1,{MAX_CODE}}})*\Z", re.ASCII)
 _DL_KEYS = frozenset(SHORT_NAMES)
+_national_prefixes: set = set()   # prefixes the general way read a plain tail under as a national code
 
 
 def _bulk_head(first: str):
@@ -244,12 +245,37 @@ def _bulk_head(first: str):
     segments = prefix.split("://", 1)[-1].split("/")[1:-2]
     if any(s.isdigit() or s in _DL_KEYS for s in segments):
         return None
-    try:
-        if _to_code(first) != tail:
+    if prefix not in _national_prefixes:
+        try:
+            if _to_code(first) != tail:
+                return None
+        except EpcisError:
             return None
-    except EpcisError:
-        return None
+        if len(_national_prefixes) < 1024:   # a resolver's prefix read once, not once an event
+            _national_prefixes.add(prefix)
     return prefix, "", _BULK_NATIONAL
+
+
+def bulk_tails(epcs):
+    """(prefix, the code's text before each tail, the tails) when every EPC of the list is
+    the prefix and a plain tail of one shape (module comment above), else None."""
+    if len(epcs) < 2 or not isinstance(epcs[0], str) or len(epcs[0]) > MAX_EPC:
+        return None
+    head = _bulk_head(epcs[0])
+    if head is None:
+        return None
+    prefix, code_head, tails_re = head
+    try:
+        if not all(map(str.startswith, epcs, repeat(prefix))):
+            return None
+    except TypeError:    # an EPC that is not text: the general way says so
+        return None
+    k = len(prefix)
+    tails = [e[k:] for e in epcs]
+    joined = "\n".join(tails)
+    if joined.count("\n") != len(tails) - 1 or not tails_re.match(joined):
+        return None
+    return prefix, code_head, tails
 
 
 def to_codes(epcs) -> list[str]:
@@ -261,20 +287,10 @@ def to_codes(epcs) -> list[str]:
     >>> to_codes(["https://trace.example.gov.cn/c/A1", "https://trace.example.gov.cn/c/A2"])
     ['A1', 'A2']
     """
-    if len(epcs) > 1 and isinstance(epcs[0], str) and len(epcs[0]) <= MAX_EPC:
-        head = _bulk_head(epcs[0])
-        if head is not None:
-            prefix, code_head, tails_re = head
-            try:
-                same = all(map(str.startswith, epcs, repeat(prefix)))
-            except TypeError:    # an EPC that is not text: the general way says so
-                same = False
-            if same:
-                k = len(prefix)
-                tails = [e[k:] for e in epcs]
-                joined = "\n".join(tails)
-                if joined.count("\n") == len(tails) - 1 and tails_re.match(joined):
-                    return tails if not code_head else [code_head + t for t in tails]
+    bulk = bulk_tails(epcs)
+    if bulk is not None:
+        _, code_head, tails = bulk
+        return tails if not code_head else [code_head + t for t in tails]
     return [to_code(e) for e in epcs]
 
 
