@@ -49,9 +49,10 @@ from .v1 import cli as remote
 from .registry.cli import add_parser as add_registry_parser
 from .links_cli import add_parser as add_links_parser
 from .epcis_cli import add_parser as add_epcis_parser
-from .keys_cli import add_parser as add_key_parser
+from .assets_cli import add_parsers as add_asset_parsers
 from .audit_cli import add_parser as add_audit_parser
 from .privacy_cli import add_parser as add_privacy_parser
+from .keys_cli import add_parser as add_key_parser
 from .serve.cli import add_serve_parser
 
 PROGRESS_MIN = 1_000_000  # show a progress bar on a terminal from this many codes
@@ -658,6 +659,7 @@ def build_parser():
     add_capacity_parser(sub)
     add_links_parser(sub)
     add_epcis_parser(sub)
+    add_asset_parsers(sub)
     add_audit_parser(sub)
     add_privacy_parser(sub)
     add_key_parser(sub)

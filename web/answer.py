@@ -273,6 +273,8 @@ def code_answer(svc, caller, scan, *, place=None, lang: str = "zh", record: bool
     out["warnings"] = _warnings(key, ia, ra, approval, out, steps, today, lang, table)
     out["checks"] = _checks(ra, whole, lang) if ra is not None and found else None
     out["links"] = _links(svc, caller, ia, lang) if found else []
+    # the category's own section (special equipment: may it be used, its inspections)
+    out["section"] = cat.section(svc, ia.code, lang) if cat.section is not None and ia.code else None
     out["audience"] = "whole" if whole else "public"
     out["shown"] = sorted(shown)
     out["caller"] = caller.name if caller.authenticated else None

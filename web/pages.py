@@ -18,6 +18,7 @@ from starlette.responses import HTMLResponse, RedirectResponse
 from starlette.routing import Mount
 from starlette.staticfiles import StaticFiles
 
+from tracecode import categories
 from tracecode.app.caller import PUBLIC
 from tracecode.app.refusal import Refusal
 
@@ -146,6 +147,10 @@ async def code_page(request, scan) -> HTMLResponse:
     except Refusal as refusal:
         return refusal_page(request, refusal, lang)
     words = i18n.CATALOGS[lang]
+    unit = request.query_params.get("unit")   # a filling station asks: may I fill it?
+    if unit and answer.get("section") is not None and len(unit) <= 200:
+        cat = categories.get(answer["category"])
+        answer["section"] = cat.section(_service(request), answer["code"], lang, unit=unit)
     response = _page(request, _CODE, lang, a=answer, facts=facts(answer, words),
                      batch_facts=batch_facts(answer.get("batch"), words))
     if not repeat and answer.get("found"):

@@ -26,7 +26,9 @@ import numpy as np
 
 # CBV 2.0 bizSteps the engine's lifecycle actions use (tracecode.index.lifecycle)
 CBV_STEPS = ("commissioning", "decommissioning", "packing", "unpacking", "shipping", "receiving",
-             "retail_selling", "dispensing", "holding", "destroying")
+             "retail_selling", "dispensing", "holding", "destroying",
+             # the asset steps of long-lived equipment (special_equipment) CBV 2.0 names
+             "installing", "inspecting", "repairing")
 OUR_NAMESPACE = "urn:tracecode:bizstep:"
 # What any category's public page may show; a category lists the ones it does
 # ("path": the distribution path, where the code was shipped, received, sold: places and
@@ -89,6 +91,11 @@ class Category:
     lifecycle: tuple[str, ...] = CBV_STEPS
     public: tuple[str, ...] = ("verdict", "product", "lot", "expiry", "scan_count")
     qr_fields: tuple[str, ...] = ()
+    # The category's own section of the code's public page: ``section(svc, code, lang,
+    # unit=None) -> dict | None`` (data, never markup: "title", "verdict", "tone", "rows"
+    # of (label, value), "notes"), what its readers need beyond the verdict (special
+    # equipment: whether it may be used, its inspections and who did them); None for none.
+    section: Callable | None = field(default=None, compare=False)
 
     def __post_init__(self):
         for step in self.lifecycle:

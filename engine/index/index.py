@@ -248,6 +248,10 @@ class Index:
     def issuer(self, scheme: str, product: dict, version: int | None = None) -> Issuer:
         """The product's issuer: under the current master-key version, or under `version`."""
         sch = self.schemes[scheme] if isinstance(scheme, str) else scheme
+        if sch.external:   # a maker's or authority's codes: registered (tracecode.index.register)
+            raise InvalidComponent(f"{sch.name} codes are assigned by others, never issued here: "
+                                   f"register them (tracecode register DIR FILE --scheme {sch.name})",
+                                   field="scheme")
         current = self.parser.issuer(sch, sch.product_values(product))
         if version is None or version == current.key_version:
             return current

@@ -19,7 +19,7 @@ from .. import checks
 from ..errors import DefinitionError, DomainError
 from ..fpe.ff1 import check_domain
 from . import gs1_ai
-from .scheme import ALPHABETS, DATE_FORMATS, MAX_CODE_LENGTH, MAX_FIELDS, ROLES, Field, Scheme
+from .scheme import ALPHABETS, ASSIGNED, DATE_FORMATS, MAX_CODE_LENGTH, MAX_FIELDS, ROLES, Field, Scheme
 
 MAX_FILE_BYTES = 64 * 1024   # a definition is a few hundred bytes; more is not one
 MAX_SCHEMES = 64             # the scan parser's table holds this many, built-ins included
@@ -27,10 +27,10 @@ MAX_TEXT = 2000              # characters of a title, description or example
 MAX_CHOICES = 1000
 _NAME = re.compile(r"[a-z][a-z0-9_-]{0,62}")
 _TOP_KEYS = {"scheme", "field"}
-_HEAD_KEYS = {"name", "title", "description", "dl_base", "category"}
+_HEAD_KEYS = {"name", "title", "description", "dl_base", "category", "assigned"}
 _FIELD_TYPES = {"name": str, "role": str, "length": int, "max_length": int, "alphabet": str,
                 "choices": list, "date": str, "check": str, "system": str, "over": str,
-                "ai": str, "description": str, "example": str}
+                "ai": str, "description": str, "example": str, "region": str}
 _TYPE_NAMES = {str: "a string", int: "an integer", list: "a list"}
 # A bare code is read after the parser strips spaces and '-'; ',' ';' make a QR
 # payload of fields, '(' the human-readable GS1 form, ']' a symbology
@@ -132,6 +132,11 @@ def _field_from(raw, source, index: int) -> Field:
         alphabet = ALPHABETS.get(alphabet, alphabet) if alphabet is not None else ALPHABETS["digits"]
     _check_alphabet(alphabet, role, ai, where)
     date, check = typed["date"], typed["check"]
+    region = typed["region"]
+    if region is not None and (region != "province" or role != "product" or length is None
+                               or length < 2 or alphabet != ALPHABETS["digits"]):
+        raise DefinitionError(f"{where}: region = \"province\" is for a product field of digits "
+                              f"whose first 2 name a GB/T 2260 province")
     if role in ("serial", "check"):
         for key in ("date", "check", "choices"):
             if typed[key] is not None:
@@ -155,7 +160,7 @@ def _field_from(raw, source, index: int) -> Field:
         choices = _choices(choices, length, max_length, alphabet, where)
     return Field(name=name, role=role, length=length, max_length=max_length, alphabet=alphabet,
                  choices=choices, date=date, check=check, system=system,
-                 over=over or "code", ai=ai, description=typed["description"] or "",
+                 over=over or "code", ai=ai, description=typed["description"] or "", region=region,
                  example=typed["example"])
 
 
@@ -192,9 +197,11 @@ def scheme_from_dict(data, source: str | None = None) -> Scheme:
     name = head.get("name")
     if not isinstance(name, str) or not _NAME.fullmatch(name):
         raise DefinitionError(f"{where}: scheme name must be lower-case letters, digits, '_' or '-'")
-    head_types = {"title": str, "description": str, "dl_base": str, "category": str}
-    title, description, dl_base, category = (_typed(head, k, head_types, f"{where}: [scheme]")
-                                             for k in head_types)
+    head_types = {"title": str, "description": str, "dl_base": str, "category": str, "assigned": str}
+    title, description, dl_base, category, assigned = (_typed(head, k, head_types, f"{where}: [scheme]")
+                                                       for k in head_types)
+    if assigned is not None and assigned not in ASSIGNED:
+        raise DefinitionError(f"{where}: [scheme] assigned must be one of {', '.join(ASSIGNED)}")
     if category is not None:
         from .. import categories  # a module per category, discovered: see tracecode.categories
         if category not in categories.ALL:
@@ -214,10 +221,10 @@ def scheme_from_dict(data, source: str | None = None) -> Scheme:
         if f.name in by_name:
             raise DefinitionError(f"{where}: field {f.name!r} is defined twice")
         by_name[f.name] = f
-    _check_layout(fields, where)
+    _check_layout(fields, where, external=assigned == "external")
     scheme = Scheme(name=name, title=title or name, fields=fields, description=description or "",
                     dl_base=(dl_base or "https://id.gs1.org").rstrip("/"),
-                    source=source, category=category, _by_name=by_name)
+                    source=source, category=category, assigned=assigned or "issued", _by_name=by_name)
     for f in fields:
         if f.example is not None:
             try:
@@ -227,14 +234,16 @@ def scheme_from_dict(data, source: str | None = None) -> Scheme:
     return scheme
 
 
-def _check_layout(fields, where: str) -> None:
-    """The rules between fields: one serial FF1 can serve, the check last, GS1's shape."""
+def _check_layout(fields, where: str, external: bool = False) -> None:
+    """The rules between fields: one serial FF1 can serve (an external scheme's serial is
+    the assigner's, plain: any length), the check last, GS1's shape."""
     serials = [f for f in fields if f.role == "serial"]
     if len(serials) != 1:
         raise DefinitionError(f"{where}: needs exactly one serial field, has {len(serials)}")
     ser = serials[0]
     try:
-        check_domain(len(ser.alphabet), ser.length)
+        if not external:
+            check_domain(len(ser.alphabet), ser.length)
     except DomainError as exc:
         raise DefinitionError(f"{where} field {ser.name!r}: length and alphabet: {exc} "
                               f"(NIST SP 800-38G FF1)") from None

@@ -33,7 +33,13 @@ ALPHABETS = {
     # GS1 AI encodable character set 82 (X in the AI table).
     "gs1": "!\"%&'()*+,-./0123456789:;<=>?ABCDEFGHIJKLMNOPQRSTUVWXYZ_abcdefghijklmnopqrstuvwxyz",
 }
-DATE_FORMATS = ("YYYYMMDD", "YYMMDD")
+DATE_FORMATS = ("YYYYMMDD", "YYMMDD", "YYYYMM", "YYYY")
+# Years a YYYYMM or YYYY field may hold (the year of manufacture or registration of an asset
+# with an externally assigned code: a code naming year 0042 or 7301 is a misreading)
+YEARS = (1900, 2099)
+# Assigned: "issued" schemes are ours (the serial is FF1 of a counter); "external" ones are
+# assigned by others (an equipment maker, a regulator) and registered, never issued here
+ASSIGNED = ("issued", "external")
 
 
 class _AllowedTables(dict):
@@ -60,7 +66,8 @@ class Field:
     max_length: int | None = None      # attributes of variable length (GS1 lot X..20)
     alphabet: str = ALPHABETS["digits"]
     choices: tuple[str, ...] | None = None
-    date: str | None = None            # "YYYYMMDD" or "YYMMDD" (GS1: DD may be 00)
+    date: str | None = None            # "YYYYMMDD" or "YYMMDD" (GS1: DD may be 00), "YYYYMM", "YYYY"
+    region: str | None = None          # "province": the first 2 digits name a GB/T 2260 province
     check: str | None = None           # product field whose last char is this system's check
     system: str | None = None          # role == "check": the check system
     over: str = "code"                 # role == "check": "code" or "serial"
@@ -98,6 +105,9 @@ class Field:
                 field=self.name)
         if self.date is not None:
             _check_date(self, text)
+        if self.region is not None and text[:2] not in _provinces():
+            raise InvalidComponent(f"field {self.name!r}: {text[:2]!r} is not a GB/T 2260 province "
+                                   f"code (tracecode.regions)", field=self.name)
         if self.check is not None and not checks.get(self.check).is_valid(text):
             raise InvalidComponent(
                 f"field {self.name!r}: {text!r} fails its {self.check} check character",
@@ -105,7 +115,25 @@ class Field:
         return text
 
 
+def _provinces() -> frozenset:
+    """The 2-digit province codes of GB/T 2260 (the province-level entries of tracecode.regions)."""
+    global _PROVINCES
+    if _PROVINCES is None:
+        from ..regions import BUILTIN
+        _PROVINCES = frozenset(code[:2] for code in BUILTIN.by_code if code.endswith("0000"))
+    return _PROVINCES
+
+
+_PROVINCES = None
+
+
 def _check_date(f: Field, text: str) -> None:
+    if f.date in ("YYYYMM", "YYYY"):   # a month or a year: no day to check
+        y, m = int(text[:4]), int(text[4:6] or 1)
+        if not (YEARS[0] <= y <= YEARS[1] and 1 <= m <= 12):
+            raise InvalidComponent(f"field {f.name!r}: {text!r} is not a valid {f.date} "
+                                   f"(years {YEARS[0]}-{YEARS[1]})", field=f.name)
+        return
     try:  # GS1 YYMMDD may say DD 00 (the month's last day); YYYYMMDD may not
         dates.ymd(text, day_zero=f.date != "YYYYMMDD")
     except ValueError:
@@ -122,6 +150,7 @@ class Scheme:
     dl_base: str = "https://id.gs1.org"
     source: str | None = None          # the file it came from
     category: str | None = None        # its module in tracecode.categories (None: generic)
+    assigned: str = "issued"           # "external": codes assigned by others, registered here
     _by_name: dict = _field(default_factory=dict, repr=False, compare=False)
 
     # -- structure -------------------------------------------------------------
@@ -176,6 +205,11 @@ class Scheme:
                 return pos
             pos += f.length
         raise InvalidComponent(f"{name!r} is not a code field of {self.name!r}", field=name)
+
+    @property
+    def external(self) -> bool:
+        """Its codes are assigned by others (registered, never issued): the serial is plain."""
+        return self.assigned == "external"
 
     # -- FF1 domain and the guessing bound ------------------------------------------
     @cached_property
@@ -294,7 +328,7 @@ class Scheme:
         for f in self.code_fields:
             cols = rows[:, pos:pos + f.length]
             ok &= _ALLOWED[f.alphabet][cols].all(axis=1)
-            if f.role == "product" and (f.choices or f.date or f.check):
+            if f.role == "product" and (f.choices or f.date or f.check or f.region):
                 # Few distinct products per batch: validate each distinct value once.
                 values, inverse = np.unique(cols.copy().view(f"S{f.length}").ravel(),
                                             return_inverse=True)
@@ -317,7 +351,7 @@ class Scheme:
         for f in self.product_fields:
             cols = np.ascontiguousarray(prod[:, pos:pos + f.length])
             pos += f.length
-            if not (f.choices or f.date or f.check) or not len(cols):
+            if not (f.choices or f.date or f.check or f.region) or not len(cols):
                 continue
             bad = ~_field_ok_many(f, cols)
             out[bad & (out < 0)] = self.code_fields.index(f)
@@ -355,9 +389,22 @@ def _field_ok_many(f: Field, cols: np.ndarray) -> np.ndarray:
         leap = (y % 4 == 0) & ((y % 100 != 0) | (y % 400 == 0))
         last = _MONTH_DAYS[np.clip(m, 0, 12)] + (leap & (m == 2))
         ok &= (y >= 1) & (m >= 1) & (m <= 12) & (day >= 1) & (day <= last)
+    elif f.date in ("YYYYMM", "YYYY"):
+        d = cols.astype(np.int32) - 48
+        y = d[:, 0] * 1000 + d[:, 1] * 100 + d[:, 2] * 10 + d[:, 3]
+        ok &= (y >= YEARS[0]) & (y <= YEARS[1])
+        if f.date == "YYYYMM":
+            m = d[:, 4] * 10 + d[:, 5]
+            ok &= (m >= 1) & (m <= 12)
     elif f.date is not None:  # YYMMDD's century depends on the year: once per distinct value
         distinct, inverse = np.unique(values, return_inverse=True)
         ok &= np.array([Scheme._field_ok(f, v) for v in distinct], bool)[inverse.ravel()]
+    if f.region is not None:
+        table = np.zeros(100, bool)   # by the 2 digits' number: a lookup, not a search
+        table[[int(p) for p in _provinces()]] = True
+        d = cols[:, :2].astype(np.int32) - 48
+        digits = ((d >= 0) & (d <= 9)).all(axis=1)
+        ok &= digits & table[np.clip(d[:, 0] * 10 + d[:, 1], 0, 99)]
     if f.check:
         ok &= checks.get(f.check).validate_many(np.ascontiguousarray(values))
     return ok

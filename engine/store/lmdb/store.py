@@ -13,7 +13,9 @@ Databases besides those of batches.py (code keys: see codekeys.py):
                  a resend of the same event is recognised
     sscc_users   SSCC key -> client name                          the first to pack into it
     recalls      b"B" batch id | b"L" scheme\\0product\\0lot -> event seq
-    imported     code key of an imported code -> JSON record      codes issued elsewhere
+    imported     code key of an imported code -> JSON record      codes issued elsewhere,
+                 and codes others assigned, registered (put_registered, _register.pyx)
+    assets       code key + step no. -> JSON step (assets.py)     special equipment steps
     scans        seq (u64) -> scan record (scanlog.py)            append-only scan log
     public_queries  code key + time -> place (publicq.py)         the public's queries by code
     links        link key -> JSON list of links (links.py)        resolver targets
@@ -36,6 +38,7 @@ from .eventwrite import write_code_records
 from .outbox import MAX_SINCE_SCAN, OutboxTables
 from .keyorder import visit_order
 from .known import KnownProducts
+from .assets import AssetsTable
 from .links import LinksTable
 from .scanlog import ScanLog, unpack_scan
 from . import scanpurge
@@ -296,6 +299,7 @@ class LmdbStore:
         self._db_idempotency = None   # opened by the first server that issues with keys
         self._registry = None         # the registries' tables, opened on first use
         self.links = LinksTable(env)  # products' links, the table made by the first put
+        self.assets = AssetsTable(env)   # opened on its first append, as links are
         self.epcis = EpcisTables(env)  # opened here: a write must not open a table (open_db)
         self.outbox = OutboxTables(env, self.epcis)   # EPCIS subscriptions (outbox.py)
         self.recall_keys = BoundedCache(RECALL_KEY_CACHE)   # RecallTarget -> its key
@@ -329,6 +333,28 @@ class LmdbStore:
         """Codes issued elsewhere, each with the record value (JSON), in one commit."""
         db = self.db_imported
         run_write(self.env, lambda txn: txn.cursor(db=db).putmulti([(codekeys.ext(c), value) for c in codes]))
+
+    def put_registered(self, keys, offsets, value: bytes, order=None):
+        """Codes others assigned (keys: packed code keys, offsets N + 1), each with the record
+        value, in one commit; a key already there keeps its record. Returns a uint8 array:
+        1 where the key was there before (nothing written for it)."""
+        import numpy as np
+
+        from . import _register
+        existed = np.zeros(len(offsets) - 1, np.uint8)
+        raw = np.frombuffer(value, np.uint8)
+        db = self.db_imported
+        run_write(self.env, lambda txn: _register.put_new(self.env, txn, db, keys, offsets, raw, existed,
+                                                          order))
+        return existed
+
+    def asset_steps(self, ref: bytes) -> list:
+        """The steps recorded for an asset's code key, oldest first (JSON bytes each)."""
+        return self.assets.steps(ref)
+
+    def asset_append(self, ref: bytes, expect: int, record: bytes) -> bool:
+        """Append a step if the asset still has ``expect`` steps (False: it has more)."""
+        return self.assets.append(ref, expect, record)
 
     def recall_key(self, target) -> bytes:
         hit = self.recall_keys.get(target)
@@ -475,6 +501,10 @@ class LmdbStore:
     def epcis_since(self, query, after: int, limit: int = 1000) -> tuple[list, int]:
         with self.env.begin() as txn:
             return self.outbox.since(txn, query, after, limit, MAX_SINCE_SCAN)
+
+    def epcis_log(self, query, after: int, limit: int = 1000, with_epcs: bool = True) -> tuple[list, int]:
+        with self.env.begin() as txn:
+            return self.outbox.log(txn, query, after, limit, MAX_SINCE_SCAN, with_epcs)
 
     def epcis_last_seq(self) -> int:
         with self.env.begin() as txn:

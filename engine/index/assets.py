@@ -1,0 +1,151 @@
+"""Assets with externally assigned codes (special equipment): their steps and verdicts.
+
+A registered code (tracecode.index.register) is an asset whose steps (installed,
+inspected, filled...) are appended to its log through the store's port (asset_steps,
+asset_append) and folded into its state by the category
+(tracecode.categories.special_equipment). A step that may not follow the asset's state is
+refused with the reason, and nothing is written; a step is written only against the
+history it was checked with (the store's compare-and-append), so two filling stations
+racing on one cylinder are decided one after the other.
+"""
+from __future__ import annotations
+
+import datetime as _dt
+import json
+import time as _time
+
+from .. import limits
+from ..categories import special_equipment as se
+from ..store.lmdb import codekeys
+
+NOT_REGISTERED = "not_registered"    # reasons of a refused step, for machines
+REFUSED = "refused"
+INVALID = "invalid_step"
+RETRIES = 8                          # a step raced by others this often is refused
+
+
+class Assets:
+    """The assets of one index (``index.assets``-style helper: Assets(index))."""
+
+    def __init__(self, index):
+        self.index = index
+        self.store = index.store
+
+    def _registered(self, code: str):
+        """(code key, the registration record, the compact code) of a registered asset
+        code, or None. Codes are keyed as the index keys imported ones: spaces and dashes
+        dropped, upper case."""
+        if not isinstance(code, str) or not code.strip() or len(code) > 200:
+            return None
+        ref = codekeys.ext(code)
+        with self.store.reading() as view:
+            raw = view.imported_one(ref)
+        if raw is None:
+            return None
+        rec = json.loads(raw)
+        if not isinstance(rec, dict) or rec.get("category") != se.CATEGORY.name:
+            return None
+        return ref, rec, ref[4:].decode()
+
+    def asset(self, code: str) -> se.Asset | None:
+        """The asset's state folded from its steps (None: no registered asset code)."""
+        hit = self._registered(code)
+        if hit is None:
+            return None
+        ref, rec, compact = hit
+        return self._fold(compact, rec, self.store.asset_steps(ref))
+
+    @staticmethod
+    def _fold(code, rec, raw_steps) -> se.Asset:
+        asset = se.Asset(code=code, scheme=rec["scheme"], registered=rec)
+        for raw in raw_steps:
+            se.fold(asset, json.loads(raw))
+        return asset
+
+    def record(self, code: str, step: dict, *, client: str | None = None,
+               today: _dt.date | None = None) -> dict:
+        """Append one step to an asset: the recorded step ({"ok": True, "step": ...}) or
+        {"ok": False, "reason", "error"} naming why it was refused; never raises for a
+        step's fault, so a batch of steps is decided step by step."""
+        try:
+            checked = se.check_step(step if isinstance(step, dict) else {})
+            when = _time.time() if step.get("time") is None else limits.event_time("time", step["time"])[0]
+        except (se.StepError, ValueError) as exc:
+            return {"ok": False, "code": code, "reason": INVALID, "error": str(exc),
+                    "field": getattr(exc, "field", None)}
+        hit = self._registered(code)
+        if hit is None:
+            return {"ok": False, "code": code, "reason": NOT_REGISTERED,
+                    "error": f"{str(code)[:60]!r} is no registered special equipment code "
+                             f"(tracecode register)"}
+        ref, rec, compact = hit
+        checked["time"] = round(when, 3)
+        checked["date"] = _dt.datetime.fromtimestamp(when, _dt.timezone.utc).date().isoformat()
+        if client:
+            checked["client"] = client
+        day = today or _dt.datetime.fromtimestamp(when, _dt.timezone.utc).date()
+        value = json.dumps(checked, ensure_ascii=False, separators=(",", ":")).encode()
+        for _ in range(RETRIES):
+            raw_steps = self.store.asset_steps(ref)
+            asset = self._fold(compact, rec, raw_steps)
+            why = se.refusal(asset, checked, day)
+            if why:
+                return {"ok": False, "code": compact, "reason": REFUSED, "error": why,
+                        "state": asset.state}
+            if self.store.asset_append(ref, len(raw_steps), value):
+                se.fold(asset, checked)
+                if checked["step"] == "scrap":   # the code is retired: every verify says destroyed
+                    self._retire(compact, checked)
+                return {"ok": True, "code": compact, "step": checked, "state": asset.state}
+        return {"ok": False, "code": compact, "reason": REFUSED,
+                "error": f"{compact}: other steps kept arriving; send it again"}
+
+    def _retire(self, compact: str, step: dict) -> None:
+        """A scrapped asset's code destroyed in the index's lifecycle too (an event under an id
+        of its own: a resend is recognised), so Verify and the public window answer
+        DESTROYED for it like for any destroyed code."""
+        self.index.apply([{"id": f"asset-scrap-{compact}", "action": "destroy", "codes": [compact],
+                           "time": step["time"], "reason": f"scrapped by {step['by']}"[:200]}],
+                         client="tracecode-assets")
+
+    def record_many(self, steps) -> list:
+        """record() for each {"code": ..., "step": ...} entry (one result each, in order)."""
+        out = []
+        for entry in steps:
+            if not isinstance(entry, dict):
+                out.append({"ok": False, "reason": INVALID, "error": "each entry is an object"})
+                continue
+            out.append(self.record(entry.get("code"), {k: v for k, v in entry.items() if k != "code"},
+                                   client=entry.get("client")))
+        return out
+
+    def verdict(self, code: str, *, unit: str | None = None, today: _dt.date | None = None) -> dict:
+        """What a scan of the code answers (special_equipment.verdict), with the code,
+        its scheme, the product fields it carries and who registered it."""
+        hit = self._registered(code)
+        if hit is None:
+            out = se.verdict(None, today or _dt.date.today(), unit)
+            out["code"] = str(code)[:60] if isinstance(code, str) else None
+            return out
+        ref, rec, compact = hit
+        asset = self._fold(compact, rec, self.store.asset_steps(ref))
+        out = se.verdict(asset, today or _dt.date.today(), unit)
+        sch = self.index.schemes.get(rec["scheme"])
+        out.update(code=compact, scheme=rec["scheme"], owner=rec.get("owner"),
+                   registered=rec.get("registered"),
+                   product={f.name: v for f, v in zip(sch.code_fields, sch.split(compact).values())
+                            if f.role == "product"} if sch else {})
+        return out
+
+    def steps(self, code: str) -> list:
+        """The asset's recorded steps, oldest first (dicts); [] for no registered code."""
+        hit = self._registered(code)
+        return [json.loads(s) for s in self.store.asset_steps(hit[0])] if hit else []
+
+    def epcis(self, code: str) -> list:
+        """The asset's steps as EPCIS 2.0 ObjectEvents (its code as a URN of ours)."""
+        hit = self._registered(code)
+        if hit is None:
+            return []
+        uri = f"urn:tracecode:asset:{hit[1]['scheme']}:{hit[2]}"
+        return [se.epcis_event(uri, json.loads(s)) for s in self.store.asset_steps(hit[0])]
