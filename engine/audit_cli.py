@@ -49,7 +49,8 @@ def cmd_verify(args) -> int:
     rep = verify(path, public=public, keys=keys, head=_head(args.head))
     out = sys.stdout
     if rep.start_line:
-        print(f"{path}: {rep.records:,} chained records ({rep.checkpoints:,} signed checkpoints), "
+        counted = "whole before the first broken one" if rep.broken else "chained"
+        print(f"{path}: {rep.records:,} records {counted} ({rep.checkpoints:,} signed checkpoints), "
               f"{rep.chain} chain from line {rep.start_line}; "
               + ("MACs checked with the audit key" if rep.macs_checked
                  else "MACs not checked (no audit key): signatures only"), file=out)

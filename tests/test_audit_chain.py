@@ -105,7 +105,7 @@ def test_a_deleted_record_is_named(log):
     put(path, rows)
     rep = verify(path, keys=keys)
     assert rep.status == 1 and rep.broken.line == at + 1
-    assert "1 records before it are missing" in rep.broken.what
+    assert "1 record before it missing" in rep.broken.what
 
 
 def test_reordered_records_are_named(log):

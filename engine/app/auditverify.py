@@ -113,7 +113,8 @@ def verify(path, *, public: str | None = None, keys: AuditKeys | None = None,
                 return broke(number, offset, f"a second chain starts here (seq {rec['seq']}): the log "
                              f"was cut and begun again, or records before it replaced")
             elif rec["seq"] != expected:
-                why = (f"{rec['seq'] - expected} records before it are missing (deleted)" if rec["seq"] > expected
+                missing = rec["seq"] - expected
+                why = (f"{missing} record{'s' if missing > 1 else ''} before it missing (deleted)" if missing > 0
                        else "records were reordered or repeated")
                 return broke(number, offset, f"seq {rec['seq']} where {expected} was due: {why}")
             elif rec["prev"] != last_hash:
