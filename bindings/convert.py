@@ -192,6 +192,8 @@ def history_pb(item: dict) -> lpb.HistoryItem:
             m.place = item["place"]
         m.verdict = item.get("verdict") or ""
         return m
+    if item["kind"] != "event":   # a transformation the code came out of: its record says it
+        return m
     m.seq, m.id, m.action = item["seq"], str(item["id"]), item["action"]
     m.type, m.epcis_action, m.biz_step = item["type"], item["epcis_action"], item["bizStep"]
     m.codes.extend(item.get("codes") or ())

@@ -437,6 +437,8 @@ def _history(svc, caller, code, lang: str) -> list:
         return []
     out = []
     for item in items:
+        if item.get("kind") not in ("event", "scan"):   # a transformation's inputs: not on this page
+            continue
         entry = {"kind": item.get("kind"), "date": moment(item.get("time")),
                  "place": item.get("place"), "via": item.get("via")}
         if item.get("kind") == "event":

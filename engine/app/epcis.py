@@ -51,6 +51,8 @@ MAX_EVENTS = 10_000            # per capture (the REST binding's GS1-EPCIS-Captu
 MAX_JOB_ERRORS = 1000          # errors a job lists; errors_total says how many there were
 DEFAULT_PAGE, MAX_PAGE = 100, 1000
 PAGE_ROUNDS = 20               # store pages an issuer's query reads to fill one of its own
+LINEAGE_DEPTH = 8              # transformations followed back from a code
+LINEAGE_EVENTS = 100           # transformations read per step of a lineage
 
 
 def _iso(t: float) -> str:
@@ -491,8 +493,89 @@ class Capture:
         items, _ = self.svc.history(caller, code, 0, method)
         dd = self.svc.dd
         convert = export.gs1_codes(dd.schemes, dd.master_key)
-        return export.document(export.from_history(items, dd.settings.base_url, code=convert(code.strip()),
-                                                   convert=convert))
+        events = export.from_history(items, dd.settings.base_url, code=convert(code.strip()), convert=convert)
+        # the transformations it came out of, as captured (EPCIS already): its inputs
+        made = self._made_from(caller, self._lineage_keys(code)) if any(
+            i.get("kind") == "transformation" for i in items) else []
+        return export.document(events + made)
+
+    # -- lineage: what a code was made from (TransformationEvents) ----------------------------
+    def _lineage_keys(self, code: str) -> list[str]:
+        """The store keys a code's transformations name it by: its code form, and its lot's
+        class (LGTIN (01)GTIN(10)LOT) when it is a GS1 code of a batch with a lot."""
+        from ..epcis import export
+        dd = self.svc.dd
+        key = export.gs1_codes(dd.schemes, dd.master_key)(code.strip())
+        keys = [key]
+        if key.startswith("(01)") and not is_sscc(key):
+            try:
+                answer = dd.verify(code.strip(), record=False)
+            except ValueError:
+                answer = None
+            gtin = (getattr(answer, "product", None) or {}).get("gtin")
+            if gtin and getattr(answer, "lot", None):
+                keys.append(f"(01){gtin}(10){answer.lot}")
+        return keys
+
+    def _made_from(self, caller: Caller, keys) -> list[dict]:
+        """The TransformationEvents the caller may read with any of keys among their outputs."""
+        query = EpcisQuery(epcs=tuple(keys), epc_roles=("output", "output_class"),
+                           event_types=("TransformationEvent",))
+        events, _ = self.query_events(caller, query, None, LINEAGE_EVENTS, "Lineage")
+        return events
+
+    def lineage(self, caller: Caller, code: str, depth: int = LINEAGE_DEPTH, method: str = "Lineage") -> dict:
+        """What a code was made from, as its TransformationEvents say: {"code", "keys",
+        "made_from": [{"event_id", "event_time", "inputs", "input_classes", "made_from"}]},
+        each input's own transformations below it, to `depth` (a cut's lot traces to its
+        carcass and the carcass to its animals). History's rights on the code; the events
+        shown are those query_events shows the caller."""
+        admit(caller, "history", method)
+        if not isinstance(code, str) or not code.strip():
+            raise invalid("code", "required")
+        if not isinstance(depth, int) or not 1 <= depth <= LINEAGE_DEPTH:
+            raise invalid("depth", f"depth is 1 to {LINEAGE_DEPTH}, got {depth!r}")
+        if not oversees(caller):
+            self.svc.rights.require_codes(caller, [code.strip()], "read the lineage of", read=True)
+        keys = self._lineage_keys(code)
+        seen = set(keys)
+
+        def walk(keys, level) -> list:
+            out = []
+            for ev in self._made_from(caller, keys):
+                found = epcis.epcs_of(ev)
+                node = {"event_id": ev.get("eventID"), "event_time": ev.get("eventTime"),
+                        "inputs": [epc_key(e) for e in found["inputEPCList"]],
+                        "input_classes": [epc_key(e) for e in found["inputQuantityList"]],
+                        "made_from": []}
+                fresh = [k for k in node["inputs"] + node["input_classes"] if k not in seen]
+                seen.update(fresh)
+                if fresh and level < depth:
+                    node["made_from"] = walk(fresh, level + 1)
+                out.append(node)
+            return out
+        return {"code": code.strip(), "keys": keys, "made_from": walk(keys, 1)}
+
+    def history_items(self, caller: Caller, code: str) -> list[dict]:
+        """The history items of the transformations a code came out of (kind
+        "transformation": its inputs), for Service.history to show beside the code's events."""
+        try:
+            keys = self._lineage_keys(code)
+        except Exception:   # noqa: BLE001 - an unreadable code: history itself says why
+            return []
+        out = []
+        for ev in self._made_from(caller, keys):
+            found = epcis.epcs_of(ev)
+            try:
+                t = instant(ev.get("eventTime"))
+            except epcis.EpcisError:
+                t = None
+            out.append({"kind": "transformation", "time": t, "via": None, "event_id": ev.get("eventID"),
+                        "bizStep": epcis.cbv.vocab(ev.get("bizStep")),
+                        "inputs": [epc_key(e) for e in found["inputEPCList"]],
+                        "input_classes": [epc_key(e) for e in found["inputQuantityList"]],
+                        "outputs": [epc_key(e) for e in found["outputEPCList"] + found["outputQuantityList"]]})
+        return out
 
     # -- named queries (the binding's /queries; subscriptions run them too) ---------------
     def define_query(self, caller: Caller, name: str, params, peer: str = "",

@@ -656,10 +656,11 @@ class Service:
     def history(self, caller: Caller, code: str, limit: int = 0,
                 method: str = "History") -> tuple[list, bool]:
         """(items, truncated): the last `limit` (at most MAX_HISTORY_ITEMS) events and scans
-        of a code and its containers."""
+        of a code and its containers, and (kind "transformation") the EPCIS transformations
+        it came out of, with their inputs (app/epcis.py lineage)."""
         admit(caller, "history", method)
         if caller.operator:
-            items = self.dd.history(code)
+            items = self._with_lineage(caller, code, self.dd.history(code))
             return (items[-limit:] if limit else items), bool(limit) and len(items) > limit
         code = (code or "").strip()
         if not code:
@@ -671,8 +672,15 @@ class Service:
             items = self.dd.history(code)
         except ValueError as exc:  # EventError: the index knows no such code
             raise Refusal("unknown_code", "code", str(exc), name=code) from None
+        items = self._with_lineage(caller, code, items)
         limit = min(limit or limits.MAX_HISTORY_ITEMS, limits.MAX_HISTORY_ITEMS)
         return items[-limit:], len(items) > limit
+
+    def _with_lineage(self, caller: Caller, code: str, items: list) -> list:
+        made = self.epcis.history_items(caller, code) if isinstance(code, str) else []
+        if not made:
+            return items
+        return sorted(items + made, key=lambda i: (i.get("time") is not None, i.get("time") or 0.0))
 
     # -- administration ------------------------------------------------------------------------
     def list_schemes(self, caller: Caller, method: str = "ListSchemes") -> list:
