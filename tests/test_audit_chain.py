@@ -316,3 +316,16 @@ def test_verify_on_the_command_line_names_the_first_broken_record(tmp_path, caps
     assert "give SEQ:HASH" in capsys.readouterr().err
     assert main(["audit", "verify", str(tmp_path / "none")]) == 1
     assert "no audit log" in capsys.readouterr().err
+
+
+def test_an_audit_key_others_can_read_refuses_issuance_and_says_why(tmp_path, capsys):
+    d = tmp_path / "data"
+    assert main(["init", str(d)]) == 0
+    assert main(["issue", str(d), "--scheme", "cn-drug-20", "--product", "8177322", "--count", "2"]) == 0
+    os.chmod(d / "audit.key", 0o644)
+    capsys.readouterr()
+    assert main(["issue", str(d), "--scheme", "cn-drug-20", "--product", "8177322", "--count", "2"]) == 1
+    err = capsys.readouterr().err
+    assert "nothing issued" in err and "audit key is refused" in err and "chmod 600" in err
+    assert main(["batches", str(d)]) == 0
+    assert len(capsys.readouterr().out.strip().splitlines()) == 1   # the first batch only

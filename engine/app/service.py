@@ -21,7 +21,7 @@ import numpy as np
 from .. import __version__
 from .. import limits as bounds
 from ..cache import BoundedCache
-from ..errors import TracecodeError, UnknownApproval, ValidationError
+from ..errors import KeyStoreError, TracecodeError, UnknownApproval, ValidationError
 from ..index import ACTIONS, BatchRecord, lifecycle
 from ..issuance import Issuer
 from ..scan import ScanError
@@ -128,6 +128,9 @@ class Service:
                                  "nothing that is audited can be done; on a read-only data "
                                  "directory give `tracecode serve --audit-log PATH` (a writable "
                                  "disk)") from None
+            except KeyStoreError as exc:   # audit.key readable by others, or damaged
+                raise AuditError(f"the audit key is refused: {exc}; nothing that is audited "
+                                 "can be done") from None
         return self._audit_log
 
     @property
