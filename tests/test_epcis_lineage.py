@@ -91,3 +91,28 @@ def test_lineage_has_the_rights_of_history(world):
     with pytest.raises(Refusal) as e:
         p.svc.epcis.lineage(LOCAL, cut, depth=0)
     assert e.value.field == "depth"
+
+
+def test_an_error_declaration_is_named_in_the_history_and_queryable(world):
+    p = world[0]
+    code = p.gs1[1]
+    shipped = {"type": "ObjectEvent", "eventID": "urn:uuid:00000000-0000-4000-8000-000000000201",
+               "action": "OBSERVE", "bizStep": "shipping", "eventTime": "2026-11-30T10:00:00.000+08:00",
+               "eventTimeZoneOffset": "+08:00", "epcList": [_dl(code)]}
+    assert p.svc.capture(LOCAL, _doc(shipped), "application/ld+json")["counts"]["applied"] == 1
+    corrective = "urn:uuid:00000000-0000-4000-8000-000000000202"
+    declared = {**shipped, "errorDeclaration": {"declarationTime": "2026-11-30T11:00:00.000+08:00",
+                                                "reason": "incorrect_data", "correctiveEventIDs": [corrective]}}
+    job = p.svc.capture(LOCAL, _doc(declared), "application/ld+json")
+    assert job["state"] == "success" and job["counts"]["stored"] == 1, job
+    items, _ = p.svc.history(LOCAL, code)
+    [named] = [i for i in items if i["kind"] == "error_declaration"]
+    assert named["event_id"] == shipped["eventID"] and named["reason"] == "incorrect_data"
+    assert named["corrective_event_ids"] == [corrective]
+    events, _ = p.svc.query_epcis(LOCAL, {"EXISTS_errorDeclaration": ""})
+    assert [e["eventID"] for e in events] == [shipped["eventID"]] and "errorDeclaration" in events[0]
+    both = p.svc.epcis_event(LOCAL, shipped["eventID"])
+    assert len(both) == 2 and sum("errorDeclaration" in e for e in both) == 1
+    with pytest.raises(Refusal) as e:
+        p.svc.query_epcis(LOCAL, {"EXISTS_errorDeclaration": "no"})
+    assert e.value.field == "EXISTS_errorDeclaration"

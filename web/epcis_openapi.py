@@ -44,7 +44,7 @@ def _query_params() -> list:
             schema = {"type": "integer", "minimum": 1}
             if param.kind == "page":
                 schema.update(maximum=MAX_PER_PAGE, default=DEFAULT_PER_PAGE)
-        elif param.kind in ("token", "order", "direction"):
+        elif param.kind in ("token", "order", "direction", "exists"):
             schema = {"type": "string"}
             if param.kind == "order":
                 schema["enum"] = list(ORDER_FIELDS)

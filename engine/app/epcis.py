@@ -307,7 +307,8 @@ class Capture:
             time_offset=ev.get("eventTimeZoneOffset") or "+00:00", record_time=now,
             type=ev.get("type"), biz_step=ev.get("bizStep"), disposition=ev.get("disposition"),
             read_point=_uri(ev.get("readPoint")), biz_location=_uri(ev.get("bizLocation")),
-            epcs=item.epcs, client=caller.name, action=ev.get("action"), refs=epcis.cbv.refs_of(ev))
+            epcs=item.epcs, client=caller.name, action=ev.get("action"), refs=epcis.cbv.refs_of(ev),
+            declared=isinstance(ev.get("errorDeclaration"), dict))
 
     def _keys(self, item: _Item, strict: bool) -> tuple[dict, list]:
         """(the event's EPCs by store role, each keyed by its code form when it has one, so
@@ -558,12 +559,26 @@ class Capture:
 
     def history_items(self, caller: Caller, code: str) -> list[dict]:
         """The history items of the transformations a code came out of (kind
-        "transformation": its inputs), for Service.history to show beside the code's events."""
+        "transformation": its inputs) and of the error declarations of its EPCIS events
+        (kind "error_declaration": which event, why, the corrective events), for
+        Service.history to show beside the code's events."""
         try:
             keys = self._lineage_keys(code)
         except Exception:   # noqa: BLE001 - an unreadable code: history itself says why
             return []
         out = []
+        declared, _ = self.query_events(caller, EpcisQuery(epcs=tuple(keys[:1]), declared=True), None,
+                                        LINEAGE_EVENTS, "History")
+        for ev in declared:
+            d = ev.get("errorDeclaration") or {}
+            try:
+                t = instant(d.get("declarationTime"), "declarationTime")
+            except epcis.EpcisError:
+                t = None
+            out.append({"kind": "error_declaration", "time": t, "via": None, "event_id": ev.get("eventID"),
+                        "reason": epcis.cbv.vocab(d.get("reason")),
+                        "corrective_event_ids": [i for i in d.get("correctiveEventIDs") or () if isinstance(i, str)],
+                        "bizStep": epcis.cbv.vocab(ev.get("bizStep"))})
         for ev in self._made_from(caller, keys):
             found = epcis.epcs_of(ev)
             try:

@@ -47,7 +47,7 @@ class Param:
     """One query parameter: the EpcisQuery field it sets (or "" for those read apart), the
     kind of its value, and what it means (the OpenAPI document's description)."""
     field: str
-    kind: str       # time, list, types, actions, epcs, ids, order, direction, count, page, token
+    kind: str       # time, list, types, actions, epcs, ids, exists, order, direction, count, page, token
     help: str
 
 
@@ -64,6 +64,8 @@ PARAMETERS = {
     "EQ_readPoint": Param("read_points", "list", "readPoint URIs (urn:epc:id:sgln:...), |-separated"),
     "EQ_bizLocation": Param("biz_locations", "list", "bizLocation URIs, |-separated"),
     "EQ_eventID": Param("event_ids", "ids", "eventIDs (as captured, or the GS1 event hash), |-separated"),
+    "EXISTS_errorDeclaration": Param("declared", "exists", "error declarations only (the events declared "
+                                                           "erroneous, as declared); no value"),
     "MATCH_epc": Param("epcs", "epcs", "EPC URIs (|-separated) in epcList or childEPCs"),
     "MATCH_parentID": Param("epcs", "epcs", "EPC URIs of parentID"),
     "MATCH_inputEPC": Param("epcs", "epcs", "EPC URIs in inputEPCList"),
@@ -206,6 +208,10 @@ def fields(params) -> dict:
             out["descending"] = text == "DESC"
         elif kind == "time":
             out[param.field] = parse_time(name, _one(name, raw)).timestamp()
+        elif kind == "exists":
+            if _one(name, raw).strip() not in ("", "true"):
+                raise _refuse(name, f"{name} takes no value (or true)")
+            out[param.field] = True
         elif kind == "refs":
             kind_word = vocab(typed)
             refs.setdefault(param.field, []).extend((kind_word, v) for v in _values(name, raw))

@@ -31,7 +31,8 @@ _PREFIXES = ("https://ref.gs1.org/cbv/BizStep-", "https://ref.gs1.org/cbv/Disp-"
              "https://gs1.org/voc/Disp-",
              # bizTransaction and source/destination types (BTT-po, SDT-owning_party)
              "https://ref.gs1.org/cbv/BTT-", "https://ref.gs1.org/cbv/SDT-", "urn:epcglobal:cbv:btt:",
-             "urn:epcglobal:cbv:sdt:", "https://gs1.org/voc/BTT-", "https://gs1.org/voc/SDT-")
+             "urn:epcglobal:cbv:sdt:", "https://gs1.org/voc/BTT-", "https://gs1.org/voc/SDT-",
+             "https://ref.gs1.org/cbv/ER-", "urn:epcglobal:cbv:er:")   # error reasons (ER-incorrect_data)
 MAX_ID = 128                     # lifecycle event ids (engine/limits.py EVENT_ID_CHARS)
 ROLES = ("epcList", "parentID", "childEPCs", "inputEPCList", "outputEPCList",
          "quantityList", "childQuantityList", "inputQuantityList", "outputQuantityList")

@@ -94,6 +94,7 @@ class EpcisRecord:
     action: str | None = None      # ADD, OBSERVE, DELETE (None: a TransformationEvent)
     # REF_ROLES -> [[type or None, id]]: bizTransactionList, sourceList, destinationList
     refs: dict = field(default_factory=dict)
+    declared: bool = False         # it carries an errorDeclaration (the event it declares wrong)
 
 
 @dataclass(frozen=True)
@@ -120,6 +121,7 @@ class EpcisQuery:
     refs: tuple = ()               # ((role, ((type, id), ...)), ...): every role given must match
     order_by: str = ""             # ORDER_BY
     descending: bool = False
+    declared: bool | None = None   # True: error declarations only; False: none of them
 
 
 class ReadView(Protocol):

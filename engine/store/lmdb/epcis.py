@@ -34,7 +34,7 @@ _BIAS = 1 << 63         # eventTime in ms, signed, ordered as unsigned bytes
 _ROLE = {r: bytes([i]) for i, r in enumerate(EPC_ROLES + REF_ROLES)}
 _ROLE_OF = {v[0]: r for r, v in _ROLE.items()}
 _HEAD = ("event_id", "event_time", "time_offset", "record_time", "type", "biz_step",
-         "disposition", "read_point", "biz_location", "client", "action", "refs")
+         "disposition", "read_point", "biz_location", "client", "action", "refs", "declared")
 NAME_BYTES = 256        # of a named query's name (and of its owner)
 NEXT = b"N"
 
@@ -231,6 +231,7 @@ class EpcisTables:
                 and (not q.read_points or head["read_point"] in q.read_points)
                 and (not q.biz_locations or head["biz_location"] in q.biz_locations)
                 and (not q.actions or head.get("action") in q.actions)
+                and (q.declared is None or bool(head.get("declared")) == q.declared)
                 and (q.ge_event_time is None or head["event_time"] >= q.ge_event_time)
                 and (q.lt_event_time is None or head["event_time"] < q.lt_event_time)
                 and (q.ge_record_time is None or head["record_time"] >= q.ge_record_time)
