@@ -175,6 +175,33 @@ def test_imported_codes_and_idempotency_keys(backend):
     assert set(s.versions()) and s.stats()["events"] == 0
 
 
+def test_registered_codes_are_written_once_and_keep_their_first_record(backend):
+    import numpy as np
+    s = backend.store
+    refs = [backend.imported_ref(c) for c in ("311031042201900001", "311031042201900002",
+                                              "311031042201900001")]
+    keys = np.frombuffer(b"".join(refs), np.uint8)
+    offsets = np.cumsum([0] + [len(r) for r in refs]).astype(np.int64)
+    assert s.put_registered(keys, offsets, b'{"owner":"a"}').tolist() == [0, 0, 1]   # the repeat
+    again = s.put_registered(keys[:offsets[1]], offsets[:2], b'{"owner":"b"}')
+    assert again.tolist() == [1]
+    with s.reading() as view:
+        assert view.imported_one(refs[0]) == b'{"owner":"a"}'
+        assert view.imported_one(refs[1]) == b'{"owner":"a"}'
+
+
+def test_asset_steps_append_against_the_history_checked(backend):
+    s = backend.store
+    ref, other = backend.imported_ref("4114000007000001"), backend.imported_ref("4114000007000002")
+    assert s.asset_steps(ref) == []
+    assert s.asset_append(ref, 0, b'{"step":"manufacture"}')
+    assert not s.asset_append(ref, 0, b'{"step":"racing"}')      # it has one step now
+    assert s.asset_append(ref, 1, b'{"step":"install"}')
+    assert s.asset_append(other, 0, b'{"step":"scrap"}')
+    assert s.asset_steps(ref) == [b'{"step":"manufacture"}', b'{"step":"install"}']
+    assert s.asset_steps(other) == [b'{"step":"scrap"}']
+
+
 def test_links_round_trip_replace_delete_and_list(backend):
     s = backend.store
     assert s.links_get("01/09506000134352") == [] and s.links_keys() == []

@@ -223,6 +223,20 @@ class Store(Protocol):
     def put_imported(self, codes: list, value: bytes) -> None:
         """Codes issued elsewhere, each with one record (JSON bytes), in one commit."""
 
+    # -- codes others assigned, registered (tracecode.index.register), and their assets' steps
+    def put_registered(self, keys, offsets, value: bytes, order=None) -> np.ndarray:
+        """Codes others assigned, packed code keys (uint8 buffer, int64 offsets N + 1), each
+        with the record value (JSON bytes), in one commit; a key already there keeps its
+        record. A uint8 array: 1 where the key was there (or earlier in this call) before."""
+
+    def asset_steps(self, ref: bytes) -> list:
+        """The steps of an asset's code key, oldest first (JSON bytes each); [] for none."""
+
+    def asset_append(self, ref: bytes, expect: int, record: bytes) -> bool:
+        """Append a step (JSON bytes) only if the asset has exactly ``expect`` steps (the
+        history the caller checked it against), durably; False and nothing written if not.
+        Steps are never rewritten nor pruned."""
+
     def write(self, body: Callable):
         """body(WriteView) in one atomic, durable write; its value once committed. A full
         store is IndexFull with nothing written."""
