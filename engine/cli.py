@@ -517,7 +517,9 @@ def cmd_backup(args):
     """A consistent copy of the index (online), its stamp, journal and schemes."""
     from .store.lmdb.backup import backup
     m = backup(args.dir, args.dest, with_key=args.with_key)
-    key = ("master.key included (keep the backup as secret as the key)" if args.with_key else
+    key = ("master.key included (keep the backup as secret as the key)" if m["key_included"] else
+           "the master keys wrapped by the HSM included (useless without its token)"
+           if any(c.endswith(".wrapped") for c in m["copied"]) else
            f"master.key NOT included: keep it apart, a restore needs it "
            f"(fingerprint {m['key_fingerprint']})")
     print(f"backed up {args.dir} to {args.dest}: index {m['index']}, {m['size']:,} bytes "
@@ -555,7 +557,7 @@ def build_parser():
                         "its pages, and the Digital Link URIs issued here (default id.gs1.org)")
     s.add_argument("--crypto", choices=("aes", "sm"), default="aes",
                    help="cipher suite, for good: aes = FF1-AES-256, HKDF-SHA-256 (default); "
-                        "sm = FF1-SM4 (GB/T 32907), HKDF-SM3 (GB/T 32905), SM3 token hashes")
+                        "sm = FF1-SM4 (GB/T 32907), HKDF-SM3 (GB/T 32905), SM3 for the audit chain")
     s.set_defaults(func=cmd_init)
 
     s = sub.add_parser("settings", help="show or change a data directory's settings (base URL)")
@@ -670,7 +672,8 @@ def _verb(args) -> str:
     """`tracecode VERB` (with the action of registry and token), the prefix of its errors."""
     words = [args.command, getattr(args, "registry_command", None), getattr(args, "token_command", None),
              getattr(args, "epcis_command", None), getattr(args, "audit_command", None),
-             getattr(args, "privacy_command", None), getattr(args, "key_command", None)]
+             getattr(args, "privacy_command", None),
+             getattr(args, "key_command", None)]
     return " ".join(["tracecode"] + [w for w in words if w])
 
 

@@ -27,6 +27,7 @@ from pathlib import Path
 
 from .errors import KeyStoreError
 from .keys import MASTER_KEY_FILE, Key, create_master_key, load_master_key, suite as _suite
+from .keywrap import WRAPPED_SUFFIX, Token, read_wrapped, remove_clear
 from .store.lmdb.durable import write_atomically
 
 NAME = "keys.json"
@@ -46,10 +47,20 @@ class Version:
     created: str | None = None
     fingerprint: str | None = None
     retired: dict | None = None      # {"at": ISO time, "codes": "warn" | "refuse"}
+    backup_fingerprint: str | None = None   # version 1 wrapped: master.key's fingerprint (backup.py)
 
     @property
     def state(self) -> str:
         return f"retired ({self.retired['codes']})" if self.retired else "active"
+
+
+def _write_new(path: Path, blob: dict) -> None:
+    """A wrapped key file, mode 0600, never over another."""
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    with os.fdopen(fd, "w") as f:
+        f.write(json.dumps(blob, indent=1) + "\n")
+        f.flush()
+        os.fsync(f.fileno())
 
 
 def _now() -> str:
@@ -59,8 +70,9 @@ def _now() -> str:
 class Keyring:
     """A data directory's master-key versions; keys are read from their files when first used."""
 
-    def __init__(self, datadir: Path, suite: str, current: int, versions: dict, stamp=None):
+    def __init__(self, datadir: Path, suite: str, current: int, versions: dict, stamp=None, hsm=None):
         self.datadir = Path(datadir)
+        self.hsm = hsm                    # a keywrap.Token when the keys are wrapped by an HSM
         self.suite = _suite(suite)
         self.current = current
         self.versions = versions          # version number -> Version
@@ -91,12 +103,13 @@ class Keyring:
             versions = {int(v["version"]): Version(**v) for v in doc["versions"]}
             current = int(doc["current"])
             name = doc["suite"]
+            hsm = Token.from_dict(doc["hsm"]) if doc.get("hsm") else None
         except (ValueError, KeyError, TypeError):
             raise KeyStoreError(f"{path} is damaged (not the JSON tracecode wrote); restore it "
                                 f"from a backup of this data directory") from None
         if current not in versions:
             raise KeyStoreError(f"{path} names current version {current}, which it does not list")
-        return cls(datadir, name, current, versions, (st.st_mtime_ns, st.st_size))
+        return cls(datadir, name, current, versions, (st.st_mtime_ns, st.st_size), hsm)
 
     def changed(self) -> bool:
         """keys.json was rewritten since this keyring read it (another process rotated)."""
@@ -113,6 +126,11 @@ class Keyring:
             raise KeyStoreError(f"{self.datadir / NAME} now names cipher suite {fresh.suite.name!r}, "
                                 f"not {self.suite.name!r}: refusing to mix suites")
         self.current, self.versions, self._stamp = fresh.current, fresh.versions, fresh._stamp
+        self.hsm = fresh.hsm
+
+    def _aad(self, version: int) -> bytes:
+        """What a wrapped key is bound to: its version and the suite."""
+        return f"tracecode master key v{version} {self.suite.name}".encode()
 
     def key(self, version: int | None = None) -> Key:
         """The master key of a version (the current one by default)."""
@@ -125,8 +143,14 @@ class Keyring:
             if info is None:
                 raise KeyStoreError(f"{self.datadir} has no master-key version {version} "
                                     f"(versions: {', '.join(map(str, sorted(self.versions)))})")
-            raw = load_master_key(self.datadir, info.file)
-            hit = self._keys[version] = Key(bytes(raw), self.suite, version)
+            if info.file.endswith(WRAPPED_SUFFIX):
+                if self.hsm is None:
+                    raise KeyStoreError(f"{self.datadir / info.file} is wrapped but {self.datadir / NAME} "
+                                        f"names no HSM token; restore keys.json from a backup")
+                raw = self.hsm.unwrap(read_wrapped(self.datadir / info.file), self._aad(version))
+            else:
+                raw = bytes(load_master_key(self.datadir, info.file))
+            hit = self._keys[version] = Key(raw, self.suite, version)
             if info.fingerprint and hit.fingerprint() != info.fingerprint:
                 raise KeyStoreError(f"{self.datadir / info.file} is not master-key version "
                                     f"{version} (fingerprint {info.fingerprint}); put its own file back")
@@ -162,6 +186,8 @@ class Keyring:
     def _save(self) -> None:
         doc = {"suite": self.suite.name, "current": self.current,
                "versions": [asdict(self.versions[v]) for v in sorted(self.versions)]}
+        if self.hsm is not None:
+            doc["hsm"] = self.hsm.to_dict()
         path = self.datadir / NAME
         write_atomically(path, json.dumps(doc, indent=1).encode() + b"\n")
         os.chmod(path, 0o600)
@@ -187,13 +213,52 @@ class Keyring:
     def _rotate(self) -> Version:
         version = max(self.versions) + 1
         name = key_file(version)
-        create_master_key(self.datadir, name)
+        if self.hsm is not None:   # born wrapped: the new key is never written in clear
+            name += WRAPPED_SUFFIX
+            raw = os.urandom(32)
+            _write_new(self.datadir / name, self.hsm.wrap(raw, self._aad(version)))
+            self._keys[version] = Key(raw, self.suite, version)
+        else:
+            create_master_key(self.datadir, name)
         info = Version(version, name, _now())
         self.versions[version] = info
         info = self.versions[version] = replace(info, fingerprint=self.key(version).fingerprint())
         self.current = version
         self._save()
         return info
+
+    def wrap(self, token: Token, *, create_key: bool = False) -> list[int]:
+        """Wrap every clear master-key version with the token's key; each wrapped file is
+        read back and unwrapped to the same key before keys.json names it, and only then are
+        the clear files removed. Returns the versions wrapped now."""
+        with self._locked():
+            if self.hsm is not None and self.hsm != token:
+                raise KeyStoreError(f"{self.datadir}'s keys are wrapped by {self.hsm.where()} already")
+            done, clear = [], []
+            for v in sorted(self.versions):
+                info = self.versions[v]
+                if info.file.endswith(WRAPPED_SUFFIX):
+                    continue
+                raw = bytes(self.key(v))
+                name = info.file + WRAPPED_SUFFIX
+                (self.datadir / name).unlink(missing_ok=True)   # a wrap that stopped half-way
+                _write_new(self.datadir / name, token.wrap(raw, self._aad(v), create=create_key))
+                if token.unwrap(read_wrapped(self.datadir / name), self._aad(v)) != raw:
+                    raise KeyStoreError(f"{self.datadir / name} does not unwrap to master-key version "
+                                        f"{v}; the clear key is kept")
+                extra = {"backup_fingerprint": Key(raw).fingerprint()} if v == 1 else {}
+                self.versions[v] = replace(info, file=name, **extra)
+                clear.append(self.datadir / info.file)
+                done.append(v)
+            self.hsm = token
+            self._save()
+            for path in clear:
+                remove_clear(path)
+            for v in sorted(self.versions):   # a clear copy a stopped wrap left behind
+                stale = self.datadir / key_file(v)
+                if self.versions[v].file.endswith(WRAPPED_SUFFIX) and stale.exists():
+                    remove_clear(stale)
+            return done
 
     def retire(self, version: int, codes: str) -> tuple[Version, Version | None]:
         """Retire a version (its codes: warn or refuse). Retiring the current version first

@@ -8,7 +8,7 @@ serials. Keys are wrapped so that repr() and str() never show them.
 The data directory's cipher suite (chosen at init, kept in its index stamp) says
 which primitives: "aes" = FF1-AES-256 with HKDF-SHA-256 (the default, and every
 directory made before suites existed), "sm" = FF1-SM4 (GB/T 32907) with
-HKDF over HMAC-SM3 (GB/T 32905), and SM3 for token hashes.
+HKDF over HMAC-SM3 (GB/T 32905), and SM3 for the audit chain and fingerprints.
 """
 import os
 import stat

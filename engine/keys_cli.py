@@ -5,6 +5,10 @@
     tracecode key retire DIR VERSION --codes warn|refuse
                                                     a compromised version: never used again, its
                                                     codes verify with a warning or are refused
+    tracecode key wrap DIR --pkcs11-module PATH --token LABEL --key-label L
+                           [--pin-env VAR | --pin-file FILE] [--create-key]
+                                                    keep the master keys wrapped by a key in an
+                                                    HSM (PKCS#11); the clear files are removed
 
 Rotation and retirement are audited in DIR/audit.log (fingerprints only, never a key).
 A server picks a rotation up at its next issuance and a retirement at its next scan of the
@@ -12,6 +16,7 @@ version's codes (keys.json is re-read when it changes).
 """
 from __future__ import annotations
 
+import os
 import sys
 from collections import Counter
 
@@ -32,6 +37,20 @@ def add_parser(subparsers):
     s.add_argument("--codes", choices=("warn", "refuse"), required=True,
                    help="warn: its codes verify SUSPICIOUS with the reason; refuse: they do not verify")
     s.set_defaults(func=cmd_retire)
+    s = sub.add_parser("wrap", help="keep the master keys wrapped by an AES key held in a PKCS#11 "
+                                    "token (an HSM); the PIN comes from an environment variable or a file")
+    s.add_argument("dir")
+    s.add_argument("--pkcs11-module", required=True, metavar="PATH",
+                   help="the token's PKCS#11 library (softhsm2: /usr/lib/softhsm/libsofthsm2.so)")
+    s.add_argument("--token", required=True, metavar="LABEL", help="the token's label")
+    s.add_argument("--key-label", required=True, metavar="L", help="the label of the AES key in the token")
+    pin = s.add_mutually_exclusive_group()
+    pin.add_argument("--pin-env", metavar="VAR", default=None,
+                     help="the environment variable holding the PIN (default TRACECODE_HSM_PIN)")
+    pin.add_argument("--pin-file", metavar="FILE", help="a file (mode 0600) whose first line is the PIN")
+    s.add_argument("--create-key", action="store_true",
+                   help="make the AES-256 key in the token (non-extractable) if it has none of that label")
+    s.set_defaults(func=cmd_wrap)
 
 
 def _audit(dd, event: str, **detail) -> None:
@@ -91,5 +110,22 @@ def cmd_retire(args):
         what = "verify SUSPICIOUS (key retired)" if args.codes == "warn" else "are refused"
         print(f"master-key version {retired.version} is retired: its codes {what}"
               + (f"; version {fresh.version} is current now" if fresh else ""), file=sys.stderr)
+    finally:
+        dd.close()
+
+
+def cmd_wrap(args):
+    from .keywrap import PIN_ENV, Token
+    token = Token(os.path.abspath(args.pkcs11_module), args.token, args.key_label,
+                  pin_env=None if args.pin_file else (args.pin_env or PIN_ENV),
+                  pin_file=os.path.abspath(args.pin_file) if args.pin_file else None)
+    dd = _open(args.dir)
+    try:
+        done = dd.keyring.wrap(token, create_key=args.create_key)
+        _audit(dd, "key_wrap", versions=done, module=token.module, token=token.token,
+               key_label=token.key_label)
+        print(f"master-key versions {', '.join(map(str, done)) or '(none new)'} are wrapped by "
+              f"{token.where()}; the clear key files are removed. Every process that opens "
+              f"{args.dir} needs the token and its PIN ({token.pin_source()})", file=sys.stderr)
     finally:
         dd.close()

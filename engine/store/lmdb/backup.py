@@ -13,8 +13,12 @@ A backup is a directory:
     DEST/schemes/                custom schemes (codes of them verify only with them)
     DEST/settings.toml           the directory's settings (base URL, [web]), byte for byte
     DEST/backup.json             what the backup holds, with a SHA-256 of each file
-    DEST/master.key              only with --with-key: without the key no code can be
-                                 verified or issued, so it is kept apart by default
+    DEST/keys.json               the cipher suite and master-key versions (no key material)
+    DEST/master*.key.wrapped     master keys wrapped by an HSM's key (`tracecode key wrap`):
+                                 always, as they are useless without the token
+    DEST/master.key, master.vN.key   only with --with-key, the keys in clear: without them no
+                                 code can be verified or issued, so they are kept apart by
+                                 default (and a directory whose keys are wrapped has none)
 
 It is built under a temporary name and renamed into place once complete, so a
 backup that exists is whole.
@@ -57,6 +61,7 @@ from .env import DAMAGED_PAGES, StoreFailure, open_db, open_env, run_write
 from .lmdbfile import check_data_file
 
 MANIFEST = "backup.json"
+KEYRING_FILE = "keys.json"   # engine/keyring.py's NAME (not imported: it imports the store)
 SETTINGS = "settings.toml"   # engine/settings.py's NAME (not imported: settings imports the store)
 FORMAT = 1
 
@@ -113,7 +118,7 @@ def backup(datadir: str | Path, dest: str | Path, *, with_key: bool = False, env
     if st is None:
         raise BackupError(f"{datadir} has no {stamp.NAME}; open it once with this tracecode "
                           f"(it adopts an older index), then back it up")
-    key = load_master_key(datadir)
+    fingerprint = _fingerprint(datadir)
     own_env = env is None
     if own_env:
         try:
@@ -147,14 +152,16 @@ def backup(datadir: str | Path, dest: str | Path, *, with_key: bool = False, env
             shutil.copytree(datadir / "schemes", work / "schemes")
         if (datadir / SETTINGS).is_file():
             shutil.copyfile(datadir / SETTINGS, work / SETTINGS)
-        if with_key:
-            shutil.copy2(datadir / MASTER_KEY_FILE, work / MASTER_KEY_FILE)
-            os.chmod(work / MASTER_KEY_FILE, 0o600)
+        for name in _key_files(datadir):
+            if name.endswith(".wrapped") or name == KEYRING_FILE or with_key:
+                shutil.copy2(datadir / name, work / name)
+                os.chmod(work / name, 0o600)
         manifest = {
             "tracecode_backup": FORMAT, "index": st["index"],
             "created": _dt.datetime.now(_dt.UTC).isoformat(timespec="seconds"),
             "source": str(datadir.resolve()), "journal_end": int.from_bytes(end or b"", "big"),
-            "key_fingerprint": key.fingerprint(), "key_included": with_key,
+            "key_fingerprint": fingerprint,
+            "key_included": with_key and (datadir / MASTER_KEY_FILE).exists(),
             "files": {str(p.relative_to(work)): _sha256(p) for p in _files(work)},
         }
         (work / MANIFEST).write_text(json.dumps(manifest, indent=1) + "\n")
@@ -188,7 +195,7 @@ def _copied(files) -> list[str]:
     for name in sorted(files):
         top = name.split("/", 1)[0]
         tops[top] = tops.get(top, 0) + 1
-    order = ["index", journal.NAME, stamp.NAME, "schemes", SETTINGS, MASTER_KEY_FILE]
+    order = ["index", journal.NAME, stamp.NAME, "schemes", SETTINGS, KEYRING_FILE, MASTER_KEY_FILE]
     ranked = sorted(tops, key=lambda t: (order.index(t) if t in order else len(order), t))
     return [f"{t}/ ({tops[t]} file{'s' * (tops[t] != 1)})" if t == "schemes" else t for t in ranked]
 
@@ -264,14 +271,20 @@ def restore(backup_dir: str | Path, datadir: str | Path, *, journals=(),
             raise BackupError(f"{datadir} is index {have['index']}, the backup is of index "
                               f"{uuid}; restore it into its own data directory or a new one")
     key_src = Path(key_file) if key_file else None
-    if key_src is None and not (datadir / MASTER_KEY_FILE).exists():
+    wrapped = (backup_dir / (MASTER_KEY_FILE + ".wrapped")).is_file()   # the HSM holds the key
+    from_hsm = wrapped and key_src is None and not (datadir / MASTER_KEY_FILE).exists()
+    if from_hsm:
+        if _fingerprint(backup_dir) != manifest["key_fingerprint"]:
+            raise BackupError(f"{backup_dir / KEYRING_FILE} does not name the backup's key "
+                              f"(fingerprint {manifest['key_fingerprint']}); use another backup")
+    elif key_src is None and not (datadir / MASTER_KEY_FILE).exists():
         if not manifest.get("key_included"):
             raise BackupError(f"{backup_dir} holds no master key: give the data directory's "
                               f"key with --key FILE (fingerprint {manifest['key_fingerprint']})")
         key_src = backup_dir / MASTER_KEY_FILE
     if key_src is not None:
         _check_key(key_src, manifest["key_fingerprint"])
-    elif load_master_key(datadir).fingerprint() != manifest["key_fingerprint"]:
+    elif not from_hsm and _fingerprint(datadir) != manifest["key_fingerprint"]:
         raise BackupError(f"{datadir / MASTER_KEY_FILE} is not the key of the backup "
                           f"(fingerprint {manifest['key_fingerprint']}); its codes would not verify")
     entries = _merge(_journals([backup_dir / journal.NAME] + sources, uuid) + live)
@@ -307,6 +320,10 @@ def restore(backup_dir: str | Path, datadir: str | Path, *, journals=(),
     if key_src is not None and not (datadir / MASTER_KEY_FILE).exists():
         shutil.copyfile(key_src, datadir / MASTER_KEY_FILE)
         os.chmod(datadir / MASTER_KEY_FILE, 0o600)
+    for name in _key_files(backup_dir):   # keys.json, wrapped keys, other versions: never over ours
+        if name != MASTER_KEY_FILE and not (datadir / name).exists():
+            shutil.copyfile(backup_dir / name, datadir / name)
+            os.chmod(datadir / name, 0o600)
     if (backup_dir / "schemes").is_dir() and not (datadir / "schemes").exists():
         shutil.copytree(backup_dir / "schemes", datadir / "schemes")
     settings = _put_back_settings(backup_dir, datadir)
@@ -394,6 +411,26 @@ def _in_use(index_dir: Path) -> bool:
     finally:
         os.close(fd)
     return False
+
+
+def _key_files(directory: Path) -> list[str]:
+    """keys.json and the master-key files (clear or wrapped) of a directory, by name."""
+    names = [p.name for p in directory.iterdir() if p.is_file()
+             and (p.name == KEYRING_FILE or (p.name.startswith("master") and ".key" in p.name))]
+    return sorted(n for n in names if not n.endswith(".tmp"))
+
+
+def _fingerprint(datadir: Path) -> str:
+    """Version 1's fingerprint, as backups have always named it: of master.key's bytes, or
+    (its key wrapped in an HSM) the one keys.json recorded when it was wrapped."""
+    if (datadir / MASTER_KEY_FILE).exists() or not (datadir / KEYRING_FILE).exists():
+        return load_master_key(datadir).fingerprint()
+    try:
+        ring = json.loads((datadir / KEYRING_FILE).read_text())
+        return next(v["backup_fingerprint"] for v in ring["versions"] if v["version"] == 1)
+    except (ValueError, KeyError, TypeError, StopIteration):
+        raise BackupError(f"{datadir / KEYRING_FILE} names no fingerprint for master-key "
+                          f"version 1; restore it from a backup") from None
 
 
 def _check_key(path: Path, fingerprint: str) -> None:
