@@ -67,6 +67,9 @@ def test_valid_documents_take_the_fast_path():
     (("action",), "add"),
     (("epcList",), ["urn:a", "urn:a"]),
     (("epcList",), ["urn:a", 1]),
+    (("epcList",), [f"urn:e{i}" for i in range(40)] + ["urn:e3"]),      # long lists: cut only when distinct
+    (("epcList",), [f"urn:e{i}" for i in range(40)] + [None]),
+    (("epcList",), "urn:a"),
     (("readPoint",), "urn:epc:id:sgln:0614141.00777.0"),
     (("eventTime",), None),
 ])
@@ -132,3 +135,29 @@ def test_mutations_get_jsonschemas_answer(doc):
     if schema._fast_yes(doc, SCHEMA):
         assert slow == [], slow[:3]
     assert schema.validate(doc, SCHEMA) == slow
+
+
+def test_long_lists_are_cut_only_under_this_schema():
+    need(SCHEMA)
+    gs1 = json.loads(SCHEMA.read_text(encoding="utf-8"))
+    assert schema._lists_cut_safely(gs1)
+    assert schema._safe_cut[schema.fast_validator(SCHEMA)]
+    assert schema.validator(SCHEMA).schema == gs1   # compiling it for the fast path left jsonschema's alone
+    strict = copy.deepcopy(gs1)
+    strict["definitions"]["AggregationEvent"]["allOf"][1]["properties"]["childEPCs"]["maxItems"] = 5
+    assert not schema._lists_cut_safely(strict)
+    loose = copy.deepcopy(gs1)
+    loose["definitions"]["ObjectEvent"]["patternProperties"] = {"^epc": {"maxItems": 5}}
+    assert not schema._lists_cut_safely(loose)
+    doc = _ours()
+    cut = schema._cut_lists(doc)
+    assert [len(e.get("epcList", e.get("childEPCs"))) for e in cut["epcisBody"]["eventList"]] == [1, 1, 1]
+    assert len(doc["epcisBody"]["eventList"][0]["epcList"]) == 48   # the document itself is not changed
+
+
+@pytest.mark.parametrize("kind, field", [("ObjectEvent", "epcList"), ("AggregationEvent", "childEPCs")])
+def test_a_childepcs_list_with_repeats_gets_jsonschemas_answer(kind, field):
+    doc = _ours()
+    ev = next(e for e in doc["epcisBody"]["eventList"] if e["type"] == kind)
+    ev[field] = ev[field] + ev[field][:2]
+    assert schema.validate(doc, SCHEMA) == schema.jsonschema_problems(doc, SCHEMA)
