@@ -699,7 +699,6 @@ class Index:
             return list(out), np.array(got, np.uint64)
         out, bids = [None] * n, np.zeros(n, np.uint64)
         todo, unknown = [], []
-        known = shared.keys if shared is not None else {}
         for i, c in enumerate(codes):
             hit = hits[i]
             if hit is not None:
