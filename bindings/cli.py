@@ -29,6 +29,8 @@ def add_token_parser(sub) -> None:
                    help="issuers: a product they may issue for (a value ending in * is a prefix)")
     a.add_argument("--certificate-cn", metavar="CN",
                    help="identify the client by its TLS certificate's common name, not a token")
+    a.add_argument("--hash", choices=("sha256", "sm3"), default="sha256",
+                   help="how the token is stored: SHA-256, or SM3 (GB/T 32905) for an sm-suite platform")
     a.set_defaults(func=cmd_token_add)
     ls = verbs.add_parser("list", help="list the clients (never a token)")
     ls.add_argument("file", type=Path)
@@ -42,11 +44,11 @@ def add_token_parser(sub) -> None:
 def cmd_token_add(args):
     from ..app.clients import ClientsFile
     clients = ClientsFile.open_or_create(args.file)
-    token = clients.add(args.name, args.role, args.product, args.certificate_cn)
+    token = clients.add(args.name, args.role, args.product, args.certificate_cn, digest=args.hash)
     if token:
         print(token)
         print(f"added {args.name} to {args.file}; the token above is shown once and stored only "
-              "as its SHA-256", file=sys.stderr)
+              f"as its {'SM3' if args.hash == 'sm3' else 'SHA-256'}", file=sys.stderr)
     else:
         print(f"added {args.name} to {args.file} (certificate CN={args.certificate_cn})",
               file=sys.stderr)

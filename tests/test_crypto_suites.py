@@ -334,3 +334,30 @@ def test_counters_of_each_suite_stay_below_the_bound(tmp_path):
         iss = d.issuer("cn-drug-20", PRODUCT)
         c, ok = iss.counters(iss.codes(0, 1000))
         assert ok.all() and (c == np.arange(1000)).all()
+
+
+# -- token hashes under SM3 -----------------------------------------------------------------------
+def test_tokens_stored_as_sm3_let_their_clients_in(tmp_path):
+    from tracecode.app.clients import Clients, ClientsFile, token_hash
+    path = tmp_path / "clients.toml"
+    f = ClientsFile.open_or_create(path)
+    sm = f.add("line-sm", ["scanner"], digest="sm3")
+    sha = f.add("line-sha", ["scanner"])
+    text = path.read_text()
+    assert f'token_sm3 = "{gmssl_sm3.sm3_hash(list(sm.encode()))}"' in text
+    assert f'token_sha256 = "{token_hash(sha)}"' in text and sm not in text and sha not in text
+    live = Clients(path)
+    assert live.by_token(sm).name == "line-sm" and live.by_token(sha).name == "line-sha"
+    assert live.by_token(sm + "x") is None
+    assert {c.name for c in live.identities()} == {"line-sm", "line-sha"}
+    with pytest.raises(ValueError, match="token hash must be one of"):
+        token_hash("t", "md5")
+
+
+def test_the_token_cli_stores_sm3(tmp_path):
+    path = tmp_path / "clients.toml"
+    out = subprocess.run([sys.executable, "-m", "tracecode", "token", "add", str(path), "--name", "s",
+                          "--role", "scanner", "--hash", "sm3"], capture_output=True, text=True)
+    assert out.returncode == 0 and "stored only as its SM3" in out.stderr
+    token = out.stdout.strip()
+    assert gmssl_sm3.sm3_hash(list(token.encode())) in path.read_text() and token not in path.read_text()

@@ -7,7 +7,7 @@ only SHA-256 hashes of bearer tokens, never a token:
     name = "line-3"
     roles = ["issuer"]
     products = ["cn-drug-20:drug_id=8177322", "gs1-sgtin:gtin=0952123*"]
-    token_sha256 = "9f86d081884c7d65..."
+    token_sha256 = "9f86d081884c7d65..."   # or token_sm3 = "..." (GB/T 32905; `token add --hash sm3`)
     # certificate_cn = "line-3.plant.example"   # or: identified by its TLS client certificate
 
 Roles: issuer (request codes and send events for its listed products only),
@@ -37,8 +37,18 @@ log = logging.getLogger("tracecode.serve")
 TOKEN_PREFIX = "tc_"
 
 
-def token_hash(token: str) -> str:
-    return hashlib.sha256(token.encode()).hexdigest()
+TOKEN_HASHES = ("sha256", "sm3")   # the field is token_<name>; sm3 for the sm cipher suite
+
+
+def token_hash(token: str, digest: str = "sha256") -> str:
+    """The hex hash a clients file keeps of a token: SHA-256, or SM3 (a data directory of the
+    sm suite: GB/T 32905, through cryptography's OpenSSL)."""
+    if digest == "sha256":
+        return hashlib.sha256(token.encode()).hexdigest()
+    if digest == "sm3":
+        from ..keys import SUITES
+        return SUITES["sm"].hash(token.encode())
+    raise ValueError(f"token hash must be one of {', '.join(TOKEN_HASHES)}, got {digest!r}")
 
 
 def new_token() -> str:
@@ -50,6 +60,7 @@ class ClientsFile:
     """The parsed file: callers by token hash and by certificate common name."""
     path: Path | None
     by_hash: dict = field(default_factory=dict)
+    by_sm3: dict = field(default_factory=dict)     # callers by SM3 token hash
     by_cn: dict = field(default_factory=dict)
     entries: list = field(default_factory=list)   # raw tables, for rewriting
 
@@ -97,14 +108,18 @@ class ClientsFile:
         if "issuer" in roles and not rules and "admin" not in roles:
             raise ClientsFileError(f"{where} ({name}): an issuer needs products")
         h, cn = entry.get("token_sha256"), entry.get("certificate_cn")
-        if not h and not cn:
-            raise ClientsFileError(f"{where} ({name}): give token_sha256 or certificate_cn")
+        h3 = entry.get("token_sm3")
+        if not h and not h3 and not cn:
+            raise ClientsFileError(f"{where} ({name}): give token_sha256, token_sm3 or certificate_cn")
         ident = Caller(name, frozenset(roles), rules)
-        if h:
-            h = h.lower()
-            if len(h) != 64 or any(c not in "0123456789abcdef" for c in h) or h in self.by_hash:
-                raise ClientsFileError(f"{where} ({name}): token_sha256 must be a new SHA-256 in hex")
-            self.by_hash[h] = ident
+        for value, table, what in ((h, self.by_hash, "token_sha256 must be a new SHA-256"),
+                                   (h3, self.by_sm3, "token_sm3 must be a new SM3 hash")):
+            if not value:
+                continue
+            value = value.lower() if isinstance(value, str) else ""
+            if len(value) != 64 or any(c not in "0123456789abcdef" for c in value) or value in table:
+                raise ClientsFileError(f"{where} ({name}): {what} in hex")
+            table[value] = ident
         if cn:
             if cn in self.by_cn:
                 raise ClientsFileError(f"{where} ({name}): certificate_cn {cn!r} is used twice")
@@ -112,17 +127,21 @@ class ClientsFile:
         self.entries.append(dict(entry))
 
     def by_token(self, token: str) -> Caller | None:
-        return self.by_hash.get(token_hash(token))
+        found = self.by_hash.get(token_hash(token)) if self.by_hash else None
+        if found is None and self.by_sm3:
+            found = self.by_sm3.get(token_hash(token, "sm3"))
+        return found
 
     # -- writing (tracecode token) ---------------------------------------------------------
-    def add(self, name: str, roles, products=(), certificate_cn: str | None = None) -> str | None:
-        """Add a client; returns its new bearer token (shown once, stored hashed), or None
-        for a client identified by certificate only."""
+    def add(self, name: str, roles, products=(), certificate_cn: str | None = None,
+            digest: str = "sha256") -> str | None:
+        """Add a client; returns its new bearer token (shown once, stored hashed: SHA-256, or
+        SM3 with digest="sm3"), or None for a client identified by certificate only."""
         token = None if certificate_cn else new_token()
         entry = {"name": name, "roles": list(roles), "products": [str(ProductRule.parse(p))
                                                                    for p in products]}
         if token:
-            entry["token_sha256"] = token_hash(token)
+            entry[f"token_{digest}"] = token_hash(token, digest)
         else:
             entry["certificate_cn"] = certificate_cn
         self._add(entry, str(self.path))
@@ -138,10 +157,10 @@ class ClientsFile:
 
     def save(self) -> None:
         lines = ["# tracecode clients: who may call the gRPC service (see `tracecode token`).",
-                 "# Bearer tokens are stored as SHA-256 hashes only.", ""]
+                 "# Bearer tokens are stored as SHA-256 (or SM3) hashes only.", ""]
         for e in self.entries:
             lines.append("[[client]]")
-            for key in ("name", "roles", "products", "token_sha256", "certificate_cn"):
+            for key in ("name", "roles", "products", "token_sha256", "token_sm3", "certificate_cn"):
                 if e.get(key) not in (None, []):
                     lines.append(f"{key} = {_toml(e[key])}")
             lines.append("")
@@ -190,7 +209,7 @@ class Clients:
             try:
                 stamp = self._mtime()
             except OSError as exc:  # the file is gone: nobody is let in until it is back
-                if self._file.by_hash or self._file.by_cn:
+                if self._file.by_hash or self._file.by_sm3 or self._file.by_cn:
                     log.error("clients file unreadable, refusing every client: %s", exc)
                 self._stamp, self._file = None, ClientsFile(self.path)
                 return self._file
@@ -213,4 +232,5 @@ class Clients:
         if self._file is None:
             return []
         f = self._current()
-        return list({w.name: w for w in (*f.by_hash.values(), *f.by_cn.values())}.values())
+        return list({w.name: w for w in (*f.by_hash.values(), *f.by_sm3.values(),
+                                         *f.by_cn.values())}.values())
