@@ -23,6 +23,7 @@ from __future__ import annotations
 import hashlib
 import heapq
 import json
+from dataclasses import replace
 
 from ..port import EPC_ROLES, ORDER_BY, REF_ROLES, EpcisQuery, EpcisRecord
 from .batches import u64
@@ -37,6 +38,7 @@ _HEAD = ("event_id", "event_time", "time_offset", "record_time", "type", "biz_st
          "disposition", "read_point", "biz_location", "client", "action", "refs", "declared")
 NAME_BYTES = 256        # of a named query's name (and of its owner)
 NEXT = b"N"
+_NO_FILTER = EpcisQuery()
 
 
 def _dumps(value) -> bytes:
@@ -259,14 +261,20 @@ class EpcisTables:
     def _find_by_epc(self, txn, q, keyed, after: bytes | None, limit):
         start = int.from_bytes(after, "big") + 1 if after else 0
         wanted, roles = keyed
+        gens = [self._seqs(txn, k, roles, start) for k in set(wanted.values())]
+        seqs = gens[0] if len(gens) == 1 else _unique(heapq.merge(*gens))
+        # decided once per call, not per event: whether any filter is set, any key digested
+        unfiltered = replace(q, epcs=(), epc_roles=(), order_by="", descending=False) == _NO_FILTER
+        digested = not all(len(k) <= KEY_BYTES and not k.startswith(b"\x00#") for k in wanted.values())
         out, scanned = [], 0
-        for at in _unique(heapq.merge(*(self._seqs(txn, k, roles, start) for k in set(wanted.values())))):
+        for at in seqs:
             scanned += 1
             seq = int.from_bytes(at, "big")
             head = _loads(txn.get(b"E" + at + b"h", db=self.main))
-            if self._matches(head, q):
+            if unfiltered or self._matches(head, q):
                 rec = self._record(txn, seq, head)
-                if self._names(rec, wanted, q.epc_roles if q.epcs else None):   # a digest's key: the text decides
+                # a digest's key: the text decides
+                if not digested or self._names(rec, wanted, q.epc_roles if q.epcs else None):
                     out.append(rec)
             if len(out) == limit or scanned >= MAX_SCAN:
                 return out, "e" + at.hex()
