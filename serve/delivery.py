@@ -34,6 +34,7 @@ LEASE_S = 10.0
 POLL_S = 0.2           # how soon a captured event goes out in stream mode
 TIMEOUT_S = 10.0       # per delivery: connect, write and read
 MAX_IN_FLIGHT = 64     # subscriptions delivering at once
+PROGRESS_S = 0.5       # how often a stream's bookmark is recorded (a kill re-sends at most this much)
 
 
 class DeliveryRunner:
@@ -101,31 +102,47 @@ class DeliveryRunner:
             del self.fires[gone]
 
     async def _deliver(self, client, sub: dict, fire: bool) -> None:
-        """Deliveries of one subscription until it is caught up or a delivery fails."""
+        """Deliveries of one subscription until it is caught up or a delivery fails. The
+        bookmark is recorded every PROGRESS_S and when the subscription stops (caught up,
+        failing, unsubscribed, the runner stopping): a worker killed in between sends the
+        deliveries since its last record again, which at least once allows."""
         subs = self.svc.subs
-        first = True
-        while self.holding:
-            due = await asyncio.to_thread(subs.due, sub, None, fire, first)
-            if due is None:
-                return
-            body, headers = await asyncio.to_thread(subs.body, due)
-            error = None
-            try:
-                r = await client.post(sub["dest"], content=body, headers=headers)
-                if not 200 <= r.status_code < 300:
-                    error = f"{sub['dest'][:100]} answered {r.status_code}"
-            except httpx.HTTPError as exc:
-                error = f"{sub['dest'][:100]}: {type(exc).__name__} {exc}"[:300]
-            if error is not None:
-                wait = await asyncio.to_thread(subs.failed, due, error)
-                log.info("subscription %s: %s; next try in %.1f s", sub["id"], error, wait)
-                return
-            if not await asyncio.to_thread(subs.delivered, due):
-                return   # rewound, redefined or unsubscribed meanwhile: the next round reads it again
-            first = False
-            sub = await asyncio.to_thread(self.store.subscription_get, sub["id"])
-            if sub is None or due.empty_report:
-                return
+        first, pending, recorded = True, None, time.monotonic()
+        try:
+            while self.holding:
+                due = await asyncio.to_thread(subs.due, sub, None, fire, first)
+                if due is None:
+                    return
+                body, headers = await asyncio.to_thread(subs.body, due)
+                error = None
+                try:
+                    r = await client.post(sub["dest"], content=body, headers=headers)
+                    if not 200 <= r.status_code < 300:
+                        error = f"{sub['dest'][:100]} answered {r.status_code}"
+                except httpx.HTTPError as exc:
+                    error = f"{sub['dest'][:100]}: {type(exc).__name__} {exc}"[:300]
+                if error is not None:
+                    if pending is not None:
+                        await asyncio.to_thread(subs.progress, pending)
+                        pending = None
+                    wait = await asyncio.to_thread(subs.failed, due, error)
+                    log.info("subscription %s: %s; next try in %.1f s", sub["id"], error, wait)
+                    return
+                sub = pending = subs.taken(due)   # the next delivery goes on from here
+                first = False
+                if due.empty_report or time.monotonic() - recorded >= PROGRESS_S:
+                    kept = await asyncio.to_thread(subs.progress, pending)
+                    pending, recorded = None, time.monotonic()
+                    if not kept or due.empty_report:
+                        return
+                # rewound, redefined or unsubscribed meanwhile: its generation says so
+                now = await asyncio.to_thread(self.store.subscription_get, sub["id"])
+                if now is None or now["state"]["generation"] != sub["state"]["generation"]:
+                    pending = None
+                    return
+        finally:
+            if pending is not None:   # not recorded if rewound meanwhile (its generation)
+                await asyncio.to_thread(subs.progress, pending)
 
 
 def _next_fire(sub: dict, now: float) -> float | None:

@@ -22,6 +22,7 @@ class Receiver:
         self.delay = delay                # seconds before each answer (a slow platform)
         self.deliveries: list = []        # (body bytes, headers dict) of each 2xx answered
         self.refused = 0                  # POSTs answered with an error status
+        self._ids: list = []              # the eventIDs delivered, in order
         self.lock = threading.Lock()
         self.port = 0
         self.server = None
@@ -44,6 +45,9 @@ class Receiver:
                 with receiver.lock:
                     if 200 <= status < 300:
                         receiver.deliveries.append((body, {k.lower(): v for k, v in self.headers.items()}))
+                        doc = json.loads(body)   # once, here: a test polling ids() does not parse again
+                        receiver._ids += [e["eventID"] for e in
+                                          doc["epcisBody"]["queryResults"]["resultsBody"]["eventList"]]
                     else:
                         receiver.refused += 1
                 self.send_response(status)
@@ -84,7 +88,8 @@ class Receiver:
         return [e for d in self.documents() for e in d["epcisBody"]["queryResults"]["resultsBody"]["eventList"]]
 
     def ids(self) -> list:
-        return [e["eventID"] for e in self.events()]
+        with self.lock:
+            return list(self._ids)
 
     def wait_for(self, predicate, timeout: float = 60.0, what: str = "deliveries"):
         deadline = time.monotonic() + timeout
@@ -92,4 +97,4 @@ class Receiver:
             if time.monotonic() > deadline:
                 raise AssertionError(f"{what} not seen within {timeout:g} s: {len(self.deliveries)} deliveries, "
                                      f"{len(self.ids())} events, {self.refused} refused")
-            time.sleep(0.02)
+            time.sleep(0.05)

@@ -248,3 +248,16 @@ def test_one_runner_delivers_while_it_holds_the_lease(p):
             rx.wait_for(lambda r: len(set(r.ids())) == 50)
             assert a.holding != b.holding
         assert rx.ids() == sent      # two runners, one delivering: nothing twice
+
+
+def test_a_healthy_stream_sends_each_event_once_across_recorded_bookmarks(p):
+    # a slow receiver: the runner records its bookmark between deliveries (PROGRESS_S), and
+    # goes on from where it delivered, not from where it last recorded
+    admin = caller(p, "admin")
+    with Receiver(delay=0.3) as rx:
+        p.svc.subscribe(admin, "q", EpcisQuery(), dest=rx.url, stream=True)
+        sent = put(p, 4 * subscriptions.BATCH_EVENTS)
+        with running(p):
+            rx.wait_for(lambda r: len(set(r.ids())) == len(sent))
+            time.sleep(1.0)
+        assert rx.ids() == sent

@@ -659,3 +659,21 @@ def test_purging_scans_before_a_time_takes_the_public_queries_with_them(backend)
         assert view.code_record(a)[2:3] + view.code_record(a)[4:] == (1, 1.7e9, 4, 4)
         assert view.code_record(b)[3] == ()      # its one kept scan had no place
     assert s.stats()["scans"] == 2 and s.purge_before(1.5e9) == {"scans": 0, "codes": 0}
+
+
+def test_epcis_log_gives_each_event_json_as_epcis_since_decodes_it(backend):
+    import json
+    from tracecode.store.port import EpcisQuery
+    s = backend.store
+    odd = epcis_record("ni:///odd", 1e9, ["urn:x:1"])
+    odd.event = {"type": "ObjectEvent", "ext:a": {"epcs": {"epc": [',"epcs":']}}, "name": "\ud800 中"}
+    s.epcis_put([odd, epcis_record("ni:///b", 1e9, ["urn:x:2"]), epcis_record("ni:///c", 1e9)])
+    since, last = s.epcis_since(None, 0)
+    logged, last2 = s.epcis_log(None, 0)
+    assert last == last2 == 3 and [x.seq for x in logged] == [1, 2, 3]
+    for rec, log in zip(since, logged):
+        assert json.loads(log.event_json.decode("utf-8", "surrogatepass")) == rec.event
+        assert (log.event_id, log.client, log.epcs) == (rec.event_id, rec.client, rec.epcs)
+    assert [x.epcs for x in s.epcis_log(None, 0, with_epcs=False)[0]] == [{}, {}, {}]
+    got, last = s.epcis_log(EpcisQuery(epcs=("urn:x:2",)), 0, limit=5)
+    assert [x.event_id for x in got] == ["ni:///b"] and last == 3

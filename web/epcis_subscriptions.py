@@ -177,7 +177,7 @@ async def stream(websocket) -> None:
             if events:
                 now = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
                 body = fmt.render(events, outbound.Delivery(name, socket_id, now, last))
-                await websocket.send_text(body.decode("ascii"))
+                await websocket.send_text(body.decode("utf-8"))
             if last != at:
                 at = last
                 continue

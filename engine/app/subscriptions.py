@@ -275,15 +275,17 @@ class Subscriptions:
 
     def collect(self, caller: Caller, query: EpcisQuery, bookmark: int) -> tuple[list, int]:
         """(up to BATCH_EVENTS events after bookmark matching query that caller may read, in
-        seq order; the seq they bring the bookmark to, past the events passed over)."""
+        seq order, each its JSON as stored; the seq they bring the bookmark to, past the
+        events passed over)."""
         events, last = [], bookmark
         top = self.store.epcis_last_seq()
         capture = self.svc.epcis
+        judged = not oversees(caller)
         for _ in range(SCAN_ROUNDS):   # bounded: a long log of others' events is passed over in steps
             if len(events) >= BATCH_EVENTS or last >= top:
                 break
-            recs, last = self.store.epcis_since(query, last, BATCH_EVENTS - len(events))
-            events += [r.event for r in recs if oversees(caller) or capture._sees(caller, r)]
+            recs, last = self.store.epcis_log(query, last, BATCH_EVENTS - len(events), with_epcs=judged)
+            events += [r.event_json for r in recs if not judged or capture._sees(caller, r)]
         return events, last
 
     def due(self, sub: dict, now: float | None = None, fire: bool = False, report_empty: bool = True) -> Due | None:
@@ -327,12 +329,25 @@ class Subscriptions:
         return body, headers
 
     def delivered(self, due: Due) -> bool:
-        """The receiver took it (2xx): the bookmark moves (False: rewound or redefined
-        meanwhile, the next delivery starts from the new bookmark)."""
+        """The receiver took it (2xx): the bookmark moves, durably (False: rewound or
+        redefined meanwhile, the next delivery starts from the new bookmark)."""
+        return self.progress(self.taken(due))
+
+    @staticmethod
+    def taken(due: Due) -> dict:
+        """The subscription as it is once due was taken: what progress() records (a runner
+        keeps it in memory between records: a crash then sends those deliveries again)."""
         st = due.sub["state"]
-        return self.store.subscription_progress(due.sub["id"], st["generation"], {
-            "bookmark": due.last_seq, "attempts": 0, "next_try": 0.0, "last_error": None,
-            "last_notified": _iso(_time.time()), "delivered": st["delivered"] + len(due.events)})
+        return {**due.sub, "state": {**st, "bookmark": due.last_seq, "attempts": 0, "next_try": 0.0,
+                                     "last_error": None, "last_notified": _iso(_time.time()),
+                                     "delivered": st["delivered"] + len(due.events)}}
+
+    def progress(self, sub: dict) -> bool:
+        """Record a subscription's delivery state (as taken() left it) unless it was rewound
+        or redefined since (its generation)."""
+        st = sub["state"]
+        return self.store.subscription_progress(sub["id"], st["generation"], {
+            k: st[k] for k in ("bookmark", "attempts", "next_try", "last_error", "last_notified", "delivered")})
 
     def failed(self, due: Due, error: str, now: float | None = None) -> float:
         """The receiver did not take it: the bookmark stays; the seconds until the next try."""

@@ -97,6 +97,17 @@ class EpcisRecord:
     declared: bool = False         # it carries an errorDeclaration (the event it declares wrong)
 
 
+@dataclass
+class LoggedEvent:
+    """A stored EPCIS event as a delivery sends it (Store.epcis_log): its JSON as captured,
+    not decoded, and what rights are judged by."""
+    seq: int
+    event_id: str
+    client: str | None
+    event_json: bytes              # UTF-8 (a lone surrogate the capture kept: as surrogatepass)
+    epcs: dict                     # role -> [EPC key], as EpcisRecord.epcs
+
+
 @dataclass(frozen=True)
 class EpcisQuery:
     """What epcis_find selects (every field that is set must match; a tuple matches any of
@@ -385,6 +396,12 @@ class Store(Protocol):
         per call: fewer than limit records does not mean the log is at its end (that is
         when the last seq read is epcis_last_seq()). ValueError for a negative bookmark or
         a limit under 1."""
+
+    def epcis_log(self, query: EpcisQuery | None, after: int, limit: int = 1000,
+                  with_epcs: bool = True) -> tuple[list, int]:
+        """epcis_since with LoggedEvents: each event's JSON as stored, for a delivery to
+        pass on without decoding and encoding it again; with_epcs=False leaves their epcs
+        empty (an overseer's delivery judges no rights by them)."""
 
     def epcis_last_seq(self) -> int:
         """The seq of the last EPCIS record stored, 0 when none is."""

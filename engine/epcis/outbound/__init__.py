@@ -4,8 +4,10 @@ this package (as tracecode.categories finds its categories), so a national excha
 here, the core untouched.
 
 A format module holds ``FORMAT = Format(...)``: its name (what a subscription names in
-``format``), the media type of its bodies, and ``render(events, context)`` -> bytes, one
-delivery's body from the EPCIS 2.0 events as captured (JSON-LD dicts, in order).
+``format``), the media type of its bodies, and ``render(events, delivery)`` -> bytes, one
+delivery's body from the EPCIS 2.0 events as captured, in order, each as its JSON text
+(UTF-8 bytes, as the store keeps it: a format that passes EPCIS on copies them; one that
+maps fields reads them with ``decoded(events)``).
 
 >>> from tracecode.epcis import outbound
 >>> sorted(outbound.ALL)
@@ -16,6 +18,7 @@ delivery's body from the EPCIS 2.0 events as captured (JSON-LD dicts, in order).
 from __future__ import annotations
 
 import importlib
+import json
 import pkgutil
 from dataclasses import dataclass
 from typing import Callable
@@ -36,6 +39,15 @@ class Format:
     media_type: str
     render: Callable[[list, Delivery], bytes]
     title: str = ""
+
+
+def decoded(events: list) -> list[dict]:
+    """The events as dicts (for a format that maps their fields).
+
+    >>> decoded([b'{"type":"ObjectEvent"}'])
+    [{'type': 'ObjectEvent'}]
+    """
+    return [json.loads(bytes(e).decode("utf-8", "surrogatepass")) for e in events]
 
 
 def _discover() -> dict[str, Format]:

@@ -17,6 +17,7 @@ from __future__ import annotations
 import json
 import time
 
+from ..port import LoggedEvent
 from .batches import u64
 from .env import IndexReadOnly, open_db
 
@@ -29,13 +30,36 @@ def _dumps(value) -> bytes:
 
 
 def _loads(raw) -> dict:
-    return json.loads(bytes(raw).decode("utf-8"))
+    return json.loads(bytes(raw).decode("utf-8", "surrogatepass"))
 
 
 def _id_key(prefix: bytes, text) -> bytes:
     if not isinstance(text, str) or not text or len(text.encode("utf-8")) > 200 or "\x00" in text:
         raise ValueError(f"a subscription id or lease name is 1-200 bytes of text, got {str(text)[:40]!r}")
     return prefix + text.encode("utf-8")
+
+
+_EVENT = b'{"event":'
+_EPCS = b',"epcs":'
+
+
+def split_body(body: bytes) -> tuple[bytes, bytes] | None:
+    """(the event's JSON, its EPCs' JSON) of a body as epcis.py writes it ({"event": ...,
+    "epcs": ...}, compact), without decoding the event; None for any other layout. The last
+    ',"epcs":' is the top level's: inside a JSON string every quote is escaped, and the EPCs
+    by role hold no key "epcs".
+
+    >>> split_body(b'{"event":{"a":{"epcs":1}},"epcs":{"epc":["x"]}}')
+    (b'{"a":{"epcs":1}}', b'{"epc":["x"]}')
+    >>> split_body(b'{"epcs":{},"event":{}}') is None
+    True
+    """
+    if not body.startswith(_EVENT) or not body.endswith(b"}"):
+        return None
+    i = body.rfind(_EPCS)
+    if i < len(_EVENT):
+        return None
+    return body[len(_EVENT):i], body[i + len(_EPCS):-1]
 
 
 def _fresh_state(bookmark: int, generation: int) -> dict:
@@ -65,6 +89,11 @@ class OutboxTables:
         """(at most limit records with seq > after that match query, in seq order; the last
         seq read, so a bookmark moves past events that did not match). At most scan events
         are read per call; a body is decoded only for a head that matches."""
+        matched, last = self._scan(txn, query, after, limit, scan, raw=False)
+        return [rec for _, _, rec in matched], last
+
+    def _scan(self, txn, query, after: int, limit: int, scan: int, raw: bool) -> tuple[list, int]:
+        """([(seq, head, body bytes if raw else EpcisRecord)] matching query, the last seq read)."""
         if not isinstance(after, int) or isinstance(after, bool) or after < 0:
             raise ValueError(f"a bookmark is a non-negative integer, got {after!r}")
         if not isinstance(limit, int) or limit < 1:
@@ -76,24 +105,45 @@ class OutboxTables:
         ids = set(query.event_ids) if query is not None and query.event_ids else None
         roles = set(query.epc_roles) if wanted and query.epc_roles else None
         cur = txn.cursor(db=main)
-        out, last, scanned = [], after, 0
+        out, last, scanned, body = [], after, 0, None
         found = cur.set_range(b"E" + u64(after + 1))
         while found and len(out) < limit and scanned < scan:
             key = cur.key()
             if key[:1] != b"E":
                 break
-            if key[9:] == b"h":   # each seq has a body (b) then a head (h): the head decides
+            if key[9:] == b"b":   # each seq has a body (b) then its head (h): the head decides
+                body = cur.value()
+            elif key[9:] == b"h":
                 seq = int.from_bytes(key[1:9], "big")
                 head = _loads(cur.value())
                 scanned += 1
                 last = seq
                 if query is None or ((ids is None or head["event_id"] in ids) and self.events._matches(head, query)):
-                    rec = self.events._record(txn, seq, head)
+                    rec = self.events._record(txn, seq, head) if not raw or wanted is not None else None
                     if wanted is None or any(wanted.intersection(v) for r, v in rec.epcs.items()
                                              if roles is None or r in roles):
-                        out.append(rec)
+                        out.append((seq, head, bytes(body) if raw else rec))
             found = cur.next()
         return out, last
+
+    def log(self, txn, query, after: int, limit: int, scan: int, with_epcs: bool = True) -> tuple[list, int]:
+        """since, with each event as its JSON (LoggedEvent): the bodies are not decoded, so a
+        delivery costs what the bytes cost (a body not laid out as epcis.py writes it is);
+        with_epcs=False: the EPCs are not read either (epcs {})."""
+        from .epcis import _loads as _body_loads
+        recs, last = [], after
+        matched, last = self._scan(txn, query, after, limit, scan, raw=True)
+        for seq, head, body in matched:
+            parts = split_body(body)
+            if parts is None:   # another layout: decoded and encoded again
+                whole = _body_loads(body)
+                event = json.dumps(whole["event"], ensure_ascii=False, separators=(",", ":")).encode(
+                    "utf-8", "surrogatepass")
+                epcs = whole["epcs"]
+            else:
+                event, epcs = parts[0], _loads(parts[1]) if with_epcs else {}
+            recs.append(LoggedEvent(seq, head["event_id"], head.get("client"), event, epcs))
+        return recs, last
 
     def last_seq(self, txn) -> int:
         main = self.events.main
