@@ -143,13 +143,12 @@ def decide_one(schemes, code: bytes, mask: int, keeps, issued, counter_fits=None
     with); ``issued(scheme, code)``: known.has of its product; ``counter_fits(scheme,
     code)`` asked only where two or more candidates are issued — scored by the same
     _points and won as argmax wins (the lowest scheme index on equal scores)."""
-    cands = []
-    for si, scheme in enumerate(schemes):
-        if not mask >> si & 1:
-            continue
-        mine = code.upper() if folds_case(scheme) else code
-        if keeps(scheme, mine):
-            cands.append((si, scheme, mine, issued(scheme, mine)))
+    every = [(si, scheme, code.upper() if folds_case(scheme) else code)
+             for si, scheme in enumerate(schemes) if mask >> si & 1]
+    sure = [si for si, scheme, mine in every if issued(scheme, mine) and keeps(scheme, mine)]
+    if len(sure) == 1:   # one issued candidate decides (as scores() leaves the others unscored)
+        return sure[0], False
+    cands = [(si, scheme, mine, si in sure) for si, scheme, mine in every if keeps(scheme, mine)]
     if not cands:
         return -1, False
     several = sum(iss for *_, iss in cands) > 1
