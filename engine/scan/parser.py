@@ -34,7 +34,7 @@ from .. import schemes as _schemes
 from ..cache import BoundedCache
 from .. import categories
 from ..categories import detect
-from ..errors import InvalidChecksum, ValidationError
+from ..errors import ValidationError
 from ..issuance import Issuer
 from ..schemes.scheme import ALPHABETS
 from ._parse import SCAN_DTYPE, Fault, Form, ScanCore
@@ -163,6 +163,8 @@ class ScanParser:
         counter = np.zeros(len(records), np.uint64)
         counter_ok = np.zeros(len(records), bool)
         groups = self._finish(records, counter, counter_ok, known)
+        if self._external:
+            groups = self._read_without_external(data, offsets, records, counter, counter_ok, groups, known)
         batch = ScanBatch(records, self.names, counter, counter_ok, groups)
         batch.packed = (data, offsets)  # the scans as parsed: keys of unreadable ones in bulk
         return batch
@@ -251,6 +253,11 @@ class ScanParser:
         amb = rows[tied]
         rec["fault"][amb] = Fault.AMBIGUOUS
         rec["scheme"][amb] = -1
+        if len(amb):   # named by the schemes that tie, not by all its length and alphabets fit
+            s = detect.scores(self.schemes, codes[tied], masks[tied], known, fits)
+            bits = np.uint64(1) << np.arange(len(self.schemes), dtype=np.uint64)
+            rec["candidates"][amb] = np.bitwise_or.reduce(
+                np.where(s == s.max(axis=1, keepdims=True), bits, np.uint64(0)), axis=1)
 
     def _counter_fits(self, scheme, prod, codes) -> np.ndarray:
         """Per code: FF1^-1 under its product gives a counter below the guessing bound
@@ -282,7 +289,66 @@ class ScanParser:
                 code = code.upper()
             if tied:
                 return Fault.AMBIGUOUS, -1, code
+        if fault == Fault.OK and si in self._external and not self._keeps(self.schemes[si], code, None):
+            alt = self._fallback.read_code(raw, known)   # ruled out by its own rules: another reading?
+            if alt[0] in (Fault.OK, Fault.CHECK_MISMATCH):   # -1: no scheme (an SSCC)
+                return alt[0], self.names.index(self._fallback.names[alt[1]]) if alt[1] >= 0 else -1, alt[2]
         return fault, si, code
+
+    @property
+    def _external(self) -> frozenset:
+        """Indexes of the schemes of externally assigned codes (no check character)."""
+        hit = self.__dict__.get("_external_set")
+        if hit is None:
+            hit = self.__dict__["_external_set"] = frozenset(
+                i for i, sc in enumerate(self.schemes) if sc.external)
+        return hit
+
+    @property
+    def _fallback(self) -> "ScanParser":
+        """This parser without the external schemes (built on first use, sharing the key)."""
+        hit = self.__dict__.get("_fallback_parser")
+        if hit is None:
+            hit = self.__dict__["_fallback_parser"] = ScanParser(
+                {sc.name: sc for sc in self.schemes if not sc.external}, self.master_key,
+                expired_before=self.expired_before)
+        return hit
+
+    def _read_without_external(self, data, offsets, rec, counter, counter_ok, groups, known):
+        """An external layout has no check character, so any code of its length and alphabets
+        is its candidate (an unseparated GS1 element string, a drug code with a typo). Where
+        its own rules rule the code out (INVALID_FIELD), the scan is read again as if it
+        were absent; that reading is kept when it is one (OK) or a typo in a code of ours
+        (CHECK_MISMATCH), the external layout's fault otherwise. Rare rows only."""
+        rows = np.flatnonzero((rec["fault"] == Fault.INVALID_FIELD) & np.isin(rec["scheme"], list(self._external)))
+        if not len(rows):
+            return groups
+        starts, ends = offsets[rows], offsets[rows + 1]
+        lens = ends - starts
+        sub_off = np.zeros(len(rows) + 1, np.int64)
+        np.cumsum(lens, out=sub_off[1:])
+        sub_data = np.concatenate([data[a:b] for a, b in zip(starts.tolist(), ends.tolist())]) \
+            if int(lens.sum()) else np.zeros(0, np.uint8)
+        sub = self._fallback.parse_many(sub_data, sub_off, known=known)
+        keep = np.isin(sub.records["fault"], (Fault.OK, Fault.CHECK_MISMATCH))
+        if not keep.any():
+            return groups
+        to_mine = np.array([self.names.index(n) for n in sub.scheme_names] + [-1], np.int16)
+        bit_of = [np.uint64(1) << np.uint64(self.names.index(n)) for n in sub.scheme_names]
+        for j in np.flatnonzero(keep).tolist():
+            r, src = rows[j], sub.records[j]
+            rec[r] = src
+            rec["scheme"][r] = to_mine[src["scheme"]]
+            rec["candidates"][r] = sum((bit_of[k] for k in range(len(bit_of)) if int(src["candidates"]) >> k & 1),
+                                       np.uint64(0))
+        counter[rows[keep]], counter_ok[rows[keep]] = sub.counter[keep], sub.counter_ok[keep]
+        groups = list(groups)
+        for scheme, iss, members in sub.groups:
+            mine = np.arange(len(rows))[members]
+            mine = mine[keep[mine]]
+            if len(mine):
+                groups.append((scheme, iss, rows[mine]))
+        return groups
 
     def _chars(self, scheme, code: bytes) -> bytes:
         """The product fields' characters of one bare code (detect.product_chars of one)."""
@@ -384,6 +450,12 @@ class ScanParser:
         scheme = self.schemes[r["scheme"]] if r["scheme"] >= 0 else None
         shown = norm.decode("utf-8", "replace")
         ais = {f"{ai:02d}": v.decode("utf-8", "replace") for ai, v in ai_values}
+        if fault == Fault.INVALID_FIELD and scheme is not None and scheme.external:
+            try:   # ruled out by its own rules: read as if it were absent (_read_without_external)
+                return self._fallback.parse(text)
+            except ScanError as exc:
+                if exc.fault == Fault.CHECK_MISMATCH:
+                    raise
         if fault != Fault.OK:
             raise self._error(fault, r, form, scheme, shown, norm)
         code = r["code"].decode("ascii", "replace") or None
@@ -440,10 +512,6 @@ class ScanParser:
                              f"{' and '.join(detect.names(self.schemes, int(r['candidates'])))} "
                              f"equally well: which one issued it cannot be told",
         }
-        if fault == Fault.INVALID_FIELD and scheme is not None and scheme.external:
-            typo = self._check_error(scheme, code, form)
-            if typo is not None:
-                return typo
         if fault == Fault.INVALID_FIELD:
             product = self._product_error(scheme, code)
             msg = str(product) if product is not None else f"invalid field {name!r}{where}"
@@ -452,24 +520,6 @@ class ScanParser:
         return ScanError(msg, fault=fault, form=form, scheme=scheme.name if scheme else None,
                          field=name, position=pos,
                          candidates=detect.names(self.schemes, int(r["candidates"])))
-
-    def _check_error(self, external, code: str, form):
-        """An externally assigned layout has no check character, so every code of its length
-        and alphabets is its candidate; when its own rules rule the code out, a scheme of
-        ours it fails only by the check character says more (a drug code with a typo is
-        that, not a registration code with a bad class): that scheme's CHECK_MISMATCH."""
-        for other in self.schemes:
-            if other is external or other.external or other.check is None or other.length != len(code):
-                continue
-            try:
-                other.validate(code)
-            except InvalidChecksum:
-                return ScanError(f"check character mismatch in {other.check.name!r} of {other.name}",
-                                 fault=Fault.CHECK_MISMATCH, form=form, scheme=other.name,
-                                 field=other.check.name, position=None, candidates=[other.name])
-            except ValueError:
-                continue
-        return None
 
     def _product_error(self, scheme, code):
         try:
