@@ -329,3 +329,15 @@ def test_an_audit_key_others_can_read_refuses_issuance_and_says_why(tmp_path, ca
     assert "nothing issued" in err and "audit key is refused" in err and "chmod 600" in err
     assert main(["batches", str(d)]) == 0
     assert len(capsys.readouterr().out.strip().splitlines()) == 1   # the first batch only
+
+
+def test_a_large_log_from_before_the_chain_is_taken_in_once_and_linearly(tmp_path):
+    path = tmp_path / "audit.log"
+    line = json.dumps({"time": 1.0, "event": "issue", "client": "c", "method": "-", "peer": "", "x": "y" * 200},
+                      separators=(",", ":")) + "\n"
+    path.write_text(line * 40_000)                      # ~9 MB, no chained record: read back to its start
+    keys = write_log(path, 3)
+    rep = verify(path, keys=keys)
+    assert rep.status == 0 and rep.before == 40_000 and rep.start_line == 40_001
+    assert chained(lines(path)[40_000].rstrip(b"\n"))["gap"] == {
+        "at": 0, "bytes": len(line) * 40_000, "hash": digest("sha256", line.encode() * 40_000)}

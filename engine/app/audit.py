@@ -39,8 +39,8 @@ import time
 from dataclasses import dataclass
 
 from ..errors import TracecodeError
-from .auditchain import (HASHES, SIGNATURE, AuditKeys, digest, keyed_name, last_record, load_keys, pseudonym,
-                         seal)
+from .auditchain import (HASHES, SIGNATURE, AuditKeys, digest, digest_range, keyed_name, last_record, load_keys,
+                         pseudonym, seal)
 
 UNAUTHENTICATED_BURST = 100     # records of unauthenticated refusals a process writes at once
 UNAUTHENTICATED_RATE = 10.0     # and then a second, at most
@@ -197,8 +197,7 @@ class AuditLog:
                     lead = b"\n"      # a torn line: this record starts a new one
             gap = None
             if end > good:     # a torn line (any process's) or a log from before the chain
-                between = os.pread(self._fd, end - good, good) + lead
-                gap = (good, len(between), digest(self._chain, between))
+                gap = (good, end - good + len(lead), digest_range(self._chain, self._fd, good, end, lead))
             line = seal(body, seq=self._seq + 1, prev=self._head, name=self._chain, keys=self._keys,
                         gap=gap, sign=sign)
             data = lead + line + b"\n"

@@ -192,6 +192,19 @@ def keyed_name(keys: AuditKeys, kind: str, text: str) -> str:
     return hmac.digest(keys.mac_key, kind.encode() + b"\0" + text.encode(), "sha256").hex()[:16]
 
 
+def digest_range(name: str, fd: int, start: int, stop: int, extra: bytes = b"") -> str:
+    """The hash of bytes start..stop of an open file, then `extra`, read a chunk at a time."""
+    h = hashlib.new(name)
+    while start < stop:
+        part = os.pread(fd, min(CHUNK * 16, stop - start), start)
+        if not part:
+            break
+        h.update(part)
+        start += len(part)
+    h.update(extra)
+    return h.hexdigest()
+
+
 def chained(line: bytes) -> dict | None:
     """A line's record if it is a chained one (seq, prev, mac), else None."""
     if not line.startswith(_RECORD_START) or _MAC_MARK not in line:
@@ -241,3 +254,4 @@ def last_record(fd: int, size: int):
             end = start
         if base == 0:
             return None
+        buf = buf[:end]   # what was examined is not needed again: reading back stays linear
