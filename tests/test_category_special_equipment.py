@@ -368,3 +368,18 @@ def test_the_public_page_shows_the_category_section(world):
         api = client.get(f"/api/v1/codes/{in_use}").json()
         assert api.get("section", {}).get("verdict") in (None, se.IN_SERVICE)
     svc.close()
+
+
+def test_a_parser_with_the_key_reads_them_without_ff1():
+    """No FF1 serial: with the master key and no index, a registration code is read (no
+    counter), and an Issuer of an external scheme is refused with what to do instead."""
+    from tracecode import Key
+    from tracecode.issuance import Issuer
+    parser = ScanParser(master_key=Key(bytes(range(32))))
+    s = parser.parse("21603101012006010101")
+    assert (s.scheme, s.counter) == ("cn-equip-reg-20", None)
+    r = parser.parse_many(["21603101012006010101", "3110310422019A0001"]).records
+    assert (r["fault"] == Fault.OK).all()
+    with pytest.raises(tracecode.errors.ValidationError, match="register them"):
+        Issuer(schemes.get("cn-equip-18"), {"variety": "3110", "maker_region": "31", "licence": "042",
+                                            "year": "2019"}, Key(bytes(range(32))))

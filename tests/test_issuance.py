@@ -12,7 +12,8 @@ from tracecode.issuance import Issuer
 from tracecode.schemes import render
 
 MASTER = Key(bytes(range(32)))
-PRODUCTS = {name: s.example_product() for name, s in schemes.builtin().items()}
+# the schemes issued here (those of codes others assign are registered, never issued)
+PRODUCTS = {name: s.example_product() for name, s in schemes.builtin().items() if not s.external}
 
 
 def issuer(name, master=MASTER):

@@ -9,7 +9,8 @@ from tracecode.errors import (DefinitionError, InvalidChecksum, InvalidComponent
                               InvalidLength)
 from tracecode.schemes import load_scheme, scheme_from_dict
 
-BUILTINS = ["cn-drug-20", "cn-vet-24", "cn-pesticide-32", "gs1-sgtin", "generic"]
+BUILTINS = ["cn-drug-20", "cn-vet-24", "cn-pesticide-32", "gs1-sgtin", "generic",
+            "cn-equip-18", "cn-equip-reg-20", "cn-cylinder-16"]   # the last three: registered
 
 
 def test_builtins_match_the_national_layouts():

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from ..errors import CapacityExceeded
+from ..errors import CapacityExceeded, InvalidComponent
 from ..fpe.ff1 import FF1
 from ..keys import Key
 from ..schemes import Scheme, layout
@@ -32,6 +32,9 @@ class Issuer:
     """
 
     def __init__(self, scheme: Scheme, product: dict, master_key: Key):
+        if scheme.external:   # a maker's or authority's codes: registered, never issued
+            raise InvalidComponent(f"{scheme.name} codes are assigned by others, never issued here: "
+                                   f"register them (tracecode register)", field="scheme")
         self.scheme = scheme
         self.product = scheme.product_values(product)
         self.product_key = scheme.product_key(self.product)

@@ -222,7 +222,7 @@ class ScanParser:
                     rec["fault"][members] = Fault.INVALID_FIELD
                     rec["field"][members] = scheme.code_fields.index(scheme.field(product.field))
                     continue
-                if self.master_key is None:
+                if self.master_key is None or scheme.external:   # external: no FF1 serial
                     continue
                 if known is not None and not known.has(scheme, bytes(key)[:width]):
                     continue  # never issued: no genuine code, no FF1
@@ -403,7 +403,9 @@ class ScanParser:
             product = self._product(scheme, chars, remember=False)
             return product if isinstance(product, ScanError) else None
         product = self._product(scheme, chars)
-        return product if isinstance(product, ScanError) else self.issuer(scheme, product)
+        if isinstance(product, ScanError) or scheme.external:   # external: never issued here
+            return product if isinstance(product, ScanError) else None
+        return self.issuer(scheme, product)
 
     def _product(self, scheme, key: bytes, remember: bool = True):
         """Validated product fields (a dict) from their characters, or a ScanError."""
