@@ -55,3 +55,19 @@ def fill(const uint8_t[::1] data, const int64_t[::1] offsets, const int64_t[::1]
                 if not DROP[c]:
                     buf[at] = c - 32 if 97 <= c <= 122 else c
                     at += 1
+
+
+def scatter(uint8_t[::1] buf, const int64_t[::1] starts, const uint8_t[:, ::1] matrix,
+            const int64_t[::1] lens):
+    """buf[starts[j]:starts[j] + lens[j]] = matrix[j, :lens[j]] for every row j
+    (codekeys.Keys: one memcpy per key, no (N, width) index array in numpy)."""
+    cdef Py_ssize_t n = starts.shape[0], j
+    if matrix.shape[0] != n or lens.shape[0] != n:
+        raise ValueError("starts, matrix and lengths disagree in rows")
+    for j in range(n):
+        if not 0 <= lens[j] <= matrix.shape[1] or not 0 <= starts[j] <= buf.shape[0] - lens[j]:
+            raise ValueError(f"key {j} does not fit its row or the buffer")
+    with nogil:
+        for j in range(n):
+            if lens[j]:
+                memcpy(&buf[starts[j]], &matrix[j, 0], lens[j])

@@ -12,6 +12,7 @@ from __future__ import annotations
 import numpy as np
 
 from ...checks import GS1
+from . import _scankeys
 
 OUR_KEY = np.dtype([("pid", ">u4"), ("counter", ">u8")])
 OURS, EXT, SSCC = "ours", "ext", "sscc"
@@ -74,15 +75,14 @@ class Keys:
         for rows, matrix, lens in parts:
             if not len(rows):
                 continue
-            starts, width = self.off[rows], int(lens[0])
-            if (lens == width).all():  # the usual case: one scheme, one key length
-                if len(rows) == n and self.off[-1] == n * width:  # every row, nothing between
-                    self.buf.reshape(n, width)[:] = matrix[:, :width]
-                else:
-                    self.buf[starts[:, None] + np.arange(width)] = matrix[:, :width]
-            else:
-                inside = np.arange(matrix.shape[1]) < lens[:, None]
-                self.buf[(starts[:, None] + np.arange(matrix.shape[1]))[inside]] = matrix[inside]
+            width = int(lens[0])
+            if len(rows) == n and self.off[-1] == n * width and (lens == width).all() \
+                    and (np.diff(rows) > 0).all():   # every row, in order, nothing between
+                self.buf.reshape(n, width)[:] = matrix[:, :width]
+            else:   # one memcpy per key in C (a numpy scatter builds an (N, width) index array)
+                _scankeys.scatter(self.buf, np.ascontiguousarray(self.off[rows]),
+                                  np.ascontiguousarray(matrix, np.uint8),
+                                  np.ascontiguousarray(lens, np.int64))
         for i, k in other.items():
             self.buf[self.off[i]:self.off[i + 1]] = np.frombuffer(k, np.uint8)
 
