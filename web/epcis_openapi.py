@@ -182,6 +182,7 @@ def paths() -> dict:
         "/epcis/queries/{queryName}/events": _events_get(
             "a named query's events (only perPage and nextPageToken are read)", "epcisNamedQueryEvents",
             [_path_param("queryName", "its name"), *_paging()]),
+        **_subscription_paths(),
         "/epcis/eventTypes": _collection_get("the event types", "epcisEventTypes"),
         "/epcis/bizSteps": _collection_get("the CBV bizSteps", "epcisBizSteps"),
         "/epcis/dispositions": _collection_get("the CBV dispositions", "epcisDispositions"),
@@ -190,6 +191,55 @@ def paths() -> dict:
         op = "epcisEventsBy" + name[0].upper() + name[1:]
         out[path] = _events_get(f"the events of one {name}", op, [_path_param(name, description), *query])
     return out
+
+
+def _subscription_paths() -> dict:
+    """The binding's query subscriptions (web/epcis_subscriptions.py)."""
+    name = _path_param("queryName", "one of the caller's named queries")
+    sid = _path_param("subscriptionID", "the subscription's id")
+    sub = {"application/json": {"schema": {"type": "object", "description": "subscriptionID, queryName, "
+                                           "dest, createdAt, stream or schedule, reportIfEmpty, bookmark, "
+                                           "delivered, lastNotifiedAt, attempts, lastError"}}}
+    body = {"type": "object", "required": ["dest"], "additionalProperties": False, "properties": {
+        "dest": {"type": "string", "format": "uri"}, "signatureToken": {"type": "string"},
+        "stream": {"type": "boolean"}, "schedule": {"type": "object"}, "reportIfEmpty": {"type": "boolean"},
+        "initialRecordTime": {"type": "string", "format": "date-time"}}}
+    missing = _problem("no such query or subscription of the caller's (epcisException:NoSuchNameException)")
+    base = "/epcis/queries/{queryName}/subscriptions"
+    return {
+        base: {
+            "get": {"operationId": "epcisSubscriptions", "tags": ["EPCIS"], "security": _BEARER,
+                    "summary": "the caller's subscriptions to the query (with Upgrade: websocket: the query "
+                               "streamed over the socket, ?bookmark=N or ?initialRecordTime=T)",
+                    "parameters": [name], "responses": {"200": {"description": "[subscription]", "content": {
+                        "application/json": {"schema": {"type": "array"}}}}, **_DENIED, "404": missing}},
+            "post": {"operationId": "epcisSubscribe", "tags": ["EPCIS"], "security": _BEARER,
+                     "summary": "subscribe a webhook: every matching event at least once, in capture order, "
+                                "each delivery signed GS1-Signature: sha256=<HMAC-SHA256 of the body>",
+                     "parameters": [name],
+                     "requestBody": {"required": True, "content": {"application/json": {"schema": body}}},
+                     "responses": {"201": {"description": "the subscription", "content": sub, "headers": {
+                         "Location": {"schema": {"type": "string"}, "description": base + "/{subscriptionID}"}}},
+                                   "400": _problem("a field is malformed, or neither stream nor a schedule"),
+                                   **_DENIED, "404": missing}}},
+        base + "/{subscriptionID}": {
+            "get": {"operationId": "epcisSubscription", "tags": ["EPCIS"], "security": _BEARER,
+                    "summary": "one subscription and how far it has been delivered", "parameters": [name, sid],
+                    "responses": {"200": {"description": "the subscription", "content": sub}, **_DENIED,
+                                  "404": missing}},
+            "delete": {"operationId": "epcisUnsubscribe", "tags": ["EPCIS"], "security": _BEARER,
+                       "summary": "unsubscribe", "parameters": [name, sid],
+                       "responses": {"204": {"description": "unsubscribed"}, **_DENIED, "404": missing}}},
+        base + "/{subscriptionID}/bookmark": {
+            "put": {"operationId": "epcisSubscriptionBookmark", "tags": ["EPCIS"], "security": _BEARER,
+                    "summary": "deliver again after seq N (tracecode's extension)", "parameters": [name, sid],
+                    "requestBody": {"required": True, "content": {"application/json": {"schema": {
+                        "type": "object", "required": ["bookmark"],
+                        "properties": {"bookmark": {"type": "integer", "minimum": 0}}}}}},
+                    "responses": {"200": {"description": "the subscription", "content": sub},
+                                  "400": _problem("the body is not {\"bookmark\": N}"), **_DENIED,
+                                  "404": missing}}},
+    }
 
 
 def schemas() -> dict:

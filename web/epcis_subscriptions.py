@@ -116,7 +116,7 @@ async def subscription(request) -> Response:
 
 
 async def bookmark(request) -> Response:
-    caller, svc, sub = _mine(request)
+    _caller(request)
     try:
         body = json.loads(await request.body())
     except (ValueError, UnicodeDecodeError):
@@ -125,6 +125,7 @@ async def bookmark(request) -> Response:
     if not isinstance(value, int) or isinstance(value, bool):
         raise Refusal("invalid_argument", "bookmark", 'the body is {"bookmark": N}: the seq after which '
                       "delivery goes on (0: from the first event)")
+    caller, svc, sub = _mine(request)
     return _json(svc.rewind_subscription(caller, sub["subscriptionID"], value, request.state.client_host,
                                          "HTTP PUT /epcis/queries/{name}/subscriptions/{id}/bookmark"))
 
