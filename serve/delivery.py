@@ -28,6 +28,7 @@ import httpx
 from ..epcis.schedule import Schedule
 
 log = logging.getLogger("tracecode.serve")
+logging.getLogger("httpx").setLevel(logging.WARNING)   # not a line per delivery in the server's log
 
 LEASE = "epcis-delivery"
 LEASE_S = 10.0
