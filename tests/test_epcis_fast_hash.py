@@ -73,6 +73,7 @@ def test_every_cbv_name_in_every_spelling(field, names, urn, web):
             same(_event(**{field: spelled}), GS1)
         assert same(_event(**{field: name}), GS1), name
     same(_event(bizStep="shipping", disposition="https://ref.gs1.org/cbv/Disp-shipping"), GS1)
+    assert same(_event(bizStep="https://ref.gs1.org/cbv/Disp-active", disposition="active"), GS1)   # one URI twice
 
 
 TIMES = st.one_of(st.sampled_from(["2026-12-01T08:00:00+08:00", "2026-12-01T00:00:00Z",

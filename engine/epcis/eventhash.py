@@ -147,7 +147,7 @@ def prehash(event: dict, context) -> str | None:
     if any(v.split(":", 1)[0] in names for v in (time, *singles.values())):
         return None
     # the JSON-LD step: bare CBV names become the one expanded URI ending in them
-    cbv = [u for u in (_expanded(f, singles[f]) for f in _VOCAB if f in singles) if u]
+    cbv = {u for u in (_expanded(f, singles[f]) for f in _VOCAB if f in singles) if u}   # a set, as the reference's
     for field in _VOCAB:
         v = singles.get(field)
         if v is None:
