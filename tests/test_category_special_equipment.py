@@ -111,6 +111,10 @@ def test_a_code_fitting_two_schemes_is_ambiguous_never_misread(world):
     assert d.register("cn-equip-reg-20", pipes, owner="Jiangsu SAMR").registered == len(pipes)
     vb = d.verify_many([text(c) for c in pipes], record=False)
     assert (vb.verdicts == Verdict.GENUINE).all()
+    # through the index a registered code is its registration's scheme, in bulk and alone
+    assert {a.scheme for a in vb} == {"cn-equip-reg-20"}
+    tied = text(pipes[int(np.flatnonzero(both)[0])])
+    assert d.verify(tied, record=False).scheme == "cn-equip-reg-20"
 
 
 # -- registration -----------------------------------------------------------------------------

@@ -34,6 +34,10 @@ from . import of_scheme
 KNOWN = 4           # outweighs the soft rules: only an issued product has genuine codes
 COUNTER = 8         # outweighs KNOWN: the code decrypts to a counter its product may have
 BASE = 1            # keeps a candidate's score >= 0 when its prefix is missing
+# With the index, a layout of codes others assign (no check character, never issued here)
+# costs a point: its genuine codes are known by their registration, whose record names the
+# scheme (the index's answer says it), not by detection; without the index it ties.
+EXTERNAL = 1
 
 
 _FOLDS: dict = {}   # id(scheme) -> (scheme, folds): asked per candidate per call, fixed per scheme
@@ -113,6 +117,8 @@ def scores(schemes, codes: np.ndarray, masks: np.ndarray, known=None,
             if len(rest):
                 keeps[rest] = scheme.product_faults(prod[rest]) < 0 if prod.shape[1] else True
         points = _points(of_scheme(scheme).prefix_score(mine), issued, False)
+        if scheme.external and known is not None:
+            points = points - EXTERNAL
         if counter_fits is not None and issued.any():
             at = np.flatnonzero(issued & (n_issued[rows] > 1))
             if len(at):
@@ -136,7 +142,7 @@ def _prefix_one(scheme, code: bytes) -> int:
     return 1 if any(code.startswith(p.encode("ascii")) for p in prefixes) else -1
 
 
-def decide_one(schemes, code: bytes, mask: int, keeps, issued, counter_fits=None):
+def decide_one(schemes, code: bytes, mask: int, keeps, issued, counter_fits=None, indexed=False):
     """decide() for one code, without numpy (the single-scan path): the same evidence
     per candidate, from the scalar forms of its rules — ``keeps(scheme, code)``: the
     product fields keep their rules (Scheme.product_values, which product_faults agrees
@@ -153,7 +159,8 @@ def decide_one(schemes, code: bytes, mask: int, keeps, issued, counter_fits=None
         return -1, False
     several = sum(iss for *_, iss in cands) > 1
     got = [(_points(_prefix_one(scheme, mine), iss,
-                    bool(several and iss and counter_fits is not None and counter_fits(scheme, mine))), si)
+                    bool(several and iss and counter_fits is not None and counter_fits(scheme, mine)))
+            - (EXTERNAL if indexed and scheme.external else 0), si)
            for si, scheme, mine, iss in cands]
     best = max(p for p, _ in got)
     winners = [si for p, si in got if p == best]

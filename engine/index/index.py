@@ -113,6 +113,8 @@ class VerifyBatch:
             rec = self._imported.get(i, {})
             ans.product, ans.lot, ans.expiry = rec.get("product", {}), rec.get("lot"), rec.get("expiry")
             ans.reasons.append("imported code")
+            if rec.get("scheme") in self._index.schemes:   # a registered code names its scheme
+                ans.scheme = rec["scheme"]
         if r["first_seq"]:
             ans.first_scan_time = float(r["first_scan_time"])
             with self._index.store.reading() as view:
@@ -586,6 +588,8 @@ class Index:
             ans.product = imported.get("product", {})
             ans.lot, ans.expiry = imported.get("lot"), imported.get("expiry")
             ans.reasons.append("imported code")
+            if imported.get("scheme") in self.schemes:   # a registered code names its scheme
+                ans.scheme = imported["scheme"]
         status, seq, count, places, ans.first_scan_time, first_seq, _ = view.code_record(key)
         recall = self._recall_seq(view, batch_id, batch)
         if recall > seq and status != Status.DESTROYED:

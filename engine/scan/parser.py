@@ -283,7 +283,8 @@ class ScanParser:
             fits = self._counter_fits_one if known is not None and self.master_key is not None else None
             issued = (lambda s, c: known.has(s, self._chars(s, c))) if known is not None else (lambda s, c: False)
             winner, tied = detect.decide_one(self.schemes, code, int(candidates),
-                                             lambda s, c: self._keeps(s, c, known), issued, fits)
+                                             lambda s, c: self._keeps(s, c, known), issued, fits,
+                                             indexed=known is not None)
             si = winner if winner >= 0 else (int(candidates) & -int(candidates)).bit_length() - 1
             if detect.folds_case(self.schemes[si]):
                 code = code.upper()
