@@ -327,6 +327,10 @@ def _scan_parser(data):
     from .scan import ScanParser
     if data:
         dd = DataDir(data)
+        ring = dd.keyring
+        if len(ring.versions) > 1:  # the parser knows one key: an older version's code reads a wrong counter
+            print(f"note: counters are read under master-key version {ring.current} (the current one); "
+                  f"for codes of older versions ask `tracecode verify` or `tracecode history`", file=sys.stderr)
         return ScanParser(dd.schemes, dd.master_key)
     return ScanParser()
 
