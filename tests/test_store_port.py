@@ -190,6 +190,18 @@ def test_registered_codes_are_written_once_and_keep_their_first_record(backend):
         assert view.imported_one(refs[1]) == b'{"owner":"a"}'
 
 
+@pytest.mark.parametrize("order", [[0, 1 << 40], [0, -1], [0, 2]])
+def test_registered_codes_refuse_an_order_naming_no_key(backend, order):
+    import numpy as np
+    refs = [backend.imported_ref(c) for c in ("311031042201900001", "311031042201900002")]
+    keys = np.frombuffer(b"".join(refs), np.uint8)
+    offsets = np.cumsum([0] + [len(r) for r in refs]).astype(np.int64)
+    with pytest.raises(ValueError, match="order"):
+        backend.store.put_registered(keys, offsets, b"{}", np.array(order, np.int64))
+    with backend.store.reading() as view:
+        assert view.imported_one(refs[0]) is None    # nothing written: the check comes first
+
+
 def test_asset_steps_append_against_the_history_checked(backend):
     s = backend.store
     ref, other = backend.imported_ref("4114000007000001"), backend.imported_ref("4114000007000002")

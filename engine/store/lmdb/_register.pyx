@@ -33,6 +33,9 @@ def put_new(env, txn, db, const uint8_t[::1] keys, const int64_t[::1] offsets,
     for i in range(n):
         if offsets[i + 1] < offsets[i] or offsets[i + 1] - offsets[i] > 511:
             raise ValueError(f"key {i} has a bad length")
+        # boundscheck is off: an index past the keys would read and write outside them
+        if ordered and not 0 <= order[i] < n:
+            raise ValueError(f"order names key {order[i]} of {n}")
     open_txn(env, txn, &t)
     cdef MDB_dbi dbi = dbi_of(env, db)
     v.mv_size = value.shape[0]
