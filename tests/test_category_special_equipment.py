@@ -311,6 +311,48 @@ def test_the_service_checks_rights_and_audits(world):
     assert '"register"' in log and '"asset_steps"' in log and "permission_denied" in log
 
 
+def test_an_issuer_records_authority_steps_for_its_own_assets_only(world):
+    d, codes, _ = world
+    svc = Service(d, audit_path=d.path / "se-audit-own.log")
+    mine = [text(c) for c in equipment_codes(2, seed=777)]
+    svc.register(tracecode.app.caller.LOCAL, "cn-equip-18", mine, owner="maker-own")
+    owner = Caller("maker-own", frozenset({"issuer"}))
+    rival = Caller("maker-rival", frozenset({"issuer"}))
+    res = svc.asset_steps(rival, [{"code": mine[0], "step": "scrap", "by": "Rival Co", "time": at(1)},
+                                  {"code": mine[0], "step": "take_out_of_service", "by": "Rival Co",
+                                   "time": at(1)}])
+    assert [r["reason"] for r in res] == ["permission_denied"] * 2 and "maker-own" in res[0]["error"]
+    assert d.assets.steps(mine[0]) == []
+    assert d.verify_many([mine[0]], record=False).verdicts[0] == Verdict.GENUINE   # not retired
+    res = svc.asset_steps(owner, [{"code": mine[1], "step": "scrap", "by": "Own Co", "time": at(1)}])
+    assert res[0]["ok"], res
+    svc.close()
+
+
+def test_inspection_results_and_due_dates_are_an_inspection_bodys(world):
+    d, codes, _ = world
+    svc = Service(d, audit_path=d.path / "se-audit-insp.log")
+    code = cylinder(codes, 41)
+    _cylinder_in_use(d.assets, code)
+    station = Caller("station-8", frozenset({"scanner"}))
+    maker = Caller("Henan SAMR", frozenset({"issuer"}))          # even the registration's owner
+    for who in (station, maker):
+        res = svc.asset_steps(who, [
+            {"code": code, "step": "inspect", "by": "Station 8", "result": "fail", "next_due": "2027-01-01",
+             "time": at(2)},
+            {"code": code, "step": "maintain", "by": "Station 8", "next_due": "2020-01-01", "time": at(2)}])
+        assert [r["reason"] for r in res] == ["permission_denied"] * 2, res
+    assert d.assets.verdict(code, unit="U0007", today=TODAY)["may_fill"] is True
+    res = svc.asset_steps(station, [{"code": code, "step": "maintain", "by": "Station 8", "time": at(2)}])
+    assert res[0]["ok"], res
+    res = svc.asset_steps(Caller("cn-inspect", frozenset({"regulator"})), [
+        {"code": code, "step": "inspect", "by": "Inspection B", "result": "fail", "next_due": "2027-01-01",
+         "time": at(3)}])
+    assert res[0]["ok"], res
+    assert d.assets.verdict(code, unit="U0007", today=TODAY)["may_fill"] is False
+    svc.close()
+
+
 # -- the command line -------------------------------------------------------------------------------
 
 def run_cli(*args, stdin=None):

@@ -3,10 +3,13 @@ record their assets' steps, answer a scan of one (Service.register, .asset_steps
 
 Rights: registering is an issuer's (a maker's, an authority's: their own products, as
 their product rules name them) or an admin's; the steps that change whether an asset may
-be used at all (registration for use, taking out of service, scrapping) are an authority's
-(issuer, regulator, admin); the others (maintained, inspected, repaired, filled...) any
-known client's, each naming who did it; the public window records nothing. Every
-registration and every step is audited.
+be used at all (registration for use, taking out of service, scrapping) are a regulator's,
+an admin's, or an issuer's for its own assets only (it registered them, or its product rules
+name their product); inspection results and due dates (inspect, or next_due on any other
+step) are the inspection body's: a regulator's or an admin's, since a failing result or a
+past due date stops every filling; the others (maintained, repaired, filled...) any known
+client's, each naming who did it; the public window records nothing. Every registration
+and every step is audited.
 """
 from __future__ import annotations
 
@@ -18,6 +21,7 @@ from .rights import admit
 
 AUTHORITY_STEPS = frozenset({"register_use", "take_out_of_service", "scrap"})
 AUTHORITIES = frozenset({"issuer", "regulator", "admin"})
+OVERSIGHT = frozenset({"regulator", "admin"})    # any asset's authority steps; inspection bodies
 MAX_STEPS_PER_CALL = 10_000
 
 
@@ -71,11 +75,10 @@ class AssetVerbs:
             raise invalid("steps", f"1 to {MAX_STEPS_PER_CALL:,} steps per call")
         out = []
         for entry in steps:
-            name = entry.get("step") if isinstance(entry, dict) else None
-            if name in AUTHORITY_STEPS and caller.roles.isdisjoint(AUTHORITIES):
+            why = self._may_not(caller, entry) if isinstance(entry, dict) else None
+            if why:
                 out.append({"ok": False, "code": entry.get("code"), "reason": "permission_denied",
-                            "error": f"{caller.name} may not record {name}: it needs one of "
-                                     f"{', '.join(sorted(AUTHORITIES))}"})
+                            "error": why})
                 continue
             if isinstance(entry, dict):
                 entry = dict(entry, client=caller.name)
@@ -84,6 +87,27 @@ class AssetVerbs:
                         recorded=sum(1 for r in out if r.get("ok")),
                         refused=[(r.get("code"), r.get("reason")) for r in out if not r.get("ok")][:20])
         return out
+
+    def _may_not(self, caller: Caller, entry: dict) -> str | None:
+        """Why the caller may not record this step (None: it may)."""
+        name = entry.get("step")
+        if caller.has(OVERSIGHT):
+            return None
+        sets_due = entry.get("next_due") not in (None, "") and name != "register_use"
+        if name == "inspect" or sets_due:
+            return (f"{caller.name} may not record inspection results or due dates: they are an "
+                    f"inspection body's ({', '.join(sorted(OVERSIGHT))})")
+        if name not in AUTHORITY_STEPS:
+            return None
+        if not caller.has(AUTHORITIES):
+            return f"{caller.name} may not record {name}: it needs one of {', '.join(sorted(AUTHORITIES))}"
+        reg = self.dd.assets.registration(entry.get("code"))
+        if reg is None:
+            return None                  # no registered asset: the step is refused as not_registered
+        if reg["owner"] == caller.name or caller.owns(reg["scheme"], reg["product"]):
+            return None
+        return (f"{caller.name} may not record {name} for an asset registered by {reg['owner']}: "
+                f"an issuer records it only for its own assets")
 
     def asset(self, caller: Caller, code: str, *, unit: str | None = None, today=None,
               method: str = "Asset") -> dict:

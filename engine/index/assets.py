@@ -47,6 +47,18 @@ class Assets:
             return None
         return ref, rec, ref[4:].decode()
 
+    def registration(self, code: str) -> dict | None:
+        """Who registered a registered asset code and the product it carries ({"owner",
+        "scheme", "product"}), for the rights of its steps; None: no registered asset code."""
+        hit = self._registered(code)
+        if hit is None:
+            return None
+        rec, compact = hit[1], hit[2]
+        sch = self.index.schemes.get(rec["scheme"])
+        product = ({f.name: v for f, v in zip(sch.code_fields, sch.split(compact).values()) if f.role == "product"}
+                   if sch else {})
+        return {"owner": rec.get("owner"), "scheme": rec["scheme"], "product": product}
+
     def asset(self, code: str) -> se.Asset | None:
         """The asset's state folded from its steps (None: no registered asset code)."""
         hit = self._registered(code)
