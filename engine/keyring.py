@@ -150,10 +150,11 @@ class Keyring:
                 raw = self.hsm.unwrap(read_wrapped(self.datadir / info.file), self._aad(version))
             else:
                 raw = bytes(load_master_key(self.datadir, info.file))
-            hit = self._keys[version] = Key(raw, self.suite, version)
+            hit = Key(raw, self.suite, version)
             if info.fingerprint and hit.fingerprint() != info.fingerprint:
                 raise KeyStoreError(f"{self.datadir / info.file} is not master-key version "
                                     f"{version} (fingerprint {info.fingerprint}); put its own file back")
+            self._keys[version] = hit   # cached only once checked: a wrong file never sticks
         return hit
 
     def retired_now(self) -> dict:

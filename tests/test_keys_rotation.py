@@ -135,6 +135,17 @@ def test_key_problems_are_clear(tmp_path):
         tracecode.open(path)
 
 
+def test_a_swapped_key_file_is_refused_every_time_not_only_the_first(tmp_path):
+    path = tmp_path / "d"
+    path.mkdir()
+    Keyring.create(path).rotate()
+    (path / "master.v2.key").write_bytes(bytes(32))   # another key in version 2's file
+    ring = Keyring.load(path)
+    for _ in range(2):   # a key that failed its fingerprint check is never cached
+        with pytest.raises(KeyStoreError, match="is not master-key version 2"):
+            ring.key(2)
+
+
 def test_keys_json_holds_no_key_material(tmp_path):
     path = tmp_path / "d"
     with tracecode.init(path) as d:
