@@ -12,7 +12,7 @@
     tracecode import DIR FILE [--field NAME=VALUE...]
     tracecode batches DIR
     tracecode backup DIR DEST [--with-key]
-    tracecode restore BACKUP DIR [--journal FILE]... [--key FILE]
+    tracecode restore BACKUP DIR [--journal FILE]... [--key FILE] [--pkcs11-module PATH]
     tracecode label [CODE...] --symbol datamatrix|qr|gs1-128|code128 (--out FILE | --dir DIR | --sheet FILE)
     tracecode serve DIR [--listen HOST:PORT] [--http HOST:PORT [--http-only]] [--workers N] [--tls-cert F --tls-key F]
     tracecode token add|list|revoke FILE ...
@@ -533,7 +533,8 @@ def cmd_backup(args):
 def cmd_restore(args):
     """Put a backup in place and replay the reservation journals over it."""
     from .store.lmdb.backup import restore
-    r = restore(args.backup, args.dir, journals=args.journal or (), key_file=args.key)
+    r = restore(args.backup, args.dir, journals=args.journal or (), key_file=args.key,
+                pkcs11_module=args.pkcs11_module)
     print(f"restored index {r['index']} (backup of {r['backup_created']}) into {args.dir}: "
           f"{r['journal_entries']:,} journal entries replayed from {', '.join(r['journals'])}, "
           f"{r['batches_put_back']:,} later batches put back; lifecycle events and scans "
@@ -656,6 +657,8 @@ def build_parser():
                    help="a reservation journal of the index (DIR's own is always used)")
     s.add_argument("--key", metavar="FILE", help="the master key, when DIR is new and the "
                    "backup has none")
+    s.add_argument("--pkcs11-module", metavar="PATH", help="the PKCS#11 module the backup's keys are "
+                   "wrapped with (a backup naming one is restored only when you name the same)")
     s.set_defaults(func=cmd_restore)
 
     add_label_parser(sub)

@@ -318,3 +318,47 @@ def test_a_backup_without_settings_restores_without_them(tmp_path):
     assert run.returncode == 0 and "settings.toml" not in run.stderr, run.stderr
     r = restore(tmp_path / "bk", tmp_path / "r", journals=[path / journal.NAME], key_file=path / "master.key")
     assert r["settings"] is None and not (tmp_path / "r" / "settings.toml").exists()
+
+
+def _tamper_keyring(bk, change):
+    """What an attacker with write access to a backup can do: edit keys.json and re-hash it
+    in backup.json (the manifest's digests prove integrity against accidents, not intent)."""
+    ring = json.loads((bk / "keys.json").read_text())
+    change(ring)
+    (bk / "keys.json").write_text(json.dumps(ring))
+    manifest = json.loads((bk / "backup.json").read_text())
+    import hashlib
+    manifest["files"]["keys.json"] = hashlib.sha256((bk / "keys.json").read_bytes()).hexdigest()
+    (bk / "backup.json").write_text(json.dumps(manifest))
+
+
+@pytest.mark.parametrize("name", ["/etc/passwd", "../../outside.key", "master.v2.key", "sub/master.key"])
+def test_a_backup_whose_keys_json_names_another_key_file_is_refused(tmp_path, name):
+    path = tmp_path / "d"
+    with tracecode.init(path) as d:
+        _codes(d, DRUG, 10)
+    backup(path, tmp_path / "bk", with_key=True)
+    _tamper_keyring(tmp_path / "bk", lambda ring: ring["versions"][0].update(file=name))
+    with pytest.raises(BackupError, match="tampered backup"):
+        restore(tmp_path / "bk", tmp_path / "new", journals=[path / journal.NAME])
+    assert not (tmp_path / "new").exists()
+
+
+def test_a_backup_naming_an_hsm_module_restores_only_when_the_operator_names_it(tmp_path):
+    path = tmp_path / "d"
+    with tracecode.init(path) as d:
+        _codes(d, DRUG, 10)
+    backup(path, tmp_path / "bk", with_key=True)
+    evil = str(tmp_path / "evil.so")   # a library a tampered backup would have tracecode load
+    _tamper_keyring(tmp_path / "bk", lambda ring: ring.update(
+        hsm={"module": evil, "token": "t", "key_label": "k", "pin_env": "X", "pin_file": None}))
+    new = tmp_path / "new"
+    with pytest.raises(BackupError, match="--pkcs11-module"):
+        restore(tmp_path / "bk", new, journals=[path / journal.NAME])
+    with pytest.raises(BackupError, match="you named"):
+        restore(tmp_path / "bk", new, journals=[path / journal.NAME], pkcs11_module=tmp_path / "other.so")
+    assert not new.exists()
+    out = _cli("restore", tmp_path / "bk", new, "--journal", path / journal.NAME)
+    assert out.returncode != 0 and "evil.so" in out.stderr and not new.exists()
+    restore(tmp_path / "bk", new, journals=[path / journal.NAME], pkcs11_module=evil)   # named: accepted
+    assert json.loads((new / "keys.json").read_text())["hsm"]["module"] == evil

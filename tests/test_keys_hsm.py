@@ -153,6 +153,10 @@ def test_a_backup_carries_the_wrapped_keys_never_the_clear_ones(tmp_path, token)
         if p.is_file():
             assert not any(r in p.read_bytes() for r in raws), p
     back = _run("restore", tmp_path / "b", tmp_path / "r", "--journal", path / "reservations.journal")
+    assert back.returncode != 0 and "--pkcs11-module" in back.stderr   # the backup's module is not trusted
+    assert not (tmp_path / "r").exists()
+    back = _run("restore", tmp_path / "b", tmp_path / "r", "--journal", path / "reservations.journal",
+                "--pkcs11-module", MODULE)
     assert back.returncode == 0, back.stderr
     with tracecode.open(tmp_path / "r") as d:
         assert (d.verify_many(codes, record=False).records["batch"] != 0).all()

@@ -1,7 +1,7 @@
 """Backup and restore of a data directory's index.
 
     tracecode backup DIR DEST        (online: `tracecode serve` may keep running)
-    tracecode restore BACKUP DIR [--journal FILE]... [--key FILE]
+    tracecode restore BACKUP DIR [--journal FILE]... [--key FILE] [--pkcs11-module PATH]
 
 A backup is a directory:
 
@@ -236,16 +236,19 @@ def _journals(sources, uuid: str) -> list:
 
 
 def restore(backup_dir: str | Path, datadir: str | Path, *, journals=(),
-            key_file: str | Path | None = None) -> dict:
+            key_file: str | Path | None = None, pkcs11_module: str | Path | None = None) -> dict:
     """Put a backup's index in place in `datadir` and replay the reservation journals.
 
     The data directory's own journal (if it is there) and `journals` are replayed;
     at least one journal besides the one inside the backup is required, or the
     backup's own named in `journals` (meaning: nothing was issued since the backup).
     The replaced index/ and journal are kept aside (…-before-restore-TIME), never
-    deleted. Stop every process using the data directory first."""
+    deleted. Stop every process using the data directory first. A backup whose keys.json
+    names an HSM module is restored only with ``pkcs11_module`` naming that module, or into
+    a data directory whose keys.json names it already."""
     backup_dir, datadir = Path(backup_dir), Path(datadir)
     manifest = read_manifest(backup_dir)
+    _check_keyring(backup_dir, datadir, pkcs11_module)
     uuid = manifest["index"]
     check_data_file(backup_dir / "index" / "data.mdb", "use another backup")
     own = datadir / journal.NAME
@@ -418,6 +421,43 @@ def _key_files(directory: Path) -> list[str]:
     names = [p.name for p in directory.iterdir() if p.is_file()
              and (p.name == KEYRING_FILE or (p.name.startswith("master") and ".key" in p.name))]
     return sorted(n for n in names if not n.endswith(".tmp"))
+
+
+def _hsm_module(ring_path: Path) -> str | None:
+    try:
+        return (json.loads(ring_path.read_text()).get("hsm") or {}).get("module")
+    except (OSError, ValueError, AttributeError):
+        return None
+
+
+def _check_keyring(backup_dir: Path, datadir: Path, pkcs11_module) -> None:
+    """A backup's keys.json is data from elsewhere, not trusted: its key files must be the
+    plain names tracecode gives (no path out of DIR), and an HSM module it names (a library
+    loaded into this process later) must be one the operator named or the directory's own."""
+    from ...keyring import key_file   # not at the top: keyring imports the store
+    path = backup_dir / KEYRING_FILE
+    if not path.is_file():
+        return
+    try:
+        doc = json.loads(path.read_text())
+        files = {int(v["version"]): v["file"] for v in doc["versions"]}
+        hsm = doc.get("hsm")
+        module = hsm.get("module") if hsm else None
+    except (ValueError, KeyError, TypeError, AttributeError):
+        raise BackupError(f"{path} is damaged (not the JSON tracecode wrote); use another backup") from None
+    for v, name in files.items():
+        if name not in (key_file(v), key_file(v) + ".wrapped"):
+            raise BackupError(f"{path} names {name!r} as the file of master-key version {v}, not "
+                              f"{key_file(v)!r} (or its .wrapped form): refusing a tampered backup")
+    if hsm and not isinstance(module, str):
+        raise BackupError(f"{path} names an HSM without a module path: use another backup")
+    if module is None:
+        return
+    named = os.path.abspath(pkcs11_module) if pkcs11_module else None
+    if module not in (named, _hsm_module(datadir / KEYRING_FILE)):
+        raise BackupError(f"{path} names the PKCS#11 module {module}, which tracecode would load: "
+                          f"name the same module with --pkcs11-module PATH to restore this backup"
+                          + (f" (you named {named})" if named else ""))
 
 
 def _fingerprint(datadir: Path) -> str:
