@@ -14,28 +14,17 @@ The database is made on the first append; a store that never had one reads no st
 """
 from __future__ import annotations
 
-from .env import open_db, run_write
+from .env import run_write
+from .ondemand import OnDemandTable
 
 NAME = b"assets"
 MAX_STEPS = 1 << 32
 
 
-class AssetsTable:
+class AssetsTable(OnDemandTable):
     """The assets database of one environment, opened on first use."""
 
-    def __init__(self, env):
-        self.env = env
-        self._db = None
-
-    def _existing(self):
-        if self._db is None:
-            with self.env.begin() as txn:   # the main database lists the named ones
-                made = txn.get(NAME) is not None
-            if not made:
-                return None
-            self._db = self.env.open_db(NAME, create=False) if self.env.flags().get("readonly") \
-                else open_db(self.env, NAME)
-        return self._db
+    NAME = NAME
 
     @staticmethod
     def _steps(txn, db, ref: bytes) -> list:
@@ -57,9 +46,7 @@ class AssetsTable:
 
     def append(self, ref: bytes, expect: int, record: bytes) -> bool:
         """Append record as step number ``expect`` if the code has exactly ``expect`` steps."""
-        if self._db is None:
-            self._db = self._existing() or open_db(self.env, NAME)
-        db = self._db
+        db = self._made()
 
         def body(txn):
             have = len(self._steps(txn, db, ref))

@@ -15,7 +15,8 @@ from __future__ import annotations
 
 import json
 
-from .env import open_db, run_write
+from .env import run_write
+from .ondemand import OnDemandTable
 
 NAME = b"links"
 MAX_KEY_BYTES = 256     # LMDB keys stop at 511 bytes; a link key is a GTIN and lot, or a product
@@ -32,25 +33,10 @@ def encoded_key(key: str) -> bytes:
     return raw
 
 
-class LinksTable:
+class LinksTable(OnDemandTable):
     """The links database of one environment, opened on first use."""
 
-    def __init__(self, env):
-        self.env = env
-        self._db = None
-
-    def _existing(self):
-        """The database, None while it was never made (found out without a write)."""
-        if self._db is None:
-            with self.env.begin() as txn:   # the main database lists the named ones
-                made = txn.get(NAME) is not None
-            if not made:
-                return None
-            # A handle opened in a read transaction dies with it: a writable environment
-            # opens it in a write transaction (once), as every table here is opened.
-            self._db = self.env.open_db(NAME, create=False) if self.env.flags().get("readonly") \
-                else open_db(self.env, NAME)
-        return self._db
+    NAME = NAME
 
     def get(self, key: str) -> list[dict]:
         db, raw = self._existing(), encoded_key(key)
@@ -66,11 +52,9 @@ class LinksTable:
             raise ValueError("links must be a list of dicts")
         # encoded before the transaction: a value JSON cannot hold writes nothing
         value = json.dumps(links, ensure_ascii=False, separators=(",", ":")).encode() if links else None
-        if self._db is None:
-            if value is None and self._existing() is None:
-                return   # nothing to delete, and no table to make for it
-            self._db = self._existing() or open_db(self.env, NAME)
-        db = self._db
+        if value is None and self._existing() is None:
+            return   # nothing to delete, and no table to make for it
+        db = self._made()
         if value is None:
             run_write(self.env, lambda txn: txn.delete(raw, db=db))
         else:
