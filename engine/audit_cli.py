@@ -4,11 +4,11 @@ is broken (the first one named), 3 when it is whole but records after the last c
 not signed yet (a server still writing, a process killed, or a log cut there)."""
 from __future__ import annotations
 
-import datetime as _dt
 import json
 import sys
 from pathlib import Path
 
+from .clitime import local_timestamp
 from .errors import TracecodeError
 
 LOG = "audit.log"
@@ -29,7 +29,8 @@ def _head(text: str | None):
     if text is None:
         return None
     seq, _, digest = text.partition(":")
-    if not seq.isdigit() or len(digest) not in (64,) or any(c not in "0123456789abcdef" for c in digest):
+    if not (seq.isascii() and seq.isdigit()) or len(digest) not in (64,) \
+            or any(c not in "0123456789abcdef" for c in digest):
         raise AuditCliError(f"--head {text!r}: give SEQ:HASH as verify printed it")
     return int(seq), digest
 
@@ -85,14 +86,7 @@ def _since(text: str) -> float:
         return float(text)
     except ValueError:
         pass
-    try:
-        when = _dt.datetime.fromisoformat(text)
-    except ValueError:
-        raise AuditCliError(f"--since {text!r}: give an ISO date or time (2026-12-01, "
-                            f"2026-12-01T08:00) or a Unix time") from None
-    if when.tzinfo is None:
-        when = when.astimezone()
-    return when.timestamp()
+    return local_timestamp(text, "--since", AuditCliError, also=" or a Unix time")
 
 
 def cmd_show(args) -> int:

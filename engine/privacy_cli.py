@@ -7,6 +7,7 @@ from __future__ import annotations
 import datetime as _dt
 import sys
 
+from .clitime import local_timestamp
 from .errors import TracecodeError
 
 
@@ -15,14 +16,7 @@ class PrivacyCliError(TracecodeError):
 
 
 def _cutoff(text: str) -> float:
-    try:
-        when = _dt.datetime.fromisoformat(text)
-    except ValueError:
-        raise PrivacyCliError(f"--before {text!r}: give an ISO date or time (2025-12-01, "
-                              f"2025-12-01T08:00+08:00)") from None
-    if when.tzinfo is None:
-        when = when.astimezone()
-    return when.timestamp()
+    return local_timestamp(text, "--before", PrivacyCliError)
 
 
 def cmd_purge(args) -> int:
