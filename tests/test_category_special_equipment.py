@@ -246,11 +246,53 @@ def test_two_stations_racing_on_one_cylinder_are_decided_in_turn(world):
     d, codes, _ = world
     code = cylinder(codes, 20)
     _cylinder_in_use(d.assets, code)
-    ref = tracecode.store.lmdb.codekeys.ext(code)
+    ref = code                      # the port names an asset by its compact code
     n = len(d.index.store.asset_steps(ref))
     assert d.index.store.asset_append(ref, n, b'{"step":"maintain","by":"a","time":1.0}')
     assert not d.index.store.asset_append(ref, n, b'{"step":"maintain","by":"b","time":1.0}')
     assert len(d.index.store.asset_steps(ref)) == n + 1
+
+
+LOWER_SCHEME = """
+[scheme]
+name = "x-tag-12"
+category = "special_equipment"
+assigned = "external"
+title = "a tag whose codes hold lower case (case-sensitive)"
+
+[[field]]
+name = "maker"
+role = "product"
+length = 4
+alphabet = "abcdefghijklmnopqrstuvwxyz"
+
+[[field]]
+name = "serial"
+role = "serial"
+length = 8
+alphabet = "abcdefghijklmnopqrstuvwxyz0123456789"
+"""
+
+
+def test_a_case_sensitive_schemes_registered_codes_are_found_as_registered(tmp_path):
+    """Registration, asset lookups and Verify read a code with one normaliser (the scheme's
+    compact()): lower case stays lower case where the alphabets have it."""
+    path = tmp_path / "data"
+    tracecode.init(path).close()
+    (path / "schemes" / "x-tag-12.toml").write_text(LOWER_SCHEME)
+    d = tracecode.open(path)
+    try:
+        rep = d.register("x-tag-12", ["abcd12345678", "wxyz-0000 aaaa", "efgh\u300000000001"], owner="m")
+        assert (rep.registered, rep.rejected) == (3, 0), rep.as_dict()
+        for code in ("abcd12345678", "wxyz0000aaaa", "wxyz 0000-aaaa", "efgh00000001"):
+            assert d.assets.verdict(code)["owner"] == "m", code
+        assert d.assets.verdict("ABCD12345678")["verdict"] == "not_registered"   # another code
+        ok(d.assets.record("abcd12345678", {"step": "manufacture", "by": "Maker M"}))
+        assert [s["step"] for s in d.assets.steps("abcd12345678")] == ["manufacture"]
+        assert d.verify("abcd12345678", record=False).verdict == Verdict.GENUINE
+        assert (d.verify_many(["abcd12345678", "wxyz0000aaaa"], record=False).verdicts == Verdict.GENUINE).all()
+    finally:
+        d.close()
 
 
 # -- EPCIS vocabulary -----------------------------------------------------------------------------

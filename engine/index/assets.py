@@ -12,11 +12,11 @@ from __future__ import annotations
 
 import datetime as _dt
 import json
+import re
 import time as _time
 
 from .. import limits
 from ..categories import special_equipment as se
-from ..store.lmdb import codekeys
 
 NOT_REGISTERED = "not_registered"    # reasons of a refused step, for machines
 REFUSED = "refused"
@@ -32,20 +32,24 @@ class Assets:
         self.store = index.store
 
     def _registered(self, code: str):
-        """(code key, the registration record, the compact code) of a registered asset
-        code, or None. Codes are keyed as the index keys imported ones: spaces and dashes
-        dropped, upper case."""
+        """(the compact code, the registration record, the compact code) of a registered
+        asset code, or None. The code is read as its scheme's compact() reads it (spaces and
+        dashes dropped, upper case where its alphabets have no lower case), as registered."""
         if not isinstance(code, str) or not code.strip() or len(code) > 200:
             return None
-        ref = codekeys.ext(code)
-        with self.store.reading() as view:
-            raw = view.imported_one(ref)
-        if raw is None:
-            return None
-        rec = json.loads(raw)
-        if not isinstance(rec, dict) or rec.get("category") != se.CATEGORY.name:
-            return None
-        return ref, rec, ref[4:].decode()
+        bare = re.sub(r"[\s\-]", "", code)
+        for cut in dict.fromkeys((bare, bare.upper())):   # as written first: a case-sensitive scheme's
+            raw = self.store.registered_one(cut)
+            if raw is None:
+                continue
+            rec = json.loads(raw)
+            if not isinstance(rec, dict) or rec.get("category") != se.CATEGORY.name:
+                return None
+            sch = self.index.schemes.get(rec.get("scheme"))
+            if sch is not None and sch.compact(code) != cut:
+                continue     # lower case of a case-sensitive scheme's code is another code
+            return cut, rec, cut
+        return None
 
     def registration(self, code: str) -> dict | None:
         """Who registered a registered asset code and the product it carries ({"owner",

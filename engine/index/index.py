@@ -509,7 +509,9 @@ class Index:
                         key = codekeys.ours(pid, counter)
                         self._just_read[bytes(raw)] = (scheme, code, key, batch_id)
         if key is None:
-            ext = codekeys.ext(code or raw)
+            # a scheme's code is keyed as the parser left it (compact, as verify_many keys it):
+            # a case-sensitive scheme's lower case is not folded
+            ext = b"ext\x00" + code if scheme is not None and code else codekeys.ext(code or raw)
             hit = view.imported_one(ext)
             if hit is not None:
                 key = ext

@@ -9,7 +9,7 @@ registered. A code already registered keeps its first record (reported, never re
 registering a file twice is harmless and nobody re-registers another's code.
 
 The bulk path is numpy over the whole input (the layout checks, the case fold, duplicates
-and the keys' order) and one C loop over LMDB per chunk (store.put_registered): Python runs
+and the codes' order) and one C loop over LMDB per chunk (store.put_registered): Python runs
 per rejected line, never per code.
 """
 from __future__ import annotations
@@ -27,7 +27,6 @@ from ..schemes.scheme import _ALLOWED
 
 CHUNK = 500_000            # codes per commit: a write transaction's dirty pages stay bounded
 MAX_REJECTED_SHOWN = 1000  # reasons kept per call (the count is always whole)
-_EXT = np.frombuffer(b"ext\x00", np.uint8)   # the index's key prefix of codes issued elsewhere
 
 
 @dataclass
@@ -101,15 +100,10 @@ def register(index, scheme, codes, *, owner: str, source: str = "-", numbers=Non
     # written are filled one after another; a code twice in the input is written once (the
     # store reports it as there already) and found again below by its first line
     order = near_order(good, sch.length)
-    width = 4 + sch.length
     existed = np.zeros(len(good), bool)
     for lo in range(0, len(good), CHUNK):
         rows = order[lo:lo + CHUNK]
-        keys = np.empty((len(rows), width), np.uint8)
-        keys[:, :4] = _EXT
-        keys[:, 4:] = np.ascontiguousarray(good[rows]).view(np.uint8).reshape(len(rows), sch.length)
-        offsets = np.arange(0, (len(rows) + 1) * width, width, dtype=np.int64)
-        existed[rows] = index.store.put_registered(keys.ravel(), offsets, value).astype(bool)
+        existed[rows] = index.store.put_registered(good[rows], value).astype(bool)
     _repeats(rep, good, good_numbers, existed)
     rep.registered = int((~existed).sum())
     rep.already = int(existed.sum()) - rep.repeated
@@ -179,17 +173,18 @@ def _as_bytes(codes) -> np.ndarray:
 
 
 def _compact(sch, arr: np.ndarray) -> np.ndarray:
-    """Codes as the index keys them: upper case where the scheme folds it (a uint8 pass),
-    spaces and dashes inside dropped (Python only for the rows that hold one)."""
+    """Codes as Scheme.compact leaves them (the one normaliser: asset lookups and Verify
+    read codes so): upper case where the scheme folds it (a uint8 pass), whitespace and
+    dashes inside dropped (Scheme.compact itself for the rows holding one, or non-ASCII)."""
     if not len(arr):
         return arr
     width = arr.dtype.itemsize
     raw = np.ascontiguousarray(arr).view(np.uint8).reshape(len(arr), width)
-    odd = ((raw == 0x20) | (raw == 0x2D) | (raw == 0x09)).any(axis=1)
+    odd = ((raw == 0x20) | (raw == 0x2D) | ((raw >= 0x09) & (raw <= 0x0D)) | (raw >= 0x80)).any(axis=1)
     if odd.any():
         arr = arr.copy()
         for i in np.flatnonzero(odd).tolist():
-            arr[i] = arr[i].replace(b" ", b"").replace(b"-", b"").replace(b"\t", b"")
+            arr[i] = sch.compact(arr[i].decode("utf-8", "surrogateescape")).encode("utf-8", "surrogateescape")
         raw = np.ascontiguousarray(arr).view(np.uint8).reshape(len(arr), width)
     if folds_case(sch):
         raw = raw.copy()

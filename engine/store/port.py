@@ -235,15 +235,21 @@ class Store(Protocol):
         """Codes issued elsewhere, each with one record (JSON bytes), in one commit."""
 
     # -- codes others assigned, registered (tracecode.index.register), and their assets' steps
-    def put_registered(self, keys, offsets, value: bytes, order=None) -> np.ndarray:
-        """Codes others assigned, packed code keys (uint8 buffer, int64 offsets N + 1), each
-        with the record value (JSON bytes), in one commit; a key already there keeps its
-        record. A uint8 array: 1 where the key was there (or earlier in this call) before."""
+    def put_registered(self, codes: np.ndarray, value: bytes, order=None) -> np.ndarray:
+        """Codes others assigned (a numpy S array of codes compact as their Scheme.compact
+        leaves them; ``order``: an int64 order to write them in), each with the record value
+        (JSON bytes), in one commit; a code already there keeps its record. A uint8 array: 1
+        where the code was there (or earlier in this call) before. Verify finds them as
+        imported codes."""
 
-    def asset_steps(self, ref: bytes) -> list:
-        """The steps of an asset's code key, oldest first (JSON bytes each); [] for none."""
+    def registered_one(self, code: str) -> bytes | None:
+        """The record (JSON bytes) of a code registered or imported, compact as registered;
+        None if there is none."""
 
-    def asset_append(self, ref: bytes, expect: int, record: bytes) -> bool:
+    def asset_steps(self, code: str) -> list:
+        """The steps of an asset (its compact code), oldest first (JSON bytes each); [] for none."""
+
+    def asset_append(self, code: str, expect: int, record: bytes) -> bool:
         """Append a step (JSON bytes) only if the asset has exactly ``expect`` steps (the
         history the caller checked it against), durably; False and nothing written if not.
         Steps are never rewritten nor pruned."""

@@ -334,27 +334,46 @@ class LmdbStore:
         db = self.db_imported
         run_write(self.env, lambda txn: txn.cursor(db=db).putmulti([(codekeys.ext(c), value) for c in codes]))
 
-    def put_registered(self, keys, offsets, value: bytes, order=None):
-        """Codes others assigned (keys: packed code keys, offsets N + 1), each with the record
-        value, in one commit; a key already there keeps its record. Returns a uint8 array:
-        1 where the key was there before (nothing written for it)."""
+    def put_registered(self, codes, value: bytes, order=None):
+        """Codes others assigned (an S array of compact codes), each with the record value, in
+        one commit, keyed as imported codes (codekeys.ext's layout: b"ext\\0" + the code); a
+        key already there keeps its record. Returns a uint8 array: 1 where the key was there
+        before (nothing written for it)."""
         import numpy as np
 
         from . import _register
-        existed = np.zeros(len(offsets) - 1, np.uint8)
+        codes = np.asarray(codes)
+        if codes.dtype.kind != "S":
+            raise TypeError(f"codes must be a numpy S array, got {codes.dtype}")
+        matrix, lens = codekeys.Keys.ext(codes)
+        keys = matrix[np.arange(matrix.shape[1]) < lens[:, None]]       # the keys packed, in row order
+        offsets = np.zeros(len(codes) + 1, np.int64)
+        np.cumsum(lens, out=offsets[1:])
+        existed = np.zeros(len(codes), np.uint8)
         raw = np.frombuffer(value, np.uint8)
         db = self.db_imported
-        run_write(self.env, lambda txn: _register.put_new(self.env, txn, db, keys, offsets, raw, existed,
-                                                          order))
+        run_write(self.env, lambda txn: _register.put_new(self.env, txn, db, np.ascontiguousarray(keys), offsets,
+                                                          raw, existed, order))
         return existed
 
-    def asset_steps(self, ref: bytes) -> list:
-        """The steps recorded for an asset's code key, oldest first (JSON bytes each)."""
-        return self.assets.steps(ref)
+    @staticmethod
+    def _registered_key(code: str) -> bytes:
+        return b"ext\x00" + code.encode("utf-8", "surrogatepass")
 
-    def asset_append(self, ref: bytes, expect: int, record: bytes) -> bool:
+    def registered_one(self, code: str):
+        ref = self._registered_key(code)
+        if len(ref) > _codes.KEY_LIMIT:
+            return None
+        with self.env.begin() as txn:
+            return txn.get(ref, db=self.db_imported)
+
+    def asset_steps(self, code: str) -> list:
+        """The steps recorded for an asset's compact code, oldest first (JSON bytes each)."""
+        return self.assets.steps(self._registered_key(code))
+
+    def asset_append(self, code: str, expect: int, record: bytes) -> bool:
         """Append a step if the asset still has ``expect`` steps (False: it has more)."""
-        return self.assets.append(ref, expect, record)
+        return self.assets.append(self._registered_key(code), expect, record)
 
     def recall_key(self, target) -> bytes:
         hit = self.recall_keys.get(target)
