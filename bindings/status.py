@@ -95,6 +95,7 @@ TABLE = {
     "audit_log_full": (Code.RESOURCE_EXHAUSTED, "AUDIT_LOG_FULL", _quota("audit_log")),
     "audit_incomplete": (Code.RESOURCE_EXHAUSTED, "AUDIT_INCOMPLETE", _quota("audit_log")),
     "too_many_streams": (Code.RESOURCE_EXHAUSTED, "TOO_MANY_STREAMS", _quota("streams")),
+    "too_many_captures": (Code.RESOURCE_EXHAUSTED, "TOO_MANY_CAPTURES", _quota("captures")),
     "internal": (Code.INTERNAL, "INTERNAL", _plain),
 }
 assert TABLE.keys() == REASONS.keys(), "every reason of tracecode.app has its gRPC status"

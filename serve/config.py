@@ -53,7 +53,7 @@ def split_address(address: str) -> tuple[str, int]:
     ('::1', 8080)
     """
     host, sep, port = address.rpartition(":")
-    if not sep or not port.isdigit() or not host or int(port) > 65535:
+    if not sep or not (port.isascii() and port.isdigit()) or not host or int(port) > 65535:
         raise ServeError(f"address {address!r} must be HOST:PORT (e.g. localhost:50051, [::1]:50051)")
     return host.strip("[]"), int(port)
 

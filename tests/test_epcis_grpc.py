@@ -142,3 +142,28 @@ def test_the_command_line_with_server(world, tmp_path):
     err = subprocess.run([sys.executable, "-m", "tracecode", "epcis", "query", *remote, "--param", "EQ_nope=1"],
                          capture_output=True, timeout=120).stderr.decode()
     assert "EQ_nope" in err and len(err.strip().splitlines()) == 1
+
+
+def test_a_history_over_the_message_limit_in_bytes_is_refused(monkeypatch):
+    """The bound is on UTF-8 bytes: a Chinese history under the limit in characters is over it in bytes."""
+    import asyncio
+
+    import tracecode.v1.epcis as bindings_epcis
+    from tracecode.app import Refusal
+    from tracecode.v1 import epcis_pb2
+
+    class History:   # the application's answer, as Service.history_epcis gives it
+        dd = None
+
+        def history_epcis(self, who, code, method):
+            return {"type": "EPCISDocument", "note": "北京市朝阳区" * 100}
+
+    doc = json.dumps(History().history_epcis(None, "", ""), ensure_ascii=False)
+    monkeypatch.setattr(bindings_epcis, "MAX_MESSAGE_BYTES", len(doc) + 100)   # over the characters, under the bytes
+    call = bindings_epcis.Epcis.EpcisHistory.__wrapped__
+    with pytest.raises(Refusal) as e:
+        asyncio.run(call(bindings_epcis.Epcis(History()), epcis_pb2.EpcisHistoryRequest(code="X"), None, None))
+    assert e.value.reason == "invalid_argument" and "tracecode history" in e.value.detail
+    monkeypatch.setattr(bindings_epcis, "MAX_MESSAGE_BYTES", len(doc.encode()) + 100)
+    reply = asyncio.run(call(bindings_epcis.Epcis(History()), epcis_pb2.EpcisHistoryRequest(code="X"), None, None))
+    assert json.loads(reply.document)["note"].startswith("北京")

@@ -298,9 +298,15 @@ def test_query_parameters_are_checked(site):
                           ({"MATCH_epc": "a", "MATCH_parentID": "b"}, "MATCH_parentID"),
                           ({"GE_eventTime": "2024-02-01T00:00:00Z", "LT_eventTime": "2024-01-01T00:00:00Z"},
                            "LT_eventTime"),
-                          ({"nextPageToken": "forged"}, "nextPageToken")]:
+                          ({"nextPageToken": "forged"}, "nextPageToken"),
+                          # digits to str.isdigit, not to int(): a 400, never a 500
+                          ({"perPage": "\u00b2"}, "perPage"), ({"eventCountLimit": "\u00b2"}, "eventCountLimit"),
+                          ({"eventCountLimit": "5", "nextPageToken": "c\u00b2.x"}, "nextPageToken")]:
         r = client.get("/epcis/events", params=params, headers=admin)
         assert _problem(r, 400, "QueryParameterException")["field"] == field, params
+    for path in ("/epcis/capture", "/epcis/queries", "/epcis/queries/x/events"):
+        r = client.get(path, params={"perPage": "\u00b2"}, headers=admin)
+        assert r.status_code == 400 and r.json()["field"] == "perPage", (path, r.text)
     _problem(client.get("/epcis/events/urn:uuid:0b7b8d9e", headers=admin), 404, "NoSuchNameException")
     _problem(client.get("/epcis/nothing", headers=admin), 404, "NoSuchNameException")
 
@@ -341,3 +347,16 @@ def test_capture_with_our_codes_reaches_the_lifecycle_and_the_answer(site, schem
     [event] = doc["epcisBody"]["queryResults"]["resultsBody"]["eventList"]
     assert event["readPoint"] == {"id": "urn:epc:id:sgln:0950600.01340.0"} and event["recordTime"]
     assert GTIN in event["epcList"][0]
+
+
+def test_a_full_capture_queue_is_429_with_retry_after(site):
+    from tracecode.app.capture_runs import CaptureQueue
+    p, client = site
+    p.svc.drain_captures()
+    p.svc._captures = CaptureQueue(total=0)   # as if this process had its captures waiting
+    try:
+        r = _capture(client, p, _doc(), "admin")
+    finally:
+        p.svc._captures = None
+    assert r.status_code == 429 and r.headers["retry-after"] == "5", r.text
+    assert r.json()["reason"] == "too_many_captures" and r.json()["retry_after"] == 5

@@ -126,9 +126,16 @@ async def capture(request) -> Response:
                                 "(GS1-EPCIS-Capture-Limit): split it", path=request.url.path,
                            reason="too_large", headers=capture_limits(settings))
     # the job as running, at once: the capture goes on in the worker's capture thread
-    job = request.app.state.service.start_capture(caller, body, kind, behaviour=raw, epcis_version=epcis_version,
-                                                  cbv_version=cbv_version, peer=request.state.client_host,
-                                                  method="HTTP Capture")
+    try:
+        job = request.app.state.service.start_capture(caller, body, kind, behaviour=raw, epcis_version=epcis_version,
+                                                      cbv_version=cbv_version, peer=request.state.client_host,
+                                                      method="HTTP Capture")
+    except Refusal as refusal:   # the capture queue is full: the client is told when to come back
+        if refusal.reason != "too_many_captures":
+            raise
+        wait = refusal.facts.get("retry_after", "5")
+        return problem(429, refusal.detail, path=request.url.path, reason=refusal.reason,
+                       headers={"retry-after": wait}, extra={"retry_after": int(wait)})
     return _json(job_body(job), 202, headers={"location": f"/epcis/capture/{job['id']}"})
 
 
@@ -204,7 +211,8 @@ async def _answer_events(request, fixed: dict | None = None, name: str | None = 
             raise Refusal("invalid_argument", extra[0], f"{extra[0]!r}: a named query's parameters are its "
                           "own; give only perPage and nextPageToken")
         per_page = request.query_params.get("perPage")
-        if per_page is not None and not (per_page.isdigit() and 1 <= int(per_page) <= epcis_params.MAX_PER_PAGE):
+        if per_page is not None and not (per_page.isascii() and per_page.isdigit()
+                                         and 1 <= int(per_page) <= epcis_params.MAX_PER_PAGE):
             raise Refusal("invalid_argument", "perPage", f"perPage must be a whole number from 1 to "
                           f"{epcis_params.MAX_PER_PAGE:,}, not {per_page[:20]!r}")
         events, token = request.app.state.service.run_query(
@@ -255,7 +263,7 @@ def _paging(request) -> tuple[str | None, int]:
     if extra:
         raise Refusal("invalid_argument", extra[0], f"{extra[0][:40]!r} is not read here: perPage, nextPageToken")
     per_page = request.query_params.get("perPage", str(epcis_params.DEFAULT_PER_PAGE))
-    if not per_page.isdigit() or not 1 <= int(per_page) <= epcis_params.MAX_PER_PAGE:
+    if not (per_page.isascii() and per_page.isdigit()) or not 1 <= int(per_page) <= epcis_params.MAX_PER_PAGE:
         raise Refusal("invalid_argument", "perPage", f"perPage must be a whole number from 1 to "
                       f"{epcis_params.MAX_PER_PAGE:,}, not {per_page[:20]!r}")
     return request.query_params.get("nextPageToken"), int(per_page)

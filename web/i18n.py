@@ -145,6 +145,7 @@ ZH = {
     "reason.audit_log_full": "服务器暂时无法记录，请稍后再试。",
     "reason.audit_incomplete": "已完成，但记录不完整。",
     "reason.too_many_streams": "同时进行的查询太多，请稍后再试。",
+    "reason.too_many_captures": "等待处理的采集太多，请稍后再试。",
     "reason.internal": "服务器出现故障，请稍后再试。",
     "reason.rate_limited": "查询过于频繁，请稍后再试。",
     "warning.not_found": "查不到此码。请核对每一位数字；确认无误仍查不到的，可能是假码，请向当地监管部门举报。",
@@ -361,6 +362,7 @@ EN = {
     "reason.audit_log_full": "The server cannot keep its records just now: please try again later.",
     "reason.audit_incomplete": "Done, but its record is incomplete.",
     "reason.too_many_streams": "Too many queries at once: please try again shortly.",
+    "reason.too_many_captures": "Too many captures are waiting: please try again shortly.",
     "reason.internal": "The server has a fault: please try again shortly.",
     "reason.rate_limited": "Too many queries: please try again shortly.",
     "warning.not_found": "This code cannot be found. Check every digit; if it still cannot be found, "

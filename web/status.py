@@ -34,6 +34,7 @@ TABLE = {
     "audit_log_full": 507,
     "audit_incomplete": 507,
     "too_many_streams": 429,
+    "too_many_captures": 429,
     "internal": 500,
 }
 assert TABLE.keys() == REASONS.keys(), "every reason of tracecode.app has its HTTP status"

@@ -40,7 +40,7 @@ import numpy as np
 from .. import epcis
 from ..epcis import schema
 from ..store.port import EpcisQuery, EpcisRecord
-from . import epcis_params
+from . import capture_runs, epcis_params
 from .audit import AuditError
 from .caller import Caller
 from .refusal import Refusal, bounded, denied, invalid, refusal_of
@@ -170,7 +170,7 @@ class Capture:
         job = {"id": uuid.uuid4().hex, "state": "running", "behaviour": behaviour,
                "client": caller.name, "created": _iso(now), "finished": None,
                "counts": {"events": 0, "stored": 0, "already_stored": 0, "applied": 0, "failed": 0},
-               "errors": [], "errors_total": 0}
+               "errors": [], "errors_total": 0, "runner": capture_runs.runner()}
         try:
             self.svc._audit("capture_intent", caller, method, peer, job=job["id"], behaviour=behaviour,
                             bytes=len(body or b""))
@@ -432,6 +432,22 @@ class Capture:
         if job is None or not (oversees(caller) or job.get("client") == caller.name):
             raise Refusal("not_found", "job", f"no capture job {str(job_id)[:64]!r}",
                           resource="capture_job", name=str(job_id)[:64])
+        return self._settled(job)
+
+    def _settled(self, job: dict) -> dict:
+        """The job as read; a "running" one whose worker process is gone is recorded failed (its
+        capture thread died with it: nothing will finish it)."""
+        if job.get("state") != "running" or not capture_runs.stopped(job.get("runner")):
+            return job
+        job = self.store.capture_job_get(job["id"]) or job   # read again now its runner is gone:
+        if job.get("state") != "running":                    # it may have finished just before
+            return job
+        _error(job, "", None, "worker_stopped", capture_runs.STOPPED)
+        job["state"], job["finished"] = "failure", _iso(_time.time())
+        try:
+            self.store.capture_job_put(job)
+        except Exception:   # noqa: BLE001 - a read-only store: the reader is told all the same
+            pass
         return job
 
     def query_events(self, caller: Caller, query: EpcisQuery, page_token: str | None = None,
@@ -475,7 +491,7 @@ class Capture:
         left = count
         if count is not None and page_token and page_token[:1] == "c" and "." in page_token:
             head, _, page_token = page_token.partition(".")
-            if not head[1:].isdigit() or not 0 < int(head[1:]) <= count:
+            if not (head[1:].isascii() and head[1:].isdigit()) or not 0 < int(head[1:]) <= count:
                 raise invalid("nextPageToken", f"{page_token[:40]!r} is not a page token of this query")
             left = int(head[1:])
         events, token = self.query_events(caller, query, page_token or None,
@@ -505,9 +521,10 @@ class Capture:
         if not isinstance(per_page, int) or not 1 <= per_page <= MAX_PAGE:
             raise invalid("perPage", f"perPage is 1 to {MAX_PAGE:,}, got {per_page!r}")
         try:
-            return self.store.capture_jobs(caller.name, page_token or None, per_page)
+            jobs, token = self.store.capture_jobs(caller.name, page_token or None, per_page)
         except ValueError as exc:
             raise invalid("nextPageToken", str(exc)) from None
+        return [self._settled(job) for job in jobs], token
 
     def history_document(self, caller: Caller, code: str, method: str = "EpcisHistory") -> dict:
         """A code's history (Service.history: the same rights) as an EPCISDocument that

@@ -182,7 +182,7 @@ def fields(params) -> dict:
         kind = param.kind
         if kind == "page":
             text = _one(name, raw)
-            if not text.isdigit() or not 1 <= int(text) <= MAX_PER_PAGE:
+            if not (text.isascii() and text.isdigit()) or not 1 <= int(text) <= MAX_PER_PAGE:
                 raise _refuse(name, f"perPage must be a whole number from 1 to {MAX_PER_PAGE:,}, not {text!r}")
             out["per_page"] = int(text)
         elif kind == "token":
@@ -193,7 +193,7 @@ def fields(params) -> dict:
             out["page_token"] = text
         elif kind == "count":
             text = _one(name, raw).strip()
-            if not text.isdigit() or not 1 <= int(text) <= MAX_COUNT:
+            if not (text.isascii() and text.isdigit()) or not 1 <= int(text) <= MAX_COUNT:
                 raise _refuse(name, f"eventCountLimit must be a whole number from 1 on, not {text[:40]!r}")
             out["count_limit"] = int(text)
         elif kind == "order":

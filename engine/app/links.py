@@ -71,7 +71,7 @@ def key_of(scheme, product: dict, lot: str | None = None) -> str:
 
 
 def _gtin(text: str) -> str:
-    if not text.isdigit() or len(text) not in GTIN_LENGTHS:
+    if not (text.isascii() and text.isdigit()) or len(text) not in GTIN_LENGTHS:
         raise invalid("key", f"{quote(text)} is not a GTIN: 8, 12, 13 or 14 digits "
                              f"(\"01/<GTIN>\")")
     gtin = text.zfill(14)

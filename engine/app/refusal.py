@@ -52,6 +52,7 @@ REASONS = {
     "audit_log_full": "the audit log took no record: nothing done",
     "audit_incomplete": "done, but its audit line is missing (its intent is logged)",
     "too_many_streams": "the caller has its limit of open streams",
+    "too_many_captures": "too many captures wait in this server process (facts: retry_after)",
     # ours
     "internal": "a fault of the server's (see its log)",
 }

@@ -132,7 +132,7 @@ class Rights:
                     continue
                 gtin = dict(rule.fields).get(scheme.product_fields[0].name) or ""
                 prefix = gtin[1:-1] if gtin.endswith("*") else gtin[1:1 + EXACT_GTIN_PREFIX]
-                if len(prefix) >= GS1_MIN_PREFIX and prefix.isdigit():
+                if len(prefix) >= GS1_MIN_PREFIX and prefix.isascii() and prefix.isdigit():
                     out.setdefault(who.name, set()).add(prefix)
         return out
 

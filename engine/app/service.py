@@ -83,13 +83,6 @@ def _os_user() -> str:
         return f"uid {os.getuid()}"
 
 
-def _finish_capture(finish, job_id: str) -> None:
-    try:
-        finish()
-    except Exception:   # noqa: BLE001 - recorded in the job (reason internal); the log says more
-        logging.getLogger("tracecode").exception("capture job %s failed", job_id)
-
-
 class Service:
     """The application over one data directory (`clients`: a Clients, or None for an
     open one in which every caller is LOCAL; `audit_path`: the audit log, by default
@@ -817,21 +810,28 @@ class Service:
                       cbv_version: str | None = None, peer: str = "", method: str = "Capture") -> dict:
         """Capture as capture does, in this process's capture thread: the job at once, as
         "running" (arguments and rights refused here, before any job). Captures run one
-        at a time per process, queued (LMDB has one writer: more threads would wait on it);
-        capture_job reads the job as it goes and when done."""
-        job, finish = self.epcis.begin(caller, body, content_type, behaviour=behaviour,
-                                       epcis_version=epcis_version, cbv_version=cbv_version,
-                                       peer=peer, method=method)
+        at a time per process, queued (LMDB has one writer: more threads would wait on it), at
+        most capture_runs.MAX_QUEUED_PER_CLIENT of a client's and MAX_QUEUED in all; capture_job
+        reads the job as it goes and when done (as failed once its worker is gone)."""
         if self._captures is None:
-            from concurrent.futures import ThreadPoolExecutor
-            self._captures = ThreadPoolExecutor(1, thread_name_prefix="tracecode-capture")
-        self._captures.submit(_finish_capture, finish, job["id"])
+            from .capture_runs import CaptureQueue
+            self._captures = CaptureQueue()
+        queue = self._captures
+        queue.reserve(caller.name)   # too_many_captures (429, Retry-After) before any job
+        try:
+            job, finish = self.epcis.begin(caller, body, content_type, behaviour=behaviour,
+                                           epcis_version=epcis_version, cbv_version=cbv_version,
+                                           peer=peer, method=method)
+        except BaseException:
+            queue.release(caller.name)
+            raise
+        queue.submit(caller.name, finish, job["id"])
         return job
 
     def drain_captures(self) -> None:
         """Wait for the captures begun here to finish (before the index is closed)."""
         if self._captures is not None:
-            self._captures.shutdown(wait=True)
+            self._captures.shutdown()
             self._captures = None
 
     def capture_job(self, caller: Caller, job_id: str, method: str = "CaptureJob") -> dict:

@@ -69,7 +69,7 @@ def record(row, number) -> dict:
     enterprise = clean(row.get("enterprise_id"))
     if not enterprise:
         raise RowError(f"{number}: missing enterprise_id")
-    if not (len(enterprise) == 5 and enterprise.isdigit()):
+    if not (len(enterprise) == 5 and enterprise.isascii() and enterprise.isdigit()):
         raise RowError(f"{number}: enterprise_id {row['enterprise_id']!r} is not 5 digits")
     if clean(row.get("spec_codes")):
         raise RowError(f"{number}: spec_codes belong to pesticide registrations")

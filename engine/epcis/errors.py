@@ -50,6 +50,6 @@ def event_index(ptr: str) -> int | None:
     """
     parts = ptr.split("/")
     for i, part in enumerate(parts[:-1]):
-        if part == "eventList" and parts[i + 1].isdigit():
+        if part == "eventList" and parts[i + 1].isascii() and parts[i + 1].isdigit():
             return int(parts[i + 1])
     return None

@@ -55,7 +55,7 @@ def parse_date(text: str, what: str) -> _dt.date:
     """YYYYMMDD, YYYY-MM-DD, YYYY/MM/DD, YYYY.MM.DD or YYYY年M月D日."""
     t = clean(text)
     m = _DATE.fullmatch(t)
-    parts = (t[:4], t[4:6], t[6:]) if len(t) == 8 and t.isdigit() else m.groups() if m else None
+    parts = (t[:4], t[4:6], t[6:]) if len(t) == 8 and t.isascii() and t.isdigit() else m.groups() if m else None
     if parts is None:
         raise RowError(f"{what} {t!r} is not a date (YYYY-MM-DD or YYYYMMDD)")
     try:
@@ -73,7 +73,7 @@ def level_of(text) -> int:
     t = clean(text).lower()
     if t in LEVELS:
         return LEVELS[t]
-    if t.isdigit() and 1 <= int(t) <= 9:
+    if t.isascii() and t.isdigit() and 1 <= int(t) <= 9:
         return int(t)
     raise RowError(f"packaging level {text!r} is not 1-9 or one of {', '.join(LEVELS)}")
 
@@ -180,7 +180,7 @@ def spec_codes(value) -> tuple:
     """Declared spec codes (3 digits each) from a list or a separated cell, sorted."""
     items = value if isinstance(value, (list, tuple)) else re.split(r"[\s,;/、]+", clean(value))
     codes = tuple(sorted({clean(c) for c in items if clean(c)}))
-    bad = [c for c in codes if not (len(c) == 3 and c.isdigit())]
+    bad = [c for c in codes if not (len(c) == 3 and c.isascii() and c.isdigit())]
     if bad:
         raise RowError(f"spec code {bad[0]!r} is not 3 digits")
     return codes

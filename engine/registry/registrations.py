@@ -66,4 +66,4 @@ def code_prefix(number: str) -> str:
 def looks_like(text: str) -> bool:
     """Whether text is meant as a registration number (two class letters, then digits)."""
     t = compact(text)
-    return t[:2] in CLASSES and t[2:3].isdigit()
+    return t[:2] in CLASSES and t[2:3].isascii() and t[2:3].isdigit()

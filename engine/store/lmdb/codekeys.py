@@ -40,7 +40,7 @@ def sscc(text) -> bytes | None:
         return None
     if t.startswith("(00)"):
         t = t[4:]
-    if len(t) == 18 and t.isdigit() and GS1.is_valid(t):
+    if len(t) == 18 and t.isascii() and t.isdigit() and GS1.is_valid(t):
         return b"sscc\x00" + t.encode()
     return None
 
