@@ -100,15 +100,37 @@ def _web_table(web) -> dict:
     return dict(web)
 
 
+def _epcis_table(epcis) -> dict:
+    """The [epcis] table: webhook_allow = networks webhooks may reach though they are
+    loopback or private (tracecode.app.webhook_guard)."""
+    import ipaddress
+    if not isinstance(epcis, dict):
+        raise SettingsError("[epcis] must be a table of name = value")
+    unknown = sorted(set(epcis) - {"webhook_allow"})
+    if unknown:
+        raise SettingsError(f"[epcis] unknown setting {unknown[0]!r} (known: webhook_allow)")
+    allow = epcis.get("webhook_allow", [])
+    if not isinstance(allow, list) or len(allow) > 1000 or not all(isinstance(n, str) for n in allow):
+        raise SettingsError('[epcis] webhook_allow is a list of networks, e.g. ["127.0.0.0/8"]')
+    for n in allow:
+        try:
+            ipaddress.ip_network(n, strict=False)
+        except ValueError:
+            raise SettingsError(f"[epcis] webhook_allow: {n[:60]!r} is not a network like 10.0.0.0/8") from None
+    return dict(epcis)
+
+
 @dataclass(frozen=True)
 class Settings:
     base_url: str | None = None
     web: dict = field(default_factory=dict)   # tracecode.web.settings.WebSettings fields
+    epcis: dict = field(default_factory=dict)   # [epcis] webhook_allow
 
     def __post_init__(self):
         if self.base_url is not None:
             object.__setattr__(self, "base_url", normalise_base_url(self.base_url))
         object.__setattr__(self, "web", _web_table(self.web))
+        object.__setattr__(self, "epcis", _epcis_table(self.epcis))
 
     def changed(self, **values) -> "Settings":
         return replace(self, **values)
@@ -151,7 +173,8 @@ def save(datadir: str | Path, settings: Settings) -> Path:
     path = Path(datadir) / NAME
     try:
         old = path.read_text("utf-8")
-        edited = _with_base_url(old, settings) if load(datadir).web == settings.web else None
+        was = load(datadir)
+        edited = _with_base_url(old, settings) if (was.web, was.epcis) == (settings.web, settings.epcis) else None
     except (OSError, UnicodeDecodeError, SettingsError):
         edited = None
     if edited is None:

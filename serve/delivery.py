@@ -23,8 +23,10 @@ import socket
 import time
 import uuid
 
+import httpcore
 import httpx
 
+from ..app import webhook_guard
 from ..epcis.schedule import Schedule
 
 log = logging.getLogger("tracecode.serve")
@@ -35,6 +37,7 @@ LEASE_S = 10.0
 POLL_S = 0.2           # how soon a captured event goes out in stream mode
 TIMEOUT_S = 10.0       # per delivery: connect, write and read
 MAX_IN_FLIGHT = 64     # subscriptions delivering at once
+MAX_PER_OWNER = 8      # of those, one client's at most: its dead receivers cannot take every slot
 PROGRESS_S = 0.5       # how often a stream's bookmark is recorded (a kill re-sends at most this much)
 
 
@@ -50,10 +53,17 @@ class DeliveryRunner:
         self.fires: dict = {}      # subscription id -> the next time its schedule fires
         self.tasks: dict = {}      # subscription id -> its delivering task
         self.holding = False
+        self.owners: dict = {}     # subscription id -> its owner (for MAX_PER_OWNER)
+        self.offset = 0            # where the next round starts in the list of subscriptions
+        self.lease_key = (LEASE, self.holder)   # the store records progress only while we hold it
 
     async def run(self, stop: asyncio.Event) -> None:
         limits = httpx.Limits(max_connections=MAX_IN_FLIGHT, max_keepalive_connections=MAX_IN_FLIGHT)
-        async with httpx.AsyncClient(timeout=self.timeout_s, limits=limits, follow_redirects=False,
+        transport = httpx.AsyncHTTPTransport(limits=limits, trust_env=False)
+        # every connect judged again and pinned to the addresses judged (DNS rebinding)
+        transport._pool._network_backend = _GuardedBackend(transport._pool._network_backend,
+                                                           self.svc.subs.webhook_allow)
+        async with httpx.AsyncClient(transport=transport, timeout=self.timeout_s, follow_redirects=False,
                                      trust_env=False) as client:
             renewed = 0.0
             try:
@@ -85,11 +95,20 @@ class DeliveryRunner:
         self.tasks = {k: t for k, t in self.tasks.items() if not t.done()}
         subs = await asyncio.to_thread(self.store.subscriptions)
         now = time.time()
-        live = set()
-        for sub in subs:
-            live.add(sub["id"])
-            if sub["id"] in self.tasks or len(self.tasks) >= MAX_IN_FLIGHT:
+        live = {sub["id"] for sub in subs}
+        owners: dict = {}
+        for task_id in self.tasks:
+            owner = self.owners.get(task_id)
+            owners[owner] = owners.get(owner, 0) + 1
+        # a rotating start: the slots do not go to the same first subscriptions every round
+        start = self.offset % len(subs) if subs else 0
+        self.offset = start + MAX_IN_FLIGHT
+        for sub in subs[start:] + subs[:start]:
+            owner = sub.get("owner")
+            if sub["id"] in self.tasks or len(self.tasks) >= MAX_IN_FLIGHT or owners.get(owner, 0) >= MAX_PER_OWNER:
                 continue
+            owners[owner] = owners.get(owner, 0) + 1
+            self.owners[sub["id"]] = owner
             fire = False
             if not sub["stream"]:
                 at = self.fires.get(sub["id"])
@@ -101,17 +120,19 @@ class DeliveryRunner:
             self.tasks[sub["id"]] = asyncio.create_task(self._deliver(client, sub, fire))
         for gone in set(self.fires) - live:
             del self.fires[gone]
+        self.owners = {k: v for k, v in self.owners.items() if k in self.tasks}
 
     async def _deliver(self, client, sub: dict, fire: bool) -> None:
         """Deliveries of one subscription until it is caught up or a delivery fails. The
         bookmark is recorded every PROGRESS_S and when the subscription stops (caught up,
         failing, unsubscribed, the runner stopping): a worker killed in between sends the
         deliveries since its last record again, which at least once allows."""
-        subs = self.svc.subs
+        subs, lease = self.svc.subs, self.lease_key
         first, pending, recorded = True, None, time.monotonic()
+        shown = webhook_guard.redacted(sub["dest"])[:100]
         try:
             while self.holding:
-                due = await asyncio.to_thread(subs.due, sub, None, fire, first)
+                due = await asyncio.to_thread(subs.due, sub, None, fire, first, lease)
                 if due is None:
                     return
                 body, headers = await asyncio.to_thread(subs.body, due)
@@ -119,20 +140,20 @@ class DeliveryRunner:
                 try:
                     r = await client.post(sub["dest"], content=body, headers=headers)
                     if not 200 <= r.status_code < 300:
-                        error = f"{sub['dest'][:100]} answered {r.status_code}"
+                        error = f"{shown} answered {r.status_code}"
                 except httpx.HTTPError as exc:
-                    error = f"{sub['dest'][:100]}: {type(exc).__name__} {exc}"[:300]
+                    error = f"{shown}: {type(exc).__name__} {exc}"[:300]
                 if error is not None:
                     if pending is not None:
-                        await asyncio.to_thread(subs.progress, pending)
+                        await asyncio.to_thread(subs.progress, pending, lease)
                         pending = None
-                    wait = await asyncio.to_thread(subs.failed, due, error)
+                    wait = await asyncio.to_thread(subs.failed, due, error, None, lease)
                     log.info("subscription %s: %s; next try in %.1f s", sub["id"], error, wait)
                     return
                 sub = pending = subs.taken(due)   # the next delivery goes on from here
                 first = False
                 if due.empty_report or time.monotonic() - recorded >= PROGRESS_S:
-                    kept = await asyncio.to_thread(subs.progress, pending)
+                    kept = await asyncio.to_thread(subs.progress, pending, lease)
                     pending, recorded = None, time.monotonic()
                     if not kept or due.empty_report:
                         return
@@ -143,7 +164,30 @@ class DeliveryRunner:
                     return
         finally:
             if pending is not None:   # not recorded if rewound meanwhile (its generation)
-                await asyncio.to_thread(subs.progress, pending)
+                await asyncio.to_thread(subs.progress, pending, lease)
+
+
+class _GuardedBackend(httpcore.AsyncNetworkBackend):
+    """httpcore's network backend with each TCP connect's host resolved and judged
+    (webhook_guard, the allow-list read at each connect) and the connection made to the
+    address judged, so a name re-resolving elsewhere after the check reaches nothing."""
+
+    def __init__(self, inner, allow):
+        self.inner, self.allow = inner, allow
+
+    async def connect_tcp(self, host, port, timeout=None, local_address=None, socket_options=None):
+        try:
+            addrs = await asyncio.to_thread(lambda: webhook_guard.resolve(host, port, self.allow()))
+        except webhook_guard.DestRefused as exc:
+            raise httpcore.ConnectError(str(exc)) from None
+        return await self.inner.connect_tcp(addrs[0], port, timeout=timeout, local_address=local_address,
+                                            socket_options=socket_options)
+
+    async def connect_unix_socket(self, path, timeout=None, socket_options=None):
+        raise httpcore.ConnectError("webhooks are sent over TCP only")
+
+    async def sleep(self, seconds):
+        await self.inner.sleep(seconds)
 
 
 def _next_fire(sub: dict, now: float) -> float | None:

@@ -27,8 +27,15 @@ def p(tmp_path, monkeypatch):
     monkeypatch.setattr(subscriptions, "BASE_BACKOFF_S", 0.05)   # retries within the test's time
     monkeypatch.setattr(subscriptions, "MAX_BACKOFF_S", 0.5)
     platform = Platform(tmp_path, count=8)
+    allow_loopback(platform.dd.path)
     yield platform
     platform.close()
+
+
+def allow_loopback(datadir) -> None:
+    """The tests' receivers listen on 127.0.0.1: the operator's allow-list lets webhooks go there."""
+    from tracecode import settings
+    settings.save(datadir, settings.Settings(epcis={"webhook_allow": ["127.0.0.0/8", "::1/128"]}))
 
 
 def caller(p, who):
@@ -184,7 +191,7 @@ def test_rights_an_issuer_receives_its_products_events_a_scanner_none(p):
             p.svc.subscribe(caller(p, "scanner"), "q", EpcisQuery(), dest=mine.url, stream=True)
         assert refused.value.reason == "permission_denied"
         own = put(p, 3, epc=dl(p.gs1[0]))
-        put(p, 4, epc=dl(p.other_gs1[0]))
+        others = put(p, 4, epc=dl(p.other_gs1[0]))
         own += put(p, 2, epc=dl(p.gs1[1]))
         put(p, 1)                                   # naming nobody's code
         with running(p):
@@ -195,6 +202,7 @@ def test_rights_an_issuer_receives_its_products_events_a_scanner_none(p):
                 assert time.monotonic() < deadline
                 time.sleep(0.02)
         assert mine.ids() == own
+        assert theirs.ids() == others           # exactly the rival's, none of the issuer's nor the unnamed
         # each sees and ends only its own subscriptions; a regulator sees all
         assert [s["owner"] for s in p.svc.subscriptions(issuer)] == ["brand"]
         assert len(p.svc.subscriptions(caller(p, "regulator"))) == 2
@@ -261,3 +269,82 @@ def test_a_healthy_stream_sends_each_event_once_across_recorded_bookmarks(p):
             rx.wait_for(lambda r: len(set(r.ids())) == len(sent))
             time.sleep(1.0)
         assert rx.ids() == sent
+
+
+@pytest.mark.parametrize("dest", [
+    "http://127.0.0.1:6379/", "http://169.254.169.254/latest/meta-data/", "http://[::1]:8080/",
+    "http://0/", "http://10.0.0.1/hook", "http://192.168.1.1/", "http://224.0.0.1/",
+    "http://[::ffff:127.0.0.1]/", "http://localhost:6379/", "http://240.0.0.1/",
+])
+def test_a_webhook_to_this_machine_or_a_private_network_is_refused(p, dest):
+    from tracecode import settings
+    settings.save(p.dd.path, settings.Settings())   # no allow-list
+    with pytest.raises(Refusal) as refused:
+        p.svc.subscribe(caller(p, "admin"), "q", EpcisQuery(), dest=dest, stream=True)
+    assert refused.value.reason == "invalid_argument" and refused.value.field == "dest"
+    assert "webhook_allow" in refused.value.detail
+
+
+def test_the_allow_list_is_judged_again_at_each_connect(p):
+    """Subscribed while loopback was allowed, then the allow-list is taken away (as a name
+    re-resolving to 127.0.0.1 would be): the runner connects to nothing, lastError says why."""
+    from tracecode import settings
+    with Receiver() as rx:
+        sub = p.svc.subscribe(caller(p, "admin"), "q", EpcisQuery(), dest=rx.url + "?key=s3cret", stream=True)
+        settings.save(p.dd.path, settings.Settings())
+        put(p, 2)
+        with running(p):
+            deadline = time.monotonic() + 20
+            while not p.svc.subscription(caller(p, "admin"), sub["subscriptionID"])["lastError"]:
+                assert time.monotonic() < deadline
+                time.sleep(0.02)
+        shown = p.svc.subscription(caller(p, "admin"), sub["subscriptionID"])
+        assert rx.ids() == [] and shown["bookmark"] == sub["bookmark"]
+        assert "webhook_allow" in shown["lastError"] and "s3cret" not in shown["lastError"]
+
+
+def test_progress_is_recorded_only_while_the_runner_holds_the_lease(p):
+    from tracecode.serve.delivery import LEASE
+    store = p.svc.index.store
+    with Receiver() as rx:
+        sub = p.svc.subscribe(caller(p, "admin"), "q", EpcisQuery(), dest=rx.url, stream=True)
+    gen = store.subscription_get(sub["subscriptionID"])["state"]["generation"]
+    assert store.lease(LEASE, "new-holder", 30)
+    # a stalled former holder moving the bookmark (back) is refused; the holder's goes through
+    assert not store.subscription_progress(sub["subscriptionID"], gen, {"bookmark": 0}, (LEASE, "old-holder"))
+    assert store.subscription_progress(sub["subscriptionID"], gen, {"delivered": 1}, (LEASE, "new-holder"))
+    store.lease_release(LEASE, "new-holder")
+    assert not store.subscription_progress(sub["subscriptionID"], gen, {"bookmark": 0}, (LEASE, "new-holder"))
+    assert store.subscription_progress(sub["subscriptionID"], gen, {"attempts": 0})   # unfenced: as before
+
+
+def test_a_round_starts_at_a_rotating_offset_and_caps_each_owner(p, monkeypatch):
+    """One owner's many (dead, hanging) subscriptions take at most MAX_PER_OWNER slots, and
+    the slots go round every subscription, not the same first ones each round."""
+    from tracecode.serve import delivery
+    monkeypatch.setattr(delivery, "MAX_IN_FLIGHT", 4)
+    monkeypatch.setattr(delivery, "MAX_PER_OWNER", 2)
+    brand = [p.svc.subscribe(caller(p, "issuer"), "q", EpcisQuery(), dest="http://127.0.0.1:9/",
+                             stream=True)["subscriptionID"] for _ in range(5)]
+    rival = [p.svc.subscribe(caller(p, "other_issuer"), "q", EpcisQuery(), dest="http://127.0.0.1:9/",
+                             stream=True)["subscriptionID"] for _ in range(5)]
+    runner = DeliveryRunner(p.svc)
+    started = []
+
+    async def hang(client, sub, fire):
+        started.append(sub["id"])
+        await asyncio.sleep(3600)
+
+    runner._deliver = hang
+
+    async def rounds():
+        for _ in range(6):
+            await runner._round(None)
+            owners = [runner.owners[i] for i in runner.tasks]
+            assert owners.count("brand") == 2 and owners.count("rival") == 2
+            await asyncio.sleep(0)                 # the tasks start
+            for task in runner.tasks.values():   # each round's deliveries end: the next round starts anew
+                task.cancel()
+            await asyncio.gather(*runner.tasks.values(), return_exceptions=True)
+    asyncio.run(rounds())
+    assert set(started) == set(brand + rival)   # every subscription had its turn

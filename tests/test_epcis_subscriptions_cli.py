@@ -9,6 +9,8 @@ import sys
 import tracecode
 from tracecode.store.port import EpcisRecord
 
+from test_epcis_subscriptions import allow_loopback
+
 
 def run(*args, code: int = 0) -> subprocess.CompletedProcess:
     proc = subprocess.run([sys.executable, "-m", "tracecode", *map(str, args)], capture_output=True,
@@ -21,6 +23,7 @@ def run(*args, code: int = 0) -> subprocess.CompletedProcess:
 def test_subscribe_list_rewind_unsubscribe(tmp_path):
     d = tmp_path / "data"
     dd = tracecode.init(d)
+    allow_loopback(d)
     dd.index.store.epcis_put([EpcisRecord(event_id=f"urn:uuid:{i}", event={"eventID": f"urn:uuid:{i}"},
                                           event_time=1.8e9, time_offset="+00:00", record_time=1.8e9,
                                           type="ObjectEvent") for i in range(3)])

@@ -19,8 +19,8 @@ from tracecode.web.settings import WebSettings
 
 from epcis_reference import SCHEMA, need
 from subscription_receiver import Receiver
-from test_epcis_subscriptions import dl, put, running
-from web_platform import BASE_URL, Platform
+from test_epcis_subscriptions import allow_loopback, dl, put, running
+from web_platform import BASE_URL, OTHER_GTIN, Platform
 from web_server import serving
 
 JSON = {"content-type": "application/json"}
@@ -32,6 +32,7 @@ SETTINGS = WebSettings(per_address=100_000, per_address_burst=100_000, per_produ
 def site(tmp_path, monkeypatch):
     monkeypatch.setattr(subscriptions, "BASE_BACKOFF_S", 0.05)
     p = Platform(tmp_path, count=8)
+    allow_loopback(p.dd.path)
     with serving(create_app(p.svc, base_url=BASE_URL, settings=SETTINGS)) as url, \
             httpx.Client(base_url=url, timeout=60) as client:
         yield p, client, url
@@ -149,6 +150,51 @@ def test_websocket_streams_a_named_query_from_a_bookmark(site):
             with connect(bad, additional_headers={"authorization": p.auth(who)["authorization"]} if who else {}):
                 pass
         assert refused.value.response.status_code == 403
+
+
+def test_a_websocket_stream_ends_1008_when_its_client_loses_products_or_is_revoked(site):
+    from websockets.exceptions import ConnectionClosed
+
+    from tracecode.app.clients import ClientsFile
+    p, client, url = site
+    define(client, p, "issuer", "mine", {})
+    ws_url = url.replace("http://", "ws://") + "/epcis/queries/mine/subscriptions"
+    path = p.svc.clients.path
+
+    def rewrite(change):
+        f = ClientsFile.load(path)
+        change(f)
+        f.save()
+        time.sleep(1.1)                                 # the clients file is re-read at most once a second
+
+    def ends(ws, reason):
+        put(p, 1, epc=dl(p.gs1[1]))
+        with pytest.raises(ConnectionClosed) as closed:
+            while True:                                 # no event reaches it: the stream ends
+                assert "eventList" not in ws.recv(timeout=30)
+        assert closed.value.rcvd.code == 1008 and reason in closed.value.rcvd.reason
+
+    with connect(ws_url, additional_headers=p.auth("issuer")) as ws:
+        first = put(p, 1, epc=dl(p.gs1[0]))
+        doc = json.loads(ws.recv(timeout=30))
+        assert [e["eventID"] for e in doc["epcisBody"]["queryResults"]["resultsBody"]["eventList"]] == first
+        rewrite(lambda f: [e.update(products=[f"gs1-sgtin:gtin={OTHER_GTIN}"]) for e in f.entries
+                           if e["name"] == "brand"])        # its product taken off its list
+        ends(ws, "permission_denied")
+    with connect(ws_url, additional_headers=p.auth("issuer")) as ws:   # reconnected under its rights now
+        rewrite(lambda f: f.revoke("brand"))
+        ends(ws, "unauthenticated")
+
+
+@pytest.mark.parametrize("mark", ["%C2%B2", "-1", "1e3", "9" * 30])
+def test_a_websocket_bookmark_that_is_not_a_seq_is_refused(site, mark):
+    p, client, url = site
+    define(client, p, "issuer", "mine", {})
+    ws_url = url.replace("http://", "ws://") + f"/epcis/queries/mine/subscriptions?bookmark={mark}"
+    with pytest.raises(InvalidStatus) as refused:
+        with connect(ws_url, additional_headers=p.auth("issuer")):
+            pass
+    assert refused.value.response.status_code == 403
 
 
 def _big_document(n: int) -> bytes:

@@ -15,6 +15,7 @@ from tracecode.serve.testing import ServeProcess
 from tracecode.store.port import EpcisQuery, EpcisRecord
 
 from subscription_receiver import Receiver
+from test_epcis_subscriptions import allow_loopback
 
 pytestmark = pytest.mark.timeout(300)
 
@@ -48,6 +49,7 @@ def wait(predicate, timeout: float, what: str):
 
 def test_deliveries_survive_kill_9_of_workers_and_of_the_server(tmp_path):
     dd = tracecode.init(tmp_path / "data")
+    allow_loopback(dd.path)
     store = dd.index.store
     with Receiver(delay=0.2) as rx:
         with LocalClient(dd, own=False) as c:

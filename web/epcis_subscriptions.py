@@ -37,6 +37,7 @@ from .epcis_problem import problem
 
 FIELDS = ("dest", "signatureToken", "stream", "schedule", "reportIfEmpty", "initialRecordTime")
 POLL_S = 0.2       # how soon a captured event goes out over a socket
+REJUDGE_S = 2.0    # an open stream's caller is judged again before each batch, and this often when idle
 MAX_BODY = 16 << 10
 WS_POLICY = 1008   # WebSocket close code: policy violation (refused credentials or rights)
 
@@ -150,7 +151,7 @@ async def stream(websocket) -> None:
             raise Refusal("invalid_argument", "stream", "a WebSocket subscription streams (stream=true); "
                           "a schedule is for webhooks")
         raw = params.get("bookmark")
-        if raw is not None and not raw.isdigit():
+        if raw is not None and not (raw.isascii() and raw.isdigit() and len(raw) <= 19):   # a seq is 63 bits
             raise Refusal("invalid_argument", "bookmark", f"bookmark is a seq (0 or more), not {raw[:20]!r}")
         initial = params.get("initialRecordTime")
         query, at = await asyncio.to_thread(
@@ -172,9 +173,26 @@ async def stream(websocket) -> None:
     watcher = asyncio.create_task(watch())
     fmt = outbound.get(outbound.DEFAULT)
     socket_id = f"websocket:{id(websocket):x}"
+    authorization, opened, judged = websocket.headers.get("authorization"), caller, time.monotonic()
+
+    def batch(who, after, rejudge):
+        """(the caller, judged again before any batch and every REJUDGE_S: revoked, demoted
+        or with fewer products, a Refusal ends the stream, as a webhook's owner_of stops its
+        deliveries; its next events)."""
+        if rejudge or svc.index.store.epcis_last_seq() > after:
+            who = svc.subs.still_streams(opened, caller_of(svc, authorization), name)
+        return (who, *svc.subs.collect(who, query, after))
     try:
         while not closed.is_set():
-            events, last = await asyncio.to_thread(svc.subs.collect, caller, query, at)
+            rejudge = time.monotonic() - judged >= REJUDGE_S
+            try:
+                caller, events, last = await asyncio.to_thread(batch, caller, at, rejudge)
+            except Refusal as refusal:
+                await websocket.close(code=WS_POLICY, reason=f"{refusal.reason}: {refusal.detail}"[:120])
+                closed.set()
+                break
+            if rejudge:
+                judged = time.monotonic()
             if events:
                 now = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
                 body = fmt.render(events, outbound.Delivery(name, socket_id, now, last))

@@ -36,6 +36,7 @@ from .audit import AuditError
 from .caller import LOCAL, OPERATOR, Caller
 from .refusal import Refusal, invalid
 from .rights import admit, oversees
+from . import webhook_guard
 
 SIGNATURE_HEADER = "GS1-Signature"   # the binding's header; value "sha256=" + hex HMAC-SHA256 of the body
 BATCH_EVENTS = 500        # events per delivery (one EPCISQueryDocument)
@@ -101,9 +102,24 @@ def _dest(dest) -> str:
     if not isinstance(dest, str) or not dest or len(dest.encode("utf-8")) > MAX_DEST_BYTES:
         raise invalid("dest", f"dest is the webhook's URL (http:// or https://, at most {MAX_DEST_BYTES} bytes)")
     u = urllib.parse.urlsplit(dest)
-    if u.scheme not in ("http", "https") or not u.hostname:
+    try:
+        port = u.port or (443 if u.scheme == "https" else 80)
+    except ValueError:
+        port = None
+    if u.scheme not in ("http", "https") or not u.hostname or port is None:
         raise invalid("dest", f"dest {dest[:80]!r} is not an http:// or https:// URL")
     return dest
+
+
+def _dest_permitted(dest: str, allow) -> None:
+    """A dest's host judged now (a name that does not resolve yet is judged at each connect)."""
+    u = urllib.parse.urlsplit(dest)
+    try:
+        webhook_guard.resolve(u.hostname, u.port or (443 if u.scheme == "https" else 80), allow)
+    except webhook_guard.Unresolved:
+        pass
+    except webhook_guard.DestRefused as exc:
+        raise invalid("dest", str(exc)) from None
 
 
 @dataclass
@@ -118,7 +134,7 @@ class Due:
 
 class Subscriptions:
     """subscribe / subscriptions / subscription / unsubscribe / rewind over one Service,
-    and the runner's side (due, body, delivered, failed)."""
+    and the runner's side (due, body, taken, progress, failed)."""
 
     def __init__(self, service):
         self.svc = service
@@ -148,6 +164,7 @@ class Subscriptions:
                 raise invalid("schedule", exc.detail) from None
         if format not in outbound.ALL:
             raise invalid("format", f"unknown outbound format {str(format)[:40]!r}; known: {', '.join(outbound.ALL)}")
+        _dest_permitted(dest, self.webhook_allow())   # last: it resolves the host
         query = _keyed(query)
         if initial_record_time is not None:
             ge = query.ge_record_time
@@ -164,7 +181,7 @@ class Subscriptions:
                "owner_via": caller.via, "created": _iso(now)}
         try:
             self.svc._audit("subscribe", caller, method, peer, subscription=sub["id"], query=query_name,
-                            dest=dest[:200])
+                            dest=webhook_guard.redacted(dest)[:200])
         except AuditError as exc:
             raise Refusal("audit_log_full", "", f"not subscribed: {exc}") from None
         # from the start of the log when the first delivery reaches back (initialRecordTime),
@@ -198,6 +215,18 @@ class Subscriptions:
         if bookmark is not None:
             return query, bookmark
         return query, 0 if initial_record_time is not None else self.store.epcis_last_seq()
+
+    def still_streams(self, was: Caller, now: Caller, query_name: str, method: str = "WebSocket") -> Caller:
+        """A stream's caller judged again (`now`: as its token reads now): it may still
+        subscribe, still has the named query, and has lost none of the products it had when
+        the stream opened (a Refusal otherwise: the stream ends, the client reconnects under
+        its new rights); the caller to filter the next events with."""
+        admit(now, "subscribe", method)
+        self.svc.epcis.named_query(now, query_name, method)
+        if now.name != was.name or not all(rule in now.products for rule in was.products):
+            raise Refusal("permission_denied", "", f"{was.name}'s products changed since the stream opened: "
+                          "reconnect to stream under the rights it has now")
+        return now
 
     def subscriptions(self, caller: Caller, query_name: str | None = None, method: str = "Subscriptions") -> list:
         admit(caller, "subscriptions", method)
@@ -262,6 +291,10 @@ class Subscriptions:
         return out
 
     # -- the runner's side ------------------------------------------------------------------
+    def webhook_allow(self) -> tuple:
+        """The networks [epcis] webhook_allow of DIR/settings.toml lets webhooks reach."""
+        return webhook_guard.allow_list(self.svc.dd.path)
+
     def owner_of(self, sub: dict) -> Caller | None:
         """The subscriber as its rights are now (None: no longer a client, nothing goes)."""
         if sub.get("owner_via") == "operator":
@@ -288,7 +321,8 @@ class Subscriptions:
             events += [r.event_json for r in recs if not judged or capture._sees(caller, r)]
         return events, last
 
-    def due(self, sub: dict, now: float | None = None, fire: bool = False, report_empty: bool = True) -> Due | None:
+    def due(self, sub: dict, now: float | None = None, fire: bool = False, report_empty: bool = True,
+            lease: tuple[str, str] | None = None) -> Due | None:
         """The next delivery of a subscription, or None: waiting out a back-off, nothing new
         in stream mode, not its time on a schedule (the runner says fire=True when it is;
         report_empty=False: only events, as when a fired schedule drains a backlog).
@@ -301,7 +335,7 @@ class Subscriptions:
         if caller is None:
             if not str(st["last_error"]).startswith("gone"):
                 self.store.subscription_progress(sub["id"], st["generation"], {
-                    "last_error": f"gone: {sub.get('owner')} is no longer a client; nothing is delivered"})
+                    "last_error": f"gone: {sub.get('owner')} is no longer a client; nothing is delivered"}, lease)
             return None
         if not sub["stream"] and not fire and not st["attempts"]:
             return None
@@ -309,7 +343,7 @@ class Subscriptions:
         if events:
             return Due(sub, caller, events, last)
         if last != st["bookmark"]:   # nothing for this owner: the bookmark moves on without a delivery
-            self.store.subscription_progress(sub["id"], st["generation"], {"bookmark": last})
+            self.store.subscription_progress(sub["id"], st["generation"], {"bookmark": last}, lease)
         if not sub["stream"] and sub["report_if_empty"] and report_empty and (fire or st["attempts"]):
             return Due(sub, caller, [], last, empty_report=True)
         return None
@@ -328,11 +362,6 @@ class Subscriptions:
             headers[SIGNATURE_HEADER.lower()] = sign(body, sub["token"])
         return body, headers
 
-    def delivered(self, due: Due) -> bool:
-        """The receiver took it (2xx): the bookmark moves, durably (False: rewound or
-        redefined meanwhile, the next delivery starts from the new bookmark)."""
-        return self.progress(self.taken(due))
-
     @staticmethod
     def taken(due: Due) -> dict:
         """The subscription as it is once due was taken: what progress() records (a runner
@@ -342,18 +371,20 @@ class Subscriptions:
                                      "last_error": None, "last_notified": _iso(_time.time()),
                                      "delivered": st["delivered"] + len(due.events)}}
 
-    def progress(self, sub: dict) -> bool:
+    def progress(self, sub: dict, lease: tuple[str, str] | None = None) -> bool:
         """Record a subscription's delivery state (as taken() left it) unless it was rewound
-        or redefined since (its generation)."""
+        or redefined since (its generation) or, with lease=(name, holder), the runner no
+        longer holds the delivery lease."""
         st = sub["state"]
         return self.store.subscription_progress(sub["id"], st["generation"], {
-            k: st[k] for k in ("bookmark", "attempts", "next_try", "last_error", "last_notified", "delivered")})
+            k: st[k] for k in ("bookmark", "attempts", "next_try", "last_error", "last_notified", "delivered")},
+            lease)
 
-    def failed(self, due: Due, error: str, now: float | None = None) -> float:
+    def failed(self, due: Due, error: str, now: float | None = None, lease: tuple[str, str] | None = None) -> float:
         """The receiver did not take it: the bookmark stays; the seconds until the next try."""
         now = _time.time() if now is None else now
         st = due.sub["state"]
         wait = backoff(st["attempts"] + 1)
         self.store.subscription_progress(due.sub["id"], st["generation"], {
-            "attempts": st["attempts"] + 1, "next_try": now + wait, "last_error": str(error)[:300]})
+            "attempts": st["attempts"] + 1, "next_try": now + wait, "last_error": str(error)[:300]}, lease)
         return wait

@@ -433,10 +433,12 @@ class Store(Protocol):
         a delivery begun before cannot record progress. The new state, None if no such
         subscription."""
 
-    def subscription_progress(self, sub_id: str, generation: int, changes: dict) -> bool:
+    def subscription_progress(self, sub_id: str, generation: int, changes: dict,
+                              lease: tuple[str, str] | None = None) -> bool:
         """Update the delivery state (bookmark, attempts, next_try, last_error,
-        last_notified, delivered) only while the generation is still the given one;
-        whether it was."""
+        last_notified, delivered) only while the generation is still the given one and,
+        with lease=(name, holder), only while holder still holds that lease (a stalled
+        former delivery runner cannot move bookmarks back); whether it was."""
 
     def lease(self, name: str, holder: str, ttl: float) -> bool:
         """Take or renew a named lease for ttl seconds: True when holder has it (it was

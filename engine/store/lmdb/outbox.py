@@ -209,8 +209,13 @@ class OutboxTables:
         txn.put(key, _dumps(state), db=db)
         return state
 
-    def progress(self, txn, sub_id: str, generation: int, changes: dict) -> bool:
+    def progress(self, txn, sub_id: str, generation: int, changes: dict, lease=None) -> bool:
         db = self._writable()
+        if lease is not None:   # fenced: in the same transaction as the write
+            held = txn.get(_id_key(b"L", lease[0]), db=db)
+            held = None if held is None else _loads(held)
+            if held is None or held["holder"] != lease[1] or held["until"] <= time.time():
+                return False
         key = b"B" + _id_key(b"S", sub_id)[1:]
         raw = txn.get(key, db=db)
         if raw is None:

@@ -546,8 +546,9 @@ class LmdbStore:
     def subscription_rewind(self, sub_id: str, bookmark: int) -> dict | None:
         return run_write(self.env, lambda txn: self.outbox.rewind(txn, sub_id, bookmark))
 
-    def subscription_progress(self, sub_id: str, generation: int, changes: dict) -> bool:
-        return run_write(self.env, lambda txn: self.outbox.progress(txn, sub_id, generation, changes))
+    def subscription_progress(self, sub_id: str, generation: int, changes: dict,
+                              lease: tuple[str, str] | None = None) -> bool:
+        return run_write(self.env, lambda txn: self.outbox.progress(txn, sub_id, generation, changes, lease))
 
     def lease(self, name: str, holder: str, ttl: float) -> bool:
         return run_write(self.env, lambda txn: self.outbox.lease(txn, name, holder, ttl))
