@@ -14,7 +14,7 @@ Databases besides those of batches.py (code keys: see codekeys.py):
     sscc_users   SSCC key -> client name                          the first to pack into it
     recalls      b"B" batch id | b"L" scheme\\0product\\0lot -> event seq
     imported     code key of an imported code -> JSON record      codes issued elsewhere,
-                 and codes others assigned, registered (put_registered, _register.pyx)
+                 and codes others assigned, registered (put_registered, _puts.put_new)
     assets       code key + step no. -> JSON step (assets.py)     special equipment steps
     scans        seq (u64) -> scan record (scanlog.py)            append-only scan log
     public_queries  code key + time -> place (publicq.py)         the public's queries by code
@@ -341,19 +341,20 @@ class LmdbStore:
         before (nothing written for it)."""
         import numpy as np
 
-        from . import _register
+        from . import _puts
         codes = np.asarray(codes)
         if codes.dtype.kind != "S":
             raise TypeError(f"codes must be a numpy S array, got {codes.dtype}")
         matrix, lens = codekeys.Keys.ext(codes)
         keys = matrix[np.arange(matrix.shape[1]) < lens[:, None]]       # the keys packed, in row order
-        offsets = np.zeros(len(codes) + 1, np.int64)
-        np.cumsum(lens, out=offsets[1:])
+        lens = np.ascontiguousarray(lens, np.int64)
+        starts = np.zeros(len(codes), np.int64)
+        np.cumsum(lens[:-1], out=starts[1:])
         existed = np.zeros(len(codes), np.uint8)
         raw = np.frombuffer(value, np.uint8)
         db = self.db_imported
-        run_write(self.env, lambda txn: _register.put_new(self.env, txn, db, np.ascontiguousarray(keys), offsets,
-                                                          raw, existed, order))
+        run_write(self.env, lambda txn: _puts.put_new(self.env, txn, db, np.ascontiguousarray(keys), starts, lens,
+                                                      raw, existed, order))
         return existed
 
     @staticmethod
