@@ -509,10 +509,15 @@ class Index:
                         key = codekeys.ours(pid, counter)
                         self._just_read[bytes(raw)] = (scheme, code, key, batch_id)
         if key is None:
-            # a scheme's code is keyed as the parser left it (compact, as verify_many keys it):
-            # a case-sensitive scheme's lower case is not folded
-            ext = b"ext\x00" + code if scheme is not None and code else codekeys.ext(code or raw)
-            hit = view.imported_one(ext)
+            # a scheme's code as the parser left it (compact, as verify_many keys it: a
+            # case-sensitive scheme's lower case is not folded), then as imports key it
+            ext = codekeys.ext(code or raw)
+            exact = b"ext\x00" + code if scheme is not None and code else ext
+            hit = view.imported_one(exact)
+            if hit is not None:
+                ext = exact
+            elif exact != ext:
+                hit = view.imported_one(ext)
             if hit is not None:
                 key = ext
         return fault, scheme, code, key, batch_id, batch, hit
