@@ -24,8 +24,10 @@ import ipaddress
 import socket
 import urllib.parse
 
+from ..errors import TracecodeError
 
-class DestRefused(ValueError):
+
+class DestRefused(TracecodeError, ValueError):
     """A webhook dest that resolves to an address no webhook may reach."""
 
 
