@@ -449,6 +449,8 @@ def test_the_public_page_shows_the_category_section(world):
         html = page.text
         assert 'id="section-special_equipment"' in html and 'data-verdict="in_service"' in html
         assert "Henan Inspection Institute" in html and "U0007" in html
+        # registered, not issued here: the banner says so and leaves use to the section
+        assert "assigned by its maker and is registered" in html and "issued on the platform" not in html
         station = client.get(f"/c/{in_use}?unit=U0009", headers={"Accept-Language": "en"}).text
         assert "registered to filling unit U0007, not U0009" in station
         zh = client.get(f"/c/{gone}", headers={"Accept-Language": "zh"}).text

@@ -265,6 +265,14 @@ def code_answer(svc, caller, scan, *, place=None, lang: str = "zh", record: bool
     out["first_scan_region"] = queries.get("first_region") if out["first_scan_place"] else None
     out["approval"] = out.pop("approval_number")
     out["status_text"] = text(lang, f"status.{ia.status}") if out["status"] else None
+    scheme = svc.dd.schemes.get(ia.scheme) if ia.scheme else None
+    if scheme is not None and scheme.external and found:
+        # a code its maker assigned was registered here, not issued: say so, and leave what it
+        # may be used for to the category's section below (in service, overdue, scrapped...)
+        if key == "genuine":
+            out["verdict_note"] = text(lang, "verdict_note.registered")
+        if ia.status == "issued":
+            out["status_text"] = text(lang, "status.registered")
     notice = key in ("recalled", "destroyed", "sold")
     steps = trail(svc, caller, ia.code) if ia.code and found and (
         "path" in shown or notice) else []
