@@ -234,20 +234,19 @@ class Subscriptions:
                 if (oversees(caller) or s.get("owner") == caller.name)
                 and (query_name is None or s.get("query_name") == query_name)]
 
-    def _own(self, caller: Caller, sub_id: str) -> dict:
+    def _own(self, caller: Caller, sub_id: str, *, reading: bool = False) -> dict:
+        """The subscription, if the caller owns it (or oversees all, to read; is admin, to change);
+        not_found otherwise (another client's subscription is not said to exist)."""
         sub = self.store.subscription_get(sub_id) if isinstance(sub_id, str) and sub_id else None
-        if sub is None or not (caller.admin or sub.get("owner") == caller.name):
+        beyond_own = oversees(caller) if reading else caller.admin
+        if sub is None or not (beyond_own or sub.get("owner") == caller.name):
             raise Refusal("not_found", "subscriptionID", f"no subscription {str(sub_id)[:64]!r}",
                           resource="subscription", name=str(sub_id)[:64])
         return sub
 
     def subscription(self, caller: Caller, sub_id: str, method: str = "Subscription") -> dict:
         admit(caller, "subscriptions", method)
-        sub = self.store.subscription_get(sub_id) if isinstance(sub_id, str) and sub_id else None
-        if sub is None or not (oversees(caller) or sub.get("owner") == caller.name):
-            raise Refusal("not_found", "subscriptionID", f"no subscription {str(sub_id)[:64]!r}",
-                          resource="subscription", name=str(sub_id)[:64])
-        return self.shown(sub)
+        return self.shown(self._own(caller, sub_id, reading=True))
 
     def unsubscribe(self, caller: Caller, sub_id: str, peer: str = "", method: str = "Unsubscribe") -> None:
         """Its owner's (an admin's: any). not_found for another client's."""
