@@ -455,18 +455,14 @@ class Capture:
         """(EPCIS events as captured, the next page's token or None). Overseers read all
         events; an issuer the events it captured and those naming its products' codes."""
         admit(caller, "query_events", method)
-        if not isinstance(per_page, int) or not 1 <= per_page <= MAX_PAGE:
-            raise invalid("perPage", f"perPage is 1 to {MAX_PAGE:,}, got {per_page!r}")
+        _check_per_page(per_page)
         if not isinstance(query, EpcisQuery):
             raise invalid("query", "an EpcisQuery")
         if query.epcs:   # keyed by their code form (_keys): any URI of a code finds its events
             query = replace(query, epcs=tuple(epc_key(e) for e in query.epcs))
         out, token = [], page_token or None
         for _ in range(1 if oversees(caller) else PAGE_ROUNDS):
-            try:
-                got, token = self.store.epcis_find(query, token, per_page - len(out))
-            except ValueError as exc:
-                raise invalid("nextPageToken", str(exc)) from None
+            got, token = _page(self.store.epcis_find, query, token, per_page - len(out))
             out += [r.event for r in got if oversees(caller) or self._sees(caller, r)]
             if token is None or len(out) == per_page:
                 break
@@ -518,12 +514,8 @@ class Capture:
                      method: str = "CaptureJobs") -> tuple[list, str | None]:
         """(the caller's capture jobs, newest first, the next page's token or None)."""
         admit(caller, "capture_job", method)
-        if not isinstance(per_page, int) or not 1 <= per_page <= MAX_PAGE:
-            raise invalid("perPage", f"perPage is 1 to {MAX_PAGE:,}, got {per_page!r}")
-        try:
-            jobs, token = self.store.capture_jobs(caller.name, page_token or None, per_page)
-        except ValueError as exc:
-            raise invalid("nextPageToken", str(exc)) from None
+        _check_per_page(per_page)
+        jobs, token = _page(self.store.capture_jobs, caller.name, page_token or None, per_page)
         return [self._settled(job) for job in jobs], token
 
     def history_document(self, caller: Caller, code: str, method: str = "EpcisHistory") -> dict:
@@ -665,12 +657,8 @@ class Capture:
                       method: str = "NamedQueries") -> tuple[list, str | None]:
         """(the caller's query definitions in name order, the next page's token or None)."""
         admit(caller, "named_queries", method)
-        if not isinstance(per_page, int) or not 1 <= per_page <= MAX_PAGE:
-            raise invalid("perPage", f"perPage is 1 to {MAX_PAGE:,}, got {per_page!r}")
-        try:
-            got, token = self.store.queries_list(caller.name, page_token or None, per_page)
-        except ValueError as exc:
-            raise invalid("nextPageToken", str(exc)) from None
+        _check_per_page(per_page)
+        got, token = _page(self.store.queries_list, caller.name, page_token or None, per_page)
         return [d for _, _, d in got], token
 
     def delete_query(self, caller: Caller, name: str, peer: str = "", method: str = "DeleteQuery") -> None:
@@ -711,6 +699,20 @@ class Capture:
         plain = [c for role, keys in rec.epcs.items() if role not in CLASS_ROLES
                  for c in keys if not is_sscc(c)]   # codes, and URIs of no code (owned by nobody)
         return bool(plain) and bool(self.svc.rights._owned(caller, plain).any())
+
+
+def _check_per_page(per_page) -> None:
+    if not isinstance(per_page, int) or not 1 <= per_page <= MAX_PAGE:
+        raise invalid("perPage", f"perPage is 1 to {MAX_PAGE:,}, got {per_page!r}")
+
+
+def _page(read, *args):
+    """One page from a store verb whose last arguments are (page token, count): a token it
+    cannot read (ValueError) is the caller's bad nextPageToken."""
+    try:
+        return read(*args)
+    except ValueError as exc:
+        raise invalid("nextPageToken", str(exc)) from None
 
 
 def query_name(name) -> str:
