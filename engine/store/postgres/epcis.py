@@ -1,0 +1,343 @@
+"""EPCIS events and capture jobs on PostgreSQL (store/port.py: epcis_put, epcis_events,
+epcis_find, capture_job_*), the PostgreSQL twin of store/lmdb/epcis.py:
+
+    epcis_events    seq -> the event: its id (key), the columns EpcisQuery filters on,
+                    the head (JSON: what EpcisRecord carries besides the event), the event
+                    JSON as captured and its EPCs by role (JSON)
+    epcis_epcs      (key, seq, role, ref type): "events of one EPC" (and of a
+                    bizTransaction, source or destination id: port.REF_ROLES)
+    epcis_seq       one row: the next seq, taken under its row lock (see below)
+    capture_jobs    job id -> job JSON, listed by (client, created) as first put
+
+Text the events carry is kept as bytes (bytea), not text or jsonb: a captured event may
+hold a lone surrogate (kept, as the LMDB store keeps it: UTF-8 with surrogatepass) or NUL,
+which PostgreSQL text and jsonb refuse. Ids and EPCs longer than KEY_BYTES are kept under
+their BLAKE2b digest (btree entries are bounded too).
+
+Seq order is commit order: an EPCIS write takes the one row of epcis_seq FOR UPDATE first,
+assigns its events' seqs from it and holds the lock until it commits. A second writer waits
+for that commit, so it reads the moved counter and its seqs come after seqs that are
+already visible (PostgreSQL makes a transaction visible before it releases its locks). Any
+snapshot therefore sees a prefix of the log, without gaps (a rolled-back write rolls the
+counter back too): what a subscription's bookmark needs (outbox.py). EPCIS writers are
+serialised by it, as the LMDB store's single writer serialises every write.
+"""
+from __future__ import annotations
+
+import hashlib
+import json
+
+from ..port import EPC_ROLES, ORDER_BY, REF_ROLES, EpcisQuery, EpcisRecord
+from .sqltx import reading, writing
+
+KEY_BYTES = 400          # longer ids and EPCs are digested (as the LMDB store does)
+ROLE = {r: i for i, r in enumerate(EPC_ROLES + REF_ROLES)}
+_HEAD = ("event_id", "event_time", "time_offset", "record_time", "type", "biz_step",
+         "disposition", "read_point", "biz_location", "client", "action", "refs", "declared")
+TABLES = ("epcis_events", "epcis_epcs", "epcis_seq", "capture_jobs")   # bytes_in_use("epcis")
+
+SCHEMA = [
+    """CREATE TABLE IF NOT EXISTS epcis_events (
+        seq bigint PRIMARY KEY,
+        id_key bytea NOT NULL UNIQUE,
+        event_time double precision NOT NULL,
+        record_time double precision NOT NULL,
+        type bytea, biz_step bytea, disposition bytea, read_point bytea, biz_location bytea,
+        action bytea,
+        declared boolean NOT NULL DEFAULT false,
+        head bytea NOT NULL,
+        event_json bytea NOT NULL,
+        epcs_json bytea NOT NULL)""",
+    "CREATE INDEX IF NOT EXISTS epcis_events_event_time ON epcis_events (event_time, seq)",
+    "CREATE INDEX IF NOT EXISTS epcis_events_record_time ON epcis_events (record_time, seq)",
+    """CREATE TABLE IF NOT EXISTS epcis_epcs (
+        key bytea NOT NULL, seq bigint NOT NULL, role smallint NOT NULL, rtype bytea)""",
+    "CREATE INDEX IF NOT EXISTS epcis_epcs_key ON epcis_epcs (key, seq)",
+    "CREATE INDEX IF NOT EXISTS epcis_epcs_seq ON epcis_epcs (seq)",
+    """CREATE TABLE IF NOT EXISTS epcis_seq (
+        one boolean PRIMARY KEY DEFAULT true CHECK (one), next bigint NOT NULL)""",
+    "INSERT INTO epcis_seq VALUES (true, 1) ON CONFLICT DO NOTHING",
+    """CREATE TABLE IF NOT EXISTS capture_jobs (
+        id_key bytea PRIMARY KEY, job bytea NOT NULL, client bytea, created bytea)""",
+    "CREATE INDEX IF NOT EXISTS capture_jobs_by_client ON capture_jobs (client, created DESC, id_key DESC)",
+]
+
+
+def dumps(value) -> bytes:
+    return json.dumps(value, ensure_ascii=False, separators=(",", ":")).encode("utf-8", "surrogatepass")
+
+
+def loads(raw):
+    return json.loads(bytes(raw).decode("utf-8", "surrogatepass"))
+
+
+def text_bytes(text) -> bytes | None:
+    return None if text is None else str(text).encode("utf-8", "surrogatepass")
+
+
+def text_key(text: str) -> bytes:
+    """The key of an id or EPC: its UTF-8, or a digest of it when too long."""
+    if not isinstance(text, str) or not text:
+        raise ValueError("an EPCIS event id or EPC must be non-empty text")
+    raw = text.encode("utf-8", "surrogatepass")
+    return raw if len(raw) <= KEY_BYTES else b"\x00#" + hashlib.blake2b(raw, digest_size=32).digest()
+
+
+# -- the query, in SQL ---------------------------------------------------------------------
+_COLUMN_OF = (("event_types", "type"), ("biz_steps", "biz_step"), ("dispositions", "disposition"),
+              ("read_points", "read_point"), ("biz_locations", "biz_location"), ("actions", "action"))
+
+
+def where(q: EpcisQuery | None) -> tuple[list[str], list]:
+    """SQL conditions on epcis_events e (and their parameters) selecting what q selects."""
+    if q is None:
+        return [], []
+    conds, params = [], []
+    for attr, column in _COLUMN_OF:
+        values = getattr(q, attr)
+        if values:
+            conds.append(f"e.{column} = ANY(%s)")
+            params.append([text_bytes(v) for v in values])
+    for attr, op, column in (("ge_event_time", ">=", "event_time"), ("lt_event_time", "<", "event_time"),
+                             ("ge_record_time", ">=", "record_time"), ("lt_record_time", "<", "record_time")):
+        value = getattr(q, attr)
+        if value is not None:
+            conds.append(f"e.{column} {op} %s")
+            params.append(float(value))
+    if q.declared is not None:
+        conds.append("e.declared = %s")
+        params.append(bool(q.declared))
+    if q.event_ids:
+        conds.append("e.id_key = ANY(%s)")
+        params.append([text_key(i) for i in q.event_ids])
+    if q.epcs:
+        roles = [ROLE[r] for r in (q.epc_roles or EPC_ROLES)]
+        conds.append("EXISTS (SELECT 1 FROM epcis_epcs x WHERE x.seq = e.seq AND x.key = ANY(%s)"
+                     " AND x.role = ANY(%s))")
+        params += [[text_key(k) for k in q.epcs], roles]
+    for role, pairs in q.refs:
+        if role not in REF_ROLES:
+            raise ValueError(f"{role!r} is not one of {REF_ROLES}")
+        alts = []
+        for rtype, rid in pairs:
+            if rtype is None:
+                alts.append("x.key = %s")
+                params.append(text_key(rid))
+            else:
+                alts.append("(x.key = %s AND x.rtype = %s)")
+                params += [text_key(rid), text_bytes(rtype)]
+        if not alts:
+            conds.append("false")
+            continue
+        conds.append(f"EXISTS (SELECT 1 FROM epcis_epcs x WHERE x.seq = e.seq AND x.role = {ROLE[role]}"
+                     f" AND ({' OR '.join(alts)}))")
+    return conds, params
+
+
+def _order(q: EpcisQuery) -> tuple[str | None, str]:
+    """(the time column pages are ordered by, None: seq alone; the token's kind letter)."""
+    if q.order_by == "recordTime":
+        column, kind = "record_time", "r"
+    elif q.order_by == "eventTime" or not (q.event_ids or q.epcs or q.refs):
+        column, kind = "event_time", "t"     # no EPC nor id named: eventTime order
+    else:
+        column, kind = None, "s"             # capture order
+    return column, kind.upper() if q.descending else kind
+
+
+def _token(after: str | None, kind: str) -> tuple | None:
+    """(time, seq) or (seq,) of a page token; ValueError for one this query did not give."""
+    if after is None or after == "":
+        return None
+    try:
+        if not isinstance(after, str) or after[:1] != kind:
+            raise ValueError
+        parts = after[1:].split("/")
+        if kind in "sS":
+            (seq,) = parts
+            return (int(seq),)
+        value, seq = parts
+        return float.fromhex(value), int(seq)
+    except (ValueError, TypeError):
+        raise ValueError(f"{str(after)[:40]!r} is not a page token of this query") from None
+
+
+def _make_token(kind: str, row) -> str:
+    return f"{kind}{row[0]}" if kind in "sS" else f"{kind}{float(row[1]).hex()}/{row[0]}"
+
+
+_RECORD_COLUMNS = "e.seq, e.head, e.event_json, e.epcs_json"
+
+
+def record_of(seq, head, event_json, epcs_json) -> EpcisRecord:
+    return EpcisRecord(event=loads(event_json), epcs=loads(epcs_json), seq=seq, **loads(head))
+
+
+def find(conn, q: EpcisQuery, after: str | None, limit: int) -> tuple[list, str | None]:
+    if not isinstance(q, EpcisQuery):
+        raise ValueError(f"epcis_find takes an EpcisQuery, got {type(q).__name__}")
+    if not isinstance(limit, int) or isinstance(limit, bool) or limit < 1:
+        raise ValueError(f"limit must be a positive integer, got {limit!r}")
+    if q.order_by not in ORDER_BY:
+        raise ValueError(f"order_by is one of {ORDER_BY}, not {q.order_by!r}")
+    column, kind = _order(q)
+    last = _token(after, kind)
+    conds, params = where(q)
+    direction = "DESC" if q.descending else "ASC"
+    cmp = "<" if q.descending else ">"
+    if column is None:
+        order = f"e.seq {direction}"
+        if last is not None:
+            conds.append(f"e.seq {cmp} %s")
+            params.append(last[0])
+        extra = ""
+    else:
+        order = f"e.{column} {direction}, e.seq {direction}"
+        if last is not None:
+            conds.append(f"(e.{column}, e.seq) {cmp} (%s, %s)")
+            params += list(last)
+        extra = f", e.{column}"
+    sql = (f"SELECT {_RECORD_COLUMNS}{extra} FROM epcis_events e"
+           f"{' WHERE ' + ' AND '.join(conds) if conds else ''} ORDER BY {order} LIMIT %s")
+    rows = conn.execute(sql, params + [limit + 1]).fetchall()
+    page = rows[:limit]
+    out = [record_of(*r[:4]) for r in page]
+    if len(rows) <= limit:
+        return out, None
+    tail = page[-1]
+    return out, _make_token(kind, (tail[0],) if column is None else (tail[0], tail[4]))
+
+
+# -- writes --------------------------------------------------------------------------------
+def _rows(rec: EpcisRecord, seq: int):
+    head = {k: getattr(rec, k) for k in _HEAD}
+    event = (seq, text_key(rec.event_id), float(rec.event_time), float(rec.record_time),
+             text_bytes(rec.type), text_bytes(rec.biz_step), text_bytes(rec.disposition),
+             text_bytes(rec.read_point), text_bytes(rec.biz_location), text_bytes(rec.action),
+             bool(rec.declared), dumps(head), dumps(rec.event), dumps(rec.epcs))
+    keys = []
+    for role, epcs in rec.epcs.items():
+        tag = ROLE[role] if role in EPC_ROLES else None
+        if tag is None:
+            raise KeyError(role)   # a role the port does not name (as the LMDB store)
+        keys += [(text_key(e), seq, tag, None) for e in dict.fromkeys(epcs)]
+    for role, entries in rec.refs.items():
+        if role not in REF_ROLES:
+            raise ValueError(f"{role!r} is not one of {REF_ROLES}")
+        keys += [(text_key(i), seq, ROLE[role], text_bytes(t))
+                 for t, i in dict.fromkeys((t, i) for t, i in entries)]
+    return event, keys
+
+
+_EVENT_COLUMNS = ("seq, id_key, event_time, record_time, type, biz_step, disposition, read_point, "
+                  "biz_location, action, declared, head, event_json, epcs_json")
+
+
+def put(conn, records) -> list[bool]:
+    """Store the records whose event ids are new, inside conn's transaction; which were."""
+    records = list(records)
+    for rec in records:
+        if not isinstance(rec, EpcisRecord):
+            raise ValueError(f"epcis_put takes EpcisRecords, got {type(rec).__name__}")
+    if not records:
+        return []
+    ids = [text_key(r.event_id) for r in records]
+    # the counter's row lock first: seqs in commit order, and no other writer of these ids
+    (seq,) = conn.execute("SELECT next FROM epcis_seq FOR UPDATE").fetchone()
+    seen = {bytes(k) for (k,) in conn.execute(
+        "SELECT id_key FROM epcis_events WHERE id_key = ANY(%s)", [list(set(ids))])}
+    out, events, keys = [], [], []
+    for rec, key in zip(records, ids):
+        if key in seen:
+            out.append(False)
+            continue
+        seen.add(key)
+        event, epcs = _rows(rec, seq)
+        events.append(event)
+        keys += epcs
+        out.append(True)
+        seq += 1
+    cur = conn.cursor()
+    if events:
+        with cur.copy(f"COPY epcis_events ({_EVENT_COLUMNS}) FROM STDIN") as copy:
+            for row in events:
+                copy.write_row(row)
+    if keys:
+        with cur.copy("COPY epcis_epcs (key, seq, role, rtype) FROM STDIN") as copy:
+            for row in keys:
+                copy.write_row(row)
+    conn.execute("UPDATE epcis_seq SET next = %s", [seq])
+    return out
+
+
+def by_ids(conn, ids) -> list:
+    keys = [text_key(i) for i in ids]
+    found = {bytes(r[0]): r[1:] for r in conn.execute(
+        f"SELECT e.id_key, {_RECORD_COLUMNS} FROM epcis_events e WHERE e.id_key = ANY(%s)", [keys])}
+    return [record_of(*found[k]) if k in found else None for k in keys]
+
+
+# -- capture jobs --------------------------------------------------------------------------
+def _job_listing(job: dict):
+    client, created = job.get("client"), job.get("created")
+    if isinstance(client, str) and isinstance(created, str) and client:
+        return text_bytes(client), text_bytes(created)
+    return None, None
+
+
+class EpcisMixin:
+    """The port's EPCIS event and capture job verbs (PgStore composes it)."""
+
+    def epcis_put(self, records) -> list[bool]:
+        records = list(records)
+        with writing(self) as conn:
+            return put(conn, records)
+
+    def epcis_events(self, ids) -> list:
+        with reading(self) as conn:
+            return by_ids(conn, list(ids))
+
+    def epcis_find(self, query, after=None, limit: int = 100):
+        with reading(self) as conn:
+            return find(conn, query, after, limit)
+
+    def capture_job_put(self, job: dict) -> None:
+        if not isinstance(job, dict) or not isinstance(job.get("id"), str):
+            raise ValueError("a capture job is a dict with an id (text)")
+        client, created = _job_listing(job)
+        with writing(self) as conn:   # listed under the client and created it was first put with
+            conn.execute("INSERT INTO capture_jobs (id_key, job, client, created) VALUES (%s, %s, %s, %s) "
+                         "ON CONFLICT (id_key) DO UPDATE SET job = excluded.job, "
+                         "client = coalesce(capture_jobs.client, excluded.client), "
+                         "created = CASE WHEN capture_jobs.client IS NULL THEN excluded.created "
+                         "ELSE capture_jobs.created END",
+                         [text_key(job["id"]), dumps(job), client, created])
+
+    def capture_job_get(self, job_id: str) -> dict | None:
+        with reading(self) as conn:
+            row = conn.execute("SELECT job FROM capture_jobs WHERE id_key = %s", [text_key(job_id)]).fetchone()
+        return None if row is None else loads(row[0])
+
+    def capture_jobs(self, client: str, after=None, limit: int = 100):
+        if not isinstance(limit, int) or isinstance(limit, bool) or limit < 1:
+            raise ValueError(f"limit must be a positive integer, got {limit!r}")
+        if not isinstance(client, str) or not client:
+            raise ValueError("capture_jobs needs a client name")
+        conds, params = ["client = %s"], [text_bytes(client)]
+        if after:
+            try:
+                if after[:1] != "j":
+                    raise ValueError
+                created, id_key = (bytes.fromhex(p) for p in after[1:].split("/"))
+            except (ValueError, TypeError):
+                raise ValueError(f"{str(after)[:40]!r} is not a page token of this query") from None
+            conds.append("(created, id_key) < (%s, %s)")
+            params += [created, id_key]
+        with reading(self) as conn:
+            rows = conn.execute(f"SELECT job, created, id_key FROM capture_jobs WHERE {' AND '.join(conds)} "
+                                "ORDER BY created DESC, id_key DESC LIMIT %s", params + [limit + 1]).fetchall()
+        out = [loads(r[0]) for r in rows[:limit]]
+        if len(rows) <= limit:
+            return out, None
+        tail = rows[limit - 1]
+        return out, f"j{bytes(tail[1]).hex()}/{bytes(tail[2]).hex()}"
