@@ -1,0 +1,37 @@
+"""The steps of assets with externally assigned codes (special equipment) on PostgreSQL
+(store/port.py: asset_steps, asset_append): one row per (code, step number), appended and
+never rewritten. An append names how many steps the caller checked it against; it writes
+step number ``expect`` only if the code has exactly that many, and the primary key on
+(code, step) makes two racing appends against the same history write one step, not two."""
+from __future__ import annotations
+
+from .sqltx import reading, writing
+
+MAX_STEPS = 1 << 32
+TABLES = ("asset_steps",)
+SCHEMA = [
+    """CREATE TABLE IF NOT EXISTS asset_steps (
+        code bytea NOT NULL, step bigint NOT NULL, record bytea NOT NULL, PRIMARY KEY (code, step))""",
+]
+
+
+def _code(code: str) -> bytes:
+    return code.encode("utf-8", "surrogatepass")
+
+
+class AssetsMixin:
+    def asset_steps(self, code: str) -> list:
+        with reading(self) as conn:
+            return [bytes(r) for (r,) in conn.execute(
+                "SELECT record FROM asset_steps WHERE code = %s ORDER BY step", [_code(code)])]
+
+    def asset_append(self, code: str, expect: int, record: bytes) -> bool:
+        key = _code(code)
+        with writing(self) as conn:
+            (have,) = conn.execute("SELECT count(*) FROM asset_steps WHERE code = %s", [key]).fetchone()
+            if have != expect:
+                return False
+            if have >= MAX_STEPS - 1:
+                raise ValueError("an asset holds at most 2**32 - 1 steps")
+            return conn.execute("INSERT INTO asset_steps VALUES (%s, %s, %s) ON CONFLICT DO NOTHING",
+                                [key, have, bytes(record)]).rowcount == 1
