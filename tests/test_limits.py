@@ -54,7 +54,7 @@ def test_a_huge_place_or_scanner_is_refused_and_the_scan_log_keeps_committing(d)
 def test_the_scan_log_refuses_what_it_cannot_hold_without_losing_the_queue(d):
     log = d.index.log
     log.add_one(None, 1, "pda-1", "A", NOW)
-    with pytest.raises(ValueError, match="place is over 65,535 bytes"):
+    with pytest.raises(ValueError, match="place is over 32,767 bytes"):
         log.add_one(None, 1, "pda-1", "x" * 70_000, NOW)
     assert log.flush() == 1      # the good scan committed, nothing wedged
 

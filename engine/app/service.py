@@ -21,9 +21,10 @@ import numpy as np
 from .. import __version__
 from .. import limits as bounds
 from ..cache import BoundedCache
-from ..errors import KeyStoreError, TracecodeError, UnknownApproval, ValidationError
+from ..errors import InvalidFormat, KeyStoreError, TracecodeError, UnknownApproval, ValidationError
 from ..index import ACTIONS, BatchRecord, lifecycle
 from ..issuance import Issuer
+from ..regions.location import scan_location
 from ..scan import ScanError
 from . import limits
 from . import links as links_of
@@ -436,7 +437,8 @@ class Service:
 
     # -- verification --------------------------------------------------------------------------
     def verify(self, caller: Caller, scan, *, scanner=None, place=None, time=None,
-               record: bool = True, method: str = "Verify", requery: bool = False):
+               record: bool = True, method: str = "Verify", requery: bool = False,
+               region=None, lat=None, lon=None):
         """The verdict on one scan (an Answer); an unreadable scan is refused
         (unreadable_scan, saying what is wrong where). requery: an adapter's answer that
         is no new query (the same browser's reload, a HEAD, a link preview, one the
@@ -445,19 +447,21 @@ class Service:
         raw = self.one_scan(scan)
         ans = self.dd.verify(raw, scanner=self.scanner(caller, scanner), place=place or None,
                              when=self.when(time),
-                             record=False if requery else self._recorded(caller, record))
+                             record=False if requery else self._recorded(caller, record),
+                             **self.location(region, lat, lon))
         if ans.fault:
             raise self.unreadable(raw)
         return ans
 
     def record(self, caller: Caller, scan, answer, *, scanner=None, place=None, time=None,
-               method: str = "Verify") -> None:
+               method: str = "Verify", region=None, lat=None, lon=None) -> None:
         """Record a query verify(requery=True) answered (answer: its Answer), with the verdict
         it gave: the adapter records once its limits let the query through, without
         verifying the code a second time."""
         admit(caller, "verify", method)
         self.dd.index.record(self.one_scan(scan), answer, scanner=self.scanner(caller, scanner),
-                             place=place or None, when=self.when(time))
+                             place=place or None, when=self.when(time),
+                             **self.location(region, lat, lon))
 
     def public_queries(self, caller: Caller, code: str, bound: int, method: str = "Verify") -> tuple:
         """(count up to bound + 1, first time, first place) of a code's public queries:
@@ -466,13 +470,27 @@ class Service:
         return self.dd.index.public_queries(code, bound)
 
     def verify_many(self, caller: Caller, scans, offsets=None, *, scanner=None, place=None,
-                    time=None, record: bool = True, method: str = "VerifyStream"):
+                    time=None, record: bool = True, method: str = "VerifyStream",
+                    region=None, lat=None, lon=None):
         """Verdicts on many scans (the engine's VerifyBatch); batch records through
         batches_seen_by."""
         admit(caller, "verify_many", method)
         return self.dd.verify_many(scans, offsets, scanner=self.scanner(caller, scanner),
                                    place=place or None, when=self.when(time),
-                                   record=self._recorded(caller, record))
+                                   record=self._recorded(caller, record),
+                                   **self.location(region, lat, lon))
+
+    @staticmethod
+    def location(region, lat, lon) -> dict:
+        """A scan's region (GB/T 2260) and coordinates checked, as the index's keywords
+        (tracecode.regions.location; a malformed one is refused invalid_argument)."""
+        if region in (None, "") and lat in (None, "") and lon in (None, ""):
+            return {}
+        try:
+            region, lat, lon = scan_location(region, lat, lon)
+        except InvalidFormat as exc:
+            raise invalid(exc.field or "region", str(exc)) from None
+        return {"region": region, "lat": lat, "lon": lon}
 
     # -- the counterfeit check (engine/registry) -------------------------------------------
     def registry(self):

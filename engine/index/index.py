@@ -31,6 +31,7 @@ from .verdicts import DECIDE, Answer, Verdict, decide_one, reasons
 from ..store.lmdb.scanlog import place_hash
 from ..store.lmdb.store import LmdbStore
 from ..store.port import EventPlan
+from ..regions.location import scan_location
 from . import gcpause
 from .pending import PendingView, PendingWrites
 
@@ -456,13 +457,14 @@ class Index:
     # -- verification ------------------------------------------------------------------------
     def verify(self, scan, *, scanner: str | None = None, place: str | None = None,
                when: float | None = None, record: bool | None = None,
-               today: _dt.date | None = None) -> Answer:
+               today: _dt.date | None = None, region=None, lat=None, lon=None) -> Answer:
         """The verdict on one scan, with its reasons; recorded in the scan log by default.
 
         The single-scan path: no numpy, one parse, one FF1 decryption, one descent
         into the code's records (and its containers') in one read transaction.
         """
         when = self._scan_source(scanner, place, when)
+        loc = self._location(region, lat, lon)
         raw = scan.encode("utf-8", "surrogatepass") if isinstance(scan, str) else _scan_bytes(scan)
         with self.store.reading() as view:
             fault, scheme, code, key, batch_id, batch, hit = self._one(view, raw)
@@ -473,7 +475,7 @@ class Index:
                                imported, place, today or _dt.date.fromtimestamp(when))
             ans = retired.answer(self, ans, batch)   # a retired key version: warn or refuse
         if self._recording(record):
-            self.store.record_scan(key, int(ans.verdict), scanner, place, when)
+            self.store.record_scan(key, int(ans.verdict), scanner, place, when, **loc)
         return ans
 
     def _one(self, view, raw: bytes):
@@ -523,11 +525,12 @@ class Index:
         return fault, scheme, code, key, batch_id, batch, hit
 
     def record(self, scan, ans: Answer, *, scanner: str | None = None, place: str | None = None,
-               when: float | None = None) -> None:
+               when: float | None = None, region=None, lat=None, lon=None) -> None:
         """Record a scan that verify(record=False) answered (ans: that Answer) with the verdict
         it was given: an adapter answers first and records the query once its limits let it
         through, without verifying the code again (its key: the one verify just found)."""
         when = self._scan_source(scanner, place, when)
+        loc = self._location(region, lat, lon)
         if not self._recording(True):
             return
         key = self._found_keys.get(ans.code) if ans.code else None
@@ -535,7 +538,7 @@ class Index:
             raw = scan.encode("utf-8", "surrogatepass") if isinstance(scan, str) else _scan_bytes(scan)
             with self.store.reading() as view:
                 key = self._one(view, raw)[3]
-        self.store.record_scan(key, int(ans.verdict), scanner, place, when)
+        self.store.record_scan(key, int(ans.verdict), scanner, place, when, **loc)
 
     def _scan_source(self, scanner, place, when) -> float:
         """The scan's time; scanner and place checked against their bounds (the scan log
@@ -546,6 +549,14 @@ class Index:
             self._last_source = (scanner, place)
         return _time.time() if when is None else limits.epoch("when", when)
 
+    def _location(self, region, lat, lon) -> dict:
+        """The scan's region and coordinates checked (tracecode.regions.location), as the
+        store's record_scan(s) keywords; once per call, never per scan."""
+        if region is None and lat is None and lon is None:
+            return {}
+        region, lat, lon = scan_location(region, lat, lon)
+        return {"region": region, "lat": lat, "lon": lon}
+
     def _batch(self, view, batch_id):
         hit = self._batch_cache.get(batch_id)
         if hit is None:
@@ -553,7 +564,7 @@ class Index:
         return hit
 
     def verify_many(self, scans, offsets=None, *, scanner=None, place=None, when=None, record=None,
-                    today: _dt.date | None = None) -> "VerifyBatch":
+                    today: _dt.date | None = None, region=None, lat=None, lon=None) -> "VerifyBatch":
         """Verdicts on many scans: one read transaction, one (group-committed) log write.
 
         ``scans``: a list of str/bytes, or a packed buffer (bytes or uint8 array) with
@@ -561,13 +572,14 @@ class Index:
         batch lookup and the code records (a C loop over LMDB) run over arrays.
         """
         when = self._scan_source(scanner, place, when)
+        loc = self._location(region, lat, lon)
         today = today or _dt.date.fromtimestamp(when)
         with self.store.reading() as view:
             parsed, keys, batch_ids, records, imported = self._resolve(view, scans, offsets)
             out = self._verdicts(view, parsed, keys, batch_ids, records, imported, place, today)
             retired.verdicts(self, out.records, records)   # a retired key version: warn or refuse
         if self._recording(record):
-            self.store.record_scans(keys, out.records["verdict"], scanner, place, when)
+            self.store.record_scans(keys, out.records["verdict"], scanner, place, when, **loc)
         return out
 
     def _verdicts(self, view, parsed, keys, batch_ids, records, imported, place, today):

@@ -289,12 +289,17 @@ class Store(Protocol):
     # would pass the bound is refused (IndexFull), its scans neither recorded nor queued.
 
     def record_scans(self, refs, verdicts: np.ndarray, scanner: str | None, place: str | None,
-                     when: float) -> None:
+                     when: float, *, region: str | None = None, lat: float | None = None,
+                     lon: float | None = None) -> None:
         """Log one call's scans: the codes' refs (empty for a scan of no known code) and
-        their verdicts (uint8), from one scanner at one place at one time."""
+        their verdicts (uint8), from one scanner at one place at one time. region: a GB/T
+        2260 code (6 digits, checked by tracecode.regions.location before it gets here),
+        lat/lon WGS-84 degrees (range-checked likewise); None: not given, and scans logged
+        before these existed read as None."""
 
     def record_scan(self, ref, verdict: int, scanner: str | None, place: str | None,
-                    when: float) -> None:
+                    when: float, *, region: str | None = None, lat: float | None = None,
+                    lon: float | None = None) -> None:
         """Log one scan (the single verify's path: a few list appends)."""
 
     def flush_scans(self) -> int:

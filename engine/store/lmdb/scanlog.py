@@ -41,19 +41,49 @@ MAX_BACKOFF = 0.5   # seconds between the writer's retries while commits fail
 _log = logging.getLogger("tracecode.scanlog")
 _SCAN_HEAD = struct.Struct(">dHH")   # a scan record's time, then its source's head
 _SOURCE_HEAD = struct.Struct(">HH")
-_MAX_TEXT = 0xFFFF   # a scanner's or place's length in a record (the index's bounds are far lower)
+_MAX_TEXT = 0x7FFF   # a scanner's or place's length in a record (the index's bounds are far lower)
+# Where a scan happened, besides its place text (added after index format 2, compatibly): the
+# place length's top bit says a location block follows the place text: the GB/T 2260 region
+# (u32, 0: none), latitude and longitude (NaN: none). Records written before carry no block
+# (their place lengths stay below 0x8000) and read with region, lat and lon None.
+_LOC_FLAG = 0x8000
+_LOC = struct.Struct(">Idd")
 
 
 def place_hash(place: str | None) -> int:
     return zlib.crc32(place.encode()) | 1 if place is not None else 0  # 0 means "no place"
 
 
-def source_prefix(scanner, place) -> bytes:
-    """What scans from one scanner at one place share: the lengths, then the texts
-    (a scan record starts with its time, then this)."""
+def source_prefix(scanner, place, region=None, lat=None, lon=None) -> bytes:
+    """What scans from one scanner at one place share: the lengths, then the texts, then
+    the location block if any of region, lat, lon is given (a scan record starts with its
+    time, then this)."""
     s = (scanner or "").encode()
     p = (place or "").encode()
-    return _SOURCE_HEAD.pack(len(s), len(p)) + s + p
+    if region is None and lat is None and lon is None:
+        return _SOURCE_HEAD.pack(len(s), len(p)) + s + p
+    nan = float("nan")
+    return (_SOURCE_HEAD.pack(len(s), len(p) | _LOC_FLAG) + s + p
+            + _LOC.pack(int(region or 0), nan if lat is None else lat, nan if lon is None else lon))
+
+
+def record_source(raw: bytes, at: int = 8) -> tuple:
+    """(scanner, place, region, lat, lon, end) of the source a scan record holds from
+    offset `at` (after its time); end: the offset of its verdict byte."""
+    ls, lp = _SOURCE_HEAD.unpack_from(raw, at)
+    at += _SOURCE_HEAD.size
+    scanner = raw[at:at + ls].decode() or None
+    at += ls
+    place = raw[at:at + (lp & _MAX_TEXT)].decode() or None
+    at += lp & _MAX_TEXT
+    region = lat = lon = None
+    if lp & _LOC_FLAG:
+        r, la, lo = _LOC.unpack_from(raw, at)
+        at += _LOC.size
+        region = f"{r:06d}" if r else None
+        lat = None if la != la else la
+        lon = None if lo != lo else lo
+    return scanner, place, region, lat, lon, at
 
 
 def _merge(old: _Pending, new: _Pending) -> _Pending:
@@ -79,10 +109,10 @@ VERDICT_BIAS = 1
 def unpack_scan(raw: bytes) -> dict:
     """A scan record: the chunk's prefix, the verdict (u8), the seq of the code's
     previous scan (u64, machine order, 0: none) and the code key (empty: unknown code)."""
-    when, ls, lp = _SCAN_HEAD.unpack_from(raw)
-    at = _SCAN_HEAD.size + ls + lp
-    return {"time": when, "scanner": raw[_SCAN_HEAD.size:_SCAN_HEAD.size + ls].decode() or None,
-            "place": raw[_SCAN_HEAD.size + ls:at].decode() or None,
+    when = _SCAN_HEAD.unpack_from(raw)[0]
+    scanner, place, region, lat, lon, at = record_source(raw)
+    return {"time": when, "scanner": scanner, "place": place,
+            "region": region, "lat": lat, "lon": lon,
             "verdict": raw[at] + VERDICT_BIAS,
             "prev": int.from_bytes(raw[at + 1:at + 9], sys.byteorder), "key": raw[at + 9:]}
 
@@ -97,16 +127,17 @@ class _Pending:
         self.verdicts = bytearray()
         self.sources: list = []
         self.times: list = []
-        self.source_ids: dict = {}  # (scanner, place) -> source id
+        self.source_ids: dict = {}  # (scanner, place, region, lat, lon) -> source id
         self.count = 0
 
-    def source(self, scanner, place) -> int:
-        sid = self.source_ids.get((scanner, place))
-        if sid is None:  # a record packs each length in 16 bits: past that, no commit could succeed
+    def source(self, scanner, place, region=None, lat=None, lon=None) -> int:
+        source = (scanner, place, region, lat, lon)
+        sid = self.source_ids.get(source)
+        if sid is None:  # a record packs each length in 15 bits: past that, no commit could succeed
             for name, value in (("scanner", scanner), ("place", place)):
                 if value is not None and len(value.encode()) > _MAX_TEXT:
                     raise ValueError(f"{name} is over {_MAX_TEXT:,} bytes; the scan log cannot hold it")
-            sid = self.source_ids[(scanner, place)] = len(self.source_ids)
+            sid = self.source_ids[source] = len(self.source_ids)
         return sid
 
 
@@ -144,23 +175,26 @@ class ScanLog:
             raise kind(f"scans are not being recorded: {waiting:,} wait for a commit that "
                        f"fails ({failure}); these {n:,} were not recorded")
 
-    def add(self, keys: Keys, verdicts, scanner, place, when) -> None:
-        """Queue one call's scans: code keys (empty for unknown codes), verdicts (uint8)."""
+    def add(self, keys: Keys, verdicts, scanner, place, when, region=None, lat=None, lon=None) -> None:
+        """Queue one call's scans: code keys (empty for unknown codes), verdicts (uint8);
+        region an int or 6-digit text (checked by the caller), lat/lon floats or None."""
         with self._lock:
             self._admit(len(keys))
             p = self._pending
-            p.calls.append((keys, np.asarray(verdicts, np.uint8), p.source(scanner, place), when))
+            src = p.source(scanner, place, region, lat, lon)
+            p.calls.append((keys, np.asarray(verdicts, np.uint8), src, when))
             p.count += len(keys)
             full = self._started()
         if full:
             self._commit_queued()
 
-    def add_one(self, key: bytes | None, verdict: int, scanner, place, when) -> None:
+    def add_one(self, key: bytes | None, verdict: int, scanner, place, when,
+                region=None, lat=None, lon=None) -> None:
         """Queue one scan (the single-scan path)."""
         with self._lock:
             self._admit(1)
             p = self._pending
-            src = p.source(scanner, place)  # first: a refusal leaves the queue as it was
+            src = p.source(scanner, place, region, lat, lon)  # first: a refusal leaves the queue as it was
             p.keys.append(key or b"")
             p.verdicts.append(verdict)
             p.sources.append(src)
@@ -237,14 +271,14 @@ class ScanLog:
         times = np.concatenate([np.repeat(np.array([c[3] for c in p.calls], np.float64), sizes),
                                 np.array(p.times, np.float64)])
         names = list(p.source_ids)  # in id order
-        prefixes = [source_prefix(scanner, place) for scanner, place in names]
+        prefixes = [source_prefix(*name) for name in names]
         prefix_off = np.cumsum([0] + [len(x) for x in prefixes]).astype(np.int64)
         _codes.record_scans(st.env, txn, st.db_codes, st.db_scans, first, keys.buf, keys.off,
                             verdicts, sources, np.frombuffer(b"".join(prefixes), np.uint8), prefix_off,
-                            np.array([place_hash(place) for _, place in names], np.uint32), times,
+                            np.array([place_hash(name[1]) for name in names], np.uint32), times,
                             order=visit_order(keys))
         txn.put(b"next_scan", (first + len(verdicts)).to_bytes(8, "big"), db=meta)
-        public = [sid for sid, (scanner, _) in enumerate(names) if scanner == PUBLIC_SCANNER]
+        public = [sid for sid, name in enumerate(names) if name[0] == PUBLIC_SCANNER]
         if public and st.db_public_queries is not None:   # the public window's queries, by code
             for row in np.flatnonzero(np.isin(sources, public)).tolist():
                 publicq.put(txn, st.db_public_queries, bytes(keys.buf[keys.off[row]:keys.off[row + 1]]),

@@ -20,7 +20,7 @@ import sys
 from ..port import PUBLIC_SCANNER
 from . import _codes, publicq
 from .batches import u64
-from .scanlog import _SCAN_HEAD, place_hash
+from .scanlog import _SCAN_HEAD, place_hash, record_source
 
 _SEEN = struct.Struct("=IBdQQ%dI" % _codes.MAX_PLACES)   # _codes.Seen, packed, machine order
 _HEAD = _SCAN_HEAD.size
@@ -32,14 +32,12 @@ def _scanner_is(raw: bytes, name: bytes) -> bool:
 
 
 def _prev_at(raw: bytes) -> int:
-    """Offset of a scan record's previous-scan seq (after time, source head, texts, verdict)."""
-    ls, lp = int.from_bytes(raw[8:10], "big"), int.from_bytes(raw[10:12], "big")
-    return _HEAD + ls + lp + 1
+    """Offset of a scan record's previous-scan seq (after time, source, verdict)."""
+    return record_source(raw)[5] + 1
 
 
 def _place(raw: bytes) -> str | None:
-    ls, lp = int.from_bytes(raw[8:10], "big"), int.from_bytes(raw[10:12], "big")
-    return raw[_HEAD + ls:_HEAD + ls + lp].decode() or None
+    return record_source(raw)[1]
 
 
 def purge(store, txn, scanner: str, *, write: bool = True) -> dict:

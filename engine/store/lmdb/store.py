@@ -408,11 +408,13 @@ class LmdbStore:
             return int.from_bytes(cur.key(), "big") + 1 if cur.last() else 1
 
     # -- the scan log (scanlog.py: group commit, its loss bound and backpressure) -----------
-    def record_scans(self, refs, verdicts, scanner, place, when) -> None:
-        self.scan_log.add(refs, verdicts, scanner, place, when)
+    def record_scans(self, refs, verdicts, scanner, place, when, *, region=None, lat=None,
+                     lon=None) -> None:
+        self.scan_log.add(refs, verdicts, scanner, place, when, region, lat, lon)
 
-    def record_scan(self, ref, verdict: int, scanner, place, when) -> None:
-        self.scan_log.add_one(ref, verdict, scanner, place, when)
+    def record_scan(self, ref, verdict: int, scanner, place, when, *, region=None, lat=None,
+                    lon=None) -> None:
+        self.scan_log.add_one(ref, verdict, scanner, place, when, region, lat, lon)
 
     def flush_scans(self) -> int:
         return self.scan_log.flush()

@@ -1,0 +1,132 @@
+"""Scans carry where they happened: a GB/T 2260 region and WGS-84 coordinates, checked once a
+call, logged with each scan (scan records of index format 2 read with them None)."""
+import math
+
+import pytest
+from hypothesis import given, settings, strategies as st
+
+import tracecode
+from tracecode.errors import InvalidFormat
+from tracecode.regions import BUILTIN
+from tracecode.regions.location import parse_at, region_code, scan_location
+from tracecode.store.lmdb.batches import u64
+from tracecode.store.lmdb.scanlog import record_source, source_prefix, unpack_scan
+
+DRUG = {"drug_id": "8177322"}
+
+
+def _records(d):
+    d.index.log.flush()
+    ix = d.index
+    with ix.env.begin() as txn:
+        return [unpack_scan(v) for _, v in txn.cursor(db=ix.db_scans)]
+
+
+def test_region_and_coordinates_are_logged_by_both_verify_paths(tmp_path):
+    with tracecode.init(tmp_path / "data") as d:
+        codes = d.issue("cn-drug-20", DRUG, 3).codes()
+        d.verify(codes[0], place="Chaoyang shop", region="110105", lat=39.92, lon=116.44)
+        d.verify_many(codes[1:], scanner="s1", region=450100)
+        d.verify(codes[0])
+        got = [(r["place"], r["region"], r["lat"], r["lon"], r["scanner"]) for r in _records(d)]
+    assert got == [("Chaoyang shop", "110105", 39.92, 116.44, None),
+                   (None, "450100", None, None, "s1"), (None, "450100", None, None, "s1"),
+                   (None, None, None, None, None)]
+
+
+def test_old_records_read_with_no_location():
+    # a record as index format 2 wrote it: time, lengths, texts, verdict, prev, key
+    raw = b"\x41\xd9" + bytes(6) + source_prefix("s", "Hangzhou") + b"\x00" + bytes(8) + b"key"
+    assert record_source(raw)[:5] == ("s", "Hangzhou", None, None, None)
+    assert unpack_scan(raw)["key"] == b"key" and unpack_scan(raw)["region"] is None
+
+
+def test_purge_reads_records_with_a_location(tmp_path):
+    with tracecode.init(tmp_path / "data") as d:
+        codes = d.issue("cn-drug-20", DRUG, 2).codes()
+        d.verify(codes[0], scanner="gone", place="p", region="110105", lat=1.0, lon=2.0)
+        d.verify(codes[0], scanner="kept", place="q", region="310000")
+        d.index.log.flush()
+        assert d.index.store.purge_scanner("gone") == {"scans": 1, "codes": 1}
+        left = _records(d)
+    assert [(r["scanner"], r["region"]) for r in left] == [("kept", "310000")]
+
+
+@pytest.mark.parametrize("bad, field", [("99000", "region"), ("990000", "region"), ("11a105", "region"),
+                                        ("110005", "region"), ("１１０１０５", "region")])
+def test_a_malformed_region_is_refused_with_nothing_logged(tmp_path, bad, field):
+    with tracecode.init(tmp_path / "data") as d:
+        code = d.issue("cn-drug-20", DRUG, 1).codes()[0]
+        with pytest.raises(InvalidFormat) as err:
+            d.verify(code, region=bad)
+        assert err.value.field == field and "region" in str(err.value)
+        assert _records(d) == []
+
+
+def test_service_refuses_bad_coordinates_as_invalid_argument(tmp_path):
+    from tracecode.app import Refusal, Service
+    from tracecode.app.caller import LOCAL
+    d = tracecode.init(tmp_path / "data")
+    svc = Service(d)
+    try:
+        code = d.issue("cn-drug-20", DRUG, 1).codes()[0]
+        for kw, field in (({"lat": 91, "lon": 0}, "lat"), ({"lat": 1}, "lon"), ({"lat": 0, "lon": "east"}, "lon")):
+            with pytest.raises(Refusal) as err:
+                svc.verify(LOCAL, code, **kw)
+            assert (err.value.reason, err.value.field) == ("invalid_argument", field)
+        svc.verify_many(LOCAL, [code], region="110105", lat="39.9", lon="116.4")
+        assert [(r["region"], r["lat"]) for r in _records(d)] == [("110105", 39.9)]
+    finally:
+        d.close()
+
+
+def test_well_formed_unknown_county_is_accepted_known_ones_are_too():
+    assert region_code("110105") == "110105" and "110105" not in BUILTIN.by_code
+    assert region_code("urn:tracecode:region:450100") == "450100"
+    assert parse_at("39.92, 116.44") == (39.92, 116.44)
+    with pytest.raises(InvalidFormat):
+        parse_at("39.92")
+
+
+provinces = sorted(c[:2] for c in BUILTIN.by_code if c.endswith("0000"))
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.one_of(st.text(max_size=8), st.integers(-10, 10**7),
+                 st.builds(lambda p, m, c: f"{p}{m:02d}{c:02d}", st.sampled_from(provinces),
+                           st.integers(0, 99), st.integers(0, 99))))
+def test_region_input_is_a_code_or_a_clear_refusal(value):
+    try:
+        got = region_code(value)
+    except InvalidFormat as exc:
+        assert exc.field == "region" and str(exc)
+        return
+    if value in ("", None):
+        assert got is None
+        return
+    assert len(got) == 6 and got.isdigit() and got[:2] + "0000" in BUILTIN.by_code
+    assert not (got[2:4] == "00" and got[4:] != "00")
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.one_of(st.none(), st.floats(allow_nan=True), st.text(max_size=6)),
+       st.one_of(st.none(), st.floats(allow_nan=True), st.integers(-400, 400)))
+def test_coordinates_are_in_range_or_refused(lat, lon):
+    try:
+        _, la, lo = scan_location(None, lat, lon)
+    except InvalidFormat as exc:
+        assert exc.field in ("lat", "lon")
+        return
+    assert (la is None) == (lo is None)
+    if la is not None:
+        assert math.isfinite(la) and abs(la) <= 90 and abs(lo) <= 180
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.sampled_from([None, "110105", "450100"]),
+       st.one_of(st.none(), st.floats(-90, 90)), st.floats(-180, 180), st.text(max_size=20))
+def test_a_source_prefix_round_trips(region, lat, lon, place):
+    lon = None if lat is None else lon
+    raw = bytes(8) + source_prefix("scanner", place, region, lat, lon) + b"\x07" + bytes(8)
+    got = record_source(raw)
+    assert got[:5] == ("scanner", place or None, region, lat, lon) and raw[got[5]] == 7
