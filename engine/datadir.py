@@ -234,8 +234,9 @@ class DataDir:
     def assets(self):
         """The steps and verdicts of registered assets (tracecode.index.assets.Assets)."""
         from .index.assets import Assets
+        from .index.licences import Licences
         if getattr(self, "_assets", None) is None:
-            self._assets = Assets(self.index)
+            self._assets = Assets(self.index, licences=Licences(self.path))
         return self._assets
 
     # -- product registries (veterinary approvals, pesticide registrations) -------------------

@@ -68,3 +68,8 @@ def cylinder_codes(n: int, seed: int = 3) -> np.ndarray:
 
 GENERATORS = {"cn-equip-18": equipment_codes, "cn-equip-reg-20": registration_codes,
               "cn-cylinder-16": cylinder_codes}
+
+# issue 15's other externally assigned schemes register in the same tests (test_categories)
+from tests.hazardous_data import GENERATORS as _HAZARDOUS  # noqa: E402
+
+GENERATORS.update(_HAZARDOUS)

@@ -51,7 +51,8 @@ system = "luhn"
 
 DETONATOR = """\
 # Industrial detonator, legacy 13 characters: enterprise, year digit, month, day,
-# 6 FF1 characters over 0-9A-Z
+# 7 FF1 characters over 0-9A-Z; the month a letter (A January .. L December: the built-in
+# cn-detonator-13, GA 441-2003, writes it in digits, so the two layouts share no code)
 [scheme]
 name = "detonator-13"
 
@@ -68,8 +69,8 @@ length = 1
 [[field]]
 name = "month"
 role = "product"
-length = 2
-choices = ["01", "02", "03", "04", "05", "06", "07", "08", "09", "10", "11", "12"]
+length = 1
+alphabet = "ABCDEFGHIJKL"
 
 [[field]]
 name = "day"
@@ -79,13 +80,13 @@ length = 2
 [[field]]
 name = "serial"
 role = "serial"
-length = 6
+length = 7
 alphabet = "alnum"
 """
 
 CUSTOM_PRODUCTS = {
     "special-equipment-20": {"class": "2000", "province": "33"},
-    "detonator-13": {"enterprise": "51", "year": "6", "month": "11", "day": "30"},
+    "detonator-13": {"enterprise": "51", "year": "6", "month": "K", "day": "30"},
 }
 
 

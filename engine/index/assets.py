@@ -1,4 +1,4 @@
-"""Assets with externally assigned codes (special equipment): their steps and verdicts.
+"""Assets with externally assigned codes (special equipment, hazardous goods): their steps and verdicts.
 
 A registered code (tracecode.index.register) is an asset whose steps (installed,
 inspected, filled...) are appended to its log through the store's port (asset_steps,
@@ -16,7 +16,14 @@ import re
 import time as _time
 
 from .. import limits
+from ..categories import hazardous as hz
 from ..categories import special_equipment as se
+
+# The categories whose registered codes are assets with steps: each module has the same
+# verbs (check_step, fold, refusal, verdict, epcis_event) over its own state
+MODULES = {se.CATEGORY.name: se, hz.CATEGORY.name: hz}
+ITEM_CLASS = {se.CATEGORY.name: se.Asset, hz.CATEGORY.name: hz.Item}
+RETIRING = frozenset({"scrap", "destroy"})   # steps after which the code reads destroyed
 
 NOT_REGISTERED = "not_registered"    # reasons of a refused step, for machines
 REFUSED = "refused"
@@ -27,9 +34,11 @@ RETRIES = 8                          # a step raced by others this often is refu
 class Assets:
     """The assets of one index (``index.assets``-style helper: Assets(index))."""
 
-    def __init__(self, index):
+    def __init__(self, index, licences=None):
         self.index = index
         self.store = index.store
+        # the licences steps of hazardous goods happen under (tracecode.index.licences)
+        self.licences = licences
 
     def _registered(self, code: str):
         """(the compact code, the registration record, the compact code) of a registered
@@ -43,7 +52,7 @@ class Assets:
             if raw is None:
                 continue
             rec = json.loads(raw)
-            if not isinstance(rec, dict) or rec.get("category") != se.CATEGORY.name:
+            if not isinstance(rec, dict) or rec.get("category") not in MODULES:
                 return None
             sch = self.index.schemes.get(rec.get("scheme"))
             if sch is not None and sch.compact(code) != cut:
@@ -72,10 +81,11 @@ class Assets:
         return self._fold(compact, rec, self.store.asset_steps(ref))
 
     @staticmethod
-    def _fold(code, rec, raw_steps) -> se.Asset:
-        asset = se.Asset(code=code, scheme=rec["scheme"], registered=rec)
+    def _fold(code, rec, raw_steps):
+        asset = ITEM_CLASS[rec["category"]](code=code, scheme=rec["scheme"], registered=rec)
+        fold = MODULES[rec["category"]].fold
         for raw in raw_steps:
-            se.fold(asset, json.loads(raw))
+            fold(asset, json.loads(raw))
         return asset
 
     def record(self, code: str, step: dict, *, client: str | None = None,
@@ -83,18 +93,20 @@ class Assets:
         """Append one step to an asset: the recorded step ({"ok": True, "step": ...}) or
         {"ok": False, "reason", "error"} naming why it was refused; never raises for a
         step's fault, so a batch of steps is decided step by step."""
-        try:
-            checked = se.check_step(step if isinstance(step, dict) else {})
-            when = _time.time() if step.get("time") is None else limits.event_time("time", step["time"])[0]
-        except (se.StepError, ValueError) as exc:
-            return {"ok": False, "code": code, "reason": INVALID, "error": str(exc),
-                    "field": getattr(exc, "field", None)}
         hit = self._registered(code)
+        mod = MODULES[hit[1]["category"]] if hit else se
+        try:
+            checked = mod.check_step(step if isinstance(step, dict) else {})
+            when = _time.time() if step.get("time") is None else limits.event_time("time", step["time"])[0]
+        except (mod.StepError, ValueError) as exc:
+            return {"ok": False, "code": code, "reason": getattr(exc, "reason", INVALID), "error": str(exc),
+                    "field": getattr(exc, "field", None)}
         if hit is None:
             return {"ok": False, "code": code, "reason": NOT_REGISTERED,
-                    "error": f"{str(code)[:60]!r} is no registered special equipment code "
+                    "error": f"{str(code)[:60]!r} is no registered asset code "
                              f"(tracecode register)"}
         ref, rec, compact = hit
+        extra = {"licences": self.licences.on_record() if self.licences else {}} if mod is hz else {}
         checked["time"] = round(when, 3)
         checked["date"] = _dt.datetime.fromtimestamp(when, _dt.timezone.utc).date().isoformat()
         if client:
@@ -104,15 +116,21 @@ class Assets:
         for _ in range(RETRIES):
             raw_steps = self.store.asset_steps(ref)
             asset = self._fold(compact, rec, raw_steps)
-            why = se.refusal(asset, checked, day)
+            why = mod.refusal(asset, checked, day, **extra)
             if why:
                 return {"ok": False, "code": compact, "reason": REFUSED, "error": why,
                         "state": asset.state}
+            if mod is hz:   # quantities balanced against this history: kept on the step
+                checks = hz.balance(asset, checked)
+                if checks:
+                    checked["checks"] = checks
+                value = json.dumps(checked, ensure_ascii=False, separators=(",", ":")).encode()
             if self.store.asset_append(ref, len(raw_steps), value):
-                se.fold(asset, checked)
-                if checked["step"] == "scrap":   # the code is retired: every verify says destroyed
+                mod.fold(asset, checked)
+                if checked["step"] in RETIRING:   # the code is retired: every verify says destroyed
                     self._retire(compact, checked)
-                return {"ok": True, "code": compact, "step": checked, "state": asset.state}
+                return {"ok": True, "code": compact, "step": checked, "state": asset.state,
+                        **({"alerts": [c for c in checked.get("checks", ()) if not c["ok"]]} if mod is hz else {})}
         return {"ok": False, "code": compact, "reason": REFUSED,
                 "error": f"{compact}: other steps kept arriving; send it again"}
 
@@ -145,10 +163,10 @@ class Assets:
             return out
         ref, rec, compact = hit
         asset = self._fold(compact, rec, self.store.asset_steps(ref))
-        out = se.verdict(asset, today or _dt.date.today(), unit)
+        out = MODULES[rec["category"]].verdict(asset, today or _dt.date.today(), unit)
         sch = self.index.schemes.get(rec["scheme"])
-        out.update(code=compact, scheme=rec["scheme"], owner=rec.get("owner"),
-                   registered=rec.get("registered"),
+        out.update(code=compact, scheme=rec["scheme"], owner=asset.registered.get("owner"),
+                   registered=asset.registered.get("registered"),
                    product={f.name: v for f, v in zip(sch.code_fields, sch.split(compact).values())
                             if f.role == "product"} if sch else {})
         return out
@@ -164,4 +182,5 @@ class Assets:
         if hit is None:
             return []
         uri = f"urn:tracecode:asset:{hit[1]['scheme']}:{hit[2]}"
-        return [se.epcis_event(uri, json.loads(s)) for s in self.store.asset_steps(hit[0])]
+        event = MODULES[hit[1]["category"]].epcis_event
+        return [event(uri, json.loads(s)) for s in self.store.asset_steps(hit[0])]

@@ -14,6 +14,7 @@ per rejected line, never per code.
 """
 from __future__ import annotations
 
+import datetime as _dt
 import json
 import time as _time
 from dataclasses import dataclass, field
@@ -22,6 +23,7 @@ import numpy as np
 
 from .. import categories, limits
 from ..categories.detect import folds_case
+from ..categories.hazardous import REUSE_YEARS
 from ..errors import InvalidComponent, ValidationError
 from ..schemes.scheme import _ALLOWED
 
@@ -107,7 +109,50 @@ def register(index, scheme, codes, *, owner: str, source: str = "-", numbers=Non
     _repeats(rep, good, good_numbers, existed)
     rep.registered = int((~existed).sum())
     rep.already = int(existed.sum()) - rep.repeated
+    years = REUSE_YEARS.get(sch.name)
+    if years and rep.already:
+        _reuse(index, rep, years, good, good_numbers, existed)
     return rep
+
+
+def _years_later(ts: float, years: int) -> float:
+    day = _dt.datetime.fromtimestamp(ts, _dt.timezone.utc)
+    try:
+        return day.replace(year=day.year + years).timestamp()
+    except ValueError:          # 29 February: the first of March
+        return (day.replace(month=3, day=1, year=day.year + years)).timestamp()
+
+
+def _reuse(index, rep, years: int, good, numbers, existed) -> None:
+    """Codes of a scheme whose codes repeat (a detonator's year is one digit) that were on
+    record before: refused when their last registration is less than ``years`` ago, a new
+    life (a "reregister" step in the asset's log: its earlier steps no longer count) when it
+    is older. Python per such code: they are the repeats, not the bulk."""
+    repeated = np.isin(good, good[np.isin(good, good[existed]) & ~existed])
+    now = rep.record["registered"]
+    step = {"step": "reregister", "owner": rep.record["owner"], "source": rep.record["source"], "time": now}
+    value = json.dumps(step, ensure_ascii=False, separators=(",", ":")).encode()
+    for i in np.flatnonzero(existed & ~repeated).tolist():
+        code = good[i].decode("ascii")
+        steps = index.store.asset_steps(code)
+        last = json.loads(index.store.registered_one(code) or b"{}").get("registered", 0)
+        for raw in reversed(steps):
+            rec = json.loads(raw)
+            if rec.get("step") == "reregister":
+                last = rec["time"]
+                break
+        if now < _years_later(last, years):
+            rep.rejected += 1
+            if len(rep.reasons) < MAX_REJECTED_SHOWN:
+                when = _dt.datetime.fromtimestamp(last, _dt.timezone.utc).date().isoformat()
+                rep.reasons.append((int(numbers[i]), code, f"registered on {when}: a {rep.scheme} "
+                                    f"code may not repeat within {years} years"))
+        elif index.store.asset_append(code, len(steps), value):
+            rep.registered += 1
+        else:                   # a step arrived meanwhile: decided as registered before
+            rep.rejected += 1
+        rep.already -= 1
+    rep.reasons.sort()
 
 
 def _repeats(rep, good, numbers, existed) -> None:
