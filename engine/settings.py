@@ -125,6 +125,7 @@ class Settings:
     base_url: str | None = None
     web: dict = field(default_factory=dict)   # tracecode.web.settings.WebSettings fields
     epcis: dict = field(default_factory=dict)   # [epcis] webhook_allow
+    rare_earth: dict = field(default_factory=dict)   # [rare_earth] tolerance (categories.rare_earth reads it)
 
     def __post_init__(self):
         if self.base_url is not None:

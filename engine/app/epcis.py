@@ -38,7 +38,8 @@ from typing import Callable
 import numpy as np
 
 from .. import epcis
-from ..epcis import schema
+from ..categories import rare_earth
+from ..epcis import schema, transform
 from ..store.port import EpcisQuery, EpcisRecord
 from . import capture_runs, epcis_params
 from .audit import AuditError
@@ -248,8 +249,9 @@ class Capture:
                 found = epcis.validate_event(item.event, doc.context, schema_path, at=item.pointer)
                 if found:
                     by_event[item.i] = found
+        running: dict = {}   # rare-earth production so far, per (enterprise, year, quota kind)
         for item in items:
-            self._judge(caller, item, by_event.get(item.i, ()), doc, job, now)
+            self._judge(caller, item, by_event.get(item.i, ()), doc, job, now, running)
         self._require(caller, job, items)
         self._store(caller, job, items)
 
@@ -259,7 +261,7 @@ class Capture:
         item.failed = True
         _error(job, pointer or item.pointer, item.eid, reason, message)
 
-    def _judge(self, caller, item: _Item, problems, doc, job, now) -> None:
+    def _judge(self, caller, item: _Item, problems, doc, job, now, running=None) -> None:
         """Everything about one event that needs no store write: its problems go to the job."""
         ev = item.event
         for p in problems:
@@ -283,6 +285,8 @@ class Capture:
                 # lifecycle events when they name them (a 100,000-code event: 100,000 reads)
                 if not declared:
                     item.lifecycle = epcis.lifecycle_of(ev, context=doc.context, at=at)
+                if ev.get("type") == "TransformationEvent" and item.lifecycle:
+                    item.lifecycle = self._transformation(item.lifecycle, overseer=False)
                 item.epcs, item.codes = self._keys(item, strict=True)
             else:
                 # an overseer's event may name EPCs tracecode has no code form of (a GDTI...):
@@ -291,6 +295,8 @@ class Capture:
                 item.epcs, item.codes = self._keys(item, strict=False)
                 if not declared and self._any_ours(item.codes):
                     item.lifecycle = epcis.lifecycle_of(ev, context=doc.context, at=at)
+                    if ev.get("type") == "TransformationEvent":
+                        item.lifecycle = self._transformation(item.lifecycle, overseer=True)
         except epcis.EpcisError as exc:
             self._fail(job, item, "invalid_event", exc.detail, exc.pointer or item.pointer)
             return
@@ -298,6 +304,9 @@ class Capture:
             self._fail(job, item, "invalid_event", str(exc))
             return
         captured = {**ev, "recordTime": _iso(now)}
+        if rare_earth.is_rare_earth(ev) and not item.failed:   # mass balance, quota: kept with the event
+            captured[rare_earth.CHECKS_FIELD] = self.svc.quotas.judge(
+                ev, t, caller.name, {} if running is None else running)
         item.record = EpcisRecord(
             event_id=item.eid, event=captured, event_time=t,
             time_offset=ev.get("eventTimeZoneOffset") or "+00:00", record_time=now,
@@ -380,6 +389,32 @@ class Capture:
                 except ValueError:
                     continue
         return False
+
+    def _transformation(self, lifecycle: list, overseer: bool) -> list:
+        """A TransformationEvent's lifecycle events (epcis.transform) as the codes' states
+        allow: an output that is live already is not commissioned again (the event records
+        what it was transformed into), an SSCC output comes alive when packed, and for an
+        overseer the codes tracecode does not know are left out (a partner's product made
+        of our lot); an issuer's unknown codes stay, for the lifecycle to refuse."""
+        out = []
+        for e in lifecycle:
+            plain = [c for c in e["codes"] if not is_sscc(c)]
+            got = self.svc.dd.verify_many(plain, record=False) if plain else None
+            found = dict(zip(plain, got.found.tolist())) if got is not None else {}
+            issued = dict(zip(plain, (got.records["status"] == 0).tolist())) if got is not None else {}
+            keep = []
+            for c in e["codes"]:
+                if is_sscc(c):
+                    if e["action"] != transform.MADE and (not overseer or self._any_ours([c])):
+                        keep.append(c)
+                elif not found[c]:
+                    if not overseer:
+                        keep.append(c)
+                elif e["action"] != transform.MADE or issued[c]:
+                    keep.append(c)
+            if keep:
+                out.append({**e, "codes": keep})
+        return out
 
     def _store(self, caller, job, items) -> None:
         """The good events, stored and applied in one write (rollback: none if any failed)."""

@@ -41,6 +41,8 @@ VERBS = {
     "define_query": READING, "named_queries": READING, "delete_query": READING,   # the caller's own
     # subscriptions deliver what query_events would answer the subscriber (app/subscriptions.py)
     "subscribe": READING, "subscriptions": READING, "unsubscribe": READING,
+    # rare-earth production quotas (app/quotas.py): set by overseers, read by the enterprise too
+    "set_quota": OVERSEERS, "quotas": READING,
 }
 
 

@@ -804,6 +804,14 @@ class Service:
                           f"written ({exc}); its intent is in the audit log") from None
         return items
 
+    @property
+    def quotas(self):
+        """Rare-earth production quotas and the checks of a rare-earth capture (app/quotas.py)."""
+        if getattr(self, "_quotas", None) is None:
+            from .quotas import Quotas
+            self._quotas = Quotas(self)
+        return self._quotas
+
     # -- EPCIS capture and query (app/epcis.py: the job, rights per event, one store write) ---
     @property
     def epcis(self):

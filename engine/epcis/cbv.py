@@ -25,6 +25,7 @@ from ..index.lifecycle import ACTIONS
 from .epc import to_code, to_codes
 from .errors import EpcisError, pointer as _ptr
 from .eventid import event_id
+from . import transform
 
 _PREFIXES = ("https://ref.gs1.org/cbv/BizStep-", "https://ref.gs1.org/cbv/Disp-",
              "urn:epcglobal:cbv:bizstep:", "urn:epcglobal:cbv:disp:", "https://gs1.org/voc/BizStep-",
@@ -172,6 +173,11 @@ def lifecycle_of(event: dict, base_url: str | None = None, *, context=None, at=(
     reference tokens, for the pointers of EpcisError (an EPC tracecode cannot read)."""
     if not isinstance(event, dict):
         return []
+    if event.get("type") == "TransformationEvent":   # inputs consumed, outputs commissioned
+        eid = event_id(event, context)
+        base = {k: v for k, v in (("time", event.get("eventTime")), ("place", _place(event)))
+                if isinstance(v, str)}
+        return transform.lifecycle((lifecycle_id(eid), lifecycle_id(eid, 1)), event, at, base)
     name = _action_of(event)
     if name is None:
         return []

@@ -1,0 +1,146 @@
+"""Rare earth (稀土): traced by lot and weight from mining through smelting and separation
+to metals, sales and export.
+
+No national code format was found, so rare earth has no scheme of its own: lots are GS1
+LGTINs ((01)GTIN(10)LOT, epcClass with a quantity), logistic units SSCCs, anything else
+the generic scheme. What this module knows is the rules:
+
+- its steps as EPCIS bizSteps under our namespace (CBV has no mining or separating):
+  mining (an ObjectEvent ADD whose quantityList is the ore or concentrate produced),
+  separating and smelting (TransformationEvents: input lots with quantities to output
+  lots), then CBV shipping / receiving for sales and our exporting for export;
+- the mass balance of a TransformationEvent: its output mass must not exceed its input
+  mass by more than the tolerance (settings.toml [rare_earth] tolerance, a fraction,
+  default TOLERANCE); quantities in KGM, TNE, GRM (UN/ECE rec. 20) are compared in kg,
+  others are "not comparable";
+- production against the directive plan: mining output counts against an enterprise's
+  "mining" quota, separating and smelting output against its "smelting" quota, per
+  calendar year of the eventTime (tracecode.app.quotas keeps the quotas and sums);
+- VAT special invoices and customs export declarations as bizTransactions: their types
+  and id rule are data (rare_earth.toml: an operator corrects them without code).
+
+>>> ev = {"type": "TransformationEvent", "bizStep": STEPS["separating"],
+...       "inputQuantityList": [{"epcClass": "urn:epc:class:lgtin:0614141.107346.C1", "quantity": 2, "uom": "TNE"}],
+...       "outputQuantityList": [{"epcClass": "urn:epc:class:lgtin:0614141.107346.O1", "quantity": 2100, "uom": "KGM"}]}
+>>> c = mass_balance(ev, 0.02)
+>>> c["ok"], c["input_kg"], c["output_kg"]
+(False, 2000.0, 2100.0)
+>>> production(ev, 0)
+('smelting', 1970, 2100.0)
+"""
+from __future__ import annotations
+
+import datetime as _dt
+import tomllib
+from pathlib import Path
+
+from ..errors import TracecodeError
+from .category import OUR_NAMESPACE, Category
+
+STEPS = {name: OUR_NAMESPACE + "rare_earth_" + name for name in ("mining", "separating", "smelting", "exporting")}
+SALES_STEPS = ("shipping", "receiving")         # CBV: a sale carries its VAT special invoice
+QUOTA_OF_STEP = {STEPS["mining"]: "mining", STEPS["separating"]: "smelting", STEPS["smelting"]: "smelting"}
+QUOTA_KINDS = ("mining", "smelting")
+TOLERANCE = 0.005                                # 0.5 % more out than in, before it is flagged
+KG_PER = {"KGM": 1.0, "TNE": 1000.0, "GRM": 0.001, "kg": 1.0, "t": 1000.0, "g": 0.001}
+CHECKS_FIELD = "tracecode:checks"                # the checks' results in the stored event
+DATA = Path(__file__).with_name("rare_earth.toml")
+
+
+class RareEarthError(TracecodeError, ValueError):
+    """A rare-earth setting, quota or transaction number that cannot be read."""
+
+
+def _data() -> dict:
+    with DATA.open("rb") as f:
+        return tomllib.load(f)
+
+
+TRANSACTIONS: dict = _data()["transactions"]    # kind -> {"type": URI, "id": "...{number}", "title"}
+
+
+def transaction_id(kind: str, number: str) -> str:
+    """The bizTransaction id of a VAT special invoice or a customs declaration number.
+
+    >>> transaction_id("vat_special_invoice", "044001900111-12345678")
+    'urn:tracecode:bt:vat_special_invoice:044001900111-12345678'
+    """
+    if kind not in TRANSACTIONS:
+        raise RareEarthError(f"unknown transaction kind {kind!r} (known: {', '.join(TRANSACTIONS)})")
+    number = str(number).strip()
+    if not number or len(number) > 64 or not number.isascii() or not all(c.isalnum() or c in "-_." for c in number):
+        raise RareEarthError(f"{number[:40]!r} is not a {TRANSACTIONS[kind]['title']} number "
+                             "(1 to 64 letters, digits, - _ .)")
+    return TRANSACTIONS[kind]["id"].format(number=number)
+
+
+def tolerance(settings) -> float:
+    """settings.toml [rare_earth] tolerance (a fraction, 0 to 1), or TOLERANCE."""
+    table = getattr(settings, "rare_earth", None) or {}
+    value = table.get("tolerance", TOLERANCE)
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0 <= value <= 1:
+        raise RareEarthError(f"[rare_earth] tolerance is a fraction from 0 to 1 (0.005 = 0.5 %), got {value!r}")
+    return float(value)
+
+
+def kg(entries) -> tuple[float, list]:
+    """(the mass of quantity entries in kg, the uoms that are not masses)."""
+    total, other = 0.0, []
+    for q in entries or ():
+        if not isinstance(q, dict) or isinstance(q.get("quantity"), bool) \
+                or not isinstance(q.get("quantity"), (int, float)):
+            continue
+        factor = KG_PER.get(q.get("uom") or "")
+        if factor is None:
+            other.append(q.get("uom"))
+        else:
+            total += q["quantity"] * factor
+    return total, other
+
+
+def is_rare_earth(event: dict) -> bool:
+    return isinstance(event, dict) and event.get("bizStep") in QUOTA_OF_STEP.keys() | {STEPS["exporting"]}
+
+
+def mass_balance(event: dict, tol: float) -> dict | None:
+    """The mass balance check of a rare-earth TransformationEvent (None for other events):
+    {"check", "ok" (None: not comparable), "input_kg", "output_kg", "tolerance", "detail"}."""
+    if event.get("type") != "TransformationEvent" or not is_rare_earth(event):
+        return None
+    got_in, odd_in = kg(event.get("inputQuantityList"))
+    got_out, odd_out = kg(event.get("outputQuantityList"))
+    out = {"check": "mass_balance", "input_kg": got_in, "output_kg": got_out, "tolerance": tol}
+    if odd_in or odd_out:
+        return {**out, "ok": None, "detail": f"not comparable: uom {(odd_in + odd_out)[0]!r} is not a mass"}
+    if got_out > got_in * (1 + tol):
+        return {**out, "ok": False, "detail": f"outputs {got_out:,.3f} kg exceed inputs {got_in:,.3f} kg "
+                                              f"by more than {tol:.2%}"}
+    return {**out, "ok": True, "detail": "outputs within inputs and the tolerance"}
+
+
+def production(event: dict, time: float) -> tuple[str, int, float] | None:
+    """(quota kind, year, kg produced) of a production step (mining's quantityList, a
+    separating or smelting TransformationEvent's outputs); None for other events."""
+    kind = QUOTA_OF_STEP.get(event.get("bizStep")) if isinstance(event, dict) else None
+    if kind is None:
+        return None
+    field = "quantityList" if event.get("type") == "ObjectEvent" else "outputQuantityList"
+    made, _ = kg(event.get(field))
+    return kind, _dt.datetime.fromtimestamp(time, _dt.timezone.utc).year, made
+
+
+def enterprise(event: dict, client: str | None) -> str | None:
+    """Whose production an event is: its owning_party source (the enterprise's PGLN or id),
+    else the client that captured it."""
+    for s in event.get("sourceList") or ():
+        if isinstance(s, dict) and str(s.get("type", "")).endswith("owning_party") and isinstance(s.get("source"), str):
+            return s["source"]
+    return client
+
+
+CATEGORY = Category(
+    name="rare_earth",
+    title="Rare earth (稀土)",
+    lifecycle=(*STEPS.values(), *SALES_STEPS),
+    public=("verdict", "product", "lot", "scan_count"),
+)

@@ -1,0 +1,78 @@
+"""What a TransformationEvent changes: its instance-level inputs are consumed and its
+instance-level outputs come into being (cbv.lifecycle_of asks here).
+
+A consumed input is destroyed in the lifecycle's terms (a later scan of it is DESTROYED:
+it no longer exists as itself) with the reason "transformed into ..." naming the outputs
+(the history shows it); an output is commissioned (from issued, as any commissioning).
+Class-level inputs and outputs (epcClass + quantity: LGTIN lots traced by weight) change
+no per-code state: the event is stored with them by role (input_class, output_class) and
+lot_quantities sums what a lot was made and used in.
+
+>>> ev = {"type": "TransformationEvent", "eventTime": "2026-11-30T09:15:00+08:00",
+...       "inputEPCList": ["urn:epc:id:sgtin:0614141.107346.2017"],
+...       "outputEPCList": ["urn:epc:id:sgtin:0614141.107346.2018"]}
+>>> [(e["action"], e["codes"], e.get("reason")) for e in lifecycle(("ev-1", "ev-1#1"), ev)]
+[('destroy', ['(01)10614141073464(21)2017'], 'transformed into (01)10614141073464(21)2018'),
+ ('commission', ['(01)10614141073464(21)2018'], None)]
+"""
+from __future__ import annotations
+
+from ..limits import REASON_BYTES
+from .epc import to_code, to_codes
+from .errors import EpcisError, pointer as _ptr
+
+CONSUMED = "destroy"        # the lifecycle action of a consumed input
+MADE = "commission"         # of an output
+
+
+def _codes(event: dict, role: str, at) -> list[str]:
+    value = event.get(role)
+    if value is None:
+        return []
+    if not isinstance(value, list):
+        raise EpcisError(f"{role} must be a list of EPCs", pointer=_ptr(*at, role) if at else "/" + role)
+    try:
+        return to_codes(value)
+    except EpcisError:   # the pointer names the EPC at fault
+        for i, v in enumerate(value):
+            to_code(v, pointer=_ptr(*at, role, i))
+        raise
+
+
+def _classes(event: dict, role: str) -> list[str]:
+    out = []
+    for q in event.get(role) or ():
+        if isinstance(q, dict) and isinstance(q.get("epcClass"), str):
+            try:
+                out.append(to_code(q["epcClass"]))
+            except EpcisError:
+                out.append(q["epcClass"])
+    return out
+
+
+def into(event: dict, at=()) -> str:
+    """The reason a consumed input carries: what it was transformed into (instance outputs
+    and output lots), bounded to an event reason's bytes."""
+    outputs = _codes(event, "outputEPCList", at) + _classes(event, "outputQuantityList")
+    text = "transformed into " + (", ".join(outputs) if outputs else "nothing recorded")
+    raw = text.encode("utf-8", "surrogatepass")
+    if len(raw) > REASON_BYTES:
+        text = raw[:REASON_BYTES - 4].decode("utf-8", "ignore") + " ..."
+    return text
+
+
+def lifecycle(ids: tuple[str, str], event: dict, at=(), base: dict | None = None) -> list[dict]:
+    """The lifecycle events of a TransformationEvent: consume its instance inputs, then
+    commission its instance outputs ([] when it names instances of neither: class level).
+    ids: (the consumption's id, the commissioning's: cbv.lifecycle_id); base: fields both
+    carry (time, place)."""
+    inputs = _codes(event, "inputEPCList", at)
+    outputs = _codes(event, "outputEPCList", at)
+    out = []
+    if inputs:
+        out.append({**(base or {}), "id": ids[0], "action": CONSUMED, "codes": inputs,
+                    "reason": into(event, at)})
+    if outputs:
+        out.append({**(base or {}), "id": ids[1], "action": MADE,
+                    "codes": outputs})
+    return out
