@@ -28,7 +28,7 @@ import hashlib
 import json
 
 from ..port import EPC_ROLES, ORDER_BY, REF_ROLES, EpcisQuery, EpcisRecord
-from .sqltx import reading, writing
+from .sqltx import reading, run_write, writing
 
 KEY_BYTES = 400          # longer ids and EPCs are digested (as the LMDB store does)
 ROLE = {r: i for i, r in enumerate(EPC_ROLES + REF_ROLES)}
@@ -290,8 +290,7 @@ class EpcisMixin:
 
     def epcis_put(self, records) -> list[bool]:
         records = list(records)
-        with writing(self) as conn:
-            return put(conn, records)
+        return run_write(self, lambda conn: put(conn, records))
 
     def epcis_events(self, ids) -> list:
         with reading(self) as conn:

@@ -1,0 +1,263 @@
+"""EPCIS events, the subscription outbox, leases and asset steps on the PostgreSQL store,
+where PostgreSQL differs from one LMDB writer: many writers at once. Seqs must come in commit
+order (a bookmark reader polling while writers commit misses nothing), an event id raced by
+writers is stored once, a lease has one holder, an asset's racing appends write one step; and
+epcis_find answers what the LMDB store answers for the same events and queries.
+
+The port's own contract (one suite, both back ends) is tests/test_store_port.py; these run the
+PostgreSQL mixins (tracecode.store.postgres) over a real server (tests/postgres_server.py)."""
+from __future__ import annotations
+
+import os
+import random
+import threading
+import time
+
+import pytest
+
+from tracecode.store.port import EPC_ROLES, EpcisQuery, EpcisRecord
+
+
+def _pg_bin():
+    import glob
+    found = sorted(glob.glob("/usr/lib/postgresql/*/bin/initdb"))
+    return os.path.dirname(found[-1]) if found else None
+
+
+@pytest.fixture(scope="module")
+def pg_dsn():
+    """A throwaway PostgreSQL on loopback for this module (until the shared pg_dsn fixture
+    of tests/postgres_server.py lands: then this goes)."""
+    import shutil
+    import socket
+    import subprocess
+    bindir = _pg_bin()
+    if bindir is None:
+        if os.environ.get("CI") == "true":
+            pytest.fail("CI=true, but PostgreSQL (initdb) is not installed")
+        pytest.skip("PostgreSQL is not installed (/usr/lib/postgresql/*/bin/initdb)")
+    import tempfile
+    from pathlib import Path
+    root = Path(tempfile.mkdtemp(prefix="tracecode-pg-"))   # not under pytest's 0700 root-owned tmp
+    as_user = []
+    if os.getuid() == 0:   # PostgreSQL refuses to run as root
+        shutil.chown(root, "postgres")
+        as_user = ["runuser", "-u", "postgres", "--"]
+    data = root / "data"
+    subprocess.run(as_user + [f"{bindir}/initdb", "-D", str(data), "-U", "postgres", "-A", "trust", "--no-sync"],
+                   check=True, capture_output=True)
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    opts = f"-p {port} -k {root} -c listen_addresses=127.0.0.1 -c fsync=off -c max_connections=60"
+    subprocess.run(as_user + [f"{bindir}/pg_ctl", "-D", str(data), "-o", opts, "-l", str(root / "log"),
+                              "-w", "start"], check=True, capture_output=True)
+    try:
+        yield f"host=127.0.0.1 port={port} user=postgres dbname=postgres"
+    finally:
+        subprocess.run(as_user + [f"{bindir}/pg_ctl", "-D", str(data), "-m", "immediate", "-w", "stop"],
+                       capture_output=True)
+        shutil.rmtree(root, ignore_errors=True)
+
+
+@pytest.fixture
+def pg(pg_dsn):
+    from tracecode.store.postgres import assets, epcis, leases, outbox, queries
+    store = _MixinStore(pg_dsn, (epcis, outbox, leases, queries, assets))
+    yield store
+    store.pool.close()
+
+
+class _MixinStore:
+    """The mixins of this file's parts over one pool, their SCHEMA applied (the PgStore
+    core is not needed to test them)."""
+
+    def __init__(self, dsn, modules):
+        import psycopg
+        import psycopg_pool
+        from tracecode.store.postgres import assets, epcis, leases, outbox, queries
+        with psycopg.connect(dsn, autocommit=True) as conn:
+            conn.execute("DROP SCHEMA IF EXISTS public CASCADE")   # each test from nothing
+            conn.execute("CREATE SCHEMA public")
+            for m in modules:
+                for ddl in m.SCHEMA:
+                    conn.execute(ddl)
+        self.pool = psycopg_pool.ConnectionPool(dsn, min_size=1, max_size=12, open=True)
+        for cls in (epcis.EpcisMixin, outbox.OutboxMixin, leases.LeasesMixin, queries.QueriesMixin,
+                    assets.AssetsMixin):
+            for name, fn in vars(cls).items():
+                if callable(fn) and not name.startswith("__"):
+                    setattr(self, name, fn.__get__(self))
+
+
+def record(eid, t, epcs=(), *, step="shipping", role="epc", type="ObjectEvent", **kw):
+    return EpcisRecord(event_id=eid, event={"type": type, "eventID": eid}, event_time=t, time_offset="+08:00",
+                       record_time=t + 1, type=type, biz_step=step, epcs={role: list(epcs)} if epcs else {}, **kw)
+
+
+def _threads(n, fn):
+    errors = []
+
+    def run(i):
+        try:
+            fn(i)
+        except BaseException as e:   # reported by the test, not lost in a thread
+            errors.append(e)
+    ts = [threading.Thread(target=run, args=(i,)) for i in range(n)]
+    for t in ts:
+        t.start()
+    for t in ts:
+        t.join(60)
+    assert not errors, errors
+
+
+def test_concurrent_writers_seqs_are_commit_order_and_a_polling_bookmark_misses_none(pg):
+    from tracecode.store.postgres.epcis import put
+    from tracecode.store.postgres.sqltx import run_write
+    writers, batches, size = 4, 25, 4
+    done = threading.Event()
+    seen: list = []
+
+    def write(w):
+        rng = random.Random(w)
+        for b in range(batches):
+            recs = [record(f"w{w}-{b}-{k}", 1e9 + rng.random(), [f"urn:x:{w}"]) for k in range(size)]
+
+            def body(conn, recs=recs):   # the transaction stays open a while after its seqs are taken
+                put(conn, recs)
+                time.sleep(rng.random() * 0.003)
+            run_write(pg, body)
+
+    def poll():   # a subscription's delivery: from its bookmark to the last seq read, again and again
+        bookmark = 0
+        while True:
+            finished = done.is_set()
+            recs, last = pg.epcis_since(None, bookmark, limit=7)
+            seen.extend((r.seq, r.event_id) for r in recs)
+            bookmark = last
+            if finished and last == pg.epcis_last_seq():
+                return
+    reader = threading.Thread(target=poll)
+    reader.start()
+    _threads(writers, write)
+    done.set()
+    reader.join(60)
+    total = writers * batches * size
+    assert [s for s, _ in seen] == list(range(1, total + 1))       # every seq once, in order, no gap
+    assert sorted(e for _, e in seen) == sorted(f"w{w}-{b}-{k}" for w in range(writers)
+                                                for b in range(batches) for k in range(size))
+    # one writer's batches keep their order in the log
+    for w in range(writers):
+        mine = [e for _, e in seen if e.startswith(f"w{w}-")]
+        assert mine == [f"w{w}-{b}-{k}" for b in range(batches) for k in range(size)]
+
+
+def test_an_event_id_raced_by_writers_is_stored_once(pg):
+    ids = [f"ni:///race-{i}" for i in range(30)]
+    stored = []
+
+    def write(w):
+        order = ids[:]
+        random.Random(w).shuffle(order)
+        got = pg.epcis_put([record(i, 1e9 + w, [f"urn:w:{w}"]) for i in order])
+        stored.extend(i for i, new in zip(order, got) if new)
+    _threads(6, write)
+    assert sorted(stored) == sorted(ids)   # one True per id, among all writers
+    assert pg.epcis_last_seq() == len(ids)
+
+
+def test_a_lease_raced_for_has_one_holder_and_fences_the_others(pg):
+    pg.subscription_put({"id": "sub-0", "dest": "http://y/"}, bookmark=0)
+    won = []
+    _threads(8, lambda i: won.append(i) if pg.lease("delivery", f"w{i}", 30) else None)
+    assert len(won) == 1
+    holder = f"w{won[0]}"
+    others = [f"w{i}" for i in range(8) if i != won[0]]
+    assert all(not pg.subscription_progress("sub-0", 1, {"delivered": 1}, ("delivery", o)) for o in others)
+    assert pg.subscription_progress("sub-0", 1, {"delivered": 2}, ("delivery", holder))
+    assert pg.subscription_get("sub-0")["state"]["delivered"] == 2
+
+
+def test_racing_appends_against_one_history_write_one_step(pg):
+    won = []
+    _threads(8, lambda i: won.append(i) if pg.asset_append("4114000007000001", 0, b'{"w":%d}' % i) else None)
+    assert len(won) == 1 and pg.asset_steps("4114000007000001") == [b'{"w":%d}' % won[0]]
+
+
+def _random_records(rng, n):
+    steps, types = ("shipping", "receiving", "packing", None), ("ObjectEvent", "AggregationEvent", "TransactionEvent")
+    out = []
+    for i in range(n):
+        epcs = {}
+        for role in rng.sample(EPC_ROLES, rng.randint(0, 2)):
+            epcs[role] = [f"urn:x:{rng.randint(0, 12)}" for _ in range(rng.randint(1, 3))]
+        refs = {}
+        if rng.random() < .5:
+            refs["transaction"] = [[rng.choice(("po", "inv", None)), f"urn:po:{rng.randint(0, 4)}"]]
+        out.append(EpcisRecord(event_id=f"e{i}", event={"i": i, "name": "\ud800 中" if i % 17 == 0 else "x"},
+                               event_time=1.7e9 + rng.randint(0, 40), time_offset="+08:00",
+                               record_time=1.8e9 + rng.randint(0, 40), type=rng.choice(types),
+                               biz_step=rng.choice(steps), disposition=rng.choice(("active", None)),
+                               action=rng.choice(("ADD", "OBSERVE", None)), epcs=epcs, refs=refs,
+                               declared=rng.random() < .1))
+    return out
+
+
+def _random_query(rng):
+    q = {}
+    if rng.random() < .4:
+        q["epcs"] = tuple(f"urn:x:{rng.randint(0, 12)}" for _ in range(rng.randint(1, 2)))
+        if rng.random() < .5:
+            q["epc_roles"] = tuple(rng.sample(EPC_ROLES, 2))
+    if rng.random() < .2:
+        q["refs"] = (("transaction", ((rng.choice(("po", None)), f"urn:po:{rng.randint(0, 4)}"),)),)
+    if rng.random() < .2 and "epcs" not in q:   # the LMDB store's ids path leaves EPCs untested
+        q["event_ids"] = tuple(f"e{rng.randint(0, 80)}" for _ in range(4))
+    if rng.random() < .3:
+        q["biz_steps"] = (rng.choice(("shipping", "receiving")),)
+    if rng.random() < .2:
+        q["actions"] = ("ADD",)
+    if rng.random() < .2:
+        q["declared"] = rng.random() < .5
+    if rng.random() < .3:
+        q["ge_event_time"] = 1.7e9 + rng.randint(0, 20)
+    if rng.random() < .3:
+        q["lt_record_time"] = 1.8e9 + rng.randint(10, 40)
+    q["order_by"] = rng.choice(("", "", "eventTime", "recordTime"))
+    q["descending"] = rng.random() < .3
+    return EpcisQuery(**q)
+
+
+def _pages(store, q, limit):
+    out, token = [], None
+    while True:
+        got, token = store.epcis_find(q, token, limit=limit)
+        out += got
+        if token is None:
+            return out
+
+
+def test_epcis_find_answers_what_the_lmdb_store_answers(pg, tmp_path):
+    from tracecode import schemes
+    from tracecode.store.lmdb.env import open_env
+    from tracecode.store.lmdb.store import LmdbStore
+    rng = random.Random(16)
+    recs = _random_records(rng, 80)
+    lm = LmdbStore(open_env(tmp_path / "lmdb"), schemes.builtin())
+    try:
+        assert lm.epcis_put(recs) == pg.epcis_put(recs) == [True] * 80
+        for _ in range(60):
+            q = _random_query(rng)
+            a, b = _pages(lm, q, 1000), _pages(pg, q, 1000)
+            assert [r.event_id for r in a] == [r.event_id for r in b], q   # ties: both by seq
+            assert [r.event_id for r in _pages(pg, q, 3)] == [r.event_id for r in b], q   # paged: the same
+            for x, y in zip(sorted(a, key=lambda r: r.event_id), sorted(b, key=lambda r: r.event_id)):
+                assert (x.event, x.epcs, x.refs, x.declared, x.seq) == (y.event, y.epcs, y.refs, y.declared, y.seq)
+        for after in (0, 7, 40):
+            x, y = lm.epcis_log(EpcisQuery(epcs=("urn:x:3",)), after, limit=5), pg.epcis_log(
+                EpcisQuery(epcs=("urn:x:3",)), after, limit=5)
+            assert [(r.seq, r.event_json, r.epcs) for r in x[0]] == [(r.seq, r.event_json, r.epcs) for r in y[0]]
+            assert x[1] == y[1]
+    finally:
+        lm.close()
+        lm.env.close()
