@@ -50,6 +50,8 @@ from .registry.cli import add_parser as add_registry_parser
 from .links_cli import add_parser as add_links_parser
 from .epcis_cli import add_parser as add_epcis_parser
 from .assets_cli import add_parsers as add_asset_parsers
+from .licence_cli import add_parser as add_licence_parser
+from .quota_cli import add_parsers as add_quota_parsers
 from .audit_cli import add_parser as add_audit_parser
 from .privacy_cli import add_parser as add_privacy_parser
 from .keys_cli import add_parser as add_key_parser
@@ -669,6 +671,8 @@ def build_parser():
     add_links_parser(sub)
     add_epcis_parser(sub)
     add_asset_parsers(sub)
+    add_licence_parser(sub)
+    add_quota_parsers(sub)
     add_audit_parser(sub)
     add_privacy_parser(sub)
     add_key_parser(sub)
@@ -680,7 +684,7 @@ def _verb(args) -> str:
     words = [args.command, getattr(args, "registry_command", None), getattr(args, "token_command", None),
              getattr(args, "epcis_command", None), getattr(args, "audit_command", None),
              getattr(args, "privacy_command", None),
-             getattr(args, "key_command", None)]
+             getattr(args, "key_command", None), getattr(args, "quota_cmd", None)]
     return " ".join(["tracecode"] + [w for w in words if w])
 
 
