@@ -8,7 +8,6 @@ The port's own contract (one suite, both back ends) is tests/test_store_port.py;
 PostgreSQL mixins (tracecode.store.postgres) over a real server (tests/postgres_server.py)."""
 from __future__ import annotations
 
-import os
 import random
 import threading
 import time
@@ -17,47 +16,9 @@ import pytest
 
 from tracecode.store.port import EPC_ROLES, EpcisQuery, EpcisRecord
 
+import pgtest
 
-def _pg_bin():
-    import glob
-    found = sorted(glob.glob("/usr/lib/postgresql/*/bin/initdb"))
-    return os.path.dirname(found[-1]) if found else None
-
-
-@pytest.fixture(scope="module")
-def pg_dsn():
-    """A throwaway PostgreSQL on loopback for this module (until the shared pg_dsn fixture
-    of tests/postgres_server.py lands: then this goes)."""
-    import shutil
-    import socket
-    import subprocess
-    bindir = _pg_bin()
-    if bindir is None:
-        if os.environ.get("CI") == "true":
-            pytest.fail("CI=true, but PostgreSQL (initdb) is not installed")
-        pytest.skip("PostgreSQL is not installed (/usr/lib/postgresql/*/bin/initdb)")
-    import tempfile
-    from pathlib import Path
-    root = Path(tempfile.mkdtemp(prefix="tracecode-pg-"))   # not under pytest's 0700 root-owned tmp
-    as_user = []
-    if os.getuid() == 0:   # PostgreSQL refuses to run as root
-        shutil.chown(root, "postgres")
-        as_user = ["runuser", "-u", "postgres", "--"]
-    data = root / "data"
-    subprocess.run(as_user + [f"{bindir}/initdb", "-D", str(data), "-U", "postgres", "-A", "trust", "--no-sync"],
-                   check=True, capture_output=True)
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port = sock.getsockname()[1]
-    opts = f"-p {port} -k {root} -c listen_addresses=127.0.0.1 -c fsync=off -c max_connections=60"
-    subprocess.run(as_user + [f"{bindir}/pg_ctl", "-D", str(data), "-o", opts, "-l", str(root / "log"),
-                              "-w", "start"], check=True, capture_output=True)
-    try:
-        yield f"host=127.0.0.1 port={port} user=postgres dbname=postgres"
-    finally:
-        subprocess.run(as_user + [f"{bindir}/pg_ctl", "-D", str(data), "-m", "immediate", "-w", "stop"],
-                       capture_output=True)
-        shutil.rmtree(root, ignore_errors=True)
+pg_server, pg_dsn = pgtest.pg_server, pgtest.pg_dsn   # the throwaway server's fixtures
 
 
 @pytest.fixture
@@ -77,8 +38,6 @@ class _MixinStore:
         import psycopg_pool
         from tracecode.store.postgres import assets, epcis, leases, outbox, queries
         with psycopg.connect(dsn, autocommit=True) as conn:
-            conn.execute("DROP SCHEMA IF EXISTS public CASCADE")   # each test from nothing
-            conn.execute("CREATE SCHEMA public")
             for m in modules:
                 for ddl in m.SCHEMA:
                     conn.execute(ddl)
