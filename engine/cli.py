@@ -21,6 +21,7 @@
     tracecode registry show DIR NUMBER    (or --server HOST:PORT NUMBER)
     tracecode links DIR KEY [--json | --set FILE | --add TYPE HREF [--lang L] [--default] | --remove TYPE]
     tracecode epcis capture DIR FILE|- [--proceed] | epcis query DIR [--epc E] [--type T] ... [--json]
+    tracecode cluster up DIR [--shards N] [--replicas R] | cluster down DIR | cluster status DIR
     tracecode capacity [--workload FILE] [--codes-per-year N] [--peak-scans-per-second N] ... [--quick | --reuse F]
 
 Errors are one line on stderr and a non-zero exit, never a traceback.
@@ -55,6 +56,7 @@ from .quota_cli import add_parsers as add_quota_parsers
 from .audit_cli import add_parser as add_audit_parser
 from .privacy_cli import add_parser as add_privacy_parser
 from .keys_cli import add_parser as add_key_parser
+from .cluster_cli import add_parser as add_cluster_parser
 from .serve.cli import add_serve_parser
 
 PROGRESS_MIN = 1_000_000  # show a progress bar on a terminal from this many codes
@@ -676,6 +678,7 @@ def build_parser():
     add_audit_parser(sub)
     add_privacy_parser(sub)
     add_key_parser(sub)
+    add_cluster_parser(sub)
     return p
 
 
