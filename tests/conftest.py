@@ -69,3 +69,27 @@ def read_lines(stream, n: int, timeout: float = 30.0) -> bytes:
                 pytest.fail(f"the child closed its output after {got} of {n} lines")
             buf += chunk
     return buf
+
+
+# A real PostgreSQL for the tests of the PostgreSQL store (tests/postgres_server.py): one server
+# per session, a fresh database per test. Absent PostgreSQL: skip with the reason, fail under CI=true.
+_pg_counter = iter(range(1, 1 << 30))
+
+
+@pytest.fixture(scope="session")
+def pg_server():
+    from postgres_server import PgServer, pg_bindir
+    if pg_bindir() is None:
+        why = "PostgreSQL is not installed (/usr/lib/postgresql/*/bin/initdb missing)"
+        if os.environ.get("CI") == "true":
+            pytest.fail(why + ": CI must have it (.ci/run installs postgresql)")
+        pytest.skip(why)
+    server = PgServer().start()
+    yield server
+    server.stop()
+
+
+@pytest.fixture
+def pg_dsn(pg_server):
+    """A DSN of a database made for this test only."""
+    return pg_server.create_database(f"t_{os.getpid()}_{next(_pg_counter)}")
