@@ -13,6 +13,7 @@ and every step is audited.
 """
 from __future__ import annotations
 
+from .. import categories
 from ..errors import ValidationError
 from ..index.register import RegisterReport
 from .caller import Caller
@@ -118,4 +119,9 @@ class AssetVerbs:
             raise invalid("code", "required")
         if unit is not None and (not isinstance(unit, str) or len(unit) > 200):
             raise invalid("unit", "a filling unit's id of at most 200 characters")
-        return self.dd.assets.verdict(code, unit=unit, today=today)
+        answer = self.dd.assets.verdict(code, unit=unit, today=today)
+        sch = self.dd.index.schemes.get(answer.get("scheme"))
+        if sch is not None and categories.of_scheme(sch).name == "hazardous":
+            from .licences import hazardous_answer   # details for regulators only
+            return hazardous_answer(caller, answer)
+        return answer

@@ -971,6 +971,23 @@ class Service:
         """An asset's verdict; with unit, whether that filling unit may fill it now."""
         return self.assets.asset(caller, code, unit=unit, today=today, method=method)
 
+    # -- licences of hazardous goods' steps: tracecode.app.licences -----------------------------
+    @property
+    def licence_verbs(self):
+        if getattr(self, "_licences", None) is None:
+            from .licences import LicenceVerbs
+            self._licences = LicenceVerbs(self)
+        return self._licences
+
+    def licence_add(self, caller: Caller, number: str, holder: str, kinds, valid_from: str,
+                    valid_to: str, *, peer: str = "", method: str = "LicenceAdd") -> dict:
+        """Add (or renew) a licence hazardous goods' steps may name (regulators, admins)."""
+        return self.licence_verbs.add(caller, number, holder, kinds, valid_from, valid_to,
+                                      peer=peer, method=method)
+
+    def licences(self, caller: Caller, method: str = "Licences") -> list:
+        return self.licence_verbs.list(caller, method=method)
+
     def link_key_of(self, answer, *, lot: bool = False) -> str | None:
         """The link key of the product a verified code belongs to (an Answer or a registry
         check's answer); lot=True: a GTIN's lot-level key when the code has a lot. None for
