@@ -52,7 +52,6 @@ from .links_cli import add_parser as add_links_parser
 from .epcis_cli import add_parser as add_epcis_parser
 from .assets_cli import add_parsers as add_asset_parsers
 from .licence_cli import add_parser as add_licence_parser
-from .licence_cli import add_parser as add_licence_parser
 from .quota_cli import add_parsers as add_quota_parsers
 from .audit_cli import add_parser as add_audit_parser
 from .privacy_cli import add_parser as add_privacy_parser
@@ -674,7 +673,6 @@ def build_parser():
     add_links_parser(sub)
     add_epcis_parser(sub)
     add_asset_parsers(sub)
-    add_licence_parser(sub)
     add_licence_parser(sub)
     add_quota_parsers(sub)
     add_audit_parser(sub)
