@@ -24,3 +24,5 @@ from . import assets, epcis, leases, links, outbox, queries, registry
 PORT_PARTS = (registry, links, assets, epcis, queries, outbox, leases)
 PORT_MIXINS = (registry.RegistryMixin, links.LinksMixin, assets.AssetsMixin, epcis.EpcisMixin,
                queries.QueriesMixin, outbox.OutboxMixin, leases.LeasesMixin)
+# the tables of each bytes_in_use part these modules hold (the core adds its own)
+PART_TABLES = {"epcis": epcis.TABLES + queries.TABLES + outbox.TABLES + leases.TABLES}

@@ -40,3 +40,11 @@ def run_write(store, body):
         except _RETRIED:
             if attempt == RETRIES - 1:
                 raise
+
+
+def relation_bytes(conn, tables) -> int:
+    """Bytes the tables occupy with their indexes and TOAST (bytes_in_use); 0 for none made."""
+    row = conn.execute("SELECT coalesce(sum(pg_total_relation_size(c.oid)), 0) FROM pg_class c "
+                       "WHERE c.relname = ANY(%s) AND c.relkind IN ('r', 'p') AND pg_table_is_visible(c.oid)",
+                       [list(tables)]).fetchone()
+    return int(row[0])
