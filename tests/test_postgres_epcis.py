@@ -220,3 +220,71 @@ def test_epcis_find_answers_what_the_lmdb_store_answers(pg, tmp_path):
     finally:
         lm.close()
         lm.env.close()
+
+
+# -- a subscription delivering from the PostgreSQL outbox, through Service and the runner -----
+# The platform is the LMDB one of test_epcis_subscriptions, with the EPCIS, subscription and
+# lease verbs of its store answered by PostgreSQL (the rest of PgStore is the core's part):
+# what is delivered is what PostgreSQL's log holds, in its commit order.
+PG_VERBS = {"epcis_put", "epcis_events", "epcis_find", "epcis_since", "epcis_log", "epcis_last_seq",
+            "subscription_put", "subscription_get", "subscriptions", "subscription_delete",
+            "subscription_rewind", "subscription_progress", "lease", "lease_release",
+            "capture_job_put", "capture_job_get", "capture_jobs",
+            "queries_put", "queries_get", "queries_delete", "queries_list"}
+
+
+class _EpcisOnPostgres:
+    def __init__(self, base, pg):
+        self._base, self._pg = base, pg
+
+    def __getattr__(self, name):
+        return getattr(self._pg if name in PG_VERBS else self._base, name)
+
+
+def _captured(eid):
+    """An event as capture stores it (as test_epcis_subscriptions.put makes them)."""
+    event = {"type": "ObjectEvent", "eventID": eid, "action": "OBSERVE", "bizStep": "shipping",
+             "eventTime": "2027-01-15T08:00:00.000+08:00", "eventTimeZoneOffset": "+08:00",
+             "recordTime": "2027-01-15T00:00:01.000Z", "epcList": []}
+    return EpcisRecord(event_id=eid, event=event, event_time=1.8e9, time_offset="+08:00", record_time=time.time(),
+                       type="ObjectEvent", biz_step="shipping")
+
+
+@pytest.fixture
+def pgp(tmp_path, monkeypatch, pg):
+    from tracecode.app import subscriptions
+
+    from test_epcis_subscriptions import allow_loopback
+    from web_platform import Platform
+    monkeypatch.setattr(subscriptions, "BASE_BACKOFF_S", 0.05)
+    monkeypatch.setattr(subscriptions, "MAX_BACKOFF_S", 0.5)
+    platform = Platform(tmp_path, count=8)
+    allow_loopback(platform.dd.path)
+    platform.svc.index.store = _EpcisOnPostgres(platform.svc.index.store, pg)
+    yield platform
+    platform.close()
+
+
+def test_a_subscription_delivers_the_postgres_log_in_order_while_writers_commit(pgp, pg):
+    from test_epcis_subscriptions import caller, in_order_once_or_more, put, running
+    from subscription_receiver import Receiver
+    regulator = caller(pgp, "regulator")
+    with Receiver() as rx:
+        sub = pgp.svc.subscribe(regulator, "all", EpcisQuery(), dest=rx.url, stream=True)
+        sent = put(pgp, 5)
+        with running(pgp):
+            rx.wait_for(lambda r: len(r.ids()) >= 5)
+            rx.down()                                  # the receiver away while writers go on
+
+            def write(w):   # three writers whose commits race
+                for b in range(10):
+                    recs = [_captured(f"urn:uuid:00000000-0000-4000-9{w:03d}-{b * 3 + k:012d}") for k in range(3)]
+                    assert all(pgp.svc.index.store.epcis_put(recs))
+                    sent.extend(r.event_id for r in recs)
+            _threads(3, write)
+            rx.up()
+            rx.wait_for(lambda r: len(set(r.ids())) >= len(sent))
+        seqs = {r.event_id: r.seq for r in pg.epcis_events(sent)}
+        in_order_once_or_more(rx.ids(), sorted(sent, key=seqs.get))   # the log's order, every event
+        state = pgp.svc.subscription(regulator, sub["subscriptionID"])
+        assert state["bookmark"] == pg.epcis_last_seq() == len(sent) and state["delivered"] == len(sent)
