@@ -11,6 +11,7 @@ from epcis_reference import EXAMPLES, SCHEMA, examples, need
 from tracecode.epcis import (EpcisError, cbv_problems, epcs_of, event_hash, event_id, event_index,
                              lifecycle_of, read_document, validate)
 from tracecode.epcis import schema as schema_mod
+from tracecode.epcis.cbv import lifecycle_id
 from tracecode.epcis.eventid import content_hash
 from tracecode.index.lifecycle import ACTIONS
 
@@ -39,9 +40,11 @@ def test_every_gs1_example_reads_validates_and_converts(path, schema):
         assert event_id(ev, doc.context)
         roles = epcs_of(ev)
         assert any(roles.values())
-        for lc in lifecycle_of(ev, context=doc.context):
+        for j, lc in enumerate(lifecycle_of(ev, context=doc.context)):
             assert lc["action"] in ACTIONS and lc["codes"]
-            assert lc["id"] == (ev.get("eventID") or event_id(ev, doc.context))
+            eid = ev.get("eventID") or event_id(ev, doc.context)
+            # a TransformationEvent's second lifecycle event (its outputs) is the id's "#1"
+            assert lc["id"] == (eid if j == 0 else lifecycle_id(eid, j))
 
 
 @pytest.mark.parametrize("path", _examples(), ids=lambda p: p.name)
@@ -130,7 +133,9 @@ def test_xml_reads_as_json_ld_and_validates(schema, tmp_path):
                                          "quantity": 10, "uom": "KGM"}]
     assert tr["inputQuantityList"][0]["quantity"] == 10.5 and tr["ilmd"] == {"example:bestBeforeDate": "2014-12-10"}
     assert validate(doc.body, schema) == []
-    assert [lc["action"] for e in doc.events for lc in lifecycle_of(e, context=doc.context)] == ["ship", "pack"]
+    # the TransformationEvent commissions its output
+    actions = [lc["action"] for e in doc.events for lc in lifecycle_of(e, context=doc.context)]
+    assert actions == ["ship", "pack", "commission"]
     # the generator hashing the XML file itself agrees with our hash of the JSON-LD we read
     f = tmp_path / "doc.xml"
     f.write_bytes(XML)
