@@ -1,0 +1,43 @@
+"""DuckDB over the Parquet export: no server, the views read the parts in place."""
+from __future__ import annotations
+
+import duckdb
+
+from .. import centroids
+from ..layout import SCHEMAS, check_root, parts
+
+
+def _list(paths) -> str:
+    return "[" + ", ".join("'" + str(p).replace("'", "''") + "'" for p in paths) + "]"
+
+
+class DuckDBEngine:
+    DIALECT = "duckdb"
+
+    def __init__(self, root, since=None, memory_limit: str | None = None, threads: int | None = None):
+        root = check_root(root)
+        self.con = duckdb.connect()
+        self.con.execute("SET TimeZone = 'UTC'")
+        if memory_limit:
+            self.con.execute(f"SET memory_limit = '{memory_limit}'")
+        if threads:
+            self.con.execute(f"SET threads = {int(threads)}")
+        self.con.register("centroids", centroids.table())
+        for table, schema in SCHEMAS.items():
+            files = parts(root, table)
+            cols = ", ".join(f'"{n}"' for n in schema.names)
+            if files:
+                src = f"read_parquet({_list(files)}, hive_partitioning = false, union_by_name = true)"
+            else:
+                self.con.register(f"_empty_{table}", schema.empty_table())
+                src = f"_empty_{table}"
+            where = ""
+            if table == "scans" and since is not None:
+                where = f" WHERE time >= TIMESTAMPTZ '{since.isoformat()}'"
+            self.con.execute(f"CREATE VIEW {table} AS SELECT {cols} FROM {src}{where}")
+
+    def rows(self, sql: str) -> list[dict]:
+        return self.con.sql(sql).to_arrow_table().to_pylist()
+
+    def close(self) -> None:
+        self.con.close()
