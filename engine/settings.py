@@ -120,6 +120,20 @@ def _epcis_table(epcis) -> dict:
     return dict(epcis)
 
 
+def _rare_earth_table(table) -> dict:
+    """The [rare_earth] table: tolerance = the mass balance's allowance, a fraction from 0 to 1
+    (tracecode.categories.rare_earth reads it; 0.005 when absent)."""
+    if not isinstance(table, dict):
+        raise SettingsError("[rare_earth] must be a table of name = value")
+    unknown = sorted(set(table) - {"tolerance"})
+    if unknown:
+        raise SettingsError(f"[rare_earth] unknown setting {unknown[0]!r} (known: tolerance)")
+    t = table.get("tolerance", 0.0)
+    if isinstance(t, bool) or not isinstance(t, (int, float)) or not 0 <= t <= 1:
+        raise SettingsError(f"[rare_earth] tolerance is a fraction from 0 to 1 (0.005 = 0.5 %), got {t!r}")
+    return dict(table)
+
+
 @dataclass(frozen=True)
 class Settings:
     base_url: str | None = None
@@ -132,6 +146,7 @@ class Settings:
             object.__setattr__(self, "base_url", normalise_base_url(self.base_url))
         object.__setattr__(self, "web", _web_table(self.web))
         object.__setattr__(self, "epcis", _epcis_table(self.epcis))
+        object.__setattr__(self, "rare_earth", _rare_earth_table(self.rare_earth))
 
     def changed(self, **values) -> "Settings":
         return replace(self, **values)

@@ -15,7 +15,7 @@ import pytest
 from tracecode.app.caller import LOCAL
 from tracecode.app.refusal import Refusal
 from tracecode.categories import rare_earth as re_
-from tracecode.settings import Settings
+from tracecode.settings import Settings, SettingsError
 
 from epcis_reference import SCHEMA, need
 from web_platform import GTIN, Platform
@@ -150,8 +150,8 @@ def test_tolerance_is_a_setting():
     assert re_.mass_balance(ev, re_.tolerance(Settings()))["ok"] is False
     odd = _transform(9, 1, "smelting", [_q("A", 1000, "KGM")], [_q("B", 3, "LTR")])
     assert re_.mass_balance(odd, 0.01)["ok"] is None
-    with pytest.raises(re_.RareEarthError):
-        re_.tolerance(Settings(rare_earth={"tolerance": 5}))
+    with pytest.raises(SettingsError):
+        Settings(rare_earth={"tolerance": 5})
 
 
 def test_the_cli(world, tmp_path):
@@ -166,3 +166,13 @@ def test_the_cli(world, tmp_path):
                          timeout=120)
     assert out.returncode == 0, out.stderr
     assert {json.loads(r)["kind"] for r in out.stdout.splitlines()} == {"mining", "smelting"}
+
+
+def test_settings_toml_rare_earth_table(tmp_path):
+    from tracecode import settings as settings_mod
+    (tmp_path / "settings.toml").write_text("[rare_earth]\ntolerance = 0.02\n")
+    assert re_.tolerance(settings_mod.load(tmp_path)) == 0.02
+    for bad in ("tolerance = 2", "tolerance = true", "margin = 0.1"):
+        (tmp_path / "settings.toml").write_text(f"[rare_earth]\n{bad}\n")
+        with pytest.raises(SettingsError):
+            settings_mod.load(tmp_path)

@@ -252,8 +252,11 @@ class Capture:
         running: dict = {}   # rare-earth production so far, per (enterprise, year, quota kind)
         for item in items:
             self._judge(caller, item, by_event.get(item.i, ()), doc, job, now, running)
+        self._transformations(items, oversees(caller))
         self._require(caller, job, items)
         self._store(caller, job, items)
+        from .asset_capture import apply as asset_steps   # hazardous goods' flow steps
+        asset_steps(self.svc, caller, job, items)
 
     def _fail(self, job, item, reason, message, pointer=None) -> None:
         if not item.failed:
@@ -285,8 +288,6 @@ class Capture:
                 # lifecycle events when they name them (a 100,000-code event: 100,000 reads)
                 if not declared:
                     item.lifecycle = epcis.lifecycle_of(ev, context=doc.context, at=at)
-                if ev.get("type") == "TransformationEvent" and item.lifecycle:
-                    item.lifecycle = self._transformation(item.lifecycle, overseer=False)
                 item.epcs, item.codes = self._keys(item, strict=True)
             else:
                 # an overseer's event may name EPCs tracecode has no code form of (a GDTI...):
@@ -295,8 +296,6 @@ class Capture:
                 item.epcs, item.codes = self._keys(item, strict=False)
                 if not declared and self._any_ours(item.codes):
                     item.lifecycle = epcis.lifecycle_of(ev, context=doc.context, at=at)
-                    if ev.get("type") == "TransformationEvent":
-                        item.lifecycle = self._transformation(item.lifecycle, overseer=True)
         except epcis.EpcisError as exc:
             self._fail(job, item, "invalid_event", exc.detail, exc.pointer or item.pointer)
             return
@@ -390,31 +389,35 @@ class Capture:
                     continue
         return False
 
-    def _transformation(self, lifecycle: list, overseer: bool) -> list:
-        """A TransformationEvent's lifecycle events (epcis.transform) as the codes' states
-        allow: an output that is live already is not commissioned again (the event records
-        what it was transformed into), an SSCC output comes alive when packed, and for an
-        overseer the codes tracecode does not know are left out (a partner's product made
-        of our lot); an issuer's unknown codes stay, for the lifecycle to refuse."""
-        out = []
-        for e in lifecycle:
-            plain = [c for c in e["codes"] if not is_sscc(c)]
-            got = self.svc.dd.verify_many(plain, record=False) if plain else None
-            found = dict(zip(plain, got.found.tolist())) if got is not None else {}
-            issued = dict(zip(plain, (got.records["status"] == 0).tolist())) if got is not None else {}
-            keep = []
-            for c in e["codes"]:
-                if is_sscc(c):
-                    if e["action"] != transform.MADE and (not overseer or self._any_ours([c])):
-                        keep.append(c)
-                elif not found[c]:
-                    if not overseer:
-                        keep.append(c)
-                elif e["action"] != transform.MADE or issued[c]:
-                    keep.append(c)
-            if keep:
-                out.append({**e, "codes": keep})
-        return out
+    def _transformations(self, items, overseer: bool) -> None:
+        """The TransformationEvents' lifecycle events (epcis.transform) as the codes' states
+        allow, their codes read in one verify_many for the whole document: an output that is
+        live already is not commissioned again (the event records what it was transformed
+        into), an SSCC output comes alive when packed, and for an overseer the codes
+        tracecode does not know are left out (a partner's product made of our lot); an
+        issuer's unknown codes stay, for the lifecycle to refuse."""
+        todo = [it for it in items if not it.failed and it.lifecycle and it.event.get("type") == "TransformationEvent"]
+        if not todo:
+            return
+        plain = list(dict.fromkeys(c for it in todo for e in it.lifecycle for c in e["codes"] if not is_sscc(c)))
+        got = self.svc.dd.verify_many(plain, record=False) if plain else None
+        found = dict(zip(plain, got.found.tolist())) if got is not None else {}
+        issued = dict(zip(plain, (got.records["status"] == 0).tolist())) if got is not None else {}
+        for it in todo:
+            out = []
+            for e in it.lifecycle:
+                made = e["action"] == transform.MADE
+                keep = [c for c in e["codes"] if self._stays(c, made, overseer, found, issued)]
+                if keep:
+                    out.append({**e, "codes": keep})
+            it.lifecycle = out
+
+    def _stays(self, code, made: bool, overseer: bool, found: dict, issued: dict) -> bool:
+        if is_sscc(code):
+            return not made and (not overseer or self._any_ours([code]))
+        if not found[code]:
+            return not overseer
+        return not made or issued[code]
 
     def _store(self, caller, job, items) -> None:
         """The good events, stored and applied in one write (rollback: none if any failed)."""
