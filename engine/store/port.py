@@ -328,6 +328,22 @@ class Store(Protocol):
     def idempotency_put(self, client: str, key: str, entry: dict) -> None:
         """Record (replace) a client's idempotency entry, durably; IndexFull on a full disk."""
 
+    # -- the analytics' alerts (tracecode.analytics.alerts) ---------------------------------
+    # An alert is a dict with a stable id (rule, subject, window); the LMDB store implements
+    # these (engine/store/lmdb/alerts.py); the PostgreSQL store does not yet (left to its
+    # owners).
+
+    def alerts_put(self, alerts: list) -> list[bool]:
+        """Store alerts in one durable write; an id already stored is updated (last time,
+        evidence), never duplicated, its status (open/closed) kept. True for each new one."""
+
+    def alerts_find(self, rule: str | None = None, code: str | None = None,
+                    open_only: bool = False, subject: str | None = None, limit: int = 1000) -> list:
+        """Alerts matching every filter given, newest last_time first, at most limit."""
+
+    def alert_close(self, alert_id: str, by: str, note: str = "") -> bool:
+        """Close an open alert (who, why); False if none by that id is open."""
+
     # -- the links of products (the resolver's targets) -----------------------------------
     # A link key names a product ("01/<GTIN-14>", "01/<GTIN-14>/10/<lot>", "<scheme>/<product>":
     # tracecode.app.links); its links are plain dicts (tracecode.digitallink.links.Link.to_dict),

@@ -40,6 +40,7 @@ from .keyorder import visit_order
 from .known import KnownProducts
 from .assets import AssetsTable
 from .links import LinksTable
+from .alerts import AlertsTable
 from .scanlog import ScanLog, unpack_scan
 from . import scanpurge
 
@@ -299,6 +300,7 @@ class LmdbStore:
         self._db_idempotency = None   # opened by the first server that issues with keys
         self._registry = None         # the registries' tables, opened on first use
         self.links = LinksTable(env)  # products' links, the table made by the first put
+        self.alerts = AlertsTable(env)   # the analytics' alerts, made by the first put
         self.assets = AssetsTable(env)   # opened on its first append, as links are
         self.epcis = EpcisTables(env)  # opened here: a write must not open a table (open_db)
         self.outbox = OutboxTables(env, self.epcis)   # EPCIS subscriptions (outbox.py)
@@ -468,6 +470,17 @@ class LmdbStore:
         """Durable when it returns; IndexFull (nothing written) on a full disk."""
         db, k, value = self._idempotency(), self._idempotency_key(client, key), json.dumps(entry).encode()
         run_write(self.env, lambda txn: txn.put(k, value, db=db))
+
+    # -- the analytics' alerts (alerts.py): id -> JSON, idempotent by id ---------------------
+    def alerts_put(self, alerts: list) -> list[bool]:
+        return self.alerts.put(alerts)
+
+    def alerts_find(self, rule: str | None = None, code: str | None = None,
+                    open_only: bool = False, subject: str | None = None, limit: int = 1000) -> list:
+        return self.alerts.find(rule, code, open_only, subject, limit)
+
+    def alert_close(self, alert_id: str, by: str, note: str = "") -> bool:
+        return self.alerts.close(alert_id, by, note)
 
     # -- the links of products (links.py): key -> a JSON list, replaced whole ---------------
     def links_get(self, key: str) -> list[dict]:

@@ -1,0 +1,111 @@
+"""`tracecode analyze DIR --out REPORT` (export, rules, alerts stored, report) and
+`tracecode alerts DIR [--rule R] [--code C] [--open] [--close ID]`."""
+from __future__ import annotations
+
+import json
+import sys
+from datetime import datetime, timezone
+
+from .errors import TracecodeError
+
+
+class AnalyzeCliError(TracecodeError):
+    pass
+
+
+def _rule_params(items) -> dict:
+    """--param rule.name=value ... -> {rule: {name: value}}."""
+    out: dict = {}
+    for item in items or []:
+        head, eq, value = item.partition("=")
+        rule, dot, name = head.partition(".")
+        if not (eq and dot and rule and name):
+            raise AnalyzeCliError(f"--param {item!r}: write RULE.NAME=VALUE (e.g. "
+                                  f"clone_velocity.max_kmh=600)")
+        out.setdefault(rule, {})[name] = value
+    return out
+
+
+def _since(text):
+    if not text:
+        return None
+    from .clitime import local_timestamp
+    return datetime.fromtimestamp(local_timestamp(text, "--since", AnalyzeCliError), timezone.utc)
+
+
+def cmd_analyze(args) -> int:
+    from .analytics import report
+    from .analytics.engines import open_engine
+    from .analytics.rules import RULES, rule
+    from .analytics.run import overview, run_rules
+    from .datadir import DataDir
+    names = [n for part in (args.rules or []) for n in part.split(",") if n] or list(RULES)
+    for n in names:
+        rule(n)   # an unknown name refused before any work
+    params = _rule_params(args.param)
+    since = _since(args.since)
+    dd = DataDir(args.dir)
+    try:
+        source = args.parquet
+        if source is None:
+            from .analytics.export import export
+            source = str(dd.path / "analytics-export")
+            export(dd, source)
+        engine = open_engine(args.engine, source, since=since)
+        try:
+            alerts = run_rules(engine, names, params)
+            ov = overview(engine)
+        finally:
+            engine.close()
+        new = dd.index.store.alerts_put(alerts)
+    finally:
+        dd.close()
+    meta = {"source": source, "engine": args.engine, "rules": names,
+            "since": since.isoformat() if since else None, "new": sum(new)}
+    out = report.write(args.out, alerts, ov, meta)
+    print(f"{len(alerts):,} alerts ({sum(new):,} new) from {', '.join(names)} on {args.engine}; "
+          f"report in {out}/report.html and report.md", file=sys.stderr)
+    return 0
+
+
+def cmd_alerts(args) -> int:
+    from .datadir import DataDir
+    dd = DataDir(args.dir)
+    try:
+        store = dd.index.store
+        if args.close:
+            if not store.alert_close(args.close, by=args.by, note=args.note or ""):
+                raise AnalyzeCliError(f"no open alert {args.close}")
+            print(f"closed {args.close}", file=sys.stderr)
+            return 0
+        for a in store.alerts_find(rule=args.rule, code=args.code, open_only=args.open,
+                                   limit=args.limit):
+            print(json.dumps(a, ensure_ascii=False, sort_keys=True))
+    finally:
+        dd.close()
+    return 0
+
+
+def add_parsers(subparsers):
+    from .analytics.engines import ENGINES
+    p = subparsers.add_parser("analyze", help="counterfeit and diversion analytics: rules, alerts, "
+                              "a regulator's report (HTML, Markdown, PNG)")
+    p.add_argument("dir", help="data directory (alerts are stored there)")
+    p.add_argument("--out", required=True, metavar="REPORT", help="report folder")
+    p.add_argument("--parquet", metavar="EXPORT", help="an existing `tracecode export --parquet` "
+                   "folder (default: export DIR to DIR/analytics-export first, incrementally)")
+    p.add_argument("--since", metavar="DATE", help="only scans from this ISO date or time on")
+    p.add_argument("--rules", action="append", metavar="R[,R]", help="rules to run (default all)")
+    p.add_argument("--param", action="append", metavar="RULE.NAME=VALUE", help="a rule parameter")
+    p.add_argument("--engine", choices=ENGINES, default="duckdb")
+    p.set_defaults(func=cmd_analyze)
+    s = subparsers.add_parser("alerts", help="the stored analytics alerts (JSON lines), or close one")
+    s.add_argument("dir", help="data directory")
+    s.add_argument("--rule")
+    s.add_argument("--code")
+    s.add_argument("--open", action="store_true", help="open alerts only")
+    s.add_argument("--limit", type=int, default=1000)
+    s.add_argument("--close", metavar="ID", help="close this alert")
+    s.add_argument("--by", default="operator", help="who closes it (with --close)")
+    s.add_argument("--note", help="why (with --close)")
+    s.set_defaults(func=cmd_alerts)
