@@ -284,3 +284,46 @@ def test_the_public_page_says_only_controlled_item(world):
         api = client.get(f"/api/v1/codes/{code}").json()
         assert "湘L·A1234" not in json.dumps(api, ensure_ascii=False)
     svc.close()
+
+
+# -- EPCIS capture ------------------------------------------------------------------------------
+
+def _document(events) -> bytes:
+    return json.dumps({"@context": ["https://ref.gs1.org/standards/epcis/2.0.0/epcis-context.jsonld",
+                                    {"tc": "urn:tracecode:ext:"}],
+                       "type": "EPCISDocument", "schemaVersion": "2.0",
+                       "creationDate": "2026-03-01T00:00:00Z", "epcisBody": {"eventList": events}},
+                      ensure_ascii=False).encode()
+
+
+def test_epcis_capture_drives_the_flow(world):
+    """The steps of one detonator, rendered as EPCIS events (assets.epcis), captured for another:
+    the same flow recorded; a capture again records nothing twice; a use under a transport
+    licence is refused as an error of the job, the event kept; a second use is refused."""
+    d, codes, _ = world
+    svc = Service(d, audit_path=d.path / "hz-capture-audit.log")
+    src, dst = text(codes["cn-detonator-13"][1005]), text(codes["cn-detonator-13"][1006])
+    flow(d, src)
+    events = d.assets.epcis(src)
+    for e in events:
+        e["epcList"] = [f"urn:tracecode:asset:cn-detonator-13:{dst}"]
+    job = svc.capture(POLICE, _document(events), "application/ld+json")
+    assert job["state"] == "success" and job["asset_steps"] == {"recorded": 4, "refused": 0}, job["errors"]
+    assert [s["step"] for s in d.assets.steps(dst)] == ["produce", "store_in", "store_out", "transport"]
+    assert d.assets.verdict(dst)["state"] == hz.IN_TRANSIT
+    again = svc.capture(POLICE, _document(events), "application/ld+json")
+    assert "asset_steps" not in again and len(d.assets.steps(dst)) == 4
+    use = {"type": "ObjectEvent", "action": "OBSERVE", "epcList": [f"urn:tracecode:asset:cn-detonator-13:{dst}"],
+           "eventTime": "2026-03-03T08:00:00Z", "eventTimeZoneOffset": "+08:00",
+           "bizStep": "urn:tracecode:bizstep:blasting", "tc:by": "team", "tc:site": "bench 5",
+           "tc:responsible": "Zhang San", "tc:used": 1, "tc:returned": 0}
+    bad = svc.capture(POLICE, _document([dict(use, **{"tc:licence": "YS-0451"})]), "application/ld+json")
+    assert bad["asset_steps"] == {"recorded": 0, "refused": 1}
+    assert "does not allow use" in bad["errors"][0]["error"]
+    good = svc.capture(POLICE, _document([dict(use, **{"tc:licence": "BP-3301"})]), "application/ld+json")
+    assert good["asset_steps"] == {"recorded": 1, "refused": 0}
+    twice = svc.capture(POLICE, _document([dict(use, **{"tc:licence": "BP-3301", "tc:site": "bench 6"})]),
+                        "application/ld+json")
+    assert twice["asset_steps"]["refused"] == 1 and "used already" in twice["errors"][0]["error"]
+    assert d.assets.verdict(dst)["verdict"] == hz.USED
+    svc.close()

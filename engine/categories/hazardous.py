@@ -83,7 +83,8 @@ STEPS = {s.name: s for s in (
     Step("destroy", "destroying", "destroyed", _HELD | {REGISTERED}, DESTROYED,
          frozenset({"destruction", "production", "blasting"})),
 )}
-_TEXT = ("warehouse", "vehicle", "driver", "site", "responsible", "place", "note")
+_TEXT = ("warehouse", "vehicle", "driver", "site", "responsible", "place", "note",
+         "event")   # the id of the EPCIS event that recorded the step (app.asset_capture)
 
 
 class StepError(TracecodeError, ValueError):
@@ -236,7 +237,8 @@ def epcis_event(code_uri: str, rec: dict) -> dict:
                 "eventTime": _dt.datetime.fromtimestamp(rec["time"], _dt.timezone.utc).isoformat(),
                 "eventTimeZoneOffset": "+00:00", "bizStep": "commissioning", "tc:by": rec["owner"]}
     spec = STEPS[rec["step"]]
-    ev = {"type": "ObjectEvent", "action": "OBSERVE", "epcList": [code_uri],
+    ev = {"type": "ObjectEvent", "action": "ADD" if rec["step"] == "produce" else "OBSERVE",
+          "epcList": [code_uri],
           "eventTime": _dt.datetime.fromtimestamp(rec["time"], _dt.timezone.utc).isoformat(),
           "eventTimeZoneOffset": "+00:00", "bizStep": spec.biz_step, "tc:by": rec["by"],
           "tc:licence": rec["licence"]}
