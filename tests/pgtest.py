@@ -66,35 +66,40 @@ def pg_dsn(pg_server):
         conn.execute(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
 
 
+# the core's table the registries' national codes go to (tracecode.store.postgres.core)
+IMPORTED_DDL = "CREATE TABLE IF NOT EXISTS tc_imported (ref bytea PRIMARY KEY, value bytea NOT NULL)"
+
+
+def parts():
+    """The PostgreSQL store's parts this file's PartsStore composes."""
+    from tracecode.store.postgres import assets, epcis, leases, links, outbox, queries, registry
+    return (registry, links, assets, epcis, queries, outbox, leases)
+
+
 class PartsStore:
-    """The port verbs of tracecode.store.postgres's parts (PORT_MIXINS: registry, links,
-    assets, EPCIS, named queries, outbox, leases) over one database, for the port suite
-    until the PostgreSQL store's core composes them. What the parts need of the core is
-    played by the smallest real thing: write() a transaction whose view has epcis_put, and
-    imported codes' records in a table of their own (put_imported_in; reading().imported_one)."""
+    """The port verbs of the PostgreSQL store's parts (registry, links, assets, EPCIS, named
+    queries, outbox, leases: each module's Part) over one database, for the port suite while
+    the store's core is not composed with them. What the parts need of the core is played by
+    the smallest real thing: write() a transaction whose view has conn and epcis_put, and the
+    core's imported-codes table (tc_imported) with reading().imported_one."""
 
     def __init__(self, dsn):
         import psycopg
         import psycopg_pool
-        from tracecode.store import postgres
         with psycopg.connect(dsn, autocommit=True) as conn:
-            for part in postgres.PORT_PARTS:
+            for part in parts():
                 for ddl in part.SCHEMA:
                     conn.execute(ddl)
-            conn.execute("CREATE TABLE IF NOT EXISTS parts_imported (code text PRIMARY KEY, value bytea)")
+            conn.execute(IMPORTED_DDL)
         self.dsn = dsn
         self.pool = psycopg_pool.ConnectionPool(dsn, min_size=1, max_size=8, open=True)
-        for cls in reversed(postgres.PORT_MIXINS):
-            for name, fn in vars(cls).items():
+        for part in reversed(parts()):
+            for name, fn in vars(part.Part).items():
                 if callable(fn) and not name.startswith("__"):
                     setattr(self, name, fn.__get__(self))
 
     def close(self):
         self.pool.close()
-
-    def put_imported_in(self, conn, codes, values):
-        conn.execute("INSERT INTO parts_imported SELECT * FROM unnest(%s::text[], %s::bytea[]) "
-                     "ON CONFLICT (code) DO UPDATE SET value = excluded.value", [list(codes), list(values)])
 
     def write(self, body):
         from types import SimpleNamespace
@@ -112,16 +117,15 @@ class PartsStore:
         @contextmanager
         def view():
             with sqltx.reading(self) as conn:
-                def imported_one(code):
-                    row = conn.execute("SELECT value FROM parts_imported WHERE code = %s", [code]).fetchone()
+                def imported_one(ref):
+                    row = conn.execute("SELECT value FROM tc_imported WHERE ref = %s", [ref]).fetchone()
                     return None if row is None else bytes(row[0])
                 yield SimpleNamespace(conn=conn, imported_one=imported_one)
         return view()
 
     def bytes_in_use(self, part=None):
-        from tracecode.store import postgres
-        from tracecode.store.postgres import sqltx
-        tables = postgres.PART_TABLES.get(part, ()) if part else [
-            t for p in postgres.PORT_PARTS for t in p.TABLES]
+        from tracecode.store.postgres import epcis, leases, outbox, queries, sqltx
+        tables = (epcis.TABLES + queries.TABLES + outbox.TABLES + leases.TABLES) if part == "epcis" else \
+            [t for p in parts() for t in p.TABLES] if part is None else ()
         with sqltx.reading(self) as conn:
             return sqltx.relation_bytes(conn, tables)

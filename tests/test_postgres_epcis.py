@@ -42,9 +42,8 @@ class _MixinStore:
                 for ddl in m.SCHEMA:
                     conn.execute(ddl)
         self.pool = psycopg_pool.ConnectionPool(dsn, min_size=1, max_size=12, open=True)
-        for cls in (epcis.EpcisMixin, outbox.OutboxMixin, leases.LeasesMixin, queries.QueriesMixin,
-                    assets.AssetsMixin):
-            for name, fn in vars(cls).items():
+        for part in (epcis, outbox, leases, queries, assets):
+            for name, fn in vars(part.Part).items():
                 if callable(fn) and not name.startswith("__"):
                     setattr(self, name, fn.__get__(self))
 

@@ -3,8 +3,8 @@ the LMDB store's answers: national code data in bulk (arrays in, arrays out; a c
 again takes its new record, as in LMDB), approvals paged past one result's 1,000 rows in number
 order, and imports from concurrent writers each with its own audit seq, one after another.
 
-The imported-codes table the national codes' records go to is the store core's; here a
-table of the test's own stands in for it (put_imported_in), so the registry is tested alone."""
+The imported-codes table the national codes' records go to (tc_imported) is the store core's;
+it is made here alone, so the registry is tested without the core."""
 from __future__ import annotations
 
 import threading
@@ -25,7 +25,7 @@ class _RegistryStore:
         import psycopg_pool
         from tracecode.store.postgres import registry
         with psycopg.connect(dsn, autocommit=True) as conn:
-            for ddl in registry.SCHEMA + ["CREATE TABLE imported_here (code text PRIMARY KEY, value bytea)"]:
+            for ddl in registry.SCHEMA + [pgtest.IMPORTED_DDL]:
                 conn.execute(ddl)
         self.pool = psycopg_pool.ConnectionPool(dsn, min_size=1, max_size=8, open=True)
         self._reg = registry.Registry(self)
@@ -33,13 +33,9 @@ class _RegistryStore:
     def registry(self):
         return self._reg
 
-    def put_imported_in(self, conn, codes, values):
-        conn.execute("INSERT INTO imported_here SELECT * FROM unnest(%s::text[], %s::bytea[]) "
-                     "ON CONFLICT (code) DO UPDATE SET value = excluded.value", [codes, values])
-
     def imported(self, code):
         with self.pool.connection() as conn:
-            row = conn.execute("SELECT value FROM imported_here WHERE code = %s", [code]).fetchone()
+            row = conn.execute("SELECT value FROM tc_imported WHERE ref = %s", [b"ext\x00" + code.encode()]).fetchone()
         return None if row is None else bytes(row[0])
 
 

@@ -8,9 +8,9 @@ from __future__ import annotations
 from .sqltx import reading, writing
 
 MAX_STEPS = 1 << 32
-TABLES = ("asset_steps",)
+TABLES = ("tc_asset_steps",)
 SCHEMA = [
-    """CREATE TABLE IF NOT EXISTS asset_steps (
+    """CREATE TABLE IF NOT EXISTS tc_asset_steps (
         code bytea NOT NULL, step bigint NOT NULL, record bytea NOT NULL, PRIMARY KEY (code, step))""",
 ]
 
@@ -23,15 +23,18 @@ class AssetsMixin:
     def asset_steps(self, code: str) -> list:
         with reading(self) as conn:
             return [bytes(r) for (r,) in conn.execute(
-                "SELECT record FROM asset_steps WHERE code = %s ORDER BY step", [_code(code)])]
+                "SELECT record FROM tc_asset_steps WHERE code = %s ORDER BY step", [_code(code)])]
 
     def asset_append(self, code: str, expect: int, record: bytes) -> bool:
         key = _code(code)
         with writing(self) as conn:
-            (have,) = conn.execute("SELECT count(*) FROM asset_steps WHERE code = %s", [key]).fetchone()
+            (have,) = conn.execute("SELECT count(*) FROM tc_asset_steps WHERE code = %s", [key]).fetchone()
             if have != expect:
                 return False
             if have >= MAX_STEPS - 1:
                 raise ValueError("an asset holds at most 2**32 - 1 steps")
-            return conn.execute("INSERT INTO asset_steps VALUES (%s, %s, %s) ON CONFLICT DO NOTHING",
+            return conn.execute("INSERT INTO tc_asset_steps VALUES (%s, %s, %s) ON CONFLICT DO NOTHING",
                                 [key, have, bytes(record)]).rowcount == 1
+
+
+Part = AssetsMixin   # the store methods PgStore mixes in (connection.py's contract)

@@ -1,20 +1,20 @@
 """EPCIS events and capture jobs on PostgreSQL (store/port.py: epcis_put, epcis_events,
 epcis_find, capture_job_*), the PostgreSQL twin of store/lmdb/epcis.py:
 
-    epcis_events    seq -> the event: its id (key), the columns EpcisQuery filters on,
+    tc_epcis_events    seq -> the event: its id (key), the columns EpcisQuery filters on,
                     the head (JSON: what EpcisRecord carries besides the event), the event
                     JSON as captured and its EPCs by role (JSON)
-    epcis_epcs      (key, seq, role, ref type): "events of one EPC" (and of a
+    tc_epcis_epcs      (key, seq, role, ref type): "events of one EPC" (and of a
                     bizTransaction, source or destination id: port.REF_ROLES)
-    epcis_seq       one row: the next seq, taken under its row lock (see below)
-    capture_jobs    job id -> job JSON, listed by (client, created) as first put
+    tc_epcis_seq       one row: the next seq, taken under its row lock (see below)
+    tc_capture_jobs    job id -> job JSON, listed by (client, created) as first put
 
 Text the events carry is kept as bytes (bytea), not text or jsonb: a captured event may
 hold a lone surrogate (kept, as the LMDB store keeps it: UTF-8 with surrogatepass) or NUL,
 which PostgreSQL text and jsonb refuse. Ids and EPCs longer than KEY_BYTES are kept under
 their BLAKE2b digest (btree entries are bounded too).
 
-Seq order is commit order: an EPCIS write takes the one row of epcis_seq FOR UPDATE first,
+Seq order is commit order: an EPCIS write takes the one row of tc_epcis_seq FOR UPDATE first,
 assigns its events' seqs from it and holds the lock until it commits. A second writer waits
 for that commit, so it reads the moved counter and its seqs come after seqs that are
 already visible (PostgreSQL makes a transaction visible before it releases its locks). Any
@@ -34,10 +34,10 @@ KEY_BYTES = 400          # longer ids and EPCs are digested (as the LMDB store d
 ROLE = {r: i for i, r in enumerate(EPC_ROLES + REF_ROLES)}
 _HEAD = ("event_id", "event_time", "time_offset", "record_time", "type", "biz_step",
          "disposition", "read_point", "biz_location", "client", "action", "refs", "declared")
-TABLES = ("epcis_events", "epcis_epcs", "epcis_seq", "capture_jobs")   # bytes_in_use("epcis")
+TABLES = ("tc_epcis_events", "tc_epcis_epcs", "tc_epcis_seq", "tc_capture_jobs")   # bytes_in_use("epcis")
 
 SCHEMA = [
-    """CREATE TABLE IF NOT EXISTS epcis_events (
+    """CREATE TABLE IF NOT EXISTS tc_epcis_events (
         seq bigint PRIMARY KEY,
         id_key bytea NOT NULL UNIQUE,
         event_time double precision NOT NULL,
@@ -48,18 +48,18 @@ SCHEMA = [
         head bytea NOT NULL,
         event_json bytea NOT NULL,
         epcs_json bytea NOT NULL)""",
-    "CREATE INDEX IF NOT EXISTS epcis_events_event_time ON epcis_events (event_time, seq)",
-    "CREATE INDEX IF NOT EXISTS epcis_events_record_time ON epcis_events (record_time, seq)",
-    """CREATE TABLE IF NOT EXISTS epcis_epcs (
+    "CREATE INDEX IF NOT EXISTS tc_epcis_events_event_time ON tc_epcis_events (event_time, seq)",
+    "CREATE INDEX IF NOT EXISTS tc_epcis_events_record_time ON tc_epcis_events (record_time, seq)",
+    """CREATE TABLE IF NOT EXISTS tc_epcis_epcs (
         key bytea NOT NULL, seq bigint NOT NULL, role smallint NOT NULL, rtype bytea)""",
-    "CREATE INDEX IF NOT EXISTS epcis_epcs_key ON epcis_epcs (key, seq)",
-    "CREATE INDEX IF NOT EXISTS epcis_epcs_seq ON epcis_epcs (seq)",
-    """CREATE TABLE IF NOT EXISTS epcis_seq (
+    "CREATE INDEX IF NOT EXISTS tc_epcis_epcs_key ON tc_epcis_epcs (key, seq)",
+    "CREATE INDEX IF NOT EXISTS tc_epcis_epcs_seq ON tc_epcis_epcs (seq)",
+    """CREATE TABLE IF NOT EXISTS tc_epcis_seq (
         one boolean PRIMARY KEY DEFAULT true CHECK (one), next bigint NOT NULL)""",
-    "INSERT INTO epcis_seq VALUES (true, 1) ON CONFLICT DO NOTHING",
-    """CREATE TABLE IF NOT EXISTS capture_jobs (
+    "INSERT INTO tc_epcis_seq VALUES (true, 1) ON CONFLICT DO NOTHING",
+    """CREATE TABLE IF NOT EXISTS tc_capture_jobs (
         id_key bytea PRIMARY KEY, job bytea NOT NULL, client bytea, created bytea)""",
-    "CREATE INDEX IF NOT EXISTS capture_jobs_by_client ON capture_jobs (client, created DESC, id_key DESC)",
+    "CREATE INDEX IF NOT EXISTS tc_capture_jobs_by_client ON tc_capture_jobs (client, created DESC, id_key DESC)",
 ]
 
 
@@ -89,7 +89,7 @@ _COLUMN_OF = (("event_types", "type"), ("biz_steps", "biz_step"), ("dispositions
 
 
 def where(q: EpcisQuery | None) -> tuple[list[str], list]:
-    """SQL conditions on epcis_events e (and their parameters) selecting what q selects."""
+    """SQL conditions on tc_epcis_events e (and their parameters) selecting what q selects."""
     if q is None:
         return [], []
     conds, params = [], []
@@ -112,7 +112,7 @@ def where(q: EpcisQuery | None) -> tuple[list[str], list]:
         params.append([text_key(i) for i in q.event_ids])
     if q.epcs:
         roles = [ROLE[r] for r in (q.epc_roles or EPC_ROLES)]
-        conds.append("EXISTS (SELECT 1 FROM epcis_epcs x WHERE x.seq = e.seq AND x.key = ANY(%s)"
+        conds.append("EXISTS (SELECT 1 FROM tc_epcis_epcs x WHERE x.seq = e.seq AND x.key = ANY(%s)"
                      " AND x.role = ANY(%s))")
         params += [[text_key(k) for k in q.epcs], roles]
     for role, pairs in q.refs:
@@ -129,7 +129,7 @@ def where(q: EpcisQuery | None) -> tuple[list[str], list]:
         if not alts:
             conds.append("false")
             continue
-        conds.append(f"EXISTS (SELECT 1 FROM epcis_epcs x WHERE x.seq = e.seq AND x.role = {ROLE[role]}"
+        conds.append(f"EXISTS (SELECT 1 FROM tc_epcis_epcs x WHERE x.seq = e.seq AND x.role = {ROLE[role]}"
                      f" AND ({' OR '.join(alts)}))")
     return conds, params
 
@@ -197,7 +197,7 @@ def find(conn, q: EpcisQuery, after: str | None, limit: int) -> tuple[list, str 
             conds.append(f"(e.{column}, e.seq) {cmp} (%s, %s)")
             params += list(last)
         extra = f", e.{column}"
-    sql = (f"SELECT {_RECORD_COLUMNS}{extra} FROM epcis_events e"
+    sql = (f"SELECT {_RECORD_COLUMNS}{extra} FROM tc_epcis_events e"
            f"{' WHERE ' + ' AND '.join(conds) if conds else ''} ORDER BY {order} LIMIT %s")
     rows = conn.execute(sql, params + [limit + 1]).fetchall()
     page = rows[:limit]
@@ -243,9 +243,9 @@ def put(conn, records) -> list[bool]:
         return []
     ids = [text_key(r.event_id) for r in records]
     # the counter's row lock first: seqs in commit order, and no other writer of these ids
-    (seq,) = conn.execute("SELECT next FROM epcis_seq FOR UPDATE").fetchone()
+    (seq,) = conn.execute("SELECT next FROM tc_epcis_seq FOR UPDATE").fetchone()
     seen = {bytes(k) for (k,) in conn.execute(
-        "SELECT id_key FROM epcis_events WHERE id_key = ANY(%s)", [list(set(ids))])}
+        "SELECT id_key FROM tc_epcis_events WHERE id_key = ANY(%s)", [list(set(ids))])}
     out, events, keys = [], [], []
     for rec, key in zip(records, ids):
         if key in seen:
@@ -259,21 +259,21 @@ def put(conn, records) -> list[bool]:
         seq += 1
     cur = conn.cursor()
     if events:
-        with cur.copy(f"COPY epcis_events ({_EVENT_COLUMNS}) FROM STDIN") as copy:
+        with cur.copy(f"COPY tc_epcis_events ({_EVENT_COLUMNS}) FROM STDIN") as copy:
             for row in events:
                 copy.write_row(row)
     if keys:
-        with cur.copy("COPY epcis_epcs (key, seq, role, rtype) FROM STDIN") as copy:
+        with cur.copy("COPY tc_epcis_epcs (key, seq, role, rtype) FROM STDIN") as copy:
             for row in keys:
                 copy.write_row(row)
-    conn.execute("UPDATE epcis_seq SET next = %s", [seq])
+    conn.execute("UPDATE tc_epcis_seq SET next = %s", [seq])
     return out
 
 
 def by_ids(conn, ids) -> list:
     keys = [text_key(i) for i in ids]
     found = {bytes(r[0]): r[1:] for r in conn.execute(
-        f"SELECT e.id_key, {_RECORD_COLUMNS} FROM epcis_events e WHERE e.id_key = ANY(%s)", [keys])}
+        f"SELECT e.id_key, {_RECORD_COLUMNS} FROM tc_epcis_events e WHERE e.id_key = ANY(%s)", [keys])}
     return [record_of(*found[k]) if k in found else None for k in keys]
 
 
@@ -305,23 +305,23 @@ class EpcisMixin:
             raise ValueError("a capture job is a dict with an id (text)")
         client, created = _job_listing(job)
         with writing(self) as conn:   # listed under the client and created it was first put with
-            conn.execute("INSERT INTO capture_jobs (id_key, job, client, created) VALUES (%s, %s, %s, %s) "
+            conn.execute("INSERT INTO tc_capture_jobs (id_key, job, client, created) VALUES (%s, %s, %s, %s) "
                          "ON CONFLICT (id_key) DO UPDATE SET job = excluded.job, "
-                         "client = coalesce(capture_jobs.client, excluded.client), "
-                         "created = CASE WHEN capture_jobs.client IS NULL THEN excluded.created "
-                         "ELSE capture_jobs.created END",
+                         "client = coalesce(tc_capture_jobs.client, excluded.client), "
+                         "created = CASE WHEN tc_capture_jobs.client IS NULL THEN excluded.created "
+                         "ELSE tc_capture_jobs.created END",
                          [text_key(job["id"]), dumps(job), client, created])
 
     def capture_job_get(self, job_id: str) -> dict | None:
         with reading(self) as conn:
-            row = conn.execute("SELECT job FROM capture_jobs WHERE id_key = %s", [text_key(job_id)]).fetchone()
+            row = conn.execute("SELECT job FROM tc_capture_jobs WHERE id_key = %s", [text_key(job_id)]).fetchone()
         return None if row is None else loads(row[0])
 
     def capture_jobs(self, client: str, after=None, limit: int = 100):
         if not isinstance(limit, int) or isinstance(limit, bool) or limit < 1:
             raise ValueError(f"limit must be a positive integer, got {limit!r}")
         if not isinstance(client, str) or not client:
-            raise ValueError("capture_jobs needs a client name")
+            raise ValueError("tc_capture_jobs needs a client name")
         conds, params = ["client = %s"], [text_bytes(client)]
         if after:
             try:
@@ -333,10 +333,23 @@ class EpcisMixin:
             conds.append("(created, id_key) < (%s, %s)")
             params += [created, id_key]
         with reading(self) as conn:
-            rows = conn.execute(f"SELECT job, created, id_key FROM capture_jobs WHERE {' AND '.join(conds)} "
+            rows = conn.execute(f"SELECT job, created, id_key FROM tc_capture_jobs WHERE {' AND '.join(conds)} "
                                 "ORDER BY created DESC, id_key DESC LIMIT %s", params + [limit + 1]).fetchall()
         out = [loads(r[0]) for r in rows[:limit]]
         if len(rows) <= limit:
             return out, None
         tail = rows[limit - 1]
         return out, f"j{bytes(tail[1]).hex()}/{bytes(tail[2]).hex()}"
+
+
+class ViewPart:
+    """The write view's epcis_put: EPCIS events and the lifecycle events they carry commit
+    together, in the view's transaction."""
+
+    __slots__ = ()
+
+    def epcis_put(self, records) -> list[bool]:
+        return put(self.conn, records)
+
+
+Part = EpcisMixin   # the store methods PgStore mixes in (connection.py's contract)

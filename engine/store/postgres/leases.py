@@ -6,9 +6,9 @@ from __future__ import annotations
 
 from .sqltx import writing
 
-TABLES = ("leases",)
+TABLES = ("tc_leases",)
 SCHEMA = [
-    """CREATE TABLE IF NOT EXISTS leases (
+    """CREATE TABLE IF NOT EXISTS tc_leases (
         name text COLLATE "C" PRIMARY KEY, holder text NOT NULL, until double precision NOT NULL)""",
 ]
 _NOW = "extract(epoch FROM clock_timestamp())::double precision"
@@ -22,7 +22,7 @@ def lease_name(text, what: str = "a lease name") -> str:
 
 def held_sql(share: bool = False) -> str:
     """The statement finding lease (name, holder) current; FOR SHARE keeps it until commit."""
-    return f"SELECT 1 FROM leases WHERE name = %s AND holder = %s AND until > {_NOW}" + (
+    return f"SELECT 1 FROM tc_leases WHERE name = %s AND holder = %s AND until > {_NOW}" + (
         " FOR SHARE" if share else "")
 
 
@@ -35,12 +35,15 @@ class LeasesMixin:
             raise ValueError(f"a lease lasts a positive number of seconds, got {ttl!r}")
         with writing(self) as conn:
             row = conn.execute(
-                f"INSERT INTO leases (name, holder, until) VALUES (%s, %s, {_NOW} + %s) "
+                f"INSERT INTO tc_leases (name, holder, until) VALUES (%s, %s, {_NOW} + %s) "
                 "ON CONFLICT (name) DO UPDATE SET holder = excluded.holder, until = excluded.until "
-                f"WHERE leases.holder = excluded.holder OR leases.until <= {_NOW} RETURNING 1",
+                f"WHERE tc_leases.holder = excluded.holder OR tc_leases.until <= {_NOW} RETURNING 1",
                 [name, holder, float(ttl)]).fetchone()
         return row is not None
 
     def lease_release(self, name: str, holder: str) -> None:
         with writing(self) as conn:
-            conn.execute("DELETE FROM leases WHERE name = %s AND holder = %s", [lease_name(name), holder])
+            conn.execute("DELETE FROM tc_leases WHERE name = %s AND holder = %s", [lease_name(name), holder])
+
+
+Part = LeasesMixin   # the store methods PgStore mixes in (connection.py's contract)

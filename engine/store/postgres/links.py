@@ -8,9 +8,9 @@ import json
 from .sqltx import reading, writing
 
 MAX_KEY_BYTES = 256
-TABLES = ("product_links",)
+TABLES = ("tc_links",)
 SCHEMA = [
-    """CREATE TABLE IF NOT EXISTS product_links (
+    """CREATE TABLE IF NOT EXISTS tc_links (
         key text COLLATE "C" PRIMARY KEY, links bytea NOT NULL)""",
 ]
 
@@ -30,7 +30,7 @@ class LinksMixin:
     def links_get(self, key: str) -> list[dict]:
         key = checked_key(key)
         with reading(self) as conn:
-            row = conn.execute("SELECT links FROM product_links WHERE key = %s", [key]).fetchone()
+            row = conn.execute("SELECT links FROM tc_links WHERE key = %s", [key]).fetchone()
         return json.loads(bytes(row[0])) if row else []
 
     def links_put(self, key: str, links: list[dict]) -> None:
@@ -41,13 +41,16 @@ class LinksMixin:
         value = json.dumps(links, ensure_ascii=False, separators=(",", ":")).encode() if links else None
         with writing(self) as conn:
             if value is None:
-                conn.execute("DELETE FROM product_links WHERE key = %s", [key])
+                conn.execute("DELETE FROM tc_links WHERE key = %s", [key])
             else:
-                conn.execute("INSERT INTO product_links VALUES (%s, %s) "
+                conn.execute("INSERT INTO tc_links VALUES (%s, %s) "
                              "ON CONFLICT (key) DO UPDATE SET links = excluded.links", [key, value])
 
     def links_keys(self, prefix: str = "") -> list[str]:
         with reading(self) as conn:   # a range from the prefix: the key index, in byte order
             return [k for (k,) in conn.execute(
-                "SELECT key FROM product_links WHERE key >= %s AND starts_with(key, %s) ORDER BY key",
+                "SELECT key FROM tc_links WHERE key >= %s AND starts_with(key, %s) ORDER BY key",
                 [prefix, prefix])]
+
+
+Part = LinksMixin   # the store methods PgStore mixes in (connection.py's contract)

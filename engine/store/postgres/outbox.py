@@ -1,10 +1,10 @@
 """EPCIS subscriptions and their outbox on PostgreSQL (store/port.py: epcis_since, epcis_log,
 epcis_last_seq, subscription_*), the twin of store/lmdb/outbox.py:
 
-    epcis_subscriptions   id -> the subscription JSON and its delivery state JSON
+    tc_epcis_subscriptions   id -> the subscription JSON and its delivery state JSON
 
-The outbox is the event log itself (epcis.py: epcis_events by seq, seqs assigned under the
-epcis_seq row lock, so seq order is commit order and a snapshot sees a prefix of the log).
+The outbox is the event log itself (epcis.py: tc_epcis_events by seq, seqs assigned under the
+tc_epcis_seq row lock, so seq order is commit order and a snapshot sees a prefix of the log).
 A subscription's bookmark is the last seq delivered; its state's generation changes with
 every rewind or redefinition, and subscription_progress writes only for the generation it
 names and, given a lease, only while that lease is its holder's (checked, FOR SHARE, in the
@@ -19,10 +19,10 @@ from .sqltx import reading, writing
 
 MAX_SINCE_SCAN = 20_000   # seqs one epcis_since reads at most (a bounded statement)
 STATE_FIELDS = ("bookmark", "attempts", "next_try", "last_error", "last_notified", "delivered")
-TABLES = ("epcis_subscriptions",)
+TABLES = ("tc_epcis_subscriptions",)
 
 SCHEMA = [
-    """CREATE TABLE IF NOT EXISTS epcis_subscriptions (
+    """CREATE TABLE IF NOT EXISTS tc_epcis_subscriptions (
         id text COLLATE "C" PRIMARY KEY, sub bytea NOT NULL, state bytea NOT NULL)""",
 ]
 
@@ -42,7 +42,7 @@ def _check_bookmark(after, what="a bookmark"):
 
 
 def last_seq(conn) -> int:
-    return conn.execute("SELECT coalesce(max(seq), 0) FROM epcis_events").fetchone()[0]
+    return conn.execute("SELECT coalesce(max(seq), 0) FROM tc_epcis_events").fetchone()[0]
 
 
 def _scan(conn, query, after: int, limit: int, columns: str) -> tuple[list, int]:
@@ -54,7 +54,7 @@ def _scan(conn, query, after: int, limit: int, columns: str) -> tuple[list, int]
         raise ValueError(f"limit must be a positive integer, got {limit!r}")
     conds, params = where(query)
     conds = ["e.seq > %s", "e.seq <= %s"] + conds
-    rows = conn.execute(f"SELECT {columns} FROM epcis_events e WHERE {' AND '.join(conds)} "
+    rows = conn.execute(f"SELECT {columns} FROM tc_epcis_events e WHERE {' AND '.join(conds)} "
                         "ORDER BY e.seq LIMIT %s", [after, after + MAX_SINCE_SCAN] + params + [limit]).fetchall()
     if len(rows) == limit:
         return rows, rows[-1][0]
@@ -92,42 +92,42 @@ class OutboxMixin:
         if bookmark is not None:
             _check_bookmark(bookmark)
         with writing(self) as conn:
-            row = conn.execute("SELECT state FROM epcis_subscriptions WHERE id = %s FOR UPDATE", [sid]).fetchone()
+            row = conn.execute("SELECT state FROM tc_epcis_subscriptions WHERE id = %s FOR UPDATE", [sid]).fetchone()
             state = loads(row[0]) if row else None
             if state is None or bookmark is not None:
                 generation = state["generation"] + 1 if state else 1
                 state = _fresh_state(last_seq(conn) if bookmark is None else bookmark, generation)
-            conn.execute("INSERT INTO epcis_subscriptions (id, sub, state) VALUES (%s, %s, %s) "
+            conn.execute("INSERT INTO tc_epcis_subscriptions (id, sub, state) VALUES (%s, %s, %s) "
                          "ON CONFLICT (id) DO UPDATE SET sub = excluded.sub, state = excluded.state",
                          [sid, dumps(sub), dumps(state)])
         return {**sub, "state": state}
 
     def subscription_get(self, sub_id: str) -> dict | None:
         with reading(self) as conn:
-            row = conn.execute("SELECT sub, state FROM epcis_subscriptions WHERE id = %s",
+            row = conn.execute("SELECT sub, state FROM tc_epcis_subscriptions WHERE id = %s",
                                [_sub_id(sub_id)]).fetchone()
         return None if row is None else {**loads(row[0]), "state": loads(row[1])}
 
     def subscriptions(self) -> list:
         with reading(self) as conn:
-            rows = conn.execute("SELECT sub, state FROM epcis_subscriptions ORDER BY id").fetchall()
+            rows = conn.execute("SELECT sub, state FROM tc_epcis_subscriptions ORDER BY id").fetchall()
         return [{**loads(s), "state": loads(t)} for s, t in rows]
 
     def subscription_delete(self, sub_id: str) -> bool:
         with writing(self) as conn:
-            return conn.execute("DELETE FROM epcis_subscriptions WHERE id = %s", [_sub_id(sub_id)]).rowcount > 0
+            return conn.execute("DELETE FROM tc_epcis_subscriptions WHERE id = %s", [_sub_id(sub_id)]).rowcount > 0
 
     def subscription_rewind(self, sub_id: str, bookmark: int) -> dict | None:
         _check_bookmark(bookmark)
         with writing(self) as conn:
-            row = conn.execute("SELECT state FROM epcis_subscriptions WHERE id = %s FOR UPDATE",
+            row = conn.execute("SELECT state FROM tc_epcis_subscriptions WHERE id = %s FOR UPDATE",
                                [_sub_id(sub_id)]).fetchone()
             if row is None:
                 return None
             old = loads(row[0])
             state = {**_fresh_state(bookmark, old["generation"] + 1), "last_notified": old["last_notified"],
                      "delivered": old["delivered"]}
-            conn.execute("UPDATE epcis_subscriptions SET state = %s WHERE id = %s", [dumps(state), sub_id])
+            conn.execute("UPDATE tc_epcis_subscriptions SET state = %s WHERE id = %s", [dumps(state), sub_id])
         return state
 
     def subscription_progress(self, sub_id: str, generation: int, changes: dict,
@@ -138,7 +138,7 @@ class OutboxMixin:
             if lease is not None:   # fenced: the lease row locked until this write commits
                 if conn.execute(held_sql(share=True), [lease_name(lease[0]), lease[1]]).fetchone() is None:
                     return False
-            row = conn.execute("SELECT state FROM epcis_subscriptions WHERE id = %s FOR UPDATE", [sid]).fetchone()
+            row = conn.execute("SELECT state FROM tc_epcis_subscriptions WHERE id = %s FOR UPDATE", [sid]).fetchone()
             if row is None:
                 return False
             state = loads(row[0])
@@ -147,5 +147,8 @@ class OutboxMixin:
             if unknown:
                 raise ValueError(f"subscription_progress sets {', '.join(STATE_FIELDS)}, not {sorted(unknown)}")
             state.update(changes)
-            conn.execute("UPDATE epcis_subscriptions SET state = %s WHERE id = %s", [dumps(state), sid])
+            conn.execute("UPDATE tc_epcis_subscriptions SET state = %s WHERE id = %s", [dumps(state), sid])
         return True
+
+
+Part = OutboxMixin   # the store methods PgStore mixes in (connection.py's contract)

@@ -6,9 +6,9 @@ from .epcis import dumps, loads
 from .sqltx import reading, writing
 
 NAME_BYTES = 256
-TABLES = ("epcis_queries",)
+TABLES = ("tc_epcis_queries",)
 SCHEMA = [
-    """CREATE TABLE IF NOT EXISTS epcis_queries (
+    """CREATE TABLE IF NOT EXISTS tc_epcis_queries (
         owner bytea NOT NULL, name bytea NOT NULL, definition bytea NOT NULL,
         PRIMARY KEY (owner, name))""",
 ]
@@ -29,18 +29,18 @@ class QueriesMixin:
         if not isinstance(definition, dict):
             raise ValueError("a named query's definition is a dict")
         with writing(self) as conn:
-            return conn.execute("INSERT INTO epcis_queries VALUES (%s, %s, %s) ON CONFLICT DO NOTHING",
+            return conn.execute("INSERT INTO tc_epcis_queries VALUES (%s, %s, %s) ON CONFLICT DO NOTHING",
                                 key + [dumps(definition)]).rowcount == 1
 
     def queries_get(self, owner: str, name: str) -> dict | None:
         with reading(self) as conn:
-            row = conn.execute("SELECT definition FROM epcis_queries WHERE owner = %s AND name = %s",
+            row = conn.execute("SELECT definition FROM tc_epcis_queries WHERE owner = %s AND name = %s",
                                [_name(owner, "owner"), _name(name, "name")]).fetchone()
         return None if row is None else loads(row[0])
 
     def queries_delete(self, owner: str, name: str) -> bool:
         with writing(self) as conn:
-            return conn.execute("DELETE FROM epcis_queries WHERE owner = %s AND name = %s",
+            return conn.execute("DELETE FROM tc_epcis_queries WHERE owner = %s AND name = %s",
                                 [_name(owner, "owner"), _name(name, "name")]).rowcount > 0
 
     def queries_list(self, owner=None, after=None, limit: int = 100):
@@ -62,7 +62,7 @@ class QueriesMixin:
             conds.append("(owner, name) > (%s, %s)")
             params += last
         with reading(self) as conn:
-            rows = conn.execute(f"SELECT owner, name, definition FROM epcis_queries"
+            rows = conn.execute(f"SELECT owner, name, definition FROM tc_epcis_queries"
                                 f"{' WHERE ' + ' AND '.join(conds) if conds else ''} "
                                 "ORDER BY owner, name LIMIT %s", params + [limit + 1]).fetchall()
         out = [(bytes(o).decode(), bytes(n).decode(), loads(d)) for o, n, d in rows[:limit]]
@@ -70,3 +70,6 @@ class QueriesMixin:
             return out, None
         o, n, _ = rows[limit - 1]
         return out, f"q{bytes(o).hex()}/{bytes(n).hex()}"
+
+
+Part = QueriesMixin   # the store methods PgStore mixes in (connection.py's contract)

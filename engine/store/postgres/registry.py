@@ -1,17 +1,17 @@
 """The product registries on PostgreSQL (store/port.py: RegistryStore, RegistryView,
 RegistryWriteView), the twin of store/lmdb/registry.py:
 
-    registry_approvals    number -> ApprovalRecord JSON, with the enterprise id and the
+    tc_registry_approvals    number -> ApprovalRecord JSON, with the enterprise id and the
                           label code prefix it is found by (indexed)
-    registry_batch_links  batch id -> the approval number and packaging level it carries
-    registry_codes        code -> NATIONAL_CODE_DTYPE record (fixed width: a batch of them
+    tc_registry_batch_links  batch id -> the approval number and packaging level it carries
+    tc_registry_codes        code -> NATIONAL_CODE_DTYPE record (fixed width: a batch of them
                           is one numpy array, in and out)
-    registry_imports      import seq -> its summary JSON (the audit trail)
+    tc_registry_imports      import seq -> its summary JSON (the audit trail)
 
 National code data arrive and leave as arrays: a write is one COPY (binary) into a
 temporary table and one INSERT ... ON CONFLICT from it; a read is one statement with the
-codes as one bytea[] parameter. The codes' imported records (what verification finds) are
-written by the store's own imported-codes writer in the same transaction.
+codes as one bytea[] parameter. The codes' imported records (what verification finds) go
+to the core's tc_imported in the same transaction.
 """
 from __future__ import annotations
 
@@ -25,17 +25,18 @@ from ...registry.records import ApprovalRecord
 from ..port import NATIONAL_CODE_DTYPE
 from .sqltx import reading, writing
 
-TABLES = ("registry_approvals", "registry_batch_links", "registry_codes", "registry_imports")
+EXT = b"ext\x00"   # the ref of a code issued elsewhere (core.py: tc_imported)
+TABLES = ("tc_registry_approvals", "tc_registry_batch_links", "tc_registry_codes", "tc_registry_imports")
 SCHEMA = [
-    """CREATE TABLE IF NOT EXISTS registry_approvals (
+    """CREATE TABLE IF NOT EXISTS tc_registry_approvals (
         number text COLLATE "C" PRIMARY KEY, record bytea NOT NULL,
         enterprise_id text COLLATE "C", code_prefix text COLLATE "C")""",
-    "CREATE INDEX IF NOT EXISTS registry_approvals_enterprise ON registry_approvals (enterprise_id, number)",
-    "CREATE INDEX IF NOT EXISTS registry_approvals_prefix ON registry_approvals (code_prefix, number)",
-    """CREATE TABLE IF NOT EXISTS registry_batch_links (
+    "CREATE INDEX IF NOT EXISTS tc_registry_approvals_enterprise ON tc_registry_approvals (enterprise_id, number)",
+    "CREATE INDEX IF NOT EXISTS tc_registry_approvals_prefix ON tc_registry_approvals (code_prefix, number)",
+    """CREATE TABLE IF NOT EXISTS tc_registry_batch_links (
         batch_id bigint PRIMARY KEY, number text NOT NULL, level integer NOT NULL)""",
-    """CREATE TABLE IF NOT EXISTS registry_codes (code bytea PRIMARY KEY, record bytea NOT NULL)""",
-    """CREATE TABLE IF NOT EXISTS registry_imports (seq bigint PRIMARY KEY, summary bytea NOT NULL)""",
+    """CREATE TABLE IF NOT EXISTS tc_registry_codes (code bytea PRIMARY KEY, record bytea NOT NULL)""",
+    """CREATE TABLE IF NOT EXISTS tc_registry_imports (seq bigint PRIMARY KEY, summary bytea NOT NULL)""",
 ]
 
 
@@ -48,23 +49,23 @@ class RegistryView:
         self._store, self._conn = store, conn
 
     def approval(self, number):
-        row = self._conn.execute("SELECT record FROM registry_approvals WHERE number = %s", [number]).fetchone()
+        row = self._conn.execute("SELECT record FROM tc_registry_approvals WHERE number = %s", [number]).fetchone()
         return None if row is None else ApprovalRecord.from_bytes(bytes(row[0]))
 
     def numbers_by_enterprise(self, enterprise_id):
         return [n for (n,) in self._conn.execute(
-            "SELECT number FROM registry_approvals WHERE enterprise_id = %s ORDER BY number", [enterprise_id])]
+            "SELECT number FROM tc_registry_approvals WHERE enterprise_id = %s ORDER BY number", [enterprise_id])]
 
     def numbers_by_prefix(self, prefix):
         return [n for (n,) in self._conn.execute(
-            "SELECT number FROM registry_approvals WHERE code_prefix = %s ORDER BY number", [prefix])]
+            "SELECT number FROM tc_registry_approvals WHERE code_prefix = %s ORDER BY number", [prefix])]
 
     def approvals(self):
         # fetched in pages of 1,000 by number: a registry of any size without one huge result
         last = None
         while True:
             rows = self._conn.execute(
-                "SELECT number, record FROM registry_approvals" + (" WHERE number > %s" if last else "")
+                "SELECT number, record FROM tc_registry_approvals" + (" WHERE number > %s" if last else "")
                 + " ORDER BY number LIMIT 1000", [last] if last else []).fetchall()
             for _, raw in rows:
                 yield ApprovalRecord.from_bytes(bytes(raw))
@@ -74,13 +75,13 @@ class RegistryView:
 
     def batch_links(self, batch_ids):
         ids = [int(b) for b in batch_ids]
-        rows = self._conn.execute("SELECT batch_id, number, level FROM registry_batch_links "
+        rows = self._conn.execute("SELECT batch_id, number, level FROM tc_registry_batch_links "
                                   "WHERE batch_id = ANY(%s)", [ids]).fetchall()
         return {b: {"number": n, "level": lv} for b, n, lv in rows}
 
     def national_codes(self, codes):
         codes = np.asarray(codes)
-        rows = self._conn.execute("SELECT code, record FROM registry_codes WHERE code = ANY(%s) ORDER BY code",
+        rows = self._conn.execute("SELECT code, record FROM tc_registry_codes WHERE code = ANY(%s) ORDER BY code",
                                   [codes.tolist()]).fetchall()
         if not rows:
             return np.zeros(0, np.intp), np.zeros(0, NATIONAL_CODE_DTYPE)
@@ -90,13 +91,13 @@ class RegistryView:
 
     def imports(self):
         return [json.loads(bytes(s)) for (s,) in self._conn.execute(
-            "SELECT summary FROM registry_imports ORDER BY seq")]
+            "SELECT summary FROM tc_registry_imports ORDER BY seq")]
 
     # -- inside a write ----------------------------------------------------------------------
     def put_approval(self, record, old):
         # old names what a replaced record was found by: here the row's columns say it
         self._conn.execute(
-            "INSERT INTO registry_approvals VALUES (%s, %s, %s, %s) ON CONFLICT (number) DO UPDATE SET "
+            "INSERT INTO tc_registry_approvals VALUES (%s, %s, %s, %s) ON CONFLICT (number) DO UPDATE SET "
             "record = excluded.record, enterprise_id = excluded.enterprise_id, code_prefix = excluded.code_prefix",
             [record.number, record.to_bytes(), record.enterprise_id or None, record.code_prefix or None])
 
@@ -110,24 +111,27 @@ class RegistryView:
         keys = codes.tolist()
         raw = records.view(np.uint8).reshape(len(records), NATIONAL_CODE_DTYPE.itemsize)
         conn = self._conn
-        conn.execute("CREATE TEMP TABLE IF NOT EXISTS registry_codes_in "
+        conn.execute("CREATE TEMP TABLE IF NOT EXISTS tc_registry_codes_in "
                      "(code bytea, record bytea) ON COMMIT DELETE ROWS")
-        with conn.cursor().copy("COPY registry_codes_in (code, record) FROM STDIN (FORMAT BINARY)") as copy:
+        with conn.cursor().copy("COPY tc_registry_codes_in (code, record) FROM STDIN (FORMAT BINARY)") as copy:
             copy.set_types(["bytea", "bytea"])
             for k, r in zip(keys, raw):
                 copy.write_row((k, r.tobytes()))
-        conn.execute("INSERT INTO registry_codes SELECT code, record FROM registry_codes_in "
+        conn.execute("INSERT INTO tc_registry_codes SELECT code, record FROM tc_registry_codes_in "
                      "ON CONFLICT (code) DO UPDATE SET record = excluded.record")
-        conn.execute("TRUNCATE registry_codes_in")
-        self._store.put_imported_in(conn, [k.decode("utf-8", "surrogatepass") for k in keys], list(imported))
+        conn.execute("TRUNCATE tc_registry_codes_in")
+        # verifiable as imported codes: the core's table, keyed as the domain keys them
+        conn.execute("INSERT INTO tc_imported (ref, value) SELECT * FROM unnest(%s::bytea[], %s::bytea[]) "
+                     "ON CONFLICT (ref) DO UPDATE SET value = excluded.value",
+                     [[EXT + k for k in keys], [bytes(v) for v in imported]])
 
     def log_import(self, summary):
         conn = self._conn
         # the audit trail's seqs: one after another, imports serialised on the table's lock
-        conn.execute("LOCK TABLE registry_imports IN SHARE ROW EXCLUSIVE MODE")
-        (seq,) = conn.execute("SELECT coalesce(max(seq), 0) + 1 FROM registry_imports").fetchone()
+        conn.execute("LOCK TABLE tc_registry_imports IN SHARE ROW EXCLUSIVE MODE")
+        (seq,) = conn.execute("SELECT coalesce(max(seq), 0) + 1 FROM tc_registry_imports").fetchone()
         summary = {"seq": seq, "time": time.time(), **summary}
-        conn.execute("INSERT INTO registry_imports VALUES (%s, %s)",
+        conn.execute("INSERT INTO tc_registry_imports VALUES (%s, %s)",
                      [seq, json.dumps(summary, ensure_ascii=False).encode()])
         return seq
 
@@ -149,7 +153,7 @@ class Registry:
 
     def link_batch(self, batch_id: int, number: str, level: int) -> None:
         with writing(self._store) as conn:
-            conn.execute("INSERT INTO registry_batch_links VALUES (%s, %s, %s) ON CONFLICT (batch_id) "
+            conn.execute("INSERT INTO tc_registry_batch_links VALUES (%s, %s, %s) ON CONFLICT (batch_id) "
                          "DO UPDATE SET number = excluded.number, level = excluded.level",
                          [int(batch_id), number, int(level)])
 
@@ -160,3 +164,6 @@ class RegistryMixin:
         if reg is None:
             reg = self._pg_registry = Registry(self)
         return reg
+
+
+Part = RegistryMixin   # the store methods PgStore mixes in (connection.py's contract)

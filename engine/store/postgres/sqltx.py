@@ -19,12 +19,22 @@ _RETRIED = (psycopg.errors.DeadlockDetected, psycopg.errors.SerializationFailure
 
 @contextmanager
 def writing(store):
+    tx = getattr(store, "tx", None)
+    if tx is not None:   # PgStore's: a full disk is IndexFull, a standby IndexReadOnly
+        with tx() as conn:
+            yield conn
+        return
     with store.pool.connection() as conn, conn.transaction():
         yield conn
 
 
 @contextmanager
 def reading(store):
+    tx = getattr(store, "tx", None)
+    if tx is not None:
+        with tx(read_only=True) as conn:
+            yield conn
+        return
     with store.pool.connection() as conn, conn.transaction():
         conn.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY")
         yield conn
