@@ -1,8 +1,8 @@
 """The Patroni configuration of one lab member. Written as JSON, which is YAML (Patroni reads
 YAML): no YAML writer needed. Every member of a shard is a Patroni node of the same scope;
-synchronous_mode makes a commit wait for one synchronous standby, so an acknowledged write is
-on two members, and primary_start_timeout 0 makes Patroni fail over to that standby at once
-when the primary's postgres dies, instead of restarting it in place."""
+synchronous_mode (strict) makes a commit wait for one synchronous standby, so an acknowledged
+write is on two members, even while a standby is missing; primary_start_timeout 0 makes Patroni
+fail over to that standby at once when the primary's postgres dies, instead of restarting it."""
 from __future__ import annotations
 
 import json
@@ -39,6 +39,9 @@ def member_config(*, scope: str, name: str, data_dir: str, pg_port: int, rest_po
                 "ttl": 10, "loop_wait": 1, "retry_timeout": 4,
                 "maximum_lag_on_failover": 16 << 20,
                 "synchronous_mode": True,
+                # strict: with no synchronous standby left, commits wait for one to return
+                # instead of being acknowledged on the primary alone
+                "synchronous_mode_strict": True,
                 "primary_start_timeout": 0,
                 "postgresql": {"use_pg_rewind": True, "use_slots": True, "parameters": parameters},
             },
