@@ -766,6 +766,10 @@ def query_name(name) -> str:
 def _lifecycle_codes(event: dict, lifecycle) -> dict:
     """The codes lifecycle_of read of an event's EPCs, by store role (read in their order:
     epcList; childEPCs and parentID), so they are not read twice; {} when it read none."""
+    if event.get("type") == "TransformationEvent" and lifecycle:   # epcis.transform, as it made them
+        by_action = {e["action"]: e["codes"] for e in lifecycle}
+        out = {"input": by_action.get(transform.CONSUMED), "output": by_action.get(transform.MADE)}
+        return {role: codes for role, codes in out.items() if codes is not None}
     if len(lifecycle or ()) != 1:
         return {}
     [e] = lifecycle

@@ -130,7 +130,7 @@ class Quotas:
     def judge(self, event: dict, time: float, client: str | None, running: dict) -> list[dict]:
         """The checks of one rare-earth event being captured: mass balance, and production
         against the quota. running: {(enterprise, year, kind): kg} of this capture's earlier
-        events (read from the store once per key), updated here."""
+        events (read from the store once per key), updated here, and the quotas as read once."""
         out = []
         balance = re_.mass_balance(event, re_.tolerance(self.svc.dd.settings))
         if balance is not None:
@@ -139,8 +139,10 @@ class Quotas:
         if made is not None:
             kind, year, kg = made
             ent = re_.enterprise(event, client)
-            quota = self.quota(ent, year, kind) if ent else None
             key = (ent, year, kind)
+            if "quotas" not in running:   # the registry read once a capture
+                running["quotas"] = self._read()
+            quota = running["quotas"].get(ent, {}).get(str(year), {}).get(kind) if ent else None
             if key not in running:
                 running[key] = self.produced(ent, year, kind) if ent else 0.0
             running[key] += kg

@@ -50,10 +50,11 @@ def _classes(event: dict, role: str) -> list[str]:
     return out
 
 
-def into(event: dict, at=()) -> str:
-    """The reason a consumed input carries: what it was transformed into (instance outputs
-    and output lots), bounded to an event reason's bytes."""
-    outputs = _codes(event, "outputEPCList", at) + _classes(event, "outputQuantityList")
+def into(event: dict, at=(), outputs: list | None = None) -> str:
+    """The reason a consumed input carries: what it was transformed into (instance outputs,
+    read here unless given, and output lots), bounded to an event reason's bytes."""
+    outputs = (_codes(event, "outputEPCList", at) if outputs is None else outputs) \
+        + _classes(event, "outputQuantityList")
     text = "transformed into " + (", ".join(outputs) if outputs else "nothing recorded")
     raw = text.encode("utf-8", "surrogatepass")
     if len(raw) > REASON_BYTES:
@@ -71,7 +72,7 @@ def lifecycle(ids: tuple[str, str], event: dict, at=(), base: dict | None = None
     out = []
     if inputs:
         out.append({**(base or {}), "id": ids[0], "action": CONSUMED, "codes": inputs,
-                    "reason": into(event, at)})
+                    "reason": into(event, at, outputs)})
     if outputs:
         out.append({**(base or {}), "id": ids[1], "action": MADE,
                     "codes": outputs})
