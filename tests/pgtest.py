@@ -11,6 +11,7 @@ import shutil
 import socket
 import subprocess
 import tempfile
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
@@ -23,9 +24,10 @@ def _bindir():
     return os.path.dirname(found[-1]) if found else None
 
 
-@pytest.fixture(scope="session")
-def pg_server():
-    """The DSN of the session's server (its postgres database)."""
+@contextmanager
+def server(fsync: bool = False):
+    """A PostgreSQL server for the block: its DSN (without dbname). fsync off for tests (their
+    data need not survive a power cut; commits stay synchronous), on for benchmarks."""
     bindir = _bindir()
     if bindir is None:
         if os.environ.get("CI") == "true":
@@ -42,8 +44,8 @@ def pg_server():
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         port = sock.getsockname()[1]
-    # fsync off: a test server's data need not survive a power cut; commits stay synchronous
-    opts = f"-p {port} -k {root} -c listen_addresses=127.0.0.1 -c fsync=off -c max_connections=80"
+    opts = (f"-p {port} -k {root} -c listen_addresses=127.0.0.1 -c max_connections=80"
+            f" -c fsync={'on' if fsync else 'off'}")
     subprocess.run(as_user + [f"{bindir}/pg_ctl", "-D", str(data), "-o", opts, "-l", str(root / "log"),
                               "-w", "start"], check=True, capture_output=True)
     try:
@@ -52,6 +54,13 @@ def pg_server():
         subprocess.run(as_user + [f"{bindir}/pg_ctl", "-D", str(data), "-m", "immediate", "-w", "stop"],
                        capture_output=True)
         shutil.rmtree(root, ignore_errors=True)
+
+
+@pytest.fixture(scope="session")
+def pg_server():
+    """The DSN of the session's server (without dbname)."""
+    with server() as dsn:
+        yield dsn
 
 
 @pytest.fixture

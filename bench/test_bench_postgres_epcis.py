@@ -1,0 +1,130 @@
+"""EPCIS events stored and read back, PostgreSQL store against the LMDB store, same run.
+
+Stored: N AggregationEvents (a case of 24 EPCs packed each), put in writes of 500 events
+(capture's shape: one store write per document), each write durable (LMDB: synced;
+PostgreSQL: fsync on, synchronous_commit on, a local server on loopback). Read: the outbox
+walked from seq 0 to its end (epcis_log, 1,000 per call) as a subscription's delivery reads
+it. Baseline: the LMDB store (tracecode.store.lmdb), engine: the PostgreSQL store's EPCIS
+part (tracecode.store.postgres.epcis, the tables and statements PgStore uses).
+"""
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import pytest
+
+from bench.conftest import size
+from tracecode.store.port import EpcisRecord
+
+sys.path.insert(0, str(Path(__file__).parent.parent / "tests"))
+import pgtest  # noqa: E402  (tests/pgtest.py: the throwaway server)
+
+N = size(5_000, 100_000)
+PER_WRITE = 500
+ROUNDS = 3
+PUT = pytest.mark.benchmark(group="epcis-store-put (events/s)")
+LOG = pytest.mark.benchmark(group="epcis-store-outbox-read (events/s)")
+
+
+def _events(n: int, tag: str) -> list:
+    out = []
+    for i in range(n):
+        eid = f"urn:uuid:{tag}-{i:012d}"
+        epcs = [f"urn:epc:id:sgtin:0614141.107346.{i * 24 + k}" for k in range(24)]
+        out.append(EpcisRecord(event_id=eid, event={
+            "type": "AggregationEvent", "eventID": eid, "action": "ADD", "bizStep": "packing",
+            "parentID": f"urn:epc:id:sscc:0614141.{i:010d}", "childEPCs": epcs,
+            "eventTime": "2027-01-15T08:00:00.000+08:00", "eventTimeZoneOffset": "+08:00"},
+            event_time=1.8e9 + i, time_offset="+08:00", record_time=1.8e9 + i, type="AggregationEvent",
+            biz_step="packing", action="ADD",
+            epcs={"parent": [f"urn:epc:id:sscc:0614141.{i:010d}"], "child": epcs}))
+    return out
+
+
+@pytest.fixture(scope="module")
+def pg_dsn():
+    import psycopg
+    with pgtest.server(fsync=True) as dsn:
+        with psycopg.connect(f"{dsn} dbname=postgres", autocommit=True) as conn:
+            conn.execute("CREATE DATABASE bench")
+        yield f"{dsn} dbname=bench"
+
+
+def _pg_store(dsn):
+    import psycopg
+    from tracecode.store.postgres import epcis, outbox, queries
+    with psycopg.connect(dsn, autocommit=True) as conn:
+        conn.execute("DROP TABLE IF EXISTS tc_epcis_events, tc_epcis_epcs, tc_epcis_seq, tc_capture_jobs")
+    return pgtest.PartsStore(dsn), (epcis, outbox, queries)
+
+
+def _lmdb_store(path):
+    import shutil
+
+    from tracecode import schemes
+    from tracecode.store.lmdb.env import open_env
+    from tracecode.store.lmdb.store import LmdbStore
+    shutil.rmtree(path, ignore_errors=True)
+    return LmdbStore(open_env(path), schemes.builtin())
+
+
+def _put_all(store, events):
+    for i in range(0, len(events), PER_WRITE):
+        assert all(store.epcis_put(events[i:i + PER_WRITE]))
+
+
+def _read_all(store):
+    after, n = 0, 0
+    last = store.epcis_last_seq()
+    while after < last:
+        got, after = store.epcis_log(None, after, 1000)
+        n += len(got)
+    assert n == N
+
+
+@PUT
+def test_baseline_lmdb_epcis_put(benchmark, tmp_path):
+    events, state = _events(N, "l"), {}
+
+    def setup():
+        if "s" in state:
+            state["s"].close()
+            state["s"].env.close()
+        state["s"] = _lmdb_store(tmp_path / "lmdb")
+    benchmark.extra_info.update(codes=N, role="baseline", note=f"LMDB, {PER_WRITE} AggregationEvents (24 EPCs) a write")
+    benchmark.pedantic(lambda: _put_all(state["s"], events), setup=setup, rounds=ROUNDS, iterations=1)
+    state["s"].close()
+    state["s"].env.close()
+
+
+@PUT
+def test_engine_postgres_epcis_put(benchmark, pg_dsn):
+    events, state = _events(N, "p"), {}
+
+    def setup():
+        if "s" in state:
+            state["s"].close()
+        state["s"] = _pg_store(pg_dsn)[0]
+    benchmark.extra_info.update(codes=N, role="engine", note=f"PostgreSQL (fsync on), {PER_WRITE} a write")
+    benchmark.pedantic(lambda: _put_all(state["s"], events), setup=setup, rounds=ROUNDS, iterations=1)
+    state["s"].close()
+
+
+@LOG
+def test_baseline_lmdb_outbox_read(benchmark, tmp_path):
+    s = _lmdb_store(tmp_path / "lmdb-log")
+    _put_all(s, _events(N, "l"))
+    benchmark.extra_info.update(codes=N, role="baseline", note="epcis_log from 0, 1,000 a call")
+    benchmark.pedantic(lambda: _read_all(s), rounds=ROUNDS, iterations=1)
+    s.close()
+    s.env.close()
+
+
+@LOG
+def test_engine_postgres_outbox_read(benchmark, pg_dsn):
+    s = _pg_store(pg_dsn)[0]
+    _put_all(s, _events(N, "p"))
+    benchmark.extra_info.update(codes=N, role="engine", note="epcis_log from 0, 1,000 a call")
+    benchmark.pedantic(lambda: _read_all(s), rounds=ROUNDS, iterations=1)
+    s.close()
