@@ -11,6 +11,8 @@ import subprocess
 import sys
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from tracecode.app.caller import LOCAL
 from tracecode.app.refusal import Refusal
@@ -176,3 +178,18 @@ def test_settings_toml_rare_earth_table(tmp_path):
         (tmp_path / "settings.toml").write_text(f"[rare_earth]\n{bad}\n")
         with pytest.raises(SettingsError):
             settings_mod.load(tmp_path)
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.integers(1, 10**9), st.integers(-300, 300), st.sampled_from(["KGM", "TNE", "GRM"]),
+       st.sampled_from(["KGM", "TNE", "GRM"]))
+def test_mass_balance_reads_every_mass_unit_alike(grams_in, permille, uom_in, uom_out):
+    """The same masses in any of the units give the same verdict (away from the boundary,
+    where float rounding could decide either way)."""
+    grams_out = grams_in * (1000 + permille) // 1000
+    per = {"GRM": 1, "KGM": 1000, "TNE": 10**6}
+    ev = _transform(9, 1, "smelting", [_q("A", grams_in / per[uom_in], uom_in)],
+                    [_q("B", grams_out / per[uom_out], uom_out)])
+    got = re_.mass_balance(ev, 0.1)
+    assert got["ok"] is (grams_out <= grams_in * 1.1 or abs(grams_out - grams_in * 1.1) < 1)
+    assert abs(got["input_kg"] - grams_in / 1000) <= 1e-9 * grams_in
