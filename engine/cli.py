@@ -57,6 +57,7 @@ from .audit_cli import add_parser as add_audit_parser
 from .privacy_cli import add_parser as add_privacy_parser
 from .keys_cli import add_parser as add_key_parser
 from .cluster_cli import add_parser as add_cluster_parser
+from .export_cli import add_parser as add_export_parser
 from .analyze_cli import add_parsers as add_analyze_parsers
 from .serve.cli import add_serve_parser
 
@@ -680,6 +681,7 @@ def build_parser():
     add_privacy_parser(sub)
     add_key_parser(sub)
     add_cluster_parser(sub)
+    add_export_parser(sub)
     add_analyze_parsers(sub)
     return p
 

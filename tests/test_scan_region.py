@@ -9,7 +9,6 @@ import tracecode
 from tracecode.errors import InvalidFormat
 from tracecode.regions import BUILTIN
 from tracecode.regions.location import parse_at, region_code, scan_location
-from tracecode.store.lmdb.batches import u64
 from tracecode.store.lmdb.scanlog import record_source, source_prefix, unpack_scan
 
 DRUG = {"drug_id": "8177322"}

@@ -74,6 +74,7 @@ class VerifyBatch:
         self.records = records
         self._index, self._parsed, self._keys = index, parsed, keys
         self._batches, self._imported = batches, imported
+        self.alert_reasons = {}   # row -> reasons, set where an open alert made it SUSPICIOUS
 
     def __len__(self):
         return len(self.records)
@@ -120,8 +121,9 @@ class VerifyBatch:
             ans.first_scan_time = float(r["first_scan_time"])
             with self._index.store.reading() as view:
                 ans.first_scan_place = view.scan_place(int(r["first_seq"]))
-        ans.reasons += reasons(verdict, status, expiry=ans.expiry, places=int(r["places"]),
-                               max_places=self._index.max_places)
+        ans.reasons += self.alert_reasons.get(i) or reasons(
+            verdict, status, expiry=ans.expiry, places=int(r["places"]),
+            max_places=self._index.max_places)
         return retired.answer(self._index, ans, batch)
 
 
@@ -888,6 +890,11 @@ class Index:
                   "time": checked["time"], "time_offset": checked["time_offset"],
                   "place": ev.get("place"), "batch": checked["batch"], "lot": ev.get("lot"),
                   "reason": ev.get("reason"), "client": client}
+        for role in ("source", "destination"):   # stored only when given (older records unchanged)
+            if ev.get(role):
+                record[role] = ev[role]
+            if checked.get(f"{role}_region"):
+                record[f"{role}_region"] = checked[f"{role}_region"]
         bind = binder if parent is not None and codekeys.kind(parent) == codekeys.SSCC else None
         # encoded here: a record JSON cannot hold (a lone surrogate) refuses this event, not the write
         encoded = json.dumps(record, ensure_ascii=False).encode()

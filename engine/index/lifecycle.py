@@ -20,6 +20,7 @@ import numpy as np
 
 from .. import limits
 from ..errors import TracecodeError, ValidationError
+from ..regions.location import region_code
 
 
 class Status(IntEnum):
@@ -119,6 +120,10 @@ def check_event(ev, now: float) -> dict:
             out["time"], out["time_offset"] = limits.event_time("time", ev["time"], now=now)
         limits.text("place", ev.get("place"), limits.PLACE_BYTES)
         limits.text("reason", ev.get("reason"), limits.REASON_BYTES)
+        for role in ("source", "destination"):   # where a ship or receive goes: analytics' market
+            limits.text(role, ev.get(role), limits.PLACE_BYTES)
+            if ev.get(f"{role}_region") not in (None, ""):
+                out[f"{role}_region"] = region_code(ev[f"{role}_region"], field=f"{role}_region")
         limits.lot(ev.get("lot"), gs1=False)
         limits.text("scheme", ev.get("scheme"), limits.EVENT_ID_CHARS)
         if ev.get("codes") is not None and not isinstance(ev["codes"], _CODE_TYPES):
@@ -155,5 +160,9 @@ def digest(checked: dict, ev: dict, codes: list, parent) -> bytes:
     content = [checked["id"], ev.get("action"), codes, parent, checked["batch"], ev.get("lot"),
                ev.get("scheme"), ev.get("product"), ev.get("place"), ev.get("reason"),
                None if ev.get("time") is None else [checked["time"], checked["time_offset"]]]
+    ends = [ev.get("source"), checked.get("source_region"), ev.get("destination"),
+            checked.get("destination_region")]
+    if any(v is not None for v in ends):   # only then: events without them keep their digest
+        content.append(ends)
     return hashlib.blake2b(json.dumps(content, ensure_ascii=False, sort_keys=True, default=str)
                            .encode("utf-8", "surrogatepass"), digest_size=16).digest()

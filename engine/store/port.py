@@ -315,6 +315,19 @@ class Store(Protocol):
         """Remove every scan recorded before `when` (Unix time), the public window's queries
         among them, mending the summaries as purge_scanner does: a retention period."""
 
+    # -- the analytics export's reads (tracecode.analytics.export): the logs in seq order, a
+    # chunk at a time. LMDB implements them (store/lmdb/exportread.py); the PostgreSQL store
+    # is to implement them next (not yet: its export is refused until then).
+    def scans_since(self, after_seq: int, limit: int) -> dict:
+        """Committed scans with seq > after_seq, at most limit, in seq order, as columns:
+        seq (int64), time (float64), verdict (uint8, Verdict values), source (int32: an index
+        into sources, the chunk's distinct (scanner, place, region, lat, lon)), keys (the
+        codes' refs packed as codekeys.Keys, empty for a scan of no known code)."""
+
+    def events_since(self, after_seq: int, limit: int) -> list:
+        """Lifecycle events with seq > after_seq, at most limit, in seq order (their records
+        as stored: dicts with seq, id, action, type, bizStep, codes, time...)."""
+
     def close(self) -> None:
         """Commit what is queued and stop the store's background work."""
 

@@ -149,6 +149,7 @@ class ScanLog:
         self.interval = interval
         self._pending = _Pending()
         self._lock = threading.Lock()
+        self._commit_lock = threading.Lock()   # one commit at a time: flush() waits for one under way
         self._wake = threading.Event()
         self._stop = False
         self._thread = None
@@ -231,7 +232,12 @@ class ScanLog:
                 delay = min(delay * 2, MAX_BACKOFF)
 
     def flush(self) -> int:
-        """Commit the pending scans now; returns how many."""
+        """Commit the pending scans now; returns how many. A commit under way (the writer
+        thread's) is waited for first, so on return every scan queued before is committed."""
+        with self._commit_lock:
+            return self._flush()
+
+    def _flush(self) -> int:
         with self._lock:
             pending, self._pending = self._pending, _Pending()
             self._committing += pending.count

@@ -42,6 +42,7 @@ from .assets import AssetsTable
 from .links import LinksTable
 from .alerts import AlertsTable
 from .scanlog import ScanLog, unpack_scan
+from . import exportread
 from . import scanpurge
 
 _STATE = struct.Struct("=BQ")   # _codes.State, machine byte order
@@ -420,6 +421,12 @@ class LmdbStore:
 
     def flush_scans(self) -> int:
         return self.scan_log.flush()
+
+    def scans_since(self, after_seq: int, limit: int) -> dict:
+        return exportread.scans_since(self, after_seq, limit)
+
+    def events_since(self, after_seq: int, limit: int) -> list:
+        return exportread.events_since(self, after_seq, limit)
 
     def purge_scanner(self, scanner: str, *, dry_run: bool = False) -> dict:
         if not scanner or scanner == PUBLIC_SCANNER:

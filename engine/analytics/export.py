@@ -1,0 +1,250 @@
+"""The Parquet export analytics reads (issue 17): scans, events and each code's state, from
+any store behind the port (scans_since / events_since), incrementally.
+
+    OUT/scans/day=YYYY-MM-DD/part-<first seq>-<last seq>.parquet     (SCAN_SCHEMA)
+    OUT/events/day=YYYY-MM-DD/part-<first seq>-<last seq>.parquet    (EVENT_SCHEMA)
+    OUT/codes/snapshot=<export time>/part-0.parquet                  (CODE_SCHEMA)
+    OUT/_export.json   {"format": 1, "scan_seq": N, "event_seq": M, "exported_at": ...}
+
+A run writes what has seq above the state file's marks, a chunk of the logs at a time:
+each part under a temporary name, renamed when whole, then the state file (atomically).
+A run that died between its renames and its state file left parts past the marks: the
+next run removes those first and writes them again, so every scan and event is in the
+export exactly once. A state file that is not the JSON this module writes is refused
+(ExportError): delete it and OUT's parts to start again.
+"""
+from __future__ import annotations
+
+import datetime as _dt
+import json
+import os
+import re
+import shutil
+from pathlib import Path
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+from ..errors import TracecodeError
+from ..index.verdicts import Verdict
+from ..store.lmdb.durable import write_atomically
+from .codes import CodeNames, product_text
+from .parties import party_and_region
+
+STATE = "_export.json"
+FORMAT = 1
+CHUNK = 262_144      # scans read, resolved and written per step (bounded memory)
+EVENT_CHUNK = 4_096  # events per step (each may list many codes)
+_PART = re.compile(r"part-(\d+)-(\d+)\.parquet$")
+_TS = pa.timestamp("us", tz="UTC")
+
+SCAN_SCHEMA = pa.schema([
+    ("seq", pa.int64()), ("time", _TS), ("code", pa.string()), ("scheme", pa.string()),
+    ("product", pa.string()), ("batch", pa.int64()), ("verdict", pa.string()),
+    ("scanner", pa.string()), ("place", pa.string()), ("region", pa.string()),
+    ("lat", pa.float64()), ("lon", pa.float64()), ("client", pa.string())])
+EVENT_SCHEMA = pa.schema([
+    ("seq", pa.int64()), ("event_id", pa.string()), ("time", _TS), ("kind", pa.string()),
+    ("action", pa.string()), ("biz_step", pa.string()), ("disposition", pa.string()),
+    ("code", pa.string()), ("product", pa.string()), ("parent", pa.string()),
+    ("source_party", pa.string()), ("source_region", pa.string()),
+    ("destination_party", pa.string()), ("destination_region", pa.string()),
+    ("read_point", pa.string()), ("biz_location", pa.string()),
+    ("quantity", pa.float64()), ("uom", pa.string())])
+CODE_SCHEMA = pa.schema([
+    ("code", pa.string()), ("scheme", pa.string()), ("product", pa.string()), ("batch", pa.int64()),
+    ("status", pa.string()), ("parent", pa.string()), ("first_event_time", _TS),
+    ("last_event_time", _TS), ("scan_count", pa.int64())])
+_VERDICT_NAMES = pa.array([Verdict(v).name if v in Verdict._value2member_map_ else None
+                           for v in range(256)], pa.string())
+
+
+class ExportError(TracecodeError):
+    """The export cannot go on: a damaged state file, an output that is not an export."""
+
+
+def read_state(out: Path) -> dict:
+    path = Path(out) / STATE
+    try:
+        raw = path.read_bytes()
+    except FileNotFoundError:
+        return {"format": FORMAT, "scan_seq": 0, "event_seq": 0}
+    try:
+        state = json.loads(raw)
+        ok = (isinstance(state, dict) and state.get("format") == FORMAT
+              and all(isinstance(state.get(k), int) and not isinstance(state.get(k), bool)
+                      and state[k] >= 0 for k in ("scan_seq", "event_seq")))
+    except (ValueError, UnicodeDecodeError):
+        ok = False
+    if not ok:
+        raise ExportError(f"{path} is damaged (not the export state tracecode writes): nothing "
+                          f"was exported; remove it and the parts under {Path(out)} to export "
+                          f"everything again")
+    return state
+
+
+def export(dd, out, *, since: float | None = None, now: float | None = None,
+           chunk: int = CHUNK) -> dict:
+    """Export what is new since the last run into OUT; {"scans", "events", "codes", "scan_seq",
+    "event_seq"}. since: a Unix time; scans and events before it are skipped (and never
+    exported later: the marks pass them)."""
+    out = Path(out)
+    out.mkdir(parents=True, exist_ok=True)
+    state = read_state(out)
+    store = dd.index.store
+    store.flush_scans()   # committed scans only are read: commit the queue first
+    names = CodeNames(dd)
+    _drop_uncommitted(out / "scans", state["scan_seq"])
+    _drop_uncommitted(out / "events", state["event_seq"])
+    n_scans, n_events = 0, 0
+    scan_seq, event_seq = state["scan_seq"], state["event_seq"]
+    while True:
+        cols = store.scans_since(scan_seq, chunk)
+        if not len(cols["seq"]):
+            break
+        n_scans += _write_by_day(out / "scans", _scan_table(cols, names, since))
+        scan_seq = int(cols["seq"][-1])
+    while True:
+        events = store.events_since(event_seq, EVENT_CHUNK)
+        if not events:
+            break
+        n_events += _write_by_day(out / "events", _event_table(events, names, since))
+        event_seq = int(events[-1]["seq"])
+    when = _dt.datetime.fromtimestamp(now if now is not None else _dt.datetime.now().timestamp(),
+                                      _dt.timezone.utc)
+    n_codes = _write_snapshot(out / "codes", store, names, when)
+    state = {"format": FORMAT, "scan_seq": scan_seq, "event_seq": event_seq,
+             "exported_at": when.isoformat(timespec="seconds")}
+    write_atomically(out / STATE, json.dumps(state, indent=1).encode() + b"\n")
+    return {"scans": n_scans, "events": n_events, "codes": n_codes,
+            "scan_seq": scan_seq, "event_seq": event_seq}
+
+
+def _drop_uncommitted(root: Path, mark: int) -> None:
+    """Parts past the state file's mark (a run that died before its state file) and
+    temporary files: removed, to be written again."""
+    if not root.exists():
+        return
+    for path in root.rglob("*"):
+        if path.is_file():
+            m = _PART.search(path.name)
+            if path.name.startswith(".tmp-") or (m and int(m.group(1)) > mark):
+                path.unlink()
+
+
+def _micros(seconds: np.ndarray) -> pa.Array:
+    return pa.array(np.round(np.asarray(seconds, np.float64) * 1e6).astype(np.int64), _TS)
+
+
+def _scan_table(cols: dict, names: CodeNames, since) -> pa.Table:
+    code, scheme, product, batch = names.of_keys(cols["keys"])
+    src = cols["source"]
+    sources = cols["sources"]
+    pick = lambda i: pa.array([s[i] for s in sources], pa.string()).take(pa.array(src))  # noqa: E731
+    coord = lambda i: pa.array([s[i] for s in sources], pa.float64()).take(pa.array(src))  # noqa: E731
+    table = pa.table({
+        "seq": pa.array(cols["seq"], pa.int64()), "time": _micros(cols["time"]),
+        "code": code, "scheme": scheme, "product": product, "batch": batch,
+        "verdict": _VERDICT_NAMES.take(pa.array(cols["verdict"].astype(np.int32))),
+        "scanner": pick(0), "place": pick(1), "region": pick(2), "lat": coord(3), "lon": coord(4),
+        "client": pa.nulls(len(src), pa.string())}, schema=SCAN_SCHEMA)
+    if since is not None:
+        table = table.filter(pa.array(cols["time"] >= since))
+    return table
+
+
+def _event_table(events: list, names: CodeNames, since) -> pa.Table:
+    rows: dict = {f.name: [] for f in EVENT_SCHEMA}
+    counts, codes = [], []
+    for ev in events:
+        these = [c for c in (ev.get("codes") or []) if isinstance(c, str)] or [None]
+        counts.append(len(these))
+        codes += these
+        src_party, src_region = party_and_region(ev, "source")
+        dst_party, dst_region = party_and_region(ev, "destination")
+        for name, value in (("seq", ev.get("seq")), ("event_id", ev.get("id")), ("time", ev.get("time")),
+                            ("kind", ev.get("type")), ("action", ev.get("epcis_action")),
+                            ("biz_step", ev.get("bizStep")), ("disposition", ev.get("disposition")),
+                            ("parent", ev.get("parent")), ("source_party", src_party),
+                            ("source_region", src_region), ("destination_party", dst_party),
+                            ("destination_region", dst_region), ("read_point", ev.get("place")),
+                            ("biz_location", ev.get("biz_location")),
+                            ("quantity", ev.get("quantity")), ("uom", ev.get("uom"))):
+            rows[name].append(value)
+    repeat = pa.array(np.repeat(np.arange(len(events), dtype=np.int64), counts))
+    product = names.products_of_codes(codes)
+    data = {}
+    for f in EVENT_SCHEMA:
+        if f.name == "code":
+            data[f.name] = pa.array(codes, pa.string())
+        elif f.name == "product":
+            data[f.name] = product
+        elif f.name == "time":
+            data[f.name] = _micros(np.array(rows["time"], np.float64)).take(repeat)
+        else:
+            data[f.name] = pa.array(rows[f.name], f.type).take(repeat)
+    table = pa.table(data, schema=EVENT_SCHEMA)
+    if since is not None:
+        table = table.filter(pa.array(np.repeat(np.array(rows["time"], np.float64), counts) >= since))
+    return table
+
+
+def _write_by_day(root: Path, table: pa.Table) -> int:
+    """The chunk's rows into one part per UTC day, each written whole under a temporary name."""
+    if not table.num_rows:
+        return 0
+    micros = table.column("time").cast(pa.int64()).to_numpy()
+    days = micros // 86_400_000_000
+    for day in np.unique(days):
+        part = table.filter(pa.array(days == day))
+        seqs = part.column("seq").to_numpy()
+        name = f"day={(_dt.date(1970, 1, 1) + _dt.timedelta(days=int(day))).isoformat()}"
+        folder = root / name
+        folder.mkdir(parents=True, exist_ok=True)
+        final = folder / f"part-{int(seqs.min()):012d}-{int(seqs.max()):012d}.parquet"
+        tmp = folder / f".tmp-{final.name}"
+        pq.write_table(part, tmp, compression="zstd")
+        os.replace(tmp, final)
+    return table.num_rows
+
+
+def _write_snapshot(root: Path, store, names: CodeNames, when: _dt.datetime) -> int:
+    """Each code any event names: its state now (status, parent, event times, scan count)."""
+    first, last, parent = {}, {}, {}
+    after = 0
+    while True:
+        events = store.events_since(after, EVENT_CHUNK)
+        if not events:
+            break
+        for ev in events:
+            t = ev.get("time")
+            for c in ev.get("codes") or []:
+                if isinstance(c, str):
+                    first.setdefault(c, t)
+                    last[c] = t
+                    if ev.get("action") == "pack":
+                        parent[c] = ev.get("parent")
+                    elif ev.get("action") == "unpack":
+                        parent.pop(c, None)
+        after = int(events[-1]["seq"])
+    codes = list(first)
+    got = names.state_of_codes(codes)
+    table = pa.table({
+        "code": pa.array(codes, pa.string()), "scheme": got["scheme"], "product": got["product"],
+        "batch": got["batch"], "status": got["status"],
+        "parent": pa.array([parent.get(c) for c in codes], pa.string()),
+        "first_event_time": _micros(np.array([first[c] for c in codes], np.float64)),
+        "last_event_time": _micros(np.array([last[c] for c in codes], np.float64)),
+        "scan_count": got["scan_count"]}, schema=CODE_SCHEMA)
+    folder = root / f"snapshot={when.strftime('%Y-%m-%dT%H%M%SZ')}"
+    tmp = root / f".tmp-{folder.name}"
+    tmp.mkdir(parents=True, exist_ok=True)
+    pq.write_table(table, tmp / "part-0.parquet", compression="zstd")
+    if folder.exists():   # two runs in one second: the later one's snapshot
+        shutil.rmtree(folder)
+    os.replace(tmp, folder)
+    return table.num_rows
+
+__all__ = ["export", "read_state", "ExportError", "SCAN_SCHEMA", "EVENT_SCHEMA", "CODE_SCHEMA",
+           "product_text"]

@@ -1,0 +1,163 @@
+"""tracecode export DIR --parquet OUT: scans, events and each code's state as Parquet,
+partitioned by day, incremental (every scan and event exported once across runs)."""
+import json
+import subprocess
+import sys
+
+import pyarrow as pa
+import pyarrow.dataset as ds
+import pytest
+from hypothesis import HealthCheck, given, settings, strategies as st
+
+import tracecode
+from tracecode.analytics.export import (CODE_SCHEMA, EVENT_SCHEMA, SCAN_SCHEMA, ExportError,
+                                        export, read_state)
+from tracecode.analytics.parties import party_and_region
+
+DRUG = {"drug_id": "8177322"}
+
+
+def _read(out, part):
+    table = ds.dataset(out / part, partitioning="hive").to_table()
+    return table.sort_by("seq") if "seq" in table.column_names else table
+
+
+@pytest.fixture
+def d(tmp_path):
+    with tracecode.init(tmp_path / "data") as dd:
+        yield dd
+
+
+def test_two_runs_export_every_scan_and_event_once(d, tmp_path):
+    out = tmp_path / "out"
+    codes = [c.decode() for c in d.issue("cn-drug-20", DRUG, 6).codes()]
+    d.apply([{"id": "c1", "action": "commission", "codes": codes[:4]},
+             {"id": "s1", "action": "ship", "codes": codes[:2], "source": "factory A",
+              "source_region": "110105", "destination": "wholesaler B", "destination_region": "450100"}])
+    d.verify_many(codes, scanner="pda-1", place="shop", region="110105", lat=39.92, lon=116.44)
+    d.verify_many(["8177322000000000000X"], scanner="pda-2")
+    first = export(d, out, chunk=4)        # chunks of 4: parts across chunk boundaries
+    assert (first["scans"], first["events"], first["scan_seq"], first["event_seq"]) == (7, 6, 7, 2)
+    d.verify(codes[0], scanner="public", place="450100", region="450100")
+    d.apply([{"id": "r1", "action": "receive", "codes": codes[:1], "destination_region": "450100"}])
+    second = export(d, out, chunk=4)
+    assert (second["scans"], second["events"]) == (1, 1), second
+    assert export(d, out)["scans"] == 0   # nothing new: nothing written
+
+    scans = _read(out, "scans")
+    assert scans.column("seq").to_pylist() == list(range(1, 9))   # each once
+    assert scans.schema.remove(scans.schema.get_field_index("day")) == SCAN_SCHEMA
+    rows = scans.to_pylist()
+    assert rows[0]["code"] == codes[0] and rows[0]["product"] == "8177322" and rows[0]["batch"] == 1
+    assert (rows[0]["region"], rows[0]["lat"], rows[0]["lon"]) == ("110105", 39.92, 116.44)
+    assert [r["verdict"] for r in rows[:7]] == ["GENUINE"] * 4 + ["NOT_COMMISSIONED"] * 2 + ["UNKNOWN"]
+    assert rows[6]["code"] is None and rows[6]["region"] is None and rows[6]["scanner"] == "pda-2"
+    assert (rows[7]["scanner"], rows[7]["region"]) == ("public", "450100")
+
+    events = _read(out, "events")
+    assert events.schema.remove(events.schema.get_field_index("day")) == EVENT_SCHEMA
+    ev = events.to_pylist()
+    assert [(e["seq"], e["code"]) for e in ev] == [(1, c) for c in codes[:4]] + [(2, c) for c in codes[:2]] \
+        + [(3, codes[0])]
+    ship = [e for e in ev if e["event_id"] == "s1"]
+    assert {(e["source_party"], e["source_region"], e["destination_party"], e["destination_region"],
+             e["biz_step"], e["kind"]) for e in ship} == {
+        ("factory A", "110105", "wholesaler B", "450100", "shipping", "ObjectEvent")}
+
+    state = json.loads((out / "_export.json").read_text())
+    assert (state["scan_seq"], state["event_seq"]) == (8, 3) == (read_state(out)["scan_seq"], 3)
+    snap = ds.dataset(out / "codes", partitioning="hive").to_table()
+    latest = max(snap.column("snapshot").to_pylist())
+    now = {r["code"]: r for r in snap.to_pylist() if r["snapshot"] == latest}
+    assert snap.schema.remove(snap.schema.get_field_index("snapshot")) == CODE_SCHEMA
+    assert (now[codes[0]]["status"], now[codes[0]]["scan_count"]) == ("RECEIVED", 2)
+    assert (now[codes[2]]["status"], now[codes[2]]["scan_count"]) == ("COMMISSIONED", 1)
+
+
+def test_a_run_that_died_before_its_state_file_is_written_again_once(d, tmp_path):
+    out = tmp_path / "out"
+    codes = [c.decode() for c in d.issue("cn-drug-20", DRUG, 3).codes()]
+    d.verify_many(codes)
+    export(d, out)
+    d.verify_many(codes)
+    saved = (out / "_export.json").read_bytes()
+    export(d, out)
+    (out / "_export.json").write_bytes(saved)   # as if the second run died before its state file
+    (next((out / "scans").rglob("*.parquet")).parent / ".tmp-part-x.parquet").write_bytes(b"half")
+    assert export(d, out)["scans"] == 3
+    assert _read(out, "scans").column("seq").to_pylist() == [1, 2, 3, 4, 5, 6]
+
+
+@pytest.mark.parametrize("damage", [b"", b"{not json", b'{"format": 1, "scan_seq": -1, "event_seq": 0}',
+                                    b'{"format": 9, "scan_seq": 1, "event_seq": 0}', b"[1, 2]",
+                                    b'{"format": 1, "scan_seq": true, "event_seq": 0}'])
+def test_a_damaged_state_file_is_refused_and_nothing_written(d, tmp_path, damage):
+    out = tmp_path / "out"
+    out.mkdir()
+    (out / "_export.json").write_bytes(damage)
+    d.verify_many(d.issue("cn-drug-20", DRUG, 2).codes())
+    with pytest.raises(ExportError, match="damaged"):
+        export(d, out)
+    assert sorted(p.name for p in out.iterdir()) == ["_export.json"]
+
+
+def test_since_skips_older_rows(d, tmp_path):
+    codes = [c.decode() for c in d.issue("cn-drug-20", DRUG, 2).codes()]
+    d.verify_many(codes[:1], when=1_700_000_000.0)
+    d.verify_many(codes[1:])
+    got = export(d, tmp_path / "out", since=1_750_000_000.0)
+    assert got["scans"] == 1 and got["scan_seq"] == 2
+    assert _read(tmp_path / "out", "scans").column("code").to_pylist() == [codes[1]]
+
+
+def test_the_cli_exports(d, tmp_path):
+    codes = [c.decode() for c in d.issue("cn-drug-20", DRUG, 2).codes()]
+    d.verify_many(codes, region="310000")
+    d.close()
+    out = tmp_path / "out"
+    run = subprocess.run([sys.executable, "-m", "tracecode", "export", str(tmp_path / "data"),
+                          "--parquet", str(out)], capture_output=True, text=True, timeout=120)
+    assert run.returncode == 0, run.stderr
+    assert "2 scans" in run.stderr
+    assert _read(out, "scans").column("region").to_pylist() == ["310000", "310000"]
+    (out / "_export.json").write_text("junk")
+    run = subprocess.run([sys.executable, "-m", "tracecode", "export", str(tmp_path / "data"),
+                          "--parquet", str(out)], capture_output=True, text=True, timeout=120)
+    assert run.returncode != 0 and "damaged" in run.stderr and "Traceback" not in run.stderr
+
+
+@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(st.lists(st.tuples(st.sampled_from([None, "110105", "450100", "654321"]),
+                          st.one_of(st.none(), st.tuples(st.floats(-90, 90), st.floats(-180, 180)))),
+                min_size=1, max_size=6))
+def test_regions_and_coordinates_round_trip(tmp_path_factory, calls):
+    base = tmp_path_factory.mktemp("rt")
+    with tracecode.init(base / "data") as dd:
+        code = dd.issue("cn-drug-20", DRUG, 1).codes()[0].decode()
+        for region, at in calls:
+            lat, lon = at if at else (None, None)
+            dd.verify_many([code], region=region, lat=lat, lon=lon)
+        export(dd, base / "out")
+    rows = _read(base / "out", "scans").to_pylist()
+    assert [(r["region"], (r["lat"], r["lon"]) if r["lat"] is not None else None) for r in rows] == calls
+
+
+def test_party_and_region_rules():
+    epcis = {"sourceList": [{"type": "urn:epcglobal:cbv:sdt:owning_party", "source": "urn:epc:id:pgln:0614141.00001"},
+                            {"type": "location", "source": "urn:tracecode:region:110105"}],
+             "destinationList": [{"type": "urn:tracecode:region", "destination": "450100"},
+                                 {"type": "possessing_party", "destination": "urn:epc:id:sgln:0614141.00002.0"}]}
+    assert party_and_region(epcis, "source") == ("urn:epc:id:pgln:0614141.00001", "110105")
+    assert party_and_region(epcis, "destination") == ("urn:epc:id:sgln:0614141.00002.0", "450100")
+    gln_only = {"sourceList": [{"type": "owning_party", "source": "urn:epc:id:pgln:0614141.00001"}]}
+    assert party_and_region(gln_only, "source") == ("urn:epc:id:pgln:0614141.00001", None)
+    assert party_and_region({}, "destination") == (None, None)
+    assert pa.types.is_timestamp(SCAN_SCHEMA.field("time").type)
+
+
+def test_a_bad_event_region_refuses_that_event_only(d):
+    codes = [c.decode() for c in d.issue("cn-drug-20", DRUG, 2).codes()]
+    got = d.apply([{"id": "c1", "action": "commission", "codes": codes},
+                   {"id": "s1", "action": "ship", "codes": codes[:1], "destination_region": "99x"},
+                   {"id": "s2", "action": "ship", "codes": codes[1:], "destination_region": "450100"}])
+    assert [g["ok"] for g in got] == [True, False, True] and "destination_region" in got[1]["error"]
