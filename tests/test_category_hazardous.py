@@ -191,6 +191,8 @@ def test_quantities_balance_or_raise_an_alert(world):
     assert arrived["alerts"] == [{"check": "out_equals_arrived", "ok": False, "expected": 20, "got": 19}]
     v = d.assets.verdict(case)
     assert v["state"] == hz.IN_STORE and v["alerts"][0]["date"] == "2026-03-05"
+    stored = d.index.store.alerts_find(rule="quantity_balance", code=case)   # where tracecode alerts reads
+    assert len(stored) == 1 and stored[0]["evidence"]["checks"][0]["got"] == 19
     box = text(codes["cn-detonator-13"][1002])
     flow(d, box, quantity=50)
     used = ok(d.assets.record(box, {"step": "use", "by": "team", "licence": "BP-3301", "site": "bench 4",

@@ -17,12 +17,13 @@ import time as _time
 
 from .. import limits
 from ..categories import hazardous as hz
+from ..categories import livestock as lv
 from ..categories import special_equipment as se
 
 # The categories whose registered codes are assets with steps: each module has the same
 # verbs (check_step, fold, refusal, verdict, epcis_event) over its own state
-MODULES = {se.CATEGORY.name: se, hz.CATEGORY.name: hz}
-ITEM_CLASS = {se.CATEGORY.name: se.Asset, hz.CATEGORY.name: hz.Item}
+MODULES = {se.CATEGORY.name: se, hz.CATEGORY.name: hz, lv.CATEGORY.name: lv}
+ITEM_CLASS = {se.CATEGORY.name: se.Asset, hz.CATEGORY.name: hz.Item, lv.CATEGORY.name: lv.Animal}
 RETIRING = frozenset({"scrap", "destroy"})   # steps after which the code reads destroyed
 
 NOT_REGISTERED = "not_registered"    # reasons of a refused step, for machines
@@ -127,12 +128,33 @@ class Assets:
                 value = json.dumps(checked, ensure_ascii=False, separators=(",", ":")).encode()
             if self.store.asset_append(ref, len(raw_steps), value):
                 mod.fold(asset, checked)
+                if any(not c["ok"] for c in checked.get("checks", ())):
+                    self._alert(compact, len(raw_steps), checked)
                 if checked["step"] in RETIRING:   # the code is retired: every verify says destroyed
                     self._retire(compact, checked)
                 return {"ok": True, "code": compact, "step": checked, "state": asset.state,
                         **({"alerts": [c for c in checked.get("checks", ()) if not c["ok"]]} if mod is hz else {})}
         return {"ok": False, "code": compact, "reason": REFUSED,
                 "error": f"{compact}: other steps kept arriving; send it again"}
+
+    def _alert(self, compact: str, number: int, step: dict) -> None:
+        """A quantity mismatch also as an alert of the store's alerts (tracecode alerts), where
+        the analytics' findings go: id stable per code and step, so a resend updates it. A
+        store without alerts (the PostgreSQL one, for now) keeps it on the step only."""
+        put = getattr(self.store, "alerts_put", None)
+        if put is None:
+            return
+        from ..analytics.alerts import alert_id
+        when = _dt.datetime.fromtimestamp(step["time"], _dt.timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+        bad = [c for c in step["checks"] if not c["ok"]]
+        try:
+            put([{"id": alert_id("quantity_balance", compact, f"step-{number}"), "rule": "quantity_balance",
+                  "severity": "high", "subject": compact, "code": compact, "product": None, "region": None,
+                  "first_time": when, "last_time": when, "window": f"step-{number}",
+                  "evidence": {"step": step["step"], "licence": step.get("licence"), "by": step["by"],
+                               "checks": bad}, "status": "open"}])
+        except NotImplementedError:
+            pass
 
     def _retire(self, compact: str, step: dict) -> None:
         """A scrapped asset's code destroyed in the index's lifecycle too (an event under an id
