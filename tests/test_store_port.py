@@ -72,6 +72,29 @@ class PostgresPartsBackend:
         self.store.close()
 
 
+class PgBackend(LmdbBackend):
+    """The whole port over PostgreSQL (tracecode.store.postgres.PgStore): refs are the same
+    code keys the domain builds for LMDB."""
+
+    def __init__(self, dsn):
+        from tracecode.store.lmdb import codekeys
+        from tracecode.store.postgres import PgStore
+        self.dsn, self._codekeys = dsn, codekeys
+        self.store = PgStore(dsn, schemes.builtin())
+
+    def reserve(self, count, **details):
+        return self.store.reserve("cn-drug-20", PK, {"drug_id": "8177322"}, count, 10**8, **details)
+
+    def reopen(self):
+        from tracecode.store.postgres import PgStore
+        self.store.close()
+        self.store = PgStore(self.dsn, schemes.builtin())
+        return self.store
+
+    def close(self):
+        self.store.close()
+
+
 POSTGRES_PARTS = {   # the tests of the verbs tracecode.store.postgres has today
     "test_asset_steps_append_against_the_history_checked", "test_links_round_trip_replace_delete_and_list",
     "test_registry_approvals_by_number_enterprise_and_prefix",
@@ -86,19 +109,19 @@ POSTGRES_PARTS = {   # the tests of the verbs tracecode.store.postgres has today
     "test_subscription_progress_fenced_by_a_lease_is_recorded_only_for_its_current_holder",
     "test_a_lease_is_held_by_one_holder_until_it_expires_or_is_released",
     "test_epcis_log_gives_each_event_json_as_epcis_since_decodes_it",
+    "test_alerts_are_stored_once_by_id_and_a_closed_one_stays_closed",
 }
 
 
 def pytest_generate_tests(metafunc):
     if "backend" in metafunc.fixturenames:
-        kinds = ["lmdb", "postgres"] if metafunc.function.__name__ in POSTGRES_PARTS else ["lmdb"]
-        metafunc.parametrize("backend", kinds, indirect=True)
+        metafunc.parametrize("backend", ["lmdb", "postgres"], indirect=True)   # one suite, both stores
 
 
 @pytest.fixture
 def backend(request, tmp_path):
     if request.param == "postgres":
-        b = PostgresPartsBackend(request.getfixturevalue("pg_dsn"))
+        b = PgBackend(request.getfixturevalue("pg_dsn"))
     else:
         b = LmdbBackend(tmp_path / "store")
     yield b
@@ -765,3 +788,30 @@ def test_epcis_log_gives_each_event_json_as_epcis_since_decodes_it(backend):
     assert [x.epcs for x in s.epcis_log(None, 0, with_epcs=False)[0]] == [{}, {}, {}]
     got, last = s.epcis_log(EpcisQuery(epcs=("urn:x:2",)), 0, limit=5)
     assert [x.event_id for x in got] == ["ni:///b"] and last == 3
+
+
+def test_alerts_are_stored_once_by_id_and_a_closed_one_stays_closed(backend):
+    s = backend.store
+
+    def alert(i, **kw):
+        return {"id": f"{i:020x}", "rule": "clone_velocity" if i % 2 else "diversion", "code": f"c{i}",
+                "subject": f"c{i}", "first_time": "2026-01-21T00:00:00Z", "last_time": f"2026-01-2{i}T00:00:00Z",
+                "evidence": {"km": i}, **kw}
+    assert s.alerts_find() == []
+    assert s.alerts_put([alert(1), alert(2), alert(3), alert(1, evidence={"km": 9})]) == [True, True, True, False]
+    assert [a["id"] for a in s.alerts_find()] == [alert(i)["id"] for i in (3, 2, 1)]   # newest last_time first
+    (one,) = s.alerts_find(code="c1")
+    assert one["evidence"] == {"km": 9} and one["status"] == "open"
+    assert s.alerts_put([alert(1, first_time="2026-01-25T00:00:00Z", last_time="2026-01-29T00:00:00Z")]) == [False]
+    (one,) = s.alerts_find(code="c1")
+    assert one["first_time"] == "2026-01-21T00:00:00Z" and one["last_time"].startswith("2026-01-29")
+    assert s.alert_close(one["id"], by="regulator-3", note="checked") and not s.alert_close(one["id"], by="x")
+    assert not s.alert_close("0" * 20, by="x")
+    s.alerts_put([alert(1)])   # found again by the next analysis: stays closed
+    (one,) = s.alerts_find(code="c1")
+    assert (one["status"], one["closed_by"], one["note"]) == ("closed", "regulator-3", "checked")
+    assert [a["code"] for a in s.alerts_find(open_only=True)] == ["c3", "c2"]
+    assert sorted(a["code"] for a in s.alerts_find(rule="clone_velocity")) == ["c1", "c3"]
+    assert len(s.alerts_find(limit=2)) == 2 and s.alerts_find(subject="c2")[0]["code"] == "c2"
+    with pytest.raises(ValueError):
+        s.alerts_put([{"rule": "x"}])

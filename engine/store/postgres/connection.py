@@ -1,0 +1,272 @@
+"""The PostgreSQL store's connection, transactions and schema: the contract every part codes to.
+
+    PgStore(dsn, schemes, *, scan_interval=0.005, pool_size=16)
+
+is one class composed of mixins, one module per part of the port (core.py, batches.py,
+records.py, events.py, scanlog.py here; registry, links, assets, EPCIS, outbox, leases,
+capture jobs, named queries, purge in modules of their own). A part module declares:
+
+    SCHEMA: list[str]       idempotent DDL (CREATE TABLE/INDEX ... IF NOT EXISTS); every
+                            module's list runs at open, in PARTS order (__init__.py), in ONE
+                            transaction under an advisory lock, so two processes opening a
+                            new database at once make it once. Table names start with tc_.
+    class Part              store methods (mixed into PgStore)
+    class ViewPart          view methods (mixed into PgView: read and write views alike)
+    def opened(store)       optional: run after the schema (start a thread, load a cache)
+
+What a part may use:
+    store.pool              a psycopg_pool.ConnectionPool (autocommit off, dict-free tuples)
+    store.tx(read_only=False) -> context manager yielding a psycopg Connection inside one
+                            transaction (READ COMMITTED; REPEATABLE READ READ ONLY when
+                            read_only). Commits on leaving, rolls back on an exception.
+    store.write(body)       body(view) in one transaction, committed; returns its value. On a
+                            serialization failure, deadlock or lost connection the whole body
+                            runs AGAIN on a fresh transaction (up to WRITE_TRIES): a body must
+                            be idempotent to re-run (no side effects outside the view's
+                            connection; a lost COMMIT may have committed: write so that a
+                            rerun recognises its own rows, e.g. event ids, ON CONFLICT).
+                            A full disk is IndexFull, a standby or read-only database
+                            IndexReadOnly, nothing written.
+    store.reading()         a view over one REPEATABLE READ READ ONLY transaction (one
+                            snapshot), released on leaving the `with` block.
+    view.conn               the view's psycopg Connection (inside its transaction)
+    view.writing            True inside store.write
+    view.next_seq(name, n)  n consecutive values of a named counter (tc_seq), first returned.
+                            The counter's row lock is held to commit, so values of one name
+                            are handed out in commit order (an outbox may read seq order as
+                            commit order); a rolled-back write hands its values out again.
+    view.nested(body)       body(view) under a SAVEPOINT: undone if it raises.
+    store.meta_get(key) / view.meta_put(key, value)   the tc_meta table (bytea values): the
+                            record format, index uuid, suite, schema version.
+
+Durability: synchronous_commit is forced on for every connection, so a write returns after
+its commit is flushed (with a synchronous standby configured: after the standby has it).
+Master keys never go into the database: they stay in the data directory or the HSM.
+"""
+from __future__ import annotations
+
+import threading
+import time
+from contextlib import contextmanager
+
+import psycopg
+from psycopg import errors as pgerr
+from psycopg_pool import ConnectionPool
+
+from ...errors import TracecodeError
+from ..lmdb.env import IndexFull, IndexReadOnly   # the errors callers already catch
+
+SCHEMA_VERSION = 1
+WRITE_TRIES = 8
+ADVISORY_SCHEMA_LOCK = 0x7472_6163_6531_36   # "trace16": one schema migration at a time
+
+BASE_SCHEMA = [
+    "CREATE TABLE IF NOT EXISTS tc_meta (key text PRIMARY KEY, value bytea NOT NULL)",
+    "CREATE TABLE IF NOT EXISTS tc_seq (name text PRIMARY KEY, next bigint NOT NULL)",
+]
+
+
+class StoreUnavailable(TracecodeError):
+    """The PostgreSQL server could not be reached (after the retries), or refused the DSN."""
+
+
+_RETRY = (pgerr.SerializationFailure, pgerr.DeadlockDetected)
+
+
+def _retryable(exc: BaseException, conn) -> bool:
+    if isinstance(exc, _RETRY):
+        return True
+    # a dropped connection (server restart, failover, a killed backend)
+    return isinstance(exc, psycopg.OperationalError) and (conn is None or conn.closed or conn.broken)
+
+
+def _translate(exc: BaseException) -> BaseException:
+    if isinstance(exc, pgerr.DiskFull):
+        return IndexFull(f"the PostgreSQL server's disk is full: {exc}")
+    if isinstance(exc, (pgerr.ReadOnlySqlTransaction,)):
+        return IndexReadOnly(f"the PostgreSQL server accepts no writes (a standby?): {exc}")
+    return exc
+
+
+def _configure(conn) -> None:
+    conn.execute("SET synchronous_commit = on")
+    conn.commit()
+
+
+class PgView:
+    """Base of the view class (PgStore.View mixes every part's ViewPart over it)."""
+
+    __slots__ = ("store", "conn", "writing", "__weakref__")
+
+    def __init__(self, store, conn, writing: bool):
+        self.store, self.conn, self.writing = store, conn, writing
+
+    def next_seq(self, name: str, n: int = 1) -> int:
+        row = self.conn.execute(
+            "INSERT INTO tc_seq AS s (name, next) VALUES (%s, 1 + %s) ON CONFLICT (name) "
+            "DO UPDATE SET next = s.next + %s RETURNING next - %s", (name, n, n, n)).fetchone()
+        return row[0]
+
+    def nested(self, body):
+        with self.conn.transaction():   # a SAVEPOINT inside the view's transaction
+            return body(self)
+
+    def meta_put(self, key: str, value: bytes) -> None:
+        self.conn.execute("INSERT INTO tc_meta (key, value) VALUES (%s, %s) ON CONFLICT (key) "
+                          "DO UPDATE SET value = excluded.value", (key, value))
+
+    def meta_get(self, key: str) -> bytes | None:
+        row = self.conn.execute("SELECT value FROM tc_meta WHERE key = %s", (key,)).fetchone()
+        return bytes(row[0]) if row else None
+
+
+class _Reading:
+    """A read view's `with` block: one REPEATABLE READ READ ONLY transaction on a pooled
+    connection, returned to the pool on leaving. A class, not @contextmanager: the single
+    verify pays for it once per scan."""
+
+    __slots__ = ("_store", "_conn", "_view")
+
+    def __init__(self, store):
+        self._store = store
+
+    def __enter__(self):
+        s = self._store
+        self._conn = conn = s.pool.getconn()
+        try:
+            conn.execute("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY")
+        except BaseException:
+            s.pool.putconn(conn)
+            raise
+        self._view = s.View(s, conn, False)
+        return self._view
+
+    def __exit__(self, *exc):
+        conn = self._conn
+        try:
+            if not conn.closed:
+                conn.rollback()   # nothing to commit: a read
+        finally:
+            self._store.pool.putconn(conn)
+
+
+class PgConnection:
+    """The connection part of PgStore: the pool, transactions, schema (see the module doc)."""
+
+    View = PgView   # replaced by PgStore with the composed view class
+    PARTS: tuple = ()   # the part modules, in schema order (PgStore sets it)
+
+    def __init__(self, dsn: str, schemes: dict, *, scan_interval: float = 0.005, pool_size: int = 16):
+        self.dsn, self.schemes, self.scan_interval = dsn, schemes, scan_interval
+        self._lock = threading.Lock()
+        self._pool_size, self._pool = pool_size, None
+        self._migrate()
+        for part in self.PARTS:
+            opened = getattr(part, "opened", None)
+            if opened is not None:
+                opened(self)
+
+    @property
+    def pool(self) -> ConnectionPool:
+        """The connection pool, (re)made on first use: a closed store still reads and writes
+        (as the LMDB store after close), and close() closes the pool again."""
+        pool = self._pool
+        if pool is None:
+            with self._lock:
+                if self._pool is None:
+                    try:
+                        pool = ConnectionPool(self.dsn, min_size=1, max_size=self._pool_size, open=True,
+                                              configure=_configure, kwargs={"autocommit": False},
+                                              timeout=30, name="tracecode")
+                        pool.wait(timeout=30)
+                    except Exception as exc:   # psycopg_pool.PoolTimeout, OperationalError
+                        raise StoreUnavailable(f"cannot reach PostgreSQL at {redact(self.dsn)}: {exc}") from exc
+                    self._pool = pool
+                pool = self._pool
+        return pool
+
+    def _migrate(self) -> None:
+        """Every part's SCHEMA in one transaction under an advisory lock, and the version row."""
+        with self.tx() as conn:
+            conn.execute("SELECT pg_advisory_xact_lock(%s)", (ADVISORY_SCHEMA_LOCK,))
+            for ddl in BASE_SCHEMA:
+                conn.execute(ddl)
+            for part in self.PARTS:
+                for ddl in getattr(part, "SCHEMA", ()):
+                    conn.execute(ddl)
+            row = conn.execute("SELECT value FROM tc_meta WHERE key = 'schema_version'").fetchone()
+            have = int(bytes(row[0])) if row else 0
+            if have > SCHEMA_VERSION:
+                raise TracecodeError(f"this PostgreSQL database has tracecode schema version {have}; "
+                                     f"this tracecode knows {SCHEMA_VERSION}: upgrade tracecode")
+            conn.execute("INSERT INTO tc_meta (key, value) VALUES ('schema_version', %s) ON CONFLICT "
+                         "(key) DO UPDATE SET value = excluded.value", (str(SCHEMA_VERSION).encode(),))
+
+    @contextmanager
+    def tx(self, read_only: bool = False):
+        with self.pool.connection() as conn:
+            if read_only:
+                conn.execute("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY")
+                try:
+                    yield conn
+                finally:
+                    conn.rollback()
+                return
+            try:
+                with conn.transaction():
+                    yield conn
+            except Exception as exc:
+                new = _translate(exc)
+                if new is exc:
+                    raise
+                raise new from exc
+
+    def reading(self):
+        return _Reading(self)
+
+    def write(self, body):
+        delay = 0.01
+        for attempt in range(WRITE_TRIES):
+            conn = None
+            try:
+                with self.pool.connection() as conn:
+                    with conn.transaction():
+                        return body(self.View(self, conn, True))
+            except Exception as exc:
+                if attempt + 1 < WRITE_TRIES and _retryable(exc, conn):
+                    time.sleep(delay)   # a failover takes seconds: back off, up to ~2.5 s in all
+                    delay = min(delay * 2, 1.0)
+                    continue
+                new = _translate(exc)
+                if isinstance(exc, psycopg.OperationalError) and new is exc:
+                    raise StoreUnavailable(f"PostgreSQL at {redact(self.dsn)}: {exc}") from exc
+                if new is exc:
+                    raise
+                raise new from exc
+
+    def meta_get(self, key: str) -> bytes | None:
+        with self.tx(read_only=True) as conn:
+            row = conn.execute("SELECT value FROM tc_meta WHERE key = %s", (key,)).fetchone()
+        return bytes(row[0]) if row else None
+
+    def close(self) -> None:
+        """Stop the parts' background work (committing what is queued) and close the pool."""
+        for part in reversed(self.PARTS):
+            closing = getattr(part, "closing", None)
+            if closing is not None:
+                closing(self)
+        with self._lock:
+            pool, self._pool = self._pool, None
+        if pool is not None:
+            pool.close()
+
+
+def redact(dsn: str) -> str:
+    """A DSN fit for a message: no password."""
+    from psycopg.conninfo import conninfo_to_dict, make_conninfo
+    try:
+        parts = conninfo_to_dict(dsn)
+    except psycopg.ProgrammingError:
+        return "(an unreadable DSN)"
+    parts.pop("password", None)
+    return make_conninfo(**parts)
