@@ -61,7 +61,7 @@ def markdown(alerts: list, ov: dict, plots: list, meta: dict, top: int = 50) -> 
     counts = defaultdict(int)
     for a in alerts:
         counts[(a["rule"], a["severity"])] += 1
-    lines = [f"# Trace analytics report", "",
+    lines = ["# Trace analytics report", "",
              f"Data: `{meta['source']}`; engine {meta['engine']}; rules {', '.join(meta['rules'])}"
              + (f"; scans since {meta['since']}" if meta.get("since") else "") + ".", "",
              f"Scans: {sum(r['scans'] for r in ov['by_day']):,}. Alerts: {len(alerts):,} "

@@ -451,7 +451,16 @@ class Service:
                              **self.location(region, lat, lon))
         if ans.fault:
             raise self.unreadable(raw)
+        self.alert_feed.mark_one(ans)
         return ans
+
+    @property
+    def alert_feed(self):
+        """The open clone/diversion alerts verification answers SUSPICIOUS for."""
+        if getattr(self, "_alert_feed", None) is None:
+            from .alertfeed import AlertFeed
+            self._alert_feed = AlertFeed(self.index.store)
+        return self._alert_feed
 
     def record(self, caller: Caller, scan, answer, *, scanner=None, place=None, time=None,
                method: str = "Verify", region=None, lat=None, lon=None) -> None:
@@ -475,10 +484,12 @@ class Service:
         """Verdicts on many scans (the engine's VerifyBatch); batch records through
         batches_seen_by."""
         admit(caller, "verify_many", method)
-        return self.dd.verify_many(scans, offsets, scanner=self.scanner(caller, scanner),
-                                   place=place or None, when=self.when(time),
-                                   record=self._recorded(caller, record),
-                                   **self.location(region, lat, lon))
+        out = self.dd.verify_many(scans, offsets, scanner=self.scanner(caller, scanner),
+                                  place=place or None, when=self.when(time),
+                                  record=self._recorded(caller, record),
+                                  **self.location(region, lat, lon))
+        self.alert_feed.mark_many(out)
+        return out
 
     @staticmethod
     def location(region, lat, lon) -> dict:

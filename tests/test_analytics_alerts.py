@@ -1,0 +1,105 @@
+"""Alerts stored (idempotent by id, closing kept), `tracecode analyze` / `tracecode alerts`,
+and open clone/diversion alerts fed back into verification (real data directory, LMDB)."""
+from __future__ import annotations
+
+import json
+
+import pytest
+
+import tracecode
+from tracecode.analytics import synth
+from tracecode.analytics.alerts import alert_id
+from tracecode.app.local import LocalClient
+from tracecode.cli import main
+from tracecode.index.verdicts import Verdict
+
+DRUG = {"drug_id": "8177322"}
+
+
+def _alert(code, rule="clone_velocity", **kw):
+    a = {"id": alert_id(rule, code, "2026-01-21"), "rule": rule, "severity": "high",
+         "subject": code, "code": code, "product": "8177322", "region": "310000",
+         "first_time": "2026-01-21T00:00:00.000000Z", "last_time": "2026-01-21T00:30:00.000000Z",
+         "window": "2026-01-21", "evidence": {"max_km": 3268}, "status": "open"}
+    a.update(kw)
+    return a
+
+
+@pytest.fixture
+def commissioned(tmp_path):
+    d = tmp_path / "data"
+    tracecode.init(d).close()
+    with LocalClient(tracecode.open(d)) as c:
+        codes = [x.decode() for x in next(iter(c.request_codes("cn-drug-20", DRUG, 5)))]
+        assert c.apply_events([{"id": "e", "action": "commission", "codes": codes}])[0]["ok"]
+    return d, codes
+
+
+def test_alerts_are_stored_once_and_closing_is_kept(commissioned):
+    d, codes = commissioned
+    with LocalClient(tracecode.open(d)) as c:
+        store = c.svc.index.store
+        assert store.alerts_put([_alert(codes[0]), _alert(codes[1], rule="diversion")]) == [True, True]
+        assert store.alerts_put([_alert(codes[0], last_time="2026-01-22T00:00:00.000000Z")]) == [False]
+        assert len(store.alerts_find()) == 2
+        (a,) = store.alerts_find(code=codes[0])
+        assert a["last_time"].startswith("2026-01-22")
+        assert store.alert_close(a["id"], by="regulator-3", note="checked: two pharmacies, one label")
+        assert not store.alert_close(a["id"], by="x")
+        store.alerts_put([_alert(codes[0])])   # the next analysis finds it again: stays closed
+        (a,) = store.alerts_find(code=codes[0])
+        assert a["status"] == "closed" and a["closed_by"] == "regulator-3"
+        assert [x["rule"] for x in store.alerts_find(open_only=True)] == ["diversion"]
+        with pytest.raises(ValueError):
+            store.alerts_put([{"rule": "x"}])
+
+
+def test_an_open_clone_or_diversion_alert_answers_suspicious(commissioned):
+    d, codes = commissioned
+    with LocalClient(tracecode.open(d)) as c:
+        assert c.verify(codes[0], record=False).verdict == Verdict.GENUINE
+        store = c.svc.index.store
+        store.alerts_put([_alert(codes[0]), _alert(codes[1], rule="diversion"),
+                          _alert(codes[2], rule="probing")])   # probing: not fed back
+        c.svc.alert_feed.ttl = 0
+        ans = c.verify(codes[0], record=False)
+        assert ans.verdict == Verdict.SUSPICIOUS
+        assert any("open clone_velocity alert" in r for r in ans.reasons)
+        batch = c.verify_many(codes, record=False)
+        assert list(batch.verdicts) == [Verdict.SUSPICIOUS, Verdict.SUSPICIOUS, Verdict.GENUINE,
+                                        Verdict.GENUINE, Verdict.GENUINE]
+        assert batch[1].reasons[-1].startswith("open diversion alert ")
+        store.alert_close(_alert(codes[0])["id"], by="regulator")
+        assert c.verify(codes[0], record=False).verdict == Verdict.GENUINE
+
+
+def test_analyze_stores_alerts_and_writes_the_report(tmp_path, capsys):
+    d = tmp_path / "data"
+    tracecode.init(d).close()
+    synth.generate(tmp_path / "export", n_codes=3_000, seed=5)
+    args = ["analyze", str(d), "--parquet", str(tmp_path / "export"), "--out", str(tmp_path / "rep")]
+    assert main(args) == 0
+    first = capsys.readouterr()
+    assert main(args) == 0   # the same findings again: nothing new
+    assert "(0 new)" in capsys.readouterr().err
+    assert main(["alerts", str(d), "--rule", "diversion", "--open"]) == 0
+    rows = [json.loads(x) for x in capsys.readouterr().out.splitlines()]
+    assert {r["subject"] for r in rows} >= {f"DIVERT{i:05d}" for i in range(10)}
+    md = (tmp_path / "rep" / "report.md").read_text()
+    assert "## Top alerts" in md and "DIVERT" in md and "by_region.png" in md
+    assert (tmp_path / "rep" / "by_day.png").stat().st_size > 1000
+    assert "<table>" in (tmp_path / "rep" / "report.html").read_text()
+    assert "new" in first.err
+    assert main(["alerts", str(d), "--close", rows[0]["id"], "--note", "seen"]) == 0
+    assert main(["alerts", str(d), "--close", rows[0]["id"]]) != 0
+
+
+def test_analyze_refuses_an_unknown_rule_or_parameter(tmp_path, capsys):
+    d = tmp_path / "data"
+    tracecode.init(d).close()
+    assert main(["analyze", str(d), "--parquet", str(tmp_path), "--out", str(tmp_path / "r"),
+                 "--rules", "telepathy"]) != 0
+    assert "unknown rule 'telepathy'" in capsys.readouterr().err
+    assert main(["analyze", str(d), "--parquet", str(tmp_path), "--out", str(tmp_path / "r"),
+                 "--param", "max_kmh=3"]) != 0
+    assert "RULE.NAME=VALUE" in capsys.readouterr().err
