@@ -26,6 +26,17 @@ def product_text(product) -> str | None:
     return "/".join(str(v) for v in product.values())
 
 
+def _codes_of(iss, counters: np.ndarray) -> list:
+    """The bare codes of counters (ascending): one FF1 fill per run of consecutive counters."""
+    lay = iss.layout("bare")
+    out = np.empty(len(counters), f"S{lay.width}")
+    rows = out.view(np.uint8).reshape(len(counters), lay.width)
+    cuts = np.flatnonzero(np.diff(counters) != 1) + 1
+    for a, b in zip([0, *cuts.tolist()], [*cuts.tolist(), len(counters)]):
+        iss._fill(lay, int(counters[a]), rows[a:b])   # noqa: SLF001 - the issuer's kernel over a run
+    return out.astype(str).tolist()
+
+
 class CodeNames:
     """The codes of one data directory, by key (the scan log) and by text (events)."""
 
@@ -76,16 +87,22 @@ class CodeNames:
                     self._memo[ours[r]] = (None, None, None, None)
                 continue
             scheme, product, product_key = found
+            c = counters[rows]
             starts, ends, ids = view.batch_table(scheme, product_key)
-            at = np.searchsorted(starts, counters[rows], side="right") - 1
-            for r, pos in zip(rows.tolist(), at.tolist()):
-                c = int(counters[r])
-                bid = int(ids[pos]) if pos >= 0 and c < ends[pos] else None
-                batch = self._batch(view, bid) if bid else None
-                version = batch.key_version if batch is not None else None
-                iss = self.index.issuer(scheme, product, version)
-                code = iss.codes(c, 1)[0].decode()
-                self._memo[ours[r]] = (code, scheme, product_text(product), bid)
+            at = np.searchsorted(starts, c, side="right") - 1
+            inside = (at >= 0) & (c < np.asarray(ends)[np.maximum(at, 0)])
+            bids = np.where(inside, np.asarray(ids, np.int64)[np.maximum(at, 0)], 0)
+            batch_ids = np.unique(bids)   # a batch's codes are under its master-key version
+            by_batch = np.array([getattr(self._batch(view, int(b)), "key_version", 0) if b else 0
+                                 for b in batch_ids.tolist()], np.int64)
+            versions = by_batch[np.searchsorted(batch_ids, bids)]
+            texts = np.empty(len(rows), object)
+            for version in np.unique(versions):
+                pick = np.flatnonzero(versions == version)
+                texts[pick] = _codes_of(self.index.issuer(scheme, product, int(version) or None), c[pick])
+            ptext = product_text(product)
+            for r, code, bid in zip(rows.tolist(), texts.tolist(), bids.tolist()):
+                self._memo[ours[r]] = (code, scheme, ptext, bid or None)
 
     def _product(self, view, pid: int):
         if pid not in self._products:
