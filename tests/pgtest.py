@@ -81,13 +81,13 @@ IMPORTED_DDL = "CREATE TABLE IF NOT EXISTS tc_imported (ref bytea PRIMARY KEY, v
 
 def parts():
     """The PostgreSQL store's parts this file's PartsStore composes."""
-    from tracecode.store.postgres import assets, epcis, leases, links, outbox, queries, registry
-    return (registry, links, assets, epcis, queries, outbox, leases)
+    from tracecode.store.postgres import alerts, assets, epcis, leases, links, outbox, queries, registry
+    return (registry, links, assets, epcis, queries, outbox, leases, alerts)
 
 
 class PartsStore:
     """The port verbs of the PostgreSQL store's parts (registry, links, assets, EPCIS, named
-    queries, outbox, leases: each module's Part) over one database, for the port suite while
+    queries, outbox, leases, alerts: each module's Part) over one database, for the port suite while
     the store's core is not composed with them. What the parts need of the core is played by
     the smallest real thing: write() a transaction whose view has conn and epcis_put, and the
     core's imported-codes table (tc_imported) with reading().imported_one."""

@@ -14,6 +14,7 @@ store methods, ViewPart: view methods; connection.py states the contract):
     queries.py   named EPCIS queries
     outbox.py    subscriptions over the event log (epcis_since, epcis_log, subscription_*)
     leases.py    named leases (the delivery runner's)
+    alerts.py    the analytics' alerts (alerts_put, alerts_find, alert_close)
     sqltx.py     the read and write transactions the parts after scanlog run in
 
 PgStore(dsn, schemes, scan_interval=...) composes them. This package is the only place
@@ -22,12 +23,12 @@ importing psycopg.
 from __future__ import annotations
 
 from . import assets, batches, connection, core, epcis, events, leases, links, outbox, queries, records, registry
-from . import scanlog
+from . import alerts, scanlog
 from .connection import PgConnection, PgView, StoreUnavailable
 
 # Schema order: a part's tables may refer to those of the parts before it.
 CORE_PARTS = (core, batches, records, events, scanlog)
-PORT_PARTS = (registry, links, assets, epcis, queries, outbox, leases)
+PORT_PARTS = (registry, links, assets, epcis, queries, outbox, leases, alerts)
 PARTS = CORE_PARTS + PORT_PARTS
 PORT_MIXINS = tuple(getattr(p, "Part", None) for p in PORT_PARTS)
 # the tables of each bytes_in_use part (core.PART_TABLES; the EPCIS parts' own added)
