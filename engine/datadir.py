@@ -68,8 +68,10 @@ class Batch:
 class DataDir:
     """An initialised data directory; open it with ``tracecode.open(DIR)``."""
 
-    def __init__(self, path: str | Path, *, crypto: str | None = None):
-        """crypto: the cipher suite the caller expects ("aes", "sm"); another is refused."""
+    def __init__(self, path: str | Path, *, crypto: str | None = None, store: str | None = None):
+        """crypto: the cipher suite the caller expects ("aes", "sm"); another is refused.
+        store: the index's PostgreSQL URL, overriding settings.toml's `store` (None: that,
+        else the LMDB index in DIR/index)."""
         self.path = Path(path)
         if not self.path.is_dir():
             raise KeyStoreError(f"{self.path} is not a data directory; run `tracecode init {path}`")
@@ -84,17 +86,19 @@ class DataDir:
             warnings.warn(f"scheme not loaded: {err}", _schemes.DefinitionWarning, stacklevel=2)
         self.settings = _settings.load(self.path)
         self.schemes = _on_base_url(self.schemes, self.settings.base_url)
+        self.store_url = store or self.settings.store
         self._env = None
         self._index = None
         self._registry = None
 
     @classmethod
-    def init(cls, path: str | Path, *, base_url: str | None = None, crypto: str = "aes") -> "DataDir":
+    def init(cls, path: str | Path, *, base_url: str | None = None, crypto: str = "aes",
+             store: str | None = None) -> "DataDir":
         """Create a data directory with a fresh master key. Refuses to reuse one.
         base_url: the platform's public address (settings.py), checked before anything is made;
         crypto: the cipher suite, "aes" (AES-256, SHA-256) or "sm" (SM4, SM3), for good."""
         path = Path(path)
-        settings = _settings.Settings(base_url=base_url)
+        settings = _settings.Settings(base_url=base_url, store=store)
         _suite(crypto)
         if path.exists() and any(path.iterdir()):
             raise KeyStoreError(f"{path} exists and is not empty; refusing to initialise it")
@@ -103,7 +107,7 @@ class DataDir:
         Keyring.create(path, crypto)
         (path / "schemes").mkdir(mode=0o700)
         (path / "schemes" / "README.txt").write_text(SCHEMES_README)
-        if settings.base_url:
+        if settings.base_url or settings.store:
             _settings.save(path, settings)
         dd = cls(path)
         dd._create_index()
@@ -112,6 +116,10 @@ class DataDir:
     def _create_index(self) -> None:
         """The index, its uuid inside it, the journal, then the stamp (last: a crash
         before it leaves an index that the next open adopts)."""
+        if self.store_url:   # the index in PostgreSQL (store/postgres/pgdir.py)
+            from .store.postgres import pgdir
+            self._index = pgdir.create(self, self.store_url, Index, FORMAT)
+            return
         env = open_env(self.path / "index")
         try:
             index = Index(env, self.schemes, self.master_key)
@@ -141,6 +149,9 @@ class DataDir:
         self.close()
 
     def close(self) -> None:
+        if self._index is not None and self._env is None:   # a PostgreSQL index: no environment
+            self._index.close()
+            self._index = self._registry = None
         if self._index is not None:
             self._index.close()  # commits pending scans
             if self._index.batches.journal is not None:
@@ -151,10 +162,15 @@ class DataDir:
     @property
     def readonly(self) -> bool:
         """The index cannot be written here (a read-only disk or directory)."""
+        if self.store_url:
+            return False   # a PostgreSQL index: the server refuses writes itself (IndexReadOnly)
         return not os.access(self.path / "index", os.W_OK)
 
     @property
     def index(self) -> Index:
+        if self._index is None and self.store_url:   # the index in PostgreSQL (store/postgres/pgdir.py)
+            from .store.postgres import pgdir
+            self._index = pgdir.open_index(self, self.store_url, Index)
         if self._index is None:
             readonly = self.readonly
             hint = (f"restore this data directory's last backup (`tracecode restore BACKUP "
@@ -313,9 +329,19 @@ def _on_base_url(schemes: dict, base_url: str | None) -> dict:
             for name, s in schemes.items()}
 
 
-def init(path: str | Path, *, base_url: str | None = None, crypto: str = "aes") -> DataDir:
-    return DataDir.init(path, base_url=base_url, crypto=crypto)
+def init(path: str | Path, *, base_url: str | None = None, crypto: str = "aes",
+         store: str | None = None) -> DataDir:
+    """store: a postgresql:// URL to keep the index in (recorded in DIR/settings.toml)."""
+    return DataDir.init(path, base_url=base_url, crypto=crypto, store=store)
 
 
-def open(path: str | Path, *, crypto: str | None = None) -> DataDir:  # noqa: A001 - mirrors lmdb.open / io.open
-    return DataDir(path, crypto=crypto)
+def open(path: str | Path, *, crypto: str | None = None, store: str | None = None,  # noqa: A001 - mirrors io.open
+         keys: str | Path | None = None) -> DataDir:
+    """A data directory. open("postgresql://...", keys=DIR) is open(DIR, store=URL): the keys
+    stay in DIR (or its HSM), the index is the database's."""
+    if isinstance(path, str) and path.startswith(("postgresql://", "postgres://")):
+        if keys is None:
+            raise KeyStoreError("open a PostgreSQL store with keys=DIR: the data directory holding "
+                                "its keys (master keys never go into the database)")
+        path, store = keys, path
+    return DataDir(path, crypto=crypto, store=store)

@@ -140,6 +140,7 @@ class Settings:
     web: dict = field(default_factory=dict)   # tracecode.web.settings.WebSettings fields
     epcis: dict = field(default_factory=dict)   # [epcis] webhook_allow
     rare_earth: dict = field(default_factory=dict)   # [rare_earth] tolerance (categories.rare_earth reads it)
+    store: str | None = None   # the index in PostgreSQL ("postgresql://..."); None: DIR/index (LMDB)
 
     def __post_init__(self):
         if self.base_url is not None:
@@ -147,6 +148,9 @@ class Settings:
         object.__setattr__(self, "web", _web_table(self.web))
         object.__setattr__(self, "epcis", _epcis_table(self.epcis))
         object.__setattr__(self, "rare_earth", _rare_earth_table(self.rare_earth))
+        if self.store is not None and not (isinstance(self.store, str)
+                                           and self.store.startswith(("postgresql://", "postgres://"))):
+            raise SettingsError(f"store must be a postgresql:// URL, got {self.store!r}")
 
     def changed(self, **values) -> "Settings":
         return replace(self, **values)

@@ -200,17 +200,18 @@ class Index:
     """Issuance, lifecycle and verification over one LMDB environment."""
 
     def __init__(self, env, schemes: dict, master_key, *, record_scans: bool = True,
-                 flush_interval: float = 0.005, max_places: int = 3):
+                 flush_interval: float = 0.005, max_places: int = 3, store=None):
         self.env = env
         self.schemes = schemes
         self.master_key = master_key
         # Verification reads through the storage port (store.reading()); events, imports and
         # history still write LMDB's tables directly, through these names, until they move too.
-        self.store = LmdbStore(env, schemes, scan_interval=flush_interval)
+        # store: another implementation of the port (tracecode.store.postgres.PgStore; env None)
+        self.store = store if store is not None else LmdbStore(env, schemes, scan_interval=flush_interval)
         self.batches = self.store.batches
         for name in ("codes", "events", "event_ids", "recalls", "imported", "scans", "sscc_users",
                      "children", "code_events"):
-            setattr(self, f"db_{name}", getattr(self.store, f"db_{name}"))
+            setattr(self, f"db_{name}", getattr(self.store, f"db_{name}", None))
         self._check_format()
         self.parser = ScanParser(schemes, master_key)
         self.keyring = None   # the data directory's master-key versions (set by DataDir)
@@ -289,9 +290,9 @@ class Index:
                 details[k] = attrs[k]
         _check_expiry(details.get("expiry"))
         _check_batch_text(iss.scheme, details, attrs)
-        return self.batches.reserve(iss.scheme.name, iss.product_key, iss.product, count,
-                                    iss.capacity, attributes=attrs, also=also,
-                                    key_version=iss.key_version, **details)
+        return self.store.reserve(iss.scheme.name, iss.product_key, iss.product, count,
+                                  iss.capacity, attributes=attrs, also=also,
+                                  key_version=iss.key_version, **details)
 
     # -- imported codes ----------------------------------------------------------------------
     def import_codes(self, codes, **record) -> int:

@@ -267,6 +267,15 @@ class Store(Protocol):
         packing links only history() reads), "scan_log", "epcis" (captured EPCIS events and
         capture jobs); None: all of it."""
 
+    def reserve(self, scheme: str, product_key: bytes, product: dict, count: int, capacity: int,
+                *, also=None, **details):
+        """Reserve `count` counters of a product and record the batch (a BatchRecord) in one
+        durable write, acknowledged after its commit; CapacityExceeded past `capacity`.
+        also(txn_or_view, record) writes what belongs with the batch in the same write."""
+
+    def issued(self, scheme: str, product_key: bytes) -> int:
+        """Counters reserved so far for a product (the next start)."""
+
     def batches_after(self, after_id: int = 0):
         """Batch records with ids above after_id, in id order."""
 

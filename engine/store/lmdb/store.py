@@ -398,6 +398,12 @@ class LmdbStore:
     def batches_after(self, after_id: int = 0):
         return _stats.batches_after(self.batches, after_id)
 
+    def reserve(self, scheme, product_key, product, count, capacity, *, also=None, **details):
+        return self.batches.reserve(scheme, product_key, product, count, capacity, also=also, **details)
+
+    def issued(self, scheme, product_key) -> int:
+        return self.batches.issued(scheme, product_key)
+
     def versions(self) -> dict:
         return versions()
 

@@ -147,6 +147,30 @@ def opened(store) -> None:
     from ...cache import BoundedCache
     store._pids = BoundedCache(65536)       # (scheme, product key) -> id
     store._products = BoundedCache(65536)   # id -> (scheme, product)
+    store.batches = PgBatches(store)
 
 
 __all__ = ["Part", "ViewPart", "SCHEMA", "asdict"]
+
+
+class PgBatches:
+    """What callers outside the port still ask of `index.batches` (the LMDB Batches object):
+    get, list, issued, reserve, readonly, journal. PgStore.batches is one of these."""
+
+    readonly = False
+    journal = None   # the reservation journal is LMDB's; PostgreSQL keeps its own WAL
+
+    def __init__(self, store):
+        self._store = store
+
+    def get(self, batch_id: int, txn=None):
+        return self._store.batch(batch_id)
+
+    def list(self):
+        return self._store.batches_after(0)
+
+    def issued(self, scheme, product_key) -> int:
+        return self._store.issued(scheme, product_key)
+
+    def reserve(self, *args, **kw):
+        return self._store.reserve(*args, **kw)
