@@ -35,8 +35,7 @@ class LabError(TracecodeError):
 
 def missing_tools() -> list[str]:
     """What the lab needs and this machine lacks (the tests skip, or fail under CI, naming it)."""
-    need = [procs_path for procs_path in ("/usr/bin/etcd", PATRONI,
-                                          "/usr/lib/postgresql/15/bin/postgres")]
+    need = ("/usr/bin/etcd", PATRONI, "/usr/lib/postgresql/15/bin/postgres")
     return [p for p in need if not os.access(p, os.X_OK)]
 
 
@@ -180,13 +179,13 @@ class Lab:
             raise LabError("--shards and --replicas must be at least 1")
         if shards * replicas > 16:
             raise LabError("the lab runs at most 16 PostgreSQL members on one machine")
-        if missing_tools():
-            raise LabError(f"missing: {', '.join(missing_tools())} (apt-get install etcd-server "
-                           f"patroni postgresql)")
         if (self.root / STATE).exists():
             if self.running():
                 raise LabError(f"{self.root} runs a lab already (tracecode cluster down {self.root})")
             raise LabError(f"{self.root} holds a stopped lab; remove it or choose another DIR")
+        if missing_tools():
+            raise LabError(f"missing: {', '.join(missing_tools())} (apt-get install etcd-server "
+                           f"patroni postgresql)")
         self.root.mkdir(parents=True, exist_ok=True)
         uid, gid = procs.owner()
         for sub in ("etcd", "pg", "archive", "logs"):
