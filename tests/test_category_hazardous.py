@@ -15,6 +15,8 @@ import sys
 from pathlib import Path
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 import tracecode
 from tracecode import categories, schemes
@@ -329,3 +331,25 @@ def test_epcis_capture_drives_the_flow(world):
     assert twice["asset_steps"]["refused"] == 1 and "used already" in twice["errors"][0]["error"]
     assert d.assets.verdict(dst)["verdict"] == hz.USED
     svc.close()
+
+
+# -- the steps as EPCIS events and back: a round trip ----------------------------------------
+
+_texts = st.text(min_size=1, max_size=40).filter(str.strip)
+
+
+@settings(max_examples=300, deadline=None)
+@given(name=st.sampled_from(sorted(hz.STEPS)), by=_texts, licence=_texts, place=_texts,
+       qty=st.integers(1, 10_000_000), returned=st.integers(0, 10_000_000),
+       t=st.integers(946_684_800, 4_102_444_800))
+def test_a_step_rendered_as_epcis_reads_back_as_the_same_step(name, by, licence, place, qty, returned, t):
+    """hazardous.epcis_event and asset_capture.step_of_event are inverses on checked steps
+    (what capture records is what the step was), JSON in between."""
+    from tracecode.app.asset_capture import step_of_event
+    raw = {"step": name, "by": by, "licence": licence, "warehouse": place, "vehicle": place, "driver": place,
+           "site": place, "responsible": place, "quantity": qty, "used": qty, "returned": returned, "time": t}
+    rec = hz.check_step(raw)
+    rec["time"] = float(t)
+    ev = hz.epcis_event("urn:tracecode:asset:cn-detonator-13:3561130A00001", rec)
+    back = hz.check_step(step_of_event(json.loads(json.dumps(ev))))
+    assert back == rec
