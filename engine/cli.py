@@ -400,16 +400,26 @@ def cmd_verify(args):
     from .registry.cli import print_answers
     scans = _scans(args)
     opts = {"scanner": args.scanner, "place": args.place, "record": not args.no_record}
+    where = _where(args)
     with _backend(args) as c:  # a server's: imports gRPC, once its log level is set
         who = c.whoami(retry=False)
         if who.registry and not CHECKING.isdisjoint(who.roles):
             return print_answers(c.check_many(scans, answers=True, **opts), _answer_line)
-        answers = c.verify_many(scans, answers=True, **opts)
+        answers = c.verify_many(scans, answers=True, **opts, **where)
         bad = 0
         for a in answers:
             print(_answer_line(a))
             bad += a.verdict.name != "GENUINE"
     return 1 if bad else 0
+
+
+def _where(args) -> dict:
+    """--region and --at as verify_many's region, lat, lon (checked there; --at read here)."""
+    from .regions.location import parse_at
+    where = {"region": args.region} if args.region else {}
+    if args.at:
+        where["lat"], where["lon"] = parse_at(args.at)
+    return where
 
 
 def cmd_events(args):
@@ -618,6 +628,8 @@ def build_parser():
     s.add_argument("scans", nargs="*", metavar="SCAN", help="scans (default: one per line on stdin)")
     s.add_argument("--scanner", help="scanner id to record")
     s.add_argument("--place", help="place to record")
+    s.add_argument("--region", help="GB/T 2260 region code to record (6 digits, e.g. 110105)")
+    s.add_argument("--at", metavar="LAT,LON", help="WGS-84 coordinates to record, e.g. 39.92,116.44")
     s.add_argument("--no-record", action="store_true", help="do not log these scans")
     remote.add_server_options(s)
     s.set_defaults(func=cmd_verify)

@@ -129,3 +129,19 @@ def test_a_source_prefix_round_trips(region, lat, lon, place):
     raw = bytes(8) + source_prefix("scanner", place, region, lat, lon) + b"\x07" + bytes(8)
     got = record_source(raw)
     assert got[:5] == ("scanner", place or None, region, lat, lon) and raw[got[5]] == 7
+
+
+def test_the_cli_records_region_and_coordinates(tmp_path):
+    import subprocess
+    import sys
+    with tracecode.init(tmp_path / "data") as d:
+        code = d.issue("cn-drug-20", DRUG, 1).codes()[0].decode()
+    run = lambda *a: subprocess.run([sys.executable, "-m", "tracecode", "verify", str(tmp_path / "data"), code,  # noqa: E731
+                                     *a], capture_output=True, text=True, timeout=120)
+    assert "NOT_COMMISSIONED" in run("--region", "110105", "--at", "39.92,116.44").stdout
+    for bad, said in ((("--region", "990000"), "99 is no province"), (("--at", "39"), "LAT,LON"),
+                      (("--at", "91,0"), "outside")):
+        got = run(*bad)
+        assert got.returncode != 0 and said in got.stderr and "Traceback" not in got.stderr
+    with tracecode.open(tmp_path / "data") as d:
+        assert [(r["region"], r["lat"], r["lon"]) for r in _records(d)] == [("110105", 39.92, 116.44)]

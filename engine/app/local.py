@@ -77,15 +77,16 @@ class LocalClient:
         return LocalDownload(iss, batch, render, attributes)
 
     # -- verification --------------------------------------------------------------------------
-    def verify(self, scan, *, scanner=None, place=None, time=None, record: bool = True):
+    def verify(self, scan, *, scanner=None, place=None, time=None, record: bool = True,
+               region=None, lat=None, lon=None):
         return self.svc.verify(self.caller, scan, scanner=scanner, place=place, time=time,
-                               record=record)
+                               record=record, region=region, lat=lat, lon=lon)
 
     def verify_many(self, scans, offsets=None, *, scanner=None, place=None, time=None,
-                    record: bool = True, answers: bool = False):
+                    record: bool = True, answers: bool = False, region=None, lat=None, lon=None):
         """Verdicts on many scans (iterate for Answers; ``records``, ``verdicts``)."""
         return self.svc.verify_many(self.caller, scans, offsets, scanner=scanner, place=place,
-                                    time=time, record=record)
+                                    time=time, record=record, region=region, lat=lat, lon=lon)
 
     def check(self, scan, *, scanner=None, place=None, time=None, record: bool = True):
         return self.svc.check(self.caller, scan, scanner=scanner, place=place, time=time,
