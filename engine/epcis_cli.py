@@ -359,6 +359,8 @@ def print_job(job: dict, out=None) -> None:
     more = job.get("errors_total", len(errors)) - len(errors)
     if more > 0:
         print(f"  ... and {more:,} more errors", file=out)
+    for f in job.get("flagged") or ():   # stored, but a check flagged it (rare earth: mass balance, quota)
+        print(f"  flagged {f.get('pointer') or '/'}: {f.get('check')}: {f.get('detail')}", file=out)
 
 
 def _summary(event: dict) -> str:

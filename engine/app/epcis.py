@@ -304,8 +304,13 @@ class Capture:
             return
         captured = {**ev, "recordTime": _iso(now)}
         if rare_earth.is_rare_earth(ev) and not item.failed:   # mass balance, quota: kept with the event
-            captured[rare_earth.CHECKS_FIELD] = self.svc.quotas.judge(
+            captured[rare_earth.CHECKS_FIELD] = checks = self.svc.quotas.judge(
                 ev, t, caller.name, {} if running is None else running)
+            flagged = job.setdefault("flagged", [])   # the job says what was flagged, with where
+            for c in checks:
+                if c.get("ok") is False and len(flagged) < MAX_JOB_ERRORS:
+                    flagged.append({"pointer": item.pointer, "event_id": item.eid, "check": c["check"],
+                                    "detail": c["detail"]})
         item.record = EpcisRecord(
             event_id=item.eid, event=captured, event_time=t,
             time_offset=ev.get("eventTimeZoneOffset") or "+00:00", record_time=now,
