@@ -5,7 +5,7 @@ Stored: N AggregationEvents (a case of 24 EPCs packed each), put in writes of 50
 PostgreSQL: fsync on, synchronous_commit on, a local server on loopback). Read: the outbox
 walked from seq 0 to its end (epcis_log, 1,000 per call) as a subscription's delivery reads
 it. Baseline: the LMDB store (tracecode.store.lmdb), engine: the PostgreSQL store's EPCIS
-part (tracecode.store.postgres.epcis, the tables and statements PgStore uses).
+store (tracecode.store.postgres.PgStore), each round on a new database.
 """
 from __future__ import annotations
 
@@ -18,7 +18,7 @@ from bench.conftest import size
 from tracecode.store.port import EpcisRecord
 
 sys.path.insert(0, str(Path(__file__).parent.parent / "tests"))
-import pgtest  # noqa: E402  (tests/pgtest.py: the throwaway server)
+from postgres_server import PgServer, pg_bindir  # noqa: E402  (the tests' throwaway server)
 
 N = size(5_000, 100_000)
 PER_WRITE = 500
@@ -43,20 +43,20 @@ def _events(n: int, tag: str) -> list:
 
 
 @pytest.fixture(scope="module")
-def pg_dsn():
-    import psycopg
-    with pgtest.server(fsync=True) as dsn:
-        with psycopg.connect(f"{dsn} dbname=postgres", autocommit=True) as conn:
-            conn.execute("CREATE DATABASE bench")
-        yield f"{dsn} dbname=bench"
+def pg_server():
+    if pg_bindir() is None:
+        pytest.skip("PostgreSQL is not installed (/usr/lib/postgresql/*/bin/initdb missing)")
+    with PgServer(settings={"fsync": "on", "full_page_writes": "on"}) as server:   # durable, as LMDB's
+        yield server
 
 
-def _pg_store(dsn):
-    import psycopg
-    from tracecode.store.postgres import epcis, outbox, queries
-    with psycopg.connect(dsn, autocommit=True) as conn:
-        conn.execute("DROP TABLE IF EXISTS tc_epcis_events, tc_epcis_epcs, tc_epcis_seq, tc_capture_jobs")
-    return pgtest.PartsStore(dsn), (epcis, outbox, queries)
+_dbs = iter(range(1, 1 << 20))
+
+
+def _pg_store(server):
+    from tracecode import schemes
+    from tracecode.store.postgres import PgStore
+    return PgStore(server.create_database(f"bench_{next(_dbs)}"), schemes.builtin())
 
 
 def _lmdb_store(path):
@@ -99,13 +99,13 @@ def test_baseline_lmdb_epcis_put(benchmark, tmp_path):
 
 
 @PUT
-def test_engine_postgres_epcis_put(benchmark, pg_dsn):
+def test_engine_postgres_epcis_put(benchmark, pg_server):
     events, state = _events(N, "p"), {}
 
     def setup():
         if "s" in state:
             state["s"].close()
-        state["s"] = _pg_store(pg_dsn)[0]
+        state["s"] = _pg_store(pg_server)
     benchmark.extra_info.update(codes=N, role="engine", note=f"PostgreSQL (fsync on), {PER_WRITE} a write")
     benchmark.pedantic(lambda: _put_all(state["s"], events), setup=setup, rounds=ROUNDS, iterations=1)
     state["s"].close()
@@ -122,8 +122,8 @@ def test_baseline_lmdb_outbox_read(benchmark, tmp_path):
 
 
 @LOG
-def test_engine_postgres_outbox_read(benchmark, pg_dsn):
-    s = _pg_store(pg_dsn)[0]
+def test_engine_postgres_outbox_read(benchmark, pg_server):
+    s = _pg_store(pg_server)
     _put_all(s, _events(N, "p"))
     benchmark.extra_info.update(codes=N, role="engine", note="epcis_log from 0, 1,000 a call")
     benchmark.pedantic(lambda: _read_all(s), rounds=ROUNDS, iterations=1)

@@ -5,7 +5,7 @@ writers is stored once, a lease has one holder, an asset's racing appends write 
 epcis_find answers what the LMDB store answers for the same events and queries.
 
 The port's own contract (one suite, both back ends) is tests/test_store_port.py; these run the
-PostgreSQL mixins (tracecode.store.postgres) over a real server (tests/postgres_server.py)."""
+PostgreSQL store (tracecode.store.postgres.PgStore) over a real server (tests/postgres_server.py)."""
 from __future__ import annotations
 
 import random
@@ -16,36 +16,15 @@ import pytest
 
 from tracecode.store.port import EPC_ROLES, EpcisQuery, EpcisRecord
 
-import pgtest
-
-pg_server, pg_dsn = pgtest.pg_server, pgtest.pg_dsn   # the throwaway server's fixtures
 
 
 @pytest.fixture
 def pg(pg_dsn):
-    from tracecode.store.postgres import assets, epcis, leases, outbox, queries
-    store = _MixinStore(pg_dsn, (epcis, outbox, leases, queries, assets))
+    from tracecode import schemes
+    from tracecode.store.postgres import PgStore
+    store = PgStore(pg_dsn, schemes.builtin())
     yield store
-    store.pool.close()
-
-
-class _MixinStore:
-    """The mixins of this file's parts over one pool, their SCHEMA applied (the PgStore
-    core is not needed to test them)."""
-
-    def __init__(self, dsn, modules):
-        import psycopg
-        import psycopg_pool
-        from tracecode.store.postgres import assets, epcis, leases, outbox, queries
-        with psycopg.connect(dsn, autocommit=True) as conn:
-            for m in modules:
-                for ddl in m.SCHEMA:
-                    conn.execute(ddl)
-        self.pool = psycopg_pool.ConnectionPool(dsn, min_size=1, max_size=12, open=True)
-        for part in (epcis, outbox, leases, queries, assets):
-            for name, fn in vars(part.Part).items():
-                if callable(fn) and not name.startswith("__"):
-                    setattr(self, name, fn.__get__(self))
+    store.close()
 
 
 def record(eid, t, epcs=(), *, step="shipping", role="epc", type="ObjectEvent", **kw):
@@ -223,8 +202,8 @@ def test_epcis_find_answers_what_the_lmdb_store_answers(pg, tmp_path):
 
 # -- a subscription delivering from the PostgreSQL outbox, through Service and the runner -----
 # The platform is the LMDB one of test_epcis_subscriptions, with the EPCIS, subscription and
-# lease verbs of its store answered by PostgreSQL (the rest of PgStore is the core's part):
-# what is delivered is what PostgreSQL's log holds, in its commit order.
+# lease verbs of its store answered by a PgStore: what is delivered is what PostgreSQL's log
+# holds, in its commit order.
 PG_VERBS = {"epcis_put", "epcis_events", "epcis_find", "epcis_since", "epcis_log", "epcis_last_seq",
             "subscription_put", "subscription_get", "subscriptions", "subscription_delete",
             "subscription_rewind", "subscription_progress", "lease", "lease_release",

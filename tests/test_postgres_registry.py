@@ -3,8 +3,8 @@ the LMDB store's answers: national code data in bulk (arrays in, arrays out; a c
 again takes its new record, as in LMDB), approvals paged past one result's 1,000 rows in number
 order, and imports from concurrent writers each with its own audit seq, one after another.
 
-The imported-codes table the national codes' records go to (tc_imported) is the store core's;
-it is made here alone, so the registry is tested without the core."""
+The national codes' records for verification go to the core's tc_imported in the same write:
+read back through the store's view, as verification reads them."""
 from __future__ import annotations
 
 import threading
@@ -14,36 +14,21 @@ import pytest
 
 from tracecode.store.port import NATIONAL_CODE_DTYPE, NATIONAL_TEXT
 
-import pgtest
-
-pg_server, pg_dsn = pgtest.pg_server, pgtest.pg_dsn   # the throwaway server's fixtures
 
 
-class _RegistryStore:
-    def __init__(self, dsn):
-        import psycopg
-        import psycopg_pool
-        from tracecode.store.postgres import registry
-        with psycopg.connect(dsn, autocommit=True) as conn:
-            for ddl in registry.SCHEMA + [pgtest.IMPORTED_DDL]:
-                conn.execute(ddl)
-        self.pool = psycopg_pool.ConnectionPool(dsn, min_size=1, max_size=8, open=True)
-        self._reg = registry.Registry(self)
-
-    def registry(self):
-        return self._reg
-
-    def imported(self, code):
-        with self.pool.connection() as conn:
-            row = conn.execute("SELECT value FROM tc_imported WHERE ref = %s", [b"ext\x00" + code.encode()]).fetchone()
-        return None if row is None else bytes(row[0])
+def _imported(store, code: str):
+    """The imported record verification finds for a code (the core's tc_imported)."""
+    with store.reading() as view:
+        return view.imported_one(b"ext\x00" + code.encode())
 
 
 @pytest.fixture
 def pg(pg_dsn):
-    s = _RegistryStore(pg_dsn)
+    from tracecode import schemes
+    from tracecode.store.postgres import PgStore
+    s = PgStore(pg_dsn, schemes.builtin())
     yield s
-    s.pool.close()
+    s.close()
 
 
 @pytest.fixture
@@ -86,7 +71,7 @@ def test_national_codes_in_bulk_answer_what_lmdb_answers(pg, lm):
         (pa, ra), (pb, rb) = a.national_codes(ask), b.national_codes(ask)
     assert pa.tolist() == pb.tolist() and len(pa) > 2000
     assert ra.dtype == NATIONAL_CODE_DTYPE and (ra == rb).all()
-    assert pg.imported(codes[1].decode()) == b'{"n":1}' and pg.imported(codes[7].decode()) == b"{}"
+    assert _imported(pg, codes[1].decode()) == b'{"n":1}' and _imported(pg, codes[7].decode()) == b"{}"
 
 
 def _approval(i, **kw):

@@ -2,17 +2,14 @@
 
 Written against the port's methods only, so the next implementation (a replicated store)
 runs the same tests: it supplies the `backend` fixture (a store, how a batch is reserved
-before reservations are on the port, and how a code is referred to). The tests named in
-POSTGRES_PARTS run on the PostgreSQL store's parts as well (backend "postgres")."""
+before reservations are on the port, and how a code is referred to)."""
 import pytest
 
-import pgtest
 from tracecode import schemes
 from tracecode.index.lifecycle import Status
 from tracecode.store.port import EventPlan
 
 PK = b"8177322"
-pg_server, pg_dsn = pgtest.pg_server, pgtest.pg_dsn   # the PostgreSQL backend's throwaway server
 
 
 class LmdbBackend:
@@ -52,26 +49,6 @@ class LmdbBackend:
         self.store.env.close()
 
 
-class PostgresPartsBackend:
-    """The PostgreSQL store's parts (tests/pgtest.PartsStore) on a fresh database:
-    the tests in POSTGRES_PARTS run on it too (the rest need the store's core)."""
-
-    def __init__(self, dsn):
-        self.dsn = dsn
-        self.store = pgtest.PartsStore(dsn)
-
-    def imported_ref(self, code):
-        return b"ext\x00" + code.encode()   # as the domain keys a code issued elsewhere
-
-    def reopen(self):
-        self.store.close()
-        self.store = pgtest.PartsStore(self.dsn)
-        return self.store
-
-    def close(self):
-        self.store.close()
-
-
 class PgBackend(LmdbBackend):
     """The whole port over PostgreSQL (tracecode.store.postgres.PgStore): refs are the same
     code keys the domain builds for LMDB."""
@@ -93,24 +70,6 @@ class PgBackend(LmdbBackend):
 
     def close(self):
         self.store.close()
-
-
-POSTGRES_PARTS = {   # the tests of the verbs tracecode.store.postgres has today
-    "test_asset_steps_append_against_the_history_checked", "test_links_round_trip_replace_delete_and_list",
-    "test_registry_approvals_by_number_enterprise_and_prefix",
-    "test_registry_national_codes_in_bulk_with_their_imported_records",
-    "test_registry_imports_are_one_write_with_their_audit_record", "test_epcis_put_is_idempotent_per_event_id",
-    "test_epcis_put_inside_a_write_commits_with_it_or_not_at_all",
-    "test_epcis_find_by_epc_role_and_filters_with_paging", "test_epcis_find_by_time_range_and_type",
-    "test_capture_jobs_are_replaced_whole", "test_epcis_find_by_ids_actions_refs_and_orders",
-    "test_capture_jobs_of_a_client_newest_first_paged", "test_named_queries_per_owner",
-    "test_epcis_since_reads_the_log_in_commit_order_filtered_with_the_last_seq_read",
-    "test_subscriptions_keep_their_state_and_bookmark_across_a_reopen",
-    "test_subscription_progress_fenced_by_a_lease_is_recorded_only_for_its_current_holder",
-    "test_a_lease_is_held_by_one_holder_until_it_expires_or_is_released",
-    "test_epcis_log_gives_each_event_json_as_epcis_since_decodes_it",
-    "test_alerts_are_stored_once_by_id_and_a_closed_one_stays_closed",
-}
 
 
 def pytest_generate_tests(metafunc):
