@@ -123,12 +123,23 @@ def _progress_bar(total):
 
 # -- commands --------------------------------------------------------------------------
 
+STORE_VAR = "TRACECODE_STORE"   # datadir.STORE_VAR: the --store override, inherited by workers
+
+
+def redact_url(url: str) -> str:
+    from urllib.parse import urlsplit
+    u = urlsplit(url)
+    return url if u.password is None else url.replace(":" + u.password + "@", ":***@", 1)
+
+
 def cmd_init(args):
-    dd = DataDir.init(args.dir, base_url=args.base_url, crypto=args.crypto)
+    dd = DataDir.init(args.dir, base_url=args.base_url, crypto=args.crypto,
+                      store=args.store or os.environ.get(STORE_VAR))
     dd.close()
     print(f"initialised {args.dir}: cipher suite {dd.keyring.suite.name}, "
           f"master key {dd.master_key.fingerprint()} (fingerprint), "
-          f"schemes in {Path(args.dir) / 'schemes'}, index in {Path(args.dir) / 'index'}"
+          f"schemes in {Path(args.dir) / 'schemes'}, index in "
+          f"{redact_url(dd.store_url) if dd.store_url else Path(args.dir) / 'index'}"
           + (f", public base URL {dd.settings.base_url}" if dd.settings.base_url else ""),
           file=sys.stderr)
 
@@ -569,6 +580,9 @@ def cmd_restore(args):
 def build_parser():
     p = _Parser(prog="tracecode", description="Issue and check product trace codes.")
     p.add_argument("--version", action="version", version=f"tracecode {__version__}")
+    p.add_argument("--store", metavar="URL", default=None,
+                   help="the index's PostgreSQL URL for this command (and a serve's workers), "
+                        "overriding DIR/settings.toml's store: tracecode --store URL VERB DIR ...")
     sub = p.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
     s = sub.add_parser("init", help="create a data directory with a new master key")
@@ -579,6 +593,9 @@ def build_parser():
     s.add_argument("--crypto", choices=("aes", "sm"), default="aes",
                    help="cipher suite, for good: aes = FF1-AES-256, HKDF-SHA-256 (default); "
                         "sm = FF1-SM4 (GB/T 32907), HKDF-SM3 (GB/T 32905), SM3 for the audit chain")
+    s.add_argument("--store", metavar="URL",
+                   help="keep the index in PostgreSQL (postgresql://...), recorded in DIR/settings.toml; "
+                        "the keys stay in DIR (default: the embedded LMDB index in DIR/index)")
     s.set_defaults(func=cmd_init)
 
     s = sub.add_parser("settings", help="show or change a data directory's settings (base URL)")
@@ -742,6 +759,8 @@ def main(argv=None) -> int:
     args, extra = parser.parse_known_args(argv)
     if extra:
         _spill(parser, args, extra)
+    if getattr(args, "store", None):   # every DataDir this command (or its workers) opens
+        os.environ[STORE_VAR] = args.store
     try:
         return args.func(args) or 0
     except CliError as exc:

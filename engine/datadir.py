@@ -65,6 +65,9 @@ class Batch:
         return self.issuer.write(f, self.start, self.count, render, attributes, **kw)
 
 
+STORE_VAR = "TRACECODE_STORE"   # `tracecode --store URL`: the index's PostgreSQL URL, for a command
+
+
 class DataDir:
     """An initialised data directory; open it with ``tracecode.open(DIR)``."""
 
@@ -86,7 +89,7 @@ class DataDir:
             warnings.warn(f"scheme not loaded: {err}", _schemes.DefinitionWarning, stacklevel=2)
         self.settings = _settings.load(self.path)
         self.schemes = _on_base_url(self.schemes, self.settings.base_url)
-        self.store_url = store or self.settings.store
+        self.store_url = store or os.environ.get(STORE_VAR) or self.settings.store
         self._env = None
         self._index = None
         self._registry = None
