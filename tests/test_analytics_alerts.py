@@ -103,3 +103,36 @@ def test_analyze_refuses_an_unknown_rule_or_parameter(tmp_path, capsys):
     assert main(["analyze", str(d), "--parquet", str(tmp_path), "--out", str(tmp_path / "r"),
                  "--param", "max_kmh=3"]) != 0
     assert "RULE.NAME=VALUE" in capsys.readouterr().err
+
+
+def test_alerts_over_http_for_regulators_only(tmp_path):
+    import httpx
+
+    from tracecode.web.app import create_app
+    from web_platform import BASE_URL, Platform
+    from web_server import serving
+    p = Platform(tmp_path, count=3)
+    code = p.national["cn-drug-20"][0]
+    p.svc.index.store.alerts_put([_alert(code, rule="diversion")])
+    p.svc.alert_feed.ttl = 0
+    try:
+        with serving(create_app(p.svc, base_url=BASE_URL)) as url, \
+                httpx.Client(base_url=url, timeout=30) as client:
+            assert client.get("/api/v1/alerts").status_code in (401, 403)
+            assert client.get("/api/v1/alerts", headers=p.auth("scanner")).status_code == 403
+            r = client.get("/api/v1/alerts", params={"open": "1", "code": code},
+                           headers=p.auth("regulator"))
+            assert r.status_code == 200 and [a["code"] for a in r.json()["alerts"]] == [code]
+            assert client.get("/api/v1/alerts", params={"limit": "x"},
+                              headers=p.auth("regulator")).status_code == 400
+            # the public answer of that code now says SUSPICIOUS
+            assert client.get(f"/api/v1/codes/{code}").json()["verdict"].lower() == "suspicious"
+            aid = r.json()["alerts"][0]["id"]
+            done = client.post(f"/api/v1/alerts/{aid}/close", json={"note": "legit re-export"},
+                               headers=p.auth("regulator"))
+            assert done.status_code == 200 and done.json()["closed_by"] == "inspector"
+            again = client.post(f"/api/v1/alerts/{aid}/close", headers=p.auth("regulator"))
+            assert again.status_code == 404
+            assert client.get(f"/api/v1/codes/{code}").json()["verdict"].lower() == "genuine"
+    finally:
+        p.close()

@@ -42,9 +42,18 @@ async def code(request) -> Response:
     state = request.app.state
     # the product's limit charged before the query is recorded; a HEAD is no query
     answer = code_answer(state.service, request.state.caller, request.path_params["code"],
-                         place=place, lang=_lang(request), repeat=request.method == "HEAD",
-                         charge=lambda a: charge_product(request, a))
+                         place=request.query_params.get("region") or place, lang=_lang(request),
+                         repeat=request.method == "HEAD", charge=lambda a: charge_product(request, a),
+                         lat=_degrees(request, "lat"), lon=_degrees(request, "lon"))
     return _json(answer)
+
+
+def _degrees(request, name: str):
+    """?lat= / ?lon= as text (the Service checks them: a bad one is a 400 naming it)."""
+    value = request.query_params.get(name)
+    if value is not None and len(value) > 32:
+        raise invalid(name, f"{name} is a number of degrees (WGS-84), at most 32 characters")
+    return value or None
 
 
 async def approval(request) -> Response:
@@ -87,6 +96,34 @@ async def links(request) -> Response:
         raise invalid("links", "the body names no links: {\"links\": [...]} (an empty list removes them)")
     stored = svc.set_links(caller, key, items, peer=request.state.client_host, method="HTTP SetLinks")
     return _json(_links_body(svc.link_key(key), stored))
+
+
+async def alerts(request) -> Response:
+    """GET /api/v1/alerts?rule=&code=&open=1&limit=: the analytics' alerts (regulators and
+    admins: a bearer token)."""
+    from ..app.alertsapp import find_alerts
+    q = request.query_params
+    limit = q.get("limit", "100")
+    if not (limit.isascii() and limit.isdigit()):
+        raise invalid("limit", "limit is a number, 1 to 1000")
+    found = find_alerts(request.app.state.service, request.state.caller, rule=q.get("rule"),
+                        code=q.get("code"), open_only=q.get("open") in ("1", "true"),
+                        limit=int(limit), method="HTTP Alerts")
+    return _json({"alerts": found})
+
+
+async def close_alert(request) -> Response:
+    """POST /api/v1/alerts/{id}/close {"note": "..."}: close an open alert (overseers)."""
+    from ..app.alertsapp import close_alert as close
+    raw = await request.body()
+    try:
+        body = json.loads(raw) if raw else {}
+    except (ValueError, RecursionError):
+        raise invalid("body", 'the body is not JSON: {"note": "why"}') from None
+    note = body.get("note", "") if isinstance(body, dict) else None
+    return _json(close(request.app.state.service, request.state.caller,
+                       request.path_params["alert_id"], note if isinstance(note, str) else None,
+                       method="HTTP CloseAlert"))
 
 
 async def openapi(request) -> Response:

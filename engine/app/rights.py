@@ -43,6 +43,8 @@ VERBS = {
     "subscribe": READING, "subscriptions": READING, "unsubscribe": READING,
     # rare-earth production quotas (app/quotas.py): set by overseers, read by the enterprise too
     "set_quota": OVERSEERS, "quotas": READING,
+    # the analytics' alerts (app/alertsapp.py): read and closed by overseers
+    "alerts": OVERSEERS, "close_alert": OVERSEERS,
 }
 
 

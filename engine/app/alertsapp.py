@@ -1,0 +1,31 @@
+"""The analytics' alerts for regulators: read (filters bounded) and closed, through the
+store port. Overseers only (rights.VERBS alerts / close_alert)."""
+from __future__ import annotations
+
+from .refusal import Refusal, invalid
+from .rights import admit
+
+MAX_ALERTS = 1000   # one answer's bound
+
+
+def find_alerts(svc, caller, *, rule=None, code=None, open_only=False, limit=100,
+                method="Alerts") -> list:
+    admit(caller, "alerts", method)
+    if not isinstance(limit, int) or not 1 <= limit <= MAX_ALERTS:
+        raise invalid("limit", f"limit is 1 to {MAX_ALERTS}")
+    for name, value in (("rule", rule), ("code", code)):
+        if value is not None and (not isinstance(value, str) or not value or len(value) > 128):
+            raise invalid(name, f"{name} is 1 to 128 characters")
+    return svc.index.store.alerts_find(rule=rule, code=code, open_only=bool(open_only), limit=limit)
+
+
+def close_alert(svc, caller, alert_id: str, note: str = "", method="CloseAlert") -> dict:
+    admit(caller, "close_alert", method)
+    if not isinstance(alert_id, str) or len(alert_id) != 20 or not alert_id.isascii() \
+            or not alert_id.isalnum():
+        raise invalid("id", "an alert id is 20 hexadecimal characters")
+    if not isinstance(note, str) or len(note) > 1000:   # None: a note that is no text
+        raise invalid("note", "a note is at most 1000 characters")
+    if not svc.index.store.alert_close(alert_id, by=caller.name, note=note):
+        raise Refusal("not_found", "id", f"no open alert {alert_id}", resource="alert", name=alert_id)
+    return {"id": alert_id, "status": "closed", "closed_by": caller.name}
