@@ -26,6 +26,11 @@ query with the Digital Link or resolver URI of the same code. An event captured 
 (its eventID, else its GS1 event hash) is acknowledged as already stored and not applied
 again; an error declaration (the same eventID with errorDeclaration) is stored beside the
 event it declares and changes no state yet.
+
+A TransformationEvent consumes its instance inputs and commissions its outputs still issued
+(epcis.transform; _transformations reads their states once a capture). An event with a
+rare-earth bizStep gets its checks (mass balance, quota: app/quotas.py) in the stored event
+under "tracecode:checks", and the job lists the flagged ones ("flagged").
 """
 from __future__ import annotations
 
