@@ -209,6 +209,21 @@ def test_quantities_balance_or_raise_an_alert(world):
                                      "warehouse": "x", "time": at(4)})["ok"]
 
 
+def test_a_case_is_linked_to_its_shells_by_the_existing_pack(world):
+    """Produced shells are live in the index: packed into a case's SSCC (GS1-128, Code 128)
+    with the index's pack, the case lists them and each names the case."""
+    from tracecode.checks import get
+    d, codes, _ = world
+    shells = [text(c) for c in codes["cn-detonator-13"][2000:2050]]
+    for i, code in enumerate(shells):
+        ok(d.assets.record(code, {"step": "produce", "by": FACTORY, "licence": "MB-P-035", "time": at(1 + i / 1e4)}))
+    body = "06901234500000123"
+    case = body + get("gs1").calc(body)
+    assert d.apply([{"id": "case-1", "action": "pack", "parent": case, "codes": shells, "time": at(1.1)}])[0]["ok"]
+    assert sorted(d.contents(case)) == sorted(shells)
+    assert d.verify(shells[0], record=False).verdict == Verdict.GENUINE
+
+
 def test_details_are_for_regulators_only(world):
     d, codes, _ = world
     svc = Service(d, audit_path=d.path / "hz-audit.log")

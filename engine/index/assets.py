@@ -130,6 +130,8 @@ class Assets:
                 mod.fold(asset, checked)
                 if any(not c["ok"] for c in checked.get("checks", ())):
                     self._alert(compact, len(raw_steps), checked)
+                if checked["step"] == "produce":   # live in the index: it can be packed into a case
+                    self._commission(compact, checked)
                 if checked["step"] in RETIRING:   # the code is retired: every verify says destroyed
                     self._retire(compact, checked)
                 return {"ok": True, "code": compact, "step": checked, "state": asset.state,
@@ -155,6 +157,14 @@ class Assets:
                                "checks": bad}, "status": "open"}])
         except NotImplementedError:
             pass
+
+    def _commission(self, compact: str, step: dict) -> None:
+        """A produced hazardous-goods code commissioned in the index's lifecycle (an event id of
+        its own), so the existing pack/aggregation links it to its box or case (an SSCC in
+        Code 128) and contents()/history show the case. A code already live (a new life of
+        a re-registered code) is left as it is."""
+        self.index.apply([{"id": f"asset-produce-{compact}", "action": "commission", "codes": [compact],
+                           "time": step["time"]}], client="tracecode-assets")
 
     def _retire(self, compact: str, step: dict) -> None:
         """A scrapped asset's code destroyed in the index's lifecycle too (an event under an id
