@@ -73,3 +73,6 @@ GENERATORS = {"cn-equip-18": equipment_codes, "cn-equip-reg-20": registration_co
 from tests.hazardous_data import GENERATORS as _HAZARDOUS  # noqa: E402
 
 GENERATORS.update(_HAZARDOUS)
+from tests.livestock_data import ear_tags  # noqa: E402
+
+GENERATORS["cn-eartag-15"] = ear_tags

@@ -16,11 +16,15 @@ from __future__ import annotations
 import datetime as _dt
 
 from ..categories import hazardous as hz
+from ..categories import livestock as lv
 
 CBV_PREFIX = "https://ref.gs1.org/cbv/BizStep-"
+# the categories whose steps capture records (their bizSteps apart: livestock's are all ours)
+CATEGORIES = {"hazardous": hz, "livestock": lv}
 STEP_OF = {s.biz_step: s.name for s in hz.STEPS.values()}
+STEP_OF.update({s.biz_step: s.name for s in lv.STEPS.values()})
 FIELDS = ("by", "licence", "quantity", "used", "returned", "warehouse", "vehicle", "driver", "site",
-          "responsible", "place", "note")
+          "responsible", "place", "note", "certificate", "mark")
 
 
 def _codes(epcs) -> list:
@@ -70,7 +74,7 @@ def apply(svc, caller, job: dict, items) -> None:
             continue
         for code in _codes(it.event.get("epcList")):
             reg = svc.dd.assets.registration(code)
-            if reg is None or not _hazardous(svc, reg["scheme"]):
+            if reg is None or not _records_steps(svc, reg["scheme"], step["step"]):
                 continue
             if any(s.get("event") == it.eid for s in svc.dd.assets.steps(code)):
                 continue             # this event's step is recorded already
@@ -84,7 +88,11 @@ def apply(svc, caller, job: dict, items) -> None:
         job["asset_steps"] = {"recorded": recorded, "refused": refused}
 
 
-def _hazardous(svc, scheme: str) -> bool:
+def _records_steps(svc, scheme: str, step_name: str) -> bool:
+    """Whether a code of this scheme records this step by capture (its category has it)."""
     from .. import categories
     sch = svc.dd.index.schemes.get(scheme)
-    return sch is not None and categories.of_scheme(sch).name == "hazardous"
+    if sch is None:
+        return False
+    cat = categories.of_scheme(sch).name
+    return cat in CATEGORIES and step_name in CATEGORIES[cat].STEPS

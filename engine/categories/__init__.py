@@ -9,7 +9,7 @@ by scanning this package: adding a category is adding a module.
 
 >>> from tracecode import categories
 >>> sorted(categories.ALL)
-['drugs', 'generic', 'gs1_trade', 'hazardous', 'pesticides', 'rare_earth',
+['drugs', 'generic', 'gs1_trade', 'hazardous', 'livestock', 'pesticides', 'rare_earth',
  'special_equipment', 'veterinary']
 >>> categories.of_scheme(categories.schemes_of("drugs")[0]).title
 'Drugs and vaccines (药品)'

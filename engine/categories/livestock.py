@@ -1,0 +1,261 @@
+"""Livestock (畜禽): pigs, cattle and sheep, traced by their ear tags.
+
+An ear tag's number is assigned by the animal-tagging authority, so tags are registered
+here (tracecode register), never issued: scheme ``cn-eartag-15`` (1 species, 6 county,
+8 serial; no check digit stated). An animal's life is a log of steps through the same
+machinery as special equipment (tracecode.index.assets): tagged on its farm, moved (each
+movement names its quarantine certificate, 动物检疫合格证明), read at a market or checkpoint,
+slaughtered (the tag is collected and its number written on the inspection mark). After
+slaughter the tag is off the animal: a scan of it is SUSPICIOUS (a collected tag put on
+another animal), a movement or a second slaughter under it is refused.
+
+Carcass to cuts is an EPCIS TransformationEvent (the animals' tags as inputs, as
+``urn:tracecode:asset:cn-eartag-15:CODE``): Service.epcis.lineage walks a cut's lot back
+to its animals; ``animals_of`` reads their tags out of that answer.
+
+>>> from tracecode import categories
+>>> [s.name for s in categories.schemes_of("livestock")]
+['cn-eartag-15']
+>>> STEPS["slaughter"].biz_step, SPECIES["2"]
+('urn:tracecode:bizstep:slaughtering', 'cattle')
+"""
+from __future__ import annotations
+
+import datetime as _dt
+from dataclasses import dataclass, field
+
+from ..errors import TracecodeError
+from .category import OUR_NAMESPACE, Category
+
+SCHEME = "cn-eartag-15"
+SPECIES = {"1": "pig", "2": "cattle", "3": "sheep"}
+
+# States (the fold of the steps)
+REGISTERED = "registered"       # the tag number is registered, not yet on an animal
+TAGGED = "tagged"
+MOVED = "moved"
+SLAUGHTERED = "slaughtered"
+
+# Verdicts (what a scan of the tag answers)
+LIVE = "live"
+NOT_TAGGED = "not_tagged"
+SUSPICIOUS = "suspicious"       # the tag was collected at slaughter: it should be on no animal
+NOT_REGISTERED = "not_registered"
+VERDICTS = (LIVE, NOT_TAGGED, SUSPICIOUS, NOT_REGISTERED)
+
+
+@dataclass(frozen=True)
+class Step:
+    name: str
+    biz_step: str
+    disposition: str | None
+    allowed_from: frozenset
+    to: str | None
+    needs: tuple = ()
+
+
+_ALIVE = frozenset({TAGGED, MOVED})
+STEPS = {s.name: s for s in (
+    Step("tag", OUR_NAMESPACE + "tagging", "active", frozenset({REGISTERED}), TAGGED, ("place",)),
+    # a movement (调运) names its quarantine certificate and where the animal went
+    Step("move", OUR_NAMESPACE + "moving", "in_transit", _ALIVE, MOVED, ("certificate", "place")),
+    # a reading of the tag (market, checkpoint, farm inspection): never refused, so a reading
+    # after slaughter is kept as evidence and makes the tag suspicious
+    Step("check", OUR_NAMESPACE + "tag_reading", None,
+         frozenset({REGISTERED, TAGGED, MOVED, SLAUGHTERED}), None),
+    # slaughter (屠宰): the tag collected, its number written on the inspection mark (mark)
+    Step("slaughter", OUR_NAMESPACE + "slaughtering", "destroyed", _ALIVE, SLAUGHTERED,
+         ("mark", "place")),
+)}
+_TEXT = ("place", "certificate", "mark", "note",
+         "event")   # the id of the EPCIS event that recorded the step (app.asset_capture)
+
+
+class StepError(TracecodeError, ValueError):
+    """A step that cannot be recorded: ``reason`` for machines."""
+
+    def __init__(self, message, reason="invalid_step", field=None):
+        super().__init__(message)
+        self.reason, self.field = reason, field
+
+
+@dataclass
+class Animal:
+    """An animal's state folded from its tag's steps (oldest first)."""
+    code: str
+    scheme: str
+    registered: dict
+    state: str = REGISTERED
+    tagged: dict | None = None
+    last_move: dict | None = None
+    slaughter: dict | None = None
+    after_slaughter: list = field(default_factory=list)   # readings of the collected tag
+    steps: list = field(default_factory=list)
+
+
+def check_step(step: dict) -> dict:
+    """A step's fields checked: name, by (who did it), what it needs (tag: place; move:
+    certificate and place; slaughter: mark and place), texts at most 200 characters."""
+    name = step.get("step")
+    if name not in STEPS:
+        raise StepError(f"step must be one of: {', '.join(STEPS)}", field="step")
+    by = step.get("by")
+    if not isinstance(by, str) or not by.strip() or len(by) > 200:
+        raise StepError(f"{name}: every step names who did it (by: 1 to 200 characters)", field="by")
+    out = {"step": name, "by": by.strip(), "time": step.get("time")}
+    for key in _TEXT:
+        if step.get(key) not in (None, ""):
+            value = str(step[key]).strip()
+            if len(value) > 200:
+                raise StepError(f"{name}: {key} is longer than 200 characters", field=key)
+            out[key] = value
+    for key in STEPS[name].needs:
+        if not out.get(key):
+            what = {"certificate": "the quarantine certificate number (动物检疫合格证明)",
+                    "mark": "the inspection mark's number the tag was written on"}.get(key, key)
+            raise StepError(f"{name} needs {key}: {what}", field=key)
+    return out
+
+
+def fold(animal: Animal, rec: dict) -> None:
+    spec = STEPS.get(rec["step"])
+    if spec is None:                 # a step of no livestock meaning (another category's)
+        return
+    if rec["step"] == "check" and animal.state == SLAUGHTERED:
+        animal.after_slaughter.append(rec)
+    if spec.to is not None:
+        animal.state = spec.to
+    if rec["step"] == "tag":
+        animal.tagged = rec
+    elif rec["step"] == "move":
+        animal.last_move = rec
+    elif rec["step"] == "slaughter":
+        animal.slaughter = rec
+    animal.steps.append(rec)
+
+
+def _day(rec) -> str:
+    return rec.get("date") or (_dt.datetime.fromtimestamp(rec["time"], _dt.timezone.utc).date().isoformat()
+                               if rec.get("time") is not None else "?")
+
+
+def _collected(animal: Animal) -> str:
+    s = animal.slaughter
+    return (f"tag {animal.code} was collected at slaughter on {_day(s)} at {s.get('place', '?')} "
+            f"(inspection mark {s.get('mark', '?')})")
+
+
+def refusal(animal: Animal, rec: dict, today: _dt.date) -> str | None:
+    """Why this step may not follow the animal's state (None: it may). After slaughter only
+    readings are recorded (they make the tag suspicious); a movement or a second slaughter
+    under a collected tag is refused."""
+    spec = STEPS[rec["step"]]
+    if animal.state == SLAUGHTERED and rec["step"] != "check":
+        return f"no {rec['step']}: {_collected(animal)}"
+    if animal.state not in spec.allowed_from:
+        return (f"cannot {rec['step']} {animal.code}: it is {animal.state} "
+                f"(needs {', '.join(sorted(spec.allowed_from))})")
+    return None
+
+
+def _public(rec, keys=("by", "date", "place", "certificate", "mark")):
+    return {k: rec[k] for k in keys if k in rec} if rec else None
+
+
+def verdict(animal: Animal | None, today: _dt.date, unit=None) -> dict:
+    """What a scan of the tag answers: live (tagged, not slaughtered), not tagged yet,
+    suspicious (its tag was collected at slaughter), not registered; with the species,
+    the last movement and its certificate, the slaughter and its inspection mark."""
+    if animal is None:
+        return {"verdict": NOT_REGISTERED, "reasons": ["no such ear tag is registered"]}
+    if animal.state == SLAUGHTERED:
+        v = SUSPICIOUS
+        why = [f"{_collected(animal)}: it should be on no animal"]
+        if animal.after_slaughter:
+            why.append(f"read {len(animal.after_slaughter)} time(s) since, last on "
+                       f"{_day(animal.after_slaughter[-1])} by {animal.after_slaughter[-1]['by']}")
+    elif animal.state == REGISTERED:
+        v, why = NOT_TAGGED, ["the tag number is registered but was never put on an animal"]
+    else:
+        v, why = LIVE, []
+    return {"verdict": v, "reasons": why, "state": animal.state,
+            "species": SPECIES.get(animal.code[:1]), "county": animal.code[1:7],
+            "tagged": _public(animal.tagged), "last_move": _public(animal.last_move),
+            "slaughter": _public(animal.slaughter), "readings_after_slaughter": len(animal.after_slaughter),
+            "steps": len(animal.steps)}
+
+
+def epcis_event(code_uri: str, rec: dict) -> dict:
+    """A recorded step as an EPCIS 2.0 ObjectEvent (tagging an ADD: the tag's first event)."""
+    spec = STEPS[rec["step"]]
+    ev = {"type": "ObjectEvent", "action": "ADD" if rec["step"] == "tag" else "OBSERVE",
+          "epcList": [code_uri],
+          "eventTime": _dt.datetime.fromtimestamp(rec["time"], _dt.timezone.utc).isoformat(),
+          "eventTimeZoneOffset": "+00:00", "bizStep": spec.biz_step, "tc:by": rec["by"]}
+    if spec.disposition:
+        ev["disposition"] = spec.disposition
+    for key in ("place", "certificate", "mark"):
+        if key in rec:
+            ev[f"tc:{key}"] = rec[key]
+    return ev
+
+
+def animals_of(lineage: dict) -> list[str]:
+    """The ear tags a lineage answer (Service.epcis.lineage) reaches, in the order found."""
+    prefix = f"urn:tracecode:asset:{SCHEME}:"
+    out: list = []
+
+    def walk(nodes):
+        for node in nodes:
+            for key in node["inputs"]:
+                if key.startswith(prefix) and key[len(prefix):] not in out:
+                    out.append(key[len(prefix):])
+            walk(node["made_from"])
+    walk(lineage.get("made_from", ()))
+    return out
+
+
+WORDS = {
+    "zh": {"title": "畜禽标识", LIVE: "在养（标识有效）", NOT_TAGGED: "未佩戴", SUSPICIOUS: "可疑：标识已在屠宰时回收",
+           NOT_REGISTERED: "此耳标未登记", "species": "畜种", "county": "佩标县（区）", "tagged": "佩标",
+           "last_move": "最近调运", "certificate": "检疫证明", "slaughter": "屠宰", "mark": "检验标志号",
+           "pig": "猪", "cattle": "牛", "sheep": "羊"},
+    "en": {"title": "Livestock ear tag", LIVE: "Live animal (tag valid)", NOT_TAGGED: "Not yet tagged",
+           SUSPICIOUS: "Suspicious: this tag was collected at slaughter",
+           NOT_REGISTERED: "This ear tag is not registered",
+           "species": "Species", "county": "Tagging county", "tagged": "Tagged", "last_move": "Last movement",
+           "certificate": "quarantine certificate", "slaughter": "Slaughtered", "mark": "inspection mark",
+           "pig": "pig", "cattle": "cattle", "sheep": "sheep"},
+}
+TONES = {LIVE: "ok", NOT_TAGGED: "warn", SUSPICIOUS: "bad", NOT_REGISTERED: "bad"}
+
+
+def section(svc, code: str, lang: str, unit=None) -> dict:
+    """The public page's section for an ear tag: live or suspicious, the species and county,
+    where and when it was tagged, its last movement with the quarantine certificate, its
+    slaughter with the inspection mark. The steps' clients and notes are not shown."""
+    w = WORDS.get(lang, WORDS["en"])
+    v = svc.dd.assets.verdict(code)
+    if "state" not in v:
+        return {"title": w["title"], "verdict": v["verdict"], "verdict_text": w[NOT_REGISTERED],
+                "tone": "bad", "rows": [], "notes": []}
+
+    def when(rec, extra=None):
+        if not rec:
+            return None
+        tail = f" · {w[extra]} {rec[extra]}" if extra and rec.get(extra) else ""
+        return f"{rec.get('date', '?')} · {rec.get('place', '')}{tail}"
+    rows = [(w["species"], w.get(v["species"] or "", v["species"])), (w["county"], v["county"]),
+            (w["tagged"], when(v["tagged"])), (w["last_move"], when(v["last_move"], "certificate")),
+            (w["slaughter"], when(v["slaughter"], "mark"))]
+    return {"title": w["title"], "verdict": v["verdict"], "verdict_text": w[v["verdict"]],
+            "tone": TONES[v["verdict"]], "rows": [(k, x) for k, x in rows if x], "notes": v["reasons"]}
+
+
+CATEGORY = Category(
+    name="livestock",
+    title="Livestock (畜禽, ear tags)",
+    lifecycle=tuple(s.biz_step for s in STEPS.values()),
+    public=("verdict", "status", "product"),
+    section=section,
+)
