@@ -145,3 +145,29 @@ def test_the_cli_records_region_and_coordinates(tmp_path):
         assert got.returncode != 0 and said in got.stderr and "Traceback" not in got.stderr
     with tracecode.open(tmp_path / "data") as d:
         assert [(r["region"], r["lat"], r["lon"]) for r in _records(d)] == [("110105", 39.92, 116.44)]
+
+
+def test_the_json_api_records_region_and_coordinates(tmp_path):
+    import httpx
+    from tracecode.web.app import create_app
+    from web_server import serving
+    from web_world import build, close, commission, scans_of, settled
+    w = build(tmp_path)
+    try:
+        code = w["d"].issue("cn-drug-20", DRUG, 1).codes()[0].decode()
+        commission(w["d"], [code], "c-region")
+        with serving(create_app(w["svc"], base_url="https://trace.example")) as url:
+            ok = httpx.get(f"{url}/api/v1/codes/{code}", params={"region": "450100", "lat": "22.8", "lon": "108.3"})
+            bad = httpx.get(f"{url}/api/v1/codes/{code}", params={"lat": "91", "lon": "0"})
+            half = httpx.get(f"{url}/api/v1/codes/{code}", params={"lat": "22.8"})
+        assert ok.status_code == 200, ok.text
+        assert bad.status_code == 400 and "lat" in bad.text and half.status_code == 400 and "lon" in half.text
+        settled(w, code, 1)
+        w["d"].index.store.flush_scans()
+        with w["d"].index.env.begin() as txn:
+            rows = [unpack_scan(v) for _, v in txn.cursor(db=w["d"].index.db_scans)]
+        assert [(r["place"], r["region"], r["lat"], r["lon"]) for r in rows if r["scanner"] == "public"] == [
+            ("450100", "450100", 22.8, 108.3)]
+        assert len(scans_of(w, code)) == 1   # the refused queries were not recorded
+    finally:
+        close(w)

@@ -153,6 +153,19 @@ def _approval(rec, on: _dt.date, lang: str) -> dict:
                           "specification": p.specification} for p in rec.products]}
 
 
+def _location(svc, where: str, lat, lon) -> dict:
+    """The query's region (the code of the region named, recorded as the scan's region too)
+    and coordinates, checked by the Service: a bad lat/lon is refused. A region of the data
+    directory's own table that the GB/T 2260 rule does not take is recorded as place only."""
+    code = where if where != PUBLIC_PLACE else None
+    try:
+        return svc.location(code, lat, lon)
+    except Refusal as exc:
+        if exc.field != "region":
+            raise
+        return svc.location(None, lat, lon)
+
+
 def _verify(svc, caller, scan, place):
     """(index Answer, RegistryAnswer or None), not recorded (code_answer records the query
     once its limits let it through): the counterfeit check when the directory has a
@@ -205,7 +218,7 @@ def _verdict(ia, ra) -> str:
 
 
 def code_answer(svc, caller, scan, *, place=None, lang: str = "zh", record: bool = True,
-                repeat: bool = False, charge=None) -> dict:
+                repeat: bool = False, charge=None, lat=None, lon=None) -> dict:
     """The answer to one scan or typed code (see the module doc). Raises Refusal: an
     unreadable scan (unreadable_scan), a scan over the size limits, a caller's rights.
 
@@ -218,6 +231,7 @@ def code_answer(svc, caller, scan, *, place=None, lang: str = "zh", record: bool
     scan = clean_scan(scan)
     table = regions_of(svc)
     where = region(place, table) or PUBLIC_PLACE
+    loc = _location(svc, where, lat, lon)   # refused (400) before anything is verified
     if not record and not repeat:
         svc.rights.may_skip_recording(caller, True)    # overseers only, as Verify says
     ia, ra = _verify(svc, caller, scan, where)
@@ -293,7 +307,7 @@ def code_answer(svc, caller, scan, *, place=None, lang: str = "zh", record: bool
     if charge is not None:
         charge(out)        # the adapter's limit: raises before anything is recorded
     if counted:
-        svc.record(caller, scan, ia, place=where)   # the verdict shown, not a second verify
+        svc.record(caller, scan, ia, place=where, **loc)   # the verdict shown, not a second verify
     return out
 
 

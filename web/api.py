@@ -42,9 +42,18 @@ async def code(request) -> Response:
     state = request.app.state
     # the product's limit charged before the query is recorded; a HEAD is no query
     answer = code_answer(state.service, request.state.caller, request.path_params["code"],
-                         place=place, lang=_lang(request), repeat=request.method == "HEAD",
-                         charge=lambda a: charge_product(request, a))
+                         place=request.query_params.get("region") or place, lang=_lang(request),
+                         repeat=request.method == "HEAD", charge=lambda a: charge_product(request, a),
+                         lat=_degrees(request, "lat"), lon=_degrees(request, "lon"))
     return _json(answer)
+
+
+def _degrees(request, name: str):
+    """?lat= / ?lon= as text (the Service checks them: a bad one is a 400 naming it)."""
+    value = request.query_params.get(name)
+    if value is not None and len(value) > 32:
+        raise invalid(name, f"{name} is a number of degrees (WGS-84), at most 32 characters")
+    return value or None
 
 
 async def approval(request) -> Response:
