@@ -43,13 +43,14 @@ def code_report(event_id, batch_id=0, ranges=(), codes=(), place=None, time=None
 
 
 def verify_batches(scans, offsets, *, scanner=None, place=None, time=None, record=True,
-                   answers=False, batch_size=VERIFY_BATCH, message=vpb.VerifyBatchRequest):
+                   answers=False, batch_size=VERIFY_BATCH, message=vpb.VerifyBatchRequest,
+                   region=None, lat=None, lon=None):
     """(count, requests): the VerifyBatchRequests (or CheckBatchRequests: `message`) of a
     list of scans, each under batch_size scans and VERIFY_BATCH_BYTES bytes."""
     data, lengths = pack_scans(scans, offsets)
     ends = np.cumsum(lengths, dtype=np.int64)
     common = dict(scanner=scanner or "", place=place or "", time=time or 0.0,
-                  no_record=not record, answers=answers)
+                  no_record=not record, answers=answers, **location(region, lat, lon))
 
     def requests():
         i, seq = 0, 0
@@ -102,11 +103,21 @@ class Verdicts:
         return self._need_answers()[i]
 
 
-def scan_request(message, scan, scanner=None, place=None, time=None, record=True):
+def scan_request(message, scan, scanner=None, place=None, time=None, record=True,
+                 region=None, lat=None, lon=None):
     """A VerifyRequest or a CheckRequest (the same fields) for one scan."""
     raw = scan_bytes(scan)
     return message(scan=raw, scanner=scanner or "", place=place or "", time=time or 0.0,
-                   no_record=not record)
+                   no_record=not record, **location(region, lat, lon))
+
+
+def location(region=None, lat=None, lon=None) -> dict:
+    """A Verify request's region, lat, lon fields: only those given (the server checks them)."""
+    out = {"region": str(region)} if region not in (None, "") else {}
+    for name, value in (("lat", lat), ("lon", lon)):
+        if value not in (None, ""):
+            out[name] = float(value)
+    return out
 
 
 def check_batches(scans, offsets, *, answers=False, batch_size=None, **kw):

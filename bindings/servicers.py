@@ -181,11 +181,17 @@ def _scan_options(req) -> dict:
             "record": not req.no_record}
 
 
+def _location(req) -> dict:
+    """A Verify request's region and coordinates (unset: None), for the Service to check."""
+    return {"region": req.region or None, "lat": req.lat if req.HasField("lat") else None,
+            "lon": req.lon if req.HasField("lon") else None}
+
+
 class Verification(_Servicer, verification_pb2_grpc.VerificationServicer):
     @rpc("verify")
     async def Verify(self, req, context, who):
         return answer_pb(self.svc.verify(who, req.scan, scanner=req.scanner, place=req.place,
-                                         time=req.time, record=not req.no_record))
+                                         time=req.time, record=not req.no_record, **_location(req)))
 
     @rpc("verify_many")
     async def VerifyStream(self, requests, context, who):
@@ -195,7 +201,7 @@ class Verification(_Servicer, verification_pb2_grpc.VerificationServicer):
             if req.answers and len(offsets) - 1 > limits.MAX_VERIFY_ANSWERS:  # before recording
                 raise invalid("lengths", f"{len(offsets) - 1:,} scans; at most "
                                            f"{limits.MAX_VERIFY_ANSWERS:,} per batch with answers")
-            found = svc.verify_many(who, req.data, offsets, **_scan_options(req))
+            found = svc.verify_many(who, req.data, offsets, **_scan_options(req), **_location(req))
             rec = found.records
             reply = vpb.VerifyBatchReply(sequence=req.sequence, count=len(rec),
                                          **verdict_columns(rec))

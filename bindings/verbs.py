@@ -194,23 +194,25 @@ def _report(client, method, req) -> dict:
 
 
 @verb
-def verify(client, scan, *, scanner=None, place=None, time=None, record: bool = True):
+def verify(client, scan, *, scanner=None, place=None, time=None, record: bool = True,
+           region=None, lat=None, lon=None):
     """The verdict on one scan (an Answer). An unreadable scan raises ServiceError
     (INVALID_ARGUMENT) whose violations say what is wrong where."""
-    req = scan_request(vpb.VerifyRequest, scan, scanner, place, time, record)
+    req = scan_request(vpb.VerifyRequest, scan, scanner, place, time, record, region, lat, lon)
     return answer((yield from unary(client, "verification", "Verify", req, retry=False)))
 
 
 @verb
 def verify_many(client, scans, offsets=None, *, scanner=None, place=None, time=None,
                 record: bool = True, answers: bool = False,
-                batch_size: int = VERIFY_BATCH) -> Verdicts:
+                batch_size: int = VERIFY_BATCH, region=None, lat=None, lon=None) -> Verdicts:
     """Verdicts on many scans over one stream, batches pipelined. `scans`: a list of
     str/bytes, an S array, or a packed buffer with int64 `offsets`."""
     if answers:  # the server refuses more in one message: the reply would be too large
         batch_size = min(batch_size, VERIFY_ANSWERS_BATCH)
     count, requests = verify_batches(scans, offsets, scanner=scanner, place=place, time=time,
-                                     record=record, answers=answers, batch_size=batch_size)
+                                     record=record, answers=answers, batch_size=batch_size,
+                                     region=region, lat=lat, lon=lon)
     out = Verdicts(count, answers)
     yield from drain("verification", "VerifyStream", requests, out.add)
     return out

@@ -171,3 +171,28 @@ def test_the_json_api_records_region_and_coordinates(tmp_path):
         assert len(scans_of(w, code)) == 1   # the refused queries were not recorded
     finally:
         close(w)
+
+
+def test_grpc_verify_and_verify_stream_record_region_and_coordinates(tmp_path):
+    import grpc
+    from tracecode.v1 import Client, ServiceError
+    from tracecode.v1.testing import ServerProcess
+    with tracecode.init(tmp_path / "data") as d:
+        codes = [c.decode() for c in d.issue("cn-drug-20", DRUG, 2).codes()]
+    with ServerProcess(tmp_path / "data") as server:
+        c = Client(server.address, retry_timeout=10)
+        try:
+            c.verify(codes[0], region="110105", lat=39.92, lon=116.44)
+            c.verify_many(codes, scanner="pda", region="450100")
+            c.verify(codes[1])
+            with pytest.raises(ServiceError) as err:
+                c.verify_many(codes, region="990000")
+            assert err.value.code == grpc.StatusCode.INVALID_ARGUMENT and "region" in str(err.value)
+            with pytest.raises(ServiceError):
+                c.verify(codes[0], lat=12.0)   # no lon
+        finally:
+            c.close()
+    with tracecode.open(tmp_path / "data") as d:
+        got = [(r["region"], r["lat"], r["lon"]) for r in _records(d)]
+    assert got == [("110105", 39.92, 116.44), ("450100", None, None), ("450100", None, None),
+                   (None, None, None)]
