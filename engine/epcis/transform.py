@@ -2,17 +2,18 @@
 instance-level outputs come into being (cbv.lifecycle_of asks here).
 
 A consumed input is destroyed in the lifecycle's terms (a later scan of it is DESTROYED:
-it no longer exists as itself) with the reason "transformed into ..." naming the outputs
-(the history shows it); an output is commissioned (from issued, as any commissioning).
-Class-level inputs and outputs (epcClass + quantity: LGTIN lots traced by weight) change
-no per-code state: the event is stored with them by role (input_class, output_class) and
-lot_quantities sums what a lot was made and used in.
+it no longer exists as itself) with the reason "transformed into ..." naming the output
+lots and counting the output items (the history and the public trail show it); an output
+is commissioned (from issued, as any commissioning). Class-level inputs and outputs
+(epcClass + quantity: LGTIN lots traced by weight) change no per-code state: the event is
+stored with them by role (input_class, output_class), found by MATCH_inputEPCClass and
+MATCH_outputEPCClass, with its quantities as captured.
 
 >>> ev = {"type": "TransformationEvent", "eventTime": "2026-11-30T09:15:00+08:00",
 ...       "inputEPCList": ["urn:epc:id:sgtin:0614141.107346.2017"],
 ...       "outputEPCList": ["urn:epc:id:sgtin:0614141.107346.2018"]}
 >>> [(e["action"], e["codes"], e.get("reason")) for e in lifecycle(("ev-1", "ev-1#1"), ev)]
-[('destroy', ['(01)10614141073464(21)2017'], 'transformed into (01)10614141073464(21)2018'),
+[('destroy', ['(01)10614141073464(21)2017'], 'transformed into 1 item'),
  ('commission', ['(01)10614141073464(21)2018'], None)]
 """
 from __future__ import annotations
@@ -51,11 +52,13 @@ def _classes(event: dict, role: str) -> list[str]:
 
 
 def into(event: dict, at=(), outputs: list | None = None) -> str:
-    """The reason a consumed input carries: what it was transformed into (instance outputs,
-    read here unless given, and output lots), bounded to an event reason's bytes."""
-    outputs = (_codes(event, "outputEPCList", at) if outputs is None else outputs) \
-        + _classes(event, "outputQuantityList")
-    text = "transformed into " + (", ".join(outputs) if outputs else "nothing recorded")
+    """The reason a consumed input carries: what it was transformed into, its output lots by
+    class and its instance outputs by count only (the reason is public: the code's trail on
+    the public page shows it, and a serial of another item is not the public's; the EPCIS
+    event, queryable by its inputs, names them), bounded to an event reason's bytes."""
+    n = len(_codes(event, "outputEPCList", at) if outputs is None else outputs)
+    parts = _classes(event, "outputQuantityList") + ([f"{n} item{'s' if n > 1 else ''}"] if n else [])
+    text = "transformed into " + (", ".join(parts) if parts else "nothing recorded")
     raw = text.encode("utf-8", "surrogatepass")
     if len(raw) > REASON_BYTES:
         text = raw[:REASON_BYTES - 4].decode("utf-8", "ignore") + " ..."
