@@ -127,9 +127,13 @@ class ViewPart:
         return self.conn.execute("SELECT scheme, product_key, id FROM tc_products").fetchall()
 
     def table_mark(self, scheme, product_key):
+        key = ("mark", scheme, bytes(product_key))
+        if not self.writing and key in self.memo:   # asked twice per scan (tables, key versions)
+            return self.memo[key]
         row = self.conn.execute("SELECT next FROM tc_counters WHERE scheme = %s AND product_key = %s",
                                 (scheme, bytes(product_key))).fetchone()
-        return row[0] if row else None
+        self.memo[key] = mark = row[0] if row else None
+        return mark
 
     def batch_table(self, scheme, product_key):
         rows = self.conn.execute("SELECT start, count, id FROM tc_batches WHERE scheme = %s AND "

@@ -96,10 +96,11 @@ def _configure(conn) -> None:
 class PgView:
     """Base of the view class (PgStore.View mixes every part's ViewPart over it)."""
 
-    __slots__ = ("store", "conn", "writing", "__weakref__")
+    __slots__ = ("store", "conn", "writing", "memo", "__weakref__")
 
     def __init__(self, store, conn, writing: bool):
         self.store, self.conn, self.writing = store, conn, writing
+        self.memo = {}   # what a read view read once (one snapshot: it cannot change under it)
 
     def next_seq(self, name: str, n: int = 1) -> int:
         row = self.conn.execute(
