@@ -12,6 +12,7 @@ GTIN's check digit. No registry is checked.
 >>> categories.get("gs1_trade").public[-3:]
 ('scan_count', 'status', 'production_date')
 """
+from . import food_lots
 from .category import Category
 
 CATEGORY = Category(
@@ -19,4 +20,6 @@ CATEGORY = Category(
     title="GS1 trade items (SGTIN)",
     public=("verdict", "product", "lot", "expiry", "first_scan_time", "first_scan_place",
             "scan_count", "status", "production_date"),
+    # food lots (farm produce certificates, SC licences, imports, sales chains): food_lots
+    section=food_lots.section,
 )
