@@ -30,16 +30,17 @@ SCHEMA = [
 # container with the latest seq above it when that is later than its own.
 _EFFECTIVE = f"""
 WITH RECURSIVE q(i, ref) AS (SELECT * FROM unnest(%(i)s::int[], %(refs)s::bytea[])),
+own AS (SELECT q.i, c.* FROM q JOIN tc_codes c ON c.ref = q.ref),
 up(i, depth, parent, status, seq) AS (
-    SELECT q.i, 0, c.parent, coalesce(c.status, 0), c.seq FROM q JOIN tc_codes c ON c.ref = q.ref
+    SELECT o.i, 1, p.parent, coalesce(p.status, 0), p.seq FROM own o JOIN tc_codes p ON p.ref = o.parent
   UNION ALL
     SELECT up.i, up.depth + 1, p.parent, coalesce(p.status, 0), p.seq FROM up
     JOIN tc_codes p ON p.ref = up.parent WHERE up.depth < {CONTAINER_DEPTH})
-SELECT e.i, e.status, e.seq, c.scan_count, c.first_time, c.first_seq, c.last_seq,
-       (SELECT count(DISTINCT x) FROM unnest(c.places || %(place)s::bigint[]) x),
-       c.places
-FROM (SELECT DISTINCT ON (i) i, status, seq FROM up ORDER BY i, seq DESC, depth) e
-JOIN q ON q.i = e.i JOIN tc_codes c ON c.ref = q.ref
+SELECT o.i, CASE WHEN u.seq > o.seq THEN u.status ELSE coalesce(o.status, 0) END,
+       greatest(o.seq, u.seq), o.scan_count, o.first_time, o.first_seq, o.last_seq,
+       (SELECT count(DISTINCT x) FROM unnest(o.places || %(place)s::bigint[]) x),
+       o.places
+FROM own o LEFT JOIN (SELECT DISTINCT ON (i) i, status, seq FROM up ORDER BY i, seq DESC, depth) u ON u.i = o.i
 """
 
 
@@ -92,7 +93,8 @@ class ViewPart:
         places[idx] = 1 if place_hash else 0
         first_scan_time[idx], first_seq[idx] = 0.0, 0
         rows = self.conn.execute(_EFFECTIVE, {"i": at, "refs": [keys[i] for i in at],
-                                              "place": [place_hash] if place_hash else []}).fetchall()
+                                              "place": [place_hash] if place_hash else []},
+                                 binary=True).fetchall()   # binary: bytea without hex text
         if not rows:
             return
         cols = list(zip(*rows))
