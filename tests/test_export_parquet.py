@@ -12,7 +12,7 @@ from hypothesis import HealthCheck, given, settings, strategies as st
 import tracecode
 from tracecode.analytics.export import (CODE_SCHEMA, EVENT_SCHEMA, SCAN_SCHEMA, ExportError,
                                         export, read_state)
-from tracecode.analytics.parties import party_and_region
+from tracecode.epcis.parties import party_and_region
 
 DRUG = {"drug_id": "8177322"}
 
@@ -161,3 +161,39 @@ def test_a_bad_event_region_refuses_that_event_only(d):
                    {"id": "s1", "action": "ship", "codes": codes[:1], "destination_region": "99x"},
                    {"id": "s2", "action": "ship", "codes": codes[1:], "destination_region": "450100"}])
     assert [g["ok"] for g in got] == [True, False, True] and "destination_region" in got[1]["error"]
+
+
+def test_epcis_sources_and_destinations_reach_the_export(d, tmp_path):
+    from tracecode.app import Service
+    from tracecode.app.caller import LOCAL
+    from tracecode.epcis.epc import to_epc
+    codes = [c.decode() for c in d.issue("gs1-sgtin", {"gtin": "09521234543213"}, 2).codes()]
+    d.apply([{"id": "c1", "action": "commission", "codes": codes}])
+    epcs = [to_epc(f"(01){c[:14]}(21){c[14:]}") for c in codes]
+    event = {"type": "ObjectEvent", "eventTime": "2026-11-02T08:00:00+08:00", "eventTimeZoneOffset": "+08:00",
+             "epcList": epcs, "action": "OBSERVE", "bizStep": "shipping", "disposition": "in_transit",
+             "eventID": "urn:uuid:7c9a3f7e-0000-4000-8000-000000000001",
+             "sourceList": [{"type": "owning_party", "source": "urn:epc:id:pgln:0614141.00001"},
+                            {"type": "location", "source": "urn:tracecode:region:110105"}],
+             "destinationList": [{"type": "owning_party", "destination": "urn:epc:id:pgln:0614141.00002"},
+                                 {"type": "location", "destination": "urn:tracecode:region:990000"}]}
+    body = json.dumps({"@context": ["https://ref.gs1.org/standards/epcis/2.0.0/epcis-context.jsonld"],
+                       "type": "EPCISDocument", "schemaVersion": "2.0", "creationDate": "2026-11-02T00:00:00Z",
+                       "epcisBody": {"eventList": [event]}}).encode()
+    svc = Service(d)
+    try:
+        job = svc.capture(LOCAL, body, "application/ld+json")
+        assert job.get("success", job.get("ok", True)) is not False, job
+    finally:
+        svc.close()
+    d.verify_many(codes, region="450100")
+    export(d, tmp_path / "out")
+    assert _read(tmp_path / "out", "scans").column("code").to_pylist() == codes
+    ship = [e for e in _read(tmp_path / "out", "events").to_pylist() if e["biz_step"] == "shipping"]
+    assert sorted(e["code"] for e in ship) == sorted(codes)
+    # 990000 is no GB/T 2260 code: left out, the event still captured
+    assert {(e["source_party"], e["source_region"], e["destination_party"], e["destination_region"])
+            for e in ship} == {("urn:epc:id:pgln:0614141.00001", "110105", "urn:epc:id:pgln:0614141.00002", None)}
+    snap = ds.dataset(tmp_path / "out" / "codes", partitioning="hive").to_table().to_pylist()
+    assert sorted(r["code"] for r in snap) == sorted(codes)   # one row per code, bare as scans tell it
+    assert {r["status"] for r in snap} == {"SHIPPED"} and {r["product"] for r in snap} == {"09521234543213"}

@@ -132,12 +132,16 @@ class CodeNames:
             product if isinstance(product, str) else None), None
 
     def state_of_codes(self, codes: list) -> dict:
-        """scheme, product, batch, status, scan_count (Arrow arrays) of code texts, read in bulk."""
-        parts = {name: [] for name in ("scheme", "product", "batch", "status", "scan_count")}
+        """code (as the scan export tells it: an EPCIS event's "(01)...(21)..." is the bare
+        code), scheme, product, batch, status, scan_count (Arrow arrays) of code texts, in bulk."""
+        parts = {name: [] for name in ("scheme", "product", "batch", "status", "scan_count", "code")}
         with self.index.store.reading() as view:
             for at in range(0, len(codes), VERIFY_CHUNK):
                 got = self.index.verify_many(codes[at:at + VERIFY_CHUNK], record=False)
                 rec, parsed = got.records, got.parsed
+                bare = parsed.records["code"].astype(str)
+                parts["code"].append(pa.array(np.where(bare != "", bare, np.array(codes[at:at + VERIFY_CHUNK],
+                                                                                   object)), pa.string()))
                 names = np.array(list(parsed.scheme_names) + [None], object)
                 si = parsed.records["scheme"].astype(np.int64)
                 parts["scheme"].append(pa.array(names[np.where(si >= 0, si, len(names) - 1)], pa.string()))
@@ -155,15 +159,16 @@ class CodeNames:
                 parts["scan_count"].append(pa.array(rec["scan_count"].astype(np.int64) - known))
         return {k: pa.concat_arrays(v) if v else pa.array([], t)
                 for (k, v), t in zip(parts.items(), (pa.string(), pa.string(), pa.int64(),
-                                                     pa.string(), pa.int64()))}
+                                                     pa.string(), pa.int64(), pa.string()))}
 
-    def products_of_codes(self, codes: list) -> pa.Array:
-        """The product of each code text (None for None), as state_of_codes reads it."""
+    def of_texts(self, codes: list) -> tuple:
+        """(code, product) Arrow arrays of code texts (None for None), as state_of_codes reads them."""
         distinct: dict = {}
         idx = np.fromiter((-1 if c is None else distinct.setdefault(c, len(distinct)) for c in codes),
                           np.int64, len(codes))
         if not distinct:
-            return pa.nulls(len(codes), pa.string())
-        products = self.state_of_codes(list(distinct))["product"]
-        return products.take(pa.array(idx, mask=idx < 0))
+            return pa.nulls(len(codes), pa.string()), pa.nulls(len(codes), pa.string())
+        got = self.state_of_codes(list(distinct))
+        take = pa.array(idx, mask=idx < 0)
+        return got["code"].take(take), got["product"].take(take)
 

@@ -30,7 +30,7 @@ from ..errors import TracecodeError
 from ..index.verdicts import Verdict
 from ..store.lmdb.durable import write_atomically
 from .codes import CodeNames, product_text
-from .parties import party_and_region
+from ..epcis.parties import party_and_region
 
 STATE = "_export.json"
 FORMAT = 1
@@ -173,11 +173,11 @@ def _event_table(events: list, names: CodeNames, since) -> pa.Table:
                             ("quantity", ev.get("quantity")), ("uom", ev.get("uom"))):
             rows[name].append(value)
     repeat = pa.array(np.repeat(np.arange(len(events), dtype=np.int64), counts))
-    product = names.products_of_codes(codes)
+    code, product = names.of_texts(codes)
     data = {}
     for f in EVENT_SCHEMA:
         if f.name == "code":
-            data[f.name] = pa.array(codes, pa.string())
+            data[f.name] = code
         elif f.name == "product":
             data[f.name] = product
         elif f.name == "time":
@@ -228,15 +228,27 @@ def _write_snapshot(root: Path, store, names: CodeNames, when: _dt.datetime) -> 
                     elif ev.get("action") == "unpack":
                         parent.pop(c, None)
         after = int(events[-1]["seq"])
-    codes = list(first)
-    got = names.state_of_codes(codes)
+    texts = list(first)
+    got = names.state_of_codes(texts)
+    # one row per code: an EPCIS event's element string and a bare code are the same code
+    bare = got["code"].to_pylist()
+    rows: dict = {}
+    for i, (text, code) in enumerate(zip(texts, bare)):
+        seen = rows.get(code)
+        if seen is None:
+            rows[code] = [i, first[text], last[text], parent.get(text)]
+        else:
+            seen[1], seen[2] = min(seen[1], first[text]), max(seen[2], last[text])
+            seen[3] = seen[3] or parent.get(text)
+    keep = pa.array([r[0] for r in rows.values()], pa.int64())
     table = pa.table({
-        "code": pa.array(codes, pa.string()), "scheme": got["scheme"], "product": got["product"],
-        "batch": got["batch"], "status": got["status"],
-        "parent": pa.array([parent.get(c) for c in codes], pa.string()),
-        "first_event_time": _micros(np.array([first[c] for c in codes], np.float64)),
-        "last_event_time": _micros(np.array([last[c] for c in codes], np.float64)),
-        "scan_count": got["scan_count"]}, schema=CODE_SCHEMA)
+        "code": pa.array(list(rows), pa.string()), "scheme": got["scheme"].take(keep),
+        "product": got["product"].take(keep), "batch": got["batch"].take(keep),
+        "status": got["status"].take(keep),
+        "parent": pa.array([r[3] for r in rows.values()], pa.string()),
+        "first_event_time": _micros(np.array([r[1] for r in rows.values()], np.float64)),
+        "last_event_time": _micros(np.array([r[2] for r in rows.values()], np.float64)),
+        "scan_count": got["scan_count"].take(keep)}, schema=CODE_SCHEMA)
     folder = root / f"snapshot={when.strftime('%Y-%m-%dT%H%M%SZ')}"
     tmp = root / f".tmp-{folder.name}"
     tmp.mkdir(parents=True, exist_ok=True)

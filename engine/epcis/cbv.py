@@ -22,7 +22,9 @@ from __future__ import annotations
 import hashlib
 
 from ..index.lifecycle import ACTIONS
+from ..limits import PLACE_BYTES
 from .epc import to_code, to_codes
+from .parties import lifecycle_fields
 from .errors import EpcisError, pointer as _ptr
 from .eventid import event_id
 from . import transform
@@ -187,6 +189,7 @@ def lifecycle_of(event: dict, base_url: str | None = None, *, context=None, at=(
     place = _place(event)
     if place is not None:
         out["place"] = place
+    out.update(lifecycle_fields(event, PLACE_BYTES))   # sourceList/destinationList: party, region
     if event.get("type") == "AggregationEvent":
         parent = event.get("parentID")
         if not isinstance(parent, str):

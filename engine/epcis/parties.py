@@ -1,5 +1,6 @@
-"""The source and destination of a ship or receive event, as the export writes them: a party
-and a region (GB/T 2260), read from what an event carries.
+"""The source and destination of a ship or receive event: a party and a region (GB/T 2260),
+read from what an event carries (EPCIS capture copies them into the lifecycle events it
+maps, the Parquet export writes them).
 
 tracecode's own JSON events give "source" / "destination" (a party: any text, a GLN, a
 PGLN URN) and "source_region" / "destination_region" (6 digits). EPCIS events give
@@ -11,7 +12,7 @@ region: the region is then null (GS1 keys do not say where a party is).
 """
 from __future__ import annotations
 
-from ..regions.location import REGION_URN
+from ..regions.location import REGION_URN, region_code
 
 _ROLE_LISTS = {"source": ("sourceList", "source"), "destination": ("destinationList", "destination")}
 _PARTY_ORDER = ("owning_party", "possessing_party", "location")
@@ -48,3 +49,20 @@ def party_and_region(event: dict, role: str) -> tuple:
         if party is None and parties:
             party = min(parties, key=lambda p: p[0])[1]
     return party, region
+
+
+def lifecycle_fields(event: dict, max_bytes: int) -> dict:
+    """An EPCIS event's source, destination and their regions as a lifecycle event's fields
+    (tracecode.index.lifecycle checks them): a party longer than max_bytes, or a region the
+    GB/T 2260 rule refuses, is left out, never a reason to refuse the event."""
+    out = {}
+    for role in ("source", "destination"):
+        party, region = party_and_region(event, role)
+        if party and len(party.encode("utf-8", "replace")) <= max_bytes:
+            out[role] = party
+        if region:
+            try:
+                out[f"{role}_region"] = region_code(region)
+            except ValueError:
+                pass
+    return out
