@@ -117,3 +117,20 @@ def test_a_directory_that_is_no_export_is_refused(tmp_path):
 def test_parameters_are_literals_not_sql():
     sql = compile_sql("SELECT :a, :b, :c, EPOCH_US(t)", "spark", {"a": 1, "b": 2.5, "c": ("x'y",)})
     assert sql == "SELECT 1, 2.5E0, 'x''y', unix_micros(t)"
+
+
+from hypothesis import given, settings  # noqa: E402
+from hypothesis import strategies as st  # noqa: E402
+
+
+@settings(max_examples=200, deadline=None)
+@given(text=st.text(alphabet=st.characters(blacklist_categories=("Cs",), blacklist_characters="\x00"),
+                    max_size=40),
+       number=st.floats(allow_nan=False, allow_infinity=False, width=64))
+def test_a_parameter_is_a_literal_whatever_its_text(text, number):
+    """A parameter never becomes SQL: its text comes back from the engine as it was given."""
+    import duckdb
+    con = duckdb.connect()
+    sql = compile_sql("SELECT :t AS t, :n AS n, :t IN (:l) AS found", "duckdb",
+                      {"t": text, "n": number, "l": (text, "x")})
+    assert con.execute(sql).fetchone() == (text, number, True)
