@@ -141,14 +141,18 @@ class Lab:
 
     def kill_primary_postgres(self, shard: str) -> str:
         """kill -9 the primary's postmaster (Patroni on that member lives on); its name."""
-        p = self.primary(shard)
-        if p is None:
-            raise LabError(f"shard {shard} has no primary now")
-        pm = procs.postmaster_of(Path(p["data_dir"]))
-        if pm is None:
-            raise LabError(f"no postmaster runs for {p['name']}")
-        os.kill(pm["pid"], signal.SIGKILL)
-        return p["name"]
+        # Patroni's view may trail a restart by a loop: look again for a few seconds
+        deadline = time.monotonic() + 10
+        while True:
+            p = self.primary(shard)
+            pm = procs.postmaster_of(Path(p["data_dir"])) if p else None
+            if pm is not None:
+                os.kill(pm["pid"], signal.SIGKILL)
+                return p["name"]
+            if time.monotonic() > deadline:
+                raise LabError(f"shard {shard} has no primary with a running postmaster now"
+                               + (f" (Patroni names {p['name']})" if p else ""))
+            time.sleep(0.1)
 
     def shard_ready(self, shard: str) -> bool:
         """A running leader, and with two or more members a synchronous standby streaming."""
