@@ -39,7 +39,9 @@ def test_alerts_are_stored_once_and_closing_is_kept(commissioned):
     d, codes = commissioned
     with LocalClient(tracecode.open(d)) as c:
         store = c.svc.index.store
+        assert store.alerts_version() == 0
         assert store.alerts_put([_alert(codes[0]), _alert(codes[1], rule="diversion")]) == [True, True]
+        assert store.alerts_version() == 1
         assert store.alerts_put([_alert(codes[0], last_time="2026-01-22T00:00:00.000000Z")]) == [False]
         assert len(store.alerts_find()) == 2
         (a,) = store.alerts_find(code=codes[0])

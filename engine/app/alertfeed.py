@@ -2,7 +2,8 @@
 alert (tracecode.analytics.rules.FEEDBACK_RULES) answers SUSPICIOUS, the alert named.
 
 The flagged codes are read from the store's alerts (written by `tracecode analyze`, maybe
-in another process) at most every ttl seconds, into one sorted numpy array: the bulk path
+in another process) at most every ttl seconds and only when the store's alerts_version
+moved, into one sorted numpy array: the bulk path
 is one searchsorted over the batch's parsed codes, not per-scan Python. Only a GENUINE
 verdict turns SUSPICIOUS (RECALLED, ALREADY_SOLD... say more). The scan log keeps the
 verdict the index gave (recorded before this step)."""
@@ -21,7 +22,7 @@ MAX_FLAGGED = 1_000_000   # bounded memory: the newest alerts first
 class AlertFeed:
     def __init__(self, store, ttl: float = 10.0, clock=time.monotonic):
         self.store, self.ttl, self.clock = store, ttl, clock
-        self._read_at = None
+        self._read_at = self._version = None
         self._codes = np.zeros(0, "S1")
         self._reasons: list = []
 
@@ -31,6 +32,10 @@ class AlertFeed:
             return
         self._read_at = now
         find = getattr(self.store, "alerts_find", None)
+        version = self.store.alerts_version() if find else None
+        if version == self._version:
+            return   # nothing put or closed since the last read
+        self._version = version
         found = {}
         for rule in FEEDBACK_RULES if find else ():
             for a in find(rule=rule, open_only=True, limit=MAX_FLAGGED):

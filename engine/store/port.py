@@ -366,6 +366,10 @@ class Store(Protocol):
     def alert_close(self, alert_id: str, by: str, note: str = "") -> bool:
         """Close an open alert (who, why); False if none by that id is open."""
 
+    def alerts_version(self) -> int:
+        """A number every alerts_put and alert_close changes: a reader of the open alerts
+        (tracecode.app.alertfeed) rereads them only when it moved."""
+
     # -- the links of products (the resolver's targets) -----------------------------------
     # A link key names a product ("01/<GTIN-14>", "01/<GTIN-14>/10/<lot>", "<scheme>/<product>":
     # tracecode.app.links); its links are plain dicts (tracecode.digitallink.links.Link.to_dict),

@@ -16,6 +16,7 @@ from .env import run_write
 from .ondemand import OnDemandTable
 
 NAME = b"alerts"
+VERSION = b"\x00version"   # bumped by every write: a reader rereads only after a change
 _KEEP = ("status", "closed_by", "closed_at", "note", "created_at")
 
 
@@ -51,6 +52,7 @@ class AlertsTable(OnDemandTable):
                         row["first_time"] = min(prev["first_time"], row["first_time"])
                 txn.put(key, _enc(row), db=db)
                 fresh.append(old is None)
+            _bump(txn, db)
             return fresh
         return run_write(self.env, body)
 
@@ -60,7 +62,9 @@ class AlertsTable(OnDemandTable):
             return []
         out = []
         with self.env.begin(db=db) as txn:
-            for _k, v in txn.cursor():
+            for k, v in txn.cursor():
+                if k == VERSION:
+                    continue
                 a = json.loads(v)
                 if ((rule is None or a.get("rule") == rule)
                         and (code is None or a.get("code") == code)
@@ -85,5 +89,20 @@ class AlertsTable(OnDemandTable):
                 return False
             a.update(status="closed", closed_by=by, closed_at=time.time(), note=note)
             txn.put(key, _enc(a), db=db)
+            _bump(txn, db)
             return True
         return run_write(self.env, body)
+
+    def version(self) -> int:
+        """How many writes the table has had (0: none)."""
+        db = self._existing()
+        if db is None:
+            return 0
+        with self.env.begin(db=db) as txn:
+            raw = txn.get(VERSION)
+        return int(raw) if raw else 0
+
+
+def _bump(txn, db) -> None:
+    raw = txn.get(VERSION, db=db)
+    txn.put(VERSION, str(int(raw or 0) + 1).encode(), db=db)

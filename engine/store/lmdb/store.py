@@ -495,6 +495,9 @@ class LmdbStore:
     def alert_close(self, alert_id: str, by: str, note: str = "") -> bool:
         return self.alerts.close(alert_id, by, note)
 
+    def alerts_version(self) -> int:
+        return self.alerts.version()
+
     # -- the links of products (links.py): key -> a JSON list, replaced whole ---------------
     def links_get(self, key: str) -> list[dict]:
         return self.links.get(key)
