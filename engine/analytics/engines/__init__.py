@@ -12,6 +12,11 @@ def open_engine(name: str, root, since=None, **kw):
         from .duckdb_engine import DuckDBEngine
         return DuckDBEngine(root, since=since, **kw)
     if name == "spark":
+        try:
+            import pyspark  # noqa: F401
+        except ImportError:
+            raise AnalyticsError("the spark engine needs pyspark (pip install 'tracecode[spark]') "
+                                 "and Java 17 (openjdk-17-jre-headless)") from None
         from .spark_engine import SparkEngine
         return SparkEngine(root, since=since, **kw)
     raise AnalyticsError(f"unknown engine {name!r} (engines: {', '.join(ENGINES)})")
