@@ -18,6 +18,7 @@ from tracecode import categories, schemes
 from tracecode.app.caller import LOCAL, Caller
 from tracecode.app.service import Service
 from tracecode.categories import livestock as lv
+from tracecode.index import Verdict
 from tracecode.index.register import register
 from tests.livestock_data import ear_tags
 
@@ -102,6 +103,8 @@ def test_the_life_of_a_pig_and_its_verdicts(world):
     v = d.assets.verdict(code)
     assert v["verdict"] == lv.SUSPICIOUS and v["slaughter"]["mark"] == "MY-2026-0098123"
     assert "collected at slaughter" in v["reasons"][0]
+    # the index retires the tag too: every Verify of it answers DESTROYED
+    assert d.verify(code, record=False).verdict == Verdict.DESTROYED
 
 
 def test_a_tag_after_slaughter_is_suspicious_and_cannot_move_again(world):
@@ -206,6 +209,7 @@ def test_the_public_page_section(world):
         assert "Tumed Right Banner, Hasu farm" in page
         page = client.get(f"/c/{dead}", headers={"Accept-Language": "en"}).text
         assert 'data-verdict="suspicious"' in page and "MY-2026-0098123" in page and "5100260012345" in page
+        assert 'data-verdict="destroyed"' in page or "Destroyed" in page          # the banner agrees
         zh = client.get(f"/c/{dead}", headers={"Accept-Language": "zh"}).text
         assert "屠宰时回收" in zh
     svc.close()

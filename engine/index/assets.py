@@ -24,7 +24,8 @@ from ..categories import special_equipment as se
 # verbs (check_step, fold, refusal, verdict, epcis_event) over its own state
 MODULES = {se.CATEGORY.name: se, hz.CATEGORY.name: hz, lv.CATEGORY.name: lv}
 ITEM_CLASS = {se.CATEGORY.name: se.Asset, hz.CATEGORY.name: hz.Item, lv.CATEGORY.name: lv.Animal}
-RETIRING = frozenset({"scrap", "destroy"})   # steps after which the code reads destroyed
+RETIRING = frozenset({"scrap", "destroy", "slaughter"})   # steps after which the code reads destroyed
+RETIRED_AS = {"slaughter": "slaughtered (tag collected)"}  # the index's reason; the others: scrapped
 
 NOT_REGISTERED = "not_registered"    # reasons of a refused step, for machines
 REFUSED = "refused"
@@ -171,7 +172,8 @@ class Assets:
         of its own: a resend is recognised), so Verify and the public window answer
         DESTROYED for it like for any destroyed code."""
         self.index.apply([{"id": f"asset-scrap-{compact}", "action": "destroy", "codes": [compact],
-                           "time": step["time"], "reason": f"scrapped by {step['by']}"[:200]}],
+                           "time": step["time"],
+                           "reason": f"{RETIRED_AS.get(step['step'], 'scrapped')} by {step['by']}"[:200]}],
                          client="tracecode-assets")
 
     def record_many(self, steps) -> list:
