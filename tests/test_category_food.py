@@ -172,3 +172,39 @@ def test_the_public_page(world):
         zh = client.get(f"/c/{codes[MILK][7]}", headers={"Accept-Language": "zh"}).text
         assert "报关单号" in zh
     svc.close()
+
+
+# -- meat and vegetable circulation (SB/T 10680, layouts assumed) ------------------------------------
+
+PORK = gtin14("0690123400046")
+SLAUGHTER, MARKET, SUPER = "510703101", "510703201", "510703402"     # Mianyang nodes: kinds 1, 2, 4
+
+
+def test_circulation_codes_are_checked():
+    assert im.circulation(MARKET, MARKET + "0042", "0101") == {
+        "node": MARKET, "node_kind": "wholesale market", "operator": MARKET + "0042",
+        "commodity": "0101", "commodity_name": "pork (猪肉)"}
+    for bad in ({"node": "51070320"}, {"node": "510703901"}, {"node": MARKET, "operator": SUPER + "0001"},
+                {"commodity": "9999"}):
+        with pytest.raises(pf.FoodError):
+            im.circulation(**bad)
+
+
+def test_a_receipt_code_shows_the_chain(world):
+    """Pork cuts from the slaughterhouse through the wholesale market to a supermarket: the
+    code printed on the shopper's receipt (one of the lot's codes) shows every hop and node."""
+    d, svc, _ = world
+    batch = d.issue("gs1-sgtin", {"gtin": PORK}, 20, lot="CUT-1121")
+    receipt = batch.codes()[5].decode()
+    hops = [("Mianyang Fresh Meat Slaughterhouse", "Gaoshuiqiao Wholesale Market", SLAUGHTER, "R-1"),
+            ("Gaoshuiqiao Wholesale Market", "Hongqi Supermarket Fucheng", MARKET, "R-2")]
+    events = [im.sale_event(PORK, "CUT-1121", seller=a, buyer=b, record=r, quantity=300 - 200 * i, uom="KGM",
+                            time=f"2026-11-2{1 + i}T05:00:00+08:00", node=n, operator=n + "0007", commodity="0101")
+              for i, (a, b, n, r) in enumerate(hops)]
+    job = svc.capture(LOCAL, _doc(events), "application/ld+json")
+    assert job["state"] == "success", job["errors"]
+    rows = dict(food_lots.section(svc, receipt, "en")["rows"])
+    chain = rows["Sales chain"]
+    assert chain.index("Mianyang Fresh Meat Slaughterhouse") < chain.index("Hongqi Supermarket Fucheng")
+    assert f"slaughterhouse {SLAUGHTER}" in chain and f"wholesale market {MARKET}" in chain
+    assert rows["Commodity"] == "pork (猪肉)" and "R-1" not in chain

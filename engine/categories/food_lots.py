@@ -62,8 +62,10 @@ def lot_record(events: list) -> dict:
         if ev.get("type") == "TransactionEvent":
             src = [_party(s.get("source")) for s in ev.get("sourceList", ()) if isinstance(s, dict)]
             dst = [_party(s.get("destination")) for s in ev.get("destinationList", ()) if isinstance(s, dict)]
+            circ = ev.get("tc:circulation") if isinstance(ev.get("tc:circulation"), dict) else {}
             out["chain"].append({"from": next((s for s in src if s), None), "to": next((d for d in dst if d), None),
-                                 "time": ev.get("eventTime")})
+                                 "time": ev.get("eventTime"), "node": circ.get("node"),
+                                 "node_kind": circ.get("node_kind"), "commodity": circ.get("commodity_name")})
     return out
 
 
@@ -72,12 +74,13 @@ WORDS = {
            "commitments": "承诺", "sc": "食品生产许可证", "declaration": "报关单号", "certificate": "检验检疫证明编号",
            "importer": "进口商", "filing": "进口商备案号", "chain": "流通环节", "organic": "有机码",
            "green": "绿色食品",
-           "gi": "地理标志", "unchecked": "校验位算法未核实"},
+           "gi": "地理标志", "unchecked": "校验位算法未核实", "commodity": "商品"},
     "en": {"title": "Food traceability", "ok": "Origin on record", "producer": "Producer", "product": "Product",
            "date": "Certificate date", "commitments": "Commitments", "sc": "SC production licence",
            "declaration": "Customs declaration", "certificate": "Inspection & quarantine certificate",
            "importer": "Importer", "filing": "Importer filing", "chain": "Sales chain", "organic": "Organic code",
-           "green": "Green food", "gi": "Geographical indication", "unchecked": "check digit not verified"},
+           "green": "Green food", "gi": "Geographical indication", "unchecked": "check digit not verified",
+           "commodity": "Commodity"},
 }
 
 
@@ -117,7 +120,11 @@ def section(svc, code: str, lang: str, unit=None) -> dict | None:
         rows += [(w["declaration"], c["declaration"]), (w["certificate"], c["certificate"]),
                  (w["importer"], c["importer"]), (w["filing"], c["filing"])]
     if rec["chain"]:
-        hops = [f"{h['time'][:10]} {h['from']} → {h['to']}" for h in rec["chain"]]
+        hops = [f"{h['time'][:10]} {h['from']} → {h['to']}"
+                + (f" ({h['node_kind'] or 'node'} {h['node']})" if h.get("node") else "") for h in rec["chain"]]
+        commodity = next((h["commodity"] for h in rec["chain"] if h.get("commodity")), None)
+        if commodity:
+            rows.append((w["commodity"], commodity))
         rows.append((w["chain"], " | ".join(hops) + (" …" if more else "")))
     bad = "error" in (rec["sc_licence"] or {})
     return {"title": w["title"], "verdict": "on_record", "verdict_text": w["ok"], "tone": "warn" if bad else "ok",

@@ -75,10 +75,40 @@ def clearance_event(gtin, lot, *, declaration, certificate, importer, filing, qu
             "tc:importer": str(importer).strip(), "tc:filing": number("filing", filing)}
 
 
-def sale_event(gtin, lot, *, seller, buyer, record, quantity, time, uom="EA", offset="+08:00") -> dict:
+def circulation(node=None, operator=None, commodity=None) -> dict:
+    """Meat and vegetable circulation codes (SB/T 10680; food.toml [circulation], UNVERIFIED
+    layouts) checked: {"node", "node_kind", "operator", "commodity", "commodity_name"} of
+    those given."""
+    c = data()["circulation"]
+    out = {}
+    if node is not None:
+        node = str(node).strip()
+        if not re.fullmatch(c["node"], node):
+            raise FoodError(f"{node[:30]!r} is no node code (food.toml [circulation] node, unverified)",
+                            field="node")
+        out.update(node=node, node_kind=c["node_kinds"].get(node[6]))
+    if operator is not None:
+        operator = str(operator).strip()
+        if not re.fullmatch(c["operator"], operator) or (node is not None and not operator.startswith(node)):
+            raise FoodError(f"{operator[:30]!r} is no operator code of node {node} (food.toml [circulation])",
+                            field="operator")
+        out["operator"] = operator
+    if commodity is not None:
+        commodity = str(commodity).strip()
+        if commodity not in c["commodities"]:
+            raise FoodError(f"{commodity[:20]!r} is no commodity code of food.toml [circulation]",
+                            field="commodity")
+        out.update(commodity=commodity, commodity_name=c["commodities"][commodity])
+    return out
+
+
+def sale_event(gtin, lot, *, seller, buyer, record, quantity, time, uom="EA", offset="+08:00",
+               node=None, operator=None, commodity=None) -> dict:
     """A sale of (part of) a lot between operators, as a TransactionEvent: the seller's sales
     record number, from the seller to the buyer (the importer's sales records; a wholesale
-    market's to a retailer's)."""
+    market's to a retailer's); for meat and vegetables, the node where it was sold, the
+    seller's operator code and the commodity code (``circulation``)."""
+    codes = circulation(node, operator, commodity)
     record = str(record or "").strip()
     if not re.fullmatch(r"[A-Za-z0-9._-]{1,64}", record):
         raise FoodError(f"{record[:40]!r} is no sales record number (1 to 64 letters, digits, . _ -)",
@@ -89,4 +119,5 @@ def sale_event(gtin, lot, *, seller, buyer, record, quantity, time, uom="EA", of
             "bizTransactionList": [{"type": _IM["sale_type"],
                                     "bizTransaction": f"urn:tracecode:bt:sales_record:{quote(record, safe='')}"}],
             "sourceList": [{"type": "owning_party", "source": party(seller)}],
-            "destinationList": [{"type": "owning_party", "destination": party(buyer)}]}
+            "destinationList": [{"type": "owning_party", "destination": party(buyer)}],
+            **({"tc:circulation": codes} if codes else {})}
