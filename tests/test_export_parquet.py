@@ -83,9 +83,10 @@ def test_a_run_that_died_before_its_state_file_is_written_again_once(d, tmp_path
     saved = (out / "_export.json").read_bytes()
     export(d, out)
     (out / "_export.json").write_bytes(saved)   # as if the second run died before its state file
-    (next((out / "scans").rglob("*.parquet")).parent / ".tmp-part-x.parquet").write_bytes(b"half")
+    (next((out / "scans").rglob("*.parquet")).parent / ".part-x.parquet.tmp").write_bytes(b"half")
     assert export(d, out)["scans"] == 3
     assert _read(out, "scans").column("seq").to_pylist() == [1, 2, 3, 4, 5, 6]
+    assert not list(out.rglob("*.tmp"))
 
 
 @pytest.mark.parametrize("damage", [b"", b"{not json", b'{"format": 1, "scan_seq": -1, "event_seq": 0}',

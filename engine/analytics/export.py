@@ -93,6 +93,9 @@ def export(dd, out, *, since: float | None = None, now: float | None = None,
     out.mkdir(parents=True, exist_ok=True)
     state = read_state(out)
     store = dd.index.store
+    if not hasattr(store, "scans_since"):
+        raise ExportError(f"this data directory's store ({type(store).__name__}) has no export "
+                          f"reads yet (scans_since, events_since): export from an LMDB data directory")
     store.flush_scans()   # committed scans only are read: commit the queue first
     names = CodeNames(dd)
     _drop_uncommitted(out / "scans", state["scan_seq"])
@@ -129,7 +132,7 @@ def _drop_uncommitted(root: Path, mark: int) -> None:
     for path in root.rglob("*"):
         if path.is_file():
             m = _PART.search(path.name)
-            if path.name.startswith(".tmp-") or (m and int(m.group(1)) > mark):
+            if path.name.endswith(".tmp") or (m and int(m.group(1)) > mark):
                 path.unlink()
 
 
@@ -203,7 +206,7 @@ def _write_by_day(root: Path, table: pa.Table) -> int:
         folder = root / name
         folder.mkdir(parents=True, exist_ok=True)
         final = folder / f"part-{int(seqs.min()):012d}-{int(seqs.max()):012d}.parquet"
-        tmp = folder / f".tmp-{final.name}"
+        tmp = folder / f".{final.name}.tmp"   # no reader globbing *.parquet sees it half-written
         pq.write_table(part, tmp, compression="zstd")
         os.replace(tmp, final)
     return table.num_rows
@@ -250,6 +253,8 @@ def _write_snapshot(root: Path, store, names: CodeNames, when: _dt.datetime) -> 
         "last_event_time": _micros(np.array([r[2] for r in rows.values()], np.float64)),
         "scan_count": got["scan_count"].take(keep)}, schema=CODE_SCHEMA)
     folder = root / f"snapshot={when.strftime('%Y-%m-%dT%H%M%SZ')}"
+    for stale in root.glob(".tmp-snapshot=*") if root.exists() else ():   # a run that died
+        shutil.rmtree(stale)
     tmp = root / f".tmp-{folder.name}"
     tmp.mkdir(parents=True, exist_ok=True)
     pq.write_table(table, tmp / "part-0.parquet", compression="zstd")
