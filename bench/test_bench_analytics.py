@@ -62,7 +62,7 @@ def test_duckdb_all_rules(benchmark, data):
         benchmark.extra_info["x_read"] = round(mean / _TIMES["read"], 1)
     out = subprocess.run([sys.executable, "-c", _CHILD, str(root)], capture_output=True,
                          text=True, check=True)
-    benchmark.extra_info["child"] = json.loads(out.stdout)
+    benchmark.extra_info["child"] = json.loads(out.stdout.splitlines()[-1])
     e.close()
 
 

@@ -18,6 +18,7 @@ class DuckDBEngine:
         root = check_root(root)
         self.con = duckdb.connect()
         self.con.execute("SET TimeZone = 'UTC'")
+        self.con.execute("SET enable_progress_bar = false")   # no bar on a CLI's stdout
         if memory_limit:
             self.con.execute(f"SET memory_limit = '{memory_limit}'")
         if threads:
