@@ -158,3 +158,35 @@ def test_bulk_code_records_follow_containers(store):
     with store.reading() as v:
         v.code_records(keys, 0, *out)
     assert out[0][:10].tolist() == [3] * 10 and out[0][10:20].tolist() == [1] * 10
+
+
+def test_the_exports_reads_answer_as_the_lmdb_stores(store, tmp_path):
+    """scans_since / events_since (tracecode.analytics.export) on the same scans and events."""
+    from tracecode.store.lmdb.env import open_env
+    from tracecode.store.lmdb.store import LmdbStore
+    from tracecode.store.port import EventPlan
+    lm = LmdbStore(open_env(tmp_path / "lmdb"), schemes.builtin())
+    try:
+        answers = []
+        for s, reserve in ((lm, lm.batches.reserve), (store, store.reserve)):
+            reserve("cn-drug-20", PK, PRODUCT, 10, 10**8)
+            with s.reading() as v:
+                pid = v.product_id("cn-drug-20", PK)
+            refs = [codekeys.ours(pid, c) for c in range(3)]
+            s.write(lambda v, refs=refs: v.apply_event(EventPlan(record={"id": "e", "action": "commission"},
+                                                                  client=None, event_id="e", digest=b"d",
+                                                                  refs=refs, state=1)))
+            s.record_scans(codekeys.Keys.packed(refs + [None]), np.array([1, 1, 2, 6], np.uint8), "gun", "Ningbo",
+                           1.7e9, region="330200", lat=29.87, lon=121.55)
+            s.record_scan(refs[0], 1, None, None, 1.7e9 + 1)
+            s.flush_scans()
+            got = s.scans_since(1, 10)
+            answers.append((got["seq"].tolist(), got["time"].tolist(), got["verdict"].tolist(),
+                            [got["sources"][i] for i in got["source"]],
+                            [bytes(got["keys"].buf[a:b]) for a, b in zip(got["keys"].off[:-1], got["keys"].off[1:])],
+                            [e["id"] for e in s.events_since(0, 10)], s.events_since(1, 10)))
+        assert answers[0] == answers[1]
+        assert len(answers[1][0]) == 4 and answers[1][3][0] == ("gun", "Ningbo", "330200", 29.87, 121.55)
+    finally:
+        lm.close()
+        lm.env.close()

@@ -135,3 +135,12 @@ class ViewPart:
         conn.execute(_EVENTS, (seqs, records))
         conn.execute(_IDS, (ids_c, ids_e, seqs, ids_d))
         return seqs
+
+
+class Part:
+    def events_since(self, after_seq: int, limit: int) -> list:
+        """Lifecycle events with seq > after_seq, in seq order, as stored."""
+        with self.tx(read_only=True) as conn:
+            rows = conn.execute("SELECT record FROM tc_events WHERE seq > %s ORDER BY seq LIMIT %s",
+                                (after_seq, limit)).fetchall()
+        return [json.loads(bytes(r)) for (r,) in rows]

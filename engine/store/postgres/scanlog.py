@@ -183,12 +183,13 @@ class ScanWriter:
 
 
 def _source(scanner, place, region, lat, lon):
-    return (scanner, place, place_hash(place), None if region is None else str(region), lat, lon)
+    region = None if region is None else f"{region:06d}" if isinstance(region, int) else str(region)
+    return (scanner, place, place_hash(place), region, lat, lon)
 
 
 def _scan(row) -> dict:
     seq, when, scanner, place, region, lat, lon, verdict, prev, ref = row
-    return {"time": when, "scanner": scanner or "", "place": place or "", "region": region, "lat": lat,
+    return {"time": when, "scanner": scanner or None, "place": place or None, "region": region, "lat": lat,
             "lon": lon, "verdict": verdict, "prev": prev, "key": bytes(ref) if ref is not None else b""}
 
 
@@ -204,6 +205,26 @@ class Part:
 
     def flush_scans(self) -> int:
         return self.scan_log.flush()
+
+    def scans_since(self, after_seq: int, limit: int) -> dict:
+        """Committed scans with seq > after_seq in seq order, as the export reads them
+        (the LMDB store's columns: seq, time, verdict, source into sources, keys)."""
+        from ..lmdb.codekeys import Keys
+        with self.tx(read_only=True) as conn:
+            rows = conn.execute("SELECT seq, time, verdict, scanner, place, region, lat, lon, ref FROM tc_scans "
+                                "WHERE seq > %s ORDER BY seq LIMIT %s", (after_seq, limit), binary=True).fetchall()
+        ids, sources, src = {}, [], []
+        for r in rows:
+            key = (r[3] or None, r[4] or None, r[5], r[6], r[7])   # as LMDB's records: "" reads None
+            sid = ids.get(key)
+            if sid is None:
+                sid = ids[key] = len(sources)
+                sources.append(key)
+            src.append(sid)
+        cols = list(zip(*rows)) or [()] * 9
+        return {"seq": np.array(cols[0], np.int64), "time": np.array(cols[1], np.float64),
+                "verdict": np.array(cols[2], np.uint8), "source": np.array(src, np.int32),
+                "sources": sources, "keys": Keys.packed([bytes(k) if k is not None else b"" for k in cols[8]])}
 
     def purge_before(self, when: float, *, dry_run: bool = False) -> dict:
         """Every scan before `when`: whole days' partitions dropped, a partial day deleted,
@@ -284,7 +305,7 @@ class ViewPart:
 
     def scan_place(self, seq):
         row = self.conn.execute("SELECT place FROM tc_scans WHERE seq = %s", (seq,)).fetchone()
-        return (row[0] or "") if row else None
+        return (row[0] or None) if row else None
 
     def scans_of(self, ref):
         rows = self.conn.execute(f"SELECT {_COLS} FROM tc_scans WHERE ref = %s ORDER BY seq DESC",
