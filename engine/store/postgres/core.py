@@ -46,7 +46,7 @@ class Part:
         refs = [ext(c) for c in codes]
 
         def body(view):
-            view.conn.execute("INSERT INTO tc_imported (ref, value) SELECT r, %s FROM unnest(%s::bytea[]) r "
+            view.conn.execute("INSERT INTO tc_imported (ref, value) SELECT r, %s FROM unnest(%b::bytea[]) r "
                               "ON CONFLICT (ref) DO UPDATE SET value = excluded.value", (value, refs))
         self.write(body)
 
@@ -69,7 +69,7 @@ class Part:
 
         def body(view):
             new = {bytes(r) for (r,) in view.conn.execute(
-                "INSERT INTO tc_imported (ref, value) SELECT r, %s FROM unnest(%s::bytea[]) r "
+                "INSERT INTO tc_imported (ref, value) SELECT r, %s FROM unnest(%b::bytea[]) r "
                 "ON CONFLICT (ref) DO NOTHING RETURNING ref", (value, uniq))}
             return new
         new = self.write(body)
@@ -134,7 +134,7 @@ class ViewPart:
         raw = bytes(buf)
         refs = [raw[off[i]:off[i + 1]] for i in range(n)]
         got = dict(self.conn.execute(
-            "SELECT ref, value FROM tc_imported WHERE ref = ANY(%s::bytea[])",
+            "SELECT ref, value FROM tc_imported WHERE ref = ANY(%b::bytea[])",
             ([r for r in refs if r],)).fetchall())
         out = []
         for i, r in enumerate(refs):

@@ -24,23 +24,23 @@ SCHEMA = [
     "CREATE TABLE IF NOT EXISTS tc_recalls (key bytea PRIMARY KEY, seq bigint NOT NULL)",
 ]
 
-_SET_STATE = ("INSERT INTO tc_codes (ref, status, seq) SELECT r, s, q FROM unnest(%s::bytea[], %s::smallint[], "
+_SET_STATE = ("INSERT INTO tc_codes (ref, status, seq) SELECT r, s, q FROM unnest(%b::bytea[], %s::smallint[], "
               "%s::bigint[]) AS t(r, s, q) ON CONFLICT (ref) DO UPDATE SET status = excluded.status, "
               "seq = excluded.seq")
-_SET_PARENT = ("INSERT INTO tc_codes (ref, parent) SELECT r, p FROM unnest(%s::bytea[], %s::bytea[]) AS t(r, p) "
+_SET_PARENT = ("INSERT INTO tc_codes (ref, parent) SELECT r, p FROM unnest(%b::bytea[], %b::bytea[]) AS t(r, p) "
                "ON CONFLICT (ref) DO UPDATE SET parent = excluded.parent")
-_CODE_EVENTS = ("INSERT INTO tc_code_events (ref, seq) SELECT * FROM unnest(%s::bytea[], %s::bigint[]) "
+_CODE_EVENTS = ("INSERT INTO tc_code_events (ref, seq) SELECT * FROM unnest(%b::bytea[], %s::bigint[]) "
                 "ON CONFLICT DO NOTHING")
-_CHILDREN = ("INSERT INTO tc_children (parent, child) SELECT * FROM unnest(%s::bytea[], %s::bytea[]) "
+_CHILDREN = ("INSERT INTO tc_children (parent, child) SELECT * FROM unnest(%b::bytea[], %b::bytea[]) "
              "ON CONFLICT DO NOTHING")
-_ALIVE = ("INSERT INTO tc_codes AS c (ref, status, seq) SELECT r, s, q FROM unnest(%s::bytea[], %s::smallint[], "
+_ALIVE = ("INSERT INTO tc_codes AS c (ref, status, seq) SELECT r, s, q FROM unnest(%b::bytea[], %s::smallint[], "
           "%s::bigint[]) AS t(r, s, q) ON CONFLICT (ref) DO UPDATE SET status = excluded.status, seq = excluded.seq "
           "WHERE c.status IS NULL")   # a container not alive yet comes alive; a live one keeps its state
-_USERS = ("INSERT INTO tc_sscc_users (ref, client) SELECT * FROM unnest(%s::bytea[], %s::text[]) "
+_USERS = ("INSERT INTO tc_sscc_users (ref, client) SELECT * FROM unnest(%b::bytea[], %s::text[]) "
           "ON CONFLICT DO NOTHING")   # the first user stays
-_EVENTS = "INSERT INTO tc_events (seq, record) SELECT * FROM unnest(%s::bigint[], %s::bytea[])"
+_EVENTS = "INSERT INTO tc_events (seq, record) SELECT * FROM unnest(%s::bigint[], %b::bytea[])"
 _IDS = ("INSERT INTO tc_event_ids (client, event_id, seq, digest) SELECT * FROM "
-        "unnest(%s::text[], %s::text[], %s::bigint[], %s::bytea[])")
+        "unnest(%s::text[], %s::text[], %s::bigint[], %b::bytea[])")
 
 
 def event_json(seq: int, plan) -> bytes:
@@ -50,6 +50,7 @@ def event_json(seq: int, plan) -> bytes:
 
 
 class ViewPart:
+    """Bulk statements go binary: bytea arrays without hex text, numbers without digits."""
     __slots__ = ()
 
     def event_seen(self, client, event_id):
@@ -118,22 +119,22 @@ class ViewPart:
             ids_e.append(p.event_id)
             ids_d.append(bytes(p.digest))
         if st_r:
-            conn.execute(_SET_STATE, (st_r, st_s, st_q))
+            conn.execute(_SET_STATE, (st_r, st_s, st_q), binary=True)
         if par_r:
-            conn.execute(_SET_PARENT, (par_r, par_p))
-            conn.execute(_CHILDREN, (par_p, par_r))
+            conn.execute(_SET_PARENT, (par_r, par_p), binary=True)
+            conn.execute(_CHILDREN, (par_p, par_r), binary=True)
         for parent, refs in unpack:
-            conn.execute("UPDATE tc_codes SET parent = NULL WHERE ref = ANY(%s::bytea[]) AND parent = %s",
+            conn.execute("UPDATE tc_codes SET parent = NULL WHERE ref = ANY(%b::bytea[]) AND parent = %s",
                          (refs, parent))
-            conn.execute("DELETE FROM tc_children WHERE parent = %s AND child = ANY(%s::bytea[])", (parent, refs))
+            conn.execute("DELETE FROM tc_children WHERE parent = %s AND child = ANY(%b::bytea[])", (parent, refs))
         if alive_r:
-            conn.execute(_ALIVE, (alive_r, alive_s, alive_q))
+            conn.execute(_ALIVE, (alive_r, alive_s, alive_q), binary=True)
         if users_r:
-            conn.execute(_USERS, (users_r, users_c))
+            conn.execute(_USERS, (users_r, users_c), binary=True)
         if ce_r:
-            conn.execute(_CODE_EVENTS, (ce_r, ce_q))
-        conn.execute(_EVENTS, (seqs, records))
-        conn.execute(_IDS, (ids_c, ids_e, seqs, ids_d))
+            conn.execute(_CODE_EVENTS, (ce_r, ce_q), binary=True)
+        conn.execute(_EVENTS, (seqs, records), binary=True)
+        conn.execute(_IDS, (ids_c, ids_e, seqs, ids_d), binary=True)
         return seqs
 
 

@@ -29,7 +29,7 @@ SCHEMA = [
 # The effective record of each (row, ref): its own, with the status and seq of the
 # container with the latest seq above it when that is later than its own.
 _EFFECTIVE = f"""
-WITH RECURSIVE q(i, ref) AS (SELECT * FROM unnest(%(i)s::int[], %(refs)s::bytea[])),
+WITH RECURSIVE q(i, ref) AS (SELECT * FROM unnest(%(i)s::int[], %(refs)b::bytea[])),
 own AS (SELECT q.i, c.* FROM q JOIN tc_codes c ON c.ref = q.ref),
 up(i, depth, parent, status, seq) AS (
     SELECT o.i, 1, p.parent, coalesce(p.status, 0), p.seq FROM own o JOIN tc_codes p ON p.ref = o.parent
@@ -124,12 +124,12 @@ class ViewPart:
             "SELECT child FROM tc_children WHERE parent = %s ORDER BY child", (bytes(ref),))]
 
     def parents(self, refs):
-        rows = self.conn.execute("SELECT ref, parent FROM tc_codes WHERE ref = ANY(%s::bytea[]) "
+        rows = self.conn.execute("SELECT ref, parent FROM tc_codes WHERE ref = ANY(%b::bytea[]) "
                                  "AND parent IS NOT NULL", ([bytes(r) for r in refs],)).fetchall()
         return {bytes(k): bytes(v) for k, v in rows}
 
     def holding(self, refs):
-        rows = self.conn.execute("SELECT DISTINCT parent FROM tc_children WHERE parent = ANY(%s::bytea[])",
+        rows = self.conn.execute("SELECT DISTINCT parent FROM tc_children WHERE parent = ANY(%b::bytea[])",
                                  ([bytes(r) for r in refs],)).fetchall()
         return {bytes(k) for (k,) in rows}
 
@@ -139,7 +139,7 @@ class ViewPart:
 
     def recall_seq(self, targets):
         keys = [recall_key(t) for t in targets]
-        row = self.conn.execute("SELECT max(seq) FROM tc_recalls WHERE key = ANY(%s::bytea[])", (keys,)).fetchone()
+        row = self.conn.execute("SELECT max(seq) FROM tc_recalls WHERE key = ANY(%b::bytea[])", (keys,)).fetchone()
         return row[0] or 0
 
     def events_of(self, ref, max_codes: int | None = None):
