@@ -190,3 +190,12 @@ def test_the_exports_reads_answer_as_the_lmdb_stores(store, tmp_path):
     finally:
         lm.close()
         lm.env.close()
+
+
+def test_alerts_version_moves_with_every_put_and_close(store):
+    v0 = store.alerts_version()
+    store.alerts_put([{"id": "a1", "rule": "clone_spread", "code": "X", "last_time": "2026-12-01"}])
+    v1 = store.alerts_version()
+    assert v1 != v0 and store.alerts_version() == v1   # reading it moves nothing
+    assert store.alert_close("a1", "inspector")
+    assert store.alerts_version() not in (v0, v1)

@@ -35,7 +35,19 @@ def _upsert(conn, row: dict) -> None:
                   _text(row.get("status")), _text(row.get("last_time")) or ""])
 
 
+def _bump(conn) -> None:
+    """alerts_version moves: the core's named counter (tc_seq), in the write's transaction."""
+    conn.execute("INSERT INTO tc_seq AS s (name, next) VALUES ('alerts', 2) ON CONFLICT (name) "
+                 "DO UPDATE SET next = s.next + 1")
+
+
 class AlertsMixin:
+    def alerts_version(self) -> int:
+        """A number every alerts_put and alert_close moves (tracecode.app.alertfeed rereads then)."""
+        with reading(self) as conn:
+            row = conn.execute("SELECT next FROM tc_seq WHERE name = 'alerts'").fetchone()
+        return row[0] if row else 1
+
     def alerts_put(self, alerts: list) -> list[bool]:
         for a in alerts:
             if not isinstance(a, dict) or not isinstance(a.get("id"), str) or not a["id"]:
@@ -61,6 +73,7 @@ class AlertsMixin:
                 _upsert(conn, row)
                 fresh.append(prev is None)
                 old[a["id"]] = row   # the same id twice in one call: the second updates the first
+            _bump(conn)
             return fresh
         return run_write(self, body)
 
@@ -87,6 +100,7 @@ class AlertsMixin:
                 return False
             a.update(status="closed", closed_by=by, closed_at=time.time(), note=note)
             _upsert(conn, a)
+            _bump(conn)
             return True
         return run_write(self, body)
 
