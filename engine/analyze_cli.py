@@ -51,7 +51,10 @@ def cmd_analyze(args) -> int:
             from .analytics.export import export
             source = str(dd.path / "analytics-export")
             export(dd, source)
-        engine = open_engine(args.engine, source, since=since)
+        kw = {"memory_limit": args.memory_limit} if args.memory_limit else {}
+        if kw and args.engine != "duckdb":
+            raise AnalyzeCliError("--memory-limit is DuckDB's (Spark: spark.driver.memory)")
+        engine = open_engine(args.engine, source, since=since, **kw)
         try:
             alerts = run_rules(engine, names, params)
             ov = overview(engine)
@@ -98,6 +101,8 @@ def add_parsers(subparsers):
     p.add_argument("--rules", action="append", metavar="R[,R]", help="rules to run (default all)")
     p.add_argument("--param", action="append", metavar="RULE.NAME=VALUE", help="a rule parameter")
     p.add_argument("--engine", choices=ENGINES, default="duckdb")
+    p.add_argument("--memory-limit", metavar="SIZE", help="DuckDB's memory bound, e.g. 2GB "
+                   "(default: 80%% of RAM; it spills to disk past it)")
     p.set_defaults(func=cmd_analyze)
     s = subparsers.add_parser("alerts", help="the stored analytics alerts (JSON lines), or close one")
     s.add_argument("dir", help="data directory")

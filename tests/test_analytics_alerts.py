@@ -105,6 +105,9 @@ def test_analyze_refuses_an_unknown_rule_or_parameter(tmp_path, capsys):
     assert main(["analyze", str(d), "--parquet", str(tmp_path), "--out", str(tmp_path / "r"),
                  "--param", "max_kmh=3"]) != 0
     assert "RULE.NAME=VALUE" in capsys.readouterr().err
+    assert main(["analyze", str(d), "--parquet", str(tmp_path), "--out", str(tmp_path / "r"),
+                 "--memory-limit", "2GB; DROP"]) != 0
+    assert "write e.g. 2GB" in capsys.readouterr().err
 
 
 def test_alerts_over_http_for_regulators_only(tmp_path):

@@ -1,9 +1,12 @@
 """DuckDB over the Parquet export: no server, the views read the parts in place."""
 from __future__ import annotations
 
+import re
+
 import duckdb
 
 from .. import centroids
+from ..errors import AnalyticsError
 from ..layout import SCHEMAS, check_root, parts
 
 
@@ -15,6 +18,8 @@ class DuckDBEngine:
     DIALECT = "duckdb"
 
     def __init__(self, root, since=None, memory_limit: str | None = None, threads: int | None = None):
+        if memory_limit and not re.fullmatch(r"\d{1,6}(\.\d{1,3})?\s?[KMGT]i?B", memory_limit):
+            raise AnalyticsError(f"memory limit {memory_limit!r}: write e.g. 2GB or 512MB")
         root = check_root(root)
         self.con = duckdb.connect()
         self.con.execute("SET TimeZone = 'UTC'")
