@@ -306,7 +306,8 @@ class Lab:
                                 "role": v.get("role", "-"), "state": v.get("state", "-"),
                                 "lag": v.get("lag", "-"), "timeline": v.get("timeline", "-")})
             out["shards"].append({"name": sh["name"], "members": members,
-                                  "dsn": self.dsn(sh["name"]).split("@", 1)[1]})
+                                  # without the password (DIR/lab.json holds it)
+                                  "dsn": "postgresql://postgres@" + self.dsn(sh["name"]).split("@", 1)[1]})
         for w in self.state.get("workers", []):
             out["workers"].append({"name": w["name"], "running": procs.alive(w["proc"])})
         return out
