@@ -30,7 +30,7 @@ def quick(tmp_path_factory):
 @pytest.mark.slow  # the three tests of the `quick` fixture share one measuring run (~10 s)
 def test_quick_run_writes_markdown_html_json_and_plots(quick):
     out, proc = quick
-    names = sorted(p.name for p in out.iterdir())
+    names = sorted(p.name for p in out.iterdir() if p.is_file())
     assert names == ["capacity-latency.png", "capacity-memory.png", "capacity-scale.png",
                      "capacity-throughput.png", "capacity.html", "capacity.json", "capacity.md"]
     for png in out.glob("*.png"):
@@ -38,6 +38,16 @@ def test_quick_run_writes_markdown_html_json_and_plots(quick):
     html = (out / "capacity.html").read_text()
     assert all(f'<img src="capacity-{n}.png"' in html for n in ("throughput", "latency", "scale", "memory"))
     assert "machines" in proc.stdout and "bottleneck" in proc.stdout
+    cluster = out / "capacity-cluster"  # the province: 5 machines per replica, 5 shards x 2 members
+    settings = json.loads((cluster / "tracecode-cluster.json").read_text())
+    plan = json.loads((out / "capacity.json").read_text())["plan"]
+    assert settings["plan"]["machines"] == len(list(cluster.glob("patroni-*.yaml"))) \
+        == max(plan["shards"], plan["machines_per_replica"]) * 2
+    assert "warning: these are --quick measurements" in proc.stderr
+    md = (out / "capacity.md").read_text()
+    assert "**Warning:** these are --quick measurements" in md and "not figures to plan with" in md
+    assert "## What the workload needs" in md.split("**Warning:**")[1]  # the warning comes first
+    assert "### Disk by component over the retention years" in md and "(this workload)" in md
 
 
 @pytest.mark.slow
@@ -70,6 +80,8 @@ def test_reuse_sizes_another_workload_without_measuring(quick, tmp_path):
     assert result["measurements"] == json.loads((out / "capacity.json").read_text())["measurements"]
     assert result["reused"]["file"].endswith("capacity.json") and "--reuse" in result["reused"]["command"]
     assert "machines" in proc.stdout
+    assert "warning: these are --quick measurements" in proc.stderr  # reused quick figures warn too
+    assert result["warnings"] and result["plan"]["sensitivity"] and result["plan"]["disk_by_year"]
 
 
 @pytest.mark.parametrize("args,message", [

@@ -135,3 +135,38 @@ def test_assumptions_are_written_out():
     text = " ".join(plan(peak_scans_per_second=1_000)[0].assumptions)
     for fact in ("replica", "hours a day", "single writer", "Headroom", "cores"):
         assert fact in text
+
+
+def test_disk_by_component_grows_each_year_to_the_retention_period():
+    p, _ = plan(codes_per_day=1e6, peak_scans_per_second=1_000, mean_to_peak=0.1, retention_years=2.5)
+    assert [y["year"] for y in p.disk_by_year] == [1, 2, 2.5]
+    last = p.disk_by_year[-1]
+    assert last["by_component"]["scan log"] == pytest.approx(432e6 * 365 * 2.5)
+    assert last["by_component"]["code records (state, container)"] == pytest.approx(100e6 * 365 * 2.5)
+    assert last["total"] == pytest.approx(p.disk_bytes)  # headroom 0: the plan's disk is the last year
+    assert p.disk_by_year[0]["total"] == pytest.approx(last["total"] / 2.5)
+
+
+def test_sensitivity_to_the_peak_to_mean_ratio_moves_the_scan_log_and_machines():
+    # scans only: the scan log is all the disk; 1,000/s x 86,400 x 50 B x 365 a year at mean = peak
+    p, w = plan(peak_scans_per_second=1_000, mean_to_peak=0.25, machine_disk_tb=0.5)
+    ratios = [r["mean_to_peak"] for r in p.sensitivity]
+    assert ratios == sorted(set(sizing.MEAN_TO_PEAK_STEPS) | {0.25})
+    mine = [r for r in p.sensitivity if r["workload"]]
+    assert len(mine) == 1 and mine[0]["mean_to_peak"] == 0.25 and mine[0]["disk_bytes"] == p.disk_bytes
+    full = next(r for r in p.sensitivity if r["mean_to_peak"] == 1.0)
+    assert full["scan_log_per_year"] == pytest.approx(1_000 * 86_400 * 50 * 365)
+    assert full["peak_to_mean"] == 1.0
+    # 1.58 TB a year x 5 years = 7.9 TB: 16 machines of 0.5 TB; at 0.05, 0.39 TB: one
+    assert full["machines_per_replica"] == 16 and p.sensitivity[0]["machines_per_replica"] == 1
+    assert all(a["disk_bytes"] <= b["disk_bytes"] for a, b in zip(p.sensitivity, p.sensitivity[1:]))
+
+
+def test_quick_measurements_are_recognised_also_from_a_reused_json():
+    import json
+    from dataclasses import asdict
+
+    from tracecode.capacity import measure
+    assert measure.is_quick({"quick": True})
+    assert measure.is_quick(json.loads(json.dumps({"sizes": asdict(measure.QUICK)})))
+    assert not measure.is_quick(json.loads(json.dumps({"sizes": asdict(measure.STANDARD), "quick": False})))

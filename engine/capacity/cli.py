@@ -16,7 +16,7 @@ import tempfile
 from pathlib import Path
 
 from ..errors import TracecodeError
-from . import machine, measure, report, sizing, workload
+from . import layout, machine, measure, postgres, report, sizing, workload
 from .progress import Progress
 
 
@@ -37,6 +37,9 @@ def add_parser(subparsers):
     s.add_argument("--out", default="capacity-report", metavar="DIR",
                    help="directory for the report (default capacity-report)")
     s.add_argument("--name", default="capacity", metavar="STEM", help="file name stem (default capacity)")
+    s.add_argument("--postgres-rates", metavar="RATES.json",
+                   help="the PostgreSQL store's figures for a cluster plan: bench/results/rates.json "
+                        "of `pytest bench/test_bench_postgres.py` (kept in the report: --reuse keeps them)")
     s.add_argument("--workdir", metavar="DIR",
                    help="where measurements write their throw-away data (default: the temp directory)")
     s.set_defaults(func=cmd_capacity)
@@ -76,6 +79,7 @@ def measured(args) -> tuple[dict, dict]:
             m = measure.run(Path(tmp), sizes, progress)
         finally:
             progress.close()
+    m["quick"] = bool(args.quick)  # kept in the JSON: a --reuse of it warns too
     return m, ctx
 
 
@@ -85,18 +89,33 @@ def cmd_capacity(args):
         m, ctx = reused(args.reuse)
     else:
         workload.load(args.workload, options, machine.machine())  # refuse a bad workload before measuring
+        pg = postgres.read(args.postgres_rates) if args.postgres_rates else None  # and a bad file
         m, ctx = measured(args)
+        if pg:
+            m["postgres"] = pg
+    if args.reuse and args.postgres_rates:
+        m = {**m, "postgres": postgres.read(args.postgres_rates)}
     w = workload.load(args.workload, options, ctx["machine"])
     try:
-        plan = sizing.plan(w, sizing.Rates.of(m, w))
+        rates = sizing.Rates.of(m, w)
+        plan = sizing.plan(w, rates)
+        pg_plan = sizing.plan(w, postgres.rates(rates, m["postgres"], w.scan_batch)) \
+            if m.get("postgres") else None
     except (KeyError, TypeError, ValueError) as exc:
         raise CapacityError(f"the measurements in {args.reuse} lack what sizing needs ({exc!r}); "
                             f"measure again without --reuse") from None
     result = {"workload": w.as_dict(), "plan": plan.as_dict(), "measurements": m, "context": ctx}
+    if pg_plan:
+        result["postgres_plan"] = pg_plan.as_dict()
+    result["warnings"] = [measure.QUICK_WARNING] if measure.is_quick(m) else []
+    for text in result["warnings"]:
+        print(f"tracecode capacity: warning: {text}", file=sys.stderr, flush=True)
     if args.reuse:
         now = machine.context()
         result["reused"] = {"file": str(args.reuse), "command": now["command"], "date": now["date"]}
     paths = report.write(result, Path(args.out), args.name)
+    cluster = layout.write(result, Path(args.out), args.name)
     print(report.summary(result), flush=True)
     print(f"report: {paths['markdown']}, {paths['html']}, {paths['json']} and "
-          f"{len(paths) - 3} plots in {args.out}", file=sys.stderr)
+          f"{len(paths) - 3} plots in {args.out}; the cluster layout to adapt in "
+          f"{cluster['settings'].parent}", file=sys.stderr)

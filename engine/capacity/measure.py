@@ -60,6 +60,15 @@ STANDARD = Sizes(issued=1_000_000, scans=200_000, issue_batches=(100, 1_000, 10_
                  memory_issue=(10**6, 10**7, 10**8), memory_verify=(10**5, 10**6, 10**7))
 
 
+QUICK_WARNING = ("these are --quick measurements (small sizes, one short round): they show the "
+                 "report works, they are not figures to plan with; measure without --quick")
+
+
+def is_quick(m: dict) -> bool:
+    """Whether measurements were made at the QUICK sizes (also for a reused report's JSON)."""
+    return bool(m.get("quick")) or m.get("sizes") == json.loads(json.dumps(asdict(QUICK)))
+
+
 # -- timing --------------------------------------------------------------------------------
 
 def best_seconds(*fns, rounds: int = ROUNDS) -> list:

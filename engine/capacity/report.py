@@ -25,8 +25,8 @@ def rate(r: float) -> str:
     return f"{r / 1e6:,.2f} M/s" if r >= 1e6 else f"{r / 1e3:,.1f} k/s"
 
 
-def answer_rows(result: dict) -> list:
-    p, w = result["plan"], result["workload"]
+def answer_rows(result: dict, key: str = "plan") -> list:
+    p, w = result[key], result["workload"]
     reps = w["replicas"]
     return [["machines", f"{p['machines_per_replica']:,}", f"{p['machines']:,}",
              f"set by {p['limited_by']}"],
@@ -36,13 +36,42 @@ def answer_rows(result: dict) -> list:
              f"{w['machine_memory_gb']:,.0f} GB per machine"],
             ["disk", size(p["disk_bytes"]), size(p["disk_bytes"] * reps),
              f"{w['machine_disk_tb']:,.2f} TB per machine, after {w['retention_years']:g} years"],
-            ["index shards", f"{p['shards']:,}", "", "one LMDB writer each"]]
+            ["index shards", f"{p['shards']:,}", "", "one LMDB writer each" if key == "plan"
+             else "one primary's commits each"]]
 
 
-def stage_rows(result: dict) -> list:
+def stage_rows(result: dict, key: str = "plan") -> list:
     return [[s["name"], s["load"], f"{s['cores']:,.2f}" if s["cores"] else "-",
              f"{s['writer']:,.2f}" if s["writer"] else "-", s["bottleneck"]]
-            for s in result["plan"]["stages"]]
+            for s in result[key]["stages"]]
+
+
+def postgres_blocks(result: dict) -> list:
+    """The plan on the PostgreSQL store (a cluster plan), from the benches' ratios, and the
+    layout it writes."""
+    from . import layout
+    pg = result["measurements"].get("postgres")
+    key = "postgres_plan" if "postgres_plan" in result else "plan"
+    shape = layout.shape(result[key], result["workload"])
+    out = [("h", 2, "Cluster plan on the PostgreSQL store")]
+    if not pg:
+        out.append(("p", "No PostgreSQL figures (`--postgres-rates bench/results/rates.json` after "
+                         "`pytest bench/test_bench_postgres.py`): the cluster layout below follows the "
+                         "LMDB plan's machines."))
+    else:
+        out += [("p", f"This machine's LMDB rates times the PostgreSQL store's ratio to LMDB measured in "
+                      f"one bench run (`{pg['file']}`); recording and events pay each shard's primary "
+                      "(its commits) instead of LMDB's single writer, scaled as commissioning is."),
+                ("table", ["figure", "LMDB", "PostgreSQL", "ratio"],
+                 [[f, rate(pg["rates"][f]["lmdb"]), rate(pg["rates"][f]["postgres"]), f"{x:.3g}x"]
+                  for f, x in pg["ratios"].items()]),
+                ("table", ["", "per replica", f"all {result['workload']['replicas']} replicas", "note"],
+                 answer_rows(result, key)),
+                ("table", ["stage", "load", "cores", "primary", "bottleneck"], stage_rows(result, key))]
+    out.append(("p", f"Cluster layout (the `-cluster` folder next to this report, to adapt): "
+                     f"{shape['shards']} shards by product x {shape['replicas']} Patroni members "
+                     f"= {shape['machines']} machines, etcd on 3 of them."))
+    return out
 
 
 def public_http_block(public: dict) -> tuple:
@@ -54,6 +83,34 @@ def public_http_block(public: dict) -> tuple:
              for name, q in ((f"page /c/{{code}}, {public['connections']} connections", public["page"]),
                              (f"JSON API /api/v1/codes/{{code}}, {public['connections']} connections",
                               public["api"]))])
+
+
+def disk_years_block(plan: dict) -> tuple:
+    """Each component's bytes per replica at the end of each retention year, no headroom."""
+    years = plan.get("disk_by_year") or []
+    if not years:
+        return ("p", "Disk by year: not in this plan.")
+    names = list(years[0]["by_component"])
+    return ("table", ["end of year", *names, "total"],
+            [[f"{y['year']:g}", *(size(y["by_component"][n]) for n in names), size(y["total"])]
+             for y in years])
+
+
+def sensitivity_block(plan: dict) -> tuple:
+    """The plan at other mean-to-peak ratios of the scan rate (the scan log's size)."""
+    rows = plan.get("sensitivity") or []
+    if not rows:
+        return ("p", "Sensitivity: not in this plan.")
+    return ("table", ["mean / peak", "peak / mean", "scan log a year", "disk per replica",
+                      "machines per replica", "machines", "set by"],
+            [[f"{r['mean_to_peak']:g}" + (" (this workload)" if r["workload"] else ""),
+              f"{r['peak_to_mean']:,.3g}" if r["peak_to_mean"] else "-", size(r["scan_log_per_year"]),
+              size(r["disk_bytes"]), f"{r['machines_per_replica']:,}", f"{r['machines']:,}",
+              r["limited_by"]] for r in rows])
+
+
+def warning_blocks(result: dict) -> list:
+    return [("p", f"**Warning:** {text}") for text in result.get("warnings", [])]
 
 
 def blocks(result: dict, images: dict) -> list:
@@ -68,6 +125,7 @@ def blocks(result: dict, images: dict) -> list:
                  f"{size(mach['memory_bytes'])} memory) by `{ctx['command']}`"
                  + (f"; this plan reuses them: `{result['reused']['command']}`, {result['reused']['date']}."
                     if result.get("reused") else ".")),
+           *warning_blocks(result),
            ("h", 2, "What the workload needs"),
            ("table", ["", "per replica", f"all {w['replicas']} replicas", "note"], answer_rows(result)),
            ("h", 2, "Stages and their bottlenecks"),
@@ -76,6 +134,15 @@ def blocks(result: dict, images: dict) -> list:
            ("table", ["stage", "load", "cores", "writer", "bottleneck"], stage_rows(result)),
            ("table", ["disk per replica per year", "bytes"],
             [[k, size(b)] for k, b in result["plan"]["disk_per_year"].items()]),
+           ("h", 3, "Disk by component over the retention years"),
+           ("p", "Per replica, at the end of each year, before headroom (the plan's disk adds "
+                 f"{w['headroom']:g} on top)."),
+           disk_years_block(result["plan"]),
+           ("h", 3, "Sensitivity to the scan rate's peak-to-mean ratio"),
+           ("p", "The scan log is sized at the day's mean scan rate (mean_to_peak x the peak, all day); "
+                 "this is the plan at other ratios, everything else unchanged."),
+           sensitivity_block(result["plan"]),
+           *postgres_blocks(result),
            ("h", 2, "Workload"),
            ("table", ["field", "value", "meaning"],
             [[k, number(val), BY_NAME[k].help] for k, val in w.items()]),

@@ -29,7 +29,7 @@ the last hot_days of codes in the page cache. Everything is then multiplied by
 from __future__ import annotations
 
 import math
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field, replace
 
 from .workload import DAYS_PER_YEAR, Workload, WorkloadError
 
@@ -130,6 +130,8 @@ class Plan:
     machines: int
     limited_by: str             # what sets machines_per_replica
     assumptions: list
+    disk_by_year: list = field(default_factory=list)   # cumulative bytes per replica by what, no headroom
+    sensitivity: list = field(default_factory=list)    # the plan at other mean_to_peak ratios
 
     def as_dict(self) -> dict:
         return asdict(self)
@@ -151,7 +153,7 @@ def public_stage(w: Workload, r: Rates) -> Stage:
                  f"CPU (HTTP, the answer, the page): {r.public_query:,.0f} page queries/s per core{api}")
 
 
-def plan(w: Workload, r: Rates) -> Plan:
+def plan(w: Workload, r: Rates, *, sensitivity: bool = True) -> Plan:
     spread = w.working_hours * 3600
     issue_in = w.codes_per_day / spread              # codes/s during the working hours
     others = w.events_per_code - 1 - w.packs_per_code
@@ -236,4 +238,32 @@ def plan(w: Workload, r: Rates) -> Plan:
     ]
     return Plan(stages=stages, cores=cores, shards=shards, memory_bytes=memory, disk_bytes=disk,
                 disk_per_year=disk_per_year, machines_per_replica=per_replica,
-                machines=per_replica * w.replicas, limited_by=limited_by, assumptions=assumptions)
+                machines=per_replica * w.replicas, limited_by=limited_by, assumptions=assumptions,
+                disk_by_year=disk_by_year(disk_per_year, w.retention_years),
+                sensitivity=peak_sensitivity(w, r) if sensitivity else [])
+
+
+def disk_by_year(per_year: dict, retention_years: float) -> list:
+    """What each component holds per replica at the end of each year of retention (the last
+    row at the retention period itself), without headroom: every component grows linearly."""
+    years = [min(y, retention_years) for y in range(1, ceil(retention_years) + 1)]
+    return [{"year": y, "by_component": {k: v * y for k, v in per_year.items()},
+             "total": sum(per_year.values()) * y} for y in years]
+
+
+# Mean scan rate over the peak: the workload's guess sets the scan log, the biggest part of the
+# disk of a scan-heavy platform, so the report shows the plan across a range of it.
+MEAN_TO_PEAK_STEPS = (0.05, 0.1, 0.2, 0.3, 0.5, 1.0)
+
+
+def peak_sensitivity(w: Workload, r: Rates) -> list:
+    """The plan's scan log, disk and machines at other mean-to-peak ratios (the workload's own
+    among them), everything else unchanged."""
+    rows = []
+    for ratio in sorted(set(MEAN_TO_PEAK_STEPS) | {w.mean_to_peak}):
+        p = plan(replace(w, mean_to_peak=ratio), r, sensitivity=False)
+        rows.append({"mean_to_peak": ratio, "peak_to_mean": (1 / ratio) if ratio else None,
+                     "scan_log_per_year": p.disk_per_year["scan log"], "disk_bytes": p.disk_bytes,
+                     "machines_per_replica": p.machines_per_replica, "machines": p.machines,
+                     "limited_by": p.limited_by, "workload": ratio == w.mean_to_peak})
+    return rows

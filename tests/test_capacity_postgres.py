@@ -1,0 +1,57 @@
+"""The PostgreSQL store's figures for cluster plans: read from the benches' results file as
+ratios to LMDB, applied to this machine's LMDB rates; a file without them refused clearly."""
+import json
+
+import pytest
+
+from tracecode.capacity import postgres, sizing, workload
+
+from test_capacity_sizing import MACHINE, MEASURED
+
+
+def bench_file(tmp_path, skip=()):
+    rows = []
+    for group, (lmdb, pg) in {"postgres-issue (codes/s)": (1e6, 0.8e6),
+                              "postgres-verify_many (codes/s)": (1e6, 0.05e6),
+                              "postgres-verify-single (codes/s; p50 = 1/rate)": (10_000, 500),
+                              "postgres-commission (codes/s)": (1e6, 0.25e6)}.items():
+        if group.split(" ")[0] in skip:
+            continue
+        rows += [{"group": group, "name": "test_x[lmdb]", "role": "baseline", "codes_per_s": lmdb, "ratio": 1.0},
+                 {"group": group, "name": "test_x[postgres]", "role": "engine", "codes_per_s": pg,
+                  "ratio": pg / lmdb}]
+    rows.append({"group": "register-eartags", "name": "test_engine_register", "codes_per_s": 1.0})
+    path = tmp_path / "rates.json"
+    path.write_text(json.dumps({"rates": rows, "memory": []}))
+    return path
+
+
+def test_ratios_are_read_per_figure(tmp_path):
+    pg = postgres.read(bench_file(tmp_path))
+    assert pg["ratios"] == pytest.approx({"issue": 0.8, "verify_many": 0.05, "verify_single": 0.05,
+                                          "commission": 0.25})
+    assert pg["rates"]["commission"] == {"lmdb": 1e6, "postgres": 0.25e6}
+
+
+def test_a_file_without_the_postgres_figures_is_refused(tmp_path):
+    with pytest.raises(postgres.PostgresRatesError, match="lacks the PostgreSQL and LMDB figures of commission"):
+        postgres.read(bench_file(tmp_path, skip=("postgres-commission",)))
+    (tmp_path / "x.json").write_text("[1]")
+    with pytest.raises(postgres.PostgresRatesError, match="no rates.*bench/test_bench_postgres.py"):
+        postgres.read(tmp_path / "x.json")
+    with pytest.raises(postgres.PostgresRatesError, match="cannot read"):
+        postgres.read(tmp_path / "absent.json")
+
+
+def test_the_cluster_plan_pays_the_ratios():
+    w = workload.build({"codes_per_day": 57.6e9, "peak_scans_per_second": 30_000, "events_per_code": 1,
+                        "packaging_levels": 1, "headroom": 0, "replicas": 2, "hot_days": 0}, MACHINE)
+    lmdb = sizing.Rates.of(MEASURED, w)
+    pg = postgres.rates(lmdb, {"ratios": {"issue": 0.5, "verify_many": 0.1, "verify_single": 0.05,
+                                          "commission": 0.25}}, w.scan_batch)
+    assert pg.issue == 0.5e6 and pg.verify == 500 and pg.commission == pg.pack == pg.ship == 0.25e6
+    p = sizing.plan(w, pg)
+    # 2 M codes/s: 4 cores issuing at 0.5 M/s; 30 k scans/s at 500/s: 60 cores; commissioning
+    # 2 M codes/s at 0.25 M/s: 8 primary-seconds a second, 8 shards
+    assert p.stages[0].cores == pytest.approx(4) and p.stages[1].cores == pytest.approx(60)
+    assert p.stages[3].writer == pytest.approx(8) and p.shards == 8
