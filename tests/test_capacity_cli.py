@@ -64,7 +64,12 @@ def test_the_report_records_the_machine_versions_date_and_command(quick):
     assert plan["machines"] == plan["machines_per_replica"] * 2 and plan["cores"] >= 1
     assert [s["name"] for s in plan["stages"]] == ["issuance", "verification", "recording",
                                                    "event ingestion", "public HTTP queries",
-                                                   "disk growth"]
+                                                   "transport (unary gRPC)", "disk growth"]
+    unary = result["measurements"]["grpc_unary"]
+    assert unary["calls"] == 2_000 and unary["queries_per_core_s"] > 0 and unary["p50_us"] > 0
+    assert result["measurements"]["public_http"]["page"]["queries_per_core_s"] > 0
+    transport = next(s for s in plan["stages"] if s["name"] == "transport (unary gRPC)")
+    assert transport["cores"] > 0 and "per server core-second" in transport["bottleneck"]
     m = result["measurements"]
     assert [r["issued"] for r in m["scale"]] == [10**6, 10**9]
     assert m["scale"][-1]["issuance_bytes_per_code"] < 0.001
@@ -82,6 +87,26 @@ def test_reuse_sizes_another_workload_without_measuring(quick, tmp_path):
     assert "machines" in proc.stdout
     assert "warning: these are --quick measurements" in proc.stderr  # reused quick figures warn too
     assert result["warnings"] and result["plan"]["sensitivity"] and result["plan"]["disk_by_year"]
+
+
+@pytest.mark.slow
+def test_postgres_rates_give_a_cluster_plan_and_its_layout(quick, tmp_path):
+    from test_capacity_postgres import bench_file
+    out, _ = quick
+    proc = capacity("--reuse", out / "capacity.json", "--workload", PROVINCE, "--postgres-rates", bench_file(tmp_path),
+                    "--out", tmp_path, "--name", "pg")
+    result = json.loads((tmp_path / "pg.json").read_text())
+    assert result["measurements"]["postgres"]["ratios"]["verify_single"] == pytest.approx(0.05)
+    pg, lmdb = result["postgres_plan"], result["plan"]
+    assert pg["cores"] > lmdb["cores"]  # verification at 5% of LMDB's rate
+    settings = json.loads((tmp_path / "pg-cluster" / "tracecode-cluster.json").read_text())
+    assert settings["plan"]["figures"] == "postgresql"
+    assert settings["plan"]["shards"] == max(pg["shards"], pg["machines_per_replica"])
+    assert "## Cluster plan on the PostgreSQL store" in (tmp_path / "pg.md").read_text()
+    assert "machines" in proc.stdout
+    bad = capacity("--reuse", out / "capacity.json", "--workload", PROVINCE, "--postgres-rates", out / "capacity.json",
+                   "--out", tmp_path, check=False)
+    assert bad.returncode == 1 and "is not a bench results JSON" in bad.stderr
 
 
 @pytest.mark.parametrize("args,message", [

@@ -170,3 +170,23 @@ def test_quick_measurements_are_recognised_also_from_a_reused_json():
     assert measure.is_quick({"quick": True})
     assert measure.is_quick(json.loads(json.dumps({"sizes": asdict(measure.QUICK)})))
     assert not measure.is_quick(json.loads(json.dumps({"sizes": asdict(measure.STANDARD), "quick": False})))
+
+
+def test_single_scans_pay_the_unary_grpc_transport_beyond_the_verdict():
+    m = copy.deepcopy(MEASURED)
+    m["grpc_unary"] = {"queries_per_core_s": 2_000.0}  # 500 us a call against 100 us in process
+    p, _ = plan(m, peak_scans_per_second=10_000)
+    t = next(s for s in p.stages if s.name == "transport (unary gRPC)")
+    assert t.cores == pytest.approx(4.0) and "400 µs a call beyond the verdict" in t.bottleneck
+    assert p.cores == 5  # 1 verifying + 4 transport
+    batched = plan(m, peak_scans_per_second=10_000, scan_batch=100)[0]
+    assert next(s for s in batched.stages if s.name.startswith("transport")).cores == 0
+    unmeasured = next(s for s in plan(peak_scans_per_second=10_000)[0].stages if s.name.startswith("transport"))
+    assert unmeasured.cores == 0 and "not measured" in unmeasured.bottleneck
+
+
+def test_public_queries_prefer_the_servers_cpu_per_query():
+    m = copy.deepcopy(MEASURED)
+    m["public_http"] = {"page": {"queries_per_s": 500.0, "queries_per_core_s": 1_000.0}}
+    p, _ = plan(m, peak_public_queries_per_second=2_000)
+    assert next(s for s in p.stages if s.name == "public HTTP queries").cores == pytest.approx(2.0)

@@ -225,6 +225,45 @@ def grpc_stream(path, texts) -> dict:
     return {"batch": batch, "codes_per_s": rate, **summary(per_call), "cdf": cdf_points(per_call)}
 
 
+def cpu_seconds(pids) -> float:
+    """User + system CPU seconds so far of live processes (/proc/PID/stat), those gone skipped."""
+    tick = os.sysconf("SC_CLK_TCK")
+    total = 0
+    for pid in pids:
+        try:
+            fields = Path(f"/proc/{pid}/stat").read_text().rpartition(")")[2].split()
+        except OSError:
+            continue
+        total += int(fields[11]) + int(fields[12])  # utime, stime (fields 14, 15)
+    return total / tick
+
+
+UNARY_CALLS = 2_000
+
+
+def grpc_unary(path, texts, calls: int = UNARY_CALLS) -> dict:
+    """Unary Verify calls (one scan each, not recorded) to `tracecode serve` (one worker,
+    loopback), one after another from this process: their latency, and queries per core, the
+    calls over the CPU seconds the server's processes spent on them (the client's own
+    CPU apart). {"skipped": why} when the gRPC bindings are not importable."""
+    try:
+        from ..v1 import Client
+        from ..v1.testing import ServerProcess
+    except ImportError as exc:
+        return {"skipped": f"the gRPC bindings (tracecode.v1) are not importable: {exc}"}
+    sample = (texts * (1 + calls // max(1, len(texts))))[:calls]
+    with ServerProcess(path, workers=1) as server, Client(server.address) as client:
+        for t in sample[:200]:  # warm: the channel, the worker's caches
+            client.verify(t, record=False)
+        pids = server.processes()
+        cpu0, t0 = cpu_seconds(pids), time.perf_counter()
+        lat = latencies(lambda t: client.verify(t, record=False), sample)
+        wall, cpu = time.perf_counter() - t0, cpu_seconds(pids) - cpu0
+    return {"calls": len(sample), "queries_per_s": len(sample) / wall,
+            "queries_per_core_s": len(sample) / cpu if cpu > 0 else None,
+            "server_cpu_s": cpu, **summary(lat), "cdf": cdf_points(lat)}
+
+
 PUBLIC_SECONDS = 3
 PUBLIC_CONNECTIONS = 8
 
@@ -258,8 +297,12 @@ def public_http(path, texts, seconds: float = PUBLIC_SECONDS) -> dict:
                     raise RuntimeError(f"the HTTP load generator failed: {r.stderr.strip()[-300:]}")
                 return json.loads(r.stdout)
             load(1)   # warm: imports, templates, caches
+            pids = server.processes()
+            cpu0 = cpu_seconds(pids)
             got = load(seconds)
+            cpu = cpu_seconds(pids) - cpu0
             out[name] = {"queries_per_s": got["rate"], "requests": got["requests"],
+                         "queries_per_core_s": got["requests"] / cpu if cpu > 0 else None,
                          "statuses": got["statuses"],
                          **{f"{q}_us": got[f"{q}_s"] * 1e6 for q in ("p50", "p90", "p99")}}
     return out
@@ -383,6 +426,8 @@ def run(workdir: Path, sizes: Sizes, progress) -> dict:
         verify = verification(d, texts, sizes)
     progress.step("streamed verification over gRPC")
     grpc = grpc_stream(workdir / "verify", texts)
+    progress.step("unary gRPC queries")
+    unary = grpc_unary(workdir / "verify", texts)
     progress.step("public queries over HTTP")
     public = public_http(workdir / "verify", texts[:10_000])
     progress.step("scan log bytes")
@@ -392,10 +437,11 @@ def run(workdir: Path, sizes: Sizes, progress) -> dict:
     grown = scale(workdir, sizes, progress.step)
     mem = peak_memory(workdir, sizes, progress.step)
     return {"sizes": asdict(sizes), "issuance": issue, "verification": verify, "grpc": grpc,
+            "grpc_unary": unary,
             "public_http": public, "scan_storage": scans, "events": ev, "scale": grown, "memory": mem}
 
 
-STEPS = 6  # progress steps of run() besides those of scale() and peak_memory()
+STEPS = 7  # progress steps of run() besides those of scale() and peak_memory()
 
 
 def step_count(sizes: Sizes) -> int:

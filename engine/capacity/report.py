@@ -85,6 +85,16 @@ def public_http_block(public: dict) -> tuple:
                               public["api"]))])
 
 
+def unary_rows(u: dict) -> list:
+    """Unary gRPC Verify calls: per second from one caller, and per server core-second."""
+    if "p50_us" not in u:
+        return [["unary gRPC Verify", f"not measured ({u.get('skipped', 'not in these measurements')})",
+                 "", "", "", ""]]
+    per_core = f", {u['queries_per_core_s']:,.0f} per server core-second" if u.get("queries_per_core_s") else ""
+    return [[f"unary gRPC Verify, one caller{per_core}", rate(u["queries_per_s"]),
+             *(f"{u[k]:,.1f} µs" for k in ("p50_us", "p90_us", "p99_us", "max_us"))]]
+
+
 def disk_years_block(plan: dict) -> tuple:
     """Each component's bytes per replica at the end of each retention year, no headroom."""
     years = plan.get("disk_by_year") or []
@@ -168,7 +178,8 @@ def blocks(result: dict, images: dict) -> list:
               *(f"{s[k]:,.1f} µs" for k in ("p50_us", "p90_us", "p99_us", "max_us"))]
              for name, s in (("verify()", v["single"]), ("verify(), recorded", v["single_recorded"]),
                              (f"verify_many of {v['batch_latency']['batch']:,}", v["batch_latency"]))
-                             + ((f"gRPC stream of {grpc['batch']:,}", grpc),) * ("cdf" in grpc)]),
+                             + ((f"gRPC stream of {grpc['batch']:,}", grpc),) * ("cdf" in grpc)]
+            + unary_rows(m.get("grpc_unary") or {})),
            ("p", f"Verification data: {v['issued']:,} cn-drug-20 codes issued; of the codes scanned, half "
                  "commissioned. Codes in cases on pallets (3 levels) verify at "
                  f"{rate(m['events']['verify_packed']['codes_per_s'])} against "

@@ -14,8 +14,10 @@ whole load, so one can fail at peak):
   packaging level, and the other events at the measured ship rate, spread over
   the working hours; also paid by the single writer;
 - public HTTP queries: the peak rate of public queries at the measured queries per
-  core of one `serve --http` worker for the page a phone opens (the JSON API is
-  cheaper), each also recorded as a scan by the index's single writer;
+  server core-second of one `serve --http` worker for the page a phone opens (the
+  JSON API is cheaper), each also recorded as a scan by the index's single writer;
+- transport: single scans arrive one per unary gRPC call, each costing the server
+  its measured CPU per call beyond the in-process verdict;
 - disk: batch records, each code's event and first-scan records, and the scan
   log (at mean_to_peak x peak, all day) over the retention period.
 
@@ -77,6 +79,8 @@ class Rates:
     worker_bytes: float          # a worker process's peak private memory (the index's pages apart)
     public_query: float | None = None   # public page queries/s per core over HTTP (None: not measured)
     public_api: float | None = None     # JSON API queries/s per core
+    grpc_unary: float | None = None     # unary gRPC Verify calls per server core-second (None: not measured)
+    verify_plain: float | None = None   # in-process verify() of one loose code, not recorded, per core
 
     @classmethod
     def of(cls, m: dict, w: Workload) -> "Rates":
@@ -105,8 +109,18 @@ class Rates:
             scan_bytes=m["scan_storage"]["scan_bytes"],
             seen_bytes_per_code=m["scan_storage"]["seen_bytes_per_code"],
             worker_bytes=max(r["peak_private_bytes"] for r in mem["issue"] + mem["verify"]),
-            public_query=(m.get("public_http") or {}).get("page", {}).get("queries_per_s"),
-            public_api=(m.get("public_http") or {}).get("api", {}).get("queries_per_s"))
+            public_query=per_core((m.get("public_http") or {}).get("page")),
+            public_api=per_core((m.get("public_http") or {}).get("api")),
+            grpc_unary=(m.get("grpc_unary") or {}).get("queries_per_core_s"),
+            verify_plain=v["single"]["codes_per_s"])
+
+
+def per_core(q: dict | None) -> float | None:
+    """Queries per server core-second where measured (the server's CPU over the load), else
+    per second of one worker (reports measured before the server's CPU was read)."""
+    if not q:
+        return None
+    return q.get("queries_per_core_s") or q.get("queries_per_s")
 
 
 @dataclass(frozen=True)
@@ -153,6 +167,21 @@ def public_stage(w: Workload, r: Rates) -> Stage:
                  f"CPU (HTTP, the answer, the page): {r.public_query:,.0f} page queries/s per core{api}")
 
 
+def transport_stage(w: Workload, r: Rates) -> Stage:
+    """Scans arriving one per unary gRPC call: the server's cores beyond the in-process
+    verdict (protobuf, HTTP/2, the call's own work), from the server CPU measured per call."""
+    name, load = "transport (unary gRPC)", f"{w.peak_scans_per_second:,.0f} calls/s at peak"
+    if w.scan_batch > 1:
+        return Stage(name, load, 0.0, 0.0, f"scans come {w.scan_batch:,} a call (streamed): "
+                     "the stream's transport is not sized (see the streamed gRPC figure)")
+    if not r.grpc_unary or not r.verify_plain:
+        return Stage(name, load, 0.0, 0.0, "not measured in these measurements: not sized")
+    extra = max(0.0, 1 / r.grpc_unary - 1 / r.verify_plain)
+    return Stage(name, load, w.peak_scans_per_second * extra, 0.0,
+                 f"CPU (gRPC): {r.grpc_unary:,.0f} unary calls per server core-second, "
+                 f"{extra * 1e6:,.0f} µs a call beyond the verdict")
+
+
 def plan(w: Workload, r: Rates, *, sensitivity: bool = True) -> Plan:
     spread = w.working_hours * 3600
     issue_in = w.codes_per_day / spread              # codes/s during the working hours
@@ -177,6 +206,7 @@ def plan(w: Workload, r: Rates, *, sensitivity: bool = True) -> Plan:
               f"{events:.2f} s of writer time per second"),
     ]
     stages.append(public_stage(w, r))
+    stages.append(transport_stage(w, r))
     grow = 1 + w.headroom
     writer = sum(s.writer for s in stages)
     shards = max(1, ceil(writer * grow))
@@ -233,8 +263,9 @@ def plan(w: Workload, r: Rates, *, sensitivity: bool = True) -> Plan:
         f"Headroom: cores, memory and disk sized for {grow:g} x the load; the disk for "
         f"{w.retention_years:g} years of events and scans.",
         f"Machines of {w.machine_cores} cores, {w.machine_memory_gb:,.0f} GB memory and "
-        f"{w.machine_disk_tb:,.2f} TB disk. The network and the gRPC transport are not sized here "
-        "(streamed gRPC verification is among the measurements).",
+        f"{w.machine_disk_tb:,.2f} TB disk. Single scans are sized as unary gRPC calls (the server's "
+        "CPU per call measured on loopback, one worker); streamed calls' transport, TLS and the network "
+        "are not sized.",
     ]
     return Plan(stages=stages, cores=cores, shards=shards, memory_bytes=memory, disk_bytes=disk,
                 disk_per_year=disk_per_year, machines_per_replica=per_replica,
