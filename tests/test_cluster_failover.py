@@ -48,3 +48,49 @@ def test_one_etcd_member_stopped(lab):
         wait_acks(logs, time.monotonic(), 30)
     check_drill(dsn, logs)
     assert took < 30
+
+
+def _children(ppid: int) -> list[int]:
+    from pathlib import Path
+    out = []
+    for p in Path("/proc").iterdir():
+        if p.name.isdigit():
+            try:
+                stat = (p / "stat").read_bytes()
+            except OSError:
+                continue
+            if int(stat[stat.rindex(b")") + 2:].split()[1]) == ppid:
+                out.append(int(p.name))
+    return out
+
+
+@pytest.mark.slow
+def test_frozen_standby_holds_commits_back(lab):
+    """A synchronous standby that stops (SIGSTOP, the whole postgres of that member): the
+    primary acknowledges nothing meanwhile (strict synchronous mode: no write on one machine
+    only), and writes resume once it goes on; nothing acknowledged is lost."""
+    import os
+
+    dsn = lab.dsn("shard0")
+    lab.wait_ready(["shard0"], timeout=120)
+    standby = next(v["name"] for v in lab.members_view("shard0") if v.get("role") == "sync_standby")
+    pm = lab.postmaster("shard0", standby)
+    # the postmaster and its children (walreceiver, startup): each child of a postmaster is a
+    # session of its own, so they are found by their parent, not signalled as a group
+    frozen_pids = [pm["pid"]] + _children(pm["pid"])
+    assert len(frozen_pids) > 2
+    with clients(dsn, n=2) as logs:
+        wait_acks(logs, time.monotonic(), 30)
+        for pid in frozen_pids:
+            os.kill(pid, signal.SIGSTOP)
+        frozen = time.monotonic()
+        try:
+            time.sleep(5)     # a window to watch nothing happen in (nothing to wait for)
+            late = [t for log in logs for t, _ in log.acks if t > frozen + 1]
+        finally:
+            for pid in frozen_pids:
+                os.kill(pid, signal.SIGCONT)
+        thawed = time.monotonic()
+        assert not late, f"{len(late)} writes acknowledged while the synchronous standby was frozen"
+        wait_acks(logs, thawed, 30)
+    check_drill(dsn, logs)
