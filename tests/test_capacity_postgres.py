@@ -55,3 +55,5 @@ def test_the_cluster_plan_pays_the_ratios():
     # 2 M codes/s at 0.25 M/s: 8 primary-seconds a second, 8 shards
     assert p.stages[0].cores == pytest.approx(4) and p.stages[1].cores == pytest.approx(60)
     assert p.stages[3].writer == pytest.approx(8) and p.shards == 8
+    assert "500 scans/s per core" in p.stages[1].bottleneck
+    assert p.stages[3].bottleneck.startswith("the shard primary's commits")

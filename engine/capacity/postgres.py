@@ -64,4 +64,4 @@ def rates(lmdb: Rates, pg: dict, scan_batch: int) -> Rates:
                    record_seconds=lmdb.record_seconds / verify,
                    writer_seconds=lmdb.writer_seconds / r["commission"],
                    commission=lmdb.commission * r["commission"], pack=lmdb.pack * r["commission"],
-                   ship=lmdb.ship * r["commission"])
+                   ship=lmdb.ship * r["commission"], writer_name="the shard primary's commits")
