@@ -47,6 +47,7 @@ def test_quick_run_writes_markdown_html_json_and_plots(quick):
     md = (out / "capacity.md").read_text()
     assert "**Warning:** these are --quick measurements" in md and "not figures to plan with" in md
     assert "## What the workload needs" in md.split("**Warning:**")[1]  # the warning comes first
+    assert "<strong>Warning:</strong> these are --quick" in (out / "capacity.html").read_text()
     assert "### Disk by component over the retention years" in md and "(this workload)" in md
 
 

@@ -3,6 +3,8 @@ ratios to LMDB, applied to this machine's LMDB rates; a file without them refuse
 import json
 
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from tracecode.capacity import postgres, sizing, workload
 
@@ -39,6 +41,11 @@ def test_a_file_without_the_postgres_figures_is_refused(tmp_path):
     (tmp_path / "x.json").write_text("[1]")
     with pytest.raises(postgres.PostgresRatesError, match="no rates.*bench/test_bench_postgres.py"):
         postgres.read(tmp_path / "x.json")
+    rows = json.loads(bench_file(tmp_path).read_text())
+    rows["rates"][-2]["codes_per_s"] = float("inf")  # json writes Infinity, and reads it back
+    (tmp_path / "inf.json").write_text(json.dumps(rows))
+    with pytest.raises(postgres.PostgresRatesError, match="figures of commission"):
+        postgres.read(tmp_path / "inf.json")
     with pytest.raises(postgres.PostgresRatesError, match="cannot read"):
         postgres.read(tmp_path / "absent.json")
 
@@ -57,3 +64,23 @@ def test_the_cluster_plan_pays_the_ratios():
     assert p.stages[3].writer == pytest.approx(8) and p.shards == 8
     assert "500 scans/s per core" in p.stages[1].bottleneck
     assert p.stages[3].bottleneck.startswith("the shard primary's commits")
+
+
+JSON = st.recursive(st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False) | st.text(max_size=40),
+                    lambda kids: st.lists(kids, max_size=4) | st.dictionaries(st.text(max_size=12), kids, max_size=4),
+                    max_leaves=20)
+ROW = st.fixed_dictionaries({"group": st.sampled_from(list(postgres.GROUPS)) | st.text(max_size=20),
+                             "name": st.sampled_from(["t[lmdb]", "t[postgres]", "t", "[x]"]),
+                             "codes_per_s": JSON | st.floats(min_value=-1, max_value=1e9)})
+
+
+@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(data=JSON | st.fixed_dictionaries({"rates": st.lists(ROW | JSON, max_size=10)}))
+def test_any_json_is_read_or_refused_clearly(tmp_path, data):
+    path = tmp_path / "r.json"
+    path.write_text(json.dumps(data))
+    try:
+        pg = postgres.read(path)
+    except postgres.PostgresRatesError:
+        return
+    assert set(pg["ratios"]) == set(postgres.GROUPS.values()) and all(x > 0 for x in pg["ratios"].values())

@@ -9,6 +9,7 @@ LMDB measured alongside does much less, so a cluster plan takes this machine's L
 from __future__ import annotations
 
 import json
+import math
 from dataclasses import replace
 from pathlib import Path
 
@@ -44,7 +45,8 @@ def read(path) -> dict:
         figure = GROUPS.get(row["group"].split(" ")[0])
         kind = str(row.get("name", "")).rpartition("[")[2].rstrip("]")
         value = row.get("codes_per_s")
-        if figure and kind in ("lmdb", "postgres") and isinstance(value, (int, float)) and value > 0:
+        if figure and kind in ("lmdb", "postgres") and isinstance(value, (int, float)) \
+                and not isinstance(value, bool) and math.isfinite(value) and value > 0:
             rates.setdefault(figure, {})[kind] = float(value)
     missing = [f for f in GROUPS.values() if len(rates.get(f, {})) != 2]
     if missing:

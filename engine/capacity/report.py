@@ -119,8 +119,11 @@ def sensitivity_block(plan: dict) -> tuple:
               r["limited_by"]] for r in rows])
 
 
+WARNING = "**Warning:**"
+
+
 def warning_blocks(result: dict) -> list:
-    return [("p", f"**Warning:** {text}") for text in result.get("warnings", [])]
+    return [("p", f"{WARNING} {text}") for text in result.get("warnings", [])]
 
 
 def blocks(result: dict, images: dict) -> list:
@@ -259,6 +262,9 @@ def to_html(bl: list) -> str:
     for b in bl:
         if b[0] == "h":
             body.append(f"<h{b[1]}>{_inline(b[2])}</h{b[1]}>")
+        elif b[0] == "p" and b[1].startswith(WARNING):
+            body.append(f'<p style="border-left:4px solid #c00;padding-left:.5em"><strong>Warning:</strong>'
+                        f'{_inline(b[1][len(WARNING):])}</p>')
         elif b[0] == "p":
             body.append(f"<p>{_inline(b[1])}</p>")
         elif b[0] == "list":
