@@ -57,3 +57,13 @@ def test_patroni_validates_a_member_but_for_the_example_hosts(tmp_path):
     problems = [line for line in (r.stdout + r.stderr).splitlines() if line.strip()]
     assert problems, "the validator resolves etcd hosts: the example names must fail that only"
     assert all(p.startswith("etcd3.hosts.") and "db.example" in p for p in problems), problems
+
+
+def test_one_replica_has_no_synchronous_standby_to_wait_for(tmp_path):
+    paths = layout.write({"plan": plan(machines_per_replica=2), "workload": {**WORKLOAD, "replicas": 1}},
+                         tmp_path, "one")
+    c = yaml.safe_load(paths["patroni-shard1-m0"].read_text())
+    assert c["bootstrap"]["dcs"]["synchronous_mode"] is False
+    assert c["bootstrap"]["dcs"]["synchronous_mode_strict"] is False
+    assert "no failover" in paths["readme"].read_text()
+    assert json.loads(paths["settings"].read_text())["shards"][0]["synchronous_standbys"] == 0

@@ -57,6 +57,10 @@ def member(shard: int, index: int, etcd_hosts: list, workload: dict) -> dict:
     params.pop("unix_socket_directories", None)  # the lab's loopback-only rule; a server keeps its socket
     c["postgresql"]["parameters"] = params
     c["bootstrap"]["dcs"]["postgresql"]["parameters"] = params
+    if workload["replicas"] == 1:
+        # no standby to wait for: strict synchronous mode would hold every commit for ever
+        c["bootstrap"]["dcs"]["synchronous_mode"] = False
+        c["bootstrap"]["dcs"]["synchronous_mode_strict"] = False
     return c
 
 
@@ -85,6 +89,8 @@ def readme(s: dict, stem: str) -> str:
     lab = (f"tracecode cluster up LABDIR --shards {s['shards']} --replicas {s['replicas']}"
            if s["shards"] * s["replicas"] <= 16 else
            f"(the lab runs at most 16 members on one machine; this plan has {s['shards'] * s['replicas']})")
+    alone = ("\nOne member per shard: no standby, no failover, an acknowledged write is on one machine "
+             "only (synchronous mode off). Plan 2 replicas for that.\n" if s["replicas"] == 1 else "")
     return f"""# Cluster layout of {stem}
 
 {s['shards']} shards by product x {s['replicas']} members each (a primary and
@@ -99,7 +105,7 @@ def readme(s: dict, stem: str) -> str:
 
 Not loaded by `tracecode cluster up` (the lab picks its own loopback ports); the same shape on
 one machine: `{lab}`.
-"""
+{alone}"""
 
 
 def write(result: dict, out: Path, stem: str) -> dict:
