@@ -94,8 +94,10 @@ def test_reuse_sizes_another_workload_without_measuring(quick, tmp_path):
 def test_postgres_rates_give_a_cluster_plan_and_its_layout(quick, tmp_path):
     from test_capacity_postgres import bench_file
     out, _ = quick
+    failover = tmp_path / "failover.json"
+    failover.write_text(json.dumps({"kills": 20, "median_s": 10.4, "worst_s": 13.5}))
     proc = capacity("--reuse", out / "capacity.json", "--workload", PROVINCE, "--postgres-rates", bench_file(tmp_path),
-                    "--out", tmp_path, "--name", "pg")
+                    "--failover", failover, "--out", tmp_path, "--name", "pg")
     result = json.loads((tmp_path / "pg.json").read_text())
     assert result["measurements"]["postgres"]["ratios"]["verify_single"] == pytest.approx(0.05)
     pg, lmdb = result["postgres_plan"], result["plan"]
@@ -103,7 +105,9 @@ def test_postgres_rates_give_a_cluster_plan_and_its_layout(quick, tmp_path):
     settings = json.loads((tmp_path / "pg-cluster" / "tracecode-cluster.json").read_text())
     assert settings["plan"]["figures"] == "postgresql"
     assert settings["plan"]["shards"] == max(pg["shards"], pg["machines_per_replica"])
-    assert "## Cluster plan on the PostgreSQL store" in (tmp_path / "pg.md").read_text()
+    md = (tmp_path / "pg.md").read_text()
+    assert "## Cluster plan on the PostgreSQL store" in md
+    assert "killed 20 times, issuance resumed after a median 10.4 s, worst 13.5 s" in md
     assert "machines" in proc.stdout
     bad = capacity("--reuse", out / "capacity.json", "--workload", PROVINCE, "--postgres-rates", out / "capacity.json",
                    "--out", tmp_path, check=False)

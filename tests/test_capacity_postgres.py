@@ -84,3 +84,13 @@ def test_any_json_is_read_or_refused_clearly(tmp_path, data):
     except postgres.PostgresRatesError:
         return
     assert set(pg["ratios"]) == set(postgres.GROUPS.values()) and all(x > 0 for x in pg["ratios"].values())
+
+
+def test_failover_figures_are_read_or_refused(tmp_path):
+    good = tmp_path / "failover.json"
+    good.write_text(json.dumps({"kills": 20, "median_s": 10.4, "worst_s": 13.5, "counters": 1, "events": 2}))
+    assert postgres.read_failover(good) == {"file": str(good), "kills": 20, "median_s": 10.4, "worst_s": 13.5}
+    for bad in ({"kills": 20, "median_s": 10.4}, {"kills": 20, "median_s": True, "worst_s": 1}, [1]):
+        good.write_text(json.dumps(bad))
+        with pytest.raises(postgres.PostgresRatesError, match="not a failover results JSON"):
+            postgres.read_failover(good)

@@ -40,6 +40,9 @@ def add_parser(subparsers):
     s.add_argument("--postgres-rates", metavar="RATES.json",
                    help="the PostgreSQL store's figures for a cluster plan: bench/results/rates.json "
                         "of `pytest bench/test_bench_postgres.py` (kept in the report: --reuse keeps them)")
+    s.add_argument("--failover", metavar="FAILOVER.json",
+                   help="the failover bench's figures for the cluster plan: bench/results/failover.json "
+                        "of `pytest bench/test_bench_failover.py`")
     s.add_argument("--workdir", metavar="DIR",
                    help="where measurements write their throw-away data (default: the temp directory)")
     s.set_defaults(func=cmd_capacity)
@@ -95,6 +98,8 @@ def cmd_capacity(args):
             m["postgres"] = pg
     if args.reuse and args.postgres_rates:
         m = {**m, "postgres": postgres.read(args.postgres_rates)}
+    if args.failover:
+        m = {**m, "failover": postgres.read_failover(args.failover)}
     w = workload.load(args.workload, options, ctx["machine"])
     try:
         rates = sizing.Rates.of(m, w)

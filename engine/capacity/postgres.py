@@ -67,3 +67,25 @@ def rates(lmdb: Rates, pg: dict, scan_batch: int) -> Rates:
                    writer_seconds=lmdb.writer_seconds / r["commission"],
                    commission=lmdb.commission * r["commission"], pack=lmdb.pack * r["commission"],
                    ship=lmdb.ship * r["commission"], writer_name="the shard primary's commits")
+
+
+FAILOVER_BENCH = "pytest bench/test_bench_failover.py"
+
+
+def read_failover(path) -> dict:
+    """{"file", "kills", "median_s", "worst_s"} of the failover bench's results file."""
+    try:
+        data = json.loads(Path(path).read_text(encoding="utf-8"))
+    except OSError as exc:
+        raise PostgresRatesError(f"cannot read {path}: {exc.strerror}") from None
+    except (ValueError, RecursionError) as exc:
+        raise PostgresRatesError(f"{path} is not a failover results JSON: {exc}") from None
+
+    def seconds(name):
+        v = data.get(name) if isinstance(data, dict) else None
+        if isinstance(v, bool) or not isinstance(v, (int, float)) or not math.isfinite(v) or v < 0:
+            raise PostgresRatesError(f"{path} is not a failover results JSON (no {name}); run "
+                                     f"`{FAILOVER_BENCH}` (it writes bench/results/failover.json)")
+        return v
+    return {"file": str(path), "kills": int(seconds("kills")), "median_s": seconds("median_s"),
+            "worst_s": seconds("worst_s")}

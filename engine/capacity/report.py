@@ -68,6 +68,13 @@ def postgres_blocks(result: dict) -> list:
                 ("table", ["", "per replica", f"all {result['workload']['replicas']} replicas", "note"],
                  answer_rows(result, key)),
                 ("table", ["stage", "load", "cores", "primary", "bottleneck"], stage_rows(result, key))]
+    fo = result["measurements"].get("failover")
+    out.append(("p", f"Failover (`{fo['file']}`): a shard's primary killed {fo['kills']} times, issuance "
+                     f"resumed after a median {fo['median_s']:.1f} s, worst {fo['worst_s']:.1f} s: writes to "
+                     "that shard wait that long (clients retry idempotently), so their retry deadlines "
+                     "must exceed the worst." if fo else
+                "Failover: not in these measurements (`--failover bench/results/failover.json` after "
+                "`pytest bench/test_bench_failover.py`)."))
     out.append(("p", f"Cluster layout (the `-cluster` folder next to this report, to adapt): "
                      f"{shape['shards']} shards by product x {shape['replicas']} Patroni members "
                      f"= {shape['machines']} machines, etcd on 3 of them."))
