@@ -66,4 +66,6 @@ def test_one_replica_has_no_synchronous_standby_to_wait_for(tmp_path):
     assert c["bootstrap"]["dcs"]["synchronous_mode"] is False
     assert c["bootstrap"]["dcs"]["synchronous_mode_strict"] is False
     assert "no failover" in paths["readme"].read_text()
-    assert json.loads(paths["settings"].read_text())["shards"][0]["synchronous_standbys"] == 0
+    settings = json.loads(paths["settings"].read_text())
+    assert settings["shards"][0]["synchronous_standbys"] == 0
+    assert len(settings["etcd"]) == 1  # two machines: one etcd member (two would need both up)

@@ -91,11 +91,12 @@ def readme(s: dict, stem: str) -> str:
            f"(the lab runs at most 16 members on one machine; this plan has {s['shards'] * s['replicas']})")
     alone = ("\nOne member per shard: no standby, no failover, an acknowledged write is on one machine "
              "only (synchronous mode off). Plan 2 replicas for that.\n" if s["replicas"] == 1 else "")
+    etcd = f"{ETCD_MEMBERS} members" if s["machines"] >= ETCD_MEMBERS else "1 member"
     return f"""# Cluster layout of {stem}
 
-{s['shards']} shards by product x {s['replicas']} members each (a primary and
+{s['shards']} shard{'s' if s['shards'] != 1 else ''} by product x {s['replicas']} members each (a primary and
 {s['replicas'] - 1} synchronous standby{'s' if s['replicas'] != 2 else ''}) = {s['machines']} machines, with etcd
-({ETCD_MEMBERS} members) on the first machines. Files to adapt, not to run as they are:
+({etcd}) on the first machines. Files to adapt, not to run as they are:
 
 - `patroni-shardN-mM.yaml`: one Patroni member per machine (JSON, which is YAML). Replace the
   host names (`*.db.example`), the `{CHANGE_ME}` passwords, `samenet` in pg_hba, the data and
@@ -118,7 +119,9 @@ def write(result: dict, out: Path, stem: str) -> dict:
     for old in folder.glob("patroni-*.yaml"):  # a smaller plan written over a bigger one
         old.unlink()
     members = [(i, m) for i in range(s["shards"]) for m in range(s["replicas"])]
-    etcd_hosts = [f"{host(i, m)}:{ETCD_CLIENT_PORT}" for i, m in members[:ETCD_MEMBERS]]
+    # three etcd members where there are three machines; else one (two would need both up)
+    etcd_hosts = [f"{host(i, m)}:{ETCD_CLIENT_PORT}"
+                  for i, m in members[:ETCD_MEMBERS if len(members) >= ETCD_MEMBERS else 1]]
     paths = {}
     for i, m in members:
         p = folder / f"patroni-shard{i}-m{m}.yaml"
