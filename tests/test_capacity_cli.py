@@ -108,6 +108,7 @@ def test_postgres_rates_give_a_cluster_plan_and_its_layout(quick, tmp_path):
     md = (tmp_path / "pg.md").read_text()
     assert "## Cluster plan on the PostgreSQL store" in md
     assert "killed 20 times, issuance resumed after a median 10.4 s, worst 13.5 s" in md
+    assert "on the PostgreSQL store" in proc.stdout and "the primaries' commits need" in proc.stdout
     assert "machines" in proc.stdout
     bad = capacity("--reuse", out / "capacity.json", "--workload", PROVINCE, "--postgres-rates", out / "capacity.json",
                    "--out", tmp_path, check=False)

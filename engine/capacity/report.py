@@ -36,8 +36,9 @@ def answer_rows(result: dict, key: str = "plan") -> list:
              f"{w['machine_memory_gb']:,.0f} GB per machine"],
             ["disk", size(p["disk_bytes"]), size(p["disk_bytes"] * reps),
              f"{w['machine_disk_tb']:,.2f} TB per machine, after {w['retention_years']:g} years"],
-            ["index shards", f"{p['shards']:,}", "", "one LMDB writer each" if key == "plan"
-             else "one primary's commits each"]]
+            ["index shards", f"{p['shards']:,}", "", "one LMDB writer each"] if key == "plan" else
+            ["shards", f"{max(p['shards'], p['machines_per_replica']):,}", "",
+             f"by product, one machine of each replica; the primaries' commits need {p['shards']:,}"]]
 
 
 def stage_rows(result: dict, key: str = "plan") -> list:
@@ -295,6 +296,9 @@ def summary(result: dict) -> str:
     lines += [f"{r[0]:14}{r[1]:>14}{r[2]:>15}  {r[3]}" for r in rows]
     lines += ["", "stage                cores  writer  bottleneck"]
     lines += [f"{s[0]:20}{s[2]:>6}{s[3]:>8}  {s[4]}" for s in stage_rows(result)]
+    if "postgres_plan" in result:
+        lines += ["", "on the PostgreSQL store (the benches' ratios to LMDB):"]
+        lines += [f"{r[0]:14}{r[1]:>14}{r[2]:>15}  {r[3]}" for r in answer_rows(result, "postgres_plan")]
     return "\n".join(lines)
 
 
