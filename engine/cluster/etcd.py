@@ -8,6 +8,8 @@ import json
 import urllib.error
 import urllib.request
 
+from ..errors import TracecodeError
+
 ETCD = "/usr/bin/etcd"
 
 
@@ -26,7 +28,7 @@ def member_cmd(name: str, data_dir, client_port: int, peer_port: int, cluster: s
             "--logger", "zap", "--log-outputs", "stderr"]
 
 
-class EtcdUnavailable(Exception):
+class EtcdUnavailable(TracecodeError):
     """No endpoint answered."""
 
 
