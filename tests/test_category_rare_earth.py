@@ -120,6 +120,25 @@ def test_capturing_again_counts_once(world):
     assert p.svc.quotas.produced("brand", 2026, "mining") == 110_000
 
 
+def test_negative_quantities_are_errors_of_the_capture(world):
+    # review: 90 t + 90 t - 80 t was 100 t against a 100 t quota, and -40 t in, -41 t out
+    # passed the mass balance; each is an error of its event now, nothing counts
+    p, brand = world
+    before = p.svc.quotas.produced("brand", 2026, "mining")
+    job = p.svc.capture(brand, _doc(_mining(20, 3, "ORE-NEG", -80), _transform(
+        21, 4, "smelting", [_q("X-NEG", -40, "TNE")], [_q("Y-NEG", -41, "TNE")])), "application/ld+json")
+    assert job["state"] == "failure" and job["counts"]["stored"] == 0
+    assert [(e["pointer"], e["reason"]) for e in job["errors"]] == [
+        ("/epcisBody/eventList/0/quantityList/0/quantity", "invalid_event"),
+        ("/epcisBody/eventList/1/inputQuantityList/0/quantity", "invalid_event"),
+        ("/epcisBody/eventList/1/outputQuantityList/0/quantity", "invalid_event")]
+    assert p.svc.quotas.produced("brand", 2026, "mining") == before
+    with pytest.raises(Refusal):
+        p.svc.epcis.event(LOCAL, _ev(20, "ObjectEvent", 1)["eventID"])
+    inf = re_.quantity_problems({"outputQuantityList": [_q("Z", float("inf"), "KGM"), _q("Z", 0, "KGM")]})
+    assert [w for w, _ in inf] == ["/outputQuantityList/0/quantity"] and "finite" in inf[0][1]
+
+
 def test_events_are_found_by_invoice_and_declaration_number(world):
     p, brand = world
     sold, _ = p.svc.quotas.find(brand, INVOICE)

@@ -307,6 +307,11 @@ class Capture:
         except ValueError as exc:   # one bad event never sinks the others
             self._fail(job, item, "invalid_event", str(exc))
             return
+        if rare_earth.is_rare_earth(ev):   # a negative or non-finite mass: an error of this event
+            for where, message in rare_earth.quantity_problems(ev):
+                self._fail(job, item, "invalid_event", message, item.pointer + where)
+            if item.failed:
+                return
         captured = {**ev, "recordTime": _iso(now)}
         if rare_earth.is_rare_earth(ev) and not item.failed:   # mass balance, quota: kept with the event
             captured[rare_earth.CHECKS_FIELD] = checks = self.svc.quotas.judge(

@@ -31,6 +31,7 @@ the generic scheme. What this module knows is the rules:
 from __future__ import annotations
 
 import datetime as _dt
+import math
 import tomllib
 from pathlib import Path
 
@@ -96,6 +97,32 @@ def kg(entries) -> tuple[float, list]:
         else:
             total += q["quantity"] * factor
     return total, other
+
+
+QUANTITY_FIELDS = ("quantityList", "inputQuantityList", "outputQuantityList", "childQuantityList")
+
+
+def quantity_problems(event: dict) -> list[tuple[str, str]]:
+    """(JSON pointer below the event, message) of each negative or non-finite quantity of a
+    rare-earth event: a mass produced, consumed or shipped is never below zero (-80 t of ore
+    would lower the year's production against its quota), so such an event is refused.
+
+    >>> quantity_problems({"quantityList": [{"epcClass": "x", "quantity": -80, "uom": "TNE"}]})
+    [('/quantityList/0/quantity', 'quantity -80 of x is negative: a mass is 0 or more')]
+    """
+    out = []
+    for field in QUANTITY_FIELDS:
+        entries = event.get(field) if isinstance(event, dict) else None
+        for k, q in enumerate(entries if isinstance(entries, list) else ()):
+            value = q.get("quantity") if isinstance(q, dict) else None
+            if isinstance(value, bool) or not isinstance(value, (int, float)):
+                continue
+            where = f"/{field}/{k}/quantity"
+            if not math.isfinite(value):
+                out.append((where, f"quantity {value!r} of {q.get('epcClass')} is not a finite number"))
+            elif value < 0:
+                out.append((where, f"quantity {value!r} of {q.get('epcClass')} is negative: a mass is 0 or more"))
+    return out
 
 
 def is_rare_earth(event: dict) -> bool:
