@@ -174,6 +174,37 @@ def test_the_public_page(world):
     svc.close()
 
 
+def test_a_bad_certificate_is_refused_and_one_stored_never_breaks_the_page(world, monkeypatch):
+    # review: a string tc:certificate was stored, then /c/CODE was 500 for every code of the lot
+    httpx = pytest.importorskip("httpx")
+    from tests.web_server import serving
+    from tracecode.web.app import create_app
+    d, svc, _ = world
+    pears = gtin14("0690123400053")
+    codes = [c.decode() for c in d.issue("gs1-sgtin", {"gtin": pears}, 3, lot="P-1").codes()]
+    good = fp.certificate_event(pears, "P-1", producer="Laiyang Pear Farm", product="pears", quantity=10, uom="KGM",
+                                date="2026-11-02", commitments=["no_banned_drugs"], time="2026-11-02T06:00:00+08:00")
+    bad = dict(good, **{"tc:certificate": "just a string"})
+    job = svc.capture(LOCAL, _doc([bad]), "application/ld+json")
+    assert job["state"] == "failure" and job["counts"]["stored"] == 0
+    assert [e["pointer"] for e in job["errors"]] == ["/epcisBody/eventList/0/tc:certificate"]
+    worse = dict(good, **{"tc:certificate": {**good["tc:certificate"], "quantity": -1, "commitments": ["x"]}})
+    assert [w for w, _ in food_lots.problems(worse)] == ["/tc:certificate/quantity", "/tc:certificate/commitments"]
+    assert [w for w, _ in food_lots.problems(dict(good, **{"tc:organic": 12}))] == ["/tc:organic"]
+    # records stored before capture checked them: skipped and said, never a 500
+    monkeypatch.setattr(food_lots, "problems", lambda ev: [])
+    assert svc.capture(LOCAL, _doc([bad, dict(worse, eventTime="2026-11-02T07:00:00+08:00")]),
+                       "application/ld+json")["counts"]["stored"] == 2
+    section = food_lots.section(svc, codes[0], "en")
+    assert section["tone"] == "warn" and "2 stored record(s)" in section["notes"][0]
+    page_svc = Service(d, audit_path=d.path / "web-audit-bad.log")
+    with serving(create_app(page_svc, base_url="https://trace.example")) as url, \
+            httpx.Client(base_url=url, timeout=30) as client:
+        page = client.get(f"/c/{codes[1]}", headers={"Accept-Language": "en"})
+        assert page.status_code == 200 and "could not be read" in page.text
+    page_svc.close()
+
+
 # -- meat and vegetable circulation (SB/T 10680, layouts assumed) ------------------------------------
 
 PORK = gtin14("0690123400046")

@@ -43,7 +43,7 @@ from typing import Callable
 import numpy as np
 
 from .. import epcis
-from ..categories import rare_earth
+from ..categories import food_lots, rare_earth
 from ..epcis import schema, transform
 from ..store.port import EpcisQuery, EpcisRecord
 from . import capture_runs, epcis_params
@@ -312,6 +312,10 @@ class Capture:
                 self._fail(job, item, "invalid_event", message, item.pointer + where)
             if item.failed:
                 return
+        for where, message in food_lots.problems(ev):   # a food extension the page could not read
+            self._fail(job, item, "invalid_event", message, item.pointer + where)
+        if item.failed:
+            return
         captured = {**ev, "recordTime": _iso(now)}
         if rare_earth.is_rare_earth(ev) and not item.failed:   # mass balance, quota: kept with the event
             captured[rare_earth.CHECKS_FIELD] = checks = self.svc.quotas.judge(
