@@ -132,6 +132,16 @@ def redact_url(url: str) -> str:
     return url if u.password is None else url.replace(":" + u.password + "@", ":***@", 1)
 
 
+def store_url(url: str) -> str:
+    """--store's argparse type: the check init's settings make (a postgresql:// URL), at parse time."""
+    from .settings import Settings, SettingsError
+    try:
+        Settings(store=url)
+    except SettingsError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
+    return url
+
+
 def cmd_init(args):
     dd = DataDir.init(args.dir, base_url=args.base_url, crypto=args.crypto,
                       store=args.store or os.environ.get(STORE_VAR))
@@ -580,7 +590,7 @@ def cmd_restore(args):
 def build_parser():
     p = _Parser(prog="tracecode", description="Issue and check product trace codes.")
     p.add_argument("--version", action="version", version=f"tracecode {__version__}")
-    p.add_argument("--store", metavar="URL", default=None,
+    p.add_argument("--store", metavar="URL", default=None, type=store_url,
                    help="the index's PostgreSQL URL for this command (and a serve's workers), "
                         "overriding DIR/settings.toml's store: tracecode --store URL VERB DIR ...")
     sub = p.add_subparsers(dest="command", required=True, metavar="COMMAND")
@@ -593,7 +603,7 @@ def build_parser():
     s.add_argument("--crypto", choices=("aes", "sm"), default="aes",
                    help="cipher suite, for good: aes = FF1-AES-256, HKDF-SHA-256 (default); "
                         "sm = FF1-SM4 (GB/T 32907), HKDF-SM3 (GB/T 32905), SM3 for the audit chain")
-    s.add_argument("--store", metavar="URL",
+    s.add_argument("--store", metavar="URL", type=store_url,
                    help="keep the index in PostgreSQL (postgresql://...), recorded in DIR/settings.toml; "
                         "the keys stay in DIR (default: the embedded LMDB index in DIR/index)")
     s.set_defaults(func=cmd_init)
@@ -720,7 +730,8 @@ def _verb(args) -> str:
     words = [args.command, getattr(args, "registry_command", None), getattr(args, "token_command", None),
              getattr(args, "epcis_command", None), getattr(args, "audit_command", None),
              getattr(args, "privacy_command", None),
-             getattr(args, "key_command", None), getattr(args, "quota_cmd", None)]
+             getattr(args, "key_command", None), getattr(args, "quota_cmd", None),
+             getattr(args, "cluster_command", None)]
     return " ".join(["tracecode"] + [w for w in words if w])
 
 

@@ -16,8 +16,9 @@ def cmd_up(args) -> int:
     print(f"cluster up in {time.monotonic() - t0:.1f} s: etcd {', '.join(lab.etcd_endpoints())}",
           file=sys.stderr)
     for name in lab.shard_names():
-        print(f"{name}\t{lab.dsn(name)}")
-    print(f"(passwords in {lab.root / 'lab.json'}; stop with: tracecode cluster down {args.dir})",
+        print(f"{name}\t{lab.dsn(name, password=False)}")   # not the superuser's password on stdout
+    print(f"(the postgres password: jq -r .passwords.postgres {lab.root / 'lab.json'}; "
+          f"stop with: tracecode cluster down {args.dir})",
           file=sys.stderr)
     return 0
 

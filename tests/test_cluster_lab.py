@@ -38,7 +38,7 @@ def lab_dir():
 def test_up_status_down_and_down_after_a_crash(lab_dir):
     r = tc("cluster", "up", lab_dir, "--shards", "1", "--replicas", "2")
     assert r.returncode == 0, r.stderr
-    assert r.stdout.startswith("shard0\tpostgresql://postgres:")
+    assert r.stdout.startswith("shard0\tpostgresql://postgres@")   # no password on stdout
     assert "target_session_attrs=read-write" in r.stdout
     st = tc("cluster", "status", lab_dir)
     assert st.returncode == 0, st.stderr
@@ -71,3 +71,23 @@ def test_up_refuses_a_directory_holding_a_stopped_lab(tmp_path):
 def test_status_of_no_lab(tmp_path):
     r = tc("cluster", "status", tmp_path)
     assert r.returncode == 1 and "holds no lab" in r.stderr
+    assert r.stderr.startswith("tracecode cluster status: "), r.stderr   # the verb, not "tracecode cluster:"
+
+
+def test_up_prints_urls_without_the_password(tmp_path, monkeypatch, capsys):
+    from tracecode.cli import main
+
+    def fake_up(self, shards, replicas, **kw):   # the record a started lab of one shard leaves
+        self.state = {"passwords": {"postgres": "s3cretPW"}, "etcd": [{"client_port": 2379}],
+                      "shards": [{"name": "shard0", "members": [{"name": "m0", "pg_port": 5501},
+                                                                 {"name": "m1", "pg_port": 5502}]}]}
+    monkeypatch.setattr(Lab, "up", fake_up)
+    assert main(["cluster", "up", str(tmp_path / "lab"), "--shards", "1"]) == 0
+    out, err = capsys.readouterr()
+    assert out == ("shard0\tpostgresql://postgres@127.0.0.1:5501,127.0.0.1:5502/postgres"
+                   "?target_session_attrs=read-write&connect_timeout=2\n")
+    assert "s3cretPW" not in out + err and "jq -r .passwords.postgres" in err
+    lab = Lab(tmp_path / "lab")
+    lab.state = {"passwords": {"postgres": "s3cretPW"},
+                 "shards": [{"name": "shard0", "members": [{"name": "m0", "pg_port": 5501}]}]}
+    assert "s3cretPW" in lab.dsn("shard0")   # what a program connects with keeps it

@@ -98,14 +98,16 @@ class Lab:
     def shard_names(self) -> list[str]:
         return [sh["name"] for sh in self.state.get("shards", [])]
 
-    def dsn(self, shard: str, *, read_write: bool = True, connect_timeout: int = 2) -> str:
+    def dsn(self, shard: str, *, read_write: bool = True, connect_timeout: int = 2,
+            password: bool = True) -> str:
         """A libpq URL naming every member of the shard: the client finds the primary itself
-        (target_session_attrs=read-write), before and after a failover."""
+        (target_session_attrs=read-write), before and after a failover. password=False: the URL
+        to show (DIR/lab.json holds the password; libpq reads it from PGPASSWORD)."""
         sh = self.shard(shard)
         hosts = ",".join(f"127.0.0.1:{m['pg_port']}" for m in sh["members"])
-        pw = self.state["passwords"]["postgres"]
+        user = "postgres:" + self.state["passwords"]["postgres"] if password else "postgres"
         tsa = "read-write" if read_write else "any"
-        return (f"postgresql://postgres:{pw}@{hosts}/postgres"
+        return (f"postgresql://{user}@{hosts}/postgres"
                 f"?target_session_attrs={tsa}&connect_timeout={connect_timeout}")
 
     def member_dsn(self, shard: str, member: str) -> str:
@@ -307,7 +309,7 @@ class Lab:
                                 "lag": v.get("lag", "-"), "timeline": v.get("timeline", "-")})
             out["shards"].append({"name": sh["name"], "members": members,
                                   # without the password (DIR/lab.json holds it)
-                                  "dsn": "postgresql://postgres@" + self.dsn(sh["name"]).split("@", 1)[1]})
+                                  "dsn": self.dsn(sh["name"], password=False)})
         for w in self.state.get("workers", []):
             out["workers"].append({"name": w["name"], "running": procs.alive(w["proc"])})
         return out

@@ -45,6 +45,7 @@ Master keys never go into the database: they stay in the data directory or the H
 """
 from __future__ import annotations
 
+import logging
 import threading
 import time
 from contextlib import contextmanager
@@ -86,6 +87,26 @@ def _translate(exc: BaseException) -> BaseException:
     if isinstance(exc, (pgerr.ReadOnlySqlTransaction,)):
         return IndexReadOnly(f"the PostgreSQL server accepts no writes (a standby?): {exc}")
     return exc
+
+
+PROBE_TIMEOUT = 5   # s: connect_timeout of the probe before the pool, unless the DSN sets one
+
+# psycopg_pool logs each failed reconnection on 'psycopg.pool'; with no logging configured
+# Python's last-resort handler prints them all on stderr. A library's NullHandler keeps that
+# quiet and still lets an application that configures logging see them (they propagate).
+logging.getLogger("psycopg.pool").addHandler(logging.NullHandler())
+
+
+def _probe(dsn: str) -> None:
+    """Connect once (and close) before making the pool, so that an unreachable server or a
+    refused login fails at once with one message instead of the pool retrying for 30 s."""
+    from psycopg.conninfo import conninfo_to_dict
+    try:
+        timeout = {} if "connect_timeout" in conninfo_to_dict(dsn) else {"connect_timeout": PROBE_TIMEOUT}
+        psycopg.connect(dsn, **timeout).close()
+    except psycopg.Error as exc:
+        raise StoreUnavailable(f"cannot reach PostgreSQL at {redact(dsn)}: "
+                               f"{' '.join(str(exc).split())}") from exc
 
 
 def _configure(conn) -> None:
@@ -175,6 +196,7 @@ class PgConnection:
         if pool is None:
             with self._lock:
                 if self._pool is None:
+                    _probe(self.dsn)   # one short try first: an unreachable server is one line, at once
                     try:
                         pool = ConnectionPool(self.dsn, min_size=1, max_size=self._pool_size, open=True,
                                               configure=_configure, kwargs={"autocommit": False},
