@@ -78,7 +78,11 @@ class EtcdShardMap:
 
     def counts(self) -> dict:
         out = dict.fromkeys(self.shards, 0)
-        for v in self.etcd.get_prefix(MAP_KEY).values():
+        try:
+            entries = self.etcd.get_prefix(MAP_KEY).values()
+        except Exception as e:   # EtcdUnavailable, a malformed answer
+            raise ShardMapError(f"the shard map is unreachable: {e}") from e
+        for v in entries:
             out[v.decode()] = out.get(v.decode(), 0) + 1
         return out
 
