@@ -141,3 +141,20 @@ def test_alerts_over_http_for_regulators_only(tmp_path):
             assert client.get(f"/api/v1/codes/{code}").json()["verdict"].lower() == "genuine"
     finally:
         p.close()
+
+
+def test_the_feed_reads_only_the_open_codes_once_for_all_rules(commissioned, monkeypatch):
+    from tracecode.app.alertfeed import AlertFeed
+    d, codes = commissioned
+    with LocalClient(tracecode.open(d)) as c:
+        store = c.svc.index.store
+        store.alerts_put([_alert(codes[0]), _alert(codes[1], rule="diversion"),
+                          _alert(codes[2], rule="probing")])
+        reads = []
+        monkeypatch.setattr(store, "alerts_find", lambda *a, **k: reads.append(k) or [])
+        real = store.alerts_open_codes
+        monkeypatch.setattr(store, "alerts_open_codes", lambda rules: reads.append(rules) or real(rules))
+        feed = AlertFeed(store, ttl=0)
+        feed._refresh()
+        assert len(reads) == 1 and set(reads[0]) >= {"clone_velocity", "diversion"}   # one read, no find
+        assert sorted(feed._codes) == sorted(x.encode() for x in codes[:2])

@@ -774,3 +774,24 @@ def test_alerts_are_stored_once_by_id_and_a_closed_one_stays_closed(backend):
     assert len(s.alerts_find(limit=2)) == 2 and s.alerts_find(subject="c2")[0]["code"] == "c2"
     with pytest.raises(ValueError):
         s.alerts_put([{"rule": "x"}])
+
+
+def test_a_closed_alert_opens_again_on_new_evidence_and_the_open_codes_read(backend):
+    s = backend.store
+
+    def alert(i, last, rule="diversion", **kw):
+        return {"id": f"{i:020x}", "rule": rule, "code": f"c{i}", "subject": f"c{i}", "window": "all",
+                "first_time": "2026-01-21T00:00:00Z", "last_time": last, "evidence": {}, **kw}
+    s.alerts_put([alert(1, "2026-01-22T00:00:00Z"), alert(2, "2026-01-22T00:00:00Z", rule="probing"),
+                  alert(3, "2026-01-22T00:00:00Z", rule="clone_spread", code=None)])
+    assert s.alerts_open_codes(["diversion", "clone_spread"]) == [("c1", "diversion", f"{1:020x}")]
+    assert s.alert_close(f"{1:020x}", by="regulator-3", note="checked")
+    assert s.alerts_open_codes(["diversion"]) == []
+    s.alerts_put([alert(1, "2026-01-22T00:00:00Z")])   # the same evidence: stays closed
+    assert s.alerts_find(code="c1")[0]["status"] == "closed"
+    v = s.alerts_version()
+    s.alerts_put([alert(1, "2026-02-03T00:00:00Z")])   # a later scan out of market: open again
+    (one,) = s.alerts_find(code="c1")
+    assert one["status"] == "open" and "closed_by" not in one and s.alerts_version() != v
+    assert one["reopened"][0]["closed_by"] == "regulator-3" and one["reopened"][0]["note"] == "checked"
+    assert s.alerts_open_codes(["diversion"]) == [("c1", "diversion", f"{1:020x}")]

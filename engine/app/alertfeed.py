@@ -37,10 +37,10 @@ class AlertFeed:
             return   # nothing put or closed since the last read
         self._version = version
         found = {}
-        for rule in FEEDBACK_RULES if find else ():
-            for a in find(rule=rule, open_only=True, limit=MAX_FLAGGED):
-                if a.get("code"):
-                    found.setdefault(a["code"].encode(), f"open {rule} alert {a['id']}")
+        # one read for all the feedback rules, of the open codes only (no alert decoded)
+        for code, rule, alert in (self.store.alerts_open_codes(FEEDBACK_RULES)[:MAX_FLAGGED]
+                                  if find else ()):
+            found.setdefault(code.encode(), f"open {rule} alert {alert}")
         keys = sorted(found)
         self._codes = np.array(keys, dtype="S") if keys else np.zeros(0, "S1")
         self._reasons = [found[k] for k in keys]

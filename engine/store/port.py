@@ -351,13 +351,14 @@ class Store(Protocol):
         """Record (replace) a client's idempotency entry, durably; IndexFull on a full disk."""
 
     # -- the analytics' alerts (tracecode.analytics.alerts) ---------------------------------
-    # An alert is a dict with a stable id (rule, subject, window); the LMDB store implements
-    # these (engine/store/lmdb/alerts.py); the PostgreSQL store does not yet (left to its
-    # owners).
+    # An alert is a dict with a stable id (rule, subject, window); both stores implement
+    # these (engine/store/lmdb/alerts.py, engine/store/postgres/alerts.py), alike in what an
+    # update keeps (engine/store/alert_merge.py).
 
     def alerts_put(self, alerts: list) -> list[bool]:
         """Store alerts in one durable write; an id already stored is updated (last time,
-        evidence), never duplicated, its status (open/closed) kept. True for each new one."""
+        evidence), never duplicated, its status (open/closed) kept — except that a closed one
+        with a later last_time than when it was closed opens again. True for each new one."""
 
     def alerts_find(self, rule: str | None = None, code: str | None = None,
                     open_only: bool = False, subject: str | None = None, limit: int = 1000) -> list:
@@ -369,6 +370,10 @@ class Store(Protocol):
     def alerts_version(self) -> int:
         """A number every alerts_put and alert_close changes: a reader of the open alerts
         (tracecode.app.alertfeed) rereads them only when it moved."""
+
+    def alerts_open_codes(self, rules) -> list[tuple[str, str, str]]:
+        """(code, rule, alert id) of every open alert of these rules that names a code, in
+        one read that decodes no alert (the verification feed's)."""
 
     # -- the links of products (the resolver's targets) -----------------------------------
     # A link key names a product ("01/<GTIN-14>", "01/<GTIN-14>/10/<lot>", "<scheme>/<product>":

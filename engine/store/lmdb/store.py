@@ -498,6 +498,9 @@ class LmdbStore:
     def alerts_version(self) -> int:
         return self.alerts.version()
 
+    def alerts_open_codes(self, rules) -> list[tuple[str, str, str]]:
+        return self.alerts.open_codes(rules)
+
     # -- the links of products (links.py): key -> a JSON list, replaced whole ---------------
     def links_get(self, key: str) -> list[dict]:
         return self.links.get(key)

@@ -1,12 +1,14 @@
 """The analytics' alerts on PostgreSQL (store/port.py: alerts_put, alerts_find, alert_close),
 the twin of store/lmdb/alerts.py: one row per alert id with its JSON and the columns a find
 filters and orders on. Storing a finding again updates it (last time, evidence, severity),
-keeps its status, who closed it and why, and its earlier first time; never a second row."""
+keeps its status, who closed it and why, and its earlier first time (store/alert_merge.py:
+a closed alert with new evidence opens again); never a second row."""
 from __future__ import annotations
 
 import json
 import time
 
+from ..alert_merge import merged
 from .sqltx import reading, run_write
 
 TABLES = ("tc_alerts",)
@@ -15,8 +17,9 @@ SCHEMA = [
         id text COLLATE "C" PRIMARY KEY, alert bytea NOT NULL, rule text, code text, subject text,
         status text, last_time text COLLATE "C")""",
     "CREATE INDEX IF NOT EXISTS tc_alerts_code ON tc_alerts (code)",
+    # the alert feed's read: the open coded alerts of a few rules
+    "CREATE INDEX IF NOT EXISTS tc_alerts_open ON tc_alerts (rule, code) WHERE status = 'open'",
 ]
-_KEEP = ("status", "closed_by", "closed_at", "note", "created_at")
 
 
 def _enc(alert: dict) -> bytes:
@@ -62,14 +65,8 @@ class AlertsMixin:
                 "SELECT id, alert FROM tc_alerts WHERE id = ANY(%s) FOR UPDATE", [ids])}
             fresh = []
             for a in alerts:
-                prev, row = old.get(a["id"]), dict(a)
-                if prev is None:
-                    row.setdefault("status", "open")
-                    row["created_at"] = now
-                else:
-                    row.update({k: prev[k] for k in _KEEP if k in prev})
-                    if prev.get("first_time") and row.get("first_time"):
-                        row["first_time"] = min(prev["first_time"], row["first_time"])
+                prev = old.get(a["id"])
+                row = merged(prev, a, now)
                 _upsert(conn, row)
                 fresh.append(prev is None)
                 old[a["id"]] = row   # the same id twice in one call: the second updates the first
@@ -90,6 +87,13 @@ class AlertsMixin:
                                 "ORDER BY last_time DESC, id DESC LIMIT %s", params + [int(limit)]).fetchall()
         return [json.loads(bytes(r)) for (r,) in rows]
 
+    def alerts_open_codes(self, rules) -> list[tuple[str, str, str]]:
+        """(code, rule, alert id) of the open alerts of these rules that name a code."""
+        with reading(self) as conn:
+            return [tuple(r) for r in conn.execute(
+                "SELECT code, rule, id FROM tc_alerts WHERE status = 'open' AND rule = ANY(%s) "
+                "AND code IS NOT NULL ORDER BY last_time DESC, id DESC", [list(rules)]).fetchall()]
+
     def alert_close(self, alert_id: str, by: str, note: str = "") -> bool:
         def body(conn):
             row = conn.execute("SELECT alert FROM tc_alerts WHERE id = %s FOR UPDATE", [alert_id]).fetchone()
@@ -98,7 +102,8 @@ class AlertsMixin:
             a = json.loads(bytes(row[0]))
             if a.get("status") != "open":
                 return False
-            a.update(status="closed", closed_by=by, closed_at=time.time(), note=note)
+            a.update(status="closed", closed_by=by, closed_at=time.time(), note=note,
+                     closed_last_time=a.get("last_time"))
             _upsert(conn, a)
             _bump(conn)
             return True
