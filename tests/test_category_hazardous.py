@@ -296,12 +296,20 @@ def test_the_public_page_says_only_controlled_item(world):
         html = page.text
         assert 'id="section-hazardous"' in html and 'data-verdict="controlled_item"' in html
         assert "A controlled item" in html
+        # review: a "Genuine · registered" banner stood above the section; the banner says
+        # controlled item, nothing of a verdict or a registration
+        assert 'id="verdict" data-verdict="controlled_item"' in html
+        for told in ("Genuine", "registered on the platform", "Registered"):
+            assert told not in html, told
         for secret in ("湘L·A1234", "Liu Wei", "Factory store 2", "YS-0451", FACTORY):
             assert secret not in html, secret
         zh = client.get(f"/c/{code}", headers={"Accept-Language": "zh"}).text
         assert "管控物品" in zh
+        assert "正品" not in zh and "已登记" not in zh
         api = client.get(f"/api/v1/codes/{code}").json()
         assert "湘L·A1234" not in json.dumps(api, ensure_ascii=False)
+        assert api["verdict"] == "controlled_item" and api["genuine"] is False and api["status"] is None
+        assert api["verdict_note"] == "" and api["status_text"] is None and api["links"] == []
     svc.close()
 
 

@@ -19,6 +19,7 @@ from tracecode.app.trail import trail
 from tracecode.dates import expiry_date
 from tracecode.digitallink.links import choose
 from tracecode.index import Verdict
+from tracecode.categories.hazardous import CONTROLLED
 from tracecode.scan.parser import ScanError
 from tracecode.store.port import PUBLIC_SCANNER
 
@@ -297,6 +298,13 @@ def code_answer(svc, caller, scan, *, place=None, lang: str = "zh", record: bool
     out["links"] = _links(svc, caller, ia, lang) if found else []
     # the category's own section (special equipment: may it be used, its inspections)
     out["section"] = cat.section(svc, ia.code, lang) if cat.section is not None and ia.code else None
+    if not whole and (out["section"] or {}).get("verdict") == CONTROLLED:
+        # a controlled item (hazardous goods): the public learns that and nothing else, no
+        # "genuine · registered" banner, status, checks or links above the section
+        sec = out["section"]
+        out.update(verdict=CONTROLLED, verdict_text=sec["verdict_text"], verdict_note="", tone=sec["tone"],
+                   genuine=False, status=None, status_text=None, path=None, warnings=[], checks=None,
+                   links=[], label_differences=[])
     out["audience"] = "whole" if whole else "public"
     out["shown"] = sorted(shown)
     out["caller"] = caller.name if caller.authenticated else None
