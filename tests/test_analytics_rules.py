@@ -2,10 +2,12 @@
 every planted pattern found, the false alerts on the clean part reported and bounded."""
 from __future__ import annotations
 
+import re
+
 import pytest
 
 from tracecode.analytics import synth
-from tracecode.analytics.dialect import compile_sql, parse_params
+from tracecode.analytics.dialect import compile_sql, literal, parse_params
 from tracecode.analytics.engines import open_engine
 from tracecode.analytics.errors import AnalyticsError
 from tracecode.analytics.rules import RULES
@@ -116,7 +118,8 @@ def test_a_directory_that_is_no_export_is_refused(tmp_path):
 
 def test_parameters_are_literals_not_sql():
     sql = compile_sql("SELECT :a, :b, :c, EPOCH_US(t)", "spark", {"a": 1, "b": 2.5, "c": ("x'y",)})
-    assert sql == "SELECT 1, 2.5E0, 'x''y', unix_micros(t)"
+    assert sql == "SELECT 1, 2.5E0, 'x\\'y', unix_micros(t)"
+    assert compile_sql("SELECT :c", "duckdb", {"c": ("x'y",)}) == "SELECT 'x''y'"
 
 
 from hypothesis import given, settings  # noqa: E402
@@ -134,3 +137,18 @@ def test_a_parameter_is_a_literal_whatever_its_text(text, number):
     sql = compile_sql("SELECT :t AS t, :n AS n, :t IN (:l) AS found", "duckdb",
                       {"t": text, "n": number, "l": (text, "x")})
     assert con.execute(sql).fetchone() == (text, number, True)
+
+
+_SPARK_STRING = re.compile(r"'((?:[^'\\]|\\.)*)'")   # Spark SQL's lexer: a backslash escapes
+
+
+@settings(max_examples=300, deadline=None)
+@given(text=st.text(alphabet=st.characters(blacklist_categories=("Cs",)), max_size=40)
+       | st.lists(st.sampled_from(["\\", "'", "x", " OR 1=1 OR ", "%", "_"]), max_size=12).map("".join))
+def test_a_spark_literal_is_one_string_whatever_its_text(text):
+    """Spark reads the whole literal as one string and unescapes it back to the text: a
+    backslash before a quote (x\\' OR 1=1 OR 'y) cannot end it early."""
+    lit = literal(text, "spark")
+    m = _SPARK_STRING.match(lit)
+    assert m and m.end() == len(lit)
+    assert re.sub(r"\\(.)", r"\1", m.group(1), flags=re.S) == text

@@ -23,7 +23,9 @@ _MACRO = re.compile(r"\b(EPOCH_US|KM)\(([^()]*)\)")
 _PARAM = re.compile(r"(?<![:\w]):([a-z_][a-z0-9_]*)")
 
 
-def literal(value) -> str:
+def literal(value, dialect: str = "duckdb") -> str:
+    """value as a SQL literal of the dialect. Text: DuckDB doubles quotes; Spark SQL reads
+    a backslash as an escape (x\\' would end the literal), so there both are escaped."""
     if isinstance(value, bool):
         raise AnalyticsError("a rule parameter is a number, text or a list of text")
     if isinstance(value, int):
@@ -33,9 +35,11 @@ def literal(value) -> str:
             raise AnalyticsError(f"parameter value {value} is not a finite number")
         return repr(value) + "E0" if "e" not in repr(value) else repr(value).upper()
     if isinstance(value, str):
+        if dialect == "spark":
+            return "'" + value.replace("\\", "\\\\").replace("'", "\\'") + "'"
         return "'" + value.replace("'", "''") + "'"
     if isinstance(value, (tuple, list)) and value and all(isinstance(v, str) for v in value):
-        return ", ".join(literal(v) for v in value)
+        return ", ".join(literal(v, dialect) for v in value)
     raise AnalyticsError(f"parameter value {value!r} is not a number, text or a list of text")
 
 
@@ -52,7 +56,7 @@ def compile_sql(sql: str, dialect: str, params: dict) -> str:
     def param(m):
         if m.group(1) not in params:
             raise AnalyticsError(f"the rule's SQL names :{m.group(1)}, which it has no value for")
-        return literal(params[m.group(1)])
+        return literal(params[m.group(1)], dialect)
 
     return _PARAM.sub(param, _MACRO.sub(macro, sql))
 
