@@ -132,3 +132,31 @@ def test_a_bad_reuse_file(tmp_path):
     assert proc.returncode == 1 and "is not a capacity report's JSON" in proc.stderr
     proc = capacity("--quick", "--reuse", bad, check=False)
     assert proc.returncode == 2 and "not allowed with" in proc.stderr
+
+
+def test_a_workdir_that_does_not_exist_is_one_clear_line(tmp_path):
+    proc = capacity("--quick", "--workload", PROVINCE, "--out", tmp_path, "--workdir", tmp_path / "nope",
+                    check=False)
+    assert proc.returncode == 1 and "--workdir" in proc.stderr and "no such directory" in proc.stderr
+    assert "[Errno" not in proc.stderr
+
+
+def test_measurements_lacking_a_figure_without_reuse_name_no_file(tmp_path, monkeypatch, capsys):
+    from tracecode.capacity import cli as capacity_cli
+    from tracecode.capacity import machine
+    from tracecode.cli import main
+    monkeypatch.setattr(capacity_cli, "measured", lambda args: ({}, {"machine": machine.machine()}))
+    assert main(["capacity", "--workload", str(PROVINCE), "--out", str(tmp_path)]) == 1
+    err = capsys.readouterr().err
+    assert "the measurements just made lack what sizing needs" in err and "None" not in err
+
+
+def test_the_postgres_tables_shards_are_the_written_layouts():
+    from tracecode.capacity import layout, report
+    plan = {"shards": 2, "machines_per_replica": 5, "cores": 4, "machines": 10, "limited_by": "disk",
+            "disk_bytes": 66e12, "memory_bytes": 319e9}
+    w = {"replicas": 2, "machine_cores": 32, "machine_memory_gb": 256.0, "machine_disk_tb": 8.0,
+         "retention_years": 10}
+    row = [r for r in report.answer_rows({"postgres_plan": plan, "workload": w}, "postgres_plan")
+           if r[0] == "shards"][0]
+    assert int(row[1]) == layout.shape(plan, w)["shards"] == 5

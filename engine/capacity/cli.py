@@ -74,6 +74,9 @@ def reused(path) -> tuple[dict, dict]:
 
 
 def measured(args) -> tuple[dict, dict]:
+    if args.workdir is not None and not Path(args.workdir).is_dir():
+        raise CapacityError(f"--workdir {args.workdir}: no such directory (give one that exists; "
+                            f"the measurements write throw-away data there)")
     sizes = measure.QUICK if args.quick else measure.STANDARD
     progress = Progress(measure.step_count(sizes))
     with tempfile.TemporaryDirectory(prefix="tracecode-capacity-", dir=args.workdir) as tmp:
@@ -107,8 +110,10 @@ def cmd_capacity(args):
         pg_plan = sizing.plan(w, postgres.rates(rates, m["postgres"], w.scan_batch)) \
             if m.get("postgres") else None
     except (KeyError, TypeError, ValueError) as exc:
-        raise CapacityError(f"the measurements in {args.reuse} lack what sizing needs ({exc!r}); "
-                            f"measure again without --reuse") from None
+        if args.reuse:
+            raise CapacityError(f"the measurements in {args.reuse} lack what sizing needs ({exc!r}); "
+                                f"measure again without --reuse") from None
+        raise CapacityError(f"the measurements just made lack what sizing needs ({exc!r})") from None
     result = {"workload": w.as_dict(), "plan": plan.as_dict(), "measurements": m, "context": ctx}
     if pg_plan:
         result["postgres_plan"] = pg_plan.as_dict()

@@ -58,8 +58,10 @@ def read(path) -> dict:
 
 def rates(lmdb: Rates, pg: dict, scan_batch: int) -> Rates:
     """One core's rates on the PostgreSQL store: LMDB's measured here, times the bench's ratios.
-    Recording and events pay the shard's primary (the commit) instead of LMDB's single writer:
-    its share is scaled as commissioning is."""
+    A recorded scan's cost in the verifying process is scaled as verification is: the
+    verify_many bench records its scans, so its ratio already holds the PostgreSQL store's
+    recording. The commits (recording and events) pay the shard's primary instead of LMDB's
+    single writer: that share (writer_seconds) is scaled as commissioning is."""
     r = pg["ratios"]
     verify = r["verify_single"] if scan_batch == 1 else r["verify_many"]
     return replace(lmdb, issue=lmdb.issue * r["issue"], verify=lmdb.verify * verify,

@@ -61,8 +61,10 @@ def postgres_blocks(result: dict) -> list:
                          "LMDB plan's machines."))
     else:
         out += [("p", f"This machine's LMDB rates times the PostgreSQL store's ratio to LMDB measured in "
-                      f"one bench run (`{pg['file']}`); recording and events pay each shard's primary "
-                      "(its commits) instead of LMDB's single writer, scaled as commissioning is."),
+                      f"one bench run (`{pg['file']}`); a recorded scan's cost in the verifying process is scaled as "
+                      "verification is (the verify bench records its scans); the commits of recording and "
+                      "events pay each shard's primary instead of LMDB's single writer, scaled as "
+                      "commissioning is."),
                 ("table", ["figure", "LMDB", "PostgreSQL", "ratio"],
                  [[f, rate(pg["rates"][f]["lmdb"]), rate(pg["rates"][f]["postgres"]), f"{x:.3g}x"]
                   for f, x in pg["ratios"].items()]),
