@@ -198,3 +198,54 @@ def test_epcis_sources_and_destinations_reach_the_export(d, tmp_path):
     snap = ds.dataset(tmp_path / "out" / "codes", partitioning="hive").to_table().to_pylist()
     assert sorted(r["code"] for r in snap) == sorted(codes)   # one row per code, bare as scans tell it
     assert {r["status"] for r in snap} == {"SHIPPED"} and {r["product"] for r in snap} == {"09521234543213"}
+
+
+DAY = 86_400.0
+T0 = 1_767_225_600.0   # 2026-01-01T00:00:00Z
+
+
+def test_the_export_follows_privacy_purges_at_its_next_run(d, tmp_path):
+    from tracecode.app import Service
+    from tracecode.app.privacy import purge_before, purge_scanner
+    out = tmp_path / "out"
+    codes = [c.decode() for c in d.issue("cn-drug-20", DRUG, 4).codes()]
+    d.verify_many(codes[:2], scanner="old", when=T0 + 3600)            # day 1
+    d.verify_many(codes[:2], scanner="alice", when=T0 + DAY + 3600)    # day 2, before the cut
+    d.verify_many(codes[2:], scanner="bob", when=T0 + DAY + 7200)      # day 2, after it
+    d.verify_many(codes, scanner="alice", when=T0 + 2 * DAY + 60)      # day 3
+    d.verify_many(codes[:1], scanner="bob", when=T0 + 2 * DAY + 120)
+    assert export(d, out)["scans"] == 11
+    svc = Service(d)
+    try:
+        assert purge_before(svc, T0 + DAY + 5000)["scans"] == 4
+        assert export(d, out)["scans"] == 0
+        scans = _read(out, "scans")
+        assert sorted(scans.column("scanner").to_pylist()) == ["alice"] * 4 + ["bob"] * 3
+        assert not (out / "scans" / "day=2026-01-01").exists()   # a whole day gone
+        purge_scanner(svc, "alice")
+    finally:
+        svc.close()
+    assert b"alice" not in (d.path / "purges.jsonl").read_bytes()
+    export(d, out)
+    scans = _read(out, "scans")
+    assert scans.column("scanner").to_pylist() == ["bob"] * 3
+    assert read_state(out)["purge_generation"] == 2
+    before = sorted(p.name for p in (out / "scans").rglob("*.parquet"))
+    export(d, out)   # a purge is applied once: later runs leave the parts alone
+    assert sorted(p.name for p in (out / "scans").rglob("*.parquet")) == before
+
+
+def test_marks_past_the_store_or_of_another_index_are_refused(d, tmp_path):
+    out = tmp_path / "out"
+    codes = [c.decode() for c in d.issue("cn-drug-20", DRUG, 2).codes()]
+    d.verify_many(codes)
+    export(d, out)
+    state = json.loads((out / "_export.json").read_text())
+    assert state["index"] == json.loads((d.path / "index.stamp").read_text())["index"]
+    (out / "_export.json").write_text(json.dumps({**state, "scan_seq": 99_999}))
+    with pytest.raises(ExportError, match="99,999.*ends at scan 2"):
+        export(d, out)
+    (out / "_export.json").write_text(json.dumps({**state, "index": "0" * 8 + "-0000-4000-8000-" + "0" * 12}))
+    with pytest.raises(ExportError, match=f"index 00000000-.*{state['index']}"):
+        export(d, out)
+    assert json.loads((out / "_export.json").read_text())["scan_seq"] == 2   # nothing written

@@ -4,7 +4,14 @@ any store behind the port (scans_since / events_since), incrementally.
     OUT/scans/day=YYYY-MM-DD/part-<first seq>-<last seq>.parquet     (SCAN_SCHEMA)
     OUT/events/day=YYYY-MM-DD/part-<first seq>-<last seq>.parquet    (EVENT_SCHEMA)
     OUT/codes/snapshot=<export time>/part-0.parquet                  (CODE_SCHEMA)
-    OUT/_export.json   {"format": 1, "scan_seq": N, "event_seq": M, "exported_at": ...}
+    OUT/_export.json   {"format": 1, "scan_seq": N, "event_seq": M, "exported_at": ...,
+                        "index": UUID, "purge_generation": G}
+
+The state names the index it was written from (DIR/index.stamp's uuid): an OUT of another
+index, or marks past the store's last seqs, are refused. Privacy purges are followed: each
+run applies the purges recorded since its last (store/purges.py, generation > G) to the
+scan parts already written: a purge before a time deletes the whole days before it and
+rewrites its own day; a scanner's purge rewrites the parts holding that scanner's scans.
 
 A run writes what has seq above the state file's marks, a chunk of the logs at a time:
 each part under a temporary name, renamed when whole, then the state file (atomically).
@@ -28,6 +35,8 @@ import pyarrow.parquet as pq
 
 from ..errors import TracecodeError
 from ..index.verdicts import Verdict
+from ..store import purges
+from ..store.lmdb import stamp
 from ..store.lmdb.durable import write_atomically
 from .codes import CodeNames, product_text
 from ..epcis.parties import party_and_region
@@ -74,7 +83,9 @@ def read_state(out: Path) -> dict:
         state = json.loads(raw)
         ok = (isinstance(state, dict) and state.get("format") == FORMAT
               and all(isinstance(state.get(k), int) and not isinstance(state.get(k), bool)
-                      and state[k] >= 0 for k in ("scan_seq", "event_seq")))
+                      and state[k] >= 0 for k in ("scan_seq", "event_seq"))
+              and isinstance(state.get("index", ""), str)
+              and isinstance(state.get("purge_generation", 0), int))
     except (ValueError, UnicodeDecodeError):
         ok = False
     if not ok:
@@ -97,9 +108,23 @@ def export(dd, out, *, since: float | None = None, now: float | None = None,
         raise ExportError(f"this data directory's store ({type(store).__name__}) has no export "
                           f"reads yet (scans_since, events_since): export from an LMDB data directory")
     store.flush_scans()   # committed scans only are read: commit the queue first
+    index = (stamp.read(dd.path) or {}).get("index")
+    if state.get("index") and index and state["index"] != index:
+        raise ExportError(f"{out} is the export of index {state['index']}, not of {dd.path}'s "
+                          f"index {index}: nothing was exported; export into another folder")
+    last_scan, last_event = store.export_last_seqs()
+    if state["scan_seq"] > last_scan or state["event_seq"] > last_event:
+        raise ExportError(f"{out / STATE} marks scan {state['scan_seq']:,} and event "
+                          f"{state['event_seq']:,} but {dd.path}'s store ends at scan {last_scan:,}, "
+                          f"event {last_event:,}: it was not written from this store; nothing was "
+                          f"exported (remove {out} to export everything again)")
     names = CodeNames(dd)
     _drop_uncommitted(out / "scans", state["scan_seq"])
     _drop_uncommitted(out / "events", state["event_seq"])
+    seen = state.get("purge_generation", 0)
+    done = purges.read(dd.path)
+    _follow_purges(out / "scans", [p for p in done if p["generation"] > seen], purges.key(dd.path))
+    generation = done[-1]["generation"] if done else seen
     n_scans, n_events = 0, 0
     scan_seq, event_seq = state["scan_seq"], state["event_seq"]
     while True:
@@ -118,10 +143,52 @@ def export(dd, out, *, since: float | None = None, now: float | None = None,
                                       _dt.timezone.utc)
     n_codes = _write_snapshot(out / "codes", store, names, when)
     state = {"format": FORMAT, "scan_seq": scan_seq, "event_seq": event_seq,
-             "exported_at": when.isoformat(timespec="seconds")}
+             "exported_at": when.isoformat(timespec="seconds"), "purge_generation": generation}
+    if index:
+        state["index"] = index
     write_atomically(out / STATE, json.dumps(state, indent=1).encode() + b"\n")
     return {"scans": n_scans, "events": n_events, "codes": n_codes,
             "scan_seq": scan_seq, "event_seq": event_seq}
+
+
+def _follow_purges(root: Path, todo: list, key: bytes | None) -> None:
+    """The purges recorded since the last run applied to the scan parts written before:
+    each part rewritten without the purged rows (under a temporary name, then renamed),
+    deleted when none is left; a day wholly before a purge's time deleted unread."""
+    if not todo or not root.exists():
+        return
+    before = max((p["before"] for p in todo if "before" in p), default=None)
+    marks = {p["scanner"] for p in todo if "scanner" in p}
+    for path in sorted(root.glob("day=*/part-*.parquet")):
+        day = _dt.date.fromisoformat(path.parent.name[4:])
+        start = _dt.datetime(day.year, day.month, day.day, tzinfo=_dt.timezone.utc).timestamp()
+        if before is not None and start + 86_400 <= before:
+            path.unlink()
+            continue
+        if not marks and (before is None or start >= before):
+            continue
+        table = pq.read_table(path)
+        keep = np.ones(table.num_rows, bool)
+        if before is not None and start < before:
+            keep &= table.column("time").cast(pa.int64()).to_numpy() >= round(before * 1e6)
+        if marks and key is not None:
+            scanner = table.column("scanner").combine_chunks().dictionary_encode()
+            hit = np.array([v is not None and purges.scanner_mark(key, v) in marks
+                            for v in scanner.dictionary.to_pylist()], bool)
+            idx = scanner.indices.to_numpy(zero_copy_only=False)
+            valid = ~np.asarray(scanner.is_null().to_numpy(zero_copy_only=False), bool)
+            keep &= ~(valid & hit[np.where(valid, idx, 0)] if len(hit) else np.zeros(len(keep), bool))
+        if keep.all():
+            continue
+        if not keep.any():
+            path.unlink()
+            continue
+        tmp = path.with_name(f".{path.name}.tmp")
+        pq.write_table(table.filter(pa.array(keep)), tmp, compression="zstd")
+        os.replace(tmp, path)
+    for folder in root.glob("day=*"):
+        if folder.is_dir() and not any(folder.iterdir()):
+            folder.rmdir()
 
 
 def _drop_uncommitted(root: Path, mark: int) -> None:

@@ -13,6 +13,7 @@ key's holder can match it).
 """
 from __future__ import annotations
 
+from ..store import purges
 from .audit import AuditError
 from .refusal import Refusal
 
@@ -28,7 +29,9 @@ def purge_scanner(svc, scanner: str, *, dry_run: bool = False) -> dict:
     if not scanner:
         raise ValueError("name a scanner (--scanner ID)")
     who = "scanner-" + svc.audit.keyed_name("scanner", scanner)
-    return _audited(svc, "purge_scanner", lambda: store.purge_scanner(scanner), scanner=who)
+    done = _audited(svc, "purge_scanner", lambda: store.purge_scanner(scanner), scanner=who)
+    purges.record(svc.dd.path, scanner=scanner)   # the analytics export follows it at its next run
+    return done
 
 
 def purge_before(svc, when: float, *, dry_run: bool = False) -> dict:
@@ -36,7 +39,9 @@ def purge_before(svc, when: float, *, dry_run: bool = False) -> dict:
     store = svc.dd.index.store
     if dry_run:
         return store.purge_before(when, dry_run=True)
-    return _audited(svc, "purge_scans_before", lambda: store.purge_before(when), before=when)
+    done = _audited(svc, "purge_scans_before", lambda: store.purge_before(when), before=when)
+    purges.record(svc.dd.path, before=when)
+    return done
 
 
 def _audited(svc, event: str, purge, **about) -> dict:

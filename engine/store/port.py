@@ -325,8 +325,8 @@ class Store(Protocol):
         among them, mending the summaries as purge_scanner does: a retention period."""
 
     # -- the analytics export's reads (tracecode.analytics.export): the logs in seq order, a
-    # chunk at a time. LMDB implements them (store/lmdb/exportread.py); the PostgreSQL store
-    # is to implement them next (not yet: its export is refused until then).
+    # chunk at a time. Both stores implement them (store/lmdb/exportread.py,
+    # store/postgres/scanlog.py and events.py).
     def scans_since(self, after_seq: int, limit: int) -> dict:
         """Committed scans with seq > after_seq, at most limit, in seq order, as columns:
         seq (int64), time (float64), verdict (uint8, Verdict values), source (int32: an index
@@ -336,6 +336,10 @@ class Store(Protocol):
     def events_since(self, after_seq: int, limit: int) -> list:
         """Lifecycle events with seq > after_seq, at most limit, in seq order (their records
         as stored: dicts with seq, id, action, type, bizStep, codes, time...)."""
+
+    def export_last_seqs(self) -> tuple[int, int]:
+        """(the last scan seq, the last event seq) the store ever gave, purged or not; 0
+        when none: an export's marks past them are another store's."""
 
     def close(self) -> None:
         """Commit what is queued and stop the store's background work."""

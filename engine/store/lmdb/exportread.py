@@ -61,4 +61,12 @@ def events_since(store, after_seq: int, limit: int) -> list:
     return out
 
 
+def last_seqs(store) -> tuple[int, int]:
+    """(the last scan seq, the last event seq) ever given, purged or not; 0 when none."""
+    meta = store.batches.meta
+    with store.env.begin() as txn:
+        got = [txn.get(name, db=meta) for name in (b"next_scan", b"next_event")]
+    return tuple(int.from_bytes(raw, "big") - 1 if raw else 0 for raw in got)
+
+
 assert _SCAN_HEAD.size == 12   # time (8) + the source's lengths (4), as read above

@@ -434,6 +434,9 @@ class LmdbStore:
     def events_since(self, after_seq: int, limit: int) -> list:
         return exportread.events_since(self, after_seq, limit)
 
+    def export_last_seqs(self) -> tuple[int, int]:
+        return exportread.last_seqs(self)
+
     def purge_scanner(self, scanner: str, *, dry_run: bool = False) -> dict:
         if not scanner or scanner == PUBLIC_SCANNER:
             raise ValueError("name a scanner: the public window's queries name nobody and are not "

@@ -226,6 +226,12 @@ class Part:
                 "verdict": np.array(cols[2], np.uint8), "source": np.array(src, np.int32),
                 "sources": sources, "keys": Keys.packed([bytes(k) if k is not None else b"" for k in cols[8]])}
 
+    def export_last_seqs(self) -> tuple[int, int]:
+        """(the last scan seq, the last event seq) ever given, purged or not; 0 when none."""
+        with self.tx(read_only=True) as conn:
+            got = dict(conn.execute("SELECT name, next FROM tc_seq WHERE name IN ('scan', 'event')").fetchall())
+        return got.get("scan", 1) - 1, got.get("event", 1) - 1
+
     def purge_before(self, when: float, *, dry_run: bool = False) -> dict:
         """Every scan before `when`: whole days' partitions dropped, a partial day deleted,
         the summaries of the codes they were in mended, in one transaction."""
