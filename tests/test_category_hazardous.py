@@ -247,6 +247,20 @@ def test_details_are_for_regulators_only(world):
     assert "licence_add" in audit and "asset_steps" in audit
 
 
+def test_an_unregistered_code_is_not_registered_whatever_the_step(world):
+    # review: a hazardous step on an unknown code was refused with the equipment steps'
+    # vocabulary ("step must be one of: manufacture, install...") instead of not_registered
+    d, _, _ = world
+    for step in ({"step": "produce", "by": FACTORY, "licence": "MB-P-035"}, {"step": "fly"}, {}):
+        got = d.assets.record("6A1234567890Z", step)
+        assert (got["ok"], got["reason"]) == (False, "not_registered"), got
+    svc = Service(d, audit_path=d.path / "hz-unreg-audit.log")
+    [got] = svc.asset_steps(POLICE, [{"code": "6A1234567890Z", "step": "produce", "by": FACTORY,
+                                      "licence": "MB-P-035"}])
+    assert got["reason"] == "not_registered" and "registered" in got["error"]
+    svc.close()
+
+
 # -- the command line ---------------------------------------------------------------------------
 
 def run_cli(*args, stdin=None):

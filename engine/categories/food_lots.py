@@ -67,10 +67,14 @@ def _marks():
 
 def problems(event) -> list[tuple[str, str]]:
     """(JSON pointer below the event, message) of each food extension of a captured event
-    that the public page could not read (capture refuses the event: one bad certificate
-    must not break the page of every code of its lot)."""
+    naming a lot class (the events the lot's page reads) that the page could not read
+    (capture refuses the event: one bad certificate must not break the page of every code
+    of its lot)."""
     if not isinstance(event, dict) or not any(isinstance(k, str) and k.startswith("tc:") for k in event):
         return []
+    if not any(event.get(f) for f in ("quantityList", "childQuantityList", "inputQuantityList",
+                                      "outputQuantityList")):
+        return []   # a lot's events name its class; an instance's (livestock: tc:certificate a number) are not food's
     out = []
     if "tc:certificate" in event:
         out += [("/tc:certificate" + where, msg) for where, msg in _certificate_problems(event["tc:certificate"])]

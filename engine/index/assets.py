@@ -96,17 +96,17 @@ class Assets:
         {"ok": False, "reason", "error"} naming why it was refused; never raises for a
         step's fault, so a batch of steps is decided step by step."""
         hit = self._registered(code)
-        mod = MODULES[hit[1]["category"]] if hit else se
+        if hit is None:   # whatever the step: no category's vocabulary applies to an unknown code
+            return {"ok": False, "code": code, "reason": NOT_REGISTERED,
+                    "error": f"{str(code)[:60]!r} is no registered asset code "
+                             f"(tracecode register)"}
+        mod = MODULES[hit[1]["category"]]
         try:
             checked = mod.check_step(step if isinstance(step, dict) else {})
             when = _time.time() if step.get("time") is None else limits.event_time("time", step["time"])[0]
         except (mod.StepError, ValueError) as exc:
             return {"ok": False, "code": code, "reason": getattr(exc, "reason", INVALID), "error": str(exc),
                     "field": getattr(exc, "field", None)}
-        if hit is None:
-            return {"ok": False, "code": code, "reason": NOT_REGISTERED,
-                    "error": f"{str(code)[:60]!r} is no registered asset code "
-                             f"(tracecode register)"}
         ref, rec, compact = hit
         extra = {"licences": self.licences.on_record() if self.licences else {}} if mod is hz else {}
         checked["time"] = round(when, 3)
