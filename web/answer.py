@@ -42,7 +42,7 @@ VERDICT_KEY = {Verdict.GENUINE: "genuine", Verdict.UNKNOWN: "not_found",
 # how the page colours a verdict (with its words: never colour alone)
 TONE = {"genuine": "ok", "not_found": "bad", "recalled": "bad", "expired": "bad",
         "destroyed": "bad", "sold": "warn", "suspicious": "bad", "not_in_circulation": "bad",
-        "not_one_pack": "warn"}
+        "not_one_pack": "warn", "controlled_item": "warn"}
 # a registry check that failed on a code the index finds genuine: the verdict it gives
 FAILED_CHECK_VERDICT = (("code_exists", "not_found"), ("not_recalled", "recalled"),
                         ("not_expired", "expired"), ("approval_valid", "suspicious"),
@@ -301,8 +301,8 @@ def code_answer(svc, caller, scan, *, place=None, lang: str = "zh", record: bool
     if not whole and (out["section"] or {}).get("verdict") == CONTROLLED:
         # a controlled item (hazardous goods): the public learns that and nothing else, no
         # "genuine · registered" banner, status, checks or links above the section
-        sec = out["section"]
-        out.update(verdict=CONTROLLED, verdict_text=sec["verdict_text"], verdict_note="", tone=sec["tone"],
+        out.update(verdict=CONTROLLED, verdict_text=text(lang, f"verdict.{CONTROLLED}"),
+                   verdict_note=text(lang, f"verdict_note.{CONTROLLED}"), tone=TONE[CONTROLLED],
                    genuine=False, status=None, status_text=None, path=None, warnings=[], checks=None,
                    links=[], label_differences=[])
     out["audience"] = "whole" if whole else "public"
