@@ -71,7 +71,9 @@ def test_map_naming_unknown_shard_refused():
         ShardRouter(m).shard_of("s", b"k")
 
 
-def test_etcd_map_first_placement_wins():
+@pytest.fixture
+def etcd():
+    """One etcd member (enough for the map's semantics; the lab's three: the failover tests)."""
     from cluster_lab import need_lab
     need_lab()
     import os
@@ -94,14 +96,62 @@ def test_etcd_map_first_placement_wins():
                                "--initial-cluster", f"default=http://127.0.0.1:{p}"],
                       Path(root) / "etcd.log")
     try:
-        etcd = Etcd([f"http://127.0.0.1:{c}"])
-        wait_until(lambda: etcd.healthy(f"http://127.0.0.1:{c}"), 30, 0.05, "etcd")
-        one, two = EtcdShardMap(etcd, ["a", "b"]), EtcdShardMap(etcd, ["a", "b"])
-        assert one.create("cn-drug-20", b"8177322", "b") == "b"
-        assert two.create("cn-drug-20", b"8177322", "a") == "b"   # the first placement holds
-        assert ShardRouter(two).place("cn-drug-20", b"8177323") == "a"   # fewest products
-        assert one.counts() == {"a": 1, "b": 1}
-        assert one.get("cn-drug-20", b"0000000") is None
+        client = Etcd([f"http://127.0.0.1:{c}"])
+        wait_until(lambda: client.healthy(f"http://127.0.0.1:{c}"), 30, 0.05, "etcd")
+        yield client
     finally:
         procs.stop([rec], 10)
         shutil.rmtree(root, ignore_errors=True)
+
+
+def test_etcd_map_first_placement_wins(etcd):
+    one, two = EtcdShardMap(etcd, ["a", "b"]), EtcdShardMap(etcd, ["a", "b"])
+    assert one.create("cn-drug-20", b"8177322", "b") == "b"
+    assert two.create("cn-drug-20", b"8177322", "a") == "b"   # the first placement holds
+    assert ShardRouter(two).place("cn-drug-20", b"8177323") == "a"   # fewest products
+    assert one.counts() == {"a": 1, "b": 1}
+    assert one.get("cn-drug-20", b"0000000") is None
+
+
+def test_etcd_placements_keep_counts_without_reading_the_map(etcd):
+    import threading
+
+    from tracecode.store.postgres.shards import COUNT_KEY, MAP_KEY
+    full_reads = []
+    real = etcd.get_prefix
+    etcd.get_prefix = lambda prefix: (full_reads.append(prefix), real(prefix))[1]
+    first = EtcdShardMap(etcd, ["a", "b", "c"])
+    first.create("cn-drug-20", b"0000001", "c")   # placed before the counters existed
+    assert ShardRouter(first).place("cn-drug-20", b"0000002") == "a"   # seeds the counts from the map
+    full_reads.clear()
+    placed = {}
+
+    def node(i):
+        router = ShardRouter(EtcdShardMap(etcd, ["a", "b", "c"]))
+        for j in range(15):   # both nodes place the same products, racing
+            placed[(i, j)] = router.place("cn-drug-20", f"{j:07d}".encode())
+    threads = [threading.Thread(target=node, args=(i,)) for i in range(2)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert full_reads == [] and not any(p.startswith(MAP_KEY) for p in full_reads)
+    assert all(placed[(0, j)] == placed[(1, j)] for j in range(15))   # one placement per product
+    exact = first.counts()
+    kept = {k.removeprefix(COUNT_KEY): int(v) for k, v in real(COUNT_KEY).items()}
+    assert kept == exact and sum(exact.values()) == 15   # 0000001 and 0000002 are among the 15
+    assert max(exact.values()) - min(exact.values()) <= 1   # fewest first, also under the race
+
+
+def test_etcd_map_unreachable_is_a_shard_map_error_in_every_call():
+    import socket
+
+    from tracecode.cluster.etcd import Etcd
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]   # closed on leaving: connecting is refused
+    m = EtcdShardMap(Etcd([f"http://127.0.0.1:{port}"], timeout=1), ["a", "b"])
+    for call in (lambda: m.get("s", b"k"), lambda: m.create("s", b"k", "a"), m.counts,
+                 lambda: ShardRouter(m).place("s", b"k")):
+        with pytest.raises(ShardMapError, match="unreachable"):
+            call()

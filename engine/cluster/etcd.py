@@ -76,6 +76,19 @@ class Etcd:
         return {base64.b64decode(kv["key"]).decode(): base64.b64decode(kv.get("value", ""))
                 for kv in r.get("kvs") or []}
 
+    def get_prefix_revisions(self, prefix: str) -> dict[str, tuple[bytes, int]]:
+        """{key: (value, mod_revision)} of every key under prefix, in one read."""
+        k = prefix.encode()
+        end = k[:-1] + bytes([k[-1] + 1])
+        r = self._post("/v3/kv/range", {"key": _b64(k), "range_end": _b64(end)})
+        return {base64.b64decode(kv["key"]).decode(): (base64.b64decode(kv.get("value", "")),
+                                                       int(kv.get("mod_revision", 0)))
+                for kv in r.get("kvs") or []}
+
+    def txn(self, compare: list, success: list, failure: list) -> dict:
+        """One transaction of the v3 gateway (keys and values already base64): its answer."""
+        return self._post("/v3/kv/txn", {"compare": compare, "success": success, "failure": failure})
+
     def put(self, key: str, value: bytes) -> None:
         self._post("/v3/kv/put", {"key": _b64(key.encode()), "value": _b64(value)})
 

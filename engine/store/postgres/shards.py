@@ -7,9 +7,11 @@ replicated, linearisable store (Patroni's), it survives the loss of any one shar
 table would have to live in one shard (making it the one every other depends on) or in a
 cluster of its own. A product is placed once, by a create-if-absent transaction (two nodes
 placing the same new product agree on the first one's choice), on the shard with the fewest
-products; entries never change afterwards (moving a product between shards is not built),
-so a node caches them for good. A product the map does not hold is not cached: a scan of an
-unknown product costs one map lookup, and never a question to every shard.
+products (counts per shard at /tracecode/shardcount/NAME, bumped by that same transaction only
+if unchanged since read, so a placement reads a key per shard, not the whole map); entries
+never change afterwards (moving a product between shards is not built), so a node caches
+them for good. A product the map does not hold is not cached: a scan of an unknown product
+costs one map lookup, and never a question to every shard.
 
 ShardedData routes over one object per shard with the data directory's verbs (issue,
 verify_many: a DataDir on LMDB, or on a PgStore once `tracecode.open(URL)` opens one);
@@ -18,11 +20,17 @@ each scan's product, the map its shard, and each shard verifies its rows.
 """
 from __future__ import annotations
 
+import base64
+
 import numpy as np
 
 from ...errors import TracecodeError
 
 MAP_KEY = "/tracecode/shardmap/"
+# products per shard, kept by the placing transaction itself: a placement reads these few keys,
+# not the whole map (which grows with every product)
+COUNT_KEY = "/tracecode/shardcount/"
+PLACE_TRIES = 32   # placements racing on one shard's count: each lost race is one more round
 
 
 class ShardMapError(TracecodeError):
@@ -50,6 +58,10 @@ class MemoryShardMap:
             out[s] = out.get(s, 0) + 1
         return out
 
+    def place(self, scheme: str, product_key: bytes) -> str:
+        counts = self.counts()
+        return self.create(scheme, product_key, min(self.shards, key=lambda s: (counts.get(s, 0), s)))
+
 
 class EtcdShardMap:
     """The map in etcd (tracecode.cluster.etcd.Etcd: any endpoint that answers)."""
@@ -76,11 +88,54 @@ class EtcdShardMap:
         except Exception as e:
             raise ShardMapError(f"the shard map is unreachable: {e}") from e
 
+    def place(self, scheme: str, product_key: bytes) -> str:
+        """Place a new product on the shard with the fewest, in one transaction that puts the map
+        entry only if absent AND bumps that shard's count only if no placement changed it since
+        it was read (else read the counts again): the counts stay exact under concurrent
+        placements, and a placement reads the shards' count keys, not the whole map."""
+        key = _b64(self._key(scheme, product_key))
+        try:
+            for _ in range(PLACE_TRIES):
+                have = self.etcd.get_prefix_revisions(COUNT_KEY)
+                seeding = not have   # the first placement with counters: count the map once
+                counts = self.counts() if seeding else {
+                    s: int(have[COUNT_KEY + s][0]) if COUNT_KEY + s in have else 0 for s in self.shards}
+                choice = min(self.shards, key=lambda s: (counts.get(s, 0), s))
+                counts[choice] = counts.get(choice, 0) + 1
+                bumped = list(self.shards) if seeding else [choice]
+                compare = [{"key": key, "target": "CREATE", "result": "EQUAL", "create_revision": "0"}]
+                compare += [{"key": _b64(COUNT_KEY + s), "target": "MOD", "result": "EQUAL",
+                             "mod_revision": str(have.get(COUNT_KEY + s, (b"", 0))[1])} for s in bumped]
+                r = self.etcd.txn(compare,
+                                  [{"request_put": {"key": key, "value": _b64(choice)}}]
+                                  + [{"request_put": {"key": _b64(COUNT_KEY + s),
+                                                      "value": _b64(str(counts.get(s, 0)))}} for s in bumped],
+                                  [{"request_range": {"key": key}}])
+                if r.get("succeeded"):
+                    return choice
+                kvs = r["responses"][0]["response_range"].get("kvs") or []
+                if kvs:   # another node placed this product first: its choice holds
+                    return base64.b64decode(kvs[0].get("value", "")).decode()
+        except ShardMapError:
+            raise
+        except Exception as e:   # EtcdUnavailable, a malformed answer
+            raise ShardMapError(f"the shard map is unreachable: {e}") from e
+        raise ShardMapError(f"placing a product lost {PLACE_TRIES} races on the shard counts in a row")
+
     def counts(self) -> dict:
+        """Products per shard, counted over the whole map (the exact figure, for reports)."""
         out = dict.fromkeys(self.shards, 0)
-        for v in self.etcd.get_prefix(MAP_KEY).values():
+        try:
+            entries = self.etcd.get_prefix(MAP_KEY).values()
+        except Exception as e:   # EtcdUnavailable, a malformed answer
+            raise ShardMapError(f"the shard map is unreachable: {e}") from e
+        for v in entries:
             out[v.decode()] = out.get(v.decode(), 0) + 1
         return out
+
+
+def _b64(text: str) -> str:
+    return base64.b64encode(text.encode()).decode()
 
 
 class ShardRouter:
@@ -105,9 +160,7 @@ class ShardRouter:
         hit = self.shard_of(scheme, product_key)
         if hit is not None:
             return hit
-        counts = self.map.counts()
-        choice = min(self.map.shards, key=lambda s: (counts.get(s, 0), s))
-        hit = self.map.create(scheme, product_key, choice)
+        hit = self.map.place(scheme, product_key)
         self._check(hit)
         self._cache[(scheme, bytes(product_key))] = hit
         return hit
