@@ -36,15 +36,19 @@ def _since(text):
 def cmd_analyze(args) -> int:
     from .analytics import report
     from .analytics.engines import open_engine
-    from .analytics.rules import RULES, rule
-    from .analytics.run import overview, run_rules
+    from .analytics.rules import RULES
+    from .analytics.run import check_params, overview, run_rules
+    from .app.alertsapp import store_alerts
+    from .app.caller import OPERATOR
+    from .app.service import Service
     from .datadir import DataDir
     names = [n for part in (args.rules or []) for n in part.split(",") if n] or list(RULES)
-    for n in names:
-        rule(n)   # an unknown name refused before any work
     params = _rule_params(args.param)
+    check_params(names, params)   # an unknown rule, parameter or value refused before any work
     since = _since(args.since)
     dd = DataDir(args.dir)
+    svc = Service(dd)
+    failed: dict = {}
     try:
         source = args.parquet
         if source is None:
@@ -56,35 +60,46 @@ def cmd_analyze(args) -> int:
             raise AnalyzeCliError("--memory-limit is DuckDB's (Spark: spark.driver.memory)")
         engine = open_engine(args.engine, source, since=since, **kw)
         try:
-            alerts = run_rules(engine, names, params)
+            alerts = run_rules(engine, names, params, failed=failed)
+            # the rules that ran keep their alerts even when another failed
+            new = store_alerts(svc, OPERATOR, alerts, rules=[n for n in names if n not in failed],
+                               method="analyze")
             ov = overview(engine)
         finally:
             engine.close()
-        new = dd.index.store.alerts_put(alerts)
     finally:
+        svc.close()
         dd.close()
-    meta = {"source": source, "engine": args.engine, "rules": names,
+    ran = [n for n in names if n not in failed]
+    meta = {"source": source, "engine": args.engine, "rules": ran, "failed": failed,
             "since": since.isoformat() if since else None, "new": sum(new)}
     out = report.write(args.out, alerts, ov, meta)
-    print(f"{len(alerts):,} alerts ({sum(new):,} new) from {', '.join(names)} on {args.engine}; "
-          f"report in {out}/report.html and report.md", file=sys.stderr)
-    return 0
+    for name, why in failed.items():
+        print(f"rule {name} failed: {why}", file=sys.stderr)
+    print(f"{len(alerts):,} alerts ({sum(new):,} new) from {', '.join(ran) or 'no rule'} on "
+          f"{args.engine}; report in {out}/report.html and report.md", file=sys.stderr)
+    return 1 if failed else 0
 
 
 def cmd_alerts(args) -> int:
+    from .app.alertsapp import close_alert
+    from .app.caller import OPERATOR
+    from .app.service import Service
     from .datadir import DataDir
     dd = DataDir(args.dir)
+    svc = Service(dd)
     try:
         store = dd.index.store
         if args.close:
-            if not store.alert_close(args.close, by=args.by, note=args.note or ""):
-                raise AnalyzeCliError(f"no open alert {args.close}")
+            # through the application layer: refused when not open, audited (the OS user)
+            close_alert(svc, OPERATOR, args.close, note=args.note or "", method="alerts --close")
             print(f"closed {args.close}", file=sys.stderr)
             return 0
         for a in store.alerts_find(rule=args.rule, code=args.code, open_only=args.open,
                                    limit=args.limit):
             print(json.dumps(a, ensure_ascii=False, sort_keys=True))
     finally:
+        svc.close()
         dd.close()
     return 0
 
@@ -111,6 +126,5 @@ def add_parsers(subparsers):
     s.add_argument("--open", action="store_true", help="open alerts only")
     s.add_argument("--limit", type=int, default=1000)
     s.add_argument("--close", metavar="ID", help="close this alert")
-    s.add_argument("--by", default="operator", help="who closes it (with --close)")
     s.add_argument("--note", help="why (with --close)")
     s.set_defaults(func=cmd_alerts)

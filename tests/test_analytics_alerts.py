@@ -158,3 +158,56 @@ def test_the_feed_reads_only_the_open_codes_once_for_all_rules(commissioned, mon
         feed._refresh()
         assert len(reads) == 1 and set(reads[0]) >= {"clone_velocity", "diversion"}   # one read, no find
         assert sorted(feed._codes) == sorted(x.encode() for x in codes[:2])
+
+
+def test_analyze_refuses_bad_parameters_before_any_work(tmp_path, capsys):
+    d = tmp_path / "data"
+    tracecode.init(d).close()
+    base = ["analyze", str(d), "--parquet", str(tmp_path), "--out", str(tmp_path / "r")]
+    for param, says in (("nosuch.x=1", "unknown rule 'nosuch'"),
+                        ("probing.window_minutes=0", "rule probing: window_minutes is 1 to 10080"),
+                        ("diversion.digits=7", "rule diversion: digits is one of 2, 4, 6"),
+                        ("probing.nosuch=1", "rule probing has no parameter 'nosuch'")):
+        assert main([*base, "--param", param]) != 0
+        err = capsys.readouterr().err
+        assert says in err and "Traceback" not in err
+
+
+def test_a_failing_rule_is_reported_while_the_others_store_their_alerts(tmp_path, capsys,
+                                                                        monkeypatch):
+    from tracecode.analytics.engines.duckdb_engine import DuckDBEngine
+    from tracecode.analytics.errors import AnalyticsError
+    d = tmp_path / "data"
+    tracecode.init(d).close()
+    synth.generate(tmp_path / "export", n_codes=3_000, seed=5)
+    rows = DuckDBEngine.rows
+
+    def failing(self, sql):
+        if "slaughter" in sql:
+            raise AnalyticsError("DuckDB: broken on purpose")
+        return rows(self, sql)
+    monkeypatch.setattr(DuckDBEngine, "rows", failing)
+    assert main(["analyze", str(d), "--parquet", str(tmp_path / "export"),
+                 "--out", str(tmp_path / "rep")]) == 1
+    assert "rule impossible failed: DuckDB: broken on purpose" in capsys.readouterr().err
+    assert main(["alerts", str(d), "--rule", "diversion"]) == 0
+    assert capsys.readouterr().out.count("DIVERT") >= 10
+    assert "failed: impossible" in (tmp_path / "rep" / "report.md").read_text()
+
+
+def test_storing_and_closing_from_the_cli_go_through_the_service_and_are_audited(tmp_path, capsys):
+    import getpass
+    d = tmp_path / "data"
+    tracecode.init(d).close()
+    synth.generate(tmp_path / "export", n_codes=3_000, seed=5)
+    assert main(["analyze", str(d), "--parquet", str(tmp_path / "export"), "--out",
+                 str(tmp_path / "rep"), "--rules", "diversion"]) == 0
+    assert main(["alerts", str(d), "--rule", "diversion", "--open", "--limit", "1"]) == 0
+    (a,) = [json.loads(x) for x in capsys.readouterr().out.splitlines()]
+    assert main(["alerts", str(d), "--close", a["id"], "--note", "checked the shop"]) == 0
+    assert main(["alerts", str(d), "--close", a["id"]]) != 0   # closed already: refused
+    log = (d / "audit.log").read_text()
+    stored = [json.loads(x) for x in log.splitlines() if "alerts_stored" in x]
+    closed = [json.loads(x) for x in log.splitlines() if "alert_closed" in x]
+    assert len(stored) == 1 and len(closed) == 1
+    assert a["id"] in log and "checked the shop" in log and getpass.getuser() in log

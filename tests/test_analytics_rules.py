@@ -152,3 +152,94 @@ def test_a_spark_literal_is_one_string_whatever_its_text(text):
     m = _SPARK_STRING.match(lit)
     assert m and m.end() == len(lit)
     assert re.sub(r"\\(.)", r"\1", m.group(1), flags=re.S) == text
+
+
+@pytest.mark.parametrize("rule, name, value, says", [
+    ("probing", "window_minutes", "0", "window_minutes is 1 to 10080"),
+    ("clone_velocity", "max_kmh", "-1", "max_kmh is 1.0 to 100000.0"),
+    ("clone_velocity", "max_kmh", "nan", "max_kmh is 1.0"),
+    ("diversion", "digits", "0", "digits is one of 2, 4, 6"),
+    ("diversion", "digits", "7", "digits is one of 2, 4, 6"),
+    ("diversion", "steps", "", "steps names at least one value"),
+    ("probing", "min_ratio", "1.5", "min_ratio is 0.0 to 1.0"),
+])
+def test_parameters_out_of_their_rules_range_are_refused(rule, name, value, says):
+    with pytest.raises(AnalyticsError, match=re.escape(f"rule {rule}: {says}")):
+        parse_params(RULES[rule], {name: value})
+
+
+def test_parameters_of_an_unknown_rule_or_one_not_run_are_refused(planted):
+    from tracecode.analytics.run import check_params
+    _root, _truth, _alerts, engine = planted
+    with pytest.raises(AnalyticsError, match="unknown rule 'nosuch'"):
+        run_rules(engine, ["probing"], {"nosuch": {"x": "1"}})
+    with pytest.raises(AnalyticsError, match="rule diversion, which is not run"):
+        check_params(["probing"], {"diversion": {"digits": "4"}})
+
+
+def test_a_failing_rule_is_reported_and_the_others_still_give_their_alerts(planted):
+    _root, _truth, alerts, engine = planted
+
+    class Failing:
+        DIALECT = "duckdb"
+
+        def rows(self, sql):
+            if "slaughter" in sql:
+                raise AnalyticsError("broken on purpose")
+            return engine.rows(sql)
+    failed = {}
+    got = run_rules(Failing(), None, failed=failed)
+    assert failed == {"impossible": "broken on purpose"}
+    assert got == [a for a in alerts if a["rule"] != "impossible"]
+    with pytest.raises(AnalyticsError, match="rule impossible: broken on purpose"):
+        run_rules(Failing(), ["impossible"])
+
+
+def test_a_damaged_parquet_part_is_a_clear_error_naming_the_file(tmp_path):
+    import shutil
+    root = tmp_path / "export"
+    synth.generate(root, n_codes=500, seed=3)
+    part = sorted((root / "scans").glob("day=*/*.parquet"))[0]
+    part.write_bytes(b"PAR1 not really" * 10)
+    with pytest.raises(AnalyticsError, match=re.escape(part.name)):
+        engine = open_engine("duckdb", root)
+        try:
+            run_rules(engine, ["probing"])
+        finally:
+            engine.close()
+    shutil.rmtree(root)
+
+
+def test_a_livestock_tag_slaughtered_through_asset_steps_is_after_slaughter(tmp_path):
+    """asset-steps' slaughter retires the tag with a destroying event (index/assets.py): for
+    a code of a livestock scheme that is the slaughter, so a later scan is after_slaughter."""
+    from datetime import datetime, timezone
+
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    from tracecode.analytics.layout import SCHEMAS
+
+    def t(h):
+        return datetime(2026, 3, 1, h, tzinfo=timezone.utc)
+    tag, bottle = "151095000000001", "81773228750735683301"
+    tables = {
+        "codes/snapshot=1": [{"code": tag, "scheme": "cn-eartag-15", "status": "DESTROYED"},
+                             {"code": bottle, "scheme": "cn-drug-20", "status": "DESTROYED"}],
+        "events/day=2026-03-01": [
+            {"seq": i, "event_id": f"asset-scrap-{c}", "time": t(2), "action": "destroy",
+             "biz_step": "destroying", "disposition": "destroyed", "code": c}
+            for i, c in enumerate((tag, bottle))],
+        "scans/day=2026-03-01": [{"seq": i, "time": t(5), "code": c, "verdict": "DESTROYED"}
+                                 for i, c in enumerate((tag, bottle))],
+    }
+    for where, rows in tables.items():
+        (tmp_path / where).mkdir(parents=True)
+        pq.write_table(pa.Table.from_pylist(rows, schema=SCHEMAS[where.split("/")[0]]),
+                       tmp_path / where / "p.parquet")
+    engine = open_engine("duckdb", tmp_path)
+    try:
+        kinds = {(a["subject"], a["window"]) for a in run_rules(engine, ["impossible"])}
+    finally:
+        engine.close()
+    assert kinds == {(tag, "after_slaughter"), (bottle, "after_destruction")}

@@ -81,4 +81,23 @@ def parse_params(rule, given: dict) -> dict:
             raise AnalyticsError(f"rule {rule.NAME}: {name} must be a "
                                  f"{type(default).__name__} ({raw!r} given)") from None
         out[name] = float(raw) if isinstance(default, float) else raw
+        _check_range(rule, name, out[name])
     return out
+
+
+def _check_range(rule, name: str, value) -> None:
+    """value within what the rule declares for name (RANGES); a list never empty."""
+    if isinstance(value, tuple):
+        if not value:
+            raise AnalyticsError(f"rule {rule.NAME}: {name} names at least one value")
+        return
+    allowed = getattr(rule, "RANGES", {}).get(name)
+    if allowed is None or isinstance(value, str):
+        return
+    if isinstance(allowed, (set, frozenset)):
+        if value not in allowed:
+            raise AnalyticsError(f"rule {rule.NAME}: {name} is one of "
+                                 f"{', '.join(map(str, sorted(allowed)))} ({value!r} given)")
+    elif not allowed[0] <= value <= allowed[1]:
+        raise AnalyticsError(f"rule {rule.NAME}: {name} is {allowed[0]} to {allowed[1]} "
+                             f"({value!r} given)")

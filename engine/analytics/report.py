@@ -63,7 +63,9 @@ def markdown(alerts: list, ov: dict, plots: list, meta: dict, top: int = 50) -> 
         counts[(a["rule"], a["severity"])] += 1
     lines = ["# Trace analytics report", "",
              f"Data: `{meta['source']}`; engine {meta['engine']}; rules {', '.join(meta['rules'])}"
-             + (f"; scans since {meta['since']}" if meta.get("since") else "") + ".", "",
+             + (f"; scans since {meta['since']}" if meta.get("since") else "")
+             + ("; failed: " + "; ".join(f"{k} ({v})" for k, v in meta["failed"].items())
+                if meta.get("failed") else "") + ".", "",
              f"Scans: {sum(r['scans'] for r in ov['by_day']):,}. Alerts: {len(alerts):,} "
              f"({meta.get('new', 0):,} new in this run).", "",
              "| rule | severity | alerts |", "| --- | --- | --- |"]

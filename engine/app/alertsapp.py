@@ -1,5 +1,6 @@
-"""The analytics' alerts for regulators: read (filters bounded) and closed, through the
-store port. Overseers only (rights.VERBS alerts / close_alert)."""
+"""The analytics' alerts for regulators: read (filters bounded), stored (an analysis's
+findings) and closed, through the store port. Overseers only (rights.VERBS alerts /
+store_alerts / close_alert); storing and closing are audited (who, which alert, why)."""
 from __future__ import annotations
 
 from .refusal import Refusal, invalid
@@ -19,7 +20,19 @@ def find_alerts(svc, caller, *, rule=None, code=None, open_only=False, limit=100
     return svc.index.store.alerts_find(rule=rule, code=code, open_only=bool(open_only), limit=limit)
 
 
-def close_alert(svc, caller, alert_id: str, note: str = "", method="CloseAlert") -> dict:
+def store_alerts(svc, caller, alerts: list, *, rules=(), peer: str = "",
+                 method="StoreAlerts") -> list[bool]:
+    """Store an analysis's alerts (new ones open, known ones updated: store port); True for
+    each new one. Audited with the rules run and how many were stored and new."""
+    admit(caller, "store_alerts", method)
+    new = svc.index.store.alerts_put(alerts)
+    svc._audit("alerts_stored", caller, method, peer, rules=list(rules), alerts=len(alerts),
+               new=sum(new))
+    return new
+
+
+def close_alert(svc, caller, alert_id: str, note: str = "", method="CloseAlert",
+                peer: str = "") -> dict:
     admit(caller, "close_alert", method)
     if not isinstance(alert_id, str) or len(alert_id) != 20 or not alert_id.isascii() \
             or not alert_id.isalnum():
@@ -28,4 +41,5 @@ def close_alert(svc, caller, alert_id: str, note: str = "", method="CloseAlert")
         raise invalid("note", "a note is at most 1000 characters")
     if not svc.index.store.alert_close(alert_id, by=caller.name, note=note):
         raise Refusal("not_found", "id", f"no open alert {alert_id}", resource="alert", name=alert_id)
+    svc._audit("alert_closed", caller, method, peer, id=alert_id, note=note)
     return {"id": alert_id, "status": "closed", "closed_by": caller.name}

@@ -44,7 +44,7 @@ VERBS = {
     # rare-earth production quotas (app/quotas.py): set by overseers, read by the enterprise too
     "set_quota": OVERSEERS, "quotas": READING,
     # the analytics' alerts (app/alertsapp.py): read and closed by overseers
-    "alerts": OVERSEERS, "close_alert": OVERSEERS,
+    "alerts": OVERSEERS, "close_alert": OVERSEERS, "store_alerts": OVERSEERS,
 }
 
 

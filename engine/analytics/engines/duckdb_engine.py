@@ -14,6 +14,11 @@ def _list(paths) -> str:
     return "[" + ", ".join("'" + str(p).replace("'", "''") + "'" for p in paths) + "]"
 
 
+def _why(exc) -> str:
+    """DuckDB's message (it names the file of a damaged part), without its hints."""
+    return str(exc).split("\n\n")[0].strip()
+
+
 class DuckDBEngine:
     DIALECT = "duckdb"
 
@@ -21,6 +26,12 @@ class DuckDBEngine:
         if memory_limit and not re.fullmatch(r"\d{1,6}(\.\d{1,3})?\s?[KMGT]i?B", memory_limit):
             raise AnalyticsError(f"memory limit {memory_limit!r}: write e.g. 2GB or 512MB")
         root = check_root(root)
+        try:
+            self._open(root, since, memory_limit, threads)
+        except duckdb.Error as exc:
+            raise AnalyticsError(f"the export {root} cannot be read: {_why(exc)}") from None
+
+    def _open(self, root, since, memory_limit, threads) -> None:
         self.con = duckdb.connect()
         self.con.execute("SET TimeZone = 'UTC'")
         self.con.execute("SET enable_progress_bar = false")   # no bar on a CLI's stdout
@@ -43,7 +54,10 @@ class DuckDBEngine:
             self.con.execute(f"CREATE VIEW {table} AS SELECT {cols} FROM {src}{where}")
 
     def rows(self, sql: str) -> list[dict]:
-        return self.con.sql(sql).to_arrow_table().to_pylist()
+        try:
+            return self.con.sql(sql).to_arrow_table().to_pylist()
+        except duckdb.Error as exc:   # a damaged part, a value the SQL cannot convert
+            raise AnalyticsError(f"DuckDB: {_why(exc)}") from None
 
     def close(self) -> None:
         self.con.close()

@@ -3,6 +3,7 @@ a standalone cluster). Sessions are slow to start: one per process is reused."""
 from __future__ import annotations
 
 from .. import centroids
+from ..errors import AnalyticsError
 from ..layout import SCHEMAS, check_root, parts
 
 _SESSION = None
@@ -43,7 +44,12 @@ class SparkEngine:
             df.createOrReplaceTempView(table)
 
     def rows(self, sql: str) -> list[dict]:
-        return [r.asDict() for r in self.spark.sql(sql).collect()]
+        from pyspark.errors import PySparkException
+        from py4j.protocol import Py4JJavaError
+        try:
+            return [r.asDict() for r in self.spark.sql(sql).collect()]
+        except (PySparkException, Py4JJavaError) as exc:   # a damaged part, a bad conversion
+            raise AnalyticsError(f"Spark: {str(exc).strip().splitlines()[0][:500]}") from None
 
     def close(self) -> None:
         pass   # the session is the process's, reused by the next engine

@@ -1,4 +1,5 @@
-"""The named rules: one module each, with NAME, SEVERITY, WINDOW, PARAMS and SQL.
+"""The named rules: one module each, with NAME, SEVERITY, WINDOW, PARAMS, RANGES (what a
+number parameter may be: (lowest, highest) or a set of choices) and SQL.
 
 A rule's SQL reads the views scans, events, codes (the newest snapshot) and centroids
 (code, lat, lon), and returns one row per finding with the columns

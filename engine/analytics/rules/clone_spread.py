@@ -10,6 +10,9 @@ SEVERITY = "high"
 WINDOW = "all"
 PARAMS = {"unit_scanners": 4, "unit_regions": 2, "aggregate_scanners": 12,
           "aggregate_regions": 4}
+# what each parameter may be (dialect.parse_params): (lowest, highest) or a set of choices
+RANGES = {"unit_scanners": (1, 1_000_000), "unit_regions": (1, 100_000),
+          "aggregate_scanners": (1, 1_000_000), "aggregate_regions": (1, 100_000)}
 
 SQL = """WITH parents AS (
   SELECT DISTINCT parent AS code FROM codes WHERE parent IS NOT NULL

@@ -10,6 +10,7 @@ NAME = "clone_velocity"
 SEVERITY = "high"
 WINDOW = "first_day"
 PARAMS = {"max_kmh": 900.0, "min_km": 50.0}
+RANGES = {"max_kmh": (1.0, 100_000.0), "min_km": (0.0, 20_040.0)}   # half the equator at most
 
 SQL = """WITH __SCAN_POINTS__,
 pairs AS (

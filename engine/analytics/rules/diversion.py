@@ -9,6 +9,7 @@ NAME = "diversion"
 SEVERITY = "medium"
 WINDOW = "all"
 PARAMS = {"digits": 2, "steps": ("shipping", "receiving")}
+RANGES = {"digits": {2, 4, 6}}   # province, city, county
 
 SQL = """WITH dest AS (
   SELECT code, destination_region AS dest, time AS shipped,

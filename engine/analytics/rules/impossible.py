@@ -5,7 +5,8 @@ after_sale (at least after_sale_min_scans scans more than after_sale_grace_hours
 retail_selling/dispensing: a buyer checking once is normal), after_destruction (after a
 destroying event or a destroyed disposition: also a scrapped cylinder), after_recall,
 after_slaughter (a livestock tag scanned after the slaughter step: slaughter_steps, our own
-bizStep name, unverified against the veterinary category), used_twice (a detonator with
+bizStep name, or the destroying event asset-steps' slaughter retires a tag with — a code of
+slaughter_schemes destroyed is slaughtered, not after_destruction), used_twice (a detonator with
 more than one use event: use_steps). One alert per code and kind."""
 
 NAME = "impossible"
@@ -14,16 +15,30 @@ WINDOW = "column"
 PARAMS = {"after_sale_grace_hours": 24.0, "after_sale_min_scans": 2,
           "sale_steps": ("retail_selling", "dispensing"),
           "slaughter_steps": ("urn:tracecode:bizstep:slaughtering",),
-          "use_steps": ("urn:tracecode:bizstep:blasting",)}
+          "use_steps": ("urn:tracecode:bizstep:blasting",),
+          # schemes whose codes are livestock tags: their destroying event is the slaughter
+          # (asset-steps' slaughter retires the tag with one: categories/livestock.py)
+          "slaughter_schemes": ("cn-eartag-15",)}
+RANGES = {"after_sale_grace_hours": (0.0, 87_600.0), "after_sale_min_scans": (1, 1_000_000)}
 
-SQL = """WITH marks AS (
+SQL = """WITH tags AS (
+  SELECT DISTINCT code FROM codes WHERE scheme IN (:slaughter_schemes)
+),
+ev AS (
+  SELECT e.code, e.time, e.biz_step, e.disposition, t.code IS NOT NULL AS is_tag
+  FROM events e LEFT JOIN tags t ON t.code = e.code
+),
+marks AS (
   SELECT code,
     min(CASE WHEN biz_step = 'commissioning' THEN time END) AS commissioned,
     min(CASE WHEN biz_step IN (:sale_steps) THEN time END) AS sold,
-    min(CASE WHEN biz_step = 'destroying' OR disposition = 'destroyed' THEN time END) AS destroyed,
+    min(CASE WHEN NOT is_tag AND (biz_step = 'destroying' OR disposition = 'destroyed')
+             THEN time END) AS destroyed,
     min(CASE WHEN biz_step = 'recalling' OR disposition = 'recalled' THEN time END) AS recalled,
-    min(CASE WHEN biz_step IN (:slaughter_steps) THEN time END) AS slaughtered
-  FROM events GROUP BY code
+    min(CASE WHEN biz_step IN (:slaughter_steps)
+               OR (is_tag AND (biz_step = 'destroying' OR disposition = 'destroyed'))
+             THEN time END) AS slaughtered
+  FROM ev GROUP BY code
 ),
 j AS (
   SELECT s.code, s.product, s.region, s.time, m.commissioned, m.sold, m.destroyed,

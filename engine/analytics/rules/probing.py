@@ -10,6 +10,8 @@ NAME = "probing"
 SEVERITY = "medium"
 WINDOW = "column_us"
 PARAMS = {"window_minutes": 60, "min_unknown": 20, "min_ratio": 0.5}
+RANGES = {"window_minutes": (1, 10_080), "min_unknown": (1, 1_000_000_000),   # a week at most
+          "min_ratio": (0.0, 1.0)}
 
 SQL = """WITH u AS (
   SELECT scanner, client, region, time, verdict,

@@ -11,6 +11,7 @@ NAME = "recall_reach"
 SEVERITY = "info"
 WINDOW = "all"
 PARAMS = {}
+RANGES = {}
 
 SQL = """WITH recall AS (
   SELECT code, min(time) AS recalled FROM events
