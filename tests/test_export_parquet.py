@@ -6,6 +6,7 @@ import sys
 
 import pyarrow as pa
 import pyarrow.dataset as ds
+import pyarrow.parquet as pq
 import pytest
 from hypothesis import HealthCheck, given, settings, strategies as st
 
@@ -249,3 +250,44 @@ def test_marks_past_the_store_or_of_another_index_are_refused(d, tmp_path):
     with pytest.raises(ExportError, match=f"index 00000000-.*{state['index']}"):
         export(d, out)
     assert json.loads((out / "_export.json").read_text())["scan_seq"] == 2   # nothing written
+
+
+def test_a_run_reads_only_the_events_since_its_mark_and_its_snapshot_is_a_full_runs(d, tmp_path, monkeypatch):
+    codes = [c.decode() for c in d.issue("cn-drug-20", DRUG, 5).codes()]
+    d.apply([{"id": "c1", "action": "commission", "codes": codes},
+             {"id": "p1", "action": "pack", "parent": codes[4], "codes": codes[:2]}])
+    d.verify_many(codes[:3], scanner="pda")
+    export(d, tmp_path / "out")
+    d.apply([{"id": "u1", "action": "unpack", "parent": codes[4], "codes": codes[:1]},
+             {"id": "p2", "action": "pack", "parent": codes[4], "codes": codes[2:3]},
+             {"id": "s1", "action": "ship", "codes": codes[1:2]}])
+    d.verify_many(codes[:1], scanner="pda")
+    store = d.index.store
+    reads = []
+    real = store.events_since
+    monkeypatch.setattr(store, "events_since", lambda after, limit: reads.append(after) or real(after, limit))
+    second = export(d, tmp_path / "out", now=2e9)
+    assert second["events"] == 3 and min(reads) == 2, reads   # never the whole log again
+    monkeypatch.undo()
+    export(d, tmp_path / "full", now=2e9)
+
+    def snapshot(out):
+        table = pq.read_table(out / "codes" / read_state(out)["snapshot"] / "part-0.parquet")
+        return sorted(table.to_pylist(), key=lambda r: r["code"])
+    got = snapshot(tmp_path / "out")
+    assert got == snapshot(tmp_path / "full")
+    parent = {r["code"]: r["parent"] for r in got}
+    assert (parent[codes[0]], parent[codes[1]], parent[codes[2]]) == (None, codes[4], codes[4])
+
+
+def test_sources_of_every_width_come_back_with_their_scans(d, tmp_path):
+    codes = [c.decode() for c in d.issue("cn-drug-20", DRUG, 3).codes()]
+    long = "w" * 250   # with a long scanner: past the fixed-width comparison, compared row by row
+    d.verify_many(codes[:2], scanner="a", place="p", lat=1.5, lon=2.5)
+    d.verify_many(codes[2:], scanner="b" * 250, place=long, lat=0.0, lon=0.0)
+    d.verify_many(codes[:1], scanner="a", place="p", lat=1.5, lon=2.5)
+    d.index.store.flush_scans()
+    cols = d.index.store.scans_since(0, 10)
+    rows = [cols["sources"][i] for i in cols["source"]]
+    assert rows == [("a", "p", None, 1.5, 2.5)] * 2 + [("b" * 250, long, None, 0.0, 0.0), ("a", "p", None, 1.5, 2.5)]
+    assert len(cols["sources"]) == 2 and cols["seq"].tolist() == [1, 2, 3, 4]

@@ -85,7 +85,8 @@ def read_state(out: Path) -> dict:
               and all(isinstance(state.get(k), int) and not isinstance(state.get(k), bool)
                       and state[k] >= 0 for k in ("scan_seq", "event_seq"))
               and isinstance(state.get("index", ""), str)
-              and isinstance(state.get("purge_generation", 0), int))
+              and isinstance(state.get("purge_generation", 0), int)
+              and isinstance(state.get("snapshot", ""), str) and "/" not in state.get("snapshot", ""))
     except (ValueError, UnicodeDecodeError):
         ok = False
     if not ok:
@@ -141,9 +142,10 @@ def export(dd, out, *, since: float | None = None, now: float | None = None,
         event_seq = int(events[-1]["seq"])
     when = _dt.datetime.fromtimestamp(now if now is not None else _dt.datetime.now().timestamp(),
                                       _dt.timezone.utc)
-    n_codes = _write_snapshot(out / "codes", store, names, when)
+    n_codes, snapshot = _write_snapshot(out / "codes", store, names, when, state)
     state = {"format": FORMAT, "scan_seq": scan_seq, "event_seq": event_seq,
-             "exported_at": when.isoformat(timespec="seconds"), "purge_generation": generation}
+             "exported_at": when.isoformat(timespec="seconds"), "purge_generation": generation,
+             "snapshot": snapshot}
     if index:
         state["index"] = index
     write_atomically(out / STATE, json.dumps(state, indent=1).encode() + b"\n")
@@ -279,10 +281,16 @@ def _write_by_day(root: Path, table: pa.Table) -> int:
     return table.num_rows
 
 
-def _write_snapshot(root: Path, store, names: CodeNames, when: _dt.datetime) -> int:
-    """Each code any event names: its state now (status, parent, event times, scan count)."""
+def _write_snapshot(root: Path, store, names: CodeNames, when: _dt.datetime, state: dict):
+    """Each code any event names: its state now (status, parent, event times, scan count);
+    (rows, the snapshot's folder name). The event times and parents carry on from the last
+    run's snapshot (named in the state): only the events since its mark are read."""
+    base = None
+    if state.get("snapshot") and (root / state["snapshot"] / "part-0.parquet").exists():
+        base = pq.read_table(root / state["snapshot"] / "part-0.parquet",
+                             columns=["code", "parent", "first_event_time", "last_event_time"])
     first, last, parent = {}, {}, {}
-    after = 0
+    after = state["event_seq"] if base is not None else 0
     while True:
         events = store.events_since(after, EVENT_CHUNK)
         if not events:
@@ -296,21 +304,30 @@ def _write_snapshot(root: Path, store, names: CodeNames, when: _dt.datetime) -> 
                     if ev.get("action") == "pack":
                         parent[c] = ev.get("parent")
                     elif ev.get("action") == "unpack":
-                        parent.pop(c, None)
+                        parent[c] = None   # unpacked: no parent (overrides the last snapshot's)
         after = int(events[-1]["seq"])
-    texts = list(first)
-    got = names.state_of_codes(texts)
-    # one row per code: an EPCIS event's element string and a bare code are the same code
-    bare = got["code"].to_pylist()
     rows: dict = {}
-    for i, (text, code) in enumerate(zip(texts, bare)):
+    if base is not None:
+        seconds = lambda col: (base.column(col).cast(pa.int64()).to_numpy() / 1e6).tolist()  # noqa: E731
+        for code, p, f, la in zip(base.column("code").to_pylist(), base.column("parent").to_pylist(),
+                                  seconds("first_event_time"), seconds("last_event_time")):
+            rows[code] = [None, f, la, p]
+    texts = list(first)
+    # one row per code: an EPCIS event's element string and a bare code are the same code
+    bare = names.state_of_codes(texts)["code"].to_pylist() if texts else []
+    touched: dict = {}   # codes some new pack or unpack names: their parent now
+    for text, code in zip(texts, bare):
         seen = rows.get(code)
         if seen is None:
-            rows[code] = [i, first[text], last[text], parent.get(text)]
+            rows[code] = [None, first[text], last[text], None]
         else:
             seen[1], seen[2] = min(seen[1], first[text]), max(seen[2], last[text])
-            seen[3] = seen[3] or parent.get(text)
-    keep = pa.array([r[0] for r in rows.values()], pa.int64())
+        if text in parent:
+            touched[code] = touched.get(code) or parent[text]
+    for code, p in touched.items():
+        rows[code][3] = p
+    got = names.state_of_codes(list(rows))   # every code's state now: status, scan count
+    keep = pa.array(np.arange(len(rows)), pa.int64())
     table = pa.table({
         "code": pa.array(list(rows), pa.string()), "scheme": got["scheme"].take(keep),
         "product": got["product"].take(keep), "batch": got["batch"].take(keep),
@@ -328,7 +345,7 @@ def _write_snapshot(root: Path, store, names: CodeNames, when: _dt.datetime) -> 
     if folder.exists():   # two runs in one second: the later one's snapshot
         shutil.rmtree(folder)
     os.replace(tmp, folder)
-    return table.num_rows
+    return table.num_rows, folder.name
 
 __all__ = ["export", "read_state", "ExportError", "SCAN_SCHEMA", "EVENT_SCHEMA", "CODE_SCHEMA",
            "product_text"]

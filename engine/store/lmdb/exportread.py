@@ -3,12 +3,14 @@ log and the event log in seq order, a chunk at a time, one read transaction each
 
 A chunk's scans come back as columns: seq, time, verdict as numpy arrays, each row's source
 as an index into the chunk's distinct sources (scanner, place, region, lat, lon: a call's
-scans share one), and the code keys packed (codekeys.Keys). Parsing a source happens once
-per distinct record prefix, not once per scan.
+scans share one), and the code keys packed (codekeys.Keys). The records are joined into one
+buffer and their fields gathered by numpy at computed offsets; a source is parsed once per
+distinct source, not once per scan.
 """
 from __future__ import annotations
 
 import json
+from itertools import islice
 
 import numpy as np
 
@@ -18,35 +20,53 @@ from .scanlog import VERDICT_BIAS, _SCAN_HEAD, record_source
 
 
 def scans_since(store, after_seq: int, limit: int) -> dict:
-    seqs, times, verdicts, srcs, keys = [], [], bytearray(), [], []
-    sources: list = []
-    ids: dict = {}
     with store.env.begin(buffers=False) as txn:
         cur = txn.cursor(db=store.db_scans)
-        if cur.set_range(u64(after_seq + 1)):
-            for k, raw in cur:
-                # the source ends where record_source says; a call's scans share those bytes
-                head = raw[8:12]
-                ls, lp = int.from_bytes(head[:2], "big"), int.from_bytes(head[2:], "big")
-                probe = raw[8:12 + ls + (lp & 0x7FFF) + (20 if lp & 0x8000 else 0)]
-                sid = ids.get(probe)
-                if sid is None:
-                    scanner, place, region, lat, lon, _ = record_source(raw)
-                    sid = ids[probe] = len(sources)
-                    sources.append((scanner, place, region, lat, lon))
-                at = 8 + len(probe)
-                seqs.append(k)
-                times.append(raw[:8])
-                verdicts.append(raw[at])
-                srcs.append(sid)
-                keys.append(raw[at + 9:])
-                if len(seqs) >= limit:
-                    break
-    n = len(seqs)
-    return {"seq": np.frombuffer(b"".join(seqs), ">u8").astype(np.int64),
-            "time": np.frombuffer(b"".join(times), ">f8").astype(np.float64),
-            "verdict": (np.frombuffer(bytes(verdicts), np.uint8) + VERDICT_BIAS).astype(np.uint8),
-            "source": np.fromiter(srcs, np.int32, n), "sources": sources, "keys": Keys.packed(keys)}
+        items = list(islice(cur.iternext(), limit)) if cur.set_range(u64(after_seq + 1)) else []
+    # the chunk's records joined in one buffer; each field read at its offsets by numpy
+    ks, vs = zip(*items) if items else ((), ())
+    n = len(vs)
+    lens = np.fromiter(map(len, vs), np.int64, n)
+    start = np.zeros(n, np.int64)
+    np.cumsum(lens[:-1], out=start[1:])
+    buf = np.frombuffer(b"".join(vs), np.uint8)
+    time = np.ascontiguousarray(buf[start[:, None] + np.arange(8)]).view(">f8").ravel()
+    ls = buf[start + 8].astype(np.int64) << 8 | buf[start + 9]
+    lp = buf[start + 10].astype(np.int64) << 8 | buf[start + 11]
+    src_len = 4 + ls + (lp & 0x7FFF) + np.where(lp & 0x8000, 20, 0)   # record_source's bytes
+    at = start + 8 + src_len
+    source, sources = _sources(vs, buf, start + 8, src_len)
+    key_at, key_len = at + 9, start + lens - (at + 9)
+    keys = Keys.__new__(Keys)
+    keys.off = np.zeros(n + 1, np.int64)
+    np.cumsum(key_len, out=keys.off[1:])
+    keys.buf = buf[np.arange(keys.off[-1]) + np.repeat(key_at - keys.off[:-1], key_len)]
+    return {"seq": np.frombuffer(b"".join(ks), ">u8").astype(np.int64),
+            "time": time.astype(np.float64),
+            "verdict": (buf[at] + VERDICT_BIAS).astype(np.uint8),
+            "source": source, "sources": sources, "keys": keys}
+
+
+def _sources(vs, buf, at, length, widest: int = 512):
+    """Each row's index into the chunk's distinct sources (a call's scans share one): the
+    source bytes compared as fixed-width rows by np.unique, each distinct one parsed once."""
+    n = len(vs)
+    if not n:
+        return np.zeros(0, np.int32), []
+    width = int(length.max())
+    if width > widest:   # an odd long source: compared as bytes, row by row
+        probes = [vs[i][8:8 + int(length[i])] for i in range(n)]
+        ids: dict = {}
+        source = np.fromiter((ids.setdefault(p, len(ids)) for p in probes), np.int32, n)
+        first = np.zeros(len(ids), np.int64)
+        first[source[::-1]] = np.arange(n - 1, -1, -1)
+    else:
+        cols = np.arange(width)
+        rows = np.where(cols < length[:, None], buf[np.minimum(at[:, None] + cols, len(buf) - 1)], 0)
+        rows = np.ascontiguousarray(rows.astype(np.uint8)).view(f"V{width}").ravel()
+        _, first, inverse = np.unique(rows, return_index=True, return_inverse=True)
+        source = inverse.reshape(-1).astype(np.int32)
+    return source, [record_source(vs[int(i)])[:5] for i in first]
 
 
 def events_since(store, after_seq: int, limit: int) -> list:

@@ -196,6 +196,17 @@ def _scan(row) -> dict:
 _COLS = "seq, time, scanner, place, region, lat, lon, verdict, prev, ref"
 
 
+# the export's chunk: the scans after a seq, their sources (as LMDB's records: "" reads None)
+# numbered by dense_rank over the chunk's distinct sources, in the order _SINCE_SOURCES lists them
+_CHUNK = ("WITH c AS (SELECT seq, time, verdict, NULLIF(scanner, '') AS scanner, NULLIF(place, '') AS place, "
+          "region, lat, lon, ref FROM tc_scans WHERE seq > %s ORDER BY seq LIMIT %s), "
+          "r AS (SELECT c.*, dense_rank() OVER (ORDER BY scanner, place, region, lat, lon) - 1 AS sid FROM c) ")
+_SINCE = (_CHUNK + "SELECT array_agg(seq ORDER BY seq), array_agg(time ORDER BY seq), "
+          "array_agg(verdict ORDER BY seq), array_agg(sid ORDER BY seq), "
+          "array_agg(COALESCE(ref, ''::bytea) ORDER BY seq) FROM r")
+_SINCE_SOURCES = _CHUNK + "SELECT DISTINCT scanner, place, region, lat, lon, sid FROM r ORDER BY sid"
+
+
 class Part:
     def record_scans(self, refs, verdicts, scanner, place, when, *, region=None, lat=None, lon=None) -> None:
         self.scan_log.add(split_refs(refs), verdicts, _source(scanner, place, region, lat, lon), when)
@@ -210,21 +221,14 @@ class Part:
         """Committed scans with seq > after_seq in seq order, as the export reads them
         (the LMDB store's columns: seq, time, verdict, source into sources, keys)."""
         from ..lmdb.codekeys import Keys
+        # one row per column (arrays), each scan's source numbered in SQL: no per-scan Python
         with self.tx(read_only=True) as conn:
-            rows = conn.execute("SELECT seq, time, verdict, scanner, place, region, lat, lon, ref FROM tc_scans "
-                                "WHERE seq > %s ORDER BY seq LIMIT %s", (after_seq, limit), binary=True).fetchall()
-        ids, sources, src = {}, [], []
-        for r in rows:
-            key = (r[3] or None, r[4] or None, r[5], r[6], r[7])   # as LMDB's records: "" reads None
-            sid = ids.get(key)
-            if sid is None:
-                sid = ids[key] = len(sources)
-                sources.append(key)
-            src.append(sid)
-        cols = list(zip(*rows)) or [()] * 9
-        return {"seq": np.array(cols[0], np.int64), "time": np.array(cols[1], np.float64),
-                "verdict": np.array(cols[2], np.uint8), "source": np.array(src, np.int32),
-                "sources": sources, "keys": Keys.packed([bytes(k) if k is not None else b"" for k in cols[8]])}
+            cols = conn.execute(_SINCE, (after_seq, limit), binary=True).fetchone()
+            sources = conn.execute(_SINCE_SOURCES, (after_seq, limit), binary=True).fetchall()
+        seq, time, verdict, src, refs = cols if cols[0] is not None else ([], [], [], [], [])
+        return {"seq": np.array(seq, np.int64), "time": np.array(time, np.float64),
+                "verdict": np.array(verdict, np.uint8), "source": np.array(src, np.int32),
+                "sources": [tuple(r[:5]) for r in sources], "keys": Keys.packed(refs)}
 
     def export_last_seqs(self) -> tuple[int, int]:
         """(the last scan seq, the last event seq) ever given, purged or not; 0 when none."""
