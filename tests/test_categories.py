@@ -125,10 +125,19 @@ def test_every_code_is_read_by_its_own_scheme_in_parse_many(data):
     assert (got[read] == want[read]).all(), "misread codes"
     # every built-in scheme's codes are read, all at once; the only ties are the custom
     # equipment scheme's codes that keep cn-equip-reg-20's rules too (class 2000, a
-    # province, a valid YYYYMM: 1 in ~400): without the index nothing tells them apart
+    # province, a valid YYYYMM: 1 in ~400), and registration codes that keep cn-drug-20's
+    # check (a tenth; review: read as cn-equip-reg-20 by the drug's missing prefix alone):
+    # without the index nothing tells them apart
     custom = np.isin(want, list(CUSTOM_PRODUCTS))
-    assert read[~custom].all()
-    assert set(want[tied]) <= {"special-equipment-20"}
+    reg = want == "cn-equip-reg-20"
+    drug_too = schemes.get("cn-drug-20").validate_many(issued["cn-equip-reg-20"])
+    assert read[~custom & ~reg].all()
+    assert (tied[reg] == drug_too).all() and N // 20 < drug_too.sum() < N // 5
+    assert set(want[tied]) <= {"special-equipment-20", "cn-equip-reg-20"}
+    one = ScanParser(d.schemes)
+    with pytest.raises(tracecode.scan.ScanError) as exc:
+        one.parse("21603101012024010008")
+    assert set(exc.value.candidates) == {"cn-drug-20", "cn-equip-reg-20"}
     fits = schemes.get("cn-equip-reg-20").validate_many(issued["special-equipment-20"])
     assert (tied[want == "special-equipment-20"] == fits).all() and fits.sum() < N // 100
     # the case first-match detection misread: codes of the Luhn scheme that pass Damm

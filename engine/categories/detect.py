@@ -125,7 +125,23 @@ def scores(schemes, codes: np.ndarray, masks: np.ndarray, known=None,
                 fits = counter_fits(scheme, prod[at], mine[at].astype(f"S{scheme.length}"))
                 points[at] += COUNTER * fits   # _points' last term, now known
         out[rows[keeps], si] = points[keeps]
+    if known is None:
+        _tie_external(schemes, out)
     return out
+
+
+def _tie_external(schemes, out: np.ndarray) -> None:
+    """Without the index an external candidate scores what the best other candidate scores:
+    its codes are told by their registration alone, so neither its missing check character
+    nor another scheme's missing prefix may decide (21603101012024010008 keeps cn-drug-20's
+    check without its prefix 8 and cn-equip-reg-20's layout: AMBIGUOUS, naming both)."""
+    ext = np.array([s.external for s in schemes], bool)
+    if not ext.any() or ext.all():
+        return
+    others = np.where(out[:, ~ext] >= 0, out[:, ~ext], -1).max(axis=1)
+    for si in np.flatnonzero(ext):
+        at = (out[:, si] >= 0) & (others >= 0)
+        out[at, si] = others[at]
 
 
 def _points(prefix, issued, fits):
@@ -162,6 +178,9 @@ def decide_one(schemes, code: bytes, mask: int, keeps, issued, counter_fits=None
                     bool(several and iss and counter_fits is not None and counter_fits(scheme, mine)))
             - (EXTERNAL if indexed and scheme.external else 0), si)
            for si, scheme, mine, iss in cands]
+    others = [p for (p, si), (_, scheme, *_r) in zip(got, cands) if not scheme.external]
+    if not indexed and others:   # as scores()' _tie_external: an external candidate ties the best other
+        got = [(max(others) if scheme.external else p, si) for (p, si), (_, scheme, *_r) in zip(got, cands)]
     best = max(p for p, _ in got)
     winners = [si for p, si in got if p == best]
     return winners[0], len(winners) > 1
