@@ -375,6 +375,24 @@ def test_epcis_capture_drives_the_flow(world):
 _texts = st.text(min_size=1, max_size=40).filter(str.strip)
 
 
+def test_one_event_of_many_detonators_is_one_audited_call(world):
+    # review: 1,000 detonators in one event were 1,000 Service.asset_steps calls (audit lines)
+    d, codes, _ = world
+    log = d.path / "hz-batch-audit.log"
+    svc = Service(d, audit_path=log)
+    src = text(codes["cn-detonator-13"][1007])
+    flow(d, src)
+    produce = d.assets.epcis(src)[0]
+    many = [text(c) for c in codes["cn-detonator-13"][1100:1105]]
+    produce["epcList"] = [f"urn:tracecode:asset:cn-detonator-13:{c}" for c in many]
+    job = svc.capture(POLICE, _document([produce]), "application/ld+json")
+    assert job["asset_steps"] == {"recorded": 5, "refused": 0}, job["errors"]
+    assert all([s["step"] for s in d.assets.steps(c)] == ["produce"] for c in many)
+    svc.close()
+    lines = [json.loads(line) for line in log.read_text().splitlines()]
+    assert [x["steps"] for x in lines if x["event"] == "asset_steps"] == [5]
+
+
 @settings(max_examples=300, deadline=None)
 @given(name=st.sampled_from(sorted(hz.STEPS)), by=_texts, licence=_texts, place=_texts,
        qty=st.integers(1, 10_000_000), returned=st.integers(0, 10_000_000),

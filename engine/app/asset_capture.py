@@ -64,26 +64,37 @@ def apply(svc, caller, job: dict, items) -> None:
     """Record the steps of the stored events of a capture (Capture.begin's finish)."""
     if job.get("behaviour") == "rollback" and any(it.failed for it in items):
         return                       # nothing was stored
+    from .assets import MAX_STEPS_PER_CALL
     from .epcis import _error
     recorded = refused = 0
+    records: dict = {}   # scheme -> whether its category records this step (asked once per scheme)
     for it in items:
         if it.failed or it.record is None:
             continue
         step = step_of_event(it.event)
         if step is None:
             continue
+        entries = []
         for code in _codes(it.event.get("epcList")):
             reg = svc.dd.assets.registration(code)
-            if reg is None or not _records_steps(svc, reg["scheme"], step["step"]):
+            if reg is None:
+                continue
+            key = (reg["scheme"], step["step"])
+            if key not in records:
+                records[key] = _records_steps(svc, *key)
+            if not records[key]:
                 continue
             if any(s.get("event") == it.eid for s in svc.dd.assets.steps(code)):
                 continue             # this event's step is recorded already
-            res = svc.assets.steps(caller, [dict(step, code=code, event=it.eid)], method="Capture")[0]
-            if res.get("ok"):
-                recorded += 1
-            else:
-                refused += 1
-                _error(job, it.pointer, it.eid, res.get("reason", "refused"), res.get("error", ""))
+            entries.append(dict(step, code=code, event=it.eid))
+        # one Service call (its rights, one audit line) per event, not one per EPC
+        for at in range(0, len(entries), MAX_STEPS_PER_CALL):
+            for res in svc.assets.steps(caller, entries[at:at + MAX_STEPS_PER_CALL], method="Capture"):
+                if res.get("ok"):
+                    recorded += 1
+                else:
+                    refused += 1
+                    _error(job, it.pointer, it.eid, res.get("reason", "refused"), res.get("error", ""))
     if recorded or refused:
         job["asset_steps"] = {"recorded": recorded, "refused": refused}
 
