@@ -11,7 +11,7 @@ import numpy as np
 import pyarrow as pa
 
 from ..index import Status
-from ..store.lmdb import codekeys
+from ..store import codekeys
 
 _STATUS_NAMES = np.array([Status(s).name if s in Status._value2member_map_ else None
                           for s in range(256)], object)

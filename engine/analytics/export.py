@@ -36,8 +36,8 @@ import pyarrow.parquet as pq
 from ..errors import TracecodeError
 from ..index.verdicts import Verdict
 from ..store import purges
-from ..store.lmdb import stamp
-from ..store.lmdb.durable import write_atomically
+from ..store import stamp
+from ..store.durable import write_atomically
 from .codes import CodeNames, product_text
 from ..epcis.parties import party_and_region
 

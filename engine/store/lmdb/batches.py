@@ -25,7 +25,7 @@ from __future__ import annotations
 
 import json
 import time
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict
 
 import numpy as np
 
@@ -33,9 +33,9 @@ from ...cache import BoundedCache
 from ...errors import CapacityExceeded
 from .env import read_only_error, run_write
 from .journal import Entry as JournalEntry
+from ..records import FIRST_PRODUCT_ID, BatchRecord  # noqa: F401  (store-neutral; importable from here too)
 
 _U64 = 8
-FIRST_PRODUCT_ID = 16      # code keys of ours start with a zero byte; below 2**24
 LAST_PRODUCT_ID = (1 << 24) - 1
 PRODUCT_ID_CACHE = 65536
 
@@ -46,29 +46,6 @@ def u64(n: int) -> bytes:
 
 def product_prefix(scheme: str, product_key: bytes) -> bytes:
     return scheme.encode() + b"\x00" + product_key + b"\x00"
-
-
-@dataclass(frozen=True)
-class BatchRecord:
-    id: int
-    scheme: str
-    product: dict
-    start: int
-    count: int
-    lot: str | None = None
-    expiry: str | None = None         # YYMMDD (GS1) or YYYYMMDD, as given
-    line: str | None = None           # production line
-    requester: str | None = None
-    time: float = 0.0
-    attributes: dict = field(default_factory=dict)
-    key_version: int = 1              # the master-key version its codes are under (keyring.py)
-
-    def to_bytes(self) -> bytes:
-        return json.dumps(asdict(self), separators=(",", ":"), ensure_ascii=False).encode()
-
-    @classmethod
-    def from_bytes(cls, raw: bytes) -> "BatchRecord":
-        return cls(**json.loads(raw))
 
 
 class Batches:

@@ -9,6 +9,7 @@ import lmdb
 
 from ...errors import TracecodeError
 from .lmdbfile import IndexDamaged, check_data_file
+from ..errors import IndexFull, IndexReadOnly  # noqa: F401  (store-neutral; importable from here too)
 
 # LMDB reserves address space, not disk: the file grows as data is written. The
 # map is reserved at its limit from the start, because growing it later
@@ -31,10 +32,6 @@ def versions() -> dict:
     return {"py-lmdb": lmdb.__version__, "LMDB": ".".join(map(str, lmdb.version()))}
 
 
-class IndexFull(TracecodeError):
-    """The LMDB map reached its configured limit, or the disk is full."""
-
-
 class MapReserveFailed(TracecodeError):
     """The address space for the index's map could not be reserved (ENOMEM: a memory
     limit such as ulimit -v below the map limit); nothing is wrong with the index."""
@@ -54,10 +51,6 @@ def configured_map_limit() -> int:
         raise TracecodeError(f"{MAP_LIMIT_VAR}={raw!r} is not a map limit: give bytes from 1M "
                              f"to 1024T, e.g. {MAP_LIMIT_VAR}=64G")
     return n
-
-
-class IndexReadOnly(TracecodeError):
-    """A write (issuance, an event, a recorded scan) on an index opened read-only."""
 
 
 def read_only_error(path, what: str = "write to the index") -> IndexReadOnly:

@@ -49,7 +49,7 @@ def scans_since(store, after_seq: int, limit: int) -> dict:
 
 def _sources(vs, buf, at, length, widest: int = 512):
     """Each row's index into the chunk's distinct sources (a call's scans share one): the
-    source bytes compared as fixed-width rows by np.unique, each distinct one parsed once."""
+    source bytes compared as fixed-width rows by numpy, each distinct one parsed once."""
     n = len(vs)
     if not n:
         return np.zeros(0, np.int32), []
@@ -62,10 +62,17 @@ def _sources(vs, buf, at, length, widest: int = 512):
         first[source[::-1]] = np.arange(n - 1, -1, -1)
     else:
         cols = np.arange(width)
-        rows = np.where(cols < length[:, None], buf[np.minimum(at[:, None] + cols, len(buf) - 1)], 0)
-        rows = np.ascontiguousarray(rows.astype(np.uint8)).view(f"V{width}").ravel()
-        _, first, inverse = np.unique(rows, return_index=True, return_inverse=True)
-        source = inverse.reshape(-1).astype(np.int32)
+        rows = np.where(cols < length[:, None], buf[np.minimum(at[:, None] + cols, len(buf) - 1)],
+                        np.uint8(0))
+        # a call's scans are consecutive: only the rows where the source changes are looked up
+        change = np.ones(n, bool)
+        change[1:] = (rows[1:] != rows[:-1]).any(axis=1)
+        heads = np.flatnonzero(change)
+        ids: dict = {}
+        head_ids = np.fromiter((ids.setdefault(rows[h].tobytes(), len(ids)) for h in heads), np.int32, len(heads))
+        source = head_ids[np.cumsum(change) - 1]
+        first = np.zeros(len(ids), np.int64)
+        first[head_ids[::-1]] = heads[::-1]
     return source, [record_source(vs[int(i)])[:5] for i in first]
 
 

@@ -12,7 +12,7 @@ from dataclasses import asdict
 import numpy as np
 
 from ...errors import CapacityExceeded
-from ..lmdb.batches import BatchRecord   # the record type the domain reads (one class for both stores)
+from ..records import BatchRecord   # the record type the domain reads (one class for both stores)
 
 SCHEMA = [
     "CREATE TABLE IF NOT EXISTS tc_counters (scheme text NOT NULL, product_key bytea NOT NULL, "

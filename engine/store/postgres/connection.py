@@ -55,7 +55,7 @@ from psycopg import errors as pgerr
 from psycopg_pool import ConnectionPool
 
 from ...errors import TracecodeError
-from ..lmdb.env import IndexFull, IndexReadOnly   # the errors callers already catch
+from ..errors import IndexFull, IndexReadOnly   # the errors callers already catch
 
 SCHEMA_VERSION = 1
 WRITE_TRIES = 8

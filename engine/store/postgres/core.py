@@ -42,7 +42,7 @@ class Part:
         return self.meta_get("format") or self.write(body)
 
     def put_imported(self, codes: list, value: bytes) -> None:
-        from ..lmdb.codekeys import ext   # the domain's key of a code issued elsewhere (normalised)
+        from ..codekeys import ext   # the domain's key of a code issued elsewhere (normalised)
         refs = [ext(c) for c in codes]
 
         def body(view):

@@ -8,7 +8,7 @@ by another (or by none: the database of `tracecode init` only), and one of anoth
 from __future__ import annotations
 
 from ...errors import KeyStoreError
-from ..lmdb import stamp
+from .. import stamp
 from . import PgStore
 from .connection import redact
 

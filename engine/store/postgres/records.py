@@ -14,7 +14,7 @@ import threading
 
 import numpy as np
 
-from ..lmdb.known import KnownProducts
+from ..known import KnownProducts
 
 MAX_PLACES = 8          # distinct places a code remembers (as LMDB's _codes.MAX_PLACES)
 CONTAINER_DEPTH = 8

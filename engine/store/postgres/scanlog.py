@@ -26,7 +26,7 @@ import zlib
 import numpy as np
 
 from ...errors import TracecodeError
-from ..lmdb.env import IndexFull
+from ..errors import IndexFull
 from ..port import PUBLIC_SCANNER
 from .records import MAX_PLACES, split_refs
 
@@ -220,7 +220,7 @@ class Part:
     def scans_since(self, after_seq: int, limit: int) -> dict:
         """Committed scans with seq > after_seq in seq order, as the export reads them
         (the LMDB store's columns: seq, time, verdict, source into sources, keys)."""
-        from ..lmdb.codekeys import Keys
+        from ..codekeys import Keys
         # one row per column (arrays), each scan's source numbered in SQL: no per-scan Python
         with self.tx(read_only=True) as conn:
             cols = conn.execute(_SINCE, (after_seq, limit), binary=True).fetchone()
