@@ -291,3 +291,21 @@ def test_sources_of_every_width_come_back_with_their_scans(d, tmp_path):
     rows = [cols["sources"][i] for i in cols["source"]]
     assert rows == [("a", "p", None, 1.5, 2.5)] * 2 + [("b" * 250, long, None, 0.0, 0.0), ("a", "p", None, 1.5, 2.5)]
     assert len(cols["sources"]) == 2 and cols["seq"].tolist() == [1, 2, 3, 4]
+
+
+def test_the_bulk_event_columns_are_the_row_by_row_ones(d):
+    from tracecode.analytics.codes import CodeNames
+    from tracecode.analytics.export import _event_table, _event_table_rows
+    codes = [c.decode() for c in d.issue("cn-drug-20", DRUG, 3).codes()]
+    events = [{"seq": 1, "id": "a", "time": 1.7e9, "action": "commission", "codes": codes, "type": "ObjectEvent"},
+              {"seq": 2, "id": "b", "time": 1.7e9 + 1, "action": "ship", "codes": [], "quantity": 3,
+               "uom": "KGM", "source": "factory", "destination_region": "450100"},
+              {"seq": 3, "id": "c", "time": 1.7e9 + 2, "action": "pack", "parent": codes[0], "codes": codes[1:],
+               "place": "line 1", "bizStep": "packing"},
+              {"seq": 4, "id": "d", "time": 1.7e9 + 3, "action": "observe"}]
+    names = CodeNames(d)
+    for since in (None, 1.7e9 + 1.5):
+        assert _event_table(events, names, since).equals(_event_table_rows(events, names, since))
+    odd = events + [{"seq": 5, "id": "e", "time": 1.7e9 + 4, "codes": [codes[0], 7]}]   # a non-text code
+    got = _event_table(odd, names, None)
+    assert got.equals(_event_table_rows(odd, names, None)) and got.num_rows == 8

@@ -226,7 +226,50 @@ def _scan_table(cols: dict, names: CodeNames, since) -> pa.Table:
     return table
 
 
+# the event columns read straight from the stored records (an export column: (record key, type))
+_EVENT_FIELDS = {"seq": ("seq", pa.int64()), "event_id": ("id", pa.string()), "time": ("time", pa.float64()),
+                 "kind": ("type", pa.string()), "action": ("epcis_action", pa.string()),
+                 "biz_step": ("bizStep", pa.string()), "disposition": ("disposition", pa.string()),
+                 "parent": ("parent", pa.string()), "read_point": ("place", pa.string()),
+                 "biz_location": ("biz_location", pa.string()), "quantity": ("quantity", pa.float64()),
+                 "uom": ("uom", pa.string())}
+_EVENT_STRUCT = pa.struct([(key, t) for key, t in _EVENT_FIELDS.values()])
+
+
 def _event_table(events: list, names: CodeNames, since) -> pa.Table:
+    """The chunk's events, one row per code each names (one row, code null, if none):
+    pyarrow converts the records' fields and code lists in bulk; the parties and regions
+    (nested EPCIS lists) are read per event. An odd record (a field of another type)
+    sends the chunk through the row-by-row reading, which judges each value."""
+    try:
+        fields = pa.array(events, _EVENT_STRUCT)
+        lists = pa.array([ev.get("codes") or None for ev in events], pa.list_(pa.string()))
+    except (pa.ArrowInvalid, pa.ArrowTypeError, TypeError):
+        return _event_table_rows(events, names, since)
+    n = len(events)
+    lens = np.asarray(lists.value_lengths().fill_null(0).to_numpy(zero_copy_only=False), np.int64)
+    counts = np.maximum(lens, 1)
+    repeat = np.repeat(np.arange(n, dtype=np.int64), counts)
+    first_row = np.zeros(n, np.int64)
+    np.cumsum(counts[:-1], out=first_row[1:])
+    at = np.repeat(lists.offsets.to_numpy()[:-1].astype(np.int64) - first_row, counts) + np.arange(len(repeat))
+    codes = lists.values.take(pa.array(at, mask=~np.repeat(lens > 0, counts))).to_pylist()
+    code, product = names.of_texts(codes)
+    take = pa.array(repeat)
+    data = {name: fields.field(key).take(take) for name, (key, _) in _EVENT_FIELDS.items()}
+    data["time"] = _micros(fields.field("time").fill_null(np.nan).to_numpy(zero_copy_only=False)).take(take)
+    sides = [party_and_region(ev, "source") + party_and_region(ev, "destination") for ev in events]
+    for i, name in enumerate(("source_party", "source_region", "destination_party", "destination_region")):
+        data[name] = pa.array([side[i] for side in sides], pa.string()).take(take)
+    data["code"], data["product"] = code, product
+    table = pa.table({f.name: data[f.name] for f in EVENT_SCHEMA}, schema=EVENT_SCHEMA)
+    if since is not None:
+        t = fields.field("time").fill_null(np.nan).to_numpy(zero_copy_only=False)
+        table = table.filter(pa.array(np.repeat(t, counts) >= since))
+    return table
+
+
+def _event_table_rows(events: list, names: CodeNames, since) -> pa.Table:
     rows: dict = {f.name: [] for f in EVENT_SCHEMA}
     counts, codes = [], []
     for ev in events:
