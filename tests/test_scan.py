@@ -483,7 +483,7 @@ def test_symbology_identifiers_are_a_bracket_a_letter_and_a_modifier():
     # a non-ASCII character counts as one, and is a bad one when the length fits a scheme
     for text in ("]a中" + code[3:], "]中" + code[2:], "]" + code[1:], "中" + code[1:]):
         assert fault_of(text).fault == Fault.BAD_CHARACTER, text
-    assert fault_of("]a中" + code[2:]).fault == Fault.WRONG_LENGTH
+    assert fault_of("]a中" + code).fault == Fault.WRONG_LENGTH   # 23 characters: no scheme's length
     e = fault_of(b"]a\xe4" + code.encode())
     assert (e.fault, e.position) == (Fault.NOT_UTF8, 2)
     e = fault_of("]a中" + code[3:])

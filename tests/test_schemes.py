@@ -10,7 +10,9 @@ from tracecode.errors import (DefinitionError, InvalidChecksum, InvalidComponent
 from tracecode.schemes import load_scheme, scheme_from_dict
 
 BUILTINS = ["cn-drug-20", "cn-vet-24", "cn-pesticide-32", "gs1-sgtin", "generic",
-            "cn-equip-18", "cn-equip-reg-20", "cn-cylinder-16"]   # the last three: registered
+            "cn-equip-18", "cn-equip-reg-20", "cn-cylinder-16",     # registered: equipment,
+            "cn-detonator-13", "cn-edetonator-21", "cn-fireworks-22",   # hazardous goods,
+            "cn-eartag-15"]                                              # livestock
 
 
 def test_builtins_match_the_national_layouts():
@@ -20,6 +22,7 @@ def test_builtins_match_the_national_layouts():
     assert pool["cn-vet-24"].length == 24
     assert pool["cn-pesticide-32"].length == 32
     assert pool["gs1-sgtin"].length == 14 + 12
+    assert pool["cn-detonator-13"].length == 13 and pool["cn-eartag-15"].length == 15
     drug = pool["cn-drug-20"]
     assert drug.offset("serial") == 7 and drug.check.system == "damm"
     vet = pool["cn-vet-24"]
