@@ -23,7 +23,9 @@ def cmd_export(args) -> int:
         dd.close()
     print(f"exported {done['scans']:,} scans, {done['events']:,} events and the state of "
           f"{done['codes']:,} codes to {args.parquet} (up to scan {done['scan_seq']:,}, event "
-          f"{done['event_seq']:,}; the next run writes only what is newer)", file=sys.stderr)
+          f"{done['event_seq']:,}; the next run writes only what is newer)"
+          + (f"; {done['purged']:,} purged scans removed from the parts written before" if done["purged"] else ""),
+          file=sys.stderr)
     return 0
 
 

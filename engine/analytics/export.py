@@ -124,7 +124,7 @@ def export(dd, out, *, since: float | None = None, now: float | None = None,
     _drop_uncommitted(out / "events", state["event_seq"])
     seen = state.get("purge_generation", 0)
     done = purges.read(dd.path)
-    _follow_purges(out / "scans", [p for p in done if p["generation"] > seen], purges.key(dd.path))
+    n_purged = _follow_purges(out / "scans", [p for p in done if p["generation"] > seen], purges.key(dd.path))
     generation = done[-1]["generation"] if done else seen
     n_scans, n_events = 0, 0
     scan_seq, event_seq = state["scan_seq"], state["event_seq"]
@@ -150,21 +150,24 @@ def export(dd, out, *, since: float | None = None, now: float | None = None,
         state["index"] = index
     write_atomically(out / STATE, json.dumps(state, indent=1).encode() + b"\n")
     return {"scans": n_scans, "events": n_events, "codes": n_codes,
-            "scan_seq": scan_seq, "event_seq": event_seq}
+            "scan_seq": scan_seq, "event_seq": event_seq, "purged": n_purged}
 
 
-def _follow_purges(root: Path, todo: list, key: bytes | None) -> None:
+def _follow_purges(root: Path, todo: list, key: bytes | None) -> int:
     """The purges recorded since the last run applied to the scan parts written before:
     each part rewritten without the purged rows (under a temporary name, then renamed),
-    deleted when none is left; a day wholly before a purge's time deleted unread."""
+    deleted when none is left; a day wholly before a purge's time deleted unread. The
+    rows removed."""
+    removed = 0
     if not todo or not root.exists():
-        return
+        return 0
     before = max((p["before"] for p in todo if "before" in p), default=None)
     marks = {p["scanner"] for p in todo if "scanner" in p}
     for path in sorted(root.glob("day=*/part-*.parquet")):
         day = _dt.date.fromisoformat(path.parent.name[4:])
         start = _dt.datetime(day.year, day.month, day.day, tzinfo=_dt.timezone.utc).timestamp()
         if before is not None and start + 86_400 <= before:
+            removed += pq.read_metadata(path).num_rows
             path.unlink()
             continue
         if not marks and (before is None or start >= before):
@@ -182,6 +185,7 @@ def _follow_purges(root: Path, todo: list, key: bytes | None) -> None:
             keep &= ~(valid & hit[np.where(valid, idx, 0)] if len(hit) else np.zeros(len(keep), bool))
         if keep.all():
             continue
+        removed += int((~keep).sum())
         if not keep.any():
             path.unlink()
             continue
@@ -191,6 +195,7 @@ def _follow_purges(root: Path, todo: list, key: bytes | None) -> None:
     for folder in root.glob("day=*"):
         if folder.is_dir() and not any(folder.iterdir()):
             folder.rmdir()
+    return removed
 
 
 def _drop_uncommitted(root: Path, mark: int) -> None:
