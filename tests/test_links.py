@@ -89,7 +89,7 @@ def test_keys_are_canonical(text, canonical):
     ("cn-drug-20/81773", "invalid_argument", "drug_id (7)"),
     ("cn-pesticide-32/40929271001", "invalid_argument", "reg_class"),
     ("cn-vet-24/2015133100002", "invalid_argument", "date"),
-    ("no-such/123", "unknown_scheme", "cn-drug-20, cn-equip-18"),
+    ("no-such/123", "unknown_scheme", "known: cn-cylinder-16, cn-detonator-13, cn-drug-20"),
     ("x" * 200, "invalid_argument", "at most 128"),
 ])
 def test_bad_keys_are_refused_saying_why(text, reason, words):

@@ -62,7 +62,10 @@ def mixed(genuine, bad):
 
 def test_the_issue_samples_are_faults_not_exceptions(world):
     d, parser = world["d"], ScanParser()
-    for scan, fault in ((CUT + b"8" * 18, Fault.NOT_UTF8), ("]a中" + "8" * 18, Fault.WRONG_LENGTH),
+    # "]a中" + 18 digits is 21 characters: the length of cn-edetonator-21, so its '中' is a bad
+    # character of that scheme (before that scheme it was a wrong length)
+    for scan, fault in ((CUT + b"8" * 18, Fault.NOT_UTF8), ("]a中" + "8" * 18, Fault.BAD_CHARACTER),
+                        ("]a中" + "8" * 20, Fault.WRONG_LENGTH),
                         ("\ud800", Fault.NOT_UTF8), ("中" + "8" * 19, Fault.BAD_CHARACTER)):
         with pytest.raises(ScanError) as exc:
             parser.parse(scan)
