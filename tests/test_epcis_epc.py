@@ -1,6 +1,7 @@
 """EPC URIs both ways (tracecode.epcis.epc): GS1 Tag Data Standard URNs, Digital Links on any
 domain, national codes as https://BASE/c/{code}; round trips by hypothesis, checked against
 biip's GS1 parsing and the scan parser; refusals name where."""
+import re
 import pytest
 from hypothesis import given, settings, strategies as st
 
@@ -90,7 +91,9 @@ def _gtin(body13: str) -> str:
 
 
 SERIAL = st.text(st.sampled_from("0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz!%&()*+,-./:;<=>?_'\""),
-                 min_size=1, max_size=20)
+                 min_size=1, max_size=20).filter(lambda s: not re.search(r"\(\d\d", s))
+# A serial holding "(" and two digits, e.g. "(01)", makes the bracketed element string
+# ambiguous ("(01)GTIN(21)(01)" reads as a second GTIN): known, left (README, EPCIS: left)
 
 
 @given(cp_len=st.integers(6, 12), digits=st.text("0123456789", min_size=13, max_size=13), serial=SERIAL)
