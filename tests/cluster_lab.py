@@ -160,7 +160,8 @@ def clients(dsn: str, n: int = 3, products: int = 4):
             t.join(30)
 
 
-def wait_acks(logs, after: float, timeout: float, not_port: int | None = None) -> float:
+def wait_acks(logs, after: float, timeout: float, not_port: int | None = None,
+              what: str = "of the kill") -> float:
     """Seconds from `after` until some client's write is acknowledged (by a member other than
     the one on not_port); fails past timeout."""
     deadline = after + timeout
@@ -169,15 +170,62 @@ def wait_acks(logs, after: float, timeout: float, not_port: int | None = None) -
         if ts:
             return min(ts) - after
         time.sleep(0.02)
-    pytest.fail(f"no write acknowledged within {timeout:g} s of the kill")
+    errors = sum(log.errors for log in logs)
+    pytest.fail(f"no write acknowledged within {timeout:g} s {what} (client errors: {errors})")
+
+
+READY_TIMEOUT = 180.0   # a loaded CI machine: the old primary's rejoin (pg_rewind) takes long
+
+
+def _probe_write(dsn: str, wait: float) -> str | None:
+    """One write through the shard's DSN, committed on the primary and confirmed by the
+    synchronous standby; None if so, else why not. A commit waiting for the standby longer than
+    `wait` is cancelled by statement_timeout: PostgreSQL then keeps it locally and only WARNs,
+    so that warning counts as a failure."""
+    import psycopg
+    warnings: list[str] = []
+    try:
+        with psycopg.connect(dsn, autocommit=True) as c:
+            c.add_notice_handler(lambda d: warnings.append(d.message_primary or ""))
+            c.execute(f"SET statement_timeout = {int(wait * 1000)}")
+            c.execute("CREATE TABLE IF NOT EXISTS drill_probe (at timestamptz NOT NULL)")
+            c.execute("INSERT INTO drill_probe VALUES (now())")
+    except psycopg.Error as e:
+        return f"{type(e).__name__}: {e}".strip()
+    sync = [w for w in warnings if "synchronous replication" in w]
+    return f"commit not confirmed by the standby: {sync[0]}" if sync else None
+
+
+def wait_healthy(lab: Lab, shard: str, timeout: float = READY_TIMEOUT) -> float:
+    """Wait until the shard is proven healthy: Patroni names a running leader and a running
+    synchronous standby, and a write through the DSN commits (strict synchronous mode: the
+    standby confirmed it). Seconds it took; fails with the last reason past timeout."""
+    t0 = time.monotonic()
+    deadline = t0 + timeout
+    why = "not tried"
+    while time.monotonic() < deadline:
+        view = lab.members_view(shard)
+        leader = [v for v in view if v.get("role") == "leader" and v.get("state") == "running"]
+        # Patroni 3.0 names a replica's state "running" (later ones "streaming"); that it
+        # streams is proven by the probe write, which the standby must confirm
+        sync = [v for v in view if v.get("role") == "sync_standby"
+                and v.get("state") in ("running", "streaming")]
+        if not leader or not sync:
+            why = f"Patroni's view: {[(v.get('name'), v.get('role'), v.get('state')) for v in view]}"
+        else:
+            why = _probe_write(lab.dsn(shard), wait=min(10.0, max(1.0, deadline - time.monotonic())))
+            if why is None:
+                return time.monotonic() - t0
+        time.sleep(0.5)
+    pytest.fail(f"shard {shard} not healthy within {timeout:g} s: {why} (see {lab.root / 'logs'})")
 
 
 def failover_round(lab: Lab, shard: str, logs, timeout: float = 30.0) -> float:
-    """Wait for a primary with a synchronous standby (a kill before it would fail over to
-    nothing, or to a standby an acknowledged write never reached), kill -9 the primary's
+    """Wait for the shard proven healthy (a kill before it would fail over to nothing, or to a
+    standby an acknowledged write never reached), kill -9 the primary's
     postgres, and return the seconds until another member acknowledges writes."""
-    lab.wait_ready([shard], timeout=120)
-    wait_acks(logs, time.monotonic(), 30)     # clients are writing before the kill
+    wait_healthy(lab, shard)
+    wait_acks(logs, time.monotonic(), 30, what="before the kill (the shard was healthy)")
     t = time.monotonic()
     killed = lab.kill_primary_postgres(shard)
     return wait_acks(logs, t, timeout, not_port=lab.member(shard, killed)["pg_port"])
