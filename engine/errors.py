@@ -55,6 +55,16 @@ class DomainError(TracecodeError, ValueError):
     """An FF1 domain outside what NIST SP 800-38G or this implementation allows."""
 
 
+class StepError(TracecodeError, ValueError):
+    """A lifecycle step of a registered asset that cannot be recorded (special equipment,
+    hazardous goods, livestock): ``reason`` for machines (refused, invalid...), ``field``
+    the step field at fault."""
+
+    def __init__(self, message, reason="invalid_step", field=None):
+        super().__init__(message)
+        self.reason, self.field = reason, field
+
+
 class CapacityExceeded(TracecodeError):
     """Issuing would pass the guessing bound (EU 2016/161 Art. 4) of a key and tweak."""
 

@@ -30,7 +30,7 @@ from __future__ import annotations
 import datetime as _dt
 from dataclasses import dataclass, field
 
-from ..errors import TracecodeError
+from ..errors import StepError
 from .category import OUR_NAMESPACE, Category
 
 # A registered code of these schemes may be registered again only this long after its
@@ -86,13 +86,6 @@ STEPS = {s.name: s for s in (
 _TEXT = ("warehouse", "vehicle", "driver", "site", "responsible", "place", "note",
          "event")   # the id of the EPCIS event that recorded the step (app.asset_capture)
 
-
-class StepError(TracecodeError, ValueError):
-    """A step that cannot be recorded: ``reason`` for machines."""
-
-    def __init__(self, message, reason="invalid_step", field=None):
-        super().__init__(message)
-        self.reason, self.field = reason, field
 
 
 @dataclass

@@ -24,7 +24,7 @@ from __future__ import annotations
 import datetime as _dt
 from dataclasses import dataclass, field
 
-from ..errors import TracecodeError
+from ..errors import StepError
 from .category import OUR_NAMESPACE, Category
 
 SCHEME = "cn-eartag-15"
@@ -70,13 +70,6 @@ STEPS = {s.name: s for s in (
 _TEXT = ("place", "certificate", "mark", "note",
          "event")   # the id of the EPCIS event that recorded the step (app.asset_capture)
 
-
-class StepError(TracecodeError, ValueError):
-    """A step that cannot be recorded: ``reason`` for machines."""
-
-    def __init__(self, message, reason="invalid_step", field=None):
-        super().__init__(message)
-        self.reason, self.field = reason, field
 
 
 @dataclass

@@ -26,7 +26,7 @@ from __future__ import annotations
 import datetime as _dt
 from dataclasses import dataclass, field
 
-from ..errors import TracecodeError
+from ..errors import StepError
 from .category import OUR_NAMESPACE, Category
 
 # States of an asset (the fold of its steps)
@@ -84,13 +84,6 @@ STEPS = {s.name: s for s in (
 )}
 RESULTS = ("pass", "fail")
 
-
-class StepError(TracecodeError, ValueError):
-    """A step that cannot be recorded: ``reason`` for machines (refused, invalid)."""
-
-    def __init__(self, message, reason="invalid_step", field=None):
-        super().__init__(message)
-        self.reason, self.field = reason, field
 
 
 @dataclass
