@@ -11,27 +11,19 @@ verify: registered codes verify through the index's batch path (verify_many: the
 looked up among the codes issued elsewhere in one C loop), against verify_many of the
 same number of codes issued here (cn-drug-20) in the same run.
 """
-import shutil
-
-import lmdb
 import numpy as np
 import pytest
 
 import tracecode
 from bench.conftest import size
+from bench.registering import baseline_putmulti, engine_register, run
 from tests.special_equipment_data import equipment_codes
-from tracecode.index.register import lines_of
 
 N = size(200_000, 1_000_000)
 N_VERIFY = size(100_000, 1_000_000)
 SCHEME = "cn-equip-18"
 VALUE = (b'{"scheme":"cn-equip-18","category":"special_equipment","owner":"maker",'
          b'"source":"codes.txt","registered":1764651000.123}')
-
-
-def run(benchmark, fn, codes, role="engine", note="", setup=None):
-    benchmark.extra_info.update(codes=codes, role=role, note=note)
-    return benchmark.pedantic(fn, setup=setup, rounds=3, iterations=1, warmup_rounds=0)
 
 
 @pytest.fixture(scope="module")
@@ -41,40 +33,14 @@ def data():
 
 @pytest.mark.benchmark(group="register")
 def test_baseline_putmulti(benchmark, data, tmp_path):
-    where = tmp_path / "lmdb"
-    state = {}
-
-    def setup():
-        shutil.rmtree(where, ignore_errors=True)
-        env = lmdb.open(str(where), map_size=1 << 32, max_dbs=4)
-        state["env"], state["db"] = env, env.open_db(b"imported")
-
-    def store():
-        items = [(b"ext\x00" + c, VALUE) for c in lines_of(data).tolist()]
-        with state["env"].begin(write=True) as txn:
-            txn.cursor(db=state["db"]).putmulti(items)
-        state["env"].close()
-    run(benchmark, store, N, "baseline", "py-lmdb putmulti of the same keys and value, file order, "
-                                         "nothing checked", setup=setup)
+    baseline_putmulti(benchmark, data, VALUE, tmp_path / "lmdb", N)
 
 
 @pytest.mark.benchmark(group="register")
 def test_engine_register(benchmark, data, tmp_path):
-    where = tmp_path / "data"
-    state = {}
-
-    def setup():
-        if "d" in state:
-            state["d"].close()
-        shutil.rmtree(where, ignore_errors=True)
-        state["d"] = tracecode.init(where)
-
-    def register():
-        state["rep"] = state["d"].register(SCHEME, lines_of(data), owner="maker", source="codes.txt")
-    run(benchmark, register, N, note=f"{N:,} {SCHEME} codes from a file's bytes, checked, fresh index",
-        setup=setup)
-    assert state["rep"].registered == N and state["rep"].rejected == 0
-    state["d"].close()
+    engine_register(benchmark, data, SCHEME, tmp_path / "data", N,
+                    f"{N:,} {SCHEME} codes from a file's bytes, checked, fresh index",
+                    owner="maker", source="codes.txt")
 
 
 @pytest.fixture(scope="module")

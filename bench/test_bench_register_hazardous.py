@@ -9,13 +9,11 @@ reregister: the same codes sent again within 10 years, every one refused: the ru
 path (the code's record and steps read, the date compared), per code on record. Registering
 a file twice is the only way to get there in bulk; it is measured so its cost is known.
 """
-import shutil
-
-import lmdb
 import pytest
 
 import tracecode
 from bench.conftest import size
+from bench.registering import baseline_putmulti, engine_register, run
 from tests.hazardous_data import detonator_codes
 from tracecode.index.register import lines_of
 
@@ -26,11 +24,6 @@ VALUE = (b'{"scheme":"cn-detonator-13","category":"hazardous","owner":"factory 3
          b'"source":"shells.txt","registered":1764651000.123}')
 
 
-def run(benchmark, fn, codes, role="engine", note="", setup=None):
-    benchmark.extra_info.update(codes=codes, role=role, note=note)
-    return benchmark.pedantic(fn, setup=setup, rounds=3, iterations=1, warmup_rounds=0)
-
-
 @pytest.fixture(scope="module")
 def data():
     return b"\n".join(detonator_codes(N, seed=2026).tolist()) + b"\n"
@@ -38,40 +31,14 @@ def data():
 
 @pytest.mark.benchmark(group="register-detonator")
 def test_baseline_putmulti(benchmark, data, tmp_path):
-    where = tmp_path / "lmdb"
-    state = {}
-
-    def setup():
-        shutil.rmtree(where, ignore_errors=True)
-        env = lmdb.open(str(where), map_size=1 << 32, max_dbs=4)
-        state["env"], state["db"] = env, env.open_db(b"imported")
-
-    def store():
-        items = [(b"ext\x00" + c, VALUE) for c in lines_of(data).tolist()]
-        with state["env"].begin(write=True) as txn:
-            txn.cursor(db=state["db"]).putmulti(items)
-        state["env"].close()
-    run(benchmark, store, N, "baseline", "py-lmdb putmulti of the same keys and value, file order, "
-                                         "nothing checked", setup=setup)
+    baseline_putmulti(benchmark, data, VALUE, tmp_path / "lmdb", N)
 
 
 @pytest.mark.benchmark(group="register-detonator")
 def test_engine_register_detonators(benchmark, data, tmp_path):
-    where = tmp_path / "data"
-    state = {}
-
-    def setup():
-        if "d" in state:
-            state["d"].close()
-        shutil.rmtree(where, ignore_errors=True)
-        state["d"] = tracecode.init(where)
-
-    def register():
-        state["rep"] = state["d"].register(SCHEME, lines_of(data), owner="factory 35", source="shells.txt")
-    run(benchmark, register, N, note=f"{N:,} {SCHEME} codes, checked, 10-year rule, fresh index",
-        setup=setup)
-    assert state["rep"].registered == N and state["rep"].rejected == 0
-    state["d"].close()
+    engine_register(benchmark, data, SCHEME, tmp_path / "data", N,
+                    f"{N:,} {SCHEME} codes, checked, 10-year rule, fresh index",
+                    owner="factory 35", source="shells.txt")
 
 
 @pytest.mark.benchmark(group="register-detonator")
