@@ -242,15 +242,7 @@ class Part:
         self.scan_log.flush()
         cut = math.floor(when / DAY)   # days below cut lie wholly before when
 
-        def body(view):
-            conn = view.conn
-            conn.execute("CREATE TEMP TABLE IF NOT EXISTS tc_purged (ref bytea PRIMARY KEY) ON COMMIT DROP")
-            conn.execute("INSERT INTO tc_purged SELECT DISTINCT ref FROM tc_scans WHERE time < %s "
-                         "AND ref IS NOT NULL ON CONFLICT DO NOTHING", (when,))
-            scans = conn.execute("SELECT count(*) FROM tc_scans WHERE time < %s", (when,)).fetchone()[0]
-            codes = conn.execute("SELECT count(*) FROM tc_purged").fetchone()[0]
-            if dry_run:
-                raise _DryRun({"scans": scans, "codes": codes})
+        def drop_whole_days(conn):
             for (name, day) in conn.execute(
                     "SELECT c.relname, substring(c.relname from 11)::int FROM pg_inherits i JOIN pg_class c "
                     "ON c.oid = i.inhrelid JOIN pg_class p ON p.oid = i.inhparent WHERE p.relname = 'tc_scans' "
@@ -258,30 +250,31 @@ class Part:
                 if day < cut:
                     conn.execute(f"DROP TABLE {name}")
                     self.scan_log._days.discard(day)
-            conn.execute("DELETE FROM tc_scans WHERE time < %s", (when,))
-            mend(conn)
-            return {"scans": scans, "codes": codes}
-        try:
-            return self.write(body)
-        except _DryRun as dry:
-            return dry.result
+        return self._purge("time < %s", when, dry_run, drop_whole_days)
 
     def purge_scanner(self, scanner: str, *, dry_run: bool = False) -> dict:
         if not scanner or scanner == PUBLIC_SCANNER:
             raise ValueError("name a scanner: the public window's queries name nobody and are not "
                              "purged by scanner")
         self.scan_log.flush()
+        return self._purge("scanner = %s", scanner, dry_run)
 
+    def _purge(self, match: str, value, dry_run: bool, before_delete=None) -> dict:
+        """Delete the scans `match` (a fixed SQL condition with one parameter, value) selects
+        and mend the summaries of the codes they were in, in one transaction; dry_run: only
+        count them. before_delete(conn) runs first (purge_before drops whole days)."""
         def body(view):
             conn = view.conn
             conn.execute("CREATE TEMP TABLE IF NOT EXISTS tc_purged (ref bytea PRIMARY KEY) ON COMMIT DROP")
-            conn.execute("INSERT INTO tc_purged SELECT DISTINCT ref FROM tc_scans WHERE scanner = %s "
-                         "AND ref IS NOT NULL ON CONFLICT DO NOTHING", (scanner,))
-            scans = conn.execute("SELECT count(*) FROM tc_scans WHERE scanner = %s", (scanner,)).fetchone()[0]
+            conn.execute(f"INSERT INTO tc_purged SELECT DISTINCT ref FROM tc_scans WHERE {match} "
+                         "AND ref IS NOT NULL ON CONFLICT DO NOTHING", (value,))
+            scans = conn.execute(f"SELECT count(*) FROM tc_scans WHERE {match}", (value,)).fetchone()[0]
             codes = conn.execute("SELECT count(*) FROM tc_purged").fetchone()[0]
             if dry_run:
                 raise _DryRun({"scans": scans, "codes": codes})
-            conn.execute("DELETE FROM tc_scans WHERE scanner = %s", (scanner,))
+            if before_delete is not None:
+                before_delete(conn)
+            conn.execute(f"DELETE FROM tc_scans WHERE {match}", (value,))
             mend(conn)
             return {"scans": scans, "codes": codes}
         try:
