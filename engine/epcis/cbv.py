@@ -23,7 +23,7 @@ import hashlib
 
 from ..index.lifecycle import ACTIONS
 from ..limits import PLACE_BYTES
-from .epc import to_code, to_codes
+from .epc import list_codes, to_code
 from .parties import lifecycle_fields
 from .errors import EpcisError, pointer as _ptr
 from .eventid import event_id
@@ -122,20 +122,6 @@ def lifecycle_id(eid: str, n: int = 0) -> str:
     return "epcis:" + hashlib.sha256(eid.encode("utf-8", "surrogatepass")).hexdigest() + tail
 
 
-def _codes(event, role: str, at: str) -> list[str]:
-    value = event.get(role)
-    if value is None:
-        return []
-    if not isinstance(value, list):
-        raise EpcisError(f"{role} must be a list of EPCs", pointer=_ptr(*at, role) if at else "/" + role)
-    try:
-        return to_codes(value)
-    except EpcisError:      # the pointer is built for the one at fault, not for every EPC
-        for i, v in enumerate(value):
-            to_code(v, pointer=_ptr(*at, role, i))
-        raise
-
-
 def _action_of(event) -> str | None:
     kind, action = event.get("type"), event.get("action")
     step, disp = vocab(event.get("bizStep")), vocab(event.get("disposition"))
@@ -196,13 +182,13 @@ def lifecycle_of(event: dict, base_url: str | None = None, *, context=None, at=(
             raise EpcisError(f"an AggregationEvent {event.get('action')} needs a parentID",
                              pointer=_ptr(*at, "parentID") if at else "/parentID")
         parent_code = to_code(parent, pointer=_ptr(*at, "parentID") if at else "/parentID")
-        children = _codes(event, "childEPCs", at)
+        children = list_codes(event, "childEPCs", at)
         if name in ("pack", "unpack"):
             out["codes"], out["parent"] = children, parent_code
         else:
             out["codes"] = [parent_code, *children]
     else:
-        out["codes"] = _codes(event, "epcList", at)
+        out["codes"] = list_codes(event, "epcList", at)
     if name == "recall":
         reason = event.get("bizStep")
         if isinstance(reason, str):

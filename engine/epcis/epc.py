@@ -35,7 +35,7 @@ from urllib.parse import quote, unquote
 from .. import digitallink
 from ..digitallink import DigitalLinkError
 from ..digitallink.syntax import AI_TABLE, SHORT_NAMES
-from .errors import EpcisError
+from .errors import EpcisError, pointer as _ptr
 
 GS1_DOMAIN = "https://id.gs1.org"    # GS1 keys become Digital Links here: every party reads them
 MAX_EPC = 4096
@@ -292,6 +292,23 @@ def to_codes(epcs) -> list[str]:
         _, code_head, tails = bulk
         return tails if not code_head else [code_head + t for t in tails]
     return [to_code(e) for e in epcs]
+
+
+def list_codes(event: dict, role: str, at) -> list[str]:
+    """The codes of an event's EPC list `role` (epcList, childEPCs, inputEPCList...), [] when
+    absent; an EpcisError pointing at the list (not a list) or at the EPC at fault (`at`: the
+    event's pointer parts)."""
+    value = event.get(role)
+    if value is None:
+        return []
+    if not isinstance(value, list):
+        raise EpcisError(f"{role} must be a list of EPCs", pointer=_ptr(*at, role) if at else "/" + role)
+    try:
+        return to_codes(value)
+    except EpcisError:      # the pointer is built for the one at fault, not for every EPC
+        for i, v in enumerate(value):
+            to_code(v, pointer=_ptr(*at, role, i))
+        raise
 
 
 def _to_code(epc, pointer: str = "") -> str:

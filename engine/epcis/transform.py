@@ -19,25 +19,11 @@ MATCH_outputEPCClass, with its quantities as captured.
 from __future__ import annotations
 
 from ..limits import REASON_BYTES
-from .epc import to_code, to_codes
-from .errors import EpcisError, pointer as _ptr
+from .epc import list_codes, to_code
+from .errors import EpcisError
 
 CONSUMED = "destroy"        # the lifecycle action of a consumed input
 MADE = "commission"         # of an output
-
-
-def _codes(event: dict, role: str, at) -> list[str]:
-    value = event.get(role)
-    if value is None:
-        return []
-    if not isinstance(value, list):
-        raise EpcisError(f"{role} must be a list of EPCs", pointer=_ptr(*at, role) if at else "/" + role)
-    try:
-        return to_codes(value)
-    except EpcisError:   # the pointer names the EPC at fault
-        for i, v in enumerate(value):
-            to_code(v, pointer=_ptr(*at, role, i))
-        raise
 
 
 def _classes(event: dict, role: str) -> list[str]:
@@ -56,7 +42,7 @@ def into(event: dict, at=(), outputs: list | None = None) -> str:
     class and its instance outputs by count only (the reason is public: the code's trail on
     the public page shows it, and a serial of another item is not the public's; the EPCIS
     event, queryable by its inputs, names them), bounded to an event reason's bytes."""
-    n = len(_codes(event, "outputEPCList", at) if outputs is None else outputs)
+    n = len(list_codes(event, "outputEPCList", at) if outputs is None else outputs)
     parts = _classes(event, "outputQuantityList") + ([f"{n} item{'s' if n > 1 else ''}"] if n else [])
     text = "transformed into " + (", ".join(parts) if parts else "nothing recorded")
     raw = text.encode("utf-8", "surrogatepass")
@@ -70,8 +56,8 @@ def lifecycle(ids: tuple[str, str], event: dict, at=(), base: dict | None = None
     commission its instance outputs ([] when it names instances of neither: class level).
     ids: (the consumption's id, the commissioning's: cbv.lifecycle_id); base: fields both
     carry (time, place)."""
-    inputs = _codes(event, "inputEPCList", at)
-    outputs = _codes(event, "outputEPCList", at)
+    inputs = list_codes(event, "inputEPCList", at)
+    outputs = list_codes(event, "outputEPCList", at)
     out = []
     if inputs:
         out.append({**(base or {}), "id": ids[0], "action": CONSUMED, "codes": inputs,
