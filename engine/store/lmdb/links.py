@@ -15,22 +15,16 @@ from __future__ import annotations
 
 import json
 
+from ..linkkeys import checked_key
 from .env import run_write
 from .ondemand import OnDemandTable
 
 NAME = b"links"
-MAX_KEY_BYTES = 256     # LMDB keys stop at 511 bytes; a link key is a GTIN and lot, or a product
 
 
 def encoded_key(key: str) -> bytes:
     """The stored form of a link key; ValueError for one the table cannot hold."""
-    if not isinstance(key, str) or not key:
-        raise ValueError("a link key must be non-empty text")
-    raw = key.encode("utf-8")
-    if len(raw) > MAX_KEY_BYTES or "\x00" in key:
-        raise ValueError(f"a link key is at most {MAX_KEY_BYTES} bytes of UTF-8 without NUL "
-                         f"({len(raw):,} given)")
-    return raw
+    return checked_key(key).encode("utf-8")
 
 
 class LinksTable(OnDemandTable):

@@ -5,25 +5,14 @@ from __future__ import annotations
 
 import json
 
+from ..linkkeys import checked_key
 from .sqltx import reading, writing
 
-MAX_KEY_BYTES = 256
 TABLES = ("tc_links",)
 SCHEMA = [
     """CREATE TABLE IF NOT EXISTS tc_links (
         key text COLLATE "C" PRIMARY KEY, links bytea NOT NULL)""",
 ]
-
-
-def checked_key(key) -> str:
-    """A link key the table can hold; ValueError otherwise (the LMDB store's limits)."""
-    if not isinstance(key, str) or not key:
-        raise ValueError("a link key must be non-empty text")
-    raw = key.encode("utf-8")
-    if len(raw) > MAX_KEY_BYTES or "\x00" in key:
-        raise ValueError(f"a link key is at most {MAX_KEY_BYTES} bytes of UTF-8 without NUL "
-                         f"({len(raw):,} given)")
-    return key
 
 
 class LinksMixin:
