@@ -24,6 +24,8 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from ..errors import StepError
+
 # CBV 2.0 bizSteps the engine's lifecycle actions use (tracecode.index.lifecycle)
 CBV_STEPS = ("commissioning", "decommissioning", "packing", "unpacking", "shipping", "receiving",
              "retail_selling", "dispensing", "holding", "destroying",
@@ -116,3 +118,17 @@ class Category:
         for p in self.prefixes:
             hit |= np.char.startswith(codes, p.encode("ascii"))
         return np.where(hit, 1, -1).astype(np.int64)
+
+
+def step_texts(step: dict, keys, name: str, *, strip: bool = False) -> dict:
+    """The free-text fields `keys` a registered asset's step gives (special equipment,
+    hazardous goods, livestock), as text, at most 200 characters each; StepError naming
+    the field past that. Absent or empty ones are left out."""
+    out = {}
+    for key in keys:
+        if step.get(key) not in (None, ""):
+            value = str(step[key]).strip() if strip else str(step[key])
+            if len(value) > 200:
+                raise StepError(f"{name}: {key} is longer than 200 characters", field=key)
+            out[key] = value
+    return out

@@ -31,7 +31,7 @@ import datetime as _dt
 from dataclasses import dataclass, field
 
 from ..errors import StepError
-from .category import OUR_NAMESPACE, Category
+from .category import OUR_NAMESPACE, Category, step_texts
 
 # A registered code of these schemes may be registered again only this long after its
 # last registration (GA 441-2003: "no code may repeat within 10 years")
@@ -125,12 +125,7 @@ def check_step(step: dict) -> dict:
             raise StepError(f"{name}: every step names {key} (1 to 200 characters)",
                             reason="no_licence" if key == "licence" else "invalid_step", field=key)
         out[key] = value.strip()
-    for key in _TEXT:
-        if step.get(key) not in (None, ""):
-            value = str(step[key])
-            if len(value) > 200:
-                raise StepError(f"{name}: {key} is longer than 200 characters", field=key)
-            out[key] = value
+    out.update(step_texts(step, _TEXT, name))
     for key in spec.needs:
         if step.get(key) in (None, ""):
             raise StepError(f"{name} needs {key}", field=key)

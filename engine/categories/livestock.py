@@ -25,7 +25,7 @@ import datetime as _dt
 from dataclasses import dataclass, field
 
 from ..errors import StepError
-from .category import OUR_NAMESPACE, Category
+from .category import OUR_NAMESPACE, Category, step_texts
 
 SCHEME = "cn-eartag-15"
 SPECIES = {"1": "pig", "2": "cattle", "3": "sheep"}
@@ -96,12 +96,7 @@ def check_step(step: dict) -> dict:
     if not isinstance(by, str) or not by.strip() or len(by) > 200:
         raise StepError(f"{name}: every step names who did it (by: 1 to 200 characters)", field="by")
     out = {"step": name, "by": by.strip(), "time": step.get("time")}
-    for key in _TEXT:
-        if step.get(key) not in (None, ""):
-            value = str(step[key]).strip()
-            if len(value) > 200:
-                raise StepError(f"{name}: {key} is longer than 200 characters", field=key)
-            out[key] = value
+    out.update(step_texts(step, _TEXT, name, strip=True))
     for key in STEPS[name].needs:
         if not out.get(key):
             what = {"certificate": "the quarantine certificate number (动物检疫合格证明)",

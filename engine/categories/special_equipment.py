@@ -27,7 +27,7 @@ import datetime as _dt
 from dataclasses import dataclass, field
 
 from ..errors import StepError
-from .category import OUR_NAMESPACE, Category
+from .category import OUR_NAMESPACE, Category, step_texts
 
 # States of an asset (the fold of its steps)
 REGISTERED = "registered"           # its code is registered here; no step yet
@@ -130,12 +130,7 @@ def check_step(step: dict) -> dict:
         raise StepError(f"{name}: every step names who did it (by: 1 to 200 characters)",
                         field="by")
     out = {"step": name, "by": by.strip(), "time": step.get("time")}
-    for key in ("unit", "place", "note", "certificate"):
-        if step.get(key) not in (None, ""):
-            value = str(step[key])
-            if len(value) > 200:
-                raise StepError(f"{name}: {key} is longer than 200 characters", field=key)
-            out[key] = value
+    out.update(step_texts(step, ("unit", "place", "note", "certificate"), name))
     for key in spec.needs:
         if step.get(key) in (None, ""):
             raise StepError(f"{name} needs {key}", field=key)
