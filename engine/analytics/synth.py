@@ -12,7 +12,8 @@ commissioning, after destruction, after slaughter; a detonator blasted twice) an
 recalled batch (some codes scanned after the recall).
 
 generate() returns the planted subjects per rule (the truth a test compares with). The
-columns are built with numpy: 10⁷ scans take tens of seconds, not per-row Python.
+columns are built with numpy, a chunk of codes at a time (bounded memory: 10⁸ scans stream
+out in chunks of ~3 M), not per-row Python.
 """
 from __future__ import annotations
 
@@ -61,17 +62,73 @@ class _Rows:
                         schema=self.schema)
 
 
+CHUNK_CODES = 1_000_000   # clean codes generated, sorted and written at a time (~3 M scans)
+
+
 def generate(out, n_codes: int = 20_000, scans_per_code: float = 3.0, seed: int = 7,
-             plant: bool = True) -> dict:
-    """Write OUT/scans, OUT/events, OUT/codes; the planted subjects per rule."""
-    rng = np.random.default_rng(seed)
+             plant: bool = True, chunk_codes: int = CHUNK_CODES) -> dict:
+    """Write OUT/scans, OUT/events, OUT/codes; the planted subjects per rule.
+
+    Streams: the clean codes come chunk_codes at a time (each chunk's scans and events
+    sorted by time and written as day parts of their own; seq numbers run on across
+    chunks, in time order within one), so memory is bounded by a chunk, not by n_codes
+    (10⁸ scans fit). A code's scans and events all fall in its chunk; the cases and the
+    planted patterns come last, in a chunk of their own."""
     out = Path(out)
-    cities, clat, clon = _cities()
+    cities = _cities()
+    writer = _Writer(out)
+    n_chunks = -(-n_codes // chunk_codes)
+    for i in range(n_chunks):
+        offset = i * chunk_codes
+        m = min(chunk_codes, n_codes - offset)
+        writer.write(*_clean_chunk(np.random.default_rng([seed, i]), cities, offset, m,
+                                   scans_per_code), name=str(i))
+    truth = {r: set() for r in ("clone_velocity", "clone_spread", "diversion", "impossible",
+                                "probing", "recall_reach")}
+    rng = np.random.default_rng([seed, n_chunks])
+    extra_s, extra_e, extra_c = _Rows(SCANS), _Rows(EVENTS), _Rows(CODES)
+    _cases(extra_s, extra_c, rng)
+    if plant:
+        _plant(truth, extra_s, extra_e, extra_c, rng)
+    writer.write(extra_s.table().drop(["seq"]), extra_e.table().drop(["seq"]), extra_c.table(),
+                 name="extra")
+    truth["clean_codes"] = n_codes
+    truth["scans"] = writer.scans
+    return truth
+
+
+class _Writer:
+    """Chunks of scans, events and codes written in the export's layout; seq numbered on."""
+
+    def __init__(self, out: Path):
+        self.out, self.scans, self.events = out, 0, 0
+        self.snap = out / "codes" / "snapshot=2026-03-01T00-00-00Z"
+        self.snap.mkdir(parents=True, exist_ok=True)
+
+    def write(self, scans: pa.Table, events: pa.Table, codes: pa.Table, name: str) -> None:
+        self.scans = _numbered(self.out / "scans", scans, SCANS, self.scans)
+        self.events = _numbered(self.out / "events", events, EVENTS, self.events)
+        pq.write_table(codes.cast(CODES), self.snap / f"part-{name}.parquet")
+
+
+def _numbered(base: Path, table: pa.Table, schema: pa.Schema, last: int) -> int:
+    """table sorted by time, seq last+1.. added, written by day; the new last seq."""
+    table = table.select(schema.names[1:]).cast(schema.remove(0))
+    table = table.take(pc.sort_indices(table, [("time", "ascending")]))
+    table = table.add_column(0, "seq", pa.array(np.arange(last + 1, last + 1 + table.num_rows)))
+    _by_day(base, table)
+    return last + table.num_rows
+
+
+def _clean_chunk(rng, cities, offset: int, n_codes: int, scans_per_code: float):
+    """The clean part's codes offset..offset+n_codes: (scans, events, codes) tables."""
+    cities, clat, clon = cities
     products = np.array(["8177322", "8123456", "8654321", "8000017"], dtype=object)
 
     # -- clean codes: product, batch, destination city, commissioning and shipping times --
     prod_i = rng.integers(0, len(products), n_codes)
-    serial = rng.permutation(n_codes).astype(np.int64) * 7919 + 1000   # distinct per product
+    # distinct per product, and across chunks (each chunk permutes its own range)
+    serial = (offset + rng.permutation(n_codes).astype(np.int64)) * 7919 + 1000
     batch = rng.integers(1, 40, n_codes).astype(np.int64)
     dest = rng.integers(0, len(cities), n_codes)
     t_comm = T0 + rng.integers(0, 30 * DAY, n_codes)
@@ -98,7 +155,7 @@ def generate(out, n_codes: int = 20_000, scans_per_code: float = 3.0, seed: int 
     city = np.where(later, dest2[idx], dest[idx])
     t = np.where(sold[idx] & (t > t_sold[idx]), t_sold[idx] - rng.integers(HOUR, DAY, n), t)
     scanner = pc.binary_join_element_wise(
-        pa.array(cities[city].astype(str)), pa.array((idx % 3).astype(str)), "-s")
+        pa.array(cities[city].astype(str)), pa.array(((offset + idx) % 3).astype(str)), "-s")
     has_ll = rng.random(n) < 0.5
     lat = np.where(has_ll, clat[city] + rng.normal(0, 0.03, n), np.nan)
     lon = np.where(has_ll, clon[city] + rng.normal(0, 0.03, n), np.nan)
@@ -147,7 +204,8 @@ def generate(out, n_codes: int = 20_000, scans_per_code: float = 3.0, seed: int 
         m = int(sel.sum()) if sel.dtype == bool else sel.size
         ii = np.flatnonzero(sel) if sel.dtype == bool else sel
         return pa.table({
-            "event_id": pc.binary_join_element_wise(pa.scalar(tag), pa.array(ii.astype(str)), ""),
+            "event_id": pc.binary_join_element_wise(pa.scalar(tag), pa.array((offset + ii).astype(str)),
+                                                   ""),
             "time": pa.array(times[ii]).cast(pa.timestamp("us", tz="UTC")),
             "kind": pa.array(np.full(m, "ObjectEvent", object), pa.string()),
             "action": pa.array(np.full(m, "ADD" if step == "commissioning" else "OBSERVE", object),
@@ -179,39 +237,21 @@ def generate(out, n_codes: int = 20_000, scans_per_code: float = 3.0, seed: int 
         "last_event_time": pa.array(np.where(sold, t_sold, t_ship2)).cast(
             pa.timestamp("us", tz="UTC")),
         "scan_count": pa.array(k.astype(np.int64))})
-    truth = {r: set() for r in ("clone_velocity", "clone_spread", "diversion", "impossible",
-                                "probing", "recall_reach")}
-    extra_s, extra_e, extra_c = _Rows(SCANS), _Rows(EVENTS), _Rows(CODES)
-    _cases(extra_s, extra_c, rng)
-    if plant:
-        _plant(truth, extra_s, extra_e, extra_c, rng)
-    bare = SCANS.remove(0)   # without seq: numbered once all are in time order
-    scans_t = pa.concat_tables([t.select(bare.names).cast(bare) for t in scans]
-                               + [extra_s.table().drop(["seq"])])
-    scans_t = scans_t.take(pc.sort_indices(scans_t, [("time", "ascending")]))
-    scans_t = scans_t.add_column(0, "seq", pa.array(np.arange(1, scans_t.num_rows + 1)))
-    events_t = pa.concat_tables([e.cast(EVENTS.remove(0)) for e in events]
-                                + [extra_e.table().drop(["seq"])])
-    events_t = events_t.take(pc.sort_indices(events_t, [("time", "ascending")]))
-    events_t = events_t.add_column(0, "seq", pa.array(np.arange(1, events_t.num_rows + 1)))
-    _by_day(out / "scans", scans_t)
-    _by_day(out / "events", events_t)
-    snap = out / "codes" / "snapshot=2026-03-01T00-00-00Z"
-    snap.mkdir(parents=True, exist_ok=True)
-    pq.write_table(pa.concat_tables([code_tab, extra_c.table()]), snap / "part-0.parquet")
-    truth["clean_codes"] = n_codes
-    truth["scans"] = scans_t.num_rows
-    return truth
+    bare = SCANS.remove(0)   # without seq: numbered when the chunk is written
+    return (pa.concat_tables([t.select(bare.names).cast(bare) for t in scans]),
+            pa.concat_tables([e.cast(EVENTS.remove(0)) for e in events]), code_tab)
 
 
 def _by_day(base: Path, table: pa.Table) -> None:
     """day=YYYY-MM-DD/part-<first seq>-<last seq>.parquet, the table sorted by time."""
-    day = pc.strftime(table.column("time"), format="%Y-%m-%d").to_numpy(zero_copy_only=False)
+    if table.num_rows == 0:
+        return
+    day = table.column("time").cast(pa.int64()).to_numpy() // DAY   # UTC days since 1970
     cuts = np.flatnonzero(day[1:] != day[:-1]) + 1
     starts, ends = np.r_[0, cuts], np.r_[cuts, len(day)]
     seq = table.column("seq").to_numpy()
     for a, b in zip(starts, ends):
-        d = base / f"day={day[a]}"
+        d = base / f"day={np.datetime64(int(day[a]), 'D')}"
         d.mkdir(parents=True, exist_ok=True)
         pq.write_table(table.slice(a, b - a), d / f"part-{seq[a]}-{seq[b - 1]}.parquet")
 
