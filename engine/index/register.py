@@ -98,10 +98,10 @@ def register(index, scheme, codes, *, owner: str, source: str = "-", numbers=Non
     rep.rejected = int((~ok).sum())
     good = arr[ok].astype(f"S{sch.length}")
     good_numbers = numbers[ok]
-    # keys near B-tree order (by their first 8 bytes: one cheap integer sort), so the pages
-    # written are filled one after another; a code twice in the input is written once (the
-    # store reports it as there already) and found again below by its first line
-    order = near_order(good, sch.length)
+    # keys in B-tree order, so the pages written are filled one after another; a code twice
+    # in the input is written once (the store reports it as there already: the sort is
+    # stable, so by its first line) and found again below by that line
+    order = key_order(good, sch.length)
     existed = np.zeros(len(good), bool)
     for lo in range(0, len(good), CHUNK):
         rows = order[lo:lo + CHUNK]
@@ -197,14 +197,20 @@ def valid(sch, arr: np.ndarray) -> np.ndarray:
     return ok
 
 
-def near_order(codes: np.ndarray, width: int) -> np.ndarray:
-    """An order of fixed-width codes sorted by their first 8 bytes (big-endian): what keeps
-    LMDB's page writes local, at the cost of one integer argsort."""
+def key_order(codes: np.ndarray, width: int) -> np.ndarray:
+    """The order of fixed-width codes in byte order, as LMDB keeps their keys (all share the
+    b"ext\\0" prefix): every put then lands on the page after the last one. Sorting by the
+    first 8 bytes alone left ear tags (1 species, 6 county, then serials) random within a
+    county's run: 1e6 puts took 1.5 s against 0.4 s in full order. A lexsort of the codes'
+    8-byte big-endian words (one argsort when a code fits in one word)."""
     n = len(codes)
-    head = np.zeros((n, 8), np.uint8)
-    k = min(8, width)
-    head[:, :k] = np.ascontiguousarray(codes.astype(f"S{width}")).view(np.uint8).reshape(n, width)[:, :k]
-    return np.argsort(head.view(">u8").ravel(), kind="stable")
+    words = -(-max(width, 1) // 8)
+    mat = np.zeros((n, words * 8), np.uint8)
+    mat[:, :width] = np.ascontiguousarray(codes.astype(f"S{width}")).view(np.uint8).reshape(n, width)
+    cols = mat.view(">u8")
+    if words == 1:
+        return np.argsort(cols.ravel(), kind="stable")
+    return np.lexsort(cols.T[::-1])
 
 
 def _as_bytes(codes) -> np.ndarray:
