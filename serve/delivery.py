@@ -26,7 +26,7 @@ import uuid
 import httpcore
 import httpx
 
-from ..app import webhook_guard
+from ..app import alert_events, webhook_guard
 from ..epcis.schedule import Schedule
 
 log = logging.getLogger("tracecode.serve")
@@ -92,6 +92,10 @@ class DeliveryRunner:
                         pass
 
     async def _round(self, client) -> None:
+        try:   # alerts raised or opened again become events of the log (app/alert_events.py)
+            await asyncio.to_thread(alert_events.publish, self.svc)
+        except Exception as exc:   # noqa: BLE001 - a full or read-only store: the next round tries again
+            log.warning("subscriptions: alerts not put in the EPCIS log yet: %s", exc)
         self.tasks = {k: t for k, t in self.tasks.items() if not t.done()}
         subs = await asyncio.to_thread(self.store.subscriptions)
         now = time.time()

@@ -47,6 +47,7 @@ from ..categories import food_lots, rare_earth
 from ..epcis import schema, transform
 from ..store.port import EpcisQuery, EpcisRecord
 from . import capture_runs, epcis_params
+from .alert_events import ALERTS_SOURCE
 from .audit import AuditError
 from .caller import Caller
 from .refusal import Refusal, bounded, denied, invalid, refusal_of
@@ -751,6 +752,8 @@ class Capture:
         return self.query(caller, params, method=method)
 
     def _sees(self, caller: Caller, rec: EpcisRecord) -> bool:
+        if rec.client == ALERTS_SOURCE:   # the analytics' alerts: overseers only (rights: alerts)
+            return False
         if rec.client == caller.name:
             return True
         plain = [c for role, keys in rec.epcs.items() if role not in CLASS_ROLES

@@ -365,8 +365,10 @@ class Store(Protocol):
         with a later last_time than when it was closed opens again. True for each new one."""
 
     def alerts_find(self, rule: str | None = None, code: str | None = None,
-                    open_only: bool = False, subject: str | None = None, limit: int = 1000) -> list:
-        """Alerts matching every filter given, newest last_time first, at most limit."""
+                    open_only: bool = False, subject: str | None = None, limit: int = 1000,
+                    after: tuple | None = None) -> list:
+        """Alerts matching every filter given, newest last_time first (then id, descending),
+        at most limit; after=(last_time, id) of a page's last alert: the next page."""
 
     def alert_close(self, alert_id: str, by: str, note: str = "") -> bool:
         """Close an open alert (who, why); False if none by that id is open."""

@@ -72,7 +72,7 @@ class AlertsTable(OnDemandTable):
             return fresh
         return run_write(self.env, body)
 
-    def find(self, rule=None, code=None, open_only=False, subject=None, limit=1000) -> list:
+    def find(self, rule=None, code=None, open_only=False, subject=None, limit=1000, after=None) -> list:
         db = self._existing()
         if db is None:
             return []
@@ -88,6 +88,9 @@ class AlertsTable(OnDemandTable):
                         and (not open_only or a.get("status") == "open")):
                     out.append(a)
         out.sort(key=lambda a: (a.get("last_time") or "", a["id"]), reverse=True)
+        if after is not None:   # a page: those after (last_time, id) in this order
+            key = (after[0] or "", after[1])
+            out = [a for a in out if (a.get("last_time") or "", a["id"]) < key]
         return out[:limit]
 
     def close(self, alert_id: str, by: str, note: str = "") -> bool:

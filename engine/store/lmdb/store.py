@@ -492,8 +492,9 @@ class LmdbStore:
         return self.alerts.put(alerts)
 
     def alerts_find(self, rule: str | None = None, code: str | None = None,
-                    open_only: bool = False, subject: str | None = None, limit: int = 1000) -> list:
-        return self.alerts.find(rule, code, open_only, subject, limit)
+                    open_only: bool = False, subject: str | None = None, limit: int = 1000,
+                    after: tuple | None = None) -> list:
+        return self.alerts.find(rule, code, open_only, subject, limit, after)
 
     def alert_close(self, alert_id: str, by: str, note: str = "") -> bool:
         return self.alerts.close(alert_id, by, note)

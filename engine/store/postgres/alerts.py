@@ -74,7 +74,7 @@ class AlertsMixin:
             return fresh
         return run_write(self, body)
 
-    def alerts_find(self, rule=None, code=None, open_only=False, subject=None, limit=1000) -> list:
+    def alerts_find(self, rule=None, code=None, open_only=False, subject=None, limit=1000, after=None) -> list:
         conds, params = [], []
         for column, value in (("rule", rule), ("code", code), ("subject", subject)):
             if value is not None:
@@ -82,6 +82,9 @@ class AlertsMixin:
                 params.append(value)
         if open_only:
             conds.append("status = 'open'")
+        if after is not None:   # a page: those after (last_time, id) in the order below
+            conds.append("(last_time, id) < (%s, %s)")
+            params += [after[0] or "", after[1]]
         with reading(self) as conn:
             rows = conn.execute(f"SELECT alert FROM tc_alerts{' WHERE ' + ' AND '.join(conds) if conds else ''} "
                                 "ORDER BY last_time DESC, id DESC LIMIT %s", params + [int(limit)]).fetchall()

@@ -1,0 +1,123 @@
+"""The analytics' alerts into the EPCIS subscription outbox: each alert raised, and each time
+it opens again, becomes one EPCIS 2.0 ObjectEvent in the store's EPCIS log, so a subscription
+whose query selects them (EQ_bizStep=urn:tracecode:bizstep:alert) receives them by webhook or
+WebSocket as it receives every event: at least once, in log order, across restarts.
+
+The event (GS1's JSON schema holds it; tests check):
+
+    {"type": "ObjectEvent", "eventID": "urn:uuid:<uuid5 of alert id and opening>",
+     "eventTime": when it was raised (or opened again), "eventTimeZoneOffset": "+00:00",
+     "epcList": [the alert's code as its EPC, when it names one and the code has an EPC],
+     "action": "OBSERVE", "bizStep": "urn:tracecode:bizstep:alert",
+     "tracecode:alert": {"id", "rule", "severity", "subject", "code", "product", "region",
+                         "firstTime", "lastTime", "window", "evidence", "opening": 0, 1...}}
+
+Publishing is a sweep, not a hook in each writer: every open alert's event id is derived
+from the alert (its id and how many times it was opened again), so publish() puts the events
+of the open alerts the log lacks and epcis_put skips those it has. Whoever stored an alert
+(tracecode analyze in another process, an asset step's quantity check, a crash between the
+alert's write and its event's) is caught by the next sweep: store_alerts runs one, and the
+delivery runner one per round when alerts_version moved (and once when it starts).
+
+Alert events are the overseers' (rights: alerts), as the alerts verb is: the stored record's
+client is ALERTS_SOURCE, which app/epcis.py's rights (_sees) show to no issuer.
+"""
+from __future__ import annotations
+
+import datetime as _dt
+import time as _time
+import uuid
+
+from ..epcis import EpcisError, to_epc
+from ..epcis.export import NAMESPACE, PREFIX
+from ..store.port import EpcisRecord
+
+BIZ_STEP = "urn:tracecode:bizstep:alert"
+EXTENSION = f"{PREFIX}:alert"
+ALERTS_SOURCE = "tracecode/alerts"   # the records' client: no issuer's (app/epcis.py _sees)
+PAGE = 1000                          # open alerts read per store call of a sweep
+
+
+def _iso(t: float) -> str:
+    return _dt.datetime.fromtimestamp(t, _dt.timezone.utc).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+
+
+def opening(alert: dict) -> tuple[int, float]:
+    """(how many times the alert was opened again, when its current opening began)."""
+    again = alert.get("reopened") or []
+    if again:
+        return len(again), float(again[-1].get("reopened_at") or alert.get("created_at") or 0.0)
+    return 0, float(alert.get("created_at") or 0.0)
+
+
+def event_id(alert: dict) -> str:
+    """The event of this opening of the alert: the same on every sweep and every store."""
+    n, _ = opening(alert)
+    return "urn:uuid:" + str(uuid.uuid5(uuid.NAMESPACE_URL, f"{NAMESPACE}alert/{alert['id']}/{n}"))
+
+
+def event_of(alert: dict, base_url: str | None = None, convert=None, now: float | None = None) -> tuple[dict, dict]:
+    """(the EPCIS event of the alert's current opening, its EPCs by role as the store keys
+    them). `convert`: a stored code -> the form to_epc reads (export.gs1_codes)."""
+    from .epcis import epc_key
+    n, at = opening(alert)
+    epcs, keys = [], []
+    code = alert.get("code")
+    if code:
+        form = convert(code) if convert else code
+        try:
+            epcs = [to_epc(form, None, base_url)]
+            keys = [epc_key(epcs[0])]
+        except EpcisError:   # a national code without the base URL: found by its key all the same
+            keys = [form]
+    ext = {"id": alert["id"], "rule": alert.get("rule"), "severity": alert.get("severity"),
+           "subject": alert.get("subject"), "code": code, "product": alert.get("product"),
+           "region": alert.get("region"), "firstTime": alert.get("first_time"),
+           "lastTime": alert.get("last_time"), "window": alert.get("window"),
+           "evidence": alert.get("evidence") or {}, "opening": n}
+    event = {"type": "ObjectEvent", "eventID": event_id(alert), "eventTime": _iso(at),
+             "eventTimeZoneOffset": "+00:00", "recordTime": _iso(_time.time() if now is None else now),
+             "epcList": epcs, "action": "OBSERVE", "bizStep": BIZ_STEP,
+             EXTENSION: {k: v for k, v in ext.items() if v is not None}}
+    return event, ({"epc": keys} if keys else {})
+
+
+def record_of(alert: dict, base_url=None, convert=None, now: float | None = None) -> EpcisRecord:
+    now = _time.time() if now is None else now
+    event, epcs = event_of(alert, base_url, convert, now)
+    return EpcisRecord(event_id=event["eventID"], event=event, event_time=opening(alert)[1],
+                       time_offset="+00:00", record_time=now, type="ObjectEvent", biz_step=BIZ_STEP,
+                       epcs=epcs, client=ALERTS_SOURCE, action="OBSERVE")
+
+
+def open_alerts(store):
+    """Every open alert, a page at a time (alerts_find's keyset)."""
+    after = None
+    while True:
+        page = store.alerts_find(open_only=True, limit=PAGE, after=after)
+        yield from page
+        if len(page) < PAGE:
+            return
+        after = (page[-1].get("last_time"), page[-1]["id"])
+
+
+def publish(svc, force: bool = False) -> int:
+    """Put the events of the open alerts the EPCIS log lacks, oldest opening first; how many
+    were put. Skipped while alerts_version stands where this Service last swept (force: sweep)."""
+    store = svc.index.store
+    version = store.alerts_version()
+    if not force and getattr(svc, "_alerts_published", None) == version:
+        return 0
+    alerts = list(open_alerts(store))
+    put = 0
+    if alerts:
+        stored = store.epcis_events([event_id(a) for a in alerts])
+        missing = sorted((a for a, s in zip(alerts, stored) if s is None), key=lambda a: (opening(a)[1], a["id"]))
+        if missing:
+            from ..epcis.export import gs1_codes
+            dd = svc.dd
+            convert = gs1_codes(dd.schemes, dd.master_key)
+            now = _time.time()
+            put = sum(store.epcis_put([record_of(a, dd.settings.base_url, convert, now) for a in missing]))
+    svc._alerts_published = version
+    return put
