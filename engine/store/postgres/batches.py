@@ -53,6 +53,8 @@ class Part:
                     f"refusing to issue {count:,} codes: this product has {remaining:,} of its "
                     f"{capacity:,} left under the 1/10,000 guessing bound (EU 2016/161 Art. 4)",
                     remaining=remaining)
+            if self.highwater is not None:   # the mark outside the database first (highwater.py)
+                self.highwater.cover(view, scheme, product_key, start + count, count, capacity)
             view.product_id_assign(scheme, product_key, product)   # under the counter's row lock
             batch_id = view.next_seq("batch")
             record = BatchRecord(id=batch_id, scheme=scheme, product=dict(product), start=start,
@@ -152,6 +154,7 @@ def opened(store) -> None:
     store._pids = BoundedCache(65536)       # (scheme, product key) -> id
     store._products = BoundedCache(65536)   # id -> (scheme, product)
     store.batches = PgBatches(store)
+    store.highwater = None   # a data directory's counter mark (highwater.attach); none for a bare PgStore
 
 
 __all__ = ["Part", "ViewPart", "SCHEMA", "asdict"]

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from ...errors import KeyStoreError
 from .. import stamp
-from . import PgStore
+from . import PgStore, highwater
 from .connection import redact
 
 UUID_KEY, SUITE_KEY = "index_uuid", "crypto_suite"
@@ -29,6 +29,7 @@ def create(dd, url: str, index_class, fmt: bytes):
             view.meta_put(SUITE_KEY, dd.keyring.suite.name.encode())
         store.write(mark)
         index = index_class(None, dd.schemes, dd.master_key, store=store)
+        highwater.attach(store, dd.path, uuid)   # the counters' mark outside the database
         stamp.write(dd.path, uuid, fmt.decode(), crypto=dd.keyring.suite.name)
     except BaseException:
         store.close()
@@ -51,6 +52,7 @@ def open_index(dd, url: str, index_class):
             raise KeyStoreError(f"{redact(url)} was made with cipher suite {suite!r}, but {dd.path}'s keys "
                                 f"are {dd.keyring.suite.name!r}: refusing to mix suites")
         index = index_class(None, dd.schemes, dd.master_key, store=store)
+        highwater.attach(store, dd.path, mine)   # moves counters past the mark after a restore
     except BaseException:
         store.close()
         raise

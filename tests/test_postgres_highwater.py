@@ -1,0 +1,133 @@
+"""The counters' high-water mark of a PostgreSQL data directory (store/postgres/highwater.py):
+written before counters are handed out, one write per block; a database that went back in
+time (its identity changed: a PITR, a restore into another cluster) has its counters moved
+past the mark at open; a missing or damaged mark refuses issuance and nothing else."""
+import json
+
+import psycopg
+import pytest
+
+import tracecode
+from tracecode.index import Verdict
+from tracecode.store.postgres import highwater
+from tracecode.store.postgres.highwater import HighWaterDamaged, HighWaterError, HighWaterMissing
+
+DRUG = {"drug_id": "8177322"}
+
+
+def _rewind(dsn, dd_path, to: int):
+    """What a restore to before the last issuance leaves: the counter back at `to`, and a
+    database identity the mark was not written against (the restored cluster's new timeline)."""
+    with psycopg.connect(dsn, autocommit=True) as c:
+        c.execute("UPDATE tc_counters SET next = %s", (to,))
+    path = dd_path / highwater.NAME
+    doc = highwater.read(path)
+    path.write_bytes(highwater.encode(doc["index"], doc["marks"], ("123", 1)))
+
+
+def test_the_mark_is_ahead_of_every_counter_handed_out(tmp_path, pg_dsn):
+    with tracecode.init(tmp_path / "dd", store=pg_dsn) as dd:
+        dd.issue("cn-drug-20", DRUG, 1000)
+        doc = highwater.read(tmp_path / "dd" / highwater.NAME)
+        (mark,) = doc["marks"].values()
+        assert mark >= 1000 + highwater.MIN_BLOCK
+        assert doc["identity"] is not None
+        assert dd.index.store.meta_get(highwater.META_KEY) is not None
+
+
+def test_one_write_per_block_not_per_reservation(tmp_path, pg_dsn, monkeypatch):
+    writes = []
+    real = highwater.write_atomically
+    monkeypatch.setattr(highwater, "write_atomically", lambda p, d: (writes.append(p), real(p, d)))
+    with tracecode.init(tmp_path / "dd", store=pg_dsn) as dd:
+        writes.clear()
+        for _ in range(50):
+            dd.issue("cn-drug-20", DRUG, 1000)   # 50,000 counters: inside the first block
+        assert len(writes) == 1
+        dd.issue("cn-drug-20", DRUG, highwater.MIN_BLOCK)   # past it: one more write
+        assert len(writes) == 2
+
+
+def test_a_rewound_database_never_hands_out_again_what_it_handed_out(tmp_path, pg_dsn):
+    with tracecode.init(tmp_path / "dd", store=pg_dsn) as dd:
+        first = set(dd.issue("cn-drug-20", DRUG, 500).codes())
+        second = set(dd.issue("cn-drug-20", DRUG, 700).codes())
+    _rewind(pg_dsn, tmp_path / "dd", 500)
+    with tracecode.open(tmp_path / "dd") as dd:
+        third = set(dd.issue("cn-drug-20", DRUG, 700).codes())
+        assert not third & second and not third & first
+        applied = json.loads(dd.index.store.meta_get(highwater.APPLIED_KEY))
+        assert applied["products_moved"] == 1 and applied["counters_skipped"] > 700
+        assert applied["identity_before"] == ["123", 1]
+        code = next(iter(first))
+        assert dd.verify(code).verdict == Verdict.NOT_COMMISSIONED
+        assert dd.apply([{"id": "e1", "action": "commission", "codes": [code.decode()]}])[0]["ok"]
+    with tracecode.open(tmp_path / "dd") as dd:   # the next open: the same database, nothing moved
+        dd.issue("cn-drug-20", DRUG, 1)
+        assert json.loads(dd.index.store.meta_get(highwater.APPLIED_KEY)) == applied
+
+
+def test_without_the_mark_issuance_is_refused_and_verification_works(tmp_path, pg_dsn):
+    with tracecode.init(tmp_path / "dd", store=pg_dsn) as dd:
+        code = dd.issue("cn-drug-20", DRUG, 10).codes()[0]
+    (tmp_path / "dd" / highwater.NAME).unlink()
+    with tracecode.open(tmp_path / "dd") as dd:
+        with pytest.raises(HighWaterMissing, match="highwater.json is missing.*--high-water"):
+            dd.issue("cn-drug-20", DRUG, 10)
+        assert dd.verify(code).verdict == Verdict.NOT_COMMISSIONED
+        assert dd.issued("cn-drug-20", DRUG) == 10
+
+
+@pytest.mark.parametrize("damage", ["truncated", "flipped", "garbage", "empty", "negative"])
+def test_a_damaged_mark_is_refused_never_read_as_zero(tmp_path, pg_dsn, damage):
+    with tracecode.init(tmp_path / "dd", store=pg_dsn) as dd:
+        code = dd.issue("cn-drug-20", DRUG, 10).codes()[0]
+    path = tmp_path / "dd" / highwater.NAME
+    raw = path.read_bytes()
+    if damage == "truncated":
+        path.write_bytes(raw[: len(raw) // 2])
+    elif damage == "flipped":   # a digit of the mark changed: the SHA-256 catches it
+        doc = json.loads(raw)
+        doc["marks"][0][2] = 0
+        path.write_text(json.dumps(doc))
+    elif damage == "garbage":
+        path.write_bytes(b"\x00\xff" * 40)
+    elif damage == "empty":
+        path.write_bytes(b"")
+    else:   # a well-formed file with a checksum over a negative mark
+        doc = highwater.read(path)
+        doc["marks"] = {k: -5 for k in doc["marks"]}
+        body = json.loads(highwater.encode(doc["index"], {}, doc["identity"]))
+        body.pop("sha256")
+        body["marks"] = [[s, k.hex(), -5] for s, k in doc["marks"]]
+        import hashlib
+        body["sha256"] = hashlib.sha256(highwater._body_bytes(body)).hexdigest()
+        path.write_text(json.dumps(body))
+    with tracecode.open(tmp_path / "dd") as dd:
+        with pytest.raises(HighWaterDamaged, match="damaged"):
+            dd.issue("cn-drug-20", DRUG, 10)
+        assert dd.verify(code).verdict == Verdict.NOT_COMMISSIONED
+    assert path.exists()   # left for the operator, not replaced
+
+
+def test_a_mark_of_another_index_is_refused(tmp_path, pg_dsn):
+    with tracecode.init(tmp_path / "dd", store=pg_dsn) as dd:
+        dd.issue("cn-drug-20", DRUG, 10)
+    path = tmp_path / "dd" / highwater.NAME
+    doc = highwater.read(path)
+    path.write_bytes(highwater.encode("another-index", doc["marks"], doc["identity"]))
+    with tracecode.open(tmp_path / "dd") as dd:
+        with pytest.raises(HighWaterError, match="another-index"):
+            dd.issue("cn-drug-20", DRUG, 10)
+
+
+def test_the_block_never_passes_the_capacity_and_covers_the_reservation():
+    assert highwater.block_of(10, 10**8) == highwater.MIN_BLOCK
+    assert highwater.block_of(10**5, 10**8) == 4 * 10**5
+    assert highwater.block_of(10**5, 10**6) == 10**5            # 1/64 of a small product, at least the batch
+    assert highwater.block_of(10, 6400) == 100
+
+
+def test_merge_takes_the_highest_mark_of_each_product():
+    a, b = {("s", b"1"): 5, ("s", b"2"): 9}, {("s", b"1"): 7, ("t", b"1"): 1}
+    assert highwater.merge(a, b) == {("s", b"1"): 7, ("s", b"2"): 9, ("t", b"1"): 1}
