@@ -30,6 +30,7 @@ import numpy as np
 from grpc_health.v1 import health_pb2_grpc
 
 from . import admin_pb2_grpc, epcis_pb2_grpc, issuance_pb2_grpc, lifecycle_pb2_grpc, limits, verbs
+from . import analytics_pb2_grpc
 from . import verification_pb2_grpc
 from .calls import (CHECK_ANSWERS_BATCH, EVENT_BATCH, RENDERS, VERIFY_ANSWERS_BATCH,  # noqa: F401
                     VERIFY_BATCH, VERIFY_BATCH_BYTES, Checks, CodeWriter, EventBatches, Verdicts,
@@ -84,7 +85,8 @@ def stubs(channel) -> dict:
             "verification": verification_pb2_grpc.VerificationStub(channel),
             "lifecycle": lifecycle_pb2_grpc.LifecycleStub(channel),
             "admin": admin_pb2_grpc.AdminStub(channel),
-            "epcis": epcis_pb2_grpc.EpcisStub(channel)}
+            "epcis": epcis_pb2_grpc.EpcisStub(channel),
+            "analytics": analytics_pb2_grpc.AnalyticsStub(channel)}
 
 
 class Download(verbs.Transfer):

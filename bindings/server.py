@@ -13,6 +13,8 @@ from ..serve.config import ServeError
 from . import (admin_pb2, admin_pb2_grpc, issuance_pb2, issuance_pb2_grpc, lifecycle_pb2,
                lifecycle_pb2_grpc, limits, verification_pb2, verification_pb2_grpc)
 from . import epcis_pb2, epcis_pb2_grpc
+from . import analytics_pb2, analytics_pb2_grpc
+from .analytics import Analytics
 from .epcis import Epcis
 from .servicers import Admin, Issuance, Lifecycle, Verification
 
@@ -20,7 +22,8 @@ SERVICES = ((Issuance, issuance_pb2, issuance_pb2_grpc.add_IssuanceServicer_to_s
             (Verification, verification_pb2, verification_pb2_grpc.add_VerificationServicer_to_server),
             (Lifecycle, lifecycle_pb2, lifecycle_pb2_grpc.add_LifecycleServicer_to_server),
             (Admin, admin_pb2, admin_pb2_grpc.add_AdminServicer_to_server),
-            (Epcis, epcis_pb2, epcis_pb2_grpc.add_EpcisServicer_to_server))
+            (Epcis, epcis_pb2, epcis_pb2_grpc.add_EpcisServicer_to_server),
+            (Analytics, analytics_pb2, analytics_pb2_grpc.add_AnalyticsServicer_to_server))
 
 
 def keepalive_options(seconds: float) -> list:

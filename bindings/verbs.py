@@ -397,3 +397,4 @@ class Transfer:
 
 
 from . import epcis_verbs  # noqa: E402,F401 - the EPCIS verbs (epcis_verbs.py) join VERBS
+from . import analytics_verbs  # noqa: E402,F401 - the alert verbs (analytics_verbs.py) join VERBS

@@ -1,5 +1,5 @@
 """`tracecode analyze DIR --out REPORT` (export, rules, alerts stored, report) and
-`tracecode alerts DIR [--rule R] [--code C] [--open] [--close ID]`."""
+`tracecode alerts DIR|--server HOST:PORT [--rule R] [--code C] [--open] [--close ID]`."""
 from __future__ import annotations
 
 import json
@@ -11,6 +11,9 @@ from .errors import TracecodeError
 
 class AnalyzeCliError(TracecodeError):
     pass
+
+
+PAGE = 1000   # alerts per call (the application's bound, alertsapp.MAX_ALERTS)
 
 
 def _rule_params(items) -> dict:
@@ -82,25 +85,28 @@ def cmd_analyze(args) -> int:
 
 
 def cmd_alerts(args) -> int:
-    from .app.alertsapp import close_alert
-    from .app.caller import OPERATOR
-    from .app.service import Service
-    from .datadir import DataDir
-    dd = DataDir(args.dir)
-    svc = Service(dd)
-    try:
-        store = dd.index.store
+    """One code path for DIR (tracecode.app.LocalClient) and --server (tracecode.v1.Client):
+    the same verbs (alerts_page, close_alert), the same JSON lines."""
+    from .cli import CliError, _backend
+    if args.server and args.dir is not None:
+        raise CliError(f"give DIR or --server, not both (DIR was {args.dir!r})")
+    if args.limit < 1:
+        raise CliError("--limit must be at least 1")
+    with _backend(args) as c:
         if args.close:
-            # through the application layer: refused when not open, audited (the OS user)
-            close_alert(svc, OPERATOR, args.close, note=args.note or "", method="alerts --close")
+            # through the application layer: refused when not open, audited (who closed it)
+            c.close_alert(args.close, args.note or "")
             print(f"closed {args.close}", file=sys.stderr)
             return 0
-        for a in store.alerts_find(rule=args.rule, code=args.code, open_only=args.open,
-                                   limit=args.limit):
-            print(json.dumps(a, ensure_ascii=False, sort_keys=True))
-    finally:
-        svc.close()
-        dd.close()
+        left, token = args.limit, None
+        while left > 0:
+            page, token = c.alerts_page(rule=args.rule, code=args.code, open_only=args.open,
+                                        limit=min(left, PAGE), page_token=token)
+            for a in page:
+                print(json.dumps(a, ensure_ascii=False, sort_keys=True))
+            left -= len(page)
+            if token is None:
+                break
     return 0
 
 
@@ -119,8 +125,10 @@ def add_parsers(subparsers):
     p.add_argument("--memory-limit", metavar="SIZE", help="DuckDB's memory bound, e.g. 2GB "
                    "(default: 80%% of RAM; it spills to disk past it)")
     p.set_defaults(func=cmd_analyze)
+    from .v1 import cli as remote
     s = subparsers.add_parser("alerts", help="the stored analytics alerts (JSON lines), or close one")
-    s.add_argument("dir", help="data directory")
+    s.add_argument("dir", nargs="?", help="data directory; or --server")
+    remote.add_server_options(s)
     s.add_argument("--rule")
     s.add_argument("--code")
     s.add_argument("--open", action="store_true", help="open alerts only")

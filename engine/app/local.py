@@ -167,6 +167,18 @@ class LocalClient:
         """(a page of EPCIS events matching an EpcisQuery, the next page's token or None)."""
         return self.svc.query_events(self.caller, query, page_token, per_page)
 
+    # -- the analytics' alerts (app/alertsapp.py; gRPC: bindings/analytics_verbs.py) ------------
+    def alerts_page(self, *, rule: str | None = None, code: str | None = None, open_only: bool = False,
+                    limit: int = 100, page_token: str | None = None) -> tuple:
+        """(a page of alerts, newest last_time first; the next page's token or None)."""
+        from .alertsapp import page_alerts
+        return page_alerts(self.svc, self.caller, rule=rule, code=code, open_only=open_only, limit=limit,
+                           page_token=page_token, method="alerts")
+
+    def close_alert(self, alert_id: str, note: str = "") -> dict:
+        from .alertsapp import close_alert
+        return close_alert(self.svc, self.caller, alert_id, note, method="alerts --close")
+
     # -- administration -----------------------------------------------------------------------
     def schemes(self) -> list:
         return self.svc.list_schemes(self.caller)
