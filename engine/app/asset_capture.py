@@ -24,7 +24,7 @@ CATEGORIES = {"hazardous": hz, "livestock": lv}
 STEP_OF = {s.biz_step: s.name for s in hz.STEPS.values()}
 STEP_OF.update({s.biz_step: s.name for s in lv.STEPS.values()})
 FIELDS = ("by", "licence", "quantity", "used", "returned", "warehouse", "vehicle", "driver", "site",
-          "responsible", "place", "note", "certificate", "mark")
+          "responsible", "place", "note", "certificate", "mark", "cause", "record", "new_tag", "replaces")
 
 
 def _codes(epcs) -> list:

@@ -24,8 +24,10 @@ from ..categories import special_equipment as se
 # verbs (check_step, fold, refusal, verdict, epcis_event) over its own state
 MODULES = {se.CATEGORY.name: se, hz.CATEGORY.name: hz, lv.CATEGORY.name: lv}
 ITEM_CLASS = {se.CATEGORY.name: se.Asset, hz.CATEGORY.name: hz.Item, lv.CATEGORY.name: lv.Animal}
-RETIRING = frozenset({"scrap", "destroy", "slaughter"})   # steps after which the code reads destroyed
-RETIRED_AS = {"slaughter": "slaughtered (tag collected)"}  # the index's reason; the others: scrapped
+RETIRING = frozenset({"scrap", "destroy", "slaughter", "dispose", "replace"})   # the code reads destroyed after
+RETIRED_AS = {"slaughter": "slaughtered (tag collected)",   # the index's reason; the others: scrapped
+              "dispose": "died, harmlessly disposed of (tag collected)",
+              "replace": "lost and replaced by tag {new_tag}, recorded"}
 
 NOT_REGISTERED = "not_registered"    # reasons of a refused step, for machines
 REFUSED = "refused"
@@ -109,6 +111,8 @@ class Assets:
                     "field": getattr(exc, "field", None)}
         ref, rec, compact = hit
         extra = {"licences": self.licences.on_record() if self.licences else {}} if mod is hz else {}
+        if mod is lv:    # a replacement tag's state is read too
+            extra = {"asset_of": self.asset}
         checked["time"] = round(when, 3)
         checked["date"] = _dt.datetime.fromtimestamp(when, _dt.timezone.utc).date().isoformat()
         if client:
@@ -135,6 +139,12 @@ class Assets:
                     self._commission(compact, checked)
                 if checked["step"] in RETIRING:   # the code is retired: every verify says destroyed
                     self._retire(compact, checked)
+                if mod is lv and checked["step"] == "replace":   # the new tag on the animal, linked
+                    new = self.record(checked["new_tag"], lv.replacement_tag(compact, checked), client=client)
+                    if not new["ok"]:   # raced since the check: the old tag's loss stays recorded
+                        return {"ok": False, "code": compact, "reason": REFUSED, "state": asset.state,
+                                "error": f"{compact} is recorded as lost, but its new tag was refused: "
+                                         f"{new['error']}"}
                 return {"ok": True, "code": compact, "step": checked, "state": asset.state,
                         **({"alerts": [c for c in checked.get("checks", ()) if not c["ok"]]} if mod is hz else {})}
         return {"ok": False, "code": compact, "reason": REFUSED,
@@ -173,7 +183,8 @@ class Assets:
         DESTROYED for it like for any destroyed code."""
         self.index.apply([{"id": f"asset-scrap-{compact}", "action": "destroy", "codes": [compact],
                            "time": step["time"],
-                           "reason": f"{RETIRED_AS.get(step['step'], 'scrapped')} by {step['by']}"[:200]}],
+                           "reason": f"{RETIRED_AS.get(step['step'], 'scrapped').format(**step)} "
+                                     f"by {step['by']}"[:200]}],
                          client="tracecode-assets")
 
     def record_many(self, steps) -> list:
