@@ -26,7 +26,8 @@ from starlette.middleware.cors import CORSMiddleware
 from starlette.responses import PlainTextResponse, RedirectResponse
 from starlette.routing import Match, Mount, Route, Router
 
-from ..app.refusal import Refusal
+from ..app.refusal import Refusal, refusal_of
+from ..store.errors import StoreUnavailable
 from ..errors import ValidationError
 from . import api, epcis, epcis_subscriptions, resolver
 from .errors import error_response, refusal_response
@@ -164,6 +165,11 @@ async def on_refusal(request, refusal: Refusal):
     return refusal_response(request, refusal)
 
 
+async def on_unavailable(request, exc):
+    """The store lost its server (a failover): 503 with Retry-After, not a 500."""
+    return refusal_response(request, refusal_of(exc))
+
+
 def _peer_host(request) -> str:
     return request.client.host if request.client else ""
 
@@ -211,7 +217,7 @@ def create_app(service, *, base_url: str, settings: WebSettings | None = None) -
         middleware=[Middleware(Guard, service=service, settings=settings, base_url=base),
                     Middleware(PathCors, origins=settings.cors_origins)],
         exception_handlers={HTTPException: on_http_error, Refusal: on_refusal,
-                            RateLimited: on_rate_limited})
+                            RateLimited: on_rate_limited, StoreUnavailable: on_unavailable})
     app.router = HeadRouter(routes=routes)
     mount_static(app)
     # last: every other path is the resolver's (a Digital Link may start with any custom path)

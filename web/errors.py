@@ -92,6 +92,8 @@ def refusal_response(request: Request, refusal: Refusal, *, as_json: bool | None
     if refusal.reason == "unauthenticated":
         from .auth import challenge
         headers = {**challenge(refusal), **(headers or {})}
+    if refusal.reason == "unavailable":   # a failover takes seconds: come back in one
+        headers = {"retry-after": "1", **(headers or {})}
     extra = {k: v for k, v in refusal.facts.items() if k in ("fault", "position", "name")} or None
     return error_response(request, status, refusal.detail, reason=refusal.reason,
                           field=refusal.field, headers=headers, as_json=as_json, extra=extra)

@@ -35,6 +35,7 @@ TABLE = {
     "audit_incomplete": 507,
     "too_many_streams": 429,
     "too_many_captures": 429,
+    "unavailable": 503,           # a failover: Retry-After, then the same request again
     "internal": 500,
 }
 assert TABLE.keys() == REASONS.keys(), "every reason of tracecode.app has its HTTP status"

@@ -53,6 +53,8 @@ REASONS = {
     "audit_incomplete": "done, but its audit line is missing (its intent is logged)",
     "too_many_streams": "the caller has its limit of open streams",
     "too_many_captures": "too many captures wait in this server process (facts: retry_after)",
+    # not now
+    "unavailable": "the store cannot be reached now (a failover under way): the same call may be repeated",
     # ours
     "internal": "a fault of the server's (see its log)",
 }
@@ -113,6 +115,7 @@ def refusal_of(exc: BaseException, field: str = "") -> Refusal | None:
     """The refusal an engine error stands for; None for a fault of ours (internal).
     `field` names the request field the error is about, for validation errors."""
     from ..index import EventError, IndexFull  # the index imports heavy modules: late
+    from ..store.errors import StoreUnavailable
     from .audit import AuditError
     if isinstance(exc, Refusal):
         return exc
@@ -120,6 +123,8 @@ def refusal_of(exc: BaseException, field: str = "") -> Refusal | None:
         return Refusal("capacity_exceeded", "", str(exc), remaining=exc.remaining)
     if isinstance(exc, IndexFull):
         return Refusal("index_full", "", str(exc))
+    if isinstance(exc, StoreUnavailable):
+        return Refusal("unavailable", "", str(exc))
     if isinstance(exc, AuditError):
         return Refusal("audit_log_full", "", str(exc))
     if isinstance(exc, ValidationError):

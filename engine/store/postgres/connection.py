@@ -46,19 +46,25 @@ Master keys never go into the database: they stay in the data directory or the H
 from __future__ import annotations
 
 import logging
+import sys
 import threading
 import time
 from contextlib import contextmanager
 
 import psycopg
 from psycopg import errors as pgerr
+from psycopg import pq
 from psycopg_pool import ConnectionPool
 
 from ...errors import TracecodeError
-from ..errors import IndexFull, IndexReadOnly   # the errors callers already catch
+from ..errors import IndexFull, IndexReadOnly, StoreUnavailable   # the errors callers already catch
 
 SCHEMA_VERSION = 1
-WRITE_TRIES = 8
+WRITE_TRIES = 8          # of a body ended by a serialization failure or a deadlock
+# s a call waits for the server to come back (a Patroni failover: about 10 s here, most of it
+# the strict synchronous mode waiting for a standby) before StoreUnavailable, which the
+# transports answer as unavailable and the clients retry: bounded, never a hang
+FAILOVER_WAIT = 20.0
 ADVISORY_SCHEMA_LOCK = 0x7472_6163_6531_36   # "trace16": one schema migration at a time
 
 BASE_SCHEMA = [
@@ -67,18 +73,22 @@ BASE_SCHEMA = [
 ]
 
 
-class StoreUnavailable(TracecodeError):
-    """The PostgreSQL server could not be reached (after the retries), or refused the DSN."""
-
-
 _RETRY = (pgerr.SerializationFailure, pgerr.DeadlockDetected)
 
 
-def _retryable(exc: BaseException, conn) -> bool:
-    if isinstance(exc, _RETRY):
-        return True
-    # a dropped connection (server restart, failover, a killed backend)
+def _lost(exc: BaseException, conn) -> bool:
+    """A dropped connection (server restart, failover, a killed backend), or none to be had
+    (the pool's PoolTimeout is an OperationalError, conn None): worth waiting out."""
     return isinstance(exc, psycopg.OperationalError) and (conn is None or conn.closed or conn.broken)
+
+
+def _retryable(exc: BaseException, conn) -> bool:
+    return isinstance(exc, _RETRY) or _lost(exc, conn)
+
+
+def _unavailable(dsn: str, exc: BaseException, waited: float) -> StoreUnavailable:
+    why = " ".join(str(exc).split()) or type(exc).__name__
+    return StoreUnavailable(f"PostgreSQL at {redact(dsn)} unavailable after {waited:.0f} s: {why}")
 
 
 def _translate(exc: BaseException) -> BaseException:
@@ -142,6 +152,27 @@ class PgView:
         return bytes(row[0]) if row else None
 
 
+READ_BEGIN = "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY"
+
+
+def _commit(txn) -> None:
+    """Leave an entered psycopg Transaction committing it (once: on failure it is left)."""
+    txn.done = True
+    txn.__exit__(None, None, None)
+
+
+def _abandon(conn, txn=None) -> None:
+    """Roll back whatever is open; a connection the server dropped is left to the pool,
+    which discards it when it comes back."""
+    try:
+        if txn is not None and not getattr(txn, "done", False):
+            txn.__exit__(*sys.exc_info())   # ROLLBACK (psycopg forbids conn.rollback() inside)
+        elif not conn.closed and conn.info.transaction_status != pq.TransactionStatus.IDLE:
+            conn.rollback()
+    except psycopg.OperationalError:
+        pass
+
+
 class _Reading:
     """A read view's `with` block: one REPEATABLE READ READ ONLY transaction on a pooled
     connection, returned to the pool on leaving. A class, not @contextmanager: the single
@@ -154,28 +185,26 @@ class _Reading:
 
     def __enter__(self):
         s = self._store
-        self._conn = conn = s.pool.getconn()
-        try:
-            conn.execute("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY")
-        except BaseException:
-            s.pool.putconn(conn)
-            raise
+        self._conn, _ = s.begun(True)
+        conn = self._conn
         self._view = s.View(s, conn, False)
         return self._view
 
-    def __exit__(self, *exc):
+    def __exit__(self, kind, exc, tb):
         conn = self._conn
         try:
-            if not conn.closed:
-                conn.rollback()   # nothing to commit: a read
+            _abandon(conn)   # nothing to commit: a read
         finally:
             self._store.pool.putconn(conn)
+        if exc is not None and _lost(exc, conn):   # the server went mid-read: try again later
+            raise _unavailable(self._store.dsn, exc, 0) from exc
 
 
 class PgConnection:
     """The connection part of PgStore: the pool, transactions, schema (see the module doc)."""
 
     View = PgView   # replaced by PgStore with the composed view class
+    failover_wait = FAILOVER_WAIT   # s a call waits for a lost server (see FAILOVER_WAIT)
     PARTS: tuple = ()   # the part modules, in schema order (PgStore sets it)
 
     def __init__(self, dsn: str, schemes: dict, *, scan_interval: float = 0.005, pool_size: int = 16):
@@ -225,41 +254,90 @@ class PgConnection:
             conn.execute("INSERT INTO tc_meta (key, value) VALUES ('schema_version', %s) ON CONFLICT "
                          "(key) DO UPDATE SET value = excluded.value", (str(SCHEMA_VERSION).encode(),))
 
+    def begun(self, read_only: bool, deadline: float | None = None):
+        """(conn, txn): a pooled connection whose transaction has begun (read_only: READ_BEGIN;
+        else txn, psycopg's Transaction, entered: its exit commits or rolls back). A connection
+        the server dropped (a failover, a restart) fails at
+        BEGIN, before anything was done: it goes back to the pool, which discards it and makes
+        another (the multi-host URL's target_session_attrs=read-write finds the new primary),
+        and the next is tried, for up to failover_wait; then StoreUnavailable."""
+        if deadline is None:
+            deadline = time.monotonic() + self.failover_wait
+        delay = 0.01
+        while True:
+            conn = None
+            try:
+                conn = self.pool.getconn(timeout=max(0.05, deadline - time.monotonic()))
+                if read_only:
+                    conn.execute(READ_BEGIN)
+                    return conn, None
+                txn = conn.transaction()
+                txn.__enter__()   # BEGIN, the first statement
+                return conn, txn
+            except BaseException as exc:
+                if conn is not None:
+                    self.pool.putconn(conn)
+                if not _lost(exc, conn):
+                    raise
+                if time.monotonic() >= deadline:
+                    raise _unavailable(self.dsn, exc, self.failover_wait) from exc
+                time.sleep(delay)   # a failover takes seconds: back off, a little
+                delay = min(delay * 2, 0.25)
+
     @contextmanager
     def tx(self, read_only: bool = False):
-        with self.pool.connection() as conn:
+        conn, txn = self.begun(read_only)
+        try:
+            yield conn
+            if txn is not None:
+                _commit(txn)
+        except BaseException as exc:
+            _abandon(conn, txn)
+            if _lost(exc, conn):
+                raise _unavailable(self.dsn, exc, 0) from exc
+            new = _translate(exc) if isinstance(exc, Exception) else exc
+            if new is exc:
+                raise
+            raise new from exc
+        else:
             if read_only:
-                conn.execute("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY")
-                try:
-                    yield conn
-                finally:
-                    conn.rollback()
-                return
-            try:
-                with conn.transaction():
-                    yield conn
-            except Exception as exc:
-                new = _translate(exc)
-                if new is exc:
-                    raise
-                raise new from exc
+                conn.rollback()
+        finally:
+            self.pool.putconn(conn)
 
     def reading(self):
         return _Reading(self)
 
     def write(self, body):
-        delay = 0.01
-        for attempt in range(WRITE_TRIES):
+        """body(view) in one transaction, committed; run again on a serialization failure or
+        deadlock (WRITE_TRIES in all) and on a lost connection (for up to failover_wait: a lost
+        COMMIT may have committed, which the body's idempotence answers for)."""
+        deadline = time.monotonic() + self.failover_wait
+        delay, tries = 0.01, 0
+        while True:
             conn = None
             try:
-                with self.pool.connection() as conn:
-                    with conn.transaction():
-                        return body(self.View(self, conn, True))
+                conn, txn = self.begun(False, deadline)
+                try:
+                    value = body(self.View(self, conn, True))
+                    _commit(txn)
+                    return value
+                except BaseException:
+                    _abandon(conn, txn)
+                    raise
+                finally:
+                    self.pool.putconn(conn)
+            except StoreUnavailable:
+                raise   # begun() waited its failover_wait already
             except Exception as exc:
-                if attempt + 1 < WRITE_TRIES and _retryable(exc, conn):
-                    time.sleep(delay)   # a failover takes seconds: back off, up to ~2.5 s in all
-                    delay = min(delay * 2, 1.0)
+                tries += isinstance(exc, _RETRY)
+                if (tries < WRITE_TRIES and isinstance(exc, _RETRY)) or \
+                        (_lost(exc, conn) and time.monotonic() < deadline):
+                    time.sleep(delay)
+                    delay = min(delay * 2, 0.25)
                     continue
+                if _lost(exc, conn):
+                    raise _unavailable(self.dsn, exc, self.failover_wait) from exc
                 new = _translate(exc)
                 if isinstance(exc, psycopg.OperationalError) and new is exc:
                     raise StoreUnavailable(f"PostgreSQL at {redact(self.dsn)}: {exc}") from exc
