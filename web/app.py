@@ -7,6 +7,7 @@
     /approvals/{number}        the page of an approval or registration number
     /api/v1/...                the JSON API (web/api.py, its OpenAPI document at /api/v1/openapi.json)
     /epcis/...                 the EPCIS 2.0 REST binding: capture, queries (web/epcis.py)
+    /regulator                 the regulator's page: analytics overview, alerts (web/regulator.py)
     /.well-known/gs1resolver   the resolver's description
     /healthz, /robots.txt
     anything else              the GS1 Digital Link resolver (web/resolver.py), or 404
@@ -29,7 +30,7 @@ from starlette.routing import Match, Mount, Route, Router
 from ..app.refusal import Refusal, refusal_of
 from ..store.errors import StoreUnavailable
 from ..errors import ValidationError
-from . import api, epcis, epcis_subscriptions, resolver
+from . import api, epcis, epcis_subscriptions, regulator, resolver
 from .errors import error_response, refusal_response
 from .middleware import Guard
 from .openapi import document
@@ -38,8 +39,8 @@ from .ratelimit import Limiter, RateLimited, charge_address
 from .settings import WebSettings
 
 # the pages (HTML for people, no cross-origin reads wanted) take no CORS headers
-PAGE_PREFIXES = ("/c/", "/approvals/", "/static/")
-PAGE_PATHS = frozenset({"/", "/c", "/approvals", "/healthz", "/robots.txt", "/favicon.ico"})
+PAGE_PREFIXES = ("/c/", "/approvals/", "/static/", "/regulator/")
+PAGE_PATHS = frozenset({"/", "/c", "/approvals", "/healthz", "/robots.txt", "/favicon.ico", "/regulator"})
 ROBOTS = "User-agent: *\nAllow: /$\nDisallow: /\n"   # codes are not for crawling (each is a query)
 EPCIS_REQUEST_HEADERS = ("gs1-epcis-version", "gs1-cbv-version", "gs1-capture-error-behaviour")
 EPCIS_RESPONSE_HEADERS = ("gs1-epcis-version", "gs1-cbv-version", "gs1-epcis-capture-limit",
@@ -211,6 +212,7 @@ def create_app(service, *, base_url: str, settings: WebSettings | None = None) -
         Route("/.well-known/gs1resolver", resolver.well_known, methods=["GET", "HEAD"]),
         *epcis.routes(),     # the EPCIS 2.0 REST binding (web/epcis.py)
         *epcis_subscriptions.routes(),   # its query subscriptions: webhooks, WebSocket
+        *regulator.routes(),  # the regulator's page: the analytics for overseers (web/regulator.py)
     ]
     app = Starlette(
         routes=routes,
