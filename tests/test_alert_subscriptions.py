@@ -1,0 +1,181 @@
+"""Alerts delivered through EPCIS subscriptions (issue 17): an alert raised, or opened again
+on new evidence, is an ObjectEvent (bizStep urn:tracecode:bizstep:alert, the tracecode:alert
+extension) in the store's EPCIS log, which a subscription selecting that bizStep delivers to
+a REAL receiving HTTP server (tests/subscription_receiver.py) at least once, in order, across
+a restart; valid against GS1's EPCIS 2.0 JSON schema; on the LMDB and the PostgreSQL store;
+overseers' only."""
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import threading
+
+import pytest
+
+import tracecode
+from tracecode.analytics.alerts import alert_id
+from tracecode.app import alert_events, subscriptions
+from tracecode.app.alertsapp import close_alert, store_alerts
+from tracecode.app.caller import OPERATOR
+from tracecode.app.service import Service
+from tracecode.epcis import schema
+from tracecode.serve.delivery import DeliveryRunner
+from tracecode.store.port import EpcisQuery
+
+from conftest import wait_until
+from epcis_reference import SCHEMA, need
+from subscription_receiver import Receiver
+from web_platform import GTIN, Platform
+
+ALERTS = EpcisQuery(biz_steps=(alert_events.BIZ_STEP,))
+
+
+def allow_loopback(datadir) -> None:
+    """The receivers listen on 127.0.0.1: the operator's allow-list lets webhooks go there
+    (the other settings, the store's URL among them, kept)."""
+    import dataclasses
+
+    from tracecode import settings
+    settings.save(datadir, dataclasses.replace(settings.load(datadir),
+                                               epcis={"webhook_allow": ["127.0.0.0/8", "::1/128"]}))
+
+
+@pytest.fixture(autouse=True)
+def quick_retries(monkeypatch):
+    monkeypatch.setattr(subscriptions, "BASE_BACKOFF_S", 0.05)
+    monkeypatch.setattr(subscriptions, "MAX_BACKOFF_S", 0.5)
+
+
+class World:
+    """A data directory on one store, its Service, and bare GS1 codes to raise alerts on."""
+
+    def __init__(self, path, store=None):
+        self.path = path
+        self.dd = tracecode.init(path, store=store) if store else tracecode.init(path)
+        allow_loopback(path)
+        batch = self.dd.issue("gs1-sgtin", {"gtin": GTIN}, 8)
+        self.codes = [c.decode() for c in self.dd.issuer("gs1-sgtin", {"gtin": GTIN}).codes(batch.record.start, 8)]
+        self.svc = Service(self.dd)
+
+    def restart(self):
+        """The Service closed and opened again (what a server restart does to it)."""
+        self.svc.close()
+        self.dd.close()
+        self.dd = tracecode.open(self.path)
+        self.svc = Service(self.dd)
+
+    def close(self):
+        self.svc.close()
+        self.dd.close()
+
+
+@pytest.fixture(params=["lmdb", "postgres"])
+def w(request, tmp_path):
+    store = request.getfixturevalue("pg_dsn") if request.param == "postgres" else None
+    world = World(tmp_path / "data", store)
+    yield world
+    world.close()
+
+
+def alert(code: str, rule: str = "diversion", last: str = "2026-03-02T00:00:00.000000Z") -> dict:
+    return {"id": alert_id(rule, code, "all"), "rule": rule, "severity": "high", "subject": code, "code": code,
+            "product": f"gs1-sgtin:gtin={GTIN}", "region": "110000", "first_time": "2026-03-01T00:00:00.000000Z",
+            "last_time": last, "window": "all", "evidence": {"shipped_to": "110000", "scanned_in": ["310000"],
+                                                            "scans": 3}, "status": "open"}
+
+
+@contextlib.contextmanager
+def running(svc):
+    """A DeliveryRunner over the Service in a thread with its own event loop."""
+    runner = DeliveryRunner(svc, poll_s=0.02, lease_s=2.0, timeout_s=2.0)
+    loop = asyncio.new_event_loop()
+    stop = asyncio.Event()
+    thread = threading.Thread(target=loop.run_until_complete, args=(runner.run(stop),), daemon=True)
+    thread.start()
+    try:
+        yield runner
+    finally:
+        loop.call_soon_threadsafe(stop.set)
+        thread.join(30)
+        assert not thread.is_alive()
+        loop.close()
+
+
+def alert_ids(rx) -> list:
+    return [e["tracecode:alert"]["id"] + f"/{e['tracecode:alert']['opening']}" for e in rx.events()]
+
+
+def test_raised_and_reopened_alerts_reach_the_subscriber_in_order_across_a_restart(w):
+    need(SCHEMA)
+    codes = w.codes
+    with Receiver() as rx:
+        sub = w.svc.subscribe(OPERATOR, "alerts", ALERTS, dest=rx.url, stream=True)
+        with running(w.svc):
+            store_alerts(w.svc, OPERATOR, [alert(codes[0]), alert(codes[1], "clone_velocity")])
+            rx.wait_for(lambda r: len(r.events()) >= 2)
+            rx.down()                               # the provincial platform goes down
+            close_alert(w.svc, OPERATOR, alert(codes[0])["id"], "checked")
+            store_alerts(w.svc, OPERATOR, [alert(codes[0], last="2026-03-05T00:00:00.000000Z")])  # opens again
+            store_alerts(w.svc, OPERATOR, [alert(codes[0], last="2026-03-05T00:00:00.000000Z")])  # no news
+        # stored while no server runs (tracecode analyze in another process): the store only
+        w.svc.index.store.alerts_put([alert(codes[2], "impossible")])
+        w.restart()
+        rx.up()
+        with running(w.svc):
+            rx.wait_for(lambda r: len(set(alert_ids(r))) >= 4)
+        first = list(dict.fromkeys(alert_ids(rx)))
+        a0, a1 = alert(codes[0])["id"], alert(codes[1], "clone_velocity")["id"]
+        a2 = alert(codes[2], "impossible")["id"]
+        # in the order they were raised (one store call: one time, then by id), each once or more
+        assert first == sorted([f"{a0}/0", f"{a1}/0"]) + [f"{a0}/1", f"{a2}/0"]
+        state = w.svc.subscription(OPERATOR, sub["subscriptionID"])
+        assert state["bookmark"] == w.svc.index.store.epcis_last_seq() and state["delivered"] >= 4
+        for doc in rx.documents():   # every delivery as GS1's schema has it
+            assert schema.validate(doc, need(SCHEMA)) == [], doc
+        (ev,) = [e for e in rx.events()[:2] if e["tracecode:alert"]["id"] == a0]
+        assert ev["type"] == "ObjectEvent" and ev["action"] == "OBSERVE"
+        assert ev["epcList"] == [f"https://id.gs1.org/01/{GTIN}/21/{codes[0][14:]}"]
+        assert ev["tracecode:alert"]["evidence"] == {"shipped_to": "110000", "scanned_in": ["310000"], "scans": 3}
+        assert ev["tracecode:alert"]["rule"] == "diversion" and ev["tracecode:alert"]["region"] == "110000"
+    # the events are queryable like any other: by bizStep, and by the code's EPC
+    found, _ = w.svc.query_events(OPERATOR, ALERTS)
+    assert len(found) == 4
+    by_code, _ = w.svc.query_epcis(OPERATOR, {"MATCH_epc": [f"https://id.gs1.org/01/{GTIN}/21/{codes[0][14:]}"]})
+    assert [e["tracecode:alert"]["opening"] for e in by_code] == [0, 1]
+
+
+def test_publishing_is_idempotent_and_skips_closed_alerts(w):
+    store = w.svc.index.store
+    store.alerts_put([alert(c) for c in w.codes[:3]])
+    close_alert(w.svc, OPERATOR, alert(w.codes[2])["id"])
+    assert alert_events.publish(w.svc) == 2            # the open ones
+    assert alert_events.publish(w.svc) == 0            # alerts_version stands
+    assert alert_events.publish(w.svc, force=True) == 0   # swept again: the log has them
+    before = store.epcis_last_seq()
+    store_alerts(w.svc, OPERATOR, [alert(c) for c in w.codes[:2]])   # found again, no news
+    assert store.epcis_last_seq() == before
+
+
+def test_issuers_do_not_receive_alerts_on_their_own_codes(tmp_path):
+    """Alerts are the overseers' (the alerts verb's rights): an issuer subscribed to every
+    event, its own codes' included, gets none of the alert events; a regulator gets them."""
+    p = Platform(tmp_path, count=2)
+    try:
+        allow_loopback(p.dd.path)
+        code = p.gs1[0][2:16] + p.gs1[0][18:]
+        issuer = p.svc.clients.by_token(p.tokens["issuer"])
+        regulator = p.svc.clients.by_token(p.tokens["regulator"])
+        with Receiver() as brand, Receiver() as inspector:
+            p.svc.subscribe(issuer, "all", EpcisQuery(), dest=brand.url, stream=True)
+            p.svc.subscribe(regulator, "alerts", ALERTS, dest=inspector.url, stream=True)
+            with running(p.svc):
+                store_alerts(p.svc, OPERATOR, [alert(code)])
+                inspector.wait_for(lambda r: len(r.events()) == 1)
+                seq = p.svc.index.store.epcis_last_seq()
+                # the runner read the alert event for the brand too, and passed it over
+                wait_until(lambda: p.svc.subscriptions(issuer)[0]["bookmark"] == seq, what="the brand's bookmark")
+            assert brand.events() == []
+        assert p.svc.query_events(issuer, ALERTS)[0] == []
+        assert len(p.svc.query_events(regulator, ALERTS)[0]) == 1
+    finally:
+        p.close()
