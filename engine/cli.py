@@ -13,6 +13,7 @@
     tracecode batches DIR
     tracecode backup DIR DEST [--with-key]
     tracecode restore BACKUP DIR [--journal FILE]... [--key FILE] [--pkcs11-module PATH]
+    tracecode restore BACKUP DIR --pgdata PATH --wal-archive DIR [--to-time T] [--high-water FILE]...
     tracecode label [CODE...] --symbol datamatrix|qr|gs1-128|code128 (--out FILE | --dir DIR | --sheet FILE)
     tracecode serve DIR [--listen HOST:PORT] [--http HOST:PORT [--http-only]] [--workers N] [--tls-cert F --tls-key F]
     tracecode token add|list|revoke FILE ...
@@ -556,6 +557,10 @@ def cmd_batches(args):
 
 def cmd_backup(args):
     """A consistent copy of the index (online), its stamp, journal and schemes."""
+    from . import pgbackup_cli
+    url = pgbackup_cli.pg_store(args.dir)
+    if url:   # the index in PostgreSQL: pg_basebackup (store/postgres/backup.py)
+        return pgbackup_cli.cmd_backup(args, url)
     from .store.lmdb.backup import backup
     m = backup(args.dir, args.dest, with_key=args.with_key)
     key = ("master.key included (keep the backup as secret as the key)" if m["key_included"] else
@@ -569,6 +574,9 @@ def cmd_backup(args):
 
 def cmd_restore(args):
     """Put a backup in place and replay the reservation journals over it."""
+    from . import pgbackup_cli
+    if pgbackup_cli.is_pg_backup(args.backup):   # point-in-time restore (store/postgres/backup.py)
+        return pgbackup_cli.cmd_restore(args)
     from .store.lmdb.backup import restore
     r = restore(args.backup, args.dir, journals=args.journal or (), key_file=args.key,
                 pkcs11_module=args.pkcs11_module)
@@ -704,6 +712,8 @@ def build_parser():
                    "backup has none")
     s.add_argument("--pkcs11-module", metavar="PATH", help="the PKCS#11 module the backup's keys are "
                    "wrapped with (a backup naming one is restored only when you name the same)")
+    from .pgbackup_cli import add_restore_options
+    add_restore_options(s)
     s.set_defaults(func=cmd_restore)
 
     add_label_parser(sub)

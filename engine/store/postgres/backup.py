@@ -1,0 +1,350 @@
+"""Backup and point-in-time restore of a data directory whose index is in PostgreSQL.
+
+    tracecode backup DIR DEST [--with-key]           (online: pg_basebackup while serving)
+    tracecode restore BACKUP DIR --pgdata PATH --wal-archive WALDIR [--to-time TIME]
+                      [--high-water FILE]... [--key FILE]
+
+A backup is a directory, built under a temporary name and renamed into place once whole:
+
+    DEST/base/              pg_basebackup -Fp -X stream: the cluster, consistent with the WAL
+                            it needs, and PostgreSQL's own backup_manifest (pg_verifybackup)
+    DEST/index.stamp, schemes/, settings.toml, keys.json, master*.key.wrapped
+                            as `tracecode backup` of an LMDB directory (master.key only with
+                            --with-key: keep the key apart)
+    DEST/highwater.json     the counters' mark as of the backup (highwater.py)
+    DEST/backup.json        what it holds: the index, the WAL segment and timeline the base
+                            backup starts at, the segment size, a SHA-256 of each DIR file
+
+WAL archiving is the server's: archive_mode = on and an archive_command copying each
+finished segment into a directory (the lab's Patroni sets postgresql.parameters; README).
+A point-in-time restore is the base backup plus that archive replayed to a time.
+
+A restore must never let counters handed out after the restore point be handed out again:
+it needs the mark of the data directory it restores (DIR/highwater.json, or --high-water
+FILE from where a copy survived; several are merged, the highest mark of each product wins)
+and refuses without one. It writes the merged mark into DIR un-stamped, so the first open of
+DIR against the restored database moves every counter past it (highwater.check_at_open), and
+prepares PGDATA (the base backup, recovery.signal, restore_command from the archive,
+recovery_target_time) for the operator to start PostgreSQL on: PostgreSQL replays the
+archive, stops at the time and promotes (a new timeline)."""
+from __future__ import annotations
+
+import datetime as _dt
+import glob
+import hashlib
+import json
+import os
+import re
+import shutil
+import subprocess
+from pathlib import Path
+
+from ...errors import TracecodeError
+from ...keys import MASTER_KEY_FILE, load_master_key
+from .. import stamp
+from ..durable import fsync_path, write_atomically
+from . import highwater
+from .connection import redact
+
+MANIFEST = "backup.json"
+KEYRING_FILE = "keys.json"
+SETTINGS = "settings.toml"
+FORMAT = 1
+SEGMENT = re.compile(r"^([0-9A-F]{8})([0-9A-F]{8})([0-9A-F]{8})$")
+
+
+class PgBackupError(TracecodeError):
+    """A PostgreSQL backup cannot be made, or a restore is refused (and nothing was changed)."""
+
+
+def pg_tool(name: str) -> str:
+    """A PostgreSQL client program: on PATH, else the newest /usr/lib/postgresql/*/bin."""
+    found = shutil.which(name)
+    if found:
+        return found
+    cands = sorted(glob.glob(f"/usr/lib/postgresql/*/bin/{name}"),
+                   key=lambda p: int(p.split("/")[4]) if p.split("/")[4].isdigit() else 0)
+    if not cands:
+        raise PgBackupError(f"{name} is not installed (Debian: apt-get install postgresql-client)")
+    return cands[-1]
+
+
+def _sha256(path: Path) -> str:
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        for chunk in iter(lambda: f.read(1 << 20), b""):
+            h.update(chunk)
+    return h.hexdigest()
+
+
+def _dir_files(datadir: Path, with_key: bool) -> list[str]:
+    """The data directory's files a backup carries (relative names)."""
+    names = [n for n in (stamp.NAME, SETTINGS, KEYRING_FILE, highwater.NAME) if (datadir / n).is_file()]
+    for p in sorted(datadir.iterdir()):
+        if p.is_file() and p.name.startswith("master") and ".key" in p.name and not p.name.endswith(".tmp"):
+            if p.name.endswith(".wrapped") or with_key:
+                names.append(p.name)
+    if (datadir / "schemes").is_dir():
+        names += [str(p.relative_to(datadir)) for p in sorted((datadir / "schemes").rglob("*")) if p.is_file()]
+    return names
+
+
+def _empty_or_missing(path: Path) -> bool:
+    return not path.exists() or (path.is_dir() and not any(path.iterdir()))
+
+
+def _label(base: Path) -> dict:
+    """The base backup's backup_label: where its WAL starts."""
+    text = (base / "backup_label").read_text()
+    m = re.search(r"START WAL LOCATION: \S+ \(file ([0-9A-F]{24})\)", text)
+    t = re.search(r"START TIMELINE: (\d+)", text)
+    if not m or not t:
+        raise PgBackupError(f"{base / 'backup_label'} does not name its start segment: not a base backup")
+    return {"start_segment": m.group(1), "timeline": int(t.group(1))}
+
+
+def backup(datadir: str | Path, url: str, dest: str | Path, *, with_key: bool = False) -> dict:
+    """pg_basebackup of the index's cluster and the data directory's files into `dest`."""
+    import psycopg
+    datadir, dest = Path(datadir), Path(dest)
+    if not _empty_or_missing(dest):
+        raise PgBackupError(f"{dest} exists and is not empty; give a new directory for the backup")
+    st = stamp.read(datadir)
+    if st is None:
+        raise PgBackupError(f"{datadir} has no {stamp.NAME}: not a data directory")
+    try:
+        with psycopg.connect(url, connect_timeout=10) as c:
+            inner = c.execute("SELECT value FROM tc_meta WHERE key = 'index_uuid'").fetchone()
+            archive_mode = c.execute("SHOW archive_mode").fetchone()[0]
+            segsize = int(c.execute("SELECT setting FROM pg_settings WHERE name = 'wal_segment_size'").fetchone()[0])
+            version = c.execute("SHOW server_version").fetchone()[0]
+    except psycopg.Error as exc:
+        raise PgBackupError(f"cannot reach PostgreSQL at {redact(url)}: {' '.join(str(exc).split())}") from None
+    if inner is None or bytes(inner[0]).decode() != st["index"]:
+        raise PgBackupError(f"{redact(url)} is not the index {datadir / stamp.NAME} names")
+    work = dest.with_name(f".{dest.name}.partial-{os.getpid()}")
+    shutil.rmtree(work, ignore_errors=True)
+    try:
+        work.mkdir(mode=0o700, parents=True)
+        run = subprocess.run([pg_tool("pg_basebackup"), "-d", url, "-D", str(work / "base"), "-Fp",
+                              "-X", "stream", "-c", "fast", "--no-password",
+                              "-l", f"tracecode backup of index {st['index']}"],
+                             capture_output=True, text=True, timeout=3600)
+        if run.returncode != 0:
+            raise PgBackupError(f"pg_basebackup failed: {' '.join(run.stderr.split())}; no backup was made")
+        label = _label(work / "base")
+        names = _dir_files(datadir, with_key)
+        for name in names:
+            (work / name).parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+            shutil.copyfile(datadir / name, work / name)
+            os.chmod(work / name, 0o600)
+        manifest = {
+            "tracecode_backup": FORMAT, "store": "postgresql", "index": st["index"],
+            "created": _dt.datetime.now(_dt.UTC).isoformat(timespec="seconds"),
+            "source": str(datadir.resolve()), "server": redact(url), "server_version": version,
+            "archive_mode": archive_mode, "wal_segment_size": segsize, **label,
+            "key_fingerprint": load_master_key(datadir).fingerprint()
+            if (datadir / MASTER_KEY_FILE).exists() else None,
+            "key_included": with_key and (datadir / MASTER_KEY_FILE).exists(),
+            "files": {n: _sha256(work / n) for n in names},
+        }
+        write_atomically(work / MANIFEST, (json.dumps(manifest, indent=1) + "\n").encode())
+        for name in names:
+            fsync_path(work / name)
+        fsync_path(work)
+        if dest.exists():
+            dest.rmdir()
+        os.rename(work, dest)
+        fsync_path(dest.parent)
+    except BaseException:
+        shutil.rmtree(work, ignore_errors=True)
+        raise
+    manifest["copied"] = ["base"] + sorted({n.split("/", 1)[0] for n in names})
+    return manifest
+
+
+def read_manifest(backup_dir: Path) -> dict:
+    path = backup_dir / MANIFEST
+    try:
+        manifest = json.loads(path.read_text())
+        files = manifest["files"]
+        manifest["index"], manifest["start_segment"]
+    except FileNotFoundError:
+        raise PgBackupError(f"{path} is missing: {backup_dir} is not a complete tracecode backup") from None
+    except (ValueError, KeyError, TypeError):
+        raise PgBackupError(f"{path} is damaged; use another backup") from None
+    for name, digest in files.items():
+        p = backup_dir / name
+        if not p.is_file() or _sha256(p) != digest:
+            raise PgBackupError(f"{p} is missing or changed since the backup was made (SHA-256 "
+                                f"differs); use another backup")
+    return manifest
+
+
+def is_pg_backup(backup_dir: str | Path) -> bool:
+    try:
+        return json.loads((Path(backup_dir) / MANIFEST).read_text()).get("store") == "postgresql"
+    except (OSError, ValueError, AttributeError):
+        return False
+
+
+# -- the WAL archive -----------------------------------------------------------------------
+
+def segment_number(name: str, segsize: int) -> tuple[int, int]:
+    """(timeline, segment number) of a WAL file name."""
+    m = SEGMENT.match(name)
+    if m is None:
+        raise ValueError(f"{name!r} is not a WAL segment name")
+    per_id = 0x1_0000_0000 // segsize
+    return int(m.group(1), 16), int(m.group(2), 16) * per_id + int(m.group(3), 16)
+
+
+def segment_name(timeline: int, number: int, segsize: int) -> str:
+    per_id = 0x1_0000_0000 // segsize
+    return f"{timeline:08X}{number // per_id:08X}{number % per_id:08X}"
+
+
+def check_archive(wal_dir: str | Path, start_segment: str, segsize: int) -> dict:
+    """Whether the archive holds every WAL segment from the base backup's start onwards: on
+    the backup's timeline from its start segment, and on each later timeline (with its
+    .history file) from the first segment archived of it, without a gap. Recovery stops at
+    the first missing segment, so a gap silently shortens a restore: it is an error here."""
+    wal_dir = Path(wal_dir)
+    if not wal_dir.is_dir():
+        raise PgBackupError(f"{wal_dir} is not a directory: give the WAL archive (archive_command's target)")
+    tl0, first = segment_number(start_segment, segsize)
+    by_tl: dict[int, set] = {}
+    for p in wal_dir.iterdir():
+        if SEGMENT.match(p.name):
+            tl, n = segment_number(p.name, segsize)
+            by_tl.setdefault(tl, set()).add(n)
+    missing, last = [], None
+    for tl in sorted(t for t in by_tl if t >= tl0):
+        have = by_tl[tl]
+        lo = first if tl == tl0 else min(have)
+        if tl != tl0 and not (wal_dir / f"{tl:08X}.history").is_file():
+            missing.append(f"{tl:08X}.history")
+        top = max(have)
+        if top < lo:
+            continue
+        missing += [segment_name(tl, n, segsize) for n in range(lo, top + 1) if n not in have]
+        last = segment_name(tl, top, segsize)
+    if start_segment not in missing and first not in by_tl.get(tl0, ()):
+        missing.insert(0, start_segment)
+    return {"start": start_segment, "last": last, "missing": missing,
+            "segments": sum(len(v) for t, v in by_tl.items() if t >= tl0)}
+
+
+# -- restore -------------------------------------------------------------------------------
+
+def _marks(backup_dir: Path, datadir: Path, sources, uuid: str) -> tuple[dict, list[str]]:
+    """Every mark given (DIR's own and --high-water files) merged; each checked to be of `uuid`."""
+    paths = [Path(p) for p in sources] + ([datadir / highwater.NAME] if (datadir / highwater.NAME).exists() else [])
+    maps = []
+    for p in paths:
+        if not p.exists():
+            raise PgBackupError(f"{p} does not exist; give a high-water mark of this index")
+        try:
+            doc = highwater.read(p)
+        except highwater.HighWaterDamaged as exc:
+            raise PgBackupError(f"{exc}; give another copy with --high-water FILE") from None
+        if doc["index"] != uuid:
+            raise PgBackupError(f"{p} is the mark of index {doc['index']}, not of the backed-up index {uuid}")
+        maps.append(doc["marks"])
+    return highwater.merge(*maps), [str(p) for p in paths]
+
+
+def restore(backup_dir: str | Path, datadir: str | Path, *, pgdata: str | Path,
+            wal_archive: str | Path, to_time: str | None = None, high_water=(),
+            key_file: str | Path | None = None) -> dict:
+    """Prepare PGDATA for a point-in-time recovery from the backup and the WAL archive, and DIR
+    with the merged high-water mark; refused (nothing changed) without a mark, with a gap in
+    the archive, a damaged backup, a PGDATA in use or another index's DIR."""
+    backup_dir, datadir, pgdata = Path(backup_dir), Path(datadir), Path(pgdata)
+    manifest = read_manifest(backup_dir)
+    uuid = manifest["index"]
+    if not _empty_or_missing(pgdata):
+        raise PgBackupError(f"{pgdata} exists and is not empty; give a new directory for the "
+                            f"restored PostgreSQL cluster")
+    have = stamp.read(datadir) if datadir.exists() else None
+    if have is not None and have["index"] != uuid:
+        raise PgBackupError(f"{datadir} is index {have['index']}, the backup is of index {uuid}")
+    marks, mark_sources = _marks(backup_dir, datadir, high_water, uuid)
+    if not mark_sources:
+        raise PgBackupError(
+            f"no high-water mark of the counters: codes issued after the restore point could be "
+            f"issued again; give the surviving {highwater.NAME} of "
+            f"{manifest.get('source', 'the data directory')} with --high-water FILE (or "
+            f"--high-water {backup_dir / highwater.NAME} if nothing was issued since the backup)")
+    archive = check_archive(wal_archive, manifest["start_segment"], manifest["wal_segment_size"])
+    if archive["missing"]:
+        raise PgBackupError(f"the WAL archive {wal_archive} misses {len(archive['missing'])} "
+                            f"file(s) after the base backup (first {archive['missing'][0]}): "
+                            f"recovery would stop there; find them or restore to before the gap "
+                            f"from a later base backup")
+    target = _target_time(to_time) if to_time else None
+    base = backup_dir / "base"
+    verify = shutil.which("pg_verifybackup") or _maybe_tool("pg_verifybackup")
+    if verify and (base / "backup_manifest").is_file():
+        run = subprocess.run([verify, "-n", str(base)], capture_output=True, text=True, timeout=3600)
+        if run.returncode != 0:
+            raise PgBackupError(f"pg_verifybackup refuses {base}: {' '.join(run.stderr.split())}; "
+                                f"use another backup")
+    key_src = Path(key_file) if key_file else None
+    if not (datadir / MASTER_KEY_FILE).exists() and not (backup_dir / (MASTER_KEY_FILE + ".wrapped")).exists():
+        key_src = key_src or (backup_dir / MASTER_KEY_FILE if manifest.get("key_included") else None)
+        if key_src is None:
+            raise PgBackupError(f"{backup_dir} holds no master key: give the data directory's key "
+                                f"with --key FILE (fingerprint {manifest['key_fingerprint']})")
+    if key_src is not None:
+        from ...keys import Key
+        raw = key_src.read_bytes()
+        if len(raw) != 32 or Key(raw).fingerprint() != manifest["key_fingerprint"]:
+            raise PgBackupError(f"{key_src} is not the master key of the backup (fingerprint "
+                                f"{manifest['key_fingerprint']}); its codes would not verify")
+
+    shutil.copytree(base, pgdata, dirs_exist_ok=True)
+    os.chmod(pgdata, 0o700)
+    arch = str(Path(wal_archive).resolve())
+    with open(pgdata / "postgresql.auto.conf", "a") as f:
+        f.write("# tracecode restore: a point-in-time recovery from the WAL archive\n"
+                f"restore_command = 'cp \"{arch}/%f\" \"%p\"'\n"
+                "recovery_target_timeline = 'latest'\n"
+                "recovery_target_action = 'promote'\n"
+                + (f"recovery_target_time = '{target}'\n" if target else ""))
+    (pgdata / "recovery.signal").touch()
+    (pgdata / "postmaster.pid").unlink(missing_ok=True)
+
+    datadir.mkdir(mode=0o700, parents=True, exist_ok=True)
+    for name in manifest["files"]:   # the DIR files a new directory lacks; never over DIR's own
+        if name == highwater.NAME or (datadir / name).exists():
+            continue
+        (datadir / name).parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+        shutil.copyfile(backup_dir / name, datadir / name)
+        os.chmod(datadir / name, 0o600)
+    if key_src is not None and not (datadir / MASTER_KEY_FILE).exists():
+        shutil.copyfile(key_src, datadir / MASTER_KEY_FILE)
+        os.chmod(datadir / MASTER_KEY_FILE, 0o600)
+    # un-stamped (identity None): the first open against the restored database moves the counters
+    write_atomically(datadir / highwater.NAME, highwater.encode(uuid, marks, None))
+    fsync_path(datadir)
+    return {"index": uuid, "backup_created": manifest["created"], "pgdata": str(pgdata),
+            "to_time": target, "archive": archive, "high_water": mark_sources, "products": len(marks)}
+
+
+def _maybe_tool(name: str) -> str | None:
+    try:
+        return pg_tool(name)
+    except PgBackupError:
+        return None
+
+
+def _target_time(text: str) -> str:
+    """An ISO time for recovery_target_time, with its offset (a time without one is UTC)."""
+    try:
+        t = _dt.datetime.fromisoformat(text.replace("Z", "+00:00"))
+    except ValueError:
+        raise PgBackupError(f"--to-time {text!r} is not an ISO time (2026-12-02T15:04:05+08:00)") from None
+    if t.tzinfo is None:
+        t = t.replace(tzinfo=_dt.UTC)
+    return t.isoformat(sep=" ")

@@ -1,0 +1,160 @@
+"""Base backup, WAL archiving and point-in-time restore of a PostgreSQL data directory
+(store/postgres/backup.py, `tracecode backup` / `tracecode restore`), on real servers: issue,
+back up, issue more, lose the server, restore to a time before the second issuance, open,
+issue: no code of the second issuance is handed out again. Refusals: no high-water mark, a
+gap in the WAL archive, a changed backup."""
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from datetime import UTC, datetime
+from pathlib import Path
+
+import psycopg
+import pytest
+
+import tracecode
+from tracecode.index import Verdict
+from tracecode.store.postgres import backup as pgbackup
+from tracecode.store.postgres import highwater
+from tracecode.store.postgres.backup import PgBackupError, check_archive, segment_name
+
+DRUG = {"drug_id": "8177322"}
+SEG = 16 << 20
+
+
+def _tracecode(*args, env=None):
+    run = subprocess.run([sys.executable, "-m", "tracecode.cli", *map(str, args)], capture_output=True,
+                         text=True, timeout=300, env={**os.environ, **(env or {})})
+    return run
+
+
+def _postgres_dir():
+    """A directory the server's user may write (tests run as root: PostgreSQL as `postgres`)."""
+    d = Path(tempfile.mkdtemp(prefix="tc-pgb-"))
+    if os.getuid() == 0:
+        shutil.chown(d, "postgres", "postgres")
+    return d
+
+
+def _chown_tree(path: Path):
+    if os.getuid() == 0:
+        for p in [path, *path.rglob("*")]:
+            shutil.chown(p, "postgres", "postgres")
+
+
+def _archived(dsn, timeout=60):
+    """Switch to a new WAL segment and wait until the finished one is archived."""
+    with psycopg.connect(dsn, autocommit=True) as c:
+        seg = c.execute("SELECT pg_walfile_name(pg_switch_wal())").fetchone()[0]
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            last = c.execute("SELECT last_archived_wal FROM pg_stat_archiver").fetchone()[0]
+            if last and last >= seg:
+                return seg
+            time.sleep(0.2)
+    raise AssertionError(f"{seg} was not archived in {timeout} s")
+
+
+def test_the_archive_check_finds_gaps_and_missing_history(tmp_path):
+    for n in (2, 3, 4, 6):
+        (tmp_path / segment_name(1, n, SEG)).touch()
+    start = segment_name(1, 2, SEG)
+    got = check_archive(tmp_path, start, SEG)
+    assert got["missing"] == [segment_name(1, 5, SEG)] and got["last"] == segment_name(1, 6, SEG)
+    (tmp_path / segment_name(1, 5, SEG)).touch()
+    assert check_archive(tmp_path, start, SEG)["missing"] == []
+    (tmp_path / segment_name(2, 6, SEG)).touch()   # a later timeline needs its history file
+    assert check_archive(tmp_path, start, SEG)["missing"] == ["00000002.history"]
+    (tmp_path / "00000002.history").touch()
+    assert check_archive(tmp_path, start, SEG)["last"] == segment_name(2, 6, SEG)
+    assert check_archive(tmp_path, segment_name(1, 1, SEG), SEG)["missing"][0] == segment_name(1, 1, SEG)
+    # a segment number crossing the 4 GiB "log id" boundary
+    assert segment_name(1, 256, SEG) == "000000010000000100000000"
+    assert pgbackup.segment_number("000000010000000100000000", SEG) == (1, 256)
+
+
+@pytest.mark.slow
+def test_point_in_time_restore_never_reissues_counters(tmp_path):
+    from postgres_server import PgServer, pg_bindir
+    if pg_bindir() is None:
+        if os.environ.get("CI") == "true":
+            pytest.fail("PostgreSQL is not installed: CI must have it")
+        pytest.skip("PostgreSQL is not installed (/usr/lib/postgresql/*/bin/initdb missing)")
+    arch, b_root = _postgres_dir(), _postgres_dir()
+    a = PgServer(settings={"archive_mode": "on", "wal_level": "replica",
+                           "archive_command": f"'test ! -f {arch}/%f && cp %p {arch}/%f'"})
+    b = None
+    try:
+        a.start()
+        url = a.create_database("pitr")
+        d = tmp_path / "dd"
+        with tracecode.init(d, store=url) as dd:
+            first = dd.issue("cn-drug-20", DRUG, 2000).codes()
+            assert dd.apply([{"id": "c1", "action": "commission",
+                              "codes": [c.decode() for c in first[:100]]}])[0]["ok"]
+        run = _tracecode("backup", d, tmp_path / "bk")   # the directory's store is PostgreSQL
+        assert run.returncode == 0, run.stderr
+        assert "base backup from WAL segment" in run.stderr and "master.key NOT included" in run.stderr
+        assert (tmp_path / "bk" / "base" / "backup_label").is_file()
+        time.sleep(1.1)
+        point = datetime.now(UTC).isoformat()
+        time.sleep(1.1)
+        with tracecode.open(d) as dd:
+            second = set(dd.issue("cn-drug-20", DRUG, 3000).codes())
+        _archived(url)
+        a.stop()   # the server is lost; DIR (keys, highwater.json) and the archive survive
+
+        # refused: no mark (a new directory, none given), and a backup changed since
+        refused = _tracecode("restore", tmp_path / "bk", tmp_path / "new", "--pgdata", b_root / "x",
+                             "--wal-archive", arch, "--key", d / "master.key")
+        assert refused.returncode == 1 and "no high-water mark" in refused.stderr, refused.stderr
+        assert not (b_root / "x").exists() and not (tmp_path / "new").exists()
+        gap = _postgres_dir()
+        segs = sorted(p.name for p in arch.iterdir() if pgbackup.SEGMENT.match(p.name))
+        assert len(segs) >= 3, segs
+        for name in segs[:-2] + segs[-1:]:   # one segment after the backup left out
+            shutil.copy(arch / name, gap / name)
+        with pytest.raises(PgBackupError, match=f"misses 1 file.*first {segs[-2]}"):
+            pgbackup.restore(tmp_path / "bk", d, pgdata=b_root / "x", wal_archive=gap, to_time=point)
+        shutil.rmtree(gap)
+
+        run = _tracecode("restore", tmp_path / "bk", d, "--pgdata", b_root / "pgdata",
+                         "--wal-archive", arch, "--to-time", point)
+        assert run.returncode == 0, run.stderr
+        assert "high-water mark of 1 products" in run.stderr and "pg_ctl -D" in run.stderr
+        assert highwater.read(d / highwater.NAME)["identity"] is None   # un-stamped: moved at first open
+        _chown_tree(b_root / "pgdata")
+        b = PgServer(root=b_root)
+        b.start()
+        restored = b.dsn("pitr")
+        deadline = time.monotonic() + 60
+        while True:   # recovery to the target, then promotion
+            with psycopg.connect(restored, autocommit=True) as c:
+                if not c.execute("SELECT pg_is_in_recovery()").fetchone()[0]:
+                    break
+            assert time.monotonic() < deadline, "the restored server did not promote"
+            time.sleep(0.2)
+        with psycopg.connect(restored) as c:   # the restore point: the second batch is not there
+            assert c.execute("SELECT count(*), sum(count) FROM tc_batches").fetchone() == (1, 2000)
+
+        with tracecode.open(d, store=restored) as dd:
+            third = dd.issue("cn-drug-20", DRUG, 3000).codes()
+            assert not set(third) & second and not set(third) & set(first)
+            assert dd.verify(first[0]).verdict == Verdict.GENUINE   # commissioned before the backup
+            assert dd.verify(first[500]).verdict == Verdict.NOT_COMMISSIONED
+            assert dd.verify(next(iter(second))).verdict == Verdict.UNKNOWN   # lost with the rewind
+            assert dd.apply([{"id": "c3", "action": "commission",
+                              "codes": [c.decode() for c in third[:10]]}])[0]["ok"]
+            assert dd.verify(third[0]).verdict == Verdict.GENUINE
+            applied = dd.index.store.meta_get(highwater.APPLIED_KEY)
+            assert applied is not None and b'"products_moved": 1' in applied
+        assert highwater.read(d / highwater.NAME)["identity"] is not None   # stamped again
+    finally:
+        if b is not None:
+            b.stop()
+        a.stop()
+        for p in (arch, b_root):
+            shutil.rmtree(p, ignore_errors=True)
