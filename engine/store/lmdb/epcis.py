@@ -199,7 +199,11 @@ class EpcisTables:
         if self.main is None:
             return [], None
         if query.event_ids:
-            return self._find_sorted(txn, query, self._seqs_of_ids(txn, query.event_ids), after, limit)
+            seqs = self._seqs_of_ids(txn, query.event_ids)
+            if query.epcs:   # the named events that also name one of the EPCs (in its roles)
+                keyed = self._index_keys(query)
+                seqs = [at for at in seqs if self._names_seq(txn, at, keyed)]
+            return self._find_sorted(txn, query, seqs, after, limit)
         keyed = self._index_keys(query)
         if keyed is not None:
             if query.order_by or query.descending:   # sorted whole (one EPC's events: few)
@@ -253,6 +257,19 @@ class EpcisTables:
             for v in cur.iternext_dup():
                 if v[8] in roles:
                     yield v[:8]
+
+    def _names_seq(self, txn, at: bytes, keyed) -> bool:
+        """Whether the event at seq `at` has an EPC index entry of keyed's keys and roles."""
+        wanted, roles = keyed
+        cur = txn.cursor(db=self.epcs)
+        for key in set(wanted.values()):
+            if cur.set_range_dup(key, at):
+                for v in cur.iternext_dup():
+                    if v[:8] != at:
+                        break
+                    if v[8] in roles:
+                        return True
+        return False
 
     def _seqs_of_ids(self, txn, ids):
         found = {txn.get(b"I" + text_key(i), db=self.main) for i in ids}
