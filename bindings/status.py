@@ -96,6 +96,7 @@ TABLE = {
     "audit_incomplete": (Code.RESOURCE_EXHAUSTED, "AUDIT_INCOMPLETE", _quota("audit_log")),
     "too_many_streams": (Code.RESOURCE_EXHAUSTED, "TOO_MANY_STREAMS", _quota("streams")),
     "too_many_captures": (Code.RESOURCE_EXHAUSTED, "TOO_MANY_CAPTURES", _quota("captures")),
+    "query_too_large": (Code.OUT_OF_RANGE, "QUERY_TOO_LARGE", _plain),   # EPCIS QueryTooLargeException
     "unavailable": (Code.UNAVAILABLE, "STORE_UNAVAILABLE", _plain),   # the clients retry it
     "internal": (Code.INTERNAL, "INTERNAL", _plain),
 }

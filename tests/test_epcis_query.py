@@ -174,7 +174,7 @@ def test_bad_parameters_are_400_naming_them(site):
                           ({"orderDirection": "ASC"}, "orderDirection"),
                           ({"orderBy": "eventTime", "orderDirection": "UP"}, "orderDirection"),
                           ({"eventCountLimit": "0"}, "eventCountLimit"), ({"eventCountLimit": "x"}, "eventCountLimit"),
-                          ({"EQ_bizTransaction_": "x"}, "EQ_bizTransaction_"), ({"EQ_quantity": "3"}, "EQ_quantity"),
+                          ({"EQ_bizTransaction_": "x"}, "EQ_bizTransaction_"), ({"EQ_quantity": "3 kg"}, "EQ_quantity"),
                           ({"EQ_source_owning_party": ""}, "EQ_source_owning_party"),
                           ({"MATCH_inputEPC": A, "MATCH_outputEPC": C}, "MATCH_outputEPC"),
                           ({"eventCountLimit": "5", "nextPageToken": "c9.e00"}, "nextPageToken")]:
@@ -237,7 +237,7 @@ def test_named_queries_per_owner(site, schema):
     # a definition is checked when it is given
     for bad, field in [({"name": "x", "query": {"EQ_action": ["MOVE"]}}, "EQ_action"),
                        ({"name": "a/b", "query": {}}, "name"), ({"name": "", "query": {}}, "name"),
-                       ({"query": {}}, "name"), ({"name": "x", "query": {"EQ_quantity": ["1"]}}, "EQ_quantity")]:
+                       ({"query": {}}, "name"), ({"name": "x", "query": {"EQ_deviceID": ["urn:x"]}}, "EQ_deviceID")]:
         _problem(client.post("/epcis/queries", json=bad, headers=admin), 400, field)
     _problem(client.post("/epcis/queries", content=b"{", headers={**admin, "content-type": "application/json"}), 400)
     assert client.delete("/epcis/queries/" + quote("po-7 shipments"), headers=admin).status_code == 204

@@ -7,7 +7,8 @@ exceptions), so an integrator reads here which parts of the binding it may call.
 """
 from __future__ import annotations
 
-from ..app.epcis_params import DEFAULT_PER_PAGE, MAX_PER_PAGE, ORDER_FIELDS, PAGING, PARAMETERS, PREFIXED
+from ..app.epcis_params import (DEFAULT_PER_PAGE, MAX_EVENT_COUNT, MAX_PER_PAGE, ORDER_FIELDS, PAGING,
+                                 PARAMETERS, PREFIXED)
 
 _PROBLEM = {"$ref": "#/components/schemas/Problem"}
 _BEARER = [{"bearer": []}]
@@ -40,10 +41,14 @@ def _query_params() -> list:
     for name, param in PARAMETERS.items():
         if param.kind == "time":
             schema = {"type": "string", "format": "date-time"}
-        elif param.kind in ("page", "count"):
+        elif param.kind in ("page", "count", "max"):
             schema = {"type": "integer", "minimum": 1}
             if param.kind == "page":
                 schema.update(maximum=MAX_PER_PAGE, default=DEFAULT_PER_PAGE)
+            if param.kind == "max":
+                schema.update(maximum=MAX_EVENT_COUNT)
+        elif param.kind == "quantity":
+            schema = {"type": "number"}
         elif param.kind in ("token", "order", "direction", "exists"):
             schema = {"type": "string"}
             if param.kind == "order":
@@ -84,6 +89,8 @@ def _events_get(summary: str, op: str, params: list) -> dict:
                                           "headers": _NEXT, "content": _QUERY_DOC},
                                   "400": _problem("a parameter is malformed or not read here "
                                                   "(epcisException:QueryParameterException)"),
+                                  "413": _problem("more events than maxEventCount "
+                                                  "(epcisException:QueryTooLargeException)"),
                                   **_DENIED}}}
 
 

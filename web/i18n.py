@@ -149,6 +149,7 @@ ZH = {
     "reason.audit_incomplete": "已完成，但记录不完整。",
     "reason.too_many_streams": "同时进行的查询太多，请稍后再试。",
     "reason.too_many_captures": "等待处理的采集太多，请稍后再试。",
+    "reason.query_too_large": "查询结果超过了所限的事件数，请缩小查询范围。",
     "reason.internal": "服务器出现故障，请稍后再试。",
     "reason.rate_limited": "查询过于频繁，请稍后再试。",
     "warning.not_found": "查不到此码。请核对每一位数字；确认无误仍查不到的，可能是假码，请向当地监管部门举报。",
@@ -371,6 +372,7 @@ EN = {
     "reason.audit_incomplete": "Done, but its record is incomplete.",
     "reason.too_many_streams": "Too many queries at once: please try again shortly.",
     "reason.too_many_captures": "Too many captures are waiting: please try again shortly.",
+    "reason.query_too_large": "The query answers more events than its limit: please narrow it.",
     "reason.internal": "The server has a fault: please try again shortly.",
     "reason.rate_limited": "Too many queries: please try again shortly.",
     "warning.not_found": "This code cannot be found. Check every digit; if it still cannot be found, "

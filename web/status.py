@@ -35,6 +35,7 @@ TABLE = {
     "audit_incomplete": 507,
     "too_many_streams": 429,
     "too_many_captures": 429,
+    "query_too_large": 413,       # EPCIS's QueryTooLargeException (web/epcis_problem.py)
     "unavailable": 503,           # a failover: Retry-After, then the same request again
     "internal": 500,
 }

@@ -44,7 +44,7 @@ import numpy as np
 
 from .. import epcis
 from ..categories import food_lots, rare_earth
-from ..epcis import schema, transform
+from ..epcis import facets as _facets, schema, transform
 from ..store.port import EpcisQuery, EpcisRecord
 from . import capture_runs, epcis_params
 from .alert_events import ALERTS_SOURCE
@@ -332,7 +332,7 @@ class Capture:
             type=ev.get("type"), biz_step=ev.get("bizStep"), disposition=ev.get("disposition"),
             read_point=_uri(ev.get("readPoint")), biz_location=_uri(ev.get("bizLocation")),
             epcs=item.epcs, client=caller.name, action=ev.get("action"), refs=epcis.cbv.refs_of(ev),
-            declared=isinstance(ev.get("errorDeclaration"), dict))
+            declared=isinstance(ev.get("errorDeclaration"), dict), facets=_facets.facets_of(ev, doc.context))
 
     def _require(self, caller: Caller, job, items) -> None:
         """The caller's rights over the codes of every judged event (_judge's records): read for
@@ -532,7 +532,8 @@ class Capture:
         {name: text or [texts]}, perPage and nextPageToken among them); fixed: EpcisQuery
         fields a resource path names, intersected with the parameters'. eventCountLimit
         holds over every page: the token carries what is left of it."""
-        query, page_token, per_page, count = epcis_params.parse(params)
+        parsed = epcis_params.parse_query(params)
+        query, page_token, per_page, count = parsed.query, parsed.page_token, parsed.per_page, parsed.count_limit
         for field, values in (fixed or {}).items():
             given = getattr(query, field)
             if field == "epcs" and given:
@@ -542,6 +543,13 @@ class Capture:
             if given and not kept:
                 return [], None
             query = replace(query, **{field: kept})
+        if parsed.max_count is not None:   # counted once, on the first page: later ones carry "m."
+            if page_token and page_token.startswith("m."):
+                page_token = page_token[2:]
+            else:
+                self._within_max(caller, query, parsed.max_count, method)
+            events, token = self.query_events(caller, query, page_token or None, per_page, method)
+            return events, (f"m.{token}" if token else None)
         left = count
         if count is not None and page_token and page_token[:1] == "c" and "." in page_token:
             head, _, page_token = page_token.partition(".")
@@ -554,6 +562,20 @@ class Capture:
             left -= len(events)
             token = f"c{left}.{token}" if token and left > 0 else None
         return events, token
+
+    def _within_max(self, caller: Caller, query: EpcisQuery, most: int, method: str) -> None:
+        """maxEventCount: the events the caller would read, counted to one more than most; more
+        than most is QueryTooLargeException (not a shortened answer, unlike eventCountLimit)."""
+        seen, token = 0, None
+        while True:
+            got, token = self.query_events(caller, query, token, min(MAX_PAGE, most + 1 - seen), method)
+            seen += len(got)
+            if seen > most:
+                raise Refusal("query_too_large", "maxEventCount", f"the query answers more than {most:,} events "
+                              "(maxEventCount): narrow it, or page through it with eventCountLimit or none",
+                              max_event_count=most)
+            if token is None:
+                return
 
     def event(self, caller: Caller, event_id: str, method: str = "Event") -> list[dict]:
         """The event of an eventID (and its error declaration, when one was captured), as

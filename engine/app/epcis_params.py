@@ -29,6 +29,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
+from ..epcis.facets import gln_of_parent, number_text
 from .refusal import Refusal
 
 EVENT_TYPES = ("ObjectEvent", "AggregationEvent", "TransactionEvent", "TransformationEvent", "AssociationEvent")
@@ -40,6 +41,8 @@ MAX_VALUES = 100                # values of one list parameter
 MAX_VALUE_CHARS = 1_024         # of one value (a Digital Link URI is well under it)
 MAX_TOKEN_CHARS = 512
 MAX_COUNT = 1_000_000_000       # eventCountLimit
+MAX_EVENT_COUNT = 10_000        # maxEventCount: a query is counted to one more than it before answering
+QUANTITY_OPS = ("EQ", "GT", "GE", "LT", "LE")
 
 
 @dataclass(frozen=True)
@@ -47,7 +50,8 @@ class Param:
     """One query parameter: the EpcisQuery field it sets (or "" for those read apart), the
     kind of its value, and what it means (the OpenAPI document's description)."""
     field: str
-    kind: str       # time, list, types, actions, epcs, ids, exists, order, direction, count, page, token
+    kind: str       # time, list, types, actions, epcs, ids, exists, order, direction, count, max, page,
+                    # token, quantity, within (and the prefixed: refs, field)
     help: str
 
 
@@ -66,6 +70,22 @@ PARAMETERS = {
     "EQ_eventID": Param("event_ids", "ids", "eventIDs (as captured, or the GS1 event hash), |-separated"),
     "EXISTS_errorDeclaration": Param("declared", "exists", "error declarations only (the events declared "
                                                            "erroneous, as declared); no value"),
+    "GE_errorDeclarationTime": Param("ge_declaration_time", "time", "error declarations whose declarationTime "
+                                                                   "is at or after " + _TIME),
+    "LT_errorDeclarationTime": Param("lt_declaration_time", "time", "error declarations whose declarationTime "
+                                                                   "is before " + _TIME),
+    "EQ_errorReason": Param("error_reasons", "list", "error declarations of these reasons (incorrect_data, or "
+                                                     "its URI), |-separated"),
+    "EQ_correctiveEventID": Param("corrective_ids", "list", "error declarations naming one of these "
+                                                           "correctiveEventIDs, |-separated"),
+    **{f"{op}_quantity": Param("quantity", "quantity", f"events with a quantityElement whose quantity is "
+                                                       f"{word} the number given")
+       for op, word in (("EQ", "equal to"), ("GT", "greater than"), ("GE", "at least"), ("LT", "less than"),
+                        ("LE", "at most"))},
+    "WD_readPoint": Param("rp", "within", "readPoint a GLN (an SGLN with extension 0, or a Digital Link "
+                                          "without 254) or one of its sub-locations (SGLN extensions); "
+                                          "no location master data is stored, so other URIs are refused"),
+    "WD_bizLocation": Param("bl", "within", "bizLocation a GLN or one of its sub-locations, as WD_readPoint"),
     "MATCH_epc": Param("epcs", "epcs", "EPC URIs (|-separated) in epcList or childEPCs"),
     "MATCH_parentID": Param("epcs", "epcs", "EPC URIs of parentID"),
     "MATCH_inputEPC": Param("epcs", "epcs", "EPC URIs in inputEPCList"),
@@ -79,6 +99,8 @@ PARAMETERS = {
     "orderBy": Param("order_by", "order", "eventTime or recordTime: the order of the answer"),
     "orderDirection": Param("descending", "direction", "ASC or DESC (the default with orderBy)"),
     "eventCountLimit": Param("", "count", "at most this many events in all (over every page)"),
+    "maxEventCount": Param("", "max", f"at most this many events in all (1 to {MAX_EVENT_COUNT:,}), else a 413 "
+                                      "QueryTooLargeException; not with eventCountLimit"),
     "perPage": Param("", "page", f"events per page, 1 to {MAX_PER_PAGE:,} (default {DEFAULT_PER_PAGE})"),
     "nextPageToken": Param("", "token", "the token of the previous page's Link header"),
 }
@@ -91,6 +113,14 @@ PREFIXED = {
                                           "possessing_party, location), |-separated"),
     "EQ_destination_": Param("destination", "refs", "EQ_destination_{type}: destination ids of that type, "
                                                     "|-separated"),
+    "EQ_ILMD_": Param("ilmd", "field", "EQ_ILMD_{field}: a top-level ilmd field (example:batch as captured, its "
+                                      "IRI, or namespace#name) equal to one of the values, |-separated"),
+    "EXISTS_ILMD_": Param("ilmd", "field", "EXISTS_ILMD_{field}: events whose ilmd has that field; no value"),
+    # extension fields: a name with ":" (a JSON-LD prefix or an IRI), so EQ_deviceID and the like
+    # (sensor parameters not read here) stay refused by name
+    "EQ_": Param("ext", "field", "EQ_{field}: a top-level extension field (example:myField, its IRI, or "
+                                 "namespace#name) equal to one of the values, |-separated"),
+    "EXISTS_": Param("ext", "field", "EXISTS_{field}: events with that top-level extension field; no value"),
 }
 # MATCH_ parameter -> the roles of the EPCs it matches (tracecode.store.port.EPC_ROLES)
 EPC_ROLES = {
@@ -150,9 +180,12 @@ def param_of(name: str) -> tuple[Param, str] | None:
     """(the parameter, the type a prefixed one names, else "") of a name; None if not read here."""
     if name in PARAMETERS:
         return PARAMETERS[name], ""
-    for prefix, param in PREFIXED.items():
+    for prefix, param in PREFIXED.items():   # the longer prefixes first (EQ_ILMD_ before EQ_)
         if name.startswith(prefix) and len(name) > len(prefix):
-            return param, name[len(prefix):]
+            rest = name[len(prefix):]
+            if param.field == "ext" and (":" not in rest or rest.startswith("ILMD_")):
+                return None
+            return param, rest
     return None
 
 
@@ -167,7 +200,7 @@ def fields(params) -> dict:
     plus per_page, page_token and count_limit (None: no limit)."""
     from ..epcis.cbv import vocab
     multi = _multi(params)
-    out: dict = {"per_page": DEFAULT_PER_PAGE, "page_token": None, "count_limit": None}
+    out: dict = {"per_page": DEFAULT_PER_PAGE, "page_token": None, "count_limit": None, "max_count": None}
     unknown = sorted(n for n in multi if param_of(n) is None)
     if unknown:
         raise _refuse(unknown[0], f"this server does not filter on {unknown[0][:80]!r} (it reads: "
@@ -176,6 +209,8 @@ def fields(params) -> dict:
     if len(matching) > 1:
         raise _refuse(matching[1], f"one MATCH_ parameter per query here ({matching[0]} and {matching[1]} "
                                    "are given): query each and intersect")
+    if "maxEventCount" in multi and "eventCountLimit" in multi:
+        raise _refuse("maxEventCount", "maxEventCount and eventCountLimit are mutually exclusive: give one")
     refs: dict = {}
     for name, raw in multi.items():
         param, typed = param_of(name)
@@ -196,6 +231,37 @@ def fields(params) -> dict:
             if not (text.isascii() and text.isdigit()) or not 1 <= int(text) <= MAX_COUNT:
                 raise _refuse(name, f"eventCountLimit must be a whole number from 1 on, not {text[:40]!r}")
             out["count_limit"] = int(text)
+        elif kind == "max":
+            text = _one(name, raw).strip()
+            if not (text.isascii() and text.isdigit()) or not 1 <= int(text) <= MAX_EVENT_COUNT:
+                raise _refuse(name, f"maxEventCount must be a whole number from 1 to {MAX_EVENT_COUNT:,} here, "
+                                    f"not {text[:40]!r}")
+            out["max_count"] = int(text)
+        elif kind == "quantity":
+            text = _one(name, raw).strip()
+            value = number_text(text)
+            if value is None:
+                raise _refuse(name, f"{name} takes a number, not {text[:40]!r}")
+            out.setdefault("quantity", []).append((name[:2], float(value)))
+        elif kind == "within":
+            glns = []
+            for v in _values(name, raw):
+                g = gln_of_parent(v)
+                if g is None:
+                    raise _refuse(name, f"{name}: {v[:80]!r} has no descendants this server knows: no location "
+                                        "master data is stored, so WD_ reads only a GLN (an SGLN with extension "
+                                        "0, or a Digital Link without 254) and its sub-locations; use "
+                                        f"EQ_{name[3:]} for this location itself")
+                glns.append(g)
+            out.setdefault("within", []).append((param.field, tuple(dict.fromkeys(glns))))
+        elif kind == "field":
+            if name.startswith("EXISTS_"):
+                if _one(name, raw).strip() not in ("", "true"):
+                    raise _refuse(name, f"{name} takes no value (or true)")
+                texts: tuple = ()
+            else:   # a number is also compared as its canonical text (5.0 finds 5)
+                texts = tuple(dict.fromkeys(t for v in _values(name, raw) for t in (v, number_text(v)) if t))
+            out.setdefault("fields", []).append((param.field, typed, texts))
         elif kind == "order":
             text = _one(name, raw).strip()
             if text not in ORDER_FIELDS:
@@ -228,7 +294,7 @@ def fields(params) -> dict:
                     raise _refuse(name, f"{bad[0][:40]!r} is not an action ({', '.join(ACTIONS)})")
             elif kind == "epcs":
                 out["epc_roles"] = EPC_ROLES[name]
-            elif param.field in ("biz_steps", "dispositions"):   # any CBV spelling: its bare word
+            elif param.field in ("biz_steps", "dispositions", "error_reasons"):   # any CBV spelling: its bare word
                 values = tuple(dict.fromkeys(vocab(v) for v in values))
             out[param.field] = values
     if "descending" in out and "order_by" not in out:
@@ -237,18 +303,37 @@ def fields(params) -> dict:
         out["descending"] = True     # the standard's default direction
     if refs:
         out["refs"] = tuple((role, tuple(dict.fromkeys(pairs))) for role, pairs in refs.items())
-    for low, high in (("GE_eventTime", "LT_eventTime"), ("GE_recordTime", "LT_recordTime")):
+    for name in ("quantity", "within", "fields"):
+        if name in out:
+            out[name] = tuple(out[name])
+    for low, high in (("GE_eventTime", "LT_eventTime"), ("GE_recordTime", "LT_recordTime"),
+                      ("GE_errorDeclarationTime", "LT_errorDeclarationTime")):
         if low in multi and high in multi and out[PARAMETERS[low].field] >= out[PARAMETERS[high].field]:
             raise _refuse(high, f"the time range is empty: {low} must be before {high}")
     return out
 
 
-def parse(params):
-    """(the store's EpcisQuery, page_token, per_page, count_limit) of query parameters."""
+@dataclass(frozen=True)
+class Parsed:
+    """A query's parameters read: the store's EpcisQuery and what the application applies."""
+    query: object
+    page_token: str | None
+    per_page: int
+    count_limit: int | None     # eventCountLimit: at most this many, over every page
+    max_count: int | None       # maxEventCount: more than this many is QueryTooLargeException
+
+
+def parse_query(params) -> Parsed:
     from ..store.port import EpcisQuery
     found = fields(params)
-    page_token, per_page, count = found.pop("page_token"), found.pop("per_page"), found.pop("count_limit")
-    return EpcisQuery(**found), page_token, per_page, count
+    extra = {k: found.pop(k) for k in ("page_token", "per_page", "count_limit", "max_count")}
+    return Parsed(EpcisQuery(**found), **extra)
+
+
+def parse(params):
+    """(the store's EpcisQuery, page_token, per_page, count_limit) of query parameters."""
+    p = parse_query(params)
+    return p.query, p.page_token, p.per_page, p.count_limit
 
 
 def definition(params) -> dict:

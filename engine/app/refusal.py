@@ -53,6 +53,7 @@ REASONS = {
     "audit_incomplete": "done, but its audit line is missing (its intent is logged)",
     "too_many_streams": "the caller has its limit of open streams",
     "too_many_captures": "too many captures wait in this server process (facts: retry_after)",
+    "query_too_large": "a query answers more events than its maxEventCount (facts: max_event_count)",
     # not now
     "unavailable": "the store cannot be reached now (a failover under way): the same call may be repeated",
     # ours

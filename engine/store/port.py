@@ -95,6 +95,9 @@ class EpcisRecord:
     # REF_ROLES -> [[type or None, id]]: bizTransactionList, sourceList, destinationList
     refs: dict = field(default_factory=dict)
     declared: bool = False         # it carries an errorDeclaration (the event it declares wrong)
+    # what the other query parameters test (tracecode.epcis.facets: ilmd, ext, q, err, rp, bl):
+    # JSON-safe text and numbers, drawn from the event at capture
+    facets: dict = field(default_factory=dict)
 
 
 @dataclass
@@ -133,6 +136,14 @@ class EpcisQuery:
     order_by: str = ""             # ORDER_BY
     descending: bool = False
     declared: bool | None = None   # True: error declarations only; False: none of them
+    # on EpcisRecord.facets (every one given must hold):
+    fields: tuple = ()             # (("ilmd" | "ext", name, (texts...)), ...): one text equal; () it exists
+    quantity: tuple = ()           # (("EQ" | "GT" | "GE" | "LT" | "LE", number), ...): some quantity
+    ge_declaration_time: float | None = None   # errorDeclaration's declarationTime
+    lt_declaration_time: float | None = None
+    error_reasons: tuple = ()      # errorDeclaration's reason (bare CBV word)
+    corrective_ids: tuple = ()     # one of errorDeclaration's correctiveEventIDs
+    within: tuple = ()             # (("rp" | "bl", (GLN "(414)...", ...)), ...): readPoint / bizLocation under it
 
 
 class ReadView(Protocol):

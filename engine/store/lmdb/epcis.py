@@ -35,7 +35,7 @@ _BIAS = 1 << 63         # eventTime in ms, signed, ordered as unsigned bytes
 _ROLE = {r: bytes([i]) for i, r in enumerate(EPC_ROLES + REF_ROLES)}
 _ROLE_OF = {v[0]: r for r, v in _ROLE.items()}
 _HEAD = ("event_id", "event_time", "time_offset", "record_time", "type", "biz_step",
-         "disposition", "read_point", "biz_location", "client", "action", "refs", "declared")
+         "disposition", "read_point", "biz_location", "client", "action", "refs", "declared", "facets")
 NAME_BYTES = 256        # of a named query's name (and of its owner)
 NEXT = b"N"
 _NO_FILTER = EpcisQuery()
@@ -248,6 +248,9 @@ class EpcisTables:
             wanted = set(pairs)
             if not any((t, i) in wanted or (None, i) in wanted for t, i in refs.get(role, ())):
                 return False
+        if q.fields or q.quantity or q.error_reasons or q.corrective_ids or q.within \
+                or q.ge_declaration_time is not None or q.lt_declaration_time is not None:
+            return facets_match(head.get("facets") or {}, q)
         return True
 
     def _seqs(self, txn, key: bytes, roles, start: int):
@@ -432,6 +435,37 @@ class EpcisTables:
                 return out, ("q" + key.hex()) if more else None
             found = cur.next()
         return out, None
+
+
+_COMPARE = {"EQ": lambda f, v: v in f.get("q", ()), "GT": lambda f, v: "qmax" in f and f["qmax"] > v,
+            "GE": lambda f, v: "qmax" in f and f["qmax"] >= v, "LT": lambda f, v: "qmin" in f and f["qmin"] < v,
+            "LE": lambda f, v: "qmin" in f and f["qmin"] <= v}
+
+
+def facets_match(f: dict, q: EpcisQuery) -> bool:
+    """Whether an event's facets (EpcisRecord.facets) hold every facet filter of q; the
+    PostgreSQL store's SQL (postgres/epcis.py where) says the same."""
+    for kind, name, texts in q.fields:
+        found = (f.get(kind) or {}).get(name)
+        if found is None or (texts and not set(texts).intersection(found)):
+            return False
+    for op, value in q.quantity:
+        if not _COMPARE[op](f, value):
+            return False
+    err = f.get("err")
+    if q.error_reasons or q.corrective_ids or q.ge_declaration_time is not None or q.lt_declaration_time is not None:
+        if err is None:
+            return False
+        t = err.get("t")
+        if q.error_reasons and err.get("r") not in q.error_reasons:
+            return False
+        if q.corrective_ids and not set(q.corrective_ids).intersection(err.get("c") or ()):
+            return False
+        if q.ge_declaration_time is not None and (t is None or t < q.ge_declaration_time):
+            return False
+        if q.lt_declaration_time is not None and (t is None or t >= q.lt_declaration_time):
+            return False
+    return all(f.get(short) in glns for short, glns in q.within)
 
 
 def _name_key(text, what: str) -> bytes:

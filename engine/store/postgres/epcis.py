@@ -33,7 +33,7 @@ from .sqltx import reading, run_write, writing
 KEY_BYTES = 400          # longer ids and EPCs are digested (as the LMDB store does)
 ROLE = {r: i for i, r in enumerate(EPC_ROLES + REF_ROLES)}
 _HEAD = ("event_id", "event_time", "time_offset", "record_time", "type", "biz_step",
-         "disposition", "read_point", "biz_location", "client", "action", "refs", "declared")
+         "disposition", "read_point", "biz_location", "client", "action", "refs", "declared", "facets")
 TABLES = ("tc_epcis_events", "tc_epcis_epcs", "tc_epcis_seq", "tc_capture_jobs")   # bytes_in_use("epcis")
 
 SCHEMA = [
@@ -48,6 +48,9 @@ SCHEMA = [
         head bytea NOT NULL,
         event_json bytea NOT NULL,
         epcs_json bytea NOT NULL)""",
+    # EpcisRecord.facets as jsonb, for the parameters beyond the columns (EQ_ILMD_..., EQ_quantity,
+    # the error declaration's, WD_): JSON-safe by construction (tracecode.epcis.facets)
+    "ALTER TABLE tc_epcis_events ADD COLUMN IF NOT EXISTS facets jsonb",
     "CREATE INDEX IF NOT EXISTS tc_epcis_events_event_time ON tc_epcis_events (event_time, seq)",
     "CREATE INDEX IF NOT EXISTS tc_epcis_events_record_time ON tc_epcis_events (record_time, seq)",
     """CREATE TABLE IF NOT EXISTS tc_epcis_epcs (
@@ -115,6 +118,9 @@ def where(q: EpcisQuery | None) -> tuple[list[str], list]:
         conds.append("EXISTS (SELECT 1 FROM tc_epcis_epcs x WHERE x.seq = e.seq AND x.key = ANY(%s)"
                      " AND x.role = ANY(%s))")
         params += [[text_key(k) for k in q.epcs], roles]
+    facet_conds, facet_params = facets_where(q)
+    conds += facet_conds
+    params += facet_params
     for role, pairs in q.refs:
         if role not in REF_ROLES:
             raise ValueError(f"{role!r} is not one of {REF_ROLES}")
@@ -131,6 +137,46 @@ def where(q: EpcisQuery | None) -> tuple[list[str], list]:
             continue
         conds.append(f"EXISTS (SELECT 1 FROM tc_epcis_epcs x WHERE x.seq = e.seq AND x.role = {ROLE[role]}"
                      f" AND ({' OR '.join(alts)}))")
+    return conds, params
+
+
+_QUANTITY = {"EQ": ("e.facets->'q' @> %s::jsonb", lambda v: json.dumps([float(v)])),
+             "GT": ("(e.facets->>'qmax')::float8 > %s", float), "GE": ("(e.facets->>'qmax')::float8 >= %s", float),
+             "LT": ("(e.facets->>'qmin')::float8 < %s", float), "LE": ("(e.facets->>'qmin')::float8 <= %s", float)}
+
+
+def facets_where(q: EpcisQuery) -> tuple[list[str], list]:
+    """SQL conditions on e.facets for q's facet filters (what lmdb/epcis.py facets_match says)."""
+    conds, params = [], []
+    for kind, name, texts in q.fields:
+        if kind not in ("ilmd", "ext"):
+            raise ValueError(f"a field filter is on ilmd or ext, not {kind!r}")
+        if texts:
+            conds.append(f"e.facets->'{kind}'->%s ?| %s")
+            params += [name, list(texts)]
+        else:
+            conds.append(f"e.facets->'{kind}' ? %s")
+            params.append(name)
+    for op, value in q.quantity:
+        sql, conv = _QUANTITY[op]
+        conds.append(sql)
+        params.append(conv(value))
+    if q.error_reasons:
+        conds.append("e.facets->'err'->>'r' = ANY(%s)")
+        params.append(list(q.error_reasons))
+    if q.corrective_ids:
+        conds.append("e.facets->'err'->'c' ?| %s")
+        params.append(list(q.corrective_ids))
+    for attr, op in (("ge_declaration_time", ">="), ("lt_declaration_time", "<")):
+        value = getattr(q, attr)
+        if value is not None:
+            conds.append(f"(e.facets->'err'->>'t')::float8 {op} %s")
+            params.append(float(value))
+    for short, glns in q.within:
+        if short not in ("rp", "bl"):
+            raise ValueError(f"a within filter is on rp or bl, not {short!r}")
+        conds.append(f"e.facets->>'{short}' = ANY(%s)")
+        params.append(list(glns))
     return conds, params
 
 
@@ -214,7 +260,8 @@ def _rows(rec: EpcisRecord, seq: int):
     event = (seq, text_key(rec.event_id), float(rec.event_time), float(rec.record_time),
              text_bytes(rec.type), text_bytes(rec.biz_step), text_bytes(rec.disposition),
              text_bytes(rec.read_point), text_bytes(rec.biz_location), text_bytes(rec.action),
-             bool(rec.declared), dumps(head), dumps(rec.event), dumps(rec.epcs))
+             bool(rec.declared), dumps(head), dumps(rec.event), dumps(rec.epcs),
+             json.dumps(rec.facets) if rec.facets else None)
     keys = []
     for role, epcs in rec.epcs.items():
         tag = ROLE[role] if role in EPC_ROLES else None
@@ -230,7 +277,7 @@ def _rows(rec: EpcisRecord, seq: int):
 
 
 _EVENT_COLUMNS = ("seq, id_key, event_time, record_time, type, biz_step, disposition, read_point, "
-                  "biz_location, action, declared, head, event_json, epcs_json")
+                  "biz_location, action, declared, head, event_json, epcs_json, facets")
 
 
 def put(conn, records) -> list[bool]:

@@ -1,0 +1,189 @@
+"""What the query parameters beyond the head's columns test, drawn once from an event at
+capture (`facets_of`), so a store filters on a small JSON value and never decodes the event:
+
+    ilmd  {field name: [value texts]}   top-level ilmd fields     EQ_ILMD_{name}, EXISTS_ILMD_{name}
+    ext   {field name: [value texts]}   top-level extension fields (prefixed JSON-LD keys)
+                                                                  EQ_{name}, EXISTS_{name}
+    q     [quantities], qmin, qmax      every quantityElement's quantity   EQ_/GT_/GE_/LT_/LE_quantity
+    err   {t: declarationTime, r: reason, c: [correctiveEventIDs]}
+                                        GE_/LT_errorDeclarationTime, EQ_errorReason, EQ_correctiveEventID
+    rp, bl  the GLN ("(414)" + 13 digits) of an SGLN readPoint / bizLocation   WD_readPoint, WD_bizLocation
+
+A field is named as the event wrote it ("example:batch"), as its expanded IRI
+("http://ns.example.com/epcis/batch", the prefix read from the document's or the event's
+@context, or GS1's context for cbvmda, gs1...), and in the standard's namespace#name form
+("http://ns.example.com/epcis#batch"). A value is its text; numbers in one canonical text
+(5, 5.0 and 5e0 are "5"), booleans "true" / "false"; an object or list of objects names the
+field (EXISTS_) but has no value to compare. Texts holding NUL or lone surrogates, and
+those over MAX_CHARS, are left out (no store can index them all: PostgreSQL's jsonb refuses
+them): such a value is stored with its event but not found by EQ_.
+
+>>> f = facets_of({"ilmd": {"example:batch": "XYZ", "cbvmda:lotNumber": 7},
+...                 "quantityList": [{"epcClass": "urn:x", "quantity": 2.5}]},
+...                [{"example": "http://ns.example.com/epcis/"}])
+>>> f["ilmd"]["http://ns.example.com/epcis#batch"], f["ilmd"]["urn:epcglobal:cbv:mda#lotNumber"], f["q"]
+(['XYZ'], ['7'], [2.5])
+"""
+from __future__ import annotations
+
+import math
+
+from .cbv import vocab
+
+MAX_CHARS = 256            # of one value text kept for EQ_
+MAX_VALUES = 64            # of one field
+GS1_PREFIXES = {"epcis": "https://ref.gs1.org/epcis/", "cbv": "https://ref.gs1.org/cbv/",
+                "cbvmda": "urn:epcglobal:cbv:mda:", "gs1": "https://gs1.org/voc/",
+                "dcterms": "http://purl.org/dc/terms/"}   # GS1's epcis-context.jsonld
+QUANTITY_LISTS = ("quantityList", "childQuantityList", "inputQuantityList", "outputQuantityList")
+
+
+def number_text(value) -> str | None:
+    """The canonical text of a number (None if it is not one): 5, 5.0 and "5e0" are "5".
+
+    >>> number_text(5.0), number_text("2.50"), number_text("abc"), number_text(True)
+    ('5', '2.5', None, None)
+    """
+    if isinstance(value, bool):
+        return None
+    try:
+        x = float(value)
+    except (TypeError, ValueError):
+        return None
+    if not math.isfinite(x):
+        return None
+    return str(int(x)) if x.is_integer() and abs(x) < 1e16 else repr(x)
+
+
+def _clean(text: str) -> str | None:
+    if len(text) > MAX_CHARS or "\x00" in text or any(0xD800 <= ord(c) < 0xE000 for c in text):
+        return None
+    return text
+
+
+def value_texts(value) -> list[str]:
+    """The texts a field's value is compared as (a list: each item)."""
+    items = value if isinstance(value, list) else [value]
+    out = []
+    for v in items:
+        if isinstance(v, bool):
+            t = "true" if v else "false"
+        elif isinstance(v, (int, float)):
+            t = number_text(v)
+        elif isinstance(v, str):
+            t = _clean(v)
+        else:
+            t = None   # an object: named, not compared
+        if t is not None and t not in out:
+            out.append(t)
+        if len(out) == MAX_VALUES:
+            break
+    return out
+
+
+def prefixes(*contexts) -> dict:
+    """{prefix: IRI} of JSON-LD contexts (a URL, a dict or a list of them), GS1's first."""
+    out = dict(GS1_PREFIXES)
+    stack = list(contexts)
+    while stack:
+        c = stack.pop(0)
+        if isinstance(c, list):
+            stack[:0] = c
+        elif isinstance(c, dict):
+            out.update({k: v for k, v in c.items() if isinstance(k, str) and isinstance(v, str)
+                        and not k.startswith("@") and ":" not in k})
+    return out
+
+
+def names_of(key: str, known: dict) -> list[str]:
+    """A field's names: as written, its expanded IRI, and namespace#name.
+
+    >>> names_of("example:batch", {"example": "http://ns.example.com/epcis/"})
+    ['example:batch', 'http://ns.example.com/epcis/batch', 'http://ns.example.com/epcis#batch']
+    """
+    out = [key]
+    prefix, colon, local = key.partition(":")
+    iri = known.get(prefix) if colon and not local.startswith("//") else None
+    if iri:
+        out.append(iri + local)
+        ns = iri.rstrip("/#:")
+        if ns:
+            out.append(f"{ns}#{local}")
+    return [n for n in dict.fromkeys(out) if _clean(n) is not None]
+
+
+def _fields(obj: dict, known: dict, only_prefixed: bool) -> dict:
+    out: dict = {}
+    for key, value in obj.items():
+        if not isinstance(key, str) or key.startswith("@") or (only_prefixed and ":" not in key):
+            continue
+        texts = value_texts(value)
+        for name in names_of(key, known):
+            out.setdefault(name, []).extend(t for t in texts if t not in out.get(name, ()))
+    return out
+
+
+def _gln(uri) -> str | None:
+    if isinstance(uri, dict):
+        uri = uri.get("id")
+    if not isinstance(uri, str):
+        return None
+    from .epc import to_code
+    from .errors import EpcisError
+    try:
+        code = to_code(uri)
+    except EpcisError:
+        return None
+    return code[:18] if code.startswith("(414)") and len(code) >= 18 else None
+
+
+def gln_of_parent(uri: str) -> str | None:
+    """The GLN a WD_ value names when it is a GLN itself (an SGLN with extension 0, or a
+    Digital Link without 254): its sub-locations are its descendants. None otherwise.
+
+    >>> gln_of_parent("urn:epc:id:sgln:0614141.07346.0"), gln_of_parent("urn:epc:id:sgln:0614141.07346.12")
+    ('(414)0614141073467', None)
+    """
+    g = _gln(uri)
+    from .epc import to_code
+    return g if g is not None and to_code(uri) == g else None
+
+
+def facets_of(event: dict, context=None) -> dict:
+    """The facets of one event (module doc); {} for an event with none."""
+    if not isinstance(event, dict):
+        return {}
+    known = prefixes(context, event.get("@context"))
+    out: dict = {}
+    ilmd = event.get("ilmd")
+    if isinstance(ilmd, dict):
+        out["ilmd"] = _fields(ilmd, known, only_prefixed=False)
+    ext = _fields(event, known, only_prefixed=True)
+    if ext:
+        out["ext"] = ext
+    qs = []
+    for role in QUANTITY_LISTS:
+        for el in event.get(role) or ():
+            q = el.get("quantity") if isinstance(el, dict) else None
+            if isinstance(q, (int, float)) and not isinstance(q, bool) and math.isfinite(q) and float(q) not in qs:
+                qs.append(float(q))
+    if qs:
+        out.update(q=sorted(qs), qmin=min(qs), qmax=max(qs))
+    d = event.get("errorDeclaration")
+    if isinstance(d, dict):
+        from .errors import EpcisError
+        t = d.get("declarationTime")
+        try:
+            from datetime import datetime
+            when = datetime.fromisoformat(t.strip()) if isinstance(t, str) else None
+            t = when.timestamp() if when is not None and when.tzinfo is not None else None
+        except (ValueError, EpcisError):
+            t = None
+        reason = vocab(d.get("reason"))
+        out["err"] = {"t": t, "r": _clean(reason) if reason else None,
+                      "c": value_texts([i for i in d.get("correctiveEventIDs") or () if isinstance(i, str)])}
+    for field, short in (("readPoint", "rp"), ("bizLocation", "bl")):
+        g = _gln(event.get(field))
+        if g is not None:
+            out[short] = g
+    return out
