@@ -34,6 +34,11 @@ def add_serve_parser(sub) -> None:
                        description="Serve a data directory from one worker process per core.",
                        epilog=HELP, formatter_class=argparse.RawDescriptionHelpFormatter)
     s.add_argument("dir", help="data directory (see init)")
+    from ..cli import store_url   # late: tracecode.cli imports this module
+    s.add_argument("--store", metavar="URL", type=store_url, default=argparse.SUPPRESS,
+                   help="the index's PostgreSQL URL (postgresql://HOST1,HOST2/DB?target_session_attrs="
+                        "read-write: the workers find the primary, also after a failover), "
+                        "overriding DIR/settings.toml's store")
     s.add_argument("--listen", "--address", dest="address", metavar="HOST:PORT", default=None,
                    help=f"gRPC address (default {DEFAULT_GRPC}; port 0: any free port)")
     s.add_argument("--http", metavar="HOST:PORT",
