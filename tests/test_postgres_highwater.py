@@ -131,3 +131,36 @@ def test_the_block_never_passes_the_capacity_and_covers_the_reservation():
 def test_merge_takes_the_highest_mark_of_each_product():
     a, b = {("s", b"1"): 5, ("s", b"2"): 9}, {("s", b"1"): 7, ("t", b"1"): 1}
     assert highwater.merge(a, b) == {("s", b"1"): 7, ("s", b"2"): 9, ("t", b"1"): 1}
+
+
+def test_two_openers_of_one_directory_share_the_mark(tmp_path, pg_dsn):
+    """Two processes on one DIR (serve's workers): each extends the file under its lock,
+    merging what the other wrote, so after a rewind neither's codes are handed out again."""
+    d = tmp_path / "dd"
+    tracecode.init(d, store=pg_dsn).close()
+    one, two = tracecode.open(d), tracecode.open(d)
+    try:
+        big = highwater.MIN_BLOCK
+        handed = set(one.issue("cn-drug-20", DRUG, 1000).codes())
+        handed |= set(two.issue("cn-drug-20", DRUG, big).codes())    # past one's block: two extends
+        handed |= set(one.issue("cn-drug-20", DRUG, big).codes())    # one's cached mark is stale: extends
+        mark = max(highwater.read(d / highwater.NAME)["marks"].values())
+        assert mark >= one.issued("cn-drug-20", DRUG)
+    finally:
+        one.close()
+        two.close()
+    _rewind(pg_dsn, d, 1000)
+    with tracecode.open(d) as dd:
+        again = set(dd.issue("cn-drug-20", DRUG, 5000).codes())
+        assert not again & handed
+
+
+def test_a_bare_store_has_no_mark(pg_dsn):
+    from tracecode.store.postgres import PgStore
+    from tracecode.schemes import builtin
+    store = PgStore(pg_dsn, builtin())
+    try:
+        assert store.highwater is None
+        assert store.reserve("cn-drug-20", b"k", DRUG, 10, 10**8).start == 0
+    finally:
+        store.close()
