@@ -12,14 +12,21 @@ GTIN's check digit. No registry is checked.
 >>> categories.get("gs1_trade").public[-3:]
 ('scan_count', 'status', 'production_date')
 """
-from . import food_lots
+from . import food_lots, rare_earth
 from .category import Category
+
+
+def _lot_section(svc, code: str, lang: str, unit=None):
+    """A lot's section: rare earth's when a rare-earth step made the lot, else food's (None: neither)."""
+    return rare_earth.section(svc, code, lang, unit) or food_lots.section(svc, code, lang, unit)
+
 
 CATEGORY = Category(
     name="gs1_trade",
     title="GS1 trade items (SGTIN)",
     public=("verdict", "product", "lot", "expiry", "first_scan_time", "first_scan_place",
             "scan_count", "status", "production_date"),
-    # food lots (farm produce certificates, SC licences, imports, sales chains): food_lots
-    section=food_lots.section,
+    # rare-earth lots (weight, origin lots, enterprise): rare_earth; food lots (farm produce
+    # certificates, SC licences, imports, sales chains): food_lots
+    section=_lot_section,
 )

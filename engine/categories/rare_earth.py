@@ -32,6 +32,7 @@ from __future__ import annotations
 
 import datetime as _dt
 import math
+import re
 import tomllib
 from pathlib import Path
 
@@ -165,9 +166,146 @@ def enterprise(event: dict, client: str | None) -> str | None:
     return client
 
 
+# -- the public page's section of a rare-earth lot ----------------------------------------
+# A bag or drum carries a GS1 code (gs1-sgtin with its lot, or the lot's own LGTIN): the
+# page of that code shows the lot, its product (the GTIN), its weight when it was made, the
+# step and date that made it, the enterprise (the event's owning party) and the lots it was
+# made from, back to the ore; never quotas, the checks' results, invoice or declaration
+# numbers, quantities sold or exported, nor who sent the events.
+MADE_BY = {STEPS["mining"]: "mining", STEPS["separating"]: "separating", STEPS["smelting"]: "smelting"}
+ORIGIN_DEPTH = 6        # lots walked back from a lot to its ore (each one store query)
+MAKING_EVENTS = 50      # a lot's events read to find the one that made it (the first, by eventTime)
+_LOT = re.compile(r"\(01\)([0-9]{14})\(10\)(.{1,20})\Z")
+
+
+def _key(cls) -> str | None:
+    """A lot class (Digital Link or LGTIN URN) as the store keys it: (01)GTIN(10)LOT."""
+    from .. import epcis
+    try:
+        return epcis.to_code(cls)
+    except (epcis.EpcisError, TypeError):
+        return None
+
+
+def _making(events: list, key: str) -> dict | None:
+    """The event that made the lot ``key``: its mining (quantityList) or the separating or
+    smelting TransformationEvent with it among the outputs; the first such, oldest first."""
+    for ev in events:
+        if not isinstance(ev, dict) or ev.get("bizStep") not in MADE_BY:
+            continue
+        field = "quantityList" if ev.get("type") == "ObjectEvent" else "outputQuantityList"
+        if any(isinstance(q, dict) and _key(q.get("epcClass")) == key for q in ev.get(field) or ()):
+            return ev
+    return None
+
+
+def _mass(entries, key: str) -> float | None:
+    got = [q for q in entries or () if isinstance(q, dict) and _key(q.get("epcClass")) == key]
+    total, odd = kg(got)
+    return None if odd or not got else total
+
+
+def _owner(event: dict) -> str | None:
+    from .imported_food import PARTY
+    from urllib.parse import unquote
+    who = enterprise(event, None)
+    return unquote(who[len(PARTY):]) if isinstance(who, str) and who.startswith(PARTY) else who
+
+
+def lot_origin(store, key: str) -> dict | None:
+    """What the lot's events say for its page: {"lot", "gtin", "step", "date", "kg",
+    "enterprise", "from": [the input lots' (lot, kg used)], "chain": [each earlier lot's
+    (lot, step)]}; None: no rare-earth event made this lot."""
+    m = _LOT.match(key or "")
+    if m is None:
+        return None
+    ev = _making(_made_events(store, key), key)
+    if ev is None:
+        return None
+    field = "quantityList" if ev.get("type") == "ObjectEvent" else "outputQuantityList"
+    out = {"lot": m[2], "gtin": m[1], "step": MADE_BY[ev["bizStep"]], "date": str(ev.get("eventTime", ""))[:10],
+           "kg": _mass(ev.get(field), key), "enterprise": _owner(ev),
+           "from": [(_lot_name(k), _mass([q], k)) for q, k in _inputs(ev)], "chain": []}
+    seen, todo = {key}, [k for _, k in _inputs(ev)]
+    while todo and len(out["chain"]) < ORIGIN_DEPTH:   # the first input's line back to the ore
+        here = todo[0]
+        found = _LOT.match(here)
+        if here in seen or found is None:
+            break
+        seen.add(here)
+        made = _making(_made_events(store, here), here)
+        out["chain"].append((found[2], MADE_BY[made["bizStep"]] if made else None))
+        todo = [k for _, k in _inputs(made)] if made else []
+    return out
+
+
+def _made_events(store, key: str) -> list:
+    """The events naming the lot's class among their quantities or outputs (where the step
+    that made it is), oldest first, at most MAKING_EVENTS."""
+    from ..store.port import EpcisQuery
+    records, _ = store.epcis_find(EpcisQuery(epcs=(key,), epc_roles=("class", "output_class"),
+                                             order_by="eventTime"), None, MAKING_EVENTS)
+    return [r.event for r in records]
+
+
+def _inputs(ev: dict) -> list:
+    """(entry, its class as the store keys it) of a TransformationEvent's input lots."""
+    out = []
+    for q in ev.get("inputQuantityList") or ():
+        k = _key(q.get("epcClass")) if isinstance(q, dict) else None
+        if k:
+            out.append((q, k))
+    return out
+
+
+def _lot_name(key: str) -> str:
+    found = _LOT.match(key)
+    return found[2] if found else key[:60]
+
+
+WORDS = {
+    "zh": {"title": "稀土产品追溯", "ok": "来源可查", "lot": "批次", "product": "产品（GTIN）", "weight": "重量",
+           "made": "生产环节", "enterprise": "企业", "from": "原料批次", "chain": "来源链",
+           "mining": "开采", "separating": "冶炼分离", "smelting": "金属冶炼"},
+    "en": {"title": "Rare earth traceability", "ok": "Origin on record", "lot": "Lot", "product": "Product (GTIN)",
+           "weight": "Weight", "made": "Made by", "enterprise": "Enterprise", "from": "Made from lots",
+           "chain": "Origin", "mining": "mining", "separating": "separation", "smelting": "smelting"},
+}
+
+
+def _weight(value: float | None) -> str | None:
+    if value is None:
+        return None
+    return f"{value / 1000:,.3f} t" if value >= 1000 else f"{value:,.3f} kg"
+
+
+def section(svc, code: str, lang: str, unit=None) -> dict | None:
+    """The page's rare-earth section of a GS1 code whose lot a rare-earth step made
+    (None: no such lot). See the note above WORDS for what it shows and leaves out."""
+    try:
+        answer = svc.dd.verify(code, record=False)
+    except ValueError:
+        return None
+    gtin, lot = (getattr(answer, "product", None) or {}).get("gtin"), getattr(answer, "lot", None)
+    if not gtin or not lot or len(str(lot)) > 20:
+        return None
+    rec = lot_origin(svc.dd.index.store, f"(01){gtin}(10){lot}")
+    if rec is None:
+        return None
+    w = WORDS.get(lang, WORDS["en"])
+    rows = [(w["lot"], rec["lot"]), (w["product"], rec["gtin"]), (w["weight"], _weight(rec["kg"])),
+            (w["made"], f"{w[rec['step']]} · {rec['date']}"), (w["enterprise"], rec["enterprise"]),
+            (w["from"], ", ".join(f"{lot} ({_weight(m)})" if m is not None else lot for lot, m in rec["from"])),
+            (w["chain"], " ← ".join([rec["lot"]] + [f"{lot} ({w[step]})" if step else lot
+                                                     for lot, step in rec["chain"]]) if rec["chain"] else None)]
+    return {"title": w["title"], "category": "rare_earth", "verdict": "on_record", "verdict_text": w["ok"],
+            "tone": "ok", "rows": [(k, str(v)) for k, v in rows if v], "notes": []}
+
+
 CATEGORY = Category(
     name="rare_earth",
     title="Rare earth (稀土)",
     lifecycle=(*STEPS.values(), *SALES_STEPS),
     public=("verdict", "product", "lot", "scan_count"),
+    section=section,     # shown on its lots' GS1 codes (gs1_trade's section asks it first)
 )
