@@ -167,6 +167,7 @@ def test_closing_an_alert_through_the_page_is_audited(site):
     # without the page's token, or from another site: refused, the alert stays open
     assert c.post(path, data={**form, "csrf": "0" * 32}, headers=cookie).status_code == 403
     assert c.post(path, data=form, headers={**cookie, "origin": "https://evil.example"}).status_code == 403
+    assert c.post(path, data=form, headers={**cookie, "sec-fetch-site": "cross-site"}).status_code == 403
     assert store.alerts_find(rule="clone_velocity", open_only=True).count(alert) == 1
     done = c.post(path, data=form, headers={**cookie, "origin": BASE_URL})
     assert done.status_code == 303

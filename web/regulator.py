@@ -84,8 +84,14 @@ def _overseer(request, method: str):
 
 
 def _same_origin(request) -> bool:
+    """Whether a form POST came from this server's pages: the browser's Sec-Fetch-Site when
+    sent, and its Origin when it names one (under Referrer-Policy: no-referrer Chromium
+    sends "null"; curl sends none: the form token decides)."""
+    site = request.headers.get("sec-fetch-site")
+    if site is not None and site not in ("same-origin", "none"):
+        return False
     origin = request.headers.get("origin")
-    if origin is None:   # not sent (older browsers, curl): the form token decides
+    if origin is None or origin == "null":
         return True
     own = f"{request.url.scheme}://{request.headers.get('host', '')}"
     public = "/".join(request.app.state.base_url.split("/", 3)[:3])   # scheme://host[:port]
