@@ -97,6 +97,13 @@ def test_the_format_is_stamped_once(backend):
     assert backend.store.stamp_format(b"3") == b"2"   # the store's own, for the caller to refuse
 
 
+def test_an_older_format_is_rewritten_only_where_the_store_knows_how(backend):
+    assert backend.store.stamp_format(b"2") == b"2"
+    assert backend.store.upgrade_format(b"2", b"9") == b"2"   # no way known: the caller refuses
+    assert backend.store.upgrade_format(b"2", b"3") == b"3"   # 3: LMDB's scan summaries moved
+    assert backend.store.stamp_format(b"3") == b"3"
+
+
 def test_batch_tables_and_their_marks(backend):
     s = backend.store
     with s.reading() as view:

@@ -35,7 +35,7 @@ from ..regions.location import scan_location
 from . import gcpause
 from .pending import PendingView, PendingWrites
 
-FORMAT = b"2"  # bump when a record layout changes
+FORMAT = b"3"  # bump when a record layout changes (3: LMDB scan summaries in a table of their own)
 MAX_DEPTH = _codes.CONTAINER_DEPTH            # unit < case < pallet < ... at most this deep
 HISTORY_CODES = 100     # codes of one event shown in a history item (codes_total: all)
 _SHARED_TEXT = 200      # longer event codes are parsed by their own event (junk, mostly)
@@ -235,6 +235,8 @@ class Index:
     def _check_format(self):
         """Stamp a new index with its record format; refuse one written in another."""
         have = self.store.stamp_format(FORMAT)
+        if have != FORMAT:   # an older format the store can rewrite (LMDB 2 -> 3: seentable.py)
+            have = self.store.upgrade_format(have, FORMAT)
         if have != FORMAT:
             raise TracecodeError(f"this index uses record format {have.decode()}; this "
                                  f"tracecode reads format {FORMAT.decode()}")

@@ -242,6 +242,10 @@ class Store(Protocol):
     def stamp_format(self, fmt: bytes) -> bytes:
         """The record format the store holds, stamping a new store with fmt."""
 
+    def upgrade_format(self, have: bytes, fmt: bytes) -> bytes:
+        """Rewrite a store of format `have` in format `fmt` where the store knows how (all or
+        nothing); returns the format it holds after (`have` when it knows no way)."""
+
     def put_imported(self, codes: list, value: bytes) -> None:
         """Codes issued elsewhere, each with one record (JSON bytes), in one commit."""
 

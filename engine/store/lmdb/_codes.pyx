@@ -6,8 +6,14 @@ set to the code key, then `next`) finds all of them:
 
     code key + 0x00   State   status (u8), seq of the event that set it (u64)
     code key + 0x01   parent  the code key of the container it is packed in
-    code key + 0x02   Seen    scan count, first scan time and seq, last scan
-                              seq, the distinct places it was scanned at
+
+Each scanned code's summary (Seen: scan count, first scan time and seq, last scan
+seq, the distinct places it was scanned at; fixed width) is in a table of its own,
+`seen`, under the bare code key (layout 3). Recording touches only these pages, not
+the pages of the codes' states, and a batch's codes (product id and counter,
+big-endian) sit together there. Every kernel taking `seen_db` reads the layout
+before it (format 2: Seen under code key + 0x02 in `codes`) when it is None; that is
+what the move from format 2 (seentable.py) and the old-layout tests read and write.
 
 A code key is 12 bytes for a code of ours (product id u32 and counter u64,
 big-endian, so a product's codes sort by counter), b"ext\\0" + the code for an
@@ -64,9 +70,16 @@ cdef struct Found:
     Seen s
 
 
-cdef int _records(Txn *t, MDB_cursor *cur, const uint8_t *key, size_t klen,
-                  uint8_t *scratch, Found *f) noexcept nogil:
-    """All records of one code in one descent; returns an LMDB error or 0."""
+cdef enum:
+    SEEN_SKIP = 0       # containers: only their status, seq and parent are wanted
+    SEEN_INLINE = 1     # format 2: Seen under code key + KIND_SEEN in `codes`
+    SEEN_TABLE = 2      # format 3: Seen under the bare code key in `seen`
+
+
+cdef int _records(Txn *t, MDB_cursor *cur, MDB_cursor *scur, int seen_mode, const uint8_t *key,
+                  size_t klen, uint8_t *scratch, Found *f) noexcept nogil:
+    """All records of one code in one descent (and one more in `seen` through scur, a
+    cursor moving forward too); returns an LMDB error or 0."""
     cdef MDB_val k, v
     cdef int rc
     cdef uint8_t kind
@@ -91,21 +104,34 @@ cdef int _records(Txn *t, MDB_cursor *cur, const uint8_t *key, size_t klen,
         elif kind == KIND_PARENT and 0 < v.mv_size <= MAX_KEY:
             f.parent_len = v.mv_size
             memcpy(f.parent, v.mv_data, v.mv_size)
-        elif kind == KIND_SEEN and v.mv_size == sizeof(Seen):
+        elif kind == KIND_SEEN and seen_mode == SEEN_INLINE and v.mv_size == sizeof(Seen):
             f.seen = True
             memcpy(&f.s, v.mv_data, sizeof(Seen))
-            f.s.n = min(f.s.n, MAX_PLACES_C)
         rc = t.api.cursor_get(cur, &k, &v, MDB_NEXT)
-    return 0 if rc == 0 or rc == MDB_NOTFOUND else rc
+    if rc != 0 and rc != MDB_NOTFOUND:
+        return rc
+    if seen_mode == SEEN_TABLE:
+        k.mv_size = klen
+        k.mv_data = <void *>key
+        rc = t.api.cursor_get(scur, &k, &v, MDB_SET_RANGE)  # the cursor's page first
+        if rc == 0 and k.mv_size == klen and v.mv_size == sizeof(Seen) \
+                and memcmp(k.mv_data, key, klen) == 0:
+            f.seen = True
+            memcpy(&f.s, v.mv_data, sizeof(Seen))
+        elif rc != 0 and rc != MDB_NOTFOUND:
+            return rc
+    if f.seen:
+        f.s.n = min(f.s.n, MAX_PLACES_C)
+    return 0
 
 
-cdef int _effective(Txn *t, MDB_cursor *cur, MDB_cursor *pcur, const uint8_t *key, size_t klen,
-                    uint8_t *scratch, Found *f, Found *up) noexcept nogil:
+cdef int _effective(Txn *t, MDB_cursor *cur, MDB_cursor *pcur, MDB_cursor *scur, int seen_mode,
+                    const uint8_t *key, size_t klen, uint8_t *scratch, Found *f, Found *up) noexcept nogil:
     """The code's own records in f, its status and seq replaced by those of the
     most recent event on a container it is in (shipping a pallet ships its cases).
     Containers are read through their own cursor pcur, so that cur stays on the
     page of the codes and the next key in order is found there (see keyorder.py)."""
-    cdef int rc = _records(t, cur, key, klen, scratch, f)
+    cdef int rc = _records(t, cur, scur, seen_mode, key, klen, scratch, f)
     cdef int depth = 0
     cdef uint8_t pkey[MAX_KEY]
     cdef size_t plen = f.parent_len
@@ -113,7 +139,7 @@ cdef int _effective(Txn *t, MDB_cursor *cur, MDB_cursor *pcur, const uint8_t *ke
         return rc
     memcpy(pkey, f.parent, plen)
     while plen and depth < MAX_DEPTH:
-        rc = _records(t, pcur, pkey, plen, scratch, up)
+        rc = _records(t, pcur, NULL, SEEN_SKIP, pkey, plen, scratch, up)
         if rc:
             return rc
         if up.seq > f.seq:
@@ -183,17 +209,20 @@ def key_prefixes(const uint8_t[::1] keys, const int64_t[::1] offsets, uint64_t[:
 def read_codes(env, txn, db, const uint8_t[::1] keys, const int64_t[::1] offsets,
                uint32_t place_hash, uint8_t[:] status, uint64_t[:] seq, uint32_t[:] count,
                uint8_t[:] places, double[:] first_time, uint64_t[:] first_seq,
-               const int64_t[::1] order=None):
+               const int64_t[::1] order=None, seen_db=None):
     """For each row i in `order` (default: every row, in row order; keyorder.visit_order
     gives the rows with a key in key order), key keys[offsets[i]:offsets[i+1]] (empty:
     skip): effective status and seq, and its scan summary; `places` counts the
     distinct places including place_hash (0: no place). Rows not visited are left
     as they are. One cursor
-    moves forward through the codes, so a page holding several keys is found once
-    (LMDB searches the cursor's page before descending from the root)."""
+    moves forward through the codes (and one through `seen_db`, the summaries; None:
+    format 2's, inside db), so a page holding several keys is found once (LMDB searches
+    the cursor's page before descending from the root)."""
     cdef Txn t
     cdef MDB_cursor *cur = NULL
     cdef MDB_cursor *pcur = NULL
+    cdef MDB_cursor *scur = NULL
+    cdef int seen_mode = SEEN_INLINE if seen_db is None else SEEN_TABLE
     cdef Found f, up
     cdef uint8_t scratch[MAX_KEY + 1]
     cdef Py_ssize_t i, j, n = offsets.shape[0] - 1, visits = n
@@ -216,13 +245,19 @@ def read_codes(env, txn, db, const uint8_t[::1] keys, const int64_t[::1] offsets
     if rc:
         t.api.cursor_close(cur)
         fail(&t, rc)
+    if seen_mode == SEEN_TABLE:
+        rc = t.api.cursor_open(t.txn, dbi_of(env, seen_db), &scur)
+        if rc:
+            t.api.cursor_close(pcur)
+            t.api.cursor_close(cur)
+            fail(&t, rc)
     try:
         for j in range(visits):
             i = order[j] if ordered else j
             klen = offsets[i + 1] - offsets[i]
             if klen == 0:
                 continue
-            rc = _effective(&t, cur, pcur, &keys[offsets[i]], klen, scratch, &f, &up)
+            rc = _effective(&t, cur, pcur, scur, seen_mode, &keys[offsets[i]], klen, scratch, &f, &up)
             if rc:
                 break
             status[i] = f.status
@@ -235,16 +270,21 @@ def read_codes(env, txn, db, const uint8_t[::1] keys, const int64_t[::1] offsets
             else:
                 places[i] = place_hash != 0
     finally:
+        if scur != NULL:
+            t.api.cursor_close(scur)
         t.api.cursor_close(pcur)
         t.api.cursor_close(cur)
     if rc:
         fail(&t, rc)
 
 
-def read_code(env, txn, db, bytes key, uint32_t place_hash):
-    """One code: (status, seq, scan count, place hashes, first time, first seq, last seq)."""
+def read_code(env, txn, db, bytes key, uint32_t place_hash, seen_db=None):
+    """One code: (status, seq, scan count, place hashes, first time, first seq, last seq);
+    its summary in seen_db (None: format 2's, inside db)."""
     cdef Txn t
     cdef MDB_cursor *cur = NULL
+    cdef MDB_cursor *scur = NULL
+    cdef int seen_mode = SEEN_INLINE if seen_db is None else SEEN_TABLE
     cdef Found f, up
     cdef uint8_t scratch[MAX_KEY + 1]
     cdef int rc, j
@@ -254,7 +294,14 @@ def read_code(env, txn, db, bytes key, uint32_t place_hash):
     rc = t.api.cursor_open(t.txn, dbi_of(env, db), &cur)
     if rc:
         fail(&t, rc)
-    rc = _effective(&t, cur, cur, <const uint8_t *>key, len(key), scratch, &f, &up)
+    if seen_mode == SEEN_TABLE:
+        rc = t.api.cursor_open(t.txn, dbi_of(env, seen_db), &scur)
+        if rc:
+            t.api.cursor_close(cur)
+            fail(&t, rc)
+    rc = _effective(&t, cur, cur, scur, seen_mode, <const uint8_t *>key, len(key), scratch, &f, &up)
+    if scur != NULL:
+        t.api.cursor_close(scur)
     t.api.cursor_close(cur)
     if rc:
         fail(&t, rc)
@@ -297,8 +344,9 @@ def record_scans(env, txn, db_codes, db_scans, uint64_t first,
                  const uint8_t[::1] keys, const int64_t[::1] offsets, const uint8_t[::1] verdicts,
                  const int32_t[::1] sources, const uint8_t[::1] prefixes,
                  const int64_t[::1] prefix_off, const uint32_t[::1] hashes,
-                 const double[::1] times, const int64_t[::1] order=None):
-    """Append scans first, first+1, ... and update each code's Seen record.
+                 const double[::1] times, const int64_t[::1] order=None, seen_db=None):
+    """Append scans first, first+1, ... and update each code's Seen record (in seen_db
+    under the code key; None: format 2's place, db_codes under code key + 0x02).
 
     Scan i has code key keys[offsets[i]:offsets[i+1]] (empty: an unknown code),
     verdict verdicts[i], time times[i] and comes from source c = sources[i] (a
@@ -328,6 +376,8 @@ def record_scans(env, txn, db_codes, db_scans, uint64_t first,
     cdef uint64_t *prev
     cdef MDB_cursor *cur = NULL
     cdef MDB_cursor *scur = NULL
+    cdef bint inline_seen = seen_db is None
+    cdef size_t sklen
     if offsets.shape[0] != n + 1 or sources.shape[0] != n or times.shape[0] != n:
         raise ValueError("keys, verdicts, sources and times disagree in length")
     _check_keys(keys, offsets)
@@ -346,7 +396,8 @@ def record_scans(env, txn, db_codes, db_scans, uint64_t first,
         if not 0 <= sources[i] < hashes.shape[0]:
             raise ValueError(f"scan {i} names source {sources[i]}, of {hashes.shape[0]}")
     open_txn(env, txn, &t)
-    cdef MDB_dbi codes_dbi = dbi_of(env, db_codes), scans_dbi = dbi_of(env, db_scans)
+    cdef MDB_dbi seen_dbi = dbi_of(env, db_codes if inline_seen else seen_db)
+    cdef MDB_dbi scans_dbi = dbi_of(env, db_scans)
     buf = <uint8_t *>malloc(8 + longest + 9 + MAX_KEY)
     prev = <uint64_t *>malloc(max(n, 1) * sizeof(uint64_t))
     if buf == NULL or prev == NULL:
@@ -355,7 +406,7 @@ def record_scans(env, txn, db_codes, db_scans, uint64_t first,
         raise MemoryError()
     with nogil:
         memset(prev, 0, max(n, 1) * sizeof(uint64_t))  # scans of no code: no previous scan
-        rc = t.api.cursor_open(t.txn, codes_dbi, &cur)
+        rc = t.api.cursor_open(t.txn, seen_dbi, &cur)
         if rc == 0:
             rc = t.api.cursor_open(t.txn, scans_dbi, &scur)
         # 1. the Seen records, in key order
@@ -368,10 +419,11 @@ def record_scans(env, txn, db_codes, db_scans, uint64_t first,
             c = sources[i]
             memcpy(skey, &keys[offsets[i]], klen)
             skey[klen] = KIND_SEEN
-            k.mv_size = klen + 1
+            sklen = klen + inline_seen
+            k.mv_size = sklen
             k.mv_data = skey
             rc = t.api.cursor_get(cur, &k, &v, MDB_SET_RANGE)
-            if rc == 0 and (k.mv_size != klen + 1 or memcmp(k.mv_data, skey, klen + 1) != 0):
+            if rc == 0 and (k.mv_size != sklen or memcmp(k.mv_data, skey, sklen) != 0):
                 rc = MDB_NOTFOUND  # the next key is another's: no Seen record yet
             if rc == 0 and v.mv_size == sizeof(Seen):
                 memcpy(&s, v.mv_data, sizeof(Seen))
@@ -388,9 +440,9 @@ def record_scans(env, txn, db_codes, db_scans, uint64_t first,
             if hashes[c] and s.n < MAX_PLACES_C and not _has_place(&s, hashes[c]):
                 s.places[s.n] = hashes[c]
                 s.n += 1
-            k.mv_size = klen + 1
+            k.mv_size = sklen
             k.mv_data = skey
-            v.mv_size = sizeof(Seen)
+            v.mv_size = sizeof(Seen)   # fixed width: an existing summary is overwritten in place
             v.mv_data = &s
             rc = t.api.cursor_put(cur, &k, &v, 0)
             if rc:

@@ -282,7 +282,7 @@ class ScanLog:
         _codes.record_scans(st.env, txn, st.db_codes, st.db_scans, first, keys.buf, keys.off,
                             verdicts, sources, np.frombuffer(b"".join(prefixes), np.uint8), prefix_off,
                             np.array([place_hash(name[1]) for name in names], np.uint32), times,
-                            order=visit_order(keys))
+                            order=visit_order(keys), seen_db=st.db_seen)
         txn.put(b"next_scan", (first + len(verdicts)).to_bytes(8, "big"), db=meta)
         public = [sid for sid, name in enumerate(names) if name[0] == PUBLIC_SCANNER]
         if public and st.db_public_queries is not None:   # the public window's queries, by code

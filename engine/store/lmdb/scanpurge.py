@@ -2,12 +2,13 @@
 data on request), or all those before a date (a retention period applied).
 
 A scan record names its scanner and the previous scan of the same code (scanlog.py), and
-each code's Seen record (_codes.pyx) keeps its scan count, first scan (time, seq), last
-scan seq and the distinct places scanned at. Purging a scanner deletes its scan records
-and, for every code it scanned, relinks the code's remaining scans (each names the one
-before it that is kept), and recomputes the Seen record from them: count, first and last
-scan, places (the first MAX_PLACES distinct ones, oldest first, as recording keeps them);
-a code left with no scan loses its Seen record. One write transaction: all or nothing.
+each code's Seen record (_codes.pyx; in the table `seen`, seentable.py) keeps its scan
+count, first scan (time, seq), last scan seq and the distinct places scanned at. Purging
+a scanner deletes its scan records and, for every code it scanned, relinks the code's
+remaining scans (each names the one before it that is kept), and recomputes the Seen
+record from them: count, first and last scan, places (the first MAX_PLACES distinct
+ones, oldest first, as recording keeps them); a code left with no scan loses its Seen
+record. One write transaction: all or nothing.
 
 Python, not a kernel: a rare operator action, one pass over the scan log; the scan
 kernels stay as they are.
@@ -54,7 +55,7 @@ def purge_before(store, txn, when: float, *, write: bool = True) -> dict:
 
 
 def _purge(store, txn, match, write: bool) -> dict:
-    db_scans, db_codes = store.db_scans, store.db_codes
+    db_scans, db_seen = store.db_scans, store.db_seen
     public = PUBLIC_SCANNER.encode()
     db_public = getattr(store, "db_public_queries", None)
     doomed, codes, queries = [], set(), []
@@ -70,7 +71,7 @@ def _purge(store, txn, match, write: bool) -> dict:
     if not write:
         return {"scans": len(doomed), "codes": len(codes)}
     for key in sorted(codes):
-        _resummarise(txn, db_scans, db_codes, key, match)
+        _resummarise(txn, db_scans, db_seen, key, match)
     for k in doomed:
         txn.delete(k, db=db_scans)
     for k in queries:
@@ -78,9 +79,9 @@ def _purge(store, txn, match, write: bool) -> dict:
     return {"scans": len(doomed), "codes": len(codes)}
 
 
-def _resummarise(txn, db_scans, db_codes, key: bytes, match) -> None:
-    seen_key = key + _codes.SEEN
-    raw = txn.get(seen_key, db=db_codes)
+def _resummarise(txn, db_scans, db_seen, key: bytes, match) -> None:
+    seen_key = key   # the summaries' own table (seentable.py), under the bare code key
+    raw = txn.get(seen_key, db=db_seen)
     if raw is None or len(raw) != _SEEN.size:
         return
     count, _, _, _, last_seq, *_ = _SEEN.unpack(raw)
@@ -93,7 +94,7 @@ def _resummarise(txn, db_scans, db_codes, key: bytes, match) -> None:
         seq = int.from_bytes(rec[_prev_at(rec):_prev_at(rec) + 8], sys.byteorder)
     keep = [(s, r) for s, r in chain if not match(r)]
     if not keep:
-        txn.delete(seen_key, db=db_codes)
+        txn.delete(seen_key, db=db_seen)
         return
     for i, (s, r) in enumerate(keep):   # each kept scan names the kept one before it
         want = keep[i + 1][0] if i + 1 < len(keep) else 0
@@ -109,4 +110,4 @@ def _resummarise(txn, db_scans, db_codes, key: bytes, match) -> None:
     removed = len(chain) - len(keep)
     summary = _SEEN.pack(max(count - removed, len(keep)), len(places), _SCAN_HEAD.unpack_from(oldest[1])[0],
                          oldest[0], keep[0][0], *(places + [0] * (_codes.MAX_PLACES - len(places))))
-    txn.put(seen_key, summary, db=db_codes)
+    txn.put(seen_key, summary, db=db_seen)

@@ -36,7 +36,7 @@ def index_stats(index) -> dict:
 # The port's parts of the data (Store.bytes_in_use) and the databases that hold them.
 PARTS = {
     "issuance": (b"counters", b"batches", b"ranges", b"products", b"product_ids"),
-    "verdicts": (b"codes",),   # what verification reads per code: state, container, first scan
+    "verdicts": (b"codes", b"seen"),   # what verification reads per code: state, container, scans
     "history": (b"children", b"code_events", b"events", b"event_ids"),   # only history() reads
     "scan_log": (b"scans",),
     "epcis": (b"epcis", b"epcis_epcs", b"epcis_times"),   # captured EPCIS events and jobs

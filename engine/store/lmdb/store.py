@@ -3,8 +3,10 @@ transactions, the tables of one environment opened once.
 
 Databases besides those of batches.py (code keys: see codekeys.py):
 
-    codes        code key + kind -> state, parent or seen record   only codes with
+    codes        code key + kind -> state or parent record         only codes with
                  events or scans; layouts and the C kernels in _codes.pyx
+    seen         code key -> scan summary (fixed width)             only scanned codes;
+                 a table of its own since format 3 (seentable.py)
     children     parent key -> child key (dupsort)                aggregation, the
                  other way round from the parent records
     code_events  code key -> event seq (dupsort)                  for history()
@@ -44,6 +46,7 @@ from .alerts import AlertsTable
 from .scanlog import ScanLog, unpack_scan
 from . import exportread
 from . import scanpurge
+from . import seentable
 
 _STATE = struct.Struct("=BQ")   # _codes.State, machine byte order
 STATE, PARENT = _codes.STATE, _codes.PARENT   # record kinds under a code key
@@ -109,10 +112,10 @@ class LmdbView:
         s = self._s
         _codes.read_codes(self._env, self._txn, s.db_codes, refs.buf, refs.off, place_hash,
                           status, seq, scan_count, places, first_scan_time, first_seq,
-                          order=visit_order(refs))
+                          order=visit_order(refs), seen_db=s.db_seen)
 
     def code_record(self, ref):
-        return _codes.read_code(self._env, self._txn, self._s.db_codes, ref, 0)
+        return _codes.read_code(self._env, self._txn, self._s.db_codes, ref, 0, self._s.db_seen)
 
     def imported_values(self, buf, off, found):
         return _codes.get_values(self._env, self._txn, self._s.db_imported, buf, off, found)
@@ -297,6 +300,7 @@ class LmdbStore:
         self.db_children = open_db(env, b"children", dupsort=True)
         self.db_public_queries = publicq.open_table(env)   # the public window's queries by code
         self.db_code_events = open_db(env, b"code_events", dupsort=True)
+        self.db_seen = seentable.open_table(env)   # scan summaries (None: read-only, format 2)
         self.known = KnownProducts(self.batches, schemes)
         self._db_idempotency = None   # opened by the first server that issues with keys
         self._registry = None         # the registries' tables, opened on first use
@@ -330,6 +334,17 @@ class LmdbStore:
                     txn.put(b"format", fmt, db=self.batches.meta)
                 return held or fmt
             have = run_write(self.env, stamp)
+        return have
+
+    def upgrade_format(self, have: bytes, fmt: bytes) -> bytes:
+        """Format `have` rewritten as `fmt` where this store knows how (2 -> 3: the scan
+        summaries moved to their own table, seentable.py); returns the format held after."""
+        if have == seentable.FROM and fmt == seentable.TO:
+            if self.db_seen is None:
+                raise IndexReadOnly(f"the index at {self.env.path()} uses record format 2 and is "
+                                    f"read-only: open it writable once to move its scan summaries "
+                                    f"to format 3")
+            return seentable.upgrade(self.env, self.batches.meta, self.db_codes, self.db_seen)
         return have
 
     def put_imported(self, codes: list, value: bytes) -> None:

@@ -41,6 +41,18 @@ class Part:
             return view.meta_get("format")
         return self.meta_get("format") or self.write(body)
 
+    def upgrade_format(self, have: bytes, fmt: bytes) -> bytes:
+        """Format 2 -> 3 is a new stamp only: 3 moved LMDB's scan summaries, PostgreSQL's
+        tables are the same. Returns the format held after."""
+        if have != b"2" or fmt != b"3":
+            return have
+
+        def body(view):
+            view.conn.execute("UPDATE tc_meta SET value = %s WHERE key = 'format' AND value = %s",
+                              (fmt, have))
+            return view.meta_get("format")
+        return self.write(body)
+
     def put_imported(self, codes: list, value: bytes) -> None:
         from ..codekeys import ext   # the domain's key of a code issued elsewhere (normalised)
         refs = [ext(c) for c in codes]
