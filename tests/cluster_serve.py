@@ -57,10 +57,12 @@ def served_lab(workers: int = 2, timeout: float = 120.0):
             saved = os.environ.get("PGPASSWORD")
             os.environ.update(env)    # libpq of this process (the checks) reads it too
             try:
-                tracecode.init(datadir, store=lab.dsn("shard0", password=False)).close()
+                url = lab.dsn("shard0", password=False)
+                tracecode.init(datadir, store=url).close()
                 clients = ClientsFile.open_or_create(os.path.join(tmp, "clients.toml"))
                 token = clients.add("drill", ["admin"])
-                server = ServeProcess(datadir, "--listen", "127.0.0.1:0", "--http", "127.0.0.1:0",
+                server = ServeProcess(datadir, "--store", url,   # as settings.toml has it: the option tried
+                                      "--listen", "127.0.0.1:0", "--http", "127.0.0.1:0",
                                       "--tokens", os.path.join(tmp, "clients.toml"),
                                       workers=workers, env=env, timeout=timeout)
                 with server:
