@@ -164,3 +164,28 @@ def test_a_bare_store_has_no_mark(pg_dsn):
         assert store.reserve("cn-drug-20", b"k", DRUG, 10, 10**8).start == 0
     finally:
         store.close()
+
+
+def test_a_copy_of_the_directory_does_not_issue_into_the_same_database(tmp_path, pg_dsn):
+    """Two copies of one mark would each move ahead on their own: after a rewind the lower
+    one could hand out what the other handed out. One directory keeps a database's mark."""
+    import shutil
+    with tracecode.init(tmp_path / "dd", store=pg_dsn) as dd:
+        dd.issue("cn-drug-20", DRUG, 10)
+    shutil.copytree(tmp_path / "dd", tmp_path / "copy")
+    with tracecode.open(tmp_path / "copy") as dd:
+        with pytest.raises(HighWaterError, match="marked in .*dd/highwater.json, not in .*copy"):
+            dd.issue("cn-drug-20", DRUG, 10)
+    with tracecode.open(tmp_path / "dd") as dd:
+        dd.issue("cn-drug-20", DRUG, 10)
+
+
+def test_the_first_mark_of_two_new_directories_goes_to_one(tmp_path, pg_dsn):
+    import shutil
+    tracecode.init(tmp_path / "dd", store=pg_dsn).close()
+    shutil.copytree(tmp_path / "dd", tmp_path / "copy")   # before any issuance: neither marked yet
+    with tracecode.open(tmp_path / "dd") as a, tracecode.open(tmp_path / "copy") as b:
+        a.issue("cn-drug-20", DRUG, 10)
+        with pytest.raises(HighWaterError, match="not in .*copy"):
+            b.issue("cn-drug-20", DRUG, 10)
+        assert a.issued("cn-drug-20", DRUG) == 10   # b's reservation rolled back whole

@@ -22,6 +22,7 @@ from __future__ import annotations
 import fcntl
 import hashlib
 import json
+import socket
 import time
 from contextlib import contextmanager
 from pathlib import Path
@@ -124,6 +125,8 @@ class Mark:
         self.refusal: HighWaterError | None = None
         self.applied: dict | None = None   # what this open moved (for the restore to say)
         self._flagged = False
+        # which directory keeps this database's mark: one per database (copies would diverge)
+        self.holder = json.dumps({"file": f"{socket.gethostname()}:{self.path.resolve()}"}).encode()
 
     @contextmanager
     def _locked(self):
@@ -152,9 +155,21 @@ class Mark:
             marks = merge(have, self.marks, {key: max(want, end)})
             write_atomically(self.path, encode(self.index, marks, doc["identity"] if doc else self.identity))
         self.marks = marks
-        if not self._flagged:   # the database now knows a mark protects it
-            view.meta_put(META_KEY, json.dumps({"file": str(self.path)}).encode())
+        if not self._flagged:   # the database now knows a mark protects it, and where
+            got = bytes(view.conn.execute(
+                "INSERT INTO tc_meta (key, value) VALUES (%s, %s) ON CONFLICT (key) DO UPDATE "
+                "SET value = tc_meta.value RETURNING value", (META_KEY, self.holder)).fetchone()[0])
+            if got != self.holder:
+                raise self._elsewhere(got)
             self._flagged = True
+
+    def _elsewhere(self, holder: bytes) -> HighWaterError:
+        where = json.loads(holder).get("file")
+        return HighWaterError(
+            f"this PostgreSQL index's counters are marked in {where}, not in {self.path}: issuance "
+            f"refused here (one data directory keeps a database's mark; a copy of it would "
+            f"diverge). Issue through that directory; a directory restored or moved takes the "
+            f"mark over with `tracecode restore BACKUP DIR --high-water FILE`")
 
     def check_at_open(self, store) -> None:
         with self._locked():
@@ -164,7 +179,10 @@ class Mark:
                 self.refusal = exc
                 return
             protected = store.meta_get(META_KEY)
-            self._flagged = protected is not None
+            self._flagged = protected == self.holder
+            if protected is not None and not self._flagged and doc is not None and doc["identity"] is not None:
+                self.refusal = self._elsewhere(protected)
+                return
             ident = self.identity = identity(store)
             if doc is None:
                 if protected is not None:
@@ -179,11 +197,12 @@ class Mark:
             self.marks = doc["marks"]
             if ident is None or doc["identity"] == ident:
                 return   # a standby (issuance fails there anyway), or the database the mark knows
-            self.applied = move_past(store, doc["marks"], doc["identity"], ident, self.path)
+            self.applied = move_past(store, doc["marks"], doc["identity"], ident, self.path, self.holder)
+            self._flagged = True
             write_atomically(self.path, encode(self.index, doc["marks"], ident))
 
 
-def move_past(store, marks: dict, was, now, path) -> dict:
+def move_past(store, marks: dict, was, now, path, holder: bytes) -> dict:
     """Every counter moved up to its mark, in one transaction; the move recorded in tc_meta."""
     keys = list(marks)
 
@@ -205,7 +224,7 @@ def move_past(store, marks: dict, was, now, path) -> dict:
                   "identity_before": list(was) if was else None, "identity_now": list(now),
                   "products_moved": len(moved), "counters_skipped": sum(m[2] - m[3] for m in moved)}
         view.meta_put(APPLIED_KEY, json.dumps(record).encode())
-        view.meta_put(META_KEY, json.dumps({"file": str(path)}).encode())
+        view.meta_put(META_KEY, holder)   # this directory keeps the mark from now on
         return record
     return store.write(body)
 
