@@ -342,12 +342,13 @@ class Capture:
         judged = [it for it in items if not it.failed and it.record is not None]
         if not judged:
             return
-        flat = [c for it in judged for c in it.codes]
+        checked = [self._rights_codes(it) for it in judged]
+        flat = [c for codes in checked for c in codes]
         owned = np.ones(len(flat), bool) if caller.admin else self.svc.rights._owned(caller, flat)
         at, failed = 0, False
-        for it in judged:
-            n = len(it.codes)
-            rest = [it.codes[k] for k in np.flatnonzero(~owned[at:at + n]).tolist()]
+        for it, codes in zip(judged, checked):
+            n = len(codes)
+            rest = [codes[k] for k in np.flatnonzero(~owned[at:at + n]).tolist()]
             at += n
             try:
                 self.svc.rights.require_codes(caller, rest, "capture events about")
@@ -385,6 +386,16 @@ class Capture:
                 if role not in CLASS_ROLES:
                     codes.append(c)
         return keys, codes
+
+    def _rights_codes(self, item: _Item) -> list:
+        """The codes an event's rights are judged on: all of them, but an AssociationEvent's
+        parentID when it is no code of tracecode's (a sensor's GIAI, a returnable asset's GRAI:
+        CBV association links a device or asset to goods, it is not packing and changes no
+        state); the children stay the caller's to name."""
+        parent = (item.epcs or {}).get("parent") or []
+        if item.event.get("type") != "AssociationEvent" or len(parent) != 1 or self._any_ours(parent):
+            return item.codes
+        return [c for c in item.codes if c != parent[0]]
 
     def _require_classes(self, caller: Caller, item: _Item) -> None:
         """An issuer's class-level EPCs (a GTIN, with a lot) are of GTINs it owns."""
