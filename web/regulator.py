@@ -198,8 +198,9 @@ async def page(request) -> Response:
             problem = str(exc)
     if ov is not None and schemes is not None:
         products = {r["product"] for r in ov["by_product"]}
-    stored = find_alerts(svc, caller, rule=f["rule"], open_only=not f["closed"], limit=MAX_ALERTS,
-                         method="HTTP RegulatorPage")
+    stored = await run_in_threadpool(   # up to 1,000 records read and decoded: off the loop
+        lambda: find_alerts(svc, caller, rule=f["rule"], open_only=not f["closed"],
+                            limit=MAX_ALERTS, method="HTTP RegulatorPage"))
     alerts = narrow_alerts(stored, since=f["since"], region=f["region"], products=products)
     from .answer import regions_of
     table = regions_of(svc)
