@@ -204,3 +204,11 @@ def test_the_public_page_shows_disposal_and_replacement(world):
         assert "已补标" in zh
         assert FARM not in page and PLANT not in page      # who recorded the steps is not shown
     svc.close()
+
+
+def test_a_replacement_tag_goes_on_where_the_animal_was(world):
+    d, _, tags = world
+    old, new = tags["1"][20], tags["1"][21]
+    tagged(d, old)                                        # last moved to Baotou cattle market
+    ok(d.assets.record(old, {"step": "replace", "by": FARM, "new_tag": new, "time": at(70)}))
+    assert d.assets.verdict(new)["tagged"]["place"] == "Baotou cattle market"

@@ -132,6 +132,27 @@ def _category_title(cat, lang: str) -> str:
         return cat.title
 
 
+def code_kinds(svc, lang: str) -> str:
+    """The kinds of code the page looks up, from the category registry and the schemes this
+    server reads (its DATA/schemes too): each category's name and its schemes' lengths, the
+    generic scheme last. Kept per language and set of schemes (both fixed while it runs)."""
+    pool = svc.dd.schemes
+    key = (lang, tuple(sorted(pool)))
+    hit = _KINDS.get(key)
+    if hit is None:
+        parts = []
+        for cat in sorted(categories.ALL.values(), key=lambda c: (c is categories.GENERIC, c.name)):
+            lengths = sorted({s.length for s in categories.schemes_of(cat.name, pool) if s.length})
+            sized = cat.name not in ("generic", "gs1_trade") and lengths
+            parts.append(_category_title(cat, lang)
+                         + (text(lang, "home.code_kinds_len", n="/".join(map(str, lengths))) if sized else ""))
+        hit = _KINDS[key] = text(lang, "home.code_kinds_sep").join(parts)
+    return hit
+
+
+_KINDS: dict = {}
+
+
 def _validity(rec, on: _dt.date, lang: str) -> tuple[bool, str]:
     """(valid on `on`, the words for it) of an ApprovalRecord."""
     valid, _ = rec.validity(on)

@@ -23,7 +23,7 @@ from tracecode.app.caller import PUBLIC
 from tracecode.app.refusal import Refusal
 
 from . import i18n
-from .answer import approval_answer, code_answer, regions_of
+from .answer import approval_answer, code_answer, code_kinds, regions_of
 
 HERE = Path(__file__).parent
 TEMPLATES = HERE / "templates"
@@ -78,7 +78,8 @@ def _common(request, lang: str) -> dict:
             "switch_href": switch_href, "static": STATIC_PATH,
             "static_version": _STATIC_VERSION, "caller": _caller(request),
             "regions": table.options(lang), "region": chosen.code if chosen else "",
-            "region_options": region_options(table, lang, chosen.code if chosen else "")}
+            "region_options": region_options(table, lang, chosen.code if chosen else ""),
+            "code_kinds": code_kinds(_service(request), lang)}
 
 
 _OPTIONS: dict = {}

@@ -203,11 +203,13 @@ def refusal(animal: Animal, rec: dict, today: _dt.date, asset_of=None) -> str | 
     return None
 
 
-def replacement_tag(old: str, rec: dict) -> dict:
-    """The tag step the replace step ``rec`` of tag ``old`` puts on its new tag: the
-    animal's tag from now on, carrying the old tag's number (the history link)."""
-    out = {"step": "tag", "by": rec["by"], "replaces": old, "time": rec.get("time")}
-    out["place"] = rec.get("place") or "(replacement tag)"
+def replacement_tag(old: Animal, rec: dict) -> dict:
+    """The tag step the replace step ``rec`` of the animal ``old`` (its old tag's state)
+    puts on its new tag: the animal's tag from now on, carrying the old tag's number (the
+    history link); its place the replacement's, else where the old tag was last."""
+    out = {"step": "tag", "by": rec["by"], "replaces": old.code, "time": rec.get("time")}
+    last = old.last_move or old.tagged or {}
+    out["place"] = rec.get("place") or last.get("place") or "?"
     if rec.get("event") is not None:
         out["event"] = rec["event"]
     return out

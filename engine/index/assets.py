@@ -140,7 +140,7 @@ class Assets:
                 if checked["step"] in RETIRING:   # the code is retired: every verify says destroyed
                     self._retire(compact, checked)
                 if mod is lv and checked["step"] == "replace":   # the new tag on the animal, linked
-                    new = self.record(checked["new_tag"], lv.replacement_tag(compact, checked), client=client)
+                    new = self.record(checked["new_tag"], lv.replacement_tag(asset, checked), client=client)
                     if not new["ok"]:   # raced since the check: the old tag's loss stays recorded
                         return {"ok": False, "code": compact, "reason": REFUSED, "state": asset.state,
                                 "error": f"{compact} is recorded as lost, but its new tag was refused: "
