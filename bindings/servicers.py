@@ -213,7 +213,7 @@ class Verification(_Servicer, verification_pb2_grpc.VerificationServicer):
     # -- the counterfeit check (engine/registry) -------------------------------------------
     @rpc("check")
     async def Check(self, req, context, who):
-        checked = self.svc.check(who, req.scan, **_scan_options(req))
+        checked = self.svc.check(who, req.scan, **_scan_options(req), **_location(req))
         return check_answer_pb(checked[0], int(checked.index.records["fault"][0]))
 
     @rpc("check_many")
@@ -224,7 +224,7 @@ class Verification(_Servicer, verification_pb2_grpc.VerificationServicer):
             if req.answers and len(offsets) - 1 > limits.MAX_CHECK_ANSWERS:
                 raise invalid("lengths", f"{len(offsets) - 1:,} scans; at most "
                                            f"{limits.MAX_CHECK_ANSWERS:,} per batch with answers")
-            checked = svc.check_many(who, req.data, offsets, **_scan_options(req))
+            checked = svc.check_many(who, req.data, offsets, **_scan_options(req), **_location(req))
             rec = checked.index.records
             reply = vpb.CheckBatchReply(sequence=req.sequence, count=len(rec), checks=CHECKS,
                                         **check_columns(checked))

@@ -219,23 +219,26 @@ def verify_many(client, scans, offsets=None, *, scanner=None, place=None, time=N
 
 
 @verb
-def check(client, scan, *, scanner=None, place=None, time=None, record: bool = True):
+def check(client, scan, *, scanner=None, place=None, time=None, record: bool = True,
+          region=None, lat=None, lon=None):
     """The counterfeit check of one scan against the server's registry: a RegistryAnswer
     (verdict GENUINE, NOT_GENUINE or NOT_COVERED; checks as (name, ok, detail); the
     approval compared against; the index's Answer). An unreadable scan is an answer
-    (code_exists fails), not an error. Recorded like verify."""
-    req = scan_request(vpb.CheckRequest, scan, scanner, place, time, record)
+    (code_exists fails), not an error. Recorded like verify (region, lat, lon too)."""
+    req = scan_request(vpb.CheckRequest, scan, scanner, place, time, record, region, lat, lon)
     return registry_answer((yield from unary(client, "verification", "Check", req, retry=False)))
 
 
 @verb
 def check_many(client, scans, offsets=None, *, scanner=None, place=None, time=None,
-               record: bool = True, answers: bool = False, batch_size: int | None = None) -> Checks:
+               record: bool = True, answers: bool = False, batch_size: int | None = None,
+               region=None, lat=None, lon=None) -> Checks:
     """The counterfeit check of many scans over one stream (packed columns; with
     answers=True also one RegistryAnswer per scan, in batches of 2,048). `scans` as
     verify_many takes them."""
     count, requests = check_batches(scans, offsets, scanner=scanner, place=place, time=time,
-                                    record=record, answers=answers, batch_size=batch_size)
+                                    record=record, answers=answers, batch_size=batch_size,
+                                    region=region, lat=lat, lon=lon)
     out = Checks(count, answers)
     yield from drain("verification", "CheckStream", requests, out.add)
     return out

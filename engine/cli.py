@@ -426,7 +426,7 @@ def cmd_verify(args):
     with _backend(args) as c:  # a server's: imports gRPC, once its log level is set
         who = c.whoami(retry=False)
         if who.registry and not CHECKING.isdisjoint(who.roles):
-            return print_answers(c.check_many(scans, answers=True, **opts), _answer_line)
+            return print_answers(c.check_many(scans, answers=True, **opts, **where), _answer_line)
         answers = c.verify_many(scans, answers=True, **opts, **where)
         bad = 0
         for a in answers:

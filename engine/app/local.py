@@ -88,14 +88,15 @@ class LocalClient:
         return self.svc.verify_many(self.caller, scans, offsets, scanner=scanner, place=place,
                                     time=time, record=record, region=region, lat=lat, lon=lon)
 
-    def check(self, scan, *, scanner=None, place=None, time=None, record: bool = True):
+    def check(self, scan, *, scanner=None, place=None, time=None, record: bool = True,
+              region=None, lat=None, lon=None):
         return self.svc.check(self.caller, scan, scanner=scanner, place=place, time=time,
-                              record=record)[0]
+                              record=record, region=region, lat=lat, lon=lon)[0]
 
     def check_many(self, scans, offsets=None, *, scanner=None, place=None, time=None,
-                   record: bool = True, answers: bool = False):
+                   record: bool = True, answers: bool = False, region=None, lat=None, lon=None):
         return self.svc.check_many(self.caller, scans, offsets, scanner=scanner, place=place,
-                                   time=time, record=record)
+                                   time=time, record=record, region=region, lat=lat, lon=lon)
 
     def lookup_approval(self, number: str, date=None):
         return self.svc.lookup_approval(self.caller, number, date)

@@ -514,21 +514,25 @@ class Service:
         return registry
 
     def check(self, caller: Caller, scan, *, scanner=None, place=None, time=None,
-              record: bool = True, method: str = "Check", requery: bool = False):
+              record: bool = True, method: str = "Check", requery: bool = False,
+              region=None, lat=None, lon=None):
         """The counterfeit check of one scan: check_many of one ([0] is its RegistryAnswer).
-        requery: as verify's."""
+        requery: as verify's; region, lat, lon: as verify's, recorded with the scan."""
         admit(caller, "check", method)
         raw = self.one_scan(scan)
         return self.registry().check_many(
             [raw], scanner=self.scanner(caller, scanner), place=place or None,
-            when=self.when(time), record=False if requery else self._recorded(caller, record))
+            when=self.when(time), record=False if requery else self._recorded(caller, record),
+            **self.location(region, lat, lon))
 
     def check_many(self, caller: Caller, scans, offsets=None, *, scanner=None, place=None,
-                   time=None, record: bool = True, method: str = "CheckStream"):
+                   time=None, record: bool = True, method: str = "CheckStream",
+                   region=None, lat=None, lon=None):
         admit(caller, "check_many", method)
         return self.registry().check_many(
             scans, offsets, scanner=self.scanner(caller, scanner), place=place or None,
-            when=self.when(time), record=self._recorded(caller, record))
+            when=self.when(time), record=self._recorded(caller, record),
+            **self.location(region, lat, lon))
 
     def lookup_approval(self, caller: Caller, number: str, date=None,
                         method: str = "LookupApproval"):

@@ -246,14 +246,15 @@ class CheckBatch:
 
 
 def compare(registry, scans, offsets=None, *, scanner=None, place=None, when=None, record=None,
-            today: _dt.date | None = None) -> CheckBatch:
+            today: _dt.date | None = None, region=None, lat=None, lon=None) -> CheckBatch:
     """Check scans against the registry; see the module doc. The scans go through the
     index's verify_many (recorded in the scan log unless record=False): a list of
     str/bytes, or a packed buffer (bytes or uint8 array) with int64 ``offsets`` (N + 1)."""
     index = registry.index
     when = _time.time() if when is None else when
     today = today or _dt.date.fromtimestamp(when)
-    kw = dict(scanner=scanner, place=place, when=when, record=record, today=today)
+    kw = dict(scanner=scanner, place=place, when=when, record=record, today=today,
+              region=region, lat=lat, lon=lon)   # where, recorded with each scan as verify does
     if offsets is None:
         scans = scans if isinstance(scans, list) else list(scans)
         vb = index.verify_many(scans, **kw)

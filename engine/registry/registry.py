@@ -163,7 +163,7 @@ class Registry:
     def check_many(self, scans, offsets=None, **kw) -> compare.CheckBatch:
         """Every named check on many scans, in one batch (see compare.py): a list of
         str/bytes, or a packed buffer with int64 ``offsets``; ``kw`` as Index.verify_many:
-        scanner, place, when, record, today."""
+        scanner, place, when, record, today, region, lat, lon."""
         return compare.compare(self, scans, offsets, **kw)
 
     def check(self, scan, **kw) -> compare.RegistryAnswer:
