@@ -99,17 +99,18 @@ async def links(request) -> Response:
 
 
 async def alerts(request) -> Response:
-    """GET /api/v1/alerts?rule=&code=&open=1&limit=: the analytics' alerts (regulators and
-    admins: a bearer token)."""
-    from ..app.alertsapp import find_alerts
+    """GET /api/v1/alerts?rule=&code=&open=1&limit=&page_token=: the analytics' alerts
+    (regulators and admins: a bearer token), a page at a time as gRPC's ListAlerts:
+    next_page_token (null after the last page) goes in page_token for the next."""
+    from ..app.alertsapp import page_alerts
     q = request.query_params
     limit = q.get("limit", "100")
     if not (limit.isascii() and limit.isdigit()):
         raise invalid("limit", "limit is a number, 1 to 1000")
-    found = find_alerts(request.app.state.service, request.state.caller, rule=q.get("rule"),
-                        code=q.get("code"), open_only=q.get("open") in ("1", "true"),
-                        limit=int(limit), method="HTTP Alerts")
-    return _json({"alerts": found})
+    found, token = page_alerts(request.app.state.service, request.state.caller, rule=q.get("rule"),
+                               code=q.get("code"), open_only=q.get("open") in ("1", "true"),
+                               limit=int(limit), page_token=q.get("page_token"), method="HTTP Alerts")
+    return _json({"alerts": found, "next_page_token": token})
 
 
 async def close_alert(request) -> Response:
