@@ -55,6 +55,10 @@ import psycopg
 from psycopg import errors as pgerr
 from psycopg import pq
 from psycopg_pool import ConnectionPool
+try:
+    from psycopg_pool.base import AttemptWithBackoff
+except ImportError:   # psycopg_pool before 3.2.2 names it otherwise: its own backoff then
+    AttemptWithBackoff = None
 
 from ...errors import TracecodeError
 from ..errors import IndexFull, IndexReadOnly, StoreUnavailable   # the errors callers already catch
@@ -105,6 +109,30 @@ PROBE_TIMEOUT = 5   # s: connect_timeout of the probe before the pool, unless th
 # Python's last-resort handler prints them all on stderr. A library's NullHandler keeps that
 # quiet and still lets an application that configures logging see them (they propagate).
 logging.getLogger("psycopg.pool").addHandler(logging.NullHandler())
+
+
+class _QuickAttempts(AttemptWithBackoff or object):
+    """psycopg_pool tries a lost connection again after 1, 2, 4, 8... s: a primary back after
+    5 s waits for the attempt at 7, after 10 s for the one at 15. A failover's new primary is
+    there within seconds and a refused connection costs a millisecond on loopback, so: every
+    0.1 s at first, never more than 0.5 s apart (still giving up after reconnect_timeout)."""
+
+    INITIAL_DELAY = 0.1
+    DELAY_BACKOFF = 1.5
+    MAX_DELAY = 0.5
+
+    def update_delay(self, now: float) -> None:
+        super().update_delay(now)
+        self.delay = min(self.delay, self.MAX_DELAY)
+
+
+class _Pool(ConnectionPool):
+    """The pool, reconnecting by _QuickAttempts (its first attempt is immediate, as before)."""
+
+    def _add_connection(self, attempt=None, growing: bool = False) -> None:
+        if attempt is None and AttemptWithBackoff is not None:
+            attempt = _QuickAttempts(timeout=self.reconnect_timeout)
+        super()._add_connection(attempt, growing)
 
 
 def _probe(dsn: str) -> None:
@@ -227,7 +255,7 @@ class PgConnection:
                 if self._pool is None:
                     _probe(self.dsn)   # one short try first: an unreachable server is one line, at once
                     try:
-                        pool = ConnectionPool(self.dsn, min_size=1, max_size=self._pool_size, open=True,
+                        pool = _Pool(self.dsn, min_size=1, max_size=self._pool_size, open=True,
                                               configure=_configure, kwargs={"autocommit": False},
                                               timeout=30, name="tracecode")
                         pool.wait(timeout=30)
