@@ -24,6 +24,7 @@ import hashlib
 import json
 import socket
 import time
+import warnings
 from contextlib import contextmanager
 from pathlib import Path
 
@@ -48,6 +49,10 @@ class HighWaterMissing(HighWaterError):
 
 class HighWaterDamaged(HighWaterError):
     """DIR/highwater.json does not read back whole (never taken as zero)."""
+
+
+class CountersMoved(UserWarning):
+    """At open: the counters were moved past the mark (the database went back in time, or failed over)."""
 
 
 def _body_bytes(body: dict) -> bytes:
@@ -197,9 +202,14 @@ class Mark:
             self.marks = doc["marks"]
             if ident is None or doc["identity"] == ident:
                 return   # a standby (issuance fails there anyway), or the database the mark knows
-            self.applied = move_past(store, doc["marks"], doc["identity"], ident, self.path, self.holder)
+            self.applied = a = move_past(store, doc["marks"], doc["identity"], ident, self.path, self.holder)
             self._flagged = True
             write_atomically(self.path, encode(self.index, doc["marks"], ident))
+            if a["products_moved"]:   # the operator hears of it once, at the open that did it
+                warnings.warn(f"the database is not the one {self.path} was last written against "
+                              f"(restored, or failed over): moved the counters of "
+                              f"{a['products_moved']:,} products past their high-water marks, "
+                              f"{a['counters_skipped']:,} counters skipped", CountersMoved, stacklevel=2)
 
 
 def move_past(store, marks: dict, was, now, path, holder: bytes) -> dict:
