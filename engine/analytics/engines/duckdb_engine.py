@@ -1,7 +1,12 @@
 """DuckDB over the Parquet export: no server, the views read the parts in place."""
 from __future__ import annotations
 
+import os
 import re
+import shutil
+import tempfile
+
+from pathlib import Path
 
 import duckdb
 
@@ -22,17 +27,27 @@ def _why(exc) -> str:
 class DuckDBEngine:
     DIALECT = "duckdb"
 
-    def __init__(self, root, since=None, memory_limit: str | None = None, threads: int | None = None):
+    def __init__(self, root, since=None, memory_limit: str | None = None, threads: int | None = None,
+                 temp_directory: str | None = None):
+        """memory_limit bounds DuckDB's buffers (e.g. "4GB"); what does not fit spills to
+        temp_directory, by default a folder of this engine's in the system's temp (DuckDB makes
+        it only when it spills; removed on close), not DuckDB's default .tmp in the current
+        directory."""
+        self._own_temp = None
         if memory_limit and not re.fullmatch(r"\d{1,6}(\.\d{1,3})?\s?[KMGT]i?B", memory_limit):
             raise AnalyticsError(f"memory limit {memory_limit!r}: write e.g. 2GB or 512MB")
         root = check_root(root)
         try:
-            self._open(root, since, memory_limit, threads)
+            self._open(root, since, memory_limit, threads, temp_directory)
         except duckdb.Error as exc:
             raise AnalyticsError(f"the export {root} cannot be read: {_why(exc)}") from None
 
-    def _open(self, root, since, memory_limit, threads) -> None:
+    def _open(self, root, since, memory_limit, threads, temp_directory) -> None:
         self.con = duckdb.connect()
+        if temp_directory is None:
+            temp_directory = self._own_temp = str(
+                Path(tempfile.gettempdir()) / f"tracecode-duckdb-{os.getpid()}-{id(self):x}")
+        self.con.execute("SET temp_directory = " + _list([temp_directory])[1:-1])
         self.con.execute("SET TimeZone = 'UTC'")
         self.con.execute("SET enable_progress_bar = false")   # no bar on a CLI's stdout
         if memory_limit:
@@ -61,3 +76,5 @@ class DuckDBEngine:
 
     def close(self) -> None:
         self.con.close()
+        if self._own_temp:
+            shutil.rmtree(self._own_temp, ignore_errors=True)
