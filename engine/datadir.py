@@ -199,7 +199,11 @@ class DataDir:
 
     def backup(self, dest: str | Path, *, with_key: bool = False) -> dict:
         """Back up this data directory to `dest` (see store/lmdb/backup.py), also while it
-        is open here (LMDB opens an environment once per process: the open one is used)."""
+        is open here (LMDB opens an environment once per process: the open one is used).
+        An index in PostgreSQL: pg_basebackup and the directory's files (store/postgres/backup.py)."""
+        if self.store_url:
+            from .store.postgres import backup as pg
+            return pg.backup(self.path, self.store_url, dest, with_key=with_key)
         from .store.lmdb.backup import backup
         return backup(self.path, dest, with_key=with_key, env=self._env)
 

@@ -58,6 +58,23 @@ def _archived(dsn, timeout=60):
     raise AssertionError(f"{seg} was not archived in {timeout} s")
 
 
+def test_a_backup_through_the_api_and_a_changed_backup_refused(tmp_path, pg_dsn):
+    with tracecode.init(tmp_path / "dd", store=pg_dsn) as dd:
+        dd.issue("cn-drug-20", DRUG, 10)
+        m = dd.backup(tmp_path / "bk")   # while open: pg_basebackup is online
+    assert m["store"] == "postgresql" and m["archive_mode"] == "off" and not m["key_included"]
+    assert sorted(m["files"]) == ["highwater.json", "index.stamp", "keys.json", "schemes/README.txt",
+                               "settings.toml"]
+    assert pgbackup.is_pg_backup(tmp_path / "bk") and not (tmp_path / "bk" / "master.key").exists()
+    (tmp_path / "bk" / "index.stamp").write_text("{}")
+    with pytest.raises(PgBackupError, match="changed since the backup"):
+        pgbackup.restore(tmp_path / "bk", tmp_path / "dd", pgdata=tmp_path / "pgdata",
+                         wal_archive=tmp_path)
+    assert not (tmp_path / "pgdata").exists()
+    with pytest.raises(PgBackupError, match="not empty"):
+        dd.backup(tmp_path / "bk")
+
+
 def test_the_archive_check_finds_gaps_and_missing_history(tmp_path):
     for n in (2, 3, 4, 6):
         (tmp_path / segment_name(1, n, SEG)).touch()
