@@ -93,18 +93,19 @@ def test_the_page_shows_the_planted_alerts_with_their_evidence(site):
         in _get(site, rule="diversion").text
     page = _get(site).text
     scans = sum(x["scans"] for x in site["ov"]["by_day"])
-    assert f"Scans: <strong>{scans:,}</strong>" in page and 'id="freshness"' in page
+    assert f'id="n-scans">{scans:,}</strong>' in page and 'id="freshness"' in page
+    assert "监管概览" in page and "Flows between regions" in _get(site, lang="en").text   # zh by default
     assert 'id="flows"' in page and "<img" in page and "g=" in page
 
 
 def test_filters_narrow_and_bad_values_are_refused(site):
     everything = _get(site).text
-    total = int(re.search(r"Scans: <strong>([\d,]+)", everything).group(1).replace(",", ""))
+    total = int(re.search(r'id="n-scans">([\d,]+)', everything).group(1).replace(",", ""))
     drugs = _get(site, category="drugs").text
-    n_drugs = int(re.search(r"Scans: <strong>([\d,]+)", drugs).group(1).replace(",", ""))
+    n_drugs = int(re.search(r'id="n-scans">([\d,]+)', drugs).group(1).replace(",", ""))
     assert 0 < n_drugs < total        # the unknown scans name no scheme
     none = _get(site, category="hazardous").text
-    assert "Scans: <strong>0</strong>" in none and not _rows(none)
+    assert 'id="n-scans">0<' in none and not _rows(none)
     # a region: the alerts and scans of it and of the regions inside it
     region = next(a["region"] for a in site["alerts"] if a["rule"] == "diversion" and a["region"])
     shown = _get(site, region=region[:2] + "0000").text
@@ -113,7 +114,7 @@ def test_filters_narrow_and_bad_values_are_refused(site):
                         for a in site["alerts"] for rr, s in rows
                         if a["subject"] == s and a["rule"] == rr and a["status"] == "open")
     late = _get(site, since="2026-12-31").text
-    assert "Scans: <strong>0</strong>" in late and not _rows(late)
+    assert 'id="n-scans">0<' in late and not _rows(late)
     for name, value in (("since", "31/12/2026"), ("rule", "telepathy"), ("region", "999999"),
                         ("category", "toys")):
         r = _get(site, **{name: value})
@@ -173,7 +174,7 @@ def test_closing_an_alert_through_the_page_is_audited(site):
     assert done.status_code == 303
     assert done.headers["location"] == f"/regulator?rule=clone_velocity&done={alert['id']}"
     after = c.get(done.headers["location"], headers=cookie).text
-    assert 'id="closed"' in after and subject not in {s for _r, s in _rows(after)}
+    assert f'id="closed" data-id="{alert["id"]}"' in after and subject not in {s for _r, s in _rows(after)}
     (closed,) = [a for a in store.alerts_find(rule="clone_velocity") if a["id"] == alert["id"]]
     assert closed["status"] == "closed" and closed["closed_by"] == "inspector"
     log = [json.loads(x) for x in (site["p"].dd.path / "audit.log").read_text().splitlines() if x.strip()]

@@ -22,6 +22,7 @@ import hmac
 from datetime import datetime, timezone
 from urllib.parse import parse_qs, urlencode
 
+from markupsafe import Markup, escape
 from starlette.concurrency import run_in_threadpool
 from starlette.responses import RedirectResponse, Response
 from starlette.routing import Route
@@ -43,6 +44,7 @@ TOP_ALERTS = 50
 FIGURE_NAMES = tuple(name for name, _ in report.FIGURES)
 FILTER_KEYS = ("since", "rule", "region", "category", "closed")
 CSRF_CONTEXT = b"tracecode regulator form v1"
+COMMAND = "tracecode analyze DIR --out REPORT"   # what refreshes the export and the alerts
 
 
 def routes() -> list:
@@ -181,7 +183,7 @@ async def page(request) -> Response:
     lang = i18n.negotiate(request)
     if not caller.authenticated:
         response = _page(request, ENV.get_template("regulator_login.html"), lang, 401,
-                         failed=False)
+                         **_words(lang))
         response.headers["www-authenticate"] = CHALLENGE
         return response
     f = _filters(request)
@@ -222,9 +224,18 @@ async def page(request) -> Response:
         flows=report.top_flows(ov["flows"], 30) if ov else [],
         label=lambda code: table.label(code, lang) or code, evidence=report.evidence_text,
         csrf=_csrf(token), closed_id=request.query_params.get("done"), who=caller.name,
-        region_choices=table.options(lang))
+        region_choices=table.options(lang), command=COMMAND, **_words(lang))
     response.headers["cache-control"] = "no-store, private"
     return response
+
+
+def _words(lang: str) -> dict:
+    """The page's words (rw), a sentence with its parts filled (say: the words escaped, the
+    parts escaped unless markup) and a part in an element (tag)."""
+    from .regulator_words import words
+    rw = words(lang)
+    return {"rw": rw, "say": lambda key, **parts: Markup(escape(rw[key])).format(**parts),
+            "tag": lambda name, text: Markup(f"<{name}>{{}}</{name}>").format(text)}
 
 
 def _has_data(ov: dict, name: str) -> bool:
