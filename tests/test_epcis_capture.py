@@ -312,7 +312,7 @@ def test_an_error_declaration_is_stored_beside_the_event_it_declares(svc):
     assert job["state"] == "success" and job["counts"]["stored"] == 1, job
     got = svc.query_events(LINE, EpcisQuery(epcs=(epcs[0],)))[0]
     assert [("errorDeclaration" in e) for e in got] == [False, True]
-    assert verdict(svc, hri[0]) == Verdict.GENUINE   # not undone (yet)
+    assert verdict(svc, hri[0]) == Verdict.NOT_COMMISSIONED   # undone (tests/test_epcis_error_declaration.py)
 
 
 def test_an_epcis_xml_document_is_captured_like_its_json(svc):

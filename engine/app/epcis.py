@@ -49,7 +49,7 @@ from ..store.port import EpcisQuery, EpcisRecord
 from . import capture_runs, epcis_params
 from .alert_events import ALERTS_SOURCE
 from .audit import AuditError
-from .caller import Caller
+from .caller import OPERATOR, Caller
 from .refusal import Refusal, bounded, denied, invalid, refusal_of
 from .rights import admit, is_sscc, oversees
 
@@ -131,12 +131,13 @@ def _error(job: dict, pointer: str, event_id, reason: str, message: str) -> None
 
 class _Item:
     """One event of a document on its way through a capture."""
-    __slots__ = ("i", "pointer", "event", "eid", "epcs", "codes", "lifecycle", "record", "failed")
+    __slots__ = ("i", "pointer", "event", "eid", "epcs", "codes", "lifecycle", "record", "failed", "undo")
 
     def __init__(self, i, pointer, event):
         self.i, self.pointer, self.event = i, pointer, event
         self.eid = self.epcs = self.codes = self.lifecycle = self.record = None
         self.failed = False
+        self.undo = ()   # an error declaration: the lifecycle event ids of the event it declares
 
 
 class Capture:
@@ -216,6 +217,9 @@ class Capture:
             self.svc._audit("capture", caller, method, peer, job=job["id"], state=job["state"],
                             events=c["events"], stored=c["stored"], applied=c["applied"],
                             failed=c["failed"])
+            for undone in job.get("undone", ()):   # each state change undone by an error declaration
+                self.svc._audit("epcis_undo", caller, method, peer, job=job["id"], event_id=undone["event_id"][:128],
+                                codes=undone["codes"])
         except AuditError as exc:
             raise Refusal("audit_incomplete", "", f"capture job {job['id']} done, audit line not "
                           f"written ({exc}); its intent is in the audit log") from None
@@ -289,6 +293,8 @@ class Capture:
             t = instant(ev.get("eventTime"))
             at = (*doc.events_path, item.i)
             item.lifecycle = []
+            if declared:
+                item.undo = _declared_ids(ev, doc.context, at)
             if not oversees(caller):
                 # an issuer's EPCs must all be codes of its products: read once, by the
                 # lifecycle events when they name them (a 100,000-code event: 100,000 reads)
@@ -466,16 +472,22 @@ class Capture:
         # an EPCIS event may carry several lifecycle events: it is stored when all applied
         owner = [it for it in fresh for _ in it.lifecycle]
         stored: dict = {}
+        declared = self._undoable(caller, job, [it for it in fresh if it.undo])
+        if rollback and any(it.failed for it in fresh):
+            return
 
         def also(view, results):
             bad = {id(it) for it, r in zip(owner, results) if not r["ok"]}
-            stored["new"] = view.epcis_put([it.record for it in fresh if id(it) not in bad])
+            bad |= self._undo(view, job, declared, rollback)
+            stored["new"] = view.epcis_put([it.record for it in fresh if id(it) not in bad and not it.failed])
 
         try:
             # event ids are per client; the operator's are the data directory's own (as apply_events)
             results = self.svc.dd.apply([e for it in fresh for e in it.lifecycle], atomic=rollback,
                                         client=None if caller.operator else caller.name,
                                         bind_ssccs=not caller.admin, also=also)
+        except _UndoRefused:
+            return   # rollback: nothing written; the job names the declarations refused
         except Exception as exc:   # noqa: BLE001 - IndexFull, IndexReadOnly...: said in the job
             refusal = refusal_of(exc, "")
             if refusal is None:
@@ -491,6 +503,46 @@ class Capture:
         new = stored.get("new", [])
         job["counts"]["stored"] += sum(new)
         job["counts"]["already_stored"] += len(new) - sum(new)
+
+    def _undoable(self, caller: Caller, job, items) -> list:
+        """(item, clients) of the error declarations whose declared event this caller may undo:
+        its capturer's (or an overseer's); the lifecycle ids are the capturer's (the operator's
+        are the data directory's own: None). One not captured here has nothing to undo."""
+        if not items:
+            return []
+        originals = self.store.epcis_events([it.eid[:-len(DECLARED)] for it in items])
+        out = []
+        for it, rec in zip(items, originals):
+            if rec is None:
+                continue
+            if rec.client != caller.name and not oversees(caller):
+                self._fail(job, it, "permission_denied", f"{caller.name} may not declare {rec.event_id[:80]!r} "
+                           "erroneous: its capturer or an overseer undoes it")
+                continue
+            out.append((it, (rec.client, None) if rec.client == OPERATOR.name else (rec.client,)))
+        return out
+
+    def _undo(self, view, job, declared, rollback: bool) -> set:
+        """Inside the capture's write: each declared event's state change undone (the index's
+        undo_in, its lifecycle events in reverse order); the ids of the items refused. With
+        rollback, one refused raises _UndoRefused and nothing of the capture is written."""
+        failed = set()
+        for it, clients in declared:
+            if it.failed:
+                continue
+            results = self.svc.dd.index.undo_in(view, [{"id": i} for i in reversed(it.undo)], clients)
+            bad = [r for r in results if not r["ok"]]
+            if bad:
+                later = f" (later event: {bad[0]['later']})" if bad[0].get("later") else ""
+                self._fail(job, it, bad[0]["reason"], f"{bad[0]['error']}{later}")
+                failed.add(id(it))
+                continue
+            n = sum(r["undone"] for r in results)
+            if n:
+                job.setdefault("undone", []).append({"event_id": it.eid[:-len(DECLARED)], "codes": n})
+        if failed and rollback:
+            raise _UndoRefused()
+        return failed
 
     # -- reading ---------------------------------------------------------------------------
     def capture_job(self, caller: Caller, job_id: str, method: str = "CaptureJob") -> dict:
@@ -816,6 +868,20 @@ def query_name(name) -> str:
         raise invalid("name", f"{str(name)[:80]!r}: a query's name is 1 to 256 bytes of text, "
                       "without / or control characters")
     return name
+
+
+class _UndoRefused(Exception):
+    """An error declaration's undo refused in a rollback capture: its write is abandoned."""
+
+
+def _declared_ids(event: dict, context, at) -> tuple:
+    """The lifecycle event ids the event an error declaration declares was applied as
+    (lifecycle_of of it without the declaration); () when it maps to none."""
+    plain = {k: v for k, v in event.items() if k != "errorDeclaration"}
+    try:
+        return tuple(e["id"] for e in epcis.lifecycle_of(plain, context=context, at=at))
+    except (epcis.EpcisError, ValueError):
+        return ()
 
 
 def _lifecycle_codes(event: dict, lifecycle) -> dict:

@@ -705,6 +705,29 @@ class Index:
                                            "error": "not applied: another event in the call is invalid"}
                     for r in refused.results]
 
+    def undo_in(self, view, events, clients=(None,)) -> list:
+        """Inside a write (view): the state changes of applied lifecycle events undone, for an
+        EPCIS error declaration (index/undo.py). events: [{"id"}], each looked up under the
+        first of `clients` (whose event ids they are) that applied it. One result per event:
+        {"id", "ok": True, "undone": codes put back (0: never applied)} or {"id", "ok": False,
+        "error", "reason", "later": the later event's id}; a refused one writes nothing."""
+        from . import undo
+        out = []
+        for ev in events:
+            eid = ev.get("id") if isinstance(ev, dict) else None
+            try:
+                client = next((c for c in clients if view.event_seen(c, eid) is not None), None)
+                states = undo.plan(self, view, eid, client)
+            except (EventError, TracecodeError, ValueError, KeyError) as exc:
+                out.append({"id": eid, "ok": False, "error": str(exc),
+                            "reason": getattr(exc, "reason", lifecycle.INVALID_EVENT),
+                            "later": getattr(exc, "later", None)})
+                continue
+            if states:
+                view.restore_states(states)
+            out.append({"id": eid, "ok": True, "undone": len(states or ())})
+        return out
+
     def _key_one(self, view, code):
         """The key of one code (an SSCC, ours or imported) by the single-scan path, or the
         EventError _keys_of raises: a page's history costs one parse, not a vectorised one."""

@@ -201,6 +201,12 @@ class ReadView(Protocol):
     def product_of(self, product_id: int) -> tuple | None:
         """(scheme name, product) of a product id."""
 
+    def code_event_seqs(self, refs) -> list:
+        """Each ref's event seqs, ascending ([] for none): what depends on an event (index/undo.py)."""
+
+    def events_at(self, seqs) -> dict:
+        """{seq: the event record} of lifecycle event seqs (those that exist)."""
+
     def events_of(self, ref, max_codes: int | None = None) -> list:
         """The events of a code, in seq order; max_codes: each lists at most that many of
         its codes (and codes_total, how many it had, when it had more)."""
@@ -222,6 +228,10 @@ class WriteView(ReadView, Protocol):
 
     def apply_event(self, plan: EventPlan) -> int:
         """Write the plan; returns the event's seq."""
+
+    def restore_states(self, states: list) -> None:
+        """[(ref, status or None, seq)]: each code's own state put back (None: no state, issued
+        again), for an event declared erroneous (index/undo.py); the events stay logged."""
 
     def apply_events(self, plans: list) -> list[int]:
         """Write the plans in order, as apply_event of each would; returns their seqs (in

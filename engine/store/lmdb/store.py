@@ -175,6 +175,16 @@ class LmdbView:
             out.append({**ev, "codes": list(ev.get("codes") or [])})   # the caller's to change
         return out
 
+    def code_event_seqs(self, refs):
+        cur = self._txn.cursor(db=self._s.db_code_events)
+        return [[int.from_bytes(v, "big") for v in cur.iternext_dup()] if cur.set_key(bytes(r)) else []
+                for r in refs]
+
+    def events_at(self, seqs):
+        txn, db = self._txn, self._s.db_events
+        got = ((s, txn.get(u64(s), db=db)) for s in seqs)
+        return {s: json.loads(raw) for s, raw in got if raw is not None}
+
     def scans_of(self, ref):
         """(seq, scan record) of a code's logged scans, newest first: each names the one before."""
         txn, s = self._txn, self._s
@@ -206,6 +216,14 @@ class LmdbView:
 
     def epcis_put(self, records):
         return self._s.epcis.put(self._txn, records)
+
+    def restore_states(self, states):
+        txn, db = self._txn, self._s.db_codes
+        for ref, status, seq in sorted(states, key=lambda s: bytes(s[0])):
+            if status is None:
+                txn.delete(bytes(ref) + STATE, db=db)
+            else:
+                txn.put(bytes(ref) + STATE, _STATE.pack(status, seq), db=db)
 
     def apply_event(self, plan):
         txn, s = self._txn, self._s

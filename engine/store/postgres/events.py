@@ -61,6 +61,14 @@ class ViewPart:
     def apply_event(self, plan) -> int:
         return self.apply_events([plan])[0]
 
+    def restore_states(self, states) -> None:
+        """Codes' own states put back (index/undo.py): status NULL is issued again."""
+        if states:
+            refs = [bytes(r) for r, _, _ in states]
+            self.conn.execute("UPDATE tc_codes c SET status = t.s, seq = t.q FROM unnest(%b::bytea[], "
+                              "%s::smallint[], %s::bigint[]) AS t(r, s, q) WHERE c.ref = t.r",
+                              (refs, [s for _, s, _ in states], [q for _, _, q in states]), binary=True)
+
     def apply_events(self, plans) -> list:
         """The plans in order, as apply_event of each in turn: one statement per table when
         no code is in two plans and none unpacks or recalls; else one plan at a time."""

@@ -142,6 +142,19 @@ class ViewPart:
         row = self.conn.execute("SELECT max(seq) FROM tc_recalls WHERE key = ANY(%b::bytea[])", (keys,)).fetchone()
         return row[0] or 0
 
+    def code_event_seqs(self, refs):
+        refs = [bytes(r) for r in refs]
+        got: dict = {}
+        for ref, seqs in self.conn.execute("SELECT ref, array_agg(seq ORDER BY seq) FROM tc_code_events "
+                                           "WHERE ref = ANY(%b::bytea[]) GROUP BY ref", (refs,)):
+            got[bytes(ref)] = list(seqs)
+        return [got.get(r, []) for r in refs]
+
+    def events_at(self, seqs):
+        rows = self.conn.execute("SELECT seq, record FROM tc_events WHERE seq = ANY(%s::bigint[])",
+                                 (list(seqs),)).fetchall()
+        return {s: json.loads(bytes(raw)) for s, raw in rows}
+
     def events_of(self, ref, max_codes: int | None = None):
         rows = self.conn.execute("SELECT e.record FROM tc_code_events ce JOIN tc_events e ON e.seq = ce.seq "
                                  "WHERE ce.ref = %s ORDER BY ce.seq", (bytes(ref),)).fetchall()
