@@ -10,6 +10,8 @@ import time
 import lmdb
 import numpy as np
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 import tracecode
 from tracecode.index import Verdict
@@ -175,3 +177,44 @@ def test_a_move_killed_part_way_leaves_format_2_whole(tmp_path):
         assert (fmt, inline, entries) in ((b"2", 15_001, None), (b"2", 15_001, 0), (b"3", 0, 15_001))
         assert answers(path, codes) == before
         assert layout(path) == (b"3", 0, 15_001)
+
+
+def _kernel_env(tmp_path):
+    env = lmdb.open(str(tmp_path / "k"), max_dbs=4, map_size=1 << 26)
+    return env, env.open_db(b"codes"), env.open_db(b"seen")
+
+
+# short keys of three bytes >= 0x20 (no code key holds a lower one): many neighbours,
+# prefixes of each other, repeats
+_key = st.binary(min_size=1, max_size=6).map(lambda b: bytes(0x20 + x % 3 for x in b))
+
+
+@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(stored=st.sets(_key, max_size=30), states=st.sets(_key, max_size=30),
+       probes=st.lists(_key, max_size=60), sort=st.booleans())
+def test_summaries_read_as_a_merge_join_match_one_lookup_each(tmp_path, stored, states, probes, sort):
+    """read_codes walks `seen` forward, skipping what lies between: the same summaries as
+    one read_code per key, whatever the order and repeats of the keys asked for."""
+    env, codes, seen = _kernel_env(tmp_path)
+    with env.begin(write=True) as txn:
+        txn.drop(codes, delete=False)
+        txn.drop(seen, delete=False)
+        for k in states:
+            txn.put(k + _codes.STATE, bytes([1]) + len(k).to_bytes(8, "little"), db=codes)
+        for i, k in enumerate(sorted(stored)):
+            summary = (i + 1).to_bytes(4, "little") + bytes(1) + bytes(8) + (i + 7).to_bytes(8, "little")
+            txn.put(k, summary + bytes(seentable.SEEN_SIZE - len(summary)), db=seen)
+    buf = np.frombuffer(b"".join(probes), np.uint8) if probes else np.zeros(0, np.uint8)
+    off = np.cumsum([0] + [len(p) for p in probes]).astype(np.int64)
+    n = len(probes)
+    out = [np.zeros(n, t) for t in ("u1", "u8", "u4", "u1", "f8", "u8")]
+    order = np.array(sorted(range(n), key=lambda i: (probes[i], i)), np.int64) if sort else None
+    with env.begin() as txn:
+        _codes.read_codes(env, txn, codes, np.ascontiguousarray(buf), off, 0, *out, order=order,
+                          seen_db=seen)
+        one = [_codes.read_code(env, txn, codes, p, 0, seen) for p in probes]
+    env.close()
+    assert out[0].tolist() == [o[0] for o in one]            # status
+    assert out[2].tolist() == [o[2] for o in one]            # scan count
+    assert out[5].tolist() == [o[5] for o in one]            # first seq
+    assert [c for c in out[2].tolist() if c] == [sorted(stored).index(p) + 1 for p in probes if p in stored]

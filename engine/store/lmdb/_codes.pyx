@@ -76,10 +76,92 @@ cdef enum:
     SEEN_TABLE = 2      # format 3: Seen under the bare code key in `seen`
 
 
-cdef int _records(Txn *t, MDB_cursor *cur, MDB_cursor *scur, int seen_mode, const uint8_t *key,
+cdef enum:
+    AHEAD_UNKNOWN = 0   # the cursor must be set
+    AHEAD_AT = 1        # it sits at key, the smallest key >= lo
+    AHEAD_END = 2       # no key >= lo
+
+
+# A cursor walking forward through `seen` as a merge join: the keys between the last one
+# looked for (lo) and the one the cursor sits at are known absent, so a code never scanned
+# costs no LMDB call and the next summary is one MDB_NEXT away.
+cdef struct Ahead:
+    MDB_cursor *cur
+    int state
+    size_t klen
+    size_t lolen
+    uint8_t key[MAX_KEY]
+    uint8_t lo[MAX_KEY]
+    MDB_val v
+
+
+cdef inline int _cmp(const uint8_t *a, size_t alen, const uint8_t *b, size_t blen) noexcept nogil:
+    """LMDB's default order: memcmp, the shorter first on a tie."""
+    cdef int c = memcmp(a, b, alen if alen < blen else blen)
+    if c:
+        return c
+    return (alen > blen) - (alen < blen)
+
+
+cdef inline void _sits(Ahead *a, MDB_val *k, MDB_val *v) noexcept nogil:
+    if k.mv_size > MAX_KEY:   # not a code key: nothing to remember, set the cursor next time
+        a.state = AHEAD_UNKNOWN
+        return
+    a.state = AHEAD_AT
+    a.klen = k.mv_size
+    memcpy(a.key, k.mv_data, k.mv_size)
+    a.v = v[0]
+
+
+cdef int _ahead_find(Txn *t, Ahead *a, const uint8_t *p, size_t plen, bint *found,
+                     MDB_val *out) noexcept nogil:
+    """Whether key p is in the cursor's database (its value in out); an LMDB error or 0.
+    Values point into the transaction's pages: the callers write nothing meanwhile."""
+    cdef MDB_val k, v
+    cdef int rc, c = 1
+    found[0] = False
+    if a.state != AHEAD_UNKNOWN and _cmp(a.lo, a.lolen, p, plen) <= 0:
+        if a.state == AHEAD_END:
+            c = -1
+        else:
+            c = _cmp(p, plen, a.key, a.klen)
+            if c > 0:   # past the key it sits at: the next one is the likeliest
+                rc = t.api.cursor_get(a.cur, &k, &v, MDB_NEXT)
+                if rc == MDB_NOTFOUND:
+                    a.state = AHEAD_END
+                    c = -1
+                elif rc:
+                    a.state = AHEAD_UNKNOWN
+                    return rc
+                else:
+                    _sits(a, &k, &v)
+                    c = _cmp(p, plen, a.key, a.klen) if a.state == AHEAD_AT else 1
+    if c > 0:
+        k.mv_size = plen
+        k.mv_data = <void *>p
+        rc = t.api.cursor_get(a.cur, &k, &v, MDB_SET_RANGE)  # LMDB tries the cursor's page first
+        if rc == MDB_NOTFOUND:
+            a.state = AHEAD_END
+            c = -1
+        elif rc:
+            a.state = AHEAD_UNKNOWN
+            return rc
+        else:
+            _sits(a, &k, &v)
+            c = _cmp(p, plen, <const uint8_t *>k.mv_data, k.mv_size)
+    if c == 0:
+        found[0] = True
+        out[0] = a.v if a.state == AHEAD_AT else v
+    a.lolen = plen
+    memcpy(a.lo, p, plen)
+    return 0
+
+
+cdef int _records(Txn *t, MDB_cursor *cur, Ahead *sa, int seen_mode, const uint8_t *key,
                   size_t klen, uint8_t *scratch, Found *f) noexcept nogil:
-    """All records of one code in one descent (and one more in `seen` through scur, a
+    """All records of one code in one descent (and its summary in `seen` through sa, a
     cursor moving forward too); returns an LMDB error or 0."""
+    cdef bint hit
     cdef MDB_val k, v
     cdef int rc
     cdef uint8_t kind
@@ -111,27 +193,24 @@ cdef int _records(Txn *t, MDB_cursor *cur, MDB_cursor *scur, int seen_mode, cons
     if rc != 0 and rc != MDB_NOTFOUND:
         return rc
     if seen_mode == SEEN_TABLE:
-        k.mv_size = klen
-        k.mv_data = <void *>key
-        rc = t.api.cursor_get(scur, &k, &v, MDB_SET_RANGE)  # the cursor's page first
-        if rc == 0 and k.mv_size == klen and v.mv_size == sizeof(Seen) \
-                and memcmp(k.mv_data, key, klen) == 0:
+        rc = _ahead_find(t, sa, key, klen, &hit, &v)
+        if rc:
+            return rc
+        if hit and v.mv_size == sizeof(Seen):
             f.seen = True
             memcpy(&f.s, v.mv_data, sizeof(Seen))
-        elif rc != 0 and rc != MDB_NOTFOUND:
-            return rc
     if f.seen:
         f.s.n = min(f.s.n, MAX_PLACES_C)
     return 0
 
 
-cdef int _effective(Txn *t, MDB_cursor *cur, MDB_cursor *pcur, MDB_cursor *scur, int seen_mode,
+cdef int _effective(Txn *t, MDB_cursor *cur, MDB_cursor *pcur, Ahead *sa, int seen_mode,
                     const uint8_t *key, size_t klen, uint8_t *scratch, Found *f, Found *up) noexcept nogil:
     """The code's own records in f, its status and seq replaced by those of the
     most recent event on a container it is in (shipping a pallet ships its cases).
     Containers are read through their own cursor pcur, so that cur stays on the
     page of the codes and the next key in order is found there (see keyorder.py)."""
-    cdef int rc = _records(t, cur, scur, seen_mode, key, klen, scratch, f)
+    cdef int rc = _records(t, cur, sa, seen_mode, key, klen, scratch, f)
     cdef int depth = 0
     cdef uint8_t pkey[MAX_KEY]
     cdef size_t plen = f.parent_len
@@ -221,7 +300,7 @@ def read_codes(env, txn, db, const uint8_t[::1] keys, const int64_t[::1] offsets
     cdef Txn t
     cdef MDB_cursor *cur = NULL
     cdef MDB_cursor *pcur = NULL
-    cdef MDB_cursor *scur = NULL
+    cdef Ahead sa
     cdef int seen_mode = SEEN_INLINE if seen_db is None else SEEN_TABLE
     cdef Found f, up
     cdef uint8_t scratch[MAX_KEY + 1]
@@ -245,8 +324,10 @@ def read_codes(env, txn, db, const uint8_t[::1] keys, const int64_t[::1] offsets
     if rc:
         t.api.cursor_close(cur)
         fail(&t, rc)
+    sa.cur = NULL
+    sa.state = AHEAD_UNKNOWN
     if seen_mode == SEEN_TABLE:
-        rc = t.api.cursor_open(t.txn, dbi_of(env, seen_db), &scur)
+        rc = t.api.cursor_open(t.txn, dbi_of(env, seen_db), &sa.cur)
         if rc:
             t.api.cursor_close(pcur)
             t.api.cursor_close(cur)
@@ -257,7 +338,7 @@ def read_codes(env, txn, db, const uint8_t[::1] keys, const int64_t[::1] offsets
             klen = offsets[i + 1] - offsets[i]
             if klen == 0:
                 continue
-            rc = _effective(&t, cur, pcur, scur, seen_mode, &keys[offsets[i]], klen, scratch, &f, &up)
+            rc = _effective(&t, cur, pcur, &sa, seen_mode, &keys[offsets[i]], klen, scratch, &f, &up)
             if rc:
                 break
             status[i] = f.status
@@ -270,8 +351,8 @@ def read_codes(env, txn, db, const uint8_t[::1] keys, const int64_t[::1] offsets
             else:
                 places[i] = place_hash != 0
     finally:
-        if scur != NULL:
-            t.api.cursor_close(scur)
+        if sa.cur != NULL:
+            t.api.cursor_close(sa.cur)
         t.api.cursor_close(pcur)
         t.api.cursor_close(cur)
     if rc:
@@ -283,7 +364,7 @@ def read_code(env, txn, db, bytes key, uint32_t place_hash, seen_db=None):
     its summary in seen_db (None: format 2's, inside db)."""
     cdef Txn t
     cdef MDB_cursor *cur = NULL
-    cdef MDB_cursor *scur = NULL
+    cdef Ahead sa
     cdef int seen_mode = SEEN_INLINE if seen_db is None else SEEN_TABLE
     cdef Found f, up
     cdef uint8_t scratch[MAX_KEY + 1]
@@ -294,14 +375,16 @@ def read_code(env, txn, db, bytes key, uint32_t place_hash, seen_db=None):
     rc = t.api.cursor_open(t.txn, dbi_of(env, db), &cur)
     if rc:
         fail(&t, rc)
+    sa.cur = NULL
+    sa.state = AHEAD_UNKNOWN
     if seen_mode == SEEN_TABLE:
-        rc = t.api.cursor_open(t.txn, dbi_of(env, seen_db), &scur)
+        rc = t.api.cursor_open(t.txn, dbi_of(env, seen_db), &sa.cur)
         if rc:
             t.api.cursor_close(cur)
             fail(&t, rc)
-    rc = _effective(&t, cur, cur, scur, seen_mode, <const uint8_t *>key, len(key), scratch, &f, &up)
-    if scur != NULL:
-        t.api.cursor_close(scur)
+    rc = _effective(&t, cur, cur, &sa, seen_mode, <const uint8_t *>key, len(key), scratch, &f, &up)
+    if sa.cur != NULL:
+        t.api.cursor_close(sa.cur)
     t.api.cursor_close(cur)
     if rc:
         fail(&t, rc)
