@@ -169,6 +169,8 @@ def job_body(job: dict) -> dict:
            "errors": errors, "counts": job.get("counts", {}), "errorsTotal": job.get("errors_total", len(errors))}
     if job.get("finished"):
         out["finishedAt"] = job["finished"]
+    if job.get("undone"):   # error declarations whose event's state change was undone: [{event_id, codes}]
+        out["undone"] = [{"eventID": u["event_id"], "codes": u["codes"]} for u in job["undone"]]
     return out
 
 
