@@ -35,7 +35,8 @@ from ..store.port import EpcisRecord
 BIZ_STEP = "urn:tracecode:bizstep:alert"
 EXTENSION = f"{PREFIX}:alert"
 ALERTS_SOURCE = "tracecode/alerts"   # the records' client: no issuer's (app/epcis.py _sees)
-PAGE = 1000                          # open alerts read per store call of a sweep
+PAGE = 100_000                       # open alerts read per store call of a sweep (LMDB walks
+                                     # the table per call: one call for any usual number)
 
 
 def _iso(t: float) -> str:
@@ -108,16 +109,20 @@ def publish(svc, force: bool = False) -> int:
     version = store.alerts_version()
     if not force and getattr(svc, "_alerts_published", None) == version:
         return 0
-    alerts = list(open_alerts(store))
+    known = svc.__dict__.setdefault("_alert_events_known", set())   # event ids seen in the log
+    pending = [(eid, a) for a in open_alerts(store) if (eid := event_id(a)) not in known or force]
     put = 0
-    if alerts:
-        stored = store.epcis_events([event_id(a) for a in alerts])
-        missing = sorted((a for a, s in zip(alerts, stored) if s is None), key=lambda a: (opening(a)[1], a["id"]))
+    if pending:
+        ids = [eid for eid, _ in pending]
+        stored = store.epcis_events(ids)
+        missing = sorted((a for (_, a), s in zip(pending, stored) if s is None),
+                         key=lambda a: (opening(a)[1], a["id"]))
         if missing:
             from ..epcis.export import gs1_codes
             dd = svc.dd
             convert = gs1_codes(dd.schemes, dd.master_key)
             now = _time.time()
             put = sum(store.epcis_put([record_of(a, dd.settings.base_url, convert, now) for a in missing]))
+        known.update(ids)
     svc._alerts_published = version
     return put
