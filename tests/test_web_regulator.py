@@ -198,3 +198,19 @@ def test_without_an_export_the_page_says_which_command_to_run(tmp_path):
                              timeout=60).status_code == 404
     finally:
         p.close()
+
+
+def test_any_filter_text_is_answered_or_refused_never_a_fault(site):
+    from hypothesis import HealthCheck, given, settings
+    from hypothesis import strategies as st
+
+    text = st.text(st.characters(blacklist_categories=("Cs",)), max_size=40)
+
+    @settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+    @given(st.dictionaries(st.sampled_from(["since", "rule", "region", "category", "closed"]), text))
+    def check(params):
+        r = _get(site, **params)
+        assert r.status_code in (200, 400), (params, r.status_code)
+        assert "Traceback" not in r.text
+
+    check()
