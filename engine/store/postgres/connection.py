@@ -20,8 +20,9 @@ What a part may use:
                             transaction (READ COMMITTED; REPEATABLE READ READ ONLY when
                             read_only). Commits on leaving, rolls back on an exception.
     store.write(body)       body(view) in one transaction, committed; returns its value. On a
-                            serialization failure, deadlock or lost connection the whole body
-                            runs AGAIN on a fresh transaction (up to WRITE_TRIES): a body must
+                            serialization failure or deadlock (up to WRITE_TRIES) or a lost
+                            connection (for up to failover_wait, FAILOVER_WAIT s: a failover)
+                            the whole body runs AGAIN on a fresh transaction: a body must
                             be idempotent to re-run (no side effects outside the view's
                             connection; a lost COMMIT may have committed: write so that a
                             rerun recognises its own rows, e.g. event ids, ON CONFLICT).
@@ -38,6 +39,15 @@ What a part may use:
     view.nested(body)       body(view) under a SAVEPOINT: undone if it raises.
     store.meta_get(key) / view.meta_put(key, value)   the tc_meta table (bytea values): the
                             record format, index uuid, suite, schema version.
+
+Failover: give a multi-host URL with target_session_attrs=read-write (`tracecode cluster up`
+prints one): the pool's connections go to whichever member is primary. A connection the server
+dropped fails at its BEGIN, before anything was done, and the next is tried (the pool makes a
+new one, every 0.1-0.5 s); write() also runs its body again after a connection lost mid-way.
+A read's body that loses its connection ends in StoreUnavailable, as does any call after
+failover_wait: the transports answer it as unavailable (gRPC UNAVAILABLE, HTTP 503 with
+Retry-After), which clients retry. Reads go to the primary only, never to a standby: a
+client sees its own writes, and the standby's replay may trail its acknowledgement.
 
 Durability: synchronous_commit is forced on for every connection, so a write returns after
 its commit is flushed (with a synchronous standby configured: after the standby has it).
@@ -111,6 +121,27 @@ PROBE_TIMEOUT = 5   # s: connect_timeout of the probe before the pool, unless th
 logging.getLogger("psycopg.pool").addHandler(logging.NullHandler())
 
 
+class _Sparse(logging.Filter):
+    """psycopg_pool warns at each failed reconnection (every 0.1-0.5 s through a failover, a
+    paragraph each): one such line per `seconds` tells an operator as much."""
+
+    def __init__(self, seconds: float = 5.0):
+        super().__init__()
+        self.seconds, self.last = seconds, -1e9
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if record.levelno != logging.WARNING or not str(record.msg).startswith("error connecting"):
+            return True
+        now = time.monotonic()
+        if now - self.last < self.seconds:
+            return False
+        self.last = now
+        return True
+
+
+logging.getLogger("psycopg.pool").addFilter(_Sparse())
+
+
 class _QuickAttempts(AttemptWithBackoff or object):
     """psycopg_pool tries a lost connection again after 1, 2, 4, 8... s: a primary back after
     5 s waits for the attempt at 7, after 10 s for the one at 15. A failover's new primary is
@@ -180,7 +211,9 @@ class PgView:
         return bytes(row[0]) if row else None
 
 
-READ_BEGIN = "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY"
+# psycopg has sent its BEGIN before the first statement (autocommit off): the modes, not a
+# second BEGIN (which PostgreSQL takes with a WARNING in its log, once per read)
+READ_BEGIN = "SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY"
 
 
 def _commit(txn) -> None:
