@@ -56,6 +56,7 @@ class DeliveryRunner:
         self.owners: dict = {}     # subscription id -> its owner (for MAX_PER_OWNER)
         self.offset = 0            # where the next round starts in the list of subscriptions
         self.lease_key = (LEASE, self.holder)   # the store records progress only while we hold it
+        self.publish_error = None  # the last sweep's failure (app/alert_events.py), logged once
 
     async def run(self, stop: asyncio.Event) -> None:
         limits = httpx.Limits(max_connections=MAX_IN_FLIGHT, max_keepalive_connections=MAX_IN_FLIGHT)
@@ -94,8 +95,11 @@ class DeliveryRunner:
     async def _round(self, client) -> None:
         try:   # alerts raised or opened again become events of the log (app/alert_events.py)
             await asyncio.to_thread(alert_events.publish, self.svc)
+            self.publish_error = None
         except Exception as exc:   # noqa: BLE001 - a full or read-only store: the next round tries again
-            log.warning("subscriptions: alerts not put in the EPCIS log yet: %s", exc)
+            if str(exc) != self.publish_error:   # said once, not every round
+                log.warning("subscriptions: alerts not put in the EPCIS log yet: %s", exc)
+            self.publish_error = str(exc)
         self.tasks = {k: t for k, t in self.tasks.items() if not t.done()}
         subs = await asyncio.to_thread(self.store.subscriptions)
         now = time.time()
