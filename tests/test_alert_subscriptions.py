@@ -179,3 +179,36 @@ def test_issuers_do_not_receive_alerts_on_their_own_codes(tmp_path):
         assert len(p.svc.query_events(regulator, ALERTS)[0]) == 1
     finally:
         p.close()
+
+
+def test_a_national_code_becomes_its_epc_with_the_base_url(tmp_path):
+    """A national code's alert names https://BASE/c/CODE once the base URL is set; without
+    it the event has no epcList and is found by the code's key all the same."""
+    from tracecode import settings
+    need(SCHEMA)
+    dd = tracecode.init(tmp_path / "data")
+    svc = Service(dd)
+    try:
+        code = dd.issue("cn-drug-20", {"drug_id": "8177322"}, 2).codes()[0].decode()
+        store_alerts(svc, OPERATOR, [alert(code)])
+        (bare,) = svc.query_events(OPERATOR, ALERTS)[0]
+        assert bare["epcList"] == [] and bare["tracecode:alert"]["code"] == code
+        import dataclasses
+        settings.save(dd.path, dataclasses.replace(settings.load(dd.path), base_url="https://trace.example.gov.cn"))
+        svc.close()
+        dd.close()
+        dd = tracecode.open(tmp_path / "data")
+        svc = Service(dd)
+        store_alerts(svc, OPERATOR, [alert(dd.issue("cn-drug-20", {"drug_id": "8177322"}, 1).codes()[0].decode(),
+                                           "clone_spread")])
+        found = svc.query_events(OPERATOR, ALERTS)[0]
+        (linked,) = [e for e in found if e["tracecode:alert"]["rule"] == "clone_spread"]
+        code2 = linked["tracecode:alert"]["code"]
+        assert linked["epcList"] == [f"https://trace.example.gov.cn/c/{code2}"]
+        from tracecode.epcis.export import CONTEXT
+        assert schema.validate_event(linked, CONTEXT, need(SCHEMA)) == []
+        by_key = svc.query_epcis(OPERATOR, {"MATCH_epc": [f"https://trace.example.gov.cn/c/{code}"]})[0]
+        assert [e["tracecode:alert"]["code"] for e in by_key] == [code]   # the one without an epcList too
+    finally:
+        svc.close()
+        dd.close()

@@ -11,6 +11,8 @@ import sys
 
 import grpc
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from tracecode.analytics.alerts import alert_id
 from tracecode.v1 import Client, ServiceError
@@ -151,3 +153,24 @@ def test_http_pages_as_grpc_does(tmp_path):
             assert bad.status_code == 400 and "page_token" in bad.text
     finally:
         p.close()
+
+
+@settings(max_examples=200, deadline=None)
+@given(last=st.text(max_size=40), aid=st.text(min_size=1, max_size=40))
+def test_a_page_token_reads_back_what_it_was_made_of(last, aid):
+    from tracecode.app import alertsapp
+    token = alertsapp._token({"last_time": last, "id": aid})
+    if len(token) <= 200:
+        assert alertsapp._after(token) == (last, aid)
+
+
+@given(st.text(max_size=60))
+def test_any_other_page_token_is_refused_as_invalid(text):
+    from tracecode.app import alertsapp
+    from tracecode.app.refusal import Refusal
+    try:
+        got = alertsapp._after(text)
+    except Refusal as exc:
+        assert exc.reason == "invalid_argument" and exc.field == "page_token"
+    else:   # only a token's text reads as one: two strings, or none for ""
+        assert got is None and text == "" or (isinstance(got, tuple) and len(got) == 2)
