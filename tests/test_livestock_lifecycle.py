@@ -212,3 +212,19 @@ def test_a_replacement_tag_goes_on_where_the_animal_was(world):
     tagged(d, old)                                        # last moved to Baotou cattle market
     ok(d.assets.record(old, {"step": "replace", "by": FARM, "new_tag": new, "time": at(70)}))
     assert d.assets.verdict(new)["tagged"]["place"] == "Baotou cattle market"
+
+
+def test_the_section_notes_are_in_the_page_language_and_name_nobody(world):
+    d, svc, tags = world
+    code = tags["3"][30]
+    tagged(d, code)
+    ok(d.assets.record(code, {"step": "dispose", "by": PLANT, "place": "Xilinhot", "cause": "cold",
+                              "time": at(40)}))
+    ok(d.assets.record(code, {"step": "check", "by": "Hohhot market inspector", "place": "Hohhot",
+                              "time": at(52)}))
+    zh = lv.section(svc, code, "zh")
+    assert zh["notes"] == ["此耳标已于 2026-04-10 在病死畜禽无害化处理时回收，不应再出现在任何牲畜上",
+                           "回收后又被读取 1 次，最近一次在 2026-04-22"]
+    en = lv.section(svc, code, "en")
+    assert en["notes"][1] == "Read 1 time(s) since, last on 2026-04-22"
+    assert not any("inspector" in n or PLANT in n for n in en["notes"] + zh["notes"])

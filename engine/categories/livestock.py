@@ -241,7 +241,10 @@ def verdict(animal: Animal | None, today: _dt.date, unit=None) -> dict:
             "slaughter": _public(animal.slaughter),
             "disposal": _public(animal.disposal, ("by", "date", "place", "cause", "record")),
             "replaced_by": (animal.replaced or {}).get("new_tag"), "replaces": animal.replaces,
-            "readings_after_slaughter": len(animal.after_slaughter), "steps": len(animal.steps)}
+            "replaced_on": _day(animal.replaced) if animal.replaced else None,
+            "readings_after_slaughter": len(animal.after_slaughter),
+            "last_reading_after_slaughter": _day(animal.after_slaughter[-1]) if animal.after_slaughter else None,
+            "steps": len(animal.steps)}
 
 
 def epcis_event(code_uri: str, rec: dict) -> dict:
@@ -303,13 +306,28 @@ WORDS = {
            REPLACED_TAG: "Replaced: this tag was reported lost", "disposal": "Died, harmlessly disposed of",
            "cause": "cause", "replaced_by": "Replaced by tag", "replaces": "Replaces lost tag"},
 }
+# the section's notes, in the page's language: dates and numbers only, never who read the tag
+NOTES = {
+    "zh": {SLAUGHTERED: "此耳标已于 {date} 在屠宰时回收，不应再出现在任何牲畜上",
+           DISPOSED: "此耳标已于 {date} 在病死畜禽无害化处理时回收，不应再出现在任何牲畜上",
+           REPLACED: "此耳标已于 {date} 挂失并补标为 {new}，不应再出现在任何牲畜上",
+           "readings": "回收后又被读取 {n} 次，最近一次在 {last}", REGISTERED: "此耳标已登记，但从未佩戴"},
+    "en": {SLAUGHTERED: "This tag was collected at slaughter on {date}: it should be on no animal",
+           DISPOSED: "This tag was collected on {date} when the dead animal was harmlessly disposed of: "
+                     "it should be on no animal",
+           REPLACED: "This tag was reported lost on {date} and replaced by {new}: it should be on no animal",
+           "readings": "Read {n} time(s) since, last on {last}",
+           REGISTERED: "The tag number is registered but was never put on an animal"},
+}
 TONES = {LIVE: "ok", NOT_TAGGED: "warn", SUSPICIOUS: "bad", REPLACED_TAG: "bad", NOT_REGISTERED: "bad"}
 
 
 def section(svc, code: str, lang: str, unit=None) -> dict:
     """The public page's section for an ear tag: live or suspicious, the species and county,
     where and when it was tagged, its last movement with the quarantine certificate, its
-    slaughter with the inspection mark. The steps' clients and notes are not shown."""
+    slaughter with the inspection mark, its disposal, its replacement. Who recorded or read
+    it, the steps' clients and notes are not shown (the notes say dates, in the page's
+    language)."""
     w = WORDS.get(lang, WORDS["en"])
     v = svc.dd.assets.verdict(code)
     if "state" not in v:
@@ -326,7 +344,23 @@ def section(svc, code: str, lang: str, unit=None) -> dict:
             (w["slaughter"], when(v["slaughter"], "mark")), (w["disposal"], when(v["disposal"], "cause")),
             (w["replaced_by"], v["replaced_by"]), (w["replaces"], _earlier(svc, v["replaces"], w))]
     return {"title": w["title"], "verdict": v["verdict"], "verdict_text": w[v["verdict"]],
-            "tone": TONES[v["verdict"]], "rows": [(k, x) for k, x in rows if x], "notes": v["reasons"]}
+            "tone": TONES[v["verdict"]], "rows": [(k, x) for k, x in rows if x],
+            "notes": _notes(v, NOTES.get(lang, NOTES["en"]))}
+
+
+def _notes(v: dict, n: dict) -> list:
+    state = v["state"]
+    retired = {SLAUGHTERED: v["slaughter"], DISPOSED: v["disposal"]}.get(state)
+    out = []
+    if state in (SLAUGHTERED, DISPOSED):
+        out.append(n[state].format(date=(retired or {}).get("date", "?")))
+    elif state == REPLACED:
+        out.append(n[state].format(date=v.get("replaced_on") or "?", new=v["replaced_by"]))
+    elif state == REGISTERED:
+        out.append(n[state])
+    if v.get("readings_after_slaughter"):
+        out.append(n["readings"].format(n=v["readings_after_slaughter"], last=v["last_reading_after_slaughter"]))
+    return out
 
 
 def _earlier(svc, old, w) -> str | None:
