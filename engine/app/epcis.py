@@ -356,8 +356,9 @@ class Capture:
             n = len(codes)
             rest = [codes[k] for k in np.flatnonzero(~owned[at:at + n]).tolist()]
             at += n
-            try:
-                self.svc.rights.require_codes(caller, rest, "capture events about")
+            try:   # rest: the codes _owned said are not the caller's products' (not parsed again)
+                self.svc.rights.require_codes(caller, rest, "capture events about",
+                                              owned=np.zeros(len(rest), bool))
                 if not oversees(caller):
                     self._require_classes(caller, it)
             except Refusal as refusal:

@@ -91,14 +91,16 @@ class Rights:
             raise denied(f"{caller.name} may not {what} {scheme}:{shown}", client=caller.name,
                          scheme=scheme, product=shown)
 
-    def require_codes(self, caller: Caller, codes, what: str, *, read: bool = False) -> None:
+    def require_codes(self, caller: Caller, codes, what: str, *, read: bool = False,
+                      owned: np.ndarray | None = None) -> None:
         """Every code is of a product the caller owns, or an SSCC that is the caller's
         (sscc_holders) and whose contents (at any depth) all are. Regulators and admins
-        may read any code; admins may act on any."""
+        may read any code; admins may act on any. owned: _owned of these codes when the
+        caller has it already (an EPCIS capture reads all its events' codes at once)."""
         if caller.admin or (read and oversees(caller)) or not len(codes):
             return
         texts = [c if isinstance(c, str) else c.decode("utf-8", "replace") for c in codes]
-        for i in np.flatnonzero(~self._owned(caller, texts)).tolist():
+        for i in np.flatnonzero(~(self._owned(caller, texts) if owned is None else owned)).tolist():
             if not is_sscc(texts[i]):
                 raise denied(f"{caller.name} may not {what} {texts[i]}: not a code of its "
                              "products", client=caller.name, code=texts[i])

@@ -27,6 +27,7 @@ them): such a value is stored with its event but not found by EQ_.
 from __future__ import annotations
 
 import math
+from functools import lru_cache
 
 from .cbv import vocab
 
@@ -126,8 +127,13 @@ def _fields(obj: dict, known: dict, only_prefixed: bool) -> dict:
 def _gln(uri) -> str | None:
     if isinstance(uri, dict):
         uri = uri.get("id")
-    if not isinstance(uri, str):
+    if not isinstance(uri, str) or not ("sgln" in uri or "/414/" in uri):
         return None
+    return _gln_of(uri)
+
+
+@lru_cache(maxsize=4096)   # a document's events share a few read points: each parsed once
+def _gln_of(uri: str) -> str | None:
     from .epc import to_code
     from .errors import EpcisError
     try:
