@@ -11,6 +11,8 @@ import time
 
 import httpx
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from tracecode.app import epcis_params
 from tracecode.app.refusal import Refusal
@@ -134,6 +136,25 @@ def test_event_ids_with_epcs_both_hold(store):
 def test_facet_parameters_on_both_stores(store, params, expected):
     assert all(store.epcis_put(_records()))
     assert _ids(store, params) == expected
+
+
+_SCALARS = st.one_of(st.none(), st.booleans(), st.integers(), st.floats(), st.text(max_size=20))
+_JSON = st.recursive(_SCALARS, lambda inner: st.one_of(st.lists(inner, max_size=4),
+                                                       st.dictionaries(st.text(max_size=12), inner, max_size=4)),
+                     max_leaves=20)
+_KEYS = st.sampled_from(["ilmd", "quantityList", "childQuantityList", "errorDeclaration", "readPoint",
+                         "bizLocation", "example:f", "@context", "x:\x00", "ex:\ud800"])
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.dictionaries(_KEYS, _JSON, max_size=6), _JSON)
+def test_facets_of_any_event_are_json_every_store_can_keep(event, context):
+    """Whatever an event holds (schema validation runs first, but facets never assume it), its
+    facets are JSON without NaN, NUL or lone surrogates: what PostgreSQL's jsonb accepts."""
+    f = facets_of(event, context)
+    text = json.dumps(f, allow_nan=False, ensure_ascii=False)
+    assert "\x00" not in text and "\\u0000" not in text
+    text.encode("utf-8")   # no lone surrogate
 
 
 @pytest.mark.parametrize("params,field", [

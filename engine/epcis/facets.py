@@ -155,6 +155,10 @@ def gln_of_parent(uri: str) -> str | None:
     return g if g is not None and to_code(uri) == g else None
 
 
+def _items(value) -> list:
+    return value if isinstance(value, list) else []
+
+
 def facets_of(event: dict, context=None) -> dict:
     """The facets of one event (module doc); {} for an event with none."""
     if not isinstance(event, dict):
@@ -169,7 +173,7 @@ def facets_of(event: dict, context=None) -> dict:
         out["ext"] = ext
     qs = []
     for role in QUANTITY_LISTS:
-        for el in event.get(role) or ():
+        for el in _items(event.get(role)):
             q = el.get("quantity") if isinstance(el, dict) else None
             if isinstance(q, (int, float)) and not isinstance(q, bool) and math.isfinite(q) and float(q) not in qs:
                 qs.append(float(q))
@@ -187,7 +191,7 @@ def facets_of(event: dict, context=None) -> dict:
             t = None
         reason = vocab(d.get("reason"))
         out["err"] = {"t": t, "r": _clean(reason) if reason else None,
-                      "c": value_texts([i for i in d.get("correctiveEventIDs") or () if isinstance(i, str)])}
+                      "c": value_texts([i for i in _items(d.get("correctiveEventIDs")) if isinstance(i, str)])}
     for field, short in (("readPoint", "rp"), ("bizLocation", "bl")):
         g = _gln(event.get(field))
         if g is not None:
