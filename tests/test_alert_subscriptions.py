@@ -212,3 +212,40 @@ def test_a_national_code_becomes_its_epc_with_the_base_url(tmp_path):
     finally:
         svc.close()
         dd.close()
+
+
+def test_a_regulator_streams_alerts_over_the_websocket(tmp_path):
+    """GS1's binding's WebSocket on a named query EQ_bizStep=urn:tracecode:bizstep:alert: the
+    alerts raised while connected, then, reconnecting from the bookmark, those raised since."""
+    import json
+
+    import httpx
+    from websockets.sync.client import connect
+
+    from tracecode.web.app import create_app
+    from web_platform import BASE_URL
+    from web_server import serving
+    p = Platform(tmp_path, count=3)
+    codes = [c[2:16] + c[18:] for c in p.gs1]
+    auth = p.auth("regulator")
+    try:
+        with serving(create_app(p.svc, base_url=BASE_URL)) as url, httpx.Client(base_url=url, timeout=60) as client:
+            r = client.post("/epcis/queries", json={"name": "alerts", "query": {"EQ_bizStep": [alert_events.BIZ_STEP]}},
+                            headers={"content-type": "application/json", **auth})
+            assert r.status_code == 201, r.text
+            ws_url = url.replace("http://", "ws://") + "/epcis/queries/alerts/subscriptions"
+
+            def received(ws):
+                doc = json.loads(ws.recv(timeout=30))
+                results = doc["epcisBody"]["queryResults"]
+                return [e["tracecode:alert"]["code"] for e in results["resultsBody"]["eventList"]], \
+                    results["tracecode:bookmark"]
+            with connect(ws_url + "?stream=true", additional_headers=auth) as ws:
+                store_alerts(p.svc, OPERATOR, [alert(codes[0])])
+                got, mark = received(ws)
+                assert got == [codes[0]]
+            store_alerts(p.svc, OPERATOR, [alert(codes[1], "clone_spread")])
+            with connect(f"{ws_url}?bookmark={mark}", additional_headers=auth) as ws:
+                assert received(ws)[0] == [codes[1]]
+    finally:
+        p.close()
