@@ -159,3 +159,28 @@ def test_a_unit_event_after_its_pallets_ship_refuses_the_pallets_undo(svc):
     ok(capture(svc, event(epcs=epcs), pack, ship, recall))
     job = capture(svc, declared(ship))
     assert job["state"] == "failure" and recall["eventID"] in job["errors"][0]["error"], job["errors"]
+
+
+def transformation(inputs, outputs, minute):
+    return {"type": "TransformationEvent", "eventID": f"urn:uuid:{uuid.uuid4()}",
+            "eventTime": f"2026-12-01T08:{minute:02d}:00.000+08:00", "eventTimeZoneOffset": "+08:00",
+            "bizStep": "commissioning", "inputEPCList": list(inputs), "outputEPCList": list(outputs)}
+
+
+def test_a_transformation_declared_erroneous_undoes_both_sides_or_neither(svc):
+    inputs, hin = codes(svc, 2)
+    outputs, hout = codes(svc, 2)
+    made = transformation(inputs, outputs, 10)
+    ok(capture(svc, event(epcs=inputs), made))
+    assert verdict(svc, hin[0]) == Verdict.DESTROYED and verdict(svc, hout[0]) == Verdict.GENUINE
+    # an output shipped since: neither side is undone
+    ship = event(epcs=outputs[:1], action="OBSERVE", step="shipping", disp="in_transit", minute=20)
+    ok(capture(svc, ship))
+    job = capture(svc, declared(made), behaviour="proceed")
+    assert job["state"] == "failure" and ship["eventID"] in job["errors"][0]["error"], job["errors"]
+    assert verdict(svc, hin[0]) == Verdict.DESTROYED and verdict(svc, hout[1]) == Verdict.GENUINE
+    # once the ship is itself declared erroneous, the transformation can be: inputs live, outputs issued
+    ok(capture(svc, declared(ship)))
+    ok(capture(svc, declared(made)))
+    assert [verdict(svc, c) for c in hin] == [Verdict.GENUINE] * 2
+    assert [verdict(svc, c) for c in hout] == [Verdict.NOT_COMMISSIONED] * 2

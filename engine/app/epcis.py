@@ -532,7 +532,7 @@ class Capture:
             if it.failed:
                 continue
             results = self.svc.dd.index.undo_in(view, [{"id": i} for i in reversed(it.undo)], clients)
-            bad = [r for r in results if not r["ok"]]
+            bad = sorted((r for r in results if not r["ok"]), key=lambda r: r["reason"] == "not_applied")
             if bad:
                 later = f" (later event: {bad[0]['later']})" if bad[0].get("later") else ""
                 self._fail(job, it, bad[0]["reason"], f"{bad[0]['error']}{later}")

@@ -710,9 +710,10 @@ class Index:
         EPCIS error declaration (index/undo.py). events: [{"id"}], each looked up under the
         first of `clients` (whose event ids they are) that applied it. One result per event:
         {"id", "ok": True, "undone": codes put back (0: never applied)} or {"id", "ok": False,
-        "error", "reason", "later": the later event's id}; a refused one writes nothing."""
+        "error", "reason", "later": the later event's id}. All or nothing: one refused and none
+        is written (the others "not_applied"), as one EPCIS event's lifecycle events are one."""
         from . import undo
-        out = []
+        out, planned = [], []
         for ev in events:
             eid = ev.get("id") if isinstance(ev, dict) else None
             try:
@@ -723,9 +724,15 @@ class Index:
                             "reason": getattr(exc, "reason", lifecycle.INVALID_EVENT),
                             "later": getattr(exc, "later", None)})
                 continue
-            if states:
-                view.restore_states(states)
+            planned.append((states or [], view.event_seen(client, eid)[0] if states is not None else None))
             out.append({"id": eid, "ok": True, "undone": len(states or ())})
+        if not all(r["ok"] for r in out):
+            return [r if not r["ok"] else {"id": r["id"], "ok": False, "reason": lifecycle.NOT_APPLIED,
+                                           "error": "not undone: another event of the declaration is refused"}
+                    for r in out]
+        for states, seq in planned:
+            if seq is not None:
+                view.restore_states(states, seq)
         return out
 
     def _key_one(self, view, code):

@@ -39,7 +39,7 @@ def plan(index, view, eid: str, client: str | None) -> list | None:
         return None
     at = seen[0]
     ev = view.events_at([at]).get(at)
-    if ev is None:
+    if ev is None or ev.get("undone"):   # never applied, or undone already: nothing to undo
         return None
     action = ACTIONS.get(ev.get("action"))
     if action is None or action.to is None:
@@ -62,7 +62,7 @@ def plan(index, view, eid: str, client: str | None) -> list | None:
         if found:
             events = view.events_at(sorted(set(found)))
             moved = [s for s in sorted(events) if ACTIONS.get(events[s].get("action")) is not None
-                     and ACTIONS[events[s]["action"]].to is not None]
+                     and ACTIONS[events[s]["action"]].to is not None and not events[s].get("undone")]
             if moved:
                 later = events[moved[0]].get("id")
                 raise _refuse(f"event {eid!r} is not undone: {later!r} moved a container of its codes "
@@ -84,11 +84,14 @@ def plan(index, view, eid: str, client: str | None) -> list | None:
 
 
 def _later_on(view, eid: str, at: int, seqs) -> None:
-    later = [s for s in seqs if s > at]
+    """Refused when one of seqs is a later event (one undone itself does not count)."""
+    later = sorted({s for s in seqs if s > at})
     if later:
-        first = min(later)
-        name = view.events_at([first]).get(first, {}).get("id")
-        raise _refuse(f"event {eid!r} is not undone: the later event {name!r} depends on it", eid, name)
+        events = view.events_at(later)
+        live = [s for s in later if s in events and not events[s].get("undone")]
+        if live:
+            name = events[live[0]].get("id")
+            raise _refuse(f"event {eid!r} is not undone: the later event {name!r} depends on it", eid, name)
 
 
 def _before(index, view, keys, seqs, at: int) -> list:
@@ -110,7 +113,7 @@ def _before(index, view, keys, seqs, at: int) -> list:
         for s in reversed([s for s in ss if s < at]):
             ev = events[s]
             a = ACTIONS.get(ev.get("action"))
-            if a is None:
+            if a is None or ev.get("undone"):   # an event undone before set nothing
                 continue
             if a.to is not None:
                 state = (key, int(a.to), s)

@@ -229,9 +229,10 @@ class WriteView(ReadView, Protocol):
     def apply_event(self, plan: EventPlan) -> int:
         """Write the plan; returns the event's seq."""
 
-    def restore_states(self, states: list) -> None:
+    def restore_states(self, states: list, undone: int | None = None) -> None:
         """[(ref, status or None, seq)]: each code's own state put back (None: no state, issued
-        again), for an event declared erroneous (index/undo.py); the events stay logged."""
+        again), for an event declared erroneous (index/undo.py); the event stays logged, its
+        record (seq `undone`) marked "undone": true."""
 
     def apply_events(self, plans: list) -> list[int]:
         """Write the plans in order, as apply_event of each would; returns their seqs (in

@@ -217,13 +217,18 @@ class LmdbView:
     def epcis_put(self, records):
         return self._s.epcis.put(self._txn, records)
 
-    def restore_states(self, states):
+    def restore_states(self, states, undone=None):
         txn, db = self._txn, self._s.db_codes
         for ref, status, seq in sorted(states, key=lambda s: bytes(s[0])):
             if status is None:
                 txn.delete(bytes(ref) + STATE, db=db)
             else:
                 txn.put(bytes(ref) + STATE, _STATE.pack(status, seq), db=db)
+        raw = txn.get(u64(undone), db=self._s.db_events) if undone else None
+        if raw is not None:
+            txn.put(u64(undone), json.dumps({**json.loads(raw), "undone": True}, ensure_ascii=False).encode(),
+                    db=self._s.db_events)
+            self._s.brief_events.clear()   # events are cached as never changing: this one did
 
     def apply_event(self, plan):
         txn, s = self._txn, self._s

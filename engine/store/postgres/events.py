@@ -61,8 +61,14 @@ class ViewPart:
     def apply_event(self, plan) -> int:
         return self.apply_events([plan])[0]
 
-    def restore_states(self, states) -> None:
-        """Codes' own states put back (index/undo.py): status NULL is issued again."""
+    def restore_states(self, states, undone=None) -> None:
+        """Codes' own states put back (index/undo.py): status NULL is issued again; the event
+        at seq `undone` marked so in its record."""
+        if undone:
+            row = self.conn.execute("SELECT record FROM tc_events WHERE seq = %s", (undone,)).fetchone()
+            if row is not None:
+                record = json.dumps({**json.loads(bytes(row[0])), "undone": True}, ensure_ascii=False).encode()
+                self.conn.execute("UPDATE tc_events SET record = %s WHERE seq = %s", (record, undone))
         if states:
             refs = [bytes(r) for r, _, _ in states]
             self.conn.execute("UPDATE tc_codes c SET status = t.s, seq = t.q FROM unnest(%b::bytea[], "
