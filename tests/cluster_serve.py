@@ -104,6 +104,7 @@ class Log:
 @dataclass
 class GrpcLog(Log):
     KINDS = ("issue", "download", "events")
+    run: str = field(default_factory=lambda: os.urandom(4).hex())   # keys and ids of this drill
     batches: dict = field(default_factory=dict)    # idempotency key -> (id, start, count)
     codes: list = field(default_factory=list)      # every code downloaded, by batch
     events: dict = field(default_factory=dict)     # event id -> the codes it commissioned
@@ -125,7 +126,7 @@ def grpc_driver(node: Node, stop: threading.Event, log: GrpcLog, cid: int = 0) -
                     timeout=60, on_retry=log.retries.append) as c:
             n = 0
             while not stop.is_set():
-                key = f"drill-{cid}-{n}"
+                key = f"{log.run}-{cid}-{n}"
                 b = c.request_batch(SCHEME, DRUG, BATCH, idempotency_key=key)
                 log.batches[key] = (b.id, b.start, b.count)
                 log.mark("issue")
@@ -133,7 +134,7 @@ def grpc_driver(node: Node, stop: threading.Event, log: GrpcLog, cid: int = 0) -
                 assert len(codes) == BATCH, (key, len(codes))
                 log.codes.append(codes)
                 log.mark("download")
-                eid = f"drill-ev-{cid}-{n}"
+                eid = f"{log.run}-ev-{cid}-{n}"
                 picked = [x.decode() for x in codes[:EVENT_CODES]]
                 res = c.send_events([{"id": eid, "action": "commission", "codes": picked}])
                 assert all(r["ok"] for r in res), res
@@ -238,8 +239,9 @@ def drivers(node: Node):
 
 
 def check(node: Node, d: Drivers) -> dict:
-    """No counter handed out twice (batch ranges disjoint, every code downloaded unique), one
-    batch per idempotency key (the store holds no batch the client did not receive), every
+    """No counter handed out twice (batch ranges disjoint, every code downloaded unique), each
+    idempotency key bound to the batch its client received (a batch of a lost COMMIT left
+    behind, counted as orphan_batches, is of such a key and never handed out), every
     acknowledged event applied exactly once (each code's history holds one commissioning,
     by that event), every commissioned code verifies genuine."""
     import tracecode
@@ -250,10 +252,21 @@ def check(node: Node, d: Drivers) -> dict:
         assert a + n <= b, f"counters {b}.. handed out twice (batch at {a} of {n})"
     codes = np.concatenate(gl.codes)
     assert len(np.unique(codes)) == len(codes), "a code was handed out twice"
+    received = {bid for bid, _, _ in gl.batches.values()}
     with tracecode.open(node.datadir) as dd:
-        stored = {b.id for b in dd.index.batches.list()}
-        assert stored == {bid for bid, _, _ in gl.batches.values()}, \
-            "the store holds a batch no client received (a retried key made a second one)"
+        stored = {b.id: b for b in dd.index.batches.list()   # this drill's (a node serves many)
+                  if (b.requester or "").startswith(f"drill request {gl.run}-")}
+        assert received <= set(stored), "a batch a client received is not in the store"
+        # a reservation whose COMMIT was lost in the kill but had committed is run again
+        # (store.write): the first batch stays behind with its counters skipped, never handed
+        # out (batches.py); it names the key of a batch the client did receive, which the
+        # key is bound to, so a retry with that key still gets the batch the client has
+        keys = {f"drill request {k}": bid for k, (bid, _, _) in gl.batches.items()}
+        orphans = [b for bid, b in stored.items() if bid not in received]
+        for b in orphans:
+            assert b.requester in keys, f"batch {b.id} of {b.requester!r}: no client asked for it"
+            assert dd.index.store.idempotency_get("drill", b.requester.split()[-1])["batch"] == \
+                keys[b.requester], "a key bound to a batch its client did not receive"
         for eid, picked in gl.events.items():
             hist = dd.index.history(picked[0])
             commissions = [h for h in hist if h.get("action") == "commission"]
@@ -261,7 +274,7 @@ def check(node: Node, d: Drivers) -> dict:
         committed = np.array([c.encode() for p in gl.events.values() for c in p])
         verdicts = {a.verdict for a in dd.verify_many(committed, record=False)}
         assert verdicts == {Verdict.GENUINE}, verdicts
-    return {"batches": len(gl.batches), "codes": len(codes), "events": len(gl.events),
+    return {"batches": len(gl.batches), "orphan_batches": len(orphans), "codes": len(codes), "events": len(gl.events),
             "verified_http": d.http.verified, "queried_http": d.http.queried,
             "grpc_retries": len(gl.retries), "http_retries": len(d.http.retries)}
 
