@@ -11,6 +11,8 @@ import contextlib
 import threading
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 import tracecode
 from tracecode.analytics.alerts import alert_id
@@ -249,3 +251,30 @@ def test_a_regulator_streams_alerts_over_the_websocket(tmp_path):
                 assert received(ws)[0] == [codes[1]]
     finally:
         p.close()
+
+
+@settings(max_examples=60, deadline=None)
+@given(junk=st.lists(st.text(alphabet="0123456789()A-", min_size=1, max_size=30), max_size=8))
+def test_epc_forms_agree_with_the_one_by_one_conversion(junk, tmp_path_factory):
+    """The sweep's bulk conversion gives what export.gs1_codes gives code by code: issued GS1
+    and national codes, and anything else (left as it is)."""
+    from tracecode.epcis.export import gs1_codes
+    dd = _SHARED.get("dd")
+    if dd is None:
+        dd = _SHARED["dd"] = tracecode.init(tmp_path_factory.mktemp("forms") / "data")
+        _SHARED["codes"] = [c.decode() for c in dd.issue("gs1-sgtin", {"gtin": GTIN}, 20).codes()] + \
+            [c.decode() for c in dd.issue("cn-drug-20", {"drug_id": "8177322"}, 20).codes()]
+    codes = _SHARED["codes"] + junk
+    fast = alert_events.epc_forms(dd.schemes, dd.master_key, codes)
+    slow = gs1_codes(dd.schemes, dd.master_key)
+    assert [fast.get(c, c) for c in codes] == [slow(c) for c in codes]
+
+
+_SHARED: dict = {}
+
+
+@pytest.fixture(scope="module", autouse=True)
+def _close_shared():
+    yield
+    if "dd" in _SHARED:
+        _SHARED.pop("dd").close()

@@ -91,6 +91,41 @@ def record_of(alert: dict, base_url=None, convert=None, now: float | None = None
                        epcs=epcs, client=ALERTS_SOURCE, action="OBSERVE")
 
 
+def epc_forms(schemes: dict, master_key, codes: list) -> dict:
+    """{code: the form to_epc reads} for stored codes: a bare GS1 code (GTIN and serial run
+    together) as its element string "(01)...(21)...", any other as it is. One parse_many
+    finds the schemes; a GS1 scheme whose identity fields have fixed widths is cut by them,
+    any other GS1 code goes through export.gs1_codes one by one."""
+    if not codes:
+        return {}
+    from ..epcis.export import gs1_codes
+    from ..scan import ScanParser
+    parser = ScanParser(schemes)
+    batch = parser.parse_many(list(codes))
+    rec, names = batch.records, batch.scheme_names
+    cuts: dict = {}
+    for name in set(names):
+        scheme = schemes.get(name)
+        if scheme is not None and scheme.is_gs1:
+            ident = [(f.ai, f.length) for f in scheme.fields if f.ai and f.role in ("product", "serial")]
+            cuts[names.index(name)] = ident if all(n for _, n in ident) else None
+    out, slow = {}, None
+    for code, i, ok in zip(codes, rec["scheme"].tolist(), batch.ok.tolist()):
+        if not ok or i not in cuts:
+            continue
+        ident = cuts[i]
+        if ident is not None and sum(n for _, n in ident) == len(code):
+            parts, at = [], 0
+            for ai, n in ident:
+                parts.append(f"({ai}){code[at:at + n]}")
+                at += n
+            out[code] = "".join(parts)
+        else:   # variable widths: the parser's fields, one code at a time
+            slow = slow or gs1_codes(schemes, master_key)
+            out[code] = slow(code)
+    return out
+
+
 def open_alerts(store):
     """Every open alert, a page at a time (alerts_find's keyset)."""
     after = None
@@ -118,9 +153,9 @@ def publish(svc, force: bool = False) -> int:
         missing = sorted((a for (_, a), s in zip(pending, stored) if s is None),
                          key=lambda a: (opening(a)[1], a["id"]))
         if missing:
-            from ..epcis.export import gs1_codes
             dd = svc.dd
-            convert = gs1_codes(dd.schemes, dd.master_key)
+            forms = epc_forms(dd.schemes, dd.master_key, [a["code"] for a in missing if a.get("code")])
+            convert = lambda code: forms.get(code, code)   # noqa: E731
             now = _time.time()
             put = sum(store.epcis_put([record_of(a, dd.settings.base_url, convert, now) for a in missing]))
         known.update(ids)
