@@ -107,6 +107,13 @@ def test_a_ship_declared_erroneous_goes_back_to_the_state_before(svc):
     assert refused["state"] == "failure" and refused["errors"][0]["reason"] == "illegal_transition"
     ok(capture(svc, event(epcs=epcs, action="OBSERVE", step="shipping", disp="in_transit", minute=30)))
     assert verdict(svc, hri[1]) == Verdict.GENUINE
+    # the history keeps the undone ship, marked; the public trail leaves it out
+    from tracecode.app.caller import PUBLIC
+    from tracecode.app.trail import trail
+    items, _ = svc.history(REGULATOR, hri[0])
+    assert [(i["action"], bool(i.get("undone"))) for i in items if i["kind"] == "event"] == [
+        ("commission", False), ("ship", True), ("ship", False)]
+    assert [s["action"] for s in trail(svc, PUBLIC, hri[0])] == ["commission", "ship"]
 
 
 def test_a_later_event_refuses_the_undo_naming_it_and_nothing_is_stored(svc):

@@ -28,8 +28,8 @@ def trail(svc, caller: Caller, code: str, method: str = "Trail") -> list[dict]:
     out = []
     for item in items:
         action = item.get("action")
-        if item.get("kind") != "event" or action not in PATH_ACTIONS:
-            continue
+        if item.get("kind") != "event" or action not in PATH_ACTIONS or item.get("undone"):
+            continue   # an event declared erroneous and undone (EPCIS errorDeclaration) is no step
         step = {"action": action, "time": item.get("time"), "place": item.get("place") or None}
         if action in NOTICE_ACTIONS:
             step["reason"] = item.get("reason") or None
