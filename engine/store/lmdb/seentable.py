@@ -6,7 +6,7 @@ places) in `codes` under code key + 0x02, beside the code's state record, so rec
 under the bare code key (fixed-width values; a product's codes by counter, so a
 batch's codes are neighbours): a commit writes the summaries' pages only.
 
-The move runs once, when a writable store of format 2 is opened (LmdbStore.stamp_format),
+The move runs once, when a writable store of format 2 is opened (LmdbStore.upgrade_format),
 in one write transaction with the format stamp: a crash leaves format 2 whole, and the
 next open moves again. A read-only index of format 2 is refused with what to do.
 """
@@ -34,7 +34,7 @@ def move_summaries(txn, db_codes, db_seen) -> int:
     """Every format-2 summary (code key + 0x02 in codes) put in seen under the code key
     and deleted from codes, in txn; returns how many. Keys visited in order, so seen is
     appended to (a code key holds no byte below 0x20: stripping the kind keeps the order).
-    Python over one cursor pass: run once per index, about 1 s per 10^6 records."""
+    Python over one cursor pass, once per index: about 1.3 us per record of codes."""
     src, dst = txn.cursor(db=db_codes), txn.cursor(db=db_seen)
     moved = 0
     more = src.first()
