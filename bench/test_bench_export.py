@@ -16,8 +16,8 @@ import tracecode
 from bench.conftest import size
 from tracecode.analytics.export import export
 
-N = size(200_000, 2_000_000)   # scans per round
-ROUNDS = 3
+N = size(200_000, 10_000_000)   # scans per round
+ROUNDS = size(3, 1)   # at 10⁷ one round of each is minutes on 2 loaded cores
 DRUG = {"drug_id": "8177322"}
 
 
