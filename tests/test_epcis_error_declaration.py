@@ -114,6 +114,11 @@ def test_a_ship_declared_erroneous_goes_back_to_the_state_before(svc):
     assert [(i["action"], bool(i.get("undone"))) for i in items if i["kind"] == "event"] == [
         ("commission", False), ("ship", True), ("ship", False)]
     assert [s["action"] for s in trail(svc, PUBLIC, hri[0])] == ["commission", "ship"]
+    # as EPCIS: the undone ship marked, and the document still GS1's schema's
+    import jsonschema
+    doc = svc.history_epcis(REGULATOR, hri[0])
+    jsonschema.validate(doc, json.loads(need(SCHEMA).read_text()))
+    assert [e.get("tracecode:undone", False) for e in doc["epcisBody"]["eventList"]] == [False, True, False]
 
 
 def test_a_later_event_refuses_the_undo_naming_it_and_nothing_is_stored(svc):

@@ -128,6 +128,8 @@ def from_event(ev: dict, base_url: str | None = None, *, code: str | None = None
         if value is not None and value != "":
             out[f"{PREFIX}:{key}"] = value
     out = {"eventID": event_hash(out, CONTEXT), **out}
+    if ev.get("undone"):   # declared erroneous, its state change undone: said, the id unchanged
+        out[f"{PREFIX}:undone"] = True
     return out
 
 
