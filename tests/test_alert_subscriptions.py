@@ -278,3 +278,27 @@ def _close_shared():
     yield
     if "dd" in _SHARED:
         _SHARED.pop("dd").close()
+
+
+def test_an_event_captured_first_under_a_guessable_id_cannot_hide_an_alert(w):
+    """The alert's event id is keyed by the data directory's secret: an id made from what is
+    public (the alert id: rule, code, window) is not it, so the alert's event still goes in."""
+    import uuid
+
+    from tracecode.store.port import EpcisRecord
+    a = alert(w.codes[0])
+    guessed = "urn:uuid:" + str(uuid.uuid5(uuid.NAMESPACE_URL, f"https://ns.tracecode.org/epcis/alert/{a['id']}/0"))
+    squat = {"type": "ObjectEvent", "eventID": guessed, "action": "OBSERVE", "bizStep": "shipping",
+             "eventTime": "2026-03-01T00:00:00.000Z", "eventTimeZoneOffset": "+00:00", "epcList": []}
+    assert w.svc.index.store.epcis_put([EpcisRecord(event_id=guessed, event=squat, event_time=1.77e9,
+                                                    time_offset="+00:00", record_time=1.77e9,
+                                                    type="ObjectEvent", biz_step="shipping", client="brand")])
+    store_alerts(w.svc, OPERATOR, [a])
+    (ev,) = w.svc.query_events(OPERATOR, ALERTS)[0]
+    assert ev["eventID"] != guessed and ev["tracecode:alert"]["id"] == a["id"]
+    assert ev["eventID"] == alert_events.event_id(a | {"reopened": []}, alert_events.id_secret(w.dd))
+    w.svc.index.store.alerts_put([a])   # found again: the same event, not a second one
+    assert alert_events.publish(w.svc, force=True) == 0
+    before = alert_events.id_secret(w.dd)
+    w.dd.keyring.rotate()   # a new master-key version: the alerts' event ids stay
+    assert w.dd.keyring.current == 2 and alert_events.id_secret(w.dd) == before

@@ -5,7 +5,7 @@ WebSocket as it receives every event: at least once, in log order, across restar
 
 The event (GS1's JSON schema holds it; tests check):
 
-    {"type": "ObjectEvent", "eventID": "urn:uuid:<uuid5 of alert id and opening>",
+    {"type": "ObjectEvent", "eventID": "urn:uuid:<keyed hash of alert id and opening>",
      "eventTime": when it was raised (or opened again), "eventTimeZoneOffset": "+00:00",
      "epcList": [the alert's code as its EPC, when it names one and the code has an EPC],
      "action": "OBSERVE", "bizStep": "urn:tracecode:bizstep:alert",
@@ -25,11 +25,13 @@ client is ALERTS_SOURCE, which app/epcis.py's rights (_sees) show to no issuer.
 from __future__ import annotations
 
 import datetime as _dt
+import hashlib
+import hmac
 import time as _time
 import uuid
 
 from ..epcis import EpcisError, to_epc
-from ..epcis.export import NAMESPACE, PREFIX
+from ..epcis.export import PREFIX
 from ..store.port import EpcisRecord
 
 BIZ_STEP = "urn:tracecode:bizstep:alert"
@@ -51,15 +53,28 @@ def opening(alert: dict) -> tuple[int, float]:
     return 0, float(alert.get("created_at") or 0.0)
 
 
-def event_id(alert: dict) -> str:
-    """The event of this opening of the alert: the same on every sweep and every store."""
+def id_secret(dd) -> bytes:
+    """The key of a data directory's alert event ids: derived from its first master-key
+    version (kept in keys.json when retired), so a rotation does not change them."""
+    ring = dd.keyring
+    return bytes(ring.key(min(ring.versions)).derive("alert-event-ids"))
+
+
+def event_id(alert: dict, secret: bytes) -> str:
+    """The event of this opening of the alert: the same on every sweep, a UUID (version 8)
+    of an HMAC keyed by the data directory's secret, so nobody outside can capture an event
+    of that id first and have the alert's own event skipped as already stored."""
     n, _ = opening(alert)
-    return "urn:uuid:" + str(uuid.uuid5(uuid.NAMESPACE_URL, f"{NAMESPACE}alert/{alert['id']}/{n}"))
+    raw = bytearray(hmac.new(secret, f"{alert['id']}/{n}".encode(), hashlib.sha256).digest()[:16])
+    raw[6] = (raw[6] & 0x0F) | 0x80   # version 8: custom (RFC 9562)
+    raw[8] = (raw[8] & 0x3F) | 0x80   # the RFC variant
+    return "urn:uuid:" + str(uuid.UUID(bytes=bytes(raw)))
 
 
-def event_of(alert: dict, base_url: str | None = None, convert=None, now: float | None = None) -> tuple[dict, dict]:
-    """(the EPCIS event of the alert's current opening, its EPCs by role as the store keys
-    them). `convert`: a stored code -> the form to_epc reads (export.gs1_codes)."""
+def event_of(alert: dict, eid: str, base_url: str | None = None, convert=None,
+             now: float | None = None) -> tuple[dict, dict]:
+    """(the EPCIS event of the alert's current opening, eventID eid, and its EPCs by role as
+    the store keys them). `convert`: a stored code -> the form to_epc reads (epc_forms)."""
     from .epcis import epc_key
     n, at = opening(alert)
     epcs, keys = [], []
@@ -76,16 +91,16 @@ def event_of(alert: dict, base_url: str | None = None, convert=None, now: float 
            "region": alert.get("region"), "firstTime": alert.get("first_time"),
            "lastTime": alert.get("last_time"), "window": alert.get("window"),
            "evidence": alert.get("evidence") or {}, "opening": n}
-    event = {"type": "ObjectEvent", "eventID": event_id(alert), "eventTime": _iso(at),
+    event = {"type": "ObjectEvent", "eventID": eid, "eventTime": _iso(at),
              "eventTimeZoneOffset": "+00:00", "recordTime": _iso(_time.time() if now is None else now),
              "epcList": epcs, "action": "OBSERVE", "bizStep": BIZ_STEP,
              EXTENSION: {k: v for k, v in ext.items() if v is not None}}
     return event, ({"epc": keys} if keys else {})
 
 
-def record_of(alert: dict, base_url=None, convert=None, now: float | None = None) -> EpcisRecord:
+def record_of(alert: dict, eid: str, base_url=None, convert=None, now: float | None = None) -> EpcisRecord:
     now = _time.time() if now is None else now
-    event, epcs = event_of(alert, base_url, convert, now)
+    event, epcs = event_of(alert, eid, base_url, convert, now)
     return EpcisRecord(event_id=event["eventID"], event=event, event_time=opening(alert)[1],
                        time_offset="+00:00", record_time=now, type="ObjectEvent", biz_step=BIZ_STEP,
                        epcs=epcs, client=ALERTS_SOURCE, action="OBSERVE")
@@ -145,19 +160,22 @@ def publish(svc, force: bool = False) -> int:
     if not force and getattr(svc, "_alerts_published", None) == version:
         return 0
     known = svc.__dict__.setdefault("_alert_events_known", set())   # event ids seen in the log
-    pending = [(eid, a) for a in open_alerts(store) if (eid := event_id(a)) not in known or force]
+    secret = svc.__dict__.get("_alert_id_secret")
+    if secret is None:   # derived once per Service
+        secret = svc._alert_id_secret = id_secret(svc.dd)
+    pending = [(eid, a) for a in open_alerts(store) if (eid := event_id(a, secret)) not in known or force]
     put = 0
     if pending:
         ids = [eid for eid, _ in pending]
         stored = store.epcis_events(ids)
-        missing = sorted((a for (_, a), s in zip(pending, stored) if s is None),
-                         key=lambda a: (opening(a)[1], a["id"]))
+        missing = sorted(((eid, a) for (eid, a), s in zip(pending, stored) if s is None),
+                         key=lambda m: (opening(m[1])[1], m[1]["id"]))
         if missing:
             dd = svc.dd
-            forms = epc_forms(dd.schemes, dd.master_key, [a["code"] for a in missing if a.get("code")])
+            forms = epc_forms(dd.schemes, dd.master_key, [a["code"] for _, a in missing if a.get("code")])
             convert = lambda code: forms.get(code, code)   # noqa: E731
             now = _time.time()
-            put = sum(store.epcis_put([record_of(a, dd.settings.base_url, convert, now) for a in missing]))
+            put = sum(store.epcis_put([record_of(a, eid, dd.settings.base_url, convert, now) for eid, a in missing]))
         known.update(ids)
     svc._alerts_published = version
     return put
