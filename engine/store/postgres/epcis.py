@@ -51,6 +51,8 @@ SCHEMA = [
     # EpcisRecord.facets as jsonb, for the parameters beyond the columns (EQ_ILMD_..., EQ_quantity,
     # the error declaration's, WD_): JSON-safe by construction (tracecode.epcis.facets)
     "ALTER TABLE tc_epcis_events ADD COLUMN IF NOT EXISTS facets jsonb",
+    # the equalities on facets are containments (@>), which this index answers
+    "CREATE INDEX IF NOT EXISTS tc_epcis_events_facets ON tc_epcis_events USING gin (facets jsonb_path_ops)",
     "CREATE INDEX IF NOT EXISTS tc_epcis_events_event_time ON tc_epcis_events (event_time, seq)",
     "CREATE INDEX IF NOT EXISTS tc_epcis_events_record_time ON tc_epcis_events (record_time, seq)",
     """CREATE TABLE IF NOT EXISTS tc_epcis_epcs (
@@ -140,7 +142,12 @@ def where(q: EpcisQuery | None) -> tuple[list[str], list]:
     return conds, params
 
 
-_QUANTITY = {"EQ": ("e.facets->'q' @> %s::jsonb", lambda v: json.dumps([float(v)])),
+def _contains(values) -> str:
+    """facets @> one of values (JSON texts): each an equality the GIN index answers."""
+    return "(" + " OR ".join(["e.facets @> %s::jsonb"] * len(values)) + ")" if values else "false"
+
+
+_QUANTITY = {"EQ": ("e.facets @> %s::jsonb", lambda v: json.dumps({"q": [float(v)]})),
              "GT": ("(e.facets->>'qmax')::float8 > %s", float), "GE": ("(e.facets->>'qmax')::float8 >= %s", float),
              "LT": ("(e.facets->>'qmin')::float8 < %s", float), "LE": ("(e.facets->>'qmin')::float8 <= %s", float)}
 
@@ -152,8 +159,9 @@ def facets_where(q: EpcisQuery) -> tuple[list[str], list]:
         if kind not in ("ilmd", "ext"):
             raise ValueError(f"a field filter is on ilmd or ext, not {kind!r}")
         if texts:
-            conds.append(f"e.facets->'{kind}'->%s ?| %s")
-            params += [name, list(texts)]
+            wanted = [json.dumps({kind: {name: [t]}}) for t in texts]
+            conds.append(_contains(wanted))
+            params += wanted
         else:
             conds.append(f"e.facets->'{kind}' ? %s")
             params.append(name)
@@ -161,12 +169,11 @@ def facets_where(q: EpcisQuery) -> tuple[list[str], list]:
         sql, conv = _QUANTITY[op]
         conds.append(sql)
         params.append(conv(value))
-    if q.error_reasons:
-        conds.append("e.facets->'err'->>'r' = ANY(%s)")
-        params.append(list(q.error_reasons))
-    if q.corrective_ids:
-        conds.append("e.facets->'err'->'c' ?| %s")
-        params.append(list(q.corrective_ids))
+    for field, values, one in (("r", q.error_reasons, False), ("c", q.corrective_ids, True)):
+        if values:
+            wanted = [json.dumps({"err": {field: [v] if one else v}}) for v in values]
+            conds.append(_contains(wanted))
+            params += wanted
     for attr, op in (("ge_declaration_time", ">="), ("lt_declaration_time", "<")):
         value = getattr(q, attr)
         if value is not None:
@@ -175,8 +182,9 @@ def facets_where(q: EpcisQuery) -> tuple[list[str], list]:
     for short, glns in q.within:
         if short not in ("rp", "bl"):
             raise ValueError(f"a within filter is on rp or bl, not {short!r}")
-        conds.append(f"e.facets->>'{short}' = ANY(%s)")
-        params.append(list(glns))
+        wanted = [json.dumps({short: g}) for g in glns]
+        conds.append(_contains(wanted))
+        params += wanted
     return conds, params
 
 
