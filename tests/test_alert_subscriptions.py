@@ -20,6 +20,7 @@ from tracecode.app import alert_events, subscriptions
 from tracecode.app.alertsapp import close_alert, store_alerts
 from tracecode.app.caller import OPERATOR
 from tracecode.app.service import Service
+from tracecode import epcis
 from tracecode.epcis import schema
 from tracecode.serve.delivery import DeliveryRunner
 from tracecode.store.port import EpcisQuery
@@ -132,8 +133,10 @@ def test_raised_and_reopened_alerts_reach_the_subscriber_in_order_across_a_resta
         assert first == sorted([f"{a0}/0", f"{a1}/0"]) + [f"{a0}/1", f"{a2}/0"]
         state = w.svc.subscription(OPERATOR, sub["subscriptionID"])
         assert state["bookmark"] == w.svc.index.store.epcis_last_seq() and state["delivered"] >= 4
-        for doc in rx.documents():   # every delivery as GS1's schema has it
+        for doc in rx.documents():   # every delivery as GS1's schema has it, and the CBV rules
             assert schema.validate(doc, need(SCHEMA)) == [], doc
+            for e in doc["epcisBody"]["queryResults"]["resultsBody"]["eventList"]:
+                assert epcis.cbv_problems(e, "") == [], e
         (ev,) = [e for e in rx.events()[:2] if e["tracecode:alert"]["id"] == a0]
         assert ev["type"] == "ObjectEvent" and ev["action"] == "OBSERVE"
         assert ev["epcList"] == [f"https://id.gs1.org/01/{GTIN}/21/{codes[0][14:]}"]
@@ -185,7 +188,7 @@ def test_issuers_do_not_receive_alerts_on_their_own_codes(tmp_path):
 
 def test_a_national_code_becomes_its_epc_with_the_base_url(tmp_path):
     """A national code's alert names https://BASE/c/CODE once the base URL is set; without
-    it the event has no epcList and is found by the code's key all the same."""
+    it the event names the alert (urn:tracecode:alert:ID) and is found by the code's key."""
     from tracecode import settings
     need(SCHEMA)
     dd = tracecode.init(tmp_path / "data")
@@ -194,7 +197,9 @@ def test_a_national_code_becomes_its_epc_with_the_base_url(tmp_path):
         code = dd.issue("cn-drug-20", {"drug_id": "8177322"}, 2).codes()[0].decode()
         store_alerts(svc, OPERATOR, [alert(code)])
         (bare,) = svc.query_events(OPERATOR, ALERTS)[0]
-        assert bare["epcList"] == [] and bare["tracecode:alert"]["code"] == code
+        assert bare["epcList"] == [f"urn:tracecode:alert:{bare['tracecode:alert']['id']}"]
+        assert bare["tracecode:alert"]["code"] == code
+        assert epcis.cbv_problems(bare, "") == []   # what the CBV rules ask: an EPC the event is about
         import dataclasses
         settings.save(dd.path, dataclasses.replace(settings.load(dd.path), base_url="https://trace.example.gov.cn"))
         svc.close()
@@ -302,3 +307,28 @@ def test_an_event_captured_first_under_a_guessable_id_cannot_hide_an_alert(w):
     before = alert_events.id_secret(w.dd)
     w.dd.keyring.rotate()   # a new master-key version: the alerts' event ids stay
     assert w.dd.keyring.current == 2 and alert_events.id_secret(w.dd) == before
+
+
+def test_no_capture_may_send_an_alert_event(w):
+    """Alert events are tracecode's: a captured event with their bizStep or their extension is
+    refused (an issuer could otherwise hand regulators' alert subscriptions a forged alert)."""
+    import json
+
+    need(SCHEMA)
+
+    def doc(**fields):
+        ev = {"type": "ObjectEvent", "eventTime": "2026-03-01T08:00:00.000+08:00", "eventTimeZoneOffset": "+08:00",
+              "epcList": [], "action": "OBSERVE", **fields}
+        return json.dumps({"@context": ["https://ref.gs1.org/standards/epcis/2.0.0/epcis-context.jsonld",
+                                        {"tracecode": "https://ns.tracecode.org/epcis/"}],
+                           "type": "EPCISDocument", "schemaVersion": "2.0", "creationDate": "2026-03-01T00:00:00Z",
+                           "epcisBody": {"eventList": [ev]}}).encode()
+    for fields in ({"bizStep": alert_events.BIZ_STEP},
+                   {"bizStep": "shipping", "tracecode:alert": {"id": "0" * 20, "rule": "diversion"}}):
+        job = w.svc.capture(OPERATOR, doc(**fields), "application/ld+json")
+        assert job["state"] == "failure" and job["counts"]["stored"] == 0, job
+        assert "analytics' own alerts" in job["errors"][0]["error"]
+    assert w.svc.query_events(OPERATOR, ALERTS)[0] == []
+    ok = w.svc.capture(OPERATOR, doc(bizStep="shipping", epcList=["urn:epc:id:sgtin:0614141.107346.2017"]),
+                       "application/ld+json")   # any other event: as before
+    assert ok["counts"]["stored"] == 1, ok["errors"]

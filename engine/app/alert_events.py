@@ -7,7 +7,7 @@ The event (GS1's JSON schema holds it; tests check):
 
     {"type": "ObjectEvent", "eventID": "urn:uuid:<keyed hash of alert id and opening>",
      "eventTime": when it was raised (or opened again), "eventTimeZoneOffset": "+00:00",
-     "epcList": [the alert's code as its EPC, when it names one and the code has an EPC],
+     "epcList": [the alert's code as its EPC; else urn:tracecode:alert:<alert id>],
      "action": "OBSERVE", "bizStep": "urn:tracecode:bizstep:alert",
      "tracecode:alert": {"id", "rule", "severity", "subject", "code", "product", "region",
                          "firstTime", "lastTime", "window", "evidence", "opening": 0, 1...}}
@@ -37,6 +37,7 @@ from ..store.port import EpcisRecord
 BIZ_STEP = "urn:tracecode:bizstep:alert"
 EXTENSION = f"{PREFIX}:alert"
 ALERTS_SOURCE = "tracecode/alerts"   # the records' client: no issuer's (app/epcis.py _sees)
+ALERT_URN = "urn:tracecode:alert:"   # + alert id: the EPC of an alert naming no code with an EPC
 PAGE = 100_000                       # open alerts read per store call of a sweep (LMDB walks
                                      # the table per call: one call for any usual number)
 
@@ -86,6 +87,9 @@ def event_of(alert: dict, eid: str, base_url: str | None = None, convert=None,
             keys = [epc_key(epcs[0])]
         except EpcisError:   # a national code without the base URL: found by its key all the same
             keys = [form]
+    if not epcs:   # what the event is about (the CBV asks for an EPC): the alert itself
+        epcs = [ALERT_URN + alert["id"]]
+        keys.append(epcs[0])
     ext = {"id": alert["id"], "rule": alert.get("rule"), "severity": alert.get("severity"),
            "subject": alert.get("subject"), "code": code, "product": alert.get("product"),
            "region": alert.get("region"), "firstTime": alert.get("first_time"),

@@ -48,6 +48,8 @@ from ..epcis import facets as _facets, schema, transform
 from ..store.port import EpcisQuery, EpcisRecord
 from . import capture_runs, epcis_params
 from .alert_events import ALERTS_SOURCE
+from .alert_events import BIZ_STEP as ALERT_STEP
+from .alert_events import EXTENSION as ALERT_EXTENSION
 from .audit import AuditError
 from .caller import OPERATOR, Caller
 from .refusal import Refusal, bounded, denied, invalid, refusal_of
@@ -280,6 +282,10 @@ class Capture:
         for p in problems:
             self._fail(job, item, "schema", p.message, p.pointer)
         if item.failed:
+            return
+        if ev.get("bizStep") == ALERT_STEP or ALERT_EXTENSION in ev:   # only tracecode raises alerts
+            self._fail(job, item, "invalid_event", f"bizStep {ALERT_STEP} and {ALERT_EXTENSION} are the "
+                       "analytics' own alerts (app/alert_events.py): no capture sends them")
             return
         try:
             item.eid = epcis.event_id(ev, doc.context)
