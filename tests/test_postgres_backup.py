@@ -175,3 +175,62 @@ def test_point_in_time_restore_never_reissues_counters(tmp_path):
         a.stop()
         for p in (arch, b_root):
             shutil.rmtree(p, ignore_errors=True)
+
+
+def test_the_target_time_is_read_as_every_time_option():
+    assert pgbackup._target_time("2026-12-02T15:04:05+08:00") == "2026-12-02 07:04:05+00:00"
+    with pytest.raises(PgBackupError, match="give an ISO date or time"):
+        pgbackup._target_time("yesterday")
+
+
+@pytest.mark.slow
+def test_point_in_time_restore_of_a_lab_shard_across_a_failover(tmp_path):
+    """A lab shard (Patroni, archive_command into LAB/archive/SHARD): issue, back up through
+    the shard's multi-host URL, kill -9 the primary (a new timeline), note the time, issue
+    more, restore to that time: recovery follows the archive across the timeline switch, and
+    nothing issued after the time is handed out again."""
+    from cluster_lab import running_lab, wait_healthy
+    from postgres_server import PgServer
+    with running_lab(1, 2) as lab:
+        shard = lab.shard_names()[0]
+        wait_healthy(lab, shard)
+        url = lab.dsn(shard, connect_timeout=5)
+        arch = Path(lab.shard(shard)["archive"])
+        d = tmp_path / "dd"
+        with tracecode.init(d, store=url) as dd:
+            first = set(dd.issue("cn-drug-20", DRUG, 1000).codes())
+            dd.backup(tmp_path / "bk")
+            lab.kill_primary_postgres(shard)
+            wait_healthy(lab, shard)
+            with psycopg.connect(url) as c:
+                assert c.execute("SELECT pg_walfile_name(pg_current_wal_lsn())").fetchone()[0][:8] != "00000001"
+            time.sleep(1.1)
+            point = datetime.now(UTC).isoformat()
+            time.sleep(1.1)
+            second = set(dd.issue("cn-drug-20", DRUG, 2000).codes())   # the store rode the failover
+        _archived(url)
+        got = check_archive(arch, pgbackup.read_manifest(tmp_path / "bk")["start_segment"], SEG)
+        assert got["missing"] == [] and got["last"][:8] != "00000001", got
+        b_root = _postgres_dir()
+        b = PgServer(root=b_root)
+        try:
+            pgbackup.restore(tmp_path / "bk", d, pgdata=b_root / "pgdata", wal_archive=arch, to_time=point)
+            with open(b_root / "pgdata" / "postgresql.auto.conf", "a") as f:
+                f.write("archive_mode = off\n")   # the test's copy: leave the lab's archive alone
+            _chown_tree(b_root / "pgdata")
+            b.start()
+            restored = f"postgresql://postgres:{lab.state['passwords']['postgres']}@127.0.0.1:{b.port}/postgres"
+            deadline = time.monotonic() + 60
+            while True:
+                with psycopg.connect(restored, autocommit=True) as c:
+                    if not c.execute("SELECT pg_is_in_recovery()").fetchone()[0]:
+                        break
+                assert time.monotonic() < deadline, "the restored server did not promote"
+                time.sleep(0.2)
+            with tracecode.open(d, store=restored) as dd, pytest.warns(highwater.CountersMoved):
+                third = set(dd.issue("cn-drug-20", DRUG, 2000).codes())
+                assert not third & second and not third & first
+                assert dd.index.store.stats()["batches"] == 2   # the first, and this one
+        finally:
+            b.stop()
+            shutil.rmtree(b_root, ignore_errors=True)

@@ -25,6 +25,8 @@ def member_config(*, scope: str, name: str, data_dir: str, pg_port: int, rest_po
         parameters.update({"archive_mode": "on", "archive_timeout": "60s",
                            "archive_command": f"test ! -f {archive_dir}/%f && cp %p {archive_dir}/%f"})
     hba = ["host replication replicator 127.0.0.1/32 scram-sha-256",
+           # `tracecode backup` runs pg_basebackup as the store's user (the superuser here)
+           "host replication postgres 127.0.0.1/32 scram-sha-256",
            "host all all 127.0.0.1/32 scram-sha-256"]
     return {
         "scope": scope,

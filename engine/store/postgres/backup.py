@@ -118,6 +118,7 @@ def backup(datadir: str | Path, url: str, dest: str | Path, *, with_key: bool = 
             archive_mode = c.execute("SHOW archive_mode").fetchone()[0]
             segsize = int(c.execute("SELECT setting FROM pg_settings WHERE name = 'wal_segment_size'").fetchone()[0])
             version = c.execute("SHOW server_version").fetchone()[0]
+            where = c.execute("SELECT host(inet_server_addr()), inet_server_port()").fetchone()
     except psycopg.Error as exc:
         raise PgBackupError(f"cannot reach PostgreSQL at {redact(url)}: {' '.join(str(exc).split())}") from None
     if inner is None or bytes(inner[0]).decode() != st["index"]:
@@ -126,7 +127,8 @@ def backup(datadir: str | Path, url: str, dest: str | Path, *, with_key: bool = 
     shutil.rmtree(work, ignore_errors=True)
     try:
         work.mkdir(mode=0o700, parents=True)
-        run = subprocess.run([pg_tool("pg_basebackup"), "-d", url, "-D", str(work / "base"), "-Fp",
+        run = subprocess.run([pg_tool("pg_basebackup"), "-d", _this_server(url, where),
+                              "-D", str(work / "base"), "-Fp",
                               "-X", "stream", "-c", "fast", "--no-password",
                               "-l", f"tracecode backup of index {st['index']}"],
                              capture_output=True, text=True, timeout=3600)
@@ -161,6 +163,20 @@ def backup(datadir: str | Path, url: str, dest: str | Path, *, with_key: bool = 
         raise
     manifest["copied"] = ["base"] + sorted({n.split("/", 1)[0] for n in names})
     return manifest
+
+
+def _this_server(url: str, where) -> str:
+    """The URL of the one server a connection to `url` reached (a multi-host URL's primary,
+    found by target_session_attrs): pg_basebackup's replication connection checks no session
+    attributes, so it is pointed at that server by address."""
+    from psycopg.conninfo import conninfo_to_dict, make_conninfo
+    if where is None or where[0] is None:   # a unix socket: the URL names one server
+        return url
+    parts = conninfo_to_dict(url)
+    parts.pop("target_session_attrs", None)
+    parts.update(host=where[0], port=str(where[1]))
+    parts.pop("hostaddr", None)
+    return make_conninfo(**parts)
 
 
 def read_manifest(backup_dir: Path) -> dict:
@@ -311,6 +327,8 @@ def restore(backup_dir: str | Path, datadir: str | Path, *, pgdata: str | Path,
                 f"restore_command = 'cp \"{arch}/%f\" \"%p\"'\n"
                 "recovery_target_timeline = 'latest'\n"
                 "recovery_target_action = 'promote'\n"
+                # a Patroni member's copy names its standbys: alone, every commit would wait for them
+                "synchronous_standby_names = ''\n"
                 + (f"recovery_target_time = '{target}'\n" if target else ""))
     (pgdata / "recovery.signal").touch()
     (pgdata / "postmaster.pid").unlink(missing_ok=True)
@@ -340,11 +358,13 @@ def _maybe_tool(name: str) -> str | None:
 
 
 def _target_time(text: str) -> str:
-    """An ISO time for recovery_target_time, with its offset (a time without one is UTC)."""
+    """An ISO time for recovery_target_time, with its offset (a time without one is local, as
+    every time option of the CLI: clitime.py)."""
     try:
-        t = _dt.datetime.fromisoformat(text.replace("Z", "+00:00"))
+        t = _dt.datetime.fromisoformat(text)
     except ValueError:
-        raise PgBackupError(f"--to-time {text!r} is not an ISO time (2026-12-02T15:04:05+08:00)") from None
+        raise PgBackupError(f"--to-time {text!r}: give an ISO date or time (2026-12-01, "
+                            f"2026-12-01T08:00+08:00)") from None
     if t.tzinfo is None:
-        t = t.replace(tzinfo=_dt.UTC)
-    return t.isoformat(sep=" ")
+        t = t.astimezone()
+    return t.astimezone(_dt.UTC).isoformat(sep=" ")
