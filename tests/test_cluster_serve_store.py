@@ -111,3 +111,28 @@ def test_a_503_says_when_to_come_back():
                        "query_string": b""})
     r = refusal_response(request, Refusal("unavailable", "", "PostgreSQL unavailable"), as_json=True)
     assert r.status_code == 503 and r.headers["retry-after"] == "1"
+
+
+def _kill_backend_of(conn, dsn):
+    pid = conn.execute("SELECT pg_backend_pid()").fetchone()[0]
+    with psycopg.connect(dsn, autocommit=True) as other:
+        other.execute("SELECT pg_terminate_backend(%s)", (pid,))
+    time.sleep(0.2)   # the backend gone before the block ends
+
+
+def test_a_read_done_before_its_connection_went_stands(pg_dsn):
+    """A read whose body finished, its connection lost only at the ROLLBACK that ends it
+    (a failover between the two), returns what it read: nothing was lost (an HTTP verify
+    answered 500 for it)."""
+    store = _store(pg_dsn)
+    try:
+        with store.tx(read_only=True) as conn:
+            got = conn.execute("SELECT value FROM tc_meta WHERE key = 'schema_version'").fetchone()
+            _kill_backend_of(conn, pg_dsn)
+        assert bytes(got[0]) == b"1"
+        with store.reading() as view:
+            assert view.meta_get("schema_version") == b"1"
+            _kill_backend_of(view.conn, pg_dsn)
+        assert _count(store) >= 1      # and the pool goes on with fresh connections
+    finally:
+        store.close()

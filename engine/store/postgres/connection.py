@@ -362,7 +362,7 @@ class PgConnection:
             raise new from exc
         else:
             if read_only:
-                conn.rollback()
+                _abandon(conn)   # the read is done: a connection lost now loses nothing
         finally:
             self.pool.putconn(conn)
 
