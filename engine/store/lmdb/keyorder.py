@@ -21,7 +21,23 @@ _OURS_LEN = 12      # pid u32 + counter u64 (codekeys.OUR_KEY)
 
 def visit_order(keys) -> np.ndarray:
     """The rows of `keys` (codekeys.Keys) that have a key, in key order, ties in
-    row order; rows without a key (unknown codes) are left out."""
+    row order; rows without a key (unknown codes) are left out.
+
+    Remembered on the Keys (a recorded call's keys are read, then recorded: one sort),
+    its arrays made read-only so that the order cannot outlive what it sorts; a Keys
+    given new arrays is sorted again."""
+    memo = getattr(keys, "_visit_order", None)
+    if memo is not None and memo[0] is keys.buf and memo[1] is keys.off:
+        return memo[2]
+    order = _visit_order(keys)
+    if len(order) >= SMALL:
+        keys.buf.flags.writeable = False
+        keys.off.flags.writeable = False
+        keys._visit_order = (keys.buf, keys.off, order)
+    return order
+
+
+def _visit_order(keys) -> np.ndarray:
     lens = np.diff(keys.off)
     rows = np.flatnonzero(lens)
     if len(rows) < SMALL:

@@ -268,8 +268,10 @@ class ScanLog:
         raw = txn.get(b"next_scan", db=meta)
         first = int.from_bytes(raw, "big") if raw else 1
         sizes = [len(c[1]) for c in p.calls]
-        singles = Keys.packed(p.keys)
-        keys = Keys.concat([c[0] for c in p.calls] + [singles])
+        if len(p.calls) == 1 and not p.keys:   # one call's keys as they are (its read sorted them)
+            keys = p.calls[0][0]
+        else:
+            keys = Keys.concat([c[0] for c in p.calls] + [Keys.packed(p.keys)])
         verdicts = np.concatenate([c[1] for c in p.calls] + [np.frombuffer(p.verdicts, np.uint8)])
         verdicts -= VERDICT_BIAS  # the stored byte (a copy: the queue keeps Verdicts for a retry)
         sources = np.concatenate([np.repeat(np.array([c[2] for c in p.calls], np.int32), sizes),
