@@ -31,6 +31,7 @@ SIZES = (10_000_000, 100_000_000) if FULL else (1_000_000,)   # scans, roughly
 SPARK_MAX = 10_000_000
 MEMORY_LIMIT = os.environ.get("BENCH_ANALYTICS_MEMORY", "4GB")
 _SECONDS = {}   # (kind, n) -> the rules' (or the read's) own seconds, for the ratios
+_ALERTS = {}    # n -> how many alerts DuckDB found (Spark must find as many)
 
 
 def _rounds(n):
@@ -77,6 +78,7 @@ def test_duckdb_all_rules(benchmark, data):
                              rounds=_rounds(n), iterations=1)
     assert got["alerts"] > 0 and got["scans"] == scans
     _SECONDS["duckdb", n] = got["seconds"]
+    _ALERTS[n] = got["alerts"]
     benchmark.extra_info.update(codes=scans, role="engine", child=got,
                                 note=f"six rules, {got['seconds']} s, peak RSS "
                                      f"{got['peak_rss_bytes'] / 1e9:.1f} GB; {MEMORY_LIMIT}")
@@ -97,6 +99,8 @@ def test_spark_all_rules(benchmark, data):
     benchmark.extra_info["warm_s"] = round(time.perf_counter() - t, 1)
     alerts = benchmark.pedantic(lambda: run_rules(e), rounds=min(2, _rounds(n)), iterations=1)
     assert alerts
+    if n in _ALERTS:   # identity of the alerts is tests/test_analytics_spark.py's; here the count
+        assert len(alerts) == _ALERTS[n]
     mean = benchmark.stats.stats.mean
     benchmark.extra_info.update(codes=scans, role="engine", scans_per_s=round(scans / mean),
                                 alerts=len(alerts), note="six rules, Spark local[2]")
