@@ -75,6 +75,28 @@ def test_a_backup_through_the_api_and_a_changed_backup_refused(tmp_path, pg_dsn)
         dd.backup(tmp_path / "bk")
 
 
+def test_a_damaged_mark_in_dir_gives_way_to_a_copy_named(tmp_path, pg_dsn):
+    with tracecode.init(tmp_path / "dd", store=pg_dsn) as dd:
+        dd.issue("cn-drug-20", DRUG, 10)
+        dd.backup(tmp_path / "bk")
+    arch = tmp_path / "arch"   # the WAL the base backup carries, as an archive would hold it
+    shutil.copytree(tmp_path / "bk" / "base" / "pg_wal", arch,
+                    ignore=shutil.ignore_patterns("archive_status", "*.history"))
+    own = tmp_path / "dd" / highwater.NAME
+    own.write_bytes(b"{not json")
+    with pytest.raises(PgBackupError, match="highwater.json is damaged .*: give a copy of it .*set aside"):
+        pgbackup.restore(tmp_path / "bk", tmp_path / "dd", pgdata=tmp_path / "pg", wal_archive=arch)
+    assert own.read_bytes() == b"{not json" and not (tmp_path / "pg").exists()
+    r = pgbackup.restore(tmp_path / "bk", tmp_path / "dd", pgdata=tmp_path / "pg", wal_archive=arch,
+                         high_water=[tmp_path / "bk" / highwater.NAME])
+    assert r["high_water"] == [str(tmp_path / "bk" / highwater.NAME)] and r["products"] == 1
+    assert highwater.read(own)["identity"] is None
+    assert [p.read_bytes() for p in (tmp_path / "dd").glob("highwater.json.damaged-*")] == [b"{not json"]
+    assert (tmp_path / "pg" / "recovery.signal").exists()
+    conf = (tmp_path / "pg" / "postgresql.auto.conf").read_text()
+    assert f"restore_command = 'cp \"{arch}/%f\"" in conf and "recovery_target_time =" not in conf
+
+
 def test_the_archive_check_finds_gaps_and_missing_history(tmp_path):
     for n in (2, 3, 4, 6):
         (tmp_path / segment_name(1, n, SEG)).touch()

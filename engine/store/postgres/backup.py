@@ -255,15 +255,21 @@ def check_archive(wal_dir: str | Path, start_segment: str, segsize: int) -> dict
 
 def _marks(backup_dir: Path, datadir: Path, sources, uuid: str) -> tuple[dict, list[str]]:
     """Every mark given (DIR's own and --high-water files) merged; each checked to be of `uuid`."""
-    paths = [Path(p) for p in sources] + ([datadir / highwater.NAME] if (datadir / highwater.NAME).exists() else [])
+    own = datadir / highwater.NAME
+    paths = [Path(p) for p in sources] + ([own] if own.exists() else [])
     maps = []
-    for p in paths:
+    for p in list(paths):
         if not p.exists():
             raise PgBackupError(f"{p} does not exist; give a high-water mark of this index")
         try:
             doc = highwater.read(p)
         except highwater.HighWaterDamaged as exc:
-            raise PgBackupError(f"{exc}; give another copy with --high-water FILE") from None
+            if p == own and sources:   # DIR's own unreadable: the copies named stand in for it
+                paths.remove(p)
+                continue
+            raise PgBackupError(f"{p} is damaged ({exc.why}): "
+                                f"give a copy of it that reads back whole with --high-water FILE"
+                                + (" (DIR's own is then set aside)" if p == own else "")) from None
         if doc["index"] != uuid:
             raise PgBackupError(f"{p} is the mark of index {doc['index']}, not of the backed-up index {uuid}")
         maps.append(doc["marks"])
@@ -343,8 +349,11 @@ def restore(backup_dir: str | Path, datadir: str | Path, *, pgdata: str | Path,
     if key_src is not None and not (datadir / MASTER_KEY_FILE).exists():
         shutil.copyfile(key_src, datadir / MASTER_KEY_FILE)
         os.chmod(datadir / MASTER_KEY_FILE, 0o600)
+    own = datadir / highwater.NAME
+    if own.exists() and str(own) not in mark_sources:   # damaged, not used: kept for a look, not lost
+        os.rename(own, datadir / f"{highwater.NAME}.damaged-{_dt.datetime.now():%Y%m%dT%H%M%S}")
     # un-stamped (identity None): the first open against the restored database moves the counters
-    write_atomically(datadir / highwater.NAME, highwater.encode(uuid, marks, None))
+    write_atomically(own, highwater.encode(uuid, marks, None))
     fsync_path(datadir)
     return {"index": uuid, "backup_created": manifest["created"], "pgdata": str(pgdata),
             "to_time": target, "archive": archive, "high_water": mark_sources, "products": len(marks)}

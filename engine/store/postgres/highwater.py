@@ -48,7 +48,9 @@ class HighWaterMissing(HighWaterError):
 
 
 class HighWaterDamaged(HighWaterError):
-    """DIR/highwater.json does not read back whole (never taken as zero)."""
+    """DIR/highwater.json does not read back whole (never taken as zero); `why`: what is wrong."""
+
+    why = ""
 
 
 class CountersMoved(UserWarning):
@@ -91,8 +93,10 @@ def read(path: Path) -> dict | None:
         ident = doc["identity"]
         return {"index": str(doc["index"]), "identity": tuple(ident) if ident else None, "marks": marks}
     except (ValueError, KeyError, TypeError, AttributeError) as exc:
-        raise HighWaterDamaged(f"{path} is damaged ({exc}): issuance is refused until it is put "
-                               f"back from a copy (`tracecode restore ... --high-water FILE`)") from None
+        damaged = HighWaterDamaged(f"{path} is damaged ({exc}): issuance is refused until it is put "
+                                   f"back from a copy (`tracecode restore ... --high-water FILE`)")
+        damaged.why = str(exc)
+        raise damaged from None
 
 
 def merge(*mark_maps: dict) -> dict:
