@@ -38,6 +38,7 @@ BIZ_STEP = "urn:tracecode:bizstep:alert"
 EXTENSION = f"{PREFIX}:alert"
 ALERTS_SOURCE = "tracecode/alerts"   # the records' client: no issuer's (app/epcis.py _sees)
 ALERT_URN = "urn:tracecode:alert:"   # + alert id: the EPC of an alert naming no code with an EPC
+MAX_KNOWN = 1_000_000                 # event ids a Service remembers as in the log
 PAGE = 100_000                       # open alerts read per store call of a sweep (LMDB walks
                                      # the table per call: one call for any usual number)
 
@@ -180,6 +181,8 @@ def publish(svc, force: bool = False) -> int:
             convert = lambda code: forms.get(code, code)   # noqa: E731
             now = _time.time()
             put = sum(store.epcis_put([record_of(a, eid, dd.settings.base_url, convert, now) for eid, a in missing]))
+        if len(known) + len(ids) > MAX_KNOWN:   # bounded: past it, ids are looked up in the log again
+            known.clear()
         known.update(ids)
     svc._alerts_published = version
     return put
