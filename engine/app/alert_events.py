@@ -13,14 +13,16 @@ The event (GS1's JSON schema holds it; tests check):
                          "firstTime", "lastTime", "window", "evidence", "opening": 0, 1...}}
 
 Publishing is a sweep, not a hook in each writer: every open alert's event id is derived
-from the alert (its id and how many times it was opened again), so publish() puts the events
+from the alert (its id and how many times it was opened again, keyed by the data directory's
+secret: id_secret), so publish() puts the events
 of the open alerts the log lacks and epcis_put skips those it has. Whoever stored an alert
 (tracecode analyze in another process, an asset step's quantity check, a crash between the
 alert's write and its event's) is caught by the next sweep: store_alerts runs one, and the
 delivery runner one per round when alerts_version moved (and once when it starts).
 
 Alert events are the overseers' (rights: alerts), as the alerts verb is: the stored record's
-client is ALERTS_SOURCE, which app/epcis.py's rights (_sees) show to no issuer.
+client is ALERTS_SOURCE, which app/epcis.py's rights (_sees) show to no issuer; and no capture
+may send an event with BIZ_STEP or EXTENSION (app/epcis.py _judge): only this module makes them.
 """
 from __future__ import annotations
 
