@@ -6,6 +6,8 @@ import json
 
 import psycopg
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 import tracecode
 from tracecode.index import Verdict
@@ -189,3 +191,26 @@ def test_the_first_mark_of_two_new_directories_goes_to_one(tmp_path, pg_dsn):
         with pytest.raises(HighWaterError, match="not in .*copy"):
             b.issue("cn-drug-20", DRUG, 10)
         assert a.issued("cn-drug-20", DRUG) == 10   # b's reservation rolled back whole
+
+_marks = st.dictionaries(st.tuples(st.text(min_size=1, max_size=20), st.binary(max_size=24)),
+                         st.integers(0, (1 << 63) - 1), max_size=20)
+
+
+@settings(max_examples=200, deadline=None)
+@given(_marks, st.one_of(st.none(), st.tuples(st.text(max_size=20), st.integers(1, 1 << 31))))
+def test_the_file_reads_back_what_was_written(marks, ident):
+    doc = highwater.read_bytes(highwater.encode("idx", marks, ident), "f")
+    assert doc == {"index": "idx", "identity": ident, "marks": marks}
+
+
+@settings(max_examples=300, deadline=None)
+@given(_marks, st.data())
+def test_a_changed_byte_is_refused_or_changes_nothing(marks, data):
+    raw = bytearray(highwater.encode("idx", marks, ("1", 1)))
+    i = data.draw(st.integers(0, len(raw) - 1))
+    raw[i] = data.draw(st.integers(0, 255).filter(lambda b: b != raw[i]))
+    try:
+        doc = highwater.read_bytes(bytes(raw), "f")
+    except HighWaterDamaged:
+        return
+    assert doc["marks"] == marks   # only a change JSON ignores (whitespace) may pass

@@ -78,6 +78,11 @@ def read(path: Path) -> dict | None:
         raw = Path(path).read_bytes()
     except FileNotFoundError:
         return None
+    return read_bytes(raw, path)
+
+
+def read_bytes(raw: bytes, path) -> dict:
+    """The file's contents read and checked (read's work, without the file)."""
     try:
         doc = json.loads(raw)
         digest = doc.pop("sha256")
