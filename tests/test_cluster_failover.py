@@ -37,10 +37,16 @@ def test_primary_killed_during_writes(lab):
 
 
 @pytest.mark.slow
-# Known defect, open (issue 16): on a loaded machine, a primary killed while one etcd member is
-# down sometimes fails over in more than 30 s (1 of 2 loaded runs; unloaded it passes). Suspected:
-# Patroni keeps asking the stopped member (ttl 10, retry_timeout 4). Not strict, so it still runs
-# and reports XPASS when it holds; the assertions are unchanged.
+# Known, open (issue 16): on a loaded machine, a primary killed while one etcd member is down
+# sometimes fails over in more than 30 s (1 of 2 loaded runs; unloaded it passes: XPASS, 43 s).
+# Looked at (h16b): not the stopped member. On loopback it refuses at once and Patroni's etcd
+# client goes on to the next (writes acknowledged again 0.2 s after the stop). The 30 s is the
+# 2-member strict synchronous mode: no commit until the old primary has rejoined as the standby,
+# which Patroni's log shows as crash recovery started and stopped (~2 s), the new primary's
+# post-promotion checkpoint (~2.5 s), pg_rewind (~4 s), start and catch-up, all CPU and disk
+# bound: under the full suite on 2 cores it can pass 30 s, here and in the test above, which
+# shares the bound. Not cheap to fix: a third member (--replicas 3) or giving up strict mode
+# (no). Not strict, so it still runs and reports XPASS when it holds; the assertions unchanged.
 @pytest.mark.xfail(strict=False, reason="failover with one etcd member down can exceed 30 s under load")
 def test_one_etcd_member_stopped(lab):
     """Two of three etcd members are a quorum: with one stopped the shard still has a leader
