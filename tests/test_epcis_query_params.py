@@ -44,7 +44,8 @@ EVENTS = [
            errorDeclaration={"declarationTime": "2026-12-01T10:00:00.000+08:00",
                              "reason": "incorrect_data",
                              "correctiveEventIDs": ["urn:uuid:fix-1"]}),
-    _event("e3", 4, epcList=[A], quantityList=[{"epcClass": LOT, "quantity": 7}], readPoint={"id": GLN_ROOT}),
+    _event("e3", 4, epcList=[A], quantityList=[{"epcClass": LOT, "quantity": 7}], readPoint={"id": GLN_ROOT},
+           persistentDisposition={"set": ["completeness_verified"], "unset": ["completeness_inferred"]}),
 ]
 
 
@@ -132,6 +133,10 @@ def test_event_ids_with_epcs_both_hold(store):
     ({"WD_bizLocation": GLN_ROOT}, ["e1"]),
     ({"WD_readPoint": ELSEWHERE}, ["e2"]),
     ({"WD_readPoint": GLN_ROOT, "EQ_ILMD_example:batch": "XYZ", "MATCH_epc": A}, ["e0"]),
+    ({"EQ_persistentDisposition_set": "completeness_verified"}, ["e3"]),
+    ({"EQ_persistentDisposition_set": "https://ref.gs1.org/cbv/Disp-completeness_verified"}, ["e3"]),
+    ({"EQ_persistentDisposition_unset": "completeness_verified"}, []),
+    ({"EQ_persistentDisposition_unset": "completeness_inferred|active"}, ["e3"]),
 ])
 def test_facet_parameters_on_both_stores(store, params, expected):
     assert all(store.epcis_put(_records()))
@@ -157,6 +162,19 @@ def test_facets_of_any_event_are_json_every_store_can_keep(event, context):
     text.encode("utf-8")   # no lone surrogate
 
 
+def test_transformation_id_on_both_stores(store):
+    ev = {"type": "TransformationEvent", "eventID": "t1", "eventTime": "2026-11-30T10:00:00.000+08:00",
+          "eventTimeZoneOffset": "+08:00", "transformationID": "urn:epc:id:gdti:0614141.12345.400",
+          "inputEPCList": [A], "outputEPCList": [B]}
+    rec = EpcisRecord(event_id="t1", event=ev, event_time=1.79e9, time_offset="+08:00", record_time=1.8e9,
+                      type=ev["type"], epcs={"input": [A], "output": [B]}, facets=facets_of(ev, CONTEXT))
+    assert all(store.epcis_put(_records() + [rec]))
+    assert _ids(store, {"EQ_transformationID": "urn:epc:id:gdti:0614141.12345.400"}) == ["t1"]
+    assert _ids(store, {"EQ_transformationID": "urn:epc:id:gdti:0614141.12345.401"}) == []
+    assert _ids(store, {"EQ_transformationID": "urn:x|urn:epc:id:gdti:0614141.12345.400",
+                        "MATCH_outputEPC": B}) == ["t1"]
+
+
 @pytest.mark.parametrize("params,field", [
     ({"WD_readPoint": DOCK}, "WD_readPoint"),                  # no master data: a dock has no known children
     ({"WD_readPoint": "https://example.com/places/7"}, "WD_readPoint"),
@@ -165,6 +183,7 @@ def test_facets_of_any_event_are_json_every_store_can_keep(event, context):
     ({"EQ_quantity": "many"}, "EQ_quantity"),
     ({"EXISTS_ILMD_example:batch": "XYZ"}, "EXISTS_ILMD_example:batch"),
     ({"EQ_deviceID": "urn:x"}, "EQ_deviceID"),                 # sensor parameters: not read here, said so
+    ({"EQ_persistentDisposition_set": ""}, "EQ_persistentDisposition_set"),
     ({"GT_ILMD_example:count": "3"}, "GT_ILMD_example:count"),
     ({"GE_errorDeclarationTime": "2026-12-02T00:00:00Z", "LT_errorDeclarationTime": "2026-12-01T00:00:00Z"},
      "LT_errorDeclarationTime"),

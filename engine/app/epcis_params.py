@@ -51,7 +51,7 @@ class Param:
     kind of its value, and what it means (the OpenAPI document's description)."""
     field: str
     kind: str       # time, list, types, actions, epcs, ids, exists, order, direction, count, max, page,
-                    # token, quantity, within (and the prefixed: refs, field)
+                    # token, quantity, within, facet (and the prefixed: refs, field)
     help: str
 
 
@@ -86,6 +86,12 @@ PARAMETERS = {
                                           "without 254) or one of its sub-locations (SGLN extensions); "
                                           "no location master data is stored, so other URIs are refused"),
     "WD_bizLocation": Param("bl", "within", "bizLocation a GLN or one of its sub-locations, as WD_readPoint"),
+    "EQ_transformationID": Param("tid/transformationID", "facet", "TransformationEvents of these "
+                                                                  "transformationIDs, |-separated"),
+    "EQ_persistentDisposition_set": Param("pd/set", "facet", "events whose persistentDisposition sets one of "
+                                                             "these dispositions (any CBV spelling), |-separated"),
+    "EQ_persistentDisposition_unset": Param("pd/unset", "facet", "events whose persistentDisposition unsets one "
+                                                                 "of these dispositions, |-separated"),
     "MATCH_epc": Param("epcs", "epcs", "EPC URIs (|-separated) in epcList or childEPCs"),
     "MATCH_parentID": Param("epcs", "epcs", "EPC URIs of parentID"),
     "MATCH_inputEPC": Param("epcs", "epcs", "EPC URIs in inputEPCList"),
@@ -262,6 +268,12 @@ def fields(params) -> dict:
             else:   # a number is also compared as its canonical text (5.0 finds 5)
                 texts = tuple(dict.fromkeys(t for v in _values(name, raw) for t in (v, number_text(v)) if t))
             out.setdefault("fields", []).append((param.field, typed, texts))
+        elif kind == "facet":   # a facet group and name (epcis/facets.py): one of the values
+            group, _, key = param.field.partition("/")
+            values = _values(name, raw)
+            if group == "pd":
+                values = tuple(dict.fromkeys(vocab(v) for v in values))
+            out.setdefault("fields", []).append((group, key, values))
         elif kind == "order":
             text = _one(name, raw).strip()
             if text not in ORDER_FIELDS:

@@ -8,6 +8,8 @@ capture (`facets_of`), so a store filters on a small JSON value and never decode
     err   {t: declarationTime, r: reason, c: [correctiveEventIDs]}
                                         GE_/LT_errorDeclarationTime, EQ_errorReason, EQ_correctiveEventID
     rp, bl  the GLN ("(414)" + 13 digits) of an SGLN readPoint / bizLocation   WD_readPoint, WD_bizLocation
+    tid   {transformationID: [id]}                                EQ_transformationID
+    pd    {set: [dispositions], unset: [...]} (bare CBV words)     EQ_persistentDisposition_set / _unset
 
 A field is named as the event wrote it ("example:batch"), as its expanded IRI
 ("http://ns.example.com/epcis/batch", the prefix read from the document's or the event's
@@ -196,4 +198,12 @@ def facets_of(event: dict, context=None) -> dict:
         g = _gln(event.get(field))
         if g is not None:
             out[short] = g
+    tid = value_texts(event["transformationID"]) if isinstance(event.get("transformationID"), str) else []
+    if tid:
+        out["tid"] = {"transformationID": tid}
+    pd = event.get("persistentDisposition")
+    if isinstance(pd, dict):
+        words = {k: value_texts([vocab(v) for v in _items(pd.get(k)) if isinstance(v, str)]) for k in ("set", "unset")}
+        if any(words.values()):
+            out["pd"] = {k: v for k, v in words.items() if v}
     return out

@@ -137,7 +137,7 @@ class EpcisQuery:
     descending: bool = False
     declared: bool | None = None   # True: error declarations only; False: none of them
     # on EpcisRecord.facets (every one given must hold):
-    fields: tuple = ()             # (("ilmd" | "ext", name, (texts...)), ...): one text equal; () it exists
+    fields: tuple = ()             # ((facet group: ilmd, ext, tid, pd; name, (texts...)), ...): one equal; () exists
     quantity: tuple = ()           # (("EQ" | "GT" | "GE" | "LT" | "LE", number), ...): some quantity
     ge_declaration_time: float | None = None   # errorDeclaration's declarationTime
     lt_declaration_time: float | None = None

@@ -152,12 +152,15 @@ _QUANTITY = {"EQ": ("e.facets @> %s::jsonb", lambda v: json.dumps({"q": [float(v
              "LT": ("(e.facets->>'qmin')::float8 < %s", float), "LE": ("(e.facets->>'qmin')::float8 <= %s", float)}
 
 
+FACET_GROUPS = ("ilmd", "ext", "tid", "pd")   # EpcisQuery.fields' groups of EpcisRecord.facets
+
+
 def facets_where(q: EpcisQuery) -> tuple[list[str], list]:
     """SQL conditions on e.facets for q's facet filters (what lmdb/epcis.py facets_match says)."""
     conds, params = [], []
     for kind, name, texts in q.fields:
-        if kind not in ("ilmd", "ext"):
-            raise ValueError(f"a field filter is on ilmd or ext, not {kind!r}")
+        if kind not in FACET_GROUPS:
+            raise ValueError(f"a field filter is on one of {FACET_GROUPS}, not {kind!r}")
         if texts:
             wanted = [json.dumps({kind: {name: [t]}}) for t in texts]
             conds.append(_contains(wanted))
