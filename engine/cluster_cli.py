@@ -12,11 +12,14 @@ def cmd_up(args) -> int:
     from .cluster import Lab
     t0 = time.monotonic()
     lab = Lab(args.dir)
-    lab.up(args.shards, args.replicas, archive=not args.no_archive, timeout=args.timeout)
+    lab.up(args.shards, args.replicas, archive=not args.no_archive, timeout=args.timeout,
+           serve=args.serve)
     print(f"cluster up in {time.monotonic() - t0:.1f} s: etcd {', '.join(lab.etcd_endpoints())}",
           file=sys.stderr)
     for name in lab.shard_names():
         print(f"{name}\t{lab.dsn(name, password=False)}")   # not the superuser's password on stdout
+    for w in lab.state.get("workers", []):
+        print(f"{w['name']}\tgRPC {w['grpc']}\tHTTP http://{w['http']}/\t{w['datadir']}")
     print(f"(the postgres password: jq -r .passwords.postgres {lab.root / 'lab.json'}; "
           f"stop with: tracecode cluster down {args.dir})",
           file=sys.stderr)
@@ -46,7 +49,7 @@ def cmd_status(args) -> int:
             print(f"{sh['name']}\t{m['name']}\t127.0.0.1:{m['port']}\t{m['role']}\t{m['state']}\t"
                   f"lag {m['lag']}\ttimeline {m['timeline']}")
     for w in st["workers"]:
-        print(f"worker {w['name']}\t{'running' if w['running'] else 'stopped'}")
+        print(f"{w['name']}\tgRPC {w['grpc']}\tHTTP {w['http']}\t{'running' if w['running'] else 'stopped'}")
     return 0
 
 
@@ -60,6 +63,9 @@ def add_parser(subparsers):
     s.add_argument("--replicas", type=int, default=2,
                    help="members per shard: a primary and synchronous standbys (default 2)")
     s.add_argument("--no-archive", action="store_true", help="no WAL archive (DIR/archive/SHARD)")
+    s.add_argument("--serve", type=int, default=0, metavar="WORKERS",
+                   help="also a serving node per shard: `tracecode serve DIR/nodes/SHARD` (its index "
+                        "the shard) with WORKERS worker processes, gRPC and HTTP on loopback (default 0: none)")
     s.add_argument("--timeout", type=float, default=180, help="seconds to wait for every shard (180)")
     s.set_defaults(func=cmd_up)
     s = sub.add_parser("down", help="stop every process the lab started")

@@ -14,6 +14,51 @@ import pytest
 from cluster_serve import check, drivers, kill_primary, kill_worker, served_lab
 
 KILLS = 2       # bench/test_bench_failover.py's client outage runs more
+# (the `cluster up --serve` test comes first: it runs and stops its lab before the module's)
+
+
+@pytest.mark.slow
+def test_cluster_up_serve_starts_a_node_per_shard_and_down_stops_it(tmp_path):
+    """`tracecode cluster up DIR --serve 1`: a serving node on the shard (DIR/nodes/shard0),
+    listed by status, issuing and answering HTTP; `down` stops it with the rest."""
+    import os
+    import subprocess
+    import sys
+    import tempfile
+    from pathlib import Path
+
+    import httpx
+
+    from cluster_lab import need_lab
+    from tracecode.cluster import Lab, procs
+    from tracecode.v1 import Client
+    need_lab()
+    root = Path(tempfile.mkdtemp(prefix="tracecode-lab-", dir="/tmp"))
+    os.chmod(root, 0o711)
+
+    def tc(*args):
+        return subprocess.run([sys.executable, "-m", "tracecode", *map(str, args)],
+                              capture_output=True, text=True, timeout=240)
+    try:
+        r = tc("cluster", "up", root / "lab", "--shards", "1", "--replicas", "2", "--serve", "1")
+        assert r.returncode == 0, r.stderr
+        name, grpc_at, http_at, datadir = r.stdout.splitlines()[1].split("\t")
+        assert name == "node-shard0" and datadir == str(root / "lab" / "nodes" / "shard0")
+        with Client(grpc_at.split()[1]) as c:   # loopback, no clients file: the local admin
+            b = c.request_batch("cn-drug-20", {"drug_id": "8177322"}, 10, idempotency_key="up-1")
+            assert len(c.download(b.id).all()) == 10
+        assert httpx.get(http_at.split()[1] + "healthz", timeout=10).status_code == 200
+        st = tc("cluster", "status", root / "lab")
+        assert f"node-shard0\t{grpc_at}\t" in st.stdout and "running" in st.stdout.splitlines()[-1]
+        node = Lab(root / "lab").state["workers"][0]["proc"]
+        assert tc("cluster", "down", root / "lab").returncode == 0
+        assert not procs.alive(node)
+    finally:
+        lab = Lab(root / "lab")
+        if lab.state and lab.running():
+            lab.down(timeout=20)
+        import shutil
+        shutil.rmtree(root, ignore_errors=True)
 
 
 @pytest.fixture(scope="module")
@@ -42,3 +87,4 @@ def test_clients_ride_through_a_worker_killed(node):
     assert done["events"] > 0
     assert max(max(r.values()) for r in rounds) < 30, rounds
     print(f"worker killed 2x: client outage {rounds}; {done}")
+

@@ -180,7 +180,8 @@ class Lab:
 
     # -- up -----------------------------------------------------------------------------------
     def up(self, shards: int = 2, replicas: int = 2, *, archive: bool = True,
-           timeout: float = 180.0) -> None:
+           timeout: float = 180.0, serve: int = 0) -> None:
+        """serve: also a serving node per shard (`tracecode serve` with that many workers)."""
         if shards < 1 or replicas < 1:
             raise LabError("--shards and --replicas must be at least 1")
         if shards * replicas > 16:
@@ -223,6 +224,8 @@ class Lab:
             self._start_patroni()
             self.wait_ready(timeout=timeout)
             self._register_shards()
+            if serve:
+                self._start_nodes(serve, timeout)
         except BaseException:
             self.down()
             raise
@@ -276,6 +279,43 @@ class Lab:
                                         cwd=self.root / "pg")
                 self._save()
 
+    def _start_nodes(self, workers: int, timeout: float) -> None:
+        """Per shard a data directory DIR/nodes/SHARD whose index is the shard (its multi-host
+        URL in settings.toml, the password from PGPASSWORD) and `tracecode serve` on it, gRPC
+        and HTTP on free loopback ports, as this user; up once its banner is in its log."""
+        import sys
+
+        from ..datadir import init
+        env = {**os.environ, "PGPASSWORD": self.state["passwords"]["postgres"]}
+        (self.root / "nodes").mkdir(exist_ok=True)
+        for sh in self.state["shards"]:
+            datadir = self.root / "nodes" / sh["name"]
+            saved = os.environ.get("PGPASSWORD")
+            os.environ["PGPASSWORD"] = env["PGPASSWORD"]
+            try:
+                init(datadir, store=self.dsn(sh["name"], password=False)).close()
+            finally:
+                if saved is None:
+                    del os.environ["PGPASSWORD"]
+                else:
+                    os.environ["PGPASSWORD"] = saved
+            grpc_port, http_port = free_ports(2)
+            node = {"name": f"node-{sh['name']}", "shard": sh["name"], "datadir": str(datadir),
+                    "grpc": f"127.0.0.1:{grpc_port}", "http": f"127.0.0.1:{http_port}"}
+            cmd = [sys.executable, "-m", "tracecode", "serve", datadir, "--listen", node["grpc"],
+                   "--http", node["http"], "--workers", str(workers)]
+            node["proc"] = procs.spawn(node["name"], cmd, self.root / "logs" / f"{node['name']}.log",
+                                       env=env, as_postgres=False)
+            self.state["workers"].append(node)
+            self._save()
+        deadline = time.monotonic() + timeout
+        for node in self.state["workers"]:
+            log = Path(node["proc"]["log"])
+            while "tracecode: serving " not in log.read_text(errors="replace"):
+                if not procs.alive(node["proc"]) or time.monotonic() > deadline:
+                    raise LabError(f"{node['name']} did not start (see {log})")
+                time.sleep(0.1)
+
     def _check_started(self) -> None:
         dead = [r["name"] for r in self.records() if r and not procs.alive(r)]
         if dead:
@@ -311,7 +351,9 @@ class Lab:
                                   # without the password (DIR/lab.json holds it)
                                   "dsn": self.dsn(sh["name"], password=False)})
         for w in self.state.get("workers", []):
-            out["workers"].append({"name": w["name"], "running": procs.alive(w["proc"])})
+            out["workers"].append({"name": w["name"], "running": procs.alive(w["proc"]),
+                                   "grpc": w.get("grpc"), "http": w.get("http"),
+                                   "datadir": w.get("datadir")})
         return out
 
     # -- down ----------------------------------------------------------------------------------

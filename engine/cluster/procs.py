@@ -51,13 +51,15 @@ def owner() -> tuple[int, int]:
     return pw.pw_uid, pw.pw_gid
 
 
-def spawn(name: str, cmd: list, log: Path, env: dict | None = None, cwd: Path | None = None) -> dict:
+def spawn(name: str, cmd: list, log: Path, env: dict | None = None, cwd: Path | None = None,
+          as_postgres: bool = True) -> dict:
     """Start cmd in a session of its own (a signal to the lab's terminal does not reach it;
-    `down` signals its group), output to log; return its record."""
+    `down` signals its group), output to log; return its record. as_postgres=False: as this
+    user (a serving node, whose data directory is this user's)."""
     with open(log, "ab") as out:
         p = subprocess.Popen([str(c) for c in cmd], stdin=subprocess.DEVNULL, stdout=out,
                              stderr=subprocess.STDOUT, start_new_session=True, env=env,
-                             cwd=cwd, **run_as())
+                             cwd=cwd, **(run_as() if as_postgres else {}))
     st = start_time(p.pid)
     # the child is reaped by whoever waits on it; the Popen object goes, so mark it done
     p.returncode = 0
