@@ -15,7 +15,10 @@ def pg_store(datadir) -> str | None:
     from . import settings
     if os.environ.get(STORE_VAR):
         return os.environ[STORE_VAR]
-    return settings.load(datadir).store if Path(datadir).is_dir() else None
+    try:
+        return settings.load(datadir).store if Path(datadir).is_dir() else None
+    except settings.SettingsError:   # an LMDB backup copies a damaged settings.toml as it is
+        return None
 
 
 def is_pg_backup(backup_dir) -> bool:
