@@ -214,3 +214,16 @@ def test_a_changed_byte_is_refused_or_changes_nothing(marks, data):
     except HighWaterDamaged:
         return
     assert doc["marks"] == marks   # only a change JSON ignores (whitespace) may pass
+
+
+def test_a_directory_the_mark_cannot_be_written_in_verifies_and_refuses_issuance(tmp_path, pg_dsn, monkeypatch):
+    with tracecode.init(tmp_path / "dd", store=pg_dsn) as dd:
+        code = dd.issue("cn-drug-20", DRUG, 10).codes()[0]
+
+    def read_only(self):
+        raise PermissionError(13, "Read-only file system")
+    monkeypatch.setattr(highwater.Mark, "_locked", read_only)
+    with tracecode.open(tmp_path / "dd") as dd:
+        assert dd.verify(code).verdict == Verdict.NOT_COMMISSIONED
+        with pytest.raises(HighWaterError, match="cannot be written .*Read-only"):
+            dd.issue("cn-drug-20", DRUG, 10)

@@ -186,6 +186,14 @@ class Mark:
             f"mark over with `tracecode restore BACKUP DIR --high-water FILE`")
 
     def check_at_open(self, store) -> None:
+        try:
+            self._check_at_open(store)
+        except OSError as exc:   # a read-only DIR: verification goes on, issuance cannot be marked
+            self.refusal = HighWaterError(
+                f"{self.path} cannot be written ({exc.strerror or exc}): the counters' high-water "
+                f"mark cannot be kept, so issuance is refused here")
+
+    def _check_at_open(self, store) -> None:
         with self._locked():
             try:
                 doc = self._read_own()
