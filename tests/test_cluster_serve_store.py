@@ -136,3 +136,25 @@ def test_a_read_done_before_its_connection_went_stands(pg_dsn):
         assert _count(store) >= 1      # and the pool goes on with fresh connections
     finally:
         store.close()
+
+
+def test_a_write_whose_connection_broke_before_commit_is_run_again(pg_dsn):
+    """A body that met (and swallowed) a lost connection must not be reported committed:
+    psycopg's transaction exit skips the COMMIT quietly on a broken connection."""
+    store = _store(pg_dsn)
+    runs = []
+    try:
+        def body(view):
+            runs.append(1)
+            n = view.next_seq("drill", 1)
+            if len(runs) == 1:
+                _kill_backend_of(view.conn, pg_dsn)
+                try:
+                    view.conn.execute("SELECT 1")
+                except psycopg.OperationalError:
+                    pass   # swallowed: the connection is broken now
+            return n
+        n = store.write(body)
+        assert len(runs) == 2 and _count(store) == n + 1   # the second run's value was committed
+    finally:
+        store.close()

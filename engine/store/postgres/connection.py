@@ -216,9 +216,13 @@ class PgView:
 READ_BEGIN = "SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY"
 
 
-def _commit(txn) -> None:
-    """Leave an entered psycopg Transaction committing it (once: on failure it is left)."""
+def _commit(conn, txn) -> None:
+    """Leave an entered psycopg Transaction committing it (once: on failure it is left). On a
+    connection already broken psycopg's exit returns quietly without a COMMIT: that is a lost
+    connection here, so the write is run again rather than reported done."""
     txn.done = True
+    if conn.broken:
+        raise psycopg.OperationalError("the connection was lost before its COMMIT")
     txn.__exit__(None, None, None)
 
 
@@ -351,7 +355,7 @@ class PgConnection:
         try:
             yield conn
             if txn is not None:
-                _commit(txn)
+                _commit(conn, txn)
         except BaseException as exc:
             _abandon(conn, txn)
             if _lost(exc, conn):
@@ -381,7 +385,7 @@ class PgConnection:
                 conn, txn = self.begun(False, deadline)
                 try:
                     value = body(self.View(self, conn, True))
-                    _commit(txn)
+                    _commit(conn, txn)
                     return value
                 except BaseException:
                     _abandon(conn, txn)
