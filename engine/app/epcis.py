@@ -45,6 +45,7 @@ import numpy as np
 from .. import epcis
 from ..categories import food_lots, rare_earth
 from ..epcis import facets as _facets, schema, transform
+from ..epcis.export import NAMESPACE as TRACECODE_NS
 from ..store.port import EpcisQuery, EpcisRecord
 from . import capture_runs, epcis_params
 from .alert_events import ALERTS_SOURCE
@@ -283,7 +284,7 @@ class Capture:
             self._fail(job, item, "schema", p.message, p.pointer)
         if item.failed:
             return
-        if ev.get("bizStep") == ALERT_STEP or ALERT_EXTENSION in ev:   # only tracecode raises alerts
+        if _names_alert(ev, doc.context):   # only tracecode raises alerts
             self._fail(job, item, "invalid_event", f"bizStep {ALERT_STEP} and {ALERT_EXTENSION} are the "
                        "analytics' own alerts (app/alert_events.py): no capture sends them")
             return
@@ -879,6 +880,20 @@ def query_name(name) -> str:
 
 class _UndoRefused(Exception):
     """An error declaration's undo refused in a rollback capture: its write is abandoned."""
+
+
+_ALERT_NAMES = frozenset(_facets.iris_of(ALERT_EXTENSION, {ALERT_EXTENSION.partition(":")[0]: TRACECODE_NS}))
+
+
+def _names_alert(event: dict, context) -> bool:
+    """Whether an event carries the alerts' bizStep (in any case: a URN's scheme and
+    namespace are case-insensitive, and tracecode compares it so) or their extension under
+    any spelling its @context allows (another prefix, the full IRI, a term)."""
+    step = event.get("bizStep")
+    if isinstance(step, str) and step.strip().casefold() == ALERT_STEP.casefold():
+        return True
+    known = _facets.prefixes(context, event.get("@context"))
+    return any(not _ALERT_NAMES.isdisjoint(_facets.iris_of(key, known)) for key in event if isinstance(key, str))
 
 
 def _declared_ids(event: dict, context, at) -> tuple:

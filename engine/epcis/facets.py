@@ -115,6 +115,23 @@ def names_of(key: str, known: dict) -> list[str]:
     return [n for n in dict.fromkeys(out) if _clean(n) is not None]
 
 
+def iris_of(key: str, known: dict) -> set[str]:
+    """Every name a key may stand for once its context is applied: names_of's, and the IRI
+    a bare term is defined as ({"alert": "https://ns.example.com/epcis/alert"}).
+
+    >>> sorted(iris_of("x", {"x": "https://ns.example.com/epcis/alert"}))
+    ['https://ns.example.com/epcis#alert', 'https://ns.example.com/epcis/alert', 'x']
+    """
+    out = set(names_of(key, known)) if isinstance(key, str) else set()
+    term = known.get(key) if isinstance(key, str) and ":" not in key else None
+    if isinstance(term, str):
+        out.add(term)
+        ns, sep, local = term.rstrip("/#").rpartition("/")
+        if sep and local:
+            out.add(f"{ns}#{local}")
+    return out
+
+
 def _fields(obj: dict, known: dict, only_prefixed: bool) -> dict:
     out: dict = {}
     for key, value in obj.items():
