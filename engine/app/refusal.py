@@ -9,6 +9,7 @@ details), the coming HTTP adapter another. Nothing here knows a transport.
 """
 from __future__ import annotations
 
+import logging
 import re
 
 from ..errors import CapacityExceeded, TracecodeError, UnknownApproval, ValidationError
@@ -22,6 +23,10 @@ FACT_CHARS = 128            # of a fact (a machine's: a GS1 element string as a 
 FIELD_CHARS = 128           # of the field's name (product.fields.<name>...)
 DETAIL_BYTES = 1024         # of the whole sentence, in UTF-8
 _LONG_RUN = re.compile(rf"[^\s,;:]{{{QUOTE_CHARS + 1},}}")
+# a store's own words name its server (user, database, hosts, ports): the operator's, in the
+# log the servers write; the caller is told only that it may retry
+UNAVAILABLE_DETAIL = "the store is unavailable; retry"
+log = logging.getLogger("tracecode.serve")
 
 # reason -> what happened (the families a transport maps to its codes)
 REASONS = {
@@ -125,7 +130,8 @@ def refusal_of(exc: BaseException, field: str = "") -> Refusal | None:
     if isinstance(exc, IndexFull):
         return Refusal("index_full", "", str(exc))
     if isinstance(exc, StoreUnavailable):
-        return Refusal("unavailable", "", str(exc))
+        log.warning("store unavailable: %s", exc)
+        return Refusal("unavailable", "", UNAVAILABLE_DETAIL)
     if isinstance(exc, AuditError):
         return Refusal("audit_log_full", "", str(exc))
     if isinstance(exc, ValidationError):
