@@ -196,3 +196,61 @@ def test_a_transformation_declared_erroneous_undoes_both_sides_or_neither(svc):
     ok(capture(svc, declared(made)))
     assert [verdict(svc, c) for c in hin] == [Verdict.GENUINE] * 2
     assert [verdict(svc, c) for c in hout] == [Verdict.NOT_COMMISSIONED] * 2
+
+
+def test_a_declaration_in_the_document_of_its_event_undoes_it(svc):
+    """EPCIS: a declaration names an event already captured; one earlier in the same document
+    is (applied first, then undone); one later in it is not captured yet: that declaration is
+    refused, nothing else of a rollback capture stored."""
+    epcs, hri = codes(svc, 2)
+    commission = event(epcs=epcs)
+    job = ok(capture(svc, commission, declared(commission)))
+    assert job["counts"]["stored"] == 2 and job["counts"]["applied"] == 1
+    assert job["undone"] == [{"event_id": commission["eventID"], "codes": 2}]
+    assert {verdict(svc, c) for c in hri} == {Verdict.NOT_COMMISSIONED}
+    audit = [r for r in read_audit(svc.dd.path / "audit.log") if r.get("event") == "epcis_undo"]
+    assert len(audit) == 1 and audit[0]["codes"] == 2
+    # the declaration before its event: refused with a per-event error, the event not applied
+    epcs2, hri2 = codes(svc, 1)
+    later = event(epcs=epcs2, minute=5)
+    job = capture(svc, declared(later), later)
+    assert job["state"] == "failure" and job["counts"]["stored"] == 0
+    [err] = job["errors"]
+    assert err["pointer"] == "/epcisBody/eventList/0" and err["reason"] == "invalid_event", err
+    assert verdict(svc, hri2[0]) == Verdict.NOT_COMMISSIONED
+    # proceed: the event is stored and applied, its early declaration refused
+    job = capture(svc, declared(later), later, behaviour="proceed")
+    assert job["counts"]["stored"] == 1 and job["counts"]["failed"] == 1 and "undone" not in job
+    assert verdict(svc, hri2[0]) == Verdict.GENUINE
+
+
+def test_a_write_run_again_reports_its_undo_once(svc, monkeypatch):
+    """store.write may run its body again (PgStore after a lost connection): the capture's body
+    changes no job, so a rerun neither doubles the undo nor its audit line."""
+    epcs, hri = codes(svc, 2)
+    commission = event(epcs=epcs)
+    ok(capture(svc, commission))
+    store = svc.dd.index.store
+    write, runs = store.write, []
+
+    class Lost(Exception):
+        pass
+
+    def twice(body):   # the first run's transaction lost before its commit, then run again
+        def first(view):
+            runs.append(body(view))
+            raise Lost()
+        try:
+            write(first)
+        except Lost:
+            pass
+        return write(body)
+    monkeypatch.setattr(store, "write", twice)
+    job = ok(capture(svc, declared(commission)))
+    monkeypatch.undo()
+    assert runs, "the capture's body was not run through store.write"
+    assert job["undone"] == [{"event_id": commission["eventID"], "codes": 2}]
+    assert job["counts"]["stored"] == 1 and job["counts"]["failed"] == 0
+    assert {verdict(svc, c) for c in hri} == {Verdict.NOT_COMMISSIONED}
+    audit = [r for r in read_audit(svc.dd.path / "audit.log") if r.get("event") == "epcis_undo"]
+    assert len(audit) == 1 and audit[0]["codes"] == 2

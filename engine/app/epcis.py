@@ -479,28 +479,39 @@ class Capture:
                 fresh.append(it)
         # an EPCIS event may carry several lifecycle events: it is stored when all applied
         owner = [it for it in fresh for _ in it.lifecycle]
-        stored: dict = {}
-        declared = self._undoable(caller, job, [it for it in fresh if it.undo])
+        declared = self._undoable(caller, job, [it for it in fresh if it.undo], fresh)
         if rollback and any(it.failed for it in fresh):
             return
+        # the body may run again (PgStore after a lost connection): it changes no job nor item,
+        # what it found is kept here, each run's replacing the last's, and said after the write
+        outcome: dict = {}
 
         def also(view, results):
             bad = {id(it) for it, r in zip(owner, results) if not r["ok"]}
-            bad |= self._undo(view, job, declared, rollback)
-            stored["new"] = view.epcis_put([it.record for it in fresh if id(it) not in bad and not it.failed])
+            refused, undone = self._undo(view, declared, rollback)
+            bad |= {id(it) for it, _, _ in refused}
+            outcome["undo"] = refused, undone
+            outcome["new"] = view.epcis_put([it.record for it in fresh if id(it) not in bad and not it.failed])
 
         try:
             # event ids are per client; the operator's are the data directory's own (as apply_events)
             results = self.svc.dd.apply([e for it in fresh for e in it.lifecycle], atomic=rollback,
                                         client=None if caller.operator else caller.name,
                                         bind_ssccs=not caller.admin, also=also)
-        except _UndoRefused:
+        except _UndoRefused as refused:
+            for it, reason, message in refused.items:
+                self._fail(job, it, reason, message)
             return   # rollback: nothing written; the job names the declarations refused
         except Exception as exc:   # noqa: BLE001 - IndexFull, IndexReadOnly...: said in the job
             refusal = refusal_of(exc, "")
             if refusal is None:
                 raise
             raise refusal from None
+        refused, undone = outcome.get("undo", ((), ()))
+        for it, reason, message in refused:
+            self._fail(job, it, reason, message)
+        if undone:
+            job.setdefault("undone", []).extend(undone)
         for it, r in zip(owner, results):
             if r["ok"]:
                 job["counts"]["applied"] += 0 if r.get("replayed") else 1
@@ -508,20 +519,31 @@ class Capture:
                 self._fail(job, it, _reason(r), str(r["error"]))
         if rollback and any(not r["ok"] for r in results):
             return   # nothing written; the others were refused only for these (not_applied)
-        new = stored.get("new", [])
+        new = outcome.get("new", [])
         job["counts"]["stored"] += sum(new)
         job["counts"]["already_stored"] += len(new) - sum(new)
 
-    def _undoable(self, caller: Caller, job, items) -> list:
+    def _undoable(self, caller: Caller, job, items, fresh=()) -> list:
         """(item, clients) of the error declarations whose declared event this caller may undo:
         its capturer's (or an overseer's); the lifecycle ids are the capturer's (the operator's
-        are the data directory's own: None). One not captured here has nothing to undo."""
+        are the data directory's own: None). One not captured here has nothing to undo. EPCIS
+        declares an event already captured: one earlier in this document is (this caller's,
+        applied first in the write, then undone); one later in it is not yet, and refused."""
         if not items:
             return []
         originals = self.store.epcis_events([it.eid[:-len(DECLARED)] for it in items])
+        in_doc = {it.eid: it.i for it in fresh if not it.undo}
+        own = (caller.name, None) if caller.name == OPERATOR.name else (caller.name,)
         out = []
         for it, rec in zip(items, originals):
             if rec is None:
+                at = in_doc.get(it.eid[:-len(DECLARED)])
+                if at is not None and at > it.i:
+                    self._fail(job, it, "invalid_event", f"declares {it.eid[:-len(DECLARED)][:80]!r} erroneous "
+                               f"before it is captured (event {at} of this document): a declaration comes after "
+                               "its event")
+                elif at is not None:
+                    out.append((it, own))
                 continue
             if rec.client != caller.name and not oversees(caller):
                 self._fail(job, it, "permission_denied", f"{caller.name} may not declare {rec.event_id[:80]!r} "
@@ -530,11 +552,13 @@ class Capture:
             out.append((it, (rec.client, None) if rec.client == OPERATOR.name else (rec.client,)))
         return out
 
-    def _undo(self, view, job, declared, rollback: bool) -> set:
+    def _undo(self, view, declared, rollback: bool) -> tuple[list, list]:
         """Inside the capture's write: each declared event's state change undone (the index's
-        undo_in, its lifecycle events in reverse order); the ids of the items refused. With
-        rollback, one refused raises _UndoRefused and nothing of the capture is written."""
-        failed = set()
+        undo_in, its lifecycle events in reverse order). Returns ([(item, reason, message)] of
+        those refused, [{"event_id", "codes"}] of those undone), touching neither job nor item:
+        the write may run it again. With rollback, one refused raises _UndoRefused (with them)
+        and nothing of the capture is written."""
+        refused, undone = [], []
         for it, clients in declared:
             if it.failed:
                 continue
@@ -542,15 +566,14 @@ class Capture:
             bad = sorted((r for r in results if not r["ok"]), key=lambda r: r["reason"] == "not_applied")
             if bad:
                 later = f" (later event: {bad[0]['later']})" if bad[0].get("later") else ""
-                self._fail(job, it, bad[0]["reason"], f"{bad[0]['error']}{later}")
-                failed.add(id(it))
+                refused.append((it, bad[0]["reason"], f"{bad[0]['error']}{later}"))
                 continue
             n = sum(r["undone"] for r in results)
             if n:
-                job.setdefault("undone", []).append({"event_id": it.eid[:-len(DECLARED)], "codes": n})
-        if failed and rollback:
-            raise _UndoRefused()
-        return failed
+                undone.append({"event_id": it.eid[:-len(DECLARED)], "codes": n})
+        if refused and rollback:
+            raise _UndoRefused(refused)
+        return refused, undone
 
     # -- reading ---------------------------------------------------------------------------
     def capture_job(self, caller: Caller, job_id: str, method: str = "CaptureJob") -> dict:
@@ -879,7 +902,12 @@ def query_name(name) -> str:
 
 
 class _UndoRefused(Exception):
-    """An error declaration's undo refused in a rollback capture: its write is abandoned."""
+    """An error declaration's undo refused in a rollback capture: its write is abandoned.
+    items: [(item, reason, message)], for the job once the write is over."""
+
+    def __init__(self, items):
+        super().__init__(len(items))
+        self.items = items
 
 
 _ALERT_NAMES = frozenset(_facets.iris_of(ALERT_EXTENSION, {ALERT_EXTENSION.partition(":")[0]: TRACECODE_NS}))
