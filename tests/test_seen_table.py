@@ -152,6 +152,34 @@ def test_a_read_only_format_2_index_is_refused_with_what_to_do(tmp_path, monkeyp
     assert layout(path)[:2] == (b"2", 11)
 
 
+def test_summaries_of_the_wrong_size_refuse_the_move_and_are_kept(tmp_path):
+    """A code key + 0x02 record that is no SEEN_SIZE summary: the upgrade is refused with
+    how many and their sizes, and nothing is changed (format 2, every record as it was)."""
+    path = tmp_path / "d"
+    build(path, n=100, scanned=10)
+    to_format_2(path)
+    env = lmdb.open(str(path / "index"), max_dbs=64, map_size=1 << 30)
+    codes_db = env.open_db(b"codes")
+    with env.begin(write=True) as txn:
+        keys = [k for k, _ in txn.cursor(db=codes_db) if k[-1:] == KIND]
+        txn.put(keys[3], b"\x01" * 7, db=codes_db)          # two cut short, one too long
+        txn.put(keys[7], b"\x02" * 7, db=codes_db)
+        txn.put(keys[9], bytes(seentable.SEEN_SIZE + 1), db=codes_db)
+        before = dict(txn.cursor(db=codes_db))
+    env.close()
+    for _ in range(2):                                       # refused again on the next open
+        with pytest.raises(seentable.SummaryDamaged, match=r"3 code key \+ 0x02 records .*"
+                           rf"\(2 of 7 bytes, 1 of {seentable.SEEN_SIZE + 1} bytes\); nothing was changed"):
+            tracecode.open(path).index
+    assert layout(path)[:2] == (b"2", 11) and layout(path)[2] in (None, 0)
+    env = lmdb.open(str(path / "index"), max_dbs=64, readonly=True, lock=False)
+    codes_db = env.open_db(b"codes", create=False)
+    with env.begin() as txn:
+        assert dict(txn.cursor(db=codes_db)) == before
+    env.close()
+    assert issubclass(seentable.SummaryDamaged, tracecode.TracecodeError)
+
+
 MOVER = """
 import sys, tracecode
 print("opening", flush=True)
