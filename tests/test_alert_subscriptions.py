@@ -1,5 +1,5 @@
-"""Alerts delivered through EPCIS subscriptions (issue 17): an alert raised, or opened again
-on new evidence, is an ObjectEvent (bizStep urn:tracecode:bizstep:alert, the tracecode:alert
+"""Alerts delivered through EPCIS subscriptions (issue 17): an alert raised, opened again
+on new evidence, or closed, is an ObjectEvent (bizStep urn:tracecode:bizstep:alert, the tracecode:alert
 extension) in the store's EPCIS log, which a subscription selecting that bizStep delivers to
 a REAL receiving HTTP server (tests/subscription_receiver.py) at least once, in order, across
 a restart; valid against GS1's EPCIS 2.0 JSON schema; on the LMDB and the PostgreSQL store;
@@ -105,7 +105,13 @@ def running(svc):
 
 
 def alert_ids(rx) -> list:
-    return [e["tracecode:alert"]["id"] + f"/{e['tracecode:alert']['opening']}" for e in rx.events()]
+    return [label(e) for e in rx.events()]
+
+
+def label(e: dict) -> str:
+    """id/opening, and /closed for a closing."""
+    x = e["tracecode:alert"]
+    return f"{x['id']}/{x['opening']}" + ("/closed" if x["state"] == "closed" else "")
 
 
 def test_raised_and_reopened_alerts_reach_the_subscriber_in_order_across_a_restart(w):
@@ -125,14 +131,14 @@ def test_raised_and_reopened_alerts_reach_the_subscriber_in_order_across_a_resta
         w.restart()
         rx.up()
         with running(w.svc):
-            rx.wait_for(lambda r: len(set(alert_ids(r))) >= 4)
+            rx.wait_for(lambda r: len(set(alert_ids(r))) >= 5)
         first = list(dict.fromkeys(alert_ids(rx)))
         a0, a1 = alert(codes[0])["id"], alert(codes[1], "clone_velocity")["id"]
         a2 = alert(codes[2], "impossible")["id"]
         # in the order they were raised (one store call: one time, then by id), each once or more
-        assert first == sorted([f"{a0}/0", f"{a1}/0"]) + [f"{a0}/1", f"{a2}/0"]
+        assert first == sorted([f"{a0}/0", f"{a1}/0"]) + [f"{a0}/0/closed", f"{a0}/1", f"{a2}/0"]
         state = w.svc.subscription(OPERATOR, sub["subscriptionID"])
-        assert state["bookmark"] == w.svc.index.store.epcis_last_seq() and state["delivered"] >= 4
+        assert state["bookmark"] == w.svc.index.store.epcis_last_seq() and state["delivered"] >= 5
         for doc in rx.documents():   # every delivery as GS1's schema has it, and the CBV rules
             assert schema.validate(doc, need(SCHEMA)) == [], doc
             for e in doc["epcisBody"]["queryResults"]["resultsBody"]["eventList"]:
@@ -142,23 +148,66 @@ def test_raised_and_reopened_alerts_reach_the_subscriber_in_order_across_a_resta
         assert ev["epcList"] == [f"https://id.gs1.org/01/{GTIN}/21/{codes[0][14:]}"]
         assert ev["tracecode:alert"]["evidence"] == {"shipped_to": "110000", "scanned_in": ["310000"], "scans": 3}
         assert ev["tracecode:alert"]["rule"] == "diversion" and ev["tracecode:alert"]["region"] == "110000"
+        assert ev["tracecode:alert"]["state"] == "open"
+        (shut,) = {label(e): e for e in rx.events() if e["tracecode:alert"]["state"] == "closed"}.values()
+        assert shut["tracecode:alert"]["closedBy"] == OPERATOR.name and shut["tracecode:alert"]["note"] == "checked"
+        assert shut["eventTime"] == shut["tracecode:alert"]["closedAt"] and shut["epcList"] == ev["epcList"]
     # the events are queryable like any other: by bizStep, and by the code's EPC
     found, _ = w.svc.query_events(OPERATOR, ALERTS)
-    assert len(found) == 4
+    assert len(found) == 5
     by_code, _ = w.svc.query_epcis(OPERATOR, {"MATCH_epc": [f"https://id.gs1.org/01/{GTIN}/21/{codes[0][14:]}"]})
-    assert [e["tracecode:alert"]["opening"] for e in by_code] == [0, 1]
+    assert [label(e).removeprefix(a0) for e in by_code] == ["/0", "/0/closed", "/1"]
 
 
-def test_publishing_is_idempotent_and_skips_closed_alerts(w):
+def test_publishing_is_idempotent(w):
     store = w.svc.index.store
     store.alerts_put([alert(c) for c in w.codes[:3]])
-    close_alert(w.svc, OPERATOR, alert(w.codes[2])["id"])
-    assert alert_events.publish(w.svc) == 2            # the open ones
+    store.alert_close(alert(w.codes[2])["id"], by="inspector")
+    assert alert_events.publish(w.svc) == 4            # three raised, one closed
     assert alert_events.publish(w.svc) == 0            # alerts_version stands
     assert alert_events.publish(w.svc, force=True) == 0   # swept again: the log has them
     before = store.epcis_last_seq()
     store_alerts(w.svc, OPERATOR, [alert(c) for c in w.codes[:2]])   # found again, no news
     assert store.epcis_last_seq() == before
+
+
+def test_an_alert_stored_and_closed_between_sweeps_gives_its_raising_and_its_closing(w):
+    """Another process (tracecode analyze, an inspector's close) stores an alert and closes it
+    before this Service sweeps: both events go in, raising first; reopened and closed again
+    between sweeps: each opening and each closing, in time order."""
+    need(SCHEMA)
+    from tracecode.epcis.export import CONTEXT
+    store = w.svc.index.store
+    a = alert(w.codes[0])
+    alert_events.publish(w.svc)                        # this Service swept: nothing yet
+    store.alerts_put([a])
+    assert store.alert_close(a["id"], by="inspector-7", note="a shop's stock moved")
+    assert alert_events.publish(w.svc) == 2
+    raised, closed = w.svc.query_events(OPERATOR, ALERTS)[0]
+    assert (label(raised), label(closed)) == (f"{a['id']}/0", f"{a['id']}/0/closed")
+    assert closed["tracecode:alert"] | {"closedAt": None} == raised["tracecode:alert"] | {
+        "state": "closed", "closedBy": "inspector-7", "note": "a shop's stock moved", "closedAt": None}
+    assert closed["eventTime"] >= raised["eventTime"] and closed["eventID"] != raised["eventID"]
+    for ev in (raised, closed):
+        assert schema.validate_event(ev, CONTEXT, need(SCHEMA)) == [] and epcis.cbv_problems(ev, "") == []
+    store.alerts_put([alert(w.codes[0], last="2026-03-05T00:00:00.000000Z")])   # opens again
+    assert store.alert_close(a["id"], by="inspector-7")
+    store.alerts_put([alert(w.codes[0], last="2026-03-06T00:00:00.000000Z")])   # and again
+    assert store.alert_close(a["id"], by="inspector-8")
+    assert alert_events.publish(w.svc) == 4
+    assert alert_events.publish(w.svc, force=True) == 0
+    found = w.svc.query_events(OPERATOR, ALERTS)[0]
+    assert [label(e).removeprefix(a["id"]) for e in found] == \
+        ["/0", "/0/closed", "/1", "/1/closed", "/2", "/2/closed"]
+    assert [e["tracecode:alert"]["lastTime"] for e in found[2:4]] == ["2026-03-05T00:00:00.000000Z"] * 2
+    assert found[-1]["tracecode:alert"]["closedBy"] == "inspector-8" and "note" not in found[-1]["tracecode:alert"]
+
+
+def test_close_alert_puts_its_closing_in_the_log(w):
+    a = alert(w.codes[1])
+    store_alerts(w.svc, OPERATOR, [a])
+    close_alert(w.svc, OPERATOR, a["id"], "seen")      # no sweep needed after it
+    assert [label(e) for e in w.svc.query_events(OPERATOR, ALERTS)[0]] == [f"{a['id']}/0", f"{a['id']}/0/closed"]
 
 
 def test_issuers_do_not_receive_alerts_on_their_own_codes(tmp_path):

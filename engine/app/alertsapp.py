@@ -1,8 +1,8 @@
 """The analytics' alerts for regulators: read (filters bounded), stored (an analysis's
 findings) and closed, through the store port. Overseers only (rights.VERBS alerts /
 store_alerts / close_alert); storing and closing are audited (who, which alert, why). Storing
-puts the events of the alerts raised or opened again into the EPCIS log, where subscriptions
-deliver them (alert_events.py)."""
+and closing put the events of the alerts raised, opened again or closed into the EPCIS log,
+where subscriptions deliver them (alert_events.py)."""
 from __future__ import annotations
 
 import base64
@@ -81,4 +81,5 @@ def close_alert(svc, caller, alert_id: str, note: str = "", method="CloseAlert",
     if not svc.index.store.alert_close(alert_id, by=caller.name, note=note):
         raise Refusal("not_found", "id", f"no open alert {alert_id}", resource="alert", name=alert_id)
     svc._audit("alert_closed", caller, method, peer, id=alert_id, note=note)
+    alert_events.publish(svc)   # the closing into the EPCIS log too (subscriptions)
     return {"id": alert_id, "status": "closed", "closed_by": caller.name}
