@@ -54,3 +54,81 @@ def test_other_prefixed_fields_are_captured_as_before(platform):
                                "application/ld+json")
     assert job["counts"]["stored"] == 1, job["errors"]
     assert alert_events.BIZ_STEP == "urn:tracecode:bizstep:alert"
+
+
+# -- values the facets keep and the values a query may name: the same ----------------------
+CONTEXT = [GS1, {"example": "http://ns.example.com/epcis/"}]
+
+
+@pytest.fixture(params=["lmdb", "postgres"])
+def store(request, tmp_path):
+    from tracecode import schemes
+    if request.param == "lmdb":
+        from tracecode.store.lmdb.env import open_env
+        from tracecode.store.lmdb.store import LmdbStore
+        s = LmdbStore(open_env(tmp_path / "lmdb"), schemes.builtin())
+        yield s
+        s.close()
+        s.env.close()
+    else:
+        from tracecode.store.postgres import PgStore
+        s = PgStore(request.getfixturevalue("pg_dsn"), schemes.builtin())
+        yield s
+        s.close()
+
+
+def _record(eid: str, i: int, facets=True, **fields):
+    from tracecode.epcis.facets import facets_of
+    from tracecode.store.port import EpcisRecord
+    ev = {"type": "ObjectEvent", "eventID": eid, "action": "OBSERVE", "bizStep": "shipping",
+          "eventTime": "2026-11-30T09:00:00.000+08:00", "eventTimeZoneOffset": "+08:00", **fields}
+    rp = ev.get("readPoint")
+    return EpcisRecord(event_id=eid, event=ev, event_time=1.78e9 + i, time_offset="+08:00", record_time=1.79e9 + i,
+                       type="ObjectEvent", biz_step="shipping", action="OBSERVE", read_point=rp and rp["id"],
+                       epcs={"epc": []}, facets=facets_of(ev, CONTEXT) if facets else {})
+
+
+def _found(store, params) -> list:
+    from tracecode.app import epcis_params
+    q = epcis_params.parse_query(params).query
+    out, token = [], None
+    while True:
+        got, token = store.epcis_find(q, token, limit=3)
+        out += [r.event_id for r in got]
+        if token is None:
+            return sorted(out)
+
+
+def test_every_value_of_a_long_list_is_found(store):
+    many = [f"lot-{i}" for i in range(500)]
+    assert all(store.epcis_put([_record("big", 0, ilmd={"example:lots": many}, **{"example:tags": many})]))
+    for v in ("lot-0", "lot-63", "lot-64", "lot-499"):   # beyond the 64 values once kept
+        assert _found(store, {"EQ_ILMD_example:lots": v}) == ["big"], v
+        assert _found(store, {"EQ_example:tags": v}) == ["big"], v
+    assert _found(store, {"EQ_ILMD_example:lots": "lot-500"}) == []
+
+
+@pytest.mark.parametrize("params,field", [
+    ({"EQ_ILMD_example:batch": "x" * 257}, "EQ_ILMD_example:batch"),
+    ({"EQ_example:myField": "a|" + "y" * 300}, "EQ_example:myField"),
+    ({"EQ_transformationID": "t" * 257}, "EQ_transformationID"),
+    ({"EQ_errorReason": "r" * 257}, "EQ_errorReason"),
+    ({"EQ_correctiveEventID": "urn:uuid:" + "c" * 250}, "EQ_correctiveEventID"),
+    ({"EQ_ILMD_example:" + "n" * 300: "x"}, "EQ_ILMD_example:" + "n" * 300),
+    ({"EXISTS_example:" + "n" * 300: ""}, "EXISTS_example:" + "n" * 300),
+])
+def test_a_value_the_facets_do_not_keep_is_refused_by_name(params, field):
+    from tracecode.app import epcis_params
+    from tracecode.app.refusal import Refusal
+    with pytest.raises(Refusal) as e:
+        epcis_params.parse_query(params)
+    # a long name is shortened in the refusal (Refusal bounds it): its start names it
+    assert e.value.reason == "invalid_argument" and e.value.field.startswith(field[:80]) \
+        and "indexed" in e.value.detail, e.value.detail
+
+
+def test_values_up_to_the_kept_length_are_found(store):
+    from tracecode.epcis.facets import MAX_CHARS
+    v = "v" * MAX_CHARS
+    assert all(store.epcis_put([_record("long", 0, ilmd={"example:batch": v})]))
+    assert _found(store, {"EQ_ILMD_example:batch": v}) == ["long"]

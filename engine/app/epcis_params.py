@@ -29,7 +29,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
-from ..epcis.facets import gln_of_parent, number_text
+from ..epcis.facets import MAX_CHARS as FACET_CHARS, gln_of_parent, kept, number_text
 from .refusal import Refusal
 
 EVENT_TYPES = ("ObjectEvent", "AggregationEvent", "TransactionEvent", "TransformationEvent", "AssociationEvent")
@@ -165,6 +165,17 @@ def _values(name: str, raw: list) -> tuple:
     return tuple(out)
 
 
+def _facet_values(name: str, values: tuple) -> tuple:
+    """Values a facet is compared with: each one the facets keep (epcis/facets.py), or the
+    query is refused; a value capture left out would otherwise find nothing, silently."""
+    for v in values:
+        if not kept(v):
+            raise _refuse(name, f"a value of {name} is over {FACET_CHARS} characters (or holds NUL or a lone "
+                                "surrogate): such values are stored with their event but not indexed, so no "
+                                "query can find them by it")
+    return values
+
+
 def parse_time(name: str, text: str) -> datetime:
     """An RFC 3339 date-time with its offset (Z or ±hh:mm)."""
     try:
@@ -261,16 +272,20 @@ def fields(params) -> dict:
                 glns.append(g)
             out.setdefault("within", []).append((param.field, tuple(dict.fromkeys(glns))))
         elif kind == "field":
+            if not kept(typed):
+                raise _refuse(name, f"{name} names a field over {FACET_CHARS} characters (or holding NUL): "
+                                    "such names are not indexed, so no query can find them")
             if name.startswith("EXISTS_"):
                 if _one(name, raw).strip() not in ("", "true"):
                     raise _refuse(name, f"{name} takes no value (or true)")
                 texts: tuple = ()
             else:   # a number is also compared as its canonical text (5.0 finds 5)
-                texts = tuple(dict.fromkeys(t for v in _values(name, raw) for t in (v, number_text(v)) if t))
+                texts = tuple(dict.fromkeys(t for v in _facet_values(name, _values(name, raw))
+                                            for t in (v, number_text(v)) if t))
             out.setdefault("fields", []).append((param.field, typed, texts))
         elif kind == "facet":   # a facet group and name (epcis/facets.py): one of the values
             group, _, key = param.field.partition("/")
-            values = _values(name, raw)
+            values = _facet_values(name, _values(name, raw))
             if group == "pd":
                 values = tuple(dict.fromkeys(vocab(v) for v in values))
             out.setdefault("fields", []).append((group, key, values))
@@ -308,6 +323,8 @@ def fields(params) -> dict:
                 out["epc_roles"] = EPC_ROLES[name]
             elif param.field in ("biz_steps", "dispositions", "error_reasons"):   # any CBV spelling: its bare word
                 values = tuple(dict.fromkeys(vocab(v) for v in values))
+            if param.field in ("error_reasons", "corrective_ids"):   # read from the facets
+                _facet_values(name, values)
             out[param.field] = values
     if "descending" in out and "order_by" not in out:
         raise _refuse("orderDirection", "orderDirection needs orderBy (eventTime or recordTime)")

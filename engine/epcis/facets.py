@@ -18,7 +18,9 @@ A field is named as the event wrote it ("example:batch"), as its expanded IRI
 (5, 5.0 and 5e0 are "5"), booleans "true" / "false"; an object or list of objects names the
 field (EXISTS_) but has no value to compare. Texts holding NUL or lone surrogates, and
 those over MAX_CHARS, are left out (no store can index them all: PostgreSQL's jsonb refuses
-them): such a value is stored with its event but not found by EQ_.
+them): such a value is stored with its event but not found by EQ_, and a query naming
+one is refused (`kept`, app/epcis_params.py), never answered empty. Every value of a field
+is kept (a list of any length: the document's size limit bounds it, as it does the event).
 
 >>> f = facets_of({"ilmd": {"example:batch": "XYZ", "cbvmda:lotNumber": 7},
 ...                 "quantityList": [{"epcClass": "urn:x", "quantity": 2.5}]},
@@ -33,8 +35,7 @@ from functools import lru_cache
 
 from .cbv import vocab
 
-MAX_CHARS = 256            # of one value text kept for EQ_
-MAX_VALUES = 64            # of one field
+MAX_CHARS = 256            # of one value text (and field name) kept for EQ_: the query side refuses longer
 GS1_PREFIXES = {"epcis": "https://ref.gs1.org/epcis/", "cbv": "https://ref.gs1.org/cbv/",
                 "cbvmda": "urn:epcglobal:cbv:mda:", "gs1": "https://gs1.org/voc/",
                 "dcterms": "http://purl.org/dc/terms/"}   # GS1's epcis-context.jsonld
@@ -64,6 +65,15 @@ def _clean(text: str) -> str | None:
     return text
 
 
+def kept(text: str) -> bool:
+    """Whether a value text (or field name) is one the facets keep, so EQ_ can find it.
+
+    >>> kept("XYZ"), kept("x" * (MAX_CHARS + 1)), kept("a\\x00b")
+    (True, False, False)
+    """
+    return isinstance(text, str) and _clean(text) is not None
+
+
 def value_texts(value) -> list[str]:
     """The texts a field's value is compared as (a list: each item)."""
     items = value if isinstance(value, list) else [value]
@@ -77,11 +87,9 @@ def value_texts(value) -> list[str]:
             t = _clean(v)
         else:
             t = None   # an object: named, not compared
-        if t is not None and t not in out:
+        if t is not None:
             out.append(t)
-        if len(out) == MAX_VALUES:
-            break
-    return out
+    return list(dict.fromkeys(out))   # each once, in order (a set's work: long lists stay linear)
 
 
 def prefixes(*contexts) -> dict:
@@ -139,7 +147,8 @@ def _fields(obj: dict, known: dict, only_prefixed: bool) -> dict:
             continue
         texts = value_texts(value)
         for name in names_of(key, known):
-            out.setdefault(name, []).extend(t for t in texts if t not in out.get(name, ()))
+            had = out.get(name)
+            out[name] = texts[:] if had is None else list(dict.fromkeys(had + texts))
     return out
 
 
