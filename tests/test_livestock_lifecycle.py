@@ -228,3 +228,29 @@ def test_the_section_notes_are_in_the_page_language_and_name_nobody(world):
     en = lv.section(svc, code, "en")
     assert en["notes"][1] == "Read 1 time(s) since, last on 2026-04-22"
     assert not any("inspector" in n or PLANT in n for n in en["notes"] + zh["notes"])
+
+
+def test_a_replacement_whose_new_tag_step_fails_writes_neither(world, monkeypatch):
+    """Another client tags the new tag between the replacement's check and its write: the
+    replacement is refused whole (the old tag not retired "replaced by NEW" beside a new tag
+    with no tag step of this animal), and nothing is written on either tag."""
+    d, _, tags = world
+    old, new = tags["2"][40], tags["2"][41]
+    tagged(d, old)
+    store, read = d.assets.store, d.assets.store.asset_steps
+    raced = []
+
+    def steps_then_race(code):
+        got = read(code)
+        if code == new and not raced:      # right after this read, someone tags the new tag
+            raced.append(store.asset_append(new, 0, json.dumps(
+                {"step": "tag", "by": "Farm B", "place": "elsewhere", "time": at(59)}).encode()))
+        return got
+    monkeypatch.setattr(store, "asset_steps", steps_then_race)
+    got = d.assets.record(old, {"step": "replace", "by": FARM, "new_tag": new, "time": at(60)})
+    monkeypatch.undo()
+    assert raced == [True]
+    assert not got["ok"] and got["reason"] == "refused" and "it is tagged" in got["error"], got
+    assert [s["step"] for s in d.assets.steps(old)] == ["tag", "move"]
+    assert d.assets.verdict(old)["verdict"] == lv.LIVE and d.verify(old, record=False).verdict != Verdict.DESTROYED
+    assert [s["by"] for s in d.assets.steps(new)] == ["Farm B"]

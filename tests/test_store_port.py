@@ -268,6 +268,20 @@ def test_asset_steps_append_against_the_history_checked(backend):
     assert s.asset_steps(other) == [b'{"step":"scrap"}']
 
 
+def test_asset_steps_of_two_codes_append_together_or_not_at_all(backend):
+    s = backend.store
+    old, new = "215222600000001", "215222600000002"     # a lost ear tag and its replacement
+    assert s.asset_append(old, 0, b'{"step":"tag"}')
+    assert not s.asset_append_all([(old, 1, b'{"step":"replace"}'), (new, 1, b'{"step":"tag"}')])
+    assert not s.asset_append_all([(old, 0, b'{"step":"replace"}'), (new, 0, b'{"step":"tag"}')])
+    assert s.asset_steps(old) == [b'{"step":"tag"}'] and s.asset_steps(new) == []   # neither written
+    assert s.asset_append_all([(old, 1, b'{"step":"replace"}'), (new, 0, b'{"step":"tag"}')])
+    assert s.asset_steps(old) == [b'{"step":"tag"}', b'{"step":"replace"}']
+    assert s.asset_steps(new) == [b'{"step":"tag"}']
+    with pytest.raises(ValueError):
+        s.asset_append_all([(new, 1, b"{}"), (new, 2, b"{}")])
+
+
 def test_links_round_trip_replace_delete_and_list(backend):
     s = backend.store
     assert s.links_get("01/09506000134352") == [] and s.links_keys() == []

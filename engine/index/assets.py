@@ -131,6 +131,16 @@ class Assets:
                 if checks:
                     checked["checks"] = checks
                 value = json.dumps(checked, ensure_ascii=False, separators=(",", ":")).encode()
+            if mod is lv and checked["step"] == "replace":   # the new tag's tag step in the same write
+                plan = self._replacement(compact, rec, raw_steps, value, asset, checked, client, day)
+                if isinstance(plan, str):
+                    return {"ok": False, "code": compact, "reason": REFUSED, "state": asset.state,
+                            "error": f"{compact} cannot be replaced by {checked['new_tag']}: {plan}"}
+                if not self.store.asset_append_all([(ref, len(raw_steps), value), plan]):
+                    continue             # either tag raced since the check: decided again
+                mod.fold(asset, checked)
+                self._retire(compact, checked)
+                return {"ok": True, "code": compact, "step": checked, "state": asset.state}
             if self.store.asset_append(ref, len(raw_steps), value):
                 mod.fold(asset, checked)
                 if any(not c["ok"] for c in checked.get("checks", ())):
@@ -139,16 +149,34 @@ class Assets:
                     self._commission(compact, checked)
                 if checked["step"] in RETIRING:   # the code is retired: every verify says destroyed
                     self._retire(compact, checked)
-                if mod is lv and checked["step"] == "replace":   # the new tag on the animal, linked
-                    new = self.record(checked["new_tag"], lv.replacement_tag(asset, checked), client=client)
-                    if not new["ok"]:   # raced since the check: the old tag's loss stays recorded
-                        return {"ok": False, "code": compact, "reason": REFUSED, "state": asset.state,
-                                "error": f"{compact} is recorded as lost, but its new tag was refused: "
-                                         f"{new['error']}"}
                 return {"ok": True, "code": compact, "step": checked, "state": asset.state,
                         **({"alerts": [c for c in checked.get("checks", ()) if not c["ok"]]} if mod is hz else {})}
         return {"ok": False, "code": compact, "reason": REFUSED,
                 "error": f"{compact}: other steps kept arriving; send it again"}
+
+    def _replacement(self, compact, rec, raw_steps, value, old, checked, client, day):
+        """The new tag's append (its ref, its step count, the tag step put on it: the animal's
+        tag from now on, ``replaces`` = the old one) for a replace step of ``old`` (folded
+        from raw_steps) recorded with it in one write; or why the new tag may not take it
+        (the tag step checked as if the replace step ``value`` were recorded already)."""
+        hit = self._registered(checked["new_tag"])
+        if hit is None or hit[1].get("category") != lv.CATEGORY.name:
+            return "it is no registered ear tag (tracecode register)"
+        new_ref, new_rec, new_compact = hit
+        new_steps = self.store.asset_steps(new_ref)
+        try:
+            tag = lv.check_step(lv.replacement_tag(old, checked))
+        except lv.StepError as exc:
+            return str(exc)
+        tag["time"], tag["date"] = checked["time"], checked["date"]
+        if client:
+            tag["client"] = client
+        after = self._fold(compact, rec, [*raw_steps, value])
+        why = lv.refusal(self._fold(new_compact, new_rec, new_steps), tag, day,
+                         asset_of=lambda c: after if c == compact else self.asset(c))
+        if why:
+            return why
+        return new_ref, len(new_steps), json.dumps(tag, ensure_ascii=False, separators=(",", ":")).encode()
 
     def _alert(self, compact: str, number: int, step: dict) -> None:
         """A quantity mismatch also as an alert of the store's alerts (tracecode alerts), where

@@ -280,6 +280,11 @@ class Store(Protocol):
         history the caller checked it against), durably; False and nothing written if not.
         Steps are never rewritten nor pruned."""
 
+    def asset_append_all(self, appends: list) -> bool:
+        """asset_append of each (code, expect, record) of distinct codes, in one durable
+        write: all appended, or False and nothing written when any code has not exactly its
+        ``expect`` steps (a lost ear tag's replacement and its new tag's tagging together)."""
+
     def write(self, body: Callable):
         """body(WriteView) in one atomic, durable write; its value once committed. A full
         store is IndexFull with nothing written."""

@@ -57,3 +57,22 @@ class AssetsTable(OnDemandTable):
             txn.put(ref + have.to_bytes(4, "big"), record, db=db)
             return True
         return run_write(self.env, body)
+
+    def append_all(self, appends: list) -> bool:
+        """append() of each (ref, expect, record) of distinct refs in one write transaction:
+        every count checked before anything is put, so False writes nothing."""
+        if len({ref for ref, _, _ in appends}) != len(appends):
+            raise ValueError("append_all appends one step per code")
+        db = self._made()
+
+        def body(txn):
+            for ref, expect, _ in appends:
+                have = len(self._steps(txn, db, ref))
+                if have != expect:
+                    return False
+                if have >= MAX_STEPS - 1:
+                    raise ValueError("an asset holds at most 2**32 - 1 steps")
+            for ref, expect, record in appends:
+                txn.put(ref + expect.to_bytes(4, "big"), record, db=db)
+            return True
+        return run_write(self.env, body)

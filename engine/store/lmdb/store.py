@@ -417,6 +417,10 @@ class LmdbStore:
         """Append a step if the asset still has ``expect`` steps (False: it has more)."""
         return self.assets.append(self._registered_key(code), expect, record)
 
+    def asset_append_all(self, appends: list) -> bool:
+        """asset_append of each (code, expect, record) in one write: all, or none (False)."""
+        return self.assets.append_all([(self._registered_key(c), e, r) for c, e, r in appends])
+
     def recall_key(self, target) -> bytes:
         hit = self.recall_keys.get(target)
         if hit is None:

@@ -36,5 +36,31 @@ class AssetsMixin:
             return conn.execute("INSERT INTO tc_asset_steps VALUES (%s, %s, %s) ON CONFLICT DO NOTHING",
                                 [key, have, bytes(record)]).rowcount == 1
 
+    def asset_append_all(self, appends: list) -> bool:
+        """asset_append of each (code, expect, record) in one transaction: all, or none (False;
+        a racing append that took a step number first rolls the others back)."""
+        if len({code for code, _, _ in appends}) != len(appends):
+            raise ValueError("asset_append_all appends one step per code")
+        try:
+            with writing(self) as conn:
+                for code, expect, _ in appends:
+                    (have,) = conn.execute("SELECT count(*) FROM tc_asset_steps WHERE code = %s",
+                                           [_code(code)]).fetchone()
+                    if have != expect:
+                        return False
+                    if have >= MAX_STEPS - 1:
+                        raise ValueError("an asset holds at most 2**32 - 1 steps")
+                for code, expect, record in appends:
+                    if conn.execute("INSERT INTO tc_asset_steps VALUES (%s, %s, %s) ON CONFLICT DO NOTHING",
+                                    [_code(code), expect, bytes(record)]).rowcount != 1:
+                        raise _Raced
+                return True
+        except _Raced:           # raised inside the transaction: it rolled back
+            return False
+
+
+class _Raced(Exception):
+    """Another append took one of the step numbers between the count and the insert."""
+
 
 Part = AssetsMixin   # the store methods PgStore mixes in (connection.py's contract)
