@@ -4,16 +4,18 @@ HTTP server, for overseers (regulators and admins) only, with filters and a clos
 
     GET  /regulator                       the page (?since=DATE&rule=&region=&category=&closed=1)
     GET  /regulator/figures/{name}.png    a figure (the report's PNG), cached per export generation
-    POST /regulator/login                 token=... -> a cookie for this path (HttpOnly, SameSite=Strict)
-    POST /regulator/logout                the cookie cleared
+    POST /regulator/login                 token=... -> a session cookie for this path (HttpOnly,
+                                          SameSite=Strict; signed, 8 h, never the token itself)
+    POST /regulator/logout                the cookie cleared and the client's sessions revoked
     POST /regulator/alerts/{id}/close     note=..., csrf=... -> the alert closed (audited), back to the page
 
 Who: the same clients and rights as GET /api/v1/alerts: `Authorization: Bearer TOKEN`, or
-the token given once to the login form and kept in a cookie scoped to /regulator (a browser
-cannot send a bearer header by itself). The public gets a 401 login page, other clients a
-403: never the data. A form POST carries a token derived from the caller's own secret
-(HMAC of the client token): another site cannot forge it, and its Origin, when sent, must
-be this server's. No JavaScript (the CSP allows none).
+the token given once to the login form, which answers with a session cookie scoped to
+/regulator (a browser cannot send a bearer header by itself; web/regulator_session.py).
+The public gets a 401 login page, other clients a 403: never the data. A form POST carries
+a token derived from the caller's own secret (HMAC of the bearer token or session value):
+another site cannot forge it, and its Origin, when sent, must be this server's. No
+JavaScript (the CSP allows none).
 """
 from __future__ import annotations
 
@@ -35,11 +37,12 @@ from ..app.refusal import Refusal, invalid
 from ..app.rights import admit
 from ..errors import TracecodeError
 from . import i18n
-from .auth import CHALLENGE, caller_of
+from . import regulator_session as session
+from .auth import CHALLENGE, caller_of, refused_credentials
 
 PATH = "/regulator"
 COOKIE = "tc_overseer"
-COOKIE_AGE = 8 * 3600            # a working day; the token stays valid in the clients file
+COOKIE_AGE = 8 * 3600            # a working day: the session's life (web/regulator_session.py)
 TOP_ALERTS = 50
 FIGURE_NAMES = tuple(name for name, _ in report.FIGURES)
 FILTER_KEYS = ("since", "rule", "region", "category", "closed")
@@ -56,19 +59,25 @@ def routes() -> list:
 
 
 # -- who is asking -----------------------------------------------------------------------------
-def _credentials(request):
-    """(caller, token): the bearer header's (the Guard named the caller), else the cookie's;
-    (PUBLIC, None) without either. A stale cookie (token revoked) is the public."""
+def _credentials(request, method: str = "HTTP RegulatorPage"):
+    """(caller, token): the bearer header's (the Guard named the caller), else the session
+    cookie's (token: the session value, which keys the form token); (PUBLIC, None) without
+    either. A cookie that names nobody (forged, expired, logged out, its client gone) is the
+    public, and charged to the address and audited as a wrong bearer header is (RateLimited
+    past the limit: 429)."""
     caller = getattr(request.state, "caller", None) or PUBLIC
     header = request.headers.get("authorization")
     if caller.authenticated and header:
         return caller, header.strip().partition(" ")[2].strip()
-    token = request.cookies.get(COOKIE)
-    if token and len(token) <= 512:
-        try:
-            return caller_of(request.app.state.service, f"Bearer {token}"), token
-        except Refusal:
-            pass
+    value = request.cookies.get(COOKIE)
+    if value:
+        svc = request.app.state.service
+        who = session.caller_of(svc, value, PATH)
+        if who is not None:
+            return who, value
+        refused_credentials(request.app, None, method, getattr(request.state, "client_host", "") or "",
+                            Refusal("unauthenticated", "cookie", "a regulator session cookie that is "
+                                    "forged, expired or signed out"))
     return PUBLIC, None
 
 
@@ -79,7 +88,7 @@ def _csrf(token: str) -> str:
 def _overseer(request, method: str):
     """The caller if an overseer: the public is shown the login page (401), any other
     client is refused (403, audited by the app's refusal handler)."""
-    caller, token = _credentials(request)
+    caller, token = _credentials(request, method)
     if caller.authenticated:
         admit(caller, "alerts", method)
     return caller, token
@@ -277,16 +286,19 @@ async def login(request) -> Response:
     caller = caller_of(request.app.state.service, f"Bearer {token}")
     admit(caller, "alerts", "HTTP RegulatorLogin")
     response = RedirectResponse(PATH, 303)
-    response.set_cookie(COOKIE, token, max_age=COOKIE_AGE, path=PATH, httponly=True,
+    value = session.issue(request.app.state.service, caller.name, PATH, COOKIE_AGE)
+    response.set_cookie(COOKIE, value, max_age=COOKIE_AGE, path=PATH, httponly=True,
                         samesite="strict", secure=_secure(request))
     return response
 
 
 async def logout(request) -> Response:
-    caller, token = _credentials(request)
+    caller, token = _credentials(request, "HTTP RegulatorLogout")
     form = await _form(request)
     if caller.authenticated:
         _checked_form(request, form, token)
+        if token == request.cookies.get(COOKIE):   # every session of the client ends here
+            await run_in_threadpool(session.logout, request.app.state.service, caller.name)
     response = RedirectResponse(PATH, 303)
     response.delete_cookie(COOKIE, path=PATH, httponly=True, samesite="strict", secure=_secure(request))
     return response
