@@ -48,9 +48,9 @@ def cmd_backup(args, url: str) -> None:
 
 
 def cmd_restore(args) -> None:
-    from .store.postgres.backup import restore
+    from .store.postgres.backup import PgBackupError, restore
     if not args.pgdata or not args.wal_archive:
-        raise ValueError("a PostgreSQL backup restores into a new cluster: give --pgdata PATH "
+        raise PgBackupError("a PostgreSQL backup restores into a new cluster: give --pgdata PATH "
                          "(a new directory) and --wal-archive DIR (archive_command's target)")
     r = restore(args.backup, args.dir, pgdata=args.pgdata, wal_archive=args.wal_archive,
                 to_time=args.to_time, high_water=args.high_water or (), key_file=args.key)

@@ -3,13 +3,15 @@
 back up, issue more, lose the server, restore to a time before the second issuance, open,
 issue: no code of the second issuance is handed out again. Refusals: no high-water mark, a
 gap in the WAL archive, a changed backup."""
+import argparse
+import json
 import os
 import shutil
 import subprocess
 import sys
 import tempfile
 import time
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import psycopg
@@ -107,7 +109,7 @@ def test_the_archive_check_finds_gaps_and_missing_history(tmp_path):
     assert check_archive(tmp_path, start, SEG)["missing"] == []
     (tmp_path / segment_name(2, 6, SEG)).touch()   # a later timeline needs its history file
     assert check_archive(tmp_path, start, SEG)["missing"] == ["00000002.history"]
-    (tmp_path / "00000002.history").touch()
+    (tmp_path / "00000002.history").write_text("1\t0/6000000\tno recovery target specified\n")
     assert check_archive(tmp_path, start, SEG)["last"] == segment_name(2, 6, SEG)
     assert check_archive(tmp_path, segment_name(1, 1, SEG), SEG)["missing"][0] == segment_name(1, 1, SEG)
     # a segment number crossing the 4 GiB "log id" boundary
@@ -197,6 +199,172 @@ def test_point_in_time_restore_never_reissues_counters(tmp_path):
         a.stop()
         for p in (arch, b_root):
             shutil.rmtree(p, ignore_errors=True)
+
+
+def _history(path, *switches):
+    """A .history file: (parent timeline, LSN it was left at) per line, as PostgreSQL writes it."""
+    path.write_text("".join(f"{tl}\t{lsn}\tno recovery target specified\n\n" for tl, lsn in switches))
+
+
+def test_the_archive_check_follows_the_history_across_a_switch(tmp_path):
+    for n in range(1, 6):
+        (tmp_path / segment_name(1, n, SEG)).touch()
+    for n in (9, 10):
+        (tmp_path / segment_name(2, n, SEG)).touch()
+    start = segment_name(1, 1, SEG)
+    _history(tmp_path / "00000002.history", (1, "0/6000000"))   # timeline 2 begins at segment 6
+    got = check_archive(tmp_path, start, SEG)
+    assert got["missing"] == [segment_name(2, n, SEG) for n in (6, 7, 8)]
+    _history(tmp_path / "00000002.history", (1, "0/9000000"))   # timeline 1 ran on to segment 8
+    assert check_archive(tmp_path, start, SEG)["missing"] == [segment_name(1, n, SEG) for n in (6, 7, 8)]
+    # left in the middle of segment 5: it is read on timeline 2 (which begins with a copy of it);
+    # timeline 1's own 5 is not needed, timeline 2's is
+    _history(tmp_path / "00000002.history", (1, "0/5800028"))
+    (tmp_path / segment_name(1, 5, SEG)).unlink()
+    assert check_archive(tmp_path, start, SEG)["missing"] == [segment_name(2, n, SEG) for n in range(5, 9)]
+    for n in range(5, 9):
+        (tmp_path / segment_name(2, n, SEG)).touch()
+    got = check_archive(tmp_path, start, SEG)
+    assert got["missing"] == [] and got["last"] == segment_name(2, 10, SEG)
+    # timeline 3, from 2 at segment 10: its history names both switches; 2's file is still
+    # needed (recovery probes 2, 3, ... upwards and stops at the first absent)
+    (tmp_path / segment_name(3, 10, SEG)).touch()
+    (tmp_path / segment_name(3, 12, SEG)).touch()
+    _history(tmp_path / "00000003.history", (1, "0/5800028"), (2, "0/A000000"))
+    assert check_archive(tmp_path, start, SEG)["missing"] == [segment_name(3, 11, SEG)]
+    (tmp_path / segment_name(3, 11, SEG)).touch()
+    assert check_archive(tmp_path, start, SEG)["last"] == segment_name(3, 12, SEG)
+    os.rename(tmp_path / "00000002.history", tmp_path / "saved")
+    assert check_archive(tmp_path, start, SEG)["missing"] == ["00000002.history"]
+    os.rename(tmp_path / "saved", tmp_path / "00000002.history")
+    # a segment on timeline 2 past its switch is of an abandoned branch: not looked at
+    (tmp_path / segment_name(2, 11, SEG)).touch()
+    assert check_archive(tmp_path, start, SEG)["missing"] == []
+    # a history recovery cannot follow is refused, not read as "nothing missing"
+    (tmp_path / "00000003.history").write_text("garbage\n")
+    with pytest.raises(PgBackupError, match="00000003.history is damaged"):
+        check_archive(tmp_path, start, SEG)
+    _history(tmp_path / "00000003.history", (1, "0/3000000"), (2, "0/A000000"))   # 1 left before 5
+    with pytest.raises(PgBackupError, match="does not descend from the backup's timeline 1"):
+        check_archive(tmp_path, segment_name(1, 5, SEG), SEG)
+
+
+@pytest.fixture
+def backed_up(tmp_path, pg_dsn):
+    """A data directory on PostgreSQL, its backup and an archive of the WAL the backup holds."""
+    d, bk, arch = tmp_path / "dd", tmp_path / "x" / "bk", tmp_path / "arch"
+    with tracecode.init(d, store=pg_dsn) as dd:
+        dd.issue("cn-drug-20", DRUG, 10)
+        dd.backup(bk)
+    shutil.copytree(bk / "base" / "pg_wal", arch, ignore=shutil.ignore_patterns("archive_status", "*.history"))
+    return d, bk, arch
+
+
+def _rewrite_manifest(bk, **changes):
+    path = bk / pgbackup.MANIFEST
+    m = json.loads(path.read_text())
+    m.update(changes)
+    path.write_text(json.dumps(m))
+    return m
+
+
+def test_a_manifest_naming_files_outside_the_backup_is_refused(tmp_path, backed_up):
+    d, bk, arch = backed_up
+    outside = tmp_path / "escape.txt"   # bk/../../escape.txt
+    outside.write_text("not of the backup")
+    files = json.loads((bk / pgbackup.MANIFEST).read_text())["files"]
+    new = tmp_path / "a" / "b" / "dd"
+    kw = dict(pgdata=tmp_path / "pg", wal_archive=arch, high_water=[bk / highwater.NAME],
+              key_file=d / "master.key")
+    for name in ("../../escape.txt", str(outside), "schemes/../../../escape.txt", "./keys.json"):
+        _rewrite_manifest(bk, files={**files, name: pgbackup._sha256(outside)})
+        with pytest.raises(PgBackupError, match="is damaged .*file name .* not inside the backup"):
+            pgbackup.restore(bk, new, **kw)
+        assert not (tmp_path / "a").exists() and not (tmp_path / "pg").exists()
+    (bk / "link").symlink_to(tmp_path)   # inside by name, outside through a link
+    _rewrite_manifest(bk, files={**files, "link/escape.txt": pgbackup._sha256(outside)})
+    with pytest.raises(PgBackupError, match="leads out of .* through a link"):
+        pgbackup.restore(bk, new, **kw)
+    assert not (tmp_path / "a").exists() and not (tmp_path / "pg").exists()
+    (bk / "link").unlink()
+    _rewrite_manifest(bk, files=files)
+    (new.parent).mkdir(parents=True)
+    (new).symlink_to(tmp_path / "elsewhere")   # DIR itself may be a link; a name in it may not lead out
+    (tmp_path / "elsewhere").mkdir()
+    (tmp_path / "elsewhere" / "schemes").symlink_to(tmp_path)
+    with pytest.raises(PgBackupError, match="leads out of .* through a link"):
+        pgbackup.restore(bk, new, **kw)
+    (tmp_path / "elsewhere" / "schemes").unlink()
+    r = pgbackup.restore(bk, new, **kw)
+    assert r["products"] == 1 and (new / "schemes" / "README.txt").is_file()
+    assert outside.read_text() == "not of the backup" and not (tmp_path / "a" / "escape.txt").exists()
+
+
+def test_a_base_backup_not_whole_is_refused(tmp_path, backed_up):
+    d, bk, arch = backed_up
+    kw = dict(pgdata=tmp_path / "pg", wal_archive=arch)
+    saved = tmp_path / "base.saved"
+    shutil.copytree(bk / "base", saved, symlinks=True)
+    (bk / "base" / "global" / "pg_control").write_bytes(b"\0" * 8192)   # same size, other bytes
+    with pytest.raises(PgBackupError, match="pg_verifybackup refuses .*checksum mismatch"):
+        pgbackup.restore(bk, d, **kw)
+    assert not (tmp_path / "pg").exists()
+    shutil.rmtree(bk / "base")
+    (bk / "base").mkdir()   # an empty base: no manifest of PostgreSQL's to check it by
+    with pytest.raises(PgBackupError, match="backup_manifest is missing: .* not a whole base backup"):
+        pgbackup.restore(bk, d, **kw)
+    assert not (tmp_path / "pg").exists()
+    shutil.rmtree(bk / "base")
+    shutil.copytree(saved, bk / "base", symlinks=True)
+    m = json.loads((bk / pgbackup.MANIFEST).read_text())
+    assert m["base_manifest"] == pgbackup._sha256(bk / "base" / "backup_manifest")
+    with open(bk / "base" / "backup_manifest", "a") as f:
+        f.write("\n")
+    with pytest.raises(PgBackupError, match="backup_manifest changed since the backup"):
+        pgbackup.restore(bk, d, **kw)
+    assert not (tmp_path / "pg").exists()
+    shutil.copyfile(saved / "backup_manifest", bk / "base" / "backup_manifest")
+    assert pgbackup.restore(bk, d, **kw)["products"] == 1 and (tmp_path / "pg" / "recovery.signal").exists()
+
+
+def test_a_target_time_before_the_backup_ended_is_refused_before_anything_is_written(tmp_path, backed_up):
+    d, bk, arch = backed_up
+    new = tmp_path / "new"
+    kw = dict(pgdata=tmp_path / "pg", wal_archive=arch, high_water=[bk / highwater.NAME],
+              key_file=d / "master.key")
+    label = (bk / "base" / "backup_label").read_text()
+    started = datetime.strptime(label.split("START TIME: ")[1].split("\n")[0], "%Y-%m-%d %H:%M:%S %Z")
+    before_start = (started.replace(tzinfo=UTC) - timedelta(seconds=1)).isoformat()
+    with pytest.raises(PgBackupError, match="is before the end of the backup"):
+        pgbackup.restore(bk, new, to_time=before_start, **kw)
+    assert not new.exists() and not (tmp_path / "pg").exists()
+    m = json.loads((bk / pgbackup.MANIFEST).read_text())
+    end = datetime.fromisoformat(m["end_time"])   # recorded after pg_basebackup returned
+    with pytest.raises(PgBackupError, match="is before the end of the backup"):
+        pgbackup.restore(bk, new, to_time=(end - timedelta(milliseconds=1)).isoformat(), **kw)
+    assert not new.exists() and not (tmp_path / "pg").exists()
+    # a backup that did not record its end: the base backup's START TIME bounds it
+    _rewrite_manifest(bk, end_time=None)
+    with pytest.raises(PgBackupError, match="is before the end of the backup"):
+        pgbackup.restore(bk, new, to_time=before_start, **kw)
+    assert not new.exists() and not (tmp_path / "pg").exists()
+    _rewrite_manifest(bk, end_time=m["end_time"])
+    later = (end + timedelta(seconds=1)).isoformat()
+    r = pgbackup.restore(bk, new, to_time=later, **kw)
+    assert r["to_time"] == pgbackup._target_time(later)
+    assert f"recovery_target_time = '{r['to_time']}'" in (tmp_path / "pg" / "postgresql.auto.conf").read_text()
+
+
+def test_a_restore_without_pgdata_is_a_tracecode_error(tmp_path, backed_up):
+    d, bk, arch = backed_up
+    from tracecode import pgbackup_cli
+    from tracecode.errors import TracecodeError
+    args = argparse.Namespace(backup=bk, dir=d, pgdata=None, wal_archive=arch, to_time=None,
+                              high_water=None, key=None)
+    with pytest.raises(TracecodeError, match="give --pgdata PATH"):
+        pgbackup_cli.cmd_restore(args)
+    run = _tracecode("restore", bk, d, "--wal-archive", arch)
+    assert run.returncode == 1 and "give --pgdata PATH" in run.stderr, run.stderr
 
 
 def test_the_target_time_is_read_as_every_time_option():

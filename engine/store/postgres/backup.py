@@ -13,7 +13,8 @@ A backup is a directory, built under a temporary name and renamed into place onc
                             --with-key: keep the key apart)
     DEST/highwater.json     the counters' mark as of the backup (highwater.py)
     DEST/backup.json        what it holds: the index, the WAL segment and timeline the base
-                            backup starts at, the segment size, a SHA-256 of each DIR file
+                            backup starts at, the segment size, when it ended (no recovery
+                            target before), a SHA-256 of each DIR file and of base/backup_manifest
 
 WAL archiving is the server's: archive_mode = on and an archive_command copying each
 finished segment into a directory (the lab's Patroni sets postgresql.parameters; README).
@@ -134,7 +135,10 @@ def backup(datadir: str | Path, url: str, dest: str | Path, *, with_key: bool = 
                              capture_output=True, text=True, timeout=3600)
         if run.returncode != 0:
             raise PgBackupError(f"pg_basebackup failed: {' '.join(run.stderr.split())}; no backup was made")
+        ended = _dt.datetime.now(_dt.UTC)   # after pg_basebackup's end: a restore point is not earlier
         label = _label(work / "base")
+        if not (work / "base" / "backup_manifest").is_file():
+            raise PgBackupError(f"pg_basebackup wrote no backup_manifest in {work / 'base'}; no backup was made")
         names = _dir_files(datadir, with_key)
         for name in names:
             (work / name).parent.mkdir(mode=0o700, parents=True, exist_ok=True)
@@ -149,6 +153,7 @@ def backup(datadir: str | Path, url: str, dest: str | Path, *, with_key: bool = 
             if (datadir / MASTER_KEY_FILE).exists() else None,
             "key_included": with_key and (datadir / MASTER_KEY_FILE).exists(),
             "files": {n: _sha256(work / n) for n in names},
+            "end_time": ended.isoformat(), "base_manifest": _sha256(work / "base" / "backup_manifest"),
         }
         write_atomically(work / MANIFEST, (json.dumps(manifest, indent=1) + "\n").encode())
         for name in names:
@@ -190,11 +195,26 @@ def read_manifest(backup_dir: Path) -> dict:
     except (ValueError, KeyError, TypeError):
         raise PgBackupError(f"{path} is damaged; use another backup") from None
     for name, digest in files.items():
-        p = backup_dir / name
+        p = _inside(backup_dir, name, path)
         if not p.is_file() or _sha256(p) != digest:
             raise PgBackupError(f"{p} is missing or changed since the backup was made (SHA-256 "
                                 f"differs); use another backup")
     return manifest
+
+
+def _inside(root: Path, name, manifest: Path) -> Path:
+    """root/name, refused unless `name` is a plain relative name that stays inside root (a
+    damaged or forged manifest must not read or write elsewhere)."""
+    parts = name.split("/") if isinstance(name, str) else None
+    if (not parts or name.startswith("/") or "\\" in name or "\0" in name
+            or any(part in ("", ".", "..") for part in parts)):
+        raise PgBackupError(f"{manifest} is damaged (file name {name!r} is not inside the backup); "
+                            f"use another backup")
+    p = root / name
+    if not p.resolve().is_relative_to(root.resolve()):
+        raise PgBackupError(f"{manifest} is damaged (file name {name!r} leads out of {root} through "
+                            f"a link); use another backup")
+    return p
 
 
 def is_pg_backup(backup_dir: str | Path) -> bool:
@@ -220,11 +240,33 @@ def segment_name(timeline: int, number: int, segsize: int) -> str:
     return f"{timeline:08X}{number // per_id:08X}{number % per_id:08X}"
 
 
+def _history(path: Path, segsize: int) -> list[tuple[int, int]]:
+    """A timeline's .history file: [(parent timeline, segment its successor begins at)], the
+    oldest first (each line "TLI<tab>X/Y<tab>reason": the parent was left at LSN X/Y)."""
+    out = []
+    for line in path.read_text(errors="replace").splitlines():
+        line = line.strip()
+        if not line or line.startswith("#"):
+            continue
+        m = re.match(r"^(\d+)\s+([0-9A-Fa-f]{1,8})/([0-9A-Fa-f]{1,8})(\s|$)", line)
+        if m is None:
+            raise PgBackupError(f"{path} is damaged (line {line!r}): recovery cannot follow the "
+                                f"timeline switch; find an intact copy")
+        out.append((int(m.group(1)), ((int(m.group(2), 16) << 32) | int(m.group(3), 16)) // segsize))
+    if not out:
+        raise PgBackupError(f"{path} is empty: recovery cannot follow the timeline switch; find an intact copy")
+    return out
+
+
 def check_archive(wal_dir: str | Path, start_segment: str, segsize: int) -> dict:
-    """Whether the archive holds every WAL segment from the base backup's start onwards: on
-    the backup's timeline from its start segment, and on each later timeline (with its
-    .history file) from the first segment archived of it, without a gap. Recovery stops at
-    the first missing segment, so a gap silently shortens a restore: it is an error here."""
+    """Whether the archive holds every WAL segment recovery reads from the base backup's start
+    on: recovery_target_timeline = 'latest' goes to the newest timeline whose .history file
+    is found probing upwards from the backup's (each one between must be there), and follows
+    that history: every timeline on the way is read from where it began (the backup's from
+    its start segment) up to the segment its successor begins at (that segment is read on
+    the successor, which begins with a copy of it), the newest up to its last archived
+    segment. Recovery stops at the first missing segment, so a gap silently shortens a
+    restore: it is an error here."""
     wal_dir = Path(wal_dir)
     if not wal_dir.is_dir():
         raise PgBackupError(f"{wal_dir} is not a directory: give the WAL archive (archive_command's target)")
@@ -234,19 +276,38 @@ def check_archive(wal_dir: str | Path, start_segment: str, segsize: int) -> dict
         if SEGMENT.match(p.name):
             tl, n = segment_number(p.name, segsize)
             by_tl.setdefault(tl, set()).add(n)
-    missing, last = [], None
-    for tl in sorted(t for t in by_tl if t >= tl0):
-        have = by_tl[tl]
-        lo = first if tl == tl0 else min(have)
-        if tl != tl0 and not (wal_dir / f"{tl:08X}.history").is_file():
-            missing.append(f"{tl:08X}.history")
-        top = max(have)
-        if top < lo:
-            continue
-        missing += [segment_name(tl, n, segsize) for n in range(lo, top + 1) if n not in have]
-        last = segment_name(tl, top, segsize)
-    if start_segment not in missing and first not in by_tl.get(tl0, ()):
-        missing.insert(0, start_segment)
+    missing: list[str] = []
+    newest = max([t for t in by_tl if t >= tl0], default=tl0)
+    latest = tl0   # what recovery finds: the history files probed upwards, stopping at a missing one
+    while (wal_dir / f"{latest + 1:08X}.history").is_file():
+        latest += 1
+    if latest < newest:   # segments of a later timeline that recovery would never reach
+        missing.append(f"{latest + 1:08X}.history")
+    # [(timeline, first segment read on it, segment its successor begins at or None)]
+    path: list[tuple[int, int, int | None]] = []
+    if latest == tl0:
+        path.append((tl0, first, None))
+    else:
+        begin = 0
+        for tl, switch in _history(wal_dir / f"{latest:08X}.history", segsize):
+            if tl >= tl0:
+                path.append((tl, first if tl == tl0 else begin, switch))
+            begin = switch
+        if not path or path[0][0] != tl0 or (path[0][2] is not None and path[0][2] < first):
+            raise PgBackupError(f"{wal_dir / f'{latest:08X}.history'} does not descend from the "
+                                f"backup's timeline {tl0}: the archive is of another branch of the "
+                                f"cluster's history; use a base backup taken on it")
+        path.append((latest, begin, None))
+    last = None
+    for tl, lo, upto in path:
+        have = by_tl.get(tl, set())
+        if upto is None:   # the newest: to its last archived segment (the backup's start at least)
+            hi = max(have, default=lo - 1) if tl != tl0 else max(max(have, default=lo), lo)
+        else:
+            hi = upto - 1
+        missing += [segment_name(tl, n, segsize) for n in range(lo, hi + 1) if n not in have]
+        if hi >= lo:
+            last = segment_name(tl, hi, segsize)
     return {"start": start_segment, "last": last, "missing": missing,
             "segments": sum(len(v) for t, v in by_tl.items() if t >= tl0)}
 
@@ -281,10 +342,21 @@ def restore(backup_dir: str | Path, datadir: str | Path, *, pgdata: str | Path,
             key_file: str | Path | None = None) -> dict:
     """Prepare PGDATA for a point-in-time recovery from the backup and the WAL archive, and DIR
     with the merged high-water mark; refused (nothing changed) without a mark, with a gap in
-    the archive, a damaged backup, a PGDATA in use or another index's DIR."""
+    the archive, a damaged backup (pg_verifybackup of base/, a file name leading out of the
+    backup or DIR), a target time before the backup's end, a PGDATA in use or another index's DIR."""
     backup_dir, datadir, pgdata = Path(backup_dir), Path(datadir), Path(pgdata)
     manifest = read_manifest(backup_dir)
     uuid = manifest["index"]
+    for name in manifest["files"]:   # checked against the backup in read_manifest; here against DIR
+        _inside(datadir, name, backup_dir / MANIFEST)
+    target = _target_time(to_time) if to_time else None
+    if target is not None:
+        end = _backup_end(backup_dir, manifest)
+        if _dt.datetime.fromisoformat(target) < end:
+            raise PgBackupError(f"--to-time {to_time!r} is before the end of the backup "
+                                f"({end.isoformat(sep=' ')}): PostgreSQL cannot stop a recovery "
+                                f"before the base backup is consistent; give a later time, or restore "
+                                f"an older backup")
     if not _empty_or_missing(pgdata):
         raise PgBackupError(f"{pgdata} exists and is not empty; give a new directory for the "
                             f"restored PostgreSQL cluster")
@@ -304,14 +376,8 @@ def restore(backup_dir: str | Path, datadir: str | Path, *, pgdata: str | Path,
                             f"file(s) after the base backup (first {archive['missing'][0]}): "
                             f"recovery would stop there; find them or restore to before the gap "
                             f"from a later base backup")
-    target = _target_time(to_time) if to_time else None
     base = backup_dir / "base"
-    verify = shutil.which("pg_verifybackup") or _maybe_tool("pg_verifybackup")
-    if verify and (base / "backup_manifest").is_file():
-        run = subprocess.run([verify, "-n", str(base)], capture_output=True, text=True, timeout=3600)
-        if run.returncode != 0:
-            raise PgBackupError(f"pg_verifybackup refuses {base}: {' '.join(run.stderr.split())}; "
-                                f"use another backup")
+    _verify_base(base, manifest)
     key_src = Path(key_file) if key_file else None
     if not (datadir / MASTER_KEY_FILE).exists() and not (backup_dir / (MASTER_KEY_FILE + ".wrapped")).exists():
         key_src = key_src or (backup_dir / MASTER_KEY_FILE if manifest.get("key_included") else None)
@@ -359,11 +425,39 @@ def restore(backup_dir: str | Path, datadir: str | Path, *, pgdata: str | Path,
             "to_time": target, "archive": archive, "high_water": mark_sources, "products": len(marks)}
 
 
-def _maybe_tool(name: str) -> str | None:
-    try:
-        return pg_tool(name)
-    except PgBackupError:
-        return None
+def _verify_base(base: Path, manifest: dict) -> None:
+    """The base backup whole, by PostgreSQL's own manifest of it (pg_basebackup writes one;
+    pg_verifybackup checks every file's size and checksum against it), and that manifest the
+    one the backup was made with (its SHA-256 in backup.json, in backups that record it)."""
+    pg_manifest = base / "backup_manifest"
+    if not pg_manifest.is_file():
+        raise PgBackupError(f"{pg_manifest} is missing: {base} is not a whole base backup; use another backup")
+    if "base_manifest" in manifest and _sha256(pg_manifest) != manifest["base_manifest"]:
+        raise PgBackupError(f"{pg_manifest} changed since the backup was made (SHA-256 differs); "
+                            f"use another backup")
+    run = subprocess.run([pg_tool("pg_verifybackup"), "-n", str(base)],
+                         capture_output=True, text=True, timeout=3600)
+    if run.returncode != 0:
+        raise PgBackupError(f"pg_verifybackup refuses {base}: {' '.join(run.stderr.split())}; "
+                            f"use another backup")
+
+
+def _backup_end(backup_dir: Path, manifest: dict) -> _dt.datetime:
+    """When the backup ended (backup.json's end_time); a backup made before that was recorded:
+    the base backup's START TIME (backup_label), the earliest a restore could stop at."""
+    if manifest.get("end_time"):
+        try:
+            return _dt.datetime.fromisoformat(manifest["end_time"])
+        except (TypeError, ValueError):
+            raise PgBackupError(f"{backup_dir / MANIFEST} is damaged (end_time); use another backup") from None
+    label = backup_dir / "base" / "backup_label"
+    m = re.search(r"START TIME: (\S+ \S+) (\S+)", label.read_text()) if label.is_file() else None
+    if m is None:
+        raise PgBackupError(f"{label} names no START TIME: {backup_dir / 'base'} is not a whole base backup")
+    t = _dt.datetime.fromisoformat(m.group(1))
+    if m.group(2) in ("UTC", "GMT"):
+        return t.replace(tzinfo=_dt.UTC)
+    return t.astimezone()   # a time zone by name: the server's, taken as this machine's
 
 
 def _target_time(text: str) -> str:
