@@ -17,6 +17,8 @@ out in chunks of ~3 M), not per-row Python.
 """
 from __future__ import annotations
 
+import os
+import shutil
 from datetime import datetime, timezone
 from pathlib import Path
 
@@ -26,6 +28,7 @@ import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
 from . import centroids
+from .errors import AnalyticsError
 from .layout import CODES, EVENTS, SCANS
 
 T0 = int(datetime(2026, 1, 1, tzinfo=timezone.utc).timestamp() * 1e6)
@@ -69,12 +72,40 @@ def generate(out, n_codes: int = 20_000, scans_per_code: float = 3.0, seed: int 
              plant: bool = True, chunk_codes: int = CHUNK_CODES) -> dict:
     """Write OUT/scans, OUT/events, OUT/codes; the planted subjects per rule.
 
+    OUT is new or an empty directory (AnalyticsError otherwise: a second run into a filled
+    one would mix its scans with the first's). The data is written into a sibling and
+    renamed to OUT when whole, so OUT never holds half a run (a failed one leaves nothing).
+
     Streams: the clean codes come chunk_codes at a time (each chunk's scans and events
     sorted by time and written as day parts of their own; seq numbers run on across
     chunks, in time order within one), so memory is bounded by a chunk, not by n_codes
     (10⁸ scans fit). A code's scans and events all fall in its chunk; the cases and the
     planted patterns come last, in a chunk of their own."""
     out = Path(out)
+    _refuse_filled(out)
+    work = out.parent / f".{out.name}.generating-{os.getpid()}"
+    shutil.rmtree(work, ignore_errors=True)   # this process's own leftover, if any
+    work.mkdir(parents=True)
+    try:
+        truth = _generate(work, n_codes, scans_per_code, seed, plant, chunk_codes)
+        _refuse_filled(out)   # filled by someone else meanwhile: theirs stays
+        if out.exists():
+            out.rmdir()
+        work.rename(out)
+    except BaseException:
+        shutil.rmtree(work, ignore_errors=True)
+        raise
+    return truth
+
+
+def _refuse_filled(out: Path) -> None:
+    if out.exists() and (not out.is_dir() or any(out.iterdir())):
+        raise AnalyticsError(f"{out} is not an empty directory: generate writes a whole export "
+                             "(scans, events, codes) into a new or empty one; remove it or name another")
+
+
+def _generate(out: Path, n_codes: int, scans_per_code: float, seed: int, plant: bool,
+              chunk_codes: int) -> dict:
     cities = _cities()
     writer = _Writer(out)
     n_chunks = -(-n_codes // chunk_codes)
