@@ -8,7 +8,7 @@ import json
 import pytest
 
 import tracecode
-from tracecode.app.caller import LOCAL
+from tracecode.app.caller import LOCAL, Caller
 from tracecode.app.service import Service
 from tracecode.categories import livestock as lv
 from tracecode.index import Verdict
@@ -254,3 +254,76 @@ def test_a_replacement_whose_new_tag_step_fails_writes_neither(world, monkeypatc
     assert [s["step"] for s in d.assets.steps(old)] == ["tag", "move"]
     assert d.assets.verdict(old)["verdict"] == lv.LIVE and d.verify(old, record=False).verdict != Verdict.DESTROYED
     assert [s["by"] for s in d.assets.steps(new)] == ["Farm B"]
+
+
+# -- who may record a disposal or a replacement (the tag retired) ---------------------------------
+SCANNER = Caller("someScanner", frozenset({"scanner"}))
+FARM_A = Caller("farmA", frozenset({"issuer"}))
+FARM_B = Caller("farmB", frozenset({"issuer"}))
+VET_AUTHORITY = Caller("Tumed Right Banner Veterinary Bureau", frozenset({"regulator"}))
+ADMIN = Caller("ops", frozenset({"admin"}))
+
+
+@pytest.fixture(scope="module")
+def farms(tmp_path_factory):
+    """Cattle tags registered by farmA, farmB and the veterinary bureau (10 each)."""
+    d = tracecode.init(tmp_path_factory.mktemp("livestock-rights") / "data")
+    cattle = [t.decode() for t in ear_tags(400, seed=46) if t[:1] == b"2"][:30]
+    owned = {"farmA": cattle[:10], "farmB": cattle[10:20], VET_AUTHORITY.name: cattle[20:30]}
+    for owner, tags in owned.items():
+        assert register(d.index, lv.SCHEME, tags, owner=owner, when=at(0)).registered == 10
+        for t in tags[:5]:           # the first five on animals, the others spare
+            tagged(d, t)
+    svc = Service(d, audit_path=d.path / "audit.log")
+    yield d, svc, owned
+    svc.close()
+    d.close()
+
+
+def _replace(old, new):
+    return {"code": old, "step": "replace", "by": "farm hand", "new_tag": new, "time": at(60)}
+
+
+def _dispose(code):
+    return {"code": code, "step": "dispose", "by": PLANT, "place": "Baotou", "cause": "bloat", "time": at(60)}
+
+
+@pytest.mark.parametrize("caller, step, expect", [
+    (SCANNER, lambda o: _dispose(o["farmA"][0]), "it needs one of admin, issuer, regulator"),
+    (SCANNER, lambda o: _replace(o["farmA"][0], o["farmA"][5]), "it needs one of admin, issuer, regulator"),
+    # the repro: farmA's animal retired and farmB's tag put on it, by a plain scanner
+    (SCANNER, lambda o: _replace(o["farmA"][0], o["farmB"][5]), "it needs one of admin, issuer, regulator"),
+    (FARM_B, lambda o: _dispose(o["farmA"][0]), "registered by farmA"),
+    (FARM_B, lambda o: _replace(o["farmA"][0], o["farmB"][5]), "registered by farmA"),
+    (FARM_A, lambda o: _replace(o["farmA"][0], o["farmB"][5]), "(registered by farmB) on an animal"),
+    (VET_AUTHORITY, lambda o: _replace(o["farmA"][0], o["farmB"][5]), "(registered by farmB) on an animal"),
+])
+def test_disposal_and_replacement_are_refused_to_others(farms, caller, step, expect):
+    d, svc, owned = farms
+    entry = step(owned)
+    before = {c: len(d.assets.steps(c)) for c in (entry["code"], entry.get("new_tag")) if c}
+    got = svc.asset_steps(caller, [entry])[0]
+    assert not got["ok"] and got["reason"] == "permission_denied" and expect in got["error"], got
+    assert {c: len(d.assets.steps(c)) for c in before} == before          # nothing written
+    assert d.assets.verdict(entry["code"])["verdict"] == lv.LIVE
+
+
+@pytest.mark.parametrize("caller, old, new", [
+    (FARM_A, ("farmA", 1), ("farmA", 6)),                  # its own tag, its own spare
+    (VET_AUTHORITY, ("farmB", 1), ("farmB", 6)),           # the authority, the farm's spare
+    (VET_AUTHORITY, ("farmB", 2), (VET_AUTHORITY.name, 6)),   # the authority's own spare
+    (ADMIN, ("farmA", 2), ("farmB", 7)),                   # an admin acts on anything
+])
+def test_the_registrant_the_authority_and_admins_replace(farms, caller, old, new):
+    d, svc, owned = farms
+    old, new = owned[old[0]][old[1]], owned[new[0]][new[1]]
+    assert svc.asset_steps(caller, [_replace(old, new)])[0]["ok"]
+    assert d.assets.verdict(old)["replaced_by"] == new and d.assets.verdict(new)["replaces"] == old
+
+
+@pytest.mark.parametrize("caller, owner", [(FARM_A, "farmA"), (VET_AUTHORITY, "farmB"), (ADMIN, "farmB")])
+def test_the_registrant_the_authority_and_admins_dispose(farms, caller, owner):
+    d, svc, owned = farms
+    code = next(c for c in owned[owner][:5] if d.assets.verdict(c)["verdict"] == lv.LIVE)
+    assert svc.asset_steps(caller, [_dispose(code)])[0]["ok"]
+    assert d.assets.verdict(code)["state"] == lv.DISPOSED

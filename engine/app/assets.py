@@ -10,6 +10,12 @@ step) are the inspection body's: a regulator's or an admin's, since a failing re
 past due date stops every filling; the others (maintained, repaired, filled...) any known
 client's, each naming who did it; the public window records nothing. Every registration
 and every step is audited.
+
+Livestock: an animal's death and harmless disposal and a lost tag's replacement retire its
+tag, so they are authority steps as scrapping is: the tag's registrant (or an issuer whose
+product rules name it), the veterinary authority (a regulator) or an admin. A replacement's
+new tag is the same registrant's, or the caller's own (registered by it or named by its
+rules); only an admin puts any registered tag on any animal.
 """
 from __future__ import annotations
 
@@ -20,7 +26,8 @@ from .caller import Caller
 from .refusal import denied, invalid
 from .rights import admit
 
-AUTHORITY_STEPS = frozenset({"register_use", "take_out_of_service", "scrap"})
+AUTHORITY_STEPS = frozenset({"register_use", "take_out_of_service", "scrap",
+                             "dispose", "replace"})    # livestock's: the tag retired
 AUTHORITIES = frozenset({"issuer", "regulator", "admin"})
 OVERSIGHT = frozenset({"regulator", "admin"})    # any asset's authority steps; inspection bodies
 MAX_STEPS_PER_CALL = 10_000
@@ -91,6 +98,27 @@ class AssetVerbs:
 
     def _may_not(self, caller: Caller, entry: dict) -> str | None:
         """Why the caller may not record this step (None: it may)."""
+        why = self._may_not_step(caller, entry)
+        if why is None and entry.get("step") == "replace" and not caller.admin:
+            why = self._may_not_put_on(caller, entry)
+        return why
+
+    def _may_not_put_on(self, caller: Caller, entry: dict) -> str | None:
+        """Why the caller may not put the replace step's new tag on the old tag's animal: it
+        is neither the old tag's registrant's nor the caller's (None: it may, or either tag
+        is unregistered, which the step's check refuses)."""
+        new_tag = entry.get("new_tag")
+        old = self.dd.assets.registration(entry.get("code"))
+        new = self.dd.assets.registration(new_tag) if isinstance(new_tag, str) else None
+        if old is None or new is None:
+            return None
+        if new["owner"] in (old["owner"], caller.name) or caller.owns(new["scheme"], new["product"]):
+            return None
+        return (f"{caller.name} may not put tag {new_tag} (registered by {new['owner']}) on an animal "
+                f"whose tag is registered by {old['owner']}: a replacement tag is the same "
+                f"registrant's or the caller's own")
+
+    def _may_not_step(self, caller: Caller, entry: dict) -> str | None:
         name = entry.get("step")
         if caller.has(OVERSIGHT):
             return None
