@@ -132,3 +132,117 @@ def test_values_up_to_the_kept_length_are_found(store):
     v = "v" * MAX_CHARS
     assert all(store.epcis_put([_record("long", 0, ilmd={"example:batch": v})]))
     assert _found(store, {"EQ_ILMD_example:batch": v}) == ["long"]
+
+
+# -- events stored before facets existed: given theirs when the store is opened --------------
+OLD = [dict(eid="old-ilmd", ilmd={"cbvmda:lotNumber": "L7", "example:batch": "XYZ"}),
+       dict(eid="old-q", quantityList=[{"epcClass": "urn:epc:class:lgtin:4012345.012345.998877", "quantity": 4}]),
+       dict(eid="old-rp", readPoint={"id": "urn:epc:id:sgln:0614141.07346.1234"}),
+       dict(eid="old-ext", **{"example:colour": "red"}),
+       dict(eid="old-none")]
+FOUND = [({"EQ_ILMD_example:batch": "XYZ"}, ["old-ilmd"]),
+         ({"EQ_ILMD_urn:epcglobal:cbv:mda#lotNumber": "L7"}, ["old-ilmd"]),   # GS1's prefix: known
+         ({"EXISTS_ILMD_cbvmda:lotNumber": ""}, ["old-ilmd"]),
+         ({"EQ_quantity": "4"}, ["old-q"]),
+         ({"WD_readPoint": "urn:epc:id:sgln:0614141.07346.0"}, ["old-rp"]),
+         ({"EQ_example:colour": "red"}, ["old-ext"])]
+
+
+def _old_records():
+    return [_record(o.pop("eid"), i, **o) for i, o in enumerate(dict(o) for o in OLD)]
+
+
+def test_lmdb_events_from_before_facets_are_found_after_open(tmp_path, monkeypatch):
+    from tracecode import schemes
+    from tracecode.store.lmdb import epcis as lmdb_epcis
+    from tracecode.store.lmdb.env import open_env
+    from tracecode.store.lmdb.store import LmdbStore
+
+    def opened():
+        s = LmdbStore(open_env(tmp_path / "lmdb"), schemes.builtin())
+        return s
+
+    s = opened()
+    assert all(s.epcis_put(_old_records()))
+    with s.env.begin(write=True) as txn:   # the old layout: heads without facets, no backfill mark
+        main = s.epcis.main
+        cur = txn.cursor(db=main)
+        found = cur.set_range(b"E")
+        while found and cur.key()[:1] == b"E":
+            if cur.key()[-1:] == b"h":
+                head = lmdb_epcis._loads(cur.value())
+                del head["facets"]
+                cur.put(cur.key(), lmdb_epcis._dumps(head))
+            found = cur.next()
+        txn.delete(lmdb_epcis.FACETS_MARK, db=main)
+    for params, _ in FOUND:
+        assert _found(s, params) == [], params   # what an old index answered: nothing
+    s.close()
+    s.env.close()
+    monkeypatch.setattr(lmdb_epcis, "FACETS_CHUNK", 2)   # several chunks, each committed
+    s = opened()
+    try:
+        for params, expected in FOUND:
+            assert _found(s, params) == expected, params
+        with s.env.begin() as txn:
+            assert txn.get(lmdb_epcis.FACETS_MARK, db=s.epcis.main) == lmdb_epcis.FACETS_DONE
+    finally:
+        s.close()
+        s.env.close()
+
+
+def test_lmdb_backfill_carries_on_from_its_mark(tmp_path):
+    """A kill -9 between chunks leaves the mark at the seq reached: the next open starts there."""
+    from tracecode import schemes
+    from tracecode.store.lmdb import epcis as lmdb_epcis
+    from tracecode.store.lmdb.batches import u64
+    from tracecode.store.lmdb.env import open_env
+    from tracecode.store.lmdb.store import LmdbStore
+    s = LmdbStore(open_env(tmp_path / "lmdb"), schemes.builtin())
+    assert all(s.epcis_put(_old_records()))
+    with s.env.begin(write=True) as txn:
+        for seq in (1, 4):   # seq 1 "done" before the kill, seq 4 not
+            key = b"E" + u64(seq) + b"h"
+            head = lmdb_epcis._loads(txn.get(key, db=s.epcis.main))
+            del head["facets"]
+            txn.put(key, lmdb_epcis._dumps(head), db=s.epcis.main)
+        txn.put(lmdb_epcis.FACETS_MARK, u64(2), db=s.epcis.main)
+    s.close()
+    s.env.close()
+    s = LmdbStore(open_env(tmp_path / "lmdb"), schemes.builtin())
+    try:
+        with s.env.begin() as txn:
+            assert "facets" in lmdb_epcis._loads(txn.get(b"E" + u64(4) + b"h", db=s.epcis.main))
+            assert "facets" not in lmdb_epcis._loads(txn.get(b"E" + u64(1) + b"h", db=s.epcis.main))
+    finally:
+        s.close()
+        s.env.close()
+
+
+def test_postgres_events_from_before_facets_are_found_after_open(pg_dsn, monkeypatch):
+    from tracecode import schemes
+    from tracecode.store.postgres import PgStore
+    from tracecode.store.postgres import epcis as pg_epcis
+    s = PgStore(pg_dsn, schemes.builtin())
+    try:
+        assert all(s.epcis_put(_old_records()))
+        with s.tx() as conn:   # the old layout: facets NULL, heads without them
+            for seq, head in conn.execute("SELECT seq, head FROM tc_epcis_events").fetchall():
+                h = pg_epcis.loads(head)
+                del h["facets"]
+                conn.execute("UPDATE tc_epcis_events SET facets = NULL, head = %s WHERE seq = %s",
+                             [pg_epcis.dumps(h), seq])
+        for params, _ in FOUND:
+            assert _found(s, params) == [], params
+    finally:
+        s.close()
+    monkeypatch.setattr(pg_epcis, "FACETS_CHUNK", 2)
+    s = PgStore(pg_dsn, schemes.builtin())
+    try:
+        for params, expected in FOUND:
+            assert _found(s, params) == expected, params
+        with s.tx() as conn:
+            assert conn.execute("SELECT count(*) FROM tc_epcis_events WHERE facets IS NULL").fetchone()[0] == 0
+        assert s.epcis_events(["old-q"])[0].facets["q"] == [4.0]
+    finally:
+        s.close()

@@ -8,6 +8,7 @@ capture_job_put, capture_job_get) in three LMDB databases:
                  b"K" client + NUL + created + job id -> b""   a client's jobs, by time
                  b"Q" owner + NUL + name -> definition JSON    named queries
                  b"N"              -> next seq u64
+                 b"F"              -> the facets backfill's progress (EpcisTables._backfill_facets)
     epcis_epcs   EPC -> seq u64 + role byte (dupsort)   "events of one EPC", in capture order
                  (and the ids of bizTransactions, sources, destinations: port.REF_ROLES)
     epcis_times  eventTime ms (biased u64) + seq u64 -> b""   "events in a time range"
@@ -38,6 +39,9 @@ _HEAD = ("event_id", "event_time", "time_offset", "record_time", "type", "biz_st
          "disposition", "read_point", "biz_location", "client", "action", "refs", "declared", "facets")
 NAME_BYTES = 256        # of a named query's name (and of its owner)
 NEXT = b"N"
+FACETS_MARK = b"F"      # the seq the facets backfill reached (u64), FACETS_DONE when it is over
+FACETS_DONE = b"done"
+FACETS_CHUNK = 5_000    # events given their facets per write transaction
 _NO_FILTER = EpcisQuery()
 
 
@@ -88,6 +92,45 @@ class EpcisTables:
             self.recorded = None
         else:
             self._index_record_times()
+        self._backfill_facets()
+
+    def _backfill_facets(self) -> None:
+        """Events stored before facets (heads without "facets"), given theirs once: a chunk of
+        FACETS_CHUNK events per write transaction with the seq reached (b"F"), so a kill -9
+        loses at most a chunk's work and the next open carries on; b"F" = FACETS_DONE after.
+        Only the event's own @context is known then (the document's was not kept): a field
+        is found by its name as written and by GS1's prefixes, not by a document prefix's IRI."""
+        if self.main is None or self.env.flags().get("readonly"):
+            return
+        with self.env.begin() as txn:
+            mark, top = txn.get(FACETS_MARK, db=self.main), txn.get(NEXT, db=self.main)
+        if mark == FACETS_DONE:
+            return
+        if top is None:   # a new index: nothing stored before facets
+            with self.env.begin(write=True) as txn:
+                txn.put(FACETS_MARK, FACETS_DONE, db=self.main)
+            return
+        from ...epcis.facets import facets_of   # the one definition of an event's facets
+        seq = int.from_bytes(mark, "big") if mark else 1
+        end = int.from_bytes(top, "big")
+        while True:
+            with self.env.begin(write=True) as txn:
+                stop = min(end, seq + FACETS_CHUNK)
+                for n in range(seq, stop):
+                    at = u64(n)
+                    raw = txn.get(b"E" + at + b"h", db=self.main)
+                    if raw is None:
+                        continue
+                    head = _loads(raw)
+                    if "facets" in head:
+                        continue
+                    body = _loads(txn.get(b"E" + at + b"b", db=self.main))
+                    head["facets"] = facets_of(body.get("event"))
+                    txn.put(b"E" + at + b"h", _dumps(head), db=self.main)
+                seq = stop
+                txn.put(FACETS_MARK, FACETS_DONE if seq >= end else u64(seq), db=self.main)
+            if seq >= end:
+                return
 
     def _index_record_times(self) -> None:
         """Events stored before the recordTime index, indexed once (their heads say it)."""

@@ -272,7 +272,7 @@ def _rows(rec: EpcisRecord, seq: int):
              text_bytes(rec.type), text_bytes(rec.biz_step), text_bytes(rec.disposition),
              text_bytes(rec.read_point), text_bytes(rec.biz_location), text_bytes(rec.action),
              bool(rec.declared), dumps(head), dumps(rec.event), dumps(rec.epcs),
-             json.dumps(rec.facets) if rec.facets else None)
+             json.dumps(rec.facets or {}))   # never NULL: NULL is an event from before facets (backfill)
     keys = []
     for role, epcs in rec.epcs.items():
         tag = ROLE[role] if role in EPC_ROLES else None
@@ -411,3 +411,34 @@ class ViewPart:
 
 
 Part = EpcisMixin   # the store methods PgStore mixes in (connection.py's contract)
+
+FACETS_CHUNK = 2_000   # events given their facets per transaction by the backfill
+
+
+def opened(store) -> None:
+    """Events stored before facets (facets IS NULL), given theirs: FACETS_CHUNK per committed
+    transaction, in seq order, so a kill -9 loses one chunk's work and the next open carries
+    on. Computed in Python from the stored event (tracecode.epcis.facets, the one definition);
+    only the event's own @context is known (the document's was not kept). A standby skips it
+    (its primary's backfill replicates)."""
+    from ...epcis.facets import facets_of
+    from ..errors import IndexReadOnly
+    last = 0
+    while True:
+        try:
+            with writing(store) as conn:
+                rows = conn.execute("SELECT seq, head, event_json FROM tc_epcis_events WHERE seq > %s AND "
+                                    "facets IS NULL ORDER BY seq LIMIT %s FOR UPDATE SKIP LOCKED",
+                                    [last, FACETS_CHUNK]).fetchall()
+                if not rows:
+                    return
+                updates = []
+                for seq, head, event_json in rows:
+                    facets = facets_of(loads(event_json))
+                    updates.append((json.dumps(facets), dumps({**loads(head), "facets": facets}), seq))
+                with conn.cursor() as cur:
+                    cur.executemany("UPDATE tc_epcis_events SET facets = %s::jsonb, head = %s WHERE seq = %s",
+                                    updates)
+                last = rows[-1][0]
+        except IndexReadOnly:
+            return
