@@ -239,3 +239,27 @@ def test_a_receipt_code_shows_the_chain(world):
     assert chain.index("Mianyang Fresh Meat Slaughterhouse") < chain.index("Hongqi Supermarket Fucheng")
     assert f"slaughterhouse {SLAUGHTER}" in chain and f"wholesale market {MARKET}" in chain
     assert rows["Commodity"] == "pork (猪肉)" and "R-1" not in chain
+
+
+@pytest.mark.parametrize("backend", ["lmdb", "postgres"])
+def test_a_sale_declared_erroneous_leaves_the_lot_record(backend, request, tmp_path):
+    """An event declared erroneous (EPCIS errorDeclaration) and its declaration say nothing on
+    the lot's page; the corrective sale takes its place."""
+    store = request.getfixturevalue("pg_dsn") if backend == "postgres" else None
+    d = tracecode.init(tmp_path / "data", **({"store": store} if store else {}))
+    svc = Service(d, audit_path=d.path / "audit.log")
+    try:
+        wrong = im.sale_event(MILK, "L2611", seller="Shanghai Ausmilk Trading", buyer="Wrong Buyer Ltd",
+                              record="SR-1", quantity=600, time="2026-11-05T09:00:00+08:00")
+        right = im.sale_event(MILK, "L2611", seller="Shanghai Ausmilk Trading", buyer="Minhang Wholesale Market",
+                              record="SR-2", quantity=600, time="2026-11-05T10:00:00+08:00")
+        said = {**wrong, "errorDeclaration": {"declarationTime": "2026-11-06T08:00:00+08:00",
+                                              "reason": "incorrect_data"}}
+        for doc in ([wrong], [said, right]):
+            job = svc.capture(LOCAL, _doc(doc), "application/ld+json")
+            assert job["state"] == "success", job["errors"]
+        events, _ = food_lots.lot_events(d.index.store, im.lot_class(MILK, "L2611"))
+        assert [h["to"] for h in food_lots.lot_record(events)["chain"]] == ["Minhang Wholesale Market"]
+    finally:
+        svc.close()
+        d.close()

@@ -111,3 +111,42 @@ def test_the_public_page(world):
         assert "稀土产品追溯" in zh
         plain = client.get(f"/c/{codes['other'][0]}", headers={"Accept-Language": "en"}).text
         assert "section-rare_earth" not in plain and "section-gs1_trade" not in plain
+
+
+@pytest.fixture(params=["lmdb", "postgres"])
+def fresh(request, tmp_path):
+    store = request.getfixturevalue("pg_dsn") if request.param == "postgres" else None
+    d = tracecode.init(tmp_path / "data", **({"store": store} if store else {}))
+    drums = [c.decode() for c in d.issue("gs1-sgtin", {"gtin": GTIN}, 2, lot="NDPR-2605").codes()]
+    assert d.apply([{"id": "c0", "action": "commission", "codes": drums}])[0]["ok"]
+    svc = Service(d, audit_path=d.path / "audit.log")
+    yield d, svc, drums
+    svc.close()
+    d.close()
+
+
+def _capture(svc, *events):
+    doc = json.dumps({"@context": ["https://ref.gs1.org/standards/epcis/2.0.0/epcis-context.jsonld"],
+                      "type": "EPCISDocument", "schemaVersion": "2.0", "creationDate": "2026-12-01T08:00:00Z",
+                      "epcisBody": {"eventList": list(events)}}).encode()
+    job = svc.capture(LOCAL, doc, "application/ld+json")
+    assert job["state"] == "success", job["errors"]
+
+
+def test_an_event_declared_erroneous_gives_way_to_its_corrective_event(fresh):
+    d, svc, drums = fresh
+    wrong = _ev(11, "ObjectEvent", 3, action="ADD", bizStep=re_.STEPS["mining"],
+                quantityList=[_q("NDPR-2605", 999, "TNE")])
+    _capture(svc, wrong)
+    assert dict(re_.section(svc, drums[0], "en")["rows"])["Weight"] == "999.000 t"
+    fix = _ev(12, "ObjectEvent", 4, action="ADD", bizStep=re_.STEPS["mining"], quantityList=[_q("NDPR-2605", 5, "TNE")])
+    said = {**wrong, "errorDeclaration": {"declarationTime": "2026-04-01T08:00:00.000+08:00",
+                                          "reason": "incorrect_data", "correctiveEventIDs": [fix["eventID"]]}}
+    _capture(svc, said, fix)
+    got = re_.lot_origin(d.index.store, f"(01){GTIN}(10)NDPR-2605")
+    assert got["kg"] == 5_000 and got["date"] == "2026-04-10", got
+    assert dict(re_.section(svc, drums[0], "en")["rows"])["Weight"] == "5.000 t"
+    # declared erroneous with no corrective event: no rare-earth step made the lot any more
+    _capture(svc, {**fix, "errorDeclaration": {"declarationTime": "2026-05-01T08:00:00.000+08:00",
+                                               "reason": "incorrect_data"}})
+    assert re_.lot_origin(d.index.store, f"(01){GTIN}(10)NDPR-2605") is None

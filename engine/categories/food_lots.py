@@ -88,16 +88,18 @@ def problems(event) -> list[tuple[str, str]]:
 
 
 def lot_events(store, cls: str) -> tuple[list, bool]:
-    """(the events naming the lot class, oldest first; whether there were more)."""
+    """(the events naming the lot class, oldest first; whether there were more); those
+    declared erroneous and their declarations left out (declared.standing)."""
     from .. import epcis
     from ..store.port import EpcisQuery
+    from .declared import standing
     try:      # the store keys an EPC by its code form when it has one (as app.epcis.epc_key)
         key = epcis.to_code(cls)
     except epcis.EpcisError:
         key = cls
-    records, more = store.epcis_find(EpcisQuery(epcs=(key,), epc_roles=("class",), order_by="eventTime"),
-                                     None, MAX_EVENTS)
-    return [r.event for r in records], more is not None
+    records, more = store.epcis_find(EpcisQuery(epcs=(key,), epc_roles=("class",), order_by="eventTime",
+                                                declared=False), None, MAX_EVENTS)
+    return [r.event for r in standing(store, records)], more is not None
 
 
 def _party(uri) -> str | None:

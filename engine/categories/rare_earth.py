@@ -241,11 +241,13 @@ def lot_origin(store, key: str) -> dict | None:
 
 def _made_events(store, key: str) -> list:
     """The events naming the lot's class among their quantities or outputs (where the step
-    that made it is), oldest first, at most MAKING_EVENTS."""
+    that made it is), oldest first, at most MAKING_EVENTS; those declared erroneous left out
+    (declared.standing: the corrective event takes their place)."""
     from ..store.port import EpcisQuery
+    from .declared import standing
     records, _ = store.epcis_find(EpcisQuery(epcs=(key,), epc_roles=("class", "output_class"),
-                                             order_by="eventTime"), None, MAKING_EVENTS)
-    return [r.event for r in records]
+                                             order_by="eventTime", declared=False), None, MAKING_EVENTS)
+    return [r.event for r in standing(store, records)]
 
 
 def _inputs(ev: dict) -> list:
