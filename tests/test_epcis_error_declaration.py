@@ -254,3 +254,9 @@ def test_a_write_run_again_reports_its_undo_once(svc, monkeypatch):
     assert {verdict(svc, c) for c in hri} == {Verdict.NOT_COMMISSIONED}
     audit = [r for r in read_audit(svc.dd.path / "audit.log") if r.get("event") == "epcis_undo"]
     assert len(audit) == 1 and audit[0]["codes"] == 2
+
+
+def test_the_pages_know_a_declarations_store_id():
+    from tracecode.app.epcis import DECLARED
+    from tracecode.categories.declared import DECLARED as PAGES
+    assert PAGES == DECLARED

@@ -25,7 +25,8 @@ EPCs are indexed by their code form (epc_key): an event captured with URNs is fo
 query with the Digital Link or resolver URI of the same code. An event captured again
 (its eventID, else its GS1 event hash) is acknowledged as already stored and not applied
 again; an error declaration (the same eventID with errorDeclaration) is stored beside the
-event it declares and changes no state yet.
+event it declares and undoes its state change (index/undo.py; _undoable, _undo), that event
+captured before or earlier in the same document.
 
 A TransformationEvent consumes its instance inputs and commissions its outputs still issued
 (epcis.transform; _transformations reads their states once a capture). An event with a
@@ -311,7 +312,7 @@ class Capture:
             else:
                 # an overseer's event may name EPCs tracecode has no code form of (a GDTI...):
                 # none of them is ours. Stored only: a partner's event (naming none of our
-                # codes), and an error declaration (undoing what it declares is not done yet)
+                # codes), and an error declaration (its undo is _store's, not a lifecycle step)
                 item.epcs, item.codes = self._keys(item, strict=False)
                 if not declared and self._any_ours(item.codes):
                     item.lifecycle = epcis.lifecycle_of(ev, context=doc.context, at=at)
