@@ -45,9 +45,9 @@ def test_one_write_per_block_not_per_reservation(tmp_path, pg_dsn, monkeypatch):
         writes.clear()
         for _ in range(50):
             dd.issue("cn-drug-20", DRUG, 1000)   # 50,000 counters: inside the first block
-        assert len(writes) == 1
+        assert len(writes) == 2   # this process's claim of the database, the first block
         dd.issue("cn-drug-20", DRUG, highwater.MIN_BLOCK)   # past it: one more write
-        assert len(writes) == 2
+        assert len(writes) == 3
 
 
 def test_a_rewound_database_never_hands_out_again_what_it_handed_out(tmp_path, pg_dsn):
@@ -170,16 +170,47 @@ def test_a_bare_store_has_no_mark(pg_dsn):
 
 def test_a_copy_of_the_directory_does_not_issue_into_the_same_database(tmp_path, pg_dsn):
     """Two copies of one mark would each move ahead on their own: after a rewind the lower
-    one could hand out what the other handed out. One directory keeps a database's mark."""
+    one could hand out what the other handed out. A copy is told by its generation: each
+    process's first reservation moves it on in the file and the database together."""
     import shutil
     with tracecode.init(tmp_path / "dd", store=pg_dsn) as dd:
         dd.issue("cn-drug-20", DRUG, 10)
     shutil.copytree(tmp_path / "dd", tmp_path / "copy")
-    with tracecode.open(tmp_path / "copy") as dd:
-        with pytest.raises(HighWaterError, match="marked in .*dd/highwater.json, not in .*copy"):
-            dd.issue("cn-drug-20", DRUG, 10)
-    with tracecode.open(tmp_path / "dd") as dd:
+    with tracecode.open(tmp_path / "dd") as dd:   # the original issues on: a generation on
         dd.issue("cn-drug-20", DRUG, 10)
+        with tracecode.open(tmp_path / "copy") as cp:
+            with pytest.raises(HighWaterError, match="another copy of this data directory.*not by .*copy"):
+                cp.issue("cn-drug-20", DRUG, 10)
+            assert cp.verify(dd.issue("cn-drug-20", DRUG, 1).codes()[0]).verdict == Verdict.NOT_COMMISSIONED
+        assert dd.issued("cn-drug-20", DRUG) == 21
+
+
+def test_a_copy_issuing_alongside_stops_the_other(tmp_path, pg_dsn):
+    """A copy made under a live store: the first of the two to issue after it keeps the
+    database; the other is refused from its next reservation (no alternating)."""
+    import shutil
+    d = tmp_path / "dd"
+    with tracecode.init(d, store=pg_dsn) as dd:
+        dd.issue("cn-drug-20", DRUG, 10)
+        shutil.copytree(d, tmp_path / "copy")
+        with tracecode.open(tmp_path / "copy") as cp:
+            cp.issue("cn-drug-20", DRUG, 10)
+            with pytest.raises(HighWaterError, match="another copy"):
+                dd.issue("cn-drug-20", DRUG, 10)
+            cp.issue("cn-drug-20", DRUG, 10)
+    with tracecode.open(d) as dd, pytest.raises(HighWaterError, match="another copy"):
+        dd.issue("cn-drug-20", DRUG, 10)
+
+
+def test_a_moved_directory_or_a_new_hostname_issues_on(tmp_path, pg_dsn, monkeypatch):
+    with tracecode.init(tmp_path / "dd", store=pg_dsn) as dd:
+        first = set(dd.issue("cn-drug-20", DRUG, 100).codes())
+    (tmp_path / "dd").rename(tmp_path / "moved")
+    monkeypatch.setattr(highwater.socket, "gethostname", lambda: "a-recreated-container")
+    with tracecode.open(tmp_path / "moved") as dd:
+        assert not set(dd.issue("cn-drug-20", DRUG, 100).codes()) & first
+        holder = json.loads(dd.index.store.meta_get(highwater.META_KEY))
+        assert holder["file"].startswith("a-recreated-container:") and holder["generation"] == 2
 
 
 def test_the_first_mark_of_two_new_directories_goes_to_one(tmp_path, pg_dsn):
@@ -188,9 +219,59 @@ def test_the_first_mark_of_two_new_directories_goes_to_one(tmp_path, pg_dsn):
     shutil.copytree(tmp_path / "dd", tmp_path / "copy")   # before any issuance: neither marked yet
     with tracecode.open(tmp_path / "dd") as a, tracecode.open(tmp_path / "copy") as b:
         a.issue("cn-drug-20", DRUG, 10)
-        with pytest.raises(HighWaterError, match="not in .*copy"):
+        with pytest.raises(HighWaterError, match="not by .*copy"):
             b.issue("cn-drug-20", DRUG, 10)
         assert a.issued("cn-drug-20", DRUG) == 10   # b's reservation rolled back whole
+
+
+def test_a_failover_under_a_live_store_moves_the_counters_before_the_next_issue(tmp_path, pg_dsn, monkeypatch):
+    """A promoted standby with asynchronous replication: counters behind, a new timeline, and
+    the server's workers still running. Their next reservation sees the new identity (checked
+    in every reservation's transaction) and moves the counters past the mark first."""
+    with tracecode.init(tmp_path / "dd", store=pg_dsn) as dd:
+        handed = set(dd.issue("cn-drug-20", DRUG, 500).codes())
+        with psycopg.connect(pg_dsn, autocommit=True) as c:
+            c.execute("UPDATE tc_counters SET next = 0")   # the standby had not replayed them
+        monkeypatch.setattr(highwater, "STATE_SQL", highwater.STATE_SQL.replace("::int END", "::int + 1 END"))
+        with pytest.warns(highwater.CountersMoved, match="1 products"):
+            again = set(dd.issue("cn-drug-20", DRUG, 500).codes())
+        assert not again & handed
+        applied = json.loads(dd.index.store.meta_get(highwater.APPLIED_KEY))
+        assert applied["identity_now"][1] == applied["identity_before"][1] + 1
+        assert highwater.read(tmp_path / "dd" / highwater.NAME)["identity"][1] == applied["identity_now"][1]
+        dd.issue("cn-drug-20", DRUG, 1)   # the same database from now on: nothing moved again
+        assert json.loads(dd.index.store.meta_get(highwater.APPLIED_KEY)) == applied
+
+
+def test_counters_set_back_under_a_live_store_are_never_handed_out_again(tmp_path, pg_dsn):
+    """The reviewer's simulation: no identity change at all, the counters set back under a
+    live data directory; the next issue must not start again at 0."""
+    with tracecode.init(tmp_path / "dd", store=pg_dsn) as dd:
+        handed = set(dd.issue("cn-drug-20", DRUG, 500).codes())
+        with psycopg.connect(pg_dsn, autocommit=True) as c:
+            c.execute("UPDATE tc_counters SET next = 0")
+        with pytest.warns(highwater.CountersMoved):
+            batch = dd.issue("cn-drug-20", DRUG, 500)
+        assert batch.start >= 500 + highwater.MIN_BLOCK and not set(batch.codes()) & handed
+
+
+def test_a_deadlock_rerun_still_marks_the_database_protected(tmp_path, pg_dsn, monkeypatch):
+    """The reservation that first marks the database is ended by a deadlock and run again:
+    the database must still say a mark protects it, so a deleted mark is noticed."""
+    real, calls = highwater.Mark.cover, []
+
+    def deadlock_once(self, view, *a):
+        real(self, view, *a)
+        calls.append(1)
+        if len(calls) == 1:
+            raise psycopg.errors.DeadlockDetected("deadlock detected (injected)")
+    monkeypatch.setattr(highwater.Mark, "cover", deadlock_once)
+    with tracecode.init(tmp_path / "dd", store=pg_dsn) as dd:
+        dd.issue("cn-drug-20", DRUG, 10)
+        assert len(calls) == 2 and dd.index.store.meta_get(highwater.META_KEY) is not None
+    (tmp_path / "dd" / highwater.NAME).unlink()
+    with tracecode.open(tmp_path / "dd") as dd, pytest.raises(HighWaterMissing):
+        dd.issue("cn-drug-20", DRUG, 10)
 
 _marks = st.dictionaries(st.tuples(st.text(min_size=1, max_size=20), st.binary(max_size=24)),
                          st.integers(0, (1 << 63) - 1), max_size=20)
@@ -200,7 +281,7 @@ _marks = st.dictionaries(st.tuples(st.text(min_size=1, max_size=20), st.binary(m
 @given(_marks, st.one_of(st.none(), st.tuples(st.text(max_size=20), st.integers(1, 1 << 31))))
 def test_the_file_reads_back_what_was_written(marks, ident):
     doc = highwater.read_bytes(highwater.encode("idx", marks, ident), "f")
-    assert doc == {"index": "idx", "identity": ident, "marks": marks}
+    assert doc == {"index": "idx", "identity": ident, "marks": marks, "dir": None, "generation": 0}
 
 
 @settings(max_examples=300, deadline=None)

@@ -6,17 +6,26 @@ A reservation that would move a product's counter past its mark first moves the 
 ahead (file written whole: fsync + rename, under DIR/highwater.lock), inside the reservation's
 transaction and before its commit, so a counter handed out is always at or under the mark of
 the file. One write per block, not per reservation: the block is 4x the reservation (at least
-MIN_BLOCK), but never more than 1/64 of the product's capacity (a restore skips at most one
-block per product).
+MIN_BLOCK) and at most 1/64 of the product's capacity, unless the reservation itself is larger
+(then the block is the reservation); a restore skips at most one block per product.
 
-At open the store compares the database's identity (PostgreSQL's system identifier and its
-timeline: every archive recovery, PITR or promotion starts a new timeline) with the one the
-mark was written against. When they differ the database may have gone back in time: every
-counter is moved up to its mark (GREATEST, one transaction), the move recorded in tc_meta
-(`highwater_applied`), and the file re-stamped. A database that has been protected by a mark
-(tc_meta `highwater`) and finds none refuses to issue (HighWaterMissing); a mark that does not
-read back whole refuses too (HighWaterDamaged), never read as zero. Verification, events and
-the rest work either way."""
+Every reservation first reads, in its own transaction, the database's identity (PostgreSQL's
+system identifier and its timeline: every archive recovery, PITR or promotion starts a new
+timeline) and which directory holds its mark (Mark.write). When the identity is not the one
+the mark was stamped with, the database may have gone back in time (a restore, or a promoted
+standby that had not replayed the last reservations): every counter is moved up to its mark
+(GREATEST) in that transaction, before the reservation's own counter, the move recorded in
+tc_meta (`highwater_applied`), and the file re-stamped after the commit. The open does the
+same at once. A counter handed out under one this process handed out (the database set back
+with no new identity) moves them too.
+
+Which directory holds a database's mark: the file carries a random id of its directory and a
+generation; tc_meta `highwater` the same pair. Each process's first reservation moves the
+generation on, in the file and then in the database: a moved directory, a new hostname, keep
+issuing; a copy of DIR whose generation is behind the database's is refused (two copies issuing
+alternately would diverge). A database that has been protected by a mark and finds none refuses
+to issue (HighWaterMissing); a mark that does not read back whole refuses too (HighWaterDamaged),
+never read as zero. Verification, events and the rest work either way."""
 from __future__ import annotations
 
 import fcntl
@@ -24,6 +33,7 @@ import hashlib
 import json
 import socket
 import time
+import uuid
 import warnings
 from contextlib import contextmanager
 from pathlib import Path
@@ -61,10 +71,12 @@ def _body_bytes(body: dict) -> bytes:
     return json.dumps(body, sort_keys=True, separators=(",", ":")).encode()
 
 
-def encode(index: str, marks: dict, ident) -> bytes:
+def encode(index: str, marks: dict, ident, dir_id: str | None = None, generation: int = 0) -> bytes:
     """The file's bytes: the index uuid, the database identity it was written against (None:
-    not yet checked against one, e.g. after `tracecode restore`), the marks and a SHA-256."""
+    not yet checked against one, e.g. after `tracecode restore`), this directory's id and
+    generation (None: a restored mark, which takes the database over), the marks and a SHA-256."""
     body = {"format": FORMAT, "index": index, "identity": list(ident) if ident else None,
+            "dir": dir_id, "generation": int(generation),
             "written": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
             "marks": sorted([s, k.hex(), int(m)] for (s, k), m in marks.items())}
     return json.dumps({**body, "sha256": hashlib.sha256(_body_bytes(body)).hexdigest()},
@@ -72,7 +84,7 @@ def encode(index: str, marks: dict, ident) -> bytes:
 
 
 def read(path: Path) -> dict | None:
-    """The file as {index, identity, marks: {(scheme, key): mark}}; None when there is none.
+    """The file as {index, identity, marks: {(scheme, key): mark}, dir, generation}; None when there is none.
     HighWaterDamaged for anything that is not the whole file this module wrote."""
     try:
         raw = Path(path).read_bytes()
@@ -95,8 +107,11 @@ def read_bytes(raw: bytes, path) -> dict:
             if not isinstance(mark, int) or mark < 0:
                 raise ValueError(f"mark {mark!r} of {scheme} is not a counter")
             marks[(str(scheme), bytes.fromhex(key))] = mark
-        ident = doc["identity"]
-        return {"index": str(doc["index"]), "identity": tuple(ident) if ident else None, "marks": marks}
+        ident, dir_id, generation = doc["identity"], doc.get("dir"), doc.get("generation", 0)
+        if not isinstance(generation, int) or generation < 0 or not isinstance(dir_id, (str, type(None))):
+            raise ValueError(f"directory id {dir_id!r} / generation {generation!r} unreadable")
+        return {"index": str(doc["index"]), "identity": tuple(ident) if ident else None, "marks": marks,
+                "dir": dir_id, "generation": generation}
     except (ValueError, KeyError, TypeError, AttributeError) as exc:
         damaged = HighWaterDamaged(f"{path} is damaged ({exc}): issuance is refused until it is put "
                                    f"back from a copy (`tracecode restore ... --high-water FILE`)")
@@ -128,6 +143,32 @@ def identity(store):
     return (row[0], int(row[1]))
 
 
+# the database's state a reservation checks first, in its own transaction (one round trip):
+# standby or not, its identity (system identifier, timeline) and which directory keeps its mark
+STATE_SQL = (
+    "SELECT pg_is_in_recovery(), (SELECT system_identifier FROM pg_control_system())::text, "
+    "CASE WHEN pg_is_in_recovery() THEN NULL ELSE "
+    "('x' || substr(pg_walfile_name(pg_current_wal_lsn()), 1, 8))::bit(32)::int END, "
+    "(SELECT value FROM tc_meta WHERE key = %s)")
+
+
+def _holder_of(raw) -> dict | None:
+    """tc_meta `highwater` as {dir, generation, file}; None for none (or one written before
+    directories had ids: claimable)."""
+    if raw is None:
+        return None
+    try:
+        doc = json.loads(bytes(raw))
+        return doc if isinstance(doc, dict) and isinstance(doc.get("dir"), str) else None
+    except ValueError:
+        return None
+
+
+class _WentBack(Exception):
+    """Inside a reservation: the database handed out a counter under one this process handed
+    out (it went back in time under a live store): run again, moving the counters first."""
+
+
 class Mark:
     """A data directory's mark, as one process holds it (store.highwater)."""
 
@@ -135,12 +176,12 @@ class Mark:
         self.path, self.lock_path = Path(datadir) / NAME, Path(datadir) / LOCK_NAME
         self.index = index
         self.marks: dict = {}       # (scheme, product key) -> counter the file covers up to
-        self.identity = None
+        self.identity = None        # the database identity this process last saw committed
+        self.claimed = None         # (dir id, generation) of the database's holder row, as last seen
         self.refusal: HighWaterError | None = None
-        self.applied: dict | None = None   # what this open moved (for the restore to say)
-        self._flagged = False
-        # which directory keeps this database's mark: one per database (copies would diverge)
-        self.holder = json.dumps({"file": f"{socket.gethostname()}:{self.path.resolve()}"}).encode()
+        self.applied: dict | None = None   # what a move past the mark did (for the restore to say)
+        self._seen: dict = {}       # (scheme, product key) -> highest end this process reserved
+        self._went_back = False
 
     @contextmanager
     def _locked(self):
@@ -155,35 +196,123 @@ class Mark:
                                  f"directory's {self.index}: issuance refused")
         return doc
 
+    def _missing(self) -> HighWaterMissing:
+        return HighWaterMissing(
+            f"this PostgreSQL index's counters are protected by a high-water mark, and "
+            f"{self.path} is missing: issuance refused (a restored database could hand "
+            f"out counters again). Put the file back, or give it to `tracecode restore "
+            f"BACKUP DIR --high-water FILE`")
+
+    def write(self, store, body):
+        """store.write(body) for a reservation: each run first checks the database against the
+        mark (guard); what must wait for the commit (the identity stamp, the claim as ours) is
+        done after it, so a run that is rolled back and run again leaves nothing assumed."""
+        state: dict = {}
+
+        def guarded(view):
+            state.clear()
+            state["view"] = view
+            self._guard(view, state)
+            return body(view)
+        while True:
+            try:
+                out = store.write(guarded)
+                break
+            except _WentBack:
+                self._went_back = True   # the next run moves the counters past the mark first
+        self._settle(state)
+        return out
+
+    def _guard(self, view, state: dict) -> None:
+        if self.refusal is not None:
+            raise self.refusal
+        in_recovery, sysid, timeline, raw = view.conn.execute(STATE_SQL, (META_KEY,)).fetchone()
+        if in_recovery:
+            return   # a standby: the reservation fails as read-only anyway
+        ident, db = (sysid, int(timeline)), _holder_of(raw)
+        if (not self._went_back and ident == self.identity and db is not None
+                and (db["dir"], db["generation"]) == self.claimed):
+            return   # the common case: the database this process checked, held by this DIR
+        with self._locked():
+            doc = self._read_own()
+            if doc is None:
+                raise self._missing()
+            # the holder row locked, so two directories claiming at once are told apart
+            view.conn.execute("INSERT INTO tc_meta (key, value) VALUES (%s, '') ON CONFLICT DO NOTHING",
+                              (META_KEY,))
+            db = _holder_of(view.conn.execute("SELECT value FROM tc_meta WHERE key = %s FOR UPDATE",
+                                              (META_KEY,)).fetchone()[0])
+            mine = doc["dir"]
+            if db is not None and mine is not None and (db["dir"] != mine or db["generation"] > doc["generation"]):
+                raise self._elsewhere(db)
+            move = self._went_back or ident != doc["identity"]
+            if not move and self.claimed is not None and db is not None and db["dir"] == mine \
+                    and db["generation"] == doc["generation"]:
+                state.update(ident=ident, claimed=(mine, doc["generation"]))   # another process of this DIR claimed
+                return
+            marks = merge(doc["marks"], self.marks)
+            if move:   # the database may have gone back in time: every counter past its mark
+                state["moved"] = _move(view, marks, self.identity or doc["identity"], ident, self.path)
+            # claim the database for this DIR: a new generation in the file first, then in the
+            # database (a copy of DIR still at an older generation is refused from now on)
+            mine = mine or uuid.uuid4().hex
+            generation = max(doc["generation"], db["generation"] if db and db["dir"] == mine else 0) + 1
+            write_atomically(self.path, encode(self.index, marks, doc["identity"], mine, generation))
+            self.marks = marks
+            view.meta_put(META_KEY, json.dumps({"dir": mine, "generation": generation,
+                                                "file": f"{socket.gethostname()}:{self.path}"}).encode())
+            state.update(ident=ident, claimed=(mine, generation))
+
+    def _settle(self, state: dict) -> None:
+        """After the reservation's commit: what it checked or claimed is now so."""
+        view = state.get("view")
+        for key, end in view.memo.get("highwater_seen", ()) if view is not None else ():
+            if end > self._seen.get(key, 0):
+                self._seen[key] = end
+        if "ident" not in state:
+            return
+        moved = state.get("moved")
+        if moved is not None:   # the counters are past the mark in the database: stamp the file
+            with self._locked():
+                doc = self._read_own()
+                if doc is not None:
+                    self.marks = merge(doc["marks"], self.marks)
+                    write_atomically(self.path, encode(self.index, self.marks, state["ident"],
+                                                       doc["dir"], doc["generation"]))
+            self.applied = moved
+            if moved["products_moved"]:   # the operator hears of it once, from the run that did it
+                warnings.warn(f"the database is not the one {self.path} was last written against "
+                              f"(restored, or failed over): moved the counters of "
+                              f"{moved['products_moved']:,} products past their high-water marks, "
+                              f"{moved['counters_skipped']:,} counters skipped", CountersMoved, stacklevel=4)
+        self.identity, self.claimed, self._went_back = state["ident"], state["claimed"], False
+
     def cover(self, view, scheme: str, product_key: bytes, end: int, count: int, capacity: int) -> None:
         """Called in the reservation's transaction once its counters [end - count, end) are known."""
         if self.refusal is not None:
             raise self.refusal
         key = (scheme, product_key)
-        if end <= self.marks.get(key, 0):
-            return   # the common case: inside the block the file already covers
-        want = min(end + block_of(count, capacity), capacity)
-        with self._locked():
-            doc = self._read_own()
-            have = doc["marks"] if doc else {}
-            marks = merge(have, self.marks, {key: max(want, end)})
-            write_atomically(self.path, encode(self.index, marks, doc["identity"] if doc else self.identity))
-        self.marks = marks
-        if not self._flagged:   # the database now knows a mark protects it, and where
-            got = bytes(view.conn.execute(
-                "INSERT INTO tc_meta (key, value) VALUES (%s, %s) ON CONFLICT (key) DO UPDATE "
-                "SET value = tc_meta.value RETURNING value", (META_KEY, self.holder)).fetchone()[0])
-            if got != self.holder:
-                raise self._elsewhere(got)
-            self._flagged = True
+        if end - count < self._seen.get(key, 0):
+            raise _WentBack()   # under a counter this process handed out: never again
+        if end > self.marks.get(key, 0):
+            want = min(end + block_of(count, capacity), capacity)
+            with self._locked():
+                doc = self._read_own()
+                if doc is None:
+                    raise self._missing()
+                marks = merge(doc["marks"], self.marks, {key: max(want, end)})
+                write_atomically(self.path, encode(self.index, marks, doc["identity"], doc["dir"],
+                                                   doc["generation"]))
+            self.marks = marks
+        view.memo.setdefault("highwater_seen", []).append((key, end))
 
-    def _elsewhere(self, holder: bytes) -> HighWaterError:
-        where = json.loads(holder).get("file")
+    def _elsewhere(self, holder: dict) -> HighWaterError:
         return HighWaterError(
-            f"this PostgreSQL index's counters are marked in {where}, not in {self.path}: issuance "
-            f"refused here (one data directory keeps a database's mark; a copy of it would "
-            f"diverge). Issue through that directory; a directory restored or moved takes the "
-            f"mark over with `tracecode restore BACKUP DIR --high-water FILE`")
+            f"this PostgreSQL index's counters are marked by another copy of this data directory "
+            f"(last at {holder.get('file')}, generation {holder['generation']}), not by {self.path}: "
+            f"issuance refused here (two copies of a mark would diverge). Issue through that "
+            f"directory; a directory restored takes the mark over with "
+            f"`tracecode restore BACKUP DIR --high-water FILE`")
 
     def check_at_open(self, store) -> None:
         try:
@@ -201,59 +330,42 @@ class Mark:
                 self.refusal = exc
                 return
             protected = store.meta_get(META_KEY)
-            self._flagged = protected == self.holder
-            if protected is not None and not self._flagged and doc is not None and doc["identity"] is not None:
-                self.refusal = self._elsewhere(protected)
-                return
-            ident = self.identity = identity(store)
+            ident = identity(store)
             if doc is None:
                 if protected is not None:
-                    self.refusal = HighWaterMissing(
-                        f"this PostgreSQL index's counters are protected by a high-water mark, and "
-                        f"{self.path} is missing: issuance refused (a restored database could hand "
-                        f"out counters again). Put the file back, or give it to `tracecode restore "
-                        f"BACKUP DIR --high-water FILE`")
+                    self.refusal = self._missing()
                 elif ident is not None:
-                    write_atomically(self.path, encode(self.index, {}, ident))
+                    write_atomically(self.path, encode(self.index, {}, ident, uuid.uuid4().hex, 0))
                 return
             self.marks = doc["marks"]
-            if ident is None or doc["identity"] == ident:
-                return   # a standby (issuance fails there anyway), or the database the mark knows
-            self.applied = a = move_past(store, doc["marks"], doc["identity"], ident, self.path, self.holder)
-            self._flagged = True
-            write_atomically(self.path, encode(self.index, doc["marks"], ident))
-            if a["products_moved"]:   # the operator hears of it once, at the open that did it
-                warnings.warn(f"the database is not the one {self.path} was last written against "
-                              f"(restored, or failed over): moved the counters of "
-                              f"{a['products_moved']:,} products past their high-water marks, "
-                              f"{a['counters_skipped']:,} counters skipped", CountersMoved, stacklevel=2)
+        if ident is not None and doc["identity"] != ident:
+            try:   # moved past now, so the operator hears of it at the open (and a restore can say)
+                self.write(store, lambda view: None)
+            except HighWaterError as exc:
+                self.refusal = exc
 
 
-def move_past(store, marks: dict, was, now, path, holder: bytes) -> dict:
-    """Every counter moved up to its mark, in one transaction; the move recorded in tc_meta."""
-    keys = list(marks)
-
-    def body(view):
-        rows = view.conn.execute(
-            "SELECT c.scheme, c.product_key, c.next FROM tc_counters c JOIN unnest(%s::text[], "
-            "%s::bytea[]) AS m(scheme, product_key) USING (scheme, product_key)",
-            ([s for s, _ in keys], [k for _, k in keys])).fetchall()
-        have = {(s, bytes(k)): n for s, k, n in rows}
-        moved = [(s, k, marks[(s, k)], have.get((s, k), 0)) for s, k in keys
-                 if marks[(s, k)] > have.get((s, k), 0)]
-        if moved:
-            view.conn.execute(
-                "INSERT INTO tc_counters AS c (scheme, product_key, next) SELECT * FROM "
-                "unnest(%s::text[], %s::bytea[], %s::bigint[]) ON CONFLICT (scheme, product_key) "
-                "DO UPDATE SET next = GREATEST(c.next, excluded.next)",
-                ([m[0] for m in moved], [m[1] for m in moved], [m[2] for m in moved]))
-        record = {"time": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()), "file": str(path),
-                  "identity_before": list(was) if was else None, "identity_now": list(now),
-                  "products_moved": len(moved), "counters_skipped": sum(m[2] - m[3] for m in moved)}
-        view.meta_put(APPLIED_KEY, json.dumps(record).encode())
-        view.meta_put(META_KEY, holder)   # this directory keeps the mark from now on
-        return record
-    return store.write(body)
+def _move(view, marks: dict, was, now, path) -> dict:
+    """Every counter moved up to its mark, in the view's transaction; the move recorded in tc_meta."""
+    keys = sorted(marks)   # one order of row locks for every mover
+    rows = view.conn.execute(
+        "SELECT c.scheme, c.product_key, c.next FROM tc_counters c JOIN unnest(%s::text[], "
+        "%s::bytea[]) AS m(scheme, product_key) USING (scheme, product_key)",
+        ([s for s, _ in keys], [k for _, k in keys])).fetchall()
+    have = {(s, bytes(k)): n for s, k, n in rows}
+    moved = [(s, k, marks[(s, k)], have.get((s, k), 0)) for s, k in keys
+             if marks[(s, k)] > have.get((s, k), 0)]
+    if moved:
+        view.conn.execute(
+            "INSERT INTO tc_counters AS c (scheme, product_key, next) SELECT * FROM "
+            "unnest(%s::text[], %s::bytea[], %s::bigint[]) ON CONFLICT (scheme, product_key) "
+            "DO UPDATE SET next = GREATEST(c.next, excluded.next)",
+            ([m[0] for m in moved], [m[1] for m in moved], [m[2] for m in moved]))
+    record = {"time": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()), "file": str(path),
+              "identity_before": list(was) if was else None, "identity_now": list(now),
+              "products_moved": len(moved), "counters_skipped": sum(m[2] - m[3] for m in moved)}
+    view.meta_put(APPLIED_KEY, json.dumps(record).encode())
+    return record
 
 
 def attach(store, datadir, index: str) -> Mark:
