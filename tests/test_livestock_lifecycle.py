@@ -266,12 +266,12 @@ ADMIN = Caller("ops", frozenset({"admin"}))
 
 @pytest.fixture(scope="module")
 def farms(tmp_path_factory):
-    """Cattle tags registered by farmA, farmB and the veterinary bureau (10 each)."""
+    """Cattle tags registered by farmA, farmB and the veterinary bureau (20 each)."""
     d = tracecode.init(tmp_path_factory.mktemp("livestock-rights") / "data")
-    cattle = [t.decode() for t in ear_tags(400, seed=46) if t[:1] == b"2"][:30]
-    owned = {"farmA": cattle[:10], "farmB": cattle[10:20], VET_AUTHORITY.name: cattle[20:30]}
+    cattle = [t.decode() for t in ear_tags(600, seed=46) if t[:1] == b"2"][:60]
+    owned = {"farmA": cattle[:20], "farmB": cattle[20:40], VET_AUTHORITY.name: cattle[40:60]}
     for owner, tags in owned.items():
-        assert register(d.index, lv.SCHEME, tags, owner=owner, when=at(0)).registered == 10
+        assert register(d.index, lv.SCHEME, tags, owner=owner, when=at(0)).registered == 20
         for t in tags[:5]:           # the first five on animals, the others spare
             tagged(d, t)
     svc = Service(d, audit_path=d.path / "audit.log")
@@ -327,3 +327,31 @@ def test_the_registrant_the_authority_and_admins_dispose(farms, caller, owner):
     code = next(c for c in owned[owner][:5] if d.assets.verdict(c)["verdict"] == lv.LIVE)
     assert svc.asset_steps(caller, [_dispose(code)])[0]["ok"]
     assert d.assets.verdict(code)["state"] == lv.DISPOSED
+
+
+@pytest.mark.parametrize("form", ["urn", "page"])
+def test_the_registrant_records_its_disposal_and_replacement_by_capture(farms, form):
+    """An issuer whose product rules name no ear tag captures its own animals' death and lost
+    tag as EPCIS events, naming its tags as our URN or as their page: rights by registration."""
+    d, svc, owned = farms
+    dead, old, new = owned["farmA"][10:13] if form == "urn" else owned["farmA"][13:16]
+    tagged(d, dead)
+    tagged(d, old)
+    epc = _uri if form == "urn" else (lambda c: f"https://trace.example/c/{c}")
+    template = lv.epcis_event(_uri(dead), {"step": "dispose", "by": PLANT, "place": "Baotou", "cause": "cold",
+                                           "time": at(45)})
+    n = 1601 if form == "urn" else 1611
+    dispose = dict(template, epcList=[epc(dead)], eventID=f"urn:uuid:00000000-0000-4000-8000-00000000{n}")
+    replace = dict(template, epcList=[epc(old)], bizStep="urn:tracecode:bizstep:tag_replacement",
+                   disposition="inactive", **{"tc:new_tag": new},
+                   eventID=f"urn:uuid:00000000-0000-4000-8000-00000000{n + 1}")
+    job = svc.capture(FARM_A, _doc([dispose, replace]), "application/ld+json")
+    assert job["state"] == "success", job["errors"]
+    assert job["asset_steps"] == {"recorded": 2, "refused": 0}
+    assert d.assets.verdict(dead)["state"] == lv.DISPOSED
+    assert d.assets.verdict(old)["replaced_by"] == new and d.assets.verdict(new)["replaces"] == old
+    # farmB's tags are not farmA's to capture about, in either form
+    other = dict(dispose, epcList=[epc(owned["farmB"][4])], eventID=f"urn:uuid:00000000-0000-4000-8000-00000000{n + 2}")
+    job = svc.capture(FARM_A, _doc([other]), "application/ld+json")
+    assert job["state"] != "success" and job["errors"][0]["reason"] == "permission_denied", job
+    assert d.assets.verdict(owned["farmB"][4])["verdict"] == lv.LIVE

@@ -27,12 +27,23 @@ FIELDS = ("by", "licence", "quantity", "used", "returned", "warehouse", "vehicle
           "responsible", "place", "note", "certificate", "mark", "cause", "record", "new_tag", "replaces")
 
 
+ASSET_URN = "urn:tracecode:asset:"
+
+
+def asset_code(epc) -> str | None:
+    """The code of our URN of a registered code (urn:tracecode:asset:SCHEME:CODE; None:
+    another URI): no EPC form, kept as written, its rights the code's (app.epcis)."""
+    if isinstance(epc, str) and epc.startswith(ASSET_URN) and epc.count(":") == 4:
+        return epc.rsplit(":", 1)[-1] or None
+    return None
+
+
 def _codes(epcs) -> list:
     out = []
     for epc in epcs if isinstance(epcs, list) else ():
         if not isinstance(epc, str):
             continue
-        if epc.startswith("urn:tracecode:asset:"):
+        if epc.startswith(ASSET_URN):
             out.append(epc.rsplit(":", 1)[-1])
         elif epc.startswith(("https://", "http://")) and "/c/" in epc:
             out.append(epc.rsplit("/c/", 1)[-1].split("?", 1)[0])

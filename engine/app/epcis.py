@@ -52,6 +52,7 @@ from . import capture_runs, epcis_params
 from .alert_events import ALERTS_SOURCE
 from .alert_events import BIZ_STEP as ALERT_STEP
 from .alert_events import EXTENSION as ALERT_EXTENSION
+from .asset_capture import asset_code
 from .audit import AuditError
 from .caller import OPERATOR, Caller
 from .refusal import Refusal, bounded, denied, invalid, refusal_of
@@ -393,9 +394,12 @@ class Capture:
                 try:
                     c = epcis.to_code(u, item.pointer)
                 except epcis.EpcisError:
-                    if strict:
+                    asset = asset_code(u)   # our URN of a registered code: judged as that code
+                    if strict and asset is None:
                         raise
                     out.append(u)
+                    if strict and asset is not None and role not in CLASS_ROLES:
+                        codes.append(asset)
                     continue
                 out.append(c)
                 if role not in CLASS_ROLES:

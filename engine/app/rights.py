@@ -143,12 +143,18 @@ class Rights:
         return out
 
     def _owned(self, caller: Caller, texts: list) -> np.ndarray:
-        """Which codes are of the caller's products (SSCCs are not)."""
+        """Which codes are of the caller's products (SSCCs are not); a registered code of a
+        scheme others assign (an ear tag...) is also the caller's when the caller registered
+        it (one lookup each of those its product rules do not name)."""
         owned = np.zeros(len(texts), bool)
         if texts:
             for scheme, iss, rows in self.index.parser.parse_many(texts).groups:
                 if caller.owns(scheme.name, iss.product):
                     owned[rows] = True
+            if "issuer" in caller.roles:
+                for r in np.flatnonzero(~owned).tolist():
+                    reg = self.dd.assets.registration(texts[r])
+                    owned[r] = reg is not None and reg["owner"] == caller.name
         return owned
 
     def _container_owned(self, caller: Caller, sscc: str) -> bool:
