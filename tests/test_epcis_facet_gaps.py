@@ -246,3 +246,72 @@ def test_postgres_events_from_before_facets_are_found_after_open(pg_dsn, monkeyp
         assert s.epcis_events(["old-q"])[0].facets["q"] == [4.0]
     finally:
         s.close()
+
+
+# -- maxEventCount: counted from the index, its page tokens tied to their query --------------
+def test_the_store_counts_without_decoding_an_event(store, monkeypatch):
+    from tracecode.store.lmdb import epcis as lmdb_epcis
+    from tracecode.store.port import EpcisQuery
+    from tracecode.store.postgres import epcis as pg_epcis
+    assert all(store.epcis_put([_record(f"n{i}", i, ilmd={"example:batch": "B" if i % 2 else "A"})
+                                for i in range(9)]))
+
+    def no_decoding(*a, **k):
+        raise AssertionError("an event was decoded to be counted")
+    monkeypatch.setattr(lmdb_epcis.EpcisTables, "_record", no_decoding)
+    monkeypatch.setattr(pg_epcis, "record_of", no_decoding)
+    assert store.epcis_count(EpcisQuery(), 100) == 9
+    assert store.epcis_count(EpcisQuery(), 3) == 4            # counted to one more than most
+    assert store.epcis_count(EpcisQuery(), 0) == 1
+    b = epcis_params_query({"EQ_ILMD_example:batch": "B"})
+    assert store.epcis_count(b, 100) == 4 and store.epcis_count(b, 2) == 3
+    assert store.epcis_count(EpcisQuery(event_ids=("n1", "n2", "zz")), 10) == 2
+    assert store.epcis_count(EpcisQuery(biz_steps=("receiving",)), 10) == 0
+
+
+def epcis_params_query(params):
+    from tracecode.app import epcis_params
+    return epcis_params.parse_query(params).query
+
+
+@pytest.fixture(scope="module")
+def counted(platform):
+    """Eight events of a batch of our own in the platform's store (an operator's capture)."""
+    events = [{"eventID": f"urn:uuid:00000000-0000-4000-8000-00000000000{i}", "example:run": "max-count",
+               "epcList": [f"urn:epc:id:sgtin:0614141.107346.30{i}"]} for i in range(8)]
+    for ev in events:
+        job = platform.svc.capture(OPERATOR, _capture_doc(ev, CONTEXT), "application/ld+json")
+        assert job["counts"]["stored"] == 1, job["errors"]
+    return platform
+
+
+def test_max_event_count_reads_no_event_to_count_and_its_tokens_hold_to_their_query(counted, monkeypatch):
+    from tracecode.app.refusal import Refusal
+    svc, store = counted.svc, counted.svc.index.store
+    calls = []
+    real = store.epcis_find
+    monkeypatch.setattr(store, "epcis_find", lambda *a, **k: calls.append(a) or real(*a, **k))
+    mine = {"EQ_example:run": "max-count", "maxEventCount": "10000", "perPage": "3"}
+    events, token = svc.query_epcis(OPERATOR, mine)
+    assert len(events) == 3 and token and len(calls) == 1   # the page only: the count read the index
+    seen = [e["eventID"] for e in events]
+    while token:
+        events, token = svc.query_epcis(OPERATOR, {**mine, "nextPageToken": token})
+        seen += [e["eventID"] for e in events]
+    assert len(set(seen)) == 8
+    with pytest.raises(Refusal) as e:
+        svc.query_epcis(OPERATOR, {**mine, "maxEventCount": "7"})
+    assert e.value.reason == "query_too_large"
+    _, token = svc.query_epcis(OPERATOR, mine)
+    tag, _, inner = token[2:].partition(".")
+    for forged in (f"m.{inner}",                                   # the old form: no tag
+                   f"m.{'0' * 32}.{inner}",                        # a made-up tag
+                   token.replace(inner, inner[:-1] + ("0" if inner[-1] != "0" else "1")),   # another place
+                   inner):                                         # a bare store token
+        with pytest.raises(Refusal) as e:
+            svc.query_epcis(OPERATOR, {**mine, "nextPageToken": forged})
+        assert e.value.field == "nextPageToken", forged
+    for other in ({**mine, "maxEventCount": "9999"}, {**mine, "EQ_bizStep": "shipping"}):   # another query
+        with pytest.raises(Refusal) as e:
+            svc.query_epcis(OPERATOR, {**other, "nextPageToken": token})
+        assert e.value.field == "nextPageToken"

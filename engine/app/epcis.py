@@ -36,6 +36,8 @@ under "tracecode:checks", and the job lists the flagged ones ("flagged").
 from __future__ import annotations
 
 import datetime as _dt
+import hashlib
+import hmac
 from dataclasses import replace
 import time as _time
 import uuid
@@ -643,12 +645,18 @@ class Capture:
                 return [], None
             query = replace(query, **{field: kept})
         if parsed.max_count is not None:   # counted once, on the first page: later ones carry "m."
-            if page_token and page_token.startswith("m."):
-                page_token = page_token[2:]
+            most = parsed.max_count
+            if page_token and page_token.startswith("m."):   # m.{tag}.{store token}: this query's only
+                tag, _, page_token = page_token[2:].partition(".")
+                if not page_token or not hmac.compare_digest(tag, self._max_tag(caller, query, most, page_token)):
+                    raise invalid("nextPageToken", "this nextPageToken is not one this query gave (maxEventCount "
+                                  "counts a query once: its pages carry on only that query)")
+            elif page_token:
+                raise invalid("nextPageToken", "with maxEventCount, give a nextPageToken of its own pages")
             else:
-                self._within_max(caller, query, parsed.max_count, method)
+                self._within_max(caller, query, most, method)
             events, token = self.query_events(caller, query, page_token or None, per_page, method)
-            return events, (f"m.{token}" if token else None)
+            return events, (f"m.{self._max_tag(caller, query, most, token)}.{token}" if token else None)
         left = count
         if count is not None and page_token and page_token[:1] == "c" and "." in page_token:
             head, _, page_token = page_token.partition(".")
@@ -662,9 +670,30 @@ class Capture:
             token = f"c{left}.{token}" if token and left > 0 else None
         return events, token
 
+    def _max_tag(self, caller: Caller, query: EpcisQuery, most: int, token: str) -> str:
+        """The tag tying a maxEventCount page token to its caller, query, count and place: an
+        HMAC under a key of the data directory (every worker process has it)."""
+        key = getattr(self, "_page_key", None)
+        if key is None:
+            ring = self.svc.dd.keyring   # the first master-key version's: a rotation keeps tokens
+            key = self._page_key = bytes(ring.key(min(ring.versions)).derive("epcis-max-page-tokens"))
+        msg = repr((caller.name, most, query, token)).encode("utf-8", "surrogatepass")
+        return hmac.new(key, msg, hashlib.sha256).hexdigest()[:32]
+
     def _within_max(self, caller: Caller, query: EpcisQuery, most: int, method: str) -> None:
         """maxEventCount: the events the caller would read, counted to one more than most; more
-        than most is QueryTooLargeException (not a shortened answer, unlike eventCountLimit)."""
+        than most is QueryTooLargeException (not a shortened answer, unlike eventCountLimit).
+        The store counts from its index (no event decoded): that is the count for an overseer,
+        and a bound of an issuer's (who reads fewer); only an issuer's query over it is walked."""
+        admit(caller, "query_events", method)
+        counted = query if not query.epcs else replace(query, epcs=tuple(epc_key(e) for e in query.epcs))
+        found = self.store.epcis_count(counted, most)
+        if found <= most:
+            return
+        if oversees(caller):
+            raise Refusal("query_too_large", "maxEventCount", f"the query answers more than {most:,} events "
+                          "(maxEventCount): narrow it, or page through it with eventCountLimit or none",
+                          max_event_count=most)
         seen, token = 0, None
         while True:
             got, token = self.query_events(caller, query, token, min(MAX_PAGE, most + 1 - seen), method)

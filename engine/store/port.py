@@ -449,6 +449,10 @@ class Store(Protocol):
         limit records and still name a next page (a bounded read per call). ValueError
         for a token the query did not give."""
 
+    def epcis_count(self, query: EpcisQuery, most: int) -> int:
+        """How many events query selects, counted to most + 1 at most (more is more than
+        most), from what the store indexes: no event is decoded (maxEventCount's count)."""
+
     def capture_job_put(self, job: dict) -> None:
         """Record (replace) a capture job ({"id": text, ...} JSON), durably."""
 

@@ -229,10 +229,24 @@ class EpcisTables:
             out.append(None if at is None else self._record(txn, int.from_bytes(at, "big")))
         return out
 
-    def find(self, txn, query: EpcisQuery, after: str | None, limit: int) -> tuple[list, str | None]:
+    def count(self, txn, query: EpcisQuery, most: int) -> int:
+        """How many events query selects, counted to most + 1 at most, from the heads alone
+        (no event body decoded, unless an EPC key was digested: then its text decides)."""
+        if not isinstance(most, int) or isinstance(most, bool) or most < 0:
+            raise ValueError(f"most must be a whole number, got {most!r}")
+        seen, token = 0, None
+        while True:
+            got, token = self.find(txn, query, token, most + 1 - seen, make=_counted)
+            seen += len(got)
+            if seen > most or token is None:
+                return seen
+
+    def find(self, txn, query: EpcisQuery, after: str | None, limit: int, make=None) -> tuple[list, str | None]:
         """(records, next token): the named events (event_ids); else by the EPC index when
         the query names EPCs or refs (capture order), else by the time index of order_by
-        (eventTime unless recordTime); descending reverses either."""
+        (eventTime unless recordTime); descending reverses either. make(txn, seq, head):
+        what is answered per event (count's: no body read); the record by default."""
+        make = make or self._record
         if not isinstance(query, EpcisQuery):
             raise ValueError(f"epcis_find takes an EpcisQuery, got {type(query).__name__}")
         if not isinstance(limit, int) or limit < 1:
@@ -246,22 +260,22 @@ class EpcisTables:
             if query.epcs:   # the named events that also name one of the EPCs (in its roles)
                 keyed = self._index_keys(query)
                 seqs = [at for at in seqs if self._names_seq(txn, at, keyed)]
-            return self._find_sorted(txn, query, seqs, after, limit)
+            return self._find_sorted(txn, query, seqs, after, limit, make)
         keyed = self._index_keys(query)
         if keyed is not None:
             if query.order_by or query.descending:   # sorted whole (one EPC's events: few)
                 seqs = _unique(heapq.merge(*(self._seqs(txn, k, keyed[1], 0) for k in set(keyed[0].values()))))
-                return self._find_sorted(txn, query, seqs, after, limit)
-            return self._find_by_epc(txn, query, keyed, _token(after, "e", 8), limit)
+                return self._find_sorted(txn, query, seqs, after, limit, make)
+            return self._find_by_epc(txn, query, keyed, _token(after, "e", 8), limit, make)
         if query.order_by == "recordTime":
             if self.recorded is None:
                 return [], None
             kind = "R" if query.descending else "r"
             return self._find_by_time(txn, query, self.recorded, query.ge_record_time, query.lt_record_time,
-                                      kind, _token(after, kind, 16), limit)
+                                      kind, _token(after, kind, 16), limit, make)
         kind = "T" if query.descending else "t"
         return self._find_by_time(txn, query, self.times, query.ge_event_time, query.lt_event_time,
-                                  kind, _token(after, kind, 16), limit)
+                                  kind, _token(after, kind, 16), limit, make)
 
     def _index_keys(self, q: EpcisQuery):
         """({text: key}, role bytes) of the EPC index entries a query reads, None for none."""
@@ -321,7 +335,7 @@ class EpcisTables:
         found = {txn.get(b"I" + text_key(i), db=self.main) for i in ids}
         return sorted(bytes(at) for at in found if at is not None)
 
-    def _find_by_epc(self, txn, q, keyed, after: bytes | None, limit):
+    def _find_by_epc(self, txn, q, keyed, after: bytes | None, limit, make):
         start = int.from_bytes(after, "big") + 1 if after else 0
         wanted, roles = keyed
         gens = [self._seqs(txn, k, roles, start) for k in set(wanted.values())]
@@ -335,10 +349,11 @@ class EpcisTables:
             seq = int.from_bytes(at, "big")
             head = _loads(txn.get(b"E" + at + b"h", db=self.main))
             if unfiltered or self._matches(head, q):
-                rec = self._record(txn, seq, head)
+                if not digested:
+                    out.append(make(txn, seq, head))
                 # a digest's key: the text decides
-                if not digested or self._names(rec, wanted, q.epc_roles if q.epcs else None):
-                    out.append(rec)
+                elif self._names(rec := self._record(txn, seq, head), wanted, q.epc_roles if q.epcs else None):
+                    out.append(rec if make == self._record else make(txn, seq, head))
             if len(out) == limit or scanned >= MAX_SCAN:
                 return out, "e" + at.hex()
         return out, None
@@ -352,7 +367,7 @@ class EpcisTables:
             return True
         return any(texts.intersection(v) for r, v in rec.epcs.items() if not roles or r in roles)
 
-    def _find_sorted(self, txn, q, seqs, after: str | None, limit):
+    def _find_sorted(self, txn, q, seqs, after: str | None, limit, make):
         """A bounded set of seqs (ascending bytes), filtered and sorted by q's order; the token
         is the sort key of the last one answered."""
         field = {"eventTime": "event_time", "recordTime": "record_time"}.get(q.order_by)
@@ -370,11 +385,11 @@ class EpcisTables:
         if last is not None:
             rows = [r for r in rows if (r[0] < last if q.descending else r[0] > last)]
         page = rows[:limit]
-        out = [self._record(txn, seq, head) for _, seq, head in page]
+        out = [make(txn, seq, head) for _, seq, head in page]
         return out, ("s" + bytes(page[-1][0]).hex()) if len(rows) > limit else None
 
     def _find_by_time(self, txn, q, db, ge: float | None, lt: float | None, kind: str,
-                      after: bytes | None, limit):
+                      after: bytes | None, limit, make):
         lo = _ms_key(ge, 0) + u64(0)
         hi = _ms_key(lt, (1 << 64) - 1) if lt is not None else None
         cur = txn.cursor(db=db)
@@ -402,7 +417,7 @@ class EpcisTables:
             at = key[8:]
             head = _loads(txn.get(b"E" + at + b"h", db=self.main))
             if self._matches(head, q):
-                out.append(self._record(txn, int.from_bytes(at, "big"), head))
+                out.append(make(txn, int.from_bytes(at, "big"), head))
             if len(out) == limit or scanned >= MAX_SCAN:
                 token = kind + bytes(key).hex()
                 return out, token if step() and ((cur.key() >= lo) if back else
@@ -522,6 +537,10 @@ def _name_key(text, what: str) -> bytes:
 
 def _query_key(owner: str, name: str) -> bytes:
     return b"Q" + _name_key(owner, "owner") + b"\x00" + _name_key(name, "name")
+
+
+def _counted(txn, seq: int, head: dict) -> int:
+    return seq   # EpcisTables.count: the event counted, its body not read
 
 
 def _unique(sorted_items):

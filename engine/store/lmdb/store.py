@@ -572,6 +572,10 @@ class LmdbStore:
         with self.env.begin() as txn:
             return self.epcis.find(txn, query, after, limit)
 
+    def epcis_count(self, query, most: int) -> int:
+        with self.env.begin() as txn:   # one snapshot: the count of one moment
+            return self.epcis.count(txn, query, most)
+
     def capture_job_put(self, job: dict) -> None:
         run_write(self.env, lambda txn: self.epcis.put_job(txn, job))
 

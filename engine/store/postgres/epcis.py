@@ -358,6 +358,17 @@ class EpcisMixin:
         with reading(self) as conn:
             return find(conn, query, after, limit)
 
+    def epcis_count(self, query, most: int) -> int:
+        if not isinstance(query, EpcisQuery):
+            raise ValueError(f"epcis_count takes an EpcisQuery, got {type(query).__name__}")
+        if not isinstance(most, int) or isinstance(most, bool) or most < 0:
+            raise ValueError(f"most must be a whole number, got {most!r}")
+        conds, params = where(query)
+        with reading(self) as conn:   # the rows' columns only: no event JSON read
+            return conn.execute(f"SELECT count(*) FROM (SELECT 1 FROM tc_epcis_events e"
+                                f"{' WHERE ' + ' AND '.join(conds) if conds else ''} LIMIT %s) t",
+                                params + [most + 1]).fetchone()[0]
+
     def capture_job_put(self, job: dict) -> None:
         if not isinstance(job, dict) or not isinstance(job.get("id"), str):
             raise ValueError("a capture job is a dict with an id (text)")
