@@ -31,7 +31,7 @@ from starlette.routing import Route
 
 from ..analytics import report
 from ..analytics.rules import RULES
-from ..app.alertsapp import MAX_ALERTS, close_alert, find_alerts
+from ..app.alertsapp import MAX_ALERTS, close_alert
 from ..app.caller import PUBLIC
 from ..app.refusal import Refusal, invalid
 from ..app.rights import admit
@@ -180,6 +180,15 @@ def _state(request):
     return data
 
 
+def _products(request):
+    from .regulator_data import CategoryProducts
+    state = request.app.state
+    found = getattr(state, "regulator_products", None)
+    if found is None:
+        found = state.regulator_products = CategoryProducts()
+    return found
+
+
 def _entry(request, export, f: dict, schemes):
     return _state(request).entry(export, since=f["since"], region=f["region"], schemes=schemes)
 
@@ -187,7 +196,7 @@ def _entry(request, export, f: dict, schemes):
 # -- the handlers ------------------------------------------------------------------------------
 async def page(request) -> Response:
     from .pages import ENV, _page
-    from .regulator_data import by_key, export_of, narrow_alerts, totals
+    from .regulator_data import ALERT_PAGES, by_key, export_of, read_alerts, totals
     caller, token = _overseer(request, "HTTP RegulatorPage")
     lang = i18n.negotiate(request)
     if not caller.authenticated:
@@ -207,12 +216,18 @@ async def page(request) -> Response:
             ov = (await run_in_threadpool(_entry, request, export, f, schemes)).overview
         except TracecodeError as exc:   # a damaged part: say so, still show the alerts
             problem = str(exc)
-    if ov is not None and schemes is not None:
-        products = {r["product"] for r in ov["by_product"]}
-    stored = await run_in_threadpool(   # up to 1,000 records read and decoded: off the loop
-        lambda: find_alerts(svc, caller, rule=f["rule"], open_only=not f["closed"],
-                            limit=MAX_ALERTS, method="HTTP RegulatorPage"))
-    alerts = narrow_alerts(stored, since=f["since"], region=f["region"], products=products)
+    unmatched = []   # the category's schemes whose alerts the filter cannot name here
+    if schemes is not None:
+        # the products issued here under the category's schemes (the index's batches), and
+        # those the export saw scanned (codes registered from others' schemes too)
+        products = await run_in_threadpool(_products(request).of, svc.index.store, schemes)
+        if ov is not None:
+            products |= {r["product"] for r in ov["by_product"]}
+        else:
+            unmatched = [s for s in schemes if getattr(svc.dd.schemes[s], "external", False)]
+    alerts, capped = await run_in_threadpool(   # the store filters; up to 10,000 decoded: off the loop
+        lambda: read_alerts(svc, caller, rule=f["rule"], open_only=not f["closed"], since=f["since"],
+                            region=f["region"], products=products))
     from .answer import regions_of
     table = regions_of(svc)
     query = _query(f)
@@ -227,7 +242,7 @@ async def page(request) -> Response:
         export=export, problem=problem, ov=ov, f=f, query=query, back=urlencode(query),
         rules=list(RULES), categories=list(cats), scans=scans, bad=bad,
         counts=report.counts(alerts), top=report.ranked(alerts)[:TOP_ALERTS], n_alerts=len(alerts),
-        capped=len(stored) >= MAX_ALERTS, max_alerts=MAX_ALERTS, figures=figures,
+        capped=capped, max_alerts=MAX_ALERTS * ALERT_PAGES, unmatched=unmatched, figures=figures,
         regions_top=by_key(ov["by_region"], "region", 25) if ov else [],
         days=by_key(ov["by_day"], "day") if ov else [],
         flows=report.top_flows(ov["flows"], 30) if ov else [],

@@ -119,12 +119,46 @@ def by_key(rows: list, key: str, top: int | None = None) -> list[tuple[str, int,
     return [(k, total[k], bad.get(k, 0)) for k in keys[:top]]
 
 
-def narrow_alerts(alerts: list, *, since=None, region=None, products=None) -> list:
-    """The alerts seen from since on (their last time), in the region (or inside it), of
-    the products (None: any)."""
+ALERT_PAGES = 10   # pages of alertsapp.MAX_ALERTS one page view reads, at most (10,000 alerts)
+
+
+def read_alerts(svc, caller, *, rule=None, open_only=True, since=None, region=None, products=None,
+                method="HTTP RegulatorPage") -> tuple[list, bool]:
+    """(the alerts matching every filter, newest first; whether more remain past ALERT_PAGES
+    pages): each filter applied by the store (alertsapp.page_alerts -> alerts_find), before
+    its newest-first bound, so an older alert of a region is not lost behind newer ones."""
+    from tracecode.app.alertsapp import MAX_ALERTS, page_alerts
     pre = report.region_prefix(region) if region else None
     day = since.strftime("%Y-%m-%d") if since is not None else None
-    return [a for a in alerts
-            if (day is None or (a.get("last_time") or "") >= day)
-            and (pre is None or (a.get("region") or "").startswith(pre))
-            and (products is None or a.get("product") in products)]
+    out: list = []
+    token = None
+    for _ in range(ALERT_PAGES):
+        got, token = page_alerts(svc, caller, rule=rule, open_only=open_only, limit=MAX_ALERTS,
+                                 page_token=token, method=method, region=pre, since=day,
+                                 products=None if products is None else sorted(products))
+        out += got
+        if token is None:
+            break
+    return out, token is not None
+
+
+class CategoryProducts:
+    """scheme -> the product texts (analytics.codes.product_text, as the export and the alerts
+    name products) of every product issued under it, from the store's batch records: read
+    once, then only the batches issued since. The category filter of the alerts needs no
+    export."""
+
+    def __init__(self):
+        self._after = 0
+        self._by_scheme: dict = {}
+        self._lock = threading.Lock()
+
+    def of(self, store, schemes) -> set:
+        from tracecode.analytics.codes import product_text
+        with self._lock:
+            for b in store.batches_after(self._after):
+                text = product_text(b.product)
+                if text is not None:
+                    self._by_scheme.setdefault(b.scheme, set()).add(text)
+                self._after = max(self._after, b.id)
+            return set().union(*(self._by_scheme.get(s, ()) for s in schemes))

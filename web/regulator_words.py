@@ -19,7 +19,9 @@ WORDS = {
         "since": "Since", "rule": "Rule", "region": "Region", "category": "Category", "all": "all",
         "closed_too": "closed alerts too", "apply": "Apply",
         "scans": "Scans", "not_genuine": "not genuine", "alerts_shown": "Alerts shown",
-        "capped": "The store gave its first {n} alerts; narrow the rule to see the others.",
+        "capped": "Only the newest {n} alerts matching the filters are shown; narrow the filters to see the others.",
+        "unmatched": "The category filter cannot be applied to alerts on codes registered under {schemes} "
+                     "without an analytics export (it names their products): those alerts are not shown.",
         "by_rule": "Alerts by rule", "severity": "severity", "alerts": "alerts",
         "top_open": "Top open alerts ({n} of {total})", "top": "Top alerts ({n} of {total})",
         "subject": "subject", "first": "first", "last": "last", "evidence": "evidence",
@@ -45,7 +47,9 @@ WORDS = {
         "since": "起始日期", "rule": "规则", "region": "地区", "category": "类别", "all": "全部",
         "closed_too": "包括已关闭的预警", "apply": "筛选",
         "scans": "扫码次数", "not_genuine": "非正品", "alerts_shown": "显示的预警",
-        "capped": "存储只返回了前 {n} 条预警；请按规则缩小范围查看其余预警。",
+        "capped": "只显示符合筛选条件的最新 {n} 条预警；请缩小筛选范围查看其余预警。",
+        "unmatched": "没有分析导出数据（其中有产品名称），类别筛选无法用于 {schemes} 下登记的码的预警："
+                     "这些预警未显示。",
         "by_rule": "各规则的预警", "severity": "严重程度", "alerts": "预警数",
         "top_open": "未关闭的主要预警（{total} 条中的 {n} 条）", "top": "主要预警（{total} 条中的 {n} 条）",
         "subject": "对象", "first": "首次", "last": "最近", "evidence": "证据",

@@ -22,17 +22,20 @@ def find_alerts(svc, caller, *, rule=None, code=None, open_only=False, limit=100
 
 
 def page_alerts(svc, caller, *, rule=None, code=None, open_only=False, limit=100,
-                page_token: str | None = None, method="Alerts") -> tuple[list, str | None]:
+                page_token: str | None = None, method="Alerts", region=None, since=None,
+                products=None) -> tuple[list, str | None]:
     """(a page of the alerts matching every filter, newest last_time first; the token of the
-    next page, None after the last)."""
+    next page, None after the last). region (a region code's prefix), since (last_time from)
+    and products (any of): the regulator page's filters, applied by the store."""
     admit(caller, "alerts", method)
     if not isinstance(limit, int) or isinstance(limit, bool) or not 1 <= limit <= MAX_ALERTS:
         raise invalid("limit", f"limit is 1 to {MAX_ALERTS}")
     for name, value in (("rule", rule), ("code", code)):
         if value is not None and (not isinstance(value, str) or not value or len(value) > 128):
             raise invalid(name, f"{name} is 1 to 128 characters")
+    narrow = {k: v for k, v in (("region", region), ("since", since), ("products", products)) if v is not None}
     found = svc.index.store.alerts_find(rule=rule, code=code, open_only=bool(open_only), limit=limit + 1,
-                                        after=_after(page_token))
+                                        after=_after(page_token), **narrow)
     more = len(found) > limit
     found = found[:limit]
     return found, (_token(found[-1]) if more else None)

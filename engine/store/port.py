@@ -397,9 +397,12 @@ class Store(Protocol):
 
     def alerts_find(self, rule: str | None = None, code: str | None = None,
                     open_only: bool = False, subject: str | None = None, limit: int = 1000,
-                    after: tuple | None = None) -> list:
+                    after: tuple | None = None, region: str | None = None, since: str | None = None,
+                    products=None) -> list:
         """Alerts matching every filter given, newest last_time first (then id, descending),
-        at most limit; after=(last_time, id) of a page's last alert: the next page."""
+        at most limit; after=(last_time, id) of a page's last alert: the next page. region: a
+        prefix of the alert's region code; since: last_time >= it (an ISO date or time);
+        products: the alert's product is one of these."""
 
     def alert_close(self, alert_id: str, by: str, note: str = "") -> bool:
         """Close an open alert (who, why); False if none by that id is open."""

@@ -72,11 +72,13 @@ class AlertsTable(OnDemandTable):
             return fresh
         return run_write(self.env, body)
 
-    def find(self, rule=None, code=None, open_only=False, subject=None, limit=1000, after=None) -> list:
+    def find(self, rule=None, code=None, open_only=False, subject=None, limit=1000, after=None,
+             region=None, since=None, products=None) -> list:
         db = self._existing()
         if db is None:
             return []
         out = []
+        wanted = None if products is None else set(products)
         with self.env.begin(db=db) as txn:
             for k, v in txn.cursor():
                 if k[:1] in (b"\x00", b"\x01"):
@@ -85,7 +87,10 @@ class AlertsTable(OnDemandTable):
                 if ((rule is None or a.get("rule") == rule)
                         and (code is None or a.get("code") == code)
                         and (subject is None or a.get("subject") == subject)
-                        and (not open_only or a.get("status") == "open")):
+                        and (not open_only or a.get("status") == "open")
+                        and (region is None or (a.get("region") or "").startswith(region))
+                        and (since is None or (a.get("last_time") or "") >= since)
+                        and (wanted is None or a.get("product") in wanted)):
                     out.append(a)
         out.sort(key=lambda a: (a.get("last_time") or "", a["id"]), reverse=True)
         if after is not None:   # a page: those after (last_time, id) in this order

@@ -535,8 +535,9 @@ class LmdbStore:
 
     def alerts_find(self, rule: str | None = None, code: str | None = None,
                     open_only: bool = False, subject: str | None = None, limit: int = 1000,
-                    after: tuple | None = None) -> list:
-        return self.alerts.find(rule, code, open_only, subject, limit, after)
+                    after: tuple | None = None, region: str | None = None, since: str | None = None,
+                    products=None) -> list:
+        return self.alerts.find(rule, code, open_only, subject, limit, after, region, since, products)
 
     def alert_close(self, alert_id: str, by: str, note: str = "") -> bool:
         return self.alerts.close(alert_id, by, note)

@@ -74,7 +74,8 @@ class AlertsMixin:
             return fresh
         return run_write(self, body)
 
-    def alerts_find(self, rule=None, code=None, open_only=False, subject=None, limit=1000, after=None) -> list:
+    def alerts_find(self, rule=None, code=None, open_only=False, subject=None, limit=1000, after=None,
+                    region=None, since=None, products=None) -> list:
         conds, params = [], []
         for column, value in (("rule", rule), ("code", code), ("subject", subject)):
             if value is not None:
@@ -82,6 +83,17 @@ class AlertsMixin:
                 params.append(value)
         if open_only:
             conds.append("status = 'open'")
+        if since is not None:
+            conds.append("last_time >= %s")
+            params.append(since)
+        # region and product are in the alert's JSON only (no column of their own): read there,
+        # in the query, so the newest-first LIMIT applies to what matches
+        if region is not None:
+            conds.append("starts_with(coalesce(convert_from(alert, 'UTF8')::jsonb ->> 'region', ''), %s)")
+            params.append(region)
+        if products is not None:
+            conds.append("convert_from(alert, 'UTF8')::jsonb ->> 'product' = ANY(%s)")
+            params.append(list(products))
         if after is not None:   # a page: those after (last_time, id) in the order below
             conds.append("(last_time, id) < (%s, %s)")
             params += [after[0] or "", after[1]]
