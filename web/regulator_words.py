@@ -8,7 +8,8 @@ WORDS = {
     "en": {
         "title": "Regulator's overview",
         "login.intro": "This page is for regulators and admins. Give your client token (the one "
-                       "issued to you in the clients file); it is kept in a cookie for this page only.",
+                       "issued to you in the clients file); this page keeps a session of 8 hours in a cookie, "
+                       "not the token.",
         "login.token": "Client token", "login.submit": "Sign in", "logout": "Sign out",
         "fresh": "Export of {time} in {root}; alerts as the last {analyze} stored them. "
                  "Refresh both with {command}.",
@@ -37,7 +38,7 @@ WORDS = {
     "zh": {
         "title": "监管概览",
         "login.intro": "本页面仅供监管人员和管理员使用。请输入您的客户端令牌（客户端文件中为您签发的令牌）；"
-                       "它只为本页面保存在 Cookie 中。",
+                       "本页面在 Cookie 中保存 8 小时的会话，而不是令牌本身。",
         "login.token": "客户端令牌", "login.submit": "登录", "logout": "退出",
         "fresh": "数据导出时间 {time}，位于 {root}；预警为最近一次 {analyze} 保存的结果。"
                  "运行 {command} 可同时更新两者。",
