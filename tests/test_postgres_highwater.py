@@ -232,7 +232,8 @@ def test_a_failover_under_a_live_store_moves_the_counters_before_the_next_issue(
         handed = set(dd.issue("cn-drug-20", DRUG, 500).codes())
         with psycopg.connect(pg_dsn, autocommit=True) as c:
             c.execute("UPDATE tc_counters SET next = 0")   # the standby had not replayed them
-        monkeypatch.setattr(highwater, "STATE_SQL", highwater.STATE_SQL.replace("::int END", "::int + 1 END"))
+        monkeypatch.setattr(highwater, "STATE_COLUMNS",   # what a promoted standby reports: a new timeline
+                            highwater.STATE_COLUMNS.replace("::int END", "::int + 1 END"))
         with pytest.warns(highwater.CountersMoved, match="1 products"):
             again = set(dd.issue("cn-drug-20", DRUG, 500).codes())
         assert not again & handed

@@ -43,18 +43,20 @@ class Part:
 
         def body(view):
             conn = view.conn
-            start = conn.execute(
+            mark = self.highwater   # it checks the database's identity the statement returns too
+            start, *db = conn.execute(
                 "INSERT INTO tc_counters AS c (scheme, product_key, next) VALUES (%s, %s, %s) "
                 "ON CONFLICT (scheme, product_key) DO UPDATE SET next = c.next + excluded.next "
-                "RETURNING next - %s", (scheme, product_key, count, count)).fetchone()[0]
+                "RETURNING next - %s" + ("" if mark is None else ", " + mark.state_columns),
+                (scheme, product_key, count, count)).fetchone()
             if start + count > capacity:
                 remaining = max(capacity - start, 0)
                 raise CapacityExceeded(
                     f"refusing to issue {count:,} codes: this product has {remaining:,} of its "
                     f"{capacity:,} left under the 1/10,000 guessing bound (EU 2016/161 Art. 4)",
                     remaining=remaining)
-            if self.highwater is not None:   # the mark outside the database first (highwater.py)
-                self.highwater.cover(view, scheme, product_key, start + count, count, capacity)
+            if mark is not None:   # the mark outside the database first (highwater.py)
+                mark.cover(view, scheme, product_key, start + count, count, capacity, db)
             view.product_id_assign(scheme, product_key, product)   # under the counter's row lock
             batch_id = view.next_seq("batch")
             record = BatchRecord(id=batch_id, scheme=scheme, product=dict(product), start=start,

@@ -143,13 +143,14 @@ def identity(store):
     return (row[0], int(row[1]))
 
 
-# the database's state a reservation checks first, in its own transaction (one round trip):
-# standby or not, its identity (system identifier, timeline) and which directory keeps its mark
-STATE_SQL = (
-    "SELECT pg_is_in_recovery(), (SELECT system_identifier FROM pg_control_system())::text, "
+# the database's state every reservation reads in its transaction: standby or not, its identity
+# (system identifier, timeline) and which directory keeps its mark. Returned by the counter's
+# own statement (batches.py: no round trip more), or on its own by the guard.
+STATE_COLUMNS = (
+    "pg_is_in_recovery(), (SELECT system_identifier FROM pg_control_system())::text, "
     "CASE WHEN pg_is_in_recovery() THEN NULL ELSE "
     "('x' || substr(pg_walfile_name(pg_current_wal_lsn()), 1, 8))::bit(32)::int END, "
-    "(SELECT value FROM tc_meta WHERE key = %s)")
+    f"(SELECT value FROM tc_meta WHERE key = '{META_KEY}')")
 
 
 def _holder_of(raw) -> dict | None:
@@ -164,7 +165,12 @@ def _holder_of(raw) -> dict | None:
         return None
 
 
-class _WentBack(Exception):
+class _Recheck(Exception):
+    """Inside a reservation: the database is not the one (or not held as) this process last
+    checked: run again, through the guard."""
+
+
+class _WentBack(_Recheck):
     """Inside a reservation: the database handed out a counter under one this process handed
     out (it went back in time under a live store): run again, moving the counters first."""
 
@@ -182,6 +188,11 @@ class Mark:
         self.applied: dict | None = None   # what a move past the mark did (for the restore to say)
         self._seen: dict = {}       # (scheme, product key) -> highest end this process reserved
         self._went_back = False
+        self._recheck = True        # the next reservation runs the guard (the first one always)
+
+    @property
+    def state_columns(self) -> str:
+        return STATE_COLUMNS
 
     @contextmanager
     def _locked(self):
@@ -212,21 +223,25 @@ class Mark:
         def guarded(view):
             state.clear()
             state["view"] = view
-            self._guard(view, state)
+            if self._recheck or self.refusal is not None:
+                self._guard(view, state)
+                view.memo["highwater_guarded"] = True   # checked in this transaction already
             return body(view)
         while True:
             try:
                 out = store.write(guarded)
                 break
-            except _WentBack:
-                self._went_back = True   # the next run moves the counters past the mark first
+            except _Recheck as why:
+                self._recheck = True
+                if isinstance(why, _WentBack):
+                    self._went_back = True   # the next run moves the counters past the mark first
         self._settle(state)
         return out
 
     def _guard(self, view, state: dict) -> None:
         if self.refusal is not None:
             raise self.refusal
-        in_recovery, sysid, timeline, raw = view.conn.execute(STATE_SQL, (META_KEY,)).fetchone()
+        in_recovery, sysid, timeline, raw = view.conn.execute("SELECT " + STATE_COLUMNS).fetchone()
         if in_recovery:
             return   # a standby: the reservation fails as read-only anyway
         ident, db = (sysid, int(timeline)), _holder_of(raw)
@@ -285,12 +300,20 @@ class Mark:
                               f"(restored, or failed over): moved the counters of "
                               f"{moved['products_moved']:,} products past their high-water marks, "
                               f"{moved['counters_skipped']:,} counters skipped", CountersMoved, stacklevel=4)
-        self.identity, self.claimed, self._went_back = state["ident"], state["claimed"], False
+        self.identity, self.claimed = state["ident"], state["claimed"]
+        self._went_back = self._recheck = False
 
-    def cover(self, view, scheme: str, product_key: bytes, end: int, count: int, capacity: int) -> None:
-        """Called in the reservation's transaction once its counters [end - count, end) are known."""
+    def cover(self, view, scheme: str, product_key: bytes, end: int, count: int, capacity: int,
+              db=None) -> None:
+        """Called in the reservation's transaction once its counters [end - count, end) are
+        known; db: the STATE_COLUMNS the counter's statement returned."""
         if self.refusal is not None:
             raise self.refusal
+        if db is not None and not db[0] and not view.memo.get("highwater_guarded"):
+            holder = _holder_of(db[3])
+            if (db[1], int(db[2])) != self.identity or holder is None \
+                    or (holder["dir"], holder["generation"]) != self.claimed:
+                raise _Recheck()   # a new server (failover), or another process claimed
         key = (scheme, product_key)
         if end - count < self._seen.get(key, 0):
             raise _WentBack()   # under a counter this process handed out: never again
