@@ -53,6 +53,8 @@ SCHEMA = [
     "ALTER TABLE tc_epcis_events ADD COLUMN IF NOT EXISTS facets jsonb",
     # the equalities on facets are containments (@>), which this index answers
     "CREATE INDEX IF NOT EXISTS tc_epcis_events_facets ON tc_epcis_events USING gin (facets jsonb_path_ops)",
+    # the events from before facets (opened's backfill): found at once, and none to find after it
+    "CREATE INDEX IF NOT EXISTS tc_epcis_events_no_facets ON tc_epcis_events (seq) WHERE facets IS NULL",
     "CREATE INDEX IF NOT EXISTS tc_epcis_events_event_time ON tc_epcis_events (event_time, seq)",
     "CREATE INDEX IF NOT EXISTS tc_epcis_events_record_time ON tc_epcis_events (record_time, seq)",
     """CREATE TABLE IF NOT EXISTS tc_epcis_epcs (
