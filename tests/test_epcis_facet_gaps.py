@@ -39,6 +39,7 @@ ALERT = {"id": "0" * 20, "rule": "diversion"}
     ({"https://ns.tracecode.org/epcis/alert": ALERT}, None),                           # the full IRI
     ({"https://ns.tracecode.org/epcis#alert": ALERT}, None),                           # namespace#name
     ({"flag": ALERT}, [GS1, {"flag": "https://ns.tracecode.org/epcis/alert"}]),        # a term
+    ({"alert": ALERT}, [GS1, {"@vocab": "https://ns.tracecode.org/epcis/"}]),          # a bare key, @vocab
     ({"bizStep": "URN:tracecode:bizstep:alert"}, None),                                # another case
     ({"bizStep": "urn:TRACECODE:bizstep:alert"}, None),
 ])

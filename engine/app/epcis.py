@@ -955,7 +955,10 @@ def _names_alert(event: dict, context) -> bool:
     if isinstance(step, str) and step.strip().casefold() == ALERT_STEP.casefold():
         return True
     known = _facets.prefixes(context, event.get("@context"))
-    return any(not _ALERT_NAMES.isdisjoint(_facets.iris_of(key, known)) for key in event if isinstance(key, str))
+    under = _facets.vocabs(context, event.get("@context"))   # a bare key expands under an @vocab
+    return any(not _ALERT_NAMES.isdisjoint(_facets.iris_of(key, known))
+               or (":" not in key and key not in known and any(v + key in _ALERT_NAMES for v in under))
+               for key in event if isinstance(key, str))
 
 
 def _declared_ids(event: dict, context, at) -> tuple:

@@ -106,6 +106,22 @@ def prefixes(*contexts) -> dict:
     return out
 
 
+def vocabs(*contexts) -> list[str]:
+    """The @vocab IRIs of JSON-LD contexts (a bare key not defined as a term expands under one).
+
+    >>> vocabs(["https://ref.gs1.org/x.jsonld", {"@vocab": "https://ns.example.com/"}])
+    ['https://ns.example.com/']
+    """
+    out, stack = [], list(contexts)
+    while stack:
+        c = stack.pop(0)
+        if isinstance(c, list):
+            stack[:0] = c
+        elif isinstance(c, dict) and isinstance(c.get("@vocab"), str):
+            out.append(c["@vocab"])
+    return out
+
+
 def names_of(key: str, known: dict) -> list[str]:
     """A field's names: as written, its expanded IRI, and namespace#name.
 
