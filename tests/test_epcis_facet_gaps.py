@@ -316,3 +316,18 @@ def test_max_event_count_reads_no_event_to_count_and_its_tokens_hold_to_their_qu
         with pytest.raises(Refusal) as e:
             svc.query_epcis(OPERATOR, {**other, "nextPageToken": token})
         assert e.value.field == "nextPageToken"
+
+
+def test_an_issuers_max_event_count_counts_what_it_may_read_within_one_pages_reads(counted, monkeypatch):
+    from tracecode.app import epcis as app_epcis
+    from tracecode.app.refusal import Refusal
+    svc = counted.svc
+    issuer = svc.clients.by_token(counted.tokens["issuer"])
+    mine = {"EQ_example:run": "max-count", "maxEventCount": "3", "perPage": "3"}
+    assert svc.query_epcis(issuer, mine) == ([], None)   # 8 selected, none its own: within 3
+    monkeypatch.setattr(app_epcis, "MAX_PAGE", 3)        # a walk of 3-event pages, 3 events at most
+    monkeypatch.setattr(app_epcis, "MAX_WALK", 3)
+    with pytest.raises(Refusal) as e:
+        svc.query_epcis(issuer, mine)
+    assert e.value.reason == "query_too_large" and "would read over 3" in e.value.detail
+    assert svc.query_epcis(issuer, {**mine, "maxEventCount": "8"}) == ([], None)   # the index count: within

@@ -67,6 +67,7 @@ MAX_EVENTS = 10_000            # per capture (the REST binding's GS1-EPCIS-Captu
 MAX_JOB_ERRORS = 1000          # errors a job lists; errors_total says how many there were
 DEFAULT_PAGE, MAX_PAGE = 100, 1000
 PAGE_ROUNDS = 20               # store pages an issuer's query reads to fill one of its own
+MAX_WALK = PAGE_ROUNDS * 1_000  # events an issuer's maxEventCount reads at most (one page's most)
 LINEAGE_DEPTH = 8              # transformations followed back from a code
 LINEAGE_EVENTS = 100           # transformations read per step of a lineage
 
@@ -694,16 +695,23 @@ class Capture:
             raise Refusal("query_too_large", "maxEventCount", f"the query answers more than {most:,} events "
                           "(maxEventCount): narrow it, or page through it with eventCountLimit or none",
                           max_event_count=most)
-        seen, token = 0, None
+        # an issuer's: the events it may read among them, reading at most what one page of its
+        # own may read (MAX_WALK), so one request costs no more than a page
+        seen, read, token = 0, 0, None
         while True:
-            got, token = self.query_events(caller, query, token, min(MAX_PAGE, most + 1 - seen), method)
-            seen += len(got)
+            got, token = _page(self.store.epcis_find, counted, token, MAX_PAGE)
+            read += len(got)
+            seen += sum(1 for r in got if self._sees(caller, r))
             if seen > most:
                 raise Refusal("query_too_large", "maxEventCount", f"the query answers more than {most:,} events "
                               "(maxEventCount): narrow it, or page through it with eventCountLimit or none",
                               max_event_count=most)
             if token is None:
                 return
+            if read >= MAX_WALK:
+                raise Refusal("query_too_large", "maxEventCount", f"the query selects more than {most:,} events, "
+                              f"and counting those this caller may read would read over {MAX_WALK:,}: narrow it, "
+                              "or page through it with eventCountLimit or none", max_event_count=most)
 
     def event(self, caller: Caller, event_id: str, method: str = "Event") -> list[dict]:
         """The event of an eventID (and its error declaration, when one was captured), as
