@@ -1,6 +1,7 @@
 """Files beside the index that must survive a crash whole: the stamp, the journal, backups."""
 from __future__ import annotations
 
+import hashlib
 import os
 from pathlib import Path
 
@@ -27,3 +28,12 @@ def write_atomically(path: str | Path, data: bytes) -> None:
         os.close(fd)
     os.replace(tmp, path)
     fsync_path(path.parent)
+
+
+def file_sha256(path: str | Path) -> str:
+    """The SHA-256 of a file's bytes, read a MiB at a time (backups hold files of any size)."""
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        for chunk in iter(lambda: f.read(1 << 20), b""):
+            h.update(chunk)
+    return h.hexdigest()

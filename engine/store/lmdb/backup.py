@@ -45,7 +45,6 @@ from __future__ import annotations
 import datetime as _dt
 import errno
 import fcntl
-import hashlib
 import json
 import os
 import shutil
@@ -56,7 +55,7 @@ from ...errors import TracecodeError
 from ...keys import MASTER_KEY_FILE, load_master_key
 from . import journal, lineage, stamp
 from .batches import Batches, u64
-from .durable import fsync_path, write_atomically
+from .durable import file_sha256 as _sha256, fsync_path, write_atomically
 from .env import DAMAGED_PAGES, StoreFailure, open_db, open_env, run_write
 from .lmdbfile import check_data_file
 
@@ -68,14 +67,6 @@ FORMAT = 1
 
 class BackupError(TracecodeError):
     """A backup cannot be made, or a restore is refused (and nothing was changed)."""
-
-
-def _sha256(path: Path) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        for chunk in iter(lambda: f.read(1 << 20), b""):
-            h.update(chunk)
-    return h.hexdigest()
 
 
 def _files(root: Path):

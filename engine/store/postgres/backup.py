@@ -32,7 +32,6 @@ from __future__ import annotations
 
 import datetime as _dt
 import glob
-import hashlib
 import json
 import os
 import re
@@ -43,7 +42,7 @@ from pathlib import Path
 from ...errors import TracecodeError
 from ...keys import MASTER_KEY_FILE, load_master_key
 from .. import stamp
-from ..durable import fsync_path, write_atomically
+from ..durable import file_sha256 as _sha256, fsync_path, write_atomically
 from . import highwater
 from .connection import redact
 
@@ -68,14 +67,6 @@ def pg_tool(name: str) -> str:
     if not cands:
         raise PgBackupError(f"{name} is not installed (Debian: apt-get install postgresql-client)")
     return cands[-1]
-
-
-def _sha256(path: Path) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        for chunk in iter(lambda: f.read(1 << 20), b""):
-            h.update(chunk)
-    return h.hexdigest()
 
 
 def _dir_files(datadir: Path, with_key: bool) -> list[str]:
