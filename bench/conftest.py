@@ -1,4 +1,5 @@
-"""Shared bench plumbing: sizes, the Redis baseline's server, and the closing tables.
+"""Shared bench plumbing: sizes, the Redis baseline's server, a PostgreSQL server, and the
+closing tables.
 
 Every benchmark records ``extra_info["codes"]`` (codes handled per round) and
 ``extra_info["role"]`` ("baseline" or "engine"), and may add a ``note``. At the
@@ -37,6 +38,19 @@ def _free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return s.getsockname()[1]
+
+
+@pytest.fixture(scope="module")
+def pg_server():
+    """A throwaway PostgreSQL on loopback (tests/postgres_server.py), durable as LMDB is: fsync
+    and full page writes on, so the PostgreSQL rows compare with LMDB's fairly."""
+    import sys
+    sys.path.insert(0, str(Path(__file__).parent.parent / "tests"))
+    from postgres_server import PgServer, pg_bindir
+    if pg_bindir() is None:
+        pytest.skip("PostgreSQL is not installed (/usr/lib/postgresql/*/bin/initdb missing)")
+    with PgServer(settings={"fsync": "on", "full_page_writes": "on"}) as server:
+        yield server
 
 
 @pytest.fixture(scope="session")

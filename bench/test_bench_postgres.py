@@ -10,28 +10,14 @@ Baseline: LMDB, engine: PostgreSQL. Quick sizes unless BENCH_FULL=1.
 """
 from __future__ import annotations
 
-import sys
-from pathlib import Path
-
 import pytest
 
 import tracecode
 from bench.conftest import size
 
-sys.path.insert(0, str(Path(__file__).parent.parent / "tests"))
-from postgres_server import PgServer, pg_bindir  # noqa: E402  (the tests' throwaway server)
-
 N = size(100_000, 1_000_000)
 DRUG = {"drug_id": "8177322"}
 _dbs = iter(range(1, 1 << 20))
-
-
-@pytest.fixture(scope="module")
-def pg_server():
-    if pg_bindir() is None:
-        pytest.skip("PostgreSQL is not installed (/usr/lib/postgresql/*/bin/initdb missing)")
-    with PgServer(settings={"fsync": "on", "full_page_writes": "on"}) as server:
-        yield server
 
 
 def _datadir(kind, tmp_path, server):

@@ -9,16 +9,10 @@ store (tracecode.store.postgres.PgStore), each round on a new database.
 """
 from __future__ import annotations
 
-import sys
-from pathlib import Path
-
 import pytest
 
 from bench.conftest import size
 from tracecode.store.port import EpcisRecord
-
-sys.path.insert(0, str(Path(__file__).parent.parent / "tests"))
-from postgres_server import PgServer, pg_bindir  # noqa: E402  (the tests' throwaway server)
 
 N = size(5_000, 100_000)
 PER_WRITE = 500
@@ -40,14 +34,6 @@ def _events(n: int, tag: str) -> list:
             biz_step="packing", action="ADD",
             epcs={"parent": [f"urn:epc:id:sscc:0614141.{i:010d}"], "child": epcs}))
     return out
-
-
-@pytest.fixture(scope="module")
-def pg_server():
-    if pg_bindir() is None:
-        pytest.skip("PostgreSQL is not installed (/usr/lib/postgresql/*/bin/initdb missing)")
-    with PgServer(settings={"fsync": "on", "full_page_writes": "on"}) as server:   # durable, as LMDB's
-        yield server
 
 
 _dbs = iter(range(1, 1 << 20))
