@@ -404,10 +404,16 @@ class Index:
         order = _key_order(matrix)
         got = np.zeros(len(bare), np.uint8)
         cand = Keys(len(bare), [(np.arange(len(bare)), matrix[order], lens[order])])
-        values = view.imported_values(cand.buf, cand.off, got)
+        distinct = getattr(view, "imported_distinct", None)  # a store's bulk path, where it has one
+        if distinct is not None:
+            which = np.empty(len(bare), np.int32)
+            values = distinct(cand.buf, cand.off, got, which)
+            imported.add_distinct(rows[bare[order]][got.astype(bool)], values, which[:int(got.sum())])
+        else:
+            values = view.imported_values(cand.buf, cand.off, got)
+            imported.add(rows[bare[order]][got.astype(bool)], values)
         found = np.zeros(len(rows), np.uint8)
         found[bare[order]] = got
-        imported.add(rows[bare[order]][got.astype(bool)], values)
         hits = found[bare].astype(bool)
         part = (rows[bare[hits]], matrix[hits], lens[hits])
         unread, other = rows[~read], {}
@@ -1153,6 +1159,11 @@ class _Imported:
         at = [index_of.setdefault(raw, len(index_of)) for raw in values]
         self.which[rows] = np.array(at, np.int32) + len(self.records)
         self.records += [json.loads(raw) for raw in index_of]  # in first-seen order
+
+    def add_distinct(self, rows, distinct, which) -> None:
+        """rows[j] has the record whose JSON is distinct[which[j]] (each distinct once)."""
+        self.which[rows] = which + len(self.records)
+        self.records += [json.loads(raw) for raw in distinct]
 
     def get(self, i, default=None):
         k = self.which[i]

@@ -394,33 +394,98 @@ def read_code(env, txn, db, bytes key, uint32_t place_hash, seen_db=None):
             f.s.first_time, f.s.first_seq, f.s.last_seq)
 
 
+cdef inline uint64_t _fnv1a(const uint8_t *p, size_t n) noexcept nogil:
+    cdef uint64_t h = 14695981039346656037ULL
+    cdef size_t i
+    for i in range(n):
+        h = (h ^ p[i]) * 1099511628211ULL
+    return h
+
+
 def get_values(env, txn, db, const uint8_t[::1] keys, const int64_t[::1] offsets,
-               uint8_t[:] found):
+               uint8_t[:] found, int32_t[:] which=None):
     """Plain lookups: found[i] = whether key i (empty: skip) is in db; returns the
-    values of the found keys, in order."""
+    values of the found keys, in order. With `which`: returns each distinct value
+    once (in first-found order) and which[j] = the one the j-th found key has.
+
+    One cursor walks forward (keys given in or near key order find their page
+    without a descent from the root); values are compared in C, so a value shared
+    by many keys becomes one Python object."""
     cdef Txn t
-    cdef MDB_val k, v
-    cdef Py_ssize_t i, n = offsets.shape[0] - 1
-    cdef int rc
+    cdef Ahead a
+    cdef MDB_val v
+    cdef bint hit, dedup = which is not None
+    cdef Py_ssize_t i, n = offsets.shape[0] - 1, nfound = 0, ndistinct = 0
+    cdef size_t cap = 1, slot
+    cdef uint64_t h
+    cdef int rc = 0
+    cdef int32_t *table = NULL
+    cdef MDB_val *distinct = NULL
+    cdef uint64_t *hashes = NULL
+    cdef MDB_val *got = NULL
     _check_keys(keys, offsets)
     if found.shape[0] < n:
         raise ValueError(f"the found array is shorter than the {n} keys")
+    if dedup and which.shape[0] < n:
+        raise ValueError(f"the which array is shorter than the {n} keys")
+    while cap < 2 * <size_t>n + 2:
+        cap <<= 1
     open_txn(env, txn, &t)
-    cdef MDB_dbi dbi = dbi_of(env, db)
-    values = []
-    for i in range(n):
-        found[i] = 0
-        if offsets[i + 1] == offsets[i]:
-            continue
-        k.mv_size = offsets[i + 1] - offsets[i]
-        k.mv_data = <void *>&keys[offsets[i]]
-        rc = t.api.get(t.txn, dbi, &k, &v)
-        if rc == 0:
+    a.state = AHEAD_UNKNOWN
+    a.cur = NULL
+    rc = t.api.cursor_open(t.txn, dbi_of(env, db), &a.cur)
+    if rc:
+        fail(&t, rc)
+    got = <MDB_val *>malloc((n + 1) * sizeof(MDB_val))
+    if dedup:
+        table = <int32_t *>malloc(cap * sizeof(int32_t))
+        distinct = <MDB_val *>malloc((n + 1) * sizeof(MDB_val))
+        hashes = <uint64_t *>malloc((n + 1) * sizeof(uint64_t))
+    try:
+        if got == NULL or (dedup and (table == NULL or distinct == NULL or hashes == NULL)):
+            raise MemoryError()
+        if dedup:
+            memset(table, 0xff, cap * sizeof(int32_t))   # -1: an empty slot
+        for i in range(n):
+            found[i] = 0
+            if offsets[i + 1] == offsets[i]:
+                continue
+            rc = _ahead_find(&t, &a, &keys[offsets[i]], offsets[i + 1] - offsets[i], &hit, &v)
+            if rc:
+                break
+            if not hit:
+                continue
             found[i] = 1
-            values.append((<const char *>v.mv_data)[:v.mv_size])
-        elif rc != MDB_NOTFOUND:
+            got[nfound] = v
+            if dedup:
+                h = _fnv1a(<const uint8_t *>v.mv_data, v.mv_size)
+                slot = h & (cap - 1)
+                while table[slot] >= 0 and not (
+                        hashes[table[slot]] == h and distinct[table[slot]].mv_size == v.mv_size
+                        and memcmp(distinct[table[slot]].mv_data, v.mv_data, v.mv_size) == 0):
+                    slot = (slot + 1) & (cap - 1)
+                if table[slot] < 0:
+                    table[slot] = <int32_t>ndistinct
+                    distinct[ndistinct] = v
+                    hashes[ndistinct] = h
+                    ndistinct += 1
+                which[nfound] = table[slot]
+            nfound += 1
+        if rc:
+            t.api.cursor_close(a.cur)
+            a.cur = NULL
             fail(&t, rc)
-    return values
+        # the values point into the transaction's pages: copied out before it can move on
+        if dedup:
+            return [(<const char *>distinct[i].mv_data)[:distinct[i].mv_size] for i in range(ndistinct)]
+        return [(<const char *>got[i].mv_data)[:got[i].mv_size] for i in range(nfound)]
+    finally:
+        if a.cur != NULL:
+            t.api.cursor_close(a.cur)
+        free(got)
+        free(table)
+        free(distinct)
+        free(hashes)
 
 
 def record_scans(env, txn, db_codes, db_scans, uint64_t first,

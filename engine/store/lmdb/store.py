@@ -120,6 +120,11 @@ class LmdbView:
     def imported_values(self, buf, off, found):
         return _codes.get_values(self._env, self._txn, self._s.db_imported, buf, off, found)
 
+    def imported_distinct(self, buf, off, found, which):
+        """imported_values with each distinct record once: which[j] is the one the j-th
+        found key has (registered codes share a few records: no bytes object per code)."""
+        return _codes.get_values(self._env, self._txn, self._s.db_imported, buf, off, found, which)
+
     def imported_one(self, ref):
         return self._txn.get(ref, db=self._s.db_imported) if len(ref) <= _codes.KEY_LIMIT else None
 
