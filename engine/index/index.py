@@ -1137,12 +1137,15 @@ class _CallReads:
 
 
 def _key_order(matrix: np.ndarray) -> np.ndarray:
-    """An order of code keys (rows of a uint8 matrix) sorted by their 8 bytes after the
-    b"ext\\0" prefix: near key order at the cost of one integer argsort."""
-    head = np.zeros((len(matrix), 8), np.uint8)
-    part = matrix[:, 4:12]
+    """An order of code keys (rows of a uint8 matrix) sorted by their 16 bytes after the
+    b"ext\\0" prefix: key order for codes of up to 16 characters. 8 bytes were not
+    enough: tags of one county share them, and get_values' cursor then jumped back and
+    forth within the county's pages instead of stepping to the next key."""
+    head = np.zeros((len(matrix), 16), np.uint8)
+    part = matrix[:, 4:20]
     head[:, :part.shape[1]] = part
-    return np.argsort(head.view(">u8").ravel(), kind="stable")
+    words = head.view(">u8")
+    return np.lexsort((words[:, 1], words[:, 0]))
 
 
 class _Imported:
