@@ -417,7 +417,7 @@ class Index:
         found = np.zeros(len(rows), np.uint8)
         found[bare[order]] = got
         hits = found[bare].astype(bool)
-        part = (rows[bare[hits]], matrix[hits], lens[hits])
+        part = (rows[bare[hits]], rows_of[hits].view(np.uint8).reshape(-1, matrix.shape[1]), lens[hits])
         unread, other = rows[~read], {}
         if len(unread):  # keyed by their text, built in numpy: junk costs no Python per scan
             buf, off = scankeys.text_keys(*packed, unread, texts, _codes.KEY_LIMIT)

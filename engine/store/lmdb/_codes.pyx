@@ -420,6 +420,7 @@ def get_values(env, txn, db, const uint8_t[::1] keys, const int64_t[::1] offsets
     cdef uint64_t h
     cdef int rc = 0
     cdef int32_t *table = NULL
+    cdef int32_t last = -1
     cdef MDB_val *distinct = NULL
     cdef uint64_t *hashes = NULL
     cdef MDB_val *got = NULL
@@ -457,7 +458,10 @@ def get_values(env, txn, db, const uint8_t[::1] keys, const int64_t[::1] offsets
                 continue
             found[i] = 1
             got[nfound] = v
-            if dedup:
+            if dedup and last >= 0 and distinct[last].mv_size == v.mv_size and \
+                    memcmp(distinct[last].mv_data, v.mv_data, v.mv_size) == 0:
+                which[nfound] = last   # neighbouring keys mostly share a record: no hash
+            elif dedup:
                 h = _fnv1a(<const uint8_t *>v.mv_data, v.mv_size)
                 slot = h & (cap - 1)
                 while table[slot] >= 0 and not (
@@ -469,7 +473,7 @@ def get_values(env, txn, db, const uint8_t[::1] keys, const int64_t[::1] offsets
                     distinct[ndistinct] = v
                     hashes[ndistinct] = h
                     ndistinct += 1
-                which[nfound] = table[slot]
+                which[nfound] = last = table[slot]
             nfound += 1
         if rc:
             t.api.cursor_close(a.cur)
