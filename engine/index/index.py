@@ -383,19 +383,22 @@ class Index:
                                          parsed.counter[rows])
             mine = rows[batch_ids[rows] != 0]
             parts.append((mine, *Keys.ours(pid, parsed.counter[mine])))
-        imported, more, other = self._imported(view, texts, rec["code"], np.flatnonzero(batch_ids == 0),
-                                               parsed.packed)
+        imported, more, other, looked_up = self._imported(view, texts, rec["code"], np.flatnonzero(batch_ids == 0),
+                                                          parsed.packed)
         keys = Keys(count, parts + more, other)
+        if not parts and not other:   # only registered codes: their lookup order is near key order
+            keys.order_hint = looked_up
         records = {int(b): self._batch(view, int(b)) for b in np.unique(batch_ids).tolist() if b}
         return parsed, keys, batch_ids, records, imported
 
     def _imported(self, view, texts, codes, rows, packed):
         """Imported records of the rows (an _Imported), and their keys: a Keys part
         for rows the parser read a bare code from (numpy), the rest by row (from
-        the text). One C lookup each; a record is decoded once per distinct value."""
+        the text). One C lookup each; a record is decoded once per distinct value.
+        Last, the part's found rows in the order they were looked up (near key order)."""
         imported = _Imported(len(codes))
         if not len(rows):
-            return imported, [], {}
+            return imported, [], {}, rows
         read = codes[rows] != b""
         bare = np.flatnonzero(read)
         matrix, lens = Keys.ext(codes[rows[bare]])
@@ -426,7 +429,7 @@ class Index:
             hit = np.flatnonzero(found)
             imported.add(unread[hit], values)
             other = {int(unread[j]): buf[off[j]:off[j + 1]].tobytes() for j in hit.tolist()}
-        return imported, [part], other
+        return imported, [part], other, rows[bare[order]][got.astype(bool)]
 
     def _recall_seq(self, view, batch_id, batch) -> int:
         """The event seq of the latest recall of the code's batch or lot, 0 if none."""

@@ -376,12 +376,40 @@ class Scheme:
 _MONTH_DAYS = np.array([0, 31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31], np.int32)
 
 
+_CHOICE_TABLES: dict[tuple, np.ndarray] = {}
+
+
+def _in_choices(choices, length: int, cols: np.ndarray, values: np.ndarray) -> np.ndarray:
+    """Whether each value (cols: (N, length) bytes; values: the same as S{length}) is one
+    of the choices. Fields of 1 or 2 characters index a table by their bytes: O(N), where
+    np.isin over byte strings sorted 10^6 of them (0.12 s per field of 99 choices)."""
+    allowed = np.array([c.encode() for c in choices], f"S{length}")   # as np.isin compared them
+    if length > 2:
+        allowed = np.unique(allowed)
+        at = np.minimum(np.searchsorted(allowed, values), len(allowed) - 1)
+        return allowed[at] == values
+    table = _CHOICE_TABLES.get((tuple(choices), length))
+    if table is None:
+        table = np.zeros(256 ** length, bool)
+        table[_byte_number(allowed.view(np.uint8).reshape(-1, length))] = True
+        _CHOICE_TABLES[(tuple(choices), length)] = table
+    return table[_byte_number(cols)]
+
+
+def _byte_number(cols: np.ndarray) -> np.ndarray:
+    """(N, 1 or 2) bytes as one integer each, the first byte high."""
+    number = cols[:, 0].astype(np.intp)
+    if cols.shape[1] == 2:
+        number = (number << 8) | cols[:, 1]
+    return number
+
+
 def _field_ok_many(f: Field, cols: np.ndarray) -> np.ndarray:
     """Field.normalise's rules over (N, length) characters the parser accepted."""
     values = cols.view(f"S{f.length}").ravel()
     ok = np.ones(len(cols), bool)
     if f.choices:
-        ok &= np.isin(values, np.array([c.encode() for c in f.choices], f"S{f.length}"))
+        ok &= _in_choices(f.choices, f.length, cols, values)
     if f.date == "YYYYMMDD":
         d = cols.astype(np.int32) - 48
         y = d[:, 0] * 1000 + d[:, 1] * 100 + d[:, 2] * 10 + d[:, 3]

@@ -58,6 +58,8 @@ class Keys:
     """Code keys of many rows packed in one buffer: row i is
     buf[off[i]:off[i+1]], empty for a row with no code (unknown)."""
 
+    order_hint = None   # the keyed rows in an order near key order, where the maker knows one
+
     def __init__(self, n: int, parts=(), other: dict | None = None):
         """parts: (rows, matrix, lengths) triples giving rows[j] the key
         matrix[j, :lengths[j]] (numpy, no per-row Python); other maps rows to

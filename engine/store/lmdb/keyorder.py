@@ -49,10 +49,43 @@ def _visit_order(keys) -> np.ndarray:
     ours = (lens[rows] == _OURS_LEN) & ((hi[rows] >> np.uint64(56)) == 0)
     if ours.all():
         return _ours_order(rows, hi[rows], lo[rows])
+    hinted = _from_hint(keys.order_hint, rows, hi, lo) if not ours.any() else None
+    if hinted is not None:
+        return hinted
     mine, other = rows[ours], rows[~ours]
     # lexsort is stable: equal keys stay in row order; keys beyond 16 bytes tie on their prefix
     return np.concatenate([_ours_order(mine, hi[mine], lo[mine]),
                            other[np.lexsort((lo[other], hi[other]))]])
+
+
+def _from_hint(hint, rows, hi, lo) -> np.ndarray | None:
+    """The order lexsort gives (by prefix, ties by row) from a hint already sorted by
+    prefix, checked in O(n) (registered codes: looked up in key order just before,
+    sorting 10^6 of them again took 0.23 s); None where the hint is not that."""
+    if hint is None or len(hint) != len(rows):
+        return None
+    hint = np.asarray(hint, np.int64)
+    if len(hint) and (hint.min() < 0 or hint.max() >= len(hi)):
+        return None
+    covered = np.zeros(len(hi), bool)
+    covered[hint] = True
+    if not covered[rows].all():   # as many as rows, each row once: a permutation of them
+        return None
+    h, w = hi[hint], lo[hint]
+    same_hi = h[1:] == h[:-1]
+    if not ((h[1:] > h[:-1]) | (same_hi & (w[1:] >= w[:-1]))).all():
+        return None
+    tied = np.flatnonzero(same_hi & (w[1:] == w[:-1]))
+    if len(tied):   # equal prefixes go by row: reorder each run of them
+        at = np.zeros(len(hint), bool)
+        at[tied] = at[tied + 1] = True
+        members = np.flatnonzero(at)
+        starts = np.ones(len(hint), bool)
+        starts[tied + 1] = False
+        run = np.cumsum(starts)[members]
+        hint = hint.copy()
+        hint[members] = hint[members][np.lexsort((hint[members], run))]
+    return hint
 
 
 def _ours_order(rows, hi, lo) -> np.ndarray:
