@@ -82,9 +82,14 @@ def _from_hint(hint, rows, hi, lo) -> np.ndarray | None:
         members = np.flatnonzero(at)
         starts = np.ones(len(hint), bool)
         starts[tied + 1] = False
-        run = np.cumsum(starts)[members]
+        run = np.cumsum(starts)[members].astype(np.uint64)
+        row_bits = int(hint.max()).bit_length()
         hint = hint.copy()
-        hint[members] = hint[members][np.lexsort((hint[members], run))]
+        if int(run[-1]).bit_length() + row_bits > 64:   # 2^32 rows and more
+            return None
+        packed = (run << np.uint64(row_bits)) | hint[members].astype(np.uint64)   # (run, row): one sort
+        packed.sort()
+        hint[members] = (packed & np.uint64((1 << row_bits) - 1)).astype(np.int64)
     return hint
 
 
