@@ -106,6 +106,8 @@ def test_token_command(tmp_path):
     assert r.returncode == 1 and b"used twice" in r.stderr
     r = tc("token", "add", f, "--name", "bad", "--role", "issuer")
     assert r.returncode == 1 and b"an issuer needs products" in r.stderr
+    r = tc("token", "add", f, "--name", "tracecode:regulator-sessions", "--role", "scanner")
+    assert r.returncode == 1 and b"the engine's own" in r.stderr
     assert tc("token", "revoke", f, "line-1").returncode == 0
     assert ClientsFile.load(f).by_token(token) is None
 

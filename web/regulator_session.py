@@ -18,12 +18,14 @@ import json
 import time
 
 from ..app.caller import Caller
+from ..app.clients import RESERVED_PREFIX
 
 VERSION = "v1"
 MAX_CHARS = 512
 # where the logouts are kept: the store's per-client entries (idempotency_get/put), under a
-# client name no clients file gives, so no client's own idempotency keys are touched
-LOGOUTS = "tracecode:regulator-sessions"
+# client name no clients file may give (clients.RESERVED_PREFIX), so no client's own
+# idempotency keys are touched
+LOGOUTS = RESERVED_PREFIX + "regulator-sessions"
 
 
 def _key(svc) -> bytes:

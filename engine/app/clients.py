@@ -31,6 +31,10 @@ from pathlib import Path
 from .. import limits
 from .caller import LOCAL, PUBLIC, ROLES, Caller, ClientsFileError, ProductRule
 
+# per-client entries the engine keeps for itself (the regulator page's logouts) are stored
+# under client names of this prefix, which no clients file may give
+RESERVED_PREFIX = "tracecode:"
+
 __all__ = ["LOCAL", "ROLES", "Caller", "Clients", "ClientsFile", "ClientsFileError", "ProductRule",
            "new_token", "token_hash"]
 log = logging.getLogger("tracecode.serve")
@@ -97,6 +101,9 @@ class ClientsFile:
                                    f"to {limits.CLIENT_BYTES} bytes, printable, without spaces or '/'")
         if name == PUBLIC.name:   # the audit log and the scan records must tell it from the public
             raise ClientsFileError(f"{where}: the name {name!r} is the public window's")
+        if name.startswith(RESERVED_PREFIX):   # the engine's own entries are kept under such names
+            raise ClientsFileError(f"{where}: client names beginning {RESERVED_PREFIX!r} are the "
+                                   "engine's own (web/regulator_session.py keeps its logouts so)")
         if any(e["name"] == name for e in self.entries):
             raise ClientsFileError(f"{where}: the name {name!r} is used twice")
         roles = entry.get("roles") or []
