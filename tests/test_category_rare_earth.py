@@ -155,6 +155,21 @@ def test_events_are_found_by_invoice_and_declaration_number(world):
     assert bad.value.reason == "invalid_argument"
 
 
+def test_a_production_declared_erroneous_counts_no_more(world):
+    # the quota counts what stands: a mining declared erroneous (EPCIS errorDeclaration) is no
+    # production any more (a year of its own, so the other tests' 2026 totals stay)
+    p, brand = world
+    wrong = {**_mining(30, 3, "ORE-2703", 30), "eventTime": "2027-03-10T09:00:00.000+08:00"}
+    job = p.svc.capture(brand, _doc(wrong), "application/ld+json")
+    assert job["state"] == "success", job["errors"]
+    assert p.svc.quotas.produced("brand", 2027, "mining") == 30_000
+    said = {**wrong, "errorDeclaration": {"declarationTime": "2027-04-01T08:00:00.000+08:00",
+                                          "reason": "incorrect_data"}}
+    job = p.svc.capture(brand, _doc(said), "application/ld+json")
+    assert job["state"] == "success", job["errors"]
+    assert p.svc.quotas.produced("brand", 2027, "mining") == 0
+
+
 def test_rights_on_quotas(world):
     p, brand = world
     with pytest.raises(Refusal) as no:

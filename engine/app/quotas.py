@@ -21,6 +21,7 @@ import json
 import os
 from pathlib import Path
 
+from ..categories import declared
 from ..categories import rare_earth as re_
 from ..store.port import EpcisQuery
 from .caller import Caller
@@ -111,7 +112,8 @@ class Quotas:
         return self._read().get(enterprise, {}).get(str(year), {}).get(kind)
 
     def produced(self, enterprise: str, year: int, kind: str) -> float:
-        """kg an enterprise produced of a quota kind in a year, from the stored events."""
+        """kg an enterprise produced of a quota kind in a year, from the stored events that stand
+        (an event declared erroneous, EPCIS errorDeclaration, is no production)."""
         steps = tuple(s for s, k in re_.QUOTA_OF_STEP.items() if k == kind)
         start = _dt.datetime(year, 1, 1, tzinfo=_dt.timezone.utc).timestamp()
         end = _dt.datetime(year + 1, 1, 1, tzinfo=_dt.timezone.utc).timestamp()
@@ -119,7 +121,7 @@ class Quotas:
         total, token = 0.0, None
         while True:
             got, token = self.svc.index.store.epcis_find(query, token, SUM_PAGE)
-            for rec in got:
+            for rec in declared.standing(self.svc.index.store, got):   # not what was declared erroneous
                 if re_.enterprise(rec.event, rec.client) == enterprise:
                     made = re_.production(rec.event, rec.event_time)
                     total += made[2] if made else 0.0
