@@ -29,7 +29,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
-from ..epcis.facets import MAX_CHARS as FACET_CHARS, gln_of_parent, kept, number_text
+from ..epcis.facets import MAX_CHARS as FACET_CHARS, comparable, gln_of_parent, kept, number_text
 from .refusal import Refusal
 
 EVENT_TYPES = ("ObjectEvent", "AggregationEvent", "TransactionEvent", "TransformationEvent", "AssociationEvent")
@@ -43,6 +43,7 @@ MAX_TOKEN_CHARS = 512
 MAX_COUNT = 1_000_000_000       # eventCountLimit
 MAX_EVENT_COUNT = 10_000        # maxEventCount: a query is counted to one more than it before answering
 QUANTITY_OPS = ("EQ", "GT", "GE", "LT", "LE")
+INNER_OPS = ("EQ", "EXISTS", *QUANTITY_OPS[1:])   # the EPCIS 2.0 INNER_ parameters' operators
 
 
 @dataclass(frozen=True)
@@ -122,6 +123,9 @@ PREFIXED = {
     "EQ_ILMD_": Param("ilmd", "field", "EQ_ILMD_{field}: a top-level ilmd field (example:batch as captured, its "
                                       "IRI, or namespace#name) equal to one of the values, |-separated"),
     "EXISTS_ILMD_": Param("ilmd", "field", "EXISTS_ILMD_{field}: events whose ilmd has that field; no value"),
+    **{f"{op}_ILMD_": Param("ilmd", "range", f"{op}_ILMD_{{field}}: a top-level ilmd field with a value {word} "
+                                              "the number or RFC 3339 date-time (with its offset) given")
+       for op, word in (("GT", "greater than"), ("GE", "at least"), ("LT", "less than"), ("LE", "at most"))},
     # extension fields: a name with ":" (a JSON-LD prefix or an IRI), so EQ_deviceID and the like
     # (sensor parameters not read here) stay refused by name
     "EQ_": Param("ext", "field", "EQ_{field}: a top-level extension field (example:myField, its IRI, or "
@@ -197,6 +201,8 @@ def param_of(name: str) -> tuple[Param, str] | None:
     """(the parameter, the type a prefixed one names, else "") of a name; None if not read here."""
     if name in PARAMETERS:
         return PARAMETERS[name], ""
+    if name.partition("_")[2].startswith("INNER_"):   # not EQ_{field} of a field "INNER_..."
+        return None
     for prefix, param in PREFIXED.items():   # the longer prefixes first (EQ_ILMD_ before EQ_)
         if name.startswith(prefix) and len(name) > len(prefix):
             rest = name[len(prefix):]
@@ -218,6 +224,11 @@ def fields(params) -> dict:
     from ..epcis.cbv import vocab
     multi = _multi(params)
     out: dict = {"per_page": DEFAULT_PER_PAGE, "page_token": None, "count_limit": None, "max_count": None}
+    inner = [n for n in multi if n.partition("_")[0] in INNER_OPS and n.partition("_")[2].startswith("INNER_")]
+    if inner:
+        raise _refuse(inner[0], f"{inner[0][:80]!r}: the facets this server keeps hold top-level ilmd and "
+                                "extension fields only, not fields nested inside them, so INNER_ parameters are "
+                                "not served (use the top-level EQ_ILMD_ / EQ_ ones)")
     unknown = sorted(n for n in multi if param_of(n) is None)
     if unknown:
         raise _refuse(unknown[0], f"this server does not filter on {unknown[0][:80]!r} (it reads: "
@@ -283,6 +294,20 @@ def fields(params) -> dict:
                 texts = tuple(dict.fromkeys(t for v in _facet_values(name, _values(name, raw))
                                             for t in (v, number_text(v)) if t))
             out.setdefault("fields", []).append((param.field, typed, texts))
+        elif kind == "range":
+            if not kept(typed):
+                raise _refuse(name, f"{name} names a field over {FACET_CHARS} characters (or holding NUL): "
+                                    "such names are not indexed, so no query can find them")
+            text = _one(name, raw).strip()
+            value = comparable(text, "n")
+            as_ = "n"
+            if value is None:
+                value, as_ = comparable(text, "t"), "t"
+            if value is None:
+                raise _refuse(name, f"{name} compares numbers or RFC 3339 date-times with their offset "
+                                    f"(2024-06-30T08:15:00+08:00), not {text[:40]!r}")
+            out.setdefault("ranges", []).append((param.field, typed, name[:2], as_,
+                                                 str(value) if as_ == "n" else value))
         elif kind == "facet":   # a facet group and name (epcis/facets.py): one of the values
             group, _, key = param.field.partition("/")
             values = _facet_values(name, _values(name, raw))
@@ -332,7 +357,7 @@ def fields(params) -> dict:
         out["descending"] = True     # the standard's default direction
     if refs:
         out["refs"] = tuple((role, tuple(dict.fromkeys(pairs))) for role, pairs in refs.items())
-    for name in ("quantity", "within", "fields"):
+    for name in ("quantity", "within", "fields", "ranges"):
         if name in out:
             out[name] = tuple(out[name])
     for low, high in (("GE_eventTime", "LT_eventTime"), ("GE_recordTime", "LT_recordTime"),

@@ -31,6 +31,9 @@ is kept (a list of any length: the document's size limit bounds it, as it does t
 from __future__ import annotations
 
 import math
+import re
+from datetime import datetime
+from decimal import Decimal
 from functools import lru_cache
 
 from .cbv import vocab
@@ -63,6 +66,33 @@ def _clean(text: str) -> str | None:
     if len(text) > MAX_CHARS or "\x00" in text or any(0xD800 <= ord(c) < 0xE000 for c in text):
         return None
     return text
+
+
+# GT_/GE_/LT_/LE_ILMD_: the value texts that compare as numbers or as date-times. One pattern
+# for both stores (PostgreSQL's ~ reads it too), so a text is comparable in each or in neither.
+NUMBER_PATTERN = r"^[-+]?([0-9]+[.]?[0-9]*|[.][0-9]+)([eE][-+]?[0-9]{1,3})?$"
+TIME_PATTERN = (r"^[0-9]{4}-(0[1-9]|1[0-2])-(0[1-9]|[12][0-9]|3[01])T([01][0-9]|2[0-3]):[0-5][0-9]"
+                r"(:[0-5][0-9]([.][0-9]{1,6})?)?(Z|[+-]([01][0-9]|2[0-3]):[0-5][0-9])$")
+_NUMBER, _TIME = re.compile(NUMBER_PATTERN), re.compile(TIME_PATTERN)
+
+
+def comparable(text, kind: str):
+    """A value text as a number (kind "n": a Decimal) or a date-time with its offset ("t":
+    seconds since the epoch); None when it is not one.
+
+    >>> comparable("2.50", "n"), comparable("2024-01-01T00:00:00Z", "t"), comparable("2024-02-30T00:00Z", "t")
+    (Decimal('2.50'), 1704067200.0, None)
+    """
+    if not isinstance(text, str):
+        return None
+    if kind == "n":
+        return Decimal(text) if _NUMBER.match(text) else None
+    if not _TIME.match(text):
+        return None
+    try:
+        return datetime.fromisoformat(text.replace("Z", "+00:00")).timestamp()
+    except ValueError:
+        return None
 
 
 def kept(text: str) -> bool:

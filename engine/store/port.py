@@ -139,6 +139,8 @@ class EpcisQuery:
     # on EpcisRecord.facets (every one given must hold):
     fields: tuple = ()             # ((facet group: ilmd, ext, tid, pd; name, (texts...)), ...): one equal; () exists
     quantity: tuple = ()           # (("EQ" | "GT" | "GE" | "LT" | "LE", number), ...): some quantity
+    ranges: tuple = ()             # ((group, name, "GT"|"GE"|"LT"|"LE", "n"|"t", value), ...): some value
+                                   # of the field, as a number (Decimal text) or date-time (epoch), compares so
     ge_declaration_time: float | None = None   # errorDeclaration's declarationTime
     lt_declaration_time: float | None = None
     error_reasons: tuple = ()      # errorDeclaration's reason (bare CBV word)

@@ -25,7 +25,9 @@ import hashlib
 import heapq
 import json
 from dataclasses import replace
+from decimal import Decimal
 
+from ...epcis.facets import comparable
 from ..port import EPC_ROLES, ORDER_BY, REF_ROLES, EpcisQuery, EpcisRecord
 from .batches import u64
 from .env import IndexReadOnly, open_db
@@ -305,7 +307,7 @@ class EpcisTables:
             wanted = set(pairs)
             if not any((t, i) in wanted or (None, i) in wanted for t, i in refs.get(role, ())):
                 return False
-        if q.fields or q.quantity or q.error_reasons or q.corrective_ids or q.within \
+        if q.fields or q.ranges or q.quantity or q.error_reasons or q.corrective_ids or q.within \
                 or q.ge_declaration_time is not None or q.lt_declaration_time is not None:
             return facets_match(head.get("facets") or {}, q)
         return True
@@ -500,6 +502,9 @@ _COMPARE = {"EQ": lambda f, v: v in f.get("q", ()), "GT": lambda f, v: "qmax" in
             "LE": lambda f, v: "qmin" in f and f["qmin"] <= v}
 
 
+_ORDER = {"GT": lambda x, v: x > v, "GE": lambda x, v: x >= v, "LT": lambda x, v: x < v, "LE": lambda x, v: x <= v}
+
+
 def facets_match(f: dict, q: EpcisQuery) -> bool:
     """Whether an event's facets (EpcisRecord.facets) hold every facet filter of q; the
     PostgreSQL store's SQL (postgres/epcis.py where) says the same."""
@@ -509,6 +514,11 @@ def facets_match(f: dict, q: EpcisQuery) -> bool:
             return False
     for op, value in q.quantity:
         if not _COMPARE[op](f, value):
+            return False
+    for kind, name, op, as_, value in q.ranges:
+        bound = Decimal(value) if as_ == "n" else value
+        if not any(x is not None and _ORDER[op](x, bound)
+                   for x in (comparable(t, as_) for t in (f.get(kind) or {}).get(name) or ())):
             return False
     err = f.get("err")
     if q.error_reasons or q.corrective_ids or q.ge_declaration_time is not None or q.lt_declaration_time is not None:

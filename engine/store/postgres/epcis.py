@@ -27,6 +27,7 @@ from __future__ import annotations
 import hashlib
 import json
 
+from ...epcis.facets import NUMBER_PATTERN, TIME_PATTERN
 from ..port import EPC_ROLES, ORDER_BY, REF_ROLES, EpcisQuery, EpcisRecord
 from .sqltx import reading, run_write, writing
 
@@ -55,6 +56,12 @@ SCHEMA = [
     "CREATE INDEX IF NOT EXISTS tc_epcis_events_facets ON tc_epcis_events USING gin (facets jsonb_path_ops)",
     # the events from before facets (opened's backfill): found at once, and none to find after it
     "CREATE INDEX IF NOT EXISTS tc_epcis_events_no_facets ON tc_epcis_events (seq) WHERE facets IS NULL",
+    # GT_/LT_ILMD_...: a text in the shape of a number or date-time (facets.NUMBER_PATTERN, TIME_PATTERN)
+    # that is still no value (2024-02-30) is NULL, not an error that fails the whole query
+    """CREATE OR REPLACE FUNCTION tc_try_numeric(t text) RETURNS numeric LANGUAGE plpgsql IMMUTABLE AS $$
+        BEGIN RETURN t::numeric; EXCEPTION WHEN others THEN RETURN NULL; END $$""",
+    """CREATE OR REPLACE FUNCTION tc_try_epoch(t text) RETURNS float8 LANGUAGE plpgsql IMMUTABLE AS $$
+        BEGIN RETURN extract(epoch FROM t::timestamptz)::float8; EXCEPTION WHEN others THEN RETURN NULL; END $$""",
     "CREATE INDEX IF NOT EXISTS tc_epcis_events_event_time ON tc_epcis_events (event_time, seq)",
     "CREATE INDEX IF NOT EXISTS tc_epcis_events_record_time ON tc_epcis_events (record_time, seq)",
     """CREATE TABLE IF NOT EXISTS tc_epcis_epcs (
@@ -154,7 +161,8 @@ _QUANTITY = {"EQ": ("e.facets @> %s::jsonb", lambda v: json.dumps({"q": [float(v
              "LT": ("(e.facets->>'qmin')::float8 < %s", float), "LE": ("(e.facets->>'qmin')::float8 <= %s", float)}
 
 
-FACET_GROUPS = ("ilmd", "ext", "tid", "pd")   # EpcisQuery.fields' groups of EpcisRecord.facets
+FACET_GROUPS = ("ilmd", "ext", "tid", "pd")
+_RANGE_OPS = {"GT": ">", "GE": ">=", "LT": "<", "LE": "<="}   # EpcisQuery.fields' groups of EpcisRecord.facets
 
 
 def facets_where(q: EpcisQuery) -> tuple[list[str], list]:
@@ -174,6 +182,14 @@ def facets_where(q: EpcisQuery) -> tuple[list[str], list]:
         sql, conv = _QUANTITY[op]
         conds.append(sql)
         params.append(conv(value))
+    for kind, name, op, as_, value in q.ranges:
+        if kind not in FACET_GROUPS or op not in _RANGE_OPS or as_ not in ("n", "t"):
+            raise ValueError(f"a range filter is on {FACET_GROUPS} by {_RANGE_OPS}, not {kind!r} {op!r}")
+        pattern, cast = (NUMBER_PATTERN, "tc_try_numeric(v.t)") if as_ == "n" else (TIME_PATTERN, "tc_try_epoch(v.t)")
+        conds.append(f"EXISTS (SELECT 1 FROM jsonb_array_elements_text(CASE WHEN jsonb_typeof(e.facets->'{kind}'->%s)"
+                     f" = 'array' THEN e.facets->'{kind}'->%s END) v(t) WHERE v.t ~ %s"
+                     f" AND {cast} {_RANGE_OPS[op]} %s::{'numeric' if as_ == 'n' else 'float8'})")
+        params += [name, name, pattern, str(value) if as_ == "n" else float(value)]
     for field, values, one in (("r", q.error_reasons, False), ("c", q.corrective_ids, True)):
         if values:
             wanted = [json.dumps({"err": {field: [v] if one else v}}) for v in values]
