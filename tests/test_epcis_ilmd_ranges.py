@@ -10,7 +10,9 @@ from tracecode.store.port import EpcisRecord
 
 import test_epcis_query_params as base
 
-store = base.store   # the two-store fixture (lmdb, postgres)
+# `store`: the two-store fixture (lmdb, postgres), conftest.py's (or the base module's, where it is defined)
+if hasattr(base, "store"):
+    store = base.store
 CONTEXT, _event, _ids = base.CONTEXT, base._event, base._ids
 
 EVENTS = [
@@ -66,3 +68,13 @@ def test_refused_by_name(params, named):
     with pytest.raises(Refusal) as e:
         epcis_params.parse(params)
     assert e.value.field == named
+
+
+site = base.site   # a served site with the base module's events captured over HTTP
+
+
+def test_ilmd_ranges_and_inner_over_http(site):
+    assert base._http_ids(site, {"GE_ILMD_example:count": "5"}) == ["e0"]
+    assert base._http_ids(site, {"GT_ILMD_example:count": "5"}) == []
+    r = base._http(site, {"EQ_INNER_ILMD_example:count": "5"})
+    assert r.status_code == 400 and "INNER_" in r.text, r.text
