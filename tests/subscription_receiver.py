@@ -46,8 +46,9 @@ class Receiver:
                     if 200 <= status < 300:
                         receiver.deliveries.append((body, {k.lower(): v for k, v in self.headers.items()}))
                         doc = json.loads(body)   # once, here: a test polling ids() does not parse again
-                        receiver._ids += [e["eventID"] for e in
-                                          doc["epcisBody"]["queryResults"]["resultsBody"]["eventList"]]
+                        if "epcisBody" in doc:   # else an exception delivered (QueryTooLargeException)
+                            receiver._ids += [e["eventID"] for e in
+                                              doc["epcisBody"]["queryResults"]["resultsBody"]["eventList"]]
                     else:
                         receiver.refused += 1
                 self.send_response(status)

@@ -228,6 +228,36 @@ def test_a_bad_subscription_is_refused_naming_its_field(p, bad, field):
     assert p.svc.subscriptions(caller(p, "admin")) == []
 
 
+def test_more_than_max_event_count_delivers_query_too_large_signed_and_rewind_gets_them(p):
+    regulator = caller(p, "regulator")
+    with pytest.raises(Refusal) as refused:
+        p.svc.subscribe(regulator, "q", EpcisQuery(), dest="http://127.0.0.1:9/hook", stream=True, max_event_count=0)
+    assert refused.value.field == "maxEventCount"
+    with Receiver() as rx:
+        sub = p.svc.subscribe(regulator, "few", EpcisQuery(), dest=rx.url, signature_token="s3cret", stream=True,
+                              max_event_count=3)
+        assert sub["maxEventCount"] == 3
+        start = sub["bookmark"]
+        many = put(p, 5)                    # one round of 5 > 3: the exception, not the events
+        with running(p):
+            rx.wait_for(lambda r: len(r.deliveries) >= 1)
+            body, headers = rx.deliveries[0]
+            assert subscriptions.verify(body, "s3cret", headers["gs1-signature"])
+            assert headers["content-type"] == "application/problem+json"
+            doc = rx.documents()[0]
+            assert doc["type"] == "epcisException:QueryTooLargeException" and doc["status"] == 413
+            assert doc["maxEventCount"] == 3 and doc["fromBookmark"] == start
+            assert doc["subscriptionID"] == sub["subscriptionID"] and rx.ids() == []
+            state = p.svc.subscription(regulator, sub["subscriptionID"])
+            assert state["bookmark"] == doc["bookmark"] == p.svc.index.store.epcis_last_seq(), state
+            few = put(p, 2)                 # at most 3: delivered as events
+            rx.wait_for(lambda r: r.ids() == few)
+        p.svc.subscribe(regulator, "all", EpcisQuery(), dest=rx.url, stream=True, initial_record_time=0.0)
+        with running(p):                    # an unbounded subscription sees what the exception held back
+            rx.wait_for(lambda r: len(r.ids()) >= 9)
+        assert rx.ids()[2:] == many + few
+
+
 def test_a_schedule_reports_what_came_since_and_an_empty_report_if_asked(p):
     admin = caller(p, "admin")
     with Receiver() as rx:

@@ -35,7 +35,7 @@ from ..app.refusal import Refusal
 from .epcis import VERSION_HEADERS, _caller, _json, _options
 from .epcis_problem import problem
 
-FIELDS = ("dest", "signatureToken", "stream", "schedule", "reportIfEmpty", "initialRecordTime")
+FIELDS = ("dest", "signatureToken", "stream", "schedule", "reportIfEmpty", "initialRecordTime", "maxEventCount")
 POLL_S = 0.2       # how soon a captured event goes out over a socket
 REJUDGE_S = 2.0    # an open stream's caller is judged again before each batch, and this often when idle
 MAX_BODY = 16 << 10
@@ -89,7 +89,7 @@ async def subscriptions(request) -> Response:
     sub = svc.subscribe_query(
         caller, name, dest=body.get("dest"), signature_token=body.get("signatureToken"),
         stream=body.get("stream", False), schedule=body.get("schedule"),
-        report_if_empty=body.get("reportIfEmpty", False),
+        report_if_empty=body.get("reportIfEmpty", False), max_event_count=body.get("maxEventCount"),
         initial_record_time=None if initial is None else _time("initialRecordTime", initial),
         peer=request.state.client_host, method="HTTP POST /epcis/queries/{name}/subscriptions")
     return _json(sub, 201, headers={"location": f"{_base(sub['queryName'])}/{sub['subscriptionID']}"})

@@ -933,15 +933,15 @@ class Service:
 
     def subscribe(self, caller: Caller, query_name: str, query, *, dest: str, signature_token: str | None = None,
                   stream: bool = False, schedule: dict | None = None, report_if_empty: bool = False,
-                  initial_record_time: float | None = None, format: str = "epcis-jsonld", peer: str = "",
-                  method: str = "Subscribe") -> dict:
+                  initial_record_time: float | None = None, format: str = "epcis-jsonld",
+                  max_event_count: int | None = None, peer: str = "", method: str = "Subscribe") -> dict:
         """Subscribe dest (a webhook URL) to the events of an EpcisQuery, stream or on a
         schedule (GS1's binding): every matching event the caller may read is delivered at
         least once, in capture order, from now (or from initial_record_time)."""
         return self.subs.subscribe(caller, query_name, query, dest=dest, signature_token=signature_token,
                                    stream=stream, schedule=schedule, report_if_empty=report_if_empty,
-                                   initial_record_time=initial_record_time, format=format, peer=peer,
-                                   method=method)
+                                   initial_record_time=initial_record_time, format=format,
+                                   max_event_count=max_event_count, peer=peer, method=method)
 
     def subscribe_query(self, caller: Caller, query_name: str, **kw) -> dict:
         """subscribe to one of the caller's named queries (define_query): the same

@@ -16,12 +16,21 @@ epcis_since: seq order is commit order) and the subscription's bookmark, the las
 delivered, moves only when the receiver answered 2xx; a failure keeps it and waits
 (exponential back-off with jitter, capped at MAX_BACKOFF_S). The bookmark can be moved back
 (rewind) to deliver again from an earlier point.
+
+maxEventCount (GS1: more than that many is QueryTooLargeException instead of a result): a
+delivery that would carry more than the subscription's maxEventCount events carries instead
+the exception (problem JSON, signed like any delivery) naming the bookmarks it spans; the
+bookmark moves past those events, to the end of the log as it then stands (else every round
+would send the same exception forever, or deliver the tail of a round it refused),
+so nothing is lost silently: the subscriber rewinds to `fromBookmark` with a narrower query
+or a larger maxEventCount.
 """
 from __future__ import annotations
 
 import datetime as _dt
 import hashlib
 import hmac
+import json
 import random
 import time as _time
 import urllib.parse
@@ -130,6 +139,8 @@ class Due:
     events: list
     last_seq: int
     empty_report: bool = False   # a scheduled, reportIfEmpty delivery of nothing
+    too_large: int = 0           # more than this many (maxEventCount): the exception goes instead
+    from_seq: int = 0            # the bookmark the delivery starts after
 
 
 class Subscriptions:
@@ -144,8 +155,14 @@ class Subscriptions:
     def subscribe(self, caller: Caller, query_name: str, query: EpcisQuery, *, dest: str,
                   signature_token: str | None = None, stream: bool = False, schedule: dict | None = None,
                   report_if_empty: bool = False, initial_record_time: float | None = None,
-                  format: str = outbound.DEFAULT, peer: str = "", method: str = "Subscribe") -> dict:
+                  format: str = outbound.DEFAULT, max_event_count: int | None = None, peer: str = "",
+                  method: str = "Subscribe") -> dict:
         admit(caller, "subscribe", method)
+        from .epcis_params import MAX_EVENT_COUNT
+        if max_event_count is not None and (not isinstance(max_event_count, int) or isinstance(max_event_count, bool)
+                                            or not 1 <= max_event_count <= MAX_EVENT_COUNT):
+            raise invalid("maxEventCount", f"maxEventCount must be a whole number from 1 to {MAX_EVENT_COUNT:,}, "
+                          f"got {str(max_event_count)[:40]!r}")
         if not isinstance(query, EpcisQuery):
             raise invalid("query", "an EpcisQuery")
         if not isinstance(query_name, str) or not query_name or len(query_name) > 200:
@@ -177,7 +194,8 @@ class Subscriptions:
         now = _time.time()
         sub = {"id": str(uuid.uuid4()), "query_name": query_name, "query": query_to_json(query), "dest": dest,
                "token": signature_token, "stream": bool(stream), "schedule": dict(schedule) if schedule else None,
-               "report_if_empty": bool(report_if_empty), "format": format, "owner": caller.name,
+               "report_if_empty": bool(report_if_empty), "format": format, "max_events": max_event_count,
+               "owner": caller.name,
                "owner_via": caller.via, "created": _iso(now)}
         try:
             self.svc._audit("subscribe", caller, method, peer, subscription=sub["id"], query=query_name,
@@ -194,8 +212,10 @@ class Subscriptions:
         in capture order (a definition's orderBy is for its pages, not for a stream)."""
         from . import epcis_params
         definition = self.svc.epcis.named_query(caller, query_name, kw.get("method", "Subscribe"))
-        query = epcis_params.parse(dict(definition["query"]))[0]
-        query = EpcisQuery(**{**asdict(query), "order_by": "", "descending": False})
+        parsed = epcis_params.parse_query(dict(definition["query"]))
+        query = EpcisQuery(**{**asdict(parsed.query), "order_by": "", "descending": False})
+        if kw.get("max_event_count") is None:   # the definition's maxEventCount holds for its deliveries too
+            kw["max_event_count"] = parsed.max_count
         return self.subscribe(caller, definition["name"], query, **kw)
 
     def open_stream(self, caller: Caller, query_name: str, bookmark: int | None,
@@ -277,6 +297,8 @@ class Subscriptions:
                "owner": sub["owner"], "signed": bool(sub.get("token")), "query": sub["query"],
                "bookmark": st["bookmark"], "delivered": st["delivered"], "attempts": st["attempts"],
                "lastError": st["last_error"]}
+        if sub.get("max_events"):
+            out["maxEventCount"] = sub["max_events"]
         if sub["stream"]:
             out["stream"] = True
         else:
@@ -305,8 +327,9 @@ class Subscriptions:
                 return who
         return None
 
-    def collect(self, caller: Caller, query: EpcisQuery, bookmark: int) -> tuple[list, int]:
-        """(up to BATCH_EVENTS events after bookmark matching query that caller may read, in
+    def collect(self, caller: Caller, query: EpcisQuery, bookmark: int,
+                most: int = BATCH_EVENTS) -> tuple[list, int]:
+        """(up to `most` (BATCH_EVENTS) events after bookmark matching query that caller may read, in
         seq order, each its JSON as stored; the seq they bring the bookmark to, past the
         events passed over)."""
         events, last = [], bookmark
@@ -314,9 +337,9 @@ class Subscriptions:
         capture = self.svc.epcis
         judged = not oversees(caller)
         for _ in range(SCAN_ROUNDS):   # bounded: a long log of others' events is passed over in steps
-            if len(events) >= BATCH_EVENTS or last >= top:
+            if len(events) >= most or last >= top:
                 break
-            recs, last = self.store.epcis_log(query, last, BATCH_EVENTS - len(events), with_epcs=judged)
+            recs, last = self.store.epcis_log(query, last, most - len(events), with_epcs=judged)
             events += [r.event_json for r in recs if not judged or capture._sees(caller, r)]
         return events, last
 
@@ -338,7 +361,13 @@ class Subscriptions:
             return None
         if not sub["stream"] and not fire and not st["attempts"]:
             return None
-        events, last = self.collect(caller, query_from_json(sub["query"]), st["bookmark"])
+        cap = sub.get("max_events")
+        # with maxEventCount, counted to one more than it: more is the exception, not events
+        events, last = self.collect(caller, query_from_json(sub["query"]), st["bookmark"],
+                                    cap + 1 if cap else BATCH_EVENTS)
+        if cap and len(events) > cap:   # the round is all there is now: the exception spans it to the end
+            return Due(sub, caller, [], max(last, self.store.epcis_last_seq()), too_large=cap,
+                       from_seq=st["bookmark"])
         if events:
             return Due(sub, caller, events, last)
         if last != st["bookmark"]:   # nothing for this owner: the bookmark moves on without a delivery
@@ -351,12 +380,33 @@ class Subscriptions:
         """(the delivery's body, its headers): the format's media type, GS1-Signature when
         the subscription has a signatureToken, and where it leaves the bookmark."""
         sub = due.sub
+        if due.too_large:
+            return self._too_large(due)
         fmt = outbound.get(sub["format"])
         body = fmt.render(due.events, outbound.Delivery(sub["query_name"], sub["id"], _iso(_time.time()),
                                                         due.last_seq))
         headers = {"content-type": fmt.media_type, "gs1-epcis-version": "2.0", "gs1-cbv-version": "2.0",
                    "tracecode-subscription": sub["id"], "tracecode-bookmark": str(due.last_seq),
                    "tracecode-events": str(len(due.events))}
+        if sub.get("token"):
+            headers[SIGNATURE_HEADER.lower()] = sign(body, sub["token"])
+        return body, headers
+
+    @staticmethod
+    def _too_large(due: Due) -> tuple[bytes, dict]:
+        """The binding's QueryTooLargeException (problem JSON as /epcis answers it) in place of
+        a delivery of more than maxEventCount events; the bookmarks it spans to rewind to."""
+        sub = due.sub
+        problem = {"type": "epcisException:QueryTooLargeException", "title": "Query result too large",
+                   "status": 413, "detail": f"more than {due.too_large:,} events (maxEventCount) came after "
+                   f"bookmark {due.from_seq}: none delivered; rewind to {due.from_seq} with a narrower query "
+                   "or a larger maxEventCount to receive them",
+                   "subscriptionID": sub["id"], "queryName": sub["query_name"], "maxEventCount": due.too_large,
+                   "fromBookmark": due.from_seq, "bookmark": due.last_seq}
+        body = json.dumps(problem, ensure_ascii=False, separators=(",", ":")).encode("utf-8")
+        headers = {"content-type": "application/problem+json", "gs1-epcis-version": "2.0",
+                   "gs1-cbv-version": "2.0", "tracecode-subscription": sub["id"],
+                   "tracecode-bookmark": str(due.last_seq), "tracecode-events": "0"}
         if sub.get("token"):
             headers[SIGNATURE_HEADER.lower()] = sign(body, sub["token"])
         return body, headers
