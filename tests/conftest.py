@@ -93,3 +93,22 @@ def pg_server():
 def pg_dsn(pg_server):
     """A DSN of a database made for this test only."""
     return pg_server.create_database(f"t_{os.getpid()}_{next(_pg_counter)}")
+
+
+@pytest.fixture(params=["lmdb", "postgres"])
+def store(request, tmp_path):
+    """A fresh EPCIS store, once LMDB and once PostgreSQL (a test file may define its own
+    `store`, which then wins): the one parameter table must hold on both."""
+    from tracecode import schemes
+    if request.param == "lmdb":
+        from tracecode.store.lmdb.env import open_env
+        from tracecode.store.lmdb.store import LmdbStore
+        s = LmdbStore(open_env(tmp_path / "lmdb"), schemes.builtin())
+        yield s
+        s.close()
+        s.env.close()
+    else:
+        from tracecode.store.postgres import PgStore
+        s = PgStore(request.getfixturevalue("pg_dsn"), schemes.builtin())
+        yield s
+        s.close()

@@ -10,6 +10,8 @@ told to answer an error status for a while.
 """
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import http.server
 import json
 import threading
@@ -99,3 +101,22 @@ class Receiver:
                 raise AssertionError(f"{what} not seen within {timeout:g} s: {len(self.deliveries)} deliveries, "
                                      f"{len(self.ids())} events, {self.refused} refused")
             time.sleep(0.05)
+
+
+@contextlib.contextmanager
+def delivery_thread(svc, lease_s: float = 2.0, **kw):
+    """A DeliveryRunner over `svc` in a thread with its own event loop, stopped (and checked
+    stopped) on leaving."""
+    from tracecode.serve.delivery import DeliveryRunner
+    runner = DeliveryRunner(svc, poll_s=0.02, lease_s=lease_s, timeout_s=2.0, **kw)
+    loop = asyncio.new_event_loop()
+    stop = asyncio.Event()
+    thread = threading.Thread(target=loop.run_until_complete, args=(runner.run(stop),), daemon=True)
+    thread.start()
+    try:
+        yield runner
+    finally:
+        loop.call_soon_threadsafe(stop.set)
+        thread.join(30)
+        assert not thread.is_alive()
+        loop.close()

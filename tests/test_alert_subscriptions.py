@@ -6,9 +6,6 @@ a restart; valid against GS1's EPCIS 2.0 JSON schema; on the LMDB and the Postgr
 overseers' only."""
 from __future__ import annotations
 
-import asyncio
-import contextlib
-import threading
 
 import pytest
 from hypothesis import given, settings
@@ -22,12 +19,11 @@ from tracecode.app.caller import OPERATOR
 from tracecode.app.service import Service
 from tracecode import epcis
 from tracecode.epcis import schema
-from tracecode.serve.delivery import DeliveryRunner
 from tracecode.store.port import EpcisQuery
 
 from conftest import wait_until
 from epcis_reference import SCHEMA, need
-from subscription_receiver import Receiver
+from subscription_receiver import Receiver, delivery_thread
 from web_platform import GTIN, Platform
 
 ALERTS = EpcisQuery(biz_steps=(alert_events.BIZ_STEP,))
@@ -87,21 +83,9 @@ def alert(code: str, rule: str = "diversion", last: str = "2026-03-02T00:00:00.0
                                                             "scans": 3}, "status": "open"}
 
 
-@contextlib.contextmanager
 def running(svc):
     """A DeliveryRunner over the Service in a thread with its own event loop."""
-    runner = DeliveryRunner(svc, poll_s=0.02, lease_s=2.0, timeout_s=2.0)
-    loop = asyncio.new_event_loop()
-    stop = asyncio.Event()
-    thread = threading.Thread(target=loop.run_until_complete, args=(runner.run(stop),), daemon=True)
-    thread.start()
-    try:
-        yield runner
-    finally:
-        loop.call_soon_threadsafe(stop.set)
-        thread.join(30)
-        assert not thread.is_alive()
-        loop.close()
+    return delivery_thread(svc)
 
 
 def alert_ids(rx) -> list:

@@ -61,21 +61,7 @@ def test_other_prefixed_fields_are_captured_as_before(platform):
 CONTEXT = [GS1, {"example": "http://ns.example.com/epcis/"}]
 
 
-@pytest.fixture(params=["lmdb", "postgres"])
-def store(request, tmp_path):
-    from tracecode import schemes
-    if request.param == "lmdb":
-        from tracecode.store.lmdb.env import open_env
-        from tracecode.store.lmdb.store import LmdbStore
-        s = LmdbStore(open_env(tmp_path / "lmdb"), schemes.builtin())
-        yield s
-        s.close()
-        s.env.close()
-    else:
-        from tracecode.store.postgres import PgStore
-        s = PgStore(request.getfixturevalue("pg_dsn"), schemes.builtin())
-        yield s
-        s.close()
+# store: both stores, from conftest.py
 
 
 def _record(eid: str, i: int, facets=True, **fields):

@@ -63,21 +63,7 @@ def _records():
     return out
 
 
-@pytest.fixture(params=["lmdb", "postgres"])
-def store(request, tmp_path):
-    from tracecode import schemes
-    if request.param == "lmdb":
-        from tracecode.store.lmdb.env import open_env
-        from tracecode.store.lmdb.store import LmdbStore
-        s = LmdbStore(open_env(tmp_path / "lmdb"), schemes.builtin())
-        yield s
-        s.close()
-        s.env.close()
-    else:
-        from tracecode.store.postgres import PgStore
-        s = PgStore(request.getfixturevalue("pg_dsn"), schemes.builtin())
-        yield s
-        s.close()
+# store: both stores, from conftest.py
 
 
 def _ids(store, params=None, **query):

@@ -6,8 +6,6 @@ it); what capture does to them is tested in test_epcis_capture / test_epcis_http
 from __future__ import annotations
 
 import asyncio
-import contextlib
-import threading
 import time
 
 import pytest
@@ -18,7 +16,7 @@ from tracecode.app.refusal import Refusal
 from tracecode.serve.delivery import DeliveryRunner
 from tracecode.store.port import EpcisQuery, EpcisRecord
 
-from subscription_receiver import Receiver
+from subscription_receiver import Receiver, delivery_thread
 from web_platform import Platform
 
 
@@ -66,21 +64,9 @@ def put(p, count: int, epc: str | None = None, step: str = "shipping") -> list:
     return [r.event_id for r in recs]
 
 
-@contextlib.contextmanager
 def running(p, **kw):
     """A DeliveryRunner over the platform's Service in a thread with its own event loop."""
-    runner = DeliveryRunner(p.svc, poll_s=0.02, lease_s=kw.pop("lease_s", 2.0), timeout_s=2.0, **kw)
-    loop = asyncio.new_event_loop()
-    stop = asyncio.Event()
-    thread = threading.Thread(target=loop.run_until_complete, args=(runner.run(stop),), daemon=True)
-    thread.start()
-    try:
-        yield runner
-    finally:
-        loop.call_soon_threadsafe(stop.set)
-        thread.join(30)
-        assert not thread.is_alive()
-        loop.close()
+    return delivery_thread(p.svc, **kw)
 
 
 def in_order_once_or_more(got: list, sent: list) -> None:
