@@ -210,7 +210,9 @@ def _subscription_paths() -> dict:
     body = {"type": "object", "required": ["dest"], "additionalProperties": False, "properties": {
         "dest": {"type": "string", "format": "uri"}, "signatureToken": {"type": "string"},
         "stream": {"type": "boolean"}, "schedule": {"type": "object"}, "reportIfEmpty": {"type": "boolean"},
-        "initialRecordTime": {"type": "string", "format": "date-time"}}}
+        "initialRecordTime": {"type": "string", "format": "date-time"},
+        "maxEventCount": {"type": "integer", "minimum": 1, "maximum": MAX_EVENT_COUNT,
+                          "description": "a delivery round over it is one QueryTooLargeException"}}}
     missing = _problem("no such query or subscription of the caller's (epcisException:NoSuchNameException)")
     base = "/epcis/queries/{queryName}/subscriptions"
     return {
