@@ -197,11 +197,17 @@ def _one(name: str, raw: list) -> str:
     return str(raw[0])
 
 
+def _inner(name: str) -> bool:
+    """An EPCIS 2.0 INNER_ parameter (a filter on a field nested inside an ilmd or extension field)."""
+    op, _, rest = name.partition("_")
+    return op in INNER_OPS and rest.startswith("INNER_")
+
+
 def param_of(name: str) -> tuple[Param, str] | None:
     """(the parameter, the type a prefixed one names, else "") of a name; None if not read here."""
     if name in PARAMETERS:
         return PARAMETERS[name], ""
-    if name.partition("_")[2].startswith("INNER_"):   # not EQ_{field} of a field "INNER_..."
+    if _inner(name):   # not EQ_{field} of a field "INNER_..."
         return None
     for prefix, param in PREFIXED.items():   # the longer prefixes first (EQ_ILMD_ before EQ_)
         if name.startswith(prefix) and len(name) > len(prefix):
@@ -224,7 +230,7 @@ def fields(params) -> dict:
     from ..epcis.cbv import vocab
     multi = _multi(params)
     out: dict = {"per_page": DEFAULT_PER_PAGE, "page_token": None, "count_limit": None, "max_count": None}
-    inner = [n for n in multi if n.partition("_")[0] in INNER_OPS and n.partition("_")[2].startswith("INNER_")]
+    inner = [n for n in multi if _inner(n)]
     if inner:
         raise _refuse(inner[0], f"{inner[0][:80]!r}: the facets this server keeps hold top-level ilmd and "
                                 "extension fields only, not fields nested inside them, so INNER_ parameters are "

@@ -72,6 +72,18 @@ def sign(body: bytes, token: str) -> str:
     return "sha256=" + hmac.new(token.encode("utf-8"), body, hashlib.sha256).hexdigest()
 
 
+def _headers(due: "Due", body: bytes, media_type: str, n_events: int) -> dict:
+    """A delivery's headers: its media type, the EPCIS and CBV versions, where it leaves the
+    bookmark, and GS1-Signature when the subscription has a signatureToken."""
+    sub = due.sub
+    headers = {"content-type": media_type, "gs1-epcis-version": "2.0", "gs1-cbv-version": "2.0",
+               "tracecode-subscription": sub["id"], "tracecode-bookmark": str(due.last_seq),
+               "tracecode-events": str(n_events)}
+    if sub.get("token"):
+        headers[SIGNATURE_HEADER.lower()] = sign(body, sub["token"])
+    return headers
+
+
 def verify(body: bytes, token: str, signature: str) -> bool:
     """What a receiver does: the signature recomputed and compared in constant time."""
     return hmac.compare_digest(sign(body, token), signature or "")
@@ -385,12 +397,7 @@ class Subscriptions:
         fmt = outbound.get(sub["format"])
         body = fmt.render(due.events, outbound.Delivery(sub["query_name"], sub["id"], _iso(_time.time()),
                                                         due.last_seq))
-        headers = {"content-type": fmt.media_type, "gs1-epcis-version": "2.0", "gs1-cbv-version": "2.0",
-                   "tracecode-subscription": sub["id"], "tracecode-bookmark": str(due.last_seq),
-                   "tracecode-events": str(len(due.events))}
-        if sub.get("token"):
-            headers[SIGNATURE_HEADER.lower()] = sign(body, sub["token"])
-        return body, headers
+        return body, _headers(due, body, fmt.media_type, len(due.events))
 
     @staticmethod
     def _too_large(due: Due) -> tuple[bytes, dict]:
@@ -404,12 +411,7 @@ class Subscriptions:
                    "subscriptionID": sub["id"], "queryName": sub["query_name"], "maxEventCount": due.too_large,
                    "fromBookmark": due.from_seq, "bookmark": due.last_seq}
         body = json.dumps(problem, ensure_ascii=False, separators=(",", ":")).encode("utf-8")
-        headers = {"content-type": "application/problem+json", "gs1-epcis-version": "2.0",
-                   "gs1-cbv-version": "2.0", "tracecode-subscription": sub["id"],
-                   "tracecode-bookmark": str(due.last_seq), "tracecode-events": "0"}
-        if sub.get("token"):
-            headers[SIGNATURE_HEADER.lower()] = sign(body, sub["token"])
-        return body, headers
+        return body, _headers(due, body, "application/problem+json", 0)
 
     @staticmethod
     def taken(due: Due) -> dict:

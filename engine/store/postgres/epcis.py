@@ -161,8 +161,8 @@ _QUANTITY = {"EQ": ("e.facets @> %s::jsonb", lambda v: json.dumps({"q": [float(v
              "LT": ("(e.facets->>'qmin')::float8 < %s", float), "LE": ("(e.facets->>'qmin')::float8 <= %s", float)}
 
 
-FACET_GROUPS = ("ilmd", "ext", "tid", "pd")
-_RANGE_OPS = {"GT": ">", "GE": ">=", "LT": "<", "LE": "<="}   # EpcisQuery.fields' groups of EpcisRecord.facets
+FACET_GROUPS = ("ilmd", "ext", "tid", "pd")   # EpcisQuery.fields' groups of EpcisRecord.facets
+_RANGE_OPS = {"GT": ">", "GE": ">=", "LT": "<", "LE": "<="}
 
 
 def facets_where(q: EpcisQuery) -> tuple[list[str], list]:
