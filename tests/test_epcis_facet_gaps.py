@@ -193,7 +193,7 @@ def test_lmdb_backfill_carries_on_from_its_mark(tmp_path):
             head = lmdb_epcis._loads(txn.get(key, db=s.epcis.main))
             del head["facets"]
             txn.put(key, lmdb_epcis._dumps(head), db=s.epcis.main)
-        txn.put(lmdb_epcis.FACETS_MARK, u64(2), db=s.epcis.main)
+        txn.put(lmdb_epcis.FACETS_MARK, b"S" + u64(2), db=s.epcis.main)
     s.close()
     s.env.close()
     s = LmdbStore(open_env(tmp_path / "lmdb"), schemes.builtin())

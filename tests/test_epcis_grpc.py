@@ -75,8 +75,8 @@ def test_capture_query_and_named_queries_over_grpc(world):
         assert c.epcis_event("urn:uuid:00000000-0000-4000-8000-000000000002")[0]["epcList"] == [B]
 
         with pytest.raises(ServiceError) as e:
-            c.query_epcis({"EQ_deviceID": "urn:x"})
-        assert e.value.code == grpc.StatusCode.INVALID_ARGUMENT and "EQ_deviceID" in str(e.value)
+            c.query_epcis({"EQ_exception": "urn:x"})
+        assert e.value.code == grpc.StatusCode.INVALID_ARGUMENT and "EQ_exception" in str(e.value)
         with pytest.raises(ServiceError) as e:
             c.epcis_event("urn:uuid:00000000-0000-4000-8000-0000000000ff")
         assert e.value.code == grpc.StatusCode.NOT_FOUND

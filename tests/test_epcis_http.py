@@ -291,7 +291,7 @@ def test_who_may_call(site):
 def test_query_parameters_are_checked(site):
     p, client = site
     admin = p.auth("admin")
-    for params, field in [({"EQ_deviceID": "urn:x"}, "EQ_deviceID"), ({"perPage": "0"}, "perPage"),
+    for params, field in [({"EQ_exception": "urn:x"}, "EQ_exception"), ({"perPage": "0"}, "perPage"),
                           ({"perPage": "abc"}, "perPage"), ({"GE_eventTime": "yesterday"}, "GE_eventTime"),
                           ({"GE_eventTime": "2024-01-01T00:00:00"}, "GE_eventTime"),
                           ({"eventType": "Shipping"}, "eventType"),

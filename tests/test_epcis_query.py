@@ -237,7 +237,7 @@ def test_named_queries_per_owner(site, schema):
     # a definition is checked when it is given
     for bad, field in [({"name": "x", "query": {"EQ_action": ["MOVE"]}}, "EQ_action"),
                        ({"name": "a/b", "query": {}}, "name"), ({"name": "", "query": {}}, "name"),
-                       ({"query": {}}, "name"), ({"name": "x", "query": {"EQ_deviceID": ["urn:x"]}}, "EQ_deviceID")]:
+                       ({"query": {}}, "name"), ({"name": "x", "query": {"EQ_exception": ["urn:x"]}}, "EQ_exception")]:
         _problem(client.post("/epcis/queries", json=bad, headers=admin), 400, field)
     _problem(client.post("/epcis/queries", content=b"{", headers={**admin, "content-type": "application/json"}), 400)
     assert client.delete("/epcis/queries/" + quote("po-7 shipments"), headers=admin).status_code == 204

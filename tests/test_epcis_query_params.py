@@ -168,7 +168,7 @@ def test_transformation_id_on_both_stores(store):
     ({"maxEventCount": "0"}, "maxEventCount"),
     ({"EQ_quantity": "many"}, "EQ_quantity"),
     ({"EXISTS_ILMD_example:batch": "XYZ"}, "EXISTS_ILMD_example:batch"),
-    ({"EQ_deviceID": "urn:x"}, "EQ_deviceID"),                 # sensor parameters: not read here, said so
+    ({"EQ_deviceID": "urn:x|"}, "EQ_deviceID"),                # an empty value (test_epcis_sensor_query: the rest)
     ({"EQ_persistentDisposition_set": ""}, "EQ_persistentDisposition_set"),
     ({"GT_ILMD_example:count": "three"}, "GT_ILMD_example:count"),   # numbers and date-times compare
     ({"GE_errorDeclarationTime": "2026-12-02T00:00:00Z", "LT_errorDeclarationTime": "2026-12-01T00:00:00Z"},

@@ -64,7 +64,7 @@ def _query_params() -> list:
     return out
 
 
-_PREFIXED_HELP = ("Also read: " + "; ".join(p.help for p in PREFIXED.values()) +
+_PREFIXED_HELP = ("Also read: " + "; ".join(dict.fromkeys(p.help for p in PREFIXED.values())) +
                   ". Any other parameter is a 400 (epcisException:QueryParameterException) naming it.")
 
 

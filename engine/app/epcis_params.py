@@ -26,10 +26,12 @@ tracecode.app.refusal.Refusal: perPage must be a whole number from 1 to 1,000, n
 """
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from datetime import datetime
 
-from ..epcis.facets import MAX_CHARS as FACET_CHARS, comparable, gln_of_parent, kept, number_text
+from ..epcis.facets import (MAX_CHARS as FACET_CHARS, SENSOR_BARE, SENSOR_READINGS, SENSOR_TIMES, comparable,
+                            gln_of_parent, kept, number_text, sensor_text)
 from .refusal import Refusal
 
 EVENT_TYPES = ("ObjectEvent", "AggregationEvent", "TransactionEvent", "TransformationEvent", "AssociationEvent")
@@ -43,6 +45,8 @@ MAX_TOKEN_CHARS = 512
 MAX_COUNT = 1_000_000_000       # eventCountLimit
 MAX_EVENT_COUNT = 10_000        # maxEventCount: a query is counted to one more than it before answering
 QUANTITY_OPS = ("EQ", "GT", "GE", "LT", "LE")
+QUANTITY_WORDS = {"EQ": "equal to", "GT": "greater than", "GE": "at least", "LT": "less than", "LE": "at most"}
+UOM = re.compile(r"[A-Z0-9]{2,3}")   # a UN/CEFACT unit code, as GS1's JSON schema has uom
 INNER_OPS = ("EQ", "EXISTS", *QUANTITY_OPS[1:])   # the EPCIS 2.0 INNER_ parameters' operators
 
 
@@ -81,8 +85,7 @@ PARAMETERS = {
                                                            "correctiveEventIDs, |-separated"),
     **{f"{op}_quantity": Param("quantity", "quantity", f"events with a quantityElement whose quantity is "
                                                        f"{word} the number given")
-       for op, word in (("EQ", "equal to"), ("GT", "greater than"), ("GE", "at least"), ("LT", "less than"),
-                        ("LE", "at most"))},
+       for op, word in QUANTITY_WORDS.items()},
     "WD_readPoint": Param("rp", "within", "readPoint a GLN (an SGLN with extension 0, or a Digital Link "
                                           "without 254) or one of its sub-locations (SGLN extensions); "
                                           "no location master data is stored, so other URIs are refused"),
@@ -93,6 +96,23 @@ PARAMETERS = {
                                                              "these dispositions (any CBV spelling), |-separated"),
     "EQ_persistentDisposition_unset": Param("pd/unset", "facet", "events whose persistentDisposition unsets one "
                                                                  "of these dispositions, |-separated"),
+    # sensor parameters (facets.sensor_facets): an attribute in the sensorMetadata or any sensorReport
+    "EXISTS_sensorElement": Param("sensor/sensorElement", "sensor_exists", "events with a sensorElementList; "
+                                                                         "no value"),
+    **{f"EQ_{name}": Param(f"sensor/{name}", "sensor", f"events with a sensor {name} equal to one of these"
+                                                       + (" (GS1 MeasurementType bare words, or URIs)" if name == "type"
+                                                          else "") + ", |-separated")
+       for name in ("type", "deviceID", "deviceMetadata", "rawData", "dataProcessingMethod", "bizRules",
+                    "microorganism", "chemicalSubstance", "stringValue", "hexBinaryValue", "uriValue")},
+    "EQ_booleanValue": Param("sensor/booleanValue", "sensor", "events with a sensor report whose booleanValue "
+                                                             "is this (true or false)"),
+    **{f"{op}_{name}": Param(f"sensor/{name}", "sensor_time", f"events with a sensor {name} "
+                                                              f"{'at or after' if op == 'GE' else 'before'} " + _TIME)
+       for name in SENSOR_TIMES for op in ("GE", "LT")},
+    **{f"{op}_{name}": Param(f"sensor/{name}", "sensor_value", f"{op}_{name}: a sensor report's {name} in any unit "
+                                                               f"(or {op}_{name}_{{uom}} for one unit) "
+                                                               f"{QUANTITY_WORDS[op]} the number given")
+       for name in SENSOR_BARE for op in QUANTITY_OPS},
     "MATCH_epc": Param("epcs", "epcs", "EPC URIs (|-separated) in epcList or childEPCs"),
     "MATCH_parentID": Param("epcs", "epcs", "EPC URIs of parentID"),
     "MATCH_inputEPC": Param("epcs", "epcs", "EPC URIs in inputEPCList"),
@@ -125,9 +145,22 @@ PREFIXED = {
     "EXISTS_ILMD_": Param("ilmd", "field", "EXISTS_ILMD_{field}: events whose ilmd has that field; no value"),
     **{f"{op}_ILMD_": Param("ilmd", "range", f"{op}_ILMD_{{field}}: a top-level ilmd field with a value {word} "
                                               "the number or RFC 3339 date-time (with its offset) given")
-       for op, word in (("GT", "greater than"), ("GE", "at least"), ("LT", "less than"), ("LE", "at most"))},
-    # extension fields: a name with ":" (a JSON-LD prefix or an IRI), so EQ_deviceID and the like
-    # (sensor parameters not read here) stay refused by name
+       for op, word in QUANTITY_WORDS.items() if op != "EQ"},
+    # a sensor reading in a unit (UN/CEFACT code), found in any unit of its dimension (units.py):
+    # GE_value_CEL=8 finds 290 KEL
+    **{f"{op}_{name}_": Param(f"sensor/{name}", "sensor_value", "{op}_{reading}_{uom}: a sensor report's value, "
+                                                                "minValue, maxValue, meanValue, sDev or percValue in "
+                                                                "that unit (CEL, KGM...; readings in another unit of "
+                                                                "its dimension converted) compared with the number")
+       for name in SENSOR_READINGS for op in QUANTITY_OPS},
+    # extension fields of a sensorElement, its sensorMetadata or a sensorReport
+    **{f"{op}_{level}_": Param(f"sensor/{level}_", "field" if op in ("EQ", "EXISTS") else "range",
+                               "{EQ,EXISTS,GT,GE,LT,LE}_{SENSORELEMENT,SENSORMETADATA,SENSORREPORT}_{field}: "
+                               "an extension field of a sensorElement, its sensorMetadata or a sensorReport, as "
+                               "EQ_ILMD_ / GT_ILMD_ read ilmd fields")
+       for level in ("SENSORELEMENT", "SENSORMETADATA", "SENSORREPORT") for op in INNER_OPS},
+    # extension fields: a name with ":" (a JSON-LD prefix or an IRI), so that no other
+    # parameter's name is read as one
     "EQ_": Param("ext", "field", "EQ_{field}: a top-level extension field (example:myField, its IRI, or "
                                  "namespace#name) equal to one of the values, |-separated"),
     "EXISTS_": Param("ext", "field", "EXISTS_{field}: events with that top-level extension field; no value"),
@@ -214,8 +247,17 @@ def param_of(name: str) -> tuple[Param, str] | None:
             rest = name[len(prefix):]
             if param.field == "ext" and (":" not in rest or rest.startswith("ILMD_")):
                 return None
+            if param.field.endswith("_") and ":" not in rest:   # a sensor level's field: an extension's
+                return None
             return param, rest
     return None
+
+
+def _group_name(param: Param, typed: str) -> tuple[str, str]:
+    """(facet group, field name) of a prefixed field parameter: ("ilmd", name), ("ext", name)
+    or, for a sensor level's, ("sensor", "SENSORREPORT_" + name)."""
+    group, _, level = param.field.partition("/")
+    return group, level + typed
 
 
 def names() -> list[str]:
@@ -288,7 +330,39 @@ def fields(params) -> dict:
                                         f"EQ_{name[3:]} for this location itself")
                 glns.append(g)
             out.setdefault("within", []).append((param.field, tuple(dict.fromkeys(glns))))
+        elif kind in ("sensor", "sensor_exists"):
+            _, _, key = param.field.partition("/")
+            if kind == "sensor_exists":
+                if _one(name, raw).strip() not in ("", "true"):
+                    raise _refuse(name, f"{name} takes no value (or true)")
+                values: tuple = ()
+            else:
+                values = _facet_values(name, _values(name, raw))
+                if key == "booleanValue" and not set(values) <= {"true", "false"}:
+                    raise _refuse(name, f"{name} is true or false, not {values[0][:40]!r}")
+                values = tuple(dict.fromkeys(sensor_text(key, v) for v in values))
+            out.setdefault("fields", []).append(("sensor", key, values))
+        elif kind == "sensor_time":
+            _, _, key = param.field.partition("/")
+            out.setdefault("ranges", []).append(("sensor", key, name[:2], "t",
+                                                 parse_time(name, _one(name, raw)).timestamp()))
+        elif kind == "sensor_value":
+            _, _, key = param.field.partition("/")
+            if typed:
+                if not UOM.fullmatch(typed):
+                    raise _refuse(name, f"{name}: {typed[:40]!r} is not a unit code (2 or 3 capitals or digits, "
+                                        "UN/CEFACT Recommendation 20: CEL, KGM...)")
+                key = f"{key}_{typed}"
+            text = _one(name, raw).strip()
+            value = comparable(text, "n")
+            if value is None:
+                raise _refuse(name, f"{name} takes a number, not {text[:40]!r}")
+            if name[:2] == "EQ":
+                out.setdefault("fields", []).append(("sensor", key, (number_text(text),)))
+            else:
+                out.setdefault("ranges", []).append(("sensor", key, name[:2], "n", str(value)))
         elif kind == "field":
+            group, typed = _group_name(param, typed)
             if not kept(typed):
                 raise _refuse(name, f"{name} names a field over {FACET_CHARS} characters (or holding NUL): "
                                     "such names are not indexed, so no query can find them")
@@ -299,8 +373,9 @@ def fields(params) -> dict:
             else:   # a number is also compared as its canonical text (5.0 finds 5)
                 texts = tuple(dict.fromkeys(t for v in _facet_values(name, _values(name, raw))
                                             for t in (v, number_text(v)) if t))
-            out.setdefault("fields", []).append((param.field, typed, texts))
+            out.setdefault("fields", []).append((group, typed, texts))
         elif kind == "range":
+            group, typed = _group_name(param, typed)
             if not kept(typed):
                 raise _refuse(name, f"{name} names a field over {FACET_CHARS} characters (or holding NUL): "
                                     "such names are not indexed, so no query can find them")
@@ -312,7 +387,7 @@ def fields(params) -> dict:
             if value is None:
                 raise _refuse(name, f"{name} compares numbers or RFC 3339 date-times with their offset "
                                     f"(2024-06-30T08:15:00+08:00), not {text[:40]!r}")
-            out.setdefault("ranges", []).append((param.field, typed, name[:2], as_,
+            out.setdefault("ranges", []).append((group, typed, name[:2], as_,
                                                  str(value) if as_ == "n" else value))
         elif kind == "facet":   # a facet group and name (epcis/facets.py): one of the values
             group, _, key = param.field.partition("/")

@@ -10,6 +10,11 @@ capture (`facets_of`), so a store filters on a small JSON value and never decode
     rp, bl  the GLN ("(414)" + 13 digits) of an SGLN readPoint / bizLocation   WD_readPoint, WD_bizLocation
     tid   {transformationID: [id]}                                EQ_transformationID
     pd    {set: [dispositions], unset: [...]} (bare CBV words)     EQ_persistentDisposition_set / _unset
+    sensor {name: [value texts]} of every sensorElement (`sensor_facets`): the attributes of
+          its metadata and reports under their own names (a deviceID in either), `type` as its
+          bare word, each reading as value_{uom} in every unit of its dimension (units.py),
+          extension fields as SENSORELEMENT_ / SENSORMETADATA_ / SENSORREPORT_{name}, and
+          sensorElement (no value) when there is one   EQ_type, GE_value_CEL, EXISTS_sensorElement...
 
 A field is named as the event wrote it ("example:batch"), as its expanded IRI
 ("http://ns.example.com/epcis/batch", the prefix read from the document's or the event's
@@ -233,6 +238,85 @@ def _items(value) -> list:
     return value if isinstance(value, list) else []
 
 
+SENSOR_ATTRIBUTES = ("deviceID", "deviceMetadata", "rawData", "dataProcessingMethod", "bizRules", "microorganism",
+                     "chemicalSubstance", "coordinateReferenceSystem", "exception", "stringValue", "booleanValue",
+                     "hexBinaryValue", "uriValue")
+SENSOR_TIMES = ("time", "startTime", "endTime")
+SENSOR_READINGS = ("value", "minValue", "maxValue", "meanValue", "sDev", "percValue")   # in the report's uom
+SENSOR_BARE = ("sDev", "percRank", "percValue")   # also compared without a uom (GE_sDev, GE_percRank...)
+_GS1_VOC = ("gs1:", "https://gs1.org/voc/", "http://gs1.org/voc/")
+
+
+def measurement_type(text: str) -> str:
+    """A sensor report's type as the query compares it: a GS1 MeasurementType as its bare word
+    (the standard's query values are bare words; XML writes gs1:Temperature), others as given.
+
+    >>> measurement_type("gs1:Temperature"), measurement_type("https://gs1.org/voc/Mass"), measurement_type("urn:x:y")
+    ('Temperature', 'Mass', 'urn:x:y')
+    """
+    for prefix in _GS1_VOC:
+        if text.startswith(prefix) and len(text) > len(prefix):
+            return text[len(prefix):]
+    return text
+
+
+def sensor_text(name: str, text: str) -> str:
+    """A sensor attribute's value text in the one form captures and queries compare."""
+    if name == "type":
+        return measurement_type(text)
+    if name == "hexBinaryValue":
+        return text.upper()
+    return text
+
+
+def sensor_facets(elements, known: dict) -> dict:
+    """The `sensor` facet of an event's sensorElementList (module doc); {} when it has none.
+
+    >>> f = sensor_facets([{"sensorMetadata": {"deviceID": "urn:epc:id:giai:4000001.111"},
+    ...                     "sensorReport": [{"type": "gs1:Temperature", "value": 26.0, "uom": "CEL"}]}], {})
+    >>> f["type"], f["deviceID"], f["value_CEL"], f["value_KEL"], f["sensorElement"]
+    (['Temperature'], ['urn:epc:id:giai:4000001.111'], ['26'], ['299.15'], [])
+    """
+    from .units import same_in_all
+    out: dict = {}
+
+    def add(name: str, texts) -> None:
+        if texts:
+            out[name] = list(dict.fromkeys(out.get(name, []) + list(texts)))
+
+    def extensions(level: str, obj: dict) -> None:
+        for name, texts in _fields(obj, known, only_prefixed=True).items():
+            add(level + name, texts)
+            out.setdefault(level + name, [])   # an object's field is named (EXISTS_) with no value
+
+    for el in _items(elements):
+        if not isinstance(el, dict):
+            continue
+        out.setdefault("sensorElement", [])
+        extensions("SENSORELEMENT_", {k: v for k, v in el.items() if k not in ("sensorMetadata", "sensorReport")})
+        meta = el.get("sensorMetadata")
+        reports = [r for r in _items(el.get("sensorReport")) if isinstance(r, dict)]
+        for level, obj in ([("SENSORMETADATA_", meta)] if isinstance(meta, dict) else []) + \
+                          [("SENSORREPORT_", r) for r in reports]:
+            for name in ("type", *SENSOR_ATTRIBUTES, *SENSOR_TIMES):
+                v = obj.get(name)
+                if isinstance(v, (str, bool)):
+                    add(name, [sensor_text(name, t) for t in value_texts(v)])
+            extensions(level, obj)
+        for r in reports:
+            uom = r.get("uom")
+            for name in (*SENSOR_READINGS, "percRank"):
+                text = number_text(r.get(name))
+                if text is None:
+                    continue
+                if name in SENSOR_BARE:
+                    add(name, [text])
+                if isinstance(uom, str) and _clean(uom) and name != "percRank":
+                    for unit, t in same_in_all(uom, text, spread=name == "sDev").items():
+                        add(f"{name}_{unit}", [t])
+    return out
+
+
 def facets_of(event: dict, context=None) -> dict:
     """The facets of one event (module doc); {} for an event with none."""
     if not isinstance(event, dict):
@@ -273,6 +357,9 @@ def facets_of(event: dict, context=None) -> dict:
     tid = value_texts(event["transformationID"]) if isinstance(event.get("transformationID"), str) else []
     if tid:
         out["tid"] = {"transformationID": tid}
+    sensor = sensor_facets(event.get("sensorElementList"), known)
+    if sensor:
+        out["sensor"] = sensor
     pd = event.get("persistentDisposition")
     if isinstance(pd, dict):
         words = {k: value_texts([vocab(v) for v in _items(pd.get(k)) if isinstance(v, str)]) for k in ("set", "unset")}

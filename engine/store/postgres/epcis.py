@@ -161,7 +161,7 @@ _QUANTITY = {"EQ": ("e.facets @> %s::jsonb", lambda v: json.dumps({"q": [float(v
              "LT": ("(e.facets->>'qmin')::float8 < %s", float), "LE": ("(e.facets->>'qmin')::float8 <= %s", float)}
 
 
-FACET_GROUPS = ("ilmd", "ext", "tid", "pd")   # EpcisQuery.fields' groups of EpcisRecord.facets
+FACET_GROUPS = ("ilmd", "ext", "tid", "pd", "sensor")   # EpcisQuery.fields' groups of EpcisRecord.facets
 _RANGE_OPS = {"GT": ">", "GE": ">=", "LT": "<", "LE": "<="}
 
 
@@ -445,29 +445,40 @@ FACETS_CHUNK = 2_000   # events given their facets per transaction by the backfi
 
 
 def opened(store) -> None:
-    """Events stored before facets (facets IS NULL), given theirs: FACETS_CHUNK per committed
-    transaction, in seq order, so a kill -9 loses one chunk's work and the next open carries
-    on. Computed in Python from the stored event (tracecode.epcis.facets, the one definition);
-    only the event's own @context is known (the document's was not kept). A standby skips it
-    (its primary's backfill replicates)."""
-    from ...epcis.facets import facets_of
+    """Events stored before facets (facets IS NULL), given theirs, then once (tc_meta's
+    'facets' = '2' after) those stored before sensor facets (a sensorElementList but no
+    "sensor" facet): FACETS_CHUNK per committed transaction, in seq order, so a kill -9 loses
+    one chunk's work and the next open carries on. Computed in Python from the stored event
+    (tracecode.epcis.facets, the one definition); only the event's own @context is known (the
+    document's was not kept). A standby skips it (its primary's backfill replicates)."""
     from ..errors import IndexReadOnly
+    try:
+        _refacet(store, "facets IS NULL", [])
+        if store.meta_get("facets") != b"2":
+            _refacet(store, "facets IS NOT NULL AND NOT facets ? 'sensor' AND position(%s in event_json) > 0",
+                     [b'"sensorElementList"'])
+            with writing(store) as conn:
+                conn.execute("INSERT INTO tc_meta (key, value) VALUES ('facets', '2') ON CONFLICT (key) "
+                             "DO UPDATE SET value = EXCLUDED.value")
+    except IndexReadOnly:
+        return
+
+
+def _refacet(store, where: str, params: list) -> None:
+    """Facets computed again for the events `where` selects, a chunk per transaction."""
+    from ...epcis.facets import facets_of
     last = 0
     while True:
-        try:
-            with writing(store) as conn:
-                rows = conn.execute("SELECT seq, head, event_json FROM tc_epcis_events WHERE seq > %s AND "
-                                    "facets IS NULL ORDER BY seq LIMIT %s FOR UPDATE SKIP LOCKED",
-                                    [last, FACETS_CHUNK]).fetchall()
-                if not rows:
-                    return
-                updates = []
-                for seq, head, event_json in rows:
-                    facets = facets_of(loads(event_json))
-                    updates.append((json.dumps(facets), dumps({**loads(head), "facets": facets}), seq))
-                with conn.cursor() as cur:
-                    cur.executemany("UPDATE tc_epcis_events SET facets = %s::jsonb, head = %s WHERE seq = %s",
-                                    updates)
-                last = rows[-1][0]
-        except IndexReadOnly:
-            return
+        with writing(store) as conn:
+            rows = conn.execute(f"SELECT seq, head, event_json FROM tc_epcis_events WHERE seq > %s AND {where} "
+                                "ORDER BY seq LIMIT %s FOR UPDATE SKIP LOCKED",
+                                [last, *params, FACETS_CHUNK]).fetchall()
+            if not rows:
+                return
+            updates = []
+            for seq, head, event_json in rows:
+                facets = facets_of(loads(event_json))
+                updates.append((json.dumps(facets), dumps({**loads(head), "facets": facets}), seq))
+            with conn.cursor() as cur:
+                cur.executemany("UPDATE tc_epcis_events SET facets = %s::jsonb, head = %s WHERE seq = %s", updates)
+            last = rows[-1][0]
