@@ -153,6 +153,20 @@ PREFIXED = {
                                                                 "that unit (CEL, KGM...; readings in another unit of "
                                                                 "its dimension converted) compared with the number")
        for name in SENSOR_READINGS for op in QUANTITY_OPS},
+    # INNER_: a field nested at any depth inside a top-level ilmd field, a sensor level's
+    # extension field or an event's extension field (facets.inner_fields)
+    **{f"{op}_INNER_ILMD_": Param("ilmdi", "field" if op in ("EQ", "EXISTS") else "range",
+                                  "{EQ,EXISTS,GT,GE,LT,LE}_INNER_ILMD_{field}: as the _ILMD_ ones, of a field nested "
+                                  "inside a top-level ilmd field (at any depth)")
+       for op in INNER_OPS},
+    **{f"{op}_INNER_{level}_": Param(f"sensor/INNER_{level}_", "field" if op in ("EQ", "EXISTS") else "range",
+                                     "{EQ,EXISTS,GT,GE,LT,LE}_INNER_{SENSORELEMENT,SENSORMETADATA,SENSORREPORT}_"
+                                     "{field}: a field nested inside such an extension field")
+       for level in ("SENSORELEMENT", "SENSORMETADATA", "SENSORREPORT") for op in INNER_OPS},
+    **{f"{op}_INNER_": Param("exti", "field" if op in ("EQ", "EXISTS") else "range",
+                             "{EQ,EXISTS,GT,GE,LT,LE}_INNER_{field}: a field nested inside a top-level extension "
+                             "field (at any depth)")
+       for op in INNER_OPS},
     # extension fields of a sensorElement, its sensorMetadata or a sensorReport
     **{f"{op}_{level}_": Param(f"sensor/{level}_", "field" if op in ("EQ", "EXISTS") else "range",
                                "{EQ,EXISTS,GT,GE,LT,LE}_{SENSORELEMENT,SENSORMETADATA,SENSORREPORT}_{field}: "
@@ -230,25 +244,17 @@ def _one(name: str, raw: list) -> str:
     return str(raw[0])
 
 
-def _inner(name: str) -> bool:
-    """An EPCIS 2.0 INNER_ parameter (a filter on a field nested inside an ilmd or extension field)."""
-    op, _, rest = name.partition("_")
-    return op in INNER_OPS and rest.startswith("INNER_")
-
-
 def param_of(name: str) -> tuple[Param, str] | None:
     """(the parameter, the type a prefixed one names, else "") of a name; None if not read here."""
     if name in PARAMETERS:
         return PARAMETERS[name], ""
-    if _inner(name):   # not EQ_{field} of a field "INNER_..."
-        return None
     for prefix, param in PREFIXED.items():   # the longer prefixes first (EQ_ILMD_ before EQ_)
         if name.startswith(prefix) and len(name) > len(prefix):
             rest = name[len(prefix):]
             if param.field == "ext" and (":" not in rest or rest.startswith("ILMD_")):
                 return None
-            if param.field.endswith("_") and ":" not in rest:   # a sensor level's field: an extension's
-                return None
+            if param.field.endswith("_") and ":" not in rest and "INNER_" not in prefix:
+                return None   # a sensor level's own field is an extension's: a prefixed name
             return param, rest
     return None
 
@@ -272,11 +278,6 @@ def fields(params) -> dict:
     from ..epcis.cbv import vocab
     multi = _multi(params)
     out: dict = {"per_page": DEFAULT_PER_PAGE, "page_token": None, "count_limit": None, "max_count": None}
-    inner = [n for n in multi if _inner(n)]
-    if inner:
-        raise _refuse(inner[0], f"{inner[0][:80]!r}: the facets this server keeps hold top-level ilmd and "
-                                "extension fields only, not fields nested inside them, so INNER_ parameters are "
-                                "not served (use the top-level EQ_ILMD_ / EQ_ ones)")
     unknown = sorted(n for n in multi if param_of(n) is None)
     if unknown:
         raise _refuse(unknown[0], f"this server does not filter on {unknown[0][:80]!r} (it reads: "

@@ -4,6 +4,8 @@ capture (`facets_of`), so a store filters on a small JSON value and never decode
     ilmd  {field name: [value texts]}   top-level ilmd fields     EQ_ILMD_{name}, EXISTS_ILMD_{name}
     ext   {field name: [value texts]}   top-level extension fields (prefixed JSON-LD keys)
                                                                   EQ_{name}, EXISTS_{name}
+    ilmdi, exti  the same of the fields nested at any depth inside top-level ilmd / extension
+          fields (`inner_fields`)                                 EQ_INNER_ILMD_{name}, EQ_INNER_{name}...
     q     [quantities], qmin, qmax      every quantityElement's quantity   EQ_/GT_/GE_/LT_/LE_quantity
     err   {t: declarationTime, r: reason, c: [correctiveEventIDs]}
                                         GE_/LT_errorDeclarationTime, EQ_errorReason, EQ_correctiveEventID
@@ -13,7 +15,8 @@ capture (`facets_of`), so a store filters on a small JSON value and never decode
     sensor {name: [value texts]} of every sensorElement (`sensor_facets`): the attributes of
           its metadata and reports under their own names (a deviceID in either), `type` as its
           bare word, each reading as value_{uom} in every unit of its dimension (units.py),
-          extension fields as SENSORELEMENT_ / SENSORMETADATA_ / SENSORREPORT_{name}, and
+          extension fields as SENSORELEMENT_ / SENSORMETADATA_ / SENSORREPORT_{name} (those nested
+          inside them as INNER_SENSORREPORT_{name}...), and
           sensorElement (no value) when there is one   EQ_type, GE_value_CEL, EXISTS_sensorElement...
 
 A field is named as the event wrote it ("example:batch"), as its expanded IRI
@@ -43,6 +46,7 @@ from functools import lru_cache
 
 from .cbv import vocab
 
+VERSION = 3   # of what facets_of draws: a store draws every event's again when it changes (3: sensor, INNER_)
 MAX_CHARS = 256            # of one value text (and field name) kept for EQ_: the query side refuses longer
 GS1_PREFIXES = {"epcis": "https://ref.gs1.org/epcis/", "cbv": "https://ref.gs1.org/cbv/",
                 "cbvmda": "urn:epcglobal:cbv:mda:", "gs1": "https://gs1.org/voc/",
@@ -197,9 +201,37 @@ def _fields(obj: dict, known: dict, only_prefixed: bool) -> dict:
         if not isinstance(key, str) or key.startswith("@") or (only_prefixed and ":" not in key):
             continue
         texts = value_texts(value)
-        for name in names_of(key, known):
-            had = out.get(name)
-            out[name] = texts[:] if had is None else list(dict.fromkeys(had + texts))
+        _merge(out, {name: texts for name in names_of(key, known)})
+    return out
+
+
+def _merge(out: dict, more: dict) -> None:
+    for name, texts in more.items():
+        had = out.get(name)
+        out[name] = texts[:] if had is None else list(dict.fromkeys(had + texts))
+
+
+def inner_fields(obj: dict, known: dict, only_prefixed: bool) -> dict:
+    """The fields nested at any depth inside obj's top-level fields (those only_prefixed
+    names, for an event's extensions), for the INNER_ parameters: {name: [value texts]}, each
+    name as names_of gives it.
+
+    >>> inner_fields({"example:grade": {"example:class": "A", "example:more": [{"example:n": 2}]},
+    ...               "example:flat": 1}, {}, True)
+    {'example:class': ['A'], 'example:more': [], 'example:n': ['2']}
+    """
+    from collections import deque
+    out: dict = {}
+    todo = deque(v for k, v in obj.items()
+                 if isinstance(k, str) and not k.startswith("@") and (not only_prefixed or ":" in k))
+    while todo:   # breadth first, in document order; the document's depth limit bounds it
+        v = todo.popleft()
+        if isinstance(v, list):
+            todo.extend(v)
+        elif isinstance(v, dict):
+            _merge(out, _fields(v, known, only_prefixed=False))
+            todo.extend(x for k, x in v.items() if isinstance(x, (dict, list)) and isinstance(k, str)
+                        and not k.startswith("@"))
     return out
 
 
@@ -288,6 +320,9 @@ def sensor_facets(elements, known: dict) -> dict:
         for name, texts in _fields(obj, known, only_prefixed=True).items():
             add(level + name, texts)
             out.setdefault(level + name, [])   # an object's field is named (EXISTS_) with no value
+        for name, texts in inner_fields(obj, known, only_prefixed=True).items():
+            add("INNER_" + level + name, texts)
+            out.setdefault("INNER_" + level + name, [])
 
     for el in _items(elements):
         if not isinstance(el, dict):
@@ -326,9 +361,15 @@ def facets_of(event: dict, context=None) -> dict:
     ilmd = event.get("ilmd")
     if isinstance(ilmd, dict):
         out["ilmd"] = _fields(ilmd, known, only_prefixed=False)
+        inner = inner_fields(ilmd, known, only_prefixed=False)
+        if inner:
+            out["ilmdi"] = inner
     ext = _fields(event, known, only_prefixed=True)
     if ext:
         out["ext"] = ext
+        inner = inner_fields(event, known, only_prefixed=True)
+        if inner:
+            out["exti"] = inner
     qs = []
     for role in QUANTITY_LISTS:
         for el in _items(event.get(role)):

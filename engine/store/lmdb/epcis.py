@@ -42,8 +42,7 @@ _HEAD = ("event_id", "event_time", "time_offset", "record_time", "type", "biz_st
 NAME_BYTES = 256        # of a named query's name (and of its owner)
 NEXT = b"N"
 FACETS_MARK = b"F"      # the seq the facets backfill reached (b"S" + u64), FACETS_DONE when it is over
-FACETS_DONE = b"done2"  # every event has its facets, sensor facets included (b"done": all but those)
-SENSOR_FIELD = b'"sensorElementList"'   # in a stored body: the event may lack its sensor facet
+FACETS_DONE = b"done3"  # every event has the facets of facets.VERSION (b"done": of version 1)
 FACETS_CHUNK = 5_000    # events given their facets per write transaction
 _NO_FILTER = EpcisQuery()
 
@@ -98,14 +97,14 @@ class EpcisTables:
         self._backfill_facets()
 
     def _backfill_facets(self) -> None:
-        """Events stored before facets (heads without "facets") or before sensor facets (a
-        sensorElementList but no "sensor" facet), given theirs once: a chunk of FACETS_CHUNK
-        events per write transaction with the seq reached (b"F" = b"S" + seq), so a kill -9
-        loses at most a chunk's work and the next open carries on; b"F" = FACETS_DONE after.
-        (A mark of format 1, a bare seq or b"done", starts over from the first event: its
-        events may lack their sensor facet.) Only the event's own @context is known then (the
-        document's was not kept): a field is found by its name as written and by GS1's
-        prefixes, not by a document prefix's IRI."""
+        """Events stored before facets (heads without "facets"), or before this version's
+        facets (the sensor and INNER_ ones: facets.VERSION), given theirs once: a chunk of
+        FACETS_CHUNK events per write transaction with the seq reached (b"F" = b"S" + seq), so
+        a kill -9 loses at most a chunk's work and the next open carries on; b"F" = FACETS_DONE
+        after. (An older mark, a bare seq or b"done", starts over from the first event.) An
+        event whose facets come out the same is not written. Only the event's own @context is
+        known then (the document's was not kept): a field is found by its name as written and
+        by GS1's prefixes, not by a document prefix's IRI."""
         if self.main is None or self.env.flags().get("readonly"):
             return
         with self.env.begin() as txn:
@@ -128,11 +127,10 @@ class EpcisTables:
                     if raw is None:
                         continue
                     head = _loads(raw)
-                    body_raw = txn.get(b"E" + at + b"b", db=self.main)
-                    if "facets" in head and ("sensor" in (head["facets"] or {}) or SENSOR_FIELD not in body_raw):
-                        continue
-                    head["facets"] = facets_of(_loads(body_raw).get("event"))
-                    txn.put(b"E" + at + b"h", _dumps(head), db=self.main)
+                    facets = facets_of(_loads(txn.get(b"E" + at + b"b", db=self.main)).get("event"))
+                    if head.get("facets") != facets:
+                        head["facets"] = facets
+                        txn.put(b"E" + at + b"h", _dumps(head), db=self.main)
                 seq = stop
                 txn.put(FACETS_MARK, FACETS_DONE if seq >= end else b"S" + u64(seq), db=self.main)
             if seq >= end:

@@ -161,7 +161,8 @@ _QUANTITY = {"EQ": ("e.facets @> %s::jsonb", lambda v: json.dumps({"q": [float(v
              "LT": ("(e.facets->>'qmin')::float8 < %s", float), "LE": ("(e.facets->>'qmin')::float8 <= %s", float)}
 
 
-FACET_GROUPS = ("ilmd", "ext", "tid", "pd", "sensor")   # EpcisQuery.fields' groups of EpcisRecord.facets
+# EpcisQuery.fields' groups of EpcisRecord.facets (tracecode.epcis.facets)
+FACET_GROUPS = ("ilmd", "ext", "ilmdi", "exti", "tid", "pd", "sensor")
 _RANGE_OPS = {"GT": ">", "GE": ">=", "LT": "<", "LE": "<="}
 
 
@@ -445,40 +446,49 @@ FACETS_CHUNK = 2_000   # events given their facets per transaction by the backfi
 
 
 def opened(store) -> None:
-    """Events stored before facets (facets IS NULL), given theirs, then once (tc_meta's
-    'facets' = '2' after) those stored before sensor facets (a sensorElementList but no
-    "sensor" facet): FACETS_CHUNK per committed transaction, in seq order, so a kill -9 loses
-    one chunk's work and the next open carries on. Computed in Python from the stored event
-    (tracecode.epcis.facets, the one definition); only the event's own @context is known (the
-    document's was not kept). A standby skips it (its primary's backfill replicates)."""
+    """Events stored before facets (facets IS NULL), given theirs; then, once per facets.VERSION
+    (tc_meta's 'facets'), every event's facets drawn again (the sensor and INNER_ ones came with
+    version 3), written where they changed: FACETS_CHUNK per committed transaction in seq
+    order with the seq reached ('facets_at'), so a kill -9 loses one chunk's work and the next
+    open carries on. Computed in Python from the stored event (tracecode.epcis.facets, the one
+    definition); only the event's own @context is known (the document's was not kept). A
+    standby skips it (its primary's backfill replicates)."""
+    from ...epcis.facets import VERSION
     from ..errors import IndexReadOnly
     try:
-        _refacet(store, "facets IS NULL", [])
-        if store.meta_get("facets") != b"2":
-            _refacet(store, "facets IS NOT NULL AND NOT facets ? 'sensor' AND position(%s in event_json) > 0",
-                     [b'"sensorElementList"'])
+        _refacet(store, "facets IS NULL", 0)
+        if store.meta_get("facets") != str(VERSION).encode():
+            at = store.meta_get("facets_at")
+            _refacet(store, "true", int(at) if at else 0, every=True)
             with writing(store) as conn:
-                conn.execute("INSERT INTO tc_meta (key, value) VALUES ('facets', '2') ON CONFLICT (key) "
-                             "DO UPDATE SET value = EXCLUDED.value")
+                conn.execute("INSERT INTO tc_meta (key, value) VALUES ('facets', %s) ON CONFLICT (key) "
+                             "DO UPDATE SET value = EXCLUDED.value", [str(VERSION).encode()])
+                conn.execute("DELETE FROM tc_meta WHERE key = 'facets_at'")
     except IndexReadOnly:
         return
 
 
-def _refacet(store, where: str, params: list) -> None:
-    """Facets computed again for the events `where` selects, a chunk per transaction."""
+def _refacet(store, where: str, last: int, every: bool = False) -> None:
+    """Facets drawn for the events after seq `last` that `where` selects, a chunk per
+    transaction; `every`: a pass over all events, so only those whose facets changed are
+    written, and the seq reached is kept ('facets_at')."""
     from ...epcis.facets import facets_of
-    last = 0
     while True:
         with writing(store) as conn:
+            # a pass over all waits for a row another transaction holds, not skip it for good
+            lock = "FOR UPDATE" if every else "FOR UPDATE SKIP LOCKED"
             rows = conn.execute(f"SELECT seq, head, event_json FROM tc_epcis_events WHERE seq > %s AND {where} "
-                                "ORDER BY seq LIMIT %s FOR UPDATE SKIP LOCKED",
-                                [last, *params, FACETS_CHUNK]).fetchall()
+                                f"ORDER BY seq LIMIT %s {lock}", [last, FACETS_CHUNK]).fetchall()
             if not rows:
                 return
             updates = []
             for seq, head, event_json in rows:
-                facets = facets_of(loads(event_json))
-                updates.append((json.dumps(facets), dumps({**loads(head), "facets": facets}), seq))
+                facets, old = facets_of(loads(event_json)), loads(head)
+                if not every or old.get("facets") != facets:
+                    updates.append((json.dumps(facets), dumps({**old, "facets": facets}), seq))
             with conn.cursor() as cur:
                 cur.executemany("UPDATE tc_epcis_events SET facets = %s::jsonb, head = %s WHERE seq = %s", updates)
             last = rows[-1][0]
+            if every:
+                conn.execute("INSERT INTO tc_meta (key, value) VALUES ('facets_at', %s) ON CONFLICT (key) "
+                             "DO UPDATE SET value = EXCLUDED.value", [str(last).encode()])
