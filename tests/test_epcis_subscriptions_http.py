@@ -152,6 +152,40 @@ def test_websocket_streams_a_named_query_from_a_bookmark(site):
         assert refused.value.response.status_code == 403
 
 
+def test_a_websocket_round_over_max_event_count_is_one_query_too_large_message_and_the_stream_goes_on(site):
+    p, client, url = site
+    define(client, p, "regulator", "capped", {"maxEventCount": ["3"]})   # the named query's own cap
+    define(client, p, "regulator", "all", {})
+    headers = {"authorization": p.auth("regulator")["authorization"]}
+    base = url.replace("http://", "ws://") + "/epcis/queries/{}/subscriptions?bookmark=0"
+    many = put(p, 5)
+
+    def results(msg):
+        doc = json.loads(msg)
+        return doc, [e["eventID"] for e in doc.get("epcisBody", {}).get("queryResults", {})
+                     .get("resultsBody", {}).get("eventList", [])]
+
+    for ws_url in (base.format("capped"), base.format("all") + "&maxEventCount=3"):   # the cap given on the socket
+        with connect(ws_url, additional_headers=headers) as ws:
+            doc, ids = results(ws.recv(timeout=30))
+            assert doc["type"] == "epcisException:QueryTooLargeException" and doc["status"] == 413, doc
+            assert doc["maxEventCount"] == 3 and doc["fromBookmark"] == 0 and doc["bookmark"] >= 5 and ids == []
+            few = put(p, 2)                  # at most 3: the stream goes on with the events
+            doc, ids = results(ws.recv(timeout=30))
+            assert doc["type"] == "EPCISQueryDocument" and ids == few
+        many += few
+    with connect(base.format("all"), additional_headers=headers) as ws:   # uncapped: every event
+        seen = []
+        while len(seen) < len(many):
+            seen += results(ws.recv(timeout=30))[1]
+        assert seen == many
+    for bad in ("&maxEventCount=0", "&maxEventCount=x", "&maxEventCount=10001"):
+        with pytest.raises(InvalidStatus) as refused:
+            with connect(base.format("all") + bad, additional_headers=headers):
+                pass
+        assert refused.value.response.status_code == 403
+
+
 def test_a_websocket_stream_ends_1008_when_its_client_loses_products_or_is_revoked(site):
     from websockets.exceptions import ConnectionClosed
 

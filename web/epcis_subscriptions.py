@@ -17,7 +17,9 @@ WebSocket: the caller's named query streamed over the socket while it is open, e
 an EPCISQueryDocument ("tracecode:bookmark" in its queryResults: the seq to come back from).
 Query parameters: `stream=true` (the binding's; a schedule is for webhooks), and where to
 start: `bookmark=N` (after seq N, e.g. the last message's, to resume), `initialRecordTime=T`
-(every event recorded since T), or neither (what is captured from now on). The handshake
+(every event recorded since T), or neither (what is captured from now on); `maxEventCount=N`
+(else the named query's): a round of more than N events is one QueryTooLargeException message
+(problem JSON with fromBookmark and bookmark) instead, the stream going on after it. The handshake
 carries the bearer token (Authorization) as every EPCIS request does.
 """
 from __future__ import annotations
@@ -143,10 +145,10 @@ async def stream(websocket) -> None:
         if not caller.authenticated:
             raise Refusal("unauthenticated", "", "a subscription needs a bearer token (Authorization: Bearer <token>)")
         params = websocket.query_params
-        extra = sorted(set(params) - {"stream", "bookmark", "initialRecordTime"})
+        extra = sorted(set(params) - {"stream", "bookmark", "initialRecordTime", "maxEventCount"})
         if extra:
             raise Refusal("invalid_argument", extra[0][:40], f"{extra[0][:40]!r}: a WebSocket subscription takes "
-                          "stream=true and bookmark=N or initialRecordTime=T")
+                          "stream=true, bookmark=N or initialRecordTime=T, and maxEventCount=N")
         if params.get("stream", "true") != "true":
             raise Refusal("invalid_argument", "stream", "a WebSocket subscription streams (stream=true); "
                           "a schedule is for webhooks")
@@ -154,9 +156,13 @@ async def stream(websocket) -> None:
         if raw is not None and not (raw.isascii() and raw.isdigit() and len(raw) <= 19):   # a seq is 63 bits
             raise Refusal("invalid_argument", "bookmark", f"bookmark is a seq (0 or more), not {raw[:20]!r}")
         initial = params.get("initialRecordTime")
-        query, at = await asyncio.to_thread(
+        cap = params.get("maxEventCount")
+        if cap is not None and not (cap.isascii() and cap.isdigit() and len(cap) <= 6):
+            raise Refusal("invalid_argument", "maxEventCount", f"maxEventCount is a whole number, not {cap[:20]!r}")
+        query, at, cap = await asyncio.to_thread(
             svc.subs.open_stream, caller, name, None if raw is None else int(raw),
-            None if initial is None else _time("initialRecordTime", initial))
+            None if initial is None else _time("initialRecordTime", initial), "WebSocket",
+            None if cap is None else int(cap))
     except Refusal as refusal:   # before accept: the handshake is refused (403), the reason logged
         await websocket.close(code=WS_POLICY, reason=f"{refusal.reason}: {refusal.detail}"[:120])
         return
@@ -181,19 +187,21 @@ async def stream(websocket) -> None:
         deliveries; its next events)."""
         if rejudge or svc.index.store.epcis_last_seq() > after:
             who = svc.subs.still_streams(opened, caller_of(svc, authorization), name)
-        return (who, *svc.subs.collect(who, query, after))
+        return (who, *svc.subs.stream_round(who, query, after, cap, name, socket_id))
     try:
         while not closed.is_set():
             rejudge = time.monotonic() - judged >= REJUDGE_S
             try:
-                caller, events, last = await asyncio.to_thread(batch, caller, at, rejudge)
+                caller, events, last, too_large = await asyncio.to_thread(batch, caller, at, rejudge)
             except Refusal as refusal:
                 await websocket.close(code=WS_POLICY, reason=f"{refusal.reason}: {refusal.detail}"[:120])
                 closed.set()
                 break
             if rejudge:
                 judged = time.monotonic()
-            if events:
+            if too_large is not None:   # more than maxEventCount waited: the exception, the bookmark past them
+                await websocket.send_text(too_large.decode("utf-8"))
+            elif events:
                 now = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
                 body = fmt.render(events, outbound.Delivery(name, socket_id, now, last))
                 await websocket.send_text(body.decode("utf-8"))

@@ -72,6 +72,18 @@ def sign(body: bytes, token: str) -> str:
     return "sha256=" + hmac.new(token.encode("utf-8"), body, hashlib.sha256).hexdigest()
 
 
+def too_large_problem(query_name: str, subscription_id: str, cap: int, from_seq: int, to_seq: int) -> bytes:
+    """The binding's QueryTooLargeException (problem JSON, as /epcis answers it) sent in place
+    of a round of more than `cap` (maxEventCount) events: the bookmarks it spans, to rewind to."""
+    problem = {"type": "epcisException:QueryTooLargeException", "title": "Query result too large",
+               "status": 413, "detail": f"more than {cap:,} events (maxEventCount) came after bookmark "
+               f"{from_seq}: none delivered; rewind to {from_seq} with a narrower query or a larger "
+               "maxEventCount to receive them",
+               "subscriptionID": subscription_id, "queryName": query_name, "maxEventCount": cap,
+               "fromBookmark": from_seq, "bookmark": to_seq}
+    return json.dumps(problem, ensure_ascii=False, separators=(",", ":")).encode("utf-8")
+
+
 def _headers(due: "Due", body: bytes, media_type: str, n_events: int) -> dict:
     """A delivery's headers: its media type, the EPCIS and CBV versions, where it leaves the
     bookmark, and GS1-Signature when the subscription has a signatureToken."""
@@ -231,22 +243,40 @@ class Subscriptions:
         return self.subscribe(caller, definition["name"], query, **kw)
 
     def open_stream(self, caller: Caller, query_name: str, bookmark: int | None,
-                    initial_record_time: float | None, method: str = "WebSocket") -> tuple[EpcisQuery, int]:
+                    initial_record_time: float | None, method: str = "WebSocket",
+                    max_event_count: int | None = None) -> tuple[EpcisQuery, int, int | None]:
         """A stream of the caller's named query over a connection (a WebSocket), nothing
         stored: (its query, the bookmark it starts after: the one given, else 0 with
-        initial_record_time, else now)."""
+        initial_record_time, else now; its maxEventCount: the one given, else the named
+        query's, else None)."""
         from . import epcis_params
+        from .epcis_params import MAX_EVENT_COUNT
         admit(caller, "subscribe", method)
+        if max_event_count is not None and not 1 <= max_event_count <= MAX_EVENT_COUNT:
+            raise invalid("maxEventCount", f"maxEventCount must be a whole number from 1 to {MAX_EVENT_COUNT:,}, "
+                          f"got {max_event_count!r}")
         definition = self.svc.epcis.named_query(caller, query_name, method)
-        query = epcis_params.parse(dict(definition["query"]))[0]
-        query = EpcisQuery(**{**asdict(query), "order_by": "", "descending": False})
+        parsed = epcis_params.parse_query(dict(definition["query"]))
+        cap = parsed.max_count if max_event_count is None else max_event_count
+        query = EpcisQuery(**{**asdict(parsed.query), "order_by": "", "descending": False})
         if initial_record_time is not None:
             query = EpcisQuery(**{**asdict(query), "ge_record_time": max(query.ge_record_time or initial_record_time,
                                                                          initial_record_time)})
         query = _keyed(query)
         if bookmark is not None:
-            return query, bookmark
-        return query, 0 if initial_record_time is not None else self.store.epcis_last_seq()
+            return query, bookmark, cap
+        return query, 0 if initial_record_time is not None else self.store.epcis_last_seq(), cap
+
+    def stream_round(self, caller: Caller, query: EpcisQuery, bookmark: int, cap: int | None,
+                     query_name: str, stream_id: str) -> tuple[list, int, bytes | None]:
+        """The next round of an open stream: (events, the bookmark they bring it to, None), or
+        with more than `cap` (maxEventCount) events waiting, ([], the last seq, the
+        QueryTooLargeException to send instead), as a webhook's round goes (`due`)."""
+        events, last = self.collect(caller, query, bookmark, cap + 1 if cap else BATCH_EVENTS)
+        if cap and len(events) > cap:
+            to = max(last, self.store.epcis_last_seq())
+            return [], to, too_large_problem(query_name, stream_id, cap, bookmark, to)
+        return events, last, None
 
     def still_streams(self, was: Caller, now: Caller, query_name: str, method: str = "WebSocket") -> Caller:
         """A stream's caller judged again (`now`: as its token reads now): it may still
@@ -379,7 +409,7 @@ class Subscriptions:
                                     cap + 1 if cap else BATCH_EVENTS)
         if cap and len(events) > cap:   # the round is all there is now: the exception spans it to the end
             return Due(sub, caller, [], max(last, self.store.epcis_last_seq()), too_large=cap,
-                       from_seq=st["bookmark"])
+                       from_seq=st["bookmark"])   # (stream_round: the same for a WebSocket)
         if events:
             return Due(sub, caller, events, last)
         if last != st["bookmark"]:   # nothing for this owner: the bookmark moves on without a delivery
@@ -403,14 +433,7 @@ class Subscriptions:
     def _too_large(due: Due) -> tuple[bytes, dict]:
         """The binding's QueryTooLargeException (problem JSON as /epcis answers it) in place of
         a delivery of more than maxEventCount events; the bookmarks it spans to rewind to."""
-        sub = due.sub
-        problem = {"type": "epcisException:QueryTooLargeException", "title": "Query result too large",
-                   "status": 413, "detail": f"more than {due.too_large:,} events (maxEventCount) came after "
-                   f"bookmark {due.from_seq}: none delivered; rewind to {due.from_seq} with a narrower query "
-                   "or a larger maxEventCount to receive them",
-                   "subscriptionID": sub["id"], "queryName": sub["query_name"], "maxEventCount": due.too_large,
-                   "fromBookmark": due.from_seq, "bookmark": due.last_seq}
-        body = json.dumps(problem, ensure_ascii=False, separators=(",", ":")).encode("utf-8")
+        body = too_large_problem(due.sub["query_name"], due.sub["id"], due.too_large, due.from_seq, due.last_seq)
         return body, _headers(due, body, "application/problem+json", 0)
 
     @staticmethod
