@@ -291,7 +291,7 @@ class DataDir:
         number = self.registry.get(number).number   # the stored spelling
         store = self.registry.store
         return self.issue(scheme, product, count, **details,
-                          also=lambda txn, record: store.put_link(txn, record.id, number, level))
+                          also=lambda write, record: store.link_batch_in(write, record.id, number, level))
 
 
 def _keyring(path: Path, crypto: str | None) -> Keyring:

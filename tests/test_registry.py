@@ -8,6 +8,7 @@ units, boxes and cases. Scans are checked on TODAY.
 import csv
 import datetime as dt
 import json
+import os
 import random
 import subprocess
 import sys
@@ -100,13 +101,17 @@ def _national(vet, rng):
     return out, levels
 
 
-@pytest.fixture(scope="module")
-def w(tmp_path_factory):
+@pytest.fixture(scope="module", params=["lmdb", "postgres"])
+def w(request, tmp_path_factory):
+    """The registry world on each store: issue_approved's batch and link are one write on both."""
     tmp = tmp_path_factory.mktemp("registry")
     rng = random.Random(7)
     w = World()
     w.path = tmp / "data"
-    d = w.d = tracecode.init(w.path)
+    store = None
+    if request.param == "postgres":
+        store = request.getfixturevalue("pg_server").create_database(f"registry_{os.getpid()}")
+    d = w.d = tracecode.init(w.path, store=store)
     vet = _approvals(rng)
     with open(tmp / "vet.csv", "w", newline="", encoding="utf-8") as f:
         out = csv.DictWriter(f, fieldnames=list(vet[0]))

@@ -593,6 +593,10 @@ class RegistryStore(Protocol):
     def reading(self) -> ContextManager[RegistryView]:
         """A view of one snapshot, released on leaving the block."""
 
+    def link_batch_in(self, write, batch_id: int, number: str, level: int) -> None:
+        """link_batch inside another write of this store: `write` is what an `also=` callback
+        of Store.issue receives (so a batch and its link are one transaction)."""
+
     def write(self, body: Callable):
         """body(RegistryWriteView) in one atomic, durable write (an import and its audit
         record together); its value once committed. A full store is IndexFull with nothing

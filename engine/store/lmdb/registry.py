@@ -110,6 +110,9 @@ class Store:
     def link_batch(self, batch_id: int, number: str, level: int) -> None:
         self.link(batch_id, number, level)
 
+    def link_batch_in(self, write, batch_id: int, number: str, level: int) -> None:
+        self.put_link(write, batch_id, number, level)   # write: the LMDB transaction
+
     # -- approvals -------------------------------------------------------------------------
     def get(self, txn, number: str) -> ApprovalRecord | None:
         raw = txn.get(b"a" + number.encode(), db=self.main)

@@ -153,9 +153,15 @@ class Registry:
 
     def link_batch(self, batch_id: int, number: str, level: int) -> None:
         with writing(self._store) as conn:
-            conn.execute("INSERT INTO tc_registry_batch_links VALUES (%s, %s, %s) ON CONFLICT (batch_id) "
-                         "DO UPDATE SET number = excluded.number, level = excluded.level",
-                         [int(batch_id), number, int(level)])
+            _link(conn, batch_id, number, level)
+
+    def link_batch_in(self, write, batch_id: int, number: str, level: int) -> None:
+        _link(write.conn, batch_id, number, level)   # write: the view, in its transaction
+
+
+def _link(conn, batch_id: int, number: str, level: int) -> None:
+    conn.execute("INSERT INTO tc_registry_batch_links VALUES (%s, %s, %s) ON CONFLICT (batch_id) "
+                 "DO UPDATE SET number = excluded.number, level = excluded.level", [int(batch_id), number, int(level)])
 
 
 class RegistryMixin:
