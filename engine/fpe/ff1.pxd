@@ -31,6 +31,7 @@ cdef class FF1:
     # block_i = chain XOR (T-tail || i || 0...), so each code only XORs NUM(B).
     cdef uint64_t round_hi[10], round_lo[10]
     cdef object _ecb                  # cryptography AES-ECB encryptor
+    cdef void *_native                # AES-NI round keys (aesni.h's tc_aes_key), NULL: none
     cdef object _lock                 # guards _ecb
     cdef Py_ssize_t cap               # codes per chunk (the scratch is the thread's)
     cdef bint narrow                  # A, B held as uint64_t (else u128)

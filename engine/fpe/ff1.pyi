@@ -5,6 +5,10 @@ MAX_TWEAK: int
 DEFAULT_CHUNK: int
 DEFAULT_ALPHABET: str
 CIPHERS: dict
+NATIVE_AES: bool
+NATIVE_MAX: int
+
+def native_aes_ecb(key: bytes, blocks: bytes) -> bytes: ...
 
 def check_domain(radix: int, length: int) -> None: ...
 def max_length(radix: int) -> int: ...
