@@ -7,7 +7,6 @@ and over real HTTP for what the application adds (413 QueryTooLargeException).""
 from __future__ import annotations
 
 import json
-import time
 
 import httpx
 import pytest
@@ -199,29 +198,10 @@ def _doc(*events) -> bytes:
 
 @pytest.fixture(scope="module")
 def site(tmp_path_factory):
-    from tracecode.web.app import create_app
-    from tracecode.web.settings import WebSettings
-
-    from epcis_reference import SCHEMA, need
-    from web_platform import BASE_URL, Platform
-    from web_server import serving
-    need(SCHEMA)
-    settings = WebSettings(per_address=100_000, per_address_burst=100_000, per_product=100_000,
-                           per_product_burst=100_000)
-    p = Platform(tmp_path_factory.mktemp("epcisfacets"), count=2)
-    with serving(create_app(p.svc, base_url=BASE_URL, settings=settings)) as url, \
-            httpx.Client(base_url=url, timeout=60) as client:
-        # a partner's goods (no code of ours): an admin's capture stores them, no lifecycle step
-        r = client.post("/epcis/capture", content=_doc(*EVENTS),
-                        headers={"content-type": "application/ld+json", **p.auth("admin")})
-        assert r.status_code == 202, r.text
-        deadline = time.monotonic() + 120
-        while (job := client.get(r.headers["location"], headers=p.auth("admin")).json())["running"]:
-            assert time.monotonic() < deadline
-            time.sleep(0.02)
-        assert job["success"], job["errors"]
+    from epcis_site import captured
+    # a partner's goods (no code of ours): an admin's capture stores them, no lifecycle step
+    with captured(tmp_path_factory.mktemp("epcisfacets"), (_doc(*EVENTS), "application/ld+json")) as (p, client, _):
         yield p, client
-    p.close()
 
 
 def _http(site, params):
