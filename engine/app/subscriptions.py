@@ -72,6 +72,15 @@ def sign(body: bytes, token: str) -> str:
     return "sha256=" + hmac.new(token.encode("utf-8"), body, hashlib.sha256).hexdigest()
 
 
+def _check_max_event_count(value) -> None:
+    """A subscription's or a stream's maxEventCount: None, or a whole number in the query's range."""
+    from .epcis_params import MAX_EVENT_COUNT
+    if value is not None and (not isinstance(value, int) or isinstance(value, bool)
+                              or not 1 <= value <= MAX_EVENT_COUNT):
+        raise invalid("maxEventCount", f"maxEventCount must be a whole number from 1 to {MAX_EVENT_COUNT:,}, "
+                      f"got {str(value)[:40]!r}")
+
+
 def too_large_problem(query_name: str, subscription_id: str, cap: int, from_seq: int, to_seq: int) -> bytes:
     """The binding's QueryTooLargeException (problem JSON, as /epcis answers it) sent in place
     of a round of more than `cap` (maxEventCount) events: the bookmarks it spans, to rewind to."""
@@ -182,11 +191,7 @@ class Subscriptions:
                   format: str = outbound.DEFAULT, max_event_count: int | None = None, peer: str = "",
                   method: str = "Subscribe") -> dict:
         admit(caller, "subscribe", method)
-        from .epcis_params import MAX_EVENT_COUNT
-        if max_event_count is not None and (not isinstance(max_event_count, int) or isinstance(max_event_count, bool)
-                                            or not 1 <= max_event_count <= MAX_EVENT_COUNT):
-            raise invalid("maxEventCount", f"maxEventCount must be a whole number from 1 to {MAX_EVENT_COUNT:,}, "
-                          f"got {str(max_event_count)[:40]!r}")
+        _check_max_event_count(max_event_count)
         if not isinstance(query, EpcisQuery):
             raise invalid("query", "an EpcisQuery")
         if not isinstance(query_name, str) or not query_name or len(query_name) > 200:
@@ -250,11 +255,8 @@ class Subscriptions:
         initial_record_time, else now; its maxEventCount: the one given, else the named
         query's, else None)."""
         from . import epcis_params
-        from .epcis_params import MAX_EVENT_COUNT
         admit(caller, "subscribe", method)
-        if max_event_count is not None and not 1 <= max_event_count <= MAX_EVENT_COUNT:
-            raise invalid("maxEventCount", f"maxEventCount must be a whole number from 1 to {MAX_EVENT_COUNT:,}, "
-                          f"got {max_event_count!r}")
+        _check_max_event_count(max_event_count)
         definition = self.svc.epcis.named_query(caller, query_name, method)
         parsed = epcis_params.parse_query(dict(definition["query"]))
         cap = parsed.max_count if max_event_count is None else max_event_count

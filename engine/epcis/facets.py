@@ -312,17 +312,13 @@ def sensor_facets(elements, known: dict) -> dict:
     from .units import same_in_all
     out: dict = {}
 
-    def add(name: str, texts) -> None:
+    def add(name: str, texts: list) -> None:   # an attribute or reading: named only with a value
         if texts:
-            out[name] = list(dict.fromkeys(out.get(name, []) + list(texts)))
+            _merge(out, {name: texts})
 
-    def extensions(level: str, obj: dict) -> None:
-        for name, texts in _fields(obj, known, only_prefixed=True).items():
-            add(level + name, texts)
-            out.setdefault(level + name, [])   # an object's field is named (EXISTS_) with no value
-        for name, texts in inner_fields(obj, known, only_prefixed=True).items():
-            add("INNER_" + level + name, texts)
-            out.setdefault("INNER_" + level + name, [])
+    def extensions(level: str, obj: dict) -> None:   # an object's field is named (EXISTS_) with no value
+        _merge(out, {level + n: t for n, t in _fields(obj, known, only_prefixed=True).items()})
+        _merge(out, {"INNER_" + level + n: t for n, t in inner_fields(obj, known, only_prefixed=True).items()})
 
     for el in _items(elements):
         if not isinstance(el, dict):

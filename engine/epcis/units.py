@@ -52,15 +52,10 @@ def same_in_all(uom: str, value: str, spread: bool = False) -> dict:
         return {uom: value}
     scale, offset = units[uom]
     out = {}
-    with localcontext() as ctx:
-        ctx.prec = 28
+    with localcontext(prec=28):   # whatever the caller's context: exact for these scales
         base = x * scale + (0 if spread else offset)
         for code, (s, o) in units.items():
-            if code == uom:
-                out[code] = value
-                continue
             there = (base - (0 if spread else o)) / s
-            with localcontext() as round_ctx:
-                round_ctx.prec = DIGITS
-                out[code] = number_text(str(+there))   # the query side's canonical text
+            with localcontext(prec=DIGITS):   # unary + rounds to the context's digits
+                out[code] = value if code == uom else number_text(str(+there))   # the query side's text
     return out

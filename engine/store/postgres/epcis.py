@@ -455,15 +455,16 @@ def opened(store) -> None:
     standby skips it (its primary's backfill replicates)."""
     from ...epcis.facets import VERSION
     from ..errors import IndexReadOnly
+
+    def done(view):
+        view.meta_put("facets", str(VERSION).encode())
+        view.conn.execute("DELETE FROM tc_meta WHERE key = 'facets_at'")
     try:
         _refacet(store, "facets IS NULL", 0)
         if store.meta_get("facets") != str(VERSION).encode():
             at = store.meta_get("facets_at")
             _refacet(store, "true", int(at) if at else 0, every=True)
-            with writing(store) as conn:
-                conn.execute("INSERT INTO tc_meta (key, value) VALUES ('facets', %s) ON CONFLICT (key) "
-                             "DO UPDATE SET value = EXCLUDED.value", [str(VERSION).encode()])
-                conn.execute("DELETE FROM tc_meta WHERE key = 'facets_at'")
+            store.write(done)
     except IndexReadOnly:
         return
 
@@ -473,22 +474,23 @@ def _refacet(store, where: str, last: int, every: bool = False) -> None:
     transaction; `every`: a pass over all events, so only those whose facets changed are
     written, and the seq reached is kept ('facets_at')."""
     from ...epcis.facets import facets_of
-    while True:
-        with writing(store) as conn:
-            # a pass over all waits for a row another transaction holds, not skip it for good
-            lock = "FOR UPDATE" if every else "FOR UPDATE SKIP LOCKED"
-            rows = conn.execute(f"SELECT seq, head, event_json FROM tc_epcis_events WHERE seq > %s AND {where} "
-                                f"ORDER BY seq LIMIT %s {lock}", [last, FACETS_CHUNK]).fetchall()
-            if not rows:
-                return
-            updates = []
-            for seq, head, event_json in rows:
-                facets, old = facets_of(loads(event_json)), loads(head)
-                if not every or old.get("facets") != facets:
-                    updates.append((json.dumps(facets), dumps({**old, "facets": facets}), seq))
-            with conn.cursor() as cur:
-                cur.executemany("UPDATE tc_epcis_events SET facets = %s::jsonb, head = %s WHERE seq = %s", updates)
-            last = rows[-1][0]
-            if every:
-                conn.execute("INSERT INTO tc_meta (key, value) VALUES ('facets_at', %s) ON CONFLICT (key) "
-                             "DO UPDATE SET value = EXCLUDED.value", [str(last).encode()])
+    # a pass over all waits for a row another transaction holds, not skip it for good
+    lock = "FOR UPDATE" if every else "FOR UPDATE SKIP LOCKED"
+
+    def chunk(view, after: int) -> int | None:   # the seq reached, None: no event left
+        rows = view.conn.execute(f"SELECT seq, head, event_json FROM tc_epcis_events WHERE seq > %s AND {where} "
+                                 f"ORDER BY seq LIMIT %s {lock}", [after, FACETS_CHUNK]).fetchall()
+        if not rows:
+            return None
+        updates = []
+        for seq, head, event_json in rows:
+            facets, old = facets_of(loads(event_json)), loads(head)
+            if not every or old.get("facets") != facets:
+                updates.append((json.dumps(facets), dumps({**old, "facets": facets}), seq))
+        with view.conn.cursor() as cur:
+            cur.executemany("UPDATE tc_epcis_events SET facets = %s::jsonb, head = %s WHERE seq = %s", updates)
+        if every:
+            view.meta_put("facets_at", str(rows[-1][0]).encode())
+        return rows[-1][0]
+    while (reached := store.write(lambda view: chunk(view, last))) is not None:
+        last = reached
