@@ -3,9 +3,17 @@ any store behind the port (scans_since / events_since), incrementally.
 
     OUT/scans/day=YYYY-MM-DD/part-<first seq>-<last seq>.parquet     (SCAN_SCHEMA)
     OUT/events/day=YYYY-MM-DD/part-<first seq>-<last seq>.parquet    (EVENT_SCHEMA)
+    OUT/undone/day=YYYY-MM-DD/part-<first seq>-<last seq>.parquet    (UNDONE_SCHEMA)
     OUT/codes/snapshot=<export time>/part-0.parquet                  (CODE_SCHEMA)
-    OUT/_export.json   {"format": 1, "scan_seq": N, "event_seq": M, "exported_at": ...,
-                        "index": UUID, "purge_generation": G}
+    OUT/_export.json   {"format": 1, "scan_seq": N, "event_seq": M, "epcis_seq": E,
+                        "exported_at": ..., "index": UUID, "purge_generation": G}
+
+Parts are never rewritten for an event undone after it was exported (an EPCIS error
+declaration: the event stays in the store's log, marked undone): undone/ gets a row per
+lifecycle event undone, read from the EPCIS log's declarations since epcis_seq, and the
+engines' `events` view leaves those events out. A run that finds new undone rows draws the
+code snapshot from every event again (undone ones left out), as a parent or first event
+time may have come from one.
 
 The state names the index it was written from (DIR/index.stamp's uuid): an OUT of another
 index, or marks past the store's last seqs, are refused. Privacy purges are followed: each
@@ -33,12 +41,16 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
 
+from ..categories.declared import DECLARED
+from ..epcis.cbv import lifecycle_id
 from ..errors import TracecodeError
 from ..index.verdicts import Verdict
 from ..store import purges
+from ..store.port import EpcisQuery
 from ..store import stamp
 from ..store.durable import write_atomically
 from .codes import CodeNames, product_text
+from .layout import CODES, EVENTS, SCANS, TS, UNDONE
 from ..epcis.parties import party_and_region
 
 STATE = "_export.json"
@@ -46,25 +58,9 @@ FORMAT = 1
 CHUNK = 262_144      # scans read, resolved and written per step (bounded memory)
 EVENT_CHUNK = 4_096  # events per step (each may list many codes)
 _PART = re.compile(r"part-(\d+)-(\d+)\.parquet$")
-_TS = pa.timestamp("us", tz="UTC")
 
-SCAN_SCHEMA = pa.schema([
-    ("seq", pa.int64()), ("time", _TS), ("code", pa.string()), ("scheme", pa.string()),
-    ("product", pa.string()), ("batch", pa.int64()), ("verdict", pa.string()),
-    ("scanner", pa.string()), ("place", pa.string()), ("region", pa.string()),
-    ("lat", pa.float64()), ("lon", pa.float64()), ("client", pa.string())])
-EVENT_SCHEMA = pa.schema([
-    ("seq", pa.int64()), ("event_id", pa.string()), ("time", _TS), ("kind", pa.string()),
-    ("action", pa.string()), ("biz_step", pa.string()), ("disposition", pa.string()),
-    ("code", pa.string()), ("product", pa.string()), ("parent", pa.string()),
-    ("source_party", pa.string()), ("source_region", pa.string()),
-    ("destination_party", pa.string()), ("destination_region", pa.string()),
-    ("read_point", pa.string()), ("biz_location", pa.string()),
-    ("quantity", pa.float64()), ("uom", pa.string())])
-CODE_SCHEMA = pa.schema([
-    ("code", pa.string()), ("scheme", pa.string()), ("product", pa.string()), ("batch", pa.int64()),
-    ("status", pa.string()), ("parent", pa.string()), ("first_event_time", _TS),
-    ("last_event_time", _TS), ("scan_count", pa.int64())])
+# the export's tables, as the engines read them (layout.py holds the one definition)
+SCAN_SCHEMA, EVENT_SCHEMA, UNDONE_SCHEMA, CODE_SCHEMA = SCANS, EVENTS, UNDONE, CODES
 _VERDICT_NAMES = pa.array([Verdict(v).name if v in Verdict._value2member_map_ else None
                            for v in range(256)], pa.string())
 
@@ -84,6 +80,8 @@ def read_state(out: Path) -> dict:
         ok = (isinstance(state, dict) and state.get("format") == FORMAT
               and all(isinstance(state.get(k), int) and not isinstance(state.get(k), bool)
                       and state[k] >= 0 for k in ("scan_seq", "event_seq"))
+              and isinstance(state.get("epcis_seq", 0), int) and not isinstance(state.get("epcis_seq"), bool)
+              and state.get("epcis_seq", 0) >= 0
               and isinstance(state.get("index", ""), str)
               and isinstance(state.get("purge_generation", 0), int)
               and isinstance(state.get("snapshot", ""), str) and "/" not in state.get("snapshot", ""))
@@ -98,9 +96,10 @@ def read_state(out: Path) -> dict:
 
 def export(dd, out, *, since: float | None = None, now: float | None = None,
            chunk: int = CHUNK) -> dict:
-    """Export what is new since the last run into OUT; {"scans", "events", "codes", "scan_seq",
-    "event_seq"}. since: a Unix time; scans and events before it are skipped (and never
-    exported later: the marks pass them)."""
+    """Export what is new since the last run into OUT; {"scans", "events", "undone", "codes",
+    "scan_seq", "event_seq", "epcis_seq", "purged"}. since: a Unix time; scans and events
+    before it are skipped (and never exported later: the marks pass them); undone rows are
+    all kept (one naming an event not exported leaves nothing out)."""
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
     state = read_state(out)
@@ -114,14 +113,18 @@ def export(dd, out, *, since: float | None = None, now: float | None = None,
         raise ExportError(f"{out} is the export of index {state['index']}, not of {dd.path}'s "
                           f"index {index}: nothing was exported; export into another folder")
     last_scan, last_event = store.export_last_seqs()
-    if state["scan_seq"] > last_scan or state["event_seq"] > last_event:
-        raise ExportError(f"{out / STATE} marks scan {state['scan_seq']:,} and event "
-                          f"{state['event_seq']:,} but {dd.path}'s store ends at scan {last_scan:,}, "
-                          f"event {last_event:,}: it was not written from this store; nothing was "
-                          f"exported (remove {out} to export everything again)")
+    last_epcis = store.epcis_last_seq()
+    epcis_seq = state.get("epcis_seq", 0)
+    if state["scan_seq"] > last_scan or state["event_seq"] > last_event or epcis_seq > last_epcis:
+        raise ExportError(f"{out / STATE} marks scan {state['scan_seq']:,}, event "
+                          f"{state['event_seq']:,} and EPCIS event {epcis_seq:,} but {dd.path}'s store "
+                          f"ends at scan {last_scan:,}, event {last_event:,}, EPCIS event {last_epcis:,}: "
+                          f"it was not written from this store; nothing was exported (remove {out} "
+                          f"to export everything again)")
     names = CodeNames(dd)
     _drop_uncommitted(out / "scans", state["scan_seq"])
     _drop_uncommitted(out / "events", state["event_seq"])
+    _drop_uncommitted(out / "undone", epcis_seq)
     seen = state.get("purge_generation", 0)
     done = purges.read(dd.path)
     n_purged = _follow_purges(out / "scans", [p for p in done if p["generation"] > seen], purges.key(dd.path))
@@ -140,17 +143,20 @@ def export(dd, out, *, since: float | None = None, now: float | None = None,
             break
         n_events += _write_by_day(out / "events", _event_table(events, names, since))
         event_seq = int(events[-1]["seq"])
+    n_undone, epcis_seq = _write_undone(out / "undone", store, epcis_seq, last_epcis)
     when = _dt.datetime.fromtimestamp(now if now is not None else _dt.datetime.now().timestamp(),
                                       _dt.timezone.utc)
-    n_codes, snapshot = _write_snapshot(out / "codes", store, names, when, state)
-    state = {"format": FORMAT, "scan_seq": scan_seq, "event_seq": event_seq,
+    # an event undone since the last snapshot may have given a code its parent or event times
+    n_codes, snapshot = _write_snapshot(out / "codes", store, names, when,
+                                        {**state, "snapshot": ""} if n_undone else state)
+    state = {"format": FORMAT, "scan_seq": scan_seq, "event_seq": event_seq, "epcis_seq": epcis_seq,
              "exported_at": when.isoformat(timespec="seconds"), "purge_generation": generation,
              "snapshot": snapshot}
     if index:
         state["index"] = index
     write_atomically(out / STATE, json.dumps(state, indent=1).encode() + b"\n")
-    return {"scans": n_scans, "events": n_events, "codes": n_codes,
-            "scan_seq": scan_seq, "event_seq": event_seq, "purged": n_purged}
+    return {"scans": n_scans, "events": n_events, "undone": n_undone, "codes": n_codes,
+            "scan_seq": scan_seq, "event_seq": event_seq, "epcis_seq": epcis_seq, "purged": n_purged}
 
 
 def _follow_purges(root: Path, todo: list, key: bytes | None) -> int:
@@ -211,7 +217,7 @@ def _drop_uncommitted(root: Path, mark: int) -> None:
 
 
 def _micros(seconds: np.ndarray) -> pa.Array:
-    return pa.array(np.round(np.asarray(seconds, np.float64) * 1e6).astype(np.int64), _TS)
+    return pa.array(np.round(np.asarray(seconds, np.float64) * 1e6).astype(np.int64), TS)
 
 
 def _scan_table(cols: dict, names: CodeNames, since) -> pa.Table:
@@ -310,6 +316,49 @@ def _event_table_rows(events: list, names: CodeNames, since) -> pa.Table:
     return table
 
 
+def _write_undone(root: Path, store, after: int, end: int) -> tuple[int, int]:
+    """The lifecycle events the error declarations after EPCIS seq `after` (up to `end`,
+    the log's end when the run began) undid, into undone/; (rows, the EPCIS seq read to).
+    A declaration whose event tracecode applied nothing for, or refused to undo, has none."""
+    query, n = EpcisQuery(declared=True), 0
+    while after < end:
+        records, read_to = store.epcis_since(query, after, EVENT_CHUNK)
+        if read_to <= after:
+            break
+        n += _write_by_day(root, _undone_table(store, records))
+        after = read_to
+    return n, after
+
+
+def _undone_table(store, declarations: list) -> pa.Table:
+    """One row per lifecycle event a declaration of `declarations` undid: its events are
+    looked up by id under the declared event's capturer (or the data directory's own,
+    None), as the undo found them, and kept when their record says undone."""
+    named = [(d, d.event_id[:-len(DECLARED)]) for d in declarations if d.event_id.endswith(DECLARED)]
+    declared = store.epcis_events([eid for _, eid in named]) if named else []
+    rows: dict = {f.name: [] for f in UNDONE_SCHEMA}
+    with store.reading() as view:
+        found = []   # (declaration, declared event id, lifecycle id, its seq)
+        for (d, eid), event in zip(named, declared):
+            clients = (event.client, None) if event is not None and event.client is not None else (None,)
+            for lid in dict.fromkeys((lifecycle_id(eid), lifecycle_id(eid, 1))):
+                seen = next((s for s in (view.event_seen(c, lid) for c in clients) if s is not None), None)
+                if seen is not None:
+                    found.append((d, eid, lid, seen[0]))
+        records = view.events_at([seq for *_, seq in found]) if found else {}
+    for d, eid, lid, seq in found:
+        if not (records.get(seq) or {}).get("undone"):
+            continue
+        err = (d.facets or {}).get("err") or {}
+        t = err.get("t")
+        for name, value in (("seq", d.seq), ("time", t if isinstance(t, (int, float)) else d.record_time),
+                            ("event_seq", seq), ("event_id", lid), ("epcis_event_id", eid),
+                            ("reason", err.get("r")), ("corrective_event_ids", list(err.get("c") or ()))):
+            rows[name].append(value)
+    rows["time"] = _micros(np.array(rows["time"], np.float64))
+    return pa.table(rows, schema=UNDONE_SCHEMA)
+
+
 def _write_by_day(root: Path, table: pa.Table) -> int:
     """The chunk's rows into one part per UTC day, each written whole under a temporary name."""
     if not table.num_rows:
@@ -344,6 +393,8 @@ def _write_snapshot(root: Path, store, names: CodeNames, when: _dt.datetime, sta
         if not events:
             break
         for ev in events:
+            if ev.get("undone"):
+                continue   # declared erroneous: it says nothing of the code any more
             t = ev.get("time")
             for c in ev.get("codes") or []:
                 if isinstance(c, str):
@@ -395,5 +446,5 @@ def _write_snapshot(root: Path, store, names: CodeNames, when: _dt.datetime, sta
     os.replace(tmp, folder)
     return table.num_rows, folder.name
 
-__all__ = ["export", "read_state", "ExportError", "SCAN_SCHEMA", "EVENT_SCHEMA", "CODE_SCHEMA",
+__all__ = ["export", "read_state", "ExportError", "SCAN_SCHEMA", "EVENT_SCHEMA", "UNDONE_SCHEMA", "CODE_SCHEMA",
            "product_text"]

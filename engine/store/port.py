@@ -216,6 +216,9 @@ class ReadView(Protocol):
     def scans_of(self, ref) -> list:
         """(seq, scan record) of a code's logged scans, newest first."""
 
+    def event_seen(self, client: str | None, event_id: str) -> tuple[int, bytes] | None:
+        """(seq, digest) of the event a client applied under an id, None if none."""
+
     def public_queries(self, ref, bound: int) -> tuple:
         """(count, first time, first place) of a code's scans by PUBLIC_SCANNER, the count
         up to bound + 1 (more than bound: "more than bound"): one bounded range read, never
@@ -224,9 +227,6 @@ class ReadView(Protocol):
 
 class WriteView(ReadView, Protocol):
     """A view inside one atomic write: reads see the writes before them."""
-
-    def event_seen(self, client: str | None, event_id: str) -> tuple[int, bytes] | None:
-        """(seq, digest) of the event a client applied under an id, None if none."""
 
     def apply_event(self, plan: EventPlan) -> int:
         """Write the plan; returns the event's seq."""

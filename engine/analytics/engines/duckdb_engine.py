@@ -66,6 +66,8 @@ class DuckDBEngine:
             where = ""
             if table == "scans" and since is not None:
                 where = f" WHERE time >= TIMESTAMPTZ '{since.isoformat()}'"
+            if table == "events":   # an event an error declaration undid says nothing any more
+                where = " AS e WHERE NOT EXISTS (SELECT 1 FROM undone AS u WHERE u.event_seq = e.seq)"
             self.con.execute(f"CREATE VIEW {table} AS SELECT {cols} FROM {src}{where}")
 
     def rows(self, sql: str) -> list[dict]:

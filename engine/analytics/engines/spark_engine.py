@@ -41,6 +41,9 @@ class SparkEngine:
             if table == "scans" and since is not None:
                 from pyspark.sql import functions as F
                 df = df.where(F.col("time") >= F.lit(since))
+            if table == "events":   # an event an error declaration undid says nothing any more
+                undone = spark.table("undone").select("event_seq")
+                df = df.join(undone, df.seq == undone.event_seq, "left_anti")
             df.createOrReplaceTempView(table)
 
     def rows(self, sql: str) -> list[dict]:
@@ -57,6 +60,7 @@ class SparkEngine:
 
 def _ddl(schema) -> str:
     import pyarrow as pa
-    kinds = {pa.int64(): "bigint", pa.string(): "string", pa.float64(): "double"}
+    kinds = {pa.int64(): "bigint", pa.string(): "string", pa.float64(): "double",
+             pa.list_(pa.string()): "array<string>"}
     return ", ".join(f"{f.name} {'timestamp' if pa.types.is_timestamp(f.type) else kinds[f.type]}"
                      for f in schema)
