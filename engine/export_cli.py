@@ -24,7 +24,8 @@ def cmd_export(args) -> int:
     print(f"exported {done['scans']:,} scans, {done['events']:,} events and the state of "
           f"{done['codes']:,} codes to {args.parquet} (up to scan {done['scan_seq']:,}, event "
           f"{done['event_seq']:,}; the next run writes only what is newer)"
-          + (f"; {done['purged']:,} purged scans removed from the parts written before" if done["purged"] else ""),
+          + (f"; {done['purged']:,} purged scans removed from the parts written before" if done["purged"] else "")
+          + (f"; {done['undone']:,} lifecycle events exported undone by an error declaration (named in undone/)" if done["undone"] else ""),
           file=sys.stderr)
     return 0
 
@@ -34,7 +35,7 @@ def add_parser(subparsers):
                               "(incremental)")
     p.add_argument("dir", help="data directory")
     p.add_argument("--parquet", required=True, metavar="OUT",
-                   help="output folder: scans/, events/ (by day=YYYY-MM-DD), codes/, _export.json")
+                   help="output folder: scans/, events/, undone/ (by day=YYYY-MM-DD), codes/, _export.json")
     p.add_argument("--since", metavar="DATE",
                    help="skip scans and events before this ISO date or time (later runs carry on "
                         "from where this one stopped)")
