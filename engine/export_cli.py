@@ -25,7 +25,8 @@ def cmd_export(args) -> int:
           f"{done['codes']:,} codes to {args.parquet} (up to scan {done['scan_seq']:,}, event "
           f"{done['event_seq']:,}; the next run writes only what is newer)"
           + (f"; {done['purged']:,} purged scans removed from the parts written before" if done["purged"] else "")
-          + (f"; {done['undone']:,} lifecycle events exported undone by an error declaration (named in undone/)" if done["undone"] else ""),
+          + (f"; {done['undone']:,} lifecycle events undone by an error declaration (named in undone/)"
+             if done["undone"] else ""),
           file=sys.stderr)
     return 0
 

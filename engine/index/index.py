@@ -347,6 +347,23 @@ class Index:
             cached = self._tables[key] = (mark, table, tuple(a.tolist() for a in table))
         return cached
 
+    def _cached_batch(self, scheme_name: str, iss, counter) -> int:
+        """The batch holding counter by the product's batch table as last read, with no store
+        read (0: not found there; read the table's mark then). Batches never change once
+        reserved, so a hit stands whatever was issued since, when every cached batch is under
+        the parser's key version: a later batch (under the current key too) holds other
+        counters. With several versions a newer batch could hold the code: no hit."""
+        key = (scheme_name, iss.product_key)
+        cached = self._tables.get(key)
+        if cached is None or counter is None:
+            return 0
+        versions = self.key_versions.cached(key, cached[0])
+        if versions is None or not versions <= {iss.key_version}:
+            return 0
+        starts, ends, ids = cached[2]
+        pos = bisect.bisect_right(starts, counter) - 1
+        return ids[pos] if pos >= 0 and counter < ends[pos] else 0
+
     def _table_lists(self, view, scheme, product_key):
         """The same table as Python lists, for bisect on the single-scan path."""
         return self._table_entry(view, scheme, product_key)[2]
@@ -516,16 +533,18 @@ class Index:
                 iss = found
                 counter = iss.counter(code)
                 pid = view.product_id(sch.name, iss.product_key)
-                if pid is not None:   # a product with batches under several key versions: which
+                batch_id = self._cached_batch(sch.name, iss, counter) if pid is not None else 0
+                if not batch_id and pid is not None:   # batches under several key versions: which
                     counter = self.key_versions.counter_of(view, sch, iss, code, counter)
-                if counter is not None and counter < sch.capacity and pid is not None:
+                if not batch_id and counter is not None and counter < sch.capacity and pid is not None:
                     starts, ends, ids = self._table_lists(view, sch.name, iss.product_key)
                     pos = bisect.bisect_right(starts, counter) - 1
                     if pos >= 0 and counter < ends[pos]:
                         batch_id = ids[pos]
-                        batch = self._batch(view, batch_id)
-                        key = codekeys.ours(pid, counter)
-                        self._just_read[bytes(raw)] = (scheme, code, key, batch_id)
+                if batch_id:
+                    batch = self._batch(view, batch_id)
+                    key = codekeys.ours(pid, counter)
+                    self._just_read[bytes(raw)] = (scheme, code, key, batch_id)
         if key is None:
             # a scheme's code as the parser left it (compact, as verify_many keys it: a
             # case-sensitive scheme's lower case is not folded), then as imports key it

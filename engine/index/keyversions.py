@@ -55,6 +55,12 @@ class KeyVersions:
             hit = self._tables[key] = (mark, versions, frozenset(versions.tolist()))
         return starts, ends, ids, hit[1], hit[2]
 
+    def cached(self, key: tuple, mark) -> frozenset | None:
+        """The key versions of (scheme name, product key)'s batches as drawn for the table
+        at `mark`, None when not drawn for it (no store read)."""
+        hit = self._tables.get(key)
+        return hit[2] if hit is not None and hit[0] == mark else None
+
     def settle(self, view, parsed, scheme, iss, members) -> None:
         """Put right the counters of a group of scans of one product whose batches use other
         versions than the parser's (in place: parsed.counter, parsed.counter_ok)."""
