@@ -133,9 +133,19 @@ def chunks(dl):
                 yield Emit(codes)
             return
         except grpc.RpcError as exc:
+            if dl.count is None and dl.received and _past_the_end(exc):
+                return   # the broken stream had sent the whole batch: only its end was lost
             pause = policy.pause(exc)
             dl.resumed = policy.attempt
             yield Pause(pause)
+
+
+def _past_the_end(exc: grpc.RpcError) -> bool:
+    """Whether a resumed download (of the batch to its end) was refused for its offset: the
+    server says so only at or past the batch's last code (tracecode.app.Service.download)."""
+    if exc.code() != grpc.StatusCode.INVALID_ARGUMENT:
+        return False
+    return any(f == "offset" for f, _ in ServiceError.from_rpc_error(exc).violations)
 
 
 # -- the verbs -----------------------------------------------------------------------------

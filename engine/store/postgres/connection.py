@@ -211,9 +211,10 @@ class PgView:
         return bytes(row[0]) if row else None
 
 
-# psycopg has sent its BEGIN before the first statement (autocommit off): the modes, not a
-# second BEGIN (which PostgreSQL takes with a WARNING in its log, once per read)
-READ_BEGIN = "SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY"
+# A read's BEGIN is ours, sent on a connection put in autocommit for the read (psycopg then
+# adds no BEGIN of its own): one round trip where psycopg's BEGIN and a SET TRANSACTION were
+# two. It is still the read's first statement, so a dropped connection fails there (begun).
+READ_BEGIN = "BEGIN ISOLATION LEVEL REPEATABLE READ, READ ONLY"
 
 
 def _commit(conn, txn) -> None:
@@ -234,8 +235,23 @@ def _abandon(conn, txn=None) -> None:
             txn.__exit__(*sys.exc_info())   # ROLLBACK (psycopg forbids conn.rollback() inside)
         elif not conn.closed and conn.info.transaction_status != pq.TransactionStatus.IDLE:
             conn.rollback()
+        if not conn.closed and conn.autocommit:   # a read's (READ_BEGIN): back as the pool gives them
+            conn.autocommit = False
     except psycopg.OperationalError:
         pass
+
+
+def _end_read(conn) -> None:
+    """A read's end: COMMIT while its transaction is sound (a read-only one has nothing to
+    commit, and psycopg forgets every prepared statement at a ROLLBACK, with a DEALLOCATE ALL
+    round trip: reads ended so planned every query again), ROLLBACK after an error; then the
+    connection back in the pool's mode (_abandon)."""
+    try:
+        if not conn.closed and conn.info.transaction_status == pq.TransactionStatus.INTRANS:
+            conn.execute("COMMIT")
+    except psycopg.OperationalError:
+        pass
+    _abandon(conn)
 
 
 class _Reading:
@@ -258,7 +274,7 @@ class _Reading:
     def __exit__(self, kind, exc, tb):
         conn = self._conn
         try:
-            _abandon(conn)   # nothing to commit: a read
+            _end_read(conn)
         finally:
             self._store.pool.putconn(conn)
         if exc is not None and _lost(exc, conn):   # the server went mid-read: try again later
@@ -334,6 +350,7 @@ class PgConnection:
             try:
                 conn = self.pool.getconn(timeout=max(0.05, deadline - time.monotonic()))
                 if read_only:
+                    conn.autocommit = True   # READ_BEGIN is the transaction's BEGIN
                     conn.execute(READ_BEGIN)
                     return conn, None
                 txn = conn.transaction()
@@ -341,6 +358,7 @@ class PgConnection:
                 return conn, txn
             except BaseException as exc:
                 if conn is not None:
+                    _abandon(conn)
                     self.pool.putconn(conn)
                 if not _lost(exc, conn):
                     raise
@@ -366,7 +384,7 @@ class PgConnection:
             raise new from exc
         else:
             if read_only:
-                _abandon(conn)   # the read is done: a connection lost now loses nothing
+                _end_read(conn)   # the read is done: a connection lost now loses nothing
         finally:
             self.pool.putconn(conn)
 

@@ -60,6 +60,8 @@ SELECT CASE WHEN t.seq > o.seq THEN t.status ELSE coalesce(o.status, 0) END,
 FROM tc_codes o LEFT JOIN top t ON true WHERE o.ref = %(ref)b
 """
 
+_RECALL_FEW = {n: f"SELECT max(seq) FROM tc_recalls WHERE key IN ({', '.join(['%b'] * n)})" for n in (1, 2, 3, 4)}
+
 
 def split_refs(refs) -> list:
     """The refs of a codekeys.Keys (buf, off) as bytes (b"": none)."""
@@ -156,7 +158,12 @@ class ViewPart:
 
     def recall_seq(self, targets):
         keys = [recall_key(t) for t in targets]
-        row = self.conn.execute("SELECT max(seq) FROM tc_recalls WHERE key = ANY(%b::bytea[])", (keys,)).fetchone()
+        if not keys:   # a code of no batch (an imported one): nothing to recall it by
+            return 0
+        # a scan's batch and lot (the usual one or two keys): one statement per count, which
+        # PostgreSQL plans once; over an array it planned every call afresh (custom plans)
+        sql = _RECALL_FEW.get(len(keys)) or "SELECT max(seq) FROM tc_recalls WHERE key = ANY(%b::bytea[])"
+        row = self.conn.execute(sql, keys if len(keys) in _RECALL_FEW else (keys,), binary=True).fetchone()
         return row[0] or 0
 
     def code_event_seqs(self, refs):
