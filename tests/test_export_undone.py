@@ -5,7 +5,6 @@ PostgreSQL (a real server)."""
 from __future__ import annotations
 
 import json
-import uuid
 
 import pyarrow.dataset as ds
 import pyarrow.parquet as pq
@@ -17,6 +16,8 @@ from tracecode.analytics.export import UNDONE_SCHEMA, ExportError, export, read_
 from tracecode.app import Caller, ProductRule, Service
 from tracecode.app.caller import LOCAL
 from tracecode.app.clients import Clients, ClientsFile
+
+from test_epcis_error_declaration import declared, event   # the same EPCIS events as there
 
 GTIN = "09506000134352"
 CONTEXT = ["https://ref.gs1.org/standards/epcis/2.0.0/epcis-context.jsonld"]
@@ -38,21 +39,6 @@ def svc(request, tmp_path):
 def codes(svc, n):
     hri = [c.decode() for c in svc.dd.issue("gs1-sgtin", {"gtin": GTIN}, n).codes("hri")]
     return [f"https://id.gs1.org/01/{c[4:18]}/21/{c[22:]}" for c in hri], [c[4:18] + c[22:] for c in hri]
-
-
-def event(kind="ObjectEvent", *, epcs=(), action="ADD", step="commissioning", disp="active", minute=0, **more):
-    ev = {"type": kind, "eventTime": f"2026-12-01T08:{minute:02d}:00.000+08:00", "eventTimeZoneOffset": "+08:00",
-          "action": action, "bizStep": step, "disposition": disp, "eventID": f"urn:uuid:{uuid.uuid4()}"}
-    if kind == "ObjectEvent":
-        ev["epcList"] = list(epcs)
-    ev.update(more)
-    return ev
-
-
-def declared(ev, corrective=()):
-    return {**ev, "errorDeclaration": {"declarationTime": "2026-12-02T08:00:00.000+08:00",
-                                       "reason": "incorrect_data",
-                                       **({"correctiveEventIDs": list(corrective)} if corrective else {})}}
 
 
 def capture(svc, *events, who=LINE):
