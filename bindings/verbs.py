@@ -115,11 +115,11 @@ def drain(service, method, requests, sink):
 def chunks(dl):
     """The codes of a Download (dl: batch_id, offset, count, render, chunk_codes, received,
     resumed), chunk by chunk as Emit; a broken stream resumes from the offset reached."""
-    if dl.count is not None and dl.received >= dl.count:
-        return
     policy = Retry(dl.client)
     policy.attempt = dl.resumed
     while True:
+        if dl.count is not None and dl.received >= dl.count:
+            return   # all asked for came (a resumed request's count 0 would mean "to the end")
         count = 0 if dl.count is None else dl.count - dl.received
         req = ipb.DownloadCodesRequest(batch_id=dl.batch_id, offset=dl.offset + dl.received,
                                        count=count, render=RENDERS[dl.render],

@@ -78,6 +78,7 @@ class Keyring:
         self.versions = versions          # version number -> Version
         self._keys: dict = {}             # version -> Key, read once
         self._stamp = stamp               # keys.json's (mtime_ns, size) when read
+        self._file = os.fspath(self.datadir / NAME)   # for changed(), asked on every single verify
         self._looked = time.monotonic()
 
     @property
@@ -114,7 +115,7 @@ class Keyring:
     def changed(self) -> bool:
         """keys.json was rewritten since this keyring read it (another process rotated)."""
         try:
-            st = (self.datadir / NAME).stat()
+            st = os.stat(self._file)
         except FileNotFoundError:
             return self._stamp is not None
         return (st.st_mtime_ns, st.st_size) != self._stamp

@@ -100,3 +100,12 @@ def test_another_refusal_still_fails_the_download(client):
         run(Transfer(client, 7, offset=9), [([], refused("offset", "batch 7 has 5 codes"))])
     with pytest.raises(ServiceError, match="count"):
         run(Transfer(client, 7, count=6), [([chunk(0, 5)], lost()), ([], refused("count", "past the end"))])
+
+
+def test_a_count_received_whole_before_the_break_is_done(client):
+    """count=3 of a 5-code batch, the stream broken after its third code: no request for
+    "3 more from 3" (count 0 is the rest of the batch), nothing past the count."""
+    got, sent = run(Transfer(client, 7, count=3), [([chunk(0, 3)], lost())])
+    assert got == CODES[:3] and sent == [(0, 3)]
+    got, sent = run(Transfer(client, 7, count=5), [([chunk(0, 5)], lost())])
+    assert got == CODES and sent == [(0, 5)]

@@ -8,6 +8,7 @@ import json
 import subprocess
 import sys
 
+import numpy as np
 import pytest
 
 import tracecode
@@ -15,6 +16,7 @@ from tracecode.index.verdicts import Verdict
 from tracecode.keyring import Keyring
 
 P = {"drug_id": "8177322"}
+HALF = 499_999   # half a cn-vet-24 day's counters
 
 
 @pytest.fixture(params=["lmdb", "postgres"])
@@ -28,16 +30,16 @@ def codes(batch):
     return [c.decode() for c in batch.codes()]
 
 
-def issue_elsewhere(d, path, n: int) -> tuple[int, list]:
+def issue_elsewhere(d, path, n: int, scheme="cn-drug-20", product=P) -> tuple[int, list]:
     """A batch issued by another process: (its id, its codes, rendered here)."""
     out = subprocess.run([sys.executable, "-c", f"""
 import json, tracecode
 with tracecode.open({str(path)!r}) as d:
-    b = d.issue("cn-drug-20", {P!r}, {n})
+    b = d.issue({scheme!r}, {product!r}, {n})
     print(json.dumps([b.id, b.start, b.record.key_version]))
 """], capture_output=True, text=True, check=True, timeout=120)
     bid, start, version = json.loads(out.stdout)
-    return bid, [c.decode() for c in d.issuer("cn-drug-20", P, version).codes(start, n)]
+    return bid, [c.decode() for c in d.issuer(scheme, product, version).codes(start, n)]
 
 
 def marks_read(d, monkeypatch) -> list:
@@ -85,3 +87,22 @@ def test_after_a_rotation_elsewhere_each_version_still_claims_only_its_own(path)
         assert {d.verify(c, record=False).verdict for c in forged} == {Verdict.UNKNOWN}
         assert d.verify(made[5], record=False).batch == b2
         assert d.verify(codes(b1)[5], record=False).batch == b1.id
+
+
+def test_a_newer_version_s_code_that_decrypts_into_an_old_batch_is_the_newer_one_s(path):
+    """A verifying process that has not issued since another process rotated and issued:
+    its parser is still on version 1 and its cached table holds version 1's batch only. A
+    version 2 code that version 1 decrypts into that batch is the version 2 batch's (the
+    newest version first, as the table read says): the cached table must not answer it.
+    cn-vet-24's FF1 domain is 10^10 and a day holds 10^6 - 1 counters: of two half-days'
+    batches about 25 codes do that (none: e^-25)."""
+    scheme, product = "cn-vet-24", {"date": "20260101", "enterprise": "00002"}
+    with tracecode.open(path) as d:
+        b1 = d.issue(scheme, product, HALF)
+        assert d.verify(b1.codes()[0].decode(), record=False).batch == b1.id   # table cached: version 1
+        Keyring.load(path).rotate()
+        b2, made = issue_elsewhere(d, path, HALF, scheme, product)
+        counters, ok = d.issuer(scheme, product, 1).counters(np.array([c.encode() for c in made]))
+        both = [made[i] for i in np.flatnonzero(ok & (counters < HALF)).tolist()]
+        assert both
+        assert {d.verify(c, record=False).batch for c in both} == {b2}

@@ -351,8 +351,11 @@ class Index:
         """The batch holding counter by the product's batch table as last read, with no store
         read (0: not found there; read the table's mark then). Batches never change once
         reserved, so a hit stands whatever was issued since, when every cached batch is under
-        the parser's key version: a later batch (under the current key too) holds other
-        counters. With several versions a newer batch could hold the code: no hit."""
+        the parser's key version and that version is the current one as keys.json says now:
+        a later batch is under it too (new batches take the current key), so it holds other
+        counters. With several versions, or a rotation (here or by another process: the
+        parser moves only when this process issues), a newer batch could hold the code and
+        the table is read (newest version first, key_versions.counter_of): no hit."""
         key = (scheme_name, iss.product_key)
         cached = self._tables.get(key)
         if cached is None or counter is None:
@@ -360,6 +363,12 @@ class Index:
         versions = self.key_versions.cached(key, cached[0])
         if versions is None or not versions <= {iss.key_version}:
             return 0
+        ring = self.keyring
+        if ring is not None:
+            if ring.changed():   # a stat of keys.json: cheaper than the read it saves
+                ring.reload()
+            if ring.current != iss.key_version:
+                return 0
         starts, ends, ids = cached[2]
         pos = bisect.bisect_right(starts, counter) - 1
         return ids[pos] if pos >= 0 and counter < ends[pos] else 0
