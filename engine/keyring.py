@@ -120,6 +120,12 @@ class Keyring:
             return self._stamp is not None
         return (st.st_mtime_ns, st.st_size) != self._stamp
 
+    def current_now(self) -> int:
+        """The current version as keys.json says now: read again when another process rewrote it."""
+        if self.changed():
+            self.reload()
+        return self.current
+
     def reload(self) -> None:
         """Read keys.json again (keys already read stay: a version's key never changes)."""
         fresh = Keyring.load(self.datadir, suite=self.suite.name)

@@ -78,10 +78,8 @@ def read_state(out: Path) -> dict:
     try:
         state = json.loads(raw)
         ok = (isinstance(state, dict) and state.get("format") == FORMAT
-              and all(isinstance(state.get(k), int) and not isinstance(state.get(k), bool)
-                      and state[k] >= 0 for k in ("scan_seq", "event_seq"))
-              and isinstance(state.get("epcis_seq", 0), int) and not isinstance(state.get("epcis_seq"), bool)
-              and state.get("epcis_seq", 0) >= 0
+              and all(isinstance(v, int) and not isinstance(v, bool) and v >= 0   # epcis_seq: newer
+                      for v in (state.get("scan_seq"), state.get("event_seq"), state.get("epcis_seq", 0)))
               and isinstance(state.get("index", ""), str)
               and isinstance(state.get("purge_generation", 0), int)
               and isinstance(state.get("snapshot", ""), str) and "/" not in state.get("snapshot", ""))

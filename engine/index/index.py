@@ -270,9 +270,7 @@ class Index:
         (another process may have rotated), never a retired one."""
         ring = self.keyring
         if ring is not None:
-            if ring.changed():
-                ring.reload()
-            if ring.current != self.master_key.version:   # a rotation: new batches use the new key
+            if ring.current_now() != self.master_key.version:   # a rotation: new batches use the new key
                 self.master_key = ring.key()
                 self.parser = ScanParser(self.schemes, self.master_key)
         iss = self.issuer(scheme, product)
@@ -363,15 +361,9 @@ class Index:
         versions = self.key_versions.cached(key, cached[0])
         if versions is None or not versions <= {iss.key_version}:
             return 0
-        ring = self.keyring
-        if ring is not None:
-            if ring.changed():   # a stat of keys.json: cheaper than the read it saves
-                ring.reload()
-            if ring.current != iss.key_version:
-                return 0
-        starts, ends, ids = cached[2]
-        pos = bisect.bisect_right(starts, counter) - 1
-        return ids[pos] if pos >= 0 and counter < ends[pos] else 0
+        if self.keyring is not None and self.keyring.current_now() != iss.key_version:
+            return 0   # current_now: a stat of keys.json, cheaper than the read it saves
+        return _batch_at(cached[2], counter)
 
     def _table_lists(self, view, scheme, product_key):
         """The same table as Python lists, for bisect on the single-scan path."""
@@ -542,14 +534,12 @@ class Index:
                 iss = found
                 counter = iss.counter(code)
                 pid = view.product_id(sch.name, iss.product_key)
-                batch_id = self._cached_batch(sch.name, iss, counter) if pid is not None else 0
-                if not batch_id and pid is not None:   # batches under several key versions: which
-                    counter = self.key_versions.counter_of(view, sch, iss, code, counter)
-                if not batch_id and counter is not None and counter < sch.capacity and pid is not None:
-                    starts, ends, ids = self._table_lists(view, sch.name, iss.product_key)
-                    pos = bisect.bisect_right(starts, counter) - 1
-                    if pos >= 0 and counter < ends[pos]:
-                        batch_id = ids[pos]
+                if pid is not None:
+                    batch_id = self._cached_batch(sch.name, iss, counter)
+                    if not batch_id:   # batches under several key versions: which
+                        counter = self.key_versions.counter_of(view, sch, iss, code, counter)
+                        if counter is not None and counter < sch.capacity:
+                            batch_id = _batch_at(self._table_lists(view, sch.name, iss.product_key), counter)
                 if batch_id:
                     batch = self._batch(view, batch_id)
                     key = codekeys.ours(pid, counter)
@@ -1079,6 +1069,13 @@ class Index:
                 seen.add(tag)
                 unique.append(item)
         return sorted(unique, key=_history_order)
+
+
+def _batch_at(lists, counter: int) -> int:
+    """The id of the batch of a table (starts, ends, ids as lists) holding counter, 0: none."""
+    starts, ends, ids = lists
+    pos = bisect.bisect_right(starts, counter) - 1
+    return ids[pos] if pos >= 0 and counter < ends[pos] else 0
 
 
 def _readable_time(ev: dict) -> None:
